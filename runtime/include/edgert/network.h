@@ -1,0 +1,39 @@
+// NetworkDef: the lowered, immutable network a backend executes. The builder produces it from the
+// IR; plans serialise it. Tensors are referred to by index; constants carry their values.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "edgert/attributes.h"
+#include "edgert/op_type.h"
+#include "edgert/tensor.h"
+
+namespace edgert {
+
+struct TensorDef {
+  std::string name;
+  DataType dtype = DataType::kUndefined;
+  Shape shape;   // fully static
+  Tensor value;  // defined() for constants (weights, folded values)
+  bool is_constant() const { return value.defined(); }
+};
+
+struct LayerDef {
+  std::string name;
+  OpType op = OpType::kIdentity;
+  int opset = 0;
+  Attributes attrs;
+  std::vector<int32_t> inputs;   // tensor indices; -1 for an absent optional input
+  std::vector<int32_t> outputs;  // tensor indices
+};
+
+struct NetworkDef {
+  std::vector<TensorDef> tensors;
+  std::vector<LayerDef> layers;  // in execution order
+  std::vector<int32_t> inputs;   // graph inputs, in the model's order
+  std::vector<int32_t> outputs;  // graph outputs, in the model's order
+};
+
+}  // namespace edgert

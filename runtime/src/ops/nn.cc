@@ -1,0 +1,7 @@
+#include "registry.h"
+
+namespace edgert {
+
+void RegisterNnOps(OpRegistry& registry) { (void)registry; }
+
+}  // namespace edgert

@@ -1,0 +1,54 @@
+// Helpers shared by operator implementations: axes, broadcasting, parameter inputs, float16.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "edgert/op_def.h"
+
+namespace edgert {
+
+// Maps axis in [-rank, rank) to [0, rank); error naming `what` (e.g. "axis") otherwise.
+StatusOr<int64_t> NormalizeAxis(const OpContext& ctx, int64_t axis, int64_t rank, const char* what = "axis");
+// Normalises every axis and rejects duplicates.
+StatusOr<std::vector<int64_t>> NormalizeAxes(const OpContext& ctx, const std::vector<int64_t>& axes, int64_t rank,
+                                             const char* what = "axes");
+
+// Numpy-style multidirectional broadcast of all `shapes`; error naming the node otherwise.
+StatusOr<Shape> BroadcastShapes(const OpContext& ctx, const std::vector<Shape>& shapes);
+// Element strides of `in` laid against `out` (same rank after left-padding with 1s): 0 where `in`
+// is broadcast. Used to walk an input while iterating over the output.
+std::vector<int64_t> BroadcastStrides(const Shape& in, const Shape& out);
+
+// Calls fn(out_index, in_offsets) for every element of `out_shape`, where in_offsets[k] is the
+// element offset into input k given its broadcast strides (see BroadcastStrides).
+template <typename Fn>
+void ForEachBroadcast(const Shape& out_shape, const std::vector<std::vector<int64_t>>& in_strides, Fn&& fn) {
+  const size_t rank = out_shape.size();
+  const size_t n_in = in_strides.size();
+  int64_t total = NumElements(out_shape);
+  std::vector<int64_t> idx(rank, 0);
+  std::vector<int64_t> off(n_in, 0);
+  for (int64_t i = 0; i < total; ++i) {
+    fn(i, off.data());
+    for (size_t d = rank; d-- > 0;) {
+      ++idx[d];
+      for (size_t k = 0; k < n_in; ++k) off[k] += in_strides[k][d];
+      if (idx[d] < out_shape[d]) break;
+      for (size_t k = 0; k < n_in; ++k) off[k] -= in_strides[k][d] * idx[d];
+      idx[d] = 0;
+    }
+  }
+}
+
+// The build-time value of parameter input `i` (Reshape's shape, Slice's starts, ...) as int64s.
+// Error naming the input when it is absent-but-required, not integer, or not known at build time.
+StatusOr<std::vector<int64_t>> ConstInputInts(const OpContext& ctx, size_t i, const char* what);
+// Same for float parameters (Resize scales, Clip min/max, ...); reads any numeric dtype.
+StatusOr<std::vector<float>> ConstInputFloats(const OpContext& ctx, size_t i, const char* what);
+
+// IEEE half <-> float (round to nearest even).
+float HalfToFloat(uint16_t h);
+uint16_t FloatToHalf(float f);
+
+}  // namespace edgert
