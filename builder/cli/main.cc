@@ -398,9 +398,9 @@ int Main(int argc, char** argv) {
     if (rest.empty()) {
       std::printf("%s", kMainHelp);
     } else if (rest[0] == "run") {
-      std::printf("%s", "run");
+      std::printf("%s", kRunHelp);
     } else if (rest[0] == "check") {
-      std::printf("%s", "check");
+      std::printf("%s", kCheckHelp);
     } else {
       return Usage("no command '" + rest[0] + "'", "");
     }
