@@ -1,0 +1,283 @@
+// MaxPool (with the optional Indices output), AveragePool, GlobalAveragePool, GlobalMaxPool.
+//
+// Algorithm: spatial dimensions are widened to three (see Geometry3). For every output position
+// and spatial dimension, the window's first input position is o * s - pad_begin; the taps
+// k in [0, kernel) read position first + k * d. Taps outside the input are skipped: MaxPool takes
+// the maximum of the rest (the first maximum wins, its flat input index is the Indices value),
+// AveragePool divides the sum of the rest by their count or, with count_include_pad, by the number
+// of taps inside the explicitly padded input [-pad_begin, in + pad_end) (taps past that, which only
+// ceil_mode creates, are never counted).
+#include <limits>
+
+#include "nn_common.h"
+#include "op_util.h"
+
+namespace edgert {
+namespace {
+
+Status CheckPoolInput(const OpContext& ctx) {
+  const Shape& x = ctx.input(0).shape;
+  if (x.size() < 3 || x.size() > 5) {
+    return ctx.NotSupported("input X has shape " + ShapeToString(x) +
+                            ", expected N x C x D1 [x D2 [x D3]] (1 to 3 spatial dimensions)");
+  }
+  return Status::Ok();
+}
+
+StatusOr<WindowGeometry> ResolvePool(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckPoolInput(ctx));
+  const Shape& x = ctx.input(0).shape;
+  std::vector<int64_t> in_spatial(x.begin() + 2, x.end());
+  if (!ctx.attrs().Has("kernel_shape")) return ctx.Error("required attribute 'kernel_shape' is missing");
+  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> kernel, AttrInts(ctx, "kernel_shape", {}));
+  return ResolveWindow(ctx, in_spatial, kernel, true);
+}
+
+Shape PoolOutputShape(const Shape& x, const std::vector<int64_t>& out_spatial) {
+  Shape out = {x[0], x[1]};
+  out.insert(out.end(), out_spatial.begin(), out_spatial.end());
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// MaxPool
+
+Status MaxPoolSupports(const OpContext& ctx) {
+  DataType dt = ctx.input(0).dtype;
+  if (dt != DataType::kFloat32 && dt != DataType::kUInt8 && dt != DataType::kInt8) {
+    return ctx.NotSupported(std::string(DataTypeName(dt)) +
+                            " inputs are not supported (input 'X' must be float32, uint8 or int8)");
+  }
+  EDGERT_ASSIGN_OR_RETURN(int64_t order, AttrInt(ctx, "storage_order", 0));
+  if (order != 0 && order != 1) {
+    return ctx.Error("attribute 'storage_order' is " + std::to_string(order) + ", expected 0 or 1");
+  }
+  if (!ctx.attrs().Has("kernel_shape")) return ctx.Error("required attribute 'kernel_shape' is missing");
+  EDGERT_RETURN_IF_ERROR(ParseAutoPad(ctx).status());
+  return Status::Ok();
+}
+
+Status MaxPoolInfer(OpContext& ctx) {
+  EDGERT_ASSIGN_OR_RETURN(WindowGeometry g, ResolvePool(ctx));
+  Shape out = PoolOutputShape(ctx.input(0).shape, g.out);
+  ctx.SetOutput(0, ctx.input(0).dtype, out);
+  if (ctx.num_outputs() > 1) ctx.SetOutput(1, DataType::kInt64, out);
+  return Status::Ok();
+}
+
+template <typename T>
+class MaxPoolKernel : public CpuKernel {
+ public:
+  MaxPoolKernel(int64_t planes, Geometry3 g, bool column_major)
+      : planes_(planes), g_(g), column_major_(column_major) {}
+
+  Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+    const T* x = inputs[0]->data<T>();
+    T* y = outputs[0]->data<T>();
+    int64_t* indices = outputs.size() > 1 && outputs[1] != nullptr ? outputs[1]->data<int64_t>() : nullptr;
+    const Geometry3& g = g_;
+    const int64_t in_size = g.in_size();
+    for (int64_t p = 0; p < planes_; ++p) {
+      const T* xp = x + p * in_size;
+      for (int64_t od = 0; od < g.out[0]; ++od) {
+        const int64_t sd = od * g.s[0] - g.pb[0];
+        int64_t d_lo, d_hi;
+        ValidRange(g.k[0], g.d[0], sd, g.in[0], &d_lo, &d_hi);
+        for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+          const int64_t sh = oh * g.s[1] - g.pb[1];
+          int64_t h_lo, h_hi;
+          ValidRange(g.k[1], g.d[1], sh, g.in[1], &h_lo, &h_hi);
+          for (int64_t ow = 0; ow < g.out[2]; ++ow) {
+            const int64_t sw = ow * g.s[2] - g.pb[2];
+            int64_t w_lo, w_hi;
+            ValidRange(g.k[2], g.d[2], sw, g.in[2], &w_lo, &w_hi);
+            T best = std::numeric_limits<T>::lowest();
+            int64_t best_at = -1;
+            for (int64_t kd = d_lo; kd < d_hi; ++kd) {
+              const int64_t id = sd + kd * g.d[0];
+              for (int64_t kh = h_lo; kh < h_hi; ++kh) {
+                const int64_t ih = sh + kh * g.d[1];
+                const T* row = xp + (id * g.in[1] + ih) * g.in[2];
+                for (int64_t kw = w_lo; kw < w_hi; ++kw) {
+                  const int64_t iw = sw + kw * g.d[2];
+                  if (best_at < 0 || row[iw] > best) {
+                    best = row[iw];
+                    best_at = column_major_ ? (iw * g.in[1] + ih) * g.in[0] + id : (id * g.in[1] + ih) * g.in[2] + iw;
+                  }
+                }
+              }
+            }
+            const int64_t o = (p * g.out[0] + od) * g.out[1] * g.out[2] + oh * g.out[2] + ow;
+            y[o] = best;
+            if (indices) indices[o] = best_at < 0 ? -1 : p * in_size + best_at;
+          }
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  int64_t planes_;
+  Geometry3 g_;
+  bool column_major_;
+};
+
+StatusOr<std::unique_ptr<CpuKernel>> MaxPoolCreate(const OpContext& ctx) {
+  EDGERT_ASSIGN_OR_RETURN(WindowGeometry wg, ResolvePool(ctx));
+  EDGERT_ASSIGN_OR_RETURN(int64_t order, AttrInt(ctx, "storage_order", 0));
+  const Shape& x = ctx.input(0).shape;
+  Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin, wg.pad_end);
+  const int64_t planes = x[0] * x[1];
+  switch (ctx.input(0).dtype) {
+    case DataType::kUInt8: return std::unique_ptr<CpuKernel>(new MaxPoolKernel<uint8_t>(planes, g, order == 1));
+    case DataType::kInt8: return std::unique_ptr<CpuKernel>(new MaxPoolKernel<int8_t>(planes, g, order == 1));
+    default: return std::unique_ptr<CpuKernel>(new MaxPoolKernel<float>(planes, g, order == 1));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// AveragePool
+
+Status AveragePoolSupports(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(RequireFloat32Input(ctx, 0, "X"));
+  if (!ctx.attrs().Has("kernel_shape")) return ctx.Error("required attribute 'kernel_shape' is missing");
+  EDGERT_RETURN_IF_ERROR(ParseAutoPad(ctx).status());
+  EDGERT_ASSIGN_OR_RETURN(int64_t cip, AttrInt(ctx, "count_include_pad", 0));
+  if (cip != 0 && cip != 1) {
+    return ctx.Error("attribute 'count_include_pad' is " + std::to_string(cip) + ", expected 0 or 1");
+  }
+  return Status::Ok();
+}
+
+Status AveragePoolInfer(OpContext& ctx) {
+  EDGERT_ASSIGN_OR_RETURN(WindowGeometry g, ResolvePool(ctx));
+  ctx.SetOutput(0, DataType::kFloat32, PoolOutputShape(ctx.input(0).shape, g.out));
+  return Status::Ok();
+}
+
+class AveragePoolKernel : public CpuKernel {
+ public:
+  AveragePoolKernel(int64_t planes, Geometry3 g, bool count_include_pad)
+      : planes_(planes), g_(g), count_include_pad_(count_include_pad) {}
+
+  Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+    const float* x = inputs[0]->data<float>();
+    float* y = outputs[0]->data<float>();
+    const Geometry3& g = g_;
+    const int64_t in_size = g.in_size();
+    int64_t lo[3], hi[3], plo[3], phi[3];
+    for (int64_t p = 0; p < planes_; ++p) {
+      const float* xp = x + p * in_size;
+      for (int64_t od = 0; od < g.out[0]; ++od) {
+        const int64_t sd = od * g.s[0] - g.pb[0];
+        Taps(0, sd, &lo[0], &hi[0], &plo[0], &phi[0]);
+        for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+          const int64_t sh = oh * g.s[1] - g.pb[1];
+          Taps(1, sh, &lo[1], &hi[1], &plo[1], &phi[1]);
+          for (int64_t ow = 0; ow < g.out[2]; ++ow) {
+            const int64_t sw = ow * g.s[2] - g.pb[2];
+            Taps(2, sw, &lo[2], &hi[2], &plo[2], &phi[2]);
+            float sum = 0.0f;
+            for (int64_t kd = lo[0]; kd < hi[0]; ++kd) {
+              const int64_t id = sd + kd * g.d[0];
+              for (int64_t kh = lo[1]; kh < hi[1]; ++kh) {
+                const float* row = xp + (id * g.in[1] + sh + kh * g.d[1]) * g.in[2];
+                for (int64_t kw = lo[2]; kw < hi[2]; ++kw) sum += row[sw + kw * g.d[2]];
+              }
+            }
+            int64_t count = 1;
+            for (int i = 0; i < 3; ++i) count *= count_include_pad_ ? phi[i] - plo[i] : hi[i] - lo[i];
+            const int64_t o = (p * g.out[0] + od) * g.out[1] * g.out[2] + oh * g.out[2] + ow;
+            y[o] = count > 0 ? sum / static_cast<float>(count) : 0.0f;
+          }
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  // Taps of dimension `dim` for a window starting at `start`: [lo, hi) inside the input,
+  // [plo, phi) inside the explicitly padded input.
+  void Taps(int dim, int64_t start, int64_t* lo, int64_t* hi, int64_t* plo, int64_t* phi) const {
+    const Geometry3& g = g_;
+    ValidRange(g.k[dim], g.d[dim], start, g.in[dim], lo, hi);
+    ValidRange(g.k[dim], g.d[dim], start + g.pb[dim], g.in[dim] + g.pb[dim] + g.pe[dim], plo, phi);
+  }
+
+  int64_t planes_;
+  Geometry3 g_;
+  bool count_include_pad_;
+};
+
+StatusOr<std::unique_ptr<CpuKernel>> AveragePoolCreate(const OpContext& ctx) {
+  EDGERT_ASSIGN_OR_RETURN(WindowGeometry wg, ResolvePool(ctx));
+  EDGERT_ASSIGN_OR_RETURN(int64_t cip, AttrInt(ctx, "count_include_pad", 0));
+  const Shape& x = ctx.input(0).shape;
+  Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin, wg.pad_end);
+  return std::unique_ptr<CpuKernel>(new AveragePoolKernel(x[0] * x[1], g, cip == 1));
+}
+
+// ---------------------------------------------------------------------------------------------
+// GlobalAveragePool, GlobalMaxPool
+
+Status GlobalPoolSupports(const OpContext& ctx) { return RequireFloat32Input(ctx, 0, "X"); }
+
+Status GlobalPoolInfer(OpContext& ctx) {
+  const Shape& x = ctx.input(0).shape;
+  if (x.size() < 3) {
+    return ctx.Error("input X has shape " + ShapeToString(x) + ", expected N x C x D1 x ... (rank >= 3)");
+  }
+  Shape out(x.size(), 1);
+  out[0] = x[0];
+  out[1] = x[1];
+  ctx.SetOutput(0, DataType::kFloat32, out);
+  return Status::Ok();
+}
+
+class GlobalPoolKernel : public CpuKernel {
+ public:
+  GlobalPoolKernel(int64_t planes, int64_t size, bool is_max) : planes_(planes), size_(size), is_max_(is_max) {}
+
+  Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+    const float* x = inputs[0]->data<float>();
+    float* y = outputs[0]->data<float>();
+    for (int64_t p = 0; p < planes_; ++p) {
+      const float* xp = x + p * size_;
+      if (is_max_) {
+        float best = size_ > 0 ? xp[0] : 0.0f;
+        for (int64_t i = 1; i < size_; ++i) best = xp[i] > best ? xp[i] : best;
+        y[p] = best;
+      } else {
+        double sum = 0.0;
+        for (int64_t i = 0; i < size_; ++i) sum += xp[i];
+        y[p] = size_ > 0 ? static_cast<float>(sum / static_cast<double>(size_)) : 0.0f;
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  int64_t planes_, size_;
+  bool is_max_;
+};
+
+StatusOr<std::unique_ptr<CpuKernel>> GlobalPoolCreate(const OpContext& ctx) {
+  const Shape& x = ctx.input(0).shape;
+  int64_t size = 1;
+  for (size_t i = 2; i < x.size(); ++i) size *= x[i];
+  return std::unique_ptr<CpuKernel>(
+      new GlobalPoolKernel(x[0] * x[1], size, ctx.op() == OpType::kGlobalMaxPool));
+}
+
+}  // namespace
+
+void RegisterNnPoolOps(OpRegistry& registry) {
+  registry.Register(OpType::kMaxPool, OpDef{MaxPoolSupports, MaxPoolInfer, MaxPoolCreate});
+  registry.Register(OpType::kAveragePool, OpDef{AveragePoolSupports, AveragePoolInfer, AveragePoolCreate});
+  registry.Register(OpType::kGlobalAveragePool, OpDef{GlobalPoolSupports, GlobalPoolInfer, GlobalPoolCreate});
+  registry.Register(OpType::kGlobalMaxPool, OpDef{GlobalPoolSupports, GlobalPoolInfer, GlobalPoolCreate});
+}
+
+}  // namespace edgert
