@@ -66,15 +66,13 @@ struct Geometry3 {
   int64_t s[3] = {1, 1, 1};
   int64_t d[3] = {1, 1, 1};
   int64_t pb[3] = {0, 0, 0};
-  int64_t pe[3] = {0, 0, 0};
   int64_t in_size() const { return in[0] * in[1] * in[2]; }
   int64_t out_size() const { return out[0] * out[1] * out[2]; }
   int64_t k_size() const { return k[0] * k[1] * k[2]; }
 };
 
 inline Geometry3 Widen(const std::vector<int64_t>& in, const std::vector<int64_t>& out, const std::vector<int64_t>& k,
-                       const std::vector<int64_t>& s, const std::vector<int64_t>& d, const std::vector<int64_t>& pb,
-                       const std::vector<int64_t>& pe = {}) {
+                       const std::vector<int64_t>& s, const std::vector<int64_t>& d, const std::vector<int64_t>& pb) {
   Geometry3 g;
   const size_t off = 3 - in.size();
   for (size_t i = 0; i < in.size(); ++i) {
@@ -84,7 +82,6 @@ inline Geometry3 Widen(const std::vector<int64_t>& in, const std::vector<int64_t
     g.s[off + i] = s[i];
     g.d[off + i] = d[i];
     g.pb[off + i] = pb[i];
-    g.pe[off + i] = i < pe.size() ? pe[i] : 0;
   }
   return g;
 }

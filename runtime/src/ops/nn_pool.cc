@@ -4,9 +4,10 @@
 // and spatial dimension, the window's first input position is o * s - pad_begin; the taps
 // k in [0, kernel) read position first + k * d. Taps outside the input are skipped: MaxPool takes
 // the maximum of the rest (the first maximum wins, its flat input index is the Indices value),
-// AveragePool divides the sum of the rest by their count or, with count_include_pad, by the number
-// of taps inside the explicitly padded input [-pad_begin, in + pad_end) (taps past that, which only
-// ceil_mode creates, are never counted).
+// AveragePool divides the sum of the rest by their count or, with count_include_pad, by the full
+// number of kernel taps. For windows that ceil_mode lets overhang the end padding this follows the
+// ONNX reference implementation and backend test data (the overhang counts as padding); ONNX
+// Runtime and PyTorch instead clip the divisor at the end of the padding.
 #include <limits>
 
 #include "nn_common.h"
@@ -127,7 +128,7 @@ StatusOr<std::unique_ptr<CpuKernel>> MaxPoolCreate(const OpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(WindowGeometry wg, ResolvePool(ctx));
   EDGERT_ASSIGN_OR_RETURN(int64_t order, AttrInt(ctx, "storage_order", 0));
   const Shape& x = ctx.input(0).shape;
-  Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin, wg.pad_end);
+  Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin);
   const int64_t planes = x[0] * x[1];
   switch (ctx.input(0).dtype) {
     case DataType::kUInt8: return std::unique_ptr<CpuKernel>(new MaxPoolKernel<uint8_t>(planes, g, order == 1));
@@ -166,18 +167,18 @@ class AveragePoolKernel : public CpuKernel {
     float* y = outputs[0]->data<float>();
     const Geometry3& g = g_;
     const int64_t in_size = g.in_size();
-    int64_t lo[3], hi[3], plo[3], phi[3];
+    int64_t lo[3], hi[3];
     for (int64_t p = 0; p < planes_; ++p) {
       const float* xp = x + p * in_size;
       for (int64_t od = 0; od < g.out[0]; ++od) {
         const int64_t sd = od * g.s[0] - g.pb[0];
-        Taps(0, sd, &lo[0], &hi[0], &plo[0], &phi[0]);
+        ValidRange(g.k[0], g.d[0], sd, g.in[0], &lo[0], &hi[0]);
         for (int64_t oh = 0; oh < g.out[1]; ++oh) {
           const int64_t sh = oh * g.s[1] - g.pb[1];
-          Taps(1, sh, &lo[1], &hi[1], &plo[1], &phi[1]);
+          ValidRange(g.k[1], g.d[1], sh, g.in[1], &lo[1], &hi[1]);
           for (int64_t ow = 0; ow < g.out[2]; ++ow) {
             const int64_t sw = ow * g.s[2] - g.pb[2];
-            Taps(2, sw, &lo[2], &hi[2], &plo[2], &phi[2]);
+            ValidRange(g.k[2], g.d[2], sw, g.in[2], &lo[2], &hi[2]);
             float sum = 0.0f;
             for (int64_t kd = lo[0]; kd < hi[0]; ++kd) {
               const int64_t id = sd + kd * g.d[0];
@@ -186,8 +187,8 @@ class AveragePoolKernel : public CpuKernel {
                 for (int64_t kw = lo[2]; kw < hi[2]; ++kw) sum += row[sw + kw * g.d[2]];
               }
             }
-            int64_t count = 1;
-            for (int i = 0; i < 3; ++i) count *= count_include_pad_ ? phi[i] - plo[i] : hi[i] - lo[i];
+            int64_t count = g.k_size();
+            if (!count_include_pad_) count = (hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]);
             const int64_t o = (p * g.out[0] + od) * g.out[1] * g.out[2] + oh * g.out[2] + ow;
             y[o] = count > 0 ? sum / static_cast<float>(count) : 0.0f;
           }
@@ -198,14 +199,6 @@ class AveragePoolKernel : public CpuKernel {
   }
 
  private:
-  // Taps of dimension `dim` for a window starting at `start`: [lo, hi) inside the input,
-  // [plo, phi) inside the explicitly padded input.
-  void Taps(int dim, int64_t start, int64_t* lo, int64_t* hi, int64_t* plo, int64_t* phi) const {
-    const Geometry3& g = g_;
-    ValidRange(g.k[dim], g.d[dim], start, g.in[dim], lo, hi);
-    ValidRange(g.k[dim], g.d[dim], start + g.pb[dim], g.in[dim] + g.pb[dim] + g.pe[dim], plo, phi);
-  }
-
   int64_t planes_;
   Geometry3 g_;
   bool count_include_pad_;
@@ -215,7 +208,7 @@ StatusOr<std::unique_ptr<CpuKernel>> AveragePoolCreate(const OpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(WindowGeometry wg, ResolvePool(ctx));
   EDGERT_ASSIGN_OR_RETURN(int64_t cip, AttrInt(ctx, "count_include_pad", 0));
   const Shape& x = ctx.input(0).shape;
-  Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin, wg.pad_end);
+  Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin);
   return std::unique_ptr<CpuKernel>(new AveragePoolKernel(x[0] * x[1], g, cip == 1));
 }
 
