@@ -278,8 +278,9 @@ class SoftmaxKernel : public CpuKernel {
     double sum = 0.0;
     if (log_) {
       for (int64_t j = 0; j < n; ++j) sum += std::exp(x[j] - mx);
-      const float shift = mx + static_cast<float>(std::log(sum));
-      for (int64_t j = 0; j < n; ++j) y[j] = x[j] - shift;
+      // (x - max) - log(sum) keeps the precision that x - (max + log(sum)) loses for large x.
+      const float log_sum = static_cast<float>(std::log(sum));
+      for (int64_t j = 0; j < n; ++j) y[j] = (x[j] - mx) - log_sum;
     } else {
       for (int64_t j = 0; j < n; ++j) {
         y[j] = std::exp(x[j] - mx);
@@ -313,11 +314,11 @@ class SoftmaxKernel : public CpuKernel {
       }
     }
     if (log_) {
-      for (int64_t i = 0; i < inner; ++i) sum[i] = mx[i] + std::log(sum[i]);
+      for (int64_t i = 0; i < inner; ++i) sum[i] = std::log(sum[i]);
       for (int64_t j = 0; j < n; ++j) {
         const float* xj = x + j * inner;
         float* yj = y + j * inner;
-        for (int64_t i = 0; i < inner; ++i) yj[i] = xj[i] - sum[i];
+        for (int64_t i = 0; i < inner; ++i) yj[i] = (xj[i] - mx[i]) - sum[i];
       }
     } else {
       for (int64_t i = 0; i < inner; ++i) sum[i] = 1.0f / sum[i];

@@ -31,7 +31,16 @@ StatusOr<WindowGeometry> ResolvePool(const OpContext& ctx) {
   std::vector<int64_t> in_spatial(x.begin() + 2, x.end());
   if (!ctx.attrs().Has("kernel_shape")) return ctx.Error("required attribute 'kernel_shape' is missing");
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> kernel, AttrInts(ctx, "kernel_shape", {}));
-  return ResolveWindow(ctx, in_spatial, kernel, true);
+  EDGERT_ASSIGN_OR_RETURN(WindowGeometry g, ResolveWindow(ctx, in_spatial, kernel, true));
+  // A window made only of padding has no value; like ONNX Runtime, require pads < kernel.
+  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> pads, AttrInts(ctx, "pads", {}));
+  for (size_t i = 0; i < pads.size(); ++i) {
+    if (pads[i] >= kernel[i % kernel.size()]) {
+      return ctx.Error("attribute 'pads' " + IntsToString(pads) + " must be smaller than kernel_shape " +
+                       IntsToString(kernel));
+    }
+  }
+  return g;
 }
 
 Shape PoolOutputShape(const Shape& x, const std::vector<int64_t>& out_spatial) {
