@@ -268,6 +268,29 @@ TEST(OpsNnConv, BadInputsNameTheNode) {
   EXPECT_EQ(r.status().code(), StatusCode::kUnsupported);
 }
 
+TEST(OpsNnConv, DeclaredOutputShapeMismatchIsAnError) {
+  // A network (e.g. from a corrupt plan) that declares a wrong output shape must not reach Run().
+  NetworkDef net;
+  net.tensors.push_back({"x", DataType::kFloat32, {1, 1, 4}, Tensor()});
+  net.tensors.push_back({"w", DataType::kFloat32, {1, 1, 2}, F({1, 1}, {1, 1, 2})});
+  net.tensors.push_back({"y", DataType::kFloat32, {1, 1, 4}, Tensor()});
+  LayerDef layer;
+  layer.name = kNode;
+  layer.op = OpType::kConv;
+  layer.opset = 17;
+  layer.inputs = {0, 1};
+  layer.outputs = {2};
+  net.layers.push_back(layer);
+  net.inputs = {0};
+  net.outputs = {2};
+  auto engine = CpuEngine::Create(net);
+  ASSERT_FALSE(engine.ok());
+  EXPECT_NE(engine.status().message().find("node 'nn0': output 0 is declared float32 1x1x4 but the operator "
+                                           "produces float32 1x1x3"),
+            std::string::npos)
+      << engine.status().message();
+}
+
 // ---------------------------------------------------------------------------------------------
 // ConvTranspose
 

@@ -42,6 +42,22 @@ std::string IntsToString(const std::vector<int64_t>& v) {
   return s + "]";
 }
 
+Status CheckDeclaredOutputs(const OpContext& ctx, Status (*infer)(OpContext&)) {
+  OpContext probe = ctx;
+  EDGERT_RETURN_IF_ERROR(infer(probe));
+  for (size_t i = 0; i < ctx.num_outputs(); ++i) {
+    const ValueInfo& declared = ctx.output(i);
+    const ValueInfo& inferred = probe.output(i);
+    if (declared.dtype == DataType::kUndefined) continue;
+    if (declared.dtype != inferred.dtype || declared.shape != inferred.shape) {
+      return ctx.Error("output " + std::to_string(i) + " is declared " + DataTypeName(declared.dtype) + " " +
+                       ShapeToString(declared.shape) + " but the operator produces " + DataTypeName(inferred.dtype) +
+                       " " + ShapeToString(inferred.shape));
+    }
+  }
+  return Status::Ok();
+}
+
 Status RequireFloat32Input(const OpContext& ctx, size_t i, const char* what) {
   if (!ctx.has_input(i)) return Status::Ok();
   DataType dt = ctx.input(i).dtype;

@@ -26,6 +26,11 @@ StatusOr<std::string> AttrString(const OpContext& ctx, const char* name, const s
 StatusOr<std::vector<int64_t>> AttrInts(const OpContext& ctx, const char* name,
                                         const std::vector<int64_t>& fallback);
 
+// create_cpu's guard against a network whose declared outputs disagree with the operator (e.g. a
+// corrupt plan): runs `infer` on a copy of `ctx` and compares every declared output (those with a
+// defined dtype) with what it produces. Kernels index their outputs by the inferred shapes.
+Status CheckDeclaredOutputs(const OpContext& ctx, Status (*infer)(OpContext&));
+
 // Ok when input `i` (if present) is float32; otherwise "float64 inputs are not supported ...",
 // naming the input by `what`.
 Status RequireFloat32Input(const OpContext& ctx, size_t i, const char* what);

@@ -18,6 +18,17 @@
 namespace edgert {
 namespace {
 
+// The column buffer holds rows x cols floats; refuse sizes a Tensor could not hold either.
+Status CheckScratch(const OpContext& ctx, int64_t rows, int64_t cols) {
+  const double bytes = static_cast<double>(rows) * static_cast<double>(cols) * sizeof(float);
+  if (bytes > static_cast<double>(Tensor::kMaxBytes)) {
+    return OutOfRange(std::string(OpTypeName(ctx.op())) + " node '" + ctx.name() + "': the column buffer would need " +
+                          std::to_string(static_cast<int64_t>(bytes / (1 << 20))) + " MiB",
+                      ctx.name());
+  }
+  return Status::Ok();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Conv
 
@@ -222,9 +233,11 @@ class ConvKernel : public CpuKernel {
 };
 
 StatusOr<std::unique_ptr<CpuKernel>> ConvCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, ConvInfer));
   EDGERT_ASSIGN_OR_RETURN(ConvShape cs, ResolveConv(ctx));
   const WindowGeometry& wg = cs.window;
   Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin);
+  EDGERT_RETURN_IF_ERROR(CheckScratch(ctx, (cs.c / cs.group) * g.k_size(), g.out_size()));
   return std::unique_ptr<CpuKernel>(new ConvKernel(cs, g));
 }
 
@@ -407,8 +420,10 @@ class ConvTransposeKernel : public CpuKernel {
 };
 
 StatusOr<std::unique_ptr<CpuKernel>> ConvTransposeCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, ConvTransposeInfer));
   EDGERT_ASSIGN_OR_RETURN(ConvTransposeShape cs, ResolveConvTranspose(ctx));
   Geometry3 g = Widen(cs.in, cs.out, cs.kernel, cs.strides, cs.dilations, cs.pad_begin);
+  EDGERT_RETURN_IF_ERROR(CheckScratch(ctx, (cs.m / cs.group) * g.k_size(), g.in_size()));
   return std::unique_ptr<CpuKernel>(new ConvTransposeKernel(cs, g));
 }
 

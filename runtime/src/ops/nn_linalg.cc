@@ -111,6 +111,7 @@ class GemmKernel : public CpuKernel {
 };
 
 StatusOr<std::unique_ptr<CpuKernel>> GemmCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, GemmInfer));
   EDGERT_ASSIGN_OR_RETURN(GemmShape gs, ResolveGemm(ctx));
   return std::unique_ptr<CpuKernel>(new GemmKernel(gs));
 }
@@ -212,6 +213,7 @@ class MatMulKernel : public CpuKernel {
 };
 
 StatusOr<std::unique_ptr<CpuKernel>> MatMulCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, MatMulInfer));
   EDGERT_ASSIGN_OR_RETURN(MatMulShape ms, ResolveMatMul(ctx));
   return std::unique_ptr<CpuKernel>(new MatMulKernel(ms));
 }
@@ -335,6 +337,7 @@ class SoftmaxKernel : public CpuKernel {
 };
 
 StatusOr<std::unique_ptr<CpuKernel>> SoftmaxCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, SoftmaxInfer));
   EDGERT_ASSIGN_OR_RETURN(SoftmaxShape ss, ResolveSoftmax(ctx));
   return std::unique_ptr<CpuKernel>(new SoftmaxKernel(ss, ctx.op() == OpType::kLogSoftmax));
 }

@@ -83,6 +83,7 @@ class BatchNormKernel : public CpuKernel {
 };
 
 StatusOr<std::unique_ptr<CpuKernel>> BatchNormCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, BatchNormInfer));
   const Shape& x = ctx.input(0).shape;
   EDGERT_ASSIGN_OR_RETURN(float epsilon, AttrFloat(ctx, "epsilon", 1e-5f));
   int64_t inner = 1;
@@ -161,6 +162,7 @@ class InstanceNormKernel : public CpuKernel {
 };
 
 StatusOr<std::unique_ptr<CpuKernel>> InstanceNormCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, InstanceNormInfer));
   const Shape& x = ctx.input(0).shape;
   EDGERT_ASSIGN_OR_RETURN(float epsilon, AttrFloat(ctx, "epsilon", 1e-5f));
   int64_t inner = 1;
@@ -268,6 +270,7 @@ std::vector<int64_t> BroadcastIndex(const Shape& param, const Shape& norm) {
 }
 
 StatusOr<std::unique_ptr<CpuKernel>> LayerNormCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, LayerNormInfer));
   EDGERT_ASSIGN_OR_RETURN(LayerNormShape ls, ResolveLayerNorm(ctx));
   EDGERT_ASSIGN_OR_RETURN(float epsilon, AttrFloat(ctx, "epsilon", 1e-5f));
   std::vector<int64_t> scale_index = BroadcastIndex(ctx.input(1).shape, ls.norm_shape);

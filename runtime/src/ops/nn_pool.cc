@@ -49,6 +49,21 @@ Shape PoolOutputShape(const Shape& x, const std::vector<int64_t>& out_spatial) {
   return out;
 }
 
+// Per spatial dimension and output position o, the taps [lo, hi) whose input position
+// o * s - pad_begin + k * d lies inside the input. Computed once per kernel (divisions are slow).
+struct TapRanges {
+  std::vector<int64_t> lo[3], hi[3];
+  explicit TapRanges(const Geometry3& g) {
+    for (int dim = 0; dim < 3; ++dim) {
+      lo[dim].resize(static_cast<size_t>(g.out[dim]));
+      hi[dim].resize(static_cast<size_t>(g.out[dim]));
+      for (int64_t o = 0; o < g.out[dim]; ++o) {
+        ValidRange(g.k[dim], g.d[dim], o * g.s[dim] - g.pb[dim], g.in[dim], &lo[dim][o], &hi[dim][o]);
+      }
+    }
+  }
+};
+
 // ---------------------------------------------------------------------------------------------
 // MaxPool
 
@@ -79,7 +94,7 @@ template <typename T>
 class MaxPoolKernel : public CpuKernel {
  public:
   MaxPoolKernel(int64_t planes, Geometry3 g, bool column_major)
-      : planes_(planes), g_(g), column_major_(column_major) {}
+      : planes_(planes), g_(g), column_major_(column_major), taps_(g) {}
 
   Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
     const T* x = inputs[0]->data<T>();
@@ -91,35 +106,31 @@ class MaxPoolKernel : public CpuKernel {
       const T* xp = x + p * in_size;
       for (int64_t od = 0; od < g.out[0]; ++od) {
         const int64_t sd = od * g.s[0] - g.pb[0];
-        int64_t d_lo, d_hi;
-        ValidRange(g.k[0], g.d[0], sd, g.in[0], &d_lo, &d_hi);
+        const int64_t d_lo = taps_.lo[0][od], d_hi = taps_.hi[0][od];
         for (int64_t oh = 0; oh < g.out[1]; ++oh) {
           const int64_t sh = oh * g.s[1] - g.pb[1];
-          int64_t h_lo, h_hi;
-          ValidRange(g.k[1], g.d[1], sh, g.in[1], &h_lo, &h_hi);
+          const int64_t h_lo = taps_.lo[1][oh], h_hi = taps_.hi[1][oh];
           for (int64_t ow = 0; ow < g.out[2]; ++ow) {
             const int64_t sw = ow * g.s[2] - g.pb[2];
-            int64_t w_lo, w_hi;
-            ValidRange(g.k[2], g.d[2], sw, g.in[2], &w_lo, &w_hi);
+            const int64_t w_lo = taps_.lo[2][ow], w_hi = taps_.hi[2][ow];
             T best = std::numeric_limits<T>::lowest();
-            int64_t best_at = -1;
+            int64_t best_at = -1;  // row-major offset inside the plane
             for (int64_t kd = d_lo; kd < d_hi; ++kd) {
               const int64_t id = sd + kd * g.d[0];
               for (int64_t kh = h_lo; kh < h_hi; ++kh) {
-                const int64_t ih = sh + kh * g.d[1];
-                const T* row = xp + (id * g.in[1] + ih) * g.in[2];
+                const int64_t row = (id * g.in[1] + sh + kh * g.d[1]) * g.in[2];
                 for (int64_t kw = w_lo; kw < w_hi; ++kw) {
-                  const int64_t iw = sw + kw * g.d[2];
-                  if (best_at < 0 || row[iw] > best) {
-                    best = row[iw];
-                    best_at = column_major_ ? (iw * g.in[1] + ih) * g.in[0] + id : (id * g.in[1] + ih) * g.in[2] + iw;
+                  const int64_t at = row + sw + kw * g.d[2];
+                  if (xp[at] > best || best_at < 0) {
+                    best = xp[at];
+                    best_at = at;
                   }
                 }
               }
             }
             const int64_t o = (p * g.out[0] + od) * g.out[1] * g.out[2] + oh * g.out[2] + ow;
             y[o] = best;
-            if (indices) indices[o] = best_at < 0 ? -1 : p * in_size + best_at;
+            if (indices) indices[o] = best_at < 0 ? -1 : p * in_size + Index(best_at);
           }
         }
       }
@@ -128,12 +139,24 @@ class MaxPoolKernel : public CpuKernel {
   }
 
  private:
+  // The Indices value of row-major plane offset `at`: itself, or its column-major offset.
+  int64_t Index(int64_t at) const {
+    if (!column_major_) return at;
+    const Geometry3& g = g_;
+    const int64_t iw = at % g.in[2];
+    const int64_t ih = (at / g.in[2]) % g.in[1];
+    const int64_t id = at / (g.in[2] * g.in[1]);
+    return (iw * g.in[1] + ih) * g.in[0] + id;
+  }
+
   int64_t planes_;
   Geometry3 g_;
   bool column_major_;
+  TapRanges taps_;
 };
 
 StatusOr<std::unique_ptr<CpuKernel>> MaxPoolCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, MaxPoolInfer));
   EDGERT_ASSIGN_OR_RETURN(WindowGeometry wg, ResolvePool(ctx));
   EDGERT_ASSIGN_OR_RETURN(int64_t order, AttrInt(ctx, "storage_order", 0));
   const Shape& x = ctx.input(0).shape;
@@ -169,7 +192,7 @@ Status AveragePoolInfer(OpContext& ctx) {
 class AveragePoolKernel : public CpuKernel {
  public:
   AveragePoolKernel(int64_t planes, Geometry3 g, bool count_include_pad)
-      : planes_(planes), g_(g), count_include_pad_(count_include_pad) {}
+      : planes_(planes), g_(g), count_include_pad_(count_include_pad), taps_(g) {}
 
   Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
     const float* x = inputs[0]->data<float>();
@@ -177,17 +200,21 @@ class AveragePoolKernel : public CpuKernel {
     const Geometry3& g = g_;
     const int64_t in_size = g.in_size();
     int64_t lo[3], hi[3];
+    const TapRanges& t = taps_;
     for (int64_t p = 0; p < planes_; ++p) {
       const float* xp = x + p * in_size;
       for (int64_t od = 0; od < g.out[0]; ++od) {
         const int64_t sd = od * g.s[0] - g.pb[0];
-        ValidRange(g.k[0], g.d[0], sd, g.in[0], &lo[0], &hi[0]);
+        lo[0] = t.lo[0][od];
+        hi[0] = t.hi[0][od];
         for (int64_t oh = 0; oh < g.out[1]; ++oh) {
           const int64_t sh = oh * g.s[1] - g.pb[1];
-          ValidRange(g.k[1], g.d[1], sh, g.in[1], &lo[1], &hi[1]);
+          lo[1] = t.lo[1][oh];
+          hi[1] = t.hi[1][oh];
           for (int64_t ow = 0; ow < g.out[2]; ++ow) {
             const int64_t sw = ow * g.s[2] - g.pb[2];
-            ValidRange(g.k[2], g.d[2], sw, g.in[2], &lo[2], &hi[2]);
+            lo[2] = t.lo[2][ow];
+            hi[2] = t.hi[2][ow];
             float sum = 0.0f;
             for (int64_t kd = lo[0]; kd < hi[0]; ++kd) {
               const int64_t id = sd + kd * g.d[0];
@@ -211,9 +238,11 @@ class AveragePoolKernel : public CpuKernel {
   int64_t planes_;
   Geometry3 g_;
   bool count_include_pad_;
+  TapRanges taps_;
 };
 
 StatusOr<std::unique_ptr<CpuKernel>> AveragePoolCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, AveragePoolInfer));
   EDGERT_ASSIGN_OR_RETURN(WindowGeometry wg, ResolvePool(ctx));
   EDGERT_ASSIGN_OR_RETURN(int64_t cip, AttrInt(ctx, "count_include_pad", 0));
   const Shape& x = ctx.input(0).shape;
@@ -266,6 +295,7 @@ class GlobalPoolKernel : public CpuKernel {
 };
 
 StatusOr<std::unique_ptr<CpuKernel>> GlobalPoolCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, GlobalPoolInfer));
   const Shape& x = ctx.input(0).shape;
   int64_t size = 1;
   for (size_t i = 2; i < x.size(); ++i) size *= x[i];
