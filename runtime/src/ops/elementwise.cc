@@ -4,8 +4,8 @@
 namespace edgert {
 
 void RegisterElementwiseOps(OpRegistry& registry) {
-  RegisterUnaryOps(registry);
-  RegisterBinaryOps(registry);
+  ew::RegisterUnaryOps(registry);
+  ew::RegisterBinaryOps(registry);
 }
 
 }  // namespace edgert

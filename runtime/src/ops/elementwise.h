@@ -4,6 +4,7 @@
 #include "registry.h"
 
 namespace edgert {
+namespace ew {
 
 // Activations, unary math, Not and Clip (elementwise_unary.cc).
 void RegisterUnaryOps(OpRegistry& registry);
@@ -11,4 +12,5 @@ void RegisterUnaryOps(OpRegistry& registry);
 // (elementwise_binary.cc).
 void RegisterBinaryOps(OpRegistry& registry);
 
+}  // namespace ew
 }  // namespace edgert

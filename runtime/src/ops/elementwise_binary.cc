@@ -20,6 +20,7 @@
 #include "registry.h"
 
 namespace edgert {
+namespace ew {
 namespace {
 
 struct BinaryTraits {
@@ -69,8 +70,6 @@ Status CheckNoZero(const Tensor& divisor, const std::string& node_label) {
   }
   return Status::Ok();
 }
-
-std::string NodeLabel(const OpContext& ctx) { return std::string(OpTypeName(ctx.op())) + " node '" + ctx.name() + "'"; }
 
 template <typename TA, typename TB, typename TO, typename Op>
 class BinaryKernel : public CpuKernel {
@@ -443,4 +442,5 @@ void RegisterBinaryOps(OpRegistry& registry) {
   registry.Register(OpType::kWhere, OpDef{&WhereSupports, &WhereInfer, &WhereCreate});
 }
 
+}  // namespace ew
 }  // namespace edgert

@@ -15,6 +15,7 @@
 #include "registry.h"
 
 namespace edgert {
+namespace ew {
 namespace {
 
 template <typename T, typename Op>
@@ -328,4 +329,5 @@ void RegisterUnaryOps(OpRegistry& registry) {
   registry.Register(OpType::kClip, OpDef{&ClipSupports, &ClipInfer, &ClipCreate});
 }
 
+}  // namespace ew
 }  // namespace edgert

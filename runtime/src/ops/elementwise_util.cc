@@ -1,6 +1,9 @@
 #include "elementwise_util.h"
 
 namespace edgert {
+namespace ew {
+
+std::string NodeLabel(const OpContext& ctx) { return std::string(OpTypeName(ctx.op())) + " node '" + ctx.name() + "'"; }
 
 Status CheckSameDtype(const OpContext& ctx, size_t a, size_t b) {
   DataType da = ctx.input(a).dtype;
@@ -102,4 +105,5 @@ BroadcastWalker::BroadcastWalker(const std::vector<Shape>& inputs, const Shape& 
   }
 }
 
+}  // namespace ew
 }  // namespace edgert

@@ -4,6 +4,8 @@
 //   - a create-time check that the outputs a network declares equal what infer() produces (so a
 //     hand-built or corrupt network cannot make a kernel write out of bounds);
 //   - BroadcastWalker, which walks N broadcast inputs against an output in contiguous inner runs.
+// All of it lives in namespace edgert::ew so that its names (AttrInt, ...) cannot collide with the
+// helpers of other operator families.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +17,7 @@
 #include "op_util.h"
 
 namespace edgert {
+namespace ew {
 
 template <typename... Ts>
 struct TypeList {};
@@ -55,6 +58,9 @@ Status CheckInputDtype(const OpContext& ctx, size_t index, const char* what, Typ
   return ctx.NotSupported(std::string("input '") + what + "' has dtype " + DataTypeName(dtype) + "; supported: " +
                           DtypeNames(types));
 }
+
+// "Add node 'add0'": the prefix of errors a kernel reports at run time (OpContext::Error's form).
+std::string NodeLabel(const OpContext& ctx);
 
 // Error unless inputs `a` and `b` (both present) have the same dtype.
 Status CheckSameDtype(const OpContext& ctx, size_t a, size_t b);
@@ -143,4 +149,5 @@ T WrapNeg(T a) {
   return WrapSub(T(0), a);
 }
 
+}  // namespace ew
 }  // namespace edgert

@@ -21,6 +21,7 @@
 #include "registry.h"
 
 namespace edgert {
+namespace ew {
 namespace {
 
 // ---- Reducers: Acc Init(), Acc Combine(Acc, T), T Finish(Acc, count) --------------------------
@@ -154,7 +155,7 @@ StatusOr<ReduceParams> ParseReduce(const OpContext& ctx, int axes_input_opset) {
   return p;
 }
 
-template <template <typename> class R, int kAxesInputOpset, typename Types>
+template <int kAxesInputOpset, typename Types>
 Status ReduceSupports(const OpContext& ctx) {
   EDGERT_RETURN_IF_ERROR(CheckInputDtype(ctx, 0, "data", Types{}));
   return CheckReduceAttrs(ctx, kAxesInputOpset);
@@ -222,7 +223,7 @@ StatusOr<std::unique_ptr<CpuKernel>> ReduceCreate(const OpContext& ctx) {
 
 template <template <typename> class R, int kAxesInputOpset, typename Types>
 OpDef ReduceDef() {
-  return OpDef{&ReduceSupports<R, kAxesInputOpset, Types>, &ReduceInfer<kAxesInputOpset>,
+  return OpDef{&ReduceSupports<kAxesInputOpset, Types>, &ReduceInfer<kAxesInputOpset>,
                &ReduceCreate<R, kAxesInputOpset, Types>};
 }
 
@@ -472,7 +473,7 @@ StatusOr<std::unique_ptr<CpuKernel>> TopKCreate(const OpContext& ctx) {
     }
   }
   AxisView v = ViewAround(ctx.input(0).shape, p.axis);
-  std::string label = std::string(OpTypeName(ctx.op())) + " node '" + ctx.name() + "'";
+  std::string label = NodeLabel(ctx);
   std::unique_ptr<CpuKernel> kernel;
   DispatchDtype(NumericTypes{}, ctx.input(0).dtype, [&](auto tag) {
     kernel = std::make_unique<TopKKernel<decltype(tag)>>(v, p.k_known ? p.k : -1, declared_k, p.largest, label);
@@ -481,9 +482,7 @@ StatusOr<std::unique_ptr<CpuKernel>> TopKCreate(const OpContext& ctx) {
   return kernel;
 }
 
-}  // namespace
-
-void RegisterReduceOps(OpRegistry& registry) {
+void RegisterReduceFamily(OpRegistry& registry) {
   using MinMaxTypes = ValueTypes;  // ReduceMax/ReduceMin also take bool (opset 20)
   registry.Register(OpType::kReduceSum, ReduceDef<SumReducer, 13, NumericTypes>());
   registry.Register(OpType::kReduceMean, ReduceDef<MeanReducer, 18, NumericTypes>());
@@ -494,5 +493,10 @@ void RegisterReduceOps(OpRegistry& registry) {
   registry.Register(OpType::kArgMin, OpDef{&ArgSupports, &ArgInfer, &ArgCreate<false>});
   registry.Register(OpType::kTopK, OpDef{&TopKSupports, &TopKInfer, &TopKCreate});
 }
+
+}  // namespace
+}  // namespace ew
+
+void RegisterReduceOps(OpRegistry& registry) { ew::RegisterReduceFamily(registry); }
 
 }  // namespace edgert
