@@ -587,6 +587,16 @@ TEST(OpsTensorResize, CubicAndCropAndKeepAspect) {
   EXPECT_EQ((*k)[0].shape(), (Shape{1, 1, 1, 2}));
 }
 
+TEST(OpsTensorResize, LinearAntialias) {
+  // Shrinking 4 -> 2 with antialias: the triangle kernel is stretched to 4 taps with weights
+  // (1, 3, 3, 1) / 8 around x = 0.5 and x = 2.5 (edge clamped).
+  Attributes a = A("mode", std::string("linear"));
+  a.Set("antialias", int64_t{1});
+  auto r = RunOp(OpType::kResize, a, {Data(F({0, 1, 2, 3}, {1, 4})), std::nullopt, Const(F({1, 0.5f}, {2}))}, 1, 18);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectValues((*r)[0], {1, 2}, {0.625, 2.375});
+}
+
 TEST(OpsTensorResize, UpsampleAndResize10) {
   // Upsample-9: scales input, asymmetric nearest.
   auto u = RunOp(OpType::kUpsample, A(), {Data(F({1, 2}, {1, 2})), Const(F({2, 2}, {2}))}, 1, 9);

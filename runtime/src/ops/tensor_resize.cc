@@ -7,9 +7,10 @@
 //     the coordinate transform is the given scale, or out / in when sizes are given.
 //  2. Per resized axis, a tap table: for every output index, the source coordinate x_ori from the
 //     coordinate_transformation_mode, then the source indices and weights of the mode: nearest
-//     (1 tap, rounded by nearest_mode), linear (2 taps), cubic (4 taps, Keys kernel with
-//     cubic_coeff_a, optional exclude_outside renormalisation). Indices outside the input are
-//     clamped to the edge. tf_crop_and_resize marks coordinates outside the input as
+//     (1 tap, rounded by nearest_mode), linear (2 taps, triangle kernel), cubic (4 taps, Keys
+//     kernel with cubic_coeff_a); with antialias the linear/cubic kernel is stretched by
+//     1/scale when shrinking and normalised; exclude_outside drops taps outside the input and
+//     renormalises. Remaining indices outside the input are clamped to the edge. tf_crop_and_resize marks coordinates outside the input as
 //     extrapolated (they take extrapolation_value).
 //  3. Kernel: nearest copies elements by size through one index map per axis (any dtype);
 //     linear and cubic are separable, so they run one pass per resized axis over float data,
@@ -44,6 +45,7 @@ struct ResizeParams {
   NearestMode nearest = NearestMode::kRoundPreferFloor;
   double cubic_a = -0.75;
   bool exclude_outside = false;
+  bool antialias = false;  // linear/cubic: widen the filter by 1/scale when shrinking
   float extrapolation = 0.0f;
   Shape in, out;
   std::vector<double> scales;               // per dimension
@@ -102,7 +104,10 @@ Status ParseAttributes(const OpContext& ctx, ResizeParams* p) {
   p->exclude_outside = ex != 0;
   EDGERT_ASSIGN_OR_RETURN(p->extrapolation, ctx.attrs().GetFloatOr("extrapolation_value", 0.0f, ctx.name()));
   EDGERT_ASSIGN_OR_RETURN(int64_t antialias, ctx.attrs().GetIntOr("antialias", 0, ctx.name()));
-  if (antialias != 0) return ctx.NotSupported("antialias=1 is not supported");
+  p->antialias = antialias != 0;
+  if (p->antialias && p->mode == ResizeMode::kNearest) {
+    return ctx.Error("antialias=1 applies to the linear and cubic modes, not nearest");
+  }
   return Status::Ok();
 }
 
@@ -262,10 +267,30 @@ double SourceCoord(const ResizeParams& p, size_t d, int64_t x, bool* extrapolate
   return xr;
 }
 
+// Interpolation kernels as functions of the distance to a tap: triangle (linear) and Keys'
+// cubic convolution with coefficient a.
+double LinearKernel(double x) { return std::max(0.0, 1.0 - std::fabs(x)); }
+double CubicKernel(double x, double a) {
+  x = std::fabs(x);
+  if (x <= 1.0) return ((a + 2.0) * x - (a + 3.0)) * x * x + 1.0;
+  if (x < 2.0) return ((a * x - 5.0 * a) * x + 8.0 * a) * x - 4.0 * a;
+  return 0.0;
+}
+
 Taps MakeTaps(const ResizeParams& p, size_t d) {
   Taps t;
-  t.n = p.mode == ResizeMode::kNearest ? 1 : p.mode == ResizeMode::kLinear ? 2 : 4;
   const int64_t out = p.out[d], in = p.in[d];
+  // Filter support: taps at floor(x) + first ... floor(x) + first + n - 1. Antialiasing stretches
+  // the kernel by 1/scale when shrinking (kernel evaluated at scale * distance, then normalised).
+  const double support_scale = p.antialias ? std::min(p.scales[d], 1.0) : 1.0;
+  int64_t first = 0;
+  if (p.mode == ResizeMode::kNearest) {
+    t.n = 1;
+  } else {
+    const double radius = p.mode == ResizeMode::kLinear ? 1.0 : 2.0;
+    first = static_cast<int64_t>(std::floor(-radius / support_scale)) + 1;
+    t.n = static_cast<int>(2 - 2 * first);
+  }
   t.index.assign(static_cast<size_t>(out * t.n), 0);
   t.weight.assign(static_cast<size_t>(out * t.n), 0.0);
   t.extrapolate.assign(static_cast<size_t>(out), false);
@@ -292,28 +317,27 @@ Taps MakeTaps(const ResizeParams& p, size_t d) {
       }
       idx[0] = clamp(k);
       w[0] = 1.0;
-    } else if (p.mode == ResizeMode::kLinear) {
-      idx[0] = clamp(i0);
-      idx[1] = clamp(i0 + 1);
-      w[0] = 1.0 - frac;
-      w[1] = frac;
-    } else {
-      const double a = p.cubic_a;
-      const double r0 = frac + 1.0, r1 = frac, r2 = 1.0 - frac, r3 = 2.0 - frac;  // distances to the taps
-      w[0] = ((a * r0 - 5.0 * a) * r0 + 8.0 * a) * r0 - 4.0 * a;
-      w[1] = ((a + 2.0) * r1 - (a + 3.0)) * r1 * r1 + 1.0;
-      w[2] = ((a + 2.0) * r2 - (a + 3.0)) * r2 * r2 + 1.0;
-      w[3] = ((a * r3 - 5.0 * a) * r3 + 8.0 * a) * r3 - 4.0 * a;
-      double sum = 0.0;
-      for (int k = 0; k < 4; ++k) {
-        const int64_t src = i0 - 1 + k;
-        if (p.exclude_outside && (src < 0 || src >= in)) w[k] = 0.0;
-        sum += w[k];
-        idx[k] = clamp(src);
-      }
-      if (p.exclude_outside && sum != 0.0) {
-        for (int k = 0; k < 4; ++k) w[k] /= sum;
-      }
+      continue;
+    }
+    double sum = 0.0;
+    for (int k = 0; k < t.n; ++k) {
+      const int64_t offset = first + k;
+      const double dist = support_scale * (static_cast<double>(offset) - frac);
+      w[k] = p.mode == ResizeMode::kLinear ? LinearKernel(dist) : CubicKernel(dist, p.cubic_a);
+      sum += w[k];
+    }
+    if (p.antialias && sum != 0.0) {
+      for (int k = 0; k < t.n; ++k) w[k] /= sum;
+    }
+    sum = 0.0;
+    for (int k = 0; k < t.n; ++k) {
+      const int64_t src = i0 + first + k;
+      if (p.exclude_outside && (src < 0 || src >= in)) w[k] = 0.0;
+      sum += w[k];
+      idx[k] = clamp(src);
+    }
+    if (p.exclude_outside && sum != 0.0) {
+      for (int k = 0; k < t.n; ++k) w[k] /= sum;
     }
   }
   return t;
