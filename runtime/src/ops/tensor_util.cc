@@ -3,7 +3,9 @@
 //  3. walk the outer dimensions with an odometer, copying the innermost dimension either as one
 //  memcpy (both strides 1) or element by element with a copy sized for the element.
 //  IndexMapCopy: precompute the innermost map as runs (contiguous source / fill), then walk the
-//  outer dimensions with an odometer, resolving each outer index through its map.
+//  outer dimensions with an odometer, resolving each outer index through its map. A row whose
+//  source row equals the previous one is copied from the previous output row; maps made of
+//  single-element runs use a typed gather loop.
 #include "tensor_util.h"
 
 #include <cmath>
@@ -53,6 +55,15 @@ void SaturateInt(double v, unsigned char bytes[8]) {
     r = static_cast<T>(v);
   }
   std::memcpy(bytes, &r, sizeof(T));
+}
+
+template <typename T>
+void GatherRow(const char* in_row, const std::vector<int64_t>& map, const void* fill, int64_t n, char* out_row) {
+  const T* src = reinterpret_cast<const T*>(in_row);
+  T* dst = reinterpret_cast<T*>(out_row);
+  T f;
+  std::memcpy(&f, fill, sizeof(T));
+  for (int64_t j = 0; j < n; ++j) dst[j] = map[j] < 0 ? f : src[map[j]];
 }
 
 }  // namespace
@@ -162,33 +173,47 @@ void IndexMapCopy(size_t elem_size, const Shape& in_shape, const void* in, const
     runs.push_back({j, k - j, last[j]});
     j = k;
   }
+  // Maps that mostly move single elements (e.g. nearest upsampling) are gathered with a typed
+  // loop instead of one memcpy per run.
+  const bool typed = static_cast<int64_t>(runs.size()) * 2 > inner &&
+                     (elem_size == 1 || elem_size == 2 || elem_size == 4 || elem_size == 8);
   std::vector<int64_t> idx(rank, 0);
+  int64_t prev_off = -2;  // source offset of the previous row; -1 = filled row
   for (int64_t row = 0; row < total / inner; ++row) {
     char* out_row = dst + row * inner * e;
     int64_t in_off = 0;
-    bool filled = false;
     for (size_t d = 0; d + 1 < rank; ++d) {
       int64_t m = maps[d][idx[d]];
       if (m < 0) {
-        filled = true;
+        in_off = -1;
         break;
       }
       in_off += m * in_strides[d];
     }
-    if (filled) {
+    if (in_off == prev_off) {
+      // Same source row as the previous output row (repeated outer index): copy that row.
+      std::memcpy(out_row, out_row - inner * e, static_cast<size_t>(inner * e));
+    } else if (in_off < 0) {
       FillElements(out_row, elem_size, inner, fill);
+    } else if (typed) {
+      const char* in_row = src + in_off * e;
+      switch (elem_size) {
+        case 1: GatherRow<uint8_t>(in_row, last, fill, inner, out_row); break;
+        case 2: GatherRow<uint16_t>(in_row, last, fill, inner, out_row); break;
+        case 4: GatherRow<uint32_t>(in_row, last, fill, inner, out_row); break;
+        default: GatherRow<uint64_t>(in_row, last, fill, inner, out_row); break;
+      }
     } else {
       const char* in_row = src + in_off * e;
       for (const Run& r : runs) {
         if (r.src < 0) {
           FillElements(out_row + r.start * e, elem_size, r.length, fill);
-        } else if (r.length == 1) {
-          std::memcpy(out_row + r.start * e, in_row + r.src * e, elem_size);
         } else {
           std::memcpy(out_row + r.start * e, in_row + r.src * e, static_cast<size_t>(r.length * e));
         }
       }
     }
+    prev_off = in_off;
     for (size_t d = rank - 1; d-- > 0;) {
       if (++idx[d] < out_shape[d]) break;
       idx[d] = 0;
