@@ -1,0 +1,581 @@
+// Optimization passes: per pass, a hand-built graph's node counts and op types after the pass, and
+// the results of the optimized network against the unoptimized one through CpuEngine on random
+// inputs (fixed seeds, relative L2 <= 1e-5). Negative cases check that a pass leaves alone what it
+// must not touch.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <random>
+
+#include "edgert/cpu_engine.h"
+#include "ir/graph.h"
+#include "ir/infer.h"
+#include "passes/pass_util.h"
+#include "passes/passes.h"
+
+namespace edgert {
+namespace {
+
+Tensor Random(const Shape& shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  Tensor t = *Tensor::Create(DataType::kFloat32, shape);
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> dist(lo, hi);
+  for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
+  return t;
+}
+
+int AddInput(Graph& g, const std::string& name, Shape shape) {
+  int v = g.GetOrAdd(name);
+  g.values[v].dtype = DataType::kFloat32;
+  g.values[v].has_shape = true;
+  g.values[v].shape = std::move(shape);
+  g.inputs.push_back(v);
+  return v;
+}
+
+int AddConst(Graph& g, const std::string& name, Tensor t) {
+  int v = g.GetOrAdd(name);
+  g.values[v].dtype = t.dtype();
+  g.values[v].has_shape = true;
+  g.values[v].shape = t.shape();
+  g.values[v].constant = std::move(t);
+  return v;
+}
+
+Node& AddNode(Graph& g, const std::string& op_type, const std::string& name, std::vector<std::string> ins,
+              std::vector<std::string> outs) {
+  Node n;
+  n.name = name;
+  n.op_type = op_type;
+  const OpInfo* info = FindOpInfoByName(op_type);
+  n.known = info != nullptr;
+  if (info) n.op = info->type;
+  n.opset = 17;
+  for (const std::string& s : ins) n.inputs.push_back(s.empty() ? -1 : g.GetOrAdd(s));
+  for (const std::string& s : outs) n.outputs.push_back(g.GetOrAdd(s));
+  g.nodes.push_back(std::move(n));
+  return g.nodes.back();
+}
+
+void AddOutput(Graph& g, const std::string& name) { g.outputs.push_back(g.Find(name)); }
+
+// Conv weights and BatchNormalization parameters (variance > 0).
+void AddBnParams(Graph& g, const std::string& prefix, int64_t c, uint32_t seed) {
+  AddConst(g, prefix + "_gamma", Random({c}, seed, 0.5f, 1.5f));
+  AddConst(g, prefix + "_beta", Random({c}, seed + 1));
+  AddConst(g, prefix + "_mean", Random({c}, seed + 2));
+  AddConst(g, prefix + "_var", Random({c}, seed + 3, 0.1f, 2.0f));
+}
+
+Node& AddBn(Graph& g, const std::string& prefix, const std::string& in, const std::string& out) {
+  return AddNode(g, "BatchNormalization", prefix, {in, prefix + "_gamma", prefix + "_beta", prefix + "_mean",
+                                                    prefix + "_var"},
+                 {out});
+}
+
+std::vector<std::string> LiveOps(const Graph& g) {
+  std::vector<std::string> ops;
+  for (const Node& n : g.nodes) {
+    if (!n.folded) ops.push_back(n.op_type);
+  }
+  return ops;
+}
+
+double RelL2(const Tensor& got, const Tensor& want) {
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < want.num_elements(); ++i) {
+    const double a = got.data<float>()[i];
+    const double b = want.data<float>()[i];
+    if (std::isnan(a) || std::isnan(b)) return std::numeric_limits<double>::infinity();
+    num += (a - b) * (a - b);
+    den += b * b;
+  }
+  return std::sqrt(num / std::max(den, 1e-30));
+}
+
+std::vector<Tensor> RunGraph(const Graph& g, const std::vector<Tensor>& inputs) {
+  StatusOr<NetworkDef> net = LowerGraph(g);
+  EXPECT_TRUE(net.ok()) << net.status().ToString();
+  if (!net.ok()) return {};
+  auto engine = CpuEngine::Create(*net);
+  EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+  if (!engine.ok()) return {};
+  std::vector<Tensor> outs;
+  Status s = (*engine)->Run(inputs, &outs);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return outs;
+}
+
+// Infers `g`, applies `pass` (to a copy) and checks that the optimized graph verifies and computes
+// the same outputs on random inputs. Returns the optimized graph.
+Graph Optimize(Graph g, const std::function<StatusOr<int>(Graph&)>& pass, int* rewrites = nullptr) {
+  Status s = InferGraph(g, {});
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  Graph opt = g;
+  StatusOr<int> n = pass(opt);
+  EXPECT_TRUE(n.ok()) << n.status().ToString();
+  if (rewrites) *rewrites = n.ok() ? *n : -1;
+  Status v = VerifyGraph(opt, "test");
+  EXPECT_TRUE(v.ok()) << v.ToString();
+  std::vector<Tensor> inputs;
+  uint32_t seed = 7;
+  for (int in : g.inputs) inputs.push_back(Random(g.values[in].shape, seed++));
+  std::vector<Tensor> want = RunGraph(g, inputs);
+  std::vector<Tensor> got = RunGraph(opt, inputs);
+  EXPECT_EQ(got.size(), want.size());
+  for (size_t k = 0; k < want.size() && k < got.size(); ++k) {
+    EXPECT_EQ(got[k].shape(), want[k].shape());
+    EXPECT_LE(RelL2(got[k], want[k]), 1e-5) << "output " << k;
+  }
+  // Graph outputs keep their names.
+  EXPECT_EQ(opt.outputs, g.outputs);
+  return opt;
+}
+
+StatusOr<int> Pipeline(Graph& g) {
+  StatusOr<OptimizeReport> r = OptimizeGraph(g);
+  if (!r.ok()) return r.status();
+  return r->nodes_before - r->nodes_after;
+}
+
+// ---- dead nodes --------------------------------------------------------------------------------
+
+TEST(PassDeadNodes, RemovesUnreachableNodesAndUnusedOutputs) {
+  Graph g;
+  AddInput(g, "x", {1, 2, 6, 6});
+  AddNode(g, "Relu", "dead_relu", {"x"}, {"dead1"});
+  AddNode(g, "Sigmoid", "dead_sigmoid", {"dead1"}, {"dead2"});
+  Node& pool = AddNode(g, "MaxPool", "pool", {"x"}, {"p", "indices"});
+  pool.attrs.Set("kernel_shape", std::vector<int64_t>{2, 2});
+  AddNode(g, "Neg", "neg", {"p"}, {"y"});
+  AddOutput(g, "y");
+  int rewrites = 0;
+  Graph opt = Optimize(g, EliminateDeadNodes, &rewrites);
+  EXPECT_EQ(rewrites, 3);  // two nodes and one output
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"MaxPool", "Neg"}));
+  EXPECT_EQ(opt.nodes[0].outputs.size(), 1u);
+  EXPECT_EQ(opt.values[opt.Find("y")].producer, 1);
+}
+
+TEST(PassDeadNodes, KeepsSplitOutputsAndGraphOutputs) {
+  Graph g;
+  AddInput(g, "x", {4, 6});
+  AddConst(g, "sizes", Tensor::FromVector<int64_t>({2, 4}, {2}));
+  Node& split = AddNode(g, "Split", "split", {"x", "sizes"}, {"a", "b"});
+  split.attrs.Set("axis", int64_t{1});
+  AddNode(g, "Relu", "relu", {"a"}, {"y"});
+  AddOutput(g, "y");
+  AddOutput(g, "x");
+  int rewrites = 0;
+  Graph opt = Optimize(g, EliminateDeadNodes, &rewrites);
+  EXPECT_EQ(rewrites, 0);
+  EXPECT_EQ(opt.nodes[0].outputs.size(), 2u);
+}
+
+// ---- constant folding --------------------------------------------------------------------------
+
+TEST(PassConstantFolding, FoldsNodesWithConstantInputs) {
+  Graph g;
+  AddInput(g, "x", {2, 3});
+  AddConst(g, "w", Random({3, 2}, 1));
+  AddNode(g, "Transpose", "wt", {"w"}, {"w_t"});
+  AddNode(g, "Neg", "neg", {"w_t"}, {"w_n"});
+  AddNode(g, "Add", "add", {"x", "w_n"}, {"y"});
+  AddOutput(g, "y");
+  ASSERT_TRUE(InferGraph(g, {}).ok());
+  // As after a rewrite that made inputs constant: un-fold what inference folded.
+  for (Node& n : g.nodes) {
+    if (!n.folded) continue;
+    n.folded = false;
+    for (int o : n.outputs) g.values[o].constant = Tensor();
+  }
+  ASSERT_EQ(CountLiveNodes(g), 3);
+  Graph opt = g;
+  StatusOr<int> n = FoldConstants(opt);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 2);
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Add"}));
+  ASSERT_TRUE(VerifyGraph(opt, "test").ok());
+  Tensor x = Random({2, 3}, 3);
+  std::vector<Tensor> got = RunGraph(opt, {x});
+  ASSERT_EQ(got.size(), 1u);
+  const Tensor& w = g.values[g.Find("w")].constant;
+  for (int i = 0; i < 2; ++i) {
+    for (int j = 0; j < 3; ++j) {
+      EXPECT_FLOAT_EQ(got[0].data<float>()[i * 3 + j], x.data<float>()[i * 3 + j] - w.data<float>()[j * 2 + i]);
+    }
+  }
+}
+
+TEST(PassConstantFolding, LeavesOversizedResultsAsLayers) {
+  Graph g;
+  AddInput(g, "x", {1});
+  AddConst(g, "shape", Tensor::FromVector<int64_t>({kMaxFoldElements + 1}, {1}));
+  AddNode(g, "ConstantOfShape", "big", {"shape"}, {"y"});
+  AddOutput(g, "y");
+  ASSERT_TRUE(InferGraph(g, {}).ok());
+  EXPECT_FALSE(g.nodes[0].folded);
+  StatusOr<int> n = FoldConstants(g);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 0);
+  EXPECT_EQ(CountLiveNodes(g), 1);
+}
+
+// ---- identities --------------------------------------------------------------------------------
+
+TEST(PassIdentities, RemovesIdentityDropoutCastAndNoOpReshapes) {
+  Graph g;
+  AddInput(g, "x", {2, 3, 4});
+  AddConst(g, "same_shape", Tensor::FromVector<int64_t>({2, 3, 4}, {3}));
+  AddNode(g, "Identity", "id", {"x"}, {"a"});
+  AddNode(g, "Relu", "relu", {"a"}, {"b"});
+  AddNode(g, "Dropout", "drop", {"b"}, {"c"});
+  Node& cast = AddNode(g, "Cast", "cast", {"c"}, {"d"});
+  cast.attrs.Set("to", int64_t{1});
+  AddNode(g, "Reshape", "reshape", {"d", "same_shape"}, {"e"});
+  Node& tr = AddNode(g, "Transpose", "tr", {"e"}, {"f"});
+  tr.attrs.Set("perm", std::vector<int64_t>{0, 1, 2});
+  AddNode(g, "Identity", "id_out", {"f"}, {"y"});
+  AddOutput(g, "y");
+  Graph opt = Optimize(g, Pipeline);
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Relu"}));
+  // The graph output keeps its name: Relu now writes it.
+  EXPECT_EQ(opt.nodes[0].outputs[0], opt.Find("y"));
+}
+
+TEST(PassIdentities, KeepsIdentityFromInputToOutputAndTrainingDropout) {
+  Graph g;
+  AddInput(g, "x", {4});
+  AddConst(g, "ratio", Tensor::Scalar<float>(0.5f));
+  AddConst(g, "training", Tensor::Scalar<bool>(true));
+  AddNode(g, "Identity", "id", {"x"}, {"y"});
+  AddNode(g, "Identity", "id2", {"x"}, {"z"});
+  AddNode(g, "Abs", "abs", {"z"}, {"w"});
+  AddOutput(g, "y");
+  AddOutput(g, "w");
+  Graph opt = Optimize(g, RemoveIdentities);
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Identity", "Abs"}));
+
+  Graph t;
+  AddInput(t, "x", {4});
+  AddConst(t, "ratio", Tensor::Scalar<float>(0.5f));
+  AddConst(t, "training", Tensor::Scalar<bool>(true));
+  AddNode(t, "Dropout", "drop", {"x", "ratio", "training"}, {"d"});
+  AddNode(t, "Abs", "abs", {"d"}, {"y"});
+  AddOutput(t, "y");
+  ASSERT_TRUE(InferGraph(t, {}).ok());
+  int rewrites = -1;
+  StatusOr<int> n = RemoveIdentities(t);
+  ASSERT_TRUE(n.ok());
+  rewrites = *n;
+  EXPECT_EQ(rewrites, 0);
+}
+
+// ---- transpose / reshape chains ----------------------------------------------------------------
+
+TEST(PassTransposeReshape, CancelsInverseTransposesAndComposesOthers) {
+  Graph g;
+  AddInput(g, "x", {2, 3, 4, 5});
+  Node& t1 = AddNode(g, "Transpose", "nhwc", {"x"}, {"a"});
+  t1.attrs.Set("perm", std::vector<int64_t>{0, 2, 3, 1});
+  Node& t2 = AddNode(g, "Transpose", "nchw", {"a"}, {"b"});
+  t2.attrs.Set("perm", std::vector<int64_t>{0, 3, 1, 2});
+  AddNode(g, "Relu", "relu", {"b"}, {"c"});
+  Node& t3 = AddNode(g, "Transpose", "t3", {"c"}, {"d"});
+  t3.attrs.Set("perm", std::vector<int64_t>{1, 0, 2, 3});
+  Node& t4 = AddNode(g, "Transpose", "t4", {"d"}, {"y"});
+  t4.attrs.Set("perm", std::vector<int64_t>{0, 1, 3, 2});
+  AddOutput(g, "y");
+  Graph opt = Optimize(g, Pipeline);
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Relu", "Transpose"}));
+  EXPECT_EQ(*opt.nodes[1].attrs.GetInts("perm"), (std::vector<int64_t>{1, 0, 3, 2}));
+}
+
+TEST(PassTransposeReshape, CollapsesReshapeChains) {
+  Graph g;
+  AddInput(g, "x", {2, 3, 4});
+  AddConst(g, "s1", Tensor::FromVector<int64_t>({6, 4}, {2}));
+  AddConst(g, "s2", Tensor::FromVector<int64_t>({4, -1}, {2}));
+  AddConst(g, "axes", Tensor::FromVector<int64_t>({0}, {1}));
+  AddNode(g, "Reshape", "r1", {"x", "s1"}, {"a"});
+  AddNode(g, "Unsqueeze", "u", {"a", "axes"}, {"b"});
+  AddNode(g, "Flatten", "f", {"b"}, {"c"});
+  AddNode(g, "Reshape", "r2", {"c", "s2"}, {"y"});
+  AddOutput(g, "y");
+  Graph opt = Optimize(g, Pipeline);
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Reshape"}));
+  EXPECT_EQ(opt.nodes[0].inputs[0], opt.Find("x"));
+  EXPECT_EQ(opt.values[opt.Find("y")].shape, (Shape{4, 6}));
+}
+
+// ---- BatchNormalization folding ----------------------------------------------------------------
+
+TEST(PassBatchNorm, FoldsIntoConvWithAndWithoutBias) {
+  Graph g;
+  AddInput(g, "x", {2, 3, 7, 7});
+  AddConst(g, "w1", Random({4, 3, 3, 3}, 11));
+  AddConst(g, "b1", Random({4}, 12));
+  AddConst(g, "w2", Random({4, 4, 1, 1}, 13));
+  AddBnParams(g, "bn1", 4, 20);
+  AddBnParams(g, "bn2", 4, 30);
+  Node& c1 = AddNode(g, "Conv", "conv1", {"x", "w1", "b1"}, {"c1"});
+  c1.attrs.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  AddBn(g, "bn1", "c1", "n1");
+  AddNode(g, "Relu", "relu", {"n1"}, {"r"});
+  AddNode(g, "Conv", "conv2", {"r", "w2"}, {"c2"});
+  AddBn(g, "bn2", "c2", "y");
+  AddOutput(g, "y");
+  int rewrites = 0;
+  Graph opt = Optimize(g, FoldBatchNorm, &rewrites);
+  EXPECT_EQ(rewrites, 2);
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv", "Relu", "Conv"}));
+  EXPECT_EQ(opt.nodes[2].outputs[0], opt.Find("y"));
+}
+
+TEST(PassBatchNorm, FoldsIntoGroupedConvTranspose) {
+  Graph g;
+  AddInput(g, "x", {1, 4, 5, 5});
+  AddConst(g, "w", Random({4, 3, 3, 3}, 41));  // C=4, M/g=3, g=2 -> M=6
+  AddBnParams(g, "bn", 6, 50);
+  Node& ct = AddNode(g, "ConvTranspose", "deconv", {"x", "w"}, {"c"});
+  ct.attrs.Set("group", int64_t{2});
+  ct.attrs.Set("strides", std::vector<int64_t>{2, 2});
+  AddBn(g, "bn", "c", "y");
+  AddOutput(g, "y");
+  int rewrites = 0;
+  Graph opt = Optimize(g, FoldBatchNorm, &rewrites);
+  EXPECT_EQ(rewrites, 1);
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"ConvTranspose"}));
+}
+
+TEST(PassBatchNorm, FoldsIntoGemmPerOutputColumn) {
+  for (int64_t trans_b : {0, 1}) {
+    for (int c_kind = 0; c_kind < 3; ++c_kind) {  // no C, C [N], C [M, N]
+      Graph g;
+      AddInput(g, "a", {3, 5});
+      AddConst(g, "b", Random(trans_b ? Shape{4, 5} : Shape{5, 4}, 61));
+      AddConst(g, "cn", Random({4}, 62));
+      AddConst(g, "cmn", Random({3, 4}, 63));
+      AddBnParams(g, "bn", 4, 70);
+      std::vector<std::string> ins = {"a", "b"};
+      if (c_kind == 1) ins.push_back("cn");
+      if (c_kind == 2) ins.push_back("cmn");
+      Node& gemm = AddNode(g, "Gemm", "fc", ins, {"f"});
+      gemm.attrs.Set("transB", trans_b);
+      gemm.attrs.Set("alpha", 0.75f);
+      gemm.attrs.Set("beta", 1.5f);
+      AddBn(g, "bn", "f", "y");
+      AddOutput(g, "y");
+      int rewrites = 0;
+      Graph opt = Optimize(g, FoldBatchNorm, &rewrites);
+      EXPECT_EQ(rewrites, 1) << "transB " << trans_b << " C kind " << c_kind;
+      EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Gemm"}));
+    }
+  }
+}
+
+TEST(PassBatchNorm, NotFoldedWhenConvOutputHasTwoConsumers) {
+  Graph g;
+  AddInput(g, "x", {1, 2, 5, 5});
+  AddConst(g, "w", Random({3, 2, 3, 3}, 81));
+  AddBnParams(g, "bn", 3, 90);
+  AddNode(g, "Conv", "conv", {"x", "w"}, {"c"});
+  AddBn(g, "bn", "c", "y");
+  AddNode(g, "Relu", "relu", {"c"}, {"z"});
+  AddOutput(g, "y");
+  AddOutput(g, "z");
+  int rewrites = -1;
+  Graph opt = Optimize(g, FoldBatchNorm, &rewrites);
+  EXPECT_EQ(rewrites, 0);
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv", "BatchNormalization", "Relu"}));
+
+  // Nor when the Conv's output is itself a graph output.
+  Graph h;
+  AddInput(h, "x", {1, 2, 5, 5});
+  AddConst(h, "w", Random({3, 2, 3, 3}, 81));
+  AddBnParams(h, "bn", 3, 90);
+  AddNode(h, "Conv", "conv", {"x", "w"}, {"c"});
+  AddBn(h, "bn", "c", "y");
+  AddOutput(h, "c");
+  AddOutput(h, "y");
+  Graph opt2 = Optimize(h, FoldBatchNorm, &rewrites);
+  EXPECT_EQ(rewrites, 0);
+}
+
+// ---- Pad folding -------------------------------------------------------------------------------
+
+Graph PadInto(const std::string& op, std::vector<int64_t> pads, float value, uint32_t seed) {
+  Graph g;
+  AddInput(g, "x", {1, 3, 8, 8});
+  AddConst(g, "pads", Tensor::FromVector<int64_t>(pads, {8}));
+  AddConst(g, "value", Tensor::Scalar<float>(value));
+  AddConst(g, "w", Random({4, 3, 3, 3}, seed));
+  AddNode(g, "Pad", "pad", {"x", "pads", "value"}, {"p"});
+  if (op == "Conv") {
+    Node& n = AddNode(g, "Conv", "conv", {"p", "w"}, {"y"});
+    n.attrs.Set("strides", std::vector<int64_t>{2, 1});
+    n.attrs.Set("pads", std::vector<int64_t>{0, 1, 0, 1});
+  } else {
+    Node& n = AddNode(g, op, "pool", {"p"}, {"y"});
+    n.attrs.Set("kernel_shape", std::vector<int64_t>{3, 3});
+  }
+  AddOutput(g, "y");
+  return g;
+}
+
+TEST(PassPad, FoldsZeroPadIntoConvAndAveragePool) {
+  int rewrites = 0;
+  Graph conv = Optimize(PadInto("Conv", {0, 0, 1, 2, 0, 0, 2, 1}, 0.0f, 101), FoldPad, &rewrites);
+  EXPECT_EQ(rewrites, 1);
+  ASSERT_TRUE(EliminateDeadNodes(conv).ok());
+  EXPECT_EQ(LiveOps(conv), (std::vector<std::string>{"Conv"}));
+  EXPECT_EQ(*conv.nodes[0].attrs.GetInts("pads"), (std::vector<int64_t>{1, 3, 2, 2}));
+
+  Graph pool = Optimize(PadInto("AveragePool", {0, 0, 1, 1, 0, 0, 1, 1}, 0.0f, 102), Pipeline);
+  EXPECT_EQ(LiveOps(pool), (std::vector<std::string>{"AveragePool"}));
+  EXPECT_EQ(*pool.nodes[0].attrs.GetInt("count_include_pad"), 1);
+}
+
+TEST(PassPad, FoldsMinusInfinityPadIntoMaxPoolOnly) {
+  Graph max_pool =
+      Optimize(PadInto("MaxPool", {0, 0, 1, 1, 0, 0, 1, 1}, -std::numeric_limits<float>::infinity(), 103), Pipeline);
+  EXPECT_EQ(LiveOps(max_pool), (std::vector<std::string>{"MaxPool"}));
+
+  int rewrites = -1;
+  Optimize(PadInto("MaxPool", {0, 0, 1, 1, 0, 0, 1, 1}, 0.0f, 104), FoldPad, &rewrites);
+  EXPECT_EQ(rewrites, 0);
+}
+
+TEST(PassPad, NotFoldedForNonZeroValueOrChannelPads) {
+  int rewrites = -1;
+  Optimize(PadInto("Conv", {0, 0, 1, 1, 0, 0, 1, 1}, 0.5f, 105), FoldPad, &rewrites);
+  EXPECT_EQ(rewrites, 0);
+  Graph g = PadInto("Conv", {0, 1, 1, 1, 0, 0, 1, 1}, 0.0f, 106);
+  // The channel padding changes the conv's input channels: widen its weights to match.
+  g.values[g.Find("w")].constant = Random({4, 4, 3, 3}, 106);
+  g.values[g.Find("w")].shape = {4, 4, 3, 3};
+  Optimize(g, FoldPad, &rewrites);
+  EXPECT_EQ(rewrites, 0);
+}
+
+// ---- horizontal fusion -------------------------------------------------------------------------
+
+TEST(PassHorizontalFusion, MergesSiblingPointwiseConvs) {
+  Graph g;
+  AddInput(g, "x", {2, 8, 6, 6});
+  AddConst(g, "wa", Random({4, 8, 1, 1}, 121));
+  AddConst(g, "ba", Random({4}, 122));
+  AddConst(g, "wb", Random({6, 8, 1, 1}, 123));
+  AddConst(g, "wc", Random({5, 8, 1, 1}, 124));
+  AddConst(g, "bc", Random({5}, 125));
+  AddConst(g, "wd", Random({3, 8, 3, 3}, 126));
+  AddNode(g, "Conv", "a", {"x", "wa", "ba"}, {"ya"});
+  AddNode(g, "Relu", "ra", {"ya"}, {"za"});
+  AddNode(g, "Conv", "b", {"x", "wb"}, {"yb"});
+  AddNode(g, "Conv", "c", {"x", "wc", "bc"}, {"yc"});
+  Node& d = AddNode(g, "Conv", "d", {"x", "wd"}, {"yd"});
+  d.attrs.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  Node& cat = AddNode(g, "Concat", "cat", {"za", "yb", "yd"}, {"y"});
+  cat.attrs.Set("axis", int64_t{1});
+  AddOutput(g, "y");
+  AddOutput(g, "yc");
+  int rewrites = 0;
+  Graph opt = Optimize(g, FuseHorizontalConv, &rewrites);
+  EXPECT_EQ(rewrites, 1);
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv", "Split", "Relu", "Conv", "Concat"}));
+  EXPECT_EQ(opt.values[opt.nodes[0].outputs[0]].shape, (Shape{2, 15, 6, 6}));
+  EXPECT_EQ(opt.nodes[1].outputs, (std::vector<int>{opt.Find("ya"), opt.Find("yb"), opt.Find("yc")}));
+}
+
+TEST(PassHorizontalFusion, SiblingsWithDifferentStridesOrGroupsNotMerged) {
+  Graph g;
+  AddInput(g, "x", {1, 4, 6, 6});
+  AddConst(g, "wa", Random({4, 4, 1, 1}, 131));
+  AddConst(g, "wb", Random({4, 4, 1, 1}, 132));
+  AddConst(g, "wc", Random({4, 2, 1, 1}, 133));
+  AddConst(g, "wd", Random({4, 2, 1, 1}, 134));
+  AddNode(g, "Conv", "a", {"x", "wa"}, {"ya"});
+  Node& b = AddNode(g, "Conv", "b", {"x", "wb"}, {"yb"});
+  b.attrs.Set("strides", std::vector<int64_t>{2, 2});
+  Node& c = AddNode(g, "Conv", "c", {"x", "wc"}, {"yc"});
+  c.attrs.Set("group", int64_t{2});
+  Node& d = AddNode(g, "Conv", "d", {"x", "wd"}, {"yd"});
+  d.attrs.Set("group", int64_t{2});
+  AddOutput(g, "ya");
+  AddOutput(g, "yb");
+  AddOutput(g, "yc");
+  AddOutput(g, "yd");
+  int rewrites = -1;
+  Graph opt = Optimize(g, FuseHorizontalConv, &rewrites);
+  EXPECT_EQ(rewrites, 0);
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv", "Conv", "Conv", "Conv"}));
+}
+
+// ---- pass manager ------------------------------------------------------------------------------
+
+TEST(PassManager, ResidualBlockCountsPerPass) {
+  // Pad -> Conv -> BN -> Relu -> Conv -> BN -> Add(x) -> Relu -> Identity, plus a dead branch.
+  Graph g;
+  AddInput(g, "x", {1, 4, 6, 6});
+  AddConst(g, "pads", Tensor::FromVector<int64_t>({0, 0, 1, 1, 0, 0, 1, 1}, {8}));
+  AddConst(g, "w1", Random({4, 4, 3, 3}, 141));
+  AddConst(g, "w2", Random({4, 4, 3, 3}, 142));
+  AddBnParams(g, "bn1", 4, 150);
+  AddBnParams(g, "bn2", 4, 160);
+  AddNode(g, "Pad", "pad", {"x", "pads"}, {"p"});
+  AddNode(g, "Conv", "conv1", {"p", "w1"}, {"c1"});
+  AddBn(g, "bn1", "c1", "n1");
+  AddNode(g, "Relu", "relu1", {"n1"}, {"r1"});
+  Node& c2 = AddNode(g, "Conv", "conv2", {"r1", "w2"}, {"c2"});
+  c2.attrs.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  AddBn(g, "bn2", "c2", "n2");
+  AddNode(g, "Add", "add", {"n2", "x"}, {"s"});
+  AddNode(g, "Relu", "relu2", {"s"}, {"r2"});
+  AddNode(g, "Identity", "out", {"r2"}, {"y"});
+  AddNode(g, "Sigmoid", "unused", {"r2"}, {"dead"});
+  AddOutput(g, "y");
+  Graph opt = Optimize(g, Pipeline);
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv", "Relu", "Conv", "Add", "Relu"}));
+
+  Graph again = g;
+  ASSERT_TRUE(InferGraph(again, {}).ok());
+  StatusOr<OptimizeReport> r = OptimizeGraph(again);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->nodes_before, 10);
+  EXPECT_EQ(r->nodes_after, 5);
+  auto count = [&](const std::string& name) {
+    for (const PassCount& p : r->passes) {
+      if (p.name == name) return p.rewrites;
+    }
+    return -1;
+  };
+  EXPECT_EQ(count("batchnorm-folding"), 2);
+  EXPECT_EQ(count("pad-folding"), 1);
+  EXPECT_EQ(count("identities"), 1);
+  EXPECT_GE(count("dead-nodes"), 2);  // the Sigmoid and the Pad
+  EXPECT_EQ(count("horizontal-fusion"), 0);
+}
+
+TEST(PassManager, VerifyNamesTheBrokenPass) {
+  Graph g;
+  AddInput(g, "x", {2, 3});
+  AddNode(g, "Relu", "relu", {"x"}, {"y"});
+  AddOutput(g, "y");
+  ASSERT_TRUE(InferGraph(g, {}).ok());
+  PassManager pm;
+  pm.AddStage({{"breaker",
+                [](Graph& graph) -> StatusOr<int> {
+                  graph.values[graph.Find("y")].shape = {3, 2};
+                  return 1;
+                }}},
+              false);
+  Status s = pm.Run(g, nullptr);
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("after pass breaker"), std::string::npos) << s.message();
+  EXPECT_EQ(s.subject(), "relu");
+}
+
+}  // namespace
+}  // namespace edgert
