@@ -166,25 +166,43 @@ struct UnaryCase {
 TEST(OpsElementwiseUnary, FloatFunctionsMatchHandValues) {
   const float e = std::exp(1.0f);
   const UnaryCase cases[] = {
-      {OpType::kRelu, -2.0f, 0.0f},          {OpType::kRelu, 3.5f, 3.5f},
-      {OpType::kLeakyRelu, -2.0f, -0.02f},   {OpType::kLeakyRelu, 2.0f, 2.0f},
-      {OpType::kSigmoid, 0.0f, 0.5f},        {OpType::kSigmoid, 1.0f, e / (1 + e)},
-      {OpType::kSigmoid, -100.0f, 0.0f},     {OpType::kSigmoid, 100.0f, 1.0f},
-      {OpType::kTanh, 0.5f, 0.46211716f},    {OpType::kHardSigmoid, 1.0f, 0.7f},
-      {OpType::kHardSigmoid, 4.0f, 1.0f},    {OpType::kHardSigmoid, -4.0f, 0.0f},
-      {OpType::kHardSwish, 1.0f, 1.0f * (1.0f / 6 + 0.5f)}, {OpType::kHardSwish, -4.0f, 0.0f},
-      {OpType::kHardSwish, 4.0f, 4.0f},      {OpType::kElu, -1.0f, 1.0f / e - 1.0f},
-      {OpType::kElu, 2.0f, 2.0f},            {OpType::kSelu, 1.0f, 1.0507009873554805f},
+      {OpType::kRelu, -2.0f, 0.0f},
+      {OpType::kRelu, 3.5f, 3.5f},
+      {OpType::kLeakyRelu, -2.0f, -0.02f},
+      {OpType::kLeakyRelu, 2.0f, 2.0f},
+      {OpType::kSigmoid, 0.0f, 0.5f},
+      {OpType::kSigmoid, 1.0f, e / (1 + e)},
+      {OpType::kSigmoid, -100.0f, 0.0f},
+      {OpType::kSigmoid, 100.0f, 1.0f},
+      {OpType::kTanh, 0.5f, 0.46211716f},
+      {OpType::kHardSigmoid, 1.0f, 0.7f},
+      {OpType::kHardSigmoid, 4.0f, 1.0f},
+      {OpType::kHardSigmoid, -4.0f, 0.0f},
+      {OpType::kHardSwish, 1.0f, 1.0f * (1.0f / 6 + 0.5f)},
+      {OpType::kHardSwish, -4.0f, 0.0f},
+      {OpType::kHardSwish, 4.0f, 4.0f},
+      {OpType::kElu, -1.0f, 1.0f / e - 1.0f},
+      {OpType::kElu, 2.0f, 2.0f},
+      {OpType::kSelu, 1.0f, 1.0507009873554805f},
       {OpType::kSelu, -1.0f, 1.0507009873554805f * 1.6732632423543772f * (1.0f / e - 1.0f)},
-      {OpType::kSoftplus, 0.0f, std::log(2.0f)}, {OpType::kSoftplus, 100.0f, 100.0f},
-      {OpType::kSoftplus, -100.0f, 3.7200760e-44f}, {OpType::kErf, 0.5f, 0.52049988f},
-      {OpType::kGelu, 1.0f, 0.84134475f},    {OpType::kGelu, -1.0f, -0.15865525f},
-      {OpType::kMish, 1.0f, 0.86509836f},    {OpType::kMish, -100.0f, 0.0f},
-      {OpType::kSqrt, 9.0f, 3.0f},           {OpType::kExp, 1.0f, e},
-      {OpType::kLog, e, 1.0f},               {OpType::kNeg, 2.5f, -2.5f},
-      {OpType::kAbs, -2.5f, 2.5f},           {OpType::kReciprocal, 4.0f, 0.25f},
-      {OpType::kFloor, -1.5f, -2.0f},        {OpType::kFloor, 1.5f, 1.0f},
-      {OpType::kCeil, -1.5f, -1.0f},         {OpType::kCeil, 1.2f, 2.0f},
+      {OpType::kSoftplus, 0.0f, std::log(2.0f)},
+      {OpType::kSoftplus, 100.0f, 100.0f},
+      {OpType::kSoftplus, -100.0f, 3.7200760e-44f},
+      {OpType::kErf, 0.5f, 0.52049988f},
+      {OpType::kGelu, 1.0f, 0.84134475f},
+      {OpType::kGelu, -1.0f, -0.15865525f},
+      {OpType::kMish, 1.0f, 0.86509836f},
+      {OpType::kMish, -100.0f, 0.0f},
+      {OpType::kSqrt, 9.0f, 3.0f},
+      {OpType::kExp, 1.0f, e},
+      {OpType::kLog, e, 1.0f},
+      {OpType::kNeg, 2.5f, -2.5f},
+      {OpType::kAbs, -2.5f, 2.5f},
+      {OpType::kReciprocal, 4.0f, 0.25f},
+      {OpType::kFloor, -1.5f, -2.0f},
+      {OpType::kFloor, 1.5f, 1.0f},
+      {OpType::kCeil, -1.5f, -1.0f},
+      {OpType::kCeil, 1.2f, 2.0f},
   };
   for (const UnaryCase& c : cases) {
     SCOPED_TRACE(std::string(OpTypeName(c.op)) + "(" + std::to_string(c.x) + ")");
@@ -282,8 +300,8 @@ TEST(OpsElementwiseClip, BoundsAsOptionalInputs) {
 }
 
 TEST(OpsElementwiseClip, IntegerTypesAndLegacyAttributes) {
-  auto i32 = Run1(OpType::kClip, {{T1<int32_t>({-9, 3, 9}, {3})}, {T1<int32_t>({-2}, {}), true},
-                                  {T1<int32_t>({4}, {}), true}});
+  auto i32 = Run1(OpType::kClip,
+                  {{T1<int32_t>({-9, 3, 9}, {3})}, {T1<int32_t>({-2}, {}), true}, {T1<int32_t>({4}, {}), true}});
   ASSERT_TRUE(i32.ok()) << i32.status().ToString();
   EXPECT_EQ(Values<int32_t>(*i32), (std::vector<int32_t>{-2, 3, 4}));
   auto i8 = Run1(OpType::kClip, {{T1<int8_t>({-128, 5, 127}, {3})}, {Tensor()}, {T1<int8_t>({100}, {})}});
@@ -342,14 +360,15 @@ TEST(OpsElementwiseBinary, BroadcastingMatchesNaiveMapping) {
   CheckBroadcast(OpType::kAdd, {2, 3, 4, 5}, {2, 3, 4, 5}, {2, 3, 4, 5}, add);  // residual
   CheckBroadcast(OpType::kAdd, {2, 3, 4, 5}, {1, 3, 1, 1}, {2, 3, 4, 5}, add);  // per-channel bias
   CheckBroadcast(OpType::kAdd, {2, 3, 4, 5}, {3, 1, 1}, {2, 3, 4, 5}, add);
-  CheckBroadcast(OpType::kSub, {}, {2, 3}, {2, 3}, sub);                       // scalar first
-  CheckBroadcast(OpType::kSub, {2, 3}, {1}, {2, 3}, sub);                      // scalar second
-  CheckBroadcast(OpType::kDiv, {3, 1}, {1, 4}, {3, 4}, div);                   // outer product
+  CheckBroadcast(OpType::kSub, {}, {2, 3}, {2, 3}, sub);      // scalar first
+  CheckBroadcast(OpType::kSub, {2, 3}, {1}, {2, 3}, sub);     // scalar second
+  CheckBroadcast(OpType::kDiv, {3, 1}, {1, 4}, {3, 4}, div);  // outer product
   CheckBroadcast(OpType::kDiv, {2, 1, 4}, {3, 1}, {2, 3, 4}, div);
   CheckBroadcast(OpType::kMul, {1, 4, 1, 6}, {3, 1, 5, 6}, {3, 4, 5, 6}, [](float x, float y) { return x * y; });
   CheckBroadcast(OpType::kAdd, {2, 1, 3}, {2, 1, 3}, {2, 1, 3}, add);
   CheckBroadcast(OpType::kAdd, {0, 3}, {3}, {0, 3}, add);
-  CheckBroadcast(OpType::kPow, {2, 3}, {3}, {2, 3}, [](float x, float y) { return std::pow(x, y); }, 0.1f);
+  CheckBroadcast(
+      OpType::kPow, {2, 3}, {3}, {2, 3}, [](float x, float y) { return std::pow(x, y); }, 0.1f);
 }
 
 TEST(OpsElementwiseBinary, IntegerArithmetic) {
@@ -489,8 +508,9 @@ TEST(OpsElementwiseWhere, SelectsWithBroadcast) {
   Tensor x = F({1, 2, 3}, {1, 3});
   Tensor y = F({-1}, {});
   ExpectFloats(*Run1(OpType::kWhere, {{cond}, {x}, {y}}), {1, 2, 3, -1, -1, -1});
-  auto ints = Run1(OpType::kWhere, {{B({true, false, false, true}, {2, 2})}, {T1<int64_t>({1, 2, 3, 4}, {2, 2})},
-                                   {T1<int64_t>({9, 8, 7, 6}, {2, 2})}});
+  auto ints = Run1(OpType::kWhere, {{B({true, false, false, true}, {2, 2})},
+                                    {T1<int64_t>({1, 2, 3, 4}, {2, 2})},
+                                    {T1<int64_t>({9, 8, 7, 6}, {2, 2})}});
   ASSERT_TRUE(ints.ok());
   EXPECT_EQ(Values<int64_t>(*ints), (std::vector<int64_t>{1, 8, 7, 4}));
   auto bools = Run1(OpType::kWhere, {{B({true, false}, {2})}, {B({false}, {})}, {B({true}, {})}});
@@ -510,9 +530,9 @@ TEST(OpsElementwiseWhere, SelectsWithBroadcast) {
   }
   ExpectError(StatusOf(RunOp(OpType::kWhere, 16, {}, {{F({1}, {1})}, {F({1}, {1})}, {F({1}, {1})}}, 1, "w0")), "w0",
               "input 'condition' must be bool, got float32");
-  ExpectError(StatusOf(RunOp(OpType::kWhere, 16, {}, {{B({true}, {1})}, {F({1}, {1})}, {T1<int32_t>({1}, {1})}}, 1,
-                             "w1")),
-              "w1", "must have the same dtype");
+  ExpectError(
+      StatusOf(RunOp(OpType::kWhere, 16, {}, {{B({true}, {1})}, {F({1}, {1})}, {T1<int32_t>({1}, {1})}}, 1, "w1")),
+      "w1", "must have the same dtype");
 }
 
 }  // namespace

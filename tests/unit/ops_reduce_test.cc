@@ -176,8 +176,8 @@ TEST(OpsReduceSum, AxesAttributeBeforeOpset13) {
   ExpectFloats((*y)[0], {15, 18, 21, 24});
   ExpectError(StatusOf(RunOp(OpType::kReduceSum, 13, attrs, {{Data322()}}, 1, "rs")), "rs",
               "attribute 'axes' is replaced by input 'axes' from opset 13; this node is opset 13");
-  ExpectError(StatusOf(RunOp(OpType::kReduceSum, 11, KeepDims(1), {{Data322()}, {Axes({0}), true}}, 1, "rs2")),
-              "rs2", "input 'axes' exists only from opset 13");
+  ExpectError(StatusOf(RunOp(OpType::kReduceSum, 11, KeepDims(1), {{Data322()}, {Axes({0}), true}}, 1, "rs2")), "rs2",
+              "input 'axes' exists only from opset 13");
 }
 
 TEST(OpsReduceSum, RejectsBadAxes) {
@@ -306,7 +306,7 @@ TEST(OpsReduceOthers, RandomisedAgainstNaiveLoops) {
         ++count[o];
       }
       for (int64_t o = 0; o < out.num_elements(); ++o) {
-        float want = op == OpType::kReduceSum ? static_cast<float>(sum[o])
+        float want = op == OpType::kReduceSum   ? static_cast<float>(sum[o])
                      : op == OpType::kReduceMax ? mx[o]
                                                 : static_cast<float>(sum[o] / count[o]);
         ASSERT_NEAR(out.data<float>()[o], want, 1e-4f) << o;
