@@ -406,7 +406,7 @@ TEST(OpsElementwiseBinary, PowTypes) {
 TEST(OpsElementwiseBinary, ComparisonsProduceBool) {
   Tensor a = F({1, 2, 3}, {3});
   Tensor b = F({2}, {1});
-  auto check = [&](OpType op, std::vector<bool> want) {
+  auto check = [&](OpType op, const std::vector<bool>& want) {
     auto y = Run1(op, {{a}, {b}});
     ASSERT_TRUE(y.ok()) << y.status().ToString();
     EXPECT_EQ(y->dtype(), DataType::kBool);

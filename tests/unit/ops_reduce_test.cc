@@ -198,7 +198,7 @@ TEST(OpsReduceSum, RejectsBadAxes) {
 
 TEST(OpsReduceOthers, MeanMaxMinProd) {
   Tensor x = Data322();
-  auto run = [&](OpType op, int opset, std::vector<float> want) {
+  auto run = [&](OpType op, int opset, const std::vector<float>& want) {
     SCOPED_TRACE(std::string(OpTypeName(op)));
     auto y = RunOp(op, opset, KeepDims(0), {{x}, {Axes({1}), true}});
     ASSERT_TRUE(y.ok()) << y.status().ToString();
