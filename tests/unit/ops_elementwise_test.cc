@@ -286,6 +286,41 @@ TEST(OpsElementwiseUnary, RejectsBadDtypesAndAttributes) {
               "'alpha' should be float but is string");
 }
 
+// Every operator of the family rejects a float64 operand at the support check, naming the node
+// and the dtype.
+TEST(OpsElementwiseUnary, EveryOpRejectsFloat64) {
+  const OpType unary[] = {
+      OpType::kRelu,  OpType::kLeakyRelu, OpType::kSigmoid,  OpType::kTanh, OpType::kHardSigmoid, OpType::kHardSwish,
+      OpType::kElu,   OpType::kSelu,      OpType::kSoftplus, OpType::kErf,  OpType::kGelu,        OpType::kMish,
+      OpType::kSqrt,  OpType::kExp,       OpType::kLog,      OpType::kNeg,  OpType::kAbs,         OpType::kReciprocal,
+      OpType::kFloor, OpType::kCeil,      OpType::kNot,      OpType::kClip, OpType::kMin,         OpType::kMax,
+      OpType::kSum,   OpType::kMean};
+  const OpType binary[] = {OpType::kAdd,
+                           OpType::kSub,
+                           OpType::kMul,
+                           OpType::kDiv,
+                           OpType::kPow,
+                           OpType::kPRelu,
+                           OpType::kEqual,
+                           OpType::kLess,
+                           OpType::kGreater,
+                           OpType::kLessOrEqual,
+                           OpType::kGreaterOrEqual,
+                           OpType::kAnd,
+                           OpType::kOr};
+  Tensor d = T1<double>({1.0, 2.0}, {2});
+  for (OpType op : unary) {
+    SCOPED_TRACE(std::string(OpTypeName(op)));
+    ExpectError(StatusOf(RunOp(op, 20, {}, {{d}}, 1, "bad")), "bad", "has dtype float64; supported:");
+  }
+  for (OpType op : binary) {
+    SCOPED_TRACE(std::string(OpTypeName(op)));
+    ExpectError(StatusOf(RunOp(op, 20, {}, {{d}, {d}}, 1, "bad")), "bad", "has dtype float64; supported:");
+  }
+  ExpectError(StatusOf(RunOp(OpType::kWhere, 16, {}, {{B({true, false}, {2})}, {d}, {d}}, 1, "bad")), "bad",
+              "input 'X' has dtype float64; supported: float32, int32, int64 or bool");
+}
+
 // ---- Clip -------------------------------------------------------------------------------------
 
 TEST(OpsElementwiseClip, BoundsAsOptionalInputs) {

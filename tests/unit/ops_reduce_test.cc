@@ -315,6 +315,17 @@ TEST(OpsReduceOthers, RandomisedAgainstNaiveLoops) {
   }
 }
 
+TEST(OpsReduceOthers, EveryOpRejectsFloat64) {
+  Tensor d = T1<double>({1.0, 2.0}, {2});
+  for (OpType op : {OpType::kReduceSum, OpType::kReduceMean, OpType::kReduceMax, OpType::kReduceMin,
+                    OpType::kReduceProd, OpType::kArgMax, OpType::kArgMin}) {
+    SCOPED_TRACE(std::string(OpTypeName(op)));
+    ExpectError(StatusOf(RunOp(op, 18, {}, {{d}}, 1, "bad")), "bad", "has dtype float64; supported:");
+  }
+  ExpectError(StatusOf(RunOp(OpType::kTopK, 11, {}, {{d}, {T1<int64_t>({1}, {1}), true}}, 2, "bad")), "bad",
+              "input 'X' has dtype float64; supported: float32, int32 or int64");
+}
+
 // ---- ArgMax / ArgMin -----------------------------------------------------------------------------
 
 TEST(OpsReduceArg, AxisKeepdimsAndLastIndex) {
