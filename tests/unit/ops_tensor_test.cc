@@ -302,6 +302,12 @@ TEST(OpsTensorShape, CastConversions) {
   auto i64 = RunOp(OpType::kCast, A("to", int64_t{7}), {Data(T_<bool>({true, false}, {2}))});
   ASSERT_TRUE(i64.ok());
   ExpectValues((*i64)[0], {2}, {1, 0});
+  // Cast-1 names the type as a string.
+  auto s1 = RunOp(OpType::kCast, A("to", std::string("INT32")), {Data(F({2.5f}, {1}))}, 1, 1);
+  ASSERT_TRUE(s1.ok()) << s1.status().ToString();
+  EXPECT_EQ((*s1)[0].dtype(), DataType::kInt32);
+  ExpectValues((*s1)[0], {1}, {2});
+  ExpectError(RunOp(OpType::kCast, A("to", std::string("COMPLEX")), {Data(F({1}, {1}))}, 1, 1), "unknown type");
   ExpectError(RunOp(OpType::kCast, A("to", int64_t{8}), {Data(F({1}, {1}))}), "cast to ONNX type 8");
   ExpectError(RunOp(OpType::kCast, A(), {Data(F({1}, {1}))}), "'to'");
 }

@@ -424,8 +424,26 @@ KernelOr CreateRange(const OpContext& ctx) { return std::unique_ptr<CpuKernel>(n
 
 bool IsCastType(DataType t) { return IsCopyableType(t); }
 
+// Cast-1 to Cast-5 name the target type as a string ("FLOAT", "INT64", ...).
+int64_t OnnxTypeFromName(const std::string& name) {
+  static const std::pair<const char*, int64_t> kNames[] = {
+      {"FLOAT", 1},  {"UINT8", 2}, {"INT8", 3},     {"UINT16", 4},  {"INT16", 5},   {"INT32", 6},  {"INT64", 7},
+      {"STRING", 8}, {"BOOL", 9},  {"FLOAT16", 10}, {"DOUBLE", 11}, {"UINT32", 12}, {"UINT64", 13}};
+  for (const auto& [n, id] : kNames) {
+    if (name == n) return id;
+  }
+  return -1;
+}
+
 StatusOr<DataType> CastTarget(const OpContext& ctx) {
-  EDGERT_ASSIGN_OR_RETURN(int64_t to, ctx.attrs().GetInt("to", ctx.name()));
+  int64_t to = 0;
+  if (ctx.attrs().Has("to") && std::holds_alternative<std::string>(ctx.attrs().all().at("to"))) {
+    const std::string& name = std::get<std::string>(ctx.attrs().all().at("to"));
+    to = OnnxTypeFromName(name);
+    if (to < 0) return ctx.Error("attribute 'to' names unknown type '" + name + "'");
+  } else {
+    EDGERT_ASSIGN_OR_RETURN(to, ctx.attrs().GetInt("to", ctx.name()));
+  }
   DataType t = DataTypeFromOnnx(static_cast<int32_t>(to));
   if (!IsCastType(t)) {
     return ctx.NotSupported("cast to ONNX type " + std::to_string(to) +
