@@ -105,17 +105,19 @@ Status ReadModelFacts(const fs::path& model_path, ModelFacts* facts) {
   const onnx::GraphProto& graph = model.graph();
   std::set<std::string> initializers;
   for (const auto& init : graph.initializer()) initializers.insert(init.name());
-  for (const auto& node : graph.node()) {
+  for (int i = 0; i < graph.node_size(); ++i) {
+    const onnx::NodeProto& node = graph.node(i);
+    const std::string node_label = node.name().empty() ? "#" + std::to_string(i) : "'" + node.name() + "'";
     if (std::find(facts->op_types.begin(), facts->op_types.end(), node.op_type()) == facts->op_types.end()) {
       facts->op_types.push_back(node.op_type());
     }
     if (!facts->skip_reason.empty()) continue;
     const std::string& domain = node.domain();
     if (!domain.empty() && domain != "ai.onnx") {
-      facts->skip_reason = "operator " + domain + "." + node.op_type() + " (node '" + node.name() +
-                           "') is outside the default domain";
+      facts->skip_reason = "operator " + domain + "." + node.op_type() + " (node " + node_label +
+                           ") is outside the default domain";
     } else if (FindOpInfoByName(node.op_type()) == nullptr) {
-      facts->skip_reason = "operator " + node.op_type() + " (node '" + node.name() + "') is not supported";
+      facts->skip_reason = "operator " + node.op_type() + " (node " + node_label + ") is not supported";
     }
   }
   for (const auto& input : graph.input()) {
