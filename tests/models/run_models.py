@@ -81,14 +81,15 @@ def main():
 
     failures = []
     rows = []
-    for info in manifest["models"]:
-        name = info["name"]
+
+    def check_and_run(label, info, shapes, check=True):
+        """`edgert check` then `edgert run --compare`; appends a table row and any failures."""
         failures_before = len(failures)
-        shapes = ["--shapes", info["shapes"]] if info["shapes"] else []
         # Commands run from WORK, not the model's folder: external data must resolve from the model.
-        rc, text, _ = run([edgert, "check", info["model"]] + shapes, work)
-        if rc != 0:
-            failures.append(f"{name}: `edgert check` exited {rc}:\n{text}")
+        if check:
+            rc, text, _ = run([edgert, "check", info["model"]] + shapes, work)
+            if rc != 0:
+                failures.append(f"{label}: `edgert check` exited {rc}:\n{text}")
         data_dir = os.path.join(info["dir"], "test_data_set_0")
         inputs = sorted(glob.glob(os.path.join(data_dir, "input_*.pb")))
         out_dir = os.path.join(info["dir"], "edgert_outputs")
@@ -99,17 +100,27 @@ def main():
         rc, text, seconds = run(cmd, work)
         error = float("nan")
         if rc != 0:
-            failures.append(f"{name}: `edgert run` exited {rc}:\n{text}")
+            failures.append(f"{label}: `edgert run` exited {rc}:\n{text}")
         else:
             try:
                 refs = [load_tensor_file(p) for p in sorted(glob.glob(os.path.join(data_dir, "output_*.pb")))]
                 outs = saved_outputs(out_dir, info["outputs"])
+                if len(outs) != len(refs):
+                    raise RuntimeError(f"{len(outs)} outputs saved, expected {len(refs)}")
                 error = max(relative_l2(o, r) for o, r in zip(outs, refs))
                 if not error <= args.rtol:
-                    failures.append(f"{name}: relative L2 {error:.3g} > {args.rtol:g}\n{text}")
+                    failures.append(f"{label}: relative L2 {error:.3g} > {args.rtol:g}\n{text}")
             except (RuntimeError, ValueError, OSError) as e:
-                failures.append(f"{name}: {e}\n{text}")
-        rows.append((name, info["nodes"], error, seconds, "ok" if len(failures) == failures_before else "FAIL"))
+                failures.append(f"{label}: {e}\n{text}")
+        rows.append((label, info["nodes"], error, seconds, "ok" if len(failures) == failures_before else "FAIL"))
+
+    for info in manifest["models"]:
+        if info["shapes"]:
+            check_and_run(f"{info['name']} (--shapes)", info, ["--shapes", info["shapes"]])
+            # Without --shapes, dynamic dimensions take the shapes of the given inputs.
+            check_and_run(f"{info['name']} (from inputs)", info, [], check=False)
+        else:
+            check_and_run(info["name"], info, [])
 
     # An unknown operator: exit code 1, and the message names the operator and the node.
     bad = manifest["unknown_op"]
@@ -121,10 +132,10 @@ def main():
         failures.append(f"unknown_op: the report does not name {bad['op']} and node {bad['node']}:\n{text}")
     rows.append(("unknown_op (check)", 2, float("nan"), 0.0, "ok" if len(failures) == failures_before else "FAIL"))
 
-    print(f"\n{'model':<20} {'nodes':>5} {'max rel L2':>11} {'time s':>7}  result")
+    print(f"\n{'model':<22} {'nodes':>5} {'max rel L2':>11} {'time s':>7}  result")
     for name, nodes, error, seconds, result in rows:
         err_text = "-" if np.isnan(error) else f"{error:.2e}"
-        print(f"{name:<20} {nodes:>5} {err_text:>11} {seconds:>7.2f}  {result}")
+        print(f"{name:<22} {nodes:>5} {err_text:>11} {seconds:>7.2f}  {result}")
     if failures:
         print("\nFAILURES:")
         for f in failures:
