@@ -477,8 +477,9 @@ int Main(int argc, char** argv) {
 
   if (!write_path.empty()) {
     std::ofstream out(write_path);
-    out << "# ONNX backend node test cases that edgert's CPU engine passes (edgert_conformance "
-           "--write-expected).\n# A listed case that stops passing fails the conformance test.\n";
+    out << "# ONNX backend node test cases that edgert's CPU engine must pass, one per line.\n"
+           "# Written by: edgert_conformance NODE_DIR --write-expected FILE (NODE_DIR: onnx/backend/test/data/node\n"
+           "# of the onnx 1.16.2 wheel). A listed case that stops passing fails the onnx_conformance test.\n";
     for (const std::string& name : passing) out << name << "\n";
     if (!out) {
       std::fprintf(stderr, "edgert_conformance: cannot write %s\n", write_path.c_str());
