@@ -139,13 +139,26 @@ Status ReadModelFacts(const fs::path& model_path, ModelFacts* facts) {
 // prefixes the case name, ignoring case and underscores ("test_reduce_mean_..." -> ReduceMean,
 // "test_globalaveragepool" -> GlobalAveragePool). Falls back to the model's first operator.
 std::string CaseOperator(const std::string& case_name, const ModelFacts& facts) {
+  // Case-name spellings that differ from the operator name.
+  static const std::map<std::string, std::string> kAliases = {
+      {"LessOrEqual", "lessequal"},           {"GreaterOrEqual", "greaterequal"},
+      {"BatchNormalization", "batchnorm"},    {"InstanceNormalization", "instancenorm"},
+  };
   std::string key = Normalize(case_name.substr(std::min<size_t>(5, case_name.size())));  // "test_"
   std::vector<std::string> candidates = facts.op_types;
   for (const OpInfo& info : kOpTable) candidates.emplace_back(info.name);
   std::string best;
+  size_t best_length = 0;
   for (const std::string& op : candidates) {
-    std::string norm = Normalize(op);
-    if (!norm.empty() && key.compare(0, norm.size(), norm) == 0 && norm.size() > Normalize(best).size()) best = op;
+    std::vector<std::string> spellings = {Normalize(op)};
+    auto alias = kAliases.find(op);
+    if (alias != kAliases.end()) spellings.push_back(alias->second);
+    for (const std::string& norm : spellings) {
+      if (!norm.empty() && key.compare(0, norm.size(), norm) == 0 && norm.size() > best_length) {
+        best = op;
+        best_length = norm.size();
+      }
+    }
   }
   if (best.empty() && !facts.op_types.empty()) best = facts.op_types.front();
   return best.empty() ? "(no nodes)" : best;
@@ -406,7 +419,11 @@ int Main(int argc, char** argv) {
       std::printf("running %s\n", dir.filename().string().c_str());
       std::fflush(stdout);
     }
-    results.push_back(RunCase(dir));
+    CaseResult result = RunCase(dir);
+    // Reasons quote the model's full path; the case name already says which one it is.
+    const std::string prefix = dir.string() + "/";
+    for (size_t at; (at = result.reason.find(prefix)) != std::string::npos;) result.reason.erase(at, prefix.size());
+    results.push_back(std::move(result));
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 
