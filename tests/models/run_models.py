@@ -114,11 +114,35 @@ def main():
                 failures.append(f"{label}: {e}\n{text}")
         rows.append((label, info["nodes"], error, seconds, "ok" if len(failures) == failures_before else "FAIL"))
 
+    def random_shapes(info):
+        """`edgert run --shapes` with random inputs at another batch size: outputs must follow."""
+        label = f"{info['name']} (random, batch 3)"
+        failures_before = len(failures)
+        name, dims = info["shapes"].split(":")
+        dims = dims.split("x")
+        dims[0] = "3"
+        out_dir = os.path.join(info["dir"], "edgert_random_outputs")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        os.makedirs(out_dir)
+        rc, text, seconds = run([edgert, "run", info["model"], "--shapes", f"{name}:{'x'.join(dims)}", "--seed", "7",
+                                 "--save-outputs", out_dir], work)
+        if rc != 0:
+            failures.append(f"{label}: `edgert run` exited {rc}:\n{text}")
+        else:
+            try:
+                outs = saved_outputs(out_dir, info["outputs"])
+                if outs[0].shape[0] != 3 or not np.isfinite(outs[0]).all():
+                    failures.append(f"{label}: output shape {outs[0].shape} (batch 3 expected) or non-finite values")
+            except (RuntimeError, ValueError, OSError) as e:
+                failures.append(f"{label}: {e}\n{text}")
+        rows.append((label, info["nodes"], float("nan"), seconds, "ok" if len(failures) == failures_before else "FAIL"))
+
     for info in manifest["models"]:
         if info["shapes"]:
             check_and_run(f"{info['name']} (--shapes)", info, ["--shapes", info["shapes"]])
             # Without --shapes, dynamic dimensions take the shapes of the given inputs.
             check_and_run(f"{info['name']} (from inputs)", info, [], check=False)
+            random_shapes(info)
         else:
             check_and_run(info["name"], info, [])
 
@@ -132,10 +156,10 @@ def main():
         failures.append(f"unknown_op: the report does not name {bad['op']} and node {bad['node']}:\n{text}")
     rows.append(("unknown_op (check)", 2, float("nan"), 0.0, "ok" if len(failures) == failures_before else "FAIL"))
 
-    print(f"\n{'model':<22} {'nodes':>5} {'max rel L2':>11} {'time s':>7}  result")
+    print(f"\n{'model':<26} {'nodes':>5} {'max rel L2':>11} {'time s':>7}  result")
     for name, nodes, error, seconds, result in rows:
         err_text = "-" if np.isnan(error) else f"{error:.2e}"
-        print(f"{name:<22} {nodes:>5} {err_text:>11} {seconds:>7.2f}  {result}")
+        print(f"{name:<26} {nodes:>5} {err_text:>11} {seconds:>7.2f}  {result}")
     if failures:
         print("\nFAILURES:")
         for f in failures:
