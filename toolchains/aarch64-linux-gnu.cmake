@@ -7,15 +7,22 @@
 # EDGERT_JETSON_SYSROOT (cache variable or environment variable) at it.
 # CUDA: nvcc runs on the host; its target libraries come from the sysroot's
 # /usr/local/cuda/targets/aarch64-linux (CUDA's cross "aarch64-linux" target, or the Jetson's own).
-# Without a sysroot, only the host Debian multiarch libraries (dpkg --add-architecture arm64) are
-# searched, which is enough for the runtime and builder without CUDA.
+# Without a sysroot, the Debian multiarch arm64 libraries are used instead (`dpkg --add-architecture
+# arm64`, then e.g. `apt-get install libprotobuf-dev:arm64 libonnx-dev:arm64 libgtest-dev:arm64`);
+# protoc and flatc must then be the same versions on the host.
 
 set(CMAKE_SYSTEM_NAME Linux)
 set(CMAKE_SYSTEM_PROCESSOR aarch64)
 
 set(EDGERT_CROSS_TRIPLE aarch64-linux-gnu)
-set(CMAKE_C_COMPILER ${EDGERT_CROSS_TRIPLE}-gcc)
-set(CMAKE_CXX_COMPILER ${EDGERT_CROSS_TRIPLE}-g++)
+find_program(EDGERT_CROSS_CXX ${EDGERT_CROSS_TRIPLE}-g++)
+find_program(EDGERT_CROSS_CC ${EDGERT_CROSS_TRIPLE}-gcc)
+if(NOT EDGERT_CROSS_CXX OR NOT EDGERT_CROSS_CC)
+  message(FATAL_ERROR "${EDGERT_CROSS_TRIPLE}-g++ not found: install Debian's cross compiler "
+                      "(apt-get install g++-${EDGERT_CROSS_TRIPLE})")
+endif()
+set(CMAKE_C_COMPILER ${EDGERT_CROSS_CC})
+set(CMAKE_CXX_COMPILER ${EDGERT_CROSS_CXX})
 
 if(NOT DEFINED EDGERT_JETSON_SYSROOT AND DEFINED ENV{EDGERT_JETSON_SYSROOT})
   set(EDGERT_JETSON_SYSROOT $ENV{EDGERT_JETSON_SYSROOT})
