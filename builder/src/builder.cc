@@ -1,12 +1,155 @@
+// The builder's entry points: import -> infer (binding shapes and shape-input values) -> lower.
+// Import errors already name the model file; later errors get it prefixed here.
 #include "edgert/builder.h"
 
+#include <algorithm>
+#include <limits>
+
+#include "ir/infer.h"
+#include "onnx/onnx_importer.h"
+
 namespace edgert {
+namespace {
+
+InferOptions ToInferOptions(const BuildOptions& options) {
+  InferOptions infer;
+  infer.input_shapes = options.shapes;
+  infer.input_values = options.input_values;
+  return infer;
+}
+
+std::string InputNames(const Graph& graph) {
+  std::string names;
+  for (int id : graph.inputs) names += (names.empty() ? "" : ", ") + graph.values[id].name;
+  return names.empty() ? "none" : names;
+}
+
+// An operator needs the value of a parameter input at build time (ConstInput's message).
+bool NeedsBuildTimeValue(const Status& s) {
+  return s.code() == StatusCode::kUnsupported && s.message().find("must be known at build time") != std::string::npos;
+}
+
+}  // namespace
 
 bool SupportReport::AllSupported() const {
   for (const SupportEntry& e : nodes) {
     if (!e.status.ok()) return false;
   }
   return true;
+}
+
+StatusOr<NetworkDef> BuildNetwork(const std::string& onnx_path, const BuildOptions& options) {
+  EDGERT_ASSIGN_OR_RETURN(Graph graph, ImportOnnxFile(onnx_path));
+  Status s = InferGraph(graph, ToInferOptions(options));
+  if (!s.ok()) return s.WithContext(onnx_path);
+  StatusOr<NetworkDef> net = LowerGraph(graph);
+  if (!net.ok()) return net.status().WithContext(onnx_path);
+  return net;
+}
+
+StatusOr<SupportReport> CheckModel(const std::string& onnx_path, const BuildOptions& options) {
+  EDGERT_ASSIGN_OR_RETURN(Graph graph, ImportOnnxFile(onnx_path));
+  std::vector<NodeReport> nodes;
+  Status s = InferGraph(graph, ToInferOptions(options), &nodes);
+  // Without one entry per node, inference stopped before the nodes: the inputs could not be bound
+  // or the graph could not be ordered.
+  if (!s.ok() && nodes.size() != graph.nodes.size()) return s.WithContext(onnx_path);
+  SupportReport report;
+  for (const NodeReport& r : nodes) {
+    const Node& node = graph.nodes[static_cast<size_t>(r.node)];
+    report.nodes.push_back({node.name, node.op_type, r.status});
+  }
+  // Every node passed but the graph is still wrong (an output nothing computes).
+  if (!s.ok() && report.AllSupported()) return s.WithContext(onnx_path);
+  return report;
+}
+
+StatusOr<NetworkDef> BuildNetworkForInputs(const std::string& onnx_path, const std::vector<Tensor>& inputs,
+                                           std::vector<std::string>* bound) {
+  if (bound) bound->clear();
+  EDGERT_ASSIGN_OR_RETURN(Graph graph, ImportOnnxFile(onnx_path));
+  if (inputs.size() != graph.inputs.size()) {
+    return InvalidArgument(onnx_path + ": the model has " + std::to_string(graph.inputs.size()) + " inputs (" +
+                               InputNames(graph) + ") but " + std::to_string(inputs.size()) + " tensors were given",
+                           onnx_path);
+  }
+  InferOptions options;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const Value& v = graph.values[static_cast<size_t>(graph.inputs[i])];
+    if (v.dtype != DataType::kUndefined && inputs[i].dtype() != v.dtype) {
+      return InvalidArgument(onnx_path + ": input " + std::to_string(i) + " '" + v.name + "' is " +
+                                 DataTypeName(v.dtype) + " but the tensor given for it is " +
+                                 DataTypeName(inputs[i].dtype()),
+                             v.name);
+    }
+    options.input_shapes[v.name] = inputs[i].shape();
+  }
+  // First without values: a model whose integer inputs are data (indices, token ids) must keep
+  // them as network inputs.
+  Graph first = graph;
+  Status s = InferGraph(first, options);
+  if (s.ok()) {
+    StatusOr<NetworkDef> net = LowerGraph(first);
+    if (!net.ok()) return net.status().WithContext(onnx_path);
+    return net;
+  }
+  if (!NeedsBuildTimeValue(s)) return s.WithContext(onnx_path);
+  // Some operator needs a parameter's value: bind every integer input to the value given.
+  std::vector<std::string> names;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!IsIntegerType(inputs[i].dtype())) continue;
+    const std::string& name = graph.values[static_cast<size_t>(graph.inputs[i])].name;
+    options.input_shapes.erase(name);
+    options.input_values[name] = inputs[i];
+    names.push_back(name);
+  }
+  if (names.empty()) return s.WithContext(onnx_path);
+  s = InferGraph(graph, options);
+  if (!s.ok()) return s.WithContext(onnx_path);
+  StatusOr<NetworkDef> net = LowerGraph(graph);
+  if (!net.ok()) return net.status().WithContext(onnx_path);
+  if (bound) *bound = std::move(names);
+  return net;
+}
+
+Status ParseShapesOption(const std::string& text, std::map<std::string, Shape>* shapes) {
+  if (text.empty()) return InvalidArgument("--shapes is empty; expected NAME:1x3x224x224[,NAME2:...]", "--shapes");
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string entry = text.substr(start, end - start);
+    const std::string quoted = "--shapes entry '" + entry + "'";
+    // The last ':' separates the name, so names such as "input:0" (TensorFlow exports) work.
+    size_t colon = entry.rfind(':');
+    if (entry.empty()) return InvalidArgument("--shapes has an empty entry (stray ',')", "--shapes");
+    if (colon == std::string::npos) {
+      return InvalidArgument(quoted + " has no ':'; expected NAME:1x3x224x224", "--shapes");
+    }
+    const std::string name = entry.substr(0, colon);
+    const std::string dims = entry.substr(colon + 1);
+    if (name.empty()) return InvalidArgument(quoted + " has no input name before ':'", "--shapes");
+    if (dims.empty()) return InvalidArgument(quoted + " has no dimensions after ':'", "--shapes");
+    Shape shape;
+    size_t p = 0;
+    while (p <= dims.size()) {
+      size_t x = dims.find('x', p);
+      if (x == std::string::npos) x = dims.size();
+      const std::string d = dims.substr(p, x - p);
+      if (d.empty() || d.find_first_not_of("0123456789") != std::string::npos) {
+        return InvalidArgument(quoted + ": dimension '" + d + "' is not a non-negative integer", "--shapes");
+      }
+      if (d.size() > 18) return InvalidArgument(quoted + ": dimension '" + d + "' is too large", "--shapes");
+      shape.push_back(std::stoll(d));
+      p = x + 1;
+    }
+    if (NumElements(shape) < 0) return InvalidArgument(quoted + ": the shape has too many elements", "--shapes");
+    if (!shapes->emplace(name, shape).second) {
+      return InvalidArgument("--shapes gives input '" + name + "' twice", name);
+    }
+    start = end + 1;
+  }
+  return Status::Ok();
 }
 
 }  // namespace edgert

@@ -1,0 +1,25 @@
+// Helpers of the edgert CLI: float16 conversion for random inputs and output comparison.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "edgert/tensor.h"
+
+namespace edgert {
+
+// IEEE 754 binary16 <-> binary32; FloatToHalfBits rounds to nearest even.
+uint16_t FloatToHalfBits(float value);
+float HalfBitsToFloat(uint16_t bits);
+
+struct CompareResult {
+  bool pass = false;
+  std::string summary;  // "rel L2 3.1e-07 ok", "shape 2x3 != reference 3x2 FAIL", ...
+};
+
+// Compares an output with its reference. Floats: relative L2 error ||out-ref|| / ||ref|| (just
+// ||out-ref|| when ||ref|| is 0) must be <= rtol; a NaN in one but not the other fails, infinities
+// must match exactly. Integers and bools must match exactly. Dtypes and shapes must be equal.
+CompareResult CompareTensors(const Tensor& out, const Tensor& ref, double rtol);
+
+}  // namespace edgert

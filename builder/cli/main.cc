@@ -1,0 +1,428 @@
+// edgert: the command-line front end of the builder.
+//
+//   edgert check MODEL.onnx [--shapes ...]         per-node support report
+//   edgert run MODEL.onnx [--shapes ...] [--inputs F...] [--save-outputs DIR] [--compare DIR]
+//                         [--rtol X] [--seed N]   build for concrete inputs and run on the CPU
+//
+// Exit codes: 0 success, 1 a model/data error or a failed comparison, 2 a usage error. Every error
+// is printed as "edgert: <message>" on stderr.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <iostream>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "cli_util.h"
+#include "edgert/builder.h"
+#include "edgert/cpu_engine.h"
+#include "edgert/version.h"
+#include "onnx/onnx_importer.h"
+#include "onnx/tensor_file.h"
+
+namespace edgert {
+namespace {
+
+constexpr int kExitOk = 0;
+constexpr int kExitFail = 1;
+constexpr int kExitUsage = 2;
+
+const char kMainHelp[] =
+    "usage: edgert <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  check MODEL.onnx [--shapes NAME:DIMS[,...]]\n"
+    "      print, per node, whether edgert can build it; exit 1 if any node is unsupported\n"
+    "  run MODEL.onnx [--shapes ...] [--inputs FILE...] [--save-outputs DIR] [--compare DIR]\n"
+    "                 [--rtol X] [--seed N]\n"
+    "      build the model for concrete inputs and run it on the reference CPU engine\n"
+    "  help [COMMAND]   this text, or the options of COMMAND\n"
+    "\n"
+    "options: --help, --version\n";
+
+const char kCheckHelp[] =
+    "usage: edgert check MODEL.onnx [--shapes NAME:DIMS[,NAME2:DIMS...]]\n"
+    "\n"
+    "Imports the model, infers every shape and prints one line per node: index, operator, node name\n"
+    "and 'ok' or why edgert cannot build it, then a summary. Exit 0 when every node is supported,\n"
+    "1 otherwise, 2 on usage errors.\n"
+    "\n"
+    "  --shapes NAME:1x3x224x224[,...]   build-time shapes of inputs with dynamic dimensions\n";
+
+const char kRunHelp[] =
+    "usage: edgert run MODEL.onnx [options]\n"
+    "\n"
+    "Builds the model for one set of inputs and runs it on the reference CPU engine, printing each\n"
+    "output's name, dtype and shape.\n"
+    "\n"
+    "  --inputs FILE...        input tensors (.npy or ONNX TensorProto .pb), one per model input, in the\n"
+    "                          model's input order; without it, random inputs (floats uniform in\n"
+    "                          [-1, 1), integers in [0, 4), bools 0/1)\n"
+    "  --shapes NAME:DIMS,...  shapes of the random inputs (default: the model's static shapes)\n"
+    "  --seed N                seed of the random inputs (default: a fresh one, printed)\n"
+    "  --save-outputs DIR      write DIR/output_K.npy for each output K\n"
+    "  --compare DIR           compare output K with DIR/output_K.pb (or .npy): relative L2 error\n"
+    "                          ||out-ref||/||ref|| for floats (||out-ref|| when ||ref|| is 0), exact\n"
+    "                          match for integers and bools; NaN where the reference has none fails\n"
+    "  --rtol X                tolerance of --compare (default 1e-4)\n"
+    "\n"
+    "Exit 0 when every comparison passes, 1 on model errors or failed comparisons, 2 on usage errors.\n";
+
+void PrintError(const std::string& message) { std::fprintf(stderr, "edgert: %s\n", message.c_str()); }
+
+int Fail(const Status& s) {
+  PrintError(s.ToString());
+  return kExitFail;
+}
+
+// `command` names the help page to point at ("" for the main one).
+int Usage(const std::string& message, const std::string& command) {
+  PrintError(message);
+  std::fprintf(stderr, "see 'edgert help%s'\n", command.empty() ? "" : (" " + command).c_str());
+  return kExitUsage;
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+Status MakeDirs(const std::string& dir) {
+  std::string partial;
+  size_t pos = 0;
+  while (pos <= dir.size()) {
+    size_t slash = dir.find('/', pos);
+    if (slash == std::string::npos) slash = dir.size();
+    partial = dir.substr(0, slash);
+    pos = slash + 1;
+    if (partial.empty()) continue;
+    struct stat st;
+    if (stat(partial.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) return IoError(partial + " exists and is not a directory", partial);
+      continue;
+    }
+    if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+      return IoError("cannot create directory " + partial + ": " + std::strerror(errno), partial);
+    }
+  }
+  return Status::Ok();
+}
+
+// Options shared by check and run; the parser fills what it sees and rejects the rest.
+struct Options {
+  std::string model;
+  std::string shapes_text;
+  bool has_shapes = false;
+  std::vector<std::string> inputs;
+  bool has_inputs = false;
+  std::string save_dir;
+  std::string compare_dir;
+  double rtol = 1e-4;
+  bool has_seed = false;
+  uint64_t seed = 0;
+};
+
+// Returns "" on success, else the usage error.
+std::string ParseArgs(const std::vector<std::string>& args, bool run, Options* o) {
+  auto need_value = [&](size_t i) { return i + 1 < args.size(); };
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--shapes") {
+      if (!need_value(i)) return "--shapes needs a value (NAME:1x3x224x224[,...])";
+      if (o->has_shapes) return "--shapes given twice; list every input in one --shapes";
+      o->shapes_text = args[++i];
+      o->has_shapes = true;
+    } else if (run && a == "--inputs") {
+      o->has_inputs = true;
+      while (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) o->inputs.push_back(args[++i]);
+      if (o->inputs.empty()) return "--inputs needs at least one file";
+    } else if (run && a == "--save-outputs") {
+      if (!need_value(i)) return "--save-outputs needs a directory";
+      o->save_dir = args[++i];
+    } else if (run && a == "--compare") {
+      if (!need_value(i)) return "--compare needs a directory";
+      o->compare_dir = args[++i];
+    } else if (run && a == "--rtol") {
+      if (!need_value(i)) return "--rtol needs a value";
+      const std::string& v = args[++i];
+      char* end = nullptr;
+      o->rtol = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end != '\0' || !(o->rtol >= 0) || std::isinf(o->rtol)) {
+        return "--rtol '" + v + "' is not a non-negative number";
+      }
+    } else if (run && a == "--seed") {
+      if (!need_value(i)) return "--seed needs a value";
+      const std::string& v = args[++i];
+      if (v.empty() || v.size() > 19 || v.find_first_not_of("0123456789") != std::string::npos) {
+        return "--seed '" + v + "' is not a non-negative integer";
+      }
+      o->seed = std::strtoull(v.c_str(), nullptr, 10);
+      o->has_seed = true;
+    } else if (a.rfind("--", 0) == 0 || (a.size() > 1 && a[0] == '-')) {
+      return "unknown option '" + a + "'";
+    } else if (o->model.empty()) {
+      o->model = a;
+    } else {
+      return "unexpected argument '" + a + "' (the model is '" + o->model + "')";
+    }
+  }
+  if (o->model.empty()) return "no model given";
+  return "";
+}
+
+int RunCheck(const std::vector<std::string>& args) {
+  Options o;
+  std::string err = ParseArgs(args, false, &o);
+  if (!err.empty()) return Usage(err, "check");
+  BuildOptions options;
+  if (o.has_shapes) {
+    Status s = ParseShapesOption(o.shapes_text, &options.shapes);
+    if (!s.ok()) return Usage(s.message(), "check");
+  }
+  StatusOr<SupportReport> report = CheckModel(o.model, options);
+  if (!report.ok()) return Fail(report.status());
+  size_t w_op = 7, w_name = 4;
+  for (const SupportEntry& e : report->nodes) {
+    w_op = std::max(w_op, e.op_type.size());
+    w_name = std::max(w_name, e.node_name.size());
+  }
+  w_name = std::min<size_t>(w_name, 48);
+  std::printf("%5s  %-*s  %-*s  %s\n", "#", static_cast<int>(w_op), "op type", static_cast<int>(w_name), "node",
+              "status");
+  std::set<std::string> unsupported_ops;
+  size_t n_unsupported = 0, n_failed = 0;
+  for (size_t i = 0; i < report->nodes.size(); ++i) {
+    const SupportEntry& e = report->nodes[i];
+    std::string status = e.status.ok() ? "ok" : e.status.ToString();
+    std::printf("%5zu  %-*s  %-*s  %s\n", i, static_cast<int>(w_op), e.op_type.c_str(), static_cast<int>(w_name),
+                e.node_name.c_str(), status.c_str());
+    if (e.status.ok()) continue;
+    if (e.status.code() == StatusCode::kUnsupported) {
+      ++n_unsupported;
+      unsupported_ops.insert(e.op_type);
+    } else {
+      ++n_failed;
+    }
+  }
+  std::string summary = std::to_string(report->nodes.size()) + " nodes, " + std::to_string(n_unsupported) +
+                        " unsupported";
+  if (!unsupported_ops.empty()) {
+    summary += ":";
+    for (const std::string& op : unsupported_ops) summary += " " + op;
+  }
+  if (n_failed) summary += "; " + std::to_string(n_failed) + " with other errors";
+  std::printf("%s\n", summary.c_str());
+  return report->AllSupported() ? kExitOk : kExitFail;
+}
+
+// Fills `t` with random values: floats uniform in [-1, 1), integers in [0, 4), bools 0/1.
+void FillRandom(Tensor* t, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> real(-1.0, 1.0);
+  std::uniform_int_distribution<int> small(0, 3);
+  const int64_t n = t->num_elements();
+  for (int64_t i = 0; i < n; ++i) {
+    switch (t->dtype()) {
+      case DataType::kFloat32: t->data<float>()[i] = static_cast<float>(real(rng)); break;
+      case DataType::kFloat64: t->data<double>()[i] = real(rng); break;
+      case DataType::kFloat16: t->data<uint16_t>()[i] = FloatToHalfBits(static_cast<float>(real(rng))); break;
+      case DataType::kBool: t->data<bool>()[i] = small(rng) % 2 != 0; break;
+      case DataType::kUInt8: t->data<uint8_t>()[i] = static_cast<uint8_t>(small(rng)); break;
+      case DataType::kInt8: t->data<int8_t>()[i] = static_cast<int8_t>(small(rng)); break;
+      case DataType::kUInt16: t->data<uint16_t>()[i] = static_cast<uint16_t>(small(rng)); break;
+      case DataType::kInt16: t->data<int16_t>()[i] = static_cast<int16_t>(small(rng)); break;
+      case DataType::kInt32: t->data<int32_t>()[i] = small(rng); break;
+      case DataType::kInt64: t->data<int64_t>()[i] = small(rng); break;
+      case DataType::kUInt32: t->data<uint32_t>()[i] = static_cast<uint32_t>(small(rng)); break;
+      case DataType::kUInt64: t->data<uint64_t>()[i] = static_cast<uint64_t>(small(rng)); break;
+      case DataType::kUndefined:
+      case DataType::kString: return;
+    }
+  }
+}
+
+// Random inputs for every model input, shaped by --shapes or the model's static shapes.
+Status MakeRandomInputs(const std::string& model, const std::map<std::string, Shape>& shapes, uint64_t seed,
+                        std::vector<Tensor>* inputs) {
+  EDGERT_ASSIGN_OR_RETURN(Graph graph, ImportOnnxFile(model));
+  for (const auto& [name, shape] : shapes) {
+    int id = graph.Find(name);
+    bool is_input = false;
+    for (int in : graph.inputs) is_input = is_input || in == id;
+    if (!is_input) return InvalidArgument("--shapes names '" + name + "', which is not an input of " + model, name);
+  }
+  std::mt19937_64 rng(seed);
+  for (int id : graph.inputs) {
+    const Value& v = graph.values[static_cast<size_t>(id)];
+    if (DataTypeSize(v.dtype) == 0) {
+      return Unsupported(model + ": input '" + v.name + "' has no tensor type edgert can hold", v.name);
+    }
+    Shape shape;
+    auto it = shapes.find(v.name);
+    if (it != shapes.end()) {
+      shape = it->second;
+    } else {
+      if (!v.has_shape) {
+        return InvalidArgument(model + ": input '" + v.name + "' has no shape in the model; give it with --shapes " +
+                                   v.name + ":DIMS",
+                               v.name);
+      }
+      for (int64_t d : v.shape) {
+        if (d < 0) {
+          return InvalidArgument(model + ": input '" + v.name + "' has dynamic shape " + ShapeToString(v.shape) +
+                                     "; give it with --shapes " + v.name + ":DIMS",
+                                 v.name);
+        }
+      }
+      shape = v.shape;
+    }
+    EDGERT_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(v.dtype, shape));
+    FillRandom(&t, rng);
+    inputs->push_back(std::move(t));
+  }
+  return Status::Ok();
+}
+
+StatusOr<Tensor> ReadReference(const std::string& dir, size_t k) {
+  const std::string base = dir + "/output_" + std::to_string(k);
+  if (FileExists(base + ".pb")) return ReadTensorFile(base + ".pb");
+  if (FileExists(base + ".npy")) return ReadTensorFile(base + ".npy");
+  return NotFound("reference " + base + ".pb (or .npy) not found", base + ".pb");
+}
+
+int RunRun(const std::vector<std::string>& args) {
+  Options o;
+  std::string err = ParseArgs(args, true, &o);
+  if (!err.empty()) return Usage(err, "run");
+  std::map<std::string, Shape> shapes;
+  if (o.has_shapes) {
+    Status s = ParseShapesOption(o.shapes_text, &shapes);
+    if (!s.ok()) return Usage(s.message(), "run");
+  }
+  std::vector<Tensor> inputs;
+  if (o.has_inputs) {
+    if (o.has_shapes) return Usage("--shapes and --inputs exclude each other (the files carry the shapes)", "run");
+    for (const std::string& f : o.inputs) {
+      StatusOr<Tensor> t = ReadTensorFile(f);
+      if (!t.ok()) return Fail(t.status());
+      inputs.push_back(*t);
+    }
+  } else {
+    uint64_t seed = o.has_seed ? o.seed : std::random_device{}();
+    std::printf("inputs: random, seed %llu\n", static_cast<unsigned long long>(seed));
+    Status s = MakeRandomInputs(o.model, shapes, seed, &inputs);
+    if (!s.ok()) return Fail(s);
+  }
+  std::vector<std::string> bound;
+  StatusOr<NetworkDef> net = BuildNetworkForInputs(o.model, inputs, &bound);
+  if (!net.ok()) return Fail(net.status());
+  if (!bound.empty()) {
+    std::string names;
+    for (const std::string& b : bound) names += (names.empty() ? "" : ", ") + b;
+    std::printf("bound at build time: %s\n", names.c_str());
+  }
+  // The engine takes the inputs that stayed network inputs, in order.
+  std::vector<Tensor> feed;
+  {
+    StatusOr<Graph> graph = ImportOnnxFile(o.model);
+    if (!graph.ok()) return Fail(graph.status());
+    for (size_t i = 0; i < graph->inputs.size() && i < inputs.size(); ++i) {
+      const std::string& name = graph->values[static_cast<size_t>(graph->inputs[i])].name;
+      if (std::find(bound.begin(), bound.end(), name) == bound.end()) feed.push_back(inputs[i]);
+    }
+  }
+  std::vector<std::string> output_names;
+  for (int32_t t : net->outputs) output_names.push_back(net->tensors[static_cast<size_t>(t)].name);
+  StatusOr<std::unique_ptr<CpuEngine>> engine = CpuEngine::Create(std::move(*net));
+  if (!engine.ok()) return Fail(engine.status().WithContext(o.model));
+  std::vector<Tensor> outputs;
+  Status s = (*engine)->Run(feed, &outputs);
+  if (!s.ok()) return Fail(s.WithContext(o.model));
+
+  if (!o.save_dir.empty()) {
+    s = MakeDirs(o.save_dir);
+    if (!s.ok()) return Fail(s);
+  }
+  bool all_pass = true;
+  for (size_t k = 0; k < outputs.size(); ++k) {
+    const Tensor& out = outputs[k];
+    std::string line = "output " + std::to_string(k) + " '" + output_names[k] + "': " + DataTypeName(out.dtype()) +
+                       " " + ShapeToString(out.shape());
+    if (!o.save_dir.empty()) {
+      s = WriteNpy(o.save_dir + "/output_" + std::to_string(k) + ".npy", out);
+      if (!s.ok()) return Fail(s);
+    }
+    if (!o.compare_dir.empty()) {
+      StatusOr<Tensor> ref = ReadReference(o.compare_dir, k);
+      if (!ref.ok()) return Fail(ref.status());
+      CompareResult c = CompareTensors(out, *ref, o.rtol);
+      line += "  " + c.summary;
+      all_pass = all_pass && c.pass;
+    }
+    std::printf("%s\n", line.c_str());
+  }
+  if (!o.compare_dir.empty()) {
+    std::printf("%s\n", all_pass ? "PASS" : "FAIL");
+  }
+  return all_pass ? kExitOk : kExitFail;
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty()) return Usage("no command given", "");
+  const std::string cmd = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  for (const std::string& a : rest) {
+    if (a == "--help" || a == "-h") {
+      std::printf("%s", cmd == "run" ? kRunHelp : cmd == "check" ? kCheckHelp : kMainHelp);
+      return kExitOk;
+    }
+  }
+  if (cmd == "--help" || cmd == "-h") {
+    std::printf("%s", kMainHelp);
+    return kExitOk;
+  }
+  if (cmd == "--version") {
+    std::printf("edgert %s\n", EDGERT_VERSION_STRING);
+    return kExitOk;
+  }
+  if (cmd == "help") {
+    if (rest.empty()) {
+      std::printf("%s", kMainHelp);
+    } else if (rest[0] == "run") {
+      std::printf("%s", kRunHelp);
+    } else if (rest[0] == "check") {
+      std::printf("%s", kCheckHelp);
+    } else {
+      return Usage("no command '" + rest[0] + "'", "");
+    }
+    return kExitOk;
+  }
+  if (cmd == "check") return RunCheck(rest);
+  if (cmd == "run") return RunRun(rest);
+  return Usage("unknown command '" + cmd + "'", "");
+}
+
+}  // namespace
+}  // namespace edgert
+
+int main(int argc, char** argv) {
+  // The CLI is the outermost layer: an allocation failure or any other exception from the standard
+  // library or protobuf is reported, never a crash.
+  try {
+    return edgert::Main(argc, argv);
+  } catch (const std::bad_alloc&) {
+    edgert::PrintError("out of memory");
+  } catch (const std::exception& e) {
+    edgert::PrintError(std::string("internal error: ") + e.what());
+  }
+  return 1;
+}

@@ -1,0 +1,437 @@
+// Conv and ConvTranspose (float32, 1 to 3 spatial dimensions, groups, dilations, pads, auto_pad).
+//
+// Algorithms (spatial dimensions are left-padded with 1s to three, so one code path serves 1-D,
+// 2-D and 3-D):
+//   Conv, general:   per image and group, im2col builds col[(C/g) * K][out] (K = kernel taps), then
+//                    Y_g[M/g][out] = W_g[M/g][(C/g) * K] * col, on top of the bias.
+//   Conv, 1x1 with unit strides and no padding: the input already is col; no im2col.
+//   Conv, depthwise (one input and one output channel per group): direct loops, one kernel tap at
+//                    a time, the innermost loop over a contiguous output row.
+//   ConvTranspose:   per image and group, col[(M/g) * K][in] = W_g^T * X_g, then col2im scatters
+//                    col into Y (initialised with the bias): y[i * s - pad + k * d] += col.
+#include <algorithm>
+#include <cstring>
+
+#include "nn_common.h"
+#include "op_util.h"
+
+namespace edgert {
+namespace {
+
+// The column buffer holds rows x cols floats; refuse sizes a Tensor could not hold either.
+Status CheckScratch(const OpContext& ctx, int64_t rows, int64_t cols) {
+  const double bytes = static_cast<double>(rows) * static_cast<double>(cols) * sizeof(float);
+  if (bytes > static_cast<double>(Tensor::kMaxBytes)) {
+    return OutOfRange(std::string(OpTypeName(ctx.op())) + " node '" + ctx.name() + "': the column buffer would need " +
+                          std::to_string(static_cast<int64_t>(bytes / (1 << 20))) + " MiB",
+                      ctx.name());
+  }
+  return Status::Ok();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conv
+
+struct ConvShape {
+  int64_t n = 0, c = 0, m = 0, group = 1;
+  WindowGeometry window;
+};
+
+StatusOr<ConvShape> ResolveConv(const OpContext& ctx) {
+  const Shape& x = ctx.input(0).shape;
+  const Shape& w = ctx.input(1).shape;
+  if (x.size() < 3 || x.size() > 5) {
+    return ctx.NotSupported("input X has shape " + ShapeToString(x) +
+                            ", expected N x C x D1 [x D2 [x D3]] (1 to 3 spatial dimensions)");
+  }
+  if (w.size() != x.size()) {
+    return ctx.Error("weight W has shape " + ShapeToString(w) + ", expected rank " + std::to_string(x.size()) +
+                     " like input X " + ShapeToString(x));
+  }
+  ConvShape cs;
+  cs.n = x[0];
+  cs.c = x[1];
+  cs.m = w[0];
+  EDGERT_ASSIGN_OR_RETURN(cs.group, AttrInt(ctx, "group", 1));
+  if (cs.group < 1) return ctx.Error("attribute 'group' is " + std::to_string(cs.group) + ", expected >= 1");
+  if (w[1] * cs.group != cs.c) {
+    return ctx.Error("input X has " + std::to_string(cs.c) + " channels but weight W " + ShapeToString(w) +
+                     " with group " + std::to_string(cs.group) + " expects " + std::to_string(w[1] * cs.group));
+  }
+  if (cs.m % cs.group != 0) {
+    return ctx.Error("weight W has " + std::to_string(cs.m) + " output channels, not divisible by group " +
+                     std::to_string(cs.group));
+  }
+  std::vector<int64_t> kernel(w.begin() + 2, w.end());
+  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> kattr, AttrInts(ctx, "kernel_shape", kernel));
+  if (kattr != kernel) {
+    return ctx.Error("attribute 'kernel_shape' " + IntsToString(kattr) + " does not match weight W " +
+                     ShapeToString(w));
+  }
+  if (ctx.has_input(2)) {
+    const Shape& b = ctx.input(2).shape;
+    if (b.size() != 1 || b[0] != cs.m) {
+      return ctx.Error("bias B has shape " + ShapeToString(b) + ", expected " + std::to_string(cs.m));
+    }
+  }
+  std::vector<int64_t> in_spatial(x.begin() + 2, x.end());
+  EDGERT_ASSIGN_OR_RETURN(cs.window, ResolveWindow(ctx, in_spatial, kernel, false));
+  return cs;
+}
+
+Status ConvSupports(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(RequireFloat32Input(ctx, 0, "X"));
+  EDGERT_RETURN_IF_ERROR(RequireFloat32Input(ctx, 1, "W"));
+  EDGERT_RETURN_IF_ERROR(RequireFloat32Input(ctx, 2, "B"));
+  EDGERT_ASSIGN_OR_RETURN(int64_t group, AttrInt(ctx, "group", 1));
+  if (group < 1) return ctx.Error("attribute 'group' is " + std::to_string(group) + ", expected >= 1");
+  EDGERT_RETURN_IF_ERROR(ParseAutoPad(ctx).status());
+  return Status::Ok();
+}
+
+Status ConvInfer(OpContext& ctx) {
+  EDGERT_ASSIGN_OR_RETURN(ConvShape cs, ResolveConv(ctx));
+  Shape out = {cs.n, cs.m};
+  out.insert(out.end(), cs.window.out.begin(), cs.window.out.end());
+  ctx.SetOutput(0, DataType::kFloat32, out);
+  return Status::Ok();
+}
+
+class ConvKernel : public CpuKernel {
+ public:
+  ConvKernel(const ConvShape& cs, Geometry3 g) : n_(cs.n), c_(cs.c), m_(cs.m), group_(cs.group), g_(g) {
+    cg_ = c_ / group_;
+    mg_ = m_ / group_;
+    kdim_ = cg_ * g_.k_size();
+    depthwise_ = cg_ == 1 && mg_ == 1;
+    pointwise_ = g_.k_size() == 1;
+    for (int i = 0; i < 3; ++i) {
+      pointwise_ = pointwise_ && g_.s[i] == 1 && g_.pb[i] == 0 && g_.in[i] == g_.out[i];
+    }
+    if (!depthwise_) {
+      if (!pointwise_) col_.resize(static_cast<size_t>(kdim_ * g_.out_size()));
+      gemm_.Reserve(mg_, g_.out_size(), kdim_);
+    }
+  }
+
+  Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+    const float* x = inputs[0]->data<float>();
+    const float* w = inputs[1]->data<float>();
+    const float* bias = inputs.size() > 2 && inputs[2] != nullptr ? inputs[2]->data<float>() : nullptr;
+    float* y = outputs[0]->data<float>();
+    const int64_t in_size = g_.in_size();
+    const int64_t out_size = g_.out_size();
+    for (int64_t img = 0; img < n_; ++img) {
+      const float* xi = x + img * c_ * in_size;
+      float* yi = y + img * m_ * out_size;
+      for (int64_t oc = 0; oc < m_; ++oc) {
+        std::fill(yi + oc * out_size, yi + (oc + 1) * out_size, bias ? bias[oc] : 0.0f);
+      }
+      if (depthwise_) {
+        for (int64_t ch = 0; ch < c_; ++ch) {
+          Depthwise(xi + ch * in_size, w + ch * g_.k_size(), yi + ch * out_size);
+        }
+        continue;
+      }
+      for (int64_t grp = 0; grp < group_; ++grp) {
+        const float* xg = xi + grp * cg_ * in_size;
+        const float* cols = xg;
+        if (!pointwise_) {
+          Im2Col(xg);
+          cols = col_.data();
+        }
+        Sgemm(false, false, mg_, out_size, kdim_, 1.0f, w + grp * mg_ * kdim_, kdim_, cols, out_size, true,
+              yi + grp * mg_ * out_size, out_size, gemm_);
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  // col[(c * K + tap)][out position] = x at the tap's input position, 0 in the padding.
+  void Im2Col(const float* x) {
+    const Geometry3& g = g_;
+    const int64_t out_size = g.out_size();
+    float* dst = col_.data();
+    for (int64_t ch = 0; ch < cg_; ++ch) {
+      const float* xc = x + ch * g.in_size();
+      for (int64_t kd = 0; kd < g.k[0]; ++kd) {
+        for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+          for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+            const int64_t w_off = kw * g.d[2] - g.pb[2];
+            int64_t w_lo, w_hi;
+            ValidRange(g.out[2], g.s[2], w_off, g.in[2], &w_lo, &w_hi);
+            float* row = dst;
+            dst += out_size;
+            for (int64_t od = 0; od < g.out[0]; ++od) {
+              const int64_t id = od * g.s[0] - g.pb[0] + kd * g.d[0];
+              for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+                float* o = row + (od * g.out[1] + oh) * g.out[2];
+                const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
+                if (id < 0 || id >= g.in[0] || ih < 0 || ih >= g.in[1]) {
+                  std::fill(o, o + g.out[2], 0.0f);
+                  continue;
+                }
+                const float* src = xc + (id * g.in[1] + ih) * g.in[2];
+                std::fill(o, o + w_lo, 0.0f);
+                if (g.s[2] == 1) {
+                  std::memcpy(o + w_lo, src + w_lo + w_off, static_cast<size_t>(w_hi - w_lo) * sizeof(float));
+                } else {
+                  for (int64_t ow = w_lo; ow < w_hi; ++ow) o[ow] = src[ow * g.s[2] + w_off];
+                }
+                std::fill(o + w_hi, o + g.out[2], 0.0f);
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  // y (already holding the bias) += the convolution of one channel with its own filter.
+  void Depthwise(const float* x, const float* w, float* y) const {
+    const Geometry3& g = g_;
+    for (int64_t kd = 0; kd < g.k[0]; ++kd) {
+      for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+        for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+          const float wv = w[(kd * g.k[1] + kh) * g.k[2] + kw];
+          const int64_t w_off = kw * g.d[2] - g.pb[2];
+          int64_t w_lo, w_hi;
+          ValidRange(g.out[2], g.s[2], w_off, g.in[2], &w_lo, &w_hi);
+          int64_t d_lo, d_hi, h_lo, h_hi;
+          ValidRange(g.out[0], g.s[0], kd * g.d[0] - g.pb[0], g.in[0], &d_lo, &d_hi);
+          ValidRange(g.out[1], g.s[1], kh * g.d[1] - g.pb[1], g.in[1], &h_lo, &h_hi);
+          for (int64_t od = d_lo; od < d_hi; ++od) {
+            const int64_t id = od * g.s[0] - g.pb[0] + kd * g.d[0];
+            for (int64_t oh = h_lo; oh < h_hi; ++oh) {
+              const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
+              const float* src = x + (id * g.in[1] + ih) * g.in[2];
+              float* o = y + (od * g.out[1] + oh) * g.out[2];
+              if (g.s[2] == 1) {
+                const float* srow = src + w_lo + w_off;
+                float* orow = o + w_lo;
+                const int64_t len = w_hi - w_lo;
+                for (int64_t j = 0; j < len; ++j) orow[j] += wv * srow[j];
+              } else {
+                const int64_t s = g.s[2];
+                for (int64_t ow = w_lo; ow < w_hi; ++ow) o[ow] += wv * src[ow * s + w_off];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  int64_t n_, c_, m_, group_;
+  Geometry3 g_;
+  int64_t cg_ = 0, mg_ = 0, kdim_ = 0;
+  bool depthwise_ = false;
+  bool pointwise_ = false;
+  std::vector<float> col_;
+  GemmScratch gemm_;
+};
+
+StatusOr<std::unique_ptr<CpuKernel>> ConvCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, ConvInfer));
+  EDGERT_ASSIGN_OR_RETURN(ConvShape cs, ResolveConv(ctx));
+  const WindowGeometry& wg = cs.window;
+  Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin);
+  EDGERT_RETURN_IF_ERROR(CheckScratch(ctx, (cs.c / cs.group) * g.k_size(), g.out_size()));
+  return std::unique_ptr<CpuKernel>(new ConvKernel(cs, g));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ConvTranspose
+
+int64_t FloorDiv2(int64_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
+
+struct ConvTransposeShape {
+  int64_t n = 0, c = 0, m = 0, group = 1;
+  std::vector<int64_t> in, out, kernel, strides, dilations, pad_begin;
+};
+
+StatusOr<ConvTransposeShape> ResolveConvTranspose(const OpContext& ctx) {
+  const Shape& x = ctx.input(0).shape;
+  const Shape& w = ctx.input(1).shape;
+  if (x.size() < 3 || x.size() > 5) {
+    return ctx.NotSupported("input X has shape " + ShapeToString(x) +
+                            ", expected N x C x D1 [x D2 [x D3]] (1 to 3 spatial dimensions)");
+  }
+  if (w.size() != x.size()) {
+    return ctx.Error("weight W has shape " + ShapeToString(w) + ", expected rank " + std::to_string(x.size()) +
+                     " like input X " + ShapeToString(x));
+  }
+  const size_t nd = x.size() - 2;
+  ConvTransposeShape cs;
+  cs.n = x[0];
+  cs.c = x[1];
+  EDGERT_ASSIGN_OR_RETURN(cs.group, AttrInt(ctx, "group", 1));
+  if (cs.group < 1) return ctx.Error("attribute 'group' is " + std::to_string(cs.group) + ", expected >= 1");
+  if (w[0] != cs.c || cs.c % cs.group != 0) {
+    return ctx.Error("input X has " + std::to_string(cs.c) + " channels but weight W " + ShapeToString(w) +
+                     " (C x M/group x kernel) with group " + std::to_string(cs.group) + " does not match");
+  }
+  cs.m = w[1] * cs.group;
+  cs.in.assign(x.begin() + 2, x.end());
+  cs.kernel.assign(w.begin() + 2, w.end());
+  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> kattr, AttrInts(ctx, "kernel_shape", cs.kernel));
+  if (kattr != cs.kernel) {
+    return ctx.Error("attribute 'kernel_shape' " + IntsToString(kattr) + " does not match weight W " +
+                     ShapeToString(w));
+  }
+  if (ctx.has_input(2)) {
+    const Shape& b = ctx.input(2).shape;
+    if (b.size() != 1 || b[0] != cs.m) {
+      return ctx.Error("bias B has shape " + ShapeToString(b) + ", expected " + std::to_string(cs.m));
+    }
+  }
+  EDGERT_ASSIGN_OR_RETURN(cs.strides, AttrInts(ctx, "strides", std::vector<int64_t>(nd, 1)));
+  EDGERT_ASSIGN_OR_RETURN(cs.dilations, AttrInts(ctx, "dilations", std::vector<int64_t>(nd, 1)));
+  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> pads, AttrInts(ctx, "pads", std::vector<int64_t>(2 * nd, 0)));
+  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> out_pad,
+                          AttrInts(ctx, "output_padding", std::vector<int64_t>(nd, 0)));
+  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> out_shape, AttrInts(ctx, "output_shape", {}));
+  EDGERT_ASSIGN_OR_RETURN(AutoPad auto_pad, ParseAutoPad(ctx));
+  auto check_size = [&](const std::vector<int64_t>& v, size_t want, const char* name) -> Status {
+    if (v.size() != want) {
+      return ctx.Error(std::string("attribute '") + name + "' has " + std::to_string(v.size()) +
+                       " values, expected " + std::to_string(want));
+    }
+    return Status::Ok();
+  };
+  EDGERT_RETURN_IF_ERROR(check_size(cs.strides, nd, "strides"));
+  EDGERT_RETURN_IF_ERROR(check_size(cs.dilations, nd, "dilations"));
+  EDGERT_RETURN_IF_ERROR(check_size(pads, 2 * nd, "pads"));
+  EDGERT_RETURN_IF_ERROR(check_size(out_pad, nd, "output_padding"));
+  if (out_shape.size() == nd + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
+  if (!out_shape.empty()) EDGERT_RETURN_IF_ERROR(check_size(out_shape, nd, "output_shape"));
+  cs.out.assign(nd, 0);
+  cs.pad_begin.assign(nd, 0);
+  for (size_t i = 0; i < nd; ++i) {
+    const int64_t s = cs.strides[i], d = cs.dilations[i], k = cs.kernel[i];
+    if (s < 1) return ctx.Error("attribute 'strides' " + IntsToString(cs.strides) + " must be positive");
+    if (d < 1) return ctx.Error("attribute 'dilations' " + IntsToString(cs.dilations) + " must be positive");
+    if (pads[i] < 0 || pads[i + nd] < 0) return ctx.Error("attribute 'pads' " + IntsToString(pads) + " must be >= 0");
+    if (out_pad[i] < 0) {
+      return ctx.Error("attribute 'output_padding' " + IntsToString(out_pad) + " must be >= 0");
+    }
+    const int64_t full = s * (cs.in[i] - 1) + out_pad[i] + (k - 1) * d + 1;
+    if (auto_pad == AutoPad::kSameUpper || auto_pad == AutoPad::kSameLower) {
+      const int64_t target = out_shape.empty() ? cs.in[i] * s : out_shape[i];
+      const int64_t total = full - target;
+      cs.pad_begin[i] = auto_pad == AutoPad::kSameUpper ? FloorDiv2(total) : total - FloorDiv2(total);
+      cs.out[i] = target;
+    } else {
+      if (auto_pad == AutoPad::kNotSet) cs.pad_begin[i] = pads[i];
+      const int64_t pad_end = auto_pad == AutoPad::kNotSet ? pads[i + nd] : 0;
+      cs.out[i] = out_shape.empty() ? full - cs.pad_begin[i] - pad_end : out_shape[i];
+    }
+    if (cs.out[i] < 1) {
+      return ctx.Error("output spatial dimension " + std::to_string(i) + " would be " + std::to_string(cs.out[i]) +
+                       " (input " + std::to_string(cs.in[i]) + ", pads " + IntsToString(pads) + ")");
+    }
+  }
+  return cs;
+}
+
+Status ConvTransposeInfer(OpContext& ctx) {
+  EDGERT_ASSIGN_OR_RETURN(ConvTransposeShape cs, ResolveConvTranspose(ctx));
+  Shape out = {cs.n, cs.m};
+  out.insert(out.end(), cs.out.begin(), cs.out.end());
+  ctx.SetOutput(0, DataType::kFloat32, out);
+  return Status::Ok();
+}
+
+class ConvTransposeKernel : public CpuKernel {
+ public:
+  ConvTransposeKernel(const ConvTransposeShape& cs, Geometry3 g)
+      : n_(cs.n), c_(cs.c), m_(cs.m), group_(cs.group), g_(g) {
+    cg_ = c_ / group_;
+    mg_ = m_ / group_;
+    rows_ = mg_ * g_.k_size();
+    col_.resize(static_cast<size_t>(rows_ * g_.in_size()));
+    gemm_.Reserve(rows_, g_.in_size(), cg_);
+  }
+
+  Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+    const float* x = inputs[0]->data<float>();
+    const float* w = inputs[1]->data<float>();
+    const float* bias = inputs.size() > 2 && inputs[2] != nullptr ? inputs[2]->data<float>() : nullptr;
+    float* y = outputs[0]->data<float>();
+    const int64_t in_size = g_.in_size();
+    const int64_t out_size = g_.out_size();
+    for (int64_t img = 0; img < n_; ++img) {
+      float* yi = y + img * m_ * out_size;
+      for (int64_t oc = 0; oc < m_; ++oc) {
+        std::fill(yi + oc * out_size, yi + (oc + 1) * out_size, bias ? bias[oc] : 0.0f);
+      }
+      for (int64_t grp = 0; grp < group_; ++grp) {
+        const float* xg = x + (img * c_ + grp * cg_) * in_size;
+        const float* wg = w + grp * cg_ * rows_;
+        Sgemm(true, false, rows_, in_size, cg_, 1.0f, wg, rows_, xg, in_size, false, col_.data(), in_size, gemm_);
+        Col2Im(yi + grp * mg_ * out_size);
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  void Col2Im(float* y) const {
+    const Geometry3& g = g_;
+    const int64_t in_size = g.in_size();
+    const int64_t out_size = g.out_size();
+    const float* src = col_.data();
+    for (int64_t oc = 0; oc < mg_; ++oc) {
+      float* yc = y + oc * out_size;
+      for (int64_t kd = 0; kd < g.k[0]; ++kd) {
+        for (int64_t kh = 0; kh < g.k[1]; ++kh) {
+          for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+            const float* row = src;
+            src += in_size;
+            int64_t d_lo, d_hi, h_lo, h_hi, w_lo, w_hi;
+            const int64_t d_off = kd * g.d[0] - g.pb[0];
+            const int64_t h_off = kh * g.d[1] - g.pb[1];
+            const int64_t w_off = kw * g.d[2] - g.pb[2];
+            ValidRange(g.in[0], g.s[0], d_off, g.out[0], &d_lo, &d_hi);
+            ValidRange(g.in[1], g.s[1], h_off, g.out[1], &h_lo, &h_hi);
+            ValidRange(g.in[2], g.s[2], w_off, g.out[2], &w_lo, &w_hi);
+            for (int64_t id = d_lo; id < d_hi; ++id) {
+              const int64_t od = id * g.s[0] + d_off;
+              for (int64_t ih = h_lo; ih < h_hi; ++ih) {
+                const int64_t oh = ih * g.s[1] + h_off;
+                const float* r = row + (id * g.in[1] + ih) * g.in[2];
+                float* o = yc + (od * g.out[1] + oh) * g.out[2];
+                const int64_t s = g.s[2];
+                for (int64_t iw = w_lo; iw < w_hi; ++iw) o[iw * s + w_off] += r[iw];
+              }
+            }
+          }
+        }
+      }
+    }
+  }
+
+  int64_t n_, c_, m_, group_;
+  Geometry3 g_;
+  int64_t cg_ = 0, mg_ = 0, rows_ = 0;
+  std::vector<float> col_;
+  GemmScratch gemm_;
+};
+
+StatusOr<std::unique_ptr<CpuKernel>> ConvTransposeCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, ConvTransposeInfer));
+  EDGERT_ASSIGN_OR_RETURN(ConvTransposeShape cs, ResolveConvTranspose(ctx));
+  Geometry3 g = Widen(cs.in, cs.out, cs.kernel, cs.strides, cs.dilations, cs.pad_begin);
+  EDGERT_RETURN_IF_ERROR(CheckScratch(ctx, (cs.m / cs.group) * g.k_size(), g.in_size()));
+  return std::unique_ptr<CpuKernel>(new ConvTransposeKernel(cs, g));
+}
+
+}  // namespace
+
+void RegisterNnConvOps(OpRegistry& registry) {
+  registry.Register(OpType::kConv, OpDef{ConvSupports, ConvInfer, ConvCreate});
+  registry.Register(OpType::kConvTranspose, OpDef{ConvSupports, ConvTransposeInfer, ConvTransposeCreate});
+}
+
+}  // namespace edgert
