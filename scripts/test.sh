@@ -33,31 +33,24 @@ ctest --preset "$preset" --output-on-failure -j "$jobs"
 if [[ -n ${EDGERT_FUZZ_SECONDS:-} ]]; then
   echo "test.sh: fuzz the ONNX importer for ${EDGERT_FUZZ_SECONDS} s"
   cmake --preset fuzz
-  # Fails (unknown target) if the fuzz target is missing: never skip silently.
-  cmake --build --preset fuzz -j "$jobs" --target onnx_import_fuzz
+  # Fails (unknown target) if the fuzz target is missing: never skip silently. The corpus target
+  # writes the seed corpus (ONNX node-test models and small generated ones) into the build dir.
+  cmake --build --preset fuzz -j "$jobs" --target onnx_import_fuzz onnx_import_fuzz_corpus
   fuzzer=build-fuzz/tests/fuzz/onnx_import_fuzz
+  seeds=build-fuzz/tests/fuzz/corpus
   if [[ ! -x $fuzzer ]]; then
     echo "test.sh: $fuzzer was not built" >&2
     exit 1
   fi
-  # Seeds: the corpus kept in the repository (if any) and a few small models of ONNX's node
-  # tests. New inputs go to build-fuzz/fuzz-corpus, so the seeds stay untouched.
-  seeds=build-fuzz/fuzz-seeds
-  rm -rf "$seeds"
-  mkdir -p "$seeds" build-fuzz/fuzz-corpus
-  node_dir=$(python3 -c "import onnx, os; print(os.path.join(os.path.dirname(onnx.__file__), 'backend', 'test', 'data', 'node'))")
-  for case_name in test_add test_conv_with_strides_padding test_reshape_extended_dims test_concat_2d_axis_0 \
-                   test_resize_upsample_scales_nearest test_split_equal_parts_1d_opset18 test_gather_0; do
-    if [[ -f $node_dir/$case_name/model.onnx ]]; then
-      cp "$node_dir/$case_name/model.onnx" "$seeds/$case_name.onnx"
-    fi
-  done
-  corpus_dirs=(build-fuzz/fuzz-corpus "$seeds")
-  if [[ -d tests/fuzz/corpus ]]; then
-    corpus_dirs+=(tests/fuzz/corpus)
+  if [[ -z $(ls -A "$seeds" 2>/dev/null) ]]; then
+    echo "test.sh: the seed corpus $seeds is empty" >&2
+    exit 1
   fi
-  "$fuzzer" -max_total_time="$EDGERT_FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 \
-    -artifact_prefix=build-fuzz/ "${corpus_dirs[@]}"
+  # New inputs go to build-fuzz/fuzz-corpus (first directory), so the seeds stay as written; it is
+  # kept between runs and grows. A crash leaves its input in build-fuzz/ and fails the run.
+  mkdir -p build-fuzz/fuzz-corpus
+  "$fuzzer" -max_total_time="$EDGERT_FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+    -artifact_prefix=build-fuzz/ build-fuzz/fuzz-corpus "$seeds"
 fi
 
 echo "test.sh: all passed in $(( $(date +%s) - start_s )) s"
