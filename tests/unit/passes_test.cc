@@ -10,6 +10,7 @@
 #include <random>
 
 #include "edgert/cpu_engine.h"
+#include "edgert/fused_activation.h"
 #include "ir/graph.h"
 #include "ir/infer.h"
 #include "passes/pass_util.h"
@@ -513,6 +514,157 @@ TEST(PassHorizontalFusion, SiblingsWithDifferentStridesOrGroupsNotMerged) {
   EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv", "Conv", "Conv", "Conv"}));
 }
 
+// ---- vertical fusion ---------------------------------------------------------------------------
+
+// x -> Conv(3x3, pad 1) -> <activation nodes built by `add_act` from "c" to "y">.
+Graph ConvThen(const std::function<void(Graph&)>& add_act, uint32_t seed) {
+  Graph g;
+  AddInput(g, "x", {2, 3, 6, 6});
+  AddConst(g, "w", Random({5, 3, 3, 3}, seed));
+  AddConst(g, "b", Random({5}, seed + 1));
+  Node& conv = AddNode(g, "Conv", "conv", {"x", "w", "b"}, {"c"});
+  conv.attrs.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  add_act(g);
+  AddOutput(g, "y");
+  return g;
+}
+
+TEST(PassVerticalFusion, ConvWithEachActivation) {
+  struct Case {
+    std::string op;
+    std::string fused;
+    std::function<void(Graph&)> build;
+  };
+  std::vector<Case> cases = {
+      {"Relu", "Relu", [](Graph& g) { AddNode(g, "Relu", "act", {"c"}, {"y"}); }},
+      {"LeakyRelu", "LeakyRelu",
+       [](Graph& g) { AddNode(g, "LeakyRelu", "act", {"c"}, {"y"}).attrs.Set("alpha", 0.2f); }},
+      {"Clip", "Clip",
+       [](Graph& g) {
+         AddConst(g, "lo", Tensor::Scalar<float>(0.0f));
+         AddConst(g, "hi", Tensor::Scalar<float>(0.5f));
+         AddNode(g, "Clip", "act", {"c", "lo", "hi"}, {"y"});
+       }},
+      {"Sigmoid", "Sigmoid", [](Graph& g) { AddNode(g, "Sigmoid", "act", {"c"}, {"y"}); }},
+      {"HardSigmoid", "HardSigmoid",
+       [](Graph& g) { AddNode(g, "HardSigmoid", "act", {"c"}, {"y"}).attrs.Set("alpha", 0.3f); }},
+      {"HardSwish", "HardSwish", [](Graph& g) { AddNode(g, "HardSwish", "act", {"c"}, {"y"}); }},
+      {"Tanh", "Tanh", [](Graph& g) { AddNode(g, "Tanh", "act", {"c"}, {"y"}); }},
+      {"Gelu", "Gelu", [](Graph& g) { AddNode(g, "Gelu", "act", {"c"}, {"y"}); }},
+      {"GeluTanh", "GeluTanh",
+       [](Graph& g) { AddNode(g, "Gelu", "act", {"c"}, {"y"}).attrs.Set("approximate", std::string("tanh")); }},
+      {"SiLU", "SiLU",
+       [](Graph& g) {
+         AddNode(g, "Sigmoid", "sig", {"c"}, {"s"});
+         AddNode(g, "Mul", "mul", {"s", "c"}, {"y"});
+       }},
+  };
+  uint32_t seed = 200;
+  for (const Case& c : cases) {
+    int rewrites = 0;
+    Graph opt = Optimize(ConvThen(c.build, seed += 10), FuseVertical, &rewrites);
+    EXPECT_EQ(rewrites, 1) << c.op;
+    ASSERT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv"})) << c.op;
+    EXPECT_EQ(*opt.nodes[0].attrs.GetString(kActivationAttr), c.fused) << c.op;
+    EXPECT_EQ(opt.nodes[0].outputs[0], opt.Find("y")) << c.op;
+  }
+}
+
+TEST(PassVerticalFusion, ResidualAddComputedAfterTheConv) {
+  // conv_a -> Add(conv_a, relu(conv_b)) -> Relu, with conv_b's branch after conv_a in node order.
+  Graph g;
+  AddInput(g, "x", {1, 4, 5, 5});
+  AddConst(g, "wa", Random({4, 4, 1, 1}, 301));
+  AddConst(g, "wb", Random({4, 4, 3, 3}, 302));
+  AddNode(g, "Conv", "conv_a", {"x", "wa"}, {"a"});
+  Node& cb = AddNode(g, "Conv", "conv_b", {"x", "wb"}, {"b"});
+  cb.attrs.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  AddNode(g, "Tanh", "tanh_b", {"b"}, {"bt"});
+  AddNode(g, "Add", "add", {"bt", "a"}, {"s"});
+  AddNode(g, "Relu", "relu", {"s"}, {"y"});
+  AddOutput(g, "y");
+  int rewrites = 0;
+  Graph opt = Optimize(g, FuseVertical, &rewrites);
+  EXPECT_EQ(rewrites, 2);  // conv_a + add + relu, conv_b + tanh_b
+  ASSERT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv", "Conv"}));
+  EXPECT_EQ(opt.nodes[0].name, "conv_b+tanh_b");
+  EXPECT_EQ(opt.nodes[1].name, "conv_a+add+relu");
+  ASSERT_EQ(opt.nodes[1].inputs.size(), 4u);
+  EXPECT_EQ(opt.nodes[1].inputs[2], -1);
+  EXPECT_EQ(opt.nodes[1].inputs[3], opt.Find("bt"));
+}
+
+TEST(PassVerticalFusion, GemmWithActivationAndConvAddWithoutActivation) {
+  Graph g;
+  AddInput(g, "a", {3, 8});
+  AddConst(g, "w", Random({6, 8}, 311));
+  AddConst(g, "bias", Random({6}, 312));
+  Node& gemm = AddNode(g, "Gemm", "fc", {"a", "w", "bias"}, {"f"});
+  gemm.attrs.Set("transB", int64_t{1});
+  AddNode(g, "Gelu", "gelu", {"f"}, {"y"});
+  AddOutput(g, "y");
+  Graph opt = Optimize(g, FuseVertical);
+  ASSERT_EQ(LiveOps(opt), (std::vector<std::string>{"Gemm"}));
+  EXPECT_EQ(*opt.nodes[0].attrs.GetString(kActivationAttr), "Gelu");
+
+  Graph h;
+  AddInput(h, "x", {1, 2, 4, 4});
+  AddInput(h, "r", {1, 3, 4, 4});
+  AddConst(h, "w", Random({3, 2, 1, 1}, 313));
+  AddNode(h, "Conv", "conv", {"x", "w"}, {"c"});
+  AddNode(h, "Add", "add", {"c", "r"}, {"y"});
+  AddOutput(h, "y");
+  Graph opt2 = Optimize(h, FuseVertical);
+  ASSERT_EQ(LiveOps(opt2), (std::vector<std::string>{"Conv"}));
+  EXPECT_FALSE(opt2.nodes[0].attrs.Has(kActivationAttr));
+  EXPECT_EQ(opt2.nodes[0].inputs.size(), 4u);
+}
+
+TEST(PassVerticalFusion, NotFusedWhenObservableOrBroadcast) {
+  // The conv output is also a graph output.
+  Graph g = ConvThen([](Graph& gr) { AddNode(gr, "Relu", "act", {"c"}, {"y"}); }, 321);
+  g.outputs.push_back(g.Find("c"));
+  int rewrites = -1;
+  Optimize(g, FuseVertical, &rewrites);
+  EXPECT_EQ(rewrites, 0);
+  // The Add broadcasts a per-channel tensor: not a residual, and the Relu after it stays apart.
+  Graph h = ConvThen(
+      [](Graph& gr) {
+        AddConst(gr, "shift", Random({1, 5, 1, 1}, 322));
+        AddNode(gr, "Add", "add", {"c", "shift"}, {"s"});
+        AddNode(gr, "Relu", "act", {"s"}, {"y"});
+      },
+      323);
+  Graph opt = Optimize(h, FuseVertical, &rewrites);
+  EXPECT_EQ(rewrites, 0);
+  // Clip with a bound that is not a build-time value.
+  Graph k;
+  AddInput(k, "x", {1, 2, 4, 4});
+  AddInput(k, "hi", {});
+  AddConst(k, "w", Random({3, 2, 1, 1}, 324));
+  AddNode(k, "Conv", "conv", {"x", "w"}, {"c"});
+  AddNode(k, "Clip", "clip", {"c", "", "hi"}, {"y"});
+  AddOutput(k, "y");
+  Optimize(k, FuseVertical, &rewrites);
+  EXPECT_EQ(rewrites, 0);
+}
+
+TEST(PassVerticalFusion, ConvValidatesEpilogueAttributesAndResidual) {
+  Graph g = ConvThen([](Graph& gr) { AddNode(gr, "Relu", "act", {"c"}, {"y"}); }, 331);
+  g.nodes[0].attrs.Set(kActivationAttr, std::string("Swish"));
+  Status s = InferGraph(g, {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("Conv node 'conv'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("'Swish'"), std::string::npos) << s.message();
+
+  Graph h = ConvThen([](Graph& gr) { AddNode(gr, "Relu", "act", {"c"}, {"y"}); }, 332);
+  AddInput(h, "r", {2, 5, 6, 5});
+  h.nodes[0].inputs.push_back(h.Find("r"));
+  s = InferGraph(h, {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("residual input has shape 2x5x6x5"), std::string::npos) << s.message();
+}
+
 // ---- pass manager ------------------------------------------------------------------------------
 
 TEST(PassManager, ResidualBlockCountsPerPass) {
@@ -537,14 +689,15 @@ TEST(PassManager, ResidualBlockCountsPerPass) {
   AddNode(g, "Sigmoid", "unused", {"r2"}, {"dead"});
   AddOutput(g, "y");
   Graph opt = Optimize(g, Pipeline);
-  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv", "Relu", "Conv", "Add", "Relu"}));
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv", "Conv"}));
+  EXPECT_EQ(opt.nodes[1].name, "conv2+add+relu2");
 
   Graph again = g;
   ASSERT_TRUE(InferGraph(again, {}).ok());
   StatusOr<OptimizeReport> r = OptimizeGraph(again);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->nodes_before, 10);
-  EXPECT_EQ(r->nodes_after, 5);
+  EXPECT_EQ(r->nodes_after, 2);
   auto count = [&](const std::string& name) {
     for (const PassCount& p : r->passes) {
       if (p.name == name) return p.rewrites;
@@ -555,6 +708,7 @@ TEST(PassManager, ResidualBlockCountsPerPass) {
   EXPECT_EQ(count("pad-folding"), 1);
   EXPECT_EQ(count("identities"), 1);
   EXPECT_GE(count("dead-nodes"), 2);  // the Sigmoid and the Pad
+  EXPECT_EQ(count("vertical-fusion"), 2);
   EXPECT_EQ(count("horizontal-fusion"), 0);
 }
 

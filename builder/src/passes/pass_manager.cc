@@ -57,6 +57,7 @@ PassManager DefaultPipeline() {
   };
   pm.AddStage(cleanup, true);
   pm.AddStage({{"pad-folding", &FoldPad}, {"batchnorm-folding", &FoldBatchNorm}}, true);
+  pm.AddStage({{"vertical-fusion", &FuseVertical}}, false);
   pm.AddStage({{"horizontal-fusion", &FuseHorizontalConv}}, false);
   pm.AddStage(cleanup, true);
   return pm;

@@ -42,6 +42,10 @@ StatusOr<int> FoldBatchNorm(Graph& graph);
 // the padded input did); MaxPool only for a -inf pad value.
 StatusOr<int> FoldPad(Graph& graph);
 
+// Conv (+ residual Add) (+ activation) and Gemm (+ activation) fused into one layer with the
+// epilogue attributes of edgert/fused_activation.h (see vertical_fusion.cc for the patterns).
+StatusOr<int> FuseVertical(Graph& graph);
+
 // Sibling Conv nodes reading the same tensor with constant weights, equal attributes, group 1
 // and the same kernel size become one Conv with concatenated weights and biases followed by a
 // Split on the channel axis that writes the original outputs.
@@ -81,7 +85,9 @@ class PassManager {
 };
 
 // The default pipeline: cleanup (dead nodes, identities, constants, transpose/reshape chains) to a
-// fixed point; Pad and BatchNormalization folding; horizontal fusion; cleanup again.
+// fixed point; Pad and BatchNormalization folding; vertical fusion (after BN folding, so that
+// Conv -> BN -> Relu becomes one layer); horizontal fusion (after vertical fusion, so that siblings
+// with equal epilogues merge); cleanup again.
 PassManager DefaultPipeline();
 
 // Runs DefaultPipeline() on `graph`.

@@ -114,7 +114,7 @@ struct OpInfo {
 inline constexpr uint8_t kVariadic = 255;
 
 inline constexpr OpInfo kOpTable[] = {
-    {OpType::kConv, "Conv", 2, 3, 1, 1},
+    {OpType::kConv, "Conv", 2, 4, 1, 1},  // 4th input: fused residual (fused_activation.h)
     {OpType::kConvTranspose, "ConvTranspose", 2, 3, 1, 1},
     {OpType::kBatchNormalization, "BatchNormalization", 5, 5, 1, 3},
     {OpType::kInstanceNormalization, "InstanceNormalization", 3, 3, 1, 1},
