@@ -665,6 +665,56 @@ TEST(PassVerticalFusion, ConvValidatesEpilogueAttributesAndResidual) {
   EXPECT_NE(s.message().find("residual input has shape 2x5x6x5"), std::string::npos) << s.message();
 }
 
+// ---- GELU pattern ------------------------------------------------------------------------------
+
+// x -> Relu -> <Erf GELU> -> y; `variant` 0: (h * a) * 0.5 with Div; 1: (h * 0.5) * a with Mul by
+// 1/sqrt(2), operands swapped; 2: like 0 but dividing by 2 (not GELU).
+Graph GeluGraph(int variant) {
+  Graph g;
+  AddInput(g, "x", {2, 5, 7});
+  AddConst(g, "sqrt2", Tensor::Scalar<float>(variant == 2 ? 2.0f : std::sqrt(2.0f)));
+  AddConst(g, "inv_sqrt2", Tensor::Scalar<float>(1.0f / std::sqrt(2.0f)));
+  AddConst(g, "one", Tensor::Scalar<float>(1.0f));
+  AddConst(g, "half", Tensor::Scalar<float>(0.5f));
+  AddNode(g, "Relu", "pre", {"x"}, {"h"});
+  if (variant == 1) {
+    AddNode(g, "Mul", "scale", {"inv_sqrt2", "h"}, {"d"});
+  } else {
+    AddNode(g, "Div", "scale", {"h", "sqrt2"}, {"d"});
+  }
+  AddNode(g, "Erf", "erf", {"d"}, {"e"});
+  AddNode(g, "Add", "add1", {"one", "e"}, {"a"});
+  if (variant == 1) {
+    AddNode(g, "Mul", "half_h", {"h", "half"}, {"hh"});
+    AddNode(g, "Mul", "gelu", {"a", "hh"}, {"y"});
+  } else {
+    AddNode(g, "Mul", "mul", {"h", "a"}, {"m"});
+    AddNode(g, "Mul", "gelu", {"m", "half"}, {"y"});
+  }
+  AddOutput(g, "y");
+  return g;
+}
+
+TEST(PassGeluPattern, BothExportFormsBecomeOneGelu) {
+  for (int variant : {0, 1}) {
+    int rewrites = 0;
+    Graph opt = Optimize(GeluGraph(variant), FuseGeluPattern, &rewrites);
+    EXPECT_EQ(rewrites, 1) << variant;
+    EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Relu", "Gelu"})) << variant;
+    EXPECT_EQ(opt.nodes[1].inputs[0], opt.Find("h"));
+  }
+}
+
+TEST(PassGeluPattern, OtherConstantsOrSharedValuesNotFused) {
+  int rewrites = -1;
+  Optimize(GeluGraph(2), FuseGeluPattern, &rewrites);
+  EXPECT_EQ(rewrites, 0);
+  Graph g = GeluGraph(0);
+  g.outputs.push_back(g.Find("e"));  // an intermediate value is observable
+  Optimize(g, FuseGeluPattern, &rewrites);
+  EXPECT_EQ(rewrites, 0);
+}
+
 // ---- pass manager ------------------------------------------------------------------------------
 
 TEST(PassManager, ResidualBlockCountsPerPass) {

@@ -42,6 +42,9 @@ StatusOr<int> FoldBatchNorm(Graph& graph);
 // the padded input did); MaxPool only for a -inf pad value.
 StatusOr<int> FoldPad(Graph& graph);
 
+// The Erf form of GELU written as Div/Mul, Erf, Add, Mul, Mul nodes becomes one Gelu node.
+StatusOr<int> FuseGeluPattern(Graph& graph);
+
 // Conv (+ residual Add) (+ activation) and Gemm (+ activation) fused into one layer with the
 // epilogue attributes of edgert/fused_activation.h (see vertical_fusion.cc for the patterns).
 StatusOr<int> FuseVertical(Graph& graph);
