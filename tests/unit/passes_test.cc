@@ -715,6 +715,129 @@ TEST(PassGeluPattern, OtherConstantsOrSharedValuesNotFused) {
   EXPECT_EQ(rewrites, 0);
 }
 
+// ---- random networks through the whole pipeline --------------------------------------------------
+
+// A random CNN of `blocks` blocks on a 1x4x8x8 input mixing every pattern the passes rewrite:
+// Conv (+BN) (+activation), Pad -> Conv, residual Adds, SiLU, Erf GELU, sibling 1x1 convs with a
+// Concat, transpose pairs, identities, dead branches; some intermediate values are graph outputs.
+Graph RandomNetwork(uint32_t seed, int blocks) {
+  std::mt19937 rng(seed);
+  auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); };
+  Graph g;
+  AddInput(g, "x", {1, 4, 8, 8});
+  std::string cur = "x";
+  std::vector<std::string> same_shape = {"x"};  // values of shape 1x4x8x8
+  int id = 0;
+  auto fresh = [&](const std::string& base) { return base + std::to_string(id++); };
+  auto conv = [&](const std::string& in, int64_t m, int64_t k, bool bias) {
+    const std::string w = fresh("w");
+    AddConst(g, w, Random({m, 4, k, k}, seed * 100 + id));
+    std::vector<std::string> ins = {in, w};
+    if (bias) {
+      ins.push_back(fresh("b"));
+      AddConst(g, ins.back(), Random({m}, seed * 100 + id));
+    }
+    const std::string out = fresh("conv");
+    Node& n = AddNode(g, "Conv", out, ins, {out});
+    if (k == 3) n.attrs.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+    return out;
+  };
+  auto unary = [&](const std::string& op, const std::string& in) {
+    const std::string out = fresh(op);
+    AddNode(g, op, out, {in}, {out});
+    return out;
+  };
+  for (int b = 0; b < blocks; ++b) {
+    switch (pick(7)) {
+      case 0: {  // Conv (+BN) (+activation)
+        std::string v = conv(cur, 4, pick(2) ? 3 : 1, pick(2));
+        if (pick(2)) {
+          const std::string bn = fresh("bn");
+          AddBnParams(g, bn, 4, seed * 100 + id);
+          AddBn(g, bn, v, bn);
+          v = bn;
+        }
+        const char* acts[] = {"Relu", "Sigmoid", "HardSwish", "Tanh", "Identity"};
+        cur = unary(acts[pick(5)], v);
+        break;
+      }
+      case 1: {  // Pad -> Conv 3x3 without own padding
+        const std::string pads = fresh("pads");
+        AddConst(g, pads, Tensor::FromVector<int64_t>({0, 0, 1, 1, 0, 0, 1, 1}, {8}));
+        const std::string p = fresh("pad");
+        AddNode(g, "Pad", p, {cur, pads}, {p});
+        const std::string w = fresh("w");
+        AddConst(g, w, Random({4, 4, 3, 3}, seed * 100 + id));
+        cur = fresh("pconv");
+        AddNode(g, "Conv", cur, {p, w}, {cur});
+        break;
+      }
+      case 2: {  // residual: Conv + Add(earlier value) + Relu
+        const std::string v = conv(cur, 4, 3, true);
+        const std::string s = fresh("add");
+        AddNode(g, "Add", s, {same_shape[static_cast<size_t>(pick(static_cast<int>(same_shape.size())))], v}, {s});
+        cur = unary("Relu", s);
+        break;
+      }
+      case 3: {  // SiLU or Erf GELU on a conv
+        const std::string v = conv(cur, 4, 1, true);
+        const std::string sg = unary("Sigmoid", v);
+        cur = fresh("silu");
+        AddNode(g, "Mul", cur, {v, sg}, {cur});
+        break;
+      }
+      case 4: {  // sibling 1x1 convs -> Concat -> 1x1 conv back to 4 channels
+        const std::string a = conv(cur, 3, 1, pick(2));
+        const std::string c = conv(cur, 5, 1, true);
+        const std::string cat = fresh("cat");
+        AddNode(g, "Concat", cat, {a, c}, {cat}).attrs.Set("axis", int64_t{1});
+        const std::string w = fresh("w");
+        AddConst(g, w, Random({4, 8, 1, 1}, seed * 100 + id));
+        cur = fresh("squeeze");
+        AddNode(g, "Conv", cur, {cat, w}, {cur});
+        break;
+      }
+      case 5: {  // transpose pair + Dropout + dead branch
+        const std::string t1 = fresh("t");
+        AddNode(g, "Transpose", t1, {cur}, {t1}).attrs.Set("perm", std::vector<int64_t>{0, 2, 3, 1});
+        const std::string t2 = fresh("t");
+        AddNode(g, "Transpose", t2, {t1}, {t2}).attrs.Set("perm", std::vector<int64_t>{0, 3, 1, 2});
+        unary("Exp", t1);  // dead
+        cur = unary("Dropout", t2);
+        break;
+      }
+      default: {  // make the current value observable
+        if (!IsGraphOutput(g, g.Find(cur))) AddOutput(g, cur);
+        cur = unary("Abs", cur);
+        break;
+      }
+    }
+    same_shape.push_back(cur);
+  }
+  AddOutput(g, cur);
+  return g;
+}
+
+TEST(PassPipeline, RandomNetworksUnchangedAndSmaller) {
+  int total_before = 0, total_after = 0;
+  for (uint32_t seed = 1; seed <= 40; ++seed) {
+    SCOPED_TRACE("seed " + std::to_string(seed));
+    Graph g = RandomNetwork(seed, 8);
+    Graph opt = Optimize(g, Pipeline);
+    Graph inferred = g;
+    ASSERT_TRUE(InferGraph(inferred, {}).ok());
+    total_before += CountLiveNodes(inferred);
+    total_after += CountLiveNodes(opt);
+    EXPECT_LE(CountLiveNodes(opt), CountLiveNodes(inferred));
+    // A second run finds nothing left to do.
+    Graph twice = opt;
+    StatusOr<OptimizeReport> again = OptimizeGraph(twice);
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    EXPECT_EQ(again->nodes_after, again->nodes_before);
+  }
+  EXPECT_LT(total_after * 2, total_before);
+}
+
 // ---- pass manager ------------------------------------------------------------------------------
 
 TEST(PassManager, ResidualBlockCountsPerPass) {
