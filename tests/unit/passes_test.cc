@@ -715,6 +715,70 @@ TEST(PassGeluPattern, OtherConstantsOrSharedValuesNotFused) {
   EXPECT_EQ(rewrites, 0);
 }
 
+// ---- elementwise chains --------------------------------------------------------------------------
+
+TEST(PassElementwiseChains, ScalarArithmeticAndActivationsBecomeOneLayer) {
+  Graph g;
+  AddInput(g, "x", {2, 3, 5});
+  AddConst(g, "half", Tensor::Scalar<float>(0.5f));
+  AddConst(g, "one", Tensor::Scalar<float>(1.0f));
+  AddConst(g, "two", Tensor::Scalar<float>(2.0f));
+  AddConst(g, "lo", Tensor::Scalar<float>(0.1f));
+  AddConst(g, "hi", Tensor::Scalar<float>(0.8f));
+  AddNode(g, "Mul", "mul", {"x", "half"}, {"a"});
+  AddNode(g, "Add", "add", {"one", "a"}, {"b"});
+  AddNode(g, "Relu", "relu", {"b"}, {"c"});
+  AddNode(g, "Add", "add1", {"c", "one"}, {"c1"});
+  AddNode(g, "Div", "rdiv", {"two", "c1"}, {"d"});
+  AddNode(g, "Sub", "rsub", {"two", "d"}, {"e"});
+  AddNode(g, "Pow", "pow", {"e", "two"}, {"f"});
+  AddNode(g, "Clip", "clip", {"f", "lo", "hi"}, {"y"});
+  AddOutput(g, "y");
+  int rewrites = 0;
+  Graph opt = Optimize(g, FuseElementwiseChains, &rewrites);
+  EXPECT_EQ(rewrites, 1);
+  ASSERT_EQ(LiveOps(opt), (std::vector<std::string>{"EdgertFusedElementwise"}));
+  const auto& steps = std::get<std::vector<std::string>>(opt.nodes[0].attrs.all().at("steps"));
+  EXPECT_EQ(steps, (std::vector<std::string>{"Mul", "Add", "Relu", "Add", "RDiv", "RSub", "Pow", "Clip"}));
+  EXPECT_EQ(opt.nodes[0].outputs[0], opt.Find("y"));
+}
+
+TEST(PassElementwiseChains, ChainsStopAtObservableValuesAndTensorOperands) {
+  Graph g;
+  AddInput(g, "x", {1, 3, 4});
+  AddConst(g, "one", Tensor::Scalar<float>(1.0f));
+  AddConst(g, "per_channel", Random({1, 3, 1}, 401));
+  AddNode(g, "Sigmoid", "s1", {"x"}, {"a"});
+  AddNode(g, "Tanh", "t1", {"a"}, {"b"});         // b is a graph output: the chain ends here
+  AddNode(g, "Exp", "e1", {"b"}, {"c"});
+  AddNode(g, "Neg", "n1", {"c"}, {"d"});
+  AddNode(g, "Mul", "m1", {"d", "per_channel"}, {"e"});  // not a scalar: not a step
+  AddNode(g, "Abs", "a1", {"e"}, {"y"});
+  AddNode(g, "Pow", "p1", {"one", "y"}, {"z"});   // constant base: not a step
+  AddOutput(g, "b");
+  AddOutput(g, "z");
+  int rewrites = 0;
+  Graph opt = Optimize(g, FuseElementwiseChains, &rewrites);
+  EXPECT_EQ(rewrites, 2);
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"EdgertFusedElementwise", "EdgertFusedElementwise", "Mul", "Abs",
+                                                     "Pow"}));
+}
+
+TEST(PassElementwiseChains, LayerValidatesSteps) {
+  Graph g;
+  AddInput(g, "x", {4});
+  Node& n = AddNode(g, "EdgertFusedElementwise", "chain", {"x"}, {"y"});
+  n.attrs.Set("steps", std::vector<std::string>{"Relu", "Frobnicate"});
+  AddOutput(g, "y");
+  Status s = InferGraph(g, {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("step 'Frobnicate'"), std::string::npos) << s.message();
+  g.nodes[0].attrs.Set("steps", std::vector<std::string>{"Relu", "Add"});
+  s = InferGraph(g, {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("too few for the steps"), std::string::npos) << s.message();
+}
+
 // ---- random networks through the whole pipeline --------------------------------------------------
 
 // A random CNN of `blocks` blocks on a 1x4x8x8 input mixing every pattern the passes rewrite:

@@ -60,6 +60,7 @@ PassManager DefaultPipeline() {
               true);
   pm.AddStage({{"vertical-fusion", &FuseVertical}}, false);
   pm.AddStage({{"horizontal-fusion", &FuseHorizontalConv}}, false);
+  pm.AddStage({{"elementwise-chains", &FuseElementwiseChains}}, false);
   pm.AddStage(cleanup, true);
   return pm;
 }

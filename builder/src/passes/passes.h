@@ -54,6 +54,10 @@ StatusOr<int> FuseVertical(Graph& graph);
 // Split on the channel axis that writes the original outputs.
 StatusOr<int> FuseHorizontalConv(Graph& graph);
 
+// Chains of two or more elementwise steps (unary activations and math, binary operators with a
+// float scalar constant) become one EdgertFusedElementwise layer.
+StatusOr<int> FuseElementwiseChains(Graph& graph);
+
 using PassFn = StatusOr<int> (*)(Graph&);
 
 struct PassCount {
@@ -90,7 +94,7 @@ class PassManager {
 // The default pipeline: cleanup (dead nodes, identities, constants, transpose/reshape chains) to a
 // fixed point; Pad and BatchNormalization folding; vertical fusion (after BN folding, so that
 // Conv -> BN -> Relu becomes one layer); horizontal fusion (after vertical fusion, so that siblings
-// with equal epilogues merge); cleanup again.
+// with equal epilogues merge); elementwise chains (what no epilogue absorbed); cleanup again.
 PassManager DefaultPipeline();
 
 // Runs DefaultPipeline() on `graph`.
