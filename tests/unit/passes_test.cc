@@ -594,6 +594,27 @@ TEST(PassVerticalFusion, ResidualAddComputedAfterTheConv) {
   EXPECT_EQ(opt.nodes[1].inputs[3], opt.Find("bt"));
 }
 
+TEST(PassVerticalFusion, EpilogueOnLargeGroupedAndDepthwiseConvs) {
+  // 20x15 = 300 output positions: more than one epilogue tile, the last one partial.
+  for (int64_t group : {1, 2, 6}) {
+    Graph g;
+    AddInput(g, "x", {2, 6, 20, 15});
+    AddInput(g, "r", {2, 6, 20, 15});
+    AddConst(g, "w", Random({6, 6 / group, 3, 3}, 340 + static_cast<uint32_t>(group)));
+    AddConst(g, "b", Random({6}, 350));
+    Node& conv = AddNode(g, "Conv", "conv", {"x", "w", "b"}, {"c"});
+    conv.attrs.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+    conv.attrs.Set("group", group);
+    AddNode(g, "Add", "add", {"r", "c"}, {"s"});
+    AddNode(g, "HardSwish", "act", {"s"}, {"y"});
+    AddOutput(g, "y");
+    int rewrites = 0;
+    Graph opt = Optimize(g, FuseVertical, &rewrites);
+    EXPECT_EQ(rewrites, 1) << "group " << group;
+    EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv"})) << "group " << group;
+  }
+}
+
 TEST(PassVerticalFusion, GemmWithActivationAndConvAddWithoutActivation) {
   Graph g;
   AddInput(g, "a", {3, 8});

@@ -111,6 +111,8 @@ Status ConvInfer(OpContext& ctx) {
 
 class ConvKernel : public CpuKernel {
  public:
+  static constexpr int64_t kEpilogueCols = 256;  // a multiple of the GEMM's column strip
+
   ConvKernel(const ConvShape& cs, Geometry3 g, FusedEpilogue epilogue)
       : n_(cs.n), c_(cs.c), m_(cs.m), group_(cs.group), g_(g), epilogue_(epilogue) {
     cg_ = c_ / group_;
@@ -156,9 +158,23 @@ class ConvKernel : public CpuKernel {
           Im2Col(xg);
           cols = col_.data();
         }
-        Sgemm(false, false, mg_, out_size, kdim_, 1.0f, w + grp * mg_ * kdim_, kdim_, cols, out_size, true,
-              yi + grp * mg_ * out_size, out_size, gemm_);
-        epilogue_.Apply(yi + grp * mg_ * out_size, ri ? ri + grp * mg_ * out_size : nullptr, mg_ * out_size);
+        float* yg = yi + grp * mg_ * out_size;
+        if (epilogue_.kind == FusedEpilogue::Kind::kNone && ri == nullptr) {
+          Sgemm(false, false, mg_, out_size, kdim_, 1.0f, w + grp * mg_ * kdim_, kdim_, cols, out_size, true, yg,
+                out_size, gemm_);
+          continue;
+        }
+        // Fused epilogue: GEMM over kEpilogueCols output positions at a time, then the epilogue on
+        // that [mg x cols] tile while it is still in cache (per-element sums are unchanged).
+        const float* rg = ri ? ri + grp * mg_ * out_size : nullptr;
+        for (int64_t j0 = 0; j0 < out_size; j0 += kEpilogueCols) {
+          const int64_t len = std::min(kEpilogueCols, out_size - j0);
+          Sgemm(false, false, mg_, len, kdim_, 1.0f, w + grp * mg_ * kdim_, kdim_, cols + j0, out_size, true,
+                yg + j0, out_size, gemm_);
+          for (int64_t oc = 0; oc < mg_; ++oc) {
+            epilogue_.Apply(yg + oc * out_size + j0, rg ? rg + oc * out_size + j0 : nullptr, len);
+          }
+        }
       }
     }
     return Status::Ok();
