@@ -198,6 +198,7 @@ TEST(OpsTensorShape, IdentityDropoutAnyDtype) {
   auto r = RunOp(OpType::kIdentity, A(), {Data(T_<int8_t>({-1, 0, 1}, {3}))});
   ASSERT_TRUE(r.ok());
   ExpectValues((*r)[0], {3}, {-1, 0, 1});
+  ExpectError(RunOp(OpType::kIdentity, A(), {Data(Iota({2})), Data(Iota({2}))}), "has 2 inputs");
   auto d = RunOp(OpType::kDropout, A(), {Data(F({1, 2, 3}, {3})), Const(Tensor::Scalar<float>(0.5f))}, 2, 13);
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   ExpectValues((*d)[0], {3}, {1, 2, 3});
@@ -226,6 +227,7 @@ TEST(OpsTensorShape, ShapeStartEnd) {
   auto c = RunOp(OpType::kShape, A("start", int64_t{-10}), {Data(Iota({3, 4, 5}))});
   ASSERT_TRUE(c.ok());
   ExpectValues((*c)[0], {3}, {3, 4, 5});
+  ExpectError(RunOp(OpType::kShape, A("start", std::string("1")), {Data(Iota({3}))}), "'start' should be int");
   // The builder folds Shape with a data-less view: the kernel must read only the shape.
   Attributes none;
   ValueInfo vi{DataType::kFloat32, {7, 2}, nullptr};
@@ -724,6 +726,10 @@ TEST(OpsTensorResize, UpsampleAndResize10) {
   auto l = RunOp(OpType::kUpsample, a, {Data(F({0, 4}, {1, 2}))}, 1, 7);
   ASSERT_TRUE(l.ok()) << l.status().ToString();
   ExpectValues((*l)[0], {1, 4}, {0, 2, 4, 4});
+  ExpectError(RunOp(OpType::kUpsample, A(), {Data(F({1, 2}, {1, 2}))}, 1, 9), "neither 'scales' nor 'sizes'");
+  ExpectError(
+      RunOp(OpType::kUpsample, A("mode", std::string("cubic")), {Data(F({1, 2}, {1, 2})), Const(F({2, 2}, {2}))}, 1, 9),
+      "mode 'cubic'");
   // Resize-10 takes (X, scales).
   auto r = RunOp(OpType::kResize, A(), {Data(F({1, 2}, {1, 2})), Const(F({1, 2}, {2}))}, 1, 10);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
