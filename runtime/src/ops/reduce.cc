@@ -487,7 +487,7 @@ StatusOr<std::unique_ptr<CpuKernel>> TopKCreate(const OpContext& ctx) {
 }
 
 void RegisterReduceFamily(OpRegistry& registry) {
-  using MinMaxTypes = ValueTypes;  // ReduceMax/ReduceMin also take bool (opset 20)
+  using MinMaxTypes = ValueTypes;  // ReduceMax/ReduceMin also take bool (opset 20) and int8/int16
   registry.Register(OpType::kReduceSum, ReduceDef<SumReducer, 13, NumericTypes>());
   registry.Register(OpType::kReduceMean, ReduceDef<MeanReducer, 18, NumericTypes>());
   registry.Register(OpType::kReduceProd, ReduceDef<ProdReducer, 18, NumericTypes>());
