@@ -195,6 +195,35 @@ TEST(Builder, BuildNetworkForInputsBindsShapeInputs) {
   EXPECT_EQ(net->tensors[net->outputs[0]].shape, (Shape{3, 2}));
 }
 
+// Resize's float `scales` input is a parameter too: the node's later inputs are bound, its data
+// input stays a network input.
+TEST(Builder, BuildNetworkForInputsBindsFloatParameters) {
+  const OpDef* resize = GetOpDef(OpType::kResize);
+  if (resize == nullptr || resize->infer == nullptr || resize->create_cpu == nullptr) {
+    GTEST_SKIP() << "Resize has no implementation in this build";
+  }
+  TempDir dir;
+  onnx::ModelProto m = NewModel(13);
+  AddInput(m, "X", onnx::TensorProto::FLOAT, {1, 1, 2, 2});
+  AddInput(m, "scales", onnx::TensorProto::FLOAT, {4});
+  onnx::NodeProto* n = AddNode(m, "Resize", {"X", "", "scales"}, {"Y"}, "resize");
+  onnx::AttributeProto* mode = n->add_attribute();
+  mode->set_name("mode");
+  mode->set_type(onnx::AttributeProto::STRING);
+  mode->set_s("nearest");
+  AddOutput(m, "Y", onnx::TensorProto::FLOAT, {-1, -1, -1, -1});
+  const std::string path = SaveModel(m, dir.File("resize.onnx"));
+  Tensor x = Tensor::FromVector<float>({1, 2, 3, 4}, {1, 1, 2, 2});
+  Tensor scales = Tensor::FromVector<float>({1, 1, 2, 2}, {4});
+  std::vector<std::string> bound;
+  StatusOr<NetworkDef> net = BuildNetworkForInputs(path, {x, scales}, &bound);
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  EXPECT_EQ(bound, std::vector<std::string>{"scales"});
+  ASSERT_EQ(net->inputs.size(), 1u);
+  EXPECT_EQ(net->tensors[net->inputs[0]].name, "X");
+  EXPECT_EQ(net->tensors[net->outputs[0]].shape, (Shape{1, 1, 4, 4}));
+}
+
 // ---- The edgert CLI, run as a child process. ----
 
 std::string EdgertBinary() {
