@@ -213,8 +213,8 @@ int RunCheck(const std::vector<std::string>& args) {
       ++n_failed;
     }
   }
-  std::string summary = std::to_string(report->nodes.size()) + " nodes, " + std::to_string(n_unsupported) +
-                        " unsupported";
+  std::string summary =
+      std::to_string(report->nodes.size()) + " nodes, " + std::to_string(n_unsupported) + " unsupported";
   if (!unsupported_ops.empty()) {
     summary += ":";
     for (const std::string& op : unsupported_ops) summary += " " + op;
@@ -231,20 +231,45 @@ void FillRandom(Tensor* t, std::mt19937_64& rng) {
   const int64_t n = t->num_elements();
   for (int64_t i = 0; i < n; ++i) {
     switch (t->dtype()) {
-      case DataType::kFloat32: t->data<float>()[i] = static_cast<float>(real(rng)); break;
-      case DataType::kFloat64: t->data<double>()[i] = real(rng); break;
-      case DataType::kFloat16: t->data<uint16_t>()[i] = FloatToHalfBits(static_cast<float>(real(rng))); break;
-      case DataType::kBool: t->data<bool>()[i] = small(rng) % 2 != 0; break;
-      case DataType::kUInt8: t->data<uint8_t>()[i] = static_cast<uint8_t>(small(rng)); break;
-      case DataType::kInt8: t->data<int8_t>()[i] = static_cast<int8_t>(small(rng)); break;
-      case DataType::kUInt16: t->data<uint16_t>()[i] = static_cast<uint16_t>(small(rng)); break;
-      case DataType::kInt16: t->data<int16_t>()[i] = static_cast<int16_t>(small(rng)); break;
-      case DataType::kInt32: t->data<int32_t>()[i] = small(rng); break;
-      case DataType::kInt64: t->data<int64_t>()[i] = small(rng); break;
-      case DataType::kUInt32: t->data<uint32_t>()[i] = static_cast<uint32_t>(small(rng)); break;
-      case DataType::kUInt64: t->data<uint64_t>()[i] = static_cast<uint64_t>(small(rng)); break;
+      case DataType::kFloat32:
+        t->data<float>()[i] = static_cast<float>(real(rng));
+        break;
+      case DataType::kFloat64:
+        t->data<double>()[i] = real(rng);
+        break;
+      case DataType::kFloat16:
+        t->data<uint16_t>()[i] = FloatToHalfBits(static_cast<float>(real(rng)));
+        break;
+      case DataType::kBool:
+        t->data<bool>()[i] = small(rng) % 2 != 0;
+        break;
+      case DataType::kUInt8:
+        t->data<uint8_t>()[i] = static_cast<uint8_t>(small(rng));
+        break;
+      case DataType::kInt8:
+        t->data<int8_t>()[i] = static_cast<int8_t>(small(rng));
+        break;
+      case DataType::kUInt16:
+        t->data<uint16_t>()[i] = static_cast<uint16_t>(small(rng));
+        break;
+      case DataType::kInt16:
+        t->data<int16_t>()[i] = static_cast<int16_t>(small(rng));
+        break;
+      case DataType::kInt32:
+        t->data<int32_t>()[i] = small(rng);
+        break;
+      case DataType::kInt64:
+        t->data<int64_t>()[i] = small(rng);
+        break;
+      case DataType::kUInt32:
+        t->data<uint32_t>()[i] = static_cast<uint32_t>(small(rng));
+        break;
+      case DataType::kUInt64:
+        t->data<uint64_t>()[i] = static_cast<uint64_t>(small(rng));
+        break;
       case DataType::kUndefined:
-      case DataType::kString: return;
+      case DataType::kString:
+        return;
     }
   }
 }
@@ -262,8 +287,10 @@ Status MakeRandomInputs(const std::string& model, const Graph& graph, const std:
   for (int id : graph.inputs) {
     const Value& v = graph.values[static_cast<size_t>(id)];
     if (DataTypeSize(v.dtype) == 0) {
-      return Unsupported(model + ": input '" + v.name + "' is not a tensor of a type edgert can hold "
-                         "(sequences, optionals, strings, bfloat16 and float8 are not supported)", v.name);
+      return Unsupported(model + ": input '" + v.name +
+                             "' is not a tensor of a type edgert can hold "
+                             "(sequences, optionals, strings, bfloat16 and float8 are not supported)",
+                         v.name);
     }
     Shape shape;
     auto it = shapes.find(v.name);
@@ -271,9 +298,9 @@ Status MakeRandomInputs(const std::string& model, const Graph& graph, const std:
       shape = it->second;
     } else {
       if (!v.has_shape) {
-        return InvalidArgument(model + ": input '" + v.name + "' has no shape in the model; give it with --shapes " +
-                                   v.name + ":DIMS",
-                               v.name);
+        return InvalidArgument(
+            model + ": input '" + v.name + "' has no shape in the model; give it with --shapes " + v.name + ":DIMS",
+            v.name);
       }
       for (int64_t d : v.shape) {
         if (d < 0) {
@@ -325,8 +352,10 @@ int RunRun(const std::vector<std::string>& args) {
     for (size_t i = 0; i < o.inputs.size(); ++i) {
       const Value& v = graph->values[static_cast<size_t>(graph->inputs[i])];
       if (v.dtype == DataType::kUndefined) {
-        return Fail(Unsupported(o.model + ": input '" + v.name + "' is not a tensor of a type edgert can hold "
-                                "(sequences, optionals, strings, bfloat16 and float8 are not supported)", v.name));
+        return Fail(Unsupported(o.model + ": input '" + v.name +
+                                    "' is not a tensor of a type edgert can hold "
+                                    "(sequences, optionals, strings, bfloat16 and float8 are not supported)",
+                                v.name));
       }
       StatusOr<Tensor> t = ReadTensorFile(o.inputs[i]);
       if (!t.ok()) return Fail(t.status().WithContext("input '" + v.name + "'"));

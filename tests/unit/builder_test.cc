@@ -356,8 +356,8 @@ TEST_F(BuilderCli, RunComparesIntegersExactly) {
   ASSERT_TRUE(WriteNpy(dir_.File("in.npy"), Tensor::FromVector<int64_t>({1, 2, 3}, {3})).ok());
   ASSERT_EQ(system(("mkdir -p '" + dir_.File("ref") + "'").c_str()), 0);
   ASSERT_TRUE(WriteNpy(dir_.File("ref/output_0.npy"), Tensor::FromVector<int64_t>({1, 2, 4}, {3})).ok());
-  CliResult r = RunCli(dir_, "run '" + path + "' --inputs '" + dir_.File("in.npy") + "' --compare '" +
-                                 dir_.File("ref") + "' --rtol 1");
+  CliResult r = RunCli(
+      dir_, "run '" + path + "' --inputs '" + dir_.File("in.npy") + "' --compare '" + dir_.File("ref") + "' --rtol 1");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_TRUE(Contains(r.out, "1 of 3 elements differ")) << r.out;
   ASSERT_TRUE(WriteNpy(dir_.File("ref/output_0.npy"), Tensor::FromVector<int64_t>({1, 2}, {2})).ok());
