@@ -67,7 +67,8 @@ const char kRunHelp[] =
     "  --inputs FILE...        input tensors (.npy or ONNX TensorProto .pb), one per model input, in the\n"
     "                          model's input order; without it, random inputs (floats uniform in\n"
     "                          [-1, 1), integers in [0, 4), bools 0/1)\n"
-    "  --shapes NAME:DIMS,...  shapes of the random inputs (default: the model's static shapes)\n"
+    "  --shapes NAME:DIMS,...  shapes of the random inputs (default: the model's static shapes); with\n"
+    "                          --inputs, checked against the files' shapes\n"
     "  --seed N                seed of the random inputs (default: a fresh one, printed)\n"
     "  --save-outputs DIR      write DIR/output_K.npy for each output K\n"
     "  --compare DIR           compare output K with DIR/output_K.pb (or .npy): relative L2 error\n"
@@ -334,9 +335,6 @@ int RunRun(const std::vector<std::string>& args) {
     Status s = ParseShapesOption(o.shapes_text, &shapes);
     if (!s.ok()) return Usage(s.message(), "run");
   }
-  if (o.has_inputs && o.has_shapes) {
-    return Usage("--shapes and --inputs exclude each other (the files carry the shapes)", "run");
-  }
   // The model's inputs (names, dtypes, declared shapes) decide how files and random inputs match.
   StatusOr<Graph> graph = ImportOnnxFile(o.model);
   if (!graph.ok()) return Fail(graph.status());
@@ -360,6 +358,19 @@ int RunRun(const std::vector<std::string>& args) {
       StatusOr<Tensor> t = ReadTensorFile(o.inputs[i]);
       if (!t.ok()) return Fail(t.status().WithContext("input '" + v.name + "'"));
       inputs.push_back(*t);
+    }
+    // With files, --shapes is optional and only checked: the files carry the shapes.
+    for (const auto& [name, shape] : shapes) {
+      size_t i = 0;
+      while (i < graph->inputs.size() && graph->values[static_cast<size_t>(graph->inputs[i])].name != name) ++i;
+      if (i == graph->inputs.size()) {
+        return Fail(InvalidArgument("--shapes names '" + name + "', which is not an input of " + o.model, name));
+      }
+      if (inputs[i].shape() != shape) {
+        return Fail(InvalidArgument("--shapes gives input '" + name + "' shape " + ShapeToString(shape) + " but " +
+                                        o.inputs[i] + " holds " + ShapeToString(inputs[i].shape()),
+                                    name));
+      }
     }
   } else {
     uint64_t seed = o.has_seed ? o.seed : std::random_device{}();

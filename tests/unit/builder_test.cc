@@ -401,6 +401,14 @@ TEST_F(BuilderCli, RunShapesRandomInputsOfDynamicModels) {
   r = RunCli(dir_, "run '" + path + "' --shapes y:5x3");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_TRUE(Contains(r.out, "'y'")) << r.out;
+  // With --inputs, --shapes must agree with the files.
+  ASSERT_TRUE(WriteNpy(dir_.File("in.npy"), *Tensor::Create(DataType::kFloat32, {2, 3})).ok());
+  r = RunCli(dir_, "run '" + path + "' --shapes x:2x3 --inputs '" + dir_.File("in.npy") + "'");
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = RunCli(dir_, "run '" + path + "' --shapes x:4x3 --inputs '" + dir_.File("in.npy") + "'");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(Contains(r.out, "'x'")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "4x3")) << r.out;
 }
 
 TEST_F(BuilderCli, RunComparesIntegersExactly) {
