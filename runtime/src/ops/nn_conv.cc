@@ -289,14 +289,13 @@ StatusOr<ConvTransposeShape> ResolveConvTranspose(const OpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(cs.strides, AttrInts(ctx, "strides", std::vector<int64_t>(nd, 1)));
   EDGERT_ASSIGN_OR_RETURN(cs.dilations, AttrInts(ctx, "dilations", std::vector<int64_t>(nd, 1)));
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> pads, AttrInts(ctx, "pads", std::vector<int64_t>(2 * nd, 0)));
-  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> out_pad,
-                          AttrInts(ctx, "output_padding", std::vector<int64_t>(nd, 0)));
+  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> out_pad, AttrInts(ctx, "output_padding", std::vector<int64_t>(nd, 0)));
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> out_shape, AttrInts(ctx, "output_shape", {}));
   EDGERT_ASSIGN_OR_RETURN(AutoPad auto_pad, ParseAutoPad(ctx));
   auto check_size = [&](const std::vector<int64_t>& v, size_t want, const char* name) -> Status {
     if (v.size() != want) {
-      return ctx.Error(std::string("attribute '") + name + "' has " + std::to_string(v.size()) +
-                       " values, expected " + std::to_string(want));
+      return ctx.Error(std::string("attribute '") + name + "' has " + std::to_string(v.size()) + " values, expected " +
+                       std::to_string(want));
     }
     return Status::Ok();
   };
