@@ -324,6 +324,32 @@ TEST(OpsNnConvTranspose, OneDimensionalByHand) {
   ExpectNear((*r)[0], {1, 10, 2, 20, 3, 30});
 }
 
+TEST(OpsNnConvTranspose, OutputShapeGeneratesPads) {
+  // Full output [1, 10, 2, 20, 3, 30]; output_shape 5 means a total padding of 1, placed at the
+  // start by default (and for SAME_LOWER), at the end for SAME_UPPER.
+  Tensor x = F({1, 2, 3}, {1, 1, 3});
+  Tensor w = F({1, 10}, {1, 1, 2});
+  auto r = RunOp(OpType::kConvTranspose, Attrs({{"strides", Ints{2}}, {"output_shape", Ints{5}}}), {Var(x), Const(w)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectNear((*r)[0], {10, 2, 20, 3, 30});
+  r = RunOp(OpType::kConvTranspose,
+            Attrs({{"strides", Ints{2}}, {"output_shape", Ints{5}}, {"auto_pad", std::string("SAME_UPPER")}}),
+            {Var(x), Const(w)});
+  ASSERT_TRUE(r.ok());
+  ExpectNear((*r)[0], {1, 10, 2, 20, 3});
+  // output_shape may carry N and C too; a larger one appends bias-only elements.
+  r = RunOp(OpType::kConvTranspose, Attrs({{"strides", Ints{2}}, {"output_shape", Ints{1, 1, 8}}}),
+            {Var(x), Const(w), Const(F({-1}, {1}))});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectNear((*r)[0], {0, 9, 1, 19, 2, 29, -1, -1});
+  // SAME_UPPER with stride 3 and a 2-tap kernel: in * stride (9) exceeds the full output (8); the
+  // output keeps the full extent.
+  r = RunOp(OpType::kConvTranspose, Attrs({{"strides", Ints{3}}, {"auto_pad", std::string("SAME_UPPER")}}),
+            {Var(x), Const(w)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectNear((*r)[0], {1, 10, 0, 2, 20, 0, 3, 30});
+}
+
 TEST(OpsNnConvTranspose, GroupsByHand) {
   // Two groups of one channel; group 0 doubles, group 1 copies into two output channels.
   Tensor x = F({1, 2, 3, 4}, {1, 2, 2});
