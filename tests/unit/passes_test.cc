@@ -9,12 +9,14 @@
 #include <limits>
 #include <random>
 
+#include "edgert/builder.h"
 #include "edgert/cpu_engine.h"
 #include "edgert/fused_activation.h"
 #include "ir/graph.h"
 #include "ir/infer.h"
 #include "passes/pass_util.h"
 #include "passes/passes.h"
+#include "onnx_test_util.h"
 
 namespace edgert {
 namespace {
@@ -987,6 +989,81 @@ TEST(PassManager, VerifyNamesTheBrokenPass) {
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("after pass breaker"), std::string::npos) << s.message();
   EXPECT_EQ(s.subject(), "relu");
+}
+
+
+// ---- builder ------------------------------------------------------------------------------------
+
+std::vector<float> RandomVector(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
+  Tensor t = Random({static_cast<int64_t>(n)}, seed, lo, hi);
+  return std::vector<float>(t.data<float>(), t.data<float>() + n);
+}
+
+TEST(PassBuilder, BuildNetworkOptimizesAndReports) {
+  namespace tu = testing_util;
+  tu::TempDir dir;
+  onnx::ModelProto m = tu::NewModel(17);
+  tu::AddInput(m, "x", onnx::TensorProto::FLOAT, {1, 2, 5, 5});
+  tu::AddOutput(m, "y", onnx::TensorProto::FLOAT, {1, 3, 5, 5});
+  tu::AddFloatInitializer(m, "w", {3, 2, 3, 3}, RandomVector(54, 501));
+  tu::AddFloatInitializer(m, "gamma", {3}, RandomVector(3, 502, 0.5f, 1.5f));
+  tu::AddFloatInitializer(m, "beta", {3}, RandomVector(3, 503));
+  tu::AddFloatInitializer(m, "mean", {3}, RandomVector(3, 504));
+  tu::AddFloatInitializer(m, "var", {3}, RandomVector(3, 505, 0.1f, 2.0f));
+  onnx::NodeProto* conv = tu::AddNode(m, "Conv", {"x", "w"}, {"c"}, "conv");
+  onnx::AttributeProto* pads = conv->add_attribute();
+  pads->set_name("pads");
+  pads->set_type(onnx::AttributeProto::INTS);
+  for (int k = 0; k < 4; ++k) pads->add_ints(1);
+  tu::AddNode(m, "BatchNormalization", {"c", "gamma", "beta", "mean", "var"}, {"n"}, "bn");
+  tu::AddNode(m, "Relu", {"n"}, {"r"}, "relu");
+  tu::AddNode(m, "Identity", {"r"}, {"y"}, "out");
+  const std::string path = tu::SaveModel(m, dir.File("model.onnx"));
+
+  BuildReport report;
+  StatusOr<NetworkDef> net = BuildNetwork(path, {}, &report);
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  EXPECT_EQ(report.model_nodes, 4);
+  EXPECT_EQ(report.layers_unoptimized, 4);
+  EXPECT_EQ(report.layers, 1);
+  ASSERT_EQ(net->layers.size(), 1u);
+  EXPECT_EQ(net->layers[0].name, "conv+relu");
+  EXPECT_EQ(net->tensors[static_cast<size_t>(net->outputs[0])].name, "y");
+  int bn = -1, vertical = -1;
+  for (const BuildReport::Pass& p : report.passes) {
+    if (p.name == "batchnorm-folding") bn = p.rewrites;
+    if (p.name == "vertical-fusion") vertical = p.rewrites;
+  }
+  EXPECT_EQ(bn, 1);
+  EXPECT_EQ(vertical, 1);
+
+  BuildOptions plain;
+  plain.optimize = false;
+  BuildReport plain_report;
+  StatusOr<NetworkDef> unopt = BuildNetwork(path, plain, &plain_report);
+  ASSERT_TRUE(unopt.ok()) << unopt.status().ToString();
+  EXPECT_EQ(unopt->layers.size(), 4u);
+  EXPECT_EQ(plain_report.layers, 4);
+  EXPECT_TRUE(plain_report.passes.empty());
+
+  Tensor x = Random({1, 2, 5, 5}, 506);
+  std::vector<Tensor> got, want;
+  auto a = CpuEngine::Create(*net);
+  auto b = CpuEngine::Create(*unopt);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_TRUE((*a)->Run({x}, &got).ok());
+  ASSERT_TRUE((*b)->Run({x}, &want).ok());
+  EXPECT_LE(RelL2(got[0], want[0]), 1e-5);
+
+  // The path `edgert run` takes optimizes too.
+  BuildReport run_report;
+  StatusOr<NetworkDef> for_inputs = BuildNetworkForInputs(path, {x}, nullptr, &run_report);
+  ASSERT_TRUE(for_inputs.ok()) << for_inputs.status().ToString();
+  EXPECT_EQ(for_inputs->layers.size(), 1u);
+  EXPECT_EQ(run_report.layers, 1);
+  StatusOr<NetworkDef> for_inputs_plain = BuildNetworkForInputs(path, {x}, nullptr, nullptr, false);
+  ASSERT_TRUE(for_inputs_plain.ok());
+  EXPECT_EQ(for_inputs_plain->layers.size(), 4u);
 }
 
 }  // namespace
