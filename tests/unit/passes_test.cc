@@ -407,6 +407,57 @@ TEST(PassBatchNorm, NotFoldedWhenConvOutputHasTwoConsumers) {
   EXPECT_EQ(rewrites, 0);
 }
 
+// ---- per-channel affine folding ----------------------------------------------------------------
+
+StatusOr<int> AffineToFixedPoint(Graph& g) {
+  int total = 0;
+  for (;;) {
+    StatusOr<int> n = FoldConvAffine(g);
+    if (!n.ok()) return n.status();
+    if (*n == 0) return total;
+    total += *n;
+  }
+}
+
+TEST(PassConvAffine, FoldsScaleAndShiftChains) {
+  Graph g;
+  AddInput(g, "x", {2, 3, 6, 6});
+  AddConst(g, "w", Random({4, 3, 3, 3}, 451));
+  AddConst(g, "b", Random({4}, 452));
+  AddConst(g, "scale", Random({1, 4, 1, 1}, 453, 0.5f, 2.0f));
+  AddConst(g, "shift", Random({4, 1, 1}, 454));
+  AddConst(g, "k", Tensor::Scalar<float>(0.25f));
+  AddConst(g, "div", Random({1, 4, 1, 1}, 455, 0.5f, 2.0f));
+  AddNode(g, "Conv", "conv", {"x", "w", "b"}, {"c"});
+  AddNode(g, "Mul", "mul", {"scale", "c"}, {"m"});
+  AddNode(g, "Add", "add", {"m", "shift"}, {"a"});
+  AddNode(g, "Sub", "rsub", {"k", "a"}, {"s"});
+  AddNode(g, "Div", "div", {"s", "div"}, {"y"});
+  AddOutput(g, "y");
+  int rewrites = 0;
+  Graph opt = Optimize(g, AffineToFixedPoint, &rewrites);
+  EXPECT_EQ(rewrites, 4);
+  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv"}));
+  EXPECT_EQ(opt.nodes[0].outputs[0], opt.Find("y"));
+}
+
+TEST(PassConvAffine, SpatialConstantsAndReciprocalsNotFolded) {
+  Graph g;
+  AddInput(g, "x", {1, 2, 4, 4});
+  AddConst(g, "w", Random({3, 2, 1, 1}, 461));
+  AddConst(g, "rows", Random({1, 1, 4, 1}, 462));
+  AddConst(g, "one", Tensor::Scalar<float>(1.0f));
+  AddNode(g, "Conv", "conv", {"x", "w"}, {"c"});
+  AddNode(g, "Mul", "mul", {"c", "rows"}, {"y"});
+  AddNode(g, "Conv", "conv2", {"x", "w"}, {"c2"});
+  AddNode(g, "Div", "rdiv", {"one", "c2"}, {"z"});
+  AddOutput(g, "y");
+  AddOutput(g, "z");
+  int rewrites = -1;
+  Optimize(g, FoldConvAffine, &rewrites);
+  EXPECT_EQ(rewrites, 0);
+}
+
 // ---- Pad folding -------------------------------------------------------------------------------
 
 Graph PadInto(const std::string& op, std::vector<int64_t> pads, float value, uint32_t seed) {

@@ -37,6 +37,10 @@ StatusOr<int> CollapseTransposeReshape(Graph& graph);
 // per output channel s = gamma / sqrt(var + eps), W' = W * s, b' = (b - mean) * s + beta.
 StatusOr<int> FoldBatchNorm(Graph& graph);
 
+// Add / Sub / Mul / Div by a per-output-channel constant folded into the Conv that alone feeds it
+// (weights and bias rescaled / shifted).
+StatusOr<int> FoldConvAffine(Graph& graph);
+
 // Pad (constant mode, zero value, non-negative pads on spatial axes only) folded into the pads of
 // the Conv or AveragePool reading it (AveragePool then counts the padding, count_include_pad=1, as
 // the padded input did); MaxPool only for a -inf pad value.
