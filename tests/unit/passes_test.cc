@@ -857,7 +857,8 @@ TEST(PassElementwiseChains, LayerValidatesSteps) {
 
 // A random CNN of `blocks` blocks on a 1x4x8x8 input mixing every pattern the passes rewrite:
 // Conv (+BN) (+activation), Pad -> Conv, residual Adds, SiLU, Erf GELU, sibling 1x1 convs with a
-// Concat, transpose pairs, identities, dead branches; some intermediate values are graph outputs.
+// Concat, transpose pairs, identities, dead branches, per-channel affine ops, scalar elementwise
+// chains; some intermediate values are graph outputs.
 Graph RandomNetwork(uint32_t seed, int blocks) {
   std::mt19937 rng(seed);
   auto pick = [&](int n) { return static_cast<int>(rng() % static_cast<uint32_t>(n)); };
@@ -886,7 +887,7 @@ Graph RandomNetwork(uint32_t seed, int blocks) {
     return out;
   };
   for (int b = 0; b < blocks; ++b) {
-    switch (pick(7)) {
+    switch (pick(9)) {
       case 0: {  // Conv (+BN) (+activation)
         std::string v = conv(cur, 4, pick(2) ? 3 : 1, pick(2));
         if (pick(2)) {
@@ -942,6 +943,30 @@ Graph RandomNetwork(uint32_t seed, int blocks) {
         AddNode(g, "Transpose", t2, {t1}, {t2}).attrs.Set("perm", std::vector<int64_t>{0, 3, 1, 2});
         unary("Exp", t1);  // dead
         cur = unary("Dropout", t2);
+        break;
+      }
+      case 6: {  // Conv -> per-channel Mul -> per-channel Add (a decomposed BatchNormalization)
+        const std::string v = conv(cur, 4, 3, pick(2));
+        const std::string sc = fresh("scale"), sh = fresh("shift");
+        AddConst(g, sc, Random({1, 4, 1, 1}, seed * 100 + id, 0.5f, 1.5f));
+        AddConst(g, sh, Random({4, 1, 1}, seed * 100 + id));
+        const std::string m = fresh("mul"), a = fresh("add");
+        AddNode(g, "Mul", m, {v, sc}, {m});
+        AddNode(g, "Add", a, {sh, m}, {a});
+        cur = a;
+        break;
+      }
+      case 7: {  // scalar elementwise chain: tanh(x * 0.5 + 1) - 0.25
+        const std::string half = fresh("half"), one = fresh("one"), q = fresh("q");
+        AddConst(g, half, Tensor::Scalar<float>(0.5f));
+        AddConst(g, one, Tensor::Scalar<float>(1.0f));
+        AddConst(g, q, Tensor::Scalar<float>(0.25f));
+        const std::string m = fresh("mul"), a = fresh("add"), s = fresh("sub");
+        AddNode(g, "Mul", m, {cur, half}, {m});
+        AddNode(g, "Add", a, {one, m}, {a});
+        const std::string t = unary("Tanh", a);
+        AddNode(g, "Sub", s, {t, q}, {s});
+        cur = s;
         break;
       }
       default: {  // make the current value observable
