@@ -2,6 +2,8 @@
 // the results of the optimized network against the unoptimized one through CpuEngine on random
 // inputs (fixed seeds, relative L2 <= 1e-5). Negative cases check that a pass leaves alone what it
 // must not touch.
+#include "passes/passes.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -14,9 +16,8 @@
 #include "edgert/fused_activation.h"
 #include "ir/graph.h"
 #include "ir/infer.h"
-#include "passes/pass_util.h"
-#include "passes/passes.h"
 #include "onnx_test_util.h"
+#include "passes/pass_util.h"
 
 namespace edgert {
 namespace {
@@ -73,9 +74,8 @@ void AddBnParams(Graph& g, const std::string& prefix, int64_t c, uint32_t seed) 
 }
 
 Node& AddBn(Graph& g, const std::string& prefix, const std::string& in, const std::string& out) {
-  return AddNode(g, "BatchNormalization", prefix, {in, prefix + "_gamma", prefix + "_beta", prefix + "_mean",
-                                                    prefix + "_var"},
-                 {out});
+  return AddNode(g, "BatchNormalization", prefix,
+                 {in, prefix + "_gamma", prefix + "_beta", prefix + "_mean", prefix + "_var"}, {out});
 }
 
 std::vector<std::string> LiveOps(const Graph& g) {
@@ -823,19 +823,19 @@ TEST(PassElementwiseChains, ChainsStopAtObservableValuesAndTensorOperands) {
   AddConst(g, "one", Tensor::Scalar<float>(1.0f));
   AddConst(g, "per_channel", Random({1, 3, 1}, 401));
   AddNode(g, "Sigmoid", "s1", {"x"}, {"a"});
-  AddNode(g, "Tanh", "t1", {"a"}, {"b"});         // b is a graph output: the chain ends here
+  AddNode(g, "Tanh", "t1", {"a"}, {"b"});  // b is a graph output: the chain ends here
   AddNode(g, "Exp", "e1", {"b"}, {"c"});
   AddNode(g, "Neg", "n1", {"c"}, {"d"});
   AddNode(g, "Mul", "m1", {"d", "per_channel"}, {"e"});  // not a scalar: not a step
   AddNode(g, "Abs", "a1", {"e"}, {"y"});
-  AddNode(g, "Pow", "p1", {"one", "y"}, {"z"});   // constant base: not a step
+  AddNode(g, "Pow", "p1", {"one", "y"}, {"z"});  // constant base: not a step
   AddOutput(g, "b");
   AddOutput(g, "z");
   int rewrites = 0;
   Graph opt = Optimize(g, FuseElementwiseChains, &rewrites);
   EXPECT_EQ(rewrites, 2);
-  EXPECT_EQ(LiveOps(opt), (std::vector<std::string>{"EdgertFusedElementwise", "EdgertFusedElementwise", "Mul", "Abs",
-                                                     "Pow"}));
+  EXPECT_EQ(LiveOps(opt),
+            (std::vector<std::string>{"EdgertFusedElementwise", "EdgertFusedElementwise", "Mul", "Abs", "Pow"}));
 }
 
 TEST(PassElementwiseChains, LayerValidatesSteps) {
@@ -1066,7 +1066,6 @@ TEST(PassManager, VerifyNamesTheBrokenPass) {
   EXPECT_NE(s.message().find("after pass breaker"), std::string::npos) << s.message();
   EXPECT_EQ(s.subject(), "relu");
 }
-
 
 // ---- builder ------------------------------------------------------------------------------------
 

@@ -32,10 +32,10 @@ struct BuildReport {
     std::string name;  // e.g. "batchnorm-folding", "vertical-fusion"
     int rewrites = 0;  // summed over every run of the pass
   };
-  int model_nodes = 0;        // nodes of the ONNX model
-  int layers_unoptimized = 0; // layers without the passes (after inference's constant folding)
-  int layers = 0;             // layers of the built network
-  std::vector<Pass> passes;   // in pipeline order; empty when not optimized
+  int model_nodes = 0;         // nodes of the ONNX model
+  int layers_unoptimized = 0;  // layers without the passes (after inference's constant folding)
+  int layers = 0;              // layers of the built network
+  std::vector<Pass> passes;    // in pipeline order; empty when not optimized
 };
 
 // Imports, infers and lowers `onnx_path`. Errors name the file and the node, tensor or input.
@@ -65,8 +65,8 @@ StatusOr<SupportReport> CheckModel(const std::string& onnx_path, const BuildOpti
 // constants; the caller passes the remaining inputs to the engine, in the network's input order.
 // The network is optimized unless `optimize` is false; `report` receives the counts.
 StatusOr<NetworkDef> BuildNetworkForInputs(const std::string& onnx_path, const std::vector<Tensor>& inputs,
-                                           std::vector<std::string>* bound = nullptr,
-                                           BuildReport* report = nullptr, bool optimize = true);
+                                           std::vector<std::string>* bound = nullptr, BuildReport* report = nullptr,
+                                           bool optimize = true);
 
 // Parses "name:1x3x224x224[,name2:...]" (trtexec's --shapes syntax) into `shapes`.
 Status ParseShapesOption(const std::string& text, std::map<std::string, Shape>* shapes);

@@ -256,7 +256,9 @@ Status InferNode(Graph& g, int index) {
 }  // namespace
 
 StatusOr<std::vector<Tensor>> EvaluateNode(const Graph& graph, const Node& node) {
-  if (!node.known) return Unsupported("operator '" + node.op_type + "' of node '" + node.name + "' is not supported", node.name);
+  if (!node.known) {
+    return Unsupported("operator '" + node.op_type + "' of node '" + node.name + "' is not supported", node.name);
+  }
   std::vector<ValueInfo> infos(node.inputs.size());
   std::vector<const ValueInfo*> ptrs(node.inputs.size(), nullptr);
   for (size_t k = 0; k < node.inputs.size(); ++k) {

@@ -81,10 +81,23 @@ StatusOr<int> FoldConvAffine(Graph& graph) {
     for (size_t m = 0; m < b.size(); ++m) {
       double scale = 1.0, shift = 0.0;  // y' = scale * y + shift
       switch (op.op) {
-        case OpType::kAdd: shift = c[m]; break;
-        case OpType::kSub: if (y_first) { shift = -c[m]; } else { scale = -1.0; shift = c[m]; } break;
-        case OpType::kMul: scale = c[m]; break;
-        default: scale = 1.0 / c[m]; break;
+        case OpType::kAdd:
+          shift = c[m];
+          break;
+        case OpType::kSub:
+          if (y_first) {
+            shift = -c[m];
+          } else {
+            scale = -1.0;
+            shift = c[m];
+          }
+          break;
+        case OpType::kMul:
+          scale = c[m];
+          break;
+        default:
+          scale = 1.0 / c[m];
+          break;
       }
       if (scale != 1.0) {
         for (size_t k = 0; k < per_channel; ++k) {

@@ -43,9 +43,19 @@ bool AsStep(const Graph& graph, const Node& n, StepDesc* step) {
   };
   *step = StepDesc();
   switch (n.op) {
-    case OpType::kRelu: case OpType::kSigmoid: case OpType::kTanh: case OpType::kExp: case OpType::kLog:
-    case OpType::kNeg: case OpType::kAbs: case OpType::kSqrt: case OpType::kErf: case OpType::kReciprocal:
-    case OpType::kFloor: case OpType::kCeil: case OpType::kHardSwish:
+    case OpType::kRelu:
+    case OpType::kSigmoid:
+    case OpType::kTanh:
+    case OpType::kExp:
+    case OpType::kLog:
+    case OpType::kNeg:
+    case OpType::kAbs:
+    case OpType::kSqrt:
+    case OpType::kErf:
+    case OpType::kReciprocal:
+    case OpType::kFloor:
+    case OpType::kCeil:
+    case OpType::kHardSwish:
       if (n.inputs.size() != 1 || !same_shape(n.inputs[0])) return false;
       step->name = n.op_type;
       step->data = n.inputs[0];
@@ -73,8 +83,13 @@ bool AsStep(const Graph& graph, const Node& n, StepDesc* step) {
       *step = {"Clip", {lo, hi}, n.inputs[0]};
       return true;
     }
-    case OpType::kAdd: case OpType::kSub: case OpType::kMul: case OpType::kDiv: case OpType::kPow:
-    case OpType::kMax: case OpType::kMin: {
+    case OpType::kAdd:
+    case OpType::kSub:
+    case OpType::kMul:
+    case OpType::kDiv:
+    case OpType::kPow:
+    case OpType::kMax:
+    case OpType::kMin: {
       if (n.inputs.size() != 2) return false;
       float c = 0.0f;
       const bool c_second = Scalar(graph, n.inputs[1], &c) && same_shape(n.inputs[0]);

@@ -79,7 +79,8 @@ StatusOr<int> FuseGeluPattern(Graph& graph) {
       // y = (x * a) * 0.5
       const int m1_out = graph.nodes[static_cast<size_t>(m1)].outputs[0];
       const int m2 = only_reader(m1_out);
-      if (op_of(m2) != OpType::kMul || !ScalarNear(graph, OtherInput(graph.nodes[static_cast<size_t>(m2)], m1_out), 0.5)) {
+      if (op_of(m2) != OpType::kMul ||
+          !ScalarNear(graph, OtherInput(graph.nodes[static_cast<size_t>(m2)], m1_out), 0.5)) {
         continue;
       }
       absorbed.push_back(m2);

@@ -56,8 +56,10 @@ PassManager DefaultPipeline() {
       {"transpose-reshape", &CollapseTransposeReshape},
   };
   pm.AddStage(cleanup, true);
-  pm.AddStage({{"pad-folding", &FoldPad}, {"batchnorm-folding", &FoldBatchNorm},
-               {"conv-affine-folding", &FoldConvAffine}, {"gelu-pattern", &FuseGeluPattern}},
+  pm.AddStage({{"pad-folding", &FoldPad},
+               {"batchnorm-folding", &FoldBatchNorm},
+               {"conv-affine-folding", &FoldConvAffine},
+               {"gelu-pattern", &FuseGeluPattern}},
               true);
   pm.AddStage({{"vertical-fusion", &FuseVertical}}, false);
   pm.AddStage({{"horizontal-fusion", &FuseHorizontalConv}}, false);

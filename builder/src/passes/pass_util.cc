@@ -176,8 +176,8 @@ Status VerifyGraph(const Graph& graph, const std::string& pass) {
       const Value& v = graph.values[static_cast<size_t>(node.outputs[k])];
       if (v.dtype != ctx.output(k).dtype || v.shape != ctx.output(k).shape) {
         return Internal(label + " output '" + v.name + "' is recorded as " + DataTypeName(v.dtype) + " " +
-                            ShapeToString(v.shape) + " but the operator gives " +
-                            DataTypeName(ctx.output(k).dtype) + " " + ShapeToString(ctx.output(k).shape),
+                            ShapeToString(v.shape) + " but the operator gives " + DataTypeName(ctx.output(k).dtype) +
+                            " " + ShapeToString(ctx.output(k).shape),
                         node.name);
       }
       defined[static_cast<size_t>(node.outputs[k])] = true;

@@ -104,9 +104,7 @@ StatusOr<int> FuseVertical(Graph& graph) {
     if (remove[static_cast<size_t>(u)] || graph.nodes[static_cast<size_t>(u)].folded) return -1;
     return u;
   };
-  auto float_value = [&](int v) {
-    return v >= 0 && graph.values[static_cast<size_t>(v)].dtype == DataType::kFloat32;
-  };
+  auto float_value = [&](int v) { return v >= 0 && graph.values[static_cast<size_t>(v)].dtype == DataType::kFloat32; };
   int rewrites = 0;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const Node& layer = graph.nodes[i];

@@ -12,7 +12,17 @@ namespace edgert {
 
 struct FusedEpilogue {
   enum class Kind : uint8_t {
-    kNone, kRelu, kLeakyRelu, kClip, kSigmoid, kHardSigmoid, kHardSwish, kSilu, kTanh, kGelu, kGeluTanh
+    kNone,
+    kRelu,
+    kLeakyRelu,
+    kClip,
+    kSigmoid,
+    kHardSigmoid,
+    kHardSwish,
+    kSilu,
+    kTanh,
+    kGelu,
+    kGeluTanh
   };
   Kind kind = Kind::kNone;
   float alpha = 0.0f;

@@ -26,8 +26,31 @@ namespace edgert {
 namespace {
 
 enum class Step : uint8_t {
-  kRelu, kSigmoid, kTanh, kExp, kLog, kNeg, kAbs, kSqrt, kErf, kReciprocal, kFloor, kCeil, kHardSwish,
-  kAdd, kSub, kRSub, kMul, kDiv, kRDiv, kPow, kMax, kMin, kLeakyRelu, kClip, kHardSigmoid
+  kRelu,
+  kSigmoid,
+  kTanh,
+  kExp,
+  kLog,
+  kNeg,
+  kAbs,
+  kSqrt,
+  kErf,
+  kReciprocal,
+  kFloor,
+  kCeil,
+  kHardSwish,
+  kAdd,
+  kSub,
+  kRSub,
+  kMul,
+  kDiv,
+  kRDiv,
+  kPow,
+  kMax,
+  kMin,
+  kLeakyRelu,
+  kClip,
+  kHardSigmoid
 };
 
 struct StepInfo {
@@ -37,14 +60,30 @@ struct StepInfo {
 };
 
 constexpr StepInfo kSteps[] = {
-    {"Relu", Step::kRelu, 0},       {"Sigmoid", Step::kSigmoid, 0},     {"Tanh", Step::kTanh, 0},
-    {"Exp", Step::kExp, 0},         {"Log", Step::kLog, 0},             {"Neg", Step::kNeg, 0},
-    {"Abs", Step::kAbs, 0},         {"Sqrt", Step::kSqrt, 0},           {"Erf", Step::kErf, 0},
-    {"Reciprocal", Step::kReciprocal, 0}, {"Floor", Step::kFloor, 0},   {"Ceil", Step::kCeil, 0},
-    {"HardSwish", Step::kHardSwish, 0},   {"Add", Step::kAdd, 1},       {"Sub", Step::kSub, 1},
-    {"RSub", Step::kRSub, 1},       {"Mul", Step::kMul, 1},             {"Div", Step::kDiv, 1},
-    {"RDiv", Step::kRDiv, 1},       {"Pow", Step::kPow, 1},             {"Max", Step::kMax, 1},
-    {"Min", Step::kMin, 1},         {"LeakyRelu", Step::kLeakyRelu, 1}, {"Clip", Step::kClip, 2},
+    {"Relu", Step::kRelu, 0},
+    {"Sigmoid", Step::kSigmoid, 0},
+    {"Tanh", Step::kTanh, 0},
+    {"Exp", Step::kExp, 0},
+    {"Log", Step::kLog, 0},
+    {"Neg", Step::kNeg, 0},
+    {"Abs", Step::kAbs, 0},
+    {"Sqrt", Step::kSqrt, 0},
+    {"Erf", Step::kErf, 0},
+    {"Reciprocal", Step::kReciprocal, 0},
+    {"Floor", Step::kFloor, 0},
+    {"Ceil", Step::kCeil, 0},
+    {"HardSwish", Step::kHardSwish, 0},
+    {"Add", Step::kAdd, 1},
+    {"Sub", Step::kSub, 1},
+    {"RSub", Step::kRSub, 1},
+    {"Mul", Step::kMul, 1},
+    {"Div", Step::kDiv, 1},
+    {"RDiv", Step::kRDiv, 1},
+    {"Pow", Step::kPow, 1},
+    {"Max", Step::kMax, 1},
+    {"Min", Step::kMin, 1},
+    {"LeakyRelu", Step::kLeakyRelu, 1},
+    {"Clip", Step::kClip, 2},
     {"HardSigmoid", Step::kHardSigmoid, 2},
 };
 
@@ -72,7 +111,8 @@ StatusOr<std::vector<ParsedStep>> ParseSteps(const OpContext& ctx) {
     }
     if (info == nullptr) return ctx.Error("step '" + name + "' is not a known elementwise step");
     if (next + static_cast<size_t>(info->params) > operands.size()) {
-      return ctx.Error("attribute 'operands' has " + std::to_string(operands.size()) + " values, too few for the steps");
+      return ctx.Error("attribute 'operands' has " + std::to_string(operands.size()) +
+                       " values, too few for the steps");
     }
     ParsedStep p{info->step};
     if (info->params > 0) p.a = operands[next];
@@ -113,31 +153,54 @@ inline void Each(float* v, int64_t n, F f) {
 void ApplyStep(const ParsedStep& s, float* v, int64_t n) {
   const float a = s.a, b = s.b;
   switch (s.step) {
-    case Step::kRelu: return Each(v, n, [](float x) { return x > 0.0f ? x : 0.0f; });
-    case Step::kSigmoid: return Each(v, n, [](float x) { return Sigmoid(x); });
-    case Step::kTanh: return Each(v, n, [](float x) { return std::tanh(x); });
-    case Step::kExp: return Each(v, n, [](float x) { return std::exp(x); });
-    case Step::kLog: return Each(v, n, [](float x) { return std::log(x); });
-    case Step::kNeg: return Each(v, n, [](float x) { return -x; });
-    case Step::kAbs: return Each(v, n, [](float x) { return std::fabs(x); });
-    case Step::kSqrt: return Each(v, n, [](float x) { return std::sqrt(x); });
-    case Step::kErf: return Each(v, n, [](float x) { return std::erf(x); });
-    case Step::kReciprocal: return Each(v, n, [](float x) { return 1.0f / x; });
-    case Step::kFloor: return Each(v, n, [](float x) { return std::floor(x); });
-    case Step::kCeil: return Each(v, n, [](float x) { return std::ceil(x); });
+    case Step::kRelu:
+      return Each(v, n, [](float x) { return x > 0.0f ? x : 0.0f; });
+    case Step::kSigmoid:
+      return Each(v, n, [](float x) { return Sigmoid(x); });
+    case Step::kTanh:
+      return Each(v, n, [](float x) { return std::tanh(x); });
+    case Step::kExp:
+      return Each(v, n, [](float x) { return std::exp(x); });
+    case Step::kLog:
+      return Each(v, n, [](float x) { return std::log(x); });
+    case Step::kNeg:
+      return Each(v, n, [](float x) { return -x; });
+    case Step::kAbs:
+      return Each(v, n, [](float x) { return std::fabs(x); });
+    case Step::kSqrt:
+      return Each(v, n, [](float x) { return std::sqrt(x); });
+    case Step::kErf:
+      return Each(v, n, [](float x) { return std::erf(x); });
+    case Step::kReciprocal:
+      return Each(v, n, [](float x) { return 1.0f / x; });
+    case Step::kFloor:
+      return Each(v, n, [](float x) { return std::floor(x); });
+    case Step::kCeil:
+      return Each(v, n, [](float x) { return std::ceil(x); });
     case Step::kHardSwish:
       return Each(v, n, [](float x) { return x * std::min(1.0f, std::max(0.0f, x / 6.0f + 0.5f)); });
-    case Step::kAdd: return Each(v, n, [a](float x) { return x + a; });
-    case Step::kSub: return Each(v, n, [a](float x) { return x - a; });
-    case Step::kRSub: return Each(v, n, [a](float x) { return a - x; });
-    case Step::kMul: return Each(v, n, [a](float x) { return x * a; });
-    case Step::kDiv: return Each(v, n, [a](float x) { return x / a; });
-    case Step::kRDiv: return Each(v, n, [a](float x) { return a / x; });
-    case Step::kPow: return Each(v, n, [a](float x) { return std::pow(x, a); });
-    case Step::kMax: return Each(v, n, [a](float x) { return (x >= a || std::isnan(x)) ? x : a; });
-    case Step::kMin: return Each(v, n, [a](float x) { return (x <= a || std::isnan(x)) ? x : a; });
-    case Step::kLeakyRelu: return Each(v, n, [a](float x) { return x >= 0 ? x : a * x; });
-    case Step::kClip: return Each(v, n, [a, b](float x) { return std::min(std::max(x, a), b); });
+    case Step::kAdd:
+      return Each(v, n, [a](float x) { return x + a; });
+    case Step::kSub:
+      return Each(v, n, [a](float x) { return x - a; });
+    case Step::kRSub:
+      return Each(v, n, [a](float x) { return a - x; });
+    case Step::kMul:
+      return Each(v, n, [a](float x) { return x * a; });
+    case Step::kDiv:
+      return Each(v, n, [a](float x) { return x / a; });
+    case Step::kRDiv:
+      return Each(v, n, [a](float x) { return a / x; });
+    case Step::kPow:
+      return Each(v, n, [a](float x) { return std::pow(x, a); });
+    case Step::kMax:
+      return Each(v, n, [a](float x) { return (x >= a || std::isnan(x)) ? x : a; });
+    case Step::kMin:
+      return Each(v, n, [a](float x) { return (x <= a || std::isnan(x)) ? x : a; });
+    case Step::kLeakyRelu:
+      return Each(v, n, [a](float x) { return x >= 0 ? x : a * x; });
+    case Step::kClip:
+      return Each(v, n, [a, b](float x) { return std::min(std::max(x, a), b); });
     case Step::kHardSigmoid:
       return Each(v, n, [a, b](float x) { return std::min(1.0f, std::max(0.0f, a * x + b)); });
   }

@@ -176,8 +176,8 @@ class ConvKernel : public CpuKernel {
         const float* rg = ri ? ri + grp * mg_ * out_size : nullptr;
         for (int64_t j0 = 0; j0 < out_size; j0 += kEpilogueCols) {
           const int64_t len = std::min(kEpilogueCols, out_size - j0);
-          Sgemm(false, false, mg_, len, kdim_, 1.0f, w + grp * mg_ * kdim_, kdim_, cols + j0, out_size, true,
-                yg + j0, out_size, gemm_);
+          Sgemm(false, false, mg_, len, kdim_, 1.0f, w + grp * mg_ * kdim_, kdim_, cols + j0, out_size, true, yg + j0,
+                out_size, gemm_);
           for (int64_t oc = 0; oc < mg_; ++oc) {
             epilogue_.Apply(yg + oc * out_size + j0, rg ? rg + oc * out_size + j0 : nullptr, len);
           }
