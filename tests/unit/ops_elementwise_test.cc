@@ -514,7 +514,7 @@ TEST(OpsElementwiseBinary, EngineRejectsWrongDeclaredOutput) {
   net.inputs = {0, 1};
   net.outputs = {2};
   auto engine = CpuEngine::Create(std::move(net));
-  ExpectError(engine.status(), "add_bad", "output 0 is declared as float32 2x4 but the inputs give float32 2x3");
+  ExpectError(engine.status(), "add_bad", "output 0 is declared float32 2x4 but the inputs give float32 2x3");
 }
 
 // ---- Variadic -------------------------------------------------------------------------------------

@@ -289,8 +289,8 @@ TEST(OpsNnConv, DeclaredOutputShapeMismatchIsAnError) {
   net.outputs = {2};
   auto engine = CpuEngine::Create(net);
   ASSERT_FALSE(engine.ok());
-  EXPECT_NE(engine.status().message().find("node 'nn0': output 0 is declared float32 1x1x4 but the operator "
-                                           "produces float32 1x1x3"),
+  EXPECT_NE(engine.status().message().find("node 'nn0': output 0 is declared float32 1x1x4 but the inputs give "
+                                           "float32 1x1x3"),
             std::string::npos)
       << engine.status().message();
 }

@@ -596,7 +596,7 @@ TEST(OpsTensorMove, EngineRejectsOutputShapeThatInputsDoNotGive) {
   net.layers.push_back(layer);
   net.inputs = {0};
   net.outputs = {1};
-  ExpectError(CpuEngine::Create(net), "output 0 is float32 2x3 but the inputs give float32 3x2");
+  ExpectError(CpuEngine::Create(net), "output 0 is declared float32 2x3 but the inputs give float32 3x2");
 }
 
 // ---- Resize / Upsample -----------------------------------------------------------------------
