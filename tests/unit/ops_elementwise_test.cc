@@ -8,70 +8,21 @@
 
 #include "edgert/cpu_engine.h"
 #include "edgert/op_def.h"
+#include "op_test_util.h"
 
 namespace edgert {
 namespace {
 
 // One operator input: a tensor that is either a network input (fed at run time) or a constant.
 // An undefined tensor is an absent optional input.
-struct In {
-  Tensor value;
-  bool constant = false;
-};
+using In = testing::OpArg;
 
 // Builds a one-layer network around `op` (output dtypes and shapes from the op's infer()), runs it
 // on the CPU engine and returns the outputs, or the first error of support check, inference,
 // engine creation or the run.
 StatusOr<std::vector<Tensor>> RunOp(OpType op, int opset, const Attributes& attrs, const std::vector<In>& inputs,
                                     size_t num_outputs = 1, const std::string& name = "node0") {
-  NetworkDef net;
-  LayerDef layer;
-  layer.name = name;
-  layer.op = op;
-  layer.opset = opset;
-  layer.attrs = attrs;
-  std::vector<ValueInfo> infos(inputs.size());
-  std::vector<const ValueInfo*> ptrs;
-  std::vector<Tensor> feeds;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const Tensor& t = inputs[i].value;
-    if (!t.defined()) {
-      layer.inputs.push_back(-1);
-      ptrs.push_back(nullptr);
-      continue;
-    }
-    TensorDef def;
-    def.name = "in" + std::to_string(i);
-    def.dtype = t.dtype();
-    def.shape = t.shape();
-    if (inputs[i].constant) {
-      def.value = t;
-    } else {
-      net.inputs.push_back(static_cast<int32_t>(net.tensors.size()));
-      feeds.push_back(t);
-    }
-    layer.inputs.push_back(static_cast<int32_t>(net.tensors.size()));
-    net.tensors.push_back(def);
-    infos[i] = ValueInfo{t.dtype(), t.shape(), inputs[i].constant ? &inputs[i].value : nullptr};
-    ptrs.push_back(&infos[i]);
-  }
-  OpContext ctx(op, name, attrs, opset, ptrs, num_outputs);
-  EDGERT_RETURN_IF_ERROR(CheckSupported(ctx));
-  EDGERT_RETURN_IF_ERROR(GetOpDef(op)->infer(ctx));
-  for (size_t k = 0; k < num_outputs; ++k) {
-    TensorDef def;
-    def.name = "out" + std::to_string(k);
-    def.dtype = ctx.output(k).dtype;
-    def.shape = ctx.output(k).shape;
-    layer.outputs.push_back(static_cast<int32_t>(net.tensors.size()));
-    net.outputs.push_back(static_cast<int32_t>(net.tensors.size()));
-    net.tensors.push_back(def);
-  }
-  net.layers.push_back(layer);
-  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CpuEngine> engine, CpuEngine::Create(std::move(net)));
-  std::vector<Tensor> outs;
-  EDGERT_RETURN_IF_ERROR(engine->Run(feeds, &outs));
-  return outs;
+  return testing::RunSingleOp(op, attrs, inputs, num_outputs, opset, name);
 }
 
 StatusOr<Tensor> Run1(OpType op, const std::vector<In>& inputs, const Attributes& attrs = {}, int opset = 17) {
