@@ -3,6 +3,10 @@
 // poisons every activation before the run.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,6 +79,39 @@ inline StatusOr<std::vector<Tensor>> RunSingleOp(OpType op, const Attributes& at
   std::vector<Tensor> outs;
   EDGERT_RETURN_IF_ERROR(engine->Run(feeds, &outs));
   return outs;
+}
+
+template <typename T>
+std::vector<T> Values(const Tensor& t) {
+  return std::vector<T>(t.data<T>(), t.data<T>() + t.num_elements());
+}
+
+// Float32 elements equal to `want` within a relative `tol`; NaN and infinities exactly.
+inline void ExpectFloats(const Tensor& t, const std::vector<float>& want, float tol = 1e-5f) {
+  ASSERT_EQ(t.dtype(), DataType::kFloat32);
+  ASSERT_EQ(t.num_elements(), static_cast<int64_t>(want.size()));
+  for (size_t i = 0; i < want.size(); ++i) {
+    float got = t.data<float>()[i];
+    if (std::isnan(want[i])) {
+      EXPECT_TRUE(std::isnan(got)) << "element " << i;
+    } else if (std::isinf(want[i])) {
+      EXPECT_EQ(got, want[i]) << "element " << i;
+    } else {
+      EXPECT_NEAR(got, want[i], tol * std::max(1.0f, std::fabs(want[i]))) << "element " << i;
+    }
+  }
+}
+
+// The error's message names the node and contains `what`.
+inline void ExpectError(const Status& s, const std::string& node, const std::string& what) {
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("node '" + node + "'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find(what), std::string::npos) << s.message();
+}
+
+template <typename T>
+Status StatusOf(const StatusOr<T>& v) {
+  return v.status();
 }
 
 }  // namespace testing

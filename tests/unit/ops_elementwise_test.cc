@@ -16,6 +16,10 @@ namespace {
 // One operator input: a tensor that is either a network input (fed at run time) or a constant.
 // An undefined tensor is an absent optional input.
 using In = testing::OpArg;
+using testing::ExpectError;
+using testing::ExpectFloats;
+using testing::StatusOf;
+using testing::Values;
 
 // Builds a one-layer network around `op` (output dtypes and shapes from the op's infer()), runs it
 // on the CPU engine and returns the outputs, or the first error of support check, inference,
@@ -28,11 +32,6 @@ StatusOr<std::vector<Tensor>> RunOp(OpType op, int opset, const Attributes& attr
 StatusOr<Tensor> Run1(OpType op, const std::vector<In>& inputs, const Attributes& attrs = {}, int opset = 17) {
   EDGERT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, RunOp(op, opset, attrs, inputs));
   return outs[0];
-}
-
-template <typename T>
-std::vector<T> Values(const Tensor& t) {
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.num_elements());
 }
 
 template <typename T>
@@ -49,33 +48,6 @@ std::vector<bool> BoolValues(const Tensor& t) {
   std::vector<bool> v;
   for (int64_t i = 0; i < t.num_elements(); ++i) v.push_back(t.data<bool>()[i]);
   return v;
-}
-
-void ExpectFloats(const Tensor& t, const std::vector<float>& want, float tol = 1e-5f) {
-  ASSERT_EQ(t.dtype(), DataType::kFloat32);
-  ASSERT_EQ(t.num_elements(), static_cast<int64_t>(want.size()));
-  for (size_t i = 0; i < want.size(); ++i) {
-    float got = t.data<float>()[i];
-    if (std::isnan(want[i])) {
-      EXPECT_TRUE(std::isnan(got)) << "element " << i;
-    } else if (std::isinf(want[i])) {
-      EXPECT_EQ(got, want[i]) << "element " << i;
-    } else {
-      EXPECT_NEAR(got, want[i], tol * std::max(1.0f, std::fabs(want[i]))) << "element " << i;
-    }
-  }
-}
-
-// The error's message names the node and contains `what`.
-void ExpectError(const Status& s, const std::string& node, const std::string& what) {
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("node '" + node + "'"), std::string::npos) << s.message();
-  EXPECT_NE(s.message().find(what), std::string::npos) << s.message();
-}
-
-template <typename T>
-Status StatusOf(const StatusOr<T>& v) {
-  return v.status();
 }
 
 std::mt19937& Rng() {

@@ -17,6 +17,10 @@ namespace {
 // One operator input: a network input fed at run time, or a constant. An undefined tensor is an
 // absent optional input.
 using In = testing::OpArg;
+using testing::ExpectError;
+using testing::ExpectFloats;
+using testing::StatusOf;
+using testing::Values;
 
 // Builds a one-layer network around `op` (outputs from the op's infer()), runs it on the CPU
 // engine and returns the outputs or the first error.
@@ -26,10 +30,6 @@ StatusOr<std::vector<Tensor>> RunOp(OpType op, int opset, const Attributes& attr
 }
 
 template <typename T>
-std::vector<T> Values(const Tensor& t) {
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.num_elements());
-}
-template <typename T>
 Tensor T1(std::vector<T> v, Shape shape) {
   return Tensor::FromVector<T>(v, std::move(shape));
 }
@@ -37,32 +37,6 @@ Tensor F(std::vector<float> v, Shape shape) { return T1<float>(std::move(v), std
 Tensor Axes(std::vector<int64_t> axes) {
   Shape shape{static_cast<int64_t>(axes.size())};
   return T1<int64_t>(std::move(axes), shape);
-}
-
-void ExpectFloats(const Tensor& t, const std::vector<float>& want, float tol = 1e-5f) {
-  ASSERT_EQ(t.dtype(), DataType::kFloat32);
-  ASSERT_EQ(t.num_elements(), static_cast<int64_t>(want.size()));
-  for (size_t i = 0; i < want.size(); ++i) {
-    float got = t.data<float>()[i];
-    if (std::isnan(want[i])) {
-      EXPECT_TRUE(std::isnan(got)) << "element " << i;
-    } else if (std::isinf(want[i])) {
-      EXPECT_EQ(got, want[i]) << "element " << i;
-    } else {
-      EXPECT_NEAR(got, want[i], tol * std::max(1.0f, std::fabs(want[i]))) << "element " << i;
-    }
-  }
-}
-
-void ExpectError(const Status& s, const std::string& node, const std::string& what) {
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("node '" + node + "'"), std::string::npos) << s.message();
-  EXPECT_NE(s.message().find(what), std::string::npos) << s.message();
-}
-
-template <typename T>
-Status StatusOf(const StatusOr<T>& v) {
-  return v.status();
 }
 
 Attributes KeepDims(int64_t keep) {
