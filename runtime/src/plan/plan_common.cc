@@ -13,9 +13,11 @@ namespace {
 // "12.4" from cudaRuntimeGetVersion()'s 12040.
 std::string CudaVersionString(int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); }
 
-// cuDNN 9+ and cuBLAS 12+ use major*10000 + minor*100 + patch; older releases major*1000 + ...
-std::string LibraryVersionString(int v) {
-  const int major_scale = v >= 10000 ? 10000 : 1000;
+// major*10000 + minor*100 + patch from cuDNN 9 (90100) and cuBLAS 12 (120405) on; earlier releases
+// use major*1000 + minor*100 + patch (cuDNN 8.9.7: 8907, cuBLAS 11.6.0: 11600). `new_scheme_from`
+// is the smallest value of the newer scheme for the library.
+std::string LibraryVersionString(int v, int new_scheme_from) {
+  const int major_scale = v >= new_scheme_from ? 10000 : 1000;
   return std::to_string(v / major_scale) + "." + std::to_string((v % major_scale) / 100) + "." +
          std::to_string(v % 100);
 }
@@ -28,8 +30,8 @@ std::string DeviceKey::ToString() const {
   s += " (sm_" + std::to_string(cc_major) + std::to_string(cc_minor);
   if (sm_count > 0) s += ", " + std::to_string(sm_count) + " SMs";
   if (cuda_version > 0) s += ", CUDA " + CudaVersionString(cuda_version);
-  if (cudnn_version > 0) s += ", cuDNN " + LibraryVersionString(cudnn_version);
-  if (cublas_version > 0) s += ", cuBLAS " + LibraryVersionString(cublas_version);
+  if (cudnn_version > 0) s += ", cuDNN " + LibraryVersionString(cudnn_version, 90000);
+  if (cublas_version > 0) s += ", cuBLAS " + LibraryVersionString(cublas_version, 120000);
   return s + ")";
 }
 

@@ -106,6 +106,9 @@ StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& net, const PlanMe
   WeightsLayout weights;
   uint32_t num_constants = 0;
   flatbuffers::FlatBufferBuilder fbb(1 << 16);
+  // Store every scalar, defaults included: -0.0f equals the default 0.0f and would otherwise be
+  // dropped and read back as +0.0f.
+  fbb.ForceDefaults(true);
   std::vector<flatbuffers::Offset<fb::Tensor>> tensor_offs;
   tensor_offs.reserve(net.tensors.size());
   for (const TensorDef& t : net.tensors) {
