@@ -9,6 +9,7 @@
 #include <cmath>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <dirent.h>
 #include <fstream>
@@ -17,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "edgert/builder.h"
 #include "edgert/cpu_engine.h"
 #include "edgert/hash.h"
 #include "edgert/plan.h"
@@ -778,6 +780,57 @@ TEST(PlanLoadTime, TwentyFiveMegabytesOfWeights) {
   std::printf("[plan_test] %.1f MB plan (page cache warm): LoadedPlan::Open median %.2f ms (min %.2f), "
               "ValidatePlan median %.3f ms\n",
               static_cast<double>(bytes.size()) / 1e6, open_ms[3], open_ms[0], validate_ms[3]);
+}
+
+// The real thing, when a model is given (EDGERT_PLAN_TEST_ONNX=/path/model.onnx, static input
+// shapes): build from ONNX, save, load, and require the loaded plan to run exactly like the
+// network built from ONNX; logs the plan size and load times.
+TEST(PlanLoadTime, OnnxModelRoundTripWhenGiven) {
+  const char* onnx = std::getenv("EDGERT_PLAN_TEST_ONNX");
+  if (onnx == nullptr) GTEST_SKIP() << "set EDGERT_PLAN_TEST_ONNX to a model with static input shapes";
+  auto net = BuildNetwork(onnx, BuildOptions{});
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  TempDir dir;
+  const std::string path = dir.File("model.plan");
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::vector<uint8_t> bytes = SerializeOrDie(*net, TestMetadata());
+  ASSERT_TRUE(WritePlanFile(path, bytes).ok());
+  const auto t1 = std::chrono::steady_clock::now();
+  std::vector<double> open_ms;
+  NetworkDef loaded_net;
+  for (int rep = 0; rep < 5; ++rep) {
+    const auto a = std::chrono::steady_clock::now();
+    auto plan = LoadedPlan::Open(path);
+    const auto b = std::chrono::steady_clock::now();
+    ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+    open_ms.push_back(std::chrono::duration<double, std::milli>(b - a).count());
+    loaded_net = plan->network();
+  }
+  const auto c0 = std::chrono::steady_clock::now();
+  auto loaded = CpuEngine::Create(loaded_net);
+  const auto c1 = std::chrono::steady_clock::now();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  std::sort(open_ms.begin(), open_ms.end());
+  std::printf("[plan_test] %s: %zu layers, plan %.1f MB, serialize+write %.1f ms, LoadedPlan::Open median %.2f ms "
+              "(min %.2f), CpuEngine::Create from the plan %.1f ms\n",
+              onnx, loaded_net.layers.size(), static_cast<double>(bytes.size()) / 1e6,
+              std::chrono::duration<double, std::milli>(t1 - t0).count(), open_ms[open_ms.size() / 2], open_ms[0],
+              std::chrono::duration<double, std::milli>(c1 - c0).count());
+  ExpectSameNetwork(*net, loaded_net);
+  auto original = CpuEngine::Create(*net);
+  ASSERT_TRUE(original.ok()) << original.status().ToString();
+  std::mt19937 rng(TestSeed());
+  std::vector<Tensor> inputs;
+  for (int32_t i : loaded_net.inputs) {
+    const TensorDef& def = loaded_net.tensors[static_cast<size_t>(i)];
+    ASSERT_EQ(def.dtype, DataType::kFloat32) << def.name;
+    inputs.push_back(RandomFloats(def.shape, rng));
+  }
+  std::vector<Tensor> expected, actual;
+  ASSERT_TRUE((*original)->Run(inputs, &expected).ok());
+  ASSERT_TRUE((*loaded)->Run(inputs, &actual).ok());
+  ASSERT_EQ(expected.size(), actual.size());
+  for (size_t k = 0; k < expected.size(); ++k) EXPECT_TRUE(SameBytes(expected[k], actual[k])) << "output " << k;
 }
 
 }  // namespace

@@ -42,7 +42,7 @@ class Sha256 {
 std::string Sha256Hex(const void* data, size_t size);
 inline std::string Sha256Hex(std::string_view text) { return Sha256Hex(text.data(), text.size()); }
 
-// XXH64 of `size` bytes (about 10 GB/s on one core); the checksum plans store.
+// XXH64 of `size` bytes (tens of GB/s on one x86 core); the checksum plans store.
 uint64_t Xxh64(const void* data, size_t size, uint64_t seed = 0);
 
 // Lowercase hex of `size` bytes, in order.

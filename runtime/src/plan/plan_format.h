@@ -27,9 +27,10 @@ namespace plan_internal {
 inline constexpr char kPlanMagic[8] = {'E', 'D', 'G', 'E', 'R', 'T', 'P', 'L'};
 inline constexpr size_t kPlanHeaderSize = 96;
 inline constexpr size_t kHeaderChecksumOffset = 88;
-// Bounds that keep a corrupt header from asking for absurd reads (and FlatBuffers' 2 GiB limit).
+// Bounds that keep a corrupt header from asking for absurd reads, well inside FlatBuffers' 2 GiB
+// buffer limit (its verifier asserts on larger buffers). Weights are outside both sections.
 inline constexpr uint64_t kMaxMetadataBytes = uint64_t{1} << 20;
-inline constexpr uint64_t kMaxNetworkBytes = (uint64_t{1} << 31) - 1;
+inline constexpr uint64_t kMaxNetworkBytes = uint64_t{1} << 30;
 
 struct PlanHeader {
   uint32_t format_version = 0;

@@ -168,7 +168,7 @@ StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& net, const PlanMe
     return InvalidArgument("SerializePlan: the metadata (" + std::to_string(h.meta_size) + " bytes) exceeds 1 MiB");
   }
   if (h.body_size > plan_internal::kMaxNetworkBytes) {
-    return InvalidArgument("SerializePlan: the network description exceeds 2 GiB");
+    return InvalidArgument("SerializePlan: the network description exceeds 1 GiB");
   }
   std::vector<uint8_t> bytes(h.file_size, 0);
   plan_internal::EncodeHeader(h, bytes.data());
