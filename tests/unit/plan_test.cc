@@ -603,6 +603,7 @@ TEST(PlanRobustness, ThousandSingleBitFlipsAreAllRefused) {
       EXPECT_FALSE(LoadedPlan::Open(path).ok());
     }
   }
+  std::printf("[plan_test] robustness plan sha256 %s\n", Sha256Hex(good.data(), good.size()).c_str());
   std::printf("[plan_test] 1000 bit flips in a %zu-byte plan: %d refused (header checksum %d, content checksum %d, "
               "magic/format %d)\n",
               good.size(), refused, by_header, by_content, by_magic_or_version);

@@ -80,7 +80,8 @@ flatbuffers::Offset<fb::Attr> BuildAttr(flatbuffers::FlatBufferBuilder& fbb, Wei
   } else if (const auto* v = std::get_if<Tensor>(&value)) {
     kind = fb::AttrKind::Tensor;
     const fb::WeightRef ref = weights.Place(*v);
-    t_off = fb::CreateTensorValue(fbb, static_cast<int32_t>(v->dtype()), fbb.CreateVector(v->shape()), &ref);
+    const auto shape_off = fbb.CreateVector(v->shape());
+    t_off = fb::CreateTensorValue(fbb, static_cast<int32_t>(v->dtype()), shape_off, &ref);
   } else if (const auto* v = std::get_if<std::vector<int64_t>>(&value)) {
     kind = fb::AttrKind::Ints;
     ints_off = fbb.CreateVector(*v);
@@ -143,9 +144,12 @@ StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& net, const PlanMe
 
   flatbuffers::FlatBufferBuilder meta_fbb(1024);
   const DeviceKey& d = metadata.device;
-  const auto device_off =
-      fb::CreateDeviceKey(meta_fbb, meta_fbb.CreateString(d.backend), meta_fbb.CreateString(d.gpu_name), d.cc_major,
-                          d.cc_minor, d.sm_count, d.cuda_version, d.cudnn_version, d.cublas_version);
+  // One statement per builder call: argument evaluation order differs between compilers, and the
+  // bytes must not.
+  const auto backend_off = meta_fbb.CreateString(d.backend);
+  const auto gpu_off = meta_fbb.CreateString(d.gpu_name);
+  const auto device_off = fb::CreateDeviceKey(meta_fbb, backend_off, gpu_off, d.cc_major, d.cc_minor, d.sm_count,
+                                              d.cuda_version, d.cudnn_version, d.cublas_version);
   const auto version_off = meta_fbb.CreateString(metadata.edgert_version);
   const auto options_off = meta_fbb.CreateString(metadata.build_options_hash);
   const auto model_off = meta_fbb.CreateString(metadata.model_hash);
