@@ -705,6 +705,32 @@ TEST_F(PlanTargetedCorruption, HugeShape) {
   EXPECT_NE(OpenError().find("impossible shape"), std::string::npos);
 }
 
+TEST_F(PlanTargetedCorruption, MisalignedInt64Vectors) {
+  // Point tensor 'x''s shape 4 bytes further: the verifier accepts it (it checks the 4-byte length
+  // field only), the reader must refuse to read 8-byte elements at a 4-byte boundary.
+  auto bump = [](void* table, flatbuffers::voffset_t field) {
+    uint8_t* at = reinterpret_cast<flatbuffers::Table*>(table)->GetAddressOf(field);
+    ASSERT_NE(at, nullptr);
+    uint32_t off;
+    std::memcpy(&off, at, sizeof(off));
+    off += 4;
+    std::memcpy(at, &off, sizeof(off));
+  };
+  bump(Body()->mutable_tensors()->GetMutableObject(0), fb::Tensor::VT_SHAPE);
+  EXPECT_EQ(OpenError(), "t.plan: tensor 'x' has a misaligned shape");
+  bump(Body()->mutable_tensors()->GetMutableObject(0), fb::Tensor::VT_SHAPE);  // 8 further: aligned again
+  EXPECT_NE(OpenError(), "t.plan: tensor 'x' has a misaligned shape");
+  SetUp();
+  fb::Attr* kernel_shape = nullptr;
+  auto* attrs = Body()->mutable_layers()->GetMutableObject(0)->mutable_attrs();
+  for (uint32_t i = 0; i < attrs->size(); ++i) {
+    if (attrs->Get(i)->name()->str() == "kernel_shape") kernel_shape = attrs->GetMutableObject(i);
+  }
+  ASSERT_NE(kernel_shape, nullptr);
+  bump(kernel_shape, fb::Attr::VT_INTS);
+  EXPECT_EQ(OpenError(), "t.plan: layer 'conv1' attribute 'kernel_shape' has misaligned values");
+}
+
 TEST_F(PlanTargetedCorruption, WeightSizeDisagreesWithShape) {
   fb::WeightRef* w = Body()->mutable_tensors()->GetMutableObject(1)->mutable_constant();
   ASSERT_NE(w, nullptr);

@@ -91,6 +91,13 @@ Status PreadAll(int fd, uint8_t* out, size_t size, uint64_t offset, const std::s
 
 std::string Str(const flatbuffers::String* s) { return s == nullptr ? std::string() : s->str(); }
 
+// The FlatBuffers verifier checks only a vector's 4-byte length field for alignment; vectors of
+// 8-byte elements are read in place, so their element alignment is checked here (the writer
+// aligns non-empty ones, and every section base is at least 8-aligned in memory).
+bool ElementsAligned(const flatbuffers::Vector<int64_t>* v) {
+  return v == nullptr || v->size() == 0 || reinterpret_cast<uintptr_t>(v->Data()) % alignof(int64_t) == 0;
+}
+
 // Step 2 of both paths: checksum and verify the metadata section, then copy it out.
 StatusOr<PlanMetadata> ParseMetadata(const uint8_t* meta, const PlanHeader& h, const std::string& name) {
   if (Xxh64(meta, h.meta_size) != h.meta_checksum) {
@@ -173,6 +180,7 @@ StatusOr<Tensor> StoredTensor(int32_t dtype_id, const flatbuffers::Vector<int64_
   Shape shape;
   if (dims != nullptr) {
     if (dims->size() > plan_internal::kMaxPlanRank) return CorruptPlan(name, what + " has an impossible rank");
+    if (!ElementsAligned(dims)) return CorruptPlan(name, what + " has a misaligned shape");
     shape.assign(dims->begin(), dims->end());
   }
   for (int64_t d : shape) {
@@ -219,6 +227,7 @@ StatusOr<AttrValue> ReadAttr(const fb::Attr& a, const std::string& attr_what, co
       return AttrValue(std::move(value));
     }
     case fb::AttrKind::Ints:
+      if (!ElementsAligned(a.ints())) return CorruptPlan(name, attr_what + " has misaligned values");
       return AttrValue(a.ints() == nullptr ? std::vector<int64_t>()
                                            : std::vector<int64_t>(a.ints()->begin(), a.ints()->end()));
     case fb::AttrKind::Floats:
