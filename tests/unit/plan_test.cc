@@ -443,9 +443,21 @@ TEST_F(PlanValidateTest, WrongDeviceIsOneSentenceNamingTheFile) {
             path_ + ": plan was built for NVIDIA H100 (sm_90) with 132 SMs but this device has 114");
   DeviceKey newer_cuda = H100Key();
   newer_cuda.cuda_version = 12060;
-  EXPECT_NE(Validate(bytes_, newer_cuda).find("CUDA 12.4"), std::string::npos);
-  EXPECT_NE(Validate(bytes_, newer_cuda).find("this device is NVIDIA H100 (sm_90, 132 SMs, CUDA 12.6"),
-            std::string::npos);
+  EXPECT_EQ(Validate(bytes_, newer_cuda),
+            path_ + ": plan was built for NVIDIA H100 (sm_90) with CUDA 12.4 but this device has CUDA 12.6");
+  DeviceKey older_cudnn = H100Key();
+  older_cudnn.cudnn_version = 8907;
+  EXPECT_EQ(Validate(bytes_, older_cudnn),
+            path_ + ": plan was built for NVIDIA H100 (sm_90) with cuDNN 9.1.0 but this device has cuDNN 8.9.7");
+  DeviceKey no_cublas = H100Key();
+  no_cublas.cublas_version = 0;
+  EXPECT_EQ(Validate(bytes_, no_cublas),
+            path_ + ": plan was built for NVIDIA H100 (sm_90) with cuBLAS 12.4.5 but this device has cuBLAS none");
+  DeviceKey orin = H100Key();
+  orin.gpu_name = "Orin";
+  orin.cc_minor = 7;
+  orin.cc_major = 8;
+  EXPECT_EQ(Validate(bytes_, orin), path_ + ": plan was built for NVIDIA H100 (sm_90) but this device is Orin (sm_87)");
   WriteRaw(path_, bytes_);
   EXPECT_EQ(ValidatePlan(path_, CpuDeviceKey(), "0.1.0").code(), StatusCode::kUnsupported);
 }

@@ -1,6 +1,7 @@
 // Device keys and the structural rules shared by the plan writer and reader.
 //  1. DeviceKey::ToString() decodes the library version numbers (see plan.h for their encodings).
-//  2. CheckNetworkStructure() walks tensors, then layers, then graph inputs/outputs, and stops at
+//  2. DescribeDeviceMismatch() words the first field, in key order, where two keys differ.
+//  3. CheckNetworkStructure() walks tensors, then layers, then graph inputs/outputs, and stops at
 //     the first rule broken, naming the tensor or layer.
 #include <cstring>
 
@@ -21,6 +22,16 @@ std::string LibraryVersionString(int v, int new_scheme_from) {
   return std::to_string(v / major_scale) + "." + std::to_string((v % major_scale) / 100) + "." +
          std::to_string(v % 100);
 }
+
+// "cpu" or "NVIDIA H100 (sm_90)".
+std::string ShortDevice(const DeviceKey& d) {
+  if (d.backend == "cpu" && d.gpu_name.empty()) return "cpu";
+  return (d.gpu_name.empty() ? d.backend : d.gpu_name) + " (sm_" + std::to_string(d.cc_major) +
+         std::to_string(d.cc_minor) + ")";
+}
+
+// "none" for an absent library, the decoded version otherwise.
+std::string Either(int v, const std::string& decoded) { return v == 0 ? std::string("none") : decoded; }
 
 }  // namespace
 
@@ -48,6 +59,28 @@ DeviceKey CpuDeviceKey() {
 }
 
 namespace plan_internal {
+
+std::string DescribeDeviceMismatch(const DeviceKey& plan, const DeviceKey& here) {
+  if (plan.backend != here.backend || plan.gpu_name != here.gpu_name || plan.cc_major != here.cc_major ||
+      plan.cc_minor != here.cc_minor) {
+    return "plan was built for " + ShortDevice(plan) + " but this device is " + ShortDevice(here);
+  }
+  const std::string prefix = "plan was built for " + ShortDevice(plan);
+  if (plan.sm_count != here.sm_count) {
+    return prefix + " with " + std::to_string(plan.sm_count) + " SMs but this device has " +
+           std::to_string(here.sm_count);
+  }
+  if (plan.cuda_version != here.cuda_version) {
+    return prefix + " with CUDA " + Either(plan.cuda_version, CudaVersionString(plan.cuda_version)) +
+           " but this device has CUDA " + Either(here.cuda_version, CudaVersionString(here.cuda_version));
+  }
+  if (plan.cudnn_version != here.cudnn_version) {
+    return prefix + " with cuDNN " + Either(plan.cudnn_version, LibraryVersionString(plan.cudnn_version, 90000)) +
+           " but this device has cuDNN " + Either(here.cudnn_version, LibraryVersionString(here.cudnn_version, 90000));
+  }
+  return prefix + " with cuBLAS " + Either(plan.cublas_version, LibraryVersionString(plan.cublas_version, 120000)) +
+         " but this device has cuBLAS " + Either(here.cublas_version, LibraryVersionString(here.cublas_version, 120000));
+}
 
 bool IsStorableDataType(int64_t id) {
   switch (id) {

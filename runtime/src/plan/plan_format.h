@@ -19,6 +19,7 @@
 #include <string>
 
 #include "edgert/network.h"
+#include "edgert/plan.h"
 #include "edgert/status.h"
 
 namespace edgert {
@@ -76,6 +77,11 @@ inline constexpr size_t kMaxPlanRank = 64;
 // inputs/outputs tensor indices, no layer writing a constant, attribute tensors defined and
 // storable. Errors carry `code` and name the tensor or layer and `name` (the file).
 Status CheckNetworkStructure(const NetworkDef& network, StatusCode code, const std::string& name);
+
+// One sentence on the first difference between a plan's device key and this device's, e.g.
+// "plan was built for NVIDIA H100 (sm_90) with CUDA 12.4 but this device has CUDA 12.6". Only
+// meaningful when the keys differ.
+std::string DescribeDeviceMismatch(const DeviceKey& plan, const DeviceKey& here);
 
 // "<name>: <message>" with `name` as the Status subject.
 Status PlanError(StatusCode code, const std::string& name, const std::string& message);

@@ -147,28 +147,6 @@ StatusOr<PlanMetadata> ReadMetadataFromFile(const std::string& path) {
   return ParseMetadata(meta.data(), h, path);
 }
 
-// Step 3 of ValidatePlan: the first difference between the plan's device and this one.
-std::string ShortDevice(const DeviceKey& d) {
-  if (d.backend == "cpu" && d.gpu_name.empty()) return "cpu";
-  return (d.gpu_name.empty() ? d.backend : d.gpu_name) + " (sm_" + std::to_string(d.cc_major) +
-         std::to_string(d.cc_minor) + ")";
-}
-
-std::string DeviceDifference(const DeviceKey& plan, const DeviceKey& here) {
-  if (plan.backend != here.backend || plan.gpu_name != here.gpu_name || plan.cc_major != here.cc_major ||
-      plan.cc_minor != here.cc_minor) {
-    return "plan was built for " + ShortDevice(plan) + " but this device is " + ShortDevice(here);
-  }
-  const std::string dev = ShortDevice(plan);
-  if (plan.sm_count != here.sm_count) {
-    return "plan was built for " + dev + " with " + std::to_string(plan.sm_count) + " SMs but this device has " +
-           std::to_string(here.sm_count);
-  }
-  // Both keys have the same device; the remaining fields are library versions, worded in full by
-  // DeviceKey::ToString().
-  return "plan was built for " + plan.ToString() + " but this device is " + here.ToString();
-}
-
 // Step 3 of Open: the shape, dtype and weight range of one stored tensor; the Tensor viewing it.
 StatusOr<Tensor> StoredTensor(int32_t dtype_id, const flatbuffers::Vector<int64_t>* dims, const fb::WeightRef* ref,
                               const std::shared_ptr<void>& owner, const uint8_t* weights, uint64_t weights_size,
@@ -300,7 +278,7 @@ Status ValidatePlan(const std::string& path, const DeviceKey& here, const std::s
     return PlanError(StatusCode::kUnsupported, path,
                      "plan was built by edgert " + m.edgert_version + ", this is " + edgert_version);
   }
-  if (m.device != here) return PlanError(StatusCode::kUnsupported, path, DeviceDifference(m.device, here));
+  if (m.device != here) return PlanError(StatusCode::kUnsupported, path, plan_internal::DescribeDeviceMismatch(m.device, here));
   return Status::Ok();
 }
 
