@@ -1,17 +1,19 @@
 // Plan files: round trips (field by field, and through CpuEngine), aligned weights, ValidatePlan's
 // sentences, corruption robustness (bit flips, truncations, re-sealed structural damage, targeted
 // out-of-range values) and the load time of a plan with ~25 MB of weights.
+#include "edgert/plan.h"
+
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <dirent.h>
 #include <fstream>
 #include <limits>
 #include <random>
@@ -21,7 +23,6 @@
 #include "edgert/builder.h"
 #include "edgert/cpu_engine.h"
 #include "edgert/hash.h"
-#include "edgert/plan.h"
 #include "plan/plan_format.h"
 #include "plan_generated.h"
 
@@ -122,7 +123,8 @@ NetworkDef RunnableNetwork(std::mt19937& rng) {
   const int32_t shape = AddTensor(net, "shape", DataType::kInt64, {2}, Tensor::FromVector<int64_t>({1, 48}, {2}));
   const int32_t flat = AddTensor(net, "flat", DataType::kFloat32, {1, 48});
   AddLayer(net, "reshape", OpType::kReshape, {act, shape}, {flat});
-  const int32_t idx = AddTensor(net, "idx", DataType::kInt32, {5}, Tensor::FromVector<int32_t>({0, 7, 13, 40, 47}, {5}));
+  const int32_t idx =
+      AddTensor(net, "idx", DataType::kInt32, {5}, Tensor::FromVector<int32_t>({0, 7, 13, 40, 47}, {5}));
   const int32_t picked = AddTensor(net, "picked", DataType::kFloat32, {1, 5});
   Attributes gather_attrs;
   gather_attrs.Set("axis", int64_t{1});
@@ -133,8 +135,8 @@ NetworkDef RunnableNetwork(std::mt19937& rng) {
   Attributes cos_attrs;
   cos_attrs.Set("value", Tensor::FromVector<float>({2.5f}, {1}));
   AddLayer(net, "fill", OpType::kConstantOfShape, {fill_shape}, {fill}, cos_attrs);
-  const int32_t cond =
-      AddTensor(net, "cond", DataType::kBool, {1, 5}, Tensor::FromVector<bool>({true, false, true, false, true}, {1, 5}));
+  const int32_t cond = AddTensor(net, "cond", DataType::kBool, {1, 5},
+                                 Tensor::FromVector<bool>({true, false, true, false, true}, {1, 5}));
   const int32_t y = AddTensor(net, "y", DataType::kFloat32, {1, 5});
   AddLayer(net, "where", OpType::kWhere, {cond, picked, fill}, {y});
   net.inputs = {x};
@@ -147,7 +149,7 @@ NetworkDef RunnableNetwork(std::mt19937& rng) {
 // layer carrying every attribute kind (tensor attributes of several dtypes included).
 NetworkDef FullNetwork(std::mt19937& rng) {
   NetworkDef net = RunnableNetwork(rng);
-  const DataType dtypes[] = {DataType::kUInt8,  DataType::kInt8,    DataType::kUInt16, DataType::kInt16,
+  const DataType dtypes[] = {DataType::kUInt8,   DataType::kInt8,    DataType::kUInt16, DataType::kInt16,
                              DataType::kFloat16, DataType::kFloat64, DataType::kUInt32, DataType::kUInt64};
   std::vector<int32_t> extra;
   for (DataType dt : dtypes) {
@@ -603,9 +605,12 @@ TEST(PlanRobustness, ThousandSingleBitFlipsAreAllRefused) {
     EXPECT_EQ(msg.rfind("flip.plan: ", 0), 0u) << msg;
     EXPECT_EQ(msg.find('\n'), std::string::npos) << msg;
     ++refused;
-    if (msg.find("(header)") != std::string::npos) ++by_header;
-    else if (msg.find("checksum mismatch: the plan is corrupt") != std::string::npos) ++by_content;
-    else ++by_magic_or_version;
+    if (msg.find("(header)") != std::string::npos)
+      ++by_header;
+    else if (msg.find("checksum mismatch: the plan is corrupt") != std::string::npos)
+      ++by_content;
+    else
+      ++by_magic_or_version;
     if (trial % 25 == 0) {  // the file path too: ValidatePlan then Open, neither may crash
       WriteRaw(path, bytes);
       const Status v = ValidatePlan(path, H100Key(), "0.1.0");
@@ -616,9 +621,10 @@ TEST(PlanRobustness, ThousandSingleBitFlipsAreAllRefused) {
     }
   }
   std::printf("[plan_test] robustness plan sha256 %s\n", Sha256Hex(good.data(), good.size()).c_str());
-  std::printf("[plan_test] 1000 bit flips in a %zu-byte plan: %d refused (header checksum %d, content checksum %d, "
-              "magic/format %d)\n",
-              good.size(), refused, by_header, by_content, by_magic_or_version);
+  std::printf(
+      "[plan_test] 1000 bit flips in a %zu-byte plan: %d refused (header checksum %d, content checksum %d, "
+      "magic/format %d)\n",
+      good.size(), refused, by_header, by_content, by_magic_or_version);
 }
 
 TEST(PlanRobustness, TwoHundredTruncationsAreAllRefused) {
@@ -652,9 +658,15 @@ TEST(PlanRobustness, ResealedStructuralDamageNeverCrashes) {
     for (int e = 0; e < edits; ++e) {
       const size_t at = where(rng);
       switch (rng() % 3) {
-        case 0: bytes[at] ^= static_cast<uint8_t>(1u << (rng() % 8)); break;
-        case 1: bytes[at] = static_cast<uint8_t>(rng()); break;
-        default: bytes[at] = (rng() % 2) ? 0xFF : 0x00; break;
+        case 0:
+          bytes[at] ^= static_cast<uint8_t>(1u << (rng() % 8));
+          break;
+        case 1:
+          bytes[at] = static_cast<uint8_t>(rng());
+          break;
+        default:
+          bytes[at] = (rng() % 2) ? 0xFF : 0x00;
+          break;
       }
     }
     ASSERT_TRUE(SealPlan(bytes.data(), bytes.size()).ok());
@@ -785,8 +797,8 @@ TEST(PlanLoadTime, TwentyFiveMegabytesOfWeights) {
   const int32_t x = AddTensor(net, "x", DataType::kFloat32, {1024, 1024});
   int32_t prev = x;
   for (int i = 0; i < 6; ++i) {  // 6 x 4 MiB of float32 constants, each added to the running sum
-    const int32_t c = AddTensor(net, "c" + std::to_string(i), DataType::kFloat32, {1024, 1024},
-                                RandomFloats({1024, 1024}, rng));
+    const int32_t c =
+        AddTensor(net, "c" + std::to_string(i), DataType::kFloat32, {1024, 1024}, RandomFloats({1024, 1024}, rng));
     const int32_t y = AddTensor(net, "y" + std::to_string(i), DataType::kFloat32, {1024, 1024});
     AddLayer(net, "add" + std::to_string(i), OpType::kAdd, {prev, c}, {y});
     prev = y;
@@ -812,13 +824,14 @@ TEST(PlanLoadTime, TwentyFiveMegabytesOfWeights) {
   const uint64_t sum = Xxh64(bytes.data(), bytes.size());
   const double xxh_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - c0).count();
   EXPECT_NE(sum, 0u);
-  std::printf("[plan_test] XXH64 over %.1f MB: %.2f ms (%.1f GB/s)\n", static_cast<double>(bytes.size()) / 1e6,
-              xxh_ms, static_cast<double>(bytes.size()) / 1e6 / xxh_ms);
+  std::printf("[plan_test] XXH64 over %.1f MB: %.2f ms (%.1f GB/s)\n", static_cast<double>(bytes.size()) / 1e6, xxh_ms,
+              static_cast<double>(bytes.size()) / 1e6 / xxh_ms);
   std::sort(open_ms.begin(), open_ms.end());
   std::sort(validate_ms.begin(), validate_ms.end());
-  std::printf("[plan_test] %.1f MB plan (page cache warm): LoadedPlan::Open median %.2f ms (min %.2f), "
-              "ValidatePlan median %.3f ms\n",
-              static_cast<double>(bytes.size()) / 1e6, open_ms[3], open_ms[0], validate_ms[3]);
+  std::printf(
+      "[plan_test] %.1f MB plan (page cache warm): LoadedPlan::Open median %.2f ms (min %.2f), "
+      "ValidatePlan median %.3f ms\n",
+      static_cast<double>(bytes.size()) / 1e6, open_ms[3], open_ms[0], validate_ms[3]);
 }
 
 // The real thing, when a model is given (EDGERT_PLAN_TEST_ONNX=/path/model.onnx, static input
@@ -850,11 +863,12 @@ TEST(PlanLoadTime, OnnxModelRoundTripWhenGiven) {
   const auto c1 = std::chrono::steady_clock::now();
   ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
   std::sort(open_ms.begin(), open_ms.end());
-  std::printf("[plan_test] %s: %zu layers, plan %.1f MB, serialize+write %.1f ms, LoadedPlan::Open median %.2f ms "
-              "(min %.2f), CpuEngine::Create from the plan %.1f ms\n",
-              onnx, loaded_net.layers.size(), static_cast<double>(bytes.size()) / 1e6,
-              std::chrono::duration<double, std::milli>(t1 - t0).count(), open_ms[open_ms.size() / 2], open_ms[0],
-              std::chrono::duration<double, std::milli>(c1 - c0).count());
+  std::printf(
+      "[plan_test] %s: %zu layers, plan %.1f MB, serialize+write %.1f ms, LoadedPlan::Open median %.2f ms "
+      "(min %.2f), CpuEngine::Create from the plan %.1f ms\n",
+      onnx, loaded_net.layers.size(), static_cast<double>(bytes.size()) / 1e6,
+      std::chrono::duration<double, std::milli>(t1 - t0).count(), open_ms[open_ms.size() / 2], open_ms[0],
+      std::chrono::duration<double, std::milli>(c1 - c0).count());
   ExpectSameNetwork(*net, loaded_net);
   auto original = CpuEngine::Create(*net);
   ASSERT_TRUE(original.ok()) << original.status().ToString();

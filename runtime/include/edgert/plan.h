@@ -57,7 +57,7 @@ struct DeviceKey {
 DeviceKey CpuDeviceKey();
 
 struct PlanMetadata {
-  std::string edgert_version;      // e.g. EDGERT_VERSION_STRING of the writer
+  std::string edgert_version;  // e.g. EDGERT_VERSION_STRING of the writer
   DeviceKey device;
   std::string build_options_hash;  // hex
   std::string model_hash;          // hex; model bytes and external data included
@@ -114,8 +114,7 @@ class LoadedPlan {
 
  private:
   LoadedPlan() = default;
-  static StatusOr<LoadedPlan> FromMapping(std::shared_ptr<const uint8_t> mapping, size_t size,
-                                          const std::string& name);
+  static StatusOr<LoadedPlan> FromMapping(std::shared_ptr<const uint8_t> mapping, size_t size, const std::string& name);
 
   std::shared_ptr<const uint8_t> mapping_;
   PlanMetadata metadata_;

@@ -86,7 +86,7 @@ void Sha256::Reset() {
 
 void Sha256::Compress(const uint8_t* block) {
   uint32_t w[64];
-  for (int i = 0; i < 16; ++i) w[i] = LoadBe32(block + 4 * i);
+  for (size_t i = 0; i < 16; ++i) w[i] = LoadBe32(block + 4 * i);
   for (int i = 16; i < 64; ++i) {
     const uint32_t s0 = Rotr32(w[i - 15], 7) ^ Rotr32(w[i - 15], 18) ^ (w[i - 15] >> 3);
     const uint32_t s1 = Rotr32(w[i - 2], 17) ^ Rotr32(w[i - 2], 19) ^ (w[i - 2] >> 10);

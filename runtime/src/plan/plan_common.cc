@@ -79,7 +79,8 @@ std::string DescribeDeviceMismatch(const DeviceKey& plan, const DeviceKey& here)
            " but this device has cuDNN " + Either(here.cudnn_version, LibraryVersionString(here.cudnn_version, 90000));
   }
   return prefix + " with cuBLAS " + Either(plan.cublas_version, LibraryVersionString(plan.cublas_version, 120000)) +
-         " but this device has cuBLAS " + Either(here.cublas_version, LibraryVersionString(here.cublas_version, 120000));
+         " but this device has cuBLAS " +
+         Either(here.cublas_version, LibraryVersionString(here.cublas_version, 120000));
 }
 
 bool IsStorableDataType(int64_t id) {

@@ -109,26 +109,24 @@ StatusOr<PlanHeader> CheckHeader(const uint8_t* bytes, size_t available, uint64_
                      "plan is truncated: header says " + Num(h.file_size) + " bytes, file has " + Num(actual_size));
   }
   if (actual_size > h.file_size) {
-    return PlanError(StatusCode::kCorrupt, name,
-                     "plan has trailing data: header says " + Num(h.file_size) + " bytes, file has " +
-                         Num(actual_size));
+    return PlanError(
+        StatusCode::kCorrupt, name,
+        "plan has trailing data: header says " + Num(h.file_size) + " bytes, file has " + Num(actual_size));
   }
   // Section layout: header | metadata | network | weights, in this order, inside the file. Every
   // value is compared against the file size before it is added to another, so nothing overflows.
   const uint64_t size = h.file_size;
-  const bool layout_ok =
-      h.meta_offset == kPlanHeaderSize && h.meta_size > 0 && h.meta_size <= kMaxMetadataBytes &&
-      h.meta_size <= size - h.meta_offset && h.body_offset <= size &&
-      h.body_offset >= h.meta_offset + h.meta_size && h.body_offset % 8 == 0 && h.body_size > 0 &&
-      h.body_size <= kMaxNetworkBytes && h.body_size <= size - h.body_offset && h.weights_offset <= size &&
-      h.weights_offset >= h.body_offset + h.body_size && h.weights_offset % kPlanWeightAlignment == 0 &&
-      h.weights_size == size - h.weights_offset;
+  const bool layout_ok = h.meta_offset == kPlanHeaderSize && h.meta_size > 0 && h.meta_size <= kMaxMetadataBytes &&
+                         h.meta_size <= size - h.meta_offset && h.body_offset <= size &&
+                         h.body_offset >= h.meta_offset + h.meta_size && h.body_offset % 8 == 0 && h.body_size > 0 &&
+                         h.body_size <= kMaxNetworkBytes && h.body_size <= size - h.body_offset &&
+                         h.weights_offset <= size && h.weights_offset >= h.body_offset + h.body_size &&
+                         h.weights_offset % kPlanWeightAlignment == 0 && h.weights_size == size - h.weights_offset;
   if (!layout_ok) {
     return PlanError(StatusCode::kCorrupt, name,
                      "plan sections are out of place (metadata " + Num(h.meta_offset) + "+" + Num(h.meta_size) +
                          ", network " + Num(h.body_offset) + "+" + Num(h.body_size) + ", weights " +
-                         Num(h.weights_offset) + "+" + Num(h.weights_size) + " in a file of " + Num(size) +
-                         " bytes)");
+                         Num(h.weights_offset) + "+" + Num(h.weights_size) + " in a file of " + Num(size) + " bytes)");
   }
   return h;
 }

@@ -56,8 +56,7 @@ PlanHeader DecodeHeader(const uint8_t* bytes);
 // Checks what can be checked from the first `available` bytes (at most kPlanHeaderSize needed) of
 // a plan whose real size is `actual_size`: magic, format version, header checksum, truncation and
 // the section layout. Errors name `name` (the file) and are one sentence.
-StatusOr<PlanHeader> CheckHeader(const uint8_t* bytes, size_t available, uint64_t actual_size,
-                                 const std::string& name);
+StatusOr<PlanHeader> CheckHeader(const uint8_t* bytes, size_t available, uint64_t actual_size, const std::string& name);
 
 // Recomputes the three checksums of a complete plan in place from the section layout its header
 // declares. The writer uses it; tests and the fuzzer use it to "re-seal" deliberately damaged

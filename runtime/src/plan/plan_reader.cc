@@ -48,7 +48,7 @@ class Fd {
   }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
-  int get() const { return fd_; }
+  int Get() const { return fd_; }
 
  private:
   int fd_;
@@ -140,10 +140,10 @@ StatusOr<PlanMetadata> ReadMetadataFromFile(const std::string& path) {
   Fd fd(raw_fd);
   uint8_t header[kPlanHeaderSize] = {};
   const size_t header_bytes = file_size < kPlanHeaderSize ? static_cast<size_t>(file_size) : kPlanHeaderSize;
-  EDGERT_RETURN_IF_ERROR(PreadAll(fd.get(), header, header_bytes, 0, path));
+  EDGERT_RETURN_IF_ERROR(PreadAll(fd.Get(), header, header_bytes, 0, path));
   EDGERT_ASSIGN_OR_RETURN(const PlanHeader h, CheckHeader(header, header_bytes, file_size, path));
   std::vector<uint8_t> meta(static_cast<size_t>(h.meta_size));
-  EDGERT_RETURN_IF_ERROR(PreadAll(fd.get(), meta.data(), meta.size(), h.meta_offset, path));
+  EDGERT_RETURN_IF_ERROR(PreadAll(fd.Get(), meta.data(), meta.size(), h.meta_offset, path));
   return ParseMetadata(meta.data(), h, path);
 }
 
@@ -200,8 +200,8 @@ StatusOr<AttrValue> ReadAttr(const fb::Attr& a, const std::string& attr_what, co
     case fb::AttrKind::Tensor: {
       const fb::TensorValue* t = a.t();
       if (t == nullptr || t->data() == nullptr) return CorruptPlan(name, attr_what + " has no tensor value");
-      EDGERT_ASSIGN_OR_RETURN(Tensor value, StoredTensor(t->dtype(), t->shape(), t->data(), owner, weights,
-                                                         weights_size, attr_what, name));
+      EDGERT_ASSIGN_OR_RETURN(
+          Tensor value, StoredTensor(t->dtype(), t->shape(), t->data(), owner, weights, weights_size, attr_what, name));
       return AttrValue(std::move(value));
     }
     case fb::AttrKind::Ints:
@@ -278,7 +278,8 @@ Status ValidatePlan(const std::string& path, const DeviceKey& here, const std::s
     return PlanError(StatusCode::kUnsupported, path,
                      "plan was built by edgert " + m.edgert_version + ", this is " + edgert_version);
   }
-  if (m.device != here) return PlanError(StatusCode::kUnsupported, path, plan_internal::DescribeDeviceMismatch(m.device, here));
+  if (m.device != here)
+    return PlanError(StatusCode::kUnsupported, path, plan_internal::DescribeDeviceMismatch(m.device, here));
   return Status::Ok();
 }
 
@@ -293,7 +294,7 @@ StatusOr<LoadedPlan> LoadedPlan::Open(const std::string& path) {
 #ifdef MAP_POPULATE
   flags |= MAP_POPULATE;  // the checksum reads every page anyway; fault them in one go
 #endif
-  void* addr = mmap(nullptr, size, PROT_READ, flags, fd.get(), 0);
+  void* addr = mmap(nullptr, size, PROT_READ, flags, fd.Get(), 0);
   if (addr == MAP_FAILED) return IoError(path + ": cannot map the plan: " + std::strerror(errno), path);
   std::shared_ptr<const uint8_t> mapping(static_cast<const uint8_t*>(addr),
                                          [size](const uint8_t* p) { munmap(const_cast<uint8_t*>(p), size); });

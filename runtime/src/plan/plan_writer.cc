@@ -46,7 +46,7 @@ class WeightsLayout {
     }
     return fb::WeightRef(offset, size);
   }
-  uint64_t size() const { return AlignUp(end_, kPlanWeightAlignment); }
+  uint64_t Size() const { return AlignUp(end_, kPlanWeightAlignment); }
   void CopyTo(uint8_t* section) const {
     for (const auto& [offset, tensor] : copies_) std::memcpy(section + offset, tensor->raw(), tensor->bytes());
   }
@@ -99,8 +99,7 @@ flatbuffers::Offset<fb::Attr> BuildAttr(flatbuffers::FlatBufferBuilder& fbb, Wei
 
 StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& net, const PlanMetadata& metadata) {
   // Step 1.
-  EDGERT_RETURN_IF_ERROR(
-      plan_internal::CheckNetworkStructure(net, StatusCode::kInvalidArgument, "SerializePlan"));
+  EDGERT_RETURN_IF_ERROR(plan_internal::CheckNetworkStructure(net, StatusCode::kInvalidArgument, "SerializePlan"));
   if (net.layers.size() > UINT32_MAX) return InvalidArgument("SerializePlan: the network has too many layers");
 
   // Steps 2 and 3: the network FlatBuffer, placing weights as constants are met.
@@ -129,7 +128,8 @@ StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& net, const PlanMe
   for (const LayerDef& layer : net.layers) {
     const auto name_off = fbb.CreateString(layer.name);
     std::vector<flatbuffers::Offset<fb::Attr>> attr_offs;
-    for (const auto& [attr_name, value] : layer.attrs.all()) attr_offs.push_back(BuildAttr(fbb, weights, attr_name, value));
+    for (const auto& [attr_name, value] : layer.attrs.all())
+      attr_offs.push_back(BuildAttr(fbb, weights, attr_name, value));
     const auto attrs_off = fbb.CreateVector(attr_offs);
     const auto inputs_off = fbb.CreateVector(layer.inputs);
     const auto outputs_off = fbb.CreateVector(layer.outputs);
@@ -155,7 +155,7 @@ StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& net, const PlanMe
   const auto model_off = meta_fbb.CreateString(metadata.model_hash);
   meta_fbb.Finish(fb::CreateMetadata(meta_fbb, version_off, device_off, options_off, model_off,
                                      static_cast<uint32_t>(net.tensors.size()),
-                                     static_cast<uint32_t>(net.layers.size()), num_constants, weights.size()));
+                                     static_cast<uint32_t>(net.layers.size()), num_constants, weights.Size()));
 
   // Step 4.
   plan_internal::PlanHeader h;
@@ -166,7 +166,7 @@ StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& net, const PlanMe
   h.body_offset = AlignUp(h.meta_offset + h.meta_size, 8);
   h.body_size = fbb.GetSize();
   h.weights_offset = AlignUp(h.body_offset + h.body_size, kPlanWeightAlignment);
-  h.weights_size = weights.size();
+  h.weights_size = weights.Size();
   h.file_size = h.weights_offset + h.weights_size;
   if (h.meta_size > plan_internal::kMaxMetadataBytes) {
     return InvalidArgument("SerializePlan: the metadata (" + std::to_string(h.meta_size) + " bytes) exceeds 1 MiB");
