@@ -13,8 +13,8 @@ using namespace testing_util;  // NOLINT
 
 ::testing::AssertionResult HasError(const Status& s, StatusCode code, const std::vector<std::string>& words) {
   if (s.code() != code) {
-    return ::testing::AssertionFailure() << "code " << StatusCodeName(s.code()) << ", expected "
-                                         << StatusCodeName(code) << ": " << s.ToString();
+    return ::testing::AssertionFailure() << "code " << StatusCodeName(s.code()) << ", expected " << StatusCodeName(code)
+                                         << ": " << s.ToString();
   }
   for (const std::string& w : words) {
     if (s.message().find(w) == std::string::npos) {
@@ -144,8 +144,8 @@ TEST(OnnxImporter, MissingExternalDataFileIsNotFound) {
   TempDir dir;
   onnx::ModelProto m = PassThroughModel();
   AddExternal(m, "conv1.weight", {3}, "missing.bin", "0", "12");
-  EXPECT_TRUE(HasError(ImportModel(m, dir).status(), StatusCode::kNotFound,
-                       {"model.onnx", "missing.bin", "conv1.weight"}));
+  EXPECT_TRUE(
+      HasError(ImportModel(m, dir).status(), StatusCode::kNotFound, {"model.onnx", "missing.bin", "conv1.weight"}));
 }
 
 TEST(OnnxImporter, ExternalDataOffsetPastEndIsCorrupt) {
@@ -268,6 +268,30 @@ TEST(OnnxImporter, ReadsEveryTypedStorage) {
   EXPECT_EQ(g->values[g->Find("u32")].shape, (Shape{2}));
 }
 
+TEST(OnnxImporter, LargeAndBoolRawInitializers) {
+  TempDir dir;
+  onnx::ModelProto m = PassThroughModel();
+  std::vector<float> big(5000);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i) * 0.5f;
+  AddFloatInitializer(m, "big", {50, 100}, big);  // large enough to be taken over, not copied
+  onnx::TensorProto* b = m.mutable_graph()->add_initializer();
+  b->set_name("flags");
+  b->set_data_type(onnx::TensorProto::BOOL);
+  b->add_dims(3);
+  b->set_raw_data(std::string("\x00\x02\x01", 3));  // any non-zero byte is true
+  StatusOr<Graph> g = ImportModel(m, dir);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  const Tensor& t = g->values[g->Find("big")].constant;
+  ASSERT_EQ(t.shape(), (Shape{50, 100}));
+  EXPECT_EQ(t.data<float>()[0], 0.f);
+  EXPECT_EQ(t.data<float>()[4999], 2499.5f);
+  const Tensor& f = g->values[g->Find("flags")].constant;
+  const auto* raw = static_cast<const uint8_t*>(f.raw());
+  EXPECT_EQ(raw[0], 0);
+  EXPECT_EQ(raw[1], 1);
+  EXPECT_EQ(raw[2], 1);
+}
+
 TEST(OnnxImporter, RejectsUnholdableAndSparseInitializers) {
   TempDir dir;
   onnx::ModelProto m = PassThroughModel();
@@ -327,9 +351,9 @@ TEST(OnnxImporter, NamesNodesAndOutputsUniquely) {
   TempDir dir;
   onnx::ModelProto m = PassThroughModel();
   AddNode(m, "Relu", {"x"}, {"r"}, "Relu_1");
-  AddNode(m, "Relu", {"r"}, {"r2"});                                // generated "Relu_1": taken
-  AddNode(m, "Dropout", {"r2"}, {"", "mask", ""}, "drop");          // "" in the middle, trailing ""
-  AddNode(m, "Clip", {"r2", "", "x"}, {"clipped"}, "drop");         // duplicate name, empty input
+  AddNode(m, "Relu", {"r"}, {"r2"});                         // generated "Relu_1": taken
+  AddNode(m, "Dropout", {"r2"}, {"", "mask", ""}, "drop");   // "" in the middle, trailing ""
+  AddNode(m, "Clip", {"r2", "", "x"}, {"clipped"}, "drop");  // duplicate name, empty input
   StatusOr<Graph> g = ImportModel(m, dir);
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   ASSERT_EQ(g->nodes.size(), 4u);
@@ -486,8 +510,8 @@ TEST(OnnxImporter, InconsistentDeclarationsAreErrors) {
   onnx::ModelProto shape = NewModel();
   AddInput(shape, "x", onnx::TensorProto::FLOAT, {2, 3});
   AddOutput(shape, "x", onnx::TensorProto::FLOAT, {3, 2});
-  EXPECT_TRUE(HasError(ImportModel(shape, dir).status(), StatusCode::kInvalidArgument,
-                       {"model.onnx", "'x'", "3x2", "2x3"}));
+  EXPECT_TRUE(
+      HasError(ImportModel(shape, dir).status(), StatusCode::kInvalidArgument, {"model.onnx", "'x'", "3x2", "2x3"}));
   onnx::ModelProto rank = NewModel();
   AddInput(rank, "x", onnx::TensorProto::FLOAT, {2, 3});
   AddValueInfo(rank.mutable_graph()->mutable_value_info(), "x", onnx::TensorProto::FLOAT, {6});

@@ -35,15 +35,27 @@ constexpr size_t kMaxModelBytes = static_cast<size_t>(INT_MAX);
 
 std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
+onnx::AttributeProto::AttributeType TypeFromPresentField(const onnx::AttributeProto& attr) {
+  if (attr.has_f()) return onnx::AttributeProto::FLOAT;
+  if (attr.has_i()) return onnx::AttributeProto::INT;
+  if (attr.has_s()) return onnx::AttributeProto::STRING;
+  if (attr.has_t()) return onnx::AttributeProto::TENSOR;
+  if (attr.has_g()) return onnx::AttributeProto::GRAPH;
+  if (attr.floats_size() > 0) return onnx::AttributeProto::FLOATS;
+  if (attr.ints_size() > 0) return onnx::AttributeProto::INTS;
+  if (attr.strings_size() > 0) return onnx::AttributeProto::STRINGS;
+  return onnx::AttributeProto::UNDEFINED;
+}
+
 class Importer {
  public:
   Importer(std::string base_dir, std::string display) : base_dir_(std::move(base_dir)), display_(std::move(display)) {}
 
-  StatusOr<Graph> Run(const onnx::ModelProto& model);
+  StatusOr<Graph> Run(onnx::ModelProto* model);
 
  private:
   Status ImportOpset(const onnx::ModelProto& model);
-  Status ImportInitializers(const onnx::GraphProto& graph);
+  Status ImportInitializers(onnx::GraphProto* graph);
   Status ImportInputs(const onnx::GraphProto& graph);
   Status ImportDeclarations(const onnx::GraphProto& graph);
   Status ImportNode(const onnx::NodeProto& proto, int index);
@@ -110,21 +122,21 @@ Status Importer::Define(int id, const std::string& who) {
   return Status::Ok();
 }
 
-Status Importer::ImportInitializers(const onnx::GraphProto& graph) {
-  if (graph.sparse_initializer_size() > 0) {
-    const onnx::SparseTensorProto& sp = graph.sparse_initializer(0);
+Status Importer::ImportInitializers(onnx::GraphProto* graph) {
+  if (graph->sparse_initializer_size() > 0) {
+    const onnx::SparseTensorProto& sp = graph->sparse_initializer(0);
     std::string name = sp.has_values() ? sp.values().name() : std::string();
     return Error(StatusCode::kUnsupported,
                  "sparse initializer " + Quote(name) + " is not supported (store it as a dense initializer)", name);
   }
-  for (const onnx::TensorProto& init : graph.initializer()) {
+  for (onnx::TensorProto& init : *graph->mutable_initializer()) {
     if (init.name().empty()) {
       return Error(StatusCode::kInvalidArgument, "an initializer has no name", "initializer");
     }
     int id = g_.GetOrAdd(init.name());
     EDGERT_RETURN_IF_ERROR(Define(id, "initializer " + Quote(init.name())));
     TensorProtoSource src{base_dir_, display_ + ": initializer " + Quote(init.name()), init.name()};
-    EDGERT_ASSIGN_OR_RETURN(Tensor t, TensorFromProto(init, src));
+    EDGERT_ASSIGN_OR_RETURN(Tensor t, TakeTensorFromProto(&init, src));
     Value& v = g_.values[id];
     v.dtype = t.dtype();
     v.shape = t.shape();
@@ -155,17 +167,17 @@ Status Importer::Declare(int id, const onnx::TypeProto& type, const std::string&
   for (const onnx::TensorShapeProto::Dimension& dim : tt.shape().dim()) {
     if (dim.value_case() == onnx::TensorShapeProto::Dimension::kDimValue) {
       if (dim.dim_value() < 0) {
-        return Error(StatusCode::kInvalidArgument,
-                     what + " " + Quote(v.name) + " is declared with negative dimension " +
-                         std::to_string(dim.dim_value()),
-                     v.name);
+        return Error(
+            StatusCode::kInvalidArgument,
+            what + " " + Quote(v.name) + " is declared with negative dimension " + std::to_string(dim.dim_value()),
+            v.name);
       }
       shape.push_back(dim.dim_value());
       params.emplace_back();
     } else {
       shape.push_back(-1);
       params.push_back(dim.value_case() == onnx::TensorShapeProto::Dimension::kDimParam ? dim.dim_param()
-                                                                                         : std::string());
+                                                                                        : std::string());
     }
   }
   if (!v.has_shape) {
@@ -249,20 +261,21 @@ Status Importer::ImportAttribute(const onnx::AttributeProto& attr, Node* node) {
   onnx::AttributeProto::AttributeType type = attr.type();
   if (type == onnx::AttributeProto::UNDEFINED) {
     // Old exporters leave `type` unset; the field that is present says it.
-    if (attr.has_f()) type = onnx::AttributeProto::FLOAT;
-    else if (attr.has_i()) type = onnx::AttributeProto::INT;
-    else if (attr.has_s()) type = onnx::AttributeProto::STRING;
-    else if (attr.has_t()) type = onnx::AttributeProto::TENSOR;
-    else if (attr.has_g()) type = onnx::AttributeProto::GRAPH;
-    else if (attr.floats_size()) type = onnx::AttributeProto::FLOATS;
-    else if (attr.ints_size()) type = onnx::AttributeProto::INTS;
-    else if (attr.strings_size()) type = onnx::AttributeProto::STRINGS;
-    else return Error(StatusCode::kInvalidArgument, where + " has no type and no value", node->name);
+    type = TypeFromPresentField(attr);
+    if (type == onnx::AttributeProto::UNDEFINED) {
+      return Error(StatusCode::kInvalidArgument, where + " has no type and no value", node->name);
+    }
   }
   switch (type) {
-    case onnx::AttributeProto::FLOAT: node->attrs.Set(attr.name(), attr.f()); break;
-    case onnx::AttributeProto::INT: node->attrs.Set(attr.name(), static_cast<int64_t>(attr.i())); break;
-    case onnx::AttributeProto::STRING: node->attrs.Set(attr.name(), attr.s()); break;
+    case onnx::AttributeProto::FLOAT:
+      node->attrs.Set(attr.name(), attr.f());
+      break;
+    case onnx::AttributeProto::INT:
+      node->attrs.Set(attr.name(), static_cast<int64_t>(attr.i()));
+      break;
+    case onnx::AttributeProto::STRING:
+      node->attrs.Set(attr.name(), attr.s());
+      break;
     case onnx::AttributeProto::TENSOR: {
       TensorProtoSource src{base_dir_, display_ + ": " + where, node->name};
       EDGERT_ASSIGN_OR_RETURN(Tensor t, TensorFromProto(attr.t(), src));
@@ -296,8 +309,9 @@ Status Importer::ImportConstantNode(const onnx::NodeProto& proto, const std::str
   }
   if (proto.attribute_size() != 1) {
     return Error(StatusCode::kInvalidArgument,
-                 label + " must have exactly one of the attributes value, value_float, value_floats, value_int, "
-                         "value_ints (it has " +
+                 label +
+                     " must have exactly one of the attributes value, value_float, value_floats, value_int, "
+                     "value_ints (it has " +
                      std::to_string(proto.attribute_size()) + ")",
                  name);
   }
@@ -389,11 +403,11 @@ Status Importer::ImportNode(const onnx::NodeProto& proto, int index) {
   return Status::Ok();
 }
 
-StatusOr<Graph> Importer::Run(const onnx::ModelProto& model) {
-  EDGERT_RETURN_IF_ERROR(ImportOpset(model));
-  const onnx::GraphProto& graph = model.graph();
+StatusOr<Graph> Importer::Run(onnx::ModelProto* model) {
+  EDGERT_RETURN_IF_ERROR(ImportOpset(*model));
+  const onnx::GraphProto& graph = model->graph();
   g_.name = graph.name();
-  EDGERT_RETURN_IF_ERROR(ImportInitializers(graph));
+  EDGERT_RETURN_IF_ERROR(ImportInitializers(model->mutable_graph()));
   EDGERT_RETURN_IF_ERROR(ImportInputs(graph));
   EDGERT_RETURN_IF_ERROR(ImportDeclarations(graph));
   for (int i = 0; i < graph.node_size(); ++i) EDGERT_RETURN_IF_ERROR(ImportNode(graph.node(i), i));
@@ -407,34 +421,43 @@ StatusOr<Graph> Importer::Run(const onnx::ModelProto& model) {
   return std::move(g_);
 }
 
-}  // namespace
-
-StatusOr<Graph> ImportOnnxBytes(const void* data, size_t size, const std::string& base_dir,
-                                const std::string& display_name) {
+Status ParseModel(const void* data, size_t size, const std::string& display_name, onnx::ModelProto* model) {
   if (size == 0) return Corrupt(display_name + ": not a valid ONNX protobuf (the file is empty)", display_name);
   if (size > kMaxModelBytes) {
     return Unsupported(display_name + ": the model is larger than 2 GiB; store its weights as external data",
                        display_name);
   }
-  onnx::ModelProto model;
-  if (!ParseProtoFromBytes(data, size, &model)) {
+  if (!ParseProtoFromBytes(data, size, model)) {
     return Corrupt(display_name + ": not a valid ONNX protobuf (truncated, or not an ONNX model)", display_name);
   }
-  if (!model.has_graph()) {
+  if (!model->has_graph()) {
     return Corrupt(display_name + ": not a valid ONNX protobuf (no graph; is this an ONNX model?)", display_name);
   }
-  Importer importer(base_dir, display_name);
-  return importer.Run(model);
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<Graph> ImportOnnxBytes(const void* data, size_t size, const std::string& base_dir,
+                                const std::string& display_name) {
+  onnx::ModelProto model;
+  EDGERT_RETURN_IF_ERROR(ParseModel(data, size, display_name, &model));
+  return Importer(base_dir, display_name).Run(&model);
 }
 
 StatusOr<Graph> ImportOnnxFile(const std::string& path) {
-  std::string bytes;
-  Status s = ReadFileBytes(path, kMaxModelBytes, &bytes);
-  if (s.code() == StatusCode::kOutOfRange) {
-    return Unsupported(path + ": the model is larger than 2 GiB; store its weights as external data", path);
+  onnx::ModelProto model;
+  {
+    // The file's bytes are freed once parsed: at most the bytes and the message coexist.
+    std::string bytes;
+    Status s = ReadFileBytes(path, kMaxModelBytes, &bytes);
+    if (s.code() == StatusCode::kOutOfRange) {
+      return Unsupported(path + ": the model is larger than 2 GiB; store its weights as external data", path);
+    }
+    EDGERT_RETURN_IF_ERROR(s);
+    EDGERT_RETURN_IF_ERROR(ParseModel(bytes.data(), bytes.size(), path, &model));
   }
-  EDGERT_RETURN_IF_ERROR(s);
-  return ImportOnnxBytes(bytes.data(), bytes.size(), DirName(path), path);
+  return Importer(DirName(path), path).Run(&model);
 }
 
 }  // namespace edgert

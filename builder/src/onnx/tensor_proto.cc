@@ -10,6 +10,7 @@
 // raw_data order, so raw bytes are copied as they are.
 #include "onnx/tensor_proto.h"
 
+#include <google/protobuf/io/coded_stream.h>
 #include <sys/stat.h>
 
 #include <climits>
@@ -17,8 +18,6 @@
 #include <fstream>
 #include <limits>
 #include <map>
-
-#include <google/protobuf/io/coded_stream.h>
 
 namespace edgert {
 namespace {
@@ -56,55 +55,87 @@ void CopyField(const RepeatedField<Src>& field, Tensor* tensor) {
 // Number of elements the typed field used by `dtype` holds, or -1 when the dtype has no field.
 int64_t TypedFieldSize(const onnx::TensorProto& proto, DataType dtype) {
   switch (dtype) {
-    case DataType::kFloat32: return proto.float_data_size();
-    case DataType::kFloat64: return proto.double_data_size();
-    case DataType::kInt64: return proto.int64_data_size();
+    case DataType::kFloat32:
+      return proto.float_data_size();
+    case DataType::kFloat64:
+      return proto.double_data_size();
+    case DataType::kInt64:
+      return proto.int64_data_size();
     case DataType::kUInt32:
-    case DataType::kUInt64: return proto.uint64_data_size();
+    case DataType::kUInt64:
+      return proto.uint64_data_size();
     case DataType::kBool:
     case DataType::kInt8:
     case DataType::kUInt8:
     case DataType::kInt16:
     case DataType::kUInt16:
     case DataType::kInt32:
-    case DataType::kFloat16: return proto.int32_data_size();
+    case DataType::kFloat16:
+      return proto.int32_data_size();
     case DataType::kUndefined:
-    case DataType::kString: return -1;
+    case DataType::kString:
+      return -1;
   }
   return -1;
 }
 
 const char* TypedFieldName(DataType dtype) {
   switch (dtype) {
-    case DataType::kFloat32: return "float_data";
-    case DataType::kFloat64: return "double_data";
-    case DataType::kInt64: return "int64_data";
+    case DataType::kFloat32:
+      return "float_data";
+    case DataType::kFloat64:
+      return "double_data";
+    case DataType::kInt64:
+      return "int64_data";
     case DataType::kUInt32:
-    case DataType::kUInt64: return "uint64_data";
-    default: return "int32_data";
+    case DataType::kUInt64:
+      return "uint64_data";
+    default:
+      return "int32_data";
   }
 }
 
 void CopyTypedField(const onnx::TensorProto& proto, Tensor* t) {
   switch (t->dtype()) {
-    case DataType::kFloat32: CopyField<float>(proto.float_data(), t); break;
-    case DataType::kFloat64: CopyField<double>(proto.double_data(), t); break;
-    case DataType::kInt64: CopyField<int64_t>(proto.int64_data(), t); break;
-    case DataType::kUInt32: CopyField<uint32_t>(proto.uint64_data(), t); break;
-    case DataType::kUInt64: CopyField<uint64_t>(proto.uint64_data(), t); break;
+    case DataType::kFloat32:
+      CopyField<float>(proto.float_data(), t);
+      break;
+    case DataType::kFloat64:
+      CopyField<double>(proto.double_data(), t);
+      break;
+    case DataType::kInt64:
+      CopyField<int64_t>(proto.int64_data(), t);
+      break;
+    case DataType::kUInt32:
+      CopyField<uint32_t>(proto.uint64_data(), t);
+      break;
+    case DataType::kUInt64:
+      CopyField<uint64_t>(proto.uint64_data(), t);
+      break;
     case DataType::kBool: {
       bool* out = t->data<bool>();
       for (int i = 0; i < proto.int32_data_size(); ++i) out[i] = proto.int32_data(i) != 0;
       break;
     }
-    case DataType::kInt8: CopyField<int8_t>(proto.int32_data(), t); break;
-    case DataType::kUInt8: CopyField<uint8_t>(proto.int32_data(), t); break;
-    case DataType::kInt16: CopyField<int16_t>(proto.int32_data(), t); break;
+    case DataType::kInt8:
+      CopyField<int8_t>(proto.int32_data(), t);
+      break;
+    case DataType::kUInt8:
+      CopyField<uint8_t>(proto.int32_data(), t);
+      break;
+    case DataType::kInt16:
+      CopyField<int16_t>(proto.int32_data(), t);
+      break;
     case DataType::kUInt16:
-    case DataType::kFloat16: CopyField<uint16_t>(proto.int32_data(), t); break;
-    case DataType::kInt32: CopyField<int32_t>(proto.int32_data(), t); break;
+    case DataType::kFloat16:
+      CopyField<uint16_t>(proto.int32_data(), t);
+      break;
+    case DataType::kInt32:
+      CopyField<int32_t>(proto.int32_data(), t);
+      break;
     case DataType::kUndefined:
-    case DataType::kString: break;
+    case DataType::kString:
+      break;
   }
 }
 
@@ -132,9 +163,9 @@ StatusOr<Tensor> ReadExternal(const onnx::TensorProto& proto, const TensorProtoS
     size_t end = location.find_first_of("/\\", start);
     if (end == std::string::npos) end = location.size();
     if (location.compare(start, end - start, "..") == 0 && end - start == 2) {
-      return InvalidArgument(src.label + ": external data location " + Quote(location) +
-                                 " leaves the model's directory ('..')",
-                             src.subject);
+      return InvalidArgument(
+          src.label + ": external data location " + Quote(location) + " leaves the model's directory ('..')",
+          src.subject);
     }
     start = end + 1;
   }
@@ -193,9 +224,9 @@ StatusOr<Tensor> ReadExternal(const onnx::TensorProto& proto, const TensorProtoS
   return t;
 }
 
-}  // namespace
-
-StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const TensorProtoSource& src) {
+// Step 1: the data type, the dims and the byte size the header claims.
+Status ParseHeader(const onnx::TensorProto& proto, const TensorProtoSource& src, DataType* dtype_out, Shape* shape_out,
+                   uint64_t* bytes_out) {
   const DataType dtype = DataTypeFromOnnx(proto.data_type());
   if (dtype == DataType::kUndefined) {
     if (proto.data_type() == onnx::TensorProto::UNDEFINED) {
@@ -206,7 +237,6 @@ StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const TensorPro
                        src.subject);
   }
   if (proto.has_segment()) return Unsupported(src.label + " is a segment of a larger tensor", src.subject);
-
   Shape shape;
   int64_t count = 1;
   for (int i = 0; i < proto.dims_size(); ++i) {
@@ -227,7 +257,23 @@ StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const TensorPro
                           std::to_string(Tensor::kMaxBytes >> 30) + " GiB per tensor",
                       src.subject);
   }
-  const uint64_t bytes = static_cast<uint64_t>(count) * elem;
+  *dtype_out = dtype;
+  *shape_out = std::move(shape);
+  *bytes_out = static_cast<uint64_t>(count) * elem;
+  return Status::Ok();
+}
+
+// raw_data below this size is copied rather than taken over.
+constexpr size_t kTakeOverBytes = 4096;
+
+}  // namespace
+
+StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const TensorProtoSource& src) {
+  DataType dtype = DataType::kUndefined;
+  Shape shape;
+  uint64_t bytes = 0;
+  EDGERT_RETURN_IF_ERROR(ParseHeader(proto, src, &dtype, &shape, &bytes));
+  const int64_t count = NumElements(shape);
 
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
     return ReadExternal(proto, src, dtype, shape, bytes);
@@ -241,6 +287,11 @@ StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const TensorPro
     }
     EDGERT_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(dtype, shape));
     if (bytes) std::memcpy(t.raw(), proto.raw_data().data(), bytes);
+    if (dtype == DataType::kBool) {
+      // Any non-zero byte is true; a bool object must hold exactly 0 or 1.
+      auto* b = static_cast<uint8_t*>(t.raw());
+      for (uint64_t i = 0; i < bytes; ++i) b[i] = b[i] != 0;
+    }
     return t;
   }
   const int64_t present = TypedFieldSize(proto, dtype);
@@ -253,6 +304,21 @@ StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const TensorPro
   EDGERT_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(dtype, shape));
   CopyTypedField(proto, &t);
   return t;
+}
+
+StatusOr<Tensor> TakeTensorFromProto(onnx::TensorProto* proto, const TensorProtoSource& src) {
+  DataType dtype = DataType::kUndefined;
+  Shape shape;
+  uint64_t bytes = 0;
+  EDGERT_RETURN_IF_ERROR(ParseHeader(*proto, src, &dtype, &shape, &bytes));
+  if (proto->data_location() != onnx::TensorProto::EXTERNAL && proto->has_raw_data() && dtype != DataType::kBool &&
+      bytes >= kTakeOverBytes && proto->raw_data().size() == bytes) {
+    // The string's heap buffer (malloc-aligned) becomes the tensor's storage.
+    std::shared_ptr<std::string> owner(proto->release_raw_data());
+    void* data = owner->data();
+    return Tensor::Share(dtype, std::move(shape), std::move(owner), data);
+  }
+  return TensorFromProto(*proto, src);
 }
 
 void TensorToProto(const Tensor& tensor, const std::string& name, onnx::TensorProto* proto) {

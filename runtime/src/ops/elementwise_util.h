@@ -23,8 +23,11 @@ template <typename... Ts>
 struct TypeList {};
 
 using FloatTypes = TypeList<float>;
-using NumericTypes = TypeList<float, int32_t, int64_t>;
-using ValueTypes = TypeList<float, int32_t, int64_t, bool>;  // comparisons, Where, Equal
+using NumericTypes = TypeList<float, int32_t, int64_t>;  // arithmetic
+// Ordering ops (Min/Max, Clip): also the narrow signed integers the ONNX conformance tests use.
+using OrderedTypes = TypeList<float, int32_t, int64_t, int8_t, int16_t>;
+// Comparisons, Where, ReduceMax/ReduceMin: OrderedTypes and bool.
+using ValueTypes = TypeList<float, int32_t, int64_t, bool, int8_t, int16_t>;
 using BoolTypes = TypeList<bool>;
 
 // Calls fn(T{}) for the T of the list whose DataTypeOf<T> is `dtype`; false when none is.
@@ -55,8 +58,8 @@ Status CheckInputDtype(const OpContext& ctx, size_t index, const char* what, Typ
   if (!ctx.has_input(index)) return Status::Ok();
   DataType dtype = ctx.input(index).dtype;
   if (DispatchDtype(types, dtype, [](auto) {})) return Status::Ok();
-  return ctx.NotSupported(std::string("input '") + what + "' has dtype " + DataTypeName(dtype) + "; supported: " +
-                          DtypeNames(types));
+  return ctx.NotSupported(std::string("input '") + what + "' has dtype " + DataTypeName(dtype) +
+                          "; supported: " + DtypeNames(types));
 }
 
 // "Add node 'add0'": the prefix of errors a kernel reports at run time (OpContext::Error's form).
@@ -98,8 +101,7 @@ class BroadcastWalker {
   void ForEachRun(Fn&& fn) const {
     if (empty_) return;
     const int64_t inner = inner_;
-    ForEachBroadcast(outer_, outer_strides_,
-                     [&](int64_t o, const int64_t* offsets) { fn(o * inner, offsets, inner); });
+    ForEachBroadcast(outer_, outer_strides_, [&](int64_t o, const int64_t* offsets) { fn(o * inner, offsets, inner); });
   }
 
  private:
