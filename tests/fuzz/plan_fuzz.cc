@@ -9,10 +9,9 @@
 // Whatever opens is handed to CpuEngine::Create when its activations total under 64 MiB (larger
 // ones are valid plans whose allocation would trip libFuzzer's memory limit, not bugs).
 //
-// Build: link with -fsanitize=fuzzer against edgert_runtime_internal (it carries runtime/src and
-// the generated plan_generated.h); build the runtime with -fsanitize=fuzzer-no-link for coverage.
-// Run: edgert_plan_fuzz -max_total_time=60 -rss_limit_mb=2048 CORPUS_DIR (no seed corpus needed:
-// step 3 starts from a valid plan).
+// Build and run (fuzz preset, see tests/fuzz/CMakeLists.txt):
+//   ninja -C build-fuzz plan_fuzz && build-fuzz/tests/fuzz/plan_fuzz -max_total_time=60 -rss_limit_mb=2048 DIR
+// No seed corpus is needed: step 3 starts from a valid plan.
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
