@@ -3,9 +3,10 @@
 #   1. scripts/setup.sh installs whatever this machine lacks (quick when all is present).
 #   2. Configure with a CMake preset (EDGERT_PRESET, default "default"; CI uses "ci"). The build
 #      directory is kept between runs, so a second run rebuilds only what changed; ccache is on.
-#   3. Build with $(nproc) jobs (EDGERT_JOBS overrides), then run every ctest test.
+#   3. Build with $(nproc) jobs (EDGERT_JOBS overrides).
 #   4. When EDGERT_FUZZ_SECONDS is set, build the "fuzz" preset (clang, libFuzzer) and fuzz the
 #      ONNX importer for that many seconds on a seed corpus.
+#   5. Run every ctest test (last, so its summary closes the output).
 # Exits non-zero on the first failure.
 set -euo pipefail
 
@@ -27,9 +28,6 @@ echo "test.sh: configure (preset $preset)"
 cmake --preset "$preset"
 echo "test.sh: build ($jobs jobs)"
 cmake --build --preset "$preset" -j "$jobs"
-echo "test.sh: ctest"
-ctest --preset "$preset" --output-on-failure -j "$jobs"
-
 if [[ -n ${EDGERT_FUZZ_SECONDS:-} ]]; then
   echo "test.sh: fuzz the ONNX importer for ${EDGERT_FUZZ_SECONDS} s"
   cmake --preset fuzz
@@ -52,5 +50,8 @@ if [[ -n ${EDGERT_FUZZ_SECONDS:-} ]]; then
   "$fuzzer" -max_total_time="$EDGERT_FUZZ_SECONDS" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     -artifact_prefix=build-fuzz/ build-fuzz/fuzz-corpus "$seeds"
 fi
+
+echo "test.sh: ctest"
+ctest --preset "$preset" --output-on-failure -j "$jobs"
 
 echo "test.sh: all passed in $(( $(date +%s) - start_s )) s"
