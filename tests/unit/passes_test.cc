@@ -14,6 +14,7 @@
 #include "edgert/builder.h"
 #include "edgert/cpu_engine.h"
 #include "edgert/fused_activation.h"
+#include "edgert/plan.h"
 #include "ir/graph.h"
 #include "ir/infer.h"
 #include "onnx_test_util.h"
@@ -1139,6 +1140,44 @@ TEST(PassBuilder, BuildNetworkOptimizesAndReports) {
   StatusOr<NetworkDef> for_inputs_plain = BuildNetworkForInputs(path, {x}, nullptr, nullptr, false);
   ASSERT_TRUE(for_inputs_plain.ok());
   EXPECT_EQ(for_inputs_plain->layers.size(), 4u);
+}
+
+TEST(PassBuilder, FusedLayersRoundTripThroughPlans) {
+  // A residual Conv + Relu epilogue and an elementwise chain, serialised and loaded again.
+  Graph g;
+  AddInput(g, "x", {1, 3, 6, 6});
+  AddConst(g, "w", Random({3, 3, 3, 3}, 601));
+  AddConst(g, "half", Tensor::Scalar<float>(0.5f));
+  AddConst(g, "one", Tensor::Scalar<float>(1.0f));
+  Node& conv = AddNode(g, "Conv", "conv", {"x", "w"}, {"c"});
+  conv.attrs.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  AddNode(g, "Add", "add", {"c", "x"}, {"s"});
+  AddNode(g, "Relu", "relu", {"s"}, {"r"});
+  AddNode(g, "Mul", "mul", {"r", "half"}, {"m"});
+  AddNode(g, "Add", "add1", {"m", "one"}, {"a"});
+  AddNode(g, "Tanh", "tanh", {"a"}, {"y"});
+  AddOutput(g, "y");
+  Graph opt = Optimize(g, Pipeline);
+  ASSERT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv", "EdgertFusedElementwise"}));
+  StatusOr<NetworkDef> net = LowerGraph(opt);
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  PlanMetadata meta;
+  meta.edgert_version = "test";
+  meta.device = CpuDeviceKey();
+  StatusOr<std::vector<uint8_t>> bytes = SerializePlan(*net, meta);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  StatusOr<LoadedPlan> plan = LoadedPlan::OpenBytes(bytes->data(), bytes->size());
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  ASSERT_EQ(plan->network().layers.size(), 2u);
+  EXPECT_EQ(plan->network().layers[0].inputs.size(), 4u);
+  auto from_plan = CpuEngine::Create(plan->network());
+  auto direct = CpuEngine::Create(*net);
+  ASSERT_TRUE(from_plan.ok() && direct.ok());
+  Tensor x = Random({1, 3, 6, 6}, 602);
+  std::vector<Tensor> got, want;
+  ASSERT_TRUE((*from_plan)->Run({x}, &got).ok());
+  ASSERT_TRUE((*direct)->Run({x}, &want).ok());
+  EXPECT_EQ(RelL2(got[0], want[0]), 0.0);
 }
 
 }  // namespace
