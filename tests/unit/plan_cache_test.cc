@@ -283,6 +283,96 @@ TEST_F(Cache, DirectoryFromEnvironmentIsCreatedWithParents) {
   EXPECT_TRUE(Contains(bad.status().message(), dir_.File("file"))) << bad.status().message();
 }
 
+bool Exists(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0;
+}
+
+std::string MemoFile(const std::string& cache_dir, const std::string& model) {
+  struct stat st {};
+  EXPECT_EQ(stat(model.c_str(), &st), 0);
+  return cache_dir + "/hashes/" + std::to_string(st.st_dev) + "-" + std::to_string(st.st_ino) + ".txt";
+}
+
+TEST_F(Cache, HashMemoIsUsedAndNoticesEveryChange) {
+  const std::string model = SaveModel(AddModel(2.f), dir_.File("m.onnx"));
+  PlanCacheOptions o = Options();
+  o.hash_memo_min_age_seconds = 0;  // the test's files are fresh
+  StatusOr<CachedPlan> a = GetOrBuildPlan(model, {}, CpuDeviceKey(), o);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  const std::string memo = MemoFile(o.dir, model);
+  ASSERT_TRUE(Exists(memo));
+  EXPECT_TRUE(Contains(ReadFile(memo), *ModelContentHash(model)));
+  StatusOr<CachedPlan> hit = GetOrBuildPlan(model, {}, CpuDeviceKey(), o);
+  ASSERT_TRUE(hit.ok());
+  EXPECT_EQ(hit->outcome, CacheOutcome::kHit);
+
+  // The memo is what a hit consults: a memo naming another hash gives another key.
+  std::string text = ReadFile(memo);
+  const std::string real = *ModelContentHash(model);
+  text.replace(text.find(real), 64, std::string(64, 'a'));
+  WriteFile(memo, text);
+  StatusOr<CachedPlan> fooled = GetOrBuildPlan(model, {}, CpuDeviceKey(), o);
+  ASSERT_TRUE(fooled.ok());
+  EXPECT_NE(fooled->key, a->key);
+  ASSERT_EQ(std::remove(memo.c_str()), 0);
+
+  // Rewriting the model in place with one changed weight, same size, and its old mtime put back:
+  // ctime still changes, so the memo no longer matches and the new content gets a new key.
+  StatusOr<CachedPlan> b = GetOrBuildPlan(model, {}, CpuDeviceKey(), o);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->key, a->key);
+  struct stat before {};
+  ASSERT_EQ(stat(model.c_str(), &before), 0);
+  usleep(20 * 1000);
+  std::string bytes;
+  ASSERT_TRUE(AddModel(3.f).SerializeToString(&bytes));
+  ASSERT_EQ(bytes.size(), static_cast<size_t>(before.st_size));
+  {
+    int fd = open(model.c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, bytes.data(), bytes.size()), static_cast<ssize_t>(bytes.size()));
+    close(fd);
+  }
+  const struct timespec times[2] = {before.st_atim, before.st_mtim};
+  ASSERT_EQ(utimensat(AT_FDCWD, model.c_str(), times, 0), 0);
+  StatusOr<CachedPlan> c = GetOrBuildPlan(model, {}, CpuDeviceKey(), o);
+  ASSERT_TRUE(c.ok());
+  EXPECT_NE(c->key, a->key);
+  EXPECT_EQ(RunOnce(c->plan), 4.f);
+
+  // An external data file changed in place is noticed too.
+  const std::string ext = SaveExternalModel(dir_, "ext.onnx", "w.bin", std::vector<float>(8, 1.f));
+  StatusOr<CachedPlan> e1 = GetOrBuildPlan(ext, {}, CpuDeviceKey(), o);
+  ASSERT_TRUE(e1.ok());
+  ASSERT_TRUE(Exists(MemoFile(o.dir, ext)));
+  usleep(20 * 1000);
+  const std::vector<float> w(8, 6.f);
+  {
+    int fd = open(dir_.File("w.bin").c_str(), O_WRONLY);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(write(fd, w.data(), 32), 32);
+    close(fd);
+  }
+  StatusOr<CachedPlan> e2 = GetOrBuildPlan(ext, {}, CpuDeviceKey(), o);
+  ASSERT_TRUE(e2.ok());
+  EXPECT_NE(e2->key, e1->key);
+  EXPECT_EQ(RunOnce(e2->plan), 7.f);
+}
+
+TEST_F(Cache, HashMemoSkipsFreshFiles) {
+  const std::string model = SaveModel(AddModel(2.f), dir_.File("m.onnx"));
+  PlanCacheOptions o = Options();  // default minimum age: 2 s; the model was written just now
+  ASSERT_TRUE(GetOrBuildPlan(model, {}, CpuDeviceKey(), o).ok());
+  EXPECT_FALSE(Exists(MemoFile(o.dir, model)));
+  o.remember_model_hashes = false;
+  o.hash_memo_min_age_seconds = 0;
+  StatusOr<CachedPlan> p = GetOrBuildPlan(model, {}, CpuDeviceKey(), o);
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->outcome, CacheOutcome::kHit);
+  EXPECT_FALSE(Exists(MemoFile(o.dir, model)));
+}
+
 // Two processes start together on an empty cache; the builder's logger makes the build slow (it
 // sleeps while holding the lock), so without the lock both would find no entry and build.
 TEST_F(Cache, ConcurrentProcessesBuildOnce) {

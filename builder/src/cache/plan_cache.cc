@@ -175,27 +175,27 @@ std::string CheckEntry(const std::string& path, const DeviceKey& device, const s
   return "";
 }
 
-}  // namespace
-
-StatusOr<std::string> ModelContentHash(const std::string& onnx_path) {
+// Steps 1-3 of the model content hash; `locations` receives the external files, sorted.
+StatusOr<std::string> HashModel(const std::string& onnx_path, std::vector<std::string>* locations) {
   std::string model;
   EDGERT_RETURN_IF_ERROR(ReadWholeFile(onnx_path, &model));
   onnx::ModelProto proto;
   if (model.size() > static_cast<size_t>(INT32_MAX) || !proto.ParseFromArray(model.data(), static_cast<int>(model.size()))) {
     return Corrupt(onnx_path + ": not a valid ONNX model (the protobuf does not parse)", onnx_path);
   }
-  std::set<std::string> locations;
-  CollectGraph(proto.graph(), &locations);
+  std::set<std::string> unique;
+  CollectGraph(proto.graph(), &unique);
   for (const onnx::FunctionProto& f : proto.functions()) {
-    for (const onnx::NodeProto& n : f.node()) CollectNode(n, &locations);
+    for (const onnx::NodeProto& n : f.node()) CollectNode(n, &unique);
   }
+  locations->assign(unique.begin(), unique.end());
   Sha256 sha;
   sha.Update("edgert-model-v1");
   UpdateLength(&sha, model.size());
   sha.Update(model.data(), model.size());
   const std::string base = Dirname(onnx_path);
   std::string bytes;
-  for (const std::string& location : locations) {
+  for (const std::string& location : *locations) {
     EDGERT_RETURN_IF_ERROR(CheckLocation(onnx_path, location));
     Status s = ReadWholeFile(base + "/" + location, &bytes);
     if (!s.ok()) return s.WithContext(onnx_path + ": external data '" + location + "'");
@@ -203,6 +203,111 @@ StatusOr<std::string> ModelContentHash(const std::string& onnx_path) {
     sha.Update(bytes.data(), bytes.size());
   }
   return sha.FinishHex();
+}
+
+// The hash memo: <dir>/hashes/<dev>-<inode>.txt remembers a model's content hash together with the
+// identity of the model and of each external file: device, inode, size, mtime and ctime (ns). The
+// kernel sets ctime on every change of a file's bytes or metadata and no user can set it back, so
+// while all of these are unchanged, so is the content. A file changed twice within the timestamp
+// granularity (a few ms) could keep every field, so a memo is written only when every file's
+// mtime and ctime are at least PlanCacheOptions::hash_memo_min_age_seconds old.
+std::string Identity(const struct stat& st) {
+  return std::to_string(st.st_dev) + " " + std::to_string(st.st_ino) + " " + std::to_string(st.st_size) + " " +
+         std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + " " +
+         std::to_string(st.st_ctim.tv_sec) + "." + std::to_string(st.st_ctim.tv_nsec);
+}
+
+bool OldEnough(const struct stat& st, double min_age_seconds) {
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  auto seconds = [](const struct timespec& t) { return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec); };
+  const double limit = seconds(now) - min_age_seconds;
+  return seconds(st.st_mtim) <= limit && seconds(st.st_ctim) <= limit;
+}
+
+std::string MemoPath(const std::string& dir, const struct stat& model) {
+  return dir + "/hashes/" + std::to_string(model.st_dev) + "-" + std::to_string(model.st_ino) + ".txt";
+}
+
+// The remembered hash, or "" when there is none or any file's identity changed.
+std::string LookUpMemo(const std::string& dir, const std::string& onnx_path) {
+  struct stat st;
+  if (stat(onnx_path.c_str(), &st) != 0) return "";
+  std::string text;
+  if (!ReadWholeFile(MemoPath(dir, st), &text).ok()) return "";
+  // Lines: header, hash, model identity, then per external file "<location>\t<identity>".
+  std::vector<std::string> lines;
+  for (size_t start = 0; start < text.size();) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) return "";  // a memo always ends with a newline
+    lines.push_back(text.substr(start, end - start));
+    start = end + 1;
+  }
+  if (lines.size() < 3 || lines[0] != "edgert-hash-memo-v1" || lines[1].size() != 64 || lines[2] != Identity(st)) {
+    return "";
+  }
+  const std::string base = Dirname(onnx_path);
+  for (size_t i = 3; i < lines.size(); ++i) {
+    const size_t tab = lines[i].rfind('\t');
+    if (tab == std::string::npos) return "";
+    struct stat ext;
+    if (stat((base + "/" + lines[i].substr(0, tab)).c_str(), &ext) != 0) return "";
+    if (lines[i].substr(tab + 1) != Identity(ext)) return "";
+  }
+  return lines[1];
+}
+
+// Best effort: a memo that cannot be written only costs the next call a full hash.
+void StoreMemo(const std::string& dir, const std::string& onnx_path, const struct stat& model,
+               const std::vector<std::string>& locations, const std::vector<struct stat>& externals,
+               const std::string& hash, double min_age_seconds) {
+  if (!OldEnough(model, min_age_seconds)) return;
+  std::string text = "edgert-hash-memo-v1\n" + hash + "\n" + Identity(model) + "\n";
+  for (size_t i = 0; i < locations.size(); ++i) {
+    if (!OldEnough(externals[i], min_age_seconds)) return;
+    if (locations[i].find_first_of("\t\n") != std::string::npos) return;
+    text += locations[i] + "\t" + Identity(externals[i]) + "\n";
+  }
+  if (!MakeDirs(dir + "/hashes").ok()) return;
+  const std::string path = MemoPath(dir, model);
+  std::string tmp = path + ".tmp.XXXXXX";
+  std::vector<char> buf(tmp.begin(), tmp.end());
+  buf.push_back('\0');
+  const int fd = mkstemp(buf.data());
+  if (fd < 0) return;
+  tmp.assign(buf.data());
+  const ssize_t n = write(fd, text.data(), text.size());
+  close(fd);
+  if (n != static_cast<ssize_t>(text.size()) || rename(tmp.c_str(), path.c_str()) != 0) unlink(tmp.c_str());
+  (void)onnx_path;
+}
+
+// The model's content hash through the memo (see above).
+StatusOr<std::string> MemoizedModelHash(const std::string& dir, const std::string& onnx_path, double min_age_seconds) {
+  std::string hash = LookUpMemo(dir, onnx_path);
+  if (!hash.empty()) return hash;
+  // The model's identity is taken before hashing, so a change meanwhile makes it stale. Any file
+  // changed during the hash (external files are stat'ed after) has a fresh ctime, and StoreMemo
+  // skips files younger than the minimum age.
+  struct stat model;
+  const bool have_model = stat(onnx_path.c_str(), &model) == 0;
+  std::vector<std::string> locations;
+  EDGERT_ASSIGN_OR_RETURN(hash, HashModel(onnx_path, &locations));
+  if (!have_model) return hash;
+  std::vector<struct stat> externals(locations.size());
+  const std::string base = Dirname(onnx_path);
+  for (size_t i = 0; i < locations.size(); ++i) {
+    if (stat((base + "/" + locations[i]).c_str(), &externals[i]) != 0) return hash;
+  }
+  StoreMemo(dir, onnx_path, model, locations, externals, hash, min_age_seconds);
+  return hash;
+}
+
+}  // namespace
+
+StatusOr<std::string> ModelContentHash(const std::string& onnx_path) {
+  std::vector<std::string> locations;
+  return HashModel(onnx_path, &locations);
 }
 
 std::string BuildOptionsText(const BuildOptions& options) {
@@ -261,13 +366,17 @@ const char* CacheOutcomeName(CacheOutcome outcome) {
 StatusOr<CachedPlan> GetOrBuildPlan(const std::string& onnx_path, const BuildOptions& options, const DeviceKey& device,
                                     const PlanCacheOptions& cache_options) {
   // Step 1.
-  EDGERT_ASSIGN_OR_RETURN(const std::string model_hash, ModelContentHash(onnx_path));
-  const std::string options_hash = BuildOptionsHash(options);
-  const std::string& version = cache_options.edgert_version;
-  const std::string key = PlanCacheKey(model_hash, options_hash, device, version);
   std::string dir = cache_options.dir.empty() ? DefaultPlanCacheDir() : cache_options.dir;
   while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
   EDGERT_RETURN_IF_ERROR(MakeDirs(dir));
+  StatusOr<std::string> hashed = cache_options.remember_model_hashes
+                                     ? MemoizedModelHash(dir, onnx_path, cache_options.hash_memo_min_age_seconds)
+                                     : ModelContentHash(onnx_path);
+  if (!hashed.ok()) return hashed.status();
+  const std::string model_hash = *hashed;
+  const std::string options_hash = BuildOptionsHash(options);
+  const std::string& version = cache_options.edgert_version;
+  const std::string key = PlanCacheKey(model_hash, options_hash, device, version);
   const std::string path = dir + "/" + key + ".plan";
   const std::string lock_path = dir + "/" + key + ".lock";
 
