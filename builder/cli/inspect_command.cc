@@ -104,9 +104,8 @@ void PrintText(const std::string& path, const LoadedPlan& plan, const Status& us
   std::printf("outputs:\n");
   for (int32_t t : net.outputs) std::printf("  %s\n", TensorText(net, t).c_str());
   const Totals totals = ComputeTotals(net);
-  std::printf("totals: %zu layers, %zu tensors, %u constants (%llu bytes), activations %llu bytes\n",
-              net.layers.size(), net.tensors.size(), totals.constants,
-              static_cast<unsigned long long>(totals.constant_bytes),
+  std::printf("totals: %zu layers, %zu tensors, %u constants (%llu bytes), activations %llu bytes\n", net.layers.size(),
+              net.tensors.size(), totals.constants, static_cast<unsigned long long>(totals.constant_bytes),
               static_cast<unsigned long long>(totals.activation_bytes));
   std::string ops;
   for (const auto& [op, n] : totals.ops) ops += (ops.empty() ? "" : ", ") + op + " " + std::to_string(n);

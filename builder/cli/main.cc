@@ -273,7 +273,8 @@ Status PrepareInputs(const std::string& source, const std::vector<InputSpec>& sp
                      const std::map<std::string, Shape>& shapes, std::vector<Tensor>* inputs) {
   for (const auto& [name, shape] : shapes) {
     auto it = std::find_if(specs.begin(), specs.end(), [&](const InputSpec& s) { return s.name == name; });
-    if (it == specs.end()) return InvalidArgument("--shapes names '" + name + "', which is not an input of " + source, name);
+    if (it == specs.end())
+      return InvalidArgument("--shapes names '" + name + "', which is not an input of " + source, name);
     if (fixed && shape != it->shape) {
       return InvalidArgument("--shapes gives input '" + name + "' shape " + ShapeToString(shape) + " but the plan " +
                                  source + " was built for " + ShapeToString(it->shape) + " (plan shapes are fixed)",
@@ -301,8 +302,8 @@ Status PrepareInputs(const std::string& source, const std::vector<InputSpec>& sp
       }
       auto it = shapes.find(spec.name);
       if (it != shapes.end() && t->shape() != it->second) {
-        return InvalidArgument("--shapes gives input '" + spec.name + "' shape " + ShapeToString(it->second) +
-                                   " but " + o.inputs[i] + " holds " + ShapeToString(t->shape()),
+        return InvalidArgument("--shapes gives input '" + spec.name + "' shape " + ShapeToString(it->second) + " but " +
+                                   o.inputs[i] + " holds " + ShapeToString(t->shape()),
                                spec.name);
       }
       inputs->push_back(*t);
@@ -320,14 +321,14 @@ Status PrepareInputs(const std::string& source, const std::vector<InputSpec>& sp
       shape = it->second;
     } else {
       if (!spec.has_shape) {
-        return InvalidArgument(source + ": input '" + spec.name + "' has no shape in the model; give it with --shapes " +
-                                   spec.name + ":DIMS",
+        return InvalidArgument(source + ": input '" + spec.name +
+                                   "' has no shape in the model; give it with --shapes " + spec.name + ":DIMS",
                                spec.name);
       }
       for (int64_t d : spec.shape) {
         if (d < 0) {
-          return InvalidArgument(source + ": input '" + spec.name + "' has dynamic shape " +
-                                     ShapeToString(spec.shape) + "; give it with --shapes " + spec.name + ":DIMS",
+          return InvalidArgument(source + ": input '" + spec.name + "' has dynamic shape " + ShapeToString(spec.shape) +
+                                     "; give it with --shapes " + spec.name + ":DIMS",
                                  spec.name);
         }
       }

@@ -72,8 +72,8 @@ onnx::ModelProto MlpModel() {
 // True when python3 parses `json` and finds `expr` (a Python expression over d) true.
 bool PythonJsonCheck(const TempDir& dir, const std::string& json, const std::string& expr) {
   WriteFile(dir.File("doc.json"), json);
-  WriteFile(dir.File("check.py"), "import json,sys\nd=json.load(open(sys.argv[1],encoding='utf-8'))\nsys.exit(0 if (" +
-                                      expr + ") else 1)\n");
+  WriteFile(dir.File("check.py"),
+            "import json,sys\nd=json.load(open(sys.argv[1],encoding='utf-8'))\nsys.exit(0 if (" + expr + ") else 1)\n");
   const std::string cmd = "python3 '" + dir.File("check.py") + "' '" + dir.File("doc.json") + "' > /dev/null 2>&1";
   int status = std::system(cmd.c_str());
   return WIFEXITED(status) && WEXITSTATUS(status) == 0;
@@ -116,21 +116,23 @@ TEST_F(BuilderCliPlan, BuildInspectAndRunMatchTheModel) {
 
   r = RunCli(dir_, "inspect " + Q(plan_) + " --json");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
-  EXPECT_TRUE(PythonJsonCheck(dir_, r.out,
-                              "d['format_version']==1 and d['device']['backend']=='cpu' and d['usable_here'] and "
-                              "len(d['layers'])==3 and d['layers'][0]['op']=='MatMul' and "
-                              "d['layers'][0]['name']=='mat\"mul\\\\1\\n' and "
-                              "d['layers'][1]['name']=='add\\x01\\ufffd\\u00e9' and "
-                              "d['layers'][0]['inputs'][1]['shape']==[16,8] and d['layers'][0]['inputs'][1]['constant'] "
-                              "and d['totals']['layers']==3 and d['model_hash']=='" +
-                                  meta->model_hash + "'"))
+  EXPECT_TRUE(
+      PythonJsonCheck(dir_, r.out,
+                      "d['format_version']==1 and d['device']['backend']=='cpu' and d['usable_here'] and "
+                      "len(d['layers'])==3 and d['layers'][0]['op']=='MatMul' and "
+                      "d['layers'][0]['name']=='mat\"mul\\\\1\\n' and "
+                      "d['layers'][1]['name']=='add\\x01\\ufffd\\u00e9' and "
+                      "d['layers'][0]['inputs'][1]['shape']==[16,8] and d['layers'][0]['inputs'][1]['constant'] "
+                      "and d['totals']['layers']==3 and d['model_hash']=='" +
+                          meta->model_hash + "'"))
       << r.out;
 
   // Outputs of the ONNX model on fixed inputs, then the plan compared against them: identical.
   Tensor x = *Tensor::Create(DataType::kFloat32, {3, 16});
   for (int i = 0; i < 48; ++i) x.data<float>()[i] = 0.1f * static_cast<float>(i % 17) - 0.7f;
   ASSERT_TRUE(WriteNpy(dir_.File("x.npy"), x).ok());
-  r = RunCli(dir_, "run " + Q(model_) + " --inputs " + Q(dir_.File("x.npy")) + " --save-outputs " + Q(dir_.File("ref")));
+  r = RunCli(dir_,
+             "run " + Q(model_) + " --inputs " + Q(dir_.File("x.npy")) + " --save-outputs " + Q(dir_.File("ref")));
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   r = RunCli(dir_, "run " + Q(plan_) + " --inputs " + Q(dir_.File("x.npy")) + " --compare " + Q(dir_.File("ref")) +
                        " --rtol 0");

@@ -81,7 +81,7 @@ struct CachedPlan {
   std::string path;  // <dir>/<key>.plan
   std::string key;
   CacheOutcome outcome = CacheOutcome::kHit;
-  std::string reason;  // for kRebuilt: the one sentence saying why the old entry was unusable
+  std::string reason;        // for kRebuilt: the one sentence saying why the old entry was unusable
   double build_seconds = 0;  // BuildNetwork + SerializePlan + WritePlanFile; 0 for a hit
   LoadedPlan plan;
 };

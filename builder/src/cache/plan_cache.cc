@@ -168,7 +168,8 @@ std::string CheckEntry(const std::string& path, const DeviceKey& device, const s
   *plan = LoadedPlan::Open(path);
   if (!plan->ok()) return plan->status().message();
   const PlanMetadata& m = (*plan)->metadata();
-  if (m.model_hash != model_hash) return path + ": the plan was built from another model (model hash " + m.model_hash + ")";
+  if (m.model_hash != model_hash)
+    return path + ": the plan was built from another model (model hash " + m.model_hash + ")";
   if (m.build_options_hash != options_hash) {
     return path + ": the plan was built with other build options (hash " + m.build_options_hash + ")";
   }
@@ -180,7 +181,8 @@ StatusOr<std::string> HashModel(const std::string& onnx_path, std::vector<std::s
   std::string model;
   EDGERT_RETURN_IF_ERROR(ReadWholeFile(onnx_path, &model));
   onnx::ModelProto proto;
-  if (model.size() > static_cast<size_t>(INT32_MAX) || !proto.ParseFromArray(model.data(), static_cast<int>(model.size()))) {
+  if (model.size() > static_cast<size_t>(INT32_MAX) ||
+      !proto.ParseFromArray(model.data(), static_cast<int>(model.size()))) {
     return Corrupt(onnx_path + ": not a valid ONNX model (the protobuf does not parse)", onnx_path);
   }
   std::set<std::string> unique;
@@ -220,7 +222,9 @@ std::string Identity(const struct stat& st) {
 bool OldEnough(const struct stat& st, double min_age_seconds) {
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
-  auto seconds = [](const struct timespec& t) { return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec); };
+  auto seconds = [](const struct timespec& t) {
+    return static_cast<double>(t.tv_sec) + 1e-9 * static_cast<double>(t.tv_nsec);
+  };
   const double limit = seconds(now) - min_age_seconds;
   return seconds(st.st_mtim) <= limit && seconds(st.st_ctim) <= limit;
 }
@@ -329,8 +333,8 @@ std::string BuildOptionsHash(const BuildOptions& options) { return Sha256Hex(Bui
 std::string PlanCacheKey(const std::string& model_hash, const std::string& build_options_hash, const DeviceKey& device,
                          const std::string& edgert_version) {
   Sha256 sha;
-  const std::string parts[] = {"edgert-plan-cache-key-v1", model_hash, build_options_hash, device.ToString(),
-                               DeviceFields(device), edgert_version};
+  const std::string parts[] = {"edgert-plan-cache-key-v1", model_hash,           build_options_hash,
+                               device.ToString(),          DeviceFields(device), edgert_version};
   for (const std::string& p : parts) {
     UpdateLength(&sha, p.size());
     sha.Update(p);
