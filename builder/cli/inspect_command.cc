@@ -32,10 +32,26 @@ const char kInspectHelp[] =
 
 namespace {
 
+// `name` with control characters shown as \xNN, so a hostile name cannot rewrite the terminal.
+std::string Printable(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 std::string TensorText(const NetworkDef& net, int32_t index) {
   if (index < 0) return "(absent)";
   const TensorDef& t = net.tensors[static_cast<size_t>(index)];
-  return "'" + t.name + "' " + DataTypeName(t.dtype) + " " + ShapeToString(t.shape) + (t.is_constant() ? " const" : "");
+  return "'" + Printable(t.name) + "' " + DataTypeName(t.dtype) + " " + ShapeToString(t.shape) + (t.is_constant() ? " const" : "");
 }
 
 void JsonTensor(JsonWriter& w, const NetworkDef& net, int32_t index) {
@@ -95,7 +111,7 @@ void PrintText(const std::string& path, const LoadedPlan& plan, const Status& us
   std::printf("layers:\n");
   for (size_t i = 0; i < net.layers.size(); ++i) {
     const LayerDef& l = net.layers[i];
-    std::printf("  %4zu  %-20s %s\n", i, std::string(OpTypeName(l.op)).c_str(), l.name.c_str());
+    std::printf("  %4zu  %-20s %s\n", i, std::string(OpTypeName(l.op)).c_str(), Printable(l.name).c_str());
     for (int32_t t : l.inputs) std::printf("          in  %s\n", TensorText(net, t).c_str());
     for (int32_t t : l.outputs) std::printf("          out %s\n", TensorText(net, t).c_str());
   }

@@ -113,6 +113,8 @@ TEST_F(BuilderCliPlan, BuildInspectAndRunMatchTheModel) {
     EXPECT_TRUE(Contains(r.out, word)) << word << "\n" << r.out;
   }
   EXPECT_TRUE(Contains(r.out, meta->model_hash)) << r.out;
+  EXPECT_TRUE(Contains(r.out, "mat\"mul\\1\\x0a")) << r.out;  // control characters shown as \xNN
+  EXPECT_FALSE(Contains(r.out, "\x01")) << r.out;
 
   r = RunCli(dir_, "inspect " + Q(plan_) + " --json");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
