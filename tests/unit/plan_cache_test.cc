@@ -9,9 +9,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "edgert/cpu_engine.h"
@@ -427,6 +429,39 @@ TEST_F(Cache, ConcurrentProcessesBuildOnce) {
   EXPECT_EQ(built, 1);
   EXPECT_EQ(hit, 1);
   EXPECT_EQ(ReadFile(marker), "build\n");
+}
+
+// Two threads of one process: each call opens its own lock file description, so they exclude
+// each other as processes do.
+TEST_F(Cache, ConcurrentThreadsBuildOnce) {
+  const std::string model = SaveModel(AddModel(2.f), dir_.File("m.onnx"));
+  std::atomic<int> builds{0};
+  std::atomic<int> ready{0};
+  PlanCacheOptions o = Options();
+  o.logger = [&](const std::string& line) {
+    if (line.find("building") == std::string::npos) return;
+    ++builds;
+    usleep(200 * 1000);
+  };
+  StatusOr<CachedPlan> results[2] = {Internal("not run"), Internal("not run")};
+  std::vector<std::thread> threads;
+  for (int k = 0; k < 2; ++k) {
+    threads.emplace_back([&, k] {
+      ++ready;
+      while (ready.load() < 2) {
+      }
+      results[k] = GetOrBuildPlan(model, {}, CpuDeviceKey(), o);
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  ASSERT_TRUE(results[0].ok()) << results[0].status().ToString();
+  ASSERT_TRUE(results[1].ok()) << results[1].status().ToString();
+  EXPECT_EQ(builds.load(), 1);
+  EXPECT_EQ(static_cast<int>(results[0]->outcome == CacheOutcome::kBuilt) +
+                static_cast<int>(results[1]->outcome == CacheOutcome::kBuilt),
+            1);
+  EXPECT_EQ(RunOnce(results[0]->plan), 3.f);
+  EXPECT_EQ(RunOnce(results[1]->plan), 3.f);
 }
 
 }  // namespace
