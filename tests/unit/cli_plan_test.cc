@@ -280,5 +280,31 @@ TEST_F(BuilderCliPlan, UsageAndHelp) {
   EXPECT_TRUE(Contains(r.err, "absent.onnx")) << r.err;
 }
 
+TEST_F(BuilderCliPlan, ShapesFixTheDynamicDimensions) {
+  onnx::ModelProto m = NewModel();
+  AddInput(m, "x", onnx::TensorProto::FLOAT, {-1, 3});
+  AddNode(m, "Relu", {"x"}, {"y"}, "relu");
+  AddOutput(m, "y", onnx::TensorProto::FLOAT, {-1, 3});
+  const std::string dyn = SaveModel(m, dir_.File("dyn.onnx"));
+  CliResult r = RunCli(dir_, "build " + Q(dyn) + " -o " + Q(plan_));
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.err, "'x'")) << r.err;
+  r = RunCli(dir_, "build " + Q(dyn) + " -o " + Q(plan_) + " --shapes x:5x3");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  r = RunCli(dir_, "inspect " + Q(plan_));
+  EXPECT_TRUE(Contains(r.out, "'x' float32 5x3")) << r.out;
+  r = RunCli(dir_, "run " + Q(plan_) + " --seed 3");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "output 0 'y': float32 5x3")) << r.out;
+  // Each set of shapes is its own cache entry.
+  const std::string cache = "--cache-dir " + Q(dir_.File("cache"));
+  r = RunCli(dir_, "build " + Q(dyn) + " " + cache + " --shapes x:5x3");
+  EXPECT_TRUE(Contains(r.out, "cache: built")) << r.out;
+  r = RunCli(dir_, "build " + Q(dyn) + " " + cache + " --shapes x:6x3");
+  EXPECT_TRUE(Contains(r.out, "cache: built")) << r.out;
+  r = RunCli(dir_, "build " + Q(dyn) + " " + cache + " --shapes x:5x3");
+  EXPECT_TRUE(Contains(r.out, "cache: hit")) << r.out;
+}
+
 }  // namespace
 }  // namespace edgert
