@@ -7,6 +7,7 @@
 //      the nodes of the model's functions. Sort them, drop duplicates.
 //   3. SHA-256 over "edgert-model-v1", then the model's length (8 bytes, little-endian) and bytes,
 //      then for each location its file's length and bytes.
+// Hash memo (GetOrBuildPlan only): see the comment above Identity().
 // GetOrBuildPlan: the steps are listed in plan_cache.h.
 #include "edgert/plan_cache.h"
 
@@ -262,9 +263,8 @@ std::string LookUpMemo(const std::string& dir, const std::string& onnx_path) {
 }
 
 // Best effort: a memo that cannot be written only costs the next call a full hash.
-void StoreMemo(const std::string& dir, const std::string& onnx_path, const struct stat& model,
-               const std::vector<std::string>& locations, const std::vector<struct stat>& externals,
-               const std::string& hash, double min_age_seconds) {
+void StoreMemo(const std::string& dir, const struct stat& model, const std::vector<std::string>& locations,
+               const std::vector<struct stat>& externals, const std::string& hash, double min_age_seconds) {
   if (!OldEnough(model, min_age_seconds)) return;
   std::string text = "edgert-hash-memo-v1\n" + hash + "\n" + Identity(model) + "\n";
   for (size_t i = 0; i < locations.size(); ++i) {
@@ -283,7 +283,6 @@ void StoreMemo(const std::string& dir, const std::string& onnx_path, const struc
   const ssize_t n = write(fd, text.data(), text.size());
   close(fd);
   if (n != static_cast<ssize_t>(text.size()) || rename(tmp.c_str(), path.c_str()) != 0) unlink(tmp.c_str());
-  (void)onnx_path;
 }
 
 // The model's content hash through the memo (see above).
@@ -303,7 +302,7 @@ StatusOr<std::string> MemoizedModelHash(const std::string& dir, const std::strin
   for (size_t i = 0; i < locations.size(); ++i) {
     if (stat((base + "/" + locations[i]).c_str(), &externals[i]) != 0) return hash;
   }
-  StoreMemo(dir, onnx_path, model, locations, externals, hash, min_age_seconds);
+  StoreMemo(dir, model, locations, externals, hash, min_age_seconds);
   return hash;
 }
 
