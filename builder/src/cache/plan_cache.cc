@@ -323,6 +323,7 @@ std::string BuildOptionsText(const BuildOptions& options) {
     text += "value " + std::to_string(name.size()) + ":" + name + " " + DataTypeName(value.dtype()) + " " +
             ShapeToString(value.shape()) + " sha256=" + Sha256Hex(value.raw(), value.bytes()) + "\n";
   }
+  text += std::string("optimize ") + (options.optimize ? "1" : "0") + "\n";
   text += std::string("passes ") + kBuilderPassesVersion + "\n";
   return text;
 }
