@@ -250,9 +250,8 @@ void FillRandom(Tensor* t, std::mt19937_64& rng) {
 }
 
 // Random inputs for every model input, shaped by --shapes or the model's static shapes.
-Status MakeRandomInputs(const std::string& model, const std::map<std::string, Shape>& shapes, uint64_t seed,
-                        std::vector<Tensor>* inputs) {
-  EDGERT_ASSIGN_OR_RETURN(Graph graph, ImportOnnxFile(model));
+Status MakeRandomInputs(const std::string& model, const Graph& graph, const std::map<std::string, Shape>& shapes,
+                        uint64_t seed, std::vector<Tensor>* inputs) {
   for (const auto& [name, shape] : shapes) {
     int id = graph.Find(name);
     bool is_input = false;
@@ -263,7 +262,8 @@ Status MakeRandomInputs(const std::string& model, const std::map<std::string, Sh
   for (int id : graph.inputs) {
     const Value& v = graph.values[static_cast<size_t>(id)];
     if (DataTypeSize(v.dtype) == 0) {
-      return Unsupported(model + ": input '" + v.name + "' has no tensor type edgert can hold", v.name);
+      return Unsupported(model + ": input '" + v.name + "' is not a tensor of a type edgert can hold "
+                         "(sequences, optionals, strings, bfloat16 and float8 are not supported)", v.name);
     }
     Shape shape;
     auto it = shapes.find(v.name);
@@ -307,18 +307,35 @@ int RunRun(const std::vector<std::string>& args) {
     Status s = ParseShapesOption(o.shapes_text, &shapes);
     if (!s.ok()) return Usage(s.message(), "run");
   }
+  if (o.has_inputs && o.has_shapes) {
+    return Usage("--shapes and --inputs exclude each other (the files carry the shapes)", "run");
+  }
+  // The model's inputs (names, dtypes, declared shapes) decide how files and random inputs match.
+  StatusOr<Graph> graph = ImportOnnxFile(o.model);
+  if (!graph.ok()) return Fail(graph.status());
   std::vector<Tensor> inputs;
   if (o.has_inputs) {
-    if (o.has_shapes) return Usage("--shapes and --inputs exclude each other (the files carry the shapes)", "run");
-    for (const std::string& f : o.inputs) {
-      StatusOr<Tensor> t = ReadTensorFile(f);
-      if (!t.ok()) return Fail(t.status());
+    if (o.inputs.size() != graph->inputs.size()) {
+      std::string names;
+      for (int id : graph->inputs) names += (names.empty() ? "" : ", ") + graph->values[static_cast<size_t>(id)].name;
+      return Fail(InvalidArgument(o.model + " has " + std::to_string(graph->inputs.size()) + " inputs (" +
+                                  (names.empty() ? "none" : names) + ") but --inputs gives " +
+                                  std::to_string(o.inputs.size()) + " files"));
+    }
+    for (size_t i = 0; i < o.inputs.size(); ++i) {
+      const Value& v = graph->values[static_cast<size_t>(graph->inputs[i])];
+      if (v.dtype == DataType::kUndefined) {
+        return Fail(Unsupported(o.model + ": input '" + v.name + "' is not a tensor of a type edgert can hold "
+                                "(sequences, optionals, strings, bfloat16 and float8 are not supported)", v.name));
+      }
+      StatusOr<Tensor> t = ReadTensorFile(o.inputs[i]);
+      if (!t.ok()) return Fail(t.status().WithContext("input '" + v.name + "'"));
       inputs.push_back(*t);
     }
   } else {
     uint64_t seed = o.has_seed ? o.seed : std::random_device{}();
     std::printf("inputs: random, seed %llu\n", static_cast<unsigned long long>(seed));
-    Status s = MakeRandomInputs(o.model, shapes, seed, &inputs);
+    Status s = MakeRandomInputs(o.model, *graph, shapes, seed, &inputs);
     if (!s.ok()) return Fail(s);
   }
   std::vector<std::string> bound;
@@ -331,13 +348,9 @@ int RunRun(const std::vector<std::string>& args) {
   }
   // The engine takes the inputs that stayed network inputs, in order.
   std::vector<Tensor> feed;
-  {
-    StatusOr<Graph> graph = ImportOnnxFile(o.model);
-    if (!graph.ok()) return Fail(graph.status());
-    for (size_t i = 0; i < graph->inputs.size() && i < inputs.size(); ++i) {
-      const std::string& name = graph->values[static_cast<size_t>(graph->inputs[i])].name;
-      if (std::find(bound.begin(), bound.end(), name) == bound.end()) feed.push_back(inputs[i]);
-    }
+  for (size_t i = 0; i < graph->inputs.size() && i < inputs.size(); ++i) {
+    const std::string& name = graph->values[static_cast<size_t>(graph->inputs[i])].name;
+    if (std::find(bound.begin(), bound.end(), name) == bound.end()) feed.push_back(inputs[i]);
   }
   std::vector<std::string> output_names;
   for (int32_t t : net->outputs) output_names.push_back(net->tensors[static_cast<size_t>(t)].name);

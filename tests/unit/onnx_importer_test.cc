@@ -268,6 +268,30 @@ TEST(OnnxImporter, ReadsEveryTypedStorage) {
   EXPECT_EQ(g->values[g->Find("u32")].shape, (Shape{2}));
 }
 
+TEST(OnnxImporter, LargeAndBoolRawInitializers) {
+  TempDir dir;
+  onnx::ModelProto m = PassThroughModel();
+  std::vector<float> big(5000);
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<float>(i) * 0.5f;
+  AddFloatInitializer(m, "big", {50, 100}, big);  // large enough to be taken over, not copied
+  onnx::TensorProto* b = m.mutable_graph()->add_initializer();
+  b->set_name("flags");
+  b->set_data_type(onnx::TensorProto::BOOL);
+  b->add_dims(3);
+  b->set_raw_data(std::string("\x00\x02\x01", 3));  // any non-zero byte is true
+  StatusOr<Graph> g = ImportModel(m, dir);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  const Tensor& t = g->values[g->Find("big")].constant;
+  ASSERT_EQ(t.shape(), (Shape{50, 100}));
+  EXPECT_EQ(t.data<float>()[0], 0.f);
+  EXPECT_EQ(t.data<float>()[4999], 2499.5f);
+  const Tensor& f = g->values[g->Find("flags")].constant;
+  const auto* raw = static_cast<const uint8_t*>(f.raw());
+  EXPECT_EQ(raw[0], 0);
+  EXPECT_EQ(raw[1], 1);
+  EXPECT_EQ(raw[2], 1);
+}
+
 TEST(OnnxImporter, RejectsUnholdableAndSparseInitializers) {
   TempDir dir;
   onnx::ModelProto m = PassThroughModel();

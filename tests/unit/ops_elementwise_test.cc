@@ -166,25 +166,43 @@ struct UnaryCase {
 TEST(OpsElementwiseUnary, FloatFunctionsMatchHandValues) {
   const float e = std::exp(1.0f);
   const UnaryCase cases[] = {
-      {OpType::kRelu, -2.0f, 0.0f},          {OpType::kRelu, 3.5f, 3.5f},
-      {OpType::kLeakyRelu, -2.0f, -0.02f},   {OpType::kLeakyRelu, 2.0f, 2.0f},
-      {OpType::kSigmoid, 0.0f, 0.5f},        {OpType::kSigmoid, 1.0f, e / (1 + e)},
-      {OpType::kSigmoid, -100.0f, 0.0f},     {OpType::kSigmoid, 100.0f, 1.0f},
-      {OpType::kTanh, 0.5f, 0.46211716f},    {OpType::kHardSigmoid, 1.0f, 0.7f},
-      {OpType::kHardSigmoid, 4.0f, 1.0f},    {OpType::kHardSigmoid, -4.0f, 0.0f},
-      {OpType::kHardSwish, 1.0f, 1.0f * (1.0f / 6 + 0.5f)}, {OpType::kHardSwish, -4.0f, 0.0f},
-      {OpType::kHardSwish, 4.0f, 4.0f},      {OpType::kElu, -1.0f, 1.0f / e - 1.0f},
-      {OpType::kElu, 2.0f, 2.0f},            {OpType::kSelu, 1.0f, 1.0507009873554805f},
+      {OpType::kRelu, -2.0f, 0.0f},
+      {OpType::kRelu, 3.5f, 3.5f},
+      {OpType::kLeakyRelu, -2.0f, -0.02f},
+      {OpType::kLeakyRelu, 2.0f, 2.0f},
+      {OpType::kSigmoid, 0.0f, 0.5f},
+      {OpType::kSigmoid, 1.0f, e / (1 + e)},
+      {OpType::kSigmoid, -100.0f, 0.0f},
+      {OpType::kSigmoid, 100.0f, 1.0f},
+      {OpType::kTanh, 0.5f, 0.46211716f},
+      {OpType::kHardSigmoid, 1.0f, 0.7f},
+      {OpType::kHardSigmoid, 4.0f, 1.0f},
+      {OpType::kHardSigmoid, -4.0f, 0.0f},
+      {OpType::kHardSwish, 1.0f, 1.0f * (1.0f / 6 + 0.5f)},
+      {OpType::kHardSwish, -4.0f, 0.0f},
+      {OpType::kHardSwish, 4.0f, 4.0f},
+      {OpType::kElu, -1.0f, 1.0f / e - 1.0f},
+      {OpType::kElu, 2.0f, 2.0f},
+      {OpType::kSelu, 1.0f, 1.0507009873554805f},
       {OpType::kSelu, -1.0f, 1.0507009873554805f * 1.6732632423543772f * (1.0f / e - 1.0f)},
-      {OpType::kSoftplus, 0.0f, std::log(2.0f)}, {OpType::kSoftplus, 100.0f, 100.0f},
-      {OpType::kSoftplus, -100.0f, 3.7200760e-44f}, {OpType::kErf, 0.5f, 0.52049988f},
-      {OpType::kGelu, 1.0f, 0.84134475f},    {OpType::kGelu, -1.0f, -0.15865525f},
-      {OpType::kMish, 1.0f, 0.86509836f},    {OpType::kMish, -100.0f, 0.0f},
-      {OpType::kSqrt, 9.0f, 3.0f},           {OpType::kExp, 1.0f, e},
-      {OpType::kLog, e, 1.0f},               {OpType::kNeg, 2.5f, -2.5f},
-      {OpType::kAbs, -2.5f, 2.5f},           {OpType::kReciprocal, 4.0f, 0.25f},
-      {OpType::kFloor, -1.5f, -2.0f},        {OpType::kFloor, 1.5f, 1.0f},
-      {OpType::kCeil, -1.5f, -1.0f},         {OpType::kCeil, 1.2f, 2.0f},
+      {OpType::kSoftplus, 0.0f, std::log(2.0f)},
+      {OpType::kSoftplus, 100.0f, 100.0f},
+      {OpType::kSoftplus, -100.0f, 3.7200760e-44f},
+      {OpType::kErf, 0.5f, 0.52049988f},
+      {OpType::kGelu, 1.0f, 0.84134475f},
+      {OpType::kGelu, -1.0f, -0.15865525f},
+      {OpType::kMish, 1.0f, 0.86509836f},
+      {OpType::kMish, -100.0f, 0.0f},
+      {OpType::kSqrt, 9.0f, 3.0f},
+      {OpType::kExp, 1.0f, e},
+      {OpType::kLog, e, 1.0f},
+      {OpType::kNeg, 2.5f, -2.5f},
+      {OpType::kAbs, -2.5f, 2.5f},
+      {OpType::kReciprocal, 4.0f, 0.25f},
+      {OpType::kFloor, -1.5f, -2.0f},
+      {OpType::kFloor, 1.5f, 1.0f},
+      {OpType::kCeil, -1.5f, -1.0f},
+      {OpType::kCeil, 1.2f, 2.0f},
   };
   for (const UnaryCase& c : cases) {
     SCOPED_TRACE(std::string(OpTypeName(c.op)) + "(" + std::to_string(c.x) + ")");
@@ -268,6 +286,41 @@ TEST(OpsElementwiseUnary, RejectsBadDtypesAndAttributes) {
               "'alpha' should be float but is string");
 }
 
+// Every operator of the family rejects a float64 operand at the support check, naming the node
+// and the dtype.
+TEST(OpsElementwiseUnary, EveryOpRejectsFloat64) {
+  const OpType unary[] = {
+      OpType::kRelu,  OpType::kLeakyRelu, OpType::kSigmoid,  OpType::kTanh, OpType::kHardSigmoid, OpType::kHardSwish,
+      OpType::kElu,   OpType::kSelu,      OpType::kSoftplus, OpType::kErf,  OpType::kGelu,        OpType::kMish,
+      OpType::kSqrt,  OpType::kExp,       OpType::kLog,      OpType::kNeg,  OpType::kAbs,         OpType::kReciprocal,
+      OpType::kFloor, OpType::kCeil,      OpType::kNot,      OpType::kClip, OpType::kMin,         OpType::kMax,
+      OpType::kSum,   OpType::kMean};
+  const OpType binary[] = {OpType::kAdd,
+                           OpType::kSub,
+                           OpType::kMul,
+                           OpType::kDiv,
+                           OpType::kPow,
+                           OpType::kPRelu,
+                           OpType::kEqual,
+                           OpType::kLess,
+                           OpType::kGreater,
+                           OpType::kLessOrEqual,
+                           OpType::kGreaterOrEqual,
+                           OpType::kAnd,
+                           OpType::kOr};
+  Tensor d = T1<double>({1.0, 2.0}, {2});
+  for (OpType op : unary) {
+    SCOPED_TRACE(std::string(OpTypeName(op)));
+    ExpectError(StatusOf(RunOp(op, 20, {}, {{d}}, 1, "bad")), "bad", "has dtype float64; supported:");
+  }
+  for (OpType op : binary) {
+    SCOPED_TRACE(std::string(OpTypeName(op)));
+    ExpectError(StatusOf(RunOp(op, 20, {}, {{d}, {d}}, 1, "bad")), "bad", "has dtype float64; supported:");
+  }
+  ExpectError(StatusOf(RunOp(OpType::kWhere, 16, {}, {{B({true, false}, {2})}, {d}, {d}}, 1, "bad")), "bad",
+              "input 'X' has dtype float64; supported: float32, int32, int64 or bool");
+}
+
 // ---- Clip -------------------------------------------------------------------------------------
 
 TEST(OpsElementwiseClip, BoundsAsOptionalInputs) {
@@ -282,8 +335,8 @@ TEST(OpsElementwiseClip, BoundsAsOptionalInputs) {
 }
 
 TEST(OpsElementwiseClip, IntegerTypesAndLegacyAttributes) {
-  auto i32 = Run1(OpType::kClip, {{T1<int32_t>({-9, 3, 9}, {3})}, {T1<int32_t>({-2}, {}), true},
-                                  {T1<int32_t>({4}, {}), true}});
+  auto i32 = Run1(OpType::kClip,
+                  {{T1<int32_t>({-9, 3, 9}, {3})}, {T1<int32_t>({-2}, {}), true}, {T1<int32_t>({4}, {}), true}});
   ASSERT_TRUE(i32.ok()) << i32.status().ToString();
   EXPECT_EQ(Values<int32_t>(*i32), (std::vector<int32_t>{-2, 3, 4}));
   auto i8 = Run1(OpType::kClip, {{T1<int8_t>({-128, 5, 127}, {3})}, {Tensor()}, {T1<int8_t>({100}, {})}});
@@ -342,14 +395,15 @@ TEST(OpsElementwiseBinary, BroadcastingMatchesNaiveMapping) {
   CheckBroadcast(OpType::kAdd, {2, 3, 4, 5}, {2, 3, 4, 5}, {2, 3, 4, 5}, add);  // residual
   CheckBroadcast(OpType::kAdd, {2, 3, 4, 5}, {1, 3, 1, 1}, {2, 3, 4, 5}, add);  // per-channel bias
   CheckBroadcast(OpType::kAdd, {2, 3, 4, 5}, {3, 1, 1}, {2, 3, 4, 5}, add);
-  CheckBroadcast(OpType::kSub, {}, {2, 3}, {2, 3}, sub);                       // scalar first
-  CheckBroadcast(OpType::kSub, {2, 3}, {1}, {2, 3}, sub);                      // scalar second
-  CheckBroadcast(OpType::kDiv, {3, 1}, {1, 4}, {3, 4}, div);                   // outer product
+  CheckBroadcast(OpType::kSub, {}, {2, 3}, {2, 3}, sub);      // scalar first
+  CheckBroadcast(OpType::kSub, {2, 3}, {1}, {2, 3}, sub);     // scalar second
+  CheckBroadcast(OpType::kDiv, {3, 1}, {1, 4}, {3, 4}, div);  // outer product
   CheckBroadcast(OpType::kDiv, {2, 1, 4}, {3, 1}, {2, 3, 4}, div);
   CheckBroadcast(OpType::kMul, {1, 4, 1, 6}, {3, 1, 5, 6}, {3, 4, 5, 6}, [](float x, float y) { return x * y; });
   CheckBroadcast(OpType::kAdd, {2, 1, 3}, {2, 1, 3}, {2, 1, 3}, add);
   CheckBroadcast(OpType::kAdd, {0, 3}, {3}, {0, 3}, add);
-  CheckBroadcast(OpType::kPow, {2, 3}, {3}, {2, 3}, [](float x, float y) { return std::pow(x, y); }, 0.1f);
+  CheckBroadcast(
+      OpType::kPow, {2, 3}, {3}, {2, 3}, [](float x, float y) { return std::pow(x, y); }, 0.1f);
 }
 
 TEST(OpsElementwiseBinary, IntegerArithmetic) {
@@ -387,7 +441,7 @@ TEST(OpsElementwiseBinary, PowTypes) {
 TEST(OpsElementwiseBinary, ComparisonsProduceBool) {
   Tensor a = F({1, 2, 3}, {3});
   Tensor b = F({2}, {1});
-  auto check = [&](OpType op, std::vector<bool> want) {
+  auto check = [&](OpType op, const std::vector<bool>& want) {
     auto y = Run1(op, {{a}, {b}});
     ASSERT_TRUE(y.ok()) << y.status().ToString();
     EXPECT_EQ(y->dtype(), DataType::kBool);
@@ -489,8 +543,9 @@ TEST(OpsElementwiseWhere, SelectsWithBroadcast) {
   Tensor x = F({1, 2, 3}, {1, 3});
   Tensor y = F({-1}, {});
   ExpectFloats(*Run1(OpType::kWhere, {{cond}, {x}, {y}}), {1, 2, 3, -1, -1, -1});
-  auto ints = Run1(OpType::kWhere, {{B({true, false, false, true}, {2, 2})}, {T1<int64_t>({1, 2, 3, 4}, {2, 2})},
-                                   {T1<int64_t>({9, 8, 7, 6}, {2, 2})}});
+  auto ints = Run1(OpType::kWhere, {{B({true, false, false, true}, {2, 2})},
+                                    {T1<int64_t>({1, 2, 3, 4}, {2, 2})},
+                                    {T1<int64_t>({9, 8, 7, 6}, {2, 2})}});
   ASSERT_TRUE(ints.ok());
   EXPECT_EQ(Values<int64_t>(*ints), (std::vector<int64_t>{1, 8, 7, 4}));
   auto bools = Run1(OpType::kWhere, {{B({true, false}, {2})}, {B({false}, {})}, {B({true}, {})}});
@@ -510,9 +565,9 @@ TEST(OpsElementwiseWhere, SelectsWithBroadcast) {
   }
   ExpectError(StatusOf(RunOp(OpType::kWhere, 16, {}, {{F({1}, {1})}, {F({1}, {1})}, {F({1}, {1})}}, 1, "w0")), "w0",
               "input 'condition' must be bool, got float32");
-  ExpectError(StatusOf(RunOp(OpType::kWhere, 16, {}, {{B({true}, {1})}, {F({1}, {1})}, {T1<int32_t>({1}, {1})}}, 1,
-                             "w1")),
-              "w1", "must have the same dtype");
+  ExpectError(
+      StatusOf(RunOp(OpType::kWhere, 16, {}, {{B({true}, {1})}, {F({1}, {1})}, {T1<int32_t>({1}, {1})}}, 1, "w1")),
+      "w1", "must have the same dtype");
 }
 
 }  // namespace

@@ -262,6 +262,8 @@ TEST(OpsNnConv, BadInputsNameTheNode) {
   ExpectError(RunOp(OpType::kConv, Attrs({{"auto_pad", std::string("SAME")}}), {Var(x), Const(F({1, 1}, {1, 2, 1}))}),
               "auto_pad");
   ExpectError(RunOp(OpType::kConv, {}, {Var(x), Const(F({1, 1, 1, 1, 1, 1}, {1, 2, 3}))}), "exceeds");
+  ExpectError(RunOp(OpType::kConv, Attrs({{"dilations", Ints{int64_t{1} << 40}}}), {Var(x), Const(F({1, 1, 1, 1}, {1, 2, 2}))}),
+              "attribute 'dilations' [1099511627776] must lie in [1, 16777216]");
   Tensor xd = *Tensor::Create(DataType::kFloat64, {1, 1, 3});
   auto r = RunOp(OpType::kConv, {}, {Var(xd), Const(F({1}, {1, 1, 1}))});
   ExpectError(r, "float64 inputs are not supported");
@@ -369,6 +371,8 @@ TEST(OpsNnConvTranspose, BadInputsNameTheNode) {
               "'output_padding' has 2 values");
   ExpectError(RunOp(OpType::kConvTranspose, Attrs({{"pads", Ints{3, 3}}}), {Var(x), Const(F({1}, {1, 1, 1}))}),
               "would be");
+  ExpectError(RunOp(OpType::kConvTranspose, Attrs({{"strides", Ints{-2}}}), {Var(x), Const(F({1}, {1, 1, 1}))}),
+              "attribute 'strides' [-2] must lie in");
 }
 
 // ---------------------------------------------------------------------------------------------

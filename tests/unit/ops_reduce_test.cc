@@ -176,8 +176,8 @@ TEST(OpsReduceSum, AxesAttributeBeforeOpset13) {
   ExpectFloats((*y)[0], {15, 18, 21, 24});
   ExpectError(StatusOf(RunOp(OpType::kReduceSum, 13, attrs, {{Data322()}}, 1, "rs")), "rs",
               "attribute 'axes' is replaced by input 'axes' from opset 13; this node is opset 13");
-  ExpectError(StatusOf(RunOp(OpType::kReduceSum, 11, KeepDims(1), {{Data322()}, {Axes({0}), true}}, 1, "rs2")),
-              "rs2", "input 'axes' exists only from opset 13");
+  ExpectError(StatusOf(RunOp(OpType::kReduceSum, 11, KeepDims(1), {{Data322()}, {Axes({0}), true}}, 1, "rs2")), "rs2",
+              "input 'axes' exists only from opset 13");
 }
 
 TEST(OpsReduceSum, RejectsBadAxes) {
@@ -198,7 +198,7 @@ TEST(OpsReduceSum, RejectsBadAxes) {
 
 TEST(OpsReduceOthers, MeanMaxMinProd) {
   Tensor x = Data322();
-  auto run = [&](OpType op, int opset, std::vector<float> want) {
+  auto run = [&](OpType op, int opset, const std::vector<float>& want) {
     SCOPED_TRACE(std::string(OpTypeName(op)));
     auto y = RunOp(op, opset, KeepDims(0), {{x}, {Axes({1}), true}});
     ASSERT_TRUE(y.ok()) << y.status().ToString();
@@ -306,13 +306,24 @@ TEST(OpsReduceOthers, RandomisedAgainstNaiveLoops) {
         ++count[o];
       }
       for (int64_t o = 0; o < out.num_elements(); ++o) {
-        float want = op == OpType::kReduceSum ? static_cast<float>(sum[o])
+        float want = op == OpType::kReduceSum   ? static_cast<float>(sum[o])
                      : op == OpType::kReduceMax ? mx[o]
                                                 : static_cast<float>(sum[o] / count[o]);
         ASSERT_NEAR(out.data<float>()[o], want, 1e-4f) << o;
       }
     }
   }
+}
+
+TEST(OpsReduceOthers, EveryOpRejectsFloat64) {
+  Tensor d = T1<double>({1.0, 2.0}, {2});
+  for (OpType op : {OpType::kReduceSum, OpType::kReduceMean, OpType::kReduceMax, OpType::kReduceMin,
+                    OpType::kReduceProd, OpType::kArgMax, OpType::kArgMin}) {
+    SCOPED_TRACE(std::string(OpTypeName(op)));
+    ExpectError(StatusOf(RunOp(op, 18, {}, {{d}}, 1, "bad")), "bad", "has dtype float64; supported:");
+  }
+  ExpectError(StatusOf(RunOp(OpType::kTopK, 11, {}, {{d}, {T1<int64_t>({1}, {1}), true}}, 2, "bad")), "bad",
+              "input 'X' has dtype float64; supported: float32, int32 or int64");
 }
 
 // ---- ArgMax / ArgMin -----------------------------------------------------------------------------

@@ -254,24 +254,29 @@ TEST(OpsTensorShape, ConstantOfShape) {
 }
 
 TEST(OpsTensorShape, Range) {
-  auto f = RunOp(OpType::kRange, A(),
-                 {Const(Tensor::Scalar<float>(1)), Const(Tensor::Scalar<float>(5)), Const(Tensor::Scalar<float>(1.5f))});
+  auto f =
+      RunOp(OpType::kRange, A(),
+            {Const(Tensor::Scalar<float>(1)), Const(Tensor::Scalar<float>(5)), Const(Tensor::Scalar<float>(1.5f))});
   ASSERT_TRUE(f.ok()) << f.status().ToString();
   ExpectValues((*f)[0], {3}, {1, 2.5, 4});
-  auto i = RunOp(OpType::kRange, A(),
-                 {Const(Tensor::Scalar<int32_t>(10)), Const(Tensor::Scalar<int32_t>(6)), Const(Tensor::Scalar<int32_t>(-3))});
+  auto i = RunOp(
+      OpType::kRange, A(),
+      {Const(Tensor::Scalar<int32_t>(10)), Const(Tensor::Scalar<int32_t>(6)), Const(Tensor::Scalar<int32_t>(-3))});
   ASSERT_TRUE(i.ok());
   ExpectValues((*i)[0], {2}, {10, 7});
-  auto e = RunOp(OpType::kRange, A(),
-                 {Const(Tensor::Scalar<int64_t>(3)), Const(Tensor::Scalar<int64_t>(1)), Const(Tensor::Scalar<int64_t>(1))});
+  auto e =
+      RunOp(OpType::kRange, A(),
+            {Const(Tensor::Scalar<int64_t>(3)), Const(Tensor::Scalar<int64_t>(1)), Const(Tensor::Scalar<int64_t>(1))});
   ASSERT_TRUE(e.ok());
   EXPECT_EQ((*e)[0].shape(), (Shape{0}));
-  ExpectError(RunOp(OpType::kRange, A(),
-                    {Const(Tensor::Scalar<int64_t>(0)), Const(Tensor::Scalar<int64_t>(4)), Const(Tensor::Scalar<int64_t>(0))}),
-              "delta must be non-zero");
-  ExpectError(RunOp(OpType::kRange, A(),
-                    {Const(Tensor::Scalar<int64_t>(0)), Const(Tensor::Scalar<int32_t>(4)), Const(Tensor::Scalar<int64_t>(1))}),
-              "'limit' is int32");
+  ExpectError(
+      RunOp(OpType::kRange, A(),
+            {Const(Tensor::Scalar<int64_t>(0)), Const(Tensor::Scalar<int64_t>(4)), Const(Tensor::Scalar<int64_t>(0))}),
+      "delta must be non-zero");
+  ExpectError(
+      RunOp(OpType::kRange, A(),
+            {Const(Tensor::Scalar<int64_t>(0)), Const(Tensor::Scalar<int32_t>(4)), Const(Tensor::Scalar<int64_t>(1))}),
+      "'limit' is int32");
 }
 
 TEST(OpsTensorShape, CastConversions) {
@@ -297,6 +302,12 @@ TEST(OpsTensorShape, CastConversions) {
   auto i64 = RunOp(OpType::kCast, A("to", int64_t{7}), {Data(T_<bool>({true, false}, {2}))});
   ASSERT_TRUE(i64.ok());
   ExpectValues((*i64)[0], {2}, {1, 0});
+  // Cast-1 names the type as a string.
+  auto s1 = RunOp(OpType::kCast, A("to", std::string("INT32")), {Data(F({2.5f}, {1}))}, 1, 1);
+  ASSERT_TRUE(s1.ok()) << s1.status().ToString();
+  EXPECT_EQ((*s1)[0].dtype(), DataType::kInt32);
+  ExpectValues((*s1)[0], {1}, {2});
+  ExpectError(RunOp(OpType::kCast, A("to", std::string("COMPLEX")), {Data(F({1}, {1}))}, 1, 1), "unknown type");
   ExpectError(RunOp(OpType::kCast, A("to", int64_t{8}), {Data(F({1}, {1}))}), "cast to ONNX type 8");
   ExpectError(RunOp(OpType::kCast, A(), {Data(F({1}, {1}))}), "'to'");
 }
@@ -311,11 +322,13 @@ TEST(OpsTensorMove, TransposeDefaultAndPerm) {
   ASSERT_TRUE(p.ok());
   // out[j][k][i] = in[i][j][k] = 6i + 2j + k
   ExpectValues((*p)[0], {3, 2, 2}, {0, 6, 1, 7, 2, 8, 3, 9, 4, 10, 5, 11});
-  auto i64 = RunOp(OpType::kTranspose, A("perm", std::vector<int64_t>{1, 0}), {Data(T_<int64_t>({1, 2, 3, 4}, {2, 2}))});
+  auto i64 =
+      RunOp(OpType::kTranspose, A("perm", std::vector<int64_t>{1, 0}), {Data(T_<int64_t>({1, 2, 3, 4}, {2, 2}))});
   ASSERT_TRUE(i64.ok());
   ExpectValues((*i64)[0], {2, 2}, {1, 3, 2, 4});
   ExpectError(RunOp(OpType::kTranspose, A("perm", std::vector<int64_t>{0, 0}), {Data(Iota({2, 2}))}), "twice");
-  ExpectError(RunOp(OpType::kTranspose, A("perm", std::vector<int64_t>{0}), {Data(Iota({2, 2}))}), "perm has 1 entries");
+  ExpectError(RunOp(OpType::kTranspose, A("perm", std::vector<int64_t>{0}), {Data(Iota({2, 2}))}),
+              "perm has 1 entries");
 }
 
 TEST(OpsTensorMove, ConcatNegativeAxis) {
@@ -369,8 +382,9 @@ TEST(OpsTensorMove, SliceStepsAndClamping) {
   ASSERT_TRUE(d.ok());
   ExpectValues((*d)[0], {3, 2}, {4, 5, 7, 8, 10, 11});
   // Steps of 2 and -2 on two axes given out of order (negative axis).
-  auto s = RunOp(OpType::kSlice, A(),
-                 {Data(Iota({4, 5})), Const(I64({4, 0})), Const(I64({0, 5})), Const(I64({-1, 0})), Const(I64({-2, 2}))});
+  auto s =
+      RunOp(OpType::kSlice, A(),
+            {Data(Iota({4, 5})), Const(I64({4, 0})), Const(I64({0, 5})), Const(I64({-1, 0})), Const(I64({-2, 2}))});
   ASSERT_TRUE(s.ok()) << s.status().ToString();
   // rows 0, 2 (end 5 clamped to 4, step 2); columns 4, 2 (step -2, end 0 exclusive)
   ExpectValues((*s)[0], {2, 2}, {4, 2, 14, 12});
@@ -382,9 +396,9 @@ TEST(OpsTensorMove, SliceStepsAndClamping) {
   auto b = RunOp(OpType::kSlice, A(), {Data(T_<int8_t>({1, 2, 3, 4}, {4})), Const(I64({1})), Const(I64({3}))});
   ASSERT_TRUE(b.ok());
   ExpectValues((*b)[0], {2}, {2, 3});
-  ExpectError(RunOp(OpType::kSlice, A(),
-                    {Data(Iota({4})), Const(I64({0})), Const(I64({4})), Const(I64({0})), Const(I64({0}))}),
-              "steps[0] is 0");
+  ExpectError(
+      RunOp(OpType::kSlice, A(), {Data(Iota({4})), Const(I64({0})), Const(I64({4})), Const(I64({0})), Const(I64({0}))}),
+      "steps[0] is 0");
   ExpectError(RunOp(OpType::kSlice, A(), {Data(Iota({4})), Const(I64({0, 1})), Const(I64({4}))}), "same length");
 }
 
@@ -417,8 +431,7 @@ TEST(OpsTensorMove, ExpandBidirectional) {
 TEST(OpsTensorMove, Tile) {
   auto r = RunOp(OpType::kTile, A(), {Data(F({1, 2, 3, 4}, {2, 2})), Const(I64({2, 3}))});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  ExpectValues((*r)[0], {4, 6},
-               {1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4, 1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4});
+  ExpectValues((*r)[0], {4, 6}, {1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4, 1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4});
   auto u = RunOp(OpType::kTile, A(), {Data(T_<uint8_t>({7, 8}, {2})), Const(I64({2}))});
   ASSERT_TRUE(u.ok());
   ExpectValues((*u)[0], {4}, {7, 8, 7, 8});
@@ -480,6 +493,24 @@ TEST(OpsTensorMove, DepthToSpaceAndBack) {
   ExpectError(RunOp(OpType::kDepthToSpace, A(), {Data(x)}), "'blocksize'");
 }
 
+TEST(OpsTensorMove, EngineRejectsOutputShapeThatInputsDoNotGive) {
+  // A network (e.g. from a corrupt plan) whose output buffer disagrees with the inputs must be
+  // refused at prepare time, before a kernel could write past it.
+  NetworkDef net;
+  net.tensors.push_back({"x", DataType::kFloat32, {2, 3}, Tensor()});
+  net.tensors.push_back({"y", DataType::kFloat32, {2, 3}, Tensor()});
+  LayerDef layer;
+  layer.name = "n1";
+  layer.op = OpType::kTranspose;
+  layer.opset = 13;
+  layer.inputs = {0};
+  layer.outputs = {1};
+  net.layers.push_back(layer);
+  net.inputs = {0};
+  net.outputs = {1};
+  ExpectError(CpuEngine::Create(net), "output 0 is float32 2x3 but the inputs give float32 3x2");
+}
+
 // ---- Resize / Upsample -----------------------------------------------------------------------
 
 Tensor EmptyF() { return *Tensor::Create(DataType::kFloat32, {0}); }
@@ -488,12 +519,12 @@ TEST(OpsTensorResize, NearestUpsampleScales) {
   auto r = RunOp(OpType::kResize, A(), {Data(F({1, 2, 3, 4}, {1, 1, 2, 2})), std::nullopt, Const(F({1, 1, 2, 3}, {4}))},
                  1, 19);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  ExpectValues((*r)[0], {1, 1, 4, 6},
-               {1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4});
+  ExpectValues((*r)[0], {1, 1, 4, 6}, {1, 1, 1, 2, 2, 2, 1, 1, 1, 2, 2, 2, 3, 3, 3, 4, 4, 4, 3, 3, 3, 4, 4, 4});
   // uint8 data through the same nearest path, sizes input, empty-tensor placeholders (opset 11).
-  auto u = RunOp(OpType::kResize, A(),
-                 {Data(T_<uint8_t>({1, 2, 3, 4}, {1, 1, 2, 2})), Const(EmptyF()), Const(EmptyF()), Const(I64({1, 1, 4, 4}))},
-                 1, 11);
+  auto u =
+      RunOp(OpType::kResize, A(),
+            {Data(T_<uint8_t>({1, 2, 3, 4}, {1, 1, 2, 2})), Const(EmptyF()), Const(EmptyF()), Const(I64({1, 1, 4, 4}))},
+            1, 11);
   ASSERT_TRUE(u.ok()) << u.status().ToString();
   ExpectValues((*u)[0], {1, 1, 4, 4}, {1, 1, 2, 2, 1, 1, 2, 2, 3, 3, 4, 4, 3, 3, 4, 4});
 }
@@ -524,8 +555,7 @@ TEST(OpsTensorResize, LinearHalfPixelAndAlignCorners) {
   auto r = RunOp(OpType::kResize, lin, {Data(x), std::nullopt, Const(F({1, 1, 2, 2}, {4}))}, 1, 19);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   // half_pixel, per axis: x = (i + 0.5) / 2 - 0.5 -> -0.25, 0.25, 0.75, 1.25 (edge clamped).
-  ExpectValues((*r)[0], {1, 1, 4, 4},
-               {1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25, 3.75, 4});
+  ExpectValues((*r)[0], {1, 1, 4, 4}, {1, 1.25, 1.75, 2, 1.5, 1.75, 2.25, 2.5, 2.5, 2.75, 3.25, 3.5, 3, 3.25, 3.75, 4});
   lin.Set("coordinate_transformation_mode", std::string("align_corners"));
   auto ac = RunOp(OpType::kResize, lin, {Data(x), std::nullopt, std::nullopt, Const(I64({1, 1, 3, 3}))}, 1, 19);
   ASSERT_TRUE(ac.ok());
@@ -571,9 +601,8 @@ TEST(OpsTensorResize, CubicAndCropAndKeepAspect) {
   crop.Set("coordinate_transformation_mode", std::string("tf_crop_and_resize"));
   crop.Set("extrapolation_value", -1.0f);
   crop.Set("axes", std::vector<int64_t>{1});
-  auto c = RunOp(OpType::kResize, crop, {Data(F({0, 10, 20}, {1, 3})), Const(F({0.5f, 1.5f}, {2})), std::nullopt,
-                                         Const(I64({5}))},
-                 1, 19);
+  auto c = RunOp(OpType::kResize, crop,
+                 {Data(F({0, 10, 20}, {1, 3})), Const(F({0.5f, 1.5f}, {2})), std::nullopt, Const(I64({5}))}, 1, 19);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   // x = 1 + i * 2 / 4 -> 1, 1.5, 2, 2.5 (outside), 3 (outside).
   ExpectValues((*c)[0], {1, 5}, {10, 15, 20, -1, -1});
@@ -581,8 +610,8 @@ TEST(OpsTensorResize, CubicAndCropAndKeepAspect) {
   Attributes keep;
   keep.Set("axes", std::vector<int64_t>{2, 3});
   keep.Set("keep_aspect_ratio_policy", std::string("not_larger"));
-  auto k = RunOp(OpType::kResize, keep, {Data(Iota({1, 1, 2, 4})), std::nullopt, std::nullopt, Const(I64({1, 3}))},
-                 1, 19);
+  auto k =
+      RunOp(OpType::kResize, keep, {Data(Iota({1, 1, 2, 4})), std::nullopt, std::nullopt, Const(I64({1, 3}))}, 1, 19);
   ASSERT_TRUE(k.ok()) << k.status().ToString();
   EXPECT_EQ((*k)[0].shape(), (Shape{1, 1, 1, 2}));
 }
@@ -623,10 +652,12 @@ TEST(OpsTensorResize, Errors) {
               "scales has 2 values, expected 4");
   ExpectError(RunOp(OpType::kResize, A(), {Data(x), std::nullopt, Const(F({1, 1, 0, 2}, {4}))}, 1, 19),
               "scales must be positive");
-  ExpectError(RunOp(OpType::kResize, A("mode", std::string("area")), {Data(x), std::nullopt, Const(F({1, 1, 2, 2}, {4}))}, 1, 19),
+  ExpectError(RunOp(OpType::kResize, A("mode", std::string("area")),
+                    {Data(x), std::nullopt, Const(F({1, 1, 2, 2}, {4}))}, 1, 19),
               "mode 'area'");
-  ExpectError(RunOp(OpType::kResize, A("antialias", int64_t{1}), {Data(x), std::nullopt, Const(F({1, 1, 2, 2}, {4}))}, 1, 19),
-              "antialias");
+  ExpectError(
+      RunOp(OpType::kResize, A("antialias", int64_t{1}), {Data(x), std::nullopt, Const(F({1, 1, 2, 2}, {4}))}, 1, 19),
+      "antialias");
   ExpectError(RunOp(OpType::kResize, A("mode", std::string("linear")),
                     {Data(T_<int32_t>({1, 2}, {1, 2})), std::nullopt, Const(F({1, 2}, {2}))}, 1, 19),
               "float32 and float16");

@@ -39,11 +39,11 @@ class Importer {
  public:
   Importer(std::string base_dir, std::string display) : base_dir_(std::move(base_dir)), display_(std::move(display)) {}
 
-  StatusOr<Graph> Run(const onnx::ModelProto& model);
+  StatusOr<Graph> Run(onnx::ModelProto* model);
 
  private:
   Status ImportOpset(const onnx::ModelProto& model);
-  Status ImportInitializers(const onnx::GraphProto& graph);
+  Status ImportInitializers(onnx::GraphProto* graph);
   Status ImportInputs(const onnx::GraphProto& graph);
   Status ImportDeclarations(const onnx::GraphProto& graph);
   Status ImportNode(const onnx::NodeProto& proto, int index);
@@ -110,21 +110,21 @@ Status Importer::Define(int id, const std::string& who) {
   return Status::Ok();
 }
 
-Status Importer::ImportInitializers(const onnx::GraphProto& graph) {
-  if (graph.sparse_initializer_size() > 0) {
-    const onnx::SparseTensorProto& sp = graph.sparse_initializer(0);
+Status Importer::ImportInitializers(onnx::GraphProto* graph) {
+  if (graph->sparse_initializer_size() > 0) {
+    const onnx::SparseTensorProto& sp = graph->sparse_initializer(0);
     std::string name = sp.has_values() ? sp.values().name() : std::string();
     return Error(StatusCode::kUnsupported,
                  "sparse initializer " + Quote(name) + " is not supported (store it as a dense initializer)", name);
   }
-  for (const onnx::TensorProto& init : graph.initializer()) {
+  for (onnx::TensorProto& init : *graph->mutable_initializer()) {
     if (init.name().empty()) {
       return Error(StatusCode::kInvalidArgument, "an initializer has no name", "initializer");
     }
     int id = g_.GetOrAdd(init.name());
     EDGERT_RETURN_IF_ERROR(Define(id, "initializer " + Quote(init.name())));
     TensorProtoSource src{base_dir_, display_ + ": initializer " + Quote(init.name()), init.name()};
-    EDGERT_ASSIGN_OR_RETURN(Tensor t, TensorFromProto(init, src));
+    EDGERT_ASSIGN_OR_RETURN(Tensor t, TakeTensorFromProto(&init, src));
     Value& v = g_.values[id];
     v.dtype = t.dtype();
     v.shape = t.shape();
@@ -389,11 +389,11 @@ Status Importer::ImportNode(const onnx::NodeProto& proto, int index) {
   return Status::Ok();
 }
 
-StatusOr<Graph> Importer::Run(const onnx::ModelProto& model) {
-  EDGERT_RETURN_IF_ERROR(ImportOpset(model));
-  const onnx::GraphProto& graph = model.graph();
+StatusOr<Graph> Importer::Run(onnx::ModelProto* model) {
+  EDGERT_RETURN_IF_ERROR(ImportOpset(*model));
+  const onnx::GraphProto& graph = model->graph();
   g_.name = graph.name();
-  EDGERT_RETURN_IF_ERROR(ImportInitializers(graph));
+  EDGERT_RETURN_IF_ERROR(ImportInitializers(model->mutable_graph()));
   EDGERT_RETURN_IF_ERROR(ImportInputs(graph));
   EDGERT_RETURN_IF_ERROR(ImportDeclarations(graph));
   for (int i = 0; i < graph.node_size(); ++i) EDGERT_RETURN_IF_ERROR(ImportNode(graph.node(i), i));
@@ -407,34 +407,43 @@ StatusOr<Graph> Importer::Run(const onnx::ModelProto& model) {
   return std::move(g_);
 }
 
-}  // namespace
-
-StatusOr<Graph> ImportOnnxBytes(const void* data, size_t size, const std::string& base_dir,
-                                const std::string& display_name) {
+Status ParseModel(const void* data, size_t size, const std::string& display_name, onnx::ModelProto* model) {
   if (size == 0) return Corrupt(display_name + ": not a valid ONNX protobuf (the file is empty)", display_name);
   if (size > kMaxModelBytes) {
     return Unsupported(display_name + ": the model is larger than 2 GiB; store its weights as external data",
                        display_name);
   }
-  onnx::ModelProto model;
-  if (!ParseProtoFromBytes(data, size, &model)) {
+  if (!ParseProtoFromBytes(data, size, model)) {
     return Corrupt(display_name + ": not a valid ONNX protobuf (truncated, or not an ONNX model)", display_name);
   }
-  if (!model.has_graph()) {
+  if (!model->has_graph()) {
     return Corrupt(display_name + ": not a valid ONNX protobuf (no graph; is this an ONNX model?)", display_name);
   }
-  Importer importer(base_dir, display_name);
-  return importer.Run(model);
+  return Status::Ok();
+}
+
+}  // namespace
+
+StatusOr<Graph> ImportOnnxBytes(const void* data, size_t size, const std::string& base_dir,
+                                const std::string& display_name) {
+  onnx::ModelProto model;
+  EDGERT_RETURN_IF_ERROR(ParseModel(data, size, display_name, &model));
+  return Importer(base_dir, display_name).Run(&model);
 }
 
 StatusOr<Graph> ImportOnnxFile(const std::string& path) {
-  std::string bytes;
-  Status s = ReadFileBytes(path, kMaxModelBytes, &bytes);
-  if (s.code() == StatusCode::kOutOfRange) {
-    return Unsupported(path + ": the model is larger than 2 GiB; store its weights as external data", path);
+  onnx::ModelProto model;
+  {
+    // The file's bytes are freed once parsed: at most the bytes and the message coexist.
+    std::string bytes;
+    Status s = ReadFileBytes(path, kMaxModelBytes, &bytes);
+    if (s.code() == StatusCode::kOutOfRange) {
+      return Unsupported(path + ": the model is larger than 2 GiB; store its weights as external data", path);
+    }
+    EDGERT_RETURN_IF_ERROR(s);
+    EDGERT_RETURN_IF_ERROR(ParseModel(bytes.data(), bytes.size(), path, &model));
   }
-  EDGERT_RETURN_IF_ERROR(s);
-  return ImportOnnxBytes(bytes.data(), bytes.size(), DirName(path), path);
+  return Importer(DirName(path), path).Run(&model);
 }
 
 }  // namespace edgert

@@ -193,9 +193,9 @@ StatusOr<Tensor> ReadExternal(const onnx::TensorProto& proto, const TensorProtoS
   return t;
 }
 
-}  // namespace
-
-StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const TensorProtoSource& src) {
+// Step 1: the data type, the dims and the byte size the header claims.
+Status ParseHeader(const onnx::TensorProto& proto, const TensorProtoSource& src, DataType* dtype_out,
+                   Shape* shape_out, uint64_t* bytes_out) {
   const DataType dtype = DataTypeFromOnnx(proto.data_type());
   if (dtype == DataType::kUndefined) {
     if (proto.data_type() == onnx::TensorProto::UNDEFINED) {
@@ -206,7 +206,6 @@ StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const TensorPro
                        src.subject);
   }
   if (proto.has_segment()) return Unsupported(src.label + " is a segment of a larger tensor", src.subject);
-
   Shape shape;
   int64_t count = 1;
   for (int i = 0; i < proto.dims_size(); ++i) {
@@ -227,7 +226,23 @@ StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const TensorPro
                           std::to_string(Tensor::kMaxBytes >> 30) + " GiB per tensor",
                       src.subject);
   }
-  const uint64_t bytes = static_cast<uint64_t>(count) * elem;
+  *dtype_out = dtype;
+  *shape_out = std::move(shape);
+  *bytes_out = static_cast<uint64_t>(count) * elem;
+  return Status::Ok();
+}
+
+// raw_data below this size is copied rather than taken over.
+constexpr size_t kTakeOverBytes = 4096;
+
+}  // namespace
+
+StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const TensorProtoSource& src) {
+  DataType dtype = DataType::kUndefined;
+  Shape shape;
+  uint64_t bytes = 0;
+  EDGERT_RETURN_IF_ERROR(ParseHeader(proto, src, &dtype, &shape, &bytes));
+  const int64_t count = NumElements(shape);
 
   if (proto.data_location() == onnx::TensorProto::EXTERNAL) {
     return ReadExternal(proto, src, dtype, shape, bytes);
@@ -241,6 +256,11 @@ StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const TensorPro
     }
     EDGERT_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(dtype, shape));
     if (bytes) std::memcpy(t.raw(), proto.raw_data().data(), bytes);
+    if (dtype == DataType::kBool) {
+      // Any non-zero byte is true; a bool object must hold exactly 0 or 1.
+      auto* b = static_cast<uint8_t*>(t.raw());
+      for (uint64_t i = 0; i < bytes; ++i) b[i] = b[i] != 0;
+    }
     return t;
   }
   const int64_t present = TypedFieldSize(proto, dtype);
@@ -253,6 +273,21 @@ StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const TensorPro
   EDGERT_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(dtype, shape));
   CopyTypedField(proto, &t);
   return t;
+}
+
+StatusOr<Tensor> TakeTensorFromProto(onnx::TensorProto* proto, const TensorProtoSource& src) {
+  DataType dtype = DataType::kUndefined;
+  Shape shape;
+  uint64_t bytes = 0;
+  EDGERT_RETURN_IF_ERROR(ParseHeader(*proto, src, &dtype, &shape, &bytes));
+  if (proto->data_location() != onnx::TensorProto::EXTERNAL && proto->has_raw_data() && dtype != DataType::kBool &&
+      bytes >= kTakeOverBytes && proto->raw_data().size() == bytes) {
+    // The string's heap buffer (malloc-aligned) becomes the tensor's storage.
+    std::shared_ptr<std::string> owner(proto->release_raw_data());
+    void* data = owner->data();
+    return Tensor::Share(dtype, std::move(shape), std::move(owner), data);
+  }
+  return TensorFromProto(*proto, src);
 }
 
 void TensorToProto(const Tensor& tensor, const std::string& name, onnx::TensorProto* proto) {

@@ -28,6 +28,10 @@ struct TensorProtoSource {
 // Converts `proto` (any storage: raw_data, the typed repeated fields, or external data).
 StatusOr<Tensor> TensorFromProto(const onnx::TensorProto& proto, const TensorProtoSource& source);
 
+// Same checks and result, but a large raw_data buffer is taken over by the tensor instead of being
+// copied (`proto` loses its raw_data). Used for initializers, which dominate a model's size.
+StatusOr<Tensor> TakeTensorFromProto(onnx::TensorProto* proto, const TensorProtoSource& source);
+
 // Fills `proto` with `tensor` (raw_data storage, little-endian) and `name`.
 void TensorToProto(const Tensor& tensor, const std::string& name, onnx::TensorProto* proto);
 

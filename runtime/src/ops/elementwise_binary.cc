@@ -112,8 +112,8 @@ template <typename Op>
 Status BinaryInfer(OpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(Shape out, BroadcastShapes(ctx, {ctx.input(0).shape, ctx.input(1).shape}));
   if (Op::kUnidirectional && out != ctx.input(0).shape) {
-    return ctx.Error("input 1 of shape " + ShapeToString(ctx.input(1).shape) + " does not broadcast to input 0's shape " +
-                     ShapeToString(ctx.input(0).shape));
+    return ctx.Error("input 1 of shape " + ShapeToString(ctx.input(1).shape) +
+                     " does not broadcast to input 0's shape " + ShapeToString(ctx.input(0).shape));
   }
   ctx.SetOutput(0, Op::kBoolOutput ? DataType::kBool : ctx.input(0).dtype, std::move(out));
   return Status::Ok();
@@ -152,19 +152,25 @@ OpDef BinaryDef() {
 struct AddOp : BinaryTraits {
   using TypesA = NumericTypes;
   template <typename T>
-  T operator()(T a, T b) const { return WrapAdd(a, b); }
+  T operator()(T a, T b) const {
+    return WrapAdd(a, b);
+  }
 };
 
 struct SubOp : BinaryTraits {
   using TypesA = NumericTypes;
   template <typename T>
-  T operator()(T a, T b) const { return WrapSub(a, b); }
+  T operator()(T a, T b) const {
+    return WrapSub(a, b);
+  }
 };
 
 struct MulOp : BinaryTraits {
   using TypesA = NumericTypes;
   template <typename T>
-  T operator()(T a, T b) const { return WrapMul(a, b); }
+  T operator()(T a, T b) const {
+    return WrapMul(a, b);
+  }
 };
 
 // Integer division truncates toward zero (C semantics, as ONNX Runtime does).
@@ -244,20 +250,26 @@ bool IsNan(T v) {
 struct MaxOp : BinaryTraits {
   using TypesA = NumericTypes;
   template <typename T>
-  T operator()(T a, T b) const { return (a >= b || IsNan(a)) ? a : b; }
+  T operator()(T a, T b) const {
+    return (a >= b || IsNan(a)) ? a : b;
+  }
 };
 
 struct MinOp : BinaryTraits {
   using TypesA = NumericTypes;
   template <typename T>
-  T operator()(T a, T b) const { return (a <= b || IsNan(a)) ? a : b; }
+  T operator()(T a, T b) const {
+    return (a <= b || IsNan(a)) ? a : b;
+  }
 };
 
 struct PReluOp : BinaryTraits {
   using TypesA = NumericTypes;
   static constexpr bool kUnidirectional = true;
   template <typename T>
-  T operator()(T x, T slope) const { return x < T(0) ? WrapMul(x, slope) : x; }
+  T operator()(T x, T slope) const {
+    return x < T(0) ? WrapMul(x, slope) : x;
+  }
 };
 
 struct CompareTraits : BinaryTraits {
@@ -267,23 +279,33 @@ struct CompareTraits : BinaryTraits {
 
 struct EqualOp : CompareTraits {
   template <typename T>
-  bool operator()(T a, T b) const { return a == b; }
+  bool operator()(T a, T b) const {
+    return a == b;
+  }
 };
 struct LessOp : CompareTraits {
   template <typename T>
-  bool operator()(T a, T b) const { return a < b; }
+  bool operator()(T a, T b) const {
+    return a < b;
+  }
 };
 struct GreaterOp : CompareTraits {
   template <typename T>
-  bool operator()(T a, T b) const { return a > b; }
+  bool operator()(T a, T b) const {
+    return a > b;
+  }
 };
 struct LessOrEqualOp : CompareTraits {
   template <typename T>
-  bool operator()(T a, T b) const { return a <= b; }
+  bool operator()(T a, T b) const {
+    return a <= b;
+  }
 };
 struct GreaterOrEqualOp : CompareTraits {
   template <typename T>
-  bool operator()(T a, T b) const { return a >= b; }
+  bool operator()(T a, T b) const {
+    return a >= b;
+  }
 };
 
 struct AndOp : BinaryTraits {

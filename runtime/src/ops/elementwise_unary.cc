@@ -79,7 +79,9 @@ float StableSoftplus(float x) { return x > 0 ? x + std::log1p(std::exp(-x)) : st
 struct ReluOp : NoAttrs<ReluOp> {
   using Types = NumericTypes;
   template <typename T>
-  T operator()(T x) const { return x > T(0) ? x : T(0); }
+  T operator()(T x) const {
+    return x > T(0) ? x : T(0);
+  }
 };
 
 struct LeakyReluOp {
@@ -192,7 +194,9 @@ struct LogOp : NoAttrs<LogOp> {
 struct NegOp : NoAttrs<NegOp> {
   using Types = NumericTypes;
   template <typename T>
-  T operator()(T x) const { return WrapNeg(x); }
+  T operator()(T x) const {
+    return WrapNeg(x);
+  }
 };
 
 struct AbsOp : NoAttrs<AbsOp> {
@@ -237,8 +241,8 @@ using ClipTypes = TypeList<float, int32_t, int64_t, int8_t>;
 Status ClipSupports(const OpContext& ctx) {
   EDGERT_RETURN_IF_ERROR(CheckInputDtype(ctx, 0, "input", ClipTypes{}));
   if (ctx.opset() < 11) {
-    if (ctx.num_inputs() > 1) return ctx.Error("min and max are inputs only from opset 11; this node is opset " +
-                                               std::to_string(ctx.opset()));
+    if (ctx.num_inputs() > 1)
+      return ctx.Error("min and max are inputs only from opset 11; this node is opset " + std::to_string(ctx.opset()));
     if (ctx.input(0).dtype != DataType::kFloat32) return ctx.NotSupported("before opset 11 Clip takes float32 only");
     EDGERT_RETURN_IF_ERROR(AttrFloat(ctx, "min", 0.0f).status());
     EDGERT_RETURN_IF_ERROR(AttrFloat(ctx, "max", 0.0f).status());

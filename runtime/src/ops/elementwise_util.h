@@ -55,8 +55,8 @@ Status CheckInputDtype(const OpContext& ctx, size_t index, const char* what, Typ
   if (!ctx.has_input(index)) return Status::Ok();
   DataType dtype = ctx.input(index).dtype;
   if (DispatchDtype(types, dtype, [](auto) {})) return Status::Ok();
-  return ctx.NotSupported(std::string("input '") + what + "' has dtype " + DataTypeName(dtype) + "; supported: " +
-                          DtypeNames(types));
+  return ctx.NotSupported(std::string("input '") + what + "' has dtype " + DataTypeName(dtype) +
+                          "; supported: " + DtypeNames(types));
 }
 
 // "Add node 'add0'": the prefix of errors a kernel reports at run time (OpContext::Error's form).
@@ -98,8 +98,7 @@ class BroadcastWalker {
   void ForEachRun(Fn&& fn) const {
     if (empty_) return;
     const int64_t inner = inner_;
-    ForEachBroadcast(outer_, outer_strides_,
-                     [&](int64_t o, const int64_t* offsets) { fn(o * inner, offsets, inner); });
+    ForEachBroadcast(outer_, outer_strides_, [&](int64_t o, const int64_t* offsets) { fn(o * inner, offsets, inner); });
   }
 
  private:

@@ -66,6 +66,16 @@ Status RequireFloat32Input(const OpContext& ctx, size_t i, const char* what) {
                           "' must be float32)");
 }
 
+Status CheckWindowValues(const OpContext& ctx, const char* name, const std::vector<int64_t>& values, int64_t lo) {
+  for (int64_t v : values) {
+    if (v < lo || v > kMaxWindowValue) {
+      return ctx.Error(std::string("attribute '") + name + "' " + IntsToString(values) + " must lie in [" +
+                       std::to_string(lo) + ", " + std::to_string(kMaxWindowValue) + "]");
+    }
+  }
+  return Status::Ok();
+}
+
 StatusOr<AutoPad> ParseAutoPad(const OpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(std::string s, AttrString(ctx, "auto_pad", "NOTSET"));
   if (s == "NOTSET" || s.empty()) return AutoPad::kNotSet;
@@ -85,9 +95,7 @@ StatusOr<WindowGeometry> ResolveWindow(const OpContext& ctx, const std::vector<i
     return ctx.Error("kernel has " + std::to_string(kernel.size()) + " dimensions, the input has " +
                      std::to_string(n) + " spatial dimensions");
   }
-  for (int64_t k : kernel) {
-    if (k < 1) return ctx.Error("kernel shape " + IntsToString(kernel) + " must be positive");
-  }
+  EDGERT_RETURN_IF_ERROR(CheckWindowValues(ctx, "kernel_shape", kernel, 1));
   EDGERT_ASSIGN_OR_RETURN(g.strides, AttrInts(ctx, "strides", std::vector<int64_t>(n, 1)));
   EDGERT_ASSIGN_OR_RETURN(g.dilations, AttrInts(ctx, "dilations", std::vector<int64_t>(n, 1)));
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> pads, AttrInts(ctx, "pads", std::vector<int64_t>(2 * n, 0)));
@@ -103,13 +111,9 @@ StatusOr<WindowGeometry> ResolveWindow(const OpContext& ctx, const std::vector<i
     return ctx.Error("attribute 'pads' has " + std::to_string(pads.size()) + " values, expected " +
                      std::to_string(2 * n));
   }
-  for (size_t i = 0; i < n; ++i) {
-    if (g.strides[i] < 1) return ctx.Error("attribute 'strides' " + IntsToString(g.strides) + " must be positive");
-    if (g.dilations[i] < 1) {
-      return ctx.Error("attribute 'dilations' " + IntsToString(g.dilations) + " must be positive");
-    }
-    if (pads[i] < 0 || pads[i + n] < 0) return ctx.Error("attribute 'pads' " + IntsToString(pads) + " must be >= 0");
-  }
+  EDGERT_RETURN_IF_ERROR(CheckWindowValues(ctx, "strides", g.strides, 1));
+  EDGERT_RETURN_IF_ERROR(CheckWindowValues(ctx, "dilations", g.dilations, 1));
+  EDGERT_RETURN_IF_ERROR(CheckWindowValues(ctx, "pads", pads, 0));
   EDGERT_ASSIGN_OR_RETURN(AutoPad auto_pad, ParseAutoPad(ctx));
   int64_t ceil_mode = 0;
   if (allow_ceil_mode) {

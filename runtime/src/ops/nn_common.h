@@ -35,6 +35,14 @@ Status CheckDeclaredOutputs(const OpContext& ctx, Status (*infer)(OpContext&));
 // naming the input by `what`.
 Status RequireFloat32Input(const OpContext& ctx, size_t i, const char* what);
 
+// Window attributes (kernel, strides, dilations, pads, ...) above this are rejected, which keeps
+// every extent computation far from int64 overflow.
+inline constexpr int64_t kMaxWindowValue = int64_t{1} << 24;
+
+// Ok when every value of attribute `name` lies in [lo, kMaxWindowValue]; otherwise an error naming
+// the node, the attribute and its values.
+Status CheckWindowValues(const OpContext& ctx, const char* name, const std::vector<int64_t>& values, int64_t lo);
+
 // How the window of a convolution or pooling layer is placed on the input.
 enum class AutoPad { kNotSet, kValid, kSameUpper, kSameLower };
 StatusOr<AutoPad> ParseAutoPad(const OpContext& ctx);

@@ -306,16 +306,16 @@ StatusOr<ConvTransposeShape> ResolveConvTranspose(const OpContext& ctx) {
   EDGERT_RETURN_IF_ERROR(check_size(out_pad, nd, "output_padding"));
   if (out_shape.size() == nd + 2) out_shape.erase(out_shape.begin(), out_shape.begin() + 2);
   if (!out_shape.empty()) EDGERT_RETURN_IF_ERROR(check_size(out_shape, nd, "output_shape"));
+  EDGERT_RETURN_IF_ERROR(CheckWindowValues(ctx, "kernel_shape", cs.kernel, 1));
+  EDGERT_RETURN_IF_ERROR(CheckWindowValues(ctx, "strides", cs.strides, 1));
+  EDGERT_RETURN_IF_ERROR(CheckWindowValues(ctx, "dilations", cs.dilations, 1));
+  EDGERT_RETURN_IF_ERROR(CheckWindowValues(ctx, "pads", pads, 0));
+  EDGERT_RETURN_IF_ERROR(CheckWindowValues(ctx, "output_padding", out_pad, 0));
+  EDGERT_RETURN_IF_ERROR(CheckWindowValues(ctx, "output_shape", out_shape, 1));
   cs.out.assign(nd, 0);
   cs.pad_begin.assign(nd, 0);
   for (size_t i = 0; i < nd; ++i) {
     const int64_t s = cs.strides[i], d = cs.dilations[i], k = cs.kernel[i];
-    if (s < 1) return ctx.Error("attribute 'strides' " + IntsToString(cs.strides) + " must be positive");
-    if (d < 1) return ctx.Error("attribute 'dilations' " + IntsToString(cs.dilations) + " must be positive");
-    if (pads[i] < 0 || pads[i + nd] < 0) return ctx.Error("attribute 'pads' " + IntsToString(pads) + " must be >= 0");
-    if (out_pad[i] < 0) {
-      return ctx.Error("attribute 'output_padding' " + IntsToString(out_pad) + " must be >= 0");
-    }
     const int64_t full = s * (cs.in[i] - 1) + out_pad[i] + (k - 1) * d + 1;
     if (auto_pad == AutoPad::kSameUpper || auto_pad == AutoPad::kSameLower) {
       const int64_t target = out_shape.empty() ? cs.in[i] * s : out_shape[i];

@@ -8,6 +8,7 @@
 // number of kernel taps. For windows that ceil_mode lets overhang the end padding this follows the
 // ONNX reference implementation and backend test data (the overhang counts as padding); ONNX
 // Runtime and PyTorch instead clip the divisor at the end of the padding.
+#include <algorithm>
 #include <limits>
 
 #include "nn_common.h"
@@ -51,8 +52,11 @@ Shape PoolOutputShape(const Shape& x, const std::vector<int64_t>& out_spatial) {
 
 // Per spatial dimension and output position o, the taps [lo, hi) whose input position
 // o * s - pad_begin + k * d lies inside the input. Computed once per kernel (divisions are slow).
+// Also, per tap kw of the innermost dimension, the output positions [ow_lo, ow_hi) for which it
+// is inside the input.
 struct TapRanges {
   std::vector<int64_t> lo[3], hi[3];
+  std::vector<int64_t> ow_lo, ow_hi;
   explicit TapRanges(const Geometry3& g) {
     for (int dim = 0; dim < 3; ++dim) {
       lo[dim].resize(static_cast<size_t>(g.out[dim]));
@@ -61,8 +65,42 @@ struct TapRanges {
         ValidRange(g.k[dim], g.d[dim], o * g.s[dim] - g.pb[dim], g.in[dim], &lo[dim][o], &hi[dim][o]);
       }
     }
+    ow_lo.resize(static_cast<size_t>(g.k[2]));
+    ow_hi.resize(static_cast<size_t>(g.k[2]));
+    for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+      ValidRange(g.out[2], g.s[2], kw * g.d[2] - g.pb[2], g.in[2], &ow_lo[kw], &ow_hi[kw]);
+    }
   }
 };
+
+// Row-wise pooling of one plane: for every output row (od, oh) and every valid tap row (kd, kh),
+// and every tap kw, fold(y[ow], x[ow * s + kw * d - pad]) over the output positions where the tap
+// is inside the input. The innermost loop runs over a contiguous output row. `y` must be
+// initialised by the caller.
+template <typename T, typename Fold>
+void PoolPlaneRows(const Geometry3& g, const TapRanges& t, const T* x, T* y, Fold fold) {
+  for (int64_t od = 0; od < g.out[0]; ++od) {
+    for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+      T* yrow = y + (od * g.out[1] + oh) * g.out[2];
+      for (int64_t kd = t.lo[0][od]; kd < t.hi[0][od]; ++kd) {
+        const int64_t id = od * g.s[0] - g.pb[0] + kd * g.d[0];
+        for (int64_t kh = t.lo[1][oh]; kh < t.hi[1][oh]; ++kh) {
+          const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
+          const T* xrow = x + (id * g.in[1] + ih) * g.in[2];
+          for (int64_t kw = 0; kw < g.k[2]; ++kw) {
+            const int64_t off = kw * g.d[2] - g.pb[2];
+            const int64_t lo = t.ow_lo[kw], hi = t.ow_hi[kw];
+            if (g.s[2] == 1) {
+              for (int64_t ow = lo; ow < hi; ++ow) fold(yrow[ow], xrow[ow + off]);
+            } else {
+              for (int64_t ow = lo; ow < hi; ++ow) fold(yrow[ow], xrow[ow * g.s[2] + off]);
+            }
+          }
+        }
+      }
+    }
+  }
+}
 
 // ---------------------------------------------------------------------------------------------
 // MaxPool
@@ -102,6 +140,14 @@ class MaxPoolKernel : public CpuKernel {
     int64_t* indices = outputs.size() > 1 && outputs[1] != nullptr ? outputs[1]->data<int64_t>() : nullptr;
     const Geometry3& g = g_;
     const int64_t in_size = g.in_size();
+    if (indices == nullptr) {
+      const int64_t out_size = g.out_size();
+      std::fill(y, y + planes_ * out_size, std::numeric_limits<T>::lowest());
+      for (int64_t p = 0; p < planes_; ++p) {
+        PoolPlaneRows(g, taps_, x + p * in_size, y + p * out_size, [](T& acc, T v) { acc = v > acc ? v : acc; });
+      }
+      return Status::Ok();
+    }
     for (int64_t p = 0; p < planes_; ++p) {
       const T* xp = x + p * in_size;
       for (int64_t od = 0; od < g.out[0]; ++od) {
@@ -198,35 +244,20 @@ class AveragePoolKernel : public CpuKernel {
     const float* x = inputs[0]->data<float>();
     float* y = outputs[0]->data<float>();
     const Geometry3& g = g_;
-    const int64_t in_size = g.in_size();
-    int64_t lo[3], hi[3];
     const TapRanges& t = taps_;
+    const int64_t in_size = g.in_size();
+    const int64_t out_size = g.out_size();
+    std::fill(y, y + planes_ * out_size, 0.0f);
     for (int64_t p = 0; p < planes_; ++p) {
-      const float* xp = x + p * in_size;
+      float* yp = y + p * out_size;
+      PoolPlaneRows(g, t, x + p * in_size, yp, [](float& acc, float v) { acc += v; });
       for (int64_t od = 0; od < g.out[0]; ++od) {
-        const int64_t sd = od * g.s[0] - g.pb[0];
-        lo[0] = t.lo[0][od];
-        hi[0] = t.hi[0][od];
         for (int64_t oh = 0; oh < g.out[1]; ++oh) {
-          const int64_t sh = oh * g.s[1] - g.pb[1];
-          lo[1] = t.lo[1][oh];
-          hi[1] = t.hi[1][oh];
+          float* yrow = yp + (od * g.out[1] + oh) * g.out[2];
+          const int64_t rows = (t.hi[0][od] - t.lo[0][od]) * (t.hi[1][oh] - t.lo[1][oh]);
           for (int64_t ow = 0; ow < g.out[2]; ++ow) {
-            const int64_t sw = ow * g.s[2] - g.pb[2];
-            lo[2] = t.lo[2][ow];
-            hi[2] = t.hi[2][ow];
-            float sum = 0.0f;
-            for (int64_t kd = lo[0]; kd < hi[0]; ++kd) {
-              const int64_t id = sd + kd * g.d[0];
-              for (int64_t kh = lo[1]; kh < hi[1]; ++kh) {
-                const float* row = xp + (id * g.in[1] + sh + kh * g.d[1]) * g.in[2];
-                for (int64_t kw = lo[2]; kw < hi[2]; ++kw) sum += row[sw + kw * g.d[2]];
-              }
-            }
-            int64_t count = g.k_size();
-            if (!count_include_pad_) count = (hi[0] - lo[0]) * (hi[1] - lo[1]) * (hi[2] - lo[2]);
-            const int64_t o = (p * g.out[0] + od) * g.out[1] * g.out[2] + oh * g.out[2] + ow;
-            y[o] = count > 0 ? sum / static_cast<float>(count) : 0.0f;
+            const int64_t count = count_include_pad_ ? g.k_size() : rows * (t.hi[2][ow] - t.lo[2][ow]);
+            yrow[ow] = count > 0 ? yrow[ow] / static_cast<float>(count) : 0.0f;
           }
         }
       }

@@ -90,18 +90,18 @@ struct MinReducer {
 // ---- Reduce* ---------------------------------------------------------------------------------------
 
 struct ReduceParams {
-  bool identity = false;   // noop_with_empty_axes=1 with empty axes
-  Shape keep_shape;        // input shape with reduced dims set to 1
-  Shape out_shape;         // keep_shape, or without the reduced dims when keepdims=0
-  int64_t count = 1;       // input elements folded into each output element
+  bool identity = false;  // noop_with_empty_axes=1 with empty axes
+  Shape keep_shape;       // input shape with reduced dims set to 1
+  Shape out_shape;        // keep_shape, or without the reduced dims when keepdims=0
+  int64_t count = 1;      // input elements folded into each output element
 };
 
 // Checks attributes and the axes source against the opset (no shapes needed).
 Status CheckReduceAttrs(const OpContext& ctx, int axes_input_opset) {
   EDGERT_RETURN_IF_ERROR(AttrFlag(ctx, "keepdims", true).status());
   EDGERT_RETURN_IF_ERROR(AttrFlag(ctx, "noop_with_empty_axes", false).status());
-  const std::string since = " from opset " + std::to_string(axes_input_opset) + "; this node is opset " +
-                            std::to_string(ctx.opset());
+  const std::string since =
+      " from opset " + std::to_string(axes_input_opset) + "; this node is opset " + std::to_string(ctx.opset());
   if (ctx.opset() >= axes_input_opset) {
     if (ctx.attrs().Has("axes")) return ctx.Error("attribute 'axes' is replaced by input 'axes'" + since);
     if (ctx.has_input(1)) EDGERT_RETURN_IF_ERROR(CheckInputDtype(ctx, 1, "axes", TypeList<int64_t>{}));
@@ -172,7 +172,8 @@ template <typename T, template <typename> class R>
 class ReduceKernel : public CpuKernel {
  public:
   ReduceKernel(ReduceParams p, const Shape& in_shape)
-      : p_(std::move(p)), walker_({p_.keep_shape}, in_shape),
+      : p_(std::move(p)),
+        walker_({p_.keep_shape}, in_shape),
         acc_size_(NumElements(p_.out_shape)),
         acc_(new typename R<T>::Acc[static_cast<size_t>(acc_size_)]) {}
 
@@ -214,9 +215,8 @@ StatusOr<std::unique_ptr<CpuKernel>> ReduceCreate(const OpContext& ctx) {
   EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, &ReduceInfer<kAxesInputOpset>));
   EDGERT_ASSIGN_OR_RETURN(ReduceParams p, ParseReduce(ctx, kAxesInputOpset));
   std::unique_ptr<CpuKernel> kernel;
-  DispatchDtype(Types{}, ctx.input(0).dtype, [&](auto tag) {
-    kernel = std::make_unique<ReduceKernel<decltype(tag), R>>(p, ctx.input(0).shape);
-  });
+  DispatchDtype(Types{}, ctx.input(0).dtype,
+                [&](auto tag) { kernel = std::make_unique<ReduceKernel<decltype(tag), R>>(p, ctx.input(0).shape); });
   if (!kernel) return ctx.NotSupported(std::string("no kernel for dtype ") + DataTypeName(ctx.input(0).dtype));
   return kernel;
 }
@@ -390,7 +390,11 @@ class TopKKernel : public CpuKernel {
  public:
   // k < 0: read k from input 1 at run time and check it against the declared output.
   TopKKernel(AxisView v, int64_t k, int64_t declared_k, bool largest, std::string label)
-      : v_(v), k_(k), declared_k_(declared_k), largest_(largest), label_(std::move(label)),
+      : v_(v),
+        k_(k),
+        declared_k_(declared_k),
+        largest_(largest),
+        label_(std::move(label)),
         order_(static_cast<size_t>(v.n)) {}
 
   Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
@@ -398,8 +402,8 @@ class TopKKernel : public CpuKernel {
     if (k < 0) {
       k = inputs[1]->data<int64_t>()[0];
       if (k != declared_k_) {
-        return InvalidArgument(label_ + ": K is " + std::to_string(k) + " but the outputs were declared for K = " +
-                               std::to_string(declared_k_));
+        return InvalidArgument(label_ + ": K is " + std::to_string(k) +
+                               " but the outputs were declared for K = " + std::to_string(declared_k_));
       }
     }
     const T* x = inputs[0]->data<T>();

@@ -27,7 +27,10 @@ int64_t Product(const Shape& s, size_t begin, size_t end) {
 class ViewCopyKernel : public CpuKernel {
  public:
   ViewCopyKernel(size_t elem, Shape shape, int64_t in_offset, std::vector<int64_t> in_strides)
-      : elem_(elem), shape_(std::move(shape)), in_offset_(in_offset), in_strides_(std::move(in_strides)),
+      : elem_(elem),
+        shape_(std::move(shape)),
+        in_offset_(in_offset),
+        in_strides_(std::move(in_strides)),
         out_strides_(ContiguousStrides(shape_)) {}
   Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
     const char* in = static_cast<const char*>(inputs[0]->raw()) + in_offset_ * static_cast<int64_t>(elem_);
@@ -226,8 +229,8 @@ StatusOr<std::vector<int64_t>> SplitSizes(const OpContext& ctx, int64_t* axis_ou
     return sizes;
   }
   if (dim % n_out != 0) {
-    return ctx.Error("axis " + std::to_string(axis) + " of size " + std::to_string(dim) +
-                     " cannot be split into " + std::to_string(n_out) + " equal parts; give 'split' sizes");
+    return ctx.Error("axis " + std::to_string(axis) + " of size " + std::to_string(dim) + " cannot be split into " +
+                     std::to_string(n_out) + " equal parts; give 'split' sizes");
   }
   sizes.assign(static_cast<size_t>(n_out), dim / n_out);
   return sizes;
@@ -253,7 +256,8 @@ class SplitKernel : public CpuKernel {
       for (size_t k = 0; k < outputs.size(); ++k) {
         const int64_t b = block_bytes_[k];
         if (b == 0) continue;
-        if (outputs[k] != nullptr) std::memcpy(static_cast<char*>(outputs[k]->raw()) + o * b, src, static_cast<size_t>(b));
+        if (outputs[k] != nullptr)
+          std::memcpy(static_cast<char*>(outputs[k]->raw()) + o * b, src, static_cast<size_t>(b));
         src += b;
       }
     }
@@ -415,8 +419,8 @@ class GatherKernel : public CpuKernel {
     for (int64_t i = 0; i < n; ++i) {
       int64_t k = idx.dtype() == DataType::kInt64 ? idx.data<int64_t>()[i] : idx.data<int32_t>()[i];
       if (k < -dim_ || k >= dim_) {
-        return OutOfRange("Gather node '" + name_ + "': index " + std::to_string(k) + " is out of range for an axis of size " +
-                              std::to_string(dim_),
+        return OutOfRange("Gather node '" + name_ + "': index " + std::to_string(k) +
+                              " is out of range for an axis of size " + std::to_string(dim_),
                           name_);
       }
       resolved_[i] = k < 0 ? k + dim_ : k;
@@ -475,8 +479,8 @@ Status InferExpand(OpContext& ctx) {
 
 KernelOr CreateExpand(const OpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(Shape out, ExpandShape(ctx));
-  return std::unique_ptr<CpuKernel>(new ViewCopyKernel(DataTypeSize(ctx.input(0).dtype), out, 0,
-                                                       BroadcastStrides(ctx.input(0).shape, out)));
+  return std::unique_ptr<CpuKernel>(
+      new ViewCopyKernel(DataTypeSize(ctx.input(0).dtype), out, 0, BroadcastStrides(ctx.input(0).shape, out)));
 }
 
 // ---- Tile ------------------------------------------------------------------------------------
@@ -649,9 +653,12 @@ int64_t PadSource(PadMode mode, int64_t i, int64_t begin, int64_t dim) {
   int64_t k = i - begin;
   if (k >= 0 && k < dim) return k;
   switch (mode) {
-    case PadMode::kConstant: return -1;
-    case PadMode::kEdge: return k < 0 ? 0 : dim - 1;
-    case PadMode::kWrap: return ((k % dim) + dim) % dim;
+    case PadMode::kConstant:
+      return -1;
+    case PadMode::kEdge:
+      return k < 0 ? 0 : dim - 1;
+    case PadMode::kWrap:
+      return ((k % dim) + dim) % dim;
     case PadMode::kReflect: {
       const int64_t period = 2 * (dim - 1);
       int64_t m = ((k % period) + period) % period;
@@ -691,8 +698,8 @@ StatusOr<BlockParams> ParseBlock(const OpContext& ctx) {
   const Shape& in = ctx.input(0).shape;
   if (in.size() != 4) return ctx.Error("input must be 4-D (NCHW), its shape is " + ShapeToString(in));
   if (ctx.op() == OpType::kDepthToSpace && in[1] % (p.b * p.b) != 0) {
-    return ctx.Error("channels " + std::to_string(in[1]) + " are not divisible by blocksize^2 = " +
-                     std::to_string(p.b * p.b));
+    return ctx.Error("channels " + std::to_string(in[1]) +
+                     " are not divisible by blocksize^2 = " + std::to_string(p.b * p.b));
   }
   if (ctx.op() == OpType::kSpaceToDepth && (in[2] % p.b != 0 || in[3] % p.b != 0)) {
     return ctx.Error("height and width of input " + ShapeToString(in) + " are not divisible by blocksize " +
@@ -743,16 +750,16 @@ KernelOr CreateBlock(const OpContext& ctx) {
 }  // namespace
 
 void RegisterTensorMoveOps(OpRegistry& registry) {
-  registry.Register(OpType::kTranspose, {SupportsData, InferTranspose, CreateTranspose});
-  registry.Register(OpType::kConcat, {SupportsConcat, InferConcat, CreateConcat});
-  registry.Register(OpType::kSplit, {SupportsSplit, InferSplit, CreateSplit});
-  registry.Register(OpType::kSlice, {SupportsSlice, InferSlice, CreateSlice});
-  registry.Register(OpType::kGather, {SupportsGather, InferGather, CreateGather});
-  registry.Register(OpType::kExpand, {SupportsExpand, InferExpand, CreateExpand});
-  registry.Register(OpType::kTile, {SupportsTile, InferTile, CreateTile});
-  registry.Register(OpType::kPad, {SupportsPad, InferPad, CreatePad});
-  registry.Register(OpType::kDepthToSpace, {SupportsBlock, InferBlock, CreateBlock});
-  registry.Register(OpType::kSpaceToDepth, {SupportsBlock, InferBlock, CreateBlock});
+  RegisterChecked<SupportsData, InferTranspose, CreateTranspose>(registry, OpType::kTranspose);
+  RegisterChecked<SupportsConcat, InferConcat, CreateConcat>(registry, OpType::kConcat);
+  RegisterChecked<SupportsSplit, InferSplit, CreateSplit>(registry, OpType::kSplit);
+  RegisterChecked<SupportsSlice, InferSlice, CreateSlice>(registry, OpType::kSlice);
+  RegisterChecked<SupportsGather, InferGather, CreateGather>(registry, OpType::kGather);
+  RegisterChecked<SupportsExpand, InferExpand, CreateExpand>(registry, OpType::kExpand);
+  RegisterChecked<SupportsTile, InferTile, CreateTile>(registry, OpType::kTile);
+  RegisterChecked<SupportsPad, InferPad, CreatePad>(registry, OpType::kPad);
+  RegisterChecked<SupportsBlock, InferBlock, CreateBlock>(registry, OpType::kDepthToSpace);
+  RegisterChecked<SupportsBlock, InferBlock, CreateBlock>(registry, OpType::kSpaceToDepth);
 }
 
 }  // namespace edgert

@@ -386,12 +386,23 @@ class RangeKernel : public CpuKernel {
                              name_);
     }
     switch (t) {
-      case DataType::kFloat32: Fill<float>(inputs, out, n); break;
-      case DataType::kFloat64: Fill<double>(inputs, out, n); break;
-      case DataType::kInt16: Fill<int16_t>(inputs, out, n); break;
-      case DataType::kInt32: Fill<int32_t>(inputs, out, n); break;
-      case DataType::kInt64: Fill<int64_t>(inputs, out, n); break;
-      default: return Internal("Range node '" + name_ + "': unexpected dtype", name_);
+      case DataType::kFloat32:
+        Fill<float>(inputs, out, n);
+        break;
+      case DataType::kFloat64:
+        Fill<double>(inputs, out, n);
+        break;
+      case DataType::kInt16:
+        Fill<int16_t>(inputs, out, n);
+        break;
+      case DataType::kInt32:
+        Fill<int32_t>(inputs, out, n);
+        break;
+      case DataType::kInt64:
+        Fill<int64_t>(inputs, out, n);
+        break;
+      default:
+        return Internal("Range node '" + name_ + "': unexpected dtype", name_);
     }
     return Status::Ok();
   }
@@ -413,8 +424,26 @@ KernelOr CreateRange(const OpContext& ctx) { return std::unique_ptr<CpuKernel>(n
 
 bool IsCastType(DataType t) { return IsCopyableType(t); }
 
+// Cast-1 to Cast-5 name the target type as a string ("FLOAT", "INT64", ...).
+int64_t OnnxTypeFromName(const std::string& name) {
+  static const std::pair<const char*, int64_t> kNames[] = {
+      {"FLOAT", 1},  {"UINT8", 2}, {"INT8", 3},     {"UINT16", 4},  {"INT16", 5},   {"INT32", 6},  {"INT64", 7},
+      {"STRING", 8}, {"BOOL", 9},  {"FLOAT16", 10}, {"DOUBLE", 11}, {"UINT32", 12}, {"UINT64", 13}};
+  for (const auto& [n, id] : kNames) {
+    if (name == n) return id;
+  }
+  return -1;
+}
+
 StatusOr<DataType> CastTarget(const OpContext& ctx) {
-  EDGERT_ASSIGN_OR_RETURN(int64_t to, ctx.attrs().GetInt("to", ctx.name()));
+  int64_t to = 0;
+  if (ctx.attrs().Has("to") && std::holds_alternative<std::string>(ctx.attrs().all().at("to"))) {
+    const std::string& name = std::get<std::string>(ctx.attrs().all().at("to"));
+    to = OnnxTypeFromName(name);
+    if (to < 0) return ctx.Error("attribute 'to' names unknown type '" + name + "'");
+  } else {
+    EDGERT_ASSIGN_OR_RETURN(to, ctx.attrs().GetInt("to", ctx.name()));
+  }
   DataType t = DataTypeFromOnnx(static_cast<int32_t>(to));
   if (!IsCastType(t)) {
     return ctx.NotSupported("cast to ONNX type " + std::to_string(to) +
@@ -442,11 +471,13 @@ struct Half {
   uint16_t bits;
 };
 
-template <typename T> struct Io {
+template <typename T>
+struct Io {
   using Value = T;
   static T Load(const void* p, int64_t i) { return static_cast<const T*>(p)[i]; }
 };
-template <> struct Io<Half> {
+template <>
+struct Io<Half> {
   using Value = float;
   static float Load(const void* p, int64_t i) { return HalfToFloat(static_cast<const uint16_t*>(p)[i]); }
 };
@@ -482,40 +513,78 @@ void CastLoop(const void* in, void* out, int64_t n) {
 template <typename S>
 bool CastFrom(DataType dst, const void* in, void* out, int64_t n) {
   switch (dst) {
-    case DataType::kFloat32: CastLoop<S, float>(in, out, n); return true;
-    case DataType::kFloat64: CastLoop<S, double>(in, out, n); return true;
-    case DataType::kFloat16: CastLoop<S, Half>(in, out, n); return true;
-    case DataType::kBool: CastLoop<S, bool>(in, out, n); return true;
-    case DataType::kUInt8: CastLoop<S, uint8_t>(in, out, n); return true;
-    case DataType::kInt8: CastLoop<S, int8_t>(in, out, n); return true;
-    case DataType::kUInt16: CastLoop<S, uint16_t>(in, out, n); return true;
-    case DataType::kInt16: CastLoop<S, int16_t>(in, out, n); return true;
-    case DataType::kUInt32: CastLoop<S, uint32_t>(in, out, n); return true;
-    case DataType::kInt32: CastLoop<S, int32_t>(in, out, n); return true;
-    case DataType::kUInt64: CastLoop<S, uint64_t>(in, out, n); return true;
-    case DataType::kInt64: CastLoop<S, int64_t>(in, out, n); return true;
+    case DataType::kFloat32:
+      CastLoop<S, float>(in, out, n);
+      return true;
+    case DataType::kFloat64:
+      CastLoop<S, double>(in, out, n);
+      return true;
+    case DataType::kFloat16:
+      CastLoop<S, Half>(in, out, n);
+      return true;
+    case DataType::kBool:
+      CastLoop<S, bool>(in, out, n);
+      return true;
+    case DataType::kUInt8:
+      CastLoop<S, uint8_t>(in, out, n);
+      return true;
+    case DataType::kInt8:
+      CastLoop<S, int8_t>(in, out, n);
+      return true;
+    case DataType::kUInt16:
+      CastLoop<S, uint16_t>(in, out, n);
+      return true;
+    case DataType::kInt16:
+      CastLoop<S, int16_t>(in, out, n);
+      return true;
+    case DataType::kUInt32:
+      CastLoop<S, uint32_t>(in, out, n);
+      return true;
+    case DataType::kInt32:
+      CastLoop<S, int32_t>(in, out, n);
+      return true;
+    case DataType::kUInt64:
+      CastLoop<S, uint64_t>(in, out, n);
+      return true;
+    case DataType::kInt64:
+      CastLoop<S, int64_t>(in, out, n);
+      return true;
     case DataType::kUndefined:
-    case DataType::kString: return false;
+    case DataType::kString:
+      return false;
   }
   return false;
 }
 
 bool CastAny(DataType src, DataType dst, const void* in, void* out, int64_t n) {
   switch (src) {
-    case DataType::kFloat32: return CastFrom<float>(dst, in, out, n);
-    case DataType::kFloat64: return CastFrom<double>(dst, in, out, n);
-    case DataType::kFloat16: return CastFrom<Half>(dst, in, out, n);
-    case DataType::kBool: return CastFrom<bool>(dst, in, out, n);
-    case DataType::kUInt8: return CastFrom<uint8_t>(dst, in, out, n);
-    case DataType::kInt8: return CastFrom<int8_t>(dst, in, out, n);
-    case DataType::kUInt16: return CastFrom<uint16_t>(dst, in, out, n);
-    case DataType::kInt16: return CastFrom<int16_t>(dst, in, out, n);
-    case DataType::kUInt32: return CastFrom<uint32_t>(dst, in, out, n);
-    case DataType::kInt32: return CastFrom<int32_t>(dst, in, out, n);
-    case DataType::kUInt64: return CastFrom<uint64_t>(dst, in, out, n);
-    case DataType::kInt64: return CastFrom<int64_t>(dst, in, out, n);
+    case DataType::kFloat32:
+      return CastFrom<float>(dst, in, out, n);
+    case DataType::kFloat64:
+      return CastFrom<double>(dst, in, out, n);
+    case DataType::kFloat16:
+      return CastFrom<Half>(dst, in, out, n);
+    case DataType::kBool:
+      return CastFrom<bool>(dst, in, out, n);
+    case DataType::kUInt8:
+      return CastFrom<uint8_t>(dst, in, out, n);
+    case DataType::kInt8:
+      return CastFrom<int8_t>(dst, in, out, n);
+    case DataType::kUInt16:
+      return CastFrom<uint16_t>(dst, in, out, n);
+    case DataType::kInt16:
+      return CastFrom<int16_t>(dst, in, out, n);
+    case DataType::kUInt32:
+      return CastFrom<uint32_t>(dst, in, out, n);
+    case DataType::kInt32:
+      return CastFrom<int32_t>(dst, in, out, n);
+    case DataType::kUInt64:
+      return CastFrom<uint64_t>(dst, in, out, n);
+    case DataType::kInt64:
+      return CastFrom<int64_t>(dst, in, out, n);
     case DataType::kUndefined:
-    case DataType::kString: return false;
+    case DataType::kString:
+      return false;
   }
   return false;
 }
@@ -531,9 +600,9 @@ class CastKernel : public CpuKernel {
       return Status::Ok();
     }
     if (!CastAny(in.dtype(), out.dtype(), in.raw(), out.raw(), in.num_elements())) {
-      return Unsupported("Cast node '" + name_ + "': cannot cast " + DataTypeName(in.dtype()) + " to " +
-                             DataTypeName(out.dtype()),
-                         name_);
+      return Unsupported(
+          "Cast node '" + name_ + "': cannot cast " + DataTypeName(in.dtype()) + " to " + DataTypeName(out.dtype()),
+          name_);
     }
     return Status::Ok();
   }
@@ -547,16 +616,17 @@ KernelOr CreateCast(const OpContext& ctx) { return std::unique_ptr<CpuKernel>(ne
 }  // namespace
 
 void RegisterTensorShapeOps(OpRegistry& registry) {
-  registry.Register(OpType::kFlatten, {SupportsCopyable, InferFlatten, MakeCopyKernel});
-  registry.Register(OpType::kReshape, {SupportsReshape, InferReshape, MakeCopyKernel});
-  registry.Register(OpType::kSqueeze, {SupportsCopyable, InferSqueeze, MakeCopyKernel});
-  registry.Register(OpType::kUnsqueeze, {SupportsCopyable, InferUnsqueeze, MakeCopyKernel});
-  registry.Register(OpType::kIdentity, {SupportsCopyable, InferIdentity, MakeCopyKernel});
-  registry.Register(OpType::kDropout, {SupportsDropout, InferDropout, CreateDropout});
-  registry.Register(OpType::kShape, {SupportsShape, InferShape, CreateShape});
-  registry.Register(OpType::kConstantOfShape, {SupportsConstantOfShape, InferConstantOfShape, CreateConstantOfShape});
-  registry.Register(OpType::kRange, {SupportsRange, InferRange, CreateRange});
-  registry.Register(OpType::kCast, {SupportsCast, InferCast, CreateCast});
+  RegisterChecked<SupportsCopyable, InferFlatten, MakeCopyKernel>(registry, OpType::kFlatten);
+  RegisterChecked<SupportsReshape, InferReshape, MakeCopyKernel>(registry, OpType::kReshape);
+  RegisterChecked<SupportsCopyable, InferSqueeze, MakeCopyKernel>(registry, OpType::kSqueeze);
+  RegisterChecked<SupportsCopyable, InferUnsqueeze, MakeCopyKernel>(registry, OpType::kUnsqueeze);
+  RegisterChecked<SupportsCopyable, InferIdentity, MakeCopyKernel>(registry, OpType::kIdentity);
+  RegisterChecked<SupportsDropout, InferDropout, CreateDropout>(registry, OpType::kDropout);
+  RegisterChecked<SupportsShape, InferShape, CreateShape>(registry, OpType::kShape);
+  RegisterChecked<SupportsConstantOfShape, InferConstantOfShape, CreateConstantOfShape>(registry,
+                                                                                        OpType::kConstantOfShape);
+  RegisterChecked<SupportsRange, InferRange, CreateRange>(registry, OpType::kRange);
+  RegisterChecked<SupportsCast, InferCast, CreateCast>(registry, OpType::kCast);
 }
 
 void RegisterTensorOps(OpRegistry& registry) {

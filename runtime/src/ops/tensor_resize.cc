@@ -10,8 +10,8 @@
 //     (1 tap, rounded by nearest_mode), linear (2 taps, triangle kernel), cubic (4 taps, Keys
 //     kernel with cubic_coeff_a); with antialias the linear/cubic kernel is stretched by
 //     1/scale when shrinking and normalised; exclude_outside drops taps outside the input and
-//     renormalises. Remaining indices outside the input are clamped to the edge. tf_crop_and_resize marks coordinates outside the input as
-//     extrapolated (they take extrapolation_value).
+//     renormalises. Remaining indices outside the input are clamped to the edge. tf_crop_and_resize marks coordinates
+//     outside the input as extrapolated (they take extrapolation_value).
 //  3. Kernel: nearest copies elements by size through one index map per axis (any dtype);
 //     linear and cubic are separable, so they run one pass per resized axis over float data,
 //     each pass a weighted sum of whole inner rows (float16 is converted to float and back).
@@ -29,7 +29,14 @@ namespace {
 using KernelOr = StatusOr<std::unique_ptr<CpuKernel>>;
 
 enum class ResizeMode { kNearest, kLinear, kCubic };
-enum class CoordMode { kHalfPixel, kHalfPixelSymmetric, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfCropAndResize };
+enum class CoordMode {
+  kHalfPixel,
+  kHalfPixelSymmetric,
+  kPytorchHalfPixel,
+  kAlignCorners,
+  kAsymmetric,
+  kTfCropAndResize
+};
 enum class NearestMode { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil, kSimple };
 
 struct Taps {
@@ -48,8 +55,8 @@ struct ResizeParams {
   bool antialias = false;  // linear/cubic: widen the filter by 1/scale when shrinking
   float extrapolation = 0.0f;
   Shape in, out;
-  std::vector<double> scales;               // per dimension
-  std::vector<double> roi_start, roi_end;   // per dimension, normalised coordinates
+  std::vector<double> scales;              // per dimension
+  std::vector<double> roi_start, roi_end;  // per dimension, normalised coordinates
 };
 
 StatusOr<ResizeMode> ParseMode(const OpContext& ctx) {
@@ -172,7 +179,8 @@ StatusOr<ResizeParams> ComputeResize(const OpContext& ctx) {
     }
     for (size_t i = 0; i < n_axes; ++i) {
       if (!(scales[i] > 0.0f) || !std::isfinite(scales[i])) {
-        return ctx.Error("scales[" + std::to_string(i) + "] is " + std::to_string(scales[i]) + "; scales must be positive");
+        return ctx.Error("scales[" + std::to_string(i) + "] is " + std::to_string(scales[i]) +
+                         "; scales must be positive");
       }
       const int64_t d = axes[i];
       p.scales[d] = scales[i];
@@ -184,10 +192,13 @@ StatusOr<ResizeParams> ComputeResize(const OpContext& ctx) {
                        " (one per resized axis of input " + ShapeToString(p.in) + ")");
     }
     for (size_t i = 0; i < n_axes; ++i) {
-      if (sizes[i] <= 0) return ctx.Error("sizes[" + std::to_string(i) + "] is " + std::to_string(sizes[i]) + "; sizes must be positive");
+      if (sizes[i] <= 0)
+        return ctx.Error("sizes[" + std::to_string(i) + "] is " + std::to_string(sizes[i]) +
+                         "; sizes must be positive");
       if (p.in[axes[i]] == 0) return ctx.Error("cannot resize the empty axis " + std::to_string(axes[i]));
     }
-    EDGERT_ASSIGN_OR_RETURN(std::string policy, ctx.attrs().GetStringOr("keep_aspect_ratio_policy", "stretch", ctx.name()));
+    EDGERT_ASSIGN_OR_RETURN(std::string policy,
+                            ctx.attrs().GetStringOr("keep_aspect_ratio_policy", "stretch", ctx.name()));
     if (policy == "stretch") {
       for (size_t i = 0; i < n_axes; ++i) {
         const int64_t d = axes[i];
@@ -219,7 +230,8 @@ StatusOr<ResizeParams> ComputeResize(const OpContext& ctx) {
   p.roi_start.assign(static_cast<size_t>(rank), 0.0);
   p.roi_end.assign(static_cast<size_t>(rank), 1.0);
   if (p.coord == CoordMode::kTfCropAndResize) {
-    if (!HasNonEmptyInput(ctx, 1)) return ctx.Error("coordinate_transformation_mode tf_crop_and_resize needs the 'roi' input");
+    if (!HasNonEmptyInput(ctx, 1))
+      return ctx.Error("coordinate_transformation_mode tf_crop_and_resize needs the 'roi' input");
     EDGERT_ASSIGN_OR_RETURN(std::vector<float> roi, ConstInputFloats(ctx, 1, "roi"));
     if (roi.size() != 2 * n_axes) {
       return ctx.Error("roi has " + std::to_string(roi.size()) + " values, expected " + std::to_string(2 * n_axes));
@@ -247,10 +259,14 @@ double SourceCoord(const ResizeParams& p, size_t d, int64_t x, bool* extrapolate
   const double xr = static_cast<double>(x);
   *extrapolate = false;
   switch (p.coord) {
-    case CoordMode::kAlignCorners: return out_width == 1.0 ? 0.0 : xr * (in - 1.0) / (out_width - 1.0);
-    case CoordMode::kAsymmetric: return xr / scale;
-    case CoordMode::kPytorchHalfPixel: return out_width == 1.0 ? -0.5 : (xr + 0.5) / scale - 0.5;
-    case CoordMode::kHalfPixel: return (xr + 0.5) / scale - 0.5;
+    case CoordMode::kAlignCorners:
+      return out_width == 1.0 ? 0.0 : xr * (in - 1.0) / (out_width - 1.0);
+    case CoordMode::kAsymmetric:
+      return xr / scale;
+    case CoordMode::kPytorchHalfPixel:
+      return out_width == 1.0 ? -0.5 : (xr + 0.5) / scale - 0.5;
+    case CoordMode::kHalfPixel:
+      return (xr + 0.5) / scale - 0.5;
     case CoordMode::kHalfPixelSymmetric: {
       const double adjustment = static_cast<double>(p.out[d]) / out_width;
       const double offset = in / 2.0 * (1.0 - adjustment);
@@ -308,11 +324,21 @@ Taps MakeTaps(const ResizeParams& p, size_t d) {
       int64_t k = i0;
       if (frac != 0.0) {
         switch (p.nearest) {
-          case NearestMode::kRoundPreferFloor: k = frac <= 0.5 ? i0 : i0 + 1; break;
-          case NearestMode::kRoundPreferCeil: k = frac < 0.5 ? i0 : i0 + 1; break;
-          case NearestMode::kFloor: k = i0; break;
-          case NearestMode::kCeil: k = i0 + 1; break;
-          case NearestMode::kSimple: k = p.scales[d] < 1.0 ? i0 + 1 : i0; break;
+          case NearestMode::kRoundPreferFloor:
+            k = frac <= 0.5 ? i0 : i0 + 1;
+            break;
+          case NearestMode::kRoundPreferCeil:
+            k = frac < 0.5 ? i0 : i0 + 1;
+            break;
+          case NearestMode::kFloor:
+            k = i0;
+            break;
+          case NearestMode::kCeil:
+            k = i0 + 1;
+            break;
+          case NearestMode::kSimple:
+            k = p.scales[d] < 1.0 ? i0 + 1 : i0;
+            break;
         }
       }
       idx[0] = clamp(k);
@@ -350,8 +376,7 @@ bool IsIdentityAxis(const ResizeParams& p, size_t d) {
 
 class NearestResizeKernel : public CpuKernel {
  public:
-  NearestResizeKernel(std::vector<std::vector<int64_t>> maps, float fill)
-      : maps_(std::move(maps)), fill_value_(fill) {}
+  NearestResizeKernel(std::vector<std::vector<int64_t>> maps, float fill) : maps_(std::move(maps)), fill_value_(fill) {}
   Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
     const Tensor& in = *inputs[0];
     Tensor& out = *outputs[0];
@@ -493,8 +518,8 @@ KernelOr CreateResize(const OpContext& ctx) {
 }  // namespace
 
 void RegisterTensorResizeOps(OpRegistry& registry) {
-  registry.Register(OpType::kResize, {SupportsResize, InferResize, CreateResize});
-  registry.Register(OpType::kUpsample, {SupportsResize, InferResize, CreateResize});
+  RegisterChecked<SupportsResize, InferResize, CreateResize>(registry, OpType::kResize);
+  RegisterChecked<SupportsResize, InferResize, CreateResize>(registry, OpType::kUpsample);
 }
 
 }  // namespace edgert

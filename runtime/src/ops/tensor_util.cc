@@ -30,10 +30,18 @@ void CopyInner(size_t elem, const char* in, int64_t in_stride, char* out, int64_
     return;
   }
   switch (elem) {
-    case 1: CopyRun<uint8_t>(in, in_stride, out, out_stride, n); return;
-    case 2: CopyRun<uint16_t>(in, in_stride, out, out_stride, n); return;
-    case 4: CopyRun<uint32_t>(in, in_stride, out, out_stride, n); return;
-    case 8: CopyRun<uint64_t>(in, in_stride, out, out_stride, n); return;
+    case 1:
+      CopyRun<uint8_t>(in, in_stride, out, out_stride, n);
+      return;
+    case 2:
+      CopyRun<uint16_t>(in, in_stride, out, out_stride, n);
+      return;
+    case 4:
+      CopyRun<uint32_t>(in, in_stride, out, out_stride, n);
+      return;
+    case 8:
+      CopyRun<uint64_t>(in, in_stride, out, out_stride, n);
+      return;
     default:
       for (int64_t i = 0; i < n; ++i) {
         std::memcpy(out + i * out_stride * static_cast<int64_t>(elem), in + i * in_stride * static_cast<int64_t>(elem),
@@ -119,7 +127,9 @@ void StridedCopy(size_t elem_size, const Shape& shape, const void* in, const std
 void FillElements(void* out, size_t elem_size, int64_t count, const void* value) {
   char* dst = static_cast<char*>(out);
   switch (elem_size) {
-    case 1: std::memset(dst, *static_cast<const uint8_t*>(value), static_cast<size_t>(count)); return;
+    case 1:
+      std::memset(dst, *static_cast<const uint8_t*>(value), static_cast<size_t>(count));
+      return;
     case 2: {
       uint16_t v;
       std::memcpy(&v, value, 2);
@@ -198,10 +208,18 @@ void IndexMapCopy(size_t elem_size, const Shape& in_shape, const void* in, const
     } else if (typed) {
       const char* in_row = src + in_off * e;
       switch (elem_size) {
-        case 1: GatherRow<uint8_t>(in_row, last, fill, inner, out_row); break;
-        case 2: GatherRow<uint16_t>(in_row, last, fill, inner, out_row); break;
-        case 4: GatherRow<uint32_t>(in_row, last, fill, inner, out_row); break;
-        default: GatherRow<uint64_t>(in_row, last, fill, inner, out_row); break;
+        case 1:
+          GatherRow<uint8_t>(in_row, last, fill, inner, out_row);
+          break;
+        case 2:
+          GatherRow<uint16_t>(in_row, last, fill, inner, out_row);
+          break;
+        case 4:
+          GatherRow<uint32_t>(in_row, last, fill, inner, out_row);
+          break;
+        default:
+          GatherRow<uint64_t>(in_row, last, fill, inner, out_row);
+          break;
       }
     } else {
       const char* in_row = src + in_off * e;
@@ -229,23 +247,44 @@ void ScalarToBytes(double value, DataType dtype, unsigned char bytes[8]) {
       std::memcpy(bytes, &f, 4);
       return;
     }
-    case DataType::kFloat64: std::memcpy(bytes, &value, 8); return;
+    case DataType::kFloat64:
+      std::memcpy(bytes, &value, 8);
+      return;
     case DataType::kFloat16: {
       uint16_t h = FloatToHalf(static_cast<float>(value));
       std::memcpy(bytes, &h, 2);
       return;
     }
-    case DataType::kBool: bytes[0] = value != 0.0 ? 1 : 0; return;
-    case DataType::kUInt8: SaturateInt<uint8_t>(value, bytes); return;
-    case DataType::kInt8: SaturateInt<int8_t>(value, bytes); return;
-    case DataType::kUInt16: SaturateInt<uint16_t>(value, bytes); return;
-    case DataType::kInt16: SaturateInt<int16_t>(value, bytes); return;
-    case DataType::kInt32: SaturateInt<int32_t>(value, bytes); return;
-    case DataType::kInt64: SaturateInt<int64_t>(value, bytes); return;
-    case DataType::kUInt32: SaturateInt<uint32_t>(value, bytes); return;
-    case DataType::kUInt64: SaturateInt<uint64_t>(value, bytes); return;
+    case DataType::kBool:
+      bytes[0] = value != 0.0 ? 1 : 0;
+      return;
+    case DataType::kUInt8:
+      SaturateInt<uint8_t>(value, bytes);
+      return;
+    case DataType::kInt8:
+      SaturateInt<int8_t>(value, bytes);
+      return;
+    case DataType::kUInt16:
+      SaturateInt<uint16_t>(value, bytes);
+      return;
+    case DataType::kInt16:
+      SaturateInt<int16_t>(value, bytes);
+      return;
+    case DataType::kInt32:
+      SaturateInt<int32_t>(value, bytes);
+      return;
+    case DataType::kInt64:
+      SaturateInt<int64_t>(value, bytes);
+      return;
+    case DataType::kUInt32:
+      SaturateInt<uint32_t>(value, bytes);
+      return;
+    case DataType::kUInt64:
+      SaturateInt<uint64_t>(value, bytes);
+      return;
     case DataType::kUndefined:
-    case DataType::kString: return;
+    case DataType::kString:
+      return;
   }
 }
 
@@ -260,6 +299,21 @@ Status CheckCopyableInput(const OpContext& ctx, size_t i) {
   if (!IsCopyableType(dt)) {
     return ctx.NotSupported("input " + std::to_string(i) + " has dtype " + DataTypeName(dt) +
                             ", which this operator cannot hold");
+  }
+  return Status::Ok();
+}
+
+Status CheckOutputsMatch(const OpContext& ctx, Status (*infer)(OpContext&)) {
+  OpContext check = ctx;
+  EDGERT_RETURN_IF_ERROR(infer(check));
+  for (size_t k = 0; k < ctx.num_outputs(); ++k) {
+    const ValueInfo& want = check.output(k);
+    const ValueInfo& got = ctx.output(k);
+    if (want.dtype != got.dtype || want.shape != got.shape) {
+      return ctx.Error("output " + std::to_string(k) + " is " + DataTypeName(got.dtype) + " " +
+                       ShapeToString(got.shape) + " but the inputs give " + DataTypeName(want.dtype) + " " +
+                       ShapeToString(want.shape));
+    }
   }
   return Status::Ok();
 }

@@ -48,6 +48,24 @@ class CopyKernel : public CpuKernel {
   Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override;
 };
 
+// Checks that the outputs the caller allocated (ctx.output(k), e.g. from a plan) have exactly the
+// dtype and shape `infer` derives from the inputs, so a kernel never writes past a buffer.
+Status CheckOutputsMatch(const OpContext& ctx, Status (*infer)(OpContext&));
+
+// create_cpu wrapper: CheckOutputsMatch, then Create.
+template <Status (*Infer)(OpContext&), StatusOr<std::unique_ptr<CpuKernel>> (*Create)(const OpContext&)>
+StatusOr<std::unique_ptr<CpuKernel>> CreateChecked(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckOutputsMatch(ctx, Infer));
+  return Create(ctx);
+}
+
+// Registers `op` with supports, infer and the output-checked create_cpu.
+template <Status (*Supports)(const OpContext&), Status (*Infer)(OpContext&),
+          StatusOr<std::unique_ptr<CpuKernel>> (*Create)(const OpContext&)>
+void RegisterChecked(OpRegistry& registry, OpType op) {
+  registry.Register(op, {Supports, Infer, CreateChecked<Infer, Create>});
+}
+
 // Registration of the operators defined in each file of the family.
 void RegisterTensorShapeOps(OpRegistry& registry);   // tensor_ops.cc
 void RegisterTensorMoveOps(OpRegistry& registry);    // tensor_move.cc
