@@ -523,6 +523,26 @@ TEST(MemoryNetwork, BroadcastOperandIsNotOverwritten) {
   RunAndCompare(b.net(), {}, 5);
 }
 
+TEST(MemoryNetwork, BatchNormRunsInPlace) {
+  NetBuilder b;
+  int32_t x = b.Input("x", kS);
+  int32_t a = b.Layer(OpType::kRelu, {x}, "a", kS);
+  std::vector<int32_t> ins = {a};
+  std::mt19937 rng(21);
+  std::uniform_real_distribution<float> dist(0.5f, 1.5f);
+  for (const char* name : {"scale", "bias", "mean", "var"}) {
+    std::vector<float> v(8);
+    for (float& e : v) e = dist(rng);
+    ins.push_back(b.Constant(name, Tensor::FromVector<float>(v, {8})));
+  }
+  int32_t y = b.Layer(OpType::kBatchNormalization, ins, "y", kS);
+  b.Output(y);
+  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  EXPECT_EQ(plan.tensors[y].kind, TensorMemoryKind::kInPlace);
+  EXPECT_EQ(plan.tensors[y].offset, plan.tensors[a].offset);
+  RunAndCompare(b.net(), {}, 22);
+}
+
 TEST(MemoryNetwork, GraphInputsAndOutputsAreNeverOverwritten) {
   NetBuilder b;
   int32_t x = b.Input("x", kS);

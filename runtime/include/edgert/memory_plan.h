@@ -217,7 +217,8 @@ struct NetworkMemoryPlan {
 //  - views: output 0 of Reshape, Flatten, Squeeze, Unsqueeze, Identity and Dropout (without a mask
 //    output and without a training_mode input other than a constant false) takes the bytes of
 //    input 0 when input 0 is not a constant;
-//  - in place: the output of a unary elementwise layer (Relu, Sigmoid, Clip, ... on input 0) or a
+//  - in place: the output of a unary elementwise layer (Relu, Sigmoid, Clip, ... on input 0), an
+//    inference BatchNormalization (input 0) or a
 //    binary elementwise layer (Add, Mul, ..., PRelu, Pow, comparisons; Sum/Min/Max/Mean with two
 //    or more inputs: inputs 0 and 1) takes the bytes of an input of the same shape and dtype whose
 //    whole group dies at that layer and holds neither a graph input nor a graph output — the CPU

@@ -188,6 +188,10 @@ std::vector<size_t> InPlaceCandidates(const LayerDef& layer) {
     case OpType::kCeil:
     case OpType::kNot:
       return {0};
+    // Inference BatchNormalization: y[i] = x[i] * a[c] + b[c], the parameters read before the
+    // loop (runtime/src/ops/nn_norm.cc). Training mode has more outputs (excluded above).
+    case OpType::kBatchNormalization:
+      return {0};
     // Binary: out[i] = f(a[i], b[j]) in broadcast runs; an operand of the output's shape is
     // walked with the output's own offsets.
     case OpType::kAdd:
@@ -215,7 +219,6 @@ std::vector<size_t> InPlaceCandidates(const LayerDef& layer) {
       return {0, 1};
     case OpType::kConv:
     case OpType::kConvTranspose:
-    case OpType::kBatchNormalization:
     case OpType::kInstanceNormalization:
     case OpType::kLayerNormalization:
     case OpType::kMaxPool:
