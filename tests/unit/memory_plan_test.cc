@@ -342,6 +342,17 @@ class NetBuilder {
     a.Set("axis", AttrValue(axis));
     return Layer(OpType::kConcat, std::move(xs), name, std::move(shape), a);
   }
+  // Split into `n` equal parts along `axis` (opset 17: no 'split' input means equal parts).
+  std::vector<int32_t> Split(int32_t x, int64_t axis, int n, const std::string& name) {
+    Shape shape = net_.tensors[x].shape;
+    shape[axis] /= n;
+    std::vector<int32_t> outs;
+    for (int k = 0; k < n; ++k) outs.push_back(Add(name + std::to_string(k), shape));
+    Attributes a;
+    a.Set("axis", AttrValue(axis));
+    LayerRaw(OpType::kSplit, {x}, outs, a);
+    return outs;
+  }
   void Output(int32_t t) { net_.outputs.push_back(t); }
   const NetworkDef& net() const { return net_; }
 
@@ -357,12 +368,38 @@ NetworkMemoryOptions NoSharing() {
   return o;
 }
 
+// The network and its plan, one line per layer, for failure messages.
+std::string DumpPlan(const NetworkDef& net, const NetworkMemoryPlan& plan) {
+  std::string out;
+  auto tensor = [&](int32_t t) {
+    if (t < 0) return std::string("-");
+    const TensorMemory& m = plan.tensors[t];
+    return net.tensors[t].name + "(" + TensorMemoryKindName(m.kind) + " b" + std::to_string(m.buffer) + " @" +
+           std::to_string(m.offset) + "+" + std::to_string(m.bytes) +
+           (m.source >= 0 ? " src " + net.tensors[m.source].name : std::string()) + ")";
+  };
+  for (size_t l = 0; l < net.layers.size(); ++l) {
+    const LayerDef& layer = net.layers[l];
+    out += std::to_string(l) + " " + std::string(OpTypeName(layer.op)) + (plan.layer_elided[l] ? " [elided]" : "") + ":";
+    for (int32_t t : layer.inputs) out += " " + tensor(t);
+    out += " ->";
+    for (int32_t t : layer.outputs) out += " " + tensor(t);
+    out += "\n";
+  }
+  for (size_t b = 0; b < plan.buffers.size(); ++b) {
+    const ArenaBuffer& a = plan.buffers[b];
+    out += "b" + std::to_string(b) + " @" + std::to_string(a.offset) + "+" + std::to_string(a.bytes) + " steps " +
+           std::to_string(a.first_use) + "-" + std::to_string(a.last_use) + "\n";
+  }
+  return out;
+}
+
 NetworkMemoryPlan PlanOrDie(const NetworkDef& net, const NetworkMemoryOptions& options = {}) {
   StatusOr<NetworkMemoryPlan> plan = PlanNetworkMemory(net, options);
   EXPECT_TRUE(plan.ok()) << plan.status().ToString();
   if (!plan.ok()) return {};
   Status v = ValidateNetworkMemoryPlan(net, *plan);
-  EXPECT_TRUE(v.ok()) << v.ToString();
+  EXPECT_TRUE(v.ok()) << v.ToString() << "\n" << DumpPlan(net, *plan);
   EXPECT_GE(plan->figures.arena_bytes, plan->figures.lower_bound_bytes);
   EXPECT_LE(plan->figures.arena_bytes, plan->figures.no_reuse_bytes);
   return *plan;
@@ -614,6 +651,85 @@ TEST(MemoryNetwork, NestedConcatsNest) {
   RunAndCompare(b.net(), {}, 8);
 }
 
+TEST(MemoryNetwork, SplitOutputsAreViewsOfTheirSlices) {
+  // a = Relu(x) [1,8,4,4]; Split(a, axis 1) -> s0, s1 [1,4,4,4] at a+0 and a+256; u = Sigmoid(s0)
+  // may not overwrite s0 (s1 on the same buffer is read later); v = Tanh(s1) may (all of a's bytes
+  // die there).
+  NetBuilder b;
+  int32_t x = b.Input("x", kS);
+  int32_t a = b.Layer(OpType::kRelu, {x}, "a", kS);
+  std::vector<int32_t> s = b.Split(a, 1, 2, "s");
+  int32_t u = b.Layer(OpType::kSigmoid, {s[0]}, "u", {1, 4, 4, 4});
+  int32_t v = b.Layer(OpType::kTanh, {s[1]}, "v", {1, 4, 4, 4});
+  int32_t y = b.Concat({u, v}, 1, "y", kS);
+  b.Output(y);
+  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  EXPECT_EQ(plan.tensors[s[0]].kind, TensorMemoryKind::kSplitSlice);
+  EXPECT_EQ(plan.tensors[s[0]].source, a);
+  EXPECT_EQ(plan.tensors[s[0]].offset, plan.tensors[a].offset);
+  EXPECT_EQ(plan.tensors[s[1]].offset, plan.tensors[a].offset + 256);
+  EXPECT_EQ(plan.tensors[u].kind, TensorMemoryKind::kBuffer);
+  EXPECT_EQ(plan.tensors[v].kind, TensorMemoryKind::kInPlace);
+  EXPECT_EQ(plan.tensors[v].offset, plan.tensors[s[1]].offset);
+  // v's bytes are inside a's buffer, so v (and with it u) could not be nested into y: y copies.
+  EXPECT_EQ(plan.num_split_slices, 2);
+  EXPECT_EQ(plan.layer_elided, (std::vector<uint8_t>{0, 1, 0, 0, 0}));
+  EXPECT_EQ(plan.num_concat_slices, 0);
+  RunAndCompare(b.net(), {}, 23);
+
+  // Split on axis 2 of [1,8,4,4]: each output is 8 strided blocks, so it is copied.
+  NetBuilder c;
+  int32_t cx = c.Input("x", kS);
+  int32_t ca = c.Layer(OpType::kRelu, {cx}, "a", kS);
+  std::vector<int32_t> cs = c.Split(ca, 2, 2, "s");
+  c.Output(cs[0]);
+  c.Output(cs[1]);
+  NetworkMemoryPlan copied = PlanOrDie(c.net());
+  EXPECT_EQ(copied.num_split_slices, 0);
+  EXPECT_EQ(copied.layer_elided[1], 0);
+  RunAndCompare(c.net(), {}, 24);
+}
+
+TEST(MemoryNetwork, OverlappingViewsOfOneTensorBlockInPlace) {
+  // Two Splits of a: s0 = channels 0-3 (Split in halves), t1 = channels 2-5 (Split 2/4/2). In
+  // y = Add(t1, s0) both operands are views of a at different offsets; writing y over either
+  // would overwrite elements the other still has to read.
+  NetBuilder b;
+  int32_t x = b.Input("x", kS);
+  int32_t a = b.Layer(OpType::kRelu, {x}, "a", kS);
+  std::vector<int32_t> s = b.Split(a, 1, 2, "s");
+  int32_t sizes = b.Constant("sizes", Tensor::FromVector<int64_t>({2, 4, 2}, {3}));
+  int32_t t0 = b.Add("t0", {1, 2, 4, 4});
+  int32_t t1 = b.Add("t1", {1, 4, 4, 4});
+  int32_t t2 = b.Add("t2", {1, 2, 4, 4});
+  Attributes axis1;
+  axis1.Set("axis", AttrValue(int64_t{1}));
+  b.LayerRaw(OpType::kSplit, {a, sizes}, {t0, t1, t2}, axis1);
+  int32_t y = b.Layer(OpType::kAdd, {t1, s[0]}, "y", {1, 4, 4, 4});
+  b.Output(y);
+  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  EXPECT_EQ(plan.num_split_slices, 5);
+  EXPECT_EQ(plan.tensors[t1].offset, plan.tensors[a].offset + 2 * 64);
+  EXPECT_EQ(plan.tensors[y].kind, TensorMemoryKind::kBuffer);
+  RunAndCompare(b.net(), {}, 26);
+}
+
+TEST(MemoryNetwork, SplitOfAGraphInputIsAViewButNeverOverwritten) {
+  NetBuilder b;
+  int32_t x = b.Input("x", kS);
+  std::vector<int32_t> s = b.Split(x, 1, 4, "s");
+  std::vector<int32_t> r;
+  for (int k = 0; k < 4; ++k) r.push_back(b.Layer(OpType::kRelu, {s[k]}, "r" + std::to_string(k), {1, 2, 4, 4}));
+  b.Output(b.Concat(r, 1, "y", kS));
+  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  EXPECT_EQ(plan.num_split_slices, 4);
+  EXPECT_EQ(plan.num_in_place, 0);
+  // The Relus write straight into the Concat output instead.
+  EXPECT_EQ(plan.num_concat_slices, 4);
+  EXPECT_EQ(plan.figures.arena_bytes, 1024u);
+  RunAndCompare(b.net(), {}, 25);
+}
+
 TEST(MemoryNetwork, ConcatThatCannotBeInPlaceCopies) {
   NetBuilder b;
   int32_t x = b.Input("x", kS);
@@ -747,7 +863,7 @@ TEST(MemoryNetwork, ValidatorCatchesABrokenNetworkPlan) {
 // Random networks of elementwise layers, views and Concats on [1, C, 2, 2] tensors: every plan
 // is valid, and the engine computes exactly what an engine that shares nothing computes.
 TEST(MemoryNetwork, RandomNetworksPlanValidlyAndRunExactly) {
-  int total_in_place = 0, total_alias = 0, total_slices = 0;
+  int total_in_place = 0, total_alias = 0, total_slices = 0, total_split = 0;
   for (uint32_t seed = 1; seed <= 150; ++seed) {
     std::mt19937 rng(seed);
     NetBuilder b;
@@ -786,6 +902,11 @@ TEST(MemoryNetwork, RandomNetworksPlanValidlyAndRunExactly) {
       } else if (kind == 3) {
         out = b.Reshape(pool[i], name, {1, channels[i] * 4});
         out = b.Reshape(out, name + "b", shape);
+      } else if (kind == 4 && channels[i] % 2 == 0 && rng() % 2) {
+        std::vector<int32_t> parts = b.Split(pool[i], 1, 2, name);
+        pool.push_back(parts[0]);
+        channels.push_back(channels[i] / 2);
+        out = parts[1];
       } else if (kind == 4) {
         out = b.Layer(rng() % 2 ? OpType::kIdentity : OpType::kDropout, {pool[i]}, name, shape);
       } else {
@@ -823,6 +944,7 @@ TEST(MemoryNetwork, RandomNetworksPlanValidlyAndRunExactly) {
         total_in_place += plan.num_in_place;
         total_alias += plan.num_aliases;
         total_slices += plan.num_concat_slices;
+        total_split += plan.num_split_slices;
         RunAndCompare(net, o, seed);
       }
     }
@@ -832,11 +954,12 @@ TEST(MemoryNetwork, RandomNetworksPlanValidlyAndRunExactly) {
     }
   }
   // The generator exercises every kind of sharing.
-  std::printf("[memory] random networks: %d in place, %d aliases, %d concat slices\n", total_in_place, total_alias,
-              total_slices);
+  std::printf("[memory] random networks: %d in place, %d aliases, %d concat slices, %d split slices\n",
+              total_in_place, total_alias, total_slices, total_split);
   EXPECT_GT(total_in_place, 50);
   EXPECT_GT(total_alias, 50);
   EXPECT_GT(total_slices, 10);
+  EXPECT_GT(total_split, 10);
 }
 
 // ---- Engine --------------------------------------------------------------------------------------

@@ -162,6 +162,7 @@ enum class TensorMemoryKind : uint8_t {
   kAlias = 2,        // a view (Reshape, Flatten, Squeeze, Unsqueeze, Identity, Dropout): its input's bytes
   kInPlace = 3,      // an elementwise output written over an input whose bytes die at that layer
   kConcatSlice = 4,  // heads a group written by its producers straight into its slice of a Concat output
+  kSplitSlice = 5,   // a Split output that is a view of its slice of the Split input
 };
 
 const char* TensorMemoryKindName(TensorMemoryKind kind);
@@ -170,7 +171,8 @@ struct TensorMemory {
   TensorMemoryKind kind = TensorMemoryKind::kNone;
   int32_t buffer = -1;  // the arena buffer (index into NetworkMemoryPlan::buffers) holding its bytes
   int32_t source = -1;  // kAlias / kInPlace: the input tensor it shares bytes with;
-                        // kConcatSlice: the Concat output it is a slice of
+                        // kConcatSlice: the Concat output it is a slice of;
+                        // kSplitSlice: the Split input it is a slice of
   size_t offset = 0;    // byte offset in the arena
   size_t bytes = 0;     // its own size (not aligned)
 };
@@ -188,7 +190,8 @@ struct ArenaBuffer {
 struct NetworkMemoryOptions {
   size_t alignment = kDefaultMemoryAlignment;
   MemoryStrategy strategy = MemoryStrategy::kSmallestOf;
-  bool views = true;            // Reshape/Flatten/Squeeze/Unsqueeze/Identity/Dropout alias their input
+  bool views = true;            // Reshape/Flatten/Squeeze/Unsqueeze/Identity/Dropout alias their input;
+                                // Split outputs are views of their slices
   bool in_place = true;         // elementwise layers overwrite an input that dies there
   bool concat_in_place = true;  // producers write straight into their Concat slice
 };
@@ -207,6 +210,7 @@ struct NetworkMemoryPlan {
   int num_aliases = 0;
   int num_in_place = 0;
   int num_concat_slices = 0;
+  int num_split_slices = 0;
 };
 
 // Plans every non-constant tensor that a layer or the graph's inputs/outputs use.
@@ -216,13 +220,15 @@ struct NetworkMemoryPlan {
 // Sharing (each can be switched off in `options`):
 //  - views: output 0 of Reshape, Flatten, Squeeze, Unsqueeze, Identity and Dropout (without a mask
 //    output and without a training_mode input other than a constant false) takes the bytes of
-//    input 0 when input 0 is not a constant;
+//    input 0 when input 0 is not a constant; the outputs of a Split whose dims before the axis
+//    are all 1 are views of their consecutive slices of the (non-constant) input;
 //  - in place: the output of a unary elementwise layer (Relu, Sigmoid, Clip, ... on input 0), an
 //    inference BatchNormalization (input 0) or a
 //    binary elementwise layer (Add, Mul, ..., PRelu, Pow, comparisons; Sum/Min/Max/Mean with two
-//    or more inputs: inputs 0 and 1) takes the bytes of an input of the same shape and dtype whose
-//    whole group dies at that layer and holds neither a graph input nor a graph output — the CPU
-//    kernels read element i of such an operand before writing element i;
+//    or more inputs: inputs 0 and 1) takes the bytes of an input of the same shape and dtype when
+//    every tensor on those bytes (its group, the Split views nested in it or the tensor it is a
+//    Split view of) dies at that layer and none is a graph input or output — the CPU kernels read
+//    element i of such an operand before writing element i;
 //  - Concat in place: when the dims before the axis are all 1 and every input's group is written
 //    only by layers before the Concat, read outside itself only by this Concat (once), and holds
 //    no graph input or output, each input group is nested in its slice of the output's group.

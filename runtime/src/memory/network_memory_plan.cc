@@ -11,14 +11,17 @@
 //     input that dies at this layer (in place), or heads a new group. A group's lifetime is the
 //     union of its members', so in place is allowed only when the input's WHOLE group dies (a view
 //     of the input read later keeps the bytes alive), and never over a graph input or output.
+//     A Split whose outputs are consecutive byte ranges of its input (dims before the axis all 1)
+//     makes each output a group nested in the input's group (views, no copy). In place then asks
+//     that everything on the input's bytes dies: the root group and all groups nested in it.
 //  5. Concat in place, in layer order: the input groups of a qualifying Concat become children of
 //     the output's group at consecutive byte offsets (the slices). Nested Concats nest further.
 //  6. Every root group becomes one planner buffer whose lifetime covers all groups nested in it;
 //     the planner (smallest of greedy by size and by breadth by default) gives root offsets.
 //  7. A tensor's offset is its root's offset plus the slice offsets down to its group.
 //     Slice offsets are multiples of the element size only; roots are aligned.
-// Layers whose outputs already hold their result (aliasing views, Concats whose inputs all sit in
-// their slices) are marked elided so engines skip them.
+// Layers whose outputs already hold their result (aliasing views, Splits into views, Concats whose
+// inputs all sit in their slices) are marked elided so engines skip them.
 #include <algorithm>
 #include <map>
 #include <set>
@@ -34,6 +37,7 @@ const char* TensorMemoryKindName(TensorMemoryKind kind) {
     case TensorMemoryKind::kAlias: return "alias";
     case TensorMemoryKind::kInPlace: return "in-place";
     case TensorMemoryKind::kConcatSlice: return "concat-slice";
+    case TensorMemoryKind::kSplitSlice: return "split-slice";
   }
   return "?";
 }
@@ -267,11 +271,14 @@ std::vector<size_t> InPlaceCandidates(const LayerDef& layer) {
 
 struct Group {
   std::vector<int32_t> members;  // members[0] heads the group
-  int32_t parent = -1;           // Concat nesting: the group holding this one's bytes
+  int32_t parent = -1;           // Split / Concat nesting: the group holding this one's bytes
   size_t offset_in_parent = 0;
   bool holds_io = false;         // a graph input or output is a member
   int32_t first = 0;             // union of the members' lifetimes
   int32_t last = 0;
+  // Roots only, during step 4: the same over the root and every group nested in it so far.
+  bool tree_io = false;
+  int32_t tree_last = 0;
 };
 
 class NetworkPlanner {
@@ -284,6 +291,9 @@ class NetworkPlanner {
  private:
   int32_t NewGroup(int32_t t);
   void Join(int32_t t, int32_t group);
+  int32_t RootOf(int32_t group) const;
+  size_t OffsetInRoot(int32_t group) const;
+  bool TrySplitViews(int32_t l);
   void ShareOrOwn(int32_t l, size_t k);
   void TryConcatInPlace(int32_t l);
 
@@ -299,6 +309,7 @@ int32_t NetworkPlanner::NewGroup(int32_t t) {
   Group g;
   g.first = lv_.first[t];
   g.last = lv_.last[t];
+  g.tree_last = g.last;
   groups_.push_back(g);
   const int32_t id = static_cast<int32_t>(groups_.size()) - 1;
   Join(t, id);
@@ -308,12 +319,75 @@ int32_t NetworkPlanner::NewGroup(int32_t t) {
 
 void NetworkPlanner::Join(int32_t t, int32_t group) {
   Group& g = groups_[group];
+  const bool io = lv_.is_input[t] || lv_.is_output[t];
   g.members.push_back(t);
-  g.holds_io = g.holds_io || lv_.is_input[t] || lv_.is_output[t];
+  g.holds_io = g.holds_io || io;
   g.first = std::min(g.first, lv_.first[t]);
   g.last = std::max(g.last, lv_.last[t]);
+  Group& root = groups_[RootOf(group)];
+  root.tree_io = root.tree_io || io;
+  root.tree_last = std::max(root.tree_last, lv_.last[t]);
   group_of_[t] = group;
   plan_.tensors[t].bytes = lv_.bytes[t];
+}
+
+int32_t NetworkPlanner::RootOf(int32_t group) const {
+  while (groups_[group].parent != -1) group = groups_[group].parent;
+  return group;
+}
+
+size_t NetworkPlanner::OffsetInRoot(int32_t group) const {
+  size_t offset = 0;
+  for (; groups_[group].parent != -1; group = groups_[group].parent) offset += groups_[group].offset_in_parent;
+  return offset;
+}
+
+// Step 4 for a Split whose outputs can be views: each output is a new group nested in the input's
+// group at its byte offset, and the layer is elided. Outputs are consecutive byte ranges of the
+// input when the dims before the axis are all 1.
+bool NetworkPlanner::TrySplitViews(int32_t l) {
+  const LayerDef& layer = net_.layers[l];
+  if (!options_.views || layer.op != OpType::kSplit || layer.inputs.empty() || layer.outputs.empty()) return false;
+  const int32_t x = layer.inputs[0];
+  if (x < 0 || net_.tensors[x].is_constant() || group_of_[x] == -1) return false;
+  const Shape& shape = net_.tensors[x].shape;
+  const int64_t rank = static_cast<int64_t>(shape.size());
+  StatusOr<int64_t> axis_or = layer.attrs.GetIntOr("axis", 0);
+  if (!axis_or.ok()) return false;
+  int64_t axis = *axis_or;
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) return false;
+  for (int64_t d = 0; d < axis; ++d) {
+    if (shape[d] != 1) return false;
+  }
+  size_t total = 0;
+  for (size_t k = 0; k < layer.outputs.size(); ++k) {
+    const int32_t t = layer.outputs[k];
+    const TensorDef& out = net_.tensors[t];
+    if (t == x || out.dtype != net_.tensors[x].dtype || out.shape.size() != shape.size()) return false;
+    if (std::count(layer.outputs.begin(), layer.outputs.end(), t) != 1) return false;
+    for (int64_t d = 0; d < rank; ++d) {
+      if (d != axis && out.shape[d] != shape[d]) return false;
+    }
+    total += lv_.bytes[t];
+  }
+  if (total != lv_.bytes[x]) return false;
+  const int32_t parent = group_of_[x];
+  size_t offset = 0;
+  for (int32_t t : layer.outputs) {
+    const int32_t g = NewGroup(t);
+    groups_[g].parent = parent;
+    groups_[g].offset_in_parent = offset;
+    offset += lv_.bytes[t];
+    Group& root = groups_[RootOf(parent)];
+    root.tree_io = root.tree_io || groups_[g].holds_io;
+    root.tree_last = std::max(root.tree_last, groups_[g].last);
+    plan_.tensors[t].kind = TensorMemoryKind::kSplitSlice;
+    plan_.tensors[t].source = x;
+    ++plan_.num_split_slices;
+  }
+  plan_.layer_elided[l] = 1;
+  return true;
 }
 
 // Step 4 for output k of layer l.
@@ -340,8 +414,18 @@ void NetworkPlanner::ShareOrOwn(int32_t l, size_t k) {
       if (i >= layer.inputs.size()) continue;
       const int32_t x = layer.inputs[i];
       if (!shareable(x) || net_.tensors[x].shape != out.shape) continue;
-      const Group& g = groups_[group_of_[x]];
-      if (g.holds_io || g.last != l) continue;
+      // Every tensor on these bytes: the input's group, and what is nested in or around it.
+      const int32_t root_id = RootOf(group_of_[x]);
+      const Group& root = groups_[root_id];
+      if (root.tree_io || root.tree_last != l) continue;
+      // Another operand on the same bytes (a view of them) must be exactly x's elements, or the
+      // kernel would read an element it already overwrote.
+      bool clash = false;
+      for (int32_t y : layer.inputs) {
+        if (y < 0 || y == x || group_of_[y] == -1 || RootOf(group_of_[y]) != root_id) continue;
+        clash = clash || OffsetInRoot(group_of_[y]) != OffsetInRoot(group_of_[x]) || lv_.bytes[y] != lv_.bytes[x];
+      }
+      if (clash) continue;
       Join(t, group_of_[x]);
       plan_.tensors[t].kind = TensorMemoryKind::kInPlace;
       plan_.tensors[t].source = x;
@@ -418,6 +502,7 @@ StatusOr<NetworkMemoryPlan> NetworkPlanner::Run() {
     if (lv_.used[t] && lv_.writer[t] == -1) NewGroup(t);
   }
   for (int32_t l = 0; l < n_layers; ++l) {
+    if (TrySplitViews(l)) continue;
     for (size_t k = 0; k < net_.layers[l].outputs.size(); ++k) ShareOrOwn(l, k);
   }
   // Step 5.
@@ -428,17 +513,13 @@ StatusOr<NetworkMemoryPlan> NetworkPlanner::Run() {
   }
 
   // Step 6. Roots first extend over their nested groups' lifetimes.
-  auto root_of = [&](int32_t g) {
-    while (groups_[g].parent != -1) g = groups_[g].parent;
-    return g;
-  };
   std::vector<int32_t> first(groups_.size()), last(groups_.size());
   for (size_t g = 0; g < groups_.size(); ++g) {
     first[g] = groups_[g].first;
     last[g] = groups_[g].last;
   }
   for (size_t g = 0; g < groups_.size(); ++g) {
-    const int32_t r = root_of(static_cast<int32_t>(g));
+    const int32_t r = RootOf(static_cast<int32_t>(g));
     first[r] = std::min(first[r], groups_[g].first);
     last[r] = std::max(last[r], groups_[g].last);
   }
@@ -542,18 +623,19 @@ Status ValidateNetworkMemoryPlan(const NetworkDef& network, const NetworkMemoryP
         return Internal(label + " shares bytes with a tensor its layer does not read");
       }
     }
-    if (tm.kind == TensorMemoryKind::kConcatSlice) {
+    if (tm.kind == TensorMemoryKind::kConcatSlice || tm.kind == TensorMemoryKind::kSplitSlice) {
       const int32_t s = tm.source;
       if (s < 0 || s >= n || plan.tensors[s].buffer != tm.buffer || tm.offset < plan.tensors[s].offset ||
           tm.offset - plan.tensors[s].offset + tm.bytes > plan.tensors[s].bytes) {
-        return Internal(label + " is not inside the Concat output it is a slice of");
+        return Internal(label + " is not inside the tensor it is a slice of");
       }
     }
     by_buffer[tm.buffer].push_back(t);
   }
 
   // 3. Inside one buffer, tensors live together may overlap only by design: same group (follow
-  //    alias / in-place sources to the head) or one group nested in the other's Concat slice.
+  //    alias / in-place sources to the head), one group nested in the other (a Concat or Split
+  //    slice, followed through the slice's source), or views of one tensor by different Splits.
   auto head_of = [&](int32_t t) {
     for (int32_t hops = 0; hops <= n; ++hops) {
       const TensorMemory& tm = plan.tensors[t];
@@ -562,10 +644,19 @@ Status ValidateNetworkMemoryPlan(const NetworkDef& network, const NetworkMemoryP
     }
     return int32_t{-1};  // a cycle
   };
+  // Split views are read-only (in place over one needs every tensor on its bytes dead), so views
+  // of one tensor, from different Splits, may overlap.
+  auto split_root = [&](int32_t h) {
+    for (int32_t hops = 0; h >= 0 && hops <= n && plan.tensors[h].kind == TensorMemoryKind::kSplitSlice; ++hops) {
+      h = head_of(plan.tensors[h].source);
+    }
+    return h;
+  };
   auto nested_in = [&](int32_t inner_head, int32_t outer_head) {
     for (int32_t h = inner_head, hops = 0; h >= 0 && hops <= n; ++hops) {
       if (h == outer_head) return true;
-      if (plan.tensors[h].kind != TensorMemoryKind::kConcatSlice) return false;
+      const TensorMemoryKind kind = plan.tensors[h].kind;
+      if (kind != TensorMemoryKind::kConcatSlice && kind != TensorMemoryKind::kSplitSlice) return false;
       h = head_of(plan.tensors[h].source);
     }
     return false;
@@ -584,7 +675,7 @@ Status ValidateNetworkMemoryPlan(const NetworkDef& network, const NetworkMemoryP
         if (ma.offset + ma.bytes <= mb.offset || mb.offset + mb.bytes <= ma.offset) continue;
         const int32_t hb = head_of(b);
         if (hb < 0) return Internal(TensorLabel(network, b) + " has a cycle of sources");
-        if (ha == hb || nested_in(ha, hb) || nested_in(hb, ha)) continue;
+        if (ha == hb || nested_in(ha, hb) || nested_in(hb, ha) || split_root(ha) == split_root(hb)) continue;
         return Internal(TensorLabel(network, a) + " and " + TensorLabel(network, b) +
                         " are live together and overlap in memory");
       }
