@@ -860,6 +860,56 @@ TEST(MemoryNetwork, ValidatorCatchesABrokenNetworkPlan) {
   EXPECT_FALSE(ValidateNetworkMemoryPlan(b.net(), broken).ok());
 }
 
+// Conv weights [co, ci, k, k] and bias with fixed random values.
+int32_t ConvLayer(NetBuilder& b, std::mt19937& rng, int32_t x, int64_t ci, int64_t co, int64_t k,
+                  const std::string& name, Shape out_shape) {
+  std::vector<float> w(static_cast<size_t>(co * ci * k * k)), bias(static_cast<size_t>(co));
+  std::normal_distribution<float> dist(0.0f, 0.3f);
+  for (float& v : w) v = dist(rng);
+  for (float& v : bias) v = dist(rng);
+  int32_t wt = b.Constant(name + "_w", *Tensor::FromVector<float>(w, {co * ci * k * k}).Reshaped({co, ci, k, k}));
+  int32_t bt = b.Constant(name + "_b", Tensor::FromVector<float>(bias, {co}));
+  Attributes a;
+  a.Set("kernel_shape", AttrValue(std::vector<int64_t>{k, k}));
+  a.Set("pads", AttrValue(std::vector<int64_t>{k / 2, k / 2, k / 2, k / 2}));
+  return b.Layer(OpType::kConv, {x, wt, bt}, name, std::move(out_shape), a);
+}
+
+TEST(MemoryNetwork, InceptionBlockWritesConvAndPoolOutputsIntoTheConcat) {
+  // x [1,4,6,6] -> Conv1x1 (3 ch), Conv3x3 (5 ch), MaxPool3x3/1 (4 ch) -> Concat -> Relu, then a
+  // residual block: Conv3x3 -> Relu -> Conv3x3 -> Add(., block input) -> Relu.
+  std::mt19937 rng(31);
+  NetBuilder b;
+  int32_t x = b.Input("x", {1, 4, 6, 6});
+  int32_t c1 = ConvLayer(b, rng, x, 4, 3, 1, "c1", {1, 3, 6, 6});
+  int32_t c3 = ConvLayer(b, rng, x, 4, 5, 3, "c3", {1, 5, 6, 6});
+  Attributes pool;
+  pool.Set("kernel_shape", AttrValue(std::vector<int64_t>{3, 3}));
+  pool.Set("pads", AttrValue(std::vector<int64_t>{1, 1, 1, 1}));
+  int32_t mp = b.Layer(OpType::kMaxPool, {x}, "mp", {1, 4, 6, 6}, pool);
+  int32_t cat = b.Concat({c1, c3, mp}, 1, "cat", {1, 12, 6, 6});
+  int32_t r = b.Layer(OpType::kRelu, {cat}, "r", {1, 12, 6, 6});
+  int32_t d1 = ConvLayer(b, rng, r, 12, 12, 3, "d1", {1, 12, 6, 6});
+  int32_t d1r = b.Layer(OpType::kRelu, {d1}, "d1r", {1, 12, 6, 6});
+  int32_t d2 = ConvLayer(b, rng, d1r, 12, 12, 3, "d2", {1, 12, 6, 6});
+  int32_t sum = b.Layer(OpType::kAdd, {d2, r}, "sum", {1, 12, 6, 6});
+  int32_t y = b.Layer(OpType::kRelu, {sum}, "y", {1, 12, 6, 6});
+  b.Output(y);
+  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  const size_t base = plan.tensors[cat].offset;
+  EXPECT_EQ(plan.tensors[c1].offset, base);
+  EXPECT_EQ(plan.tensors[c3].offset, base + 3 * 36 * 4);
+  EXPECT_EQ(plan.tensors[mp].offset, base + 8 * 36 * 4);
+  EXPECT_EQ(plan.tensors[r].kind, TensorMemoryKind::kInPlace);
+  // r is read by the Add: the first Conv of the block writes elsewhere, the Add runs in place.
+  EXPECT_NE(plan.tensors[d1].offset, base);
+  EXPECT_EQ(plan.tensors[d1r].kind, TensorMemoryKind::kInPlace);
+  EXPECT_EQ(plan.tensors[sum].kind, TensorMemoryKind::kInPlace);
+  EXPECT_EQ(plan.tensors[y].offset, plan.tensors[sum].offset);
+  EXPECT_EQ(plan.layer_elided[3], 1);
+  RunAndCompare(b.net(), {}, 32);
+}
+
 // Random networks of elementwise layers, views and Concats on [1, C, 2, 2] tensors: every plan
 // is valid, and the engine computes exactly what an engine that shares nothing computes.
 TEST(MemoryNetwork, RandomNetworksPlanValidlyAndRunExactly) {
