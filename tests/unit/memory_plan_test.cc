@@ -1040,6 +1040,23 @@ TEST(MemoryEngine, EngineExposesItsPlanAndFigures) {
   }
 }
 
+TEST(MemoryEngine, ArenaHonoursThePlanAlignment) {
+  NetBuilder b;
+  int32_t x = b.Input("x", kS);
+  int32_t a = b.Layer(OpType::kRelu, {x}, "a", kS);
+  int32_t c = b.Layer(OpType::kSigmoid, {a}, "c", kS);
+  b.Output(b.Layer(OpType::kAdd, {a, c}, "y", kS));
+  for (size_t alignment : {size_t{1}, size_t{64}, size_t{256}, size_t{1024}, size_t{4096}}) {
+    NetworkMemoryOptions o;
+    o.alignment = alignment;
+    auto engine = CpuEngine::Create(b.net(), o);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    EXPECT_EQ((*engine)->memory_plan().alignment, alignment);
+    EXPECT_EQ((*engine)->memory_figures().arena_bytes, 2 * std::max<size_t>(512, alignment));
+    RunAndCompare(b.net(), o, 40);
+  }
+}
+
 TEST(MemoryEngine, UnwrittenOutputIsPoisoned) {
   // An Identity whose input no layer writes and that is no graph input: its bytes are poison,
   // and the output shows it (0xFF bytes are NaN).

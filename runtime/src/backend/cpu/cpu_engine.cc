@@ -24,13 +24,19 @@ StatusOr<std::unique_ptr<CpuEngine>> CpuEngine::Create(NetworkDef network, const
 
   EDGERT_ASSIGN_OR_RETURN(engine->memory_plan_, PlanNetworkMemory(net, memory_options));
   const NetworkMemoryPlan& plan = engine->memory_plan_;
-  // The base is aligned to the GPU default so offsets keep their alignment; never zero bytes, so
-  // an empty tensor still has a non-null data pointer.
+  // The base is aligned like the plan's offsets (at least to the GPU default of 256 bytes; a plan
+  // alignment that is not a power of two up to 4096 gets 256), so every offset keeps its
+  // alignment. Never zero bytes, so an empty tensor still has a non-null data pointer.
+  const size_t plan_alignment = plan.alignment;
+  const size_t base_alignment =
+      (plan_alignment > kDefaultMemoryAlignment && plan_alignment <= 4096 && (plan_alignment & (plan_alignment - 1)) == 0)
+          ? plan_alignment
+          : kDefaultMemoryAlignment;
   size_t arena_bytes = 0;
-  if (!AlignUp(plan.figures.arena_bytes > 0 ? plan.figures.arena_bytes : 1, kDefaultMemoryAlignment, &arena_bytes)) {
+  if (!AlignUp(plan.figures.arena_bytes > 0 ? plan.figures.arena_bytes : 1, base_alignment, &arena_bytes)) {
     return OutOfRange("the activation arena of " + std::to_string(plan.figures.arena_bytes) + " bytes is too large");
   }
-  engine->arena_.reset(std::aligned_alloc(kDefaultMemoryAlignment, arena_bytes));
+  engine->arena_.reset(std::aligned_alloc(base_alignment, arena_bytes));
   if (!engine->arena_) {
     return OutOfRange("out of host memory allocating the activation arena of " + std::to_string(arena_bytes) + " bytes");
   }
