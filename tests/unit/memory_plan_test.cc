@@ -5,6 +5,8 @@
 //  MemoryNetwork*   PlanNetworkMemory on networks built by hand: in-place chains, views, Concat in
 //                   place, a residual branch, the cases that must NOT share, random networks.
 //  MemoryEngine*    CpuEngine with the plan: results equal to an engine that shares nothing.
+#include "edgert/memory_plan.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,7 +20,6 @@
 #include <vector>
 
 #include "edgert/cpu_engine.h"
-#include "edgert/memory_plan.h"
 #include "edgert/network.h"
 
 namespace edgert {
@@ -317,8 +318,7 @@ class NetBuilder {
     return static_cast<int32_t>(net_.tensors.size()) - 1;
   }
   // A layer writing a new tensor `name` of `shape`; returns the tensor.
-  int32_t Layer(OpType op, std::vector<int32_t> inputs, const std::string& name, Shape shape,
-                Attributes attrs = {}) {
+  int32_t Layer(OpType op, std::vector<int32_t> inputs, const std::string& name, Shape shape, Attributes attrs = {}) {
     int32_t out = Add(name, std::move(shape));
     LayerRaw(op, std::move(inputs), {out}, std::move(attrs));
     return out;
@@ -380,7 +380,8 @@ std::string DumpPlan(const NetworkDef& net, const NetworkMemoryPlan& plan) {
   };
   for (size_t l = 0; l < net.layers.size(); ++l) {
     const LayerDef& layer = net.layers[l];
-    out += std::to_string(l) + " " + std::string(OpTypeName(layer.op)) + (plan.layer_elided[l] ? " [elided]" : "") + ":";
+    out +=
+        std::to_string(l) + " " + std::string(OpTypeName(layer.op)) + (plan.layer_elided[l] ? " [elided]" : "") + ":";
     for (int32_t t : layer.inputs) out += " " + tensor(t);
     out += " ->";
     for (int32_t t : layer.outputs) out += " " + tensor(t);
@@ -433,7 +434,8 @@ std::vector<Tensor> RunAndCompare(const NetworkDef& net, const NetworkMemoryOpti
     EXPECT_EQ(got[i].shape(), want[i].shape());
     EXPECT_EQ(got[i].bytes(), want[i].bytes());
     if (got[i].bytes() != want[i].bytes()) continue;
-    EXPECT_EQ(std::memcmp(got[i].raw(), want[i].raw(), got[i].bytes()), 0) << "output " << i << " (seed " << seed << ")";
+    EXPECT_EQ(std::memcmp(got[i].raw(), want[i].raw(), got[i].bytes()), 0)
+        << "output " << i << " (seed " << seed << ")";
     EXPECT_EQ(std::memcmp(got_again[i].raw(), want[i].raw(), got[i].bytes()), 0) << "output " << i << ", second run";
     for (int64_t k = 0; k < got[i].num_elements() && got[i].dtype() == DataType::kFloat32; ++k) {
       if (std::isnan(got[i].data<float>()[k])) {
@@ -946,9 +948,9 @@ TEST(MemoryNetwork, RandomNetworksPlanValidlyAndRunExactly) {
         if (channels[j] != channels[i]) j = i;
         // (No Mul: long products could overflow to inf and give NaN.)
         static const OpType kBinary[] = {OpType::kAdd, OpType::kMin, OpType::kSub, OpType::kMax};
-        out = b.Layer(kBinary[rng() % 4], rng() % 2 ? std::vector<int32_t>{pool[i], pool[j]}
-                                                   : std::vector<int32_t>{pool[j], pool[i]},
-                      name, shape);
+        out = b.Layer(kBinary[rng() % 4],
+                      rng() % 2 ? std::vector<int32_t>{pool[i], pool[j]} : std::vector<int32_t>{pool[j], pool[i]}, name,
+                      shape);
       } else if (kind == 3) {
         out = b.Reshape(pool[i], name, {1, channels[i] * 4});
         out = b.Reshape(out, name + "b", shape);
@@ -1004,8 +1006,8 @@ TEST(MemoryNetwork, RandomNetworksPlanValidlyAndRunExactly) {
     }
   }
   // The generator exercises every kind of sharing.
-  std::printf("[memory] random networks: %d in place, %d aliases, %d concat slices, %d split slices\n",
-              total_in_place, total_alias, total_slices, total_split);
+  std::printf("[memory] random networks: %d in place, %d aliases, %d concat slices, %d split slices\n", total_in_place,
+              total_alias, total_slices, total_split);
   EXPECT_GT(total_in_place, 50);
   EXPECT_GT(total_alias, 50);
   EXPECT_GT(total_slices, 10);

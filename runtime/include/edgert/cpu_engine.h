@@ -47,7 +47,7 @@ class CpuEngine {
   NetworkMemoryPlan memory_plan_;
   std::unique_ptr<void, FreeDeleter> arena_;  // the one allocation holding every activation
   size_t arena_bytes_ = 0;                    // bytes of arena_ (the plan's arena, at least 1 alignment)
-  std::vector<Tensor> tensors_;  // one per network tensor: constants, and views into arena_
+  std::vector<Tensor> tensors_;               // one per network tensor: constants, and views into arena_
   std::vector<std::unique_ptr<CpuKernel>> kernels_;
   std::vector<std::vector<const Tensor*>> layer_inputs_;
   std::vector<std::vector<Tensor*>> layer_outputs_;

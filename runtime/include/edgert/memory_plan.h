@@ -150,8 +150,7 @@ class SmallestOfPlanner : public MemoryPlanner {
 
 enum class MemoryStrategy : uint8_t { kGreedyBySize, kGreedyByBreadth, kSmallestOf };
 
-std::unique_ptr<MemoryPlanner> MakeMemoryPlanner(MemoryStrategy strategy,
-                                                 size_t alignment = kDefaultMemoryAlignment);
+std::unique_ptr<MemoryPlanner> MakeMemoryPlanner(MemoryStrategy strategy, size_t alignment = kDefaultMemoryAlignment);
 
 // ---- Network level ------------------------------------------------------------------------------
 
@@ -184,7 +183,7 @@ struct ArenaBuffer {
   size_t bytes = 0;       // not aligned
   int32_t first_use = 0;  // steps (layer indices), inclusive
   int32_t last_use = 0;
-  int32_t head = -1;      // the tensor that heads the group
+  int32_t head = -1;  // the tensor that heads the group
 };
 
 struct NetworkMemoryOptions {

@@ -60,8 +60,9 @@ std::vector<Extent> OverlappingExtents(const std::vector<BufferRequest>& request
     if (sizes[j] == 0 || !LifetimesOverlap(requests[j], request)) continue;
     extents.push_back({offsets[j], offsets[j] + sizes[j]});
   }
-  std::sort(extents.begin(), extents.end(),
-            [](const Extent& a, const Extent& b) { return a.offset < b.offset || (a.offset == b.offset && a.end < b.end); });
+  std::sort(extents.begin(), extents.end(), [](const Extent& a, const Extent& b) {
+    return a.offset < b.offset || (a.offset == b.offset && a.end < b.end);
+  });
   return extents;
 }
 
@@ -144,8 +145,8 @@ Status ValidateMemoryPlan(const std::vector<BufferRequest>& buffers, const std::
         return Internal("buffers " + std::to_string(i) + " (steps " + std::to_string(buffers[i].first_use) + "-" +
                         std::to_string(buffers[i].last_use) + ", bytes " + std::to_string(offsets[i]) + "+" +
                         std::to_string(sizes[i]) + ") and " + std::to_string(j) + " (steps " +
-                        std::to_string(buffers[j].first_use) + "-" + std::to_string(buffers[j].last_use) +
-                        ", bytes " + std::to_string(offsets[j]) + "+" + std::to_string(sizes[j]) +
+                        std::to_string(buffers[j].first_use) + "-" + std::to_string(buffers[j].last_use) + ", bytes " +
+                        std::to_string(offsets[j]) + "+" + std::to_string(sizes[j]) +
                         ") are live together and overlap");
       }
     }
@@ -233,8 +234,8 @@ Status GreedyBySizePlanner::Plan() {
   placed.reserve(n);
   for (int i : order) {
     if (aligned_sizes_[i] > 0) {
-      offsets[i] = LowestFit(OverlappingExtents(requests_, aligned_sizes_, offsets, placed, requests_[i]),
-                             aligned_sizes_[i]);
+      offsets[i] =
+          LowestFit(OverlappingExtents(requests_, aligned_sizes_, offsets, placed, requests_[i]), aligned_sizes_[i]);
     }
     placed.push_back(i);
   }
@@ -291,8 +292,8 @@ Status GreedyByBreadthPlanner::Plan() {
     });
     for (int i : todo) {
       if (aligned_sizes_[i] > 0) {
-        offsets[i] = BestFit(OverlappingExtents(requests_, aligned_sizes_, offsets, placed, requests_[i]),
-                             aligned_sizes_[i]);
+        offsets[i] =
+            BestFit(OverlappingExtents(requests_, aligned_sizes_, offsets, placed, requests_[i]), aligned_sizes_[i]);
       }
       is_placed[i] = true;
       placed.push_back(i);
@@ -317,7 +318,7 @@ Status SmallestOfPlanner::Plan() {
   by_size_bytes_ = by_size.PeakBytes();
   by_breadth_bytes_ = by_breadth.PeakBytes();
   const MemoryPlanner& best = by_breadth_bytes_ < by_size_bytes_ ? static_cast<const MemoryPlanner&>(by_breadth)
-                                                                  : static_cast<const MemoryPlanner&>(by_size);
+                                                                 : static_cast<const MemoryPlanner&>(by_size);
   winner_ = best.name();
   SetPlan(best.offsets());
   return Status::Ok();
@@ -329,9 +330,12 @@ std::string SmallestOfPlanner::name() const {
 
 std::unique_ptr<MemoryPlanner> MakeMemoryPlanner(MemoryStrategy strategy, size_t alignment) {
   switch (strategy) {
-    case MemoryStrategy::kGreedyBySize: return std::make_unique<GreedyBySizePlanner>(alignment);
-    case MemoryStrategy::kGreedyByBreadth: return std::make_unique<GreedyByBreadthPlanner>(alignment);
-    case MemoryStrategy::kSmallestOf: return std::make_unique<SmallestOfPlanner>(alignment);
+    case MemoryStrategy::kGreedyBySize:
+      return std::make_unique<GreedyBySizePlanner>(alignment);
+    case MemoryStrategy::kGreedyByBreadth:
+      return std::make_unique<GreedyByBreadthPlanner>(alignment);
+    case MemoryStrategy::kSmallestOf:
+      return std::make_unique<SmallestOfPlanner>(alignment);
   }
   return std::make_unique<SmallestOfPlanner>(alignment);
 }

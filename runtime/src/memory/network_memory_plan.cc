@@ -32,12 +32,18 @@ namespace edgert {
 
 const char* TensorMemoryKindName(TensorMemoryKind kind) {
   switch (kind) {
-    case TensorMemoryKind::kNone: return "none";
-    case TensorMemoryKind::kBuffer: return "buffer";
-    case TensorMemoryKind::kAlias: return "alias";
-    case TensorMemoryKind::kInPlace: return "in-place";
-    case TensorMemoryKind::kConcatSlice: return "concat-slice";
-    case TensorMemoryKind::kSplitSlice: return "split-slice";
+    case TensorMemoryKind::kNone:
+      return "none";
+    case TensorMemoryKind::kBuffer:
+      return "buffer";
+    case TensorMemoryKind::kAlias:
+      return "alias";
+    case TensorMemoryKind::kInPlace:
+      return "in-place";
+    case TensorMemoryKind::kConcatSlice:
+      return "concat-slice";
+    case TensorMemoryKind::kSplitSlice:
+      return "split-slice";
   }
   return "?";
 }
@@ -46,13 +52,13 @@ namespace {
 
 // Steps 1-3: what the planner and the validator need to know about every tensor.
 struct Liveness {
-  std::vector<int32_t> writer;               // layer writing the tensor, -1 if none
-  std::vector<std::vector<int32_t>> readers; // layers reading it (each once, ascending)
-  std::vector<uint8_t> used;                 // non-constant and referenced by the network
+  std::vector<int32_t> writer;                // layer writing the tensor, -1 if none
+  std::vector<std::vector<int32_t>> readers;  // layers reading it (each once, ascending)
+  std::vector<uint8_t> used;                  // non-constant and referenced by the network
   std::vector<uint8_t> is_input;
   std::vector<uint8_t> is_output;
   std::vector<size_t> bytes;
-  std::vector<int32_t> first;                // lifetime, inclusive steps
+  std::vector<int32_t> first;  // lifetime, inclusive steps
   std::vector<int32_t> last;
 };
 
@@ -100,7 +106,8 @@ StatusOr<Liveness> ComputeLiveness(const NetworkDef& net) {
     }
     for (int32_t t : layer.outputs) {
       if (!valid(t)) return Corrupt("layer output refers to a tensor that does not exist", layer.name);
-      if (net.tensors[t].is_constant()) return Corrupt("layer writes to constant '" + net.tensors[t].name + "'", layer.name);
+      if (net.tensors[t].is_constant())
+        return Corrupt("layer writes to constant '" + net.tensors[t].name + "'", layer.name);
       if (lv.is_input[t]) return Corrupt("layer writes to network input '" + net.tensors[t].name + "'", layer.name);
       if (lv.writer[t] != -1) {
         return Corrupt(TensorLabel(net, t) + " is written by layers '" + net.layers[lv.writer[t]].name + "' and '" +
@@ -118,15 +125,15 @@ StatusOr<Liveness> ComputeLiveness(const NetworkDef& net) {
     const TensorDef& def = net.tensors[t];
     const size_t elem = DataTypeSize(def.dtype);
     if (elem == 0) {
-      return InvalidArgument(TensorLabel(net, t) + " has dtype " + DataTypeName(def.dtype) +
-                                 ", which has no fixed element size",
-                             def.name);
+      return InvalidArgument(
+          TensorLabel(net, t) + " has dtype " + DataTypeName(def.dtype) + ", which has no fixed element size",
+          def.name);
     }
     const int64_t count = NumElements(def.shape);
     if (count < 0) {
-      return InvalidArgument(TensorLabel(net, t) + " has shape " + ShapeToString(def.shape) +
-                                 ", whose size is unknown or overflows",
-                             def.name);
+      return InvalidArgument(
+          TensorLabel(net, t) + " has shape " + ShapeToString(def.shape) + ", whose size is unknown or overflows",
+          def.name);
     }
     if (static_cast<uint64_t>(count) > Tensor::kMaxBytes / elem) {
       return OutOfRange(TensorLabel(net, t) + " of shape " + ShapeToString(def.shape) + " exceeds the 16 GiB limit",
@@ -273,8 +280,8 @@ struct Group {
   std::vector<int32_t> members;  // members[0] heads the group
   int32_t parent = -1;           // Split / Concat nesting: the group holding this one's bytes
   size_t offset_in_parent = 0;
-  bool holds_io = false;         // a graph input or output is a member
-  int32_t first = 0;             // union of the members' lifetimes
+  bool holds_io = false;  // a graph input or output is a member
+  int32_t first = 0;      // union of the members' lifetimes
   int32_t last = 0;
   // Roots only, during step 4: the same over the root and every group nested in it so far.
   bool tree_io = false;

@@ -28,17 +28,18 @@ StatusOr<std::unique_ptr<CpuEngine>> CpuEngine::Create(NetworkDef network, const
   // alignment that is not a power of two up to 4096 gets 256), so every offset keeps its
   // alignment. Never zero bytes, so an empty tensor still has a non-null data pointer.
   const size_t plan_alignment = plan.alignment;
-  const size_t base_alignment =
-      (plan_alignment > kDefaultMemoryAlignment && plan_alignment <= 4096 && (plan_alignment & (plan_alignment - 1)) == 0)
-          ? plan_alignment
-          : kDefaultMemoryAlignment;
+  const size_t base_alignment = (plan_alignment > kDefaultMemoryAlignment && plan_alignment <= 4096 &&
+                                 (plan_alignment & (plan_alignment - 1)) == 0)
+                                    ? plan_alignment
+                                    : kDefaultMemoryAlignment;
   size_t arena_bytes = 0;
   if (!AlignUp(plan.figures.arena_bytes > 0 ? plan.figures.arena_bytes : 1, base_alignment, &arena_bytes)) {
     return OutOfRange("the activation arena of " + std::to_string(plan.figures.arena_bytes) + " bytes is too large");
   }
   engine->arena_.reset(std::aligned_alloc(base_alignment, arena_bytes));
   if (!engine->arena_) {
-    return OutOfRange("out of host memory allocating the activation arena of " + std::to_string(arena_bytes) + " bytes");
+    return OutOfRange("out of host memory allocating the activation arena of " + std::to_string(arena_bytes) +
+                      " bytes");
   }
   engine->arena_bytes_ = arena_bytes;
   char* arena = static_cast<char*>(engine->arena_.get());
@@ -77,7 +78,8 @@ StatusOr<std::unique_ptr<CpuEngine>> CpuEngine::Create(NetworkDef network, const
     for (size_t k = 0; k < layer.outputs.size(); ++k) {
       int32_t t = layer.outputs[k];
       if (!valid(t)) return Corrupt("layer output refers to a tensor that does not exist", layer.name);
-      if (net.tensors[t].is_constant()) return Corrupt("layer writes to constant '" + net.tensors[t].name + "'", layer.name);
+      if (net.tensors[t].is_constant())
+        return Corrupt("layer writes to constant '" + net.tensors[t].name + "'", layer.name);
       ctx.SetOutput(k, infos[t].dtype, infos[t].shape);
       out_tensors.push_back(&engine->tensors_[t]);
     }
