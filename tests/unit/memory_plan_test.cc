@@ -35,6 +35,7 @@ struct Buf {
 
 std::vector<BufferRequest> Requests(const std::vector<Buf>& bufs) {
   std::vector<BufferRequest> r;
+  r.reserve(bufs.size());
   for (const Buf& b : bufs) r.push_back({b.size, b.first, b.last});
   return r;
 }
@@ -46,6 +47,7 @@ std::vector<size_t> PlanAndCheck(MemoryPlanner& planner, const std::vector<Buf>&
   Status s = planner.Plan();
   EXPECT_TRUE(s.ok()) << s.ToString();
   std::vector<size_t> offsets;
+  offsets.reserve(bufs.size());
   for (int i = 0; i < planner.num_buffers(); ++i) offsets.push_back(planner.Offset(i));
   Status v = ValidateMemoryPlan(Requests(bufs), offsets, planner.alignment(), planner.PeakBytes());
   EXPECT_TRUE(v.ok()) << planner.name() << ": " << v.ToString();
@@ -86,8 +88,9 @@ TEST(MemoryPlanner, GreedyByBreadthHandComputed) {
 }
 
 // Sizes in units of 256 bytes (the default alignment).
+constexpr size_t kUnit = 256;
 std::vector<Buf> Scaled(std::vector<Buf> bufs) {
-  for (Buf& b : bufs) b.size *= 256;
+  for (Buf& b : bufs) b.size *= kUnit;
   return bufs;
 }
 
@@ -98,15 +101,15 @@ TEST(MemoryPlanner, SizeBeatsBreadthHandComputed) {
   // By size: 1 -> 0; 3 (no overlap with 1) -> 0; 0 overlaps 1 [0,3), 3 [0,2) -> 3;
   //          2 overlaps 3 [0,2), 0 [3,4): gap [2,3) -> 2. Peak 4.
   GreedyBySizePlanner by_size;
-  EXPECT_EQ(PlanAndCheck(by_size, kSizeWins), (std::vector<size_t>{3 * 256, 0, 2 * 256, 0}));
+  EXPECT_EQ(PlanAndCheck(by_size, kSizeWins), (std::vector<size_t>{3 * kUnit, 0, 2 * kUnit, 0}));
   EXPECT_EQ(by_size.PeakBytes(), 4u * 256);
   // By breadth: totals 0:2 1:4 2:4 3:4; step 1 first: 3 -> 0, 0 -> 2, 2 -> 3; step 2: 1 overlaps
   //             0 [2,3): the gap [0,2) is too small -> 3. Peak 6.
   GreedyByBreadthPlanner by_breadth;
-  EXPECT_EQ(PlanAndCheck(by_breadth, kSizeWins), (std::vector<size_t>{2 * 256, 3 * 256, 3 * 256, 0}));
+  EXPECT_EQ(PlanAndCheck(by_breadth, kSizeWins), (std::vector<size_t>{2 * kUnit, 3 * kUnit, 3 * kUnit, 0}));
   EXPECT_EQ(by_breadth.PeakBytes(), 6u * 256);
   SmallestOfPlanner best;
-  EXPECT_EQ(PlanAndCheck(best, kSizeWins), (std::vector<size_t>{3 * 256, 0, 2 * 256, 0}));
+  EXPECT_EQ(PlanAndCheck(best, kSizeWins), (std::vector<size_t>{3 * kUnit, 0, 2 * kUnit, 0}));
   EXPECT_EQ(best.PeakBytes(), 4u * 256);
   EXPECT_EQ(best.name(), "smallest-of(greedy-by-size)");
   EXPECT_EQ(best.by_size_bytes(), 4u * 256);
@@ -121,12 +124,12 @@ TEST(MemoryPlanner, BreadthBeatsSizeHandComputed) {
   // By size: 2 -> 0; 3 overlaps 2 -> 2; 1 overlaps neither -> 0; 0 overlaps 3 [2,4), 1 [0,2) -> 4.
   //          Peak 5.
   GreedyBySizePlanner by_size;
-  EXPECT_EQ(PlanAndCheck(by_size, kBreadthWins), (std::vector<size_t>{4 * 256, 0, 0, 2 * 256}));
+  EXPECT_EQ(PlanAndCheck(by_size, kBreadthWins), (std::vector<size_t>{4 * kUnit, 0, 0, 2 * kUnit}));
   EXPECT_EQ(by_size.PeakBytes(), 5u * 256);
   // By breadth: totals 0:4 1:3 3:3; step 0: 2 -> 0, 3 -> 2; step 1: 0 overlaps 3 [2,4): gap
   //             [0,2) -> 0; step 3: 1 overlaps 0 [0,1) -> 1. Peak 4 (3 ends at 4).
   GreedyByBreadthPlanner by_breadth;
-  EXPECT_EQ(PlanAndCheck(by_breadth, kBreadthWins), (std::vector<size_t>{0, 1 * 256, 0, 2 * 256}));
+  EXPECT_EQ(PlanAndCheck(by_breadth, kBreadthWins), (std::vector<size_t>{0, 1 * kUnit, 0, 2 * kUnit}));
   EXPECT_EQ(by_breadth.PeakBytes(), 4u * 256);
   SmallestOfPlanner best;
   PlanAndCheck(best, kBreadthWins);
@@ -167,6 +170,7 @@ TEST(MemoryPlanner, AlignmentRoundsSizesAndOffsets) {
 TEST(MemoryPlanner, DisjointLifetimesShareAndZeroSizeTakesNothing) {
   // A chain where each buffer overlaps only its neighbours needs two slots.
   std::vector<Buf> chain;
+  chain.reserve(11);
   for (int i = 0; i < 10; ++i) chain.push_back({1000, i, i + 1});
   chain.push_back({0, 0, 10});  // empty: placed at 0, overlaps nothing
   for (int s = 0; s < 2; ++s) {
@@ -333,7 +337,7 @@ class NetBuilder {
     layer.outputs = std::move(outputs);
     net_.layers.push_back(layer);
   }
-  int32_t Reshape(int32_t x, const std::string& name, Shape shape) {
+  int32_t Reshape(int32_t x, const std::string& name, const Shape& shape) {
     int32_t s = Constant(name + "_shape", Tensor::FromVector<int64_t>(shape, {static_cast<int64_t>(shape.size())}));
     return Layer(OpType::kReshape, {x, s}, name, shape);
   }
@@ -347,6 +351,7 @@ class NetBuilder {
     Shape shape = net_.tensors[x].shape;
     shape[axis] /= n;
     std::vector<int32_t> outs;
+    outs.reserve(static_cast<size_t>(n));
     for (int k = 0; k < n; ++k) outs.push_back(Add(name + std::to_string(k), shape));
     Attributes a;
     a.Set("axis", AttrValue(axis));
@@ -354,7 +359,7 @@ class NetBuilder {
     return outs;
   }
   void Output(int32_t t) { net_.outputs.push_back(t); }
-  const NetworkDef& net() const { return net_; }
+  const NetworkDef& Net() const { return net_; }
 
  private:
   NetworkDef net_;
@@ -459,7 +464,7 @@ TEST(MemoryNetwork, ReluChainCollapsesToOneBuffer) {
     r.push_back(prev);
   }
   b.Output(prev);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   // The graph input is never overwritten: r0 gets its own bytes, r1..r4 run in place over r0.
   EXPECT_EQ(plan.tensors[r[0]].kind, TensorMemoryKind::kBuffer);
   for (int i = 1; i < 5; ++i) {
@@ -473,10 +478,10 @@ TEST(MemoryNetwork, ReluChainCollapsesToOneBuffer) {
   EXPECT_EQ(plan.figures.arena_bytes, 1024u);
   EXPECT_EQ(plan.figures.lower_bound_bytes, 1024u);
   EXPECT_EQ(plan.figures.no_reuse_bytes, 6u * 512);
-  RunAndCompare(b.net(), {}, 1);
+  RunAndCompare(b.Net(), {}, 1);
 
   // Without in place, the chain ping-pongs between two slots (x dies at step 0).
-  NetworkMemoryPlan plain = PlanOrDie(b.net(), NoSharing());
+  NetworkMemoryPlan plain = PlanOrDie(b.Net(), NoSharing());
   EXPECT_EQ(plain.buffers.size(), 6u);
   EXPECT_EQ(plain.num_in_place, 0);
   EXPECT_EQ(plain.figures.arena_bytes, 1024u);
@@ -491,7 +496,7 @@ TEST(MemoryNetwork, ReshapeAliasesItsInput) {
   int32_t f = b.Layer(OpType::kFlatten, {v}, "f", {1, 128});
   int32_t s = b.Layer(OpType::kSigmoid, {f}, "s", {1, 128});
   b.Output(s);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   EXPECT_EQ(plan.tensors[v].kind, TensorMemoryKind::kAlias);
   EXPECT_EQ(plan.tensors[v].source, a);
   EXPECT_EQ(plan.tensors[f].kind, TensorMemoryKind::kAlias);
@@ -503,7 +508,7 @@ TEST(MemoryNetwork, ReshapeAliasesItsInput) {
   EXPECT_EQ(plan.tensors[s].offset, plan.tensors[a].offset);
   EXPECT_EQ(plan.layer_elided, (std::vector<uint8_t>{0, 1, 1, 0}));
   EXPECT_EQ(plan.num_aliases, 2);
-  RunAndCompare(b.net(), {}, 2);
+  RunAndCompare(b.Net(), {}, 2);
 }
 
 TEST(MemoryNetwork, ViewOfALiveTensorBlocksInPlace) {
@@ -517,11 +522,11 @@ TEST(MemoryNetwork, ViewOfALiveTensorBlocksInPlace) {
   int32_t w = b.Layer(OpType::kExp, {v}, "w", {1, 128});
   b.Output(r);
   b.Output(w);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   EXPECT_EQ(plan.tensors[v].kind, TensorMemoryKind::kAlias);
   EXPECT_EQ(plan.tensors[r].kind, TensorMemoryKind::kBuffer);
   EXPECT_NE(plan.tensors[r].offset, plan.tensors[a].offset);
-  RunAndCompare(b.net(), {}, 3);
+  RunAndCompare(b.Net(), {}, 3);
 }
 
 TEST(MemoryNetwork, ResidualBranchKeepsItsInputAlive) {
@@ -533,7 +538,7 @@ TEST(MemoryNetwork, ResidualBranchKeepsItsInputAlive) {
   int32_t c = b.Layer(OpType::kSigmoid, {a}, "c", kS);
   int32_t y = b.Layer(OpType::kAdd, {a, c}, "y", kS);
   b.Output(y);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   EXPECT_EQ(plan.tensors[c].kind, TensorMemoryKind::kBuffer);
   EXPECT_NE(plan.tensors[c].offset, plan.tensors[a].offset);
   EXPECT_EQ(plan.tensors[y].kind, TensorMemoryKind::kInPlace);
@@ -544,7 +549,7 @@ TEST(MemoryNetwork, ResidualBranchKeepsItsInputAlive) {
   EXPECT_EQ(plan.figures.lower_bound_bytes, 1024u);
   EXPECT_EQ(plan.figures.arena_bytes, 1024u);
   EXPECT_EQ(plan.tensors[c].offset, plan.tensors[x].offset);
-  RunAndCompare(b.net(), {}, 4);
+  RunAndCompare(b.Net(), {}, 4);
 }
 
 TEST(MemoryNetwork, BroadcastOperandIsNotOverwritten) {
@@ -556,10 +561,10 @@ TEST(MemoryNetwork, BroadcastOperandIsNotOverwritten) {
   int32_t q = b.Layer(OpType::kRelu, {x}, "q", kS);
   int32_t y = b.Layer(OpType::kMul, {p, q}, "y", kS);
   b.Output(y);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   EXPECT_EQ(plan.tensors[y].kind, TensorMemoryKind::kInPlace);
   EXPECT_EQ(plan.tensors[y].source, q);
-  RunAndCompare(b.net(), {}, 5);
+  RunAndCompare(b.Net(), {}, 5);
 }
 
 TEST(MemoryNetwork, BatchNormRunsInPlace) {
@@ -576,10 +581,10 @@ TEST(MemoryNetwork, BatchNormRunsInPlace) {
   }
   int32_t y = b.Layer(OpType::kBatchNormalization, ins, "y", kS);
   b.Output(y);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   EXPECT_EQ(plan.tensors[y].kind, TensorMemoryKind::kInPlace);
   EXPECT_EQ(plan.tensors[y].offset, plan.tensors[a].offset);
-  RunAndCompare(b.net(), {}, 22);
+  RunAndCompare(b.Net(), {}, 22);
 }
 
 TEST(MemoryNetwork, GraphInputsAndOutputsAreNeverOverwritten) {
@@ -589,13 +594,13 @@ TEST(MemoryNetwork, GraphInputsAndOutputsAreNeverOverwritten) {
   int32_t c = b.Layer(OpType::kSigmoid, {a}, "c", kS);  // a is a graph output
   b.Output(a);
   b.Output(c);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   EXPECT_EQ(plan.tensors[a].kind, TensorMemoryKind::kBuffer);
   EXPECT_EQ(plan.tensors[c].kind, TensorMemoryKind::kBuffer);
   EXPECT_EQ(plan.num_in_place, 0);
   // a lives to the end (output) while c is written: distinct bytes.
   EXPECT_NE(plan.tensors[a].offset, plan.tensors[c].offset);
-  RunAndCompare(b.net(), {}, 6);
+  RunAndCompare(b.Net(), {}, 6);
 }
 
 TEST(MemoryNetwork, ConcatInPlaceWritesProducersIntoTheirSlices) {
@@ -610,7 +615,7 @@ TEST(MemoryNetwork, ConcatInPlaceWritesProducersIntoTheirSlices) {
   int32_t y = b.Concat({p1, p2, p3}, 1, "y", {1, 24, 4, 4});
   int32_t z = b.Layer(OpType::kTanh, {y}, "z", {1, 24, 4, 4});
   b.Output(z);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   const size_t base = plan.tensors[y].offset;
   EXPECT_EQ(plan.tensors[p1].kind, TensorMemoryKind::kConcatSlice);
   EXPECT_EQ(plan.tensors[p1].source, y);
@@ -628,7 +633,7 @@ TEST(MemoryNetwork, ConcatInPlaceWritesProducersIntoTheirSlices) {
   EXPECT_EQ(plan.buffers[plan.tensors[y].buffer].first_use, 0);
   EXPECT_EQ(plan.buffers.size(), 2u);
   EXPECT_EQ(plan.figures.arena_bytes, 512u + 1536u);
-  RunAndCompare(b.net(), {}, 7);
+  RunAndCompare(b.Net(), {}, 7);
 }
 
 TEST(MemoryNetwork, NestedConcatsNest) {
@@ -641,7 +646,7 @@ TEST(MemoryNetwork, NestedConcatsNest) {
   int32_t pc = b.Layer(OpType::kTanh, {x}, "c", kS);
   int32_t y2 = b.Concat({pc, y1}, -3, "y2", {1, 24, 4, 4});
   b.Output(y2);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   const size_t base = plan.tensors[y2].offset;
   EXPECT_EQ(plan.tensors[pc].offset, base);
   EXPECT_EQ(plan.tensors[y1].offset, base + 512);
@@ -650,7 +655,7 @@ TEST(MemoryNetwork, NestedConcatsNest) {
   EXPECT_EQ(plan.tensors[y1].kind, TensorMemoryKind::kConcatSlice);
   EXPECT_EQ(plan.layer_elided[2], 1);
   EXPECT_EQ(plan.layer_elided[4], 1);
-  RunAndCompare(b.net(), {}, 8);
+  RunAndCompare(b.Net(), {}, 8);
 }
 
 TEST(MemoryNetwork, SplitOutputsAreViewsOfTheirSlices) {
@@ -665,7 +670,7 @@ TEST(MemoryNetwork, SplitOutputsAreViewsOfTheirSlices) {
   int32_t v = b.Layer(OpType::kTanh, {s[1]}, "v", {1, 4, 4, 4});
   int32_t y = b.Concat({u, v}, 1, "y", kS);
   b.Output(y);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   EXPECT_EQ(plan.tensors[s[0]].kind, TensorMemoryKind::kSplitSlice);
   EXPECT_EQ(plan.tensors[s[0]].source, a);
   EXPECT_EQ(plan.tensors[s[0]].offset, plan.tensors[a].offset);
@@ -677,7 +682,7 @@ TEST(MemoryNetwork, SplitOutputsAreViewsOfTheirSlices) {
   EXPECT_EQ(plan.num_split_slices, 2);
   EXPECT_EQ(plan.layer_elided, (std::vector<uint8_t>{0, 1, 0, 0, 0}));
   EXPECT_EQ(plan.num_concat_slices, 0);
-  RunAndCompare(b.net(), {}, 23);
+  RunAndCompare(b.Net(), {}, 23);
 
   // Split on axis 2 of [1,8,4,4]: each output is 8 strided blocks, so it is copied.
   NetBuilder c;
@@ -686,10 +691,10 @@ TEST(MemoryNetwork, SplitOutputsAreViewsOfTheirSlices) {
   std::vector<int32_t> cs = c.Split(ca, 2, 2, "s");
   c.Output(cs[0]);
   c.Output(cs[1]);
-  NetworkMemoryPlan copied = PlanOrDie(c.net());
+  NetworkMemoryPlan copied = PlanOrDie(c.Net());
   EXPECT_EQ(copied.num_split_slices, 0);
   EXPECT_EQ(copied.layer_elided[1], 0);
-  RunAndCompare(c.net(), {}, 24);
+  RunAndCompare(c.Net(), {}, 24);
 }
 
 TEST(MemoryNetwork, OverlappingViewsOfOneTensorBlockInPlace) {
@@ -709,11 +714,11 @@ TEST(MemoryNetwork, OverlappingViewsOfOneTensorBlockInPlace) {
   b.LayerRaw(OpType::kSplit, {a, sizes}, {t0, t1, t2}, axis1);
   int32_t y = b.Layer(OpType::kAdd, {t1, s[0]}, "y", {1, 4, 4, 4});
   b.Output(y);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   EXPECT_EQ(plan.num_split_slices, 5);
-  EXPECT_EQ(plan.tensors[t1].offset, plan.tensors[a].offset + 2 * 64);
+  EXPECT_EQ(plan.tensors[t1].offset, plan.tensors[a].offset + 2u * 64);
   EXPECT_EQ(plan.tensors[y].kind, TensorMemoryKind::kBuffer);
-  RunAndCompare(b.net(), {}, 26);
+  RunAndCompare(b.Net(), {}, 26);
 }
 
 TEST(MemoryNetwork, SplitOfAGraphInputIsAViewButNeverOverwritten) {
@@ -721,15 +726,16 @@ TEST(MemoryNetwork, SplitOfAGraphInputIsAViewButNeverOverwritten) {
   int32_t x = b.Input("x", kS);
   std::vector<int32_t> s = b.Split(x, 1, 4, "s");
   std::vector<int32_t> r;
+  r.reserve(4);
   for (int k = 0; k < 4; ++k) r.push_back(b.Layer(OpType::kRelu, {s[k]}, "r" + std::to_string(k), {1, 2, 4, 4}));
   b.Output(b.Concat(r, 1, "y", kS));
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   EXPECT_EQ(plan.num_split_slices, 4);
   EXPECT_EQ(plan.num_in_place, 0);
   // The Relus write straight into the Concat output instead.
   EXPECT_EQ(plan.num_concat_slices, 4);
   EXPECT_EQ(plan.figures.arena_bytes, 1024u);
-  RunAndCompare(b.net(), {}, 25);
+  RunAndCompare(b.Net(), {}, 25);
 }
 
 TEST(MemoryNetwork, ConcatThatCannotBeInPlaceCopies) {
@@ -749,10 +755,10 @@ TEST(MemoryNetwork, ConcatThatCannotBeInPlaceCopies) {
   int32_t p4 = b.Layer(OpType::kExp, {x}, "p4", kS);
   int32_t y4 = b.Concat({p4, p4}, 1, "y4", {1, 16, 4, 4});
   for (int32_t t : {y, y2, y3, s, y4}) b.Output(t);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   EXPECT_EQ(plan.num_concat_slices, 0);
-  for (size_t l = 0; l < b.net().layers.size(); ++l) EXPECT_EQ(plan.layer_elided[l], 0) << l;
-  RunAndCompare(b.net(), {}, 9);
+  for (size_t l = 0; l < b.Net().layers.size(); ++l) EXPECT_EQ(plan.layer_elided[l], 0) << l;
+  RunAndCompare(b.Net(), {}, 9);
 }
 
 TEST(MemoryNetwork, ConcatInputWrittenAfterTheConcatIsNotNested) {
@@ -766,11 +772,11 @@ TEST(MemoryNetwork, ConcatInputWrittenAfterTheConcatIsNotNested) {
   int32_t a2 = b.Layer(OpType::kRelu, {a}, "a2", kS);
   b.Output(y);
   (void)a2;
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   EXPECT_EQ(plan.tensors[a2].kind, TensorMemoryKind::kInPlace);
   EXPECT_NE(plan.tensors[a].kind, TensorMemoryKind::kConcatSlice);
   EXPECT_EQ(plan.layer_elided[2], 0);
-  RunAndCompare(b.net(), {}, 10);
+  RunAndCompare(b.Net(), {}, 10);
 }
 
 TEST(MemoryNetwork, DropoutAliasesOnlyInInference) {
@@ -787,7 +793,7 @@ TEST(MemoryNetwork, DropoutAliasesOnlyInInference) {
   int32_t d3 = b.Layer(OpType::kDropout, {d2, -1, mode}, "d3", kS);
   b.Output(d3);
   b.Output(mask);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   EXPECT_EQ(plan.tensors[d].kind, TensorMemoryKind::kAlias);
   EXPECT_EQ(plan.tensors[d2].kind, TensorMemoryKind::kBuffer);
   EXPECT_EQ(plan.tensors[d3].kind, TensorMemoryKind::kBuffer);
@@ -801,7 +807,7 @@ TEST(MemoryNetwork, UnusedTensorsAndConstantsGetNoMemory) {
   int32_t k = b.Constant("k", Tensor::FromVector<float>({2.0f}, {}));
   int32_t y = b.Layer(OpType::kMul, {x, k}, "y", kS);
   b.Output(y);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   EXPECT_EQ(plan.tensors[unused].kind, TensorMemoryKind::kNone);
   EXPECT_EQ(plan.tensors[k].kind, TensorMemoryKind::kNone);
   EXPECT_EQ(plan.figures.arena_bytes, 1024u);
@@ -814,25 +820,25 @@ TEST(MemoryNetwork, MalformedNetworksAreErrors) {
     int32_t x = b.Input("x", kS);
     int32_t y = b.Layer(OpType::kRelu, {x}, "y", kS);
     b.LayerRaw(OpType::kRelu, {x}, {y});
-    EXPECT_EQ(PlanNetworkMemory(b.net()).status().code(), StatusCode::kCorrupt);
+    EXPECT_EQ(PlanNetworkMemory(b.Net()).status().code(), StatusCode::kCorrupt);
   }
   {
     NetBuilder b;
     int32_t x = b.Input("x", kS);
     b.LayerRaw(OpType::kRelu, {x}, {42});
-    EXPECT_EQ(PlanNetworkMemory(b.net()).status().code(), StatusCode::kCorrupt);
+    EXPECT_EQ(PlanNetworkMemory(b.Net()).status().code(), StatusCode::kCorrupt);
   }
   {
     NetBuilder b;
     int32_t x = b.Input("x", {1, -1});
     b.Output(b.Layer(OpType::kRelu, {x}, "y", {1, -1}));
-    EXPECT_EQ(PlanNetworkMemory(b.net()).status().code(), StatusCode::kInvalidArgument);
+    EXPECT_EQ(PlanNetworkMemory(b.Net()).status().code(), StatusCode::kInvalidArgument);
   }
   {
     NetBuilder b;
     int32_t x = b.Input("x", {int64_t{1} << 40});
     b.Output(x);
-    EXPECT_EQ(PlanNetworkMemory(b.net()).status().code(), StatusCode::kOutOfRange);
+    EXPECT_EQ(PlanNetworkMemory(b.Net()).status().code(), StatusCode::kOutOfRange);
   }
 }
 
@@ -843,23 +849,23 @@ TEST(MemoryNetwork, ValidatorCatchesABrokenNetworkPlan) {
   int32_t c = b.Layer(OpType::kSigmoid, {a}, "c", kS);
   int32_t y = b.Layer(OpType::kAdd, {a, c}, "y", kS);
   b.Output(y);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   // Put c on top of a (both live at steps 1-2) inside a's buffer: the buffer check passes, the
   // tensor check must not.
   NetworkMemoryPlan broken = plan;
   broken.tensors[c].buffer = broken.tensors[a].buffer;
   broken.tensors[c].offset = broken.tensors[a].offset;
-  EXPECT_FALSE(ValidateNetworkMemoryPlan(b.net(), broken).ok());
+  EXPECT_FALSE(ValidateNetworkMemoryPlan(b.Net(), broken).ok());
   // Move a's buffer onto x's while both are live at step 0.
   broken = plan;
   const int32_t bx = plan.tensors[x].buffer;
   const int32_t ba = plan.tensors[a].buffer;
   broken.buffers[ba].offset = broken.buffers[bx].offset;
-  EXPECT_FALSE(ValidateNetworkMemoryPlan(b.net(), broken).ok());
+  EXPECT_FALSE(ValidateNetworkMemoryPlan(b.Net(), broken).ok());
   // A tensor outside its buffer.
   broken = plan;
   broken.tensors[y].offset += 256;
-  EXPECT_FALSE(ValidateNetworkMemoryPlan(b.net(), broken).ok());
+  EXPECT_FALSE(ValidateNetworkMemoryPlan(b.Net(), broken).ok());
 }
 
 // Conv weights [co, ci, k, k] and bias with fixed random values.
@@ -897,11 +903,11 @@ TEST(MemoryNetwork, InceptionBlockWritesConvAndPoolOutputsIntoTheConcat) {
   int32_t sum = b.Layer(OpType::kAdd, {d2, r}, "sum", {1, 12, 6, 6});
   int32_t y = b.Layer(OpType::kRelu, {sum}, "y", {1, 12, 6, 6});
   b.Output(y);
-  NetworkMemoryPlan plan = PlanOrDie(b.net());
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
   const size_t base = plan.tensors[cat].offset;
   EXPECT_EQ(plan.tensors[c1].offset, base);
-  EXPECT_EQ(plan.tensors[c3].offset, base + 3 * 36 * 4);
-  EXPECT_EQ(plan.tensors[mp].offset, base + 8 * 36 * 4);
+  EXPECT_EQ(plan.tensors[c3].offset, base + 3u * 36 * 4);
+  EXPECT_EQ(plan.tensors[mp].offset, base + 8u * 36 * 4);
   EXPECT_EQ(plan.tensors[r].kind, TensorMemoryKind::kInPlace);
   // r is read by the Add: the first Conv of the block writes elsewhere, the Add runs in place.
   EXPECT_NE(plan.tensors[d1].offset, base);
@@ -909,7 +915,7 @@ TEST(MemoryNetwork, InceptionBlockWritesConvAndPoolOutputsIntoTheConcat) {
   EXPECT_EQ(plan.tensors[sum].kind, TensorMemoryKind::kInPlace);
   EXPECT_EQ(plan.tensors[y].offset, plan.tensors[sum].offset);
   EXPECT_EQ(plan.layer_elided[3], 1);
-  RunAndCompare(b.net(), {}, 32);
+  RunAndCompare(b.Net(), {}, 32);
 }
 
 // Random networks of elementwise layers, views and Concats on [1, C, 2, 2] tensors: every plan
@@ -968,12 +974,12 @@ TEST(MemoryNetwork, RandomNetworksPlanValidlyAndRunExactly) {
         if (rng() % 2) {
           // Fresh producers that only the Concat reads (the in-place pattern of inception blocks).
           for (size_t k = 0; k < xs.size(); ++k) {
-            const Shape& sk = b.net().tensors[xs[k]].shape;
+            const Shape& sk = b.Net().tensors[xs[k]].shape;
             xs[k] = b.Layer(k % 2 ? OpType::kSigmoid : OpType::kNeg, {xs[k]}, name + "p" + std::to_string(k), sk);
           }
         }
         int64_t c = 0;
-        for (int32_t t : xs) c += b.net().tensors[t].shape[1];
+        for (int32_t t : xs) c += b.Net().tensors[t].shape[1];
         if (c > 16) {
           out = b.Layer(OpType::kRelu, {pool[i]}, name, shape);
         } else {
@@ -982,11 +988,11 @@ TEST(MemoryNetwork, RandomNetworksPlanValidlyAndRunExactly) {
         }
       }
       pool.push_back(out);
-      channels.push_back(b.net().tensors[out].shape[1]);
+      channels.push_back(b.Net().tensors[out].shape[1]);
     }
     b.Output(pool.back());
     if (rng() % 2) b.Output(pool[pick()]);
-    const NetworkDef& net = b.net();
+    const NetworkDef& net = b.Net();
     for (int s = 0; s < 3; ++s) {
       NetworkMemoryOptions o;
       o.strategy = static_cast<MemoryStrategy>(s);
@@ -1022,14 +1028,14 @@ TEST(MemoryEngine, EngineExposesItsPlanAndFigures) {
   int32_t a = b.Layer(OpType::kRelu, {x}, "a", kS);
   int32_t c = b.Layer(OpType::kSigmoid, {a}, "c", kS);
   b.Output(b.Layer(OpType::kAdd, {a, c}, "y", kS));
-  auto engine = CpuEngine::Create(b.net());
+  auto engine = CpuEngine::Create(b.Net());
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   const MemoryFigures& f = (*engine)->memory_figures();
   EXPECT_EQ(f.arena_bytes, 1024u);
   EXPECT_EQ(f.lower_bound_bytes, 1024u);
   EXPECT_EQ(f.no_reuse_bytes, 4u * 512);
-  EXPECT_EQ((*engine)->memory_plan().tensors.size(), b.net().tensors.size());
-  EXPECT_TRUE(ValidateNetworkMemoryPlan(b.net(), (*engine)->memory_plan()).ok());
+  EXPECT_EQ((*engine)->memory_plan().tensors.size(), b.Net().tensors.size());
+  EXPECT_TRUE(ValidateNetworkMemoryPlan(b.Net(), (*engine)->memory_plan()).ok());
 
   // y = relu(x) + sigmoid(relu(x)), element by element.
   std::mt19937 rng(11);
@@ -1051,11 +1057,11 @@ TEST(MemoryEngine, ArenaHonoursThePlanAlignment) {
   for (size_t alignment : {size_t{1}, size_t{64}, size_t{256}, size_t{1024}, size_t{4096}}) {
     NetworkMemoryOptions o;
     o.alignment = alignment;
-    auto engine = CpuEngine::Create(b.net(), o);
+    auto engine = CpuEngine::Create(b.Net(), o);
     ASSERT_TRUE(engine.ok()) << engine.status().ToString();
     EXPECT_EQ((*engine)->memory_plan().alignment, alignment);
     EXPECT_EQ((*engine)->memory_figures().arena_bytes, 2 * std::max<size_t>(512, alignment));
-    RunAndCompare(b.net(), o, 40);
+    RunAndCompare(b.Net(), o, 40);
   }
 }
 
@@ -1067,7 +1073,7 @@ TEST(MemoryEngine, UnwrittenOutputIsPoisoned) {
   int32_t ghost = b.Add("ghost", kS);
   int32_t y = b.Layer(OpType::kAdd, {x, ghost}, "y", kS);
   b.Output(y);
-  auto engine = CpuEngine::Create(b.net());
+  auto engine = CpuEngine::Create(b.Net());
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   std::mt19937 rng(12);
   std::vector<Tensor> out;

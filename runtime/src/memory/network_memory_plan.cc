@@ -198,7 +198,6 @@ std::vector<size_t> InPlaceCandidates(const LayerDef& layer) {
     case OpType::kFloor:
     case OpType::kCeil:
     case OpType::kNot:
-      return {0};
     // Inference BatchNormalization: y[i] = x[i] * a[c] + b[c], the parameters read before the
     // loop (runtime/src/ops/nn_norm.cc). Training mode has more outputs (excluded above).
     case OpType::kBatchNormalization:
