@@ -716,7 +716,7 @@ TEST(MemoryNetwork, OverlappingViewsOfOneTensorBlockInPlace) {
   b.Output(y);
   NetworkMemoryPlan plan = PlanOrDie(b.Net());
   EXPECT_EQ(plan.num_split_slices, 5);
-  EXPECT_EQ(plan.tensors[t1].offset, plan.tensors[a].offset + 2u * 64);
+  EXPECT_EQ(plan.tensors[t1].offset, plan.tensors[a].offset + size_t{2} * 64);
   EXPECT_EQ(plan.tensors[y].kind, TensorMemoryKind::kBuffer);
   RunAndCompare(b.Net(), {}, 26);
 }
@@ -906,8 +906,8 @@ TEST(MemoryNetwork, InceptionBlockWritesConvAndPoolOutputsIntoTheConcat) {
   NetworkMemoryPlan plan = PlanOrDie(b.Net());
   const size_t base = plan.tensors[cat].offset;
   EXPECT_EQ(plan.tensors[c1].offset, base);
-  EXPECT_EQ(plan.tensors[c3].offset, base + 3u * 36 * 4);
-  EXPECT_EQ(plan.tensors[mp].offset, base + 8u * 36 * 4);
+  EXPECT_EQ(plan.tensors[c3].offset, base + size_t{3} * 36 * 4);
+  EXPECT_EQ(plan.tensors[mp].offset, base + size_t{8} * 36 * 4);
   EXPECT_EQ(plan.tensors[r].kind, TensorMemoryKind::kInPlace);
   // r is read by the Add: the first Conv of the block writes elsewhere, the Add runs in place.
   EXPECT_NE(plan.tensors[d1].offset, base);
