@@ -64,8 +64,8 @@ std::string Format(const char* fmt, double v) {
 CompareResult CompareTensors(const Tensor& out, const Tensor& ref, double rtol) {
   CompareResult r;
   if (out.dtype() != ref.dtype()) {
-    r.summary = std::string("dtype ") + DataTypeName(out.dtype()) + " != reference " + DataTypeName(ref.dtype()) +
-                " FAIL";
+    r.summary =
+        std::string("dtype ") + DataTypeName(out.dtype()) + " != reference " + DataTypeName(ref.dtype()) + " FAIL";
     return r;
   }
   if (out.shape() != ref.shape()) {

@@ -67,7 +67,8 @@ const char kRunHelp[] =
     "  --inputs FILE...        input tensors (.npy or ONNX TensorProto .pb), one per model input, in the\n"
     "                          model's input order; without it, random inputs (floats uniform in\n"
     "                          [-1, 1), integers in [0, 4), bools 0/1)\n"
-    "  --shapes NAME:DIMS,...  shapes of the random inputs (default: the model's static shapes)\n"
+    "  --shapes NAME:DIMS,...  shapes of the random inputs (default: the model's static shapes); with\n"
+    "                          --inputs, checked against the files' shapes\n"
     "  --seed N                seed of the random inputs (default: a fresh one, printed)\n"
     "  --save-outputs DIR      write DIR/output_K.npy for each output K\n"
     "  --compare DIR           compare output K with DIR/output_K.pb (or .npy): relative L2 error\n"
@@ -213,8 +214,8 @@ int RunCheck(const std::vector<std::string>& args) {
       ++n_failed;
     }
   }
-  std::string summary = std::to_string(report->nodes.size()) + " nodes, " + std::to_string(n_unsupported) +
-                        " unsupported";
+  std::string summary =
+      std::to_string(report->nodes.size()) + " nodes, " + std::to_string(n_unsupported) + " unsupported";
   if (!unsupported_ops.empty()) {
     summary += ":";
     for (const std::string& op : unsupported_ops) summary += " " + op;
@@ -231,20 +232,45 @@ void FillRandom(Tensor* t, std::mt19937_64& rng) {
   const int64_t n = t->num_elements();
   for (int64_t i = 0; i < n; ++i) {
     switch (t->dtype()) {
-      case DataType::kFloat32: t->data<float>()[i] = static_cast<float>(real(rng)); break;
-      case DataType::kFloat64: t->data<double>()[i] = real(rng); break;
-      case DataType::kFloat16: t->data<uint16_t>()[i] = FloatToHalfBits(static_cast<float>(real(rng))); break;
-      case DataType::kBool: t->data<bool>()[i] = small(rng) % 2 != 0; break;
-      case DataType::kUInt8: t->data<uint8_t>()[i] = static_cast<uint8_t>(small(rng)); break;
-      case DataType::kInt8: t->data<int8_t>()[i] = static_cast<int8_t>(small(rng)); break;
-      case DataType::kUInt16: t->data<uint16_t>()[i] = static_cast<uint16_t>(small(rng)); break;
-      case DataType::kInt16: t->data<int16_t>()[i] = static_cast<int16_t>(small(rng)); break;
-      case DataType::kInt32: t->data<int32_t>()[i] = small(rng); break;
-      case DataType::kInt64: t->data<int64_t>()[i] = small(rng); break;
-      case DataType::kUInt32: t->data<uint32_t>()[i] = static_cast<uint32_t>(small(rng)); break;
-      case DataType::kUInt64: t->data<uint64_t>()[i] = static_cast<uint64_t>(small(rng)); break;
+      case DataType::kFloat32:
+        t->data<float>()[i] = static_cast<float>(real(rng));
+        break;
+      case DataType::kFloat64:
+        t->data<double>()[i] = real(rng);
+        break;
+      case DataType::kFloat16:
+        t->data<uint16_t>()[i] = FloatToHalfBits(static_cast<float>(real(rng)));
+        break;
+      case DataType::kBool:
+        t->data<bool>()[i] = small(rng) % 2 != 0;
+        break;
+      case DataType::kUInt8:
+        t->data<uint8_t>()[i] = static_cast<uint8_t>(small(rng));
+        break;
+      case DataType::kInt8:
+        t->data<int8_t>()[i] = static_cast<int8_t>(small(rng));
+        break;
+      case DataType::kUInt16:
+        t->data<uint16_t>()[i] = static_cast<uint16_t>(small(rng));
+        break;
+      case DataType::kInt16:
+        t->data<int16_t>()[i] = static_cast<int16_t>(small(rng));
+        break;
+      case DataType::kInt32:
+        t->data<int32_t>()[i] = small(rng);
+        break;
+      case DataType::kInt64:
+        t->data<int64_t>()[i] = small(rng);
+        break;
+      case DataType::kUInt32:
+        t->data<uint32_t>()[i] = static_cast<uint32_t>(small(rng));
+        break;
+      case DataType::kUInt64:
+        t->data<uint64_t>()[i] = static_cast<uint64_t>(small(rng));
+        break;
       case DataType::kUndefined:
-      case DataType::kString: return;
+      case DataType::kString:
+        return;
     }
   }
 }
@@ -262,8 +288,10 @@ Status MakeRandomInputs(const std::string& model, const Graph& graph, const std:
   for (int id : graph.inputs) {
     const Value& v = graph.values[static_cast<size_t>(id)];
     if (DataTypeSize(v.dtype) == 0) {
-      return Unsupported(model + ": input '" + v.name + "' is not a tensor of a type edgert can hold "
-                         "(sequences, optionals, strings, bfloat16 and float8 are not supported)", v.name);
+      return Unsupported(model + ": input '" + v.name +
+                             "' is not a tensor of a type edgert can hold "
+                             "(sequences, optionals, strings, bfloat16 and float8 are not supported)",
+                         v.name);
     }
     Shape shape;
     auto it = shapes.find(v.name);
@@ -271,9 +299,9 @@ Status MakeRandomInputs(const std::string& model, const Graph& graph, const std:
       shape = it->second;
     } else {
       if (!v.has_shape) {
-        return InvalidArgument(model + ": input '" + v.name + "' has no shape in the model; give it with --shapes " +
-                                   v.name + ":DIMS",
-                               v.name);
+        return InvalidArgument(
+            model + ": input '" + v.name + "' has no shape in the model; give it with --shapes " + v.name + ":DIMS",
+            v.name);
       }
       for (int64_t d : v.shape) {
         if (d < 0) {
@@ -307,9 +335,6 @@ int RunRun(const std::vector<std::string>& args) {
     Status s = ParseShapesOption(o.shapes_text, &shapes);
     if (!s.ok()) return Usage(s.message(), "run");
   }
-  if (o.has_inputs && o.has_shapes) {
-    return Usage("--shapes and --inputs exclude each other (the files carry the shapes)", "run");
-  }
   // The model's inputs (names, dtypes, declared shapes) decide how files and random inputs match.
   StatusOr<Graph> graph = ImportOnnxFile(o.model);
   if (!graph.ok()) return Fail(graph.status());
@@ -325,12 +350,27 @@ int RunRun(const std::vector<std::string>& args) {
     for (size_t i = 0; i < o.inputs.size(); ++i) {
       const Value& v = graph->values[static_cast<size_t>(graph->inputs[i])];
       if (v.dtype == DataType::kUndefined) {
-        return Fail(Unsupported(o.model + ": input '" + v.name + "' is not a tensor of a type edgert can hold "
-                                "(sequences, optionals, strings, bfloat16 and float8 are not supported)", v.name));
+        return Fail(Unsupported(o.model + ": input '" + v.name +
+                                    "' is not a tensor of a type edgert can hold "
+                                    "(sequences, optionals, strings, bfloat16 and float8 are not supported)",
+                                v.name));
       }
       StatusOr<Tensor> t = ReadTensorFile(o.inputs[i]);
       if (!t.ok()) return Fail(t.status().WithContext("input '" + v.name + "'"));
       inputs.push_back(*t);
+    }
+    // With files, --shapes is optional and only checked: the files carry the shapes.
+    for (const auto& [name, shape] : shapes) {
+      size_t i = 0;
+      while (i < graph->inputs.size() && graph->values[static_cast<size_t>(graph->inputs[i])].name != name) ++i;
+      if (i == graph->inputs.size()) {
+        return Fail(InvalidArgument("--shapes names '" + name + "', which is not an input of " + o.model, name));
+      }
+      if (inputs[i].shape() != shape) {
+        return Fail(InvalidArgument("--shapes gives input '" + name + "' shape " + ShapeToString(shape) + " but " +
+                                        o.inputs[i] + " holds " + ShapeToString(inputs[i].shape()),
+                                    name));
+      }
     }
   } else {
     uint64_t seed = o.has_seed ? o.seed : std::random_device{}();

@@ -93,23 +93,60 @@ StatusOr<NetworkDef> BuildNetworkForInputs(const std::string& onnx_path, const s
     if (!net.ok()) return net.status().WithContext(onnx_path);
     return net;
   }
-  if (!NeedsBuildTimeValue(s)) return s.WithContext(onnx_path);
-  // Some operator needs a parameter's value: bind every integer input to the value given.
-  std::vector<std::string> names;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    if (!IsIntegerType(inputs[i].dtype())) continue;
-    const std::string& name = graph.values[static_cast<size_t>(graph.inputs[i])].name;
-    options.input_shapes.erase(name);
-    options.input_values[name] = inputs[i];
-    names.push_back(name);
+  // Some operator needs a parameter's value at build time. Bind, round by round: first every
+  // integer input (shape-like data) together with the graph inputs the failing node reads
+  // directly (this covers float parameters such as Resize's scales), then only the latter, until
+  // inference succeeds or a round binds nothing new. The error's subject names the failing node.
+  std::vector<bool> is_bound(inputs.size(), false);
+  bool first_round = true;
+  while (!s.ok() && NeedsBuildTimeValue(s)) {
+    std::vector<bool> add(inputs.size(), false);
+    for (size_t i = 0; first_round && i < inputs.size(); ++i) add[i] = IsIntegerType(inputs[i].dtype());
+    first_round = false;
+    for (const Node& node : graph.nodes) {
+      if (node.name != s.subject()) continue;
+      // Parameters are rarely a node's first input (that is usually the data): bind the later
+      // ones first and the first only when they were not enough.
+      auto model_input = [&](int value) -> int {
+        for (size_t i = 0; i < inputs.size(); ++i) {
+          if (value >= 0 && value == graph.inputs[i] && !is_bound[i]) return static_cast<int>(i);
+        }
+        return -1;
+      };
+      bool later = false;
+      for (size_t k = 1; k < node.inputs.size(); ++k) {
+        int i = model_input(node.inputs[k]);
+        if (i >= 0) add[static_cast<size_t>(i)] = later = true;
+      }
+      if (!later && !node.inputs.empty()) {
+        int i = model_input(node.inputs[0]);
+        if (i >= 0) add[static_cast<size_t>(i)] = true;
+      }
+    }
+    bool any = false;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      if (!add[i] || is_bound[i]) continue;
+      const std::string& name = graph.values[static_cast<size_t>(graph.inputs[i])].name;
+      options.input_shapes.erase(name);
+      options.input_values[name] = inputs[i];
+      is_bound[i] = true;
+      any = true;
+    }
+    if (!any) break;
+    Graph attempt = graph;
+    s = InferGraph(attempt, options);
+    if (s.ok()) {
+      StatusOr<NetworkDef> net = LowerGraph(attempt);
+      if (!net.ok()) return net.status().WithContext(onnx_path);
+      if (bound) {
+        for (size_t i = 0; i < inputs.size(); ++i) {
+          if (is_bound[i]) bound->push_back(graph.values[static_cast<size_t>(graph.inputs[i])].name);
+        }
+      }
+      return net;
+    }
   }
-  if (names.empty()) return s.WithContext(onnx_path);
-  s = InferGraph(graph, options);
-  if (!s.ok()) return s.WithContext(onnx_path);
-  StatusOr<NetworkDef> net = LowerGraph(graph);
-  if (!net.ok()) return net.status().WithContext(onnx_path);
-  if (bound) *bound = std::move(names);
-  return net;
+  return s.WithContext(onnx_path);
 }
 
 Status ParseShapesOption(const std::string& text, std::map<std::string, Shape>* shapes) {

@@ -195,6 +195,74 @@ TEST(Builder, BuildNetworkForInputsBindsShapeInputs) {
   EXPECT_EQ(net->tensors[net->outputs[0]].shape, (Shape{3, 2}));
 }
 
+// Resize's float `scales` input is a parameter too: the node's later inputs are bound, its data
+// input stays a network input.
+TEST(Builder, BuildNetworkForInputsBindsFloatParameters) {
+  const OpDef* resize = GetOpDef(OpType::kResize);
+  if (resize == nullptr || resize->infer == nullptr || resize->create_cpu == nullptr) {
+    GTEST_SKIP() << "Resize has no implementation in this build";
+  }
+  TempDir dir;
+  onnx::ModelProto m = NewModel(13);
+  AddInput(m, "X", onnx::TensorProto::FLOAT, {1, 1, 2, 2});
+  AddInput(m, "scales", onnx::TensorProto::FLOAT, {4});
+  onnx::NodeProto* n = AddNode(m, "Resize", {"X", "", "scales"}, {"Y"}, "resize");
+  onnx::AttributeProto* mode = n->add_attribute();
+  mode->set_name("mode");
+  mode->set_type(onnx::AttributeProto::STRING);
+  mode->set_s("nearest");
+  AddOutput(m, "Y", onnx::TensorProto::FLOAT, {-1, -1, -1, -1});
+  const std::string path = SaveModel(m, dir.File("resize.onnx"));
+  Tensor x = Tensor::FromVector<float>({1, 2, 3, 4}, {1, 1, 2, 2});
+  Tensor scales = Tensor::FromVector<float>({1, 1, 2, 2}, {4});
+  std::vector<std::string> bound;
+  StatusOr<NetworkDef> net = BuildNetworkForInputs(path, {x, scales}, &bound);
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  EXPECT_EQ(bound, std::vector<std::string>{"scales"});
+  ASSERT_EQ(net->inputs.size(), 1u);
+  EXPECT_EQ(net->tensors[net->inputs[0]].name, "X");
+  EXPECT_EQ(net->tensors[net->outputs[0]].shape, (Shape{1, 1, 4, 4}));
+}
+
+// Weights in an external file reach the kernels: y = x + w with w stored in "weights.bin".
+TEST(Builder, RunsModelWithExternalWeights) {
+  const OpDef* add = GetOpDef(OpType::kAdd);
+  if (add == nullptr || add->infer == nullptr || add->create_cpu == nullptr) {
+    GTEST_SKIP() << "Add has no implementation in this build";
+  }
+  TempDir dir;
+  const std::vector<float> w = {0.5f, -1.f, 2.f, 8.f};
+  WriteFile(dir.File("weights.bin"),
+            std::string(16, '\x7f') + std::string(reinterpret_cast<const char*>(w.data()), w.size() * sizeof(float)));
+  onnx::ModelProto m = NewModel();
+  AddInput(m, "x", onnx::TensorProto::FLOAT, {-1, 4});
+  onnx::TensorProto* t = m.mutable_graph()->add_initializer();
+  t->set_name("w");
+  t->set_data_type(onnx::TensorProto::FLOAT);
+  t->add_dims(4);
+  t->set_data_location(onnx::TensorProto::EXTERNAL);
+  for (auto [k, v] : {std::pair<const char*, const char*>{"location", "weights.bin"}, {"offset", "16"}}) {
+    auto* e = t->add_external_data();
+    e->set_key(k);
+    e->set_value(v);
+  }
+  AddNode(m, "Add", {"x", "w"}, {"y"}, "add");
+  AddOutput(m, "y", onnx::TensorProto::FLOAT, {-1, 4});
+  const std::string path = SaveModel(m, dir.File("ext.onnx"));
+  BuildOptions options;
+  options.shapes["x"] = {2, 4};
+  StatusOr<NetworkDef> net = BuildNetwork(path, options);
+  ASSERT_TRUE(net.ok()) << net.status().ToString();
+  StatusOr<std::unique_ptr<CpuEngine>> engine = CpuEngine::Create(*net);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  Tensor x = Tensor::FromVector<float>({1, 2, 3, 4, 5, 6, 7, 8}, {2, 4});
+  std::vector<Tensor> out;
+  ASSERT_TRUE((*engine)->Run({x}, &out).ok());
+  ASSERT_EQ(out[0].shape(), (Shape{2, 4}));
+  const float want[] = {1.5f, 1.f, 5.f, 12.f, 5.5f, 5.f, 9.f, 16.f};
+  for (int i = 0; i < 8; ++i) EXPECT_EQ(out[0].data<float>()[i], want[i]) << i;
+}
+
 // ---- The edgert CLI, run as a child process. ----
 
 std::string EdgertBinary() {
@@ -319,6 +387,30 @@ TEST_F(BuilderCli, RunComparesAndSavesOutputs) {
   EXPECT_EQ(r.code, 1) << r.out;
 }
 
+TEST_F(BuilderCli, RunShapesRandomInputsOfDynamicModels) {
+  onnx::ModelProto m = NewModel();
+  AddInput(m, "x", onnx::TensorProto::FLOAT, {-1, 3});
+  AddOutput(m, "x", onnx::TensorProto::FLOAT, {-1, 3});
+  const std::string path = SaveModel(m, dir_.File("dyn.onnx"));
+  CliResult r = RunCli(dir_, "run '" + path + "'");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(Contains(r.out, "--shapes x:")) << r.out;
+  r = RunCli(dir_, "run '" + path + "' --shapes x:5x3");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_TRUE(Contains(r.out, "output 0 'x': float32 5x3")) << r.out;
+  r = RunCli(dir_, "run '" + path + "' --shapes y:5x3");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(Contains(r.out, "'y'")) << r.out;
+  // With --inputs, --shapes must agree with the files.
+  ASSERT_TRUE(WriteNpy(dir_.File("in.npy"), *Tensor::Create(DataType::kFloat32, {2, 3})).ok());
+  r = RunCli(dir_, "run '" + path + "' --shapes x:2x3 --inputs '" + dir_.File("in.npy") + "'");
+  EXPECT_EQ(r.code, 0) << r.out;
+  r = RunCli(dir_, "run '" + path + "' --shapes x:4x3 --inputs '" + dir_.File("in.npy") + "'");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_TRUE(Contains(r.out, "'x'")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "4x3")) << r.out;
+}
+
 TEST_F(BuilderCli, RunComparesIntegersExactly) {
   onnx::ModelProto m = NewModel();
   AddInput(m, "ids", onnx::TensorProto::INT64, {3});
@@ -327,8 +419,8 @@ TEST_F(BuilderCli, RunComparesIntegersExactly) {
   ASSERT_TRUE(WriteNpy(dir_.File("in.npy"), Tensor::FromVector<int64_t>({1, 2, 3}, {3})).ok());
   ASSERT_EQ(system(("mkdir -p '" + dir_.File("ref") + "'").c_str()), 0);
   ASSERT_TRUE(WriteNpy(dir_.File("ref/output_0.npy"), Tensor::FromVector<int64_t>({1, 2, 4}, {3})).ok());
-  CliResult r = RunCli(dir_, "run '" + path + "' --inputs '" + dir_.File("in.npy") + "' --compare '" +
-                                 dir_.File("ref") + "' --rtol 1");
+  CliResult r = RunCli(
+      dir_, "run '" + path + "' --inputs '" + dir_.File("in.npy") + "' --compare '" + dir_.File("ref") + "' --rtol 1");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_TRUE(Contains(r.out, "1 of 3 elements differ")) << r.out;
   ASSERT_TRUE(WriteNpy(dir_.File("ref/output_0.npy"), Tensor::FromVector<int64_t>({1, 2}, {2})).ok());

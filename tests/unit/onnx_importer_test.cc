@@ -13,8 +13,8 @@ using namespace testing_util;  // NOLINT
 
 ::testing::AssertionResult HasError(const Status& s, StatusCode code, const std::vector<std::string>& words) {
   if (s.code() != code) {
-    return ::testing::AssertionFailure() << "code " << StatusCodeName(s.code()) << ", expected "
-                                         << StatusCodeName(code) << ": " << s.ToString();
+    return ::testing::AssertionFailure() << "code " << StatusCodeName(s.code()) << ", expected " << StatusCodeName(code)
+                                         << ": " << s.ToString();
   }
   for (const std::string& w : words) {
     if (s.message().find(w) == std::string::npos) {
@@ -144,8 +144,8 @@ TEST(OnnxImporter, MissingExternalDataFileIsNotFound) {
   TempDir dir;
   onnx::ModelProto m = PassThroughModel();
   AddExternal(m, "conv1.weight", {3}, "missing.bin", "0", "12");
-  EXPECT_TRUE(HasError(ImportModel(m, dir).status(), StatusCode::kNotFound,
-                       {"model.onnx", "missing.bin", "conv1.weight"}));
+  EXPECT_TRUE(
+      HasError(ImportModel(m, dir).status(), StatusCode::kNotFound, {"model.onnx", "missing.bin", "conv1.weight"}));
 }
 
 TEST(OnnxImporter, ExternalDataOffsetPastEndIsCorrupt) {
@@ -351,9 +351,9 @@ TEST(OnnxImporter, NamesNodesAndOutputsUniquely) {
   TempDir dir;
   onnx::ModelProto m = PassThroughModel();
   AddNode(m, "Relu", {"x"}, {"r"}, "Relu_1");
-  AddNode(m, "Relu", {"r"}, {"r2"});                                // generated "Relu_1": taken
-  AddNode(m, "Dropout", {"r2"}, {"", "mask", ""}, "drop");          // "" in the middle, trailing ""
-  AddNode(m, "Clip", {"r2", "", "x"}, {"clipped"}, "drop");         // duplicate name, empty input
+  AddNode(m, "Relu", {"r"}, {"r2"});                         // generated "Relu_1": taken
+  AddNode(m, "Dropout", {"r2"}, {"", "mask", ""}, "drop");   // "" in the middle, trailing ""
+  AddNode(m, "Clip", {"r2", "", "x"}, {"clipped"}, "drop");  // duplicate name, empty input
   StatusOr<Graph> g = ImportModel(m, dir);
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   ASSERT_EQ(g->nodes.size(), 4u);
@@ -510,8 +510,8 @@ TEST(OnnxImporter, InconsistentDeclarationsAreErrors) {
   onnx::ModelProto shape = NewModel();
   AddInput(shape, "x", onnx::TensorProto::FLOAT, {2, 3});
   AddOutput(shape, "x", onnx::TensorProto::FLOAT, {3, 2});
-  EXPECT_TRUE(HasError(ImportModel(shape, dir).status(), StatusCode::kInvalidArgument,
-                       {"model.onnx", "'x'", "3x2", "2x3"}));
+  EXPECT_TRUE(
+      HasError(ImportModel(shape, dir).status(), StatusCode::kInvalidArgument, {"model.onnx", "'x'", "3x2", "2x3"}));
   onnx::ModelProto rank = NewModel();
   AddInput(rank, "x", onnx::TensorProto::FLOAT, {2, 3});
   AddValueInfo(rank.mutable_graph()->mutable_value_info(), "x", onnx::TensorProto::FLOAT, {6});

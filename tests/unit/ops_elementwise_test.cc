@@ -318,7 +318,7 @@ TEST(OpsElementwiseUnary, EveryOpRejectsFloat64) {
     ExpectError(StatusOf(RunOp(op, 20, {}, {{d}, {d}}, 1, "bad")), "bad", "has dtype float64; supported:");
   }
   ExpectError(StatusOf(RunOp(OpType::kWhere, 16, {}, {{B({true, false}, {2})}, {d}, {d}}, 1, "bad")), "bad",
-              "input 'X' has dtype float64; supported: float32, int32, int64 or bool");
+              "input 'X' has dtype float64; supported: float32, int32, int64, bool, int8 or int16");
 }
 
 // ---- Clip -------------------------------------------------------------------------------------
@@ -342,6 +342,9 @@ TEST(OpsElementwiseClip, IntegerTypesAndLegacyAttributes) {
   auto i8 = Run1(OpType::kClip, {{T1<int8_t>({-128, 5, 127}, {3})}, {Tensor()}, {T1<int8_t>({100}, {})}});
   ASSERT_TRUE(i8.ok()) << i8.status().ToString();
   EXPECT_EQ(Values<int8_t>(*i8), (std::vector<int8_t>{-128, 5, 100}));
+  auto i16 = Run1(OpType::kClip, {{T1<int16_t>({-1000, 7, 1000}, {3})}, {T1<int16_t>({-10}, {})}});
+  ASSERT_TRUE(i16.ok()) << i16.status().ToString();
+  EXPECT_EQ(Values<int16_t>(*i16), (std::vector<int16_t>{-10, 7, 1000}));
   Attributes legacy;
   legacy.Set("min", -1.0f);
   legacy.Set("max", 1.0f);
@@ -356,7 +359,7 @@ TEST(OpsElementwiseClip, RejectsBadBounds) {
   ExpectError(StatusOf(RunOp(OpType::kClip, 6, {}, {{F({1}, {1})}, {F({0}, {}), true}}, 1, "clip3")), "clip3",
               "min and max are inputs only from opset 11");
   ExpectError(StatusOf(RunOp(OpType::kClip, 13, {}, {{T1<double>({1}, {1})}}, 1, "clip4")), "clip4",
-              "float64; supported: float32, int32, int64 or int8");
+              "float64; supported: float32, int32, int64, int8 or int16");
 }
 
 // ---- Binary -------------------------------------------------------------------------------------
@@ -455,6 +458,9 @@ TEST(OpsElementwiseBinary, ComparisonsProduceBool) {
   auto ints = Run1(OpType::kEqual, {{T1<int64_t>({1, 2, 3, 4}, {2, 2})}, {T1<int64_t>({1, 4}, {2, 1})}});
   ASSERT_TRUE(ints.ok());
   EXPECT_EQ(BoolValues(*ints), (std::vector<bool>{true, false, false, true}));
+  auto i8 = Run1(OpType::kLess, {{T1<int8_t>({-5, 0, 5}, {3})}, {T1<int8_t>({0}, {})}});
+  ASSERT_TRUE(i8.ok()) << i8.status().ToString();
+  EXPECT_EQ(BoolValues(*i8), (std::vector<bool>{true, false, false}));
   auto bools = Run1(OpType::kEqual, {{B({true, false}, {2})}, {B({true}, {})}});
   EXPECT_EQ(BoolValues(*bools), (std::vector<bool>{true, false}));
 }
@@ -530,6 +536,12 @@ TEST(OpsElementwiseVariadic, MinMaxSumMean) {
   auto ints = Run1(OpType::kMin, {{T1<int64_t>({5, -2}, {2})}, {T1<int64_t>({3}, {1})}});
   ASSERT_TRUE(ints.ok());
   EXPECT_EQ(Values<int64_t>(*ints), (std::vector<int64_t>{3, -2}));
+  auto i8 = Run1(OpType::kMax, {{T1<int8_t>({-128, 5, 127}, {3})}, {T1<int8_t>({0}, {1})}});
+  ASSERT_TRUE(i8.ok()) << i8.status().ToString();
+  EXPECT_EQ(Values<int8_t>(*i8), (std::vector<int8_t>{0, 5, 127}));
+  auto i16 = Run1(OpType::kMin, {{T1<int16_t>({-300, 300}, {2})}, {T1<int16_t>({100, 200}, {2})}});
+  ASSERT_TRUE(i16.ok()) << i16.status().ToString();
+  EXPECT_EQ(Values<int16_t>(*i16), (std::vector<int16_t>{-300, 200}));
   ExpectError(StatusOf(RunOp(OpType::kMean, 13, {}, {{T1<int32_t>({1}, {1})}}, 1, "mean0")), "mean0",
               "input 'data_0' has dtype int32; supported: float32");
   ExpectError(StatusOf(RunOp(OpType::kSum, 13, {}, {{F({1}, {1})}, {T1<int32_t>({1}, {1})}}, 1, "sum0")), "sum0",
@@ -548,6 +560,9 @@ TEST(OpsElementwiseWhere, SelectsWithBroadcast) {
                                     {T1<int64_t>({9, 8, 7, 6}, {2, 2})}});
   ASSERT_TRUE(ints.ok());
   EXPECT_EQ(Values<int64_t>(*ints), (std::vector<int64_t>{1, 8, 7, 4}));
+  auto i8 = Run1(OpType::kWhere, {{B({true, false}, {2})}, {T1<int8_t>({-7}, {})}, {T1<int8_t>({1, 2}, {2})}});
+  ASSERT_TRUE(i8.ok()) << i8.status().ToString();
+  EXPECT_EQ(Values<int8_t>(*i8), (std::vector<int8_t>{-7, 2}));
   auto bools = Run1(OpType::kWhere, {{B({true, false}, {2})}, {B({false}, {})}, {B({true}, {})}});
   EXPECT_EQ(BoolValues(*bools), (std::vector<bool>{false, true}));
   // Randomised against the naive mapping.

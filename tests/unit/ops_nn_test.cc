@@ -221,21 +221,22 @@ TEST(OpsNnConv, RandomAgainstDirectLoops) {
     Ints strides, pads, dilations;
   };
   const Case cases[] = {
-      {3, 8, 1, 13, 11, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}},     // im2col + GEMM
-      {8, 8, 8, 12, 12, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}},     // depthwise, strided
-      {6, 6, 6, 9, 10, 3, {1, 1}, {2, 2, 2, 2}, {2, 2}},      // depthwise, dilated
-      {8, 12, 4, 10, 9, 3, {2, 1}, {0, 1, 2, 0}, {1, 2}},     // grouped, asymmetric pads
-      {16, 24, 1, 7, 9, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},     // pointwise (no im2col)
-      {300, 70, 1, 6, 5, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}},    // K > one GEMM block
-      {2, 130, 1, 36, 33, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}},   // M and N over one block
+      {3, 8, 1, 13, 11, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}},    // im2col + GEMM
+      {8, 8, 8, 12, 12, 3, {2, 2}, {1, 1, 1, 1}, {1, 1}},    // depthwise, strided
+      {6, 6, 6, 9, 10, 3, {1, 1}, {2, 2, 2, 2}, {2, 2}},     // depthwise, dilated
+      {8, 12, 4, 10, 9, 3, {2, 1}, {0, 1, 2, 0}, {1, 2}},    // grouped, asymmetric pads
+      {16, 24, 1, 7, 9, 1, {1, 1}, {0, 0, 0, 0}, {1, 1}},    // pointwise (no im2col)
+      {300, 70, 1, 6, 5, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}},   // K > one GEMM block
+      {2, 130, 1, 36, 33, 3, {1, 1}, {1, 1, 1, 1}, {1, 1}},  // M and N over one block
   };
   for (const Case& cs : cases) {
     Tensor x = Random({2, cs.c, cs.h, cs.w}, rng);
     Tensor w = Random({cs.m, cs.c / cs.group, cs.k, cs.k}, rng);
     Tensor b = Random({cs.m}, rng);
-    auto r = RunOp(OpType::kConv,
-                   Attrs({{"group", cs.group}, {"strides", cs.strides}, {"pads", cs.pads}, {"dilations", cs.dilations}}),
-                   {Var(x), Const(w), Const(b)});
+    auto r =
+        RunOp(OpType::kConv,
+              Attrs({{"group", cs.group}, {"strides", cs.strides}, {"pads", cs.pads}, {"dilations", cs.dilations}}),
+              {Var(x), Const(w), Const(b)});
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     const Tensor& y = (*r)[0];
     ExpectClose(y, NaiveConv2D(x, w, b.data<float>(), cs.group, cs.strides, {cs.pads[0], cs.pads[1]}, cs.dilations,
@@ -262,8 +263,9 @@ TEST(OpsNnConv, BadInputsNameTheNode) {
   ExpectError(RunOp(OpType::kConv, Attrs({{"auto_pad", std::string("SAME")}}), {Var(x), Const(F({1, 1}, {1, 2, 1}))}),
               "auto_pad");
   ExpectError(RunOp(OpType::kConv, {}, {Var(x), Const(F({1, 1, 1, 1, 1, 1}, {1, 2, 3}))}), "exceeds");
-  ExpectError(RunOp(OpType::kConv, Attrs({{"dilations", Ints{int64_t{1} << 40}}}), {Var(x), Const(F({1, 1, 1, 1}, {1, 2, 2}))}),
-              "attribute 'dilations' [1099511627776] must lie in [1, 16777216]");
+  ExpectError(
+      RunOp(OpType::kConv, Attrs({{"dilations", Ints{int64_t{1} << 40}}}), {Var(x), Const(F({1, 1, 1, 1}, {1, 2, 2}))}),
+      "attribute 'dilations' [1099511627776] must lie in [1, 16777216]");
   Tensor xd = *Tensor::Create(DataType::kFloat64, {1, 1, 3});
   auto r = RunOp(OpType::kConv, {}, {Var(xd), Const(F({1}, {1, 1, 1}))});
   ExpectError(r, "float64 inputs are not supported");
@@ -322,6 +324,32 @@ TEST(OpsNnConvTranspose, OneDimensionalByHand) {
   ExpectNear((*r)[0], {1, 10, 2, 20, 3, 30});
 }
 
+TEST(OpsNnConvTranspose, OutputShapeGeneratesPads) {
+  // Full output [1, 10, 2, 20, 3, 30]; output_shape 5 means a total padding of 1, placed at the
+  // start by default (and for SAME_LOWER), at the end for SAME_UPPER.
+  Tensor x = F({1, 2, 3}, {1, 1, 3});
+  Tensor w = F({1, 10}, {1, 1, 2});
+  auto r = RunOp(OpType::kConvTranspose, Attrs({{"strides", Ints{2}}, {"output_shape", Ints{5}}}), {Var(x), Const(w)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectNear((*r)[0], {10, 2, 20, 3, 30});
+  r = RunOp(OpType::kConvTranspose,
+            Attrs({{"strides", Ints{2}}, {"output_shape", Ints{5}}, {"auto_pad", std::string("SAME_UPPER")}}),
+            {Var(x), Const(w)});
+  ASSERT_TRUE(r.ok());
+  ExpectNear((*r)[0], {1, 10, 2, 20, 3});
+  // output_shape may carry N and C too; a larger one appends bias-only elements.
+  r = RunOp(OpType::kConvTranspose, Attrs({{"strides", Ints{2}}, {"output_shape", Ints{1, 1, 8}}}),
+            {Var(x), Const(w), Const(F({-1}, {1}))});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectNear((*r)[0], {0, 9, 1, 19, 2, 29, -1, -1});
+  // SAME_UPPER with stride 3 and a 2-tap kernel: in * stride (9) exceeds the full output (8); the
+  // output keeps the full extent.
+  r = RunOp(OpType::kConvTranspose, Attrs({{"strides", Ints{3}}, {"auto_pad", std::string("SAME_UPPER")}}),
+            {Var(x), Const(w)});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ExpectNear((*r)[0], {1, 10, 0, 2, 20, 0, 3, 30});
+}
+
 TEST(OpsNnConvTranspose, GroupsByHand) {
   // Two groups of one channel; group 0 doubles, group 1 copies into two output channels.
   Tensor x = F({1, 2, 3, 4}, {1, 2, 2});
@@ -338,10 +366,10 @@ TEST(OpsNnConvTranspose, RandomAgainstScatterLoops) {
   const Ints strides = {2, 3}, pads = {1, 0, 0, 2}, dil = {1, 2}, out_pad = {1, 1};
   Tensor x = Random({2, c, h, wd}, rng);
   Tensor w = Random({c, mg, k, k}, rng);
-  auto r = RunOp(OpType::kConvTranspose,
-                 Attrs({{"group", group}, {"strides", strides}, {"pads", pads}, {"dilations", dil},
-                        {"output_padding", out_pad}}),
-                 {Var(x), Const(w)});
+  auto r = RunOp(
+      OpType::kConvTranspose,
+      Attrs({{"group", group}, {"strides", strides}, {"pads", pads}, {"dilations", dil}, {"output_padding", out_pad}}),
+      {Var(x), Const(w)});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const int64_t oh = strides[0] * (h - 1) + out_pad[0] + (k - 1) * dil[0] + 1 - pads[0] - pads[2];
   const int64_t ow = strides[1] * (wd - 1) + out_pad[1] + (k - 1) * dil[1] + 1 - pads[1] - pads[3];
@@ -359,7 +387,8 @@ TEST(OpsNnConvTranspose, RandomAgainstScatterLoops) {
                 if (y0 < 0 || y0 >= oh || y1 < 0 || y1 >= ow) continue;
                 const int64_t oc = (ci / (c / group)) * mg + mo;
                 want[static_cast<size_t>(((b * mg * group + oc) * oh + y0) * ow + y1)] +=
-                    x.data<float>()[((b * c + ci) * h + i) * wd + j] * w.data<float>()[((ci * mg + mo) * k + a) * k + e];
+                    x.data<float>()[((b * c + ci) * h + i) * wd + j] *
+                    w.data<float>()[((ci * mg + mo) * k + a) * k + e];
               }
   ExpectClose((*r)[0], want);
 }
@@ -367,8 +396,9 @@ TEST(OpsNnConvTranspose, RandomAgainstScatterLoops) {
 TEST(OpsNnConvTranspose, BadInputsNameTheNode) {
   Tensor x = F({1, 2, 3}, {1, 1, 3});
   ExpectError(RunOp(OpType::kConvTranspose, {}, {Var(x), Const(F({1, 1}, {2, 1, 1}))}), "channels");
-  ExpectError(RunOp(OpType::kConvTranspose, Attrs({{"output_padding", Ints{1, 1}}}), {Var(x), Const(F({1}, {1, 1, 1}))}),
-              "'output_padding' has 2 values");
+  ExpectError(
+      RunOp(OpType::kConvTranspose, Attrs({{"output_padding", Ints{1, 1}}}), {Var(x), Const(F({1}, {1, 1, 1}))}),
+      "'output_padding' has 2 values");
   ExpectError(RunOp(OpType::kConvTranspose, Attrs({{"pads", Ints{3, 3}}}), {Var(x), Const(F({1}, {1, 1, 1}))}),
               "would be");
   ExpectError(RunOp(OpType::kConvTranspose, Attrs({{"strides", Ints{-2}}}), {Var(x), Const(F({1}, {1, 1, 1}))}),
@@ -381,9 +411,9 @@ TEST(OpsNnConvTranspose, BadInputsNameTheNode) {
 TEST(OpsNnBatchNormalization, InferenceByHand) {
   // Channel 0: (x - 1) / sqrt(3 + 1) * 2 + 0.5; channel 1: (x - 0) / sqrt(0 + 1) * 1 - 1.
   Tensor x = F({1, 3, 5, 7, 2, 4, 6, 8}, {2, 2, 2});
-  auto r = RunOp(OpType::kBatchNormalization, Attrs({{"epsilon", 1.0f}}),
-                 {Var(x), Const(F({2, 1}, {2})), Const(F({0.5f, -1}, {2})), Const(F({1, 0}, {2})),
-                  Const(F({3, 0}, {2}))});
+  auto r =
+      RunOp(OpType::kBatchNormalization, Attrs({{"epsilon", 1.0f}}),
+            {Var(x), Const(F({2, 1}, {2})), Const(F({0.5f, -1}, {2})), Const(F({1, 0}, {2})), Const(F({3, 0}, {2}))});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ExpectNear((*r)[0], {0.5f, 2.5f, 4, 6, 1.5f, 3.5f, 5, 7});
 }
@@ -495,8 +525,7 @@ TEST(OpsNnMaxPool, BadInputsNameTheNode) {
   ExpectError(RunOp(OpType::kMaxPool, {}, {Var(x)}), "kernel_shape");
   ExpectError(RunOp(OpType::kMaxPool, Attrs({{"kernel_shape", Ints{2}}, {"pads", Ints{2, 0}}}), {Var(x)}),
               "smaller than kernel_shape");
-  ExpectError(RunOp(OpType::kMaxPool, Attrs({{"kernel_shape", Ints{2}}, {"strides", Ints{0}}}), {Var(x)}),
-              "'strides'");
+  ExpectError(RunOp(OpType::kMaxPool, Attrs({{"kernel_shape", Ints{2}}, {"strides", Ints{0}}}), {Var(x)}), "'strides'");
   ExpectError(RunOp(OpType::kMaxPool, Attrs({{"kernel_shape", Ints{2, 2}}}), {Var(x)}), "kernel has 2 dimensions");
   ExpectError(RunOp(OpType::kMaxPool, Attrs({{"kernel_shape", Ints{2}}}), {Var(F({1, 2}, {2}))}), "expected N x C");
 }
@@ -508,9 +537,10 @@ TEST(OpsNnAveragePool, CountIncludePadCeilModeDilations) {
                  {Var(x)}, 1, 19);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ExpectNear((*r)[0], {1.5f, 3, 5, 6});
-  r = RunOp(OpType::kAveragePool,
-            Attrs({{"kernel_shape", Ints{3}}, {"strides", Ints{2}}, {"pads", Ints{1, 2}}, {"count_include_pad", int64_t{1}}}),
-            {Var(x)}, 1, 19);
+  r = RunOp(
+      OpType::kAveragePool,
+      Attrs({{"kernel_shape", Ints{3}}, {"strides", Ints{2}}, {"pads", Ints{1, 2}}, {"count_include_pad", int64_t{1}}}),
+      {Var(x)}, 1, 19);
   ASSERT_TRUE(r.ok());
   ExpectNear((*r)[0], {1, 3, 5, 2});
   r = RunOp(OpType::kAveragePool, Attrs({{"kernel_shape", Ints{4}}, {"strides", Ints{4}}, {"ceil_mode", int64_t{1}}}),
@@ -520,8 +550,8 @@ TEST(OpsNnAveragePool, CountIncludePadCeilModeDilations) {
   r = RunOp(OpType::kAveragePool, Attrs({{"kernel_shape", Ints{2}}, {"dilations", Ints{3}}}), {Var(x)}, 1, 19);
   ASSERT_TRUE(r.ok());
   ExpectNear((*r)[0], {2.5f, 3.5f, 4.5f});
-  r = RunOp(OpType::kAveragePool, Attrs({{"kernel_shape", Ints{2}}, {"auto_pad", std::string("SAME_UPPER")}}),
-            {Var(x)}, 1, 19);
+  r = RunOp(OpType::kAveragePool, Attrs({{"kernel_shape", Ints{2}}, {"auto_pad", std::string("SAME_UPPER")}}), {Var(x)},
+            1, 19);
   ASSERT_TRUE(r.ok());
   ExpectNear((*r)[0], {1.5f, 2.5f, 3.5f, 4.5f, 5.5f, 6});
 }
@@ -532,9 +562,9 @@ TEST(OpsNnAveragePool, TwoDimensionalAndBadInput) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ((*r)[0].shape(), (Shape{1, 1, 2, 2}));
   ExpectNear((*r)[0], {3.5f, 5.5f, 7.5f, 9.5f});
-  ExpectError(RunOp(OpType::kAveragePool, Attrs({{"kernel_shape", Ints{2, 2}}, {"count_include_pad", int64_t{2}}}),
-                    {Var(x)}),
-              "count_include_pad");
+  ExpectError(
+      RunOp(OpType::kAveragePool, Attrs({{"kernel_shape", Ints{2, 2}}, {"count_include_pad", int64_t{2}}}), {Var(x)}),
+      "count_include_pad");
   ExpectError(RunOp(OpType::kAveragePool, Attrs({{"kernel_shape", Ints{5, 1}}}), {Var(x)}), "exceeds");
 }
 
@@ -560,8 +590,7 @@ TEST(OpsNnGemm, AttributesAndBroadcastBias) {
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ExpectNear((*r)[0], {19, 22, 43, 50});
   // alpha 2, beta 0.5, transA, transB, C a row vector: 2 * A^T B^T + 0.5 * [10, 20].
-  r = RunOp(OpType::kGemm,
-            Attrs({{"alpha", 2.0f}, {"beta", 0.5f}, {"transA", int64_t{1}}, {"transB", int64_t{1}}}),
+  r = RunOp(OpType::kGemm, Attrs({{"alpha", 2.0f}, {"beta", 0.5f}, {"transA", int64_t{1}}, {"transB", int64_t{1}}}),
             {Var(a), Const(b), Const(F({10, 20}, {2}))});
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   ExpectNear((*r)[0], {2 * 23 + 5, 2 * 31 + 10, 2 * 34 + 5, 2 * 46 + 10});
@@ -586,7 +615,8 @@ TEST(OpsNnGemm, RandomLargeAgainstNaive) {
   for (int64_t i = 0; i < m; ++i)
     for (int64_t j = 0; j < n; ++j) {
       double acc = 0.25 * c.data<float>()[j];
-      for (int64_t p = 0; p < k; ++p) acc += static_cast<double>(a.data<float>()[i * k + p]) * b.data<float>()[j * k + p];
+      for (int64_t p = 0; p < k; ++p)
+        acc += static_cast<double>(a.data<float>()[i * k + p]) * b.data<float>()[j * k + p];
       want[static_cast<size_t>(i * n + j)] = static_cast<float>(acc);
     }
   ExpectClose((*r)[0], want);

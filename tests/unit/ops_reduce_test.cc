@@ -245,6 +245,9 @@ TEST(OpsReduceOthers, IntegerAndBoolTypes) {
   auto all = RunOp(OpType::kReduceMin, 20, KeepDims(0), {{xb}, {Axes({1}), true}});
   ASSERT_TRUE(all.ok());
   EXPECT_FALSE((*all)[0].data<bool>()[0]);
+  auto i8 = RunOp(OpType::kReduceMin, 18, KeepDims(0), {{T1<int8_t>({3, -128, 7, 9}, {2, 2})}, {Axes({0}), true}});
+  ASSERT_TRUE(i8.ok()) << i8.status().ToString();
+  EXPECT_EQ(Values<int8_t>((*i8)[0]), (std::vector<int8_t>{3, -128}));
   ExpectError(StatusOf(RunOp(OpType::kReduceSum, 13, {}, {{xb}}, 1, "bsum")), "bsum", "has dtype bool");
 }
 

@@ -3,10 +3,12 @@
 // network inputs) and runs it through CpuEngine, which poisons outputs before the run.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -196,6 +198,7 @@ TEST(OpsTensorShape, IdentityDropoutAnyDtype) {
   auto r = RunOp(OpType::kIdentity, A(), {Data(T_<int8_t>({-1, 0, 1}, {3}))});
   ASSERT_TRUE(r.ok());
   ExpectValues((*r)[0], {3}, {-1, 0, 1});
+  ExpectError(RunOp(OpType::kIdentity, A(), {Data(Iota({2})), Data(Iota({2}))}), "has 2 inputs");
   auto d = RunOp(OpType::kDropout, A(), {Data(F({1, 2, 3}, {3})), Const(Tensor::Scalar<float>(0.5f))}, 2, 13);
   ASSERT_TRUE(d.ok()) << d.status().ToString();
   ExpectValues((*d)[0], {3}, {1, 2, 3});
@@ -224,6 +227,7 @@ TEST(OpsTensorShape, ShapeStartEnd) {
   auto c = RunOp(OpType::kShape, A("start", int64_t{-10}), {Data(Iota({3, 4, 5}))});
   ASSERT_TRUE(c.ok());
   ExpectValues((*c)[0], {3}, {3, 4, 5});
+  ExpectError(RunOp(OpType::kShape, A("start", std::string("1")), {Data(Iota({3}))}), "'start' should be int");
   // The builder folds Shape with a data-less view: the kernel must read only the shape.
   Attributes none;
   ValueInfo vi{DataType::kFloat32, {7, 2}, nullptr};
@@ -493,6 +497,90 @@ TEST(OpsTensorMove, DepthToSpaceAndBack) {
   ExpectError(RunOp(OpType::kDepthToSpace, A(), {Data(x)}), "'blocksize'");
 }
 
+// Multi-index of flat element `i` of `shape` (row-major).
+std::vector<int64_t> Unflatten(int64_t i, const Shape& shape) {
+  std::vector<int64_t> idx(shape.size());
+  for (size_t d = shape.size(); d-- > 0;) {
+    idx[d] = i % shape[d];
+    i /= shape[d];
+  }
+  return idx;
+}
+
+int64_t Flatten(const std::vector<int64_t>& idx, const Shape& shape) {
+  int64_t f = 0;
+  for (size_t d = 0; d < shape.size(); ++d) f = f * shape[d] + idx[d];
+  return f;
+}
+
+TEST(OpsTensorMove, RandomTransposeSliceTileAgainstIndexMath) {
+  std::mt19937 rng(12345);
+  for (int iter = 0; iter < 60; ++iter) {
+    const int rank = 1 + static_cast<int>(rng() % 5);
+    Shape shape;
+    for (int d = 0; d < rank; ++d) shape.push_back(1 + static_cast<int64_t>(rng() % 4));
+    Tensor x = *Tensor::Create(DataType::kInt32, shape);
+    for (int64_t i = 0; i < x.num_elements(); ++i) x.data<int32_t>()[i] = static_cast<int32_t>(rng() % 1000);
+
+    // Transpose with a random permutation.
+    std::vector<int64_t> perm(rank);
+    for (int d = 0; d < rank; ++d) perm[d] = d;
+    std::shuffle(perm.begin(), perm.end(), rng);
+    auto t = RunOp(OpType::kTranspose, A("perm", perm), {Data(x)});
+    ASSERT_TRUE(t.ok()) << t.status().ToString();
+    const Tensor& to = (*t)[0];
+    for (int64_t i = 0; i < to.num_elements(); ++i) {
+      std::vector<int64_t> oi = Unflatten(i, to.shape()), ii(rank);
+      for (int d = 0; d < rank; ++d) ii[perm[d]] = oi[d];
+      ASSERT_EQ(to.data<int32_t>()[i], x.data<int32_t>()[Flatten(ii, shape)]) << "transpose iter " << iter;
+    }
+
+    // Slice every axis with a random start, end and step (either sign).
+    std::vector<int64_t> starts, ends, axes, steps;
+    for (int d = 0; d < rank; ++d) {
+      const int64_t n = shape[d];
+      int64_t step = 1 + static_cast<int64_t>(rng() % 3);
+      if (rng() % 2) step = -step;
+      int64_t a = static_cast<int64_t>(rng() % (n + 1)), b = static_cast<int64_t>(rng() % (n + 1));
+      if (step < 0) {
+        a = std::min(a, n - 1);
+        b = b - 1;  // may be -1 ... n - 1
+      }
+      starts.push_back(a);
+      ends.push_back(b < 0 ? -n - 5 : b);  // below -n means "before the first element"
+      axes.push_back(d);
+      steps.push_back(step);
+    }
+    auto sl = RunOp(OpType::kSlice, A(),
+                    {Data(x), Const(I64(starts)), Const(I64(ends)), Const(I64(axes)), Const(I64(steps))});
+    ASSERT_TRUE(sl.ok()) << sl.status().ToString();
+    const Tensor& so = (*sl)[0];
+    for (int d = 0; d < rank; ++d) {
+      int64_t count = 0;
+      const int64_t end = ends[d] < -shape[d] ? -1 : ends[d];
+      for (int64_t k = starts[d]; steps[d] > 0 ? k < end : k > end; k += steps[d]) ++count;
+      ASSERT_EQ(so.shape()[d], count) << "slice iter " << iter << " axis " << d;
+    }
+    for (int64_t i = 0; i < so.num_elements(); ++i) {
+      std::vector<int64_t> oi = Unflatten(i, so.shape()), ii(rank);
+      for (int d = 0; d < rank; ++d) ii[d] = starts[d] + oi[d] * steps[d];
+      ASSERT_EQ(so.data<int32_t>()[i], x.data<int32_t>()[Flatten(ii, shape)]) << "slice iter " << iter;
+    }
+
+    // Tile with random repeats.
+    std::vector<int64_t> reps;
+    for (int d = 0; d < rank; ++d) reps.push_back(1 + static_cast<int64_t>(rng() % 3));
+    auto tl = RunOp(OpType::kTile, A(), {Data(x), Const(I64(reps))});
+    ASSERT_TRUE(tl.ok()) << tl.status().ToString();
+    const Tensor& tile = (*tl)[0];
+    for (int64_t i = 0; i < tile.num_elements(); ++i) {
+      std::vector<int64_t> oi = Unflatten(i, tile.shape());
+      for (int d = 0; d < rank; ++d) oi[d] %= shape[d];
+      ASSERT_EQ(tile.data<int32_t>()[i], x.data<int32_t>()[Flatten(oi, shape)]) << "tile iter " << iter;
+    }
+  }
+}
+
 TEST(OpsTensorMove, EngineRejectsOutputShapeThatInputsDoNotGive) {
   // A network (e.g. from a corrupt plan) whose output buffer disagrees with the inputs must be
   // refused at prepare time, before a kernel could write past it.
@@ -638,6 +726,10 @@ TEST(OpsTensorResize, UpsampleAndResize10) {
   auto l = RunOp(OpType::kUpsample, a, {Data(F({0, 4}, {1, 2}))}, 1, 7);
   ASSERT_TRUE(l.ok()) << l.status().ToString();
   ExpectValues((*l)[0], {1, 4}, {0, 2, 4, 4});
+  ExpectError(RunOp(OpType::kUpsample, A(), {Data(F({1, 2}, {1, 2}))}, 1, 9), "neither 'scales' nor 'sizes'");
+  ExpectError(
+      RunOp(OpType::kUpsample, A("mode", std::string("cubic")), {Data(F({1, 2}, {1, 2})), Const(F({2, 2}, {2}))}, 1, 9),
+      "mode 'cubic'");
   // Resize-10 takes (X, scales).
   auto r = RunOp(OpType::kResize, A(), {Data(F({1, 2}, {1, 2})), Const(F({1, 2}, {2}))}, 1, 10);
   ASSERT_TRUE(r.ok()) << r.status().ToString();

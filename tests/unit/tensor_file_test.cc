@@ -177,7 +177,7 @@ std::string BuildRoot() {
   if (n <= 0) return ".";
   std::string exe(buf, static_cast<size_t>(n));
   std::string dir = exe.substr(0, exe.find_last_of('/'));  // build/tests
-  return dir.substr(0, dir.find_last_of('/'));              // build
+  return dir.substr(0, dir.find_last_of('/'));             // build
 }
 
 std::string SourceDir() {

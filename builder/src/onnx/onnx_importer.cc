@@ -35,6 +35,18 @@ constexpr size_t kMaxModelBytes = static_cast<size_t>(INT_MAX);
 
 std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
+onnx::AttributeProto::AttributeType TypeFromPresentField(const onnx::AttributeProto& attr) {
+  if (attr.has_f()) return onnx::AttributeProto::FLOAT;
+  if (attr.has_i()) return onnx::AttributeProto::INT;
+  if (attr.has_s()) return onnx::AttributeProto::STRING;
+  if (attr.has_t()) return onnx::AttributeProto::TENSOR;
+  if (attr.has_g()) return onnx::AttributeProto::GRAPH;
+  if (attr.floats_size() > 0) return onnx::AttributeProto::FLOATS;
+  if (attr.ints_size() > 0) return onnx::AttributeProto::INTS;
+  if (attr.strings_size() > 0) return onnx::AttributeProto::STRINGS;
+  return onnx::AttributeProto::UNDEFINED;
+}
+
 class Importer {
  public:
   Importer(std::string base_dir, std::string display) : base_dir_(std::move(base_dir)), display_(std::move(display)) {}
@@ -155,17 +167,17 @@ Status Importer::Declare(int id, const onnx::TypeProto& type, const std::string&
   for (const onnx::TensorShapeProto::Dimension& dim : tt.shape().dim()) {
     if (dim.value_case() == onnx::TensorShapeProto::Dimension::kDimValue) {
       if (dim.dim_value() < 0) {
-        return Error(StatusCode::kInvalidArgument,
-                     what + " " + Quote(v.name) + " is declared with negative dimension " +
-                         std::to_string(dim.dim_value()),
-                     v.name);
+        return Error(
+            StatusCode::kInvalidArgument,
+            what + " " + Quote(v.name) + " is declared with negative dimension " + std::to_string(dim.dim_value()),
+            v.name);
       }
       shape.push_back(dim.dim_value());
       params.emplace_back();
     } else {
       shape.push_back(-1);
       params.push_back(dim.value_case() == onnx::TensorShapeProto::Dimension::kDimParam ? dim.dim_param()
-                                                                                         : std::string());
+                                                                                        : std::string());
     }
   }
   if (!v.has_shape) {
@@ -249,20 +261,21 @@ Status Importer::ImportAttribute(const onnx::AttributeProto& attr, Node* node) {
   onnx::AttributeProto::AttributeType type = attr.type();
   if (type == onnx::AttributeProto::UNDEFINED) {
     // Old exporters leave `type` unset; the field that is present says it.
-    if (attr.has_f()) type = onnx::AttributeProto::FLOAT;
-    else if (attr.has_i()) type = onnx::AttributeProto::INT;
-    else if (attr.has_s()) type = onnx::AttributeProto::STRING;
-    else if (attr.has_t()) type = onnx::AttributeProto::TENSOR;
-    else if (attr.has_g()) type = onnx::AttributeProto::GRAPH;
-    else if (attr.floats_size()) type = onnx::AttributeProto::FLOATS;
-    else if (attr.ints_size()) type = onnx::AttributeProto::INTS;
-    else if (attr.strings_size()) type = onnx::AttributeProto::STRINGS;
-    else return Error(StatusCode::kInvalidArgument, where + " has no type and no value", node->name);
+    type = TypeFromPresentField(attr);
+    if (type == onnx::AttributeProto::UNDEFINED) {
+      return Error(StatusCode::kInvalidArgument, where + " has no type and no value", node->name);
+    }
   }
   switch (type) {
-    case onnx::AttributeProto::FLOAT: node->attrs.Set(attr.name(), attr.f()); break;
-    case onnx::AttributeProto::INT: node->attrs.Set(attr.name(), static_cast<int64_t>(attr.i())); break;
-    case onnx::AttributeProto::STRING: node->attrs.Set(attr.name(), attr.s()); break;
+    case onnx::AttributeProto::FLOAT:
+      node->attrs.Set(attr.name(), attr.f());
+      break;
+    case onnx::AttributeProto::INT:
+      node->attrs.Set(attr.name(), static_cast<int64_t>(attr.i()));
+      break;
+    case onnx::AttributeProto::STRING:
+      node->attrs.Set(attr.name(), attr.s());
+      break;
     case onnx::AttributeProto::TENSOR: {
       TensorProtoSource src{base_dir_, display_ + ": " + where, node->name};
       EDGERT_ASSIGN_OR_RETURN(Tensor t, TensorFromProto(attr.t(), src));
@@ -296,8 +309,9 @@ Status Importer::ImportConstantNode(const onnx::NodeProto& proto, const std::str
   }
   if (proto.attribute_size() != 1) {
     return Error(StatusCode::kInvalidArgument,
-                 label + " must have exactly one of the attributes value, value_float, value_floats, value_int, "
-                         "value_ints (it has " +
+                 label +
+                     " must have exactly one of the attributes value, value_float, value_floats, value_int, "
+                     "value_ints (it has " +
                      std::to_string(proto.attribute_size()) + ")",
                  name);
   }

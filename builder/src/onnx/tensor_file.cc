@@ -55,9 +55,12 @@ class NpyHeaderParser {
         if (!String(&h->descr)) return Fail("'descr' is not a string", error);
         h->has_descr = true;
       } else if (key == "fortran_order") {
-        if (Word("True")) h->fortran_order = true;
-        else if (Word("False")) h->fortran_order = false;
-        else return Fail("'fortran_order' is not True or False", error);
+        if (Word("True"))
+          h->fortran_order = true;
+        else if (Word("False"))
+          h->fortran_order = false;
+        else
+          return Fail("'fortran_order' is not True or False", error);
         h->has_order = true;
       } else if (key == "shape") {
         if (!Tuple(&h->shape, error)) return false;
@@ -139,34 +142,49 @@ StatusOr<DataType> DtypeFromDescr(const std::string& path, const std::string& de
   if (descr == "|u1") return DataType::kUInt8;
   if (descr == "|i1") return DataType::kInt8;
   if (descr == "<f8") {
-    return Unsupported(path + ": float64 .npy files are not supported as tensors; save float32 "
+    return Unsupported(path +
+                           ": float64 .npy files are not supported as tensors; save float32 "
                            "(numpy: array.astype(np.float32)) or use a .pb TensorProto",
                        path);
   }
   if (!descr.empty() && descr[0] == '>') {
     return Unsupported(path + ": big-endian dtype '" + descr + "' is not supported; save little-endian", path);
   }
-  return Unsupported(path + ": .npy dtype '" + descr + "' is not supported (supported: <f4 <f2 <i8 <i4 <i2 <u2 "
-                            "<u4 <u8 |b1 |u1 |i1)",
+  return Unsupported(path + ": .npy dtype '" + descr +
+                         "' is not supported (supported: <f4 <f2 <i8 <i4 <i2 <u2 "
+                         "<u4 <u8 |b1 |u1 |i1)",
                      path);
 }
 
 const char* DescrFromDtype(DataType dtype) {
   switch (dtype) {
-    case DataType::kFloat32: return "<f4";
-    case DataType::kFloat16: return "<f2";
-    case DataType::kFloat64: return "<f8";
-    case DataType::kInt32: return "<i4";
-    case DataType::kInt64: return "<i8";
-    case DataType::kInt16: return "<i2";
-    case DataType::kUInt16: return "<u2";
-    case DataType::kUInt32: return "<u4";
-    case DataType::kUInt64: return "<u8";
-    case DataType::kBool: return "|b1";
-    case DataType::kUInt8: return "|u1";
-    case DataType::kInt8: return "|i1";
+    case DataType::kFloat32:
+      return "<f4";
+    case DataType::kFloat16:
+      return "<f2";
+    case DataType::kFloat64:
+      return "<f8";
+    case DataType::kInt32:
+      return "<i4";
+    case DataType::kInt64:
+      return "<i8";
+    case DataType::kInt16:
+      return "<i2";
+    case DataType::kUInt16:
+      return "<u2";
+    case DataType::kUInt32:
+      return "<u4";
+    case DataType::kUInt64:
+      return "<u8";
+    case DataType::kBool:
+      return "|b1";
+    case DataType::kUInt8:
+      return "|u1";
+    case DataType::kInt8:
+      return "|i1";
     case DataType::kUndefined:
-    case DataType::kString: return nullptr;
+    case DataType::kString:
+      return nullptr;
   }
   return nullptr;
 }

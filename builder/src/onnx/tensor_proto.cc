@@ -10,6 +10,7 @@
 // raw_data order, so raw bytes are copied as they are.
 #include "onnx/tensor_proto.h"
 
+#include <google/protobuf/io/coded_stream.h>
 #include <sys/stat.h>
 
 #include <climits>
@@ -17,8 +18,6 @@
 #include <fstream>
 #include <limits>
 #include <map>
-
-#include <google/protobuf/io/coded_stream.h>
 
 namespace edgert {
 namespace {
@@ -56,55 +55,87 @@ void CopyField(const RepeatedField<Src>& field, Tensor* tensor) {
 // Number of elements the typed field used by `dtype` holds, or -1 when the dtype has no field.
 int64_t TypedFieldSize(const onnx::TensorProto& proto, DataType dtype) {
   switch (dtype) {
-    case DataType::kFloat32: return proto.float_data_size();
-    case DataType::kFloat64: return proto.double_data_size();
-    case DataType::kInt64: return proto.int64_data_size();
+    case DataType::kFloat32:
+      return proto.float_data_size();
+    case DataType::kFloat64:
+      return proto.double_data_size();
+    case DataType::kInt64:
+      return proto.int64_data_size();
     case DataType::kUInt32:
-    case DataType::kUInt64: return proto.uint64_data_size();
+    case DataType::kUInt64:
+      return proto.uint64_data_size();
     case DataType::kBool:
     case DataType::kInt8:
     case DataType::kUInt8:
     case DataType::kInt16:
     case DataType::kUInt16:
     case DataType::kInt32:
-    case DataType::kFloat16: return proto.int32_data_size();
+    case DataType::kFloat16:
+      return proto.int32_data_size();
     case DataType::kUndefined:
-    case DataType::kString: return -1;
+    case DataType::kString:
+      return -1;
   }
   return -1;
 }
 
 const char* TypedFieldName(DataType dtype) {
   switch (dtype) {
-    case DataType::kFloat32: return "float_data";
-    case DataType::kFloat64: return "double_data";
-    case DataType::kInt64: return "int64_data";
+    case DataType::kFloat32:
+      return "float_data";
+    case DataType::kFloat64:
+      return "double_data";
+    case DataType::kInt64:
+      return "int64_data";
     case DataType::kUInt32:
-    case DataType::kUInt64: return "uint64_data";
-    default: return "int32_data";
+    case DataType::kUInt64:
+      return "uint64_data";
+    default:
+      return "int32_data";
   }
 }
 
 void CopyTypedField(const onnx::TensorProto& proto, Tensor* t) {
   switch (t->dtype()) {
-    case DataType::kFloat32: CopyField<float>(proto.float_data(), t); break;
-    case DataType::kFloat64: CopyField<double>(proto.double_data(), t); break;
-    case DataType::kInt64: CopyField<int64_t>(proto.int64_data(), t); break;
-    case DataType::kUInt32: CopyField<uint32_t>(proto.uint64_data(), t); break;
-    case DataType::kUInt64: CopyField<uint64_t>(proto.uint64_data(), t); break;
+    case DataType::kFloat32:
+      CopyField<float>(proto.float_data(), t);
+      break;
+    case DataType::kFloat64:
+      CopyField<double>(proto.double_data(), t);
+      break;
+    case DataType::kInt64:
+      CopyField<int64_t>(proto.int64_data(), t);
+      break;
+    case DataType::kUInt32:
+      CopyField<uint32_t>(proto.uint64_data(), t);
+      break;
+    case DataType::kUInt64:
+      CopyField<uint64_t>(proto.uint64_data(), t);
+      break;
     case DataType::kBool: {
       bool* out = t->data<bool>();
       for (int i = 0; i < proto.int32_data_size(); ++i) out[i] = proto.int32_data(i) != 0;
       break;
     }
-    case DataType::kInt8: CopyField<int8_t>(proto.int32_data(), t); break;
-    case DataType::kUInt8: CopyField<uint8_t>(proto.int32_data(), t); break;
-    case DataType::kInt16: CopyField<int16_t>(proto.int32_data(), t); break;
+    case DataType::kInt8:
+      CopyField<int8_t>(proto.int32_data(), t);
+      break;
+    case DataType::kUInt8:
+      CopyField<uint8_t>(proto.int32_data(), t);
+      break;
+    case DataType::kInt16:
+      CopyField<int16_t>(proto.int32_data(), t);
+      break;
     case DataType::kUInt16:
-    case DataType::kFloat16: CopyField<uint16_t>(proto.int32_data(), t); break;
-    case DataType::kInt32: CopyField<int32_t>(proto.int32_data(), t); break;
+    case DataType::kFloat16:
+      CopyField<uint16_t>(proto.int32_data(), t);
+      break;
+    case DataType::kInt32:
+      CopyField<int32_t>(proto.int32_data(), t);
+      break;
     case DataType::kUndefined:
-    case DataType::kString: break;
+    case DataType::kString:
+      break;
   }
 }
 
@@ -132,9 +163,9 @@ StatusOr<Tensor> ReadExternal(const onnx::TensorProto& proto, const TensorProtoS
     size_t end = location.find_first_of("/\\", start);
     if (end == std::string::npos) end = location.size();
     if (location.compare(start, end - start, "..") == 0 && end - start == 2) {
-      return InvalidArgument(src.label + ": external data location " + Quote(location) +
-                                 " leaves the model's directory ('..')",
-                             src.subject);
+      return InvalidArgument(
+          src.label + ": external data location " + Quote(location) + " leaves the model's directory ('..')",
+          src.subject);
     }
     start = end + 1;
   }
@@ -194,8 +225,8 @@ StatusOr<Tensor> ReadExternal(const onnx::TensorProto& proto, const TensorProtoS
 }
 
 // Step 1: the data type, the dims and the byte size the header claims.
-Status ParseHeader(const onnx::TensorProto& proto, const TensorProtoSource& src, DataType* dtype_out,
-                   Shape* shape_out, uint64_t* bytes_out) {
+Status ParseHeader(const onnx::TensorProto& proto, const TensorProtoSource& src, DataType* dtype_out, Shape* shape_out,
+                   uint64_t* bytes_out) {
   const DataType dtype = DataTypeFromOnnx(proto.data_type());
   if (dtype == DataType::kUndefined) {
     if (proto.data_type() == onnx::TensorProto::UNDEFINED) {

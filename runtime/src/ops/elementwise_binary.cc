@@ -248,7 +248,7 @@ bool IsNan(T v) {
 
 // NaN propagates, as in numpy.maximum / numpy.minimum.
 struct MaxOp : BinaryTraits {
-  using TypesA = NumericTypes;
+  using TypesA = OrderedTypes;
   template <typename T>
   T operator()(T a, T b) const {
     return (a >= b || IsNan(a)) ? a : b;
@@ -256,7 +256,7 @@ struct MaxOp : BinaryTraits {
 };
 
 struct MinOp : BinaryTraits {
-  using TypesA = NumericTypes;
+  using TypesA = OrderedTypes;
   template <typename T>
   T operator()(T a, T b) const {
     return (a <= b || IsNan(a)) ? a : b;
@@ -457,8 +457,8 @@ void RegisterBinaryOps(OpRegistry& registry) {
   registry.Register(OpType::kGreaterOrEqual, BinaryDef<GreaterOrEqualOp>());
   registry.Register(OpType::kAnd, BinaryDef<AndOp>());
   registry.Register(OpType::kOr, BinaryDef<OrOp>());
-  registry.Register(OpType::kMin, VariadicDef<NumericTypes, MinOp>());
-  registry.Register(OpType::kMax, VariadicDef<NumericTypes, MaxOp>());
+  registry.Register(OpType::kMin, VariadicDef<OrderedTypes, MinOp>());
+  registry.Register(OpType::kMax, VariadicDef<OrderedTypes, MaxOp>());
   registry.Register(OpType::kSum, VariadicDef<NumericTypes, AddOp>());
   registry.Register(OpType::kMean, VariadicDef<FloatTypes, AddOp, true>());
   registry.Register(OpType::kWhere, OpDef{&WhereSupports, &WhereInfer, &WhereCreate});

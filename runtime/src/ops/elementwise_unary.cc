@@ -236,7 +236,7 @@ struct NotOp : NoAttrs<NotOp> {
 // and 2 (max) of the input's dtype, read at run time. y = min(max(x, lo), hi), so lo > hi gives hi
 // everywhere (as ONNX Runtime does).
 
-using ClipTypes = TypeList<float, int32_t, int64_t, int8_t>;
+using ClipTypes = OrderedTypes;
 
 Status ClipSupports(const OpContext& ctx) {
   EDGERT_RETURN_IF_ERROR(CheckInputDtype(ctx, 0, "input", ClipTypes{}));

@@ -23,8 +23,11 @@ template <typename... Ts>
 struct TypeList {};
 
 using FloatTypes = TypeList<float>;
-using NumericTypes = TypeList<float, int32_t, int64_t>;
-using ValueTypes = TypeList<float, int32_t, int64_t, bool>;  // comparisons, Where, Equal
+using NumericTypes = TypeList<float, int32_t, int64_t>;  // arithmetic
+// Ordering ops (Min/Max, Clip): also the narrow signed integers the ONNX conformance tests use.
+using OrderedTypes = TypeList<float, int32_t, int64_t, int8_t, int16_t>;
+// Comparisons, Where, ReduceMax/ReduceMin: OrderedTypes and bool.
+using ValueTypes = TypeList<float, int32_t, int64_t, bool, int8_t, int16_t>;
 using BoolTypes = TypeList<bool>;
 
 // Calls fn(T{}) for the T of the list whose DataTypeOf<T> is `dtype`; false when none is.

@@ -29,8 +29,7 @@ StatusOr<std::string> AttrString(const OpContext& ctx, const char* name, const s
   return *v;
 }
 
-StatusOr<std::vector<int64_t>> AttrInts(const OpContext& ctx, const char* name,
-                                        const std::vector<int64_t>& fallback) {
+StatusOr<std::vector<int64_t>> AttrInts(const OpContext& ctx, const char* name, const std::vector<int64_t>& fallback) {
   auto v = ctx.attrs().GetIntsOr(name, fallback, ctx.name());
   if (!v.ok()) return Prefixed(ctx, v.status());
   return *v;
@@ -92,8 +91,8 @@ StatusOr<WindowGeometry> ResolveWindow(const OpContext& ctx, const std::vector<i
   g.in = in_spatial;
   g.kernel = kernel;
   if (kernel.size() != n) {
-    return ctx.Error("kernel has " + std::to_string(kernel.size()) + " dimensions, the input has " +
-                     std::to_string(n) + " spatial dimensions");
+    return ctx.Error("kernel has " + std::to_string(kernel.size()) + " dimensions, the input has " + std::to_string(n) +
+                     " spatial dimensions");
   }
   EDGERT_RETURN_IF_ERROR(CheckWindowValues(ctx, "kernel_shape", kernel, 1));
   EDGERT_ASSIGN_OR_RETURN(g.strides, AttrInts(ctx, "strides", std::vector<int64_t>(n, 1)));

@@ -23,8 +23,7 @@ void RegisterNnLinalgOps(OpRegistry& registry);  // nn_linalg.cc: Gemm, MatMul, 
 StatusOr<int64_t> AttrInt(const OpContext& ctx, const char* name, int64_t fallback);
 StatusOr<float> AttrFloat(const OpContext& ctx, const char* name, float fallback);
 StatusOr<std::string> AttrString(const OpContext& ctx, const char* name, const std::string& fallback);
-StatusOr<std::vector<int64_t>> AttrInts(const OpContext& ctx, const char* name,
-                                        const std::vector<int64_t>& fallback);
+StatusOr<std::vector<int64_t>> AttrInts(const OpContext& ctx, const char* name, const std::vector<int64_t>& fallback);
 
 // create_cpu's guard against a network whose declared outputs disagree with the operator (e.g. a
 // corrupt plan): runs `infer` on a copy of `ctx` and compares every declared output (those with a
@@ -49,13 +48,13 @@ StatusOr<AutoPad> ParseAutoPad(const OpContext& ctx);
 
 // Geometry of a sliding window over `in.size()` spatial dimensions.
 struct WindowGeometry {
-  std::vector<int64_t> in;         // input spatial extent
-  std::vector<int64_t> kernel;     // window taps per dimension
+  std::vector<int64_t> in;      // input spatial extent
+  std::vector<int64_t> kernel;  // window taps per dimension
   std::vector<int64_t> strides;
   std::vector<int64_t> dilations;
   std::vector<int64_t> pad_begin;  // may exceed the attribute pads when ceil_mode adds a window
   std::vector<int64_t> pad_end;
-  std::vector<int64_t> out;        // output spatial extent
+  std::vector<int64_t> out;  // output spatial extent
   size_t rank() const { return in.size(); }
 };
 
@@ -116,8 +115,6 @@ class GemmScratch {
   void Reserve(int64_t m, int64_t n, int64_t k);
   float* pack_a() { return pack_a_.data(); }
   float* pack_b() { return pack_b_.data(); }
-  size_t pack_a_size() const { return pack_a_.size(); }
-  size_t pack_b_size() const { return pack_b_.size(); }
 
  private:
   std::vector<float> pack_a_;

@@ -9,6 +9,13 @@
 //                    a time, the innermost loop over a contiguous output row.
 //   ConvTranspose:   per image and group, col[(M/g) * K][in] = W_g^T * X_g, then col2im scatters
 //                    col into Y (initialised with the bias): y[i * s - pad + k * d] += col.
+//                    Output extent: full = s * (in - 1) + output_padding + (k - 1) * d + 1 less the
+//                    pads; with output_shape or SAME_*, the spec's total padding
+//                    full - output_shape (output_shape defaults to in * s for SAME_*) is split with
+//                    the odd element at the end for SAME_UPPER and at the start otherwise, and, as
+//                    ONNX Runtime does, a negative total counts as 0 (output_shape then extends the
+//                    output with bias-only elements at the end; SAME_* without output_shape yields
+//                    min(full, in * s)).
 #include <algorithm>
 #include <cstring>
 
@@ -244,8 +251,6 @@ StatusOr<std::unique_ptr<CpuKernel>> ConvCreate(const OpContext& ctx) {
 // ---------------------------------------------------------------------------------------------
 // ConvTranspose
 
-int64_t FloorDiv2(int64_t v) { return v >= 0 ? v / 2 : -((-v + 1) / 2); }
-
 struct ConvTransposeShape {
   int64_t n = 0, c = 0, m = 0, group = 1;
   std::vector<int64_t> in, out, kernel, strides, dilations, pad_begin;
@@ -289,14 +294,13 @@ StatusOr<ConvTransposeShape> ResolveConvTranspose(const OpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(cs.strides, AttrInts(ctx, "strides", std::vector<int64_t>(nd, 1)));
   EDGERT_ASSIGN_OR_RETURN(cs.dilations, AttrInts(ctx, "dilations", std::vector<int64_t>(nd, 1)));
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> pads, AttrInts(ctx, "pads", std::vector<int64_t>(2 * nd, 0)));
-  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> out_pad,
-                          AttrInts(ctx, "output_padding", std::vector<int64_t>(nd, 0)));
+  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> out_pad, AttrInts(ctx, "output_padding", std::vector<int64_t>(nd, 0)));
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> out_shape, AttrInts(ctx, "output_shape", {}));
   EDGERT_ASSIGN_OR_RETURN(AutoPad auto_pad, ParseAutoPad(ctx));
   auto check_size = [&](const std::vector<int64_t>& v, size_t want, const char* name) -> Status {
     if (v.size() != want) {
-      return ctx.Error(std::string("attribute '") + name + "' has " + std::to_string(v.size()) +
-                       " values, expected " + std::to_string(want));
+      return ctx.Error(std::string("attribute '") + name + "' has " + std::to_string(v.size()) + " values, expected " +
+                       std::to_string(want));
     }
     return Status::Ok();
   };
@@ -317,15 +321,15 @@ StatusOr<ConvTransposeShape> ResolveConvTranspose(const OpContext& ctx) {
   for (size_t i = 0; i < nd; ++i) {
     const int64_t s = cs.strides[i], d = cs.dilations[i], k = cs.kernel[i];
     const int64_t full = s * (cs.in[i] - 1) + out_pad[i] + (k - 1) * d + 1;
-    if (auto_pad == AutoPad::kSameUpper || auto_pad == AutoPad::kSameLower) {
+    if (!out_shape.empty() || auto_pad == AutoPad::kSameUpper || auto_pad == AutoPad::kSameLower) {
       const int64_t target = out_shape.empty() ? cs.in[i] * s : out_shape[i];
-      const int64_t total = full - target;
-      cs.pad_begin[i] = auto_pad == AutoPad::kSameUpper ? FloorDiv2(total) : total - FloorDiv2(total);
-      cs.out[i] = target;
+      const int64_t total = std::max<int64_t>(0, full - target);
+      cs.pad_begin[i] = auto_pad == AutoPad::kSameUpper ? total / 2 : total - total / 2;
+      cs.out[i] = out_shape.empty() ? full - total : target;
     } else {
       if (auto_pad == AutoPad::kNotSet) cs.pad_begin[i] = pads[i];
       const int64_t pad_end = auto_pad == AutoPad::kNotSet ? pads[i + nd] : 0;
-      cs.out[i] = out_shape.empty() ? full - cs.pad_begin[i] - pad_end : out_shape[i];
+      cs.out[i] = full - cs.pad_begin[i] - pad_end;
     }
     if (cs.out[i] < 1) {
       return ctx.Error("output spatial dimension " + std::to_string(i) + " would be " + std::to_string(cs.out[i]) +

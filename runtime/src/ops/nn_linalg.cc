@@ -61,8 +61,8 @@ StatusOr<GemmShape> ResolveGemm(const OpContext& ctx) {
   if (kb != gs.k) {
     return ctx.Error("inner dimensions differ: op(A) is " + std::to_string(gs.m) + "x" + std::to_string(gs.k) +
                      ", op(B) is " + std::to_string(kb) + "x" + std::to_string(gs.n) + " (A " + ShapeToString(a) +
-                     ", B " + ShapeToString(b) + ", transA " + std::to_string(ta) + ", transB " +
-                     std::to_string(tb) + ")");
+                     ", B " + ShapeToString(b) + ", transA " + std::to_string(ta) + ", transB " + std::to_string(tb) +
+                     ")");
   }
   if (ctx.has_input(2)) {
     const Shape& c = ctx.input(2).shape;
@@ -172,12 +172,11 @@ Status MatMulInfer(OpContext& ctx) {
 
 class MatMulKernel : public CpuKernel {
  public:
-  MatMulKernel(const MatMulShape& ms) : m_(ms.m), n_(ms.n), k_(ms.k) {
+  explicit MatMulKernel(const MatMulShape& ms) : m_(ms.m), n_(ms.n), k_(ms.k) {
     const int64_t batches = NumElements(ms.batch);
     const bool b_single = NumElements(ms.b_batch) == 1;
     const bool a_full = ms.a_batch.size() == ms.batch.size() && ms.a_batch == ms.batch;
-    fold_ = b_single && a_full;
-    if (fold_) {
+    if (b_single && a_full) {  // fold the batch into the rows of one product
       m_ *= batches;
       a_offsets_.push_back(0);
       b_offsets_.push_back(0);
@@ -207,7 +206,6 @@ class MatMulKernel : public CpuKernel {
 
  private:
   int64_t m_, n_, k_;
-  bool fold_ = false;
   std::vector<int64_t> a_offsets_, b_offsets_;  // element offsets per output batch element
   GemmScratch gemm_;
 };

@@ -226,7 +226,9 @@ class LayerNormKernel : public CpuKernel {
  public:
   // scale_index[i] / bias_index[i]: the element of Scale / B that normalized element i reads.
   LayerNormKernel(LayerNormShape ls, float epsilon, std::vector<int64_t> scale_index, std::vector<int64_t> bias_index)
-      : ls_(std::move(ls)), epsilon_(epsilon), scale_index_(std::move(scale_index)),
+      : ls_(std::move(ls)),
+        epsilon_(epsilon),
+        scale_index_(std::move(scale_index)),
         bias_index_(std::move(bias_index)) {}
 
   Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {

@@ -209,9 +209,12 @@ StatusOr<std::unique_ptr<CpuKernel>> MaxPoolCreate(const OpContext& ctx) {
   Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin);
   const int64_t planes = x[0] * x[1];
   switch (ctx.input(0).dtype) {
-    case DataType::kUInt8: return std::unique_ptr<CpuKernel>(new MaxPoolKernel<uint8_t>(planes, g, order == 1));
-    case DataType::kInt8: return std::unique_ptr<CpuKernel>(new MaxPoolKernel<int8_t>(planes, g, order == 1));
-    default: return std::unique_ptr<CpuKernel>(new MaxPoolKernel<float>(planes, g, order == 1));
+    case DataType::kUInt8:
+      return std::unique_ptr<CpuKernel>(new MaxPoolKernel<uint8_t>(planes, g, order == 1));
+    case DataType::kInt8:
+      return std::unique_ptr<CpuKernel>(new MaxPoolKernel<int8_t>(planes, g, order == 1));
+    default:
+      return std::unique_ptr<CpuKernel>(new MaxPoolKernel<float>(planes, g, order == 1));
   }
 }
 
@@ -330,8 +333,7 @@ StatusOr<std::unique_ptr<CpuKernel>> GlobalPoolCreate(const OpContext& ctx) {
   const Shape& x = ctx.input(0).shape;
   int64_t size = 1;
   for (size_t i = 2; i < x.size(); ++i) size *= x[i];
-  return std::unique_ptr<CpuKernel>(
-      new GlobalPoolKernel(x[0] * x[1], size, ctx.op() == OpType::kGlobalMaxPool));
+  return std::unique_ptr<CpuKernel>(new GlobalPoolKernel(x[0] * x[1], size, ctx.op() == OpType::kGlobalMaxPool));
 }
 
 }  // namespace

@@ -10,7 +10,9 @@
 //  3. Accumulators start at the reducer's identity (0, 1, -inf, +inf), so reducing an empty set
 //     yields it, as ONNX specifies; float sums and products accumulate in double.
 // ArgMax/ArgMin and TopK view the input as [outer, n, inner] around `axis`. TopK orders by value
-// (NaN counts as the largest), ties by the smaller index, as ONNX specifies.
+// (NaN counts as the largest), ties by the smaller index, as ONNX specifies; sorted=0 leaves the
+// order unspecified, so the sorted order is returned then too. ArgMax/ArgMin take the first
+// extreme element (the last with select_last_index=1).
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -487,7 +489,7 @@ StatusOr<std::unique_ptr<CpuKernel>> TopKCreate(const OpContext& ctx) {
 }
 
 void RegisterReduceFamily(OpRegistry& registry) {
-  using MinMaxTypes = ValueTypes;  // ReduceMax/ReduceMin also take bool (opset 20)
+  using MinMaxTypes = ValueTypes;  // ReduceMax/ReduceMin also take bool (opset 20) and int8/int16
   registry.Register(OpType::kReduceSum, ReduceDef<SumReducer, 13, NumericTypes>());
   registry.Register(OpType::kReduceMean, ReduceDef<MeanReducer, 18, NumericTypes>());
   registry.Register(OpType::kReduceProd, ReduceDef<ProdReducer, 18, NumericTypes>());

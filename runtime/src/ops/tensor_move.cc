@@ -409,13 +409,21 @@ Status InferGather(OpContext& ctx) {
 
 class GatherKernel : public CpuKernel {
  public:
-  GatherKernel(std::string name, int64_t outer, int64_t dim, int64_t inner_bytes)
-      : name_(std::move(name)), outer_(outer), dim_(dim), inner_bytes_(inner_bytes) {}
+  GatherKernel(std::string name, int64_t outer, int64_t dim, int64_t inner_bytes, int64_t num_indices)
+      : name_(std::move(name)),
+        outer_(outer),
+        dim_(dim),
+        inner_bytes_(inner_bytes),
+        resolved_(static_cast<size_t>(num_indices)) {}
   Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
     const Tensor& idx = *inputs[1];
     const int64_t n = idx.num_elements();
-    // Resolve and check the indices once.
-    resolved_.resize(static_cast<size_t>(n));
+    // Resolve and check the indices once per run (they may be a runtime input).
+    if (static_cast<size_t>(n) != resolved_.size()) {
+      return Internal("Gather node '" + name_ + "': indices have " + std::to_string(n) +
+                          " elements, the kernel was prepared for " + std::to_string(resolved_.size()),
+                      name_);
+    }
     for (int64_t i = 0; i < n; ++i) {
       int64_t k = idx.dtype() == DataType::kInt64 ? idx.data<int64_t>()[i] : idx.data<int32_t>()[i];
       if (k < -dim_ || k >= dim_) {
@@ -448,9 +456,9 @@ KernelOr CreateGather(const OpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(int64_t axis, GatherAxis(ctx));
   const Shape& data = ctx.input(0).shape;
   const int64_t elem = static_cast<int64_t>(DataTypeSize(ctx.input(0).dtype));
-  return std::unique_ptr<CpuKernel>(new GatherKernel(ctx.name(), Product(data, 0, static_cast<size_t>(axis)),
-                                                     data[axis],
-                                                     Product(data, static_cast<size_t>(axis) + 1, data.size()) * elem));
+  return std::unique_ptr<CpuKernel>(new GatherKernel(
+      ctx.name(), Product(data, 0, static_cast<size_t>(axis)), data[axis],
+      Product(data, static_cast<size_t>(axis) + 1, data.size()) * elem, NumElements(ctx.input(1).shape)));
 }
 
 // ---- Expand ----------------------------------------------------------------------------------

@@ -135,7 +135,7 @@ Status InferUnsqueeze(OpContext& ctx) {
   const Shape& in = ctx.input(0).shape;
   bool present = false;
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> axes, AxesFromInputOrAttr(ctx, &present));
-  if (!present || axes.empty()) return ctx.Error("axes are required (the 'axes' input or attribute)");
+  if (!present) return ctx.Error("axes are required (the 'axes' input or attribute)");
   const int64_t out_rank = static_cast<int64_t>(in.size() + axes.size());
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> norm, NormalizeAxes(ctx, axes, out_rank));
   std::vector<bool> inserted(static_cast<size_t>(out_rank), false);
