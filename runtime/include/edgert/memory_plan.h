@@ -177,7 +177,8 @@ struct TensorMemory {
 };
 
 // One arena buffer: a group of tensors sharing bytes (a tensor, its views, its in-place
-// successors and, nested in it, the groups written into its Concat slices).
+// successors and, nested in it, the groups written into its Concat slices and its Split views).
+// Slices sit at offsets that are multiples of the element size; buffers at aligned offsets.
 struct ArenaBuffer {
   size_t offset = 0;
   size_t bytes = 0;       // not aligned
@@ -199,7 +200,8 @@ struct NetworkMemoryPlan {
   std::vector<TensorMemory> tensors;  // one per network tensor, same index
   std::vector<ArenaBuffer> buffers;
   // One per layer: 1 when the layer moves no data under this plan (a view whose output aliases
-  // its input, or a Concat whose inputs all sit in their slices already). Engines skip it.
+  // its input, a Split into views, or a Concat whose inputs all sit in their slices already).
+  // Engines skip it.
   std::vector<uint8_t> layer_elided;
   // arena: the plan's peak; no_reuse: the sum of the aligned sizes of every planned tensor, each
   // in its own bytes; lower_bound: over the buffers after aliasing.
@@ -222,12 +224,12 @@ struct NetworkMemoryPlan {
 //    input 0 when input 0 is not a constant; the outputs of a Split whose dims before the axis
 //    are all 1 are views of their consecutive slices of the (non-constant) input;
 //  - in place: the output of a unary elementwise layer (Relu, Sigmoid, Clip, ... on input 0), an
-//    inference BatchNormalization (input 0) or a
-//    binary elementwise layer (Add, Mul, ..., PRelu, Pow, comparisons; Sum/Min/Max/Mean with two
-//    or more inputs: inputs 0 and 1) takes the bytes of an input of the same shape and dtype when
-//    every tensor on those bytes (its group, the Split views nested in it or the tensor it is a
-//    Split view of) dies at that layer and none is a graph input or output — the CPU kernels read
-//    element i of such an operand before writing element i;
+//    inference BatchNormalization (input 0) or a binary elementwise layer (Add, Mul, ..., PRelu,
+//    Pow, comparisons; Sum/Min/Max/Mean with two or more inputs: inputs 0 and 1) takes the bytes
+//    of an input of the same shape and dtype when every tensor on those bytes (its group, the
+//    Split views nested in it or the tensor it is a Split view of) dies at that layer, none is a
+//    graph input or output, and no other operand is a view of those bytes at another offset —
+//    the CPU kernels read element i of such an operand before writing element i;
 //  - Concat in place: when the dims before the axis are all 1 and every input's group is written
 //    only by layers before the Concat, read outside itself only by this Concat (once), and holds
 //    no graph input or output, each input group is nested in its slice of the output's group.
@@ -236,8 +238,9 @@ struct NetworkMemoryPlan {
 StatusOr<NetworkMemoryPlan> PlanNetworkMemory(const NetworkDef& network, const NetworkMemoryOptions& options = {});
 
 // Checks a network plan: the buffer plan passes ValidateMemoryPlan(), every planned tensor lies
-// inside its buffer, and no two tensors live at the same step overlap in bytes unless they share
-// them by design (same group, or nested in a Concat slice). Used by tests on every plan.
+// inside its buffer in bytes and in time, and no two tensors live at the same step overlap in
+// bytes unless they share them by design (same group, one nested in the other through Concat or
+// Split slices, or Split views of one tensor). Used by tests on every plan.
 Status ValidateNetworkMemoryPlan(const NetworkDef& network, const NetworkMemoryPlan& plan);
 
 }  // namespace edgert
