@@ -1,15 +1,25 @@
 // edgert: the command-line front end of the builder.
 //
 //   edgert check MODEL.onnx [--shapes ...]         per-node support report
-//   edgert run MODEL.onnx [--shapes ...] [--inputs F...] [--save-outputs DIR] [--compare DIR]
-//                         [--rtol X] [--seed N]   build for concrete inputs and run on the CPU
+//   edgert build MODEL.onnx (-o OUT.plan | --cache) [--shapes ...]   (build_command.cc)
+//   edgert inspect PLAN [--json]                     (inspect_command.cc)
+//   edgert run MODEL.onnx|PLAN [--shapes ...] [--inputs F...] [--save-outputs DIR] [--compare DIR]
+//                         [--rtol X] [--seed N]   build for concrete inputs (or load the plan) and
+//                                                 run on the CPU
+//
+// run: ONNX models and plans share the input and output code. Steps:
+//   1. Describe the inputs (InputSpec): from the model's graph inputs (shapes may be dynamic, --shapes
+//      sets them) or from the plan's network inputs (fixed shapes; --shapes and files must match).
+//   2. Read --inputs files or make random ones (the same generator and order for both sources, so
+//      a seed gives the same inputs to a model and to its plan).
+//   3. ONNX: BuildNetworkForInputs (binding shape-parameter inputs); plan: ValidatePlan, then
+//      LoadedPlan::Open. Run CpuEngine.
+//   4. Print, save and compare the outputs.
 //
 // Exit codes: 0 success, 1 a model/data error or a failed comparison, 2 a usage error. Every error
 // is printed as "edgert: <message>" on stderr.
-#include <sys/stat.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -22,9 +32,11 @@
 #include <string>
 #include <vector>
 
+#include "cli_common.h"
 #include "cli_util.h"
 #include "edgert/builder.h"
 #include "edgert/cpu_engine.h"
+#include "edgert/plan.h"
 #include "edgert/version.h"
 #include "onnx/onnx_importer.h"
 #include "onnx/tensor_file.h"
@@ -32,22 +44,24 @@
 namespace edgert {
 namespace {
 
-constexpr int kExitOk = 0;
-constexpr int kExitFail = 1;
-constexpr int kExitUsage = 2;
-
 const char kMainHelp[] =
     "usage: edgert <command> [options]\n"
     "\n"
     "commands:\n"
     "  check MODEL.onnx [--shapes NAME:DIMS[,...]]\n"
     "      print, per node, whether edgert can build it; exit 1 if any node is unsupported\n"
-    "  run MODEL.onnx [--shapes ...] [--inputs FILE...] [--save-outputs DIR] [--compare DIR]\n"
+    "  build MODEL.onnx (-o OUT.plan | --cache) [--cache-dir DIR] [--shapes NAME:DIMS[,...]]\n"
+    "      build a plan for the CPU backend, into a file or through the plan cache\n"
+    "  inspect PLAN [--json]\n"
+    "      print a plan's header, device key, hashes, layers and totals\n"
+    "  run MODEL.onnx|PLAN [--shapes ...] [--inputs FILE...] [--save-outputs DIR] [--compare DIR]\n"
     "                 [--rtol X] [--seed N]\n"
-    "      build the model for concrete inputs and run it on the reference CPU engine\n"
+    "      build the model for concrete inputs (or load the plan) and run it on the reference CPU\n"
+    "      engine\n"
     "  help [COMMAND]   this text, or the options of COMMAND\n"
     "\n"
-    "options: --help, --version\n";
+    "options: --help, --version\n"
+    "environment: EDGERT_CACHE_DIR (plan cache directory, default ~/.cache/edgert)\n";
 
 const char kCheckHelp[] =
     "usage: edgert check MODEL.onnx [--shapes NAME:DIMS[,NAME2:DIMS...]]\n"
@@ -59,10 +73,12 @@ const char kCheckHelp[] =
     "  --shapes NAME:1x3x224x224[,...]   build-time shapes of inputs with dynamic dimensions\n";
 
 const char kRunHelp[] =
-    "usage: edgert run MODEL.onnx [options]\n"
+    "usage: edgert run MODEL.onnx|PLAN [options]\n"
     "\n"
     "Builds the model for one set of inputs and runs it on the reference CPU engine, printing each\n"
-    "output's name, dtype and shape.\n"
+    "output's name, dtype and shape. A plan (a file starting with \"EDGERTPL\", or named *.plan) is\n"
+    "validated for this device and edgert version and loaded instead; its input shapes are fixed,\n"
+    "so input files and --shapes must match them.\n"
     "\n"
     "  --inputs FILE...        input tensors (.npy or ONNX TensorProto .pb), one per model input, in the\n"
     "                          model's input order; without it, random inputs (floats uniform in\n"
@@ -77,46 +93,6 @@ const char kRunHelp[] =
     "  --rtol X                tolerance of --compare (default 1e-4)\n"
     "\n"
     "Exit 0 when every comparison passes, 1 on model errors or failed comparisons, 2 on usage errors.\n";
-
-void PrintError(const std::string& message) { std::fprintf(stderr, "edgert: %s\n", message.c_str()); }
-
-int Fail(const Status& s) {
-  PrintError(s.ToString());
-  return kExitFail;
-}
-
-// `command` names the help page to point at ("" for the main one).
-int Usage(const std::string& message, const std::string& command) {
-  PrintError(message);
-  std::fprintf(stderr, "see 'edgert help%s'\n", command.empty() ? "" : (" " + command).c_str());
-  return kExitUsage;
-}
-
-bool FileExists(const std::string& path) {
-  struct stat st;
-  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
-Status MakeDirs(const std::string& dir) {
-  std::string partial;
-  size_t pos = 0;
-  while (pos <= dir.size()) {
-    size_t slash = dir.find('/', pos);
-    if (slash == std::string::npos) slash = dir.size();
-    partial = dir.substr(0, slash);
-    pos = slash + 1;
-    if (partial.empty()) continue;
-    struct stat st;
-    if (stat(partial.c_str(), &st) == 0) {
-      if (!S_ISDIR(st.st_mode)) return IoError(partial + " exists and is not a directory", partial);
-      continue;
-    }
-    if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
-      return IoError("cannot create directory " + partial + ": " + std::strerror(errno), partial);
-    }
-  }
-  return Status::Ok();
-}
 
 // Options shared by check and run; the parser fills what it sees and rejects the rest.
 struct Options {
@@ -275,44 +251,90 @@ void FillRandom(Tensor* t, std::mt19937_64& rng) {
   }
 }
 
-// Random inputs for every model input, shaped by --shapes or the model's static shapes.
-Status MakeRandomInputs(const std::string& model, const Graph& graph, const std::map<std::string, Shape>& shapes,
-                        uint64_t seed, std::vector<Tensor>* inputs) {
+// One input of the model or plan being run.
+struct InputSpec {
+  std::string name;
+  DataType dtype = DataType::kUndefined;
+  bool has_shape = false;
+  Shape shape;  // may hold -1 (dynamic) for an ONNX model; fixed for a plan
+};
+
+Status UnsupportedInputType(const std::string& source, const std::string& name) {
+  return Unsupported(source + ": input '" + name +
+                         "' is not a tensor of a type edgert can hold "
+                         "(sequences, optionals, strings, bfloat16 and float8 are not supported)",
+                     name);
+}
+
+// Steps 1 and 2 of run: the input tensors, from files or random. With `fixed`, every tensor must
+// have exactly the spec's dtype and shape (plans); otherwise --shapes sets the random inputs' shapes
+// and checks the files'.
+Status PrepareInputs(const std::string& source, const std::vector<InputSpec>& specs, bool fixed, const Options& o,
+                     const std::map<std::string, Shape>& shapes, std::vector<Tensor>* inputs) {
   for (const auto& [name, shape] : shapes) {
-    int id = graph.Find(name);
-    bool is_input = false;
-    for (int in : graph.inputs) is_input = is_input || in == id;
-    if (!is_input) return InvalidArgument("--shapes names '" + name + "', which is not an input of " + model, name);
-  }
-  std::mt19937_64 rng(seed);
-  for (int id : graph.inputs) {
-    const Value& v = graph.values[static_cast<size_t>(id)];
-    if (DataTypeSize(v.dtype) == 0) {
-      return Unsupported(model + ": input '" + v.name +
-                             "' is not a tensor of a type edgert can hold "
-                             "(sequences, optionals, strings, bfloat16 and float8 are not supported)",
-                         v.name);
+    auto it = std::find_if(specs.begin(), specs.end(), [&](const InputSpec& s) { return s.name == name; });
+    if (it == specs.end())
+      return InvalidArgument("--shapes names '" + name + "', which is not an input of " + source, name);
+    if (fixed && shape != it->shape) {
+      return InvalidArgument("--shapes gives input '" + name + "' shape " + ShapeToString(shape) + " but the plan " +
+                                 source + " was built for " + ShapeToString(it->shape) + " (plan shapes are fixed)",
+                             name);
     }
+  }
+  if (o.has_inputs) {
+    if (o.inputs.size() != specs.size()) {
+      std::string names;
+      for (const InputSpec& s : specs) names += (names.empty() ? "" : ", ") + s.name;
+      return InvalidArgument(source + " has " + std::to_string(specs.size()) + " inputs (" +
+                             (names.empty() ? "none" : names) + ") but --inputs gives " +
+                             std::to_string(o.inputs.size()) + " files");
+    }
+    for (size_t i = 0; i < o.inputs.size(); ++i) {
+      const InputSpec& spec = specs[i];
+      if (spec.dtype == DataType::kUndefined) return UnsupportedInputType(source, spec.name);
+      StatusOr<Tensor> t = ReadTensorFile(o.inputs[i]);
+      if (!t.ok()) return t.status().WithContext("input '" + spec.name + "'");
+      if (fixed && (t->dtype() != spec.dtype || t->shape() != spec.shape)) {
+        return InvalidArgument(o.inputs[i] + " holds " + DataTypeName(t->dtype()) + " " + ShapeToString(t->shape()) +
+                                   " but input '" + spec.name + "' of the plan " + source + " is " +
+                                   DataTypeName(spec.dtype) + " " + ShapeToString(spec.shape),
+                               spec.name);
+      }
+      auto it = shapes.find(spec.name);
+      if (it != shapes.end() && t->shape() != it->second) {
+        return InvalidArgument("--shapes gives input '" + spec.name + "' shape " + ShapeToString(it->second) + " but " +
+                                   o.inputs[i] + " holds " + ShapeToString(t->shape()),
+                               spec.name);
+      }
+      inputs->push_back(*t);
+    }
+    return Status::Ok();
+  }
+  const uint64_t seed = o.has_seed ? o.seed : std::random_device{}();
+  std::printf("inputs: random, seed %llu\n", static_cast<unsigned long long>(seed));
+  std::mt19937_64 rng(seed);
+  for (const InputSpec& spec : specs) {
+    if (DataTypeSize(spec.dtype) == 0) return UnsupportedInputType(source, spec.name);
     Shape shape;
-    auto it = shapes.find(v.name);
+    auto it = shapes.find(spec.name);
     if (it != shapes.end()) {
       shape = it->second;
     } else {
-      if (!v.has_shape) {
-        return InvalidArgument(
-            model + ": input '" + v.name + "' has no shape in the model; give it with --shapes " + v.name + ":DIMS",
-            v.name);
+      if (!spec.has_shape) {
+        return InvalidArgument(source + ": input '" + spec.name +
+                                   "' has no shape in the model; give it with --shapes " + spec.name + ":DIMS",
+                               spec.name);
       }
-      for (int64_t d : v.shape) {
+      for (int64_t d : spec.shape) {
         if (d < 0) {
-          return InvalidArgument(model + ": input '" + v.name + "' has dynamic shape " + ShapeToString(v.shape) +
-                                     "; give it with --shapes " + v.name + ":DIMS",
-                                 v.name);
+          return InvalidArgument(source + ": input '" + spec.name + "' has dynamic shape " + ShapeToString(spec.shape) +
+                                     "; give it with --shapes " + spec.name + ":DIMS",
+                                 spec.name);
         }
       }
-      shape = v.shape;
+      shape = spec.shape;
     }
-    EDGERT_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(v.dtype, shape));
+    EDGERT_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(spec.dtype, shape));
     FillRandom(&t, rng);
     inputs->push_back(std::move(t));
   }
@@ -326,79 +348,15 @@ StatusOr<Tensor> ReadReference(const std::string& dir, size_t k) {
   return NotFound("reference " + base + ".pb (or .npy) not found", base + ".pb");
 }
 
-int RunRun(const std::vector<std::string>& args) {
-  Options o;
-  std::string err = ParseArgs(args, true, &o);
-  if (!err.empty()) return Usage(err, "run");
-  std::map<std::string, Shape> shapes;
-  if (o.has_shapes) {
-    Status s = ParseShapesOption(o.shapes_text, &shapes);
-    if (!s.ok()) return Usage(s.message(), "run");
-  }
-  // The model's inputs (names, dtypes, declared shapes) decide how files and random inputs match.
-  StatusOr<Graph> graph = ImportOnnxFile(o.model);
-  if (!graph.ok()) return Fail(graph.status());
-  std::vector<Tensor> inputs;
-  if (o.has_inputs) {
-    if (o.inputs.size() != graph->inputs.size()) {
-      std::string names;
-      for (int id : graph->inputs) names += (names.empty() ? "" : ", ") + graph->values[static_cast<size_t>(id)].name;
-      return Fail(InvalidArgument(o.model + " has " + std::to_string(graph->inputs.size()) + " inputs (" +
-                                  (names.empty() ? "none" : names) + ") but --inputs gives " +
-                                  std::to_string(o.inputs.size()) + " files"));
-    }
-    for (size_t i = 0; i < o.inputs.size(); ++i) {
-      const Value& v = graph->values[static_cast<size_t>(graph->inputs[i])];
-      if (v.dtype == DataType::kUndefined) {
-        return Fail(Unsupported(o.model + ": input '" + v.name +
-                                    "' is not a tensor of a type edgert can hold "
-                                    "(sequences, optionals, strings, bfloat16 and float8 are not supported)",
-                                v.name));
-      }
-      StatusOr<Tensor> t = ReadTensorFile(o.inputs[i]);
-      if (!t.ok()) return Fail(t.status().WithContext("input '" + v.name + "'"));
-      inputs.push_back(*t);
-    }
-    // With files, --shapes is optional and only checked: the files carry the shapes.
-    for (const auto& [name, shape] : shapes) {
-      size_t i = 0;
-      while (i < graph->inputs.size() && graph->values[static_cast<size_t>(graph->inputs[i])].name != name) ++i;
-      if (i == graph->inputs.size()) {
-        return Fail(InvalidArgument("--shapes names '" + name + "', which is not an input of " + o.model, name));
-      }
-      if (inputs[i].shape() != shape) {
-        return Fail(InvalidArgument("--shapes gives input '" + name + "' shape " + ShapeToString(shape) + " but " +
-                                        o.inputs[i] + " holds " + ShapeToString(inputs[i].shape()),
-                                    name));
-      }
-    }
-  } else {
-    uint64_t seed = o.has_seed ? o.seed : std::random_device{}();
-    std::printf("inputs: random, seed %llu\n", static_cast<unsigned long long>(seed));
-    Status s = MakeRandomInputs(o.model, *graph, shapes, seed, &inputs);
-    if (!s.ok()) return Fail(s);
-  }
-  std::vector<std::string> bound;
-  StatusOr<NetworkDef> net = BuildNetworkForInputs(o.model, inputs, &bound);
-  if (!net.ok()) return Fail(net.status());
-  if (!bound.empty()) {
-    std::string names;
-    for (const std::string& b : bound) names += (names.empty() ? "" : ", ") + b;
-    std::printf("bound at build time: %s\n", names.c_str());
-  }
-  // The engine takes the inputs that stayed network inputs, in order.
-  std::vector<Tensor> feed;
-  for (size_t i = 0; i < graph->inputs.size() && i < inputs.size(); ++i) {
-    const std::string& name = graph->values[static_cast<size_t>(graph->inputs[i])].name;
-    if (std::find(bound.begin(), bound.end(), name) == bound.end()) feed.push_back(inputs[i]);
-  }
+// Steps 3 (run) and 4 of run: executes `network` on `feed` and prints, saves and compares outputs.
+int RunAndReport(const std::string& source, NetworkDef network, const std::vector<Tensor>& feed, const Options& o) {
   std::vector<std::string> output_names;
-  for (int32_t t : net->outputs) output_names.push_back(net->tensors[static_cast<size_t>(t)].name);
-  StatusOr<std::unique_ptr<CpuEngine>> engine = CpuEngine::Create(std::move(*net));
-  if (!engine.ok()) return Fail(engine.status().WithContext(o.model));
+  for (int32_t t : network.outputs) output_names.push_back(network.tensors[static_cast<size_t>(t)].name);
+  StatusOr<std::unique_ptr<CpuEngine>> engine = CpuEngine::Create(std::move(network));
+  if (!engine.ok()) return Fail(engine.status().WithContext(source));
   std::vector<Tensor> outputs;
   Status s = (*engine)->Run(feed, &outputs);
-  if (!s.ok()) return Fail(s.WithContext(o.model));
+  if (!s.ok()) return Fail(s.WithContext(source));
 
   if (!o.save_dir.empty()) {
     s = MakeDirs(o.save_dir);
@@ -428,6 +386,72 @@ int RunRun(const std::vector<std::string>& args) {
   return all_pass ? kExitOk : kExitFail;
 }
 
+int RunPlan(const Options& o, const std::map<std::string, Shape>& shapes) {
+  Status valid = ValidatePlan(o.model, CpuDeviceKey(), EDGERT_VERSION_STRING);
+  if (!valid.ok()) return Fail(valid);
+  StatusOr<LoadedPlan> plan = LoadedPlan::Open(o.model);
+  if (!plan.ok()) return Fail(plan.status());
+  const NetworkDef& net = plan->network();
+  std::vector<InputSpec> specs;
+  for (int32_t t : net.inputs) {
+    const TensorDef& d = net.tensors[static_cast<size_t>(t)];
+    specs.push_back({d.name, d.dtype, true, d.shape});
+  }
+  std::vector<Tensor> inputs;
+  Status s = PrepareInputs(o.model, specs, true, o, shapes, &inputs);
+  if (!s.ok()) return Fail(s);
+  return RunAndReport(o.model, net, inputs, o);
+}
+
+int RunModel(const Options& o, const std::map<std::string, Shape>& shapes) {
+  // The model's inputs (names, dtypes, declared shapes) decide how files and random inputs match.
+  StatusOr<Graph> graph = ImportOnnxFile(o.model);
+  if (!graph.ok()) return Fail(graph.status());
+  std::vector<InputSpec> specs;
+  for (int id : graph->inputs) {
+    const Value& v = graph->values[static_cast<size_t>(id)];
+    specs.push_back({v.name, v.dtype, v.has_shape, v.shape});
+  }
+  std::vector<Tensor> inputs;
+  Status s = PrepareInputs(o.model, specs, false, o, shapes, &inputs);
+  if (!s.ok()) return Fail(s);
+  std::vector<std::string> bound;
+  StatusOr<NetworkDef> net = BuildNetworkForInputs(o.model, inputs, &bound);
+  if (!net.ok()) return Fail(net.status());
+  if (!bound.empty()) {
+    std::string names;
+    for (const std::string& b : bound) names += (names.empty() ? "" : ", ") + b;
+    std::printf("bound at build time: %s\n", names.c_str());
+  }
+  // The engine takes the inputs that stayed network inputs, in order.
+  std::vector<Tensor> feed;
+  for (size_t i = 0; i < specs.size() && i < inputs.size(); ++i) {
+    if (std::find(bound.begin(), bound.end(), specs[i].name) == bound.end()) feed.push_back(inputs[i]);
+  }
+  return RunAndReport(o.model, std::move(*net), feed, o);
+}
+
+int RunRun(const std::vector<std::string>& args) {
+  Options o;
+  std::string err = ParseArgs(args, true, &o);
+  if (!err.empty()) return Usage(err, "run");
+  std::map<std::string, Shape> shapes;
+  if (o.has_shapes) {
+    Status s = ParseShapesOption(o.shapes_text, &shapes);
+    if (!s.ok()) return Usage(s.message(), "run");
+  }
+  return LooksLikePlan(o.model) ? RunPlan(o, shapes) : RunModel(o, shapes);
+}
+
+// The help page of `command`, or nullptr when there is no such command.
+const char* HelpOf(const std::string& command) {
+  if (command == "check") return kCheckHelp;
+  if (command == "build") return kBuildHelp;
+  if (command == "inspect") return kInspectHelp;
+  if (command == "run") return kRunHelp;
+  return nullptr;
+}
+
 int Main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) return Usage("no command given", "");
@@ -435,7 +459,8 @@ int Main(int argc, char** argv) {
   std::vector<std::string> rest(args.begin() + 1, args.end());
   for (const std::string& a : rest) {
     if (a == "--help" || a == "-h") {
-      std::printf("%s", cmd == "run" ? kRunHelp : cmd == "check" ? kCheckHelp : kMainHelp);
+      const char* help = HelpOf(cmd);
+      std::printf("%s", help != nullptr ? help : kMainHelp);
       return kExitOk;
     }
   }
@@ -450,16 +475,16 @@ int Main(int argc, char** argv) {
   if (cmd == "help") {
     if (rest.empty()) {
       std::printf("%s", kMainHelp);
-    } else if (rest[0] == "run") {
-      std::printf("%s", kRunHelp);
-    } else if (rest[0] == "check") {
-      std::printf("%s", kCheckHelp);
-    } else {
-      return Usage("no command '" + rest[0] + "'", "");
+      return kExitOk;
     }
+    const char* help = HelpOf(rest[0]);
+    if (help == nullptr) return Usage("no command '" + rest[0] + "'", "");
+    std::printf("%s", help);
     return kExitOk;
   }
   if (cmd == "check") return RunCheck(rest);
+  if (cmd == "build") return RunBuildCommand(rest);
+  if (cmd == "inspect") return RunInspectCommand(rest);
   if (cmd == "run") return RunRun(rest);
   return Usage("unknown command '" + cmd + "'", "");
 }

@@ -6,7 +6,9 @@ Steps:
   2. For each model: `edgert check` must exit 0; `edgert run --inputs ... --compare ... --rtol R
      --save-outputs DIR` must exit 0, and the saved outputs are compared here too (relative L2
      against ONNX Runtime's outputs, which must be <= R).
-  3. `edgert check` on a model with an unknown operator must exit 1 and name the operator and node.
+  3. Plan round trip: `edgert build -o model.plan`, then `edgert run model.plan` on the same inputs
+     must reproduce the outputs of the ONNX run exactly and pass the same comparison.
+  4. `edgert check` on a model with an unknown operator must exit 1 and name the operator and node.
 Prints a table (model, nodes, max relative L2, time) and exits 1 if any check failed.
 """
 import argparse
@@ -113,6 +115,38 @@ def main():
             except (RuntimeError, ValueError, OSError) as e:
                 failures.append(f"{label}: {e}\n{text}")
         rows.append((label, info["nodes"], error, seconds, "ok" if len(failures) == failures_before else "FAIL"))
+        if check and len(failures) == failures_before:
+            plan_round_trip(label, info, shapes, inputs, data_dir, out_dir)
+
+    def plan_round_trip(label, info, shapes, inputs, data_dir, onnx_out_dir):
+        """build -> plan file -> run the plan: bit-identical to the ONNX run, within rtol of ORT."""
+        label = f"{label} plan"
+        failures_before = len(failures)
+        plan = os.path.join(info["dir"], "model.plan")
+        rc, text, build_seconds = run([edgert, "build", info["model"]] + shapes + ["-o", plan], work)
+        if rc != 0:
+            failures.append(f"{label}: `edgert build` exited {rc}:\n{text}")
+            rows.append((label, info["nodes"], float("nan"), build_seconds, "FAIL"))
+            return
+        out_dir = os.path.join(info["dir"], "edgert_plan_outputs")
+        shutil.rmtree(out_dir, ignore_errors=True)
+        os.makedirs(out_dir)
+        rc, text, seconds = run([edgert, "run", plan, "--inputs"] + inputs +
+                                ["--compare", data_dir, "--rtol", repr(args.rtol), "--save-outputs", out_dir], work)
+        error = float("nan")
+        if rc != 0:
+            failures.append(f"{label}: `edgert run` of the plan exited {rc}:\n{text}")
+        else:
+            try:
+                from_plan = saved_outputs(out_dir, info["outputs"])
+                from_onnx = saved_outputs(onnx_out_dir, info["outputs"])
+                error = max(relative_l2(a, b) for a, b in zip(from_plan, from_onnx))
+                if error != 0.0:
+                    failures.append(f"{label}: outputs differ from the ONNX run (relative L2 {error:.3g})")
+            except (RuntimeError, ValueError, OSError) as e:
+                failures.append(f"{label}: {e}\n{text}")
+        rows.append((label, info["nodes"], error, build_seconds + seconds,
+                     "ok" if len(failures) == failures_before else "FAIL"))
 
     def random_shapes(info):
         """`edgert run --shapes` with random inputs at another batch size: outputs must follow."""
@@ -156,10 +190,10 @@ def main():
         failures.append(f"unknown_op: the report does not name {bad['op']} and node {bad['node']}:\n{text}")
     rows.append(("unknown_op (check)", 2, float("nan"), 0.0, "ok" if len(failures) == failures_before else "FAIL"))
 
-    print(f"\n{'model':<26} {'nodes':>5} {'max rel L2':>11} {'time s':>7}  result")
+    print(f"\n{'model':<31} {'nodes':>5} {'max rel L2':>11} {'time s':>7}  result")
     for name, nodes, error, seconds, result in rows:
         err_text = "-" if np.isnan(error) else f"{error:.2e}"
-        print(f"{name:<26} {nodes:>5} {err_text:>11} {seconds:>7.2f}  {result}")
+        print(f"{name:<31} {nodes:>5} {err_text:>11} {seconds:>7.2f}  {result}")
     if failures:
         print("\nFAILURES:")
         for f in failures:

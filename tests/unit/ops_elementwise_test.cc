@@ -8,80 +8,30 @@
 
 #include "edgert/cpu_engine.h"
 #include "edgert/op_def.h"
+#include "op_test_util.h"
 
 namespace edgert {
 namespace {
 
 // One operator input: a tensor that is either a network input (fed at run time) or a constant.
 // An undefined tensor is an absent optional input.
-struct In {
-  Tensor value;
-  bool constant = false;
-};
+using In = testing::OpArg;
+using testing::ExpectError;
+using testing::ExpectFloats;
+using testing::StatusOf;
+using testing::Values;
 
 // Builds a one-layer network around `op` (output dtypes and shapes from the op's infer()), runs it
 // on the CPU engine and returns the outputs, or the first error of support check, inference,
 // engine creation or the run.
 StatusOr<std::vector<Tensor>> RunOp(OpType op, int opset, const Attributes& attrs, const std::vector<In>& inputs,
                                     size_t num_outputs = 1, const std::string& name = "node0") {
-  NetworkDef net;
-  LayerDef layer;
-  layer.name = name;
-  layer.op = op;
-  layer.opset = opset;
-  layer.attrs = attrs;
-  std::vector<ValueInfo> infos(inputs.size());
-  std::vector<const ValueInfo*> ptrs;
-  std::vector<Tensor> feeds;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const Tensor& t = inputs[i].value;
-    if (!t.defined()) {
-      layer.inputs.push_back(-1);
-      ptrs.push_back(nullptr);
-      continue;
-    }
-    TensorDef def;
-    def.name = "in" + std::to_string(i);
-    def.dtype = t.dtype();
-    def.shape = t.shape();
-    if (inputs[i].constant) {
-      def.value = t;
-    } else {
-      net.inputs.push_back(static_cast<int32_t>(net.tensors.size()));
-      feeds.push_back(t);
-    }
-    layer.inputs.push_back(static_cast<int32_t>(net.tensors.size()));
-    net.tensors.push_back(def);
-    infos[i] = ValueInfo{t.dtype(), t.shape(), inputs[i].constant ? &inputs[i].value : nullptr};
-    ptrs.push_back(&infos[i]);
-  }
-  OpContext ctx(op, name, attrs, opset, ptrs, num_outputs);
-  EDGERT_RETURN_IF_ERROR(CheckSupported(ctx));
-  EDGERT_RETURN_IF_ERROR(GetOpDef(op)->infer(ctx));
-  for (size_t k = 0; k < num_outputs; ++k) {
-    TensorDef def;
-    def.name = "out" + std::to_string(k);
-    def.dtype = ctx.output(k).dtype;
-    def.shape = ctx.output(k).shape;
-    layer.outputs.push_back(static_cast<int32_t>(net.tensors.size()));
-    net.outputs.push_back(static_cast<int32_t>(net.tensors.size()));
-    net.tensors.push_back(def);
-  }
-  net.layers.push_back(layer);
-  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CpuEngine> engine, CpuEngine::Create(std::move(net)));
-  std::vector<Tensor> outs;
-  EDGERT_RETURN_IF_ERROR(engine->Run(feeds, &outs));
-  return outs;
+  return testing::RunSingleOp(op, attrs, inputs, num_outputs, opset, name);
 }
 
 StatusOr<Tensor> Run1(OpType op, const std::vector<In>& inputs, const Attributes& attrs = {}, int opset = 17) {
   EDGERT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, RunOp(op, opset, attrs, inputs));
   return outs[0];
-}
-
-template <typename T>
-std::vector<T> Values(const Tensor& t) {
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.num_elements());
 }
 
 template <typename T>
@@ -98,33 +48,6 @@ std::vector<bool> BoolValues(const Tensor& t) {
   std::vector<bool> v;
   for (int64_t i = 0; i < t.num_elements(); ++i) v.push_back(t.data<bool>()[i]);
   return v;
-}
-
-void ExpectFloats(const Tensor& t, const std::vector<float>& want, float tol = 1e-5f) {
-  ASSERT_EQ(t.dtype(), DataType::kFloat32);
-  ASSERT_EQ(t.num_elements(), static_cast<int64_t>(want.size()));
-  for (size_t i = 0; i < want.size(); ++i) {
-    float got = t.data<float>()[i];
-    if (std::isnan(want[i])) {
-      EXPECT_TRUE(std::isnan(got)) << "element " << i;
-    } else if (std::isinf(want[i])) {
-      EXPECT_EQ(got, want[i]) << "element " << i;
-    } else {
-      EXPECT_NEAR(got, want[i], tol * std::max(1.0f, std::fabs(want[i]))) << "element " << i;
-    }
-  }
-}
-
-// The error's message names the node and contains `what`.
-void ExpectError(const Status& s, const std::string& node, const std::string& what) {
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("node '" + node + "'"), std::string::npos) << s.message();
-  EXPECT_NE(s.message().find(what), std::string::npos) << s.message();
-}
-
-template <typename T>
-Status StatusOf(const StatusOr<T>& v) {
-  return v.status();
 }
 
 std::mt19937& Rng() {
@@ -514,7 +437,7 @@ TEST(OpsElementwiseBinary, EngineRejectsWrongDeclaredOutput) {
   net.inputs = {0, 1};
   net.outputs = {2};
   auto engine = CpuEngine::Create(std::move(net));
-  ExpectError(engine.status(), "add_bad", "output 0 is declared as float32 2x4 but the inputs give float32 2x3");
+  ExpectError(engine.status(), "add_bad", "output 0 is declared float32 2x4 but the inputs give float32 2x3");
 }
 
 // ---- Variadic -------------------------------------------------------------------------------------

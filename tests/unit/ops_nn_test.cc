@@ -9,6 +9,7 @@
 #include "edgert/cpu_engine.h"
 #include "edgert/network.h"
 #include "edgert/op_def.h"
+#include "op_test_util.h"
 
 namespace edgert {
 namespace {
@@ -16,13 +17,10 @@ namespace {
 constexpr const char* kNode = "nn0";
 
 // One input of the node under test: a runtime input, a build-time constant, or absent.
-struct Arg {
-  enum Kind { kVar, kConst, kAbsent } kind = kVar;
-  Tensor value;
-};
-Arg Var(Tensor t) { return {Arg::kVar, std::move(t)}; }
-Arg Const(Tensor t) { return {Arg::kConst, std::move(t)}; }
-Arg Absent() { return {Arg::kAbsent, Tensor()}; }
+using Arg = testing::OpArg;
+Arg Var(Tensor t) { return {std::move(t), false}; }
+Arg Const(Tensor t) { return {std::move(t), true}; }
+Arg Absent() { return {}; }
 
 Tensor F(const std::vector<float>& v, Shape shape) { return Tensor::FromVector<float>(v, std::move(shape)); }
 
@@ -37,63 +35,7 @@ Tensor Random(Shape shape, std::mt19937& rng) {
 // builder does), runs it on the CPU engine and returns the outputs.
 StatusOr<std::vector<Tensor>> RunOp(OpType op, const Attributes& attrs, const std::vector<Arg>& args,
                                     size_t num_outputs = 1, int opset = 17) {
-  std::vector<ValueInfo> infos(args.size());
-  std::vector<const ValueInfo*> ptrs;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i].kind == Arg::kAbsent) {
-      ptrs.push_back(nullptr);
-      continue;
-    }
-    infos[i].dtype = args[i].value.dtype();
-    infos[i].shape = args[i].value.shape();
-    if (args[i].kind == Arg::kConst) infos[i].value = &args[i].value;
-    ptrs.push_back(&infos[i]);
-  }
-  OpContext ctx(op, kNode, attrs, opset, ptrs, num_outputs);
-  EDGERT_RETURN_IF_ERROR(CheckSupported(ctx));
-  EDGERT_RETURN_IF_ERROR(GetOpDef(op)->infer(ctx));
-
-  NetworkDef net;
-  LayerDef layer;
-  layer.name = kNode;
-  layer.op = op;
-  layer.opset = opset;
-  layer.attrs = attrs;
-  std::vector<Tensor> feeds;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (args[i].kind == Arg::kAbsent) {
-      layer.inputs.push_back(-1);
-      continue;
-    }
-    TensorDef def;
-    def.name = "in" + std::to_string(i);
-    def.dtype = args[i].value.dtype();
-    def.shape = args[i].value.shape();
-    const int32_t id = static_cast<int32_t>(net.tensors.size());
-    if (args[i].kind == Arg::kConst) {
-      def.value = args[i].value;
-    } else {
-      net.inputs.push_back(id);
-      feeds.push_back(args[i].value);
-    }
-    net.tensors.push_back(def);
-    layer.inputs.push_back(id);
-  }
-  for (size_t k = 0; k < num_outputs; ++k) {
-    TensorDef def;
-    def.name = "out" + std::to_string(k);
-    def.dtype = ctx.output(k).dtype;
-    def.shape = ctx.output(k).shape;
-    const int32_t id = static_cast<int32_t>(net.tensors.size());
-    net.tensors.push_back(def);
-    net.outputs.push_back(id);
-    layer.outputs.push_back(id);
-  }
-  net.layers.push_back(layer);
-  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CpuEngine> engine, CpuEngine::Create(std::move(net)));
-  std::vector<Tensor> outputs;
-  EDGERT_RETURN_IF_ERROR(engine->Run(feeds, &outputs));
-  return outputs;
+  return testing::RunSingleOp(op, attrs, args, num_outputs, opset, kNode);
 }
 
 void ExpectNear(const Tensor& got, const std::vector<float>& want, float tol = 1e-5f) {
@@ -289,8 +231,8 @@ TEST(OpsNnConv, DeclaredOutputShapeMismatchIsAnError) {
   net.outputs = {2};
   auto engine = CpuEngine::Create(net);
   ASSERT_FALSE(engine.ok());
-  EXPECT_NE(engine.status().message().find("node 'nn0': output 0 is declared float32 1x1x4 but the operator "
-                                           "produces float32 1x1x3"),
+  EXPECT_NE(engine.status().message().find("node 'nn0': output 0 is declared float32 1x1x4 but the inputs give "
+                                           "float32 1x1x3"),
             std::string::npos)
       << engine.status().message();
 }

@@ -9,75 +9,26 @@
 
 #include "edgert/cpu_engine.h"
 #include "edgert/op_def.h"
+#include "op_test_util.h"
 
 namespace edgert {
 namespace {
 
 // One operator input: a network input fed at run time, or a constant. An undefined tensor is an
 // absent optional input.
-struct In {
-  Tensor value;
-  bool constant = false;
-};
+using In = testing::OpArg;
+using testing::ExpectError;
+using testing::ExpectFloats;
+using testing::StatusOf;
+using testing::Values;
 
 // Builds a one-layer network around `op` (outputs from the op's infer()), runs it on the CPU
 // engine and returns the outputs or the first error.
 StatusOr<std::vector<Tensor>> RunOp(OpType op, int opset, const Attributes& attrs, const std::vector<In>& inputs,
                                     size_t num_outputs = 1, const std::string& name = "node0") {
-  NetworkDef net;
-  LayerDef layer;
-  layer.name = name;
-  layer.op = op;
-  layer.opset = opset;
-  layer.attrs = attrs;
-  std::vector<ValueInfo> infos(inputs.size());
-  std::vector<const ValueInfo*> ptrs;
-  std::vector<Tensor> feeds;
-  for (size_t i = 0; i < inputs.size(); ++i) {
-    const Tensor& t = inputs[i].value;
-    if (!t.defined()) {
-      layer.inputs.push_back(-1);
-      ptrs.push_back(nullptr);
-      continue;
-    }
-    TensorDef def;
-    def.name = "in" + std::to_string(i);
-    def.dtype = t.dtype();
-    def.shape = t.shape();
-    if (inputs[i].constant) {
-      def.value = t;
-    } else {
-      net.inputs.push_back(static_cast<int32_t>(net.tensors.size()));
-      feeds.push_back(t);
-    }
-    layer.inputs.push_back(static_cast<int32_t>(net.tensors.size()));
-    net.tensors.push_back(def);
-    infos[i] = ValueInfo{t.dtype(), t.shape(), inputs[i].constant ? &inputs[i].value : nullptr};
-    ptrs.push_back(&infos[i]);
-  }
-  OpContext ctx(op, name, attrs, opset, ptrs, num_outputs);
-  EDGERT_RETURN_IF_ERROR(CheckSupported(ctx));
-  EDGERT_RETURN_IF_ERROR(GetOpDef(op)->infer(ctx));
-  for (size_t k = 0; k < num_outputs; ++k) {
-    TensorDef def;
-    def.name = "out" + std::to_string(k);
-    def.dtype = ctx.output(k).dtype;
-    def.shape = ctx.output(k).shape;
-    layer.outputs.push_back(static_cast<int32_t>(net.tensors.size()));
-    net.outputs.push_back(static_cast<int32_t>(net.tensors.size()));
-    net.tensors.push_back(def);
-  }
-  net.layers.push_back(layer);
-  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CpuEngine> engine, CpuEngine::Create(std::move(net)));
-  std::vector<Tensor> outs;
-  EDGERT_RETURN_IF_ERROR(engine->Run(feeds, &outs));
-  return outs;
+  return testing::RunSingleOp(op, attrs, inputs, num_outputs, opset, name);
 }
 
-template <typename T>
-std::vector<T> Values(const Tensor& t) {
-  return std::vector<T>(t.data<T>(), t.data<T>() + t.num_elements());
-}
 template <typename T>
 Tensor T1(std::vector<T> v, Shape shape) {
   return Tensor::FromVector<T>(v, std::move(shape));
@@ -86,32 +37,6 @@ Tensor F(std::vector<float> v, Shape shape) { return T1<float>(std::move(v), std
 Tensor Axes(std::vector<int64_t> axes) {
   Shape shape{static_cast<int64_t>(axes.size())};
   return T1<int64_t>(std::move(axes), shape);
-}
-
-void ExpectFloats(const Tensor& t, const std::vector<float>& want, float tol = 1e-5f) {
-  ASSERT_EQ(t.dtype(), DataType::kFloat32);
-  ASSERT_EQ(t.num_elements(), static_cast<int64_t>(want.size()));
-  for (size_t i = 0; i < want.size(); ++i) {
-    float got = t.data<float>()[i];
-    if (std::isnan(want[i])) {
-      EXPECT_TRUE(std::isnan(got)) << "element " << i;
-    } else if (std::isinf(want[i])) {
-      EXPECT_EQ(got, want[i]) << "element " << i;
-    } else {
-      EXPECT_NEAR(got, want[i], tol * std::max(1.0f, std::fabs(want[i]))) << "element " << i;
-    }
-  }
-}
-
-void ExpectError(const Status& s, const std::string& node, const std::string& what) {
-  ASSERT_FALSE(s.ok());
-  EXPECT_NE(s.message().find("node '" + node + "'"), std::string::npos) << s.message();
-  EXPECT_NE(s.message().find(what), std::string::npos) << s.message();
-}
-
-template <typename T>
-Status StatusOf(const StatusOr<T>& v) {
-  return v.status();
 }
 
 Attributes KeepDims(int64_t keep) {

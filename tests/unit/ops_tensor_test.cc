@@ -15,16 +15,14 @@
 #include "edgert/cpu_engine.h"
 #include "edgert/network.h"
 #include "edgert/op_def.h"
+#include "op_test_util.h"
 #include "op_util.h"
 
 namespace edgert {
 namespace {
 
 // One input of the layer under test: a network input (data) or a constant (parameter).
-struct Arg {
-  Tensor value;
-  bool constant = false;
-};
+using Arg = testing::OpArg;
 Arg Data(Tensor t) { return {std::move(t), false}; }
 Arg Const(Tensor t) { return {std::move(t), true}; }
 
@@ -48,58 +46,9 @@ Tensor Iota(Shape shape) {
 // that are nullopt are absent optional inputs.
 StatusOr<std::vector<Tensor>> RunOp(OpType op, const Attributes& attrs, const std::vector<std::optional<Arg>>& args,
                                     size_t num_outputs = 1, int opset = 18) {
-  std::vector<ValueInfo> infos(args.size());
-  std::vector<const ValueInfo*> ptrs(args.size(), nullptr);
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (!args[i]) continue;
-    infos[i].dtype = args[i]->value.dtype();
-    infos[i].shape = args[i]->value.shape();
-    infos[i].value = args[i]->constant ? &args[i]->value : nullptr;
-    ptrs[i] = &infos[i];
-  }
-  OpContext ctx(op, "n1", attrs, opset, ptrs, num_outputs);
-  EDGERT_RETURN_IF_ERROR(CheckSupported(ctx));
-  EDGERT_RETURN_IF_ERROR(GetOpDef(op)->infer(ctx));
-
-  NetworkDef net;
-  LayerDef layer;
-  layer.name = "n1";
-  layer.op = op;
-  layer.opset = opset;
-  layer.attrs = attrs;
-  std::vector<Tensor> run_inputs;
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (!args[i]) {
-      layer.inputs.push_back(-1);
-      continue;
-    }
-    TensorDef def;
-    def.name = "in" + std::to_string(i);
-    def.dtype = args[i]->value.dtype();
-    def.shape = args[i]->value.shape();
-    if (args[i]->constant) {
-      def.value = args[i]->value;
-    } else {
-      net.inputs.push_back(static_cast<int32_t>(net.tensors.size()));
-      run_inputs.push_back(args[i]->value);
-    }
-    layer.inputs.push_back(static_cast<int32_t>(net.tensors.size()));
-    net.tensors.push_back(def);
-  }
-  for (size_t k = 0; k < num_outputs; ++k) {
-    TensorDef def;
-    def.name = "out" + std::to_string(k);
-    def.dtype = ctx.output(k).dtype;
-    def.shape = ctx.output(k).shape;
-    layer.outputs.push_back(static_cast<int32_t>(net.tensors.size()));
-    net.outputs.push_back(static_cast<int32_t>(net.tensors.size()));
-    net.tensors.push_back(def);
-  }
-  net.layers.push_back(layer);
-  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CpuEngine> engine, CpuEngine::Create(net));
-  std::vector<Tensor> outs;
-  EDGERT_RETURN_IF_ERROR(engine->Run(run_inputs, &outs));
-  return outs;
+  std::vector<Arg> present;
+  for (const std::optional<Arg>& a : args) present.push_back(a ? *a : Arg{});
+  return testing::RunSingleOp(op, attrs, present, num_outputs, opset, "n1");
 }
 
 std::vector<double> Values(const Tensor& t) {
@@ -596,7 +545,7 @@ TEST(OpsTensorMove, EngineRejectsOutputShapeThatInputsDoNotGive) {
   net.layers.push_back(layer);
   net.inputs = {0};
   net.outputs = {1};
-  ExpectError(CpuEngine::Create(net), "output 0 is float32 2x3 but the inputs give float32 3x2");
+  ExpectError(CpuEngine::Create(net), "output 0 is declared float32 2x3 but the inputs give float32 3x2");
 }
 
 // ---- Resize / Upsample -----------------------------------------------------------------------

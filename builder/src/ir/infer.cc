@@ -76,11 +76,14 @@ Status BindInputs(Graph& g, const InferOptions& opt) {
                                  ":1x3x224x224 (for example)",
                              v.name);
     }
+    Shape example = v.shape;  // the suggestion below puts 1 where the model leaves a dimension open
+    for (int64_t& d : example) d = d < 0 ? 1 : d;
     for (size_t d = 0; d < v.shape.size(); ++d) {
       if (v.shape[d] < 0) {
         std::string sym = d < v.dim_params.size() && !v.dim_params[d].empty() ? " ('" + v.dim_params[d] + "')" : "";
         return InvalidArgument("input '" + v.name + "' has dynamic dimension " + std::to_string(d) + sym +
-                                   "; give its build shape with --shapes " + v.name + ":" + ShapeToString(v.shape),
+                                   "; give its build shape with --shapes, e.g. --shapes " + v.name + ":" +
+                                   ShapeToString(example),
                                v.name);
       }
     }

@@ -13,51 +13,6 @@ Status CheckSameDtype(const OpContext& ctx, size_t a, size_t b) {
                    DataTypeName(da) + " and " + DataTypeName(db));
 }
 
-namespace {
-
-template <typename T>
-StatusOr<T> Wrap(const OpContext& ctx, StatusOr<T> value) {
-  if (value.ok()) return value;
-  return ctx.Error(value.status().message());
-}
-
-}  // namespace
-
-StatusOr<int64_t> AttrInt(const OpContext& ctx, const char* name, int64_t fallback) {
-  return Wrap(ctx, ctx.attrs().GetIntOr(name, fallback, ctx.name()));
-}
-
-StatusOr<float> AttrFloat(const OpContext& ctx, const char* name, float fallback) {
-  return Wrap(ctx, ctx.attrs().GetFloatOr(name, fallback, ctx.name()));
-}
-
-StatusOr<std::string> AttrString(const OpContext& ctx, const char* name, const std::string& fallback) {
-  return Wrap(ctx, ctx.attrs().GetStringOr(name, fallback, ctx.name()));
-}
-
-StatusOr<bool> AttrFlag(const OpContext& ctx, const char* name, bool fallback) {
-  EDGERT_ASSIGN_OR_RETURN(int64_t v, AttrInt(ctx, name, fallback ? 1 : 0));
-  if (v != 0 && v != 1) {
-    return ctx.Error(std::string("attribute '") + name + "' must be 0 or 1, got " + std::to_string(v));
-  }
-  return v == 1;
-}
-
-Status CheckDeclaredOutputs(const OpContext& ctx, Status (*infer)(OpContext&)) {
-  OpContext inferred = ctx;
-  EDGERT_RETURN_IF_ERROR(infer(inferred));
-  for (size_t i = 0; i < ctx.num_outputs(); ++i) {
-    const ValueInfo& want = inferred.output(i);
-    const ValueInfo& got = ctx.output(i);
-    if (want.dtype != got.dtype || want.shape != got.shape) {
-      return ctx.Error("output " + std::to_string(i) + " is declared as " + DataTypeName(got.dtype) + " " +
-                       ShapeToString(got.shape) + " but the inputs give " + DataTypeName(want.dtype) + " " +
-                       ShapeToString(want.shape));
-    }
-  }
-  return Status::Ok();
-}
-
 BroadcastWalker::BroadcastWalker(const std::vector<Shape>& inputs, const Shape& out) {
   const size_t rank = out.size();
   const size_t n = inputs.size();

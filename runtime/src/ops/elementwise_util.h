@@ -1,11 +1,8 @@
 // Machinery shared by the elementwise and reduce operator families:
 //   - compile-time dtype lists, and dispatch from a runtime DataType to a C++ element type;
-//   - attribute reads whose errors name the node;
-//   - a create-time check that the outputs a network declares equal what infer() produces (so a
-//     hand-built or corrupt network cannot make a kernel write out of bounds);
 //   - BroadcastWalker, which walks N broadcast inputs against an output in contiguous inner runs.
-// All of it lives in namespace edgert::ew so that its names (AttrInt, ...) cannot collide with the
-// helpers of other operator families.
+// All of it lives in namespace edgert::ew. Attribute reads and the declared-output check are
+// op_util.h's, shared by every family.
 #pragma once
 
 #include <cstdint>
@@ -68,16 +65,6 @@ std::string NodeLabel(const OpContext& ctx);
 // Error unless inputs `a` and `b` (both present) have the same dtype.
 Status CheckSameDtype(const OpContext& ctx, size_t a, size_t b);
 
-// Attribute reads: `fallback` when absent; an error naming the node and the attribute otherwise.
-StatusOr<int64_t> AttrInt(const OpContext& ctx, const char* name, int64_t fallback);
-StatusOr<float> AttrFloat(const OpContext& ctx, const char* name, float fallback);
-StatusOr<std::string> AttrString(const OpContext& ctx, const char* name, const std::string& fallback);
-// An int attribute that must be 0 or 1.
-StatusOr<bool> AttrFlag(const OpContext& ctx, const char* name, bool fallback);
-
-// Runs `infer` on a copy of ctx and fails, naming the node and output, when a declared output
-// differs in dtype or shape. create_cpu calls it before building a kernel.
-Status CheckDeclaredOutputs(const OpContext& ctx, Status (*infer)(OpContext&));
 
 // Walks inputs broadcast against an output shape in runs of contiguous output elements.
 //

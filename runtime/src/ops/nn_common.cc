@@ -5,56 +5,10 @@
 
 namespace edgert {
 
-namespace {
-
-Status Prefixed(const OpContext& ctx, const Status& s) { return ctx.Error(s.message()); }
-
-}  // namespace
-
-StatusOr<int64_t> AttrInt(const OpContext& ctx, const char* name, int64_t fallback) {
-  auto v = ctx.attrs().GetIntOr(name, fallback, ctx.name());
-  if (!v.ok()) return Prefixed(ctx, v.status());
-  return *v;
-}
-
-StatusOr<float> AttrFloat(const OpContext& ctx, const char* name, float fallback) {
-  auto v = ctx.attrs().GetFloatOr(name, fallback, ctx.name());
-  if (!v.ok()) return Prefixed(ctx, v.status());
-  return *v;
-}
-
-StatusOr<std::string> AttrString(const OpContext& ctx, const char* name, const std::string& fallback) {
-  auto v = ctx.attrs().GetStringOr(name, fallback, ctx.name());
-  if (!v.ok()) return Prefixed(ctx, v.status());
-  return *v;
-}
-
-StatusOr<std::vector<int64_t>> AttrInts(const OpContext& ctx, const char* name, const std::vector<int64_t>& fallback) {
-  auto v = ctx.attrs().GetIntsOr(name, fallback, ctx.name());
-  if (!v.ok()) return Prefixed(ctx, v.status());
-  return *v;
-}
-
 std::string IntsToString(const std::vector<int64_t>& v) {
   std::string s = "[";
   for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
   return s + "]";
-}
-
-Status CheckDeclaredOutputs(const OpContext& ctx, Status (*infer)(OpContext&)) {
-  OpContext probe = ctx;
-  EDGERT_RETURN_IF_ERROR(infer(probe));
-  for (size_t i = 0; i < ctx.num_outputs(); ++i) {
-    const ValueInfo& declared = ctx.output(i);
-    const ValueInfo& inferred = probe.output(i);
-    if (declared.dtype == DataType::kUndefined) continue;
-    if (declared.dtype != inferred.dtype || declared.shape != inferred.shape) {
-      return ctx.Error("output " + std::to_string(i) + " is declared " + DataTypeName(declared.dtype) + " " +
-                       ShapeToString(declared.shape) + " but the operator produces " + DataTypeName(inferred.dtype) +
-                       " " + ShapeToString(inferred.shape));
-    }
-  }
-  return Status::Ok();
 }
 
 Status RequireFloat32Input(const OpContext& ctx, size_t i, const char* what) {

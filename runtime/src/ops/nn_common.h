@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "edgert/op_def.h"
+#include "op_util.h"
 #include "registry.h"
 
 namespace edgert {
@@ -18,17 +19,6 @@ void RegisterNnConvOps(OpRegistry& registry);    // nn_conv.cc: Conv, ConvTransp
 void RegisterNnPoolOps(OpRegistry& registry);    // nn_pool.cc: MaxPool, AveragePool, Global*Pool
 void RegisterNnNormOps(OpRegistry& registry);    // nn_norm.cc: Batch/Instance/LayerNormalization
 void RegisterNnLinalgOps(OpRegistry& registry);  // nn_linalg.cc: Gemm, MatMul, Softmax, LogSoftmax
-
-// Attribute reads whose errors read "<Op> node '<name>': attribute 'x' ...".
-StatusOr<int64_t> AttrInt(const OpContext& ctx, const char* name, int64_t fallback);
-StatusOr<float> AttrFloat(const OpContext& ctx, const char* name, float fallback);
-StatusOr<std::string> AttrString(const OpContext& ctx, const char* name, const std::string& fallback);
-StatusOr<std::vector<int64_t>> AttrInts(const OpContext& ctx, const char* name, const std::vector<int64_t>& fallback);
-
-// create_cpu's guard against a network whose declared outputs disagree with the operator (e.g. a
-// corrupt plan): runs `infer` on a copy of `ctx` and compares every declared output (those with a
-// defined dtype) with what it produces. Kernels index their outputs by the inferred shapes.
-Status CheckDeclaredOutputs(const OpContext& ctx, Status (*infer)(OpContext&));
 
 // Ok when input `i` (if present) is float32; otherwise "float64 inputs are not supported ...",
 // naming the input by `what`.

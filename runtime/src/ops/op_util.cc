@@ -85,6 +85,56 @@ StatusOr<std::vector<float>> ConstInputFloats(const OpContext& ctx, size_t i, co
   return v;
 }
 
+namespace {
+
+template <typename T>
+StatusOr<T> NodeAttr(const OpContext& ctx, StatusOr<T> value) {
+  if (value.ok()) return value;
+  return ctx.Error(value.status().message());
+}
+
+}  // namespace
+
+StatusOr<int64_t> AttrInt(const OpContext& ctx, const char* name, int64_t fallback) {
+  return NodeAttr(ctx, ctx.attrs().GetIntOr(name, fallback, ctx.name()));
+}
+
+StatusOr<float> AttrFloat(const OpContext& ctx, const char* name, float fallback) {
+  return NodeAttr(ctx, ctx.attrs().GetFloatOr(name, fallback, ctx.name()));
+}
+
+StatusOr<std::string> AttrString(const OpContext& ctx, const char* name, const std::string& fallback) {
+  return NodeAttr(ctx, ctx.attrs().GetStringOr(name, fallback, ctx.name()));
+}
+
+StatusOr<std::vector<int64_t>> AttrInts(const OpContext& ctx, const char* name, const std::vector<int64_t>& fallback) {
+  return NodeAttr(ctx, ctx.attrs().GetIntsOr(name, fallback, ctx.name()));
+}
+
+StatusOr<bool> AttrFlag(const OpContext& ctx, const char* name, bool fallback) {
+  EDGERT_ASSIGN_OR_RETURN(int64_t v, AttrInt(ctx, name, fallback ? 1 : 0));
+  if (v != 0 && v != 1) {
+    return ctx.Error(std::string("attribute '") + name + "' must be 0 or 1, got " + std::to_string(v));
+  }
+  return v == 1;
+}
+
+Status CheckDeclaredOutputs(const OpContext& ctx, Status (*infer)(OpContext&)) {
+  OpContext inferred = ctx;
+  EDGERT_RETURN_IF_ERROR(infer(inferred));
+  for (size_t i = 0; i < ctx.num_outputs(); ++i) {
+    const ValueInfo& declared = ctx.output(i);
+    const ValueInfo& want = inferred.output(i);
+    if (declared.dtype == DataType::kUndefined) continue;
+    if (declared.dtype != want.dtype || declared.shape != want.shape) {
+      return ctx.Error("output " + std::to_string(i) + " is declared " + DataTypeName(declared.dtype) + " " +
+                       ShapeToString(declared.shape) + " but the inputs give " + DataTypeName(want.dtype) + " " +
+                       ShapeToString(want.shape));
+    }
+  }
+  return Status::Ok();
+}
+
 float HalfToFloat(uint16_t h) {
   uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1fu;

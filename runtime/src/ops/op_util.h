@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "edgert/op_def.h"
@@ -46,6 +47,21 @@ void ForEachBroadcast(const Shape& out_shape, const std::vector<std::vector<int6
 StatusOr<std::vector<int64_t>> ConstInputInts(const OpContext& ctx, size_t i, const char* what);
 // Same for float parameters (Resize scales, Clip min/max, ...); reads any numeric dtype.
 StatusOr<std::vector<float>> ConstInputFloats(const OpContext& ctx, size_t i, const char* what);
+
+// Attribute reads for operators: `fallback` when absent; otherwise an error of the form
+// "<Op> node '<name>': attribute 'x' should be int but is floats".
+StatusOr<int64_t> AttrInt(const OpContext& ctx, const char* name, int64_t fallback);
+StatusOr<float> AttrFloat(const OpContext& ctx, const char* name, float fallback);
+StatusOr<std::string> AttrString(const OpContext& ctx, const char* name, const std::string& fallback);
+StatusOr<std::vector<int64_t>> AttrInts(const OpContext& ctx, const char* name, const std::vector<int64_t>& fallback);
+// An int attribute that must be 0 or 1.
+StatusOr<bool> AttrFlag(const OpContext& ctx, const char* name, bool fallback);
+
+// create_cpu's guard against a network whose declared outputs disagree with the operator (a
+// hand-built network or a corrupt plan): runs `infer` on a copy of `ctx` and fails, naming the node
+// and output, when a declared output (one with a defined dtype) differs in dtype or shape. Kernels
+// index their outputs by the inferred shapes, so this keeps them inside their buffers.
+Status CheckDeclaredOutputs(const OpContext& ctx, Status (*infer)(OpContext&));
 
 // IEEE half <-> float (round to nearest even).
 float HalfToFloat(uint16_t h);

@@ -73,7 +73,9 @@ Status InferReshape(OpContext& ctx) {
       }
     }
     out[i] = d;
-    known *= d;
+    if (__builtin_mul_overflow(known, d, &known)) {
+      return ctx.Error("shape " + ShapeToString(spec) + " has more elements than an int64 can count");
+    }
   }
   if (allowzero && has_zero && infer_at >= 0) {
     return ctx.Error("shape " + ShapeToString(spec) + " has both 0 and -1, which allowzero=1 forbids");

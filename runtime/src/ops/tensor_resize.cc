@@ -184,7 +184,13 @@ StatusOr<ResizeParams> ComputeResize(const OpContext& ctx) {
       }
       const int64_t d = axes[i];
       p.scales[d] = scales[i];
-      p.out[d] = static_cast<int64_t>(std::floor(static_cast<double>(scales[i]) * static_cast<double>(p.in[d])));
+      // Bound the product before converting: a huge scale must be an error, not an int64 overflow.
+      const double extent = std::floor(static_cast<double>(scales[i]) * static_cast<double>(p.in[d]));
+      if (extent > static_cast<double>(int64_t{1} << 40)) {
+        return ctx.Error("scales[" + std::to_string(i) + "] = " + std::to_string(scales[i]) + " makes axis " +
+                         std::to_string(d) + " too large");
+      }
+      p.out[d] = static_cast<int64_t>(extent);
     }
   } else {
     if (sizes.size() != n_axes) {

@@ -303,21 +303,6 @@ Status CheckCopyableInput(const OpContext& ctx, size_t i) {
   return Status::Ok();
 }
 
-Status CheckOutputsMatch(const OpContext& ctx, Status (*infer)(OpContext&)) {
-  OpContext check = ctx;
-  EDGERT_RETURN_IF_ERROR(infer(check));
-  for (size_t k = 0; k < ctx.num_outputs(); ++k) {
-    const ValueInfo& want = check.output(k);
-    const ValueInfo& got = ctx.output(k);
-    if (want.dtype != got.dtype || want.shape != got.shape) {
-      return ctx.Error("output " + std::to_string(k) + " is " + DataTypeName(got.dtype) + " " +
-                       ShapeToString(got.shape) + " but the inputs give " + DataTypeName(want.dtype) + " " +
-                       ShapeToString(want.shape));
-    }
-  }
-  return Status::Ok();
-}
-
 Status CopyKernel::Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) {
   const Tensor& in = *inputs[0];
   Tensor& out = *outputs[0];

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "edgert/op_def.h"
+#include "op_util.h"
 #include "registry.h"
 
 namespace edgert {
@@ -48,14 +49,10 @@ class CopyKernel : public CpuKernel {
   Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override;
 };
 
-// Checks that the outputs the caller allocated (ctx.output(k), e.g. from a plan) have exactly the
-// dtype and shape `infer` derives from the inputs, so a kernel never writes past a buffer.
-Status CheckOutputsMatch(const OpContext& ctx, Status (*infer)(OpContext&));
-
-// create_cpu wrapper: CheckOutputsMatch, then Create.
+// create_cpu wrapper: CheckDeclaredOutputs (op_util.h), then Create.
 template <Status (*Infer)(OpContext&), StatusOr<std::unique_ptr<CpuKernel>> (*Create)(const OpContext&)>
 StatusOr<std::unique_ptr<CpuKernel>> CreateChecked(const OpContext& ctx) {
-  EDGERT_RETURN_IF_ERROR(CheckOutputsMatch(ctx, Infer));
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, Infer));
   return Create(ctx);
 }
 

@@ -1,0 +1,154 @@
+// `edgert build`: ONNX model -> plan for the reference CPU backend, written to -o OUT.plan and/or
+// stored in the plan cache (--cache). Prints a summary of the plan.
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <string>
+#include <vector>
+
+#include "cli_common.h"
+#include "edgert/builder.h"
+#include "edgert/plan.h"
+#include "edgert/plan_cache.h"
+#include "edgert/version.h"
+
+namespace edgert {
+
+const char kBuildHelp[] =
+    "usage: edgert build MODEL.onnx (-o OUT.plan | --cache) [--cache-dir DIR] [--shapes NAME:DIMS[,...]]\n"
+    "\n"
+    "Builds the model for the reference CPU backend and writes the plan: its layers, tensors and\n"
+    "weights with the facts that decide where it may run (edgert version, device key, model content\n"
+    "hash, build-options hash). Prints a summary: layers, tensors, weights bytes, plan bytes, build time.\n"
+    "\n"
+    "  -o, --output OUT.plan          write the plan to OUT.plan (atomically: temporary file + rename)\n"
+    "  --cache                        go through the plan cache: load the plan when the cache holds a\n"
+    "                                 usable one, else build and store it; prints the entry's path and\n"
+    "                                 'hit', 'built' or 'rebuilt' with the reason. With -o, the plan is\n"
+    "                                 also copied to OUT.plan\n"
+    "  --cache-dir DIR                the cache directory (implies --cache; default $EDGERT_CACHE_DIR,\n"
+    "                                 else ~/.cache/edgert)\n"
+    "  --shapes NAME:1x3x224x224,...  build-time shapes of inputs with dynamic dimensions\n"
+    "\n"
+    "The cache key is the SHA-256 of the model's bytes and external data, the build options, the\n"
+    "device key and the edgert version; never the file name.\n"
+    "Exit 0 on success, 1 on model errors, 2 on usage errors.\n";
+
+namespace {
+
+struct BuildArgs {
+  std::string model;
+  std::string output;
+  bool cache = false;
+  std::string cache_dir;
+  std::string shapes_text;
+  bool has_shapes = false;
+};
+
+std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    const bool has_value = i + 1 < args.size();
+    if (a == "-o" || a == "--output") {
+      if (!has_value) return a + " needs a file name";
+      if (!b->output.empty()) return a + " given twice";
+      b->output = args[++i];
+    } else if (a == "--cache") {
+      b->cache = true;
+    } else if (a == "--cache-dir") {
+      if (!has_value) return "--cache-dir needs a directory";
+      b->cache_dir = args[++i];
+      b->cache = true;
+    } else if (a == "--shapes") {
+      if (!has_value) return "--shapes needs a value (NAME:1x3x224x224[,...])";
+      if (b->has_shapes) return "--shapes given twice; list every input in one --shapes";
+      b->shapes_text = args[++i];
+      b->has_shapes = true;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return "unknown option '" + a + "'";
+    } else if (b->model.empty()) {
+      b->model = a;
+    } else {
+      return "unexpected argument '" + a + "' (the model is '" + b->model + "')";
+    }
+  }
+  if (b->model.empty()) return "no model given";
+  if (b->output.empty() && !b->cache) return "give -o OUT.plan, --cache, or both";
+  return "";
+}
+
+void PrintSummary(const LoadedPlan& plan) {
+  const PlanMetadata& m = plan.metadata();
+  uint64_t constant_bytes = 0;
+  for (const TensorDef& t : plan.network().tensors) {
+    if (t.is_constant()) constant_bytes += t.value.bytes();
+  }
+  std::printf("layers: %u\n", m.num_layers);
+  std::printf("tensors: %u (%u constants)\n", m.num_tensors, m.num_constants);
+  std::printf("weights: %llu bytes (section %llu bytes)\n", static_cast<unsigned long long>(constant_bytes),
+              static_cast<unsigned long long>(m.weights_bytes));
+  std::printf("plan: %llu bytes\n", static_cast<unsigned long long>(m.file_bytes));
+  std::printf("device: %s, edgert %s\n", m.device.ToString().c_str(), m.edgert_version.c_str());
+}
+
+Status CopyPlan(const std::string& from, const std::string& to) {
+  std::ifstream in(from, std::ios::binary);
+  if (!in) return IoError("cannot read " + from, from);
+  std::vector<uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  return WritePlanFile(to, bytes);
+}
+
+}  // namespace
+
+int RunBuildCommand(const std::vector<std::string>& args) {
+  BuildArgs b;
+  std::string err = ParseBuildArgs(args, &b);
+  if (!err.empty()) return Usage(err, "build");
+  BuildOptions options;
+  if (b.has_shapes) {
+    Status s = ParseShapesOption(b.shapes_text, &options.shapes);
+    if (!s.ok()) return Usage(s.message(), "build");
+  }
+  const DeviceKey device = CpuDeviceKey();
+  if (b.cache) {
+    PlanCacheOptions cache_options;
+    cache_options.dir = b.cache_dir;
+    StatusOr<CachedPlan> cached = GetOrBuildPlan(b.model, options, device, cache_options);
+    if (!cached.ok()) return Fail(cached.status());
+    std::printf("cache: %s %s\n", CacheOutcomeName(cached->outcome), cached->path.c_str());
+    if (cached->outcome == CacheOutcome::kRebuilt) std::printf("rebuilt because: %s\n", cached->reason.c_str());
+    if (cached->outcome != CacheOutcome::kHit) std::printf("build time: %.1f ms\n", cached->build_seconds * 1e3);
+    if (!b.output.empty()) {
+      Status s = CopyPlan(cached->path, b.output);
+      if (!s.ok()) return Fail(s);
+      std::printf("wrote %s\n", b.output.c_str());
+    }
+    PrintSummary(cached->plan);
+    return kExitOk;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  StatusOr<std::string> model_hash = ModelContentHash(b.model);
+  if (!model_hash.ok()) return Fail(model_hash.status());
+  StatusOr<NetworkDef> network = BuildNetwork(b.model, options);
+  if (!network.ok()) return Fail(network.status());
+  PlanMetadata metadata;
+  metadata.edgert_version = EDGERT_VERSION_STRING;
+  metadata.device = device;
+  metadata.build_options_hash = BuildOptionsHash(options);
+  metadata.model_hash = *model_hash;
+  StatusOr<std::vector<uint8_t>> bytes = SerializePlan(*network, metadata);
+  if (!bytes.ok()) return Fail(bytes.status().WithContext(b.model));
+  Status s = WritePlanFile(b.output, *bytes);
+  if (!s.ok()) return Fail(s);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  // Reading the plan back checks what was written and gives the summary's figures.
+  StatusOr<LoadedPlan> plan = LoadedPlan::Open(b.output);
+  if (!plan.ok()) return Fail(plan.status());
+  std::printf("wrote %s\n", b.output.c_str());
+  std::printf("build time: %.1f ms\n", seconds * 1e3);
+  PrintSummary(*plan);
+  return kExitOk;
+}
+
+}  // namespace edgert

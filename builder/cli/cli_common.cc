@@ -1,0 +1,66 @@
+#include "cli_common.h"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+namespace edgert {
+
+void PrintError(const std::string& message) { std::fprintf(stderr, "edgert: %s\n", message.c_str()); }
+
+int Fail(const Status& s) {
+  PrintError(s.ToString());
+  return kExitFail;
+}
+
+int Usage(const std::string& message, const std::string& command) {
+  PrintError(message);
+  std::fprintf(stderr, "see 'edgert help%s'\n", command.empty() ? "" : (" " + command).c_str());
+  return kExitUsage;
+}
+
+bool FileExists(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+Status MakeDirs(const std::string& dir) {
+  std::string partial;
+  size_t pos = 0;
+  while (pos <= dir.size()) {
+    size_t slash = dir.find('/', pos);
+    if (slash == std::string::npos) slash = dir.size();
+    partial = dir.substr(0, slash);
+    pos = slash + 1;
+    if (partial.empty()) continue;
+    struct stat st;
+    if (stat(partial.c_str(), &st) == 0) {
+      if (!S_ISDIR(st.st_mode)) return IoError(partial + " exists and is not a directory", partial);
+      continue;
+    }
+    if (mkdir(partial.c_str(), 0755) != 0 && errno != EEXIST) {
+      return IoError("cannot create directory " + partial + ": " + std::strerror(errno), partial);
+    }
+  }
+  return Status::Ok();
+}
+
+namespace {
+bool EndsWith(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+}  // namespace
+
+bool LooksLikePlan(const std::string& path) {
+  if (EndsWith(path, ".plan")) return true;
+  if (EndsWith(path, ".onnx")) return false;
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, sizeof(magic));
+  return in.gcount() == sizeof(magic) && std::memcmp(magic, "EDGERTPL", sizeof(magic)) == 0;
+}
+
+}  // namespace edgert

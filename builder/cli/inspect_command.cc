@@ -1,0 +1,263 @@
+// `edgert inspect PLAN [--json]`: the plan's header facts, each layer with its inputs and outputs,
+// and totals, as text or as one JSON document.
+//
+// Steps:
+//   1. ValidatePlan() against this host (CPU device key, this edgert version). A damaged header or
+//      metadata section ends here: the sentence is printed and the exit code is 1.
+//   2. LoadedPlan::Open() checks every checksum and index; a failure is printed, exit 1.
+//   3. Print. A plan that is intact but made for another device or edgert version is still shown,
+//      with "usable here: no" and ValidatePlan's sentence; the exit code is then 1.
+#include <cstdio>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "cli_common.h"
+#include "edgert/plan.h"
+#include "edgert/version.h"
+#include "json_writer.h"
+
+namespace edgert {
+
+const char kInspectHelp[] =
+    "usage: edgert inspect PLAN [--json]\n"
+    "\n"
+    "Prints a plan's header (format version, edgert version, device key, model and build-options\n"
+    "hashes, sizes), whether it can run here, each layer (index, operator, name, inputs and outputs\n"
+    "with dtype and shape; constants are marked 'const'), the network's inputs and outputs, and\n"
+    "totals. --json prints the same as one JSON document.\n"
+    "\n"
+    "Exit 0 for a plan usable here; 1 for a damaged plan or one made for another device or edgert\n"
+    "version (the reason is printed); 2 on usage errors.\n";
+
+namespace {
+
+// `name` with control characters shown as \xNN, so a hostile name cannot rewrite the terminal.
+std::string Printable(const std::string& name) {
+  std::string out;
+  for (char c : name) {
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7F) {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string TensorText(const NetworkDef& net, int32_t index) {
+  if (index < 0) return "(absent)";
+  const TensorDef& t = net.tensors[static_cast<size_t>(index)];
+  return "'" + Printable(t.name) + "' " + DataTypeName(t.dtype) + " " + ShapeToString(t.shape) + (t.is_constant() ? " const" : "");
+}
+
+void JsonTensor(JsonWriter& w, const NetworkDef& net, int32_t index) {
+  w.BeginObject();
+  w.Key("index");
+  w.Int(index);
+  if (index >= 0) {
+    const TensorDef& t = net.tensors[static_cast<size_t>(index)];
+    w.Key("name");
+    w.String(t.name);
+    w.Key("dtype");
+    w.String(DataTypeName(t.dtype));
+    w.Key("shape");
+    w.BeginArray();
+    for (int64_t d : t.shape) w.Int(d);
+    w.EndArray();
+    w.Key("constant");
+    w.Bool(t.is_constant());
+  }
+  w.EndObject();
+}
+
+struct Totals {
+  uint64_t constant_bytes = 0;
+  uint64_t activation_bytes = 0;
+  uint32_t constants = 0;
+  std::map<std::string, int> ops;
+};
+
+Totals ComputeTotals(const NetworkDef& net) {
+  Totals t;
+  for (const TensorDef& d : net.tensors) {
+    const uint64_t bytes = static_cast<uint64_t>(NumElements(d.shape)) * DataTypeSize(d.dtype);
+    if (d.is_constant()) {
+      t.constant_bytes += bytes;
+      ++t.constants;
+    } else {
+      t.activation_bytes += bytes;
+    }
+  }
+  for (const LayerDef& l : net.layers) ++t.ops[std::string(OpTypeName(l.op))];
+  return t;
+}
+
+void PrintText(const std::string& path, const LoadedPlan& plan, const Status& usable) {
+  const PlanMetadata& m = plan.metadata();
+  const NetworkDef& net = plan.network();
+  std::printf("plan: %s\n", path.c_str());
+  std::printf("  format version:     %u\n", m.format_version);
+  std::printf("  edgert version:     %s\n", m.edgert_version.c_str());
+  std::printf("  device:             %s\n", m.device.ToString().c_str());
+  std::printf("  model hash:         %s\n", m.model_hash.c_str());
+  std::printf("  build-options hash: %s\n", m.build_options_hash.c_str());
+  std::printf("  file bytes:         %llu\n", static_cast<unsigned long long>(m.file_bytes));
+  std::printf("  weights bytes:      %llu\n", static_cast<unsigned long long>(m.weights_bytes));
+  std::printf("  usable here:        %s\n", usable.ok() ? "yes" : ("no: " + usable.message()).c_str());
+  std::printf("layers:\n");
+  for (size_t i = 0; i < net.layers.size(); ++i) {
+    const LayerDef& l = net.layers[i];
+    std::printf("  %4zu  %-20s %s\n", i, std::string(OpTypeName(l.op)).c_str(), Printable(l.name).c_str());
+    for (int32_t t : l.inputs) std::printf("          in  %s\n", TensorText(net, t).c_str());
+    for (int32_t t : l.outputs) std::printf("          out %s\n", TensorText(net, t).c_str());
+  }
+  std::printf("inputs:\n");
+  for (int32_t t : net.inputs) std::printf("  %s\n", TensorText(net, t).c_str());
+  std::printf("outputs:\n");
+  for (int32_t t : net.outputs) std::printf("  %s\n", TensorText(net, t).c_str());
+  const Totals totals = ComputeTotals(net);
+  std::printf("totals: %zu layers, %zu tensors, %u constants (%llu bytes), activations %llu bytes\n", net.layers.size(),
+              net.tensors.size(), totals.constants, static_cast<unsigned long long>(totals.constant_bytes),
+              static_cast<unsigned long long>(totals.activation_bytes));
+  std::string ops;
+  for (const auto& [op, n] : totals.ops) ops += (ops.empty() ? "" : ", ") + op + " " + std::to_string(n);
+  std::printf("ops: %s\n", ops.empty() ? "none" : ops.c_str());
+}
+
+void PrintJson(const std::string& path, const LoadedPlan& plan, const Status& usable) {
+  const PlanMetadata& m = plan.metadata();
+  const NetworkDef& net = plan.network();
+  JsonWriter w;
+  w.BeginObject();
+  w.Key("path");
+  w.String(path);
+  w.Key("format_version");
+  w.Uint(m.format_version);
+  w.Key("edgert_version");
+  w.String(m.edgert_version);
+  w.Key("device");
+  w.BeginObject();
+  w.Key("description");
+  w.String(m.device.ToString());
+  w.Key("backend");
+  w.String(m.device.backend);
+  w.Key("gpu_name");
+  w.String(m.device.gpu_name);
+  w.Key("compute_capability");
+  w.String(std::to_string(m.device.cc_major) + "." + std::to_string(m.device.cc_minor));
+  w.Key("sm_count");
+  w.Int(m.device.sm_count);
+  w.Key("cuda_version");
+  w.Int(m.device.cuda_version);
+  w.Key("cudnn_version");
+  w.Int(m.device.cudnn_version);
+  w.Key("cublas_version");
+  w.Int(m.device.cublas_version);
+  w.EndObject();
+  w.Key("model_hash");
+  w.String(m.model_hash);
+  w.Key("build_options_hash");
+  w.String(m.build_options_hash);
+  w.Key("file_bytes");
+  w.Uint(m.file_bytes);
+  w.Key("weights_bytes");
+  w.Uint(m.weights_bytes);
+  w.Key("usable_here");
+  w.Bool(usable.ok());
+  if (!usable.ok()) {
+    w.Key("reason");
+    w.String(usable.message());
+  }
+  w.Key("layers");
+  w.BeginArray();
+  for (size_t i = 0; i < net.layers.size(); ++i) {
+    const LayerDef& l = net.layers[i];
+    w.BeginObject();
+    w.Key("index");
+    w.Uint(i);
+    w.Key("op");
+    w.String(OpTypeName(l.op));
+    w.Key("name");
+    w.String(l.name);
+    w.Key("inputs");
+    w.BeginArray();
+    for (int32_t t : l.inputs) JsonTensor(w, net, t);
+    w.EndArray();
+    w.Key("outputs");
+    w.BeginArray();
+    for (int32_t t : l.outputs) JsonTensor(w, net, t);
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
+  w.Key("inputs");
+  w.BeginArray();
+  for (int32_t t : net.inputs) JsonTensor(w, net, t);
+  w.EndArray();
+  w.Key("outputs");
+  w.BeginArray();
+  for (int32_t t : net.outputs) JsonTensor(w, net, t);
+  w.EndArray();
+  const Totals totals = ComputeTotals(net);
+  w.Key("totals");
+  w.BeginObject();
+  w.Key("layers");
+  w.Uint(net.layers.size());
+  w.Key("tensors");
+  w.Uint(net.tensors.size());
+  w.Key("constants");
+  w.Uint(totals.constants);
+  w.Key("constant_bytes");
+  w.Uint(totals.constant_bytes);
+  w.Key("activation_bytes");
+  w.Uint(totals.activation_bytes);
+  w.Key("ops");
+  w.BeginObject();
+  for (const auto& [op, n] : totals.ops) {
+    w.Key(op);
+    w.Int(n);
+  }
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
+  std::fputs(w.str().c_str(), stdout);
+}
+
+}  // namespace
+
+int RunInspectCommand(const std::vector<std::string>& args) {
+  std::string path;
+  bool json = false;
+  for (const std::string& a : args) {
+    if (a == "--json") {
+      json = true;
+    } else if (a.size() > 1 && a[0] == '-') {
+      return Usage("unknown option '" + a + "'", "inspect");
+    } else if (path.empty()) {
+      path = a;
+    } else {
+      return Usage("unexpected argument '" + a + "' (the plan is '" + path + "')", "inspect");
+    }
+  }
+  if (path.empty()) return Usage("no plan given", "inspect");
+  // Step 1. kUnsupported is the only code for an intact plan made for another device or version.
+  const Status usable = ValidatePlan(path, CpuDeviceKey(), EDGERT_VERSION_STRING);
+  if (!usable.ok() && usable.code() != StatusCode::kUnsupported) return Fail(usable);
+  // Step 2.
+  StatusOr<LoadedPlan> plan = LoadedPlan::Open(path);
+  if (!plan.ok()) return Fail(plan.status());
+  // Step 3.
+  if (json) {
+    PrintJson(path, *plan, usable);
+  } else {
+    PrintText(path, *plan, usable);
+  }
+  if (!usable.ok()) return Fail(usable);
+  return kExitOk;
+}
+
+}  // namespace edgert
