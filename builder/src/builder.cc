@@ -7,6 +7,8 @@
 
 #include "ir/infer.h"
 #include "onnx/onnx_importer.h"
+#include "passes/pass_util.h"
+#include "passes/passes.h"
 
 namespace edgert {
 namespace {
@@ -29,6 +31,26 @@ bool NeedsBuildTimeValue(const Status& s) {
   return s.code() == StatusCode::kUnsupported && s.message().find("must be known at build time") != std::string::npos;
 }
 
+// The last step of every build: the optimization passes (when asked for) on the inferred graph,
+// then lowering. Errors get the model file as context.
+StatusOr<NetworkDef> OptimizeAndLower(Graph& graph, const std::string& onnx_path, bool optimize, int model_nodes,
+                                      BuildReport* report) {
+  BuildReport local;
+  BuildReport& r = report ? *report : local;
+  r = BuildReport();
+  r.model_nodes = model_nodes;
+  r.layers_unoptimized = CountLiveNodes(graph);
+  if (optimize) {
+    StatusOr<OptimizeReport> opt = OptimizeGraph(graph);
+    if (!opt.ok()) return opt.status().WithContext(onnx_path);
+    for (const PassCount& p : opt->passes) r.passes.push_back({p.name, p.rewrites});
+  }
+  r.layers = CountLiveNodes(graph);
+  StatusOr<NetworkDef> net = LowerGraph(graph);
+  if (!net.ok()) return net.status().WithContext(onnx_path);
+  return net;
+}
+
 }  // namespace
 
 bool SupportReport::AllSupported() const {
@@ -38,13 +60,12 @@ bool SupportReport::AllSupported() const {
   return true;
 }
 
-StatusOr<NetworkDef> BuildNetwork(const std::string& onnx_path, const BuildOptions& options) {
+StatusOr<NetworkDef> BuildNetwork(const std::string& onnx_path, const BuildOptions& options, BuildReport* report) {
   EDGERT_ASSIGN_OR_RETURN(Graph graph, ImportOnnxFile(onnx_path));
+  const int model_nodes = static_cast<int>(graph.nodes.size());
   Status s = InferGraph(graph, ToInferOptions(options));
   if (!s.ok()) return s.WithContext(onnx_path);
-  StatusOr<NetworkDef> net = LowerGraph(graph);
-  if (!net.ok()) return net.status().WithContext(onnx_path);
-  return net;
+  return OptimizeAndLower(graph, onnx_path, options.optimize, model_nodes, report);
 }
 
 StatusOr<SupportReport> CheckModel(const std::string& onnx_path, const BuildOptions& options) {
@@ -65,9 +86,10 @@ StatusOr<SupportReport> CheckModel(const std::string& onnx_path, const BuildOpti
 }
 
 StatusOr<NetworkDef> BuildNetworkForInputs(const std::string& onnx_path, const std::vector<Tensor>& inputs,
-                                           std::vector<std::string>* bound) {
+                                           std::vector<std::string>* bound, BuildReport* report, bool optimize) {
   if (bound) bound->clear();
   EDGERT_ASSIGN_OR_RETURN(Graph graph, ImportOnnxFile(onnx_path));
+  const int model_nodes = static_cast<int>(graph.nodes.size());
   if (inputs.size() != graph.inputs.size()) {
     return InvalidArgument(onnx_path + ": the model has " + std::to_string(graph.inputs.size()) + " inputs (" +
                                InputNames(graph) + ") but " + std::to_string(inputs.size()) + " tensors were given",
@@ -88,11 +110,7 @@ StatusOr<NetworkDef> BuildNetworkForInputs(const std::string& onnx_path, const s
   // them as network inputs.
   Graph first = graph;
   Status s = InferGraph(first, options);
-  if (s.ok()) {
-    StatusOr<NetworkDef> net = LowerGraph(first);
-    if (!net.ok()) return net.status().WithContext(onnx_path);
-    return net;
-  }
+  if (s.ok()) return OptimizeAndLower(first, onnx_path, optimize, model_nodes, report);
   // Some operator needs a parameter's value at build time. Bind, round by round: first every
   // integer input (shape-like data) together with the graph inputs the failing node reads
   // directly (this covers float parameters such as Resize's scales), then only the latter, until
@@ -136,8 +154,8 @@ StatusOr<NetworkDef> BuildNetworkForInputs(const std::string& onnx_path, const s
     Graph attempt = graph;
     s = InferGraph(attempt, options);
     if (s.ok()) {
-      StatusOr<NetworkDef> net = LowerGraph(attempt);
-      if (!net.ok()) return net.status().WithContext(onnx_path);
+      StatusOr<NetworkDef> net = OptimizeAndLower(attempt, onnx_path, optimize, model_nodes, report);
+      if (!net.ok()) return net.status();
       if (bound) {
         for (size_t i = 0; i < inputs.size(); ++i) {
           if (is_bound[i]) bound->push_back(graph.values[static_cast<size_t>(graph.inputs[i])].name);

@@ -1,7 +1,9 @@
 // The edgert builder: ONNX model in, executable network out.
 //
 // Steps: import the ONNX file (external data included), bind build-time shapes and shape-input
-// values, infer every shape and dtype while folding constant subgraphs, lower to a NetworkDef.
+// values, infer every shape and dtype while folding constant subgraphs, optimize (the passes of
+// builder/src/passes: dead nodes, identities, BatchNorm / Pad folding, vertical and horizontal
+// fusion, ...), lower to a NetworkDef.
 #pragma once
 
 #include <map>
@@ -20,10 +22,26 @@ struct BuildOptions {
   // Build-time values of integer graph inputs that feed shape parameters (e.g. Reshape's shape).
   // They become constants of the network and stop being network inputs.
   std::map<std::string, Tensor> input_values;
+  // Run the optimization passes between inference and lowering (results unchanged within 1e-5).
+  bool optimize = true;
+};
+
+// What a build did to the model: node and layer counts and rewrites per optimization pass.
+struct BuildReport {
+  struct Pass {
+    std::string name;  // e.g. "batchnorm-folding", "vertical-fusion"
+    int rewrites = 0;  // summed over every run of the pass
+  };
+  int model_nodes = 0;         // nodes of the ONNX model
+  int layers_unoptimized = 0;  // layers without the passes (after inference's constant folding)
+  int layers = 0;              // layers of the built network
+  std::vector<Pass> passes;    // in pipeline order; empty when not optimized
 };
 
 // Imports, infers and lowers `onnx_path`. Errors name the file and the node, tensor or input.
-StatusOr<NetworkDef> BuildNetwork(const std::string& onnx_path, const BuildOptions& options);
+// `report`, when given, receives the counts of the build.
+StatusOr<NetworkDef> BuildNetwork(const std::string& onnx_path, const BuildOptions& options,
+                                  BuildReport* report = nullptr);
 
 struct SupportEntry {
   std::string node_name;
@@ -45,8 +63,10 @@ StatusOr<SupportReport> CheckModel(const std::string& onnx_path, const BuildOpti
 // and integer inputs whose values the model needs at build time (Reshape's shape, Slice's starts,
 // ...) are bound to the given values. `bound` receives the names of the inputs that became
 // constants; the caller passes the remaining inputs to the engine, in the network's input order.
+// The network is optimized unless `optimize` is false; `report` receives the counts.
 StatusOr<NetworkDef> BuildNetworkForInputs(const std::string& onnx_path, const std::vector<Tensor>& inputs,
-                                           std::vector<std::string>* bound = nullptr);
+                                           std::vector<std::string>* bound = nullptr, BuildReport* report = nullptr,
+                                           bool optimize = true);
 
 // Parses "name:1x3x224x224[,name2:...]" (trtexec's --shapes syntax) into `shapes`.
 Status ParseShapesOption(const std::string& text, std::map<std::string, Shape>* shapes);

@@ -18,8 +18,6 @@
 namespace edgert {
 namespace {
 
-constexpr int64_t kMaxFoldElements = int64_t{1} << 26;
-
 std::string NodeLabel(const Node& n) { return n.op_type + " node '" + n.name + "'"; }
 
 Status BindInputs(Graph& g, const InferOptions& opt) {
@@ -173,6 +171,30 @@ Status CheckDeclared(const Node& node, const Value& v, DataType dtype, const Sha
   return Status::Ok();
 }
 
+// Runs `node`'s CPU kernel on its inputs' build-time values; `ctx` has been through infer().
+// Inputs without a value (only Shape's, which reads no element) are passed as views of nothing.
+StatusOr<std::vector<Tensor>> RunCpuKernel(const Graph& g, const Node& node, const OpContext& ctx) {
+  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CpuKernel> kernel, GetOpDef(node.op)->create_cpu(ctx));
+  std::vector<Tensor> in_tensors(node.inputs.size());
+  std::vector<const Tensor*> in_ptrs(node.inputs.size(), nullptr);
+  for (size_t k = 0; k < node.inputs.size(); ++k) {
+    int in = node.inputs[k];
+    if (in < 0) continue;
+    const Value& v = g.values[in];
+    in_tensors[k] = v.constant.defined() ? v.constant : Tensor::View(v.dtype, v.shape, nullptr);
+    in_ptrs[k] = &in_tensors[k];
+  }
+  std::vector<Tensor> out_tensors(node.outputs.size());
+  std::vector<Tensor*> out_ptrs;
+  for (size_t k = 0; k < node.outputs.size(); ++k) {
+    EDGERT_ASSIGN_OR_RETURN(out_tensors[k], Tensor::Create(ctx.output(k).dtype, ctx.output(k).shape));
+    out_ptrs.push_back(&out_tensors[k]);
+  }
+  Status s = kernel->Run(in_ptrs, out_ptrs);
+  if (!s.ok()) return s.WithContext("folding " + NodeLabel(node));
+  return out_tensors;
+}
+
 Status InferNode(Graph& g, int index) {
   Node& node = g.nodes[index];
   if (!node.known) {
@@ -225,30 +247,43 @@ Status InferNode(Graph& g, int index) {
   // Fold: Shape needs only the input's shape; everything else needs constant inputs.
   bool foldable = (all_const || node.op == OpType::kShape) && out_elems <= kMaxFoldElements;
   if (!foldable) return Status::Ok();
-  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CpuKernel> kernel, GetOpDef(node.op)->create_cpu(ctx));
-  std::vector<Tensor> in_tensors(node.inputs.size());
-  std::vector<const Tensor*> in_ptrs(node.inputs.size(), nullptr);
-  for (size_t k = 0; k < node.inputs.size(); ++k) {
-    int in = node.inputs[k];
-    if (in < 0) continue;
-    const Value& v = g.values[in];
-    in_tensors[k] = v.constant.defined() ? v.constant : Tensor::View(v.dtype, v.shape, nullptr);
-    in_ptrs[k] = &in_tensors[k];
-  }
-  std::vector<Tensor> out_tensors(node.outputs.size());
-  std::vector<Tensor*> out_ptrs;
-  for (size_t k = 0; k < node.outputs.size(); ++k) {
-    EDGERT_ASSIGN_OR_RETURN(out_tensors[k], Tensor::Create(ctx.output(k).dtype, ctx.output(k).shape));
-    out_ptrs.push_back(&out_tensors[k]);
-  }
-  Status s = kernel->Run(in_ptrs, out_ptrs);
-  if (!s.ok()) return s.WithContext("folding " + NodeLabel(node));
+  EDGERT_ASSIGN_OR_RETURN(std::vector<Tensor> out_tensors, RunCpuKernel(g, node, ctx));
   for (size_t k = 0; k < node.outputs.size(); ++k) g.values[node.outputs[k]].constant = out_tensors[k];
   node.folded = true;
   return Status::Ok();
 }
 
 }  // namespace
+
+StatusOr<std::vector<Tensor>> EvaluateNode(const Graph& graph, const Node& node) {
+  if (!node.known) {
+    return Unsupported("operator '" + node.op_type + "' of node '" + node.name + "' is not supported", node.name);
+  }
+  std::vector<ValueInfo> infos(node.inputs.size());
+  std::vector<const ValueInfo*> ptrs(node.inputs.size(), nullptr);
+  for (size_t k = 0; k < node.inputs.size(); ++k) {
+    int in = node.inputs[k];
+    if (in < 0) continue;
+    const Value& v = graph.values[in];
+    if (!v.constant.defined() && node.op != OpType::kShape) {
+      return InvalidArgument(NodeLabel(node) + ": input '" + v.name + "' is not known at build time", node.name);
+    }
+    infos[k].dtype = v.dtype;
+    infos[k].shape = v.shape;
+    infos[k].value = v.constant.defined() ? &v.constant : nullptr;
+    ptrs[k] = &infos[k];
+  }
+  OpContext ctx(node.op, node.name, node.attrs, node.opset, ptrs, node.outputs.size());
+  EDGERT_RETURN_IF_ERROR(CheckSupported(ctx));
+  EDGERT_RETURN_IF_ERROR(GetOpDef(node.op)->infer(ctx));
+  int64_t out_elems = 0;
+  for (size_t k = 0; k < node.outputs.size(); ++k) out_elems += std::max<int64_t>(0, NumElements(ctx.output(k).shape));
+  if (out_elems > kMaxFoldElements) {
+    return OutOfRange(NodeLabel(node) + ": outputs too large to fold (" + std::to_string(out_elems) + " elements)",
+                      node.name);
+  }
+  return RunCpuKernel(graph, node, ctx);
+}
 
 Status InferGraph(Graph& graph, const InferOptions& options, std::vector<NodeReport>* report) {
   EDGERT_RETURN_IF_ERROR(BindInputs(graph, options));

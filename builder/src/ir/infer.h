@@ -12,6 +12,10 @@
 
 namespace edgert {
 
+// Nodes whose outputs hold more elements than this are not folded (their results would bloat the
+// network's constants).
+inline constexpr int64_t kMaxFoldElements = int64_t{1} << 26;
+
 struct InferOptions {
   // Build-time shapes of graph inputs (trtexec's --shapes); they resolve dynamic dimensions.
   std::map<std::string, Shape> input_shapes;
@@ -31,6 +35,12 @@ struct NodeReport {
 // which case every node gets an entry and inference goes on past unsupported nodes where it can
 // (their outputs stay unknown). Returns the first error either way.
 Status InferGraph(Graph& graph, const InferOptions& options, std::vector<NodeReport>* report = nullptr);
+
+// Runs `node` now on the CPU kernel, every input being a build-time constant (Shape's only needs a
+// shape): support check, infer(), kernel. Returns the outputs, or an error naming the node (also
+// when they would exceed kMaxFoldElements). The shared folding step of InferGraph and the
+// constant-folding pass.
+StatusOr<std::vector<Tensor>> EvaluateNode(const Graph& graph, const Node& node);
 
 // The executable network: nodes that were not folded become layers; constants they read become
 // constant tensors; graph outputs that folded to constants stay outputs. Requires InferGraph.

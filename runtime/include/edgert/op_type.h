@@ -100,6 +100,8 @@ enum class OpType : uint16_t {
   kIdentity = 109,
   kDropout = 110,
   kRange = 111,
+  // edgert's own fused operators (ids from 120; never in an ONNX model).
+  kFusedElementwise = 120,
 };
 
 struct OpInfo {
@@ -114,7 +116,7 @@ struct OpInfo {
 inline constexpr uint8_t kVariadic = 255;
 
 inline constexpr OpInfo kOpTable[] = {
-    {OpType::kConv, "Conv", 2, 3, 1, 1},
+    {OpType::kConv, "Conv", 2, 4, 1, 1},  // 4th input: fused residual (fused_activation.h)
     {OpType::kConvTranspose, "ConvTranspose", 2, 3, 1, 1},
     {OpType::kBatchNormalization, "BatchNormalization", 5, 5, 1, 3},
     {OpType::kInstanceNormalization, "InstanceNormalization", 3, 3, 1, 1},
@@ -197,9 +199,10 @@ inline constexpr OpInfo kOpTable[] = {
     {OpType::kIdentity, "Identity", 1, 1, 1, 1},
     {OpType::kDropout, "Dropout", 1, 3, 1, 2},
     {OpType::kRange, "Range", 3, 3, 1, 1},
+    {OpType::kFusedElementwise, "EdgertFusedElementwise", 1, 1, 1, 1},
 };
 
-inline constexpr size_t kNumOpTypes = 83;
+inline constexpr size_t kNumOpTypes = 84;
 static_assert(sizeof(kOpTable) / sizeof(kOpTable[0]) == kNumOpTypes,
               "kOpTable and OpType must list the same operators");
 

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "fused_activation.h"
 #include "nn_common.h"
 #include "op_util.h"
 
@@ -93,6 +94,13 @@ Status ConvSupports(const OpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(int64_t group, AttrInt(ctx, "group", 1));
   if (group < 1) return ctx.Error("attribute 'group' is " + std::to_string(group) + ", expected >= 1");
   EDGERT_RETURN_IF_ERROR(ParseAutoPad(ctx).status());
+  // The fused epilogue (edgert/fused_activation.h) exists for Conv only.
+  if (ctx.op() == OpType::kConv) {
+    EDGERT_RETURN_IF_ERROR(RequireFloat32Input(ctx, 3, "residual"));
+    EDGERT_RETURN_IF_ERROR(ParseFusedEpilogue(ctx).status());
+  } else if (ctx.attrs().Has(kActivationAttr)) {
+    return ctx.NotSupported("a fused activation is only supported on Conv");
+  }
   return Status::Ok();
 }
 
@@ -100,13 +108,20 @@ Status ConvInfer(OpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(ConvShape cs, ResolveConv(ctx));
   Shape out = {cs.n, cs.m};
   out.insert(out.end(), cs.window.out.begin(), cs.window.out.end());
+  if (ctx.has_input(3) && ctx.input(3).shape != out) {
+    return ctx.Error("residual input has shape " + ShapeToString(ctx.input(3).shape) + ", expected the output shape " +
+                     ShapeToString(out));
+  }
   ctx.SetOutput(0, DataType::kFloat32, out);
   return Status::Ok();
 }
 
 class ConvKernel : public CpuKernel {
  public:
-  ConvKernel(const ConvShape& cs, Geometry3 g) : n_(cs.n), c_(cs.c), m_(cs.m), group_(cs.group), g_(g) {
+  static constexpr int64_t kEpilogueCols = 256;  // a multiple of the GEMM's column strip
+
+  ConvKernel(const ConvShape& cs, Geometry3 g, FusedEpilogue epilogue)
+      : n_(cs.n), c_(cs.c), m_(cs.m), group_(cs.group), g_(g), epilogue_(epilogue) {
     cg_ = c_ / group_;
     mg_ = m_ / group_;
     kdim_ = cg_ * g_.k_size();
@@ -125,18 +140,21 @@ class ConvKernel : public CpuKernel {
     const float* x = inputs[0]->data<float>();
     const float* w = inputs[1]->data<float>();
     const float* bias = inputs.size() > 2 && inputs[2] != nullptr ? inputs[2]->data<float>() : nullptr;
+    const float* residual = inputs.size() > 3 && inputs[3] != nullptr ? inputs[3]->data<float>() : nullptr;
     float* y = outputs[0]->data<float>();
     const int64_t in_size = g_.in_size();
     const int64_t out_size = g_.out_size();
     for (int64_t img = 0; img < n_; ++img) {
       const float* xi = x + img * c_ * in_size;
       float* yi = y + img * m_ * out_size;
+      const float* ri = residual ? residual + img * m_ * out_size : nullptr;
       for (int64_t oc = 0; oc < m_; ++oc) {
         std::fill(yi + oc * out_size, yi + (oc + 1) * out_size, bias ? bias[oc] : 0.0f);
       }
       if (depthwise_) {
         for (int64_t ch = 0; ch < c_; ++ch) {
           Depthwise(xi + ch * in_size, w + ch * g_.k_size(), yi + ch * out_size);
+          epilogue_.Apply(yi + ch * out_size, ri ? ri + ch * out_size : nullptr, out_size);
         }
         continue;
       }
@@ -147,8 +165,23 @@ class ConvKernel : public CpuKernel {
           Im2Col(xg);
           cols = col_.data();
         }
-        Sgemm(false, false, mg_, out_size, kdim_, 1.0f, w + grp * mg_ * kdim_, kdim_, cols, out_size, true,
-              yi + grp * mg_ * out_size, out_size, gemm_);
+        float* yg = yi + grp * mg_ * out_size;
+        if (epilogue_.kind == FusedEpilogue::Kind::kNone && ri == nullptr) {
+          Sgemm(false, false, mg_, out_size, kdim_, 1.0f, w + grp * mg_ * kdim_, kdim_, cols, out_size, true, yg,
+                out_size, gemm_);
+          continue;
+        }
+        // Fused epilogue: GEMM over kEpilogueCols output positions at a time, then the epilogue on
+        // that [mg x cols] tile while it is still in cache (per-element sums are unchanged).
+        const float* rg = ri ? ri + grp * mg_ * out_size : nullptr;
+        for (int64_t j0 = 0; j0 < out_size; j0 += kEpilogueCols) {
+          const int64_t len = std::min(kEpilogueCols, out_size - j0);
+          Sgemm(false, false, mg_, len, kdim_, 1.0f, w + grp * mg_ * kdim_, kdim_, cols + j0, out_size, true, yg + j0,
+                out_size, gemm_);
+          for (int64_t oc = 0; oc < mg_; ++oc) {
+            epilogue_.Apply(yg + oc * out_size + j0, rg ? rg + oc * out_size + j0 : nullptr, len);
+          }
+        }
       }
     }
     return Status::Ok();
@@ -237,6 +270,7 @@ class ConvKernel : public CpuKernel {
   bool pointwise_ = false;
   std::vector<float> col_;
   GemmScratch gemm_;
+  FusedEpilogue epilogue_;
 };
 
 StatusOr<std::unique_ptr<CpuKernel>> ConvCreate(const OpContext& ctx) {
@@ -245,7 +279,8 @@ StatusOr<std::unique_ptr<CpuKernel>> ConvCreate(const OpContext& ctx) {
   const WindowGeometry& wg = cs.window;
   Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin);
   EDGERT_RETURN_IF_ERROR(CheckScratch(ctx, (cs.c / cs.group) * g.k_size(), g.out_size()));
-  return std::unique_ptr<CpuKernel>(new ConvKernel(cs, g));
+  EDGERT_ASSIGN_OR_RETURN(FusedEpilogue epilogue, ParseFusedEpilogue(ctx));
+  return std::unique_ptr<CpuKernel>(new ConvKernel(cs, g, epilogue));
 }
 
 // ---------------------------------------------------------------------------------------------

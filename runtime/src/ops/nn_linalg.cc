@@ -13,6 +13,7 @@
 //            inner > 1 are processed together, vectorised over inner, with per-kernel scratch.
 #include <cmath>
 
+#include "fused_activation.h"
 #include "nn_common.h"
 #include "op_util.h"
 
@@ -32,7 +33,7 @@ Status GemmSupports(const OpContext& ctx) {
       return ctx.Error(std::string("attribute '") + name + "' is " + std::to_string(t) + ", expected 0 or 1");
     }
   }
-  return Status::Ok();
+  return ParseFusedEpilogue(ctx).status();
 }
 
 struct GemmShape {
@@ -86,7 +87,9 @@ Status GemmInfer(OpContext& ctx) {
 
 class GemmKernel : public CpuKernel {
  public:
-  explicit GemmKernel(const GemmShape& gs) : gs_(gs) { gemm_.Reserve(gs.m, gs.n, gs.k); }
+  GemmKernel(const GemmShape& gs, FusedEpilogue epilogue) : gs_(gs), epilogue_(epilogue) {
+    gemm_.Reserve(gs.m, gs.n, gs.k);
+  }
 
   Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
     const GemmShape& g = gs_;
@@ -102,18 +105,21 @@ class GemmKernel : public CpuKernel {
     }
     Sgemm(g.trans_a, g.trans_b, g.m, g.n, g.k, g.alpha, a, g.trans_a ? g.m : g.k, b, g.trans_b ? g.k : g.n, with_c, y,
           g.n, gemm_);
+    epilogue_.Apply(y, nullptr, g.m * g.n);
     return Status::Ok();
   }
 
  private:
   GemmShape gs_;
   GemmScratch gemm_;
+  FusedEpilogue epilogue_;
 };
 
 StatusOr<std::unique_ptr<CpuKernel>> GemmCreate(const OpContext& ctx) {
   EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, GemmInfer));
   EDGERT_ASSIGN_OR_RETURN(GemmShape gs, ResolveGemm(ctx));
-  return std::unique_ptr<CpuKernel>(new GemmKernel(gs));
+  EDGERT_ASSIGN_OR_RETURN(FusedEpilogue epilogue, ParseFusedEpilogue(ctx));
+  return std::unique_ptr<CpuKernel>(new GemmKernel(gs, epilogue));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ const OpDef* GetOpDef(OpType op) {
     RegisterElementwiseOps(*r);
     RegisterReduceOps(*r);
     RegisterTensorOps(*r);
+    RegisterFusedElementwiseOp(*r);
     return r;
   }();
   return registry->Find(op);

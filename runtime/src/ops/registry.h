@@ -21,5 +21,6 @@ void RegisterNnOps(OpRegistry& registry);           // ops/nn.cc
 void RegisterElementwiseOps(OpRegistry& registry);  // ops/elementwise.cc
 void RegisterReduceOps(OpRegistry& registry);       // ops/reduce.cc
 void RegisterTensorOps(OpRegistry& registry);       // ops/tensor_ops.cc
+void RegisterFusedElementwiseOp(OpRegistry& registry);  // ops/fused_elementwise.cc
 
 }  // namespace edgert

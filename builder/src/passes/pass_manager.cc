@@ -1,0 +1,77 @@
+// The pass manager and the default pipeline.
+//  1. nodes_before = live nodes of the inferred graph (what LowerGraph would emit unoptimized).
+//  2. Per stage, run its passes in order; a repeating stage runs again while a round rewrote
+//     anything (bounded by kMaxRounds, so a pair of passes that undo each other cannot hang).
+//  3. After every pass that rewrote something, VerifyGraph re-infers every node (when verify is
+//     on), so a broken rewrite is reported with the pass's name instead of a wrong result.
+#include <algorithm>
+
+#include "passes/pass_util.h"
+#include "passes/passes.h"
+
+namespace edgert {
+
+void PassManager::AddStage(std::vector<std::pair<std::string, PassFn>> passes, bool repeat) {
+  stages_.push_back({std::move(passes), repeat});
+}
+
+Status PassManager::Run(Graph& graph, OptimizeReport* report) const {
+  OptimizeReport local;
+  OptimizeReport& r = report ? *report : local;
+  r = OptimizeReport();
+  r.nodes_before = CountLiveNodes(graph);
+  auto count_of = [&r](const std::string& name) -> PassCount& {
+    for (PassCount& p : r.passes) {
+      if (p.name == name) return p;
+    }
+    r.passes.push_back({name, 0});
+    return r.passes.back();
+  };
+  for (const Stage& stage : stages_) {
+    for (const auto& pass : stage.passes) count_of(pass.first);
+  }
+  for (const Stage& stage : stages_) {
+    for (int round = 0; round < (stage.repeat ? kMaxRounds : 1); ++round) {
+      int changed = 0;
+      for (const auto& [name, fn] : stage.passes) {
+        StatusOr<int> n = fn(graph);
+        if (!n.ok()) return n.status().WithContext("pass " + name);
+        if (*n > 0 && verify_) EDGERT_RETURN_IF_ERROR(VerifyGraph(graph, name));
+        count_of(name).rewrites += *n;
+        changed += *n;
+      }
+      if (changed == 0) break;
+    }
+  }
+  r.nodes_after = CountLiveNodes(graph);
+  return Status::Ok();
+}
+
+PassManager DefaultPipeline() {
+  PassManager pm;
+  std::vector<std::pair<std::string, PassFn>> cleanup = {
+      {"dead-nodes", &EliminateDeadNodes},
+      {"identities", &RemoveIdentities},
+      {"constant-folding", &FoldConstants},
+      {"transpose-reshape", &CollapseTransposeReshape},
+  };
+  pm.AddStage(cleanup, true);
+  pm.AddStage({{"pad-folding", &FoldPad},
+               {"batchnorm-folding", &FoldBatchNorm},
+               {"conv-affine-folding", &FoldConvAffine},
+               {"gelu-pattern", &FuseGeluPattern}},
+              true);
+  pm.AddStage({{"vertical-fusion", &FuseVertical}}, false);
+  pm.AddStage({{"horizontal-fusion", &FuseHorizontalConv}}, false);
+  pm.AddStage({{"elementwise-chains", &FuseElementwiseChains}}, false);
+  pm.AddStage(cleanup, true);
+  return pm;
+}
+
+StatusOr<OptimizeReport> OptimizeGraph(Graph& graph) {
+  OptimizeReport report;
+  EDGERT_RETURN_IF_ERROR(DefaultPipeline().Run(graph, &report));
+  return report;
+}
+
+}  // namespace edgert

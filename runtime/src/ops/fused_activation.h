@@ -1,0 +1,40 @@
+// The Conv / Gemm activation epilogue (contract in edgert/fused_activation.h): parsed once in
+// create_cpu, applied by the kernels to each block of outputs right after the GEMM that produced
+// it, while the block is still in cache.
+#pragma once
+
+#include <cstdint>
+
+#include "edgert/fused_activation.h"
+#include "edgert/op_def.h"
+
+namespace edgert {
+
+struct FusedEpilogue {
+  enum class Kind : uint8_t {
+    kNone,
+    kRelu,
+    kLeakyRelu,
+    kClip,
+    kSigmoid,
+    kHardSigmoid,
+    kHardSwish,
+    kSilu,
+    kTanh,
+    kGelu,
+    kGeluTanh
+  };
+  Kind kind = Kind::kNone;
+  float alpha = 0.0f;
+  float beta = 0.0f;
+
+  // y[i] = act(y[i] + residual[i]) for i < n; `residual` may be nullptr. A no-op for kNone
+  // without residual.
+  void Apply(float* y, const float* residual, int64_t n) const;
+};
+
+// Reads kActivationAttr and its parameters; kNone when the attribute is absent. Errors name the
+// node and the attribute (an unknown activation, a parameter of the wrong type).
+StatusOr<FusedEpilogue> ParseFusedEpilogue(const OpContext& ctx);
+
+}  // namespace edgert
