@@ -587,6 +587,20 @@ TEST(MemoryNetwork, BatchNormRunsInPlace) {
   RunAndCompare(b.Net(), {}, 22);
 }
 
+TEST(MemoryNetwork, FusedElementwiseChainRunsInPlace) {
+  NetBuilder b;
+  int32_t x = b.Input("x", kS);
+  int32_t a = b.Layer(OpType::kNeg, {x}, "a", kS);
+  Attributes attrs;
+  attrs.Set("steps", AttrValue(std::vector<std::string>{"Relu", "Mul", "Sigmoid"}));
+  attrs.Set("operands", AttrValue(std::vector<float>{1.5f}));
+  int32_t y = b.Layer(OpType::kFusedElementwise, {a}, "y", kS, attrs);
+  b.Output(y);
+  NetworkMemoryPlan plan = PlanOrDie(b.Net());
+  EXPECT_EQ(plan.tensors[y].kind, TensorMemoryKind::kInPlace);
+  RunAndCompare(b.Net(), {}, 27);
+}
+
 TEST(MemoryNetwork, GraphInputsAndOutputsAreNeverOverwritten) {
   NetBuilder b;
   int32_t x = b.Input("x", kS);

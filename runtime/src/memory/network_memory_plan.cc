@@ -201,6 +201,9 @@ std::vector<size_t> InPlaceCandidates(const LayerDef& layer) {
     // Inference BatchNormalization: y[i] = x[i] * a[c] + b[c], the parameters read before the
     // loop (runtime/src/ops/nn_norm.cc). Training mode has more outputs (excluded above).
     case OpType::kBatchNormalization:
+    // A fused elementwise chain copies x into y block by block (skipped when y == x) and applies
+    // its steps to y in place (runtime/src/ops/fused_elementwise.cc).
+    case OpType::kFusedElementwise:
       return {0};
     // Binary: out[i] = f(a[i], b[j]) in broadcast runs; an operand of the output's shape is
     // walked with the output's own offsets.
