@@ -1,19 +1,48 @@
 // CPU engine.
-//  1. Create(): allocate a tensor for every non-constant network tensor; for each layer build the
-//     OpContext from the tensor definitions, check support and prepare the CPU kernel.
-//  2. Run(): copy the inputs in, poison every activation (0xFF bytes: NaN for floats) so an
-//     element a kernel fails to write shows up, run the kernels in order, copy the outputs out.
+//  1. Create(): plan the network's memory (PlanNetworkMemory), make ONE allocation of the plan's
+//     arena and bind every planned tensor as a Tensor::View at its offset; for each layer build
+//     the OpContext from the tensor definitions, check support and prepare the CPU kernel (elided
+//     layers too, so an invalid layer is still reported).
+//  2. Run(): poison the whole arena (0xFF bytes: NaN for floats) so an element a kernel fails to
+//     write shows up, copy the inputs in, run the kernels in order except the layers the plan
+//     elides (views aliasing their input, Concats whose inputs already sit in their slices), copy
+//     the outputs out.
 #include "edgert/cpu_engine.h"
 
+#include <cstdlib>
 #include <cstring>
 
 namespace edgert {
 
-StatusOr<std::unique_ptr<CpuEngine>> CpuEngine::Create(NetworkDef network) {
+void CpuEngine::FreeDeleter::operator()(void* p) const { std::free(p); }
+
+StatusOr<std::unique_ptr<CpuEngine>> CpuEngine::Create(NetworkDef network, const NetworkMemoryOptions& memory_options) {
   std::unique_ptr<CpuEngine> engine(new CpuEngine());
   engine->network_ = std::move(network);
   const NetworkDef& net = engine->network_;
   const int32_t n_tensors = static_cast<int32_t>(net.tensors.size());
+
+  EDGERT_ASSIGN_OR_RETURN(engine->memory_plan_, PlanNetworkMemory(net, memory_options));
+  const NetworkMemoryPlan& plan = engine->memory_plan_;
+  // The base is aligned like the plan's offsets (at least to the GPU default of 256 bytes; a plan
+  // alignment that is not a power of two up to 4096 gets 256), so every offset keeps its
+  // alignment. Never zero bytes, so an empty tensor still has a non-null data pointer.
+  const size_t plan_alignment = plan.alignment;
+  const size_t base_alignment = (plan_alignment > kDefaultMemoryAlignment && plan_alignment <= 4096 &&
+                                 (plan_alignment & (plan_alignment - 1)) == 0)
+                                    ? plan_alignment
+                                    : kDefaultMemoryAlignment;
+  size_t arena_bytes = 0;
+  if (!AlignUp(plan.figures.arena_bytes > 0 ? plan.figures.arena_bytes : 1, base_alignment, &arena_bytes)) {
+    return OutOfRange("the activation arena of " + std::to_string(plan.figures.arena_bytes) + " bytes is too large");
+  }
+  engine->arena_.reset(std::aligned_alloc(base_alignment, arena_bytes));
+  if (!engine->arena_) {
+    return OutOfRange("out of host memory allocating the activation arena of " + std::to_string(arena_bytes) +
+                      " bytes");
+  }
+  engine->arena_bytes_ = arena_bytes;
+  char* arena = static_cast<char*>(engine->arena_.get());
 
   engine->tensors_.resize(net.tensors.size());
   std::vector<ValueInfo> infos(net.tensors.size());
@@ -24,8 +53,8 @@ StatusOr<std::unique_ptr<CpuEngine>> CpuEngine::Create(NetworkDef network) {
     if (def.is_constant()) {
       engine->tensors_[i] = def.value;
       infos[i].value = &def.value;
-    } else {
-      EDGERT_ASSIGN_OR_RETURN(engine->tensors_[i], Tensor::Create(def.dtype, def.shape));
+    } else if (plan.tensors[i].kind != TensorMemoryKind::kNone) {
+      engine->tensors_[i] = Tensor::View(def.dtype, def.shape, arena + plan.tensors[i].offset);
     }
   }
   auto valid = [&](int32_t t) { return t >= 0 && t < n_tensors; };
@@ -49,7 +78,8 @@ StatusOr<std::unique_ptr<CpuEngine>> CpuEngine::Create(NetworkDef network) {
     for (size_t k = 0; k < layer.outputs.size(); ++k) {
       int32_t t = layer.outputs[k];
       if (!valid(t)) return Corrupt("layer output refers to a tensor that does not exist", layer.name);
-      if (net.tensors[t].is_constant()) return Corrupt("layer writes to constant '" + net.tensors[t].name + "'", layer.name);
+      if (net.tensors[t].is_constant())
+        return Corrupt("layer writes to constant '" + net.tensors[t].name + "'", layer.name);
       ctx.SetOutput(k, infos[t].dtype, infos[t].shape);
       out_tensors.push_back(&engine->tensors_[t]);
     }
@@ -68,9 +98,7 @@ Status CpuEngine::Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* ou
     return InvalidArgument("expected " + std::to_string(net.inputs.size()) + " inputs, got " +
                            std::to_string(inputs.size()));
   }
-  for (size_t i = 0; i < tensors_.size(); ++i) {
-    if (!net.tensors[i].is_constant()) tensors_[i].Fill(0xFF);
-  }
+  std::memset(arena_.get(), 0xFF, arena_bytes_);
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorDef& def = net.tensors[net.inputs[i]];
     if (inputs[i].dtype() != def.dtype || inputs[i].shape() != def.shape) {
@@ -83,10 +111,12 @@ Status CpuEngine::Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* ou
     if (dst.bytes()) std::memcpy(dst.raw(), inputs[i].raw(), dst.bytes());
   }
   for (size_t l = 0; l < kernels_.size(); ++l) {
+    if (memory_plan_.layer_elided[l]) continue;
     Status s = kernels_[l]->Run(layer_inputs_[l], layer_outputs_[l]);
     if (!s.ok()) return s.WithContext("layer '" + net.layers[l].name + "'");
   }
   outputs->clear();
+  outputs->reserve(net.outputs.size());
   for (int32_t t : net.outputs) outputs->push_back(tensors_[t].Clone());
   return Status::Ok();
 }
