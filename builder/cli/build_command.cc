@@ -89,6 +89,8 @@ void PrintSummary(const LoadedPlan& plan) {
   std::printf("weights: %llu bytes (section %llu bytes)\n", static_cast<unsigned long long>(constant_bytes),
               static_cast<unsigned long long>(m.weights_bytes));
   std::printf("plan: %llu bytes\n", static_cast<unsigned long long>(m.file_bytes));
+  StatusOr<NetworkMemoryPlan> memory = PlanNetworkMemory(plan.network());
+  if (memory.ok()) std::printf("%s\n", MemoryFiguresLine(memory->figures).c_str());
   std::printf("device: %s, edgert %s\n", m.device.ToString().c_str(), m.edgert_version.c_str());
 }
 

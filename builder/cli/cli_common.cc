@@ -63,4 +63,12 @@ bool LooksLikePlan(const std::string& path) {
   return in.gcount() == sizeof(magic) && std::memcmp(magic, "EDGERTPL", sizeof(magic)) == 0;
 }
 
+std::string MemoryFiguresLine(const MemoryFigures& f) {
+  char buf[200];
+  const double share = f.no_reuse_bytes ? 100.0 * static_cast<double>(f.arena_bytes) / f.no_reuse_bytes : 0.0;
+  std::snprintf(buf, sizeof(buf), "memory: arena %zu bytes (lower bound %zu, no reuse %zu: %.1f%%)", f.arena_bytes,
+                f.lower_bound_bytes, f.no_reuse_bytes, share);
+  return buf;
+}
+
 }  // namespace edgert

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "edgert/memory_plan.h"
 #include "edgert/status.h"
 
 namespace edgert {
@@ -26,6 +27,8 @@ Status MakeDirs(const std::string& dir);
 // True for a file that starts with the plan magic "EDGERTPL" and is not named *.onnx, and for any
 // file named *.plan (so a damaged plan is reported as one, not as a broken ONNX model).
 bool LooksLikePlan(const std::string& path);
+// "memory: arena 7225344 bytes (lower bound 7225344, no reuse 45881344: 15.7%)".
+std::string MemoryFiguresLine(const MemoryFigures& figures);
 
 extern const char kBuildHelp[];
 extern const char kInspectHelp[];

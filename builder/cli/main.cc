@@ -357,6 +357,7 @@ int RunAndReport(const std::string& source, NetworkDef network, const std::vecto
   std::vector<Tensor> outputs;
   Status s = (*engine)->Run(feed, &outputs);
   if (!s.ok()) return Fail(s.WithContext(source));
+  std::printf("%s\n", MemoryFiguresLine((*engine)->memory_figures()).c_str());
 
   if (!o.save_dir.empty()) {
     s = MakeDirs(o.save_dir);
