@@ -23,15 +23,6 @@ using namespace testing_util;  // NOLINT
 
 bool Contains(const std::string& s, const std::string& w) { return s.find(w) != std::string::npos; }
 
-std::string EdgertBinary() {
-  char buf[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
-  if (n <= 0) return "";
-  std::string exe(buf, static_cast<size_t>(n));
-  std::string tests_dir = exe.substr(0, exe.find_last_of('/'));
-  return tests_dir.substr(0, tests_dir.find_last_of('/')) + "/builder/edgert";
-}
-
 struct CliResult {
   int code = -1;
   std::string out;  // stdout only

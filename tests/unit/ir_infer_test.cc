@@ -4,43 +4,14 @@
 #include "edgert/cpu_engine.h"
 #include "ir/graph.h"
 #include "ir/infer.h"
+#include "ir_test_util.h"
 
 namespace edgert {
 namespace {
 
-int AddInput(Graph& g, const std::string& name, DataType dtype, Shape shape, std::vector<std::string> params = {}) {
-  int v = g.GetOrAdd(name);
-  g.values[v].dtype = dtype;
-  g.values[v].has_shape = true;
-  g.values[v].shape = std::move(shape);
-  g.values[v].dim_params = std::move(params);
-  g.inputs.push_back(v);
-  return v;
-}
-
-int AddConst(Graph& g, const std::string& name, Tensor t) {
-  int v = g.GetOrAdd(name);
-  g.values[v].dtype = t.dtype();
-  g.values[v].has_shape = true;
-  g.values[v].shape = t.shape();
-  g.values[v].constant = std::move(t);
-  return v;
-}
-
-Node& AddNode(Graph& g, const std::string& op_type, const std::string& name, std::vector<std::string> ins,
-              std::vector<std::string> outs) {
-  Node n;
-  n.name = name;
-  n.op_type = op_type;
-  const OpInfo* info = FindOpInfoByName(op_type);
-  n.known = info != nullptr;
-  if (info) n.op = info->type;
-  n.opset = 17;
-  for (const std::string& s : ins) n.inputs.push_back(s.empty() ? -1 : g.GetOrAdd(s));
-  for (const std::string& s : outs) n.outputs.push_back(g.GetOrAdd(s));
-  g.nodes.push_back(std::move(n));
-  return g.nodes.back();
-}
+using testing::AddConst;
+using testing::AddInput;
+using testing::AddNode;
 
 // x[N,3,4] -> Shape -> Gather(0) -> Unsqueeze -> Concat(-1) -> Reshape(x) : PyTorch's flatten(1).
 Graph FlattenByShapeChain() {

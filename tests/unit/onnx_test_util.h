@@ -3,6 +3,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <limits.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -125,6 +126,16 @@ inline onnx::ModelProto PassThroughModel() {
   AddInput(m, "x", onnx::TensorProto::FLOAT, {2, 3});
   AddOutput(m, "x", onnx::TensorProto::FLOAT, {2, 3});
   return m;
+}
+
+// The edgert CLI built beside this test binary (<build>/builder/edgert).
+inline std::string EdgertBinary() {
+  char buf[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+  if (n <= 0) return "";
+  std::string exe(buf, static_cast<size_t>(n));
+  std::string tests_dir = exe.substr(0, exe.find_last_of('/'));
+  return tests_dir.substr(0, tests_dir.find_last_of('/')) + "/builder/edgert";
 }
 
 }  // namespace testing_util

@@ -17,11 +17,16 @@
 #include "edgert/plan.h"
 #include "ir/graph.h"
 #include "ir/infer.h"
+#include "ir_test_util.h"
 #include "onnx_test_util.h"
 #include "passes/pass_util.h"
 
 namespace edgert {
 namespace {
+
+using testing::AddConst;
+using testing::AddInput;
+using testing::AddNode;
 
 Tensor Random(const Shape& shape, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
   Tensor t = *Tensor::Create(DataType::kFloat32, shape);
@@ -29,39 +34,6 @@ Tensor Random(const Shape& shape, uint32_t seed, float lo = -1.0f, float hi = 1.
   std::uniform_real_distribution<float> dist(lo, hi);
   for (int64_t i = 0; i < t.num_elements(); ++i) t.data<float>()[i] = dist(rng);
   return t;
-}
-
-int AddInput(Graph& g, const std::string& name, Shape shape) {
-  int v = g.GetOrAdd(name);
-  g.values[v].dtype = DataType::kFloat32;
-  g.values[v].has_shape = true;
-  g.values[v].shape = std::move(shape);
-  g.inputs.push_back(v);
-  return v;
-}
-
-int AddConst(Graph& g, const std::string& name, Tensor t) {
-  int v = g.GetOrAdd(name);
-  g.values[v].dtype = t.dtype();
-  g.values[v].has_shape = true;
-  g.values[v].shape = t.shape();
-  g.values[v].constant = std::move(t);
-  return v;
-}
-
-Node& AddNode(Graph& g, const std::string& op_type, const std::string& name, std::vector<std::string> ins,
-              std::vector<std::string> outs) {
-  Node n;
-  n.name = name;
-  n.op_type = op_type;
-  const OpInfo* info = FindOpInfoByName(op_type);
-  n.known = info != nullptr;
-  if (info) n.op = info->type;
-  n.opset = 17;
-  for (const std::string& s : ins) n.inputs.push_back(s.empty() ? -1 : g.GetOrAdd(s));
-  for (const std::string& s : outs) n.outputs.push_back(g.GetOrAdd(s));
-  g.nodes.push_back(std::move(n));
-  return g.nodes.back();
 }
 
 void AddOutput(Graph& g, const std::string& name) { g.outputs.push_back(g.Find(name)); }
