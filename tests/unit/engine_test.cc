@@ -93,8 +93,8 @@ TEST(EngineApi, IOTensorMetadata) {
   // x and conv1's output (h, or the tensor Relu overwrites in place) are live at once.
   EXPECT_GE(e.ArenaBytes(), (kXElems + kHElems) * sizeof(float));
   EXPECT_EQ(e.ArenaBytes() % e.ArenaAlignment(), 0u);
-  EXPECT_EQ(e.ArenaBytes(), (e.memory_plan().figures.arena_bytes + e.ArenaAlignment() - 1) / e.ArenaAlignment() *
-                                e.ArenaAlignment());
+  EXPECT_EQ(e.ArenaBytes(),
+            (e.memory_plan().figures.arena_bytes + e.ArenaAlignment() - 1) / e.ArenaAlignment() * e.ArenaAlignment());
 }
 
 TEST(EngineContext, BindByNameMatchesCpuEngine) {

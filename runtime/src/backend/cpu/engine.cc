@@ -153,8 +153,8 @@ StatusOr<std::unique_ptr<ExecutionContext>> Engine::CreateContext(void* arena, s
   std::unique_ptr<ExecutionContext> context(new ExecutionContext(shared_from_this()));
   if (arena != nullptr) {
     if (bytes < arena_bytes_) {
-      return InvalidArgument("the arena given to CreateContext has " + std::to_string(bytes) + " bytes; the engine needs " +
-                             std::to_string(arena_bytes_) + " (ArenaBytes())");
+      return InvalidArgument("the arena given to CreateContext has " + std::to_string(bytes) +
+                             " bytes; the engine needs " + std::to_string(arena_bytes_) + " (ArenaBytes())");
     }
     if (reinterpret_cast<uintptr_t>(arena) % arena_alignment_ != 0) {
       return InvalidArgument("the arena given to CreateContext is not aligned to " + std::to_string(arena_alignment_) +
@@ -180,8 +180,8 @@ StatusOr<std::unique_ptr<ExecutionContext>> Engine::CreateContext(void* arena, s
       context->tensors_[i] = Tensor::View(def.dtype, def.shape, context->arena_ + memory_plan_.tensors[i].offset);
     }
   }
-  EDGERT_RETURN_IF_ERROR(PrepareKernels(net, &context->tensors_, &context->kernels_, &context->layer_inputs_,
-                                        &context->layer_outputs_));
+  EDGERT_RETURN_IF_ERROR(
+      PrepareKernels(net, &context->tensors_, &context->kernels_, &context->layer_inputs_, &context->layer_outputs_));
   context->bindings_.assign(io_.size(), nullptr);
   return context;
 }
