@@ -32,7 +32,9 @@ std::string MemoryFiguresLine(const MemoryFigures& figures);
 
 extern const char kBuildHelp[];
 extern const char kInspectHelp[];
+extern const char kBenchHelp[];
 int RunBuildCommand(const std::vector<std::string>& args);
 int RunInspectCommand(const std::vector<std::string>& args);
+int RunBenchCommand(const std::vector<std::string>& args);
 
 }  // namespace edgert

@@ -117,4 +117,53 @@ CompareResult CompareTensors(const Tensor& out, const Tensor& ref, double rtol) 
   return r;
 }
 
+void FillRandom(Tensor* t, std::mt19937_64& rng) {
+  std::uniform_real_distribution<double> real(-1.0, 1.0);
+  std::uniform_int_distribution<int> small(0, 3);
+  const int64_t n = t->num_elements();
+  for (int64_t i = 0; i < n; ++i) {
+    switch (t->dtype()) {
+      case DataType::kFloat32:
+        t->data<float>()[i] = static_cast<float>(real(rng));
+        break;
+      case DataType::kFloat64:
+        t->data<double>()[i] = real(rng);
+        break;
+      case DataType::kFloat16:
+        t->data<uint16_t>()[i] = FloatToHalfBits(static_cast<float>(real(rng)));
+        break;
+      case DataType::kBool:
+        t->data<bool>()[i] = small(rng) % 2 != 0;
+        break;
+      case DataType::kUInt8:
+        t->data<uint8_t>()[i] = static_cast<uint8_t>(small(rng));
+        break;
+      case DataType::kInt8:
+        t->data<int8_t>()[i] = static_cast<int8_t>(small(rng));
+        break;
+      case DataType::kUInt16:
+        t->data<uint16_t>()[i] = static_cast<uint16_t>(small(rng));
+        break;
+      case DataType::kInt16:
+        t->data<int16_t>()[i] = static_cast<int16_t>(small(rng));
+        break;
+      case DataType::kInt32:
+        t->data<int32_t>()[i] = small(rng);
+        break;
+      case DataType::kInt64:
+        t->data<int64_t>()[i] = small(rng);
+        break;
+      case DataType::kUInt32:
+        t->data<uint32_t>()[i] = static_cast<uint32_t>(small(rng));
+        break;
+      case DataType::kUInt64:
+        t->data<uint64_t>()[i] = static_cast<uint64_t>(small(rng));
+        break;
+      case DataType::kUndefined:
+      case DataType::kString:
+        return;
+    }
+  }
+}
+
 }  // namespace edgert

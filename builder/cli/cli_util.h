@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <random>
 #include <string>
 
 #include "edgert/tensor.h"
@@ -11,6 +12,10 @@ namespace edgert {
 // IEEE 754 binary16 <-> binary32; FloatToHalfBits rounds to nearest even.
 uint16_t FloatToHalfBits(float value);
 float HalfBitsToFloat(uint16_t bits);
+
+// Fills `t` with random values: floats uniform in [-1, 1), integers in [0, 4), bools 0/1. Used by
+// run and bench, so one seed gives the same inputs to both.
+void FillRandom(Tensor* t, std::mt19937_64& rng);
 
 struct CompareResult {
   bool pass = false;

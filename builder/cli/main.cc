@@ -3,6 +3,8 @@
 //   edgert check MODEL.onnx [--shapes ...]         per-node support report
 //   edgert build MODEL.onnx (-o OUT.plan | --cache) [--shapes ...]   (build_command.cc)
 //   edgert inspect PLAN [--json]                     (inspect_command.cc)
+//   edgert bench MODEL.onnx|PLAN [--iterations N] [--duration S] [--warmup S] [--contexts K]
+//                                                    (bench_command.cc)
 //   edgert run MODEL.onnx|PLAN [--shapes ...] [--inputs F...] [--save-outputs DIR] [--compare DIR]
 //                         [--rtol X] [--seed N]   build for concrete inputs (or load the plan) and
 //                                                 run on the CPU
@@ -58,6 +60,8 @@ const char kMainHelp[] =
     "                 [--rtol X] [--seed N]\n"
     "      build the model for concrete inputs (or load the plan) and run it on the reference CPU\n"
     "      engine\n"
+    "  bench MODEL.onnx|PLAN [--shapes ...] [--iterations N] [--duration S] [--warmup S] [--contexts K]\n"
+    "      time the engine on random inputs: latency percentiles, throughput, enqueue time, memory\n"
     "  help [COMMAND]   this text, or the options of COMMAND\n"
     "\n"
     "options: --help, --version\n"
@@ -199,56 +203,6 @@ int RunCheck(const std::vector<std::string>& args) {
   if (n_failed) summary += "; " + std::to_string(n_failed) + " with other errors";
   std::printf("%s\n", summary.c_str());
   return report->AllSupported() ? kExitOk : kExitFail;
-}
-
-// Fills `t` with random values: floats uniform in [-1, 1), integers in [0, 4), bools 0/1.
-void FillRandom(Tensor* t, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> real(-1.0, 1.0);
-  std::uniform_int_distribution<int> small(0, 3);
-  const int64_t n = t->num_elements();
-  for (int64_t i = 0; i < n; ++i) {
-    switch (t->dtype()) {
-      case DataType::kFloat32:
-        t->data<float>()[i] = static_cast<float>(real(rng));
-        break;
-      case DataType::kFloat64:
-        t->data<double>()[i] = real(rng);
-        break;
-      case DataType::kFloat16:
-        t->data<uint16_t>()[i] = FloatToHalfBits(static_cast<float>(real(rng)));
-        break;
-      case DataType::kBool:
-        t->data<bool>()[i] = small(rng) % 2 != 0;
-        break;
-      case DataType::kUInt8:
-        t->data<uint8_t>()[i] = static_cast<uint8_t>(small(rng));
-        break;
-      case DataType::kInt8:
-        t->data<int8_t>()[i] = static_cast<int8_t>(small(rng));
-        break;
-      case DataType::kUInt16:
-        t->data<uint16_t>()[i] = static_cast<uint16_t>(small(rng));
-        break;
-      case DataType::kInt16:
-        t->data<int16_t>()[i] = static_cast<int16_t>(small(rng));
-        break;
-      case DataType::kInt32:
-        t->data<int32_t>()[i] = small(rng);
-        break;
-      case DataType::kInt64:
-        t->data<int64_t>()[i] = small(rng);
-        break;
-      case DataType::kUInt32:
-        t->data<uint32_t>()[i] = static_cast<uint32_t>(small(rng));
-        break;
-      case DataType::kUInt64:
-        t->data<uint64_t>()[i] = static_cast<uint64_t>(small(rng));
-        break;
-      case DataType::kUndefined:
-      case DataType::kString:
-        return;
-    }
-  }
 }
 
 // One input of the model or plan being run.
@@ -450,6 +404,7 @@ const char* HelpOf(const std::string& command) {
   if (command == "build") return kBuildHelp;
   if (command == "inspect") return kInspectHelp;
   if (command == "run") return kRunHelp;
+  if (command == "bench") return kBenchHelp;
   return nullptr;
 }
 
@@ -487,6 +442,7 @@ int Main(int argc, char** argv) {
   if (cmd == "build") return RunBuildCommand(rest);
   if (cmd == "inspect") return RunInspectCommand(rest);
   if (cmd == "run") return RunRun(rest);
+  if (cmd == "bench") return RunBenchCommand(rest);
   return Usage("unknown command '" + cmd + "'", "");
 }
 
