@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <random>
 #include <string>
 #include <thread>
@@ -17,6 +18,21 @@
 #include "edgert/plan.h"
 #include "edgert/version.h"
 #include "onnx_test_util.h"
+
+// Counts operator new calls on the current thread, so a test can check that a code path allocates
+// nothing (malloc is not counted; the runtime's own code calls it only for arenas and tensors).
+namespace {
+thread_local long g_news_on_thread = 0;
+}  // namespace
+
+void* operator new(std::size_t size) {
+  ++g_news_on_thread;
+  void* p = std::malloc(size ? size : 1);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 
 namespace edgert {
 namespace {
@@ -120,6 +136,26 @@ TEST(EngineContext, BindByNameMatchesCpuEngine) {
     EXPECT_TRUE(SameBytes(h, ref[1]));
   }
   EXPECT_EQ(in, x);  // inputs are only read
+}
+
+TEST(EngineContext, EnqueueMakesNoAllocation) {
+  TempDir dir;
+  StatusOr<std::shared_ptr<Engine>> engine = Engine::Create(SmallConvNetwork(dir));
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  const long before_create = g_news_on_thread;
+  StatusOr<std::unique_ptr<ExecutionContext>> ctx = (*engine)->CreateContext();
+  ASSERT_TRUE(ctx.ok());
+  EXPECT_GT(g_news_on_thread, before_create);  // the counter sees the context's kernels being made
+  std::vector<float> x = RandomFloats(kXElems, 13), y(kYElems), h(kHElems);
+  ASSERT_TRUE((*ctx)->SetTensorAddress("x", x.data()).ok());
+  ASSERT_TRUE((*ctx)->SetTensorAddress("y", y.data()).ok());
+  ASSERT_TRUE((*ctx)->SetTensorAddress("h", h.data()).ok());
+  const long before = g_news_on_thread;
+  bool ok = true;
+  for (int r = 0; r < 3; ++r) ok = (*ctx)->Enqueue().ok() && ok;
+  const long news = g_news_on_thread - before;
+  EXPECT_TRUE(ok);
+  EXPECT_EQ(news, 0);
 }
 
 TEST(EngineContext, UnknownNullAndUnboundTensorsAreErrors) {
