@@ -24,8 +24,9 @@ const char kInspectHelp[] =
     "\n"
     "Prints a plan's header (format version, edgert version, device key, model and build-options\n"
     "hashes, sizes), whether it can run here, each layer (index, operator, name, inputs and outputs\n"
-    "with dtype and shape; constants are marked 'const'), the network's inputs and outputs, and\n"
-    "totals. --json prints the same as one JSON document.\n"
+    "with dtype and shape; constants are marked 'const', activations show their arena offset and\n"
+    "how they share memory), the network's inputs and outputs, totals and the memory plan's figures.\n"
+    "--json prints the same as one JSON document.\n"
     "\n"
     "Exit 0 for a plan usable here; 1 for a damaged plan or one made for another device or edgert\n"
     "version (the reason is printed); 2 on usage errors.\n";
@@ -48,13 +49,26 @@ std::string Printable(const std::string& name) {
   return out;
 }
 
-std::string TensorText(const NetworkDef& net, int32_t index) {
-  if (index < 0) return "(absent)";
-  const TensorDef& t = net.tensors[static_cast<size_t>(index)];
-  return "'" + Printable(t.name) + "' " + DataTypeName(t.dtype) + " " + ShapeToString(t.shape) + (t.is_constant() ? " const" : "");
+// Where an activation lives in the arena; nullptr when it has no arena bytes (constants) or the
+// plan could not be made.
+const TensorMemory* ArenaPlace(const NetworkMemoryPlan* memory, int32_t index) {
+  if (memory == nullptr || index < 0 || static_cast<size_t>(index) >= memory->tensors.size()) return nullptr;
+  const TensorMemory& m = memory->tensors[static_cast<size_t>(index)];
+  return m.kind == TensorMemoryKind::kNone ? nullptr : &m;
 }
 
-void JsonTensor(JsonWriter& w, const NetworkDef& net, int32_t index) {
+std::string TensorText(const NetworkDef& net, const NetworkMemoryPlan* memory, int32_t index) {
+  if (index < 0) return "(absent)";
+  const TensorDef& t = net.tensors[static_cast<size_t>(index)];
+  std::string text = "'" + Printable(t.name) + "' " + DataTypeName(t.dtype) + " " + ShapeToString(t.shape) +
+                     (t.is_constant() ? " const" : "");
+  if (const TensorMemory* m = ArenaPlace(memory, index)) {
+    text += " @arena+" + std::to_string(m->offset) + " (" + TensorMemoryKindName(m->kind) + ")";
+  }
+  return text;
+}
+
+void JsonTensor(JsonWriter& w, const NetworkDef& net, const NetworkMemoryPlan* memory, int32_t index) {
   w.BeginObject();
   w.Key("index");
   w.Int(index);
@@ -70,6 +84,12 @@ void JsonTensor(JsonWriter& w, const NetworkDef& net, int32_t index) {
     w.EndArray();
     w.Key("constant");
     w.Bool(t.is_constant());
+    if (const TensorMemory* m = ArenaPlace(memory, index)) {
+      w.Key("arena_offset");
+      w.Uint(m->offset);
+      w.Key("memory");
+      w.String(TensorMemoryKindName(m->kind));
+    }
   }
   w.EndObject();
 }
@@ -96,7 +116,8 @@ Totals ComputeTotals(const NetworkDef& net) {
   return t;
 }
 
-void PrintText(const std::string& path, const LoadedPlan& plan, const Status& usable) {
+void PrintText(const std::string& path, const LoadedPlan& plan, const NetworkMemoryPlan* memory,
+               const Status& usable) {
   const PlanMetadata& m = plan.metadata();
   const NetworkDef& net = plan.network();
   std::printf("plan: %s\n", path.c_str());
@@ -112,13 +133,13 @@ void PrintText(const std::string& path, const LoadedPlan& plan, const Status& us
   for (size_t i = 0; i < net.layers.size(); ++i) {
     const LayerDef& l = net.layers[i];
     std::printf("  %4zu  %-20s %s\n", i, std::string(OpTypeName(l.op)).c_str(), Printable(l.name).c_str());
-    for (int32_t t : l.inputs) std::printf("          in  %s\n", TensorText(net, t).c_str());
-    for (int32_t t : l.outputs) std::printf("          out %s\n", TensorText(net, t).c_str());
+    for (int32_t t : l.inputs) std::printf("          in  %s\n", TensorText(net, memory, t).c_str());
+    for (int32_t t : l.outputs) std::printf("          out %s\n", TensorText(net, memory, t).c_str());
   }
   std::printf("inputs:\n");
-  for (int32_t t : net.inputs) std::printf("  %s\n", TensorText(net, t).c_str());
+  for (int32_t t : net.inputs) std::printf("  %s\n", TensorText(net, memory, t).c_str());
   std::printf("outputs:\n");
-  for (int32_t t : net.outputs) std::printf("  %s\n", TensorText(net, t).c_str());
+  for (int32_t t : net.outputs) std::printf("  %s\n", TensorText(net, memory, t).c_str());
   const Totals totals = ComputeTotals(net);
   std::printf("totals: %zu layers, %zu tensors, %u constants (%llu bytes), activations %llu bytes\n", net.layers.size(),
               net.tensors.size(), totals.constants, static_cast<unsigned long long>(totals.constant_bytes),
@@ -126,9 +147,11 @@ void PrintText(const std::string& path, const LoadedPlan& plan, const Status& us
   std::string ops;
   for (const auto& [op, n] : totals.ops) ops += (ops.empty() ? "" : ", ") + op + " " + std::to_string(n);
   std::printf("ops: %s\n", ops.empty() ? "none" : ops.c_str());
+  if (memory != nullptr) std::printf("%s, %s\n", MemoryFiguresLine(memory->figures).c_str(), memory->strategy.c_str());
 }
 
-void PrintJson(const std::string& path, const LoadedPlan& plan, const Status& usable) {
+void PrintJson(const std::string& path, const LoadedPlan& plan, const NetworkMemoryPlan* memory,
+               const Status& usable) {
   const PlanMetadata& m = plan.metadata();
   const NetworkDef& net = plan.network();
   JsonWriter w;
@@ -185,22 +208,22 @@ void PrintJson(const std::string& path, const LoadedPlan& plan, const Status& us
     w.String(l.name);
     w.Key("inputs");
     w.BeginArray();
-    for (int32_t t : l.inputs) JsonTensor(w, net, t);
+    for (int32_t t : l.inputs) JsonTensor(w, net, memory, t);
     w.EndArray();
     w.Key("outputs");
     w.BeginArray();
-    for (int32_t t : l.outputs) JsonTensor(w, net, t);
+    for (int32_t t : l.outputs) JsonTensor(w, net, memory, t);
     w.EndArray();
     w.EndObject();
   }
   w.EndArray();
   w.Key("inputs");
   w.BeginArray();
-  for (int32_t t : net.inputs) JsonTensor(w, net, t);
+  for (int32_t t : net.inputs) JsonTensor(w, net, memory, t);
   w.EndArray();
   w.Key("outputs");
   w.BeginArray();
-  for (int32_t t : net.outputs) JsonTensor(w, net, t);
+  for (int32_t t : net.outputs) JsonTensor(w, net, memory, t);
   w.EndArray();
   const Totals totals = ComputeTotals(net);
   w.Key("totals");
@@ -223,6 +246,19 @@ void PrintJson(const std::string& path, const LoadedPlan& plan, const Status& us
   }
   w.EndObject();
   w.EndObject();
+  if (memory != nullptr) {
+    w.Key("memory");
+    w.BeginObject();
+    w.Key("arena_bytes");
+    w.Uint(memory->figures.arena_bytes);
+    w.Key("lower_bound_bytes");
+    w.Uint(memory->figures.lower_bound_bytes);
+    w.Key("no_reuse_bytes");
+    w.Uint(memory->figures.no_reuse_bytes);
+    w.Key("strategy");
+    w.String(memory->strategy);
+    w.EndObject();
+  }
   w.EndObject();
   std::fputs(w.str().c_str(), stdout);
 }
@@ -250,11 +286,13 @@ int RunInspectCommand(const std::vector<std::string>& args) {
   // Step 2.
   StatusOr<LoadedPlan> plan = LoadedPlan::Open(path);
   if (!plan.ok()) return Fail(plan.status());
-  // Step 3.
+  // Step 3. The memory plan is the one the engine makes for this network (it is not stored).
+  StatusOr<NetworkMemoryPlan> memory = PlanNetworkMemory(plan->network());
+  const NetworkMemoryPlan* memory_ptr = memory.ok() ? &*memory : nullptr;
   if (json) {
-    PrintJson(path, *plan, usable);
+    PrintJson(path, *plan, memory_ptr, usable);
   } else {
-    PrintText(path, *plan, usable);
+    PrintText(path, *plan, memory_ptr, usable);
   }
   if (!usable.ok()) return Fail(usable);
   return kExitOk;

@@ -100,7 +100,8 @@ TEST_F(BuilderCliPlan, BuildInspectAndRunMatchTheModel) {
   r = RunCli(dir_, "inspect " + Q(plan_));
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   for (const char* word : {"format version:     1", "device:             cpu", "usable here:        yes", "MatMul",
-                           "Relu", "'w' float32 16x8 const", "'y' float32 3x8", "totals: 3 layers, 6 tensors"}) {
+                           "Relu", "'w' float32 16x8 const", "'y' float32 3x8", "totals: 3 layers, 6 tensors",
+                           "@arena+", "memory: arena "}) {
     EXPECT_TRUE(Contains(r.out, word)) << word << "\n" << r.out;
   }
   EXPECT_TRUE(Contains(r.out, meta->model_hash)) << r.out;
@@ -116,7 +117,9 @@ TEST_F(BuilderCliPlan, BuildInspectAndRunMatchTheModel) {
                       "d['layers'][0]['name']=='mat\"mul\\\\1\\n' and "
                       "d['layers'][1]['name']=='add\\x01\\ufffd\\u00e9' and "
                       "d['layers'][0]['inputs'][1]['shape']==[16,8] and d['layers'][0]['inputs'][1]['constant'] "
-                      "and d['totals']['layers']==3 and d['model_hash']=='" +
+                      "and d['totals']['layers']==3 and 'arena_offset' in d['layers'][0]['outputs'][0] and "
+                      "0 < d['memory']['lower_bound_bytes'] <= d['memory']['arena_bytes'] <= "
+                      "d['memory']['no_reuse_bytes'] and d['model_hash']=='" +
                           meta->model_hash + "'"))
       << r.out;
 
