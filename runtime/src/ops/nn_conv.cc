@@ -40,14 +40,8 @@ Status CheckScratch(const OpContext& ctx, int64_t rows, int64_t cols) {
 // ---------------------------------------------------------------------------------------------
 // Conv
 
-struct ConvShape {
-  int64_t n = 0, c = 0, m = 0, group = 1;
-  WindowGeometry window;
-};
-
-StatusOr<ConvShape> ResolveConv(const OpContext& ctx) {
-  const Shape& x = ctx.input(0).shape;
-  const Shape& w = ctx.input(1).shape;
+// Conv and ConvTranspose: X is N x C x D1 [x D2 [x D3]] and W has the same rank.
+Status CheckConvRanks(const OpContext& ctx, const Shape& x, const Shape& w) {
   if (x.size() < 3 || x.size() > 5) {
     return ctx.NotSupported("input X has shape " + ShapeToString(x) +
                             ", expected N x C x D1 [x D2 [x D3]] (1 to 3 spatial dimensions)");
@@ -56,6 +50,18 @@ StatusOr<ConvShape> ResolveConv(const OpContext& ctx) {
     return ctx.Error("weight W has shape " + ShapeToString(w) + ", expected rank " + std::to_string(x.size()) +
                      " like input X " + ShapeToString(x));
   }
+  return Status::Ok();
+}
+
+struct ConvShape {
+  int64_t n = 0, c = 0, m = 0, group = 1;
+  WindowGeometry window;
+};
+
+StatusOr<ConvShape> ResolveConv(const OpContext& ctx) {
+  const Shape& x = ctx.input(0).shape;
+  const Shape& w = ctx.input(1).shape;
+  EDGERT_RETURN_IF_ERROR(CheckConvRanks(ctx, x, w));
   ConvShape cs;
   cs.n = x[0];
   cs.c = x[1];
@@ -294,14 +300,7 @@ struct ConvTransposeShape {
 StatusOr<ConvTransposeShape> ResolveConvTranspose(const OpContext& ctx) {
   const Shape& x = ctx.input(0).shape;
   const Shape& w = ctx.input(1).shape;
-  if (x.size() < 3 || x.size() > 5) {
-    return ctx.NotSupported("input X has shape " + ShapeToString(x) +
-                            ", expected N x C x D1 [x D2 [x D3]] (1 to 3 spatial dimensions)");
-  }
-  if (w.size() != x.size()) {
-    return ctx.Error("weight W has shape " + ShapeToString(w) + ", expected rank " + std::to_string(x.size()) +
-                     " like input X " + ShapeToString(x));
-  }
+  EDGERT_RETURN_IF_ERROR(CheckConvRanks(ctx, x, w));
   const size_t nd = x.size() - 2;
   ConvTransposeShape cs;
   cs.n = x[0];
