@@ -25,8 +25,15 @@ struct OpArg {
   bool constant = false;
 };
 
-inline StatusOr<std::vector<Tensor>> RunSingleOp(OpType op, const Attributes& attrs, const std::vector<OpArg>& args,
-                                                 size_t num_outputs, int opset, const std::string& name) {
+// The one-layer network around `op` (inputs "in<i>", outputs "out<k>") and the feeds for its
+// non-constant inputs, in order.
+struct SingleOpNetwork {
+  NetworkDef net;
+  std::vector<Tensor> feeds;
+};
+
+inline StatusOr<SingleOpNetwork> BuildSingleOp(OpType op, const Attributes& attrs, const std::vector<OpArg>& args,
+                                               size_t num_outputs, int opset, const std::string& name) {
   std::vector<ValueInfo> infos(args.size());
   std::vector<const ValueInfo*> ptrs(args.size(), nullptr);
   for (size_t i = 0; i < args.size(); ++i) {
@@ -75,9 +82,15 @@ inline StatusOr<std::vector<Tensor>> RunSingleOp(OpType op, const Attributes& at
     layer.outputs.push_back(id);
   }
   net.layers.push_back(std::move(layer));
-  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CpuEngine> engine, CpuEngine::Create(std::move(net)));
+  return SingleOpNetwork{std::move(net), std::move(feeds)};
+}
+
+inline StatusOr<std::vector<Tensor>> RunSingleOp(OpType op, const Attributes& attrs, const std::vector<OpArg>& args,
+                                                 size_t num_outputs, int opset, const std::string& name) {
+  EDGERT_ASSIGN_OR_RETURN(SingleOpNetwork single, BuildSingleOp(op, attrs, args, num_outputs, opset, name));
+  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CpuEngine> engine, CpuEngine::Create(std::move(single.net)));
   std::vector<Tensor> outs;
-  EDGERT_RETURN_IF_ERROR(engine->Run(feeds, &outs));
+  EDGERT_RETURN_IF_ERROR(engine->Run(single.feeds, &outs));
   return outs;
 }
 

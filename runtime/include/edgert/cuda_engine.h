@@ -1,0 +1,170 @@
+// The runtime API of the CUDA backend: a CudaEngine (network, weights uploaded once to the GPU,
+// memory plan; immutable) and CudaExecutionContexts (one device arena, one workspace and one set of
+// launch records each). Available when edgert was built with EDGERT_WITH_CUDA (the macro
+// EDGERT_HAVE_CUDA is then defined for users of the library).
+//
+// Usage:
+//   auto engine = CudaEngine::CreateFromPlan("model.plan");          // or CudaEngine::Create(network, options)
+//   auto context = (*engine)->CreateContext();                       // or CreateContext(device_arena, bytes)
+//   context->SetTensorAddress("input", d_in);                        // device pointers, by name
+//   context->SetTensorAddress("output", d_out);
+//   context->Enqueue(stream);                                        // queues the work, returns at once
+//
+// Ownership and lifetime:
+//   - A CudaEngine is held by std::shared_ptr; every context keeps its engine alive. The engine owns
+//     the device copy of the weights (uploaded once by Create; float weights as float16 in an FP16
+//     engine), shared by all its contexts.
+//   - A context owns its arena (one cudaMalloc at creation) unless the caller supplied one, which
+//     must outlive it; it always owns its workspace, its cuDNN/cuBLASLt handles and its CUDA graph.
+//   - Bound buffers are the caller's and must stay valid until the work queued on the stream is done.
+//
+// Thread and stream rules: an engine is immutable after creation and safe to share across threads,
+// including CreateContext() from several threads. A context is used by one thread at a time and
+// runs on whatever stream Enqueue() is given; two contexts may run concurrently on two streams.
+// Work queued by Enqueue() on one context must finish before the same context is enqueued on a
+// different stream (on the same stream it is ordered anyway).
+//
+// Enqueue(): no device or host allocation, no host synchronisation. With CUDA graphs on (the
+// default), the first Enqueue() captures the layers into a graph and later calls replay it;
+// re-binding an I/O tensor to a new address updates the graph in place (cudaGraphExecUpdate).
+// Graph inputs are copied (or converted to float16) into the arena and outputs copied back from
+// it, so bound buffers are read and written only by those copies.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgert/engine.h"
+#include "edgert/memory_plan.h"
+#include "edgert/network.h"
+#include "edgert/plan.h"
+#include "edgert/precision.h"
+#include "edgert/status.h"
+
+struct CUstream_st;
+
+namespace edgert {
+
+using CudaStream = CUstream_st*;  // the same type as cudaStream_t; nullptr is the legacy default stream
+
+// Number of CUDA devices visible; 0 when there is no driver or no GPU (never an error).
+int CudaDeviceCount();
+// The device key of GPU `device_id` with the CUDA, cuDNN and cuBLAS versions edgert runs with.
+// Error when there is no such device or the driver is missing.
+StatusOr<DeviceKey> CudaDeviceKey(int device_id = 0);
+
+struct CudaEngineOptions {
+  Precision precision = Precision::kFp32;  // ignored by CreateFromPlan: a plan records its own
+  int device_id = 0;
+  bool cuda_graphs = true;  // contexts capture and replay CUDA graphs
+  NetworkMemoryOptions memory;
+};
+
+class CudaExecutionContext;
+
+class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
+ public:
+  ~CudaEngine();
+  CudaEngine(const CudaEngine&) = delete;
+  CudaEngine& operator=(const CudaEngine&) = delete;
+
+  // Checks every layer (indices, support, a CUDA kernel for its op and dtypes), plans the arena
+  // with the device dtypes, uploads the weights. Error naming the layer whose op or dtype has no
+  // CUDA kernel.
+  static StatusOr<std::shared_ptr<CudaEngine>> Create(NetworkDef network, const CudaEngineOptions& options = {});
+  // ValidatePlan() against CudaDeviceKey(options.device_id) and this edgert version (a plan for
+  // another GPU, library version or the CPU is refused with the reason), then Create() with the
+  // plan's precision.
+  static StatusOr<std::shared_ptr<CudaEngine>> CreateFromPlan(const std::string& path,
+                                                              const CudaEngineOptions& options = {});
+
+  int NumIOTensors() const { return static_cast<int>(io_.size()); }
+  const IOTensorInfo& IOTensor(int index) const { return io_[static_cast<size_t>(index)]; }
+  int FindIOTensor(const std::string& name) const;
+
+  Precision precision() const { return options_.precision; }
+  int device_id() const { return options_.device_id; }
+  // Device bytes: the weights (shared), one context's arena, one context's workspace (the largest
+  // any layer asks for).
+  size_t WeightsBytes() const { return weights_bytes_; }
+  size_t ArenaBytes() const { return arena_bytes_; }
+  size_t ArenaAlignment() const { return arena_alignment_; }
+  size_t WorkspaceBytes() const { return workspace_bytes_; }
+
+  StatusOr<std::unique_ptr<CudaExecutionContext>> CreateContext(void* device_arena = nullptr, size_t bytes = 0) const;
+
+  const NetworkDef& network() const { return network_; }
+  // The network as the device holds it: float32 tensors are float16 in an FP16 engine.
+  const NetworkDef& device_network() const { return device_network_; }
+  const NetworkMemoryPlan& memory_plan() const { return memory_plan_; }
+  int32_t IOTensorIndex(int index) const { return io_tensor_index_[static_cast<size_t>(index)]; }
+  // Device address of constant tensor `index` (nullptr for a non-constant).
+  const void* ConstantAddress(int32_t index) const { return constant_ptrs_[static_cast<size_t>(index)]; }
+
+ private:
+  CudaEngine() = default;
+
+  CudaEngineOptions options_;
+  NetworkDef network_;
+  NetworkDef device_network_;
+  NetworkMemoryPlan memory_plan_;
+  std::shared_ptr<const LoadedPlan> plan_;
+  std::vector<IOTensorInfo> io_;
+  std::vector<int32_t> io_tensor_index_;
+  void* weights_ = nullptr;                // one cudaMalloc holding every constant
+  std::vector<const void*> constant_ptrs_;  // per network tensor
+  size_t weights_bytes_ = 0;
+  size_t arena_bytes_ = 0;
+  size_t arena_alignment_ = kDefaultMemoryAlignment;
+  size_t workspace_bytes_ = 0;
+};
+
+struct CudaContextState;  // kernels, handles, graph (backend/cuda/cuda_engine.cc)
+
+class CudaExecutionContext {
+ public:
+  ~CudaExecutionContext();
+  CudaExecutionContext(const CudaExecutionContext&) = delete;
+  CudaExecutionContext& operator=(const CudaExecutionContext&) = delete;
+
+  // Binds I/O tensor `name` to device memory `data` holding the engine's dtype and shape.
+  Status SetTensorAddress(const std::string& name, void* data);
+  Status SetTensorAddress(int io_index, void* data);
+
+  // Queues the whole network on `stream` (see the file comment). Error naming the first unbound I/O
+  // tensor or the failing layer or CUDA call.
+  Status Enqueue(CudaStream stream);
+
+  // CUDA graph capture/replay for this context (on when the engine's options say so).
+  void SetCudaGraphs(bool on);
+  bool cuda_graphs() const;
+  // Graphs captured (or updated) so far, and graph launches; for tests and `edgert bench`.
+  int64_t graph_captures() const;
+  int64_t graph_launches() const;
+  // When on, every Enqueue() first fills the arena with 0xFF bytes (NaN for float16 and float32) so
+  // an element a kernel fails to write shows up. Off by default.
+  void SetPoisonArena(bool on);
+
+  const CudaEngine& engine() const { return *engine_; }
+  void* arena() const { return arena_; }
+  // Device memory this context owns (arena unless supplied by the caller, plus workspace).
+  size_t OwnedDeviceBytes() const;
+
+ private:
+  friend class CudaEngine;
+  explicit CudaExecutionContext(std::shared_ptr<const CudaEngine> engine);
+
+  std::shared_ptr<const CudaEngine> engine_;
+  char* arena_ = nullptr;
+  std::unique_ptr<CudaContextState> state_;
+};
+
+// Convenience for tools and tests (not for a hot path: allocates device buffers each call): copies
+// host `inputs` (one per engine input, in order, the engine's dtypes and shapes) to the device,
+// enqueues on a private stream, waits, and returns the outputs as host tensors.
+Status RunOnHost(CudaExecutionContext& context, const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs);
+
+}  // namespace edgert

@@ -1,0 +1,40 @@
+// CUDA, cuDNN and cuBLAS status codes as edgert Status values naming the call (host code).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <string>
+
+#include "edgert/status.h"
+
+namespace edgert {
+namespace cuda {
+
+// Ok for cudaSuccess; otherwise kInternal "<call> failed: <cudaGetErrorString> (<name>)".
+Status CudaStatus(cudaError_t err, const char* call);
+// The same for cudnnStatus_t / cublasStatus_t (passed as int so this header needs neither library).
+Status CudnnStatus(int status, const char* call);
+Status CublasStatus(int status, const char* call);
+
+// Status of the last kernel launch (cudaGetLastError), naming `what` (e.g. the kernel's name).
+inline Status LaunchStatus(const char* what) { return CudaStatus(cudaGetLastError(), what); }
+
+}  // namespace cuda
+}  // namespace edgert
+
+// Evaluates a CUDA runtime call and returns its Status from the enclosing function on failure.
+#define EDGERT_CUDA_RETURN_IF_ERROR(call)                                            \
+  do {                                                                               \
+    const cudaError_t edgert_cuda_err_ = (call);                                     \
+    if (edgert_cuda_err_ != cudaSuccess) return ::edgert::cuda::CudaStatus(edgert_cuda_err_, #call); \
+  } while (0)
+#define EDGERT_CUDNN_RETURN_IF_ERROR(call)                                           \
+  do {                                                                               \
+    const int edgert_cudnn_st_ = static_cast<int>(call);                             \
+    if (edgert_cudnn_st_ != 0) return ::edgert::cuda::CudnnStatus(edgert_cudnn_st_, #call); \
+  } while (0)
+#define EDGERT_CUBLAS_RETURN_IF_ERROR(call)                                          \
+  do {                                                                               \
+    const int edgert_cublas_st_ = static_cast<int>(call);                            \
+    if (edgert_cublas_st_ != 0) return ::edgert::cuda::CublasStatus(edgert_cublas_st_, #call); \
+  } while (0)

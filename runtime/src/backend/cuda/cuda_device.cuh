@@ -1,0 +1,97 @@
+// Device-side helpers shared by the CUDA kernel families (.cu files only).
+//
+//   - Scalar conversion: Load<T>(p) / Store<T>(p, float) between storage types and float.
+//   - Host-side dtype dispatch: DispatchFloat(dtype, fn) calls fn(T{}) for float / __half.
+//   - Strided index maps: a kernel reading an input broadcast (or permuted) against its output
+//     walks output elements linearly and maps each to the input's offset with StridedMap::Offset.
+//   - Launch geometry: GridSize(n) for grid-stride loops.
+#pragma once
+
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <vector>
+
+#include "edgert/tensor.h"
+
+namespace edgert {
+namespace cuda {
+
+inline constexpr int kMaxRank = 8;
+inline constexpr int kBlockSize = 256;
+
+// Blocks for a grid-stride loop over n elements (at least 1; at most 65535 * 8 so very large
+// tensors loop).
+inline unsigned GridSize(int64_t n, int block = kBlockSize) {
+  int64_t blocks = (n + block - 1) / block;
+  if (blocks < 1) blocks = 1;
+  if (blocks > 65535 * 8) blocks = 65535 * 8;
+  return static_cast<unsigned>(blocks);
+}
+
+template <typename T> __device__ __forceinline__ float Load(const T* p) { return static_cast<float>(*p); }
+template <> __device__ __forceinline__ float Load<__half>(const __half* p) { return __half2float(*p); }
+template <typename T> __device__ __forceinline__ void Store(T* p, float v) { *p = static_cast<T>(v); }
+template <> __device__ __forceinline__ void Store<__half>(__half* p, float v) { *p = __float2half_rn(v); }
+
+// Host: calls fn(float{}) or fn(__half{}) for a float32/float16 dtype; false otherwise.
+template <typename Fn>
+bool DispatchFloat(DataType dtype, Fn&& fn) {
+  if (dtype == DataType::kFloat32) { fn(float{}); return true; }
+  if (dtype == DataType::kFloat16) { fn(__half{}); return true; }
+  return false;
+}
+
+// Maps a linear index over `dims` (row-major) to sum(coord[d] * strides[d]). Passed to kernels by
+// value. Broadcasting: stride 0 on broadcast dimensions; permutation: permuted strides.
+struct StridedMap {
+  int rank = 0;
+  int64_t dims[kMaxRank] = {};
+  int64_t strides[kMaxRank] = {};
+
+  __host__ __device__ __forceinline__ int64_t Offset(int64_t linear) const {
+    int64_t off = 0;
+    for (int d = rank - 1; d >= 0; --d) {
+      const int64_t c = linear % dims[d];
+      linear /= dims[d];
+      off += c * strides[d];
+    }
+    return off;
+  }
+};
+
+// Host: the map from an output of shape `out` to an input of shape `in` broadcast against it
+// (numpy rules; `in` right-aligned). Requires out.size() <= kMaxRank.
+inline StridedMap BroadcastMap(const Shape& in, const Shape& out) {
+  StridedMap m;
+  m.rank = static_cast<int>(out.size());
+  const int offset = static_cast<int>(out.size() - in.size());
+  int64_t stride = 1;
+  for (int d = m.rank - 1; d >= 0; --d) {
+    m.dims[d] = out[static_cast<size_t>(d)];
+    const int id = d - offset;
+    if (id >= 0 && in[static_cast<size_t>(id)] != 1) {
+      m.strides[d] = stride;
+      stride *= in[static_cast<size_t>(id)];
+    } else {
+      m.strides[d] = 0;
+      if (id >= 0) stride *= in[static_cast<size_t>(id)];
+    }
+  }
+  return m;
+}
+
+// Host: the map of a tensor of shape `dims` with explicit element `strides`.
+inline StridedMap MakeStridedMap(const Shape& dims, const std::vector<int64_t>& strides) {
+  StridedMap m;
+  m.rank = static_cast<int>(dims.size());
+  for (int d = 0; d < m.rank; ++d) {
+    m.dims[d] = dims[static_cast<size_t>(d)];
+    m.strides[d] = strides[static_cast<size_t>(d)];
+  }
+  return m;
+}
+
+}  // namespace cuda
+}  // namespace edgert

@@ -1,0 +1,122 @@
+// The CUDA operator interface: what every CUDA kernel family implements (see DESIGN.md, "Ops").
+//
+// Per layer and per execution context, CreateCudaKernel() turns a layer into a launch record: a
+// CudaKernel whose device pointers (inputs, outputs, weights) are fixed at creation, so Enqueue()
+// only launches. Families:
+//   kernels_elementwise.cu  unary/binary/variadic elementwise, activations, Where, Cast,
+//                           EdgertFusedElementwise, PRelu, Clip
+//   kernels_tensor.cu       data movement: Transpose, Concat, Split, Slice, Gather, Expand, Tile,
+//                           Pad, Resize, Upsample, DepthToSpace, SpaceToDepth, ConstantOfShape,
+//                           Range, Shape, and copies for Reshape/Flatten/Squeeze/Unsqueeze/
+//                           Identity/Dropout (when the memory plan does not elide them)
+//   kernels_reduce.cu       Reduce*, ArgMax/ArgMin, TopK, Softmax, LogSoftmax
+//   kernels_norm_pool.cu    BatchNormalization, InstanceNormalization, LayerNormalization,
+//                           MaxPool (with indices), AveragePool, GlobalAveragePool, GlobalMaxPool
+//   kernels_conv.cc/.cu     Conv (cuDNN graph API, fused bias/activation/residual), ConvTranspose
+//   kernels_gemm.cc/.cu     Gemm, MatMul (cuBLASLt with bias/activation epilogues)
+//
+// Contracts:
+//   - Create: validates what the CPU op's supports()/infer() did not (device dtypes), reads
+//     attributes and build-time parameter values (CudaTensor::host, OpContext input values), picks
+//     the kernel, declares WorkspaceBytes(). It may allocate host memory and query libraries; it
+//     must not allocate device memory (the context owns all device memory: arena + workspace)
+//     except library plans/descriptors. With `dry_run` set (engine creation, validation only)
+//     activation pointers are null and must not be dereferenced or handed to a library call that
+//     checks them.
+//   - Enqueue(stream): launches only: no allocation, no host synchronisation, no logging, no string
+//     formatting on success. Safe inside CUDA graph capture (no cudaMalloc, no sync, no
+//     cudaMemcpy to/from pageable memory; cudaMemsetAsync/cudaMemcpyAsync device-to-device fine).
+//   - Every output element is written on every Enqueue (the arena is poisoned in tests).
+//   - Float tensors may be float32 or float16 (FP16 engines); kernels accumulate in float.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "edgert/op_def.h"
+#include "edgert/precision.h"
+#include "edgert/tensor.h"
+
+struct cudnnContext;
+struct cublasLtContext;
+
+namespace edgert {
+namespace cuda {
+
+// One tensor as a CUDA kernel sees it.
+struct CudaTensor {
+  DataType dtype = DataType::kUndefined;  // on the device: float16 for float32 tensors of FP16 engines
+  Shape shape;                            // as in the network (static)
+  void* data = nullptr;                   // device address, fixed for the kernel's life; null in a dry run
+                                          // for activations
+  const Tensor* host = nullptr;           // constants only: the host value in the network's dtype
+                                          // (parameters such as Slice starts, Resize scales, Clip min)
+  bool is_constant() const { return host != nullptr; }
+  int64_t num_elements() const { return NumElements(shape); }
+  size_t bytes() const { return static_cast<size_t>(num_elements()) * DataTypeSize(dtype); }
+};
+
+// Per-context library handles and device facts, owned by the execution context.
+struct CudaResources {
+  cudnnContext* cudnn = nullptr;       // cudnnHandle_t; kernels call cudnnSetStream before use
+  cublasLtContext* cublaslt = nullptr;  // cublasLtHandle_t
+  int device_id = 0;
+  int sm_count = 0;
+  int cc_major = 0;
+  int cc_minor = 0;
+};
+
+struct CudaOpContext {
+  const OpContext* op = nullptr;              // attributes, network dtypes/shapes, build-time values
+  std::vector<const CudaTensor*> inputs;      // nullptr for an absent optional input
+  std::vector<const CudaTensor*> outputs;
+  Precision precision = Precision::kFp32;
+  CudaResources* resources = nullptr;
+  bool dry_run = false;
+
+  const std::string& name() const { return op->name(); }
+  size_t num_inputs() const { return inputs.size(); }
+  bool has_input(size_t i) const { return i < inputs.size() && inputs[i] != nullptr; }
+  const CudaTensor& input(size_t i) const { return *inputs[i]; }
+  const CudaTensor& output(size_t i) const { return *outputs[i]; }
+  // "<Op> node '<name>': <msg>" with the node as subject (OpContext::Error / NotSupported).
+  Status Error(const std::string& msg) const { return op->Error(msg); }
+  Status NotSupported(const std::string& msg) const { return op->NotSupported(msg); }
+};
+
+class CudaKernel {
+ public:
+  virtual ~CudaKernel() = default;
+  // Scratch bytes needed during Enqueue (the context gives every kernel one shared workspace of the
+  // largest size asked for, 256-byte aligned; layers run one after another, so it is reused).
+  virtual size_t WorkspaceBytes() const { return 0; }
+  // Called once after creation (not in a dry run), before the first Enqueue.
+  virtual void SetWorkspace(void* workspace) {}
+  virtual Status Enqueue(cudaStream_t stream) = 0;
+};
+
+using CudaKernelPtr = std::unique_ptr<CudaKernel>;
+
+// The registry: the family for ctx.op->op(); an Unsupported error naming the node for an op
+// without a CUDA kernel. (cuda_registry.cc)
+StatusOr<CudaKernelPtr> CreateCudaKernel(const CudaOpContext& ctx);
+
+// The families; each returns an Unsupported error naming the node for an op or dtype it lacks.
+StatusOr<CudaKernelPtr> CreateElementwiseKernel(const CudaOpContext& ctx);
+StatusOr<CudaKernelPtr> CreateTensorKernel(const CudaOpContext& ctx);
+StatusOr<CudaKernelPtr> CreateReduceKernel(const CudaOpContext& ctx);
+StatusOr<CudaKernelPtr> CreateNormPoolKernel(const CudaOpContext& ctx);
+StatusOr<CudaKernelPtr> CreateConvKernel(const CudaOpContext& ctx);
+StatusOr<CudaKernelPtr> CreateGemmKernel(const CudaOpContext& ctx);
+
+// Device dtype of a network tensor of `dtype` under `precision`.
+inline DataType DeviceDtype(DataType dtype, Precision precision) {
+  return (precision == Precision::kFp16 && dtype == DataType::kFloat32) ? DataType::kFloat16 : dtype;
+}
+
+}  // namespace cuda
+}  // namespace edgert
