@@ -9,7 +9,8 @@
 // activations.cuh where it has one. The kernel is a grid-stride loop over packs of 4 elements
 // (one 16-byte / 8-byte vector load and store) when input and output are 4-element aligned, then a
 // scalar tail. A chain longer than kMaxSteps runs as several launches, in place after the first.
-// Integer unary ops run IntUnaryKernel<T>, with the CPU's wrapping Neg/Abs.
+// Integer unary ops run IntUnaryKernel<T>, with the CPU's wrapping Neg/Abs. Output 0 may alias
+// input 0 (in-place memory plan): each element is read, then written, by one thread.
 //
 // Clip: bounds come from attributes min/max before opset 11, otherwise from the optional inputs
 // min and max (the type's lowest/max when absent). A constant bound is read on the host at creation;
@@ -161,8 +162,8 @@ __global__ void ChainKernel(const T* x, T* y, int64_t n,
   }
 }
 
-// x and y may alias (in-place continuation of a long chain), hence no __restrict__ in that launch:
-// every element is read and written by the same thread, so aliasing is safe either way.
+// x and y may alias (an in-place memory plan, or the continuation of a long chain), hence no
+// __restrict__: every element is read and then written by the same thread.
 template <typename T>
 void LaunchChain(const void* x, void* y, int64_t n, const StepProgram& prog, bool vectorized, cudaStream_t stream) {
   const int64_t work = vectorized ? (n + 3) / 4 : n;
@@ -232,7 +233,7 @@ StatusOr<CudaKernelPtr> MakeChain(const CudaOpContext& ctx, const std::vector<De
 enum class IntUnaryOp : int32_t { kRelu, kNeg, kAbs, kClip, kNot };
 
 template <typename T>
-__global__ void IntUnaryKernel(const T* __restrict__ x, T* __restrict__ y, int64_t n, IntUnaryOp op, T lo, T hi,
+__global__ void IntUnaryKernel(const T* x, T* y, int64_t n, IntUnaryOp op, T lo, T hi,
                                const T* lo_ptr, const T* hi_ptr) {
   const T clip_lo = lo_ptr != nullptr ? *lo_ptr : lo;
   const T clip_hi = hi_ptr != nullptr ? *hi_ptr : hi;

@@ -9,6 +9,8 @@
 // Div truncating toward zero with x / -1 = -x, exact integer Pow, NaN-propagating Min/Max.
 // Variadic ops fold left to right as the CPU does (out = f(in0, in1), then f(out, ink)); more than
 // kMaxOperands inputs run as several launches, each later one folding into the output in place.
+// The output may alias an operand of its own shape (in-place memory plan): element i of such an
+// operand is read only by the thread that then writes output element i.
 //
 // Integer division by zero: the CPU reports an error at run time. Here a constant divisor with a
 // zero element is rejected at creation; a divisor computed by the network yields 0 for that element
@@ -168,7 +170,7 @@ __device__ __forceinline__ T IntPow(T base, E exponent) {
 // exponent: pow in double; integer base: exact for an integer exponent, else pow in double
 // truncated and saturated.
 template <typename TA, typename TB>
-__global__ void PowKernel(const __grid_constant__ PowParams p, TA* __restrict__ out, int64_t n) {
+__global__ void PowKernel(const __grid_constant__ PowParams p, TA* out, int64_t n) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const Compute<TA> a = LoadC(static_cast<const TA*>(p.a) + OperandOffset(p.map[0], i, p.small));
@@ -203,7 +205,7 @@ struct WhereParams {
 };
 
 template <typename T>
-__global__ void WhereKernel(const __grid_constant__ WhereParams p, T* __restrict__ out, int64_t n) {
+__global__ void WhereKernel(const __grid_constant__ WhereParams p, T* out, int64_t n) {
   const T* x = static_cast<const T*>(p.x);
   const T* y = static_cast<const T*>(p.y);
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
