@@ -127,11 +127,6 @@ __device__ __forceinline__ float ApplyStep(const DeviceStep& s, float x, float l
 }
 
 template <typename T>
-struct alignas(4 * sizeof(T)) Pack4 {
-  T v[4];
-};
-
-template <typename T>
 __global__ void ChainKernel(const T* x, T* y, int64_t n,
                             const __grid_constant__ StepProgram prog, bool vectorized) {
   const float lo = prog.lo_ptr != nullptr ? Load(static_cast<const T*>(prog.lo_ptr)) : prog.lo_default;
@@ -193,8 +188,6 @@ class ChainLaunch : public CudaKernel {
   std::vector<StepProgram> programs_;
   bool vectorized_;
 };
-
-bool Aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 // The launch record of `steps` over input 0 -> output 0 (float32 or float16 on the device).
 StatusOr<CudaKernelPtr> MakeChain(const CudaOpContext& ctx, const std::vector<DeviceStep>& steps,

@@ -4,7 +4,9 @@
 //
 // Algorithm: one thread per output element in a grid-stride loop; each operand is read through its
 // OperandMap (kernels_elementwise.cuh): same-shape and scalar operands need no index math, the
-// others a StridedMap over the collapsed broadcast dims. Float storage (float32/float16) computes
+// others a StridedMap over the collapsed broadcast dims. When no operand needs a StridedMap (same
+// shape or scalar, the common residual-add and scale cases) and the buffers are aligned, each
+// thread handles packs of 4 elements with vector loads and stores, then a scalar tail. Float storage (float32/float16) computes
 // in float; integers with the CPU's semantics (ops/elementwise_binary.cc): wrapping Add/Sub/Mul/Neg,
 // Div truncating toward zero with x / -1 = -x, exact integer Pow, NaN-propagating Min/Max.
 // Variadic ops fold left to right as the CPU does (out = f(in0, in1), then f(out, ink)); more than
@@ -55,6 +57,8 @@ struct NaryParams {
   BinOp op = BinOp::kAdd;
   int32_t mean_divisor = 0;  // > 0: divide the result by it (Mean, last launch)
   bool small = true;
+  // Every operand kSame or kScalar, kSame operands and the output 4-element aligned: packs of 4.
+  bool vectorized = false;
 };
 
 template <typename C>
@@ -100,14 +104,69 @@ __device__ __forceinline__ bool Compare(BinOp op, C a, C b) {
   }
 }
 
+// Operand k's elements 4q .. 4q+3 (vectorized path: kSame or kScalar).
+template <typename T>
+__device__ __forceinline__ void LoadPack(const void* ptr, MapKind kind, int64_t q, Compute<T> (&v)[4]) {
+  const T* base = static_cast<const T*>(ptr);
+  if (kind == MapKind::kScalar) {
+    const Compute<T> s = LoadC(base);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) v[j] = s;
+  } else {
+    const Pack4<T> pack = reinterpret_cast<const Pack4<T>*>(base)[q];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) v[j] = LoadC(&pack.v[j]);
+  }
+}
+
+// The stored value of a folded result: divided by the operand count for Mean (last launch), then
+// converted to the storage type.
+template <typename T, typename O>
+__device__ __forceinline__ O Finish(const NaryParams& p, Compute<T> acc) {
+  if constexpr (std::is_floating_point_v<Compute<T>>) {
+    if (p.mean_divisor > 0) acc = acc / static_cast<Compute<T>>(p.mean_divisor);
+  }
+  if constexpr (std::is_same_v<T, __half>) {
+    return __float2half_rn(acc);
+  } else {
+    return acc;
+  }
+}
+
 // O = bool: a comparison or And/Or of operands 0 and 1. Otherwise the left fold of all operands.
-// `out` may be operand 0 (a later variadic launch): each element is read before it is written, by
-// the same thread.
+// `out` may be operand 0 (a later variadic launch, an in-place plan): each element is read before
+// it is written, by the same thread.
 template <typename T, typename O>
 __global__ void NaryKernel(const __grid_constant__ NaryParams p, O* out, int64_t n) {
   using C = Compute<T>;
-  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
-       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+  const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
+  const int64_t tid = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
+  int64_t tail = 0;
+  if (p.vectorized) {
+    const int64_t packs = n / 4;
+    for (int64_t q = tid; q < packs; q += stride) {
+      C acc[4];
+      C b[4];
+      Pack4<O> r;
+      LoadPack<T>(p.in[0], p.map[0].kind, q, acc);
+      if constexpr (std::is_same_v<O, bool>) {
+        LoadPack<T>(p.in[1], p.map[1].kind, q, b);
+#pragma unroll
+        for (int j = 0; j < 4; ++j) r.v[j] = Compare(p.op, acc[j], b[j]);
+      } else {
+        for (int k = 1; k < p.count; ++k) {
+          LoadPack<T>(p.in[k], p.map[k].kind, q, b);
+#pragma unroll
+          for (int j = 0; j < 4; ++j) acc[j] = Arith(p.op, acc[j], b[j]);
+        }
+#pragma unroll
+        for (int j = 0; j < 4; ++j) r.v[j] = Finish<T, O>(p, acc[j]);
+      }
+      reinterpret_cast<Pack4<O>*>(out)[q] = r;
+    }
+    tail = packs * 4;
+  }
+  for (int64_t i = tail + tid; i < n; i += stride) {
     C acc = LoadC(static_cast<const T*>(p.in[0]) + OperandOffset(p.map[0], i, p.small));
     if constexpr (std::is_same_v<O, bool>) {
       const C b = LoadC(static_cast<const T*>(p.in[1]) + OperandOffset(p.map[1], i, p.small));
@@ -116,17 +175,25 @@ __global__ void NaryKernel(const __grid_constant__ NaryParams p, O* out, int64_t
       for (int k = 1; k < p.count; ++k) {
         acc = Arith(p.op, acc, LoadC(static_cast<const T*>(p.in[k]) + OperandOffset(p.map[k], i, p.small)));
       }
-      if constexpr (std::is_floating_point_v<C>) {
-        if (p.mean_divisor > 0) acc = acc / static_cast<C>(p.mean_divisor);
-      }
-      StoreC(out + i, acc);
+      out[i] = Finish<T, O>(p, acc);
     }
   }
 }
 
+// Host: whether `p`'s launch can take the vectorized path for element types T (in) and O (out).
+template <typename T, typename O>
+bool CanVectorize(const NaryParams& p, const void* out) {
+  if (!Aligned(out, 4 * sizeof(O))) return false;
+  for (int k = 0; k < p.count; ++k) {
+    if (p.map[k].kind == MapKind::kStrided) return false;
+    if (p.map[k].kind == MapKind::kSame && !Aligned(p.in[k], 4 * sizeof(T))) return false;
+  }
+  return true;
+}
+
 template <typename T, typename O>
 void LaunchNary(const NaryParams& p, void* out, int64_t n, cudaStream_t stream) {
-  NaryKernel<T, O><<<GridSize(n), kBlockSize, 0, stream>>>(p, static_cast<O*>(out), n);
+  NaryKernel<T, O><<<GridSize(p.vectorized ? (n + 3) / 4 : n), kBlockSize, 0, stream>>>(p, static_cast<O*>(out), n);
 }
 
 // ---- Pow ------------------------------------------------------------------------------------------
@@ -347,13 +414,21 @@ StatusOr<CudaKernelPtr> CreateBinaryKernel(const CudaOpContext& ctx) {
   p.map[1] = maps[1];
   ParamsLaunch<NaryParams>::LaunchFn launch = nullptr;
   if (op == BinOp::kAnd || op == BinOp::kOr) {
-    DispatchDevice(DeviceTypes<bool>{}, a.dtype, [&](auto) { launch = &LaunchNary<bool, bool>; });
+    DispatchDevice(DeviceTypes<bool>{}, a.dtype, [&](auto) {
+      launch = &LaunchNary<bool, bool>;
+      p.vectorized = CanVectorize<bool, bool>(p, out.data);
+    });
   } else if (compare) {
-    DispatchDevice(ValueDeviceTypes{}, a.dtype, [&](auto tag) { launch = &LaunchNary<decltype(tag), bool>; });
+    DispatchDevice(ValueDeviceTypes{}, a.dtype, [&](auto tag) {
+      using T = decltype(tag);
+      launch = &LaunchNary<T, bool>;
+      p.vectorized = CanVectorize<T, bool>(p, out.data);
+    });
   } else {
     DispatchDevice(NumericDeviceTypes{}, a.dtype, [&](auto tag) {
       using T = decltype(tag);
       launch = &LaunchNary<T, T>;
+      p.vectorized = CanVectorize<T, T>(p, out.data);
     });
   }
   if (launch == nullptr) return DtypeNotSupported(ctx, a.dtype);
@@ -401,6 +476,7 @@ StatusOr<CudaKernelPtr> CreateVariadicKernel(const CudaOpContext& ctx) {
   auto pick = [&](auto tag) {
     using T = decltype(tag);
     launch = &LaunchNary<T, T>;
+    for (NaryParams& p : launches) p.vectorized = CanVectorize<T, T>(p, out.data);
   };
   switch (op_type) {
     case OpType::kMean: DispatchDevice(FloatDeviceTypes{}, dtype, pick); break;
