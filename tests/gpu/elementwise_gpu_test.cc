@@ -216,7 +216,7 @@ TEST(ElementwiseGpu, Pow) {
   ExpectOpMatches(OpType::kPow, {},
                   {In(Floats(kNchw, 74, 0.5, 2.0)), In(RandomTensor(DataType::kInt32, {5}, 75, -3, 3))});
   ExpectOpMatches(OpType::kPow, {},
-                  {In(Floats(kNchw, 76, -2.0, 2.0)), Const(RandomTensor(DataType::kInt64, {}, 77, 2, 2))});
+                  {In(Floats(kNchw, 76, -2.0, 2.0)), Const(Tensor::Scalar<int64_t>(2))});
   // integer ^ integer: exact, wrapping, negative exponents truncate.
   ExpectOpMatches(OpType::kPow, {},
                   {In(RandomTensor(DataType::kInt32, kNchw, 78, -5, 5)),
@@ -358,8 +358,8 @@ Attributes CastTo(int64_t onnx_type) {
   return a;
 }
 
-constexpr int64_t kOnnxFloat = 1, kOnnxUInt8 = 2, kOnnxInt8 = 3, kOnnxInt16 = 5, kOnnxInt32 = 6, kOnnxInt64 = 7,
-                  kOnnxBool = 9;
+constexpr int64_t kOnnxFloat = 1, kOnnxUInt8 = 2, kOnnxInt8 = 3, kOnnxUInt16 = 4, kOnnxInt16 = 5, kOnnxInt32 = 6,
+                  kOnnxInt64 = 7, kOnnxBool = 9, kOnnxDouble = 11, kOnnxUInt32 = 12, kOnnxUInt64 = 13;
 
 TEST(ElementwiseGpu, CastFromFloat) {
   EDGERT_REQUIRE_CUDA_DEVICE();
@@ -389,6 +389,22 @@ TEST(ElementwiseGpu, CastFromIntegersAndBool) {
       SCOPED_TRACE(std::string(DataTypeName(c.from)) + " to " + std::to_string(to));
       ExpectOpMatches(OpType::kCast, CastTo(to), {In(x)});
     }
+  }
+}
+
+TEST(ElementwiseGpu, CastWideAndUnsigned) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  const Tensor f = Quantized({4, 19}, 195, -300.0, 300.0, 0.25);
+  const Tensor i = RandomTensor(DataType::kInt32, {4, 19}, 196, -100000, 100000);
+  const Tensor d = RandomTensor(DataType::kFloat64, {4, 19}, 197, -300.0, 300.0);
+  for (int64_t to : {kOnnxDouble, kOnnxUInt16, kOnnxUInt32, kOnnxUInt64}) {
+    SCOPED_TRACE("to " + std::to_string(to));
+    ExpectOpMatches(OpType::kCast, CastTo(to), {In(f)});
+    ExpectOpMatches(OpType::kCast, CastTo(to), {In(i)});
+  }
+  for (int64_t to : {kOnnxFloat, kOnnxInt32, kOnnxInt64, kOnnxUInt8, kOnnxBool}) {
+    SCOPED_TRACE("float64 to " + std::to_string(to));
+    ExpectOpMatches(OpType::kCast, CastTo(to), {In(d)});
   }
 }
 

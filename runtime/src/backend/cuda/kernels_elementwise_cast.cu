@@ -1,5 +1,6 @@
-// Cast on CUDA: converts every element between the device dtypes float32, float16, int8, uint8,
-// int16, int32, int64 and bool (CastKernel<S, D>, grid-stride loop, contiguous in and out).
+// Cast on CUDA: converts every element between the device dtypes the CPU Cast accepts: float16/32/64,
+// 8- to 64-bit signed and unsigned integers and bool (CastKernel<S, D>, grid-stride loop,
+// contiguous in and out).
 //
 // Conversion rules are the CPU Cast's (ops/tensor_ops.cc, ConvertTo): float16 reads as float;
 // float to integer truncates toward zero and saturates, NaN gives 0; anything to bool is
@@ -20,7 +21,8 @@ namespace cuda {
 namespace ew {
 namespace {
 
-using CastDeviceTypes = DeviceTypes<float, __half, int8_t, uint8_t, int16_t, int32_t, int64_t, bool>;
+using CastDeviceTypes = DeviceTypes<float, __half, double, int8_t, uint8_t, int16_t, uint16_t, int32_t, uint32_t,
+                                    int64_t, uint64_t, bool>;
 
 template <typename D, typename V>
 __device__ __forceinline__ D ConvertTo(V v) {
