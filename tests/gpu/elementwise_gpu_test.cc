@@ -57,10 +57,9 @@ Attributes FloatAttrs(const std::vector<std::pair<std::string, float>>& values) 
 
 TEST(ElementwiseGpu, UnaryFloatOps) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  const OpType ops[] = {OpType::kRelu,    OpType::kSigmoid, OpType::kTanh, OpType::kHardSwish,
-                        OpType::kSoftplus, OpType::kErf,    OpType::kMish, OpType::kExp,
-                        OpType::kNeg,     OpType::kAbs,     OpType::kElu,  OpType::kSelu,
-                        OpType::kLeakyRelu, OpType::kHardSigmoid, OpType::kGelu};
+  const OpType ops[] = {OpType::kRelu, OpType::kSigmoid, OpType::kTanh,      OpType::kHardSwish,   OpType::kSoftplus,
+                        OpType::kErf,  OpType::kMish,    OpType::kExp,       OpType::kNeg,         OpType::kAbs,
+                        OpType::kElu,  OpType::kSelu,    OpType::kLeakyRelu, OpType::kHardSigmoid, OpType::kGelu};
   for (OpType op : ops) {
     SCOPED_TRACE(std::string(OpTypeName(op)));
     // 120 elements (vector path only) and 111 (vector path and scalar tail).
@@ -161,8 +160,8 @@ struct BroadcastCase {
   Shape b;
 };
 const BroadcastCase kBroadcasts[] = {
-    {kNchw, kNchw}, {kNchw, {3, 1, 1}}, {kNchw, {5}}, {kNchw, {}}, {{2, 1, 4, 1}, {1, 3, 1, 5}}, {{5}, kNchw},
-    {{1}, {3, 7}}, {{2, 3, 1, 5}, {2, 1, 4, 5}},
+    {kNchw, kNchw}, {kNchw, {3, 1, 1}},           {kNchw, {5}}, {kNchw, {}}, {{2, 1, 4, 1}, {1, 3, 1, 5}}, {{5}, kNchw},
+    {{1}, {3, 7}},  {{2, 3, 1, 5}, {2, 1, 4, 5}},
 };
 
 TEST(ElementwiseGpu, BinaryFloatBroadcast) {
@@ -215,18 +214,17 @@ TEST(ElementwiseGpu, Pow) {
   // float ^ integer.
   ExpectOpMatches(OpType::kPow, {},
                   {In(Floats(kNchw, 74, 0.5, 2.0)), In(RandomTensor(DataType::kInt32, {5}, 75, -3, 3))});
-  ExpectOpMatches(OpType::kPow, {},
-                  {In(Floats(kNchw, 76, -2.0, 2.0)), Const(Tensor::Scalar<int64_t>(2))});
+  ExpectOpMatches(OpType::kPow, {}, {In(Floats(kNchw, 76, -2.0, 2.0)), Const(Tensor::Scalar<int64_t>(2))});
   // integer ^ integer: exact, wrapping, negative exponents truncate.
-  ExpectOpMatches(OpType::kPow, {},
-                  {In(RandomTensor(DataType::kInt32, kNchw, 78, -5, 5)),
-                   In(RandomTensor(DataType::kInt32, {4, 5}, 79, -2, 6))});
-  ExpectOpMatches(OpType::kPow, {},
-                  {In(RandomTensor(DataType::kInt64, kNchw, 80, -40, 40)),
-                   In(RandomTensor(DataType::kInt64, kNchw, 81, 0, 12))});
-  ExpectOpMatches(OpType::kPow, {},
-                  {In(RandomTensor(DataType::kInt32, {6, 5}, 82, -9, 9)),
-                   Const(RandomTensor(DataType::kInt64, {5}, 83, 0, 4))});
+  ExpectOpMatches(
+      OpType::kPow, {},
+      {In(RandomTensor(DataType::kInt32, kNchw, 78, -5, 5)), In(RandomTensor(DataType::kInt32, {4, 5}, 79, -2, 6))});
+  ExpectOpMatches(
+      OpType::kPow, {},
+      {In(RandomTensor(DataType::kInt64, kNchw, 80, -40, 40)), In(RandomTensor(DataType::kInt64, kNchw, 81, 0, 12))});
+  ExpectOpMatches(
+      OpType::kPow, {},
+      {In(RandomTensor(DataType::kInt32, {6, 5}, 82, -9, 9)), Const(RandomTensor(DataType::kInt64, {5}, 83, 0, 4))});
   // integer ^ float: pow in double, truncated (1.25 is exact in float16; results avoid integers).
   ExpectOpMatches(OpType::kPow, {},
                   {In(RandomTensor(DataType::kInt32, kNchw, 84, 0, 9)), Const(Tensor::Scalar<float>(1.25f))});
@@ -242,9 +240,9 @@ TEST(ElementwiseGpu, PRelu) {
   ExpectOpMatches(OpType::kPRelu, {},
                   {In(RandomTensor(DataType::kInt32, kNchw, 94, -50, 50)),
                    Const(RandomTensor(DataType::kInt32, {3, 1, 1}, 95, 1, 4))});
-  ExpectOpMatches(OpType::kPRelu, {},
-                  {In(RandomTensor(DataType::kInt64, kNchw, 96, -50, 50)),
-                   In(RandomTensor(DataType::kInt64, {5}, 97, -4, 4))});
+  ExpectOpMatches(
+      OpType::kPRelu, {},
+      {In(RandomTensor(DataType::kInt64, kNchw, 96, -50, 50)), In(RandomTensor(DataType::kInt64, {5}, 97, -4, 4))});
 }
 
 // ---- Variadic -----------------------------------------------------------------------------------------
@@ -274,9 +272,10 @@ TEST(ElementwiseGpu, VariadicIntegers) {
     SCOPED_TRACE(DataTypeName(dtype));
     for (OpType op : {OpType::kSum, OpType::kMin, OpType::kMax}) {
       SCOPED_TRACE(std::string(OpTypeName(op)));
-      ExpectOpMatches(op, {},
-                      {In(RandomTensor(dtype, kNchw, 130, -1000, 1000)), In(RandomTensor(dtype, {3, 1, 1}, 131, -1000, 1000)),
-                       Const(RandomTensor(dtype, {5}, 132, -1000, 1000))});
+      ExpectOpMatches(
+          op, {},
+          {In(RandomTensor(dtype, kNchw, 130, -1000, 1000)), In(RandomTensor(dtype, {3, 1, 1}, 131, -1000, 1000)),
+           Const(RandomTensor(dtype, {5}, 132, -1000, 1000))});
     }
   }
   for (OpType op : {OpType::kMin, OpType::kMax}) {
@@ -294,8 +293,7 @@ TEST(ElementwiseGpu, VariadicIntegers) {
 
 TEST(ElementwiseGpu, Comparisons) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  const OpType ops[] = {OpType::kEqual, OpType::kLess, OpType::kGreater, OpType::kLessOrEqual,
-                        OpType::kGreaterOrEqual};
+  const OpType ops[] = {OpType::kEqual, OpType::kLess, OpType::kGreater, OpType::kLessOrEqual, OpType::kGreaterOrEqual};
   for (OpType op : ops) {
     SCOPED_TRACE(std::string(OpTypeName(op)));
     // Quarter steps in [-1, 1): many equal pairs, exact in float16.
@@ -303,15 +301,15 @@ TEST(ElementwiseGpu, Comparisons) {
     ExpectOpMatches(op, {},
                     {In(Quantized(kNchw, 142, -1.0, 1.0, 0.25)), Const(Quantized({3, 1, 1}, 143, -1.0, 1.0, 0.25))});
     ExpectOpMatches(op, {}, {In(Quantized(kNchw, 144, -1.0, 1.0, 0.25)), Const(Tensor::Scalar<float>(0.25f))});
-    ExpectOpMatches(op, {},
-                    {In(RandomTensor(DataType::kInt32, kNchw, 145, -3, 3)),
-                     In(RandomTensor(DataType::kInt32, {5}, 146, -3, 3))});
+    ExpectOpMatches(
+        op, {},
+        {In(RandomTensor(DataType::kInt32, kNchw, 145, -3, 3)), In(RandomTensor(DataType::kInt32, {5}, 146, -3, 3))});
     ExpectOpMatches(op, {},
                     {In(RandomTensor(DataType::kInt64, {2, 1, 4, 1}, 147, -3, 3)),
                      In(RandomTensor(DataType::kInt64, {1, 3, 1, 5}, 148, -3, 3))});
-    ExpectOpMatches(op, {},
-                    {In(RandomTensor(DataType::kInt8, {6, 7}, 149, -3, 3)),
-                     In(RandomTensor(DataType::kInt8, {6, 1}, 150, -3, 3))});
+    ExpectOpMatches(
+        op, {},
+        {In(RandomTensor(DataType::kInt8, {6, 7}, 149, -3, 3)), In(RandomTensor(DataType::kInt8, {6, 1}, 150, -3, 3))});
     ExpectOpMatches(op, {},
                     {In(RandomTensor(DataType::kBool, {6, 7}, 151)), In(RandomTensor(DataType::kBool, {7}, 152))});
   }
@@ -321,9 +319,10 @@ TEST(ElementwiseGpu, AndOr) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   for (OpType op : {OpType::kAnd, OpType::kOr}) {
     SCOPED_TRACE(std::string(OpTypeName(op)));
-    ExpectOpMatches(op, {}, {In(RandomTensor(DataType::kBool, kNchw, 160)), In(RandomTensor(DataType::kBool, kNchw, 161))});
     ExpectOpMatches(op, {},
-                    {In(RandomTensor(DataType::kBool, kNchw, 162)), Const(RandomTensor(DataType::kBool, {3, 1, 1}, 163))});
+                    {In(RandomTensor(DataType::kBool, kNchw, 160)), In(RandomTensor(DataType::kBool, kNchw, 161))});
+    ExpectOpMatches(
+        op, {}, {In(RandomTensor(DataType::kBool, kNchw, 162)), Const(RandomTensor(DataType::kBool, {3, 1, 1}, 163))});
     ExpectOpMatches(op, {}, {In(RandomTensor(DataType::kBool, {4, 1}, 164)), In(Tensor::Scalar<bool>(true))});
   }
 }
@@ -346,8 +345,9 @@ TEST(ElementwiseGpu, Where) {
   ExpectOpMatches(OpType::kWhere, {},
                   {In(cond), In(RandomTensor(DataType::kInt8, kNchw, 182, -100, 100)),
                    In(RandomTensor(DataType::kInt8, {5}, 183, -100, 100))});
-  ExpectOpMatches(OpType::kWhere, {},
-                  {In(cond), In(RandomTensor(DataType::kBool, kNchw, 184)), In(RandomTensor(DataType::kBool, {1}, 185))});
+  ExpectOpMatches(
+      OpType::kWhere, {},
+      {In(cond), In(RandomTensor(DataType::kBool, kNchw, 184)), In(RandomTensor(DataType::kBool, {1}, 185))});
 }
 
 // ---- Cast ---------------------------------------------------------------------------------------------
@@ -379,8 +379,10 @@ TEST(ElementwiseGpu, CastFromIntegersAndBool) {
     DataType from;
     double lo, hi;
   };
-  const Case cases[] = {{DataType::kInt32, -1000, 1000}, {DataType::kInt64, -1000, 1000},
-                        {DataType::kInt8, -128, 127},     {DataType::kUInt8, 0, 255},
+  const Case cases[] = {{DataType::kInt32, -1000, 1000},
+                        {DataType::kInt64, -1000, 1000},
+                        {DataType::kInt8, -128, 127},
+                        {DataType::kUInt8, 0, 255},
                         {DataType::kBool, 0, 1}};
   uint32_t seed = 200;
   for (const Case& c : cases) {
@@ -408,29 +410,92 @@ TEST(ElementwiseGpu, CastWideAndUnsigned) {
   }
 }
 
+// A network tensor of `net`; returns its index.
+int32_t AddTensor(NetworkDef* net, const std::string& name, DataType dtype, Shape shape) {
+  TensorDef def;
+  def.name = name;
+  def.dtype = dtype;
+  def.shape = std::move(shape);
+  net->tensors.push_back(std::move(def));
+  return static_cast<int32_t>(net->tensors.size() - 1);
+}
+
+void ExpectNetMatches(const NetworkDef& net, const std::vector<Tensor>& feeds) {
+  {
+    SCOPED_TRACE("fp32");
+    ExpectCudaMatchesCpu(net, feeds, Precision::kFp32);
+  }
+  {
+    SCOPED_TRACE("fp16");
+    ExpectCudaMatchesCpu(net, feeds, Precision::kFp16);
+  }
+}
+
 // float32 -> float16 -> float32 round trip through two Casts (a float16 network tensor inside).
 TEST(ElementwiseGpu, CastThroughFloat16) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   NetworkDef net;
-  auto add_tensor = [&](const std::string& name, DataType dtype) {
-    TensorDef def;
-    def.name = name;
-    def.dtype = dtype;
-    def.shape = {3, 17};
-    net.tensors.push_back(std::move(def));
-    return static_cast<int32_t>(net.tensors.size() - 1);
-  };
-  const int32_t x = add_tensor("x", DataType::kFloat32);
-  const int32_t h = add_tensor("h", DataType::kFloat16);
-  const int32_t y = add_tensor("y", DataType::kFloat32);
+  const int32_t x = AddTensor(&net, "x", DataType::kFloat32, {3, 17});
+  const int32_t h = AddTensor(&net, "h", DataType::kFloat16, {3, 17});
+  const int32_t y = AddTensor(&net, "y", DataType::kFloat32, {3, 17});
   net.inputs = {x};
   net.outputs = {y};
-  LayerDef to_half{"to_half", OpType::kCast, 17, CastTo(10), {x}, {h}};
-  LayerDef to_float{"to_float", OpType::kCast, 17, CastTo(kOnnxFloat), {h}, {y}};
-  net.layers = {to_half, to_float};
-  const std::vector<Tensor> feeds = {Floats({3, 17}, 210, -100.0, 100.0)};
-  ExpectCudaMatchesCpu(net, feeds, Precision::kFp32);
-  ExpectCudaMatchesCpu(net, feeds, Precision::kFp16);
+  net.layers = {LayerDef{"to_half", OpType::kCast, 17, CastTo(10), {x}, {h}},
+                LayerDef{"to_float", OpType::kCast, 17, CastTo(kOnnxFloat), {h}, {y}}};
+  ExpectNetMatches(net, {Floats({3, 17}, 210, -100.0, 100.0)});
+}
+
+// Layers the memory plan runs in place on an intermediate that dies there (operands that are not
+// graph inputs): Add on Relu's output, Not on Less's, Neg on a float Pow's (with an int64 exponent
+// computed by Neg). 64 x 301 elements span many blocks.
+TEST(ElementwiseGpu, InPlaceLayers) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  const Shape shape = {64, 301};
+  {
+    SCOPED_TRACE("Add");
+    NetworkDef net;
+    const int32_t x = AddTensor(&net, "x", DataType::kFloat32, shape);
+    const int32_t y = AddTensor(&net, "y", DataType::kFloat32, shape);
+    const int32_t r = AddTensor(&net, "r", DataType::kFloat32, shape);
+    const int32_t sum = AddTensor(&net, "sum", DataType::kFloat32, shape);
+    const int32_t out = AddTensor(&net, "out", DataType::kFloat32, shape);
+    net.inputs = {x, y};
+    net.outputs = {out};
+    net.layers = {LayerDef{"relu", OpType::kRelu, 17, {}, {x}, {r}},
+                  LayerDef{"add", OpType::kAdd, 17, {}, {r, y}, {sum}},
+                  LayerDef{"neg", OpType::kNeg, 17, {}, {sum}, {out}}};
+    ExpectNetMatches(net, {Floats(shape, 230), Floats(shape, 231)});
+  }
+  {
+    SCOPED_TRACE("Less");
+    NetworkDef net;
+    const int32_t x = AddTensor(&net, "x", DataType::kFloat32, shape);
+    const int32_t c = AddTensor(&net, "c", DataType::kFloat32, shape);
+    const int32_t r = AddTensor(&net, "r", DataType::kFloat32, shape);
+    const int32_t less = AddTensor(&net, "less", DataType::kBool, shape);
+    const int32_t out = AddTensor(&net, "out", DataType::kBool, shape);
+    net.inputs = {x, c};
+    net.outputs = {out};
+    net.layers = {LayerDef{"relu", OpType::kRelu, 17, {}, {x}, {r}},
+                  LayerDef{"less", OpType::kLess, 17, {}, {r, c}, {less}},
+                  LayerDef{"not", OpType::kNot, 17, {}, {less}, {out}}};
+    ExpectNetMatches(net, {Quantized(shape, 232, -1.0, 1.0, 0.25), Quantized(shape, 233, -1.0, 1.0, 0.25)});
+  }
+  {
+    SCOPED_TRACE("Pow");
+    NetworkDef net;
+    const int32_t base = AddTensor(&net, "base", DataType::kFloat32, shape);
+    const int32_t ei = AddTensor(&net, "ei", DataType::kInt64, shape);
+    const int32_t e = AddTensor(&net, "e", DataType::kInt64, shape);
+    const int32_t pow = AddTensor(&net, "pow", DataType::kFloat32, shape);
+    const int32_t out = AddTensor(&net, "out", DataType::kFloat32, shape);
+    net.inputs = {base, ei};
+    net.outputs = {out};
+    net.layers = {LayerDef{"neg", OpType::kNeg, 17, {}, {ei}, {e}},
+                  LayerDef{"pow", OpType::kPow, 17, {}, {base, e}, {pow}},
+                  LayerDef{"neg2", OpType::kNeg, 17, {}, {pow}, {out}}};
+    ExpectNetMatches(net, {Floats(shape, 234, 0.5, 1.5), RandomTensor(DataType::kInt64, shape, 235, -3, 3)});
+  }
 }
 
 // ---- EdgertFusedElementwise ---------------------------------------------------------------------------

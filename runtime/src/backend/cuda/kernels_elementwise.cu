@@ -35,13 +35,13 @@ namespace {
 
 enum class StepKind : int32_t {
   kRelu,
-  kLeakyRelu,    // a = alpha
+  kLeakyRelu,  // a = alpha
   kSigmoid,
   kTanh,
   kHardSigmoid,  // a = alpha, b = beta
   kHardSwish,
-  kElu,          // a = alpha
-  kSelu,         // a = alpha, b = gamma
+  kElu,   // a = alpha
+  kSelu,  // a = alpha, b = gamma
   kSoftplus,
   kErf,
   kGelu,
@@ -55,17 +55,17 @@ enum class StepKind : int32_t {
   kReciprocal,
   kFloor,
   kCeil,
-  kAdd,          // x + a
-  kSub,          // x - a
-  kRSub,         // a - x
-  kMul,          // x * a
-  kDiv,          // x / a
-  kRDiv,         // a / x
-  kPow,          // x ^ a
-  kMax,          // NaN in x propagates
+  kAdd,   // x + a
+  kSub,   // x - a
+  kRSub,  // a - x
+  kMul,   // x * a
+  kDiv,   // x / a
+  kRDiv,  // a / x
+  kPow,   // x ^ a
+  kMax,   // NaN in x propagates
   kMin,
-  kClip,         // bounds a, b
-  kClipInputs,   // bounds from the program's lo/hi (device inputs or defaults)
+  kClip,        // bounds a, b
+  kClipInputs,  // bounds from the program's lo/hi (device inputs or defaults)
 };
 
 struct DeviceStep {
@@ -90,45 +90,76 @@ __device__ __forceinline__ float Softplus(float x) { return x > 0.0f ? x + log1p
 __device__ __forceinline__ float ApplyStep(const DeviceStep& s, float x, float lo, float hi) {
   const float a = s.a;
   switch (s.kind) {
-    case StepKind::kRelu: return ActRelu(x);
-    case StepKind::kLeakyRelu: return ActLeakyRelu(x, a);
-    case StepKind::kSigmoid: return ActSigmoid(x);
-    case StepKind::kTanh: return tanhf(x);
-    case StepKind::kHardSigmoid: return ActHardSigmoid(x, a, s.b);
-    case StepKind::kHardSwish: return ActHardSwish(x);
-    case StepKind::kElu: return x >= 0.0f ? x : a * expm1f(x);
-    case StepKind::kSelu: return x > 0.0f ? s.b * x : s.b * a * expm1f(x);
-    case StepKind::kSoftplus: return Softplus(x);
-    case StepKind::kErf: return erff(x);
-    case StepKind::kGelu: return ActGelu(x);
-    case StepKind::kGeluTanh: return ActGeluTanh(x);
-    case StepKind::kMish: return x * tanhf(Softplus(x));
-    case StepKind::kSqrt: return sqrtf(x);
-    case StepKind::kExp: return expf(x);
-    case StepKind::kLog: return logf(x);
-    case StepKind::kNeg: return -x;
-    case StepKind::kAbs: return fabsf(x);
-    case StepKind::kReciprocal: return 1.0f / x;
-    case StepKind::kFloor: return floorf(x);
-    case StepKind::kCeil: return ceilf(x);
-    case StepKind::kAdd: return x + a;
-    case StepKind::kSub: return x - a;
-    case StepKind::kRSub: return a - x;
-    case StepKind::kMul: return x * a;
-    case StepKind::kDiv: return x / a;
-    case StepKind::kRDiv: return a / x;
-    case StepKind::kPow: return powf(x, a);
-    case StepKind::kMax: return (x >= a || x != x) ? x : a;
-    case StepKind::kMin: return (x <= a || x != x) ? x : a;
-    case StepKind::kClip: return ActClip(x, a, s.b);
-    case StepKind::kClipInputs: return ActClip(x, lo, hi);
+    case StepKind::kRelu:
+      return ActRelu(x);
+    case StepKind::kLeakyRelu:
+      return ActLeakyRelu(x, a);
+    case StepKind::kSigmoid:
+      return ActSigmoid(x);
+    case StepKind::kTanh:
+      return tanhf(x);
+    case StepKind::kHardSigmoid:
+      return ActHardSigmoid(x, a, s.b);
+    case StepKind::kHardSwish:
+      return ActHardSwish(x);
+    case StepKind::kElu:
+      return x >= 0.0f ? x : a * expm1f(x);
+    case StepKind::kSelu:
+      return x > 0.0f ? s.b * x : s.b * a * expm1f(x);
+    case StepKind::kSoftplus:
+      return Softplus(x);
+    case StepKind::kErf:
+      return erff(x);
+    case StepKind::kGelu:
+      return ActGelu(x);
+    case StepKind::kGeluTanh:
+      return ActGeluTanh(x);
+    case StepKind::kMish:
+      return x * tanhf(Softplus(x));
+    case StepKind::kSqrt:
+      return sqrtf(x);
+    case StepKind::kExp:
+      return expf(x);
+    case StepKind::kLog:
+      return logf(x);
+    case StepKind::kNeg:
+      return -x;
+    case StepKind::kAbs:
+      return fabsf(x);
+    case StepKind::kReciprocal:
+      return 1.0f / x;
+    case StepKind::kFloor:
+      return floorf(x);
+    case StepKind::kCeil:
+      return ceilf(x);
+    case StepKind::kAdd:
+      return x + a;
+    case StepKind::kSub:
+      return x - a;
+    case StepKind::kRSub:
+      return a - x;
+    case StepKind::kMul:
+      return x * a;
+    case StepKind::kDiv:
+      return x / a;
+    case StepKind::kRDiv:
+      return a / x;
+    case StepKind::kPow:
+      return powf(x, a);
+    case StepKind::kMax:
+      return (x >= a || x != x) ? x : a;
+    case StepKind::kMin:
+      return (x <= a || x != x) ? x : a;
+    case StepKind::kClip:
+      return ActClip(x, a, s.b);
+    case StepKind::kClipInputs:
+      return ActClip(x, lo, hi);
   }
   return x;
 }
 
 template <typename T>
-__global__ void ChainKernel(const T* x, T* y, int64_t n,
-                            const __grid_constant__ StepProgram prog, bool vectorized) {
+__global__ void ChainKernel(const T* x, T* y, int64_t n, const __grid_constant__ StepProgram prog, bool vectorized) {
   const float lo = prog.lo_ptr != nullptr ? Load(static_cast<const T*>(prog.lo_ptr)) : prog.lo_default;
   const float hi = prog.hi_ptr != nullptr ? Load(static_cast<const T*>(prog.hi_ptr)) : prog.hi_default;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -162,8 +193,8 @@ __global__ void ChainKernel(const T* x, T* y, int64_t n,
 template <typename T>
 void LaunchChain(const void* x, void* y, int64_t n, const StepProgram& prog, bool vectorized, cudaStream_t stream) {
   const int64_t work = vectorized ? (n + 3) / 4 : n;
-  ChainKernel<T><<<GridSize(work), kBlockSize, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), n, prog,
-                                                            vectorized);
+  ChainKernel<T>
+      <<<GridSize(work), kBlockSize, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), n, prog, vectorized);
 }
 
 class ChainLaunch : public CudaKernel {
@@ -191,8 +222,8 @@ class ChainLaunch : public CudaKernel {
 
 // The launch record of `steps` over input 0 -> output 0 (float32 or float16 on the device).
 StatusOr<CudaKernelPtr> MakeChain(const CudaOpContext& ctx, const std::vector<DeviceStep>& steps,
-                                  const void* lo_ptr = nullptr, const void* hi_ptr = nullptr, float lo_default = -FLT_MAX,
-                                  float hi_default = FLT_MAX) {
+                                  const void* lo_ptr = nullptr, const void* hi_ptr = nullptr,
+                                  float lo_default = -FLT_MAX, float hi_default = FLT_MAX) {
   const CudaTensor& x = ctx.input(0);
   const CudaTensor& y = ctx.output(0);
   if (y.dtype != x.dtype || y.num_elements() != x.num_elements()) {
@@ -226,8 +257,8 @@ StatusOr<CudaKernelPtr> MakeChain(const CudaOpContext& ctx, const std::vector<De
 enum class IntUnaryOp : int32_t { kRelu, kNeg, kAbs, kClip, kNot };
 
 template <typename T>
-__global__ void IntUnaryKernel(const T* x, T* y, int64_t n, IntUnaryOp op, T lo, T hi,
-                               const T* lo_ptr, const T* hi_ptr) {
+__global__ void IntUnaryKernel(const T* x, T* y, int64_t n, IntUnaryOp op, T lo, T hi, const T* lo_ptr,
+                               const T* hi_ptr) {
   const T clip_lo = lo_ptr != nullptr ? *lo_ptr : lo;
   const T clip_hi = hi_ptr != nullptr ? *hi_ptr : hi;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
@@ -238,15 +269,22 @@ __global__ void IntUnaryKernel(const T* x, T* y, int64_t n, IntUnaryOp op, T lo,
     } else {
       T r = v;
       switch (op) {
-        case IntUnaryOp::kRelu: r = v > T(0) ? v : T(0); break;
-        case IntUnaryOp::kNeg: r = WrapNeg(v); break;
-        case IntUnaryOp::kAbs: r = v < T(0) ? WrapNeg(v) : v; break;
+        case IntUnaryOp::kRelu:
+          r = v > T(0) ? v : T(0);
+          break;
+        case IntUnaryOp::kNeg:
+          r = WrapNeg(v);
+          break;
+        case IntUnaryOp::kAbs:
+          r = v < T(0) ? WrapNeg(v) : v;
+          break;
         case IntUnaryOp::kClip: {
           const T m = v < clip_lo ? clip_lo : v;
           r = clip_hi < m ? clip_hi : m;
           break;
         }
-        case IntUnaryOp::kNot: break;
+        case IntUnaryOp::kNot:
+          break;
       }
       y[i] = r;
     }
@@ -310,9 +348,8 @@ StatusOr<CudaKernelPtr> MakeIntUnary(const CudaOpContext& ctx, IntUnaryOp op) {
     using T = decltype(tag);
     const T lo = has_const[0] ? static_cast<T>(const_bound[0]) : std::numeric_limits<T>::lowest();
     const T hi = has_const[1] ? static_cast<T>(const_bound[1]) : std::numeric_limits<T>::max();
-    kernel.reset(new IntUnaryLaunch<T>(static_cast<const T*>(x.data), static_cast<T*>(y.data), x.num_elements(), op,
-                                       lo, hi, static_cast<const T*>(bound_ptr[0]),
-                                       static_cast<const T*>(bound_ptr[1])));
+    kernel.reset(new IntUnaryLaunch<T>(static_cast<const T*>(x.data), static_cast<T*>(y.data), x.num_elements(), op, lo,
+                                       hi, static_cast<const T*>(bound_ptr[0]), static_cast<const T*>(bound_ptr[1])));
   };
   bool dispatched = false;
   switch (op) {
@@ -418,7 +455,8 @@ StatusOr<std::vector<DeviceStep>> ParseFusedSteps(const CudaOpContext& ctx) {
     }
     if (info == nullptr) return ctx.Error("step '" + name + "' is not a known elementwise step");
     if (next + static_cast<size_t>(info->params) > operands.size()) {
-      return ctx.Error("attribute 'operands' has " + std::to_string(operands.size()) + " values, too few for the steps");
+      return ctx.Error("attribute 'operands' has " + std::to_string(operands.size()) +
+                       " values, too few for the steps");
     }
     DeviceStep s{info->kind};
     if (info->params > 0) s.a = operands[next];
@@ -437,19 +475,23 @@ StatusOr<std::vector<DeviceStep>> ParseFusedSteps(const CudaOpContext& ctx) {
 StatusOr<DeviceStep> FloatUnaryStep(const CudaOpContext& ctx) {
   const OpContext& op = *ctx.op;
   switch (op.op()) {
-    case OpType::kRelu: return DeviceStep{StepKind::kRelu};
+    case OpType::kRelu:
+      return DeviceStep{StepKind::kRelu};
     case OpType::kLeakyRelu: {
       EDGERT_ASSIGN_OR_RETURN(float alpha, AttrFloat(op, "alpha", 0.01f));
       return DeviceStep{StepKind::kLeakyRelu, alpha};
     }
-    case OpType::kSigmoid: return DeviceStep{StepKind::kSigmoid};
-    case OpType::kTanh: return DeviceStep{StepKind::kTanh};
+    case OpType::kSigmoid:
+      return DeviceStep{StepKind::kSigmoid};
+    case OpType::kTanh:
+      return DeviceStep{StepKind::kTanh};
     case OpType::kHardSigmoid: {
       EDGERT_ASSIGN_OR_RETURN(float alpha, AttrFloat(op, "alpha", 0.2f));
       EDGERT_ASSIGN_OR_RETURN(float beta, AttrFloat(op, "beta", 0.5f));
       return DeviceStep{StepKind::kHardSigmoid, alpha, beta};
     }
-    case OpType::kHardSwish: return DeviceStep{StepKind::kHardSwish};
+    case OpType::kHardSwish:
+      return DeviceStep{StepKind::kHardSwish};
     case OpType::kElu: {
       EDGERT_ASSIGN_OR_RETURN(float alpha, AttrFloat(op, "alpha", 1.0f));
       return DeviceStep{StepKind::kElu, alpha};
@@ -459,8 +501,10 @@ StatusOr<DeviceStep> FloatUnaryStep(const CudaOpContext& ctx) {
       EDGERT_ASSIGN_OR_RETURN(float gamma, AttrFloat(op, "gamma", 1.05070102214813232421875f));
       return DeviceStep{StepKind::kSelu, alpha, gamma};
     }
-    case OpType::kSoftplus: return DeviceStep{StepKind::kSoftplus};
-    case OpType::kErf: return DeviceStep{StepKind::kErf};
+    case OpType::kSoftplus:
+      return DeviceStep{StepKind::kSoftplus};
+    case OpType::kErf:
+      return DeviceStep{StepKind::kErf};
     case OpType::kGelu: {
       EDGERT_ASSIGN_OR_RETURN(std::string mode, AttrString(op, "approximate", "none"));
       if (mode != "none" && mode != "tanh") {
@@ -468,16 +512,26 @@ StatusOr<DeviceStep> FloatUnaryStep(const CudaOpContext& ctx) {
       }
       return DeviceStep{mode == "tanh" ? StepKind::kGeluTanh : StepKind::kGelu};
     }
-    case OpType::kMish: return DeviceStep{StepKind::kMish};
-    case OpType::kSqrt: return DeviceStep{StepKind::kSqrt};
-    case OpType::kExp: return DeviceStep{StepKind::kExp};
-    case OpType::kLog: return DeviceStep{StepKind::kLog};
-    case OpType::kNeg: return DeviceStep{StepKind::kNeg};
-    case OpType::kAbs: return DeviceStep{StepKind::kAbs};
-    case OpType::kReciprocal: return DeviceStep{StepKind::kReciprocal};
-    case OpType::kFloor: return DeviceStep{StepKind::kFloor};
-    case OpType::kCeil: return DeviceStep{StepKind::kCeil};
-    default: break;
+    case OpType::kMish:
+      return DeviceStep{StepKind::kMish};
+    case OpType::kSqrt:
+      return DeviceStep{StepKind::kSqrt};
+    case OpType::kExp:
+      return DeviceStep{StepKind::kExp};
+    case OpType::kLog:
+      return DeviceStep{StepKind::kLog};
+    case OpType::kNeg:
+      return DeviceStep{StepKind::kNeg};
+    case OpType::kAbs:
+      return DeviceStep{StepKind::kAbs};
+    case OpType::kReciprocal:
+      return DeviceStep{StepKind::kReciprocal};
+    case OpType::kFloor:
+      return DeviceStep{StepKind::kFloor};
+    case OpType::kCeil:
+      return DeviceStep{StepKind::kCeil};
+    default:
+      break;
   }
   return ctx.NotSupported("is not a float unary operator");
 }
@@ -491,10 +545,14 @@ StatusOr<CudaKernelPtr> CreateUnaryKernel(const CudaOpContext& ctx) {
   const DataType dtype = ctx.input(0).dtype;
   if (dtype != DataType::kFloat32 && dtype != DataType::kFloat16) {
     switch (op) {
-      case OpType::kRelu: return MakeIntUnary(ctx, IntUnaryOp::kRelu);
-      case OpType::kNeg: return MakeIntUnary(ctx, IntUnaryOp::kNeg);
-      case OpType::kAbs: return MakeIntUnary(ctx, IntUnaryOp::kAbs);
-      default: return DtypeNotSupported(ctx, dtype);
+      case OpType::kRelu:
+        return MakeIntUnary(ctx, IntUnaryOp::kRelu);
+      case OpType::kNeg:
+        return MakeIntUnary(ctx, IntUnaryOp::kNeg);
+      case OpType::kAbs:
+        return MakeIntUnary(ctx, IntUnaryOp::kAbs);
+      default:
+        return DtypeNotSupported(ctx, dtype);
     }
   }
   EDGERT_ASSIGN_OR_RETURN(DeviceStep step, FloatUnaryStep(ctx));

@@ -6,13 +6,12 @@
 // OperandMap (kernels_elementwise.cuh): same-shape and scalar operands need no index math, the
 // others a StridedMap over the collapsed broadcast dims. When no operand needs a StridedMap (same
 // shape or scalar, the common residual-add and scale cases) and the buffers are aligned, each
-// thread handles packs of 4 elements with vector loads and stores, then a scalar tail. Float storage (float32/float16) computes
-// in float; integers with the CPU's semantics (ops/elementwise_binary.cc): wrapping Add/Sub/Mul/Neg,
-// Div truncating toward zero with x / -1 = -x, exact integer Pow, NaN-propagating Min/Max.
-// Variadic ops fold left to right as the CPU does (out = f(in0, in1), then f(out, ink)); more than
-// kMaxOperands inputs run as several launches, each later one folding into the output in place.
-// The output may alias an operand of its own shape (in-place memory plan): element i of such an
-// operand is read only by the thread that then writes output element i.
+// thread handles packs of 4 elements with vector loads and stores, then a scalar tail. Float storage (float32/float16)
+// computes in float; integers with the CPU's semantics (ops/elementwise_binary.cc): wrapping Add/Sub/Mul/Neg, Div
+// truncating toward zero with x / -1 = -x, exact integer Pow, NaN-propagating Min/Max. Variadic ops fold left to right
+// as the CPU does (out = f(in0, in1), then f(out, ink)); more than kMaxOperands inputs run as several launches, each
+// later one folding into the output in place. The output may alias an operand of its own shape (in-place memory plan):
+// element i of such an operand is read only by the thread that then writes output element i.
 //
 // Integer division by zero: the CPU reports an error at run time. Here a constant divisor with a
 // zero element is rejected at creation; a divisor computed by the network yields 0 for that element
@@ -73,9 +72,12 @@ __device__ __forceinline__ bool IsNan(C v) {
 template <typename C>
 __device__ __forceinline__ C Arith(BinOp op, C a, C b) {
   switch (op) {
-    case BinOp::kAdd: return WrapAdd(a, b);
-    case BinOp::kSub: return WrapSub(a, b);
-    case BinOp::kMul: return WrapMul(a, b);
+    case BinOp::kAdd:
+      return WrapAdd(a, b);
+    case BinOp::kSub:
+      return WrapSub(a, b);
+    case BinOp::kMul:
+      return WrapMul(a, b);
     case BinOp::kDiv:
       if constexpr (std::is_integral_v<C>) {
         if (b == C(-1)) return WrapNeg(a);
@@ -83,24 +85,36 @@ __device__ __forceinline__ C Arith(BinOp op, C a, C b) {
       } else {
         return a / b;
       }
-    case BinOp::kMax: return (a >= b || IsNan(a)) ? a : b;
-    case BinOp::kMin: return (a <= b || IsNan(a)) ? a : b;
-    case BinOp::kPRelu: return a < C(0) ? WrapMul(a, b) : a;
-    default: return a;
+    case BinOp::kMax:
+      return (a >= b || IsNan(a)) ? a : b;
+    case BinOp::kMin:
+      return (a <= b || IsNan(a)) ? a : b;
+    case BinOp::kPRelu:
+      return a < C(0) ? WrapMul(a, b) : a;
+    default:
+      return a;
   }
 }
 
 template <typename C>
 __device__ __forceinline__ bool Compare(BinOp op, C a, C b) {
   switch (op) {
-    case BinOp::kEqual: return a == b;
-    case BinOp::kLess: return a < b;
-    case BinOp::kGreater: return a > b;
-    case BinOp::kLessOrEqual: return a <= b;
-    case BinOp::kGreaterOrEqual: return a >= b;
-    case BinOp::kAnd: return static_cast<bool>(a) && static_cast<bool>(b);
-    case BinOp::kOr: return static_cast<bool>(a) || static_cast<bool>(b);
-    default: return false;
+    case BinOp::kEqual:
+      return a == b;
+    case BinOp::kLess:
+      return a < b;
+    case BinOp::kGreater:
+      return a > b;
+    case BinOp::kLessOrEqual:
+      return a <= b;
+    case BinOp::kGreaterOrEqual:
+      return a >= b;
+    case BinOp::kAnd:
+      return static_cast<bool>(a) && static_cast<bool>(b);
+    case BinOp::kOr:
+      return static_cast<bool>(a) || static_cast<bool>(b);
+    default:
+      return false;
   }
 }
 
@@ -311,6 +325,30 @@ class ParamsLaunch : public CudaKernel {
   int64_t n_;
 };
 
+bool Overlaps(const CudaTensor& a, const CudaTensor& b) {
+  if (a.data == nullptr || b.data == nullptr) return false;
+  const uintptr_t a0 = reinterpret_cast<uintptr_t>(a.data);
+  const uintptr_t b0 = reinterpret_cast<uintptr_t>(b.data);
+  return a0 < b0 + b.bytes() && b0 < a0 + a.bytes();
+}
+
+// The kernels are race-free in place only element for element: an output sharing bytes with an
+// input must start at the same address with the same element size (what the memory plan's in-place
+// rule gives: same dtype and shape). Anything else would let one thread overwrite an element
+// another has not read yet, so it is refused.
+Status CheckInPlace(const CudaOpContext& ctx) {
+  const CudaTensor& out = ctx.output(0);
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+    if (!ctx.has_input(i) || !Overlaps(out, ctx.input(i))) continue;
+    const CudaTensor& in = ctx.input(i);
+    if (in.data != out.data || DataTypeSize(in.dtype) != DataTypeSize(out.dtype)) {
+      return ctx.Error("output shares bytes with input " + std::to_string(i) +
+                       " other than element for element; the CUDA kernel would race");
+    }
+  }
+  return Status::Ok();
+}
+
 Status CheckOutputDtype(const CudaOpContext& ctx, DataType want) {
   if (ctx.output(0).dtype == want) return Status::Ok();
   return ctx.Error(std::string("output is ") + DataTypeName(ctx.output(0).dtype) + " on the device, expected " +
@@ -318,8 +356,8 @@ Status CheckOutputDtype(const CudaOpContext& ctx, DataType want) {
 }
 
 Status RankNotSupported(const CudaOpContext& ctx) {
-  return ctx.NotSupported("broadcast over output shape " + ShapeToString(ctx.output(0).shape) +
-                          " needs more than " + std::to_string(kMaxRank) + " dims");
+  return ctx.NotSupported("broadcast over output shape " + ShapeToString(ctx.output(0).shape) + " needs more than " +
+                          std::to_string(kMaxRank) + " dims");
 }
 
 // Error naming the node when a constant integer divisor has a zero element (the CPU's run-time
@@ -340,6 +378,7 @@ StatusOr<CudaKernelPtr> MakePow(const CudaOpContext& ctx) {
   const CudaTensor& b = ctx.input(1);
   const CudaTensor& out = ctx.output(0);
   EDGERT_RETURN_IF_ERROR(CheckOutputDtype(ctx, a.dtype));
+  EDGERT_RETURN_IF_ERROR(CheckInPlace(ctx));
   PowParams p;
   p.a = a.data;
   p.b = b.data;
@@ -357,29 +396,43 @@ StatusOr<CudaKernelPtr> MakePow(const CudaOpContext& ctx) {
     return ctx.NotSupported(std::string("dtypes ") + DataTypeName(a.dtype) + " and " + DataTypeName(b.dtype) +
                             " have no CUDA kernel");
   }
-  return CudaKernelPtr(
-      new ParamsLaunch<PowParams>("elementwise PowKernel", launch, {p}, out.data, out.num_elements()));
+  return CudaKernelPtr(new ParamsLaunch<PowParams>("elementwise PowKernel", launch, {p}, out.data, out.num_elements()));
 }
 
 BinOp ToBinOp(OpType op) {
   switch (op) {
-    case OpType::kAdd: return BinOp::kAdd;
-    case OpType::kSub: return BinOp::kSub;
-    case OpType::kMul: return BinOp::kMul;
-    case OpType::kDiv: return BinOp::kDiv;
-    case OpType::kPRelu: return BinOp::kPRelu;
-    case OpType::kEqual: return BinOp::kEqual;
-    case OpType::kLess: return BinOp::kLess;
-    case OpType::kGreater: return BinOp::kGreater;
-    case OpType::kLessOrEqual: return BinOp::kLessOrEqual;
-    case OpType::kGreaterOrEqual: return BinOp::kGreaterOrEqual;
-    case OpType::kAnd: return BinOp::kAnd;
-    case OpType::kOr: return BinOp::kOr;
-    case OpType::kMin: return BinOp::kMin;
-    case OpType::kMax: return BinOp::kMax;
+    case OpType::kAdd:
+      return BinOp::kAdd;
+    case OpType::kSub:
+      return BinOp::kSub;
+    case OpType::kMul:
+      return BinOp::kMul;
+    case OpType::kDiv:
+      return BinOp::kDiv;
+    case OpType::kPRelu:
+      return BinOp::kPRelu;
+    case OpType::kEqual:
+      return BinOp::kEqual;
+    case OpType::kLess:
+      return BinOp::kLess;
+    case OpType::kGreater:
+      return BinOp::kGreater;
+    case OpType::kLessOrEqual:
+      return BinOp::kLessOrEqual;
+    case OpType::kGreaterOrEqual:
+      return BinOp::kGreaterOrEqual;
+    case OpType::kAnd:
+      return BinOp::kAnd;
+    case OpType::kOr:
+      return BinOp::kOr;
+    case OpType::kMin:
+      return BinOp::kMin;
+    case OpType::kMax:
+      return BinOp::kMax;
     case OpType::kSum:
     case OpType::kMean:
-    default: return BinOp::kAdd;
+    default:
+      return BinOp::kAdd;
   }
 }
 
@@ -399,6 +452,7 @@ StatusOr<CudaKernelPtr> CreateBinaryKernel(const CudaOpContext& ctx) {
   }
   const bool compare = IsComparison(op);
   EDGERT_RETURN_IF_ERROR(CheckOutputDtype(ctx, compare ? DataType::kBool : a.dtype));
+  EDGERT_RETURN_IF_ERROR(CheckInPlace(ctx));
   if (op == BinOp::kDiv) {
     EDGERT_RETURN_IF_ERROR(CheckConstantDivisor(ctx));
   }
@@ -448,6 +502,7 @@ StatusOr<CudaKernelPtr> CreateVariadicKernel(const CudaOpContext& ctx) {
     }
   }
   EDGERT_RETURN_IF_ERROR(CheckOutputDtype(ctx, dtype));
+  EDGERT_RETURN_IF_ERROR(CheckInPlace(ctx));
   // Launches: inputs [0, kMaxOperands), then the output and the next kMaxOperands - 1 inputs, ...
   std::vector<NaryParams> launches;
   const size_t n_in = ctx.num_inputs();
@@ -479,9 +534,15 @@ StatusOr<CudaKernelPtr> CreateVariadicKernel(const CudaOpContext& ctx) {
     for (NaryParams& p : launches) p.vectorized = CanVectorize<T, T>(p, out.data);
   };
   switch (op_type) {
-    case OpType::kMean: DispatchDevice(FloatDeviceTypes{}, dtype, pick); break;
-    case OpType::kSum: DispatchDevice(NumericDeviceTypes{}, dtype, pick); break;
-    default: DispatchDevice(OrderedDeviceTypes{}, dtype, pick); break;
+    case OpType::kMean:
+      DispatchDevice(FloatDeviceTypes{}, dtype, pick);
+      break;
+    case OpType::kSum:
+      DispatchDevice(NumericDeviceTypes{}, dtype, pick);
+      break;
+    default:
+      DispatchDevice(OrderedDeviceTypes{}, dtype, pick);
+      break;
   }
   if (launch == nullptr) return DtypeNotSupported(ctx, dtype);
   return CudaKernelPtr(new ParamsLaunch<NaryParams>("elementwise NaryKernel", launch, std::move(launches), out.data,
@@ -499,6 +560,7 @@ StatusOr<CudaKernelPtr> CreateWhereKernel(const CudaOpContext& ctx) {
                      " on the device; expected one dtype");
   }
   EDGERT_RETURN_IF_ERROR(CheckOutputDtype(ctx, x.dtype));
+  EDGERT_RETURN_IF_ERROR(CheckInPlace(ctx));
   WhereParams p;
   p.cond = static_cast<const bool*>(cond.data);
   p.x = x.data;

@@ -21,8 +21,8 @@ namespace cuda {
 namespace ew {
 namespace {
 
-using CastDeviceTypes = DeviceTypes<float, __half, double, int8_t, uint8_t, int16_t, uint16_t, int32_t, uint32_t,
-                                    int64_t, uint64_t, bool>;
+using CastDeviceTypes =
+    DeviceTypes<float, __half, double, int8_t, uint8_t, int16_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t, bool>;
 
 template <typename D, typename V>
 __device__ __forceinline__ D ConvertTo(V v) {
