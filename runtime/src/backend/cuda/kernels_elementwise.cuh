@@ -138,21 +138,29 @@ struct OperandMap {
   StridedMap map;
 };
 
-__device__ __forceinline__ int64_t OperandOffset(const OperandMap& m, int64_t i, bool small) {
+__host__ __device__ __forceinline__ int64_t OperandOffset(const OperandMap& m, int64_t i, bool small) {
   if (m.kind == MapKind::kSame) return i;
   if (m.kind == MapKind::kScalar) return 0;
+  // Inner dims by division; what is left of the index is the outermost coordinate (no division).
   if (small) {
     uint32_t linear = static_cast<uint32_t>(i);
     uint32_t off = 0;
-    for (int d = m.map.rank - 1; d >= 0; --d) {
+    for (int d = m.map.rank - 1; d > 0; --d) {
       const uint32_t dim = static_cast<uint32_t>(m.map.dims[d]);
       const uint32_t q = linear / dim;
       off += (linear - q * dim) * static_cast<uint32_t>(m.map.strides[d]);
       linear = q;
     }
-    return off;
+    return off + linear * static_cast<uint32_t>(m.map.strides[0]);
   }
-  return m.map.Offset(i);
+  int64_t linear = i;
+  int64_t off = 0;
+  for (int d = m.map.rank - 1; d > 0; --d) {
+    const int64_t q = linear / m.map.dims[d];
+    off += (linear - q * m.map.dims[d]) * m.map.strides[d];
+    linear = q;
+  }
+  return off + linear * m.map.strides[0];
 }
 
 // Host: the maps of `inputs` broadcast against `out` (numpy rules, every input broadcastable, as
