@@ -69,7 +69,7 @@ template <typename T>
 using Compute = typename ComputeOf<T>::type;
 
 template <typename T>
-__device__ __forceinline__ Compute<T> LoadC(const T* p) {
+__host__ __device__ __forceinline__ Compute<T> LoadC(const T* p) {
   if constexpr (std::is_same_v<T, __half>) {
     return __half2float(*p);
   } else {
@@ -77,7 +77,7 @@ __device__ __forceinline__ Compute<T> LoadC(const T* p) {
   }
 }
 template <typename T>
-__device__ __forceinline__ void StoreC(T* p, Compute<T> v) {
+__host__ __device__ __forceinline__ void StoreC(T* p, Compute<T> v) {
   if constexpr (std::is_same_v<T, __half>) {
     *p = __float2half_rn(v);
   } else {
@@ -86,12 +86,14 @@ __device__ __forceinline__ void StoreC(T* p, Compute<T> v) {
 }
 
 // ---- Wrapping integer arithmetic (the CPU's ew::Wrap* helpers) --------------------------------
+// The scalar functions here and in the .cu files are __host__ __device__ so they can be checked
+// against the CPU operators on a machine without a GPU.
 
 template <typename T>
 using WrapU = std::conditional_t<(sizeof(T) < sizeof(unsigned)), unsigned, std::make_unsigned_t<T>>;
 
 template <typename T>
-__device__ __forceinline__ T WrapAdd(T a, T b) {
+__host__ __device__ __forceinline__ T WrapAdd(T a, T b) {
   if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
     return static_cast<T>(static_cast<WrapU<T>>(static_cast<WrapU<T>>(a) + static_cast<WrapU<T>>(b)));
   } else {
@@ -99,7 +101,7 @@ __device__ __forceinline__ T WrapAdd(T a, T b) {
   }
 }
 template <typename T>
-__device__ __forceinline__ T WrapSub(T a, T b) {
+__host__ __device__ __forceinline__ T WrapSub(T a, T b) {
   if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
     return static_cast<T>(static_cast<WrapU<T>>(static_cast<WrapU<T>>(a) - static_cast<WrapU<T>>(b)));
   } else {
@@ -107,7 +109,7 @@ __device__ __forceinline__ T WrapSub(T a, T b) {
   }
 }
 template <typename T>
-__device__ __forceinline__ T WrapMul(T a, T b) {
+__host__ __device__ __forceinline__ T WrapMul(T a, T b) {
   if constexpr (std::is_integral_v<T> && std::is_signed_v<T>) {
     return static_cast<T>(static_cast<WrapU<T>>(static_cast<WrapU<T>>(a) * static_cast<WrapU<T>>(b)));
   } else {
@@ -115,7 +117,7 @@ __device__ __forceinline__ T WrapMul(T a, T b) {
   }
 }
 template <typename T>
-__device__ __forceinline__ T WrapNeg(T a) {
+__host__ __device__ __forceinline__ T WrapNeg(T a) {
   return WrapSub(T(0), a);
 }
 

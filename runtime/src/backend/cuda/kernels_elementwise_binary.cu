@@ -61,7 +61,7 @@ struct NaryParams {
 };
 
 template <typename C>
-__device__ __forceinline__ bool IsNan(C v) {
+__host__ __device__ __forceinline__ bool IsNan(C v) {
   if constexpr (std::is_floating_point_v<C>) {
     return v != v;
   } else {
@@ -70,7 +70,7 @@ __device__ __forceinline__ bool IsNan(C v) {
 }
 
 template <typename C>
-__device__ __forceinline__ C Arith(BinOp op, C a, C b) {
+__host__ __device__ __forceinline__ C Arith(BinOp op, C a, C b) {
   switch (op) {
     case BinOp::kAdd:
       return WrapAdd(a, b);
@@ -97,7 +97,7 @@ __device__ __forceinline__ C Arith(BinOp op, C a, C b) {
 }
 
 template <typename C>
-__device__ __forceinline__ bool Compare(BinOp op, C a, C b) {
+__host__ __device__ __forceinline__ bool Compare(BinOp op, C a, C b) {
   switch (op) {
     case BinOp::kEqual:
       return a == b;
@@ -221,7 +221,7 @@ struct PowParams {
 
 // Truncating, saturating double -> integer; NaN gives 0 (the CPU's SaturatingCast).
 template <typename T>
-__device__ __forceinline__ T SaturatingCast(double v) {
+__host__ __device__ __forceinline__ T SaturatingCast(double v) {
   if (v != v) return T(0);
   if (v >= static_cast<double>(std::numeric_limits<T>::max())) return std::numeric_limits<T>::max();
   if (v <= static_cast<double>(std::numeric_limits<T>::lowest())) return std::numeric_limits<T>::lowest();
@@ -230,7 +230,7 @@ __device__ __forceinline__ T SaturatingCast(double v) {
 
 // Exact integer power, wrapping; a negative exponent truncates 1 / base^-e toward zero.
 template <typename T, typename E>
-__device__ __forceinline__ T IntPow(T base, E exponent) {
+__host__ __device__ __forceinline__ T IntPow(T base, E exponent) {
   if (exponent < 0) {
     if (base == 1) return 1;
     if (base == -1) return (exponent % 2 == 0) ? T(1) : T(-1);
@@ -247,26 +247,31 @@ __device__ __forceinline__ T IntPow(T base, E exponent) {
   return result;
 }
 
-// Output dtype is the base's. Float base and float exponent: powf; float base and integer
+// a ^ b in the base's compute type. Float base and float exponent: powf; float base and integer
 // exponent: pow in double; integer base: exact for an integer exponent, else pow in double
 // truncated and saturated.
+template <typename TA, typename TB>
+__host__ __device__ __forceinline__ Compute<TA> PowElement(Compute<TA> a, Compute<TB> b) {
+  if constexpr (kIsFloatStorage<TA>) {
+    if constexpr (kIsFloatStorage<TB>) {
+      return powf(a, b);
+    } else {
+      return static_cast<float>(pow(static_cast<double>(a), static_cast<double>(b)));
+    }
+  } else if constexpr (kIsFloatStorage<TB>) {
+    return SaturatingCast<TA>(pow(static_cast<double>(a), static_cast<double>(b)));
+  } else {
+    return IntPow(a, b);
+  }
+}
+
 template <typename TA, typename TB>
 __global__ void PowKernel(const __grid_constant__ PowParams p, TA* out, int64_t n) {
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     const Compute<TA> a = LoadC(static_cast<const TA*>(p.a) + OperandOffset(p.map[0], i, p.small));
     const Compute<TB> b = LoadC(static_cast<const TB*>(p.b) + OperandOffset(p.map[1], i, p.small));
-    if constexpr (kIsFloatStorage<TA>) {
-      if constexpr (kIsFloatStorage<TB>) {
-        StoreC(out + i, powf(a, b));
-      } else {
-        StoreC(out + i, static_cast<float>(pow(static_cast<double>(a), static_cast<double>(b))));
-      }
-    } else if constexpr (kIsFloatStorage<TB>) {
-      out[i] = SaturatingCast<TA>(pow(static_cast<double>(a), static_cast<double>(b)));
-    } else {
-      out[i] = IntPow(a, b);
-    }
+    StoreC(out + i, PowElement<TA, TB>(a, b));
   }
 }
 

@@ -25,7 +25,7 @@ using CastDeviceTypes =
     DeviceTypes<float, __half, double, int8_t, uint8_t, int16_t, uint16_t, int32_t, uint32_t, int64_t, uint64_t, bool>;
 
 template <typename D, typename V>
-__device__ __forceinline__ D ConvertTo(V v) {
+__host__ __device__ __forceinline__ D ConvertTo(V v) {
   if constexpr (std::is_same_v<D, bool>) {
     return v != V(0);
   } else if constexpr (std::is_same_v<D, __half>) {
