@@ -63,12 +63,11 @@ TEST(CudaTensorOps, DropoutWithMask) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   const Tensor x = Rand(DataType::kFloat32, {3, 17}, 4);
   ExpectOpMatches(OpType::kDropout, {}, {Data(x)}, 1, 13);
-  ExpectOpMatches(OpType::kDropout, {}, {Data(x)}, 2, 13);  // bool mask
+  ExpectOpMatches(OpType::kDropout, {}, {Data(x)}, 2, 13);                       // bool mask
   ExpectOpMatches(OpType::kDropout, Attrs({{"ratio", 0.3f}}), {Data(x)}, 2, 7);  // mask in the data dtype
-  ExpectOpMatches(OpType::kDropout, {},
-                  {Data(Rand(DataType::kInt64, {5}, 5)), Const(F32({0.5f})),
-                   Const(Tensor::FromVector<bool>({false}, {}))},
-                  2, 13);
+  ExpectOpMatches(
+      OpType::kDropout, {},
+      {Data(Rand(DataType::kInt64, {5}, 5)), Const(F32({0.5f})), Const(Tensor::FromVector<bool>({false}, {}))}, 2, 13);
 }
 
 // ---- Transpose ----------------------------------------------------------------------------------
@@ -145,15 +144,14 @@ TEST(CudaTensorOps, SplitVariants) {
   for (DataType t : kMoveTypes) {
     SCOPED_TRACE(DataTypeName(t));
     const Tensor x = Rand(t, {4, 6, 5}, 50);
-    ExpectOpMatches(OpType::kSplit, Attrs({{"axis", int64_t{1}}}), {Data(x)}, 3, 13);                  // equal
+    ExpectOpMatches(OpType::kSplit, Attrs({{"axis", int64_t{1}}}), {Data(x)}, 3, 13);  // equal
     ExpectOpMatches(OpType::kSplit, Attrs({{"axis", int64_t{-1}}}), {Data(x), Const(I64({1, 3, 1}))}, 3, 13);
-    ExpectOpMatches(OpType::kSplit, Attrs({{"axis", int64_t{0}}, {"split", std::vector<int64_t>{3, 1}}}),
-                    {Data(x)}, 2, 11);
+    ExpectOpMatches(OpType::kSplit, Attrs({{"axis", int64_t{0}}, {"split", std::vector<int64_t>{3, 1}}}), {Data(x)}, 2,
+                    11);
     ExpectOpMatches(OpType::kSplit, Attrs({{"axis", int64_t{2}}, {"num_outputs", int64_t{2}}}), {Data(x)}, 2, 18);
   }
   // More outputs than one launch holds.
-  ExpectOpMatches(OpType::kSplit, Attrs({{"axis", int64_t{0}}}), {Data(Rand(DataType::kFloat32, {10, 3}, 51))}, 10,
-                  13);
+  ExpectOpMatches(OpType::kSplit, Attrs({{"axis", int64_t{0}}}), {Data(Rand(DataType::kFloat32, {10, 3}, 51))}, 10, 13);
 }
 
 // ---- Slice --------------------------------------------------------------------------------------
@@ -168,10 +166,10 @@ TEST(CudaTensorOps, SliceStepsAndClamping) {
   const Case cases[] = {
       {{1, 0}, {3, 5}, {}, {}},
       {{0, 1, 2}, {kMax, -1, 8}, {0, 1, 2}, {1, 2, 3}},
-      {{-1}, {kMin}, {2}, {-1}},                   // full reversal of the last axis
-      {{3, 10}, {0, -100}, {0, -1}, {-2, -3}},      // negative steps with clamping
+      {{-1}, {kMin}, {2}, {-1}},                // full reversal of the last axis
+      {{3, 10}, {0, -100}, {0, -1}, {-2, -3}},  // negative steps with clamping
       {{-2, 1}, {kMax, 5}, {-2, 0}, {1, 1}},
-      {{0}, {8}, {2}, {2}},                         // every other element of the innermost axis
+      {{0}, {8}, {2}, {2}},  // every other element of the innermost axis
   };
   uint32_t seed = 60;
   for (const Case& c : cases) {
@@ -207,8 +205,7 @@ TEST(CudaTensorOps, GatherAxesAndNegativeIndices) {
       const Tensor ridx = I32({-1, 0, static_cast<int32_t>(dim - 1), -2}, {4});
       ExpectOpMatches(OpType::kGather, Attrs({{"axis", axis}}), {Data(x), Data(ridx)});
       // Runtime int64 scalar index.
-      ExpectOpMatches(OpType::kGather, Attrs({{"axis", axis}}),
-                      {Data(x), Data(Tensor::FromVector<int64_t>({-1}, {}))});
+      ExpectOpMatches(OpType::kGather, Attrs({{"axis", axis}}), {Data(x), Data(Tensor::FromVector<int64_t>({-1}, {}))});
     }
   }
 }
@@ -231,7 +228,7 @@ TEST(CudaTensorOps, ExpandAndTile) {
 
 TEST(CudaTensorOps, PadModes) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  const std::vector<int64_t> pads = {1, 2, 0, 2, 1, 3};  // begin (3 axes), end
+  const std::vector<int64_t> pads = {1, 2, 0, 2, 1, 3};     // begin (3 axes), end
   const std::vector<int64_t> mixed = {0, -1, 2, 1, 2, -2};  // negative pads crop
   for (DataType t : kMoveTypes) {
     for (const char* mode : {"constant", "reflect", "edge", "wrap"}) {
@@ -246,10 +243,8 @@ TEST(CudaTensorOps, PadModes) {
   }
   // Constant value: build-time input (float and int64), runtime input, opset-2 attribute.
   const Tensor xf = Rand(DataType::kFloat32, {2, 3, 4}, 101);
-  ExpectOpMatches(OpType::kPad, {}, {Data(xf), Const(I64(pads)), Const(Tensor::FromVector<float>({2.5f}, {}))}, 1,
-                  13);
-  ExpectOpMatches(OpType::kPad, {}, {Data(xf), Const(I64(pads)), Data(Tensor::FromVector<float>({-1.5f}, {}))}, 1,
-                  13);
+  ExpectOpMatches(OpType::kPad, {}, {Data(xf), Const(I64(pads)), Const(Tensor::FromVector<float>({2.5f}, {}))}, 1, 13);
+  ExpectOpMatches(OpType::kPad, {}, {Data(xf), Const(I64(pads)), Data(Tensor::FromVector<float>({-1.5f}, {}))}, 1, 13);
   ExpectOpMatches(OpType::kPad, {},
                   {Data(Rand(DataType::kInt64, {2, 3, 4}, 102)), Const(I64(pads)),
                    Const(Tensor::FromVector<int64_t>({int64_t{1} << 40}, {}))},
@@ -265,8 +260,7 @@ TEST(CudaTensorOps, DepthToSpaceAndSpaceToDepth) {
     SCOPED_TRACE(DataTypeName(t));
     const Tensor x = Rand(t, {2, 12, 3, 4}, 110);
     ExpectOpMatches(OpType::kDepthToSpace, Attrs({{"blocksize", int64_t{2}}}), {Data(x)});
-    ExpectOpMatches(OpType::kDepthToSpace, Attrs({{"blocksize", int64_t{2}}, {"mode", std::string("CRD")}}),
-                    {Data(x)});
+    ExpectOpMatches(OpType::kDepthToSpace, Attrs({{"blocksize", int64_t{2}}, {"mode", std::string("CRD")}}), {Data(x)});
     ExpectOpMatches(OpType::kDepthToSpace, Attrs({{"blocksize", int64_t{2}}, {"mode", std::string("DCR")}}),
                     {Data(Rand(t, {1, 8, 5, 3}, 111))});
     ExpectOpMatches(OpType::kSpaceToDepth, Attrs({{"blocksize", int64_t{2}}}), {Data(Rand(t, {2, 3, 4, 6}, 112))});
@@ -323,15 +317,16 @@ std::vector<OpArg> WithSizes(Tensor x, std::vector<int64_t> sizes) {
 TEST(CudaTensorOps, ResizeNearestModesTimesCoordinateModes) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   const Tensor x = Rand(DataType::kFloat32, {1, 2, 5, 7}, 130);
-  for (const char* coord : {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric"}) {
+  for (const char* coord :
+       {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric"}) {
     for (const char* nearest : {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"}) {
       SCOPED_TRACE(std::string(coord) + " / " + nearest);
       const Attributes a = Attrs({{"mode", std::string("nearest")},
                                   {"coordinate_transformation_mode", std::string(coord)},
                                   {"nearest_mode", std::string(nearest)}});
-      ExpectOpMatches(OpType::kResize, a, WithScales(x, {1, 1, 2.0f, 1.5f}), 1, 18);   // upscale
-      ExpectOpMatches(OpType::kResize, a, WithScales(x, {1, 1, 0.6f, 0.5f}), 1, 18);   // downscale
-      ExpectOpMatches(OpType::kResize, a, WithSizes(x, {1, 2, 8, 3}), 1, 18);          // mixed, by sizes
+      ExpectOpMatches(OpType::kResize, a, WithScales(x, {1, 1, 2.0f, 1.5f}), 1, 18);  // upscale
+      ExpectOpMatches(OpType::kResize, a, WithScales(x, {1, 1, 0.6f, 0.5f}), 1, 18);  // downscale
+      ExpectOpMatches(OpType::kResize, a, WithSizes(x, {1, 2, 8, 3}), 1, 18);         // mixed, by sizes
     }
   }
 }
@@ -344,16 +339,17 @@ TEST(CudaTensorOps, ResizeNearestDtypesAndCrop) {
     ExpectOpMatches(OpType::kResize, {}, WithSizes(Rand(t, {1, 1, 6, 6}, 132), {1, 1, 4, 9}), 1, 18);
   }
   // tf_crop_and_resize with an roi partly outside the input: extrapolation_value.
-  const Attributes crop = Attrs({{"coordinate_transformation_mode", std::string("tf_crop_and_resize")},
-                                 {"extrapolation_value", 3.5f}});
+  const Attributes crop =
+      Attrs({{"coordinate_transformation_mode", std::string("tf_crop_and_resize")}, {"extrapolation_value", 3.5f}});
   ExpectOpMatches(OpType::kResize, crop,
                   {Data(Rand(DataType::kFloat32, {1, 1, 4, 5}, 133)), Const(F32({0, 0, -0.2f, 0.1f, 1, 1, 0.9f, 1.3f})),
                    Absent(), Const(I64({1, 1, 5, 6}))},
                   1, 18);
   // axes attribute and keep_aspect_ratio_policy.
-  ExpectOpMatches(OpType::kResize,
-                  Attrs({{"axes", std::vector<int64_t>{2, 3}}, {"keep_aspect_ratio_policy", std::string("not_larger")}}),
-                  {Data(Rand(DataType::kFloat32, {1, 2, 4, 6}, 134)), Absent(), Absent(), Const(I64({7, 7}))}, 1, 18);
+  ExpectOpMatches(
+      OpType::kResize,
+      Attrs({{"axes", std::vector<int64_t>{2, 3}}, {"keep_aspect_ratio_policy", std::string("not_larger")}}),
+      {Data(Rand(DataType::kFloat32, {1, 2, 4, 6}, 134)), Absent(), Absent(), Const(I64({7, 7}))}, 1, 18);
 }
 
 TEST(CudaTensorOps, ResizeLinear) {
@@ -362,7 +358,8 @@ TEST(CudaTensorOps, ResizeLinear) {
   for (const char* coord :
        {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric"}) {
     SCOPED_TRACE(coord);
-    const Attributes a = Attrs({{"mode", std::string("linear")}, {"coordinate_transformation_mode", std::string(coord)}});
+    const Attributes a =
+        Attrs({{"mode", std::string("linear")}, {"coordinate_transformation_mode", std::string(coord)}});
     ExpectOpMatches(OpType::kResize, a, WithScales(x, {1, 1, 2.0f, 1.5f}), 1, 18);
     ExpectOpMatches(OpType::kResize, a, WithScales(x, {1, 1, 0.5f, 0.7f}), 1, 18);
     ExpectOpMatches(OpType::kResize, a, WithSizes(x, {2, 3, 1, 11}), 1, 18);
@@ -392,12 +389,15 @@ TEST(CudaTensorOps, ResizeCubic) {
   ExpectOpMatches(OpType::kResize, cubic, WithScales(x, {1, 1, 2.0f, 1.7f}), 1, 18);
   ExpectOpMatches(OpType::kResize, cubic, WithScales(x, {1, 1, 0.5f, 0.6f}), 1, 18);
   ExpectOpMatches(OpType::kResize,
-                  Attrs({{"mode", std::string("cubic")}, {"cubic_coeff_a", -0.5f}, {"exclude_outside", int64_t{1}},
+                  Attrs({{"mode", std::string("cubic")},
+                         {"cubic_coeff_a", -0.5f},
+                         {"exclude_outside", int64_t{1}},
                          {"coordinate_transformation_mode", std::string("align_corners")}}),
                   WithSizes(x, {1, 2, 9, 4}), 1, 18);
-  ExpectOpMatches(OpType::kResize,
-                  Attrs({{"mode", std::string("cubic")}, {"coordinate_transformation_mode", std::string("asymmetric")}}),
-                  WithScales(x, {1, 1, 1.5f, 2.0f}), 1, 18);
+  ExpectOpMatches(
+      OpType::kResize,
+      Attrs({{"mode", std::string("cubic")}, {"coordinate_transformation_mode", std::string("asymmetric")}}),
+      WithScales(x, {1, 1, 1.5f, 2.0f}), 1, 18);
   ExpectOpMatches(OpType::kResize, Attrs({{"mode", std::string("cubic")}, {"antialias", int64_t{1}}}),
                   WithScales(Rand(DataType::kFloat32, {1, 1, 16, 9}, 151), {1, 1, 0.3f, 0.5f}), 1, 18);
 }
@@ -412,12 +412,12 @@ TEST(CudaTensorOps, UpsampleAndResize10) {
   ExpectOpMatches(OpType::kUpsample, {}, {Data(Rand(DataType::kUInt8, {2, 3}, 161)), Const(F32({2, 2}))}, 1, 9);
   // Upsample-7: scales attribute.
   ExpectOpMatches(OpType::kUpsample,
-                  Attrs({{"mode", std::string("bilinear")}, {"scales", std::vector<float>{1, 1, 2, 2}}}), {Data(x)},
-                  1, 7);
+                  Attrs({{"mode", std::string("bilinear")}, {"scales", std::vector<float>{1, 1, 2, 2}}}), {Data(x)}, 1,
+                  7);
   // Resize-10: (X, scales), nearest shrinking rounds up.
   ExpectOpMatches(OpType::kResize, {}, {Data(x), Const(F32({1, 1, 0.5f, 0.75f}))}, 1, 10);
-  ExpectOpMatches(OpType::kResize, Attrs({{"mode", std::string("linear")}}), {Data(x), Const(F32({1, 1, 2, 0.5f}))},
-                  1, 10);
+  ExpectOpMatches(OpType::kResize, Attrs({{"mode", std::string("linear")}}), {Data(x), Const(F32({1, 1, 2, 0.5f}))}, 1,
+                  10);
 }
 
 }  // namespace

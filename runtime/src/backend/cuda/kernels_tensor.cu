@@ -22,14 +22,13 @@
 //   Shape: values known at build time written by a tiny kernel; ConstantOfShape: a fill; Range:
 //     start + i * delta in the output dtype (float math rounded as the CPU's, no FMA contraction).
 // Enqueue only launches; every output element is written.
-#include "kernels_tensor.cuh"
-
 #include <algorithm>
 #include <string>
 #include <type_traits>
 #include <utility>
 #include <vector>
 
+#include "kernels_tensor.cuh"
 #include "op_util.h"
 #include "tensor_util.h"
 
@@ -54,7 +53,7 @@ constexpr int kMaxShapeValues = 64;  // Shape output elements
 constexpr int kTile = 32;
 constexpr int kTileRows = 8;
 
-#define EDGERT_GRID_STRIDE_LOOP(i, n)                                                            \
+#define EDGERT_GRID_STRIDE_LOOP(i, n)                                                    \
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < (n); \
        i += static_cast<int64_t>(gridDim.x) * blockDim.x)
 
@@ -328,8 +327,7 @@ StatusOr<CudaKernelPtr> CreateCopy(const CudaOpContext& ctx) {
   EDGERT_RETURN_IF_ERROR(CheckMovable(ctx, in, "input 0"));
   if (in.bytes() != out.bytes() || in.dtype != out.dtype) {
     return ctx.Error("input (" + std::string(DataTypeName(in.dtype)) + " " + ShapeToString(in.shape) +
-                     ") and output (" + DataTypeName(out.dtype) + " " + ShapeToString(out.shape) +
-                     ") differ in size");
+                     ") and output (" + DataTypeName(out.dtype) + " " + ShapeToString(out.shape) + ") differ in size");
   }
   auto kernel = std::make_unique<CopyKernel>(in.data, out.data, out.bytes());
   if (ctx.op->op() == OpType::kDropout) {
@@ -380,8 +378,8 @@ class ViewCopyKernel : public CudaKernel {
     }
     DispatchBySize(elem_, [&](auto tag) {
       using T = decltype(tag);
-      StridedCopyKernel<T><<<GridSize(n_), kBlockSize, 0, stream>>>(static_cast<const T*>(in_), static_cast<T*>(out_),
-                                                                     n_, map_);
+      StridedCopyKernel<T>
+          <<<GridSize(n_), kBlockSize, 0, stream>>>(static_cast<const T*>(in_), static_cast<T*>(out_), n_, map_);
     });
     return Launched("StridedCopyKernel");
   }
@@ -422,7 +420,8 @@ StatusOr<CudaKernelPtr> MakeViewCopy(const CudaOpContext& ctx, const Shape& dims
     sd.push_back(1);
     ss.push_back(1);
   }
-  const char* base = in.data == nullptr ? nullptr : static_cast<const char*>(in.data) + offset * static_cast<int64_t>(elem);
+  const char* base =
+      in.data == nullptr ? nullptr : static_cast<const char*>(in.data) + offset * static_cast<int64_t>(elem);
   // Widen a contiguous innermost run.
   if (ss.back() == 1 && total > 0) {
     std::vector<int64_t> counts = {sd.back(), offset};
@@ -455,8 +454,8 @@ class TransposeTiledKernel : public CudaKernel {
     const dim3 threads(kTile, kTileRows);
     DispatchBySize(elem_, [&](auto tag) {
       using T = decltype(tag);
-      TransposeTileKernel<T><<<blocks, threads, 0, stream>>>(static_cast<const T*>(in_), static_cast<T*>(out_),
-                                                              batches_, rows_, cols_);
+      TransposeTileKernel<T>
+          <<<blocks, threads, 0, stream>>>(static_cast<const T*>(in_), static_cast<T*>(out_), batches_, rows_, cols_);
     });
     return Launched("TransposeTileKernel");
   }
@@ -503,10 +502,9 @@ StatusOr<CudaKernelPtr> CreateTranspose(const CudaOpContext& ctx) {
   }
   std::vector<size_t> by_input(groups.size());
   for (size_t g = 0; g < groups.size(); ++g) by_input[g] = g;
-  std::sort(by_input.begin(), by_input.end(),
-            [&](size_t x, size_t y) { return groups[x].first < groups[y].first; });
+  std::sort(by_input.begin(), by_input.end(), [&](size_t x, size_t y) { return groups[x].first < groups[y].first; });
   const size_t mrank = groups.size();
-  Shape mdims(mrank);        // merged input dims, input order
+  Shape mdims(mrank);                // merged input dims, input order
   std::vector<size_t> mperm(mrank);  // output position -> merged input axis
   std::vector<size_t> rank_of(mrank);
   for (size_t r = 0; r < mrank; ++r) rank_of[by_input[r]] = r;
@@ -518,12 +516,12 @@ StatusOr<CudaKernelPtr> CreateTranspose(const CudaOpContext& ctx) {
   }
   const size_t elem = DataTypeSize(ctx.input(0).dtype);
   if (NumElements(in) > 0 && mrank == 2 && mperm[0] == 1) {
-    return CudaKernelPtr(std::make_unique<TransposeTiledKernel>(ctx.input(0).data, ctx.output(0).data, elem, 1,
-                                                                mdims[0], mdims[1]));
+    return CudaKernelPtr(
+        std::make_unique<TransposeTiledKernel>(ctx.input(0).data, ctx.output(0).data, elem, 1, mdims[0], mdims[1]));
   }
   if (NumElements(in) > 0 && mrank == 3 && mperm[0] == 0 && mperm[1] == 2) {
-    return CudaKernelPtr(std::make_unique<TransposeTiledKernel>(ctx.input(0).data, ctx.output(0).data, elem,
-                                                                mdims[0], mdims[1], mdims[2]));
+    return CudaKernelPtr(std::make_unique<TransposeTiledKernel>(ctx.input(0).data, ctx.output(0).data, elem, mdims[0],
+                                                                mdims[1], mdims[2]));
   }
   const std::vector<int64_t> istr = ContiguousStrides(in);
   Shape dims;
@@ -749,8 +747,8 @@ StatusOr<CudaKernelPtr> CreateConcat(const CudaOpContext& ctx) {
     col += l.widths[i];
     b.col[++b.count] = col;
   }
-  return CudaKernelPtr(std::make_unique<ConcatKernelLaunch>(std::move(batches), ctx.output(0).data, l.elem, l.outer,
-                                                            total));
+  return CudaKernelPtr(
+      std::make_unique<ConcatKernelLaunch>(std::move(batches), ctx.output(0).data, l.elem, l.outer, total));
 }
 
 StatusOr<CudaKernelPtr> CreateSplit(const CudaOpContext& ctx) {
@@ -787,8 +785,8 @@ StatusOr<CudaKernelPtr> CreateSplit(const CudaOpContext& ctx) {
     col += l.widths[k];
     b.col[++b.count] = col;
   }
-  return CudaKernelPtr(std::make_unique<SplitKernelLaunch>(std::move(batches), ctx.input(0).data, l.elem, l.outer,
-                                                           total));
+  return CudaKernelPtr(
+      std::make_unique<SplitKernelLaunch>(std::move(batches), ctx.input(0).data, l.elem, l.outer, total));
 }
 
 // ---- Gather -----------------------------------------------------------------------------------
@@ -797,8 +795,15 @@ class GatherKernelLaunch : public CudaKernel {
  public:
   GatherKernelLaunch(const void* data, const void* indices, bool idx64, void* out, size_t elem, int64_t outer,
                      int64_t dim, int64_t n_idx, int64_t inner)
-      : data_(data), indices_(indices), idx64_(idx64), out_(out), elem_(elem), outer_(outer), dim_(dim),
-        n_idx_(n_idx), inner_(inner) {}
+      : data_(data),
+        indices_(indices),
+        idx64_(idx64),
+        out_(out),
+        elem_(elem),
+        outer_(outer),
+        dim_(dim),
+        n_idx_(n_idx),
+        inner_(inner) {}
   Status Enqueue(cudaStream_t stream) override {
     const int64_t n = outer_ * n_idx_ * inner_;
     if (n <= 0) return Status::Ok();
@@ -863,8 +868,7 @@ class PadKernelLaunch : public CudaKernel {
     DispatchBySize(elem_, [&](auto tag) {
       using T = decltype(tag);
       PadKernel<T><<<GridSize(n_), kBlockSize, 0, stream>>>(static_cast<const T*>(in_), static_cast<T*>(out_), n_, g_,
-                                                             ElemFromBytes<T>(fill_),
-                                                             static_cast<const T*>(fill_ptr_));
+                                                            ElemFromBytes<T>(fill_), static_cast<const T*>(fill_ptr_));
     });
     return Launched("PadKernel");
   }
@@ -884,7 +888,8 @@ StatusOr<CudaKernelPtr> CreatePad(const CudaOpContext& ctx) {
   const CudaTensor& x = ctx.input(0);
   const Shape& in = x.shape;
   const int64_t rank = static_cast<int64_t>(in.size());
-  if (rank > kMaxRank) return ctx.NotSupported("input rank " + std::to_string(rank) + " is above " + std::to_string(kMaxRank));
+  if (rank > kMaxRank)
+    return ctx.NotSupported("input rank " + std::to_string(rank) + " is above " + std::to_string(kMaxRank));
   PadGeometry g;
   EDGERT_ASSIGN_OR_RETURN(std::string mode, AttrString(op, "mode", "constant"));
   if (mode == "constant") {
@@ -913,7 +918,9 @@ StatusOr<CudaKernelPtr> CreatePad(const CudaOpContext& ctx) {
   } else {
     for (int64_t d = 0; d < rank; ++d) axes.push_back(d);
   }
-  if (pads.size() != 2 * axes.size()) return ctx.Error("pads has " + std::to_string(pads.size()) + " values, expected " + std::to_string(2 * axes.size()));
+  if (pads.size() != 2 * axes.size())
+    return ctx.Error("pads has " + std::to_string(pads.size()) + " values, expected " +
+                     std::to_string(2 * axes.size()));
   g.rank = static_cast<int>(rank);
   const std::vector<int64_t> istr = ContiguousStrides(in);
   for (int64_t d = 0; d < rank; ++d) {
@@ -1024,7 +1031,8 @@ StatusOr<CudaKernelPtr> CreateConstantOfShape(const CudaOpContext& ctx) {
   } else {
     ScalarToBytes(0.0, out.dtype, value);
   }
-  return CudaKernelPtr(std::make_unique<FillKernelLaunch>(out.data, DataTypeSize(out.dtype), out.num_elements(), value));
+  return CudaKernelPtr(
+      std::make_unique<FillKernelLaunch>(out.data, DataTypeSize(out.dtype), out.num_elements(), value));
 }
 
 template <typename T, typename O>
@@ -1077,6 +1085,8 @@ StatusOr<CudaKernelPtr> CreateRange(const CudaOpContext& ctx) {
       return ctx.NotSupported(std::string("dtype ") + DataTypeName(t) + " is not supported");
   }
 }
+
+#undef EDGERT_GRID_STRIDE_LOOP
 
 }  // namespace
 

@@ -21,23 +21,50 @@ namespace edgert {
 namespace cuda {
 
 // The unsigned element type of `kBytes` bytes (uint4 for 16).
-template <int kBytes> struct ElemOfSize;
-template <> struct ElemOfSize<1> { using Type = uint8_t; };
-template <> struct ElemOfSize<2> { using Type = uint16_t; };
-template <> struct ElemOfSize<4> { using Type = uint32_t; };
-template <> struct ElemOfSize<8> { using Type = unsigned long long; };
-template <> struct ElemOfSize<16> { using Type = uint4; };
+template <int kBytes>
+struct ElemOfSize;
+template <>
+struct ElemOfSize<1> {
+  using Type = uint8_t;
+};
+template <>
+struct ElemOfSize<2> {
+  using Type = uint16_t;
+};
+template <>
+struct ElemOfSize<4> {
+  using Type = uint32_t;
+};
+template <>
+struct ElemOfSize<8> {
+  using Type = unsigned long long;
+};
+template <>
+struct ElemOfSize<16> {
+  using Type = uint4;
+};
 
 // Host: calls fn(T{}) with the element type of `bytes` bytes (1, 2, 4, 8 or 16); false otherwise.
 template <typename Fn>
 bool DispatchBySize(size_t bytes, Fn&& fn) {
   switch (bytes) {
-    case 1: fn(ElemOfSize<1>::Type{}); return true;
-    case 2: fn(ElemOfSize<2>::Type{}); return true;
-    case 4: fn(ElemOfSize<4>::Type{}); return true;
-    case 8: fn(ElemOfSize<8>::Type{}); return true;
-    case 16: fn(ElemOfSize<16>::Type{}); return true;
-    default: return false;
+    case 1:
+      fn(ElemOfSize<1>::Type{});
+      return true;
+    case 2:
+      fn(ElemOfSize<2>::Type{});
+      return true;
+    case 4:
+      fn(ElemOfSize<4>::Type{});
+      return true;
+    case 8:
+      fn(ElemOfSize<8>::Type{});
+      return true;
+    case 16:
+      fn(ElemOfSize<16>::Type{});
+      return true;
+    default:
+      return false;
   }
 }
 

@@ -18,14 +18,13 @@
 //     and renormalises; remaining taps are clamped to the edge. Intermediate passes are float32 in
 //     the workspace (two ping-pong buffers); the first pass reads the input dtype, the last writes
 //     the output dtype; accumulation is in double.
-#include "kernels_tensor.cuh"
-
 #include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "kernels_tensor.cuh"
 #include "op_util.h"
 #include "tensor_util.h"
 
@@ -110,11 +109,21 @@ __device__ int64_t NearestIndex(int nearest, const AxisParams& a, double xo) {
   int64_t k = i0;
   if (frac != 0.0) {
     switch (nearest) {
-      case kRoundPreferFloor: k = frac <= 0.5 ? i0 : i0 + 1; break;
-      case kRoundPreferCeil: k = frac < 0.5 ? i0 : i0 + 1; break;
-      case kFloor: k = i0; break;
-      case kCeil: k = i0 + 1; break;
-      default: k = a.scale < 1.0 ? i0 + 1 : i0; break;
+      case kRoundPreferFloor:
+        k = frac <= 0.5 ? i0 : i0 + 1;
+        break;
+      case kRoundPreferCeil:
+        k = frac < 0.5 ? i0 : i0 + 1;
+        break;
+      case kFloor:
+        k = i0;
+        break;
+      case kCeil:
+        k = i0 + 1;
+        break;
+      default:
+        k = a.scale < 1.0 ? i0 + 1 : i0;
+        break;
     }
   }
   return ClampIndex(k, a.in);
@@ -280,9 +289,7 @@ Status ParseAttributes(const OpContext& op, ResizeParams* p) {
   return Status::Ok();
 }
 
-bool HasNonEmptyInput(const OpContext& op, size_t i) {
-  return op.has_input(i) && NumElements(op.input(i).shape) > 0;
-}
+bool HasNonEmptyInput(const OpContext& op, size_t i) { return op.has_input(i) && NumElements(op.input(i).shape) > 0; }
 
 StatusOr<ResizeParams> ComputeParams(const OpContext& op, const Shape& in_shape) {
   ResizeParams p;
@@ -341,7 +348,8 @@ StatusOr<ResizeParams> ComputeParams(const OpContext& op, const Shape& in_shape)
       }
       for (int64_t d : axes) {
         p.scales[static_cast<size_t>(d)] = scale;
-        p.out[static_cast<size_t>(d)] = static_cast<int64_t>(scale * static_cast<double>(p.in[static_cast<size_t>(d)]) + 0.5);
+        p.out[static_cast<size_t>(d)] =
+            static_cast<int64_t>(scale * static_cast<double>(p.in[static_cast<size_t>(d)]) + 0.5);
       }
     } else {
       return op.Error("keep_aspect_ratio_policy '" + policy + "' is not supported");
@@ -375,8 +383,7 @@ AxisParams MakeAxis(const ResizeParams& p, size_t d) {
 
 class NearestResizeKernel : public CudaKernel {
  public:
-  NearestResizeKernel(const void* in, void* out, size_t elem, int64_t n, NearestGeometry g,
-                      const unsigned char fill[8])
+  NearestResizeKernel(const void* in, void* out, size_t elem, int64_t n, NearestGeometry g, const unsigned char fill[8])
       : in_(in), out_(out), elem_(elem), n_(n), g_(g) {
     std::memcpy(fill_, fill, 8);
   }
@@ -385,7 +392,7 @@ class NearestResizeKernel : public CudaKernel {
     DispatchBySize(elem_, [&](auto tag) {
       using T = decltype(tag);
       ResizeNearestKernel<T><<<GridSize(n_), kBlockSize, 0, stream>>>(static_cast<const T*>(in_), static_cast<T*>(out_),
-                                                                       n_, g_, ElemFromBytes<T>(fill_));
+                                                                      n_, g_, ElemFromBytes<T>(fill_));
     });
     return LaunchStatus("ResizeNearestKernel");
   }
@@ -405,7 +412,11 @@ class InterpResizeKernel : public CudaKernel {
  public:
   InterpResizeKernel(const void* in, void* out, DataType dtype, size_t out_bytes, std::vector<InterpPass> passes,
                      size_t buffer_bytes)
-      : in_(in), out_(out), dtype_(dtype), out_bytes_(out_bytes), passes_(std::move(passes)),
+      : in_(in),
+        out_(out),
+        dtype_(dtype),
+        out_bytes_(out_bytes),
+        passes_(std::move(passes)),
         buffer_bytes_(buffer_bytes) {}
   size_t WorkspaceBytes() const override { return passes_.size() > 1 ? 2 * buffer_bytes_ : 0; }
   void SetWorkspace(void* workspace) override { workspace_ = workspace; }
@@ -430,7 +441,8 @@ class InterpResizeKernel : public CudaKernel {
         float* scratch_out = buffers[k % 2];
         const float* scratch_in = k > 0 ? buffers[(k - 1) % 2] : nullptr;
         if (k == 0 && k == last) {
-          ResizeInterpKernel<T, T><<<grid, kBlockSize, 0, stream>>>(static_cast<const T*>(in_), static_cast<T*>(out_), p);
+          ResizeInterpKernel<T, T>
+              <<<grid, kBlockSize, 0, stream>>>(static_cast<const T*>(in_), static_cast<T*>(out_), p);
         } else if (k == 0) {
           ResizeInterpKernel<T, float><<<grid, kBlockSize, 0, stream>>>(static_cast<const T*>(in_), scratch_out, p);
         } else if (k == last) {
@@ -514,8 +526,8 @@ StatusOr<CudaKernelPtr> CreateResizeKernel(const CudaOpContext& ctx) {
       buffer_bytes = std::max(buffer_bytes, RoundUp256(static_cast<size_t>(NumElements(cur)) * sizeof(float)));
     }
   }
-  return CudaKernelPtr(std::make_unique<InterpResizeKernel>(x.data, y.data, x.dtype, y.bytes(), std::move(passes),
-                                                            buffer_bytes));
+  return CudaKernelPtr(
+      std::make_unique<InterpResizeKernel>(x.data, y.data, x.dtype, y.bytes(), std::move(passes), buffer_bytes));
 }
 
 }  // namespace cuda
