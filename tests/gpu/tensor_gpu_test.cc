@@ -221,6 +221,8 @@ TEST(CudaTensorOps, ExpandAndTile) {
     ExpectOpMatches(OpType::kExpand, {}, {Data(Rand(t, {}, 92)), Const(I64({4, 3}))});
     ExpectOpMatches(OpType::kTile, {}, {Data(Rand(t, {2, 3, 4}, 93)), Const(I64({2, 1, 3}))});
     ExpectOpMatches(OpType::kTile, {}, {Data(Rand(t, {2, 1, 3, 2}, 94)), Const(I64({1, 3, 2, 2}))});
+    // Five repeated axes: more dimensions than a strided view holds (the wrap-mode path).
+    ExpectOpMatches(OpType::kTile, {}, {Data(Rand(t, {2, 3, 2, 2, 3}, 96)), Const(I64({2, 2, 3, 2, 2}))});
   }
 }
 

@@ -18,7 +18,8 @@
 //     wrap once, indices still outside [0, dim) write zeros (the CPU rejects them; the GPU must
 //     neither read out of bounds nor synchronise to report it).
 //   Pad: per output element and dimension, the source index of the mode (constant/edge/reflect/
-//     wrap, negative pads crop) or the fill value.
+//     wrap, negative pads crop) or the fill value. A Tile whose view keeps more than kMaxRank
+//     dimensions runs as Pad in wrap mode.
 //   Shape: values known at build time written by a tiny kernel; ConstantOfShape: a fill; Range:
 //     start + i * delta in the output dtype (float math rounded as the CPU's, no FMA contraction).
 // Enqueue only launches; every output element is written.
@@ -364,6 +365,27 @@ StatusOr<CudaKernelPtr> CreateCopy(const CudaOpContext& ctx) {
 
 // ---- Strided view copy ------------------------------------------------------------------------
 
+// Drops size-1 dimensions of a view of a contiguous output and merges neighbours that are
+// contiguous in the input; at least one dimension remains.
+void SimplifyView(const Shape& dims, const std::vector<int64_t>& strides, Shape* sd, std::vector<int64_t>* ss) {
+  sd->clear();
+  ss->clear();
+  for (size_t d = 0; d < dims.size(); ++d) {
+    if (dims[d] == 1) continue;
+    if (!sd->empty() && ss->back() == strides[d] * dims[d]) {
+      sd->back() *= dims[d];
+      ss->back() = strides[d];
+      continue;
+    }
+    sd->push_back(dims[d]);
+    ss->push_back(strides[d]);
+  }
+  if (sd->empty()) {
+    sd->push_back(1);
+    ss->push_back(1);
+  }
+}
+
 // Copies the view (dims, strides, offset; elements of `elem` bytes) of `in` into the contiguous `out`.
 class ViewCopyKernel : public CudaKernel {
  public:
@@ -403,23 +425,9 @@ StatusOr<CudaKernelPtr> MakeViewCopy(const CudaOpContext& ctx, const Shape& dims
     return ctx.Error("internal: view of " + std::to_string(total) + " elements for an output of " +
                      std::to_string(out.num_elements()));
   }
-  // Simplify: drop size-1 dimensions, merge neighbours contiguous in the input (the output is).
   Shape sd;
   std::vector<int64_t> ss;
-  for (size_t d = 0; d < dims.size(); ++d) {
-    if (dims[d] == 1) continue;
-    if (!sd.empty() && ss.back() == strides[d] * dims[d]) {
-      sd.back() *= dims[d];
-      ss.back() = strides[d];
-      continue;
-    }
-    sd.push_back(dims[d]);
-    ss.push_back(strides[d]);
-  }
-  if (sd.empty()) {
-    sd.push_back(1);
-    ss.push_back(1);
-  }
+  SimplifyView(dims, strides, &sd, &ss);
   const char* base =
       in.data == nullptr ? nullptr : static_cast<const char*>(in.data) + offset * static_cast<int64_t>(elem);
   // Widen a contiguous innermost run.
@@ -589,33 +597,11 @@ StatusOr<CudaKernelPtr> CreateSlice(const CudaOpContext& ctx) {
   return MakeViewCopy(ctx, dims, strides, offset);
 }
 
-// ---- Expand / Tile / DepthToSpace / SpaceToDepth ----------------------------------------------
+// ---- Expand / DepthToSpace / SpaceToDepth ----------------------------------------------------
 
 StatusOr<CudaKernelPtr> CreateExpand(const CudaOpContext& ctx) {
   const Shape& out = ctx.output(0).shape;
   return MakeViewCopy(ctx, out, BroadcastStrides(ctx.input(0).shape, out), 0);
-}
-
-// The output viewed as [r0, d0, r1, d1, ...] is contiguous; the input is read with stride 0 over
-// each repeat dimension (repeats = output / input per axis).
-StatusOr<CudaKernelPtr> CreateTile(const CudaOpContext& ctx) {
-  const Shape& in = ctx.input(0).shape;
-  const Shape& out = ctx.output(0).shape;
-  if (in.size() != out.size()) return ctx.Error("input and output ranks differ");
-  const std::vector<int64_t> istr = ContiguousStrides(in);
-  Shape dims;
-  std::vector<int64_t> strides;
-  for (size_t d = 0; d < in.size(); ++d) {
-    const int64_t reps = in[d] == 0 ? 1 : out[d] / in[d];
-    if (in[d] != 0 && reps * in[d] != out[d]) {
-      return ctx.Error("output " + ShapeToString(out) + " is not a tiling of input " + ShapeToString(in));
-    }
-    dims.push_back(in[d] == 0 ? 0 : reps);
-    strides.push_back(0);
-    dims.push_back(in[d]);
-    strides.push_back(istr[d]);
-  }
-  return MakeViewCopy(ctx, dims, strides, 0);
 }
 
 StatusOr<CudaKernelPtr> CreateBlock(const CudaOpContext& ctx) {
@@ -964,6 +950,49 @@ StatusOr<CudaKernelPtr> CreatePad(const CudaOpContext& ctx) {
   }
   return CudaKernelPtr(std::make_unique<PadKernelLaunch>(x.data, ctx.output(0).data, DataTypeSize(dt),
                                                          ctx.output(0).num_elements(), g, fill, fill_ptr));
+}
+
+// ---- Tile ------------------------------------------------------------------------------------
+
+// The output viewed as [r0, d0, r1, d1, ...] is contiguous; the input is read with stride 0 over
+// each repeat dimension (repeats = output / input per axis). A view left with more than kMaxRank
+// dimensions after simplification runs as Pad in wrap mode instead.
+StatusOr<CudaKernelPtr> CreateTile(const CudaOpContext& ctx) {
+  const Shape& in = ctx.input(0).shape;
+  const Shape& out = ctx.output(0).shape;
+  if (in.size() != out.size()) return ctx.Error("input and output ranks differ");
+  const std::vector<int64_t> istr = ContiguousStrides(in);
+  Shape dims;
+  std::vector<int64_t> strides;
+  for (size_t d = 0; d < in.size(); ++d) {
+    const int64_t reps = in[d] == 0 ? 1 : out[d] / in[d];
+    if (in[d] != 0 && reps * in[d] != out[d]) {
+      return ctx.Error("output " + ShapeToString(out) + " is not a tiling of input " + ShapeToString(in));
+    }
+    dims.push_back(in[d] == 0 ? 0 : reps);
+    strides.push_back(0);
+    dims.push_back(in[d]);
+    strides.push_back(istr[d]);
+  }
+  Shape sd;
+  std::vector<int64_t> ss;
+  SimplifyView(dims, strides, &sd, &ss);
+  if (sd.size() <= static_cast<size_t>(kMaxRank) || in.size() > static_cast<size_t>(kMaxRank)) {
+    return MakeViewCopy(ctx, dims, strides, 0);
+  }
+  // Too many repeated dimensions for a strided view: Tile is Pad in wrap mode with no leading pad.
+  PadGeometry g;
+  g.rank = static_cast<int>(in.size());
+  g.mode = kPadWrap;
+  for (size_t d = 0; d < in.size(); ++d) {
+    g.out_dims[d] = out[d];
+    g.in_dims[d] = in[d];
+    g.in_strides[d] = istr[d];
+  }
+  const unsigned char zero[8] = {};
+  return CudaKernelPtr(std::make_unique<PadKernelLaunch>(ctx.input(0).data, ctx.output(0).data,
+                                                         DataTypeSize(ctx.input(0).dtype), ctx.output(0).num_elements(),
+                                                         g, zero, nullptr));
 }
 
 // ---- Shape / ConstantOfShape / Range ----------------------------------------------------------
