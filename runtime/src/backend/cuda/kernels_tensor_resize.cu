@@ -50,6 +50,7 @@ struct AxisParams {
   double scale = 1.0;
   double roi_start = 0.0;
   double roi_end = 1.0;
+  bool identity = false;  // unchanged axis (nearest: output index x reads input index x)
 };
 
 struct ResizeParams {
@@ -149,6 +150,10 @@ __global__ void ResizeNearestKernel(const T* __restrict__ in, T* __restrict__ ou
       const AxisParams& a = g.axis[d];
       const int64_t x = linear % a.out;
       linear /= a.out;
+      if (a.identity) {
+        src += x * g.in_strides[d];
+        continue;
+      }
       bool extra = false;
       const double xo = SourceCoord(g.coord, a, x, &extra);
       extrapolated = extrapolated || extra;
@@ -491,6 +496,8 @@ StatusOr<CudaKernelPtr> CreateResizeKernel(const CudaOpContext& ctx) {
     const std::vector<int64_t> strides = ContiguousStrides(p.in);
     for (size_t d = 0; d < rank; ++d) {
       g.axis[d] = MakeAxis(p, d);
+      // Every coordinate mode but tf_crop_and_resize maps an unchanged axis onto itself exactly.
+      g.axis[d].identity = p.in[d] == p.out[d] && p.scales[d] == 1.0 && p.coord != kCoordTfCropAndResize;
       g.in_strides[d] = strides[d];
     }
     unsigned char fill[8];
