@@ -422,6 +422,36 @@ TEST(CudaTensorOps, UpsampleAndResize10) {
                   10);
 }
 
+// ---- CUDA graphs ----------------------------------------------------------------------------------
+
+// Copies (cudaMemcpyAsync), multi-launch kernels and workspace users replayed from a CUDA graph.
+TEST(CudaTensorOps, CapturedInCudaGraphs) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  struct Case {
+    OpType op;
+    Attributes attrs;
+    std::vector<OpArg> args;
+    size_t outputs;
+  };
+  const Tensor x = Rand(DataType::kFloat32, {2, 4, 6, 8}, 170);
+  const Case cases[] = {
+      {OpType::kReshape, {}, {Data(x), Const(I64({8, -1}))}, 1},
+      {OpType::kSlice, {}, {Data(x), Const(I64({1})), Const(I64({2})), Const(I64({0}))}, 1},
+      {OpType::kConcat, Attrs({{"axis", int64_t{1}}}), {Data(x), Data(x), Data(x)}, 1},
+      {OpType::kSplit, Attrs({{"axis", int64_t{3}}}), {Data(x)}, 2},
+      {OpType::kResize, Attrs({{"mode", std::string("linear")}}), WithScales(x, {1, 1, 1.5f, 0.5f}), 1},
+      {OpType::kDropout, {}, {Data(x)}, 2},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(std::to_string(static_cast<int>(c.op)));
+    StatusOr<SingleOpNetwork> single = BuildSingleOp(c.op, c.attrs, c.args, c.outputs, 18, "op");
+    ASSERT_TRUE(single.ok()) << single.status().ToString();
+    for (Precision p : {Precision::kFp32, Precision::kFp16}) {
+      ExpectCudaMatchesCpu(single->net, single->feeds, p, -1, /*cuda_graphs=*/true);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace testing
 }  // namespace edgert
