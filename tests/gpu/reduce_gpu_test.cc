@@ -125,6 +125,18 @@ TEST(ReduceGpuTest, Integers) {
   }
 }
 
+TEST(ReduceGpuTest, MaxMinNarrowTypes) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  ExpectOpMatches(OpType::kReduceMax, KeepDims(0),
+                  {{RandomTensor(DataType::kInt8, {5, 300}, 19, -100, 100)}, {Ints({1}), true}}, 1, 18);
+  ExpectOpMatches(OpType::kReduceMin, KeepDims(1),
+                  {{RandomTensor(DataType::kInt8, {4, 6, 9}, 20, -100, 100)}, {Ints({0, 2}), true}}, 1, 18);
+  ExpectOpMatches(OpType::kReduceMax, KeepDims(1), {{RandomTensor(DataType::kBool, {6, 40}, 21)}, {Ints({1}), true}},
+                  1, 20);
+  ExpectOpMatches(OpType::kReduceMin, KeepDims(0), {{RandomTensor(DataType::kBool, {40, 6}, 22)}, {Ints({0}), true}},
+                  1, 20);
+}
+
 // ---- ArgMax / ArgMin -----------------------------------------------------------------------------
 
 Attributes ArgAttrs(int64_t axis, int64_t keepdims, int64_t select_last) {

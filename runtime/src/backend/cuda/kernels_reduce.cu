@@ -1,6 +1,6 @@
 // CUDA kernels: ReduceSum/Mean/Max/Min/Prod, ArgMax/ArgMin, TopK, Softmax, LogSoftmax.
 //
-// Reduce* (float32/float16, int32, int64), semantics as runtime/src/ops/reduce.cc:
+// Reduce* (float32/float16, int32, int64; ReduceMax/Min also int8, int16, bool), semantics as runtime/src/ops/reduce.cc:
 //   Axes come from the attribute (ReduceSum before opset 13, the others before 18) or from the
 //   build-time constant input 1. Empty axes reduce everything, or with noop_with_empty_axes=1 the
 //   op is a copy. On the host, dims of extent 1 are dropped and neighbouring dims that are both
@@ -207,16 +207,26 @@ __global__ void ReduceColumnsKernel(const T* x, T* y, int64_t outer, int64_t len
   }
 }
 
-// Calls fn(T{}) for the reduction storage types.
-template <typename Fn>
+// Calls fn(T{}) for the reduction storage types: float32/float16, int32, int64 and, with
+// kOrderedTypes (ReduceMax/ReduceMin, as on the CPU), also int8, int16 and bool.
+template <bool kOrderedTypes = false, typename Fn>
 bool DispatchReduceType(DataType dtype, Fn&& fn) {
   switch (dtype) {
     case DataType::kFloat32: fn(float{}); return true;
     case DataType::kFloat16: fn(__half{}); return true;
     case DataType::kInt32: fn(int32_t{}); return true;
     case DataType::kInt64: fn(int64_t{}); return true;
-    default: return false;
+    default: break;
   }
+  if constexpr (kOrderedTypes) {
+    switch (dtype) {
+      case DataType::kInt8: fn(int8_t{}); return true;
+      case DataType::kInt16: fn(int16_t{}); return true;
+      case DataType::kBool: fn(bool{}); return true;
+      default: break;
+    }
+  }
+  return false;
 }
 
 struct ReducePlan {
@@ -366,9 +376,11 @@ StatusOr<CudaKernelPtr> CreateReduce(const CudaOpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(ReducePlan p, PlanReduce(ctx));
   const void* x = ctx.input(0).data;
   void* y = ctx.output(0).data;
-  StatusOr<CudaKernelPtr> kernel = ctx.NotSupported(std::string(DataTypeName(dtype)) +
-                                                    " data is not supported (float32, float16, int32, int64 are)");
-  DispatchReduceType(dtype, [&](auto tag) {
+  constexpr bool kOrdered = kKind == ReduceKind::kMax || kKind == ReduceKind::kMin;
+  StatusOr<CudaKernelPtr> kernel = ctx.NotSupported(
+      std::string(DataTypeName(dtype)) + " data is not supported (float32, float16, int32, int64" +
+      (kOrdered ? ", int8, int16, bool are)" : " are)"));
+  auto create = [&](auto tag) {
     using T = decltype(tag);
     const T* xt = static_cast<const T*>(x);
     T* yt = static_cast<T*>(y);
@@ -395,7 +407,8 @@ StatusOr<CudaKernelPtr> CreateReduce(const CudaOpContext& ctx) {
           }
         },
         workspace);
-  });
+  };
+  DispatchReduceType<kOrdered>(dtype, create);
   return kernel;
 }
 
@@ -611,7 +624,7 @@ __device__ __forceinline__ void StoreKey(T* p, KeyT<T> v) {
 template <typename T, bool kLargest>
 __global__ void TopKSortKernel(const T* x, T* values, int64_t* indices, AxisView v, int64_t k, int padded) {
   using K = KeyT<T>;
-  extern __shared__ unsigned char smem_raw[];
+  extern __shared__ __align__(16) unsigned char smem_raw[];
   K* s_key = reinterpret_cast<K*>(smem_raw);
   int* s_idx = reinterpret_cast<int*>(s_key + padded);
   const int n = static_cast<int>(v.n);
