@@ -199,6 +199,12 @@ TEST(TopKGpuTest, LongAxisSelection) {
   ExpectOpMatches(OpType::kTopK, TopKAttrs(0, 0, 1), {{HalfExactTensor({5000, 3}, 34)}, {Ints({40}), true}}, 2);
 }
 
+TEST(TopKGpuTest, LongAxisGlobalSort) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  ExpectOpMatches(OpType::kTopK, TopKAttrs(-1, 1, 1), {{HalfExactTensor({2, 10000}, 38)}, {Ints({10000}), true}}, 2);
+  ExpectOpMatches(OpType::kTopK, TopKAttrs(0, 0, 1), {{HalfExactTensor({5000, 3}, 39)}, {Ints({300}), true}}, 2);
+}
+
 TEST(TopKGpuTest, IntegerTies) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   for (DataType dt : {DataType::kInt32, DataType::kInt64}) {
@@ -208,6 +214,8 @@ TEST(TopKGpuTest, IntegerTies) {
     ExpectOpMatches(OpType::kTopK, TopKAttrs(1, 0, 1), {{RandomTensor(dt, {3, 9, 2}, 36, -2, 2)}, {Ints({9}), true}},
                     2);
     ExpectOpMatches(OpType::kTopK, TopKAttrs(-1, 1, 1), {{RandomTensor(dt, {2, 6000}, 37, -4, 4)}, {Ints({30}), true}},
+                    2);
+    ExpectOpMatches(OpType::kTopK, TopKAttrs(-1, 0, 1), {{RandomTensor(dt, {3, 9000}, 38, -4, 4)}, {Ints({100}), true}},
                     2);
   }
 }

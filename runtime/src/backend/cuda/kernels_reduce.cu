@@ -24,8 +24,10 @@
 //   (smaller for largest=0), NaN the largest value, ties by the smaller index: a strict total order,
 //   the CPU's comparator, so the output (sorted=0 included) equals the CPU's exactly. Lines of up to
 //   4096 elements: one block bitonic-sorts (value, index) pairs in shared memory and writes the
-//   first K. Longer lines: K selection rounds per line, round j taking the first element after
-//   round j-1's (a block reduction each; K <= 4096).
+//   first K. Longer lines, K <= 64: K selection rounds per line, round j taking the first element
+//   after round j-1's (a block reduction each). Longer lines, larger K: batches of lines are
+//   bitonic-sorted in the workspace (tiles in shared memory, long distances as global passes;
+//   at most 64 MiB of workspace, so lines of up to ~5.5M elements).
 // Softmax/LogSoftmax (float): opset >= 13 normalises over `axis` alone, older opsets over the
 //   flattened shape[axis:]. Per line: maximum, sum of exp(x - max) in float, then
 //   exp(x - max) * (1 / sum) or (x - max) - log(sum). Contiguous lines (or few lines): a warp or
@@ -595,8 +597,10 @@ StatusOr<CudaKernelPtr> CreateArg(const CudaOpContext& ctx) {
 // ---------------------------------------------------------------------------------------------
 // TopK
 
-inline constexpr int64_t kTopKSortMax = 4096;      // longest line sorted in shared memory
-inline constexpr int64_t kTopKSelectMaxK = 4096;   // largest K for longer lines
+inline constexpr int64_t kTopKSortMax = 4096;                // longest line sorted in shared memory
+inline constexpr int64_t kTopKSelectMaxK = 64;               // largest K selected round by round
+inline constexpr int64_t kTopKTile = 2048;                   // elements per block in the tiled bitonic passes
+inline constexpr int64_t kTopKWorkspaceMax = int64_t{64} << 20;  // bytes of the global sort's workspace
 
 // Strict total order of the CPU's TopK: true when (va, ia) comes before (vb, ib).
 template <typename K, bool kLargest>
@@ -725,6 +729,124 @@ __global__ void TopKSelectKernel(const T* x, T* values, int64_t* indices, AxisVi
   }
 }
 
+// ---- Global bitonic sort (lines longer than kTopKSortMax, k > kTopKSelectMaxK) ----
+// A batch of lines is copied to the workspace as (key, index) pairs padded to `padded` (a power of
+// two; padding has index >= n and sorts last) and sorted by the bitonic network: stages up to
+// kTopKTile and, of each larger stage, the distances below kTopKTile run per tile in shared memory;
+// longer distances are one global pass each. The first k pairs of each line go out.
+
+// Compare-exchange of positions a < b of the network: ascending puts the "before" element at a.
+template <typename K, bool kLargest>
+__device__ __forceinline__ void BitonicStep(K* key, int* idx, int64_t a, int64_t b, bool ascending, int64_t n) {
+  const bool pad_a = idx[a] >= n, pad_b = idx[b] >= n;
+  const bool b_before_a = pad_b ? false : (pad_a ? true : Before<K, kLargest>(key[b], idx[b], key[a], idx[a]));
+  const bool a_before_b = pad_a ? false : (pad_b ? true : Before<K, kLargest>(key[a], idx[a], key[b], idx[b]));
+  if (ascending ? b_before_a : a_before_b) {
+    const K tk = key[a];
+    key[a] = key[b];
+    key[b] = tk;
+    const int ti = idx[a];
+    idx[a] = idx[b];
+    idx[b] = ti;
+  }
+}
+
+template <typename T>
+__global__ void TopKLoadKernel(const T* x, KeyT<T>* keys, int* idx, AxisView v, int64_t line0, int64_t lines,
+                               int64_t padded) {
+  using K = KeyT<T>;
+  for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < lines * padded;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t l = e / padded, t = e % padded;
+    keys[e] = t < v.n ? static_cast<K>(LoadAcc(x + v.Base(line0 + l) + t * v.inner)) : K(0);
+    idx[e] = static_cast<int>(t);
+  }
+}
+
+// Per tile of kTopKTile pairs: stages [size_lo, size_hi] (powers of two), each from distance
+// min(size, kTopKTile) / 2 down to 1. Directions follow the position in the whole line.
+template <typename K, bool kLargest>
+__global__ void TopKTileKernel(K* keys, int* idx, int64_t lines, int64_t padded, int64_t n, int64_t size_lo,
+                               int64_t size_hi) {
+  __shared__ K s_key[kTopKTile];
+  __shared__ int s_idx[kTopKTile];
+  const int64_t tiles = padded / kTopKTile;
+  for (int64_t w = blockIdx.x; w < lines * tiles; w += gridDim.x) {
+    const int64_t l = w / tiles;
+    const int64_t g0 = (w % tiles) * kTopKTile;
+    K* kl = keys + l * padded + g0;
+    int* il = idx + l * padded + g0;
+    for (int t = threadIdx.x; t < kTopKTile; t += blockDim.x) {
+      s_key[t] = kl[t];
+      s_idx[t] = il[t];
+    }
+    __syncthreads();
+    for (int64_t size = size_lo; size <= size_hi; size <<= 1) {
+      for (int64_t stride = min(size, kTopKTile) >> 1; stride > 0; stride >>= 1) {
+        for (int t = threadIdx.x; t < kTopKTile; t += blockDim.x) {
+          const int partner = t ^ static_cast<int>(stride);
+          if (partner > t) BitonicStep<K, kLargest>(s_key, s_idx, t, partner, ((g0 + t) & size) == 0, n);
+        }
+        __syncthreads();
+      }
+    }
+    for (int t = threadIdx.x; t < kTopKTile; t += blockDim.x) {
+      kl[t] = s_key[t];
+      il[t] = s_idx[t];
+    }
+    __syncthreads();
+  }
+}
+
+// One pass of stage `size` at distance `stride` (>= kTopKTile) over global memory.
+template <typename K, bool kLargest>
+__global__ void TopKGlobalPassKernel(K* keys, int* idx, int64_t lines, int64_t padded, int64_t n, int64_t size,
+                                     int64_t stride) {
+  const int64_t half = padded / 2;
+  for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < lines * half;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t l = e / half, q = e % half;
+    const int64_t t = (q / stride) * 2 * stride + q % stride;
+    BitonicStep<K, kLargest>(keys + l * padded, idx + l * padded, t, t + stride, (t & size) == 0, n);
+  }
+}
+
+template <typename T>
+__global__ void TopKWriteKernel(const KeyT<T>* keys, const int* idx, T* values, int64_t* indices, AxisView v,
+                                int64_t line0, int64_t lines, int64_t padded, int64_t k) {
+  for (int64_t e = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; e < lines * k;
+       e += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t l = e / k, j = e % k;
+    const int64_t line = line0 + l;
+    const int64_t out = (line / v.inner) * k * v.inner + line % v.inner + j * v.inner;
+    StoreKey(values + out, keys[l * padded + j]);
+    indices[out] = idx[l * padded + j];
+  }
+}
+
+template <typename T, bool kLargest>
+void LaunchTopKGlobalSort(const T* x, T* values, int64_t* indices, AxisView v, int64_t k, int64_t padded,
+                          int64_t batch, void* workspace, cudaStream_t stream) {
+  using K = KeyT<T>;
+  K* keys = static_cast<K*>(workspace);
+  int* idx = reinterpret_cast<int*>(keys + batch * padded);
+  for (int64_t line0 = 0; line0 < v.lines(); line0 += batch) {
+    const int64_t lines = std::min(batch, v.lines() - line0);
+    TopKLoadKernel<T><<<GridSize(lines * padded), kBlockSize, 0, stream>>>(x, keys, idx, v, line0, lines, padded);
+    const unsigned tile_grid = ItemGrid(lines * (padded / kTopKTile));
+    TopKTileKernel<K, kLargest><<<tile_grid, 512, 0, stream>>>(keys, idx, lines, padded, v.n, 2, kTopKTile);
+    for (int64_t size = 2 * kTopKTile; size <= padded; size <<= 1) {
+      for (int64_t stride = size / 2; stride >= kTopKTile; stride >>= 1) {
+        TopKGlobalPassKernel<K, kLargest><<<GridSize(lines * padded / 2), kBlockSize, 0, stream>>>(
+            keys, idx, lines, padded, v.n, size, stride);
+      }
+      TopKTileKernel<K, kLargest><<<tile_grid, 512, 0, stream>>>(keys, idx, lines, padded, v.n, size, size);
+    }
+    TopKWriteKernel<T><<<GridSize(lines * k), kBlockSize, 0, stream>>>(keys, idx, values, indices, v, line0, lines,
+                                                                       padded, k);
+  }
+}
+
 StatusOr<CudaKernelPtr> CreateTopK(const CudaOpContext& ctx) {
   const OpContext& op = *ctx.op;
   if (op.opset() < 10) {
@@ -744,10 +866,14 @@ StatusOr<CudaKernelPtr> CreateTopK(const CudaOpContext& ctx) {
   if (k < 0 || k > v.n) {
     return ctx.Error("k = " + std::to_string(k) + " is outside [0, " + std::to_string(v.n) + "]");
   }
-  if (v.n > kTopKSortMax && k > kTopKSelectMaxK) {
+  int64_t padded = 1;
+  while (padded < v.n) padded <<= 1;
+  // Bytes of one line in the global sort's workspace (8-byte key and 4-byte index at most).
+  const int64_t line_bytes = padded * 12;
+  if (v.n > kTopKSortMax && k > kTopKSelectMaxK && line_bytes > kTopKWorkspaceMax) {
     return ctx.NotSupported("k = " + std::to_string(k) + " over an axis of " + std::to_string(v.n) +
                             " elements is not supported (k <= " + std::to_string(kTopKSelectMaxK) + " or axis <= " +
-                            std::to_string(kTopKSortMax) + ")");
+                            std::to_string(kTopKWorkspaceMax / 12) + ")");
   }
   if (ctx.output(1).dtype != DataType::kInt64) {
     return ctx.Error(std::string("output 'Indices' is declared ") + DataTypeName(ctx.output(1).dtype) +
@@ -764,25 +890,40 @@ StatusOr<CudaKernelPtr> CreateTopK(const CudaOpContext& ctx) {
     using K = KeyT<T>;
     const T* xt = static_cast<const T*>(x);
     T* vt = static_cast<T*>(values);
-    int padded = 1;
-    while (padded < v.n) padded <<= 1;
+    const int block_padded = static_cast<int>(padded);
     const size_t smem = static_cast<size_t>(padded) * (sizeof(K) + sizeof(int));
     const int threads = padded >= 1024 ? 512 : (padded >= 256 ? 256 : 64);
-    const bool sort = v.n <= kTopKSortMax;
-    kernel = MakeLaunchKernel("TopK", [=](cudaStream_t stream, void*) {
-      if (k == 0 || v.lines() == 0) return;
-      if (sort) {
-        if (largest) {
-          TopKSortKernel<T, true><<<ItemGrid(v.lines()), threads, smem, stream>>>(xt, vt, indices, v, k, padded);
-        } else {
-          TopKSortKernel<T, false><<<ItemGrid(v.lines()), threads, smem, stream>>>(xt, vt, indices, v, k, padded);
-        }
-      } else if (largest) {
-        TopKSelectKernel<T, true><<<ItemGrid(v.lines()), 512, 0, stream>>>(xt, vt, indices, v, k);
-      } else {
-        TopKSelectKernel<T, false><<<ItemGrid(v.lines()), 512, 0, stream>>>(xt, vt, indices, v, k);
-      }
-    });
+    const bool block_sort = v.n <= kTopKSortMax;
+    const bool select = !block_sort && k <= kTopKSelectMaxK;
+    const int64_t pair_bytes = static_cast<int64_t>(sizeof(K) + sizeof(int));
+    const int64_t batch =
+        block_sort || select ? 0 : std::max<int64_t>(1, std::min(v.lines(), kTopKWorkspaceMax / (padded * pair_bytes)));
+    const size_t workspace = static_cast<size_t>(batch * padded * pair_bytes);
+    kernel = MakeLaunchKernel(
+        "TopK",
+        [=](cudaStream_t stream, void* ws) {
+          if (k == 0 || v.lines() == 0) return;
+          if (block_sort) {
+            if (largest) {
+              TopKSortKernel<T, true><<<ItemGrid(v.lines()), threads, smem, stream>>>(xt, vt, indices, v, k,
+                                                                                       block_padded);
+            } else {
+              TopKSortKernel<T, false><<<ItemGrid(v.lines()), threads, smem, stream>>>(xt, vt, indices, v, k,
+                                                                                        block_padded);
+            }
+          } else if (select) {
+            if (largest) {
+              TopKSelectKernel<T, true><<<ItemGrid(v.lines()), 512, 0, stream>>>(xt, vt, indices, v, k);
+            } else {
+              TopKSelectKernel<T, false><<<ItemGrid(v.lines()), 512, 0, stream>>>(xt, vt, indices, v, k);
+            }
+          } else if (largest) {
+            LaunchTopKGlobalSort<T, true>(xt, vt, indices, v, k, padded, batch, ws, stream);
+          } else {
+            LaunchTopKGlobalSort<T, false>(xt, vt, indices, v, k, padded, batch, ws, stream);
+          }
+        },
+        workspace);
   });
   return kernel;
 }
