@@ -39,6 +39,8 @@ namespace edgert {
 namespace cuda {
 namespace {
 
+using namespace reduce_util;  // this family's shared helpers (kernels_reduce_util.cuh)
+
 // ---------------------------------------------------------------------------------------------
 // BatchNormalization
 

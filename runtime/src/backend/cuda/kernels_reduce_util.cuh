@@ -8,6 +8,8 @@
 //     LoadAcc / StoreAcc convert between them.
 //   - LaunchKernel: a CudaKernel whose Enqueue runs one host closure fixed at creation (the closure
 //     only launches kernels; it must not allocate, synchronise or format strings).
+// Everything is in namespace edgert::cuda::reduce_util, so that other kernel families may use the
+// same names for their own helpers without clashing at link time.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -24,6 +26,7 @@
 
 namespace edgert {
 namespace cuda {
+namespace reduce_util {
 
 template <typename T>
 struct AccOf {
@@ -130,5 +133,6 @@ inline StatusOr<CudaKernelPtr> MakeLaunchKernel(const char* what, LaunchKernel::
   return CudaKernelPtr(new LaunchKernel(what, std::move(launch), workspace_bytes));
 }
 
+}  // namespace reduce_util
 }  // namespace cuda
 }  // namespace edgert
