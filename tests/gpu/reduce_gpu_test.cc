@@ -249,6 +249,36 @@ TEST(SoftmaxGpuTest, LegacyOpsetFlattensFromAxis) {
   }
 }
 
+// ---- CUDA graph capture ------------------------------------------------------------------------
+
+// The paths that use the workspace or a device-to-device copy, replayed from a CUDA graph.
+TEST(ReduceGpuTest, CapturedInCudaGraph) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  struct Case {
+    OpType op;
+    Attributes attrs;
+    std::vector<OpArg> args;
+    size_t outputs;
+    int opset;
+  };
+  Attributes noop = KeepDims(1);
+  noop.Set("noop_with_empty_axes", int64_t{1});
+  const std::vector<Case> cases = {
+      {OpType::kReduceSum, KeepDims(0), {{RandomTensor(DataType::kFloat32, {2, 300, 200}, 50)}}, 1, 13},
+      {OpType::kReduceMean, noop, {{RandomTensor(DataType::kFloat32, {3, 4, 5}, 51)}}, 1, 18},
+      {OpType::kTopK, TopKAttrs(-1, 1, 1), {{HalfExactTensor({2, 10000}, 52)}, {Ints({500}), true}}, 2, 17},
+      {OpType::kSoftmax, Axis(-1), {{RandomTensor(DataType::kFloat32, {4, 4096}, 53, -5, 5)}}, 1, 13},
+  };
+  for (const Case& c : cases) {
+    StatusOr<SingleOpNetwork> single = BuildSingleOp(c.op, c.attrs, c.args, c.outputs, c.opset, "op");
+    ASSERT_TRUE(single.ok()) << single.status().ToString();
+    for (Precision precision : {Precision::kFp32, Precision::kFp16}) {
+      SCOPED_TRACE(std::string(OpTypeName(c.op)) + " " + PrecisionName(precision));
+      ExpectCudaMatchesCpu(single->net, single->feeds, precision, -1, true);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace testing
 }  // namespace edgert
