@@ -203,6 +203,17 @@ class ConvKernel : public CudaKernel {
   }
 
   const char* path() const { return path_; }
+  std::string note() const {
+    if (fused_failure_.empty()) return cudnn_failure_;
+    if (cudnn_failure_.empty()) return "fused plan: " + fused_failure_;
+    return "fused plan: " + fused_failure_ + "; conv-only plan: " + cudnn_failure_;
+  }
+
+  // Keeps the direct path, recording why cuDNN was not tried.
+  void SkipCudnn(const char* why) {
+    path_ = "direct";
+    cudnn_failure_ = why;
+  }
 
   // Tries the cuDNN paths (header comment); on return path_ names the chosen one. Errors are
   // returned only for failures that are not "cuDNN cannot do this" (they would hit the direct
@@ -211,7 +222,10 @@ class ConvKernel : public CudaKernel {
               const std::vector<int64_t>& post_pads) {
     path_ = "direct";
     cudnnHandle_t handle = ctx.resources != nullptr ? ctx.resources->cudnn : nullptr;
-    if (handle == nullptr) return Status::Ok();
+    if (handle == nullptr) {
+      cudnn_failure_ = "no cuDNN handle";
+      return Status::Ok();
+    }
     // cuDNN dims: 1-D as 2-D with H = 1 (the widened geometry already has it: take the last two or
     // three dimensions).
     const int nd = spatial_rank == 3 ? 3 : 2;
@@ -253,8 +267,10 @@ class ConvKernel : public CudaKernel {
     const bool want_bias = ctx.has_input(2);
     const bool want_residual = ctx.has_input(3);
     const bool has_epilogue = want_bias || want_residual || epilogue_.kind != FusedEpilogue::Kind::kNone;
-    if (mode_ == Mode::kConv && (want_bias || want_residual || epilogue_.kind != FusedEpilogue::Kind::kNone) &&
-        (epilogue_.kind == FusedEpilogue::Kind::kNone || CudnnSupportsActivation(epilogue_))) {
+    if (mode_ == Mode::kConv && has_epilogue && epilogue_.kind != FusedEpilogue::Kind::kNone &&
+        !CudnnSupportsActivation(epilogue_)) {
+      fused_failure_ = "the activation has no cuDNN pointwise mode";
+    } else if (mode_ == Mode::kConv && has_epilogue) {
       CudnnConvSpec fused = spec;
       fused.bias = want_bias;
       fused.residual = want_residual;
@@ -351,8 +367,8 @@ class ConvKernel : public CudaKernel {
   std::unique_ptr<CudnnConvPlan> plan_;
   bool epilogue_after_ = false;
   Status bind_status_;
-  std::string fused_failure_;  // why the fused plan was not taken (diagnostics)
-  std::string cudnn_failure_;  // why no cuDNN plan was taken
+  std::string fused_failure_;  // why the fused plan was not taken (ConvKernelNote)
+  std::string cudnn_failure_;  // why no cuDNN plan was taken (ConvKernelNote)
 };
 
 Status CheckDtypes(const CudaOpContext& ctx, size_t num_inputs) {
@@ -486,6 +502,8 @@ StatusOr<CudaKernelPtr> CreateConvTranspose(const CudaOpContext& ctx) {
   }
   if (maps) {
     EDGERT_RETURN_IF_ERROR(kernel_obj->Plan(ctx, static_cast<int>(nd), pad_begin, post_pads));
+  } else {
+    kernel_obj->SkipCudnn("the output extent does not map to a backward-data convolution with non-negative pads");
   }
   return CudaKernelPtr(std::move(kernel_obj));
 }
@@ -495,6 +513,11 @@ StatusOr<CudaKernelPtr> CreateConvTranspose(const CudaOpContext& ctx) {
 const char* ConvKernelPath(const CudaKernel& kernel) {
   const ConvKernel* conv = dynamic_cast<const ConvKernel*>(&kernel);
   return conv != nullptr ? conv->path() : nullptr;
+}
+
+std::string ConvKernelNote(const CudaKernel& kernel) {
+  const ConvKernel* conv = dynamic_cast<const ConvKernel*>(&kernel);
+  return conv != nullptr ? conv->note() : std::string();
 }
 
 StatusOr<CudaKernelPtr> CreateConvKernel(const CudaOpContext& ctx) {

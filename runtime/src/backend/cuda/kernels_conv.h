@@ -2,6 +2,8 @@
 // and reports.
 #pragma once
 
+#include <string>
+
 #include "cuda_kernel.h"
 
 namespace edgert {
@@ -12,6 +14,10 @@ namespace cuda {
 // "direct" (edgert's own convolution kernel); nullptr when `kernel` is not a Conv/ConvTranspose
 // kernel.
 const char* ConvKernelPath(const CudaKernel& kernel);
+
+// Why a faster path was not taken (the failing cuDNN call or the missing cuDNN activation mode),
+// "" when the first path tried was taken or `kernel` is not a Conv/ConvTranspose kernel.
+std::string ConvKernelNote(const CudaKernel& kernel);
 
 }  // namespace cuda
 }  // namespace edgert
