@@ -106,8 +106,8 @@ TEST(ConvGpu, Depthwise) {
   ExpectConv({{1, 16, 10, 10}, {16, 1, 3, 3}, true, false, Conv2dAttrs({1, 1, 1, 1}, {2, 2}, {1, 1}, 16)},
              {1, 16, 5, 5});
   // Channel multiplier 2 (two outputs per input channel).
-  ExpectConv({{1, 8, 7, 7}, {16, 1, 5, 5}, false, false, Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {1, 1}, 8)},
-             {1, 16, 7, 7}, 3);
+  ExpectConv({{1, 8, 7, 7}, {16, 1, 5, 5}, false, false, Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {1, 1}, 8)}, {1, 16, 7, 7},
+             3);
 }
 
 TEST(ConvGpu, Conv1D) {
@@ -140,10 +140,17 @@ struct ActCase {
 };
 
 const ActCase kActivations[] = {
-    {"Relu", false, 0, false, 0},        {"Clip", true, 0.0f, true, 6.0f},    {"Clip", true, -0.5f, true, 0.5f},
-    {"LeakyRelu", true, 0.1f, false, 0}, {"SiLU", false, 0, false, 0},        {"HardSwish", false, 0, false, 0},
-    {"Gelu", false, 0, false, 0},        {"GeluTanh", false, 0, false, 0},    {"Sigmoid", false, 0, false, 0},
-    {"Tanh", false, 0, false, 0},        {"HardSigmoid", true, 0.2f, true, 0.5f},
+    {"Relu", false, 0, false, 0},
+    {"Clip", true, 0.0f, true, 6.0f},
+    {"Clip", true, -0.5f, true, 0.5f},
+    {"LeakyRelu", true, 0.1f, false, 0},
+    {"SiLU", false, 0, false, 0},
+    {"HardSwish", false, 0, false, 0},
+    {"Gelu", false, 0, false, 0},
+    {"GeluTanh", false, 0, false, 0},
+    {"Sigmoid", false, 0, false, 0},
+    {"Tanh", false, 0, false, 0},
+    {"HardSigmoid", true, 0.2f, true, 0.5f},
 };
 
 Attributes WithActivation(Attributes a, const ActCase& act) {
@@ -195,8 +202,7 @@ TEST(ConvGpu, FusedOnDepthwise1DAnd3D) {
   ExpectConv({{2, 6, 12}, {8, 6, 3}, true, true, WithActivation(a1, kActivations[4])}, {2, 8, 12}, 4);
   Attributes a3;
   a3.Set("pads", Ints{0, 1, 1, 0, 1, 1});
-  ExpectConv({{1, 4, 4, 5, 6}, {4, 4, 1, 3, 3}, true, false, WithActivation(a3, kActivations[6])}, {1, 4, 4, 5, 6},
-             6);
+  ExpectConv({{1, 4, 4, 5, 6}, {4, 4, 1, 3, 3}, true, false, WithActivation(a3, kActivations[6])}, {1, 4, 4, 5, 6}, 6);
 }
 
 TEST(ConvGpu, CudaGraphReplay) {

@@ -62,8 +62,8 @@ inline Status SetDataType(const BackendDescriptor& d, cudnnBackendAttributeName_
 inline Status SetFloat(const BackendDescriptor& d, cudnnBackendAttributeName_t name, float v, const char* what) {
   return SetAttr(d, name, CUDNN_TYPE_FLOAT, 1, &v, what);
 }
-inline Status SetDescriptor(const BackendDescriptor& d, cudnnBackendAttributeName_t name,
-                            const BackendDescriptor& ref, const char* what) {
+inline Status SetDescriptor(const BackendDescriptor& d, cudnnBackendAttributeName_t name, const BackendDescriptor& ref,
+                            const char* what) {
   cudnnBackendDescriptor_t r = ref.get();
   return SetAttr(d, name, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &r, what);
 }

@@ -23,8 +23,6 @@
 // Contracts (cuda_kernel.h): plans are built at creation, also in a dry run (to know the
 // workspace); the variant pack is built once the pointers are known (creation when no workspace
 // is needed, SetWorkspace otherwise). Enqueue only launches.
-#include "kernels_conv.h"
-
 #include <cudnn.h>
 
 #include <algorithm>
@@ -37,6 +35,7 @@
 #include "cuda_device.cuh"
 #include "epilogue.h"
 #include "fused_activation.h"
+#include "kernels_conv.h"
 #include "kernels_conv_cudnn.h"
 #include "nn_common.h"
 
@@ -47,10 +46,10 @@ namespace {
 // Geometry of one layer for the direct kernels, widened to three spatial dimensions.
 struct ConvParams {
   int64_t n = 0;
-  int64_t c = 0;      // input channels
-  int64_t m = 0;      // output channels
-  int64_t cg = 0;     // input channels per group
-  int64_t mg = 0;     // output channels per group
+  int64_t c = 0;   // input channels
+  int64_t m = 0;   // output channels
+  int64_t cg = 0;  // input channels per group
+  int64_t mg = 0;  // output channels per group
   int64_t in[3] = {1, 1, 1};
   int64_t out[3] = {1, 1, 1};
   int64_t k[3] = {1, 1, 1};
@@ -130,8 +129,8 @@ __global__ void DirectConvKernel(const T* __restrict__ x, const T* __restrict__ 
 // o = i * s - pb + tap * d (0 <= i < in) of x[n][g * cg + ci][i] * w[g * cg + ci][oc % mg][tap].
 // Here p.c / p.cg are X's channels and p.m / p.mg Y's.
 template <typename T>
-__global__ void DirectConvTransposeKernel(const T* __restrict__ x, const T* __restrict__ w,
-                                          const T* __restrict__ bias, T* __restrict__ y, ConvParams p) {
+__global__ void DirectConvTransposeKernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
+                                          T* __restrict__ y, ConvParams p) {
   const int64_t out_size = p.out[0] * p.out[1] * p.out[2];
   const int64_t in_size = p.in[0] * p.in[1] * p.in[2];
   const int64_t k_size = p.k[0] * p.k[1] * p.k[2];
@@ -193,8 +192,13 @@ class ConvKernel : public CudaKernel {
   enum class Mode { kConv, kConvTranspose };
 
   ConvKernel(const CudaOpContext& ctx, Mode mode, const ConvParams& params, const FusedEpilogue& epilogue)
-      : name_(ctx.name()), op_(ctx.op->op()), mode_(mode), dtype_(ctx.input(0).dtype), params_(params),
-        epilogue_(epilogue), dry_run_(ctx.dry_run) {
+      : name_(ctx.name()),
+        op_(ctx.op->op()),
+        mode_(mode),
+        dtype_(ctx.input(0).dtype),
+        params_(params),
+        epilogue_(epilogue),
+        dry_run_(ctx.dry_run) {
     x_ = ctx.input(0).data;
     w_ = ctx.input(1).data;
     b_ = ctx.has_input(2) ? ctx.input(2).data : nullptr;
@@ -322,12 +326,12 @@ class ConvKernel : public CudaKernel {
       using T = decltype(tag);
       if (mode_ == Mode::kConv) {
         DirectConvKernel<T><<<GridSize(total), kBlockSize, 0, stream>>>(
-            static_cast<const T*>(x_), static_cast<const T*>(w_), static_cast<const T*>(b_),
-            static_cast<const T*>(r_), static_cast<T*>(y_), params_, ToDevice(epilogue_));
+            static_cast<const T*>(x_), static_cast<const T*>(w_), static_cast<const T*>(b_), static_cast<const T*>(r_),
+            static_cast<T*>(y_), params_, ToDevice(epilogue_));
       } else {
-        DirectConvTransposeKernel<T><<<GridSize(total), kBlockSize, 0, stream>>>(
-            static_cast<const T*>(x_), static_cast<const T*>(w_), static_cast<const T*>(b_), static_cast<T*>(y_),
-            params_);
+        DirectConvTransposeKernel<T>
+            <<<GridSize(total), kBlockSize, 0, stream>>>(static_cast<const T*>(x_), static_cast<const T*>(w_),
+                                                         static_cast<const T*>(b_), static_cast<T*>(y_), params_);
       }
     });
     if (!ok) return Fail(Internal(std::string("unsupported dtype ") + DataTypeName(dtype_)));
@@ -419,8 +423,8 @@ StatusOr<CudaKernelPtr> CreateConv(const CudaOpContext& ctx) {
   }
   EDGERT_ASSIGN_OR_RETURN(FusedEpilogue epilogue, ParseFusedEpilogue(op));
   const Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin);
-  auto kernel_obj = std::make_unique<ConvKernel>(ctx, ConvKernel::Mode::kConv, MakeParams(x[0], x[1], w[0], group, g),
-                                                 epilogue);
+  auto kernel_obj =
+      std::make_unique<ConvKernel>(ctx, ConvKernel::Mode::kConv, MakeParams(x[0], x[1], w[0], group, g), epilogue);
   EDGERT_RETURN_IF_ERROR(kernel_obj->Plan(ctx, static_cast<int>(wg.rank()), wg.pad_begin, wg.pad_end));
   return CudaKernelPtr(std::move(kernel_obj));
 }
@@ -439,7 +443,8 @@ StatusOr<std::vector<int64_t>> ConvTransposePadBegin(const OpContext& op, const 
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> out_pad, AttrInts(op, "output_padding", std::vector<int64_t>(nd, 0)));
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> out_shape, AttrInts(op, "output_shape", {}));
   EDGERT_ASSIGN_OR_RETURN(AutoPad auto_pad, ParseAutoPad(op));
-  if (pads.size() != 2 * nd || out_pad.size() != nd) return op.Error("attributes 'pads' / 'output_padding' do not match the rank");
+  if (pads.size() != 2 * nd || out_pad.size() != nd)
+    return op.Error("attributes 'pads' / 'output_padding' do not match the rank");
   std::vector<int64_t> pad_begin(nd, 0);
   for (size_t i = 0; i < nd; ++i) {
     const int64_t full = strides[i] * (in[i] - 1) + out_pad[i] + (kernel[i] - 1) * dilations[i] + 1;
@@ -473,8 +478,8 @@ StatusOr<CudaKernelPtr> CreateConvTranspose(const CudaOpContext& ctx) {
   const size_t nd = x.size() - 2;
   EDGERT_ASSIGN_OR_RETURN(int64_t group, AttrInt(op, "group", 1));
   if (group < 1 || w[0] != x[1] || x[1] % group != 0 || y[1] != w[1] * group || y[0] != x[0]) {
-    return ctx.Error("W " + ShapeToString(w) + ", group " + std::to_string(group) + " and output " +
-                     ShapeToString(y) + " do not match X " + ShapeToString(x));
+    return ctx.Error("W " + ShapeToString(w) + ", group " + std::to_string(group) + " and output " + ShapeToString(y) +
+                     " do not match X " + ShapeToString(x));
   }
   const std::vector<int64_t> in(x.begin() + 2, x.end());
   const std::vector<int64_t> out(y.begin() + 2, y.end());
@@ -522,9 +527,12 @@ std::string ConvKernelNote(const CudaKernel& kernel) {
 
 StatusOr<CudaKernelPtr> CreateConvKernel(const CudaOpContext& ctx) {
   switch (ctx.op->op()) {
-    case OpType::kConv: return CreateConv(ctx);
-    case OpType::kConvTranspose: return CreateConvTranspose(ctx);
-    default: return ctx.NotSupported("is not a convolution");
+    case OpType::kConv:
+      return CreateConv(ctx);
+    case OpType::kConvTranspose:
+      return CreateConvTranspose(ctx);
+    default:
+      return ctx.NotSupported("is not a convolution");
   }
 }
 

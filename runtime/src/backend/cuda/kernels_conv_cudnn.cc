@@ -39,11 +39,10 @@ StatusOr<BackendDescriptor> MakeTensor(int64_t uid, cudnnDataType_t type, const 
   EDGERT_RETURN_IF_ERROR(SetInt64s(t, CUDNN_ATTR_TENSOR_DIMENSIONS, dims, "CUDNN_ATTR_TENSOR_DIMENSIONS"));
   EDGERT_RETURN_IF_ERROR(SetInt64s(t, CUDNN_ATTR_TENSOR_STRIDES, PackedStrides(dims), "CUDNN_ATTR_TENSOR_STRIDES"));
   EDGERT_RETURN_IF_ERROR(SetInt64(t, CUDNN_ATTR_TENSOR_UNIQUE_ID, uid, "CUDNN_ATTR_TENSOR_UNIQUE_ID"));
-  EDGERT_RETURN_IF_ERROR(
-      SetInt64(t, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, alignment, "CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT"));
+  EDGERT_RETURN_IF_ERROR(SetInt64(t, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, alignment, "CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT"));
   const bool v = is_virtual;
-  EDGERT_RETURN_IF_ERROR(SetAttr(t, CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &v,
-                                 "CUDNN_ATTR_TENSOR_IS_VIRTUAL"));
+  EDGERT_RETURN_IF_ERROR(
+      SetAttr(t, CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &v, "CUDNN_ATTR_TENSOR_IS_VIRTUAL"));
   EDGERT_RETURN_IF_ERROR(Finalize(t, "tensor descriptor"));
   return t;
 }
@@ -59,16 +58,16 @@ StatusOr<BackendDescriptor> MakePointwiseDesc(cudnnPointwiseMode_t mode, const F
   if (act != nullptr) {
     switch (act->kind) {
       case FusedEpilogue::Kind::kLeakyRelu:
-        EDGERT_RETURN_IF_ERROR(SetFloat(p, CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP, 0.0f,
-                                        "CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP"));
+        EDGERT_RETURN_IF_ERROR(
+            SetFloat(p, CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP, 0.0f, "CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP"));
         EDGERT_RETURN_IF_ERROR(SetFloat(p, CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP_SLOPE, act->alpha,
                                         "CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP_SLOPE"));
         break;
       case FusedEpilogue::Kind::kClip:
-        EDGERT_RETURN_IF_ERROR(SetFloat(p, CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP, act->alpha,
-                                        "CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP"));
-        EDGERT_RETURN_IF_ERROR(SetFloat(p, CUDNN_ATTR_POINTWISE_RELU_UPPER_CLIP, act->beta,
-                                        "CUDNN_ATTR_POINTWISE_RELU_UPPER_CLIP"));
+        EDGERT_RETURN_IF_ERROR(
+            SetFloat(p, CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP, act->alpha, "CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP"));
+        EDGERT_RETURN_IF_ERROR(
+            SetFloat(p, CUDNN_ATTR_POINTWISE_RELU_UPPER_CLIP, act->beta, "CUDNN_ATTR_POINTWISE_RELU_UPPER_CLIP"));
         break;
       case FusedEpilogue::Kind::kSilu:
         EDGERT_RETURN_IF_ERROR(SetFloat(p, CUDNN_ATTR_POINTWISE_SWISH_BETA, 1.0f, "CUDNN_ATTR_POINTWISE_SWISH_BETA"));
@@ -83,12 +82,18 @@ StatusOr<BackendDescriptor> MakePointwiseDesc(cudnnPointwiseMode_t mode, const F
 
 cudnnPointwiseMode_t ActivationMode(FusedEpilogue::Kind kind) {
   switch (kind) {
-    case FusedEpilogue::Kind::kSigmoid: return CUDNN_POINTWISE_SIGMOID_FWD;
-    case FusedEpilogue::Kind::kSilu: return CUDNN_POINTWISE_SWISH_FWD;
-    case FusedEpilogue::Kind::kTanh: return CUDNN_POINTWISE_TANH_FWD;
-    case FusedEpilogue::Kind::kGelu: return CUDNN_POINTWISE_GELU_FWD;
-    case FusedEpilogue::Kind::kGeluTanh: return CUDNN_POINTWISE_GELU_APPROX_TANH_FWD;
-    default: return CUDNN_POINTWISE_RELU_FWD;  // Relu, LeakyRelu, Clip
+    case FusedEpilogue::Kind::kSigmoid:
+      return CUDNN_POINTWISE_SIGMOID_FWD;
+    case FusedEpilogue::Kind::kSilu:
+      return CUDNN_POINTWISE_SWISH_FWD;
+    case FusedEpilogue::Kind::kTanh:
+      return CUDNN_POINTWISE_TANH_FWD;
+    case FusedEpilogue::Kind::kGelu:
+      return CUDNN_POINTWISE_GELU_FWD;
+    case FusedEpilogue::Kind::kGeluTanh:
+      return CUDNN_POINTWISE_GELU_APPROX_TANH_FWD;
+    default:
+      return CUDNN_POINTWISE_RELU_FWD;  // Relu, LeakyRelu, Clip
   }
 }
 
@@ -97,8 +102,8 @@ StatusOr<BackendDescriptor> MakePointwiseOp(const BackendDescriptor& pw, const B
                                             const BackendDescriptor* b, const BackendDescriptor& y) {
   EDGERT_ASSIGN_OR_RETURN(BackendDescriptor op, BackendDescriptor::Create(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR,
                                                                           "pointwise operation"));
-  EDGERT_RETURN_IF_ERROR(
-      SetDescriptor(op, CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, pw, "CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR"));
+  EDGERT_RETURN_IF_ERROR(SetDescriptor(op, CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, pw,
+                                       "CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR"));
   EDGERT_RETURN_IF_ERROR(
       SetDescriptor(op, CUDNN_ATTR_OPERATION_POINTWISE_XDESC, x, "CUDNN_ATTR_OPERATION_POINTWISE_XDESC"));
   if (b != nullptr) {
@@ -113,7 +118,8 @@ StatusOr<BackendDescriptor> MakePointwiseOp(const BackendDescriptor& pw, const B
 
 // Whether the engine of `cfg` keeps the arithmetic we promise (header comment).
 StatusOr<bool> EngineAcceptable(const BackendDescriptor& cfg, cudnnDataType_t io_type) {
-  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor engine, BackendDescriptor::Create(CUDNN_BACKEND_ENGINE_DESCRIPTOR, "engine"));
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor engine,
+                          BackendDescriptor::Create(CUDNN_BACKEND_ENGINE_DESCRIPTOR, "engine"));
   cudnnBackendDescriptor_t engine_handle = engine.get();
   int64_t count = 0;
   EDGERT_CUDNN_RETURN_IF_ERROR(cudnnBackendGetAttribute(cfg.get(), CUDNN_ATTR_ENGINECFG_ENGINE,
@@ -139,14 +145,15 @@ std::vector<BackendDescriptor> HeuristicConfigs(const BackendDescriptor& graph, 
   std::vector<BackendDescriptor> configs;
   StatusOr<BackendDescriptor> heur = BackendDescriptor::Create(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, "heuristics");
   if (!heur.ok()) return configs;
-  if (!SetDescriptor(*heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph, "CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH").ok() ||
+  if (!SetDescriptor(*heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph, "CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH")
+           .ok() ||
       !SetAttr(*heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode, "CUDNN_ATTR_ENGINEHEUR_MODE").ok() ||
       !Finalize(*heur, "heuristics").ok()) {
     return configs;
   }
   int64_t available = 0;
-  if (cudnnBackendGetAttribute(heur->get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0,
-                               &available, nullptr) != CUDNN_STATUS_SUCCESS ||
+  if (cudnnBackendGetAttribute(heur->get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &available,
+                               nullptr) != CUDNN_STATUS_SUCCESS ||
       available <= 0) {
     return configs;
   }
@@ -210,7 +217,8 @@ StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::Create(cudnnHandle_t han
                           BackendDescriptor::Create(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, "convolution"));
   const int64_t spatial = static_cast<int64_t>(nd);
   const cudnnConvolutionMode_t conv_mode = CUDNN_CROSS_CORRELATION;
-  EDGERT_RETURN_IF_ERROR(SetInt64(conv, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, spatial, "CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS"));
+  EDGERT_RETURN_IF_ERROR(
+      SetInt64(conv, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, spatial, "CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS"));
   EDGERT_RETURN_IF_ERROR(
       SetDataType(conv, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_DATA_FLOAT, "CUDNN_ATTR_CONVOLUTION_COMP_TYPE"));
   EDGERT_RETURN_IF_ERROR(SetAttr(conv, CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &conv_mode,
@@ -238,8 +246,8 @@ StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::Create(cudnnHandle_t han
                                    "CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA"));
     EDGERT_RETURN_IF_ERROR(SetDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC, conv,
                                          "CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC"));
-    EDGERT_RETURN_IF_ERROR(
-        SetDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W, w, "CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W"));
+    EDGERT_RETURN_IF_ERROR(SetDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W, w,
+                                         "CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W"));
     EDGERT_RETURN_IF_ERROR(SetDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, x,
                                          "CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX"));
     EDGERT_RETURN_IF_ERROR(SetDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY, y,
@@ -256,9 +264,9 @@ StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::Create(cudnnHandle_t han
       EDGERT_ASSIGN_OR_RETURN(conv_out, make_virtual());
     }
     const BackendDescriptor& conv_y = num_pointwise > 0 ? conv_out : y;
-    EDGERT_ASSIGN_OR_RETURN(BackendDescriptor op,
-                            BackendDescriptor::Create(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR,
-                                                      "convolution forward"));
+    EDGERT_ASSIGN_OR_RETURN(
+        BackendDescriptor op,
+        BackendDescriptor::Create(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR, "convolution forward"));
     EDGERT_RETURN_IF_ERROR(SetAttr(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha,
                                    "CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA"));
     EDGERT_RETURN_IF_ERROR(SetAttr(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta,
@@ -278,7 +286,8 @@ StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::Create(cudnnHandle_t han
     // The pointwise chain: each stage reads the previous virtual tensor; the last writes y.
     int remaining = num_pointwise;
     BackendDescriptor current = std::move(conv_out);
-    auto add_stage = [&](cudnnPointwiseMode_t mode, const FusedEpilogue* act, const BackendDescriptor* operand) -> Status {
+    auto add_stage = [&](cudnnPointwiseMode_t mode, const FusedEpilogue* act,
+                         const BackendDescriptor* operand) -> Status {
       --remaining;
       BackendDescriptor out;
       if (remaining > 0) {
@@ -320,7 +329,8 @@ StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::Create(cudnnHandle_t han
                           BackendDescriptor::Create(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "operation graph"));
   EDGERT_RETURN_IF_ERROR(SetAttr(graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
                                  static_cast<int64_t>(ops.size()), ops.data(), "CUDNN_ATTR_OPERATIONGRAPH_OPS"));
-  EDGERT_RETURN_IF_ERROR(SetHandle(graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, handle, "CUDNN_ATTR_OPERATIONGRAPH_HANDLE"));
+  EDGERT_RETURN_IF_ERROR(
+      SetHandle(graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, handle, "CUDNN_ATTR_OPERATIONGRAPH_HANDLE"));
   EDGERT_RETURN_IF_ERROR(Finalize(graph, "operation graph"));
 
   Status last = Unsupported("cuDNN heuristics offered no engine config");
@@ -380,7 +390,8 @@ Status CudnnConvPlan::BindPointers(const void* x, const void* w, void* y, const 
   EDGERT_RETURN_IF_ERROR(SetAttr(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64,
                                  static_cast<int64_t>(uids.size()), uids.data(), "CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS"));
   EDGERT_RETURN_IF_ERROR(SetAttr(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR,
-                                 static_cast<int64_t>(ptrs.size()), ptrs.data(), "CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS"));
+                                 static_cast<int64_t>(ptrs.size()), ptrs.data(),
+                                 "CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS"));
   EDGERT_RETURN_IF_ERROR(SetAttr(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace,
                                  "CUDNN_ATTR_VARIANT_PACK_WORKSPACE"));
   EDGERT_RETURN_IF_ERROR(Finalize(pack, "variant pack"));

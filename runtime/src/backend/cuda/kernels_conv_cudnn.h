@@ -14,8 +14,8 @@
 // and the workspace are known; Execute() is cudnnSetStream + cudnnBackendExecute (graph-capturable).
 #pragma once
 
-#include <cudnn.h>
 #include <cuda_runtime.h>
+#include <cudnn.h>
 
 #include <cstdint>
 #include <memory>
@@ -23,18 +23,18 @@
 #include <vector>
 
 #include "cudnn_util.h"
-#include "fused_activation.h"
 #include "edgert/status.h"
+#include "fused_activation.h"
 
 namespace edgert {
 namespace cuda {
 
 struct CudnnConvSpec {
-  bool backward_data = false;     // ConvTranspose: x_dims is dx (the layer output), y_dims dy (its input)
+  bool backward_data = false;  // ConvTranspose: x_dims is dx (the layer output), y_dims dy (its input)
   cudnnDataType_t io_type = CUDNN_DATA_FLOAT;
-  std::vector<int64_t> x_dims;    // N, C, spatial...
-  std::vector<int64_t> w_dims;    // K, C / group, kernel...
-  std::vector<int64_t> y_dims;    // N, K, spatial...
+  std::vector<int64_t> x_dims;                                   // N, C, spatial...
+  std::vector<int64_t> w_dims;                                   // K, C / group, kernel...
+  std::vector<int64_t> y_dims;                                   // N, K, spatial...
   std::vector<int64_t> strides, dilations, pre_pads, post_pads;  // one per spatial dimension
   // Fused epilogue (forward only): bias add, residual add, activation.
   bool bias = false;
