@@ -23,6 +23,8 @@
 // Contracts (cuda_kernel.h): plans are built at creation, also in a dry run (to know the
 // workspace); the variant pack is built once the pointers are known (creation when no workspace
 // is needed, SetWorkspace otherwise). Enqueue only launches.
+#include "kernels_conv.h"
+
 #include <cudnn.h>
 
 #include <algorithm>
@@ -35,7 +37,6 @@
 #include "cuda_device.cuh"
 #include "epilogue.h"
 #include "fused_activation.h"
-#include "kernels_conv.h"
 #include "kernels_conv_cudnn.h"
 #include "nn_common.h"
 
@@ -219,16 +220,15 @@ class ConvKernel : public CudaKernel {
     cudnn_failure_ = why;
   }
 
-  // Tries the cuDNN paths (header comment); on return path_ names the chosen one. Errors are
-  // returned only for failures that are not "cuDNN cannot do this" (they would hit the direct
-  // kernel as well).
-  Status Plan(const CudaOpContext& ctx, int spatial_rank, const std::vector<int64_t>& pre_pads,
-              const std::vector<int64_t>& post_pads) {
+  // Tries the cuDNN paths (header comment); on return path_ names the chosen one and the note
+  // members say why faster paths were not taken. Never fails: the direct kernel takes any layer.
+  void Plan(const CudaOpContext& ctx, int spatial_rank, const std::vector<int64_t>& pre_pads,
+            const std::vector<int64_t>& post_pads) {
     path_ = "direct";
     cudnnHandle_t handle = ctx.resources != nullptr ? ctx.resources->cudnn : nullptr;
     if (handle == nullptr) {
       cudnn_failure_ = "no cuDNN handle";
-      return Status::Ok();
+      return;
     }
     // cuDNN dims: 1-D as 2-D with H = 1 (the widened geometry already has it: take the last two or
     // three dimensions).
@@ -284,19 +284,20 @@ class ConvKernel : public CudaKernel {
         plan_ = std::move(*plan);
         path_ = "cudnn-fused";
         epilogue_after_ = false;
-        return BindIfReady();
+        BindIfReady();
+        return;
       }
       fused_failure_ = plan.status().message();
     }
     StatusOr<std::unique_ptr<CudnnConvPlan>> plan = CudnnConvPlan::Create(handle, spec);
     if (!plan.ok()) {
       cudnn_failure_ = plan.status().message();
-      return Status::Ok();
+      return;
     }
     plan_ = std::move(*plan);
     epilogue_after_ = has_epilogue;
     path_ = has_epilogue ? "cudnn+epilogue" : "cudnn";
-    return BindIfReady();
+    BindIfReady();
   }
 
   size_t WorkspaceBytes() const override {
@@ -305,11 +306,10 @@ class ConvKernel : public CudaKernel {
 
   void SetWorkspace(void* workspace) override {
     if (plan_ == nullptr || dry_run_ || plan_->workspace_bytes() == 0) return;
-    bind_status_ = plan_->BindPointers(CudnnX(), w_, CudnnY(), b_, r_, workspace);
+    Bind(workspace);
   }
 
   Status Enqueue(cudaStream_t stream) override {
-    if (!bind_status_.ok()) return Fail(bind_status_);
     const int64_t out_size = params_.out[0] * params_.out[1] * params_.out[2];
     const int64_t total = params_.n * params_.m * out_size;
     if (plan_ != nullptr) {
@@ -344,10 +344,20 @@ class ConvKernel : public CudaKernel {
   const void* CudnnX() const { return mode_ == Mode::kConv ? x_ : y_; }
   void* CudnnY() const { return mode_ == Mode::kConv ? y_ : const_cast<void*>(x_); }
 
-  Status BindIfReady() {
-    if (dry_run_ || plan_->workspace_bytes() > 0) return Status::Ok();
-    const Status s = plan_->BindPointers(CudnnX(), w_, CudnnY(), b_, r_, nullptr);
-    return s.ok() ? s : Fail(s);
+  // Binds now unless this is a dry run or the plan needs the workspace (SetWorkspace binds then).
+  void BindIfReady() {
+    if (!dry_run_ && plan_->workspace_bytes() == 0) Bind(nullptr);
+  }
+
+  // Builds the plan's variant pack; should cuDNN refuse it, the layer falls back to the direct
+  // kernel (before its first Enqueue), and ConvKernelNote says why.
+  void Bind(void* workspace) {
+    const Status s = plan_->BindPointers(CudnnX(), w_, CudnnY(), b_, r_, workspace);
+    if (s.ok()) return;
+    cudnn_failure_ = std::string(path_) + " variant pack: " + s.message();
+    plan_.reset();
+    path_ = "direct";
+    epilogue_after_ = false;
   }
 
   Status Fail(const Status& s) const {
@@ -370,7 +380,6 @@ class ConvKernel : public CudaKernel {
   const char* path_ = "direct";
   std::unique_ptr<CudnnConvPlan> plan_;
   bool epilogue_after_ = false;
-  Status bind_status_;
   std::string fused_failure_;  // why the fused plan was not taken (ConvKernelNote)
   std::string cudnn_failure_;  // why no cuDNN plan was taken (ConvKernelNote)
 };
@@ -425,7 +434,7 @@ StatusOr<CudaKernelPtr> CreateConv(const CudaOpContext& ctx) {
   const Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin);
   auto kernel_obj =
       std::make_unique<ConvKernel>(ctx, ConvKernel::Mode::kConv, MakeParams(x[0], x[1], w[0], group, g), epilogue);
-  EDGERT_RETURN_IF_ERROR(kernel_obj->Plan(ctx, static_cast<int>(wg.rank()), wg.pad_begin, wg.pad_end));
+  kernel_obj->Plan(ctx, static_cast<int>(wg.rank()), wg.pad_begin, wg.pad_end);
   return CudaKernelPtr(std::move(kernel_obj));
 }
 
@@ -506,7 +515,7 @@ StatusOr<CudaKernelPtr> CreateConvTranspose(const CudaOpContext& ctx) {
     maps = maps && pad_begin[i] >= 0 && post_pads[i] <= pe_min + strides[i] - 1;
   }
   if (maps) {
-    EDGERT_RETURN_IF_ERROR(kernel_obj->Plan(ctx, static_cast<int>(nd), pad_begin, post_pads));
+    kernel_obj->Plan(ctx, static_cast<int>(nd), pad_begin, post_pads);
   } else {
     kernel_obj->SkipCudnn("the output extent does not map to a backward-data convolution with non-negative pads");
   }
