@@ -24,7 +24,7 @@ constexpr int64_t kUidBias = 4;
 constexpr int64_t kUidResidual = 5;
 constexpr int64_t kUidVirtual = 10;
 // Engine configs tried per heuristics mode (each costs a plan finalization at most).
-constexpr int64_t kMaxConfigs = 24;
+constexpr int64_t kMaxConfigs = 64;
 
 std::vector<int64_t> PackedStrides(const std::vector<int64_t>& dims) {
   std::vector<int64_t> strides(dims.size(), 1);
