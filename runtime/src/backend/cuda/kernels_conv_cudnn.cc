@@ -1,0 +1,410 @@
+// cuDNN backend-API plans for Conv / ConvTranspose (contracts in kernels_conv_cudnn.h).
+//
+// Graph: tensors get fixed uids (x 1, w 2, y 3, bias 4, residual 5, virtual intermediates 10+);
+// strides are fully packed NC[D]HW. The operation graph is finalized once; heuristics mode A and
+// the fallback list provide engine configs in preference order; each candidate's engine is read
+// back to check its numerical notes before an execution plan is finalized from it. All
+// descriptors of the graph stay alive as long as the plan.
+#include "kernels_conv_cudnn.h"
+
+#include <cmath>
+#include <string>
+#include <utility>
+
+#include "cuda_check.h"
+
+namespace edgert {
+namespace cuda {
+namespace {
+
+constexpr int64_t kUidX = 1;
+constexpr int64_t kUidW = 2;
+constexpr int64_t kUidY = 3;
+constexpr int64_t kUidBias = 4;
+constexpr int64_t kUidResidual = 5;
+constexpr int64_t kUidVirtual = 10;
+// Engine configs tried per heuristics mode (each costs a plan finalization at most).
+constexpr int64_t kMaxConfigs = 64;
+
+std::vector<int64_t> PackedStrides(const std::vector<int64_t>& dims) {
+  std::vector<int64_t> strides(dims.size(), 1);
+  for (size_t i = dims.size(); i-- > 1;) strides[i - 1] = strides[i] * dims[i];
+  return strides;
+}
+
+StatusOr<BackendDescriptor> MakeTensor(int64_t uid, cudnnDataType_t type, const std::vector<int64_t>& dims,
+                                       int64_t alignment, bool is_virtual) {
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor t, BackendDescriptor::Create(CUDNN_BACKEND_TENSOR_DESCRIPTOR, "tensor"));
+  EDGERT_RETURN_IF_ERROR(SetDataType(t, CUDNN_ATTR_TENSOR_DATA_TYPE, type, "CUDNN_ATTR_TENSOR_DATA_TYPE"));
+  EDGERT_RETURN_IF_ERROR(SetInt64s(t, CUDNN_ATTR_TENSOR_DIMENSIONS, dims, "CUDNN_ATTR_TENSOR_DIMENSIONS"));
+  EDGERT_RETURN_IF_ERROR(SetInt64s(t, CUDNN_ATTR_TENSOR_STRIDES, PackedStrides(dims), "CUDNN_ATTR_TENSOR_STRIDES"));
+  EDGERT_RETURN_IF_ERROR(SetInt64(t, CUDNN_ATTR_TENSOR_UNIQUE_ID, uid, "CUDNN_ATTR_TENSOR_UNIQUE_ID"));
+  EDGERT_RETURN_IF_ERROR(SetInt64(t, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, alignment, "CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT"));
+  const bool v = is_virtual;
+  EDGERT_RETURN_IF_ERROR(
+      SetAttr(t, CUDNN_ATTR_TENSOR_IS_VIRTUAL, CUDNN_TYPE_BOOLEAN, 1, &v, "CUDNN_ATTR_TENSOR_IS_VIRTUAL"));
+  EDGERT_RETURN_IF_ERROR(Finalize(t, "tensor descriptor"));
+  return t;
+}
+
+// The pointwise descriptor of an activation (CudnnSupportsActivation(act) holds) or of ADD.
+StatusOr<BackendDescriptor> MakePointwiseDesc(cudnnPointwiseMode_t mode, const FusedEpilogue* act) {
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor p,
+                          BackendDescriptor::Create(CUDNN_BACKEND_POINTWISE_DESCRIPTOR, "pointwise"));
+  EDGERT_RETURN_IF_ERROR(
+      SetAttr(p, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, 1, &mode, "CUDNN_ATTR_POINTWISE_MODE"));
+  EDGERT_RETURN_IF_ERROR(
+      SetDataType(p, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_DATA_FLOAT, "CUDNN_ATTR_POINTWISE_MATH_PREC"));
+  if (act != nullptr) {
+    switch (act->kind) {
+      case FusedEpilogue::Kind::kLeakyRelu:
+        EDGERT_RETURN_IF_ERROR(
+            SetFloat(p, CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP, 0.0f, "CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP"));
+        EDGERT_RETURN_IF_ERROR(SetFloat(p, CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP_SLOPE, act->alpha,
+                                        "CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP_SLOPE"));
+        break;
+      case FusedEpilogue::Kind::kClip:
+        EDGERT_RETURN_IF_ERROR(
+            SetFloat(p, CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP, act->alpha, "CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP"));
+        EDGERT_RETURN_IF_ERROR(
+            SetFloat(p, CUDNN_ATTR_POINTWISE_RELU_UPPER_CLIP, act->beta, "CUDNN_ATTR_POINTWISE_RELU_UPPER_CLIP"));
+        break;
+      case FusedEpilogue::Kind::kSilu:
+        EDGERT_RETURN_IF_ERROR(SetFloat(p, CUDNN_ATTR_POINTWISE_SWISH_BETA, 1.0f, "CUDNN_ATTR_POINTWISE_SWISH_BETA"));
+        break;
+      default:
+        break;
+    }
+  }
+  EDGERT_RETURN_IF_ERROR(Finalize(p, "pointwise descriptor"));
+  return p;
+}
+
+cudnnPointwiseMode_t ActivationMode(FusedEpilogue::Kind kind) {
+  switch (kind) {
+    case FusedEpilogue::Kind::kSigmoid:
+      return CUDNN_POINTWISE_SIGMOID_FWD;
+    case FusedEpilogue::Kind::kSilu:
+      return CUDNN_POINTWISE_SWISH_FWD;
+    case FusedEpilogue::Kind::kTanh:
+      return CUDNN_POINTWISE_TANH_FWD;
+    case FusedEpilogue::Kind::kGelu:
+      return CUDNN_POINTWISE_GELU_FWD;
+    case FusedEpilogue::Kind::kGeluTanh:
+      return CUDNN_POINTWISE_GELU_APPROX_TANH_FWD;
+    default:
+      return CUDNN_POINTWISE_RELU_FWD;  // Relu, LeakyRelu, Clip
+  }
+}
+
+// y = pw(x [, b]) as an operation descriptor.
+StatusOr<BackendDescriptor> MakePointwiseOp(const BackendDescriptor& pw, const BackendDescriptor& x,
+                                            const BackendDescriptor* b, const BackendDescriptor& y) {
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor op, BackendDescriptor::Create(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR,
+                                                                          "pointwise operation"));
+  EDGERT_RETURN_IF_ERROR(SetDescriptor(op, CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, pw,
+                                       "CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR"));
+  EDGERT_RETURN_IF_ERROR(
+      SetDescriptor(op, CUDNN_ATTR_OPERATION_POINTWISE_XDESC, x, "CUDNN_ATTR_OPERATION_POINTWISE_XDESC"));
+  if (b != nullptr) {
+    EDGERT_RETURN_IF_ERROR(
+        SetDescriptor(op, CUDNN_ATTR_OPERATION_POINTWISE_BDESC, *b, "CUDNN_ATTR_OPERATION_POINTWISE_BDESC"));
+  }
+  EDGERT_RETURN_IF_ERROR(
+      SetDescriptor(op, CUDNN_ATTR_OPERATION_POINTWISE_YDESC, y, "CUDNN_ATTR_OPERATION_POINTWISE_YDESC"));
+  EDGERT_RETURN_IF_ERROR(Finalize(op, "pointwise operation"));
+  return op;
+}
+
+// Whether the engine of `cfg` keeps the arithmetic we promise (header comment).
+StatusOr<bool> EngineAcceptable(const BackendDescriptor& cfg, cudnnDataType_t io_type) {
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor engine,
+                          BackendDescriptor::Create(CUDNN_BACKEND_ENGINE_DESCRIPTOR, "engine"));
+  cudnnBackendDescriptor_t engine_handle = engine.get();
+  int64_t count = 0;
+  EDGERT_CUDNN_RETURN_IF_ERROR(cudnnBackendGetAttribute(cfg.get(), CUDNN_ATTR_ENGINECFG_ENGINE,
+                                                        CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &count, &engine_handle));
+  cudnnBackendNumericalNote_t notes[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
+  int64_t num_notes = 0;
+  EDGERT_CUDNN_RETURN_IF_ERROR(cudnnBackendGetAttribute(engine.get(), CUDNN_ATTR_ENGINE_NUMERICAL_NOTE,
+                                                        CUDNN_TYPE_NUMERICAL_NOTE, CUDNN_NUMERICAL_NOTE_TYPE_COUNT,
+                                                        &num_notes, notes));
+  for (int64_t i = 0; i < num_notes && i < CUDNN_NUMERICAL_NOTE_TYPE_COUNT; ++i) {
+    if (notes[i] == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION) return false;
+    if (io_type == CUDNN_DATA_FLOAT &&
+        (notes[i] == CUDNN_NUMERICAL_NOTE_DOWN_CONVERT_INPUTS || notes[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Engine configs for `graph` from heuristics `mode`, best first (none when the heuristics
+// refuse the graph).
+std::vector<BackendDescriptor> HeuristicConfigs(const BackendDescriptor& graph, cudnnBackendHeurMode_t mode) {
+  std::vector<BackendDescriptor> configs;
+  StatusOr<BackendDescriptor> heur = BackendDescriptor::Create(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, "heuristics");
+  if (!heur.ok()) return configs;
+  if (!SetDescriptor(*heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph, "CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH")
+           .ok() ||
+      !SetAttr(*heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode, "CUDNN_ATTR_ENGINEHEUR_MODE").ok() ||
+      !Finalize(*heur, "heuristics").ok()) {
+    return configs;
+  }
+  int64_t available = 0;
+  if (cudnnBackendGetAttribute(heur->get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &available,
+                               nullptr) != CUDNN_STATUS_SUCCESS ||
+      available <= 0) {
+    return configs;
+  }
+  if (available > kMaxConfigs) available = kMaxConfigs;
+  std::vector<cudnnBackendDescriptor_t> handles;
+  for (int64_t i = 0; i < available; ++i) {
+    StatusOr<BackendDescriptor> cfg = BackendDescriptor::Create(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, "engine config");
+    if (!cfg.ok()) return {};
+    handles.push_back(cfg->get());
+    configs.push_back(std::move(*cfg));
+  }
+  int64_t returned = 0;
+  if (cudnnBackendGetAttribute(heur->get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, available,
+                               &returned, handles.data()) != CUDNN_STATUS_SUCCESS) {
+    return {};
+  }
+  if (returned < available) configs.resize(static_cast<size_t>(returned < 0 ? 0 : returned));
+  return configs;
+}
+
+}  // namespace
+
+bool CudnnSupportsActivation(const FusedEpilogue& act) {
+  switch (act.kind) {
+    case FusedEpilogue::Kind::kRelu:
+    case FusedEpilogue::Kind::kSigmoid:
+    case FusedEpilogue::Kind::kSilu:
+    case FusedEpilogue::Kind::kTanh:
+    case FusedEpilogue::Kind::kGelu:
+    case FusedEpilogue::Kind::kGeluTanh:
+      return true;
+    case FusedEpilogue::Kind::kLeakyRelu:
+      return std::isfinite(act.alpha);
+    case FusedEpilogue::Kind::kClip:
+      return std::isfinite(act.alpha) && std::isfinite(act.beta) && act.alpha <= act.beta;
+    default:
+      return false;
+  }
+}
+
+StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::Create(cudnnHandle_t handle, const CudnnConvSpec& spec) {
+  const bool fused_act = !spec.backward_data && spec.act.kind != FusedEpilogue::Kind::kNone;
+  const bool fuse_bias = !spec.backward_data && spec.bias;
+  const bool fuse_residual = !spec.backward_data && spec.residual;
+  if (fused_act && !CudnnSupportsActivation(spec.act)) {
+    return Unsupported("the fused activation has no cuDNN pointwise mode");
+  }
+  const size_t nd = spec.x_dims.size() - 2;
+  std::unique_ptr<CudnnConvPlan> plan(new CudnnConvPlan());
+  plan->handle_ = handle;
+  plan->bias_ = fuse_bias;
+  plan->residual_ = fuse_residual;
+  std::vector<BackendDescriptor>& keep = plan->keep_;
+
+  const int num_pointwise = (fuse_bias ? 1 : 0) + (fuse_residual ? 1 : 0) + (fused_act ? 1 : 0);
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor x, MakeTensor(kUidX, spec.io_type, spec.x_dims, spec.align_x, false));
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor w, MakeTensor(kUidW, spec.io_type, spec.w_dims, spec.align_w, false));
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor y, MakeTensor(kUidY, spec.io_type, spec.y_dims, spec.align_y, false));
+
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor conv,
+                          BackendDescriptor::Create(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, "convolution"));
+  const int64_t spatial = static_cast<int64_t>(nd);
+  const cudnnConvolutionMode_t conv_mode = CUDNN_CROSS_CORRELATION;
+  EDGERT_RETURN_IF_ERROR(
+      SetInt64(conv, CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, spatial, "CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS"));
+  EDGERT_RETURN_IF_ERROR(
+      SetDataType(conv, CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_DATA_FLOAT, "CUDNN_ATTR_CONVOLUTION_COMP_TYPE"));
+  EDGERT_RETURN_IF_ERROR(SetAttr(conv, CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &conv_mode,
+                                 "CUDNN_ATTR_CONVOLUTION_CONV_MODE"));
+  EDGERT_RETURN_IF_ERROR(
+      SetInt64s(conv, CUDNN_ATTR_CONVOLUTION_DILATIONS, spec.dilations, "CUDNN_ATTR_CONVOLUTION_DILATIONS"));
+  EDGERT_RETURN_IF_ERROR(
+      SetInt64s(conv, CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES, spec.strides, "CUDNN_ATTR_CONVOLUTION_FILTER_STRIDES"));
+  EDGERT_RETURN_IF_ERROR(
+      SetInt64s(conv, CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS, spec.pre_pads, "CUDNN_ATTR_CONVOLUTION_PRE_PADDINGS"));
+  EDGERT_RETURN_IF_ERROR(
+      SetInt64s(conv, CUDNN_ATTR_CONVOLUTION_POST_PADDINGS, spec.post_pads, "CUDNN_ATTR_CONVOLUTION_POST_PADDINGS"));
+  EDGERT_RETURN_IF_ERROR(Finalize(conv, "convolution descriptor"));
+
+  const float alpha = 1.0f;
+  const float beta = 0.0f;
+  std::vector<cudnnBackendDescriptor_t> ops;
+  if (spec.backward_data) {
+    EDGERT_ASSIGN_OR_RETURN(BackendDescriptor op,
+                            BackendDescriptor::Create(CUDNN_BACKEND_OPERATION_CONVOLUTION_BACKWARD_DATA_DESCRIPTOR,
+                                                      "convolution backward data"));
+    EDGERT_RETURN_IF_ERROR(SetAttr(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha,
+                                   "CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_ALPHA"));
+    EDGERT_RETURN_IF_ERROR(SetAttr(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA, CUDNN_TYPE_FLOAT, 1, &beta,
+                                   "CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_BETA"));
+    EDGERT_RETURN_IF_ERROR(SetDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC, conv,
+                                         "CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_CONV_DESC"));
+    EDGERT_RETURN_IF_ERROR(SetDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W, w,
+                                         "CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_W"));
+    EDGERT_RETURN_IF_ERROR(SetDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX, x,
+                                         "CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DX"));
+    EDGERT_RETURN_IF_ERROR(SetDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY, y,
+                                         "CUDNN_ATTR_OPERATION_CONVOLUTION_BWD_DATA_DY"));
+    EDGERT_RETURN_IF_ERROR(Finalize(op, "convolution backward data operation"));
+    ops.push_back(op.get());
+    keep.push_back(std::move(op));
+  } else {
+    // conv writes y directly, or the first virtual intermediate of the pointwise chain.
+    int64_t next_virtual = kUidVirtual;
+    auto make_virtual = [&]() { return MakeTensor(next_virtual++, CUDNN_DATA_FLOAT, spec.y_dims, 16, true); };
+    BackendDescriptor conv_out;
+    if (num_pointwise > 0) {
+      EDGERT_ASSIGN_OR_RETURN(conv_out, make_virtual());
+    }
+    const BackendDescriptor& conv_y = num_pointwise > 0 ? conv_out : y;
+    EDGERT_ASSIGN_OR_RETURN(
+        BackendDescriptor op,
+        BackendDescriptor::Create(CUDNN_BACKEND_OPERATION_CONVOLUTION_FORWARD_DESCRIPTOR, "convolution forward"));
+    EDGERT_RETURN_IF_ERROR(SetAttr(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA, CUDNN_TYPE_FLOAT, 1, &alpha,
+                                   "CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_ALPHA"));
+    EDGERT_RETURN_IF_ERROR(SetAttr(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA, CUDNN_TYPE_FLOAT, 1, &beta,
+                                   "CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_BETA"));
+    EDGERT_RETURN_IF_ERROR(SetDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC, conv,
+                                         "CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_CONV_DESC"));
+    EDGERT_RETURN_IF_ERROR(
+        SetDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X, x, "CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_X"));
+    EDGERT_RETURN_IF_ERROR(
+        SetDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W, w, "CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_W"));
+    EDGERT_RETURN_IF_ERROR(SetDescriptor(op, CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y, conv_y,
+                                         "CUDNN_ATTR_OPERATION_CONVOLUTION_FORWARD_Y"));
+    EDGERT_RETURN_IF_ERROR(Finalize(op, "convolution forward operation"));
+    ops.push_back(op.get());
+    keep.push_back(std::move(op));
+
+    // The pointwise chain: each stage reads the previous virtual tensor; the last writes y.
+    int remaining = num_pointwise;
+    BackendDescriptor current = std::move(conv_out);
+    auto add_stage = [&](cudnnPointwiseMode_t mode, const FusedEpilogue* act,
+                         const BackendDescriptor* operand) -> Status {
+      --remaining;
+      BackendDescriptor out;
+      if (remaining > 0) {
+        EDGERT_ASSIGN_OR_RETURN(out, make_virtual());
+      }
+      const BackendDescriptor& stage_y = remaining > 0 ? out : y;
+      EDGERT_ASSIGN_OR_RETURN(BackendDescriptor pw, MakePointwiseDesc(mode, act));
+      EDGERT_ASSIGN_OR_RETURN(BackendDescriptor pw_op, MakePointwiseOp(pw, current, operand, stage_y));
+      ops.push_back(pw_op.get());
+      keep.push_back(std::move(pw));
+      keep.push_back(std::move(pw_op));
+      keep.push_back(std::move(current));
+      current = std::move(out);
+      return Status::Ok();
+    };
+    if (fuse_bias) {
+      std::vector<int64_t> b_dims(spec.y_dims.size(), 1);
+      b_dims[1] = spec.y_dims[1];
+      EDGERT_ASSIGN_OR_RETURN(BackendDescriptor b, MakeTensor(kUidBias, spec.io_type, b_dims, spec.align_b, false));
+      EDGERT_RETURN_IF_ERROR(add_stage(CUDNN_POINTWISE_ADD, nullptr, &b));
+      keep.push_back(std::move(b));
+    }
+    if (fuse_residual) {
+      EDGERT_ASSIGN_OR_RETURN(BackendDescriptor r,
+                              MakeTensor(kUidResidual, spec.io_type, spec.y_dims, spec.align_r, false));
+      EDGERT_RETURN_IF_ERROR(add_stage(CUDNN_POINTWISE_ADD, nullptr, &r));
+      keep.push_back(std::move(r));
+    }
+    if (fused_act) {
+      EDGERT_RETURN_IF_ERROR(add_stage(ActivationMode(spec.act.kind), &spec.act, nullptr));
+    }
+  }
+  keep.push_back(std::move(x));
+  keep.push_back(std::move(w));
+  keep.push_back(std::move(y));
+  keep.push_back(std::move(conv));
+
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor graph,
+                          BackendDescriptor::Create(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR, "operation graph"));
+  EDGERT_RETURN_IF_ERROR(SetAttr(graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                 static_cast<int64_t>(ops.size()), ops.data(), "CUDNN_ATTR_OPERATIONGRAPH_OPS"));
+  EDGERT_RETURN_IF_ERROR(
+      SetHandle(graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, handle, "CUDNN_ATTR_OPERATIONGRAPH_HANDLE"));
+  EDGERT_RETURN_IF_ERROR(Finalize(graph, "operation graph"));
+
+  Status last = Unsupported("cuDNN heuristics offered no engine config");
+  for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+    std::vector<BackendDescriptor> configs = HeuristicConfigs(graph, mode);
+    for (BackendDescriptor& cfg : configs) {
+      StatusOr<bool> acceptable = EngineAcceptable(cfg, spec.io_type);
+      if (!acceptable.ok()) {
+        last = acceptable.status();
+        continue;
+      }
+      if (!*acceptable) {
+        last = Unsupported("every cuDNN engine config offered reduces precision (TF32 or FP16 accumulation)");
+        continue;
+      }
+      StatusOr<BackendDescriptor> candidate =
+          BackendDescriptor::Create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, "execution plan");
+      if (!candidate.ok()) return candidate.status();
+      Status s = SetHandle(*candidate, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, handle, "CUDNN_ATTR_EXECUTION_PLAN_HANDLE");
+      if (s.ok()) {
+        s = SetDescriptor(*candidate, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, cfg,
+                          "CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG");
+      }
+      if (s.ok()) s = Finalize(*candidate, "execution plan");
+      if (!s.ok()) {
+        last = s;
+        continue;
+      }
+      int64_t workspace = 0;
+      int64_t count = 0;
+      EDGERT_CUDNN_RETURN_IF_ERROR(cudnnBackendGetAttribute(candidate->get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                                            CUDNN_TYPE_INT64, 1, &count, &workspace));
+      plan->workspace_bytes_ = workspace < 0 ? 0 : workspace;
+      plan->plan_ = std::move(*candidate);
+      keep.push_back(std::move(cfg));
+      keep.push_back(std::move(graph));
+      return plan;
+    }
+  }
+  return Status(StatusCode::kUnsupported, "no cuDNN execution plan finalized (last: " + last.message() + ")");
+}
+
+Status CudnnConvPlan::BindPointers(const void* x, const void* w, void* y, const void* bias, const void* residual,
+                                   void* workspace) {
+  std::vector<int64_t> uids = {kUidX, kUidW, kUidY};
+  std::vector<void*> ptrs = {const_cast<void*>(x), const_cast<void*>(w), y};
+  if (bias_) {
+    uids.push_back(kUidBias);
+    ptrs.push_back(const_cast<void*>(bias));
+  }
+  if (residual_) {
+    uids.push_back(kUidResidual);
+    ptrs.push_back(const_cast<void*>(residual));
+  }
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor pack,
+                          BackendDescriptor::Create(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, "variant pack"));
+  EDGERT_RETURN_IF_ERROR(SetAttr(pack, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64,
+                                 static_cast<int64_t>(uids.size()), uids.data(), "CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS"));
+  EDGERT_RETURN_IF_ERROR(SetAttr(pack, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR,
+                                 static_cast<int64_t>(ptrs.size()), ptrs.data(),
+                                 "CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS"));
+  EDGERT_RETURN_IF_ERROR(SetAttr(pack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &workspace,
+                                 "CUDNN_ATTR_VARIANT_PACK_WORKSPACE"));
+  EDGERT_RETURN_IF_ERROR(Finalize(pack, "variant pack"));
+  variant_pack_ = std::move(pack);
+  return Status::Ok();
+}
+
+Status CudnnConvPlan::Execute(cudaStream_t stream) const {
+  if (!variant_pack_.valid()) return Internal("cuDNN convolution executed before its pointers were bound");
+  EDGERT_CUDNN_RETURN_IF_ERROR(cudnnSetStream(handle_, stream));
+  EDGERT_CUDNN_RETURN_IF_ERROR(cudnnBackendExecute(handle_, plan_.get(), variant_pack_.get()));
+  return Status::Ok();
+}
+
+}  // namespace cuda
+}  // namespace edgert

@@ -1,0 +1,82 @@
+// A cuDNN backend (graph API) execution plan for one Conv (forward) or ConvTranspose (backward
+// data) layer, with optional fused pointwise operations after a forward convolution:
+//   conv -> [ADD bias (1 x K x 1 x 1)] -> [ADD residual (output shape)] -> [activation]
+// where every intermediate is a virtual FLOAT tensor. Tensors are NCHW / NCDHW, fully packed;
+// data type FLOAT or HALF, compute type FLOAT. A 1-D convolution is passed in as 2-D with H = 1.
+//
+// Plan selection: engine configs from heuristics mode A, then the fallback list; the first that
+// passes the numerical-note filter and finalizes into an execution plan wins. Filter: FLOAT data
+// rejects engines noting DOWN_CONVERT_INPUTS or TENSOR_CORE (TF32); any data type rejects
+// REDUCED_PRECISION_REDUCTION (compute must stay FP32).
+//
+// Create() builds the graph and the plan (host work only; no device allocation by us, cuDNN may
+// compile runtime-fusion kernels). BindPointers() builds the variant pack once the device pointers
+// and the workspace are known; Execute() is cudnnSetStream + cudnnBackendExecute (graph-capturable).
+#pragma once
+
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cudnn_util.h"
+#include "edgert/status.h"
+#include "fused_activation.h"
+
+namespace edgert {
+namespace cuda {
+
+struct CudnnConvSpec {
+  bool backward_data = false;  // ConvTranspose: x_dims is dx (the layer output), y_dims dy (its input)
+  cudnnDataType_t io_type = CUDNN_DATA_FLOAT;
+  std::vector<int64_t> x_dims;                                   // N, C, spatial...
+  std::vector<int64_t> w_dims;                                   // K, C / group, kernel...
+  std::vector<int64_t> y_dims;                                   // N, K, spatial...
+  std::vector<int64_t> strides, dilations, pre_pads, post_pads;  // one per spatial dimension
+  // Fused epilogue (forward only): bias add, residual add, activation.
+  bool bias = false;
+  bool residual = false;
+  FusedEpilogue act;
+  // Byte alignment claimed per tensor (x, w, y, bias, residual): 16 or the pointer's actual
+  // power-of-two alignment when smaller.
+  int64_t align_x = 16, align_w = 16, align_y = 16, align_b = 16, align_r = 16;
+};
+
+// True when `act` has a cuDNN pointwise mode (Relu, LeakyRelu, Clip with finite bounds, Sigmoid,
+// SiLU, Tanh, Gelu, GeluTanh).
+bool CudnnSupportsActivation(const FusedEpilogue& act);
+
+class CudnnConvPlan {
+ public:
+  // The plan for `spec`, or an error (kUnsupported when no engine config finalizes; kInternal for
+  // a failed descriptor call), naming the cuDNN call. The handle must outlive the plan.
+  static StatusOr<std::unique_ptr<CudnnConvPlan>> Create(cudnnHandle_t handle, const CudnnConvSpec& spec);
+
+  int64_t workspace_bytes() const { return workspace_bytes_; }
+
+  // Builds the variant pack: x, w, y as in the spec (for backward data x = dx = output, y = dy =
+  // input), bias/residual when fused (else ignored), workspace (may be null when
+  // workspace_bytes() is 0).
+  Status BindPointers(const void* x, const void* w, void* y, const void* bias, const void* residual, void* workspace);
+
+  Status Execute(cudaStream_t stream) const;
+
+ private:
+  CudnnConvPlan() = default;
+
+  cudnnHandle_t handle_ = nullptr;
+  bool bias_ = false;
+  bool residual_ = false;
+  int64_t workspace_bytes_ = 0;
+  // The graph's descriptors (tensors, operations, operation graph, engine config), kept alive as
+  // long as the plan; declared first so that the plan and the variant pack go first.
+  std::vector<BackendDescriptor> keep_;
+  BackendDescriptor plan_;
+  BackendDescriptor variant_pack_;
+};
+
+}  // namespace cuda
+}  // namespace edgert

@@ -1,0 +1,308 @@
+// Conv and ConvTranspose on the CUDA engine against the CPU reference (FP32 and FP16, rel-L2
+// tolerances of gpu_test_util.h): kernel sizes 1/3/7, strides, symmetric and asymmetric pads,
+// auto_pad, dilations, groups and depthwise, 1-D/2-D/3-D, with and without bias, every fused
+// activation (edgert/fused_activation.h) with and without a residual 4th input, CUDA-graph replay;
+// ConvTranspose with strides, pads, output_padding, output_shape, auto_pad, dilations and groups.
+// Whichever path a layer takes (fused cuDNN plan, cuDNN + epilogue, direct kernel) must match.
+#include <string>
+#include <vector>
+
+#include "edgert/fused_activation.h"
+#include "gpu_test_util.h"
+
+namespace edgert {
+namespace testing {
+namespace {
+
+using Ints = std::vector<int64_t>;
+
+Tensor Rand(Shape shape, uint32_t seed) { return RandomTensor(DataType::kFloat32, std::move(shape), seed); }
+
+struct ConvCase {
+  Shape x;
+  Shape w;
+  bool bias = true;
+  bool residual = false;
+  Attributes attrs;
+};
+
+// X and the residual are fed at run time; W and B are constants (as in real networks).
+std::vector<OpArg> ConvArgs(const ConvCase& c, const Shape& y_shape, uint32_t seed) {
+  std::vector<OpArg> args;
+  args.push_back(OpArg{Rand(c.x, seed), false});
+  args.push_back(OpArg{Rand(c.w, seed + 1), true});
+  const int64_t m = c.w[0];
+  if (c.bias || c.residual) args.push_back(OpArg{c.bias ? Rand({m}, seed + 2) : Tensor{}, true});
+  if (c.residual) args.push_back(OpArg{Rand(y_shape, seed + 3), false});
+  return args;
+}
+
+void ExpectConv(const ConvCase& c, const Shape& y_shape, uint32_t seed = 1) {
+  ExpectOpMatches(OpType::kConv, c.attrs, ConvArgs(c, y_shape, seed));
+}
+
+Attributes Conv2dAttrs(Ints pads, Ints strides = {1, 1}, Ints dilations = {1, 1}, int64_t group = 1) {
+  Attributes a;
+  a.Set("pads", std::move(pads));
+  a.Set("strides", std::move(strides));
+  a.Set("dilations", std::move(dilations));
+  a.Set("group", group);
+  return a;
+}
+
+TEST(ConvGpu, Conv3x3Pad1WithBias) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  ExpectConv({{2, 8, 10, 12}, {16, 8, 3, 3}, true, false, Conv2dAttrs({1, 1, 1, 1})}, {2, 16, 10, 12});
+}
+
+TEST(ConvGpu, Conv1x1NoBias) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  ExpectConv({{1, 16, 7, 9}, {8, 16, 1, 1}, false, false, Attributes{}}, {1, 8, 7, 9});
+}
+
+TEST(ConvGpu, Conv7x7Stride2Pad3) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  ExpectConv({{1, 3, 23, 23}, {8, 3, 7, 7}, true, false, Conv2dAttrs({3, 3, 3, 3}, {2, 2})}, {1, 8, 12, 12});
+}
+
+TEST(ConvGpu, AsymmetricPadsAndStrides) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  // H: (9 + 0 + 2 - 3) / 1 + 1 = 9; W: (11 + 1 + 1 - 3) / 2 + 1 = 6.
+  ExpectConv({{1, 4, 9, 11}, {6, 4, 3, 3}, true, false, Conv2dAttrs({0, 1, 2, 1}, {1, 2})}, {1, 6, 9, 6});
+}
+
+TEST(ConvGpu, AutoPadSameUpperAndLower) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  for (const char* mode : {"SAME_UPPER", "SAME_LOWER"}) {
+    SCOPED_TRACE(mode);
+    Attributes a;
+    a.Set("auto_pad", std::string(mode));
+    a.Set("strides", Ints{2, 2});
+    ExpectConv({{1, 5, 10, 9}, {7, 5, 4, 4}, true, false, a}, {1, 7, 5, 5});
+  }
+}
+
+TEST(ConvGpu, AutoPadValid) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  Attributes a;
+  a.Set("auto_pad", std::string("VALID"));
+  ExpectConv({{1, 3, 8, 8}, {4, 3, 3, 3}, false, false, a}, {1, 4, 6, 6});
+}
+
+TEST(ConvGpu, Dilation2) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  ExpectConv({{1, 6, 13, 13}, {8, 6, 3, 3}, true, false, Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {2, 2})}, {1, 8, 13, 13});
+  // Dilation and stride together, different per axis.
+  ExpectConv({{1, 4, 15, 12}, {5, 4, 3, 2}, true, false, Conv2dAttrs({1, 0, 1, 0}, {2, 1}, {3, 2})}, {1, 5, 6, 10}, 7);
+}
+
+TEST(ConvGpu, Groups) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  ExpectConv({{2, 8, 9, 9}, {12, 2, 3, 3}, true, false, Conv2dAttrs({1, 1, 1, 1}, {1, 1}, {1, 1}, 4)}, {2, 12, 9, 9});
+}
+
+TEST(ConvGpu, Depthwise) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  ExpectConv({{1, 16, 10, 10}, {16, 1, 3, 3}, true, false, Conv2dAttrs({1, 1, 1, 1}, {2, 2}, {1, 1}, 16)},
+             {1, 16, 5, 5});
+  // Channel multiplier 2 (two outputs per input channel).
+  ExpectConv({{1, 8, 7, 7}, {16, 1, 5, 5}, false, false, Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {1, 1}, 8)}, {1, 16, 7, 7},
+             3);
+}
+
+TEST(ConvGpu, Conv1D) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  Attributes a;
+  a.Set("pads", Ints{2, 1});
+  a.Set("strides", Ints{2});
+  // (20 + 3 - 5) / 2 + 1 = 10.
+  ExpectConv({{2, 6, 20}, {4, 6, 5}, true, false, a}, {2, 4, 10});
+  Attributes dw;
+  dw.Set("group", int64_t{6});
+  dw.Set("dilations", Ints{2});
+  ExpectConv({{1, 6, 16}, {6, 1, 3}, false, false, dw}, {1, 6, 12}, 5);
+}
+
+TEST(ConvGpu, Conv3D) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  Attributes a;
+  a.Set("pads", Ints{1, 1, 1, 1, 1, 1});
+  a.Set("strides", Ints{1, 2, 1});
+  ExpectConv({{1, 4, 6, 7, 8}, {6, 4, 3, 3, 3}, true, false, a}, {1, 6, 6, 4, 8});
+}
+
+struct ActCase {
+  const char* name;
+  bool has_alpha;
+  float alpha;
+  bool has_beta;
+  float beta;
+};
+
+const ActCase kActivations[] = {
+    {"Relu", false, 0, false, 0},
+    {"Clip", true, 0.0f, true, 6.0f},
+    {"Clip", true, -0.5f, true, 0.5f},
+    {"LeakyRelu", true, 0.1f, false, 0},
+    {"SiLU", false, 0, false, 0},
+    {"HardSwish", false, 0, false, 0},
+    {"Gelu", false, 0, false, 0},
+    {"GeluTanh", false, 0, false, 0},
+    {"Sigmoid", false, 0, false, 0},
+    {"Tanh", false, 0, false, 0},
+    {"HardSigmoid", true, 0.2f, true, 0.5f},
+};
+
+Attributes WithActivation(Attributes a, const ActCase& act) {
+  a.Set(kActivationAttr, std::string(act.name));
+  if (act.has_alpha) a.Set(kActivationAlphaAttr, act.alpha);
+  if (act.has_beta) a.Set(kActivationBetaAttr, act.beta);
+  return a;
+}
+
+TEST(ConvGpu, FusedActivationsWithBias) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  for (const ActCase& act : kActivations) {
+    SCOPED_TRACE(act.name);
+    ExpectConv({{1, 8, 9, 9}, {16, 8, 3, 3}, true, false, WithActivation(Conv2dAttrs({1, 1, 1, 1}), act)},
+               {1, 16, 9, 9});
+  }
+}
+
+TEST(ConvGpu, FusedActivationsWithResidual) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  for (const ActCase& act : kActivations) {
+    SCOPED_TRACE(act.name);
+    ExpectConv({{2, 8, 6, 6}, {8, 8, 1, 1}, true, true, WithActivation(Attributes{}, act)}, {2, 8, 6, 6});
+  }
+}
+
+TEST(ConvGpu, ResidualWithoutActivationOrBias) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  ExpectConv({{1, 8, 8, 8}, {8, 8, 3, 3}, true, true, Conv2dAttrs({1, 1, 1, 1})}, {1, 8, 8, 8});
+  ExpectConv({{1, 8, 8, 8}, {8, 8, 3, 3}, false, true, Conv2dAttrs({1, 1, 1, 1})}, {1, 8, 8, 8}, 9);
+}
+
+TEST(ConvGpu, FusedActivationWithoutBias) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  ExpectConv({{1, 8, 8, 8}, {8, 8, 3, 3}, false, false, WithActivation(Conv2dAttrs({1, 1, 1, 1}), kActivations[0])},
+             {1, 8, 8, 8});
+}
+
+TEST(ConvGpu, FusedOnDepthwise1DAnd3D) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  ExpectConv({{1, 16, 10, 10},
+              {16, 1, 3, 3},
+              true,
+              true,
+              WithActivation(Conv2dAttrs({1, 1, 1, 1}, {1, 1}, {1, 1}, 16), kActivations[1])},
+             {1, 16, 10, 10});
+  Attributes a1;
+  a1.Set("pads", Ints{1, 1});
+  ExpectConv({{2, 6, 12}, {8, 6, 3}, true, true, WithActivation(a1, kActivations[4])}, {2, 8, 12}, 4);
+  Attributes a3;
+  a3.Set("pads", Ints{0, 1, 1, 0, 1, 1});
+  ExpectConv({{1, 4, 4, 5, 6}, {4, 4, 1, 3, 3}, true, false, WithActivation(a3, kActivations[6])}, {1, 4, 4, 5, 6}, 6);
+}
+
+TEST(ConvGpu, CudaGraphReplay) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  const ConvCase c{{1, 8, 9, 9}, {16, 8, 3, 3}, true, true, WithActivation(Conv2dAttrs({1, 1, 1, 1}), kActivations[0])};
+  StatusOr<SingleOpNetwork> single = BuildSingleOp(OpType::kConv, c.attrs, ConvArgs(c, {1, 16, 9, 9}, 11), 1, 17, "op");
+  ASSERT_TRUE(single.ok()) << single.status().ToString();
+  for (Precision p : {Precision::kFp32, Precision::kFp16}) {
+    SCOPED_TRACE(PrecisionName(p));
+    ExpectCudaMatchesCpu(single->net, single->feeds, p, -1, /*cuda_graphs=*/true);
+  }
+}
+
+// --- ConvTranspose ---------------------------------------------------------------------------
+
+std::vector<OpArg> ConvTransposeArgs(const Shape& x, const Shape& w, bool bias, int64_t m, uint32_t seed) {
+  std::vector<OpArg> args;
+  args.push_back(OpArg{Rand(x, seed), false});
+  args.push_back(OpArg{Rand(w, seed + 1), true});
+  if (bias) args.push_back(OpArg{Rand({m}, seed + 2), true});
+  return args;
+}
+
+void ExpectConvTranspose(const Shape& x, const Shape& w, int64_t group, bool bias, const Attributes& attrs,
+                         uint32_t seed = 1) {
+  ExpectOpMatches(OpType::kConvTranspose, attrs, ConvTransposeArgs(x, w, bias, w[1] * group, seed));
+}
+
+TEST(ConvTransposeGpu, Stride2Pads1OutputPadding1) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  Attributes a;
+  a.Set("strides", Ints{2, 2});
+  a.Set("pads", Ints{1, 1, 1, 1});
+  a.Set("output_padding", Ints{1, 1});
+  ExpectConvTranspose({1, 8, 5, 6}, {8, 4, 3, 3}, 1, true, a);
+}
+
+TEST(ConvTransposeGpu, NoPadsNoBias) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  Attributes a;
+  a.Set("strides", Ints{2, 2});
+  ExpectConvTranspose({2, 6, 4, 4}, {6, 5, 2, 2}, 1, false, a);
+}
+
+TEST(ConvTransposeGpu, AsymmetricPadsAndDilation) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  Attributes a;
+  a.Set("strides", Ints{3, 2});
+  a.Set("pads", Ints{0, 2, 1, 0});
+  a.Set("dilations", Ints{1, 2});
+  a.Set("output_padding", Ints{2, 0});
+  ExpectConvTranspose({1, 4, 5, 5}, {4, 3, 3, 3}, 1, true, a);
+}
+
+TEST(ConvTransposeGpu, Groups) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  Attributes a;
+  a.Set("strides", Ints{2, 2});
+  a.Set("pads", Ints{1, 1, 1, 1});
+  a.Set("group", int64_t{2});
+  ExpectConvTranspose({1, 8, 6, 6}, {8, 3, 4, 4}, 2, true, a);
+  Attributes dw;
+  dw.Set("strides", Ints{2, 2});
+  dw.Set("group", int64_t{8});
+  ExpectConvTranspose({1, 8, 5, 5}, {8, 1, 3, 3}, 8, true, dw, 4);
+}
+
+TEST(ConvTransposeGpu, OutputShapeAndAutoPad) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  Attributes os;
+  os.Set("strides", Ints{2, 2});
+  os.Set("output_shape", Ints{10, 11});
+  ExpectConvTranspose({1, 4, 5, 5}, {4, 6, 3, 3}, 1, true, os);
+  // output_shape beyond the full extent: bias-only elements at the end.
+  Attributes big;
+  big.Set("strides", Ints{2, 2});
+  big.Set("output_shape", Ints{14, 12});
+  ExpectConvTranspose({1, 4, 5, 5}, {4, 6, 3, 3}, 1, true, big, 2);
+  for (const char* mode : {"SAME_UPPER", "SAME_LOWER"}) {
+    SCOPED_TRACE(mode);
+    Attributes same;
+    same.Set("strides", Ints{2, 2});
+    same.Set("auto_pad", std::string(mode));
+    ExpectConvTranspose({1, 4, 5, 6}, {4, 6, 4, 3}, 1, true, same, 3);
+  }
+}
+
+TEST(ConvTransposeGpu, OneAndThreeSpatialDims) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  Attributes a1;
+  a1.Set("strides", Ints{3});
+  a1.Set("pads", Ints{1, 2});
+  a1.Set("output_padding", Ints{1});
+  ExpectConvTranspose({2, 5, 9}, {5, 4, 4}, 1, true, a1);
+  Attributes a3;
+  a3.Set("strides", Ints{2, 1, 2});
+  a3.Set("pads", Ints{1, 0, 1, 1, 0, 1});
+  ExpectConvTranspose({1, 4, 3, 4, 5}, {4, 3, 3, 2, 3}, 1, true, a3, 5);
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace edgert
