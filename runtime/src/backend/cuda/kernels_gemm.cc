@@ -35,6 +35,8 @@
 // as arena offsets and weights are 256-aligned); the first algorithm returned is kept and its
 // workspace size declared. Enqueue only launches (cublasLtMatmul, the fill and epilogue kernels,
 // cudaMemsetAsync). Integer MatMul is not supported (neither is it on the CPU reference).
+#include "kernels_gemm.h"
+
 #include <cublasLt.h>
 
 #include <algorithm>
@@ -49,7 +51,6 @@
 #include "cuda_kernel.h"
 #include "epilogue.h"
 #include "fused_activation.h"
-#include "kernels_gemm.h"
 
 namespace edgert {
 namespace cuda {
@@ -98,13 +99,20 @@ struct MatmulSpec {
 
 const char* EpilogueName(cublasLtEpilogue_t e) {
   switch (e) {
-    case CUBLASLT_EPILOGUE_DEFAULT: return "DEFAULT";
-    case CUBLASLT_EPILOGUE_BIAS: return "BIAS";
-    case CUBLASLT_EPILOGUE_RELU: return "RELU";
-    case CUBLASLT_EPILOGUE_RELU_BIAS: return "RELU_BIAS";
-    case CUBLASLT_EPILOGUE_GELU: return "GELU";
-    case CUBLASLT_EPILOGUE_GELU_BIAS: return "GELU_BIAS";
-    default: return "other";
+    case CUBLASLT_EPILOGUE_DEFAULT:
+      return "DEFAULT";
+    case CUBLASLT_EPILOGUE_BIAS:
+      return "BIAS";
+    case CUBLASLT_EPILOGUE_RELU:
+      return "RELU";
+    case CUBLASLT_EPILOGUE_RELU_BIAS:
+      return "RELU_BIAS";
+    case CUBLASLT_EPILOGUE_GELU:
+      return "GELU";
+    case CUBLASLT_EPILOGUE_GELU_BIAS:
+      return "GELU_BIAS";
+    default:
+      return "other";
   }
 }
 
@@ -134,8 +142,8 @@ class LtMatmul {
         cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_lt_a, sizeof(op_lt_a)));
     EDGERT_CUBLAS_RETURN_IF_ERROR(
         cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_lt_b, sizeof(op_lt_b)));
-    EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE,
-                                                                 &spec.epilogue, sizeof(spec.epilogue)));
+    EDGERT_CUBLAS_RETURN_IF_ERROR(
+        cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &spec.epilogue, sizeof(spec.epilogue)));
     if (bias != nullptr) {
       EDGERT_CUBLAS_RETURN_IF_ERROR(
           cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
@@ -154,8 +162,8 @@ class LtMatmul {
     EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceCreate(&pref));
     PreferencePtr pref_owner(pref);
     const uint64_t max_ws = kMaxWorkspaceBytes;
-    EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceSetAttribute(
-        pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_ws, sizeof(max_ws)));
+    EDGERT_CUBLAS_RETURN_IF_ERROR(
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_ws, sizeof(max_ws)));
     const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> aligns[] = {
         {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, spec.align_b},  // cuBLASLt's A is edgert's B
         {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, spec.align_a},
@@ -167,11 +175,16 @@ class LtMatmul {
     }
     cublasLtMatmulHeuristicResult_t results[kHeuristicResults] = {};
     int returned = 0;
+    // A refusal of the heuristic (NOT_SUPPORTED, or INVALID_VALUE for a combination this cuBLASLt
+    // version rejects) means "no algorithm": the caller tries a simpler form.
     const cublasStatus_t st =
         cublasLtMatmulAlgoGetHeuristic(handle, desc, layout_lt_a_.get(), layout_lt_b_.get(), layout_d_.get(),
                                        layout_d_.get(), pref, kHeuristicResults, results, &returned);
-    if (st == CUBLAS_STATUS_NOT_SUPPORTED) return Status::Ok();
-    EDGERT_CUBLAS_RETURN_IF_ERROR(st);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+      heuristic_status_ = cublasLtGetStatusName(st);
+      return Status::Ok();
+    }
+    heuristic_status_ = "no algorithm returned";
     for (int i = 0; i < returned; ++i) {
       if (results[i].state != CUBLAS_STATUS_SUCCESS || results[i].workspaceSize > kMaxWorkspaceBytes) continue;
       algo_ = results[i].algo;
@@ -184,6 +197,8 @@ class LtMatmul {
 
   const MatmulSpec& spec() const { return spec_; }
   size_t workspace_bytes() const { return workspace_bytes_; }
+  // Why Init found nothing: the heuristic's status name.
+  const std::string& heuristic_status() const { return heuristic_status_; }
 
   // D = alpha * op(A) op(B) + beta * C; `c` has D's layout (may be `d`).
   Status Enqueue(cudaStream_t stream, const void* a, const void* b, const void* c, void* d, void* workspace) const {
@@ -215,6 +230,7 @@ class LtMatmul {
   LayoutPtr layout_lt_a_, layout_lt_b_, layout_d_;
   cublasLtMatmulAlgo_t algo_ = {};
   size_t workspace_bytes_ = 0;
+  std::string heuristic_status_;
 };
 
 // Element offsets of one cublasLtMatmul launch (MatMul batch groups).
@@ -316,18 +332,25 @@ cublasLtHandle_t Handle(const CudaOpContext& ctx) {
   return ctx.resources != nullptr ? static_cast<cublasLtHandle_t>(ctx.resources->cublaslt) : nullptr;
 }
 
-// Tries `spec` and returns the plan, or nullptr when the heuristic offers nothing.
-StatusOr<std::unique_ptr<LtMatmul>> TryPlan(const CudaOpContext& ctx, const MatmulSpec& spec, const void* bias) {
+// Tries `spec` and returns the plan, or nullptr when the heuristic offers nothing (its reason in
+// *why).
+StatusOr<std::unique_ptr<LtMatmul>> TryPlan(const CudaOpContext& ctx, const MatmulSpec& spec, const void* bias,
+                                            std::string* why) {
   auto plan = std::make_unique<LtMatmul>();
   bool found = false;
   Status s = plan->Init(Handle(ctx), spec, bias, &found);
   if (!s.ok()) return NameError(ctx, s);
-  if (!found) return std::unique_ptr<LtMatmul>();
+  if (!found) {
+    *why = plan->heuristic_status();
+    return std::unique_ptr<LtMatmul>();
+  }
   return plan;
 }
 
-Status NoAlgorithm(const CudaOpContext& ctx, const MatmulSpec& spec) {
-  return ctx.NotSupported("cuBLASLt offers no algorithm for " + SpecString(spec));
+Status NoAlgorithm(const CudaOpContext& ctx, const MatmulSpec& spec, const std::string& why) {
+  return ctx.NotSupported("cuBLASLt offers no algorithm for " + SpecString(spec) + " (alignments A " +
+                          std::to_string(spec.align_a) + ", B " + std::to_string(spec.align_b) + ", D " +
+                          std::to_string(spec.align_d) + " bytes; cublasLtMatmulAlgoGetHeuristic: " + why + ")");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -345,8 +368,8 @@ StatusOr<CudaKernelPtr> CreateGemm(const CudaOpContext& ctx) {
   const Shape& b_shape = ctx.input(1).shape;
   const Shape& y_shape = ctx.output(0).shape;
   if (a_shape.size() != 2 || b_shape.size() != 2 || y_shape.size() != 2) {
-    return ctx.Error("expects matrices, got A " + ShapeToString(a_shape) + ", B " + ShapeToString(b_shape) +
-                     ", Y " + ShapeToString(y_shape));
+    return ctx.Error("expects matrices, got A " + ShapeToString(a_shape) + ", B " + ShapeToString(b_shape) + ", Y " +
+                     ShapeToString(y_shape));
   }
   MatmulSpec spec;
   spec.type = type;
@@ -427,15 +450,30 @@ StatusOr<CudaKernelPtr> CreateGemm(const CudaOpContext& ctx) {
   }
   std::unique_ptr<LtMatmul> plan;
   MatmulSpec tried = spec;
+  std::string why;
   for (const Form& form : forms) {
     MatmulSpec s = spec;
     const void* bias = nullptr;
     bool with_bias = false;
     switch (form.c_mode) {
-      case CMode::kNone: s.beta = 0.0f; s.align_c = s.align_d; break;
-      case CMode::kBias: s.beta = 0.0f; s.align_c = s.align_d; with_bias = true; bias = c_data; break;
-      case CMode::kMatrix: s.beta = beta; s.align_c = Alignment(c_data, {}); break;
-      case CMode::kFill: s.beta = beta; s.align_c = s.align_d; break;
+      case CMode::kNone:
+        s.beta = 0.0f;
+        s.align_c = s.align_d;
+        break;
+      case CMode::kBias:
+        s.beta = 0.0f;
+        s.align_c = s.align_d;
+        with_bias = true;
+        bias = c_data;
+        break;
+      case CMode::kMatrix:
+        s.beta = beta;
+        s.align_c = Alignment(c_data, {});
+        break;
+      case CMode::kFill:
+        s.beta = beta;
+        s.align_c = s.align_d;
+        break;
     }
     const bool relu = form.fuse_act && act.kind == FusedEpilogue::Kind::kRelu;
     const bool gelu = form.fuse_act && act.kind == FusedEpilogue::Kind::kGeluTanh;
@@ -443,7 +481,7 @@ StatusOr<CudaKernelPtr> CreateGemm(const CudaOpContext& ctx) {
                  : gelu ? (with_bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU)
                         : (with_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
     tried = s;
-    EDGERT_ASSIGN_OR_RETURN(plan, TryPlan(ctx, s, bias));
+    EDGERT_ASSIGN_OR_RETURN(plan, TryPlan(ctx, s, bias, &why));
     if (plan == nullptr) continue;
     if (form.c_mode == CMode::kMatrix) cfg.c = c_data;
     if (form.c_mode == CMode::kFill) {
@@ -457,7 +495,7 @@ StatusOr<CudaKernelPtr> CreateGemm(const CudaOpContext& ctx) {
     cfg.matmul = true;
     break;
   }
-  if (plan == nullptr) return NoAlgorithm(ctx, tried);
+  if (plan == nullptr) return NoAlgorithm(ctx, tried, why);
   return CudaKernelPtr(new GemmKernel(std::move(cfg), std::move(plan)));
 }
 
@@ -568,7 +606,8 @@ StatusOr<CudaKernelPtr> CreateMatMul(const CudaOpContext& ctx) {
       std::vector<CallOffsets> next;
       next.reserve(calls.size() * static_cast<size_t>(bd.size));
       for (const CallOffsets& c : calls) {
-        for (int64_t i = 0; i < bd.size; ++i) next.push_back(CallOffsets{c.a + i * bd.a, c.b + i * bd.b, c.d + i * bd.d});
+        for (int64_t i = 0; i < bd.size; ++i)
+          next.push_back(CallOffsets{c.a + i * bd.a, c.b + i * bd.b, c.d + i * bd.d});
       }
       calls = std::move(next);
     }
@@ -589,7 +628,8 @@ StatusOr<CudaKernelPtr> CreateMatMul(const CudaOpContext& ctx) {
 
   std::vector<CallOffsets> calls = expand(merged);
   set_alignments(spec, calls);
-  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<LtMatmul> plan, TryPlan(ctx, spec, nullptr));
+  std::string why;
+  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<LtMatmul> plan, TryPlan(ctx, spec, nullptr, &why));
   if (plan == nullptr && spec.batch > 1) {  // unroll the batched dimension into separate calls
     MatmulSpec single = spec;
     single.batch = 1;
@@ -599,9 +639,9 @@ StatusOr<CudaKernelPtr> CreateMatMul(const CudaOpContext& ctx) {
     calls = expand(all);
     set_alignments(single, calls);
     spec = single;
-    EDGERT_ASSIGN_OR_RETURN(plan, TryPlan(ctx, spec, nullptr));
+    EDGERT_ASSIGN_OR_RETURN(plan, TryPlan(ctx, spec, nullptr, &why));
   }
-  if (plan == nullptr) return NoAlgorithm(ctx, spec);
+  if (plan == nullptr) return NoAlgorithm(ctx, spec, why);
   cfg.matmul = true;
   cfg.calls = std::move(calls);
   return CudaKernelPtr(new GemmKernel(std::move(cfg), std::move(plan)));
@@ -612,9 +652,12 @@ StatusOr<CudaKernelPtr> CreateMatMul(const CudaOpContext& ctx) {
 StatusOr<CudaKernelPtr> CreateGemmKernel(const CudaOpContext& ctx) {
   if (Handle(ctx) == nullptr) return ctx.Error("no cuBLASLt handle in the CUDA resources");
   switch (ctx.op->op()) {
-    case OpType::kGemm: return CreateGemm(ctx);
-    case OpType::kMatMul: return CreateMatMul(ctx);
-    default: break;
+    case OpType::kGemm:
+      return CreateGemm(ctx);
+    case OpType::kMatMul:
+      return CreateMatMul(ctx);
+    default:
+      break;
   }
   return ctx.NotSupported("is not a Gemm or MatMul");
 }

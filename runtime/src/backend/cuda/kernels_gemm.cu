@@ -1,9 +1,8 @@
 // Gemm's C operand broadcast into the output (contract in kernels_gemm.h): a grid-stride loop over
 // the output elements; each reads its C element through the row/column strides (0 = broadcast).
-#include "kernels_gemm.h"
-
 #include "cuda_check.h"
 #include "cuda_device.cuh"
+#include "kernels_gemm.h"
 
 namespace edgert {
 namespace cuda {
@@ -33,9 +32,8 @@ Status EnqueueBroadcastFill(cudaStream_t stream, DataType dtype, void* y, int64_
   if (n <= 0) return Status::Ok();
   const bool ok = DispatchFloat(dtype, [&](auto tag) {
     using T = decltype(tag);
-    BroadcastFillKernel<T><<<GridSize(n), kBlockSize, 0, stream>>>(static_cast<T*>(y), rows, cols,
-                                                                   static_cast<const T*>(c), c_row_stride,
-                                                                   c_col_stride, scale);
+    BroadcastFillKernel<T><<<GridSize(n), kBlockSize, 0, stream>>>(
+        static_cast<T*>(y), rows, cols, static_cast<const T*>(c), c_row_stride, c_col_stride, scale);
   });
   if (!ok) return Internal(std::string("Gemm C broadcast: unsupported dtype ") + DataTypeName(dtype));
   return LaunchStatus("BroadcastFillKernel");
