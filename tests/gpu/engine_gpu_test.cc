@@ -1,2 +1,325 @@
-// CUDA engine: placeholder test file (engine tests land with the engine).
+// CUDA engine: results equal to the CPU reference through views, in-place layers and Concat slices,
+// CUDA-graph replay equal to plain enqueue, several contexts on several threads, caller-supplied
+// arenas, no allocation in steady state, and plans checked against the device key.
+#include <atomic>
+#include <cstdlib>
+#include <new>
+#include <thread>
+
+#include <cuda_runtime.h>
+
+#include "edgert/version.h"
 #include "gpu_test_util.h"
+
+namespace {
+// operator new calls on this thread (the steady-state checks count their own thread only).
+thread_local int64_t g_news = 0;
+}  // namespace
+
+void* operator new(std::size_t size) {
+  ++g_news;
+  void* p = std::malloc(size > 0 ? size : 1);
+  if (p == nullptr) throw std::bad_alloc();
+  return p;
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+
+namespace edgert {
+namespace testing {
+namespace {
+
+int32_t AddTensor(NetworkDef* net, const std::string& name, DataType dtype, Shape shape, Tensor value = {}) {
+  TensorDef def;
+  def.name = name;
+  def.dtype = dtype;
+  def.shape = std::move(shape);
+  def.value = std::move(value);
+  net->tensors.push_back(std::move(def));
+  return static_cast<int32_t>(net->tensors.size() - 1);
+}
+
+void AddLayer(NetworkDef* net, const std::string& name, OpType op, std::vector<int32_t> in, std::vector<int32_t> out,
+              Attributes attrs = {}) {
+  LayerDef layer;
+  layer.name = name;
+  layer.op = op;
+  layer.opset = 17;
+  layer.attrs = std::move(attrs);
+  layer.inputs = std::move(in);
+  layer.outputs = std::move(out);
+  net->layers.push_back(std::move(layer));
+}
+
+// x[2,8,16,16] → Add(c[8,1,1]) → Relu (in place) → Transpose(0,2,3,1) → Reshape [2,2048] (a view)
+//   → Mul(self) = "prod";  x → Sigmoid → ReduceMean(axes 2,3) = "mean" [2,8];
+//   Concat(Relu out, Sigmoid out) on axis 1 (producers write into their slices) → Tanh = "cat".
+NetworkDef SmallNetwork() {
+  NetworkDef net;
+  const int32_t x = AddTensor(&net, "x", DataType::kFloat32, {2, 8, 16, 16});
+  const int32_t c = AddTensor(&net, "c", DataType::kFloat32, {8, 1, 1}, RandomTensor(DataType::kFloat32, {8, 1, 1}, 7));
+  const int32_t a = AddTensor(&net, "a", DataType::kFloat32, {2, 8, 16, 16});
+  const int32_t r = AddTensor(&net, "r", DataType::kFloat32, {2, 8, 16, 16});
+  const int32_t t = AddTensor(&net, "t", DataType::kFloat32, {2, 16, 16, 8});
+  const int32_t shape = AddTensor(&net, "shape", DataType::kInt64, {2}, Tensor::FromVector<int64_t>({2, 2048}, {2}));
+  const int32_t v = AddTensor(&net, "v", DataType::kFloat32, {2, 2048});
+  const int32_t prod = AddTensor(&net, "prod", DataType::kFloat32, {2, 2048});
+  const int32_t s = AddTensor(&net, "s", DataType::kFloat32, {2, 8, 16, 16});
+  const int32_t mean = AddTensor(&net, "mean", DataType::kFloat32, {2, 8});
+  const int32_t cat = AddTensor(&net, "catin", DataType::kFloat32, {2, 16, 16, 16});
+  const int32_t out = AddTensor(&net, "cat", DataType::kFloat32, {2, 16, 16, 16});
+  net.inputs = {x};
+  AddLayer(&net, "add", OpType::kAdd, {x, c}, {a});
+  AddLayer(&net, "relu", OpType::kRelu, {a}, {r});
+  Attributes perm;
+  perm.Set("perm", std::vector<int64_t>{0, 2, 3, 1});
+  AddLayer(&net, "transpose", OpType::kTranspose, {r}, {t}, perm);
+  AddLayer(&net, "reshape", OpType::kReshape, {t, shape}, {v});
+  AddLayer(&net, "mul", OpType::kMul, {v, v}, {prod});
+  AddLayer(&net, "sigmoid", OpType::kSigmoid, {x}, {s});
+  Attributes axes;
+  axes.Set("axes", std::vector<int64_t>{2, 3});
+  axes.Set("keepdims", int64_t{0});
+  AddLayer(&net, "mean", OpType::kReduceMean, {s}, {mean}, axes);
+  Attributes axis;
+  axis.Set("axis", int64_t{1});
+  AddLayer(&net, "concat", OpType::kConcat, {r, s}, {cat}, axis);
+  AddLayer(&net, "tanh", OpType::kTanh, {cat}, {out});
+  net.outputs = {prod, mean, out};
+  return net;
+}
+
+std::vector<Tensor> SmallFeeds(uint32_t seed) { return {RandomTensor(DataType::kFloat32, {2, 8, 16, 16}, seed)}; }
+
+TEST(CudaEngine, SmallNetworkMatchesCpuInFp32AndFp16) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  for (bool graphs : {false, true}) {
+    ExpectCudaMatchesCpu(SmallNetwork(), SmallFeeds(1), Precision::kFp32, -1, graphs);
+    ExpectCudaMatchesCpu(SmallNetwork(), SmallFeeds(2), Precision::kFp16, -1, graphs);
+  }
+}
+
+// Device buffers for every I/O tensor of `engine`, inputs filled from `feeds`.
+struct IoBuffers {
+  std::vector<void*> ptrs;
+  ~IoBuffers() {
+    for (void* p : ptrs) cudaFree(p);
+  }
+};
+
+void MakeIo(const CudaEngine& engine, const std::vector<Tensor>& feeds, IoBuffers* io) {
+  size_t next = 0;
+  for (int i = 0; i < engine.NumIOTensors(); ++i) {
+    const IOTensorInfo& info = engine.IOTensor(i);
+    const size_t bytes = static_cast<size_t>(NumElements(info.shape)) * DataTypeSize(info.dtype);
+    void* p = nullptr;
+    ASSERT_EQ(cudaMalloc(&p, bytes), cudaSuccess);
+    io->ptrs.push_back(p);
+    if (info.is_input) {
+      ASSERT_EQ(cudaMemcpy(p, feeds[next++].raw(), bytes, cudaMemcpyHostToDevice), cudaSuccess);
+    }
+  }
+}
+
+std::vector<std::vector<uint8_t>> ReadOutputs(const CudaEngine& engine, const IoBuffers& io) {
+  std::vector<std::vector<uint8_t>> outs;
+  for (int i = 0; i < engine.NumIOTensors(); ++i) {
+    const IOTensorInfo& info = engine.IOTensor(i);
+    if (info.is_input) continue;
+    std::vector<uint8_t> bytes(static_cast<size_t>(NumElements(info.shape)) * DataTypeSize(info.dtype));
+    EXPECT_EQ(cudaMemcpy(bytes.data(), io.ptrs[static_cast<size_t>(i)], bytes.size(), cudaMemcpyDeviceToHost),
+              cudaSuccess);
+    outs.push_back(std::move(bytes));
+  }
+  return outs;
+}
+
+TEST(CudaEngine, GraphReplayEqualsPlainEnqueueAndFollowsRebinding) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  auto engine = CudaEngine::Create(SmallNetwork());
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  auto plain = (*engine)->CreateContext();
+  auto graphed = (*engine)->CreateContext();
+  ASSERT_TRUE(plain.ok() && graphed.ok());
+  (*plain)->SetCudaGraphs(false);
+  ASSERT_TRUE((*graphed)->cuda_graphs());
+  IoBuffers io_a, io_b;
+  MakeIo(**engine, SmallFeeds(3), &io_a);
+  MakeIo(**engine, SmallFeeds(4), &io_b);
+  for (int i = 0; i < (*engine)->NumIOTensors(); ++i) {
+    ASSERT_TRUE((*plain)->SetTensorAddress(i, io_a.ptrs[static_cast<size_t>(i)]).ok());
+    ASSERT_TRUE((*graphed)->SetTensorAddress(i, io_b.ptrs[static_cast<size_t>(i)]).ok());
+  }
+  ASSERT_TRUE((*plain)->Enqueue(nullptr).ok());
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  const auto want_a = ReadOutputs(**engine, io_a);
+
+  // Graphed context on the same input: warm-up, capture, replays.
+  for (int i = 0; i < (*engine)->NumIOTensors(); ++i) {
+    if ((*engine)->IOTensor(i).is_input) continue;
+    ASSERT_EQ(cudaMemset(io_a.ptrs[static_cast<size_t>(i)], 0, 4), cudaSuccess);
+  }
+  for (int i = 0; i < (*engine)->NumIOTensors(); ++i) {
+    ASSERT_TRUE((*graphed)->SetTensorAddress(i, io_a.ptrs[static_cast<size_t>(i)]).ok());
+  }
+  for (int k = 0; k < 4; ++k) ASSERT_TRUE((*graphed)->Enqueue(nullptr).ok());
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ((*graphed)->graph_error(), "");
+  EXPECT_EQ((*graphed)->graph_captures(), 1);
+  EXPECT_EQ((*graphed)->graph_launches(), 3);
+  EXPECT_EQ(ReadOutputs(**engine, io_a), want_a) << "graph replay differs from plain enqueue";
+
+  // Rebinding to other buffers updates the graph; results follow the new input.
+  for (int i = 0; i < (*engine)->NumIOTensors(); ++i) {
+    ASSERT_TRUE((*graphed)->SetTensorAddress(i, io_b.ptrs[static_cast<size_t>(i)]).ok());
+    ASSERT_TRUE((*plain)->SetTensorAddress(i, io_b.ptrs[static_cast<size_t>(i)]).ok());
+  }
+  ASSERT_TRUE((*graphed)->Enqueue(nullptr).ok());
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ((*graphed)->graph_captures(), 2);
+  const auto got_b = ReadOutputs(**engine, io_b);
+  ASSERT_TRUE((*plain)->Enqueue(nullptr).ok());
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  EXPECT_EQ(got_b, ReadOutputs(**engine, io_b));
+  EXPECT_NE(got_b, want_a);
+}
+
+TEST(CudaEngine, EightContextsOnEightThreadsAgree) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  CudaEngineOptions options;
+  options.precision = Precision::kFp16;
+  auto engine = CudaEngine::Create(SmallNetwork(), options);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  const std::vector<Tensor> feeds = SmallFeeds(5);
+  std::vector<std::vector<Tensor>> results(8);
+  std::vector<std::string> errors(8);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      auto context = (*engine)->CreateContext();
+      if (!context.ok()) {
+        errors[t] = context.status().ToString();
+        return;
+      }
+      for (int k = 0; k < 20 && errors[t].empty(); ++k) {
+        Status s = RunOnHost(**context, feeds, &results[t]);
+        if (!s.ok()) errors[t] = s.ToString();
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < 8; ++t) {
+    ASSERT_EQ(errors[t], "") << "thread " << t;
+    ASSERT_EQ(results[t].size(), results[0].size());
+    for (size_t k = 0; k < results[0].size(); ++k) {
+      ASSERT_EQ(results[t][k].bytes(), results[0][k].bytes());
+      EXPECT_EQ(std::memcmp(results[t][k].raw(), results[0][k].raw(), results[0][k].bytes()), 0)
+          << "thread " << t << " output " << k;
+    }
+  }
+}
+
+TEST(CudaEngine, SteadyStateMakesNoAllocation) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  auto engine = CudaEngine::Create(SmallNetwork());
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  for (bool graphs : {false, true}) {
+    auto context = (*engine)->CreateContext();
+    ASSERT_TRUE(context.ok());
+    (*context)->SetCudaGraphs(graphs);
+    IoBuffers io;
+    MakeIo(**engine, SmallFeeds(6), &io);
+    for (int i = 0; i < (*engine)->NumIOTensors(); ++i) {
+      ASSERT_TRUE((*context)->SetTensorAddress(i, io.ptrs[static_cast<size_t>(i)]).ok());
+    }
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+    for (int k = 0; k < 3; ++k) ASSERT_TRUE((*context)->Enqueue(stream).ok());  // warm-up and capture
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    size_t free_before = 0, free_after = 0, total = 0;
+    ASSERT_EQ(cudaMemGetInfo(&free_before, &total), cudaSuccess);
+    const int64_t news_before = g_news;
+    for (int k = 0; k < 100; ++k) ASSERT_TRUE((*context)->Enqueue(stream).ok());
+    const int64_t news = g_news - news_before;
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    ASSERT_EQ(cudaMemGetInfo(&free_after, &total), cudaSuccess);
+    EXPECT_EQ(news, 0) << "host allocations in 100 Enqueue calls (graphs " << graphs << ")";
+    EXPECT_EQ(free_before, free_after) << "device memory changed during 100 Enqueue calls (graphs " << graphs << ")";
+    cudaStreamDestroy(stream);
+  }
+}
+
+TEST(CudaEngine, CallerSuppliedArenaIsUsedAndChecked) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  auto engine = CudaEngine::Create(SmallNetwork());
+  ASSERT_TRUE(engine.ok());
+  void* arena = nullptr;
+  ASSERT_EQ(cudaMalloc(&arena, (*engine)->ArenaBytes()), cudaSuccess);
+  auto small = (*engine)->CreateContext(arena, (*engine)->ArenaBytes() - 1);
+  ASSERT_FALSE(small.ok());
+  EXPECT_NE(small.status().message().find("ArenaBytes"), std::string::npos);
+  auto context = (*engine)->CreateContext(arena, (*engine)->ArenaBytes());
+  ASSERT_TRUE(context.ok());
+  EXPECT_EQ((*context)->arena(), arena);
+  EXPECT_EQ((*context)->OwnedDeviceBytes(), (*engine)->WorkspaceBytes());  // the arena is the caller's
+  std::vector<Tensor> got;
+  ASSERT_TRUE(RunOnHost(**context, SmallFeeds(8), &got).ok());
+  auto cpu = CpuEngine::Create(SmallNetwork());
+  std::vector<Tensor> want;
+  ASSERT_TRUE((*cpu)->Run(SmallFeeds(8), &want).ok());
+  for (size_t k = 0; k < want.size(); ++k) ExpectTensorsClose(got[k], want[k], 1e-3, "output " + std::to_string(k));
+  context->reset();
+  cudaFree(arena);
+}
+
+TEST(CudaEngine, PlansAreCheckedAgainstTheDeviceKey) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  auto key = CudaDeviceKey(0);
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  EXPECT_EQ(key->backend, "cuda");
+  EXPECT_GT(key->sm_count, 0);
+  EXPECT_GT(key->cudnn_version, 0);
+  EXPECT_GT(key->cublas_version, 0);
+
+  const std::string dir = ::testing::TempDir();
+  PlanMetadata meta;
+  meta.edgert_version = EDGERT_VERSION_STRING;
+  meta.model_hash = "00";
+  meta.build_options_hash = "00";
+  meta.precision = Precision::kFp16;
+
+  meta.device = CpuDeviceKey();
+  auto cpu_bytes = SerializePlan(SmallNetwork(), meta);
+  ASSERT_TRUE(cpu_bytes.ok());
+  ASSERT_TRUE(WritePlanFile(dir + "/cpu.plan", *cpu_bytes).ok());
+  auto refused = CudaEngine::CreateFromPlan(dir + "/cpu.plan");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("cpu"), std::string::npos) << refused.status().message();
+
+  DeviceKey other = *key;
+  other.cudnn_version += 1;
+  meta.device = other;
+  auto other_bytes = SerializePlan(SmallNetwork(), meta);
+  ASSERT_TRUE(WritePlanFile(dir + "/other.plan", *other_bytes).ok());
+  auto refused2 = CudaEngine::CreateFromPlan(dir + "/other.plan");
+  ASSERT_FALSE(refused2.ok());
+
+  meta.device = *key;
+  auto bytes = SerializePlan(SmallNetwork(), meta);
+  ASSERT_TRUE(WritePlanFile(dir + "/gpu.plan", *bytes).ok());
+  auto engine = CudaEngine::CreateFromPlan(dir + "/gpu.plan");
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  EXPECT_EQ((*engine)->precision(), Precision::kFp16);
+  auto context = (*engine)->CreateContext();
+  ASSERT_TRUE(context.ok());
+  std::vector<Tensor> got;
+  ASSERT_TRUE(RunOnHost(**context, SmallFeeds(9), &got).ok());
+  auto cpu = CpuEngine::Create(SmallNetwork());
+  std::vector<Tensor> want;
+  ASSERT_TRUE((*cpu)->Run(SmallFeeds(9), &want).ok());
+  for (size_t k = 0; k < want.size(); ++k) ExpectTensorsClose(got[k], want[k], 1e-2, "output " + std::to_string(k));
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace edgert

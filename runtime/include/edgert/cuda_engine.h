@@ -144,6 +144,8 @@ class CudaExecutionContext {
   // Graphs captured (or updated) so far, and graph launches; for tests and `edgert bench`.
   int64_t graph_captures() const;
   int64_t graph_launches() const;
+  // Why CUDA graphs were turned off for this context after a refused capture; empty otherwise.
+  const std::string& graph_error() const;
   // When on, every Enqueue() first fills the arena with 0xFF bytes (NaN for float16 and float32) so
   // an element a kernel fails to write shows up. Off by default.
   void SetPoisonArena(bool on);

@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "edgert/network.h"
+#include "edgert/precision.h"
 #include "edgert/status.h"
 
 namespace edgert {
@@ -61,6 +62,7 @@ struct PlanMetadata {
   DeviceKey device;
   std::string build_options_hash;  // hex
   std::string model_hash;          // hex; model bytes and external data included
+  Precision precision = Precision::kFp32;  // how the float layers run (engines of other backends ignore it)
 
   // Filled by ReadPlanMetadata() / LoadedPlan; ignored by SerializePlan(), which computes them.
   uint32_t format_version = 0;

@@ -127,6 +127,10 @@ StatusOr<PlanMetadata> ParseMetadata(const uint8_t* meta, const PlanHeader& h, c
   out.num_layers = m->num_layers();
   out.num_constants = m->num_constants();
   out.weights_bytes = m->weights_bytes();
+  if (m->precision() > static_cast<uint8_t>(Precision::kFp16)) {
+    return CorruptPlan(name, "the plan's metadata names an unknown precision " + std::to_string(m->precision()));
+  }
+  out.precision = static_cast<Precision>(m->precision());
   out.file_bytes = h.file_size;
   if (out.weights_bytes != h.weights_size) {
     return CorruptPlan(name, "the plan's metadata and header disagree on the weights size");

@@ -155,7 +155,8 @@ StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& net, const PlanMe
   const auto model_off = meta_fbb.CreateString(metadata.model_hash);
   meta_fbb.Finish(fb::CreateMetadata(meta_fbb, version_off, device_off, options_off, model_off,
                                      static_cast<uint32_t>(net.tensors.size()),
-                                     static_cast<uint32_t>(net.layers.size()), num_constants, weights.Size()));
+                                     static_cast<uint32_t>(net.layers.size()), num_constants, weights.Size(),
+                                     static_cast<uint8_t>(metadata.precision)));
 
   // Step 4.
   plan_internal::PlanHeader h;

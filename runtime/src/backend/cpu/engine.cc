@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "edgert/version.h"
+#include "backend/network_check.h"
 
 namespace edgert {
 namespace {
@@ -61,8 +62,9 @@ Status PrepareKernels(const NetworkDef& net, std::vector<Tensor>* tensors,
   return Status::Ok();
 }
 
-// Every tensor index of `net` in range, and no layer writing a constant.
-Status CheckIndices(const NetworkDef& net) {
+}  // namespace
+
+Status CheckNetworkIndices(const NetworkDef& net) {
   const int32_t n_tensors = static_cast<int32_t>(net.tensors.size());
   auto valid = [&](int32_t t) { return t >= 0 && t < n_tensors; };
   for (int32_t t : net.inputs) {
@@ -84,13 +86,11 @@ Status CheckIndices(const NetworkDef& net) {
   return Status::Ok();
 }
 
-}  // namespace
-
 StatusOr<std::shared_ptr<Engine>> Engine::Create(NetworkDef network, const NetworkMemoryOptions& memory_options) {
   std::shared_ptr<Engine> engine(new Engine());
   engine->network_ = std::move(network);
   const NetworkDef& net = engine->network_;
-  EDGERT_RETURN_IF_ERROR(CheckIndices(net));
+  EDGERT_RETURN_IF_ERROR(CheckNetworkIndices(net));
   EDGERT_ASSIGN_OR_RETURN(engine->memory_plan_, PlanNetworkMemory(net, memory_options));
 
   // The base is aligned like the plan's offsets (at least to the GPU default of 256 bytes; a plan

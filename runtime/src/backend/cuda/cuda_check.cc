@@ -1,6 +1,6 @@
 #include "cuda_check.h"
 
-#include <cublas_api.h>
+#include <cublasLt.h>
 #include <cudnn.h>
 
 namespace edgert {
@@ -19,7 +19,7 @@ Status CudnnStatus(int status, const char* call) {
 
 Status CublasStatus(int status, const char* call) {
   if (status == 0) return Status::Ok();
-  return Internal(std::string(call) + " failed: " + cublasGetStatusString(static_cast<cublasStatus_t>(status)) +
+  return Internal(std::string(call) + " failed: " + cublasLtGetStatusString(static_cast<cublasStatus_t>(status)) +
                   " (cuBLAS status " + std::to_string(status) + ")");
 }
 

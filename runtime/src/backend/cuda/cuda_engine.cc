@@ -1,0 +1,571 @@
+// CudaEngine and CudaExecutionContext (contracts in edgert/cuda_engine.h).
+//
+//  1. CudaEngine::Create(): check indices; derive the device network (float32 tensors become
+//     float16 in an FP16 engine); plan the arena on it (PlanNetworkMemory, device dtype sizes);
+//     upload every constant once into one device allocation (float32 weights converted to float16
+//     on the host first in FP16); prepare every layer once in a dry run (support check, CUDA
+//     kernel creation with null activation pointers) to report unsupported layers up front and to
+//     size the shared workspace; record the I/O tensors.
+//  2. CreateContext(): the caller's arena or one cudaMalloc, one workspace cudaMalloc, a cuDNN and a
+//     cuBLASLt handle; a CudaTensor per network tensor (constants: the engine's device copy;
+//     activations: arena + planned offset); a kernel (launch record) per layer the plan does not
+//     elide. Nothing is allocated after this.
+//  3. Enqueue(stream): check bindings, then the body: [poison memset] → inputs copied or converted
+//     into the arena → layer kernels in order → outputs copied or converted to their bindings.
+//     With CUDA graphs on, the first Enqueue runs the body eagerly (libraries finish their lazy
+//     initialisation outside any capture), the second captures the body into a graph and
+//     instantiates it, later ones launch it; when a binding changes, the body is captured again
+//     and the executable graph updated in place (re-instantiated only if the update is refused).
+//     A capture the driver refuses turns graphs off for the context (the reason is kept) and the
+//     body runs eagerly from then on.
+#include "edgert/cuda_engine.h"
+
+#include <cublasLt.h>
+#include <cuda_runtime.h>
+#include <cudnn.h>
+
+#include <cstring>
+
+#include "backend/network_check.h"
+#include "cuda_check.h"
+#include "cuda_kernel.h"
+#include "edgert/version.h"
+#include "engine_kernels.h"
+#include "op_util.h"
+
+namespace edgert {
+
+using cuda::CudaKernel;
+using cuda::CudaKernelPtr;
+using cuda::CudaOpContext;
+using cuda::CudaResources;
+using cuda::CudaTensor;
+using cuda::DeviceDtype;
+
+int CudaDeviceCount() {
+  int n = 0;
+  if (cudaGetDeviceCount(&n) != cudaSuccess) {
+    cudaGetLastError();  // clear the sticky "no driver" error
+    return 0;
+  }
+  return n;
+}
+
+StatusOr<DeviceKey> CudaDeviceKey(int device_id) {
+  const int count = CudaDeviceCount();
+  if (device_id < 0 || device_id >= count) {
+    return NotFound("CUDA device " + std::to_string(device_id) + " does not exist (" + std::to_string(count) +
+                    " visible)");
+  }
+  cudaDeviceProp prop;
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&prop, device_id));
+  DeviceKey key;
+  key.backend = "cuda";
+  key.gpu_name = prop.name;
+  key.cc_major = prop.major;
+  key.cc_minor = prop.minor;
+  key.sm_count = prop.multiProcessorCount;
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaRuntimeGetVersion(&key.cuda_version));
+  key.cudnn_version = static_cast<int>(cudnnGetVersion());
+  key.cublas_version = static_cast<int>(cublasLtGetVersion());
+  return key;
+}
+
+// ---- Per-context state ---------------------------------------------------------------------------
+
+struct CudaContextState {
+  CudaResources resources;
+  void* owned_arena = nullptr;
+  void* workspace = nullptr;
+  size_t owned_bytes = 0;
+  std::vector<CudaTensor> tensors;             // one per network tensor
+  std::vector<CudaKernelPtr> kernels;          // one per layer; null for elided layers
+  std::vector<void*> bindings;                 // per I/O tensor
+  bool poison = false;
+  bool graphs = false;
+  bool warmed_up = false;                      // the body ran eagerly once
+  std::vector<void*> captured_bindings;        // the bindings baked into graph_exec
+  bool captured_poison = false;
+  cudaGraphExec_t graph_exec = nullptr;
+  int64_t captures = 0;
+  int64_t launches = 0;
+  std::string graph_error;                     // why graphs were turned off, if they were
+
+  ~CudaContextState() {
+    if (graph_exec != nullptr) cudaGraphExecDestroy(graph_exec);
+    kernels.clear();  // kernels may hold library plans tied to the handles below
+    if (resources.cudnn != nullptr) cudnnDestroy(resources.cudnn);
+    if (resources.cublaslt != nullptr) cublasLtDestroy(resources.cublaslt);
+    if (workspace != nullptr) cudaFree(workspace);
+    if (owned_arena != nullptr) cudaFree(owned_arena);
+  }
+};
+
+namespace {
+
+// cuDNN / cuBLASLt handles for `device_id`, with the device's facts.
+Status CreateResources(int device_id, CudaResources* res) {
+  cudaDeviceProp prop;
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&prop, device_id));
+  res->device_id = device_id;
+  res->sm_count = prop.multiProcessorCount;
+  res->cc_major = prop.major;
+  res->cc_minor = prop.minor;
+  cudnnHandle_t cudnn = nullptr;
+  EDGERT_CUDNN_RETURN_IF_ERROR(cudnnCreate(&cudnn));
+  res->cudnn = cudnn;
+  cublasLtHandle_t lt = nullptr;
+  EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&lt));
+  res->cublaslt = lt;
+  return Status::Ok();
+}
+
+void DestroyResources(CudaResources* res) {
+  if (res->cudnn != nullptr) cudnnDestroy(res->cudnn);
+  if (res->cublaslt != nullptr) cublasLtDestroy(res->cublaslt);
+  res->cudnn = nullptr;
+  res->cublaslt = nullptr;
+}
+
+// Creates the kernel of every layer of `net` against `tensors` (device views, one per network
+// tensor); layers with `skip[l]` set get no kernel. `kernels` may be null (validation only).
+Status PrepareCudaKernels(const NetworkDef& net, Precision precision, const std::vector<CudaTensor>& tensors,
+                          const std::vector<uint8_t>& skip, CudaResources* resources, bool dry_run,
+                          std::vector<CudaKernelPtr>* kernels, size_t* workspace_bytes) {
+  std::vector<ValueInfo> infos(net.tensors.size());
+  for (size_t i = 0; i < net.tensors.size(); ++i) {
+    const TensorDef& def = net.tensors[i];
+    infos[i].dtype = def.dtype;
+    infos[i].shape = def.shape;
+    if (def.is_constant()) infos[i].value = &def.value;
+  }
+  if (kernels != nullptr) {
+    kernels->clear();
+    kernels->resize(net.layers.size());
+  }
+  size_t workspace = 0;
+  for (size_t l = 0; l < net.layers.size(); ++l) {
+    const LayerDef& layer = net.layers[l];
+    std::vector<const ValueInfo*> in_infos;
+    CudaOpContext cctx;
+    for (int32_t t : layer.inputs) {
+      in_infos.push_back(t < 0 ? nullptr : &infos[static_cast<size_t>(t)]);
+      cctx.inputs.push_back(t < 0 ? nullptr : &tensors[static_cast<size_t>(t)]);
+    }
+    OpContext ctx(layer.op, layer.name, layer.attrs, layer.opset, in_infos, layer.outputs.size());
+    for (size_t k = 0; k < layer.outputs.size(); ++k) {
+      const size_t t = static_cast<size_t>(layer.outputs[k]);
+      ctx.SetOutput(k, infos[t].dtype, infos[t].shape);
+      cctx.outputs.push_back(&tensors[t]);
+    }
+    EDGERT_RETURN_IF_ERROR(CheckSupported(ctx));
+    if (!skip.empty() && skip[l]) continue;
+    cctx.op = &ctx;
+    cctx.precision = precision;
+    cctx.resources = resources;
+    cctx.dry_run = dry_run;
+    EDGERT_ASSIGN_OR_RETURN(CudaKernelPtr kernel, cuda::CreateCudaKernel(cctx));
+    workspace = std::max(workspace, kernel->WorkspaceBytes());
+    if (kernels != nullptr) (*kernels)[l] = std::move(kernel);
+  }
+  if (workspace_bytes != nullptr) *workspace_bytes = workspace;
+  return Status::Ok();
+}
+
+// Device views of every tensor: constants at the engine's copy, planned activations at
+// arena + offset (arena may be null: dry run), unused tensors null.
+std::vector<CudaTensor> DeviceViews(const CudaEngine& engine, char* arena) {
+  const NetworkDef& net = engine.network();
+  const NetworkDef& dnet = engine.device_network();
+  const NetworkMemoryPlan& plan = engine.memory_plan();
+  std::vector<CudaTensor> views(net.tensors.size());
+  for (size_t i = 0; i < net.tensors.size(); ++i) {
+    CudaTensor& v = views[i];
+    v.dtype = dnet.tensors[i].dtype;
+    v.shape = net.tensors[i].shape;
+    if (net.tensors[i].is_constant()) {
+      v.data = const_cast<void*>(engine.ConstantAddress(static_cast<int32_t>(i)));
+      v.host = &net.tensors[i].value;
+    } else if (arena != nullptr && plan.tensors[i].kind != TensorMemoryKind::kNone) {
+      v.data = arena + plan.tensors[i].offset;
+    }
+  }
+  return views;
+}
+
+}  // namespace
+
+// ---- CudaEngine ------------------------------------------------------------------------------------
+
+CudaEngine::~CudaEngine() {
+  if (weights_ != nullptr) cudaFree(weights_);
+}
+
+StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, const CudaEngineOptions& options) {
+  std::shared_ptr<CudaEngine> engine(new CudaEngine());
+  engine->options_ = options;
+  engine->network_ = std::move(network);
+  const NetworkDef& net = engine->network_;
+  EDGERT_RETURN_IF_ERROR(CheckNetworkIndices(net));
+  if (CudaDeviceCount() <= options.device_id || options.device_id < 0) {
+    return NotFound("no CUDA device " + std::to_string(options.device_id) + " (" +
+                    std::to_string(CudaDeviceCount()) + " visible): the CUDA backend needs an NVIDIA GPU and driver");
+  }
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(options.device_id));
+
+  // 1. The device network: same layers and tensors, device dtypes. Constants keep their host values
+  //    (as views of the same bytes) so the planner and the kernels can read parameters.
+  NetworkDef& dnet = engine->device_network_;
+  dnet.layers = net.layers;
+  dnet.inputs = net.inputs;
+  dnet.outputs = net.outputs;
+  dnet.tensors.resize(net.tensors.size());
+  for (size_t i = 0; i < net.tensors.size(); ++i) {
+    const TensorDef& def = net.tensors[i];
+    TensorDef& d = dnet.tensors[i];
+    d.name = def.name;
+    d.shape = def.shape;
+    d.dtype = DeviceDtype(def.dtype, options.precision);
+    if (def.is_constant()) d.value = def.value;
+  }
+  EDGERT_ASSIGN_OR_RETURN(engine->memory_plan_, PlanNetworkMemory(dnet, options.memory));
+  const size_t plan_alignment = engine->memory_plan_.alignment;
+  engine->arena_alignment_ = (plan_alignment > kDefaultMemoryAlignment && plan_alignment <= 4096 &&
+                              (plan_alignment & (plan_alignment - 1)) == 0)
+                                 ? plan_alignment
+                                 : kDefaultMemoryAlignment;
+  const size_t plan_bytes = engine->memory_plan_.figures.arena_bytes;
+  if (!AlignUp(plan_bytes > 0 ? plan_bytes : 1, engine->arena_alignment_, &engine->arena_bytes_)) {
+    return OutOfRange("the activation arena of " + std::to_string(plan_bytes) + " bytes is too large");
+  }
+
+  // 2. Weights: one allocation, every constant at a 256-byte aligned offset, in its device dtype.
+  std::vector<size_t> offsets(net.tensors.size(), 0);
+  size_t total = 0;
+  for (size_t i = 0; i < net.tensors.size(); ++i) {
+    if (!net.tensors[i].is_constant()) continue;
+    offsets[i] = total;
+    const size_t bytes = static_cast<size_t>(net.tensors[i].value.num_elements()) * DataTypeSize(dnet.tensors[i].dtype);
+    if (!AlignUp(total + (bytes > 0 ? bytes : 1), kDefaultMemoryAlignment, &total)) {
+      return OutOfRange("the network's weights are too large");
+    }
+  }
+  engine->weights_bytes_ = total;
+  engine->constant_ptrs_.assign(net.tensors.size(), nullptr);
+  if (total > 0) {
+    const cudaError_t err = cudaMalloc(&engine->weights_, total);
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      return OutOfRange("out of device memory uploading " + std::to_string(total) + " bytes of weights (" +
+                        cudaGetErrorString(err) + ")");
+    }
+    std::vector<uint16_t> half;
+    for (size_t i = 0; i < net.tensors.size(); ++i) {
+      if (!net.tensors[i].is_constant()) continue;
+      char* dst = static_cast<char*>(engine->weights_) + offsets[i];
+      engine->constant_ptrs_[i] = dst;
+      const Tensor& value = net.tensors[i].value;
+      if (value.bytes() == 0) continue;
+      if (dnet.tensors[i].dtype == DataType::kFloat16 && value.dtype() == DataType::kFloat32) {
+        half.resize(static_cast<size_t>(value.num_elements()));
+        for (size_t k = 0; k < half.size(); ++k) half[k] = FloatToHalf(value.data<float>()[k]);
+        EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, half.data(), half.size() * 2, cudaMemcpyHostToDevice));
+      } else {
+        EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, value.raw(), value.bytes(), cudaMemcpyHostToDevice));
+      }
+    }
+  }
+
+  // 3. Validation: every layer gets a CUDA kernel (dry run), and the workspace is sized.
+  {
+    CudaResources res;
+    Status s = CreateResources(options.device_id, &res);
+    if (s.ok()) {
+      const std::vector<CudaTensor> views = DeviceViews(*engine, nullptr);
+      s = PrepareCudaKernels(net, options.precision, views, engine->memory_plan_.layer_elided, &res, true, nullptr,
+                             &engine->workspace_bytes_);
+    }
+    DestroyResources(&res);
+    EDGERT_RETURN_IF_ERROR(s);
+  }
+
+  for (int32_t t : net.inputs) {
+    const TensorDef& def = net.tensors[static_cast<size_t>(t)];
+    engine->io_.push_back({def.name, def.dtype, def.shape, true});
+    engine->io_tensor_index_.push_back(t);
+  }
+  for (int32_t t : net.outputs) {
+    const TensorDef& def = net.tensors[static_cast<size_t>(t)];
+    engine->io_.push_back({def.name, def.dtype, def.shape, false});
+    engine->io_tensor_index_.push_back(t);
+  }
+  return engine;
+}
+
+StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::CreateFromPlan(const std::string& path,
+                                                                 const CudaEngineOptions& options) {
+  EDGERT_ASSIGN_OR_RETURN(DeviceKey here, CudaDeviceKey(options.device_id));
+  EDGERT_RETURN_IF_ERROR(ValidatePlan(path, here, EDGERT_VERSION_STRING));
+  EDGERT_ASSIGN_OR_RETURN(LoadedPlan plan, LoadedPlan::Open(path));
+  auto shared_plan = std::make_shared<const LoadedPlan>(std::move(plan));
+  CudaEngineOptions from_plan = options;
+  from_plan.precision = shared_plan->metadata().precision;
+  StatusOr<std::shared_ptr<CudaEngine>> engine = Create(shared_plan->network(), from_plan);
+  if (!engine.ok()) return engine.status().WithContext(path);
+  (*engine)->plan_ = std::move(shared_plan);
+  return engine;
+}
+
+int CudaEngine::FindIOTensor(const std::string& name) const {
+  for (size_t i = 0; i < io_.size(); ++i) {
+    if (io_[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+StatusOr<std::unique_ptr<CudaExecutionContext>> CudaEngine::CreateContext(void* device_arena, size_t bytes) const {
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(options_.device_id));
+  std::unique_ptr<CudaExecutionContext> context(new CudaExecutionContext(shared_from_this()));
+  CudaContextState& st = *context->state_;
+  if (device_arena != nullptr) {
+    if (bytes < arena_bytes_) {
+      return InvalidArgument("the arena given to CreateContext has " + std::to_string(bytes) +
+                             " bytes; the engine needs " + std::to_string(arena_bytes_) + " (ArenaBytes())");
+    }
+    if (reinterpret_cast<uintptr_t>(device_arena) % arena_alignment_ != 0) {
+      return InvalidArgument("the arena given to CreateContext is not aligned to " + std::to_string(arena_alignment_) +
+                             " bytes (ArenaAlignment())");
+    }
+    context->arena_ = static_cast<char*>(device_arena);
+  } else {
+    const cudaError_t err = cudaMalloc(&st.owned_arena, arena_bytes_);
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      return OutOfRange("out of device memory allocating the activation arena of " + std::to_string(arena_bytes_) +
+                        " bytes (" + cudaGetErrorString(err) + ")");
+    }
+    st.owned_bytes += arena_bytes_;
+    context->arena_ = static_cast<char*>(st.owned_arena);
+  }
+  EDGERT_RETURN_IF_ERROR(CreateResources(options_.device_id, &st.resources));
+  st.tensors = DeviceViews(*this, context->arena_);
+  size_t workspace = 0;
+  EDGERT_RETURN_IF_ERROR(PrepareCudaKernels(network_, options_.precision, st.tensors, memory_plan_.layer_elided,
+                                            &st.resources, false, &st.kernels, &workspace));
+  if (workspace > 0) {
+    const cudaError_t err = cudaMalloc(&st.workspace, workspace);
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      return OutOfRange("out of device memory allocating a workspace of " + std::to_string(workspace) + " bytes (" +
+                        cudaGetErrorString(err) + ")");
+    }
+    st.owned_bytes += workspace;
+    for (CudaKernelPtr& k : st.kernels) {
+      if (k != nullptr) k->SetWorkspace(st.workspace);
+    }
+  }
+  st.bindings.assign(io_.size(), nullptr);
+  st.graphs = options_.cuda_graphs;
+  return context;
+}
+
+// ---- CudaExecutionContext ----------------------------------------------------------------------------
+
+CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const CudaEngine> engine)
+    : engine_(std::move(engine)), state_(new CudaContextState()) {}
+
+CudaExecutionContext::~CudaExecutionContext() {
+  cudaSetDevice(engine_->device_id());
+  state_.reset();
+}
+
+Status CudaExecutionContext::SetTensorAddress(const std::string& name, void* data) {
+  const int index = engine_->FindIOTensor(name);
+  if (index < 0) return NotFound("'" + name + "' is not an input or output of the engine", name);
+  return SetTensorAddress(index, data);
+}
+
+Status CudaExecutionContext::SetTensorAddress(int io_index, void* data) {
+  if (io_index < 0 || io_index >= engine_->NumIOTensors()) {
+    return OutOfRange("I/O tensor index " + std::to_string(io_index) + " is out of range (the engine has " +
+                      std::to_string(engine_->NumIOTensors()) + ")");
+  }
+  const std::string& name = engine_->IOTensor(io_index).name;
+  if (data == nullptr) return InvalidArgument("null address for tensor '" + name + "'", name);
+  state_->bindings[static_cast<size_t>(io_index)] = data;
+  return Status::Ok();
+}
+
+void CudaExecutionContext::SetCudaGraphs(bool on) { state_->graphs = on; }
+bool CudaExecutionContext::cuda_graphs() const { return state_->graphs; }
+int64_t CudaExecutionContext::graph_captures() const { return state_->captures; }
+int64_t CudaExecutionContext::graph_launches() const { return state_->launches; }
+const std::string& CudaExecutionContext::graph_error() const { return state_->graph_error; }
+void CudaExecutionContext::SetPoisonArena(bool on) { state_->poison = on; }
+size_t CudaExecutionContext::OwnedDeviceBytes() const { return state_->owned_bytes; }
+
+namespace {
+
+// The work of one inference, queued on `stream` (captured into a graph or run eagerly).
+Status EnqueueBody(const CudaEngine& engine, CudaContextState& st, void* arena, cudaStream_t stream) {
+  if (st.poison) EDGERT_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(arena, 0xFF, engine.ArenaBytes(), stream));
+  const int n_io = engine.NumIOTensors();
+  for (int i = 0; i < n_io; ++i) {
+    if (!engine.IOTensor(i).is_input) continue;
+    const CudaTensor& dst = st.tensors[static_cast<size_t>(engine.IOTensorIndex(i))];
+    if (dst.data == nullptr || dst.num_elements() == 0) continue;  // unused by the network
+    EDGERT_RETURN_IF_ERROR(cuda::EnqueueConvert(stream, st.bindings[static_cast<size_t>(i)], engine.IOTensor(i).dtype,
+                                                dst.data, dst.dtype, dst.num_elements())
+                               .WithContext("input '" + engine.IOTensor(i).name + "'"));
+  }
+  const NetworkDef& net = engine.network();
+  for (size_t l = 0; l < st.kernels.size(); ++l) {
+    if (st.kernels[l] == nullptr) continue;  // elided by the memory plan
+    Status s = st.kernels[l]->Enqueue(stream);
+    if (!s.ok()) return s.WithContext("layer '" + net.layers[l].name + "'");
+  }
+  for (int i = 0; i < n_io; ++i) {
+    if (engine.IOTensor(i).is_input) continue;
+    const CudaTensor& src = st.tensors[static_cast<size_t>(engine.IOTensorIndex(i))];
+    if (src.num_elements() == 0) continue;
+    EDGERT_RETURN_IF_ERROR(cuda::EnqueueConvert(stream, src.data, src.dtype, st.bindings[static_cast<size_t>(i)],
+                                                engine.IOTensor(i).dtype, src.num_elements())
+                               .WithContext("output '" + engine.IOTensor(i).name + "'"));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status CudaExecutionContext::Enqueue(CudaStream stream) {
+  const CudaEngine& engine = *engine_;
+  CudaContextState& st = *state_;
+  const int n_io = engine.NumIOTensors();
+  for (int i = 0; i < n_io; ++i) {
+    if (st.bindings[static_cast<size_t>(i)] == nullptr) {
+      const IOTensorInfo& io = engine.IOTensor(i);
+      return InvalidArgument(std::string(io.is_input ? "input" : "output") + " '" + io.name +
+                                 "' has no address; call SetTensorAddress first",
+                             io.name);
+    }
+  }
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(engine.device_id()));
+  if (!st.graphs || !st.warmed_up) {
+    st.warmed_up = true;
+    return EnqueueBody(engine, st, arena_, stream);
+  }
+  if (st.graph_exec == nullptr || st.captured_bindings != st.bindings || st.captured_poison != st.poison) {
+    // Capture (thread-local mode: other threads' CUDA calls are not affected).
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    Status body = EnqueueBody(engine, st, arena_, stream);
+    cudaGraph_t graph = nullptr;
+    const cudaError_t end = cudaStreamEndCapture(stream, &graph);
+    if (!body.ok() || end != cudaSuccess || graph == nullptr) {
+      if (graph != nullptr) cudaGraphDestroy(graph);
+      cudaGetLastError();
+      st.graphs = false;
+      st.graph_error = !body.ok() ? body.message() : std::string("cudaStreamEndCapture: ") + cudaGetErrorString(end);
+      if (st.graph_exec != nullptr) {
+        cudaGraphExecDestroy(st.graph_exec);
+        st.graph_exec = nullptr;
+      }
+      // Run the inference eagerly instead; a real error shows up again here.
+      return EnqueueBody(engine, st, arena_, stream);
+    }
+    bool updated = false;
+    if (st.graph_exec != nullptr) {
+      cudaGraphExecUpdateResultInfo info;
+      updated = cudaGraphExecUpdate(st.graph_exec, graph, &info) == cudaSuccess;
+      if (!updated) {
+        cudaGetLastError();
+        cudaGraphExecDestroy(st.graph_exec);
+        st.graph_exec = nullptr;
+      }
+    }
+    if (!updated) {
+      const cudaError_t inst = cudaGraphInstantiate(&st.graph_exec, graph, 0);
+      if (inst != cudaSuccess) {
+        cudaGraphDestroy(graph);
+        cudaGetLastError();
+        st.graph_exec = nullptr;
+        st.graphs = false;
+        st.graph_error = std::string("cudaGraphInstantiate: ") + cudaGetErrorString(inst);
+        return EnqueueBody(engine, st, arena_, stream);
+      }
+    }
+    cudaGraphDestroy(graph);
+    st.captured_bindings = st.bindings;
+    st.captured_poison = st.poison;
+    ++st.captures;
+  }
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(st.graph_exec, stream));
+  ++st.launches;
+  return Status::Ok();
+}
+
+// ---- Host convenience --------------------------------------------------------------------------------
+
+namespace {
+
+// Device buffers freed on scope exit.
+struct DeviceBuffers {
+  std::vector<void*> ptrs;
+  ~DeviceBuffers() {
+    for (void* p : ptrs) cudaFree(p);
+  }
+};
+
+}  // namespace
+
+Status RunOnHost(CudaExecutionContext& context, const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) {
+  const CudaEngine& engine = context.engine();
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(engine.device_id()));
+  size_t n_inputs = 0;
+  for (int i = 0; i < engine.NumIOTensors(); ++i) n_inputs += engine.IOTensor(i).is_input ? 1 : 0;
+  if (inputs.size() != n_inputs) {
+    return InvalidArgument("the engine has " + std::to_string(n_inputs) + " inputs; " + std::to_string(inputs.size()) +
+                           " given");
+  }
+  DeviceBuffers buffers;
+  cudaStream_t stream = nullptr;
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+  struct StreamGuard {
+    cudaStream_t s;
+    ~StreamGuard() { cudaStreamDestroy(s); }
+  } guard{stream};
+  outputs->clear();
+  size_t next_input = 0;
+  for (int i = 0; i < engine.NumIOTensors(); ++i) {
+    const IOTensorInfo& io = engine.IOTensor(i);
+    const size_t bytes = static_cast<size_t>(NumElements(io.shape)) * DataTypeSize(io.dtype);
+    void* ptr = nullptr;
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaMalloc(&ptr, bytes > 0 ? bytes : 1));
+    buffers.ptrs.push_back(ptr);
+    if (io.is_input) {
+      const Tensor& in = inputs[next_input++];
+      if (in.dtype() != io.dtype || in.shape() != io.shape) {
+        return InvalidArgument("input '" + io.name + "' must be " + DataTypeName(io.dtype) + " " +
+                                   ShapeToString(io.shape) + "; got " + DataTypeName(in.dtype()) + " " +
+                                   ShapeToString(in.shape()),
+                               io.name);
+      }
+      if (bytes > 0) EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(ptr, in.raw(), bytes, cudaMemcpyHostToDevice));
+    }
+    EDGERT_RETURN_IF_ERROR(context.SetTensorAddress(i, ptr));
+  }
+  EDGERT_RETURN_IF_ERROR(context.Enqueue(stream));
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(stream));
+  for (int i = 0; i < engine.NumIOTensors(); ++i) {
+    const IOTensorInfo& io = engine.IOTensor(i);
+    if (io.is_input) continue;
+    EDGERT_ASSIGN_OR_RETURN(Tensor out, Tensor::Create(io.dtype, io.shape));
+    if (out.bytes() > 0) {
+      EDGERT_CUDA_RETURN_IF_ERROR(
+          cudaMemcpy(out.raw(), buffers.ptrs[static_cast<size_t>(i)], out.bytes(), cudaMemcpyDeviceToHost));
+    }
+    outputs->push_back(std::move(out));
+  }
+  return Status::Ok();
+}
+
+}  // namespace edgert
