@@ -588,9 +588,9 @@ StatusOr<CudaKernelPtr> CreateMatMul(const CudaOpContext& ctx) {
   // The innermost merged dimension: folded into M when B is broadcast along it, else batched.
   if (!merged.empty()) {
     const BatchDim inner = merged.back();
+    merged.pop_back();
     if (inner.b == 0) {
       spec.m *= inner.size;
-      merged.pop_back();
     } else {
       spec.batch = inner.size;
       spec.stride_a = inner.a;
