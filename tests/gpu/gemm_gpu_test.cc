@@ -4,8 +4,9 @@
 // Coverage: Gemm with every transA/transB pair, alpha/beta, C of each broadcast shape (none,
 // scalar, [1], [N], [1,N], [M,1], [M,N]; the bias epilogue when [N] and beta == 1), constant and
 // runtime B, fused activations (cuBLASLt-fused Relu / GeluTanh, with and without bias, and the
-// separate epilogue for Gelu / Sigmoid / LeakyRelu / Clip), odd sizes; MatMul 2-D, batched
-// 3-D / 4-D, broadcast batch groups, a broadcast A (stride 0), 1-D operands.
+// separate epilogue for Gelu / Sigmoid / LeakyRelu / Tanh), odd sizes; MatMul 2-D, batched
+// 3-D / 4-D, broadcast batch groups, a broadcast A (stride 0), 1-D operands; CUDA-graph capture and
+// replay of the launches.
 #include <string>
 #include <vector>
 
@@ -209,6 +210,50 @@ TEST(MatMulGpu, OneD) {
   ExpectMatMul({3, 4, 6}, {6});  // batched x 1-D
   ExpectMatMul({6}, {3, 6, 4});  // 1-D x batched
   ExpectMatMul({64}, {64});      // dot product
+}
+
+// cuBLASLt launches, the C fill and the activation epilogue inside a captured CUDA graph: the
+// first run is eager, the second captures, the third replays; every run matches the CPU.
+void ExpectGraphReplayMatches(OpType op, const Attributes& attrs, const std::vector<OpArg>& args) {
+  StatusOr<SingleOpNetwork> single = BuildSingleOp(op, attrs, args, 1, 17, "op");
+  ASSERT_TRUE(single.ok()) << single.status().ToString();
+  StatusOr<std::unique_ptr<CpuEngine>> cpu = CpuEngine::Create(single->net);
+  ASSERT_TRUE(cpu.ok()) << cpu.status().ToString();
+  std::vector<Tensor> want;
+  Status s = (*cpu)->Run(single->feeds, &want);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  CudaEngineOptions options;
+  options.cuda_graphs = true;
+  StatusOr<std::shared_ptr<CudaEngine>> engine = CudaEngine::Create(single->net, options);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  StatusOr<std::unique_ptr<CudaExecutionContext>> context = (*engine)->CreateContext();
+  ASSERT_TRUE(context.ok()) << context.status().ToString();
+  (*context)->SetPoisonArena(true);
+  for (int run = 0; run < 3; ++run) {
+    std::vector<Tensor> got;
+    s = RunOnHost(**context, single->feeds, &got);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_EQ(got.size(), 1u);
+    ExpectTensorsClose(got[0], want[0], DefaultTolerance(Precision::kFp32), "run " + std::to_string(run));
+  }
+  EXPECT_EQ((*context)->graph_error(), "");
+  EXPECT_GE((*context)->graph_captures(), 1);
+}
+
+TEST(GemmGpu, CudaGraphReplay) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  Attributes relu;
+  relu.Set(kActivationAttr, std::string("Relu"));
+  ExpectGraphReplayMatches(
+      OpType::kGemm, relu,
+      {OpArg{Rand({16, 32}, 1), false}, OpArg{Rand({32, 24}, 2), true}, OpArg{Rand({24}, 3), true}});
+  Attributes sigmoid;
+  sigmoid.Set(kActivationAttr, std::string("Sigmoid"));
+  ExpectGraphReplayMatches(
+      OpType::kGemm, sigmoid,
+      {OpArg{Rand({16, 32}, 1), false}, OpArg{Rand({32, 24}, 2), true}, OpArg{Rand({16, 1}, 3), true}});
+  ExpectGraphReplayMatches(OpType::kMatMul, Attributes{},
+                           {OpArg{Rand({2, 1, 4, 5}, 4), false}, OpArg{Rand({3, 5, 6}, 5), false}});
 }
 
 }  // namespace
