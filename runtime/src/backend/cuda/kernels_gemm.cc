@@ -33,8 +33,9 @@
 // known) with at most 32 MiB of workspace and the operands' real alignments (the largest power of
 // two <= 256 dividing every address a call uses; an unknown address in a dry run counts as 256,
 // as arena offsets and weights are 256-aligned); the first algorithm returned is kept and its
-// workspace size declared. Enqueue only launches (cublasLtMatmul, the fill and epilogue kernels,
-// cudaMemsetAsync). Integer MatMul is not supported (neither is it on the CPU reference).
+// workspace size declared. If the heuristic refuses a batched MatMul, the batch is unrolled into
+// single calls. Enqueue only launches (cublasLtMatmul, the fill and epilogue kernels); errors name
+// the node. Integer MatMul is not supported (neither is it on the CPU reference).
 #include "kernels_gemm.h"
 
 #include <cublasLt.h>
@@ -650,7 +651,7 @@ StatusOr<CudaKernelPtr> CreateMatMul(const CudaOpContext& ctx) {
 }  // namespace
 
 StatusOr<CudaKernelPtr> CreateGemmKernel(const CudaOpContext& ctx) {
-  if (Handle(ctx) == nullptr) return ctx.Error("no cuBLASLt handle in the CUDA resources");
+  if (Handle(ctx) == nullptr) return Internal(Where(ctx) + "no cuBLASLt handle in the CUDA resources", ctx.name());
   switch (ctx.op->op()) {
     case OpType::kGemm:
       return CreateGemm(ctx);
