@@ -22,7 +22,9 @@
 #include <thread>
 #include <vector>
 
+#include "bench_common.h"
 #include "cli_common.h"
+#include "cli_device.h"
 #include "cli_util.h"
 #include "edgert/builder.h"
 #include "edgert/engine.h"
@@ -32,12 +34,17 @@ namespace edgert {
 
 const char kBenchHelp[] =
     "usage: edgert bench MODEL.onnx|PLAN [--shapes NAME:DIMS[,...]] [--iterations N] [--duration S]\n"
-    "                    [--warmup S] [--contexts K] [--seed N]\n"
+    "                    [--warmup S] [--contexts K] [--seed N] [--device cpu|cuda|auto] [--fp16]\n"
+    "                    [--no-graphs]\n"
     "\n"
-    "Builds the model (or loads the plan) into an engine on the reference CPU backend, feeds random\n"
-    "inputs and times Enqueue() with a steady clock after a warm-up. Prints, like trtexec: latency\n"
-    "min/mean/median/p90/p99/max in ms, throughput in inferences/s, host enqueue time, H2D/D2H\n"
-    "(n/a on the CPU backend) and the arena and weight bytes.\n"
+    "Builds the model (or loads the plan) into an engine, feeds random inputs and times it after a\n"
+    "warm-up. Prints, like trtexec: latency min/mean/median/p90/p99/max in ms, throughput in\n"
+    "inferences/s, host enqueue time, H2D/D2H and the memory used.\n"
+    "CPU backend: Enqueue() runs synchronously and is timed with a steady clock.\n"
+    "CUDA backend: each iteration copies the inputs from pinned host memory (two rotated sets), runs\n"
+    "the network (replaying its CUDA graph unless --no-graphs) and copies the outputs back, on the\n"
+    "context's own stream, timed with CUDA events: 'GPU Compute' is the network alone, 'Latency' the\n"
+    "three together; device memory = weights + one arena and one workspace per context.\n"
     "\n"
     "  --shapes NAME:DIMS,...  build-time shapes of inputs with dynamic dimensions (plans: must match)\n"
     "  --iterations N          at least N timed runs per context (default 10)\n"
@@ -47,23 +54,12 @@ const char kBenchHelp[] =
     "  --contexts K            K threads, each with its own execution context on the one engine;\n"
     "                          throughput is the aggregate (default 1)\n"
     "  --seed N                seed of the random inputs (default 1)\n"
+    EDGERT_DEVICE_OPTIONS_HELP
+    "  --no-graphs             CUDA: enqueue the layers every time instead of replaying a CUDA graph\n"
     "\n"
     "Exit 0 on success, 1 on model errors, 2 on usage errors.\n";
 
 namespace {
-
-struct BenchOptions {
-  std::string model;
-  std::string shapes_text;
-  bool has_shapes = false;
-  int64_t iterations = 10;
-  bool has_iterations = false;
-  double duration_s = 3.0;
-  bool has_duration = false;
-  double warmup_s = 0.2;
-  int contexts = 1;
-  uint64_t seed = 1;
-};
 
 // Parses a non-negative decimal number of seconds; false when `text` is not one.
 bool ParseSeconds(const std::string& text, double* value) {
@@ -115,6 +111,10 @@ std::string ParseBenchArgs(const std::vector<std::string>& args, BenchOptions* o
       int64_t seed = 0;
       if (!ParseInt(args[++i], 0, INT64_MAX, &seed)) return "--seed '" + args[i] + "' is not a non-negative integer";
       o->seed = static_cast<uint64_t>(seed);
+    } else if (a == "--no-graphs") {
+      o->graphs = false;
+    } else if (std::string device_error; ParseDeviceArg(args, &i, &o->device, &device_error)) {
+      if (!device_error.empty()) return device_error;
     } else if (a.rfind("--", 0) == 0 || (a.size() > 1 && a[0] == '-')) {
       return "unknown option '" + a + "'";
     } else if (o->model.empty()) {
@@ -180,14 +180,13 @@ void RunWorker(Worker* w, const BenchOptions& o, int n_workers, std::atomic<int>
   w->timed_end = now;
 }
 
-// Nearest-rank percentile of sorted `v` (non-empty), p in (0, 100].
+}  // namespace
+
 double Percentile(const std::vector<double>& v, double p) {
   size_t rank = static_cast<size_t>(std::ceil(p / 100.0 * static_cast<double>(v.size())));
   rank = std::max<size_t>(rank, 1);
   return v[std::min(rank, v.size()) - 1];
 }
-
-}  // namespace
 
 int RunBenchCommand(const std::vector<std::string>& args) {
   BenchOptions o;
@@ -198,6 +197,20 @@ int RunBenchCommand(const std::vector<std::string>& args) {
     Status s = ParseShapesOption(o.shapes_text, &shapes);
     if (!s.ok()) return Usage(s.message(), "bench");
   }
+
+  // The backend: a plan's own, else --device (auto: the GPU when there is one).
+  std::string backend;
+  if (LooksLikePlan(o.model)) {
+    StatusOr<PlanMetadata> meta = ReadPlanMetadata(o.model);
+    if (!meta.ok()) return Fail(meta.status());
+    backend = meta->device.backend == "cuda" ? "cuda" : "cpu";
+  } else {
+    StatusOr<std::string> resolved = ResolveBackend(o.device);
+    if (!resolved.ok()) return Fail(resolved.status());
+    backend = *resolved;
+  }
+  if (backend == "cuda") return RunCudaBench(o, shapes);
+  if (o.device.fp16) return Fail(InvalidArgument("--fp16 needs the CUDA backend"));
 
   // Step 1.
   const bool is_plan = LooksLikePlan(o.model);

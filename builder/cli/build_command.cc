@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "cli_common.h"
+#include "cli_device.h"
 #include "edgert/builder.h"
 #include "edgert/plan.h"
 #include "edgert/plan_cache.h"
@@ -17,10 +18,13 @@ namespace edgert {
 
 const char kBuildHelp[] =
     "usage: edgert build MODEL.onnx (-o OUT.plan | --cache) [--cache-dir DIR] [--shapes NAME:DIMS[,...]]\n"
+    "                    [--device cpu|cuda|auto] [--fp16]\n"
     "\n"
-    "Builds the model for the reference CPU backend and writes the plan: its layers, tensors and\n"
-    "weights with the facts that decide where it may run (edgert version, device key, model content\n"
-    "hash, build-options hash). Prints a summary: layers, tensors, weights bytes, plan bytes, build time.\n"
+    "Builds the model for this machine's GPU (or the reference CPU backend) and writes the plan: its\n"
+    "layers, tensors and weights with the facts that decide where it may run (edgert version, device\n"
+    "key, precision, model content hash, build-options hash). Prints a summary: layers, tensors,\n"
+    "weights bytes, plan bytes, build time, and the engine's memory once the plan is loaded on its\n"
+    "backend (every layer must get a kernel there).\n"
     "\n"
     "  -o, --output OUT.plan          write the plan to OUT.plan (atomically: temporary file + rename)\n"
     "  --cache                        go through the plan cache: load the plan when the cache holds a\n"
@@ -30,6 +34,7 @@ const char kBuildHelp[] =
     "  --cache-dir DIR                the cache directory (implies --cache; default $EDGERT_CACHE_DIR,\n"
     "                                 else ~/.cache/edgert)\n"
     "  --shapes NAME:1x3x224x224,...  build-time shapes of inputs with dynamic dimensions\n"
+    EDGERT_DEVICE_OPTIONS_HELP
     "\n"
     "The cache key is the SHA-256 of the model's bytes and external data, the build options, the\n"
     "device key and the edgert version; never the file name.\n"
@@ -44,6 +49,7 @@ struct BuildArgs {
   std::string cache_dir;
   std::string shapes_text;
   bool has_shapes = false;
+  DeviceOptions device;
 };
 
 std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
@@ -65,6 +71,8 @@ std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
       if (b->has_shapes) return "--shapes given twice; list every input in one --shapes";
       b->shapes_text = args[++i];
       b->has_shapes = true;
+    } else if (std::string device_error; ParseDeviceArg(args, &i, &b->device, &device_error)) {
+      if (!device_error.empty()) return device_error;
     } else if (a.size() > 1 && a[0] == '-') {
       return "unknown option '" + a + "'";
     } else if (b->model.empty()) {
@@ -91,7 +99,16 @@ void PrintSummary(const LoadedPlan& plan) {
   std::printf("plan: %llu bytes\n", static_cast<unsigned long long>(m.file_bytes));
   StatusOr<NetworkMemoryPlan> memory = PlanNetworkMemory(plan.network());
   if (memory.ok()) std::printf("%s\n", MemoryFiguresLine(memory->figures).c_str());
-  std::printf("device: %s, edgert %s\n", m.device.ToString().c_str(), m.edgert_version.c_str());
+  std::printf("device: %s, precision %s, edgert %s\n", m.device.ToString().c_str(), PrecisionName(m.precision),
+              m.edgert_version.c_str());
+}
+
+// Loads the plan on its backend (for CUDA: every layer gets its kernel, weights go to the GPU) and
+// prints the engine's memory; a layer the backend cannot run fails the build here.
+Status CheckPlanLoads(const std::string& path) {
+  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<HostRunner> runner, HostRunner::FromPlan(path));
+  std::printf("%s\n%s\n", runner->BackendLine().c_str(), runner->MemoryLine().c_str());
+  return Status::Ok();
 }
 
 // "optimizer: 175 model nodes, 175 layers unoptimized -> 57 layers (-67%)" and the passes that
@@ -123,7 +140,12 @@ int RunBuildCommand(const std::vector<std::string>& args) {
     Status s = ParseShapesOption(b.shapes_text, &options.shapes);
     if (!s.ok()) return Usage(s.message(), "build");
   }
-  const DeviceKey device = CpuDeviceKey();
+  options.precision = b.device.fp16 ? Precision::kFp16 : Precision::kFp32;
+  StatusOr<std::string> backend = ResolveBackend(b.device);
+  if (!backend.ok()) return Fail(backend.status());
+  StatusOr<DeviceKey> device_key = BackendDeviceKey(*backend);
+  if (!device_key.ok()) return Fail(device_key.status());
+  const DeviceKey device = *device_key;
   if (b.cache) {
     PlanCacheOptions cache_options;
     cache_options.dir = b.cache_dir;
@@ -138,6 +160,8 @@ int RunBuildCommand(const std::vector<std::string>& args) {
       std::printf("wrote %s\n", b.output.c_str());
     }
     PrintSummary(cached->plan);
+    Status loads = CheckPlanLoads(cached->path);
+    if (!loads.ok()) return Fail(loads);
     return kExitOk;
   }
   const auto start = std::chrono::steady_clock::now();
@@ -151,6 +175,7 @@ int RunBuildCommand(const std::vector<std::string>& args) {
   metadata.device = device;
   metadata.build_options_hash = BuildOptionsHash(options);
   metadata.model_hash = *model_hash;
+  metadata.precision = options.precision;
   StatusOr<std::vector<uint8_t>> bytes = SerializePlan(*network, metadata);
   if (!bytes.ok()) return Fail(bytes.status().WithContext(b.model));
   Status s = WritePlanFile(b.output, *bytes);
@@ -163,6 +188,8 @@ int RunBuildCommand(const std::vector<std::string>& args) {
   std::printf("build time: %.1f ms\n", seconds * 1e3);
   PrintReport(report);
   PrintSummary(*plan);
+  s = CheckPlanLoads(b.output);
+  if (!s.ok()) return Fail(s);
   return kExitOk;
 }
 

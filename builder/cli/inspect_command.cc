@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "cli_common.h"
+#include "cli_device.h"
 #include "edgert/plan.h"
 #include "edgert/version.h"
 #include "json_writer.h"
@@ -281,7 +282,13 @@ int RunInspectCommand(const std::vector<std::string>& args) {
   }
   if (path.empty()) return Usage("no plan given", "inspect");
   // Step 1. kUnsupported is the only code for an intact plan made for another device or version.
-  const Status usable = ValidatePlan(path, CpuDeviceKey(), EDGERT_VERSION_STRING);
+  //   The plan is checked against this machine's key for the plan's backend (cpu, or the GPU).
+  StatusOr<PlanMetadata> meta = ReadPlanMetadata(path);
+  if (!meta.ok()) return Fail(meta.status());
+  StatusOr<DeviceKey> here = BackendDeviceKey(meta->device.backend == "cuda" ? "cuda" : "cpu");
+  const Status usable = here.ok() ? ValidatePlan(path, *here, EDGERT_VERSION_STRING)
+                                  : Unsupported(path + " is a plan for " + meta->device.ToString() +
+                                                " and this machine cannot run it: " + here.status().message());
   if (!usable.ok() && usable.code() != StatusCode::kUnsupported) return Fail(usable);
   // Step 2.
   StatusOr<LoadedPlan> plan = LoadedPlan::Open(path);
@@ -295,6 +302,12 @@ int RunInspectCommand(const std::vector<std::string>& args) {
     PrintText(path, *plan, memory_ptr, usable);
   }
   if (!usable.ok()) return Fail(usable);
+  if (!json && meta->device.backend == "cuda") {
+    // Device memory is known once the engine exists: weights, one context's arena and workspace.
+    StatusOr<std::unique_ptr<HostRunner>> runner = HostRunner::FromPlan(path);
+    if (!runner.ok()) return Fail(runner.status());
+    std::printf("%s\n", (*runner)->MemoryLine().c_str());
+  }
   return kExitOk;
 }
 

@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "cli_common.h"
+#include "cli_device.h"
 #include "cli_util.h"
 #include "edgert/builder.h"
 #include "edgert/cpu_engine.h"
@@ -79,10 +80,11 @@ const char kCheckHelp[] =
 const char kRunHelp[] =
     "usage: edgert run MODEL.onnx|PLAN [options]\n"
     "\n"
-    "Builds the model for one set of inputs and runs it on the reference CPU engine, printing each\n"
-    "output's name, dtype and shape. A plan (a file starting with \"EDGERTPL\", or named *.plan) is\n"
-    "validated for this device and edgert version and loaded instead; its input shapes are fixed,\n"
-    "so input files and --shapes must match them.\n"
+    "Builds the model for one set of inputs and runs it (CUDA when available, else the reference CPU\n"
+    "engine), printing each output's name, dtype and shape. A plan (a file starting with \"EDGERTPL\",\n"
+    "or named *.plan) is validated for this device and edgert version and loaded instead, on the\n"
+    "backend and in the precision it was built for; its input shapes are fixed, so input files and\n"
+    "--shapes must match them.\n"
     "\n"
     "  --inputs FILE...        input tensors (.npy or ONNX TensorProto .pb), one per model input, in the\n"
     "                          model's input order; without it, random inputs (floats uniform in\n"
@@ -95,6 +97,7 @@ const char kRunHelp[] =
     "                          ||out-ref||/||ref|| for floats (||out-ref|| when ||ref|| is 0), exact\n"
     "                          match for integers and bools; NaN where the reference has none fails\n"
     "  --rtol X                tolerance of --compare (default 1e-4)\n"
+    EDGERT_DEVICE_OPTIONS_HELP
     "\n"
     "Exit 0 when every comparison passes, 1 on model errors or failed comparisons, 2 on usage errors.\n";
 
@@ -110,6 +113,7 @@ struct Options {
   double rtol = 1e-4;
   bool has_seed = false;
   uint64_t seed = 0;
+  DeviceOptions device;
 };
 
 // Returns "" on success, else the usage error.
@@ -122,6 +126,8 @@ std::string ParseArgs(const std::vector<std::string>& args, bool run, Options* o
       if (o->has_shapes) return "--shapes given twice; list every input in one --shapes";
       o->shapes_text = args[++i];
       o->has_shapes = true;
+    } else if (std::string device_error; run && ParseDeviceArg(args, &i, &o->device, &device_error)) {
+      if (!device_error.empty()) return device_error;
     } else if (run && a == "--inputs") {
       o->has_inputs = true;
       while (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) o->inputs.push_back(args[++i]);
@@ -295,6 +301,12 @@ Status PrepareInputs(const std::string& source, const std::vector<InputSpec>& sp
   return Status::Ok();
 }
 
+std::vector<std::string> OutputNames(const NetworkDef& net) {
+  std::vector<std::string> names;
+  for (int32_t t : net.outputs) names.push_back(net.tensors[static_cast<size_t>(t)].name);
+  return names;
+}
+
 StatusOr<Tensor> ReadReference(const std::string& dir, size_t k) {
   const std::string base = dir + "/output_" + std::to_string(k);
   if (FileExists(base + ".pb")) return ReadTensorFile(base + ".pb");
@@ -303,15 +315,13 @@ StatusOr<Tensor> ReadReference(const std::string& dir, size_t k) {
 }
 
 // Steps 3 (run) and 4 of run: executes `network` on `feed` and prints, saves and compares outputs.
-int RunAndReport(const std::string& source, NetworkDef network, const std::vector<Tensor>& feed, const Options& o) {
-  std::vector<std::string> output_names;
-  for (int32_t t : network.outputs) output_names.push_back(network.tensors[static_cast<size_t>(t)].name);
-  StatusOr<std::unique_ptr<CpuEngine>> engine = CpuEngine::Create(std::move(network));
-  if (!engine.ok()) return Fail(engine.status().WithContext(source));
+// `runner` is the engine (the plan's, or one made from the network by the caller).
+int RunAndReport(const std::string& source, const std::vector<std::string>& output_names, HostRunner& runner,
+                 const std::vector<Tensor>& feed, const Options& o) {
   std::vector<Tensor> outputs;
-  Status s = (*engine)->Run(feed, &outputs);
+  Status s = runner.Run(feed, &outputs);
   if (!s.ok()) return Fail(s.WithContext(source));
-  std::printf("%s\n", MemoryFiguresLine((*engine)->memory_figures()).c_str());
+  std::printf("%s\n%s\n", runner.BackendLine().c_str(), runner.MemoryLine().c_str());
 
   if (!o.save_dir.empty()) {
     s = MakeDirs(o.save_dir);
@@ -342,8 +352,16 @@ int RunAndReport(const std::string& source, NetworkDef network, const std::vecto
 }
 
 int RunPlan(const Options& o, const std::map<std::string, Shape>& shapes) {
-  Status valid = ValidatePlan(o.model, CpuDeviceKey(), EDGERT_VERSION_STRING);
-  if (!valid.ok()) return Fail(valid);
+  // The plan decides the backend and precision; --device/--fp16 must not contradict it.
+  StatusOr<PlanMetadata> meta = ReadPlanMetadata(o.model);
+  if (!meta.ok()) return Fail(meta.status());
+  if ((o.device.device != "auto" && o.device.device != meta->device.backend) ||
+      (o.device.fp16 && meta->precision != Precision::kFp16)) {
+    return Fail(InvalidArgument(o.model + " is a " + PrecisionName(meta->precision) + " plan for " +
+                                meta->device.ToString() + "; --device/--fp16 cannot change that (rebuild it)"));
+  }
+  StatusOr<std::unique_ptr<HostRunner>> runner = HostRunner::FromPlan(o.model);
+  if (!runner.ok()) return Fail(runner.status());
   StatusOr<LoadedPlan> plan = LoadedPlan::Open(o.model);
   if (!plan.ok()) return Fail(plan.status());
   const NetworkDef& net = plan->network();
@@ -355,10 +373,12 @@ int RunPlan(const Options& o, const std::map<std::string, Shape>& shapes) {
   std::vector<Tensor> inputs;
   Status s = PrepareInputs(o.model, specs, true, o, shapes, &inputs);
   if (!s.ok()) return Fail(s);
-  return RunAndReport(o.model, net, inputs, o);
+  return RunAndReport(o.model, OutputNames(net), **runner, inputs, o);
 }
 
 int RunModel(const Options& o, const std::map<std::string, Shape>& shapes) {
+  StatusOr<std::string> backend = ResolveBackend(o.device);
+  if (!backend.ok()) return Fail(backend.status());
   // The model's inputs (names, dtypes, declared shapes) decide how files and random inputs match.
   StatusOr<Graph> graph = ImportOnnxFile(o.model);
   if (!graph.ok()) return Fail(graph.status());
@@ -383,7 +403,11 @@ int RunModel(const Options& o, const std::map<std::string, Shape>& shapes) {
   for (size_t i = 0; i < specs.size() && i < inputs.size(); ++i) {
     if (std::find(bound.begin(), bound.end(), specs[i].name) == bound.end()) feed.push_back(inputs[i]);
   }
-  return RunAndReport(o.model, std::move(*net), feed, o);
+  const std::vector<std::string> output_names = OutputNames(*net);
+  StatusOr<std::unique_ptr<HostRunner>> runner =
+      HostRunner::Create(std::move(*net), *backend, o.device.fp16 ? Precision::kFp16 : Precision::kFp32);
+  if (!runner.ok()) return Fail(runner.status().WithContext(o.model));
+  return RunAndReport(o.model, output_names, **runner, feed, o);
 }
 
 int RunRun(const std::vector<std::string>& args) {

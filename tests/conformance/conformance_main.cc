@@ -1,7 +1,7 @@
 // edgert_conformance: runs ONNX's backend node test cases through the builder and the CPU engine.
 //
 // Usage: edgert_conformance NODE_DIR [--expected FILE] [--write-expected FILE] [--filter TEXT]
-//                           [--verbose]
+//                           [--backend cpu|cuda] [--fp16] [--verbose]
 //
 // Steps, for every directory NODE_DIR/test_* (sorted by name):
 //   1. Parse model.onnx. SKIP when a node uses an operator edgert does not list (not in kOpTable,
@@ -13,6 +13,8 @@
 //      shape; floats by relative L2 <= 1e-4 (absolute L2 when the reference is all zeros), NaN
 //      exactly where the reference has NaN, infinities equal; integers and bools exactly.
 //   3. Any failure makes the case FAIL with its reason; otherwise it PASSes.
+// --backend cuda runs step 2 on the CUDA engine instead (arena poisoned before each run), FP32 by
+// default with tolerance 1e-3, or FP16 with --fp16 and tolerance 1e-2 (DESIGN.md §4).
 // Then print one line per non-passing case, the counts, a per-operator summary and the run time.
 // With --expected FILE (one case name per line, '#' comments), exit 1 if a listed case does not
 // pass; cases that pass but are not listed are printed, not failed. --write-expected FILE writes
@@ -33,6 +35,9 @@
 
 #include "edgert/builder.h"
 #include "edgert/cpu_engine.h"
+#ifdef EDGERT_HAVE_CUDA
+#include "edgert/cuda_engine.h"
+#endif
 #include "edgert/op_type.h"
 #include "edgert/status.h"
 #include "edgert/tensor.h"
@@ -45,7 +50,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-constexpr double kTolerance = 1e-4;
+// Where step 2 runs, and the tolerance of float comparisons (set once by Main).
+struct RunConfig {
+  bool cuda = false;
+  bool fp16 = false;
+  double tolerance = 1e-4;
+};
+RunConfig g_config;
 
 enum class Outcome { kPass, kFail, kSkip };
 
@@ -223,10 +234,10 @@ std::string CompareTensors(const Tensor& out, const Tensor& ref) {
     double diff = std::sqrt(diff2);
     double norm = std::sqrt(ref2);
     double error = norm > 0.0 ? diff / norm : diff;
-    if (!(error <= kTolerance)) {
+    if (!(error <= g_config.tolerance)) {
       char text[128];
       std::snprintf(text, sizeof(text), "%s L2 error %.3g > %.0e", norm > 0.0 ? "relative" : "absolute", error,
-                    kTolerance);
+                    g_config.tolerance);
       return text;
     }
     return {};
@@ -281,11 +292,26 @@ std::string RunDataSet(const fs::path& model_path, const fs::path& set_dir, cons
     if (it == facts.input_names.end()) return "network input '" + name + "' is not a model input";
     engine_inputs.push_back(inputs[static_cast<size_t>(it - facts.input_names.begin())]);
   }
-  StatusOr<std::unique_ptr<CpuEngine>> engine = CpuEngine::Create(*std::move(network));
-  if (!engine.ok()) return "engine: " + engine.status().ToString();
   std::vector<Tensor> outputs;
-  Status run = (*engine)->Run(engine_inputs, &outputs);
-  if (!run.ok()) return "run: " + run.ToString();
+  if (g_config.cuda) {
+#ifdef EDGERT_HAVE_CUDA
+    CudaEngineOptions options;
+    options.precision = g_config.fp16 ? Precision::kFp16 : Precision::kFp32;
+    options.cuda_graphs = false;
+    StatusOr<std::shared_ptr<CudaEngine>> engine = CudaEngine::Create(*std::move(network), options);
+    if (!engine.ok()) return "engine: " + engine.status().ToString();
+    StatusOr<std::unique_ptr<CudaExecutionContext>> context = (*engine)->CreateContext();
+    if (!context.ok()) return "context: " + context.status().ToString();
+    (*context)->SetPoisonArena(true);
+    Status run = RunOnHost(**context, engine_inputs, &outputs);
+    if (!run.ok()) return "run: " + run.ToString();
+#endif
+  } else {
+    StatusOr<std::unique_ptr<CpuEngine>> engine = CpuEngine::Create(*std::move(network));
+    if (!engine.ok()) return "engine: " + engine.status().ToString();
+    Status run = (*engine)->Run(engine_inputs, &outputs);
+    if (!run.ok()) return "run: " + run.ToString();
+  }
 
   if (outputs.size() != references.size()) {
     return std::to_string(outputs.size()) + " outputs, expected " + std::to_string(references.size());
@@ -354,7 +380,7 @@ bool ReadCaseList(const std::string& path, std::vector<std::string>* names) {
 int Usage() {
   std::fprintf(stderr,
                "usage: edgert_conformance NODE_DIR [--expected FILE] [--write-expected FILE] [--filter TEXT] "
-               "[--verbose]\n");
+               "[--backend cpu|cuda] [--fp16] [--verbose]\n");
   return 2;
 }
 
@@ -379,6 +405,12 @@ int Main(int argc, char** argv) {
       if (!next(&filter)) return Usage();
     } else if (arg == "--verbose") {
       verbose = true;
+    } else if (arg == "--backend") {
+      std::string backend;
+      if (!next(&backend) || (backend != "cpu" && backend != "cuda")) return Usage();
+      g_config.cuda = backend == "cuda";
+    } else if (arg == "--fp16") {
+      g_config.fp16 = true;
     } else if (!arg.empty() && arg[0] != '-' && node_dir.empty()) {
       node_dir = arg;
     } else {
@@ -386,6 +418,22 @@ int Main(int argc, char** argv) {
     }
   }
   if (node_dir.empty()) return Usage();
+  if (g_config.fp16 && !g_config.cuda) {
+    std::fprintf(stderr, "edgert_conformance: --fp16 needs --backend cuda\n");
+    return 2;
+  }
+  if (g_config.cuda) {
+#ifdef EDGERT_HAVE_CUDA
+    if (CudaDeviceCount() == 0) {
+      std::fprintf(stderr, "edgert_conformance: --backend cuda: no CUDA device is visible\n");
+      return 2;
+    }
+    g_config.tolerance = g_config.fp16 ? 1e-2 : 1e-3;
+#else
+    std::fprintf(stderr, "edgert_conformance: --backend cuda: this build has no CUDA backend\n");
+    return 2;
+#endif
+  }
 
   std::vector<std::string> expected;
   if (!expected_path.empty() && !ReadCaseList(expected_path, &expected)) {

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Whole-model test: edgert's CPU engine against ONNX Runtime on the models of make_models.py.
+"""Whole-model test: edgert (the CPU engine, or the backend --edgert-args selects) against ONNX Runtime
+on the models of make_models.py.
 
 Steps:
   1. Write the models and their reference data (fresh random inputs) into WORK.
@@ -15,6 +16,7 @@ import argparse
 import glob
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -74,7 +76,11 @@ def main():
     parser.add_argument("--work", required=True, help="directory for the models and outputs")
     parser.add_argument("--rtol", type=float, default=1e-4)
     parser.add_argument("--input-seed", type=int, default=None)
+    parser.add_argument("--edgert-args", default="",
+                        help="extra options for every `edgert run` and `edgert build` of a model, e.g. "
+                             "'--device cuda --fp16' (plans then carry the backend and precision)")
     args = parser.parse_args()
+    extra = shlex.split(args.edgert_args)
     edgert = os.path.abspath(args.edgert)
     work = os.path.abspath(args.work)
     seed = args.input_seed if args.input_seed is not None else int.from_bytes(os.urandom(4), "little")
@@ -97,7 +103,7 @@ def main():
         out_dir = os.path.join(info["dir"], "edgert_outputs")
         shutil.rmtree(out_dir, ignore_errors=True)
         os.makedirs(out_dir)
-        cmd = [edgert, "run", info["model"]] + shapes + ["--inputs"] + inputs + \
+        cmd = [edgert, "run", info["model"]] + shapes + extra + ["--inputs"] + inputs + \
               ["--compare", data_dir, "--rtol", repr(args.rtol), "--save-outputs", out_dir]
         rc, text, seconds = run(cmd, work)
         error = float("nan")
@@ -123,7 +129,7 @@ def main():
         label = f"{label} plan"
         failures_before = len(failures)
         plan = os.path.join(info["dir"], "model.plan")
-        rc, text, build_seconds = run([edgert, "build", info["model"]] + shapes + ["-o", plan], work)
+        rc, text, build_seconds = run([edgert, "build", info["model"]] + shapes + extra + ["-o", plan], work)
         if rc != 0:
             failures.append(f"{label}: `edgert build` exited {rc}:\n{text}")
             rows.append((label, info["nodes"], float("nan"), build_seconds, "FAIL"))
@@ -159,7 +165,7 @@ def main():
         shutil.rmtree(out_dir, ignore_errors=True)
         os.makedirs(out_dir)
         rc, text, seconds = run([edgert, "run", info["model"], "--shapes", f"{name}:{'x'.join(dims)}", "--seed", "7",
-                                 "--save-outputs", out_dir], work)
+                                 "--save-outputs", out_dir] + extra, work)
         if rc != 0:
             failures.append(f"{label}: `edgert run` exited {rc}:\n{text}")
         else:

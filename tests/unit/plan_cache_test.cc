@@ -161,6 +161,10 @@ TEST_F(Cache, BuildOptionsTextIsCanonical) {
   EXPECT_EQ(BuildOptionsText(a), BuildOptionsText(b));
   EXPECT_LT(BuildOptionsText(a).find("shape 1:a"), BuildOptionsText(a).find("shape 1:x"));
   EXPECT_TRUE(Contains(BuildOptionsText(a), std::string("passes ") + kBuilderPassesVersion));
+  EXPECT_TRUE(Contains(BuildOptionsText(a), "precision fp32"));
+  BuildOptions half = a;
+  half.precision = Precision::kFp16;
+  EXPECT_NE(BuildOptionsHash(half), BuildOptionsHash(a)) << "precision must be part of the cache key";
   b.input_values["s"] = Tensor::FromVector<int64_t>({1, 2}, {2});
   const std::string with_value = BuildOptionsHash(b);
   b.input_values["s"] = Tensor::FromVector<int64_t>({1, 3}, {2});

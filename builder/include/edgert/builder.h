@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "edgert/network.h"
+#include "edgert/precision.h"
 #include "edgert/status.h"
 #include "edgert/tensor.h"
 
@@ -24,6 +25,9 @@ struct BuildOptions {
   std::map<std::string, Tensor> input_values;
   // Run the optimization passes between inference and lowering (results unchanged within 1e-5).
   bool optimize = true;
+  // How the engine runs float layers (recorded in the plan; part of the cache key). The network is
+  // the same for every precision: the CUDA engine stores float tensors as float16 for kFp16.
+  Precision precision = Precision::kFp32;
 };
 
 // What a build did to the model: node and layer counts and rewrites per optimization pass.

@@ -324,6 +324,7 @@ std::string BuildOptionsText(const BuildOptions& options) {
             ShapeToString(value.shape()) + " sha256=" + Sha256Hex(value.raw(), value.bytes()) + "\n";
   }
   text += std::string("optimize ") + (options.optimize ? "1" : "0") + "\n";
+  text += std::string("precision ") + PrecisionName(options.precision) + "\n";
   text += std::string("passes ") + kBuilderPassesVersion + "\n";
   return text;
 }
@@ -420,6 +421,7 @@ StatusOr<CachedPlan> GetOrBuildPlan(const std::string& onnx_path, const BuildOpt
   PlanMetadata metadata;
   metadata.edgert_version = version;
   metadata.device = device;
+  metadata.precision = options.precision;
   metadata.build_options_hash = options_hash;
   metadata.model_hash = model_hash;
   EDGERT_ASSIGN_OR_RETURN(const std::vector<uint8_t> bytes, SerializePlan(network, metadata));

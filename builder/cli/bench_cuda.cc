@@ -1,0 +1,288 @@
+// `edgert bench` on the CUDA backend, with trtexec's metrics.
+//  1. Engine: an ONNX model is built (--shapes, --fp16); a plan is validated for this GPU and loaded.
+//  2. Per context (--contexts K): an execution context, its own stream, device buffers for every
+//     I/O tensor (bound once, so a CUDA graph is captured once), two sets of random inputs in pinned
+//     host memory (rotated between iterations, as trtexec does) and pinned host outputs.
+//  3. K threads, one context each. An iteration: event e0, H2D of the next input set, e1,
+//     Enqueue() (host time measured around it), e2, D2H of the outputs, e3, wait for e3. Warm-up
+//     for --warmup seconds (the first Enqueue runs eagerly, the second captures the graph), then
+//     timed iterations until both --iterations and --duration are reached.
+//  4. Report: GPU compute (e1→e2), latency (e0→e3), H2D (e0→e1), D2H (e2→e3) and host enqueue
+//     percentiles over every timed iteration of every thread; throughput = iterations / wall time
+//     of the timed phase; device memory of the engine and of each context.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <random>
+#include <thread>
+
+#include "bench_common.h"
+#include "cli_common.h"
+#include "cli_util.h"
+#include "edgert/builder.h"
+#include "edgert/plan.h"
+#ifdef EDGERT_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include "edgert/cuda_engine.h"
+#endif
+
+namespace edgert {
+
+#ifndef EDGERT_HAVE_CUDA
+
+int RunCudaBench(const BenchOptions& o, const std::map<std::string, Shape>& shapes) {
+  return Fail(Unsupported("edgert bench --device cuda: this edgert was built without the CUDA backend"));
+}
+
+#else
+
+namespace {
+
+Status Cuda(cudaError_t err, const char* what) {
+  if (err == cudaSuccess) return Status::Ok();
+  return Internal(std::string(what) + ": " + cudaGetErrorString(err));
+}
+
+struct Timings {
+  std::vector<double> compute, latency, h2d, d2h, enqueue;  // ms
+};
+
+// One thread's context, stream, buffers and timings.
+struct CudaWorker {
+  std::unique_ptr<CudaExecutionContext> context;
+  cudaStream_t stream = nullptr;
+  cudaEvent_t events[4] = {};
+  std::vector<void*> device;                // per I/O tensor
+  std::vector<size_t> bytes;                // per I/O tensor
+  std::vector<void*> host_in[2];            // pinned, per input, two rotated sets
+  std::vector<void*> host_out;              // pinned, per output
+  Timings t;
+  std::chrono::steady_clock::time_point timed_start, timed_end;
+  Status status;
+
+  ~CudaWorker() {
+    for (cudaEvent_t e : events) {
+      if (e != nullptr) cudaEventDestroy(e);
+    }
+    for (void* p : device) cudaFree(p);
+    for (auto& set : host_in) {
+      for (void* p : set) cudaFreeHost(p);
+    }
+    for (void* p : host_out) cudaFreeHost(p);
+    if (stream != nullptr) cudaStreamDestroy(stream);
+  }
+};
+
+Status SetUpWorker(const CudaEngine& engine, std::mt19937_64& rng, CudaWorker* w) {
+  EDGERT_ASSIGN_OR_RETURN(w->context, engine.CreateContext());
+  EDGERT_RETURN_IF_ERROR(Cuda(cudaStreamCreateWithFlags(&w->stream, cudaStreamNonBlocking), "cudaStreamCreate"));
+  for (cudaEvent_t& e : w->events) EDGERT_RETURN_IF_ERROR(Cuda(cudaEventCreate(&e), "cudaEventCreate"));
+  for (int i = 0; i < engine.NumIOTensors(); ++i) {
+    const IOTensorInfo& io = engine.IOTensor(i);
+    const size_t bytes = static_cast<size_t>(NumElements(io.shape)) * DataTypeSize(io.dtype);
+    void* d = nullptr;
+    EDGERT_RETURN_IF_ERROR(Cuda(cudaMalloc(&d, bytes > 0 ? bytes : 1), "cudaMalloc"));
+    w->device.push_back(d);
+    w->bytes.push_back(bytes);
+    EDGERT_RETURN_IF_ERROR(w->context->SetTensorAddress(i, d));
+    if (!io.is_input) {
+      void* h = nullptr;
+      EDGERT_RETURN_IF_ERROR(Cuda(cudaMallocHost(&h, bytes > 0 ? bytes : 1), "cudaMallocHost"));
+      w->host_out.push_back(h);
+      continue;
+    }
+    for (auto& set : w->host_in) {
+      EDGERT_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(io.dtype, io.shape));
+      FillRandom(&t, rng);
+      void* h = nullptr;
+      EDGERT_RETURN_IF_ERROR(Cuda(cudaMallocHost(&h, bytes > 0 ? bytes : 1), "cudaMallocHost"));
+      std::memcpy(h, t.raw(), bytes);
+      set.push_back(h);
+    }
+  }
+  return Status::Ok();
+}
+
+// One iteration on input set `set`; appends its timings when `record`.
+Status Iterate(const CudaEngine& engine, CudaWorker* w, int set, bool record) {
+  using Clock = std::chrono::steady_clock;
+  cudaStream_t s = w->stream;
+  EDGERT_RETURN_IF_ERROR(Cuda(cudaEventRecord(w->events[0], s), "cudaEventRecord"));
+  size_t in = 0, out = 0;
+  for (int i = 0; i < engine.NumIOTensors(); ++i) {
+    if (!engine.IOTensor(i).is_input || w->bytes[static_cast<size_t>(i)] == 0) continue;
+    EDGERT_RETURN_IF_ERROR(Cuda(cudaMemcpyAsync(w->device[static_cast<size_t>(i)], w->host_in[set][in++],
+                                                w->bytes[static_cast<size_t>(i)], cudaMemcpyHostToDevice, s),
+                                "H2D cudaMemcpyAsync"));
+  }
+  EDGERT_RETURN_IF_ERROR(Cuda(cudaEventRecord(w->events[1], s), "cudaEventRecord"));
+  const Clock::time_point t0 = Clock::now();
+  EDGERT_RETURN_IF_ERROR(w->context->Enqueue(s));
+  const Clock::time_point t1 = Clock::now();
+  EDGERT_RETURN_IF_ERROR(Cuda(cudaEventRecord(w->events[2], s), "cudaEventRecord"));
+  for (int i = 0; i < engine.NumIOTensors(); ++i) {
+    if (engine.IOTensor(i).is_input) continue;
+    if (w->bytes[static_cast<size_t>(i)] > 0) {
+      EDGERT_RETURN_IF_ERROR(Cuda(cudaMemcpyAsync(w->host_out[out], w->device[static_cast<size_t>(i)],
+                                                  w->bytes[static_cast<size_t>(i)], cudaMemcpyDeviceToHost, s),
+                                  "D2H cudaMemcpyAsync"));
+    }
+    ++out;
+  }
+  EDGERT_RETURN_IF_ERROR(Cuda(cudaEventRecord(w->events[3], s), "cudaEventRecord"));
+  EDGERT_RETURN_IF_ERROR(Cuda(cudaEventSynchronize(w->events[3]), "cudaEventSynchronize"));
+  if (!record) return Status::Ok();
+  float ms[3];
+  EDGERT_RETURN_IF_ERROR(Cuda(cudaEventElapsedTime(&ms[0], w->events[0], w->events[1]), "cudaEventElapsedTime"));
+  EDGERT_RETURN_IF_ERROR(Cuda(cudaEventElapsedTime(&ms[1], w->events[1], w->events[2]), "cudaEventElapsedTime"));
+  EDGERT_RETURN_IF_ERROR(Cuda(cudaEventElapsedTime(&ms[2], w->events[2], w->events[3]), "cudaEventElapsedTime"));
+  w->t.h2d.push_back(ms[0]);
+  w->t.compute.push_back(ms[1]);
+  w->t.d2h.push_back(ms[2]);
+  w->t.latency.push_back(static_cast<double>(ms[0]) + ms[1] + ms[2]);
+  w->t.enqueue.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+  return Status::Ok();
+}
+
+void RunCudaWorker(const CudaEngine& engine, CudaWorker* w, const BenchOptions& o, int n_workers,
+                   std::atomic<int>* ready) {
+  using Clock = std::chrono::steady_clock;
+  const auto seconds = [](Clock::duration d) { return std::chrono::duration<double>(d).count(); };
+  cudaSetDevice(engine.device_id());
+  int set = 0;
+  const Clock::time_point warmup_start = Clock::now();
+  int warm = 0;
+  do {  // at least 3: eager run, graph capture, first replay
+    w->status = Iterate(engine, w, set, false);
+    set ^= 1;
+  } while (w->status.ok() && (++warm < 3 || seconds(Clock::now() - warmup_start) < o.warmup_s));
+  ready->fetch_add(1);
+  while (ready->load() < n_workers) std::this_thread::yield();
+  if (!w->status.ok()) return;
+  w->timed_start = Clock::now();
+  int64_t n = 0;
+  Clock::time_point now = w->timed_start;
+  while (n < o.iterations || seconds(now - w->timed_start) < o.duration_s) {
+    w->status = Iterate(engine, w, set, true);
+    if (!w->status.ok()) return;
+    now = Clock::now();
+    set ^= 1;
+    ++n;
+  }
+  w->timed_end = now;
+}
+
+std::string Stats(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  double sum = 0;
+  for (double x : v) sum += x;
+  char text[256];
+  std::snprintf(text, sizeof(text),
+                "min = %.5f ms, mean = %.5f ms, median = %.5f ms, percentile(90%%) = %.5f ms, "
+                "percentile(99%%) = %.5f ms, max = %.5f ms",
+                v.front(), sum / static_cast<double>(v.size()), Percentile(v, 50), Percentile(v, 90),
+                Percentile(v, 99), v.back());
+  return text;
+}
+
+}  // namespace
+
+int RunCudaBench(const BenchOptions& o, const std::map<std::string, Shape>& shapes) {
+  // Step 1.
+  const bool is_plan = LooksLikePlan(o.model);
+  const auto build_start = std::chrono::steady_clock::now();
+  CudaEngineOptions options;
+  options.precision = o.device.fp16 ? Precision::kFp16 : Precision::kFp32;
+  options.cuda_graphs = o.graphs;
+  auto create = [&]() -> StatusOr<std::shared_ptr<CudaEngine>> {
+    if (is_plan) return CudaEngine::CreateFromPlan(o.model, options);
+    BuildOptions build_options;
+    build_options.shapes = shapes;
+    build_options.precision = options.precision;
+    EDGERT_ASSIGN_OR_RETURN(NetworkDef net, BuildNetwork(o.model, build_options));
+    StatusOr<std::shared_ptr<CudaEngine>> built = CudaEngine::Create(std::move(net), options);
+    if (!built.ok()) return built.status().WithContext(o.model);
+    return built;
+  };
+  StatusOr<std::shared_ptr<CudaEngine>> engine_or = create();
+  if (!engine_or.ok()) return Fail(engine_or.status());
+  const double build_ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - build_start).count();
+  const CudaEngine& engine = **engine_or;
+  if (is_plan && o.device.fp16 && engine.precision() != Precision::kFp16) {
+    return Fail(InvalidArgument(o.model + " is an fp32 plan; --fp16 cannot change that (rebuild it with --fp16)"));
+  }
+  for (const auto& [name, shape] : shapes) {
+    const int index = engine.FindIOTensor(name);
+    if (is_plan && (index < 0 || engine.IOTensor(index).shape != shape)) {
+      return Fail(InvalidArgument("--shapes does not match the plan's input '" + name + "' (plan shapes are fixed)",
+                                  name));
+    }
+  }
+
+  // Step 2.
+  std::mt19937_64 rng(o.seed);
+  std::vector<std::unique_ptr<CudaWorker>> workers;
+  for (int k = 0; k < o.contexts; ++k) {
+    workers.push_back(std::make_unique<CudaWorker>());
+    Status s = SetUpWorker(engine, rng, workers.back().get());
+    if (!s.ok()) return Fail(s.WithContext(o.model));
+  }
+
+  // Step 3.
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (auto& w : workers) {
+    threads.emplace_back(RunCudaWorker, std::cref(engine), w.get(), std::cref(o), o.contexts, &ready);
+  }
+  for (std::thread& t : threads) t.join();
+  for (const auto& w : workers) {
+    if (!w->status.ok()) return Fail(w->status.WithContext(o.model));
+  }
+
+  // Step 4.
+  Timings all;
+  auto first_start = workers[0]->timed_start, last_end = workers[0]->timed_end;
+  for (const auto& w : workers) {
+    for (auto [dst, src] : {std::pair{&all.compute, &w->t.compute}, std::pair{&all.latency, &w->t.latency},
+                            std::pair{&all.h2d, &w->t.h2d}, std::pair{&all.d2h, &w->t.d2h},
+                            std::pair{&all.enqueue, &w->t.enqueue}}) {
+      dst->insert(dst->end(), src->begin(), src->end());
+    }
+    first_start = std::min(first_start, w->timed_start);
+    last_end = std::max(last_end, w->timed_end);
+  }
+  const double wall_s = std::chrono::duration<double>(last_end - first_start).count();
+  const double throughput = wall_s > 0 ? static_cast<double>(all.compute.size()) / wall_s : 0.0;
+  StatusOr<DeviceKey> key = CudaDeviceKey(engine.device_id());
+  const double mib = 1024.0 * 1024.0;
+  std::printf("engine: %s (%s), %zu layers, ready in %.1f ms\n", o.model.c_str(),
+              is_plan ? "plan" : "built from ONNX", engine.network().layers.size(), build_ms);
+  std::printf("backend: cuda %s on %s, CUDA graphs %s\n", PrecisionName(engine.precision()),
+              key.ok() ? key->ToString().c_str() : "?",
+              !o.graphs ? "off" : (workers[0]->context->graph_error().empty()
+                                       ? "on"
+                                       : ("off (" + workers[0]->context->graph_error() + ")").c_str()));
+  std::printf("contexts: %d (one thread and stream each), warm-up %.3g s, %zu timed iterations in %.3f s\n",
+              o.contexts, o.warmup_s, all.compute.size(), wall_s);
+  std::printf("device memory: weights %.2f MiB (shared), per context arena %.2f MiB + workspace %.2f MiB; "
+              "total %.2f MiB\n",
+              engine.WeightsBytes() / mib, engine.ArenaBytes() / mib, engine.WorkspaceBytes() / mib,
+              (engine.WeightsBytes() + o.contexts * (engine.ArenaBytes() + engine.WorkspaceBytes())) / mib);
+  std::printf("=== Performance summary ===\n");
+  std::printf("Throughput: %.3f inferences/s\n", throughput);
+  std::printf("Latency: %s\n", Stats(all.latency).c_str());
+  std::printf("Enqueue Time: %s\n", Stats(all.enqueue).c_str());
+  std::printf("H2D Latency: %s\n", Stats(all.h2d).c_str());
+  std::printf("GPU Compute Time: %s\n", Stats(all.compute).c_str());
+  std::printf("D2H Latency: %s\n", Stats(all.d2h).c_str());
+  return kExitOk;
+}
+
+#endif  // EDGERT_HAVE_CUDA
+
+}  // namespace edgert

@@ -1,0 +1,153 @@
+#include "cli_device.h"
+
+#include "cli_common.h"
+#include "edgert/cpu_engine.h"
+#include "edgert/engine.h"
+#include "edgert/version.h"
+#ifdef EDGERT_HAVE_CUDA
+#include "edgert/cuda_engine.h"
+#endif
+
+namespace edgert {
+
+bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptions* options, std::string* error) {
+  const std::string& a = args[*i];
+  if (a == "--fp16") {
+    options->fp16 = true;
+    return true;
+  }
+  if (a != "--device") return false;
+  if (*i + 1 >= args.size()) {
+    *error = "--device needs a value (cpu, cuda or auto)";
+    return true;
+  }
+  const std::string& v = args[++*i];
+  if (v != "cpu" && v != "cuda" && v != "auto") {
+    *error = "--device '" + v + "' is not cpu, cuda or auto";
+    return true;
+  }
+  options->device = v;
+  return true;
+}
+
+namespace {
+
+bool CudaAvailable() {
+#ifdef EDGERT_HAVE_CUDA
+  return CudaDeviceCount() > 0;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+StatusOr<std::string> ResolveBackend(const DeviceOptions& options) {
+  std::string backend = options.device;
+  if (backend == "auto") backend = CudaAvailable() ? "cuda" : "cpu";
+  if (backend == "cuda" && !CudaAvailable()) {
+#ifdef EDGERT_HAVE_CUDA
+    return NotFound("--device cuda: no CUDA device is visible (driver missing or no GPU)");
+#else
+    return Unsupported("--device cuda: this edgert was built without the CUDA backend (EDGERT_WITH_CUDA=OFF)");
+#endif
+  }
+  if (backend == "cpu" && options.fp16) {
+    return InvalidArgument("--fp16 needs the CUDA backend; the reference CPU engine runs FP32 only");
+  }
+  return backend;
+}
+
+StatusOr<DeviceKey> BackendDeviceKey(const std::string& backend) {
+  if (backend == "cpu") return CpuDeviceKey();
+#ifdef EDGERT_HAVE_CUDA
+  return CudaDeviceKey(0);
+#else
+  return Unsupported("this edgert was built without the CUDA backend");
+#endif
+}
+
+namespace {
+
+class CpuRunner : public HostRunner {
+ public:
+  explicit CpuRunner(std::unique_ptr<CpuEngine> engine) : engine_(std::move(engine)) {}
+  Status Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) override {
+    return engine_->Run(inputs, outputs);
+  }
+  std::string BackendLine() const override { return "backend: cpu (reference engine)"; }
+  std::string MemoryLine() const override { return MemoryFiguresLine(engine_->memory_figures()); }
+
+ private:
+  std::unique_ptr<CpuEngine> engine_;
+};
+
+#ifdef EDGERT_HAVE_CUDA
+class CudaRunner : public HostRunner {
+ public:
+  static StatusOr<std::unique_ptr<HostRunner>> Make(StatusOr<std::shared_ptr<CudaEngine>> engine) {
+    if (!engine.ok()) return engine.status();
+    EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CudaExecutionContext> context, (*engine)->CreateContext());
+    EDGERT_ASSIGN_OR_RETURN(DeviceKey key, CudaDeviceKey((*engine)->device_id()));
+    std::unique_ptr<CudaRunner> runner(new CudaRunner());
+    runner->engine_ = *engine;
+    runner->context_ = std::move(context);
+    runner->key_ = key.ToString();
+    return std::unique_ptr<HostRunner>(std::move(runner));
+  }
+  Status Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) override {
+    return RunOnHost(*context_, inputs, outputs);
+  }
+  std::string BackendLine() const override {
+    return std::string("backend: cuda ") + PrecisionName(engine_->precision()) + " on " + key_;
+  }
+  std::string MemoryLine() const override {
+    const double mib = 1024.0 * 1024.0;
+    char text[256];
+    std::snprintf(text, sizeof(text), "device memory: weights %.2f MiB, arena %.2f MiB, workspace %.2f MiB",
+                  engine_->WeightsBytes() / mib, engine_->ArenaBytes() / mib, engine_->WorkspaceBytes() / mib);
+    return MemoryFiguresLine(engine_->memory_plan().figures) + "\n" + text;
+  }
+
+ private:
+  std::shared_ptr<CudaEngine> engine_;
+  std::unique_ptr<CudaExecutionContext> context_;
+  std::string key_;
+};
+#endif
+
+}  // namespace
+
+StatusOr<std::unique_ptr<HostRunner>> HostRunner::Create(NetworkDef network, const std::string& backend,
+                                                         Precision precision) {
+  if (backend == "cuda") {
+#ifdef EDGERT_HAVE_CUDA
+    CudaEngineOptions options;
+    options.precision = precision;
+    return CudaRunner::Make(CudaEngine::Create(std::move(network), options));
+#else
+    return Unsupported("this edgert was built without the CUDA backend");
+#endif
+  }
+  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CpuEngine> engine, CpuEngine::Create(std::move(network)));
+  return std::unique_ptr<HostRunner>(new CpuRunner(std::move(engine)));
+}
+
+StatusOr<std::unique_ptr<HostRunner>> HostRunner::FromPlan(const std::string& path) {
+  EDGERT_ASSIGN_OR_RETURN(PlanMetadata meta, ReadPlanMetadata(path));
+  if (meta.device.backend == "cuda") {
+#ifdef EDGERT_HAVE_CUDA
+    return CudaRunner::Make(CudaEngine::CreateFromPlan(path));
+#else
+    return Unsupported(path + " is a plan for " + meta.device.ToString() +
+                       "; this edgert was built without the CUDA backend");
+#endif
+  }
+  EDGERT_RETURN_IF_ERROR(ValidatePlan(path, CpuDeviceKey(), EDGERT_VERSION_STRING));
+  EDGERT_ASSIGN_OR_RETURN(LoadedPlan plan, LoadedPlan::Open(path));
+  StatusOr<std::unique_ptr<CpuEngine>> engine = CpuEngine::Create(plan.network());
+  if (!engine.ok()) return engine.status().WithContext(path);
+  return std::unique_ptr<HostRunner>(new CpuRunner(std::move(*engine)));
+}
+
+}  // namespace edgert

@@ -1,0 +1,54 @@
+// Backend selection for the CLI: `--device cpu|cuda|auto` and `--fp16`, and one runner that executes
+// a network on host tensors with either engine.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgert/network.h"
+#include "edgert/plan.h"
+#include "edgert/precision.h"
+#include "edgert/status.h"
+#include "edgert/tensor.h"
+
+namespace edgert {
+
+// The options every running/building command shares.
+struct DeviceOptions {
+  std::string device = "auto";  // cpu | cuda | auto (cuda when this build has it and a GPU is visible)
+  bool fp16 = false;            // CUDA only
+};
+
+// Consumes args[*i] (and its value) when it is --device or --fp16: returns true and sets *error on
+// a bad value. False when args[*i] is not one of them.
+bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptions* options, std::string* error);
+
+// Help text lines for the two options (a literal, so help pages can concatenate it).
+#define EDGERT_DEVICE_OPTIONS_HELP                                                                      \
+  "  --device cpu|cuda|auto  the backend (default auto: cuda when this build has the CUDA backend and\n" \
+  "                          a GPU is visible, else the reference CPU engine)\n"                          \
+  "  --fp16                  run float layers in FP16 (CUDA; FP32 accumulation, FP32 inputs/outputs)\n"
+
+// "cpu" or "cuda" for `options` on this machine; an error for --device cuda without a CUDA build or
+// a visible GPU, or --fp16 on the CPU backend.
+StatusOr<std::string> ResolveBackend(const DeviceOptions& options);
+// The device key plans for `backend` are built for ("cpu", or the first GPU's key).
+StatusOr<DeviceKey> BackendDeviceKey(const std::string& backend);
+
+// Runs a network on host tensors with the CPU engine or a CUDA engine + context.
+class HostRunner {
+ public:
+  virtual ~HostRunner() = default;
+  static StatusOr<std::unique_ptr<HostRunner>> Create(NetworkDef network, const std::string& backend,
+                                                      Precision precision);
+  // The backend is the plan's (its device key says cpu or cuda); the plan is validated for here.
+  static StatusOr<std::unique_ptr<HostRunner>> FromPlan(const std::string& path);
+  virtual Status Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) = 0;
+  // "backend: cpu" / "backend: cuda fp16 on <device key>".
+  virtual std::string BackendLine() const = 0;
+  // The memory plan figures and, for CUDA, the device bytes (weights, arena, workspace).
+  virtual std::string MemoryLine() const = 0;
+};
+
+}  // namespace edgert
