@@ -1,0 +1,667 @@
+// Gemm and MatMul through cuBLASLt (CreateGemmKernel; contracts in cuda_kernel.h).
+//
+// Layout mapping: edgert tensors are row-major, cuBLASLt is column-major. A row-major [r, c] matrix
+// with leading dimension ld is the column-major [c, r] matrix with the same ld, i.e. its transpose.
+// So the row-major product D[M,N] = op(A)[M,K] * op(B)[K,N] is computed as the column-major
+// D^T[N,M] = op(B)^T * op(A)^T: cuBLASLt's "A" is edgert's B (transposed iff transB), cuBLASLt's
+// "B" is edgert's A (transposed iff transA), and D is column-major [N, M] with ld N (= row-major
+// [M, N]). cuBLASLt's bias vector runs along the rows of its D, i.e. along edgert's N: exactly a
+// Gemm C of shape [N] / [1, N].
+//
+// Numerics: compute type CUBLAS_COMPUTE_32F (true FP32, not TF32), scale type float, A/B/C/D of the
+// device dtype (CUDA_R_32F, or CUDA_R_16F in FP16 engines: fp16 storage, fp32 accumulation).
+//
+// Gemm: Y = act(alpha * op(A) op(B) + beta * C).
+//   - C of shape [N] / [1, N] with beta == 1: cuBLASLt's bias epilogue (BIAS, RELU_BIAS for Relu,
+//     GELU_BIAS for GeluTanh; cuBLASLt's GELU is the tanh approximation, so the erf "Gelu" is not
+//     fused).
+//   - C of shape [M, N]: cuBLASLt's C matrix with beta.
+//   - any other C (scalar, [1], [M, 1], [1, 1], or [N] with beta != 1): a small kernel writes C,
+//     broadcast to [M, N], into Y first and cuBLASLt accumulates onto it (C = D, in place, beta).
+//   - Relu / GeluTanh fuse into cuBLASLt (RELU / GELU epilogues, with or without bias); every other
+//     activation runs after the matmul in EnqueueEpilogue (one launch).
+//   If the heuristic offers no algorithm for a fused form, the next simpler form is tried: the
+//   activation unfused, then the bias written by the broadcast kernel.
+// MatMul (numpy semantics): 1-D A is [1, K], 1-D B is [K, 1]. Output batch dimensions of size 1
+// are dropped and adjacent ones merged where both operands stay contiguous; the innermost merged
+// dimension becomes one strided-batched call (stride 0 for a broadcast A; a broadcast B instead
+// folds the batch into M), the outer ones a list of calls with precomputed element offsets
+// (several cublasLtMatmul launches per Enqueue, no materialised broadcast).
+// K == 0: the output is beta * C (or 0), then the activation; no matmul is issued.
+//
+// Algorithm: cublasLtMatmulAlgoGetHeuristic at creation (also in a dry run, so WorkspaceBytes() is
+// known) with at most 32 MiB of workspace and the operands' real alignments (the largest power of
+// two <= 256 dividing every address a call uses; an unknown address in a dry run counts as 256,
+// as arena offsets and weights are 256-aligned); the first algorithm returned is kept and its
+// workspace size declared. If the heuristic refuses a batched MatMul, the batch is unrolled into
+// single calls. Enqueue only launches (cublasLtMatmul, the fill and epilogue kernels); errors name
+// the node. Integer MatMul is not supported (neither is it on the CPU reference).
+#include "kernels_gemm.h"
+
+#include <cublasLt.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "cuda_check.h"
+#include "cuda_kernel.h"
+#include "epilogue.h"
+#include "fused_activation.h"
+
+namespace edgert {
+namespace cuda {
+namespace {
+
+constexpr uint64_t kMaxWorkspaceBytes = uint64_t{32} << 20;
+constexpr int kHeuristicResults = 8;
+constexpr uint32_t kAssumedAlignment = 256;
+
+// RAII for the cuBLASLt descriptors.
+struct MatmulDescDeleter {
+  void operator()(cublasLtMatmulDesc_t d) const { cublasLtMatmulDescDestroy(d); }
+};
+struct LayoutDeleter {
+  void operator()(cublasLtMatrixLayout_t l) const { cublasLtMatrixLayoutDestroy(l); }
+};
+struct PreferenceDeleter {
+  void operator()(cublasLtMatmulPreference_t p) const { cublasLtMatmulPreferenceDestroy(p); }
+};
+using MatmulDescPtr = std::unique_ptr<std::remove_pointer_t<cublasLtMatmulDesc_t>, MatmulDescDeleter>;
+using LayoutPtr = std::unique_ptr<std::remove_pointer_t<cublasLtMatrixLayout_t>, LayoutDeleter>;
+using PreferencePtr = std::unique_ptr<std::remove_pointer_t<cublasLtMatmulPreference_t>, PreferenceDeleter>;
+
+// The largest power of two <= 256 dividing `base` (kAssumedAlignment when unknown) and every value
+// of `byte_offsets`.
+uint32_t Alignment(const void* base, const std::vector<int64_t>& byte_offsets) {
+  uint64_t bits = base == nullptr ? kAssumedAlignment : static_cast<uint64_t>(reinterpret_cast<uintptr_t>(base));
+  for (int64_t off : byte_offsets) bits |= static_cast<uint64_t>(off);
+  bits |= kAssumedAlignment;
+  return static_cast<uint32_t>(bits & (~bits + 1));
+}
+
+// One cuBLASLt matmul in edgert's row-major terms: D[M,N] = alpha * op(A)[M,K] op(B)[K,N] + beta * C
+// (C with D's layout; the same buffer as D or not), `batch` times with element strides.
+struct MatmulSpec {
+  cudaDataType_t type = CUDA_R_32F;
+  int64_t m = 0, n = 0, k = 0;
+  bool trans_a = false, trans_b = false;
+  int64_t batch = 1;
+  int64_t stride_a = 0, stride_b = 0, stride_d = 0;
+  float alpha = 1.0f, beta = 0.0f;
+  cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
+  uint32_t align_a = kAssumedAlignment, align_b = kAssumedAlignment, align_c = kAssumedAlignment,
+           align_d = kAssumedAlignment;
+};
+
+const char* EpilogueName(cublasLtEpilogue_t e) {
+  switch (e) {
+    case CUBLASLT_EPILOGUE_DEFAULT:
+      return "DEFAULT";
+    case CUBLASLT_EPILOGUE_BIAS:
+      return "BIAS";
+    case CUBLASLT_EPILOGUE_RELU:
+      return "RELU";
+    case CUBLASLT_EPILOGUE_RELU_BIAS:
+      return "RELU_BIAS";
+    case CUBLASLT_EPILOGUE_GELU:
+      return "GELU";
+    case CUBLASLT_EPILOGUE_GELU_BIAS:
+      return "GELU_BIAS";
+    default:
+      return "other";
+  }
+}
+
+std::string SpecString(const MatmulSpec& s) {
+  return "M=" + std::to_string(s.m) + " N=" + std::to_string(s.n) + " K=" + std::to_string(s.k) +
+         " transA=" + std::to_string(s.trans_a) + " transB=" + std::to_string(s.trans_b) +
+         " batch=" + std::to_string(s.batch) + " dtype=" + (s.type == CUDA_R_16F ? "float16" : "float32") +
+         " epilogue=" + EpilogueName(s.epilogue);
+}
+
+// The descriptors and chosen algorithm of one MatmulSpec (see the file comment for the mapping).
+class LtMatmul {
+ public:
+  // Builds the descriptors and asks the heuristic; *found is false (and the status Ok) when no
+  // algorithm fits. Errors are the failing cuBLASLt call.
+  Status Init(cublasLtHandle_t handle, const MatmulSpec& spec, const void* bias, bool* found) {
+    *found = false;
+    handle_ = handle;
+    spec_ = spec;
+    cublasLtMatmulDesc_t desc = nullptr;
+    EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescCreate(&desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+    desc_.reset(desc);
+    // cuBLASLt's A is edgert's B and vice versa.
+    const cublasOperation_t op_lt_a = spec.trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    const cublasOperation_t op_lt_b = spec.trans_a ? CUBLAS_OP_T : CUBLAS_OP_N;
+    EDGERT_CUBLAS_RETURN_IF_ERROR(
+        cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSA, &op_lt_a, sizeof(op_lt_a)));
+    EDGERT_CUBLAS_RETURN_IF_ERROR(
+        cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_TRANSB, &op_lt_b, sizeof(op_lt_b)));
+    EDGERT_CUBLAS_RETURN_IF_ERROR(
+        cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &spec.epilogue, sizeof(spec.epilogue)));
+    if (bias != nullptr) {
+      EDGERT_CUBLAS_RETURN_IF_ERROR(
+          cublasLtMatmulDescSetAttribute(desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias)));
+    }
+    const uint64_t m = static_cast<uint64_t>(spec.m), n = static_cast<uint64_t>(spec.n),
+                   k = static_cast<uint64_t>(spec.k);
+    // Stored (pre-op) shapes, column-major: edgert B [K,N] row-major = col-major [N,K] ld N; with
+    // transB it is [N,K] row-major = col-major [K,N] ld K. Likewise for A with M.
+    EDGERT_RETURN_IF_ERROR(MakeLayout(spec.trans_b ? k : n, spec.trans_b ? n : k, spec.trans_b ? spec.k : spec.n,
+                                      spec.stride_b, &layout_lt_a_));
+    EDGERT_RETURN_IF_ERROR(MakeLayout(spec.trans_a ? m : k, spec.trans_a ? k : m, spec.trans_a ? spec.m : spec.k,
+                                      spec.stride_a, &layout_lt_b_));
+    EDGERT_RETURN_IF_ERROR(MakeLayout(n, m, spec.n, spec.stride_d, &layout_d_));
+
+    cublasLtMatmulPreference_t pref = nullptr;
+    EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceCreate(&pref));
+    PreferencePtr pref_owner(pref);
+    const uint64_t max_ws = kMaxWorkspaceBytes;
+    EDGERT_CUBLAS_RETURN_IF_ERROR(
+        cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_ws, sizeof(max_ws)));
+    const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> aligns[] = {
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, spec.align_b},  // cuBLASLt's A is edgert's B
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, spec.align_a},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, spec.align_c},
+        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, spec.align_d},
+    };
+    for (const auto& [attr, value] : aligns) {
+      EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceSetAttribute(pref, attr, &value, sizeof(value)));
+    }
+    cublasLtMatmulHeuristicResult_t results[kHeuristicResults] = {};
+    int returned = 0;
+    // A refusal of the heuristic (NOT_SUPPORTED, or INVALID_VALUE for a combination this cuBLASLt
+    // version rejects) means "no algorithm": the caller tries a simpler form.
+    const cublasStatus_t st =
+        cublasLtMatmulAlgoGetHeuristic(handle, desc, layout_lt_a_.get(), layout_lt_b_.get(), layout_d_.get(),
+                                       layout_d_.get(), pref, kHeuristicResults, results, &returned);
+    if (st != CUBLAS_STATUS_SUCCESS) {
+      heuristic_status_ = cublasLtGetStatusName(st);
+      return Status::Ok();
+    }
+    heuristic_status_ = "no algorithm returned";
+    for (int i = 0; i < returned; ++i) {
+      if (results[i].state != CUBLAS_STATUS_SUCCESS || results[i].workspaceSize > kMaxWorkspaceBytes) continue;
+      algo_ = results[i].algo;
+      workspace_bytes_ = results[i].workspaceSize;
+      *found = true;
+      return Status::Ok();
+    }
+    return Status::Ok();
+  }
+
+  const MatmulSpec& spec() const { return spec_; }
+  size_t workspace_bytes() const { return workspace_bytes_; }
+  // Why Init found nothing: the heuristic's status name.
+  const std::string& heuristic_status() const { return heuristic_status_; }
+
+  // D = alpha * op(A) op(B) + beta * C; `c` has D's layout (may be `d`).
+  Status Enqueue(cudaStream_t stream, const void* a, const void* b, const void* c, void* d, void* workspace) const {
+    // cuBLASLt's A is edgert's B.
+    EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatmul(handle_, desc_.get(), &spec_.alpha, b, layout_lt_a_.get(), a,
+                                                 layout_lt_b_.get(), &spec_.beta, c, layout_d_.get(), d,
+                                                 layout_d_.get(), &algo_, workspace, workspace_bytes_, stream));
+    return Status::Ok();
+  }
+
+ private:
+  Status MakeLayout(uint64_t rows, uint64_t cols, int64_t ld, int64_t batch_stride, LayoutPtr* out) const {
+    cublasLtMatrixLayout_t layout = nullptr;
+    EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatrixLayoutCreate(&layout, spec_.type, rows, cols, ld));
+    out->reset(layout);
+    if (spec_.batch > 1) {
+      const int32_t count = static_cast<int32_t>(spec_.batch);
+      EDGERT_CUBLAS_RETURN_IF_ERROR(
+          cublasLtMatrixLayoutSetAttribute(layout, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &count, sizeof(count)));
+      EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatrixLayoutSetAttribute(
+          layout, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &batch_stride, sizeof(batch_stride)));
+    }
+    return Status::Ok();
+  }
+
+  cublasLtHandle_t handle_ = nullptr;
+  MatmulSpec spec_;
+  MatmulDescPtr desc_;
+  LayoutPtr layout_lt_a_, layout_lt_b_, layout_d_;
+  cublasLtMatmulAlgo_t algo_ = {};
+  size_t workspace_bytes_ = 0;
+  std::string heuristic_status_;
+};
+
+// Element offsets of one cublasLtMatmul launch (MatMul batch groups).
+struct CallOffsets {
+  int64_t a = 0, b = 0, d = 0;
+};
+
+// What one Gemm/MatMul layer does on each Enqueue, in order:
+//   1. fill: D = fill_scale * broadcast(fill_src) (or zeros when fill_src is null);
+//   2. the matmul launches (one per CallOffsets), C = c_ or D in place;
+//   3. post: D = act(D) through EnqueueEpilogue.
+class GemmKernel : public CudaKernel {
+ public:
+  struct Config {
+    std::string where;  // "<Op> node '<name>': "
+    std::string node;
+    DataType dtype = DataType::kFloat32;
+    const void* a = nullptr;
+    const void* b = nullptr;
+    const void* c = nullptr;  // C matrix of D's layout, or nullptr for C = D
+    void* d = nullptr;
+    int64_t rows = 0, cols = 0;  // the output viewed as row-major [rows, cols]
+    bool fill = false;
+    const void* fill_src = nullptr;
+    int64_t fill_row_stride = 0, fill_col_stride = 0;
+    float fill_scale = 1.0f;
+    bool matmul = false;
+    std::vector<CallOffsets> calls;
+    FusedEpilogue post;
+  };
+
+  GemmKernel(Config config, std::unique_ptr<LtMatmul> plan) : cfg_(std::move(config)), plan_(std::move(plan)) {
+    elem_size_ = DataTypeSize(cfg_.dtype);
+  }
+
+  size_t WorkspaceBytes() const override { return plan_ != nullptr ? plan_->workspace_bytes() : 0; }
+  void SetWorkspace(void* workspace) override { workspace_ = workspace; }
+
+  Status Enqueue(cudaStream_t stream) override {
+    if (cfg_.rows * cfg_.cols == 0) return Status::Ok();
+    if (cfg_.fill) {
+      Status s = EnqueueBroadcastFill(stream, cfg_.dtype, cfg_.d, cfg_.rows, cfg_.cols, cfg_.fill_src,
+                                      cfg_.fill_row_stride, cfg_.fill_col_stride, cfg_.fill_scale);
+      if (!s.ok()) return Named(s);
+    }
+    if (cfg_.matmul) {
+      const char* a = static_cast<const char*>(cfg_.a);
+      const char* b = static_cast<const char*>(cfg_.b);
+      char* d = static_cast<char*>(cfg_.d);
+      for (const CallOffsets& call : cfg_.calls) {
+        char* dc = d + call.d * static_cast<int64_t>(elem_size_);
+        Status s = plan_->Enqueue(stream, a + call.a * static_cast<int64_t>(elem_size_),
+                                  b + call.b * static_cast<int64_t>(elem_size_), cfg_.c != nullptr ? cfg_.c : dc, dc,
+                                  workspace_);
+        if (!s.ok()) return Named(s);
+      }
+    }
+    if (cfg_.post.kind != FusedEpilogue::Kind::kNone) {
+      Status s = EnqueueEpilogue(stream, cfg_.dtype, cfg_.d, cfg_.rows * cfg_.cols, nullptr, 1, 1, nullptr, cfg_.post);
+      if (!s.ok()) return Named(s);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  Status Named(const Status& s) const { return Status(s.code(), cfg_.where + s.message(), cfg_.node); }
+
+  Config cfg_;
+  std::unique_ptr<LtMatmul> plan_;
+  size_t elem_size_ = 4;
+  void* workspace_ = nullptr;
+};
+
+std::string Where(const CudaOpContext& ctx) {
+  return std::string(OpTypeName(ctx.op->op())) + " node '" + ctx.name() + "': ";
+}
+
+Status NameError(const CudaOpContext& ctx, const Status& s) {
+  return Status(s.code(), Where(ctx) + s.message(), ctx.name());
+}
+
+// The float device dtype shared by the inputs and the output, as a cuBLASLt type.
+StatusOr<cudaDataType_t> CommonType(const CudaOpContext& ctx, size_t num_inputs) {
+  const DataType dtype = ctx.output(0).dtype;
+  for (size_t i = 0; i < num_inputs; ++i) {
+    if (!ctx.has_input(i)) continue;
+    if (ctx.input(i).dtype != dtype) {
+      return ctx.NotSupported("input " + std::to_string(i) + " is " + DataTypeName(ctx.input(i).dtype) +
+                              " on the device while the output is " + DataTypeName(dtype));
+    }
+  }
+  if (dtype == DataType::kFloat32) return CUDA_R_32F;
+  if (dtype == DataType::kFloat16) return CUDA_R_16F;
+  return ctx.NotSupported(std::string("has no CUDA kernel for dtype ") + DataTypeName(dtype) +
+                          " (float32 and float16 only)");
+}
+
+cublasLtHandle_t Handle(const CudaOpContext& ctx) {
+  return ctx.resources != nullptr ? static_cast<cublasLtHandle_t>(ctx.resources->cublaslt) : nullptr;
+}
+
+// Tries `spec` and returns the plan, or nullptr when the heuristic offers nothing (its reason in
+// *why).
+StatusOr<std::unique_ptr<LtMatmul>> TryPlan(const CudaOpContext& ctx, const MatmulSpec& spec, const void* bias,
+                                            std::string* why) {
+  auto plan = std::make_unique<LtMatmul>();
+  bool found = false;
+  Status s = plan->Init(Handle(ctx), spec, bias, &found);
+  if (!s.ok()) return NameError(ctx, s);
+  if (!found) {
+    *why = plan->heuristic_status();
+    return std::unique_ptr<LtMatmul>();
+  }
+  return plan;
+}
+
+Status NoAlgorithm(const CudaOpContext& ctx, const MatmulSpec& spec, const std::string& why) {
+  return ctx.NotSupported("cuBLASLt offers no algorithm for " + SpecString(spec) + " (alignments A " +
+                          std::to_string(spec.align_a) + ", B " + std::to_string(spec.align_b) + ", D " +
+                          std::to_string(spec.align_d) + " bytes; cublasLtMatmulAlgoGetHeuristic: " + why + ")");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Gemm
+
+StatusOr<CudaKernelPtr> CreateGemm(const CudaOpContext& ctx) {
+  EDGERT_ASSIGN_OR_RETURN(cudaDataType_t type, CommonType(ctx, 3));
+  const Attributes& attrs = ctx.op->attrs();
+  EDGERT_ASSIGN_OR_RETURN(int64_t trans_a, attrs.GetIntOr("transA", 0, ctx.name()));
+  EDGERT_ASSIGN_OR_RETURN(int64_t trans_b, attrs.GetIntOr("transB", 0, ctx.name()));
+  EDGERT_ASSIGN_OR_RETURN(float alpha, attrs.GetFloatOr("alpha", 1.0f, ctx.name()));
+  EDGERT_ASSIGN_OR_RETURN(float beta, attrs.GetFloatOr("beta", 1.0f, ctx.name()));
+  EDGERT_ASSIGN_OR_RETURN(FusedEpilogue act, ParseFusedEpilogue(*ctx.op));
+  const Shape& a_shape = ctx.input(0).shape;
+  const Shape& b_shape = ctx.input(1).shape;
+  const Shape& y_shape = ctx.output(0).shape;
+  if (a_shape.size() != 2 || b_shape.size() != 2 || y_shape.size() != 2) {
+    return ctx.Error("expects matrices, got A " + ShapeToString(a_shape) + ", B " + ShapeToString(b_shape) + ", Y " +
+                     ShapeToString(y_shape));
+  }
+  MatmulSpec spec;
+  spec.type = type;
+  spec.trans_a = trans_a != 0;
+  spec.trans_b = trans_b != 0;
+  spec.m = spec.trans_a ? a_shape[1] : a_shape[0];
+  spec.k = spec.trans_a ? a_shape[0] : a_shape[1];
+  spec.n = spec.trans_b ? b_shape[0] : b_shape[1];
+  const int64_t kb = spec.trans_b ? b_shape[1] : b_shape[0];
+  if (kb != spec.k || y_shape[0] != spec.m || y_shape[1] != spec.n) {
+    return ctx.Error("shapes do not agree: A " + ShapeToString(a_shape) + ", B " + ShapeToString(b_shape) + ", Y " +
+                     ShapeToString(y_shape) + ", transA " + std::to_string(trans_a) + ", transB " +
+                     std::to_string(trans_b));
+  }
+  spec.alpha = alpha;
+
+  GemmKernel::Config cfg;
+  cfg.where = Where(ctx);
+  cfg.node = ctx.name();
+  cfg.dtype = ctx.output(0).dtype;
+  cfg.a = ctx.input(0).data;
+  cfg.b = ctx.input(1).data;
+  cfg.d = ctx.output(0).data;
+  cfg.rows = spec.m;
+  cfg.cols = spec.n;
+  cfg.calls.push_back(CallOffsets{});
+
+  // C as seen by the output: strides over [M, N] (0 = broadcast).
+  const bool with_c = ctx.has_input(2) && beta != 0.0f;
+  int64_t c_row_stride = 0, c_col_stride = 0;
+  const void* c_data = nullptr;
+  if (with_c) {
+    Shape c2 = ctx.input(2).shape;
+    if (c2.size() > 2) return ctx.Error("input C has shape " + ShapeToString(c2) + ", expected rank <= 2");
+    while (c2.size() < 2) c2.insert(c2.begin(), 1);
+    if ((c2[0] != 1 && c2[0] != spec.m) || (c2[1] != 1 && c2[1] != spec.n)) {
+      return ctx.Error("input C has shape " + ShapeToString(ctx.input(2).shape) + ", which does not broadcast to " +
+                       ShapeToString(y_shape));
+    }
+    c_row_stride = c2[0] == 1 ? 0 : c2[1];
+    c_col_stride = c2[1] == 1 ? 0 : 1;
+    c_data = ctx.input(2).data;
+  }
+  const bool c_full = with_c && c_row_stride == spec.n && c_col_stride == 1 && spec.m > 1;
+  const bool c_bias = with_c && c_row_stride == 0 && c_col_stride == 1 && beta == 1.0f;
+
+  if (spec.m * spec.n == 0) return CudaKernelPtr(new GemmKernel(std::move(cfg), nullptr));
+  if (spec.k == 0) {  // Y = act(beta * C) or act(0)
+    cfg.fill = true;
+    cfg.fill_src = with_c ? c_data : nullptr;
+    cfg.fill_row_stride = c_row_stride;
+    cfg.fill_col_stride = c_col_stride;
+    cfg.fill_scale = beta;
+    cfg.post = act;
+    return CudaKernelPtr(new GemmKernel(std::move(cfg), nullptr));
+  }
+
+  spec.align_a = Alignment(cfg.a, {});
+  spec.align_b = Alignment(cfg.b, {});
+  spec.align_d = Alignment(cfg.d, {});
+  const bool act_fusable = act.kind == FusedEpilogue::Kind::kRelu || act.kind == FusedEpilogue::Kind::kGeluTanh;
+  // Bias pointers must be at least 16-byte aligned to be handed to cuBLASLt here.
+  const bool bias_ok = c_bias && Alignment(c_data, {}) >= 16;
+
+  // Candidate forms, most fused first.
+  enum class CMode { kNone, kBias, kMatrix, kFill };
+  struct Form {
+    CMode c_mode;
+    bool fuse_act;
+  };
+  std::vector<Form> forms;
+  const CMode base_mode = !with_c ? CMode::kNone : bias_ok ? CMode::kBias : c_full ? CMode::kMatrix : CMode::kFill;
+  if (act_fusable) forms.push_back({base_mode, true});
+  forms.push_back({base_mode, false});
+  if (base_mode == CMode::kBias) {
+    if (act_fusable) forms.push_back({CMode::kFill, true});
+    forms.push_back({CMode::kFill, false});
+  }
+  std::unique_ptr<LtMatmul> plan;
+  MatmulSpec tried = spec;
+  std::string why;
+  for (const Form& form : forms) {
+    MatmulSpec s = spec;
+    const void* bias = nullptr;
+    bool with_bias = false;
+    switch (form.c_mode) {
+      case CMode::kNone:
+        s.beta = 0.0f;
+        s.align_c = s.align_d;
+        break;
+      case CMode::kBias:
+        s.beta = 0.0f;
+        s.align_c = s.align_d;
+        with_bias = true;
+        bias = c_data;
+        break;
+      case CMode::kMatrix:
+        s.beta = beta;
+        s.align_c = Alignment(c_data, {});
+        break;
+      case CMode::kFill:
+        s.beta = beta;
+        s.align_c = s.align_d;
+        break;
+    }
+    const bool relu = form.fuse_act && act.kind == FusedEpilogue::Kind::kRelu;
+    const bool gelu = form.fuse_act && act.kind == FusedEpilogue::Kind::kGeluTanh;
+    s.epilogue = relu   ? (with_bias ? CUBLASLT_EPILOGUE_RELU_BIAS : CUBLASLT_EPILOGUE_RELU)
+                 : gelu ? (with_bias ? CUBLASLT_EPILOGUE_GELU_BIAS : CUBLASLT_EPILOGUE_GELU)
+                        : (with_bias ? CUBLASLT_EPILOGUE_BIAS : CUBLASLT_EPILOGUE_DEFAULT);
+    tried = s;
+    EDGERT_ASSIGN_OR_RETURN(plan, TryPlan(ctx, s, bias, &why));
+    if (plan == nullptr) continue;
+    if (form.c_mode == CMode::kMatrix) cfg.c = c_data;
+    if (form.c_mode == CMode::kFill) {
+      cfg.fill = true;
+      cfg.fill_src = c_data;
+      cfg.fill_row_stride = c_row_stride;
+      cfg.fill_col_stride = c_col_stride;
+      cfg.fill_scale = 1.0f;
+    }
+    if (!form.fuse_act) cfg.post = act;
+    cfg.matmul = true;
+    break;
+  }
+  if (plan == nullptr) return NoAlgorithm(ctx, tried, why);
+  return CudaKernelPtr(new GemmKernel(std::move(cfg), std::move(plan)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// MatMul
+
+// One batch dimension of the output with the operands' element strides along it (0 = broadcast).
+struct BatchDim {
+  int64_t size = 1, a = 0, b = 0, d = 0;
+};
+
+StatusOr<CudaKernelPtr> CreateMatMul(const CudaOpContext& ctx) {
+  EDGERT_ASSIGN_OR_RETURN(cudaDataType_t type, CommonType(ctx, 2));
+  const Shape& a_shape = ctx.input(0).shape;
+  const Shape& b_shape = ctx.input(1).shape;
+  if (a_shape.empty() || b_shape.empty()) {
+    return ctx.Error("inputs A " + ShapeToString(a_shape) + " and B " + ShapeToString(b_shape) +
+                     " must have rank >= 1");
+  }
+  MatmulSpec spec;
+  spec.type = type;
+  spec.m = a_shape.size() == 1 ? 1 : a_shape[a_shape.size() - 2];
+  spec.k = a_shape.back();
+  const int64_t kb = b_shape.size() == 1 ? b_shape[0] : b_shape[b_shape.size() - 2];
+  spec.n = b_shape.size() == 1 ? 1 : b_shape.back();
+  if (kb != spec.k) {
+    return ctx.Error("inner dimensions differ: A " + ShapeToString(a_shape) + ", B " + ShapeToString(b_shape));
+  }
+  Shape a_batch(a_shape.begin(), a_shape.end() - std::min<size_t>(a_shape.size(), 2));
+  Shape b_batch(b_shape.begin(), b_shape.end() - std::min<size_t>(b_shape.size(), 2));
+  const size_t rank = std::max(a_batch.size(), b_batch.size());
+  a_batch.insert(a_batch.begin(), rank - a_batch.size(), 1);
+  b_batch.insert(b_batch.begin(), rank - b_batch.size(), 1);
+
+  // Batch dimensions of the output, innermost last, size-1 ones dropped.
+  std::vector<BatchDim> dims(rank);
+  int64_t sa = spec.m * spec.k, sb = spec.k * spec.n, sd = spec.m * spec.n;
+  int64_t total = 1;
+  for (size_t i = rank; i-- > 0;) {
+    const int64_t da = a_batch[i], db = b_batch[i];
+    if (da != db && da != 1 && db != 1) {
+      return ctx.Error("batch dimensions of A " + ShapeToString(a_shape) + " and B " + ShapeToString(b_shape) +
+                       " do not broadcast");
+    }
+    BatchDim& bd = dims[i];
+    bd.size = std::max(da, db);
+    bd.a = da == 1 ? 0 : sa;
+    bd.b = db == 1 ? 0 : sb;
+    bd.d = sd;
+    sa *= da;
+    sb *= db;
+    sd *= bd.size;
+    total *= bd.size;
+  }
+  if (NumElements(ctx.output(0).shape) != total * spec.m * spec.n) {
+    return ctx.Error("output shape " + ShapeToString(ctx.output(0).shape) + " does not match A " +
+                     ShapeToString(a_shape) + " x B " + ShapeToString(b_shape));
+  }
+  std::vector<BatchDim> merged;
+  for (const BatchDim& bd : dims) {
+    if (bd.size == 1) continue;
+    if (!merged.empty()) {
+      BatchDim& outer = merged.back();
+      if (outer.a == bd.a * bd.size && outer.b == bd.b * bd.size && outer.d == bd.d * bd.size) {
+        outer.size *= bd.size;
+        outer.a = bd.a;
+        outer.b = bd.b;
+        outer.d = bd.d;
+        continue;
+      }
+    }
+    merged.push_back(bd);
+  }
+
+  GemmKernel::Config cfg;
+  cfg.where = Where(ctx);
+  cfg.node = ctx.name();
+  cfg.dtype = ctx.output(0).dtype;
+  cfg.a = ctx.input(0).data;
+  cfg.b = ctx.input(1).data;
+  cfg.d = ctx.output(0).data;
+  cfg.rows = total * spec.m;
+  cfg.cols = spec.n;
+  if (cfg.rows * cfg.cols == 0) return CudaKernelPtr(new GemmKernel(std::move(cfg), nullptr));
+  if (spec.k == 0) {
+    cfg.fill = true;
+    return CudaKernelPtr(new GemmKernel(std::move(cfg), nullptr));
+  }
+
+  // The innermost merged dimension: folded into M when B is broadcast along it, else batched.
+  if (!merged.empty()) {
+    const BatchDim inner = merged.back();
+    merged.pop_back();
+    if (inner.b == 0) {
+      spec.m *= inner.size;
+    } else {
+      spec.batch = inner.size;
+      spec.stride_a = inner.a;
+      spec.stride_b = inner.b;
+      spec.stride_d = inner.d;
+    }
+  }
+  const int64_t es = static_cast<int64_t>(DataTypeSize(cfg.dtype));
+  // Offsets of the remaining (outer) dimensions, then of the batched one if it must be unrolled.
+  auto expand = [](const std::vector<BatchDim>& outer) {
+    std::vector<CallOffsets> calls(1);
+    for (const BatchDim& bd : outer) {
+      std::vector<CallOffsets> next;
+      next.reserve(calls.size() * static_cast<size_t>(bd.size));
+      for (const CallOffsets& c : calls) {
+        for (int64_t i = 0; i < bd.size; ++i)
+          next.push_back(CallOffsets{c.a + i * bd.a, c.b + i * bd.b, c.d + i * bd.d});
+      }
+      calls = std::move(next);
+    }
+    return calls;
+  };
+  auto set_alignments = [&](MatmulSpec& s, const std::vector<CallOffsets>& calls) {
+    std::vector<int64_t> off_a{s.stride_a * es}, off_b{s.stride_b * es}, off_d{s.stride_d * es};
+    for (const CallOffsets& c : calls) {
+      off_a.push_back(c.a * es);
+      off_b.push_back(c.b * es);
+      off_d.push_back(c.d * es);
+    }
+    s.align_a = Alignment(cfg.a, off_a);
+    s.align_b = Alignment(cfg.b, off_b);
+    s.align_d = Alignment(cfg.d, off_d);
+    s.align_c = s.align_d;
+  };
+
+  std::vector<CallOffsets> calls = expand(merged);
+  set_alignments(spec, calls);
+  std::string why;
+  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<LtMatmul> plan, TryPlan(ctx, spec, nullptr, &why));
+  if (plan == nullptr && spec.batch > 1) {  // unroll the batched dimension into separate calls
+    MatmulSpec single = spec;
+    single.batch = 1;
+    single.stride_a = single.stride_b = single.stride_d = 0;
+    std::vector<BatchDim> all = merged;
+    all.push_back(BatchDim{spec.batch, spec.stride_a, spec.stride_b, spec.stride_d});
+    calls = expand(all);
+    set_alignments(single, calls);
+    spec = single;
+    EDGERT_ASSIGN_OR_RETURN(plan, TryPlan(ctx, spec, nullptr, &why));
+  }
+  if (plan == nullptr) return NoAlgorithm(ctx, spec, why);
+  cfg.matmul = true;
+  cfg.calls = std::move(calls);
+  return CudaKernelPtr(new GemmKernel(std::move(cfg), std::move(plan)));
+}
+
+}  // namespace
+
+StatusOr<CudaKernelPtr> CreateGemmKernel(const CudaOpContext& ctx) {
+  if (Handle(ctx) == nullptr) return Internal(Where(ctx) + "no cuBLASLt handle in the CUDA resources", ctx.name());
+  switch (ctx.op->op()) {
+    case OpType::kGemm:
+      return CreateGemm(ctx);
+    case OpType::kMatMul:
+      return CreateMatMul(ctx);
+    default:
+      break;
+  }
+  return ctx.NotSupported("is not a Gemm or MatMul");
+}
+
+}  // namespace cuda
+}  // namespace edgert
