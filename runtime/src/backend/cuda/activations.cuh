@@ -18,8 +18,10 @@ __device__ __forceinline__ float ActSigmoid(float x) {
   const float e = expf(x);
   return e / (1.0f + e);
 }
+// NaN gives 0, as the CPU's min(1, max(0, v)).
 __device__ __forceinline__ float ActHardSigmoid(float x, float alpha, float beta) {
-  return fmaxf(0.0f, fminf(1.0f, alpha * x + beta));
+  const float v = alpha * x + beta;
+  return v > 0.0f ? (v < 1.0f ? v : 1.0f) : 0.0f;
 }
 __device__ __forceinline__ float ActHardSwish(float x) { return x * fmaxf(0.0f, fminf(1.0f, x / 6.0f + 0.5f)); }
 __device__ __forceinline__ float ActSilu(float x) { return x * ActSigmoid(x); }

@@ -95,7 +95,7 @@ class CudaKernel {
   // largest size asked for, 256-byte aligned; layers run one after another, so it is reused).
   virtual size_t WorkspaceBytes() const { return 0; }
   // Called once after creation (not in a dry run), before the first Enqueue.
-  virtual void SetWorkspace(void* workspace) {}
+  virtual void SetWorkspace(void* /*workspace*/) {}
   virtual Status Enqueue(cudaStream_t stream) = 0;
 };
 
