@@ -150,8 +150,11 @@ TEST(CudaEngine, GraphReplayEqualsPlainEnqueueAndFollowsRebinding) {
     ASSERT_TRUE((*plain)->SetTensorAddress(i, io_a.ptrs[static_cast<size_t>(i)]).ok());
     ASSERT_TRUE((*graphed)->SetTensorAddress(i, io_b.ptrs[static_cast<size_t>(i)]).ok());
   }
-  ASSERT_TRUE((*plain)->Enqueue(nullptr).ok());
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  Status s = (*plain)->Enqueue(stream);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
   const auto want_a = ReadOutputs(**engine, io_a);
 
   // Graphed context on the same input: warm-up, capture, replays.
@@ -162,8 +165,11 @@ TEST(CudaEngine, GraphReplayEqualsPlainEnqueueAndFollowsRebinding) {
   for (int i = 0; i < (*engine)->NumIOTensors(); ++i) {
     ASSERT_TRUE((*graphed)->SetTensorAddress(i, io_a.ptrs[static_cast<size_t>(i)]).ok());
   }
-  for (int k = 0; k < 4; ++k) ASSERT_TRUE((*graphed)->Enqueue(nullptr).ok());
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  for (int k = 0; k < 4; ++k) {
+    s = (*graphed)->Enqueue(stream);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
   EXPECT_EQ((*graphed)->graph_error(), "");
   EXPECT_EQ((*graphed)->graph_captures(), 1);
   EXPECT_EQ((*graphed)->graph_launches(), 3);
@@ -174,14 +180,21 @@ TEST(CudaEngine, GraphReplayEqualsPlainEnqueueAndFollowsRebinding) {
     ASSERT_TRUE((*graphed)->SetTensorAddress(i, io_b.ptrs[static_cast<size_t>(i)]).ok());
     ASSERT_TRUE((*plain)->SetTensorAddress(i, io_b.ptrs[static_cast<size_t>(i)]).ok());
   }
+  ASSERT_TRUE((*graphed)->Enqueue(stream).ok());
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  EXPECT_EQ((*graphed)->graph_captures(), 2);
+  const auto got_b = ReadOutputs(**engine, io_b);
+  ASSERT_TRUE((*plain)->Enqueue(stream).ok());
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  EXPECT_EQ(got_b, ReadOutputs(**engine, io_b));
+  EXPECT_NE(got_b, want_a);
+
+  // The legacy default stream cannot be captured: the context enqueues eagerly there, correctly.
   ASSERT_TRUE((*graphed)->Enqueue(nullptr).ok());
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   EXPECT_EQ((*graphed)->graph_captures(), 2);
-  const auto got_b = ReadOutputs(**engine, io_b);
-  ASSERT_TRUE((*plain)->Enqueue(nullptr).ok());
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  EXPECT_EQ(got_b, ReadOutputs(**engine, io_b));
-  EXPECT_NE(got_b, want_a);
+  EXPECT_EQ(ReadOutputs(**engine, io_b), got_b);
+  cudaStreamDestroy(stream);
 }
 
 TEST(CudaEngine, EightContextsOnEightThreadsAgree) {
@@ -234,7 +247,11 @@ TEST(CudaEngine, SteadyStateMakesNoAllocation) {
     }
     cudaStream_t stream = nullptr;
     ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
-    for (int k = 0; k < 3; ++k) ASSERT_TRUE((*context)->Enqueue(stream).ok());  // warm-up and capture
+    for (int k = 0; k < 3; ++k) {  // warm-up and capture
+      Status s = (*context)->Enqueue(stream);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+    }
+    EXPECT_EQ((*context)->graph_captures(), graphs ? 1 : 0) << (*context)->graph_error();
     ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
     size_t free_before = 0, free_after = 0, total = 0;
     ASSERT_EQ(cudaMemGetInfo(&free_before, &total), cudaSuccess);

@@ -27,6 +27,8 @@
 // Enqueue(): no device or host allocation, no host synchronisation. With CUDA graphs on (the
 // default), the first Enqueue() captures the layers into a graph and later calls replay it;
 // re-binding an I/O tensor to a new address updates the graph in place (cudaGraphExecUpdate).
+// Graphs need a stream of the caller's: on the legacy default stream (nullptr) the layers are
+// enqueued one by one.
 // Graph inputs are copied (or converted to float16) into the arena and outputs copied back from
 // it, so bound buffers are read and written only by those copies.
 #pragma once

@@ -450,13 +450,20 @@ Status CudaExecutionContext::Enqueue(CudaStream stream) {
     }
   }
   EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(engine.device_id()));
-  if (!st.graphs || !st.warmed_up) {
+  // The legacy default stream cannot be captured: work queued there runs eagerly.
+  if (!st.graphs || !st.warmed_up || stream == nullptr) {
     st.warmed_up = true;
     return EnqueueBody(engine, st, arena_, stream);
   }
   if (st.graph_exec == nullptr || st.captured_bindings != st.bindings || st.captured_poison != st.poison) {
     // Capture (thread-local mode: other threads' CUDA calls are not affected).
-    EDGERT_CUDA_RETURN_IF_ERROR(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal));
+    const cudaError_t begin = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
+    if (begin != cudaSuccess) {
+      cudaGetLastError();  // not sticky: clear it so no later launch check reports it
+      st.graphs = false;
+      st.graph_error = std::string("cudaStreamBeginCapture: ") + cudaGetErrorString(begin);
+      return EnqueueBody(engine, st, arena_, stream);
+    }
     Status body = EnqueueBody(engine, st, arena_, stream);
     cudaGraph_t graph = nullptr;
     const cudaError_t end = cudaStreamEndCapture(stream, &graph);

@@ -333,22 +333,23 @@ StatusOr<CudaKernelPtr> CreateCopy(const CudaOpContext& ctx) {
   auto kernel = std::make_unique<CopyKernel>(in.data, out.data, out.bytes());
   if (ctx.op->op() == OpType::kDropout) {
     if (ctx.has_input(2)) {
+      // Training mode drops nothing when the ratio is a build-time 0, so the layer is a copy (and a
+      // mask of ones) whatever training_mode is at run time.
       const ValueInfo& mode = ctx.op->input(2);
-      if (mode.value == nullptr) {
-        return ctx.NotSupported("input 'training_mode' must be known at build time on CUDA");
-      }
-      if (mode.value->num_elements() > 0 && mode.value->GetAsDouble(0) != 0.0) {
+      const bool may_train =
+          mode.value == nullptr || (mode.value->num_elements() > 0 && mode.value->GetAsDouble(0) != 0.0);
+      if (may_train) {
         EDGERT_ASSIGN_OR_RETURN(float ratio, AttrFloat(*ctx.op, "ratio", 0.5f));
         if (ctx.has_input(1)) {
           if (ctx.op->input(1).value == nullptr) {
-            return ctx.NotSupported("input 'ratio' must be known at build time when training_mode is true");
+            return ctx.NotSupported("input 'ratio' must be known at build time when training_mode may be true");
           }
           EDGERT_ASSIGN_OR_RETURN(std::vector<float> r, ConstInputFloats(*ctx.op, 1, "ratio"));
           if (!r.empty()) ratio = r[0];
         }
         if (ratio != 0.0f) {
-          return ctx.NotSupported("training_mode is true with ratio " + std::to_string(ratio) +
-                                  "; only inference (or ratio 0) is supported");
+          return ctx.NotSupported("training_mode " + std::string(mode.value == nullptr ? "(a run-time input)" : "true") +
+                                  " with ratio " + std::to_string(ratio) + "; only inference (or ratio 0) is supported");
         }
       }
     }
