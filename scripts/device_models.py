@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Real-architecture models on the GPU: export torchvision/timm classifiers and a YOLOv8n-style
-detector with PyTorch (random weights: nothing can be downloaded on the device), run each with
+detector with PyTorch (random weights: nothing can be downloaded on the device; BatchNorm statistics
+calibrated on random batches so activations stay normalised as in a trained network), run each with
 ONNX Runtime (CPU) as the reference and with `edgert run --device cuda` in FP32 and FP16, and print
 the relative L2 error and the device memory of each.
 
@@ -156,10 +157,29 @@ MODELS = ["resnet50", "mobilenet_v2", "mobilenet_v3_large", "efficientnet_b0", "
           "vit_tiny", "yolov8n_style"]
 
 
+def calibrate_batchnorm(model, shape):
+    """Sets every BatchNorm's running statistics to those of the activations it actually sees (a
+    few random batches in training mode, cumulative averages). Randomly initialised networks with
+    default statistics let activations shrink layer after layer, below float16's range (MobileNetV2's
+    logits reach 1e-9); trained networks keep them normalised, as this does."""
+    import torch
+    bns = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not bns:
+        return
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None
+    model.train()
+    with torch.no_grad():
+        for _ in range(3):
+            model(torch.randn(4, *shape[1:]))
+
+
 def export(name, path):
     import torch
     torch.manual_seed(0)
     model, shape = make_model(name)
+    calibrate_batchnorm(model, shape)
     model.eval()
     x = torch.randn(*shape)
     kwargs = dict(input_names=["input"], output_names=["output"], opset_version=17)
@@ -205,7 +225,7 @@ def main():
             np.save(os.path.join(d, "ref", f"output_{k}.npy"), ref)
         result = {}
         for mode, extra, rtol in (("fp32", [], "1e-3"), ("fp16", ["--fp16"], "1e-2")):
-            rc, text, secs = run([args.edgert, "run", model_path, "--device", "cuda"] + extra +
+            rc, text, secs = run([args.edgert, "run", model_path, "--device", "cuda", "--verbose"] + extra +
                                  ["--inputs", in_path, "--compare", os.path.join(d, "ref"), "--rtol", rtol])
             with open(os.path.join(d, f"edgert_{mode}.log"), "w") as f:
                 f.write(text)

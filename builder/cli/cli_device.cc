@@ -1,5 +1,8 @@
 #include "cli_device.h"
 
+#include <cstdio>
+#include <functional>
+
 #include "cli_common.h"
 #include "edgert/cpu_engine.h"
 #include "edgert/engine.h"
@@ -69,6 +72,23 @@ StatusOr<DeviceKey> BackendDeviceKey(const std::string& backend) {
 
 namespace {
 
+// "  12 Conv        name  [kernel]" per layer.
+std::string LayerLines(const NetworkDef& net, const std::function<std::string(size_t)>& kernel) {
+  std::string text;
+  for (size_t l = 0; l < net.layers.size(); ++l) {
+    char head[160];
+    std::snprintf(head, sizeof(head), "%4zu %-22s %s", l, std::string(OpTypeName(net.layers[l].op)).c_str(),
+                  net.layers[l].name.c_str());
+    text += head;
+    if (kernel) {
+      const std::string k = kernel(l);
+      if (!k.empty()) text += "  [" + k + "]";
+    }
+    text += "\n";
+  }
+  return text;
+}
+
 class CpuRunner : public HostRunner {
  public:
   explicit CpuRunner(std::unique_ptr<CpuEngine> engine) : engine_(std::move(engine)) {}
@@ -77,6 +97,7 @@ class CpuRunner : public HostRunner {
   }
   std::string BackendLine() const override { return "backend: cpu (reference engine)"; }
   std::string MemoryLine() const override { return MemoryFiguresLine(engine_->memory_figures()); }
+  std::string LayerReport() const override { return LayerLines(engine_->engine()->network(), nullptr); }
 
  private:
   std::unique_ptr<CpuEngine> engine_;
@@ -107,6 +128,9 @@ class CudaRunner : public HostRunner {
     std::snprintf(text, sizeof(text), "device memory: weights %.2f MiB, arena %.2f MiB, workspace %.2f MiB",
                   engine_->WeightsBytes() / mib, engine_->ArenaBytes() / mib, engine_->WorkspaceBytes() / mib);
     return MemoryFiguresLine(engine_->memory_plan().figures) + "\n" + text;
+  }
+  std::string LayerReport() const override {
+    return LayerLines(engine_->network(), [this](size_t l) { return context_->LayerKernel(l); });
   }
 
  private:

@@ -49,6 +49,8 @@ class HostRunner {
   virtual std::string BackendLine() const = 0;
   // The memory plan figures and, for CUDA, the device bytes (weights, arena, workspace).
   virtual std::string MemoryLine() const = 0;
+  // One line per layer: index, op, name and (CUDA) the kernel chosen.
+  virtual std::string LayerReport() const = 0;
 };
 
 }  // namespace edgert

@@ -54,14 +54,16 @@ const char kMainHelp[] =
     "  check MODEL.onnx [--shapes NAME:DIMS[,...]]\n"
     "      print, per node, whether edgert can build it; exit 1 if any node is unsupported\n"
     "  build MODEL.onnx (-o OUT.plan | --cache) [--cache-dir DIR] [--shapes NAME:DIMS[,...]]\n"
-    "      build a plan for the CPU backend, into a file or through the plan cache\n"
+    "                 [--device cpu|cuda|auto] [--fp16]\n"
+    "      build a plan for this GPU (or the CPU backend), into a file or through the plan cache\n"
     "  inspect PLAN [--json]\n"
     "      print a plan's header, device key, hashes, layers and totals\n"
     "  run MODEL.onnx|PLAN [--shapes ...] [--inputs FILE...] [--save-outputs DIR] [--compare DIR]\n"
-    "                 [--rtol X] [--seed N]\n"
-    "      build the model for concrete inputs (or load the plan) and run it on the reference CPU\n"
-    "      engine\n"
+    "                 [--rtol X] [--seed N] [--device cpu|cuda|auto] [--fp16] [--verbose]\n"
+    "      build the model for concrete inputs (or load the plan) and run it on the GPU or the\n"
+    "      reference CPU engine\n"
     "  bench MODEL.onnx|PLAN [--shapes ...] [--iterations N] [--duration S] [--warmup S] [--contexts K]\n"
+    "                 [--device cpu|cuda|auto] [--fp16] [--no-graphs]\n"
     "      time the engine on random inputs: latency percentiles, throughput, enqueue time, memory\n"
     "  help [COMMAND]   this text, or the options of COMMAND\n"
     "\n"
@@ -97,6 +99,7 @@ const char kRunHelp[] =
     "                          ||out-ref||/||ref|| for floats (||out-ref|| when ||ref|| is 0), exact\n"
     "                          match for integers and bools; NaN where the reference has none fails\n"
     "  --rtol X                tolerance of --compare (default 1e-4)\n"
+    "  --verbose               list the layers (and on CUDA the kernel each one runs)\n"
     EDGERT_DEVICE_OPTIONS_HELP
     "\n"
     "Exit 0 when every comparison passes, 1 on model errors or failed comparisons, 2 on usage errors.\n";
@@ -114,6 +117,7 @@ struct Options {
   bool has_seed = false;
   uint64_t seed = 0;
   DeviceOptions device;
+  bool verbose = false;
 };
 
 // Returns "" on success, else the usage error.
@@ -128,6 +132,8 @@ std::string ParseArgs(const std::vector<std::string>& args, bool run, Options* o
       o->has_shapes = true;
     } else if (std::string device_error; run && ParseDeviceArg(args, &i, &o->device, &device_error)) {
       if (!device_error.empty()) return device_error;
+    } else if (run && a == "--verbose") {
+      o->verbose = true;
     } else if (run && a == "--inputs") {
       o->has_inputs = true;
       while (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) o->inputs.push_back(args[++i]);
@@ -322,6 +328,7 @@ int RunAndReport(const std::string& source, const std::vector<std::string>& outp
   Status s = runner.Run(feed, &outputs);
   if (!s.ok()) return Fail(s.WithContext(source));
   std::printf("%s\n%s\n", runner.BackendLine().c_str(), runner.MemoryLine().c_str());
+  if (o.verbose) std::printf("layers:\n%s", runner.LayerReport().c_str());
 
   if (!o.save_dir.empty()) {
     s = MakeDirs(o.save_dir);

@@ -1,7 +1,7 @@
 // edgert_conformance: runs ONNX's backend node test cases through the builder and the CPU engine.
 //
 // Usage: edgert_conformance NODE_DIR [--expected FILE] [--write-expected FILE] [--filter TEXT]
-//                           [--backend cpu|cuda] [--fp16] [--verbose]
+//                           [--known-failures FILE] [--backend cpu|cuda] [--fp16] [--verbose]
 //
 // Steps, for every directory NODE_DIR/test_* (sorted by name):
 //   1. Parse model.onnx. SKIP when a node uses an operator edgert does not list (not in kOpTable,
@@ -18,7 +18,8 @@
 // Then print one line per non-passing case, the counts, a per-operator summary and the run time.
 // With --expected FILE (one case name per line, '#' comments), exit 1 if a listed case does not
 // pass; cases that pass but are not listed are printed, not failed. --write-expected FILE writes
-// the passing cases in that format.
+// the passing cases in that format. --known-failures FILE removes the cases it lists from the
+// expected list (a backend's documented exceptions).
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -380,13 +381,14 @@ bool ReadCaseList(const std::string& path, std::vector<std::string>* names) {
 int Usage() {
   std::fprintf(stderr,
                "usage: edgert_conformance NODE_DIR [--expected FILE] [--write-expected FILE] [--filter TEXT] "
-               "[--backend cpu|cuda] [--fp16] [--verbose]\n");
+               "[--known-failures FILE] [--backend cpu|cuda] [--fp16] [--verbose]\n");
   return 2;
 }
 
 int Main(int argc, char** argv) {
   std::string node_dir;
   std::string expected_path;
+  std::string known_path;
   std::string write_path;
   std::string filter;
   bool verbose = false;
@@ -399,6 +401,8 @@ int Main(int argc, char** argv) {
     };
     if (arg == "--expected") {
       if (!next(&expected_path)) return Usage();
+    } else if (arg == "--known-failures") {
+      if (!next(&known_path)) return Usage();
     } else if (arg == "--write-expected") {
       if (!next(&write_path)) return Usage();
     } else if (arg == "--filter") {
@@ -440,6 +444,13 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "edgert_conformance: cannot read the expected-pass list %s\n", expected_path.c_str());
     return 2;
   }
+  // Cases this backend is known not to run (each with its reason in the file) leave the list.
+  std::vector<std::string> known;
+  if (!known_path.empty() && !ReadCaseList(known_path, &known)) {
+    std::fprintf(stderr, "edgert_conformance: cannot read the known-failures list %s\n", known_path.c_str());
+    return 2;
+  }
+  for (const std::string& k : known) expected.erase(std::remove(expected.begin(), expected.end(), k), expected.end());
 
   std::vector<fs::path> case_dirs;
   std::error_code ec;

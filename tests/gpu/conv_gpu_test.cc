@@ -303,6 +303,64 @@ TEST(ConvTransposeGpu, OneAndThreeSpatialDims) {
   ExpectConvTranspose({1, 4, 3, 4, 5}, {4, 3, 3, 2, 3}, 1, true, a3, 5);
 }
 
+// The layer shapes of MobileNetV2/V3, EfficientNet-B0 and ConvNeXt at 224x224 (cuDNN picks other
+// engines for these sizes than for the small cases above).
+Attributes WithActivation(Attributes a, const char* act, float alpha = 0.0f, float beta = 0.0f) {
+  a.Set(kActivationAttr, std::string(act));
+  if (std::string(act) == "Clip") {
+    a.Set(kActivationAlphaAttr, alpha);
+    a.Set(kActivationBetaAttr, beta);
+  }
+  return a;
+}
+
+TEST(ConvGpu, MobileNetDepthwiseBlocksAtFullSize) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  {
+    SCOPED_TRACE("depthwise 3x3 C=32 112x112 + Relu6");
+    ExpectConv({{1, 32, 112, 112}, {32, 1, 3, 3}, true, false,
+                WithActivation(Conv2dAttrs({1, 1, 1, 1}, {1, 1}, {1, 1}, 32), "Clip", 0.0f, 6.0f)},
+               {1, 32, 112, 112});
+  }
+  {
+    SCOPED_TRACE("depthwise 3x3 C=96 112x112 stride 2 + Relu6");
+    ExpectConv({{1, 96, 112, 112}, {96, 1, 3, 3}, true, false,
+                WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}, {1, 1}, 96), "Clip", 0.0f, 6.0f)},
+               {1, 96, 56, 56});
+  }
+  {
+    SCOPED_TRACE("depthwise 3x3 C=144 56x56 + SiLU");
+    ExpectConv({{1, 144, 56, 56}, {144, 1, 3, 3}, true, false,
+                WithActivation(Conv2dAttrs({1, 1, 1, 1}, {1, 1}, {1, 1}, 144), "SiLU")},
+               {1, 144, 56, 56});
+  }
+  {
+    SCOPED_TRACE("depthwise 5x5 C=240 28x28 + HardSwish");
+    ExpectConv({{1, 240, 28, 28}, {240, 1, 5, 5}, true, false,
+                WithActivation(Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {1, 1}, 240), "HardSwish")},
+               {1, 240, 28, 28});
+  }
+  {
+    SCOPED_TRACE("depthwise 7x7 C=96 56x56, no activation (ConvNeXt)");
+    ExpectConv({{1, 96, 56, 56}, {96, 1, 7, 7}, true, false, Conv2dAttrs({3, 3, 3, 3}, {1, 1}, {1, 1}, 96)},
+               {1, 96, 56, 56});
+  }
+  {
+    SCOPED_TRACE("pointwise 1x1 32->16 112x112, linear bottleneck");
+    ExpectConv({{1, 32, 112, 112}, {16, 32, 1, 1}, true, false, Attributes{}}, {1, 16, 112, 112});
+  }
+  {
+    SCOPED_TRACE("pointwise 1x1 144->24 56x56 + residual");
+    ExpectConv({{1, 144, 56, 56}, {24, 144, 1, 1}, true, true, Attributes{}}, {1, 24, 56, 56});
+  }
+  {
+    SCOPED_TRACE("stem 3x3 stride 2 3->32 224x224 + Relu6");
+    ExpectConv({{1, 3, 224, 224}, {32, 3, 3, 3}, true, false,
+                WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), "Clip", 0.0f, 6.0f)},
+               {1, 32, 112, 112});
+  }
+}
+
 }  // namespace
 }  // namespace testing
 }  // namespace edgert

@@ -154,6 +154,8 @@ class CudaExecutionContext {
 
   const CudaEngine& engine() const { return *engine_; }
   void* arena() const { return arena_; }
+  // The implementation layer `index` runs ("elided" for a layer the memory plan removes).
+  std::string LayerKernel(size_t index) const;
   // Device memory this context owns (arena unless supplied by the caller, plus workspace).
   size_t OwnedDeviceBytes() const;
 

@@ -396,6 +396,12 @@ Status CudaExecutionContext::SetTensorAddress(int io_index, void* data) {
   return Status::Ok();
 }
 
+std::string CudaExecutionContext::LayerKernel(size_t index) const {
+  if (index >= state_->kernels.size()) return {};
+  const CudaKernelPtr& k = state_->kernels[index];
+  return k == nullptr ? "elided" : k->Describe();
+}
+
 void CudaExecutionContext::SetCudaGraphs(bool on) { state_->graphs = on; }
 bool CudaExecutionContext::cuda_graphs() const { return state_->graphs; }
 int64_t CudaExecutionContext::graph_captures() const { return state_->captures; }

@@ -35,6 +35,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "edgert/op_def.h"
@@ -97,6 +98,9 @@ class CudaKernel {
   // Called once after creation (not in a dry run), before the first Enqueue.
   virtual void SetWorkspace(void* /*workspace*/) {}
   virtual Status Enqueue(cudaStream_t stream) = 0;
+  // The implementation chosen for this layer (library path, fused epilogue, ...), for
+  // `edgert run --verbose` and tests; empty when there is nothing to tell.
+  virtual std::string Describe() const { return {}; }
 };
 
 using CudaKernelPtr = std::unique_ptr<CudaKernel>;

@@ -208,6 +208,10 @@ class ConvKernel : public CudaKernel {
   }
 
   const char* path() const { return path_; }
+  std::string Describe() const override {
+    const std::string why = note();
+    return std::string(path_) + (why.empty() ? "" : " (" + why + ")");
+  }
   std::string note() const {
     if (fused_failure_.empty()) return cudnn_failure_;
     if (cudnn_failure_.empty()) return "fused plan: " + fused_failure_;
