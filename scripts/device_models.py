@@ -192,6 +192,25 @@ def export(name, path):
     return shape, how
 
 
+def torch_fp16_error(model_path, name, x, sess):
+    """The relative L2 error of PyTorch itself in FP16 (the same network and weights on this GPU,
+    .half(), channels_last) against ONNX Runtime's FP32 outputs: what FP16 costs this network,
+    next to edgert's FP16 error."""
+    import torch
+    try:
+        torch.manual_seed(0)
+        model, shape = make_model(name)
+        calibrate_batchnorm(model, shape)
+        model = model.eval().cuda().half().to(memory_format=torch.channels_last)
+        with torch.no_grad():
+            out = model(torch.from_numpy(x).cuda().half().to(memory_format=torch.channels_last))
+        ref = sess.run(None, {sess.get_inputs()[0].name: x})[0]
+        got = out.float().cpu().numpy()
+        return f"{np.linalg.norm(got - ref) / np.linalg.norm(ref):.2e}"
+    except Exception as e:  # noqa: BLE001 - the peer's number is informative, not a gate
+        return f"n/a ({type(e).__name__})"
+
+
 def run(cmd):
     start = time.monotonic()
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -215,7 +234,7 @@ def main():
             shape, how = export(name, model_path)
         except Exception as e:  # noqa: BLE001 - any export failure is reported and the next model goes on
             failures.append(f"{name}: export failed: {e}")
-            rows.append((name, "-", "-", "-", "-", "export failed"))
+            rows.append((name, "-", "-", "-", "-", "-", "export failed"))
             continue
         x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
         in_path = os.path.join(d, "input.npy")
@@ -223,6 +242,7 @@ def main():
         sess = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
         for k, ref in enumerate(sess.run(None, {sess.get_inputs()[0].name: x})):
             np.save(os.path.join(d, "ref", f"output_{k}.npy"), ref)
+        torch_err = torch_fp16_error(model_path, name, x, sess)
         result = {}
         for mode, extra, rtol in (("fp32", [], "1e-3"), ("fp16", ["--fp16"], "1e-2")):
             rc, text, secs = run([args.edgert, "run", model_path, "--device", "cuda", "--verbose"] + extra +
@@ -235,12 +255,13 @@ def main():
             if rc != 0:
                 failures.append(f"{name} {mode}: edgert exited {rc}:\n" + "\n".join(text.splitlines()[-8:]))
         ok = all(r[2] == 0 for r in result.values())
-        rows.append((name, how, f"{result['fp32'][0]:.2e}", f"{result['fp16'][0]:.2e}", result["fp16"][1],
+        rows.append((name, how, f"{result['fp32'][0]:.2e}", f"{result['fp16'][0]:.2e}", torch_err, result["fp16"][1],
                      "ok" if ok else "FAIL"))
 
-    print(f"\n{'model':<20} {'export':<12} {'fp32 relL2':>10} {'fp16 relL2':>10}  {'result':<6} device memory (fp16)")
-    for name, how, e32, e16, mem, res in rows:
-        print(f"{name:<20} {how:<12} {e32:>10} {e16:>10}  {res:<6} {mem}")
+    print(f"\n{'model':<20} {'export':<12} {'fp32 relL2':>10} {'fp16 relL2':>10} {'torch fp16':>10}  {'result':<6} "
+          "device memory (fp16)")
+    for name, how, e32, e16, t16, mem, res in rows:
+        print(f"{name:<20} {how:<12} {e32:>10} {e16:>10} {t16:>10}  {res:<6} {mem}")
     if failures:
         print("\nFAILURES:")
         for f in failures:

@@ -25,6 +25,8 @@ constexpr int64_t kUidResidual = 5;
 constexpr int64_t kUidVirtual = 10;
 // Engine configs tried per heuristics mode (each costs a plan finalization at most).
 constexpr int64_t kMaxConfigs = 64;
+// The most workspace one convolution's execution plan may ask for.
+constexpr int64_t kMaxWorkspaceBytes = int64_t{64} << 20;
 
 std::vector<int64_t> PackedStrides(const std::vector<int64_t>& dims) {
   std::vector<int64_t> strides(dims.size(), 1);
@@ -363,6 +365,11 @@ StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::Create(cudnnHandle_t han
       int64_t count = 0;
       EDGERT_CUDNN_RETURN_IF_ERROR(cudnnBackendGetAttribute(candidate->get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
                                                             CUDNN_TYPE_INT64, 1, &count, &workspace));
+      if (workspace > kMaxWorkspaceBytes) {  // Jetsons share 4-8 GB with the CPU: take a leaner engine
+        last = Unsupported("engine workspace " + std::to_string(workspace) + " bytes exceeds the " +
+                           std::to_string(kMaxWorkspaceBytes >> 20) + " MiB limit");
+        continue;
+      }
       plan->workspace_bytes_ = workspace < 0 ? 0 : workspace;
       plan->plan_ = std::move(*candidate);
       keep.push_back(std::move(cfg));
