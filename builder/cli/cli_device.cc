@@ -161,6 +161,10 @@ StatusOr<std::unique_ptr<HostRunner>> HostRunner::FromPlan(const std::string& pa
   EDGERT_ASSIGN_OR_RETURN(PlanMetadata meta, ReadPlanMetadata(path));
   if (meta.device.backend == "cuda") {
 #ifdef EDGERT_HAVE_CUDA
+    if (CudaDeviceCount() == 0) {
+      return Unsupported(path + " is a plan for " + meta.device.ToString() +
+                         " and this machine has no visible CUDA device");
+    }
     return CudaRunner::Make(CudaEngine::CreateFromPlan(path));
 #else
     return Unsupported(path + " is a plan for " + meta.device.ToString() +
