@@ -176,21 +176,35 @@ def calibrate_batchnorm(model, shape):
             model(torch.randn(4, *shape[1:]))
 
 
-def export(name, path):
+def build_model(name):
+    """The network NAME with seeded random weights and calibrated BatchNorm statistics, in eval
+    mode on the CPU, and its batch-1 input shape."""
     import torch
     torch.manual_seed(0)
     model, shape = make_model(name)
     calibrate_batchnorm(model, shape)
-    model.eval()
-    x = torch.randn(*shape)
+    return model.eval(), shape
+
+
+def export_model(model, shape, path):
+    """Writes MODEL as ONNX (opset 17, static SHAPE) to PATH, traced on the device MODEL is on;
+    returns which exporter was used."""
+    import torch
+    x = torch.randn(*shape).to(next(model.parameters()).device)
     kwargs = dict(input_names=["input"], output_names=["output"], opset_version=17)
     try:
         torch.onnx.export(model, (x,), path, dynamo=False, **kwargs)
-        how = "torchscript"
+        return "torchscript"
     except TypeError:
         torch.onnx.export(model, (x,), path, **kwargs)
-        how = "default"
-    return shape, how
+        return "default"
+
+
+def export(name, path, batch=1):
+    """Exports NAME at BATCH (a static shape) to PATH; returns the input shape and the exporter."""
+    model, shape = build_model(name)
+    shape = (batch,) + tuple(shape[1:])
+    return shape, export_model(model, shape, path)
 
 
 def torch_fp16_error(model_path, name, x, sess):
@@ -199,10 +213,8 @@ def torch_fp16_error(model_path, name, x, sess):
     next to edgert's FP16 error."""
     import torch
     try:
-        torch.manual_seed(0)
-        model, shape = make_model(name)
-        calibrate_batchnorm(model, shape)
-        model = model.eval().cuda().half().to(memory_format=torch.channels_last)
+        model, _ = build_model(name)
+        model = model.cuda().half().to(memory_format=torch.channels_last)
         with torch.no_grad():
             out = model(torch.from_numpy(x).cuda().half().to(memory_format=torch.channels_last))
         ref = sess.run(None, {sess.get_inputs()[0].name: x})[0]
