@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one-call GPU run (through the device tool, on the GPU machine): runs the CUDA test suite on a
 # build carried from a developer machine (scripts/device_prepare.sh makes build-device/carry) and
-# prints a short table last. Logs go to $OUT (the device tool brings them back).
+# prints a short table last. Logs go to $OUT/logs.tar.gz and the table to $OUT/summary.txt (the
+# device tool brings them back).
 #
 #   device tool:  bash scripts/device_test.sh            carry: ["build-device/carry"]
 #   steps (EDGERT_DEVICE_STEPS, default all, in this order):
@@ -80,5 +81,8 @@ if has_step zoo; then
   sed -n '/^model /,$p' "$OUT/zoo.log"
 fi
 
+# The device tool brings back a few files per call: pack every log into one archive.
+(cd "$OUT" && tar -czf logs.tar.gz --exclude=logs.tar.gz --exclude=summary.txt . && \
+  find . -mindepth 1 ! -name logs.tar.gz ! -name summary.txt -delete)
 echo
 cat "$OUT/summary.txt"
