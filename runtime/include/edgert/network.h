@@ -20,6 +20,11 @@ struct TensorDef {
   bool is_constant() const { return value.defined(); }
 };
 
+// Int attribute a GPU build adds to layers whose kernel has tactics (cuDNN execution plans, cuBLASLt
+// algorithms): the index of the candidate the tactic pass chose on the plan's device. Plans are
+// keyed on the device and library versions, so the index stays meaningful; other backends ignore it.
+inline constexpr const char* kTacticAttr = "edgert_tactic";
+
 struct LayerDef {
   std::string name;
   OpType op = OpType::kIdentity;

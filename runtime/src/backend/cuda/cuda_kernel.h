@@ -78,6 +78,20 @@ struct CudaOpContext {
   Precision precision = Precision::kFp32;
   CudaResources* resources = nullptr;
   bool dry_run = false;
+  // Tactics (kernel choices among a layer's candidates, e.g. cuDNN execution plans or cuBLASLt
+  // algorithms, each with a stable index for this device and library versions):
+  //   tactic >= 0      a choice made earlier (a plan's layer attribute kTacticAttr): use candidate
+  //                    `tactic` without timing (fall back to the default when it no longer exists);
+  //   select_tactics   (never in a dry run) time the candidates on this GPU with CUDA events and
+  //                    keep the fastest whose output matches the default candidate's (a fast wrong
+  //                    tactic never wins). Only the engine's tactic pass sets it: the tensors then
+  //                    live in a scratch arena, so the kernel may fill its inputs with test data and
+  //                    may cudaMalloc/cudaFree a temporary workspace for the timing.
+  //   tactic_level     how many candidates to time: 0 none (heuristic order only), 1 the top few
+  //                    (default), 2 all that the library offers.
+  int tactic = -1;
+  bool select_tactics = false;
+  int tactic_level = 1;
 
   const std::string& name() const { return op->name(); }
   size_t num_inputs() const { return inputs.size(); }
@@ -101,6 +115,18 @@ class CudaKernel {
   // The implementation chosen for this layer (library path, fused epilogue, ...), for
   // `edgert run --verbose` and tests; empty when there is nothing to tell.
   virtual std::string Describe() const { return {}; }
+  // The tactic in use (CudaOpContext::tactic's numbering), or -1 for a kernel without tactics.
+  // The engine stores it in the plan so later loads skip the timing.
+  virtual int Tactic() const { return -1; }
+  // With select_tactics: the median time of the chosen tactic and of the default one, in ms (0
+  // when nothing was timed), and how many candidates were timed / rejected as wrong.
+  struct TacticReport {
+    double chosen_ms = 0;
+    double default_ms = 0;
+    int timed = 0;
+    int rejected = 0;
+  };
+  virtual TacticReport Tactics() const { return {}; }
 };
 
 using CudaKernelPtr = std::unique_ptr<CudaKernel>;
