@@ -2,16 +2,16 @@
 // strides, pads, auto_pad; float32 or float16 storage, float32 accumulation). The CPU reference is
 // runtime/src/ops/nn_conv.cc; geometry comes from the same host helpers (ResolveWindow, Widen).
 //
-// Paths, tried in order at creation (ConvKernelPath reports the one taken):
+// Paths (ConvKernelPath reports the one taken):
 //   Conv:
 //     "cudnn-fused"     one cuDNN backend plan: conv -> +bias -> +residual -> activation, the
 //                       intermediates virtual (kernels_conv_cudnn.h);
-//     "cudnn"           the same with nothing to fuse (no bias, residual or activation);
+//     "cudnn"           a conv-only cuDNN plan with nothing to fuse (no bias, residual or activation);
 //     "cudnn+epilogue"  a conv-only cuDNN plan, then EnqueueEpilogue (bias + residual +
-//                       activation, one launch) when the fused plan does not finalize or the
-//                       activation has no cuDNN mode;
-//     "direct"          DirectConvKernel: one thread per output element, the epilogue inline;
-//                       used when no cuDNN plan finalizes (unusual geometry) or no cuDNN handle.
+//                       activation, one launch);
+//     "depthwise"       edgert's depthwise kernel (kernels_depthwise.h), epilogue inline, for
+//                       group == C_in == C_out in 1-D / 2-D;
+//     "direct"          DirectConvKernel: one thread per output element, the epilogue inline.
 //   ConvTranspose:
 //     "cudnn+epilogue" / "cudnn"  cuDNN convolution backward data (dy = X, filter = W, dx = Y)
 //                       when the output extent maps to a forward convolution with non-negative
@@ -19,6 +19,30 @@
 //     "direct"          DirectConvTransposeKernel: one thread per output element gathering the
 //                       input positions that reach it (i * s - pad + k * d = o), bias inline.
 // 1-D layers are passed to cuDNN as 2-D with H = 1.
+//
+// Tactics (CudaOpContext::tactic / select_tactics / tactic_level, cuda_kernel.h):
+//   1. Candidate list, deterministic for a layer, cuDNN version and GPU: the fused graph's plans
+//      (heuristics mode A, then fallback, an engine once), then the conv-only graph's plans
+//      ("cudnn" / "cudnn+epilogue"), then "depthwise" when it applies, then "direct". Only plans
+//      that finalize and pass the precision filter count. Candidate 0 is the pre-tactics default
+//      (first fused plan, else first conv-only plan, else depthwise, else direct).
+//   2. Size: built in full only when a tactic is forced (ctx.tactic >= 0), timed (select_tactics,
+//      not a dry run, level >= 1) or listed (ConvCandidatePaths); otherwise only candidate 0 is
+//      built. In full: at most 8 candidates at levels 0/1, 64 at level 2; edgert's own kernels
+//      always get their slots, the fused graph at most half of the cuDNN slots (rounded up) and
+//      the conv-only graph the rest. Indices are positions in that list, so a stored tactic
+//      means the same candidate when the layer is built again at the same level.
+//   3. Choice: ctx.tactic when it exists (else candidate 0), untimed; with select_tactics
+//      (SelectTactic): private buffers (x, w, bias, residual, y, one workspace of the largest
+//      candidate's size, cudaMalloc'ed and freed afterwards) filled with deterministic
+//      pseudo-random values, a private stream; per candidate: bind, run once into a NaN-poisoned
+//      y, compare with the reference (the first candidate that runs; relative L2 <= 1e-3 fp32,
+//      1e-2 fp16, no NaN/Inf where the reference is finite: a mismatch is rejected), one more
+//      warm-up run, 7 timed runs with CUDA events, median; the fastest valid one wins. A
+//      candidate whose bind or launch fails is skipped. Otherwise candidate 0.
+//   4. Only the chosen candidate is kept (the other plans are freed); WorkspaceBytes() is its
+//      workspace; Tactic() is its index, Tactics() the timing report, Describe()
+//      "tactic i/n: <path> [engine e][, chosen ms (default ms)][ (notes)]".
 //
 // Contracts (cuda_kernel.h): plans are built at creation, also in a dry run (to know the
 // workspace); the variant pack is built once the pointers are known (creation when no workspace
@@ -28,7 +52,12 @@
 #include <cudnn.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +67,7 @@
 #include "epilogue.h"
 #include "fused_activation.h"
 #include "kernels_conv_cudnn.h"
+#include "kernels_depthwise.h"
 #include "nn_common.h"
 
 namespace edgert {
@@ -188,6 +218,118 @@ std::vector<int64_t> Ints(const int64_t* v, size_t begin, size_t end) {
   return std::vector<int64_t>(v + begin, v + end);
 }
 
+// Deterministic test data in [-1, 1) for tactic timing (select_tactics only).
+template <typename T>
+__global__ void FillTestDataKernel(T* __restrict__ p, int64_t n, uint32_t seed) {
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    uint32_t h = static_cast<uint32_t>(i) * 2654435761u ^ static_cast<uint32_t>(i >> 32) ^ seed;
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    Store(p + i, static_cast<float>(h >> 8) * (2.0f / 16777216.0f) - 1.0f);
+  }
+}
+
+// The pointers one launch of a candidate reads and writes (layer sense: x input, y output).
+struct ConvBuffers {
+  const void* x = nullptr;
+  const void* w = nullptr;
+  const void* b = nullptr;
+  const void* r = nullptr;
+  void* y = nullptr;
+};
+
+// Tactic candidate limits per CudaOpContext::tactic_level (level 0 builds candidate 0 only).
+constexpr int kCandidatesLevel1 = 8;
+constexpr int kCandidatesLevel2 = 64;
+// Timing: warm-up launches and timed launches per candidate (median).
+constexpr int kWarmupRuns = 2;
+constexpr int kTimedRuns = 7;
+
+// One way to run the layer.
+struct ConvCandidate {
+  enum class Kind { kCudnnFused, kCudnn, kCudnnEpilogue, kDepthwise, kDirect };
+  Kind kind = Kind::kDirect;
+  std::unique_ptr<CudnnConvPlan> plan;  // the cuDNN kinds
+
+  const char* path() const {
+    switch (kind) {
+      case Kind::kCudnnFused: return "cudnn-fused";
+      case Kind::kCudnn: return "cudnn";
+      case Kind::kCudnnEpilogue: return "cudnn+epilogue";
+      case Kind::kDepthwise: return "depthwise";
+      case Kind::kDirect: return "direct";
+    }
+    return "direct";
+  }
+  // The path, with the cuDNN engine's global index when known ("cudnn-fused engine 12").
+  std::string Label() const {
+    std::string label = path();
+    if (plan != nullptr && plan->engine_index() >= 0) label += " engine " + std::to_string(plan->engine_index());
+    return label;
+  }
+  size_t workspace() const { return plan != nullptr ? static_cast<size_t>(plan->workspace_bytes()) : 0; }
+};
+
+// Frees the device memory, events and stream of one tactic selection when it goes out of scope.
+struct TimingResources {
+  std::vector<void*> buffers;
+  cudaStream_t stream = nullptr;
+  cudaEvent_t start = nullptr;
+  cudaEvent_t stop = nullptr;
+
+  ~TimingResources() {
+    if (stream != nullptr) cudaStreamSynchronize(stream);
+    for (void* b : buffers) cudaFree(b);
+    if (start != nullptr) cudaEventDestroy(start);
+    if (stop != nullptr) cudaEventDestroy(stop);
+    if (stream != nullptr) cudaStreamDestroy(stream);
+  }
+  // A buffer of `bytes` (at least 1), or null on failure (the CUDA error is cleared).
+  void* Alloc(size_t bytes) {
+    void* p = nullptr;
+    if (cudaMalloc(&p, bytes > 0 ? bytes : 1) != cudaSuccess) {
+      cudaGetLastError();
+      return nullptr;
+    }
+    buffers.push_back(p);
+    return p;
+  }
+};
+
+// Relative L2 distance of `got` from `want` (host copies of one dtype), skipping elements where
+// the reference is NaN; a NaN or infinity in `got` where the reference is finite gives infinity.
+double RelativeL2(const std::vector<unsigned char>& got, const std::vector<unsigned char>& want, DataType dtype) {
+  const bool half = dtype == DataType::kFloat16;
+  const size_t n = want.size() / (half ? sizeof(__half) : sizeof(float));
+  auto value = [&](const std::vector<unsigned char>& v, size_t i) -> double {
+    if (half) {
+      __half_raw raw;
+      std::memcpy(&raw.x, v.data() + i * sizeof(__half), sizeof(raw.x));
+      return static_cast<double>(__half2float(__half(raw)));
+    }
+    float f = 0;
+    std::memcpy(&f, v.data() + i * sizeof(float), sizeof(float));
+    return static_cast<double>(f);
+  };
+  double diff2 = 0, ref2 = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const double w = value(want, i), g = value(got, i);
+    if (std::isnan(w)) continue;
+    if (!std::isfinite(w)) {
+      if (g != w) return std::numeric_limits<double>::infinity();
+      continue;
+    }
+    if (!std::isfinite(g)) return std::numeric_limits<double>::infinity();
+    diff2 += (g - w) * (g - w);
+    ref2 += w * w;
+  }
+  return ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
+}
+
 class ConvKernel : public CudaKernel {
  public:
   enum class Mode { kConv, kConvTranspose };
@@ -200,40 +342,148 @@ class ConvKernel : public CudaKernel {
         params_(params),
         epilogue_(epilogue),
         dry_run_(ctx.dry_run) {
-    x_ = ctx.input(0).data;
-    w_ = ctx.input(1).data;
-    b_ = ctx.has_input(2) ? ctx.input(2).data : nullptr;
-    r_ = ctx.has_input(3) ? ctx.input(3).data : nullptr;
-    y_ = ctx.output(0).data;
+    real_.x = ctx.input(0).data;
+    real_.w = ctx.input(1).data;
+    real_.b = ctx.has_input(2) ? ctx.input(2).data : nullptr;
+    real_.r = ctx.has_input(3) ? ctx.input(3).data : nullptr;
+    real_.y = ctx.output(0).data;
+    has_bias_ = ctx.has_input(2);
+    has_residual_ = ctx.has_input(3);
+    x_bytes_ = ctx.input(0).bytes();
+    w_bytes_ = ctx.input(1).bytes();
+    b_bytes_ = has_bias_ ? ctx.input(2).bytes() : 0;
+    y_bytes_ = ctx.output(0).bytes();
   }
 
-  const char* path() const { return path_; }
+  const char* path() const { return chosen_.path(); }
   std::string Describe() const override {
     const std::string why = note();
-    return std::string(path_) + (why.empty() ? "" : " (" + why + ")");
+    std::string text = "tactic " + std::to_string(tactic_) + "/" + std::to_string(num_candidates_) + ": " +
+                       chosen_.Label();
+    if (report_.timed > 0) {
+      char times[96];
+      std::snprintf(times, sizeof(times), ", %.3f ms (default %.3f ms)", report_.chosen_ms, report_.default_ms);
+      text += times;
+    }
+    return text + (why.empty() ? "" : " (" + why + ")");
   }
   std::string note() const {
-    if (fused_failure_.empty()) return cudnn_failure_;
-    if (cudnn_failure_.empty()) return "fused plan: " + fused_failure_;
-    return "fused plan: " + fused_failure_ + "; conv-only plan: " + cudnn_failure_;
+    std::string text;
+    if (fused_failure_.empty()) {
+      text = cudnn_failure_;
+    } else if (cudnn_failure_.empty()) {
+      text = "fused plan: " + fused_failure_;
+    } else {
+      text = "fused plan: " + fused_failure_ + "; conv-only plan: " + cudnn_failure_;
+    }
+    if (!tactic_note_.empty()) text += (text.empty() ? "" : "; ") + tactic_note_;
+    return text;
+  }
+  int Tactic() const override { return tactic_; }
+  TacticReport Tactics() const override { return report_; }
+  const std::vector<std::string>& candidate_labels() const { return labels_; }
+
+  // Sets the depthwise geometry: the own depthwise kernel becomes a candidate (Conv only).
+  void EnableDepthwise(const DepthwiseParams& p) {
+    depthwise_ = p;
+    has_depthwise_ = true;
   }
 
-  // Keeps the direct path, recording why cuDNN was not tried.
-  void SkipCudnn(const char* why) {
-    path_ = "direct";
+  // Keeps the own kernels only, recording why cuDNN was not tried.
+  void SkipCudnn(const CudaOpContext& ctx, const char* why, bool list_only) {
     cudnn_failure_ = why;
+    std::vector<ConvCandidate> candidates;
+    AddOwnKernels(&candidates);
+    Choose(ctx, std::move(candidates), list_only);
   }
 
-  // Tries the cuDNN paths (header comment); on return path_ names the chosen one and the note
-  // members say why faster paths were not taken. Never fails: the direct kernel takes any layer.
+  // Builds the candidate list (file comment: cuDNN fused plans, conv-only plans, depthwise,
+  // direct; limited by ctx.tactic_level), picks one (ctx.tactic, timing with ctx.select_tactics,
+  // else candidate 0) and keeps only that one. With `list_only` the full list is built and only
+  // its labels are kept (ConvCandidatePaths). Never fails: the direct kernel takes any layer.
   void Plan(const CudaOpContext& ctx, int spatial_rank, const std::vector<int64_t>& pre_pads,
-            const std::vector<int64_t>& post_pads) {
-    path_ = "direct";
+            const std::vector<int64_t>& post_pads, bool list_only) {
+    std::vector<ConvCandidate> candidates;
     cudnnHandle_t handle = ctx.resources != nullptr ? ctx.resources->cudnn : nullptr;
     if (handle == nullptr) {
       cudnn_failure_ = "no cuDNN handle";
+      AddOwnKernels(&candidates);
+      Choose(ctx, std::move(candidates), list_only);
       return;
     }
+    const bool full = list_only || ctx.tactic >= 0 || (ctx.select_tactics && !ctx.dry_run && ctx.tactic_level > 0);
+    const int own = (has_depthwise_ ? 1 : 0) + 1;
+    const int cap = (full ? (ctx.tactic_level >= 2 ? kCandidatesLevel2 : kCandidatesLevel1) : 1);
+    const int cudnn_cap = full ? cap - own : 1;
+    const CudnnConvSpec spec = MakeSpec(spatial_rank, pre_pads, post_pads);
+
+    const bool has_epilogue = has_bias_ || has_residual_ || epilogue_.kind != FusedEpilogue::Kind::kNone;
+    const bool try_fused = mode_ == Mode::kConv && has_epilogue;
+    if (try_fused && epilogue_.kind != FusedEpilogue::Kind::kNone && !CudnnSupportsActivation(epilogue_)) {
+      fused_failure_ = "the activation has no cuDNN pointwise mode";
+    } else if (try_fused) {
+      CudnnConvSpec fused = spec;
+      fused.bias = has_bias_;
+      fused.residual = has_residual_;
+      fused.act = epilogue_;
+      // Leave room for conv-only plans when the list is built in full.
+      const int fused_cap = full ? (cudnn_cap + 1) / 2 : 1;
+      StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> plans = CudnnConvPlan::CreateAll(handle, fused, fused_cap);
+      if (plans.ok()) {
+        for (std::unique_ptr<CudnnConvPlan>& plan : *plans) {
+          ConvCandidate c;
+          c.kind = ConvCandidate::Kind::kCudnnFused;
+          c.plan = std::move(plan);
+          candidates.push_back(std::move(c));
+        }
+      } else {
+        fused_failure_ = plans.status().message();
+      }
+    }
+    const int conv_cap = cudnn_cap - static_cast<int>(candidates.size());
+    if (conv_cap > 0) {
+      StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> plans = CudnnConvPlan::CreateAll(handle, spec, conv_cap);
+      if (plans.ok()) {
+        for (std::unique_ptr<CudnnConvPlan>& plan : *plans) {
+          ConvCandidate c;
+          c.kind = has_epilogue ? ConvCandidate::Kind::kCudnnEpilogue : ConvCandidate::Kind::kCudnn;
+          c.plan = std::move(plan);
+          candidates.push_back(std::move(c));
+        }
+      } else if (candidates.empty()) {
+        cudnn_failure_ = plans.status().message();
+      }
+    }
+    if (full || candidates.empty()) AddOwnKernels(&candidates);
+    Choose(ctx, std::move(candidates), list_only);
+  }
+
+  size_t WorkspaceBytes() const override { return chosen_.workspace(); }
+
+  void SetWorkspace(void* workspace) override {
+    if (chosen_.plan == nullptr || dry_run_ || chosen_.plan->workspace_bytes() == 0) return;
+    Bind(workspace);
+  }
+
+  Status Enqueue(cudaStream_t stream) override {
+    const Status s = Launch(chosen_, real_, stream);
+    return s.ok() ? s : Fail(s);
+  }
+
+ private:
+  void AddOwnKernels(std::vector<ConvCandidate>* candidates) const {
+    if (has_depthwise_) {
+      ConvCandidate c;
+      c.kind = ConvCandidate::Kind::kDepthwise;
+      candidates->push_back(std::move(c));
+    }
+    ConvCandidate c;
+    c.kind = ConvCandidate::Kind::kDirect;
+    candidates->push_back(std::move(c));
+  }
+
+  CudnnConvSpec MakeSpec(int spatial_rank, const std::vector<int64_t>& pre_pads,
+                         const std::vector<int64_t>& post_pads) const {
     // cuDNN dims: 1-D as 2-D with H = 1 (the widened geometry already has it: take the last two or
     // three dimensions).
     const int nd = spatial_rank == 3 ? 3 : 2;
@@ -264,108 +514,187 @@ class ConvKernel : public CudaKernel {
       spec.w_dims = dims(p.c, p.mg, k_sp);
       spec.y_dims = dims(p.n, p.c, in_sp);
     }
-    const void* x_ptr = mode_ == Mode::kConv ? x_ : y_;
-    const void* y_ptr = mode_ == Mode::kConv ? y_ : x_;
-    spec.align_x = PointerAlignment(x_ptr);
-    spec.align_w = PointerAlignment(w_);
-    spec.align_y = PointerAlignment(y_ptr);
-    spec.align_b = PointerAlignment(b_);
-    spec.align_r = PointerAlignment(r_);
+    spec.align_x = PointerAlignment(CudnnX(real_));
+    spec.align_w = PointerAlignment(real_.w);
+    spec.align_y = PointerAlignment(CudnnY(real_));
+    spec.align_b = PointerAlignment(real_.b);
+    spec.align_r = PointerAlignment(real_.r);
+    return spec;
+  }
 
-    const bool want_bias = ctx.has_input(2);
-    const bool want_residual = ctx.has_input(3);
-    const bool has_epilogue = want_bias || want_residual || epilogue_.kind != FusedEpilogue::Kind::kNone;
-    if (mode_ == Mode::kConv && has_epilogue && epilogue_.kind != FusedEpilogue::Kind::kNone &&
-        !CudnnSupportsActivation(epilogue_)) {
-      fused_failure_ = "the activation has no cuDNN pointwise mode";
-    } else if (mode_ == Mode::kConv && has_epilogue) {
-      CudnnConvSpec fused = spec;
-      fused.bias = want_bias;
-      fused.residual = want_residual;
-      fused.act = epilogue_;
-      StatusOr<std::unique_ptr<CudnnConvPlan>> plan = CudnnConvPlan::Create(handle, fused);
-      if (plan.ok()) {
-        plan_ = std::move(*plan);
-        path_ = "cudnn-fused";
-        epilogue_after_ = false;
-        BindIfReady();
-        return;
+  // Picks the candidate (class comment of Plan) and keeps it alone.
+  void Choose(const CudaOpContext& ctx, std::vector<ConvCandidate> candidates, bool list_only) {
+    num_candidates_ = static_cast<int>(candidates.size());
+    if (list_only) {
+      for (const ConvCandidate& c : candidates) labels_.push_back(c.Label());
+    }
+    size_t index = 0;
+    if (ctx.tactic >= 0) {
+      index = static_cast<size_t>(ctx.tactic) < candidates.size() ? static_cast<size_t>(ctx.tactic) : 0;
+    } else if (ctx.select_tactics && !ctx.dry_run && !list_only && candidates.size() > 1) {
+      index = SelectTactic(candidates);
+    }
+    tactic_ = static_cast<int>(index);
+    chosen_ = std::move(candidates[index]);
+    candidates.clear();  // frees the other candidates' plans
+    if (chosen_.plan != nullptr && !dry_run_ && chosen_.plan->workspace_bytes() == 0) Bind(nullptr);
+  }
+
+  // Times every candidate on test data and returns the fastest whose output matches the first
+  // candidate that runs (the reference); 0 when nothing could be timed.
+  size_t SelectTactic(std::vector<ConvCandidate>& candidates) {
+    TimingResources res;
+    size_t max_workspace = 0;
+    for (const ConvCandidate& c : candidates) max_workspace = std::max(max_workspace, c.workspace());
+    ConvBuffers test;
+    void* x = res.Alloc(x_bytes_);
+    void* w = res.Alloc(w_bytes_);
+    void* b = has_bias_ ? res.Alloc(b_bytes_) : nullptr;
+    void* r = has_residual_ ? res.Alloc(y_bytes_) : nullptr;
+    void* y = res.Alloc(y_bytes_);
+    void* workspace = max_workspace > 0 ? res.Alloc(max_workspace) : nullptr;
+    if (x == nullptr || w == nullptr || y == nullptr || (has_bias_ && b == nullptr) ||
+        (has_residual_ && r == nullptr) || (max_workspace > 0 && workspace == nullptr)) {
+      tactic_note_ = "tactic timing: out of device memory";
+      return 0;
+    }
+    if (cudaStreamCreateWithFlags(&res.stream, cudaStreamNonBlocking) != cudaSuccess ||
+        cudaEventCreate(&res.start) != cudaSuccess || cudaEventCreate(&res.stop) != cudaSuccess) {
+      cudaGetLastError();
+      tactic_note_ = "tactic timing: no stream or events";
+      return 0;
+    }
+    test.x = x;
+    test.w = w;
+    test.b = b;
+    test.r = r;
+    test.y = y;
+    const size_t elem = DataTypeSize(dtype_);
+    uint32_t seed = 0x9e3779b9u;
+    for (void* p : {x, w, b, r}) {
+      if (p == nullptr) continue;
+      const size_t bytes = p == x ? x_bytes_ : (p == w ? w_bytes_ : (p == b ? b_bytes_ : y_bytes_));
+      const int64_t n = static_cast<int64_t>(bytes / elem);
+      DispatchFloat(dtype_, [&](auto tag) {
+        using T = decltype(tag);
+        FillTestDataKernel<T><<<GridSize(n), kBlockSize, 0, res.stream>>>(static_cast<T*>(p), n, seed);
+      });
+      seed = seed * 747796405u + 2891336453u;
+    }
+    if (cudaStreamSynchronize(res.stream) != cudaSuccess) {
+      cudaGetLastError();
+      tactic_note_ = "tactic timing: the test data fill failed";
+      return 0;
+    }
+    const double tol = dtype_ == DataType::kFloat16 ? 1e-2 : 1e-3;
+    std::vector<unsigned char> reference, output(y_bytes_);
+    size_t best = 0;
+    double best_ms = -1;
+    report_ = TacticReport{};
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      ConvCandidate& c = candidates[i];
+      if (c.plan != nullptr && !c.plan->BindPointers(CudnnX(test), test.w, CudnnY(test), test.b, test.r, workspace).ok()) {
+        continue;
       }
-      fused_failure_ = plan.status().message();
+      // NaN-poison the output: an element a candidate does not write shows as NaN.
+      bool ok = cudaMemsetAsync(y, 0xFF, y_bytes_, res.stream) == cudaSuccess && Launch(c, test, res.stream).ok() &&
+                cudaStreamSynchronize(res.stream) == cudaSuccess &&
+                cudaMemcpy(output.data(), y, y_bytes_, cudaMemcpyDeviceToHost) == cudaSuccess;
+      if (!ok) {
+        cudaGetLastError();
+        continue;
+      }
+      if (reference.empty()) {
+        reference = output;
+      } else if (!(RelativeL2(output, reference, dtype_) <= tol)) {
+        ++report_.rejected;
+        continue;
+      }
+      for (int k = 1; ok && k < kWarmupRuns; ++k) ok = Launch(c, test, res.stream).ok();
+      std::vector<float> times;
+      for (int k = 0; ok && k < kTimedRuns; ++k) {
+        float ms = 0;
+        ok = cudaEventRecord(res.start, res.stream) == cudaSuccess && Launch(c, test, res.stream).ok() &&
+             cudaEventRecord(res.stop, res.stream) == cudaSuccess && cudaEventSynchronize(res.stop) == cudaSuccess &&
+             cudaEventElapsedTime(&ms, res.start, res.stop) == cudaSuccess;
+        times.push_back(ms);
+      }
+      if (!ok) {
+        cudaGetLastError();
+        continue;
+      }
+      std::sort(times.begin(), times.end());
+      const double median = times[times.size() / 2];
+      ++report_.timed;
+      if (i == 0) report_.default_ms = median;
+      if (best_ms < 0 || median < best_ms) {
+        best_ms = median;
+        best = i;
+      }
     }
-    StatusOr<std::unique_ptr<CudnnConvPlan>> plan = CudnnConvPlan::Create(handle, spec);
-    if (!plan.ok()) {
-      cudnn_failure_ = plan.status().message();
-      return;
+    if (best_ms < 0) {
+      tactic_note_ = "tactic timing: no candidate ran";
+      report_ = TacticReport{};
+      return 0;
     }
-    plan_ = std::move(*plan);
-    epilogue_after_ = has_epilogue;
-    path_ = has_epilogue ? "cudnn+epilogue" : "cudnn";
-    BindIfReady();
+    report_.chosen_ms = best_ms;
+    return best;
   }
 
-  size_t WorkspaceBytes() const override {
-    return plan_ != nullptr ? static_cast<size_t>(plan_->workspace_bytes()) : 0;
-  }
-
-  void SetWorkspace(void* workspace) override {
-    if (plan_ == nullptr || dry_run_ || plan_->workspace_bytes() == 0) return;
-    Bind(workspace);
-  }
-
-  Status Enqueue(cudaStream_t stream) override {
+  // One launch of candidate `c` on `buf` (the variant pack of a cuDNN plan must be bound to it).
+  Status Launch(const ConvCandidate& c, const ConvBuffers& buf, cudaStream_t stream) const {
     const int64_t out_size = params_.out[0] * params_.out[1] * params_.out[2];
     const int64_t total = params_.n * params_.m * out_size;
-    if (plan_ != nullptr) {
-      const Status s = plan_->Execute(stream);
-      if (!s.ok()) return Fail(s);
-      if (!epilogue_after_) return Status::Ok();
-      const void* residual = mode_ == Mode::kConv ? r_ : nullptr;
-      const FusedEpilogue act = mode_ == Mode::kConv ? epilogue_ : FusedEpilogue{};
-      const Status e = EnqueueEpilogue(stream, dtype_, y_, total, b_, out_size, params_.m, residual, act);
-      return e.ok() ? e : Fail(e);
+    switch (c.kind) {
+      case ConvCandidate::Kind::kCudnnFused:
+      case ConvCandidate::Kind::kCudnn:
+        return c.plan->Execute(stream);
+      case ConvCandidate::Kind::kCudnnEpilogue: {
+        EDGERT_RETURN_IF_ERROR(c.plan->Execute(stream));
+        const void* residual = mode_ == Mode::kConv ? buf.r : nullptr;
+        const FusedEpilogue act = mode_ == Mode::kConv ? epilogue_ : FusedEpilogue{};
+        return EnqueueEpilogue(stream, dtype_, buf.y, total, buf.b, out_size, params_.m, residual, act);
+      }
+      case ConvCandidate::Kind::kDepthwise:
+        if (total == 0) return Status::Ok();
+        return EnqueueDepthwiseConv(stream, dtype_, depthwise_, buf.x, buf.w, buf.b, buf.r, buf.y, epilogue_);
+      case ConvCandidate::Kind::kDirect:
+        break;
     }
     if (total == 0) return Status::Ok();
     const bool ok = DispatchFloat(dtype_, [&](auto tag) {
       using T = decltype(tag);
       if (mode_ == Mode::kConv) {
         DirectConvKernel<T><<<GridSize(total), kBlockSize, 0, stream>>>(
-            static_cast<const T*>(x_), static_cast<const T*>(w_), static_cast<const T*>(b_), static_cast<const T*>(r_),
-            static_cast<T*>(y_), params_, ToDevice(epilogue_));
+            static_cast<const T*>(buf.x), static_cast<const T*>(buf.w), static_cast<const T*>(buf.b),
+            static_cast<const T*>(buf.r), static_cast<T*>(buf.y), params_, ToDevice(epilogue_));
       } else {
-        DirectConvTransposeKernel<T>
-            <<<GridSize(total), kBlockSize, 0, stream>>>(static_cast<const T*>(x_), static_cast<const T*>(w_),
-                                                         static_cast<const T*>(b_), static_cast<T*>(y_), params_);
+        DirectConvTransposeKernel<T><<<GridSize(total), kBlockSize, 0, stream>>>(
+            static_cast<const T*>(buf.x), static_cast<const T*>(buf.w), static_cast<const T*>(buf.b),
+            static_cast<T*>(buf.y), params_);
       }
     });
-    if (!ok) return Fail(Internal(std::string("unsupported dtype ") + DataTypeName(dtype_)));
-    const Status s = LaunchStatus(mode_ == Mode::kConv ? "DirectConvKernel" : "DirectConvTransposeKernel");
-    return s.ok() ? s : Fail(s);
+    if (!ok) return Internal(std::string("unsupported dtype ") + DataTypeName(dtype_));
+    return LaunchStatus(mode_ == Mode::kConv ? "DirectConvKernel" : "DirectConvTransposeKernel");
   }
 
- private:
   // The cuDNN "x" / "y" tensors (backward data: dx is the layer output, dy its input).
-  const void* CudnnX() const { return mode_ == Mode::kConv ? x_ : y_; }
-  void* CudnnY() const { return mode_ == Mode::kConv ? y_ : const_cast<void*>(x_); }
+  const void* CudnnX(const ConvBuffers& b) const { return mode_ == Mode::kConv ? b.x : b.y; }
+  void* CudnnY(const ConvBuffers& b) const { return mode_ == Mode::kConv ? b.y : const_cast<void*>(b.x); }
 
-  // Binds now unless this is a dry run or the plan needs the workspace (SetWorkspace binds then).
-  void BindIfReady() {
-    if (!dry_run_ && plan_->workspace_bytes() == 0) Bind(nullptr);
-  }
-
-  // Builds the plan's variant pack; should cuDNN refuse it, the layer falls back to the direct
-  // kernel (before its first Enqueue), and ConvKernelNote says why.
+  // Builds the chosen plan's variant pack on the layer's pointers; should cuDNN refuse it, the
+  // layer falls back to its own kernel (before its first Enqueue), and ConvKernelNote says why.
   void Bind(void* workspace) {
-    const Status s = plan_->BindPointers(CudnnX(), w_, CudnnY(), b_, r_, workspace);
+    const Status s = chosen_.plan->BindPointers(CudnnX(real_), real_.w, CudnnY(real_), real_.b, real_.r, workspace);
     if (s.ok()) return;
-    cudnn_failure_ = std::string(path_) + " variant pack: " + s.message();
-    plan_.reset();
-    path_ = "direct";
-    epilogue_after_ = false;
+    cudnn_failure_ = std::string(chosen_.path()) + " variant pack: " + s.message();
+    chosen_.plan.reset();
+    chosen_.kind = has_depthwise_ ? ConvCandidate::Kind::kDepthwise : ConvCandidate::Kind::kDirect;
   }
 
   Status Fail(const Status& s) const {
-    return Status(s.code(), std::string(OpTypeName(op_)) + " node '" + name_ + "' (" + path_ + "): " + s.message(),
+    return Status(s.code(), std::string(OpTypeName(op_)) + " node '" + name_ + "' (" + chosen_.path() +
+                                "): " + s.message(),
                   name_);
   }
 
@@ -376,16 +705,20 @@ class ConvKernel : public CudaKernel {
   ConvParams params_;
   FusedEpilogue epilogue_;
   bool dry_run_ = false;
-  const void* x_ = nullptr;
-  const void* w_ = nullptr;
-  const void* b_ = nullptr;
-  const void* r_ = nullptr;
-  void* y_ = nullptr;
-  const char* path_ = "direct";
-  std::unique_ptr<CudnnConvPlan> plan_;
-  bool epilogue_after_ = false;
-  std::string fused_failure_;  // why the fused plan was not taken (ConvKernelNote)
-  std::string cudnn_failure_;  // why no cuDNN plan was taken (ConvKernelNote)
+  ConvBuffers real_;
+  bool has_bias_ = false;
+  bool has_residual_ = false;
+  size_t x_bytes_ = 0, w_bytes_ = 0, b_bytes_ = 0, y_bytes_ = 0;
+  bool has_depthwise_ = false;
+  DepthwiseParams depthwise_;
+  ConvCandidate chosen_;
+  int tactic_ = 0;
+  int num_candidates_ = 1;
+  TacticReport report_;
+  std::vector<std::string> labels_;  // list_only: every candidate's label
+  std::string fused_failure_;        // why the fused plan was not taken (ConvKernelNote)
+  std::string cudnn_failure_;        // why no cuDNN plan was taken (ConvKernelNote)
+  std::string tactic_note_;          // why tactic timing did not happen
 };
 
 Status CheckDtypes(const CudaOpContext& ctx, size_t num_inputs) {
@@ -407,7 +740,7 @@ Status CheckDtypes(const CudaOpContext& ctx, size_t num_inputs) {
   return Status::Ok();
 }
 
-StatusOr<CudaKernelPtr> CreateConv(const CudaOpContext& ctx) {
+StatusOr<std::unique_ptr<ConvKernel>> CreateConv(const CudaOpContext& ctx, bool list_only) {
   const OpContext& op = *ctx.op;
   if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1) || ctx.outputs.empty()) {
     return ctx.Error("expected inputs X and W and one output");
@@ -436,10 +769,29 @@ StatusOr<CudaKernelPtr> CreateConv(const CudaOpContext& ctx) {
   }
   EDGERT_ASSIGN_OR_RETURN(FusedEpilogue epilogue, ParseFusedEpilogue(op));
   const Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin);
-  auto kernel_obj =
-      std::make_unique<ConvKernel>(ctx, ConvKernel::Mode::kConv, MakeParams(x[0], x[1], w[0], group, g), epilogue);
-  kernel_obj->Plan(ctx, static_cast<int>(wg.rank()), wg.pad_begin, wg.pad_end);
-  return CudaKernelPtr(std::move(kernel_obj));
+  const ConvParams params = MakeParams(x[0], x[1], w[0], group, g);
+  auto kernel_obj = std::make_unique<ConvKernel>(ctx, ConvKernel::Mode::kConv, params, epilogue);
+  if (group == x[1] && w[0] == x[1] && wg.rank() <= 2) {
+    // Widened geometry: a 2-D layer is (1, H, W), a 1-D one (1, 1, W).
+    DepthwiseParams dw;
+    dw.n = params.n;
+    dw.c = params.c;
+    dw.in_h = params.in[1];
+    dw.in_w = params.in[2];
+    dw.out_h = params.out[1];
+    dw.out_w = params.out[2];
+    dw.kernel_h = params.k[1];
+    dw.kernel_w = params.k[2];
+    dw.stride_h = params.s[1];
+    dw.stride_w = params.s[2];
+    dw.dilation_h = params.d[1];
+    dw.dilation_w = params.d[2];
+    dw.pad_top = params.pb[1];
+    dw.pad_left = params.pb[2];
+    if (DepthwiseSupported(dw)) kernel_obj->EnableDepthwise(dw);
+  }
+  kernel_obj->Plan(ctx, static_cast<int>(wg.rank()), wg.pad_begin, wg.pad_end, list_only);
+  return kernel_obj;
 }
 
 // ConvTranspose's leading padding per spatial dimension, as the CPU reference places the window
@@ -472,7 +824,7 @@ StatusOr<std::vector<int64_t>> ConvTransposePadBegin(const OpContext& op, const 
   return pad_begin;
 }
 
-StatusOr<CudaKernelPtr> CreateConvTranspose(const CudaOpContext& ctx) {
+StatusOr<std::unique_ptr<ConvKernel>> CreateConvTranspose(const CudaOpContext& ctx, bool list_only) {
   const OpContext& op = *ctx.op;
   if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1) || ctx.outputs.empty()) {
     return ctx.Error("expected inputs X and W and one output");
@@ -519,11 +871,23 @@ StatusOr<CudaKernelPtr> CreateConvTranspose(const CudaOpContext& ctx) {
     maps = maps && pad_begin[i] >= 0 && post_pads[i] <= pe_min + strides[i] - 1;
   }
   if (maps) {
-    kernel_obj->Plan(ctx, static_cast<int>(nd), pad_begin, post_pads);
+    kernel_obj->Plan(ctx, static_cast<int>(nd), pad_begin, post_pads, list_only);
   } else {
-    kernel_obj->SkipCudnn("the output extent does not map to a backward-data convolution with non-negative pads");
+    kernel_obj->SkipCudnn(ctx, "the output extent does not map to a backward-data convolution with non-negative pads",
+                          list_only);
   }
-  return CudaKernelPtr(std::move(kernel_obj));
+  return kernel_obj;
+}
+
+StatusOr<std::unique_ptr<ConvKernel>> CreateConvOrTranspose(const CudaOpContext& ctx, bool list_only) {
+  switch (ctx.op->op()) {
+    case OpType::kConv:
+      return CreateConv(ctx, list_only);
+    case OpType::kConvTranspose:
+      return CreateConvTranspose(ctx, list_only);
+    default:
+      return ctx.NotSupported("is not a convolution");
+  }
 }
 
 }  // namespace
@@ -538,15 +902,20 @@ std::string ConvKernelNote(const CudaKernel& kernel) {
   return conv != nullptr ? conv->note() : std::string();
 }
 
+StatusOr<std::vector<std::string>> ConvCandidatePaths(const CudaOpContext& ctx) {
+  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<ConvKernel> kernel, CreateConvOrTranspose(ctx, true));
+  return kernel->candidate_labels();
+}
+
+std::shared_ptr<cudnnContext> CreateCudnnHandle() {
+  cudnnHandle_t handle = nullptr;
+  if (cudnnCreate(&handle) != CUDNN_STATUS_SUCCESS) return nullptr;
+  return std::shared_ptr<cudnnContext>(handle, [](cudnnContext* h) { cudnnDestroy(h); });
+}
+
 StatusOr<CudaKernelPtr> CreateConvKernel(const CudaOpContext& ctx) {
-  switch (ctx.op->op()) {
-    case OpType::kConv:
-      return CreateConv(ctx);
-    case OpType::kConvTranspose:
-      return CreateConvTranspose(ctx);
-    default:
-      return ctx.NotSupported("is not a convolution");
-  }
+  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<ConvKernel> kernel, CreateConvOrTranspose(ctx, false));
+  return CudaKernelPtr(std::move(kernel));
 }
 
 }  // namespace cuda

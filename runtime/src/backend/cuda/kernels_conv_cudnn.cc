@@ -3,10 +3,12 @@
 // Graph: tensors get fixed uids (x 1, w 2, y 3, bias 4, residual 5, virtual intermediates 10+);
 // strides are fully packed NC[D]HW. The operation graph is finalized once; heuristics mode A and
 // the fallback list provide engine configs in preference order; each candidate's engine is read
-// back to check its numerical notes before an execution plan is finalized from it. All
-// descriptors of the graph stay alive as long as the plan.
+// back to check its numerical notes (and its global index, to skip an engine the fallback list
+// repeats) before an execution plan is finalized from it. The graph's descriptors are shared by
+// every plan built from it (shared_ptr) and stay alive as long as the last of them.
 #include "kernels_conv_cudnn.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -141,6 +143,24 @@ StatusOr<bool> EngineAcceptable(const BackendDescriptor& cfg, cudnnDataType_t io
   return true;
 }
 
+// CUDNN_ATTR_ENGINE_GLOBAL_INDEX of the engine of `cfg`, or -1 when cuDNN does not tell.
+int64_t EngineGlobalIndex(const BackendDescriptor& cfg) {
+  StatusOr<BackendDescriptor> engine = BackendDescriptor::Create(CUDNN_BACKEND_ENGINE_DESCRIPTOR, "engine");
+  if (!engine.ok()) return -1;
+  cudnnBackendDescriptor_t engine_handle = engine->get();
+  int64_t count = 0;
+  if (cudnnBackendGetAttribute(cfg.get(), CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &count,
+                               &engine_handle) != CUDNN_STATUS_SUCCESS) {
+    return -1;
+  }
+  int64_t index = -1;
+  if (cudnnBackendGetAttribute(engine->get(), CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &count, &index) !=
+      CUDNN_STATUS_SUCCESS) {
+    return -1;
+  }
+  return index;
+}
+
 // Engine configs for `graph` from heuristics `mode`, best first (none when the heuristics
 // refuse the graph).
 std::vector<BackendDescriptor> HeuristicConfigs(const BackendDescriptor& graph, cudnnBackendHeurMode_t mode) {
@@ -196,7 +216,10 @@ bool CudnnSupportsActivation(const FusedEpilogue& act) {
   }
 }
 
-StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::Create(cudnnHandle_t handle, const CudnnConvSpec& spec) {
+StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreateAll(cudnnHandle_t handle,
+                                                                              const CudnnConvSpec& spec,
+                                                                              int max_plans) {
+  if (max_plans < 1) return Internal("CudnnConvPlan::CreateAll needs max_plans >= 1");
   const bool fused_act = !spec.backward_data && spec.act.kind != FusedEpilogue::Kind::kNone;
   const bool fuse_bias = !spec.backward_data && spec.bias;
   const bool fuse_residual = !spec.backward_data && spec.residual;
@@ -204,11 +227,7 @@ StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::Create(cudnnHandle_t han
     return Unsupported("the fused activation has no cuDNN pointwise mode");
   }
   const size_t nd = spec.x_dims.size() - 2;
-  std::unique_ptr<CudnnConvPlan> plan(new CudnnConvPlan());
-  plan->handle_ = handle;
-  plan->bias_ = fuse_bias;
-  plan->residual_ = fuse_residual;
-  std::vector<BackendDescriptor>& keep = plan->keep_;
+  std::vector<BackendDescriptor> keep;
 
   const int num_pointwise = (fuse_bias ? 1 : 0) + (fuse_residual ? 1 : 0) + (fused_act ? 1 : 0);
   EDGERT_ASSIGN_OR_RETURN(BackendDescriptor x, MakeTensor(kUidX, spec.io_type, spec.x_dims, spec.align_x, false));
@@ -335,10 +354,17 @@ StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::Create(cudnnHandle_t han
       SetHandle(graph, CUDNN_ATTR_OPERATIONGRAPH_HANDLE, handle, "CUDNN_ATTR_OPERATIONGRAPH_HANDLE"));
   EDGERT_RETURN_IF_ERROR(Finalize(graph, "operation graph"));
 
+  // Every plan shares the graph's descriptors; each keeps its own engine config.
+  auto shared = std::make_shared<std::vector<BackendDescriptor>>(std::move(keep));
+  shared->push_back(std::move(graph));
+  const BackendDescriptor& graph_ref = shared->back();
+  std::vector<std::unique_ptr<CudnnConvPlan>> plans;
+  std::vector<int64_t> engines_taken;
   Status last = Unsupported("cuDNN heuristics offered no engine config");
   for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
-    std::vector<BackendDescriptor> configs = HeuristicConfigs(graph, mode);
+    std::vector<BackendDescriptor> configs = HeuristicConfigs(graph_ref, mode);
     for (BackendDescriptor& cfg : configs) {
+      if (static_cast<int>(plans.size()) >= max_plans) break;
       StatusOr<bool> acceptable = EngineAcceptable(cfg, spec.io_type);
       if (!acceptable.ok()) {
         last = acceptable.status();
@@ -347,6 +373,11 @@ StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::Create(cudnnHandle_t han
       if (!*acceptable) {
         last = Unsupported("every cuDNN engine config offered reduces precision (TF32 or FP16 accumulation)");
         continue;
+      }
+      const int64_t engine_index = EngineGlobalIndex(cfg);
+      if (engine_index >= 0 &&
+          std::find(engines_taken.begin(), engines_taken.end(), engine_index) != engines_taken.end()) {
+        continue;  // the fallback list repeats engines of mode A
       }
       StatusOr<BackendDescriptor> candidate =
           BackendDescriptor::Create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, "execution plan");
@@ -363,21 +394,38 @@ StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::Create(cudnnHandle_t han
       }
       int64_t workspace = 0;
       int64_t count = 0;
-      EDGERT_CUDNN_RETURN_IF_ERROR(cudnnBackendGetAttribute(candidate->get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
-                                                            CUDNN_TYPE_INT64, 1, &count, &workspace));
+      if (cudnnBackendGetAttribute(candidate->get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
+                                   &count, &workspace) != CUDNN_STATUS_SUCCESS) {
+        last = Internal("cudnnBackendGetAttribute(CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE) failed");
+        continue;
+      }
       if (workspace > kMaxWorkspaceBytes) {  // Jetsons share 4-8 GB with the CPU: take a leaner engine
         last = Unsupported("engine workspace " + std::to_string(workspace) + " bytes exceeds the " +
                            std::to_string(kMaxWorkspaceBytes >> 20) + " MiB limit");
         continue;
       }
+      std::unique_ptr<CudnnConvPlan> plan(new CudnnConvPlan());
+      plan->handle_ = handle;
+      plan->bias_ = fuse_bias;
+      plan->residual_ = fuse_residual;
+      plan->engine_index_ = engine_index;
       plan->workspace_bytes_ = workspace < 0 ? 0 : workspace;
+      plan->graph_ = shared;
+      plan->config_ = std::move(cfg);
       plan->plan_ = std::move(*candidate);
-      keep.push_back(std::move(cfg));
-      keep.push_back(std::move(graph));
-      return plan;
+      plans.push_back(std::move(plan));
+      if (engine_index >= 0) engines_taken.push_back(engine_index);
     }
   }
-  return Status(StatusCode::kUnsupported, "no cuDNN execution plan finalized (last: " + last.message() + ")");
+  if (plans.empty()) {
+    return Status(StatusCode::kUnsupported, "no cuDNN execution plan finalized (last: " + last.message() + ")");
+  }
+  return plans;
+}
+
+StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::Create(cudnnHandle_t handle, const CudnnConvSpec& spec) {
+  EDGERT_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<CudnnConvPlan>> plans, CreateAll(handle, spec, 1));
+  return std::move(plans.front());
 }
 
 Status CudnnConvPlan::BindPointers(const void* x, const void* w, void* y, const void* bias, const void* residual,

@@ -4,8 +4,10 @@
 // where every intermediate is a virtual FLOAT tensor. Tensors are NCHW / NCDHW, fully packed;
 // data type FLOAT or HALF, compute type FLOAT. A 1-D convolution is passed in as 2-D with H = 1.
 //
-// Plan selection: engine configs from heuristics mode A, then the fallback list; the first that
-// passes the numerical-note filter and finalizes into an execution plan wins. Filter: FLOAT data
+// Plan selection: engine configs from heuristics mode A, then the fallback list (an engine already
+// taken is skipped); Create() keeps the first that passes the numerical-note filter and finalizes
+// into an execution plan, CreateAll() up to `max_plans` of them in that order (the tactic
+// candidates of kernels_conv.cu). Filter: FLOAT data
 // rejects engines noting DOWN_CONVERT_INPUTS or TENSOR_CORE (TF32); any data type rejects
 // REDUCED_PRECISION_REDUCTION (compute must stay FP32).
 //
@@ -54,8 +56,13 @@ class CudnnConvPlan {
   // The plan for `spec`, or an error (kUnsupported when no engine config finalizes; kInternal for
   // a failed descriptor call), naming the cuDNN call. The handle must outlive the plan.
   static StatusOr<std::unique_ptr<CudnnConvPlan>> Create(cudnnHandle_t handle, const CudnnConvSpec& spec);
+  // Up to `max_plans` (>= 1) plans in preference order; the same error as Create() when none.
+  static StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CreateAll(cudnnHandle_t handle,
+                                                                         const CudnnConvSpec& spec, int max_plans);
 
   int64_t workspace_bytes() const { return workspace_bytes_; }
+  // CUDNN_ATTR_ENGINE_GLOBAL_INDEX of the plan's engine, -1 when unknown.
+  int64_t engine_index() const { return engine_index_; }
 
   // Builds the variant pack: x, w, y as in the spec (for backward data x = dx = output, y = dy =
   // input), bias/residual when fused (else ignored), workspace (may be null when
@@ -71,9 +78,12 @@ class CudnnConvPlan {
   bool bias_ = false;
   bool residual_ = false;
   int64_t workspace_bytes_ = 0;
-  // The graph's descriptors (tensors, operations, operation graph, engine config), kept alive as
-  // long as the plan; declared first so that the plan and the variant pack go first.
-  std::vector<BackendDescriptor> keep_;
+  int64_t engine_index_ = -1;
+  // The graph's descriptors (tensors, operations, operation graph), shared by the plans of one
+  // graph, and this plan's engine config, kept alive as long as the plan; declared first so that
+  // the plan and the variant pack go first.
+  std::shared_ptr<std::vector<BackendDescriptor>> graph_;
+  BackendDescriptor config_;
   BackendDescriptor plan_;
   BackendDescriptor variant_pack_;
 };
