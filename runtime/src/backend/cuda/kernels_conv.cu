@@ -280,9 +280,11 @@ struct TimingResources {
   cudaStream_t stream = nullptr;
   cudaEvent_t start = nullptr;
   cudaEvent_t stop = nullptr;
+  cudnnHandle_t cudnn = nullptr;  // set to the private stream by the timed plans: reset to the default
 
   ~TimingResources() {
     if (stream != nullptr) cudaStreamSynchronize(stream);
+    if (cudnn != nullptr) cudnnSetStream(cudnn, nullptr);
     for (void* b : buffers) cudaFree(b);
     if (start != nullptr) cudaEventDestroy(start);
     if (stop != nullptr) cudaEventDestroy(stop);
@@ -563,6 +565,9 @@ class ConvKernel : public CudaKernel {
       cudaGetLastError();
       tactic_note_ = "tactic timing: no stream or events";
       return 0;
+    }
+    for (const ConvCandidate& c : candidates) {
+      if (c.plan != nullptr) res.cudnn = c.plan->handle();
     }
     test.x = x;
     test.w = w;

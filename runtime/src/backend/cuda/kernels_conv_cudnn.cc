@@ -381,7 +381,10 @@ StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreateAll(c
       }
       StatusOr<BackendDescriptor> candidate =
           BackendDescriptor::Create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, "execution plan");
-      if (!candidate.ok()) return candidate.status();
+      if (!candidate.ok()) {
+        last = candidate.status();
+        continue;
+      }
       Status s = SetHandle(*candidate, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, handle, "CUDNN_ATTR_EXECUTION_PLAN_HANDLE");
       if (s.ok()) {
         s = SetDescriptor(*candidate, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, cfg,

@@ -63,6 +63,7 @@ class CudnnConvPlan {
   int64_t workspace_bytes() const { return workspace_bytes_; }
   // CUDNN_ATTR_ENGINE_GLOBAL_INDEX of the plan's engine, -1 when unknown.
   int64_t engine_index() const { return engine_index_; }
+  cudnnHandle_t handle() const { return handle_; }
 
   // Builds the variant pack: x, w, y as in the spec (for backward data x = dx = output, y = dy =
   // input), bias/residual when fused (else ignored), workspace (may be null when

@@ -11,7 +11,8 @@
 //      tiles beyond 65535).
 //   3. The block loads the channel's kernel taps into shared memory (float) and, per tile, the
 //      input region with its halo, zero outside the image (the pads), converting fp16 to float
-//      once per element (coalesced along W).
+//      once per element (rows by threadIdx.y, columns by threadIdx.x: coalesced along W, no
+//      division).
 //   4. Each thread computes its RPT outputs of one column from shared memory, accumulating in
 //      float; square 3x3 / 5x5 / 7x7 kernels are compile-time sizes (unrolled), others loop.
 //   5. Epilogue in registers: + bias[c], + residual, activation (DeviceActivation), one store.
@@ -58,24 +59,25 @@ __global__ void __launch_bounds__(kMaxThreads) DepthwiseTiledKernel(const T* __r
   const int64_t plane = blockIdx.x;
   const int ch = static_cast<int>(plane % a.c);
   const int tid = threadIdx.y * blockDim.x + threadIdx.x;
-  const int nthreads = blockDim.x * blockDim.y;
-  for (int i = tid; i < taps; i += nthreads) s_w[i] = Load(w + static_cast<int64_t>(ch) * taps + i);
+  for (int i = tid; i < taps; i += blockDim.x * blockDim.y) s_w[i] = Load(w + static_cast<int64_t>(ch) * taps + i);
   const float b = bias != nullptr ? Load(bias + ch) : 0.0f;
   const T* xp = x + plane * a.in_h * a.in_w;
   const int64_t out_base = plane * a.out_h * a.out_w;
-  const int region = a.in_tile_h * a.in_tile_w;
   for (int tile = blockIdx.y; tile < a.num_tiles; tile += gridDim.y) {
     const int oh0 = (tile / a.tiles_w) * a.tile_h;
     const int ow0 = (tile % a.tiles_w) * a.tile_w;
     const int ih0 = oh0 * a.sh - a.pt;
     const int iw0 = ow0 * a.sw - a.pl;
     __syncthreads();  // the previous tile's reads are done
-    for (int i = tid; i < region; i += nthreads) {
-      const int r = i / a.in_tile_w;
-      const int col = i - r * a.in_tile_w;
+    for (int r = threadIdx.y; r < a.in_tile_h; r += blockDim.y) {
       const int ih = ih0 + r;
-      const int iw = iw0 + col;
-      s_in[i] = (ih >= 0 && ih < a.in_h && iw >= 0 && iw < a.in_w) ? Load(xp + ih * a.in_w + iw) : 0.0f;
+      const bool row_in = ih >= 0 && ih < a.in_h;
+      const T* xrow = xp + static_cast<int64_t>(row_in ? ih : 0) * a.in_w;
+      float* srow = s_in + r * a.in_tile_w;
+      for (int col = threadIdx.x; col < a.in_tile_w; col += blockDim.x) {
+        const int iw = iw0 + col;
+        srow[col] = (row_in && iw >= 0 && iw < a.in_w) ? Load(xrow + iw) : 0.0f;
+      }
     }
     __syncthreads();
     const int ow_l = threadIdx.x;
