@@ -458,7 +458,7 @@ Status CudaEngine::SelectTactics() {
   const std::vector<ValueInfo> infos = NetworkInfos(net);
   const KernelMode mode{options_.precision, options_.tactic_level, false, true};
   for (size_t l = 0; s.ok() && l < net.layers.size(); ++l) {
-    if (memory_plan_.layer_elided[l]) continue;
+    if (memory_plan_.layer_elided[l] || !cuda::OpHasTactics(net.layers[l].op)) continue;
     LayerDef& layer = network_.layers[l];
     StatusOr<int64_t> given = layer.attrs.GetIntOr(kTacticAttr, -1, layer.name);
     if (!given.ok()) {
@@ -510,6 +510,7 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::CreateFromPlan(const std::stri
   auto shared_plan = std::make_shared<const LoadedPlan>(std::move(plan));
   CudaEngineOptions from_plan = options;
   from_plan.precision = shared_plan->metadata().precision;
+  from_plan.select_tactics = false;  // the plan's layers carry the tactics chosen when it was built
   StatusOr<std::shared_ptr<CudaEngine>> engine = Create(shared_plan->network(), from_plan);
   if (!engine.ok()) return engine.status().WithContext(path);
   (*engine)->plan_ = std::move(shared_plan);
