@@ -390,7 +390,7 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   }
 
   // 3. Validation: every layer gets a CUDA kernel (dry run), and the workspace is sized.
-  {
+  auto dry_run = [&]() {
     CudaResources res;
     Status s = CreateResources(options.device_id, &res);
     if (s.ok()) {
@@ -399,23 +399,16 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
                              engine->memory_plan_.layer_elided, &res, nullptr, &engine->workspace_bytes_);
     }
     DestroyResources(&res);
-    EDGERT_RETURN_IF_ERROR(s);
-  }
+    return s;
+  };
+  EDGERT_RETURN_IF_ERROR(dry_run());
 
   // 4. Tactics: layers without a kTacticAttr get one from the timing cache or by timing their
   //    candidates in a scratch arena; then the workspace is sized again for the chosen candidates.
   engine->tactics_.assign(net.layers.size(), LayerTactic{});
   if (options.select_tactics && options.tactic_level > 0) {
     EDGERT_RETURN_IF_ERROR(engine->SelectTactics());
-    CudaResources res;
-    Status s = CreateResources(options.device_id, &res);
-    if (s.ok()) {
-      const std::vector<CudaTensor> views = DeviceViews(*engine, nullptr);
-      s = PrepareCudaKernels(net, KernelMode{options.precision, options.tactic_level, true, false}, views,
-                             engine->memory_plan_.layer_elided, &res, nullptr, &engine->workspace_bytes_);
-    }
-    DestroyResources(&res);
-    EDGERT_RETURN_IF_ERROR(s);
+    EDGERT_RETURN_IF_ERROR(dry_run());
   } else {
     for (size_t l = 0; l < net.layers.size(); ++l) {
       EDGERT_ASSIGN_OR_RETURN(int64_t t, net.layers[l].attrs.GetIntOr(kTacticAttr, -1, net.layers[l].name));
