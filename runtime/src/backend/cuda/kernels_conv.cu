@@ -31,7 +31,9 @@
 //      built. In full: at most 8 candidates at levels 0/1, 64 at level 2; edgert's own kernels
 //      always get their slots, the fused graph at most half of the cuDNN slots (rounded up) and
 //      the conv-only graph the rest. Indices are positions in that list, so a stored tactic
-//      means the same candidate when the layer is built again at the same level.
+//      means the same candidate when the layer is built again at the same level. A forced
+//      tactic builds the list only up to its index (the plans of each graph come in a fixed
+//      order, so the indices hold); an index past the list falls back to candidate 0.
 //   3. Choice: ctx.tactic when it exists (else candidate 0), untimed; with select_tactics
 //      (SelectTactic): private buffers (x, w, bias, residual, y, one workspace of the largest
 //      candidate's size, cudaMalloc'ed and freed afterwards) filled with deterministic
@@ -417,6 +419,10 @@ class ConvKernel : public CudaKernel {
     const int own = (has_depthwise_ ? 1 : 0) + 1;
     const int cap = (full ? (ctx.tactic_level >= 2 ? kCandidatesLevel2 : kCandidatesLevel1) : 1);
     const int cudnn_cap = full ? cap - own : 1;
+    // A forced tactic needs the list up to its index only (each graph's plans come in a fixed
+    // order, so a shorter build keeps the indices).
+    const bool forced_only = ctx.tactic >= 0 && !list_only;
+    const int needed = forced_only ? ctx.tactic + 1 : cap;
     const CudnnConvSpec spec = MakeSpec(spatial_rank, pre_pads, post_pads);
 
     const bool has_epilogue = has_bias_ || has_residual_ || epilogue_.kind != FusedEpilogue::Kind::kNone;
@@ -430,7 +436,8 @@ class ConvKernel : public CudaKernel {
       fused.act = epilogue_;
       // Leave room for conv-only plans when the list is built in full.
       const int fused_cap = full ? (cudnn_cap + 1) / 2 : 1;
-      StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> plans = CudnnConvPlan::CreateAll(handle, fused, fused_cap);
+      StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> plans =
+          CudnnConvPlan::CreateAll(handle, fused, std::min(fused_cap, needed));
       if (plans.ok()) {
         for (std::unique_ptr<CudnnConvPlan>& plan : *plans) {
           ConvCandidate c;
@@ -442,7 +449,8 @@ class ConvKernel : public CudaKernel {
         fused_failure_ = plans.status().message();
       }
     }
-    const int conv_cap = cudnn_cap - static_cast<int>(candidates.size());
+    const int built = static_cast<int>(candidates.size());
+    const int conv_cap = std::min(cudnn_cap - built, needed - built);
     if (conv_cap > 0) {
       StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> plans = CudnnConvPlan::CreateAll(handle, spec, conv_cap);
       if (plans.ok()) {
@@ -456,7 +464,7 @@ class ConvKernel : public CudaKernel {
         cudnn_failure_ = plans.status().message();
       }
     }
-    if (full || candidates.empty()) AddOwnKernels(&candidates);
+    if ((full && static_cast<int>(candidates.size()) < needed) || candidates.empty()) AddOwnKernels(&candidates);
     Choose(ctx, std::move(candidates), list_only);
   }
 
