@@ -11,6 +11,7 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -457,6 +458,37 @@ class ConvHarness {
     *kernel = std::move(k);
   }
 
+  // The median time in ms of `runs` launches of the kernel forced to `tactic` (after 2 warm-up
+  // launches), on the legacy stream with CUDA events.
+  void TimeTactic(int tactic, int runs, double* ms) {
+    StatusOr<cuda::CudaKernelPtr> created = cuda::CreateConvKernel(Context(tactic, false, 1));
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    cuda::CudaKernelPtr k = std::move(*created);
+    void* workspace = nullptr;
+    if (k->WorkspaceBytes() > 0) {
+      ASSERT_NO_FATAL_FAILURE(Alloc(k->WorkspaceBytes(), &workspace));
+    }
+    k->SetWorkspace(workspace);
+    cudaEvent_t start = nullptr, stop = nullptr;
+    ASSERT_EQ(cudaEventCreate(&start), cudaSuccess);
+    ASSERT_EQ(cudaEventCreate(&stop), cudaSuccess);
+    std::vector<float> times;
+    for (int i = 0; i < runs + 2; ++i) {
+      ASSERT_EQ(cudaEventRecord(start, nullptr), cudaSuccess);
+      const Status s = k->Enqueue(nullptr);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      ASSERT_EQ(cudaEventRecord(stop, nullptr), cudaSuccess);
+      ASSERT_EQ(cudaEventSynchronize(stop), cudaSuccess);
+      float t = 0;
+      ASSERT_EQ(cudaEventElapsedTime(&t, start, stop), cudaSuccess);
+      if (i >= 2) times.push_back(t);
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    std::sort(times.begin(), times.end());
+    *ms = times[times.size() / 2];
+  }
+
  private:
   void Alloc(size_t bytes, void** p) {
     ASSERT_EQ(cudaMalloc(p, std::max<size_t>(bytes, 1)), cudaSuccess);
@@ -578,6 +610,43 @@ TEST(ConvTactics, DepthwiseKernelEpilogue) {
   ExpectDepthwise({{2, 4, 14, 14}, {4, 1, 3, 3}, false, true, Depthwise2d(4, {1, 1, 1, 1})}, {2, 4, 14, 14}, 12);
 }
 
+// The tiled depthwise kernel against the generic one-thread-per-output direct kernel on
+// MobileNet-like layers (both forced by tactic index): it must be faster.
+TEST(ConvTactics, DepthwiseFasterThanDirect) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  struct Layer {
+    const char* name;
+    ConvCase c;
+    Shape y;
+  };
+  const Layer layers[] = {
+      {"3x3 s1 112x112",
+       {{8, 32, 112, 112}, {32, 1, 3, 3}, true, false, Depthwise2d(32, {1, 1, 1, 1})},
+       {8, 32, 112, 112}},
+      {"3x3 s2 112x112",
+       {{8, 32, 112, 112}, {32, 1, 3, 3}, true, false, Depthwise2d(32, {0, 0, 1, 1}, {2, 2})},
+       {8, 32, 56, 56}},
+      {"7x7 s1 56x56", {{8, 64, 56, 56}, {64, 1, 7, 7}, true, false, Depthwise2d(64, {3, 3, 3, 3})}, {8, 64, 56, 56}},
+  };
+  for (const Layer& layer : layers) {
+    for (Precision p : {Precision::kFp32, Precision::kFp16}) {
+      SCOPED_TRACE(std::string(layer.name) + " " + PrecisionName(p));
+      ConvHarness h(layer.c, layer.y, p, 41);
+      ASSERT_NO_FATAL_FAILURE(h.Init());
+      const std::vector<std::string> paths = h.Paths(1);
+      const int dw = IndexOf(paths, "depthwise");
+      ASSERT_GE(dw, 0);
+      const int direct = static_cast<int>(paths.size()) - 1;
+      double dw_ms = 0, direct_ms = 0;
+      ASSERT_NO_FATAL_FAILURE(h.TimeTactic(dw, 20, &dw_ms));
+      ASSERT_NO_FATAL_FAILURE(h.TimeTactic(direct, 20, &direct_ms));
+      std::printf("[ depthwise ] %s %s: depthwise %.4f ms, direct %.4f ms (%.1fx)\n", layer.name, PrecisionName(p),
+                  dw_ms, direct_ms, dw_ms > 0 ? direct_ms / dw_ms : 0.0);
+      EXPECT_LT(dw_ms, direct_ms);
+    }
+  }
+}
+
 // Every candidate of a layer, forced by index, matches the CPU reference; the list is stable.
 void ExpectEveryCandidate(const ConvCase& c, const Shape& y_shape, uint32_t seed, bool depthwise) {
   for (Precision p : {Precision::kFp32, Precision::kFp16}) {
@@ -652,8 +721,9 @@ TEST(ConvTactics, SelectionPicksAValidTactic) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   {
     SCOPED_TRACE("3x3 conv + bias + Relu");
-    ExpectSelection({{2, 16, 28, 28}, {32, 16, 3, 3}, true, false, WithActivation(Conv2dAttrs({1, 1, 1, 1}), kActivations[0])},
-                    {2, 32, 28, 28}, 31);
+    ExpectSelection(
+        {{2, 16, 28, 28}, {32, 16, 3, 3}, true, false, WithActivation(Conv2dAttrs({1, 1, 1, 1}), kActivations[0])},
+        {2, 32, 28, 28}, 31);
   }
   {
     SCOPED_TRACE("depthwise 3x3 stride 2 + bias + HardSwish");

@@ -362,8 +362,8 @@ class ConvKernel : public CudaKernel {
   const char* path() const { return chosen_.path(); }
   std::string Describe() const override {
     const std::string why = note();
-    std::string text = "tactic " + std::to_string(tactic_) + "/" + std::to_string(num_candidates_) + ": " +
-                       chosen_.Label();
+    std::string text =
+        "tactic " + std::to_string(tactic_) + "/" + std::to_string(num_candidates_) + ": " + chosen_.Label();
     if (report_.timed > 0) {
       char times[96];
       std::snprintf(times, sizeof(times), ", %.3f ms (default %.3f ms)", report_.chosen_ms, report_.default_ms);
@@ -606,7 +606,8 @@ class ConvKernel : public CudaKernel {
     report_ = TacticReport{};
     for (size_t i = 0; i < candidates.size(); ++i) {
       ConvCandidate& c = candidates[i];
-      if (c.plan != nullptr && !c.plan->BindPointers(CudnnX(test), test.w, CudnnY(test), test.b, test.r, workspace).ok()) {
+      if (c.plan != nullptr &&
+          !c.plan->BindPointers(CudnnX(test), test.w, CudnnY(test), test.b, test.r, workspace).ok()) {
         continue;
       }
       // NaN-poison the output: an element a candidate does not write shows as NaN.

@@ -20,14 +20,13 @@
 //      to stage (huge kernels or dilations).
 // Contracts: every output element is written once per launch; no allocation; planes and offsets
 // within a plane fit int32 (DepthwiseSupported), plane bases are int64.
-#include "kernels_depthwise.h"
-
 #include <algorithm>
 #include <string>
 
 #include "activations.cuh"
 #include "cuda_check.h"
 #include "cuda_device.cuh"
+#include "kernels_depthwise.h"
 
 namespace edgert {
 namespace cuda {
@@ -46,10 +45,9 @@ struct TileArgs {
 };
 
 template <typename T, int K, int RPT>
-__global__ void __launch_bounds__(kMaxThreads) DepthwiseTiledKernel(const T* __restrict__ x, const T* __restrict__ w,
-                                                                    const T* __restrict__ bias,
-                                                                    const T* __restrict__ residual, T* __restrict__ y,
-                                                                    TileArgs a, DeviceActivation act) {
+__global__ void __launch_bounds__(kMaxThreads)
+    DepthwiseTiledKernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
+                         const T* __restrict__ residual, T* __restrict__ y, TileArgs a, DeviceActivation act) {
   extern __shared__ float smem[];
   const int kh = K > 0 ? K : a.kh;
   const int kw = K > 0 ? K : a.kw;
@@ -181,12 +179,12 @@ bool DepthwiseSupported(const DepthwiseParams& p) {
   if (p.n * p.c >= kInt * 2 - 1) return false;
   if (p.in_h * p.in_w >= kInt || p.out_h * p.out_w >= kInt || p.kernel_h * p.kernel_w >= kInt) return false;
   // Input coordinates of the last output's last tap stay in int32.
-  return p.out_h * p.stride_h + p.kernel_h * p.dilation_h < kInt && p.out_w * p.stride_w + p.kernel_w * p.dilation_w < kInt;
+  return p.out_h * p.stride_h + p.kernel_h * p.dilation_h < kInt &&
+         p.out_w * p.stride_w + p.kernel_w * p.dilation_w < kInt;
 }
 
-Status EnqueueDepthwiseConv(cudaStream_t stream, DataType dtype, const DepthwiseParams& p, const void* x,
-                            const void* w, const void* bias, const void* residual, void* y,
-                            const FusedEpilogue& act) {
+Status EnqueueDepthwiseConv(cudaStream_t stream, DataType dtype, const DepthwiseParams& p, const void* x, const void* w,
+                            const void* bias, const void* residual, void* y, const FusedEpilogue& act) {
   if (!DepthwiseSupported(p)) return Internal("depthwise convolution: unsupported geometry");
   const DeviceActivation dact = ToDevice(act);
   // Step 1: the tile.
@@ -255,10 +253,18 @@ Status EnqueueDepthwiseConv(cudaStream_t stream, DataType dtype, const Depthwise
     const T* rt = static_cast<const T*>(residual);
     T* yt = static_cast<T*>(y);
     switch (k) {
-      case 3: LaunchTiled<T, 3>(stream, rpt, grid, block, shared, xt, wt, bt, rt, yt, a, dact); break;
-      case 5: LaunchTiled<T, 5>(stream, rpt, grid, block, shared, xt, wt, bt, rt, yt, a, dact); break;
-      case 7: LaunchTiled<T, 7>(stream, rpt, grid, block, shared, xt, wt, bt, rt, yt, a, dact); break;
-      default: LaunchTiled<T, 0>(stream, rpt, grid, block, shared, xt, wt, bt, rt, yt, a, dact); break;
+      case 3:
+        LaunchTiled<T, 3>(stream, rpt, grid, block, shared, xt, wt, bt, rt, yt, a, dact);
+        break;
+      case 5:
+        LaunchTiled<T, 5>(stream, rpt, grid, block, shared, xt, wt, bt, rt, yt, a, dact);
+        break;
+      case 7:
+        LaunchTiled<T, 7>(stream, rpt, grid, block, shared, xt, wt, bt, rt, yt, a, dact);
+        break;
+      default:
+        LaunchTiled<T, 0>(stream, rpt, grid, block, shared, xt, wt, bt, rt, yt, a, dact);
+        break;
     }
   });
   if (!ok) return Internal(std::string("depthwise convolution: unsupported dtype ") + DataTypeName(dtype));

@@ -35,9 +35,8 @@ bool DepthwiseSupported(const DepthwiseParams& p);
 //                       * w[c][0][kh][kw] + residual[n][c][oh][ow]), taps outside the input reading 0.
 // x, w, bias, residual and y share `dtype` (float32 or float16); bias and residual may be null.
 // One launch, no allocation; the error names the failing launch.
-Status EnqueueDepthwiseConv(cudaStream_t stream, DataType dtype, const DepthwiseParams& p, const void* x,
-                            const void* w, const void* bias, const void* residual, void* y,
-                            const FusedEpilogue& act);
+Status EnqueueDepthwiseConv(cudaStream_t stream, DataType dtype, const DepthwiseParams& p, const void* x, const void* w,
+                            const void* bias, const void* residual, void* y, const FusedEpilogue& act);
 
 }  // namespace cuda
 }  // namespace edgert
