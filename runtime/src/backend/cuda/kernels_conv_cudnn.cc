@@ -362,6 +362,7 @@ StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreateAll(c
   std::vector<int64_t> engines_taken;
   Status last = Unsupported("cuDNN heuristics offered no engine config");
   for (cudnnBackendHeurMode_t mode : {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK}) {
+    if (static_cast<int>(plans.size()) >= max_plans) break;
     std::vector<BackendDescriptor> configs = HeuristicConfigs(graph_ref, mode);
     for (BackendDescriptor& cfg : configs) {
       if (static_cast<int>(plans.size()) >= max_plans) break;
