@@ -12,7 +12,9 @@
 //   3. The block loads the channel's kernel taps into shared memory (float) and, per tile, the
 //      input region with its halo, zero outside the image (the pads), converting fp16 to float
 //      once per element (rows by threadIdx.y, columns by threadIdx.x: coalesced along W, no
-//      division).
+//      division; fp16 by __half2 pairs when W is even and X 4-byte aligned: the staged region
+//      then starts one column early when the window's first column is odd (TileArgs::shift), so
+//      that every pair is aligned and wholly inside or outside the row).
 //   4. Each thread computes its RPT outputs of one column from shared memory, accumulating in
 //      float; square 3x3 / 5x5 / 7x7 kernels are compile-time sizes (unrolled), others loop.
 //   5. Epilogue in registers: + bias[c], + residual, activation (DeviceActivation), one store.
@@ -21,7 +23,9 @@
 // Contracts: every output element is written once per launch; no allocation; planes and offsets
 // within a plane fit int32 (DepthwiseSupported), plane bases are int64.
 #include <algorithm>
+#include <cstdint>
 #include <string>
+#include <type_traits>
 
 #include "activations.cuh"
 #include "cuda_check.h"
@@ -42,6 +46,8 @@ struct TileArgs {
   int tile_h = 0, tile_w = 0;        // output tile (tile_w == blockDim.x, tile_h == blockDim.y * RPT)
   int in_tile_h = 0, in_tile_w = 0;  // staged input region
   int tiles_w = 0, num_tiles = 0;    // tiles per plane
+  bool half2 = false;                // fp16 staging by pairs (even in_w, 4-byte aligned x)
+  int shift = 0;                     // half2: 1 when the window's first column is odd (staged one earlier)
 };
 
 template <typename T, int K, int RPT>
@@ -65,13 +71,26 @@ __global__ void __launch_bounds__(kMaxThreads)
     const int oh0 = (tile / a.tiles_w) * a.tile_h;
     const int ow0 = (tile % a.tiles_w) * a.tile_w;
     const int ih0 = oh0 * a.sh - a.pt;
-    const int iw0 = ow0 * a.sw - a.pl;
+    const int iw0 = ow0 * a.sw - a.pl - a.shift;  // the staged region's first column
     __syncthreads();  // the previous tile's reads are done
     for (int r = threadIdx.y; r < a.in_tile_h; r += blockDim.y) {
       const int ih = ih0 + r;
       const bool row_in = ih >= 0 && ih < a.in_h;
       const T* xrow = xp + static_cast<int64_t>(row_in ? ih : 0) * a.in_w;
       float* srow = s_in + r * a.in_tile_w;
+      if constexpr (std::is_same_v<T, __half>) {
+        if (a.half2) {
+          // iw0 and in_w even: a pair is wholly inside or wholly outside the row.
+          for (int col = 2 * threadIdx.x; col < a.in_tile_w; col += 2 * blockDim.x) {
+            const int iw = iw0 + col;
+            float2 v = make_float2(0.0f, 0.0f);
+            if (row_in && iw >= 0 && iw < a.in_w) v = __half22float2(*reinterpret_cast<const __half2*>(xrow + iw));
+            srow[col] = v.x;
+            if (col + 1 < a.in_tile_w) srow[col + 1] = v.y;
+          }
+          continue;
+        }
+      }
       for (int col = threadIdx.x; col < a.in_tile_w; col += blockDim.x) {
         const int iw = iw0 + col;
         srow[col] = (row_in && iw >= 0 && iw < a.in_w) ? Load(xrow + iw) : 0.0f;
@@ -86,7 +105,7 @@ __global__ void __launch_bounds__(kMaxThreads)
       const int oh_l = threadIdx.y * RPT + r;
       const int oh = oh0 + oh_l;
       if (oh >= a.out_h) break;
-      const float* base = s_in + oh_l * a.sh * a.in_tile_w + ow_l * a.sw;
+      const float* base = s_in + oh_l * a.sh * a.in_tile_w + ow_l * a.sw + a.shift;
       float acc = b;
       if (K > 0) {
 #pragma unroll
@@ -149,7 +168,7 @@ int NextPow2(int64_t v) {
 int64_t SharedFloats(const DepthwiseParams& p, int tile_w, int tile_h) {
   const int64_t in_tile_h = (tile_h - 1) * p.stride_h + (p.kernel_h - 1) * p.dilation_h + 1;
   const int64_t in_tile_w = (tile_w - 1) * p.stride_w + (p.kernel_w - 1) * p.dilation_w + 1;
-  return p.kernel_h * p.kernel_w + in_tile_h * in_tile_w;
+  return p.kernel_h * p.kernel_w + in_tile_h * (in_tile_w + 1);  // + 1: the half2 shift
 }
 
 template <typename T, int K>
@@ -235,6 +254,9 @@ Status EnqueueDepthwiseConv(cudaStream_t stream, DataType dtype, const Depthwise
   a.tile_h = ty * rpt;
   a.in_tile_h = (a.tile_h - 1) * a.sh + (a.kh - 1) * a.dh + 1;
   a.in_tile_w = (a.tile_w - 1) * a.sw + (a.kw - 1) * a.dw + 1;
+  a.half2 = dtype == DataType::kFloat16 && p.in_w % 2 == 0 && reinterpret_cast<uintptr_t>(x) % 4 == 0;
+  a.shift = a.half2 ? static_cast<int>(p.pad_left % 2) : 0;
+  a.in_tile_w += a.shift;
   a.tiles_w = static_cast<int>((p.out_w + tw - 1) / tw);
   const int tiles_h = static_cast<int>((p.out_h + a.tile_h - 1) / a.tile_h);
   a.num_tiles = a.tiles_w * tiles_h;
