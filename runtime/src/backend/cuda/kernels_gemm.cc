@@ -39,8 +39,9 @@
 //   2. Candidates: the algorithms the heuristic returns for that form that succeed and fit the
 //      workspace cap, in its order (deterministic for the same shapes, GPU and cuBLAS version): 1
 //      at ctx.tactic_level 0, up to 8 at level 1, up to 32 at level 2 (and enough to reach a forced
-//      ctx.tactic). The heuristic is always asked for at least 8, so candidate 0, the default, is
-//      the first valid result of the same list at every level. A tactic indexes this list.
+//      ctx.tactic). The heuristic is always asked for 32 results and the list cut after filtering,
+//      so each level's list is a prefix of the same list: candidate 0, the default, is the first
+//      valid result at every level, and a tactic index names the same algorithm at every level.
 //   3. Choice: ctx.tactic >= 0 picks that candidate (candidate 0 when the list is shorter), untimed.
 //      With ctx.select_tactics (never in a dry run; level >= 1), on a private stream: the
 //      non-constant inputs (A, B, a runtime C) get deterministic test data (EnqueueTacticFill;
@@ -83,9 +84,8 @@ namespace cuda {
 namespace {
 
 constexpr uint64_t kMaxWorkspaceBytes = uint64_t{32} << 20;
-// Heuristic requests: never fewer than kMinHeuristicRequest results (so that candidate 0 is the
-// first valid algorithm of the same list at every level), at most kMaxCandidates.
-constexpr int kMinHeuristicRequest = 8;
+// The heuristic is always asked for kMaxCandidates results, so that every level's candidate list
+// is a prefix of the same list (a tactic index means the same algorithm at every level).
 constexpr int kMaxCandidates = 32;
 // Candidates per CudaOpContext::tactic_level (0, 1, 2).
 constexpr int kCandidatesPerLevel[] = {1, 8, 32};
@@ -288,14 +288,13 @@ class LtMatmul {
     for (const auto& [attr, value] : aligns) {
       EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceSetAttribute(pref, attr, &value, sizeof(value)));
     }
-    const int requested = max_candidates <= kMinHeuristicRequest ? kMinHeuristicRequest : kMaxCandidates;
-    std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<size_t>(requested));
+    std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<size_t>(kMaxCandidates));
     int returned = 0;
     // A refusal of the heuristic (NOT_SUPPORTED, or INVALID_VALUE for a combination this cuBLASLt
     // version rejects) means "no algorithm": the caller tries a simpler form.
     const cublasStatus_t st =
         cublasLtMatmulAlgoGetHeuristic(handle, desc, layout_lt_a_.get(), layout_lt_b_.get(), layout_d_.get(),
-                                       layout_d_.get(), pref, requested, results.data(), &returned);
+                                       layout_d_.get(), pref, kMaxCandidates, results.data(), &returned);
     if (st != CUBLAS_STATUS_SUCCESS) {
       heuristic_status_ = cublasLtGetStatusName(st);
       return Status::Ok();
@@ -520,7 +519,8 @@ class GemmKernel : public CudaKernel {
   std::string Describe() const override {
     if (plan_ == nullptr) {
       if (cfg_.rows * cfg_.cols == 0) return "empty output";
-      return std::string("K == 0: C broadcast") + (cfg_.post_name.empty() ? "" : " + " + cfg_.post_name);
+      return std::string("no matmul (K == 0): beta * C or zeros") +
+             (cfg_.post_name.empty() ? "" : ", then " + cfg_.post_name);
     }
     const MatmulSpec& spec = plan_->spec();
     std::string text = "cublasLt algo " + std::to_string(tactic_) + "/" + std::to_string(num_candidates_) + " (" +
@@ -541,7 +541,7 @@ class GemmKernel : public CudaKernel {
 
   int num_candidates() const { return num_candidates_; }
 
-  // Picks the algorithm (see the file comment, "Tactics") and drops the other candidates. `fills`:
+  // Picks the algorithm (file comment, creation steps 3-4) and drops the other candidates. `fills`:
   // the non-constant inputs, written with test data only when timing.
   Status ChooseTactic(const CudaOpContext& ctx, const std::vector<FillTarget>& fills) {
     if (plan_ == nullptr) return Status::Ok();
@@ -557,7 +557,9 @@ class GemmKernel : public CudaKernel {
   }
 
  private:
-  Status Named(const Status& s) const { return Status(s.code(), cfg_.where + s.message(), cfg_.node); }
+  Status Named(const Status& s) const {
+    return s.ok() ? s : Status(s.code(), cfg_.where + s.message(), cfg_.node);
+  }
 
   static std::string Ms(double ms) {
     char buf[32];
@@ -1084,6 +1086,16 @@ StatusOr<int> GemmCandidateCount(const CudaOpContext& ctx) {
   const auto* gemm = dynamic_cast<const GemmKernel*>(kernel.get());
   if (gemm == nullptr) return Internal(Where(ctx) + "not a Gemm/MatMul kernel", ctx.name());
   return gemm->num_candidates();
+}
+
+StatusOr<cublasLtContext*> CreateCublasLtHandle() {
+  cublasLtHandle_t handle = nullptr;
+  EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&handle));
+  return handle;
+}
+
+void DestroyCublasLtHandle(cublasLtContext* handle) {
+  if (handle != nullptr) cublasLtDestroy(handle);
 }
 
 }  // namespace cuda

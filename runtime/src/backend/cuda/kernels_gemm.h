@@ -18,6 +18,9 @@
 // from at ctx.tactic_level (ctx.tactic and ctx.select_tactics ignored; nothing is timed), i.e. the
 // valid values of CudaOpContext::tactic for it; 0 for a layer that issues no matmul (empty output,
 // K == 0). Errors as CreateGemmKernel's.
+//
+// CreateCublasLtHandle / DestroyCublasLtHandle: a cuBLASLt handle for CudaResources::cublaslt
+// outside an engine (tests that drive the family directly; their binary need not link cuBLASLt).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -26,6 +29,8 @@
 
 #include "edgert/status.h"
 #include "edgert/tensor.h"
+
+struct cublasLtContext;
 
 namespace edgert {
 namespace cuda {
@@ -41,6 +46,9 @@ Status EnqueueCompare(cudaStream_t stream, DataType dtype, const void* got, cons
                       double* sums);
 
 StatusOr<int> GemmCandidateCount(const CudaOpContext& ctx);
+
+StatusOr<cublasLtContext*> CreateCublasLtHandle();
+void DestroyCublasLtHandle(cublasLtContext* handle);
 
 }  // namespace cuda
 }  // namespace edgert
