@@ -195,8 +195,7 @@ int RunCudaBench(const BenchOptions& o, const std::map<std::string, Shape>& shap
   // Step 1.
   const bool is_plan = LooksLikePlan(o.model);
   const auto build_start = std::chrono::steady_clock::now();
-  CudaEngineOptions options;
-  options.precision = o.device.fp16 ? Precision::kFp16 : Precision::kFp32;
+  CudaEngineOptions options = CudaOptionsFor(o.device);
   options.cuda_graphs = o.graphs;
   auto create = [&]() -> StatusOr<std::shared_ptr<CudaEngine>> {
     if (is_plan) return CudaEngine::CreateFromPlan(o.model, options);

@@ -19,6 +19,21 @@ bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptio
     options->fp16 = true;
     return true;
   }
+  if (a == "--tactic-level" || a == "--timing-cache") {
+    if (*i + 1 >= args.size()) {
+      *error = a + " needs a value";
+      return true;
+    }
+    const std::string& v = args[++*i];
+    if (a == "--timing-cache") {
+      options->timing_cache = v;
+    } else if (v == "0" || v == "1" || v == "2") {
+      options->tactic_level = v[0] - '0';
+    } else {
+      *error = "--tactic-level '" + v + "' is not 0, 1 or 2";
+    }
+    return true;
+  }
   if (a != "--device") return false;
   if (*i + 1 >= args.size()) {
     *error = "--device needs a value (cpu, cuda or auto)";
@@ -69,6 +84,16 @@ StatusOr<DeviceKey> BackendDeviceKey(const std::string& backend) {
   return Unsupported("this edgert was built without the CUDA backend");
 #endif
 }
+
+#ifdef EDGERT_HAVE_CUDA
+CudaEngineOptions CudaOptionsFor(const DeviceOptions& device) {
+  CudaEngineOptions options;
+  options.precision = device.fp16 ? Precision::kFp16 : Precision::kFp32;
+  options.tactic_level = device.tactic_level;
+  options.timing_cache = device.timing_cache;
+  return options;
+}
+#endif
 
 namespace {
 
@@ -143,12 +168,10 @@ class CudaRunner : public HostRunner {
 }  // namespace
 
 StatusOr<std::unique_ptr<HostRunner>> HostRunner::Create(NetworkDef network, const std::string& backend,
-                                                         Precision precision) {
+                                                         const DeviceOptions& device) {
   if (backend == "cuda") {
 #ifdef EDGERT_HAVE_CUDA
-    CudaEngineOptions options;
-    options.precision = precision;
-    return CudaRunner::Make(CudaEngine::Create(std::move(network), options));
+    return CudaRunner::Make(CudaEngine::Create(std::move(network), CudaOptionsFor(device)));
 #else
     return Unsupported("this edgert was built without the CUDA backend");
 #endif

@@ -11,6 +11,9 @@
 #include "edgert/precision.h"
 #include "edgert/status.h"
 #include "edgert/tensor.h"
+#ifdef EDGERT_HAVE_CUDA
+#include "edgert/cuda_engine.h"
+#endif
 
 namespace edgert {
 
@@ -18,6 +21,8 @@ namespace edgert {
 struct DeviceOptions {
   std::string device = "auto";  // cpu | cuda | auto (cuda when this build has it and a GPU is visible)
   bool fp16 = false;            // CUDA only
+  int tactic_level = 1;         // CUDA: 0 heuristics only, 1 time the top candidates, 2 time all
+  std::string timing_cache;     // CUDA: timing cache file ("" = none)
 };
 
 // Consumes args[*i] (and its value) when it is --device or --fp16: returns true and sets *error on
@@ -28,7 +33,10 @@ bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptio
 #define EDGERT_DEVICE_OPTIONS_HELP                                                                      \
   "  --device cpu|cuda|auto  the backend (default auto: cuda when this build has the CUDA backend and\n" \
   "                          a GPU is visible, else the reference CPU engine)\n"                          \
-  "  --fp16                  run float layers in FP16 (CUDA; FP32 accumulation, FP32 inputs/outputs)\n"
+  "  --fp16                  run float layers in FP16 (CUDA; FP32 accumulation, FP32 inputs/outputs)\n" \
+  "  --tactic-level 0|1|2    CUDA: 0 takes the libraries' heuristic choice per layer (fastest build),\n" \
+  "                          1 times the top candidates of each layer (default), 2 times all of them\n" \
+  "  --timing-cache FILE     CUDA: reuse and extend earlier tactic choices (any model, this GPU)\n"
 
 // "cpu" or "cuda" for `options` on this machine; an error for --device cuda without a CUDA build or
 // a visible GPU, or --fp16 on the CPU backend.
@@ -36,12 +44,17 @@ StatusOr<std::string> ResolveBackend(const DeviceOptions& options);
 // The device key plans for `backend` are built for ("cpu", or the first GPU's key).
 StatusOr<DeviceKey> BackendDeviceKey(const std::string& backend);
 
+#ifdef EDGERT_HAVE_CUDA
+// The CUDA engine options of `device` (precision, tactic level, timing cache).
+CudaEngineOptions CudaOptionsFor(const DeviceOptions& device);
+#endif
+
 // Runs a network on host tensors with the CPU engine or a CUDA engine + context.
 class HostRunner {
  public:
   virtual ~HostRunner() = default;
   static StatusOr<std::unique_ptr<HostRunner>> Create(NetworkDef network, const std::string& backend,
-                                                      Precision precision);
+                                                      const DeviceOptions& options);
   // The backend is the plan's (its device key says cpu or cuda); the plan is validated for here.
   static StatusOr<std::unique_ptr<HostRunner>> FromPlan(const std::string& path);
   virtual Status Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) = 0;

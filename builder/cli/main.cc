@@ -412,7 +412,7 @@ int RunModel(const Options& o, const std::map<std::string, Shape>& shapes) {
   }
   const std::vector<std::string> output_names = OutputNames(*net);
   StatusOr<std::unique_ptr<HostRunner>> runner =
-      HostRunner::Create(std::move(*net), *backend, o.device.fp16 ? Precision::kFp16 : Precision::kFp32);
+      HostRunner::Create(std::move(*net), *backend, o.device);
   if (!runner.ok()) return Fail(runner.status().WithContext(o.model));
   return RunAndReport(o.model, output_names, **runner, feed, o);
 }

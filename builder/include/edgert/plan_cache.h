@@ -73,6 +73,9 @@ struct PlanCacheOptions {
   // old, so two changes within the file system's timestamp granularity cannot leave a stale one.
   bool remember_model_hashes = true;
   double hash_memo_min_age_seconds = 2.0;
+  // Called on a freshly built network before it is serialised (e.g. the CUDA backend times its
+  // tactics here and returns the network with a kTacticAttr per layer); may be empty.
+  std::function<StatusOr<NetworkDef>(NetworkDef)> finalize_network;
   // The version plans are keyed and stamped with; tests set another to stand for an older edgert.
   std::string edgert_version = EDGERT_VERSION_STRING;
 };

@@ -417,7 +417,11 @@ StatusOr<CachedPlan> GetOrBuildPlan(const std::string& onnx_path, const BuildOpt
 
   // Step 4.
   const auto start = std::chrono::steady_clock::now();
-  EDGERT_ASSIGN_OR_RETURN(const NetworkDef network, BuildNetwork(onnx_path, options));
+  EDGERT_ASSIGN_OR_RETURN(NetworkDef built, BuildNetwork(onnx_path, options));
+  if (cache_options.finalize_network) {
+    EDGERT_ASSIGN_OR_RETURN(built, cache_options.finalize_network(std::move(built)));
+  }
+  const NetworkDef network = std::move(built);
   PlanMetadata metadata;
   metadata.edgert_version = version;
   metadata.device = device;

@@ -31,10 +31,18 @@
 // enqueued one by one.
 // Graph inputs are copied (or converted to float16) into the arena and outputs copied back from
 // it, so bound buffers are read and written only by those copies.
+//
+// Tactics: layers with several implementations (cuDNN execution plans, cuBLASLt algorithms, own
+// kernels) choose one. Create() with select_tactics times the candidates of each such layer on
+// this GPU in a scratch arena (CUDA events; a candidate whose output differs from the default's is
+// rejected) and records the choice as the layer's kTacticAttr, so network() is what a plan for this
+// GPU stores; a timing cache file lets later builds of the same layer skip the timing. Contexts
+// build only the chosen candidate.
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,6 +71,23 @@ struct CudaEngineOptions {
   int device_id = 0;
   bool cuda_graphs = true;  // contexts capture and replay CUDA graphs
   NetworkMemoryOptions memory;
+  // Tactic selection (see "Tactics" below): time the candidate kernels of every layer that has no
+  // tactic yet (a plan's layers carry theirs) and keep the fastest correct one.
+  bool select_tactics = true;
+  int tactic_level = 1;      // 0: heuristics only (no timing); 1: time the top candidates; 2: time all
+  std::string timing_cache;  // file of earlier choices (read, then rewritten atomically); "" = none
+  // Called before each layer's tactic selection (index, layer count, layer name); may be empty.
+  std::function<void(size_t, size_t, const std::string&)> progress;
+};
+
+// What the tactic pass did for one layer.
+struct LayerTactic {
+  int tactic = -1;        // the candidate in use (-1: the layer's kernel has no tactics)
+  bool from_cache = false;  // taken from the timing cache (or the plan) without timing
+  double chosen_ms = 0;   // median time of the chosen candidate, when timed
+  double default_ms = 0;  // median time of candidate 0, when timed
+  int timed = 0;          // candidates timed
+  int rejected = 0;       // candidates whose output did not match candidate 0's
 };
 
 class CudaExecutionContext;
@@ -98,7 +123,11 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
 
   StatusOr<std::unique_ptr<CudaExecutionContext>> CreateContext(void* device_arena = nullptr, size_t bytes = 0) const;
 
+  // The network with a kTacticAttr on every layer whose tactic was chosen: what a plan for this
+  // GPU stores, so loading it skips the timing.
   const NetworkDef& network() const { return network_; }
+  // One per layer: the tactic pass's outcome (empty entries for layers without tactics).
+  const std::vector<LayerTactic>& tactics() const { return tactics_; }
   // The network as the device holds it: float32 tensors are float16 in an FP16 engine.
   const NetworkDef& device_network() const { return device_network_; }
   const NetworkMemoryPlan& memory_plan() const { return memory_plan_; }
@@ -108,6 +137,8 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
 
  private:
   CudaEngine() = default;
+  // Step 4 of Create(): a tactic for every layer that has candidates (timing cache, then timing).
+  Status SelectTactics();
 
   CudaEngineOptions options_;
   NetworkDef network_;
@@ -122,6 +153,7 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
   size_t arena_bytes_ = 0;
   size_t arena_alignment_ = kDefaultMemoryAlignment;
   size_t workspace_bytes_ = 0;
+  std::vector<LayerTactic> tactics_;
 };
 
 struct CudaContextState;  // kernels, handles, graph (backend/cuda/cuda_engine.cc)

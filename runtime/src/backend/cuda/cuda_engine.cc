@@ -24,11 +24,18 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <unistd.h>
+
+#include <cstdio>
 #include <cstring>
+#include <fstream>
+#include <map>
+#include <variant>
 
 #include "backend/network_check.h"
 #include "cuda_check.h"
 #include "cuda_kernel.h"
+#include "edgert/hash.h"
 #include "edgert/version.h"
 #include "engine_kernels.h"
 #include "op_util.h"
@@ -127,11 +134,16 @@ void DestroyResources(CudaResources* res) {
   res->cublaslt = nullptr;
 }
 
-// Creates the kernel of every layer of `net` against `tensors` (device views, one per network
-// tensor); layers with `skip[l]` set get no kernel. `kernels` may be null (validation only).
-Status PrepareCudaKernels(const NetworkDef& net, Precision precision, const std::vector<CudaTensor>& tensors,
-                          const std::vector<uint8_t>& skip, CudaResources* resources, bool dry_run,
-                          std::vector<CudaKernelPtr>* kernels, size_t* workspace_bytes) {
+// How kernels are made: a dry run (validation), a context's launch records, or the tactic pass.
+struct KernelMode {
+  Precision precision = Precision::kFp32;
+  int tactic_level = 1;
+  bool dry_run = false;
+  bool select_tactics = false;
+};
+
+// ValueInfos of every network tensor (constants with their values), for OpContexts.
+std::vector<ValueInfo> NetworkInfos(const NetworkDef& net) {
   std::vector<ValueInfo> infos(net.tensors.size());
   for (size_t i = 0; i < net.tensors.size(); ++i) {
     const TensorDef& def = net.tensors[i];
@@ -139,36 +151,137 @@ Status PrepareCudaKernels(const NetworkDef& net, Precision precision, const std:
     infos[i].shape = def.shape;
     if (def.is_constant()) infos[i].value = &def.value;
   }
+  return infos;
+}
+
+// The support check of layer `l` and, unless `check_only`, its kernel against `tensors` (device
+// views, one per network tensor). The layer's kTacticAttr, if any, becomes the kernel's tactic.
+StatusOr<CudaKernelPtr> MakeLayerKernel(const NetworkDef& net, size_t l, const std::vector<ValueInfo>& infos,
+                                        const std::vector<CudaTensor>& tensors, const KernelMode& mode,
+                                        CudaResources* resources, bool check_only) {
+  const LayerDef& layer = net.layers[l];
+  std::vector<const ValueInfo*> in_infos;
+  CudaOpContext cctx;
+  for (int32_t t : layer.inputs) {
+    in_infos.push_back(t < 0 ? nullptr : &infos[static_cast<size_t>(t)]);
+    cctx.inputs.push_back(t < 0 ? nullptr : &tensors[static_cast<size_t>(t)]);
+  }
+  OpContext ctx(layer.op, layer.name, layer.attrs, layer.opset, in_infos, layer.outputs.size());
+  for (size_t k = 0; k < layer.outputs.size(); ++k) {
+    const size_t t = static_cast<size_t>(layer.outputs[k]);
+    ctx.SetOutput(k, infos[t].dtype, infos[t].shape);
+    cctx.outputs.push_back(&tensors[t]);
+  }
+  EDGERT_RETURN_IF_ERROR(CheckSupported(ctx));
+  if (check_only) return CudaKernelPtr();
+  cctx.op = &ctx;
+  cctx.precision = mode.precision;
+  cctx.resources = resources;
+  cctx.dry_run = mode.dry_run;
+  cctx.tactic_level = mode.tactic_level;
+  cctx.select_tactics = mode.select_tactics && !mode.dry_run;
+  EDGERT_ASSIGN_OR_RETURN(int64_t tactic, layer.attrs.GetIntOr(kTacticAttr, -1, layer.name));
+  cctx.tactic = static_cast<int>(tactic);
+  return cuda::CreateCudaKernel(cctx);
+}
+
+// Creates the kernel of every layer of `net` against `tensors`; layers with `skip[l]` set are only
+// checked. `kernels` may be null (validation only).
+Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const std::vector<CudaTensor>& tensors,
+                          const std::vector<uint8_t>& skip, CudaResources* resources,
+                          std::vector<CudaKernelPtr>* kernels, size_t* workspace_bytes) {
+  const std::vector<ValueInfo> infos = NetworkInfos(net);
   if (kernels != nullptr) {
     kernels->clear();
     kernels->resize(net.layers.size());
   }
   size_t workspace = 0;
   for (size_t l = 0; l < net.layers.size(); ++l) {
-    const LayerDef& layer = net.layers[l];
-    std::vector<const ValueInfo*> in_infos;
-    CudaOpContext cctx;
-    for (int32_t t : layer.inputs) {
-      in_infos.push_back(t < 0 ? nullptr : &infos[static_cast<size_t>(t)]);
-      cctx.inputs.push_back(t < 0 ? nullptr : &tensors[static_cast<size_t>(t)]);
-    }
-    OpContext ctx(layer.op, layer.name, layer.attrs, layer.opset, in_infos, layer.outputs.size());
-    for (size_t k = 0; k < layer.outputs.size(); ++k) {
-      const size_t t = static_cast<size_t>(layer.outputs[k]);
-      ctx.SetOutput(k, infos[t].dtype, infos[t].shape);
-      cctx.outputs.push_back(&tensors[t]);
-    }
-    EDGERT_RETURN_IF_ERROR(CheckSupported(ctx));
-    if (!skip.empty() && skip[l]) continue;
-    cctx.op = &ctx;
-    cctx.precision = precision;
-    cctx.resources = resources;
-    cctx.dry_run = dry_run;
-    EDGERT_ASSIGN_OR_RETURN(CudaKernelPtr kernel, cuda::CreateCudaKernel(cctx));
+    const bool skipped = !skip.empty() && skip[l];
+    EDGERT_ASSIGN_OR_RETURN(CudaKernelPtr kernel, MakeLayerKernel(net, l, infos, tensors, mode, resources, skipped));
+    if (skipped) continue;
     workspace = std::max(workspace, kernel->WorkspaceBytes());
     if (kernels != nullptr) (*kernels)[l] = std::move(kernel);
   }
   if (workspace_bytes != nullptr) *workspace_bytes = workspace;
+  return Status::Ok();
+}
+
+// ---- Timing cache ----------------------------------------------------------------------------------
+// A text file, one line per layer signature: "<sha256 hex> <tactic>". The signature hashes the
+// device key, the precision, the op and opset, every attribute but kTacticAttr, and each input's and
+// output's device dtype, shape and constness (weights' values do not change which kernel is fastest).
+
+std::string AttrText(const AttrValue& v) {
+  struct Visitor {
+    std::string operator()(int64_t i) const { return "i" + std::to_string(i); }
+    std::string operator()(float f) const { return "f" + std::to_string(f); }
+    std::string operator()(const std::string& s) const { return "s" + std::to_string(s.size()) + ":" + s; }
+    std::string operator()(const Tensor& t) const {
+      return "t" + std::to_string(static_cast<int>(t.dtype())) + ShapeToString(t.shape()) + Sha256Hex(t.raw(), t.bytes());
+    }
+    std::string operator()(const std::vector<int64_t>& v) const {
+      std::string out = "I";
+      for (int64_t x : v) out += std::to_string(x) + ",";
+      return out;
+    }
+    std::string operator()(const std::vector<float>& v) const {
+      std::string out = "F";
+      for (float x : v) out += std::to_string(x) + ",";
+      return out;
+    }
+    std::string operator()(const std::vector<std::string>& v) const {
+      std::string out = "S";
+      for (const std::string& x : v) out += std::to_string(x.size()) + ":" + x;
+      return out;
+    }
+  };
+  return std::visit(Visitor{}, v);
+}
+
+std::string LayerSignature(const NetworkDef& net, const NetworkDef& dnet, size_t l, const std::string& device,
+                           Precision precision) {
+  const LayerDef& layer = net.layers[l];
+  std::string text = device + "|" + PrecisionName(precision) + "|op" + std::to_string(static_cast<int>(layer.op)) +
+                     "|opset" + std::to_string(layer.opset);
+  for (const auto& [name, value] : layer.attrs.all()) {
+    if (name != kTacticAttr) text += "|" + name + "=" + AttrText(value);
+  }
+  auto tensor_text = [&](int32_t t) {
+    if (t < 0) return std::string("|-");
+    const TensorDef& d = dnet.tensors[static_cast<size_t>(t)];
+    return "|" + std::string(DataTypeName(d.dtype)) + ShapeToString(d.shape) +
+           (net.tensors[static_cast<size_t>(t)].is_constant() ? "c" : "");
+  };
+  for (int32_t t : layer.inputs) text += tensor_text(t);
+  text += "|->";
+  for (int32_t t : layer.outputs) text += tensor_text(t);
+  return Sha256Hex(text);
+}
+
+std::map<std::string, int> ReadTimingCache(const std::string& path) {
+  std::map<std::string, int> entries;
+  std::ifstream in(path);
+  std::string key;
+  int tactic = 0;
+  while (in >> key >> tactic) {
+    if (key.size() == 64 && tactic >= 0) entries[key] = tactic;
+  }
+  return entries;
+}
+
+Status WriteTimingCache(const std::string& path, const std::map<std::string, int>& entries) {
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  {
+    std::ofstream out(tmp, std::ios::trunc);
+    if (!out) return IoError("cannot write the timing cache " + tmp, path);
+    for (const auto& [key, tactic] : entries) out << key << " " << tactic << "\n";
+    if (!out) return IoError("cannot write the timing cache " + tmp, path);
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    return IoError("cannot replace the timing cache " + path, path);
+  }
   return Status::Ok();
 }
 
@@ -277,16 +390,31 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   }
 
   // 3. Validation: every layer gets a CUDA kernel (dry run), and the workspace is sized.
-  {
+  auto dry_run = [&]() {
     CudaResources res;
     Status s = CreateResources(options.device_id, &res);
     if (s.ok()) {
       const std::vector<CudaTensor> views = DeviceViews(*engine, nullptr);
-      s = PrepareCudaKernels(net, options.precision, views, engine->memory_plan_.layer_elided, &res, true, nullptr,
-                             &engine->workspace_bytes_);
+      s = PrepareCudaKernels(net, KernelMode{options.precision, options.tactic_level, true, false}, views,
+                             engine->memory_plan_.layer_elided, &res, nullptr, &engine->workspace_bytes_);
     }
     DestroyResources(&res);
-    EDGERT_RETURN_IF_ERROR(s);
+    return s;
+  };
+  EDGERT_RETURN_IF_ERROR(dry_run());
+
+  // 4. Tactics: layers without a kTacticAttr get one from the timing cache or by timing their
+  //    candidates in a scratch arena; then the workspace is sized again for the chosen candidates.
+  engine->tactics_.assign(net.layers.size(), LayerTactic{});
+  if (options.select_tactics && options.tactic_level > 0) {
+    EDGERT_RETURN_IF_ERROR(engine->SelectTactics());
+    EDGERT_RETURN_IF_ERROR(dry_run());
+  } else {
+    for (size_t l = 0; l < net.layers.size(); ++l) {
+      EDGERT_ASSIGN_OR_RETURN(int64_t t, net.layers[l].attrs.GetIntOr(kTacticAttr, -1, net.layers[l].name));
+      engine->tactics_[l].tactic = static_cast<int>(t);
+      engine->tactics_[l].from_cache = t >= 0;
+    }
   }
 
   for (int32_t t : net.inputs) {
@@ -302,6 +430,71 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   return engine;
 }
 
+Status CudaEngine::SelectTactics() {
+  const NetworkDef& net = network_;
+  std::map<std::string, int> cache;
+  if (!options_.timing_cache.empty()) cache = ReadTimingCache(options_.timing_cache);
+  const std::map<std::string, int> cache_before = cache;
+  EDGERT_ASSIGN_OR_RETURN(DeviceKey key, CudaDeviceKey(options_.device_id));
+  const std::string device = key.ToString();
+
+  void* scratch = nullptr;
+  const cudaError_t err = cudaMalloc(&scratch, arena_bytes_);
+  if (err != cudaSuccess) {
+    cudaGetLastError();
+    return OutOfRange("out of device memory allocating a scratch arena of " + std::to_string(arena_bytes_) +
+                      " bytes for tactic timing (" + cudaGetErrorString(err) + ")");
+  }
+  CudaResources res;
+  Status s = CreateResources(options_.device_id, &res);
+  const std::vector<CudaTensor> views = DeviceViews(*this, static_cast<char*>(scratch));
+  const std::vector<ValueInfo> infos = NetworkInfos(net);
+  const KernelMode mode{options_.precision, options_.tactic_level, false, true};
+  for (size_t l = 0; s.ok() && l < net.layers.size(); ++l) {
+    if (memory_plan_.layer_elided[l] || !cuda::OpHasTactics(net.layers[l].op)) continue;
+    LayerDef& layer = network_.layers[l];
+    StatusOr<int64_t> given = layer.attrs.GetIntOr(kTacticAttr, -1, layer.name);
+    if (!given.ok()) {
+      s = given.status();
+      break;
+    }
+    if (*given >= 0) {  // from the plan
+      tactics_[l].tactic = static_cast<int>(*given);
+      tactics_[l].from_cache = true;
+      continue;
+    }
+    const std::string signature = LayerSignature(net, device_network_, l, device, options_.precision);
+    auto hit = cache.find(signature);
+    if (hit != cache.end()) {
+      layer.attrs.Set(kTacticAttr, int64_t{hit->second});
+      device_network_.layers[l].attrs.Set(kTacticAttr, int64_t{hit->second});
+      tactics_[l].tactic = hit->second;
+      tactics_[l].from_cache = true;
+      continue;
+    }
+    if (options_.progress) options_.progress(l, net.layers.size(), layer.name);
+    StatusOr<CudaKernelPtr> kernel = MakeLayerKernel(net, l, infos, views, mode, &res, false);
+    if (!kernel.ok()) {
+      s = kernel.status();
+      break;
+    }
+    const int tactic = (*kernel)->Tactic();
+    if (tactic < 0) continue;
+    const CudaKernel::TacticReport report = (*kernel)->Tactics();
+    layer.attrs.Set(kTacticAttr, int64_t{tactic});
+    device_network_.layers[l].attrs.Set(kTacticAttr, int64_t{tactic});
+    tactics_[l] = LayerTactic{tactic, false, report.chosen_ms, report.default_ms, report.timed, report.rejected};
+    cache[signature] = tactic;
+  }
+  DestroyResources(&res);
+  cudaFree(scratch);
+  EDGERT_RETURN_IF_ERROR(s);
+  if (!options_.timing_cache.empty() && cache != cache_before) {
+    EDGERT_RETURN_IF_ERROR(WriteTimingCache(options_.timing_cache, cache));
+  }
+  return Status::Ok();
+}
+
 StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::CreateFromPlan(const std::string& path,
                                                                  const CudaEngineOptions& options) {
   EDGERT_ASSIGN_OR_RETURN(DeviceKey here, CudaDeviceKey(options.device_id));
@@ -310,6 +503,7 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::CreateFromPlan(const std::stri
   auto shared_plan = std::make_shared<const LoadedPlan>(std::move(plan));
   CudaEngineOptions from_plan = options;
   from_plan.precision = shared_plan->metadata().precision;
+  from_plan.select_tactics = false;  // the plan's layers carry the tactics chosen when it was built
   StatusOr<std::shared_ptr<CudaEngine>> engine = Create(shared_plan->network(), from_plan);
   if (!engine.ok()) return engine.status().WithContext(path);
   (*engine)->plan_ = std::move(shared_plan);
@@ -350,8 +544,9 @@ StatusOr<std::unique_ptr<CudaExecutionContext>> CudaEngine::CreateContext(void* 
   EDGERT_RETURN_IF_ERROR(CreateResources(options_.device_id, &st.resources));
   st.tensors = DeviceViews(*this, context->arena_);
   size_t workspace = 0;
-  EDGERT_RETURN_IF_ERROR(PrepareCudaKernels(network_, options_.precision, st.tensors, memory_plan_.layer_elided,
-                                            &st.resources, false, &st.kernels, &workspace));
+  EDGERT_RETURN_IF_ERROR(PrepareCudaKernels(network_, KernelMode{options_.precision, options_.tactic_level, false, false},
+                                            st.tensors, memory_plan_.layer_elided, &st.resources, &st.kernels,
+                                            &workspace));
   if (workspace > 0) {
     const cudaError_t err = cudaMalloc(&st.workspace, workspace);
     if (err != cudaSuccess) {

@@ -143,6 +143,10 @@ StatusOr<CudaKernelPtr> CreateNormPoolKernel(const CudaOpContext& ctx);
 StatusOr<CudaKernelPtr> CreateConvKernel(const CudaOpContext& ctx);
 StatusOr<CudaKernelPtr> CreateGemmKernel(const CudaOpContext& ctx);
 
+// True for the ops whose kernels have tactics (Conv, ConvTranspose, Gemm, MatMul): the only layers
+// the engine's tactic pass visits. (cuda_registry.cc)
+bool OpHasTactics(OpType op);
+
 // Device dtype of a network tensor of `dtype` under `precision`.
 inline DataType DeviceDtype(DataType dtype, Precision precision) {
   return (precision == Precision::kFp16 && dtype == DataType::kFloat32) ? DataType::kFloat16 : dtype;

@@ -4,6 +4,10 @@
 namespace edgert {
 namespace cuda {
 
+bool OpHasTactics(OpType op) {
+  return op == OpType::kConv || op == OpType::kConvTranspose || op == OpType::kGemm || op == OpType::kMatMul;
+}
+
 StatusOr<CudaKernelPtr> CreateCudaKernel(const CudaOpContext& ctx) {
   switch (ctx.op->op()) {
     case OpType::kConv:

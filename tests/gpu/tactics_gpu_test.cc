@@ -1,0 +1,143 @@
+// The engine's tactic pass: layers with candidates (Conv, Gemm) get a timed, validated choice that
+// the network (and so a plan) records, a timing cache file makes the next build skip the timing,
+// and every chosen tactic still matches the CPU reference.
+#include <cstdio>
+
+#include "../unit/onnx_test_util.h"
+#include "edgert/fused_activation.h"
+#include "edgert/version.h"
+#include "gpu_test_util.h"
+
+namespace edgert {
+namespace testing {
+namespace {
+
+// x[2,32,28,28] -> Conv 3x3 (64, bias, Relu) -> GlobalAveragePool -> Flatten -> Gemm (64 -> 100).
+SingleOpNetwork ConvGemmNetwork() {
+  NetworkDef net;
+  auto tensor = [&](const std::string& name, Shape shape, Tensor value = {}) {
+    TensorDef def;
+    def.name = name;
+    def.dtype = DataType::kFloat32;
+    def.shape = std::move(shape);
+    def.value = std::move(value);
+    net.tensors.push_back(std::move(def));
+    return static_cast<int32_t>(net.tensors.size() - 1);
+  };
+  auto layer = [&](const std::string& name, OpType op, std::vector<int32_t> in, std::vector<int32_t> out,
+                   Attributes attrs) {
+    LayerDef l;
+    l.name = name;
+    l.op = op;
+    l.opset = 17;
+    l.attrs = std::move(attrs);
+    l.inputs = std::move(in);
+    l.outputs = std::move(out);
+    net.layers.push_back(std::move(l));
+  };
+  const int32_t x = tensor("x", {2, 32, 28, 28});
+  const int32_t w = tensor("w", {64, 32, 3, 3}, RandomTensor(DataType::kFloat32, {64, 32, 3, 3}, 1, -0.1, 0.1));
+  const int32_t b = tensor("b", {64}, RandomTensor(DataType::kFloat32, {64}, 2));
+  const int32_t y = tensor("y", {2, 64, 28, 28});
+  const int32_t g = tensor("g", {2, 64, 1, 1});
+  const int32_t f = tensor("f", {2, 64});
+  const int32_t fw = tensor("fw", {64, 100}, RandomTensor(DataType::kFloat32, {64, 100}, 3, -0.2, 0.2));
+  const int32_t fb = tensor("fb", {100}, RandomTensor(DataType::kFloat32, {100}, 4));
+  const int32_t out = tensor("out", {2, 100});
+  net.inputs = {x};
+  Attributes conv;
+  conv.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  conv.Set(kActivationAttr, std::string("Relu"));
+  layer("conv", OpType::kConv, {x, w, b}, {y}, conv);
+  layer("gap", OpType::kGlobalAveragePool, {y}, {g}, {});
+  layer("flatten", OpType::kFlatten, {g}, {f}, {});
+  layer("fc", OpType::kGemm, {f, fw, fb}, {out}, {});
+  net.outputs = {out, y};
+  return SingleOpNetwork{std::move(net), {RandomTensor(DataType::kFloat32, {2, 32, 28, 28}, 5)}};
+}
+
+std::vector<Tensor> RunEngine(const std::shared_ptr<CudaEngine>& engine, const std::vector<Tensor>& feeds) {
+  auto context = engine->CreateContext();
+  EXPECT_TRUE(context.ok()) << context.status().ToString();
+  std::vector<Tensor> outs;
+  if (!context.ok()) return outs;
+  (*context)->SetPoisonArena(true);
+  Status s = RunOnHost(**context, feeds, &outs);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return outs;
+}
+
+TEST(CudaTactics, TimedChoicesAreRecordedCachedAndCorrect) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  testing_util::TempDir dir;
+  const SingleOpNetwork single = ConvGemmNetwork();
+  auto cpu = CpuEngine::Create(single.net);
+  ASSERT_TRUE(cpu.ok());
+  std::vector<Tensor> want;
+  ASSERT_TRUE((*cpu)->Run(single.feeds, &want).ok());
+
+  for (Precision p : {Precision::kFp32, Precision::kFp16}) {
+    SCOPED_TRACE(PrecisionName(p));
+    CudaEngineOptions options;
+    options.precision = p;
+    options.timing_cache = dir.File(std::string("timing_") + PrecisionName(p) + ".cache");
+    auto first = CudaEngine::Create(single.net, options);
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    const std::vector<LayerTactic>& t1 = (*first)->tactics();
+    ASSERT_EQ(t1.size(), 4u);
+    for (size_t l : {size_t{0}, size_t{3}}) {  // conv, fc
+      EXPECT_GE(t1[l].tactic, 0) << "layer " << l;
+      EXPECT_FALSE(t1[l].from_cache);
+      EXPECT_GE(t1[l].timed, 1) << "layer " << l;
+      auto attr = (*first)->network().layers[l].attrs.GetIntOr(kTacticAttr, -1);
+      ASSERT_TRUE(attr.ok());
+      EXPECT_EQ(*attr, t1[l].tactic);
+    }
+    std::vector<Tensor> got = RunEngine(*first, single.feeds);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t k = 0; k < want.size(); ++k) ExpectTensorsClose(got[k], want[k], DefaultTolerance(p), "output");
+
+    // The timing cache gives the second build the same choices without timing.
+    auto second = CudaEngine::Create(single.net, options);
+    ASSERT_TRUE(second.ok()) << second.status().ToString();
+    for (size_t l : {size_t{0}, size_t{3}}) {
+      EXPECT_TRUE((*second)->tactics()[l].from_cache) << "layer " << l;
+      EXPECT_EQ((*second)->tactics()[l].tactic, t1[l].tactic) << "layer " << l;
+      EXPECT_EQ((*second)->tactics()[l].timed, 0);
+    }
+
+    // A plan of the tuned network carries the tactics; loading it times nothing.
+    auto key = CudaDeviceKey(0);
+    ASSERT_TRUE(key.ok());
+    PlanMetadata meta;
+    meta.edgert_version = EDGERT_VERSION_STRING;
+    meta.device = *key;
+    meta.precision = p;
+    meta.model_hash = "00";
+    meta.build_options_hash = "00";
+    auto bytes = SerializePlan((*first)->network(), meta);
+    ASSERT_TRUE(bytes.ok());
+    const std::string plan = dir.File(std::string("tuned_") + PrecisionName(p) + ".plan");
+    ASSERT_TRUE(WritePlanFile(plan, *bytes).ok());
+    auto loaded = CudaEngine::CreateFromPlan(plan);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    for (size_t l : {size_t{0}, size_t{3}}) {
+      EXPECT_TRUE((*loaded)->tactics()[l].from_cache);
+      EXPECT_EQ((*loaded)->tactics()[l].tactic, t1[l].tactic);
+    }
+    got = RunEngine(*loaded, single.feeds);
+    for (size_t k = 0; k < want.size(); ++k) ExpectTensorsClose(got[k], want[k], DefaultTolerance(p), "plan output");
+  }
+
+  // Level 0: heuristics only, nothing timed, no tactic recorded.
+  CudaEngineOptions heuristics;
+  heuristics.tactic_level = 0;
+  auto plain = CudaEngine::Create(single.net, heuristics);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ((*plain)->tactics()[0].timed, 0);
+  EXPECT_FALSE((*plain)->network().layers[0].attrs.Has(kTacticAttr));
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace edgert
