@@ -13,8 +13,9 @@
 // ctx.tactic matches the CPU, a dry run declares the same workspace, an out-of-range tactic falls
 // back to candidate 0; with ctx.select_tactics the chosen candidate is timed, no slower than the
 // default, reproducible through ctx.tactic, and matches the CPU; constants are uploaded once, so a
-// selection that wrote them would fail the comparison. Through the engine, the layer attribute
-// kTacticAttr with every candidate index must match the CPU as well.
+// selection that wrote them would fail the comparison. Through the engine: the layer attribute
+// kTacticAttr with every candidate index matches the CPU, and the engine's tactic pass
+// (CudaEngineOptions::select_tactics) records a timed choice whose result matches the CPU.
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -604,6 +605,45 @@ TEST(GemmTactics, TacticAttributeMatchesCpu) {
       Attributes attrs = l.attrs;
       attrs.Set(kTacticAttr, int64_t{t});
       ExpectOpMatches(l.op, attrs, l.args);
+    }
+  }
+}
+
+// Through the engine's tactic pass (CudaEngineOptions::select_tactics, levels 1 and 2): the layer
+// gets a timed tactic, the network records it as kTacticAttr, and the result matches the CPU.
+TEST(GemmTactics, EngineSelectionMatchesCpu) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  for (const TacticLayer& l : TacticLayers()) {
+    for (Precision precision : {Precision::kFp32, Precision::kFp16}) {
+      for (int level : {1, 2}) {
+        SCOPED_TRACE(l.name + " " + PrecisionName(precision) + " level " + std::to_string(level));
+        StatusOr<SingleOpNetwork> single = BuildSingleOp(l.op, l.attrs, l.args, 1, 17, "op");
+        ASSERT_TRUE(single.ok()) << single.status().ToString();
+        StatusOr<std::vector<Tensor>> want = RunSingleOp(l.op, l.attrs, l.args, 1, 17, "op");
+        ASSERT_TRUE(want.ok()) << want.status().ToString();
+        CudaEngineOptions options;
+        options.precision = precision;
+        options.select_tactics = true;
+        options.tactic_level = level;
+        StatusOr<std::shared_ptr<CudaEngine>> engine = CudaEngine::Create(single->net, options);
+        ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+        ASSERT_EQ((*engine)->tactics().size(), 1u);
+        const LayerTactic& tactic = (*engine)->tactics()[0];
+        EXPECT_GE(tactic.tactic, 0);
+        EXPECT_GE(tactic.timed, 1);
+        EXPECT_LE(tactic.chosen_ms, tactic.default_ms);
+        StatusOr<int64_t> attr = (*engine)->network().layers[0].attrs.GetIntOr(kTacticAttr, -1);
+        ASSERT_TRUE(attr.ok()) << attr.status().ToString();
+        EXPECT_EQ(*attr, tactic.tactic);
+        StatusOr<std::unique_ptr<CudaExecutionContext>> context = (*engine)->CreateContext();
+        ASSERT_TRUE(context.ok()) << context.status().ToString();
+        (*context)->SetPoisonArena(true);
+        std::vector<Tensor> got;
+        Status s = RunOnHost(**context, single->feeds, &got);
+        ASSERT_TRUE(s.ok()) << s.ToString();
+        ASSERT_EQ(got.size(), 1u);
+        ExpectTensorsClose(got[0], (*want)[0], DefaultTolerance(precision), "tactic " + std::to_string(tactic.tactic));
+      }
     }
   }
 }
