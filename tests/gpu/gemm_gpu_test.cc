@@ -7,11 +7,28 @@
 // separate epilogue for Gelu / Sigmoid / LeakyRelu / Tanh), odd sizes; MatMul 2-D, batched
 // 3-D / 4-D, broadcast batch groups, a broadcast A (stride 0), 1-D operands; CUDA-graph capture and
 // replay of the launches.
+//
+// Tactics (cuBLASLt algorithm candidates): layers driven directly through CreateGemmKernel with a
+// hand-built CudaOpContext and cudaMalloc'ed tensors (DirectLayer): every candidate forced through
+// ctx.tactic matches the CPU, a dry run declares the same workspace, an out-of-range tactic falls
+// back to candidate 0; with ctx.select_tactics the chosen candidate is timed, no slower than the
+// default, reproducible through ctx.tactic, and matches the CPU; constants are uploaded once, so a
+// selection that wrote them would fail the comparison. Through the engine: the layer attribute
+// kTacticAttr with every candidate index matches the CPU, and the engine's tactic pass
+// (CudaEngineOptions::select_tactics) records a timed choice whose result matches the CPU.
+#include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
+#include "backend/cuda/cuda_kernel.h"
+#include "backend/cuda/kernels_gemm.h"
 #include "edgert/fused_activation.h"
+#include "edgert/network.h"
 #include "gpu_test_util.h"
+#include "op_util.h"
 
 namespace edgert {
 namespace testing {
@@ -254,6 +271,381 @@ TEST(GemmGpu, CudaGraphReplay) {
       {OpArg{Rand({16, 32}, 1), false}, OpArg{Rand({32, 24}, 2), true}, OpArg{Rand({16, 1}, 3), true}});
   ExpectGraphReplayMatches(OpType::kMatMul, Attributes{},
                            {OpArg{Rand({2, 1, 4, 5}, 4), false}, OpArg{Rand({3, 5, 6}, 5), false}});
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tactics
+
+// One Gemm/MatMul layer run through CreateGemmKernel outside any engine: its own cuBLASLt handle and
+// cudaMalloc'ed tensors of the precision's device dtype. Constant inputs are uploaded once (Init);
+// runtime inputs before every Run, and the output is poisoned (0xFF bytes: NaN in float32 and
+// float16) first. The CPU reference is computed from the same values.
+class DirectLayer {
+ public:
+  DirectLayer(OpType op, Attributes attrs, std::vector<OpArg> args, Precision precision)
+      : op_(op), attrs_(std::move(attrs)), args_(std::move(args)), precision_(precision) {}
+  DirectLayer(const DirectLayer&) = delete;
+  DirectLayer& operator=(const DirectLayer&) = delete;
+  ~DirectLayer() {
+    for (void* p : buffers_) cudaFree(p);
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+    cuda::DestroyCublasLtHandle(resources_.cublaslt);
+  }
+
+  Status Init() {
+    EDGERT_ASSIGN_OR_RETURN(std::vector<Tensor> outs, RunSingleOp(op_, attrs_, args_, 1, 17, "op"));
+    want_ = outs[0];
+    infos_.resize(args_.size());
+    std::vector<const ValueInfo*> ptrs;
+    for (size_t i = 0; i < args_.size(); ++i) {
+      infos_[i] = ValueInfo{args_[i].value.dtype(), args_[i].value.shape(),
+                            args_[i].constant ? &args_[i].value : nullptr};
+      ptrs.push_back(&infos_[i]);
+    }
+    op_ctx_ = std::make_unique<OpContext>(op_, "op", attrs_, 17, ptrs, 1);
+    op_ctx_->SetOutput(0, want_.dtype(), want_.shape());
+
+    cudaDeviceProp prop;
+    EDGERT_RETURN_IF_ERROR(Cuda(cudaGetDeviceProperties(&prop, 0), "cudaGetDeviceProperties"));
+    resources_.sm_count = prop.multiProcessorCount;
+    resources_.cc_major = prop.major;
+    resources_.cc_minor = prop.minor;
+    EDGERT_ASSIGN_OR_RETURN(resources_.cublaslt, cuda::CreateCublasLtHandle());
+    EDGERT_RETURN_IF_ERROR(Cuda(cudaStreamCreate(&stream_), "cudaStreamCreate"));
+
+    const DataType dtype = cuda::DeviceDtype(DataType::kFloat32, precision_);
+    tensors_.resize(args_.size() + 1);
+    for (size_t i = 0; i < args_.size(); ++i) {
+      cuda::CudaTensor& t = tensors_[i];
+      t.dtype = dtype;
+      t.shape = args_[i].value.shape();
+      t.host = args_[i].constant ? &args_[i].value : nullptr;
+      EDGERT_ASSIGN_OR_RETURN(t.data, Allocate(t.bytes()));
+      if (t.is_constant()) EDGERT_RETURN_IF_ERROR(UploadInput(i));
+    }
+    cuda::CudaTensor& out = tensors_.back();
+    out.dtype = dtype;
+    out.shape = want_.shape();
+    EDGERT_ASSIGN_OR_RETURN(out.data, Allocate(out.bytes()));
+    return Status::Ok();
+  }
+
+  // The context CreateGemmKernel sees (the engine's fields; tactic fields as given).
+  cuda::CudaOpContext Context(int tactic, bool select_tactics, int tactic_level, bool dry_run = false) const {
+    cuda::CudaOpContext ctx;
+    ctx.op = op_ctx_.get();
+    for (size_t i = 0; i < args_.size(); ++i) {
+      ctx.inputs.push_back(&tensors_[i]);
+    }
+    ctx.outputs.push_back(&tensors_.back());
+    ctx.precision = precision_;
+    ctx.resources = const_cast<cuda::CudaResources*>(&resources_);
+    ctx.dry_run = dry_run;
+    ctx.tactic = tactic;
+    ctx.select_tactics = select_tactics;
+    ctx.tactic_level = tactic_level;
+    if (dry_run) {  // activations have no address in a dry run
+      dry_inputs_.clear();
+      for (size_t i = 0; i < args_.size(); ++i) {
+        dry_inputs_.push_back(tensors_[i]);
+        if (!dry_inputs_[i].is_constant()) dry_inputs_[i].data = nullptr;
+      }
+      dry_output_ = tensors_.back();
+      dry_output_.data = nullptr;
+      for (size_t i = 0; i < args_.size(); ++i) ctx.inputs[i] = &dry_inputs_[i];
+      ctx.outputs[0] = &dry_output_;
+    }
+    return ctx;
+  }
+
+  // Uploads the runtime inputs, poisons the output, runs `kernel` once with a workspace of its
+  // declared size and returns the output as float32.
+  StatusOr<Tensor> Run(cuda::CudaKernel& kernel) {
+    for (size_t i = 0; i < args_.size(); ++i) {
+      if (!tensors_[i].is_constant()) EDGERT_RETURN_IF_ERROR(UploadInput(i));
+    }
+    const cuda::CudaTensor& out = tensors_.back();
+    EDGERT_RETURN_IF_ERROR(Cuda(cudaMemset(out.data, 0xFF, out.bytes()), "cudaMemset"));
+    void* workspace = nullptr;
+    if (kernel.WorkspaceBytes() > 0) {
+      EDGERT_RETURN_IF_ERROR(Cuda(cudaMalloc(&workspace, kernel.WorkspaceBytes()), "cudaMalloc"));
+    }
+    kernel.SetWorkspace(workspace);
+    Status s = kernel.Enqueue(stream_);
+    const cudaError_t sync = cudaStreamSynchronize(stream_);
+    if (workspace != nullptr) cudaFree(workspace);
+    EDGERT_RETURN_IF_ERROR(s);
+    EDGERT_RETURN_IF_ERROR(Cuda(sync, "cudaStreamSynchronize"));
+    Tensor got = *Tensor::Create(DataType::kFloat32, out.shape);
+    if (out.bytes() == 0) return got;
+    if (out.dtype == DataType::kFloat32) {
+      EDGERT_RETURN_IF_ERROR(Cuda(cudaMemcpy(got.data<float>(), out.data, out.bytes(), cudaMemcpyDeviceToHost),
+                                  "cudaMemcpy"));
+    } else {
+      std::vector<uint16_t> half(static_cast<size_t>(out.num_elements()));
+      EDGERT_RETURN_IF_ERROR(Cuda(cudaMemcpy(half.data(), out.data, out.bytes(), cudaMemcpyDeviceToHost), "cudaMemcpy"));
+      for (size_t k = 0; k < half.size(); ++k) got.data<float>()[k] = HalfToFloat(half[k]);
+    }
+    return got;
+  }
+
+  const Tensor& want() const { return want_; }
+  double tolerance() const { return DefaultTolerance(precision_); }
+
+ private:
+  static Status Cuda(cudaError_t err, const char* what) {
+    return err == cudaSuccess ? Status::Ok() : Internal(std::string(what) + ": " + cudaGetErrorString(err));
+  }
+
+  StatusOr<void*> Allocate(size_t bytes) {
+    void* p = nullptr;
+    EDGERT_RETURN_IF_ERROR(Cuda(cudaMalloc(&p, std::max<size_t>(bytes, 256)), "cudaMalloc"));
+    buffers_.push_back(p);
+    return p;
+  }
+
+  Status UploadInput(size_t i) {
+    const Tensor& value = args_[i].value;
+    const cuda::CudaTensor& t = tensors_[i];
+    if (t.bytes() == 0) return Status::Ok();
+    if (t.dtype == DataType::kFloat32) {
+      return Cuda(cudaMemcpy(t.data, value.data<float>(), t.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy");
+    }
+    std::vector<uint16_t> half(static_cast<size_t>(value.num_elements()));
+    for (size_t k = 0; k < half.size(); ++k) half[k] = FloatToHalf(value.data<float>()[k]);
+    return Cuda(cudaMemcpy(t.data, half.data(), t.bytes(), cudaMemcpyHostToDevice), "cudaMemcpy");
+  }
+
+  OpType op_;
+  Attributes attrs_;
+  std::vector<OpArg> args_;
+  Precision precision_;
+  Tensor want_;
+  std::vector<ValueInfo> infos_;
+  std::unique_ptr<OpContext> op_ctx_;
+  cuda::CudaResources resources_;
+  cudaStream_t stream_ = nullptr;
+  std::vector<cuda::CudaTensor> tensors_;  // the inputs, then the output
+  mutable std::vector<cuda::CudaTensor> dry_inputs_;
+  mutable cuda::CudaTensor dry_output_;
+  std::vector<void*> buffers_;
+};
+
+// The layers the tactic tests cover.
+struct TacticLayer {
+  std::string name;
+  OpType op;
+  Attributes attrs;
+  std::vector<OpArg> args;
+};
+
+std::vector<TacticLayer> TacticLayers() {
+  std::vector<TacticLayer> layers;
+  {
+    Attributes attrs;  // a Linear layer: A [256, 512] x B^T [1024, 512] + bias, Relu (RELU_BIAS)
+    attrs.Set("transB", int64_t{1});
+    attrs.Set(kActivationAttr, std::string("Relu"));
+    layers.push_back({"Gemm 256x1024x512 bias+Relu", OpType::kGemm, attrs,
+                      {OpArg{Rand({256, 512}, 11), false}, OpArg{Rand({1024, 512}, 12), true},
+                       OpArg{Rand({1024}, 13), true}}});
+  }
+  layers.push_back({"MatMul [8,64,128]x[8,128,64]", OpType::kMatMul, Attributes{},
+                    {OpArg{Rand({8, 64, 128}, 14), false}, OpArg{Rand({8, 128, 64}, 15), false}}});
+  {
+    Attributes attrs;
+    attrs.Set("transB", int64_t{1});
+    layers.push_back({"Gemm M=1 N=1000 K=2048", OpType::kGemm, attrs,
+                      {OpArg{Rand({1, 2048}, 16), false}, OpArg{Rand({1000, 2048}, 17), true},
+                       OpArg{Rand({1000}, 18), true}}});
+  }
+  {
+    Attributes attrs;  // runtime C matrix with beta, and an activation run after the matmul
+    attrs.Set("beta", 0.5f);
+    attrs.Set(kActivationAttr, std::string("Sigmoid"));
+    layers.push_back({"Gemm 64x96x80 runtime C [64,96] Sigmoid", OpType::kGemm, attrs,
+                      {OpArg{Rand({64, 80}, 19), false}, OpArg{Rand({80, 96}, 20), true},
+                       OpArg{Rand({64, 96}, 21), false}}});
+  }
+  {
+    Attributes attrs;  // C broadcast by the fill kernel before the matmul accumulates onto it
+    attrs.Set(kActivationAttr, std::string("Relu"));
+    layers.push_back({"Gemm 48x40x72 C [48,1] Relu", OpType::kGemm, attrs,
+                      {OpArg{Rand({48, 72}, 22), false}, OpArg{Rand({72, 40}, 23), false},
+                       OpArg{Rand({48, 1}, 24), true}}});
+  }
+  layers.push_back({"MatMul [2,3,16,24]x[1,3,24,8] (several calls)", OpType::kMatMul, Attributes{},
+                    {OpArg{Rand({2, 3, 16, 24}, 25), false}, OpArg{Rand({1, 3, 24, 8}, 26), false}}});
+  return layers;
+}
+
+void ExpectKernelMatches(DirectLayer& layer, cuda::CudaKernel& kernel, const std::string& what) {
+  StatusOr<Tensor> got = layer.Run(kernel);
+  ASSERT_TRUE(got.ok()) << what << ": " << got.status().ToString();
+  ExpectTensorsClose(*got, layer.want(), layer.tolerance(), what);
+}
+
+TEST(GemmTactics, EveryCandidateMatchesCpu) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  for (const TacticLayer& l : TacticLayers()) {
+    for (Precision precision : {Precision::kFp32, Precision::kFp16}) {
+      SCOPED_TRACE(l.name + " " + PrecisionName(precision));
+      DirectLayer layer(l.op, l.attrs, l.args, precision);
+      Status s = layer.Init();
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      StatusOr<int> count = cuda::GemmCandidateCount(layer.Context(-1, false, 2));
+      ASSERT_TRUE(count.ok()) << count.status().ToString();
+      ASSERT_GE(*count, 1);
+      ASSERT_LE(*count, 32);
+      for (int t = 0; t < *count; ++t) {
+        const std::string what = "tactic " + std::to_string(t) + " of " + std::to_string(*count);
+        StatusOr<cuda::CudaKernelPtr> kernel = cuda::CreateGemmKernel(layer.Context(t, false, 1));
+        ASSERT_TRUE(kernel.ok()) << what << ": " << kernel.status().ToString();
+        EXPECT_EQ((*kernel)->Tactic(), t) << what;
+        EXPECT_EQ((*kernel)->Tactics().timed, 0) << what;
+        EXPECT_NE((*kernel)->Describe().find("cublasLt algo " + std::to_string(t) + "/"), std::string::npos)
+            << what << ": " << (*kernel)->Describe();
+        // The engine sizes the shared workspace in a dry run: it must see the same need.
+        StatusOr<cuda::CudaKernelPtr> dry = cuda::CreateGemmKernel(layer.Context(t, false, 1, true));
+        ASSERT_TRUE(dry.ok()) << what << " (dry run): " << dry.status().ToString();
+        EXPECT_EQ((*dry)->Tactic(), t) << what;
+        EXPECT_EQ((*dry)->WorkspaceBytes(), (*kernel)->WorkspaceBytes()) << what;
+        ExpectKernelMatches(layer, **kernel, what);
+      }
+      if (*count < 32) {  // a tactic past the list: the default
+        StatusOr<cuda::CudaKernelPtr> kernel = cuda::CreateGemmKernel(layer.Context(*count, false, 1));
+        ASSERT_TRUE(kernel.ok()) << kernel.status().ToString();
+        EXPECT_EQ((*kernel)->Tactic(), 0);
+        ExpectKernelMatches(layer, **kernel, "tactic past the list");
+      }
+      StatusOr<int> level0 = cuda::GemmCandidateCount(layer.Context(-1, false, 0));
+      ASSERT_TRUE(level0.ok()) << level0.status().ToString();
+      EXPECT_EQ(*level0, 1);
+    }
+  }
+}
+
+TEST(GemmTactics, SelectTacticsMatchesCpu) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  for (const TacticLayer& l : TacticLayers()) {
+    for (Precision precision : {Precision::kFp32, Precision::kFp16}) {
+      SCOPED_TRACE(l.name + " " + PrecisionName(precision));
+      DirectLayer layer(l.op, l.attrs, l.args, precision);
+      Status s = layer.Init();
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      StatusOr<int> count = cuda::GemmCandidateCount(layer.Context(-1, false, 1));
+      ASSERT_TRUE(count.ok()) << count.status().ToString();
+
+      // The selection writes test data into the runtime inputs; Run uploads the real ones again.
+      StatusOr<cuda::CudaKernelPtr> selected = cuda::CreateGemmKernel(layer.Context(-1, true, 1));
+      ASSERT_TRUE(selected.ok()) << selected.status().ToString();
+      const int chosen = (*selected)->Tactic();
+      const cuda::CudaKernel::TacticReport report = (*selected)->Tactics();
+      const std::string describe = (*selected)->Describe();
+      EXPECT_GE(chosen, 0) << describe;
+      EXPECT_LT(chosen, *count) << describe;
+      EXPECT_GE(report.timed, 1) << describe;
+      EXPECT_LE(report.timed + report.rejected, *count) << describe;
+      EXPECT_GT(report.default_ms, 0.0) << describe;
+      EXPECT_GT(report.chosen_ms, 0.0) << describe;
+      EXPECT_LE(report.chosen_ms, report.default_ms) << describe;
+      EXPECT_NE(describe.find("cublasLt algo"), std::string::npos) << describe;
+      EXPECT_NE(describe.find("timed"), std::string::npos) << describe;
+      ExpectKernelMatches(layer, **selected, "selected tactic " + std::to_string(chosen) + ": " + describe);
+
+      // A plan stores the choice; loading it forces the same candidate without timing.
+      StatusOr<cuda::CudaKernelPtr> forced = cuda::CreateGemmKernel(layer.Context(chosen, false, 1));
+      ASSERT_TRUE(forced.ok()) << forced.status().ToString();
+      EXPECT_EQ((*forced)->Tactic(), chosen);
+      EXPECT_EQ((*forced)->Tactics().timed, 0);
+      EXPECT_EQ((*forced)->WorkspaceBytes(), (*selected)->WorkspaceBytes());
+      ExpectKernelMatches(layer, **forced, "forced tactic " + std::to_string(chosen));
+
+      // Level 0: the heuristic's first choice, nothing timed.
+      StatusOr<cuda::CudaKernelPtr> untimed = cuda::CreateGemmKernel(layer.Context(-1, true, 0));
+      ASSERT_TRUE(untimed.ok()) << untimed.status().ToString();
+      EXPECT_EQ((*untimed)->Tactic(), 0);
+      EXPECT_EQ((*untimed)->Tactics().timed, 0);
+      ExpectKernelMatches(layer, **untimed, "level 0");
+    }
+  }
+}
+
+TEST(GemmTactics, NoMatmulHasNoTactic) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  DirectLayer layer(OpType::kMatMul, Attributes{}, {OpArg{Rand({4, 0}, 27), false}, OpArg{Rand({0, 5}, 28), false}},
+                    Precision::kFp32);
+  Status s = layer.Init();
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  StatusOr<cuda::CudaKernelPtr> kernel = cuda::CreateGemmKernel(layer.Context(-1, true, 2));
+  ASSERT_TRUE(kernel.ok()) << kernel.status().ToString();
+  EXPECT_EQ((*kernel)->Tactic(), -1);
+  EXPECT_EQ((*kernel)->Tactics().timed, 0);
+  StatusOr<int> count = cuda::GemmCandidateCount(layer.Context(-1, false, 1));
+  ASSERT_TRUE(count.ok()) << count.status().ToString();
+  EXPECT_EQ(*count, 0);
+  StatusOr<Tensor> got = layer.Run(**kernel);  // K == 0: zeros (the poison overwritten)
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->num_elements(), 20);
+  for (int64_t i = 0; i < got->num_elements(); ++i) EXPECT_EQ(got->data<float>()[i], 0.0f) << "element " << i;
+}
+
+// Through the engine: the layer attribute kTacticAttr (what a plan stores) with every candidate
+// index, and one past the list, matches the CPU in FP32 and FP16.
+TEST(GemmTactics, TacticAttributeMatchesCpu) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  for (const TacticLayer& l : TacticLayers()) {
+    SCOPED_TRACE(l.name);
+    DirectLayer layer(l.op, l.attrs, l.args, Precision::kFp32);
+    Status s = layer.Init();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    StatusOr<int> count = cuda::GemmCandidateCount(layer.Context(-1, false, 1));
+    ASSERT_TRUE(count.ok()) << count.status().ToString();
+    for (int t = 0; t <= *count; ++t) {
+      SCOPED_TRACE("tactic " + std::to_string(t));
+      Attributes attrs = l.attrs;
+      attrs.Set(kTacticAttr, int64_t{t});
+      ExpectOpMatches(l.op, attrs, l.args);
+    }
+  }
+}
+
+// Through the engine's tactic pass (CudaEngineOptions::select_tactics, levels 1 and 2): the layer
+// gets a timed tactic, the network records it as kTacticAttr, and the result matches the CPU.
+TEST(GemmTactics, EngineSelectionMatchesCpu) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  for (const TacticLayer& l : TacticLayers()) {
+    for (Precision precision : {Precision::kFp32, Precision::kFp16}) {
+      for (int level : {1, 2}) {
+        SCOPED_TRACE(l.name + " " + PrecisionName(precision) + " level " + std::to_string(level));
+        StatusOr<SingleOpNetwork> single = BuildSingleOp(l.op, l.attrs, l.args, 1, 17, "op");
+        ASSERT_TRUE(single.ok()) << single.status().ToString();
+        StatusOr<std::vector<Tensor>> want = RunSingleOp(l.op, l.attrs, l.args, 1, 17, "op");
+        ASSERT_TRUE(want.ok()) << want.status().ToString();
+        CudaEngineOptions options;
+        options.precision = precision;
+        options.select_tactics = true;
+        options.tactic_level = level;
+        StatusOr<std::shared_ptr<CudaEngine>> engine = CudaEngine::Create(single->net, options);
+        ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+        ASSERT_EQ((*engine)->tactics().size(), 1u);
+        const LayerTactic& tactic = (*engine)->tactics()[0];
+        EXPECT_GE(tactic.tactic, 0);
+        EXPECT_GE(tactic.timed, 1);
+        EXPECT_LE(tactic.chosen_ms, tactic.default_ms);
+        StatusOr<int64_t> attr = (*engine)->network().layers[0].attrs.GetIntOr(kTacticAttr, -1);
+        ASSERT_TRUE(attr.ok()) << attr.status().ToString();
+        EXPECT_EQ(*attr, tactic.tactic);
+        StatusOr<std::unique_ptr<CudaExecutionContext>> context = (*engine)->CreateContext();
+        ASSERT_TRUE(context.ok()) << context.status().ToString();
+        (*context)->SetPoisonArena(true);
+        std::vector<Tensor> got;
+        Status s = RunOnHost(**context, single->feeds, &got);
+        ASSERT_TRUE(s.ok()) << s.ToString();
+        ASSERT_EQ(got.size(), 1u);
+        ExpectTensorsClose(got[0], (*want)[0], DefaultTolerance(precision), "tactic " + std::to_string(tactic.tactic));
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -29,19 +29,44 @@
 // (several cublasLtMatmul launches per Enqueue, no materialised broadcast).
 // K == 0: the output is beta * C (or 0), then the activation; no matmul is issued.
 //
-// Algorithm: cublasLtMatmulAlgoGetHeuristic at creation (also in a dry run, so WorkspaceBytes() is
-// known) with at most 32 MiB of workspace and the operands' real alignments (the largest power of
-// two <= 256 dividing every address a call uses; an unknown address in a dry run counts as 256,
-// as arena offsets and weights are 256-aligned); the first algorithm returned is kept and its
-// workspace size declared. If the heuristic refuses a batched MatMul, the batch is unrolled into
-// single calls. Enqueue only launches (cublasLtMatmul, the fill and epilogue kernels); errors name
-// the node. Integer MatMul is not supported (neither is it on the CPU reference).
+// Creation, in order:
+//   1. Form: the layer's matmul form (Gemm: most fused first, as above; MatMul: strided-batched,
+//      then unrolled) is the first for which cublasLtMatmulAlgoGetHeuristic (also in a dry run, so
+//      WorkspaceBytes() is known) returns an algorithm with at most 32 MiB of workspace, given the
+//      operands' real alignments (the largest power of two <= 256 dividing every address a call
+//      uses; an unknown address in a dry run counts as 256, as arena offsets and weights are
+//      256-aligned).
+//   2. Candidates: the algorithms the heuristic returns for that form that succeed and fit the
+//      workspace cap, in its order (deterministic for the same shapes, GPU and cuBLAS version): 1
+//      at ctx.tactic_level 0, up to 8 at level 1, up to 32 at level 2 (and enough to reach a forced
+//      ctx.tactic). The heuristic is always asked for 32 results and the list cut after filtering,
+//      so each level's list is a prefix of the same list: candidate 0, the default, is the first
+//      valid result at every level, and a tactic index names the same algorithm at every level.
+//   3. Choice: ctx.tactic >= 0 picks that candidate (candidate 0 when the list is shorter), untimed.
+//      With ctx.select_tactics (never in a dry run; level >= 1), on a private stream: the
+//      non-constant inputs (A, B, a runtime C) get deterministic test data (EnqueueTacticFill;
+//      constants are never written), candidate 0 runs once and its output is copied to a cudaMalloc'ed
+//      reference; then per candidate the whole layer's Enqueue (every call of a batched MatMul, all
+//      with the one descriptor and algorithm) runs kWarmupRuns times, then kTimedRuns times between
+//      CUDA events (median); its output is compared with the reference (relative L2 <= 1e-3 fp32,
+//      <= 1e-2 fp16, no NaN/infinity where the reference is finite, EnqueueCompare): a mismatch
+//      rejects it, a candidate whose launch fails is skipped. The fastest valid one wins (candidate
+//      0 on a tie). A temporary workspace of the largest candidate need is cudaMalloc'ed and freed
+//      with the rest after the selection.
+//   4. Only the chosen algorithm is kept; WorkspaceBytes() is its need, Tactic() its index (-1 for
+//      a layer without a matmul), Tactics() the timings, Describe() the algorithm and the timings.
+// Enqueue only launches (cublasLtMatmul, the fill and epilogue kernels); errors name the node. A
+// failure in the selection other than a candidate's own (allocation, the reference run, a broken
+// context) is an error naming the node. Integer MatMul is not supported (neither is it on the CPU
+// reference).
 #include "kernels_gemm.h"
 
 #include <cublasLt.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <type_traits>
@@ -50,6 +75,7 @@
 
 #include "cuda_check.h"
 #include "cuda_kernel.h"
+#include "edgert/fused_activation.h"
 #include "epilogue.h"
 #include "fused_activation.h"
 
@@ -58,7 +84,14 @@ namespace cuda {
 namespace {
 
 constexpr uint64_t kMaxWorkspaceBytes = uint64_t{32} << 20;
-constexpr int kHeuristicResults = 8;
+// The heuristic is always asked for kMaxCandidates results, so that every level's candidate list
+// is a prefix of the same list (a tactic index means the same algorithm at every level).
+constexpr int kMaxCandidates = 32;
+// Candidates per CudaOpContext::tactic_level (0, 1, 2).
+constexpr int kCandidatesPerLevel[] = {1, 8, 32};
+// Tactic timing: untimed warm-up runs, then timed runs (the median counts).
+constexpr int kWarmupRuns = 2;
+constexpr int kTimedRuns = 7;
 constexpr uint32_t kAssumedAlignment = 256;
 
 // RAII for the cuBLASLt descriptors.
@@ -124,12 +157,93 @@ std::string SpecString(const MatmulSpec& s) {
          " epilogue=" + EpilogueName(s.epilogue);
 }
 
+// The tile of a cublasLtMatmulTile_t ("128x64"); "#<id>" for the rarer shapes.
+std::string TileName(uint32_t tile) {
+  switch (static_cast<cublasLtMatmulTile_t>(tile)) {
+    case CUBLASLT_MATMUL_TILE_8x8:
+      return "8x8";
+    case CUBLASLT_MATMUL_TILE_8x16:
+      return "8x16";
+    case CUBLASLT_MATMUL_TILE_16x8:
+      return "16x8";
+    case CUBLASLT_MATMUL_TILE_8x32:
+      return "8x32";
+    case CUBLASLT_MATMUL_TILE_16x16:
+      return "16x16";
+    case CUBLASLT_MATMUL_TILE_32x8:
+      return "32x8";
+    case CUBLASLT_MATMUL_TILE_8x64:
+      return "8x64";
+    case CUBLASLT_MATMUL_TILE_16x32:
+      return "16x32";
+    case CUBLASLT_MATMUL_TILE_32x16:
+      return "32x16";
+    case CUBLASLT_MATMUL_TILE_64x8:
+      return "64x8";
+    case CUBLASLT_MATMUL_TILE_32x32:
+      return "32x32";
+    case CUBLASLT_MATMUL_TILE_32x64:
+      return "32x64";
+    case CUBLASLT_MATMUL_TILE_64x32:
+      return "64x32";
+    case CUBLASLT_MATMUL_TILE_32x128:
+      return "32x128";
+    case CUBLASLT_MATMUL_TILE_64x64:
+      return "64x64";
+    case CUBLASLT_MATMUL_TILE_128x32:
+      return "128x32";
+    case CUBLASLT_MATMUL_TILE_64x128:
+      return "64x128";
+    case CUBLASLT_MATMUL_TILE_128x64:
+      return "128x64";
+    case CUBLASLT_MATMUL_TILE_64x256:
+      return "64x256";
+    case CUBLASLT_MATMUL_TILE_128x128:
+      return "128x128";
+    case CUBLASLT_MATMUL_TILE_256x64:
+      return "256x64";
+    case CUBLASLT_MATMUL_TILE_64x512:
+      return "64x512";
+    case CUBLASLT_MATMUL_TILE_128x256:
+      return "128x256";
+    case CUBLASLT_MATMUL_TILE_256x128:
+      return "256x128";
+    case CUBLASLT_MATMUL_TILE_512x64:
+      return "512x64";
+    case CUBLASLT_MATMUL_TILE_64x96:
+      return "64x96";
+    case CUBLASLT_MATMUL_TILE_96x64:
+      return "96x64";
+    case CUBLASLT_MATMUL_TILE_96x128:
+      return "96x128";
+    case CUBLASLT_MATMUL_TILE_128x160:
+      return "128x160";
+    case CUBLASLT_MATMUL_TILE_160x128:
+      return "160x128";
+    case CUBLASLT_MATMUL_TILE_192x128:
+      return "192x128";
+    case CUBLASLT_MATMUL_TILE_128x192:
+      return "128x192";
+    case CUBLASLT_MATMUL_TILE_128x96:
+      return "128x96";
+    case CUBLASLT_MATMUL_TILE_32x256:
+      return "32x256";
+    case CUBLASLT_MATMUL_TILE_256x32:
+      return "256x32";
+    default:
+      break;
+  }
+  return "#" + std::to_string(tile);
+}
+
 // The descriptors and chosen algorithm of one MatmulSpec (see the file comment for the mapping).
 class LtMatmul {
  public:
-  // Builds the descriptors and asks the heuristic; *found is false (and the status Ok) when no
-  // algorithm fits. Errors are the failing cuBLASLt call.
-  Status Init(cublasLtHandle_t handle, const MatmulSpec& spec, const void* bias, bool* found) {
+  // Builds the descriptors and asks the heuristic, keeping up to `max_candidates` (1..kMaxCandidates)
+  // of the algorithms it returns that succeed and fit the workspace cap, in its order; candidate 0
+  // is chosen. *found is false (and the status Ok) when none fits. Errors are the failing cuBLASLt
+  // call.
+  Status Init(cublasLtHandle_t handle, const MatmulSpec& spec, const void* bias, int max_candidates, bool* found) {
     *found = false;
     handle_ = handle;
     spec_ = spec;
@@ -174,26 +288,74 @@ class LtMatmul {
     for (const auto& [attr, value] : aligns) {
       EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceSetAttribute(pref, attr, &value, sizeof(value)));
     }
-    cublasLtMatmulHeuristicResult_t results[kHeuristicResults] = {};
+    std::vector<cublasLtMatmulHeuristicResult_t> results(static_cast<size_t>(kMaxCandidates));
     int returned = 0;
     // A refusal of the heuristic (NOT_SUPPORTED, or INVALID_VALUE for a combination this cuBLASLt
     // version rejects) means "no algorithm": the caller tries a simpler form.
     const cublasStatus_t st =
         cublasLtMatmulAlgoGetHeuristic(handle, desc, layout_lt_a_.get(), layout_lt_b_.get(), layout_d_.get(),
-                                       layout_d_.get(), pref, kHeuristicResults, results, &returned);
+                                       layout_d_.get(), pref, kMaxCandidates, results.data(), &returned);
     if (st != CUBLAS_STATUS_SUCCESS) {
       heuristic_status_ = cublasLtGetStatusName(st);
       return Status::Ok();
     }
     heuristic_status_ = "no algorithm returned";
-    for (int i = 0; i < returned; ++i) {
-      if (results[i].state != CUBLAS_STATUS_SUCCESS || results[i].workspaceSize > kMaxWorkspaceBytes) continue;
-      algo_ = results[i].algo;
-      workspace_bytes_ = results[i].workspaceSize;
-      *found = true;
-      return Status::Ok();
+    for (int i = 0; i < returned && static_cast<int>(candidates_.size()) < max_candidates; ++i) {
+      const cublasLtMatmulHeuristicResult_t& r = results[static_cast<size_t>(i)];
+      if (r.state != CUBLAS_STATUS_SUCCESS || r.workspaceSize > kMaxWorkspaceBytes) continue;
+      candidates_.push_back(Candidate{r.algo, r.workspaceSize});
     }
+    if (candidates_.empty()) return Status::Ok();
+    Choose(0);
+    *found = true;
     return Status::Ok();
+  }
+
+  // The candidates kept by Init (heuristic order; 0 = the default), until KeepChosen.
+  int num_candidates() const { return static_cast<int>(candidates_.size()); }
+  // The largest workspace any candidate needs.
+  size_t max_workspace_bytes() const {
+    size_t bytes = 0;
+    for (const Candidate& c : candidates_) bytes = std::max(bytes, c.workspace_bytes);
+    return bytes;
+  }
+  // Makes candidate `index` (< num_candidates()) the algorithm Enqueue uses.
+  void Choose(int index) {
+    algo_ = candidates_[static_cast<size_t>(index)].algo;
+    workspace_bytes_ = candidates_[static_cast<size_t>(index)].workspace_bytes;
+  }
+  // Drops the candidate list; the chosen algorithm stays.
+  void KeepChosen() {
+    candidates_.clear();
+    candidates_.shrink_to_fit();
+  }
+  // "id 21, tile 128x64, stages 12, splitK 1" for the chosen algorithm (the fields cuBLASLt reports).
+  std::string AlgoString() const {
+    int32_t id = -1, split_k = 1;
+    uint32_t tile = 0, stages = 0;
+    size_t written = 0;
+    std::string text;
+    if (cublasLtMatmulAlgoConfigGetAttribute(&algo_, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof(id), &written) ==
+        CUBLAS_STATUS_SUCCESS) {
+      text = "id " + std::to_string(id);
+    }
+    if (cublasLtMatmulAlgoConfigGetAttribute(&algo_, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof(tile), &written) ==
+            CUBLAS_STATUS_SUCCESS &&
+        tile != CUBLASLT_MATMUL_TILE_UNDEFINED) {
+      text += ", tile " + TileName(tile);
+    }
+    if (cublasLtMatmulAlgoConfigGetAttribute(&algo_, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof(stages),
+                                             &written) == CUBLAS_STATUS_SUCCESS &&
+        stages != CUBLASLT_MATMUL_STAGES_UNDEFINED) {
+      text += ", stages " + std::to_string(stages);
+    }
+    if (cublasLtMatmulAlgoConfigGetAttribute(&algo_, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &split_k, sizeof(split_k),
+                                             &written) == CUBLAS_STATUS_SUCCESS &&
+        split_k > 1) {
+      text += ", splitK " + std::to_string(split_k);
+    }
+    if (text.rfind(", ", 0) == 0) text.erase(0, 2);
+    return text;
   }
 
   const MatmulSpec& spec() const { return spec_; }
@@ -225,10 +387,16 @@ class LtMatmul {
     return Status::Ok();
   }
 
+  struct Candidate {
+    cublasLtMatmulAlgo_t algo;
+    size_t workspace_bytes;
+  };
+
   cublasLtHandle_t handle_ = nullptr;
   MatmulSpec spec_;
   MatmulDescPtr desc_;
   LayoutPtr layout_lt_a_, layout_lt_b_, layout_d_;
+  std::vector<Candidate> candidates_;
   cublasLtMatmulAlgo_t algo_ = {};
   size_t workspace_bytes_ = 0;
   std::string heuristic_status_;
@@ -239,9 +407,57 @@ struct CallOffsets {
   int64_t a = 0, b = 0, d = 0;
 };
 
+// A device buffer the tactic pass fills with test data (a non-constant input of the layer).
+struct FillTarget {
+  void* data = nullptr;
+  int64_t elements = 0;
+};
+
+// Owns what one tactic selection allocates; the destructor waits for the stream and frees all.
+class TacticScratch {
+ public:
+  TacticScratch() = default;
+  TacticScratch(const TacticScratch&) = delete;
+  TacticScratch& operator=(const TacticScratch&) = delete;
+  ~TacticScratch() {
+    if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+    for (cudaEvent_t e : events_) cudaEventDestroy(e);
+    if (reference_ != nullptr) cudaFree(reference_);
+    if (workspace_ != nullptr) cudaFree(workspace_);
+    if (sums_ != nullptr) cudaFree(sums_);
+    if (stream_ != nullptr) cudaStreamDestroy(stream_);
+  }
+
+  // A private (blocking) stream, kTimedRuns + 1 timing events, the reference output buffer, the
+  // workspace and the comparison sums.
+  Status Init(size_t output_bytes, size_t workspace_bytes) {
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaStreamCreate(&stream_));
+    events_.assign(kTimedRuns + 1, nullptr);
+    for (cudaEvent_t& e : events_) EDGERT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&e));
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaMalloc(&reference_, output_bytes));
+    if (workspace_bytes > 0) EDGERT_CUDA_RETURN_IF_ERROR(cudaMalloc(&workspace_, workspace_bytes));
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaMalloc(reinterpret_cast<void**>(&sums_), 3 * sizeof(double)));
+    return Status::Ok();
+  }
+
+  cudaStream_t stream() const { return stream_; }
+  const std::vector<cudaEvent_t>& events() const { return events_; }
+  void* reference() const { return reference_; }
+  void* workspace() const { return workspace_; }
+  double* sums() const { return sums_; }
+
+ private:
+  cudaStream_t stream_ = nullptr;
+  std::vector<cudaEvent_t> events_;
+  void* reference_ = nullptr;
+  void* workspace_ = nullptr;
+  double* sums_ = nullptr;
+};
+
 // What one Gemm/MatMul layer does on each Enqueue, in order:
 //   1. fill: D = fill_scale * broadcast(fill_src) (or zeros when fill_src is null);
-//   2. the matmul launches (one per CallOffsets), C = c_ or D in place;
+//   2. the matmul launches (one per CallOffsets, all with the plan's one algorithm), C = c_ or D in
+//      place;
 //   3. post: D = act(D) through EnqueueEpilogue.
 class GemmKernel : public CudaKernel {
  public:
@@ -261,6 +477,7 @@ class GemmKernel : public CudaKernel {
     bool matmul = false;
     std::vector<CallOffsets> calls;
     FusedEpilogue post;
+    std::string post_name;  // the activation run by `post`, for Describe
   };
 
   GemmKernel(Config config, std::unique_ptr<LtMatmul> plan) : cfg_(std::move(config)), plan_(std::move(plan)) {
@@ -296,13 +513,180 @@ class GemmKernel : public CudaKernel {
     return Status::Ok();
   }
 
+  int Tactic() const override { return tactic_; }
+  TacticReport Tactics() const override { return report_; }
+
+  std::string Describe() const override {
+    if (plan_ == nullptr) {
+      if (cfg_.rows * cfg_.cols == 0) return "empty output";
+      return std::string("no matmul (K == 0): beta * C or zeros") +
+             (cfg_.post_name.empty() ? "" : ", then " + cfg_.post_name);
+    }
+    const MatmulSpec& spec = plan_->spec();
+    std::string text = "cublasLt algo " + std::to_string(tactic_) + "/" + std::to_string(num_candidates_) + " (" +
+                       plan_->AlgoString() + ", " + EpilogueName(spec.epilogue) + ")";
+    if (spec.batch > 1) text += ", batch " + std::to_string(spec.batch);
+    if (cfg_.calls.size() > 1) text += ", " + std::to_string(cfg_.calls.size()) + " calls";
+    if (cfg_.fill) text += ", C broadcast first";
+    if (!cfg_.post_name.empty()) text += ", " + cfg_.post_name + " kernel after";
+    if (report_.timed > 0) {
+      text += ", " + Ms(report_.chosen_ms) + " ms (default " + Ms(report_.default_ms) + " ms; " +
+              std::to_string(report_.timed) + " timed";
+      if (report_.rejected > 0) text += ", " + std::to_string(report_.rejected) + " rejected";
+      if (failed_ > 0) text += ", " + std::to_string(failed_) + " failed";
+      text += ")";
+    }
+    return text;
+  }
+
+  int num_candidates() const { return num_candidates_; }
+
+  // Picks the algorithm (file comment, creation steps 3-4) and drops the other candidates. `fills`:
+  // the non-constant inputs, written with test data only when timing.
+  Status ChooseTactic(const CudaOpContext& ctx, const std::vector<FillTarget>& fills) {
+    if (plan_ == nullptr) return Status::Ok();
+    num_candidates_ = plan_->num_candidates();
+    int chosen = ctx.tactic >= 0 && ctx.tactic < num_candidates_ ? ctx.tactic : 0;
+    if (ctx.select_tactics && !ctx.dry_run && ctx.tactic_level > 0) {
+      EDGERT_ASSIGN_OR_RETURN(chosen, SelectFastest(fills));
+    }
+    plan_->Choose(chosen);
+    plan_->KeepChosen();
+    tactic_ = chosen;
+    return Status::Ok();
+  }
+
  private:
-  Status Named(const Status& s) const { return Status(s.code(), cfg_.where + s.message(), cfg_.node); }
+  Status Named(const Status& s) const {
+    return s.ok() ? s : Status(s.code(), cfg_.where + s.message(), cfg_.node);
+  }
+
+  static std::string Ms(double ms) {
+    char buf[32];
+    std::snprintf(buf, sizeof(buf), "%.4g", ms);
+    return buf;
+  }
+
+  // Times every candidate (the whole layer's Enqueue, on test data) and returns the index of the
+  // fastest whose output matches candidate 0's; fills report_ and failed_.
+  StatusOr<int> SelectFastest(const std::vector<FillTarget>& fills) {
+    const int64_t elements = cfg_.rows * cfg_.cols;
+    TacticScratch scratch;
+    Status s = scratch.Init(static_cast<size_t>(elements) * elem_size_, plan_->max_workspace_bytes());
+    if (!s.ok()) return Named(s);
+    const cudaStream_t stream = scratch.stream();
+    for (size_t i = 0; i < fills.size(); ++i) {
+      s = EnqueueTacticFill(stream, cfg_.dtype, fills[i].data, fills[i].elements, 0x5EED0000u + i);
+      if (!s.ok()) return Named(s);
+    }
+    workspace_ = scratch.workspace();
+    plan_->Choose(0);
+    // The reference: candidate 0, the algorithm inference would use without tactics (if it does
+    // not run, inference would fail the same way: an error).
+    s = Enqueue(stream);
+    if (s.ok()) {
+      s = Named(CudaCall(cudaMemcpyAsync(scratch.reference(), cfg_.d, static_cast<size_t>(elements) * elem_size_,
+                                         cudaMemcpyDeviceToDevice, stream),
+                         "cudaMemcpyAsync (tactic reference)"));
+    }
+    if (s.ok()) s = Named(CudaCall(cudaStreamSynchronize(stream), "cudaStreamSynchronize (tactic reference)"));
+    if (!s.ok()) {
+      workspace_ = nullptr;
+      return s;
+    }
+    const double tolerance = cfg_.dtype == DataType::kFloat16 ? 1e-2 : 1e-3;
+    int best = 0;
+    double best_ms = 0;
+    for (int i = 0; i < num_candidates_; ++i) {
+      plan_->Choose(i);
+      StatusOr<double> ms = TimeLayer(scratch);
+      if (!ms.ok()) {
+        // A candidate that cannot run is skipped, unless the context itself is broken.
+        cudaGetLastError();
+        const cudaError_t sync = cudaStreamSynchronize(stream);
+        if (sync != cudaSuccess) {
+          workspace_ = nullptr;
+          return Named(CudaStatus(sync, "cudaStreamSynchronize (tactic timing)"));
+        }
+        ++failed_;
+        continue;
+      }
+      if (i > 0) {
+        StatusOr<bool> same = MatchesReference(scratch, elements, tolerance);
+        if (!same.ok()) {
+          workspace_ = nullptr;
+          return same.status();
+        }
+        if (!*same) {
+          ++report_.rejected;
+          continue;
+        }
+      } else {
+        report_.default_ms = *ms;
+      }
+      ++report_.timed;
+      if (report_.timed == 1 || *ms < best_ms) {
+        best = i;
+        best_ms = *ms;
+      }
+    }
+    workspace_ = nullptr;
+    report_.chosen_ms = report_.timed > 0 ? best_ms : 0.0;
+    return best;
+  }
+
+  // kWarmupRuns runs, then kTimedRuns runs between events; the median time of one run in ms.
+  StatusOr<double> TimeLayer(const TacticScratch& scratch) {
+    const cudaStream_t stream = scratch.stream();
+    const std::vector<cudaEvent_t>& events = scratch.events();
+    for (int r = 0; r < kWarmupRuns; ++r) EDGERT_RETURN_IF_ERROR(Enqueue(stream));
+    EDGERT_RETURN_IF_ERROR(CudaCall(cudaEventRecord(events[0], stream), "cudaEventRecord"));
+    for (int r = 0; r < kTimedRuns; ++r) {
+      EDGERT_RETURN_IF_ERROR(Enqueue(stream));
+      EDGERT_RETURN_IF_ERROR(
+          CudaCall(cudaEventRecord(events[static_cast<size_t>(r) + 1], stream), "cudaEventRecord"));
+    }
+    EDGERT_RETURN_IF_ERROR(CudaCall(cudaEventSynchronize(events.back()), "cudaEventSynchronize"));
+    std::vector<double> times;
+    for (int r = 0; r < kTimedRuns; ++r) {
+      float ms = 0;
+      EDGERT_RETURN_IF_ERROR(CudaCall(
+          cudaEventElapsedTime(&ms, events[static_cast<size_t>(r)], events[static_cast<size_t>(r) + 1]),
+          "cudaEventElapsedTime"));
+      times.push_back(ms);
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
+  }
+
+  // Whether the output (left by the last timed run) matches the reference: relative L2 within
+  // `tolerance` and no NaN/infinity where the reference has none.
+  StatusOr<bool> MatchesReference(const TacticScratch& scratch, int64_t elements, double tolerance) {
+    const cudaStream_t stream = scratch.stream();
+    Status s = EnqueueCompare(stream, cfg_.dtype, cfg_.d, scratch.reference(), elements, scratch.sums());
+    double sums[3] = {0, 0, 0};
+    if (s.ok()) {
+      s = CudaCall(cudaMemcpyAsync(sums, scratch.sums(), sizeof(sums), cudaMemcpyDeviceToHost, stream),
+                   "cudaMemcpyAsync (tactic check)");
+    }
+    if (s.ok()) s = CudaCall(cudaStreamSynchronize(stream), "cudaStreamSynchronize (tactic check)");
+    if (!s.ok()) return Named(s);
+    const double rel = sums[1] > 0 ? std::sqrt(sums[0] / sums[1]) : std::sqrt(sums[0]);
+    return sums[2] == 0 && rel <= tolerance;
+  }
+
+  static Status CudaCall(cudaError_t err, const char* what) {
+    return err == cudaSuccess ? Status::Ok() : CudaStatus(err, what);
+  }
 
   Config cfg_;
   std::unique_ptr<LtMatmul> plan_;
   size_t elem_size_ = 4;
   void* workspace_ = nullptr;
+  int tactic_ = -1;
+  int num_candidates_ = 0;
+  int failed_ = 0;
+  TacticReport report_;
 };
 
 std::string Where(const CudaOpContext& ctx) {
@@ -333,13 +717,40 @@ cublasLtHandle_t Handle(const CudaOpContext& ctx) {
   return ctx.resources != nullptr ? static_cast<cublasLtHandle_t>(ctx.resources->cublaslt) : nullptr;
 }
 
+// How many heuristic results a layer chooses among: the tactic level's count, enough to reach a
+// forced ctx.tactic, at most kMaxCandidates.
+int CandidateLimit(const CudaOpContext& ctx) {
+  const int level = std::clamp(ctx.tactic_level, 0, 2);
+  int limit = kCandidatesPerLevel[level];
+  if (ctx.tactic >= 0 && !ctx.select_tactics) limit = std::max(limit, ctx.tactic + 1);
+  return std::min(limit, kMaxCandidates);
+}
+
+// The kernel for `cfg` and `plan` (nullptr: no matmul) with its algorithm chosen (ChooseTactic).
+StatusOr<CudaKernelPtr> MakeKernel(const CudaOpContext& ctx, GemmKernel::Config cfg, std::unique_ptr<LtMatmul> plan) {
+  auto kernel = std::make_unique<GemmKernel>(std::move(cfg), std::move(plan));
+  std::vector<FillTarget> fills;
+  for (size_t i = 0; i < ctx.num_inputs(); ++i) {
+    if (!ctx.has_input(i) || ctx.input(i).is_constant() || ctx.input(i).data == nullptr) continue;
+    fills.push_back(FillTarget{ctx.input(i).data, ctx.input(i).num_elements()});
+  }
+  EDGERT_RETURN_IF_ERROR(kernel->ChooseTactic(ctx, fills));
+  return CudaKernelPtr(std::move(kernel));
+}
+
+// The activation attribute's value ("" when absent), for Describe.
+std::string ActivationName(const CudaOpContext& ctx) {
+  StatusOr<std::string> name = ctx.op->attrs().GetStringOr(kActivationAttr, "");
+  return name.ok() ? *name : std::string();
+}
+
 // Tries `spec` and returns the plan, or nullptr when the heuristic offers nothing (its reason in
 // *why).
 StatusOr<std::unique_ptr<LtMatmul>> TryPlan(const CudaOpContext& ctx, const MatmulSpec& spec, const void* bias,
                                             std::string* why) {
   auto plan = std::make_unique<LtMatmul>();
   bool found = false;
-  Status s = plan->Init(Handle(ctx), spec, bias, &found);
+  Status s = plan->Init(Handle(ctx), spec, bias, CandidateLimit(ctx), &found);
   if (!s.ok()) return NameError(ctx, s);
   if (!found) {
     *why = plan->heuristic_status();
@@ -417,7 +828,7 @@ StatusOr<CudaKernelPtr> CreateGemm(const CudaOpContext& ctx) {
   const bool c_full = with_c && c_row_stride == spec.n && c_col_stride == 1 && spec.m > 1;
   const bool c_bias = with_c && c_row_stride == 0 && c_col_stride == 1 && beta == 1.0f;
 
-  if (spec.m * spec.n == 0) return CudaKernelPtr(new GemmKernel(std::move(cfg), nullptr));
+  if (spec.m * spec.n == 0) return MakeKernel(ctx, std::move(cfg), nullptr);
   if (spec.k == 0) {  // Y = act(beta * C) or act(0)
     cfg.fill = true;
     cfg.fill_src = with_c ? c_data : nullptr;
@@ -425,7 +836,8 @@ StatusOr<CudaKernelPtr> CreateGemm(const CudaOpContext& ctx) {
     cfg.fill_col_stride = c_col_stride;
     cfg.fill_scale = beta;
     cfg.post = act;
-    return CudaKernelPtr(new GemmKernel(std::move(cfg), nullptr));
+    if (act.kind != FusedEpilogue::Kind::kNone) cfg.post_name = ActivationName(ctx);
+    return MakeKernel(ctx, std::move(cfg), nullptr);
   }
 
   spec.align_a = Alignment(cfg.a, {});
@@ -492,12 +904,15 @@ StatusOr<CudaKernelPtr> CreateGemm(const CudaOpContext& ctx) {
       cfg.fill_col_stride = c_col_stride;
       cfg.fill_scale = 1.0f;
     }
-    if (!form.fuse_act) cfg.post = act;
+    if (!form.fuse_act) {
+      cfg.post = act;
+      if (act.kind != FusedEpilogue::Kind::kNone) cfg.post_name = ActivationName(ctx);
+    }
     cfg.matmul = true;
     break;
   }
   if (plan == nullptr) return NoAlgorithm(ctx, tried, why);
-  return CudaKernelPtr(new GemmKernel(std::move(cfg), std::move(plan)));
+  return MakeKernel(ctx, std::move(cfg), std::move(plan));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -580,10 +995,10 @@ StatusOr<CudaKernelPtr> CreateMatMul(const CudaOpContext& ctx) {
   cfg.d = ctx.output(0).data;
   cfg.rows = total * spec.m;
   cfg.cols = spec.n;
-  if (cfg.rows * cfg.cols == 0) return CudaKernelPtr(new GemmKernel(std::move(cfg), nullptr));
+  if (cfg.rows * cfg.cols == 0) return MakeKernel(ctx, std::move(cfg), nullptr);
   if (spec.k == 0) {
     cfg.fill = true;
-    return CudaKernelPtr(new GemmKernel(std::move(cfg), nullptr));
+    return MakeKernel(ctx, std::move(cfg), nullptr);
   }
 
   // The innermost merged dimension: folded into M when B is broadcast along it, else batched.
@@ -645,7 +1060,7 @@ StatusOr<CudaKernelPtr> CreateMatMul(const CudaOpContext& ctx) {
   if (plan == nullptr) return NoAlgorithm(ctx, spec, why);
   cfg.matmul = true;
   cfg.calls = std::move(calls);
-  return CudaKernelPtr(new GemmKernel(std::move(cfg), std::move(plan)));
+  return MakeKernel(ctx, std::move(cfg), std::move(plan));
 }
 
 }  // namespace
@@ -661,6 +1076,26 @@ StatusOr<CudaKernelPtr> CreateGemmKernel(const CudaOpContext& ctx) {
       break;
   }
   return ctx.NotSupported("is not a Gemm or MatMul");
+}
+
+StatusOr<int> GemmCandidateCount(const CudaOpContext& ctx) {
+  CudaOpContext probe = ctx;
+  probe.tactic = -1;
+  probe.select_tactics = false;
+  EDGERT_ASSIGN_OR_RETURN(CudaKernelPtr kernel, CreateGemmKernel(probe));
+  const auto* gemm = dynamic_cast<const GemmKernel*>(kernel.get());
+  if (gemm == nullptr) return Internal(Where(ctx) + "not a Gemm/MatMul kernel", ctx.name());
+  return gemm->num_candidates();
+}
+
+StatusOr<cublasLtContext*> CreateCublasLtHandle() {
+  cublasLtHandle_t handle = nullptr;
+  EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&handle));
+  return handle;
+}
+
+void DestroyCublasLtHandle(cublasLtContext* handle) {
+  if (handle != nullptr) cublasLtDestroy(handle);
 }
 
 }  // namespace cuda
