@@ -24,6 +24,9 @@ struct TensorDef {
 // algorithms): the index of the candidate the tactic pass chose on the plan's device. Plans are
 // keyed on the device and library versions, so the index stays meaningful; other backends ignore it.
 inline constexpr const char* kTacticAttr = "edgert_tactic";
+// Int attribute beside kTacticAttr: the tactic level the choice was made at (a layer's candidate
+// list, and so the meaning of the index, can depend on it).
+inline constexpr const char* kTacticLevelAttr = "edgert_tactic_level";
 
 struct LayerDef {
   std::string name;

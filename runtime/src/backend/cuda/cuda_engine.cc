@@ -26,6 +26,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -182,6 +184,10 @@ StatusOr<CudaKernelPtr> MakeLayerKernel(const NetworkDef& net, size_t l, const s
   cctx.select_tactics = mode.select_tactics && !mode.dry_run;
   EDGERT_ASSIGN_OR_RETURN(int64_t tactic, layer.attrs.GetIntOr(kTacticAttr, -1, layer.name));
   cctx.tactic = static_cast<int>(tactic);
+  if (tactic >= 0) {  // rebuild the candidate list the index was chosen from
+    EDGERT_ASSIGN_OR_RETURN(int64_t level, layer.attrs.GetIntOr(kTacticLevelAttr, mode.tactic_level, layer.name));
+    cctx.tactic_level = static_cast<int>(std::clamp<int64_t>(level, 0, 2));
+  }
   return cuda::CreateCudaKernel(cctx);
 }
 
@@ -210,7 +216,8 @@ Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const s
 // ---- Timing cache ----------------------------------------------------------------------------------
 // A text file, one line per layer signature: "<sha256 hex> <tactic>". The signature hashes the
 // device key, the precision, the op and opset, every attribute but kTacticAttr, and each input's and
-// output's device dtype, shape and constness (weights' values do not change which kernel is fastest).
+// output's device dtype, shape and constness (weights' values do not change which kernel is fastest),
+// and the tactic level (candidate lists can differ between levels).
 
 std::string AttrText(const AttrValue& v) {
   struct Visitor {
@@ -240,12 +247,12 @@ std::string AttrText(const AttrValue& v) {
 }
 
 std::string LayerSignature(const NetworkDef& net, const NetworkDef& dnet, size_t l, const std::string& device,
-                           Precision precision) {
+                           Precision precision, int tactic_level) {
   const LayerDef& layer = net.layers[l];
-  std::string text = device + "|" + PrecisionName(precision) + "|op" + std::to_string(static_cast<int>(layer.op)) +
+  std::string text = device + "|" + PrecisionName(precision) + "|level" + std::to_string(tactic_level) + "|op" + std::to_string(static_cast<int>(layer.op)) +
                      "|opset" + std::to_string(layer.opset);
   for (const auto& [name, value] : layer.attrs.all()) {
-    if (name != kTacticAttr) text += "|" + name + "=" + AttrText(value);
+    if (name != kTacticAttr && name != kTacticLevelAttr) text += "|" + name + "=" + AttrText(value);
   }
   auto tensor_text = [&](int32_t t) {
     if (t < 0) return std::string("|-");
@@ -463,11 +470,14 @@ Status CudaEngine::SelectTactics() {
       tactics_[l].from_cache = true;
       continue;
     }
-    const std::string signature = LayerSignature(net, device_network_, l, device, options_.precision);
+    const std::string signature =
+        LayerSignature(net, device_network_, l, device, options_.precision, options_.tactic_level);
     auto hit = cache.find(signature);
     if (hit != cache.end()) {
-      layer.attrs.Set(kTacticAttr, int64_t{hit->second});
-      device_network_.layers[l].attrs.Set(kTacticAttr, int64_t{hit->second});
+      for (LayerDef* target : {&layer, &device_network_.layers[l]}) {
+        target->attrs.Set(kTacticAttr, int64_t{hit->second});
+        target->attrs.Set(kTacticLevelAttr, int64_t{options_.tactic_level});
+      }
       tactics_[l].tactic = hit->second;
       tactics_[l].from_cache = true;
       continue;
@@ -481,8 +491,10 @@ Status CudaEngine::SelectTactics() {
     const int tactic = (*kernel)->Tactic();
     if (tactic < 0) continue;
     const CudaKernel::TacticReport report = (*kernel)->Tactics();
-    layer.attrs.Set(kTacticAttr, int64_t{tactic});
-    device_network_.layers[l].attrs.Set(kTacticAttr, int64_t{tactic});
+    for (LayerDef* target : {&layer, &device_network_.layers[l]}) {
+      target->attrs.Set(kTacticAttr, int64_t{tactic});
+      target->attrs.Set(kTacticLevelAttr, int64_t{options_.tactic_level});
+    }
     tactics_[l] = LayerTactic{tactic, false, report.chosen_ms, report.default_ms, report.timed, report.rejected};
     cache[signature] = tactic;
   }
