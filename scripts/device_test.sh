@@ -60,7 +60,10 @@ fi
 if has_step models; then
   for mode in fp32 fp16; do
     start=$SECONDS
-    if [ $mode = fp32 ]; then extra="--device cuda"; rtol=1e-3; else extra="--device cuda --fp16"; rtol=1e-2; fi
+    # One timing cache per mode: the ONNX run and the plan build choose the same tactics, so the
+    # plan round trip stays bit-identical.
+    cache="--timing-cache $WORK/timing_$mode.cache"
+    if [ $mode = fp32 ]; then extra="--device cuda $cache"; rtol=1e-3; else extra="--device cuda --fp16 $cache"; rtol=1e-2; fi
     timeout 600 python3 "$ROOT/tests/models/run_models.py" --edgert "$BIN/edgert" --work "$WORK/models_$mode" \
       --rtol $rtol "--edgert-args=$extra" > "$OUT/models_$mode.log" 2>&1
     rc=$?
@@ -82,7 +85,7 @@ if has_step zoo; then
 fi
 
 # The device tool brings back a few files per call: pack every log into one archive.
-(cd "$OUT" && tar -czf logs.tar.gz --exclude=logs.tar.gz --exclude=summary.txt . && \
-  find . -mindepth 1 ! -name logs.tar.gz ! -name summary.txt -delete)
+tar -C "$OUT" -czf "$WORK/logs.tar.gz" --exclude=summary.txt . && \
+  find "$OUT" -mindepth 1 ! -name summary.txt -delete && mv "$WORK/logs.tar.gz" "$OUT/logs.tar.gz"
 echo
 cat "$OUT/summary.txt"
