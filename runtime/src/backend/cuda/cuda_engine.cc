@@ -5,7 +5,11 @@
 //     upload every constant once into one device allocation (float32 weights converted to float16
 //     on the host first in FP16); prepare every layer once in a dry run (support check, CUDA
 //     kernel creation with null activation pointers) to report unsupported layers up front and to
-//     size the shared workspace; record the I/O tensors.
+//     size the shared workspace; then, with select_tactics, the tactic pass (SelectTactics): each
+//     Conv/ConvTranspose/Gemm/MatMul layer without a kTacticAttr takes its choice from the timing
+//     cache or times its candidates in a scratch arena, and the choice (with its level) becomes a
+//     layer attribute; a second dry run sizes the workspace for the chosen candidates; record the
+//     I/O tensors.
 //  2. CreateContext(): the caller's arena or one cudaMalloc, one workspace cudaMalloc, a cuDNN and a
 //     cuBLASLt handle; a CudaTensor per network tensor (constants: the engine's device copy;
 //     activations: arena + planned offset); a kernel (launch record) per layer the plan does not
