@@ -1,6 +1,7 @@
 #include "cli_device.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <functional>
 
 #include "cli_common.h"
@@ -19,7 +20,7 @@ bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptio
     options->fp16 = true;
     return true;
   }
-  if (a == "--tactic-level" || a == "--timing-cache") {
+  if (a == "--tactic-level" || a == "--timing-cache" || a == "--max-workspace") {
     if (*i + 1 >= args.size()) {
       *error = a + " needs a value";
       return true;
@@ -27,6 +28,14 @@ bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptio
     const std::string& v = args[++*i];
     if (a == "--timing-cache") {
       options->timing_cache = v;
+    } else if (a == "--max-workspace") {
+      char* end = nullptr;
+      const long long mib = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || mib < 0 || mib > (1 << 20)) {
+        *error = "--max-workspace '" + v + "' is not a number of MiB from 0 to 1048576";
+      } else {
+        options->max_workspace_mib = mib;
+      }
     } else if (v == "0" || v == "1" || v == "2") {
       options->tactic_level = v[0] - '0';
     } else {
@@ -91,6 +100,7 @@ CudaEngineOptions CudaOptionsFor(const DeviceOptions& device) {
   options.precision = device.fp16 ? Precision::kFp16 : Precision::kFp32;
   options.tactic_level = device.tactic_level;
   options.timing_cache = device.timing_cache;
+  options.max_workspace_bytes = static_cast<size_t>(device.max_workspace_mib) << 20;
   return options;
 }
 #endif

@@ -2,6 +2,7 @@
 // a network on host tensors with either engine.
 #pragma once
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ struct DeviceOptions {
   bool fp16 = false;            // CUDA only
   int tactic_level = 1;         // CUDA: 0 heuristics only, 1 time the top candidates, 2 time all
   std::string timing_cache;     // CUDA: timing cache file ("" = none)
+  int64_t max_workspace_mib = 64;  // CUDA: scratch memory one layer may use
 };
 
 // Consumes args[*i] (and its value) when it is --device or --fp16: returns true and sets *error on
@@ -36,7 +38,8 @@ bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptio
   "  --fp16                  run float layers in FP16 (CUDA; FP32 accumulation, FP32 inputs/outputs)\n" \
   "  --tactic-level 0|1|2    CUDA: 0 takes the libraries' heuristic choice per layer (fastest build),\n" \
   "                          1 times the top candidates of each layer (default), 2 times all of them\n" \
-  "  --timing-cache FILE     CUDA: reuse and extend earlier tactic choices (any model, this GPU)\n"
+  "  --timing-cache FILE     CUDA: reuse and extend earlier tactic choices (any model, this GPU)\n" \
+  "  --max-workspace MIB     CUDA: scratch memory one layer may use (default 64; less for Jetsons)\n"
 
 // "cpu" or "cuda" for `options` on this machine; an error for --device cuda without a CUDA build or
 // a visible GPU, or --fp16 on the CPU backend.

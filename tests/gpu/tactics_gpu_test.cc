@@ -138,6 +138,30 @@ TEST(CudaTactics, TimedChoicesAreRecordedCachedAndCorrect) {
   EXPECT_FALSE((*plain)->network().layers[0].attrs.Has(kTacticAttr));
 }
 
+TEST(CudaTactics, WorkspaceBudgetIsHonoured) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  const SingleOpNetwork single = ConvGemmNetwork();
+  auto cpu = CpuEngine::Create(single.net);
+  ASSERT_TRUE(cpu.ok());
+  std::vector<Tensor> want;
+  ASSERT_TRUE((*cpu)->Run(single.feeds, &want).ok());
+  for (Precision p : {Precision::kFp32, Precision::kFp16}) {
+    SCOPED_TRACE(PrecisionName(p));
+    CudaEngineOptions options;
+    options.precision = p;
+    options.max_workspace_bytes = 0;  // only candidates that need no scratch memory
+    auto engine = CudaEngine::Create(single.net, options);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    EXPECT_EQ((*engine)->WorkspaceBytes(), 0u);
+    auto context = (*engine)->CreateContext();
+    ASSERT_TRUE(context.ok());
+    EXPECT_EQ((*context)->OwnedDeviceBytes(), (*engine)->ArenaBytes());
+    std::vector<Tensor> got = RunEngine(*engine, single.feeds);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t k = 0; k < want.size(); ++k) ExpectTensorsClose(got[k], want[k], DefaultTolerance(p), "output");
+  }
+}
+
 }  // namespace
 }  // namespace testing
 }  // namespace edgert

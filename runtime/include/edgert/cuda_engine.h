@@ -76,6 +76,9 @@ struct CudaEngineOptions {
   bool select_tactics = true;
   int tactic_level = 1;      // 0: heuristics only (no timing); 1: time the top candidates; 2: time all
   std::string timing_cache;  // file of earlier choices (read, then rewritten atomically); "" = none
+  // Scratch memory one layer may use (library candidates needing more are skipped); each context
+  // allocates the largest any of its layers needs. Smaller budgets suit Jetsons (shared memory).
+  size_t max_workspace_bytes = size_t{64} << 20;
   // Called before each layer's tactic selection (index, layer count, layer name); may be empty.
   std::function<void(size_t, size_t, const std::string&)> progress;
 };

@@ -146,6 +146,7 @@ struct KernelMode {
   int tactic_level = 1;
   bool dry_run = false;
   bool select_tactics = false;
+  size_t max_workspace_bytes = size_t{64} << 20;
 };
 
 // ValueInfos of every network tensor (constants with their values), for OpContexts.
@@ -186,6 +187,7 @@ StatusOr<CudaKernelPtr> MakeLayerKernel(const NetworkDef& net, size_t l, const s
   cctx.dry_run = mode.dry_run;
   cctx.tactic_level = mode.tactic_level;
   cctx.select_tactics = mode.select_tactics && !mode.dry_run;
+  cctx.max_workspace_bytes = mode.max_workspace_bytes;
   EDGERT_ASSIGN_OR_RETURN(int64_t tactic, layer.attrs.GetIntOr(kTacticAttr, -1, layer.name));
   cctx.tactic = static_cast<int>(tactic);
   if (tactic >= 0) {  // rebuild the candidate list the index was chosen from
@@ -221,7 +223,7 @@ Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const s
 // A text file, one line per layer signature: "<sha256 hex> <tactic>". The signature hashes the
 // device key, the precision, the op and opset, every attribute but kTacticAttr, and each input's and
 // output's device dtype, shape and constness (weights' values do not change which kernel is fastest),
-// and the tactic level (candidate lists can differ between levels).
+// the tactic level and the workspace budget (both shape the candidate lists).
 
 std::string AttrText(const AttrValue& v) {
   struct Visitor {
@@ -251,9 +253,10 @@ std::string AttrText(const AttrValue& v) {
 }
 
 std::string LayerSignature(const NetworkDef& net, const NetworkDef& dnet, size_t l, const std::string& device,
-                           Precision precision, int tactic_level) {
+                           Precision precision, int tactic_level, size_t max_workspace_bytes) {
   const LayerDef& layer = net.layers[l];
-  std::string text = device + "|" + PrecisionName(precision) + "|level" + std::to_string(tactic_level) + "|op" + std::to_string(static_cast<int>(layer.op)) +
+  std::string text = device + "|" + PrecisionName(precision) + "|level" + std::to_string(tactic_level) + "|ws" +
+                     std::to_string(max_workspace_bytes) + "|op" + std::to_string(static_cast<int>(layer.op)) +
                      "|opset" + std::to_string(layer.opset);
   for (const auto& [name, value] : layer.attrs.all()) {
     if (name != kTacticAttr && name != kTacticLevelAttr) text += "|" + name + "=" + AttrText(value);
@@ -406,8 +409,9 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
     Status s = CreateResources(options.device_id, &res);
     if (s.ok()) {
       const std::vector<CudaTensor> views = DeviceViews(*engine, nullptr);
-      s = PrepareCudaKernels(net, KernelMode{options.precision, options.tactic_level, true, false}, views,
-                             engine->memory_plan_.layer_elided, &res, nullptr, &engine->workspace_bytes_);
+      const KernelMode mode{options.precision, options.tactic_level, true, false, options.max_workspace_bytes};
+      s = PrepareCudaKernels(net, mode, views, engine->memory_plan_.layer_elided, &res, nullptr,
+                             &engine->workspace_bytes_);
     }
     DestroyResources(&res);
     return s;
@@ -460,7 +464,7 @@ Status CudaEngine::SelectTactics() {
   Status s = CreateResources(options_.device_id, &res);
   const std::vector<CudaTensor> views = DeviceViews(*this, static_cast<char*>(scratch));
   const std::vector<ValueInfo> infos = NetworkInfos(net);
-  const KernelMode mode{options_.precision, options_.tactic_level, false, true};
+  const KernelMode mode{options_.precision, options_.tactic_level, false, true, options_.max_workspace_bytes};
   for (size_t l = 0; s.ok() && l < net.layers.size(); ++l) {
     if (memory_plan_.layer_elided[l] || !cuda::OpHasTactics(net.layers[l].op)) continue;
     LayerDef& layer = network_.layers[l];
@@ -475,7 +479,8 @@ Status CudaEngine::SelectTactics() {
       continue;
     }
     const std::string signature =
-        LayerSignature(net, device_network_, l, device, options_.precision, options_.tactic_level);
+        LayerSignature(net, device_network_, l, device, options_.precision, options_.tactic_level,
+                       options_.max_workspace_bytes);
     auto hit = cache.find(signature);
     if (hit != cache.end()) {
       for (LayerDef* target : {&layer, &device_network_.layers[l]}) {
@@ -560,9 +565,9 @@ StatusOr<std::unique_ptr<CudaExecutionContext>> CudaEngine::CreateContext(void* 
   EDGERT_RETURN_IF_ERROR(CreateResources(options_.device_id, &st.resources));
   st.tensors = DeviceViews(*this, context->arena_);
   size_t workspace = 0;
-  EDGERT_RETURN_IF_ERROR(PrepareCudaKernels(network_, KernelMode{options_.precision, options_.tactic_level, false, false},
-                                            st.tensors, memory_plan_.layer_elided, &st.resources, &st.kernels,
-                                            &workspace));
+  const KernelMode mode{options_.precision, options_.tactic_level, false, false, options_.max_workspace_bytes};
+  EDGERT_RETURN_IF_ERROR(PrepareCudaKernels(network_, mode, st.tensors, memory_plan_.layer_elided, &st.resources,
+                                            &st.kernels, &workspace));
   if (workspace > 0) {
     const cudaError_t err = cudaMalloc(&st.workspace, workspace);
     if (err != cudaSuccess) {

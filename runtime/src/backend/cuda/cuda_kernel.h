@@ -92,6 +92,9 @@ struct CudaOpContext {
   int tactic = -1;
   bool select_tactics = false;
   int tactic_level = 1;
+  // Library candidates (cuDNN plans, cuBLASLt algorithms) needing more workspace than this are not
+  // used: the budget for one layer's scratch memory (Jetsons share 4-8 GB with the CPU).
+  size_t max_workspace_bytes = size_t{64} << 20;
 
   const std::string& name() const { return op->name(); }
   size_t num_inputs() const { return inputs.size(); }

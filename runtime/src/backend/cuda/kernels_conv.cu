@@ -423,7 +423,8 @@ class ConvKernel : public CudaKernel {
     // order, so a shorter build keeps the indices).
     const bool forced_only = ctx.tactic >= 0 && !list_only;
     const int needed = forced_only ? ctx.tactic + 1 : cap;
-    const CudnnConvSpec spec = MakeSpec(spatial_rank, pre_pads, post_pads);
+    CudnnConvSpec spec = MakeSpec(spatial_rank, pre_pads, post_pads);
+    spec.max_workspace_bytes = static_cast<int64_t>(ctx.max_workspace_bytes);
 
     const bool has_epilogue = has_bias_ || has_residual_ || epilogue_.kind != FusedEpilogue::Kind::kNone;
     const bool try_fused = mode_ == Mode::kConv && has_epilogue;

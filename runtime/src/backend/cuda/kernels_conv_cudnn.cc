@@ -27,8 +27,6 @@ constexpr int64_t kUidResidual = 5;
 constexpr int64_t kUidVirtual = 10;
 // Engine configs tried per heuristics mode (each costs a plan finalization at most).
 constexpr int64_t kMaxConfigs = 64;
-// The most workspace one convolution's execution plan may ask for.
-constexpr int64_t kMaxWorkspaceBytes = int64_t{64} << 20;
 
 std::vector<int64_t> PackedStrides(const std::vector<int64_t>& dims) {
   std::vector<int64_t> strides(dims.size(), 1);
@@ -403,9 +401,9 @@ StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreateAll(c
         last = Internal("cudnnBackendGetAttribute(CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE) failed");
         continue;
       }
-      if (workspace > kMaxWorkspaceBytes) {  // Jetsons share 4-8 GB with the CPU: take a leaner engine
-        last = Unsupported("engine workspace " + std::to_string(workspace) + " bytes exceeds the " +
-                           std::to_string(kMaxWorkspaceBytes >> 20) + " MiB limit");
+      if (workspace > spec.max_workspace_bytes) {  // Jetsons share 4-8 GB with the CPU: take a leaner engine
+        last = Unsupported("engine workspace " + std::to_string(workspace) + " bytes exceeds the limit of " +
+                           std::to_string(spec.max_workspace_bytes) + " bytes");
         continue;
       }
       std::unique_ptr<CudnnConvPlan> plan(new CudnnConvPlan());

@@ -45,6 +45,8 @@ struct CudnnConvSpec {
   // Byte alignment claimed per tensor (x, w, y, bias, residual): 16 or the pointer's actual
   // power-of-two alignment when smaller.
   int64_t align_x = 16, align_w = 16, align_y = 16, align_b = 16, align_r = 16;
+  // Execution plans asking for more workspace are skipped (CudaOpContext::max_workspace_bytes).
+  int64_t max_workspace_bytes = int64_t{64} << 20;
 };
 
 // True when `act` has a cuDNN pointwise mode (Relu, LeakyRelu, Clip with finite bounds, Sigmoid,

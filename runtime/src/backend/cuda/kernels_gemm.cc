@@ -129,6 +129,7 @@ struct MatmulSpec {
   cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_DEFAULT;
   uint32_t align_a = kAssumedAlignment, align_b = kAssumedAlignment, align_c = kAssumedAlignment,
            align_d = kAssumedAlignment;
+  uint64_t max_workspace = kMaxWorkspaceBytes;  // min(kMaxWorkspaceBytes, CudaOpContext::max_workspace_bytes)
 };
 
 const char* EpilogueName(cublasLtEpilogue_t e) {
@@ -276,7 +277,7 @@ class LtMatmul {
     cublasLtMatmulPreference_t pref = nullptr;
     EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceCreate(&pref));
     PreferencePtr pref_owner(pref);
-    const uint64_t max_ws = kMaxWorkspaceBytes;
+    const uint64_t max_ws = spec.max_workspace;
     EDGERT_CUBLAS_RETURN_IF_ERROR(
         cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &max_ws, sizeof(max_ws)));
     const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> aligns[] = {
@@ -302,7 +303,7 @@ class LtMatmul {
     heuristic_status_ = "no algorithm returned";
     for (int i = 0; i < returned && static_cast<int>(candidates_.size()) < max_candidates; ++i) {
       const cublasLtMatmulHeuristicResult_t& r = results[static_cast<size_t>(i)];
-      if (r.state != CUBLAS_STATUS_SUCCESS || r.workspaceSize > kMaxWorkspaceBytes) continue;
+      if (r.state != CUBLAS_STATUS_SUCCESS || r.workspaceSize > spec.max_workspace) continue;
       candidates_.push_back(Candidate{r.algo, r.workspaceSize});
     }
     if (candidates_.empty()) return Status::Ok();
@@ -785,6 +786,7 @@ StatusOr<CudaKernelPtr> CreateGemm(const CudaOpContext& ctx) {
   }
   MatmulSpec spec;
   spec.type = type;
+  spec.max_workspace = std::min<uint64_t>(kMaxWorkspaceBytes, ctx.max_workspace_bytes);
   spec.trans_a = trans_a != 0;
   spec.trans_b = trans_b != 0;
   spec.m = spec.trans_a ? a_shape[1] : a_shape[0];
@@ -933,6 +935,7 @@ StatusOr<CudaKernelPtr> CreateMatMul(const CudaOpContext& ctx) {
   }
   MatmulSpec spec;
   spec.type = type;
+  spec.max_workspace = std::min<uint64_t>(kMaxWorkspaceBytes, ctx.max_workspace_bytes);
   spec.m = a_shape.size() == 1 ? 1 : a_shape[a_shape.size() - 2];
   spec.k = a_shape.back();
   const int64_t kb = b_shape.size() == 1 ? b_shape[0] : b_shape[b_shape.size() - 2];
