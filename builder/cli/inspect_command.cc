@@ -14,6 +14,8 @@
 
 #include "cli_common.h"
 #include "cli_device.h"
+#include "edgert/fused_activation.h"
+#include "edgert/network.h"
 #include "edgert/plan.h"
 #include "edgert/version.h"
 #include "json_writer.h"
@@ -117,6 +119,20 @@ Totals ComputeTotals(const NetworkDef& net) {
   return t;
 }
 
+// "  [activation Relu, tactic 3 (level 1)]" for a layer with a fused activation or a GPU tactic.
+std::string LayerExtras(const LayerDef& l) {
+  std::string text;
+  StatusOr<std::string> act = l.attrs.GetStringOr(kActivationAttr, "");
+  if (act.ok() && !act->empty()) text += "activation " + *act;
+  StatusOr<int64_t> tactic = l.attrs.GetIntOr(kTacticAttr, -1);
+  if (tactic.ok() && *tactic >= 0) {
+    StatusOr<int64_t> level = l.attrs.GetIntOr(kTacticLevelAttr, 1);
+    text += (text.empty() ? "" : ", ") + std::string("tactic ") + std::to_string(*tactic) + " (level " +
+            std::to_string(level.ok() ? *level : 1) + ")";
+  }
+  return text.empty() ? text : "  [" + text + "]";
+}
+
 void PrintText(const std::string& path, const LoadedPlan& plan, const NetworkMemoryPlan* memory,
                const Status& usable) {
   const PlanMetadata& m = plan.metadata();
@@ -125,6 +141,7 @@ void PrintText(const std::string& path, const LoadedPlan& plan, const NetworkMem
   std::printf("  format version:     %u\n", m.format_version);
   std::printf("  edgert version:     %s\n", m.edgert_version.c_str());
   std::printf("  device:             %s\n", m.device.ToString().c_str());
+  std::printf("  precision:          %s\n", PrecisionName(m.precision));
   std::printf("  model hash:         %s\n", m.model_hash.c_str());
   std::printf("  build-options hash: %s\n", m.build_options_hash.c_str());
   std::printf("  file bytes:         %llu\n", static_cast<unsigned long long>(m.file_bytes));
@@ -133,7 +150,8 @@ void PrintText(const std::string& path, const LoadedPlan& plan, const NetworkMem
   std::printf("layers:\n");
   for (size_t i = 0; i < net.layers.size(); ++i) {
     const LayerDef& l = net.layers[i];
-    std::printf("  %4zu  %-20s %s\n", i, std::string(OpTypeName(l.op)).c_str(), Printable(l.name).c_str());
+    std::printf("  %4zu  %-20s %s%s\n", i, std::string(OpTypeName(l.op)).c_str(), Printable(l.name).c_str(),
+                LayerExtras(l).c_str());
     for (int32_t t : l.inputs) std::printf("          in  %s\n", TensorText(net, memory, t).c_str());
     for (int32_t t : l.outputs) std::printf("          out %s\n", TensorText(net, memory, t).c_str());
   }
@@ -163,6 +181,8 @@ void PrintJson(const std::string& path, const LoadedPlan& plan, const NetworkMem
   w.Uint(m.format_version);
   w.Key("edgert_version");
   w.String(m.edgert_version);
+  w.Key("precision");
+  w.String(PrecisionName(m.precision));
   w.Key("device");
   w.BeginObject();
   w.Key("description");
@@ -207,6 +227,14 @@ void PrintJson(const std::string& path, const LoadedPlan& plan, const NetworkMem
     w.String(OpTypeName(l.op));
     w.Key("name");
     w.String(l.name);
+    if (StatusOr<std::string> act = l.attrs.GetStringOr(kActivationAttr, ""); act.ok() && !act->empty()) {
+      w.Key("activation");
+      w.String(*act);
+    }
+    if (StatusOr<int64_t> tactic = l.attrs.GetIntOr(kTacticAttr, -1); tactic.ok() && *tactic >= 0) {
+      w.Key("tactic");
+      w.Int(*tactic);
+    }
     w.Key("inputs");
     w.BeginArray();
     for (int32_t t : l.inputs) JsonTensor(w, net, memory, t);
