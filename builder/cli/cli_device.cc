@@ -132,7 +132,8 @@ class CpuRunner : public HostRunner {
   }
   std::string BackendLine() const override { return "backend: cpu (reference engine)"; }
   std::string MemoryLine() const override { return MemoryFiguresLine(engine_->memory_figures()); }
-  std::string LayerReport() const override { return LayerLines(engine_->engine()->network(), nullptr); }
+  std::string LayerReport() const override { return LayerLines(network(), nullptr); }
+  const NetworkDef& network() const override { return engine_->engine()->network(); }
 
  private:
   std::unique_ptr<CpuEngine> engine_;
@@ -165,8 +166,9 @@ class CudaRunner : public HostRunner {
     return MemoryFiguresLine(engine_->memory_plan().figures) + "\n" + text;
   }
   std::string LayerReport() const override {
-    return LayerLines(engine_->network(), [this](size_t l) { return context_->LayerKernel(l); });
+    return LayerLines(network(), [this](size_t l) { return context_->LayerKernel(l); });
   }
+  const NetworkDef& network() const override { return engine_->network(); }
 
  private:
   std::shared_ptr<CudaEngine> engine_;

@@ -67,6 +67,8 @@ class HostRunner {
   virtual std::string MemoryLine() const = 0;
   // One line per layer: index, op, name and (CUDA) the kernel chosen.
   virtual std::string LayerReport() const = 0;
+  // The network the engine runs.
+  virtual const NetworkDef& network() const = 0;
 };
 
 }  // namespace edgert

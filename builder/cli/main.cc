@@ -369,9 +369,7 @@ int RunPlan(const Options& o, const std::map<std::string, Shape>& shapes) {
   }
   StatusOr<std::unique_ptr<HostRunner>> runner = HostRunner::FromPlan(o.model);
   if (!runner.ok()) return Fail(runner.status());
-  StatusOr<LoadedPlan> plan = LoadedPlan::Open(o.model);
-  if (!plan.ok()) return Fail(plan.status());
-  const NetworkDef& net = plan->network();
+  const NetworkDef& net = (*runner)->network();
   std::vector<InputSpec> specs;
   for (int32_t t : net.inputs) {
     const TensorDef& d = net.tensors[static_cast<size_t>(t)];
