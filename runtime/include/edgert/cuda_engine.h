@@ -113,6 +113,7 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
 
   int NumIOTensors() const { return static_cast<int>(io_.size()); }
   const IOTensorInfo& IOTensor(int index) const { return io_[static_cast<size_t>(index)]; }
+  const std::vector<IOTensorInfo>& IOTensors() const { return io_; }
   int FindIOTensor(const std::string& name) const;
 
   Precision precision() const { return options_.precision; }

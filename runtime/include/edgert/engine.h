@@ -61,6 +61,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   int NumIOTensors() const { return static_cast<int>(io_.size()); }
   // `index` must be in [0, NumIOTensors()).
   const IOTensorInfo& IOTensor(int index) const { return io_[static_cast<size_t>(index)]; }
+  const std::vector<IOTensorInfo>& IOTensors() const { return io_; }
   // Index of the first I/O tensor named `name`, or -1.
   int FindIOTensor(const std::string& name) const;
 

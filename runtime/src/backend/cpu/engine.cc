@@ -86,6 +86,46 @@ Status CheckNetworkIndices(const NetworkDef& net) {
   return Status::Ok();
 }
 
+int FindIOTensorIndex(const std::vector<IOTensorInfo>& io, const std::string& name) {
+  for (size_t i = 0; i < io.size(); ++i) {
+    if (io[i].name == name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+Status CheckCallerArena(const void* arena, size_t bytes, size_t need, size_t alignment) {
+  if (bytes < need) {
+    return InvalidArgument("the arena given to CreateContext has " + std::to_string(bytes) +
+                           " bytes; the engine needs " + std::to_string(need) + " (ArenaBytes())");
+  }
+  if (reinterpret_cast<uintptr_t>(arena) % alignment != 0) {
+    return InvalidArgument("the arena given to CreateContext is not aligned to " + std::to_string(alignment) +
+                           " bytes (ArenaAlignment())");
+  }
+  return Status::Ok();
+}
+
+Status CheckTensorAddress(const std::vector<IOTensorInfo>& io, int index, const void* data) {
+  if (index < 0 || index >= static_cast<int>(io.size())) {
+    return OutOfRange("I/O tensor index " + std::to_string(index) + " is out of range (the engine has " +
+                      std::to_string(io.size()) + ")");
+  }
+  const std::string& name = io[static_cast<size_t>(index)].name;
+  if (data == nullptr) return InvalidArgument("null address for tensor '" + name + "'", name);
+  return Status::Ok();
+}
+
+Status CheckAllBound(const std::vector<IOTensorInfo>& io, const std::vector<void*>& bindings) {
+  for (size_t i = 0; i < io.size(); ++i) {
+    if (bindings[i] == nullptr) {
+      return InvalidArgument(std::string(io[i].is_input ? "input" : "output") + " '" + io[i].name +
+                                 "' has no address; call SetTensorAddress first",
+                             io[i].name);
+    }
+  }
+  return Status::Ok();
+}
+
 StatusOr<std::shared_ptr<Engine>> Engine::Create(NetworkDef network, const NetworkMemoryOptions& memory_options) {
   std::shared_ptr<Engine> engine(new Engine());
   engine->network_ = std::move(network);
@@ -142,24 +182,12 @@ StatusOr<std::shared_ptr<Engine>> Engine::CreateFromPlan(const std::string& path
   return engine;
 }
 
-int Engine::FindIOTensor(const std::string& name) const {
-  for (size_t i = 0; i < io_.size(); ++i) {
-    if (io_[i].name == name) return static_cast<int>(i);
-  }
-  return -1;
-}
+int Engine::FindIOTensor(const std::string& name) const { return FindIOTensorIndex(io_, name); }
 
 StatusOr<std::unique_ptr<ExecutionContext>> Engine::CreateContext(void* arena, size_t bytes) const {
   std::unique_ptr<ExecutionContext> context(new ExecutionContext(shared_from_this()));
   if (arena != nullptr) {
-    if (bytes < arena_bytes_) {
-      return InvalidArgument("the arena given to CreateContext has " + std::to_string(bytes) +
-                             " bytes; the engine needs " + std::to_string(arena_bytes_) + " (ArenaBytes())");
-    }
-    if (reinterpret_cast<uintptr_t>(arena) % arena_alignment_ != 0) {
-      return InvalidArgument("the arena given to CreateContext is not aligned to " + std::to_string(arena_alignment_) +
-                             " bytes (ArenaAlignment())");
-    }
+    EDGERT_RETURN_IF_ERROR(CheckCallerArena(arena, bytes, arena_bytes_, arena_alignment_));
     context->arena_ = static_cast<char*>(arena);
   } else {
     context->owned_arena_ = std::aligned_alloc(arena_alignment_, arena_bytes_);
@@ -195,12 +223,7 @@ Status ExecutionContext::SetTensorAddress(const std::string& name, void* data) {
 }
 
 Status ExecutionContext::SetTensorAddress(int io_index, void* data) {
-  if (io_index < 0 || io_index >= engine_->NumIOTensors()) {
-    return OutOfRange("I/O tensor index " + std::to_string(io_index) + " is out of range (the engine has " +
-                      std::to_string(engine_->NumIOTensors()) + ")");
-  }
-  const std::string& name = engine_->IOTensor(io_index).name;
-  if (data == nullptr) return InvalidArgument("null address for tensor '" + name + "'", name);
+  EDGERT_RETURN_IF_ERROR(CheckTensorAddress(engine_->IOTensors(), io_index, data));
   bindings_[static_cast<size_t>(io_index)] = data;
   return Status::Ok();
 }
@@ -208,14 +231,7 @@ Status ExecutionContext::SetTensorAddress(int io_index, void* data) {
 Status ExecutionContext::Enqueue() {
   const Engine& engine = *engine_;
   const int n_io = engine.NumIOTensors();
-  for (int i = 0; i < n_io; ++i) {
-    if (bindings_[static_cast<size_t>(i)] == nullptr) {
-      const IOTensorInfo& io = engine.IOTensor(i);
-      return InvalidArgument(std::string(io.is_input ? "input" : "output") + " '" + io.name +
-                                 "' has no address; call SetTensorAddress first",
-                             io.name);
-    }
-  }
+  EDGERT_RETURN_IF_ERROR(CheckAllBound(engine.IOTensors(), bindings_));
   if (poison_arena_) std::memset(arena_, 0xFF, engine.ArenaBytes());
   for (int i = 0; i < n_io; ++i) {
     if (!engine.IOTensor(i).is_input) continue;

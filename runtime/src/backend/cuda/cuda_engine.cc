@@ -531,26 +531,14 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::CreateFromPlan(const std::stri
   return engine;
 }
 
-int CudaEngine::FindIOTensor(const std::string& name) const {
-  for (size_t i = 0; i < io_.size(); ++i) {
-    if (io_[i].name == name) return static_cast<int>(i);
-  }
-  return -1;
-}
+int CudaEngine::FindIOTensor(const std::string& name) const { return FindIOTensorIndex(io_, name); }
 
 StatusOr<std::unique_ptr<CudaExecutionContext>> CudaEngine::CreateContext(void* device_arena, size_t bytes) const {
   EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(options_.device_id));
   std::unique_ptr<CudaExecutionContext> context(new CudaExecutionContext(shared_from_this()));
   CudaContextState& st = *context->state_;
   if (device_arena != nullptr) {
-    if (bytes < arena_bytes_) {
-      return InvalidArgument("the arena given to CreateContext has " + std::to_string(bytes) +
-                             " bytes; the engine needs " + std::to_string(arena_bytes_) + " (ArenaBytes())");
-    }
-    if (reinterpret_cast<uintptr_t>(device_arena) % arena_alignment_ != 0) {
-      return InvalidArgument("the arena given to CreateContext is not aligned to " + std::to_string(arena_alignment_) +
-                             " bytes (ArenaAlignment())");
-    }
+    EDGERT_RETURN_IF_ERROR(CheckCallerArena(device_arena, bytes, arena_bytes_, arena_alignment_));
     context->arena_ = static_cast<char*>(device_arena);
   } else {
     const cudaError_t err = cudaMalloc(&st.owned_arena, arena_bytes_);
@@ -602,12 +590,7 @@ Status CudaExecutionContext::SetTensorAddress(const std::string& name, void* dat
 }
 
 Status CudaExecutionContext::SetTensorAddress(int io_index, void* data) {
-  if (io_index < 0 || io_index >= engine_->NumIOTensors()) {
-    return OutOfRange("I/O tensor index " + std::to_string(io_index) + " is out of range (the engine has " +
-                      std::to_string(engine_->NumIOTensors()) + ")");
-  }
-  const std::string& name = engine_->IOTensor(io_index).name;
-  if (data == nullptr) return InvalidArgument("null address for tensor '" + name + "'", name);
+  EDGERT_RETURN_IF_ERROR(CheckTensorAddress(engine_->IOTensors(), io_index, data));
   state_->bindings[static_cast<size_t>(io_index)] = data;
   return Status::Ok();
 }
@@ -662,15 +645,7 @@ Status EnqueueBody(const CudaEngine& engine, CudaContextState& st, void* arena, 
 Status CudaExecutionContext::Enqueue(CudaStream stream) {
   const CudaEngine& engine = *engine_;
   CudaContextState& st = *state_;
-  const int n_io = engine.NumIOTensors();
-  for (int i = 0; i < n_io; ++i) {
-    if (st.bindings[static_cast<size_t>(i)] == nullptr) {
-      const IOTensorInfo& io = engine.IOTensor(i);
-      return InvalidArgument(std::string(io.is_input ? "input" : "output") + " '" + io.name +
-                                 "' has no address; call SetTensorAddress first",
-                             io.name);
-    }
-  }
+  EDGERT_RETURN_IF_ERROR(CheckAllBound(engine.IOTensors(), st.bindings));
   EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(engine.device_id()));
   // The legacy default stream cannot be captured: work queued there runs eagerly.
   if (!st.graphs || !st.warmed_up || stream == nullptr) {
