@@ -50,10 +50,15 @@ def main():
     ap.add_argument("--edgert-args", default="--device cuda --fp16")
     ap.add_argument("--threshold", type=float, default=0.05)
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--shape", default="", help="input shape for dynamic models, e.g. 1x3x640x640")
     args = ap.parse_args()
     model = onnx.load(args.model)
     inp = model.graph.input[0]
     shape = [d.dim_value for d in inp.type.tensor_type.shape.dim]
+    if args.shape:
+        shape = [int(v) for v in args.shape.split("x")]
+    elif any(v <= 0 for v in shape):
+        ap.error(f"input '{inp.name}' has dynamic dimensions {shape}: give --shape")
     x = np.random.default_rng(args.seed).standard_normal(shape).astype(np.float32)
     tensors = [o for n in model.graph.node if n.op_type not in ("Constant",) for o in n.output[:1]]
     cache = {}

@@ -12,7 +12,8 @@ apt_packages=(
   protobuf-compiler libprotobuf-dev libonnx-dev
   flatbuffers-compiler libflatbuffers-dev
   libyaml-cpp-dev
-  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev
+  libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
+  gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   googletest libgtest-dev
   clang libclang-rt-14-dev

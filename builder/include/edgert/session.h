@@ -1,0 +1,116 @@
+// An inference session: the one object applications, the GStreamer element and edgert-app use to
+// run a model. It resolves the backend (CUDA when this build has it and a GPU is visible, else the
+// reference CPU engine), gets the plan from the plan cache (building it on a miss, with the CUDA
+// tactic pass) or loads a given plan, creates the engine and one execution context, and owns one
+// buffer per I/O tensor, bound once.
+//
+// Usage:
+//   SessionOptions o; o.model = "det.onnx"; o.shapes["images"] = {1, 3, 640, 640};
+//   auto session = Session::Open(o);                     // may build: seconds to minutes
+//   float* in = static_cast<float*>((*session)->InputBuffer(0));   // device memory on CUDA
+//   ... write the input there (PreprocessCuda on (*session)->stream(), or CopyInputFromHost) ...
+//   (*session)->Run();                                   // outputs land in host tensors
+//   const Tensor& out = (*session)->Output(0);
+//
+// Memory: Open() allocates everything (arena, I/O buffers, pinned host outputs); Run() allocates
+// nothing. On CUDA the input buffers are device memory and the outputs are copied into pinned host
+// tensors at the end of Run(); on the CPU every buffer is host memory.
+//
+// Thread rules: a session is used by one thread at a time. Open() may run on a worker thread while
+// another session serves frames (the element swaps sessions when a background build finishes).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "edgert/engine.h"
+#include "edgert/plan.h"
+#include "edgert/precision.h"
+#include "edgert/status.h"
+#include "edgert/tensor.h"
+
+namespace edgert {
+
+// A graph input of an ONNX model as declared (dynamic dimensions are -1).
+struct ModelInput {
+  std::string name;
+  DataType dtype = DataType::kUndefined;
+  Shape shape;
+};
+// The model's graph inputs (initializers excluded), in order. Errors name the file.
+StatusOr<std::vector<ModelInput>> ReadModelInputs(const std::string& onnx_path);
+
+struct SessionOptions {
+  std::string model;  // ONNX model (the plan comes from the cache), or
+  std::string plan;   // a plan file (validated for this device and version); one of the two
+  std::string device = "auto";  // cpu | cuda | auto
+  int device_id = 0;
+  // fp32 | fp16 ("best" = fp16 on CUDA, fp32 on the CPU), as text so YAML and properties pass it
+  // through; int8 is refused until INT8 plans exist, with the reason.
+  std::string precision = "fp32";
+  std::map<std::string, Shape> shapes;  // build-time shapes of dynamic inputs (models only)
+  std::string cache_dir;                // empty: DefaultPlanCacheDir()
+  bool use_cache = true;                // false: build in memory, store nothing
+  int tactic_level = 1;                 // CUDA builds
+  std::string timing_cache;             // CUDA builds ("" = none)
+  // Receives the cache's lines ("plan cache: hit ...") and build progress ("tactics 12/57 ...").
+  std::function<void(const std::string&)> logger;
+};
+
+// How Open() got its plan and what it runs on.
+struct SessionInfo {
+  std::string backend;       // "cpu" or "cuda"
+  Precision precision = Precision::kFp32;
+  std::string backend_line;  // "cpu (reference engine)" / "cuda fp16 on <device key>"
+  std::string plan_path;     // the cache entry or the given plan ("" when built in memory)
+  std::string cache_outcome;  // "hit", "built", "rebuilt", "plan file" or "in memory"
+  double build_seconds = 0;
+  double open_seconds = 0;   // the whole Open()
+};
+
+class Session {
+ public:
+  virtual ~Session() = default;
+  static StatusOr<std::unique_ptr<Session>> Open(const SessionOptions& options);
+
+  const SessionInfo& info() const { return info_; }
+  // Inputs first, then outputs, as the engine lists them.
+  const std::vector<IOTensorInfo>& IOTensors() const { return io_; }
+  int NumInputs() const { return num_inputs_; }
+  int NumOutputs() const { return static_cast<int>(io_.size()) - num_inputs_; }
+  const IOTensorInfo& InputInfo(int i) const { return io_[static_cast<size_t>(i)]; }
+  const IOTensorInfo& OutputInfo(int i) const { return io_[static_cast<size_t>(num_inputs_ + i)]; }
+  // Index of input `name`, or -1.
+  int FindInput(const std::string& name) const;
+
+  bool on_gpu() const { return info_.backend == "cuda"; }
+  // The CUDA stream Run() uses (a cudaStream_t); nullptr on the CPU. Work queued on it before Run()
+  // (preprocessing into InputBuffer) is ordered before inference.
+  virtual void* stream() const = 0;
+  // Input i's buffer in the engine's memory (device on CUDA, host on the CPU), of the engine's
+  // dtype and shape; fixed for the session's life.
+  virtual void* InputBuffer(int i) = 0;
+  // Copies `bytes` (the whole input) from host memory into input i's buffer (async on stream()).
+  virtual Status CopyInputFromHost(int i, const void* data, size_t bytes) = 0;
+  // Runs the network and leaves every output in a host tensor; returns when they are there.
+  virtual Status Run() = 0;
+  virtual const Tensor& Output(int i) const = 0;
+
+  // Host<->device copies Run() and CopyInputFromHost() made so far (0 on the CPU backend).
+  int64_t h2d_copies() const { return h2d_copies_; }
+  int64_t d2h_copies() const { return d2h_copies_; }
+
+ protected:
+  Session() = default;
+  SessionInfo info_;
+  std::vector<IOTensorInfo> io_;
+  int num_inputs_ = 0;
+  int64_t h2d_copies_ = 0;
+  int64_t d2h_copies_ = 0;
+};
+
+}  // namespace edgert

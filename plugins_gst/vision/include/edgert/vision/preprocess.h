@@ -1,0 +1,30 @@
+// Preprocessing: one pass from a video frame to the network's float32 NCHW input — color
+// conversion (YUV BT.601 limited range to RGB), resize (bilinear, half-pixel centres) as stretch,
+// letterbox or center-crop, color order, scale/mean/std, layout. The CPU version is the reference;
+// the CUDA version is one kernel writing straight into the engine's input binding and must match it
+// within 1e-3 absolute (in normalized units) per element.
+#pragma once
+
+#include "edgert/status.h"
+#include "edgert/vision/frame.h"
+#include "edgert/vision/model_config.h"
+
+namespace edgert::vision {
+
+// The transform preprocessing applies for `frame` size and `config` (letterbox scale and padding,
+// stretch scales, center-crop offsets as negative padding).
+InputTransform ComputeInputTransform(int frame_width, int frame_height, const PreprocessConfig& config);
+
+// Writes one image of `config.height` x `config.width` into `dst` (channels = 1 for gray, else 3;
+// planar CHW float32, channel order as config.color says). `frame` must be in host memory.
+// `transform` (optional) receives ComputeInputTransform's result.
+Status PreprocessCpu(const FrameView& frame, const PreprocessConfig& config, float* dst,
+                     InputTransform* transform = nullptr);
+
+// The same on the GPU: `frame` planes are device (or device-mapped host) pointers, `dst` is device
+// memory, the work is queued on `stream` (a cudaStream_t; nullptr = legacy default stream) and
+// nothing is synchronised. Unsupported (with the reason) in a build without CUDA.
+Status PreprocessCuda(const FrameView& frame, const PreprocessConfig& config, float* dst, void* stream,
+                      InputTransform* transform = nullptr);
+
+}  // namespace edgert::vision
