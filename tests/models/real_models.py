@@ -12,6 +12,7 @@ Exit status 0 when every check passes.
 """
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 
@@ -35,8 +36,8 @@ def run_edgert(args, model, x, name):
     d = os.path.join(args.work, name)
     os.makedirs(d, exist_ok=True)
     np.save(os.path.join(d, "input.npy"), x)
-    cmd = [args.edgert, "run", model, "--inputs", os.path.join(d, "input.npy"), "--save-outputs", d,
-           "--device", args.device]
+    cmd = [args.edgert, "run", model, "--inputs", os.path.join(d, "input.npy"), "--save-outputs", d] + \
+        shlex.split(args.edgert_args)
     p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if p.returncode != 0:
         print(p.stdout)
@@ -53,13 +54,18 @@ def main():
     ap.add_argument("--edgert", required=True)
     ap.add_argument("--work", required=True)
     ap.add_argument("--models", default=os.path.join(ROOT, "build", "models"))
-    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--edgert-args", default="--device cpu")
     ap.add_argument("--rtol", type=float, default=1e-4)
+    ap.add_argument("--frame", help="a 640x480 RGB frame rendered earlier (raw bytes), for machines "
+                    "without GStreamer's textoverlay")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     if subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "fetch_models.py"), "--out", args.models]).returncode:
         return 1
-    frame = render_text_frame(os.path.join(args.work, "frame.rgb"))
+    if args.frame:
+        frame = np.fromfile(args.frame, np.uint8).reshape(480, 640, 3)
+    else:
+        frame = render_text_frame(os.path.join(args.work, "frame.rgb"))
     text_rows = np.nonzero((frame < 128).all(axis=2).any(axis=1))[0]
     failures = 0
 
