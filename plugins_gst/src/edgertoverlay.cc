@@ -93,7 +93,7 @@ class Canvas {
         break;
       case PixelFormat::kNV12:
         main_ = cv::Mat(frame.height, frame.width, CV_8UC1, frame.planes[0], frame.strides[0]);
-        chroma_ = cv::Mat(frame.height / 2, frame.width / 2, CV_8UC2, frame.planes[1], frame.strides[1]);
+        chroma_ = cv::Mat((frame.height + 1) / 2, (frame.width + 1) / 2, CV_8UC2, frame.planes[1], frame.strides[1]);
         break;
       default:
         break;
@@ -228,15 +228,25 @@ Status CheckFrame(const MutableFrame& frame) {
           std::string("edgertoverlay cannot draw on ") + edgert::vision::PixelFormatName(frame.format) + " frames",
           "format");
   }
-  edgert::vision::FrameView view;
-  view.format = frame.format;
-  view.width = frame.width;
-  view.height = frame.height;
-  for (int i = 0; i < 2; ++i) {
-    view.planes[i] = frame.planes[i];
-    view.strides[i] = frame.strides[i];
+  // Odd NV12 sizes are valid in GStreamer (the chroma plane rounds up), so not ValidateFrame.
+  if (frame.width <= 0 || frame.height <= 0) {
+    return InvalidArgument(
+        "frame size " + std::to_string(frame.width) + "x" + std::to_string(frame.height) + " is not positive", "frame");
   }
-  return edgert::vision::ValidateFrame(view);
+  const int bytes_per_pixel = frame.format == PixelFormat::kRGBA || frame.format == PixelFormat::kBGRx ? 4
+                              : frame.format == PixelFormat::kNV12                                     ? 1
+                                                                                                       : 3;
+  const int planes = frame.format == PixelFormat::kNV12 ? 2 : 1;
+  for (int i = 0; i < planes; ++i) {
+    const int row_bytes = i == 0 ? frame.width * bytes_per_pixel : (frame.width + 1) / 2 * 2;
+    if (frame.planes[i] == nullptr || frame.strides[i] < row_bytes) {
+      return InvalidArgument("plane " + std::to_string(i) + " is null or its stride " +
+                                 std::to_string(frame.strides[i]) + " is below the row size " +
+                                 std::to_string(row_bytes),
+                             "frame");
+    }
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -295,6 +305,24 @@ Status DrawResults(const FrameResults& results, const DrawOptions& options, cons
   }
   return Status::Ok();
 }
+
+#if defined(EDGERT_HAVE_CUDA)
+std::vector<CudaBox> CudaBoxesFor(const FrameResults& results, int width, int height, int line_width, bool bgr) {
+  std::vector<CudaBox> boxes;
+  for (const auto& d : results.detections) {
+    const PixelBox box = ToPixelBox(d, width, height);
+    if (box.x0 >= box.x1 || box.y0 >= box.y1) continue;
+    const Rgb c = ClassColor(d.class_id);
+    CudaBox cbox{box.x0, box.y0, box.x1, box.y1, line_width, {}};
+    cbox.bytes[0] = bgr ? c.b : c.r;
+    cbox.bytes[1] = c.g;
+    cbox.bytes[2] = bgr ? c.r : c.b;
+    cbox.bytes[3] = 255;
+    boxes.push_back(cbox);
+  }
+  return boxes;
+}
+#endif
 
 }  // namespace edgert::overlay
 
@@ -462,18 +490,8 @@ GstFlowReturn DrawCudaFrame(GstEdgertOverlay* self, GstBuffer* buffer, const edg
   const int width = GST_VIDEO_FRAME_WIDTH(&frame), height = GST_VIDEO_FRAME_HEIGHT(&frame);
   const bool bgr = GST_VIDEO_FRAME_FORMAT(&frame) == GST_VIDEO_FORMAT_BGRx;
   const edgert::overlay::DrawOptions options = GetOptions(self);
-  std::vector<edgert::overlay::CudaBox> boxes;
-  for (const auto& d : results.detections) {
-    const edgert::overlay::PixelBox box = edgert::overlay::ToPixelBox(d, width, height);
-    if (box.x0 >= box.x1 || box.y0 >= box.y1) continue;
-    const edgert::overlay::Rgb c = edgert::overlay::ClassColor(d.class_id);
-    edgert::overlay::CudaBox cbox{box.x0, box.y0, box.x1, box.y1, options.line_width, {}};
-    cbox.bytes[0] = bgr ? c.b : c.r;
-    cbox.bytes[1] = c.g;
-    cbox.bytes[2] = bgr ? c.r : c.b;
-    cbox.bytes[3] = 255;
-    boxes.push_back(cbox);
-  }
+  const std::vector<edgert::overlay::CudaBox> boxes =
+      edgert::overlay::CudaBoxesFor(results, width, height, options.line_width, bgr);
   edgert::Status status;
   if (!gst_cuda_context_push(cmem->context)) {
     status = edgert::Status(edgert::StatusCode::kDevice, "gst_cuda_context_push failed", "edgertoverlay");

@@ -64,4 +64,11 @@ struct MutableFrame {
 edgert::Status DrawResults(const edgert::vision::FrameResults& results, const DrawOptions& options,
                            const MutableFrame& frame);
 
+#if defined(EDGERT_HAVE_CUDA)
+// The boxes of `results` for DrawBoxesCuda on a width x height RGBA (bgr false) or BGRx (bgr true)
+// frame: pixel boxes as ToPixelBox, empty ones left out, colours as DrawResults writes them.
+std::vector<CudaBox> CudaBoxesFor(const edgert::vision::FrameResults& results, int width, int height, int line_width,
+                                  bool bgr);
+#endif
+
 }  // namespace edgert::overlay

@@ -210,6 +210,33 @@ TEST_F(OverlayTest, BoxOutlineOnNv12LumaAndChroma) {
   gst_buffer_unref(out);
 }
 
+// Odd NV12 sizes: the chroma plane rounds up, and its last column and row are drawn too.
+TEST_F(OverlayTest, OddSizedNv12) {
+  harness_ = gst_harness_new("edgertoverlay");
+  g_object_set(harness_->element, "draw-labels", FALSE, "draw-scores", FALSE, nullptr);
+  gst_video_info_set_format(&info_, GST_VIDEO_FORMAT_NV12, 63, 47);
+  gst_harness_set_src_caps_str(harness_, "video/x-raw,format=NV12,width=63,height=47,framerate=30/1");
+  GstBuffer* in = PatternFrame();
+  EdgertMeta* meta = gst_buffer_add_edgert_meta(in);
+  edgert_meta_results(meta)->detections = {Detection{0.f, 0.f, 63.f, 47.f, kClass, 0.5f, "all"}};
+  const std::vector<uint8_t> in_bytes = Bytes(in);
+  GstBuffer* out = gst_harness_push_and_pull(harness_, in);
+  ASSERT_NE(out, nullptr);
+  const std::vector<uint8_t> out_bytes = Bytes(out);
+  const int y_stride = GST_VIDEO_INFO_PLANE_STRIDE(&info_, 0);
+  const int uv_stride = GST_VIDEO_INFO_PLANE_STRIDE(&info_, 1);
+  const size_t uv_offset = GST_VIDEO_INFO_PLANE_OFFSET(&info_, 1);
+  EXPECT_EQ(out_bytes[0], kClassY);
+  EXPECT_EQ(out_bytes[static_cast<size_t>(46) * y_stride + 62], kClassY);
+  EXPECT_EQ(out_bytes[static_cast<size_t>(20) * y_stride + 30], in_bytes[static_cast<size_t>(20) * y_stride + 30]);
+  const size_t last_chroma = uv_offset + static_cast<size_t>(23) * uv_stride + 2 * 31;
+  EXPECT_EQ(out_bytes[last_chroma], kClassU);
+  EXPECT_EQ(out_bytes[last_chroma + 1], kClassV);
+  const size_t middle_chroma = uv_offset + static_cast<size_t>(10) * uv_stride + 2 * 15;
+  EXPECT_EQ(out_bytes[middle_chroma], in_bytes[middle_chroma]);
+  gst_buffer_unref(out);
+}
+
 TEST_F(OverlayTest, NoMetaPassesTheSameBufferUnchanged) {
   for (const char* format : {"RGB", "BGRx", "NV12"}) {
     SCOPED_TRACE(format);
