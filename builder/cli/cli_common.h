@@ -2,6 +2,7 @@
 // command's entry point and help text.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,8 +37,10 @@ std::string MemoryFiguresLine(const MemoryFigures& figures);
 #define EDGERT_INT8_OPTIONS_HELP                                                                          \
   "  --int8                  calibrate INT8 scales and run the accuracy gate (see README: the plan\n"   \
   "                          itself stays FP32/FP16 until the CUDA backend has INT8 kernels)\n"         \
-  "  --calib DIR             calibration data: .npy/.pb tensor files (the GStreamer element's captures,\n" \
-  "                          NNNNNN.npy of [1,C,H,W] float32), sorted by name\n"                        \
+  "  --calib DIR             calibration data, sorted by name: .npy/.pb tensor files (the GStreamer\n"  \
+  "                          element's captures, NNNNNN.npy of [1,C,H,W] float32) or pictures\n"       \
+  "                          (.jpg/.png/.bmp, preprocessed as --model-config says)\n"                   \
+  "  --model-config YAML     the model config whose input: section preprocesses calibration pictures\n" \
   "  --calib-cache FILE      the calibration cache (TensorRT's text format; default beside the plan,\n" \
   "                          NAME.calib, with its key in NAME.calib.key); a cache without a key file\n" \
   "                          (e.g. from TensorRT) is used as given\n"                                   \
@@ -49,6 +52,7 @@ std::string MemoryFiguresLine(const MemoryFigures& figures);
 struct Int8Options {
   bool enabled = false;
   std::string calib_dir;
+  std::string model_config;  // YAML whose `input:` preprocessing applies to picture folders
   std::string cache_path;  // empty: DefaultCachePath(plan or model)
   CalibratorKind calibrator = CalibratorKind::kEntropy;
   double percentile = kDefaultPercentile;
@@ -60,6 +64,9 @@ struct Int8Options {
 std::string ParseInt8Arg(const std::vector<std::string>& args, size_t* i, Int8Options* o, bool* matched);
 // "model.plan" / "model.onnx" -> "model.calib".
 std::string DefaultCachePath(const std::string& plan_or_model);
+// The calibration data of --calib DIR: tensor files, or pictures preprocessed per --model-config
+// (calib_images.cc).
+StatusOr<std::unique_ptr<CalibrationData>> OpenCliCalibrationData(const Int8Options& o, const NetworkDef& network);
 // Calibrates (or reuses the cache), writes cache + key and runs the accuracy gate, printing each step.
 Status RunInt8Steps(const NetworkDef& network, const Int8Options& o, const std::string& cache_path);
 

@@ -1,7 +1,8 @@
 // INT8 on the CLI: `edgert calibrate` and the --int8 part of `edgert build`.
 //
 // RunInt8Steps (both commands):
-//   1. open the calibration data (--calib DIR) for the FP32 network and split its batches: the last
+//   1. open the calibration data (--calib DIR: tensor files, or pictures with --model-config) for the FP32 network and
+//   split its batches: the last
 //      fifth (at least one, when there are two or more) is held out for the accuracy gate; the
 //      calibrator uses the others, at most --calib-batches of them;
 //   2. the cache (--calib-cache FILE, else beside the plan): reused when its sidecar key matches the
@@ -20,7 +21,7 @@
 namespace edgert {
 
 const char kCalibrateHelp[] =
-    "usage: edgert calibrate MODEL.onnx --calib DIR -o CACHE [--shapes NAME:DIMS[,...]]\n"
+    "usage: edgert calibrate MODEL.onnx --calib DIR [--model-config YAML] -o CACHE [--shapes NAME:DIMS[,...]]\n"
     "                        [--calibrator entropy|percentile|minmax] [--percentile P] [--calib-batches N]\n"
     "                        [--int8-error-budget X]\n"
     "\n"
@@ -38,6 +39,9 @@ std::string ParseInt8Arg(const std::vector<std::string>& args, size_t* i, Int8Op
   } else if (a == "--calib") {
     if (!has_value) return "--calib needs a directory";
     o->calib_dir = args[++*i];
+  } else if (a == "--model-config") {
+    if (!has_value) return "--model-config needs a YAML file";
+    o->model_config = args[++*i];
   } else if (a == "--calib-cache") {
     if (!has_value) return "--calib-cache needs a file name";
     o->cache_path = args[++*i];
@@ -89,7 +93,7 @@ Status RunInt8Steps(const NetworkDef& network, const Int8Options& o, const std::
   std::unique_ptr<CalibrationData> data;
   std::vector<int> calib, eval;
   if (!o.calib_dir.empty()) {
-    EDGERT_ASSIGN_OR_RETURN(data, OpenCalibrationData(o.calib_dir, network));
+    EDGERT_ASSIGN_OR_RETURN(data, OpenCliCalibrationData(o, network));
     const int total = data->NumBatches();
     const int held_out = total >= 2 ? std::max(1, total / 5) : 0;
     int n_calib = total - held_out;

@@ -375,6 +375,58 @@ TEST(Calibrate, ReadsCapturedNpyFramesInNameOrder) {
   EXPECT_EQ(OpenCalibrationData(empty.path(), net).status().code(), StatusCode::kNotFound);
 }
 
+// x [2, 1, 1, 2] Relu network for picture folders: the test loader stands in for the vision helpers'
+// decoder and preprocessing, turning a file holding "a b" into the tensor [1, 1, 1, 2] {a, b}.
+TEST(Calibrate, PictureFoldersGoThroughTheLoaderInNameOrder) {
+  NetworkDef net;
+  net.tensors.push_back({"x", DataType::kFloat32, {2, 1, 1, 2}, {}});
+  net.tensors.push_back({"y", DataType::kFloat32, {2, 1, 1, 2}, {}});
+  LayerDef relu;
+  relu.name = "relu";
+  relu.op = OpType::kRelu;
+  relu.opset = 13;
+  relu.inputs = {0};
+  relu.outputs = {1};
+  net.layers = {relu};
+  net.inputs = {0};
+  net.outputs = {1};
+  TempDir dir;
+  testing_util::WriteFile(dir.File("b.PNG"), "3 4");
+  testing_util::WriteFile(dir.File("a.jpg"), "1 2");
+  testing_util::WriteFile(dir.File("c.bmp"), "5 6");
+  testing_util::WriteFile(dir.File("notes.txt"), "7 8");
+  std::vector<std::string> loaded;
+  ImageLoader loader = [&loaded](const std::string& path) -> StatusOr<Tensor> {
+    loaded.push_back(path.substr(path.rfind('/') + 1));
+    float a = 0, b = 0;
+    if (std::sscanf(testing_util::ReadFile(path).c_str(), "%f %f", &a, &b) != 2) return InvalidArgument("bad", path);
+    return Tensor::FromVector<float>({a, b}, {1, 1, 1, 2});
+  };
+  EXPECT_TRUE(DirHasImages(dir.path()));
+  auto data = OpenImageCalibrationData(dir.path(), net, loader, "w=2 h=1");
+  ASSERT_TRUE(data.ok()) << data.status().message();
+  EXPECT_EQ((*data)->NumBatches(), 1);  // three pictures, batches of two
+  auto batch = (*data)->Batch(0);
+  ASSERT_TRUE(batch.ok()) << batch.status().message();
+  EXPECT_EQ(Values<float>((*batch)[0]), (std::vector<float>{1, 2, 3, 4}));
+  EXPECT_EQ(loaded, (std::vector<std::string>{"a.jpg", "b.PNG"}));
+  // The preprocessing takes part in the data hash.
+  auto other = OpenImageCalibrationData(dir.path(), net, loader, "w=2 h=2");
+  ASSERT_TRUE(other.ok());
+  EXPECT_NE((*other)->DataHash(), (*data)->DataHash());
+  // A loader result of the wrong shape names the picture.
+  ImageLoader wrong = [](const std::string&) -> StatusOr<Tensor> {
+    return Tensor::FromVector<float>({1, 2, 3}, {1, 1, 1, 3});
+  };
+  auto bad = OpenImageCalibrationData(dir.path(), net, wrong, "");
+  ASSERT_TRUE(bad.ok());
+  auto b0 = (*bad)->Batch(0);
+  ASSERT_FALSE(b0.ok());
+  EXPECT_NE(b0.status().message().find("a.jpg"), std::string::npos);
+  TempDir empty;
+  EXPECT_FALSE(DirHasImages(empty.path()));
+}
+
 TEST(SimulateInt8, PerChannelWeightFakeQuantization) {
   Tensor w = Tensor::FromVector<float>({1.f, -0.5f, 0.25f, 2.f, 1.f, 0.3f}, {2, 3});
   auto fq = FakeQuantizePerChannel(w, 0);

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -135,6 +136,21 @@ class CalibrationData {
 // Other files (README, images) are ignored; a directory with no tensor file, a file of another shape
 // or dtype, and a network with several inputs are errors naming the directory or the file.
 StatusOr<std::unique_ptr<CalibrationData>> OpenCalibrationData(const std::string& dir, const NetworkDef& network);
+
+// Decodes and preprocesses one picture into a [1, C, H, W] float32 tensor (the CLI passes
+// vision::LoadImageAsInput with the model config's preprocessing). Called from one thread.
+using ImageLoader = std::function<StatusOr<Tensor>(const std::string& path)>;
+
+// A directory of pictures (*.jpg, *.jpeg, *.png, *.bmp, any case), sorted by name, for a network
+// with one float input [N, C, H, W]: each picture, through `loader`, is one sample; N samples make a
+// batch (a trailing partial batch is dropped). `preprocess_key` (e.g. the model config's
+// preprocessing fields as text) joins the data hash, so changed preprocessing recalibrates. Errors
+// name the directory, or the picture whose tensor does not fit the input.
+StatusOr<std::unique_ptr<CalibrationData>> OpenImageCalibrationData(const std::string& dir, const NetworkDef& network,
+                                                                    ImageLoader loader,
+                                                                    const std::string& preprocess_key);
+// True when `dir` holds at least one picture OpenImageCalibrationData would read.
+bool DirHasImages(const std::string& dir);
 
 // Test and API helper: batches held in memory (`batches[i]` in network input order); the hash is
 // over the tensors' bytes.

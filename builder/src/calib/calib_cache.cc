@@ -5,6 +5,7 @@
 // "<header>\n" then "<name>: <hex>\n" per entry (the last newline only when final_newline).
 #include <unistd.h>
 
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
