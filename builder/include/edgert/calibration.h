@@ -59,7 +59,7 @@ struct AbsHistogram {
 //     i = 128 .. N bins, P = counts[0, i) with the counts at and beyond i added to P[i-1]; Q =
 //     counts[0, i) merged into 128 groups (group j = bins [j*m, (j+1)*m), m = i / 128, the last
 //     group also takes the remainder) and spread back evenly over the group's non-zero bins; both
-//     normalised and smoothed (eps = 1e-4 moved onto zero bins, as MXNet / TVM do); the i with the
+//     smoothed (normalised, eps = 1e-4 on every zero bin, normalised again); the i with the
 //     smallest KL(P || Q) wins (the first on ties) and the threshold is its upper edge i * width.
 double PercentileThreshold(const AbsHistogram& hist, double percentile);
 double EntropyThreshold(const AbsHistogram& hist, int quantized_levels = kQuantizedLevels);

@@ -6,8 +6,9 @@
 //   2. Q: counts[0, i) (without the outliers) summed in `levels` groups of m = i / levels bins (the
 //      last group also takes the i % levels remaining bins), each group's sum spread evenly over its
 //      bins whose count is non-zero (zero bins stay zero);
-//   3. both normalised to sum 1, then smoothed: eps = 1e-4 is given to every zero bin and taken
-//      proportionally from the non-zero ones (MXNet's _smooth_distribution), so KL stays finite;
+//   3. both smoothed so KL stays finite: each normalised to sum 1, eps = 1e-4 given to every zero
+//      bin, normalised again (MXNet's _smooth_distribution takes eps from the non-zero bins instead,
+//      which goes negative when a bin is smaller than the eps it must give);
 //   4. KL(P || Q) = sum_k P[k] log(P[k] / Q[k]).
 // The smallest KL wins, the first on ties; the threshold is i * bin_width.
 #include <cmath>
@@ -63,22 +64,18 @@ double PercentileThreshold(const AbsHistogram& hist, double percentile) {
 
 namespace {
 
-// Step 3: normalise and move eps onto the zero bins; false when the distribution is all zero.
+// Step 3: eps onto every zero bin, then normalise to sum 1; false when the distribution is all zero.
 bool NormalizeSmooth(std::vector<double>& d) {
   constexpr double kEps = 1e-4;
   double sum = 0;
-  size_t zeros = 0;
-  for (double v : d) {
-    sum += v;
-    if (v == 0) ++zeros;
-  }
+  for (double v : d) sum += v;
   if (sum <= 0) return false;
-  const size_t nonzeros = d.size() - zeros;
-  const double eps1 = zeros == 0 ? 0.0 : kEps * static_cast<double>(zeros) / static_cast<double>(nonzeros);
+  double smoothed = 0;
   for (double& v : d) {
-    v /= sum;
-    v = v == 0 ? kEps : v - eps1;
+    v = v == 0 ? kEps : v / sum;
+    smoothed += v;
   }
+  for (double& v : d) v /= smoothed;
   return true;
 }
 

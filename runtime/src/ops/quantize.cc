@@ -64,7 +64,10 @@ StatusOr<QuantLayout> ResolveLayout(const OpContext& ctx, const Shape& x, const 
   EDGERT_ASSIGN_OR_RETURN(int64_t block, AttrInt(ctx, "block_size", 0));
   if (block < 0) return ctx.Error("attribute 'block_size' must be >= 0, not " + std::to_string(block));
   if (block > 0 && ctx.opset() < 21) return ctx.Error("attribute 'block_size' needs opset 21");
-  if (block == 0 && scale_count == 1 && scale.size() <= 1) return layout;  // per tensor
+  if (block == 0 && scale_count == 1 && scale.size() <= 1) {  // per tensor: one run over every element
+    layout.inner = NumElements(x);
+    return layout;
+  }
   if (ctx.opset() < 13) {
     return ctx.Error("opset " + std::to_string(ctx.opset()) + " needs a scalar scale, not shape " +
                      ShapeToString(scale));
