@@ -34,18 +34,18 @@ bool LooksLikePlan(const std::string& path);
 std::string MemoryFiguresLine(const MemoryFigures& figures);
 
 // INT8 options shared by `edgert build` and `edgert calibrate` (int8_command.cc).
-#define EDGERT_INT8_OPTIONS_HELP                                                                          \
-  "  --int8                  calibrate INT8 scales and run the accuracy gate (see README: the plan\n"   \
-  "                          itself stays FP32/FP16 until the CUDA backend has INT8 kernels)\n"         \
-  "  --calib DIR             calibration data, sorted by name: .npy/.pb tensor files (the GStreamer\n"  \
-  "                          element's captures, NNNNNN.npy of [1,C,H,W] float32) or pictures\n"       \
-  "                          (.jpg/.png/.bmp, preprocessed as --model-config says)\n"                   \
-  "  --model-config YAML     the model config whose input: section preprocesses calibration pictures\n" \
-  "  --calib-cache FILE      the calibration cache (TensorRT's text format; default beside the plan,\n" \
-  "                          NAME.calib, with its key in NAME.calib.key); a cache without a key file\n" \
-  "                          (e.g. from TensorRT) is used as given\n"                                   \
-  "  --calibrator KIND       entropy (default; TensorRT's EntropyCalibration2), percentile, minmax\n"   \
-  "  --percentile P          the percentile calibrator's percentile (default 99.99)\n"                  \
+#define EDGERT_INT8_OPTIONS_HELP                                                                         \
+  "  --int8                  calibrate INT8 scales and run the accuracy gate (see README: the plan\n"    \
+  "                          itself stays FP32/FP16 until the CUDA backend has INT8 kernels)\n"          \
+  "  --calib DIR             calibration data, sorted by name: .npy/.pb tensor files (the GStreamer\n"   \
+  "                          element's captures, NNNNNN.npy of [1,C,H,W] float32) or pictures\n"         \
+  "                          (.jpg/.png/.bmp, preprocessed as --model-config says)\n"                    \
+  "  --model-config YAML     the model config whose input: section preprocesses calibration pictures\n"  \
+  "  --calib-cache FILE      the calibration cache (TensorRT's text format; default beside the plan,\n"  \
+  "                          NAME.calib, with its key in NAME.calib.key); a cache without a key file\n"  \
+  "                          (e.g. from TensorRT) is used as given\n"                                    \
+  "  --calibrator KIND       entropy (default; TensorRT's EntropyCalibration2), percentile, minmax\n"    \
+  "  --percentile P          the percentile calibrator's percentile (default 99.99)\n"                   \
   "  --calib-batches N       calibrate on at most N batches (the last fifth is held out for the gate)\n" \
   "  --int8-error-budget X   relative L2 output error the gate allows (default 0.05)\n"
 
@@ -53,7 +53,7 @@ struct Int8Options {
   bool enabled = false;
   std::string calib_dir;
   std::string model_config;  // YAML whose `input:` preprocessing applies to picture folders
-  std::string cache_path;  // empty: DefaultCachePath(plan or model)
+  std::string cache_path;    // empty: DefaultCachePath(plan or model)
   CalibratorKind calibrator = CalibratorKind::kEntropy;
   double percentile = kDefaultPercentile;
   int calib_batches = 0;  // 0: all but the held-out ones
