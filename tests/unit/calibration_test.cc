@@ -369,6 +369,36 @@ TEST(Calibrate, MinMaxRangesOfInputsAndActivations) {
   EXPECT_EQ((*one)[0].amax, 1.5f);
 }
 
+// The histogram pass end to end: x = 0, -1, 2, -3, ..., +-999 (|x| = 0..999), 2048 bins of width
+// 999/2048. The 500th |x| (499) falls in bin floor(499 * 2048 / 999) = 1022, so the 50th
+// percentile is that bin's upper edge 1023 * 999 / 2048.
+TEST(Calibrate, PercentileThroughTheHistogramPass) {
+  NetworkDef net;
+  net.tensors.push_back({"x", DataType::kFloat32, {1, 1000}, {}});
+  net.tensors.push_back({"y", DataType::kFloat32, {1, 1000}, {}});
+  LayerDef relu;
+  relu.name = "relu";
+  relu.op = OpType::kRelu;
+  relu.opset = 13;
+  relu.inputs = {0};
+  relu.outputs = {1};
+  net.layers = {relu};
+  net.inputs = {0};
+  net.outputs = {1};
+  std::vector<float> v(1000);
+  for (int i = 0; i < 1000; ++i) v[i] = i % 2 ? -static_cast<float>(i) : static_cast<float>(i);
+  auto data = InMemoryCalibrationData({{Tensor::FromVector<float>(v, {1, 1000})}});
+  CalibrationOptions o;
+  o.calibrator = CalibratorKind::kPercentile;
+  o.percentile = 50;
+  auto ranges = Calibrate(net, *data, {0}, o);
+  ASSERT_TRUE(ranges.ok()) << ranges.status().message();
+  EXPECT_NEAR((*ranges)[0].amax, 1023 * 999.0 / 2048, 1e-3);
+  // y = Relu(x): 501 zeros (the negative x and x = 0) and 2, 4, ..., 998. Bin 0 = [0, 998/2048)
+  // holds the 501 zeros, already 50% of 1000 -> amax = the upper edge of bin 0.
+  EXPECT_NEAR((*ranges)[1].amax, 998.0 / 2048, 1e-6);
+}
+
 TEST(Calibrate, ReadsCapturedNpyFramesInNameOrder) {
   TempDir dir;
   NetworkDef net = ReluGemmNetwork(std::vector<float>(12, 1.0f));  // input [2, 4]: two samples a batch
