@@ -10,7 +10,9 @@
 //      is used as given when named with --calib-cache; otherwise calibrate and write cache + key;
 //   3. the accuracy gate on the held-out batches (skipped without data), printing per layer whether
 //      it stays INT8 or falls back to float and why.
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
