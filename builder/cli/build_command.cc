@@ -21,7 +21,8 @@ namespace edgert {
 
 const char kBuildHelp[] =
     "usage: edgert build MODEL.onnx (-o OUT.plan | --cache) [--cache-dir DIR] [--shapes NAME:DIMS[,...]]\n"
-    "                    [--device cpu|cuda|auto] [--fp16]\n"
+    "                    [--device cpu|cuda|auto] [--fp16] [--int8 --calib DIR [--calib-batches N]\n"
+    "                    [--calibrator entropy|percentile|minmax] [--calib-cache FILE] [--int8-error-budget X]]\n"
     "\n"
     "Builds the model for this machine's GPU (or the reference CPU backend) and writes the plan: its\n"
     "layers, tensors and weights with the facts that decide where it may run (edgert version, device\n"
@@ -38,6 +39,11 @@ const char kBuildHelp[] =
     "                                 else ~/.cache/edgert)\n"
     "  --shapes NAME:1x3x224x224,...  build-time shapes of inputs with dynamic dimensions\n"
     EDGERT_DEVICE_OPTIONS_HELP
+    EDGERT_INT8_OPTIONS_HELP
+    "\n"
+    "--int8 today: calibrates on the reference CPU engine, writes the calibration cache and its key,\n"
+    "runs the accuracy gate (which layers stay INT8, which fall back to float and why), then writes\n"
+    "the FP32 (or --fp16) plan: INT8 execution needs the CUDA backend's INT8 kernels.\n"
     "\n"
     "The cache key is the SHA-256 of the model's bytes and external data, the build options, the\n"
     "device key and the edgert version; never the file name.\n"
@@ -53,9 +59,11 @@ struct BuildArgs {
   std::string shapes_text;
   bool has_shapes = false;
   DeviceOptions device;
+  Int8Options int8;
 };
 
 std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
+  std::string err;
   for (size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     const bool has_value = i + 1 < args.size();
@@ -74,6 +82,9 @@ std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
       if (b->has_shapes) return "--shapes given twice; list every input in one --shapes";
       b->shapes_text = args[++i];
       b->has_shapes = true;
+    } else if (bool int8_matched = false;
+               !(err = ParseInt8Arg(args, &i, &b->int8, &int8_matched)).empty() || int8_matched) {
+      if (!err.empty()) return err;
     } else if (std::string device_error; ParseDeviceArg(args, &i, &b->device, &device_error)) {
       if (!device_error.empty()) return device_error;
     } else if (a.size() > 1 && a[0] == '-') {
@@ -86,6 +97,9 @@ std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
   }
   if (b->model.empty()) return "no model given";
   if (b->output.empty() && !b->cache) return "give -o OUT.plan, --cache, or both";
+  if (!b->int8.enabled && (!b->int8.calib_dir.empty() || !b->int8.cache_path.empty())) {
+    return "--calib and --calib-cache go with --int8";
+  }
   return "";
 }
 
@@ -192,6 +206,17 @@ int RunBuildCommand(const std::vector<std::string>& args) {
   const DeviceKey device = *device_key;
   const std::string backend_name = *backend;
   const DeviceOptions device_options = b.device;
+  if (b.int8.enabled) {
+    // INT8 calibration and the gate run on the FP32 network (the same for every precision).
+    StatusOr<NetworkDef> fp32 = BuildNetwork(b.model, options);
+    if (!fp32.ok()) return Fail(fp32.status());
+    const std::string cache_path =
+        !b.int8.cache_path.empty() ? b.int8.cache_path : DefaultCachePath(b.output.empty() ? b.model : b.output);
+    Status s = RunInt8Steps(*fp32, b.int8, cache_path);
+    if (!s.ok()) return Fail(s);
+    std::printf("int8: the plan is %s: INT8 execution needs the CUDA backend's INT8 kernels; the scales are in %s\n",
+                PrecisionName(options.precision), cache_path.c_str());
+  }
   if (b.cache) {
     PlanCacheOptions cache_options;
     cache_options.dir = b.cache_dir;

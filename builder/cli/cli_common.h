@@ -2,10 +2,13 @@
 // command's entry point and help text.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "edgert/calibration.h"
 #include "edgert/memory_plan.h"
+#include "edgert/network.h"
 #include "edgert/status.h"
 
 namespace edgert {
@@ -30,6 +33,45 @@ bool LooksLikePlan(const std::string& path);
 // "memory: arena 7225344 bytes (lower bound 7225344, no reuse 45881344: 15.7%)".
 std::string MemoryFiguresLine(const MemoryFigures& figures);
 
+// INT8 options shared by `edgert build` and `edgert calibrate` (int8_command.cc).
+#define EDGERT_INT8_OPTIONS_HELP                                                                         \
+  "  --int8                  calibrate INT8 scales and run the accuracy gate (see README: the plan\n"    \
+  "                          itself stays FP32/FP16 until the CUDA backend has INT8 kernels)\n"          \
+  "  --calib DIR             calibration data, sorted by name: .npy/.pb tensor files (the GStreamer\n"   \
+  "                          element's captures, NNNNNN.npy of [1,C,H,W] float32) or pictures\n"         \
+  "                          (.jpg/.png/.bmp, preprocessed as --model-config says)\n"                    \
+  "  --model-config YAML     the model config whose input: section preprocesses calibration pictures\n"  \
+  "  --calib-cache FILE      the calibration cache (TensorRT's text format; default beside the plan,\n"  \
+  "                          NAME.calib, with its key in NAME.calib.key); a cache without a key file\n"  \
+  "                          (e.g. from TensorRT) is used as given\n"                                    \
+  "  --calibrator KIND       entropy (default; TensorRT's EntropyCalibration2), percentile, minmax\n"    \
+  "  --percentile P          the percentile calibrator's percentile (default 99.99)\n"                   \
+  "  --calib-batches N       calibrate on at most N batches (the last fifth is held out for the gate)\n" \
+  "  --int8-error-budget X   relative L2 output error the gate allows (default 0.05)\n"
+
+struct Int8Options {
+  bool enabled = false;
+  std::string calib_dir;
+  std::string model_config;  // YAML whose `input:` preprocessing applies to picture folders
+  std::string cache_path;    // empty: DefaultCachePath(plan or model)
+  CalibratorKind calibrator = CalibratorKind::kEntropy;
+  double percentile = kDefaultPercentile;
+  int calib_batches = 0;  // 0: all but the held-out ones
+  double error_budget = kDefaultInt8ErrorBudget;
+};
+// Consumes args[*i] (and its value) when it is an INT8 option; `matched` says whether it was.
+// Returns a usage error message, or "".
+std::string ParseInt8Arg(const std::vector<std::string>& args, size_t* i, Int8Options* o, bool* matched);
+// "model.plan" / "model.onnx" -> "model.calib".
+std::string DefaultCachePath(const std::string& plan_or_model);
+// The calibration data of --calib DIR: tensor files, or pictures preprocessed per --model-config
+// (calib_images.cc).
+StatusOr<std::unique_ptr<CalibrationData>> OpenCliCalibrationData(const Int8Options& o, const NetworkDef& network);
+// Calibrates (or reuses the cache), writes cache + key and runs the accuracy gate, printing each step.
+Status RunInt8Steps(const NetworkDef& network, const Int8Options& o, const std::string& cache_path);
+
+extern const char kCalibrateHelp[];
+int RunCalibrateCommand(const std::vector<std::string>& args);
 extern const char kBuildHelp[];
 extern const char kInspectHelp[];
 extern const char kBenchHelp[];

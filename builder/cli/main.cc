@@ -54,8 +54,10 @@ const char kMainHelp[] =
     "  check MODEL.onnx [--shapes NAME:DIMS[,...]]\n"
     "      print, per node, whether edgert can build it; exit 1 if any node is unsupported\n"
     "  build MODEL.onnx (-o OUT.plan | --cache) [--cache-dir DIR] [--shapes NAME:DIMS[,...]]\n"
-    "                 [--device cpu|cuda|auto] [--fp16]\n"
+    "                 [--device cpu|cuda|auto] [--fp16] [--int8 --calib DIR ...]\n"
     "      build a plan for this GPU (or the CPU backend), into a file or through the plan cache\n"
+    "  calibrate MODEL.onnx --calib DIR -o CACHE [--calibrator entropy|percentile|minmax]\n"
+    "      INT8 calibration: TensorRT-format cache of per-tensor scales, then the accuracy gate\n"
     "  inspect PLAN [--json]\n"
     "      print a plan's header, device key, hashes, layers and totals\n"
     "  run MODEL.onnx|PLAN [--shapes ...] [--inputs FILE...] [--save-outputs DIR] [--compare DIR]\n"
@@ -431,6 +433,7 @@ int RunRun(const std::vector<std::string>& args) {
 const char* HelpOf(const std::string& command) {
   if (command == "check") return kCheckHelp;
   if (command == "build") return kBuildHelp;
+  if (command == "calibrate") return kCalibrateHelp;
   if (command == "inspect") return kInspectHelp;
   if (command == "run") return kRunHelp;
   if (command == "bench") return kBenchHelp;
@@ -469,6 +472,7 @@ int Main(int argc, char** argv) {
   }
   if (cmd == "check") return RunCheck(rest);
   if (cmd == "build") return RunBuildCommand(rest);
+  if (cmd == "calibrate") return RunCalibrateCommand(rest);
   if (cmd == "inspect") return RunInspectCommand(rest);
   if (cmd == "run") return RunRun(rest);
   if (cmd == "bench") return RunBenchCommand(rest);

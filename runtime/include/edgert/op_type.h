@@ -102,6 +102,10 @@ enum class OpType : uint16_t {
   kRange = 111,
   // edgert's own fused operators (ids from 120; never in an ONNX model).
   kFusedElementwise = 120,
+  // Quantization (explicit Q/DQ models and the builder's simulated INT8), appended after the
+  // fused operators: ids are never reused or renumbered.
+  kQuantizeLinear = 121,
+  kDequantizeLinear = 122,
 };
 
 struct OpInfo {
@@ -200,9 +204,11 @@ inline constexpr OpInfo kOpTable[] = {
     {OpType::kDropout, "Dropout", 1, 3, 1, 2},
     {OpType::kRange, "Range", 3, 3, 1, 1},
     {OpType::kFusedElementwise, "EdgertFusedElementwise", 1, 1, 1, 1},
+    {OpType::kQuantizeLinear, "QuantizeLinear", 2, 3, 1, 1},
+    {OpType::kDequantizeLinear, "DequantizeLinear", 2, 3, 1, 1},
 };
 
-inline constexpr size_t kNumOpTypes = 84;
+inline constexpr size_t kNumOpTypes = 86;
 static_assert(sizeof(kOpTable) / sizeof(kOpTable[0]) == kNumOpTypes,
               "kOpTable and OpType must list the same operators");
 

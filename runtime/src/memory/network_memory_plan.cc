@@ -273,6 +273,8 @@ std::vector<size_t> InPlaceCandidates(const LayerDef& layer) {
     case OpType::kIdentity:
     case OpType::kDropout:
     case OpType::kRange:
+    case OpType::kQuantizeLinear:
+    case OpType::kDequantizeLinear:
       return {};
   }
   return {};

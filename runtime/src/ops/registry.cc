@@ -25,6 +25,7 @@ const OpDef* GetOpDef(OpType op) {
     RegisterReduceOps(*r);
     RegisterTensorOps(*r);
     RegisterFusedElementwiseOp(*r);
+    RegisterQuantizeOps(*r);
     return r;
   }();
   return registry->Find(op);

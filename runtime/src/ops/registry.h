@@ -22,5 +22,6 @@ void RegisterElementwiseOps(OpRegistry& registry);  // ops/elementwise.cc
 void RegisterReduceOps(OpRegistry& registry);       // ops/reduce.cc
 void RegisterTensorOps(OpRegistry& registry);       // ops/tensor_ops.cc
 void RegisterFusedElementwiseOp(OpRegistry& registry);  // ops/fused_elementwise.cc
+void RegisterQuantizeOps(OpRegistry& registry);         // ops/quantize.cc
 
 }  // namespace edgert
