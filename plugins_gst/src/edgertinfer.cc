@@ -77,7 +77,10 @@
 #endif
 #ifdef EDGERT_HAVE_GST_CUDA
 #include <dlfcn.h>
-#include <gst/cuda/gstcuda.h>
+#include <gst/cuda/gstcudacontext.h>
+#include <gst/cuda/gstcudaloader.h>
+#include <gst/cuda/gstcudamemory.h>
+#include <gst/cuda/gstcudautils.h>
 #endif
 
 GST_DEBUG_CATEGORY_STATIC(gst_edgert_infer_debug);
