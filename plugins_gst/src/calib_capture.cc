@@ -51,7 +51,14 @@ Status WriteNpyFloat32(const std::string& path, const float* data, const Shape& 
   const std::string tmp = path + ".tmp";
   FILE* f = std::fopen(tmp.c_str(), "wb");
   if (f == nullptr) return IoError("cannot write " + tmp + ": " + std::strerror(errno), path);
-  const unsigned char preamble[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0,
+  const unsigned char preamble[10] = {0x93,
+                                      'N',
+                                      'U',
+                                      'M',
+                                      'P',
+                                      'Y',
+                                      1,
+                                      0,
                                       static_cast<unsigned char>(header_len & 0xff),
                                       static_cast<unsigned char>(header_len >> 8)};
   bool ok = std::fwrite(preamble, 1, sizeof(preamble), f) == sizeof(preamble) &&

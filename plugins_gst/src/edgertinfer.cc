@@ -48,8 +48,6 @@
 #include "config.h"
 #endif
 
-#include "edgertinfer.h"
-
 #include <gst/video/video.h>
 
 #include <atomic>
@@ -63,11 +61,13 @@
 #include <vector>
 
 #include "calib_capture.h"
+#include "edgert/builder.h"
 #include "edgert/gst/edgert_meta.h"
 #include "edgert/session.h"
 #include "edgert/vision/decode.h"
 #include "edgert/vision/model_config.h"
 #include "edgert/vision/preprocess.h"
+#include "edgertinfer.h"
 #include "pinned_pool.h"
 
 #ifdef EDGERT_HAVE_CUDA
@@ -158,10 +158,10 @@ struct Settings {
 struct Entry {
   GstBuffer* buffer = nullptr;  // owned reference
   guint64 frame_number = 0;
-  bool infer = false;           // false: carries the latest results, stale
-  int slot = -1;                // batch slot (infer only)
+  bool infer = false;  // false: carries the latest results, stale
+  int slot = -1;       // batch slot (infer only)
   vision::InputTransform transform;
-  GstVideoFrame frame;          // kept mapped while a GPU kernel may still read it
+  GstVideoFrame frame;  // kept mapped while a GPU kernel may still read it
   bool mapped = false;
 };
 
@@ -189,7 +189,7 @@ struct EdgertInferState {
   std::condition_variable cv;
   std::unique_ptr<Session> session;
   int input_index = 0;
-  size_t slot_elements = 0;  // C*H*W
+  size_t slot_elements = 0;    // C*H*W
   std::vector<float> staging;  // host preprocessing for CUDA sessions without device-readable frames
   GstVideoInfo video_info;
   bool have_caps = false;
@@ -235,9 +235,9 @@ namespace {
 // Posts `status` as an element error; the GError domain follows the status code.
 void PostError(GstEdgertInfer* self, const Status& status, const char* what) {
   const std::string text = std::string(what) + ": " + status.message();
-  const std::string debug = status.subject().empty() ? std::string(edgert::StatusCodeName(status.code()))
-                                                      : std::string(edgert::StatusCodeName(status.code())) +
-                                                            " (" + status.subject() + ")";
+  const std::string debug = status.subject().empty()
+                                ? std::string(edgert::StatusCodeName(status.code()))
+                                : std::string(edgert::StatusCodeName(status.code())) + " (" + status.subject() + ")";
   switch (status.code()) {
     case edgert::StatusCode::kNotFound:
       GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, ("%s", text.c_str()), ("%s", debug.c_str()));
@@ -265,13 +265,20 @@ bool FileExists(const std::string& path) { return g_file_test(path.c_str(), G_FI
 
 StatusOr<vision::PixelFormat> FormatOf(GstVideoFormat format) {
   switch (format) {
-    case GST_VIDEO_FORMAT_RGB: return vision::PixelFormat::kRGB;
-    case GST_VIDEO_FORMAT_BGR: return vision::PixelFormat::kBGR;
-    case GST_VIDEO_FORMAT_RGBA: return vision::PixelFormat::kRGBA;
-    case GST_VIDEO_FORMAT_BGRx: return vision::PixelFormat::kBGRx;
-    case GST_VIDEO_FORMAT_NV12: return vision::PixelFormat::kNV12;
-    case GST_VIDEO_FORMAT_I420: return vision::PixelFormat::kI420;
-    case GST_VIDEO_FORMAT_GRAY8: return vision::PixelFormat::kGRAY8;
+    case GST_VIDEO_FORMAT_RGB:
+      return vision::PixelFormat::kRGB;
+    case GST_VIDEO_FORMAT_BGR:
+      return vision::PixelFormat::kBGR;
+    case GST_VIDEO_FORMAT_RGBA:
+      return vision::PixelFormat::kRGBA;
+    case GST_VIDEO_FORMAT_BGRx:
+      return vision::PixelFormat::kBGRx;
+    case GST_VIDEO_FORMAT_NV12:
+      return vision::PixelFormat::kNV12;
+    case GST_VIDEO_FORMAT_I420:
+      return vision::PixelFormat::kI420;
+    case GST_VIDEO_FORMAT_GRAY8:
+      return vision::PixelFormat::kGRAY8;
     default:
       return edgert::InvalidArgument(std::string("video format ") + gst_video_format_to_string(format) +
                                          " is not one of RGB, BGR, RGBA, BGRx, NV12, I420, GRAY8",
@@ -330,9 +337,8 @@ Status PrepareModel(EdgertInferState* st, edgert::SessionOptions* options) {
         if (in.name == pre.input_name) input = &in;
       }
       if (input == nullptr) {
-        return edgert::InvalidArgument(s.config + ": input.name '" + pre.input_name + "' is not an input of " +
-                                           st->model_path,
-                                       "input.name");
+        return edgert::InvalidArgument(
+            s.config + ": input.name '" + pre.input_name + "' is not an input of " + st->model_path, "input.name");
       }
     }
     pre.input_name = input->name;
@@ -360,8 +366,8 @@ Status PrepareModel(EdgertInferState* st, edgert::SessionOptions* options) {
       if (shape[i] < 0) {
         dynamic = true;
       } else if (shape[i] != want[i]) {
-        static const char* kWhat[] = {"batch (batch-size)", "channels (config input.color)", "height (config input.height)",
-                                      "width (config input.width)"};
+        static const char* kWhat[] = {"batch (batch-size)", "channels (config input.color)",
+                                      "height (config input.height)", "width (config input.width)"};
         return edgert::InvalidArgument("input '" + input->name + "' of " + st->model_path + " has fixed shape " +
                                            edgert::ShapeToString(shape) + " but the element feeds " +
                                            edgert::ShapeToString(want) + ": the " + kWhat[i] + " differs",
@@ -369,6 +375,20 @@ Status PrepareModel(EdgertInferState* st, edgert::SessionOptions* options) {
       }
     }
     if (dynamic) options->shapes[input->name] = want;
+    // Unsupported ops fail here, before any frame flows, rather than later on the worker thread.
+    edgert::BuildOptions check_options;
+    check_options.shapes = options->shapes;
+    StatusOr<edgert::SupportReport> report = edgert::CheckModel(st->model_path, check_options);
+    if (!report.ok()) return report.status().WithContext(st->model_path);
+    if (!report->AllSupported()) {
+      std::string list;
+      for (const edgert::SupportEntry& e : report->nodes) {
+        if (e.status.ok()) continue;
+        if (!list.empty()) list += "; ";
+        list += "node '" + e.node_name + "' (" + e.op_type + "): " + e.status.message();
+      }
+      return edgert::Unsupported(st->model_path + " has nodes edgert cannot build: " + list, st->model_path);
+    }
   } else {
     st->channels = pre.color == vision::ColorOrder::kGray ? 1 : 3;
   }
@@ -442,9 +462,9 @@ Status CaptureCalibration(GstEdgertInfer* self, EdgertInferState* st, const floa
 #ifdef EDGERT_HAVE_CUDA
     copy.resize(st->slot_elements);
     auto stream = static_cast<cudaStream_t>(st->session->stream());
-    EDGERT_RETURN_IF_ERROR(CudaCheck(cudaMemcpyAsync(copy.data(), device, copy.size() * sizeof(float),
-                                                     cudaMemcpyDeviceToHost, stream),
-                                     "cudaMemcpyAsync (calibration)"));
+    EDGERT_RETURN_IF_ERROR(
+        CudaCheck(cudaMemcpyAsync(copy.data(), device, copy.size() * sizeof(float), cudaMemcpyDeviceToHost, stream),
+                  "cudaMemcpyAsync (calibration)"));
     EDGERT_RETURN_IF_ERROR(CudaCheck(cudaStreamSynchronize(stream), "cudaStreamSynchronize (calibration)"));
     host = copy.data();
 #else
@@ -457,8 +477,7 @@ Status CaptureCalibration(GstEdgertInfer* self, EdgertInferState* st, const floa
     GST_INFO_OBJECT(self, "calibration capture: %d frames in %s", st->calibration.written(),
                     st->calibration.dir().c_str());
     PostBuildMessage(self, gst_structure_new("edgert-calibration", "frames", G_TYPE_INT, st->calibration.written(),
-                                             "dir", G_TYPE_STRING, st->calibration.dir().c_str(), "note",
-                                             G_TYPE_STRING,
+                                             "dir", G_TYPE_STRING, st->calibration.dir().c_str(), "note", G_TYPE_STRING,
                                              "preprocessed inputs ([1,C,H,W] float32 .npy); building INT8 plans "
                                              "from them is not implemented yet (a later edgert issue)",
                                              nullptr));
@@ -471,8 +490,8 @@ Status PrepareSlot(GstEdgertInfer* self, EdgertInferState* st, Entry* e) {
   const auto t0 = Clock::now();
   Session& session = *st->session;
   const vision::PreprocessConfig& pre = st->config.input;
-  auto* input = static_cast<float*>(session.InputBuffer(st->input_index)) +
-                static_cast<size_t>(e->slot) * st->slot_elements;
+  auto* input =
+      static_cast<float*>(session.InputBuffer(st->input_index)) + static_cast<size_t>(e->slot) * st->slot_elements;
   GstBuffer* buf = e->buffer;
   bool cuda_memory = false;
   bool device_map = false;
@@ -549,9 +568,9 @@ Status PrepareSlot(GstEdgertInfer* self, EdgertInferState* st, Entry* e) {
         if (st->active.batch_size == 1) {
           status = session.CopyInputFromHost(st->input_index, host, bytes);
         } else {
-          status = CudaCheck(cudaMemcpyAsync(input, host, bytes, cudaMemcpyHostToDevice,
-                                             static_cast<cudaStream_t>(session.stream())),
-                             "cudaMemcpyAsync (frame input)");
+          status = CudaCheck(
+              cudaMemcpyAsync(input, host, bytes, cudaMemcpyHostToDevice, static_cast<cudaStream_t>(session.stream())),
+              "cudaMemcpyAsync (frame input)");
         }
         st->frame_copies += 1;
       }
@@ -681,8 +700,7 @@ bool TakePendingSession(GstEdgertInfer* self, EdgertInferState* st) {
 // Takes one frame (ownership of `buffer`): queue it (inferred or stale) or pass it on. Buffers ready
 // to go downstream, in order, are appended to `out`; on an error every buffer it consumed is in `out`
 // too (the caller drops them). Batch-size 1 runs at once, so `buffer` comes back in `out`.
-GstFlowReturn SubmitFrame(GstEdgertInfer* self, EdgertInferState* st, GstBuffer* buffer,
-                          std::vector<GstBuffer*>* out) {
+GstFlowReturn SubmitFrame(GstEdgertInfer* self, EdgertInferState* st, GstBuffer* buffer, std::vector<GstBuffer*>* out) {
   if (!TakePendingSession(self, st)) {
     out->push_back(buffer);
     return GST_FLOW_ERROR;  // the error was posted by the worker
@@ -779,9 +797,9 @@ void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
     PostBuildMessage(self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "progress", "message",
                                              G_TYPE_STRING, line.c_str(), nullptr));
   };
-  PostBuildMessage(self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "opening", "model", G_TYPE_STRING,
-                                           options.model.empty() ? options.plan.c_str() : options.model.c_str(),
-                                           nullptr));
+  PostBuildMessage(self,
+                   gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "opening", "model", G_TYPE_STRING,
+                                     options.model.empty() ? options.plan.c_str() : options.model.c_str(), nullptr));
   StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
   Status status = session.ok() ? Status::Ok() : session.status();
   if (status.ok()) {
@@ -790,6 +808,15 @@ void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
     int index = s.FindInput(st->config.input.input_name);
     if (index < 0) index = 0;
     const edgert::IOTensorInfo& in = s.InputInfo(index);
+    if (st->model_path.empty() && st->active.config.empty() && in.shape.size() == 4) {
+      // A plan without a config: feed the plan's own input size, stretched, pixels scaled to [0,1].
+      // (The streaming thread reads the config only after it takes the session, below.)
+      st->config.input.input_name = in.name;
+      st->channels = in.shape[1] == 1 ? 1 : 3;
+      st->config.input.color = st->channels == 1 ? vision::ColorOrder::kGray : vision::ColorOrder::kRGB;
+      st->config.input.height = static_cast<int>(in.shape[2]);
+      st->config.input.width = static_cast<int>(in.shape[3]);
+    }
     const Shape want = {st->active.batch_size, st->channels, st->config.input.height, st->config.input.width};
     if (in.dtype != edgert::DataType::kFloat32) {
       status = edgert::InvalidArgument(
@@ -810,11 +837,11 @@ void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
     return;
   }
   const edgert::SessionInfo& info = (*session)->info();
-  PostBuildMessage(self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "ready", "backend", G_TYPE_STRING,
-                                           info.backend_line.c_str(), "cache", G_TYPE_STRING,
-                                           info.cache_outcome.c_str(), "plan", G_TYPE_STRING, info.plan_path.c_str(),
-                                           "build-seconds", G_TYPE_DOUBLE, info.build_seconds, "open-seconds",
-                                           G_TYPE_DOUBLE, info.open_seconds, nullptr));
+  PostBuildMessage(
+      self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "ready", "backend", G_TYPE_STRING,
+                              info.backend_line.c_str(), "cache", G_TYPE_STRING, info.cache_outcome.c_str(), "plan",
+                              G_TYPE_STRING, info.plan_path.c_str(), "build-seconds", G_TYPE_DOUBLE, info.build_seconds,
+                              "open-seconds", G_TYPE_DOUBLE, info.open_seconds, nullptr));
   GST_OBJECT_LOCK(self);
   st->backend = info.backend_line;
   GST_OBJECT_UNLOCK(self);
@@ -863,23 +890,24 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
     GST_WARNING_OBJECT(self, "precision int8: capturing calibration frames, running at precision best meanwhile");
   }
   if (s.calibration_frames > 0 && s.calibration_dir.empty()) {
-    PostError(self, edgert::InvalidArgument("calibration-frames is set but calibration-dir is empty",
-                                            "calibration-dir"),
+    PostError(self,
+              edgert::InvalidArgument("calibration-frames is set but calibration-dir is empty", "calibration-dir"),
               "invalid settings");
     return FALSE;
   }
   Status status = PrepareModel(st, &options);
-  if (status.ok()) status = st->calibration.Configure(s.calibration_dir, static_cast<int>(s.calibration_frames),
-                                                      static_cast<int>(s.calibration_interval));
+  if (status.ok())
+    status = st->calibration.Configure(s.calibration_dir, static_cast<int>(s.calibration_frames),
+                                       static_cast<int>(s.calibration_interval));
   if (!status.ok()) {
     PostError(self, status, "cannot load the model");
     return FALSE;
   }
   st->device = ResolveDevice(s.device);
   options.device = st->device;
-  GST_INFO_OBJECT(self, "model %s, device %s, input %dx%dx%d, batch %d", options.model.empty() ?
-                  options.plan.c_str() : options.model.c_str(), st->device.c_str(), st->channels,
-                  st->config.input.height, st->config.input.width, s.batch_size);
+  GST_INFO_OBJECT(self, "model %s, device %s, input %dx%dx%d, batch %d",
+                  options.model.empty() ? options.plan.c_str() : options.model.c_str(), st->device.c_str(),
+                  st->channels, st->config.input.height, st->config.input.width, s.batch_size);
 
 #ifdef EDGERT_HAVE_GST_CUDA
   if (st->device == "cuda") {
@@ -957,8 +985,7 @@ static gboolean gst_edgert_infer_set_caps(GstBaseTransform* trans, GstCaps* inca
   }
   if (!format.ok()) {
     gchar* text = gst_caps_to_string(incaps);
-    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("unusable caps: %s", format.status().message().c_str()),
-                      ("%s", text));
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("unusable caps: %s", format.status().message().c_str()), ("%s", text));
     g_free(text);
     return FALSE;
   }
@@ -1039,8 +1066,8 @@ static gboolean gst_edgert_infer_sink_event(GstBaseTransform* trans, GstEvent* e
       if (GST_EVENT_IS_SERIALIZED(event) && st->active.batch_size > 1) {
         std::lock_guard<std::mutex> lock(st->mutex);
         const GstFlowReturn ret = DrainAndPush(self, st);
-        if (ret != GST_FLOW_OK) GST_DEBUG_OBJECT(self, "draining before %s: %s", GST_EVENT_TYPE_NAME(event),
-                                                 gst_flow_get_name(ret));
+        if (ret != GST_FLOW_OK)
+          GST_DEBUG_OBJECT(self, "draining before %s: %s", GST_EVENT_TYPE_NAME(event), gst_flow_get_name(ret));
       }
       break;
   }
@@ -1087,8 +1114,7 @@ static gboolean gst_edgert_infer_query(GstBaseTransform* trans, GstPadDirection 
 }
 
 // System memory and a CUDA session: offer the pinned, device-mapped pool first.
-static gboolean gst_edgert_infer_propose_allocation(GstBaseTransform* trans, GstQuery* decide_query,
-                                                    GstQuery* query) {
+static gboolean gst_edgert_infer_propose_allocation(GstBaseTransform* trans, GstQuery* decide_query, GstQuery* query) {
   GstEdgertInfer* self = GST_EDGERT_INFER(trans);
   EdgertInferState* st = self->state;
   if (!GST_BASE_TRANSFORM_CLASS(parent_class)->propose_allocation(trans, decide_query, query)) {
@@ -1151,23 +1177,57 @@ static void gst_edgert_infer_set_property(GObject* object, guint prop_id, const 
   auto str = [value]() { return std::string(g_value_get_string(value) ? g_value_get_string(value) : ""); };
   GST_OBJECT_LOCK(self);
   switch (prop_id) {
-    case PROP_MODEL: s.model = str(); break;
-    case PROP_PLAN: s.plan = str(); break;
-    case PROP_CONFIG: s.config = str(); break;
-    case PROP_PRECISION: s.precision = str(); break;
-    case PROP_BATCH_SIZE: s.batch_size = g_value_get_int(value); break;
-    case PROP_BATCH_TIMEOUT: s.batch_timeout_ms = g_value_get_uint(value); break;
-    case PROP_INTERVAL: s.interval = g_value_get_uint(value); break;
-    case PROP_DEVICE: s.device = str(); break;
-    case PROP_DEVICE_ID: s.device_id = g_value_get_int(value); break;
-    case PROP_THRESHOLD: s.threshold = g_value_get_double(value); break;
-    case PROP_NMS_IOU: s.nms_iou = g_value_get_double(value); break;
-    case PROP_CACHE_DIR: s.cache_dir = str(); break;
-    case PROP_OUTPUT_TENSORS: s.output_tensors = g_value_get_boolean(value); break;
-    case PROP_CALIBRATION_FRAMES: s.calibration_frames = g_value_get_uint(value); break;
-    case PROP_CALIBRATION_INTERVAL: s.calibration_interval = g_value_get_uint(value); break;
-    case PROP_CALIBRATION_DIR: s.calibration_dir = str(); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    case PROP_MODEL:
+      s.model = str();
+      break;
+    case PROP_PLAN:
+      s.plan = str();
+      break;
+    case PROP_CONFIG:
+      s.config = str();
+      break;
+    case PROP_PRECISION:
+      s.precision = str();
+      break;
+    case PROP_BATCH_SIZE:
+      s.batch_size = g_value_get_int(value);
+      break;
+    case PROP_BATCH_TIMEOUT:
+      s.batch_timeout_ms = g_value_get_uint(value);
+      break;
+    case PROP_INTERVAL:
+      s.interval = g_value_get_uint(value);
+      break;
+    case PROP_DEVICE:
+      s.device = str();
+      break;
+    case PROP_DEVICE_ID:
+      s.device_id = g_value_get_int(value);
+      break;
+    case PROP_THRESHOLD:
+      s.threshold = g_value_get_double(value);
+      break;
+    case PROP_NMS_IOU:
+      s.nms_iou = g_value_get_double(value);
+      break;
+    case PROP_CACHE_DIR:
+      s.cache_dir = str();
+      break;
+    case PROP_OUTPUT_TENSORS:
+      s.output_tensors = g_value_get_boolean(value);
+      break;
+    case PROP_CALIBRATION_FRAMES:
+      s.calibration_frames = g_value_get_uint(value);
+      break;
+    case PROP_CALIBRATION_INTERVAL:
+      s.calibration_interval = g_value_get_uint(value);
+      break;
+    case PROP_CALIBRATION_DIR:
+      s.calibration_dir = str();
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK(self);
 }
@@ -1178,25 +1238,63 @@ static void gst_edgert_infer_get_property(GObject* object, guint prop_id, GValue
   const Settings& s = st->settings;
   GST_OBJECT_LOCK(self);
   switch (prop_id) {
-    case PROP_MODEL: g_value_set_string(value, s.model.c_str()); break;
-    case PROP_PLAN: g_value_set_string(value, s.plan.c_str()); break;
-    case PROP_CONFIG: g_value_set_string(value, s.config.c_str()); break;
-    case PROP_PRECISION: g_value_set_string(value, s.precision.c_str()); break;
-    case PROP_BATCH_SIZE: g_value_set_int(value, s.batch_size); break;
-    case PROP_BATCH_TIMEOUT: g_value_set_uint(value, s.batch_timeout_ms); break;
-    case PROP_INTERVAL: g_value_set_uint(value, s.interval); break;
-    case PROP_DEVICE: g_value_set_string(value, s.device.c_str()); break;
-    case PROP_DEVICE_ID: g_value_set_int(value, s.device_id); break;
-    case PROP_THRESHOLD: g_value_set_double(value, s.threshold); break;
-    case PROP_NMS_IOU: g_value_set_double(value, s.nms_iou); break;
-    case PROP_CACHE_DIR: g_value_set_string(value, s.cache_dir.c_str()); break;
-    case PROP_OUTPUT_TENSORS: g_value_set_boolean(value, s.output_tensors); break;
-    case PROP_CALIBRATION_FRAMES: g_value_set_uint(value, s.calibration_frames); break;
-    case PROP_CALIBRATION_INTERVAL: g_value_set_uint(value, s.calibration_interval); break;
-    case PROP_CALIBRATION_DIR: g_value_set_string(value, s.calibration_dir.c_str()); break;
-    case PROP_FRAME_COPIES: g_value_set_int64(value, st->frame_copies.load()); break;
-    case PROP_BACKEND: g_value_set_string(value, st->backend.c_str()); break;
-    default: G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec); break;
+    case PROP_MODEL:
+      g_value_set_string(value, s.model.c_str());
+      break;
+    case PROP_PLAN:
+      g_value_set_string(value, s.plan.c_str());
+      break;
+    case PROP_CONFIG:
+      g_value_set_string(value, s.config.c_str());
+      break;
+    case PROP_PRECISION:
+      g_value_set_string(value, s.precision.c_str());
+      break;
+    case PROP_BATCH_SIZE:
+      g_value_set_int(value, s.batch_size);
+      break;
+    case PROP_BATCH_TIMEOUT:
+      g_value_set_uint(value, s.batch_timeout_ms);
+      break;
+    case PROP_INTERVAL:
+      g_value_set_uint(value, s.interval);
+      break;
+    case PROP_DEVICE:
+      g_value_set_string(value, s.device.c_str());
+      break;
+    case PROP_DEVICE_ID:
+      g_value_set_int(value, s.device_id);
+      break;
+    case PROP_THRESHOLD:
+      g_value_set_double(value, s.threshold);
+      break;
+    case PROP_NMS_IOU:
+      g_value_set_double(value, s.nms_iou);
+      break;
+    case PROP_CACHE_DIR:
+      g_value_set_string(value, s.cache_dir.c_str());
+      break;
+    case PROP_OUTPUT_TENSORS:
+      g_value_set_boolean(value, s.output_tensors);
+      break;
+    case PROP_CALIBRATION_FRAMES:
+      g_value_set_uint(value, s.calibration_frames);
+      break;
+    case PROP_CALIBRATION_INTERVAL:
+      g_value_set_uint(value, s.calibration_interval);
+      break;
+    case PROP_CALIBRATION_DIR:
+      g_value_set_string(value, s.calibration_dir.c_str());
+      break;
+    case PROP_FRAME_COPIES:
+      g_value_set_int64(value, st->frame_copies.load());
+      break;
+    case PROP_BACKEND:
+      g_value_set_string(value, st->backend.c_str());
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
   }
   GST_OBJECT_UNLOCK(self);
 }
@@ -1229,12 +1327,12 @@ static void gst_edgert_infer_class_init(GstEdgertInferClass* klass) {
 
   const auto rw = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
   const auto ro = static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
-  g_object_class_install_property(gobject_class, PROP_MODEL,
-                                  g_param_spec_string("model", "Model", "ONNX model (its plan comes from the plan cache)",
-                                                      "", rw));
-  g_object_class_install_property(gobject_class, PROP_PLAN,
-                                  g_param_spec_string("plan", "Plan", "Plan file built by edgert (instead of model)",
-                                                      "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_MODEL,
+      g_param_spec_string("model", "Model", "ONNX model (its plan comes from the plan cache)", "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_PLAN,
+      g_param_spec_string("plan", "Plan", "Plan file built by edgert (instead of model)", "", rw));
   g_object_class_install_property(
       gobject_class, PROP_CONFIG,
       g_param_spec_string("config", "Config",
@@ -1245,18 +1343,17 @@ static void gst_edgert_infer_class_init(GstEdgertInferClass* klass) {
       g_param_spec_string("precision", "Precision",
                           "fp32 | fp16 | int8 | best (int8 needs calibration-frames: capture only, for now)", "fp32",
                           rw));
-  g_object_class_install_property(gobject_class, PROP_BATCH_SIZE,
-                                  g_param_spec_int("batch-size", "Batch size", "Frames per inference", 1, 64,
-                                                   kDefaultBatchSize, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_BATCH_SIZE,
+      g_param_spec_int("batch-size", "Batch size", "Frames per inference", 1, 64, kDefaultBatchSize, rw));
   g_object_class_install_property(
       gobject_class, PROP_BATCH_TIMEOUT,
       g_param_spec_uint("batch-timeout", "Batch timeout", "Milliseconds after which a partial batch runs", 1, 60000,
                         kDefaultBatchTimeoutMs, rw));
   g_object_class_install_property(
       gobject_class, PROP_INTERVAL,
-      g_param_spec_uint("interval", "Interval",
-                        "Infer every Nth frame; the others carry the last results marked stale", 1, G_MAXINT,
-                        kDefaultInterval, rw));
+      g_param_spec_uint("interval", "Interval", "Infer every Nth frame; the others carry the last results marked stale",
+                        1, G_MAXINT, kDefaultInterval, rw));
   g_object_class_install_property(gobject_class, PROP_DEVICE,
                                   g_param_spec_string("device", "Device", "auto | cpu | cuda", "auto", rw));
   g_object_class_install_property(gobject_class, PROP_DEVICE_ID,
@@ -1267,8 +1364,8 @@ static void gst_edgert_infer_class_init(GstEdgertInferClass* klass) {
                           1.0, -1.0, rw));
   g_object_class_install_property(
       gobject_class, PROP_NMS_IOU,
-      g_param_spec_double("nms-iou", "NMS IoU", "NMS IoU threshold (overrides the config; -1: the config's)", -1.0,
-                          1.0, -1.0, rw));
+      g_param_spec_double("nms-iou", "NMS IoU", "NMS IoU threshold (overrides the config; -1: the config's)", -1.0, 1.0,
+                          -1.0, rw));
   g_object_class_install_property(
       gobject_class, PROP_CACHE_DIR,
       g_param_spec_string("cache-dir", "Cache directory", "Plan cache (empty: $EDGERT_CACHE_DIR or ~/.cache/edgert)",
@@ -1279,21 +1376,18 @@ static void gst_edgert_infer_class_init(GstEdgertInferClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_CALIBRATION_FRAMES,
       g_param_spec_uint("calibration-frames", "Calibration frames",
-                        "Write this many preprocessed inputs to calibration-dir as .npy (0: off)", 0, G_MAXINT, 0,
-                        rw));
-  g_object_class_install_property(
-      gobject_class, PROP_CALIBRATION_INTERVAL,
-      g_param_spec_uint("calibration-interval", "Calibration interval",
-                        "Capture every Nth inferred frame for calibration", 1, G_MAXINT,
-                        kDefaultCalibrationInterval, rw));
+                        "Write this many preprocessed inputs to calibration-dir as .npy (0: off)", 0, G_MAXINT, 0, rw));
+  g_object_class_install_property(gobject_class, PROP_CALIBRATION_INTERVAL,
+                                  g_param_spec_uint("calibration-interval", "Calibration interval",
+                                                    "Capture every Nth inferred frame for calibration", 1, G_MAXINT,
+                                                    kDefaultCalibrationInterval, rw));
   g_object_class_install_property(
       gobject_class, PROP_CALIBRATION_DIR,
       g_param_spec_string("calibration-dir", "Calibration directory", "Where calibration .npy files go", "", rw));
   g_object_class_install_property(
       gobject_class, PROP_FRAME_COPIES,
       g_param_spec_int64("frame-copies", "Frame copies",
-                         "Host<->device copies of frame data so far (0 on the zero-copy paths)", 0, G_MAXINT64, 0,
-                         ro));
+                         "Host<->device copies of frame data so far (0 on the zero-copy paths)", 0, G_MAXINT64, 0, ro));
   g_object_class_install_property(gobject_class, PROP_BACKEND,
                                   g_param_spec_string("backend", "Backend", "What the session runs on", "", ro));
 

@@ -24,9 +24,9 @@ constexpr const char* kPinnedMemoryType = "EdgertPinnedMemory";
 
 struct PinnedMemory {
   GstMemory mem;
-  guint8* base = nullptr;         // cudaHostAlloc result (owned by the root memory)
-  guint8* host = nullptr;         // first byte of this memory's data (base + alignment offset)
-  guint8* device = nullptr;       // device address of `host`
+  guint8* base = nullptr;    // cudaHostAlloc result (owned by the root memory)
+  guint8* host = nullptr;    // first byte of this memory's data (base + alignment offset)
+  guint8* device = nullptr;  // device address of `host`
 };
 
 struct EdgertPinnedAllocator {
@@ -65,8 +65,8 @@ GstMemory* PinnedAlloc(GstAllocator* allocator, gsize size, GstAllocationParams*
   mem->base = bytes;
   mem->host = bytes + offset;
   mem->device = static_cast<guint8*>(device) + offset;
-  gst_memory_init(GST_MEMORY_CAST(mem), static_cast<GstMemoryFlags>(params->flags), allocator, nullptr, maxsize,
-                  0, params->prefix, size);
+  gst_memory_init(GST_MEMORY_CAST(mem), static_cast<GstMemoryFlags>(params->flags), allocator, nullptr, maxsize, 0,
+                  params->prefix, size);
   return GST_MEMORY_CAST(mem);
 }
 

@@ -121,8 +121,8 @@ class Reference {
 // Waits for the element's "edgert-build" ready message (or an error) on `bus`.
 void WaitReady(GstBus* bus) {
   for (;;) {
-    GstMessage* msg = gst_bus_timed_pop_filtered(
-        bus, 60 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR));
+    GstMessage* msg = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND,
+                                                 static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR));
     ASSERT_NE(msg, nullptr) << "no edgert-build ready message";
     if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
       GError* err = nullptr;
@@ -133,8 +133,8 @@ void WaitReady(GstBus* bus) {
       FAIL() << "error: " << text;
     }
     const GstStructure* s = gst_message_get_structure(msg);
-    const bool ready = gst_structure_has_name(s, "edgert-build") &&
-                       g_strcmp0(gst_structure_get_string(s, "stage"), "ready") == 0;
+    const bool ready =
+        gst_structure_has_name(s, "edgert-build") && g_strcmp0(gst_structure_get_string(s, "stage"), "ready") == 0;
     gst_message_unref(msg);
     if (ready) return;
   }
@@ -252,7 +252,8 @@ TEST_F(EdgertInferTest, IntervalMarksSkippedFramesStale) {
   Harness hx(kConfigProps() + " interval=3", "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
   std::vector<float> last;
   for (int i = 0; i < 7; ++i) {
-    GstBuffer* in = RandomFrame(hx.info, 100 + static_cast<unsigned>(i), static_cast<GstClockTime>(i) * GST_SECOND / 30);
+    GstBuffer* in =
+        RandomFrame(hx.info, 100 + static_cast<unsigned>(i), static_cast<GstClockTime>(i) * GST_SECOND / 30);
     GstBuffer* keep = gst_buffer_copy_deep(in);
     ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK);
     GstBuffer* out = gst_harness_pull(hx.h);
@@ -281,7 +282,8 @@ TEST_F(EdgertInferTest, BatchOfFourKeepsOrderTimestampsAndPerFrameResults) {
              "video/x-raw,format=NV12,width=64,height=48,framerate=30/1");
   std::vector<GstBuffer*> inputs;
   for (int i = 0; i < 10; ++i) {
-    GstBuffer* in = RandomFrame(hx.info, 200 + static_cast<unsigned>(i), static_cast<GstClockTime>(i) * GST_SECOND / 30);
+    GstBuffer* in =
+        RandomFrame(hx.info, 200 + static_cast<unsigned>(i), static_cast<GstClockTime>(i) * GST_SECOND / 30);
     inputs.push_back(gst_buffer_copy_deep(in));
     ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK);
     // Nothing comes out before a batch is full.
@@ -309,7 +311,8 @@ TEST_F(EdgertInferTest, BatchOfFourKeepsOrderTimestampsAndPerFrameResults) {
 }
 
 TEST_F(EdgertInferTest, BatchTimeoutRunsAPartialBatch) {
-  Harness hx(kConfigProps() + " batch-size=4 batch-timeout=20", "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  Harness hx(kConfigProps() + " batch-size=4 batch-timeout=20",
+             "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
   ASSERT_EQ(gst_harness_push(hx.h, RandomFrame(hx.info, 1, 0)), GST_FLOW_OK);
   ASSERT_EQ(gst_harness_push(hx.h, RandomFrame(hx.info, 2, GST_SECOND / 30)), GST_FLOW_OK);
   // No EOS: the timer runs the two frames (gst_harness_pull waits for them).
@@ -323,7 +326,8 @@ TEST_F(EdgertInferTest, BatchTimeoutRunsAPartialBatch) {
 }
 
 TEST_F(EdgertInferTest, LatencyQueryAddsTheBatchTimeout) {
-  Harness hx(kConfigProps() + " batch-size=2 batch-timeout=40", "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  Harness hx(kConfigProps() + " batch-size=2 batch-timeout=40",
+             "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
   gst_harness_set_upstream_latency(hx.h, 10 * GST_MSECOND);
   EXPECT_EQ(gst_harness_query_latency(hx.h), 50 * GST_MSECOND);
 }
@@ -367,7 +371,8 @@ TEST_F(EdgertInferTest, CalibrationCaptureWritesPreprocessedInputs) {
     EXPECT_NE(header.find("'fortran_order': False"), std::string::npos) << header;
     EXPECT_NE(header.find("'shape': (1, 3, 32, 48)"), std::string::npos) << header;
     ASSERT_EQ(values.size(), expected[static_cast<size_t>(n)].size());
-    for (size_t k = 0; k < values.size(); ++k) ASSERT_EQ(values[k], expected[static_cast<size_t>(n)][k]) << n << " " << k;
+    for (size_t k = 0; k < values.size(); ++k)
+      ASSERT_EQ(values[k], expected[static_cast<size_t>(n)][k]) << n << " " << k;
   }
   EXPECT_FALSE(g_file_test((dir + "/000003.npy").c_str(), G_FILE_TEST_EXISTS));
   // The element said so once it had them.
@@ -414,9 +419,7 @@ std::string RunPipeline(const std::string& desc, bool* saw_eos = nullptr) {
   return error;
 }
 
-std::string Source() {
-  return "videotestsrc num-buffers=5 ! video/x-raw,format=RGB,width=64,height=48 ! ";
-}
+std::string Source() { return "videotestsrc num-buffers=5 ! video/x-raw,format=RGB,width=64,height=48 ! "; }
 
 TEST_F(EdgertInferTest, MissingModelIsAnErrorNamingTheFile) {
   const std::string error = RunPipeline(Source() + "edgertinfer device=cpu model=" + Work() + "/nope.onnx ! fakesink");
@@ -435,14 +438,14 @@ TEST_F(EdgertInferTest, BadConfigKeyIsAnErrorNamingTheKey) {
 }
 
 TEST_F(EdgertInferTest, UnsupportedOpIsAnErrorNamingTheOp) {
-  const std::string error = RunPipeline(Source() + "edgertinfer device=cpu model=" + ModelPath("einsum.onnx") +
-                                        " ! fakesink");
+  const std::string error =
+      RunPipeline(Source() + "edgertinfer device=cpu model=" + ModelPath("einsum.onnx") + " ! fakesink");
   EXPECT_NE(error.find("Einsum"), std::string::npos) << error;
 }
 
 TEST_F(EdgertInferTest, Int8WithoutCalibrationIsAnError) {
-  const std::string error = RunPipeline(Source() + "edgertinfer device=cpu precision=int8 config=" +
-                                        ModelPath("classifier.yaml") + " ! fakesink");
+  const std::string error = RunPipeline(
+      Source() + "edgertinfer device=cpu precision=int8 config=" + ModelPath("classifier.yaml") + " ! fakesink");
   EXPECT_NE(error.find("int8"), std::string::npos) << error;
 }
 
@@ -457,9 +460,10 @@ TEST_F(EdgertInferTest, WrongFixedInputSizeIsAnError) {
 
 TEST_F(EdgertInferTest, PlayingNullPlayingCycles) {
   GError* err = nullptr;
-  const std::string desc = "videotestsrc num-buffers=8 ! video/x-raw,format=BGRx,width=64,height=48 ! "
-                           "edgertinfer name=infer device=cpu config=" + ModelPath("classifier.yaml") +
-                           " ! fakesink";
+  const std::string desc =
+      "videotestsrc num-buffers=8 ! video/x-raw,format=BGRx,width=64,height=48 ! "
+      "edgertinfer name=infer device=cpu config=" +
+      ModelPath("classifier.yaml") + " ! fakesink";
   GstElement* pipeline = gst_parse_launch(desc.c_str(), &err);
   ASSERT_EQ(err, nullptr);
   GstBus* bus = gst_element_get_bus(pipeline);
@@ -469,8 +473,7 @@ TEST_F(EdgertInferTest, PlayingNullPlayingCycles) {
     bool eos = false, ready = false;
     while (!eos || !ready) {
       GstMessage* msg = gst_bus_timed_pop_filtered(
-          bus, 60 * GST_SECOND,
-          static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT));
+          bus, 60 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT));
       ASSERT_NE(msg, nullptr);
       ASSERT_NE(GST_MESSAGE_TYPE(msg), GST_MESSAGE_ERROR);
       if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS) eos = true;

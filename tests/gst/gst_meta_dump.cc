@@ -8,9 +8,9 @@
 // frame gets results whatever the build time. Exit status: 0 at EOS, 1 on a pipeline error.
 #include <gst/gst.h>
 
+#include <condition_variable>
 #include <cstdio>
 #include <mutex>
-#include <condition_variable>
 #include <string>
 
 #include "edgert/gst/edgert_meta.h"
@@ -65,7 +65,8 @@ GstPadProbeReturn PrintMeta(GstPad*, GstPadProbeInfo* info, gpointer) {
     tensors += "]}";
   }
   tensors += "]";
-  std::printf("{\"pts\":%" G_GUINT64_FORMAT ",\"frame\":%" G_GUINT64_FORMAT ",\"stale\":%s,\"results\":%s,"
+  std::printf("{\"pts\":%" G_GUINT64_FORMAT ",\"frame\":%" G_GUINT64_FORMAT
+              ",\"stale\":%s,\"results\":%s,"
               "\"tensors\":%s}\n",
               GST_BUFFER_PTS(buf), meta->frame_number, meta->stale ? "true" : "false", json, tensors.c_str());
   g_free(json);
@@ -98,8 +99,8 @@ int main(int argc, char** argv) {
   GstBus* bus = gst_element_get_bus(pipeline);
   gst_bus_set_sync_handler(bus, OnSyncMessage, nullptr, nullptr);
   gst_element_set_state(pipeline, GST_STATE_PLAYING);
-  GstMessage* msg =
-      gst_bus_timed_pop_filtered(bus, GST_CLOCK_TIME_NONE, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  GstMessage* msg = gst_bus_timed_pop_filtered(bus, GST_CLOCK_TIME_NONE,
+                                               static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
   int rc = 0;
   if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
     GError* e = nullptr;
