@@ -609,7 +609,11 @@ void AttachMeta(GstBuffer* buffer, guint64 frame_number, const vision::FrameResu
 Status RunQueue(GstEdgertInfer* self, EdgertInferState* st, std::vector<GstBuffer*>* out) {
   Status status = Status::Ok();
   const auto t0 = Clock::now();
-  if (st->queued_slots > 0) status = st->session->Run();
+#ifdef EDGERT_HAVE_CUDA
+  // The batch timer and the streaming thread both run batches: each makes the device current.
+  if (st->session->on_gpu()) status = CudaCheck(cudaSetDevice(st->active.device_id), "cudaSetDevice");
+#endif
+  if (status.ok() && st->queued_slots > 0) status = st->session->Run();
   for (Entry& e : st->queue) UnmapEntry(&e);
   std::vector<std::vector<Tensor>> slices;
   std::vector<std::string> names;
