@@ -152,6 +152,7 @@ struct Harness {
     GError* err = nullptr;
     element = gst_parse_launch(desc.c_str(), &err);
     EXPECT_EQ(err, nullptr) << (err ? err->message : "");
+    gst_object_ref_sink(element);
     bus = gst_bus_new();
     gst_element_set_bus(element, bus);
     h = gst_harness_new_with_element(element, "sink", "src");
