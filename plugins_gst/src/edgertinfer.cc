@@ -840,17 +840,20 @@ void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
     PostError(self, status, "cannot open the model");
     return;
   }
-  const edgert::SessionInfo& info = (*session)->info();
-  PostBuildMessage(
-      self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "ready", "backend", G_TYPE_STRING,
-                              info.backend_line.c_str(), "cache", G_TYPE_STRING, info.cache_outcome.c_str(), "plan",
-                              G_TYPE_STRING, info.plan_path.c_str(), "build-seconds", G_TYPE_DOUBLE, info.build_seconds,
-                              "open-seconds", G_TYPE_DOUBLE, info.open_seconds, nullptr));
+  // The session first, then the message: a frame sent after "ready" is inferred.
+  const edgert::SessionInfo info = (*session)->info();
   GST_OBJECT_LOCK(self);
   st->backend = info.backend_line;
   GST_OBJECT_UNLOCK(self);
-  std::lock_guard<std::mutex> lock(st->pending_mutex);
-  st->pending = std::move(*session);
+  {
+    std::lock_guard<std::mutex> lock(st->pending_mutex);
+    st->pending = std::move(*session);
+  }
+  PostBuildMessage(self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "ready", "backend", G_TYPE_STRING,
+                                           info.backend_line.c_str(), "cache", G_TYPE_STRING,
+                                           info.cache_outcome.c_str(), "plan", G_TYPE_STRING, info.plan_path.c_str(),
+                                           "build-seconds", G_TYPE_DOUBLE, info.build_seconds, "open-seconds",
+                                           G_TYPE_DOUBLE, info.open_seconds, nullptr));
 }
 
 void StopThreads(EdgertInferState* st) {
