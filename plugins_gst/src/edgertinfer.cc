@@ -849,11 +849,11 @@ void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
     std::lock_guard<std::mutex> lock(st->pending_mutex);
     st->pending = std::move(*session);
   }
-  PostBuildMessage(self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "ready", "backend", G_TYPE_STRING,
-                                           info.backend_line.c_str(), "cache", G_TYPE_STRING,
-                                           info.cache_outcome.c_str(), "plan", G_TYPE_STRING, info.plan_path.c_str(),
-                                           "build-seconds", G_TYPE_DOUBLE, info.build_seconds, "open-seconds",
-                                           G_TYPE_DOUBLE, info.open_seconds, nullptr));
+  PostBuildMessage(
+      self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "ready", "backend", G_TYPE_STRING,
+                              info.backend_line.c_str(), "cache", G_TYPE_STRING, info.cache_outcome.c_str(), "plan",
+                              G_TYPE_STRING, info.plan_path.c_str(), "build-seconds", G_TYPE_DOUBLE, info.build_seconds,
+                              "open-seconds", G_TYPE_DOUBLE, info.open_seconds, nullptr));
 }
 
 void StopThreads(EdgertInferState* st) {
