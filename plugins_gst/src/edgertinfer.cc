@@ -8,17 +8,20 @@
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=320,height=240 ! \
- *     edgertinfer config=configs/resnet18.yaml device=cpu ! fakesink
- * gst-launch-1.0 v4l2src ! videoconvert ! cudaupload ! \
- *     edgertinfer config=configs/yolov8n.yaml device=cuda batch-size=4 ! cudadownload ! \
- *     edgertoverlay ! autovideosink
+ * gst-launch-1.0 -m videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=640,height=480 ! \
+ *     edgertinfer config=configs/models/ppocr_det.yaml device=cpu ! fakesink
+ * gst-launch-1.0 videotestsrc ! video/x-raw,format=NV12,width=640,height=480 ! cudaupload ! \
+ *     edgertinfer config=configs/models/yolov8n.yaml device=cuda ! cudadownload ! \
+ *     edgertoverlay ! videoconvert ! autovideosink
  * ]|
+ * (scripts/fetch_models.py puts the models the configs name into build/models.) `-m` prints the
+ * "edgert-build" messages: progress, the plan-cache line and the session's backend once ready.
  *
  * Algorithm:
  *   1. start(): copy the properties, load the model config (its `model` is used when the model
  *      property is unset), read the model's inputs (shapes for dynamic dimensions come from the
- *      config: {batch-size, channels, height, width}), resolve the device, share a CUDA context
+ *      config: {batch-size, channels, height, width}), check that every op is supported
+ *      (CheckModel: an unsupported op fails here, naming it), resolve the device, share a CUDA context
  *      (GstContext, as cudaupload does) and open the Session on a worker thread. Progress and the
  *      plan-cache line are posted as "edgert-build" element messages; frames pass through without
  *      results until the session is ready, then it is swapped in between frames.
