@@ -899,6 +899,17 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
     options.precision = "best";
     GST_WARNING_OBJECT(self, "precision int8: capturing calibration frames, running at precision best meanwhile");
   }
+  if (s.device != "auto" && s.device != "cpu" && s.device != "cuda") {
+    PostError(self, edgert::InvalidArgument("device '" + s.device + "' is not auto, cpu or cuda", "device"),
+              "invalid settings");
+    return FALSE;
+  }
+  if (s.precision != "fp32" && s.precision != "fp16" && s.precision != "best" && s.precision != "int8") {
+    PostError(self,
+              edgert::InvalidArgument("precision '" + s.precision + "' is not fp32, fp16, int8 or best", "precision"),
+              "invalid settings");
+    return FALSE;
+  }
   if (s.calibration_frames > 0 && s.calibration_dir.empty()) {
     PostError(self,
               edgert::InvalidArgument("calibration-frames is set but calibration-dir is empty", "calibration-dir"),
@@ -915,6 +926,22 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
   }
   st->device = ResolveDevice(s.device);
   options.device = st->device;
+  if (st->device == "cpu" && options.precision == "fp16") {
+    PostError(self,
+              edgert::InvalidArgument("precision fp16 needs the CUDA backend; the CPU engine runs fp32 (use best)",
+                                      "precision"),
+              "invalid settings");
+    return FALSE;
+  }
+#ifndef EDGERT_HAVE_CUDA
+  if (st->device == "cuda") {
+    PostError(self,
+              edgert::Unsupported("device cuda: this edgert was built without the CUDA backend (EDGERT_WITH_CUDA=OFF)",
+                                  "device"),
+              "invalid settings");
+    return FALSE;
+  }
+#endif
   GST_INFO_OBJECT(self, "model %s, device %s, input %dx%dx%d, batch %d",
                   options.model.empty() ? options.plan.c_str() : options.model.c_str(), st->device.c_str(),
                   st->channels, st->config.input.height, st->config.input.width, s.batch_size);

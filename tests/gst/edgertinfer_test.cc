@@ -490,6 +490,16 @@ TEST_F(EdgertInferTest, Int8WithoutCalibrationIsAnError) {
   EXPECT_NE(error.find("int8"), std::string::npos) << error;
 }
 
+TEST_F(EdgertInferTest, BadDeviceAndPrecisionAreErrorsNamingTheProperty) {
+  const std::string config = " config=" + ModelPath("classifier.yaml") + " ! fakesink";
+  std::string error = RunPipeline(Source() + "edgertinfer device=gpu" + config);
+  EXPECT_NE(error.find("device 'gpu'"), std::string::npos) << error;
+  error = RunPipeline(Source() + "edgertinfer device=cpu precision=fp8" + config);
+  EXPECT_NE(error.find("precision 'fp8'"), std::string::npos) << error;
+  error = RunPipeline(Source() + "edgertinfer device=cpu precision=fp16" + config);
+  EXPECT_NE(error.find("precision fp16 needs the CUDA backend"), std::string::npos) << error;
+}
+
 TEST_F(EdgertInferTest, WrongFixedInputSizeIsAnError) {
   // static.onnx takes 1x3x32x32; the classifier config feeds 32x48.
   const std::string yaml = Work() + "/static_wrong.yaml";
