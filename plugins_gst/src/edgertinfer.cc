@@ -53,6 +53,7 @@
 
 #include <gst/video/video.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -1164,7 +1165,9 @@ static gboolean gst_edgert_infer_propose_allocation(GstBaseTransform* trans, Gst
   if (caps == nullptr || st->device != "cuda") return TRUE;
   GstCapsFeatures* features = gst_caps_get_features(caps, 0);
   if (features != nullptr && gst_caps_features_contains(features, "memory:CUDAMemory")) return TRUE;
-  GstBufferPool* pool = edgert::gst::NewPinnedVideoPool(caps, 2, st->active.device_id);
+  // The element holds up to batch-size buffers: the pool must have more than that.
+  const guint min_buffers = static_cast<guint>(st->active.batch_size) + 2;
+  GstBufferPool* pool = edgert::gst::NewPinnedVideoPool(caps, min_buffers, st->active.device_id);
   if (pool == nullptr) return TRUE;
   GstVideoInfo info;
   gst_video_info_from_caps(&info, caps);
@@ -1180,10 +1183,11 @@ static gboolean gst_edgert_infer_propose_allocation(GstBaseTransform* trans, Gst
     others.push_back(o);
     gst_query_remove_nth_allocation_pool(query, 0);
   }
-  gst_query_add_allocation_pool(query, pool, static_cast<guint>(GST_VIDEO_INFO_SIZE(&info)), 2, 0);
+  gst_query_add_allocation_pool(query, pool, static_cast<guint>(GST_VIDEO_INFO_SIZE(&info)), min_buffers, 0);
   gst_object_unref(pool);
   for (Offer& o : others) {
-    gst_query_add_allocation_pool(query, o.pool, o.size, o.min, o.max);
+    gst_query_add_allocation_pool(query, o.pool, o.size, std::max(o.min, min_buffers),
+                                  o.max == 0 ? 0 : std::max(o.max, min_buffers));
     if (o.pool != nullptr) gst_object_unref(o.pool);
   }
   GST_DEBUG_OBJECT(self, "proposed the pinned pool");
