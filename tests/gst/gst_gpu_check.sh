@@ -6,7 +6,8 @@
 #   cuda-memory  cudaupload -> video/x-raw(memory:CUDAMemory) -> edgertinfer  -> frame-copies 0
 #   cuda-batch4  system memory, batch-size 4 (order and per-frame results)
 #   cuda-copy    identity drop-allocation=true (buffers not from its pool)    -> frame-copies 20
-# usage: tests/gst/gst_gpu_check.sh BUILD_DIR   (a build with EDGERT_WITH_CUDA=ON, EDGERT_WITH_GST=ON)
+# usage: tests/gst/gst_gpu_check.sh BUILD_DIR   (a build with EDGERT_WITH_CUDA=ON, EDGERT_WITH_GST=ON;
+#        on the lent GPU machine: gst_gpu_stage.sh here, then gst_gpu_device.sh there)
 # Needs: gst-launch's plugins base (videotestsrc), bad (cudaupload), python3 with onnx and numpy.
 # Exit status 0 when every check passes; prints a table last.
 set -u
