@@ -934,7 +934,13 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
               "invalid settings");
     return FALSE;
   }
-#ifndef EDGERT_HAVE_CUDA
+#ifdef EDGERT_HAVE_CUDA
+  if (st->device == "cuda" && edgert::CudaDeviceCount() <= 0) {
+    PostError(self, edgert::NotFound("device cuda: no CUDA device is visible (driver missing or no GPU)", "device"),
+              "invalid settings");
+    return FALSE;
+  }
+#else
   if (st->device == "cuda") {
     PostError(self,
               edgert::Unsupported("device cuda: this edgert was built without the CUDA backend (EDGERT_WITH_CUDA=OFF)",
