@@ -39,5 +39,16 @@ NODE_DIR=$(python3 -c "import onnx, os; print(os.path.join(os.path.dirname(onnx.
 if [ ! -f "$CARRY/onnx_node_tests.tar.gz" ]; then
   tar -C "$(dirname "$NODE_DIR")" -czf "$CARRY/onnx_node_tests.tar.gz" node
 fi
+# The real trained models and a frame with rendered text for tests/models/real_models.py (the device
+# has neither PyPI nor GStreamer's textoverlay).
+python3 scripts/fetch_models.py --out "$CARRY/models" >/dev/null
+if [ ! -f "$CARRY/models/text_frame.rgb" ]; then
+  python3 - "$CARRY/models/text_frame.rgb" <<'PY'
+import sys
+sys.path.insert(0, "tests/models")
+import real_models
+real_models.render_text_frame(sys.argv[1])
+PY
+fi
 strip --strip-unneeded "$CARRY"/bin/* "$CARRY"/lib/libedgert_runtime.so.* 2>/dev/null || true
 du -sh "$CARRY"/* "$CARRY"

@@ -69,6 +69,14 @@ if has_step models; then
     rc=$?
     row "models $mode" "$([ $rc = 0 ] && echo ok || echo FAIL)" "$(grep -c ' ok$' "$OUT/models_$mode.log") ok, $(grep -c ' FAIL$' "$OUT/models_$mode.log") failed ($((SECONDS - start)) s)"
   done
+  # Real trained models (PP-OCRv4 text detector and classifier) on rendered text, vs ONNX Runtime.
+  for mode in fp32 fp16; do
+    if [ $mode = fp32 ]; then extra=("--edgert-args=--device cuda" --rtol 1e-3); else extra=("--edgert-args=--device cuda --fp16" --rtol 1e-2); fi
+    timeout 300 python3 "$ROOT/tests/models/real_models.py" --edgert "$BIN/edgert" --work "$WORK/real_$mode" \
+      --models "$CARRY/models" --frame "$CARRY/models/text_frame.rgb" "${extra[@]}" > "$OUT/real_models_$mode.log" 2>&1
+    rc=$?
+    row "real models $mode" "$([ $rc = 0 ] && echo ok || echo FAIL)" "$(tr '\n' ' ' < "$OUT/real_models_$mode.log" | grep -o 'rel L2 [0-9.e+-]*' | tr '\n' ' ')"
+  done
 fi
 
 if has_step zoo; then

@@ -4,7 +4,7 @@
  * Draws the results edgertinfer attached to each frame (EdgertMeta) onto the frame, in place:
  * detection boxes with "label score" above them, the classes as text lines at the top-left and,
  * when the results carry a segmentation mask, the mask blended over the frame. Frames without an
- * EdgertMeta pass through untouched (not even copied).
+ * EdgertMeta, or whose results draw nothing, pass through untouched (not even copied when shared).
  *
  *   gst-launch-1.0 v4l2src ! videoconvert ! video/x-raw,format=BGRx ! \
  *       edgertinfer config=configs/models/yolov8n.yaml ! edgertoverlay line-width=3 ! \
@@ -511,9 +511,20 @@ GstFlowReturn DrawCudaFrame(GstEdgertOverlay* self, GstBuffer* buffer, const edg
 }
 #endif
 
-// Frames without results are not made writable: the output buffer is the input, untouched.
+// True when drawing `buffer`'s results with `options` would change no pixel: no meta, or no
+// detections, no class text (none, or labels and scores both off) and no mask (none, or alpha 0).
+bool NothingToDraw(GstBuffer* buffer, const edgert::overlay::DrawOptions& options) {
+  const edgert::vision::FrameResults* r = edgert_meta_results(gst_buffer_get_edgert_meta(buffer));
+  if (r == nullptr) return true;
+  const bool classes = !r->classes.empty() && (options.draw_labels || options.draw_scores);
+  const bool mask = !r->mask.classes.empty() && options.mask_alpha > 0.0;
+  return r->detections.empty() && !classes && !mask;
+}
+
+// Frames with nothing to draw are not made writable (not copied when shared): the output buffer is
+// the input, untouched.
 GstFlowReturn PrepareOutputBuffer(GstBaseTransform* trans, GstBuffer* input, GstBuffer** output) {
-  if (gst_buffer_get_edgert_meta(input) == nullptr) {
+  if (NothingToDraw(input, GetOptions(GST_EDGERT_OVERLAY(trans)))) {
     *output = input;
     return GST_FLOW_OK;
   }
@@ -522,15 +533,17 @@ GstFlowReturn PrepareOutputBuffer(GstBaseTransform* trans, GstBuffer* input, Gst
 
 GstFlowReturn TransformIp(GstBaseTransform* trans, GstBuffer* buffer) {
   auto* self = GST_EDGERT_OVERLAY(trans);
+  // A buffer PrepareOutputBuffer passed through may be shared (not writable): leave it, even if a
+  // property changed in between.
+  if (NothingToDraw(buffer, GetOptions(self)) || !gst_buffer_is_writable(buffer)) return GST_FLOW_OK;
   EdgertMeta* meta = gst_buffer_get_edgert_meta(buffer);
-  if (meta == nullptr || edgert_meta_results(meta) == nullptr) return GST_FLOW_OK;
 #if defined(EDGERT_OVERLAY_GST_CUDA)
   GstMemory* mem = gst_buffer_n_memory(buffer) > 0 ? gst_buffer_peek_memory(buffer, 0) : nullptr;
   if (self->cuda_memory && mem != nullptr && gst_is_cuda_memory(mem)) {
     return DrawCudaFrame(self, buffer, *edgert_meta_results(meta));
   }
 #else
-  (void)self;
+  (void)meta;
 #endif
   return GST_BASE_TRANSFORM_CLASS(gst_edgert_overlay_parent_class)->transform_ip(trans, buffer);
 }

@@ -257,6 +257,24 @@ TEST_F(OverlayTest, NoMetaPassesTheSameBufferUnchanged) {
   }
 }
 
+// A meta with nothing to draw (no boxes; classes but text off) is like no meta: no copy.
+TEST_F(OverlayTest, EmptyResultsPassTheSameBuffer) {
+  GstHarness* h = Start("RGBA");
+  g_object_set(h->element, "draw-labels", FALSE, "draw-scores", FALSE, nullptr);
+  GstBuffer* in = PatternFrame();
+  EdgertMeta* meta = gst_buffer_add_edgert_meta(in);
+  edgert_meta_results(meta)->classes = {Classification{3, 0.9f, "cat"}};
+  const std::vector<uint8_t> in_bytes = Bytes(in);
+  gst_buffer_ref(in);
+  ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(h);
+  ASSERT_NE(out, nullptr);
+  EXPECT_EQ(out, in);
+  EXPECT_EQ(Bytes(out), in_bytes);
+  gst_buffer_unref(out);
+  gst_buffer_unref(in);
+}
+
 // A shared (non-writable) frame with a meta is copied before drawing: the sender's pixels stay.
 TEST_F(OverlayTest, SharedFrameIsCopiedBeforeDrawing) {
   GstHarness* h = Start("RGBA");

@@ -201,6 +201,23 @@ TEST(OnnxImporter, TensorClaimingTwoGigabytesInTinyFileIsCorrupt) {
   EXPECT_TRUE(HasError(ImportModel(m3, dir).status(), StatusCode::kCorrupt, {"'huge_ext'", "past the end"}));
 }
 
+// Paddle2ONNX writes dynamic dimensions as dim_value -1: they import as unknown dimensions; other
+// negative values are refused with the value named.
+TEST(OnnxImporter, DimValueMinusOneIsDynamic) {
+  TempDir dir;
+  onnx::ModelProto m = NewModel();
+  AddInput(m, "x", onnx::TensorProto::FLOAT, {1, 3});
+  AddOutput(m, "x", onnx::TensorProto::FLOAT, {-1, 3});
+  auto* dims = m.mutable_graph()->mutable_input(0)->mutable_type()->mutable_tensor_type()->mutable_shape();
+  dims->mutable_dim(0)->set_dim_value(-1);
+  StatusOr<Graph> g = ImportModel(m, dir);
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  const Value& x = g->values[static_cast<size_t>(g->inputs[0])];
+  EXPECT_EQ(x.shape, (Shape{-1, 3}));
+  dims->mutable_dim(0)->set_dim_value(-2);
+  EXPECT_TRUE(HasError(ImportModel(m, dir).status(), StatusCode::kInvalidArgument, {"'x'", "negative dimension -2"}));
+}
+
 TEST(OnnxImporter, OverflowingDimsAreCorrupt) {
   TempDir dir;
   onnx::ModelProto m = PassThroughModel();

@@ -437,6 +437,21 @@ TEST(DecodeArgMax, ClassPerPixelAndBinaryMap) {
   Status s = Decode(c, {FloatTensor({1, 2}, {1, 2})}, {"seg"}, InputTransform{}, &r);
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.message().find("[1,C,H,W]"), std::string::npos) << s.message();
+  // 256 classes do not fit the uint8 mask (255 means none); unnamed outputs are "output K".
+  s = Decode(c, {FloatTensor(std::vector<float>(256, 0.f), {1, 256, 1, 1})}, {}, InputTransform{}, &r);
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported);
+  EXPECT_NE(s.message().find("'output 0' has 256 classes"), std::string::npos) << s.message();
+}
+
+TEST(DecodeYoloV8, CenterCropNegativePadding) {
+  // A 400x300 frame center-cropped to 300x300 at scale 1: 50 columns cut on the left (pad_x = -50).
+  ModelConfig c = Config(DecoderKind::kYoloV8, {"x"});
+  const InputTransform tr = Transform(1, 1, -50, 0, 400, 300, 300, 300);
+  FrameResults r;
+  ASSERT_TRUE(Decode(c, {YoloV8Tensor({{150, 150, 20, 40, {0.6f}}}, true)}, {"o"}, tr, &r).ok());
+  ASSERT_EQ(r.detections.size(), 1u);
+  ExpectBox(r.detections[0], 190, 130, 210, 170, 0, 0.6f);  // net [140,130,160,170] + 50 in x
 }
 
 TEST(Decode, NoDecoderIsAnError) {

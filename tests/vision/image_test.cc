@@ -98,6 +98,15 @@ TEST(Image, ReadsBgrGrayAndAlphaFilesWrittenByOpenCv) {
     for (int c = 0; c < 3; ++c) EXPECT_EQ(g->rgb[3 * i + c], 40 * i + 1);
   }
 
+  cv::Mat deep(1, 2, CV_16UC3, cv::Scalar(256 * 10, 256 * 20 + 255, 65535));  // B G R, 16 bits
+  ASSERT_TRUE(cv::imwrite(dir.File("deep.png"), deep));
+  StatusOr<Image> d = ReadImage(dir.File("deep.png"));
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  ASSERT_EQ(d->rgb.size(), 6u);
+  EXPECT_EQ(d->rgb[0], 255);  // 16-bit samples keep their high byte
+  EXPECT_EQ(d->rgb[1], 20);
+  EXPECT_EQ(d->rgb[2], 10);
+
   cv::Mat bgra(2, 2, CV_8UC4, cv::Scalar(1, 2, 3, 128));
   ASSERT_TRUE(cv::imwrite(dir.File("alpha.png"), bgra));
   StatusOr<Image> a = ReadImage(dir.File("alpha.png"));

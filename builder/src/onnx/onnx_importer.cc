@@ -165,7 +165,11 @@ Status Importer::Declare(int id, const onnx::TypeProto& type, const std::string&
   Shape shape;
   std::vector<std::string> params;
   for (const onnx::TensorShapeProto::Dimension& dim : tt.shape().dim()) {
-    if (dim.value_case() == onnx::TensorShapeProto::Dimension::kDimValue) {
+    // Some exporters (Paddle2ONNX, older converters) write a dynamic dimension as dim_value -1
+    // instead of a dim_param; ONNX Runtime accepts it, and so does edgert. Other negatives are errors.
+    const bool dynamic_value =
+        dim.value_case() == onnx::TensorShapeProto::Dimension::kDimValue && dim.dim_value() == -1;
+    if (dim.value_case() == onnx::TensorShapeProto::Dimension::kDimValue && !dynamic_value) {
       if (dim.dim_value() < 0) {
         return Error(
             StatusCode::kInvalidArgument,

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <numeric>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -267,10 +268,32 @@ Status DecodeYoloV8(const ModelConfig& config, const std::vector<Tensor>& output
   const int64_t k_stride = channels_first ? anchors : 1;
   const float* x = t->data<float>();
 
+  // 2. Best class per anchor. Channels-first walks the class rows in memory order (one pass per
+  // class over all anchors) instead of striding across rows for every anchor.
+  std::vector<int> best_class(static_cast<size_t>(anchors), 0);
+  std::vector<float> best_score(static_cast<size_t>(anchors));
+  if (channels_first) {
+    std::copy(x + 4 * anchors, x + 5 * anchors, best_score.begin());
+    for (int64_t k = 1; k < num_classes; ++k) {
+      const float* row = x + (4 + k) * anchors;
+      for (int64_t a = 0; a < anchors; ++a) {
+        if (row[a] > best_score[a]) {
+          best_score[a] = row[a];
+          best_class[a] = static_cast<int>(k);
+        }
+      }
+    }
+  } else {
+    for (int64_t a = 0; a < anchors; ++a) {
+      std::tie(best_class[a], best_score[a]) = BestClass(x + a * channels + 4, num_classes, 1);
+    }
+  }
+  // 3. Boxes of the anchors above the threshold.
   std::vector<Candidate> cands;
   for (int64_t a = 0; a < anchors; ++a) {
     const float* p = x + a * a_stride;
-    const auto [cls, score] = BestClass(p + 4 * k_stride, num_classes, k_stride);
+    const int cls = best_class[a];
+    const float score = best_score[a];
     if (!(score >= dc.threshold)) continue;
     const float cx = p[0], cy = p[k_stride], w = p[2 * k_stride], h = p[3 * k_stride];
     Candidate c{};

@@ -7,10 +7,11 @@
 //     (j' > i), has the same class (when class ids are given) and IoU(i, j') > threshold. Blocks
 //     below the diagonal (cb < rb) are never read and write nothing.
 //  2. NmsReduceKernel, one block of 64 threads, `removed` words in shared memory: for each row block
-//     b in order, thread 0 walks its 64 boxes greedily on the diagonal word (box i is kept unless
-//     its bit in removed[b] is set; a kept box ORs mask[i * B + b] into removed[b]); then thread t > b
-//     ORs the rows of all boxes kept in block b into removed[t]. Finally keep[i] = kept bit and
-//     *count = the number kept.
+//     b in order, the 64 threads load the block's diagonal words (mask[i * B + b]) into shared
+//     memory, thread 0 walks its boxes greedily on them (box i is kept unless its bit in removed[b]
+//     is set; a kept box ORs its diagonal word into removed[b]); then thread t > b ORs the rows of
+//     all boxes kept in block b into removed[t]. Finally keep[i] = kept bit and *count = the number
+//     kept.
 //  3. The count is copied to the host and the stream synchronised.
 // IoU is evaluated with explicitly rounded operations (no FMA contraction), in nms.cc's order.
 // Scratch (the B*n mask words and the count) comes from the stream-ordered allocator.
@@ -84,19 +85,22 @@ __global__ void NmsReduceKernel(const unsigned long long* __restrict__ mask, int
                                 int* __restrict__ count) {
   __shared__ unsigned long long removed[kBlock];
   __shared__ unsigned long long kept[kBlock];
+  __shared__ unsigned long long diagonal[kBlock];  // the diagonal words of the current row block
   const int t = threadIdx.x;
   removed[t] = 0;
   kept[t] = 0;
   __syncthreads();
   for (int b = 0; b < blocks; ++b) {
+    const int row_count = min(kBlock, n - b * kBlock);
+    if (t < row_count) diagonal[t] = mask[static_cast<size_t>(b * kBlock + t) * blocks + b];
+    __syncthreads();
     if (t == 0) {
-      const int row_count = min(kBlock, n - b * kBlock);
       unsigned long long rem = removed[b];
       unsigned long long k = 0;
       for (int r = 0; r < row_count; ++r) {
         if (rem & (1ULL << r)) continue;
         k |= 1ULL << r;
-        rem |= mask[static_cast<size_t>(b * kBlock + r) * blocks + b];
+        rem |= diagonal[r];
       }
       removed[b] = rem;
       kept[b] = k;

@@ -46,7 +46,10 @@ Status MakeSamplerParams(const FrameView& frame, const PreprocessConfig& config,
                          const char* who, SamplerParams* params, InputTransform* transform);
 
 // Saturates to [0, 255].
-EDGERT_HD float Clamp255(float v) { return v < 0.f ? 0.f : (v > 255.f ? 255.f : v); }
+EDGERT_HD float Clamp255(float v) {
+  v = v > 0.f ? v : 0.f;  // two selects (maxss / minss on x86, no branches)
+  return v < 255.f ? v : 255.f;
+}
 
 // BT.601 limited range YUV -> RGB, each channel clamped to [0, 255].
 EDGERT_HD void YuvToRgb(float y, float u, float v, float rgb[3]) {

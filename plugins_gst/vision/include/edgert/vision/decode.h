@@ -1,13 +1,26 @@
 // Decoders: turn a network's host output tensors into FrameResults, in frame coordinates.
-//   softmax-topk / topk : one output [1,C] (or [C], [1,C,1,1]); top-k classes above threshold.
-//   yolov8 : one output [1, 4+C, N] (or [1, N, 4+C]; the smaller dimension is 4+C): cx,cy,w,h in
-//            network pixels and C class scores (already sigmoid); best class per anchor.
-//   yolov5 : one output [1, N, 5+C]: cx,cy,w,h, objectness, C class scores; score = obj * cls.
-//   ssd    : boxes [1,N,4] and scores [1,N,C] (names in the config, else outputs 0 and 1).
-//   dbnet  : probability map [1,1,H,W]: threshold, connected regions (8-connectivity), mean score,
-//            each region's box expanded by unclip_ratio, mapped to the frame (class 0 "text").
-//   argmax : segmentation; [1,C,H,W] -> class per pixel, or [1,1,H,W] -> 1 where > threshold.
-// Detectors then run NMS per class (or class-agnostic) and keep max_detections.
+//   softmax-topk / topk : one output [1,C] (or [C], [1,C,1,1]); top-k classes with score >= threshold
+//            (softmax-topk: a numerically stable softmax first), highest first, lower id on ties.
+//   yolov8 : one output [1, 4+C, N] or [1, N, 4+C]: cx,cy,w,h in network pixels and C class scores
+//            (already sigmoid); best class per anchor. The layout is the dimension equal to 4 + the
+//            number of labels when labels are given, else the smaller dimension is 4+C.
+//   yolov5 : one output [1, N, 5+C] (C = the number of labels when given): cx,cy,w,h, objectness,
+//            C class scores; score = obj * best cls.
+//   ssd    : boxes [1,N,4] and scores [1,N,C] (by name from decoder.boxes_output/scores_output,
+//            else outputs 0 and 1); xyxy or cx,cy,w,h; in [0,1] of the network input or in pixels.
+//            With scores_have_background, column 0 is never reported and class ids stay column
+//            indices (so labels[0] is the background's label).
+//   dbnet  : probability map [1,1,H,W] (H x W may be smaller than the input; it is scaled to it):
+//            pixels > binary_threshold, 8-connected regions, mean probability of the region >=
+//            box_threshold, the region's axis-aligned box (shorter side >= min_size map pixels)
+//            expanded on each side by area * unclip_ratio / perimeter of that box, mapped to the
+//            frame; class 0, label labels[0] or "text". No NMS (regions are disjoint, as PaddleOCR).
+//   argmax : segmentation; [1,C,H,W] -> first class of highest score per pixel (C <= 255), or
+//            [1,1,H,W] -> class 0 where the value > threshold, else 255. results.mask is on the output
+//            grid (H x W); no boxes.
+// Detector boxes are mapped with InputTransform::ToFrameX/Y, clipped to the frame (boxes with no
+// area left are dropped), then greedy NMS per class (all classes with class_agnostic_nms) keeps at
+// most max_detections, highest score first. Scores that are NaN never pass the threshold.
 #pragma once
 
 #include <vector>
@@ -21,22 +34,28 @@
 namespace edgert::vision {
 
 // `outputs` and `output_names` in the engine's output order (host float32 tensors, batch 1 — the
-// caller slices batches). `transform` maps network coordinates to the frame. Errors name the output
-// and the shape the decoder expected.
+// caller slices batches). `transform` maps network coordinates to the frame; detectors need its frame
+// size and scale (an error otherwise), classifiers and argmax ignore it. Decode replaces
+// results->classes, detections and mask and leaves tensors and inference_ms alone. Errors name the
+// output (its name is the Status subject) and the shape the decoder expected. Thread-safe: no state.
 Status Decode(const ModelConfig& config, const std::vector<Tensor>& outputs,
               const std::vector<std::string>& output_names, const InputTransform& transform, FrameResults* results);
 
 // Greedy NMS over `boxes` (x0,y0,x1,y1 each) with `scores`: indices kept, highest score first; a box
 // is dropped when its IoU with a kept box of the same class (all classes when `class_ids` is empty)
-// exceeds `iou_threshold`. At most `max_keep` (<= 0: no limit).
+// exceeds `iou_threshold` (IoU = intersection / union, areas without +1; 0 for an empty union).
+// Ties in score keep the lower index first. `class_ids` is empty or holds one id per box. At most
+// `max_keep` (<= 0: no limit).
 std::vector<int> Nms(const std::vector<float>& boxes, const std::vector<float>& scores,
                      const std::vector<int>& class_ids, float iou_threshold, int max_keep);
 
 // The same on the GPU for up to 4096 boxes already in device memory, sorted by descending score
-// (boxes: 4 floats each; class
-// ids may be null for class-agnostic): one bitmask kernel and one reduction; `keep` (device, n ints)
-// receives 1 for kept boxes, 0 otherwise, and *num_kept (host) is written after a synchronise of
-// `stream`. Unsupported in a build without CUDA.
+// (boxes: 4 floats each; class ids may be null for class-agnostic; `scores` is not read, the order
+// carries it): one bitmask kernel and one single-block reduction; `keep` (device, n ints) receives 1
+// for kept boxes, 0 otherwise, and *num_kept (host) is written after a synchronise of `stream` (a
+// cudaStream_t; nullptr = legacy default stream). Keeps exactly what Nms keeps for the same input.
+// Scratch (n * ceil(n/64) * 8 bytes) comes from the stream-ordered allocator (cudaMallocAsync).
+// Unsupported in a build without CUDA.
 Status NmsCuda(const float* boxes, const float* scores, const int* class_ids, int n, float iou_threshold,
                int* keep, int* num_kept, void* stream);
 

@@ -25,7 +25,8 @@ struct Image {
 };
 
 // Decodes any format OpenCV's imgcodecs reads (PNG, JPEG, BMP, ...) to 8-bit RGB: gray pictures
-// are replicated into R, G, B, an alpha channel is dropped, 16-bit samples are scaled to 8 bits.
+// are replicated into R, G, B, an alpha channel is dropped, 16-bit samples are scaled to 8 bits,
+// and a JPEG's EXIF orientation is applied (OpenCV's default).
 // NotFound when the file does not exist, IoError when it cannot be decoded; both name the path.
 StatusOr<Image> ReadImage(const std::string& path);
 

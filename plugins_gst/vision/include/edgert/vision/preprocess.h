@@ -16,14 +16,20 @@ namespace edgert::vision {
 InputTransform ComputeInputTransform(int frame_width, int frame_height, const PreprocessConfig& config);
 
 // Writes one image of `config.height` x `config.width` into `dst` (channels = 1 for gray, else 3;
-// planar CHW float32, channel order as config.color says). `frame` must be in host memory.
-// `transform` (optional) receives ComputeInputTransform's result.
+// planar CHW float32, channel order as config.color says). `frame` must be in host memory
+// (frame.on_device false). `transform` (optional) receives ComputeInputTransform's result.
+// The exact arithmetic (color conversion, placement, bilinear taps, normalisation) is stated at the
+// top of preprocess.cc. InvalidArgument (naming the field) for a frame ValidateFrame rejects, a
+// non-positive input size, a zero or non-finite std, or a null `dst`.
 Status PreprocessCpu(const FrameView& frame, const PreprocessConfig& config, float* dst,
                      InputTransform* transform = nullptr);
 
-// The same on the GPU: `frame` planes are device (or device-mapped host) pointers, `dst` is device
-// memory, the work is queued on `stream` (a cudaStream_t; nullptr = legacy default stream) and
-// nothing is synchronised. Unsupported (with the reason) in a build without CUDA.
+// The same on the GPU: `frame` planes are device (or device-mapped host) pointers and
+// frame.on_device is true, `dst` is device memory, the work is queued on `stream` (a cudaStream_t;
+// nullptr = legacy default stream) as one kernel, and nothing is allocated or synchronised: the
+// frame must stay unchanged until the stream has run it. Results match PreprocessCpu to float
+// rounding (<= 1e-3 absolute in normalized units). Unsupported (with the reason) in a build
+// without CUDA; kDevice when the launch fails.
 Status PreprocessCuda(const FrameView& frame, const PreprocessConfig& config, float* dst, void* stream,
                       InputTransform* transform = nullptr);
 

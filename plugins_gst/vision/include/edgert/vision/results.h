@@ -39,8 +39,11 @@ struct FrameResults {
   double inference_ms = 0.0;            // preprocessing + engine + decoding of this frame's batch
 };
 
-// One JSON object (no trailing newline) with "classes", "detections" and "mask" (size only);
-// keys in a fixed order, floats with 4 decimals. Used by edgert-app's JSON-lines sink and tests.
+// One JSON object (no trailing newline), keys in this order:
+//   {"classes":[{"id","label","score"}...],"detections":[{"id","label","score","box":[x0,y0,x1,y1]}...],
+//    "mask":{"width","height"} or null,"inference_ms"}
+// Floats with 4 decimals whatever the process locale (NaN/inf: null); labels JSON-escaped (invalid
+// UTF-8 bytes become U+FFFD). Used by edgert-app's JSON-lines sink and tests.
 std::string ResultsToJson(const FrameResults& results);
 
 }  // namespace edgert::vision
