@@ -16,6 +16,20 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 
+def save_model(model, path):
+    """Writes atomically: ctest may run several test processes that all generate the models."""
+    tmp = f"{path}.{os.getpid()}.tmp"
+    onnx.save(model, tmp)
+    os.replace(tmp, path)
+
+
+def save_text(text, path):
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
 def classifier(path, dims):
     rng = np.random.default_rng(7)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.5
@@ -37,7 +51,7 @@ def classifier(path, dims):
          numpy_helper.from_array(fc, "fc"), numpy_helper.from_array(fb, "fb")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     onnx.checker.check_model(model)
-    onnx.save(model, path)
+    save_model(model, path)
 
 
 def einsum(path):
@@ -47,7 +61,7 @@ def einsum(path):
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 8, 3])])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     onnx.checker.check_model(model)
-    onnx.save(model, path)
+    save_model(model, path)
 
 
 CONFIG = """model: classifier.onnx
@@ -74,10 +88,8 @@ def main():
     classifier(os.path.join(out, "classifier.onnx"), ["N", 3, "H", "W"])
     classifier(os.path.join(out, "static.onnx"), [1, 3, 32, 32])
     einsum(os.path.join(out, "einsum.onnx"))
-    with open(os.path.join(out, "classifier.yaml"), "w") as f:
-        f.write(CONFIG)
-    with open(os.path.join(out, "bad_key.yaml"), "w") as f:
-        f.write(CONFIG + "bogus-key: 1\n")
+    save_text(CONFIG, os.path.join(out, "classifier.yaml"))
+    save_text(CONFIG + "bogus-key: 1\n", os.path.join(out, "bad_key.yaml"))
 
 
 if __name__ == "__main__":
