@@ -37,7 +37,9 @@
  *      (EOS, segment, caps, ...) run the partial batch first, flushes discard the queue. The
  *      latency query adds batch-timeout.
  *   5. propose_allocation(): for system memory and a CUDA session, a pool of pinned device-mapped
- *      host memory (pinned_pool.h); Jetson's zero-copy path.
+ *      host memory (pinned_pool.h); Jetson's zero-copy path. NVMM (Jetson's memory:NVMM surfaces) is
+ *      designed to enter through the same FrameView (device-readable planes and strides) but is
+ *      neither in the caps nor tested: there is no Jetson in CI.
  *   6. calibration-frames N: every calibration-interval-th inferred frame's preprocessed input is
  *      written to calibration-dir as NNNNNN.npy until N exist, then an "edgert-calibration" message
  *      is posted. Building INT8 plans from them is a later issue.
