@@ -231,6 +231,59 @@ TEST_F(EdgertInferTest, EveryFormatNegotiatesAndMatchesTheCpuReference) {
   }
 }
 
+TEST_F(EdgertInferTest, PlanWithoutConfigFeedsThePlansInputSize) {
+  // A plan of the static model (1x3x32x32) from the cache, then the element on that plan alone:
+  // stretch to 32x32, RGB, pixels / 255 (the defaults), raw outputs only.
+  edgert::SessionOptions o;
+  o.model = ModelPath("static.onnx");
+  o.device = "cpu";
+  o.cache_dir = Work() + "/plan_cache";
+  auto session = edgert::Session::Open(o);
+  ASSERT_TRUE(session.ok()) << session.status().message();
+  const std::string plan = (*session)->info().plan_path;
+  ASSERT_FALSE(plan.empty());
+
+  Harness hx("plan=" + plan + " device=cpu output-tensors=true", "video/x-raw,format=BGRx,width=40,height=30");
+  GstBuffer* in = RandomFrame(hx.info, 77, 0);
+  GstBuffer* keep = gst_buffer_copy_deep(in);
+  ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(hx.h);
+  EdgertMeta* meta = gst_buffer_get_edgert_meta(out);
+  ASSERT_NE(meta, nullptr);
+  const vision::FrameResults* r = edgert_meta_results(meta);
+  EXPECT_TRUE(r->classes.empty());  // no config: no decoder
+  ASSERT_EQ(r->tensors.size(), 1u);
+
+  vision::PreprocessConfig pre;
+  pre.width = 32;
+  pre.height = 32;
+  GstVideoFrame frame;
+  ASSERT_TRUE(gst_video_frame_map(&frame, &hx.info, keep, GST_MAP_READ));
+  std::vector<float> input(3 * 32 * 32);
+  ASSERT_TRUE(vision::PreprocessCpu(ViewOf(frame), pre, input.data()).ok());
+  gst_video_frame_unmap(&frame);
+  ASSERT_TRUE((*session)->CopyInputFromHost(0, input.data(), input.size() * sizeof(float)).ok());
+  ASSERT_TRUE((*session)->Run().ok());
+  const edgert::Tensor& want = (*session)->Output(0);
+  const edgert::Tensor& got = r->tensors[0].second;
+  ASSERT_EQ(got.num_elements(), want.num_elements());
+  for (int64_t i = 0; i < want.num_elements(); ++i) EXPECT_NEAR(got.data<float>()[i], want.data<float>()[i], 1e-5f);
+  gst_buffer_unref(out);
+  gst_buffer_unref(keep);
+}
+
+TEST_F(EdgertInferTest, WithoutOutputTensorsTheMetaHoldsOnlyResults) {
+  Harness hx("config=" + ModelPath("classifier.yaml") + " device=cpu",
+             "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  ASSERT_EQ(gst_harness_push(hx.h, RandomFrame(hx.info, 5, 0)), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(hx.h);
+  EdgertMeta* meta = gst_buffer_get_edgert_meta(out);
+  ASSERT_NE(meta, nullptr);
+  EXPECT_EQ(edgert_meta_num_tensors(meta), 0u);
+  EXPECT_EQ(edgert_meta_num_classifications(meta), 3u);
+  gst_buffer_unref(out);
+}
+
 TEST_F(EdgertInferTest, ThresholdPropertyOverridesTheConfig) {
   Harness hx(kConfigProps() + " threshold=0.999", "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
   ASSERT_EQ(gst_harness_push(hx.h, RandomFrame(hx.info, 3, 0)), GST_FLOW_OK);
