@@ -1,0 +1,1415 @@
+/**
+ * SECTION:element-edgertinfer
+ * @title: edgertinfer
+ *
+ * Runs an edgert model (ONNX model through the plan cache, or a plan) on raw video frames and
+ * attaches an #EdgertMeta with the decoded results (classes, detections, mask, optionally the raw
+ * output tensors) to each buffer. Frames pass through unchanged (in place).
+ *
+ * ## Example launch lines
+ * |[
+ * gst-launch-1.0 videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=320,height=240 ! \
+ *     edgertinfer config=configs/resnet18.yaml device=cpu ! fakesink
+ * gst-launch-1.0 v4l2src ! videoconvert ! cudaupload ! \
+ *     edgertinfer config=configs/yolov8n.yaml device=cuda batch-size=4 ! cudadownload ! \
+ *     edgertoverlay ! autovideosink
+ * ]|
+ *
+ * Algorithm:
+ *   1. start(): copy the properties, load the model config (its `model` is used when the model
+ *      property is unset), read the model's inputs (shapes for dynamic dimensions come from the
+ *      config: {batch-size, channels, height, width}), resolve the device, share a CUDA context
+ *      (GstContext, as cudaupload does) and open the Session on a worker thread. Progress and the
+ *      plan-cache line are posted as "edgert-build" element messages; frames pass through without
+ *      results until the session is ready, then it is swapped in between frames.
+ *   2. set_caps(): the frame format and size (system memory or memory:CUDAMemory).
+ *   3. Each frame: map it, preprocess straight into the session's input buffer at the frame's
+ *      batch slot (CUDA sessions: PreprocessCuda on the session's stream from CUDA memory or from
+ *      the pinned pool's device-mapped pointer, otherwise PreprocessCpu into host staging and one
+ *      copy, counted in frame-copies), Run(), Decode() each batch item with its InputTransform and
+ *      attach EdgertMeta. With `interval` N, only every Nth frame runs; the others carry the last
+ *      results with stale=TRUE.
+ *   4. batch-size N > 1: frames queue in order (generate_output hands them downstream once their
+ *      batch ran); a timer thread runs a partial batch after batch-timeout ms; serialized events
+ *      (EOS, segment, caps, ...) run the partial batch first, flushes discard the queue. The
+ *      latency query adds batch-timeout.
+ *   5. propose_allocation(): for system memory and a CUDA session, a pool of pinned device-mapped
+ *      host memory (pinned_pool.h); Jetson's zero-copy path.
+ *   6. calibration-frames N: every calibration-interval-th inferred frame's preprocessed input is
+ *      written to calibration-dir as NNNNNN.npy until N exist, then an "edgert-calibration" message
+ *      is posted. Building INT8 plans from them is a later issue.
+ *
+ * Threads: properties are guarded by the object lock; the session, the queue and all per-frame
+ * state by `mutex` (taken by the streaming thread, the batch timer and the event handler); the
+ * worker only produces the pending session (guarded by `pending_mutex`). CUDA is touched only in
+ * start() when the device resolves to cuda, so gst-inspect-1.0 works without a GPU.
+ */
+#ifdef HAVE_CONFIG_H
+#include "config.h"
+#endif
+
+#include <gst/video/video.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "calib_capture.h"
+#include "edgert/builder.h"
+#include "edgert/gst/edgert_meta.h"
+#include "edgert/session.h"
+#include "edgert/vision/decode.h"
+#include "edgert/vision/model_config.h"
+#include "edgert/vision/preprocess.h"
+#include "edgertinfer.h"
+#include "pinned_pool.h"
+
+#ifdef EDGERT_HAVE_CUDA
+#include <cuda_runtime.h>
+
+#include "edgert/cuda_engine.h"
+#endif
+#ifdef EDGERT_HAVE_GST_CUDA
+#include <dlfcn.h>
+#include <gst/cuda/gstcudacontext.h>
+#include <gst/cuda/gstcudaloader.h>
+#include <gst/cuda/gstcudamemory.h>
+#include <gst/cuda/gstcudautils.h>
+#endif
+
+GST_DEBUG_CATEGORY_STATIC(gst_edgert_infer_debug);
+#define GST_CAT_DEFAULT gst_edgert_infer_debug
+
+#define EDGERT_FORMATS "{ RGB, BGR, RGBA, BGRx, NV12, I420, GRAY8 }"
+#ifdef EDGERT_HAVE_GST_CUDA
+#define EDGERT_INFER_CAPS \
+  GST_VIDEO_CAPS_MAKE_WITH_FEATURES("memory:CUDAMemory", EDGERT_FORMATS) "; " GST_VIDEO_CAPS_MAKE(EDGERT_FORMATS)
+#else
+#define EDGERT_INFER_CAPS GST_VIDEO_CAPS_MAKE(EDGERT_FORMATS)
+#endif
+
+static GstStaticPadTemplate sink_template =
+    GST_STATIC_PAD_TEMPLATE("sink", GST_PAD_SINK, GST_PAD_ALWAYS, GST_STATIC_CAPS(EDGERT_INFER_CAPS));
+static GstStaticPadTemplate src_template =
+    GST_STATIC_PAD_TEMPLATE("src", GST_PAD_SRC, GST_PAD_ALWAYS, GST_STATIC_CAPS(EDGERT_INFER_CAPS));
+
+namespace {
+
+namespace vision = edgert::vision;
+using edgert::Session;
+using edgert::Shape;
+using edgert::Status;
+using edgert::StatusOr;
+using edgert::Tensor;
+using Clock = std::chrono::steady_clock;
+
+enum {
+  PROP_0,
+  PROP_MODEL,
+  PROP_PLAN,
+  PROP_CONFIG,
+  PROP_PRECISION,
+  PROP_BATCH_SIZE,
+  PROP_BATCH_TIMEOUT,
+  PROP_INTERVAL,
+  PROP_DEVICE,
+  PROP_DEVICE_ID,
+  PROP_THRESHOLD,
+  PROP_NMS_IOU,
+  PROP_CACHE_DIR,
+  PROP_OUTPUT_TENSORS,
+  PROP_CALIBRATION_FRAMES,
+  PROP_CALIBRATION_INTERVAL,
+  PROP_CALIBRATION_DIR,
+  PROP_FRAME_COPIES,
+  PROP_BACKEND,
+};
+
+constexpr int kDefaultBatchSize = 1;
+constexpr guint kDefaultBatchTimeoutMs = 40;
+constexpr guint kDefaultInterval = 1;
+constexpr guint kDefaultCalibrationInterval = 1;
+
+// The properties (guarded by the object lock; copied at start()).
+struct Settings {
+  std::string model, plan, config;
+  std::string precision = "fp32";
+  int batch_size = kDefaultBatchSize;
+  guint batch_timeout_ms = kDefaultBatchTimeoutMs;
+  guint interval = kDefaultInterval;
+  std::string device = "auto";
+  int device_id = 0;
+  double threshold = -1.0;  // < 0: the config's value
+  double nms_iou = -1.0;
+  std::string cache_dir;
+  bool output_tensors = false;
+  guint calibration_frames = 0;
+  guint calibration_interval = kDefaultCalibrationInterval;
+  std::string calibration_dir;
+};
+
+// One frame held by the element until its batch ran.
+struct Entry {
+  GstBuffer* buffer = nullptr;  // owned reference
+  guint64 frame_number = 0;
+  bool infer = false;  // false: carries the latest results, stale
+  int slot = -1;       // batch slot (infer only)
+  vision::InputTransform transform;
+  GstVideoFrame frame;  // kept mapped while a GPU kernel may still read it
+  bool mapped = false;
+};
+
+}  // namespace
+
+// Element state (C++). Owned by the GObject instance: created in init, deleted in finalize.
+struct EdgertInferState {
+  Settings settings;  // object lock
+
+  // Fixed between start() and stop().
+  Settings active;
+  vision::ModelConfig config;
+  std::string model_path;  // ONNX model, or empty when a plan is used
+  std::string device;      // resolved: cpu | cuda
+  int channels = 3;
+
+  // Worker thread and the session it produces.
+  std::thread worker;
+  std::mutex pending_mutex;
+  std::unique_ptr<Session> pending;
+  bool open_failed = false;  // pending_mutex
+
+  // Streaming state (mutex).
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::unique_ptr<Session> session;
+  int input_index = 0;
+  size_t slot_elements = 0;    // C*H*W
+  std::vector<float> staging;  // host preprocessing for CUDA sessions without device-readable frames
+  GstVideoInfo video_info;
+  bool have_caps = false;
+  bool cuda_caps = false;
+  guint64 frames_seen = 0;
+  guint64 frames_since_ready = 0;
+  bool have_results = false;
+  vision::FrameResults last_results;
+  std::deque<Entry> queue;
+  int queued_slots = 0;
+  double queued_pre_ms = 0;
+  Clock::time_point batch_start;
+  std::deque<GstBuffer*> ready;  // batch mode: buffers handed downstream by generate_output
+  GstFlowReturn timer_flow = GST_FLOW_OK;
+  std::atomic<bool> flushing{false};
+  bool quit = false;
+  std::thread timer;
+  edgert::gst::CalibrationCapture calibration;
+  bool calibration_posted = false;
+
+  std::atomic<gint64> frame_copies{0};
+  std::string backend;  // object lock
+
+#ifdef EDGERT_HAVE_GST_CUDA
+  GstCudaContext* cuda_context = nullptr;  // object lock
+  gpointer primary_handle = nullptr;       // CUcontext of the runtime's primary context
+#endif
+};
+
+struct _GstEdgertInfer {
+  GstBaseTransform parent;
+  EdgertInferState* state;
+};
+
+#define gst_edgert_infer_parent_class parent_class
+G_DEFINE_TYPE(GstEdgertInfer, gst_edgert_infer, GST_TYPE_BASE_TRANSFORM);
+GST_ELEMENT_REGISTER_DEFINE_WITH_CODE(edgertinfer, "edgertinfer", GST_RANK_NONE, GST_TYPE_EDGERT_INFER,
+                                      GST_DEBUG_CATEGORY_INIT(gst_edgert_infer_debug, "edgertinfer", 0,
+                                                              "edgert inference element"));
+
+namespace {
+
+// Posts `status` as an element error; the GError domain follows the status code.
+void PostError(GstEdgertInfer* self, const Status& status, const char* what) {
+  const std::string text = std::string(what) + ": " + status.message();
+  const std::string debug = status.subject().empty()
+                                ? std::string(edgert::StatusCodeName(status.code()))
+                                : std::string(edgert::StatusCodeName(status.code())) + " (" + status.subject() + ")";
+  switch (status.code()) {
+    case edgert::StatusCode::kNotFound:
+      GST_ELEMENT_ERROR(self, RESOURCE, NOT_FOUND, ("%s", text.c_str()), ("%s", debug.c_str()));
+      break;
+    case edgert::StatusCode::kIoError:
+      GST_ELEMENT_ERROR(self, RESOURCE, READ, ("%s", text.c_str()), ("%s", debug.c_str()));
+      break;
+    case edgert::StatusCode::kInvalidArgument:
+      GST_ELEMENT_ERROR(self, RESOURCE, SETTINGS, ("%s", text.c_str()), ("%s", debug.c_str()));
+      break;
+    case edgert::StatusCode::kUnsupported:
+      GST_ELEMENT_ERROR(self, CORE, NOT_IMPLEMENTED, ("%s", text.c_str()), ("%s", debug.c_str()));
+      break;
+    default:
+      GST_ELEMENT_ERROR(self, LIBRARY, FAILED, ("%s", text.c_str()), ("%s", debug.c_str()));
+      break;
+  }
+}
+
+void PostBuildMessage(GstEdgertInfer* self, GstStructure* s) {
+  gst_element_post_message(GST_ELEMENT(self), gst_message_new_element(GST_OBJECT(self), s));
+}
+
+bool FileExists(const std::string& path) { return g_file_test(path.c_str(), G_FILE_TEST_IS_REGULAR); }
+
+StatusOr<vision::PixelFormat> FormatOf(GstVideoFormat format) {
+  switch (format) {
+    case GST_VIDEO_FORMAT_RGB:
+      return vision::PixelFormat::kRGB;
+    case GST_VIDEO_FORMAT_BGR:
+      return vision::PixelFormat::kBGR;
+    case GST_VIDEO_FORMAT_RGBA:
+      return vision::PixelFormat::kRGBA;
+    case GST_VIDEO_FORMAT_BGRx:
+      return vision::PixelFormat::kBGRx;
+    case GST_VIDEO_FORMAT_NV12:
+      return vision::PixelFormat::kNV12;
+    case GST_VIDEO_FORMAT_I420:
+      return vision::PixelFormat::kI420;
+    case GST_VIDEO_FORMAT_GRAY8:
+      return vision::PixelFormat::kGRAY8;
+    default:
+      return edgert::InvalidArgument(std::string("video format ") + gst_video_format_to_string(format) +
+                                         " is not one of RGB, BGR, RGBA, BGRx, NV12, I420, GRAY8",
+                                     "caps");
+  }
+}
+
+// --- start(): config, model inputs, device ------------------------------------------------------
+
+// Fills state->config / model_path / channels and the SessionOptions shapes from the settings.
+Status PrepareModel(EdgertInferState* st, edgert::SessionOptions* options) {
+  const Settings& s = st->active;
+  st->config = vision::ModelConfig();
+  bool have_config = false;
+  if (!s.config.empty()) {
+    if (!FileExists(s.config)) {
+      return edgert::NotFound("config file " + s.config + " does not exist", s.config);
+    }
+    StatusOr<vision::ModelConfig> config = vision::LoadModelConfig(s.config);
+    if (!config.ok()) return config.status();
+    st->config = std::move(*config);
+    have_config = true;
+  }
+  if (s.threshold >= 0) st->config.decoder.threshold = static_cast<float>(s.threshold);
+  if (s.nms_iou >= 0) st->config.decoder.nms_iou = static_cast<float>(s.nms_iou);
+
+  // The model or plan: properties first, then the config's `model` (a plan when it ends in .plan).
+  st->model_path.clear();
+  std::string plan = s.plan;
+  if (plan.empty()) {
+    st->model_path = !s.model.empty() ? s.model : st->config.model;
+    if (st->model_path.empty()) {
+      return edgert::InvalidArgument("no model: set the model, plan or config property", "model");
+    }
+    if (g_str_has_suffix(st->model_path.c_str(), ".plan")) {
+      plan = st->model_path;
+      st->model_path.clear();
+    }
+  }
+  const std::string& file = plan.empty() ? st->model_path : plan;
+  if (!FileExists(file)) {
+    return edgert::NotFound((plan.empty() ? "model file " : "plan file ") + file + " does not exist", file);
+  }
+  options->model = st->model_path;
+  options->plan = plan;
+
+  vision::PreprocessConfig& pre = st->config.input;
+  if (!st->model_path.empty()) {
+    StatusOr<std::vector<edgert::ModelInput>> inputs = edgert::ReadModelInputs(st->model_path);
+    if (!inputs.ok()) return inputs.status().WithContext(st->model_path);
+    if (inputs->empty()) return edgert::InvalidArgument(st->model_path + " has no graph input", st->model_path);
+    const edgert::ModelInput* input = &inputs->front();
+    if (!pre.input_name.empty()) {
+      input = nullptr;
+      for (const edgert::ModelInput& in : *inputs) {
+        if (in.name == pre.input_name) input = &in;
+      }
+      if (input == nullptr) {
+        return edgert::InvalidArgument(
+            s.config + ": input.name '" + pre.input_name + "' is not an input of " + st->model_path, "input.name");
+      }
+    }
+    pre.input_name = input->name;
+    const Shape& shape = input->shape;
+    if (shape.size() != 4) {
+      return edgert::InvalidArgument("input '" + input->name + "' of " + st->model_path + " has shape " +
+                                         edgert::ShapeToString(shape) + "; edgertinfer feeds NCHW images (rank 4)",
+                                     input->name);
+    }
+    if (!have_config) {
+      // No config: the network's own size and channel count, stretched, pixels scaled to [0,1].
+      if (shape[2] <= 0 || shape[3] <= 0) {
+        return edgert::InvalidArgument("input '" + input->name + "' of " + st->model_path +
+                                           " has a dynamic height/width: set a config with input width and height",
+                                       "config");
+      }
+      pre.height = static_cast<int>(shape[2]);
+      pre.width = static_cast<int>(shape[3]);
+      if (shape[1] == 1) pre.color = vision::ColorOrder::kGray;
+    }
+    st->channels = pre.color == vision::ColorOrder::kGray ? 1 : 3;
+    const Shape want = {s.batch_size, st->channels, pre.height, pre.width};
+    bool dynamic = false;
+    for (size_t i = 0; i < 4; ++i) {
+      if (shape[i] < 0) {
+        dynamic = true;
+      } else if (shape[i] != want[i]) {
+        static const char* kWhat[] = {"batch (batch-size)", "channels (config input.color)",
+                                      "height (config input.height)", "width (config input.width)"};
+        return edgert::InvalidArgument("input '" + input->name + "' of " + st->model_path + " has fixed shape " +
+                                           edgert::ShapeToString(shape) + " but the element feeds " +
+                                           edgert::ShapeToString(want) + ": the " + kWhat[i] + " differs",
+                                       input->name);
+      }
+    }
+    if (dynamic) options->shapes[input->name] = want;
+    // Unsupported ops fail here, before any frame flows, rather than later on the worker thread.
+    edgert::BuildOptions check_options;
+    check_options.shapes = options->shapes;
+    StatusOr<edgert::SupportReport> report = edgert::CheckModel(st->model_path, check_options);
+    if (!report.ok()) return report.status().WithContext(st->model_path);
+    if (!report->AllSupported()) {
+      std::string list;
+      for (const edgert::SupportEntry& e : report->nodes) {
+        if (e.status.ok()) continue;
+        if (!list.empty()) list += "; ";
+        list += "node '" + e.node_name + "' (" + e.op_type + "): " + e.status.message();
+      }
+      return edgert::Unsupported(st->model_path + " has nodes edgert cannot build: " + list, st->model_path);
+    }
+  } else {
+    st->channels = pre.color == vision::ColorOrder::kGray ? 1 : 3;
+  }
+  return Status::Ok();
+}
+
+std::string ResolveDevice(const std::string& device) {
+  if (device != "auto") return device;
+#ifdef EDGERT_HAVE_CUDA
+  return edgert::CudaDeviceCount() > 0 ? "cuda" : "cpu";
+#else
+  return "cpu";
+#endif
+}
+
+#ifdef EDGERT_HAVE_GST_CUDA
+// A GstCudaContext wrapping the CUDA runtime's primary context of `device_id` (the one the session
+// uses), so upstream CUDA elements allocate memory the session's kernels can read. cuCtxGetCurrent
+// comes from the already-loaded driver library (no link-time dependency on libcuda).
+GstCudaContext* NewPrimaryCudaContext(int device_id, gpointer* handle) {
+  if (!gst_cuda_load_library()) return nullptr;
+  if (cudaSetDevice(device_id) != cudaSuccess || cudaFree(nullptr) != cudaSuccess) return nullptr;
+  void* lib = dlopen("libcuda.so.1", RTLD_LAZY | RTLD_NOLOAD);
+  if (lib == nullptr) return nullptr;
+  using CtxGetCurrent = int (*)(CUcontext*);
+  auto get_current = reinterpret_cast<CtxGetCurrent>(dlsym(lib, "cuCtxGetCurrent"));
+  CUcontext ctx = nullptr;
+  const bool ok = get_current != nullptr && get_current(&ctx) == 0 && ctx != nullptr;
+  dlclose(lib);
+  if (!ok) return nullptr;
+  *handle = ctx;
+  return gst_cuda_context_new_wrapped(ctx, static_cast<CUdevice>(device_id));
+}
+#endif
+
+// --- per-frame work (state->mutex held) ---------------------------------------------------------
+
+void UnmapEntry(Entry* e) {
+  if (e->mapped) {
+    gst_video_frame_unmap(&e->frame);
+    e->mapped = false;
+  }
+}
+
+void DiscardQueue(EdgertInferState* st) {
+  for (Entry& e : st->queue) {
+    UnmapEntry(&e);
+    gst_buffer_unref(e.buffer);
+  }
+  st->queue.clear();
+  st->queued_slots = 0;
+  st->queued_pre_ms = 0;
+  for (GstBuffer* b : st->ready) gst_buffer_unref(b);
+  st->ready.clear();
+}
+
+#ifdef EDGERT_HAVE_CUDA
+Status CudaCheck(cudaError_t err, const char* call) {
+  if (err == cudaSuccess) return Status::Ok();
+  return edgert::Internal(std::string(call) + " failed: " + cudaGetErrorString(err), call);
+}
+#endif
+
+// Writes the calibration copy of the input at `slot` (host pointer `host`, or device memory when
+// `host` is null on a CUDA session).
+Status CaptureCalibration(GstEdgertInfer* self, EdgertInferState* st, const float* host, const float* device) {
+  if (!st->calibration.Offer()) return Status::Ok();
+  const vision::PreprocessConfig& pre = st->config.input;
+  std::vector<float> copy;
+  if (host == nullptr) {
+#ifdef EDGERT_HAVE_CUDA
+    copy.resize(st->slot_elements);
+    auto stream = static_cast<cudaStream_t>(st->session->stream());
+    EDGERT_RETURN_IF_ERROR(
+        CudaCheck(cudaMemcpyAsync(copy.data(), device, copy.size() * sizeof(float), cudaMemcpyDeviceToHost, stream),
+                  "cudaMemcpyAsync (calibration)"));
+    EDGERT_RETURN_IF_ERROR(CudaCheck(cudaStreamSynchronize(stream), "cudaStreamSynchronize (calibration)"));
+    host = copy.data();
+#else
+    return edgert::Internal("device input without the CUDA backend");
+#endif
+  }
+  EDGERT_RETURN_IF_ERROR(st->calibration.Write(host, {1, st->channels, pre.height, pre.width}));
+  if (st->calibration.done() && !st->calibration_posted) {
+    st->calibration_posted = true;
+    GST_INFO_OBJECT(self, "calibration capture: %d frames in %s", st->calibration.written(),
+                    st->calibration.dir().c_str());
+    PostBuildMessage(self, gst_structure_new("edgert-calibration", "frames", G_TYPE_INT, st->calibration.written(),
+                                             "dir", G_TYPE_STRING, st->calibration.dir().c_str(), "note", G_TYPE_STRING,
+                                             "preprocessed inputs ([1,C,H,W] float32 .npy); building INT8 plans "
+                                             "from them is not implemented yet (a later edgert issue)",
+                                             nullptr));
+  }
+  return Status::Ok();
+}
+
+// Maps e->buffer and preprocesses it into the session input at e->slot (steps in the file comment).
+Status PrepareSlot(GstEdgertInfer* self, EdgertInferState* st, Entry* e) {
+  const auto t0 = Clock::now();
+  Session& session = *st->session;
+  const vision::PreprocessConfig& pre = st->config.input;
+  auto* input =
+      static_cast<float*>(session.InputBuffer(st->input_index)) + static_cast<size_t>(e->slot) * st->slot_elements;
+  GstBuffer* buf = e->buffer;
+  bool cuda_memory = false;
+  bool device_map = false;
+#ifdef EDGERT_HAVE_GST_CUDA
+  GstMemory* mem0 = gst_buffer_n_memory(buf) > 0 ? gst_buffer_peek_memory(buf, 0) : nullptr;
+  cuda_memory = mem0 != nullptr && gst_is_cuda_memory(mem0);
+  if (cuda_memory && session.on_gpu()) {
+    auto* cmem = reinterpret_cast<GstCudaMemory*>(mem0);
+    device_map = cmem->context != nullptr && st->primary_handle != nullptr &&
+                 gst_cuda_context_get_handle(cmem->context) == st->primary_handle;
+  }
+#endif
+#ifdef EDGERT_HAVE_GST_CUDA
+  const int flags = GST_MAP_READ | (device_map ? GST_MAP_CUDA : 0);
+#else
+  const int flags = GST_MAP_READ;
+#endif
+  if (!gst_video_frame_map(&e->frame, &st->video_info, buf, static_cast<GstMapFlags>(flags))) {
+    return edgert::Internal("cannot map the frame (" + std::string(device_map ? "CUDA" : "system") + " memory)",
+                            "frame");
+  }
+  e->mapped = true;
+  EDGERT_ASSIGN_OR_RETURN(vision::PixelFormat format, FormatOf(GST_VIDEO_FRAME_FORMAT(&e->frame)));
+  vision::FrameView view;
+  view.format = format;
+  view.width = GST_VIDEO_FRAME_WIDTH(&e->frame);
+  view.height = GST_VIDEO_FRAME_HEIGHT(&e->frame);
+  const int planes = vision::PlaneCount(format);
+  for (int p = 0; p < planes; ++p) {
+    view.planes[p] = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&e->frame, p));
+    view.strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE(&e->frame, p);
+  }
+  if (cuda_memory && !device_map) st->frame_copies += 1;  // GstCudaMemory downloaded it for us
+
+  Status status;
+  if (!session.on_gpu()) {
+    status = vision::PreprocessCpu(view, pre, input, &e->transform);
+    if (status.ok()) status = CaptureCalibration(self, st, input, nullptr);
+    UnmapEntry(e);
+  } else {
+#ifdef EDGERT_HAVE_CUDA
+    EDGERT_RETURN_IF_ERROR(CudaCheck(cudaSetDevice(st->active.device_id), "cudaSetDevice"));
+    bool device_readable = device_map;
+    if (!device_readable && !cuda_memory) {
+      // Pinned pool buffers: every plane has a device-mapped address.
+      vision::FrameView mapped = view;
+      bool all = true;
+      for (int p = 0; p < planes && all; ++p) {
+        all = false;
+        for (guint m = 0; m < gst_buffer_n_memory(buf) && !all; ++m) {
+          const void* device = nullptr;
+          if (edgert::gst::PinnedDevicePointer(gst_buffer_peek_memory(buf, m), view.planes[p], &device)) {
+            mapped.planes[p] = static_cast<const uint8_t*>(device);
+            all = true;
+          }
+        }
+      }
+      if (all) {
+        view = mapped;
+        device_readable = true;
+      }
+    }
+    if (device_readable) {
+      view.on_device = true;
+      status = vision::PreprocessCuda(view, pre, input, session.stream(), &e->transform);
+      if (status.ok()) status = CaptureCalibration(self, st, nullptr, input);
+      // The frame stays mapped until the batch ran (the kernel reads it asynchronously).
+    } else {
+      float* host = st->staging.data() + static_cast<size_t>(e->slot) * st->slot_elements;
+      status = vision::PreprocessCpu(view, pre, host, &e->transform);
+      UnmapEntry(e);
+      if (status.ok()) {
+        const size_t bytes = st->slot_elements * sizeof(float);
+        if (st->active.batch_size == 1) {
+          status = session.CopyInputFromHost(st->input_index, host, bytes);
+        } else {
+          status = CudaCheck(
+              cudaMemcpyAsync(input, host, bytes, cudaMemcpyHostToDevice, static_cast<cudaStream_t>(session.stream())),
+              "cudaMemcpyAsync (frame input)");
+        }
+        st->frame_copies += 1;
+      }
+      if (status.ok()) status = CaptureCalibration(self, st, host, nullptr);
+    }
+#else
+    status = edgert::Internal("a CUDA session in a build without the CUDA backend");
+#endif
+  }
+  st->queued_pre_ms += std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  return status;
+}
+
+// float32 host copy of `t` (raw output tensors in the meta are float32).
+Tensor Float32Copy(const Tensor& t) {
+  if (t.dtype() == edgert::DataType::kFloat32) return t.Clone();
+  StatusOr<Tensor> out = Tensor::Create(edgert::DataType::kFloat32, t.shape());
+  if (!out.ok()) return Tensor();
+  float* dst = out->data<float>();
+  for (int64_t i = 0; i < t.num_elements(); ++i) dst[i] = static_cast<float>(t.GetAsDouble(i));
+  return *out;
+}
+
+void AttachMeta(GstBuffer* buffer, guint64 frame_number, const vision::FrameResults& results, bool stale) {
+  EdgertMeta* meta = gst_buffer_add_edgert_meta(buffer);
+  if (meta == nullptr) return;
+  meta->frame_number = frame_number;
+  meta->inference_ms = results.inference_ms;
+  meta->stale = stale ? TRUE : FALSE;
+  if (vision::FrameResults* r = edgert_meta_results(meta)) *r = results;
+}
+
+// Runs the queued batch: Run(), decode each inferred entry from its slice of the outputs, attach
+// metas in queue order (stale entries get the latest results before them). The queue's buffers are
+// moved to `out` in order, also on failure (then without metas); the queue is left empty.
+Status RunQueue(GstEdgertInfer* self, EdgertInferState* st, std::vector<GstBuffer*>* out) {
+  Status status = Status::Ok();
+  const auto t0 = Clock::now();
+#ifdef EDGERT_HAVE_CUDA
+  // The batch timer and the streaming thread both run batches: each makes the device current.
+  if (st->session->on_gpu()) status = CudaCheck(cudaSetDevice(st->active.device_id), "cudaSetDevice");
+#endif
+  if (status.ok() && st->queued_slots > 0) status = st->session->Run();
+  for (Entry& e : st->queue) UnmapEntry(&e);
+  std::vector<std::vector<Tensor>> slices;
+  std::vector<std::string> names;
+  if (status.ok() && st->queued_slots > 0) {
+    const int batch = st->active.batch_size;
+    for (int o = 0; o < st->session->NumOutputs(); ++o) {
+      names.push_back(st->session->OutputInfo(o).name);
+    }
+    slices.resize(static_cast<size_t>(st->queued_slots));
+    for (int o = 0; o < st->session->NumOutputs() && status.ok(); ++o) {
+      const Tensor& t = st->session->Output(o);
+      for (int b = 0; b < st->queued_slots; ++b) {
+        if (batch == 1) {
+          slices[static_cast<size_t>(b)].push_back(t);
+          continue;
+        }
+        if (t.rank() < 1 || t.dim(0) != batch) {
+          status = edgert::InvalidArgument("output '" + names[static_cast<size_t>(o)] + "' has shape " +
+                                               edgert::ShapeToString(t.shape()) + ", not batch " +
+                                               std::to_string(batch) + " first",
+                                           names[static_cast<size_t>(o)]);
+          break;
+        }
+        Shape shape = t.shape();
+        shape[0] = 1;
+        const size_t bytes = t.bytes() / static_cast<size_t>(batch);
+        auto* base = static_cast<uint8_t*>(const_cast<void*>(t.raw())) + bytes * static_cast<size_t>(b);
+        slices[static_cast<size_t>(b)].push_back(Tensor::View(t.dtype(), shape, base));
+      }
+    }
+  }
+  std::vector<vision::FrameResults> decoded(static_cast<size_t>(st->queued_slots));
+  for (int b = 0; b < st->queued_slots && status.ok(); ++b) {
+    const Entry* entry = nullptr;
+    for (const Entry& e : st->queue) {
+      if (e.infer && e.slot == b) entry = &e;
+    }
+    vision::FrameResults& r = decoded[static_cast<size_t>(b)];
+    if (entry == nullptr) {
+      status = edgert::Internal("batch slot " + std::to_string(b) + " has no frame");
+    } else if (st->config.decoder.kind != vision::DecoderKind::kNone) {
+      status = vision::Decode(st->config, slices[static_cast<size_t>(b)], names, entry->transform, &r);
+      if (!status.ok()) status = status.WithContext(st->active.config.empty() ? "decoder" : st->active.config);
+    }
+    if (st->active.output_tensors) {
+      for (size_t o = 0; o < names.size(); ++o) {
+        r.tensors.emplace_back(names[o], Float32Copy(slices[static_cast<size_t>(b)][o]));
+      }
+    }
+  }
+  const double ms = st->queued_pre_ms + std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  for (Entry& e : st->queue) {
+    if (status.ok()) {
+      if (e.infer) {
+        st->last_results = std::move(decoded[static_cast<size_t>(e.slot)]);
+        st->last_results.inference_ms = ms;
+        st->have_results = true;
+        AttachMeta(e.buffer, e.frame_number, st->last_results, false);
+      } else if (st->have_results) {
+        AttachMeta(e.buffer, e.frame_number, st->last_results, true);
+      }
+    }
+    out->push_back(e.buffer);
+  }
+  st->queue.clear();
+  st->queued_slots = 0;
+  st->queued_pre_ms = 0;
+  return status;
+}
+
+// Swaps in a finished session between frames (queue empty). Returns false when the open failed.
+bool TakePendingSession(GstEdgertInfer* self, EdgertInferState* st) {
+  std::lock_guard<std::mutex> lock(st->pending_mutex);
+  if (st->open_failed) return false;
+  if (st->pending && st->queue.empty()) {
+    st->session = std::move(st->pending);
+    st->input_index = st->session->FindInput(st->config.input.input_name);
+    if (st->input_index < 0) st->input_index = 0;
+    st->slot_elements = static_cast<size_t>(st->channels) * static_cast<size_t>(st->config.input.height) *
+                        static_cast<size_t>(st->config.input.width);
+    if (st->session->on_gpu()) st->staging.assign(st->slot_elements * static_cast<size_t>(st->active.batch_size), 0.f);
+    st->frames_since_ready = 0;
+    GST_INFO_OBJECT(self, "session ready: %s", st->session->info().backend_line.c_str());
+  }
+  return true;
+}
+
+// Takes one frame (ownership of `buffer`): queue it (inferred or stale) or pass it on. Buffers ready
+// to go downstream, in order, are appended to `out`; on an error every buffer it consumed is in `out`
+// too (the caller drops them). Batch-size 1 runs at once, so `buffer` comes back in `out`.
+GstFlowReturn SubmitFrame(GstEdgertInfer* self, EdgertInferState* st, GstBuffer* buffer, std::vector<GstBuffer*>* out) {
+  if (!TakePendingSession(self, st)) {
+    out->push_back(buffer);
+    return GST_FLOW_ERROR;  // the error was posted by the worker
+  }
+  const guint64 frame_number = st->frames_seen++;
+  if (!st->session) {
+    out->push_back(buffer);  // still building: pass through without results
+    return GST_FLOW_OK;
+  }
+  if (!st->have_caps) {
+    out->push_back(buffer);
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("no caps before the first buffer"), (nullptr));
+    return GST_FLOW_NOT_NEGOTIATED;
+  }
+  const bool infer = st->frames_since_ready++ % st->active.interval == 0;
+  Entry e;
+  e.buffer = buffer;
+  e.frame_number = frame_number;
+  e.infer = infer;
+  if (!infer) {
+    if (st->queue.empty()) {
+      if (st->have_results) AttachMeta(buffer, frame_number, st->last_results, true);
+      out->push_back(buffer);
+    } else {
+      st->queue.push_back(e);
+    }
+    return GST_FLOW_OK;
+  }
+  e.slot = st->queued_slots;
+  Status status = PrepareSlot(self, st, &e);
+  if (!status.ok()) {
+    UnmapEntry(&e);
+    out->push_back(buffer);
+    PostError(self, status, "preprocessing failed");
+    return GST_FLOW_ERROR;
+  }
+  st->queue.push_back(e);
+  if (++st->queued_slots == 1) {
+    st->batch_start = Clock::now();
+    st->cv.notify_all();
+  }
+  if (st->queued_slots < st->active.batch_size) return GST_FLOW_OK;
+  status = RunQueue(self, st, out);
+  if (!status.ok()) {
+    PostError(self, status, "inference failed");
+    return GST_FLOW_ERROR;
+  }
+  return GST_FLOW_OK;
+}
+
+// Runs a partial batch and pushes it downstream from the calling thread (mutex held: pushes stay
+// ordered with the streaming thread's).
+GstFlowReturn DrainAndPush(GstEdgertInfer* self, EdgertInferState* st) {
+  if (st->queue.empty()) return GST_FLOW_OK;
+  std::vector<GstBuffer*> out;
+  Status status = RunQueue(self, st, &out);
+  if (!status.ok()) {
+    for (GstBuffer* b : out) gst_buffer_unref(b);
+    PostError(self, status, "inference failed");
+    return GST_FLOW_ERROR;
+  }
+  GstFlowReturn ret = GST_FLOW_OK;
+  for (GstBuffer* b : out) {
+    if (ret == GST_FLOW_OK) {
+      ret = gst_pad_push(GST_BASE_TRANSFORM_SRC_PAD(self), b);
+    } else {
+      gst_buffer_unref(b);
+    }
+  }
+  return ret;
+}
+
+void TimerLoop(GstEdgertInfer* self, EdgertInferState* st) {
+  std::unique_lock<std::mutex> lock(st->mutex);
+  const auto timeout = std::chrono::milliseconds(st->active.batch_timeout_ms);
+  while (!st->quit) {
+    if (st->queued_slots > 0 && !st->flushing) {
+      const auto deadline = st->batch_start + timeout;
+      if (Clock::now() >= deadline) {
+        const GstFlowReturn ret = DrainAndPush(self, st);
+        if (ret != GST_FLOW_OK) st->timer_flow = ret;
+        continue;
+      }
+      st->cv.wait_until(lock, deadline);
+    } else {
+      st->cv.wait(lock);
+    }
+  }
+}
+
+void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptions options) {
+  options.logger = [self](const std::string& line) {
+    GST_DEBUG_OBJECT(self, "%s", line.c_str());
+    PostBuildMessage(self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "progress", "message",
+                                             G_TYPE_STRING, line.c_str(), nullptr));
+  };
+  PostBuildMessage(self,
+                   gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "opening", "model", G_TYPE_STRING,
+                                     options.model.empty() ? options.plan.c_str() : options.model.c_str(), nullptr));
+  StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  Status status = session.ok() ? Status::Ok() : session.status();
+  if (status.ok()) {
+    // The input edgertinfer writes: float32 [batch, C, H, W].
+    Session& s = **session;
+    int index = s.FindInput(st->config.input.input_name);
+    if (index < 0) index = 0;
+    const edgert::IOTensorInfo& in = s.InputInfo(index);
+    if (st->model_path.empty() && st->active.config.empty() && in.shape.size() == 4) {
+      // A plan without a config: feed the plan's own input size, stretched, pixels scaled to [0,1].
+      // (The streaming thread reads the config only after it takes the session, below.)
+      st->config.input.input_name = in.name;
+      st->channels = in.shape[1] == 1 ? 1 : 3;
+      st->config.input.color = st->channels == 1 ? vision::ColorOrder::kGray : vision::ColorOrder::kRGB;
+      st->config.input.height = static_cast<int>(in.shape[2]);
+      st->config.input.width = static_cast<int>(in.shape[3]);
+    }
+    const Shape want = {st->active.batch_size, st->channels, st->config.input.height, st->config.input.width};
+    if (in.dtype != edgert::DataType::kFloat32) {
+      status = edgert::InvalidArgument(
+          "input '" + in.name + "' is " + edgert::DataTypeName(in.dtype) + "; edgertinfer feeds float32", in.name);
+    } else if (in.shape != want) {
+      status = edgert::InvalidArgument("input '" + in.name + "' has shape " + edgert::ShapeToString(in.shape) +
+                                           " but the element feeds " + edgert::ShapeToString(want) +
+                                           " (batch-size, config input color/height/width)",
+                                       in.name);
+    }
+  }
+  if (!status.ok()) {
+    {
+      std::lock_guard<std::mutex> lock(st->pending_mutex);
+      st->open_failed = true;
+    }
+    PostError(self, status, "cannot open the model");
+    return;
+  }
+  const edgert::SessionInfo& info = (*session)->info();
+  PostBuildMessage(
+      self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "ready", "backend", G_TYPE_STRING,
+                              info.backend_line.c_str(), "cache", G_TYPE_STRING, info.cache_outcome.c_str(), "plan",
+                              G_TYPE_STRING, info.plan_path.c_str(), "build-seconds", G_TYPE_DOUBLE, info.build_seconds,
+                              "open-seconds", G_TYPE_DOUBLE, info.open_seconds, nullptr));
+  GST_OBJECT_LOCK(self);
+  st->backend = info.backend_line;
+  GST_OBJECT_UNLOCK(self);
+  std::lock_guard<std::mutex> lock(st->pending_mutex);
+  st->pending = std::move(*session);
+}
+
+void StopThreads(EdgertInferState* st) {
+  {
+    std::lock_guard<std::mutex> lock(st->mutex);
+    st->quit = true;
+    st->cv.notify_all();
+  }
+  if (st->timer.joinable()) st->timer.join();
+  if (st->worker.joinable()) st->worker.join();
+}
+
+}  // namespace
+
+// --- GObject / GstBaseTransform vmethods ----------------------------------------------------------
+
+static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
+  GstEdgertInfer* self = GST_EDGERT_INFER(trans);
+  EdgertInferState* st = self->state;
+  GST_OBJECT_LOCK(self);
+  st->active = st->settings;
+  st->backend.clear();
+  GST_OBJECT_UNLOCK(self);
+  const Settings& s = st->active;
+
+  edgert::SessionOptions options;
+  options.cache_dir = s.cache_dir;
+  options.device_id = s.device_id;
+  options.precision = s.precision;
+  if (s.precision == "int8") {
+    if (s.calibration_frames == 0) {
+      PostError(self,
+                edgert::Unsupported("precision int8: INT8 plans are not built yet; set calibration-frames and "
+                                    "calibration-dir to capture calibration inputs (the element then runs at "
+                                    "precision best), or use fp32/fp16/best",
+                                    "precision"),
+                "invalid settings");
+      return FALSE;
+    }
+    options.precision = "best";
+    GST_WARNING_OBJECT(self, "precision int8: capturing calibration frames, running at precision best meanwhile");
+  }
+  if (s.calibration_frames > 0 && s.calibration_dir.empty()) {
+    PostError(self,
+              edgert::InvalidArgument("calibration-frames is set but calibration-dir is empty", "calibration-dir"),
+              "invalid settings");
+    return FALSE;
+  }
+  Status status = PrepareModel(st, &options);
+  if (status.ok())
+    status = st->calibration.Configure(s.calibration_dir, static_cast<int>(s.calibration_frames),
+                                       static_cast<int>(s.calibration_interval));
+  if (!status.ok()) {
+    PostError(self, status, "cannot load the model");
+    return FALSE;
+  }
+  st->device = ResolveDevice(s.device);
+  options.device = st->device;
+  GST_INFO_OBJECT(self, "model %s, device %s, input %dx%dx%d, batch %d",
+                  options.model.empty() ? options.plan.c_str() : options.model.c_str(), st->device.c_str(),
+                  st->channels, st->config.input.height, st->config.input.width, s.batch_size);
+
+#ifdef EDGERT_HAVE_GST_CUDA
+  if (st->device == "cuda") {
+    GST_OBJECT_LOCK(self);
+    GstCudaContext* have = st->cuda_context;
+    GST_OBJECT_UNLOCK(self);
+    gpointer handle = nullptr;
+    GstCudaContext* primary = NewPrimaryCudaContext(s.device_id, &handle);
+    if (primary != nullptr) {
+      st->primary_handle = handle;
+      if (have == nullptr) {
+        GST_OBJECT_LOCK(self);
+        st->cuda_context = primary;
+        GST_OBJECT_UNLOCK(self);
+        GstContext* context = gst_context_new_cuda_context(primary);
+        gst_element_post_message(GST_ELEMENT(self), gst_message_new_have_context(GST_OBJECT(self), context));
+      } else {
+        gst_object_unref(primary);
+      }
+    } else {
+      GST_WARNING_OBJECT(self, "no GstCudaContext for the primary context: CUDA memory frames will be downloaded");
+    }
+  }
+#endif
+
+  {
+    std::lock_guard<std::mutex> lock(st->mutex);
+    st->quit = false;
+    st->flushing = false;
+    st->timer_flow = GST_FLOW_OK;
+    st->frames_seen = 0;
+    st->frames_since_ready = 0;
+    st->have_results = false;
+    st->last_results = vision::FrameResults();
+    st->calibration_posted = false;
+    st->session.reset();
+  }
+  {
+    std::lock_guard<std::mutex> lock(st->pending_mutex);
+    st->pending.reset();
+    st->open_failed = false;
+  }
+  st->frame_copies = 0;
+  st->worker = std::thread(OpenWorker, self, st, options);
+  if (s.batch_size > 1) st->timer = std::thread(TimerLoop, self, st);
+  return TRUE;
+}
+
+static gboolean gst_edgert_infer_stop(GstBaseTransform* trans) {
+  GstEdgertInfer* self = GST_EDGERT_INFER(trans);
+  EdgertInferState* st = self->state;
+  StopThreads(st);
+  std::lock_guard<std::mutex> lock(st->mutex);
+  DiscardQueue(st);
+  st->session.reset();
+  std::lock_guard<std::mutex> pending_lock(st->pending_mutex);
+  st->pending.reset();
+  return TRUE;
+}
+
+static gboolean gst_edgert_infer_set_caps(GstBaseTransform* trans, GstCaps* incaps, GstCaps* outcaps) {
+  GstEdgertInfer* self = GST_EDGERT_INFER(trans);
+  EdgertInferState* st = self->state;
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps(&info, incaps)) {
+    gchar* text = gst_caps_to_string(incaps);
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("unusable caps %s", text), (nullptr));
+    g_free(text);
+    return FALSE;
+  }
+  StatusOr<vision::PixelFormat> format = FormatOf(GST_VIDEO_INFO_FORMAT(&info));
+  if (format.ok() && (*format == vision::PixelFormat::kNV12 || *format == vision::PixelFormat::kI420) &&
+      (GST_VIDEO_INFO_WIDTH(&info) % 2 != 0 || GST_VIDEO_INFO_HEIGHT(&info) % 2 != 0)) {
+    format = edgert::InvalidArgument("NV12/I420 frames need an even width and height", "caps");
+  }
+  if (!format.ok()) {
+    gchar* text = gst_caps_to_string(incaps);
+    GST_ELEMENT_ERROR(self, CORE, NEGOTIATION, ("unusable caps: %s", format.status().message().c_str()), ("%s", text));
+    g_free(text);
+    return FALSE;
+  }
+  std::lock_guard<std::mutex> lock(st->mutex);
+  st->video_info = info;
+  st->have_caps = true;
+  GstCapsFeatures* features = gst_caps_get_features(incaps, 0);
+  st->cuda_caps = features != nullptr && gst_caps_features_contains(features, "memory:CUDAMemory");
+  GST_INFO_OBJECT(self, "caps %" GST_PTR_FORMAT, incaps);
+  return TRUE;
+}
+
+static GstFlowReturn gst_edgert_infer_transform_ip(GstBaseTransform* trans, GstBuffer* buffer) {
+  // Batch-size 1 only (larger batches go through generate_output). The buffer stays owned by the
+  // base class; SubmitFrame takes a reference and hands it back in `out`.
+  GstEdgertInfer* self = GST_EDGERT_INFER(trans);
+  EdgertInferState* st = self->state;
+  std::lock_guard<std::mutex> lock(st->mutex);
+  std::vector<GstBuffer*> out;
+  // The base class made `buffer` writable and keeps its (only) reference, so metas are added in
+  // place; with batch-size 1 SubmitFrame hands exactly this buffer back in `out`, never queued.
+  GstFlowReturn ret = SubmitFrame(self, st, buffer, &out);
+  if (out.size() != 1 || out[0] != buffer) {
+    GST_ELEMENT_ERROR(self, CORE, FAILED, ("internal error: a batch-size 1 frame was held"), (nullptr));
+    return GST_FLOW_ERROR;
+  }
+  return ret;
+}
+
+static GstFlowReturn gst_edgert_infer_generate_output(GstBaseTransform* trans, GstBuffer** outbuf) {
+  GstEdgertInfer* self = GST_EDGERT_INFER(trans);
+  EdgertInferState* st = self->state;
+  if (st->active.batch_size <= 1) return GST_BASE_TRANSFORM_CLASS(parent_class)->generate_output(trans, outbuf);
+  *outbuf = nullptr;
+  GstBuffer* input = trans->queued_buf;
+  trans->queued_buf = nullptr;
+  std::lock_guard<std::mutex> lock(st->mutex);
+  GstFlowReturn ret = GST_FLOW_OK;
+  if (input != nullptr) {
+    if (st->timer_flow != GST_FLOW_OK) {
+      gst_buffer_unref(input);
+      return st->timer_flow;
+    }
+    std::vector<GstBuffer*> out;
+    ret = SubmitFrame(self, st, gst_buffer_make_writable(input), &out);
+    for (GstBuffer* b : out) {
+      if (ret == GST_FLOW_OK) {
+        st->ready.push_back(b);
+      } else {
+        gst_buffer_unref(b);
+      }
+    }
+  }
+  if (!st->ready.empty()) {
+    *outbuf = st->ready.front();
+    st->ready.pop_front();
+  }
+  return ret;
+}
+
+// Serialized events run the partial batch first (EOS drains it), flushes discard the queue.
+static gboolean gst_edgert_infer_sink_event(GstBaseTransform* trans, GstEvent* event) {
+  GstEdgertInfer* self = GST_EDGERT_INFER(trans);
+  EdgertInferState* st = self->state;
+  switch (GST_EVENT_TYPE(event)) {
+    case GST_EVENT_FLUSH_START:
+      st->flushing = true;  // not under st->mutex: a blocked push may hold it until this event passes
+      st->cv.notify_all();
+      break;
+    case GST_EVENT_FLUSH_STOP: {
+      std::lock_guard<std::mutex> lock(st->mutex);
+      DiscardQueue(st);
+      st->flushing = false;
+      st->timer_flow = GST_FLOW_OK;
+      break;
+    }
+    default:
+      if (GST_EVENT_IS_SERIALIZED(event) && st->active.batch_size > 1) {
+        std::lock_guard<std::mutex> lock(st->mutex);
+        const GstFlowReturn ret = DrainAndPush(self, st);
+        if (ret != GST_FLOW_OK)
+          GST_DEBUG_OBJECT(self, "draining before %s: %s", GST_EVENT_TYPE_NAME(event), gst_flow_get_name(ret));
+      }
+      break;
+  }
+  return GST_BASE_TRANSFORM_CLASS(parent_class)->sink_event(trans, event);
+}
+
+static gboolean gst_edgert_infer_query(GstBaseTransform* trans, GstPadDirection direction, GstQuery* query) {
+  GstEdgertInfer* self = GST_EDGERT_INFER(trans);
+  EdgertInferState* st = self->state;
+  switch (GST_QUERY_TYPE(query)) {
+#ifdef EDGERT_HAVE_GST_CUDA
+    case GST_QUERY_CONTEXT: {
+      GST_OBJECT_LOCK(self);
+      GstCudaContext* ctx = st->cuda_context ? static_cast<GstCudaContext*>(gst_object_ref(st->cuda_context)) : nullptr;
+      GST_OBJECT_UNLOCK(self);
+      const gboolean handled = ctx != nullptr && gst_cuda_handle_context_query(GST_ELEMENT(self), query, ctx);
+      if (ctx != nullptr) gst_object_unref(ctx);
+      if (handled) return TRUE;
+      break;
+    }
+#endif
+    case GST_QUERY_LATENCY: {
+      if (direction != GST_PAD_SRC) break;
+      if (!GST_BASE_TRANSFORM_CLASS(parent_class)->query(trans, direction, query)) return FALSE;
+      GST_OBJECT_LOCK(self);
+      const int batch = st->settings.batch_size;
+      const GstClockTime extra = static_cast<GstClockTime>(st->settings.batch_timeout_ms) * GST_MSECOND;
+      GST_OBJECT_UNLOCK(self);
+      if (batch > 1) {
+        gboolean live = FALSE;
+        GstClockTime min = 0, max = 0;
+        gst_query_parse_latency(query, &live, &min, &max);
+        min += extra;
+        if (GST_CLOCK_TIME_IS_VALID(max)) max += extra;
+        gst_query_set_latency(query, live, min, max);
+        GST_DEBUG_OBJECT(self, "latency: min %" GST_TIME_FORMAT, GST_TIME_ARGS(min));
+      }
+      return TRUE;
+    }
+    default:
+      break;
+  }
+  return GST_BASE_TRANSFORM_CLASS(parent_class)->query(trans, direction, query);
+}
+
+// System memory and a CUDA session: offer the pinned, device-mapped pool first.
+static gboolean gst_edgert_infer_propose_allocation(GstBaseTransform* trans, GstQuery* decide_query, GstQuery* query) {
+  GstEdgertInfer* self = GST_EDGERT_INFER(trans);
+  EdgertInferState* st = self->state;
+  if (!GST_BASE_TRANSFORM_CLASS(parent_class)->propose_allocation(trans, decide_query, query)) {
+    // The base class had nothing to say (no downstream answer yet); we may still propose.
+  }
+  gst_query_add_allocation_meta(query, GST_VIDEO_META_API_TYPE, nullptr);
+  GstCaps* caps = nullptr;
+  gboolean need_pool = FALSE;
+  gst_query_parse_allocation(query, &caps, &need_pool);
+  if (caps == nullptr || st->device != "cuda") return TRUE;
+  GstCapsFeatures* features = gst_caps_get_features(caps, 0);
+  if (features != nullptr && gst_caps_features_contains(features, "memory:CUDAMemory")) return TRUE;
+  GstBufferPool* pool = edgert::gst::NewPinnedVideoPool(caps, 2, st->active.device_id);
+  if (pool == nullptr) return TRUE;
+  GstVideoInfo info;
+  gst_video_info_from_caps(&info, caps);
+  // Ours first (upstream usually takes pool 0), then whatever downstream offered.
+  struct Offer {
+    GstBufferPool* pool;
+    guint size, min, max;
+  };
+  std::vector<Offer> others;
+  while (gst_query_get_n_allocation_pools(query) > 0) {
+    Offer o{};
+    gst_query_parse_nth_allocation_pool(query, 0, &o.pool, &o.size, &o.min, &o.max);
+    others.push_back(o);
+    gst_query_remove_nth_allocation_pool(query, 0);
+  }
+  gst_query_add_allocation_pool(query, pool, static_cast<guint>(GST_VIDEO_INFO_SIZE(&info)), 2, 0);
+  gst_object_unref(pool);
+  for (Offer& o : others) {
+    gst_query_add_allocation_pool(query, o.pool, o.size, o.min, o.max);
+    if (o.pool != nullptr) gst_object_unref(o.pool);
+  }
+  GST_DEBUG_OBJECT(self, "proposed the pinned pool");
+  return TRUE;
+}
+
+static void gst_edgert_infer_set_context(GstElement* element, GstContext* context) {
+#ifdef EDGERT_HAVE_GST_CUDA
+  GstEdgertInfer* self = GST_EDGERT_INFER(element);
+  EdgertInferState* st = self->state;
+  GST_OBJECT_LOCK(self);
+  const int device_id = st->settings.device_id;
+  GstCudaContext* ctx = st->cuda_context;
+  st->cuda_context = nullptr;
+  GST_OBJECT_UNLOCK(self);
+  gst_cuda_handle_set_context(element, context, device_id, &ctx);
+  GST_OBJECT_LOCK(self);
+  if (st->cuda_context != nullptr) gst_object_unref(st->cuda_context);
+  st->cuda_context = ctx;
+  GST_OBJECT_UNLOCK(self);
+#endif
+  GST_ELEMENT_CLASS(parent_class)->set_context(element, context);
+}
+
+static void gst_edgert_infer_set_property(GObject* object, guint prop_id, const GValue* value, GParamSpec* pspec) {
+  GstEdgertInfer* self = GST_EDGERT_INFER(object);
+  Settings& s = self->state->settings;
+  auto str = [value]() { return std::string(g_value_get_string(value) ? g_value_get_string(value) : ""); };
+  GST_OBJECT_LOCK(self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      s.model = str();
+      break;
+    case PROP_PLAN:
+      s.plan = str();
+      break;
+    case PROP_CONFIG:
+      s.config = str();
+      break;
+    case PROP_PRECISION:
+      s.precision = str();
+      break;
+    case PROP_BATCH_SIZE:
+      s.batch_size = g_value_get_int(value);
+      break;
+    case PROP_BATCH_TIMEOUT:
+      s.batch_timeout_ms = g_value_get_uint(value);
+      break;
+    case PROP_INTERVAL:
+      s.interval = g_value_get_uint(value);
+      break;
+    case PROP_DEVICE:
+      s.device = str();
+      break;
+    case PROP_DEVICE_ID:
+      s.device_id = g_value_get_int(value);
+      break;
+    case PROP_THRESHOLD:
+      s.threshold = g_value_get_double(value);
+      break;
+    case PROP_NMS_IOU:
+      s.nms_iou = g_value_get_double(value);
+      break;
+    case PROP_CACHE_DIR:
+      s.cache_dir = str();
+      break;
+    case PROP_OUTPUT_TENSORS:
+      s.output_tensors = g_value_get_boolean(value);
+      break;
+    case PROP_CALIBRATION_FRAMES:
+      s.calibration_frames = g_value_get_uint(value);
+      break;
+    case PROP_CALIBRATION_INTERVAL:
+      s.calibration_interval = g_value_get_uint(value);
+      break;
+    case PROP_CALIBRATION_DIR:
+      s.calibration_dir = str();
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK(self);
+}
+
+static void gst_edgert_infer_get_property(GObject* object, guint prop_id, GValue* value, GParamSpec* pspec) {
+  GstEdgertInfer* self = GST_EDGERT_INFER(object);
+  EdgertInferState* st = self->state;
+  const Settings& s = st->settings;
+  GST_OBJECT_LOCK(self);
+  switch (prop_id) {
+    case PROP_MODEL:
+      g_value_set_string(value, s.model.c_str());
+      break;
+    case PROP_PLAN:
+      g_value_set_string(value, s.plan.c_str());
+      break;
+    case PROP_CONFIG:
+      g_value_set_string(value, s.config.c_str());
+      break;
+    case PROP_PRECISION:
+      g_value_set_string(value, s.precision.c_str());
+      break;
+    case PROP_BATCH_SIZE:
+      g_value_set_int(value, s.batch_size);
+      break;
+    case PROP_BATCH_TIMEOUT:
+      g_value_set_uint(value, s.batch_timeout_ms);
+      break;
+    case PROP_INTERVAL:
+      g_value_set_uint(value, s.interval);
+      break;
+    case PROP_DEVICE:
+      g_value_set_string(value, s.device.c_str());
+      break;
+    case PROP_DEVICE_ID:
+      g_value_set_int(value, s.device_id);
+      break;
+    case PROP_THRESHOLD:
+      g_value_set_double(value, s.threshold);
+      break;
+    case PROP_NMS_IOU:
+      g_value_set_double(value, s.nms_iou);
+      break;
+    case PROP_CACHE_DIR:
+      g_value_set_string(value, s.cache_dir.c_str());
+      break;
+    case PROP_OUTPUT_TENSORS:
+      g_value_set_boolean(value, s.output_tensors);
+      break;
+    case PROP_CALIBRATION_FRAMES:
+      g_value_set_uint(value, s.calibration_frames);
+      break;
+    case PROP_CALIBRATION_INTERVAL:
+      g_value_set_uint(value, s.calibration_interval);
+      break;
+    case PROP_CALIBRATION_DIR:
+      g_value_set_string(value, s.calibration_dir.c_str());
+      break;
+    case PROP_FRAME_COPIES:
+      g_value_set_int64(value, st->frame_copies.load());
+      break;
+    case PROP_BACKEND:
+      g_value_set_string(value, st->backend.c_str());
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+      break;
+  }
+  GST_OBJECT_UNLOCK(self);
+}
+
+static void gst_edgert_infer_finalize(GObject* object) {
+  GstEdgertInfer* self = GST_EDGERT_INFER(object);
+  StopThreads(self->state);
+  DiscardQueue(self->state);
+#ifdef EDGERT_HAVE_GST_CUDA
+  if (self->state->cuda_context != nullptr) gst_object_unref(self->state->cuda_context);
+#endif
+  delete self->state;
+  G_OBJECT_CLASS(parent_class)->finalize(object);
+}
+
+static void gst_edgert_infer_init(GstEdgertInfer* self) {
+  self->state = new EdgertInferState();
+  gst_video_info_init(&self->state->video_info);
+  gst_base_transform_set_in_place(GST_BASE_TRANSFORM(self), TRUE);
+  gst_base_transform_set_passthrough(GST_BASE_TRANSFORM(self), FALSE);
+}
+
+static void gst_edgert_infer_class_init(GstEdgertInferClass* klass) {
+  GObjectClass* gobject_class = G_OBJECT_CLASS(klass);
+  GstElementClass* element_class = GST_ELEMENT_CLASS(klass);
+  GstBaseTransformClass* trans_class = GST_BASE_TRANSFORM_CLASS(klass);
+  gobject_class->set_property = gst_edgert_infer_set_property;
+  gobject_class->get_property = gst_edgert_infer_get_property;
+  gobject_class->finalize = gst_edgert_infer_finalize;
+
+  const auto rw = static_cast<GParamFlags>(G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS | GST_PARAM_MUTABLE_READY);
+  const auto ro = static_cast<GParamFlags>(G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_property(
+      gobject_class, PROP_MODEL,
+      g_param_spec_string("model", "Model", "ONNX model (its plan comes from the plan cache)", "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_PLAN,
+      g_param_spec_string("plan", "Plan", "Plan file built by edgert (instead of model)", "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_CONFIG,
+      g_param_spec_string("config", "Config",
+                          "Model config YAML (preprocessing and decoder; its model is used when model is unset)", "",
+                          rw));
+  g_object_class_install_property(
+      gobject_class, PROP_PRECISION,
+      g_param_spec_string("precision", "Precision",
+                          "fp32 | fp16 | int8 | best (int8 needs calibration-frames: capture only, for now)", "fp32",
+                          rw));
+  g_object_class_install_property(
+      gobject_class, PROP_BATCH_SIZE,
+      g_param_spec_int("batch-size", "Batch size", "Frames per inference", 1, 64, kDefaultBatchSize, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_BATCH_TIMEOUT,
+      g_param_spec_uint("batch-timeout", "Batch timeout", "Milliseconds after which a partial batch runs", 1, 60000,
+                        kDefaultBatchTimeoutMs, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_INTERVAL,
+      g_param_spec_uint("interval", "Interval", "Infer every Nth frame; the others carry the last results marked stale",
+                        1, G_MAXINT, kDefaultInterval, rw));
+  g_object_class_install_property(gobject_class, PROP_DEVICE,
+                                  g_param_spec_string("device", "Device", "auto | cpu | cuda", "auto", rw));
+  g_object_class_install_property(gobject_class, PROP_DEVICE_ID,
+                                  g_param_spec_int("device-id", "Device id", "CUDA device ordinal", 0, 64, 0, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_THRESHOLD,
+      g_param_spec_double("threshold", "Threshold", "Score threshold (overrides the config; -1: the config's)", -1.0,
+                          1.0, -1.0, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_NMS_IOU,
+      g_param_spec_double("nms-iou", "NMS IoU", "NMS IoU threshold (overrides the config; -1: the config's)", -1.0, 1.0,
+                          -1.0, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_CACHE_DIR,
+      g_param_spec_string("cache-dir", "Cache directory", "Plan cache (empty: $EDGERT_CACHE_DIR or ~/.cache/edgert)",
+                          "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_OUTPUT_TENSORS,
+      g_param_spec_boolean("output-tensors", "Output tensors", "Attach the raw output tensors to the meta", FALSE, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_CALIBRATION_FRAMES,
+      g_param_spec_uint("calibration-frames", "Calibration frames",
+                        "Write this many preprocessed inputs to calibration-dir as .npy (0: off)", 0, G_MAXINT, 0, rw));
+  g_object_class_install_property(gobject_class, PROP_CALIBRATION_INTERVAL,
+                                  g_param_spec_uint("calibration-interval", "Calibration interval",
+                                                    "Capture every Nth inferred frame for calibration", 1, G_MAXINT,
+                                                    kDefaultCalibrationInterval, rw));
+  g_object_class_install_property(
+      gobject_class, PROP_CALIBRATION_DIR,
+      g_param_spec_string("calibration-dir", "Calibration directory", "Where calibration .npy files go", "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_FRAME_COPIES,
+      g_param_spec_int64("frame-copies", "Frame copies",
+                         "Host<->device copies of frame data so far (0 on the zero-copy paths)", 0, G_MAXINT64, 0, ro));
+  g_object_class_install_property(gobject_class, PROP_BACKEND,
+                                  g_param_spec_string("backend", "Backend", "What the session runs on", "", ro));
+
+  gst_element_class_add_static_pad_template(element_class, &sink_template);
+  gst_element_class_add_static_pad_template(element_class, &src_template);
+  gst_element_class_set_static_metadata(element_class, "edgert inference", "Filter/Analyzer/Video",
+                                        "Runs an edgert model on video frames and attaches EdgertMeta results",
+                                        "edgert");
+  element_class->set_context = gst_edgert_infer_set_context;
+
+  trans_class->start = gst_edgert_infer_start;
+  trans_class->stop = gst_edgert_infer_stop;
+  trans_class->set_caps = gst_edgert_infer_set_caps;
+  trans_class->transform_ip = gst_edgert_infer_transform_ip;
+  trans_class->generate_output = gst_edgert_infer_generate_output;
+  trans_class->sink_event = gst_edgert_infer_sink_event;
+  trans_class->query = gst_edgert_infer_query;
+  trans_class->propose_allocation = gst_edgert_infer_propose_allocation;
+  trans_class->passthrough_on_same_caps = FALSE;
+  trans_class->transform_ip_on_passthrough = FALSE;
+}

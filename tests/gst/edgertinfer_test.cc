@@ -1,0 +1,496 @@
+// edgertinfer on the CPU backend: GstHarness and pipeline tests with the small models that
+// make_models.py writes (a 5-class classifier with dynamic N/H/W, a static one, an Einsum model).
+//
+// Reference: for each frame the element saw, the test preprocesses the same bytes with
+// PreprocessCpu, runs a batch-1 Session on the CPU and compares the logits (raw tensors in the meta,
+// output-tensors=true) and the decoded classes; the class order is also checked against an argmax of
+// the reference logits.
+#include <gst/check/gstharness.h>
+#include <gst/gst.h>
+#include <gst/video/video.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "edgert/gst/edgert_meta.h"
+#include "edgert/session.h"
+#include "edgert/vision/decode.h"
+#include "edgert/vision/model_config.h"
+#include "edgert/vision/preprocess.h"
+
+namespace {
+
+namespace vision = edgert::vision;
+
+std::string Work() { return EDGERT_GST_WORK_DIR; }
+std::string ModelPath(const std::string& name) { return Work() + "/" + name; }
+
+class EdgertInferTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    setenv("GST_PLUGIN_PATH", EDGERT_GST_PLUGIN_DIR, 0);
+    setenv("GST_REGISTRY", (Work() + "/registry.bin").c_str(), 0);
+    setenv("EDGERT_CACHE_DIR", (Work() + "/cache").c_str(), 0);
+    const std::string cmd = std::string(EDGERT_PYTHON3) + " " + EDGERT_GST_MAKE_MODELS + " " + Work();
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    gst_init(nullptr, nullptr);
+  }
+};
+
+// A frame of `format` with random bytes (seeded by `seed`) laid out as GstVideoInfo says.
+GstBuffer* RandomFrame(const GstVideoInfo& info, unsigned seed, GstClockTime pts) {
+  GstBuffer* buf = gst_buffer_new_allocate(nullptr, GST_VIDEO_INFO_SIZE(&info), nullptr);
+  GstMapInfo map;
+  gst_buffer_map(buf, &map, GST_MAP_WRITE);
+  std::mt19937 rng(seed);
+  for (gsize i = 0; i < map.size; ++i) map.data[i] = static_cast<guint8>(rng() & 0xff);
+  gst_buffer_unmap(buf, &map);
+  GST_BUFFER_PTS(buf) = pts;
+  GST_BUFFER_DURATION(buf) = GST_SECOND / 30;
+  return buf;
+}
+
+vision::FrameView ViewOf(const GstVideoFrame& frame) {
+  vision::FrameView view;
+  const std::string name = gst_video_format_to_string(GST_VIDEO_FRAME_FORMAT(&frame));
+  view.format = *vision::ParsePixelFormat(name);
+  view.width = GST_VIDEO_FRAME_WIDTH(&frame);
+  view.height = GST_VIDEO_FRAME_HEIGHT(&frame);
+  for (guint p = 0; p < GST_VIDEO_FRAME_N_PLANES(&frame); ++p) {
+    view.planes[p] = static_cast<const uint8_t*>(GST_VIDEO_FRAME_PLANE_DATA(&frame, p));
+    view.strides[p] = GST_VIDEO_FRAME_PLANE_STRIDE(&frame, p);
+  }
+  return view;
+}
+
+// The reference: PreprocessCpu + a batch-1 CPU session + Decode.
+class Reference {
+ public:
+  Reference() {
+    auto config = vision::LoadModelConfig(ModelPath("classifier.yaml"));
+    EXPECT_TRUE(config.ok()) << config.status().message();
+    config_ = *config;
+    edgert::SessionOptions o;
+    o.model = ModelPath("classifier.onnx");
+    o.device = "cpu";
+    o.use_cache = false;
+    o.shapes["x"] = {1, 3, config_.input.height, config_.input.width};
+    auto session = edgert::Session::Open(o);
+    EXPECT_TRUE(session.ok()) << session.status().message();
+    session_ = std::move(*session);
+  }
+  const vision::ModelConfig& config() const { return config_; }
+
+  std::vector<float> Preprocess(GstBuffer* buf, const GstVideoInfo& info, vision::InputTransform* t = nullptr) {
+    GstVideoFrame frame;
+    EXPECT_TRUE(gst_video_frame_map(&frame, &info, buf, GST_MAP_READ));
+    std::vector<float> input(static_cast<size_t>(3 * config_.input.height * config_.input.width));
+    edgert::Status st = vision::PreprocessCpu(ViewOf(frame), config_.input, input.data(), t);
+    EXPECT_TRUE(st.ok()) << st.message();
+    gst_video_frame_unmap(&frame);
+    return input;
+  }
+
+  // Logits and decoded results for one frame.
+  std::vector<float> Run(GstBuffer* buf, const GstVideoInfo& info, vision::FrameResults* results) {
+    vision::InputTransform t;
+    std::vector<float> input = Preprocess(buf, info, &t);
+    EXPECT_TRUE(session_->CopyInputFromHost(0, input.data(), input.size() * sizeof(float)).ok());
+    EXPECT_TRUE(session_->Run().ok());
+    const edgert::Tensor& out = session_->Output(0);
+    std::vector<float> logits(out.data<float>(), out.data<float>() + out.num_elements());
+    edgert::Status st = vision::Decode(config_, {out}, {"logits"}, t, results);
+    EXPECT_TRUE(st.ok()) << st.message();
+    return logits;
+  }
+
+ private:
+  vision::ModelConfig config_;
+  std::unique_ptr<edgert::Session> session_;
+};
+
+// Waits for the element's "edgert-build" ready message (or an error) on `bus`.
+void WaitReady(GstBus* bus) {
+  for (;;) {
+    GstMessage* msg = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND,
+                                                 static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR));
+    ASSERT_NE(msg, nullptr) << "no edgert-build ready message";
+    if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+      GError* err = nullptr;
+      gst_message_parse_error(msg, &err, nullptr);
+      const std::string text = err->message;
+      g_error_free(err);
+      gst_message_unref(msg);
+      FAIL() << "error: " << text;
+    }
+    const GstStructure* s = gst_message_get_structure(msg);
+    const bool ready =
+        gst_structure_has_name(s, "edgert-build") && g_strcmp0(gst_structure_get_string(s, "stage"), "ready") == 0;
+    gst_message_unref(msg);
+    if (ready) return;
+  }
+}
+
+struct Harness {
+  GstHarness* h = nullptr;
+  GstBus* bus = nullptr;
+  GstElement* element = nullptr;
+  GstVideoInfo info;
+
+  // `props`: "name=value ..." as gst-launch writes them.
+  Harness(const std::string& props, const std::string& caps) {
+    const std::string desc = "edgertinfer " + props;
+    GError* err = nullptr;
+    element = gst_parse_launch(desc.c_str(), &err);
+    EXPECT_EQ(err, nullptr) << (err ? err->message : "");
+    gst_object_ref_sink(element);
+    bus = gst_bus_new();
+    gst_element_set_bus(element, bus);
+    h = gst_harness_new_with_element(element, "sink", "src");
+    gst_harness_set_src_caps_str(h, caps.c_str());
+    GstCaps* c = gst_caps_from_string(caps.c_str());
+    gst_video_info_from_caps(&info, c);
+    gst_caps_unref(c);
+    WaitReady(bus);
+  }
+  ~Harness() {
+    gst_harness_teardown(h);
+    gst_object_unref(element);
+    gst_object_unref(bus);
+  }
+};
+
+const std::string kConfigProps() {
+  return "config=" + ModelPath("classifier.yaml") + " device=cpu output-tensors=true";
+}
+
+void ExpectMatchesReference(GstBuffer* out, GstBuffer* in, const GstVideoInfo& info, Reference* ref) {
+  EdgertMeta* meta = gst_buffer_get_edgert_meta(out);
+  ASSERT_NE(meta, nullptr);
+  vision::FrameResults expected;
+  std::vector<float> logits = ref->Run(in, info, &expected);
+  const vision::FrameResults* got = edgert_meta_results(meta);
+  ASSERT_NE(got, nullptr);
+  ASSERT_EQ(got->tensors.size(), 1u);
+  EXPECT_EQ(got->tensors[0].first, "logits");
+  const edgert::Tensor& t = got->tensors[0].second;
+  ASSERT_EQ(t.num_elements(), 5);
+  for (int i = 0; i < 5; ++i) EXPECT_NEAR(t.data<float>()[i], logits[static_cast<size_t>(i)], 1e-4f) << i;
+  // Decoded classes: as Decode on the reference, and the best one is the argmax of the logits.
+  ASSERT_EQ(got->classes.size(), expected.classes.size());
+  ASSERT_EQ(got->classes.size(), 3u);
+  for (size_t i = 0; i < got->classes.size(); ++i) {
+    EXPECT_EQ(got->classes[i].class_id, expected.classes[i].class_id);
+    EXPECT_NEAR(got->classes[i].score, expected.classes[i].score, 1e-5f);
+    EXPECT_EQ(got->classes[i].label, std::string(1, static_cast<char>('a' + expected.classes[i].class_id)));
+  }
+  const int argmax = static_cast<int>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+  EXPECT_EQ(got->classes[0].class_id, argmax);
+  EXPECT_FALSE(meta->stale);
+}
+
+TEST_F(EdgertInferTest, EveryFormatNegotiatesAndMatchesTheCpuReference) {
+  Reference ref;
+  for (const char* format : {"RGB", "BGR", "RGBA", "BGRx", "NV12", "I420", "GRAY8"}) {
+    SCOPED_TRACE(format);
+    Harness hx(kConfigProps(), std::string("video/x-raw,format=") + format + ",width=66,height=50,framerate=30/1");
+    GstBuffer* in = RandomFrame(hx.info, 11, 0);
+    GstBuffer* keep = gst_buffer_copy_deep(in);
+    ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK);
+    GstBuffer* out = gst_harness_pull(hx.h);
+    ASSERT_NE(out, nullptr);
+    ExpectMatchesReference(out, keep, hx.info, &ref);
+    EdgertMeta* meta = gst_buffer_get_edgert_meta(out);
+    EXPECT_EQ(meta->frame_number, 0u);
+    EXPECT_GE(meta->inference_ms, 0.0);
+    // The frame itself is untouched (in place, passthrough of pixels).
+    GstMapInfo a, b;
+    gst_buffer_map(out, &a, GST_MAP_READ);
+    gst_buffer_map(keep, &b, GST_MAP_READ);
+    ASSERT_EQ(a.size, b.size);
+    EXPECT_EQ(memcmp(a.data, b.data, a.size), 0);
+    gst_buffer_unmap(out, &a);
+    gst_buffer_unmap(keep, &b);
+    gint64 copies = -1;
+    gchar* backend = nullptr;
+    g_object_get(hx.element, "frame-copies", &copies, "backend", &backend, nullptr);
+    EXPECT_EQ(copies, 0);
+    EXPECT_TRUE(g_str_has_prefix(backend, "cpu")) << backend;
+    g_free(backend);
+    gst_buffer_unref(out);
+    gst_buffer_unref(keep);
+  }
+}
+
+TEST_F(EdgertInferTest, ThresholdPropertyOverridesTheConfig) {
+  Harness hx(kConfigProps() + " threshold=0.999", "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  ASSERT_EQ(gst_harness_push(hx.h, RandomFrame(hx.info, 3, 0)), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(hx.h);
+  EdgertMeta* meta = gst_buffer_get_edgert_meta(out);
+  ASSERT_NE(meta, nullptr);
+  // Softmax over 5 random logits never reaches 0.999 here (checked by the tensor below).
+  const vision::FrameResults* r = edgert_meta_results(meta);
+  float max_logit = -1e30f, sum = 0.f;
+  const float* l = r->tensors.at(0).second.data<float>();
+  for (int i = 0; i < 5; ++i) max_logit = std::max(max_logit, l[i]);
+  for (int i = 0; i < 5; ++i) sum += std::exp(l[i] - max_logit);
+  ASSERT_LT(1.f / sum, 0.999f);
+  EXPECT_EQ(edgert_meta_num_classifications(meta), 0u);
+  gst_buffer_unref(out);
+}
+
+TEST_F(EdgertInferTest, IntervalMarksSkippedFramesStale) {
+  Reference ref;
+  Harness hx(kConfigProps() + " interval=3", "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  std::vector<float> last;
+  for (int i = 0; i < 7; ++i) {
+    GstBuffer* in =
+        RandomFrame(hx.info, 100 + static_cast<unsigned>(i), static_cast<GstClockTime>(i) * GST_SECOND / 30);
+    GstBuffer* keep = gst_buffer_copy_deep(in);
+    ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK);
+    GstBuffer* out = gst_harness_pull(hx.h);
+    EdgertMeta* meta = gst_buffer_get_edgert_meta(out);
+    ASSERT_NE(meta, nullptr) << i;
+    EXPECT_EQ(meta->frame_number, static_cast<guint64>(i));
+    const edgert::Tensor& t = edgert_meta_results(meta)->tensors.at(0).second;
+    std::vector<float> logits(t.data<float>(), t.data<float>() + 5);
+    if (i % 3 == 0) {
+      EXPECT_FALSE(meta->stale) << i;
+      ExpectMatchesReference(out, keep, hx.info, &ref);
+      last = logits;
+    } else {
+      EXPECT_TRUE(meta->stale) << i;
+      EXPECT_EQ(logits, last) << i;  // the last inferred frame's results
+    }
+    gst_buffer_unref(out);
+    gst_buffer_unref(keep);
+  }
+}
+
+TEST_F(EdgertInferTest, BatchOfFourKeepsOrderTimestampsAndPerFrameResults) {
+  Reference ref;
+  // A long timeout: batches run when full, the last partial one at EOS.
+  Harness hx(kConfigProps() + " batch-size=4 batch-timeout=60000",
+             "video/x-raw,format=NV12,width=64,height=48,framerate=30/1");
+  std::vector<GstBuffer*> inputs;
+  for (int i = 0; i < 10; ++i) {
+    GstBuffer* in =
+        RandomFrame(hx.info, 200 + static_cast<unsigned>(i), static_cast<GstClockTime>(i) * GST_SECOND / 30);
+    inputs.push_back(gst_buffer_copy_deep(in));
+    ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK);
+    // Nothing comes out before a batch is full.
+    EXPECT_EQ(gst_harness_buffers_in_queue(hx.h), static_cast<guint>((i + 1) / 4 * 4)) << i;
+  }
+  ASSERT_TRUE(gst_harness_push_event(hx.h, gst_event_new_eos()));
+  for (int i = 0; i < 10; ++i) {
+    GstBuffer* out = gst_harness_pull(hx.h);
+    ASSERT_NE(out, nullptr) << i;
+    EXPECT_EQ(GST_BUFFER_PTS(out), static_cast<GstClockTime>(i) * GST_SECOND / 30) << i;
+    EdgertMeta* meta = gst_buffer_get_edgert_meta(out);
+    ASSERT_NE(meta, nullptr) << i;
+    EXPECT_EQ(meta->frame_number, static_cast<guint64>(i));
+    ExpectMatchesReference(out, inputs[static_cast<size_t>(i)], hx.info, &ref);
+    gst_buffer_unref(out);
+  }
+  // EOS follows the drained frames.
+  bool saw_eos = false;
+  while (GstEvent* ev = gst_harness_try_pull_event(hx.h)) {
+    saw_eos = saw_eos || GST_EVENT_TYPE(ev) == GST_EVENT_EOS;
+    gst_event_unref(ev);
+  }
+  EXPECT_TRUE(saw_eos);
+  for (GstBuffer* b : inputs) gst_buffer_unref(b);
+}
+
+TEST_F(EdgertInferTest, BatchTimeoutRunsAPartialBatch) {
+  Harness hx(kConfigProps() + " batch-size=4 batch-timeout=20",
+             "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  ASSERT_EQ(gst_harness_push(hx.h, RandomFrame(hx.info, 1, 0)), GST_FLOW_OK);
+  ASSERT_EQ(gst_harness_push(hx.h, RandomFrame(hx.info, 2, GST_SECOND / 30)), GST_FLOW_OK);
+  // No EOS: the timer runs the two frames (gst_harness_pull waits for them).
+  for (int i = 0; i < 2; ++i) {
+    GstBuffer* out = gst_harness_pull(hx.h);
+    ASSERT_NE(out, nullptr);
+    EXPECT_EQ(GST_BUFFER_PTS(out), static_cast<GstClockTime>(i) * GST_SECOND / 30);
+    EXPECT_NE(gst_buffer_get_edgert_meta(out), nullptr);
+    gst_buffer_unref(out);
+  }
+}
+
+TEST_F(EdgertInferTest, LatencyQueryAddsTheBatchTimeout) {
+  Harness hx(kConfigProps() + " batch-size=2 batch-timeout=40",
+             "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  gst_harness_set_upstream_latency(hx.h, 10 * GST_MSECOND);
+  EXPECT_EQ(gst_harness_query_latency(hx.h), 50 * GST_MSECOND);
+}
+
+// Reads a float32 .npy written by the element: checks the header and returns the values.
+std::vector<float> ReadNpy(const std::string& path, std::string* header) {
+  std::ifstream f(path, std::ios::binary);
+  EXPECT_TRUE(f.good()) << path;
+  std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  EXPECT_GE(bytes.size(), 10u);
+  EXPECT_EQ(bytes.substr(0, 6), std::string("\x93NUMPY"));
+  EXPECT_EQ(bytes[6], 1);
+  EXPECT_EQ(bytes[7], 0);
+  const size_t len = static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned char>(bytes[9]) << 8);
+  EXPECT_EQ((10 + len) % 64, 0u);
+  *header = bytes.substr(10, len);
+  std::vector<float> values((bytes.size() - 10 - len) / sizeof(float));
+  memcpy(values.data(), bytes.data() + 10 + len, values.size() * sizeof(float));
+  return values;
+}
+
+TEST_F(EdgertInferTest, CalibrationCaptureWritesPreprocessedInputs) {
+  Reference ref;
+  const std::string dir = Work() + "/calib";
+  ASSERT_EQ(std::system(("rm -rf " + dir).c_str()), 0);
+  Harness hx(kConfigProps() + " calibration-frames=3 calibration-interval=2 calibration-dir=" + dir,
+             "video/x-raw,format=I420,width=64,height=48,framerate=30/1");
+  std::vector<std::vector<float>> expected;
+  for (int i = 0; i < 9; ++i) {
+    GstBuffer* in = RandomFrame(hx.info, 300 + static_cast<unsigned>(i), 0);
+    if (i % 2 == 0) expected.push_back(ref.Preprocess(in, hx.info));
+    ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK);
+    gst_buffer_unref(gst_harness_pull(hx.h));
+  }
+  for (int n = 0; n < 3; ++n) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "/%06d.npy", n);
+    std::string header;
+    std::vector<float> values = ReadNpy(dir + name, &header);
+    EXPECT_NE(header.find("'descr': '<f4'"), std::string::npos) << header;
+    EXPECT_NE(header.find("'fortran_order': False"), std::string::npos) << header;
+    EXPECT_NE(header.find("'shape': (1, 3, 32, 48)"), std::string::npos) << header;
+    ASSERT_EQ(values.size(), expected[static_cast<size_t>(n)].size());
+    for (size_t k = 0; k < values.size(); ++k)
+      ASSERT_EQ(values[k], expected[static_cast<size_t>(n)][k]) << n << " " << k;
+  }
+  EXPECT_FALSE(g_file_test((dir + "/000003.npy").c_str(), G_FILE_TEST_EXISTS));
+  // The element said so once it had them.
+  bool posted = false;
+  while (GstMessage* msg = gst_bus_pop_filtered(hx.bus, GST_MESSAGE_ELEMENT)) {
+    const GstStructure* s = gst_message_get_structure(msg);
+    if (gst_structure_has_name(s, "edgert-calibration")) {
+      int frames = 0;
+      EXPECT_TRUE(gst_structure_get_int(s, "frames", &frames));
+      EXPECT_EQ(frames, 3);
+      EXPECT_EQ(std::string(gst_structure_get_string(s, "dir")), dir);
+      posted = true;
+    }
+    gst_message_unref(msg);
+  }
+  EXPECT_TRUE(posted);
+}
+
+// Runs `desc` to EOS or error; returns the error text ("" at EOS).
+std::string RunPipeline(const std::string& desc, bool* saw_eos = nullptr) {
+  GError* err = nullptr;
+  GstElement* pipeline = gst_parse_launch(desc.c_str(), &err);
+  EXPECT_EQ(err, nullptr) << (err ? err->message : "");
+  if (pipeline == nullptr) return "parse";
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  std::string error;
+  GstMessage* msg = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND,
+                                               static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  EXPECT_NE(msg, nullptr) << "pipeline hung: " << desc;
+  if (msg != nullptr && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR) {
+    GError* e = nullptr;
+    gchar* debug = nullptr;
+    gst_message_parse_error(msg, &e, &debug);
+    error = std::string(e->message) + " | " + (debug ? debug : "");
+    g_error_free(e);
+    g_free(debug);
+  }
+  if (saw_eos != nullptr) *saw_eos = msg != nullptr && GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS;
+  if (msg != nullptr) gst_message_unref(msg);
+  EXPECT_EQ(gst_element_set_state(pipeline, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+  gst_object_unref(bus);
+  gst_object_unref(pipeline);
+  return error;
+}
+
+std::string Source() { return "videotestsrc num-buffers=5 ! video/x-raw,format=RGB,width=64,height=48 ! "; }
+
+TEST_F(EdgertInferTest, MissingModelIsAnErrorNamingTheFile) {
+  const std::string error = RunPipeline(Source() + "edgertinfer device=cpu model=" + Work() + "/nope.onnx ! fakesink");
+  EXPECT_NE(error.find("nope.onnx"), std::string::npos) << error;
+}
+
+TEST_F(EdgertInferTest, MissingConfigIsAnErrorNamingTheFile) {
+  const std::string error = RunPipeline(Source() + "edgertinfer device=cpu config=" + Work() + "/nope.yaml ! fakesink");
+  EXPECT_NE(error.find("nope.yaml"), std::string::npos) << error;
+}
+
+TEST_F(EdgertInferTest, BadConfigKeyIsAnErrorNamingTheKey) {
+  const std::string error =
+      RunPipeline(Source() + "edgertinfer device=cpu config=" + ModelPath("bad_key.yaml") + " ! fakesink");
+  EXPECT_NE(error.find("bogus-key"), std::string::npos) << error;
+}
+
+TEST_F(EdgertInferTest, UnsupportedOpIsAnErrorNamingTheOp) {
+  const std::string error =
+      RunPipeline(Source() + "edgertinfer device=cpu model=" + ModelPath("einsum.onnx") + " ! fakesink");
+  EXPECT_NE(error.find("Einsum"), std::string::npos) << error;
+}
+
+TEST_F(EdgertInferTest, Int8WithoutCalibrationIsAnError) {
+  const std::string error = RunPipeline(
+      Source() + "edgertinfer device=cpu precision=int8 config=" + ModelPath("classifier.yaml") + " ! fakesink");
+  EXPECT_NE(error.find("int8"), std::string::npos) << error;
+}
+
+TEST_F(EdgertInferTest, WrongFixedInputSizeIsAnError) {
+  // static.onnx takes 1x3x32x32; the classifier config feeds 32x48.
+  const std::string yaml = Work() + "/static_wrong.yaml";
+  std::ofstream(yaml) << "model: static.onnx\ntype: classifier\ninput:\n  width: 48\n  height: 32\n"
+                         "decoder:\n  kind: softmax-topk\n";
+  const std::string error = RunPipeline(Source() + "edgertinfer device=cpu config=" + yaml + " ! fakesink");
+  EXPECT_NE(error.find("width"), std::string::npos) << error;
+}
+
+TEST_F(EdgertInferTest, PlayingNullPlayingCycles) {
+  GError* err = nullptr;
+  const std::string desc =
+      "videotestsrc num-buffers=8 ! video/x-raw,format=BGRx,width=64,height=48 ! "
+      "edgertinfer name=infer device=cpu config=" +
+      ModelPath("classifier.yaml") + " ! fakesink";
+  GstElement* pipeline = gst_parse_launch(desc.c_str(), &err);
+  ASSERT_EQ(err, nullptr);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  for (int cycle = 0; cycle < 3; ++cycle) {
+    SCOPED_TRACE(cycle);
+    ASSERT_NE(gst_element_set_state(pipeline, GST_STATE_PLAYING), GST_STATE_CHANGE_FAILURE);
+    bool eos = false, ready = false;
+    while (!eos || !ready) {
+      GstMessage* msg = gst_bus_timed_pop_filtered(
+          bus, 60 * GST_SECOND, static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR | GST_MESSAGE_ELEMENT));
+      ASSERT_NE(msg, nullptr);
+      ASSERT_NE(GST_MESSAGE_TYPE(msg), GST_MESSAGE_ERROR);
+      if (GST_MESSAGE_TYPE(msg) == GST_MESSAGE_EOS) eos = true;
+      const GstStructure* s = gst_message_get_structure(msg);
+      if (s != nullptr && gst_structure_has_name(s, "edgert-build") &&
+          g_strcmp0(gst_structure_get_string(s, "stage"), "ready") == 0) {
+        ready = true;
+      }
+      gst_message_unref(msg);
+    }
+    ASSERT_EQ(gst_element_set_state(pipeline, GST_STATE_NULL), GST_STATE_CHANGE_SUCCESS);
+    gst_bus_set_flushing(bus, TRUE);
+    gst_bus_set_flushing(bus, FALSE);
+  }
+  gst_object_unref(bus);
+  gst_object_unref(pipeline);
+}
+
+}  // namespace

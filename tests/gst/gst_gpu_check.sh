@@ -1,0 +1,82 @@
+#!/bin/bash
+# edgertinfer on the GPU (run by the lead on a lent device; GStreamer is not in the GPU test binary).
+# Runs the same 20 NV12 frames through edgertinfer with device=cpu and three CUDA paths and compares
+# each frame's logits and top class with the CPU run:
+#   cuda-pinned  system memory from the element's pinned, device-mapped pool  -> frame-copies 0
+#   cuda-memory  cudaupload -> video/x-raw(memory:CUDAMemory) -> edgertinfer  -> frame-copies 0
+#   cuda-batch4  system memory, batch-size 4 (order and per-frame results)
+#   cuda-copy    identity drop-allocation=true (buffers not from its pool)    -> frame-copies 20
+# usage: tests/gst/gst_gpu_check.sh BUILD_DIR   (a build with EDGERT_WITH_CUDA=ON, EDGERT_WITH_GST=ON)
+# Needs: gst-launch's plugins base (videotestsrc), bad (cudaupload), python3 with onnx and numpy.
+# Exit status 0 when every check passes; prints a table last.
+set -u
+build=$(cd "${1:?usage: gst_gpu_check.sh BUILD_DIR}" && pwd)
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d /tmp/edgert_gst_gpu.XXXXXX)
+export GST_PLUGIN_PATH=$build/plugins_gst/plugin
+export GST_REGISTRY=$work/registry.bin
+export EDGERT_CACHE_DIR=$work/cache
+dump=$build/tests/gst/edgert_gst_meta_dump
+python3 "$here/make_models.py" "$work" || exit 1
+[ -x "$dump" ] || { echo "missing $dump (build the edgert_gst_meta_dump target)"; exit 1; }
+
+src="videotestsrc num-buffers=20 pattern=ball ! video/x-raw,format=NV12,width=320,height=240,framerate=30/1"
+infer="edgertinfer name=infer config=$work/classifier.yaml output-tensors=true precision=fp32"
+status=0
+run() {  # name pipeline
+  echo "== $1: $2"
+  if ! "$dump" "$2" >"$work/$1.jsonl" 2>"$work/$1.err"; then
+    cat "$work/$1.err"; echo "FAIL $1: pipeline error"; status=1
+  fi
+  tail -1 "$work/$1.jsonl"
+}
+run cpu "$src ! $infer device=cpu ! fakesink"
+run cuda-pinned "$src ! $infer device=cuda ! fakesink"
+run cuda-memory "$src ! cudaupload ! video/x-raw(memory:CUDAMemory) ! $infer device=cuda ! fakesink"
+run cuda-batch4 "$src ! $infer device=cuda batch-size=4 ! fakesink"
+run cuda-copy "$src ! identity drop-allocation=true ! $infer device=cuda ! fakesink"
+
+python3 - "$work" <<'PY' || status=1
+import json, math, sys
+work = sys.argv[1]
+def load(name):
+    lines = [json.loads(l) for l in open(f"{work}/{name}.jsonl")]
+    return lines[:-1], lines[-1]
+ref, ref_tail = load("cpu")
+ok = True
+rows = [("run", "backend", "frames", "max rel L2", "top-1 agree", "frame-copies", "verdict")]
+expected_copies = {"cuda-pinned": 0, "cuda-memory": 0, "cuda-batch4": 0, "cuda-copy": 20}
+for name in ["cuda-pinned", "cuda-memory", "cuda-batch4", "cuda-copy"]:
+    try:
+        got, tail = load(name)
+    except Exception as e:
+        rows.append((name, "-", 0, "-", "-", "-", f"FAIL ({e})")); ok = False; continue
+    worst, agree, verdict = 0.0, 0, "ok"
+    if len(got) != len(ref) or len(ref) != 20:
+        verdict = f"FAIL: {len(got)} frames vs {len(ref)}"
+    else:
+        for r, g in zip(ref, got):
+            if g.get("meta", 1) is None or r.get("meta", 1) is None or r["pts"] != g["pts"] or g["stale"]:
+                verdict = "FAIL: missing meta, stale or out of order"; break
+            a, b = r["tensors"][0]["data"], g["tensors"][0]["data"]
+            num = math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b)))
+            den = math.sqrt(sum(x * x for x in a)) or 1.0
+            rel = num / den
+            if not math.isfinite(rel): rel = float("inf")
+            worst = max(worst, rel)
+            agree += int(a.index(max(a)) == b.index(max(b)))
+        if verdict == "ok" and worst > 5e-3: verdict = "FAIL: logits differ"
+        if verdict == "ok" and agree != len(ref): verdict = "FAIL: top-1 differs"
+    if verdict == "ok" and tail["frame_copies"] != expected_copies[name]:
+        verdict = f"FAIL: frame-copies {tail['frame_copies']} != {expected_copies[name]}"
+    if verdict == "ok" and not tail["backend"].startswith("cuda"):
+        verdict = "FAIL: backend " + tail["backend"]
+    ok = ok and verdict == "ok"
+    rows.append((name, tail.get("backend", "")[:40], len(got), f"{worst:.2e}", f"{agree}/{len(ref)}", tail.get("frame_copies"), verdict))
+for r in rows:
+    print("| " + " | ".join(str(c) for c in r) + " |")
+sys.exit(0 if ok else 1)
+PY
+echo "work dir: $work"
+[ $status -eq 0 ] && echo "gst_gpu_check: PASS" || echo "gst_gpu_check: FAIL"
+exit $status
