@@ -364,10 +364,7 @@ GstPadProbeReturn SourceRunner::OnBuffer(GstPad*, GstPadProbeInfo* info, gpointe
     std::string line =
         "{\"source\":" + JsonString(self->source_.name) + ",\"frame\":" + std::to_string(index) + ",\"pts\":";
     line += GST_BUFFER_PTS_IS_VALID(buffer) ? std::to_string(GST_BUFFER_PTS(buffer)) : std::string("null");
-    char extra[96];
-    std::snprintf(extra, sizeof(extra), ",\"stale\":%s,\"inference_ms\":%.4f", meta->stale ? "true" : "false",
-                  meta->inference_ms);
-    line += extra;
+    line += meta->stale ? ",\"stale\":true" : ",\"stale\":false";
     gchar* results = edgert_meta_to_json(meta);
     std::string body = results ? results : "{}";
     g_free(results);

@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""edgert-app end to end: a solid-red test pattern through a generated ONNX classifier on the CPU
+backend, --max-frames 5, JSON lines checked against ONNX Runtime.
+
+Steps:
+  1. Write tiny.onnx: x[1,3,32,32] -> Conv3x3(3->4, pads 1) -> GlobalAveragePool -> Flatten ->
+     Softmax (fixed-seed weights; the biases keep the four classes apart), its model config
+     (classifier, 32x32 stretch, rgb, x/255, labels a..d, topk: the model ends in Softmax) and the
+     app config (test://pattern?pattern=red, device cpu, one json sink).
+  2. Run edgert-app CONFIG --max-frames 5 with GST_PLUGIN_PATH at the plugin's directory and a
+     private GStreamer registry.
+  3. Expect exit status 0 and exactly 5 lines: source "cam", frames 0..4, an integer pts, and the
+     four classes in the order and with the scores ONNX Runtime computes for a red image (R=1, G=B=0
+     after x/255; tolerance 0.01 for the colour conversion of the test pattern).
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+from onnx import TensorProto, helper, numpy_helper
+
+LABELS = ["a", "b", "c", "d"]
+
+
+def make_model(path):
+    rng = np.random.default_rng(11)
+    w = (rng.standard_normal((4, 3, 3, 3)) * 0.2).astype(np.float32)
+    b = np.array([0.0, 0.8, 1.6, -0.8], dtype=np.float32)
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("GlobalAveragePool", ["c"], ["g"]),
+        helper.make_node("Flatten", ["g"], ["f"], axis=1),
+        helper.make_node("Softmax", ["f"], ["probs"], axis=1),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny_classifier",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 32, 32])],
+        [helper.make_tensor_value_info("probs", TensorProto.FLOAT, [1, 4])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+
+
+def expected_scores(model_path):
+    x = np.zeros((1, 3, 32, 32), dtype=np.float32)
+    x[0, 0] = 1.0  # red, RGB order, scaled by 1/255
+    session = ort.InferenceSession(model_path, providers=["CPUExecutionProvider"])
+    return session.run(None, {"x": x})[0][0]
+
+
+def fail(message):
+    print("FAIL: " + message)
+    sys.exit(1)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--app", required=True)
+    parser.add_argument("--plugin-dir", required=True)
+    parser.add_argument("--work", required=True)
+    args = parser.parse_args()
+
+    shutil.rmtree(args.work, ignore_errors=True)
+    os.makedirs(args.work)
+    model = os.path.join(args.work, "tiny.onnx")
+    make_model(model)
+    with open(os.path.join(args.work, "tiny.yaml"), "w") as f:
+        f.write("model: tiny.onnx\n"
+                "type: classifier\n"
+                "input:\n"
+                "  name: x\n"
+                "  width: 32\n"
+                "  height: 32\n"
+                "  resize: stretch\n"
+                "  color: rgb\n"
+                "  scale: 1/255\n"
+                "labels: [a, b, c, d]\n"
+                "decoder:\n"
+                "  kind: topk\n"
+                "  top-k: 4\n"
+                "  threshold: 0.0\n")
+    app_config = os.path.join(args.work, "app.yaml")
+    with open(app_config, "w") as f:
+        f.write("sources:\n"
+                "  - name: cam\n"
+                "    uri: test://pattern?pattern=red\n"
+                "    width: 64\n"
+                "    height: 48\n"
+                "    framerate: 30\n"
+                "inference:\n"
+                "  config: tiny.yaml\n"
+                "  device: cpu\n"
+                "  cache-dir: cache\n"
+                "sinks:\n"
+                "  - type: json\n"
+                "    path: results.jsonl\n")
+    env = dict(os.environ)
+    env["GST_PLUGIN_PATH"] = args.plugin_dir
+    env["GST_REGISTRY"] = os.path.join(args.work, "registry.bin")
+    env["EDGERT_CACHE_DIR"] = os.path.join(args.work, "cache")
+    try:
+        run = subprocess.run([args.app, app_config, "--max-frames", "5"], env=env, capture_output=True, text=True,
+                             timeout=45)
+    except subprocess.TimeoutExpired as e:
+        fail("edgert-app did not stop after 5 frames within 45 s; stderr:\n%s" % (e.stderr or ""))
+    if run.returncode != 0:
+        fail("edgert-app exited with %d; stderr:\n%s" % (run.returncode, run.stderr))
+
+    with open(os.path.join(args.work, "results.jsonl")) as f:
+        lines = f.read().splitlines()
+    if len(lines) != 5:
+        fail("expected 5 JSON lines, got %d:\n%s" % (len(lines), "\n".join(lines)))
+    scores = expected_scores(model)
+    order = list(np.argsort(-scores))
+    for i, line in enumerate(lines):
+        record = json.loads(line)
+        if record.get("source") != "cam" or record.get("frame") != i:
+            fail("line %d: source/frame %r/%r, expected cam/%d" % (i, record.get("source"), record.get("frame"), i))
+        if not isinstance(record.get("pts"), int):
+            fail("line %d: pts %r is not an integer (nanoseconds)" % (i, record.get("pts")))
+        classes = record.get("classes")
+        if not isinstance(classes, list) or len(classes) != 4:
+            fail("line %d: expected 4 classes, got %r" % (i, classes))
+        for rank, c in enumerate(classes):
+            want = int(order[rank])
+            if c["id"] != want or c["label"] != LABELS[want]:
+                fail("line %d rank %d: class %r, expected id %d (%s); ONNX Runtime scores %s" %
+                     (i, rank, c, want, LABELS[want], scores))
+            if abs(c["score"] - float(scores[want])) > 0.01:
+                fail("line %d: class %s score %.4f, ONNX Runtime %.4f" % (i, c["label"], c["score"], scores[want]))
+    print("ok: 5 lines; top class %s %.4f (ONNX Runtime %.4f)" %
+          (LABELS[order[0]], json.loads(lines[0])["classes"][0]["score"], scores[order[0]]))
+
+
+if __name__ == "__main__":
+    main()
