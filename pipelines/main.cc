@@ -115,6 +115,27 @@ class JsonWriter {
   bool owned_;
 };
 
+// "name: key=value key=value" with strings unquoted (for edgert-build progress lines).
+std::string FormatFields(const GstStructure* s) {
+  std::string out = gst_structure_get_name(s);
+  out += ":";
+  const int n = gst_structure_n_fields(s);
+  for (int i = 0; i < n; ++i) {
+    const char* field = gst_structure_nth_field_name(s, i);
+    const GValue* value = gst_structure_get_value(s, field);
+    out += std::string(" ") + field + "=";
+    if (G_VALUE_HOLDS_STRING(value)) {
+      const char* text = g_value_get_string(value);
+      out += text ? text : "";
+    } else {
+      gchar* text = gst_value_serialize(value);
+      out += text ? text : "?";
+      g_free(text);
+    }
+  }
+  return out;
+}
+
 class App;
 
 // One source's pipeline, its restart policy and its statistics.
@@ -420,9 +441,7 @@ gboolean SourceRunner::OnBusMessage(GstBus*, GstMessage* message, gpointer data)
     case GST_MESSAGE_ELEMENT: {
       const GstStructure* s = gst_message_get_structure(message);
       if (s && (gst_structure_has_name(s, "edgert-build") || gst_structure_has_name(s, "edgert-calibration"))) {
-        gchar* text = gst_structure_to_string(s);
-        std::fprintf(stderr, "edgert-app: source '%s': %s\n", self->source_.name.c_str(), text);
-        g_free(text);
+        std::fprintf(stderr, "edgert-app: source '%s': %s\n", self->source_.name.c_str(), FormatFields(s).c_str());
       }
       break;
     }

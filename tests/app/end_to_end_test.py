@@ -12,13 +12,19 @@ Steps:
   3. Expect exit status 0 and exactly 5 lines: source "cam", frames 0..4, an integer pts, and the
      four classes in the order and with the scores ONNX Runtime computes for a red image (R=1, G=B=0
      after x/255; tolerance 0.01 for the colour conversion of the test pattern).
+  4. SIGINT: a moving-ball source with an .mkv file sink and a json sink runs until 10 JSON lines
+     exist, then gets SIGINT; it must exit 0 after end-of-stream reached the muxer: the file decodes
+     completely (gst-launch-1.0 exits 0) with at least as many frames as JSON lines.
 """
 import argparse
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
+import time
 
 import numpy as np
 import onnx
@@ -137,6 +143,71 @@ def main():
                 fail("line %d: class %s score %.4f, ONNX Runtime %.4f" % (i, c["label"], c["score"], scores[want]))
     print("ok: 5 lines; top class %s %.4f (ONNX Runtime %.4f)" %
           (LABELS[order[0]], json.loads(lines[0])["classes"][0]["score"], scores[order[0]]))
+    sigint_finalises_files(args, env)
+
+
+def sigint_finalises_files(args, env):
+    if subprocess.run(["gst-inspect-1.0", "vp8enc"], env=env, capture_output=True).returncode != 0:
+        print("skipped the SIGINT check: vp8enc (gstreamer1.0-plugins-good) is not installed")
+        return
+    app_config = os.path.join(args.work, "sigint.yaml")
+    jsonl = os.path.join(args.work, "sigint.jsonl")
+    video = os.path.join(args.work, "sigint.mkv")
+    with open(app_config, "w") as f:
+        f.write("sources:\n"
+                "  - name: ball\n"
+                "    uri: test://pattern?pattern=ball\n"
+                "    width: 96\n"
+                "    height: 64\n"
+                "    framerate: 30\n"
+                "inference:\n"
+                "  config: tiny.yaml\n"
+                "  device: cpu\n"
+                "  cache-dir: cache\n"
+                "  overlay: false\n"
+                "sinks:\n"
+                "  - type: file\n"
+                "    path: sigint.mkv\n"
+                "  - type: json\n"
+                "    path: sigint.jsonl\n")
+    process = subprocess.Popen([args.app, app_config], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    deadline = time.monotonic() + 30
+    count = 0
+    while time.monotonic() < deadline and process.poll() is None:
+        if os.path.exists(jsonl):
+            with open(jsonl) as f:
+                count = len(f.read().splitlines())
+            if count >= 10:
+                break
+        time.sleep(0.05)
+    if count < 10:
+        process.kill()
+        fail("SIGINT check: only %d JSON lines appeared; stderr:\n%s" % (count, process.communicate()[1]))
+    process.send_signal(signal.SIGINT)
+    try:
+        _, stderr = process.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        fail("SIGINT check: edgert-app did not stop after SIGINT")
+    if process.returncode != 0:
+        fail("SIGINT check: exit status %d; stderr:\n%s" % (process.returncode, stderr))
+    if "stopping (end-of-stream sent to every source)" not in stderr:
+        fail("SIGINT check: no shutdown message; stderr:\n%s" % stderr)
+    with open(jsonl) as f:
+        lines = f.read().splitlines()
+    for i, line in enumerate(lines):
+        if json.loads(line)["frame"] != i:
+            fail("SIGINT check: line %d has frame %r" % (i, json.loads(line)["frame"]))
+    decode = subprocess.run(["gst-launch-1.0", "-v", "filesrc", "location=" + video, "!", "matroskademux", "!",
+                             "vp8dec", "!", "fakesink", "silent=false", "sync=false"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    if decode.returncode != 0:
+        fail("SIGINT check: %s does not decode:\n%s" % (video, decode.stderr))
+    frames = len(re.findall(r"chain", decode.stdout))
+    if frames < len(lines):
+        fail("SIGINT check: %s has %d frames, fewer than the %d JSON lines" % (video, frames, len(lines)))
+    print("ok: SIGINT after %d JSON lines; %s holds %d frames" % (len(lines), os.path.basename(video), frames))
 
 
 if __name__ == "__main__":
