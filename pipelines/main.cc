@@ -10,6 +10,8 @@
 //   3. A pad probe on edgertinfer's src pad sees each frame: frames carrying an EdgertMeta count
 //      towards --max-frames, feed telemetry (inference_ms of non-stale results) and become JSON
 //      lines for the json sinks. Frames before the model is loaded carry no meta and are skipped.
+//      File sources hold their frames at edgertinfer's sink pad until its session is ready
+//      ("edgert-build" stage=ready), so no frame of a file passes without results.
 //   4. Each pipeline's bus is watched on the main loop. An error or an end-of-stream of a live
 //      source (camera, RTSP, test pattern) restarts that pipeline alone after a backoff that
 //      starts at 1 s and doubles up to 30 s (reset after 10 s of frames); errors of edgertinfer
@@ -161,6 +163,10 @@ class SourceRunner {
   static gboolean OnRestart(gpointer self);
   static gboolean OnMaxFrames(gpointer self);
   void HandleFailure(const std::string& why, bool retry);
+  void ReleaseHold() {
+    if (hold_probe_) gst_pad_remove_probe(infer_sink_, hold_probe_);
+    hold_probe_ = 0;
+  }
   void Finish(bool failed);
 
   App* app_;
@@ -168,6 +174,8 @@ class SourceRunner {
   std::string launch_;
   GstElement* pipeline_ = nullptr;
   guint bus_watch_ = 0;
+  GstPad* infer_sink_ = nullptr;  // file sources: where frames wait for the model (hold_probe_)
+  gulong hold_probe_ = 0;
   guint restart_timer_ = 0;
   int backoff_ms_ = kInitialBackoffMs;
   Clock::time_point started_;
@@ -316,6 +324,14 @@ Status SourceRunner::Create(const std::vector<std::shared_ptr<JsonWriter>>& writ
   GstPad* pad = gst_element_get_static_pad(infer, "src");
   gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, OnBuffer, this, nullptr);
   gst_object_unref(pad);
+  if (!source_.live()) {
+    // A file would otherwise run through edgertinfer before its model is loaded: hold its frames
+    // until the element reports the session ready (or an error ends the pipeline).
+    infer_sink_ = gst_element_get_static_pad(infer, "sink");
+    hold_probe_ = gst_pad_add_probe(
+        infer_sink_, static_cast<GstPadProbeType>(GST_PAD_PROBE_TYPE_BLOCK | GST_PAD_PROBE_TYPE_BUFFER),
+        [](GstPad*, GstPadProbeInfo*, gpointer) { return GST_PAD_PROBE_OK; }, nullptr, nullptr);
+  }
   gst_object_unref(infer);
   GstBus* bus = gst_element_get_bus(pipeline_);
   bus_watch_ = gst_bus_add_watch(bus, OnBusMessage, this);
@@ -353,6 +369,9 @@ void SourceRunner::ForceStop() {
   restart_timer_ = 0;
   if (bus_watch_) g_source_remove(bus_watch_);
   bus_watch_ = 0;
+  ReleaseHold();
+  if (infer_sink_) gst_object_unref(infer_sink_);
+  infer_sink_ = nullptr;
   if (pipeline_) {
     gst_element_set_state(pipeline_, GST_STATE_NULL);
     gst_object_unref(pipeline_);
@@ -440,6 +459,10 @@ gboolean SourceRunner::OnBusMessage(GstBus*, GstMessage* message, gpointer data)
     }
     case GST_MESSAGE_ELEMENT: {
       const GstStructure* s = gst_message_get_structure(message);
+      const char* stage = s ? gst_structure_get_string(s, "stage") : nullptr;
+      if (s && gst_structure_has_name(s, "edgert-build") && stage && std::strcmp(stage, "ready") == 0) {
+        self->ReleaseHold();
+      }
       if (s && (gst_structure_has_name(s, "edgert-build") || gst_structure_has_name(s, "edgert-calibration"))) {
         std::fprintf(stderr, "edgert-app: source '%s': %s\n", self->source_.name.c_str(), FormatFields(s).c_str());
       }

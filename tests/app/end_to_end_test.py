@@ -15,6 +15,9 @@ Steps:
   4. SIGINT: a moving-ball source with an .mkv file sink and a json sink runs until 10 JSON lines
      exist, then gets SIGINT; it must exit 0 after end-of-stream reached the muxer: the file decodes
      completely (gst-launch-1.0 exits 0) with at least as many frames as JSON lines.
+  5. A file source (an 8-frame .mkv of the red pattern): edgert-app ends by itself at end-of-stream
+     with exit status 0 and writes exactly 8 lines, every frame with results (file frames wait for
+     the model to load).
 """
 import argparse
 import json
@@ -144,6 +147,47 @@ def main():
     print("ok: 5 lines; top class %s %.4f (ONNX Runtime %.4f)" %
           (LABELS[order[0]], json.loads(lines[0])["classes"][0]["score"], scores[order[0]]))
     sigint_finalises_files(args, env)
+    file_source_ends_at_eos(args, env, scores)
+
+
+def file_source_ends_at_eos(args, env, scores):
+    if subprocess.run(["gst-inspect-1.0", "vp8enc"], env=env, capture_output=True).returncode != 0:
+        print("skipped the file source check: vp8enc (gstreamer1.0-plugins-good) is not installed")
+        return
+    video = os.path.join(args.work, "red.mkv")
+    made = subprocess.run(["gst-launch-1.0", "-q", "videotestsrc", "num-buffers=8", "pattern=red", "!",
+                           "video/x-raw,width=64,height=48,framerate=10/1", "!", "vp8enc", "deadline=1", "!",
+                           "matroskamux", "!", "filesink", "location=" + video],
+                          env=env, capture_output=True, text=True, timeout=60)
+    if made.returncode != 0:
+        fail("cannot write %s: %s" % (video, made.stderr))
+    app_config = os.path.join(args.work, "file.yaml")
+    with open(app_config, "w") as f:
+        f.write("sources:\n"
+                "  - name: clip\n"
+                "    uri: file://red.mkv\n"
+                "inference:\n"
+                "  config: tiny.yaml\n"
+                "  device: cpu\n"
+                "  cache-dir: cache\n"
+                "sinks:\n"
+                "  - type: json\n"
+                "    path: file.jsonl\n")
+    run = subprocess.run([args.app, app_config], env=env, capture_output=True, text=True, timeout=60)
+    if run.returncode != 0:
+        fail("file source: exit status %d; stderr:\n%s" % (run.returncode, run.stderr))
+    with open(os.path.join(args.work, "file.jsonl")) as f:
+        lines = f.read().splitlines()
+    if len(lines) != 8:
+        fail("file source: expected 8 JSON lines (one per frame), got %d:\n%s" % (len(lines), "\n".join(lines)))
+    top = int(np.argmax(scores))
+    for i, line in enumerate(lines):
+        record = json.loads(line)
+        if record["frame"] != i or record["pts"] != i * 100000000:
+            fail("file source: line %d has frame %r pts %r" % (i, record["frame"], record["pts"]))
+        if not record["classes"] or record["classes"][0]["id"] != top:
+            fail("file source: line %d classes %r, expected top id %d" % (i, record["classes"], top))
+    print("ok: file source ended at end-of-stream after 8 frames, all with results")
 
 
 def sigint_finalises_files(args, env):
