@@ -361,6 +361,7 @@ void SourceRunner::RequestEos() {
     return;
   }
   eos_requested_ = true;
+  ReleaseHold();  // a file still waiting for its model: let the EOS through
   gst_element_send_event(pipeline_, gst_event_new_eos());
 }
 

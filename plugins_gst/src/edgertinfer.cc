@@ -840,13 +840,7 @@ void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
     PostError(self, status, "cannot open the model");
     return;
   }
-  // The session is handed over before "ready" is posted: an application that waits for that message
-  // (edgert-app holds file sources until it) must find the session in place on the next frame.
-  const edgert::SessionInfo info = (*session)->info();
-  {
-    std::lock_guard<std::mutex> lock(st->pending_mutex);
-    st->pending = std::move(*session);
-  }
+  const edgert::SessionInfo& info = (*session)->info();
   PostBuildMessage(
       self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "ready", "backend", G_TYPE_STRING,
                               info.backend_line.c_str(), "cache", G_TYPE_STRING, info.cache_outcome.c_str(), "plan",
@@ -855,6 +849,8 @@ void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
   GST_OBJECT_LOCK(self);
   st->backend = info.backend_line;
   GST_OBJECT_UNLOCK(self);
+  std::lock_guard<std::mutex> lock(st->pending_mutex);
+  st->pending = std::move(*session);
 }
 
 void StopThreads(EdgertInferState* st) {
