@@ -8,17 +8,20 @@
  *
  * ## Example launch lines
  * |[
- * gst-launch-1.0 videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=320,height=240 ! \
- *     edgertinfer config=configs/resnet18.yaml device=cpu ! fakesink
- * gst-launch-1.0 v4l2src ! videoconvert ! cudaupload ! \
- *     edgertinfer config=configs/yolov8n.yaml device=cuda batch-size=4 ! cudadownload ! \
- *     edgertoverlay ! autovideosink
+ * gst-launch-1.0 -m videotestsrc num-buffers=30 ! video/x-raw,format=NV12,width=640,height=480 ! \
+ *     edgertinfer config=configs/models/ppocr_det.yaml device=cpu ! fakesink
+ * gst-launch-1.0 videotestsrc ! video/x-raw,format=NV12,width=640,height=480 ! cudaupload ! \
+ *     edgertinfer config=configs/models/yolov8n.yaml device=cuda ! cudadownload ! \
+ *     edgertoverlay ! videoconvert ! autovideosink
  * ]|
+ * (scripts/fetch_models.py puts the models the configs name into build/models.) `-m` prints the
+ * "edgert-build" messages: progress, the plan-cache line and the session's backend once ready.
  *
  * Algorithm:
  *   1. start(): copy the properties, load the model config (its `model` is used when the model
  *      property is unset), read the model's inputs (shapes for dynamic dimensions come from the
- *      config: {batch-size, channels, height, width}), resolve the device, share a CUDA context
+ *      config: {batch-size, channels, height, width}), check that every op is supported
+ *      (CheckModel: an unsupported op fails here, naming it), resolve the device, share a CUDA context
  *      (GstContext, as cudaupload does) and open the Session on a worker thread. Progress and the
  *      plan-cache line are posted as "edgert-build" element messages; frames pass through without
  *      results until the session is ready, then it is swapped in between frames.
@@ -840,17 +843,20 @@ void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
     PostError(self, status, "cannot open the model");
     return;
   }
-  const edgert::SessionInfo& info = (*session)->info();
+  // The session first, then the message: a frame sent after "ready" is inferred.
+  const edgert::SessionInfo info = (*session)->info();
+  GST_OBJECT_LOCK(self);
+  st->backend = info.backend_line;
+  GST_OBJECT_UNLOCK(self);
+  {
+    std::lock_guard<std::mutex> lock(st->pending_mutex);
+    st->pending = std::move(*session);
+  }
   PostBuildMessage(
       self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "ready", "backend", G_TYPE_STRING,
                               info.backend_line.c_str(), "cache", G_TYPE_STRING, info.cache_outcome.c_str(), "plan",
                               G_TYPE_STRING, info.plan_path.c_str(), "build-seconds", G_TYPE_DOUBLE, info.build_seconds,
                               "open-seconds", G_TYPE_DOUBLE, info.open_seconds, nullptr));
-  GST_OBJECT_LOCK(self);
-  st->backend = info.backend_line;
-  GST_OBJECT_UNLOCK(self);
-  std::lock_guard<std::mutex> lock(st->pending_mutex);
-  st->pending = std::move(*session);
 }
 
 void StopThreads(EdgertInferState* st) {
@@ -893,6 +899,17 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
     options.precision = "best";
     GST_WARNING_OBJECT(self, "precision int8: capturing calibration frames, running at precision best meanwhile");
   }
+  if (s.device != "auto" && s.device != "cpu" && s.device != "cuda") {
+    PostError(self, edgert::InvalidArgument("device '" + s.device + "' is not auto, cpu or cuda", "device"),
+              "invalid settings");
+    return FALSE;
+  }
+  if (s.precision != "fp32" && s.precision != "fp16" && s.precision != "best" && s.precision != "int8") {
+    PostError(self,
+              edgert::InvalidArgument("precision '" + s.precision + "' is not fp32, fp16, int8 or best", "precision"),
+              "invalid settings");
+    return FALSE;
+  }
   if (s.calibration_frames > 0 && s.calibration_dir.empty()) {
     PostError(self,
               edgert::InvalidArgument("calibration-frames is set but calibration-dir is empty", "calibration-dir"),
@@ -909,6 +926,22 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
   }
   st->device = ResolveDevice(s.device);
   options.device = st->device;
+  if (st->device == "cpu" && options.precision == "fp16") {
+    PostError(self,
+              edgert::InvalidArgument("precision fp16 needs the CUDA backend; the CPU engine runs fp32 (use best)",
+                                      "precision"),
+              "invalid settings");
+    return FALSE;
+  }
+#ifndef EDGERT_HAVE_CUDA
+  if (st->device == "cuda") {
+    PostError(self,
+              edgert::Unsupported("device cuda: this edgert was built without the CUDA backend (EDGERT_WITH_CUDA=OFF)",
+                                  "device"),
+              "invalid settings");
+    return FALSE;
+  }
+#endif
   GST_INFO_OBJECT(self, "model %s, device %s, input %dx%dx%d, batch %d",
                   options.model.empty() ? options.plan.c_str() : options.model.c_str(), st->device.c_str(),
                   st->channels, st->config.input.height, st->config.input.width, s.batch_size);

@@ -326,6 +326,46 @@ TEST_F(EdgertInferTest, BatchTimeoutRunsAPartialBatch) {
   }
 }
 
+TEST_F(EdgertInferTest, FlushDiscardsQueuedFrames) {
+  Harness hx(kConfigProps() + " batch-size=4 batch-timeout=60000",
+             "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  for (int i = 0; i < 2; ++i) ASSERT_EQ(gst_harness_push(hx.h, RandomFrame(hx.info, 1, 0)), GST_FLOW_OK);
+  ASSERT_TRUE(gst_harness_push_event(hx.h, gst_event_new_flush_start()));
+  ASSERT_TRUE(gst_harness_push_event(hx.h, gst_event_new_flush_stop(TRUE)));
+  // A segment after the flush, then a full batch of new frames: only those come out.
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  ASSERT_TRUE(gst_harness_push_event(hx.h, gst_event_new_segment(&segment)));
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(gst_harness_push(hx.h, RandomFrame(hx.info, 2, static_cast<GstClockTime>(10 + i) * GST_SECOND)),
+              GST_FLOW_OK);
+  }
+  EXPECT_EQ(gst_harness_buffers_in_queue(hx.h), 4u);
+  for (int i = 0; i < 4; ++i) {
+    GstBuffer* out = gst_harness_pull(hx.h);
+    EXPECT_EQ(GST_BUFFER_PTS(out), static_cast<GstClockTime>(10 + i) * GST_SECOND);
+    EdgertMeta* meta = gst_buffer_get_edgert_meta(out);
+    ASSERT_NE(meta, nullptr);
+    EXPECT_EQ(meta->frame_number, static_cast<guint64>(2 + i));  // frames seen, flushed ones included
+    gst_buffer_unref(out);
+  }
+}
+
+TEST_F(EdgertInferTest, OddSizedNv12CapsAreAnError) {
+  Harness hx(kConfigProps(), "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  gst_harness_set_src_caps_str(hx.h, "video/x-raw,format=NV12,width=65,height=49,framerate=30/1");
+  GstVideoInfo info;
+  gst_video_info_set_format(&info, GST_VIDEO_FORMAT_NV12, 65, 49);
+  EXPECT_EQ(gst_harness_push(hx.h, RandomFrame(info, 1, 0)), GST_FLOW_NOT_NEGOTIATED);
+  GstMessage* msg = gst_bus_pop_filtered(hx.bus, GST_MESSAGE_ERROR);
+  ASSERT_NE(msg, nullptr);
+  GError* err = nullptr;
+  gst_message_parse_error(msg, &err, nullptr);
+  EXPECT_NE(std::string(err->message).find("even width and height"), std::string::npos) << err->message;
+  g_error_free(err);
+  gst_message_unref(msg);
+}
+
 TEST_F(EdgertInferTest, LatencyQueryAddsTheBatchTimeout) {
   Harness hx(kConfigProps() + " batch-size=2 batch-timeout=40",
              "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
@@ -448,6 +488,16 @@ TEST_F(EdgertInferTest, Int8WithoutCalibrationIsAnError) {
   const std::string error = RunPipeline(
       Source() + "edgertinfer device=cpu precision=int8 config=" + ModelPath("classifier.yaml") + " ! fakesink");
   EXPECT_NE(error.find("int8"), std::string::npos) << error;
+}
+
+TEST_F(EdgertInferTest, BadDeviceAndPrecisionAreErrorsNamingTheProperty) {
+  const std::string config = " config=" + ModelPath("classifier.yaml") + " ! fakesink";
+  std::string error = RunPipeline(Source() + "edgertinfer device=gpu" + config);
+  EXPECT_NE(error.find("device 'gpu'"), std::string::npos) << error;
+  error = RunPipeline(Source() + "edgertinfer device=cpu precision=fp8" + config);
+  EXPECT_NE(error.find("precision 'fp8'"), std::string::npos) << error;
+  error = RunPipeline(Source() + "edgertinfer device=cpu precision=fp16" + config);
+  EXPECT_NE(error.find("precision fp16 needs the CUDA backend"), std::string::npos) << error;
 }
 
 TEST_F(EdgertInferTest, WrongFixedInputSizeIsAnError) {

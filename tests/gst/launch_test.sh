@@ -34,7 +34,7 @@ case $mode in
     for prop in model plan config precision batch-size batch-timeout interval device device-id threshold \
                 nms-iou cache-dir output-tensors calibration-frames calibration-interval calibration-dir \
                 frame-copies backend; do
-      grep -q "^  $prop " "$work/out.txt" || { echo "FAIL: property $prop missing"; exit 1; }
+      grep -qE "^  $prop *:" "$work/out.txt" || { echo "FAIL: property $prop missing"; exit 1; }
     done
     ;;
   *) echo "unknown mode $mode"; exit 2 ;;
