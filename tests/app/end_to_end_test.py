@@ -18,6 +18,9 @@ Steps:
   5. A file source (an 8-frame .mkv of the red pattern): edgert-app ends by itself at end-of-stream
      with exit status 0 and writes exactly 8 lines, every frame with results (file frames wait for
      the model to load).
+  6. Restarts: a live RTSP source that cannot connect (127.0.0.1:1) next to a test pattern; once
+     stderr shows "restarting in 1 s" and then "restarting in 2 s" (the backoff doubled), SIGINT;
+     the pattern's JSON lines kept flowing meanwhile and the exit status is 0.
 """
 import argparse
 import json
@@ -27,6 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -148,6 +152,57 @@ def main():
           (LABELS[order[0]], json.loads(lines[0])["classes"][0]["score"], scores[order[0]]))
     sigint_finalises_files(args, env)
     file_source_ends_at_eos(args, env, scores)
+    failing_live_source_restarts(args, env)
+
+
+def failing_live_source_restarts(args, env):
+    app_config = os.path.join(args.work, "restart.yaml")
+    jsonl = os.path.join(args.work, "restart.jsonl")
+    with open(app_config, "w") as f:
+        f.write("sources:\n"
+                "  - name: good\n"
+                "    uri: test://pattern?pattern=red\n"
+                "    width: 64\n"
+                "    height: 48\n"
+                "  - name: dead\n"
+                "    uri: rtsp://127.0.0.1:1/none\n"
+                "inference:\n"
+                "  config: tiny.yaml\n"
+                "  device: cpu\n"
+                "  cache-dir: cache\n"
+                "sinks:\n"
+                "  - type: json\n"
+                "    path: restart.jsonl\n")
+    process = subprocess.Popen([args.app, app_config], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    stderr_lines = []
+    reader = threading.Thread(target=lambda: stderr_lines.extend(iter(process.stderr.readline, "")), daemon=True)
+    reader.start()
+    wanted = ["source 'dead': error from", "restarting in 1 s", "restarting in 2 s"]
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline and process.poll() is None:
+        text = "".join(stderr_lines)
+        if "restarting in 2 s" in text:
+            break
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        fail("restart check: edgert-app did not stop after SIGINT")
+    reader.join(timeout=5)
+    text = "".join(stderr_lines)
+    positions = [text.find(w) for w in wanted]
+    if -1 in positions or positions != sorted(positions):
+        fail("restart check: expected %r in this order on stderr:\n%s" % (wanted, text))
+    if process.returncode != 0:
+        fail("restart check: exit status %d; stderr:\n%s" % (process.returncode, text))
+    with open(jsonl) as f:
+        sources = {json.loads(line)["source"] for line in f.read().splitlines()}
+    if sources != {"good"}:
+        fail("restart check: JSON lines came from %r, expected only 'good'" % sorted(sources))
+    print("ok: the failing RTSP source was restarted after 1 s, then 2 s; the pattern ran on")
 
 
 def file_source_ends_at_eos(args, env, scores):
