@@ -41,12 +41,20 @@
 #include "app_config.h"
 #include "edgert/gst/edgert_meta.h"
 #include "pipeline_description.h"
+#ifdef EDGERT_APP_HAVE_RTSP_SERVER
+#include "rtsp_out.h"
+#endif
 
 namespace edgert::app {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 
+#ifdef EDGERT_APP_HAVE_RTSP_SERVER
+constexpr bool kRtspServer = true;
+#else
+constexpr bool kRtspServer = false;
+#endif
 constexpr int kInitialBackoffMs = 1000;
 constexpr int kMaxBackoffMs = 30000;
 constexpr double kHealthyRunSeconds = 10.0;
@@ -155,6 +163,7 @@ class SourceRunner {
   bool finished() const { return finished_; }
   bool failed() const { return failed_; }
   const std::string& name() const { return source_.name; }
+  GstElement* pipeline() const { return pipeline_; }
   void Report(double elapsed_s);
 
  private:
@@ -216,7 +225,7 @@ class App {
       }
     }
     for (const SourceConfig& source : config_.sources) {
-      StatusOr<PipelineDescription> d = DescribePipeline(config_, source, HasFactory);
+      StatusOr<PipelineDescription> d = DescribePipeline(config_, source, HasFactory, kRtspServer);
       if (!d.ok()) {
         std::fprintf(stderr, "edgert-app: %s\n", d.status().message().c_str());
         return 1;
@@ -228,6 +237,7 @@ class App {
       }
       runners_.push_back(std::make_unique<SourceRunner>(this, source, d->launch));
       Status created = runners_.back()->Create(writers, max_frames);
+      if (created.ok()) created = ServeRtsp(source, runners_.back()->pipeline());
       if (!created.ok()) {
         std::fprintf(stderr, "edgert-app: source '%s': %s\n", source.name.c_str(), created.message().c_str());
         return 1;
@@ -251,8 +261,34 @@ class App {
       if (r->failed()) status = 1;
     }
     runners_.clear();
+#ifdef EDGERT_APP_HAVE_RTSP_SERVER
+    rtsp_.reset();
+#endif
     g_main_loop_unref(loop_);
     return status;
+  }
+
+  // Hands each rtsp sink's appsink of `pipeline` to the RTSP server.
+  Status ServeRtsp(const SourceConfig& source, GstElement* pipeline) {
+    for (size_t i = 0; i < config_.sinks.size(); ++i) {
+      const SinkConfig& sink = config_.sinks[i];
+      if (sink.type != SinkType::kRtsp) continue;
+#ifdef EDGERT_APP_HAVE_RTSP_SERVER
+      if (!rtsp_) rtsp_ = std::make_unique<RtspOut>();
+      GstElement* appsink = gst_bin_get_by_name(GST_BIN(pipeline), ("rtsp" + std::to_string(i)).c_str());
+      if (!appsink) return Internal("the pipeline has no appsink for sinks[" + std::to_string(i) + "]");
+      const std::string mount = RtspMount(sink.mount, source.name, config_.sources.size());
+      Status served = rtsp_->Serve(sink.port, mount, appsink);
+      gst_object_unref(appsink);
+      if (!served.ok()) return served;
+      std::fprintf(stderr, "edgert-app: source '%s': serving rtsp://<this host>:%d%s\n", source.name.c_str(), sink.port,
+                   mount.c_str());
+#else
+      (void)pipeline;
+      return Unsupported("the rtsp sink needs gst-rtsp-server", "rtsp");
+#endif
+    }
+    return Status::Ok();
   }
 
   // Called by a runner whose source ended for good.
@@ -300,6 +336,9 @@ class App {
   const AppConfig& config_;
   GMainLoop* loop_ = nullptr;
   std::vector<std::unique_ptr<SourceRunner>> runners_;
+#ifdef EDGERT_APP_HAVE_RTSP_SERVER
+  std::unique_ptr<RtspOut> rtsp_;  // reset after the pipelines that feed it
+#endif
   bool shutting_down_ = false;
   Clock::time_point last_report_;
 };
@@ -597,7 +636,7 @@ int Main(int argc, char** argv) {
   gst_init(&argc, &argv);
   if (print_pipeline) {
     for (const SourceConfig& source : config->sources) {
-      StatusOr<PipelineDescription> d = DescribePipeline(*config, source, HasFactory);
+      StatusOr<PipelineDescription> d = DescribePipeline(*config, source, HasFactory, kRtspServer);
       if (!d.ok()) {
         std::fprintf(stderr, "edgert-app: %s\n", d.status().message().c_str());
         return 1;

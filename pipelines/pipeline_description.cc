@@ -18,6 +18,8 @@ std::string PackageOf(const std::string& factory) {
       {"tee", "libgstreamer1.0-0"},
       {"queue", "libgstreamer1.0-0"},
       {"fakesink", "libgstreamer1.0-0"},
+      {"appsink", "gstreamer1.0-plugins-base"},
+      {"rtph264pay", "gstreamer1.0-plugins-good"},
       {"filesink", "libgstreamer1.0-0"},
       {"videoconvert", "gstreamer1.0-plugins-base"},
       {"videoscale", "gstreamer1.0-plugins-base"},
@@ -82,6 +84,11 @@ class Builder {
     out_ << text;
     return *this;
   }
+  // A factory used outside this description (the RTSP media's payloader).
+  Builder& Require(const std::string& factory) {
+    if (std::find(factories_.begin(), factories_.end(), factory) == factories_.end()) factories_.push_back(factory);
+    return *this;
+  }
   PipelineDescription Done() { return {out_.str(), factories_}; }
 
  private:
@@ -96,26 +103,32 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
   return s;
 }
 
-// The encoder (+ parser) for a file sink: the first available, else the portable default (so the
-// missing-element check names it).
-void Encoder(Builder& b, bool mkv, const HasFactory& has) {
+// The encoder (+ parser) for a file or rtsp sink: the first available, else the portable default
+// (so the missing-element check names it). `vp8_ok`: .mkv files; `rtsp`: keyframes every 30 frames
+// so that a client joining the stream starts within a second.
+void Encoder(Builder& b, bool vp8_ok, bool rtsp, const HasFactory& has) {
   if (has("nvv4l2h264enc") && has("nvvidconv")) {
-    b.Element("nvvidconv").Link().Element("nvv4l2h264enc").Link().Element("h264parse");
-  } else if (has("x264enc")) {
-    b.Element("x264enc", "tune=zerolatency speed-preset=veryfast").Link().Element("h264parse");
+    b.Element("nvvidconv").Link().Element("nvv4l2h264enc", rtsp ? "iframeinterval=30 insert-sps-pps=true" : "");
+    b.Link().Element("h264parse");
+  } else if (has("x264enc") || !((has("openh264enc")) || (vp8_ok && has("vp8enc")))) {
+    b.Element("x264enc", std::string("tune=zerolatency speed-preset=veryfast") + (rtsp ? " key-int-max=30" : ""));
+    b.Link().Element("h264parse");
   } else if (has("openh264enc")) {
-    b.Element("openh264enc").Link().Element("h264parse");
-  } else if (mkv && has("vp8enc")) {
-    b.Element("vp8enc", "deadline=1");
+    b.Element("openh264enc", rtsp ? "gop-size=30" : "").Link().Element("h264parse");
   } else {
-    b.Element("x264enc", "tune=zerolatency speed-preset=veryfast").Link().Element("h264parse");
+    b.Element("vp8enc", "deadline=1");
   }
 }
 
 }  // namespace
 
+std::string RtspMount(const std::string& mount, const std::string& source, size_t source_count) {
+  if (source_count <= 1) return mount;
+  return (mount.size() > 1 && mount.back() == '/' ? mount : mount + "/") + source;
+}
+
 StatusOr<PipelineDescription> DescribePipeline(const AppConfig& app, const SourceConfig& source,
-                                               const HasFactory& has_factory) {
+                                               const HasFactory& has_factory, bool rtsp_server) {
   Builder b;
   // 1. The source, decoded to raw video.
   switch (source.kind) {
@@ -171,20 +184,21 @@ StatusOr<PipelineDescription> DescribePipeline(const AppConfig& app, const Sourc
 
   bool visual = false;
   for (const SinkConfig& s : app.sinks) {
-    if (s.type == SinkType::kRtsp) {
+    if (s.type == SinkType::kRtsp && !rtsp_server) {
       return Unsupported(
           "the rtsp sink needs gst-rtsp-server (Debian libgstrtspserver-1.0-dev), which this edgert-app was built "
           "without; use a file or display sink, or serve a file sink's output with another RTSP server",
           "rtsp");
     }
-    visual = visual || s.type == SinkType::kDisplay || s.type == SinkType::kFile;
+    visual = visual || s.type == SinkType::kDisplay || s.type == SinkType::kFile || s.type == SinkType::kRtsp;
   }
   if (visual && inf.overlay) b.Link().Element("edgertoverlay", "name=overlay");
   b.Link().Element("tee", "name=t");
 
   // 4. One branch per sink (json sinks are pad probes; a json-only config still needs a sink).
   bool any_branch = false;
-  for (const SinkConfig& s : app.sinks) {
+  for (size_t i = 0; i < app.sinks.size(); ++i) {
+    const SinkConfig& s = app.sinks[i];
     switch (s.type) {
       case SinkType::kDisplay:
         b.Raw(" t. ! ").Element("queue").Link().Element("videoconvert").Link().Element("autovideosink");
@@ -193,7 +207,7 @@ StatusOr<PipelineDescription> DescribePipeline(const AppConfig& app, const Sourc
       case SinkType::kFile: {
         const bool mkv = s.path.size() >= 4 && s.path.compare(s.path.size() - 4, 4, ".mkv") == 0;
         b.Raw(" t. ! ").Element("queue").Link().Element("videoconvert").Link();
-        Encoder(b, mkv, has_factory);
+        Encoder(b, mkv, false, has_factory);
         b.Link().Element(mkv ? "matroskamux" : "mp4mux").Link();
         b.Element("filesink", "location=" + QuoteValue(Replace(s.path, "{source}", source.name)));
         any_branch = true;
@@ -204,6 +218,13 @@ StatusOr<PipelineDescription> DescribePipeline(const AppConfig& app, const Sourc
         any_branch = true;
         break;
       case SinkType::kRtsp:
+        b.Raw(" t. ! ").Element("queue").Link().Element("videoconvert").Link();
+        Encoder(b, false, true, has_factory);
+        b.Link().Raw("video/x-h264,stream-format=byte-stream,alignment=au ! ");
+        b.Element("appsink", "name=rtsp" + std::to_string(i) + " sync=false max-buffers=30 drop=true");
+        b.Require("rtph264pay");
+        any_branch = true;
+        break;
       case SinkType::kJson:
         break;
     }

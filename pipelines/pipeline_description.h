@@ -3,13 +3,15 @@
 //
 //   SOURCE ! videoconvert [! videoscale ! videorate ! video/x-raw,width=W,height=H,framerate=F]
 //     ! edgertinfer name=infer PROPERTIES [! edgertoverlay name=overlay] ! tee name=t
-//     t. ! queue ! SINK ...  (one branch per display/file/fake sink; a json-only config gets a
+//     t. ! queue ! SINK ...  (one branch per display/file/rtsp/fake sink; a json-only config gets a
 //                             fakesink: JSON lines come from a pad probe on infer's src pad)
 //
 // SOURCE: v4l2src device=... ! decodebin | uridecodebin uri=file://... caps=video/x-raw
 // expose-all-streams=false | rtspsrc location=... latency=200 ! decodebin | videotestsrc
 // is-live=true pattern=... . File sinks encode with the first available H.264 encoder
 // (nvv4l2h264enc on Jetson, x264enc, openh264enc; .mkv also vp8enc) into mp4mux / matroskamux.
+// An rtsp sink (sinks[i]) encodes H.264 (keyframes every 30 frames) into "appsink name=rtsp<i>",
+// which rtsp_out.h serves.
 #pragma once
 
 #include <functional>
@@ -29,9 +31,14 @@ struct PipelineDescription {
 // Whether an element factory exists (gst_element_factory_find in the app; a fixed set in tests).
 using HasFactory = std::function<bool(const std::string&)>;
 
-// The pipeline of `source`. Unsupported: an rtsp sink (this build has no gst-rtsp-server).
+// The pipeline of `source`. `rtsp_server`: whether this build serves RTSP (gst-rtsp-server found);
+// without it an rtsp sink is Unsupported, naming the package.
 StatusOr<PipelineDescription> DescribePipeline(const AppConfig& app, const SourceConfig& source,
-                                               const HasFactory& has_factory);
+                                               const HasFactory& has_factory, bool rtsp_server = false);
+
+// The mount of `source`'s stream for an rtsp sink's `mount`: the mount itself with one source,
+// "<mount>/<source>" with several.
+std::string RtspMount(const std::string& mount, const std::string& source, size_t source_count);
 
 // NotFound naming the first missing factory and the package that provides it.
 Status CheckFactories(const std::vector<std::string>& factories, const HasFactory& has_factory);

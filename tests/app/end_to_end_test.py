@@ -12,15 +12,18 @@ Steps:
   3. Expect exit status 0 and exactly 5 lines: source "cam", frames 0..4, an integer pts, and the
      four classes in the order and with the scores ONNX Runtime computes for a red image (R=1, G=B=0
      after x/255; tolerance 0.01 for the colour conversion of the test pattern).
-  4. SIGINT: a moving-ball source with an .mkv file sink and a json sink runs until 10 JSON lines
-     exist, then gets SIGINT; it must exit 0 after end-of-stream reached the muxer: the file decodes
-     completely (gst-launch-1.0 exits 0) with at least as many frames as JSON lines.
+  4. SIGINT: a moving-ball source with a file sink (.mp4 when an H.264 encoder is installed, else
+     .mkv with VP8) and a json sink runs until 10 JSON lines exist, then gets SIGINT; it must exit 0
+     after end-of-stream reached the muxer: the file demuxes completely (an MP4 without its final
+     moov box does not) with at least as many frames as JSON lines.
   5. A file source (an 8-frame .mkv of the red pattern): edgert-app ends by itself at end-of-stream
      with exit status 0 and writes exactly 8 lines, every frame with results (file frames wait for
      the model to load).
   6. Restarts: a live RTSP source that cannot connect (127.0.0.1:1) next to a test pattern; once
      stderr shows "restarting in 1 s" and then "restarting in 2 s" (the backoff doubled), SIGINT;
      the pattern's JSON lines kept flowing meanwhile and the exit status is 0.
+  7. RTSP out (when edgert-app was built with gst-rtsp-server and an H.264 encoder exists): a
+     client (rtspsrc ! rtph264depay) receives 20 H.264 access units; SIGINT; exit status 0.
 """
 import argparse
 import json
@@ -28,6 +31,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -153,6 +157,63 @@ def main():
     sigint_finalises_files(args, env)
     file_source_ends_at_eos(args, env, scores)
     failing_live_source_restarts(args, env)
+    rtsp_out(args, env)
+
+
+def rtsp_out(args, env):
+    app_config = os.path.join(args.work, "rtsp.yaml")
+    with socket.socket() as s:  # a free port
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with open(app_config, "w") as f:
+        f.write("sources:\n"
+                "  - name: cam\n"
+                "    uri: test://pattern?pattern=ball\n"
+                "    width: 96\n"
+                "    height: 64\n"
+                "    framerate: 30\n"
+                "inference:\n"
+                "  config: tiny.yaml\n"
+                "  device: cpu\n"
+                "  cache-dir: cache\n"
+                "sinks:\n"
+                "  - type: rtsp\n"
+                "    port: %d\n"
+                "    mount: /edgert\n" % port)
+    printed = subprocess.run([args.app, app_config, "--print-pipeline"], env=env, capture_output=True, text=True)
+    if printed.returncode != 0:
+        if "needs gst-rtsp-server (Debian libgstrtspserver-1.0-dev)" not in printed.stderr:
+            fail("rtsp check: --print-pipeline failed without naming gst-rtsp-server:\n%s" % printed.stderr)
+        print("skipped the RTSP check: edgert-app was built without gst-rtsp-server")
+        return
+    if not (has_element("x264enc", env) or has_element("openh264enc", env)):
+        print("skipped the RTSP check: no H.264 encoder (x264enc, openh264enc) is installed")
+        return
+    process = subprocess.Popen([args.app, app_config], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    stderr_lines = []
+    reader = threading.Thread(target=lambda: stderr_lines.extend(iter(process.stderr.readline, "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and process.poll() is None and "serving rtsp://" not in "".join(stderr_lines):
+        time.sleep(0.05)
+    client = subprocess.run(["gst-launch-1.0", "-v", "rtspsrc", "location=rtsp://127.0.0.1:%d/edgert" % port, "!",
+                             "rtph264depay", "!", "fakesink", "num-buffers=20", "silent=false"],
+                            env=env, capture_output=True, text=True, timeout=60)
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        fail("rtsp check: edgert-app did not stop after SIGINT")
+    reader.join(timeout=5)
+    received = len(re.findall(r"chain", client.stdout))
+    if client.returncode != 0 or received != 20:
+        fail("rtsp check: the client got %d access units (status %d):\n%s\napp stderr:\n%s" %
+             (received, client.returncode, client.stderr, "".join(stderr_lines)))
+    if process.returncode != 0:
+        fail("rtsp check: exit status %d; stderr:\n%s" % (process.returncode, "".join(stderr_lines)))
+    print("ok: an RTSP client received 20 H.264 access units from rtsp://127.0.0.1:%d/edgert" % port)
 
 
 def failing_live_source_restarts(args, env):
@@ -245,13 +306,19 @@ def file_source_ends_at_eos(args, env, scores):
     print("ok: file source ended at end-of-stream after 8 frames, all with results")
 
 
+def has_element(name, env):
+    return subprocess.run(["gst-inspect-1.0", name], env=env, capture_output=True).returncode == 0
+
+
 def sigint_finalises_files(args, env):
-    if subprocess.run(["gst-inspect-1.0", "vp8enc"], env=env, capture_output=True).returncode != 0:
-        print("skipped the SIGINT check: vp8enc (gstreamer1.0-plugins-good) is not installed")
+    h264 = has_element("x264enc", env) or has_element("openh264enc", env)
+    if not h264 and not has_element("vp8enc", env):
+        print("skipped the SIGINT check: no video encoder (x264enc, openh264enc, vp8enc) is installed")
         return
+    extension, demuxer = ("mp4", "qtdemux") if h264 else ("mkv", "matroskademux")
     app_config = os.path.join(args.work, "sigint.yaml")
     jsonl = os.path.join(args.work, "sigint.jsonl")
-    video = os.path.join(args.work, "sigint.mkv")
+    video = os.path.join(args.work, "sigint." + extension)
     with open(app_config, "w") as f:
         f.write("sources:\n"
                 "  - name: ball\n"
@@ -266,9 +333,9 @@ def sigint_finalises_files(args, env):
                 "  overlay: false\n"
                 "sinks:\n"
                 "  - type: file\n"
-                "    path: sigint.mkv\n"
+                "    path: sigint.%s\n"
                 "  - type: json\n"
-                "    path: sigint.jsonl\n")
+                "    path: sigint.jsonl\n" % extension)
     process = subprocess.Popen([args.app, app_config], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
     deadline = time.monotonic() + 30
@@ -298,11 +365,11 @@ def sigint_finalises_files(args, env):
     for i, line in enumerate(lines):
         if json.loads(line)["frame"] != i:
             fail("SIGINT check: line %d has frame %r" % (i, json.loads(line)["frame"]))
-    decode = subprocess.run(["gst-launch-1.0", "-v", "filesrc", "location=" + video, "!", "matroskademux", "!",
-                             "vp8dec", "!", "fakesink", "silent=false", "sync=false"],
+    decode = subprocess.run(["gst-launch-1.0", "-v", "filesrc", "location=" + video, "!", demuxer, "!",
+                             "fakesink", "silent=false", "sync=false"],
                             env=env, capture_output=True, text=True, timeout=60)
     if decode.returncode != 0:
-        fail("SIGINT check: %s does not decode:\n%s" % (video, decode.stderr))
+        fail("SIGINT check: %s does not demux:\n%s%s" % (video, decode.stdout[-2000:], decode.stderr))
     frames = len(re.findall(r"chain", decode.stdout))
     if frames < len(lines):
         fail("SIGINT check: %s has %d frames, fewer than the %d JSON lines" % (video, frames, len(lines)))
