@@ -26,9 +26,10 @@
 //     - type: display               # autovideosink
 //     - type: file                  # encoded video; path ends in .mp4 or .mkv; with several
 //       path: out.mp4               #   sources, "{source}" in the path is replaced by the name
-//     - type: rtsp                  # RTSP server (needs gst-rtsp-server: refused when absent)
-//       port: 8554                  # 1..65535
-//       mount: /edgert              # starts with '/'
+//     - type: rtsp                  # H.264 over RTSP (edgert-app built with gst-rtsp-server,
+//       port: 8554                  #   Debian libgstrtspserver-1.0-dev; refused otherwise), 1..65535
+//       mount: /edgert              # starts with '/'; with several sources each is served at
+//                                   #   <mount>/<source name>
 //     - type: fake                  # fakesink (benchmarks)
 //     - type: json                  # one JSON line per frame with results; "-" is stdout
 //       path: results.jsonl
