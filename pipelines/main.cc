@@ -14,8 +14,9 @@
 //      ("edgert-build" stage=ready), so no frame of a file passes without results.
 //   4. Each pipeline's bus is watched on the main loop. An error or an end-of-stream of a live
 //      source (camera, RTSP, test pattern) restarts that pipeline alone after a backoff that
-//      starts at 1 s and doubles up to 30 s (reset after 10 s of frames); errors of edgertinfer
-//      itself (the model) are not retried. File sources end at EOS.
+//      starts at 1 s and doubles up to 30 s (reset after 10 s of frames); errors outside the source
+//      part (edgertinfer's model, an encoder, a sink) end the source instead. File sources end at
+//      EOS.
 //   5. SIGINT/SIGTERM (and --max-frames) send EOS into the pipelines and wait for it to reach the
 //      sinks, so MP4 files are finalised; a second signal or 10 s without EOS stops at once.
 //   6. Exit status: 0 when every source ended normally, 1 otherwise.
@@ -172,6 +173,17 @@ class SourceRunner {
   static gboolean OnRestart(gpointer self);
   static gboolean OnMaxFrames(gpointer self);
   void HandleFailure(const std::string& why, bool retry);
+  // Whether `object` is the source element ("src"), its decoder ("decode") or inside them.
+  bool FromSourcePart(GstObject* object) const {
+    for (const char* name : {"src", "decode"}) {
+      GstElement* e = gst_bin_get_by_name(GST_BIN(pipeline_), name);
+      if (!e) continue;
+      const bool inside = object == GST_OBJECT(e) || gst_object_has_as_ancestor(object, GST_OBJECT(e));
+      gst_object_unref(e);
+      if (inside) return true;
+    }
+    return false;
+  }
   void ReleaseHold() {
     if (hold_probe_) gst_pad_remove_probe(infer_sink_, hold_probe_);
     hold_probe_ = 0;
@@ -484,8 +496,10 @@ gboolean SourceRunner::OnBusMessage(GstBus*, GstMessage* message, gpointer data)
       if (debug) why += std::string(" (") + debug + ")";
       if (error) g_error_free(error);
       g_free(debug);
-      // The model failing is not cured by restarting the camera.
-      const bool retry = self->source_.live() && element != "infer" && !self->app_->shutting_down();
+      // Only the source part of a live pipeline is restarted: the model, an encoder or a sink that
+      // fails is not cured by reconnecting the camera.
+      const bool retry =
+          self->source_.live() && self->FromSourcePart(GST_MESSAGE_SRC(message)) && !self->app_->shutting_down();
       self->HandleFailure(why, retry);
       break;
     }

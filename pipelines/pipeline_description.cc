@@ -130,20 +130,23 @@ std::string RtspMount(const std::string& mount, const std::string& source, size_
 StatusOr<PipelineDescription> DescribePipeline(const AppConfig& app, const SourceConfig& source,
                                                const HasFactory& has_factory, bool rtsp_server) {
   Builder b;
-  // 1. The source, decoded to raw video.
+  // 1. The source, decoded to raw video ("src" and "decode": edgert-app restarts a live source
+  //    after errors of these elements only).
   switch (source.kind) {
     case SourceKind::kV4l2:
-      b.Element("v4l2src", "device=" + QuoteValue(source.location)).Link().Element("decodebin");
+      b.Element("v4l2src", "name=src device=" + QuoteValue(source.location)).Link().Element("decodebin", "name=decode");
       break;
     case SourceKind::kFile:
-      b.Element("uridecodebin",
-                "uri=" + QuoteValue("file://" + source.location) + " caps=video/x-raw expose-all-streams=false");
+      b.Element("uridecodebin", "name=src uri=" + QuoteValue("file://" + source.location) +
+                                    " caps=video/x-raw expose-all-streams=false");
       break;
     case SourceKind::kRtsp:
-      b.Element("rtspsrc", "location=" + QuoteValue(source.location) + " latency=200").Link().Element("decodebin");
+      b.Element("rtspsrc", "name=src location=" + QuoteValue(source.location) + " latency=200")
+          .Link()
+          .Element("decodebin", "name=decode");
       break;
     case SourceKind::kTest:
-      b.Element("videotestsrc", "is-live=true pattern=" + source.location);
+      b.Element("videotestsrc", "name=src is-live=true pattern=" + source.location);
       break;
   }
   b.Link().Element("videoconvert");

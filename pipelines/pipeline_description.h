@@ -6,12 +6,12 @@
 //     t. ! queue ! SINK ...  (one branch per display/file/rtsp/fake sink; a json-only config gets a
 //                             fakesink: JSON lines come from a pad probe on infer's src pad)
 //
-// SOURCE: v4l2src device=... ! decodebin | uridecodebin uri=file://... caps=video/x-raw
-// expose-all-streams=false | rtspsrc location=... latency=200 ! decodebin | videotestsrc
-// is-live=true pattern=... . File sinks encode with the first available H.264 encoder
-// (nvv4l2h264enc on Jetson, x264enc, openh264enc; .mkv also vp8enc) into mp4mux / matroskamux.
-// An rtsp sink (sinks[i]) encodes H.264 (keyframes every 30 frames) into "appsink name=rtsp<i>",
-// which rtsp_out.h serves.
+// SOURCE: v4l2src name=src device=... ! decodebin name=decode | uridecodebin name=src
+// uri=file://... caps=video/x-raw expose-all-streams=false | rtspsrc name=src location=...
+// latency=200 ! decodebin name=decode | videotestsrc name=src is-live=true pattern=... . File sinks encode with the
+// first available H.264 encoder (nvv4l2h264enc on Jetson, x264enc, openh264enc; .mkv also vp8enc) into mp4mux /
+// matroskamux. An rtsp sink (sinks[i]) encodes H.264 (keyframes every 30 frames) into "appsink name=rtsp<i>", which
+// rtsp_out.h serves.
 #pragma once
 
 #include <functional>

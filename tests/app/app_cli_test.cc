@@ -116,11 +116,11 @@ TEST_F(AppCliTest, PrintPipeline) {
   EXPECT_EQ(run.status, 0) << run.output;
   const std::string infer = "edgertinfer name=infer config=" + (dir_ / "net.yaml").string() + " device=cpu";
   EXPECT_EQ(run.output,
-            "# a\ngst-launch-1.0 -e videotestsrc is-live=true pattern=ball ! videoconvert ! videoscale ! "
+            "# a\ngst-launch-1.0 -e videotestsrc name=src is-live=true pattern=ball ! videoconvert ! videoscale ! "
             "video/x-raw,width=320,height=240 ! " +
                 infer +
                 " ! tee name=t t. ! queue ! fakesink sync=false\n"
-                "# b\ngst-launch-1.0 -e videotestsrc is-live=true pattern=smpte ! videoconvert ! " +
+                "# b\ngst-launch-1.0 -e videotestsrc name=src is-live=true pattern=smpte ! videoconvert ! " +
                 infer + " ! tee name=t t. ! queue ! fakesink sync=false\n");
 }
 

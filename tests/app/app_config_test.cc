@@ -303,7 +303,7 @@ TEST_F(AppConfigTest, PipelineDescriptions) {
   StatusOr<PipelineDescription> p = DescribePipeline(*c, c->sources[0], Everything);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->launch,
-            "v4l2src device=/dev/video1 ! decodebin ! videoconvert ! videoscale ! videorate ! "
+            "v4l2src name=src device=/dev/video1 ! decodebin name=decode ! videoconvert ! videoscale ! videorate ! "
             "video/x-raw,width=640,height=480,framerate=15/1 ! " +
                 infer + tail + "cam" + after);
   EXPECT_EQ(p->factories, (std::vector<std::string>{"v4l2src", "decodebin", "videoconvert", "videoscale", "videorate",
@@ -311,17 +311,17 @@ TEST_F(AppConfigTest, PipelineDescriptions) {
                                                     "x264enc", "h264parse", "mp4mux", "filesink", "fakesink"}));
   p = DescribePipeline(*c, c->sources[1], Everything);
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(p->launch, "uridecodebin uri=file://" + d +
+  EXPECT_EQ(p->launch, "uridecodebin name=src uri=file://" + d +
                            "/clip.mp4 caps=video/x-raw expose-all-streams=false ! videoconvert ! " + infer + tail +
                            "clip" + after);
   p = DescribePipeline(*c, c->sources[2], Everything);
   ASSERT_TRUE(p.ok());
-  EXPECT_EQ(p->launch,
-            "rtspsrc location=rtsp://h/s latency=200 ! decodebin ! videoconvert ! " + infer + tail + "net" + after);
+  EXPECT_EQ(p->launch, "rtspsrc name=src location=rtsp://h/s latency=200 ! decodebin name=decode ! videoconvert ! " +
+                           infer + tail + "net" + after);
   p = DescribePipeline(*c, c->sources[3], Everything);
   ASSERT_TRUE(p.ok());
   EXPECT_EQ(p->launch,
-            "videotestsrc is-live=true pattern=ball ! videoconvert ! videorate ! "
+            "videotestsrc name=src is-live=true pattern=ball ! videoconvert ! videorate ! "
             "video/x-raw,framerate=30/1 ! " +
                 infer + tail + "ball" + after);
   // Without any H.264 encoder the portable one is named, and CheckFactories says where it comes from.
@@ -342,8 +342,9 @@ TEST_F(AppConfigTest, JsonOnlyAndRtspAndMkv) {
   StatusOr<PipelineDescription> p = DescribePipeline(*c, c->sources[0], Everything);
   ASSERT_TRUE(p.ok());
   // No visual sink: no overlay; the json sink's frames end in a fakesink.
-  EXPECT_EQ(p->launch, "videotestsrc is-live=true pattern=smpte ! videoconvert ! edgertinfer name=infer plan=" +
-                           dir_.string() + "/p.plan ! tee name=t t. ! queue ! fakesink name=jsonsink sync=false");
+  EXPECT_EQ(p->launch,
+            "videotestsrc name=src is-live=true pattern=smpte ! videoconvert ! edgertinfer name=infer plan=" +
+                dir_.string() + "/p.plan ! tee name=t t. ! queue ! fakesink name=jsonsink sync=false");
 
   c = ParseAppConfig(With(kOneSource, "sinks:\n  - type: rtsp\n"), P(), AppConfigOptions{false});
   ASSERT_TRUE(c.ok());

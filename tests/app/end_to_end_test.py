@@ -24,6 +24,8 @@ Steps:
      the pattern's JSON lines kept flowing meanwhile and the exit status is 0.
   7. RTSP out (when edgert-app was built with gst-rtsp-server and an H.264 encoder exists): a
      client (rtspsrc ! rtph264depay) receives 20 H.264 access units; SIGINT; exit status 0.
+  8. A sink that fails (a file in a missing directory) ends its live source with exit status 1
+     and the sink's error; it is not restarted (only the source part of a pipeline is).
 """
 import argparse
 import json
@@ -158,6 +160,36 @@ def main():
     file_source_ends_at_eos(args, env, scores)
     failing_live_source_restarts(args, env)
     rtsp_out(args, env)
+    failing_sink_is_not_restarted(args, env)
+
+
+def failing_sink_is_not_restarted(args, env):
+    app_config = os.path.join(args.work, "sinkfail.yaml")
+    with open(app_config, "w") as f:
+        f.write("sources:\n"
+                "  - uri: test://pattern\n"
+                "inference:\n"
+                "  config: tiny.yaml\n"
+                "  device: cpu\n"
+                "  cache-dir: cache\n"
+                "sinks:\n"
+                "  - type: json\n"
+                "    path: /nonexistent-edgert-dir/out.jsonl\n")
+    run = subprocess.run([args.app, app_config], env=env, capture_output=True, text=True, timeout=60)
+    if run.returncode != 1 or "cannot write the JSON sink '/nonexistent-edgert-dir/out.jsonl'" not in run.stderr:
+        fail("failing json sink: status %d, stderr:\n%s" % (run.returncode, run.stderr))
+    with open(app_config, "a") as f:
+        f.write("  - type: file\n"
+                "    path: /nonexistent-edgert-dir/out.mkv\n")
+    with open(app_config) as f:
+        text = f.read().replace("  - type: json\n    path: /nonexistent-edgert-dir/out.jsonl\n", "")
+    with open(app_config, "w") as f:
+        f.write(text)
+    run = subprocess.run([args.app, app_config], env=env, capture_output=True, text=True, timeout=60)
+    if run.returncode != 1 or "error from filesink" not in run.stderr or "restarting" in run.stderr:
+        fail("failing file sink: expected exit 1 with the filesink's error and no restart; status %d, stderr:\n%s" %
+             (run.returncode, run.stderr))
+    print("ok: failing sinks end the source with exit status 1 (no restart)")
 
 
 def rtsp_out(args, env):
