@@ -221,53 +221,24 @@ class App {
 
   int Run(long max_frames) {
     loop_ = g_main_loop_new(nullptr, FALSE);
-    std::map<std::string, std::shared_ptr<JsonWriter>> writers_by_path;
-    std::vector<std::shared_ptr<JsonWriter>> writers;
-    for (const SinkConfig& s : config_.sinks) {
-      if (s.type != SinkType::kJson) continue;
-      auto& w = writers_by_path[s.path];
-      if (!w) {
-        StatusOr<std::shared_ptr<JsonWriter>> opened = JsonWriter::Open(s.path);
-        if (!opened.ok()) {
-          std::fprintf(stderr, "edgert-app: %s\n", opened.status().message().c_str());
-          return 1;
-        }
-        w = *opened;
-        writers.push_back(w);
-      }
-    }
-    for (const SourceConfig& source : config_.sources) {
-      StatusOr<PipelineDescription> d = DescribePipeline(config_, source, HasFactory, kRtspServer);
-      if (!d.ok()) {
-        std::fprintf(stderr, "edgert-app: %s\n", d.status().message().c_str());
-        return 1;
-      }
-      Status present = CheckFactories(d->factories, HasFactory);
-      if (!present.ok()) {
-        std::fprintf(stderr, "edgert-app: source '%s': %s\n", source.name.c_str(), present.message().c_str());
-        return 1;
-      }
-      runners_.push_back(std::make_unique<SourceRunner>(this, source, d->launch));
-      Status created = runners_.back()->Create(writers, max_frames);
-      if (created.ok()) created = ServeRtsp(source, runners_.back()->pipeline());
-      if (!created.ok()) {
-        std::fprintf(stderr, "edgert-app: source '%s': %s\n", source.name.c_str(), created.message().c_str());
-        return 1;
-      }
-    }
+    // First: a signal that arrives while the pipelines are built waits for the main loop.
     const guint sigint = g_unix_signal_add(SIGINT, OnSignal, this);
     const guint sigterm = g_unix_signal_add(SIGTERM, OnSignal, this);
-    guint telemetry = 0;
-    if (config_.telemetry_interval_s > 0) {
-      telemetry = g_timeout_add(static_cast<guint>(config_.telemetry_interval_s * 1000), OnTelemetry, this);
-      last_report_ = Clock::now();
+    int status = 0;
+    if (!Build(max_frames)) {
+      status = 1;
+    } else {
+      guint telemetry = 0;
+      if (config_.telemetry_interval_s > 0) {
+        telemetry = g_timeout_add(static_cast<guint>(config_.telemetry_interval_s * 1000), OnTelemetry, this);
+        last_report_ = Clock::now();
+      }
+      for (auto& r : runners_) r->Start();
+      if (!AllFinished()) g_main_loop_run(loop_);
+      if (telemetry) g_source_remove(telemetry);
     }
-    for (auto& r : runners_) r->Start();
-    if (!AllFinished()) g_main_loop_run(loop_);
     g_source_remove(sigint);
     g_source_remove(sigterm);
-    if (telemetry) g_source_remove(telemetry);
-    int status = 0;
     for (auto& r : runners_) {
       r->ForceStop();
       if (r->failed()) status = 1;
@@ -278,6 +249,45 @@ class App {
 #endif
     g_main_loop_unref(loop_);
     return status;
+  }
+
+  // Opens the JSON outputs and builds one runner per source; false after printing why not.
+  bool Build(long max_frames) {
+    std::map<std::string, std::shared_ptr<JsonWriter>> writers_by_path;
+    std::vector<std::shared_ptr<JsonWriter>> writers;
+    for (const SinkConfig& s : config_.sinks) {
+      if (s.type != SinkType::kJson) continue;
+      auto& w = writers_by_path[s.path];
+      if (!w) {
+        StatusOr<std::shared_ptr<JsonWriter>> opened = JsonWriter::Open(s.path);
+        if (!opened.ok()) {
+          std::fprintf(stderr, "edgert-app: %s\n", opened.status().message().c_str());
+          return false;
+        }
+        w = *opened;
+        writers.push_back(w);
+      }
+    }
+    for (const SourceConfig& source : config_.sources) {
+      StatusOr<PipelineDescription> d = DescribePipeline(config_, source, HasFactory, kRtspServer);
+      if (!d.ok()) {
+        std::fprintf(stderr, "edgert-app: %s\n", d.status().message().c_str());
+        return false;
+      }
+      Status present = CheckFactories(d->factories, HasFactory);
+      if (!present.ok()) {
+        std::fprintf(stderr, "edgert-app: source '%s': %s\n", source.name.c_str(), present.message().c_str());
+        return false;
+      }
+      runners_.push_back(std::make_unique<SourceRunner>(this, source, d->launch));
+      Status created = runners_.back()->Create(writers, max_frames);
+      if (created.ok()) created = ServeRtsp(source, runners_.back()->pipeline());
+      if (!created.ok()) {
+        std::fprintf(stderr, "edgert-app: source '%s': %s\n", source.name.c_str(), created.message().c_str());
+        return false;
+      }
+    }
+    return true;
   }
 
   // Hands each rtsp sink's appsink of `pipeline` to the RTSP server.
