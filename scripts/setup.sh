@@ -14,6 +14,7 @@ apt_packages=(
   libyaml-cpp-dev
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-tools gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-x
+  libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   googletest libgtest-dev
   clang libclang-rt-14-dev
