@@ -1,8 +1,8 @@
 // The CLI's calibration data: tensor files, or pictures decoded and preprocessed as the model config
 // (--model-config YAML, its `input:` section) says, through the vision helpers (OpenCV imgcodecs and
 // the CPU reference preprocessing, so calibration sees exactly what edgertinfer feeds the network).
-// Pictures need a build with plugins_gst/vision's image reader and model-config parser
-// (EDGERT_CALIB_IMAGES, set by builder/CMakeLists.txt when both sources are present).
+// Pictures need a build with the vision helpers' image reader (EDGERT_CALIB_IMAGES, set by
+// builder/CMakeLists.txt when EDGERT_WITH_IMAGE_IO is on).
 #include <cstdio>
 
 #include "cli_common.h"
@@ -41,9 +41,8 @@ StatusOr<std::unique_ptr<CalibrationData>> OpenCliCalibrationData(const Int8Opti
   return OpenImageCalibrationData(o.calib_dir, network, loader, key);
 #else
   return Unsupported(
-      "calibration from pictures needs the vision helpers' image reader and model-config parser "
-      "(plugins_gst/vision/src/image.cc, model_config.cc), which this edgert was built without; "
-      "convert the pictures to .npy tensors of the network input",
+      "calibration from pictures needs image file support, which this edgert was built without "
+      "(EDGERT_WITH_IMAGE_IO=OFF); convert the pictures to .npy tensors of the network input",
       o.calib_dir);
 #endif
 }

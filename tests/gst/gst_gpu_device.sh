@@ -21,4 +21,12 @@ GST_DEBUG=${GST_DEBUG:-edgertinfer:4} bash "$(dirname "$0")/gst_gpu_check.sh" "$
   tee "$out/gst_gpu_check.txt"
 rc=${PIPESTATUS[0]}
 tail -20 "$out/gst_gpu_stderr.txt"
+overlay=$carry/build/tests/gst_overlay/edgert_overlay_gpu_tests
+if [ -x "$overlay" ]; then
+  EDGERT_REQUIRE_GPU=1 "$overlay" > "$out/overlay_gpu_tests.txt" 2>&1 || rc=1
+  tail -3 "$out/overlay_gpu_tests.txt"
+fi
+if [ -d "$carry/models" ]; then
+  bash "$(dirname "$0")/gst_gpu_bench.sh" "$carry/build" "$carry/models" 2>&1 | tee "$out/gst_gpu_bench.txt"
+fi
 exit "$rc"

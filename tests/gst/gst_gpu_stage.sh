@@ -14,7 +14,15 @@ carry=$2
 rm -rf "$carry/build" "$carry/lib" && mkdir -p "$carry/build/plugins_gst/plugin" "$carry/build/tests/gst" "$carry/lib" "$carry/debs"
 cp "$build/plugins_gst/plugin/libgstedgert.so" "$carry/build/plugins_gst/plugin/"
 cp "$build/tests/gst/edgert_gst_meta_dump" "$carry/build/tests/gst/"
-ldd "$build/plugins_gst/plugin/libgstedgert.so" "$build/tests/gst/edgert_gst_meta_dump" | awk '/=> \//{print $3}' |
+# The CLI (plans and the bare-engine benchmark of gst_gpu_bench.sh), the overlay's GPU test and the
+# real model the benchmark runs.
+mkdir -p "$carry/build/builder" "$carry/build/tests/gst_overlay"
+cp "$build/builder/edgert" "$carry/build/builder/"
+if [ -x "$build/tests/gst_overlay/edgert_overlay_gpu_tests" ]; then
+  cp "$build/tests/gst_overlay/edgert_overlay_gpu_tests" "$carry/build/tests/gst_overlay/"
+fi
+python3 "$(dirname "$0")/../../scripts/fetch_models.py" --out "$carry/models" >/dev/null
+ldd "$build/plugins_gst/plugin/libgstedgert.so" "$build/tests/gst/edgert_gst_meta_dump" "$build/builder/edgert" | awk '/=> \//{print $3}' |
   sort -u | while read -r lib; do
     case "$(basename "$lib")" in
       # edgert's own and the libraries a stock CUDA machine lacks (the rest: the packages below)
@@ -22,7 +30,8 @@ ldd "$build/plugins_gst/plugin/libgstedgert.so" "$build/tests/gst/edgert_gst_met
         cp -Lu "$lib" "$carry/lib/" ;;
     esac
   done
-strip --strip-unneeded "$carry"/lib/* "$carry"/build/plugins_gst/plugin/*.so "$carry"/build/tests/gst/* 2>/dev/null || true
+strip --strip-unneeded "$carry"/lib/* "$carry"/build/plugins_gst/plugin/*.so "$carry"/build/tests/gst/* \
+  "$carry"/build/builder/* "$carry"/build/tests/gst_overlay/* 2>/dev/null || true
 (cd "$carry/debs" && apt-get download gstreamer1.0-plugins-base gstreamer1.0-plugins-bad libbsd0 libdrm2 libdw1 \
   libegl1 libelf1 libexpat1 libffi8 libgbm1 libgl1 libgles2 libglib2.0-0 libglvnd0 libglx0 libgstreamer-gl1.0-0 \
   libgstreamer-plugins-bad1.0-0 libgstreamer-plugins-base1.0-0 libgstreamer1.0-0 libgudev-1.0-0 libmd0 \

@@ -1,13 +1,15 @@
 // edgert_gst_meta_dump: runs a gst-launch style pipeline that contains an edgertinfer named "infer"
 // and prints one JSON line per buffer leaving it: frame number, stale flag, the results as
 // edgert_meta_to_json writes them, and the raw output tensors (output-tensors=true). The last line
-// holds the element's frame-copies and backend. Used by gst_gpu_check.sh to compare device=cuda
+// holds the element's frame-copies and backend, the frames that left it and the seconds from the
+// first of them leaving to end-of-stream (the pipeline's steady frame rate, build time excluded). Used by gst_gpu_check.sh to compare device=cuda
 // against device=cpu on the same frames.
 //
 // Frames are held at the element's sink pad until it posts "edgert-build" stage=ready, so every
 // frame gets results whatever the build time. Exit status: 0 at EOS, 1 on a pipeline error.
 #include <gst/gst.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -21,6 +23,9 @@ std::mutex g_mutex;
 std::condition_variable g_cv;
 bool g_ready = false;
 bool g_failed = false;
+bool g_quiet = false;  // --quiet: no line per frame (benchmarks)
+int64_t g_frames = 0;
+std::chrono::steady_clock::time_point g_first;
 
 GstBusSyncReply OnSyncMessage(GstBus*, GstMessage* msg, gpointer) {
   const GstStructure* s = gst_message_get_structure(msg);
@@ -43,6 +48,8 @@ GstPadProbeReturn HoldUntilReady(GstPad*, GstPadProbeInfo*, gpointer) {
 }
 
 GstPadProbeReturn PrintMeta(GstPad*, GstPadProbeInfo* info, gpointer) {
+  if (g_frames++ == 0) g_first = std::chrono::steady_clock::now();
+  if (g_quiet) return GST_PAD_PROBE_OK;
   GstBuffer* buf = GST_PAD_PROBE_INFO_BUFFER(info);
   EdgertMeta* meta = gst_buffer_get_edgert_meta(buf);
   if (meta == nullptr) {
@@ -77,8 +84,13 @@ GstPadProbeReturn PrintMeta(GstPad*, GstPadProbeInfo* info, gpointer) {
 
 int main(int argc, char** argv) {
   gst_init(&argc, &argv);
+  if (argc == 3 && std::string(argv[1]) == "--quiet") {
+    g_quiet = true;
+    argv[1] = argv[2];
+    argc = 2;
+  }
   if (argc != 2) {
-    std::fprintf(stderr, "usage: %s 'PIPELINE with edgertinfer name=infer'\n", argv[0]);
+    std::fprintf(stderr, "usage: %s [--quiet] 'PIPELINE with edgertinfer name=infer'\n", argv[0]);
     return 2;
   }
   GError* err = nullptr;
@@ -112,10 +124,13 @@ int main(int argc, char** argv) {
     rc = 1;
   }
   gst_message_unref(msg);
+  const double seconds =
+      g_frames > 0 ? std::chrono::duration<double>(std::chrono::steady_clock::now() - g_first).count() : 0.0;
   gint64 copies = -1;
   gchar* backend = nullptr;
   g_object_get(infer, "frame-copies", &copies, "backend", &backend, nullptr);
-  std::printf("{\"frame_copies\":%" G_GINT64_FORMAT ",\"backend\":\"%s\"}\n", copies, backend ? backend : "");
+  std::printf("{\"frame_copies\":%" G_GINT64_FORMAT ",\"backend\":\"%s\",\"frames\":%lld,\"seconds\":%.6f}\n", copies,
+              backend ? backend : "", static_cast<long long>(g_frames), seconds);
   g_free(backend);
   gst_element_set_state(pipeline, GST_STATE_NULL);
   gst_object_unref(sink);

@@ -1,0 +1,51 @@
+#!/bin/bash
+# The 1080p pipeline against the bare engine, on the GPU machine (run by gst_gpu_device.sh with the
+# GStreamer environment set): the real PP-OCRv4 text detector at 640x640 in FP16.
+#   1. edgert build -> det.plan (tactics timed), then `edgert bench det.plan` (the bare engine:
+#      inferences/s with H2D/D2H of the network's own input and output, CUDA graphs);
+#   2. videotestsrc 1920x1080 NV12 -> edgertinfer (same plan; GPU preprocessing: letterbox, color
+#      conversion, normalisation; DBNet decoding on the host) -> fakesink, frames from
+#      a) the element's pinned, device-mapped pool (zero copies) and b) cudaupload (CUDA memory);
+#      frames/s from the first frame leaving the element to end-of-stream.
+# Target: the pipeline >= 90% of the bare engine's frame rate. Prints a table last.
+# usage: gst_gpu_bench.sh BUILD_DIR MODELS_DIR [FRAMES]
+set -u
+build=$(cd "$1" && pwd)
+models=$(cd "$2" && pwd)
+frames=${3:-600}
+work=$(mktemp -d /tmp/edgert_gst_bench.XXXXXX)
+export EDGERT_CACHE_DIR=$work/cache
+edgert=$build/builder/edgert
+dump=$build/tests/gst/edgert_gst_meta_dump
+"$edgert" build "$models/ch_PP-OCRv4_det_infer.onnx" --shapes x:1x3x640x640 --device cuda --fp16 \
+  -o "$work/det.plan" > "$work/build.log" 2>&1 || { cat "$work/build.log"; exit 1; }
+"$edgert" bench "$work/det.plan" --duration 5 > "$work/bench.log" 2>&1 || { cat "$work/bench.log"; exit 1; }
+engine_fps=$(sed -n 's/^Throughput: \([0-9.]*\).*/\1/p' "$work/bench.log")
+cat > "$work/det.yaml" <<YAML
+model: det.plan
+type: detector
+input: {name: x, width: 640, height: 640, resize: letterbox, color: bgr, scale: 0.00392156862745098,
+        mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5], pad-value: 0}
+labels: [text]
+decoder: {kind: dbnet, binary-threshold: 0.3, box-threshold: 0.5, unclip-ratio: 1.6}
+YAML
+src="videotestsrc num-buffers=$frames pattern=smpte ! video/x-raw,format=NV12,width=1920,height=1080,framerate=1000/1"
+infer="edgertinfer name=infer config=$work/det.yaml device=cuda"
+declare -A fps copies
+for mode in pinned cudaupload; do
+  if [ $mode = pinned ]; then p="$src ! $infer ! fakesink sync=false"; else
+    p="$src ! cudaupload ! video/x-raw(memory:CUDAMemory) ! $infer ! fakesink sync=false"; fi
+  "$dump" --quiet "$p" > "$work/$mode.json" 2> "$work/$mode.err" || { tail -5 "$work/$mode.err"; }
+  read -r f s c < <(python3 -c "import json,sys; d=json.loads(open(sys.argv[1]).read().splitlines()[-1]); \
+print(d['frames'], d['seconds'], d['frame_copies'])" "$work/$mode.json" 2>/dev/null || echo "0 0 -1")
+  fps[$mode]=$(python3 -c "print(f'{$f/$s:.1f}' if $s > 0 else '0')")
+  copies[$mode]=$c
+done
+grep -E "^(Latency|GPU Compute Time):" "$work/bench.log"
+echo
+printf '%-34s %10s %8s %12s\n' "run (PP-OCRv4 det 640, fp16)" "frames/s" "vs bare" "frame-copies"
+printf '%-34s %10s %8s %12s\n' "bare engine (edgert bench)" "$engine_fps" "100%" "-"
+for mode in pinned cudaupload; do
+  ratio=$(python3 -c "print(f'{100*${fps[$mode]}/$engine_fps:.0f}%' if $engine_fps > 0 else '-')")
+  printf '%-34s %10s %8s %12s\n' "1080p NV12 -> edgertinfer ($mode)" "${fps[$mode]}" "$ratio" "${copies[$mode]}"
+done
