@@ -1198,6 +1198,31 @@ static gboolean gst_edgert_infer_propose_allocation(GstBaseTransform* trans, Gst
                                   o.max == 0 ? 0 : std::max(o.max, min_buffers));
     if (o.pool != nullptr) gst_object_unref(o.pool);
   }
+  // The pinned allocator first among the allocation parameters as well: GstBaseSrc and the video
+  // decoders configure the chosen pool with the query's first allocator, and with none they would
+  // put the default system-memory allocator into our pool.
+  GstAllocator* allocator = edgert::gst::NewPinnedAllocator(st->active.device_id);
+  if (allocator != nullptr) {
+    struct Param {
+      GstAllocator* allocator;
+      GstAllocationParams params;
+    };
+    std::vector<Param> params;
+    while (gst_query_get_n_allocation_params(query) > 0) {
+      Param p{};
+      gst_query_parse_nth_allocation_param(query, 0, &p.allocator, &p.params);
+      params.push_back(p);
+      gst_query_remove_nth_allocation_param(query, 0);
+    }
+    GstAllocationParams ours;
+    gst_allocation_params_init(&ours);
+    gst_query_add_allocation_param(query, allocator, &ours);
+    gst_object_unref(allocator);
+    for (Param& p : params) {
+      gst_query_add_allocation_param(query, p.allocator, &p.params);
+      if (p.allocator != nullptr) gst_object_unref(p.allocator);
+    }
+  }
   GST_DEBUG_OBJECT(self, "proposed the pinned pool");
   return TRUE;
 }

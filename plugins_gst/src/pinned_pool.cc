@@ -111,17 +111,23 @@ void edgert_pinned_allocator_init(EdgertPinnedAllocator* self) {
   alloc->mem_unmap = PinnedUnmap;
   alloc->mem_share = PinnedShare;
   self->device_id = 0;
-  GST_OBJECT_FLAG_SET(self, GST_ALLOCATOR_FLAG_CUSTOM_ALLOC);
+  // Not GST_ALLOCATOR_FLAG_CUSTOM_ALLOC: any element may allocate from it (upstream sources must, for
+  // the zero-copy path), and sources ignore custom allocators in allocation queries.
 }
 
 }  // namespace
 
-GstBufferPool* NewPinnedVideoPool(GstCaps* caps, guint min_buffers, int device_id) {
-  GstVideoInfo info;
-  if (!gst_video_info_from_caps(&info, caps)) return nullptr;
+GstAllocator* NewPinnedAllocator(int device_id) {
   auto* allocator = static_cast<EdgertPinnedAllocator*>(g_object_new(edgert_pinned_allocator_get_type(), nullptr));
   gst_object_ref_sink(allocator);
   allocator->device_id = device_id;
+  return GST_ALLOCATOR_CAST(allocator);
+}
+
+GstBufferPool* NewPinnedVideoPool(GstCaps* caps, guint min_buffers, int device_id) {
+  GstVideoInfo info;
+  if (!gst_video_info_from_caps(&info, caps)) return nullptr;
+  GstAllocator* allocator = NewPinnedAllocator(device_id);
   GstBufferPool* pool = gst_video_buffer_pool_new();
   GstStructure* config = gst_buffer_pool_get_config(pool);
   gst_buffer_pool_config_set_params(config, caps, static_cast<guint>(GST_VIDEO_INFO_SIZE(&info)), min_buffers, 0);
@@ -147,6 +153,7 @@ gboolean PinnedDevicePointer(GstMemory* memory, const void* host, const void** d
 #else  // !EDGERT_HAVE_CUDA
 
 GstBufferPool* NewPinnedVideoPool(GstCaps*, guint, int) { return nullptr; }
+GstAllocator* NewPinnedAllocator(int) { return nullptr; }
 gboolean PinnedDevicePointer(GstMemory*, const void*, const void**) { return FALSE; }
 
 #endif

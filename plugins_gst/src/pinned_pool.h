@@ -24,6 +24,12 @@ namespace edgert::gst {
 // when the build has no CUDA backend.
 GstBufferPool* NewPinnedVideoPool(GstCaps* caps, guint min_buffers, int device_id);
 
+// The pinned allocator itself (a new reference; NULL without the CUDA backend). propose_allocation
+// offers it as the first allocation parameter too: upstream elements that configure the proposed
+// pool with the query's first allocator (GstBaseSrc, GstVideoDecoder) would otherwise replace the
+// pinned allocator with the default system-memory one.
+GstAllocator* NewPinnedAllocator(int device_id);
+
 // When `memory` came from the pinned allocator, stores in *device the device address of host
 // address `host` (which must lie inside the memory's mapping) and returns TRUE; FALSE otherwise.
 gboolean PinnedDevicePointer(GstMemory* memory, const void* host, const void** device);

@@ -5,7 +5,8 @@
 #      inferences/s with H2D/D2H of the network's own input and output, CUDA graphs);
 #   2. videotestsrc 1920x1080 NV12 -> edgertinfer (same plan; GPU preprocessing: letterbox, color
 #      conversion, normalisation; DBNet decoding on the host) -> fakesink, frames from
-#      a) the element's pinned, device-mapped pool (zero copies) and b) cudaupload (CUDA memory);
+#      a) the element's pinned, device-mapped pool (zero copies) and b) cudaupload (CUDA memory),
+#      with the SMPTE or the black pattern, with and without a queue after the source;
 #      frames/s from the first frame leaving the element to end-of-stream.
 # Target: the pipeline >= 90% of the bare engine's frame rate. Prints a table last.
 # usage: gst_gpu_bench.sh BUILD_DIR MODELS_DIR [FRAMES]
@@ -15,6 +16,7 @@ models=$(cd "$2" && pwd)
 frames=${3:-600}
 work=$(mktemp -d /tmp/edgert_gst_bench.XXXXXX)
 export EDGERT_CACHE_DIR=$work/cache
+export GST_PLUGIN_PATH=$build/plugins_gst/plugin GST_REGISTRY=$work/registry.bin
 edgert=$build/builder/edgert
 dump=$build/tests/gst/edgert_gst_meta_dump
 "$edgert" build "$models/ch_PP-OCRv4_det_infer.onnx" --shapes x:1x3x640x640 --device cuda --fp16 \
@@ -29,12 +31,17 @@ input: {name: x, width: 640, height: 640, resize: letterbox, color: bgr, scale: 
 labels: [text]
 decoder: {kind: dbnet, binary-threshold: 0.3, box-threshold: 0.5, unclip-ratio: 1.6}
 YAML
-src="videotestsrc num-buffers=$frames pattern=smpte ! video/x-raw,format=NV12,width=1920,height=1080,framerate=1000/1"
 infer="edgertinfer name=infer config=$work/det.yaml device=cuda"
 declare -A fps copies
-for mode in pinned cudaupload; do
-  if [ $mode = pinned ]; then p="$src ! $infer ! fakesink sync=false"; else
-    p="$src ! cudaupload ! video/x-raw(memory:CUDAMemory) ! $infer ! fakesink sync=false"; fi
+# videotestsrc draws every 1080p frame on the CPU (a few ms for SMPTE bars): a queue puts that on
+# its own thread; "black" is the cheapest pattern. The rows show how much the source limits.
+modes="smpte-pinned black-pinned black-pinned-queue black-cudaupload-queue"
+for mode in $modes; do
+  pattern=${mode%%-*}
+  p="videotestsrc num-buffers=$frames pattern=$pattern ! video/x-raw,format=NV12,width=1920,height=1080,framerate=1000/1"
+  case $mode in *queue*) p="$p ! queue max-size-buffers=4" ;; esac
+  case $mode in *cudaupload*) p="$p ! cudaupload ! video/x-raw(memory:CUDAMemory)" ;; esac
+  p="$p ! $infer ! fakesink sync=false"
   "$dump" --quiet "$p" > "$work/$mode.json" 2> "$work/$mode.err" || { tail -5 "$work/$mode.err"; }
   read -r f s c < <(python3 -c "import json,sys; d=json.loads(open(sys.argv[1]).read().splitlines()[-1]); \
 print(d['frames'], d['seconds'], d['frame_copies'])" "$work/$mode.json" 2>/dev/null || echo "0 0 -1")
@@ -45,7 +52,7 @@ grep -E "^(Latency|GPU Compute Time):" "$work/bench.log"
 echo
 printf '%-34s %10s %8s %12s\n' "run (PP-OCRv4 det 640, fp16)" "frames/s" "vs bare" "frame-copies"
 printf '%-34s %10s %8s %12s\n' "bare engine (edgert bench)" "$engine_fps" "100%" "-"
-for mode in pinned cudaupload; do
+for mode in $modes; do
   ratio=$(python3 -c "print(f'{100*${fps[$mode]}/$engine_fps:.0f}%' if $engine_fps > 0 else '-')")
-  printf '%-34s %10s %8s %12s\n' "1080p NV12 -> edgertinfer ($mode)" "${fps[$mode]}" "$ratio" "${copies[$mode]}"
+  printf '%-34s %10s %8s %12s\n' "1080p NV12 $mode" "${fps[$mode]}" "$ratio" "${copies[$mode]}"
 done
