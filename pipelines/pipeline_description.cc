@@ -105,15 +105,19 @@ std::string Replace(std::string s, const std::string& from, const std::string& t
 
 // The encoder (+ parser) for a file or rtsp sink: the first available, else the portable default
 // (so the missing-element check names it). `vp8_ok`: .mkv files; `rtsp`: keyframes every 30 frames
-// so that a client joining the stream starts within a second.
+// so that a client joining the stream starts within a second. The software H.264 encoders get 4:2:0
+// frames: from RGB, x264enc would otherwise pick High 4:4:4, which most players and hardware
+// decoders cannot play.
 void Encoder(Builder& b, bool vp8_ok, bool rtsp, const HasFactory& has) {
   if (has("nvv4l2h264enc") && has("nvvidconv")) {
     b.Element("nvvidconv").Link().Element("nvv4l2h264enc", rtsp ? "iframeinterval=30 insert-sps-pps=true" : "");
     b.Link().Element("h264parse");
   } else if (has("x264enc") || !((has("openh264enc")) || (vp8_ok && has("vp8enc")))) {
+    b.Raw("video/x-raw,format=I420").Link();
     b.Element("x264enc", std::string("tune=zerolatency speed-preset=veryfast") + (rtsp ? " key-int-max=30" : ""));
     b.Link().Element("h264parse");
   } else if (has("openh264enc")) {
+    b.Raw("video/x-raw,format=I420").Link();
     b.Element("openh264enc", rtsp ? "gop-size=30" : "").Link().Element("h264parse");
   } else {
     b.Element("vp8enc", "deadline=1");

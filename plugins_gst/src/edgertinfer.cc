@@ -23,8 +23,10 @@
  *      config: {batch-size, channels, height, width}), check that every op is supported
  *      (CheckModel: an unsupported op fails here, naming it), resolve the device, share a CUDA context
  *      (GstContext, as cudaupload does) and open the Session on a worker thread. Progress and the
- *      plan-cache line are posted as "edgert-build" element messages; frames pass through without
- *      results until the session is ready, then it is swapped in between frames.
+ *      plan-cache line are posted as "edgert-build" element messages. Until the session is ready,
+ *      frames of a live source pass through without results (the video keeps flowing while a plan
+ *      builds) and frames of a non-live source (files, test sources: upstream's latency query says
+ *      not live) wait for it, so every frame gets results; the session is swapped in between frames.
  *   2. set_caps(): the frame format and size (system memory or memory:CUDAMemory).
  *   3. Each frame: map it, preprocess straight into the session's input buffer at the frame's
  *      batch slot (CUDA sessions: PreprocessCuda on the session's stream from CUDA memory or from
@@ -212,6 +214,7 @@ struct EdgertInferState {
   GstFlowReturn timer_flow = GST_FLOW_OK;
   std::atomic<bool> flushing{false};
   bool quit = false;
+  int upstream_live = -1;  // -1: not asked yet; 0/1: the upstream latency query's answer
   std::thread timer;
   edgert::gst::CalibrationCapture calibration;
   bool calibration_posted = false;
@@ -690,6 +693,17 @@ Status RunQueue(GstEdgertInfer* self, EdgertInferState* st, std::vector<GstBuffe
   return status;
 }
 
+// Whether upstream is live (the latency query's answer; FALSE when nobody answers).
+bool UpstreamIsLive(GstEdgertInfer* self) {
+  GstQuery* query = gst_query_new_latency();
+  gboolean live = FALSE;
+  if (gst_pad_peer_query(GST_BASE_TRANSFORM_SINK_PAD(self), query)) {
+    gst_query_parse_latency(query, &live, nullptr, nullptr);
+  }
+  gst_query_unref(query);
+  return live != FALSE;
+}
+
 // Swaps in a finished session between frames (queue empty). Returns false when the open failed.
 bool TakePendingSession(GstEdgertInfer* self, EdgertInferState* st) {
   std::lock_guard<std::mutex> lock(st->pending_mutex);
@@ -710,10 +724,27 @@ bool TakePendingSession(GstEdgertInfer* self, EdgertInferState* st) {
 // Takes one frame (ownership of `buffer`): queue it (inferred or stale) or pass it on. Buffers ready
 // to go downstream, in order, are appended to `out`; on an error every buffer it consumed is in `out`
 // too (the caller drops them). Batch-size 1 runs at once, so `buffer` comes back in `out`.
-GstFlowReturn SubmitFrame(GstEdgertInfer* self, EdgertInferState* st, GstBuffer* buffer, std::vector<GstBuffer*>* out) {
+GstFlowReturn SubmitFrame(GstEdgertInfer* self, EdgertInferState* st, GstBuffer* buffer, std::vector<GstBuffer*>* out,
+                          std::unique_lock<std::mutex>& lock) {
   if (!TakePendingSession(self, st)) {
     out->push_back(buffer);
     return GST_FLOW_ERROR;  // the error was posted by the worker
+  }
+  if (!st->session) {
+    // Non-live streams (files, test sources) wait for the model, so that every frame gets results
+    // as with a prebuilt engine; live sources keep flowing while a plan builds.
+    if (st->upstream_live < 0) st->upstream_live = UpstreamIsLive(self) ? 1 : 0;
+    while (st->upstream_live == 0 && !st->session && !st->quit && !st->flushing) {
+      st->cv.wait_for(lock, std::chrono::milliseconds(50));  // the worker notifies; flushes may not
+      if (!TakePendingSession(self, st)) {
+        out->push_back(buffer);
+        return GST_FLOW_ERROR;
+      }
+    }
+    if (st->flushing) {
+      out->push_back(buffer);
+      return GST_FLOW_FLUSHING;
+    }
   }
   const guint64 frame_number = st->frames_seen++;
   if (!st->session) {
@@ -801,6 +832,13 @@ void TimerLoop(GstEdgertInfer* self, EdgertInferState* st) {
   }
 }
 
+// Wakes a streaming thread waiting for the model (SubmitFrame) after the worker set `pending` or
+// `open_failed`.
+void NotifyStreaming(EdgertInferState* st) {
+  std::lock_guard<std::mutex> lock(st->mutex);
+  st->cv.notify_all();
+}
+
 void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptions options) {
   options.logger = [self](const std::string& line) {
     GST_DEBUG_OBJECT(self, "%s", line.c_str());
@@ -844,6 +882,7 @@ void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
       st->open_failed = true;
     }
     PostError(self, status, "cannot open the model");
+    NotifyStreaming(st);
     return;
   }
   // The session first, then the message: a frame sent after "ready" is inferred.
@@ -855,6 +894,7 @@ void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
     std::lock_guard<std::mutex> lock(st->pending_mutex);
     st->pending = std::move(*session);
   }
+  NotifyStreaming(st);
   PostBuildMessage(
       self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "ready", "backend", G_TYPE_STRING,
                               info.backend_line.c_str(), "cache", G_TYPE_STRING, info.cache_outcome.c_str(), "plan",
@@ -986,6 +1026,7 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
     st->timer_flow = GST_FLOW_OK;
     st->frames_seen = 0;
     st->frames_since_ready = 0;
+    st->upstream_live = -1;
     st->have_results = false;
     st->last_results = vision::FrameResults();
     st->calibration_posted = false;
@@ -1049,11 +1090,11 @@ static GstFlowReturn gst_edgert_infer_transform_ip(GstBaseTransform* trans, GstB
   // base class; SubmitFrame takes a reference and hands it back in `out`.
   GstEdgertInfer* self = GST_EDGERT_INFER(trans);
   EdgertInferState* st = self->state;
-  std::lock_guard<std::mutex> lock(st->mutex);
+  std::unique_lock<std::mutex> lock(st->mutex);
   std::vector<GstBuffer*> out;
   // The base class made `buffer` writable and keeps its (only) reference, so metas are added in
   // place; with batch-size 1 SubmitFrame hands exactly this buffer back in `out`, never queued.
-  GstFlowReturn ret = SubmitFrame(self, st, buffer, &out);
+  GstFlowReturn ret = SubmitFrame(self, st, buffer, &out, lock);
   if (out.size() != 1 || out[0] != buffer) {
     GST_ELEMENT_ERROR(self, CORE, FAILED, ("internal error: a batch-size 1 frame was held"), (nullptr));
     return GST_FLOW_ERROR;
@@ -1068,7 +1109,7 @@ static GstFlowReturn gst_edgert_infer_generate_output(GstBaseTransform* trans, G
   *outbuf = nullptr;
   GstBuffer* input = trans->queued_buf;
   trans->queued_buf = nullptr;
-  std::lock_guard<std::mutex> lock(st->mutex);
+  std::unique_lock<std::mutex> lock(st->mutex);
   GstFlowReturn ret = GST_FLOW_OK;
   if (input != nullptr) {
     if (st->timer_flow != GST_FLOW_OK) {
@@ -1076,7 +1117,7 @@ static GstFlowReturn gst_edgert_infer_generate_output(GstBaseTransform* trans, G
       return st->timer_flow;
     }
     std::vector<GstBuffer*> out;
-    ret = SubmitFrame(self, st, gst_buffer_make_writable(input), &out);
+    ret = SubmitFrame(self, st, gst_buffer_make_writable(input), &out, lock);
     for (GstBuffer* b : out) {
       if (ret == GST_FLOW_OK) {
         st->ready.push_back(b);

@@ -297,7 +297,7 @@ TEST_F(AppConfigTest, PipelineDescriptions) {
                             "calibration-frames=9 calibration-interval=3 calibration-dir=/cal";
   const std::string tail =
       " ! edgertoverlay name=overlay ! tee name=t t. ! queue ! videoconvert ! autovideosink "
-      "t. ! queue ! videoconvert ! x264enc tune=zerolatency speed-preset=veryfast ! h264parse ! "
+      "t. ! queue ! videoconvert ! video/x-raw,format=I420 ! x264enc tune=zerolatency speed-preset=veryfast ! h264parse ! "
       "mp4mux ! filesink location=\"/o/";
   const std::string after = " x.mp4\" t. ! queue ! fakesink sync=false";
   StatusOr<PipelineDescription> p = DescribePipeline(*c, c->sources[0], Everything);

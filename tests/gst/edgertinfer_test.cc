@@ -597,3 +597,81 @@ TEST_F(EdgertInferTest, PlayingNullPlayingCycles) {
 }
 
 }  // namespace
+
+namespace {
+
+// Counts the buffers leaving `infer` and those that carry a fresh (non-stale) EdgertMeta.
+struct MetaCounter {
+  int buffers = 0;
+  int with_results = 0;
+};
+
+GstPadProbeReturn CountMeta(GstPad*, GstPadProbeInfo* info, gpointer data) {
+  auto* counter = static_cast<MetaCounter*>(data);
+  EdgertMeta* meta = gst_buffer_get_edgert_meta(GST_PAD_PROBE_INFO_BUFFER(info));
+  ++counter->buffers;
+  if (meta != nullptr && !meta->stale) ++counter->with_results;
+  return GST_PAD_PROBE_OK;
+}
+
+// An empty directory under the test's work directory (a plan cache no other test shares).
+std::string FreshDir() {
+  std::string tmpl = Work() + "/cache_XXXXXX";
+  return mkdtemp(tmpl.data()) != nullptr ? tmpl : Work() + "/cache_fallback";
+}
+
+// Runs `desc` (an edgertinfer named "infer") to EOS with an empty plan cache, so the plan is built
+// while frames arrive, and counts what left the element.
+MetaCounter RunWithColdCache(const std::string& desc, const std::string& cache) {
+  MetaCounter counter;
+  GError* err = nullptr;
+  GstElement* pipeline = gst_parse_launch(desc.c_str(), &err);
+  EXPECT_EQ(err, nullptr) << (err ? err->message : "");
+  if (pipeline == nullptr) return counter;
+  GstElement* infer = gst_bin_get_by_name(GST_BIN(pipeline), "infer");
+  g_object_set(infer, "cache-dir", cache.c_str(), nullptr);
+  GstPad* src = gst_element_get_static_pad(infer, "src");
+  gst_pad_add_probe(src, GST_PAD_PROBE_TYPE_BUFFER, CountMeta, &counter, nullptr);
+  gst_element_set_state(pipeline, GST_STATE_PLAYING);
+  GstBus* bus = gst_element_get_bus(pipeline);
+  GstMessage* msg = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND,
+                                               static_cast<GstMessageType>(GST_MESSAGE_EOS | GST_MESSAGE_ERROR));
+  EXPECT_NE(msg, nullptr) << "pipeline hung: " << desc;
+  if (msg != nullptr) {
+    EXPECT_EQ(GST_MESSAGE_TYPE(msg), GST_MESSAGE_EOS) << desc;
+    gst_message_unref(msg);
+  }
+  gst_element_set_state(pipeline, GST_STATE_NULL);
+  gst_object_unref(src);
+  gst_object_unref(infer);
+  gst_object_unref(bus);
+  gst_object_unref(pipeline);
+  return counter;
+}
+
+// A file or test source is not live: its frames wait for the model (the plan is built on the first
+// start here), so every one of them carries results, as with a prebuilt plan.
+TEST_F(EdgertInferTest, NonLiveFramesWaitForTheModel) {
+  const std::string cache = FreshDir();
+  const MetaCounter c = RunWithColdCache(
+      "videotestsrc num-buffers=6 ! video/x-raw,format=RGB,width=64,height=48 ! edgertinfer name=infer " +
+          kConfigProps() + " ! fakesink",
+      cache);
+  EXPECT_EQ(c.buffers, 6);
+  EXPECT_EQ(c.with_results, 6);
+}
+
+// A live source keeps flowing while the plan builds: frames before the session is ready pass
+// through without results, the later ones carry them.
+TEST_F(EdgertInferTest, LiveFramesPassThroughWhileTheModelOpens) {
+  const std::string cache = FreshDir();
+  const MetaCounter c = RunWithColdCache(
+      "videotestsrc is-live=true num-buffers=30 ! video/x-raw,format=RGB,width=64,height=48,framerate=100/1 ! "
+      "edgertinfer name=infer " +
+          kConfigProps() + " ! fakesink sync=false",
+      cache);
+  EXPECT_EQ(c.buffers, 30);
+  EXPECT_GT(c.with_results, 0);
+}
+
+}  // namespace
