@@ -165,6 +165,18 @@ set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
 
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_NAME edgert-runtime)
+# CUDA, cuBLAS and cuDNN come from NVIDIA's repositories / JetPack, not from Debian, so
+# dpkg-shlibdeps finds the libraries (ld.so.conf or the directories below) but no package for
+# them: name the packages by hand (NVIDIA's names; JetPack 6: cuda-cudart-12-6, libcublas-12-6,
+# libcudnn9-cuda-12). Empty: no CUDA dependencies (e.g. CUDA installed from a runfile).
+if(EDGERT_WITH_CUDA)
+  set(EDGERT_DEB_CUDA_DEPENDS
+      "cuda-cudart-${CUDAToolkit_VERSION_MAJOR}-${CUDAToolkit_VERSION_MINOR}, libcublas-${CUDAToolkit_VERSION_MAJOR}-${CUDAToolkit_VERSION_MINOR}, libcudnn9-cuda-${CUDAToolkit_VERSION_MAJOR}"
+      CACHE STRING "Depends of edgert-runtime on the CUDA libraries (Debian package names)")
+  set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "${EDGERT_DEB_CUDA_DEPENDS}")
+  get_filename_component(_edgert_cudnn_dir "${EDGERT_CUDNN_LIBRARY}" DIRECTORY)
+  list(APPEND CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${CUDAToolkit_LIBRARY_DIR} ${_edgert_cudnn_dir})
+endif()
 set(CPACK_COMPONENT_RUNTIME_DESCRIPTION "edgert runtime library: loads and executes edgert plans")
 
 set(CPACK_DEBIAN_DEV_PACKAGE_NAME edgert-dev)

@@ -1,6 +1,6 @@
 // A user of the installed runtime: loads a plan, runs it once on the CPU with random inputs and
 // prints every output's name, dtype and shape, one line each:
-//   output <name> <dtype> <shape> finite=<n>/<total>
+//   output <name> <dtype> <shape> finite=<n>/<total> sum=<sum of the float elements, %.9g>
 // Usage: edgert_consumer PLAN [SEED]
 // Exit status: 0 when every output element is finite, 1 on a runtime error or a non-finite output,
 // 2 on usage errors. Only float inputs are filled with random values (uniform in [-1, 1)); other
@@ -70,15 +70,19 @@ int main(int argc, char** argv) {
     if (io.is_input) continue;
     const int64_t count = edgert::NumElements(io.shape);
     int64_t finite = count;
+    double sum = 0.0;
     if (io.dtype == edgert::DataType::kFloat32) {
       const float* values = reinterpret_cast<const float*>(buffers[k].data());
       finite = 0;
-      for (int64_t i = 0; i < count; ++i) finite += std::isfinite(values[i]) ? 1 : 0;
+      for (int64_t i = 0; i < count; ++i) {
+        finite += std::isfinite(values[i]) ? 1 : 0;
+        sum += values[i];
+      }
     }
     all_finite = all_finite && finite == count;
-    std::printf("output %s %s %s finite=%lld/%lld\n", io.name.c_str(), edgert::DataTypeName(io.dtype),
-                edgert::ShapeToString(io.shape).c_str(), static_cast<long long>(finite),
-                static_cast<long long>(count));
+    std::printf("output %s %s %s finite=%lld/%lld sum=%.9g\n", io.name.c_str(), edgert::DataTypeName(io.dtype),
+                edgert::ShapeToString(io.shape).c_str(), static_cast<long long>(finite), static_cast<long long>(count),
+                sum);
   }
   return all_finite ? 0 : 1;
 }

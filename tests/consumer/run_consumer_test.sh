@@ -7,9 +7,12 @@
 #      CPU plan from it with the freshly built `edgert build`.
 #   4. Configure and build tests/consumer against PREFIX (find_package(edgert), CMAKE_PREFIX_PATH)
 #      and run it on the plan: its output shape must be the ONNX model's declared output shape and
-#      every element finite; the program must load libedgert_runtime from PREFIX.
+#      every element finite; the program must load libedgert_runtime from PREFIX. The consumer's
+#      own builder program (edgert::builder, static) writes a plan of the model that must give the
+#      same output lines (shape and sum) for the same seed.
 #   5. The same program compiled with `g++ $(pkg-config --cflags --libs edgert-runtime)` must print
-#      the same lines for the same seed.
+#      the same lines for the same seed; the builder program compiled with `pkg-config ... edgert`
+#      must write a plan that does too.
 # Usage: run_consumer_test.sh --build-dir B --source-dir S --work W --edgert EDGERT [--python P] [--cxx CXX]
 set -euo pipefail
 
@@ -64,7 +67,7 @@ check_output() {  # $1: label, $2: program output
   local lines
   lines=$(grep '^output ' <<<"$2") || fail "$1 printed no output line"
   [[ $(wc -l <<<"$lines") -eq 1 ]] || fail "$1: expected one output, got: $lines"
-  read -r _ _ dtype shape finite <<<"$lines"
+  read -r _ _ dtype shape finite _ <<<"$lines"
   [[ $dtype == float32 ]] || fail "$1: output dtype $dtype, expected float32"
   [[ $shape == "$expected_shape" ]] || fail "$1: output shape $shape, expected $expected_shape"
   local count=${finite#finite=}
@@ -85,6 +88,13 @@ resolved=$(ldd "$work/consumer-build/edgert_consumer" | grep libedgert_runtime |
 out_cmake=$("$work/consumer-build/edgert_consumer" "$work/resnet.plan" 7) || { echo "$out_cmake"; fail "edgert_consumer (CMake) failed"; }
 echo "$out_cmake"
 check_output "edgert_consumer (CMake package)" "$out_cmake"
+# The installed static builder (edgert::builder) writes a plan of the same network: the same
+# outputs for the same inputs.
+"$work/consumer-build/edgert_consumer_build" "$model" "$work/resnet-consumer.plan" ||
+  fail "edgert_consumer_build (edgert::builder) failed"
+out_built=$("$work/consumer-build/edgert_consumer" "$work/resnet-consumer.plan" 7) ||
+  { echo "$out_built"; fail "edgert_consumer failed on the plan of edgert_consumer_build"; }
+[[ $out_built == "$out_cmake" ]] || fail "the plan of edgert_consumer_build gives '$out_built', the CLI's '$out_cmake'"
 
 # 5. pkg-config.
 pc_flags=$(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs edgert-runtime) || fail "pkg-config edgert-runtime"
@@ -97,4 +107,13 @@ echo "pkg-config --cflags --libs edgert-runtime: $pc_flags"
 out_pc=$("$work/edgert_consumer_pc" "$work/resnet.plan" 7) || { echo "$out_pc"; fail "edgert_consumer (pkg-config) failed"; }
 check_output "edgert_consumer (pkg-config)" "$out_pc"
 [[ $out_pc == "$out_cmake" ]] || fail "the pkg-config build printed '$out_pc', the CMake build '$out_cmake'"
+# edgert.pc: the static builder with its protobuf dependency.
+pc_builder_flags=$(PKG_CONFIG_PATH=$pcdir pkg-config --cflags --libs edgert) || fail "pkg-config edgert"
+echo "pkg-config --cflags --libs edgert: $pc_builder_flags"
+# shellcheck disable=SC2086
+"$cxx" -std=c++17 -O1 -o "$work/edgert_consumer_build_pc" "$src/tests/consumer/consumer_build.cc" $pc_builder_flags \
+  -Wl,-rpath,"$libdir" || fail "compiling tests/consumer/consumer_build.cc with pkg-config edgert's flags"
+"$work/edgert_consumer_build_pc" "$model" "$work/resnet-pc.plan" >/dev/null || fail "edgert_consumer_build (pkg-config) failed"
+out_pc_built=$("$work/edgert_consumer_pc" "$work/resnet-pc.plan" 7) || fail "edgert_consumer on the pkg-config builder's plan"
+[[ $out_pc_built == "$out_cmake" ]] || fail "the pkg-config builder's plan gives '$out_pc_built', the CLI's '$out_cmake'"
 echo "install_consumer: OK"
