@@ -160,6 +160,15 @@ endif()
 # dependencies below pin the exact version as well.
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${PROJECT_BINARY_DIR}/runtime)
+if(TARGET edgert_gst_meta)
+  # The plugin and edgert-app need libedgert_gst_meta; where the build puts it (CPack's config is
+  # not a generator-expression context).
+  get_target_property(_edgert_meta_dir edgert_gst_meta LIBRARY_OUTPUT_DIRECTORY)
+  if(NOT _edgert_meta_dir)
+    get_target_property(_edgert_meta_dir edgert_gst_meta BINARY_DIR)
+  endif()
+  list(APPEND CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${_edgert_meta_dir})
+endif()
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)
