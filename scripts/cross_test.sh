@@ -10,7 +10,7 @@
 #      unpacked with `dpkg -x` into build-arm64/extra-root, which the toolchain file searches.
 #   3. Configure build-arm64/ with toolchains/aarch64-linux-gnu.cmake, EDGERT_WITH_CUDA=OFF,
 #      EDGERT_WITH_GST=OFF; build edgert_unit_tests and edgert (ccache on).
-#   4. Run edgert_unit_tests under `qemu-aarch64 -L /usr/aarch64-linux-gnu`. Excluded: the tests
+#   4. Run edgert_unit_tests under `qemu-aarch64 -L /` (the multiarch loader; see below). Excluded: the tests
 #      that start the edgert CLI as a child process (std::system); without binfmt_misc the host
 #      shell cannot exec an arm64 binary. The CLI itself is run under qemu instead (--version,
 #      check, run and build on a small model made by the host's python3, against ONNX Runtime).
@@ -113,7 +113,12 @@ file "$build/builder/edgert" | grep -q "ARM aarch64" || { echo "cross_test.sh: $
 step "built edgert_unit_tests and edgert for arm64"
 
 # 4. Run under qemu-user.
-qemu=(qemu-aarch64 -L /usr/$triple)
+# The loader must match the libc.so.6 it loads: with the multiarch libc6:arm64 installed (step 1
+# installs it) that is /lib/ld-linux-aarch64.so.1, so the prefix is "/"; the cross toolchain's
+# older loader in /usr/aarch64-linux-gnu with the multiarch libc hangs in pthread_create.
+qemu_prefix=/usr/$triple
+[[ -e /lib/ld-linux-aarch64.so.1 ]] && qemu_prefix=/
+qemu=(qemu-aarch64 -L "$qemu_prefix")
 version=$("${qemu[@]}" "$build/builder/edgert" --version)
 echo "cross_test.sh: $version (arm64 under qemu)"
 [[ $version == "edgert $(sed -n 's/^project(edgert VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)" ]] ||

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Firmware image parts for a device: the Debian packages and a root-filesystem overlay.
 #
-#   scripts/make-image.sh [--arch amd64|arm64] [--build-dir DIR] [--out DIR] [--plans DIR]
+#   scripts/make-image.sh [--arch amd64|arm64] [--build-dir DIR] [--out DIR] [--plans DIR] [--models DIR]
 #
 # Output in --out (default dist/, git-ignored):
 #   edgert-runtime_<v>_<arch>.deb       libedgert_runtime.so.<major>
@@ -10,7 +10,12 @@
 #   edgert-tools_<v>_<arch>.deb         edgert CLI, edgert-app (when built), configs, systemd unit
 #   edgert-rootfs-overlay_<v>_<arch>.tar.gz, to untar at the root of the device's filesystem:
 #     etc/systemd/system/edgert-app@.service   runs `edgert-app /etc/edgert/%i.yaml`
-#     etc/edgert/<name>.yaml                   the application configs of configs/apps/
+#     etc/edgert/<name>.yaml                   the application configs of configs/apps/, their
+#                                              `config: ../models/X.yaml` made `models/X.yaml`
+#     etc/edgert/models/, etc/edgert/labels/   configs/models and configs/labels, each model
+#                                              config's `model: ../../build/models/F` made
+#                                              `/var/lib/edgert/models/F`
+#     var/lib/edgert/models/<files of --models DIR>  the ONNX models (optional; large, so not in git)
 #     var/cache/edgert/                        the plan cache (EDGERT_CACHE_DIR of the unit)
 #     var/cache/edgert/<files of --plans DIR>  plans built ahead of time for the device (optional;
 #                                              `edgert build --cache-dir DIR` on a machine with the
@@ -33,6 +38,7 @@ arch=amd64
 build=
 out=$root/dist
 plans=
+models=
 usage() { sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
@@ -40,6 +46,7 @@ while (($#)); do
     --build-dir) build=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --plans) plans=$2; shift 2 ;;
+    --models) models=$2; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     *) echo "make-image.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -48,10 +55,12 @@ case $arch in
   amd64|arm64) ;;
   *) echo "make-image.sh: --arch must be amd64 or arm64, not '$arch'" >&2; exit 2 ;;
 esac
-if [[ -n $plans && ! -d $plans ]]; then
-  echo "make-image.sh: --plans $plans is not a directory" >&2
-  exit 2
-fi
+for dir in "$plans" "$models"; do
+  if [[ -n $dir && ! -d $dir ]]; then
+    echo "make-image.sh: $dir (--plans / --models) is not a directory" >&2
+    exit 2
+  fi
+done
 jobs=${EDGERT_JOBS:-$(nproc)}
 export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$root}
 
@@ -104,19 +113,32 @@ cp "${debs[@]}" "$out/"
 # 4. The root-filesystem overlay.
 stage=$build/rootfs-overlay
 rm -rf "$stage"
-install -d -m 0755 "$stage/etc/systemd/system" "$stage/etc/edgert" "$stage/var/cache/edgert"
+install -d -m 0755 "$stage/etc/systemd/system" "$stage/etc/edgert/models" "$stage/etc/edgert/labels" \
+  "$stage/var/cache/edgert" "$stage/var/lib/edgert/models"
 install -m 0644 "$root/packaging/systemd/edgert-app@.service" "$stage/etc/systemd/system/"
+# The configs of the repository name each other and the models relative to the repository layout;
+# on the device they live in /etc/edgert and the models in /var/lib/edgert/models.
 shopt -s nullglob
 app_configs=("$root"/configs/apps/*.yaml)
-shopt -u nullglob
 for config in "${app_configs[@]}"; do
-  install -m 0644 "$config" "$stage/etc/edgert/"
+  sed -E 's#^([[:space:]]*config:[[:space:]]*)\.\./models/#\1models/#' "$config" >"$stage/etc/edgert/$(basename "$config")"
 done
-((${#app_configs[@]})) || echo "make-image.sh: note: configs/apps/ has no *.yaml; etc/edgert/ is empty"
+for config in "$root"/configs/models/*.yaml; do
+  sed -E 's#^model:[[:space:]]*\.\./\.\./build/models/#model: /var/lib/edgert/models/#' "$config" \
+    >"$stage/etc/edgert/models/$(basename "$config")"
+done
+for label in "$root"/configs/labels/*; do
+  install -m 0644 "$label" "$stage/etc/edgert/labels/"
+done
+shopt -u nullglob
+((${#app_configs[@]})) || echo "make-image.sh: note: configs/apps/ has no *.yaml; etc/edgert/ has no app config"
 if [[ -n $plans ]]; then
   cp -R "$plans"/. "$stage/var/cache/edgert/"
-  find "$stage/var/cache/edgert" -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +
 fi
+if [[ -n $models ]]; then
+  cp -R "$models"/. "$stage/var/lib/edgert/models/"
+fi
+find "$stage" -type d -exec chmod 0755 {} + -o -type f -exec chmod 0644 {} +
 overlay=$out/edgert-rootfs-overlay_${version}_$arch.tar.gz
 tar --owner=0 --group=0 --numeric-owner --sort=name -C "$stage" -czf "$overlay" etc var
 

@@ -9,11 +9,13 @@
 #   4. From ROOT (LD_LIBRARY_PATH=ROOT/usr/lib/<multiarch>): `edgert --version`; the packaged CLI
 #      builds a plan, a program compiled against the packaged dev files
 #      (`pkg-config --cflags --libs edgert-runtime`, tests/consumer/consumer.cc) runs it with the
-#      packaged runtime; `gst-inspect-1.0 edgertinfer` (GST_PLUGIN_SYSTEM_PATH into ROOT) and
-#      `edgert-app --validate` on every packaged app config, each skipped with a message when the
-#      tree has no plugin / app (or no app config) yet.
+#      packaged runtime; `gst-inspect-1.0 edgertinfer` (GST_PLUGIN_SYSTEM_PATH into ROOT) must load
+#      the plugin from ROOT; `edgert-app CONFIG --validate` on every packaged app config and every
+#      device config of the overlay (--skip-file-checks: the real models are not in the repository),
+#      and on the overlay's test_pattern.yaml with its files checked (a stand-in model passed with
+#      make-image.sh --models). Each skipped with a message when the tree has no plugin / app yet.
 #   5. The overlay holds the systemd unit (running edgert-app on /etc/edgert/%i.yaml), etc/edgert,
-#      var/cache/edgert and the prebuilt plan, all owned by root.
+#      var/cache/edgert with the prebuilt plan and var/lib/edgert/models, all owned by root.
 # Usage: package_test.sh --build-dir BUILD --work WORK
 set -euo pipefail
 
@@ -37,9 +39,13 @@ version=$(sed -n 's/^set(CPACK_PACKAGE_VERSION "\(.*\)")$/\1/p' "$build/CPackCon
 python3 "$root/tests/models/make_models.py" "$work/models" --only resnet --input-seed 5 >/dev/null
 model=$work/models/resnet/model.onnx
 "$build/builder/edgert" build "$model" --device cpu -o "$work/plans/resnet.plan" >/dev/null
+# A stand-in for configs/models/resnet50.yaml's model (the real export is not in the repository).
+mkdir -p "$work/models-standin"
+cp "$model" "$work/models-standin/resnet50.onnx"
 
 # 2. Packages and overlay.
-bash "$root/scripts/make-image.sh" --arch amd64 --build-dir "$build" --out "$work/dist" --plans "$work/plans"
+bash "$root/scripts/make-image.sh" --arch amd64 --build-dir "$build" --out "$work/dist" --plans "$work/plans" \
+  --models "$work/models-standin"
 dist=$work/dist
 deb() { echo "$dist/${1}_${version}_amd64.deb"; }
 
@@ -103,16 +109,29 @@ else
 fi
 
 if [[ -x $scratch/usr/bin/edgert-app ]]; then
+  # The packaged example configs parse (their models are not shipped: --skip-file-checks), and so
+  # do the overlay's device configs (paths rewritten by make-image.sh). The overlay is unpacked into
+  # the scratch root too, which stands in for "/": its absolute model paths are redirected there.
+  tar -xzf "$dist/edgert-rootfs-overlay_${version}_amd64.tar.gz" -C "$scratch"
+  sed -i "s#^model: /var/lib/edgert/#model: $scratch/var/lib/edgert/#" "$scratch"/etc/edgert/models/*.yaml
   shopt -s nullglob
-  configs=("$scratch"/usr/share/edgert/configs/apps/*.yaml)
+  configs=("$scratch"/usr/share/edgert/configs/apps/*.yaml "$scratch"/etc/edgert/*.yaml)
   shopt -u nullglob
   if ((${#configs[@]})); then
     for config in "${configs[@]}"; do
-      "$scratch/usr/bin/edgert-app" --validate "$config" || fail "edgert-app --validate $config"
-      echo "packaging: edgert-app --validate $(basename "$config"): ok"
+      "$scratch/usr/bin/edgert-app" "$config" --validate --skip-file-checks || fail "edgert-app $config --validate --skip-file-checks"
     done
+    echo "packaging: edgert-app --validate --skip-file-checks: ${#configs[@]} configs valid"
   else
-    skip "no app config in usr/share/edgert/configs/apps: edgert-app --validate not run"
+    skip "no app config in usr/share/edgert/configs/apps or etc/edgert: edgert-app --validate not run"
+  fi
+  # One device config with every file present: the stand-in model given to make-image.sh --models.
+  if [[ -f $scratch/etc/edgert/test_pattern.yaml ]]; then
+    "$scratch/usr/bin/edgert-app" "$scratch/etc/edgert/test_pattern.yaml" --validate ||
+      fail "edgert-app /etc/edgert/test_pattern.yaml --validate (files checked)"
+    echo "packaging: edgert-app --validate /etc/edgert/test_pattern.yaml (model file checked): ok"
+  else
+    skip "the overlay has no etc/edgert/test_pattern.yaml: no --validate with file checks"
   fi
 else
   skip "edgert-tools has no edgert-app (the target does not exist in $build yet): --validate not run"
@@ -121,7 +140,8 @@ fi
 # 5. The overlay.
 overlay=$dist/edgert-rootfs-overlay_${version}_amd64.tar.gz
 listing=$(tar -tvzf "$overlay")
-for path in etc/systemd/system/edgert-app@.service etc/edgert/ var/cache/edgert/ var/cache/edgert/resnet.plan; do
+for path in etc/systemd/system/edgert-app@.service etc/edgert/ etc/edgert/models/ var/cache/edgert/ \
+  var/cache/edgert/resnet.plan var/lib/edgert/models/resnet50.onnx; do
   grep -q " $path\$" <<<"$listing" || fail "the overlay lacks $path"
 done
 grep -v '^[-d][rwx-]* 0/0 ' <<<"$listing" && fail "the overlay has files not owned by root"

@@ -17,9 +17,9 @@
 # Configure:
 #   cmake -G Ninja -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=toolchains/aarch64-linux-gnu.cmake \
 #         -DEDGERT_WITH_CUDA=OFF -DEDGERT_WITH_GST=OFF
-# Test programs run under qemu-user: CMAKE_CROSSCOMPILING_EMULATOR is
-# `qemu-aarch64 -L /usr/aarch64-linux-gnu` (the cross libc's loader; the arm64 multiarch libraries
-# in /usr/lib/aarch64-linux-gnu are found through qemu's fallback to the host root), so ctest and
+# Test programs run under qemu-user: CMAKE_CROSSCOMPILING_EMULATOR is `qemu-aarch64 -L /` when the
+# multiarch libc6:arm64 is installed (it is, as a dependency of the -dev:arm64 packages), else
+# `qemu-aarch64 -L /usr/aarch64-linux-gnu` (see EDGERT_QEMU_LD_PREFIX below), so ctest and
 # gtest_discover_tests work without binfmt_misc.
 
 set(CMAKE_SYSTEM_NAME Linux)
@@ -74,7 +74,16 @@ if(EDGERT_CROSS_EXTRA_ROOT)
   set(CMAKE_SHARED_LINKER_FLAGS_INIT "-Wl,-rpath-link,${EDGERT_CROSS_EXTRA_ROOT}/usr/lib/${EDGERT_CROSS_TRIPLE}")
 endif()
 
+# qemu's -L prefix holds the dynamic loader. With libc6:arm64 installed (multiarch, pulled in by
+# the -dev:arm64 packages) it must be "/": the loader then matches the libc.so.6 it loads from
+# /lib/aarch64-linux-gnu. The cross toolchain's own loader (/usr/aarch64-linux-gnu, from
+# libc6-arm64-cross, an older 2.36 build) with the multiarch libc.so.6 hangs in pthread_create.
+if(EXISTS /lib/ld-linux-aarch64.so.1)
+  set(EDGERT_QEMU_LD_PREFIX /)
+else()
+  set(EDGERT_QEMU_LD_PREFIX /usr/${EDGERT_CROSS_TRIPLE})
+endif()
 find_program(EDGERT_QEMU_AARCH64 qemu-aarch64)
 if(EDGERT_QEMU_AARCH64)
-  set(CMAKE_CROSSCOMPILING_EMULATOR ${EDGERT_QEMU_AARCH64} -L /usr/${EDGERT_CROSS_TRIPLE})
+  set(CMAKE_CROSSCOMPILING_EMULATOR ${EDGERT_QEMU_AARCH64} -L ${EDGERT_QEMU_LD_PREFIX})
 endif()
