@@ -79,7 +79,7 @@ else
   fi
 fi
 build=$(cd "$build" && pwd)
-built_arch=$(sed -n 's/^CPACK_DEBIAN_PACKAGE_ARCHITECTURE.*"\(.*\)")$/\1/p' "$build/CPackConfig.cmake")
+built_arch=$(sed -n 's/^set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE "\(.*\)")$/\1/p' "$build/CPackConfig.cmake")
 [[ -z $built_arch ]] && built_arch=$(dpkg --print-architecture)
 if [[ $built_arch != "$arch" ]]; then
   echo "make-image.sh: $build builds for $built_arch, not $arch" >&2
