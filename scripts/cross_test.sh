@@ -55,8 +55,29 @@ apt_packages=(
   crossbuild-essential-arm64 qemu-user
   libprotobuf-dev:arm64 libflatbuffers-dev:arm64 libgtest-dev:arm64 libyaml-cpp0.7:arm64
 )
-# Unpacked into the extra root instead (not co-installable in bookworm).
+# Unpacked into the extra root instead (not co-installable in bookworm):
+#   - libyaml-cpp-dev (not Multi-Arch: same);
+#   - OpenCV (core, imgproc, imgcodecs, used by edgert_vision): libopencv-imgcodecs406:arm64 needs
+#     libgdal32:arm64, which needs gdal-plugins:arm64, which replaces gdal-plugins:amd64 and with it
+#     the amd64 OpenCV and GStreamer -dev packages. Unpacked: the three -dev packages,
+#     libopencv-dev (OpenCVConfig.cmake), every module's runtime library (OpenCVModules.cmake
+#     checks that each exists) and the arm64 runtime closure of libopencv-imgcodecs406 that is not
+#     installed (to link and run the CLI, which reads images for INT8 calibration).
 extra_packages=(libyaml-cpp-dev:arm64 libyaml-cpp0.7:arm64)
+opencv_packages() {
+  local p
+  {
+    printf '%s\n' libopencv-dev libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
+    apt-cache pkgnames libopencv- | grep -E '^libopencv-[a-z0-9]+406$'
+    apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces \
+      --no-enhances libopencv-imgcodecs406:arm64 | sed -n 's/^\([a-z0-9][a-z0-9.+-]*\):arm64$/\1/p' |
+      grep -vE '^(libopenblas0|libatlas3)'
+  } | sort -u | while read -r p; do
+    dpkg-query -W -f='${Status}' "$p:arm64" 2>/dev/null | grep -q "install ok installed" || echo "$p:arm64"
+  done
+}
+mapfile -t opencv_extra < <(opencv_packages)
+extra_packages+=("${opencv_extra[@]}")
 
 if [[ -z ${EDGERT_CROSS_SKIP_SETUP:-} ]]; then
   export DEBIAN_FRONTEND=noninteractive
@@ -86,10 +107,12 @@ stamp=$(apt-cache policy "${extra_packages[@]}" 2>/dev/null | grep Candidate | t
 if [[ ! -f $extra_root/.stamp || $(cat "$extra_root/.stamp") != "$stamp" ]]; then
   rm -rf "$extra_root" "$build/extra-debs"/*.deb
   mkdir -p "$extra_root"
-  (cd "$build/extra-debs" && apt-get download -q "${extra_packages[@]}")
+  echo "cross_test.sh: unpacking ${#extra_packages[@]} arm64 packages into $extra_root"
+  (cd "$build/extra-debs" && apt-get download -q -o APT::Sandbox::User=root "${extra_packages[@]}" >/dev/null)
   for deb in "$build/extra-debs"/*.deb; do
     dpkg -x "$deb" "$extra_root"
   done
+  rm -f "$build/extra-debs"/*.deb
   echo "$stamp" >"$extra_root/.stamp"
 fi
 step "host setup done"
@@ -119,6 +142,9 @@ step "built edgert_unit_tests and edgert for arm64"
 qemu_prefix=/usr/$triple
 [[ -e /lib/ld-linux-aarch64.so.1 ]] && qemu_prefix=/
 qemu=(qemu-aarch64 -L "$qemu_prefix")
+# Libraries of the extra root (BLAS and LAPACK in their alternatives' directories).
+extra_libs=$extra_root/usr/lib/$triple:$extra_root/lib/$triple:$extra_root/usr/lib/$triple/blas:$extra_root/usr/lib/$triple/lapack
+export QEMU_SET_ENV=LD_LIBRARY_PATH=$extra_libs
 version=$("${qemu[@]}" "$build/builder/edgert" --version)
 echo "cross_test.sh: $version (arm64 under qemu)"
 [[ $version == "edgert $(sed -n 's/^project(edgert VERSION \([0-9.]*\).*/\1/p' CMakeLists.txt)" ]] ||

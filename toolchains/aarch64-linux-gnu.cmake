@@ -10,6 +10,9 @@
 # Not co-installable with their amd64 twins in bookworm, so scripts/cross_test.sh unpacks them into
 # a private root (EDGERT_CROSS_EXTRA_ROOT, searched after the system) instead of installing them:
 #   libyaml-cpp-dev:arm64   (not Multi-Arch: same; installing it removes libyaml-cpp-dev:amd64)
+#   libopencv-*-dev:arm64   (through libgdal32:arm64 they need gdal-plugins:arm64, which is not
+#                            Multi-Arch: same; apt would remove the amd64 OpenCV and
+#                            libgstreamer-plugins-bad1.0-dev to install it)
 #   libonnx-dev:arm64       (its libonnxifi:arm64 ships /usr/lib/libonnxifi.so outside the
 #                            multiarch directory; dpkg refuses to overwrite the amd64 one). edgert
 #                            needs only onnx/onnx.proto from it, which the amd64 package provides.
@@ -68,10 +71,16 @@ if(EDGERT_CROSS_EXTRA_ROOT)
       "$ENV{PKG_CONFIG_LIBDIR}:${EDGERT_CROSS_EXTRA_ROOT}/usr/lib/${EDGERT_CROSS_TRIPLE}/pkgconfig")
 endif()
 
-# Libraries from the extra root are not on the loader's or the linker's default path.
+# Libraries from the extra root are not on the linker's default path: their own dependencies are
+# found through -rpath-link (BLAS and LAPACK live in the directories their alternatives point to,
+# which `dpkg -x` does not create). Running the programs needs the same directories on
+# LD_LIBRARY_PATH (scripts/cross_test.sh sets it for qemu).
 if(EDGERT_CROSS_EXTRA_ROOT)
-  set(CMAKE_EXE_LINKER_FLAGS_INIT "-Wl,-rpath-link,${EDGERT_CROSS_EXTRA_ROOT}/usr/lib/${EDGERT_CROSS_TRIPLE}")
-  set(CMAKE_SHARED_LINKER_FLAGS_INIT "-Wl,-rpath-link,${EDGERT_CROSS_EXTRA_ROOT}/usr/lib/${EDGERT_CROSS_TRIPLE}")
+  set(_edgert_extra_lib "${EDGERT_CROSS_EXTRA_ROOT}/usr/lib/${EDGERT_CROSS_TRIPLE}")
+  set(_edgert_rpath_link "-Wl,-rpath-link,${_edgert_extra_lib}:${EDGERT_CROSS_EXTRA_ROOT}/lib/${EDGERT_CROSS_TRIPLE}:${_edgert_extra_lib}/blas:${_edgert_extra_lib}/lapack")
+  set(CMAKE_EXE_LINKER_FLAGS_INIT "${_edgert_rpath_link}")
+  set(CMAKE_SHARED_LINKER_FLAGS_INIT "${_edgert_rpath_link}")
+  set(CMAKE_MODULE_LINKER_FLAGS_INIT "${_edgert_rpath_link}")
 endif()
 
 # qemu's -L prefix holds the dynamic loader. With libc6:arm64 installed (multiarch, pulled in by
