@@ -97,7 +97,7 @@ if [[ -z ${EDGERT_CROSS_SKIP_SETUP:-} ]]; then
   fi
 fi
 for tool in $triple-g++ qemu-aarch64 protoc flatc; do
-  command -v $tool >/dev/null || { echo "cross_test.sh: $tool is missing" >&2; exit 1; }
+  command -v "$tool" >/dev/null || { echo "cross_test.sh: $tool is missing" >&2; exit 1; }
 done
 
 # 2. The extra root, refreshed when the versions apt offers change.
