@@ -13,9 +13,9 @@
 #   libopencv-*-dev:arm64   (through libgdal32:arm64 they need gdal-plugins:arm64, which is not
 #                            Multi-Arch: same; apt would remove the amd64 OpenCV and
 #                            libgstreamer-plugins-bad1.0-dev to install it)
-#   libonnx-dev:arm64       (its libonnxifi:arm64 ships /usr/lib/libonnxifi.so outside the
-#                            multiarch directory; dpkg refuses to overwrite the amd64 one). edgert
-#                            needs only onnx/onnx.proto from it, which the amd64 package provides.
+# Not needed for arm64 at all: libonnx-dev:arm64 (its libonnxifi:arm64 ships /usr/lib/libonnxifi.so
+# outside the multiarch directory, so dpkg refuses it next to the amd64 one); edgert uses only
+# onnx/onnx.proto from it, which the amd64 package provides, and links no ONNX library.
 #
 # Configure:
 #   cmake -G Ninja -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=toolchains/aarch64-linux-gnu.cmake \
