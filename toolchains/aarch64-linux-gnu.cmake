@@ -72,15 +72,19 @@ if(EDGERT_CROSS_EXTRA_ROOT)
 endif()
 
 # Libraries from the extra root are not on the linker's default path: their own dependencies are
-# found through -rpath-link (BLAS and LAPACK live in the directories their alternatives point to,
-# which `dpkg -x` does not create). Running the programs needs the same directories on
-# LD_LIBRARY_PATH (scripts/cross_test.sh sets it for qemu).
+# found through -rpath-link to every directory of the extra root that holds a shared library
+# (written by scripts/cross_test.sh to .libdirs: BLAS and LAPACK live in their alternatives'
+# directories, which `dpkg -x` does not link, and libgdal finds libogdi through its RUNPATH).
+# Running the programs needs the same directories on LD_LIBRARY_PATH (cross_test.sh sets it for qemu).
 if(EDGERT_CROSS_EXTRA_ROOT)
-  set(_edgert_extra_lib "${EDGERT_CROSS_EXTRA_ROOT}/usr/lib/${EDGERT_CROSS_TRIPLE}")
-  set(_edgert_rpath_link "-Wl,-rpath-link,${_edgert_extra_lib}:${EDGERT_CROSS_EXTRA_ROOT}/lib/${EDGERT_CROSS_TRIPLE}:${_edgert_extra_lib}/blas:${_edgert_extra_lib}/lapack")
-  set(CMAKE_EXE_LINKER_FLAGS_INIT "${_edgert_rpath_link}")
-  set(CMAKE_SHARED_LINKER_FLAGS_INIT "${_edgert_rpath_link}")
-  set(CMAKE_MODULE_LINKER_FLAGS_INIT "${_edgert_rpath_link}")
+  set(_edgert_extra_dirs "${EDGERT_CROSS_EXTRA_ROOT}/usr/lib/${EDGERT_CROSS_TRIPLE}:${EDGERT_CROSS_EXTRA_ROOT}/lib/${EDGERT_CROSS_TRIPLE}")
+  if(EXISTS "${EDGERT_CROSS_EXTRA_ROOT}/.libdirs")
+    file(READ "${EDGERT_CROSS_EXTRA_ROOT}/.libdirs" _edgert_extra_dirs)
+    string(STRIP "${_edgert_extra_dirs}" _edgert_extra_dirs)
+  endif()
+  set(CMAKE_EXE_LINKER_FLAGS_INIT "-Wl,-rpath-link,${_edgert_extra_dirs}")
+  set(CMAKE_SHARED_LINKER_FLAGS_INIT "-Wl,-rpath-link,${_edgert_extra_dirs}")
+  set(CMAKE_MODULE_LINKER_FLAGS_INIT "-Wl,-rpath-link,${_edgert_extra_dirs}")
 endif()
 
 # qemu's -L prefix holds the dynamic loader. With libc6:arm64 installed (multiarch, pulled in by
