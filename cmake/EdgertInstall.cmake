@@ -114,7 +114,6 @@ install(FILES ${PROJECT_SOURCE_DIR}/packaging/systemd/edgert-app@.service
 
 # --- tests of the installed tree (tests/consumer, scripts/package_test.sh) -----------------------
 if(EDGERT_BUILD_TESTS AND TARGET edgert)
-  find_program(EDGERT_PKG_CONFIG_EXECUTABLE pkg-config)
   add_test(NAME install_consumer
            COMMAND bash ${PROJECT_SOURCE_DIR}/tests/consumer/run_consumer_test.sh
                    --build-dir ${PROJECT_BINARY_DIR} --source-dir ${PROJECT_SOURCE_DIR}
