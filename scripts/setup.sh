@@ -18,6 +18,7 @@ apt_packages=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   googletest libgtest-dev
   clang libclang-rt-14-dev
+  dpkg-dev file
 )
 # 2. The PyPI packages: module name, pip requirement, and the version the module must report
 #    (empty: any). onnx 1.16.2 is the last release whose wheel ships the backend node test data.
