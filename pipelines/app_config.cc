@@ -23,6 +23,7 @@
 #include <set>
 #include <sstream>
 
+#include "edgert/vision/config_text.h"
 #include "edgert/vision/model_config.h"
 
 namespace edgert::app {
@@ -46,49 +47,6 @@ const char* SinkTypeName(SinkType type) {
 }
 
 namespace {
-
-// Optimal string alignment distance, case-insensitive.
-size_t EditDistance(const std::string& a, const std::string& b) {
-  auto lower = [](char c) { return std::tolower(static_cast<unsigned char>(c)); };
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) && lower(a[i - 2]) == lower(b[j - 1])) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-std::string Closest(const std::string& word, const std::vector<std::string>& candidates) {
-  std::string normal = word;
-  std::replace(normal.begin(), normal.end(), '_', '-');
-  std::string best;
-  size_t best_distance = std::string::npos;
-  for (const std::string& c : candidates) {
-    const size_t d = EditDistance(normal, c);
-    if (d < best_distance) {
-      best_distance = d;
-      best = c;
-    }
-  }
-  const size_t limit = word.size() <= 3 ? 1 : word.size() <= 8 ? 2 : 3;
-  return best_distance <= limit ? best : std::string();
-}
-
-std::string JoinWords(const std::vector<std::string>& words) {
-  std::string s;
-  for (size_t i = 0; i < words.size(); ++i) {
-    if (i) s += i + 1 == words.size() ? " or " : ", ";
-    s += words[i];
-  }
-  return s;
-}
 
 const char* NodeKind(const YAML::Node& node) {
   switch (node.Type()) {
@@ -140,9 +98,10 @@ class Checker {
     for (const auto& kv : node) {
       const std::string name = kv.first.Scalar();
       if (std::find(known.begin(), known.end(), name) != known.end()) continue;
-      const std::string guess = Closest(name, known);
+      const std::string guess = vision::ClosestWord(name, known);
       Add(kv.first.Mark(), key.empty() ? name : key + "." + name,
-          "unknown key; " + (guess.empty() ? "known keys here: " + JoinWords(known) : "did you mean '" + guess + "'?"));
+          "unknown key; " + (guess.empty() ? "known keys here: " + vision::JoinAlternatives(known)
+                                           : "did you mean '" + guess + "'?"));
     }
     return true;
   }
@@ -195,18 +154,18 @@ class Checker {
 
   bool Enum(const YAML::Node& node, const std::string& key, const std::vector<std::string>& names, std::string* out) {
     if (!node.IsScalar()) {
-      Add(node.Mark(), key, "expected one of " + JoinWords(names) + ", got " + NodeKind(node));
+      Add(node.Mark(), key, "expected one of " + vision::JoinAlternatives(names) + ", got " + NodeKind(node));
       return false;
     }
     if (std::find(names.begin(), names.end(), node.Scalar()) != names.end()) {
       *out = node.Scalar();
       return true;
     }
-    const std::string guess = Closest(node.Scalar(), names);
+    const std::string guess = vision::ClosestWord(node.Scalar(), names);
     Add(node.Mark(), key,
         "unknown value '" + node.Scalar() + "'; " +
-            (guess.empty() ? "write " + JoinWords(names)
-                           : "did you mean '" + guess + "'? (one of " + JoinWords(names) + ")"));
+            (guess.empty() ? "write " + vision::JoinAlternatives(names)
+                           : "did you mean '" + guess + "'? (one of " + vision::JoinAlternatives(names) + ")"));
     return false;
   }
 
@@ -327,10 +286,11 @@ void ParseUri(Checker& c, const YAML::Node& node, const std::string& key, const 
       }
       const std::string name = query.substr(8);
       if (std::find(kTestPatterns.begin(), kTestPatterns.end(), name) == kTestPatterns.end()) {
-        const std::string guess = Closest(name, kTestPatterns);
+        const std::string guess = vision::ClosestWord(name, kTestPatterns);
         c.Add(node.Mark(), key,
               "unknown test pattern '" + name + "'; " +
-                  (guess.empty() ? "write one of " + JoinWords(kTestPatterns) : "did you mean '" + guess + "'?"));
+                  (guess.empty() ? "write one of " + vision::JoinAlternatives(kTestPatterns)
+                                 : "did you mean '" + guess + "'?"));
         return;
       }
       s->location = name;

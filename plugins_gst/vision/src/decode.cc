@@ -36,38 +36,6 @@ namespace edgert::vision {
 
 namespace {
 
-// labels[id] when present, else "class <id>" — ModelConfig::Label's contract (model_config.h),
-// computed here so the decoders do not depend on the YAML parser's object file.
-std::string LabelOf(const ModelConfig& config, int class_id) {
-  if (class_id >= 0 && static_cast<size_t>(class_id) < config.labels.size()) {
-    return config.labels[static_cast<size_t>(class_id)];
-  }
-  return "class " + std::to_string(class_id);
-}
-
-// DecoderKindName's names (model_config.h), for messages.
-const char* KindName(DecoderKind kind) {
-  switch (kind) {
-    case DecoderKind::kNone:
-      return "none";
-    case DecoderKind::kSoftmaxTopK:
-      return "softmax-topk";
-    case DecoderKind::kTopK:
-      return "topk";
-    case DecoderKind::kYoloV8:
-      return "yolov8";
-    case DecoderKind::kYoloV5:
-      return "yolov5";
-    case DecoderKind::kSsd:
-      return "ssd";
-    case DecoderKind::kDbNet:
-      return "dbnet";
-    case DecoderKind::kArgMax:
-      return "argmax";
-  }
-  return "unknown";
-}
-
 std::string OutputName(const std::vector<std::string>& names, size_t index) {
   if (index < names.size() && !names[index].empty()) return names[index];
   return "output " + std::to_string(index);
@@ -77,19 +45,19 @@ std::string Quoted(const std::string& name) { return "'" + name + "'"; }
 
 Status ShapeError(const std::string& name, const Tensor& t, DecoderKind kind, const std::string& expected) {
   return InvalidArgument("output " + Quoted(name) + " has shape [" + ShapeToString(t.shape()) + "] but the " +
-                             KindName(kind) + " decoder expects " + expected,
+                             DecoderKindName(kind) + " decoder expects " + expected,
                          name);
 }
 
 Status CheckFloatHost(const std::string& name, const Tensor& t, DecoderKind kind) {
   if (!t.defined() || t.raw() == nullptr) {
-    return InvalidArgument(
-        "output " + Quoted(name) + " is empty; the " + std::string(KindName(kind)) + " decoder needs its host values",
-        name);
+    return InvalidArgument("output " + Quoted(name) + " is empty; the " + std::string(DecoderKindName(kind)) +
+                               " decoder needs its host values",
+                           name);
   }
   if (t.dtype() != DataType::kFloat32) {
-    return InvalidArgument("output " + Quoted(name) + " is " + DataTypeName(t.dtype()) + " but the " + KindName(kind) +
-                               " decoder expects float32",
+    return InvalidArgument("output " + Quoted(name) + " is " + DataTypeName(t.dtype()) + " but the " +
+                               DecoderKindName(kind) + " decoder expects float32",
                            name);
   }
   return Status::Ok();
@@ -100,8 +68,9 @@ Status GetOutput(const ModelConfig& config, const std::vector<Tensor>& outputs, 
                  size_t index, const Tensor** out, std::string* name) {
   const DecoderKind kind = config.decoder.kind;
   if (index >= outputs.size()) {
-    return InvalidArgument("the " + std::string(KindName(kind)) + " decoder needs output " + std::to_string(index) +
-                               " but the network has " + std::to_string(outputs.size()) + " output(s)",
+    return InvalidArgument("the " + std::string(DecoderKindName(kind)) + " decoder needs output " +
+                               std::to_string(index) + " but the network has " + std::to_string(outputs.size()) +
+                               " output(s)",
                            OutputName(names, index));
   }
   *name = OutputName(names, index);
@@ -155,7 +124,7 @@ Status DecodeClassifier(const ModelConfig& config, const std::vector<Tensor>& ou
   }
   std::stable_sort(ids.begin(), ids.end(), [&](int a, int b) { return scores[a] > scores[b]; });
   if (dc.top_k > 0 && ids.size() > static_cast<size_t>(dc.top_k)) ids.resize(static_cast<size_t>(dc.top_k));
-  for (int id : ids) results->classes.push_back(Classification{id, scores[id], LabelOf(config, id)});
+  for (int id : ids) results->classes.push_back(Classification{id, scores[id], config.Label(id)});
   return Status::Ok();
 }
 
@@ -169,7 +138,7 @@ struct Candidate {
 
 Status CheckTransform(const InputTransform& tr, DecoderKind kind) {
   if (tr.frame_width <= 0 || tr.frame_height <= 0 || !(tr.scale_x > 0.f) || !(tr.scale_y > 0.f)) {
-    return InvalidArgument("the " + std::string(KindName(kind)) +
+    return InvalidArgument("the " + std::string(DecoderKindName(kind)) +
                                " decoder needs the input transform of the "
                                "frame (frame " +
                                std::to_string(tr.frame_width) + "x" + std::to_string(tr.frame_height) + ", scale " +
@@ -216,7 +185,7 @@ void EmitDetections(const ModelConfig& config, const std::vector<Candidate>& can
   }
   for (int k : kept) {
     const Candidate& c = cands[k];
-    results->detections.push_back(Detection{c.x0, c.y0, c.x1, c.y1, c.class_id, c.score, LabelOf(config, c.class_id)});
+    results->detections.push_back(Detection{c.x0, c.y0, c.x1, c.y1, c.class_id, c.score, config.Label(c.class_id)});
   }
 }
 

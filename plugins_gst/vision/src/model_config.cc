@@ -23,6 +23,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "edgert/vision/config_text.h"
+
 namespace edgert::vision {
 
 namespace fs = std::filesystem;
@@ -69,51 +71,6 @@ std::string ModelConfig::Label(int class_id) const {
 }
 
 namespace {
-
-// Optimal string alignment distance (Levenshtein plus adjacent transpositions), case-insensitive.
-size_t EditDistance(const std::string& a, const std::string& b) {
-  auto lower = [](char c) { return std::tolower(static_cast<unsigned char>(c)); };
-  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
-  for (size_t i = 0; i <= a.size(); ++i) d[i][0] = i;
-  for (size_t j = 0; j <= b.size(); ++j) d[0][j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t cost = lower(a[i - 1]) == lower(b[j - 1]) ? 0 : 1;
-      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
-      if (i > 1 && j > 1 && lower(a[i - 1]) == lower(b[j - 2]) && lower(a[i - 2]) == lower(b[j - 1])) {
-        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
-      }
-    }
-  }
-  return d[a.size()][b.size()];
-}
-
-// The closest candidate when it is close enough to be a typo ("" otherwise). '_' and '-' are
-// treated alike (top_k vs top-k).
-std::string Closest(const std::string& word, const std::vector<std::string>& candidates) {
-  std::string normal = word;
-  std::replace(normal.begin(), normal.end(), '_', '-');
-  std::string best;
-  size_t best_distance = std::string::npos;
-  for (const std::string& c : candidates) {
-    const size_t d = EditDistance(normal, c);
-    if (d < best_distance) {
-      best_distance = d;
-      best = c;
-    }
-  }
-  const size_t limit = word.size() <= 3 ? 1 : word.size() <= 8 ? 2 : 3;
-  return best_distance <= limit ? best : std::string();
-}
-
-std::string JoinQuoted(const std::vector<std::string>& words) {
-  std::string s;
-  for (size_t i = 0; i < words.size(); ++i) {
-    if (i) s += i + 1 == words.size() ? " or " : ", ";
-    s += words[i];
-  }
-  return s;
-}
 
 // Collects errors with their marks; see the message format at the top of this file.
 class Errors {
@@ -260,14 +217,15 @@ class Reader {
           return true;
         }
       }
-      const std::string guess = Closest(node.Scalar(), words);
+      const std::string guess = ClosestWord(node.Scalar(), words);
       errors_->Add(node.Mark(), key,
                    "unknown value '" + node.Scalar() + "'; " +
-                       (guess.empty() ? "write " + JoinQuoted(words)
-                                      : "did you mean '" + guess + "'? (one of " + JoinQuoted(words) + ")"));
+                       (guess.empty() ? "write " + JoinAlternatives(words)
+                                      : "did you mean '" + guess + "'? (one of " + JoinAlternatives(words) + ")"));
       return false;
     }
-    errors_->Add(node.Mark(), key, std::string("expected one of ") + JoinQuoted(words) + ", got " + NodeKind(node));
+    errors_->Add(node.Mark(), key,
+                 std::string("expected one of ") + JoinAlternatives(words) + ", got " + NodeKind(node));
     return false;
   }
 
@@ -282,11 +240,11 @@ class Reader {
     for (const auto& kv : node) {
       const std::string name = kv.first.Scalar();
       if (std::find(known.begin(), known.end(), name) != known.end()) continue;
-      const std::string guess = Closest(name, known);
+      const std::string guess = ClosestWord(name, known);
       const std::string prefix = key.empty() ? "" : key + ".";
       errors_->Add(kv.first.Mark(), prefix + name,
-                   "unknown key; " +
-                       (guess.empty() ? "known keys here: " + JoinQuoted(known) : "did you mean '" + guess + "'?"));
+                   "unknown key; " + (guess.empty() ? "known keys here: " + JoinAlternatives(known)
+                                                    : "did you mean '" + guess + "'?"));
     }
     return true;
   }
@@ -355,7 +313,7 @@ std::vector<DecoderKind> KindsFor(NetworkType type) {
 std::string KindList(NetworkType type) {
   std::vector<std::string> words;
   for (DecoderKind k : KindsFor(type)) words.push_back(DecoderKindName(k));
-  return JoinQuoted(words);
+  return JoinAlternatives(words);
 }
 
 // Resolves `file` against the directory of the YAML at `yaml_path` (cwd when the path is empty),
@@ -510,7 +468,7 @@ void ParseDecoder(Reader& reader, Errors& errors, const YAML::Node& node, Decode
     for (DecoderKind k : o.kinds) names.push_back(DecoderKindName(k));
     errors.Add(node[o.key].Mark(), std::string("decoder.") + o.key,
                std::string("is not used by the '") + DecoderKindName(d->kind) + "' decoder (only by " +
-                   JoinQuoted(names) + "); remove it");
+                   JoinAlternatives(names) + "); remove it");
   }
 }
 
