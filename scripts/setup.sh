@@ -17,7 +17,7 @@ apt_packages=(
   libgstrtspserver-1.0-dev gstreamer1.0-plugins-ugly
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   googletest libgtest-dev
-  clang libclang-rt-14-dev
+  clang libclang-rt-14-dev valgrind
   dpkg-dev file
 )
 # 2. The PyPI packages: module name, pip requirement, and the version the module must report
