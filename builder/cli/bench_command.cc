@@ -205,7 +205,7 @@ int RunBenchCommand(const std::vector<std::string>& args) {
     if (!meta.ok()) return Fail(meta.status());
     backend = meta->device.backend == "cuda" ? "cuda" : "cpu";
   } else {
-    StatusOr<std::string> resolved = ResolveBackend(o.device);
+    StatusOr<std::string> resolved = ResolveBackend(&o.device);
     if (!resolved.ok()) return Fail(resolved.status());
     backend = *resolved;
   }

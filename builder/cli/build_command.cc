@@ -21,7 +21,7 @@ namespace edgert {
 
 const char kBuildHelp[] =
     "usage: edgert build MODEL.onnx (-o OUT.plan | --cache) [--cache-dir DIR] [--shapes NAME:DIMS[,...]]\n"
-    "                    [--device cpu|cuda|auto] [--fp16] [--int8 --calib DIR [--calib-batches N]\n"
+    "                    [--device cpu|cuda|auto] [--fp16|--best] [--int8 --calib DIR [--calib-batches N]\n"
     "                    [--calibrator entropy|percentile|minmax] [--calib-cache FILE] [--int8-error-budget X]]\n"
     "\n"
     "Builds the model for this machine's GPU (or the reference CPU backend) and writes the plan: its\n"
@@ -198,8 +198,8 @@ int RunBuildCommand(const std::vector<std::string>& args) {
     Status s = ParseShapesOption(b.shapes_text, &options.shapes);
     if (!s.ok()) return Usage(s.message(), "build");
   }
+  StatusOr<std::string> backend = ResolveBackend(&b.device);
   options.precision = b.device.fp16 ? Precision::kFp16 : Precision::kFp32;
-  StatusOr<std::string> backend = ResolveBackend(b.device);
   if (!backend.ok()) return Fail(backend.status());
   StatusOr<DeviceKey> device_key = BackendDeviceKey(*backend);
   if (!device_key.ok()) return Fail(device_key.status());

@@ -20,6 +20,10 @@ bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptio
     options->fp16 = true;
     return true;
   }
+  if (a == "--best") {
+    options->best = true;
+    return true;
+  }
   if (a == "--tactic-level" || a == "--timing-cache" || a == "--max-workspace") {
     if (*i + 1 >= args.size()) {
       *error = a + " needs a value";
@@ -69,7 +73,8 @@ bool CudaAvailable() {
 
 }  // namespace
 
-StatusOr<std::string> ResolveBackend(const DeviceOptions& options) {
+StatusOr<std::string> ResolveBackend(DeviceOptions* device) {
+  const DeviceOptions& options = *device;
   std::string backend = options.device;
   if (backend == "auto") backend = CudaAvailable() ? "cuda" : "cpu";
   if (backend == "cuda" && !CudaAvailable()) {
@@ -82,6 +87,7 @@ StatusOr<std::string> ResolveBackend(const DeviceOptions& options) {
   if (backend == "cpu" && options.fp16) {
     return InvalidArgument("--fp16 needs the CUDA backend; the reference CPU engine runs FP32 only");
   }
+  if (options.best && backend == "cuda") device->fp16 = true;
   return backend;
 }
 

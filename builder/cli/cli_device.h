@@ -20,10 +20,11 @@ namespace edgert {
 
 // The options every running/building command shares.
 struct DeviceOptions {
-  std::string device = "auto";  // cpu | cuda | auto (cuda when this build has it and a GPU is visible)
-  bool fp16 = false;            // CUDA only
-  int tactic_level = 1;         // CUDA: 0 heuristics only, 1 time the top candidates, 2 time all
-  std::string timing_cache;     // CUDA: timing cache file ("" = none)
+  std::string device = "auto";     // cpu | cuda | auto (cuda when this build has it and a GPU is visible)
+  bool fp16 = false;               // CUDA only
+  bool best = false;               // --best: the fastest precision the backend runs (fp16 on CUDA, fp32 on the CPU)
+  int tactic_level = 1;            // CUDA: 0 heuristics only, 1 time the top candidates, 2 time all
+  std::string timing_cache;        // CUDA: timing cache file ("" = none)
   int64_t max_workspace_mib = 64;  // CUDA: scratch memory one layer may use
 };
 
@@ -32,18 +33,19 @@ struct DeviceOptions {
 bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptions* options, std::string* error);
 
 // Help text lines for the two options (a literal, so help pages can concatenate it).
-#define EDGERT_DEVICE_OPTIONS_HELP                                                                      \
+#define EDGERT_DEVICE_OPTIONS_HELP                                                                       \
   "  --device cpu|cuda|auto  the backend (default auto: cuda when this build has the CUDA backend and\n" \
-  "                          a GPU is visible, else the reference CPU engine)\n"                          \
-  "  --fp16                  run float layers in FP16 (CUDA; FP32 accumulation, FP32 inputs/outputs)\n" \
+  "                          a GPU is visible, else the reference CPU engine)\n"                         \
+  "  --fp16                  run float layers in FP16 (CUDA; FP32 accumulation, FP32 inputs/outputs)\n"  \
+  "  --best                  the fastest precision the backend runs: fp16 on CUDA, fp32 on the CPU\n"    \
   "  --tactic-level 0|1|2    CUDA: 0 takes the libraries' heuristic choice per layer (fastest build),\n" \
-  "                          1 times the top candidates of each layer (default), 2 times all of them\n" \
-  "  --timing-cache FILE     CUDA: reuse and extend earlier tactic choices (any model, this GPU)\n" \
+  "                          1 times the top candidates of each layer (default), 2 times all of them\n"  \
+  "  --timing-cache FILE     CUDA: reuse and extend earlier tactic choices (any model, this GPU)\n"      \
   "  --max-workspace MIB     CUDA: scratch memory one layer may use (default 64; less for Jetsons)\n"
 
 // "cpu" or "cuda" for `options` on this machine; an error for --device cuda without a CUDA build or
-// a visible GPU, or --fp16 on the CPU backend.
-StatusOr<std::string> ResolveBackend(const DeviceOptions& options);
+// a visible GPU, or --fp16 on the CPU backend. --best turns on fp16 when the backend is cuda.
+StatusOr<std::string> ResolveBackend(DeviceOptions* options);
 // The device key plans for `backend` are built for ("cpu", or the first GPU's key).
 StatusOr<DeviceKey> BackendDeviceKey(const std::string& backend);
 

@@ -383,8 +383,8 @@ int RunPlan(const Options& o, const std::map<std::string, Shape>& shapes) {
   return RunAndReport(o.model, OutputNames(net), **runner, inputs, o);
 }
 
-int RunModel(const Options& o, const std::map<std::string, Shape>& shapes) {
-  StatusOr<std::string> backend = ResolveBackend(o.device);
+int RunModel(Options o, const std::map<std::string, Shape>& shapes) {
+  StatusOr<std::string> backend = ResolveBackend(&o.device);
   if (!backend.ok()) return Fail(backend.status());
   // The model's inputs (names, dtypes, declared shapes) decide how files and random inputs match.
   StatusOr<Graph> graph = ImportOnnxFile(o.model);

@@ -99,9 +99,9 @@ TEST_F(BuilderCliPlan, BuildInspectAndRunMatchTheModel) {
 
   r = RunCli(dir_, "inspect " + Q(plan_));
   ASSERT_EQ(r.code, 0) << r.out << r.err;
-  for (const char* word : {"format version:     1", "device:             cpu", "usable here:        yes", "MatMul",
-                           "Relu", "'w' float32 16x8 const", "'y' float32 3x8", "totals: 3 layers, 6 tensors",
-                           "@arena+", "memory: arena "}) {
+  for (const char* word :
+       {"format version:     1", "device:             cpu", "usable here:        yes", "MatMul", "Relu",
+        "'w' float32 16x8 const", "'y' float32 3x8", "totals: 3 layers, 6 tensors", "@arena+", "memory: arena "}) {
     EXPECT_TRUE(Contains(r.out, word)) << word << "\n" << r.out;
   }
   EXPECT_TRUE(Contains(r.out, meta->model_hash)) << r.out;
@@ -148,6 +148,19 @@ TEST_F(BuilderCliPlan, BuildInspectAndRunMatchTheModel) {
   r = RunCli(dir_, "run " + Q(dir_.File("mlp.bin")) + " --inputs " + Q(dir_.File("x.npy")) + " --compare " +
                        Q(dir_.File("ref")) + " --rtol 0");
   EXPECT_EQ(r.code, 0) << r.out << r.err;
+}
+
+// --best is the fastest precision the backend runs: on the CPU reference engine that is FP32 (where
+// --fp16 is refused), so the plan records fp32.
+TEST_F(BuilderCliPlan, BestOnTheCpuBuildsAnFp32Plan) {
+  CliResult r = RunCli(dir_, "build " + Q(model_) + " -o " + Q(plan_) + " --device cpu --best");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  StatusOr<PlanMetadata> meta = ReadPlanMetadata(plan_);
+  ASSERT_TRUE(meta.ok()) << meta.status().ToString();
+  EXPECT_EQ(meta->precision, Precision::kFp32);
+  r = RunCli(dir_, "build " + Q(model_) + " -o " + Q(plan_) + " --device cpu --fp16");
+  EXPECT_NE(r.code, 0);
+  EXPECT_TRUE(Contains(r.err, "--fp16 needs the CUDA backend")) << r.err;
 }
 
 TEST_F(BuilderCliPlan, PlanInputsMustMatchTheFixedShapes) {
