@@ -111,7 +111,6 @@ TEST(SessionGpu, MatchesTheCpuSessionInFp32AndFp16) {
   }
 }
 
-
 // SetOutputToHost(0, false): Run() makes no device-to-host copy, OutputBuffer(0) is device memory
 // holding the output (copied back here and compared with a run that copies), and turning the copy
 // back on restores it.

@@ -164,9 +164,8 @@ Status NmsCuda(const float* boxes, const float* scores, const int* class_ids, in
     status = CudaCheck(cudaMemcpyAsync(&host_count, count, sizeof(int), cudaMemcpyDeviceToHost, s),
                        "cudaMemcpyAsync(num_kept)");
   }
-  const Status free_status = caller_scratch != nullptr
-                                 ? Status::Ok()
-                                 : CudaCheck(cudaFreeAsync(scratch, s), "cudaFreeAsync(NmsCuda scratch)");
+  const Status free_status =
+      caller_scratch != nullptr ? Status::Ok() : CudaCheck(cudaFreeAsync(scratch, s), "cudaFreeAsync(NmsCuda scratch)");
   const Status sync_status = CudaCheck(cudaStreamSynchronize(s), "cudaStreamSynchronize");
   EDGERT_RETURN_IF_ERROR(status);
   EDGERT_RETURN_IF_ERROR(free_status);

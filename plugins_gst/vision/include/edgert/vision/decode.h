@@ -68,8 +68,8 @@ std::vector<int> Nms(const std::vector<float>& boxes, const std::vector<float>& 
 // Scratch (NmsCudaScratchBytes(n)) is `scratch` when given (device memory of at least
 // `scratch_bytes` >= NmsCudaScratchBytes(n); nothing is allocated), else it comes from the
 // stream-ordered allocator (cudaMallocAsync). Unsupported in a build without CUDA.
-Status NmsCuda(const float* boxes, const float* scores, const int* class_ids, int n, float iou_threshold,
-               int* keep, int* num_kept, void* stream, void* scratch = nullptr, size_t scratch_bytes = 0);
+Status NmsCuda(const float* boxes, const float* scores, const int* class_ids, int n, float iou_threshold, int* keep,
+               int* num_kept, void* stream, void* scratch = nullptr, size_t scratch_bytes = 0);
 
 // Device scratch for DecodeDetectionsCuda: candidate keys, per-anchor boxes, the radix sort's
 // temporary storage, NmsCuda's mask and a pinned host block for the results. Reserve() allocates it
@@ -85,7 +85,7 @@ class DetectionWorkspace {
   DetectionWorkspace& operator=(const DetectionWorkspace&) = delete;
 
   Status Reserve(int64_t anchors);
-  int64_t capacity() const { return anchors_; }  // anchors reserved so far
+  int64_t capacity() const { return anchors_; }         // anchors reserved so far
   int64_t allocations() const { return allocations_; }  // Reserve() calls that allocated
 
   // Internal layout, used by DecodeDetectionsCuda.
