@@ -206,8 +206,12 @@ TEST(VisionDecodeGpu, RandomHeadsMatchTheHostDecode) {
                            << max_detections << " labels " << labels);
               const ModelConfig config = DetectorConfig(layout.kind, labels, threshold, agnostic, max_detections);
               const size_t count = ExpectSameAsDecode(config, head.values, head.shape, &workspace);
-              if (threshold > 1.f) EXPECT_EQ(count, 0u);
-              if (threshold < 0.9f && anchors == 8400 && max_detections == 0 && !agnostic) EXPECT_GT(count, 100u);
+              if (threshold > 1.f) {
+                EXPECT_EQ(count, 0u);
+              }
+              if (threshold < 0.9f && anchors == 8400 && max_detections == 0 && !agnostic) {
+                EXPECT_GT(count, 100u);
+              }
             }
           }
         }
