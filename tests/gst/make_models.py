@@ -7,7 +7,7 @@ classifier.yaml  classifier config: 48x32 stretch, rgb, mean/std, labels a..e, s
 static.onnx      the same network with a fixed input [1,3,32,32] (usable without a config)
 einsum.onnx      x[1,3,8,8] -> Einsum (an op edgert does not support)
 bad_key.yaml     the classifier config with an unknown key `bogus-key`
-detector.onnx    YOLOv8-style head: x[1,3,64,64] -> Conv8x8 stride 8 (3->4+3) -> [1,7,64] -> Sigmoid,
+detector.onnx    YOLOv8-style head: x[N,3,64,64] -> Conv8x8 stride 8 (3->4+3) -> [N,7,64] -> Sigmoid,
                  rows scaled to cx,cy in [0,64), w,h in [4,36), 3 class scores; random weights
 detector.yaml    yolov8 detector config for it: 64x64 letterbox, labels p,q,r, threshold 0.5
 """
@@ -68,7 +68,7 @@ def einsum(path):
 
 
 def detector(path):
-    """A tiny YOLOv8-style detector: output [1, 4+C, N] (C = 3, N = 64 anchors on an 8x8 grid)."""
+    """A tiny YOLOv8-style detector: output [B, 4+C, N] (C = 3, N = 64 anchors on an 8x8 grid)."""
     rng = np.random.default_rng(11)
     channels = 4 + 3
     w = (rng.standard_normal((channels, 3, 8, 8)) * 0.3).astype(np.float32)
@@ -85,10 +85,10 @@ def detector(path):
     ]
     graph = helper.make_graph(
         nodes, "detector",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 64, 64])],
-        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, [1, channels, 64])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 64, 64])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["N", channels, 64])],
         [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b"),
-         numpy_helper.from_array(np.array([1, channels, 64], dtype=np.int64), "shape"),
+         numpy_helper.from_array(np.array([0, channels, 64], dtype=np.int64), "shape"),
          numpy_helper.from_array(scale, "scale"), numpy_helper.from_array(offset, "offset")])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
     onnx.checker.check_model(model)
