@@ -25,6 +25,7 @@
 
 #include "edgert/vision/config_text.h"
 #include "edgert/vision/model_config.h"
+#include "edgert/vision/yaml_errors.h"
 
 namespace edgert::app {
 
@@ -48,51 +49,16 @@ const char* SinkTypeName(SinkType type) {
 
 namespace {
 
-const char* NodeKind(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return "a scalar";
-    case YAML::NodeType::Null:
-      return "empty";
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "undefined";
-}
-
-class Checker {
+// The shared error collector plus the typed readers of the app config.
+class Checker : public vision::YamlErrors {
  public:
-  explicit Checker(std::string path) : path_(std::move(path)) {}
-
-  void Add(const YAML::Mark& mark, const std::string& key, const std::string& what) {
-    std::ostringstream s;
-    s << path_;
-    if (!mark.is_null()) s << ':' << mark.line + 1 << ':' << mark.column + 1;
-    s << ": ";
-    if (!key.empty()) s << "key '" << key << "': ";
-    s << what;
-    lines_.push_back(s.str());
-  }
-  void AddLines(const std::string& text) {
-    std::istringstream in(text);
-    std::string line;
-    while (std::getline(in, line)) lines_.push_back(line);
-  }
-  bool empty() const { return lines_.empty(); }
-  std::string Joined() const {
-    std::string s;
-    for (size_t i = 0; i < lines_.size(); ++i) s += (i ? "\n" : "") + lines_[i];
-    return s;
-  }
+  explicit Checker(std::string path) : YamlErrors(std::move(path)) {}
 
   bool Map(const YAML::Node& node, const std::string& key, const std::vector<std::string>& known) {
     if (!node.IsMap()) {
       Add(node.Mark(), key,
-          std::string("expected a mapping, got ") + NodeKind(node) + "; write the keys indented below '" + key + ":'");
+          std::string("expected a mapping, got ") + vision::YamlNodeKind(node) + "; write the keys indented below '" +
+              key + ":'");
       return false;
     }
     for (const auto& kv : node) {
@@ -109,8 +75,9 @@ class Checker {
   bool String(const YAML::Node& node, const std::string& key, std::string* out) {
     if (!node.IsScalar() || node.Scalar().empty()) {
       Add(node.Mark(), key,
-          std::string("expected a non-empty string, got ") + (node.IsScalar() ? "an empty one" : NodeKind(node)) +
-              "; write e.g. " + key.substr(key.rfind('.') + 1) + ": value");
+          std::string("expected a non-empty string, got ") +
+              (node.IsScalar() ? "an empty one" : vision::YamlNodeKind(node)) + "; write e.g. " +
+              key.substr(key.rfind('.') + 1) + ": value");
       return false;
     }
     *out = node.Scalar();
@@ -120,7 +87,8 @@ class Checker {
   bool Int(const YAML::Node& node, const std::string& key, long lo, long hi, int* out) {
     const std::string range = std::to_string(lo) + ".." + std::to_string(hi);
     if (!node.IsScalar()) {
-      Add(node.Mark(), key, std::string("expected an integer, got ") + NodeKind(node) + "; write a number in " + range);
+      Add(node.Mark(), key,
+          std::string("expected an integer, got ") + vision::YamlNodeKind(node) + "; write a number in " + range);
       return false;
     }
     const std::string& text = node.Scalar();
@@ -147,14 +115,15 @@ class Checker {
       if (t == "false" || t == "no" || t == "off") return *out = false, true;
     }
     Add(node.Mark(), key,
-        "'" + (node.IsScalar() ? node.Scalar() : std::string(NodeKind(node))) +
+        "'" + (node.IsScalar() ? node.Scalar() : std::string(vision::YamlNodeKind(node))) +
             "' is not a boolean; write true or false");
     return false;
   }
 
   bool Enum(const YAML::Node& node, const std::string& key, const std::vector<std::string>& names, std::string* out) {
     if (!node.IsScalar()) {
-      Add(node.Mark(), key, "expected one of " + vision::JoinAlternatives(names) + ", got " + NodeKind(node));
+      Add(node.Mark(), key,
+          "expected one of " + vision::JoinAlternatives(names) + ", got " + vision::YamlNodeKind(node));
       return false;
     }
     if (std::find(names.begin(), names.end(), node.Scalar()) != names.end()) {
@@ -168,10 +137,6 @@ class Checker {
                            : "did you mean '" + guess + "'? (one of " + vision::JoinAlternatives(names) + ")"));
     return false;
   }
-
- private:
-  std::string path_;
-  std::vector<std::string> lines_;
 };
 
 std::string Resolve(const std::string& yaml_path, const std::string& file) {
@@ -306,7 +271,8 @@ void ParseUri(Checker& c, const YAML::Node& node, const std::string& key, const 
 void ParseSources(Checker& c, const YAML::Node& node, const std::string& path, bool check_files, AppConfig* app) {
   if (!node.IsSequence() || node.size() == 0) {
     c.Add(node.Mark(), "sources",
-          std::string("expected a non-empty list, got ") + (node.IsSequence() ? "an empty one" : NodeKind(node)) +
+          std::string("expected a non-empty list, got ") +
+              (node.IsSequence() ? "an empty one" : vision::YamlNodeKind(node)) +
               "; write sources: [{name: cam0, uri: v4l2:///dev/video0}]");
     return;
   }
@@ -342,7 +308,7 @@ void ParseSources(Checker& c, const YAML::Node& node, const std::string& path, b
       if (!f.IsScalar() || !ParseFramerate(f.Scalar(), &s.fps_num, &s.fps_den) ||
           static_cast<double>(s.fps_num) / s.fps_den > 1000.0) {
         c.Add(f.Mark(), key + ".framerate",
-              "'" + (f.IsScalar() ? f.Scalar() : std::string(NodeKind(f))) +
+              "'" + (f.IsScalar() ? f.Scalar() : std::string(vision::YamlNodeKind(f))) +
                   "' is not a frame rate; write frames per second in 1..1000, e.g. 30 or 30000/1001");
         s.fps_num = 0;
         s.fps_den = 1;
@@ -432,8 +398,8 @@ void ParseInference(Checker& c, const YAML::Node& node, const std::string& path,
 void ParseSinks(Checker& c, const YAML::Node& node, const std::string& path, AppConfig* app) {
   if (!node.IsSequence() || node.size() == 0) {
     c.Add(node.Mark(), "sinks",
-          std::string("expected a non-empty list, got ") + (node.IsSequence() ? "an empty one" : NodeKind(node)) +
-              "; write sinks: [{type: display}]");
+          std::string("expected a non-empty list, got ") +
+              (node.IsSequence() ? "an empty one" : vision::YamlNodeKind(node)) + "; write sinks: [{type: display}]");
     return;
   }
   for (size_t i = 0; i < node.size(); ++i) {
@@ -505,7 +471,7 @@ StatusOr<AppConfig> ParseAppConfig(const std::string& yaml_text, const std::stri
   try {
     if (!root.IsMap()) {
       c.Add(root.Mark(), "",
-            std::string("the app config must be a mapping, got ") + NodeKind(root) +
+            std::string("the app config must be a mapping, got ") + vision::YamlNodeKind(root) +
                 "; write the keys sources, inference and sinks");
       return InvalidArgument(c.Joined(), name);
     }
@@ -524,7 +490,7 @@ StatusOr<AppConfig> ParseAppConfig(const std::string& yaml_text, const std::stri
         const double seconds = v.IsScalar() ? std::strtod(v.Scalar().c_str(), &end) : 0.0;
         if (!v.IsScalar() || v.Scalar().empty() || *end != '\0' || !(seconds > 0.0 && seconds <= 86400.0)) {
           c.Add(v.Mark(), "telemetry.interval-seconds",
-                "'" + (v.IsScalar() ? v.Scalar() : std::string(NodeKind(v))) +
+                "'" + (v.IsScalar() ? v.Scalar() : std::string(vision::YamlNodeKind(v))) +
                     "' is not a positive number of seconds; write e.g. 5");
         } else {
           app.telemetry_interval_s = seconds;

@@ -24,6 +24,7 @@
 #include <sstream>
 
 #include "edgert/vision/config_text.h"
+#include "edgert/vision/yaml_errors.h"
 
 namespace edgert::vision {
 
@@ -72,47 +73,8 @@ std::string ModelConfig::Label(int class_id) const {
 
 namespace {
 
-// Collects errors with their marks; see the message format at the top of this file.
-class Errors {
- public:
-  explicit Errors(std::string path) : path_(std::move(path)) {}
-
-  void Add(const YAML::Mark& mark, const std::string& key, const std::string& what) {
-    std::ostringstream s;
-    s << path_;
-    if (!mark.is_null()) s << ':' << mark.line + 1 << ':' << mark.column + 1;
-    s << ": ";
-    if (!key.empty()) s << "key '" << key << "': ";
-    s << what;
-    lines_.push_back(s.str());
-  }
-  bool empty() const { return lines_.empty(); }
-  std::string Joined() const {
-    std::string s;
-    for (size_t i = 0; i < lines_.size(); ++i) s += (i ? "\n" : "") + lines_[i];
-    return s;
-  }
-
- private:
-  std::string path_;
-  std::vector<std::string> lines_;
-};
-
-const char* NodeKind(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Map:
-      return "a mapping";
-    case YAML::NodeType::Sequence:
-      return "a list";
-    case YAML::NodeType::Scalar:
-      return "a scalar";
-    case YAML::NodeType::Null:
-      return "empty";
-    case YAML::NodeType::Undefined:
-      break;
-  }
-  return "undefined";
-}
+// Errors collect with their marks; see the message format at the top of this file.
+using Errors = YamlErrors;
 
 // Typed readers: each returns false (after adding an error) when the value does not convert.
 class Reader {
@@ -122,7 +84,7 @@ class Reader {
   bool String(const YAML::Node& node, const std::string& key, std::string* out) {
     if (!node.IsScalar()) {
       errors_->Add(node.Mark(), key,
-                   std::string("expected a string, got ") + NodeKind(node) + "; write e.g. " + key + ": value");
+                   std::string("expected a string, got ") + YamlNodeKind(node) + "; write e.g. " + key + ": value");
       return false;
     }
     *out = node.Scalar();
@@ -132,7 +94,7 @@ class Reader {
   bool Int(const YAML::Node& node, const std::string& key, long lo, long hi, int* out) {
     if (!node.IsScalar()) {
       errors_->Add(node.Mark(), key,
-                   std::string("expected an integer, got ") + NodeKind(node) + "; write e.g. " + key + ": " +
+                   std::string("expected an integer, got ") + YamlNodeKind(node) + "; write e.g. " + key + ": " +
                        std::to_string(lo));
       return false;
     }
@@ -160,7 +122,7 @@ class Reader {
   bool Float(const YAML::Node& node, const std::string& key, float* out) {
     if (!node.IsScalar()) {
       errors_->Add(node.Mark(), key,
-                   std::string("expected a number, got ") + NodeKind(node) + "; write e.g. " + key + ": 0.5");
+                   std::string("expected a number, got ") + YamlNodeKind(node) + "; write e.g. " + key + ": 0.5");
       return false;
     }
     double v = 0.0;
@@ -199,7 +161,7 @@ class Reader {
       }
     }
     errors_->Add(node.Mark(), key,
-                 "'" + (node.IsScalar() ? node.Scalar() : std::string(NodeKind(node))) +
+                 "'" + (node.IsScalar() ? node.Scalar() : std::string(YamlNodeKind(node))) +
                      "' is not a boolean; write true or false");
     return false;
   }
@@ -225,16 +187,16 @@ class Reader {
       return false;
     }
     errors_->Add(node.Mark(), key,
-                 std::string("expected one of ") + JoinAlternatives(words) + ", got " + NodeKind(node));
+                 std::string("expected one of ") + JoinAlternatives(words) + ", got " + YamlNodeKind(node));
     return false;
   }
 
   // A mapping whose keys are all in `known`; unknown keys are reported (with a suggestion).
   bool Map(const YAML::Node& node, const std::string& key, const std::vector<std::string>& known) {
     if (!node.IsMap()) {
-      errors_->Add(
-          node.Mark(), key,
-          std::string("expected a mapping, got ") + NodeKind(node) + "; write the keys indented below '" + key + ":'");
+      errors_->Add(node.Mark(), key,
+                   std::string("expected a mapping, got ") + YamlNodeKind(node) + "; write the keys indented below '" +
+                       key + ":'");
       return false;
     }
     for (const auto& kv : node) {
@@ -353,8 +315,8 @@ void ParseMeanStd(Reader& reader, Errors& errors, const YAML::Node& node, const 
     }
   } else {
     errors.Add(node.Mark(), key,
-               std::string("expected a number or a list of 3 numbers, got ") + NodeKind(node) + "; write e.g. " + key +
-                   ": [0.5, 0.5, 0.5]");
+               std::string("expected a number or a list of 3 numbers, got ") + YamlNodeKind(node) + "; write e.g. " +
+                   key + ": [0.5, 0.5, 0.5]");
     return;
   }
   for (size_t i = 0; i < values.size(); ++i) {
@@ -483,7 +445,7 @@ void ParseLabels(Reader& reader, Errors& errors, const YAML::Node& node, const s
   }
   if (!node.IsScalar()) {
     errors.Add(node.Mark(), "labels",
-               std::string("expected a file name or a list, got ") + NodeKind(node) +
+               std::string("expected a file name or a list, got ") + YamlNodeKind(node) +
                    "; write labels: labels.txt (one label per line) or labels: [cat, dog]");
     return;
   }
@@ -526,7 +488,7 @@ StatusOr<ModelConfig> ParseModelConfig(const std::string& yaml_text, const std::
     Reader reader(&errors);
     if (!root.IsMap()) {
       errors.Add(root.Mark(), "",
-                 std::string("the model config must be a mapping, got ") + NodeKind(root) +
+                 std::string("the model config must be a mapping, got ") + YamlNodeKind(root) +
                      "; write keys such as 'type: classifier' and 'input:'");
       return InvalidArgument(errors.Joined(), name);
     }
