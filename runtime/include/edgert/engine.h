@@ -43,8 +43,9 @@ namespace edgert {
 struct IOTensorInfo {
   std::string name;
   DataType dtype = DataType::kUndefined;
-  Shape shape;  // fixed
+  Shape shape;  // fixed; with a batch profile, the shape at the profile's max batch
   bool is_input = false;
+  bool batched = false;  // with a batch profile: dim 0 is the batch (it follows SetBatchSize)
 };
 
 class ExecutionContext;
@@ -77,6 +78,9 @@ class Engine : public std::enable_shared_from_this<Engine> {
   StatusOr<std::unique_ptr<ExecutionContext>> CreateContext(void* arena = nullptr, size_t bytes = 0) const;
 
   const NetworkDef& network() const { return network_; }
+  // The batch-dimension optimization profile (disabled for fixed shapes). The arena is planned at
+  // its max, so every context can run any batch in [min, max] (ExecutionContext::SetBatchSize).
+  const BatchProfile& profile() const { return network_.profile; }
   // Where every tensor lives in the arena, and which layers the plan elides.
   const NetworkMemoryPlan& memory_plan() const { return memory_plan_; }
   // Network tensor index of I/O tensor `index`.
@@ -100,6 +104,21 @@ class ExecutionContext {
   ~ExecutionContext();
   ExecutionContext(const ExecutionContext&) = delete;
   ExecutionContext& operator=(const ExecutionContext&) = delete;
+
+  // Batch profiles (the engine's profile() is enabled): the batch the next Enqueue() runs, in
+  // [min, max]; a new context runs at max. Changing it re-makes the context's kernels for the new
+  // shapes (allocations happen here, never in Enqueue()); the arena and the bindings stay. Bound
+  // buffers must then hold the shapes TensorShape() gives. Error for an engine without a profile
+  // (unless `batch` equals its fixed batch) or a batch outside the profile.
+  Status SetBatchSize(int64_t batch);
+  // The batch the context runs at: the profile's current batch, or dim 0 of the first input for a
+  // fixed-shape engine (0 for a rank-0 input).
+  int64_t batch_size() const { return batch_; }
+  // TensorRT's habit: the input's shape must equal the engine's except dim 0 of a batched input,
+  // which sets the batch (SetBatchSize). Error naming the input and the allowed shapes otherwise.
+  Status SetInputShape(const std::string& name, const Shape& shape);
+  // Shape of I/O tensor `index` at the current batch.
+  Shape TensorShape(int io_index) const;
 
   // Binds I/O tensor `name` to `data` (dtype and shape are the engine's). Error naming the tensor
   // for an unknown name or a null pointer.
@@ -126,7 +145,13 @@ class ExecutionContext {
   friend class Engine;
   explicit ExecutionContext(std::shared_ptr<const Engine> engine) : engine_(std::move(engine)) {}
 
+  // Views of every tensor of `net` (the engine's network or a batch specialization of it) at the
+  // memory plan's offsets, and a kernel per layer.
+  Status Bind(const NetworkDef& net);
+
   std::shared_ptr<const Engine> engine_;
+  NetworkDef specialized_;  // the network at batch_ when it is not the engine's (max) batch
+  int64_t batch_ = 0;
   void* owned_arena_ = nullptr;  // std::aligned_alloc'ed when the context owns its arena; freed in the destructor
   char* arena_ = nullptr;
   std::vector<Tensor> tensors_;  // one per network tensor: constants, and views into the arena

@@ -8,6 +8,7 @@
 
 #include "edgert/attributes.h"
 #include "edgert/op_type.h"
+#include "edgert/status.h"
 #include "edgert/tensor.h"
 
 namespace edgert {
@@ -37,11 +38,45 @@ struct LayerDef {
   std::vector<int32_t> outputs;  // tensor indices
 };
 
+// One element of an integer constant whose value is the batch size (a Reshape's target shape,
+// an Expand's shape, ...): SpecializeBatch() writes the batch there.
+struct BatchValue {
+  int32_t tensor = -1;  // a constant of dtype int32 or int64
+  int64_t element = 0;  // flat index into it
+};
+
+// An optimization profile for the batch dimension (TensorRT's min/opt/max for dim 0): the network
+// runs at any batch in [min, max]. The NetworkDef's shapes and batch values are those of `max`,
+// so a memory plan made from it holds every batch in the profile. The builder derives it by
+// building the model at several batch sizes and checking that only dim 0 of some tensors and some
+// integer constant elements follow the batch (everything else identical); see SpecializeBatch().
+struct BatchProfile {
+  int64_t min = 0;  // all 0: no profile, the shapes are fixed
+  int64_t opt = 0;  // the batch the builder tuned for (tactic timing)
+  int64_t max = 0;
+  std::vector<int32_t> batch_tensors;  // tensors whose dim 0 is the batch, ascending
+  std::vector<BatchValue> batch_values;
+  bool enabled() const { return max > 0; }
+};
+
 struct NetworkDef {
   std::vector<TensorDef> tensors;
   std::vector<LayerDef> layers;  // in execution order
   std::vector<int32_t> inputs;   // graph inputs, in the model's order
   std::vector<int32_t> outputs;  // graph outputs, in the model's order
+  BatchProfile profile;          // disabled unless built with min/opt/max shapes
 };
+
+// Checks `net.profile` against `net`: 1 <= min <= opt <= max; every batch tensor exists, is not a
+// constant, has rank >= 1 and dim 0 == max; every batch value is an element of an int32/int64
+// constant equal to max; at least one graph input is a batch tensor. Ok for a network without a
+// profile. Errors (kCorrupt) name the tensor.
+Status ValidateBatchProfile(const NetworkDef& net);
+
+// The network at `batch` (min <= batch <= max of its profile): dim 0 of every batch tensor and
+// every batch value become `batch` (those constants get their own bytes; other constants stay
+// shared). The result has no profile (fixed shapes). Errors: a network without a profile, a batch
+// outside [min, max] (the message gives the range).
+StatusOr<NetworkDef> SpecializeBatch(const NetworkDef& net, int64_t batch);
 
 }  // namespace edgert

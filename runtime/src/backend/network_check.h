@@ -26,4 +26,23 @@ Status CheckTensorAddress(const std::vector<IOTensorInfo>& io, int index, const 
 // Enqueue(): every I/O tensor bound; the error names the first unbound one.
 Status CheckAllBound(const std::vector<IOTensorInfo>& io, const std::vector<void*>& bindings);
 
+// The I/O tensors of `net` (inputs, then outputs), with IOTensorInfo::batched from its profile.
+std::vector<IOTensorInfo> NetworkIOTensors(const NetworkDef& net);
+
+// SetBatchSize(batch): ok when `batch` lies in the profile, or, without a profile, equals
+// `fixed_batch` (the engine's only batch); otherwise an error giving the allowed range.
+Status CheckBatchSize(const BatchProfile& profile, int64_t fixed_batch, int64_t batch);
+
+// SetInputShape(name, shape): the batch `shape` asks for (-1 for an input whose dim 0 is not the
+// batch: the shape is the engine's and changes nothing). `shape` must equal the engine's shape of
+// input `name` except dim 0 of a batched input; errors name the input and the allowed shapes.
+StatusOr<int64_t> BatchOfInputShape(const std::vector<IOTensorInfo>& io, const BatchProfile& profile,
+                                    const std::string& name, const Shape& shape);
+
+// The shape of `info` at `batch` (its own shape unless it is batched).
+Shape IOShapeAtBatch(const IOTensorInfo& info, int64_t batch);
+
+// The batch a new context runs at: the profile's max, or dim 0 of the first input (0 if none).
+int64_t DefaultBatch(const NetworkDef& net);
+
 }  // namespace edgert

@@ -269,7 +269,20 @@ Status BuildNetwork(const fb::Network& fn, const std::shared_ptr<void>& owner, c
   }
   net->inputs = Indices(fn.inputs());
   net->outputs = Indices(fn.outputs());
-  return plan_internal::CheckNetworkStructure(*net, StatusCode::kCorrupt, name);
+  if (const fb::BatchProfile* fp = fn.profile(); fp != nullptr) {
+    net->profile.min = fp->min();
+    net->profile.opt = fp->opt();
+    net->profile.max = fp->max();
+    net->profile.batch_tensors = Indices(fp->batch_tensors());
+    if (fp->batch_values() != nullptr) {
+      for (const fb::BatchValue* v : *fp->batch_values()) net->profile.batch_values.push_back({v->tensor(), v->element()});
+    }
+    if (!net->profile.enabled()) return CorruptPlan(name, "its batch profile has no maximum");
+  }
+  EDGERT_RETURN_IF_ERROR(plan_internal::CheckNetworkStructure(*net, StatusCode::kCorrupt, name));
+  Status profile = ValidateBatchProfile(*net);
+  if (!profile.ok()) return CorruptPlan(name, profile.message());
+  return Status::Ok();
 }
 
 }  // namespace

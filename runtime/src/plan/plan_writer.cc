@@ -100,6 +100,9 @@ flatbuffers::Offset<fb::Attr> BuildAttr(flatbuffers::FlatBufferBuilder& fbb, Wei
 StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& net, const PlanMetadata& metadata) {
   // Step 1.
   EDGERT_RETURN_IF_ERROR(plan_internal::CheckNetworkStructure(net, StatusCode::kInvalidArgument, "SerializePlan"));
+  if (Status profile = ValidateBatchProfile(net); !profile.ok()) {
+    return InvalidArgument("SerializePlan: " + profile.message(), profile.subject());
+  }
   if (net.layers.size() > UINT32_MAX) return InvalidArgument("SerializePlan: the network has too many layers");
 
   // Steps 2 and 3: the network FlatBuffer, placing weights as constants are met.
@@ -140,7 +143,17 @@ StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& net, const PlanMe
   const auto layers_vec = fbb.CreateVector(layer_offs);
   const auto inputs_vec = fbb.CreateVector(net.inputs);
   const auto outputs_vec = fbb.CreateVector(net.outputs);
-  fbb.Finish(fb::CreateNetwork(fbb, tensors_vec, layers_vec, inputs_vec, outputs_vec), fb::NetworkIdentifier());
+  flatbuffers::Offset<fb::BatchProfile> profile_off;
+  if (net.profile.enabled()) {
+    const BatchProfile& p = net.profile;
+    std::vector<fb::BatchValue> values;
+    for (const BatchValue& v : p.batch_values) values.emplace_back(v.tensor, v.element);
+    const auto batch_tensors_vec = fbb.CreateVector(p.batch_tensors);
+    const auto batch_values_vec = fbb.CreateVectorOfStructs(values);
+    profile_off = fb::CreateBatchProfile(fbb, p.min, p.opt, p.max, batch_tensors_vec, batch_values_vec);
+  }
+  fbb.Finish(fb::CreateNetwork(fbb, tensors_vec, layers_vec, inputs_vec, outputs_vec, profile_off),
+             fb::NetworkIdentifier());
 
   flatbuffers::FlatBufferBuilder meta_fbb(1024);
   const DeviceKey& d = metadata.device;

@@ -10,6 +10,7 @@
 //     run the kernels in order except the layers the plan elides, copy the outputs out.
 #include "edgert/engine.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -126,11 +127,83 @@ Status CheckAllBound(const std::vector<IOTensorInfo>& io, const std::vector<void
   return Status::Ok();
 }
 
+std::vector<IOTensorInfo> NetworkIOTensors(const NetworkDef& net) {
+  std::vector<IOTensorInfo> io;
+  auto batched = [&](int32_t t) {
+    const std::vector<int32_t>& b = net.profile.batch_tensors;
+    return std::binary_search(b.begin(), b.end(), t);
+  };
+  for (int32_t t : net.inputs) {
+    const TensorDef& def = net.tensors[static_cast<size_t>(t)];
+    io.push_back({def.name, def.dtype, def.shape, true, batched(t)});
+  }
+  for (int32_t t : net.outputs) {
+    const TensorDef& def = net.tensors[static_cast<size_t>(t)];
+    io.push_back({def.name, def.dtype, def.shape, false, batched(t)});
+  }
+  return io;
+}
+
+Status CheckBatchSize(const BatchProfile& profile, int64_t fixed_batch, int64_t batch) {
+  if (!profile.enabled()) {
+    if (batch == fixed_batch) return Status::Ok();
+    return InvalidArgument("batch " + std::to_string(batch) + " asked of an engine with fixed shapes (batch " +
+                           std::to_string(fixed_batch) +
+                           "); build the plan with --min-shapes/--opt-shapes/--max-shapes for a range");
+  }
+  if (batch < profile.min || batch > profile.max) {
+    return OutOfRange("batch " + std::to_string(batch) + " is outside the engine's profile [" +
+                      std::to_string(profile.min) + ", " + std::to_string(profile.max) + "]");
+  }
+  return Status::Ok();
+}
+
+StatusOr<int64_t> BatchOfInputShape(const std::vector<IOTensorInfo>& io, const BatchProfile& profile,
+                                    const std::string& name, const Shape& shape) {
+  const int index = FindIOTensorIndex(io, name);
+  if (index < 0 || !io[static_cast<size_t>(index)].is_input) {
+    return NotFound("'" + name + "' is not an input of the engine", name);
+  }
+  const IOTensorInfo& info = io[static_cast<size_t>(index)];
+  Shape expected = info.shape;
+  bool matches = shape.size() == expected.size();
+  for (size_t d = 0; matches && d < shape.size(); ++d) matches = d == 0 && info.batched ? true : shape[d] == expected[d];
+  if (!matches) {
+    std::string allowed = ShapeToString(expected);
+    if (info.batched) {
+      expected[0] = profile.min;
+      allowed = ShapeToString(expected) + " to " + allowed;
+    }
+    return InvalidArgument("input '" + name + "' cannot take shape " + ShapeToString(shape) + "; the engine accepts " +
+                               allowed,
+                           name);
+  }
+  if (!info.batched) return int64_t{-1};
+  EDGERT_RETURN_IF_ERROR(CheckBatchSize(profile, 0, shape[0]).WithContext("input '" + name + "'"));
+  return shape[0];
+}
+
+Shape IOShapeAtBatch(const IOTensorInfo& info, int64_t batch) {
+  Shape shape = info.shape;
+  if (info.batched && !shape.empty()) shape[0] = batch;
+  return shape;
+}
+
+int64_t DefaultBatch(const NetworkDef& net) {
+  if (net.profile.enabled()) return net.profile.max;
+  if (net.inputs.empty()) return 0;
+  const Shape& shape = net.tensors[static_cast<size_t>(net.inputs[0])].shape;
+  return shape.empty() ? 0 : shape[0];
+}
+
 StatusOr<std::shared_ptr<Engine>> Engine::Create(NetworkDef network, const NetworkMemoryOptions& memory_options) {
   std::shared_ptr<Engine> engine(new Engine());
   engine->network_ = std::move(network);
   const NetworkDef& net = engine->network_;
   EDGERT_RETURN_IF_ERROR(CheckNetworkIndices(net));
+  EDGERT_RETURN_IF_ERROR(ValidateBatchProfile(net));
+  // With a batch profile the network holds the max batch's shapes: the plan fits every batch (a
+  // smaller batch only shrinks dim 0 of tensors, in place at the same offsets).
   EDGERT_ASSIGN_OR_RETURN(engine->memory_plan_, PlanNetworkMemory(net, memory_options));
 
   // The base is aligned like the plan's offsets (at least to the GPU default of 256 bytes; a plan
@@ -159,16 +232,21 @@ StatusOr<std::shared_ptr<Engine>> Engine::Create(NetworkDef network, const Netwo
   std::vector<std::vector<Tensor*>> layer_outputs;
   EDGERT_RETURN_IF_ERROR(PrepareKernels(net, &tensors, &kernels, &layer_inputs, &layer_outputs));
 
-  for (int32_t t : net.inputs) {
-    const TensorDef& def = net.tensors[static_cast<size_t>(t)];
-    engine->io_.push_back({def.name, def.dtype, def.shape, true});
-    engine->io_tensor_index_.push_back(t);
+  // A profile's smallest batch gets the same check (kernels may refuse shapes the max accepts).
+  if (net.profile.enabled() && net.profile.min != net.profile.max) {
+    EDGERT_ASSIGN_OR_RETURN(NetworkDef at_min, SpecializeBatch(net, net.profile.min));
+    std::vector<Tensor> min_tensors(at_min.tensors.size());
+    for (size_t i = 0; i < at_min.tensors.size(); ++i) {
+      const TensorDef& def = at_min.tensors[i];
+      min_tensors[i] = def.is_constant() ? def.value : Tensor::View(def.dtype, def.shape, nullptr);
+    }
+    Status s = PrepareKernels(at_min, &min_tensors, &kernels, &layer_inputs, &layer_outputs);
+    if (!s.ok()) return s.WithContext("at the profile's min batch " + std::to_string(net.profile.min));
   }
-  for (int32_t t : net.outputs) {
-    const TensorDef& def = net.tensors[static_cast<size_t>(t)];
-    engine->io_.push_back({def.name, def.dtype, def.shape, false});
-    engine->io_tensor_index_.push_back(t);
-  }
+
+  engine->io_ = NetworkIOTensors(net);
+  engine->io_tensor_index_ = net.inputs;
+  engine->io_tensor_index_.insert(engine->io_tensor_index_.end(), net.outputs.begin(), net.outputs.end());
   return engine;
 }
 
@@ -198,20 +276,54 @@ StatusOr<std::unique_ptr<ExecutionContext>> Engine::CreateContext(void* arena, s
     context->arena_ = static_cast<char*>(context->owned_arena_);
   }
 
-  const NetworkDef& net = network_;
-  context->tensors_.resize(net.tensors.size());
+  EDGERT_RETURN_IF_ERROR(context->Bind(network_));
+  context->batch_ = DefaultBatch(network_);
+  context->bindings_.assign(io_.size(), nullptr);
+  return context;
+}
+
+Status ExecutionContext::Bind(const NetworkDef& net) {
+  const NetworkMemoryPlan& plan = engine_->memory_plan();
+  tensors_.assign(net.tensors.size(), Tensor());
   for (size_t i = 0; i < net.tensors.size(); ++i) {
     const TensorDef& def = net.tensors[i];
     if (def.is_constant()) {
-      context->tensors_[i] = def.value;
-    } else if (memory_plan_.tensors[i].kind != TensorMemoryKind::kNone) {
-      context->tensors_[i] = Tensor::View(def.dtype, def.shape, context->arena_ + memory_plan_.tensors[i].offset);
+      tensors_[i] = def.value;
+    } else if (plan.tensors[i].kind != TensorMemoryKind::kNone) {
+      tensors_[i] = Tensor::View(def.dtype, def.shape, arena_ + plan.tensors[i].offset);
     }
   }
-  EDGERT_RETURN_IF_ERROR(
-      PrepareKernels(net, &context->tensors_, &context->kernels_, &context->layer_inputs_, &context->layer_outputs_));
-  context->bindings_.assign(io_.size(), nullptr);
-  return context;
+  return PrepareKernels(net, &tensors_, &kernels_, &layer_inputs_, &layer_outputs_);
+}
+
+Status ExecutionContext::SetBatchSize(int64_t batch) {
+  const Engine& engine = *engine_;
+  EDGERT_RETURN_IF_ERROR(CheckBatchSize(engine.profile(), DefaultBatch(engine.network()), batch));
+  if (batch == batch_) return Status::Ok();
+  const BatchProfile& profile = engine.profile();
+  Status s;
+  if (batch == profile.max) {
+    specialized_ = NetworkDef();
+    s = Bind(engine.network());
+  } else {
+    StatusOr<NetworkDef> net = SpecializeBatch(engine.network(), batch);
+    if (!net.ok()) return net.status();
+    specialized_ = std::move(*net);
+    s = Bind(specialized_);
+  }
+  // On a failure the context keeps no half-made kernels: it is unusable until a batch binds.
+  batch_ = s.ok() ? batch : -1;
+  return s;
+}
+
+Status ExecutionContext::SetInputShape(const std::string& name, const Shape& shape) {
+  EDGERT_ASSIGN_OR_RETURN(int64_t batch, BatchOfInputShape(engine_->IOTensors(), engine_->profile(), name, shape));
+  return batch < 0 ? Status::Ok() : SetBatchSize(batch);
+}
+
+Shape ExecutionContext::TensorShape(int io_index) const {
+  if (io_index < 0 || io_index >= engine_->NumIOTensors()) return {};
+  return IOShapeAtBatch(engine_->IOTensor(io_index), batch_);
 }
 
 ExecutionContext::~ExecutionContext() { std::free(owned_arena_); }
@@ -231,6 +343,7 @@ Status ExecutionContext::SetTensorAddress(int io_index, void* data) {
 Status ExecutionContext::Enqueue() {
   const Engine& engine = *engine_;
   const int n_io = engine.NumIOTensors();
+  if (batch_ < 0) return InvalidArgument("the last SetBatchSize failed; set a batch that the engine accepts");
   EDGERT_RETURN_IF_ERROR(CheckAllBound(engine.IOTensors(), bindings_));
   if (poison_arena_) std::memset(arena_, 0xFF, engine.ArenaBytes());
   for (int i = 0; i < n_io; ++i) {
