@@ -1,7 +1,8 @@
 // `edgert bench`: latency and throughput of an engine on the reference CPU backend, with trtexec's
 // metrics.
 //  1. Build the Engine: an ONNX model is built with --shapes; a plan is validated and loaded (its
-//     shapes are fixed, --shapes must match them).
+//     shapes are fixed and --shapes must match them, or it has a batch profile and --shapes picks
+//     the batch, default its opt batch).
 //  2. Make K contexts (--contexts), each with two sets of random input buffers (rotated between
 //     iterations, as trtexec does) and its own output buffers, all bound by I/O index.
 //  3. K threads, one context each: warm-up for --warmup seconds, then timed Enqueue() calls (each
@@ -46,7 +47,8 @@ const char kBenchHelp[] =
     "context's own stream, timed with CUDA events: 'GPU Compute' is the network alone, 'Latency' the\n"
     "three together; device memory = weights + one arena and one workspace per context.\n"
     "\n"
-    "  --shapes NAME:DIMS,...  build-time shapes of inputs with dynamic dimensions (plans: must match)\n"
+    "  --shapes NAME:DIMS,...  build-time shapes of inputs with dynamic dimensions (plans: must match;\n"
+    "                          a plan with a batch profile runs the batch given, default its opt)\n"
     "  --iterations N          at least N timed runs per context (default 10)\n"
     "  --duration S            at least S seconds of timed runs (default 3; 0 when only --iterations\n"
     "                          is given, so exactly N runs)\n"
@@ -231,20 +233,6 @@ int RunBenchCommand(const std::vector<std::string>& args) {
   std::shared_ptr<Engine> engine = *engine_or;
   int n_inputs = 0;
   for (int i = 0; i < engine->NumIOTensors(); ++i) n_inputs += engine->IOTensor(i).is_input ? 1 : 0;
-  if (is_plan) {
-    for (const auto& [name, shape] : shapes) {
-      const int index = engine->FindIOTensor(name);
-      if (index < 0 || !engine->IOTensor(index).is_input)
-        return Fail(InvalidArgument("--shapes names '" + name + "', which is not an input of " + o.model, name));
-      if (engine->IOTensor(index).shape != shape) {
-        return Fail(InvalidArgument("--shapes gives input '" + name + "' shape " + ShapeToString(shape) +
-                                        " but the plan was built for " + ShapeToString(engine->IOTensor(index).shape) +
-                                        " (plan shapes are fixed)",
-                                    name));
-      }
-    }
-  }
-
   // Step 2.
   std::mt19937_64 rng(o.seed);
   std::vector<Worker> workers(static_cast<size_t>(o.contexts));
@@ -252,10 +240,15 @@ int RunBenchCommand(const std::vector<std::string>& args) {
     StatusOr<std::unique_ptr<ExecutionContext>> ctx = engine->CreateContext();
     if (!ctx.ok()) return Fail(ctx.status());
     w.context = std::move(*ctx);
+    if (is_plan) {
+      Status s = ApplyPlanShapes(*engine, *w.context, shapes, o.model);
+      if (!s.ok()) return Fail(s.WithContext(o.model));
+    }
     w.input_sets.resize(2);
     for (int i = 0; i < engine->NumIOTensors(); ++i) {
       const IOTensorInfo& io = engine->IOTensor(i);
-      StatusOr<Tensor> t = Tensor::Create(io.dtype, io.shape);
+      const Shape shape = w.context->TensorShape(i);
+      StatusOr<Tensor> t = Tensor::Create(io.dtype, shape);
       if (!t.ok()) return Fail(t.status().WithContext("tensor '" + io.name + "'"));
       if (!io.is_input) {
         Status s = w.context->SetTensorAddress(i, t->raw());
@@ -264,7 +257,7 @@ int RunBenchCommand(const std::vector<std::string>& args) {
         continue;
       }
       FillRandom(&*t, rng);
-      StatusOr<Tensor> second = Tensor::Create(io.dtype, io.shape);
+      StatusOr<Tensor> second = Tensor::Create(io.dtype, shape);
       if (!second.ok()) return Fail(second.status());
       FillRandom(&*second, rng);
       w.input_sets[0].push_back(*t);
@@ -304,6 +297,11 @@ int RunBenchCommand(const std::vector<std::string>& args) {
               is_plan ? "plan" : "built from ONNX", engine->network().layers.size(), n_inputs,
               engine->NumIOTensors() - n_inputs, build_ms);
   std::printf("backend: cpu (reference kernels)\n");
+  if (const BatchProfile& p = engine->profile(); p.enabled()) {
+    std::printf("batch: %lld of the plan's profile [%lld, %lld] (one inference = the whole batch)\n",
+                static_cast<long long>(workers[0].context->batch_size()), static_cast<long long>(p.min),
+                static_cast<long long>(p.max));
+  }
   std::printf("contexts: %d (one thread each), warm-up %.3g s, %zu timed runs in %.3f s\n", o.contexts, o.warmup_s,
               all.size(), wall_s);
   std::printf("arena: %zu bytes per context (%zu in all)\n", engine->ArenaBytes(),

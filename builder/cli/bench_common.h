@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli_device.h"
+#include "edgert/status.h"
 #include "edgert/tensor.h"
 
 namespace edgert {
@@ -28,6 +29,31 @@ struct BenchOptions {
 
 // Nearest-rank percentile of sorted `v` (non-empty), p in (0, 100].
 double Percentile(const std::vector<double>& v, double p);
+
+// A plan's shapes for `edgert bench`: fixed plans must match --shapes exactly; with a batch profile,
+// the context runs at the profile's opt batch unless --shapes gives another one (the context's
+// SetInputShape checks it against the profile). `Engine`/`Context` are the CPU or CUDA types.
+template <typename Engine, typename Context>
+Status ApplyPlanShapes(const Engine& engine, Context& context, const std::map<std::string, Shape>& shapes,
+                       const std::string& plan) {
+  const bool profile = engine.profile().enabled();
+  if (profile) EDGERT_RETURN_IF_ERROR(context.SetBatchSize(engine.profile().opt));
+  for (const auto& [name, shape] : shapes) {
+    const int index = engine.FindIOTensor(name);
+    if (index < 0 || !engine.IOTensor(index).is_input) {
+      return InvalidArgument("--shapes names '" + name + "', which is not an input of " + plan, name);
+    }
+    if (profile) {
+      EDGERT_RETURN_IF_ERROR(context.SetInputShape(name, shape));
+    } else if (engine.IOTensor(index).shape != shape) {
+      return InvalidArgument("--shapes gives input '" + name + "' shape " + ShapeToString(shape) +
+                                 " but the plan was built for " + ShapeToString(engine.IOTensor(index).shape) +
+                                 " (plan shapes are fixed)",
+                             name);
+    }
+  }
+  return Status::Ok();
+}
 
 // The CUDA path of `edgert bench` (bench_cuda.cc); an error when this build has no CUDA backend.
 int RunCudaBench(const BenchOptions& o, const std::map<std::string, Shape>& shapes);

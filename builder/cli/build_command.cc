@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,7 @@ namespace edgert {
 
 const char kBuildHelp[] =
     "usage: edgert build MODEL.onnx (-o OUT.plan | --cache) [--cache-dir DIR] [--shapes NAME:DIMS[,...]]\n"
+    "                    [--min-shapes NAME:DIMS[,...] --opt-shapes NAME:DIMS[,...] --max-shapes NAME:DIMS[,...]]\n"
     "                    [--device cpu|cuda|auto] [--fp16|--best] [--int8 --calib DIR [--calib-batches N]\n"
     "                    [--calibrator entropy|percentile|minmax] [--calib-cache FILE] [--int8-error-budget X]]\n"
     "\n"
@@ -38,6 +40,10 @@ const char kBuildHelp[] =
     "  --cache-dir DIR                the cache directory (implies --cache; default $EDGERT_CACHE_DIR,\n"
     "                                 else ~/.cache/edgert)\n"
     "  --shapes NAME:1x3x224x224,...  build-time shapes of inputs with dynamic dimensions\n"
+    "  --min-shapes, --opt-shapes, --max-shapes NAME:DIMS,...\n"
+    "                                 a batch range (optimization profile): the plan runs any batch\n"
+    "                                 from min to max (arena sized for max, tactics timed at opt).\n"
+    "                                 Only dim 0 may differ between an input's three shapes\n"
     EDGERT_DEVICE_OPTIONS_HELP
     EDGERT_INT8_OPTIONS_HELP
     "\n"
@@ -58,6 +64,7 @@ struct BuildArgs {
   std::string cache_dir;
   std::string shapes_text;
   bool has_shapes = false;
+  std::string range_text[3];  // --min-shapes, --opt-shapes, --max-shapes
   DeviceOptions device;
   Int8Options int8;
 };
@@ -82,6 +89,11 @@ std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
       if (b->has_shapes) return "--shapes given twice; list every input in one --shapes";
       b->shapes_text = args[++i];
       b->has_shapes = true;
+    } else if (a == "--min-shapes" || a == "--opt-shapes" || a == "--max-shapes") {
+      const int k = a == "--min-shapes" ? 0 : a == "--opt-shapes" ? 1 : 2;
+      if (!has_value) return a + " needs a value (NAME:8x3x224x224[,...])";
+      if (!b->range_text[k].empty()) return a + " given twice; list every input in one " + a;
+      b->range_text[k] = args[++i];
     } else if (bool int8_matched = false;
                !(err = ParseInt8Arg(args, &i, &b->int8, &int8_matched)).empty() || int8_matched) {
       if (!err.empty()) return err;
@@ -116,6 +128,11 @@ void PrintSummary(const LoadedPlan& plan) {
   std::printf("plan: %llu bytes\n", static_cast<unsigned long long>(m.file_bytes));
   StatusOr<NetworkMemoryPlan> memory = PlanNetworkMemory(plan.network());
   if (memory.ok()) std::printf("%s\n", MemoryFiguresLine(memory->figures).c_str());
+  if (const BatchProfile& p = plan.network().profile; p.enabled()) {
+    std::printf("batch profile: min %lld, opt %lld, max %lld (%zu tensors follow the batch, %zu constant values)\n",
+                static_cast<long long>(p.min), static_cast<long long>(p.opt), static_cast<long long>(p.max),
+                p.batch_tensors.size(), p.batch_values.size());
+  }
   std::printf("device: %s, precision %s, edgert %s\n", m.device.ToString().c_str(), PrecisionName(m.precision),
               m.edgert_version.c_str());
 }
@@ -197,6 +214,13 @@ int RunBuildCommand(const std::vector<std::string>& args) {
   if (b.has_shapes) {
     Status s = ParseShapesOption(b.shapes_text, &options.shapes);
     if (!s.ok()) return Usage(s.message(), "build");
+  }
+  std::map<std::string, Shape>* ranges[3] = {&options.min_shapes, &options.opt_shapes, &options.max_shapes};
+  const char* range_flags[3] = {"--min-shapes", "--opt-shapes", "--max-shapes"};
+  for (int k = 0; k < 3; ++k) {
+    if (b.range_text[k].empty()) continue;
+    Status s = ParseShapesOption(b.range_text[k], ranges[k]);
+    if (!s.ok()) return Usage(std::string(range_flags[k]) + ": " + s.message(), "build");
   }
   StatusOr<std::string> backend = ResolveBackend(&b.device);
   options.precision = b.device.fp16 ? Precision::kFp16 : Precision::kFp32;

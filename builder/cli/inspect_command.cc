@@ -147,6 +147,12 @@ void PrintText(const std::string& path, const LoadedPlan& plan, const NetworkMem
   std::printf("  file bytes:         %llu\n", static_cast<unsigned long long>(m.file_bytes));
   std::printf("  weights bytes:      %llu\n", static_cast<unsigned long long>(m.weights_bytes));
   std::printf("  usable here:        %s\n", usable.ok() ? "yes" : ("no: " + usable.message()).c_str());
+  if (const BatchProfile& p = net.profile; p.enabled()) {
+    std::printf("  batch profile:      min %lld, opt %lld, max %lld (shapes below at max; %zu tensors follow the "
+                "batch, %zu constant values)\n",
+                static_cast<long long>(p.min), static_cast<long long>(p.opt), static_cast<long long>(p.max),
+                p.batch_tensors.size(), p.batch_values.size());
+  }
   std::printf("layers:\n");
   for (size_t i = 0; i < net.layers.size(); ++i) {
     const LayerDef& l = net.layers[i];
@@ -215,6 +221,23 @@ void PrintJson(const std::string& path, const LoadedPlan& plan, const NetworkMem
   if (!usable.ok()) {
     w.Key("reason");
     w.String(usable.message());
+  }
+  if (const BatchProfile& p = net.profile; p.enabled()) {
+    w.Key("batch_profile");
+    w.BeginObject();
+    w.Key("min");
+    w.Int(p.min);
+    w.Key("opt");
+    w.Int(p.opt);
+    w.Key("max");
+    w.Int(p.max);
+    w.Key("batch_tensors");
+    w.BeginArray();
+    for (int32_t t : p.batch_tensors) w.String(net.tensors[static_cast<size_t>(t)].name);
+    w.EndArray();
+    w.Key("batch_values");
+    w.Uint(p.batch_values.size());
+    w.EndObject();
   }
   w.Key("layers");
   w.BeginArray();

@@ -372,13 +372,22 @@ int RunPlan(const Options& o, const std::map<std::string, Shape>& shapes) {
   StatusOr<std::unique_ptr<HostRunner>> runner = HostRunner::FromPlan(o.model);
   if (!runner.ok()) return Fail(runner.status());
   const NetworkDef& net = (*runner)->network();
+  // A plan with a batch profile runs random inputs at its opt batch unless --shapes or the input
+  // files say otherwise; the engine refuses a batch outside the profile, naming the range.
+  const BatchProfile& profile = net.profile;
   std::vector<InputSpec> specs;
   for (int32_t t : net.inputs) {
     const TensorDef& d = net.tensors[static_cast<size_t>(t)];
-    specs.push_back({d.name, d.dtype, true, d.shape});
+    Shape shape = d.shape;
+    if (std::binary_search(profile.batch_tensors.begin(), profile.batch_tensors.end(), t)) shape[0] = profile.opt;
+    specs.push_back({d.name, d.dtype, true, shape});
+  }
+  if (profile.enabled()) {
+    std::printf("batch profile: min %lld, opt %lld, max %lld\n", static_cast<long long>(profile.min),
+                static_cast<long long>(profile.opt), static_cast<long long>(profile.max));
   }
   std::vector<Tensor> inputs;
-  Status s = PrepareInputs(o.model, specs, true, o, shapes, &inputs);
+  Status s = PrepareInputs(o.model, specs, !profile.enabled(), o, shapes, &inputs);
   if (!s.ok()) return Fail(s);
   return RunAndReport(o.model, OutputNames(net), **runner, inputs, o);
 }

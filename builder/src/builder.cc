@@ -9,6 +9,7 @@
 #include "onnx/onnx_importer.h"
 #include "passes/pass_util.h"
 #include "passes/passes.h"
+#include "profile_derive.h"
 
 namespace edgert {
 namespace {
@@ -51,6 +52,108 @@ StatusOr<NetworkDef> OptimizeAndLower(Graph& graph, const std::string& onnx_path
   return net;
 }
 
+bool HasProfile(const BuildOptions& options) {
+  return !options.min_shapes.empty() || !options.opt_shapes.empty() || !options.max_shapes.empty();
+}
+
+// The batch range of a profile: every input in all three maps, shapes equal but for dim 0, one
+// (min, opt, max) shared by all inputs. Errors name the option and the input.
+Status CheckProfileShapes(const BuildOptions& options, int64_t* min, int64_t* opt, int64_t* max) {
+  const std::map<std::string, Shape>* maps[3] = {&options.min_shapes, &options.opt_shapes, &options.max_shapes};
+  const char* flags[3] = {"--min-shapes", "--opt-shapes", "--max-shapes"};
+  for (int a = 0; a < 3; ++a) {
+    if (maps[a]->empty()) {
+      return InvalidArgument(std::string("a batch profile needs --min-shapes, --opt-shapes and --max-shapes; ") +
+                                 flags[a] + " is missing",
+                             flags[a]);
+    }
+  }
+  for (int a = 0; a < 3; ++a) {
+    for (const auto& [name, shape] : *maps[a]) {
+      for (int b = 0; b < 3; ++b) {
+        if (maps[b]->count(name) == 0) {
+          return InvalidArgument(std::string(flags[a]) + " gives input '" + name + "' but " + flags[b] + " does not",
+                                 name);
+        }
+      }
+      if (options.shapes.count(name) != 0) {
+        return InvalidArgument("input '" + name + "' has both --shapes and a batch range", name);
+      }
+    }
+  }
+  bool first = true;
+  std::string first_name;
+  for (const auto& [name, max_shape] : options.max_shapes) {
+    const Shape& lo = options.min_shapes.at(name);
+    const Shape& mid = options.opt_shapes.at(name);
+    bool same = !max_shape.empty() && lo.size() == max_shape.size() && mid.size() == max_shape.size();
+    for (size_t d = 1; same && d < max_shape.size(); ++d) same = lo[d] == max_shape[d] && mid[d] == max_shape[d];
+    if (!same) {
+      return InvalidArgument("input '" + name + "': min " + ShapeToString(lo) + ", opt " + ShapeToString(mid) +
+                                 " and max " + ShapeToString(max_shape) +
+                                 " must differ only in dim 0 (edgert's profiles cover the batch dimension)",
+                             name);
+    }
+    if (lo[0] < 1 || lo[0] > mid[0] || mid[0] > max_shape[0]) {
+      return InvalidArgument("input '" + name + "': the batch must satisfy 1 <= min <= opt <= max (got " +
+                                 std::to_string(lo[0]) + ", " + std::to_string(mid[0]) + ", " +
+                                 std::to_string(max_shape[0]) + ")",
+                             name);
+    }
+    if (first) {
+      *min = lo[0];
+      *opt = mid[0];
+      *max = max_shape[0];
+      first_name = name;
+      first = false;
+    } else if (lo[0] != *min || mid[0] != *opt || max_shape[0] != *max) {
+      return InvalidArgument("inputs '" + first_name + "' and '" + name +
+                                 "' have different batch ranges; one profile has one batch",
+                             name);
+    }
+  }
+  return Status::Ok();
+}
+
+// BuildNetwork with a batch profile: one build per batch in {min, opt, max} (and a midpoint when
+// fewer than three are distinct and there is room), then DeriveBatchProfile. `report` gets the
+// max build's counts.
+StatusOr<NetworkDef> BuildProfileNetwork(const std::string& onnx_path, const BuildOptions& options,
+                                         BuildReport* report) {
+  int64_t min = 0, opt = 0, max = 0;
+  EDGERT_RETURN_IF_ERROR(CheckProfileShapes(options, &min, &opt, &max));
+  std::vector<int64_t> batches = {min, opt, max};
+  std::sort(batches.begin(), batches.end());
+  batches.erase(std::unique(batches.begin(), batches.end()), batches.end());
+  if (batches.size() == 1) {  // min == opt == max: fixed shapes
+    BuildOptions fixed = options;
+    fixed.shapes.insert(options.max_shapes.begin(), options.max_shapes.end());
+    fixed.min_shapes.clear();
+    fixed.opt_shapes.clear();
+    fixed.max_shapes.clear();
+    return BuildNetwork(onnx_path, fixed, report);
+  }
+  if (batches.size() == 2 && max - min >= 2) batches.push_back(min + (max - min) / 2);
+  std::vector<NetworkDef> nets;
+  for (int64_t batch : batches) {
+    BuildOptions at = options;
+    at.min_shapes.clear();
+    at.opt_shapes.clear();
+    at.max_shapes.clear();
+    for (const auto& [name, shape] : options.max_shapes) {
+      Shape s = shape;
+      s[0] = batch;
+      at.shapes[name] = s;
+    }
+    StatusOr<NetworkDef> net = BuildNetwork(onnx_path, at, batch == max ? report : nullptr);
+    if (!net.ok()) return net.status().WithContext("at batch " + std::to_string(batch));
+    nets.push_back(std::move(*net));
+  }
+  StatusOr<NetworkDef> out = DeriveBatchProfile(std::move(nets), batches, min, opt, max);
+  if (!out.ok()) return out.status().WithContext(onnx_path);
+  return out;
+}
+
 }  // namespace
 
 bool SupportReport::AllSupported() const {
@@ -61,6 +164,7 @@ bool SupportReport::AllSupported() const {
 }
 
 StatusOr<NetworkDef> BuildNetwork(const std::string& onnx_path, const BuildOptions& options, BuildReport* report) {
+  if (HasProfile(options)) return BuildProfileNetwork(onnx_path, options, report);
   EDGERT_ASSIGN_OR_RETURN(Graph graph, ImportOnnxFile(onnx_path));
   const int model_nodes = static_cast<int>(graph.nodes.size());
   Status s = InferGraph(graph, ToInferOptions(options));

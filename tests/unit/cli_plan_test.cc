@@ -14,6 +14,7 @@
 #include "edgert/plan_cache.h"
 #include "edgert/tensor.h"
 #include "onnx/tensor_file.h"
+#include "dynamic_model.h"
 #include "onnx_test_util.h"
 
 namespace edgert {
@@ -311,6 +312,40 @@ TEST_F(BuilderCliPlan, ShapesFixTheDynamicDimensions) {
   EXPECT_TRUE(Contains(r.out, "cache: built")) << r.out;
   r = RunCli(dir_, "build " + Q(dyn) + " " + cache + " --shapes x:5x3");
   EXPECT_TRUE(Contains(r.out, "cache: hit")) << r.out;
+}
+
+
+TEST_F(BuilderCliPlan, BatchProfileBuildRunInspectAndBench) {
+  const std::string dyn = SaveModel(DynamicBatchClassifier(), dir_.File("dyn.onnx"));
+  const std::string range = " --min-shapes x:1x3x8x8 --opt-shapes x:2x3x8x8 --max-shapes x:4x3x8x8";
+  CliResult r = RunCli(dir_, "build " + Q(dyn) + " -o " + Q(plan_) + range);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "batch profile: min 1, opt 2, max 4")) << r.out;
+  r = RunCli(dir_, "inspect " + Q(plan_));
+  EXPECT_TRUE(Contains(r.out, "batch profile:      min 1, opt 2, max 4")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "'x' float32 4x3x8x8")) << r.out;  // shapes at max
+  // Random inputs at opt, or at the batch --shapes gives; the outputs match a fixed build's.
+  r = RunCli(dir_, "run " + Q(plan_) + " --seed 3");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "output 0 'probs': float32 2x10")) << r.out;
+  const std::string fixed = dir_.File("fixed3.plan"), ref = dir_.File("ref3");
+  r = RunCli(dir_, "build " + Q(dyn) + " -o " + Q(fixed) + " --shapes x:3x3x8x8");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  r = RunCli(dir_, "run " + Q(fixed) + " --seed 4 --save-outputs " + Q(ref));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  r = RunCli(dir_, "run " + Q(plan_) + " --seed 4 --shapes x:3x3x8x8 --compare " + Q(ref) + " --rtol 1e-7");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "float32 3x10") && Contains(r.out, "PASS")) << r.out;
+  r = RunCli(dir_, "run " + Q(plan_) + " --shapes x:5x3x8x8");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(Contains(r.err, "batch 5 is outside the engine's profile [1, 4]")) << r.err;
+  r = RunCli(dir_, "bench " + Q(plan_) + " --iterations 2 --duration 0 --warmup 0 --shapes x:3x3x8x8");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "batch: 3 of the plan's profile [1, 4]")) << r.out;
+  // A missing part of the range is a usage error naming it.
+  r = RunCli(dir_, "build " + Q(dyn) + " -o " + Q(plan_) + " --min-shapes x:1x3x8x8 --max-shapes x:4x3x8x8");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(Contains(r.err, "--opt-shapes is missing")) << r.err;
 }
 
 }  // namespace

@@ -20,6 +20,15 @@ namespace edgert {
 struct BuildOptions {
   // Build-time shapes of graph inputs, as trtexec's --shapes (name -> dims).
   std::map<std::string, Shape> shapes;
+  // A batch optimization profile, as trtexec's --minShapes/--optShapes/--maxShapes: per input, its
+  // shape at the smallest, the tuned and the largest batch. All three maps name the same inputs
+  // (none of them also in `shapes`); only dim 0 may differ between an input's three shapes, and
+  // every input given has the same min/opt/max batch. The network is built at each batch and
+  // must differ only where the batch goes (see BatchProfile); its shapes are the max batch's.
+  // All empty: fixed shapes.
+  std::map<std::string, Shape> min_shapes;
+  std::map<std::string, Shape> opt_shapes;
+  std::map<std::string, Shape> max_shapes;
   // Build-time values of integer graph inputs that feed shape parameters (e.g. Reshape's shape).
   // They become constants of the network and stop being network inputs.
   std::map<std::string, Tensor> input_values;

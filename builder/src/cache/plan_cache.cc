@@ -319,6 +319,14 @@ std::string BuildOptionsText(const BuildOptions& options) {
   for (const auto& [name, shape] : options.shapes) {
     text += "shape " + std::to_string(name.size()) + ":" + name + " " + ShapeToString(shape) + "\n";
   }
+  // Profile lines only when there is a profile, so fixed-shape keys stay what they were.
+  const std::pair<const char*, const std::map<std::string, Shape>*> ranges[] = {
+      {"min-shape", &options.min_shapes}, {"opt-shape", &options.opt_shapes}, {"max-shape", &options.max_shapes}};
+  for (const auto& [label, shapes] : ranges) {
+    for (const auto& [name, shape] : *shapes) {
+      text += std::string(label) + " " + std::to_string(name.size()) + ":" + name + " " + ShapeToString(shape) + "\n";
+    }
+  }
   for (const auto& [name, value] : options.input_values) {
     text += "value " + std::to_string(name.size()) + ":" + name + " " + DataTypeName(value.dtype()) + " " +
             ShapeToString(value.shape()) + " sha256=" + Sha256Hex(value.raw(), value.bytes()) + "\n";

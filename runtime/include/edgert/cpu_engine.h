@@ -30,8 +30,10 @@ class CpuEngine {
   static StatusOr<std::unique_ptr<CpuEngine>> Create(NetworkDef network,
                                                      const NetworkMemoryOptions& memory_options = {});
 
-  // `inputs` in the network's input order, with exactly the declared dtypes and shapes. Outputs
-  // are fresh tensors, in the network's output order.
+  // `inputs` in the network's input order, with exactly the declared dtypes and shapes (with a
+  // batch profile, dim 0 of the batched inputs may be any batch of the profile, the same for all
+  // of them, and the context switches to it). Outputs are fresh tensors, in the network's output
+  // order, at the inputs' batch.
   Status Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs);
 
   const NetworkDef& network() const { return engine_->network(); }

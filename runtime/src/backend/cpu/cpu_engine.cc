@@ -1,5 +1,5 @@
 // CPU engine: Create() builds an Engine and one ExecutionContext with its own arena (poisoning
-// on); Run() checks the inputs against the network, binds them and freshly allocated outputs by
+// on); Run() sets a profile engine's batch from the inputs, checks the inputs against the network, binds them and freshly allocated outputs by
 // I/O index, and enqueues the context.
 #include "edgert/cpu_engine.h"
 
@@ -21,12 +21,28 @@ Status CpuEngine::Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* ou
     return InvalidArgument("expected " + std::to_string(net.inputs.size()) + " inputs, got " +
                            std::to_string(inputs.size()));
   }
+  // With a batch profile, the inputs' dim 0 picks the batch (every batched input must agree).
+  if (engine_->profile().enabled()) {
+    int64_t batch = -1;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const IOTensorInfo& info = engine_->IOTensor(static_cast<int>(i));
+      if (!info.batched || inputs[i].rank() == 0) continue;
+      if (batch >= 0 && inputs[i].dim(0) != batch) {
+        return InvalidArgument("input '" + info.name + "' has batch " + std::to_string(inputs[i].dim(0)) +
+                                   " but an earlier input has batch " + std::to_string(batch),
+                               info.name);
+      }
+      batch = inputs[i].dim(0);
+      EDGERT_RETURN_IF_ERROR(context_->SetInputShape(info.name, inputs[i].shape()));
+    }
+  }
   // Tensor storage is never null (even for empty tensors), so every binding below succeeds.
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorDef& def = net.tensors[static_cast<size_t>(net.inputs[i])];
-    if (inputs[i].dtype() != def.dtype || inputs[i].shape() != def.shape) {
+    const Shape shape = context_->TensorShape(static_cast<int>(i));
+    if (inputs[i].dtype() != def.dtype || inputs[i].shape() != shape) {
       return InvalidArgument("input '" + def.name + "' must be " + DataTypeName(def.dtype) + " " +
-                                 ShapeToString(def.shape) + ", got " + DataTypeName(inputs[i].dtype()) + " " +
+                                 ShapeToString(shape) + ", got " + DataTypeName(inputs[i].dtype()) + " " +
                                  ShapeToString(inputs[i].shape()),
                              def.name);
     }
@@ -37,7 +53,8 @@ Status CpuEngine::Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* ou
   results.reserve(net.outputs.size());
   for (size_t k = 0; k < net.outputs.size(); ++k) {
     const TensorDef& def = net.tensors[static_cast<size_t>(net.outputs[k])];
-    EDGERT_ASSIGN_OR_RETURN(Tensor out, Tensor::Create(def.dtype, def.shape));
+    EDGERT_ASSIGN_OR_RETURN(Tensor out,
+                            Tensor::Create(def.dtype, context_->TensorShape(static_cast<int>(net.inputs.size() + k))));
     EDGERT_RETURN_IF_ERROR(context_->SetTensorAddress(static_cast<int>(net.inputs.size() + k), out.raw()));
     results.push_back(std::move(out));
   }
