@@ -4,6 +4,15 @@
 // class-agnostic NMS and thresholds giving 0, a few and more than 1000 candidates (with many tied
 // scores and some NaNs): the same count, order, classes, scores and labels, boxes within 1e-4. The
 // workspace is allocated once for the largest N. Plus the errors.
+//
+// Every head is uploaded with cudaMemcpyAsync on the stream the decode then runs on (as the engine
+// writes its outputs on the session's stream), onto device memory first poisoned with NaN on that
+// stream. A plain cudaMemcpy would not do: it is queued on the legacy default stream and, from
+// pageable memory, may return once the data is staged, before the DMA has reached device memory
+// (CUDA runtime API, "API synchronization behavior"); a cudaStreamNonBlocking stream does not wait
+// for the legacy stream, so the decode could read a partly written head (the earlier version of
+// this test did that and disagreed with Decode intermittently, on every run with
+// CUDA_LAUNCH_BLOCKING=1).
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
@@ -20,14 +29,19 @@
 namespace edgert::vision {
 namespace {
 
+// `host` in device memory, written on `stream`: NaN bytes first (a decode not ordered after the
+// upload reads NaN, so no anchor passes, instead of an earlier head left at the same address), then
+// the values. Work queued on `stream` after the constructor sees the values.
 struct DeviceFloats {
   float* ptr = nullptr;
-  explicit DeviceFloats(const std::vector<float>& host) {
-    EXPECT_EQ(cudaMalloc(&ptr, host.size() * sizeof(float)), cudaSuccess);
-    EXPECT_EQ(cudaMemcpy(ptr, host.data(), host.size() * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+  DeviceFloats(const std::vector<float>& host, cudaStream_t stream) {
+    const size_t bytes = host.size() * sizeof(float);
+    EXPECT_EQ(cudaMalloc(&ptr, bytes), cudaSuccess);
+    EXPECT_EQ(cudaMemsetAsync(ptr, 0xff, bytes, stream), cudaSuccess);
+    EXPECT_EQ(cudaMemcpyAsync(ptr, host.data(), bytes, cudaMemcpyHostToDevice, stream), cudaSuccess);
   }
   ~DeviceFloats() {
-    if (ptr != nullptr) cudaFree(ptr);
+    if (ptr != nullptr) cudaFree(ptr);  // synchronises the device first
   }
 };
 
@@ -55,13 +69,21 @@ InputTransform Letterbox() {
   return t;
 }
 
+// Uploads `host` and decodes it on one stream: a cudaStreamNonBlocking stream like the session's,
+// or the legacy default stream (nullptr) with `legacy_stream`.
 Status RunGpu(const ModelConfig& config, const std::vector<float>& host, const Shape& shape,
-              const InputTransform& transform, DetectionWorkspace* workspace, FrameResults* results) {
-  DeviceFloats device(host);
+              const InputTransform& transform, DetectionWorkspace* workspace, FrameResults* results,
+              bool legacy_stream = false) {
   cudaStream_t stream = nullptr;
-  EXPECT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
-  Status s = DecodeDetectionsCuda(config, {device.ptr}, {shape}, {"output0"}, transform, workspace, stream, results);
-  cudaStreamDestroy(stream);
+  if (!legacy_stream) {
+    EXPECT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  }
+  Status s;
+  {
+    DeviceFloats device(host, stream);
+    s = DecodeDetectionsCuda(config, {device.ptr}, {shape}, {"output0"}, transform, workspace, stream, results);
+  }
+  if (stream != nullptr) cudaStreamDestroy(stream);
   return s;
 }
 
@@ -169,6 +191,19 @@ TEST(VisionDecodeGpu, HandMadeYoloV8) {
   EXPECT_FLOAT_EQ(d1.y0, 40.f);
   EXPECT_FLOAT_EQ(d1.x1, 200.f);
   EXPECT_FLOAT_EQ(d1.y1, 80.f);
+  // The same on the legacy default stream (stream nullptr).
+  FrameResults legacy;
+  s = RunGpu(config, x, {1, 6, 3}, t, &workspace, &legacy, true);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(legacy.detections.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(legacy.detections[i].class_id, r.detections[i].class_id) << i;
+    EXPECT_EQ(legacy.detections[i].score, r.detections[i].score) << i;
+    EXPECT_EQ(legacy.detections[i].x0, r.detections[i].x0) << i;
+    EXPECT_EQ(legacy.detections[i].y0, r.detections[i].y0) << i;
+    EXPECT_EQ(legacy.detections[i].x1, r.detections[i].x1) << i;
+    EXPECT_EQ(legacy.detections[i].y1, r.detections[i].y1) << i;
+  }
   // max_detections 1 keeps the best box only.
   config.decoder.max_detections = 1;
   ASSERT_TRUE(RunGpu(config, x, {1, 6, 3}, t, &workspace, &r).ok());

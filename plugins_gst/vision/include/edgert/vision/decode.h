@@ -108,7 +108,11 @@ constexpr int kMaxGpuDetectionCandidates = 4096;
 // Detector decode on the GPU for decoder kinds yolov8 and yolov5: `device_outputs` are device
 // pointers to float32 outputs (batch item 0 of each, or the item's slice), with `shapes` (batch 1,
 // the shapes Decode checks) and `names` in the engine's output order; `stream` is the cudaStream_t
-// the outputs were written on (nullptr: the legacy default stream). Replaces results->classes,
+// the outputs were written on (nullptr: the legacy default stream): the outputs must be complete in
+// that stream's order (written by work queued on it, or ordered before it by an event or a
+// synchronise). A synchronous cudaMemcpy from pageable memory is not enough for a
+// cudaStreamNonBlocking stream: it may return before its DMA lands and that stream does not wait
+// for the legacy stream it ran on. Replaces results->classes,
 // detections and mask like Decode, and gives Decode's detections (same boxes within float rounding,
 // same order, same count; see the 4096 cap above). Errors (wrong kind, shape, transform) name the
 // output like Decode's; CUDA errors name the call. Synchronises `stream` before returning.
