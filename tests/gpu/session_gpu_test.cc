@@ -138,8 +138,11 @@ TEST(SessionGpu, OutputStaysOnTheDeviceWhenItsHostCopyIsOff) {
   ASSERT_EQ(cudaPointerGetAttributes(&attr, s.OutputBuffer(0)), cudaSuccess);
   EXPECT_EQ(attr.type, cudaMemoryTypeDevice);
   ASSERT_TRUE(s.SetOutputToHost(0, false).ok());
-  // Zero the device output so that only this run can fill it.
-  ASSERT_EQ(cudaMemset(s.OutputBuffer(0), 0, want.size() * sizeof(float)), cudaSuccess);
+  // Zero the device output so that only this run can fill it. On the session's stream: a cudaMemset
+  // on the legacy stream is asynchronous and the session's cudaStreamNonBlocking stream does not
+  // wait for it, so it could land after Run() wrote the output.
+  ASSERT_EQ(cudaMemsetAsync(s.OutputBuffer(0), 0, want.size() * sizeof(float), static_cast<cudaStream_t>(s.stream())),
+            cudaSuccess);
   for (float& v : x) v = -v;
   ASSERT_TRUE(s.CopyInputFromHost(0, x.data(), x.size() * sizeof(float)).ok());
   ASSERT_TRUE(s.Run().ok());
