@@ -345,6 +345,13 @@ Status DecodeDetectionsCuda(const ModelConfig& config, const std::vector<const f
   int* host_count = static_cast<int*>(workspace->host());
   auto* host_out = reinterpret_cast<DeviceDetection*>(static_cast<char*>(workspace->host()) + kHostDetectionsOffset);
   cudaStream_t s = static_cast<cudaStream_t>(stream);
+  // Every return from here on leaves `stream` idle, error returns too (the caller may free the
+  // outputs or reuse the workspace as soon as this returns); on the success paths the stream is
+  // already synchronised and this costs nothing.
+  struct SyncOnReturn {
+    cudaStream_t stream;
+    ~SyncOnReturn() { cudaStreamSynchronize(stream); }
+  } sync_on_return{s};
 
   // 2. Candidates.
   DECODE_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(count, 0, sizeof(int), s));
