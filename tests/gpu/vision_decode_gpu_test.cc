@@ -10,9 +10,7 @@
 // stream. A plain cudaMemcpy would not do: it is queued on the legacy default stream and, from
 // pageable memory, may return once the data is staged, before the DMA has reached device memory
 // (CUDA runtime API, "API synchronization behavior"); a cudaStreamNonBlocking stream does not wait
-// for the legacy stream, so the decode could read a partly written head (the earlier version of
-// this test did that and disagreed with Decode intermittently, on every run with
-// CUDA_LAUNCH_BLOCKING=1).
+// for the legacy stream, so the decode could read a partly written head.
 #include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
