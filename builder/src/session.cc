@@ -50,6 +50,19 @@ int Session::FindInput(const std::string& name) const {
   return -1;
 }
 
+Status Session::SetOutputToHost(int i, bool to_host) {
+  if (i < 0 || i >= NumOutputs()) {
+    return InvalidArgument("output index " + std::to_string(i) + " is out of range (the session has " +
+                               std::to_string(NumOutputs()) + " output(s))",
+                           "output");
+  }
+  if (output_to_host_.size() != static_cast<size_t>(NumOutputs())) {
+    output_to_host_.assign(static_cast<size_t>(NumOutputs()), true);
+  }
+  output_to_host_[static_cast<size_t>(i)] = to_host;
+  return Status::Ok();
+}
+
 namespace {
 
 bool CudaVisible() {
@@ -132,6 +145,7 @@ class CpuSession : public Session {
   }
   Status Run() override { return context_->Enqueue(); }
   const Tensor& Output(int i) const override { return buffers_[static_cast<size_t>(num_inputs_ + i)]; }
+  void* OutputBuffer(int i) override { return buffers_[static_cast<size_t>(num_inputs_ + i)].raw(); }
 
  private:
   std::shared_ptr<Engine> engine_;
@@ -179,6 +193,7 @@ class CudaSession : public Session {
         void* host = nullptr;
         EDGERT_RETURN_IF_ERROR(
             CudaCheck(cudaHostAlloc(&host, bytes > 0 ? bytes : 1, cudaHostAllocDefault), "cudaHostAlloc"));
+        std::memset(host, 0, bytes > 0 ? bytes : 1);
         s->pinned_.push_back(host);
         s->outputs_.push_back(Tensor::View(io.dtype, io.shape, host));
       }
@@ -203,6 +218,7 @@ class CudaSession : public Session {
   Status Run() override {
     EDGERT_RETURN_IF_ERROR(context_->Enqueue(stream_));
     for (int o = 0; o < NumOutputs(); ++o) {
+      if (!OutputToHost(o)) continue;
       Tensor& out = outputs_[static_cast<size_t>(o)];
       ++d2h_copies_;
       EDGERT_RETURN_IF_ERROR(CudaCheck(cudaMemcpyAsync(out.raw(), device_buffers_[static_cast<size_t>(num_inputs_ + o)],
@@ -212,6 +228,7 @@ class CudaSession : public Session {
     return CudaCheck(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
   }
   const Tensor& Output(int i) const override { return outputs_[static_cast<size_t>(i)]; }
+  void* OutputBuffer(int i) override { return device_buffers_[static_cast<size_t>(num_inputs_ + i)]; }
 
  private:
   std::shared_ptr<CudaEngine> engine_;

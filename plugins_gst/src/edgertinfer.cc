@@ -32,8 +32,13 @@
  *      batch slot (CUDA sessions: PreprocessCuda on the session's stream from CUDA memory or from
  *      the pinned pool's device-mapped pointer, otherwise PreprocessCpu into host staging and one
  *      copy, counted in frame-copies), Run(), Decode() each batch item with its InputTransform and
- *      attach EdgertMeta. With `interval` N, only every Nth frame runs; the others carry the last
- *      results with stale=TRUE.
+ *      attach EdgertMeta. GPU decode: a CUDA session whose decoder is yolov8 or yolov5 (and
+ *      output-tensors off) runs without copying output 0 to the host; each batch item b is decoded
+ *      by vision::DecodeDetectionsCuda from the device output at offset b * (elements per item) on
+ *      the session's stream (candidates, sort and NMS on the GPU, only the kept boxes come back),
+ *      with a DetectionWorkspace allocated on the first frame and kept until stop(). Every other
+ *      decoder and the CPU backend decode host outputs with Decode(). With `interval` N, only
+ *      every Nth frame runs; the others carry the last results with stale=TRUE.
  *   4. batch-size N > 1: frames queue in order (generate_output hands them downstream once their
  *      batch ran); a timer thread runs a partial batch after batch-timeout ms; serialized events
  *      (EOS, segment, caps, ...) run the partial batch first, flushes discard the queue. The
@@ -196,6 +201,8 @@ struct EdgertInferState {
   std::mutex mutex;
   std::condition_variable cv;
   std::unique_ptr<Session> session;
+  bool gpu_decode = false;  // decode output 0 on the GPU (DecodeDetectionsCuda), no host copy of it
+  std::unique_ptr<vision::DetectionWorkspace> detection_workspace;  // gpu_decode; freed in stop()
   int input_index = 0;
   size_t slot_elements = 0;    // C*H*W
   std::vector<float> staging;  // host preprocessing for CUDA sessions without device-readable frames
@@ -626,13 +633,28 @@ Status RunQueue(GstEdgertInfer* self, EdgertInferState* st, std::vector<GstBuffe
   for (Entry& e : st->queue) UnmapEntry(&e);
   std::vector<std::vector<Tensor>> slices;
   std::vector<std::string> names;
+  // GPU decode: output 0 stays on the device; batch item b starts b * item_elements floats in.
+  std::vector<Shape> gpu_shapes;
+  size_t item_elements = 0;
   if (status.ok() && st->queued_slots > 0) {
     const int batch = st->active.batch_size;
     for (int o = 0; o < st->session->NumOutputs(); ++o) {
       names.push_back(st->session->OutputInfo(o).name);
     }
+    if (st->gpu_decode) {
+      Shape shape = st->session->OutputInfo(0).shape;
+      if (shape.empty() || shape[0] != batch) {
+        status = edgert::InvalidArgument("output '" + names[0] + "' has shape " + edgert::ShapeToString(shape) +
+                                             ", not batch " + std::to_string(batch) + " first",
+                                         names[0]);
+      } else {
+        item_elements = static_cast<size_t>(edgert::NumElements(shape) / batch);
+        shape[0] = 1;
+        gpu_shapes.push_back(shape);
+      }
+    }
     slices.resize(static_cast<size_t>(st->queued_slots));
-    for (int o = 0; o < st->session->NumOutputs() && status.ok(); ++o) {
+    for (int o = 0; o < st->session->NumOutputs() && status.ok() && !st->gpu_decode; ++o) {
       const Tensor& t = st->session->Output(o);
       for (int b = 0; b < st->queued_slots; ++b) {
         if (batch == 1) {
@@ -663,6 +685,12 @@ Status RunQueue(GstEdgertInfer* self, EdgertInferState* st, std::vector<GstBuffe
     vision::FrameResults& r = decoded[static_cast<size_t>(b)];
     if (entry == nullptr) {
       status = edgert::Internal("batch slot " + std::to_string(b) + " has no frame");
+    } else if (st->gpu_decode) {
+      const float* item =
+          static_cast<const float*>(st->session->OutputBuffer(0)) + item_elements * static_cast<size_t>(b);
+      status = vision::DecodeDetectionsCuda(st->config, {item}, gpu_shapes, names, entry->transform,
+                                            st->detection_workspace.get(), st->session->stream(), &r);
+      if (!status.ok()) status = status.WithContext(st->active.config.empty() ? "decoder" : st->active.config);
     } else if (st->config.decoder.kind != vision::DecoderKind::kNone) {
       status = vision::Decode(st->config, slices[static_cast<size_t>(b)], names, entry->transform, &r);
       if (!status.ok()) status = status.WithContext(st->active.config.empty() ? "decoder" : st->active.config);
@@ -715,7 +743,18 @@ bool TakePendingSession(GstEdgertInfer* self, EdgertInferState* st) {
     st->slot_elements = static_cast<size_t>(st->channels) * static_cast<size_t>(st->config.input.height) *
                         static_cast<size_t>(st->config.input.width);
     if (st->session->on_gpu()) st->staging.assign(st->slot_elements * static_cast<size_t>(st->active.batch_size), 0.f);
+    // GPU decode for YOLO heads on CUDA sessions (float32 output 0), unless the raw outputs are
+    // wanted on the host anyway.
+    const vision::DecoderKind kind = st->config.decoder.kind;
+    st->gpu_decode = st->session->on_gpu() && !st->active.output_tensors && st->session->NumOutputs() > 0 &&
+                     st->session->OutputInfo(0).dtype == edgert::DataType::kFloat32 &&
+                     (kind == vision::DecoderKind::kYoloV8 || kind == vision::DecoderKind::kYoloV5);
+    if (st->gpu_decode) {
+      st->gpu_decode = st->session->SetOutputToHost(0, false).ok();
+      if (!st->detection_workspace) st->detection_workspace = std::make_unique<vision::DetectionWorkspace>();
+    }
     st->frames_since_ready = 0;
+    GST_INFO_OBJECT(self, "detector decode on the %s", st->gpu_decode ? "GPU" : "host");
     GST_INFO_OBJECT(self, "session ready: %s", st->session->info().backend_line.c_str());
   }
   return true;
@@ -1031,6 +1070,7 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
     st->last_results = vision::FrameResults();
     st->calibration_posted = false;
     st->session.reset();
+    st->gpu_decode = false;
   }
   {
     std::lock_guard<std::mutex> lock(st->pending_mutex);
@@ -1050,6 +1090,8 @@ static gboolean gst_edgert_infer_stop(GstBaseTransform* trans) {
   std::lock_guard<std::mutex> lock(st->mutex);
   DiscardQueue(st);
   st->session.reset();
+  st->gpu_decode = false;
+  st->detection_workspace.reset();
   std::lock_guard<std::mutex> pending_lock(st->pending_mutex);
   st->pending.reset();
   return TRUE;

@@ -111,5 +111,58 @@ TEST(SessionGpu, MatchesTheCpuSessionInFp32AndFp16) {
   }
 }
 
+// SetOutputToHost(0, false): Run() makes no device-to-host copy, OutputBuffer(0) is device memory
+// holding the output (copied back here and compared with a run that copies), and turning the copy
+// back on restores it.
+TEST(SessionGpu, OutputStaysOnTheDeviceWhenItsHostCopyIsOff) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  TempDir dir;
+  SessionOptions o;
+  o.model = WriteConvModel(dir);
+  o.use_cache = false;
+  o.shapes["x"] = {2, 3, 16, 16};
+  o.device = "cuda";
+  StatusOr<std::unique_ptr<Session>> gpu = Session::Open(o);
+  ASSERT_TRUE(gpu.ok()) << gpu.status().ToString();
+  Session& s = **gpu;
+  std::vector<float> x(2 * 3 * 16 * 16);
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  for (float& v : x) v = dist(rng);
+  RunHost(s, x);
+  EXPECT_EQ(s.d2h_copies(), 1);
+  const Tensor& host = s.Output(0);
+  const std::vector<float> want(host.data<float>(), host.data<float>() + host.num_elements());
+
+  cudaPointerAttributes attr{};
+  ASSERT_EQ(cudaPointerGetAttributes(&attr, s.OutputBuffer(0)), cudaSuccess);
+  EXPECT_EQ(attr.type, cudaMemoryTypeDevice);
+  ASSERT_TRUE(s.SetOutputToHost(0, false).ok());
+  // Zero the device output so that only this run can fill it. On the session's stream: a cudaMemset
+  // on the legacy stream is asynchronous and the session's cudaStreamNonBlocking stream does not
+  // wait for it, so it could land after Run() wrote the output.
+  ASSERT_EQ(cudaMemsetAsync(s.OutputBuffer(0), 0, want.size() * sizeof(float), static_cast<cudaStream_t>(s.stream())),
+            cudaSuccess);
+  for (float& v : x) v = -v;
+  ASSERT_TRUE(s.CopyInputFromHost(0, x.data(), x.size() * sizeof(float)).ok());
+  ASSERT_TRUE(s.Run().ok());
+  EXPECT_EQ(s.d2h_copies(), 1);  // no copy this time
+  std::vector<float> device(want.size());
+  ASSERT_EQ(cudaMemcpy(device.data(), s.OutputBuffer(0), device.size() * sizeof(float), cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  // The host tensor still holds the first run's values.
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(s.Output(0).data<float>()[i], want[i]) << i;
+
+  ASSERT_TRUE(s.SetOutputToHost(0, true).ok());
+  ASSERT_TRUE(s.Run().ok());
+  EXPECT_EQ(s.d2h_copies(), 2);
+  bool differs = false;
+  for (size_t i = 0; i < device.size(); ++i) {
+    EXPECT_EQ(s.Output(0).data<float>()[i], device[i]) << i;
+    differs = differs || device[i] != want[i];
+  }
+  EXPECT_TRUE(differs);  // the negated input gave other outputs
+}
+
 }  // namespace
 }  // namespace edgert

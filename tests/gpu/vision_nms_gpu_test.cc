@@ -113,6 +113,12 @@ TEST(VisionNmsGpu, ArgumentChecks) {
   s = NmsCuda(nullptr, nullptr, nullptr, 4097, 0.5f, nullptr, &num_kept, nullptr);
   EXPECT_EQ(s.code(), StatusCode::kOutOfRange);
   EXPECT_NE(s.message().find("4096"), std::string::npos) << s.message();
+  // Caller scratch below NmsCudaScratchBytes(n) is refused before anything runs.
+  int dummy = 0;
+  s = NmsCuda(reinterpret_cast<const float*>(&dummy), nullptr, nullptr, 100, 0.5f, &dummy, &num_kept, nullptr, &dummy,
+              NmsCudaScratchBytes(100) - 1);
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(s.subject(), "scratch");
 }
 
 }  // namespace

@@ -6,6 +6,11 @@
 #   cuda-memory  cudaupload -> video/x-raw(memory:CUDAMemory) -> edgertinfer  -> frame-copies 0
 #   cuda-batch4  system memory, batch-size 4 (order and per-frame results)
 #   cuda-copy    identity drop-allocation=true (buffers not from its pool)    -> frame-copies 20
+# and a tiny YOLOv8-style detector (make_models.py's detector.yaml, decoded on the GPU with
+# DecodeDetectionsCuda on CUDA sessions) against device=cpu (host Decode) per frame: the same count,
+# classes and order, boxes within 0.5 px, scores within 1e-3:
+#   det-cuda, det-cuda-memory (cudaupload), det-cuda-batch4 (batch item offsets); each must log
+#   "detector decode on the GPU".
 # usage: tests/gst/gst_gpu_check.sh BUILD_DIR   (a build with EDGERT_WITH_CUDA=ON, EDGERT_WITH_GST=ON;
 #        on the lent GPU machine: gst_gpu_stage.sh here, then gst_gpu_device.sh there)
 # Needs: gst-launch's plugins base (videotestsrc), bad (cudaupload), python3 with onnx and numpy.
@@ -36,6 +41,16 @@ run cuda-pinned "$src ! $infer device=cuda ! fakesink"
 run cuda-memory "$src ! cudaupload ! video/x-raw(memory:CUDAMemory) ! $infer device=cuda ! fakesink"
 run cuda-batch4 "$src ! $infer device=cuda batch-size=4 ! fakesink"
 run cuda-copy "$src ! identity drop-allocation=true ! $infer device=cuda ! fakesink"
+det="edgertinfer name=infer config=$work/detector.yaml precision=fp32"
+run det-cpu "$src ! $det device=cpu ! fakesink"
+GST_DEBUG=edgertinfer:4 run det-cuda "$src ! $det device=cuda ! fakesink"
+GST_DEBUG=edgertinfer:4 run det-cuda-memory "$src ! cudaupload ! video/x-raw(memory:CUDAMemory) ! $det device=cuda ! fakesink"
+GST_DEBUG=edgertinfer:4 run det-cuda-batch4 "$src ! $det device=cuda batch-size=4 ! fakesink"
+for name in det-cuda det-cuda-memory det-cuda-batch4; do
+  if ! grep -q "detector decode on the GPU" "$work/$name.err"; then
+    echo "FAIL $name: the element did not decode on the GPU"; status=1
+  fi
+done
 
 python3 - "$work" <<'PY' || status=1
 import json, math, sys
@@ -74,6 +89,42 @@ for name in ["cuda-pinned", "cuda-memory", "cuda-batch4", "cuda-copy"]:
         verdict = "FAIL: backend " + tail["backend"]
     ok = ok and verdict == "ok"
     rows.append((name, tail.get("backend", "")[:40], len(got), f"{worst:.2e}", f"{agree}/{len(ref)}", tail.get("frame_copies"), verdict))
+for r in rows:
+    print("| " + " | ".join(str(c) for c in r) + " |")
+
+# Detector: GPU decode (CUDA sessions) against the host decode (CPU session), frame by frame.
+ref, _ = load("det-cpu")
+total = sum(len(r["results"]["detections"]) for r in ref)
+print(f"det-cpu: {len(ref)} frames, {total} detections")
+if len(ref) != 20 or total == 0:
+    print("FAIL det-cpu: expected 20 frames with some detections"); ok = False
+rows = [("run", "frames", "detections", "max box diff px", "max score diff", "verdict")]
+for name in ["det-cuda", "det-cuda-memory", "det-cuda-batch4"]:
+    try:
+        got, tail = load(name)
+    except Exception as e:
+        rows.append((name, 0, "-", "-", "-", f"FAIL ({e})")); ok = False; continue
+    verdict, box_diff, score_diff, count = "ok", 0.0, 0.0, 0
+    if len(got) != len(ref):
+        verdict = f"FAIL: {len(got)} frames vs {len(ref)}"
+    for r, g in zip(ref, got):
+        if verdict != "ok": break
+        if r["pts"] != g["pts"] or g["stale"]:
+            verdict = "FAIL: stale or out of order"; break
+        a, b = r["results"]["detections"], g["results"]["detections"]
+        count += len(b)
+        if len(a) != len(b):
+            verdict = f"FAIL: frame pts {r['pts']}: {len(b)} detections vs {len(a)}"; break
+        for x, y in zip(a, b):
+            if x["id"] != y["id"] or x["label"] != y["label"]:
+                verdict = f"FAIL: frame pts {r['pts']}: class {y['id']} vs {x['id']}"; break
+            box_diff = max(box_diff, max(abs(p - q) for p, q in zip(x["box"], y["box"])))
+            score_diff = max(score_diff, abs(x["score"] - y["score"]))
+    if verdict == "ok" and box_diff > 0.5: verdict = "FAIL: boxes differ"
+    if verdict == "ok" and score_diff > 1e-3: verdict = "FAIL: scores differ"
+    if verdict == "ok" and not tail["backend"].startswith("cuda"): verdict = "FAIL: backend " + tail["backend"]
+    ok = ok and verdict == "ok"
+    rows.append((name, len(got), count, f"{box_diff:.2e}", f"{score_diff:.2e}", verdict))
 for r in rows:
     print("| " + " | ".join(str(c) for c in r) + " |")
 sys.exit(0 if ok else 1)

@@ -7,6 +7,9 @@ classifier.yaml  classifier config: 48x32 stretch, rgb, mean/std, labels a..e, s
 static.onnx      the same network with a fixed input [1,3,32,32] (usable without a config)
 einsum.onnx      x[1,3,8,8] -> Einsum (an op edgert does not support)
 bad_key.yaml     the classifier config with an unknown key `bogus-key`
+detector.onnx    YOLOv8-style head: x[N,3,64,64] -> Conv8x8 stride 8 (3->4+3) -> [N,7,64] -> Sigmoid,
+                 rows scaled to cx,cy in [0,64), w,h in [4,36), 3 class scores; random weights
+detector.yaml    yolov8 detector config for it: 64x64 letterbox, labels p,q,r, threshold 0.5
 """
 import os
 import sys
@@ -64,6 +67,55 @@ def einsum(path):
     save_model(model, path)
 
 
+def detector(path):
+    """A tiny YOLOv8-style detector: output [B, 4+C, N] (C = 3, N = 64 anchors on an 8x8 grid)."""
+    rng = np.random.default_rng(11)
+    channels = 4 + 3
+    w = (rng.standard_normal((channels, 3, 8, 8)) * 0.3).astype(np.float32)
+    # Class rows biased around zero so that roughly half the anchors' best class passes 0.5.
+    b = np.array([0, 0, -1, -1, -0.5, -0.5, -0.5], dtype=np.float32)
+    scale = np.array([64, 64, 32, 32, 1, 1, 1], dtype=np.float32).reshape(1, channels, 1)
+    offset = np.array([0, 0, 4, 4, 0, 0, 0], dtype=np.float32).reshape(1, channels, 1)
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], kernel_shape=[8, 8], strides=[8, 8]),
+        helper.make_node("Reshape", ["c", "shape"], ["flat"]),
+        helper.make_node("Sigmoid", ["flat"], ["sig"]),
+        helper.make_node("Mul", ["sig", "scale"], ["scaled"]),
+        helper.make_node("Add", ["scaled", "offset"], ["output0"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "detector",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 3, 64, 64])],
+        [helper.make_tensor_value_info("output0", TensorProto.FLOAT, ["N", channels, 64])],
+        [numpy_helper.from_array(w, "w"), numpy_helper.from_array(b, "b"),
+         numpy_helper.from_array(np.array([0, channels, 64], dtype=np.int64), "shape"),
+         numpy_helper.from_array(scale, "scale"), numpy_helper.from_array(offset, "offset")])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    save_model(model, path)
+
+
+DETECTOR_CONFIG = """model: detector.onnx
+type: detector
+input:
+  name: x
+  width: 64
+  height: 64
+  resize: letterbox
+  color: rgb
+  scale: 1/255
+  mean: [0, 0, 0]
+  std: [1, 1, 1]
+  pad-value: 114
+labels: [p, q, r]
+decoder:
+  kind: yolov8
+  threshold: 0.5
+  nms-iou: 0.45
+  max-detections: 100
+"""
+
+
 CONFIG = """model: classifier.onnx
 type: classifier
 input:
@@ -90,6 +142,8 @@ def main():
     einsum(os.path.join(out, "einsum.onnx"))
     save_text(CONFIG, os.path.join(out, "classifier.yaml"))
     save_text(CONFIG + "bogus-key: 1\n", os.path.join(out, "bad_key.yaml"))
+    detector(os.path.join(out, "detector.onnx"))
+    save_text(DETECTOR_CONFIG, os.path.join(out, "detector.yaml"))
 
 
 if __name__ == "__main__":

@@ -128,6 +128,38 @@ TEST(Session, InMemoryBuildStoresNothing) {
   for (size_t i = 0; i < 3; ++i) EXPECT_NEAR((*s)->Output(0).data<float>()[i], want[i], 1e-5);
 }
 
+// On the CPU, OutputBuffer(i) is Output(i)'s host storage and turning the host copy off changes
+// nothing (there is no copy); the flag is per output and range-checked.
+TEST(Session, OutputBufferAndHostCopyFlagOnTheCpu) {
+  TempDir dir;
+  SessionOptions o;
+  o.model = WriteGemmModel(dir);
+  o.device = "cpu";
+  o.use_cache = false;
+  o.shapes["x"] = {2, 4};
+  StatusOr<std::unique_ptr<Session>> s = Session::Open(o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  Session& session = **s;
+  EXPECT_EQ(session.OutputBuffer(0), session.Output(0).raw());
+  EXPECT_TRUE(session.OutputToHost(0));
+  ASSERT_TRUE(session.SetOutputToHost(0, false).ok());
+  EXPECT_FALSE(session.OutputToHost(0));
+  const std::vector<float> x = {0.5f, -2, 1, 3, -1, 0.25f, 2, -0.5f};
+  ASSERT_TRUE(session.CopyInputFromHost(0, x.data(), x.size() * sizeof(float)).ok());
+  ASSERT_TRUE(session.Run().ok());
+  const std::vector<float> want = Expected(x, 2);
+  const float* y = static_cast<const float*>(session.OutputBuffer(0));
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(y[i], want[i], 1e-5) << i;
+  EXPECT_EQ(session.d2h_copies(), 0);
+  ASSERT_TRUE(session.SetOutputToHost(0, true).ok());
+  EXPECT_TRUE(session.OutputToHost(0));
+  for (int bad : {-1, 1}) {
+    const Status st = session.SetOutputToHost(bad, false);
+    EXPECT_EQ(st.code(), StatusCode::kInvalidArgument) << bad;
+    EXPECT_TRUE(Contains(st.message(), "out of range")) << st.ToString();
+  }
+}
+
 TEST(Session, ErrorsNameTheCause) {
   TempDir dir;
   const std::string model = WriteGemmModel(dir);

@@ -98,5 +98,31 @@ TEST(NmsCuda, UnsupportedWithoutCuda) {
 #endif
 }
 
+// One 64-bit mask word per box and block of 64 boxes, then the count (an int).
+TEST(NmsCuda, ScratchBytes) {
+  EXPECT_EQ(NmsCudaScratchBytes(0), 4u);
+  EXPECT_EQ(NmsCudaScratchBytes(1), 1u * 1 * 8 + 4);
+  EXPECT_EQ(NmsCudaScratchBytes(64), 64u * 1 * 8 + 4);
+  EXPECT_EQ(NmsCudaScratchBytes(65), 65u * 2 * 8 + 4);
+  EXPECT_EQ(NmsCudaScratchBytes(4096), 4096u * 64 * 8 + 4);
+}
+
+TEST(DecodeDetectionsCuda, UnsupportedWithoutCuda) {
+#ifdef EDGERT_HAVE_CUDA
+  GTEST_SKIP() << "CUDA build: tests/gpu/vision_decode_gpu_test.cc covers DecodeDetectionsCuda";
+#else
+  DetectionWorkspace workspace;
+  EXPECT_EQ(workspace.Reserve(100).code(), StatusCode::kUnsupported);
+  EXPECT_EQ(workspace.capacity(), 0);
+  ModelConfig config;
+  config.decoder.kind = DecoderKind::kYoloV8;
+  FrameResults results;
+  Status s = DecodeDetectionsCuda(config, {nullptr}, {Shape{1, 84, 8400}}, {"output0"}, InputTransform{}, &workspace,
+                                  nullptr, &results);
+  EXPECT_EQ(s.code(), StatusCode::kUnsupported);
+  EXPECT_NE(s.message().find("Decode"), std::string::npos) << s.message();
+#endif
+}
+
 }  // namespace
 }  // namespace edgert::vision

@@ -14,7 +14,9 @@
 //
 // Memory: Open() allocates everything (arena, I/O buffers, pinned host outputs); Run() allocates
 // nothing. On CUDA the input buffers are device memory and the outputs are copied into pinned host
-// tensors at the end of Run(); on the CPU every buffer is host memory.
+// tensors at the end of Run(); on the CPU every buffer is host memory. A consumer that reads an
+// output on the GPU (the element's GPU detector decode) turns its copy off with
+// SetOutputToHost(i, false) and reads OutputBuffer(i) on stream() instead.
 //
 // Thread rules: a session is used by one thread at a time. Open() may run on a worker thread while
 // another session serves frames (the element swaps sessions when a background build finishes).
@@ -96,9 +98,23 @@ class Session {
   virtual void* InputBuffer(int i) = 0;
   // Copies `bytes` (the whole input) from host memory into input i's buffer (async on stream()).
   virtual Status CopyInputFromHost(int i, const void* data, size_t bytes) = 0;
-  // Runs the network and leaves every output in a host tensor; returns when they are there.
+  // Runs the network and leaves every output whose host copy is on (the default) in a host tensor;
+  // returns when they are there (on CUDA: after a synchronise of stream(), so OutputBuffer() holds
+  // every output too).
   virtual Status Run() = 0;
+  // Output i's host tensor. On CUDA, an output whose host copy is off keeps what an earlier Run()
+  // copied (or zeros): read OutputBuffer(i) instead.
   virtual const Tensor& Output(int i) const = 0;
+  // Output i's buffer in the engine's memory (device on CUDA, host on the CPU, where it is
+  // Output(i)'s storage), of the engine's dtype and shape; fixed for the session's life.
+  virtual void* OutputBuffer(int i) = 0;
+  // Whether Run() copies output i to its host tensor (default true). Off saves the device-to-host
+  // copy on CUDA for an output consumed on the GPU; the CPU backend has nothing to copy and ignores
+  // it. An index out of range is an InvalidArgument.
+  Status SetOutputToHost(int i, bool to_host);
+  bool OutputToHost(int i) const {
+    return i < 0 || static_cast<size_t>(i) >= output_to_host_.size() || output_to_host_[static_cast<size_t>(i)];
+  }
 
   // Host<->device copies Run() and CopyInputFromHost() made so far (0 on the CPU backend).
   int64_t h2d_copies() const { return h2d_copies_; }
@@ -111,6 +127,7 @@ class Session {
   int num_inputs_ = 0;
   int64_t h2d_copies_ = 0;
   int64_t d2h_copies_ = 0;
+  std::vector<bool> output_to_host_;  // per output; empty = all on
 };
 
 }  // namespace edgert

@@ -55,9 +55,16 @@ std::vector<int> Nms(const std::vector<float>& boxes, const std::vector<float>& 
   return kept;
 }
 
+// NmsCuda's mask: one 64-bit word per box and block of 64 boxes, then the count.
+size_t NmsCudaScratchBytes(int n) {
+  const size_t boxes = static_cast<size_t>(n > 0 ? n : 0);
+  return boxes * ((boxes + 63) / 64) * sizeof(unsigned long long) + sizeof(int);
+}
+
 #ifndef EDGERT_HAVE_CUDA
 Status NmsCuda(const float* /*boxes*/, const float* /*scores*/, const int* /*class_ids*/, int /*n*/,
-               float /*iou_threshold*/, int* /*keep*/, int* /*num_kept*/, void* /*stream*/) {
+               float /*iou_threshold*/, int* /*keep*/, int* /*num_kept*/, void* /*stream*/, void* /*scratch*/,
+               size_t /*scratch_bytes*/) {
   return Unsupported("NmsCuda needs CUDA: this edgert was built without it (EDGERT_WITH_CUDA=OFF); use Nms", "NmsCuda");
 }
 #endif

@@ -14,7 +14,8 @@
 //     kept.
 //  3. The count is copied to the host and the stream synchronised.
 // IoU is evaluated with explicitly rounded operations (no FMA contraction), in nms.cc's order.
-// Scratch (the B*n mask words and the count) comes from the stream-ordered allocator.
+// Scratch (the B*n mask words and the count) is the caller's when given, else it comes from the
+// stream-ordered allocator.
 #include <cuda_runtime.h>
 
 #include <cstdint>
@@ -129,7 +130,7 @@ __global__ void NmsReduceKernel(const unsigned long long* __restrict__ mask, int
 }  // namespace
 
 Status NmsCuda(const float* boxes, const float* scores, const int* class_ids, int n, float iou_threshold, int* keep,
-               int* num_kept, void* stream) {
+               int* num_kept, void* stream, void* caller_scratch, size_t scratch_bytes) {
   (void)scores;  // the order carries the scores: boxes arrive sorted by descending score
   if (num_kept == nullptr) return InvalidArgument("NmsCuda needs num_kept (host int)", "num_kept");
   if (n < 0 || n > kMaxBoxes) {
@@ -141,8 +142,15 @@ Status NmsCuda(const float* boxes, const float* scores, const int* class_ids, in
   cudaStream_t s = static_cast<cudaStream_t>(stream);
   const int blocks = (n + kBlock - 1) / kBlock;
   const size_t mask_words = static_cast<size_t>(n) * blocks;
-  void* scratch = nullptr;
-  NMS_CUDA_RETURN_IF_ERROR(cudaMallocAsync(&scratch, mask_words * sizeof(unsigned long long) + sizeof(int), s));
+  void* scratch = caller_scratch;
+  if (scratch != nullptr && scratch_bytes < NmsCudaScratchBytes(n)) {
+    return InvalidArgument("NmsCuda scratch of " + std::to_string(scratch_bytes) + " bytes is below the " +
+                               std::to_string(NmsCudaScratchBytes(n)) + " bytes " + std::to_string(n) + " boxes need",
+                           "scratch");
+  }
+  if (scratch == nullptr) {
+    NMS_CUDA_RETURN_IF_ERROR(cudaMallocAsync(&scratch, NmsCudaScratchBytes(n), s));
+  }
   auto* mask = static_cast<unsigned long long*>(scratch);
   int* count = reinterpret_cast<int*>(mask + mask_words);
   NmsMaskKernel<<<dim3(blocks, blocks), kBlock, 0, s>>>(boxes, class_ids, n, iou_threshold, mask);
@@ -156,7 +164,8 @@ Status NmsCuda(const float* boxes, const float* scores, const int* class_ids, in
     status = CudaCheck(cudaMemcpyAsync(&host_count, count, sizeof(int), cudaMemcpyDeviceToHost, s),
                        "cudaMemcpyAsync(num_kept)");
   }
-  const Status free_status = CudaCheck(cudaFreeAsync(scratch, s), "cudaFreeAsync(NmsCuda scratch)");
+  const Status free_status =
+      caller_scratch != nullptr ? Status::Ok() : CudaCheck(cudaFreeAsync(scratch, s), "cudaFreeAsync(NmsCuda scratch)");
   const Status sync_status = CudaCheck(cudaStreamSynchronize(s), "cudaStreamSynchronize");
   EDGERT_RETURN_IF_ERROR(status);
   EDGERT_RETURN_IF_ERROR(free_status);

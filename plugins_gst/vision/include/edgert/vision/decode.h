@@ -21,8 +21,19 @@
 // Detector boxes are mapped with InputTransform::ToFrameX/Y, clipped to the frame (boxes with no
 // area left are dropped), then greedy NMS per class (all classes with class_agnostic_nms) keeps at
 // most max_detections, highest score first. Scores that are NaN never pass the threshold.
+//
+// GPU decode (DecodeDetectionsCuda, yolov8 and yolov5): the same decoder on device outputs. One
+// thread per anchor finds the best class (yolov5: objectness * best class score), maps and clips the
+// box to the frame exactly as Decode does (IEEE-rounded operations, no FMA) and appends the passing
+// anchors; a radix sort orders them by descending score (lower anchor first on ties, Decode's order);
+// NmsCuda suppresses the first 4096 of them; only the kept boxes (at most max_detections) come back
+// to the host. The results equal Decode's whenever at most 4096 anchors pass the threshold; beyond
+// that the GPU path considers only the 4096 highest-scoring candidates (documented cap).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+#include <string>
 #include <vector>
 
 #include "edgert/status.h"
@@ -54,9 +65,64 @@ std::vector<int> Nms(const std::vector<float>& boxes, const std::vector<float>& 
 // carries it): one bitmask kernel and one single-block reduction; `keep` (device, n ints) receives 1
 // for kept boxes, 0 otherwise, and *num_kept (host) is written after a synchronise of `stream` (a
 // cudaStream_t; nullptr = legacy default stream). Keeps exactly what Nms keeps for the same input.
-// Scratch (n * ceil(n/64) * 8 bytes) comes from the stream-ordered allocator (cudaMallocAsync).
+// Scratch (NmsCudaScratchBytes(n)) is `scratch` when given (device memory of at least
+// `scratch_bytes` >= NmsCudaScratchBytes(n); nothing is allocated), else it comes from the
+// stream-ordered allocator (cudaMallocAsync). Unsupported in a build without CUDA.
+Status NmsCuda(const float* boxes, const float* scores, const int* class_ids, int n, float iou_threshold, int* keep,
+               int* num_kept, void* stream, void* scratch = nullptr, size_t scratch_bytes = 0);
+
+// Device scratch for DecodeDetectionsCuda: candidate keys, per-anchor boxes, the radix sort's
+// temporary storage, NmsCuda's mask and a pinned host block for the results. Reserve() allocates it
+// for up to `anchors` anchors (growing releases the old block after a device synchronise);
+// DecodeDetectionsCuda reserves what it needs, so steady state allocates nothing. Freed by the
+// destructor. One workspace serves one stream at a time (not thread-safe). Without CUDA, Reserve()
+// is Unsupported.
+class DetectionWorkspace {
+ public:
+  DetectionWorkspace() = default;
+  ~DetectionWorkspace();
+  DetectionWorkspace(const DetectionWorkspace&) = delete;
+  DetectionWorkspace& operator=(const DetectionWorkspace&) = delete;
+
+  Status Reserve(int64_t anchors);
+  int64_t capacity() const { return anchors_; }         // anchors reserved so far
+  int64_t allocations() const { return allocations_; }  // Reserve() calls that allocated
+
+  // Internal layout, used by DecodeDetectionsCuda.
+  void* device() const { return device_; }
+  void* host() const { return host_; }
+  size_t sort_temp_bytes() const { return sort_temp_bytes_; }
+
+ private:
+  void Release();
+  void* device_ = nullptr;  // one cudaMalloc block
+  void* host_ = nullptr;    // one cudaHostAlloc block
+  int64_t anchors_ = 0;
+  size_t sort_temp_bytes_ = 0;
+  int64_t allocations_ = 0;
+};
+
+// The largest number of candidates DecodeDetectionsCuda sorts into NmsCuda (its box limit).
+constexpr int kMaxGpuDetectionCandidates = 4096;
+
+// Detector decode on the GPU for decoder kinds yolov8 and yolov5: `device_outputs` are device
+// pointers to float32 outputs (batch item 0 of each, or the item's slice), with `shapes` (batch 1,
+// the shapes Decode checks) and `names` in the engine's output order; `stream` is the cudaStream_t
+// the outputs were written on (nullptr: the legacy default stream): the outputs must be complete in
+// that stream's order (written by work queued on it, or ordered before it by an event or a
+// synchronise). A synchronous cudaMemcpy from pageable memory is not enough for a
+// cudaStreamNonBlocking stream: it may return before its DMA lands and that stream does not wait
+// for the legacy stream it ran on. Replaces results->classes,
+// detections and mask like Decode, and gives Decode's detections (same boxes within float rounding,
+// same order, same count; see the 4096 cap above). Errors (wrong kind, shape, transform) name the
+// output like Decode's; CUDA errors name the call. Synchronises `stream` before returning.
 // Unsupported in a build without CUDA.
-Status NmsCuda(const float* boxes, const float* scores, const int* class_ids, int n, float iou_threshold,
-               int* keep, int* num_kept, void* stream);
+Status DecodeDetectionsCuda(const ModelConfig& config, const std::vector<const float*>& device_outputs,
+                            const std::vector<Shape>& shapes, const std::vector<std::string>& names,
+                            const InputTransform& transform, DetectionWorkspace* workspace, void* stream,
+                            FrameResults* results);
+
+// Bytes of device scratch NmsCuda needs for n boxes (the mask words and the count).
+size_t NmsCudaScratchBytes(int n);
 
 }  // namespace edgert::vision
