@@ -138,8 +138,10 @@ TEST(VisionPreprocessGpu, MatchesCpuForEveryFormatModeAndColor) {
         const size_t bytes = frame.planes[p].size();
         planes.push_back(std::make_unique<DeviceBuffer>(bytes));
         ASSERT_NE(planes.back()->get<uint8_t>(), nullptr);
-        ASSERT_CUDA_OK(
-            cudaMemcpy(planes.back()->get<uint8_t>(), frame.planes[p].data(), bytes, cudaMemcpyHostToDevice));
+        // On the preprocessing stream: a pageable cudaMemcpy may return before its DMA lands, and
+        // the non-blocking stream would not wait for the legacy stream.
+        ASSERT_CUDA_OK(cudaMemcpyAsync(planes.back()->get<uint8_t>(), frame.planes[p].data(), bytes,
+                                       cudaMemcpyHostToDevice, stream));
         device_view.planes[p] = planes.back()->get<uint8_t>();
       }
       for (ResizeMode mode : kModes) {
