@@ -27,6 +27,9 @@
  *      frames of a live source pass through without results (the video keeps flowing while a plan
  *      builds) and frames of a non-live source (files, test sources: upstream's latency query says
  *      not live) wait for it, so every frame gets results; the session is swapped in between frames.
+ *      With fallback-plan, that plan is opened first and serves (frames get its results) until the
+ *      model's session is ready and replaces it between frames ("edgert-build" stage "fallback",
+ *      then "ready"); a fallback that cannot serve (missing, foreign, another input) is a warning.
  *   2. set_caps(): the frame format and size (system memory or memory:CUDAMemory).
  *   3. Each frame: map it, preprocess straight into the session's input buffer at the frame's
  *      batch slot (CUDA sessions: PreprocessCuda on the session's stream from CUDA memory or from
@@ -142,6 +145,7 @@ enum {
   PROP_CALIBRATION_DIR,
   PROP_FRAME_COPIES,
   PROP_BACKEND,
+  PROP_FALLBACK_PLAN,
 };
 
 constexpr int kDefaultBatchSize = 1;
@@ -161,6 +165,7 @@ struct Settings {
   double threshold = -1.0;  // < 0: the config's value
   double nms_iou = -1.0;
   std::string cache_dir;
+  std::string fallback_plan;  // serves while the model's plan is opened or built
   bool output_tensors = false;
   guint calibration_frames = 0;
   guint calibration_interval = kDefaultCalibrationInterval;
@@ -878,24 +883,15 @@ void NotifyStreaming(EdgertInferState* st) {
   st->cv.notify_all();
 }
 
-void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptions options) {
-  options.logger = [self](const std::string& line) {
-    GST_DEBUG_OBJECT(self, "%s", line.c_str());
-    PostBuildMessage(self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "progress", "message",
-                                             G_TYPE_STRING, line.c_str(), nullptr));
-  };
-  PostBuildMessage(self,
-                   gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "opening", "model", G_TYPE_STRING,
-                                     options.model.empty() ? options.plan.c_str() : options.model.c_str(), nullptr));
-  StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
-  Status status = session.ok() ? Status::Ok() : session.status();
-  if (status.ok()) {
-    // The input edgertinfer writes: float32 [batch, C, H, W].
-    Session& s = **session;
+// The session's input must be what the element writes: float32 [batch, C, H, W]. For a plan without
+// a config, this first takes the plan's own input size (only before any session was taken).
+Status CheckSessionInput(EdgertInferState* st, Session& s, bool adopt_plan_input) {
+  Status status;
+  {
     int index = s.FindInput(st->config.input.input_name);
     if (index < 0) index = 0;
     const edgert::IOTensorInfo& in = s.InputInfo(index);
-    if (st->model_path.empty() && st->active.config.empty() && in.shape.size() == 4) {
+    if (adopt_plan_input && st->model_path.empty() && st->active.config.empty() && in.shape.size() == 4) {
       // A plan without a config: feed the plan's own input size, stretched, pixels scaled to [0,1].
       // (The streaming thread reads the config only after it takes the session, below.)
       st->config.input.input_name = in.name;
@@ -915,6 +911,57 @@ void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
                                        in.name);
     }
   }
+  return status;
+}
+
+// fallback-plan: opened before the model, handed to the streaming thread at once (so frames get
+// results while the model's plan builds), and replaced by the model's session when it is ready. A
+// fallback that cannot serve is a warning, never an error: the model still opens.
+void OpenFallback(GstEdgertInfer* self, EdgertInferState* st, const edgert::SessionOptions& model_options) {
+  const std::string plan = st->active.fallback_plan;
+  edgert::SessionOptions options = model_options;
+  options.model.clear();
+  options.plan = plan;
+  options.logger = nullptr;
+  StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  Status status = session.ok() ? CheckSessionInput(st, **session, false) : session.status();
+  if (!status.ok()) {
+    const std::string text = "fallback-plan " + plan + " cannot serve: " + status.message();
+    GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS, ("%s", text.c_str()), ("the model's own plan serves once ready"));
+    return;
+  }
+  const edgert::SessionInfo info = (*session)->info();
+  GST_OBJECT_LOCK(self);
+  st->backend = "fallback: " + info.backend_line;
+  GST_OBJECT_UNLOCK(self);
+  {
+    std::lock_guard<std::mutex> lock(st->pending_mutex);
+    st->pending = std::move(*session);
+  }
+  NotifyStreaming(st);
+  PostBuildMessage(self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "fallback", "plan", G_TYPE_STRING,
+                                           plan.c_str(), "backend", G_TYPE_STRING, info.backend_line.c_str(), nullptr));
+}
+
+void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptions options) {
+  options.logger = [self](const std::string& line) {
+    GST_DEBUG_OBJECT(self, "%s", line.c_str());
+    PostBuildMessage(self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "progress", "message",
+                                             G_TYPE_STRING, line.c_str(), nullptr));
+  };
+  if (!st->active.fallback_plan.empty()) {
+    if (options.model.empty()) {
+      GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS, ("fallback-plan is ignored: the element runs the plan %s itself",
+                                                      options.plan.c_str()), (nullptr));
+    } else {
+      OpenFallback(self, st, options);
+    }
+  }
+  PostBuildMessage(self,
+                   gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "opening", "model", G_TYPE_STRING,
+                                     options.model.empty() ? options.plan.c_str() : options.model.c_str(), nullptr));
+  StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  Status status = session.ok() ? CheckSessionInput(st, **session, true) : session.status();
   if (!status.ok()) {
     {
       std::lock_guard<std::mutex> lock(st->pending_mutex);
@@ -1370,6 +1417,9 @@ static void gst_edgert_infer_set_property(GObject* object, guint prop_id, const 
     case PROP_CACHE_DIR:
       s.cache_dir = str();
       break;
+    case PROP_FALLBACK_PLAN:
+      s.fallback_plan = str();
+      break;
     case PROP_OUTPUT_TENSORS:
       s.output_tensors = g_value_get_boolean(value);
       break;
@@ -1430,6 +1480,9 @@ static void gst_edgert_infer_get_property(GObject* object, guint prop_id, GValue
       break;
     case PROP_CACHE_DIR:
       g_value_set_string(value, s.cache_dir.c_str());
+      break;
+    case PROP_FALLBACK_PLAN:
+      g_value_set_string(value, s.fallback_plan.c_str());
       break;
     case PROP_OUTPUT_TENSORS:
       g_value_set_boolean(value, s.output_tensors);
@@ -1526,6 +1579,13 @@ static void gst_edgert_infer_class_init(GstEdgertInferClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_CACHE_DIR,
       g_param_spec_string("cache-dir", "Cache directory", "Plan cache (empty: $EDGERT_CACHE_DIR or ~/.cache/edgert)",
+                          "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_FALLBACK_PLAN,
+      g_param_spec_string("fallback-plan", "Fallback plan",
+                          "A plan (same input as the model, e.g. shipped with the application or of a lower precision) "
+                          "that serves while the model's plan is opened or built; swapped out between frames once it "
+                          "is ready",
                           "", rw));
   g_object_class_install_property(
       gobject_class, PROP_OUTPUT_TENSORS,

@@ -10,6 +10,10 @@
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -672,6 +676,175 @@ TEST_F(EdgertInferTest, LiveFramesPassThroughWhileTheModelOpens) {
       cache);
   EXPECT_EQ(c.buffers, 30);
   EXPECT_GT(c.with_results, 0);
+}
+
+
+// Pops "edgert-build" messages (and errors) from `bus` until one with stage `stage`; returns false
+// on an error or after 60 s. Warnings are appended to `warnings`.
+bool WaitStage(GstBus* bus, const char* stage, std::string* warnings = nullptr) {
+  for (;;) {
+    GstMessage* msg = gst_bus_timed_pop_filtered(
+        bus, 60 * GST_SECOND,
+        static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING));
+    if (msg == nullptr) return false;
+    if (GST_MESSAGE_TYPE(msg) != GST_MESSAGE_ELEMENT) {
+      GError* err = nullptr;
+      const bool error = GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR;
+      if (error) {
+        gst_message_parse_error(msg, &err, nullptr);
+      } else {
+        gst_message_parse_warning(msg, &err, nullptr);
+      }
+      if (warnings != nullptr) *warnings += std::string(err->message) + "\n";
+      g_error_free(err);
+      gst_message_unref(msg);
+      if (error) return false;
+      continue;
+    }
+    const GstStructure* s = gst_message_get_structure(msg);
+    const bool found =
+        gst_structure_has_name(s, "edgert-build") && g_strcmp0(gst_structure_get_string(s, "stage"), stage) == 0;
+    gst_message_unref(msg);
+    if (found) return true;
+  }
+}
+
+// A CPU plan of `model` (through a private plan cache), for fallback-plan.
+std::string PlanOf(const std::string& model, const std::string& cache, int height, int width) {
+  edgert::SessionOptions o;
+  o.model = ModelPath(model);
+  o.device = "cpu";
+  o.cache_dir = cache;
+  o.shapes["x"] = {1, 3, height, width};
+  auto session = edgert::Session::Open(o);
+  EXPECT_TRUE(session.ok()) << session.status().message();
+  return session.ok() ? (*session)->info().plan_path : std::string();
+}
+
+// The logits a CPU session of `model` gives for frame `buf` (the classifier config's preprocessing).
+std::vector<float> LogitsOf(const std::string& model, GstBuffer* buf, const GstVideoInfo& info) {
+  Reference ref;  // the config and its preprocessing
+  edgert::SessionOptions o;
+  o.model = ModelPath(model);
+  o.device = "cpu";
+  o.use_cache = false;
+  o.shapes["x"] = {1, 3, ref.config().input.height, ref.config().input.width};
+  auto session = edgert::Session::Open(o);
+  EXPECT_TRUE(session.ok()) << session.status().message();
+  if (!session.ok()) return {};
+  std::vector<float> input = ref.Preprocess(buf, info);
+  EXPECT_TRUE((*session)->CopyInputFromHost(0, input.data(), input.size() * sizeof(float)).ok());
+  EXPECT_TRUE((*session)->Run().ok());
+  const edgert::Tensor& out = (*session)->Output(0);
+  return std::vector<float>(out.data<float>(), out.data<float>() + out.num_elements());
+}
+
+std::vector<float> MetaLogits(GstBuffer* out) {
+  EdgertMeta* meta = gst_buffer_get_edgert_meta(out);
+  if (meta == nullptr) return {};
+  const vision::FrameResults* r = edgert_meta_results(meta);
+  if (r == nullptr || r->tensors.empty()) return {};
+  const edgert::Tensor& t = r->tensors[0].second;
+  return std::vector<float>(t.data<float>(), t.data<float>() + t.num_elements());
+}
+
+void ExpectNear(const std::vector<float>& got, const std::vector<float>& want) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4f) << i;
+}
+
+// fallback-plan serves while the model's plan is built, then the model's session replaces it
+// between frames. The build is held back deterministically: the test holds the plan cache's lock
+// on the model's entry (found by a first build into the same cache, whose plan is then deleted).
+TEST_F(EdgertInferTest, FallbackPlanServesUntilTheModelsPlanIsReady) {
+  const std::string fallback = PlanOf("classifier_b.onnx", FreshDir(), 32, 48);
+  ASSERT_FALSE(fallback.empty());
+  const std::string cache = FreshDir();
+  const std::string entry = PlanOf("classifier.onnx", cache, 32, 48);
+  ASSERT_FALSE(entry.empty());
+  ASSERT_EQ(std::remove(entry.c_str()), 0);
+  const std::string lock_path = entry.substr(0, entry.size() - 5) + ".lock";
+  const int lock_fd = open(lock_path.c_str(), O_RDWR);
+  ASSERT_GE(lock_fd, 0) << lock_path;
+  ASSERT_EQ(flock(lock_fd, LOCK_EX), 0);
+
+  const std::string desc = "edgertinfer " + kConfigProps() + " cache-dir=" + cache + " fallback-plan=" + fallback;
+  GError* err = nullptr;
+  GstElement* element = gst_parse_launch(desc.c_str(), &err);
+  ASSERT_EQ(err, nullptr) << err->message;
+  gst_object_ref_sink(element);
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(element, bus);
+  GstHarness* h = gst_harness_new_with_element(element, "sink", "src");
+  gst_harness_set_src_caps_str(h, "video/x-raw,format=RGB,width=64,height=48");
+  GstVideoInfo info;
+  GstCaps* caps = gst_caps_from_string("video/x-raw,format=RGB,width=64,height=48");
+  gst_video_info_from_caps(&info, caps);
+  gst_caps_unref(caps);
+
+  ASSERT_TRUE(WaitStage(bus, "fallback"));
+  GValue value = G_VALUE_INIT;
+  g_value_init(&value, G_TYPE_STRING);
+  g_object_get_property(G_OBJECT(element), "backend", &value);
+  EXPECT_EQ(std::string(g_value_get_string(&value)).rfind("fallback: ", 0), 0u) << g_value_get_string(&value);
+  g_value_unset(&value);
+  // The model's build waits on the lock: these frames get the fallback's results.
+  for (unsigned i = 0; i < 3; ++i) {
+    GstBuffer* in = RandomFrame(info, 300 + i, i * GST_SECOND / 30);
+    GstBuffer* keep = gst_buffer_copy_deep(in);
+    ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
+    GstBuffer* out = gst_harness_pull(h);
+    ExpectNear(MetaLogits(out), LogitsOf("classifier_b.onnx", keep, info));
+    gst_buffer_unref(out);
+    gst_buffer_unref(keep);
+  }
+  // Let the build go: once "ready" is posted, the next frame runs on the model's own plan.
+  close(lock_fd);
+  ASSERT_TRUE(WaitStage(bus, "ready"));
+  GstBuffer* in = RandomFrame(info, 400, GST_SECOND);
+  GstBuffer* keep = gst_buffer_copy_deep(in);
+  ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(h);
+  ExpectNear(MetaLogits(out), LogitsOf("classifier.onnx", keep, info));
+  gst_buffer_unref(out);
+  gst_buffer_unref(keep);
+  gst_harness_teardown(h);
+  gst_object_unref(element);
+  gst_object_unref(bus);
+}
+
+// A fallback plan that cannot serve (here: another input size) is a warning naming it; the model's
+// own plan still opens and serves.
+TEST_F(EdgertInferTest, FallbackPlanThatCannotServeIsAWarning) {
+  const std::string fallback = PlanOf("static.onnx", FreshDir(), 32, 32);
+  ASSERT_FALSE(fallback.empty());
+  const std::string desc = "edgertinfer " + kConfigProps() + " fallback-plan=" + fallback;
+  GError* err = nullptr;
+  GstElement* element = gst_parse_launch(desc.c_str(), &err);
+  ASSERT_EQ(err, nullptr) << err->message;
+  gst_object_ref_sink(element);
+  GstBus* bus = gst_bus_new();
+  gst_element_set_bus(element, bus);
+  GstHarness* h = gst_harness_new_with_element(element, "sink", "src");
+  gst_harness_set_src_caps_str(h, "video/x-raw,format=RGB,width=64,height=48");
+  std::string warnings;
+  ASSERT_TRUE(WaitStage(bus, "ready", &warnings)) << warnings;
+  EXPECT_NE(warnings.find("fallback-plan " + fallback + " cannot serve"), std::string::npos) << warnings;
+  EXPECT_NE(warnings.find("1x3x32x32"), std::string::npos) << warnings;
+  GstVideoInfo info;
+  GstCaps* caps = gst_caps_from_string("video/x-raw,format=RGB,width=64,height=48");
+  gst_video_info_from_caps(&info, caps);
+  gst_caps_unref(caps);
+  GstBuffer* in = RandomFrame(info, 500, 0);
+  GstBuffer* keep = gst_buffer_copy_deep(in);
+  ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(h);
+  ExpectNear(MetaLogits(out), LogitsOf("classifier.onnx", keep, info));
+  gst_buffer_unref(out);
+  gst_buffer_unref(keep);
+  gst_harness_teardown(h);
+  gst_object_unref(element);
+  gst_object_unref(bus);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@ classifier.onnx  x[N,3,H,W] (all dynamic but channels) -> Conv3x3(3->4)+Relu -> 
                  MatMul(4x5)+Add -> logits[N,5]; random weights (fixed seed)
 classifier.yaml  classifier config: 48x32 stretch, rgb, mean/std, labels a..e, softmax-topk top-3
 static.onnx      the same network with a fixed input [1,3,32,32] (usable without a config)
+classifier_b.onnx the classifier with other random weights (seed 8): a fallback plan's model
 einsum.onnx      x[1,3,8,8] -> Einsum (an op edgert does not support)
 bad_key.yaml     the classifier config with an unknown key `bogus-key`
 detector.onnx    YOLOv8-style head: x[N,3,64,64] -> Conv8x8 stride 8 (3->4+3) -> [N,7,64] -> Sigmoid,
@@ -33,8 +34,8 @@ def save_text(text, path):
     os.replace(tmp, path)
 
 
-def classifier(path, dims):
-    rng = np.random.default_rng(7)
+def classifier(path, dims, seed=7):
+    rng = np.random.default_rng(seed)
     w = rng.standard_normal((4, 3, 3, 3)).astype(np.float32) * 0.5
     b = rng.standard_normal(4).astype(np.float32) * 0.1
     fc = rng.standard_normal((4, 5)).astype(np.float32)
@@ -139,6 +140,7 @@ def main():
     os.makedirs(out, exist_ok=True)
     classifier(os.path.join(out, "classifier.onnx"), ["N", 3, "H", "W"])
     classifier(os.path.join(out, "static.onnx"), [1, 3, 32, 32])
+    classifier(os.path.join(out, "classifier_b.onnx"), ["N", 3, "H", "W"], seed=8)
     einsum(os.path.join(out, "einsum.onnx"))
     save_text(CONFIG, os.path.join(out, "classifier.yaml"))
     save_text(CONFIG + "bogus-key: 1\n", os.path.join(out, "bad_key.yaml"))
