@@ -159,6 +159,23 @@ TEST(ProfileCuda, NetworkProfileIsValid) {
   EXPECT_EQ(at3->tensors[4].value.data<int64_t>()[0], 3);
 }
 
+// The premise of the row comparisons below: each sample's output depends on that sample only, so
+// the CPU's output at a batch is the first rows of its output at the max batch.
+TEST(ProfileCuda, CpuReferenceRowsFollowTheBatch) {
+  const NetworkDef net = ProfileNetwork();
+  const Tensor all = CpuOutput(net, kMax);
+  ASSERT_EQ(all.shape(), (Shape{kMax, kClasses}));
+  for (int64_t batch : {int64_t{1}, int64_t{3}}) {
+    const Tensor rows = CpuOutput(net, batch);
+    ASSERT_EQ(rows.shape(), (Shape{batch, kClasses}));
+    EXPECT_EQ(std::memcmp(rows.raw(), all.raw(), rows.bytes()), 0) << "batch " << batch;
+  }
+  double row_sum = 0;
+  for (int64_t k = 0; k < kClasses; ++k) row_sum += all.data<float>()[k];
+  EXPECT_NEAR(row_sum, 1.0, 1e-5) << "softmax rows sum to 1";
+  EXPECT_NE(std::memcmp(all.raw(), all.data<float>() + kClasses, kClasses * sizeof(float)), 0) << "samples differ";
+}
+
 TEST(ProfileCuda, EveryBatchMatchesCpuInFp32AndFp16) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   const NetworkDef net = ProfileNetwork();

@@ -734,9 +734,10 @@ Status CudaExecutionContext::SelectBatchKernels(int64_t batch) {
                         cudaGetErrorString(err) + ")");
     }
     st.sets.clear();
-    if (st.workspace != nullptr) EDGERT_CUDA_RETURN_IF_ERROR(cudaFree(st.workspace));
+    void* old = st.workspace;
     st.workspace = workspace;
     st.workspace_bytes = bytes;
+    if (old != nullptr) EDGERT_CUDA_RETURN_IF_ERROR(cudaFree(old));
   }
   if (st.workspace != nullptr) {
     for (CudaKernelPtr& k : set->kernels) {
