@@ -26,8 +26,8 @@ constexpr size_t kConvLayer = 0;
 constexpr size_t kGemmLayer = 2;
 
 // x[B,3,8,8] -> Conv 3x3 (8, bias, fused Relu) -> Reshape by the constant [B, 512] (element 0 a batch
-// value) -> Gemm (512 -> 10, bias) -> Softmax = "y" [B,10]. Shapes at B = kMax; profile 1/4/8.
-NetworkDef ProfileNetwork() {
+// value) -> Gemm (512 -> 10, bias) -> Softmax = "y" [B,10]. Shapes at B = max; profile 1/4/max.
+NetworkDef ProfileNetwork(int64_t max = kMax) {
   NetworkDef net;
   auto tensor = [&](const std::string& name, DataType dtype, Shape shape, Tensor value = {}) {
     TensorDef def;
@@ -50,16 +50,16 @@ NetworkDef ProfileNetwork() {
     net.layers.push_back(std::move(l));
   };
   const DataType f32 = DataType::kFloat32;
-  const int32_t x = tensor("x", f32, {kMax, 3, 8, 8});
+  const int32_t x = tensor("x", f32, {max, 3, 8, 8});
   const int32_t w = tensor("w", f32, {8, 3, 3, 3}, RandomTensor(f32, {8, 3, 3, 3}, 11, -0.3, 0.3));
   const int32_t b = tensor("b", f32, {8}, RandomTensor(f32, {8}, 12));
-  const int32_t c = tensor("c", f32, {kMax, 8, 8, 8});
-  const int32_t shape = tensor("shape", DataType::kInt64, {2}, Tensor::FromVector<int64_t>({kMax, 512}, {2}));
-  const int32_t v = tensor("v", f32, {kMax, 512});
+  const int32_t c = tensor("c", f32, {max, 8, 8, 8});
+  const int32_t shape = tensor("shape", DataType::kInt64, {2}, Tensor::FromVector<int64_t>({max, 512}, {2}));
+  const int32_t v = tensor("v", f32, {max, 512});
   const int32_t fw = tensor("fw", f32, {512, kClasses}, RandomTensor(f32, {512, kClasses}, 13, -0.1, 0.1));
   const int32_t fb = tensor("fb", f32, {kClasses}, RandomTensor(f32, {kClasses}, 14));
-  const int32_t g = tensor("g", f32, {kMax, kClasses});
-  const int32_t y = tensor("y", f32, {kMax, kClasses});
+  const int32_t g = tensor("g", f32, {max, kClasses});
+  const int32_t y = tensor("y", f32, {max, kClasses});
   net.inputs = {x};
   Attributes conv;
   conv.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
@@ -73,16 +73,16 @@ NetworkDef ProfileNetwork() {
   net.outputs = {y};
   net.profile.min = kMin;
   net.profile.opt = kOpt;
-  net.profile.max = kMax;
+  net.profile.max = max;
   net.profile.batch_tensors = {x, c, v, g, y};
   net.profile.batch_values = {BatchValue{shape, 0}};
   return net;
 }
 
-// The input at `batch`: the first `batch` samples of one fixed max-batch input, so every batch's
+// The input at `batch` (<= 16): the first `batch` samples of one fixed input, so every batch's
 // output rows are rows of the max batch's.
 Tensor InputAtBatch(int64_t batch) {
-  const Tensor full = RandomTensor(DataType::kFloat32, {kMax, 3, 8, 8}, 21);
+  const Tensor full = RandomTensor(DataType::kFloat32, {16, 3, 8, 8}, 21);
   Tensor t = *Tensor::Create(DataType::kFloat32, {batch, 3, 8, 8});
   std::memcpy(t.raw(), full.raw(), t.bytes());
   return t;
@@ -293,6 +293,32 @@ TEST(ProfileCuda, SwitchingBatchesWithGraphsEqualsFreshContexts) {
   EXPECT_EQ((*context)->graph_launches(), 109);
   ExpectTensorsClose(Rows(io.Output(), 3), want[3], 1e-5, "after 100 replays");
   cudaStreamDestroy(stream);
+}
+
+TEST(ProfileCuda, BatchesDroppedFromTheCacheAreRebuilt) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  constexpr int64_t kWide = CudaExecutionContext::kMaxCachedBatches + 3;
+  const NetworkDef net = ProfileNetwork(kWide);
+  ASSERT_TRUE(ValidateBatchProfile(net).ok());
+  auto engine = CudaEngine::Create(net);
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  auto context = (*engine)->CreateContext();
+  ASSERT_TRUE(context.ok()) << context.status().ToString();
+  (*context)->SetPoisonArena(true);
+  // Every batch once (more than the cache holds), then the first ones again: rebuilt, still right.
+  for (int64_t batch = 1; batch <= kWide; ++batch) ASSERT_TRUE((*context)->SetBatchSize(batch).ok()) << batch;
+  for (int64_t batch : {int64_t{1}, int64_t{2}, kWide}) {
+    SCOPED_TRACE("batch " + std::to_string(batch));
+    Status s = (*context)->SetBatchSize(batch);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    for (int k = 0; k < 3; ++k) {  // warm-up, capture, replay
+      std::vector<Tensor> got;
+      s = RunOnHost(**context, {InputAtBatch(batch)}, &got);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      ExpectTensorsClose(got[0], CpuOutput(net, batch), 1e-3, "run " + std::to_string(k));
+    }
+  }
+  EXPECT_EQ((*context)->graph_error(), "");
 }
 
 TEST(ProfileCuda, BatchesAndShapesOutsideTheProfileAreRefused) {
