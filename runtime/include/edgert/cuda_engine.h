@@ -32,6 +32,14 @@
 // Graph inputs are copied (or converted to float16) into the arena and outputs copied back from
 // it, so bound buffers are read and written only by those copies.
 //
+// Batch profiles (the network's profile() is enabled; see BatchProfile in edgert/network.h): the
+// arena is planned at the profile's max batch and every context can run any batch in [min, max]
+// (CudaExecutionContext::SetBatchSize / SetInputShape). Create() validates the layers at max and at
+// min, and the tactic pass times the candidates at the profile's opt batch (TensorRT tunes there):
+// the chosen indices are stored on network()'s layers and used at every batch, each kernel
+// rebuilding its candidate list for its own shapes (an index past that list falls back to the
+// default candidate 0).
+//
 // Tactics: layers with several implementations (cuDNN execution plans, cuBLASLt algorithms, own
 // kernels) choose one. Create() with select_tactics times the candidates of each such layer on
 // this GPU in a scratch arena (CUDA events; a candidate whose output differs from the default's is
@@ -117,6 +125,8 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
   int FindIOTensor(const std::string& name) const;
 
   Precision precision() const { return options_.precision; }
+  // The options the engine was created with (a plan's precision; select_tactics off for a plan).
+  const CudaEngineOptions& options() const { return options_; }
   int device_id() const { return options_.device_id; }
   // Device bytes: the weights (shared), one context's arena, one context's workspace (the largest
   // any layer asks for).
@@ -130,6 +140,9 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
   // The network with a kTacticAttr on every layer whose tactic was chosen: what a plan for this
   // GPU stores, so loading it skips the timing.
   const NetworkDef& network() const { return network_; }
+  // The batch-dimension optimization profile (disabled for fixed shapes); the shapes of network(),
+  // device_network() and IOTensor() are those of its max batch.
+  const BatchProfile& profile() const { return network_.profile; }
   // One per layer: the tactic pass's outcome (empty entries for layers without tactics).
   const std::vector<LayerTactic>& tactics() const { return tactics_; }
   // The network as the device holds it: float32 tensors are float16 in an FP16 engine.
@@ -141,8 +154,12 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
 
  private:
   CudaEngine() = default;
-  // Step 4 of Create(): a tactic for every layer that has candidates (timing cache, then timing).
+  // Step 4 of Create(): a tactic for every layer that has candidates (timing cache, then timing),
+  // timed at the profile's opt batch when there is a profile.
   Status SelectTactics();
+  // Step 3 of Create(): every layer gets a CUDA kernel in a dry run at the max batch (and at the
+  // profile's min); sets workspace_bytes_ to the largest need.
+  Status DryRun();
 
   CudaEngineOptions options_;
   NetworkDef network_;
@@ -168,7 +185,32 @@ class CudaExecutionContext {
   CudaExecutionContext(const CudaExecutionContext&) = delete;
   CudaExecutionContext& operator=(const CudaExecutionContext&) = delete;
 
-  // Binds I/O tensor `name` to device memory `data` holding the engine's dtype and shape.
+  // Batch profiles: the batch the next Enqueue() runs, in [min, max] of the engine's profile(); a
+  // new context runs at max. Changing it makes the context's kernels for the new shapes against
+  // the same arena offsets (allocations happen here, never in Enqueue(): library plans, a larger
+  // workspace when a kernel needs one, device copies of the constants holding batch values); the
+  // arena and the bindings stay. Bound buffers must then hold the shapes TensorShape() gives.
+  // Each batch keeps its kernels and its CUDA graph in the context (the last kMaxCachedBatches
+  // batches used), so going back to a batch neither rebuilds library plans nor re-captures (unless
+  // a binding changed since that batch's capture); a batch new to the context is warmed up by one
+  // eager Enqueue(), captured on the next. Work queued earlier on the same stream stays ordered;
+  // SetBatchSize may wait for the device when it frees memory (a grown workspace, a batch dropped
+  // from the cache). Error for an engine without a profile (unless `batch` equals its fixed batch)
+  // or a batch outside the profile (the message gives the range); after a failure Enqueue() is
+  // refused until a SetBatchSize succeeds.
+  static constexpr size_t kMaxCachedBatches = 8;
+  Status SetBatchSize(int64_t batch);
+  // The batch the context runs at: the profile's current batch, or dim 0 of the first input for a
+  // fixed-shape engine (0 for a rank-0 input); -1 after a failed SetBatchSize.
+  int64_t batch_size() const { return batch_; }
+  // TensorRT's habit: the input's shape must equal the engine's except dim 0 of a batched input,
+  // which sets the batch (SetBatchSize). Error naming the input and the allowed shapes otherwise.
+  Status SetInputShape(const std::string& name, const Shape& shape);
+  // Shape of I/O tensor `index` at the current batch.
+  Shape TensorShape(int io_index) const;
+
+  // Binds I/O tensor `name` to device memory `data` holding the engine's dtype and the shape
+  // TensorShape() gives at the current batch.
   Status SetTensorAddress(const std::string& name, void* data);
   Status SetTensorAddress(int io_index, void* data);
 
@@ -179,7 +221,8 @@ class CudaExecutionContext {
   // CUDA graph capture/replay for this context (on when the engine's options say so).
   void SetCudaGraphs(bool on);
   bool cuda_graphs() const;
-  // Graphs captured (or updated) so far, and graph launches; for tests and `edgert bench`.
+  // Graphs captured (or updated) so far, and graph launches, over all batches; for tests and
+  // `edgert bench`.
   int64_t graph_captures() const;
   int64_t graph_launches() const;
   // Why CUDA graphs were turned off for this context after a refused capture; empty otherwise.
@@ -192,20 +235,26 @@ class CudaExecutionContext {
   void* arena() const { return arena_; }
   // The implementation layer `index` runs ("elided" for a layer the memory plan removes).
   std::string LayerKernel(size_t index) const;
-  // Device memory this context owns (arena unless supplied by the caller, plus workspace).
+  // Device memory this context owns (arena unless supplied by the caller, plus workspace, plus the
+  // batch-valued constants of the cached batches other than max).
   size_t OwnedDeviceBytes() const;
 
  private:
   friend class CudaEngine;
   explicit CudaExecutionContext(std::shared_ptr<const CudaEngine> engine);
+  // Makes the kernel set of `batch` current: from the cache, or made (and the workspace grown when
+  // it needs more). On failure no set is current.
+  Status SelectBatchKernels(int64_t batch);
 
   std::shared_ptr<const CudaEngine> engine_;
   char* arena_ = nullptr;
+  int64_t batch_ = 0;
   std::unique_ptr<CudaContextState> state_;
 };
 
 // Convenience for tools and tests (not for a hot path: allocates device buffers each call): copies
-// host `inputs` (one per engine input, in order, the engine's dtypes and shapes) to the device,
+// host `inputs` (one per engine input, in order, the engine's dtypes and the context's
+// TensorShape() at its current batch) to the device,
 // enqueues on a private stream, waits, and returns the outputs as host tensors.
 Status RunOnHost(CudaExecutionContext& context, const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs);
 

@@ -10,15 +10,27 @@
 //     cache or times its candidates in a scratch arena, and the choice (with its level) becomes a
 //     layer attribute; a second dry run sizes the workspace for the chosen candidates; record the
 //     I/O tensors.
-//  2. CreateContext(): the caller's arena or one cudaMalloc, one workspace cudaMalloc, a cuDNN and a
-//     cuBLASLt handle; a CudaTensor per network tensor (constants: the engine's device copy;
-//     activations: arena + planned offset); a kernel (launch record) per layer the plan does not
-//     elide. Nothing is allocated after this.
-//  3. Enqueue(stream): check bindings, then the body: [poison memset] → inputs copied or converted
-//     into the arena → layer kernels in order → outputs copied or converted to their bindings.
-//     With CUDA graphs on, the first Enqueue runs the body eagerly (libraries finish their lazy
-//     initialisation outside any capture), the second captures the body into a graph and
-//     instantiates it, later ones launch it; when a binding changes, the body is captured again
+//     Batch profiles: the profile is validated first; the device network and the arena plan are
+//     those of the max batch (every smaller batch fits at the same offsets); the dry runs cover
+//     max and min (SpecializeBatch); the tactic pass times the opt specialization (its own device
+//     network, derived by DeviceNetwork() like the engine's) and writes the choices onto the
+//     engine's layers (same indices), so the plan stores them.
+//  2. CreateContext(): the caller's arena or one cudaMalloc, a cuDNN and a cuBLASLt handle, then
+//     the kernel set of the default batch (MakeBatchKernels): a CudaTensor per network tensor
+//     (constants: the engine's device copy; activations: arena + planned offset) and a kernel
+//     (launch record) per layer the plan does not elide; one workspace cudaMalloc of the largest
+//     need (the engine's, or the set's). Nothing is allocated after this but in SetBatchSize.
+//  3. SetBatchSize(b): take b's kernel set from the context's cache, or make it against
+//     SpecializeBatch(network, b) (the set keeps that network alive; its batch-valued constants get
+//     device copies of their own), grow the workspace if the set needs more (dropping the other
+//     cached sets, whose kernels hold the old one), evict the least recently used set beyond
+//     kMaxCachedBatches. A failure leaves no current set: Enqueue refuses until a batch binds.
+//  4. Enqueue(stream): check bindings, then the body of the current set: [poison memset] → inputs
+//     copied or converted into the arena → layer kernels in order → outputs copied or converted to
+//     their bindings (sizes of the current batch).
+//     With CUDA graphs on, the first Enqueue of a set runs the body eagerly (libraries finish their
+//     lazy initialisation outside any capture), the second captures the body into the set's graph
+//     and instantiates it, later ones launch it; when a binding changes, the body is captured again
 //     and the executable graph updated in place (re-instantiated only if the update is refused).
 //     A capture the driver refuses turns graphs off for the context (the reason is kept) and the
 //     body runs eagerly from then on.
@@ -86,27 +98,54 @@ StatusOr<DeviceKey> CudaDeviceKey(int device_id) {
 
 // ---- Per-context state ---------------------------------------------------------------------------
 
+// The launch records of one batch: the network at that batch (kept alive: kernels may keep
+// pointers to its constants' host values), device views at the memory plan's offsets, a kernel per
+// layer, and that batch's CUDA graph.
+struct CudaBatchKernels {
+  int64_t batch = 0;
+  NetworkDef specialized;          // the network at `batch`; empty when it is the engine's (max or fixed)
+  void* batch_constants = nullptr;  // device copies of the specialized constants holding batch values
+  size_t batch_constants_bytes = 0;
+  std::vector<CudaTensor> tensors;     // one per network tensor
+  std::vector<CudaKernelPtr> kernels;  // one per layer; null for elided layers
+  size_t workspace_bytes = 0;          // the largest need of its kernels
+  uint64_t last_used = 0;              // CudaContextState::use_clock when it was last selected
+  bool warmed_up = false;              // the body ran eagerly once
+  std::vector<void*> captured_bindings;  // the bindings baked into graph_exec
+  bool captured_poison = false;
+  cudaGraphExec_t graph_exec = nullptr;
+
+  CudaBatchKernels() = default;
+  CudaBatchKernels(const CudaBatchKernels&) = delete;
+  CudaBatchKernels& operator=(const CudaBatchKernels&) = delete;
+  // An executable graph still in flight is freed by the driver when it completes; cudaFree waits
+  // for the device.
+  ~CudaBatchKernels() {
+    if (graph_exec != nullptr) cudaGraphExecDestroy(graph_exec);
+    kernels.clear();
+    if (batch_constants != nullptr) cudaFree(batch_constants);
+  }
+};
+
 struct CudaContextState {
   CudaResources resources;
   void* owned_arena = nullptr;
+  size_t owned_arena_bytes = 0;
   void* workspace = nullptr;
-  size_t owned_bytes = 0;
-  std::vector<CudaTensor> tensors;             // one per network tensor
-  std::vector<CudaKernelPtr> kernels;          // one per layer; null for elided layers
+  size_t workspace_bytes = 0;
+  std::vector<std::unique_ptr<CudaBatchKernels>> sets;  // the cache, at most kMaxCachedBatches
+  CudaBatchKernels* current = nullptr;                  // the set Enqueue runs; null after a failed switch
+  uint64_t use_clock = 0;
   std::vector<void*> bindings;                 // per I/O tensor
   bool poison = false;
   bool graphs = false;
-  bool warmed_up = false;                      // the body ran eagerly once
-  std::vector<void*> captured_bindings;        // the bindings baked into graph_exec
-  bool captured_poison = false;
-  cudaGraphExec_t graph_exec = nullptr;
   int64_t captures = 0;
   int64_t launches = 0;
   std::string graph_error;                     // why graphs were turned off, if they were
 
   ~CudaContextState() {
-    if (graph_exec != nullptr) cudaGraphExecDestroy(graph_exec);
-    kernels.clear();  // kernels may hold library plans tied to the handles below
+    current = nullptr;
+    sets.clear();  // kernels may hold library plans tied to the handles below
     if (resources.cudnn != nullptr) cudnnDestroy(resources.cudnn);
     if (resources.cublaslt != nullptr) cublasLtDestroy(resources.cublaslt);
     if (workspace != nullptr) cudaFree(workspace);
@@ -299,10 +338,34 @@ Status WriteTimingCache(const std::string& path, const std::map<std::string, int
   return Status::Ok();
 }
 
-// Device views of every tensor: constants at the engine's copy, planned activations at
-// arena + offset (arena may be null: dry run), unused tensors null.
-std::vector<CudaTensor> DeviceViews(const CudaEngine& engine, char* arena) {
-  const NetworkDef& net = engine.network();
+// The network as the device holds it: same layers and tensors, device dtypes (float32 becomes
+// float16 in an FP16 engine). Constants keep their host values (as views of the same bytes) so the
+// planner and the kernels can read parameters. Used for the engine's network and for a batch
+// specialization of it (the tactic pass at the profile's opt).
+NetworkDef DeviceNetwork(const NetworkDef& net, Precision precision) {
+  NetworkDef dnet;
+  dnet.layers = net.layers;
+  dnet.inputs = net.inputs;
+  dnet.outputs = net.outputs;
+  dnet.tensors.resize(net.tensors.size());
+  for (size_t i = 0; i < net.tensors.size(); ++i) {
+    const TensorDef& def = net.tensors[i];
+    TensorDef& d = dnet.tensors[i];
+    d.name = def.name;
+    d.shape = def.shape;
+    d.dtype = DeviceDtype(def.dtype, precision);
+    if (def.is_constant()) d.value = def.value;
+  }
+  return dnet;
+}
+
+// Device views of every tensor of `net` (the engine's network or a batch specialization of it:
+// same tensor indices, so the engine's memory plan and device dtypes apply): shapes and host values
+// from `net`; constants at the engine's device copy unless `constant_overrides` (one per tensor,
+// may be empty) gives another address; planned activations at arena + offset (arena may be null:
+// dry run); unused tensors null.
+std::vector<CudaTensor> DeviceViews(const CudaEngine& engine, const NetworkDef& net, char* arena,
+                                    const std::vector<void*>& constant_overrides = {}) {
   const NetworkDef& dnet = engine.device_network();
   const NetworkMemoryPlan& plan = engine.memory_plan();
   std::vector<CudaTensor> views(net.tensors.size());
@@ -311,13 +374,72 @@ std::vector<CudaTensor> DeviceViews(const CudaEngine& engine, char* arena) {
     v.dtype = dnet.tensors[i].dtype;
     v.shape = net.tensors[i].shape;
     if (net.tensors[i].is_constant()) {
-      v.data = const_cast<void*>(engine.ConstantAddress(static_cast<int32_t>(i)));
+      const bool own = !constant_overrides.empty() && constant_overrides[i] != nullptr;
+      v.data = own ? constant_overrides[i] : const_cast<void*>(engine.ConstantAddress(static_cast<int32_t>(i)));
       v.host = &net.tensors[i].value;
     } else if (arena != nullptr && plan.tensors[i].kind != TensorMemoryKind::kNone) {
       v.data = arena + plan.tensors[i].offset;
     }
   }
   return views;
+}
+
+// The kernel set of `batch` against `arena` (Enqueue's launch records; not a dry run). At a batch
+// other than the engine network's own, the set holds SpecializeBatch(network, batch) and one device
+// allocation with that specialization's batch-valued constants (the engine's device copy holds the
+// max batch's values); other constants stay the engine's.
+StatusOr<std::unique_ptr<CudaBatchKernels>> MakeBatchKernels(const CudaEngine& engine, int64_t batch, char* arena,
+                                                             CudaResources* resources) {
+  auto set = std::make_unique<CudaBatchKernels>();
+  set->batch = batch;
+  const NetworkDef* net = &engine.network();
+  std::vector<void*> overrides;
+  const BatchProfile& profile = engine.profile();
+  if (profile.enabled() && batch != profile.max) {
+    EDGERT_ASSIGN_OR_RETURN(set->specialized, SpecializeBatch(engine.network(), batch));
+    net = &set->specialized;
+    // The constants holding batch values, each once, at 256-byte aligned offsets.
+    std::vector<int32_t> batch_constants;
+    for (const BatchValue& v : profile.batch_values) {
+      if (std::find(batch_constants.begin(), batch_constants.end(), v.tensor) == batch_constants.end()) {
+        batch_constants.push_back(v.tensor);
+      }
+    }
+    std::vector<size_t> offsets;
+    size_t total = 0;
+    for (int32_t t : batch_constants) {
+      offsets.push_back(total);
+      const size_t bytes = net->tensors[static_cast<size_t>(t)].value.bytes();
+      if (!AlignUp(total + (bytes > 0 ? bytes : 1), kDefaultMemoryAlignment, &total)) {
+        return OutOfRange("the batch-valued constants are too large");
+      }
+    }
+    if (total > 0) {
+      const cudaError_t err = cudaMalloc(&set->batch_constants, total);
+      if (err != cudaSuccess) {
+        cudaGetLastError();
+        return OutOfRange("out of device memory allocating " + std::to_string(total) +
+                          " bytes of batch-valued constants (" + cudaGetErrorString(err) + ")");
+      }
+      set->batch_constants_bytes = total;
+      overrides.assign(net->tensors.size(), nullptr);
+      for (size_t k = 0; k < batch_constants.size(); ++k) {
+        const Tensor& value = net->tensors[static_cast<size_t>(batch_constants[k])].value;
+        char* dst = static_cast<char*>(set->batch_constants) + offsets[k];
+        overrides[static_cast<size_t>(batch_constants[k])] = dst;
+        if (value.bytes() > 0) {
+          EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, value.raw(), value.bytes(), cudaMemcpyHostToDevice));
+        }
+      }
+    }
+  }
+  set->tensors = DeviceViews(engine, *net, arena, overrides);
+  const CudaEngineOptions& options = engine.options();
+  const KernelMode mode{options.precision, options.tactic_level, false, false, options.max_workspace_bytes};
+  Status s = PrepareCudaKernels(*net, mode, set->tensors, engine.memory_plan().layer_elided, resources, &set->kernels,
+                                &set->workspace_bytes);
+  if (!s.ok()) return profile.enabled() ? s.WithContext("at batch " + std::to_string(batch)) : s;
+  return set;
 }
 
 }  // namespace
@@ -334,27 +456,17 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   engine->network_ = std::move(network);
   const NetworkDef& net = engine->network_;
   EDGERT_RETURN_IF_ERROR(CheckNetworkIndices(net));
+  EDGERT_RETURN_IF_ERROR(ValidateBatchProfile(net));
   if (CudaDeviceCount() <= options.device_id || options.device_id < 0) {
     return NotFound("no CUDA device " + std::to_string(options.device_id) + " (" +
                     std::to_string(CudaDeviceCount()) + " visible): the CUDA backend needs an NVIDIA GPU and driver");
   }
   EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(options.device_id));
 
-  // 1. The device network: same layers and tensors, device dtypes. Constants keep their host values
-  //    (as views of the same bytes) so the planner and the kernels can read parameters.
-  NetworkDef& dnet = engine->device_network_;
-  dnet.layers = net.layers;
-  dnet.inputs = net.inputs;
-  dnet.outputs = net.outputs;
-  dnet.tensors.resize(net.tensors.size());
-  for (size_t i = 0; i < net.tensors.size(); ++i) {
-    const TensorDef& def = net.tensors[i];
-    TensorDef& d = dnet.tensors[i];
-    d.name = def.name;
-    d.shape = def.shape;
-    d.dtype = DeviceDtype(def.dtype, options.precision);
-    if (def.is_constant()) d.value = def.value;
-  }
+  // 1. The device network (device dtypes) and the arena plan on it. With a batch profile the
+  //    network holds the max batch's shapes, so the plan fits every batch at the same offsets.
+  engine->device_network_ = DeviceNetwork(net, options.precision);
+  const NetworkDef& dnet = engine->device_network_;
   EDGERT_ASSIGN_OR_RETURN(engine->memory_plan_, PlanNetworkMemory(dnet, options.memory));
   const size_t plan_alignment = engine->memory_plan_.alignment;
   engine->arena_alignment_ = (plan_alignment > kDefaultMemoryAlignment && plan_alignment <= 4096 &&
@@ -403,27 +515,17 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
     }
   }
 
-  // 3. Validation: every layer gets a CUDA kernel (dry run), and the workspace is sized.
-  auto dry_run = [&]() {
-    CudaResources res;
-    Status s = CreateResources(options.device_id, &res);
-    if (s.ok()) {
-      const std::vector<CudaTensor> views = DeviceViews(*engine, nullptr);
-      const KernelMode mode{options.precision, options.tactic_level, true, false, options.max_workspace_bytes};
-      s = PrepareCudaKernels(net, mode, views, engine->memory_plan_.layer_elided, &res, nullptr,
-                             &engine->workspace_bytes_);
-    }
-    DestroyResources(&res);
-    return s;
-  };
-  EDGERT_RETURN_IF_ERROR(dry_run());
+  // 3. Validation: every layer gets a CUDA kernel (dry run, at max and min), and the workspace is
+  //    sized.
+  EDGERT_RETURN_IF_ERROR(engine->DryRun());
 
   // 4. Tactics: layers without a kTacticAttr get one from the timing cache or by timing their
-  //    candidates in a scratch arena; then the workspace is sized again for the chosen candidates.
+  //    candidates in a scratch arena (at the profile's opt batch); then the workspace is sized
+  //    again for the chosen candidates.
   engine->tactics_.assign(net.layers.size(), LayerTactic{});
   if (options.select_tactics && options.tactic_level > 0) {
     EDGERT_RETURN_IF_ERROR(engine->SelectTactics());
-    EDGERT_RETURN_IF_ERROR(dry_run());
+    EDGERT_RETURN_IF_ERROR(engine->DryRun());
   } else {
     for (size_t l = 0; l < net.layers.size(); ++l) {
       EDGERT_ASSIGN_OR_RETURN(int64_t t, net.layers[l].attrs.GetIntOr(kTacticAttr, -1, net.layers[l].name));
@@ -432,21 +534,56 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
     }
   }
 
-  for (int32_t t : net.inputs) {
-    const TensorDef& def = net.tensors[static_cast<size_t>(t)];
-    engine->io_.push_back({def.name, def.dtype, def.shape, true});
-    engine->io_tensor_index_.push_back(t);
-  }
-  for (int32_t t : net.outputs) {
-    const TensorDef& def = net.tensors[static_cast<size_t>(t)];
-    engine->io_.push_back({def.name, def.dtype, def.shape, false});
-    engine->io_tensor_index_.push_back(t);
-  }
+  engine->io_ = NetworkIOTensors(net);
+  engine->io_tensor_index_ = net.inputs;
+  engine->io_tensor_index_.insert(engine->io_tensor_index_.end(), net.outputs.begin(), net.outputs.end());
   return engine;
 }
 
+Status CudaEngine::DryRun() {
+  CudaResources res;
+  Status s = CreateResources(options_.device_id, &res);
+  const KernelMode mode{options_.precision, options_.tactic_level, true, false, options_.max_workspace_bytes};
+  size_t workspace = 0;
+  if (s.ok()) {
+    const std::vector<CudaTensor> views = DeviceViews(*this, network_, nullptr);
+    s = PrepareCudaKernels(network_, mode, views, memory_plan_.layer_elided, &res, nullptr, &workspace);
+  }
+  // A profile's smallest batch gets the same check (library plans may refuse shapes the max
+  // accepts), with the tactics the layers carry by now.
+  const BatchProfile& profile = network_.profile;
+  if (s.ok() && profile.enabled() && profile.min != profile.max) {
+    StatusOr<NetworkDef> at_min = SpecializeBatch(network_, profile.min);
+    size_t min_workspace = 0;
+    if (!at_min.ok()) {
+      s = at_min.status();
+    } else {
+      const std::vector<CudaTensor> views = DeviceViews(*this, *at_min, nullptr);
+      s = PrepareCudaKernels(*at_min, mode, views, memory_plan_.layer_elided, &res, nullptr, &min_workspace);
+      if (!s.ok()) s = s.WithContext("at the profile's min batch " + std::to_string(profile.min));
+    }
+    workspace = std::max(workspace, min_workspace);
+  }
+  DestroyResources(&res);
+  if (s.ok()) workspace_bytes_ = workspace;
+  return s;
+}
+
 Status CudaEngine::SelectTactics() {
-  const NetworkDef& net = network_;
+  // The network the candidates are timed on: the profile's opt batch (where TensorRT tunes), else
+  // the engine's own. Its layers have the engine's indices; choices are written onto network_ and
+  // device_network_ (the plan stores them and every batch uses them).
+  NetworkDef at_opt;
+  NetworkDef at_opt_device;
+  const NetworkDef* tuned = &network_;
+  const NetworkDef* tuned_device = &device_network_;
+  if (network_.profile.enabled() && network_.profile.opt != network_.profile.max) {
+    EDGERT_ASSIGN_OR_RETURN(at_opt, SpecializeBatch(network_, network_.profile.opt));
+    at_opt_device = DeviceNetwork(at_opt, options_.precision);
+    tuned = &at_opt;
+    tuned_device = &at_opt_device;
+  }
+  const NetworkDef& net = *tuned;
   std::map<std::string, int> cache;
   if (!options_.timing_cache.empty()) cache = ReadTimingCache(options_.timing_cache);
   const std::map<std::string, int> cache_before = cache;
@@ -462,7 +599,10 @@ Status CudaEngine::SelectTactics() {
   }
   CudaResources res;
   Status s = CreateResources(options_.device_id, &res);
-  const std::vector<CudaTensor> views = DeviceViews(*this, static_cast<char*>(scratch));
+  // The scratch arena has the max batch's size; the opt batch's tensors fit at the same offsets.
+  // The tactic layers (Conv, ConvTranspose, Gemm, MatMul) read no integer batch values, so the
+  // engine's constant copies serve.
+  const std::vector<CudaTensor> views = DeviceViews(*this, net, static_cast<char*>(scratch));
   const std::vector<ValueInfo> infos = NetworkInfos(net);
   const KernelMode mode{options_.precision, options_.tactic_level, false, true, options_.max_workspace_bytes};
   for (size_t l = 0; s.ok() && l < net.layers.size(); ++l) {
@@ -479,7 +619,7 @@ Status CudaEngine::SelectTactics() {
       continue;
     }
     const std::string signature =
-        LayerSignature(net, device_network_, l, device, options_.precision, options_.tactic_level,
+        LayerSignature(net, *tuned_device, l, device, options_.precision, options_.tactic_level,
                        options_.max_workspace_bytes);
     auto hit = cache.find(signature);
     if (hit != cache.end()) {
@@ -547,29 +687,15 @@ StatusOr<std::unique_ptr<CudaExecutionContext>> CudaEngine::CreateContext(void* 
       return OutOfRange("out of device memory allocating the activation arena of " + std::to_string(arena_bytes_) +
                         " bytes (" + cudaGetErrorString(err) + ")");
     }
-    st.owned_bytes += arena_bytes_;
     context->arena_ = static_cast<char*>(st.owned_arena);
   }
+  st.owned_arena_bytes = st.owned_arena != nullptr ? arena_bytes_ : 0;
   EDGERT_RETURN_IF_ERROR(CreateResources(options_.device_id, &st.resources));
-  st.tensors = DeviceViews(*this, context->arena_);
-  size_t workspace = 0;
-  const KernelMode mode{options_.precision, options_.tactic_level, false, false, options_.max_workspace_bytes};
-  EDGERT_RETURN_IF_ERROR(PrepareCudaKernels(network_, mode, st.tensors, memory_plan_.layer_elided, &st.resources,
-                                            &st.kernels, &workspace));
-  if (workspace > 0) {
-    const cudaError_t err = cudaMalloc(&st.workspace, workspace);
-    if (err != cudaSuccess) {
-      cudaGetLastError();
-      return OutOfRange("out of device memory allocating a workspace of " + std::to_string(workspace) + " bytes (" +
-                        cudaGetErrorString(err) + ")");
-    }
-    st.owned_bytes += workspace;
-    for (CudaKernelPtr& k : st.kernels) {
-      if (k != nullptr) k->SetWorkspace(st.workspace);
-    }
-  }
   st.bindings.assign(io_.size(), nullptr);
   st.graphs = options_.cuda_graphs;
+  const int64_t batch = DefaultBatch(network_);
+  EDGERT_RETURN_IF_ERROR(context->SelectBatchKernels(batch));
+  context->batch_ = batch;
   return context;
 }
 
@@ -581,6 +707,74 @@ CudaExecutionContext::CudaExecutionContext(std::shared_ptr<const CudaEngine> eng
 CudaExecutionContext::~CudaExecutionContext() {
   cudaSetDevice(engine_->device_id());
   state_.reset();
+}
+
+Status CudaExecutionContext::SelectBatchKernels(int64_t batch) {
+  CudaContextState& st = *state_;
+  const CudaEngine& engine = *engine_;
+  st.current = nullptr;
+  for (std::unique_ptr<CudaBatchKernels>& set : st.sets) {
+    if (set->batch == batch) {
+      set->last_used = ++st.use_clock;
+      st.current = set.get();
+      return Status::Ok();
+    }
+  }
+  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CudaBatchKernels> set,
+                          MakeBatchKernels(engine, batch, arena_, &st.resources));
+  if (set->workspace_bytes > st.workspace_bytes) {
+    // A larger workspace: the cached sets' kernels hold the old one, so they go with it (cudaFree
+    // waits for the device, so queued work that still uses it finishes first).
+    const size_t bytes = std::max(set->workspace_bytes, engine.WorkspaceBytes());
+    void* workspace = nullptr;
+    const cudaError_t err = cudaMalloc(&workspace, bytes);
+    if (err != cudaSuccess) {
+      cudaGetLastError();
+      return OutOfRange("out of device memory allocating a workspace of " + std::to_string(bytes) + " bytes (" +
+                        cudaGetErrorString(err) + ")");
+    }
+    st.sets.clear();
+    void* old = st.workspace;
+    st.workspace = workspace;
+    st.workspace_bytes = bytes;
+    if (old != nullptr) EDGERT_CUDA_RETURN_IF_ERROR(cudaFree(old));
+  }
+  if (st.workspace != nullptr) {
+    for (CudaKernelPtr& k : set->kernels) {
+      if (k != nullptr) k->SetWorkspace(st.workspace);
+    }
+  }
+  if (st.sets.size() >= kMaxCachedBatches) {  // drop the least recently used set
+    auto oldest = std::min_element(st.sets.begin(), st.sets.end(), [](const auto& a, const auto& b) {
+      return a->last_used < b->last_used;
+    });
+    st.sets.erase(oldest);
+  }
+  set->last_used = ++st.use_clock;
+  st.current = set.get();
+  st.sets.push_back(std::move(set));
+  return Status::Ok();
+}
+
+Status CudaExecutionContext::SetBatchSize(int64_t batch) {
+  const CudaEngine& engine = *engine_;
+  EDGERT_RETURN_IF_ERROR(CheckBatchSize(engine.profile(), DefaultBatch(engine.network()), batch));
+  if (batch == batch_) return Status::Ok();
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(engine.device_id()));
+  const Status s = SelectBatchKernels(batch);
+  // On a failure there is no current kernel set: Enqueue refuses until a batch binds.
+  batch_ = s.ok() ? batch : -1;
+  return s;
+}
+
+Status CudaExecutionContext::SetInputShape(const std::string& name, const Shape& shape) {
+  EDGERT_ASSIGN_OR_RETURN(int64_t batch, BatchOfInputShape(engine_->IOTensors(), engine_->profile(), name, shape));
+  return batch < 0 ? Status::Ok() : SetBatchSize(batch);
+}
+
+Shape CudaExecutionContext::TensorShape(int io_index) const {
+  if (io_index < 0 || io_index >= engine_->NumIOTensors()) return {};
+  return IOShapeAtBatch(engine_->IOTensor(io_index), batch_);
 }
 
 Status CudaExecutionContext::SetTensorAddress(const std::string& name, void* data) {
@@ -596,8 +790,9 @@ Status CudaExecutionContext::SetTensorAddress(int io_index, void* data) {
 }
 
 std::string CudaExecutionContext::LayerKernel(size_t index) const {
-  if (index >= state_->kernels.size()) return {};
-  const CudaKernelPtr& k = state_->kernels[index];
+  const CudaBatchKernels* set = state_->current;
+  if (set == nullptr || index >= set->kernels.size()) return {};
+  const CudaKernelPtr& k = set->kernels[index];
   return k == nullptr ? "elided" : k->Describe();
 }
 
@@ -607,31 +802,36 @@ int64_t CudaExecutionContext::graph_captures() const { return state_->captures; 
 int64_t CudaExecutionContext::graph_launches() const { return state_->launches; }
 const std::string& CudaExecutionContext::graph_error() const { return state_->graph_error; }
 void CudaExecutionContext::SetPoisonArena(bool on) { state_->poison = on; }
-size_t CudaExecutionContext::OwnedDeviceBytes() const { return state_->owned_bytes; }
+size_t CudaExecutionContext::OwnedDeviceBytes() const {
+  size_t bytes = state_->owned_arena_bytes + state_->workspace_bytes;
+  for (const std::unique_ptr<CudaBatchKernels>& set : state_->sets) bytes += set->batch_constants_bytes;
+  return bytes;
+}
 
 namespace {
 
 // The work of one inference, queued on `stream` (captured into a graph or run eagerly).
-Status EnqueueBody(const CudaEngine& engine, CudaContextState& st, void* arena, cudaStream_t stream) {
+Status EnqueueBody(const CudaEngine& engine, const CudaContextState& st, const CudaBatchKernels& set, void* arena,
+                   cudaStream_t stream) {
   if (st.poison) EDGERT_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(arena, 0xFF, engine.ArenaBytes(), stream));
   const int n_io = engine.NumIOTensors();
   for (int i = 0; i < n_io; ++i) {
     if (!engine.IOTensor(i).is_input) continue;
-    const CudaTensor& dst = st.tensors[static_cast<size_t>(engine.IOTensorIndex(i))];
+    const CudaTensor& dst = set.tensors[static_cast<size_t>(engine.IOTensorIndex(i))];
     if (dst.data == nullptr || dst.num_elements() == 0) continue;  // unused by the network
     EDGERT_RETURN_IF_ERROR(cuda::EnqueueConvert(stream, st.bindings[static_cast<size_t>(i)], engine.IOTensor(i).dtype,
                                                 dst.data, dst.dtype, dst.num_elements())
                                .WithContext("input '" + engine.IOTensor(i).name + "'"));
   }
   const NetworkDef& net = engine.network();
-  for (size_t l = 0; l < st.kernels.size(); ++l) {
-    if (st.kernels[l] == nullptr) continue;  // elided by the memory plan
-    Status s = st.kernels[l]->Enqueue(stream);
+  for (size_t l = 0; l < set.kernels.size(); ++l) {
+    if (set.kernels[l] == nullptr) continue;  // elided by the memory plan
+    Status s = set.kernels[l]->Enqueue(stream);
     if (!s.ok()) return s.WithContext("layer '" + net.layers[l].name + "'");
   }
   for (int i = 0; i < n_io; ++i) {
     if (engine.IOTensor(i).is_input) continue;
-    const CudaTensor& src = st.tensors[static_cast<size_t>(engine.IOTensorIndex(i))];
+    const CudaTensor& src = set.tensors[static_cast<size_t>(engine.IOTensorIndex(i))];
     if (src.num_elements() == 0) continue;
     EDGERT_RETURN_IF_ERROR(cuda::EnqueueConvert(stream, src.data, src.dtype, st.bindings[static_cast<size_t>(i)],
                                                 engine.IOTensor(i).dtype, src.num_elements())
@@ -645,23 +845,27 @@ Status EnqueueBody(const CudaEngine& engine, CudaContextState& st, void* arena, 
 Status CudaExecutionContext::Enqueue(CudaStream stream) {
   const CudaEngine& engine = *engine_;
   CudaContextState& st = *state_;
+  if (batch_ < 0 || st.current == nullptr) {
+    return InvalidArgument("the last SetBatchSize failed; set a batch that the engine accepts");
+  }
+  CudaBatchKernels& set = *st.current;
   EDGERT_RETURN_IF_ERROR(CheckAllBound(engine.IOTensors(), st.bindings));
   EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(engine.device_id()));
   // The legacy default stream cannot be captured: work queued there runs eagerly.
-  if (!st.graphs || !st.warmed_up || stream == nullptr) {
-    st.warmed_up = true;
-    return EnqueueBody(engine, st, arena_, stream);
+  if (!st.graphs || !set.warmed_up || stream == nullptr) {
+    set.warmed_up = true;
+    return EnqueueBody(engine, st, set, arena_, stream);
   }
-  if (st.graph_exec == nullptr || st.captured_bindings != st.bindings || st.captured_poison != st.poison) {
+  if (set.graph_exec == nullptr || set.captured_bindings != st.bindings || set.captured_poison != st.poison) {
     // Capture (thread-local mode: other threads' CUDA calls are not affected).
     const cudaError_t begin = cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
     if (begin != cudaSuccess) {
       cudaGetLastError();  // not sticky: clear it so no later launch check reports it
       st.graphs = false;
       st.graph_error = std::string("cudaStreamBeginCapture: ") + cudaGetErrorString(begin);
-      return EnqueueBody(engine, st, arena_, stream);
+      return EnqueueBody(engine, st, set, arena_, stream);
     }
-    Status body = EnqueueBody(engine, st, arena_, stream);
+    Status body = EnqueueBody(engine, st, set, arena_, stream);
     cudaGraph_t graph = nullptr;
     const cudaError_t end = cudaStreamEndCapture(stream, &graph);
     if (!body.ok() || end != cudaSuccess || graph == nullptr) {
@@ -669,40 +873,40 @@ Status CudaExecutionContext::Enqueue(CudaStream stream) {
       cudaGetLastError();
       st.graphs = false;
       st.graph_error = !body.ok() ? body.message() : std::string("cudaStreamEndCapture: ") + cudaGetErrorString(end);
-      if (st.graph_exec != nullptr) {
-        cudaGraphExecDestroy(st.graph_exec);
-        st.graph_exec = nullptr;
+      if (set.graph_exec != nullptr) {
+        cudaGraphExecDestroy(set.graph_exec);
+        set.graph_exec = nullptr;
       }
       // Run the inference eagerly instead; a real error shows up again here.
-      return EnqueueBody(engine, st, arena_, stream);
+      return EnqueueBody(engine, st, set, arena_, stream);
     }
     bool updated = false;
-    if (st.graph_exec != nullptr) {
+    if (set.graph_exec != nullptr) {
       cudaGraphExecUpdateResultInfo info;
-      updated = cudaGraphExecUpdate(st.graph_exec, graph, &info) == cudaSuccess;
+      updated = cudaGraphExecUpdate(set.graph_exec, graph, &info) == cudaSuccess;
       if (!updated) {
         cudaGetLastError();
-        cudaGraphExecDestroy(st.graph_exec);
-        st.graph_exec = nullptr;
+        cudaGraphExecDestroy(set.graph_exec);
+        set.graph_exec = nullptr;
       }
     }
     if (!updated) {
-      const cudaError_t inst = cudaGraphInstantiate(&st.graph_exec, graph, 0);
+      const cudaError_t inst = cudaGraphInstantiate(&set.graph_exec, graph, 0);
       if (inst != cudaSuccess) {
         cudaGraphDestroy(graph);
         cudaGetLastError();
-        st.graph_exec = nullptr;
+        set.graph_exec = nullptr;
         st.graphs = false;
         st.graph_error = std::string("cudaGraphInstantiate: ") + cudaGetErrorString(inst);
-        return EnqueueBody(engine, st, arena_, stream);
+        return EnqueueBody(engine, st, set, arena_, stream);
       }
     }
     cudaGraphDestroy(graph);
-    st.captured_bindings = st.bindings;
-    st.captured_poison = st.poison;
+    set.captured_bindings = st.bindings;
+    set.captured_poison = st.poison;
     ++st.captures;
   }
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(st.graph_exec, stream));
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaGraphLaunch(set.graph_exec, stream));
   ++st.launches;
   return Status::Ok();
 }
@@ -741,15 +945,16 @@ Status RunOnHost(CudaExecutionContext& context, const std::vector<Tensor>& input
   size_t next_input = 0;
   for (int i = 0; i < engine.NumIOTensors(); ++i) {
     const IOTensorInfo& io = engine.IOTensor(i);
-    const size_t bytes = static_cast<size_t>(NumElements(io.shape)) * DataTypeSize(io.dtype);
+    const Shape shape = context.TensorShape(i);
+    const size_t bytes = static_cast<size_t>(NumElements(shape)) * DataTypeSize(io.dtype);
     void* ptr = nullptr;
     EDGERT_CUDA_RETURN_IF_ERROR(cudaMalloc(&ptr, bytes > 0 ? bytes : 1));
     buffers.ptrs.push_back(ptr);
     if (io.is_input) {
       const Tensor& in = inputs[next_input++];
-      if (in.dtype() != io.dtype || in.shape() != io.shape) {
+      if (in.dtype() != io.dtype || in.shape() != shape) {
         return InvalidArgument("input '" + io.name + "' must be " + DataTypeName(io.dtype) + " " +
-                                   ShapeToString(io.shape) + "; got " + DataTypeName(in.dtype()) + " " +
+                                   ShapeToString(shape) + " at batch " + std::to_string(context.batch_size()) + "; got " + DataTypeName(in.dtype()) + " " +
                                    ShapeToString(in.shape()),
                                io.name);
       }
@@ -762,7 +967,7 @@ Status RunOnHost(CudaExecutionContext& context, const std::vector<Tensor>& input
   for (int i = 0; i < engine.NumIOTensors(); ++i) {
     const IOTensorInfo& io = engine.IOTensor(i);
     if (io.is_input) continue;
-    EDGERT_ASSIGN_OR_RETURN(Tensor out, Tensor::Create(io.dtype, io.shape));
+    EDGERT_ASSIGN_OR_RETURN(Tensor out, Tensor::Create(io.dtype, context.TensorShape(i)));
     if (out.bytes() > 0) {
       EDGERT_CUDA_RETURN_IF_ERROR(
           cudaMemcpy(out.raw(), buffers.ptrs[static_cast<size_t>(i)], out.bytes(), cudaMemcpyDeviceToHost));
