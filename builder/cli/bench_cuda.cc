@@ -77,13 +77,16 @@ struct CudaWorker {
   }
 };
 
-Status SetUpWorker(const CudaEngine& engine, std::mt19937_64& rng, CudaWorker* w) {
+Status SetUpWorker(const CudaEngine& engine, std::mt19937_64& rng, CudaWorker* w, bool is_plan,
+                   const std::map<std::string, Shape>& shapes, const std::string& model) {
   EDGERT_ASSIGN_OR_RETURN(w->context, engine.CreateContext());
+  if (is_plan) EDGERT_RETURN_IF_ERROR(ApplyPlanShapes(engine, *w->context, shapes, model));
   EDGERT_RETURN_IF_ERROR(Cuda(cudaStreamCreateWithFlags(&w->stream, cudaStreamNonBlocking), "cudaStreamCreate"));
   for (cudaEvent_t& e : w->events) EDGERT_RETURN_IF_ERROR(Cuda(cudaEventCreate(&e), "cudaEventCreate"));
   for (int i = 0; i < engine.NumIOTensors(); ++i) {
     const IOTensorInfo& io = engine.IOTensor(i);
-    const size_t bytes = static_cast<size_t>(NumElements(io.shape)) * DataTypeSize(io.dtype);
+    const Shape shape = w->context->TensorShape(i);
+    const size_t bytes = static_cast<size_t>(NumElements(shape)) * DataTypeSize(io.dtype);
     void* d = nullptr;
     EDGERT_RETURN_IF_ERROR(Cuda(cudaMalloc(&d, bytes > 0 ? bytes : 1), "cudaMalloc"));
     w->device.push_back(d);
@@ -96,7 +99,7 @@ Status SetUpWorker(const CudaEngine& engine, std::mt19937_64& rng, CudaWorker* w
       continue;
     }
     for (auto& set : w->host_in) {
-      EDGERT_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(io.dtype, io.shape));
+      EDGERT_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(io.dtype, shape));
       FillRandom(&t, rng);
       void* h = nullptr;
       EDGERT_RETURN_IF_ERROR(Cuda(cudaMallocHost(&h, bytes > 0 ? bytes : 1), "cudaMallocHost"));
@@ -215,20 +218,12 @@ int RunCudaBench(const BenchOptions& o, const std::map<std::string, Shape>& shap
   if (is_plan && o.device.fp16 && engine.precision() != Precision::kFp16) {
     return Fail(InvalidArgument(o.model + " is an fp32 plan; --fp16 cannot change that (rebuild it with --fp16)"));
   }
-  for (const auto& [name, shape] : shapes) {
-    const int index = engine.FindIOTensor(name);
-    if (is_plan && (index < 0 || engine.IOTensor(index).shape != shape)) {
-      return Fail(InvalidArgument("--shapes does not match the plan's input '" + name + "' (plan shapes are fixed)",
-                                  name));
-    }
-  }
-
   // Step 2.
   std::mt19937_64 rng(o.seed);
   std::vector<std::unique_ptr<CudaWorker>> workers;
   for (int k = 0; k < o.contexts; ++k) {
     workers.push_back(std::make_unique<CudaWorker>());
-    Status s = SetUpWorker(engine, rng, workers.back().get());
+    Status s = SetUpWorker(engine, rng, workers.back().get(), is_plan, shapes, o.model);
     if (!s.ok()) return Fail(s.WithContext(o.model));
   }
 
@@ -266,6 +261,11 @@ int RunCudaBench(const BenchOptions& o, const std::map<std::string, Shape>& shap
               !o.graphs ? "off" : (workers[0]->context->graph_error().empty()
                                        ? "on"
                                        : ("off (" + workers[0]->context->graph_error() + ")").c_str()));
+  if (const BatchProfile& p = engine.profile(); p.enabled()) {
+    std::printf("batch: %lld of the plan's profile [%lld, %lld] (one inference = the whole batch)\n",
+                static_cast<long long>(workers[0]->context->batch_size()), static_cast<long long>(p.min),
+                static_cast<long long>(p.max));
+  }
   std::printf("contexts: %d (one thread and stream each), warm-up %.3g s, %zu timed iterations in %.3f s\n",
               o.contexts, o.warmup_s, all.compute.size(), wall_s);
   std::printf("device memory: weights %.2f MiB (shared), per context arena %.2f MiB + workspace %.2f MiB; "

@@ -39,6 +39,27 @@ Status CheckBatchSize(const BatchProfile& profile, int64_t fixed_batch, int64_t 
 StatusOr<int64_t> BatchOfInputShape(const std::vector<IOTensorInfo>& io, const BatchProfile& profile,
                                     const std::string& name, const Shape& shape);
 
+// For the run-on-host conveniences (CpuEngine::Run, RunOnHost): with a batch profile, sets
+// `context`'s batch from dim 0 of the batched `inputs` (one per engine input, in order), which must
+// agree; nothing for a fixed-shape engine. `Context` is the CPU or CUDA execution context.
+template <typename Context>
+Status SetBatchFromInputs(Context& context, const std::vector<IOTensorInfo>& io, const BatchProfile& profile,
+                          const std::vector<Tensor>& inputs) {
+  if (!profile.enabled()) return Status::Ok();
+  int64_t batch = -1;
+  for (size_t i = 0; i < inputs.size() && i < io.size(); ++i) {
+    if (!io[i].is_input || !io[i].batched || inputs[i].rank() == 0) continue;
+    if (batch >= 0 && inputs[i].dim(0) != batch) {
+      return InvalidArgument("input '" + io[i].name + "' has batch " + std::to_string(inputs[i].dim(0)) +
+                                 " but an earlier input has batch " + std::to_string(batch),
+                             io[i].name);
+    }
+    batch = inputs[i].dim(0);
+    EDGERT_RETURN_IF_ERROR(context.SetInputShape(io[i].name, inputs[i].shape()));
+  }
+  return Status::Ok();
+}
+
 // The shape of `info` at `batch` (its own shape unless it is batched).
 Shape IOShapeAtBatch(const IOTensorInfo& info, int64_t batch);
 

@@ -3,6 +3,8 @@
 // I/O index, and enqueues the context.
 #include "edgert/cpu_engine.h"
 
+#include "backend/network_check.h"
+
 #include <string>
 
 namespace edgert {
@@ -22,20 +24,7 @@ Status CpuEngine::Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* ou
                            std::to_string(inputs.size()));
   }
   // With a batch profile, the inputs' dim 0 picks the batch (every batched input must agree).
-  if (engine_->profile().enabled()) {
-    int64_t batch = -1;
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      const IOTensorInfo& info = engine_->IOTensor(static_cast<int>(i));
-      if (!info.batched || inputs[i].rank() == 0) continue;
-      if (batch >= 0 && inputs[i].dim(0) != batch) {
-        return InvalidArgument("input '" + info.name + "' has batch " + std::to_string(inputs[i].dim(0)) +
-                                   " but an earlier input has batch " + std::to_string(batch),
-                               info.name);
-      }
-      batch = inputs[i].dim(0);
-      EDGERT_RETURN_IF_ERROR(context_->SetInputShape(info.name, inputs[i].shape()));
-    }
-  }
+  EDGERT_RETURN_IF_ERROR(SetBatchFromInputs(*context_, engine_->IOTensors(), engine_->profile(), inputs));
   // Tensor storage is never null (even for empty tensors), so every binding below succeeds.
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorDef& def = net.tensors[static_cast<size_t>(net.inputs[i])];

@@ -934,6 +934,7 @@ Status RunOnHost(CudaExecutionContext& context, const std::vector<Tensor>& input
     return InvalidArgument("the engine has " + std::to_string(n_inputs) + " inputs; " + std::to_string(inputs.size()) +
                            " given");
   }
+  EDGERT_RETURN_IF_ERROR(SetBatchFromInputs(context, engine.IOTensors(), engine.profile(), inputs));
   DeviceBuffers buffers;
   cudaStream_t stream = nullptr;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
@@ -954,11 +955,16 @@ Status RunOnHost(CudaExecutionContext& context, const std::vector<Tensor>& input
       const Tensor& in = inputs[next_input++];
       if (in.dtype() != io.dtype || in.shape() != shape) {
         return InvalidArgument("input '" + io.name + "' must be " + DataTypeName(io.dtype) + " " +
-                                   ShapeToString(shape) + " at batch " + std::to_string(context.batch_size()) + "; got " + DataTypeName(in.dtype()) + " " +
+                                   ShapeToString(shape) + " at batch " + std::to_string(context.batch_size()) + "; got " +
+                                   DataTypeName(in.dtype()) + " " +
                                    ShapeToString(in.shape()),
                                io.name);
       }
-      if (bytes > 0) EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(ptr, in.raw(), bytes, cudaMemcpyHostToDevice));
+      // On `stream`: a pageable cudaMemcpy on the legacy stream may return before its DMA lands,
+      // and the non-blocking stream would not wait for it.
+      if (bytes > 0) {
+        EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(ptr, in.raw(), bytes, cudaMemcpyHostToDevice, stream));
+      }
     }
     EDGERT_RETURN_IF_ERROR(context.SetTensorAddress(i, ptr));
   }
