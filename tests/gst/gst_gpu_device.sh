@@ -7,6 +7,7 @@
 set -u
 carry=$(cd "$1" && pwd)
 out=${OUT:-/tmp}
+if [ -f "$carry/lib.tar.xz" ] && [ ! -d "$carry/lib" ]; then tar -C "$carry" -xJf "$carry/lib.tar.xz"; fi
 P=/tmp/edgert_gst_prefix
 mkdir -p "$P/plugins"
 for f in "$carry"/debs/*.deb; do dpkg -x "$f" "$P"; done

@@ -2,8 +2,8 @@
 # Stages what tests/gst/gst_gpu_check.sh needs on the GPU machine, which has CUDA and Python but no
 # GStreamer and none of edgert's other shared libraries (see /work/shared/DEVICE.md):
 #   CARRY/build/{plugins_gst/plugin/libgstedgert.so, tests/gst/edgert_gst_meta_dump}
-#   CARRY/lib    libedgert_runtime, libedgert_gst_meta and the non-system libraries they link
-#                (OpenCV core/imgproc and their BLAS/TBB, protobuf, yaml-cpp), stripped
+#   CARRY/lib.tar.xz  lib/: libedgert_runtime, libedgert_gst_meta and the non-system libraries they
+#                link (OpenCV core/imgproc and their BLAS/TBB, protobuf, yaml-cpp), stripped
 #   CARRY/debs   Debian's GStreamer 1.22 packages (core, base, bad for cudaupload) and their deps
 # usage: tests/gst/gst_gpu_stage.sh BUILD_DIR CARRY_DIR   (BUILD_DIR: EDGERT_WITH_CUDA=ON, GST=ON,
 #        targets gstedgert and edgert_gst_meta_dump built); then on the device, from the repo root:
@@ -37,4 +37,7 @@ strip --strip-unneeded "$carry"/lib/* "$carry"/build/plugins_gst/plugin/*.so "$c
   libgstreamer-plugins-bad1.0-0 libgstreamer-plugins-base1.0-0 libgstreamer1.0-0 libgudev-1.0-0 libmd0 \
   liborc-0.4-0 libpcre2-8-0 libudev1 libunwind8 libwayland-client0 libwayland-cursor0 libwayland-egl1 \
   libwayland-server0 libx11-6 libx11-xcb1 libxau6 libxcb1 libxdmcp6 >/dev/null)
+# The libraries travel xz-compressed (42 MB -> ~9 MB): the device tool carries 64 MiB in all,
+# working tree included. gst_gpu_device.sh unpacks them.
+tar -C "$carry" -cJf "$carry/lib.tar.xz" lib && rm -rf "$carry/lib"
 du -sh "$carry"
