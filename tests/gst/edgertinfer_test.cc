@@ -150,8 +150,9 @@ struct Harness {
   GstElement* element = nullptr;
   GstVideoInfo info;
 
-  // `props`: "name=value ..." as gst-launch writes them.
-  Harness(const std::string& props, const std::string& caps) {
+  // `props`: "name=value ..." as gst-launch writes them. `wait_ready`: return once the session is
+  // ready (the "edgert-build" ready message); otherwise at once, the bus untouched.
+  Harness(const std::string& props, const std::string& caps, bool wait_ready = true) {
     const std::string desc = "edgertinfer " + props;
     GError* err = nullptr;
     element = gst_parse_launch(desc.c_str(), &err);
@@ -164,7 +165,7 @@ struct Harness {
     GstCaps* c = gst_caps_from_string(caps.c_str());
     gst_video_info_from_caps(&info, c);
     gst_caps_unref(c);
-    WaitReady(bus);
+    if (wait_ready) WaitReady(bus);
   }
   ~Harness() {
     gst_harness_teardown(h);
@@ -768,49 +769,44 @@ TEST_F(EdgertInferTest, FallbackPlanServesUntilTheModelsPlanIsReady) {
   ASSERT_GE(lock_fd, 0) << lock_path;
   ASSERT_EQ(flock(lock_fd, LOCK_EX), 0);
 
-  const std::string desc = "edgertinfer " + kConfigProps() + " cache-dir=" + cache + " fallback-plan=" + fallback;
-  GError* err = nullptr;
-  GstElement* element = gst_parse_launch(desc.c_str(), &err);
-  ASSERT_EQ(err, nullptr) << err->message;
-  gst_object_ref_sink(element);
-  GstBus* bus = gst_bus_new();
-  gst_element_set_bus(element, bus);
-  GstHarness* h = gst_harness_new_with_element(element, "sink", "src");
-  gst_harness_set_src_caps_str(h, "video/x-raw,format=RGB,width=64,height=48");
-  GstVideoInfo info;
-  GstCaps* caps = gst_caps_from_string("video/x-raw,format=RGB,width=64,height=48");
-  gst_video_info_from_caps(&info, caps);
-  gst_caps_unref(caps);
-
-  ASSERT_TRUE(WaitStage(bus, "fallback"));
+  Harness hx(kConfigProps() + " cache-dir=" + cache + " fallback-plan=" + fallback,
+             "video/x-raw,format=RGB,width=64,height=48", false);
+  // Declared after the harness: on an early return the lock goes first, so the element's build
+  // (and with it the harness's teardown) is never left waiting.
+  struct Unlock {
+    int fd;
+    void Release() {
+      if (fd >= 0) close(fd);
+      fd = -1;
+    }
+    ~Unlock() { Release(); }
+  } unlock{lock_fd};
+  ASSERT_TRUE(WaitStage(hx.bus, "fallback"));
   GValue value = G_VALUE_INIT;
   g_value_init(&value, G_TYPE_STRING);
-  g_object_get_property(G_OBJECT(element), "backend", &value);
+  g_object_get_property(G_OBJECT(hx.element), "backend", &value);
   EXPECT_EQ(std::string(g_value_get_string(&value)).rfind("fallback: ", 0), 0u) << g_value_get_string(&value);
   g_value_unset(&value);
   // The model's build waits on the lock: these frames get the fallback's results.
   for (unsigned i = 0; i < 3; ++i) {
-    GstBuffer* in = RandomFrame(info, 300 + i, i * GST_SECOND / 30);
+    GstBuffer* in = RandomFrame(hx.info, 300 + i, i * GST_SECOND / 30);
     GstBuffer* keep = gst_buffer_copy_deep(in);
-    ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
-    GstBuffer* out = gst_harness_pull(h);
-    ExpectNear(MetaLogits(out), LogitsOf("classifier_b.onnx", keep, info));
+    ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK);
+    GstBuffer* out = gst_harness_pull(hx.h);
+    ExpectNear(MetaLogits(out), LogitsOf("classifier_b.onnx", keep, hx.info));
     gst_buffer_unref(out);
     gst_buffer_unref(keep);
   }
   // Let the build go: once "ready" is posted, the next frame runs on the model's own plan.
-  close(lock_fd);
-  ASSERT_TRUE(WaitStage(bus, "ready"));
-  GstBuffer* in = RandomFrame(info, 400, GST_SECOND);
+  unlock.Release();
+  ASSERT_TRUE(WaitStage(hx.bus, "ready"));
+  GstBuffer* in = RandomFrame(hx.info, 400, GST_SECOND);
   GstBuffer* keep = gst_buffer_copy_deep(in);
-  ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
-  GstBuffer* out = gst_harness_pull(h);
-  ExpectNear(MetaLogits(out), LogitsOf("classifier.onnx", keep, info));
+  ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(hx.h);
+  ExpectNear(MetaLogits(out), LogitsOf("classifier.onnx", keep, hx.info));
   gst_buffer_unref(out);
   gst_buffer_unref(keep);
-  gst_harness_teardown(h);
-  gst_object_unref(element);
-  gst_object_unref(bus);
 }
 
 // A fallback plan that cannot serve (here: another input size) is a warning naming it; the model's
@@ -818,33 +814,18 @@ TEST_F(EdgertInferTest, FallbackPlanServesUntilTheModelsPlanIsReady) {
 TEST_F(EdgertInferTest, FallbackPlanThatCannotServeIsAWarning) {
   const std::string fallback = PlanOf("static.onnx", FreshDir(), 32, 32);
   ASSERT_FALSE(fallback.empty());
-  const std::string desc = "edgertinfer " + kConfigProps() + " fallback-plan=" + fallback;
-  GError* err = nullptr;
-  GstElement* element = gst_parse_launch(desc.c_str(), &err);
-  ASSERT_EQ(err, nullptr) << err->message;
-  gst_object_ref_sink(element);
-  GstBus* bus = gst_bus_new();
-  gst_element_set_bus(element, bus);
-  GstHarness* h = gst_harness_new_with_element(element, "sink", "src");
-  gst_harness_set_src_caps_str(h, "video/x-raw,format=RGB,width=64,height=48");
+  Harness hx(kConfigProps() + " fallback-plan=" + fallback, "video/x-raw,format=RGB,width=64,height=48", false);
   std::string warnings;
-  ASSERT_TRUE(WaitStage(bus, "ready", &warnings)) << warnings;
+  ASSERT_TRUE(WaitStage(hx.bus, "ready", &warnings)) << warnings;
   EXPECT_NE(warnings.find("fallback-plan " + fallback + " cannot serve"), std::string::npos) << warnings;
   EXPECT_NE(warnings.find("1x3x32x32"), std::string::npos) << warnings;
-  GstVideoInfo info;
-  GstCaps* caps = gst_caps_from_string("video/x-raw,format=RGB,width=64,height=48");
-  gst_video_info_from_caps(&info, caps);
-  gst_caps_unref(caps);
-  GstBuffer* in = RandomFrame(info, 500, 0);
+  GstBuffer* in = RandomFrame(hx.info, 500, 0);
   GstBuffer* keep = gst_buffer_copy_deep(in);
-  ASSERT_EQ(gst_harness_push(h, in), GST_FLOW_OK);
-  GstBuffer* out = gst_harness_pull(h);
-  ExpectNear(MetaLogits(out), LogitsOf("classifier.onnx", keep, info));
+  ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(hx.h);
+  ExpectNear(MetaLogits(out), LogitsOf("classifier.onnx", keep, hx.info));
   gst_buffer_unref(out);
   gst_buffer_unref(keep);
-  gst_harness_teardown(h);
-  gst_object_unref(element);
-  gst_object_unref(bus);
 }
 
 }  // namespace
