@@ -50,6 +50,15 @@ int Session::FindInput(const std::string& name) const {
   return -1;
 }
 
+Status Session::CheckOutputSet(int set) const {
+  if (set < 0 || set >= kOutputSets) {
+    return InvalidArgument("output set " + std::to_string(set) + " is out of range (0.." +
+                               std::to_string(kOutputSets - 1) + ")",
+                           "output set");
+  }
+  return Status::Ok();
+}
+
 Status Session::SetOutputToHost(int i, bool to_host) {
   if (i < 0 || i >= NumOutputs()) {
     return InvalidArgument("output index " + std::to_string(i) + " is out of range (the session has " +
@@ -128,6 +137,10 @@ class CpuSession : public Session {
       EDGERT_ASSIGN_OR_RETURN(Tensor t, Tensor::Create(io.dtype, io.shape));
       EDGERT_RETURN_IF_ERROR(s->context_->SetTensorAddress(static_cast<int>(i), t.raw()));
       s->buffers_.push_back(std::move(t));
+      if (!io.is_input) {
+        EDGERT_ASSIGN_OR_RETURN(Tensor second, Tensor::Create(io.dtype, io.shape));
+        s->second_outputs_.push_back(std::move(second));
+      }
     }
     return std::unique_ptr<Session>(std::move(s));
   }
@@ -143,14 +156,27 @@ class CpuSession : public Session {
     std::memcpy(t.raw(), data, bytes);
     return Status::Ok();
   }
-  Status Run() override { return context_->Enqueue(); }
+  Status Run() override { return Launch(0); }
   const Tensor& Output(int i) const override { return buffers_[static_cast<size_t>(num_inputs_ + i)]; }
   void* OutputBuffer(int i) override { return buffers_[static_cast<size_t>(num_inputs_ + i)].raw(); }
+  // The context's output bindings follow the set (rebinding is a pointer store).
+  Status Launch(int set) override {
+    EDGERT_RETURN_IF_ERROR(CheckOutputSet(set));
+    for (int o = 0; o < NumOutputs(); ++o) {
+      EDGERT_RETURN_IF_ERROR(context_->SetTensorAddress(num_inputs_ + o, const_cast<void*>(Output(o, set).raw())));
+    }
+    return context_->Enqueue();
+  }
+  Status Wait(int set) override { return CheckOutputSet(set); }
+  const Tensor& Output(int i, int set) const override {
+    return set == 1 ? second_outputs_[static_cast<size_t>(i)] : Output(i);
+  }
 
  private:
   std::shared_ptr<Engine> engine_;
   std::unique_ptr<ExecutionContext> context_;
-  std::vector<Tensor> buffers_;  // per I/O tensor
+  std::vector<Tensor> buffers_;         // per I/O tensor (outputs: set 0)
+  std::vector<Tensor> second_outputs_;  // per output: set 1
 };
 
 // ---- CUDA ---------------------------------------------------------------------------------------
@@ -165,6 +191,9 @@ class CudaSession : public Session {
  public:
   ~CudaSession() override {
     if (stream_ != nullptr) cudaStreamSynchronize(stream_);
+    for (cudaEvent_t e : done_) {
+      if (e != nullptr) cudaEventDestroy(e);
+    }
     for (void* p : device_buffers_) cudaFree(p);
     for (void* p : pinned_) cudaFreeHost(p);
     context_.reset();
@@ -190,13 +219,18 @@ class CudaSession : public Session {
       s->device_buffers_.push_back(device);
       EDGERT_RETURN_IF_ERROR(s->context_->SetTensorAddress(static_cast<int>(i), device));
       if (!io.is_input) {
-        void* host = nullptr;
-        EDGERT_RETURN_IF_ERROR(
-            CudaCheck(cudaHostAlloc(&host, bytes > 0 ? bytes : 1, cudaHostAllocDefault), "cudaHostAlloc"));
-        std::memset(host, 0, bytes > 0 ? bytes : 1);
-        s->pinned_.push_back(host);
-        s->outputs_.push_back(Tensor::View(io.dtype, io.shape, host));
+        for (int set = 0; set < kOutputSets; ++set) {
+          void* host = nullptr;
+          EDGERT_RETURN_IF_ERROR(
+              CudaCheck(cudaHostAlloc(&host, bytes > 0 ? bytes : 1, cudaHostAllocDefault), "cudaHostAlloc"));
+          std::memset(host, 0, bytes > 0 ? bytes : 1);
+          s->pinned_.push_back(host);
+          s->outputs_[set].push_back(Tensor::View(io.dtype, io.shape, host));
+        }
       }
+    }
+    for (cudaEvent_t& e : s->done_) {
+      EDGERT_RETURN_IF_ERROR(CudaCheck(cudaEventCreateWithFlags(&e, cudaEventDisableTiming), "cudaEventCreate"));
     }
     return std::unique_ptr<Session>(std::move(s));
   }
@@ -216,18 +250,28 @@ class CudaSession : public Session {
         "cudaMemcpyAsync (input)");
   }
   Status Run() override {
+    EDGERT_RETURN_IF_ERROR(Launch(0));
+    return CudaCheck(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+  }
+  Status Launch(int set) override {
+    EDGERT_RETURN_IF_ERROR(CheckOutputSet(set));
     EDGERT_RETURN_IF_ERROR(context_->Enqueue(stream_));
     for (int o = 0; o < NumOutputs(); ++o) {
       if (!OutputToHost(o)) continue;
-      Tensor& out = outputs_[static_cast<size_t>(o)];
+      Tensor& out = outputs_[set][static_cast<size_t>(o)];
       ++d2h_copies_;
       EDGERT_RETURN_IF_ERROR(CudaCheck(cudaMemcpyAsync(out.raw(), device_buffers_[static_cast<size_t>(num_inputs_ + o)],
                                                        out.bytes(), cudaMemcpyDeviceToHost, stream_),
                                        "cudaMemcpyAsync (output)"));
     }
-    return CudaCheck(cudaStreamSynchronize(stream_), "cudaStreamSynchronize");
+    return CudaCheck(cudaEventRecord(done_[set], stream_), "cudaEventRecord");
   }
-  const Tensor& Output(int i) const override { return outputs_[static_cast<size_t>(i)]; }
+  Status Wait(int set) override {
+    EDGERT_RETURN_IF_ERROR(CheckOutputSet(set));
+    return CudaCheck(cudaEventSynchronize(done_[set]), "cudaEventSynchronize");
+  }
+  const Tensor& Output(int i) const override { return outputs_[0][static_cast<size_t>(i)]; }
+  const Tensor& Output(int i, int set) const override { return outputs_[set][static_cast<size_t>(i)]; }
   void* OutputBuffer(int i) override { return device_buffers_[static_cast<size_t>(num_inputs_ + i)]; }
 
  private:
@@ -235,8 +279,9 @@ class CudaSession : public Session {
   std::unique_ptr<CudaExecutionContext> context_;
   cudaStream_t stream_ = nullptr;
   std::vector<void*> device_buffers_;  // per I/O tensor
-  std::vector<void*> pinned_;          // per output
-  std::vector<Tensor> outputs_;        // views of pinned_
+  std::vector<void*> pinned_;                 // per output and set
+  std::vector<Tensor> outputs_[kOutputSets];  // per set: views of pinned_
+  cudaEvent_t done_[kOutputSets] = {};        // per set: recorded after the set's output copies
 };
 #endif
 

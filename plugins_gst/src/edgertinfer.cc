@@ -146,6 +146,7 @@ enum {
   PROP_FRAME_COPIES,
   PROP_BACKEND,
   PROP_FALLBACK_PLAN,
+  PROP_PIPELINE,
 };
 
 constexpr int kDefaultBatchSize = 1;
@@ -166,6 +167,7 @@ struct Settings {
   double nms_iou = -1.0;
   std::string cache_dir;
   std::string fallback_plan;  // serves while the model's plan is opened or built
+  std::string pipeline = "auto";  // auto | on | off
   bool output_tensors = false;
   guint calibration_frames = 0;
   guint calibration_interval = kDefaultCalibrationInterval;
@@ -222,7 +224,25 @@ struct EdgertInferState {
   int queued_slots = 0;
   double queued_pre_ms = 0;
   Clock::time_point batch_start;
-  std::deque<GstBuffer*> ready;  // batch mode: buffers handed downstream by generate_output
+  std::deque<GstBuffer*> ready;  // queued mode: buffers handed downstream by generate_output
+  // Pipelining (`pipelined`, fixed between start() and stop()): batches launched with
+  // Session::Launch(set), in launch order; the finisher thread waits for the front one's outputs,
+  // decodes them outside the mutex, attaches the metas and pushes its frames, then pops it. Batches
+  // without inference (slots 0: frames passing through behind launched ones) keep their place.
+  bool pipelined = false;
+  bool queued_mode = false;  // batch-size > 1 or pipelined: frames go through generate_output
+  struct Launched {
+    std::deque<Entry> entries;
+    int slots = 0;
+    int set = 0;
+    double pre_ms = 0;
+    Clock::time_point t0;
+  };
+  std::deque<Launched> launched;
+  int next_set = 0;
+  bool finisher_busy = false;             // the finisher works on launched.front() without the mutex
+  std::condition_variable finisher_cv;    // launched changed, or the finisher went idle
+  std::thread finisher;
   GstFlowReturn timer_flow = GST_FLOW_OK;
   std::atomic<bool> flushing{false};
   bool quit = false;
@@ -454,7 +474,19 @@ void UnmapEntry(Entry* e) {
   }
 }
 
-void DiscardQueue(EdgertInferState* st) {
+// Drops the queued and launched frames. `lock` holds st->mutex: waits for the finisher to put its
+// batch down and for the GPU to finish with the launched frames before unmapping them.
+void DiscardQueue(EdgertInferState* st, std::unique_lock<std::mutex>& lock) {
+  st->finisher_cv.wait(lock, [st] { return !st->finisher_busy; });
+  for (EdgertInferState::Launched& batch : st->launched) {
+    if (batch.slots > 0 && st->session) (void)st->session->Wait(batch.set);
+    for (Entry& e : batch.entries) {
+      UnmapEntry(&e);
+      gst_buffer_unref(e.buffer);
+    }
+  }
+  st->launched.clear();
+  st->finisher_cv.notify_all();
   for (Entry& e : st->queue) {
     UnmapEntry(&e);
     gst_buffer_unref(e.buffer);
@@ -624,70 +656,61 @@ void AttachMeta(GstBuffer* buffer, guint64 frame_number, const vision::FrameResu
   if (vision::FrameResults* r = edgert_meta_results(meta)) *r = results;
 }
 
-// Runs the queued batch: Run(), decode each inferred entry from its slice of the outputs, attach
-// metas in queue order (stale entries get the latest results before them). The queue's buffers are
-// moved to `out` in order, also on failure (then without metas); the queue is left empty.
-Status RunQueue(GstEdgertInfer* self, EdgertInferState* st, std::vector<GstBuffer*>* out) {
+// Decodes the batch `entries` (slots inferred frames) from output set `set` of the session, whose
+// outputs are there (Run(), or Launch(set) + Wait(set)): each inferred entry from its slice of the
+// outputs (or, GPU decode, from the device output). Reads only what is fixed while frames flow, so
+// the finisher calls it without the mutex.
+Status DecodeBatch(EdgertInferState* st, const std::deque<Entry>& entries, int slots, int set,
+                   std::vector<vision::FrameResults>* decoded) {
   Status status = Status::Ok();
-  const auto t0 = Clock::now();
-#ifdef EDGERT_HAVE_CUDA
-  // The batch timer and the streaming thread both run batches: each makes the device current.
-  if (st->session->on_gpu()) status = CudaCheck(cudaSetDevice(st->active.device_id), "cudaSetDevice");
-#endif
-  if (status.ok() && st->queued_slots > 0) status = st->session->Run();
-  for (Entry& e : st->queue) UnmapEntry(&e);
   std::vector<std::vector<Tensor>> slices;
   std::vector<std::string> names;
   // GPU decode: output 0 stays on the device; batch item b starts b * item_elements floats in.
   std::vector<Shape> gpu_shapes;
   size_t item_elements = 0;
-  if (status.ok() && st->queued_slots > 0) {
-    const int batch = st->active.batch_size;
-    for (int o = 0; o < st->session->NumOutputs(); ++o) {
-      names.push_back(st->session->OutputInfo(o).name);
+  decoded->assign(static_cast<size_t>(slots), vision::FrameResults());
+  if (slots == 0) return status;
+  const int batch = st->active.batch_size;
+  for (int o = 0; o < st->session->NumOutputs(); ++o) names.push_back(st->session->OutputInfo(o).name);
+  if (st->gpu_decode) {
+    Shape shape = st->session->OutputInfo(0).shape;
+    if (shape.empty() || shape[0] != batch) {
+      return edgert::InvalidArgument("output '" + names[0] + "' has shape " + edgert::ShapeToString(shape) +
+                                         ", not batch " + std::to_string(batch) + " first",
+                                     names[0]);
     }
-    if (st->gpu_decode) {
-      Shape shape = st->session->OutputInfo(0).shape;
-      if (shape.empty() || shape[0] != batch) {
-        status = edgert::InvalidArgument("output '" + names[0] + "' has shape " + edgert::ShapeToString(shape) +
-                                             ", not batch " + std::to_string(batch) + " first",
-                                         names[0]);
-      } else {
-        item_elements = static_cast<size_t>(edgert::NumElements(shape) / batch);
-        shape[0] = 1;
-        gpu_shapes.push_back(shape);
+    item_elements = static_cast<size_t>(edgert::NumElements(shape) / batch);
+    shape[0] = 1;
+    gpu_shapes.push_back(shape);
+  }
+  slices.resize(static_cast<size_t>(slots));
+  for (int o = 0; o < st->session->NumOutputs() && status.ok() && !st->gpu_decode; ++o) {
+    const Tensor& t = st->session->Output(o, set);
+    for (int b = 0; b < slots; ++b) {
+      if (batch == 1) {
+        slices[static_cast<size_t>(b)].push_back(t);
+        continue;
       }
-    }
-    slices.resize(static_cast<size_t>(st->queued_slots));
-    for (int o = 0; o < st->session->NumOutputs() && status.ok() && !st->gpu_decode; ++o) {
-      const Tensor& t = st->session->Output(o);
-      for (int b = 0; b < st->queued_slots; ++b) {
-        if (batch == 1) {
-          slices[static_cast<size_t>(b)].push_back(t);
-          continue;
-        }
-        if (t.rank() < 1 || t.dim(0) != batch) {
-          status = edgert::InvalidArgument("output '" + names[static_cast<size_t>(o)] + "' has shape " +
-                                               edgert::ShapeToString(t.shape()) + ", not batch " +
-                                               std::to_string(batch) + " first",
-                                           names[static_cast<size_t>(o)]);
-          break;
-        }
-        Shape shape = t.shape();
-        shape[0] = 1;
-        const size_t bytes = t.bytes() / static_cast<size_t>(batch);
-        auto* base = static_cast<uint8_t*>(const_cast<void*>(t.raw())) + bytes * static_cast<size_t>(b);
-        slices[static_cast<size_t>(b)].push_back(Tensor::View(t.dtype(), shape, base));
+      if (t.rank() < 1 || t.dim(0) != batch) {
+        status = edgert::InvalidArgument("output '" + names[static_cast<size_t>(o)] + "' has shape " +
+                                             edgert::ShapeToString(t.shape()) + ", not batch " +
+                                             std::to_string(batch) + " first",
+                                         names[static_cast<size_t>(o)]);
+        break;
       }
+      Shape shape = t.shape();
+      shape[0] = 1;
+      const size_t bytes = t.bytes() / static_cast<size_t>(batch);
+      auto* base = static_cast<uint8_t*>(const_cast<void*>(t.raw())) + bytes * static_cast<size_t>(b);
+      slices[static_cast<size_t>(b)].push_back(Tensor::View(t.dtype(), shape, base));
     }
   }
-  std::vector<vision::FrameResults> decoded(static_cast<size_t>(st->queued_slots));
-  for (int b = 0; b < st->queued_slots && status.ok(); ++b) {
+  for (int b = 0; b < slots && status.ok(); ++b) {
     const Entry* entry = nullptr;
-    for (const Entry& e : st->queue) {
+    for (const Entry& e : entries) {
       if (e.infer && e.slot == b) entry = &e;
     }
-    vision::FrameResults& r = decoded[static_cast<size_t>(b)];
+    vision::FrameResults& r = (*decoded)[static_cast<size_t>(b)];
     if (entry == nullptr) {
       status = edgert::Internal("batch slot " + std::to_string(b) + " has no frame");
     } else if (st->gpu_decode) {
@@ -706,11 +729,18 @@ Status RunQueue(GstEdgertInfer* self, EdgertInferState* st, std::vector<GstBuffe
       }
     }
   }
-  const double ms = st->queued_pre_ms + std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-  for (Entry& e : st->queue) {
+  return status;
+}
+
+// Attaches the metas of a decoded batch in entry order (stale entries get the latest results before
+// them; none after a failure) and moves its buffers to `out`; `entries` is left empty.
+void FinishEntries(EdgertInferState* st, std::deque<Entry>* entries, std::vector<vision::FrameResults>* decoded,
+                   const Status& status, double ms, std::vector<GstBuffer*>* out) {
+  for (Entry& e : *entries) {
+    UnmapEntry(&e);
     if (status.ok()) {
       if (e.infer) {
-        st->last_results = std::move(decoded[static_cast<size_t>(e.slot)]);
+        st->last_results = std::move((*decoded)[static_cast<size_t>(e.slot)]);
         st->last_results.inference_ms = ms;
         st->have_results = true;
         AttachMeta(e.buffer, e.frame_number, st->last_results, false);
@@ -720,10 +750,134 @@ Status RunQueue(GstEdgertInfer* self, EdgertInferState* st, std::vector<GstBuffe
     }
     out->push_back(e.buffer);
   }
+  entries->clear();
+}
+
+// The device the batch runs on is current in this thread (the streaming thread, the batch timer).
+Status MakeDeviceCurrent(EdgertInferState* st) {
+#ifdef EDGERT_HAVE_CUDA
+  if (st->session->on_gpu()) return CudaCheck(cudaSetDevice(st->active.device_id), "cudaSetDevice");
+#endif
+  (void)st;
+  return Status::Ok();
+}
+
+// Pipelining: launches the queued batch into a free output set (waiting for the finisher to free
+// one) and hands it to the finisher; the queue is left empty. `lock` holds st->mutex.
+Status LaunchQueue(EdgertInferState* st, std::unique_lock<std::mutex>& lock) {
+  EdgertInferState::Launched batch;
+  batch.t0 = Clock::now();
+  batch.slots = st->queued_slots;
+  batch.pre_ms = st->queued_pre_ms;
+  Status status = Status::Ok();
+  if (batch.slots > 0) {
+    const int set = st->next_set;
+    st->finisher_cv.wait(lock, [st, set] {
+      for (const EdgertInferState::Launched& b : st->launched) {
+        if (b.slots > 0 && b.set == set) return false;
+      }
+      return true;
+    });
+    batch.set = set;
+    status = MakeDeviceCurrent(st);
+    if (status.ok()) status = st->session->Launch(set);
+    st->next_set = (set + 1) % Session::kOutputSets;
+  }
+  batch.entries = std::move(st->queue);
   st->queue.clear();
   st->queued_slots = 0;
   st->queued_pre_ms = 0;
+  if (!status.ok()) {
+    // Nothing was queued for these frames on the GPU beyond what failed: hand them on without
+    // results, in order, through the finisher.
+    batch.slots = 0;
+  }
+  st->launched.push_back(std::move(batch));
+  st->finisher_cv.notify_all();
   return status;
+}
+
+// Runs the queued batch and moves its buffers, with their metas, to `out` in order (also on failure,
+// then without metas); the queue is left empty. Pipelined: launches it instead (LaunchQueue) and
+// the finisher hands the buffers on.
+Status RunQueue(GstEdgertInfer* self, EdgertInferState* st, std::vector<GstBuffer*>* out,
+                std::unique_lock<std::mutex>& lock) {
+  (void)self;
+  if (st->pipelined) return LaunchQueue(st, lock);
+  const auto t0 = Clock::now();
+  Status status = MakeDeviceCurrent(st);
+  if (status.ok() && st->queued_slots > 0) status = st->session->Run();
+  std::vector<vision::FrameResults> decoded;
+  if (status.ok()) status = DecodeBatch(st, st->queue, st->queued_slots, 0, &decoded);
+  const double ms = st->queued_pre_ms + std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+  FinishEntries(st, &st->queue, &decoded, status, ms, out);
+  st->queued_slots = 0;
+  st->queued_pre_ms = 0;
+  return status;
+}
+
+// Pushes `buffers` downstream in order from a thread other than the streaming thread (mutex held,
+// so pushes stay ordered with the others); after a failed push or while flushing the rest are
+// dropped and the flow is kept in timer_flow for the streaming thread to return.
+void PushFromThread(GstEdgertInfer* self, EdgertInferState* st, const std::vector<GstBuffer*>& buffers) {
+  for (GstBuffer* b : buffers) {
+    if (st->timer_flow == GST_FLOW_OK && !st->flushing && !st->quit) {
+      const GstFlowReturn ret = gst_pad_push(GST_BASE_TRANSFORM_SRC_PAD(self), b);
+      if (ret != GST_FLOW_OK) st->timer_flow = ret;
+    } else {
+      gst_buffer_unref(b);
+    }
+  }
+}
+
+// The finisher thread (pipelining): for each launched batch in order, waits for its outputs and
+// decodes them without the mutex, then attaches the metas and pushes its frames with it.
+void FinisherLoop(GstEdgertInfer* self, EdgertInferState* st) {
+  std::unique_lock<std::mutex> lock(st->mutex);
+  for (;;) {
+    st->finisher_cv.wait(lock, [st] { return st->quit || !st->launched.empty(); });
+    if (st->launched.empty()) return;  // quit
+    EdgertInferState::Launched& batch = st->launched.front();
+    st->finisher_busy = true;
+    lock.unlock();
+    Status status = Status::Ok();
+    std::vector<vision::FrameResults> decoded;
+    if (batch.slots > 0) {
+      status = MakeDeviceCurrent(st);
+      if (status.ok()) status = st->session->Wait(batch.set);
+      if (status.ok()) status = DecodeBatch(st, batch.entries, batch.slots, batch.set, &decoded);
+    }
+    const double ms = batch.pre_ms + std::chrono::duration<double, std::milli>(Clock::now() - batch.t0).count();
+    lock.lock();
+    std::vector<GstBuffer*> out;
+    FinishEntries(st, &batch.entries, &decoded, status, ms, &out);
+    if (!status.ok()) {
+      PostError(self, status, "inference failed");
+      if (st->timer_flow == GST_FLOW_OK) st->timer_flow = GST_FLOW_ERROR;
+    }
+    PushFromThread(self, st, out);
+    st->launched.pop_front();
+    st->finisher_busy = false;
+    st->finisher_cv.notify_all();
+  }
+}
+
+// Hands `buffer` (frame `frame_number`, not inferred) on in order: at once (into `out`) unless
+// launched batches are still ahead of it, in which case it follows them through the finisher, which
+// attaches the latest results as stale when there are any.
+void EmitInOrder(EdgertInferState* st, GstBuffer* buffer, guint64 frame_number, std::vector<GstBuffer*>* out) {
+  if (!st->pipelined || st->launched.empty()) {
+    out->push_back(buffer);
+    return;
+  }
+  EdgertInferState::Launched pass;
+  Entry e;
+  e.buffer = buffer;
+  e.frame_number = frame_number;
+  pass.entries.push_back(e);
+  pass.t0 = Clock::now();
+  st->launched.push_back(std::move(pass));
+  st->finisher_cv.notify_all();
 }
 
 // Whether upstream is live (the latency query's answer; FALSE when nobody answers).
@@ -741,7 +895,7 @@ bool UpstreamIsLive(GstEdgertInfer* self) {
 bool TakePendingSession(GstEdgertInfer* self, EdgertInferState* st) {
   std::lock_guard<std::mutex> lock(st->pending_mutex);
   if (st->open_failed) return false;
-  if (st->pending && st->queue.empty()) {
+  if (st->pending && st->queue.empty() && st->launched.empty()) {
     st->session = std::move(st->pending);
     st->input_index = st->session->FindInput(st->config.input.input_name);
     if (st->input_index < 0) st->input_index = 0;
@@ -751,7 +905,8 @@ bool TakePendingSession(GstEdgertInfer* self, EdgertInferState* st) {
     // GPU decode for YOLO heads on CUDA sessions (float32 output 0), unless the raw outputs are
     // wanted on the host anyway.
     const vision::DecoderKind kind = st->config.decoder.kind;
-    st->gpu_decode = st->session->on_gpu() && !st->active.output_tensors && st->session->NumOutputs() > 0 &&
+    st->gpu_decode = !st->pipelined && st->session->on_gpu() && !st->active.output_tensors &&
+                     st->session->NumOutputs() > 0 &&
                      st->session->OutputInfo(0).dtype == edgert::DataType::kFloat32 &&
                      (kind == vision::DecoderKind::kYoloV8 || kind == vision::DecoderKind::kYoloV5);
     if (st->gpu_decode) {
@@ -792,7 +947,7 @@ GstFlowReturn SubmitFrame(GstEdgertInfer* self, EdgertInferState* st, GstBuffer*
   }
   const guint64 frame_number = st->frames_seen++;
   if (!st->session) {
-    out->push_back(buffer);  // still building: pass through without results
+    EmitInOrder(st, buffer, frame_number, out);  // still building: pass through without results
     return GST_FLOW_OK;
   }
   if (!st->have_caps) {
@@ -806,11 +961,13 @@ GstFlowReturn SubmitFrame(GstEdgertInfer* self, EdgertInferState* st, GstBuffer*
   e.frame_number = frame_number;
   e.infer = infer;
   if (!infer) {
-    if (st->queue.empty()) {
+    if (!st->queue.empty()) {
+      st->queue.push_back(e);
+    } else if (st->pipelined && !st->launched.empty()) {
+      EmitInOrder(st, buffer, frame_number, out);
+    } else {
       if (st->have_results) AttachMeta(buffer, frame_number, st->last_results, true);
       out->push_back(buffer);
-    } else {
-      st->queue.push_back(e);
     }
     return GST_FLOW_OK;
   }
@@ -828,7 +985,7 @@ GstFlowReturn SubmitFrame(GstEdgertInfer* self, EdgertInferState* st, GstBuffer*
     st->cv.notify_all();
   }
   if (st->queued_slots < st->active.batch_size) return GST_FLOW_OK;
-  status = RunQueue(self, st, out);
+  status = RunQueue(self, st, out, lock);
   if (!status.ok()) {
     PostError(self, status, "inference failed");
     return GST_FLOW_ERROR;
@@ -837,11 +994,15 @@ GstFlowReturn SubmitFrame(GstEdgertInfer* self, EdgertInferState* st, GstBuffer*
 }
 
 // Runs a partial batch and pushes it downstream from the calling thread (mutex held: pushes stay
-// ordered with the streaming thread's).
-GstFlowReturn DrainAndPush(GstEdgertInfer* self, EdgertInferState* st) {
-  if (st->queue.empty()) return GST_FLOW_OK;
+// ordered with the streaming thread's). Pipelined: launches it for the finisher, and with
+// `wait_finisher` (before a serialized event) waits until the finisher has pushed every launched
+// frame.
+GstFlowReturn DrainAndPush(GstEdgertInfer* self, EdgertInferState* st, std::unique_lock<std::mutex>& lock,
+                           bool wait_finisher) {
   std::vector<GstBuffer*> out;
-  Status status = RunQueue(self, st, &out);
+  Status status = Status::Ok();
+  if (!st->queue.empty()) status = RunQueue(self, st, &out, lock);
+  if (st->pipelined && wait_finisher) st->finisher_cv.wait(lock, [st] { return st->launched.empty(); });
   if (!status.ok()) {
     for (GstBuffer* b : out) gst_buffer_unref(b);
     PostError(self, status, "inference failed");
@@ -855,6 +1016,7 @@ GstFlowReturn DrainAndPush(GstEdgertInfer* self, EdgertInferState* st) {
       gst_buffer_unref(b);
     }
   }
+  if (ret == GST_FLOW_OK && st->pipelined) ret = st->timer_flow;
   return ret;
 }
 
@@ -865,7 +1027,7 @@ void TimerLoop(GstEdgertInfer* self, EdgertInferState* st) {
     if (st->queued_slots > 0 && !st->flushing) {
       const auto deadline = st->batch_start + timeout;
       if (Clock::now() >= deadline) {
-        const GstFlowReturn ret = DrainAndPush(self, st);
+        const GstFlowReturn ret = DrainAndPush(self, st, lock, false);
         if (ret != GST_FLOW_OK) st->timer_flow = ret;
         continue;
       }
@@ -993,8 +1155,10 @@ void StopThreads(EdgertInferState* st) {
     std::lock_guard<std::mutex> lock(st->mutex);
     st->quit = true;
     st->cv.notify_all();
+    st->finisher_cv.notify_all();
   }
   if (st->timer.joinable()) st->timer.join();
+  if (st->finisher.joinable()) st->finisher.join();
   if (st->worker.joinable()) st->worker.join();
 }
 
@@ -1036,6 +1200,11 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
   if (s.precision != "fp32" && s.precision != "fp16" && s.precision != "best" && s.precision != "int8") {
     PostError(self,
               edgert::InvalidArgument("precision '" + s.precision + "' is not fp32, fp16, int8 or best", "precision"),
+              "invalid settings");
+    return FALSE;
+  }
+  if (s.pipeline != "auto" && s.pipeline != "on" && s.pipeline != "off") {
+    PostError(self, edgert::InvalidArgument("pipeline '" + s.pipeline + "' is not auto, on or off", "pipeline"),
               "invalid settings");
     return FALSE;
   }
@@ -1118,6 +1287,14 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
     st->calibration_posted = false;
     st->session.reset();
     st->gpu_decode = false;
+    // auto: CUDA sessions whose decoder runs on the host (YOLO heads decode on the GPU instead).
+    const vision::DecoderKind kind = st->config.decoder.kind;
+    const bool gpu_decodable =
+        !s.output_tensors && (kind == vision::DecoderKind::kYoloV8 || kind == vision::DecoderKind::kYoloV5);
+    st->pipelined = s.pipeline == "on" || (s.pipeline == "auto" && st->device == "cuda" && !gpu_decodable);
+    st->queued_mode = s.batch_size > 1 || st->pipelined;
+    st->next_set = 0;
+    st->finisher_busy = false;
   }
   {
     std::lock_guard<std::mutex> lock(st->pending_mutex);
@@ -1125,8 +1302,10 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
     st->open_failed = false;
   }
   st->frame_copies = 0;
+  GST_INFO_OBJECT(self, "pipelining %s", st->pipelined ? "on" : "off");
   st->worker = std::thread(OpenWorker, self, st, options);
   if (s.batch_size > 1) st->timer = std::thread(TimerLoop, self, st);
+  if (st->pipelined) st->finisher = std::thread(FinisherLoop, self, st);
   return TRUE;
 }
 
@@ -1134,8 +1313,8 @@ static gboolean gst_edgert_infer_stop(GstBaseTransform* trans) {
   GstEdgertInfer* self = GST_EDGERT_INFER(trans);
   EdgertInferState* st = self->state;
   StopThreads(st);
-  std::lock_guard<std::mutex> lock(st->mutex);
-  DiscardQueue(st);
+  std::unique_lock<std::mutex> lock(st->mutex);
+  DiscardQueue(st, lock);
   st->session.reset();
   st->gpu_decode = false;
   st->detection_workspace.reset();
@@ -1175,7 +1354,7 @@ static gboolean gst_edgert_infer_set_caps(GstBaseTransform* trans, GstCaps* inca
 }
 
 static GstFlowReturn gst_edgert_infer_transform_ip(GstBaseTransform* trans, GstBuffer* buffer) {
-  // Batch-size 1 only (larger batches go through generate_output). The buffer stays owned by the
+  // Batch-size 1 without pipelining only (the queued mode goes through generate_output). The buffer stays owned by the
   // base class; SubmitFrame takes a reference and hands it back in `out`.
   GstEdgertInfer* self = GST_EDGERT_INFER(trans);
   EdgertInferState* st = self->state;
@@ -1194,7 +1373,7 @@ static GstFlowReturn gst_edgert_infer_transform_ip(GstBaseTransform* trans, GstB
 static GstFlowReturn gst_edgert_infer_generate_output(GstBaseTransform* trans, GstBuffer** outbuf) {
   GstEdgertInfer* self = GST_EDGERT_INFER(trans);
   EdgertInferState* st = self->state;
-  if (st->active.batch_size <= 1) return GST_BASE_TRANSFORM_CLASS(parent_class)->generate_output(trans, outbuf);
+  if (!st->queued_mode) return GST_BASE_TRANSFORM_CLASS(parent_class)->generate_output(trans, outbuf);
   *outbuf = nullptr;
   GstBuffer* input = trans->queued_buf;
   trans->queued_buf = nullptr;
@@ -1232,16 +1411,16 @@ static gboolean gst_edgert_infer_sink_event(GstBaseTransform* trans, GstEvent* e
       st->cv.notify_all();
       break;
     case GST_EVENT_FLUSH_STOP: {
-      std::lock_guard<std::mutex> lock(st->mutex);
-      DiscardQueue(st);
+      std::unique_lock<std::mutex> lock(st->mutex);
+      DiscardQueue(st, lock);
       st->flushing = false;
       st->timer_flow = GST_FLOW_OK;
       break;
     }
     default:
-      if (GST_EVENT_IS_SERIALIZED(event) && st->active.batch_size > 1) {
-        std::lock_guard<std::mutex> lock(st->mutex);
-        const GstFlowReturn ret = DrainAndPush(self, st);
+      if (GST_EVENT_IS_SERIALIZED(event) && st->queued_mode) {
+        std::unique_lock<std::mutex> lock(st->mutex);
+        const GstFlowReturn ret = DrainAndPush(self, st, lock, true);
         if (ret != GST_FLOW_OK)
           GST_DEBUG_OBJECT(self, "draining before %s: %s", GST_EVENT_TYPE_NAME(event), gst_flow_get_name(ret));
       }
@@ -1420,6 +1599,9 @@ static void gst_edgert_infer_set_property(GObject* object, guint prop_id, const 
     case PROP_FALLBACK_PLAN:
       s.fallback_plan = str();
       break;
+    case PROP_PIPELINE:
+      s.pipeline = str();
+      break;
     case PROP_OUTPUT_TENSORS:
       s.output_tensors = g_value_get_boolean(value);
       break;
@@ -1484,6 +1666,9 @@ static void gst_edgert_infer_get_property(GObject* object, guint prop_id, GValue
     case PROP_FALLBACK_PLAN:
       g_value_set_string(value, s.fallback_plan.c_str());
       break;
+    case PROP_PIPELINE:
+      g_value_set_string(value, s.pipeline.c_str());
+      break;
     case PROP_OUTPUT_TENSORS:
       g_value_set_boolean(value, s.output_tensors);
       break;
@@ -1512,7 +1697,10 @@ static void gst_edgert_infer_get_property(GObject* object, guint prop_id, GValue
 static void gst_edgert_infer_finalize(GObject* object) {
   GstEdgertInfer* self = GST_EDGERT_INFER(object);
   StopThreads(self->state);
-  DiscardQueue(self->state);
+  {
+    std::unique_lock<std::mutex> lock(self->state->mutex);
+    DiscardQueue(self->state, lock);
+  }
 #ifdef EDGERT_HAVE_GST_CUDA
   if (self->state->cuda_context != nullptr) gst_object_unref(self->state->cuda_context);
 #endif
@@ -1587,6 +1775,13 @@ static void gst_edgert_infer_class_init(GstEdgertInferClass* klass) {
                           "that serves while the model's plan is opened or built; swapped out between frames once it "
                           "is ready",
                           "", rw));
+  g_object_class_install_property(
+      gobject_class, PROP_PIPELINE,
+      g_param_spec_string("pipeline", "Pipeline",
+                          "Overlap the host decoding of a batch with the GPU work of the next: a finisher thread "
+                          "waits for each batch's outputs, decodes them and pushes the frames in order. auto: on "
+                          "for CUDA sessions whose decoder runs on the host; on; off",
+                          "auto", rw));
   g_object_class_install_property(
       gobject_class, PROP_OUTPUT_TENSORS,
       g_param_spec_boolean("output-tensors", "Output tensors", "Attach the raw output tensors to the meta", FALSE, rw));

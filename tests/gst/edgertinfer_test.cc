@@ -556,6 +556,8 @@ TEST_F(EdgertInferTest, BadDeviceAndPrecisionAreErrorsNamingTheProperty) {
   EXPECT_NE(error.find("precision 'fp8'"), std::string::npos) << error;
   error = RunPipeline(Source() + "edgertinfer device=cpu precision=fp16" + config);
   EXPECT_NE(error.find("precision fp16 needs the CUDA backend"), std::string::npos) << error;
+  error = RunPipeline(Source() + "edgertinfer device=cpu pipeline=maybe" + config);
+  EXPECT_NE(error.find("pipeline 'maybe' is not auto, on or off"), std::string::npos) << error;
 }
 
 TEST_F(EdgertInferTest, WrongFixedInputSizeIsAnError) {
@@ -826,6 +828,93 @@ TEST_F(EdgertInferTest, FallbackPlanThatCannotServeIsAWarning) {
   ExpectNear(MetaLogits(out), LogitsOf("classifier.onnx", keep, hx.info));
   gst_buffer_unref(out);
   gst_buffer_unref(keep);
+}
+
+
+// pipeline=on (forced on the CPU here; auto turns it on for CUDA sessions with a host decoder): a
+// finisher thread decodes and pushes each batch while the next one is prepared. Every frame comes
+// out once, in order, with its own results, the stale ones with the latest results before them, and
+// EOS after the last frame.
+void ExpectPipelinedRun(const std::string& props, int frames, int interval) {
+  Reference ref;
+  Harness hx(kConfigProps() + " pipeline=on " + props, "video/x-raw,format=NV12,width=64,height=48,framerate=30/1");
+  std::vector<GstBuffer*> inputs;
+  for (int i = 0; i < frames; ++i) {
+    GstBuffer* in =
+        RandomFrame(hx.info, 600 + static_cast<unsigned>(i), static_cast<GstClockTime>(i) * GST_SECOND / 30);
+    inputs.push_back(gst_buffer_copy_deep(in));
+    ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK) << i;
+  }
+  ASSERT_TRUE(gst_harness_push_event(hx.h, gst_event_new_eos()));
+  std::vector<float> last;
+  for (int i = 0; i < frames; ++i) {
+    GstBuffer* out = gst_harness_pull(hx.h);
+    ASSERT_NE(out, nullptr) << i;
+    EXPECT_EQ(GST_BUFFER_PTS(out), static_cast<GstClockTime>(i) * GST_SECOND / 30) << i;
+    EdgertMeta* meta = gst_buffer_get_edgert_meta(out);
+    ASSERT_NE(meta, nullptr) << i;
+    EXPECT_EQ(meta->frame_number, static_cast<guint64>(i));
+    const std::vector<float> logits = MetaLogits(out);
+    if (i % interval == 0) {
+      EXPECT_FALSE(meta->stale) << i;
+      ExpectMatchesReference(out, inputs[static_cast<size_t>(i)], hx.info, &ref);
+      last = logits;
+    } else {
+      EXPECT_TRUE(meta->stale) << i;
+      EXPECT_EQ(logits, last) << i;
+    }
+    gst_buffer_unref(out);
+  }
+  EXPECT_EQ(gst_harness_try_pull(hx.h), nullptr);  // nothing twice
+  bool saw_eos = false;
+  while (GstEvent* ev = gst_harness_try_pull_event(hx.h)) {
+    saw_eos = saw_eos || GST_EVENT_TYPE(ev) == GST_EVENT_EOS;
+    gst_event_unref(ev);
+  }
+  EXPECT_TRUE(saw_eos);
+  for (GstBuffer* b : inputs) gst_buffer_unref(b);
+}
+
+TEST_F(EdgertInferTest, PipelinedFramesKeepOrderAndResults) { ExpectPipelinedRun("", 12, 1); }
+
+TEST_F(EdgertInferTest, PipelinedBatchesWithIntervalKeepOrderAndStaleResults) {
+  ExpectPipelinedRun("batch-size=3 batch-timeout=60000 interval=2", 13, 2);
+}
+
+TEST_F(EdgertInferTest, PipelinedFlushDiscardsLaunchedFrames) {
+  Harness hx(kConfigProps() + " pipeline=on batch-size=2 batch-timeout=60000",
+             "video/x-raw,format=RGB,width=64,height=48,framerate=30/1");
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(gst_harness_push(hx.h, RandomFrame(hx.info, 1, 0)), GST_FLOW_OK);
+  ASSERT_TRUE(gst_harness_push_event(hx.h, gst_event_new_flush_start()));
+  ASSERT_TRUE(gst_harness_push_event(hx.h, gst_event_new_flush_stop(TRUE)));
+  // Frames launched before the flush may have been pushed before it: drop whatever came out.
+  while (GstBuffer* b = gst_harness_try_pull(hx.h)) gst_buffer_unref(b);
+  GstSegment segment;
+  gst_segment_init(&segment, GST_FORMAT_TIME);
+  ASSERT_TRUE(gst_harness_push_event(hx.h, gst_event_new_segment(&segment)));
+  for (int i = 0; i < 4; ++i) {
+    ASSERT_EQ(gst_harness_push(hx.h, RandomFrame(hx.info, 2, static_cast<GstClockTime>(10 + i) * GST_SECOND)),
+              GST_FLOW_OK);
+  }
+  ASSERT_TRUE(gst_harness_push_event(hx.h, gst_event_new_eos()));
+  for (int i = 0; i < 4; ++i) {
+    GstBuffer* out = gst_harness_pull(hx.h);
+    ASSERT_NE(out, nullptr) << i;
+    EXPECT_EQ(GST_BUFFER_PTS(out), static_cast<GstClockTime>(10 + i) * GST_SECOND);
+    EXPECT_NE(gst_buffer_get_edgert_meta(out), nullptr);
+    gst_buffer_unref(out);
+  }
+  EXPECT_EQ(gst_harness_try_pull(hx.h), nullptr);
+}
+
+TEST_F(EdgertInferTest, PipelinedGstLaunchGivesEveryFrameResults) {
+  const MetaCounter c = RunWithColdCache(
+      "videotestsrc num-buffers=40 ! video/x-raw,format=I420,width=64,height=48 ! edgertinfer name=infer "
+      "pipeline=on " +
+          kConfigProps() + " ! fakesink",
+      FreshDir());
+  EXPECT_EQ(c.buffers, 40);
+  EXPECT_EQ(c.with_results, 40);
 }
 
 }  // namespace

@@ -6,7 +6,8 @@
 #   2. videotestsrc 1920x1080 NV12 -> edgertinfer (same plan; GPU preprocessing: letterbox, color
 #      conversion, normalisation; DBNet decoding on the host) -> fakesink, frames from
 #      a) the element's pinned, device-mapped pool (zero copies) and b) cudaupload (CUDA memory),
-#      with the SMPTE or the black pattern, with and without a queue after the source;
+#      with the SMPTE or the black pattern, with and without a queue after the source, pipelined
+#      (the default: host decoding of frame N overlaps the GPU work of frame N+1) and not;
 #      frames/s from the first frame leaving the element to end-of-stream.
 # Target: the pipeline >= 90% of the bare engine's frame rate. Prints a table last.
 # usage: gst_gpu_bench.sh BUILD_DIR MODELS_DIR [FRAMES]
@@ -31,13 +32,15 @@ input: {name: x, width: 640, height: 640, resize: letterbox, color: bgr, scale: 
 labels: [text]
 decoder: {kind: dbnet, binary-threshold: 0.3, box-threshold: 0.5, unclip-ratio: 1.6}
 YAML
-infer="edgertinfer name=infer config=$work/det.yaml device=cuda"
 declare -A fps copies
 # videotestsrc draws every 1080p frame on the CPU (a few ms for SMPTE bars): a queue puts that on
 # its own thread; "black" is the cheapest pattern. The rows show how much the source limits.
-modes="smpte-pinned black-pinned black-pinned-queue black-cudaupload-queue"
+# The element pipelines by default here (CUDA, host DBNet decode): "-nopipe" rows turn it off.
+modes="smpte-pinned black-pinned black-pinned-nopipe black-pinned-queue black-pinned-queue-nopipe black-cudaupload-queue"
 for mode in $modes; do
   pattern=${mode%%-*}
+  infer="edgertinfer name=infer config=$work/det.yaml device=cuda"
+  case $mode in *nopipe*) infer="$infer pipeline=off" ;; esac
   p="videotestsrc num-buffers=$frames pattern=$pattern ! video/x-raw,format=NV12,width=1920,height=1080,framerate=1000/1"
   case $mode in *queue*) p="$p ! queue max-size-buffers=4" ;; esac
   case $mode in *cudaupload*) p="$p ! cudaupload ! video/x-raw(memory:CUDAMemory)" ;; esac

@@ -6,11 +6,14 @@
 #   cuda-memory  cudaupload -> video/x-raw(memory:CUDAMemory) -> edgertinfer  -> frame-copies 0
 #   cuda-batch4  system memory, batch-size 4 (order and per-frame results)
 #   cuda-copy    identity drop-allocation=true (buffers not from its pool)    -> frame-copies 20
+#   cuda-nopipe  as cuda-pinned with pipeline=off (the four runs above pipeline: each must log
+#                "pipelining on", and this one "pipelining off")
 # and a tiny YOLOv8-style detector (make_models.py's detector.yaml, decoded on the GPU with
 # DecodeDetectionsCuda on CUDA sessions) against device=cpu (host Decode) per frame: the same count,
 # classes and order, boxes within 0.5 px, scores within 1e-3:
 #   det-cuda, det-cuda-memory (cudaupload), det-cuda-batch4 (batch item offsets); each must log
-#   "detector decode on the GPU".
+#   "detector decode on the GPU"; det-cuda-pipe (pipeline=on: the host decode, pipelined) must log
+#   "detector decode on the host".
 # usage: tests/gst/gst_gpu_check.sh BUILD_DIR   (a build with EDGERT_WITH_CUDA=ON, EDGERT_WITH_GST=ON;
 #        on the lent GPU machine: gst_gpu_stage.sh here, then gst_gpu_device.sh there)
 # Needs: gst-launch's plugins base (videotestsrc), bad (cudaupload), python3 with onnx and numpy.
@@ -37,20 +40,27 @@ run() {  # name pipeline
   tail -1 "$work/$1.jsonl"
 }
 run cpu "$src ! $infer device=cpu ! fakesink"
-run cuda-pinned "$src ! $infer device=cuda ! fakesink"
-run cuda-memory "$src ! cudaupload ! video/x-raw(memory:CUDAMemory) ! $infer device=cuda ! fakesink"
-run cuda-batch4 "$src ! $infer device=cuda batch-size=4 ! fakesink"
-run cuda-copy "$src ! identity drop-allocation=true ! $infer device=cuda ! fakesink"
+GST_DEBUG=edgertinfer:4 run cuda-pinned "$src ! $infer device=cuda ! fakesink"
+GST_DEBUG=edgertinfer:4 run cuda-memory "$src ! cudaupload ! video/x-raw(memory:CUDAMemory) ! $infer device=cuda ! fakesink"
+GST_DEBUG=edgertinfer:4 run cuda-batch4 "$src ! $infer device=cuda batch-size=4 ! fakesink"
+GST_DEBUG=edgertinfer:4 run cuda-copy "$src ! identity drop-allocation=true ! $infer device=cuda ! fakesink"
+GST_DEBUG=edgertinfer:4 run cuda-nopipe "$src ! $infer device=cuda pipeline=off ! fakesink"
+for name in cuda-pinned cuda-memory cuda-batch4 cuda-copy; do
+  grep -q "pipelining on" "$work/$name.err" || { echo "FAIL $name: not pipelined"; status=1; }
+done
+grep -q "pipelining off" "$work/cuda-nopipe.err" || { echo "FAIL cuda-nopipe: pipelined"; status=1; }
 det="edgertinfer name=infer config=$work/detector.yaml precision=fp32"
 run det-cpu "$src ! $det device=cpu ! fakesink"
 GST_DEBUG=edgertinfer:4 run det-cuda "$src ! $det device=cuda ! fakesink"
 GST_DEBUG=edgertinfer:4 run det-cuda-memory "$src ! cudaupload ! video/x-raw(memory:CUDAMemory) ! $det device=cuda ! fakesink"
 GST_DEBUG=edgertinfer:4 run det-cuda-batch4 "$src ! $det device=cuda batch-size=4 ! fakesink"
+GST_DEBUG=edgertinfer:4 run det-cuda-pipe "$src ! $det device=cuda pipeline=on ! fakesink"
 for name in det-cuda det-cuda-memory det-cuda-batch4; do
   if ! grep -q "detector decode on the GPU" "$work/$name.err"; then
     echo "FAIL $name: the element did not decode on the GPU"; status=1
   fi
 done
+grep -q "detector decode on the host" "$work/det-cuda-pipe.err" || { echo "FAIL det-cuda-pipe: not on the host"; status=1; }
 
 python3 - "$work" <<'PY' || status=1
 import json, math, sys
@@ -61,8 +71,8 @@ def load(name):
 ref, ref_tail = load("cpu")
 ok = True
 rows = [("run", "backend", "frames", "max rel L2", "top-1 agree", "frame-copies", "verdict")]
-expected_copies = {"cuda-pinned": 0, "cuda-memory": 0, "cuda-batch4": 0, "cuda-copy": 20}
-for name in ["cuda-pinned", "cuda-memory", "cuda-batch4", "cuda-copy"]:
+expected_copies = {"cuda-pinned": 0, "cuda-memory": 0, "cuda-batch4": 0, "cuda-copy": 20, "cuda-nopipe": 0}
+for name in ["cuda-pinned", "cuda-memory", "cuda-batch4", "cuda-copy", "cuda-nopipe"]:
     try:
         got, tail = load(name)
     except Exception as e:
@@ -99,7 +109,7 @@ print(f"det-cpu: {len(ref)} frames, {total} detections")
 if len(ref) != 20 or total == 0:
     print("FAIL det-cpu: expected 20 frames with some detections"); ok = False
 rows = [("run", "frames", "detections", "max box diff px", "max score diff", "verdict")]
-for name in ["det-cuda", "det-cuda-memory", "det-cuda-batch4"]:
+for name in ["det-cuda", "det-cuda-memory", "det-cuda-batch4", "det-cuda-pipe"]:
     try:
         got, tail = load(name)
     except Exception as e:

@@ -105,6 +105,20 @@ class Session {
   // Output i's host tensor. On CUDA, an output whose host copy is off keeps what an earlier Run()
   // copied (or zeros): read OutputBuffer(i) instead.
   virtual const Tensor& Output(int i) const = 0;
+
+  // Overlapping consecutive runs (edgertinfer's pipelining). The host outputs come in two sets,
+  // kOutputSets of them; set 0 is what Run() and Output() use.
+  //   Launch(set): starts a run whose host outputs land in `set` and returns: on CUDA once the work
+  //     is queued on stream() (inputs may then be rewritten by later work on stream(), which is
+  //     ordered after the run), on the CPU after running it.
+  //   Wait(set): returns when the outputs of the last Launch(set) are in set `set`. Safe to call
+  //     from another thread than Launch(), as long as the calls for one set do not overlap.
+  //   Output(i, set): output i's host tensor of `set`.
+  // A set must not be launched again before its outputs were read. Errors: a set out of range.
+  static constexpr int kOutputSets = 2;
+  virtual Status Launch(int set) = 0;
+  virtual Status Wait(int set) = 0;
+  virtual const Tensor& Output(int i, int set) const = 0;
   // Output i's buffer in the engine's memory (device on CUDA, host on the CPU, where it is
   // Output(i)'s storage), of the engine's dtype and shape; fixed for the session's life.
   virtual void* OutputBuffer(int i) = 0;
@@ -122,6 +136,8 @@ class Session {
 
  protected:
   Session() = default;
+  // Ok for 0 <= set < kOutputSets; an InvalidArgument naming the set otherwise.
+  Status CheckOutputSet(int set) const;
   SessionInfo info_;
   std::vector<IOTensorInfo> io_;
   int num_inputs_ = 0;
