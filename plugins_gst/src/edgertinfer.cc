@@ -46,6 +46,13 @@
  *      batch ran); a timer thread runs a partial batch after batch-timeout ms; serialized events
  *      (EOS, segment, caps, ...) run the partial batch first, flushes discard the queue. The
  *      latency query adds batch-timeout.
+ *   4b. pipeline (auto: CUDA sessions whose decoder runs on the host): frames also take the queued
+ *      path; a full batch is launched (Session::Launch into one of two host output sets, waiting
+ *      while both are in flight) and handed to the finisher thread, which waits for its outputs
+ *      (Session::Wait), decodes them without the mutex, attaches the metas and pushes the frames,
+ *      in launch order. Frames that must follow launched ones (stale or pass-through) queue behind
+ *      them. Serialized events wait until nothing is in flight; flushes wait for the GPU and
+ *      discard; a session is swapped in only when nothing is in flight.
  *   5. propose_allocation(): for system memory and a CUDA session, a pool of pinned device-mapped
  *      host memory (pinned_pool.h); Jetson's zero-copy path. NVMM (Jetson's memory:NVMM surfaces) is
  *      designed to enter through the same FrameView (device-readable planes and strides) but is
@@ -55,9 +62,10 @@
  *      is posted. Building INT8 plans from them is a later issue.
  *
  * Threads: properties are guarded by the object lock; the session, the queue and all per-frame
- * state by `mutex` (taken by the streaming thread, the batch timer and the event handler); the
- * worker only produces the pending session (guarded by `pending_mutex`). CUDA is touched only in
- * start() when the device resolves to cuda, so gst-inspect-1.0 works without a GPU.
+ * state by `mutex` (taken by the streaming thread, the batch timer, the finisher and the event
+ * handler; the finisher decodes without it, on a batch nobody else touches until it is popped);
+ * the worker only produces the pending session (guarded by `pending_mutex`). CUDA is touched only
+ * in start() when the device resolves to cuda, so gst-inspect-1.0 works without a GPU.
  */
 #ifdef HAVE_CONFIG_H
 #include "config.h"
