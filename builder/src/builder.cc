@@ -63,9 +63,9 @@ Status CheckProfileShapes(const BuildOptions& options, int64_t* min, int64_t* op
   const char* flags[3] = {"--min-shapes", "--opt-shapes", "--max-shapes"};
   for (int a = 0; a < 3; ++a) {
     if (maps[a]->empty()) {
-      return InvalidArgument(std::string("a batch profile needs --min-shapes, --opt-shapes and --max-shapes; ") +
-                                 flags[a] + " is missing",
-                             flags[a]);
+      return InvalidArgument(
+          std::string("a batch profile needs --min-shapes, --opt-shapes and --max-shapes; ") + flags[a] + " is missing",
+          flags[a]);
     }
   }
   for (int a = 0; a < 3; ++a) {
@@ -107,9 +107,9 @@ Status CheckProfileShapes(const BuildOptions& options, int64_t* min, int64_t* op
       first_name = name;
       first = false;
     } else if (lo[0] != *min || mid[0] != *opt || max_shape[0] != *max) {
-      return InvalidArgument("inputs '" + first_name + "' and '" + name +
-                                 "' have different batch ranges; one profile has one batch",
-                             name);
+      return InvalidArgument(
+          "inputs '" + first_name + "' and '" + name + "' have different batch ranges; one profile has one batch",
+          name);
     }
   }
   return Status::Ok();

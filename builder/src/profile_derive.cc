@@ -74,8 +74,8 @@ StatusOr<NetworkDef> DeriveBatchProfile(std::vector<NetworkDef> nets, const std:
         same = it != a.attrs.all().end() && SameAttr(it->second, value);
       }
       if (!same) {
-        return NotBatchPolymorphic("layer '" + b.name + "' differs between " + Batches(batches, k, m) +
-                                       " (layer '" + a.name + "' at the same place)",
+        return NotBatchPolymorphic("layer '" + b.name + "' differs between " + Batches(batches, k, m) + " (layer '" +
+                                       a.name + "' at the same place)",
                                    b.name);
       }
     }
@@ -140,8 +140,8 @@ StatusOr<NetworkDef> DeriveBatchProfile(std::vector<NetworkDef> nets, const std:
         differing.push_back(e);
       }
       if (!values.empty() && values != differing) {
-        return NotBatchPolymorphic("constant '" + def.name + "' follows the batch at different elements in different builds",
-                                   def.name);
+        return NotBatchPolymorphic(
+            "constant '" + def.name + "' follows the batch at different elements in different builds", def.name);
       }
       values = std::move(differing);
     }

@@ -52,9 +52,9 @@ int Session::FindInput(const std::string& name) const {
 
 Status Session::CheckOutputSet(int set) const {
   if (set < 0 || set >= kOutputSets) {
-    return InvalidArgument("output set " + std::to_string(set) + " is out of range (0.." +
-                               std::to_string(kOutputSets - 1) + ")",
-                           "output set");
+    return InvalidArgument(
+        "output set " + std::to_string(set) + " is out of range (0.." + std::to_string(kOutputSets - 1) + ")",
+        "output set");
   }
   return Status::Ok();
 }
@@ -278,7 +278,7 @@ class CudaSession : public Session {
   std::shared_ptr<CudaEngine> engine_;
   std::unique_ptr<CudaExecutionContext> context_;
   cudaStream_t stream_ = nullptr;
-  std::vector<void*> device_buffers_;  // per I/O tensor
+  std::vector<void*> device_buffers_;         // per I/O tensor
   std::vector<void*> pinned_;                 // per output and set
   std::vector<Tensor> outputs_[kOutputSets];  // per set: views of pinned_
   cudaEvent_t done_[kOutputSets] = {};        // per set: recorded after the set's output copies

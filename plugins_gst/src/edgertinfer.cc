@@ -174,7 +174,7 @@ struct Settings {
   double threshold = -1.0;  // < 0: the config's value
   double nms_iou = -1.0;
   std::string cache_dir;
-  std::string fallback_plan;  // serves while the model's plan is opened or built
+  std::string fallback_plan;      // serves while the model's plan is opened or built
   std::string pipeline = "auto";  // auto | on | off
   bool output_tensors = false;
   guint calibration_frames = 0;
@@ -248,8 +248,8 @@ struct EdgertInferState {
   };
   std::deque<Launched> launched;
   int next_set = 0;
-  bool finisher_busy = false;             // the finisher works on launched.front() without the mutex
-  std::condition_variable finisher_cv;    // launched changed, or the finisher went idle
+  bool finisher_busy = false;           // the finisher works on launched.front() without the mutex
+  std::condition_variable finisher_cv;  // launched changed, or the finisher went idle
   std::thread finisher;
   GstFlowReturn timer_flow = GST_FLOW_OK;
   std::atomic<bool> flushing{false};
@@ -701,8 +701,8 @@ Status DecodeBatch(EdgertInferState* st, const std::deque<Entry>& entries, int s
       }
       if (t.rank() < 1 || t.dim(0) != batch) {
         status = edgert::InvalidArgument("output '" + names[static_cast<size_t>(o)] + "' has shape " +
-                                             edgert::ShapeToString(t.shape()) + ", not batch " +
-                                             std::to_string(batch) + " first",
+                                             edgert::ShapeToString(t.shape()) + ", not batch " + std::to_string(batch) +
+                                             " first",
                                          names[static_cast<size_t>(o)]);
         break;
       }
@@ -914,8 +914,7 @@ bool TakePendingSession(GstEdgertInfer* self, EdgertInferState* st) {
     // wanted on the host anyway.
     const vision::DecoderKind kind = st->config.decoder.kind;
     st->gpu_decode = !st->pipelined && st->session->on_gpu() && !st->active.output_tensors &&
-                     st->session->NumOutputs() > 0 &&
-                     st->session->OutputInfo(0).dtype == edgert::DataType::kFloat32 &&
+                     st->session->NumOutputs() > 0 && st->session->OutputInfo(0).dtype == edgert::DataType::kFloat32 &&
                      (kind == vision::DecoderKind::kYoloV8 || kind == vision::DecoderKind::kYoloV5);
     if (st->gpu_decode) {
       st->gpu_decode = st->session->SetOutputToHost(0, false).ok();
@@ -1121,8 +1120,9 @@ void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
   };
   if (!st->active.fallback_plan.empty()) {
     if (options.model.empty()) {
-      GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS, ("fallback-plan is ignored: the element runs the plan %s itself",
-                                                      options.plan.c_str()), (nullptr));
+      GST_ELEMENT_WARNING(self, RESOURCE, SETTINGS,
+                          ("fallback-plan is ignored: the element runs the plan %s itself", options.plan.c_str()),
+                          (nullptr));
     } else {
       OpenFallback(self, st, options);
     }

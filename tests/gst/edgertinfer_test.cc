@@ -5,12 +5,11 @@
 // PreprocessCpu, runs a batch-1 Session on the CPU and compares the logits (raw tensors in the meta,
 // output-tensors=true) and the decoded classes; the class order is also checked against an argmax of
 // the reference logits.
+#include <fcntl.h>
 #include <gst/check/gstharness.h>
 #include <gst/gst.h>
 #include <gst/video/video.h>
 #include <gtest/gtest.h>
-
-#include <fcntl.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -681,7 +680,6 @@ TEST_F(EdgertInferTest, LiveFramesPassThroughWhileTheModelOpens) {
   EXPECT_GT(c.with_results, 0);
 }
 
-
 // Pops "edgert-build" messages (and errors) from `bus` until one with stage `stage`; returns false
 // on an error or after 60 s. Warnings are appended to `warnings`.
 bool WaitStage(GstBus* bus, const char* stage, std::string* warnings = nullptr) {
@@ -829,7 +827,6 @@ TEST_F(EdgertInferTest, FallbackPlanThatCannotServeIsAWarning) {
   gst_buffer_unref(out);
   gst_buffer_unref(keep);
 }
-
 
 // pipeline=on (forced on the CPU here; auto turns it on for CUDA sessions with a host decoder): a
 // finisher thread decodes and pushes each batch while the next one is prepared. Every frame comes

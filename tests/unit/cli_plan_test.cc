@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
+#include "dynamic_model.h"
 #include "edgert/plan.h"
 #include "edgert/plan_cache.h"
 #include "edgert/tensor.h"
 #include "onnx/tensor_file.h"
-#include "dynamic_model.h"
 #include "onnx_test_util.h"
 
 namespace edgert {
@@ -313,7 +313,6 @@ TEST_F(BuilderCliPlan, ShapesFixTheDynamicDimensions) {
   r = RunCli(dir_, "build " + Q(dyn) + " " + cache + " --shapes x:5x3");
   EXPECT_TRUE(Contains(r.out, "cache: hit")) << r.out;
 }
-
 
 TEST_F(BuilderCliPlan, BatchProfileBuildRunInspectAndBench) {
   const std::string dyn = SaveModel(DynamicBatchClassifier(), dir_.File("dyn.onnx"));

@@ -12,8 +12,8 @@
 namespace edgert {
 namespace testing_util {
 
-inline onnx::TensorProto* AddInt64Initializer(onnx::ModelProto& m, const std::string& name, const std::vector<int64_t>& dims,
-                                       const std::vector<int64_t>& values) {
+inline onnx::TensorProto* AddInt64Initializer(onnx::ModelProto& m, const std::string& name,
+                                              const std::vector<int64_t>& dims, const std::vector<int64_t>& values) {
   onnx::TensorProto* t = m.mutable_graph()->add_initializer();
   t->set_name(name);
   t->set_data_type(onnx::TensorProto::INT64);

@@ -9,12 +9,12 @@
 #include <string>
 #include <vector>
 
+#include "dynamic_model.h"
 #include "edgert/builder.h"
 #include "edgert/engine.h"
 #include "edgert/network.h"
 #include "edgert/plan.h"
 #include "edgert/plan_cache.h"
-#include "dynamic_model.h"
 #include "onnx_test_util.h"
 
 namespace edgert {

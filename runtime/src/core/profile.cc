@@ -34,7 +34,8 @@ Status ValidateBatchProfile(const NetworkDef& net) {
   const int32_t n = static_cast<int32_t>(net.tensors.size());
   int32_t previous = -1;
   for (int32_t t : p.batch_tensors) {
-    if (t < 0 || t >= n) return Corrupt("the batch profile names tensor " + TensorLabel(net, t) + ", which does not exist");
+    if (t < 0 || t >= n)
+      return Corrupt("the batch profile names tensor " + TensorLabel(net, t) + ", which does not exist");
     if (t <= previous) return Corrupt("the batch profile's tensors are not in ascending order", TensorLabel(net, t));
     previous = t;
     const TensorDef& def = net.tensors[static_cast<size_t>(t)];

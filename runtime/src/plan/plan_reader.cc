@@ -275,7 +275,8 @@ Status BuildNetwork(const fb::Network& fn, const std::shared_ptr<void>& owner, c
     net->profile.max = fp->max();
     net->profile.batch_tensors = Indices(fp->batch_tensors());
     if (fp->batch_values() != nullptr) {
-      for (const fb::BatchValue* v : *fp->batch_values()) net->profile.batch_values.push_back({v->tensor(), v->element()});
+      for (const fb::BatchValue* v : *fp->batch_values())
+        net->profile.batch_values.push_back({v->tensor(), v->element()});
     }
     if (!net->profile.enabled()) return CorruptPlan(name, "its batch profile has no maximum");
   }

@@ -1,11 +1,11 @@
 // CPU engine: Create() builds an Engine and one ExecutionContext with its own arena (poisoning
-// on); Run() sets a profile engine's batch from the inputs, checks the inputs against the network, binds them and freshly allocated outputs by
-// I/O index, and enqueues the context.
+// on); Run() sets a profile engine's batch from the inputs, checks the inputs against the network, binds them and
+// freshly allocated outputs by I/O index, and enqueues the context.
 #include "edgert/cpu_engine.h"
 
-#include "backend/network_check.h"
-
 #include <string>
+
+#include "backend/network_check.h"
 
 namespace edgert {
 
