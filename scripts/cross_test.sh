@@ -312,7 +312,8 @@ for prop in model config device batch-size cache-dir; do
   grep -qE "^  $prop *:" "$gst_work/inspect-edgertinfer.txt" ||
     fail_gst "gst-inspect-1.0 edgertinfer lists no property '$prop'" "$gst_work/inspect-edgertinfer.txt"
 done
-echo "cross_test.sh: $(grep -m1 -E '^  Version' "$gst_work/inspect-edgertinfer.txt" | tr -s ' ') (gst-inspect-1.0 edgertinfer, edgertoverlay: arm64 under qemu)"
+echo "cross_test.sh: gst-inspect-1.0 edgertinfer, edgertoverlay (arm64, qemu): plugin edgert" \
+  "$(sed -n 's/^  Version *//p' "$gst_work/inspect-edgertinfer.txt")"
 # edgert-app: the shipped test-pattern config validates (its model is not built here); then
 # --print-pipeline initialises GStreamer and checks that every element factory of the pipeline
 # (videotestsrc, edgertinfer, ...) exists.
@@ -337,6 +338,7 @@ out=$gst_work/launch.txt
   >"$out" 2>&1 || fail_gst "arm64 gst-launch-1.0 ... edgertinfer device=cpu ... failed under qemu" "$out"
 grep -q 'edgert-build, stage=(string)ready' "$out" || fail_gst "gst-launch-1.0: edgertinfer posted no 'ready' edgert-build message" "$out"
 grep -q 'Got EOS from element' "$out" || fail_gst "gst-launch-1.0: the pipeline did not reach end-of-stream" "$out"
+grep -o 'edgert-build, stage=(string)ready, backend=(string)[^,]*' "$out" | sed 's/^/cross_test.sh: gst-launch-1.0: /'
 step "GStreamer (arm64, qemu): gst-inspect-1.0 edgertinfer/edgertoverlay, edgert-app --validate/--print-pipeline, gst-launch-1.0 with edgertinfer device=cpu"
 
 echo "cross_test.sh: all passed in $(($(date +%s) - start_s)) s"
