@@ -168,6 +168,35 @@ if(TARGET edgert_gst_meta)
   endif()
   list(APPEND CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${_edgert_meta_dir})
 endif()
+# Cross build with an extra root (toolchains/aarch64-linux-gnu.cmake; scripts/cross_test.sh unpacks
+# GStreamer, GLib and OpenCV for arm64 there with `dpkg -x`): dpkg-shlibdeps finds those libraries in
+# the extra root's directories but no installed package owns them (CPack passes
+# --ignore-missing-info), so the packages that provide them are named here (Debian bookworm's names;
+# the versions are those the build was configured against).
+if(CMAKE_CROSSCOMPILING AND EDGERT_CROSS_EXTRA_ROOT AND EXISTS "${EDGERT_CROSS_EXTRA_ROOT}/.libdirs")
+  file(READ "${EDGERT_CROSS_EXTRA_ROOT}/.libdirs" _edgert_extra_libdirs)
+  string(STRIP "${_edgert_extra_libdirs}" _edgert_extra_libdirs)
+  string(REPLACE ":" ";" _edgert_extra_libdirs "${_edgert_extra_libdirs}")
+  list(APPEND CPACK_DEBIAN_PACKAGE_SHLIBDEPS_PRIVATE_DIRS ${_edgert_extra_libdirs})
+  if(TARGET gstedgert)
+    # The versions: pkg-config and OpenCV's package (their variables of plugins_gst/ are not visible here).
+    execute_process(COMMAND ${PKG_CONFIG_EXECUTABLE} --modversion gstreamer-1.0 OUTPUT_VARIABLE GST_VERSION
+                    OUTPUT_STRIP_TRAILING_WHITESPACE)
+    execute_process(COMMAND ${PKG_CONFIG_EXECUTABLE} --modversion gstreamer-rtsp-server-1.0
+                    OUTPUT_VARIABLE EDGERT_APP_RTSP_VERSION OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    find_package(OpenCV QUIET COMPONENTS core imgproc)
+    # Debian's OpenCV package suffix: major and two-digit minor (4.6.0: 406).
+    math(EXPR _edgert_ocv_abi "${OpenCV_VERSION_MAJOR} * 100 + ${OpenCV_VERSION_MINOR}")
+    set(EDGERT_DEB_CROSS_GST_DEPENDS
+        "libglib2.0-0, libgstreamer1.0-0 (>= ${GST_VERSION}), libgstreamer-plugins-base1.0-0 (>= ${GST_VERSION}), libopencv-core${_edgert_ocv_abi}, libopencv-imgproc${_edgert_ocv_abi}"
+        CACHE STRING "Depends of gstreamer1.0-edgert and edgert-tools on the extra root's libraries (cross build)")
+    set(CPACK_DEBIAN_GST_PACKAGE_DEPENDS "${EDGERT_DEB_CROSS_GST_DEPENDS}")
+    set(CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS "${EDGERT_DEB_CROSS_GST_DEPENDS}")
+    if(TARGET edgert-app AND EDGERT_APP_RTSP_VERSION)
+      string(APPEND CPACK_DEBIAN_TOOLS_PACKAGE_DEPENDS ", libgstrtspserver-1.0-0 (>= ${EDGERT_APP_RTSP_VERSION})")
+    endif()
+  endif()
+endif()
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS ON)
 set(CPACK_DEBIAN_PACKAGE_GENERATE_SHLIBS_POLICY ">=")
 set(CPACK_DEBIAN_ENABLE_COMPONENT_DEPENDS ON)

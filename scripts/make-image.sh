@@ -25,7 +25,7 @@
 # Steps:
 #   1. The build tree: amd64 uses --build-dir (default build/, configured with the "default" preset
 #      when it does not exist yet); arm64 uses scripts/cross_test.sh --build-only (build-arm64/:
-#      the Debian multiarch cross build without CUDA and GStreamer).
+#      the Debian multiarch cross build without CUDA, with the GStreamer plugin and edgert-app).
 #   2. Build the packaged targets that exist in that tree (nothing else; an up-to-date tree is not
 #      rebuilt).
 #   3. CPack (DEB, one package per component; Depends from dpkg-shlibdeps plus the component

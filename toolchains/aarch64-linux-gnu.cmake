@@ -13,13 +13,16 @@
 #   libopencv-*-dev:arm64   (through libgdal32:arm64 they need gdal-plugins:arm64, which is not
 #                            Multi-Arch: same; apt would remove the amd64 OpenCV and
 #                            libgstreamer-plugins-bad1.0-dev to install it)
+#   libgstreamer*-dev:arm64, libglib2.0-dev:arm64 and their runtime libraries (apt would remove the
+#                            amd64 GStreamer -dev packages: their gir1.2-* dependencies are not
+#                            Multi-Arch: same); with them the arm64 glibconfig.h
 # Not needed for arm64 at all: libonnx-dev:arm64 (its libonnxifi:arm64 ships /usr/lib/libonnxifi.so
 # outside the multiarch directory, so dpkg refuses it next to the amd64 one); edgert uses only
 # onnx/onnx.proto from it, which the amd64 package provides, and links no ONNX library.
 #
 # Configure:
 #   cmake -G Ninja -S . -B build-arm64 -DCMAKE_TOOLCHAIN_FILE=toolchains/aarch64-linux-gnu.cmake \
-#         -DEDGERT_WITH_CUDA=OFF -DEDGERT_WITH_GST=OFF
+#         -DEDGERT_CROSS_EXTRA_ROOT=$PWD/build-arm64/extra-root -DEDGERT_WITH_CUDA=OFF -DEDGERT_WITH_GST=ON
 # Test programs run under qemu-user: CMAKE_CROSSCOMPILING_EMULATOR is `qemu-aarch64 -L /` when the
 # multiarch libc6:arm64 is installed (it is, as a dependency of the -dev:arm64 packages), else
 # `qemu-aarch64 -L /usr/aarch64-linux-gnu` (see EDGERT_QEMU_LD_PREFIX below), so ctest and
@@ -64,12 +67,22 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 list(APPEND CMAKE_IGNORE_PATH /usr/lib/x86_64-linux-gnu /lib/x86_64-linux-gnu
      /usr/lib/x86_64-linux-gnu/cmake /usr/lib/x86_64-linux-gnu/pkgconfig)
 
-# pkg-config: the arm64 .pc files only.
+# pkg-config: the arm64 .pc files only (PKG_CONFIG_LIBDIR replaces the default search path, so the
+# host's /usr/lib/x86_64-linux-gnu/pkgconfig is never read; PKG_CONFIG_PATH from the environment is
+# dropped for the same reason): the installed multiarch ones, the architecture-independent ones, then
+# the extra root's. No PKG_CONFIG_SYSROOT_DIR: it would prefix the flags of the installed .pc files
+# as well. Instead scripts/cross_test.sh rewrites the extra root's .pc files when it unpacks them
+# (prefix=/usr becomes prefix=<extra root>/usr), so that -I/-L name the extra root: e.g. glib-2.0's
+# -I<extra root>/usr/lib/aarch64-linux-gnu/glib-2.0/include, the arm64 glibconfig.h. An extra root
+# made by hand needs the same rewrite:
+#   find ROOT -path '*/pkgconfig/*.pc' -exec sed -i -E "s#^([A-Za-z_]+=)/usr(/|$)#\1ROOT/usr\2#" {} +
 set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/${EDGERT_CROSS_TRIPLE}/pkgconfig:/usr/share/pkgconfig")
 if(EDGERT_CROSS_EXTRA_ROOT)
   set(ENV{PKG_CONFIG_LIBDIR}
-      "$ENV{PKG_CONFIG_LIBDIR}:${EDGERT_CROSS_EXTRA_ROOT}/usr/lib/${EDGERT_CROSS_TRIPLE}/pkgconfig")
+      "$ENV{PKG_CONFIG_LIBDIR}:${EDGERT_CROSS_EXTRA_ROOT}/usr/lib/${EDGERT_CROSS_TRIPLE}/pkgconfig:${EDGERT_CROSS_EXTRA_ROOT}/usr/share/pkgconfig")
 endif()
+unset(ENV{PKG_CONFIG_PATH})
+unset(ENV{PKG_CONFIG_SYSROOT_DIR})
 
 # Libraries from the extra root are not on the linker's default path: their own dependencies are
 # found through -rpath-link to every directory of the extra root that holds a shared library
