@@ -339,6 +339,29 @@ out=$gst_work/launch.txt
 grep -q 'edgert-build, stage=(string)ready' "$out" || fail_gst "gst-launch-1.0: edgertinfer posted no 'ready' edgert-build message" "$out"
 grep -q 'Got EOS from element' "$out" || fail_gst "gst-launch-1.0: the pipeline did not reach end-of-stream" "$out"
 grep -o 'edgert-build, stage=(string)ready, backend=(string)[^,]*' "$out" | sed 's/^/cross_test.sh: gst-launch-1.0: /'
-step "GStreamer (arm64, qemu): gst-inspect-1.0 edgertinfer/edgertoverlay, edgert-app --validate/--print-pipeline, gst-launch-1.0 with edgertinfer device=cpu"
+# edgert-app end to end: a test pattern through the classifier, --max-frames 5; frames count only
+# when they carry results, so the JSON sink must hold 5 lines, each with its classes.
+cat >"$gst_work/app.yaml" <<YAML
+sources:
+  - name: pattern
+    uri: test://pattern?pattern=ball
+    width: 64
+    height: 48
+    framerate: 30
+inference:
+  config: models/classifier.yaml
+  device: cpu
+  cache-dir: cache
+sinks:
+  - type: json
+    path: results.jsonl
+YAML
+out=$gst_work/app-run.txt
+(cd "$gst_work" && "${gst_env[@]}" "${qemu[@]}" "$app" app.yaml --max-frames 5) >"$out" 2>&1 ||
+  fail_gst "edgert-app app.yaml --max-frames 5 failed under qemu" "$out"
+lines=$(grep -c '"classes":\[{"id"' "$gst_work/results.jsonl" 2>/dev/null || true)
+[[ $lines == 5 ]] || fail_gst "edgert-app: expected 5 JSON lines with classes in results.jsonl, got ${lines:-0}" "$out"
+echo "cross_test.sh: edgert-app (arm64, qemu): 5 frames with results, first: $(head -c 160 "$gst_work/results.jsonl")"
+step "GStreamer (arm64, qemu): gst-inspect-1.0 edgertinfer/edgertoverlay, edgert-app --validate/--print-pipeline and a 5-frame run, gst-launch-1.0 with edgertinfer device=cpu"
 
 echo "cross_test.sh: all passed in $(($(date +%s) - start_s)) s"
