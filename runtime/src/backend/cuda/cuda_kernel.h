@@ -14,6 +14,7 @@
 //                           MaxPool (with indices), AveragePool, GlobalAveragePool, GlobalMaxPool
 //   kernels_conv.cc/.cu     Conv (cuDNN graph API, fused bias/activation/residual), ConvTranspose
 //   kernels_gemm.cc/.cu     Gemm, MatMul (cuBLASLt with bias/activation epilogues)
+//   kernels_quantize.cu     QuantizeLinear, DequantizeLinear (per-tensor, per-axis, blocked scales)
 //
 // Contracts:
 //   - Create: validates what the CPU op's supports()/infer() did not (device dtypes), reads
@@ -145,6 +146,7 @@ StatusOr<CudaKernelPtr> CreateReduceKernel(const CudaOpContext& ctx);
 StatusOr<CudaKernelPtr> CreateNormPoolKernel(const CudaOpContext& ctx);
 StatusOr<CudaKernelPtr> CreateConvKernel(const CudaOpContext& ctx);
 StatusOr<CudaKernelPtr> CreateGemmKernel(const CudaOpContext& ctx);
+StatusOr<CudaKernelPtr> CreateQuantizeKernel(const CudaOpContext& ctx);
 
 // True for the ops whose kernels have tactics (Conv, ConvTranspose, Gemm, MatMul): the only layers
 // the engine's tactic pass visits. (cuda_registry.cc)

@@ -100,10 +100,9 @@ StatusOr<CudaKernelPtr> CreateCudaKernel(const CudaOpContext& ctx) {
     case OpType::kDropout:
     case OpType::kRange:
       return CreateTensorKernel(ctx);
-    // Explicit quantization runs on the CPU reference only until the CUDA INT8 kernels exist.
     case OpType::kQuantizeLinear:
     case OpType::kDequantizeLinear:
-      break;
+      return CreateQuantizeKernel(ctx);
   }
   return ctx.NotSupported("has no CUDA kernel (operator id " + std::to_string(static_cast<int>(ctx.op->op())) + ")");
 }

@@ -1,0 +1,308 @@
+// QuantizeLinear and DequantizeLinear on CUDA (ONNX opsets 10, 13, 19, 21): the CPU reference's
+// semantics (runtime/src/ops/quantize.cc), element for element.
+//
+//   QuantizeLinear:   y = saturate(round_half_to_even(x / y_scale) + y_zero_point)
+//   DequantizeLinear: y = (x - x_zero_point) * x_scale
+//
+// Algorithm:
+//   1. Create (host): the op's support check (the CPU registry's, run by the engine before
+//      CreateCudaKernel) has accepted the dtypes; Create reads `axis` / `block_size` and resolves
+//      the scale granularity exactly as the CPU does (per tensor, per axis of opset 13+, blocked of
+//      opset 21) into a QuantLayout: x walked as [outer, extent, inner] around the axis.
+//   2. Create picks the kernel instance for the device dtypes: x float32 / float16 / int32
+//      (QuantizeLinear) or int8 / uint8 / int16 / uint16 / int32 (DequantizeLinear); scale float32 /
+//      float16; output the quantized dtype (QuantizeLinear; the zero point, when present, has it) or
+//      the scale's float dtype (DequantizeLinear). In an FP16 engine float32 tensors (x, scale,
+//      DequantizeLinear's output) live as float16 on the device, so the kernel reads and writes
+//      float16 there and computes in float32 as everywhere else.
+//   3. Each thread of a grid-stride loop takes element k, finds its scale / zero-point index
+//      (ScaleIndex) and computes in float32 with explicitly IEEE-rounded operations (no FMA
+//      contraction, no fast-math): QuantizeLinear divides (__fdiv_rn, as the CPU divides), rounds
+//      half to even (rintf, the CPU's std::nearbyint in the default rounding mode), adds the zero
+//      point (__fadd_rn), clamps to the quantized range; NaN gives the zero point.
+//      DequantizeLinear subtracts the zero point in int64 (exact), converts once to float32
+//      (round to nearest even) and multiplies by the scale (__fmul_rn); float16 outputs round to
+//      nearest even. Results are therefore bit-identical to the CPU's for the same device inputs.
+// Scale and zero point may be constants (the engine's device copy) or activations: the kernel reads
+// both through their device pointers.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <string>
+
+#include "../../ops/op_util.h"
+#include "cuda_check.h"
+#include "kernels_elementwise.cuh"
+
+namespace edgert {
+namespace cuda {
+namespace {
+
+using ew::DeviceTypes;
+using ew::DispatchDevice;
+
+// Scale granularity, as the CPU's QuantLayout. The element k of x has coordinates
+// (o, a, i) = (k / (extent * inner), (k / inner) % extent, k % inner).
+struct QuantLayout {
+  enum Kind : int32_t { kPerTensor, kPerAxis, kBlocked } kind = kPerTensor;
+  int64_t extent = 1;  // x.shape[axis]
+  int64_t inner = 1;   // product of x's dims after axis
+  int64_t block = 1;   // block_size (kBlocked)
+  int64_t blocks = 1;  // scale.shape[axis] (kBlocked)
+};
+
+__device__ __forceinline__ int64_t ScaleIndex(const QuantLayout& l, int64_t k) {
+  if (l.kind == QuantLayout::kPerTensor) return 0;
+  const int64_t t = k / l.inner;
+  if (l.kind == QuantLayout::kPerAxis) return t % l.extent;
+  const int64_t i = k - t * l.inner;
+  const int64_t o = t / l.extent;
+  const int64_t a = t - o * l.extent;
+  return (o * l.blocks + a / l.block) * l.inner + i;
+}
+
+// Element of a float32 / float16 / int32 tensor as float32 (int32 rounds to nearest even, as the
+// CPU's static_cast<float>).
+template <typename T>
+__device__ __forceinline__ float ToFloat(T v) {
+  if constexpr (std::is_same_v<T, __half>) {
+    return __half2float(v);
+  } else if constexpr (std::is_same_v<T, int32_t>) {
+    return __int2float_rn(v);
+  } else {
+    return v;
+  }
+}
+
+template <typename Y>
+__device__ __forceinline__ void StoreFloat(Y* p, float v) {
+  if constexpr (std::is_same_v<Y, __half>) {
+    *p = __float2half_rn(v);
+  } else {
+    *p = v;
+  }
+}
+
+// y[k] = saturate(rint(x[k] / scale[s]) + zp[s]); zp may be null (zero point 0).
+template <typename X, typename S, typename Q>
+__global__ void QuantizeKernel(const X* __restrict__ x, const S* __restrict__ scale, const Q* __restrict__ zp,
+                               Q* __restrict__ y, int64_t n, QuantLayout l) {
+  constexpr float kLo = static_cast<float>(std::numeric_limits<Q>::min());
+  constexpr float kHi = static_cast<float>(std::numeric_limits<Q>::max());
+  for (int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; k < n;
+       k += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t s = ScaleIndex(l, k);
+    const float z = zp == nullptr ? 0.0f : static_cast<float>(zp[s]);
+    const float v = __fdiv_rn(ToFloat(x[k]), ToFloat(scale[s]));
+    float q = v != v ? z : __fadd_rn(rintf(v), z);
+    q = q < kLo ? kLo : q > kHi ? kHi : q;
+    y[k] = static_cast<Q>(static_cast<int32_t>(q));
+  }
+}
+
+// y[k] = float(x[k] - zp[s]) * scale[s]; zp may be null (zero point 0).
+template <typename X, typename S, typename Y>
+__global__ void DequantizeKernel(const X* __restrict__ x, const S* __restrict__ scale, const X* __restrict__ zp,
+                                 Y* __restrict__ y, int64_t n, QuantLayout l) {
+  for (int64_t k = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; k < n;
+       k += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t s = ScaleIndex(l, k);
+    const int64_t d = static_cast<int64_t>(x[k]) - (zp == nullptr ? int64_t{0} : static_cast<int64_t>(zp[s]));
+    StoreFloat(y + k, __fmul_rn(__ll2float_rn(d), ToFloat(scale[s])));
+  }
+}
+
+using LaunchFn = void (*)(const void* x, const void* scale, const void* zp, void* y, int64_t n,
+                          const QuantLayout& layout, cudaStream_t stream);
+
+template <typename X, typename S, typename Q>
+void LaunchQuantize(const void* x, const void* scale, const void* zp, void* y, int64_t n, const QuantLayout& layout,
+                    cudaStream_t stream) {
+  QuantizeKernel<X, S, Q><<<GridSize(n), kBlockSize, 0, stream>>>(
+      static_cast<const X*>(x), static_cast<const S*>(scale), static_cast<const Q*>(zp), static_cast<Q*>(y), n, layout);
+}
+
+template <typename X, typename S, typename Y>
+void LaunchDequantize(const void* x, const void* scale, const void* zp, void* y, int64_t n, const QuantLayout& layout,
+                      cudaStream_t stream) {
+  DequantizeKernel<X, S, Y><<<GridSize(n), kBlockSize, 0, stream>>>(
+      static_cast<const X*>(x), static_cast<const S*>(scale), static_cast<const X*>(zp), static_cast<Y*>(y), n, layout);
+}
+
+// The launch record: device pointers fixed at creation (zp null without a zero point).
+class QuantizeLaunch : public CudaKernel {
+ public:
+  QuantizeLaunch(LaunchFn launch, const char* what, const void* x, const void* scale, const void* zp, void* y,
+                 int64_t n, const QuantLayout& layout)
+      : launch_(launch), what_(what), x_(x), scale_(scale), zp_(zp), y_(y), n_(n), layout_(layout) {}
+
+  Status Enqueue(cudaStream_t stream) override {
+    if (n_ <= 0) return Status::Ok();
+    launch_(x_, scale_, zp_, y_, n_, layout_, stream);
+    return LaunchStatus(what_);
+  }
+
+  std::string Describe() const override {
+    switch (layout_.kind) {
+      case QuantLayout::kPerTensor:
+        return "per-tensor scale";
+      case QuantLayout::kPerAxis:
+        return "per-axis scale";
+      case QuantLayout::kBlocked:
+        return "blocked scale (block_size " + std::to_string(layout_.block) + ")";
+    }
+    return {};
+  }
+
+ private:
+  LaunchFn launch_;
+  const char* what_;
+  const void* x_;
+  const void* scale_;
+  const void* zp_;
+  void* y_;
+  int64_t n_;
+  QuantLayout layout_;
+};
+
+// Step 1: the CPU's ResolveLayout and zero-point shape check, on the layer's (possibly batch-
+// specialized) shapes.
+StatusOr<QuantLayout> ResolveLayout(const CudaOpContext& ctx) {
+  const OpContext& op = *ctx.op;
+  const Shape& x = ctx.input(0).shape;
+  const Shape& scale = ctx.input(1).shape;
+  if (ctx.has_input(2)) {
+    const Shape& zp = ctx.input(2).shape;
+    if (zp != scale && !(NumElements(zp) == 1 && NumElements(scale) == 1)) {
+      return ctx.Error("zero point shape " + ShapeToString(zp) + " differs from scale shape " + ShapeToString(scale));
+    }
+  }
+  QuantLayout layout;
+  const int64_t rank = static_cast<int64_t>(x.size());
+  EDGERT_ASSIGN_OR_RETURN(int64_t block, AttrInt(op, "block_size", 0));
+  if (block < 0) return ctx.Error("attribute 'block_size' must be >= 0, not " + std::to_string(block));
+  if (block > 0 && op.opset() < 21) return ctx.Error("attribute 'block_size' needs opset 21");
+  if (block == 0 && NumElements(scale) == 1 && scale.size() <= 1) {
+    layout.inner = NumElements(x);
+    return layout;
+  }
+  if (op.opset() < 13) {
+    return ctx.Error("opset " + std::to_string(op.opset()) + " needs a scalar scale, not shape " +
+                     ShapeToString(scale));
+  }
+  EDGERT_ASSIGN_OR_RETURN(int64_t axis_attr, AttrInt(op, "axis", 1));
+  if (rank == 0) return ctx.Error("a scale of shape " + ShapeToString(scale) + " needs an input of rank >= 1");
+  EDGERT_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(op, axis_attr, rank));
+  layout.extent = x[static_cast<size_t>(axis)];
+  for (int64_t d = axis + 1; d < rank; ++d) layout.inner *= x[static_cast<size_t>(d)];
+  if (block == 0) {
+    if (scale.size() != 1 || scale[0] != layout.extent) {
+      return ctx.Error("per-axis scale of shape " + ShapeToString(scale) + " does not match input dimension " +
+                       std::to_string(axis) + " of " + ShapeToString(x));
+    }
+    layout.kind = QuantLayout::kPerAxis;
+    return layout;
+  }
+  layout.kind = QuantLayout::kBlocked;
+  layout.block = block;
+  layout.blocks = (layout.extent + block - 1) / block;
+  Shape want = x;
+  want[static_cast<size_t>(axis)] = layout.blocks;
+  if (scale != want) {
+    return ctx.Error("blocked scale of shape " + ShapeToString(scale) + " does not match " + ShapeToString(want) +
+                     " (input " + ShapeToString(x) + ", axis " + std::to_string(axis) + ", block_size " +
+                     std::to_string(block) + ")");
+  }
+  return layout;
+}
+
+Status DtypeNotSupported(const CudaOpContext& ctx, const char* what, DataType dtype) {
+  return ctx.NotSupported(std::string(what) + " of device dtype " + DataTypeName(dtype) + " has no CUDA kernel");
+}
+
+using QuantizeInputTypes = DeviceTypes<float, __half, int32_t>;
+using ScaleTypes = DeviceTypes<float, __half>;
+using QuantTypes = DeviceTypes<int8_t, uint8_t, int16_t, uint16_t>;
+using DequantizeInputTypes = DeviceTypes<int8_t, uint8_t, int16_t, uint16_t, int32_t>;
+
+StatusOr<CudaKernelPtr> CreateQuantize(const CudaOpContext& ctx, const QuantLayout& layout) {
+  const CudaTensor& x = ctx.input(0);
+  const CudaTensor& scale = ctx.input(1);
+  const CudaTensor& y = ctx.output(0);
+  const void* zp = nullptr;
+  if (ctx.has_input(2)) {
+    if (ctx.input(2).dtype != y.dtype) {
+      return ctx.Error(std::string("zero point dtype ") + DataTypeName(ctx.input(2).dtype) +
+                       " differs from the output's " + DataTypeName(y.dtype));
+    }
+    zp = ctx.input(2).data;
+  }
+  LaunchFn launch = nullptr;
+  if (!DispatchDevice(QuantizeInputTypes{}, x.dtype, [&](auto tx) {
+        DispatchDevice(ScaleTypes{}, scale.dtype, [&](auto ts) {
+          DispatchDevice(QuantTypes{}, y.dtype,
+                         [&](auto ty) { launch = &LaunchQuantize<decltype(tx), decltype(ts), decltype(ty)>; });
+        });
+      })) {
+    return DtypeNotSupported(ctx, "input x", x.dtype);
+  }
+  if (launch == nullptr) {
+    if (!DispatchDevice(ScaleTypes{}, scale.dtype, [](auto) {})) return DtypeNotSupported(ctx, "scale", scale.dtype);
+    return DtypeNotSupported(ctx, "output", y.dtype);
+  }
+  return CudaKernelPtr(
+      new QuantizeLaunch(launch, "QuantizeKernel", x.data, scale.data, zp, y.data, x.num_elements(), layout));
+}
+
+StatusOr<CudaKernelPtr> CreateDequantize(const CudaOpContext& ctx, const QuantLayout& layout) {
+  const CudaTensor& x = ctx.input(0);
+  const CudaTensor& scale = ctx.input(1);
+  const CudaTensor& y = ctx.output(0);
+  const void* zp = nullptr;
+  if (ctx.has_input(2)) {
+    if (ctx.input(2).dtype != x.dtype) {
+      return ctx.Error(std::string("zero point dtype ") + DataTypeName(ctx.input(2).dtype) + " differs from x's " +
+                       DataTypeName(x.dtype));
+    }
+    zp = ctx.input(2).data;
+  }
+  LaunchFn launch = nullptr;
+  if (!DispatchDevice(DequantizeInputTypes{}, x.dtype, [&](auto tx) {
+        DispatchDevice(ScaleTypes{}, scale.dtype, [&](auto ts) {
+          DispatchDevice(ScaleTypes{}, y.dtype,
+                         [&](auto ty) { launch = &LaunchDequantize<decltype(tx), decltype(ts), decltype(ty)>; });
+        });
+      })) {
+    return DtypeNotSupported(ctx, "input x", x.dtype);
+  }
+  if (launch == nullptr) {
+    if (!DispatchDevice(ScaleTypes{}, scale.dtype, [](auto) {})) return DtypeNotSupported(ctx, "scale", scale.dtype);
+    return DtypeNotSupported(ctx, "output", y.dtype);
+  }
+  return CudaKernelPtr(
+      new QuantizeLaunch(launch, "DequantizeKernel", x.data, scale.data, zp, y.data, x.num_elements(), layout));
+}
+
+}  // namespace
+
+StatusOr<CudaKernelPtr> CreateQuantizeKernel(const CudaOpContext& ctx) {
+  const OpType op = ctx.op->op();
+  if (op != OpType::kQuantizeLinear && op != OpType::kDequantizeLinear) {
+    return ctx.NotSupported("is not a QuantizeLinear / DequantizeLinear layer");
+  }
+  if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1) || ctx.outputs.size() != 1) {
+    return ctx.Error("needs inputs x and scale and one output");
+  }
+  if (ctx.input(0).num_elements() != ctx.output(0).num_elements()) {
+    return ctx.Error("output has " + std::to_string(ctx.output(0).num_elements()) + " elements, input " +
+                     std::to_string(ctx.input(0).num_elements()));
+  }
+  EDGERT_ASSIGN_OR_RETURN(QuantLayout layout, ResolveLayout(ctx));
+  return op == OpType::kQuantizeLinear ? CreateQuantize(ctx, layout) : CreateDequantize(ctx, layout);
+}
+
+}  // namespace cuda
+}  // namespace edgert
