@@ -932,6 +932,16 @@ bool TakePendingSession(GstEdgertInfer* self, EdgertInferState* st) {
 // too (the caller drops them). Batch-size 1 runs at once, so `buffer` comes back in `out`.
 GstFlowReturn SubmitFrame(GstEdgertInfer* self, EdgertInferState* st, GstBuffer* buffer, std::vector<GstBuffer*>* out,
                           std::unique_lock<std::mutex>& lock) {
+  // A pipelined stream rarely has nothing in flight between two frames: when a session is waiting
+  // to be swapped in (the model's, after a fallback), let the finisher empty the pipeline first.
+  if (st->pipelined && st->queue.empty() && !st->launched.empty()) {
+    bool pending = false;
+    {
+      std::lock_guard<std::mutex> pending_lock(st->pending_mutex);
+      pending = st->pending != nullptr;
+    }
+    if (pending) st->finisher_cv.wait(lock, [st] { return st->launched.empty(); });
+  }
   if (!TakePendingSession(self, st)) {
     out->push_back(buffer);
     return GST_FLOW_ERROR;  // the error was posted by the worker

@@ -757,7 +757,7 @@ void ExpectNear(const std::vector<float>& got, const std::vector<float>& want) {
 // fallback-plan serves while the model's plan is built, then the model's session replaces it
 // between frames. The build is held back deterministically: the test holds the plan cache's lock
 // on the model's entry (found by a first build into the same cache, whose plan is then deleted).
-TEST_F(EdgertInferTest, FallbackPlanServesUntilTheModelsPlanIsReady) {
+void ExpectFallbackServesUntilReady(const std::string& extra_props) {
   const std::string fallback = PlanOf("classifier_b.onnx", FreshDir(), 32, 48);
   ASSERT_FALSE(fallback.empty());
   const std::string cache = FreshDir();
@@ -769,7 +769,7 @@ TEST_F(EdgertInferTest, FallbackPlanServesUntilTheModelsPlanIsReady) {
   ASSERT_GE(lock_fd, 0) << lock_path;
   ASSERT_EQ(flock(lock_fd, LOCK_EX), 0);
 
-  Harness hx(kConfigProps() + " cache-dir=" + cache + " fallback-plan=" + fallback,
+  Harness hx(kConfigProps() + " cache-dir=" + cache + " fallback-plan=" + fallback + " " + extra_props,
              "video/x-raw,format=RGB,width=64,height=48", false);
   // Declared after the harness: on an early return the lock goes first, so the element's build
   // (and with it the harness's teardown) is never left waiting.
@@ -808,6 +808,11 @@ TEST_F(EdgertInferTest, FallbackPlanServesUntilTheModelsPlanIsReady) {
   gst_buffer_unref(out);
   gst_buffer_unref(keep);
 }
+
+TEST_F(EdgertInferTest, FallbackPlanServesUntilTheModelsPlanIsReady) { ExpectFallbackServesUntilReady(""); }
+
+// The same with pipelining: the swap waits until nothing is in flight.
+TEST_F(EdgertInferTest, FallbackPlanWithPipelining) { ExpectFallbackServesUntilReady("pipeline=on"); }
 
 // A fallback plan that cannot serve (here: another input size) is a warning naming it; the model's
 // own plan still opens and serves.
