@@ -138,34 +138,42 @@ Tensor RandomFloats(Shape shape, uint32_t seed, float lo, float hi) {
   return t;
 }
 
+// Element i of integer tensor `t` (int8 ... int32) set to `v`.
+void SetInt(Tensor* t, int64_t i, int64_t v) {
+  switch (t->dtype()) {
+    case DataType::kInt8:
+      t->data<int8_t>()[i] = static_cast<int8_t>(v);
+      break;
+    case DataType::kUInt8:
+      t->data<uint8_t>()[i] = static_cast<uint8_t>(v);
+      break;
+    case DataType::kInt16:
+      t->data<int16_t>()[i] = static_cast<int16_t>(v);
+      break;
+    case DataType::kUInt16:
+      t->data<uint16_t>()[i] = static_cast<uint16_t>(v);
+      break;
+    case DataType::kInt32:
+      t->data<int32_t>()[i] = static_cast<int32_t>(v);
+      break;
+    default:
+      ADD_FAILURE() << "SetInt: dtype " << DataTypeName(t->dtype());
+  }
+}
+
 // Uniform integers in [lo, hi] of `dtype` (int8 ... int32).
 Tensor RandomInts(DataType dtype, Shape shape, uint32_t seed, int64_t lo, int64_t hi) {
   Tensor t = *Tensor::Create(dtype, std::move(shape));
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int64_t> dist(lo, hi);
-  for (int64_t i = 0; i < t.num_elements(); ++i) {
-    const int64_t v = dist(rng);
-    switch (dtype) {
-      case DataType::kInt8:
-        t.data<int8_t>()[i] = static_cast<int8_t>(v);
-        break;
-      case DataType::kUInt8:
-        t.data<uint8_t>()[i] = static_cast<uint8_t>(v);
-        break;
-      case DataType::kInt16:
-        t.data<int16_t>()[i] = static_cast<int16_t>(v);
-        break;
-      case DataType::kUInt16:
-        t.data<uint16_t>()[i] = static_cast<uint16_t>(v);
-        break;
-      case DataType::kInt32:
-        t.data<int32_t>()[i] = static_cast<int32_t>(v);
-        break;
-      default:
-        ADD_FAILURE() << "RandomInts: dtype " << DataTypeName(dtype);
-        return t;
-    }
-  }
+  for (int64_t i = 0; i < t.num_elements(); ++i) SetInt(&t, i, dist(rng));
+  return t;
+}
+
+// Every element of a `dtype` tensor of `shape` equal to `v`.
+Tensor FilledInts(DataType dtype, Shape shape, int64_t v) {
+  Tensor t = *Tensor::Create(dtype, std::move(shape));
+  for (int64_t i = 0; i < t.num_elements(); ++i) SetInt(&t, i, v);
   return t;
 }
 
@@ -238,21 +246,7 @@ TEST(QuantizeGpu, HalvesRoundToEven) {
     SCOPED_TRACE(DataTypeName(dt));
     const bool is_unsigned = dt == DataType::kUInt8 || dt == DataType::kUInt16;
     const int64_t z = is_unsigned ? 10 : -3;
-    Tensor zp = *Tensor::Create(dt, {});
-    switch (dt) {
-      case DataType::kInt8:
-        zp.data<int8_t>()[0] = static_cast<int8_t>(z);
-        break;
-      case DataType::kUInt8:
-        zp.data<uint8_t>()[0] = static_cast<uint8_t>(z);
-        break;
-      case DataType::kInt16:
-        zp.data<int16_t>()[0] = static_cast<int16_t>(z);
-        break;
-      default:
-        zp.data<uint16_t>()[0] = static_cast<uint16_t>(z);
-        break;
-    }
+    const Tensor zp = FilledInts(dt, {}, z);
     Tensor fp32, fp16;
     CheckOp(OpType::kQuantizeLinear, {}, {In(x), Const(Tensor::Scalar<float>(0.5f)), Const(zp)}, 13, 0, &fp32, &fp16);
     if (HasFatalFailure()) return;
@@ -281,21 +275,7 @@ TEST(QuantizeGpu, SaturatesAndNaNGivesZeroPoint) {
     int64_t lo, hi;
     Range(dt, &lo, &hi);
     const int64_t z = (lo + hi) / 2 + 1;  // int8 1, uint8 128, int16 1, uint16 32768
-    Tensor zp = *Tensor::Create(dt, {1});
-    switch (dt) {
-      case DataType::kInt8:
-        zp.data<int8_t>()[0] = static_cast<int8_t>(z);
-        break;
-      case DataType::kUInt8:
-        zp.data<uint8_t>()[0] = static_cast<uint8_t>(z);
-        break;
-      case DataType::kInt16:
-        zp.data<int16_t>()[0] = static_cast<int16_t>(z);
-        break;
-      default:
-        zp.data<uint16_t>()[0] = static_cast<uint16_t>(z);
-        break;
-    }
+    const Tensor zp = FilledInts(dt, {1}, z);
     const std::vector<int64_t> want = {lo, hi, z, hi, lo, lo, hi, z + 4, hi};
     Tensor fp32, fp16;
     CheckOp(OpType::kQuantizeLinear, {}, {In(x), Const(Floats({2.0f}, {1})), Const(zp)}, 13, 0, &fp32, &fp16);
