@@ -7,6 +7,7 @@
 #include "cli_common.h"
 #include "edgert/cpu_engine.h"
 #include "edgert/engine.h"
+#include "edgert/session.h"
 #include "edgert/version.h"
 #ifdef EDGERT_HAVE_CUDA
 #include "edgert/cuda_engine.h"
@@ -61,29 +62,11 @@ bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptio
   return true;
 }
 
-namespace {
-
-bool CudaAvailable() {
-#ifdef EDGERT_HAVE_CUDA
-  return CudaDeviceCount() > 0;
-#else
-  return false;
-#endif
-}
-
-}  // namespace
-
 StatusOr<std::string> ResolveBackend(DeviceOptions* device) {
   const DeviceOptions& options = *device;
-  std::string backend = options.device;
-  if (backend == "auto") backend = CudaAvailable() ? "cuda" : "cpu";
-  if (backend == "cuda" && !CudaAvailable()) {
-#ifdef EDGERT_HAVE_CUDA
-    return NotFound("--device cuda: no CUDA device is visible (driver missing or no GPU)");
-#else
-    return Unsupported("--device cuda: this edgert was built without the CUDA backend (EDGERT_WITH_CUDA=OFF)");
-#endif
-  }
+  StatusOr<std::string> resolved = ResolveDeviceBackend(options.device);
+  if (!resolved.ok()) return Status(resolved.status().code(), "--" + resolved.status().message());
+  const std::string backend = *resolved;
   if (backend == "cpu" && options.fp16) {
     return InvalidArgument("--fp16 needs the CUDA backend; the reference CPU engine runs FP32 only");
   }

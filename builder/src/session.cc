@@ -82,21 +82,6 @@ bool CudaVisible() {
 #endif
 }
 
-StatusOr<std::string> ResolveSessionBackend(const std::string& device) {
-  if (device != "auto" && device != "cpu" && device != "cuda") {
-    return InvalidArgument("device '" + device + "' is not auto, cpu or cuda", "device");
-  }
-  if (device == "auto") return std::string(CudaVisible() ? "cuda" : "cpu");
-  if (device == "cuda" && !CudaVisible()) {
-#ifdef EDGERT_HAVE_CUDA
-    return NotFound("device cuda: no CUDA device is visible (driver missing or no GPU)", "device");
-#else
-    return Unsupported("device cuda: this edgert was built without the CUDA backend (EDGERT_WITH_CUDA=OFF)", "device");
-#endif
-  }
-  return device;
-}
-
 StatusOr<Precision> ResolvePrecision(const std::string& text, const std::string& backend) {
   if (text == "fp32") return Precision::kFp32;
   if (text == "best") return backend == "cuda" ? Precision::kFp16 : Precision::kFp32;
@@ -307,6 +292,21 @@ StatusOr<std::unique_ptr<Session>> MakeSession(const std::string& backend, const
 
 }  // namespace
 
+StatusOr<std::string> ResolveDeviceBackend(const std::string& device) {
+  if (device != "auto" && device != "cpu" && device != "cuda") {
+    return InvalidArgument("device '" + device + "' is not auto, cpu or cuda", "device");
+  }
+  if (device == "auto") return std::string(CudaVisible() ? "cuda" : "cpu");
+  if (device == "cuda" && !CudaVisible()) {
+#ifdef EDGERT_HAVE_CUDA
+    return NotFound("device cuda: no CUDA device is visible (driver missing or no GPU)", "device");
+#else
+    return Unsupported("device cuda: this edgert was built without the CUDA backend (EDGERT_WITH_CUDA=OFF)", "device");
+#endif
+  }
+  return device;
+}
+
 StatusOr<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) {
   const auto start = std::chrono::steady_clock::now();
   if (options.model.empty() == options.plan.empty()) {
@@ -329,7 +329,7 @@ StatusOr<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) 
     }
     info.precision = meta.precision;
   } else {
-    EDGERT_ASSIGN_OR_RETURN(backend, ResolveSessionBackend(options.device));
+    EDGERT_ASSIGN_OR_RETURN(backend, ResolveDeviceBackend(options.device));
     EDGERT_ASSIGN_OR_RETURN(info.precision, ResolvePrecision(options.precision, backend));
   }
   info.backend = backend;

@@ -444,15 +444,6 @@ Status PrepareModel(EdgertInferState* st, edgert::SessionOptions* options) {
   return Status::Ok();
 }
 
-std::string ResolveDevice(const std::string& device) {
-  if (device != "auto") return device;
-#ifdef EDGERT_HAVE_CUDA
-  return edgert::CudaDeviceCount() > 0 ? "cuda" : "cpu";
-#else
-  return "cpu";
-#endif
-}
-
 #ifdef EDGERT_HAVE_GST_CUDA
 // A GstCudaContext wrapping the CUDA runtime's primary context of `device_id` (the one the session
 // uses), so upstream CUDA elements allocate memory the session's kernels can read. cuCtxGetCurrent
@@ -1210,9 +1201,10 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
     options.precision = "best";
     GST_WARNING_OBJECT(self, "precision int8: capturing calibration frames, running at precision best meanwhile");
   }
-  if (s.device != "auto" && s.device != "cpu" && s.device != "cuda") {
-    PostError(self, edgert::InvalidArgument("device '" + s.device + "' is not auto, cpu or cuda", "device"),
-              "invalid settings");
+  // auto, cpu or cuda, and cuda only with the CUDA backend and a visible device.
+  StatusOr<std::string> backend = edgert::ResolveDeviceBackend(s.device);
+  if (!backend.ok()) {
+    PostError(self, backend.status(), "invalid settings");
     return FALSE;
   }
   if (s.precision != "fp32" && s.precision != "fp16" && s.precision != "best" && s.precision != "int8") {
@@ -1240,7 +1232,7 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
     PostError(self, status, "cannot load the model");
     return FALSE;
   }
-  st->device = ResolveDevice(s.device);
+  st->device = *backend;
   options.device = st->device;
   if (st->device == "cpu" && options.precision == "fp16") {
     PostError(self,
@@ -1249,21 +1241,6 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
               "invalid settings");
     return FALSE;
   }
-#ifdef EDGERT_HAVE_CUDA
-  if (st->device == "cuda" && edgert::CudaDeviceCount() <= 0) {
-    PostError(self, edgert::NotFound("device cuda: no CUDA device is visible (driver missing or no GPU)", "device"),
-              "invalid settings");
-    return FALSE;
-  }
-#else
-  if (st->device == "cuda") {
-    PostError(self,
-              edgert::Unsupported("device cuda: this edgert was built without the CUDA backend (EDGERT_WITH_CUDA=OFF)",
-                                  "device"),
-              "invalid settings");
-    return FALSE;
-  }
-#endif
   GST_INFO_OBJECT(self, "model %s, device %s, input %dx%dx%d, batch %d",
                   options.model.empty() ? options.plan.c_str() : options.model.c_str(), st->device.c_str(),
                   st->channels, st->config.input.height, st->config.input.width, s.batch_size);

@@ -46,6 +46,13 @@ struct ModelInput {
 // The model's graph inputs (initializers excluded), in order. Errors name the file.
 StatusOr<std::vector<ModelInput>> ReadModelInputs(const std::string& onnx_path);
 
+// The backend a device setting means on this machine: "cpu", or "cuda" ("auto": cuda when this
+// build has the CUDA backend and a CUDA device is visible). Errors, with subject "device": a setting
+// other than auto, cpu or cuda; cuda without a visible device (NotFound) or without the CUDA
+// backend in this build (Unsupported). Session::Open, the CLI's --device and edgertinfer's device
+// property all resolve through it.
+StatusOr<std::string> ResolveDeviceBackend(const std::string& device);
+
 struct SessionOptions {
   std::string model;  // ONNX model (the plan comes from the cache), or
   std::string plan;   // a plan file (validated for this device and version); one of the two
