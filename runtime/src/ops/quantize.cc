@@ -21,6 +21,7 @@
 #include <limits>
 
 #include "op_util.h"
+#include "quantize_layout.h"
 #include "registry.h"
 #include "tensor_util.h"
 
@@ -33,80 +34,6 @@ bool IsQuantType(DataType t) {
   return t == DataType::kInt8 || t == DataType::kUInt8 || t == DataType::kInt16 || t == DataType::kUInt16;
 }
 bool IsScaleType(DataType t) { return t == DataType::kFloat32 || t == DataType::kFloat16; }
-
-// The walk of x as [outer, extent, inner] around `axis` and the matching scale index.
-struct QuantLayout {
-  enum Kind { kPerTensor, kPerAxis, kBlocked } kind = kPerTensor;
-  int64_t outer = 1;   // product of x's dims before axis
-  int64_t extent = 1;  // x.shape[axis]
-  int64_t inner = 1;   // product of x's dims after axis
-  int64_t block = 0;   // block_size (kBlocked)
-  int64_t blocks = 1;  // scale.shape[axis] (kBlocked)
-
-  int64_t ScaleIndex(int64_t o, int64_t a, int64_t i) const {
-    switch (kind) {
-      case kPerTensor:
-        return 0;
-      case kPerAxis:
-        return a;
-      case kBlocked:
-        return (o * blocks + a / block) * inner + i;
-    }
-    return 0;
-  }
-};
-
-// Reads axis / block_size and checks the scale and zero-point shapes against x (step 1-3 above).
-StatusOr<QuantLayout> ResolveLayout(const OpContext& ctx, const Shape& x, const Shape& scale) {
-  QuantLayout layout;
-  const int64_t rank = static_cast<int64_t>(x.size());
-  const int64_t scale_count = NumElements(scale);
-  EDGERT_ASSIGN_OR_RETURN(int64_t block, AttrInt(ctx, "block_size", 0));
-  if (block < 0) return ctx.Error("attribute 'block_size' must be >= 0, not " + std::to_string(block));
-  if (block > 0 && ctx.opset() < 21) return ctx.Error("attribute 'block_size' needs opset 21");
-  if (block == 0 && scale_count == 1 && scale.size() <= 1) {  // per tensor: one run over every element
-    layout.inner = NumElements(x);
-    return layout;
-  }
-  if (ctx.opset() < 13) {
-    return ctx.Error("opset " + std::to_string(ctx.opset()) + " needs a scalar scale, not shape " +
-                     ShapeToString(scale));
-  }
-  EDGERT_ASSIGN_OR_RETURN(int64_t axis_attr, AttrInt(ctx, "axis", 1));
-  if (rank == 0) return ctx.Error("a scale of shape " + ShapeToString(scale) + " needs an input of rank >= 1");
-  EDGERT_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(ctx, axis_attr, rank));
-  for (int64_t d = 0; d < rank; ++d) (d < axis ? layout.outer : d > axis ? layout.inner : layout.extent) *= x[d];
-  layout.extent = x[axis];
-  if (block == 0) {
-    if (scale.size() != 1 || scale[0] != x[axis]) {
-      return ctx.Error("per-axis scale of shape " + ShapeToString(scale) + " does not match input dimension " +
-                       std::to_string(axis) + " of " + ShapeToString(x));
-    }
-    layout.kind = QuantLayout::kPerAxis;
-    return layout;
-  }
-  layout.kind = QuantLayout::kBlocked;
-  layout.block = block;
-  layout.blocks = (x[axis] + block - 1) / block;
-  Shape want = x;
-  want[axis] = layout.blocks;
-  if (scale != want) {
-    return ctx.Error("blocked scale of shape " + ShapeToString(scale) + " does not match " + ShapeToString(want) +
-                     " (input " + ShapeToString(x) + ", axis " + std::to_string(axis) + ", block_size " +
-                     std::to_string(block) + ")");
-  }
-  return layout;
-}
-
-Status CheckZeroPointShape(const OpContext& ctx) {
-  if (!ctx.has_input(2)) return Status::Ok();
-  if (ctx.input(2).shape != ctx.input(1).shape &&
-      !(NumElements(ctx.input(2).shape) == 1 && NumElements(ctx.input(1).shape) == 1)) {
-    return ctx.Error("zero point shape " + ShapeToString(ctx.input(2).shape) + " differs from scale shape " +
-                     ShapeToString(ctx.input(1).shape));
-  }
-  return Status::Ok();
-}
 
 // ---- QuantizeLinear --------------------------------------------------------------------------
 
@@ -146,8 +73,8 @@ Status SupportsQuantize(const OpContext& ctx) {
 
 Status InferQuantize(OpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(DataType out, QuantizeOutputType(ctx));
-  EDGERT_RETURN_IF_ERROR(ResolveLayout(ctx, ctx.input(0).shape, ctx.input(1).shape).status());
-  EDGERT_RETURN_IF_ERROR(CheckZeroPointShape(ctx));
+  EDGERT_RETURN_IF_ERROR(ResolveQuantLayout(ctx, ctx.input(0).shape, ctx.input(1).shape).status());
+  EDGERT_RETURN_IF_ERROR(CheckQuantZeroPointShape(ctx));
   ctx.SetOutput(0, out, ctx.input(0).shape);
   return Status::Ok();
 }
@@ -217,7 +144,7 @@ class QuantizeKernel : public CpuKernel {
 };
 
 KernelOr CreateQuantize(const OpContext& ctx) {
-  EDGERT_ASSIGN_OR_RETURN(QuantLayout layout, ResolveLayout(ctx, ctx.input(0).shape, ctx.input(1).shape));
+  EDGERT_ASSIGN_OR_RETURN(QuantLayout layout, ResolveQuantLayout(ctx, ctx.input(0).shape, ctx.input(1).shape));
   return std::unique_ptr<CpuKernel>(new QuantizeKernel(layout));
 }
 
@@ -241,8 +168,8 @@ Status SupportsDequantize(const OpContext& ctx) {
 }
 
 Status InferDequantize(OpContext& ctx) {
-  EDGERT_RETURN_IF_ERROR(ResolveLayout(ctx, ctx.input(0).shape, ctx.input(1).shape).status());
-  EDGERT_RETURN_IF_ERROR(CheckZeroPointShape(ctx));
+  EDGERT_RETURN_IF_ERROR(ResolveQuantLayout(ctx, ctx.input(0).shape, ctx.input(1).shape).status());
+  EDGERT_RETURN_IF_ERROR(CheckQuantZeroPointShape(ctx));
   ctx.SetOutput(0, ctx.input(1).dtype, ctx.input(0).shape);
   return Status::Ok();
 }
@@ -279,7 +206,7 @@ class DequantizeKernel : public CpuKernel {
 };
 
 KernelOr CreateDequantize(const OpContext& ctx) {
-  EDGERT_ASSIGN_OR_RETURN(QuantLayout layout, ResolveLayout(ctx, ctx.input(0).shape, ctx.input(1).shape));
+  EDGERT_ASSIGN_OR_RETURN(QuantLayout layout, ResolveQuantLayout(ctx, ctx.input(0).shape, ctx.input(1).shape));
   return std::unique_ptr<CpuKernel>(new DequantizeKernel(layout));
 }
 

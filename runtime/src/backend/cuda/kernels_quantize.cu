@@ -34,6 +34,7 @@
 #include <string>
 
 #include "../../ops/op_util.h"
+#include "../../ops/quantize_layout.h"
 #include "cuda_check.h"
 #include "kernels_elementwise.cuh"
 
@@ -44,15 +45,9 @@ namespace {
 using ew::DeviceTypes;
 using ew::DispatchDevice;
 
-// Scale granularity, as the CPU's QuantLayout. The element k of x has coordinates
-// (o, a, i) = (k / (extent * inner), (k / inner) % extent, k % inner).
-struct QuantLayout {
-  enum Kind : int32_t { kPerTensor, kPerAxis, kBlocked } kind = kPerTensor;
-  int64_t extent = 1;  // x.shape[axis]
-  int64_t inner = 1;   // product of x's dims after axis
-  int64_t block = 1;   // block_size (kBlocked)
-  int64_t blocks = 1;  // scale.shape[axis] (kBlocked)
-};
+// Scale granularity: the CPU's QuantLayout (ops/quantize_layout.h), passed to the kernels by value.
+// The element k of x has coordinates (o, a, i) = (k / (extent * inner), (k / inner) % extent,
+// k % inner).
 
 __device__ __forceinline__ int64_t ScaleIndex(const QuantLayout& l, int64_t k) {
   if (l.kind == QuantLayout::kPerTensor) return 0;
@@ -168,55 +163,11 @@ class QuantizeLaunch : public CudaKernel {
   QuantLayout layout_;
 };
 
-// Step 1: the CPU's ResolveLayout and zero-point shape check, on the layer's (possibly batch-
-// specialized) shapes.
+// Step 1: the CPU's layout and zero-point checks, on the layer's (possibly batch-specialized)
+// shapes: the same layers are accepted and refused with the same messages.
 StatusOr<QuantLayout> ResolveLayout(const CudaOpContext& ctx) {
-  const OpContext& op = *ctx.op;
-  const Shape& x = ctx.input(0).shape;
-  const Shape& scale = ctx.input(1).shape;
-  if (ctx.has_input(2)) {
-    const Shape& zp = ctx.input(2).shape;
-    if (zp != scale && !(NumElements(zp) == 1 && NumElements(scale) == 1)) {
-      return ctx.Error("zero point shape " + ShapeToString(zp) + " differs from scale shape " + ShapeToString(scale));
-    }
-  }
-  QuantLayout layout;
-  const int64_t rank = static_cast<int64_t>(x.size());
-  EDGERT_ASSIGN_OR_RETURN(int64_t block, AttrInt(op, "block_size", 0));
-  if (block < 0) return ctx.Error("attribute 'block_size' must be >= 0, not " + std::to_string(block));
-  if (block > 0 && op.opset() < 21) return ctx.Error("attribute 'block_size' needs opset 21");
-  if (block == 0 && NumElements(scale) == 1 && scale.size() <= 1) {
-    layout.inner = NumElements(x);
-    return layout;
-  }
-  if (op.opset() < 13) {
-    return ctx.Error("opset " + std::to_string(op.opset()) + " needs a scalar scale, not shape " +
-                     ShapeToString(scale));
-  }
-  EDGERT_ASSIGN_OR_RETURN(int64_t axis_attr, AttrInt(op, "axis", 1));
-  if (rank == 0) return ctx.Error("a scale of shape " + ShapeToString(scale) + " needs an input of rank >= 1");
-  EDGERT_ASSIGN_OR_RETURN(int64_t axis, NormalizeAxis(op, axis_attr, rank));
-  layout.extent = x[static_cast<size_t>(axis)];
-  for (int64_t d = axis + 1; d < rank; ++d) layout.inner *= x[static_cast<size_t>(d)];
-  if (block == 0) {
-    if (scale.size() != 1 || scale[0] != layout.extent) {
-      return ctx.Error("per-axis scale of shape " + ShapeToString(scale) + " does not match input dimension " +
-                       std::to_string(axis) + " of " + ShapeToString(x));
-    }
-    layout.kind = QuantLayout::kPerAxis;
-    return layout;
-  }
-  layout.kind = QuantLayout::kBlocked;
-  layout.block = block;
-  layout.blocks = (layout.extent + block - 1) / block;
-  Shape want = x;
-  want[static_cast<size_t>(axis)] = layout.blocks;
-  if (scale != want) {
-    return ctx.Error("blocked scale of shape " + ShapeToString(scale) + " does not match " + ShapeToString(want) +
-                     " (input " + ShapeToString(x) + ", axis " + std::to_string(axis) + ", block_size " +
-                     std::to_string(block) + ")");
-  }
-  return layout;
+  EDGERT_RETURN_IF_ERROR(CheckQuantZeroPointShape(*ctx.op));
+  return ResolveQuantLayout(*ctx.op, ctx.input(0).shape, ctx.input(1).shape);
 }
 
 Status DtypeNotSupported(const CudaOpContext& ctx, const char* what, DataType dtype) {
