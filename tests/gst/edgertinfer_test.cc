@@ -173,6 +173,16 @@ struct Harness {
   }
 };
 
+// Pops every event the harness's sink received; true when one was EOS.
+bool DrainEventsSawEos(GstHarness* h) {
+  bool saw_eos = false;
+  while (GstEvent* ev = gst_harness_try_pull_event(h)) {
+    saw_eos = saw_eos || GST_EVENT_TYPE(ev) == GST_EVENT_EOS;
+    gst_event_unref(ev);
+  }
+  return saw_eos;
+}
+
 const std::string kConfigProps() {
   return "config=" + ModelPath("classifier.yaml") + " device=cpu output-tensors=true";
 }
@@ -359,12 +369,7 @@ TEST_F(EdgertInferTest, BatchOfFourKeepsOrderTimestampsAndPerFrameResults) {
     gst_buffer_unref(out);
   }
   // EOS follows the drained frames.
-  bool saw_eos = false;
-  while (GstEvent* ev = gst_harness_try_pull_event(hx.h)) {
-    saw_eos = saw_eos || GST_EVENT_TYPE(ev) == GST_EVENT_EOS;
-    gst_event_unref(ev);
-  }
-  EXPECT_TRUE(saw_eos);
+  EXPECT_TRUE(DrainEventsSawEos(hx.h));
   for (GstBuffer* b : inputs) gst_buffer_unref(b);
 }
 
@@ -754,6 +759,18 @@ void ExpectNear(const std::vector<float>& got, const std::vector<float>& want) {
   for (size_t i = 0; i < got.size(); ++i) EXPECT_NEAR(got[i], want[i], 1e-4f) << i;
 }
 
+// Pushes a random frame (`seed`, `pts`) through the harness and expects the meta's logits to be
+// those a CPU session of `model` gives for it: which model served the frame.
+void ExpectFrameRunsOn(const Harness& hx, unsigned seed, GstClockTime pts, const std::string& model) {
+  GstBuffer* in = RandomFrame(hx.info, seed, pts);
+  GstBuffer* keep = gst_buffer_copy_deep(in);
+  ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK);
+  GstBuffer* out = gst_harness_pull(hx.h);
+  ExpectNear(MetaLogits(out), LogitsOf(model, keep, hx.info));
+  gst_buffer_unref(out);
+  gst_buffer_unref(keep);
+}
+
 // fallback-plan serves while the model's plan is built, then the model's session replaces it
 // between frames. The build is held back deterministically: the test holds the plan cache's lock
 // on the model's entry (found by a first build into the same cache, whose plan is then deleted).
@@ -789,24 +806,13 @@ void ExpectFallbackServesUntilReady(const std::string& extra_props) {
   g_value_unset(&value);
   // The model's build waits on the lock: these frames get the fallback's results.
   for (unsigned i = 0; i < 3; ++i) {
-    GstBuffer* in = RandomFrame(hx.info, 300 + i, i * GST_SECOND / 30);
-    GstBuffer* keep = gst_buffer_copy_deep(in);
-    ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK);
-    GstBuffer* out = gst_harness_pull(hx.h);
-    ExpectNear(MetaLogits(out), LogitsOf("classifier_b.onnx", keep, hx.info));
-    gst_buffer_unref(out);
-    gst_buffer_unref(keep);
+    ExpectFrameRunsOn(hx, 300 + i, i * GST_SECOND / 30, "classifier_b.onnx");
+    if (::testing::Test::HasFatalFailure()) return;
   }
   // Let the build go: once "ready" is posted, the next frame runs on the model's own plan.
   unlock.Release();
   ASSERT_TRUE(WaitStage(hx.bus, "ready"));
-  GstBuffer* in = RandomFrame(hx.info, 400, GST_SECOND);
-  GstBuffer* keep = gst_buffer_copy_deep(in);
-  ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK);
-  GstBuffer* out = gst_harness_pull(hx.h);
-  ExpectNear(MetaLogits(out), LogitsOf("classifier.onnx", keep, hx.info));
-  gst_buffer_unref(out);
-  gst_buffer_unref(keep);
+  ExpectFrameRunsOn(hx, 400, GST_SECOND, "classifier.onnx");
 }
 
 TEST_F(EdgertInferTest, FallbackPlanServesUntilTheModelsPlanIsReady) { ExpectFallbackServesUntilReady(""); }
@@ -824,13 +830,7 @@ TEST_F(EdgertInferTest, FallbackPlanThatCannotServeIsAWarning) {
   ASSERT_TRUE(WaitStage(hx.bus, "ready", &warnings)) << warnings;
   EXPECT_NE(warnings.find("fallback-plan " + fallback + " cannot serve"), std::string::npos) << warnings;
   EXPECT_NE(warnings.find("1x3x32x32"), std::string::npos) << warnings;
-  GstBuffer* in = RandomFrame(hx.info, 500, 0);
-  GstBuffer* keep = gst_buffer_copy_deep(in);
-  ASSERT_EQ(gst_harness_push(hx.h, in), GST_FLOW_OK);
-  GstBuffer* out = gst_harness_pull(hx.h);
-  ExpectNear(MetaLogits(out), LogitsOf("classifier.onnx", keep, hx.info));
-  gst_buffer_unref(out);
-  gst_buffer_unref(keep);
+  ExpectFrameRunsOn(hx, 500, 0, "classifier.onnx");
 }
 
 // pipeline=on (forced on the CPU here; auto turns it on for CUDA sessions with a host decoder): a
@@ -868,12 +868,7 @@ void ExpectPipelinedRun(const std::string& props, int frames, int interval) {
     gst_buffer_unref(out);
   }
   EXPECT_EQ(gst_harness_try_pull(hx.h), nullptr);  // nothing twice
-  bool saw_eos = false;
-  while (GstEvent* ev = gst_harness_try_pull_event(hx.h)) {
-    saw_eos = saw_eos || GST_EVENT_TYPE(ev) == GST_EVENT_EOS;
-    gst_event_unref(ev);
-  }
-  EXPECT_TRUE(saw_eos);
+  EXPECT_TRUE(DrainEventsSawEos(hx.h));
   for (GstBuffer* b : inputs) gst_buffer_unref(b);
 }
 
