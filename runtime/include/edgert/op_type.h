@@ -106,6 +106,8 @@ enum class OpType : uint16_t {
   // fused operators: ids are never reused or renumbered.
   kQuantizeLinear = 121,
   kDequantizeLinear = 122,
+  // INT8 execution: the builder's lowering of the convolutions that stay INT8 (ops/int8_conv.h).
+  kInt8Conv = 123,
 };
 
 struct OpInfo {
@@ -206,9 +208,10 @@ inline constexpr OpInfo kOpTable[] = {
     {OpType::kFusedElementwise, "EdgertFusedElementwise", 1, 1, 1, 1},
     {OpType::kQuantizeLinear, "QuantizeLinear", 2, 3, 1, 1},
     {OpType::kDequantizeLinear, "DequantizeLinear", 2, 3, 1, 1},
+    {OpType::kInt8Conv, "EdgertInt8Conv", 4, 5, 1, 1},
 };
 
-inline constexpr size_t kNumOpTypes = 86;
+inline constexpr size_t kNumOpTypes = 87;
 static_assert(sizeof(kOpTable) / sizeof(kOpTable[0]) == kNumOpTypes,
               "kOpTable and OpType must list the same operators");
 

@@ -275,6 +275,7 @@ std::vector<size_t> InPlaceCandidates(const LayerDef& layer) {
     case OpType::kRange:
     case OpType::kQuantizeLinear:
     case OpType::kDequantizeLinear:
+    case OpType::kInt8Conv:
       return {};
   }
   return {};

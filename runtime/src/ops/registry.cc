@@ -26,6 +26,7 @@ const OpDef* GetOpDef(OpType op) {
     RegisterTensorOps(*r);
     RegisterFusedElementwiseOp(*r);
     RegisterQuantizeOps(*r);
+    RegisterInt8ConvOp(*r);
     return r;
   }();
   return registry->Find(op);

@@ -23,5 +23,6 @@ void RegisterReduceOps(OpRegistry& registry);       // ops/reduce.cc
 void RegisterTensorOps(OpRegistry& registry);       // ops/tensor_ops.cc
 void RegisterFusedElementwiseOp(OpRegistry& registry);  // ops/fused_elementwise.cc
 void RegisterQuantizeOps(OpRegistry& registry);         // ops/quantize.cc
+void RegisterInt8ConvOp(OpRegistry& registry);          // ops/int8_conv.cc
 
 }  // namespace edgert
