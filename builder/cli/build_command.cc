@@ -47,9 +47,9 @@ const char kBuildHelp[] =
     EDGERT_DEVICE_OPTIONS_HELP
     EDGERT_INT8_OPTIONS_HELP
     "\n"
-    "--int8 today: calibrates on the reference CPU engine, writes the calibration cache and its key,\n"
-    "runs the accuracy gate (which layers stay INT8, which fall back to float and why), then writes\n"
-    "the FP32 (or --fp16) plan: INT8 execution needs the CUDA backend's INT8 kernels.\n"
+    "--int8: calibrates on the reference CPU engine, writes the calibration cache and its key, runs\n"
+    "the accuracy gate (which layers stay INT8, which fall back to float and why), then writes a plan\n"
+    "whose INT8 convolutions pass int8 tensors to each other; the other layers run FP16 on CUDA.\n"
     "\n"
     "The cache key is the SHA-256 of the model's bytes and external data, the build options, the\n"
     "device key and the edgert version; never the file name.\n"
@@ -229,17 +229,9 @@ int RunBuildCommand(const std::vector<std::string>& args) {
   if (!device_key.ok()) return Fail(device_key.status());
   const DeviceKey device = *device_key;
   const std::string backend_name = *backend;
-  const DeviceOptions device_options = b.device;
-  if (b.int8.enabled) {
-    // INT8 calibration and the gate run on the FP32 network (the same for every precision).
-    StatusOr<NetworkDef> fp32 = BuildNetwork(b.model, options);
-    if (!fp32.ok()) return Fail(fp32.status());
-    const std::string cache_path =
-        !b.int8.cache_path.empty() ? b.int8.cache_path : DefaultCachePath(b.output.empty() ? b.model : b.output);
-    Status s = RunInt8Steps(*fp32, b.int8, cache_path);
-    if (!s.ok()) return Fail(s);
-    std::printf("int8: the plan is %s: INT8 execution needs the CUDA backend's INT8 kernels; the scales are in %s\n",
-                PrecisionName(options.precision), cache_path.c_str());
+  DeviceOptions device_options = b.device;
+  if (b.cache && b.int8.enabled) {
+    return Usage("--int8 builds a plan file (-o PLAN); it does not go with --cache", "build");
   }
   if (b.cache) {
     PlanCacheOptions cache_options;
@@ -263,11 +255,32 @@ int RunBuildCommand(const std::vector<std::string>& args) {
     return kExitOk;
   }
   const auto start = std::chrono::steady_clock::now();
-  StatusOr<std::string> model_hash = ModelContentHash(b.model);
-  if (!model_hash.ok()) return Fail(model_hash.status());
   BuildReport report;
   StatusOr<NetworkDef> network = BuildNetwork(b.model, options, &report);
   if (!network.ok()) return Fail(network.status());
+  if (b.int8.enabled) {
+    // INT8 calibration and the gate run on the FP32 network (the same for every precision); the
+    // layers they keep INT8 are lowered to INT8 convolutions, the rest stays float: FP16 on CUDA
+    // (TensorRT's INT8 + FP16 fallback), FP32 on the CPU reference.
+    const std::string cache_path =
+        !b.int8.cache_path.empty() ? b.int8.cache_path : DefaultCachePath(b.output.empty() ? b.model : b.output);
+    StatusOr<Int8Decision> decision = RunInt8Steps(*network, b.int8, cache_path);
+    if (!decision.ok()) return Fail(decision.status());
+    Int8LoweringReport lowering;
+    network = LowerInt8(*network, decision->cache, decision->float_layers, &lowering);
+    if (!network.ok()) return Fail(network.status().WithContext(b.model));
+    if (backend_name == "cuda") {
+      options.precision = Precision::kFp16;
+      device_options.fp16 = true;
+    }
+    std::printf(
+        "int8: %zu convolutions INT8, %zu candidate layers float; %d tensors flow as int8, %d float tensors "
+        "quantized for INT8 readers; other layers %s; scales in %s\n",
+        lowering.int8_layers.size(), lowering.float_layers.size(), lowering.int8_tensors, lowering.conversions,
+        PrecisionName(options.precision), cache_path.c_str());
+  }
+  StatusOr<std::string> model_hash = ModelContentHash(b.model);
+  if (!model_hash.ok()) return Fail(model_hash.status());
   network = FinalizeForDevice(std::move(*network), backend_name, device_options);
   if (!network.ok()) return Fail(network.status().WithContext(b.model));
   PlanMetadata metadata;

@@ -35,8 +35,8 @@ std::string MemoryFiguresLine(const MemoryFigures& figures);
 
 // INT8 options shared by `edgert build` and `edgert calibrate` (int8_command.cc).
 #define EDGERT_INT8_OPTIONS_HELP                                                                         \
-  "  --int8                  calibrate INT8 scales and run the accuracy gate (see README: the plan\n"    \
-  "                          itself stays FP32/FP16 until the CUDA backend has INT8 kernels)\n"          \
+  "  --int8                  calibrate INT8 scales, run the accuracy gate and (build) write an INT8\n"   \
+  "                          plan: INT8 convolutions, the other layers FP16 on CUDA, FP32 on the CPU\n"   \
   "  --calib DIR             calibration data, sorted by name: .npy/.pb tensor files (the GStreamer\n"   \
   "                          element's captures, NNNNNN.npy of [1,C,H,W] float32) or pictures\n"         \
   "                          (.jpg/.png/.bmp, preprocessed as --model-config says)\n"                    \
@@ -67,8 +67,13 @@ std::string DefaultCachePath(const std::string& plan_or_model);
 // The calibration data of --calib DIR: tensor files, or pictures preprocessed per --model-config
 // (calib_images.cc).
 StatusOr<std::unique_ptr<CalibrationData>> OpenCliCalibrationData(const Int8Options& o, const NetworkDef& network);
+// What RunInt8Steps decided: the scales and the candidate layers the gate kept float.
+struct Int8Decision {
+  CalibrationCache cache;
+  std::set<std::string> float_layers;
+};
 // Calibrates (or reuses the cache), writes cache + key and runs the accuracy gate, printing each step.
-Status RunInt8Steps(const NetworkDef& network, const Int8Options& o, const std::string& cache_path);
+StatusOr<Int8Decision> RunInt8Steps(const NetworkDef& network, const Int8Options& o, const std::string& cache_path);
 
 extern const char kCalibrateHelp[];
 int RunCalibrateCommand(const std::vector<std::string>& args);

@@ -90,7 +90,7 @@ std::string DefaultCachePath(const std::string& plan_or_model) {
   return base + ".calib";
 }
 
-Status RunInt8Steps(const NetworkDef& network, const Int8Options& o, const std::string& cache_path) {
+StatusOr<Int8Decision> RunInt8Steps(const NetworkDef& network, const Int8Options& o, const std::string& cache_path) {
   // Step 1.
   std::unique_ptr<CalibrationData> data;
   std::vector<int> calib, eval;
@@ -153,7 +153,9 @@ Status RunInt8Steps(const NetworkDef& network, const Int8Options& o, const std::
     std::printf("calibration cache: using %s as given (%s); no --calib data, so no accuracy gate\n", cache_path.c_str(),
                 cache.header.c_str());
   }
-  if (!have_cache || !data) return Status::Ok();
+  Int8Decision decision;
+  decision.cache = cache;
+  if (!have_cache || !data) return decision;
   // Step 3.
   GateOptions gopt;
   gopt.error_budget = o.error_budget;
@@ -172,7 +174,8 @@ Status RunInt8Steps(const NetworkDef& network, const Int8Options& o, const std::
   if (!report.within_budget) {
     std::printf("  the error stays above the budget with every layer in float: the error is elsewhere\n");
   }
-  return Status::Ok();
+  decision.float_layers = report.float_layers;
+  return decision;
 }
 
 int RunCalibrateCommand(const std::vector<std::string>& args) {
@@ -207,8 +210,8 @@ int RunCalibrateCommand(const std::vector<std::string>& args) {
   }
   StatusOr<NetworkDef> network = BuildNetwork(model, options);
   if (!network.ok()) return Fail(network.status());
-  Status s = RunInt8Steps(*network, o, output);
-  if (!s.ok()) return Fail(s);
+  StatusOr<Int8Decision> s = RunInt8Steps(*network, o, output);
+  if (!s.ok()) return Fail(s.status());
   return kExitOk;
 }
 

@@ -494,36 +494,66 @@ TEST(SimulateInt8, PerChannelWeightFakeQuantization) {
   EXPECT_NEAR(axis1->data<float>()[2], 106 * (0.3f / 127.f), 1e-6f);
 }
 
+// x [2, 16, 1, 1] -> Relu -> r -> Conv 1x1 (3 filters) -> y [2, 3, 1, 1]: a Gemm written as a
+// convolution, which INT8 lowers (16 input channels).
+NetworkDef ReluConvNetwork(const std::vector<float>& w) {
+  NetworkDef net;
+  net.tensors.push_back({"x", DataType::kFloat32, {2, 16, 1, 1}, {}});
+  net.tensors.push_back({"r", DataType::kFloat32, {2, 16, 1, 1}, {}});
+  net.tensors.push_back({"w", DataType::kFloat32, {3, 16, 1, 1}, Tensor::FromVector<float>(w, {3, 16, 1, 1})});
+  net.tensors.push_back({"y", DataType::kFloat32, {2, 3, 1, 1}, {}});
+  LayerDef relu;
+  relu.name = "relu";
+  relu.op = OpType::kRelu;
+  relu.opset = 13;
+  relu.inputs = {0};
+  relu.outputs = {1};
+  LayerDef conv;
+  conv.name = "conv";
+  conv.op = OpType::kConv;
+  conv.opset = 13;
+  conv.inputs = {1, 2};
+  conv.outputs = {3};
+  net.layers = {relu, conv};
+  net.inputs = {0};
+  net.outputs = {3};
+  return net;
+}
+
 TEST(SimulateInt8, InsertsQdqBeforeQuantizedLayers) {
-  NetworkDef net = ReluGemmNetwork({0.5f, -1, 0.25f, 1, 2, -0.5f, 0.125f, 1, 1, -2, 0.75f, 0.3f});
+  std::vector<float> w(48);
+  for (size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>((i * 7) % 11) / 5.0f - 1.0f;
+  NetworkDef net = ReluConvNetwork(w);
   CalibrationCache cache = CalibrationCache::ForCalibrator(CalibratorKind::kMinMax);
   cache.SetAmax("r", 2.0f);
   std::vector<std::string> quantized;
   auto sim = SimulateInt8(net, cache, {}, &quantized);
   ASSERT_TRUE(sim.ok()) << sim.status().message();
-  EXPECT_EQ(quantized, std::vector<std::string>{"gemm"});
+  EXPECT_EQ(quantized, std::vector<std::string>{"conv"});
   ASSERT_EQ(sim->layers.size(), 4u);
   EXPECT_EQ(sim->layers[1].op, OpType::kQuantizeLinear);
   EXPECT_EQ(sim->layers[2].op, OpType::kDequantizeLinear);
-  EXPECT_EQ(sim->layers[3].name, "gemm");
+  EXPECT_EQ(sim->layers[3].name, "conv");
   // Run it and compare with a hand-made fake quantization.
-  Tensor x = Tensor::FromVector<float>({0.3f, -1, 1.7f, 0.01f, 2, 0.5f, -0.2f, 1.01f}, {2, 4});
+  std::vector<float> xv(32);
+  for (size_t i = 0; i < xv.size(); ++i) xv[i] = static_cast<float>((i * 5) % 13) / 4.0f - 1.0f;
+  Tensor x = Tensor::FromVector<float>(xv, {2, 16, 1, 1});
   auto engine = CpuEngine::Create(*sim);
   ASSERT_TRUE(engine.ok()) << engine.status().message();
   std::vector<Tensor> out;
   ASSERT_TRUE((*engine)->Run({x}, &out).ok());
   const float s = 2.0f / 127.0f;
-  auto wq = FakeQuantizePerChannel(net.tensors[2].value, 1);
+  auto wq = FakeQuantizePerChannel(net.tensors[2].value, 0);
   ASSERT_TRUE(wq.ok());
-  for (int r = 0; r < 2; ++r) {
-    for (int c = 0; c < 3; ++c) {
+  for (int n = 0; n < 2; ++n) {
+    for (int o = 0; o < 3; ++o) {
       float acc = 0;
-      for (int k = 0; k < 4; ++k) {
-        const float xv = std::max(0.f, x.data<float>()[r * 4 + k]);
-        const float xq = std::min(127.f, std::nearbyint(xv / s)) * s;
-        acc += xq * wq->data<float>()[k * 3 + c];
+      for (int c = 0; c < 16; ++c) {
+        const float v = std::max(0.f, xv[static_cast<size_t>(n * 16 + c)]);
+        const float xq = std::min(127.f, std::nearbyint(v / s)) * s;
+        acc += xq * wq->data<float>()[o * 16 + c];
       }
-      EXPECT_NEAR(out[0].data<float>()[r * 3 + c], acc, 1e-5f);
+      EXPECT_NEAR(out[0].data<float>()[n * 3 + o], acc, 1e-5f);
     }
   }
   // Without a scale the layer stays float, with the reason.
@@ -531,27 +561,40 @@ TEST(SimulateInt8, InsertsQdqBeforeQuantizedLayers) {
   auto none = SimulateInt8(net, CalibrationCache::ForCalibrator(CalibratorKind::kMinMax), {}, &quantized, &skipped);
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(quantized.empty());
-  EXPECT_NE(skipped["gemm"].find("'r'"), std::string::npos);
+  EXPECT_NE(skipped["conv"].find("'r'"), std::string::npos);
 }
 
-// x [4, 8] -> Gemm "wide" (diag(1000, 0.001, ...)) -> h -> Gemm "sensitive" (reads only the small
-// channels, times 1000) -> y [4, 1]. h's per-tensor scale is set by the 1000x channel, so INT8 turns
-// the small channels into 0 and "sensitive" loses its whole output; "wide" alone in INT8 only adds
-// x's rounding (1/127 steps).
+TEST(SimulateInt8, LayersWithoutAnInt8KernelStayFloatWithTheReason) {
+  NetworkDef net = ReluGemmNetwork(std::vector<float>(12, 0.5f));
+  CalibrationCache cache = CalibrationCache::ForCalibrator(CalibratorKind::kMinMax);
+  cache.SetAmax("r", 2.0f);
+  std::vector<std::string> quantized;
+  std::map<std::string, std::string> skipped;
+  auto sim = SimulateInt8(net, cache, {}, &quantized, &skipped);
+  ASSERT_TRUE(sim.ok()) << sim.status().message();
+  EXPECT_TRUE(quantized.empty());
+  EXPECT_EQ(skipped["gemm"], "no INT8 kernel for Gemm");
+  EXPECT_EQ(sim->layers.size(), 2u);
+}
+
+// x [4, 16, 1, 1] -> Conv 1x1 "wide" (diag(1000, 0.001, ...)) -> h -> Conv 1x1 "sensitive" (reads only
+// the small channels, times 1000) -> y [4, 1, 1, 1]. h's per-tensor scale is set by the 1000x
+// channel, so INT8 turns the small channels into 0 and "sensitive" loses its whole output; "wide"
+// alone in INT8 only adds x's rounding (1/127 steps).
 NetworkDef SensitiveNetwork() {
-  std::vector<float> wa(64, 0.f), wb(8, 1000.f);
+  std::vector<float> wa(256, 0.f), wb(16, 1000.f);
   wa[0] = 1000.f;
-  for (int k = 1; k < 8; ++k) wa[k * 8 + k] = 0.001f;
+  for (int k = 1; k < 16; ++k) wa[k * 16 + k] = 0.001f;
   wb[0] = 0.f;
   NetworkDef net;
-  net.tensors.push_back({"x", DataType::kFloat32, {4, 8}, {}});
-  net.tensors.push_back({"wa", DataType::kFloat32, {8, 8}, Tensor::FromVector<float>(wa, {8, 8})});
-  net.tensors.push_back({"h", DataType::kFloat32, {4, 8}, {}});
-  net.tensors.push_back({"wb", DataType::kFloat32, {8, 1}, Tensor::FromVector<float>(wb, {8, 1})});
-  net.tensors.push_back({"y", DataType::kFloat32, {4, 1}, {}});
+  net.tensors.push_back({"x", DataType::kFloat32, {4, 16, 1, 1}, {}});
+  net.tensors.push_back({"wa", DataType::kFloat32, {16, 16, 1, 1}, Tensor::FromVector<float>(wa, {16, 16, 1, 1})});
+  net.tensors.push_back({"h", DataType::kFloat32, {4, 16, 1, 1}, {}});
+  net.tensors.push_back({"wb", DataType::kFloat32, {1, 16, 1, 1}, Tensor::FromVector<float>(wb, {1, 16, 1, 1})});
+  net.tensors.push_back({"y", DataType::kFloat32, {4, 1, 1, 1}, {}});
   LayerDef a;
   a.name = "wide";
-  a.op = OpType::kGemm;
+  a.op = OpType::kConv;
   a.opset = 13;
   a.inputs = {0, 1};
   a.outputs = {2};
@@ -570,12 +613,12 @@ TEST(Int8Gate, MovesTheSensitiveLayerBackToFloat) {
   std::vector<std::vector<Tensor>> batches;
   uint32_t seed = 12345;
   for (int b = 0; b < 5; ++b) {
-    std::vector<float> v(32);
+    std::vector<float> v(64);
     for (float& f : v) {
       seed = seed * 1664525u + 1013904223u;
       f = static_cast<float>(seed >> 8) / static_cast<float>(1 << 24) * 2.f - 1.f;
     }
-    batches.push_back({Tensor::FromVector<float>(v, {4, 8})});
+    batches.push_back({Tensor::FromVector<float>(v, {4, 16, 1, 1})});
   }
   auto data = InMemoryCalibrationData(batches);
   CalibrationOptions o;

@@ -9,7 +9,10 @@
 #include <string>
 #include <vector>
 
+#include "edgert/builder.h"
 #include "edgert/calibration.h"
+#include "edgert/cpu_engine.h"
+#include "edgert/plan.h"
 #include "onnx/tensor_file.h"
 #include "onnx_test_util.h"
 
@@ -37,17 +40,18 @@ CliResult RunCli(const TempDir& dir, const std::string& args) {
   return r;
 }
 
-// x [1, 3, 8, 8] -> Conv(4 filters, 3x3, pad 1) -> Relu -> Conv(2 filters, 1x1) -> y.
+// x [1, 3, 8, 8] -> Conv(16 filters, 3x3, pad 1) -> Relu -> Conv(2 filters, 1x1) -> y. The first
+// convolution has 3 input channels (no INT8 kernel: it stays float), the second 16 (INT8).
 onnx::ModelProto ConvModel(float w_scale) {
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> u(-1.f, 1.f);
-  std::vector<float> w1(4 * 3 * 3 * 3), w2(2 * 4);
+  std::vector<float> w1(16 * 3 * 3 * 3), w2(2 * 16);
   for (float& v : w1) v = u(rng) * w_scale;
   for (float& v : w2) v = u(rng);
   onnx::ModelProto m = NewModel();
   AddInput(m, "x", onnx::TensorProto::FLOAT, {1, 3, 8, 8});
-  AddFloatInitializer(m, "w1", {4, 3, 3, 3}, w1);
-  AddFloatInitializer(m, "w2", {2, 4, 1, 1}, w2);
+  AddFloatInitializer(m, "w1", {16, 3, 3, 3}, w1);
+  AddFloatInitializer(m, "w2", {2, 16, 1, 1}, w2);
   onnx::NodeProto* c1 = AddNode(m, "Conv", {"x", "w1"}, {"c1"}, "conv1");
   onnx::AttributeProto* pads = c1->add_attribute();
   pads->set_name("pads");
@@ -77,14 +81,34 @@ TEST(CliInt8, BuildCalibratesWritesTheCacheAndGates) {
   SaveModel(ConvModel(0.5f), dir.File("m.onnx"));
   WriteFrames(dir, "frames", 10);
   const std::string args = "build '" + dir.File("m.onnx") + "' -o '" + dir.File("m.plan") +
-                           "' --device cpu --int8 --calib '" + dir.File("frames") + "'";
+                           "' --device cpu --int8 --calib '" + dir.File("frames") + "' --int8-error-budget 0.3";
   CliResult r = RunCli(dir, args);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_TRUE(Contains(r.out, "8 batches calibrate, 2 held out")) << r.out;
   EXPECT_TRUE(Contains(r.out, "calibration cache: wrote " + dir.File("m.calib"))) << r.out;
-  EXPECT_TRUE(Contains(r.out, "int8 accuracy gate (2 held-out batches, budget 0.05")) << r.out;
-  EXPECT_TRUE(Contains(r.out, "int8: the plan is fp32")) << r.out;
-  EXPECT_EQ(access(dir.File("m.plan").c_str(), F_OK), 0);
+  EXPECT_TRUE(Contains(r.out, "int8 accuracy gate (2 held-out batches, budget 0.3")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "int8: 1 convolutions INT8, 1 candidate layers float; 0 tensors flow as int8, 1 float "
+                              "tensors quantized for INT8 readers; other layers fp32"))
+      << r.out;
+  EXPECT_TRUE(Contains(r.out, "float Conv")) << r.out;  // the gate's line for conv1 (3 input channels)
+  // The plan holds the INT8 convolution and computes what the FP32 model does, within INT8 error.
+  StatusOr<LoadedPlan> plan = LoadedPlan::Open(dir.File("m.plan"));
+  ASSERT_TRUE(plan.ok()) << plan.status().message();
+  int int8_layers = 0;
+  for (const LayerDef& l : plan->network().layers) int8_layers += l.op == OpType::kInt8Conv ? 1 : 0;
+  EXPECT_EQ(int8_layers, 1);
+  StatusOr<NetworkDef> fp32 = BuildNetwork(dir.File("m.onnx"), BuildOptions());
+  ASSERT_TRUE(fp32.ok()) << fp32.status().message();
+  std::mt19937 rng(3);
+  std::normal_distribution<float> n(0.f, 1.f);
+  std::vector<float> xv(3 * 8 * 8);
+  for (float& f : xv) f = n(rng);
+  const Tensor x = Tensor::FromVector<float>(xv, {1, 3, 8, 8});
+  std::vector<Tensor> want, got;
+  ASSERT_TRUE((*CpuEngine::Create(*fp32))->Run({x}, &want).ok());
+  ASSERT_TRUE((*CpuEngine::Create(plan->network()))->Run({x}, &got).ok());
+  EXPECT_GT(RelativeL2(got, want), 0.0);
+  EXPECT_LT(RelativeL2(got, want), 0.3);
   StatusOr<CalibrationCache> cache = ReadCalibrationCache(dir.File("m.calib"));
   ASSERT_TRUE(cache.ok()) << cache.status().message();
   EXPECT_EQ(cache->header, "TRT-8601-EntropyCalibration2");

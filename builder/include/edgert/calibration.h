@@ -177,20 +177,43 @@ StatusOr<std::vector<TensorRange>> Calibrate(const NetworkDef& network, Calibrat
 
 // ---- Simulated INT8 and the accuracy gate -----------------------------------------------------
 
-// True for the layers INT8 quantizes: Conv, Gemm and MatMul (with float inputs).
+// True for the layers INT8 may quantize: Conv, Gemm and MatMul (with float inputs); those that
+// CanLowerToInt8 rejects stay float with the reason.
 bool IsInt8Candidate(const LayerDef& layer, const NetworkDef& network);
 
-// The network with simulated INT8 for every candidate layer not in `keep_float` (layer names):
-//   - input 0 (and MatMul's input 1 when it is an activation) goes through QuantizeLinear ->
-//     DequantizeLinear with the cache's per-tensor scale (int8, zero point 0), one pair per tensor;
+// The network with simulated INT8 for every candidate layer that CanLowerToInt8 accepts and
+// `keep_float` (layer names) does not name:
+//   - input 0 (and a fused Conv's residual) goes through QuantizeLinear -> DequantizeLinear with
+//     the cache's per-tensor scale (int8, zero point 0), one pair per tensor;
 //   - a constant weight is replaced by its per-output-channel symmetric quantize-dequantize
 //     (scale_c = max|W_c| / 127; channel axis 0 for Conv and Gemm with transB=1, the last axis
 //     otherwise), rounded half to even as QuantizeLinear does.
-// A candidate whose activation input has no cache entry stays float and is listed in `skipped`
-// with the reason. `quantized` receives the names of the layers made INT8.
+// A candidate CanLowerToInt8 rejects, or whose activation input has no cache entry, stays float
+// and is listed in `skipped` with the reason. `quantized` receives the names of the layers made INT8.
 StatusOr<NetworkDef> SimulateInt8(const NetworkDef& network, const CalibrationCache& cache,
                                   const std::set<std::string>& keep_float, std::vector<std::string>* quantized,
                                   std::map<std::string, std::string>* skipped = nullptr);
+
+// True when LowerInt8 can make `layer` an INT8 layer (EdgertInt8Conv): a 2-D Conv with group 1,
+// input channels a multiple of 16, constant float32 weights and bias, explicit or auto pads. `why`
+// receives the reason when not ("no INT8 kernel for Gemm", "grouped convolution ...").
+bool CanLowerToInt8(const LayerDef& layer, const NetworkDef& network, std::string* why = nullptr);
+
+struct Int8LoweringReport {
+  std::vector<std::string> int8_layers;             // lowered to EdgertInt8Conv, in network order
+  std::map<std::string, std::string> float_layers;  // candidates left float -> why
+  int int8_tensors = 0;  // activations that flow between INT8 layers as int8 (no float copy)
+  int conversions = 0;   // float tensors quantized for INT8 readers (Transpose + QuantizeLinear)
+};
+
+// The network with every candidate that CanLowerToInt8 accepts and `keep_float` does not name
+// replaced by an EdgertInt8Conv (runtime/src/ops/int8_conv.h): int8 NHWC activations with the
+// cache's per-tensor scales, int8 KRSC weights with per-output-channel scales (as
+// FakeQuantizePerChannel), the bias, residual and activation fused. A tensor whose readers are all
+// INT8 layers stays int8 between them; float readers get the float NCHW tensor as before. Computes
+// what SimulateInt8 simulates for the same `keep_float`, up to float rounding.
+StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache& cache,
+                               const std::set<std::string>& keep_float, Int8LoweringReport* report = nullptr);
 
 // Per-output-channel symmetric fake quantization of a float32 weight along `axis` (exposed for tests).
 StatusOr<Tensor> FakeQuantizePerChannel(const Tensor& weight, int64_t axis);
@@ -226,10 +249,11 @@ struct GateReport {
 double RelativeL2(const std::vector<Tensor>& outputs, const std::vector<Tensor>& reference);
 
 // 1. FP32 reference outputs of `network` on `eval_batches`;
-// 2. every candidate alone in INT8 -> its error (its sensitivity);
-// 3. all candidates in INT8; while the error exceeds the budget, the INT8 layer with the largest
-//    error alone goes back to float and the error is measured again.
-// A network with no candidate, or whose all-INT8 error is already within the budget, keeps all.
+// 2. all candidates in INT8: within the budget, they all stay INT8 (no per-layer measurement:
+//    error_alone stays -1);
+// 3. otherwise every candidate alone in INT8 -> its error (its sensitivity), and while the error
+//    exceeds the budget the INT8 layer with the largest error alone goes back to float and the
+//    error is measured again.
 StatusOr<GateReport> RunAccuracyGate(const NetworkDef& network, const CalibrationCache& cache, CalibrationData& data,
                                      const std::vector<int>& eval_batches, const GateOptions& options);
 

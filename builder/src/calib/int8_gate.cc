@@ -1,7 +1,10 @@
 // Simulated INT8 (SimulateInt8) and the accuracy gate (RunAccuracyGate) of calibration.h.
 //
-// SimulateInt8 rewrites a NetworkDef; no CPU kernel changes. For every INT8 layer, in order:
-//   1. each activation input gets one QuantizeLinear -> DequantizeLinear pair (int8, zero point 0,
+// SimulateInt8 rewrites a NetworkDef; no CPU kernel changes. Only the layers LowerInt8 can make
+// INT8 (CanLowerToInt8) are candidates; the others are listed as skipped with the reason. For every
+// INT8 layer, in order:
+//   1. each activation input (a Conv's residual included) gets one QuantizeLinear ->
+//      DequantizeLinear pair (int8, zero point 0,
 //      the cache's scale), placed just before the first layer that reads it quantized and shared by
 //      later readers;
 //   2. a constant weight is replaced by a new constant holding its per-channel fake quantization.
@@ -112,9 +115,19 @@ StatusOr<NetworkDef> SimulateInt8(const NetworkDef& network, const CalibrationCa
       continue;
     }
     LayerDef layer = original;
-    // Which inputs are activations to quantize, and do they all have scales?
+    std::string why;
+    if (!CanLowerToInt8(layer, network, &why)) {
+      if (skipped) (*skipped)[layer.name] = why;
+      net.layers.push_back(original);
+      continue;
+    }
+    // Which inputs are activations to quantize, and do they all have scales? (A fused Conv's
+    // residual, input 3, is read as INT8 by the INT8 convolution too.)
     std::vector<size_t> act_inputs = {0};
     if (IsFloatActivation(network, layer.inputs[1])) act_inputs.push_back(1);
+    if (layer.op == OpType::kConv && layer.inputs.size() > 3 && IsFloatActivation(network, layer.inputs[3])) {
+      act_inputs.push_back(3);
+    }
     std::string missing;
     for (size_t i : act_inputs) {
       const std::string& name = network.tensors[static_cast<size_t>(layer.inputs[i])].name;
@@ -229,22 +242,25 @@ StatusOr<GateReport> RunAccuracyGate(const NetworkDef& network, const Calibratio
   for (const LayerDef& l : network.layers) {
     if (IsInt8Candidate(l, network)) all_candidates.insert(l.name);
   }
-  std::map<std::string, double> alone;
-  // Sensitivity: each quantizable layer alone in INT8.
-  for (const std::string& name : quantizable) {
-    std::set<std::string> keep = all_candidates;
-    keep.erase(name);
-    EDGERT_ASSIGN_OR_RETURN(NetworkDef one, SimulateInt8(network, cache, keep, nullptr));
-    EDGERT_ASSIGN_OR_RETURN(std::vector<Tensor> out, RunAll(one, data, eval_batches));
-    alone[name] = RelativeL2(out, reference);
-  }
-  // All in INT8, then greedy fallback.
+  // All in INT8 first: a network within the budget needs no per-layer measurement.
   std::set<std::string> keep_float;
   std::map<std::string, std::string> reasons;
   for (const auto& [name, why] : skipped) {
     keep_float.insert(name);
     reasons[name] = why;
   }
+  std::map<std::string, double> alone;
+  auto measure_sensitivity = [&]() -> Status {
+    // Sensitivity: each quantizable layer alone in INT8.
+    for (const std::string& name : quantizable) {
+      std::set<std::string> keep = all_candidates;
+      keep.erase(name);
+      EDGERT_ASSIGN_OR_RETURN(NetworkDef one, SimulateInt8(network, cache, keep, nullptr));
+      EDGERT_ASSIGN_OR_RETURN(std::vector<Tensor> out, RunAll(one, data, eval_batches));
+      alone[name] = RelativeL2(out, reference);
+    }
+    return Status::Ok();
+  };
   double error = 0;
   bool first = true;
   while (true) {
@@ -254,6 +270,7 @@ StatusOr<GateReport> RunAccuracyGate(const NetworkDef& network, const Calibratio
     if (first) report.error_all_int8 = error;
     first = false;
     if (error <= options.error_budget) break;
+    if (alone.empty()) EDGERT_RETURN_IF_ERROR(measure_sensitivity());
     std::string worst;
     double worst_error = -1;
     for (const std::string& name : quantizable) {

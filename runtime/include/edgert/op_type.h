@@ -208,7 +208,7 @@ inline constexpr OpInfo kOpTable[] = {
     {OpType::kFusedElementwise, "EdgertFusedElementwise", 1, 1, 1, 1},
     {OpType::kQuantizeLinear, "QuantizeLinear", 2, 3, 1, 1},
     {OpType::kDequantizeLinear, "DequantizeLinear", 2, 3, 1, 1},
-    {OpType::kInt8Conv, "EdgertInt8Conv", 4, 5, 1, 1},
+    {OpType::kInt8Conv, "EdgertInt8Conv", 2, 5, 1, 1},  // W_scale (3) is required: int8_conv.h
 };
 
 inline constexpr size_t kNumOpTypes = 87;

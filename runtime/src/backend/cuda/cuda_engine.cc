@@ -339,7 +339,7 @@ Status WriteTimingCache(const std::string& path, const std::map<std::string, int
 }
 
 // The network as the device holds it: same layers and tensors, device dtypes (float32 becomes
-// float16 in an FP16 engine). Constants keep their host values (as views of the same bytes) so the
+// float16 in an FP16 engine, except an INT8 convolution's bias and scales). Constants keep their host values (as views of the same bytes) so the
 // planner and the kernels can read parameters. Used for the engine's network and for a batch
 // specialization of it (the tactic pass at the profile's opt).
 NetworkDef DeviceNetwork(const NetworkDef& net, Precision precision) {
@@ -355,6 +355,17 @@ NetworkDef DeviceNetwork(const NetworkDef& net, Precision precision) {
     d.shape = def.shape;
     d.dtype = DeviceDtype(def.dtype, precision);
     if (def.is_constant()) d.value = def.value;
+  }
+  // An INT8 convolution's bias and weight scales stay float32 in FP16 engines: the scales are
+  // often below float16's normal range, and the epilogue computes in float32 (ops/int8_conv.h).
+  for (const LayerDef& layer : net.layers) {
+    if (layer.op != OpType::kInt8Conv) continue;
+    for (size_t i : {size_t{2}, size_t{3}}) {
+      if (i < layer.inputs.size() && layer.inputs[i] >= 0) {
+        const size_t t = static_cast<size_t>(layer.inputs[i]);
+        dnet.tensors[t].dtype = net.tensors[t].dtype;
+      }
+    }
   }
   return dnet;
 }

@@ -1,0 +1,307 @@
+// INT8 lowering (LowerInt8 and CanLowerToInt8 of calibration.h): the convolutions that stay INT8
+// become EdgertInt8Conv layers (runtime/src/ops/int8_conv.h) and INT8 tensors flow between them.
+//
+//   1. The INT8 set: every Conv that CanLowerToInt8 accepts, is not kept float, and whose input
+//      (and residual) has a calibrated scale.
+//   2. A tensor written by an INT8 layer stays INT8 (NHWC, requantized in that layer's epilogue with
+//      the tensor's own scale) when it is no graph output and every reader is an INT8 layer reading
+//      it as X or as the residual; otherwise the layer writes it as float NCHW, as before.
+//   3. A float tensor read by INT8 layers gets one Transpose (NCHW -> NHWC) + QuantizeLinear (its
+//      scale, zero point 0), placed just before its first INT8 reader and shared by later ones.
+//   4. Weights become int8 KRSC with per-output-channel symmetric scales (amax / 127, as the
+//      accuracy gate's FakeQuantizePerChannel), the bias stays float32.
+// The rounding of every quantization is QuantizeLinear's, so the lowered network computes what the
+// gate's simulated network computes up to the order of float additions.
+#include <algorithm>
+#include <cmath>
+#include <map>
+
+#include "edgert/calibration.h"
+#include "edgert/fused_activation.h"
+
+namespace edgert {
+namespace {
+
+int32_t AddTensor(NetworkDef& net, std::string name, DataType dtype, Shape shape, Tensor value = {}) {
+  net.tensors.push_back({std::move(name), dtype, std::move(shape), std::move(value)});
+  return static_cast<int32_t>(net.tensors.size() - 1);
+}
+
+bool IsFloatActivation(const NetworkDef& net, int32_t t) {
+  if (t < 0) return false;
+  const TensorDef& def = net.tensors[static_cast<size_t>(t)];
+  return def.dtype == DataType::kFloat32 && !def.is_constant();
+}
+
+struct ConvGeometry {
+  int64_t stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
+  int64_t pads[4] = {0, 0, 0, 0};  // top, left, bottom, right
+};
+
+// Explicit pads of a 2-D Conv (auto_pad resolved as ONNX defines it); false with `why` when the
+// attributes are not those of a plain 2-D convolution or do not give the layer's output shape.
+bool ResolveGeometry(const LayerDef& layer, const Shape& x, const Shape& w, const Shape& y, ConvGeometry* g,
+                     std::string* why) {
+  auto ints = [&](const char* name, std::vector<int64_t> fallback) {
+    StatusOr<std::vector<int64_t>> v = layer.attrs.GetIntsOr(name, fallback);
+    return v.ok() ? *v : std::vector<int64_t>{};
+  };
+  const std::vector<int64_t> strides = ints("strides", {1, 1});
+  const std::vector<int64_t> dil = ints("dilations", {1, 1});
+  std::vector<int64_t> pads = ints("pads", {0, 0, 0, 0});
+  if (strides.size() != 2 || dil.size() != 2 || pads.size() != 4) {
+    *why = "strides, dilations or pads are not those of a 2-D convolution";
+    return false;
+  }
+  g->stride_h = strides[0];
+  g->stride_w = strides[1];
+  g->dil_h = dil[0];
+  g->dil_w = dil[1];
+  StatusOr<std::string> auto_pad = layer.attrs.GetStringOr("auto_pad", "NOTSET");
+  if (!auto_pad.ok()) {
+    *why = "attribute auto_pad is not a string";
+    return false;
+  }
+  const int64_t in[2] = {x[2], x[3]};
+  const int64_t k[2] = {w[2], w[3]};
+  const int64_t s[2] = {strides[0], strides[1]};
+  const int64_t d[2] = {dil[0], dil[1]};
+  if (*auto_pad == "VALID") {
+    pads = {0, 0, 0, 0};
+  } else if (*auto_pad == "SAME_UPPER" || *auto_pad == "SAME_LOWER") {
+    for (int i = 0; i < 2; ++i) {
+      const int64_t out = (in[i] + s[i] - 1) / s[i];
+      const int64_t total = std::max<int64_t>(0, (out - 1) * s[i] + (k[i] - 1) * d[i] + 1 - in[i]);
+      const int64_t small = total / 2, large = total - small;
+      pads[static_cast<size_t>(i)] = *auto_pad == "SAME_UPPER" ? small : large;
+      pads[static_cast<size_t>(i) + 2] = *auto_pad == "SAME_UPPER" ? large : small;
+    }
+  } else if (*auto_pad != "NOTSET") {
+    *why = "auto_pad '" + *auto_pad + "'";
+    return false;
+  }
+  for (int i = 0; i < 4; ++i) g->pads[i] = pads[static_cast<size_t>(i)];
+  for (int i = 0; i < 2; ++i) {
+    const int64_t span = in[i] + pads[static_cast<size_t>(i)] + pads[static_cast<size_t>(i) + 2] - ((k[i] - 1) * d[i] + 1);
+    if (s[i] < 1 || d[i] < 1 || span < 0 || span / s[i] + 1 != y[static_cast<size_t>(2 + i)]) {
+      *why = "the convolution's geometry does not give its output shape";
+      return false;
+    }
+  }
+  return true;
+}
+
+// W [K, C, R, S] float32 -> int8 [K, R, S, C] and the scale of each output channel.
+void QuantizeWeights(const Tensor& w, Tensor* q, Tensor* scales) {
+  const int64_t k = w.dim(0), c = w.dim(1), r = w.dim(2), s = w.dim(3);
+  *q = *Tensor::Create(DataType::kInt8, {k, r, s, c});
+  *scales = *Tensor::Create(DataType::kFloat32, {k});
+  const float* src = w.data<float>();
+  int8_t* dst = q->data<int8_t>();
+  for (int64_t o = 0; o < k; ++o) {
+    const float* wo = src + o * c * r * s;
+    float amax = 0;
+    for (int64_t i = 0; i < c * r * s; ++i) amax = std::max(amax, std::fabs(wo[i]));
+    const float scale = amax > 0 ? amax / 127.0f : 1.0f;
+    scales->data<float>()[o] = scale;
+    for (int64_t ci = 0; ci < c; ++ci) {
+      for (int64_t ri = 0; ri < r; ++ri) {
+        for (int64_t si = 0; si < s; ++si) {
+          const float v = std::nearbyint(wo[(ci * r + ri) * s + si] / scale);
+          dst[((o * r + ri) * s + si) * c + ci] = static_cast<int8_t>(std::min(127.0f, std::max(-128.0f, v)));
+        }
+      }
+    }
+  }
+}
+
+float CacheScale(const CalibrationCache& cache, const std::string& name) {
+  const CalibrationCache::Entry* e = cache.Find(name);
+  if (e == nullptr) return 0;
+  const float s = e->scale();
+  return (s > 0 && std::isfinite(s)) ? s : 0;
+}
+
+}  // namespace
+
+bool CanLowerToInt8(const LayerDef& layer, const NetworkDef& network, std::string* why) {
+  std::string unused;
+  std::string& reason = why != nullptr ? *why : unused;
+  if (layer.op != OpType::kConv) {
+    reason = "no INT8 kernel for " + std::string(OpTypeName(layer.op));
+    return false;
+  }
+  if (layer.inputs.size() < 2 || !IsFloatActivation(network, layer.inputs[0])) {
+    reason = "its input is not a float activation";
+    return false;
+  }
+  const TensorDef& x = network.tensors[static_cast<size_t>(layer.inputs[0])];
+  const TensorDef& w = network.tensors[static_cast<size_t>(layer.inputs[1])];
+  const TensorDef& y = network.tensors[static_cast<size_t>(layer.outputs[0])];
+  if (x.shape.size() != 4 || !w.is_constant() || w.dtype != DataType::kFloat32 || w.shape.size() != 4) {
+    reason = "not a 2-D convolution with constant float weights";
+    return false;
+  }
+  StatusOr<int64_t> group = layer.attrs.GetIntOr("group", 1);
+  if (!group.ok() || *group != 1) {
+    reason = "grouped convolution (INT8 needs group 1)";
+    return false;
+  }
+  if (x.shape[1] % 16 != 0) {
+    reason = std::to_string(x.shape[1]) + " input channels (INT8 needs a multiple of 16)";
+    return false;
+  }
+  if (layer.inputs.size() > 2 && layer.inputs[2] >= 0 &&
+      (!network.tensors[static_cast<size_t>(layer.inputs[2])].is_constant() ||
+       network.tensors[static_cast<size_t>(layer.inputs[2])].dtype != DataType::kFloat32)) {
+    reason = "its bias is not a float32 constant";
+    return false;
+  }
+  if (layer.inputs.size() > 3 && layer.inputs[3] >= 0 && !IsFloatActivation(network, layer.inputs[3])) {
+    reason = "its residual is not a float activation";
+    return false;
+  }
+  ConvGeometry g;
+  return ResolveGeometry(layer, x.shape, w.shape, y.shape, &g, &reason);
+}
+
+StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache& cache,
+                               const std::set<std::string>& keep_float, Int8LoweringReport* report) {
+  Int8LoweringReport local;
+  Int8LoweringReport& rep = report != nullptr ? *report : local;
+  rep = Int8LoweringReport();
+  const size_t num_tensors = network.tensors.size();
+  // Step 1.
+  std::vector<bool> int8_layer(network.layers.size(), false);
+  for (size_t i = 0; i < network.layers.size(); ++i) {
+    const LayerDef& l = network.layers[i];
+    if (!IsInt8Candidate(l, network)) continue;
+    std::string why;
+    if (keep_float.count(l.name)) {
+      why = "kept float";
+    } else if (CanLowerToInt8(l, network, &why)) {
+      for (size_t in : {size_t{0}, size_t{3}}) {
+        if (in >= l.inputs.size() || l.inputs[in] < 0) continue;
+        const std::string& name = network.tensors[static_cast<size_t>(l.inputs[in])].name;
+        if (CacheScale(cache, name) == 0) why = "no calibrated scale for input '" + name + "'";
+      }
+      if (why.empty()) int8_layer[i] = true;
+    }
+    if (int8_layer[i]) {
+      rep.int8_layers.push_back(l.name);
+    } else {
+      rep.float_layers[l.name] = why;
+    }
+  }
+  // Step 2: readers of every tensor.
+  std::vector<std::vector<std::pair<size_t, size_t>>> readers(num_tensors);  // (layer, input slot)
+  for (size_t i = 0; i < network.layers.size(); ++i) {
+    for (size_t k = 0; k < network.layers[i].inputs.size(); ++k) {
+      const int32_t t = network.layers[i].inputs[k];
+      if (t >= 0) readers[static_cast<size_t>(t)].push_back({i, k});
+    }
+  }
+  std::vector<bool> is_output(num_tensors, false);
+  for (int32_t t : network.outputs) is_output[static_cast<size_t>(t)] = true;
+  auto stays_int8 = [&](int32_t t) {
+    if (is_output[static_cast<size_t>(t)] || readers[static_cast<size_t>(t)].empty()) return false;
+    if (CacheScale(cache, network.tensors[static_cast<size_t>(t)].name) == 0) return false;
+    for (const auto& [layer, slot] : readers[static_cast<size_t>(t)]) {
+      if (!int8_layer[layer] || (slot != 0 && slot != 3)) return false;
+    }
+    return true;
+  };
+
+  NetworkDef net = network;
+  net.layers.clear();
+  std::map<int32_t, int32_t> as_int8;  // float tensor -> its int8 NHWC tensor
+  auto int8_input = [&](int32_t t) -> int32_t {
+    auto it = as_int8.find(t);
+    if (it != as_int8.end()) return it->second;
+    // Step 3.
+    const TensorDef src = network.tensors[static_cast<size_t>(t)];
+    const Shape nhwc{src.shape[0], src.shape[2], src.shape[3], src.shape[1]};
+    const int32_t transposed = AddTensor(net, src.name + "_nhwc", DataType::kFloat32, nhwc);
+    const int32_t scale = AddTensor(net, src.name + "_int8_scale", DataType::kFloat32, {},
+                                    Tensor::Scalar<float>(CacheScale(cache, src.name)));
+    const int32_t zero = AddTensor(net, src.name + "_int8_zero_point", DataType::kInt8, {}, Tensor::Scalar<int8_t>(0));
+    const int32_t q = AddTensor(net, src.name + "_int8_nhwc", DataType::kInt8, nhwc);
+    LayerDef tr;
+    tr.name = src.name + "/ToNHWC";
+    tr.op = OpType::kTranspose;
+    tr.opset = 13;
+    tr.attrs.Set("perm", std::vector<int64_t>{0, 2, 3, 1});
+    tr.inputs = {t};
+    tr.outputs = {transposed};
+    LayerDef ql;
+    ql.name = src.name + "/QuantizeLinear";
+    ql.op = OpType::kQuantizeLinear;
+    ql.opset = 13;
+    ql.inputs = {transposed, scale, zero};
+    ql.outputs = {q};
+    net.layers.push_back(std::move(tr));
+    net.layers.push_back(std::move(ql));
+    ++rep.conversions;
+    as_int8[t] = q;
+    return q;
+  };
+  for (size_t i = 0; i < network.layers.size(); ++i) {
+    const LayerDef& l = network.layers[i];
+    if (!int8_layer[i]) {
+      net.layers.push_back(l);
+      continue;
+    }
+    const TensorDef& x = network.tensors[static_cast<size_t>(l.inputs[0])];
+    const TensorDef& w = network.tensors[static_cast<size_t>(l.inputs[1])];
+    const TensorDef& y = network.tensors[static_cast<size_t>(l.outputs[0])];
+    ConvGeometry g;
+    std::string why;
+    if (!ResolveGeometry(l, x.shape, w.shape, y.shape, &g, &why)) return Internal("INT8 lowering of " + l.name + ": " + why);
+    LayerDef q;
+    q.name = l.name;
+    q.op = OpType::kInt8Conv;
+    q.opset = l.opset;
+    q.attrs.Set("strides", std::vector<int64_t>{g.stride_h, g.stride_w});
+    q.attrs.Set("dilations", std::vector<int64_t>{g.dil_h, g.dil_w});
+    q.attrs.Set("pads", std::vector<int64_t>{g.pads[0], g.pads[1], g.pads[2], g.pads[3]});
+    q.attrs.Set("x_scale", CacheScale(cache, x.name));
+    for (const char* a : {kActivationAttr, kActivationAlphaAttr, kActivationBetaAttr}) {
+      auto it = l.attrs.all().find(a);
+      if (it != l.attrs.all().end()) q.attrs.Set(a, it->second);
+    }
+    Tensor wq, ws;
+    QuantizeWeights(w.value, &wq, &ws);
+    const Shape wq_shape = wq.shape(), ws_shape = ws.shape();
+    const int32_t wq_id = AddTensor(net, w.name + "_int8_krsc", DataType::kInt8, wq_shape, std::move(wq));
+    const int32_t ws_id = AddTensor(net, w.name + "_int8_scales", DataType::kFloat32, ws_shape, std::move(ws));
+    // The bias gets its own tensor: the engine keeps an INT8 layer's bias float32 on FP16 devices,
+    // which must not change the dtype of a constant another layer shares.
+    int32_t bias = -1;
+    if (l.inputs.size() > 2 && l.inputs[2] >= 0) {
+      const TensorDef& b = network.tensors[static_cast<size_t>(l.inputs[2])];
+      const TensorDef copy = b;
+      bias = AddTensor(net, copy.name + "_int8_bias", copy.dtype, copy.shape, copy.value);
+    }
+    // X: the producer's int8 output (it stays INT8 when every reader is INT8) or a conversion.
+    q.inputs = {as_int8.count(l.inputs[0]) ? as_int8[l.inputs[0]] : int8_input(l.inputs[0]), wq_id, bias, ws_id};
+    if (l.inputs.size() > 3 && l.inputs[3] >= 0) {
+      const int32_t z = l.inputs[3];
+      q.attrs.Set("z_scale", CacheScale(cache, network.tensors[static_cast<size_t>(z)].name));
+      q.inputs.push_back(as_int8.count(z) ? as_int8[z] : int8_input(z));
+    }
+    if (stays_int8(l.outputs[0])) {
+      const Shape nhwc{y.shape[0], y.shape[2], y.shape[3], y.shape[1]};
+      const int32_t out = AddTensor(net, y.name + "_int8_nhwc", DataType::kInt8, nhwc);
+      q.attrs.Set("y_scale", CacheScale(cache, y.name));
+      q.outputs = {out};
+      as_int8[l.outputs[0]] = out;
+      ++rep.int8_tensors;
+    } else {
+      q.outputs = l.outputs;
+    }
+    net.layers.push_back(std::move(q));
+  }
+  return net;
+}
+
+}  // namespace edgert
