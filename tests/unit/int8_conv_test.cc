@@ -7,6 +7,7 @@
 //   - an INT8 plan round trip (serialize, load, run).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <random>
 
@@ -380,6 +381,37 @@ TEST(LowerInt8, Int8FlowsBetweenInt8LayersAndMatchesTheSimulation) {
   std::vector<Tensor> again = RunNet(plan->network(), eval);
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(RelativeL2(again, int8), 0.0);
+}
+
+TEST(LowerInt8, KeepsTheBatchProfile) {
+  NetworkDef net = ResidualChain(41);
+  net.profile.min = 1;  // the network is built at the profile's max, batch 2
+  net.profile.opt = 1;
+  net.profile.max = 2;
+  for (size_t i = 0; i < net.tensors.size(); ++i) {
+    if (!net.tensors[i].is_constant()) net.profile.batch_tensors.push_back(static_cast<int32_t>(i));
+  }
+  ASSERT_TRUE(ValidateBatchProfile(net).ok());
+  CalibrationCache cache = CalibrationCache::ForCalibrator(CalibratorKind::kMinMax);
+  for (const char* t : {"x", "a", "b", "c"}) cache.SetAmax(t, 2.f);
+  auto lowered = LowerInt8(net, cache, {});
+  ASSERT_TRUE(lowered.ok()) << lowered.status().message();
+  Status valid = ValidateBatchProfile(*lowered);
+  ASSERT_TRUE(valid.ok()) << valid.message();
+  // Every activation (the NHWC and int8 ones included) follows the batch.
+  for (size_t i = 0; i < lowered->tensors.size(); ++i) {
+    if (lowered->tensors[i].is_constant()) continue;
+    EXPECT_TRUE(std::count(lowered->profile.batch_tensors.begin(), lowered->profile.batch_tensors.end(),
+                           static_cast<int32_t>(i)) == 1)
+        << lowered->tensors[i].name;
+  }
+  auto at1 = SpecializeBatch(*lowered, 1);
+  ASSERT_TRUE(at1.ok()) << at1.status().message();
+  std::mt19937 rng(42);
+  Tensor x = Tensor::FromVector<float>(RandomFloats(16 * 64, rng, -1.f, 1.f), {1, 16, 8, 8});
+  std::vector<Tensor> out = RunNet(*at1, {x});
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].shape(), (Shape{1, 32, 8, 8}));
 }
 
 TEST(LowerInt8, LayersThatCannotBeInt8StayFloatWithTheReason) {

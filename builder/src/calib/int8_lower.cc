@@ -9,12 +9,15 @@
 //   3. A float tensor read by INT8 layers gets one Transpose (NCHW -> NHWC) + QuantizeLinear (its
 //      scale, zero point 0), placed just before its first INT8 reader and shared by later ones.
 //   4. Weights become int8 KRSC with per-output-channel symmetric scales (amax / 127, as the
-//      accuracy gate's FakeQuantizePerChannel), the bias stays float32.
+//      accuracy gate's FakeQuantizePerChannel), the bias stays float32 (in a tensor of its own).
+//   5. Tensors nothing refers to any more (float weights, float outputs that became int8) are
+//      dropped; a batch profile's tensors follow (new activations carry their source's batch).
 // The rounding of every quantization is QuantizeLinear's, so the lowered network computes what the
 // gate's simulated network computes up to the order of float additions.
 #include <algorithm>
 #include <cmath>
 #include <map>
+#include <set>
 
 #include "edgert/calibration.h"
 #include "edgert/fused_activation.h"
@@ -122,6 +125,50 @@ float CacheScale(const CalibrationCache& cache, const std::string& name) {
   return (s > 0 && std::isfinite(s)) ? s : 0;
 }
 
+// Drops the tensors no layer, input or output refers to any more (the float weights of lowered
+// layers, their float outputs) and renumbers the rest, the batch profile's lists included.
+void DropUnusedTensors(NetworkDef& net) {
+  std::vector<bool> used(net.tensors.size(), false);
+  for (const LayerDef& l : net.layers) {
+    for (int32_t t : l.inputs) {
+      if (t >= 0) used[static_cast<size_t>(t)] = true;
+    }
+    for (int32_t t : l.outputs) used[static_cast<size_t>(t)] = true;
+  }
+  for (int32_t t : net.inputs) used[static_cast<size_t>(t)] = true;
+  for (int32_t t : net.outputs) used[static_cast<size_t>(t)] = true;
+  std::vector<int32_t> index(net.tensors.size(), -1);
+  std::vector<TensorDef> kept;
+  for (size_t i = 0; i < net.tensors.size(); ++i) {
+    if (!used[i]) continue;
+    index[i] = static_cast<int32_t>(kept.size());
+    kept.push_back(std::move(net.tensors[i]));
+  }
+  net.tensors = std::move(kept);
+  auto remap = [&](int32_t& t) {
+    if (t >= 0) t = index[static_cast<size_t>(t)];
+  };
+  for (LayerDef& l : net.layers) {
+    for (int32_t& t : l.inputs) remap(t);
+    for (int32_t& t : l.outputs) remap(t);
+  }
+  for (int32_t& t : net.inputs) remap(t);
+  for (int32_t& t : net.outputs) remap(t);
+  std::vector<int32_t> batch_tensors;
+  for (int32_t t : net.profile.batch_tensors) {
+    if (index[static_cast<size_t>(t)] >= 0) batch_tensors.push_back(index[static_cast<size_t>(t)]);
+  }
+  std::sort(batch_tensors.begin(), batch_tensors.end());
+  net.profile.batch_tensors = std::move(batch_tensors);
+  std::vector<BatchValue> values;
+  for (BatchValue v : net.profile.batch_values) {
+    if (index[static_cast<size_t>(v.tensor)] < 0) continue;
+    v.tensor = index[static_cast<size_t>(v.tensor)];
+    values.push_back(v);
+  }
+  net.profile.batch_values = std::move(values);
+}
+
 }  // namespace
 
 bool CanLowerToInt8(const LayerDef& layer, const NetworkDef& network, std::string* why) {
@@ -214,6 +261,11 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
 
   NetworkDef net = network;
   net.layers.clear();
+  // A new activation tensor (NHWC copy, int8 version) carries the batch where its source does.
+  const std::set<int32_t> batch_sources(network.profile.batch_tensors.begin(), network.profile.batch_tensors.end());
+  auto follows_batch = [&](int32_t source, int32_t added) {
+    if (batch_sources.count(source)) net.profile.batch_tensors.push_back(added);
+  };
   std::map<int32_t, int32_t> as_int8;  // float tensor -> its int8 NHWC tensor
   auto int8_input = [&](int32_t t) -> int32_t {
     auto it = as_int8.find(t);
@@ -239,6 +291,8 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
     ql.opset = 13;
     ql.inputs = {transposed, scale, zero};
     ql.outputs = {q};
+    follows_batch(t, transposed);
+    follows_batch(t, q);
     net.layers.push_back(std::move(tr));
     net.layers.push_back(std::move(ql));
     ++rep.conversions;
@@ -292,6 +346,7 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
     if (stays_int8(l.outputs[0])) {
       const Shape nhwc{y.shape[0], y.shape[2], y.shape[3], y.shape[1]};
       const int32_t out = AddTensor(net, y.name + "_int8_nhwc", DataType::kInt8, nhwc);
+      follows_batch(l.outputs[0], out);
       q.attrs.Set("y_scale", CacheScale(cache, y.name));
       q.outputs = {out};
       as_int8[l.outputs[0]] = out;
@@ -301,6 +356,7 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
     }
     net.layers.push_back(std::move(q));
   }
+  DropUnusedTensors(net);
   return net;
 }
 
