@@ -67,11 +67,6 @@ std::string DefaultCachePath(const std::string& plan_or_model);
 // The calibration data of --calib DIR: tensor files, or pictures preprocessed per --model-config
 // (calib_images.cc).
 StatusOr<std::unique_ptr<CalibrationData>> OpenCliCalibrationData(const Int8Options& o, const NetworkDef& network);
-// What RunInt8Steps decided: the scales and the candidate layers the gate kept float.
-struct Int8Decision {
-  CalibrationCache cache;
-  std::set<std::string> float_layers;
-};
 // Calibrates (or reuses the cache), writes cache + key and runs the accuracy gate, printing each step.
 StatusOr<Int8Decision> RunInt8Steps(const NetworkDef& network, const Int8Options& o, const std::string& cache_path);
 

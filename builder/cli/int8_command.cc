@@ -1,15 +1,7 @@
 // INT8 on the CLI: `edgert calibrate` and the --int8 part of `edgert build`.
 //
-// RunInt8Steps (both commands):
-//   1. open the calibration data (--calib DIR: tensor files, or pictures with --model-config) for the FP32 network and
-//   split its batches: the last
-//      fifth (at least one, when there are two or more) is held out for the accuracy gate; the
-//      calibrator uses the others, at most --calib-batches of them;
-//   2. the cache (--calib-cache FILE, else beside the plan): reused when its sidecar key matches the
-//      network, calibrator and data; a cache without a key file is a user's (e.g. from TensorRT) and
-//      is used as given when named with --calib-cache; otherwise calibrate and write cache + key;
-//   3. the accuracy gate on the held-out batches (skipped without data), printing per layer whether
-//      it stays INT8 or falls back to float and why.
+// RunInt8Steps (both commands): opens the calibration data (--calib DIR: tensor files, or pictures
+// with --model-config) and runs DecideInt8 (calibration.h), printing its lines.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -91,91 +83,17 @@ std::string DefaultCachePath(const std::string& plan_or_model) {
 }
 
 StatusOr<Int8Decision> RunInt8Steps(const NetworkDef& network, const Int8Options& o, const std::string& cache_path) {
-  // Step 1.
   std::unique_ptr<CalibrationData> data;
-  std::vector<int> calib, eval;
   if (!o.calib_dir.empty()) {
     EDGERT_ASSIGN_OR_RETURN(data, OpenCliCalibrationData(o, network));
-    const int total = data->NumBatches();
-    const int held_out = total >= 2 ? std::max(1, total / 5) : 0;
-    int n_calib = total - held_out;
-    if (o.calib_batches > 0) n_calib = std::min(n_calib, o.calib_batches);
-    for (int b = 0; b < n_calib; ++b) calib.push_back(b);
-    for (int b = total - held_out; b < total; ++b) eval.push_back(b);
-    std::printf("calibration data: %s; %d batches calibrate, %d held out for the accuracy gate\n",
-                data->Describe().c_str(), n_calib, held_out);
-    if (eval.empty()) {
-      eval = calib;
-      std::printf("  (one batch only: the gate reuses the calibration batch, so its error is optimistic)\n");
-    }
   }
-  // Step 2.
-  const std::string network_hash = NetworkHash(network);
-  CalibrationCache cache;
-  bool have_cache = false;
-  if (data) {
-    const std::string key = CalibrationKey(network_hash, o.calibrator, o.percentile,
-                                           data->DataHash() + " batches " + std::to_string(calib.size()));
-    std::string why;
-    if (FileExists(cache_path) && CacheKeyMatches(cache_path, key, &why)) {
-      EDGERT_ASSIGN_OR_RETURN(cache, ReadCalibrationCache(cache_path));
-      have_cache = true;
-      std::printf("calibration cache: hit %s\n", cache_path.c_str());
-    } else if (FileExists(cache_path) && !FileExists(CacheKeyPath(cache_path)) && !o.cache_path.empty()) {
-      EDGERT_ASSIGN_OR_RETURN(cache, ReadCalibrationCache(cache_path));
-      have_cache = true;
-      std::printf(
-          "calibration cache: using %s as given (%s; no key file, so edgert cannot tell whether it "
-          "fits this network: delete it to recalibrate)\n",
-          cache_path.c_str(), cache.header.c_str());
-    } else {
-      if (FileExists(cache_path)) std::printf("calibration cache: recalibrating, %s\n", why.c_str());
-      CalibrationOptions copt;
-      copt.calibrator = o.calibrator;
-      copt.percentile = o.percentile;
-      EDGERT_ASSIGN_OR_RETURN(std::vector<TensorRange> ranges, Calibrate(network, *data, calib, copt));
-      cache = CalibrationCache::ForCalibrator(o.calibrator);
-      for (const TensorRange& r : ranges) cache.SetAmax(r.name, r.amax);
-      EDGERT_RETURN_IF_ERROR(WriteCalibrationCache(cache_path, cache));
-      EDGERT_RETURN_IF_ERROR(WriteCacheKey(cache_path, key));
-      std::printf("calibration cache: wrote %s (%s, %zu tensors) and %s\n", cache_path.c_str(), cache.header.c_str(),
-                  cache.entries.size(), CacheKeyPath(cache_path).c_str());
-      have_cache = true;
-    }
-  } else {
-    if (!FileExists(cache_path)) {
-      return InvalidArgument("--int8 needs calibration data (--calib DIR) or an existing calibration cache; " +
-                                 cache_path + " does not exist",
-                             cache_path);
-    }
-    EDGERT_ASSIGN_OR_RETURN(cache, ReadCalibrationCache(cache_path));
-    have_cache = true;
-    std::printf("calibration cache: using %s as given (%s); no --calib data, so no accuracy gate\n", cache_path.c_str(),
-                cache.header.c_str());
-  }
-  Int8Decision decision;
-  decision.cache = cache;
-  if (!have_cache || !data) return decision;
-  // Step 3.
-  GateOptions gopt;
-  gopt.error_budget = o.error_budget;
-  EDGERT_ASSIGN_OR_RETURN(GateReport report, RunAccuracyGate(network, cache, *data, eval, gopt));
-  int n_int8 = 0;
-  for (const GateLayer& l : report.layers) n_int8 += l.int8 ? 1 : 0;
-  std::printf(
-      "int8 accuracy gate (%d held-out batches, budget %.4g relative L2): all INT8 %.4g, final %.4g, "
-      "%d of %zu layers INT8\n",
-      report.eval_batches, report.budget, report.error_all_int8, report.error_final, n_int8, report.layers.size());
-  for (const GateLayer& l : report.layers) {
-    std::printf("  %-5s %-7s %-40s error alone %s%s%s\n", l.int8 ? "int8" : "float", l.op.c_str(), l.name.c_str(),
-                l.error_alone < 0 ? "-" : std::to_string(l.error_alone).c_str(),
-                l.int8 ? "" : "  fell back: ", l.reason.c_str());
-  }
-  if (!report.within_budget) {
-    std::printf("  the error stays above the budget with every layer in float: the error is elsewhere\n");
-  }
-  decision.float_layers = report.float_layers;
-  return decision;
+  Int8Settings settings;
+  settings.calibrator = o.calibrator;
+  settings.percentile = o.percentile;
+  settings.calib_batches = o.calib_batches;
+  settings.error_budget = o.error_budget;
+  return DecideInt8(network, data.get(), settings, cache_path, !o.cache_path.empty(),
+                    [](const std::string& line) { std::printf("%s\n", line.c_str()); });
 }
 
 int RunCalibrateCommand(const std::vector<std::string>& args) {

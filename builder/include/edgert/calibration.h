@@ -257,4 +257,32 @@ double RelativeL2(const std::vector<Tensor>& outputs, const std::vector<Tensor>&
 StatusOr<GateReport> RunAccuracyGate(const NetworkDef& network, const CalibrationCache& cache, CalibrationData& data,
                                      const std::vector<int>& eval_batches, const GateOptions& options);
 
+// ---- The INT8 build steps ------------------------------------------------------------------------
+
+struct Int8Settings {
+  CalibratorKind calibrator = CalibratorKind::kEntropy;
+  double percentile = kDefaultPercentile;
+  int calib_batches = 0;  // 0: every batch but the held-out ones
+  double error_budget = kDefaultInt8ErrorBudget;
+};
+
+// One line of progress ("calibration cache: hit model.calib", the gate's per-layer lines).
+using Int8Log = std::function<void(const std::string&)>;
+
+// What DecideInt8 decided: the scales and the candidate layers the gate kept float.
+struct Int8Decision {
+  CalibrationCache cache;
+  std::set<std::string> float_layers;
+  bool gate_ran = false;
+  GateReport gate;
+};
+
+// The INT8 steps of `edgert build --int8` / `edgert calibrate` and of INT8 plan-cache builds (see
+// int8_decide.cc): split `data`'s batches (the last fifth is held out for the gate); reuse the cache
+// at `cache_path` when its key matches (a keyless cache only when `cache_named_by_user`), else
+// calibrate and write cache + key there ("" = keep the scales in memory only); run the gate. With
+// `data` null the cache at `cache_path` must exist and is used as given, without a gate.
+StatusOr<Int8Decision> DecideInt8(const NetworkDef& network, CalibrationData* data, const Int8Settings& settings,
+                                  const std::string& cache_path, bool cache_named_by_user, const Int8Log& log);
+
 }  // namespace edgert
