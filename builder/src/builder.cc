@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <memory>
 
 #include "ir/infer.h"
 #include "onnx/onnx_importer.h"
@@ -156,6 +157,15 @@ StatusOr<NetworkDef> BuildProfileNetwork(const std::string& onnx_path, const Bui
 
 }  // namespace
 
+std::vector<std::string> Int8BuildLines(const BuildReport& report) {
+  if (!report.int8_built) return {};
+  std::vector<std::string> lines = report.int8_log;
+  lines.push_back("int8: " + std::to_string(report.int8.int8_layers.size()) + " convolutions INT8, " +
+                  std::to_string(report.int8.float_layers.size()) + " candidate layers float, " +
+                  std::to_string(report.int8.int8_tensors) + " tensors flow as int8");
+  return lines;
+}
+
 bool SupportReport::AllSupported() const {
   for (const SupportEntry& e : nodes) {
     if (!e.status.ok()) return false;
@@ -164,12 +174,34 @@ bool SupportReport::AllSupported() const {
 }
 
 StatusOr<NetworkDef> BuildNetwork(const std::string& onnx_path, const BuildOptions& options, BuildReport* report) {
-  if (HasProfile(options)) return BuildProfileNetwork(onnx_path, options, report);
-  EDGERT_ASSIGN_OR_RETURN(Graph graph, ImportOnnxFile(onnx_path));
-  const int model_nodes = static_cast<int>(graph.nodes.size());
-  Status s = InferGraph(graph, ToInferOptions(options));
-  if (!s.ok()) return s.WithContext(onnx_path);
-  return OptimizeAndLower(graph, onnx_path, options.optimize, model_nodes, report);
+  BuildOptions float_options = options;
+  float_options.int8 = BuildOptions::Int8();
+  StatusOr<NetworkDef> net = [&]() -> StatusOr<NetworkDef> {
+    if (HasProfile(options)) return BuildProfileNetwork(onnx_path, float_options, report);
+    EDGERT_ASSIGN_OR_RETURN(Graph graph, ImportOnnxFile(onnx_path));
+    const int model_nodes = static_cast<int>(graph.nodes.size());
+    Status s = InferGraph(graph, ToInferOptions(options));
+    if (!s.ok()) return s.WithContext(onnx_path);
+    return OptimizeAndLower(graph, onnx_path, options.optimize, model_nodes, report);
+  }();
+  if (!net.ok() || !options.int8.enabled) return net;
+  // INT8: calibrate (or reuse the cache) and gate on the float network, then lower.
+  BuildReport local;
+  BuildReport& r = report ? *report : local;
+  const BuildOptions::Int8& o = options.int8;
+  std::unique_ptr<CalibrationData> data;
+  if (!o.calib_dir.empty()) {
+    StatusOr<std::unique_ptr<CalibrationData>> opened = OpenCalibrationData(o.calib_dir, *net);
+    if (!opened.ok()) return opened.status().WithContext(onnx_path);
+    data = std::move(*opened);
+  }
+  StatusOr<Int8Decision> decision = DecideInt8(*net, data.get(), o.settings, o.cache_path, data == nullptr,
+                                               [&r](const std::string& line) { r.int8_log.push_back(line); });
+  if (!decision.ok()) return decision.status().WithContext(onnx_path);
+  StatusOr<NetworkDef> lowered = LowerInt8(*net, decision->cache, decision->float_layers, &r.int8);
+  if (!lowered.ok()) return lowered.status().WithContext(onnx_path);
+  r.int8_built = true;
+  return lowered;
 }
 
 StatusOr<SupportReport> CheckModel(const std::string& onnx_path, const BuildOptions& options) {

@@ -92,12 +92,7 @@ StatusOr<Precision> ResolvePrecision(const std::string& text, const std::string&
     }
     return Precision::kFp16;
   }
-  if (text == "int8") {
-    return Unsupported(
-        "precision int8: INT8 plans are not built yet (calibration data can be captured; use fp16 "
-        "or best meanwhile)",
-        "precision");
-  }
+  if (text == "int8") return backend == "cuda" ? Precision::kFp16 : Precision::kFp32;  // float layers
   return InvalidArgument("precision '" + text + "' is not fp32, fp16, int8 or best", "precision");
 }
 
@@ -344,6 +339,22 @@ StatusOr<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) 
     BuildOptions build;
     build.shapes = options.shapes;
     build.precision = info.precision;
+    if (options.precision == "int8") {
+      if (options.int8_calib_dir.empty() && options.int8_cache.empty()) {
+        return InvalidArgument(
+            "precision int8 needs calibration data (calibration tensors, e.g. the element's captured frames) or a "
+            "calibration cache",
+            "precision");
+      }
+      build.int8.enabled = true;
+      build.int8.calib_dir = options.int8_calib_dir;
+      build.int8.cache_path = options.int8_cache;
+      build.int8.settings = options.int8_settings;
+      if (!options.int8_calib_dir.empty()) {
+        EDGERT_ASSIGN_OR_RETURN(build.int8.data_key, CalibrationDirKey(options.int8_calib_dir));
+      }
+      info.int8 = true;
+    }
     auto finalize = [&](NetworkDef net) -> StatusOr<NetworkDef> {
       if (backend != "cuda") return net;
 #ifdef EDGERT_HAVE_CUDA
@@ -381,8 +392,12 @@ StatusOr<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) 
       info.build_seconds = cached->build_seconds;
     } else {
       const auto build_start = std::chrono::steady_clock::now();
-      StatusOr<NetworkDef> built = BuildNetwork(options.model, build);
+      BuildReport report;
+      StatusOr<NetworkDef> built = BuildNetwork(options.model, build, &report);
       if (!built.ok()) return built.status();
+      if (options.logger) {
+        for (const std::string& line : Int8BuildLines(report)) options.logger(line);
+      }
       StatusOr<NetworkDef> finalized = finalize(std::move(*built));
       if (!finalized.ok()) return finalized.status().WithContext(options.model);
       network = std::move(*finalized);
@@ -395,11 +410,11 @@ StatusOr<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) 
   if (backend == "cuda") {
 #ifdef EDGERT_HAVE_CUDA
     StatusOr<DeviceKey> key = CudaDeviceKey(options.device_id);
-    info.backend_line = std::string("cuda ") + PrecisionName(info.precision) + " on " +
+    info.backend_line = std::string("cuda ") + (info.int8 ? "int8+" : "") + PrecisionName(info.precision) + " on " +
                         (key.ok() ? key->ToString() : std::string("device ") + std::to_string(options.device_id));
 #endif
   } else {
-    info.backend_line = "cpu (reference engine)";
+    info.backend_line = info.int8 ? "cpu (reference engine, int8)" : "cpu (reference engine)";
   }
   StatusOr<std::unique_ptr<Session>> session = MakeSession(backend, info, plan_path, &network, options, info.precision);
   if (!session.ok()) return session.status().WithContext(options.plan.empty() ? options.model : options.plan);

@@ -5,9 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
+#include "edgert/calibration.h"
 #include "edgert/cpu_engine.h"
 #include "edgert/plan_cache.h"
+#include "onnx/tensor_file.h"
 #include "onnx_test_util.h"
 
 namespace edgert {
@@ -109,6 +113,86 @@ TEST(Session, ModelThroughTheCacheThenAHit) {
   for (size_t i = 0; i < want.size(); ++i) EXPECT_NEAR((*from_plan)->Output(0).data<float>()[i], want[i], 1e-5);
 }
 
+// x [1, 16, 8, 8] -> Conv 3x3 (16 -> 16, pad 1) -> Relu -> Conv 1x1 (16 -> 4) -> y: both
+// convolutions can be INT8.
+std::string WriteConvModel(const TempDir& dir) {
+  onnx::ModelProto m = NewModel();
+  AddInput(m, "x", onnx::TensorProto::FLOAT, {1, 16, 8, 8});
+  AddOutput(m, "y", onnx::TensorProto::FLOAT, {1, 4, 8, 8});
+  std::vector<float> w1(16 * 16 * 9), w2(4 * 16);
+  for (size_t i = 0; i < w1.size(); ++i) w1[i] = std::sin(static_cast<float>(i)) * 0.1f;
+  for (size_t i = 0; i < w2.size(); ++i) w2[i] = std::cos(static_cast<float>(i)) * 0.3f;
+  AddFloatInitializer(m, "w1", {16, 16, 3, 3}, w1);
+  AddFloatInitializer(m, "w2", {4, 16, 1, 1}, w2);
+  onnx::NodeProto* c1 = AddNode(m, "Conv", {"x", "w1"}, {"c1"}, "conv1");
+  onnx::AttributeProto* pads = c1->add_attribute();
+  pads->set_name("pads");
+  pads->set_type(onnx::AttributeProto::INTS);
+  for (int i = 0; i < 4; ++i) pads->add_ints(1);
+  AddNode(m, "Relu", {"c1"}, {"r1"}, "relu1");
+  AddNode(m, "Conv", {"r1", "w2"}, {"y"}, "conv2");
+  return SaveModel(m, dir.File("conv.onnx"));
+}
+
+std::vector<float> Frame(int seed) {
+  std::vector<float> v(16 * 64);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = std::sin(static_cast<float>(i * 7 + seed * 13)) * 2.f;
+  return v;
+}
+
+TEST(Session, Int8PlanFromCapturedFrames) {
+  TempDir dir;
+  const std::string model = WriteConvModel(dir);
+  ASSERT_EQ(std::system(("mkdir -p '" + dir.File("frames") + "'").c_str()), 0);
+  for (int i = 0; i < 6; ++i) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "/%06d.npy", i);
+    ASSERT_TRUE(WriteNpy(dir.File("frames") + name, Tensor::FromVector<float>(Frame(i), {1, 16, 8, 8})).ok());
+  }
+  SessionOptions o;
+  o.model = model;
+  o.device = "cpu";
+  o.cache_dir = dir.File("cache");
+  o.precision = "int8";
+  o.int8_calib_dir = dir.File("frames");
+  o.int8_cache = dir.File("conv.calib");
+  std::vector<std::string> log;
+  o.logger = [&log](const std::string& line) { log.push_back(line); };
+  StatusOr<std::unique_ptr<Session>> s = Session::Open(o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  EXPECT_EQ((*s)->info().cache_outcome, "built");
+  EXPECT_TRUE((*s)->info().int8);
+  EXPECT_EQ((*s)->info().backend_line, "cpu (reference engine, int8)");
+  std::string all;
+  for (const std::string& line : log) all += line + "\n";
+  EXPECT_TRUE(Contains(all, "calibration cache: wrote " + dir.File("conv.calib"))) << all;
+  EXPECT_TRUE(Contains(all, "int8: 2 convolutions INT8, 0 candidate layers float, 1 tensors flow as int8")) << all;
+  // The INT8 session is close to the FP32 one.
+  SessionOptions f = o;
+  f.precision = "fp32";
+  f.logger = nullptr;
+  StatusOr<std::unique_ptr<Session>> fp32 = Session::Open(f);
+  ASSERT_TRUE(fp32.ok()) << fp32.status().ToString();
+  const std::vector<float> x = Frame(100);
+  ASSERT_TRUE((*s)->CopyInputFromHost(0, x.data(), x.size() * sizeof(float)).ok());
+  ASSERT_TRUE((*fp32)->CopyInputFromHost(0, x.data(), x.size() * sizeof(float)).ok());
+  ASSERT_TRUE((*s)->Run().ok());
+  ASSERT_TRUE((*fp32)->Run().ok());
+  const double err = RelativeL2({(*s)->Output(0)}, {(*fp32)->Output(0)});
+  EXPECT_GT(err, 0.0);
+  EXPECT_LT(err, 0.05);
+  // Same frames: a hit (and the calibration cache is not touched); another frame: a new plan.
+  log.clear();
+  StatusOr<std::unique_ptr<Session>> again = Session::Open(o);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ((*again)->info().cache_outcome, "hit");
+  ASSERT_TRUE(WriteNpy(dir.File("frames") + "/000006.npy", Tensor::FromVector<float>(Frame(6), {1, 16, 8, 8})).ok());
+  StatusOr<std::unique_ptr<Session>> more = Session::Open(o);
+  ASSERT_TRUE(more.ok()) << more.status().ToString();
+  EXPECT_EQ((*more)->info().cache_outcome, "built");
+  EXPECT_NE((*more)->info().plan_path, (*s)->info().plan_path);
+}
+
 TEST(Session, InMemoryBuildStoresNothing) {
   TempDir dir;
   SessionOptions o;
@@ -185,8 +269,10 @@ TEST(Session, ErrorsNameTheCause) {
   s = Session::Open(o);
   EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(Contains(s.status().ToString(), "fp16"));
-  o.precision = "int8";
-  EXPECT_EQ(Session::Open(o).status().code(), StatusCode::kUnsupported);
+  o.precision = "int8";  // without calibration data or a cache
+  s = Session::Open(o);
+  EXPECT_EQ(s.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(Contains(s.status().ToString(), "calibration")) << s.status().ToString();
   o.precision = "fp64";
   EXPECT_EQ(Session::Open(o).status().code(), StatusCode::kInvalidArgument);
   o.precision = "best";

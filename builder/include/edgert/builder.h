@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "edgert/calibration.h"
 #include "edgert/network.h"
 #include "edgert/precision.h"
 #include "edgert/status.h"
@@ -37,6 +38,18 @@ struct BuildOptions {
   // How the engine runs float layers (recorded in the plan; part of the cache key). The network is
   // the same for every precision: the CUDA engine stores float tensors as float16 for kFp16.
   Precision precision = Precision::kFp32;
+  // INT8 (calibration.h): after the optimizer, calibrate on the tensor files of int8.calib_dir (or
+  // reuse the cache at int8.cache_path), run the accuracy gate and lower the layers it keeps INT8
+  // to INT8 convolutions (LowerInt8). Float layers run at `precision`.
+  struct Int8 {
+    bool enabled = false;
+    std::string calib_dir;   // .npy/.pb tensors (OpenCalibrationData); "" = the cache as given
+    std::string cache_path;  // the calibration cache to reuse or write ("" = scales kept in memory)
+    Int8Settings settings;
+    // What identifies the data in the plan-cache key (CalibrationDirKey(calib_dir)); the caller
+    // sets it, so the key changes when the captured frames do.
+    std::string data_key;
+  } int8;
 };
 
 // What a build did to the model: node and layer counts and rewrites per optimization pass.
@@ -49,7 +62,16 @@ struct BuildReport {
   int layers_unoptimized = 0;  // layers without the passes (after inference's constant folding)
   int layers = 0;              // layers of the built network
   std::vector<Pass> passes;    // in pipeline order; empty when not optimized
+  // INT8 builds (BuildOptions::int8): DecideInt8's lines (data, cache, the gate's per-layer
+  // decisions) and what LowerInt8 made INT8.
+  bool int8_built = false;
+  std::vector<std::string> int8_log;
+  Int8LoweringReport int8;
 };
+
+// An INT8 build's lines for a log: DecideInt8's (data, cache, the gate's decisions), then
+// "int8: N convolutions INT8, M candidate layers float, T tensors flow as int8". Empty otherwise.
+std::vector<std::string> Int8BuildLines(const BuildReport& report);
 
 // Imports, infers and lowers `onnx_path`. Errors name the file and the node, tensor or input.
 // `report`, when given, receives the counts of the build.

@@ -149,6 +149,10 @@ using ImageLoader = std::function<StatusOr<Tensor>(const std::string& path)>;
 StatusOr<std::unique_ptr<CalibrationData>> OpenImageCalibrationData(const std::string& dir, const NetworkDef& network,
                                                                     ImageLoader loader,
                                                                     const std::string& preprocess_key);
+// The data hash OpenCalibrationData gives the tensor files of `dir` (SHA-256 over their names and
+// bytes, in name order), without a network: what an INT8 plan-cache key records of its data.
+StatusOr<std::string> CalibrationDirKey(const std::string& dir);
+
 // True when `dir` holds at least one picture OpenImageCalibrationData would read.
 bool DirHasImages(const std::string& dir);
 

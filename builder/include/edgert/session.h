@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "edgert/calibration.h"
 #include "edgert/engine.h"
 #include "edgert/plan.h"
 #include "edgert/precision.h"
@@ -58,9 +59,14 @@ struct SessionOptions {
   std::string plan;   // a plan file (validated for this device and version); one of the two
   std::string device = "auto";  // cpu | cuda | auto
   int device_id = 0;
-  // fp32 | fp16 ("best" = fp16 on CUDA, fp32 on the CPU), as text so YAML and properties pass it
-  // through; int8 is refused until INT8 plans exist, with the reason.
+  // fp32 | fp16 | int8 | best ("best" = fp16 on CUDA, fp32 on the CPU), as text so YAML and
+  // properties pass it through. int8 (models only): an INT8 plan (calibration.h) calibrated on the
+  // tensor files of int8_calib_dir (e.g. frames edgertinfer captured) or from the cache int8_cache,
+  // its float layers at "best"; the plan cache keys it on the data, so new captures rebuild it.
   std::string precision = "fp32";
+  std::string int8_calib_dir;
+  std::string int8_cache;  // calibration cache: reused when its key matches, else written there
+  Int8Settings int8_settings;
   std::map<std::string, Shape> shapes;  // build-time shapes of dynamic inputs (models only)
   std::string cache_dir;                // empty: DefaultPlanCacheDir()
   bool use_cache = true;                // false: build in memory, store nothing
@@ -73,7 +79,8 @@ struct SessionOptions {
 // How Open() got its plan and what it runs on.
 struct SessionInfo {
   std::string backend;       // "cpu" or "cuda"
-  Precision precision = Precision::kFp32;
+  Precision precision = Precision::kFp32;  // of the float layers
+  bool int8 = false;                        // an INT8 plan built with precision int8
   std::string backend_line;  // "cpu (reference engine)" / "cuda fp16 on <device key>"
   std::string plan_path;     // the cache entry or the given plan ("" when built in memory)
   std::string cache_outcome;  // "hit", "built", "rebuilt", "plan file" or "in memory"

@@ -18,6 +18,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -334,6 +337,21 @@ std::string BuildOptionsText(const BuildOptions& options) {
   text += std::string("optimize ") + (options.optimize ? "1" : "0") + "\n";
   text += std::string("precision ") + PrecisionName(options.precision) + "\n";
   text += std::string("passes ") + kBuilderPassesVersion + "\n";
+  // INT8 lines only for INT8 builds (other keys stay what they were). The cache file's path is
+  // not part of the key: its contents follow from the network, the settings and the data.
+  if (options.int8.enabled) {
+    const Int8Settings& s = options.int8.settings;
+    char line[256];
+    std::snprintf(line, sizeof(line), "int8 %s percentile %.17g batches %d budget %.17g\n",
+                  CalibratorName(s.calibrator), s.percentile, s.calib_batches, s.error_budget);
+    text += line;
+    text += "int8-data " + (options.int8.calib_dir.empty() ? std::string("none") : options.int8.data_key) + "\n";
+    if (options.int8.calib_dir.empty()) {  // the cache as given: its bytes are the scales
+      std::ifstream in(options.int8.cache_path, std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      text += "int8-cache " + (in ? Sha256Hex(bytes.data(), bytes.size()) : std::string("unreadable")) + "\n";
+    }
+  }
   return text;
 }
 
@@ -425,7 +443,9 @@ StatusOr<CachedPlan> GetOrBuildPlan(const std::string& onnx_path, const BuildOpt
 
   // Step 4.
   const auto start = std::chrono::steady_clock::now();
-  EDGERT_ASSIGN_OR_RETURN(NetworkDef built, BuildNetwork(onnx_path, options));
+  BuildReport report;
+  EDGERT_ASSIGN_OR_RETURN(NetworkDef built, BuildNetwork(onnx_path, options, &report));
+  for (const std::string& line : Int8BuildLines(report)) Log(cache_options, line);
   if (cache_options.finalize_network) {
     EDGERT_ASSIGN_OR_RETURN(built, cache_options.finalize_network(std::move(built)));
   }

@@ -258,6 +258,12 @@ StatusOr<std::unique_ptr<CalibrationData>> OpenCalibrationData(const std::string
   return std::unique_ptr<CalibrationData>(new TensorDirData(dir, std::move(files), input, per_batch, hash));
 }
 
+StatusOr<std::string> CalibrationDirKey(const std::string& dir) {
+  EDGERT_ASSIGN_OR_RETURN(std::vector<std::string> files, ListFiles(dir, IsTensorName));
+  if (files.empty()) return NotFound("calibration directory " + dir + " holds no .npy or .pb file", dir);
+  return HashFiles(files, "tensors\n");
+}
+
 bool DirHasImages(const std::string& dir) {
   StatusOr<std::vector<std::string>> files = ListFiles(dir, IsImageName);
   return files.ok() && !files->empty();
