@@ -1,6 +1,7 @@
 // Calibration capture: .npy writing and the every-Nth-frame schedule (see calib_capture.h).
 #include "calib_capture.h"
 
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include <cerrno>
@@ -30,6 +31,20 @@ Status MakeDirs(const std::string& dir) {
   return Status::Ok();
 }
 }  // namespace
+
+int CountCapturedFrames(const std::string& dir) {
+  DIR* d = opendir(dir.c_str());
+  if (d == nullptr) return 0;
+  int count = 0;
+  while (dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    bool digits = name.size() == 10 && name.compare(6, 4, ".npy") == 0;
+    for (size_t i = 0; digits && i < 6; ++i) digits = name[i] >= '0' && name[i] <= '9';
+    count += digits ? 1 : 0;
+  }
+  closedir(d);
+  return count;
+}
 
 Status WriteNpyFloat32(const std::string& path, const float* data, const Shape& shape) {
   std::string dict = "{'descr': '<f4', 'fortran_order': False, 'shape': (";

@@ -1,6 +1,6 @@
 // Calibration capture for edgertinfer: writes preprocessed network inputs as .npy files (NumPy
 // format version 1.0, little-endian float32, C order) so INT8 calibration can run on the frames a
-// deployment really sees. Building INT8 plans from them is a later issue; this only collects.
+// deployment really sees; the element then builds its INT8 plan from them (precision int8).
 //
 // Thread rules: used by the element's streaming (or batch timer) thread under the element's batch
 // lock; not thread-safe by itself.
@@ -18,6 +18,9 @@ namespace edgert::gst {
 // version, header length (uint16 LE), the header dict padded with spaces to a multiple of 64 bytes
 // and ending in '\n', then the raw elements. Errors name the file.
 Status WriteNpyFloat32(const std::string& path, const float* data, const Shape& shape);
+
+// How many captured frames (NNNNNN.npy, six digits) `dir` holds; 0 when it does not exist.
+int CountCapturedFrames(const std::string& dir);
 
 class CalibrationCapture {
  public:

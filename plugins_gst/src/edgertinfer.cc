@@ -59,7 +59,14 @@
  *      neither in the caps nor tested: there is no Jetson in CI.
  *   6. calibration-frames N: every calibration-interval-th inferred frame's preprocessed input is
  *      written to calibration-dir as NNNNNN.npy until N exist, then an "edgert-calibration" message
- *      is posted. Building INT8 plans from them is a later issue.
+ *      is posted. precision int8: when calibration-dir already holds N frames (or N is 0 and it
+ *      holds any), the INT8 plan opens at once (Session precision int8: calibrated on those frames,
+ *      gated, cached; the calibration cache beside the plans as <cache-dir>/<model>.calib).
+ *      Otherwise the element runs at precision best while it captures, then the int8 worker builds
+ *      the INT8 plan in the background (its lines, the gate's per-layer decisions included, go to
+ *      the bus as "edgert-build" stage "int8" messages) and the INT8 session replaces the running
+ *      one between frames ("edgert-build" stage "ready", int8 TRUE). A failed INT8 build is a
+ *      warning: the element keeps running at best.
  *
  * Threads: properties are guarded by the object lock; the session, the queue and all per-frame
  * state by `mutex` (taken by the streaming thread, the batch timer, the finisher and the event
@@ -87,6 +94,7 @@
 #include "calib_capture.h"
 #include "edgert/builder.h"
 #include "edgert/gst/edgert_meta.h"
+#include "edgert/plan_cache.h"
 #include "edgert/session.h"
 #include "edgert/vision/decode.h"
 #include "edgert/vision/model_config.h"
@@ -208,6 +216,11 @@ struct EdgertInferState {
 
   // Worker thread and the session it produces.
   std::thread worker;
+  // precision int8 with a capture still to do: the options the INT8 session is opened with once
+  // the capture is done, by int8_worker (started from the streaming thread, joined in stop()).
+  bool int8_after_capture = false;
+  edgert::SessionOptions int8_options;
+  std::thread int8_worker;
   std::mutex pending_mutex;
   std::unique_ptr<Session> pending;
   bool open_failed = false;  // pending_mutex
@@ -504,6 +517,8 @@ Status CudaCheck(cudaError_t err, const char* call) {
 }
 #endif
 
+void Int8Worker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptions options);
+
 // Writes the calibration copy of the input at `slot` (host pointer `host`, or device memory when
 // `host` is null on a CUDA session).
 Status CaptureCalibration(GstEdgertInfer* self, EdgertInferState* st, const float* host, const float* device) {
@@ -530,9 +545,15 @@ Status CaptureCalibration(GstEdgertInfer* self, EdgertInferState* st, const floa
                     st->calibration.dir().c_str());
     PostBuildMessage(self, gst_structure_new("edgert-calibration", "frames", G_TYPE_INT, st->calibration.written(),
                                              "dir", G_TYPE_STRING, st->calibration.dir().c_str(), "note", G_TYPE_STRING,
-                                             "preprocessed inputs ([1,C,H,W] float32 .npy); building INT8 plans "
-                                             "from them is not implemented yet (a later edgert issue)",
+                                             st->int8_after_capture
+                                                 ? "preprocessed inputs ([1,C,H,W] float32 .npy); building the INT8 "
+                                                   "plan from them"
+                                                 : "preprocessed inputs ([1,C,H,W] float32 .npy), the INT8 "
+                                                   "calibration data of edgert build --int8 --calib DIR",
                                              nullptr));
+    if (st->int8_after_capture && !st->int8_worker.joinable()) {
+      st->int8_worker = std::thread(Int8Worker, self, st, st->int8_options);
+    }
   }
   return Status::Ok();
 }
@@ -1159,6 +1180,39 @@ void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
                               "open-seconds", G_TYPE_DOUBLE, info.open_seconds, nullptr));
 }
 
+// precision int8 after the capture: opens the INT8 session on the captured frames and hands it
+// to the streaming thread; the running session serves meanwhile and stays when this fails.
+void Int8Worker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptions options) {
+  options.logger = [self](const std::string& line) {
+    GST_INFO_OBJECT(self, "%s", line.c_str());
+    PostBuildMessage(self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "int8", "message", G_TYPE_STRING,
+                                             line.c_str(), nullptr));
+  };
+  StatusOr<std::unique_ptr<Session>> session = Session::Open(options);
+  Status status = session.ok() ? CheckSessionInput(st, **session, false) : session.status();
+  if (!status.ok()) {
+    const std::string text = "the INT8 plan could not be built: " + status.message();
+    GST_ELEMENT_WARNING(self, RESOURCE, FAILED, ("%s", text.c_str()), ("the element keeps running at precision best"));
+    PostBuildMessage(self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "int8-failed", "message",
+                                             G_TYPE_STRING, status.message().c_str(), nullptr));
+    return;
+  }
+  const edgert::SessionInfo info = (*session)->info();
+  GST_OBJECT_LOCK(self);
+  st->backend = info.backend_line;
+  GST_OBJECT_UNLOCK(self);
+  {
+    std::lock_guard<std::mutex> lock(st->pending_mutex);
+    st->pending = std::move(*session);
+  }
+  NotifyStreaming(st);
+  PostBuildMessage(
+      self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "ready", "backend", G_TYPE_STRING,
+                              info.backend_line.c_str(), "cache", G_TYPE_STRING, info.cache_outcome.c_str(), "plan",
+                              G_TYPE_STRING, info.plan_path.c_str(), "build-seconds", G_TYPE_DOUBLE, info.build_seconds,
+                              "open-seconds", G_TYPE_DOUBLE, info.open_seconds, "int8", G_TYPE_BOOLEAN, TRUE, nullptr));
+}
+
 void StopThreads(EdgertInferState* st) {
   {
     std::lock_guard<std::mutex> lock(st->mutex);
@@ -1169,6 +1223,7 @@ void StopThreads(EdgertInferState* st) {
   if (st->timer.joinable()) st->timer.join();
   if (st->finisher.joinable()) st->finisher.join();
   if (st->worker.joinable()) st->worker.join();
+  if (st->int8_worker.joinable()) st->int8_worker.join();
 }
 
 }  // namespace
@@ -1188,18 +1243,38 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
   options.cache_dir = s.cache_dir;
   options.device_id = s.device_id;
   options.precision = s.precision;
+  st->int8_after_capture = false;
+  bool capture = s.calibration_frames > 0;
   if (s.precision == "int8") {
-    if (s.calibration_frames == 0) {
+    if (s.calibration_dir.empty()) {
       PostError(self,
-                edgert::Unsupported("precision int8: INT8 plans are not built yet; set calibration-frames and "
-                                    "calibration-dir to capture calibration inputs (the element then runs at "
-                                    "precision best), or use fp32/fp16/best",
-                                    "precision"),
+                edgert::InvalidArgument("precision int8 needs calibration-dir: the frames to calibrate on (with "
+                                        "calibration-frames N the element captures them first)",
+                                        "calibration-dir"),
                 "invalid settings");
       return FALSE;
     }
-    options.precision = "best";
-    GST_WARNING_OBJECT(self, "precision int8: capturing calibration frames, running at precision best meanwhile");
+    const int have = edgert::gst::CountCapturedFrames(s.calibration_dir);
+    options.int8_calib_dir = s.calibration_dir;
+    if (s.calibration_frames == 0 && have == 0) {
+      PostError(self,
+                edgert::InvalidArgument("precision int8: calibration-dir " + s.calibration_dir +
+                                            " holds no captured frame (NNNNNN.npy); set calibration-frames to "
+                                            "capture them first",
+                                        "calibration-dir"),
+                "invalid settings");
+      return FALSE;
+    }
+    if (s.calibration_frames == 0 || have >= static_cast<int>(s.calibration_frames)) {
+      capture = false;  // the frames are there: the INT8 plan opens at once (a cache hit when built before)
+      GST_INFO_OBJECT(self, "precision int8: %d captured frames in %s", have, s.calibration_dir.c_str());
+    } else {
+      st->int8_after_capture = true;
+      st->int8_options = options;  // completed below (model, device, shapes)
+      options.precision = "best";
+      GST_WARNING_OBJECT(self, "precision int8: capturing %u calibration frames, running at precision best meanwhile",
+                         s.calibration_frames);
+    }
   }
   // auto, cpu or cuda, and cuda only with the CUDA backend and a visible device.
   StatusOr<std::string> backend = edgert::ResolveDeviceBackend(s.device);
@@ -1226,14 +1301,33 @@ static gboolean gst_edgert_infer_start(GstBaseTransform* trans) {
   }
   Status status = PrepareModel(st, &options);
   if (status.ok())
-    status = st->calibration.Configure(s.calibration_dir, static_cast<int>(s.calibration_frames),
+    status = st->calibration.Configure(s.calibration_dir, capture ? static_cast<int>(s.calibration_frames) : 0,
                                        static_cast<int>(s.calibration_interval));
   if (!status.ok()) {
     PostError(self, status, "cannot load the model");
     return FALSE;
   }
+  if (s.precision == "int8") {
+    if (st->model_path.empty()) {
+      PostError(self,
+                edgert::InvalidArgument("precision int8 builds the INT8 plan from a model; a plan cannot be "
+                                        "recalibrated (set model, or use the plan's own precision)",
+                                        "precision"),
+                "invalid settings");
+      return FALSE;
+    }
+    // The calibration cache beside the plans: <cache-dir>/<model file name without .onnx>.calib.
+    const std::string cache_dir = s.cache_dir.empty() ? edgert::DefaultPlanCacheDir() : s.cache_dir;
+    std::string stem = st->model_path.substr(st->model_path.rfind('/') + 1);
+    if (stem.size() > 5 && stem.compare(stem.size() - 5, 5, ".onnx") == 0) stem.resize(stem.size() - 5);
+    options.int8_cache = cache_dir + "/" + stem + ".calib";
+  }
   st->device = *backend;
   options.device = st->device;
+  if (st->int8_after_capture) {
+    st->int8_options = options;
+    st->int8_options.precision = "int8";
+  }
   if (st->device == "cpu" && options.precision == "fp16") {
     PostError(self,
               edgert::InvalidArgument("precision fp16 needs the CUDA backend; the CPU engine runs fp32 (use best)",
@@ -1734,7 +1828,8 @@ static void gst_edgert_infer_class_init(GstEdgertInferClass* klass) {
   g_object_class_install_property(
       gobject_class, PROP_PRECISION,
       g_param_spec_string("precision", "Precision",
-                          "fp32 | fp16 | int8 | best (int8 needs calibration-frames: capture only, for now)", "fp32",
+                          "fp32 | fp16 | int8 | best (int8: an INT8 plan calibrated on the frames in calibration-dir, captured first "
+                          "with calibration-frames)", "fp32",
                           rw));
   g_object_class_install_property(
       gobject_class, PROP_BATCH_SIZE,

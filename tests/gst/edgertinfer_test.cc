@@ -547,9 +547,99 @@ TEST_F(EdgertInferTest, UnsupportedOpIsAnErrorNamingTheOp) {
 }
 
 TEST_F(EdgertInferTest, Int8WithoutCalibrationIsAnError) {
-  const std::string error = RunPipeline(
-      Source() + "edgertinfer device=cpu precision=int8 config=" + ModelPath("classifier.yaml") + " ! fakesink");
-  EXPECT_NE(error.find("int8"), std::string::npos) << error;
+  std::string error = RunPipeline(Source() + "edgertinfer device=cpu precision=int8 config=" +
+                                  ModelPath("classifier.yaml") + " ! fakesink");
+  EXPECT_NE(error.find("calibration-dir"), std::string::npos) << error;
+  const std::string empty = Work() + "/int8_empty";
+  ASSERT_EQ(std::system(("rm -rf " + empty + " && mkdir -p " + empty).c_str()), 0);
+  error = RunPipeline(Source() + "edgertinfer device=cpu precision=int8 calibration-dir=" + empty +
+                      " config=" + ModelPath("classifier.yaml") + " ! fakesink");
+  EXPECT_NE(error.find("holds no captured frame"), std::string::npos) << error;
+}
+
+// Waits for the "edgert-build" message of `stage`; errors and warnings go to `warnings`, the
+// "message" field of the build messages before it (progress, the int8 stage's lines) to
+// `messages`, and its "int8" field to `int8`. False on an error or after 60 s.
+bool WaitStage(GstBus* bus, const char* stage, std::string* warnings = nullptr, std::string* messages = nullptr,
+               bool* int8 = nullptr) {
+  for (;;) {
+    GstMessage* msg = gst_bus_timed_pop_filtered(
+        bus, 60 * GST_SECOND,
+        static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING));
+    if (msg == nullptr) return false;
+    if (GST_MESSAGE_TYPE(msg) != GST_MESSAGE_ELEMENT) {
+      GError* err = nullptr;
+      const bool error = GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR;
+      if (error) {
+        gst_message_parse_error(msg, &err, nullptr);
+      } else {
+        gst_message_parse_warning(msg, &err, nullptr);
+      }
+      if (warnings != nullptr) *warnings += std::string(err->message) + "\n";
+      g_error_free(err);
+      gst_message_unref(msg);
+      if (error) return false;
+      continue;
+    }
+    const GstStructure* s = gst_message_get_structure(msg);
+    bool found = false;
+    if (gst_structure_has_name(s, "edgert-build")) {
+      const char* message = gst_structure_get_string(s, "message");
+      if (messages != nullptr && message != nullptr) *messages += std::string(message) + "\n";
+      found = g_strcmp0(gst_structure_get_string(s, "stage"), stage) == 0;
+      gboolean flag = FALSE;
+      if (found && int8 != nullptr) *int8 = gst_structure_get_boolean(s, "int8", &flag) && flag;
+    }
+    gst_message_unref(msg);
+    if (found) return true;
+  }
+}
+
+std::string Backend(GstElement* element) {
+  gchar* backend = nullptr;
+  g_object_get(element, "backend", &backend, nullptr);
+  std::string text = backend != nullptr ? backend : "";
+  g_free(backend);
+  return text;
+}
+
+TEST_F(EdgertInferTest, Int8PlanFromCapturedFramesReplacesTheSessionWhileFramesFlow) {
+  const std::string dir = Work() + "/int8_frames", cache = Work() + "/int8_cache";
+  ASSERT_EQ(std::system(("rm -rf " + dir + " " + cache).c_str()), 0);
+  const std::string props = "config=" + ModelPath("classifier16.yaml") +
+                            " device=cpu precision=int8 calibration-frames=6 calibration-interval=1 "
+                            "calibration-dir=" +
+                            dir + " cache-dir=" + cache;
+  const std::string caps = "video/x-raw,format=RGB,width=64,height=48,framerate=30/1";
+  {
+    Harness hx(props, caps);  // ready at "best" (fp32 on the CPU) while it captures
+    EXPECT_EQ(Backend(hx.element), "cpu (reference engine)");
+    for (int i = 0; i < 6; ++i) {
+      ASSERT_EQ(gst_harness_push(hx.h, RandomFrame(hx.info, 700 + static_cast<unsigned>(i), 0)), GST_FLOW_OK);
+      gst_buffer_unref(gst_harness_pull(hx.h));
+    }
+    std::string lines;
+    bool int8 = false;
+    ASSERT_TRUE(WaitStage(hx.bus, "ready", nullptr, &lines, &int8)) << lines;
+    EXPECT_TRUE(int8);
+    EXPECT_NE(lines.find("6 tensor files"), std::string::npos) << lines;
+    EXPECT_NE(lines.find("int8 accuracy gate"), std::string::npos) << lines;
+    EXPECT_NE(lines.find("int8: 1 convolutions INT8"), std::string::npos) << lines;
+    EXPECT_EQ(Backend(hx.element), "cpu (reference engine, int8)");
+    // Frames keep flowing through the INT8 session, with results.
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_EQ(gst_harness_push(hx.h, RandomFrame(hx.info, 800 + static_cast<unsigned>(i), 0)), GST_FLOW_OK);
+      GstBuffer* out = gst_harness_pull(hx.h);
+      ASSERT_NE(out, nullptr);
+      EXPECT_NE(gst_buffer_get_edgert_meta(out), nullptr);
+      gst_buffer_unref(out);
+    }
+  }
+  // The calibration cache sits beside the plans; a restart finds the frames and opens INT8 at once.
+  EXPECT_TRUE(g_file_test((cache + "/classifier16.calib").c_str(), G_FILE_TEST_EXISTS));
+  Harness again(props, caps);
+  EXPECT_EQ(Backend(again.element), "cpu (reference engine, int8)");
+  EXPECT_FALSE(g_file_test((dir + "/000006.npy").c_str(), G_FILE_TEST_EXISTS));
 }
 
 TEST_F(EdgertInferTest, BadDeviceAndPrecisionAreErrorsNamingTheProperty) {
@@ -683,36 +773,6 @@ TEST_F(EdgertInferTest, LiveFramesPassThroughWhileTheModelOpens) {
       cache);
   EXPECT_EQ(c.buffers, 30);
   EXPECT_GT(c.with_results, 0);
-}
-
-// Pops "edgert-build" messages (and errors) from `bus` until one with stage `stage`; returns false
-// on an error or after 60 s. Warnings are appended to `warnings`.
-bool WaitStage(GstBus* bus, const char* stage, std::string* warnings = nullptr) {
-  for (;;) {
-    GstMessage* msg = gst_bus_timed_pop_filtered(
-        bus, 60 * GST_SECOND,
-        static_cast<GstMessageType>(GST_MESSAGE_ELEMENT | GST_MESSAGE_ERROR | GST_MESSAGE_WARNING));
-    if (msg == nullptr) return false;
-    if (GST_MESSAGE_TYPE(msg) != GST_MESSAGE_ELEMENT) {
-      GError* err = nullptr;
-      const bool error = GST_MESSAGE_TYPE(msg) == GST_MESSAGE_ERROR;
-      if (error) {
-        gst_message_parse_error(msg, &err, nullptr);
-      } else {
-        gst_message_parse_warning(msg, &err, nullptr);
-      }
-      if (warnings != nullptr) *warnings += std::string(err->message) + "\n";
-      g_error_free(err);
-      gst_message_unref(msg);
-      if (error) return false;
-      continue;
-    }
-    const GstStructure* s = gst_message_get_structure(msg);
-    const bool found =
-        gst_structure_has_name(s, "edgert-build") && g_strcmp0(gst_structure_get_string(s, "stage"), stage) == 0;
-    gst_message_unref(msg);
-    if (found) return true;
-  }
 }
 
 // A CPU plan of `model` (through a private plan cache), for fallback-plan.

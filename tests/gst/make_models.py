@@ -6,6 +6,9 @@ classifier.onnx  x[N,3,H,W] (all dynamic but channels) -> Conv3x3(3->4)+Relu -> 
 classifier.yaml  classifier config: 48x32 stretch, rgb, mean/std, labels a..e, softmax-topk top-3
 static.onnx      the same network with a fixed input [1,3,32,32] (usable without a config)
 classifier_b.onnx the classifier with other random weights (seed 8): a fallback plan's model
+classifier16.onnx x[N,3,H,W] -> Conv3x3(3->16)+Relu -> Conv3x3(16->16)+Relu -> mean -> MatMul(16x5)+Add:
+                 the second convolution can run INT8 (16 input channels)
+classifier16.yaml the classifier config for it
 einsum.onnx      x[1,3,8,8] -> Einsum (an op edgert does not support)
 bad_key.yaml     the classifier config with an unknown key `bogus-key`
 detector.onnx    YOLOv8-style head: x[N,3,64,64] -> Conv8x8 stride 8 (3->4+3) -> [N,7,64] -> Sigmoid,
@@ -117,6 +120,35 @@ decoder:
 """
 
 
+def classifier16(path, seed=9):
+    rng = np.random.default_rng(seed)
+    w1 = rng.standard_normal((16, 3, 3, 3)).astype(np.float32) * 0.5
+    b1 = rng.standard_normal(16).astype(np.float32) * 0.1
+    w2 = rng.standard_normal((16, 16, 3, 3)).astype(np.float32) * 0.15
+    b2 = rng.standard_normal(16).astype(np.float32) * 0.1
+    fc = rng.standard_normal((16, 5)).astype(np.float32)
+    fb = rng.standard_normal(5).astype(np.float32) * 0.1
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"]),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c2"], ["r2"]),
+        helper.make_node("ReduceMean", ["r2"], ["m"], axes=[2, 3], keepdims=0),
+        helper.make_node("MatMul", ["m", "fc"], ["mm"]),
+        helper.make_node("Add", ["mm", "fb"], ["logits"]),
+    ]
+    dims = ["N", 3, "H", "W"]
+    graph = helper.make_graph(
+        nodes, "classifier16",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, dims)],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, ["N", 5])],
+        [numpy_helper.from_array(a, n) for a, n in
+         [(w1, "w1"), (b1, "b1"), (w2, "w2"), (b2, "b2"), (fc, "fc"), (fb, "fb")]])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    onnx.checker.check_model(model)
+    save_model(model, path)
+
+
 CONFIG = """model: classifier.onnx
 type: classifier
 input:
@@ -141,6 +173,8 @@ def main():
     classifier(os.path.join(out, "classifier.onnx"), ["N", 3, "H", "W"])
     classifier(os.path.join(out, "static.onnx"), [1, 3, 32, 32])
     classifier(os.path.join(out, "classifier_b.onnx"), ["N", 3, "H", "W"], seed=8)
+    classifier16(os.path.join(out, "classifier16.onnx"))
+    save_text(CONFIG.replace("classifier.onnx", "classifier16.onnx"), os.path.join(out, "classifier16.yaml"))
     einsum(os.path.join(out, "einsum.onnx"))
     save_text(CONFIG, os.path.join(out, "classifier.yaml"))
     save_text(CONFIG + "bogus-key: 1\n", os.path.join(out, "bad_key.yaml"))
