@@ -1827,10 +1827,11 @@ static void gst_edgert_infer_class_init(GstEdgertInferClass* klass) {
                           rw));
   g_object_class_install_property(
       gobject_class, PROP_PRECISION,
-      g_param_spec_string("precision", "Precision",
-                          "fp32 | fp16 | int8 | best (int8: an INT8 plan calibrated on the frames in calibration-dir, captured first "
-                          "with calibration-frames)", "fp32",
-                          rw));
+      g_param_spec_string(
+          "precision", "Precision",
+          "fp32 | fp16 | int8 | best (int8: an INT8 plan calibrated on the frames in calibration-dir, captured first "
+          "with calibration-frames)",
+          "fp32", rw));
   g_object_class_install_property(
       gobject_class, PROP_BATCH_SIZE,
       g_param_spec_int("batch-size", "Batch size", "Frames per inference", 1, 64, kDefaultBatchSize, rw));

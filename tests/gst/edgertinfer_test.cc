@@ -547,8 +547,8 @@ TEST_F(EdgertInferTest, UnsupportedOpIsAnErrorNamingTheOp) {
 }
 
 TEST_F(EdgertInferTest, Int8WithoutCalibrationIsAnError) {
-  std::string error = RunPipeline(Source() + "edgertinfer device=cpu precision=int8 config=" +
-                                  ModelPath("classifier.yaml") + " ! fakesink");
+  std::string error = RunPipeline(
+      Source() + "edgertinfer device=cpu precision=int8 config=" + ModelPath("classifier.yaml") + " ! fakesink");
   EXPECT_NE(error.find("calibration-dir"), std::string::npos) << error;
   const std::string empty = Work() + "/int8_empty";
   ASSERT_EQ(std::system(("rm -rf " + empty + " && mkdir -p " + empty).c_str()), 0);

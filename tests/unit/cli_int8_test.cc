@@ -87,8 +87,9 @@ TEST(CliInt8, BuildCalibratesWritesTheCacheAndGates) {
   EXPECT_TRUE(Contains(r.out, "8 batches calibrate, 2 held out")) << r.out;
   EXPECT_TRUE(Contains(r.out, "calibration cache: wrote " + dir.File("m.calib"))) << r.out;
   EXPECT_TRUE(Contains(r.out, "int8 accuracy gate (2 held-out batches, budget 0.3")) << r.out;
-  EXPECT_TRUE(Contains(r.out, "int8: 1 convolutions INT8, 1 candidate layers float; 0 tensors flow as int8, 1 float "
-                              "tensors quantized for INT8 readers; other layers fp32"))
+  EXPECT_TRUE(Contains(r.out,
+                       "int8: 1 convolutions INT8, 1 candidate layers float; 0 tensors flow as int8, 1 float "
+                       "tensors quantized for INT8 readers; other layers fp32"))
       << r.out;
   EXPECT_TRUE(Contains(r.out, "float Conv")) << r.out;  // the gate's line for conv1 (3 input channels)
   // The plan holds the INT8 convolution and computes what the FP32 model does, within INT8 error.

@@ -5,6 +5,8 @@
 //   - LowerInt8: which layers become INT8, which tensors stay int8 between them, where conversions
 //     go, and that the lowered network computes what the gate's simulation computes;
 //   - an INT8 plan round trip (serialize, load, run).
+#include "int8_conv.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -15,7 +17,6 @@
 #include "edgert/cpu_engine.h"
 #include "edgert/fused_activation.h"
 #include "edgert/plan.h"
-#include "int8_conv.h"
 
 namespace edgert {
 namespace {
@@ -62,12 +63,15 @@ NetworkDef Int8ConvNetwork(const ConvCase& c, const CaseData& d) {
   NetworkDef net;
   const int64_t p = c.P(), q = c.Q();
   net.tensors.push_back({"x", DataType::kInt8, {c.n, c.h, c.w, c.c}, {}});
-  net.tensors.push_back({"w", DataType::kInt8, {c.k, c.r, c.s, c.c}, Tensor::FromVector<int8_t>(d.w, {c.k, c.r, c.s, c.c})});
+  net.tensors.push_back(
+      {"w", DataType::kInt8, {c.k, c.r, c.s, c.c}, Tensor::FromVector<int8_t>(d.w, {c.k, c.r, c.s, c.c})});
   net.tensors.push_back({"b", DataType::kFloat32, {c.k}, Tensor::FromVector<float>(d.bias, {c.k})});
   net.tensors.push_back({"ws", DataType::kFloat32, {c.k}, Tensor::FromVector<float>(d.w_scale, {c.k})});
   net.tensors.push_back({"z", DataType::kInt8, {c.n, p, q, c.k}, {}});
-  net.tensors.push_back({"y", c.int8_out ? DataType::kInt8 : DataType::kFloat32,
-                         c.int8_out ? Shape{c.n, p, q, c.k} : Shape{c.n, c.k, p, q}, {}});
+  net.tensors.push_back({"y",
+                         c.int8_out ? DataType::kInt8 : DataType::kFloat32,
+                         c.int8_out ? Shape{c.n, p, q, c.k} : Shape{c.n, c.k, p, q},
+                         {}});
   LayerDef l;
   l.name = "qconv";
   l.op = OpType::kInt8Conv;
@@ -105,7 +109,8 @@ NetworkDef FloatOracle(const ConvCase& c, const CaseData& d) {
   const int64_t p = c.P(), q = c.Q();
   NetworkDef net;
   net.tensors.push_back({"x", DataType::kFloat32, {c.n, c.c, c.h, c.w}, {}});
-  net.tensors.push_back({"w", DataType::kFloat32, {c.k, c.c, c.r, c.s}, Tensor::FromVector<float>(w, {c.k, c.c, c.r, c.s})});
+  net.tensors.push_back(
+      {"w", DataType::kFloat32, {c.k, c.c, c.r, c.s}, Tensor::FromVector<float>(w, {c.k, c.c, c.r, c.s})});
   net.tensors.push_back({"b", DataType::kFloat32, {c.k}, Tensor::FromVector<float>(d.bias, {c.k})});
   net.tensors.push_back({"z", DataType::kFloat32, {c.n, c.k, p, q}, {}});
   net.tensors.push_back({"y", DataType::kFloat32, {c.n, c.k, p, q}, {}});
@@ -239,7 +244,8 @@ TEST(Int8Conv, ErrorsNameTheLayerAndTheInput) {
 
   NetworkDef narrow = good;  // 8 input channels
   narrow.tensors[0].shape = {1, 7, 6, 8};
-  narrow.tensors[1] = {"w", DataType::kInt8, {5, 3, 3, 8}, Tensor::FromVector<int8_t>(std::vector<int8_t>(360, 1), {5, 3, 3, 8})};
+  narrow.tensors[1] = {
+      "w", DataType::kInt8, {5, 3, 3, 8}, Tensor::FromVector<int8_t>(std::vector<int8_t>(360, 1), {5, 3, 3, 8})};
   auto e = CpuEngine::Create(narrow);
   ASSERT_FALSE(e.ok());
   EXPECT_NE(e.status().message().find("qconv"), std::string::npos) << e.status().message();
@@ -273,11 +279,15 @@ NetworkDef ResidualChain(uint32_t seed) {
   auto weight = [&](const std::string& name, Shape shape) {
     const size_t n = static_cast<size_t>(NumElements(shape));
     const float bound = 1.0f / std::sqrt(static_cast<float>(shape[1] * shape[2] * shape[3]));
-    net.tensors.push_back({name, DataType::kFloat32, shape, Tensor::FromVector<float>(RandomFloats(n, rng, -bound, bound) , shape)});
+    net.tensors.push_back(
+        {name, DataType::kFloat32, shape, Tensor::FromVector<float>(RandomFloats(n, rng, -bound, bound), shape)});
     return static_cast<int32_t>(net.tensors.size() - 1);
   };
   auto bias = [&](const std::string& name, int64_t k) {
-    net.tensors.push_back({name, DataType::kFloat32, {k}, Tensor::FromVector<float>(RandomFloats(static_cast<size_t>(k), rng, -0.1f, 0.1f), {k})});
+    net.tensors.push_back({name,
+                           DataType::kFloat32,
+                           {k},
+                           Tensor::FromVector<float>(RandomFloats(static_cast<size_t>(k), rng, -0.1f, 0.1f), {k})});
     return static_cast<int32_t>(net.tensors.size() - 1);
   };
   auto act = [&](const std::string& name) {

@@ -110,14 +110,14 @@ StatusOr<Int8Decision> DecideInt8(const NetworkDef& network, CalibrationData* da
   const GateReport& report = decision.gate;
   int n_int8 = 0;
   for (const GateLayer& l : report.layers) n_int8 += l.int8 ? 1 : 0;
-  say(Format("int8 accuracy gate (%d held-out batches, budget %.4g relative L2): all INT8 %.4g, final %.4g, "
-             "%d of %zu layers INT8",
-             report.eval_batches, report.budget, report.error_all_int8, report.error_final, n_int8,
-             report.layers.size()));
+  say(Format(
+      "int8 accuracy gate (%d held-out batches, budget %.4g relative L2): all INT8 %.4g, final %.4g, "
+      "%d of %zu layers INT8",
+      report.eval_batches, report.budget, report.error_all_int8, report.error_final, n_int8, report.layers.size()));
   for (const GateLayer& l : report.layers) {
     say(Format("  %-5s %-7s %-40s error alone %s%s%s", l.int8 ? "int8" : "float", l.op.c_str(), l.name.c_str(),
-               l.error_alone < 0 ? "-" : std::to_string(l.error_alone).c_str(), l.int8 ? "" : "  fell back: ",
-               l.reason.c_str()));
+               l.error_alone < 0 ? "-" : std::to_string(l.error_alone).c_str(),
+               l.int8 ? "" : "  fell back: ", l.reason.c_str()));
   }
   if (!report.within_budget) {
     say("  the error stays above the budget with every layer in float: the error is elsewhere");

@@ -85,7 +85,8 @@ bool ResolveGeometry(const LayerDef& layer, const Shape& x, const Shape& w, cons
   }
   for (int i = 0; i < 4; ++i) g->pads[i] = pads[static_cast<size_t>(i)];
   for (int i = 0; i < 2; ++i) {
-    const int64_t span = in[i] + pads[static_cast<size_t>(i)] + pads[static_cast<size_t>(i) + 2] - ((k[i] - 1) * d[i] + 1);
+    const int64_t span =
+        in[i] + pads[static_cast<size_t>(i)] + pads[static_cast<size_t>(i) + 2] - ((k[i] - 1) * d[i] + 1);
     if (s[i] < 1 || d[i] < 1 || span < 0 || span / s[i] + 1 != y[static_cast<size_t>(2 + i)]) {
       *why = "the convolution's geometry does not give its output shape";
       return false;
@@ -310,7 +311,8 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
     const TensorDef& y = network.tensors[static_cast<size_t>(l.outputs[0])];
     ConvGeometry g;
     std::string why;
-    if (!ResolveGeometry(l, x.shape, w.shape, y.shape, &g, &why)) return Internal("INT8 lowering of " + l.name + ": " + why);
+    if (!ResolveGeometry(l, x.shape, w.shape, y.shape, &g, &why))
+      return Internal("INT8 lowering of " + l.name + ": " + why);
     LayerDef q;
     q.name = l.name;
     q.op = OpType::kInt8Conv;

@@ -123,9 +123,8 @@ StatusOr<std::unique_ptr<CpuKernel>> Int8ConvCreate(const OpContext& ctx) {
   EDGERT_RETURN_IF_ERROR(Int8ConvSupports(ctx));
   EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, &Int8ConvInfer));
   EDGERT_ASSIGN_OR_RETURN(Int8ConvParams p, ResolveInt8Conv(ctx));
-  return std::unique_ptr<CpuKernel>(new Int8ConvKernel(p, *ctx.input(1).value,
-                                                       ctx.has_input(2) ? ctx.input(2).value : nullptr,
-                                                       *ctx.input(3).value));
+  return std::unique_ptr<CpuKernel>(
+      new Int8ConvKernel(p, *ctx.input(1).value, ctx.has_input(2) ? ctx.input(2).value : nullptr, *ctx.input(3).value));
 }
 
 }  // namespace
@@ -139,7 +138,10 @@ StatusOr<Int8ConvParams> ResolveInt8Conv(const OpContext& ctx) {
   if (ws.size() != 4) return ctx.Error("input W must be 4-D KRSC, got rank " + std::to_string(ws.size()));
   for (size_t i : {size_t{1}, size_t{2}, size_t{3}}) {
     if (ctx.has_input(i) && ctx.input(i).value == nullptr) {
-      return ctx.NotSupported(std::string("input ") + (i == 1 ? "W" : i == 2 ? "B" : "W_scale") +
+      return ctx.NotSupported(std::string("input ") +
+                              (i == 1   ? "W"
+                               : i == 2 ? "B"
+                                        : "W_scale") +
                               " must be a constant");
     }
   }
@@ -159,8 +161,8 @@ StatusOr<Int8ConvParams> ResolveInt8Conv(const OpContext& ctx) {
   if (p.k <= 0 || p.r <= 0 || p.s <= 0) return ctx.Error("W has an empty dimension");
   for (size_t i : {size_t{2}, size_t{3}}) {
     if (ctx.has_input(i) && ctx.input(i).shape != Shape{p.k}) {
-      return ctx.Error(std::string("input ") + (i == 2 ? "B" : "W_scale") + " must have shape [" +
-                       std::to_string(p.k) + "]");
+      return ctx.Error(std::string("input ") + (i == 2 ? "B" : "W_scale") + " must have shape [" + std::to_string(p.k) +
+                       "]");
     }
   }
   const float* ws_data = ctx.input(3).value->data<float>();
@@ -172,7 +174,8 @@ StatusOr<Int8ConvParams> ResolveInt8Conv(const OpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> strides, ctx.attrs().GetIntsOr("strides", {1, 1}, ctx.name()));
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> pads, ctx.attrs().GetIntsOr("pads", {0, 0, 0, 0}, ctx.name()));
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> dil, ctx.attrs().GetIntsOr("dilations", {1, 1}, ctx.name()));
-  if (strides.size() != 2 || strides[0] < 1 || strides[1] < 1) return ctx.Error("attribute 'strides' must be 2 positive values");
+  if (strides.size() != 2 || strides[0] < 1 || strides[1] < 1)
+    return ctx.Error("attribute 'strides' must be 2 positive values");
   if (dil.size() != 2 || dil[0] < 1 || dil[1] < 1) return ctx.Error("attribute 'dilations' must be 2 positive values");
   if (pads.size() != 4 || *std::min_element(pads.begin(), pads.end()) < 0) {
     return ctx.Error("attribute 'pads' must be 4 non-negative values [top, left, bottom, right]");
