@@ -288,6 +288,34 @@ TEST(QdqFold, PairsThatAreNotSymmetricInt8StayAndTheNetworkRuns) {
   }
 }
 
+// The middle pair's output is also read by a Relu (a second graph output): the pair stays for it,
+// conv2 still reads r1 as INT8, and conv1 writes r1 as float (it has a float reader), so r1 is
+// quantized again for conv2.
+TEST(QdqFold, APairWithAFloatReaderStaysForIt) {
+  NetworkDef net = QdqConvNetwork(InputPair::kInt8);
+  const int32_t r1dq = net.layers[4].outputs[0];
+  const int32_t z = Add(net, "z", DataType::kFloat32, {1, 32, 8, 8});
+  net.layers.push_back(Layer("extra", OpType::kRelu, {r1dq}, {z}));
+  net.outputs.push_back(z);
+  QdqFoldReport rep;
+  auto folded = FoldExplicitQuantization(net, &rep);
+  ASSERT_TRUE(folded.ok()) << folded.status().message();
+  EXPECT_EQ(rep.folded_convs, (std::vector<std::string>{"conv1", "conv2"}));
+  ASSERT_EQ(rep.kept.size(), 1u);
+  EXPECT_EQ(rep.kept[0].tensor, "r1");
+  EXPECT_EQ(rep.kept[0].reason, "read by Relu 'extra', not a lowerable Conv");
+  EXPECT_EQ(rep.lowering.int8_tensors, 0);
+  EXPECT_EQ(rep.lowering.conversions, 2);  // x and r1
+  EXPECT_EQ(Ops(*folded), (std::vector<OpType>{OpType::kTranspose, OpType::kQuantizeLinear, OpType::kInt8Conv,
+                                               OpType::kQuantizeLinear, OpType::kDequantizeLinear, OpType::kTranspose,
+                                               OpType::kQuantizeLinear, OpType::kInt8Conv, OpType::kRelu}));
+  const Tensor x = Input();
+  std::vector<Tensor> want = RunNet(net, {x}), got = RunNet(*folded, {x});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_LT(RelativeL2(got, want), 1e-2);
+  EXPECT_EQ(RelativeL2Of(got[1], want[1]), 0.0);  // z: the same Q/DQ of the same float r1
+}
+
 TEST(QdqFold, NothingToFoldLeavesTheNetworkAlone) {
   NetworkDef net = QdqConvNetwork(InputPair::kUInt8NoZeroPoint);
   // Without the middle pair conv2 reads r1 directly: no Conv reads a symmetric int8 pair.
@@ -370,13 +398,19 @@ void ExpectFoldedMatchesOrt(const std::string& dir, const std::string& name, con
   BuildReport report;
   StatusOr<NetworkDef> net = BuildNetwork(dir + "/" + name + ".onnx", options, &report);
   ASSERT_TRUE(net.ok()) << net.status().message();
-  int int8 = 0, conv = 0;
+  int int8 = 0, int8_out = 0, conv = 0, relu = 0;
   for (const LayerDef& l : net->layers) {
     int8 += l.op == OpType::kInt8Conv;
+    int8_out += l.op == OpType::kInt8Conv && l.attrs.Has("y_scale");
     conv += l.op == OpType::kConv;
+    relu += l.op == OpType::kRelu;
   }
   EXPECT_EQ(int8, int8_convs);
   EXPECT_EQ(conv, 0);
+  // The Relus are fused (helper_conv: vertical fusion; static_conv: between two pairs of one
+  // scale, step 1b), so every INT8 Conv but the last writes int8 for the next one.
+  EXPECT_EQ(relu, 0);
+  EXPECT_EQ(int8_out, int8_convs - 1);
   auto pass = std::find_if(report.passes.begin(), report.passes.end(),
                            [](const BuildReport::Pass& p) { return p.name == "explicit-quantization"; });
   ASSERT_NE(pass, report.passes.end());
