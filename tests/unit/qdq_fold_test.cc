@@ -288,6 +288,34 @@ TEST(QdqFold, PairsThatAreNotSymmetricInt8StayAndTheNetworkRuns) {
   }
 }
 
+// conv2 with a fused residual (input 3, as vertical fusion writes Conv + Add) that also comes from
+// the middle pair: both inputs read r1, which stays int8 (conv2 reads it as X and as Z).
+TEST(QdqFold, AFusedResidualFromAPairIsReadAsInt8) {
+  NetworkDef net = QdqConvNetwork(InputPair::kInt8);
+  ASSERT_EQ(net.layers[6].name, "conv2");
+  net.layers[6].inputs.push_back(net.layers[4].outputs[0]);
+  QdqFoldReport rep;
+  auto folded = FoldExplicitQuantization(net, &rep);
+  ASSERT_TRUE(folded.ok()) << folded.status().message();
+  EXPECT_EQ(rep.folded_convs, (std::vector<std::string>{"conv1", "conv2"}));
+  EXPECT_EQ(rep.lowering.int8_tensors, 1);
+  ASSERT_EQ(folded->layers.size(), 4u);
+  const LayerDef& c1 = folded->layers[2];
+  const LayerDef& c2 = folded->layers[3];
+  ASSERT_EQ(c2.inputs.size(), 5u);
+  EXPECT_EQ(c2.inputs[4], c1.outputs[0]);
+  EXPECT_EQ(*c2.attrs.GetFloatOr("z_scale", 0), kMiddleScale);
+  const Tensor x = Input();
+  std::vector<Tensor> want = RunNet(net, {x}), got = RunNet(*folded, {x});
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_LT(RelativeL2Of(got[0], want[0]), 1e-2);
+  int64_t close = 0;
+  for (int64_t i = 0; i < want[0].num_elements(); ++i) {
+    close += std::fabs(got[0].data<float>()[i] - want[0].data<float>()[i]) <= 1e-4f;
+  }
+  EXPECT_GE(close, want[0].num_elements() * 95 / 100);
+}
+
 // The middle pair's output is also read by a Relu (a second graph output): the pair stays for it,
 // conv2 still reads r1 as INT8, and conv1 writes r1 as float (it has a float reader), so r1 is
 // quantized again for conv2.

@@ -151,8 +151,10 @@ StatusOr<NetworkDef> FoldExplicitQuantization(const NetworkDef& optimized, QdqFo
           net.layers[static_cast<size_t>(p)].op != OpType::kDequantizeLinear) {
         continue;
       }
+      bool is_output = false;
+      for (int32_t t : net.outputs) is_output = is_output || t == w;
       Tensor value;
-      if (!FoldConstantDequantize(net, net.layers[static_cast<size_t>(p)], &value)) continue;
+      if (is_output || !FoldConstantDequantize(net, net.layers[static_cast<size_t>(p)], &value)) continue;
       net.tensors[static_cast<size_t>(w)].value = std::move(value);
       net.tensors[static_cast<size_t>(w)].dtype = DataType::kFloat32;
       removed[static_cast<size_t>(p)] = true;
