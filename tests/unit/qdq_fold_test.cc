@@ -316,6 +316,52 @@ TEST(QdqFold, AFusedResidualFromAPairIsReadAsInt8) {
   EXPECT_GE(close, want[0].num_elements() * 95 / 100);
 }
 
+// ONNX Runtime's pattern for Conv + Relu with symmetric activations: conv1 (no fused activation) ->
+// pair(c1_scale) -> Relu -> pair(kMiddleScale). With c1_scale == kMiddleScale the Relu is fused into
+// conv1 (exact: round(max(c, 0) / s) = max(round(c / s), 0)) and r1 flows as int8; with another
+// scale the Relu and the first pair stay (conv1 writes float for them).
+TEST(QdqFold, AReluBetweenTwoPairsOfOneScaleJoinsTheConv) {
+  for (float c1_scale : {kMiddleScale, 2.5f / 127.0f}) {
+    SCOPED_TRACE(c1_scale);
+    NetworkDef net = QdqConvNetwork(InputPair::kInt8);
+    LayerDef& conv1 = net.layers[2];
+    ASSERT_EQ(conv1.name, "conv1");
+    conv1.attrs = Attributes();
+    conv1.attrs.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+    const int32_t r1 = conv1.outputs[0];
+    const Shape shape = net.tensors[static_cast<size_t>(r1)].shape;
+    const int32_t c1 = Add(net, "c1", DataType::kFloat32, shape);
+    const int32_t s = Add(net, "c1_scale", DataType::kFloat32, {}, Tensor::Scalar<float>(c1_scale));
+    const int32_t zp = Add(net, "c1_zero_point", DataType::kInt8, {}, Tensor::Scalar<int8_t>(0));
+    const int32_t c1q = Add(net, "c1_q", DataType::kInt8, shape);
+    const int32_t c1dq = Add(net, "c1_dq", DataType::kFloat32, shape);
+    net.layers[2].outputs = {c1};
+    const std::vector<LayerDef> chain = {Layer("c1_QuantizeLinear", OpType::kQuantizeLinear, {c1, s, zp}, {c1q}),
+                                         Layer("c1_DequantizeLinear", OpType::kDequantizeLinear, {c1q, s, zp}, {c1dq}),
+                                         Layer("relu", OpType::kRelu, {c1dq}, {r1})};
+    net.layers.insert(net.layers.begin() + 3, chain.begin(), chain.end());
+    QdqFoldReport rep;
+    auto folded = FoldExplicitQuantization(net, &rep);
+    ASSERT_TRUE(folded.ok()) << folded.status().message();
+    EXPECT_EQ(rep.folded_convs, (std::vector<std::string>{"conv1", "conv2"}));
+    const bool same = c1_scale == kMiddleScale;
+    EXPECT_EQ(rep.absorbed_activations, same ? 1 : 0);
+    EXPECT_EQ(rep.lowering.int8_tensors, same ? 1 : 0);
+    if (same) {
+      EXPECT_EQ(Ops(*folded), (std::vector<OpType>{OpType::kTranspose, OpType::kQuantizeLinear, OpType::kInt8Conv,
+                                                   OpType::kInt8Conv}));
+      EXPECT_EQ(*folded->layers[2].attrs.GetStringOr(kActivationAttr, ""), "Relu");
+    } else {
+      ASSERT_EQ(rep.kept.size(), 1u);
+      EXPECT_EQ(rep.kept[0].reason, "read by Relu 'relu', not a lowerable Conv");
+    }
+    const Tensor x = Input();
+    std::vector<Tensor> want = RunNet(net, {x}), got = RunNet(*folded, {x});
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_LT(RelativeL2Of(got[0], want[0]), 1e-2);
+  }
+}
+
 // The middle pair's output is also read by a Relu (a second graph output): the pair stays for it,
 // conv2 still reads r1 as INT8, and conv1 writes r1 as float (it has a float reader), so r1 is
 // quantized again for conv2.
