@@ -52,7 +52,9 @@ struct QdqFoldReport {
 // Weights are re-quantized by LowerInt8 from their float values (scale = max|w| / 127 per output
 // channel): a weight whose channel's max |q| is 127 keeps its int8 values exactly; one whose max |q|
 // is below 127 moves to the finer grid (each value by at most half of its new step, less than half
-// an original step). Without any pair to fold the network is returned unchanged.
+// an original step); one that holds -128 (PyTorch's amax / 127.5 scales can) moves to a grid
+// 128/127 coarser, each value by at most half of that step. So a weight may move by up to one step:
+// what the tests measure. Without any pair to fold the network is returned unchanged.
 StatusOr<NetworkDef> FoldExplicitQuantization(const NetworkDef& optimized, QdqFoldReport* report = nullptr);
 
 // True when the network has a QuantizeLinear or DequantizeLinear layer.
