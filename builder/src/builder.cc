@@ -6,6 +6,7 @@
 #include <limits>
 #include <memory>
 
+#include "calib/qdq_fold.h"
 #include "ir/infer.h"
 #include "onnx/onnx_importer.h"
 #include "passes/pass_util.h"
@@ -50,6 +51,15 @@ StatusOr<NetworkDef> OptimizeAndLower(Graph& graph, const std::string& onnx_path
   r.layers = CountLiveNodes(graph);
   StatusOr<NetworkDef> net = LowerGraph(graph);
   if (!net.ok()) return net.status().WithContext(onnx_path);
+  // Explicit quantization: Q/DQ pairs around Convs become INT8 layers (calib/qdq_fold.h).
+  if (optimize && HasQdqLayers(*net)) {
+    QdqFoldReport fold;
+    StatusOr<NetworkDef> folded = FoldExplicitQuantization(*net, &fold);
+    if (!folded.ok()) return folded.status().WithContext(onnx_path);
+    r.passes.push_back({"explicit-quantization", static_cast<int>(fold.folded_convs.size())});
+    r.layers += static_cast<int>(folded->layers.size()) - static_cast<int>(net->layers.size());
+    return folded;
+  }
   return net;
 }
 
