@@ -195,7 +195,7 @@ void CheckCase(const ConvCase& cc, const Activation& act, bool int8_out, uint32_
     Tensor got;
     std::shared_ptr<CudaEngine> engine;
     RunCuda(single.net, single.feeds, precision, &got, &engine);
-    if (HasFatalFailure()) return;
+    if (::testing::Test::HasFatalFailure()) return;
     ExpectMatches(got, want[0], precision, act, "default build");
     ASSERT_EQ(engine->tactics().size(), 1u);
     EXPECT_GE(engine->tactics()[0].tactic, 0);
@@ -206,7 +206,7 @@ void CheckCase(const ConvCase& cc, const Activation& act, bool int8_out, uint32_
       NetworkDef forced = single.net;
       forced.layers[0].attrs.Set(kTacticAttr, int64_t{t});
       RunCuda(forced, single.feeds, precision, &got);
-      if (HasFatalFailure()) return;
+      if (::testing::Test::HasFatalFailure()) return;
       ExpectMatches(got, want[0], precision, act, "forced tactic");
     }
   }

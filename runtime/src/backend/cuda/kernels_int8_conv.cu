@@ -163,8 +163,9 @@ __device__ __forceinline__ uint32_t SwizzledOffset(int row, int chunk) {
   return static_cast<uint32_t>(row * kTileK + ((chunk ^ ((row >> 1) & 3)) << 4));
 }
 
+// At least two blocks of 256 threads (four of 128) per SM: at most 128 registers a thread.
 template <int BM, int BN, int WM, int WN, int STAGES, typename OutT>
-__global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32)
+__global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, (BM / WM) * (BN / WN) == 8 ? 2 : 4)
     Int8ConvKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, Int8ConvGeom g, Int8ConvEpilogue e) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   constexpr int kWarpsN = BN / WN;
