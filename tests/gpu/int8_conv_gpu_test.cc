@@ -39,7 +39,7 @@ namespace testing {
 namespace {
 
 // Tile configurations of the kernel (its tactic candidates).
-constexpr int kNumTactics = 4;
+constexpr int kNumTactics = 6;
 
 OpArg In(Tensor t) { return OpArg{std::move(t), false}; }
 OpArg Const(Tensor t) { return OpArg{std::move(t), true}; }

@@ -54,17 +54,14 @@ namespace edgert {
 namespace cuda {
 namespace {
 
-constexpr int kTileK = 64;  // bytes of K_gemm per pipeline stage and row
-
 // Geometry passed to the kernel by value (32-bit: Create checks the ranges).
 struct Int8ConvGeom {
   int n, h, w, c;
   int k, r, s;
   int p, q;
   int stride_h, stride_w, pad_top, pad_left, dil_h, dil_w;
-  int m;        // N * P * Q
-  int kg;       // R * S * C
-  int k_tiles;  // ceil(kg / 64)
+  int m;   // N * P * Q
+  int kg;  // R * S * C
 };
 
 // The epilogue's operands and scalars.
@@ -75,6 +72,7 @@ struct Int8ConvEpilogue {
   void* y;
   float x_scale, z_scale, y_scale;
   DeviceActivation act;
+  bool pack2;  // K even and Z / Y 2-byte aligned: column pairs of Z and int8 Y as one 2-byte word
 };
 
 // The CPU reference's activation formulas (fused_activation.cc) with explicitly rounded arithmetic
@@ -102,14 +100,17 @@ __device__ __forceinline__ float EpilogueActivation(const DeviceActivation& act,
   }
 }
 
+// QuantizeLinear's rule: rint(v / y_scale) half to even, NaN -> 0, saturated to [-128, 127].
+__device__ __forceinline__ int8_t QuantizeInt8(float v, float y_scale) {
+  const float x = __fdiv_rn(v, y_scale);
+  float r = x != x ? 0.0f : rintf(x);
+  r = r < -128.0f ? -128.0f : (r > 127.0f ? 127.0f : r);
+  return static_cast<int8_t>(static_cast<int>(r));
+}
+
 template <typename OutT>
-__device__ __forceinline__ void StoreOut(OutT* p, float v, float y_scale) {
-  if constexpr (std::is_same_v<OutT, int8_t>) {
-    const float x = __fdiv_rn(v, y_scale);
-    float r = x != x ? 0.0f : rintf(x);
-    r = r < -128.0f ? -128.0f : (r > 127.0f ? 127.0f : r);
-    *p = static_cast<int8_t>(static_cast<int>(r));
-  } else if constexpr (std::is_same_v<OutT, __half>) {
+__device__ __forceinline__ void StoreFloat(OutT* p, float v) {
+  if constexpr (std::is_same_v<OutT, __half>) {
     *p = __float2half_rn(v);
   } else {
     *p = v;
@@ -158,24 +159,35 @@ __device__ __forceinline__ void MmaS8(int32_t* c, const uint32_t* a, uint32_t b0
 #endif
 }
 
-// Byte offset of chunk `chunk` (0..3) of row `row` in a [rows][64 B] swizzled tile.
-__device__ __forceinline__ uint32_t SwizzledOffset(int row, int chunk) {
-  return static_cast<uint32_t>(row * kTileK + ((chunk ^ ((row >> 1) & 3)) << 4));
+// The swizzle of the 16-byte chunks of row `row` in a [rows][BK bytes] tile: chunk c is stored at
+// c ^ Swizzle<BK>(row). BK = 64: two rows share a 128-byte bank line, so rows 2i and 2i + 1 take
+// the halves and (row / 2) % 4 permutes the chunks; BK = 128: row % 8.
+template <int BK>
+__device__ __forceinline__ int Swizzle(int row) {
+  static_assert(BK == 64 || BK == 128, "BK must be 64 or 128 bytes");
+  return BK == 64 ? (row >> 1) & 3 : row & 7;
 }
 
-// At least two blocks of 256 threads (four of 128) per SM: at most 128 registers a thread.
-template <int BM, int BN, int WM, int WN, int STAGES, typename OutT>
-__global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, (BM / WM) * (BN / WN) == 8 ? 2 : 4)
+// Byte offset of chunk `chunk` of row `row` in a [rows][BK bytes] swizzled tile.
+template <int BK>
+__device__ __forceinline__ uint32_t SwizzledOffset(int row, int chunk) {
+  return static_cast<uint32_t>(row * BK + ((chunk ^ Swizzle<BK>(row)) << 4));
+}
+
+// MIN_BLOCKS resident blocks per SM bound the registers (65536 / (threads * MIN_BLOCKS) a thread).
+template <int BM, int BN, int BK, int WM, int WN, int STAGES, int MIN_BLOCKS, typename OutT>
+__global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, MIN_BLOCKS)
     Int8ConvKernel(const int8_t* __restrict__ x, const int8_t* __restrict__ w, Int8ConvGeom g, Int8ConvEpilogue e) {
 #if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
   constexpr int kWarpsN = BN / WN;
   constexpr int kThreads = (BM / WM) * kWarpsN * 32;
-  constexpr int kRowsPerPass = kThreads / 4;  // rows one pass of the block's threads loads
-  constexpr int kARows = BM / kRowsPerPass;   // A rows per thread
-  constexpr int kBRows = BN / kRowsPerPass;   // B rows per thread
+  constexpr int kChunks = BK / 16;                  // 16-byte chunks per row
+  constexpr int kRowsPerPass = kThreads / kChunks;  // rows one pass of the block's threads loads
+  constexpr int kARows = BM / kRowsPerPass;         // A rows per thread
+  constexpr int kBRows = BN / kRowsPerPass;         // B rows per thread
   constexpr int kMT = WM / 16;
   constexpr int kNT = WN / 8;
-  constexpr int kStageBytes = (BM + BN) * kTileK;
+  constexpr int kStageBytes = (BM + BN) * BK;
   static_assert(BM % kRowsPerPass == 0 && BN % kRowsPerPass == 0, "tile rows must be a multiple of a pass");
   static_assert(WM % 16 == 0 && WN % 16 == 0, "warp tile must be a multiple of 16x16");
 
@@ -190,8 +202,8 @@ __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, (BM / WM) * (BN / 
   const int block_n = blockIdx.y * BN;
 
   // Step 2: this thread's rows (row0 + i * kRowsPerPass) and chunk column.
-  const int chunk = tid & 3;
-  const int row0 = tid >> 2;
+  const int chunk = tid % kChunks;
+  const int row0 = tid / kChunks;
   const int8_t* a_img[kARows];
   int a_ih0[kARows], a_iw0[kARows];
   const int pq = g.p * g.q;
@@ -229,7 +241,7 @@ __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, (BM / WM) * (BN / 
 
   auto load_tile = [&](int stage) {
     const uint32_t a_base = smem_base + stage * kStageBytes;
-    const uint32_t b_base = a_base + BM * kTileK;
+    const uint32_t b_base = a_base + BM * BK;
     const bool k_ok = kg_next < g.kg;
     const int dh = kr * g.dil_h;
     const int dw = ks * g.dil_w;
@@ -240,16 +252,16 @@ __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, (BM / WM) * (BN / 
       const bool ok = k_ok && static_cast<unsigned>(ih) < static_cast<unsigned>(g.h) &&
                       static_cast<unsigned>(iw) < static_cast<unsigned>(g.w);
       const int8_t* src = ok ? a_img[i] + (static_cast<int64_t>(ih) * g.w + iw) * g.c + cin : x;
-      CpAsync16(a_base + SwizzledOffset(row0 + i * kRowsPerPass, chunk), src, ok ? 16 : 0);
+      CpAsync16(a_base + SwizzledOffset<BK>(row0 + i * kRowsPerPass, chunk), src, ok ? 16 : 0);
     }
 #pragma unroll
     for (int i = 0; i < kBRows; ++i) {
       const bool ok = k_ok && b_ok[i];
-      CpAsync16(b_base + SwizzledOffset(row0 + i * kRowsPerPass, chunk), ok ? b_row[i] + kg_next : w, ok ? 16 : 0);
+      CpAsync16(b_base + SwizzledOffset<BK>(row0 + i * kRowsPerPass, chunk), ok ? b_row[i] + kg_next : w, ok ? 16 : 0);
     }
     // Advance to the next K tile: 64 bytes further along (r, s, c).
-    kg_next += kTileK;
-    cin += kTileK;
+    kg_next += BK;
+    cin += BK;
     while (cin >= g.c) {
       cin -= g.c;
       if (++ks == g.s) {
@@ -267,43 +279,52 @@ __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, (BM / WM) * (BN / 
 #pragma unroll
       for (int t = 0; t < 4; ++t) acc[i][j][t] = 0;
 
-        // Prologue: STAGES - 1 tiles in flight.
+  const int k_tiles = (g.kg + BK - 1) / BK;
+  // Prologue: STAGES - 1 tiles in flight.
 #pragma unroll
   for (int st = 0; st < STAGES - 1; ++st) {
-    if (st < g.k_tiles) load_tile(st);
+    if (st < k_tiles) load_tile(st);
     CpAsyncCommit();
   }
 
   // ldmatrix lane geometry (step 4): A rows lane % 16, chunk + lane / 16; B rows lane % 8 (+8 for
   // lanes 16..31), chunk + (lane / 8) % 2. The swizzle term of those rows depends on the lane only.
+  // Warp tile rows start at multiples of 16, so the swizzle of a lane's rows is the same for every
+  // 16-row step: the byte offsets within a row are computed once per k32 step.
+  constexpr int kSteps = BK / 32;
   const int a_lane_row = warp_m * WM + (lane & 15);
-  const int a_lane_chunk = lane >> 4;
   const int b_lane_row = warp_n * WN + (lane & 7) + ((lane >> 4) << 3);
-  const int b_lane_chunk = (lane >> 3) & 1;
+  uint32_t a_col[kSteps], b_col[kSteps];
+#pragma unroll
+  for (int kk = 0; kk < kSteps; ++kk) {
+    a_col[kk] = static_cast<uint32_t>(((kk * 2 + (lane >> 4)) ^ Swizzle<BK>(a_lane_row)) << 4);
+    b_col[kk] = static_cast<uint32_t>(((kk * 2 + ((lane >> 3) & 1)) ^ Swizzle<BK>(b_lane_row)) << 4);
+  }
+  const uint32_t a_row_off = static_cast<uint32_t>(a_lane_row * BK);
+  const uint32_t b_row_off = static_cast<uint32_t>(b_lane_row * BK);
 
-  for (int kt = 0; kt < g.k_tiles; ++kt) {
+  for (int kt = 0; kt < k_tiles; ++kt) {
     CpAsyncWait<STAGES - 2>();
     __syncthreads();
     {
       const int next = kt + STAGES - 1;
-      if (next < g.k_tiles) load_tile(next % STAGES);
+      if (next < k_tiles) load_tile(next % STAGES);
       CpAsyncCommit();
     }
     const uint32_t a_base = smem_base + (kt % STAGES) * kStageBytes;
-    const uint32_t b_base = a_base + BM * kTileK;
+    const uint32_t b_base = a_base + BM * BK;
 #pragma unroll
-    for (int kk = 0; kk < 2; ++kk) {
+    for (int kk = 0; kk < kSteps; ++kk) {
       uint32_t af[kMT][4];
       uint32_t bf[kNT][2];
 #pragma unroll
       for (int i = 0; i < kMT; ++i) {
-        LdMatrixX4(a_base + SwizzledOffset(a_lane_row + i * 16, kk * 2 + a_lane_chunk), af[i][0], af[i][1], af[i][2],
-                   af[i][3]);
+        LdMatrixX4(a_base + a_row_off + i * 16 * BK + a_col[kk], af[i][0], af[i][1], af[i][2], af[i][3]);
       }
 #pragma unroll
       for (int j = 0; j < kNT / 2; ++j) {
-        LdMatrixX4(b_base + SwizzledOffset(b_lane_row + j * 16, kk * 2 + b_lane_chunk), bf[2 * j][0], bf[2 * j][1],
-                   bf[2 * j + 1][0], bf[2 * j + 1][1]);
+        LdMatrixX4(b_base + b_row_off + j * 16 * BK + b_col[kk], bf[2 * j][0], bf[2 * j][1], bf[2 * j + 1][0],
+                   bf[2 * j + 1][1]);
       }
 #pragma unroll
       for (int i = 0; i < kMT; ++i)
@@ -335,50 +356,75 @@ __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, (BM / WM) * (BN / 
       const int m = block_m + warp_m * WM + i * 16 + gid + half * 8;
       if (m >= g.m) continue;
       // Float output NCHW: element (n, k, pq) of m = n * PQ + pq is at n * K * PQ + k * PQ + pq.
-      int64_t row_base;
-      if constexpr (std::is_same_v<OutT, int8_t>) {
-        row_base = static_cast<int64_t>(m) * g.k;
-      } else {
+      int64_t row_base = 0;
+      if constexpr (!std::is_same_v<OutT, int8_t>) {
         const int n = m / pq;
         row_base = static_cast<int64_t>(n) * g.k * pq + (m - n * pq);
       }
+      // Columns col0 and col0 + 1 (col0 even).
 #pragma unroll
-      for (int j = 0; j < kNT; ++j)
-#pragma unroll
-        for (int t = 0; t < 2; ++t) {
-          const int col = block_n + warp_n * WN + j * 8 + tig * 2 + t;
-          if (col >= g.k) continue;
-          float v = __fadd_rn(__fmul_rn(__int2float_rn(acc[i][j][half * 2 + t]), mult[j][t]), bias[j][t]);
-          if (e.z != nullptr) {
-            const float zt = __fmul_rn(e.z_scale, static_cast<float>(e.z[static_cast<int64_t>(m) * g.k + col]));
-            v = __fadd_rn(v, zt);
-          }
-          v = EpilogueActivation(e.act, v);
-          if constexpr (std::is_same_v<OutT, int8_t>) {
-            StoreOut(y + row_base + col, v, e.y_scale);
+      for (int j = 0; j < kNT; ++j) {
+        const int col0 = block_n + warp_n * WN + j * 8 + tig * 2;
+        if (col0 >= g.k) continue;
+        const bool pair = col0 + 1 < g.k;
+        const bool packed = pair && e.pack2;
+        const int64_t nhwc = static_cast<int64_t>(m) * g.k + col0;
+        float zv[2] = {0.0f, 0.0f};
+        if (e.z != nullptr) {
+          if (packed) {
+            const char2 zz = *reinterpret_cast<const char2*>(e.z + nhwc);
+            zv[0] = static_cast<float>(zz.x);
+            zv[1] = static_cast<float>(zz.y);
           } else {
-            StoreOut(y + row_base + static_cast<int64_t>(col) * pq, v, e.y_scale);
+            zv[0] = static_cast<float>(e.z[nhwc]);
+            if (pair) zv[1] = static_cast<float>(e.z[nhwc + 1]);
           }
         }
+        float v[2];
+#pragma unroll
+        for (int t = 0; t < 2; ++t) {
+          v[t] = __fadd_rn(__fmul_rn(__int2float_rn(acc[i][j][half * 2 + t]), mult[j][t]), bias[j][t]);
+          if (e.z != nullptr) v[t] = __fadd_rn(v[t], __fmul_rn(e.z_scale, zv[t]));
+          v[t] = EpilogueActivation(e.act, v[t]);
+        }
+        if constexpr (std::is_same_v<OutT, int8_t>) {
+          const int8_t q0 = QuantizeInt8(v[0], e.y_scale);
+          const int8_t q1 = QuantizeInt8(v[1], e.y_scale);
+          if (packed) {
+            *reinterpret_cast<char2*>(y + nhwc) =
+                make_char2(static_cast<signed char>(q0), static_cast<signed char>(q1));
+          } else {
+            y[nhwc] = q0;
+            if (pair) y[nhwc + 1] = q1;
+          }
+        } else {
+          StoreFloat(y + row_base + static_cast<int64_t>(col0) * pq, v[0]);
+          if (pair) StoreFloat(y + row_base + static_cast<int64_t>(col0 + 1) * pq, v[1]);
+        }
+      }
     }
 #endif
 }
 
 // A tile configuration (a tactic candidate).
 struct TileConfig {
-  int bm, bn, wm, wn, stages;
+  int bm, bn, bk, wm, wn, stages;
   int threads() const { return (bm / wm) * (bn / wn) * 32; }
-  size_t smem_bytes() const { return static_cast<size_t>(stages) * (bm + bn) * kTileK; }
+  size_t smem_bytes() const { return static_cast<size_t>(stages) * (bm + bn) * bk; }
 };
 
 // Index order here is internal; the tactic numbering is Candidates()' order.
 constexpr TileConfig kConfigs[] = {
-    {128, 128, 64, 32, 4},  // 8 warps (2 x 4)
-    {128, 64, 64, 32, 4},   // 4 warps (2 x 2)
-    {64, 128, 32, 32, 4},   // 8 warps (2 x 4)
-    {64, 64, 32, 32, 4},    // 4 warps (2 x 2)
+    {128, 128, 64, 64, 32, 4},   // 8 warps (2 x 4), 64 KB, 2 blocks / SM
+    {128, 64, 64, 64, 32, 4},    // 4 warps (2 x 2), 48 KB, 4 blocks / SM
+    {64, 128, 64, 32, 32, 4},    // 8 warps (2 x 4), 48 KB, 2 blocks / SM
+    {64, 64, 64, 32, 32, 4},     // 4 warps (2 x 2), 32 KB, 4 blocks / SM
+    {128, 128, 128, 64, 32, 3},  // 8 warps (2 x 4), 96 KB, 2 blocks / SM
+    {64, 128, 128, 32, 32, 3},   // 8 warps (2 x 4), 72 KB, 2 blocks / SM
 };
 constexpr int kNumConfigs = static_cast<int>(sizeof(kConfigs) / sizeof(kConfigs[0]));
+// The heuristic default is one of the first kHeuristicConfigs.
+constexpr int kHeuristicConfigs = 4;
 
 using KernelFn = void (*)(const int8_t*, const int8_t*, Int8ConvGeom, Int8ConvEpilogue);
 
@@ -386,13 +432,17 @@ template <typename OutT>
 KernelFn KernelFor(int config) {
   switch (config) {
     case 0:
-      return &Int8ConvKernel<128, 128, 64, 32, 4, OutT>;
+      return &Int8ConvKernel<128, 128, 64, 64, 32, 4, 2, OutT>;
     case 1:
-      return &Int8ConvKernel<128, 64, 64, 32, 4, OutT>;
+      return &Int8ConvKernel<128, 64, 64, 64, 32, 4, 4, OutT>;
     case 2:
-      return &Int8ConvKernel<64, 128, 32, 32, 4, OutT>;
+      return &Int8ConvKernel<64, 128, 64, 32, 32, 4, 2, OutT>;
+    case 3:
+      return &Int8ConvKernel<64, 64, 64, 32, 32, 4, 4, OutT>;
+    case 4:
+      return &Int8ConvKernel<128, 128, 128, 64, 32, 3, 2, OutT>;
     default:
-      return &Int8ConvKernel<64, 64, 32, 32, 4, OutT>;
+      return &Int8ConvKernel<64, 128, 128, 32, 32, 3, 2, OutT>;
   }
 }
 
@@ -459,7 +509,7 @@ class Int8ConvLaunch : public CudaKernel {
   std::string Describe() const override {
     const TileConfig& t = kConfigs[candidates_[static_cast<size_t>(tactic_)]];
     std::string text = "int8 implicit-GEMM " + std::to_string(t.bm) + "x" + std::to_string(t.bn) + "x" +
-                       std::to_string(kTileK) + ", tactic " + std::to_string(tactic_) + "/" +
+                       std::to_string(t.bk) + ", tactic " + std::to_string(tactic_) + "/" +
                        std::to_string(candidates_.size());
     if (report_.timed > 0) {
       text += ", " + std::to_string(report_.chosen_ms) + " ms (default " + std::to_string(report_.default_ms) + " ms)";
@@ -577,8 +627,8 @@ class Int8ConvLaunch : public CudaKernel {
 // The candidates in tactic order: the heuristic default first (the largest tile whose grid still
 // fills the GPU once), then the others in kConfigs order.
 std::vector<int> Candidates(int64_t m, int64_t k, int sm_count) {
-  int best = kNumConfigs - 1;
-  for (int c = 0; c < kNumConfigs; ++c) {
+  int best = kHeuristicConfigs - 1;
+  for (int c = 0; c < kHeuristicConfigs; ++c) {
     if (CeilDiv(m, kConfigs[c].bm) * CeilDiv(k, kConfigs[c].bn) >= sm_count) {
       best = c;
       break;
@@ -655,7 +705,6 @@ StatusOr<CudaKernelPtr> CreateInt8ConvKernel(const CudaOpContext& ctx) {
   geom.dil_w = static_cast<int>(p.dil_w);
   geom.m = static_cast<int>(m);
   geom.kg = static_cast<int>(kg);
-  geom.k_tiles = static_cast<int>(CeilDiv(kg, kTileK));
   if (CeilDiv(m, 64) > kMax || CeilDiv(p.k, 64) > 65535) return ctx.NotSupported("too many output channels");
 
   Int8ConvEpilogue epi{};
@@ -667,6 +716,14 @@ StatusOr<CudaKernelPtr> CreateInt8ConvKernel(const CudaOpContext& ctx) {
   epi.z_scale = p.z_scale;
   epi.y_scale = p.y_scale;
   epi.act = ToDevice(p.epilogue);
+  epi.pack2 =
+      p.k % 2 == 0 && reinterpret_cast<uintptr_t>(epi.y) % 2 == 0 && reinterpret_cast<uintptr_t>(epi.z) % 2 == 0;
+  // cp.async copies 16-byte vectors of X and W (C % 16 == 0: aligned when the bases are).
+  for (size_t i : {size_t{0}, size_t{1}}) {
+    if (reinterpret_cast<uintptr_t>(ctx.input(i).data) % 16 != 0) {
+      return ctx.NotSupported(std::string("input ") + (i == 0 ? "X" : "W") + " must be 16-byte aligned on the device");
+    }
+  }
 
   const int sm_count = ctx.resources != nullptr && ctx.resources->sm_count > 0 ? ctx.resources->sm_count : 132;
   auto kernel = std::make_unique<Int8ConvLaunch>(geom, epi, static_cast<const int8_t*>(ctx.input(0).data),
