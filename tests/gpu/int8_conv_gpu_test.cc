@@ -15,12 +15,11 @@
 //     asymmetric pads and strides; C = 16 .. 256, K = 8 .. 256 (100: not a multiple of 8), M not a
 //     multiple of any tile, batch 1, 2 and 4, with and without residual. (B is always given: the op table
 //     makes inputs 0..3 required, so a layer without bias cannot be built.)
-// The disabled benchmark (DISABLED_Int8ConvBenchmark) prints TOPS of two ResNet-50-like layers for
-// every tile configuration.
+// The disabled benchmark (DISABLED_Int8ConvBenchmark) prints TOPS of three ResNet-50-like layers
+// for every tile configuration, the tactic pass's choice and the FP16 Conv of the same shape.
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -337,68 +336,107 @@ TEST(CudaInt8ConvFp16, Int8AndFloatOutputs) {
   CheckCase(b, kSilu, false, 113, fp16);
 }
 
-// Prints int8 TOPS (2 * M * K * K_gemm per launch) of ResNet-50-like layers for every tactic.
-// Run with --gtest_also_run_disabled_tests --gtest_filter='*Int8ConvBenchmark*'.
+// Median time of one Enqueue of `net` (device buffers bound, inputs uploaded once, CUDA graphs as
+// the engine's default) on an engine built with `options`; the engine's first layer tactic in
+// *tactic. Negative on failure (reported as a test failure).
+double TimeEngineMs(const NetworkDef& net, const std::vector<Tensor>& feeds, const CudaEngineOptions& options,
+                    int* tactic) {
+  auto engine = CudaEngine::Create(net, options);
+  EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+  if (!engine.ok()) return -1;
+  *tactic = (*engine)->tactics().empty() ? -1 : (*engine)->tactics()[0].tactic;
+  auto context = (*engine)->CreateContext();
+  EXPECT_TRUE(context.ok()) << context.status().ToString();
+  if (!context.ok()) return -1;
+  std::vector<void*> buffers;
+  double median = -1;
+  cudaStream_t stream = nullptr;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  bool ok = cudaStreamCreate(&stream) == cudaSuccess && cudaEventCreate(&start) == cudaSuccess &&
+            cudaEventCreate(&stop) == cudaSuccess;
+  size_t fed = 0;
+  for (int io = 0; ok && io < (*engine)->NumIOTensors(); ++io) {
+    const IOTensorInfo& info = (*engine)->IOTensor(io);
+    const size_t bytes = static_cast<size_t>(NumElements(info.shape)) * DataTypeSize(info.dtype);
+    void* p = nullptr;
+    ok = cudaMalloc(&p, bytes) == cudaSuccess;
+    if (!ok) break;
+    buffers.push_back(p);
+    if (info.is_input) {
+      // Float inputs of an FP16 engine are float16 on the device: the timing does not need the
+      // values, only defined memory.
+      ok = fed < feeds.size() &&
+           (feeds[fed].bytes() == bytes ? cudaMemcpy(p, feeds[fed].raw(), bytes, cudaMemcpyHostToDevice)
+                                        : cudaMemset(p, 0, bytes)) == cudaSuccess;
+      ++fed;
+    }
+    ok = ok && (*context)->SetTensorAddress(io, p).ok();
+  }
+  std::vector<float> times;
+  for (int i = 0; ok && i < 3; ++i) ok = (*context)->Enqueue(stream).ok();
+  constexpr int kBatches = 5, kRuns = 10;
+  for (int b = 0; ok && b < kBatches; ++b) {
+    ok = cudaEventRecord(start, stream) == cudaSuccess;
+    for (int i = 0; ok && i < kRuns; ++i) ok = (*context)->Enqueue(stream).ok();
+    float ms = 0;
+    ok = ok && cudaEventRecord(stop, stream) == cudaSuccess && cudaEventSynchronize(stop) == cudaSuccess &&
+         cudaEventElapsedTime(&ms, start, stop) == cudaSuccess;
+    times.push_back(ms / kRuns);
+  }
+  EXPECT_TRUE(ok) << "benchmark run failed";
+  if (ok) {
+    std::sort(times.begin(), times.end());
+    median = times[times.size() / 2];
+  }
+  if (stream != nullptr) cudaStreamSynchronize(stream);
+  for (void* p : buffers) cudaFree(p);
+  if (start != nullptr) cudaEventDestroy(start);
+  if (stop != nullptr) cudaEventDestroy(stop);
+  if (stream != nullptr) cudaStreamDestroy(stream);
+  return median;
+}
+
+// Prints int8 TOPS (2 * M * K * K_gemm per launch) of ResNet-50-like layers for every tactic, for
+// the engine's own choice (tactic pass), and the same convolution in FP16 through the Conv kernel
+// (cuDNN; NCHW float16, bias + Relu) for comparison. Run with
+// --gtest_also_run_disabled_tests --gtest_filter='*Int8ConvBenchmark*'.
 TEST(CudaInt8Conv, DISABLED_Int8ConvBenchmark) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   struct Layer {
     const char* name;
     int64_t n, hw, c, k, rs;
   };
-  for (const Layer& l : {Layer{"3x3 C256 K256 56x56 batch 32", 32, 56, 256, 256, 3},
-                         Layer{"1x1 C1024 K256 14x14 batch 128", 128, 14, 1024, 256, 1}}) {
+  for (const Layer& l : {Layer{"3x3 C256 K256 56x56 b32", 32, 56, 256, 256, 3},
+                         Layer{"1x1 C1024 K256 14x14 b128", 128, 14, 1024, 256, 1},
+                         Layer{"1x1 C64 K256 56x56 b32", 32, 56, 64, 256, 1}}) {
     ConvCase cc{l.name, l.n, l.hw, l.hw, l.c, l.k, l.rs, l.rs};
     if (l.rs == 3) cc.pads = {1, 1, 1, 1};
     const SingleOpNetwork single = BuildCase(cc, kRelu, true, 7);
+    const double ops = 2.0 * l.n * l.hw * l.hw * l.k * l.rs * l.rs * l.c;
+    auto report = [&](const std::string& what, double ms, int tactic) {
+      std::printf("%-28s %-22s tactic %2d: %8.4f ms  %7.1f TOPS\n", l.name, what.c_str(), tactic, ms,
+                  ops / (ms * 1e-3) / 1e12);
+    };
+    int tactic = -1;
     for (int t = 0; t < kNumTactics; ++t) {
       NetworkDef forced = single.net;
       forced.layers[0].attrs.Set(kTacticAttr, int64_t{t});
-      CudaEngineOptions options;
-      auto engine = CudaEngine::Create(forced, options);
-      ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-      auto context = (*engine)->CreateContext();
-      ASSERT_TRUE(context.ok()) << context.status().ToString();
-      // Device buffers for every I/O tensor (inputs uploaded once).
-      std::vector<void*> buffers;
-      size_t fed = 0;
-      for (int io = 0; io < (*engine)->NumIOTensors(); ++io) {
-        const IOTensorInfo& info = (*engine)->IOTensor(io);
-        const size_t bytes = static_cast<size_t>(NumElements(info.shape)) * DataTypeSize(info.dtype);
-        void* p = nullptr;
-        ASSERT_EQ(cudaMalloc(&p, bytes), cudaSuccess);
-        buffers.push_back(p);
-        if (info.is_input) {
-          ASSERT_LT(fed, single.feeds.size());
-          ASSERT_EQ(single.feeds[fed].bytes(), bytes);
-          ASSERT_EQ(cudaMemcpy(p, single.feeds[fed].raw(), bytes, cudaMemcpyHostToDevice), cudaSuccess);
-          ++fed;
-        }
-        Status bound = (*context)->SetTensorAddress(io, p);
-        ASSERT_TRUE(bound.ok()) << bound.ToString();
-      }
-      cudaStream_t stream = nullptr;
-      ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
-      cudaEvent_t start, stop;
-      ASSERT_EQ(cudaEventCreate(&start), cudaSuccess);
-      ASSERT_EQ(cudaEventCreate(&stop), cudaSuccess);
-      constexpr int kRuns = 20;
-      for (int i = 0; i < 3; ++i) {
-        Status run = (*context)->Enqueue(stream);
-        ASSERT_TRUE(run.ok()) << run.ToString();
-      }
-      ASSERT_EQ(cudaEventRecord(start, stream), cudaSuccess);
-      for (int i = 0; i < kRuns; ++i) ASSERT_TRUE((*context)->Enqueue(stream).ok());
-      ASSERT_EQ(cudaEventRecord(stop, stream), cudaSuccess);
-      ASSERT_EQ(cudaEventSynchronize(stop), cudaSuccess);
-      float ms = 0;
-      cudaEventElapsedTime(&ms, start, stop);
-      const double p = l.hw, ops = 2.0 * l.n * p * p * l.k * l.rs * l.rs * l.c;
-      std::printf("%-32s tactic %d: %8.3f ms  %7.1f TOPS\n", l.name, t, ms / kRuns, ops / (ms / kRuns * 1e-3) / 1e12);
-      cudaEventDestroy(start);
-      cudaEventDestroy(stop);
-      cudaStreamDestroy(stream);
-      for (void* p : buffers) cudaFree(p);
+      report("int8 forced", TimeEngineMs(forced, single.feeds, CudaEngineOptions{}, &tactic), tactic);
     }
+    report("int8 tactic pass", TimeEngineMs(single.net, single.feeds, CudaEngineOptions{}, &tactic), tactic);
+    Attributes conv;
+    conv.Set("pads", cc.pads);
+    conv.Set(kActivationAttr, std::string("Relu"));
+    StatusOr<SingleOpNetwork> fp =
+        BuildSingleOp(OpType::kConv, conv,
+                      {In(RandomTensor(DataType::kFloat32, {l.n, l.c, l.hw, l.hw}, 1)),
+                       Const(RandomTensor(DataType::kFloat32, {l.k, l.c, l.rs, l.rs}, 2, -0.1, 0.1)),
+                       Const(RandomTensor(DataType::kFloat32, {l.k}, 3))},
+                      1, 17, "conv");
+    ASSERT_TRUE(fp.ok()) << fp.status().ToString();
+    CudaEngineOptions fp16;
+    fp16.precision = Precision::kFp16;
+    report("fp16 Conv (cuDNN)", TimeEngineMs(fp->net, fp->feeds, fp16, &tactic), tactic);
   }
 }
 

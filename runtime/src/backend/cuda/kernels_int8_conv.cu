@@ -11,26 +11,31 @@
 // Algorithm:
 //   1. Create (host): ResolveInt8Conv (the CPU's checks and messages), device dtypes (X, W, Z int8;
 //      B and W_scale float32; the output int8, float32 or float16), compute capability >= 8.0,
-//      32-bit index ranges. The tile configurations (kConfigs) are the tactic candidates, the
-//      heuristic default first (Candidates()); a forced tactic is used as given, select_tactics
-//      times them all (SelectTactic).
+//      32-bit index ranges, 16-byte aligned X and W. The tile configurations (kConfigs: BM x BN x
+//      BK with warp tiles WM x WN; 128x128x64, 128x64x64, 64x128x64, 64x64x64, 128x128x128,
+//      64x128x128) are the tactic candidates, the heuristic default first (Candidates(): fewest
+//      waves times per-SM work); a forced tactic is used as given, select_tactics times them all
+//      on the layer's scratch tensors and keeps the fastest whose output is byte-identical to the
+//      default's (SelectTactic).
 //   2. A block computes a BM x BN tile of Y with BM/WM x BN/WN warps, each WM x WN. K_gemm is walked
-//      in tiles of 64 bytes through a STAGES-deep cp.async pipeline (16-byte copies into shared
-//      memory; src-size 0 zero-fills a chunk outside the image, past M or past K_gemm). Each thread
-//      loads the same chunk column (tid % 4) of a few rows of A and B; the rows' pixel coordinates
-//      (image base, p*sh - top, q*sw - left) are computed once per block and the chunk's (r, s, c)
-//      advances incrementally from one K tile to the next.
-//   3. Shared memory: per stage A [BM][64 B] then B [BN][64 B]. The 16-byte chunk c of row `row` is
-//      stored at chunk c ^ ((row >> 1) & 3): the eight rows one ldmatrix phase reads (8 rows, one
-//      logical chunk) then cover all 32 banks, and so do the cp.async stores.
-//   4. Per K tile, two k32 steps: ldmatrix.x4 on the b16 view of 16-byte rows yields the s8 A
+//      in tiles of BK bytes (64 or 128) through a STAGES-deep cp.async pipeline (16-byte copies
+//      into shared memory; src-size 0 zero-fills a chunk outside the image, past M or past
+//      K_gemm). Each thread loads the same chunk column (tid % (BK / 16)) of a few rows of A and B;
+//      the rows' pixel coordinates (image base, p*sh - top, q*sw - left) are computed once per
+//      block and the chunk's (r, s, c) advances incrementally from one K tile to the next.
+//   3. Shared memory: per stage A [BM][BK] then B [BN][BK]. The 16-byte chunk c of row `row` is
+//      stored at chunk c ^ Swizzle<BK>(row) ((row / 2) % 4 for BK = 64, row % 8 for BK = 128): the
+//      eight rows one ldmatrix phase reads (8 rows, one logical chunk) then cover all 32 banks, and
+//      so do the cp.async stores.
+//   4. Per K tile, BK / 32 k32 steps: ldmatrix.x4 on the b16 view of 16-byte rows yields the s8 A
 //      fragment of a 16x32 tile and the B fragments of two 8-column tiles, then WM/16 x WN/8 MMAs
 //      accumulate in int32 registers.
 //   5. Epilogue from the accumulator registers, in float with explicitly rounded operations (no FMA
 //      contraction) in the contract's order: v = float(acc) * (x_scale * W_scale[k]) + B[k];
 //      v += z_scale * float(Z); activation (EpilogueActivation: the CPU's formulas, comparisons in
 //      the std::min / std::max order); int8: rint(v / y_scale) with NaN -> 0 and saturation, stored
-//      NHWC; float: stored NCHW as float32 or float16. Hence FP32 results equal the CPU's bit for
+//      NHWC (two adjacent channels as one 2-byte store when K is even); float: stored NCHW as
+//      float32 or float16. Hence FP32 results equal the CPU's bit for
 //      bit except for the transcendental activations (Sigmoid, SiLU, Tanh, Gelu, GeluTanh).
 //
 // Contracts (cuda_kernel.h): Create allocates no device memory except, with select_tactics, the
@@ -409,22 +414,21 @@ __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, MIN_BLOCKS)
 // A tile configuration (a tactic candidate).
 struct TileConfig {
   int bm, bn, bk, wm, wn, stages;
+  int blocks_per_sm;  // the kernel's MIN_BLOCKS (registers and shared memory allow that many)
   int threads() const { return (bm / wm) * (bn / wn) * 32; }
   size_t smem_bytes() const { return static_cast<size_t>(stages) * (bm + bn) * bk; }
 };
 
 // Index order here is internal; the tactic numbering is Candidates()' order.
 constexpr TileConfig kConfigs[] = {
-    {128, 128, 64, 64, 32, 4},   // 8 warps (2 x 4), 64 KB, 2 blocks / SM
-    {128, 64, 64, 64, 32, 4},    // 4 warps (2 x 2), 48 KB, 4 blocks / SM
-    {64, 128, 64, 32, 32, 4},    // 8 warps (2 x 4), 48 KB, 2 blocks / SM
-    {64, 64, 64, 32, 32, 4},     // 4 warps (2 x 2), 32 KB, 4 blocks / SM
-    {128, 128, 128, 64, 32, 3},  // 8 warps (2 x 4), 96 KB, 2 blocks / SM
-    {64, 128, 128, 32, 32, 3},   // 8 warps (2 x 4), 72 KB, 2 blocks / SM
+    {128, 128, 64, 64, 32, 4, 2},   // 8 warps (2 x 4), 64 KB
+    {128, 64, 64, 64, 32, 4, 4},    // 4 warps (2 x 2), 48 KB
+    {64, 128, 64, 32, 32, 4, 2},    // 8 warps (2 x 4), 48 KB
+    {64, 64, 64, 32, 32, 4, 4},     // 4 warps (2 x 2), 32 KB
+    {128, 128, 128, 64, 32, 3, 2},  // 8 warps (2 x 4), 96 KB
+    {64, 128, 128, 32, 32, 3, 2},   // 8 warps (2 x 4), 72 KB
 };
 constexpr int kNumConfigs = static_cast<int>(sizeof(kConfigs) / sizeof(kConfigs[0]));
-// The heuristic default is one of the first kHeuristicConfigs.
-constexpr int kHeuristicConfigs = 4;
 
 using KernelFn = void (*)(const int8_t*, const int8_t*, Int8ConvGeom, Int8ConvEpilogue);
 
@@ -624,14 +628,21 @@ class Int8ConvLaunch : public CudaKernel {
   std::string note_;
 };
 
-// The candidates in tactic order: the heuristic default first (the largest tile whose grid still
-// fills the GPU once), then the others in kConfigs order.
+// The candidates in tactic order: the heuristic default first, then the others in kConfigs order.
+// The default minimizes waves * (work of one SM in one wave), i.e. ceil(blocks / (SMs *
+// blocks_per_sm)) * blocks_per_sm * BM * BN: a throughput-per-SM model that charges the last,
+// partly filled wave in full (ties: the earlier configuration).
 std::vector<int> Candidates(int64_t m, int64_t k, int sm_count) {
-  int best = kHeuristicConfigs - 1;
-  for (int c = 0; c < kHeuristicConfigs; ++c) {
-    if (CeilDiv(m, kConfigs[c].bm) * CeilDiv(k, kConfigs[c].bn) >= sm_count) {
+  int best = 0;
+  int64_t best_cost = -1;
+  for (int c = 0; c < kNumConfigs; ++c) {
+    const TileConfig& t = kConfigs[c];
+    const int64_t blocks = CeilDiv(m, t.bm) * CeilDiv(k, t.bn);
+    const int64_t slots = static_cast<int64_t>(sm_count) * t.blocks_per_sm;
+    const int64_t cost = CeilDiv(blocks, slots) * t.blocks_per_sm * t.bm * t.bn;
+    if (best_cost < 0 || cost < best_cost) {
+      best_cost = cost;
       best = c;
-      break;
     }
   }
   std::vector<int> order{best};
