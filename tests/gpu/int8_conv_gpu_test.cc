@@ -421,9 +421,11 @@ TEST(CudaInt8Conv, DISABLED_Int8ConvBenchmark) {
     for (int t = 0; t < kNumTactics; ++t) {
       NetworkDef forced = single.net;
       forced.layers[0].attrs.Set(kTacticAttr, int64_t{t});
-      report("int8 forced", TimeEngineMs(forced, single.feeds, CudaEngineOptions{}, &tactic), tactic);
+      const double ms = TimeEngineMs(forced, single.feeds, CudaEngineOptions{}, &tactic);
+      report("int8 forced", ms, tactic);
     }
-    report("int8 tactic pass", TimeEngineMs(single.net, single.feeds, CudaEngineOptions{}, &tactic), tactic);
+    const double tuned_ms = TimeEngineMs(single.net, single.feeds, CudaEngineOptions{}, &tactic);
+    report("int8 tactic pass", tuned_ms, tactic);
     Attributes conv;
     conv.Set("pads", cc.pads);
     conv.Set(kActivationAttr, std::string("Relu"));
@@ -436,7 +438,8 @@ TEST(CudaInt8Conv, DISABLED_Int8ConvBenchmark) {
     ASSERT_TRUE(fp.ok()) << fp.status().ToString();
     CudaEngineOptions fp16;
     fp16.precision = Precision::kFp16;
-    report("fp16 Conv (cuDNN)", TimeEngineMs(fp->net, fp->feeds, fp16, &tactic), tactic);
+    const double fp16_ms = TimeEngineMs(fp->net, fp->feeds, fp16, &tactic);
+    report("fp16 Conv (cuDNN)", fp16_ms, tactic);
   }
 }
 

@@ -34,8 +34,8 @@
 //      contraction) in the contract's order: v = float(acc) * (x_scale * W_scale[k]) + B[k];
 //      v += z_scale * float(Z); activation (EpilogueActivation: the CPU's formulas, comparisons in
 //      the std::min / std::max order); int8: rint(v / y_scale) with NaN -> 0 and saturation, stored
-//      NHWC (two adjacent channels as one 2-byte store when K is even); float: stored NCHW as
-//      float32 or float16. Hence FP32 results equal the CPU's bit for
+//      NHWC, staged in shared memory as a [BM][BN + 16] byte tile and written as 16-byte row
+//      vectors; float: stored NCHW as float32 or float16 from the registers. Hence FP32 results equal the CPU's bit for
 //      bit except for the transcendental activations (Sigmoid, SiLU, Tanh, Gelu, GeluTanh).
 //
 // Contracts (cuda_kernel.h): Create allocates no device memory except, with select_tactics, the
@@ -77,7 +77,8 @@ struct Int8ConvEpilogue {
   void* y;
   float x_scale, z_scale, y_scale;
   DeviceActivation act;
-  bool pack2;  // K even and Z / Y 2-byte aligned: column pairs of Z and int8 Y as one 2-byte word
+  bool pack2;  // K even and Z 2-byte aligned: Z's column pairs as one 2-byte word
+  bool vec16;  // K % 16 == 0 and Y 16-byte aligned: int8 Y rows as 16-byte vectors
 };
 
 // The CPU reference's activation formulas (fused_activation.cc) with explicitly rounded arithmetic
@@ -111,6 +112,22 @@ __device__ __forceinline__ int8_t QuantizeInt8(float v, float y_scale) {
   float r = x != x ? 0.0f : rintf(x);
   r = r < -128.0f ? -128.0f : (r > 127.0f ? 127.0f : r);
   return static_cast<int8_t>(static_cast<int>(r));
+}
+
+// A kind known at compile time, or kAnyActivation (dispatch on DeviceActivation::kind).
+template <FusedEpilogue::Kind K>
+using ActKind = std::integral_constant<FusedEpilogue::Kind, K>;
+constexpr FusedEpilogue::Kind kAnyActivation = static_cast<FusedEpilogue::Kind>(255);
+
+template <FusedEpilogue::Kind K>
+__device__ __forceinline__ float ActivationOf(ActKind<K>, const DeviceActivation& act, float x) {
+  if constexpr (K == FusedEpilogue::Kind::kNone) {
+    return x;
+  } else if constexpr (K == FusedEpilogue::Kind::kRelu) {
+    return x > 0.0f ? x : 0.0f;
+  } else {
+    return EpilogueActivation(act, x);
+  }
 }
 
 template <typename OutT>
@@ -340,7 +357,11 @@ __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, MIN_BLOCKS)
   CpAsyncWait<0>();
 
   // Step 5: the epilogue. Accumulator element t of tile (i, j): row gid + 8 * (t / 2), column
-  // 2 * tig + t % 2.
+  // 2 * tig + t % 2. Int8 output goes through shared memory (the pipeline's, once every warp is
+  // done with it): [BM][BN + 16] bytes, then 16-byte row vectors to Y.
+  constexpr int kYStride = BN + 16;
+  static_assert(BM * kYStride <= STAGES * kStageBytes, "the int8 output tile must fit the pipeline's memory");
+  if constexpr (std::is_same_v<OutT, int8_t>) __syncthreads();
   const int gid = lane >> 2;
   const int tig = lane & 3;
   float mult[kNT][2], bias[kNT][2];
@@ -354,60 +375,87 @@ __global__ void __launch_bounds__((BM / WM) * (BN / WN) * 32, MIN_BLOCKS)
       bias[j][t] = (ok && e.bias != nullptr) ? e.bias[col] : 0.0f;
     }
   OutT* y = static_cast<OutT*>(e.y);
+  // The activation is uniform: one copy of the loop per common kind (no per-element dispatch).
+  auto phase1 = [&](auto kind) {
 #pragma unroll
-  for (int i = 0; i < kMT; ++i)
+    for (int i = 0; i < kMT; ++i)
 #pragma unroll
-    for (int half = 0; half < 2; ++half) {
-      const int m = block_m + warp_m * WM + i * 16 + gid + half * 8;
-      if (m >= g.m) continue;
-      // Float output NCHW: element (n, k, pq) of m = n * PQ + pq is at n * K * PQ + k * PQ + pq.
-      int64_t row_base = 0;
-      if constexpr (!std::is_same_v<OutT, int8_t>) {
-        const int n = m / pq;
-        row_base = static_cast<int64_t>(n) * g.k * pq + (m - n * pq);
+      for (int half = 0; half < 2; ++half) {
+        const int local_m = warp_m * WM + i * 16 + gid + half * 8;
+        const int m = block_m + local_m;
+        if (m >= g.m) continue;
+        // Float output NCHW: element (n, k, pq) of m = n * PQ + pq is at n * K * PQ + k * PQ + pq.
+        [[maybe_unused]] int64_t row_base = 0;
+        if constexpr (!std::is_same_v<OutT, int8_t>) {
+          const int n = m / pq;
+          row_base = static_cast<int64_t>(n) * g.k * pq + (m - n * pq);
+        }
+        // Columns col0 and col0 + 1 (col0 even).
+#pragma unroll
+        for (int j = 0; j < kNT; ++j) {
+          const int col0 = block_n + warp_n * WN + j * 8 + tig * 2;
+          if (col0 >= g.k) continue;
+          const bool pair = col0 + 1 < g.k;
+          const bool packed = pair && e.pack2;
+          const int64_t nhwc = static_cast<int64_t>(m) * g.k + col0;
+          float zv[2] = {0.0f, 0.0f};
+          if (e.z != nullptr) {
+            if (packed) {
+              const char2 zz = *reinterpret_cast<const char2*>(e.z + nhwc);
+              zv[0] = static_cast<float>(zz.x);
+              zv[1] = static_cast<float>(zz.y);
+            } else {
+              zv[0] = static_cast<float>(e.z[nhwc]);
+              if (pair) zv[1] = static_cast<float>(e.z[nhwc + 1]);
+            }
+          }
+          float v[2];
+#pragma unroll
+          for (int t = 0; t < 2; ++t) {
+            v[t] = __fadd_rn(__fmul_rn(__int2float_rn(acc[i][j][half * 2 + t]), mult[j][t]), bias[j][t]);
+            if (e.z != nullptr) v[t] = __fadd_rn(v[t], __fmul_rn(e.z_scale, zv[t]));
+            v[t] = ActivationOf(kind, e.act, v[t]);
+          }
+          if constexpr (std::is_same_v<OutT, int8_t>) {
+            *reinterpret_cast<char2*>(smem + local_m * kYStride + (col0 - block_n)) =
+                make_char2(static_cast<signed char>(QuantizeInt8(v[0], e.y_scale)),
+                           static_cast<signed char>(QuantizeInt8(v[1], e.y_scale)));
+          } else {
+            StoreFloat(y + row_base + static_cast<int64_t>(col0) * pq, v[0]);
+            if (pair) StoreFloat(y + row_base + static_cast<int64_t>(col0 + 1) * pq, v[1]);
+          }
+        }
       }
-      // Columns col0 and col0 + 1 (col0 even).
-#pragma unroll
-      for (int j = 0; j < kNT; ++j) {
-        const int col0 = block_n + warp_n * WN + j * 8 + tig * 2;
-        if (col0 >= g.k) continue;
-        const bool pair = col0 + 1 < g.k;
-        const bool packed = pair && e.pack2;
-        const int64_t nhwc = static_cast<int64_t>(m) * g.k + col0;
-        float zv[2] = {0.0f, 0.0f};
-        if (e.z != nullptr) {
-          if (packed) {
-            const char2 zz = *reinterpret_cast<const char2*>(e.z + nhwc);
-            zv[0] = static_cast<float>(zz.x);
-            zv[1] = static_cast<float>(zz.y);
-          } else {
-            zv[0] = static_cast<float>(e.z[nhwc]);
-            if (pair) zv[1] = static_cast<float>(e.z[nhwc + 1]);
-          }
-        }
-        float v[2];
-#pragma unroll
-        for (int t = 0; t < 2; ++t) {
-          v[t] = __fadd_rn(__fmul_rn(__int2float_rn(acc[i][j][half * 2 + t]), mult[j][t]), bias[j][t]);
-          if (e.z != nullptr) v[t] = __fadd_rn(v[t], __fmul_rn(e.z_scale, zv[t]));
-          v[t] = EpilogueActivation(e.act, v[t]);
-        }
-        if constexpr (std::is_same_v<OutT, int8_t>) {
-          const int8_t q0 = QuantizeInt8(v[0], e.y_scale);
-          const int8_t q1 = QuantizeInt8(v[1], e.y_scale);
-          if (packed) {
-            *reinterpret_cast<char2*>(y + nhwc) =
-                make_char2(static_cast<signed char>(q0), static_cast<signed char>(q1));
-          } else {
-            y[nhwc] = q0;
-            if (pair) y[nhwc + 1] = q1;
-          }
-        } else {
-          StoreFloat(y + row_base + static_cast<int64_t>(col0) * pq, v[0]);
-          if (pair) StoreFloat(y + row_base + static_cast<int64_t>(col0 + 1) * pq, v[1]);
-        }
+  };
+  switch (e.act.kind) {
+    case FusedEpilogue::Kind::kNone:
+      phase1(ActKind<FusedEpilogue::Kind::kNone>{});
+      break;
+    case FusedEpilogue::Kind::kRelu:
+      phase1(ActKind<FusedEpilogue::Kind::kRelu>{});
+      break;
+    default:
+      phase1(ActKind<kAnyActivation>{});
+      break;
+  }
+  if constexpr (std::is_same_v<OutT, int8_t>) {
+    __syncthreads();
+    constexpr int kVecPerRow = BN / 16;
+    for (int idx = tid; idx < BM * kVecPerRow; idx += kThreads) {
+      const int local_m = idx / kVecPerRow;
+      const int local_c = (idx % kVecPerRow) * 16;
+      const int m = block_m + local_m;
+      const int col = block_n + local_c;
+      if (m >= g.m || col >= g.k) continue;
+      const unsigned char* src = smem + local_m * kYStride + local_c;
+      int8_t* dst = y + static_cast<int64_t>(m) * g.k + col;
+      if (e.vec16) {  // K % 16 == 0: the whole vector is inside the row
+        *reinterpret_cast<uint4*>(dst) = *reinterpret_cast<const uint4*>(src);
+      } else {
+        for (int b = 0; b < 16 && col + b < g.k; ++b) dst[b] = static_cast<int8_t>(src[b]);
       }
     }
+  }
 #endif
 }
 
@@ -727,8 +775,8 @@ StatusOr<CudaKernelPtr> CreateInt8ConvKernel(const CudaOpContext& ctx) {
   epi.z_scale = p.z_scale;
   epi.y_scale = p.y_scale;
   epi.act = ToDevice(p.epilogue);
-  epi.pack2 =
-      p.k % 2 == 0 && reinterpret_cast<uintptr_t>(epi.y) % 2 == 0 && reinterpret_cast<uintptr_t>(epi.z) % 2 == 0;
+  epi.pack2 = p.k % 2 == 0 && reinterpret_cast<uintptr_t>(epi.z) % 2 == 0;
+  epi.vec16 = p.k % 16 == 0 && reinterpret_cast<uintptr_t>(epi.y) % 16 == 0;
   // cp.async copies 16-byte vectors of X and W (C % 16 == 0: aligned when the bases are).
   for (size_t i : {size_t{0}, size_t{1}}) {
     if (reinterpret_cast<uintptr_t>(ctx.input(i).data) % 16 != 0) {
