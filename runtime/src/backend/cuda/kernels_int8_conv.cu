@@ -35,11 +35,15 @@
 //      v += z_scale * float(Z); activation (EpilogueActivation: the CPU's formulas, comparisons in
 //      the std::min / std::max order); int8: rint(v / y_scale) with NaN -> 0 and saturation, stored
 //      NHWC, staged in shared memory as a [BM][BN + 16] byte tile and written as 16-byte row
-//      vectors; float: stored NCHW as float32 or float16 from the registers. Hence FP32 results equal the CPU's bit for
-//      bit except for the transcendental activations (Sigmoid, SiLU, Tanh, Gelu, GeluTanh).
+//      vectors; float: stored NCHW as float32 or float16 from the registers. The activation is
+//      dispatched once per thread (None and Relu have their own copy of the loop). Hence FP32
+//      results equal the CPU's bit for bit except for the transcendental activations (Sigmoid,
+//      SiLU, Tanh, Gelu, GeluTanh).
 //
-// Contracts (cuda_kernel.h): Create allocates no device memory except, with select_tactics, the
-// host/device buffers of the timing (freed before it returns); Enqueue launches one kernel.
+// Contracts (cuda_kernel.h): Create allocates no device memory; with select_tactics it fills X and
+// Z (scratch tensors of the tactic pass) with test data, times the candidates on a private stream
+// and frees its stream, events and host copies before it returns; the constants W, B, W_scale are
+// only read. Enqueue launches one kernel.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
