@@ -15,6 +15,7 @@
 //   kernels_conv.cc/.cu     Conv (cuDNN graph API, fused bias/activation/residual), ConvTranspose
 //   kernels_gemm.cc/.cu     Gemm, MatMul (cuBLASLt with bias/activation epilogues)
 //   kernels_quantize.cu     QuantizeLinear, DequantizeLinear (per-tensor, per-axis, blocked scales)
+//   kernels_int8_conv.cu    EdgertInt8Conv (INT8 tensor-core implicit GEMM, sm_80+)
 //
 // Contracts:
 //   - Create: validates what the CPU op's supports()/infer() did not (device dtypes), reads
@@ -147,9 +148,10 @@ StatusOr<CudaKernelPtr> CreateNormPoolKernel(const CudaOpContext& ctx);
 StatusOr<CudaKernelPtr> CreateConvKernel(const CudaOpContext& ctx);
 StatusOr<CudaKernelPtr> CreateGemmKernel(const CudaOpContext& ctx);
 StatusOr<CudaKernelPtr> CreateQuantizeKernel(const CudaOpContext& ctx);
+StatusOr<CudaKernelPtr> CreateInt8ConvKernel(const CudaOpContext& ctx);
 
-// True for the ops whose kernels have tactics (Conv, ConvTranspose, Gemm, MatMul): the only layers
-// the engine's tactic pass visits. (cuda_registry.cc)
+// True for the ops whose kernels have tactics (Conv, ConvTranspose, Gemm, MatMul, EdgertInt8Conv):
+// the only layers the engine's tactic pass visits. (cuda_registry.cc)
 bool OpHasTactics(OpType op);
 
 // Device dtype of a network tensor of `dtype` under `precision`.

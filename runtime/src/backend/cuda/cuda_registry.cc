@@ -5,7 +5,8 @@ namespace edgert {
 namespace cuda {
 
 bool OpHasTactics(OpType op) {
-  return op == OpType::kConv || op == OpType::kConvTranspose || op == OpType::kGemm || op == OpType::kMatMul;
+  return op == OpType::kConv || op == OpType::kConvTranspose || op == OpType::kGemm || op == OpType::kMatMul ||
+         op == OpType::kInt8Conv;
 }
 
 StatusOr<CudaKernelPtr> CreateCudaKernel(const CudaOpContext& ctx) {
@@ -103,6 +104,8 @@ StatusOr<CudaKernelPtr> CreateCudaKernel(const CudaOpContext& ctx) {
     case OpType::kQuantizeLinear:
     case OpType::kDequantizeLinear:
       return CreateQuantizeKernel(ctx);
+    case OpType::kInt8Conv:
+      return CreateInt8ConvKernel(ctx);
   }
   return ctx.NotSupported("has no CUDA kernel (operator id " + std::to_string(static_cast<int>(ctx.op->op())) + ")");
 }
