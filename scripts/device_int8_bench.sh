@@ -58,7 +58,7 @@ else
     > "$out/calib_resnet50.log" 2>&1 || { tail -5 "$out/calib_resnet50.log"; }
 fi
 frames "$work/yolo_frames" 6 "(1,3,640,640)"
-"$edgert" calibrate "$work/yolo_b1.onnx" --calib "$work/yolo_frames" -o "$work/yolo.calib" \
+timeout 200 "$edgert" calibrate "$work/yolo_b1.onnx" --calib "$work/yolo_frames" -o "$work/yolo.calib" \
   > "$out/calib_yolo.log" 2>&1 || { tail -5 "$out/calib_yolo.log"; }
 cp "$work"/*.calib "$out/" 2>/dev/null
 
