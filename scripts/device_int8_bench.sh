@@ -13,7 +13,7 @@
 #   5. the PP-OCRv4 detector (a real trained model) with CARRY/int8/ppocr_det.calib when carried:
 #      its INT8 plan on the GPU against its INT8 plan on the CPU reference engine on the same input
 #      (the INT8 kernels against the simulated-quantization reference) and against FP32.
-# Prints a table last; logs under $OUT (or /tmp/int8_bench). usage: device_int8_bench.sh [CARRY]
+# Prints a table last; logs in $OUT/logs.tar.gz (or /tmp/int8_bench). usage: device_int8_bench.sh [CARRY]
 set -uo pipefail
 carry=${1:-build-device/carry}
 out=${OUT:-/tmp/int8_bench}
@@ -22,6 +22,7 @@ mkdir -p "$out" "$work"
 export LD_LIBRARY_PATH="$PWD/$carry/lib:/usr/local/cuda/lib64:${LD_LIBRARY_PATH:-}"
 edgert="$PWD/$carry/bin/edgert"
 duration=${BENCH_DURATION:-3}
+BENCH_FLAGS=${BENCH_FLAGS:-}  # e.g. --profile: per-layer GPU times in the bench logs
 rows=()
 
 frames() {  # frames DIR COUNT SHAPE(python tuple)
@@ -40,6 +41,7 @@ throughput() { grep -o "Throughput: [0-9.]*" "$1" | sed 's/Throughput: //'; }
 
 # 1.
 python3 scripts/make_bench_models.py "$work" > "$out/models.log" 2>&1
+python3 scripts/make_bench_models.py "$work" --batch=128 >> "$out/models.log" 2>&1
 python3 - "$work" >> "$out/models.log" 2>&1 <<'PY'
 import sys
 sys.path.insert(0, "scripts")
@@ -70,7 +72,7 @@ bench_pair() {  # bench_pair NAME MODEL SHAPES CACHE
   "$edgert" build "$model" -o "$work/$name.int8.plan" --device cuda --shapes "$shapes" --int8 --calib-cache "$cache" \
     > "$out/build_$name.int8.log" 2>&1 || { tail -3 "$out/build_$name.int8.log"; }
   for p in fp16 int8; do
-    "$edgert" bench "$work/$name.$p.plan" --duration "$duration" > "$out/bench_$name.$p.log" 2>&1 ||
+    "$edgert" bench "$work/$name.$p.plan" --duration "$duration" $BENCH_FLAGS > "$out/bench_$name.$p.log" 2>&1 ||
       tail -3 "$out/bench_$name.$p.log"
   done
   local f i
@@ -79,7 +81,7 @@ bench_pair() {  # bench_pair NAME MODEL SHAPES CACHE
   rows+=("| $name | ${f:-n/a} | ${i:-n/a} | $(python3 -c "print('%.2f' % ($f/$i))" 2>/dev/null || echo n/a) | $(throughput "$out/bench_$name.fp16.log") | $(throughput "$out/bench_$name.int8.log") | $(grep -o '^int8: [0-9]* convolutions INT8, [0-9]* candidate layers float; [0-9]* tensors flow as int8' "$out/build_$name.int8.log") |")
 }
 bench_pair resnet50_b1 "$work/resnet50.onnx" input:1x3x224x224 "$work/resnet50.calib"
-bench_pair resnet50_b128 "$work/resnet50.onnx" input:128x3x224x224 "$work/resnet50.calib"
+bench_pair resnet50_b128 "$work/resnet50_b128.onnx" input:128x3x224x224 "$work/resnet50.calib"
 bench_pair yolo_b1 "$work/yolo_b1.onnx" input:1x3x640x640 "$work/yolo.calib"
 bench_pair yolo_b32 "$work/yolo_b32.onnx" input:32x3x640x640 "$work/yolo.calib"
 
@@ -102,6 +104,7 @@ if [ -f "$carry/int8/ppocr_det.calib" ] && [ -f "$det" ]; then
 fi
 
 grep -h "int8 accuracy gate" "$out"/calib_*.log
+tar -C "$out" -czf "$out/logs.tar.gz" --exclude logs.tar.gz . && find "$out" -name '*.log' -delete
 echo "| case | FP16 GPU ms | INT8 GPU ms | INT8 speed-up | FP16 inf/s | INT8 inf/s | INT8 layers |"
 echo "|---|---|---|---|---|---|---|"
 printf '%s\n' "${rows[@]}"

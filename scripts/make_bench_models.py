@@ -6,6 +6,7 @@ form (Conv without bias + BatchNormalization + activation), opset 17, input 1x3x
   OUT/mobilenetv2.onnx  MobileNetV2 (width 1.0, Clip 0..6, 1000 classes)
 
 Used by scripts/bench_cpu.sh for the optimizer and memory-plan figures in bench/RESULTS.md.
+With --batch=N the input is Nx3x224x224 and the files are OUT/NAME_bN.onnx (same weights).
 """
 import os
 import sys
@@ -72,11 +73,23 @@ def mobilenetv2():
     return classifier(g, x, 1280)
 
 
+def set_batch(model, batch):
+    """The graph input's and output's dim 0 become `batch` (the weights stay the same bytes)."""
+    for value in list(model.graph.input) + list(model.graph.output):
+        value.type.tensor_type.shape.dim[0].dim_value = batch
+    return model
+
+
 def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else "bench/models"
+    args = [a for a in sys.argv[1:] if not a.startswith("--batch=")]
+    batches = [int(a.split("=", 1)[1]) for a in sys.argv[1:] if a.startswith("--batch=")]
+    out = args[0] if args else "bench/models"
+    batch = batches[0] if batches else 1
     os.makedirs(out, exist_ok=True)
     for name, make in [("resnet50", resnet50), ("mobilenetv2", mobilenetv2)]:
-        model = make()
+        model = set_batch(make(), batch) if batch != 1 else make()
+        if batch != 1:
+            name = f"{name}_b{batch}"
         path = os.path.join(out, f"{name}.onnx")
         onnx.save_model(model, path)
         print(f"{name}: {len(model.graph.node)} nodes -> {path}")
