@@ -25,6 +25,7 @@ struct BenchOptions {
   uint64_t seed = 1;
   DeviceOptions device;
   bool graphs = true;  // CUDA graphs (CUDA backend)
+  bool profile = false;  // --profile: per-layer GPU times (CUDA backend)
 };
 
 // Nearest-rank percentile of sorted `v` (non-empty), p in (0, 100].

@@ -197,6 +197,37 @@ TEST(CudaEngine, GraphReplayEqualsPlainEnqueueAndFollowsRebinding) {
   cudaStreamDestroy(stream);
 }
 
+TEST(CudaEngine, ProfileLayersTimesEveryLayerAndComputesTheSameOutputs) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  auto engine = CudaEngine::Create(SmallNetwork());
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  auto context = (*engine)->CreateContext();
+  ASSERT_TRUE(context.ok());
+  IoBuffers io;
+  MakeIo(**engine, SmallFeeds(5), &io);
+  for (int i = 0; i < (*engine)->NumIOTensors(); ++i) {
+    ASSERT_TRUE((*context)->SetTensorAddress(i, io.ptrs[static_cast<size_t>(i)]).ok());
+  }
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  ASSERT_TRUE((*context)->Enqueue(stream).ok());
+  ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  const auto want = ReadOutputs(**engine, io);
+  StatusOr<std::vector<double>> ms = (*context)->ProfileLayers(stream, 3);
+  ASSERT_TRUE(ms.ok()) << ms.status().ToString();
+  ASSERT_EQ(ms->size(), (*engine)->network().layers.size());
+  double total = 0;
+  for (size_t l = 0; l < ms->size(); ++l) {
+    EXPECT_GE((*ms)[l], 0.0) << l;
+    if ((*context)->LayerKernel(l) != "elided") EXPECT_GT((*ms)[l], 0.0) << (*engine)->network().layers[l].name;
+    total += (*ms)[l];
+  }
+  EXPECT_GT(total, 0.0);
+  EXPECT_EQ(ReadOutputs(**engine, io), want);  // the profiled runs wrote the same outputs
+  EXPECT_FALSE((*context)->ProfileLayers(stream, 0).ok());
+  cudaStreamDestroy(stream);
+}
+
 TEST(CudaEngine, EightContextsOnEightThreadsAgree) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   CudaEngineOptions options;

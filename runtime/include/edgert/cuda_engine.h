@@ -218,6 +218,12 @@ class CudaExecutionContext {
   // tensor or the failing layer or CUDA call.
   Status Enqueue(CudaStream stream);
 
+  // Per-layer GPU times (trtexec's --dumpProfile): runs the network eagerly `iterations` times on
+  // `stream` after one warm-up run, with a CUDA event recorded after every layer, and returns each
+  // layer's mean time in ms (0 for a layer the memory plan elides). I/O conversions are not
+  // counted. Creates events and waits for the device: a tool, not a hot path.
+  StatusOr<std::vector<double>> ProfileLayers(CudaStream stream, int iterations);
+
   // CUDA graph capture/replay for this context (on when the engine's options say so).
   void SetCudaGraphs(bool on);
   bool cuda_graphs() const;

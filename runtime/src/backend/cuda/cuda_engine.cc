@@ -922,6 +922,49 @@ Status CudaExecutionContext::Enqueue(CudaStream stream) {
   return Status::Ok();
 }
 
+StatusOr<std::vector<double>> CudaExecutionContext::ProfileLayers(CudaStream stream, int iterations) {
+  const CudaEngine& engine = *engine_;
+  CudaContextState& st = *state_;
+  if (batch_ < 0 || st.current == nullptr) {
+    return InvalidArgument("the last SetBatchSize failed; set a batch that the engine accepts");
+  }
+  if (iterations < 1) return InvalidArgument("ProfileLayers needs at least one iteration");
+  EDGERT_RETURN_IF_ERROR(CheckAllBound(engine.IOTensors(), st.bindings));
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(engine.device_id()));
+  CudaBatchKernels& set = *st.current;
+  const NetworkDef& net = engine.network();
+  const size_t n = set.kernels.size();
+  std::vector<cudaEvent_t> events(n + 1, nullptr);
+  struct EventsGuard {
+    std::vector<cudaEvent_t>* events;
+    ~EventsGuard() {
+      for (cudaEvent_t e : *events) {
+        if (e != nullptr) cudaEventDestroy(e);
+      }
+    }
+  } guard{&events};
+  for (cudaEvent_t& e : events) EDGERT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&e));
+  EDGERT_RETURN_IF_ERROR(EnqueueBody(engine, st, set, arena_, stream));  // warm-up
+  std::vector<double> ms(n, 0.0);
+  for (int it = 0; it < iterations; ++it) {
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaEventRecord(events[0], stream));
+    for (size_t l = 0; l < n; ++l) {
+      if (set.kernels[l] != nullptr) {
+        Status s = set.kernels[l]->Enqueue(stream);
+        if (!s.ok()) return s.WithContext("layer '" + net.layers[l].name + "'");
+      }
+      EDGERT_CUDA_RETURN_IF_ERROR(cudaEventRecord(events[l + 1], stream));
+    }
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(events[n]));
+    for (size_t l = 0; l < n; ++l) {
+      float t = 0;
+      EDGERT_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&t, events[l], events[l + 1]));
+      ms[l] += t / static_cast<double>(iterations);
+    }
+  }
+  return ms;
+}
+
 // ---- Host convenience --------------------------------------------------------------------------------
 
 namespace {
