@@ -235,6 +235,22 @@ Attributes AxisAttrs(int64_t axis, int64_t block = 0) {
 
 // ---- QuantizeLinear: hand-computed values ---------------------------------------------------------
 
+// EdgertQuantizeNhwc (the INT8 builds' conversion): FP32 bit-identical to the CPU over shapes that
+// are not multiples of the 32x32 tile, NaN and saturation included; FP16 within one step.
+TEST(QuantizeNhwcGpu, MatchesTheCpuOverEdgeTiles) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  for (const Shape& shape : {Shape{1, 16, 7, 7}, Shape{2, 48, 33, 31}, Shape{3, 100, 5, 70}, Shape{1, 3, 64, 64}}) {
+    SCOPED_TRACE(ShapeToString(shape));
+    Tensor x = RandomFloats(shape, 41, -4.0f, 4.0f);
+    x.data<float>()[0] = kNaN;
+    x.data<float>()[1] = 1e6f;
+    x.data<float>()[2] = -1e6f;
+    Attributes attrs;
+    attrs.Set("scale", 0.03f);
+    CheckOp(OpType::kQuantizeNhwc, attrs, {In(x)}, 13, 1);
+  }
+}
+
 TEST(QuantizeGpu, HalvesRoundToEven) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   // scale 0.5: x / scale = -5.5 ... 5.5 in steps of 1, all exact halves, and 0.25 / 0.75.

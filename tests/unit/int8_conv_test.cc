@@ -270,6 +270,72 @@ TEST(Int8Conv, ErrorsNameTheLayerAndTheInput) {
   EXPECT_NE(e.status().message().find("input X must be int8"), std::string::npos) << e.status().message();
 }
 
+std::vector<Tensor> RunNet(const NetworkDef& net, const std::vector<Tensor>& in) {
+  auto engine = CpuEngine::Create(net);
+  EXPECT_TRUE(engine.ok()) << engine.status().message();
+  std::vector<Tensor> out;
+  if (engine.ok()) EXPECT_TRUE((*engine)->Run(in, &out).ok());
+  return out;
+}
+
+TEST(QuantizeNhwc, EqualsTransposeThenQuantizeLinear) {
+  std::mt19937 rng(17);
+  std::vector<float> xv = RandomFloats(2 * 5 * 3 * 4, rng, -3.f, 3.f);
+  xv[7] = NAN;
+  xv[8] = 1e9f;
+  xv[9] = -1e9f;
+  xv[10] = 0.5f * 0.05f;  // a tie: rounds to even (0)
+  xv[11] = 1.5f * 0.05f;  // a tie: rounds to even (2)
+  const Tensor x = Tensor::FromVector<float>(xv, {2, 5, 3, 4});
+  NetworkDef fused;
+  fused.tensors.push_back({"x", DataType::kFloat32, {2, 5, 3, 4}, {}});
+  fused.tensors.push_back({"y", DataType::kInt8, {2, 3, 4, 5}, {}});
+  LayerDef q;
+  q.name = "q";
+  q.op = OpType::kQuantizeNhwc;
+  q.opset = 13;
+  q.inputs = {0};
+  q.outputs = {1};
+  q.attrs.Set("scale", 0.05f);
+  fused.layers = {q};
+  fused.inputs = {0};
+  fused.outputs = {1};
+  NetworkDef pair;
+  pair.tensors.push_back({"x", DataType::kFloat32, {2, 5, 3, 4}, {}});
+  pair.tensors.push_back({"t", DataType::kFloat32, {2, 3, 4, 5}, {}});
+  pair.tensors.push_back({"s", DataType::kFloat32, {}, Tensor::Scalar<float>(0.05f)});
+  pair.tensors.push_back({"z", DataType::kInt8, {}, Tensor::Scalar<int8_t>(0)});
+  pair.tensors.push_back({"y", DataType::kInt8, {2, 3, 4, 5}, {}});
+  LayerDef tr;
+  tr.name = "tr";
+  tr.op = OpType::kTranspose;
+  tr.opset = 13;
+  tr.attrs.Set("perm", std::vector<int64_t>{0, 2, 3, 1});
+  tr.inputs = {0};
+  tr.outputs = {1};
+  LayerDef ql;
+  ql.name = "ql";
+  ql.op = OpType::kQuantizeLinear;
+  ql.opset = 13;
+  ql.inputs = {1, 2, 3};
+  ql.outputs = {4};
+  pair.layers = {tr, ql};
+  pair.inputs = {0};
+  pair.outputs = {4};
+  std::vector<Tensor> a = RunNet(fused, {x}), b = RunNet(pair, {x});
+  ASSERT_EQ(a.size(), 1u);
+  ASSERT_EQ(b.size(), 1u);
+  ASSERT_EQ(a[0].shape(), (Shape{2, 3, 4, 5}));
+  for (int64_t i = 0; i < a[0].num_elements(); ++i) {
+    ASSERT_EQ(a[0].data<int8_t>()[i], b[0].data<int8_t>()[i]) << i;
+  }
+  NetworkDef bad = fused;
+  bad.layers[0].attrs.Set("scale", -1.f);
+  auto e = CpuEngine::Create(bad);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("'scale'"), std::string::npos) << e.status().message();
+}
+
 // x [2, 16, 8, 8] -> conv1 (16 -> 32, 3x3, Relu) -> a -> conv2 (32 -> 32, 3x3, Relu) -> b
 //   -> conv3 (32 -> 32, 1x1, + residual a, Relu) -> c (graph output).
 NetworkDef ResidualChain(uint32_t seed) {
@@ -324,13 +390,6 @@ std::vector<std::vector<Tensor>> Batches(int count, uint32_t seed) {
   return batches;
 }
 
-std::vector<Tensor> RunNet(const NetworkDef& net, const std::vector<Tensor>& in) {
-  auto engine = CpuEngine::Create(net);
-  EXPECT_TRUE(engine.ok()) << engine.status().message();
-  std::vector<Tensor> out;
-  if (engine.ok()) EXPECT_TRUE((*engine)->Run(in, &out).ok());
-  return out;
-}
 
 TEST(LowerInt8, Int8FlowsBetweenInt8LayersAndMatchesTheSimulation) {
   NetworkDef net = ResidualChain(21);
@@ -349,11 +408,10 @@ TEST(LowerInt8, Int8FlowsBetweenInt8LayersAndMatchesTheSimulation) {
   EXPECT_TRUE(rep.float_layers.empty());
   EXPECT_EQ(rep.int8_tensors, 2);  // a (conv2's X, conv3's residual) and b; c is a graph output
   EXPECT_EQ(rep.conversions, 1);   // x
-  ASSERT_EQ(lowered->layers.size(), 5u);
-  EXPECT_EQ(lowered->layers[0].op, OpType::kTranspose);
-  EXPECT_EQ(lowered->layers[1].op, OpType::kQuantizeLinear);
-  for (size_t i = 2; i < 5; ++i) EXPECT_EQ(lowered->layers[i].op, OpType::kInt8Conv);
-  const LayerDef& conv3 = lowered->layers[4];
+  ASSERT_EQ(lowered->layers.size(), 4u);
+  EXPECT_EQ(lowered->layers[0].op, OpType::kQuantizeNhwc);
+  for (size_t i = 1; i < 4; ++i) EXPECT_EQ(lowered->layers[i].op, OpType::kInt8Conv);
+  const LayerDef& conv3 = lowered->layers[3];
   ASSERT_EQ(conv3.inputs.size(), 5u);
   EXPECT_EQ(lowered->tensors[static_cast<size_t>(conv3.inputs[4])].dtype, DataType::kInt8);
   EXPECT_EQ(lowered->tensors[static_cast<size_t>(conv3.inputs[0])].shape, (Shape{2, 8, 8, 32}));

@@ -210,9 +210,9 @@ TEST(QdqFold, FoldsPairsIntoInt8ConvsAndMatchesTheQdqNetwork) {
   EXPECT_EQ(rep.lowering.conversions, 1);   // x
 
   EXPECT_EQ(Ops(*folded),
-            (std::vector<OpType>{OpType::kTranspose, OpType::kQuantizeLinear, OpType::kInt8Conv, OpType::kInt8Conv}));
-  const LayerDef& c1 = folded->layers[2];
-  const LayerDef& c2 = folded->layers[3];
+            (std::vector<OpType>{OpType::kQuantizeNhwc, OpType::kInt8Conv, OpType::kInt8Conv}));
+  const LayerDef& c1 = folded->layers[1];
+  const LayerDef& c2 = folded->layers[2];
   const TensorDef& middle = folded->tensors[static_cast<size_t>(c1.outputs[0])];
   EXPECT_EQ(middle.dtype, DataType::kInt8);
   EXPECT_EQ(middle.shape, (Shape{1, 8, 8, 32}));
@@ -280,7 +280,7 @@ TEST(QdqFold, PairsThatAreNotSymmetricInt8StayAndTheNetworkRuns) {
     ASSERT_EQ(rep.removed.size(), 1u);
     EXPECT_EQ(rep.removed[0].tensor, "r1");
     EXPECT_EQ(Ops(*folded), (std::vector<OpType>{OpType::kQuantizeLinear, OpType::kDequantizeLinear, OpType::kConv,
-                                                 OpType::kTranspose, OpType::kQuantizeLinear, OpType::kInt8Conv}));
+                                                 OpType::kQuantizeNhwc, OpType::kInt8Conv}));
     const Tensor x = Input();
     std::vector<Tensor> want = RunNet(net, {x}), got = RunNet(*folded, {x});
     ASSERT_EQ(got.size(), 1u);
@@ -299,9 +299,9 @@ TEST(QdqFold, AFusedResidualFromAPairIsReadAsInt8) {
   ASSERT_TRUE(folded.ok()) << folded.status().message();
   EXPECT_EQ(rep.folded_convs, (std::vector<std::string>{"conv1", "conv2"}));
   EXPECT_EQ(rep.lowering.int8_tensors, 1);
-  ASSERT_EQ(folded->layers.size(), 4u);
-  const LayerDef& c1 = folded->layers[2];
-  const LayerDef& c2 = folded->layers[3];
+  ASSERT_EQ(folded->layers.size(), 3u);
+  const LayerDef& c1 = folded->layers[1];
+  const LayerDef& c2 = folded->layers[2];
   ASSERT_EQ(c2.inputs.size(), 5u);
   EXPECT_EQ(c2.inputs[4], c1.outputs[0]);
   EXPECT_EQ(*c2.attrs.GetFloatOr("z_scale", 0), kMiddleScale);
@@ -348,9 +348,9 @@ TEST(QdqFold, AReluBetweenTwoPairsOfOneScaleJoinsTheConv) {
     EXPECT_EQ(rep.absorbed_activations, same ? 1 : 0);
     EXPECT_EQ(rep.lowering.int8_tensors, same ? 1 : 0);
     if (same) {
-      EXPECT_EQ(Ops(*folded), (std::vector<OpType>{OpType::kTranspose, OpType::kQuantizeLinear, OpType::kInt8Conv,
+      EXPECT_EQ(Ops(*folded), (std::vector<OpType>{OpType::kQuantizeNhwc, OpType::kInt8Conv,
                                                    OpType::kInt8Conv}));
-      EXPECT_EQ(*folded->layers[2].attrs.GetStringOr(kActivationAttr, ""), "Relu");
+      EXPECT_EQ(*folded->layers[1].attrs.GetStringOr(kActivationAttr, ""), "Relu");
     } else {
       ASSERT_EQ(rep.kept.size(), 1u);
       EXPECT_EQ(rep.kept[0].reason, "read by Relu 'relu', not a lowerable Conv");
@@ -380,9 +380,8 @@ TEST(QdqFold, APairWithAFloatReaderStaysForIt) {
   EXPECT_EQ(rep.kept[0].reason, "read by Relu 'extra', not a lowerable Conv");
   EXPECT_EQ(rep.lowering.int8_tensors, 0);
   EXPECT_EQ(rep.lowering.conversions, 2);  // x and r1
-  EXPECT_EQ(Ops(*folded), (std::vector<OpType>{OpType::kTranspose, OpType::kQuantizeLinear, OpType::kInt8Conv,
-                                               OpType::kQuantizeLinear, OpType::kDequantizeLinear, OpType::kTranspose,
-                                               OpType::kQuantizeLinear, OpType::kInt8Conv, OpType::kRelu}));
+  EXPECT_EQ(Ops(*folded), (std::vector<OpType>{OpType::kQuantizeNhwc, OpType::kInt8Conv,
+                                               OpType::kQuantizeLinear, OpType::kDequantizeLinear, OpType::kQuantizeNhwc, OpType::kInt8Conv, OpType::kRelu}));
   const Tensor x = Input();
   std::vector<Tensor> want = RunNet(net, {x}), got = RunNet(*folded, {x});
   ASSERT_EQ(got.size(), 2u);
@@ -412,8 +411,8 @@ TEST(QdqFold, WeightsBelowTheFullInt8RangeAreRequantized) {
   const NetworkDef net = QdqConvNetwork(InputPair::kInt8, 100);
   auto folded = FoldExplicitQuantization(net);
   ASSERT_TRUE(folded.ok()) << folded.status().message();
-  ASSERT_EQ(folded->layers[2].op, OpType::kInt8Conv);
-  const LayerDef& c1 = folded->layers[2];
+  ASSERT_EQ(folded->layers[1].op, OpType::kInt8Conv);
+  const LayerDef& c1 = folded->layers[1];
   const Tensor& wq = folded->tensors[static_cast<size_t>(c1.inputs[1])].value;        // int8 KRSC
   const Tensor& ws = folded->tensors[static_cast<size_t>(c1.inputs[3])].value;        // per channel
   const Tensor& w = net.tensors[static_cast<size_t>(net.layers[2].inputs[1])].value;  // float KCRS

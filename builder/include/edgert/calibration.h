@@ -207,7 +207,7 @@ struct Int8LoweringReport {
   std::vector<std::string> int8_layers;             // lowered to EdgertInt8Conv, in network order
   std::map<std::string, std::string> float_layers;  // candidates left float -> why
   int int8_tensors = 0;                             // activations that flow between INT8 layers as int8 (no float copy)
-  int conversions = 0;  // float tensors quantized for INT8 readers (Transpose + QuantizeLinear)
+  int conversions = 0;  // float tensors quantized for INT8 readers (EdgertQuantizeNhwc)
 };
 
 // The network with every candidate that CanLowerToInt8 accepts and `keep_float` does not name

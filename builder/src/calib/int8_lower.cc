@@ -6,8 +6,9 @@
 //   2. A tensor written by an INT8 layer stays INT8 (NHWC, requantized in that layer's epilogue with
 //      the tensor's own scale) when it is no graph output and every reader is an INT8 layer reading
 //      it as X or as the residual; otherwise the layer writes it as float NCHW, as before.
-//   3. A float tensor read by INT8 layers gets one Transpose (NCHW -> NHWC) + QuantizeLinear (its
-//      scale, zero point 0), placed just before its first INT8 reader and shared by later ones.
+//   3. A float tensor read by INT8 layers gets one EdgertQuantizeNhwc (NCHW float -> NHWC int8 with
+//      its scale: QuantizeLinear's rounding), placed just before its first INT8 reader and shared
+//      by later ones.
 //   4. Weights become int8 KRSC with per-output-channel symmetric scales (amax / 127, as the
 //      accuracy gate's FakeQuantizePerChannel), the bias stays float32 (in a tensor of its own).
 //   5. Tensors nothing refers to any more (float weights, float outputs that became int8) are
@@ -274,27 +275,15 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
     // Step 3.
     const TensorDef src = network.tensors[static_cast<size_t>(t)];
     const Shape nhwc{src.shape[0], src.shape[2], src.shape[3], src.shape[1]};
-    const int32_t transposed = AddTensor(net, src.name + "_nhwc", DataType::kFloat32, nhwc);
-    const int32_t scale = AddTensor(net, src.name + "_int8_scale", DataType::kFloat32, {},
-                                    Tensor::Scalar<float>(CacheScale(cache, src.name)));
-    const int32_t zero = AddTensor(net, src.name + "_int8_zero_point", DataType::kInt8, {}, Tensor::Scalar<int8_t>(0));
     const int32_t q = AddTensor(net, src.name + "_int8_nhwc", DataType::kInt8, nhwc);
-    LayerDef tr;
-    tr.name = src.name + "/ToNHWC";
-    tr.op = OpType::kTranspose;
-    tr.opset = 13;
-    tr.attrs.Set("perm", std::vector<int64_t>{0, 2, 3, 1});
-    tr.inputs = {t};
-    tr.outputs = {transposed};
     LayerDef ql;
-    ql.name = src.name + "/QuantizeLinear";
-    ql.op = OpType::kQuantizeLinear;
+    ql.name = src.name + "/QuantizeNhwc";
+    ql.op = OpType::kQuantizeNhwc;
     ql.opset = 13;
-    ql.inputs = {transposed, scale, zero};
+    ql.attrs.Set("scale", CacheScale(cache, src.name));
+    ql.inputs = {t};
     ql.outputs = {q};
-    follows_batch(t, transposed);
     follows_batch(t, q);
-    net.layers.push_back(std::move(tr));
     net.layers.push_back(std::move(ql));
     ++rep.conversions;
     as_int8[t] = q;

@@ -108,6 +108,7 @@ enum class OpType : uint16_t {
   kDequantizeLinear = 122,
   // INT8 execution: the builder's lowering of the convolutions that stay INT8 (ops/int8_conv.h).
   kInt8Conv = 123,
+  kQuantizeNhwc = 124,  // float NCHW -> int8 NHWC in one pass, in front of INT8 layers
 };
 
 struct OpInfo {
@@ -208,10 +209,11 @@ inline constexpr OpInfo kOpTable[] = {
     {OpType::kFusedElementwise, "EdgertFusedElementwise", 1, 1, 1, 1},
     {OpType::kQuantizeLinear, "QuantizeLinear", 2, 3, 1, 1},
     {OpType::kDequantizeLinear, "DequantizeLinear", 2, 3, 1, 1},
-    {OpType::kInt8Conv, "EdgertInt8Conv", 2, 5, 1, 1},  // W_scale (3) is required: int8_conv.h
+    {OpType::kInt8Conv, "EdgertInt8Conv", 2, 5, 1, 1},
+    {OpType::kQuantizeNhwc, "EdgertQuantizeNhwc", 1, 1, 1, 1},  // W_scale (3) is required: int8_conv.h
 };
 
-inline constexpr size_t kNumOpTypes = 87;
+inline constexpr size_t kNumOpTypes = 88;
 static_assert(sizeof(kOpTable) / sizeof(kOpTable[0]) == kNumOpTypes,
               "kOpTable and OpType must list the same operators");
 

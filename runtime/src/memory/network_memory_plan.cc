@@ -276,6 +276,7 @@ std::vector<size_t> InPlaceCandidates(const LayerDef& layer) {
     case OpType::kQuantizeLinear:
     case OpType::kDequantizeLinear:
     case OpType::kInt8Conv:
+    case OpType::kQuantizeNhwc:
       return {};
   }
   return {};

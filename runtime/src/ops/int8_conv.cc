@@ -1,4 +1,4 @@
-// EdgertInt8Conv on the reference CPU backend (contract in int8_conv.h).
+// EdgertInt8Conv and EdgertQuantizeNhwc on the reference CPU backend (contracts in int8_conv.h).
 //
 // Algorithm: for each output pixel (n, p, q) the receptive field is gathered once into an int16
 // patch [R*S*C] (zeros outside the input); each output channel is a dot product of the patch with
@@ -213,8 +213,62 @@ Shape Int8ConvOutputShape(const Int8ConvParams& p) {
   return p.int8_output ? Shape{p.n, p.p, p.q, p.k} : Shape{p.n, p.k, p.p, p.q};
 }
 
+StatusOr<float> ResolveQuantizeNhwc(const OpContext& ctx) {
+  if (ctx.num_inputs() != 1 || !ctx.has_input(0)) return ctx.Error("needs one input");
+  if (ctx.input(0).dtype != DataType::kFloat32) return ctx.NotSupported("input X must be float32");
+  if (!ctx.input(0).shape.empty() && ctx.input(0).shape.size() != 4) {
+    return ctx.Error("input X must be 4-D NCHW, got rank " + std::to_string(ctx.input(0).shape.size()));
+  }
+  float scale = 0;
+  EDGERT_RETURN_IF_ERROR(PositiveScale(ctx, "scale", &scale));
+  return scale;
+}
+
+namespace {
+
+Status QuantizeNhwcSupports(const OpContext& ctx) { return ResolveQuantizeNhwc(ctx).status(); }
+
+Status QuantizeNhwcInfer(OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(ResolveQuantizeNhwc(ctx).status());
+  const Shape& x = ctx.input(0).shape;
+  if (x.size() != 4) return ctx.Error("input X must be 4-D NCHW");
+  ctx.SetOutput(0, DataType::kInt8, {x[0], x[2], x[3], x[1]});
+  return Status::Ok();
+}
+
+class QuantizeNhwcKernel final : public CpuKernel {
+ public:
+  explicit QuantizeNhwcKernel(float scale) : scale_(scale) {}
+  Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+    const Tensor& x = *inputs[0];
+    const int64_t n = x.dim(0), c = x.dim(1), plane = x.dim(2) * x.dim(3);
+    const float* src = x.data<float>();
+    int8_t* dst = outputs[0]->data<int8_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t ch = 0; ch < c; ++ch) {
+        const float* row = src + (i * c + ch) * plane;
+        int8_t* out = dst + i * plane * c + ch;
+        for (int64_t k = 0; k < plane; ++k) out[k * c] = QuantizeToInt8(row[k], scale_);
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  float scale_;
+};
+
+StatusOr<std::unique_ptr<CpuKernel>> QuantizeNhwcCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, &QuantizeNhwcInfer));
+  EDGERT_ASSIGN_OR_RETURN(float scale, ResolveQuantizeNhwc(ctx));
+  return std::unique_ptr<CpuKernel>(new QuantizeNhwcKernel(scale));
+}
+
+}  // namespace
+
 void RegisterInt8ConvOp(OpRegistry& registry) {
   registry.Register(OpType::kInt8Conv, OpDef{&Int8ConvSupports, &Int8ConvInfer, &Int8ConvCreate});
+  registry.Register(OpType::kQuantizeNhwc, OpDef{&QuantizeNhwcSupports, &QuantizeNhwcInfer, &QuantizeNhwcCreate});
 }
 
 }  // namespace edgert

@@ -31,6 +31,11 @@
 //   v     = act(v)
 //   int8:  Y = clamp(round_half_even(v / y_scale), -128, 127), NaN -> 0 (QuantizeLinear's rule)
 //   float: Y[n, k, p, q] = v
+//
+// EdgertQuantizeNhwc (the conversion the builder puts in front of INT8 layers that read a float
+// tensor): X float32 [N, C, H, W] -> Y int8 [N, H, W, C], Y[n, h, w, c] = QuantizeToInt8(X[n, c, h,
+// w], scale) with the float attribute `scale` > 0: QuantizeLinear with zero point 0 and the
+// transpose to NHWC in one pass.
 #pragma once
 
 #include <cmath>
@@ -59,6 +64,9 @@ struct Int8ConvParams {
 // Checks dtypes, shapes, constants and attributes (errors name the layer and the input or
 // attribute). Needs the inputs' static shapes; W, B and W_scale must be constants.
 StatusOr<Int8ConvParams> ResolveInt8Conv(const OpContext& ctx);
+
+// EdgertQuantizeNhwc's checks (rank 4 float32 input, a positive finite `scale`); returns the scale.
+StatusOr<float> ResolveQuantizeNhwc(const OpContext& ctx);
 
 // The output of the layer: int8 [N, P, Q, K] or float32 [N, K, P, Q].
 Shape Int8ConvOutputShape(const Int8ConvParams& p);

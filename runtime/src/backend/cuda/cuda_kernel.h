@@ -14,7 +14,8 @@
 //                           MaxPool (with indices), AveragePool, GlobalAveragePool, GlobalMaxPool
 //   kernels_conv.cc/.cu     Conv (cuDNN graph API, fused bias/activation/residual), ConvTranspose
 //   kernels_gemm.cc/.cu     Gemm, MatMul (cuBLASLt with bias/activation epilogues)
-//   kernels_quantize.cu     QuantizeLinear, DequantizeLinear (per-tensor, per-axis, blocked scales)
+//   kernels_quantize.cu     QuantizeLinear, DequantizeLinear (per-tensor, per-axis, blocked scales),
+//                           EdgertQuantizeNhwc
 //   kernels_int8_conv.cu    EdgertInt8Conv (INT8 tensor-core implicit GEMM, sm_80+)
 //
 // Contracts:
@@ -148,6 +149,7 @@ StatusOr<CudaKernelPtr> CreateNormPoolKernel(const CudaOpContext& ctx);
 StatusOr<CudaKernelPtr> CreateConvKernel(const CudaOpContext& ctx);
 StatusOr<CudaKernelPtr> CreateGemmKernel(const CudaOpContext& ctx);
 StatusOr<CudaKernelPtr> CreateQuantizeKernel(const CudaOpContext& ctx);
+StatusOr<CudaKernelPtr> CreateQuantizeNhwcKernel(const CudaOpContext& ctx);  // kernels_quantize.cu
 StatusOr<CudaKernelPtr> CreateInt8ConvKernel(const CudaOpContext& ctx);
 
 // True for the ops whose kernels have tactics (Conv, ConvTranspose, Gemm, MatMul, EdgertInt8Conv):

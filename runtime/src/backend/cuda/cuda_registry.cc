@@ -104,6 +104,8 @@ StatusOr<CudaKernelPtr> CreateCudaKernel(const CudaOpContext& ctx) {
     case OpType::kQuantizeLinear:
     case OpType::kDequantizeLinear:
       return CreateQuantizeKernel(ctx);
+    case OpType::kQuantizeNhwc:
+      return CreateQuantizeNhwcKernel(ctx);
     case OpType::kInt8Conv:
       return CreateInt8ConvKernel(ctx);
   }

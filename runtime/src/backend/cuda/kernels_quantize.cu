@@ -34,6 +34,7 @@
 #include <string>
 
 #include "../../ops/op_util.h"
+#include "../../ops/int8_conv.h"
 #include "../../ops/quantize_layout.h"
 #include "cuda_check.h"
 #include "kernels_elementwise.cuh"
@@ -238,6 +239,87 @@ StatusOr<CudaKernelPtr> CreateDequantize(const CudaOpContext& ctx, const QuantLa
 }
 
 }  // namespace
+
+namespace {
+
+// ---- EdgertQuantizeNhwc (ops/int8_conv.h): float NCHW -> int8 NHWC in one pass -------------------
+// Tiled transpose: a 32 x 32 tile of (channel, pixel) is read along pixels (coalesced NCHW rows),
+// quantized in float32 as QuantizeLinear does (__fdiv_rn, rintf half to even, NaN -> 0, saturate
+// to [-128, 127]), staged in shared memory and written along channels (coalesced NHWC rows).
+constexpr int kTile = 32;
+constexpr int kTileRows = 8;
+
+template <typename X>
+__global__ void QuantizeNhwcKernel(const X* __restrict__ x, int8_t* __restrict__ y, int64_t channels, int64_t plane,
+                                   float scale) {
+  __shared__ int8_t tile[kTile][kTile + 4];
+  const int64_t n = blockIdx.z;
+  const int64_t p0 = static_cast<int64_t>(blockIdx.x) * kTile, c0 = static_cast<int64_t>(blockIdx.y) * kTile;
+  const X* xn = x + n * channels * plane;
+  for (int r = threadIdx.y; r < kTile; r += kTileRows) {
+    const int64_t c = c0 + r, p = p0 + threadIdx.x;
+    int8_t q = 0;
+    if (c < channels && p < plane) {
+      const float v = __fdiv_rn(static_cast<float>(xn[c * plane + p]), scale);
+      if (v == v) q = static_cast<int8_t>(fminf(fmaxf(rintf(v), -128.0f), 127.0f));
+    }
+    tile[r][threadIdx.x] = q;
+  }
+  __syncthreads();
+  int8_t* yn = y + n * plane * channels;
+  for (int r = threadIdx.y; r < kTile; r += kTileRows) {
+    const int64_t p = p0 + r, c = c0 + threadIdx.x;
+    if (p < plane && c < channels) yn[p * channels + c] = tile[threadIdx.x][r];
+  }
+}
+
+class QuantizeNhwcLaunch : public CudaKernel {
+ public:
+  QuantizeNhwcLaunch(const void* x, bool half, int8_t* y, int64_t n, int64_t c, int64_t plane, float scale)
+      : x_(x), half_(half), y_(y), n_(n), c_(c), plane_(plane), scale_(scale) {}
+
+  Status Enqueue(cudaStream_t stream) override {
+    if (n_ * c_ * plane_ == 0) return Status::Ok();
+    const dim3 grid(static_cast<unsigned>((plane_ + kTile - 1) / kTile), static_cast<unsigned>((c_ + kTile - 1) / kTile),
+                    static_cast<unsigned>(n_));
+    const dim3 block(kTile, kTileRows);
+    if (half_) {
+      QuantizeNhwcKernel<__half><<<grid, block, 0, stream>>>(static_cast<const __half*>(x_), y_, c_, plane_, scale_);
+    } else {
+      QuantizeNhwcKernel<float><<<grid, block, 0, stream>>>(static_cast<const float*>(x_), y_, c_, plane_, scale_);
+    }
+    return LaunchStatus("EdgertQuantizeNhwc kernel");
+  }
+  std::string Describe() const override { return "quantize + NCHW->NHWC, 32x32 tiles"; }
+
+ private:
+  const void* x_;
+  bool half_;
+  int8_t* y_;
+  int64_t n_, c_, plane_;
+  float scale_;
+};
+
+}  // namespace
+
+StatusOr<CudaKernelPtr> CreateQuantizeNhwcKernel(const CudaOpContext& ctx) {
+  EDGERT_ASSIGN_OR_RETURN(float scale, ResolveQuantizeNhwc(*ctx.op));
+  if (!ctx.has_input(0) || ctx.outputs.size() != 1) return ctx.Error("needs one input and one output");
+  const CudaTensor& x = ctx.input(0);
+  const CudaTensor& y = ctx.output(0);
+  if (x.dtype != DataType::kFloat32 && x.dtype != DataType::kFloat16) {
+    return ctx.NotSupported(std::string("input X is ") + DataTypeName(x.dtype) + " on the device, not float32/float16");
+  }
+  if (y.dtype != DataType::kInt8 || x.shape.size() != 4 ||
+      y.shape != Shape{x.shape[0], x.shape[2], x.shape[3], x.shape[1]}) {
+    return ctx.Error("output must be int8 [N, H, W, C] of input [N, C, H, W]");
+  }
+  if (x.shape[0] > 65535 || (x.shape[1] + kTile - 1) / kTile > 65535) {
+    return ctx.NotSupported("batch or channel count beyond one launch's grid");
+  }
+  return CudaKernelPtr(new QuantizeNhwcLaunch(x.data, x.dtype == DataType::kFloat16, static_cast<int8_t*>(y.data),
+                                              x.shape[0], x.shape[1], x.shape[2] * x.shape[3], scale));
+}
 
 StatusOr<CudaKernelPtr> CreateQuantizeKernel(const CudaOpContext& ctx) {
   const OpType op = ctx.op->op();
