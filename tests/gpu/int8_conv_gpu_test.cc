@@ -9,14 +9,22 @@
 //   - FP16 engines (CudaInt8ConvFp16): int8 outputs as in FP32 (B and W_scale must stay float32 on
 //     the device, nothing else is float); float outputs are float16 on the device, within the FP16
 //     tolerance.
-//   - Every tile configuration (tactic) forced through the layer's kTacticAttr gives the same
-//     output as the CPU; the default engine build times the candidates (the tactic pass).
+//   - Every candidate (tactic: a tile configuration, single-pass or split-K) forced through the
+//     layer's kTacticAttr gives the same output as the CPU; the default engine build times the
+//     candidates (the tactic pass) and none is rejected (all produce the same bytes).
+//   - Batch-1 late layers (BatchOneLateLayers: ResNet-50's 7x7 and 14x14 stages, M = 49 or 196
+//     rows, K_gemm up to 4608; plus batch 2 and an odd K): the split-K candidates really split
+//     (their kernel description says "split-K"), the untimed default picks split-K tactic 6 where
+//     the rule says so (grid <= half the SMs, K_gemm >= 1024) and single-pass tactic 0 otherwise,
+//     and repeated runs of one context (eager, CUDA graph capture, graph replay with new bindings)
+//     give the same exact output.
 //   - Geometry: 1x1 stride 1 / 2, 3x3 pad 1 stride 1 / 2, 7x7 stride 2 pad 3, dilation 2,
 //     asymmetric pads and strides; C = 16 .. 256, K = 8 .. 256 (100: not a multiple of 8), M not a
 //     multiple of any tile, batch 1, 2 and 4, with and without residual. (B is always given: the op table
 //     makes inputs 0..3 required, so a layer without bias cannot be built.)
-// The disabled benchmark (DISABLED_Int8ConvBenchmark) prints TOPS of three ResNet-50-like layers
-// for every tile configuration, the tactic pass's choice and the FP16 Conv of the same shape.
+// The disabled benchmark (DISABLED_Int8ConvBenchmark) prints time and TOPS of ResNet-50-like layers
+// (three large-batch ones and the batch-1 late layers) for every candidate, the tactic pass's choice
+// and the FP16 Conv of the same shape.
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -37,8 +45,13 @@ namespace edgert {
 namespace testing {
 namespace {
 
-// Tile configurations of the kernel (its tactic candidates).
-constexpr int kNumTactics = 6;
+// The kernel's tactic candidates: 0..5 single-pass tile configurations, 6..12 split-K and small-M
+// ones (kernels_int8_conv.cu, Candidates()); 6 is the split-K default.
+constexpr int kNumTactics = 13;
+constexpr int kFirstExtraTactic = 6;
+constexpr int kSplitDefaultTactic = 6;
+// The candidates that are split-K by construction (11 is the single-pass 32x64 tile).
+bool IsSplitTactic(int t) { return t >= kFirstExtraTactic && t != 11; }
 
 OpArg In(Tensor t) { return OpArg{std::move(t), false}; }
 OpArg Const(Tensor t) { return OpArg{std::move(t), true}; }
@@ -103,22 +116,43 @@ SingleOpNetwork BuildCase(const ConvCase& cc, const Activation& act, bool int8_o
   return single.ok() ? std::move(*single) : SingleOpNetwork{};
 }
 
+// How RunCuda builds and runs the engine.
+struct RunOptions {
+  bool select_tactics = true;  // false: the untimed default (or the layer's forced tactic)
+  int runs = 1;                // > 1: runs on one context (eager, graph capture, replay), all equal
+};
+
 // Runs `net` on a CUDA engine of `precision` (arena poisoned); the first output in *out. `engine`
-// receives the engine when not null.
+// receives the engine and `kernel` the layer's kernel description (CudaExecutionContext::
+// LayerKernel) when not null.
 void RunCuda(const NetworkDef& net, const std::vector<Tensor>& feeds, Precision precision, Tensor* out,
-             std::shared_ptr<CudaEngine>* engine_out = nullptr) {
+             std::shared_ptr<CudaEngine>* engine_out = nullptr, std::string* kernel = nullptr,
+             RunOptions run = RunOptions{}) {
   CudaEngineOptions options;
   options.precision = precision;
+  options.select_tactics = run.select_tactics;
   StatusOr<std::shared_ptr<CudaEngine>> engine = CudaEngine::Create(net, options);
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   StatusOr<std::unique_ptr<CudaExecutionContext>> context = (*engine)->CreateContext();
   ASSERT_TRUE(context.ok()) << context.status().ToString();
   (*context)->SetPoisonArena(true);
-  std::vector<Tensor> got;
-  Status s = RunOnHost(**context, feeds, &got);
-  ASSERT_TRUE(s.ok()) << s.ToString();
-  ASSERT_EQ(got.size(), 1u);
-  *out = got[0];
+  for (int r = 0; r < run.runs; ++r) {
+    std::vector<Tensor> got;
+    Status s = RunOnHost(**context, feeds, &got);
+    ASSERT_TRUE(s.ok()) << "run " << r << ": " << s.ToString();
+    ASSERT_EQ(got.size(), 1u);
+    if (r == 0) {
+      *out = got[0];
+    } else {
+      ASSERT_EQ(got[0].bytes(), out->bytes());
+      EXPECT_EQ(std::memcmp(got[0].raw(), out->raw(), out->bytes()), 0) << "run " << r << " differs from run 0";
+    }
+  }
+  if (run.runs > 2) {
+    EXPECT_TRUE((*context)->cuda_graphs()) << "the context turned CUDA graphs off";
+    EXPECT_GE((*context)->graph_captures(), 1) << "repeated runs captured no CUDA graph";
+  }
+  if (kernel != nullptr) *kernel = (*context)->LayerKernel(0);
   if (engine_out != nullptr) *engine_out = *engine;
 }
 
@@ -166,9 +200,10 @@ void ExpectMatches(const Tensor& got, const Tensor& want, Precision precision, c
 }
 
 // The case on the CPU engine and on CUDA engines of `precisions`: the default build (tactic pass)
-// and every tactic forced.
+// and every tactic forced. `kernels` (when not null) receives the kernel description of every
+// forced tactic (the first precision's), in tactic order.
 void CheckCase(const ConvCase& cc, const Activation& act, bool int8_out, uint32_t seed,
-               std::vector<Precision> precisions = {Precision::kFp32}) {
+               std::vector<Precision> precisions = {Precision::kFp32}, std::vector<std::string>* kernels = nullptr) {
   SCOPED_TRACE(cc.name + (act.name.empty() ? "" : " + " + act.name) + (int8_out ? ", int8 output" : ", float output"));
   const SingleOpNetwork single = BuildCase(cc, act, int8_out, seed);
   ASSERT_EQ(single.net.layers.size(), 1u);
@@ -200,15 +235,53 @@ void CheckCase(const ConvCase& cc, const Activation& act, bool int8_out, uint32_
     EXPECT_GE(engine->tactics()[0].tactic, 0);
     EXPECT_GE(engine->tactics()[0].timed, 1) << "the tactic pass timed no candidate";
     EXPECT_EQ(engine->tactics()[0].rejected, 0) << "a tile configuration disagreed with the default";
+    const bool record = kernels != nullptr && precision == precisions[0];
+    if (record) kernels->clear();
     for (int t = 0; t < kNumTactics; ++t) {
       SCOPED_TRACE("tactic " + std::to_string(t));
       NetworkDef forced = single.net;
       forced.layers[0].attrs.Set(kTacticAttr, int64_t{t});
-      RunCuda(forced, single.feeds, precision, &got);
+      std::string kernel;
+      RunCuda(forced, single.feeds, precision, &got, nullptr, &kernel);
       if (::testing::Test::HasFatalFailure()) return;
       ExpectMatches(got, want[0], precision, act, "forced tactic");
+      // The forced tactic is the one in use (an index past the list would fall back to the default).
+      EXPECT_NE(kernel.find("tactic " + std::to_string(t) + "/" + std::to_string(kNumTactics)), std::string::npos)
+          << kernel;
+      if (record) kernels->push_back(kernel);
     }
   }
+}
+
+// The untimed default engine of the case (three runs on one context: eager, graph capture, graph
+// replay), compared with the CPU; its kernel description in *kernel.
+void CheckDefault(const ConvCase& cc, const Activation& act, bool int8_out, uint32_t seed, std::string* kernel) {
+  SCOPED_TRACE(cc.name + ", untimed default" + (int8_out ? ", int8 output" : ", float output"));
+  const SingleOpNetwork single = BuildCase(cc, act, int8_out, seed);
+  ASSERT_EQ(single.net.layers.size(), 1u);
+  StatusOr<std::unique_ptr<CpuEngine>> cpu = CpuEngine::Create(single.net);
+  ASSERT_TRUE(cpu.ok()) << cpu.status().ToString();
+  std::vector<Tensor> want;
+  Status s = (*cpu)->Run(single.feeds, &want);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(want.size(), 1u);
+  Tensor got;
+  RunOptions run;
+  run.select_tactics = false;
+  run.runs = 3;
+  RunCuda(single.net, single.feeds, Precision::kFp32, &got, nullptr, kernel, run);
+  if (::testing::Test::HasFatalFailure()) return;
+  ExpectMatches(got, want[0], Precision::kFp32, act, "untimed default");
+}
+
+int DeviceSmCount() {
+  int device = 0, sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) {
+    cudaGetLastError();
+    return 0;
+  }
+  return sms;
 }
 
 const Activation kNone{};
@@ -319,6 +392,61 @@ TEST(CudaInt8Conv, PartialKTiles) {
   CheckCase(b, kNone, false, 102);
 }
 
+// Batch-1 late layers of ResNet-50 (M = 49 or 196 output pixels, a handful of column tiles, a long
+// K_gemm), where split-K matters, plus batch 2 with an odd K (the scalar partial and store paths).
+// Every candidate (forced) against the CPU, the split ones really splitting; the untimed default
+// per the rule (tactic 6 split-K when tactic 0's grid has at most SMs / 2 blocks and K_gemm >=
+// 1024, else tactic 0), run three times on one context (CUDA graph capture and replay).
+TEST(CudaInt8Conv, BatchOneLateLayers) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  const int sms = DeviceSmCount();
+  ASSERT_GT(sms, 0);
+  struct LateCase {
+    ConvCase cc;
+    bool split_default;  // the rule picks tactic 6
+    bool all_split;      // every split candidate has >= 2 slices (on >= 100 SMs)
+  };
+  ConvCase a{"7x7 C512 K512 3x3 p1 b1", 1, 7, 7, 512, 512, 3, 3};
+  a.pads = {1, 1, 1, 1};
+  ConvCase b{"7x7 C2048 K512 1x1 b1", 1, 7, 7, 2048, 512, 1, 1};
+  ConvCase c{"14x14 C1024 K256 1x1 b1", 1, 14, 14, 1024, 256, 1, 1};
+  ConvCase d{"7x7 C512 K2048 1x1 +Z b1", 1, 7, 7, 512, 2048, 1, 1};
+  d.residual = true;
+  ConvCase e{"7x7 C256 K99 3x3 p1 b2", 2, 7, 7, 256, 99, 3, 3};
+  e.pads = {1, 1, 1, 1};
+  e.residual = true;
+  uint32_t seed = 200;
+  for (const LateCase& lc : {LateCase{a, true, true}, LateCase{b, true, true}, LateCase{c, true, true},
+                             LateCase{d, false, false}, LateCase{e, true, true}}) {
+    SCOPED_TRACE(lc.cc.name);
+    for (bool int8_out : {true, false}) {
+      const Activation& act = int8_out ? kRelu : (lc.cc.k % 2 == 1 ? kClip : kNone);
+      std::vector<std::string> kernels;
+      CheckCase(lc.cc, act, int8_out, seed++, {Precision::kFp32}, &kernels);
+      if (::testing::Test::HasFatalFailure()) return;
+      ASSERT_EQ(kernels.size(), static_cast<size_t>(kNumTactics));
+      for (int t = 0; t < kNumTactics; ++t) {
+        const bool split = kernels[static_cast<size_t>(t)].find("split-K") != std::string::npos;
+        if (!IsSplitTactic(t)) {
+          EXPECT_FALSE(split) << "tactic " << t << ": " << kernels[static_cast<size_t>(t)];
+        } else if ((lc.all_split && sms >= 100) || t == 6 || t == 7) {
+          EXPECT_TRUE(split) << "tactic " << t << " does not split on " << sms
+                             << " SMs: " << kernels[static_cast<size_t>(t)];
+        }
+      }
+      std::string kernel;
+      CheckDefault(lc.cc, act, int8_out, seed++, &kernel);
+      if (::testing::Test::HasFatalFailure()) return;
+      const std::string want =
+          "tactic " + std::to_string(lc.split_default ? kSplitDefaultTactic : 0) + "/" + std::to_string(kNumTactics);
+      EXPECT_NE(kernel.find(want), std::string::npos) << "default on " << sms << " SMs: " << kernel;
+      EXPECT_EQ(kernel.find("split-K") != std::string::npos, lc.split_default) << kernel;
+    }
+  }
+  // FP16 engine, float16 output through the split-K reduction (tactic 6 forced among the others).
+  CheckCase(a, kNone, false, seed++, {Precision::kFp16});
+}
+
 // FP16 engines: float32 tensors live as float16 on the device, except B and W_scale of
 // EdgertInt8Conv, which the engine keeps float32 (the kernel refuses anything else): int8 outputs
 // are still exact, float outputs (float16 on the device) within the FP16 tolerance.
@@ -340,7 +468,7 @@ TEST(CudaInt8ConvFp16, Int8AndFloatOutputs) {
 // the engine's default) on an engine built with `options`; the engine's first layer tactic in
 // *tactic. Negative on failure (reported as a test failure).
 double TimeEngineMs(const NetworkDef& net, const std::vector<Tensor>& feeds, const CudaEngineOptions& options,
-                    int* tactic) {
+                    int* tactic, std::string* kernel = nullptr) {
   auto engine = CudaEngine::Create(net, options);
   EXPECT_TRUE(engine.ok()) << engine.status().ToString();
   if (!engine.ok()) return -1;
@@ -348,6 +476,7 @@ double TimeEngineMs(const NetworkDef& net, const std::vector<Tensor>& feeds, con
   auto context = (*engine)->CreateContext();
   EXPECT_TRUE(context.ok()) << context.status().ToString();
   if (!context.ok()) return -1;
+  if (kernel != nullptr) *kernel = (*context)->LayerKernel(0);
   std::vector<void*> buffers;
   double median = -1;
   cudaStream_t stream = nullptr;
@@ -396,9 +525,11 @@ double TimeEngineMs(const NetworkDef& net, const std::vector<Tensor>& feeds, con
   return median;
 }
 
-// Prints int8 TOPS (2 * M * K * K_gemm per launch) of ResNet-50-like layers for every tactic, for
-// the engine's own choice (tactic pass), and the same convolution in FP16 through the Conv kernel
-// (cuDNN; NCHW float16, bias + Relu) for comparison. Run with
+// Prints the time and int8 TOPS (2 * M * K * K_gemm per launch) of ResNet-50-like layers (large
+// batches, then batch-1 late layers) for every tactic with its kernel description, for the untimed
+// default, for the engine's own choice (tactic pass), and for the same convolution in FP16 through
+// the Conv kernel (cuDNN; NCHW float16, bias + Relu, no residual) for comparison. Times are of one
+// whole-engine Enqueue (CUDA graph), so they include the engine's input and output copies. Run with
 // --gtest_also_run_disabled_tests --gtest_filter='*Int8ConvBenchmark*'.
 TEST(CudaInt8Conv, DISABLED_Int8ConvBenchmark) {
   EDGERT_REQUIRE_CUDA_DEVICE();
@@ -406,26 +537,35 @@ TEST(CudaInt8Conv, DISABLED_Int8ConvBenchmark) {
     const char* name;
     int64_t n, hw, c, k, rs;
   };
-  for (const Layer& l : {Layer{"3x3 C256 K256 56x56 b32", 32, 56, 256, 256, 3},
-                         Layer{"1x1 C1024 K256 14x14 b128", 128, 14, 1024, 256, 1},
-                         Layer{"1x1 C64 K256 56x56 b32", 32, 56, 64, 256, 1}}) {
+  for (const Layer& l :
+       {Layer{"3x3 C256 K256 56x56 b32", 32, 56, 256, 256, 3},
+        Layer{"1x1 C1024 K256 14x14 b128", 128, 14, 1024, 256, 1}, Layer{"1x1 C64 K256 56x56 b32", 32, 56, 64, 256, 1},
+        Layer{"3x3 C512 K512 7x7 b1", 1, 7, 512, 512, 3}, Layer{"1x1 C2048 K512 7x7 b1", 1, 7, 2048, 512, 1},
+        Layer{"1x1 C512 K2048 7x7 +Z b1", 1, 7, 512, 2048, 1}, Layer{"1x1 C1024 K256 14x14 b1", 1, 14, 1024, 256, 1},
+        Layer{"3x3 C256 K256 14x14 b1", 1, 14, 256, 256, 3}, Layer{"3x3 C128 K128 28x28 b1", 1, 28, 128, 128, 3}}) {
     ConvCase cc{l.name, l.n, l.hw, l.hw, l.c, l.k, l.rs, l.rs};
     if (l.rs == 3) cc.pads = {1, 1, 1, 1};
+    cc.residual = std::strstr(l.name, "+Z") != nullptr;
     const SingleOpNetwork single = BuildCase(cc, kRelu, true, 7);
     const double ops = 2.0 * l.n * l.hw * l.hw * l.k * l.rs * l.rs * l.c;
-    auto report = [&](const std::string& what, double ms, int tactic) {
-      std::printf("%-28s %-22s tactic %2d: %8.4f ms  %7.1f TOPS\n", l.name, what.c_str(), tactic, ms,
-                  ops / (ms * 1e-3) / 1e12);
+    auto report = [&](const std::string& what, double ms, int tactic, const std::string& kernel = {}) {
+      std::printf("%-28s %-22s tactic %2d: %8.4f ms  %7.1f TOPS  %s\n", l.name, what.c_str(), tactic, ms,
+                  ops / (ms * 1e-3) / 1e12, kernel.c_str());
     };
     int tactic = -1;
+    std::string kernel;
     for (int t = 0; t < kNumTactics; ++t) {
       NetworkDef forced = single.net;
       forced.layers[0].attrs.Set(kTacticAttr, int64_t{t});
-      const double ms = TimeEngineMs(forced, single.feeds, CudaEngineOptions{}, &tactic);
-      report("int8 forced", ms, tactic);
+      const double ms = TimeEngineMs(forced, single.feeds, CudaEngineOptions{}, &tactic, &kernel);
+      report("int8 forced", ms, tactic, kernel);
     }
-    const double tuned_ms = TimeEngineMs(single.net, single.feeds, CudaEngineOptions{}, &tactic);
-    report("int8 tactic pass", tuned_ms, tactic);
+    CudaEngineOptions untimed;
+    untimed.select_tactics = false;
+    const double default_ms = TimeEngineMs(single.net, single.feeds, untimed, &tactic, &kernel);
+    report("int8 untimed default", default_ms, tactic, kernel);
+    const double tuned_ms = TimeEngineMs(single.net, single.feeds, CudaEngineOptions{}, &tactic, &kernel);
+    report("int8 tactic pass", tuned_ms, tactic, kernel);
     Attributes conv;
     conv.Set("pads", cc.pads);
     conv.Set(kActivationAttr, std::string("Relu"));
