@@ -49,7 +49,8 @@ const char kBuildHelp[] =
     "\n"
     "--int8: calibrates on the reference CPU engine, writes the calibration cache and its key, runs\n"
     "the accuracy gate (which layers stay INT8, which fall back to float and why), then writes a plan\n"
-    "whose INT8 convolutions pass int8 tensors to each other; the other layers run FP16 on CUDA.\n"
+    "whose INT8 convolutions pass int8 tensors to each other; the other layers run in FP32, or FP16\n"
+    "with --fp16 / --best (TensorRT's INT8 + FP16).\n"
     "\n"
     "The cache key is the SHA-256 of the model's bytes and external data, the build options, the\n"
     "device key and the edgert version; never the file name.\n"
@@ -260,8 +261,8 @@ int RunBuildCommand(const std::vector<std::string>& args) {
   if (!network.ok()) return Fail(network.status());
   if (b.int8.enabled) {
     // INT8 calibration and the gate run on the FP32 network (the same for every precision); the
-    // layers they keep INT8 are lowered to INT8 convolutions, the rest stays float: FP16 on CUDA
-    // (TensorRT's INT8 + FP16 fallback), FP32 on the CPU reference.
+    // layers they keep INT8 are lowered to INT8 convolutions, the rest stays float in the build's
+    // precision (as TensorRT combines its INT8 and FP16 flags: --int8 --fp16 or --best for FP16).
     const std::string cache_path =
         !b.int8.cache_path.empty() ? b.int8.cache_path : DefaultCachePath(b.output.empty() ? b.model : b.output);
     StatusOr<Int8Decision> decision = RunInt8Steps(*network, b.int8, cache_path);
@@ -269,10 +270,7 @@ int RunBuildCommand(const std::vector<std::string>& args) {
     Int8LoweringReport lowering;
     network = LowerInt8(*network, decision->cache, decision->float_layers, &lowering);
     if (!network.ok()) return Fail(network.status().WithContext(b.model));
-    if (backend_name == "cuda") {
-      options.precision = Precision::kFp16;
-      device_options.fp16 = true;
-    }
+
     std::printf(
         "int8: %zu convolutions INT8, %zu candidate layers float; %d tensors flow as int8, %d float tensors "
         "quantized for INT8 readers; other layers %s; scales in %s\n",

@@ -36,7 +36,7 @@ std::string MemoryFiguresLine(const MemoryFigures& figures);
 // INT8 options shared by `edgert build` and `edgert calibrate` (int8_command.cc).
 #define EDGERT_INT8_OPTIONS_HELP                                                                         \
   "  --int8                  calibrate INT8 scales, run the accuracy gate and (build) write an INT8\n"   \
-  "                          plan: INT8 convolutions, the other layers FP16 on CUDA, FP32 on the CPU\n"   \
+  "                          plan: INT8 convolutions, the other layers FP32 (FP16 with --fp16/--best)\n" \
   "  --calib DIR             calibration data, sorted by name: .npy/.pb tensor files (the GStreamer\n"   \
   "                          element's captures, NNNNNN.npy of [1,C,H,W] float32) or pictures\n"         \
   "                          (.jpg/.png/.bmp, preprocessed as --model-config says)\n"                    \
