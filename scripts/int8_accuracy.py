@@ -333,6 +333,8 @@ def main():
     for sub in ("images", "calib", "eval_inputs", "maps"):
         shutil.rmtree(os.path.join(out, sub), ignore_errors=True)
         os.makedirs(os.path.join(out, sub))
+    for stale in glob.glob(os.path.join(out, "annotated_*.png")):
+        os.remove(stale)
     shape = "x:1x3x%dx%d" % (args.size, args.size)
 
     # Step 1.
@@ -468,18 +470,24 @@ def main():
                     "held_out_calibration_images": gate_ids, "gate_error_final": info["gate_error_final"],
                     "plan_rel_l2_pooled": pooled_rel_l2(gate_maps[name], gate_maps["fp32"], gate_ids)}
 
-    # Step 4: the annotated image (the evaluation image with the most ground-truth words).
+    # Step 4: annotated images: the gated INT8 plan on the evaluation image with the most words, and
+    # the all-INT8 plan on the image where its boxes differ most from FP32's.
     int8_name = "int8_%s" % args.calibrator
-    show = max(eval_ids, key=lambda i: len(gts[i]))
-    vis = images[show].copy()
-    for b in gts[show]:
-        cv2.rectangle(vis, (int(b[0]), int(b[1])), (int(round(b[2])), int(round(b[3]))), (255, 0, 0), 3)
-    for b in boxes["fp32"][show]:
-        cv2.rectangle(vis, (int(b[0]), int(b[1])), (int(round(b[2])), int(round(b[3]))), (0, 255, 0), 2)
-    for b in boxes[int8_name][show]:
-        cv2.rectangle(vis, (int(b[0]), int(b[1])), (int(round(b[2])), int(round(b[3]))), (0, 0, 255), 1)
-    annotated = os.path.join(out, "annotated_%03d.png" % show)
-    cv2.imwrite(annotated, vis)
+
+    def annotate(i, name):
+        vis = images[i].copy()
+        for color, width, bxs in (((255, 0, 0), 3, gts[i]), ((0, 255, 0), 2, boxes["fp32"][i]),
+                                  ((0, 0, 255), 1, boxes[name][i])):
+            for b in bxs:
+                cv2.rectangle(vis, (int(b[0]), int(b[1])), (int(round(b[2])), int(round(b[3]))), color, width)
+        path = os.path.join(out, "annotated_%s_%03d.png" % (name, i))
+        cv2.imwrite(path, vis)
+        return path
+
+    annotated = annotate(max(eval_ids, key=lambda i: len(gts[i])), int8_name)
+    worst = min(eval_ids, key=lambda i: (prf(len(match(boxes["int8_all"][i], boxes["fp32"][i])),
+                                             len(boxes["int8_all"][i]), len(boxes["fp32"][i]))[2], -len(gts[i])))
+    annotated_all = annotate(worst, "int8_all")
 
     total = time.time() - t_start
     doc = {
@@ -487,13 +495,14 @@ def main():
         "images": args.num_images, "calibration_images": n_calib, "evaluation_images": len(eval_ids),
         "backgrounds": {s: sources.count(s) for s in sorted(set(sources))},
         "postprocess": {"thresh": 0.3, "box_thresh": 0.6, "unclip_ratio": 1.5, "iou_match": 0.5},
-        "builds": build_info, "results": results, "annotated": os.path.basename(annotated),
+        "builds": build_info, "results": results,
+        "annotated": [os.path.basename(annotated), os.path.basename(annotated_all)],
         "seconds": {"total": round(total, 1), "eval_runs_wall": round(t_runs, 1), "jobs": args.jobs},
     }
     with open(os.path.join(out, "results.json"), "w") as f:
         json.dump(doc, f, indent=2)
-    print("annotated %s (GT blue, FP32 green, %s red); numbers in %s; total %.1f s"
-          % (annotated, int8_name, os.path.join(out, "results.json"), total))
+    print("annotated %s and %s (GT blue, FP32 green, INT8 red); numbers in %s; total %.1f s"
+          % (annotated, annotated_all, os.path.join(out, "results.json"), total))
     print()
     for name, r in results.items():
         g = r.get("gate_check")
