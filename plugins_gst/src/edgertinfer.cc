@@ -1134,6 +1134,27 @@ void OpenFallback(GstEdgertInfer* self, EdgertInferState* st, const edgert::Sess
                                            plan.c_str(), "backend", G_TYPE_STRING, info.backend_line.c_str(), nullptr));
 }
 
+// Hands an opened session to the streaming thread (swapped in between frames), then posts
+// "edgert-build" stage "ready" (backend, cache outcome, plan, timings, int8): the session first,
+// then the message, so a frame sent after "ready" is inferred by it.
+void HandOverSession(GstEdgertInfer* self, EdgertInferState* st, std::unique_ptr<Session> session) {
+  const edgert::SessionInfo info = session->info();
+  GST_OBJECT_LOCK(self);
+  st->backend = info.backend_line;
+  GST_OBJECT_UNLOCK(self);
+  {
+    std::lock_guard<std::mutex> lock(st->pending_mutex);
+    st->pending = std::move(session);
+  }
+  NotifyStreaming(st);
+  PostBuildMessage(self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "ready", "backend", G_TYPE_STRING,
+                                           info.backend_line.c_str(), "cache", G_TYPE_STRING,
+                                           info.cache_outcome.c_str(), "plan", G_TYPE_STRING, info.plan_path.c_str(),
+                                           "build-seconds", G_TYPE_DOUBLE, info.build_seconds, "open-seconds",
+                                           G_TYPE_DOUBLE, info.open_seconds, "int8", G_TYPE_BOOLEAN,
+                                           info.int8 ? TRUE : FALSE, nullptr));
+}
+
 void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptions options) {
   options.logger = [self](const std::string& line) {
     GST_DEBUG_OBJECT(self, "%s", line.c_str());
@@ -1163,21 +1184,7 @@ void OpenWorker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
     NotifyStreaming(st);
     return;
   }
-  // The session first, then the message: a frame sent after "ready" is inferred.
-  const edgert::SessionInfo info = (*session)->info();
-  GST_OBJECT_LOCK(self);
-  st->backend = info.backend_line;
-  GST_OBJECT_UNLOCK(self);
-  {
-    std::lock_guard<std::mutex> lock(st->pending_mutex);
-    st->pending = std::move(*session);
-  }
-  NotifyStreaming(st);
-  PostBuildMessage(
-      self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "ready", "backend", G_TYPE_STRING,
-                              info.backend_line.c_str(), "cache", G_TYPE_STRING, info.cache_outcome.c_str(), "plan",
-                              G_TYPE_STRING, info.plan_path.c_str(), "build-seconds", G_TYPE_DOUBLE, info.build_seconds,
-                              "open-seconds", G_TYPE_DOUBLE, info.open_seconds, nullptr));
+  HandOverSession(self, st, std::move(*session));
 }
 
 // precision int8 after the capture: opens the INT8 session on the captured frames and hands it
@@ -1197,20 +1204,7 @@ void Int8Worker(GstEdgertInfer* self, EdgertInferState* st, edgert::SessionOptio
                                              G_TYPE_STRING, status.message().c_str(), nullptr));
     return;
   }
-  const edgert::SessionInfo info = (*session)->info();
-  GST_OBJECT_LOCK(self);
-  st->backend = info.backend_line;
-  GST_OBJECT_UNLOCK(self);
-  {
-    std::lock_guard<std::mutex> lock(st->pending_mutex);
-    st->pending = std::move(*session);
-  }
-  NotifyStreaming(st);
-  PostBuildMessage(
-      self, gst_structure_new("edgert-build", "stage", G_TYPE_STRING, "ready", "backend", G_TYPE_STRING,
-                              info.backend_line.c_str(), "cache", G_TYPE_STRING, info.cache_outcome.c_str(), "plan",
-                              G_TYPE_STRING, info.plan_path.c_str(), "build-seconds", G_TYPE_DOUBLE, info.build_seconds,
-                              "open-seconds", G_TYPE_DOUBLE, info.open_seconds, "int8", G_TYPE_BOOLEAN, TRUE, nullptr));
+  HandOverSession(self, st, std::move(*session));
 }
 
 void StopThreads(EdgertInferState* st) {
