@@ -267,15 +267,19 @@ int RunBuildCommand(const std::vector<std::string>& args) {
         !b.int8.cache_path.empty() ? b.int8.cache_path : DefaultCachePath(b.output.empty() ? b.model : b.output);
     StatusOr<Int8Decision> decision = RunInt8Steps(*network, b.int8, cache_path);
     if (!decision.ok()) return Fail(decision.status());
+    // Convolutions a Q/DQ model brought (folded by BuildNetwork) are INT8 already.
+    size_t from_qdq = 0;
+    for (const LayerDef& l : network->layers) from_qdq += l.op == OpType::kInt8Conv ? 1 : 0;
     Int8LoweringReport lowering;
     network = LowerInt8(*network, decision->cache, decision->float_layers, &lowering);
     if (!network.ok()) return Fail(network.status().WithContext(b.model));
-
+    const std::string qdq_note =
+        from_qdq > 0 ? " (+" + std::to_string(from_qdq) + " from the model's Q/DQ pairs)" : std::string();
     std::printf(
-        "int8: %zu convolutions INT8, %zu candidate layers float; %d tensors flow as int8, %d float tensors "
+        "int8: %zu convolutions INT8%s, %zu candidate layers float; %d tensors flow as int8, %d float tensors "
         "quantized for INT8 readers; other layers %s; scales in %s\n",
-        lowering.int8_layers.size(), lowering.float_layers.size(), lowering.int8_tensors, lowering.conversions,
-        PrecisionName(options.precision), cache_path.c_str());
+        lowering.int8_layers.size(), qdq_note.c_str(), lowering.float_layers.size(), lowering.int8_tensors,
+        lowering.conversions, PrecisionName(options.precision), cache_path.c_str());
   }
   StatusOr<std::string> model_hash = ModelContentHash(b.model);
   if (!model_hash.ok()) return Fail(model_hash.status());
