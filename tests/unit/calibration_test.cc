@@ -223,6 +223,28 @@ TEST(CalibCache, KeyChangesWithNetworkCalibratorAndData) {
 
 // ---- QuantizeLinear / DequantizeLinear kernels ------------------------------------------------
 
+TEST(CalibCache, GateDecisionRoundTripsAndNamesTheFileWhenMalformed) {
+  TempDir dir;
+  const std::string cache = dir.File("m.calib");
+  ASSERT_TRUE(WriteGateDecision(cache, "abc123", 0.05, {"conv 1", "fc"}).ok());
+  StatusOr<StoredGateDecision> d = ReadGateDecision(cache);
+  ASSERT_TRUE(d.ok()) << d.status().message();
+  EXPECT_EQ(d->key, "abc123");
+  EXPECT_EQ(d->budget, 0.05);
+  EXPECT_EQ(d->float_layers, (std::set<std::string>{"conv 1", "fc"}));
+  EXPECT_FALSE(WriteGateDecision(cache, "k", 0.05, {"two\nlines"}).ok());
+  testing_util::WriteFile(GateDecisionPath(cache), "edgert-int8-gate v1\nkey k\nbogus\n");
+  d = ReadGateDecision(cache);
+  ASSERT_FALSE(d.ok());
+  EXPECT_NE(d.status().message().find("m.calib.gate:3"), std::string::npos) << d.status().message();
+  testing_util::WriteFile(GateDecisionPath(cache), "TRT-8601-EntropyCalibration2\n");
+  EXPECT_FALSE(ReadGateDecision(cache).ok());
+  ASSERT_TRUE(WriteCacheKey(cache, "feed").ok());
+  StatusOr<std::string> key = ReadCacheKey(cache);
+  ASSERT_TRUE(key.ok());
+  EXPECT_EQ(*key, "feed");
+}
+
 TEST(QuantizeLinear, RoundsHalfToEvenAndSaturates) {
   Attributes a;
   Tensor x = Tensor::FromVector<float>({-2.5f, -1.5f, -0.5f, 0.5f, 1.5f, 2.5f, 1000.f, -1000.f, 0.74f}, {9});

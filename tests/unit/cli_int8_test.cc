@@ -117,6 +117,22 @@ TEST(CliInt8, BuildCalibratesWritesTheCacheAndGates) {
   EXPECT_GT(cache->Find("x")->scale(), 0.f);
   EXPECT_TRUE(Contains(ReadFile(dir.File("m.calib.key")), "edgert-calib-key "));
 
+  // The gate's decision is stored beside the cache; a build from the cache alone (no data) keeps it
+  // for the same budget and says so, and does not for another budget.
+  const std::string gate = ReadFile(dir.File("m.calib.gate"));
+  EXPECT_EQ(gate.rfind("edgert-int8-gate v1\nkey ", 0), 0u) << gate;
+  EXPECT_TRUE(Contains(gate, "\nbudget 0.29999999999999999\n")) << gate;
+  EXPECT_TRUE(Contains(gate, "\nfloat conv1+relu1\n")) << gate;
+  const std::string from_cache = "build '" + dir.File("m.onnx") + "' -o '" + dir.File("c.plan") +
+                                 "' --device cpu --int8 --calib-cache '" + dir.File("m.calib") + "'";
+  r = RunCli(dir, from_cache + " --int8-error-budget 0.3");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "with the accuracy gate's decision in " + dir.File("m.calib.gate"))) << r.out;
+  EXPECT_TRUE(Contains(r.out, "int8: 1 convolutions INT8, 1 candidate layers float")) << r.out;
+  r = RunCli(dir, from_cache);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "the stored gate decision is for budget 0.3, so every eligible layer is INT8")) << r.out;
+
   // Same network, calibrator and data: the cache is reused.
   r = RunCli(dir, args);
   ASSERT_EQ(r.code, 0) << r.err;

@@ -112,6 +112,22 @@ std::string CacheKeyPath(const std::string& cache_path);
 // True when the sidecar key exists and equals `key`; `why`, when given, receives the reason when not.
 bool CacheKeyMatches(const std::string& cache_path, const std::string& key, std::string* why = nullptr);
 Status WriteCacheKey(const std::string& cache_path, const std::string& key);
+// The key a cache's sidecar holds (without its "edgert-calib-key " prefix).
+StatusOr<std::string> ReadCacheKey(const std::string& cache_path);
+
+// The accuracy gate's decision, stored beside the cache as GateDecisionPath(cache) = cache + ".gate"
+// ("edgert-int8-gate v1", "key <the cache's key>", "budget <b>", one "float <layer>" per layer the
+// gate kept float), so a build from the cache alone (e.g. the same model at another batch, without
+// calibration data) keeps the gate's choice. Valid only while its key equals the cache's key file.
+struct StoredGateDecision {
+  std::string key;
+  double budget = 0;
+  std::set<std::string> float_layers;
+};
+std::string GateDecisionPath(const std::string& cache_path);
+Status WriteGateDecision(const std::string& cache_path, const std::string& key, double budget,
+                         const std::set<std::string>& float_layers);
+StatusOr<StoredGateDecision> ReadGateDecision(const std::string& cache_path);
 
 // ---- Calibration data -----------------------------------------------------------------------------
 

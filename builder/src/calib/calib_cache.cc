@@ -8,8 +8,10 @@
 #include <cerrno>
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "edgert/calibration.h"
@@ -247,6 +249,63 @@ bool CacheKeyMatches(const std::string& cache_path, const std::string& key, std:
 
 Status WriteCacheKey(const std::string& cache_path, const std::string& key) {
   return AtomicWrite(CacheKeyPath(cache_path), kKeyPrefix + key + "\n");
+}
+
+std::string GateDecisionPath(const std::string& cache_path) { return cache_path + ".gate"; }
+
+Status WriteGateDecision(const std::string& cache_path, const std::string& key, double budget,
+                         const std::set<std::string>& float_layers) {
+  char line[64];
+  std::snprintf(line, sizeof(line), "budget %.17g\n", budget);
+  std::string text = "edgert-int8-gate v1\nkey " + key + "\n" + line;
+  for (const std::string& name : float_layers) {
+    if (name.find('\n') != std::string::npos) {
+      return InvalidArgument("layer name with a line break cannot be stored: '" + name + "'", name);
+    }
+    text += "float " + name + "\n";
+  }
+  return AtomicWrite(GateDecisionPath(cache_path), text);
+}
+
+StatusOr<StoredGateDecision> ReadGateDecision(const std::string& cache_path) {
+  const std::string path = GateDecisionPath(cache_path);
+  EDGERT_ASSIGN_OR_RETURN(std::string text, ReadText(path));
+  StoredGateDecision d;
+  size_t pos = 0;
+  int line_no = 0;
+  while (pos < text.size()) {
+    size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (line_no == 1) {
+      if (line != "edgert-int8-gate v1") return InvalidArgument(path + ": not an edgert gate decision file", path);
+    } else if (line.rfind("key ", 0) == 0) {
+      d.key = line.substr(4);
+    } else if (line.rfind("budget ", 0) == 0) {
+      char* stop = nullptr;
+      d.budget = std::strtod(line.c_str() + 7, &stop);
+      if (stop == line.c_str() + 7) {
+        return InvalidArgument(path + ":" + std::to_string(line_no) + ": bad budget '" + line + "'", path);
+      }
+    } else if (line.rfind("float ", 0) == 0) {
+      d.float_layers.insert(line.substr(6));
+    } else if (!line.empty()) {
+      return InvalidArgument(path + ":" + std::to_string(line_no) + ": unexpected line '" + line + "'", path);
+    }
+  }
+  if (d.key.empty()) return InvalidArgument(path + ": no key line", path);
+  return d;
+}
+
+StatusOr<std::string> ReadCacheKey(const std::string& cache_path) {
+  EDGERT_ASSIGN_OR_RETURN(std::string text, ReadText(CacheKeyPath(cache_path)));
+  const std::string prefix = kKeyPrefix;
+  if (text.compare(0, prefix.size(), prefix) != 0 || text.empty() || text.back() != '\n') {
+    return InvalidArgument(CacheKeyPath(cache_path) + ": not an edgert calibration key file", cache_path);
+  }
+  return text.substr(prefix.size(), text.size() - prefix.size() - 1);
 }
 
 }  // namespace edgert

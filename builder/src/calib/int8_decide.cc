@@ -5,7 +5,9 @@
 //   2. The cache: reused when its sidecar key matches the network, calibrator and data; a cache
 //      without a key file is a user's (e.g. from TensorRT) and is used as given when the caller says
 //      the user named it; otherwise calibrate and write cache + key.
-//   3. The accuracy gate on the held-out batches (skipped without data), one line per candidate.
+//   3. The accuracy gate on the held-out batches, one line per candidate; its decision is stored
+//      beside a keyed cache (cache + ".gate"). Without data the stored decision is used when it
+//      belongs to the cache's key and the same budget, else every eligible layer is INT8.
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -63,14 +65,16 @@ StatusOr<Int8Decision> DecideInt8(const NetworkDef& network, CalibrationData* da
   // Step 2.
   Int8Decision decision;
   CalibrationCache& cache = decision.cache;
+  std::string key;  // the cache's key, when it has one (calibrated here or a hit)
   if (data != nullptr) {
-    const std::string key = CalibrationKey(NetworkHash(network), s.calibrator, s.percentile,
+    key = CalibrationKey(NetworkHash(network), s.calibrator, s.percentile,
                                            data->DataHash() + " batches " + std::to_string(calib.size()));
     std::string why;
     if (!cache_path.empty() && Exists(cache_path) && CacheKeyMatches(cache_path, key, &why)) {
       EDGERT_ASSIGN_OR_RETURN(cache, ReadCalibrationCache(cache_path));
       say("calibration cache: hit " + cache_path);
     } else if (!cache_path.empty() && Exists(cache_path) && !Exists(CacheKeyPath(cache_path)) && cache_named_by_user) {
+      key.clear();  // a user's cache: no key, so no stored gate decision either
       EDGERT_ASSIGN_OR_RETURN(cache, ReadCalibrationCache(cache_path));
       say("calibration cache: using " + cache_path + " as given (" + cache.header +
           "; no key file, so edgert cannot tell whether it fits this network: delete it to recalibrate)");
@@ -98,8 +102,28 @@ StatusOr<Int8Decision> DecideInt8(const NetworkDef& network, CalibrationData* da
                              cache_path);
     }
     EDGERT_ASSIGN_OR_RETURN(cache, ReadCalibrationCache(cache_path));
-    say("calibration cache: using " + cache_path + " as given (" + cache.header +
-        "); no --calib data, so no accuracy gate");
+    // The gate's decision stored with this cache, when it is still the cache's and for this budget.
+    StatusOr<std::string> cache_key = ReadCacheKey(cache_path);
+    StatusOr<StoredGateDecision> stored = ReadGateDecision(cache_path);
+    if (cache_key.ok() && stored.ok() && stored->key == *cache_key && stored->budget == s.error_budget) {
+      decision.float_layers = stored->float_layers;
+      say("calibration cache: using " + cache_path + " (" + cache.header + ") with the accuracy gate's decision in " +
+          GateDecisionPath(cache_path) + " (" + std::to_string(stored->float_layers.size()) +
+          " layers kept float); no --calib data, so the gate does not run again");
+      return decision;
+    }
+    std::string why_not;
+    if (!Exists(GateDecisionPath(cache_path))) {
+      why_not = "no stored gate decision";
+    } else if (!stored.ok()) {
+      why_not = stored.status().message();
+    } else if (!cache_key.ok() || stored->key != *cache_key) {
+      why_not = "the stored gate decision is for another calibration";
+    } else {
+      why_not = "the stored gate decision is for budget " + Format("%.4g", stored->budget);
+    }
+    say("calibration cache: using " + cache_path + " as given (" + cache.header + "); no --calib data and " +
+        why_not + ", so every eligible layer is INT8");
     return decision;
   }
   // Step 3.
@@ -123,6 +147,10 @@ StatusOr<Int8Decision> DecideInt8(const NetworkDef& network, CalibrationData* da
     say("  the error stays above the budget with every layer in float: the error is elsewhere");
   }
   decision.float_layers = report.float_layers;
+  if (!cache_path.empty() && !key.empty()) {
+    EDGERT_RETURN_IF_ERROR(WriteGateDecision(cache_path, key, s.error_budget, report.float_layers));
+    say("accuracy gate: decision stored in " + GateDecisionPath(cache_path));
+  }
   return decision;
 }
 
