@@ -78,7 +78,7 @@ bench_pair() {  # bench_pair NAME MODEL SHAPES CACHE
   local f i
   f=$(median "$out/bench_$name.fp16.log")
   i=$(median "$out/bench_$name.int8.log")
-  rows+=("| $name | ${f:-n/a} | ${i:-n/a} | $(python3 -c "print('%.2f' % ($f/$i))" 2>/dev/null || echo n/a) | $(throughput "$out/bench_$name.fp16.log") | $(throughput "$out/bench_$name.int8.log") | $(grep -o '^int8: [0-9]* convolutions INT8, [0-9]* candidate layers float; [0-9]* tensors flow as int8' "$out/build_$name.int8.log") |")
+  rows+=("| $name | ${f:-n/a} | ${i:-n/a} | $(python3 -c "print('%.2f' % ($f/$i))" 2>/dev/null || echo n/a) | $(throughput "$out/bench_$name.fp16.log") | $(throughput "$out/bench_$name.int8.log") | $(grep -o '^int8: [0-9]* layers INT8, [0-9]* candidate layers float; [0-9]* tensors flow as int8' "$out/build_$name.int8.log") |")
 }
 bench_pair resnet50_b1 "$work/resnet50.onnx" input:1x3x224x224 "$work/resnet50.calib"
 bench_pair resnet50_b128 "$work/resnet50_b128.onnx" input:128x3x224x224 "$work/resnet50.calib"
@@ -100,7 +100,7 @@ if [ -f "$carry/int8/ppocr_det.calib" ] && [ -f "$det" ]; then
   "$edgert" run "$work/det.cuda.int8.plan" --seed 5 --compare "$work/det_fp32" --rtol 1e-1 > "$out/cmp_det_fp32.log" 2>&1
   "$edgert" build "$det" -o "$work/det.fp16.plan" --device cuda --fp16 --shapes $s > "$out/build_det_fp16.log" 2>&1
   for p in fp16 cuda.int8; do "$edgert" bench "$work/det.$p.plan" --duration "$duration" > "$out/bench_det.$p.log" 2>&1; done
-  rows+=("| ppocr_det_640 | $(median "$out/bench_det.fp16.log") | $(median "$out/bench_det.cuda.int8.log") | | $(throughput "$out/bench_det.fp16.log") | $(throughput "$out/bench_det.cuda.int8.log") | $(grep -o '^int8: [0-9]* convolutions INT8, [0-9]* candidate layers float; [0-9]* tensors flow as int8' "$out/build_det_cuda.log") |")
+  rows+=("| ppocr_det_640 | $(median "$out/bench_det.fp16.log") | $(median "$out/bench_det.cuda.int8.log") | | $(throughput "$out/bench_det.fp16.log") | $(throughput "$out/bench_det.cuda.int8.log") | $(grep -o '^int8: [0-9]* layers INT8, [0-9]* candidate layers float; [0-9]* tensors flow as int8' "$out/build_det_cuda.log") |")
   rows+=("ppocr det INT8 (FP32 float layers) GPU vs INT8 CPU reference: $(grep -io 'rel[a-z ]*L2[^,;]*' "$out/cmp_det_int8.log" | head -1) $(tail -1 "$out/cmp_det_int8.log")")
   rows+=("ppocr det INT8 + FP16 GPU vs INT8 CPU reference: $(grep -io 'rel[a-z ]*L2[^,;]*' "$out/cmp_det_int8_fp16.log" | head -1)")
   rows+=("ppocr det INT8 GPU vs FP32 CPU: $(grep -io 'rel[a-z ]*L2[^,;]*' "$out/cmp_det_fp32.log" | head -1) $(tail -1 "$out/cmp_det_fp32.log")")

@@ -276,7 +276,7 @@ int RunBuildCommand(const std::vector<std::string>& args) {
     const std::string qdq_note =
         from_qdq > 0 ? " (+" + std::to_string(from_qdq) + " from the model's Q/DQ pairs)" : std::string();
     std::printf(
-        "int8: %zu convolutions INT8%s, %zu candidate layers float; %d tensors flow as int8, %d float tensors "
+        "int8: %zu layers INT8%s, %zu candidate layers float; %d tensors flow as int8, %d float tensors "
         "quantized for INT8 readers; other layers %s; scales in %s\n",
         lowering.int8_layers.size(), qdq_note.c_str(), lowering.float_layers.size(), lowering.int8_tensors,
         lowering.conversions, PrecisionName(options.precision), cache_path.c_str());

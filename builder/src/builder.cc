@@ -170,7 +170,7 @@ StatusOr<NetworkDef> BuildProfileNetwork(const std::string& onnx_path, const Bui
 std::vector<std::string> Int8BuildLines(const BuildReport& report) {
   if (!report.int8_built) return {};
   std::vector<std::string> lines = report.int8_log;
-  lines.push_back("int8: " + std::to_string(report.int8.int8_layers.size()) + " convolutions INT8, " +
+  lines.push_back("int8: " + std::to_string(report.int8.int8_layers.size()) + " layers INT8, " +
                   std::to_string(report.int8.float_layers.size()) + " candidate layers float, " +
                   std::to_string(report.int8.int8_tensors) + " tensors flow as int8");
   return lines;

@@ -624,7 +624,7 @@ TEST_F(EdgertInferTest, Int8PlanFromCapturedFramesReplacesTheSessionWhileFramesF
     EXPECT_TRUE(int8);
     EXPECT_NE(lines.find("6 tensor files"), std::string::npos) << lines;
     EXPECT_NE(lines.find("int8 accuracy gate"), std::string::npos) << lines;
-    EXPECT_NE(lines.find("int8: 1 convolutions INT8"), std::string::npos) << lines;
+    EXPECT_NE(lines.find("int8: 1 layers INT8"), std::string::npos) << lines;
     EXPECT_EQ(Backend(hx.element), "cpu (reference engine, int8)");
     // Frames keep flowing through the INT8 session, with results.
     for (int i = 0; i < 3; ++i) {

@@ -88,7 +88,7 @@ TEST(CliInt8, BuildCalibratesWritesTheCacheAndGates) {
   EXPECT_TRUE(Contains(r.out, "calibration cache: wrote " + dir.File("m.calib"))) << r.out;
   EXPECT_TRUE(Contains(r.out, "int8 accuracy gate (2 held-out batches, budget 0.3")) << r.out;
   EXPECT_TRUE(Contains(r.out,
-                       "int8: 1 convolutions INT8, 1 candidate layers float; 0 tensors flow as int8, 1 float "
+                       "int8: 1 layers INT8, 1 candidate layers float; 0 tensors flow as int8, 1 float "
                        "tensors quantized for INT8 readers; other layers fp32"))
       << r.out;
   EXPECT_TRUE(Contains(r.out, "float Conv")) << r.out;  // the gate's line for conv1 (3 input channels)
@@ -128,7 +128,7 @@ TEST(CliInt8, BuildCalibratesWritesTheCacheAndGates) {
   r = RunCli(dir, from_cache + " --int8-error-budget 0.3");
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_TRUE(Contains(r.out, "with the accuracy gate's decision in " + dir.File("m.calib.gate"))) << r.out;
-  EXPECT_TRUE(Contains(r.out, "int8: 1 convolutions INT8, 1 candidate layers float")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "int8: 1 layers INT8, 1 candidate layers float")) << r.out;
   r = RunCli(dir, from_cache);
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_TRUE(Contains(r.out, "the stored gate decision is for budget 0.3, so every eligible layer is INT8")) << r.out;

@@ -390,7 +390,6 @@ std::vector<std::vector<Tensor>> Batches(int count, uint32_t seed) {
   return batches;
 }
 
-
 TEST(LowerInt8, Int8FlowsBetweenInt8LayersAndMatchesTheSimulation) {
   NetworkDef net = ResidualChain(21);
   auto data = InMemoryCalibrationData(Batches(4, 22));
@@ -449,6 +448,82 @@ TEST(LowerInt8, Int8FlowsBetweenInt8LayersAndMatchesTheSimulation) {
   std::vector<Tensor> again = RunNet(plan->network(), eval);
   ASSERT_EQ(again.size(), 1u);
   EXPECT_EQ(RelativeL2(again, int8), 0.0);
+}
+
+// x [4, 32] -> Gemm (B [16, 32] transB 1, C [16], Relu fused) -> h [4, 16] -> Gemm (B [16, 8]) -> y.
+NetworkDef GemmChain(uint32_t seed) {
+  std::mt19937 rng(seed);
+  NetworkDef net;
+  net.tensors.push_back({"x", DataType::kFloat32, {4, 32}, {}});
+  net.tensors.push_back(
+      {"b1", DataType::kFloat32, {16, 32}, Tensor::FromVector<float>(RandomFloats(512, rng, -0.2f, 0.2f), {16, 32})});
+  net.tensors.push_back(
+      {"c1", DataType::kFloat32, {16}, Tensor::FromVector<float>(RandomFloats(16, rng, -0.1f, 0.1f), {16})});
+  net.tensors.push_back({"h", DataType::kFloat32, {4, 16}, {}});
+  net.tensors.push_back(
+      {"b2", DataType::kFloat32, {16, 8}, Tensor::FromVector<float>(RandomFloats(128, rng, -0.3f, 0.3f), {16, 8})});
+  net.tensors.push_back({"y", DataType::kFloat32, {4, 8}, {}});
+  LayerDef g1;
+  g1.name = "fc1";
+  g1.op = OpType::kGemm;
+  g1.opset = 13;
+  g1.attrs.Set("transB", int64_t{1});
+  g1.attrs.Set(kActivationAttr, std::string("Relu"));
+  g1.inputs = {0, 1, 2};
+  g1.outputs = {3};
+  LayerDef g2;
+  g2.name = "fc2";
+  g2.op = OpType::kGemm;
+  g2.opset = 13;
+  g2.inputs = {3, 4};
+  g2.outputs = {5};
+  net.layers = {g1, g2};
+  net.inputs = {0};
+  net.outputs = {5};
+  return net;
+}
+
+TEST(LowerInt8, GemmsRunAsPointwiseInt8Convolutions) {
+  NetworkDef net = GemmChain(51);
+  std::mt19937 rng(52);
+  std::vector<std::vector<Tensor>> batches;
+  for (int b = 0; b < 4; ++b)
+    batches.push_back({Tensor::FromVector<float>(RandomFloats(128, rng, -1.f, 1.f), {4, 32})});
+  auto data = InMemoryCalibrationData(batches);
+  CalibrationOptions o;
+  o.calibrator = CalibratorKind::kMinMax;
+  auto ranges = Calibrate(net, *data, {0, 1, 2}, o);
+  ASSERT_TRUE(ranges.ok()) << ranges.status().message();
+  CalibrationCache cache = CalibrationCache::ForCalibrator(o.calibrator);
+  for (const TensorRange& r : *ranges) cache.SetAmax(r.name, r.amax);
+  Int8LoweringReport rep;
+  auto lowered = LowerInt8(net, cache, {}, &rep);
+  ASSERT_TRUE(lowered.ok()) << lowered.status().message();
+  EXPECT_EQ(rep.int8_layers, (std::vector<std::string>{"fc1", "fc2"}));
+  EXPECT_EQ(rep.int8_tensors, 1);  // h: read only by fc2
+  EXPECT_EQ(rep.conversions, 1);   // x
+  std::vector<OpType> ops;
+  for (const LayerDef& l : lowered->layers) ops.push_back(l.op);
+  EXPECT_EQ(ops, (std::vector<OpType>{OpType::kReshape, OpType::kQuantizeNhwc, OpType::kInt8Conv, OpType::kInt8Conv,
+                                      OpType::kReshape}));
+  EXPECT_EQ(lowered->tensors[static_cast<size_t>(lowered->layers[2].outputs[0])].shape, (Shape{4, 1, 1, 16}));
+  auto sim = SimulateInt8(net, cache, {}, nullptr);
+  ASSERT_TRUE(sim.ok());
+  const std::vector<Tensor> eval = batches[3];
+  std::vector<Tensor> fp32 = RunNet(net, eval), simulated = RunNet(*sim, eval), int8 = RunNet(*lowered, eval);
+  ASSERT_EQ(int8.size(), 1u);
+  EXPECT_EQ(int8[0].shape(), (Shape{4, 8}));
+  EXPECT_LT(RelativeL2(int8, simulated), 2e-3);
+  EXPECT_LT(RelativeL2(int8, fp32), 0.05);
+  EXPECT_GT(RelativeL2(int8, fp32), 0.0);
+  // A Gemm with alpha != 1 stays float, with the reason.
+  NetworkDef scaled = net;
+  scaled.layers[1].attrs.Set("alpha", 2.0f);
+  auto partly = LowerInt8(scaled, cache, {}, &rep);
+  ASSERT_TRUE(partly.ok());
+  EXPECT_EQ(rep.int8_layers, std::vector<std::string>{"fc1"});
+  EXPECT_NE(rep.float_layers.at("fc2").find("alpha 1"), std::string::npos) << rep.float_layers.at("fc2");
+  EXPECT_LT(RelativeL2(RunNet(*partly, eval), RunNet(scaled, eval)), 0.05);
 }
 
 TEST(LowerInt8, KeepsTheBatchProfile) {

@@ -166,7 +166,7 @@ TEST(Session, Int8PlanFromCapturedFrames) {
   std::string all;
   for (const std::string& line : log) all += line + "\n";
   EXPECT_TRUE(Contains(all, "calibration cache: wrote " + dir.File("conv.calib"))) << all;
-  EXPECT_TRUE(Contains(all, "int8: 2 convolutions INT8, 0 candidate layers float, 1 tensors flow as int8")) << all;
+  EXPECT_TRUE(Contains(all, "int8: 2 layers INT8, 0 candidate layers float, 1 tensors flow as int8")) << all;
   // The INT8 session is close to the FP32 one.
   SessionOptions f = o;
   f.precision = "fp32";

@@ -70,7 +70,7 @@ struct BuildReport {
 };
 
 // An INT8 build's lines for a log: DecideInt8's (data, cache, the gate's decisions), then
-// "int8: N convolutions INT8, M candidate layers float, T tensors flow as int8". Empty otherwise.
+// "int8: N layers INT8, M candidate layers float, T tensors flow as int8". Empty otherwise.
 std::vector<std::string> Int8BuildLines(const BuildReport& report);
 
 // Imports, infers and lowers `onnx_path`. Errors name the file and the node, tensor or input.

@@ -215,8 +215,10 @@ StatusOr<NetworkDef> SimulateInt8(const NetworkDef& network, const CalibrationCa
                                   std::map<std::string, std::string>* skipped = nullptr);
 
 // True when LowerInt8 can make `layer` an INT8 layer (EdgertInt8Conv): a 2-D Conv with group 1,
-// input channels a multiple of 16, constant float32 weights and bias, explicit or auto pads. `why`
-// receives the reason when not ("no INT8 kernel for Gemm", "grouped convolution ...").
+// input channels a multiple of 16, constant float32 weights and bias, explicit or auto pads; or a
+// Gemm A [N, C] x constant B (transA 0, alpha = beta = 1, C one bias per output or absent, C a
+// multiple of 16), lowered as a 1x1 convolution of A seen as [N, C, 1, 1]. `why` receives the
+// reason when not ("no INT8 kernel for MatMul", "grouped convolution ...").
 bool CanLowerToInt8(const LayerDef& layer, const NetworkDef& network, std::string* why = nullptr);
 
 struct Int8LoweringReport {

@@ -68,7 +68,7 @@ StatusOr<Int8Decision> DecideInt8(const NetworkDef& network, CalibrationData* da
   std::string key;  // the cache's key, when it has one (calibrated here or a hit)
   if (data != nullptr) {
     key = CalibrationKey(NetworkHash(network), s.calibrator, s.percentile,
-                                           data->DataHash() + " batches " + std::to_string(calib.size()));
+                         data->DataHash() + " batches " + std::to_string(calib.size()));
     std::string why;
     if (!cache_path.empty() && Exists(cache_path) && CacheKeyMatches(cache_path, key, &why)) {
       EDGERT_ASSIGN_OR_RETURN(cache, ReadCalibrationCache(cache_path));
@@ -122,8 +122,8 @@ StatusOr<Int8Decision> DecideInt8(const NetworkDef& network, CalibrationData* da
     } else {
       why_not = "the stored gate decision is for budget " + Format("%.4g", stored->budget);
     }
-    say("calibration cache: using " + cache_path + " as given (" + cache.header + "); no --calib data and " +
-        why_not + ", so every eligible layer is INT8");
+    say("calibration cache: using " + cache_path + " as given (" + cache.header + "); no --calib data and " + why_not +
+        ", so every eligible layer is INT8");
     return decision;
   }
   // Step 3.

@@ -1,5 +1,6 @@
-// INT8 lowering (LowerInt8 and CanLowerToInt8 of calibration.h): the convolutions that stay INT8
-// become EdgertInt8Conv layers (runtime/src/ops/int8_conv.h) and INT8 tensors flow between them.
+// INT8 lowering (LowerInt8 and CanLowerToInt8 of calibration.h): the convolutions (and Gemms, as
+// 1x1 convolutions of [N, C, 1, 1]) that stay INT8 become EdgertInt8Conv layers
+// (runtime/src/ops/int8_conv.h) and INT8 tensors flow between them.
 //
 //   1. The INT8 set: every Conv that CanLowerToInt8 accepts, is not kept float, and whose input
 //      (and residual) has a calibrated scale.
@@ -171,11 +172,59 @@ void DropUnusedTensors(NetworkDef& net) {
   net.profile.batch_values = std::move(values);
 }
 
+// A Gemm INT8 runs as a 1x1 EdgertInt8Conv on [N, 1, 1, C]: Y = act(A * op(B) + C) with A [N, C]
+// an activation, B a constant (transB either way), transA 0, alpha = beta = 1 and C a constant
+// of K (or 1 x K) values or absent.
+bool GemmLowerable(const LayerDef& layer, const NetworkDef& network, std::string* reason) {
+  if (layer.inputs.size() < 2 || !IsFloatActivation(network, layer.inputs[0])) {
+    *reason = "its input is not a float activation";
+    return false;
+  }
+  const TensorDef& a = network.tensors[static_cast<size_t>(layer.inputs[0])];
+  const TensorDef& b = network.tensors[static_cast<size_t>(layer.inputs[1])];
+  StatusOr<int64_t> trans_a = layer.attrs.GetIntOr("transA", 0);
+  StatusOr<int64_t> trans_b = layer.attrs.GetIntOr("transB", 0);
+  StatusOr<float> alpha = layer.attrs.GetFloatOr("alpha", 1.0f);
+  StatusOr<float> beta = layer.attrs.GetFloatOr("beta", 1.0f);
+  if (a.shape.size() != 2 || !b.is_constant() || b.dtype != DataType::kFloat32 || b.shape.size() != 2 ||
+      !trans_a.ok() || *trans_a != 0 || !trans_b.ok() || !alpha.ok() || *alpha != 1.0f || !beta.ok() || *beta != 1.0f) {
+    *reason = "a Gemm other than A [N, C] x constant B (transA 0, alpha 1, beta 1)";
+    return false;
+  }
+  const int64_t k = *trans_b != 0 ? b.shape[0] : b.shape[1];
+  if (a.shape[1] % 16 != 0) {
+    *reason = std::to_string(a.shape[1]) + " input channels (INT8 needs a multiple of 16)";
+    return false;
+  }
+  if (layer.inputs.size() > 2 && layer.inputs[2] >= 0) {
+    const TensorDef& c = network.tensors[static_cast<size_t>(layer.inputs[2])];
+    const bool row = c.shape == Shape{k} || c.shape == Shape{1, k};
+    if (!c.is_constant() || c.dtype != DataType::kFloat32 || !row) {
+      *reason = "its C is not a constant of one value per output";
+      return false;
+    }
+  }
+  return true;
+}
+
+// Gemm's B as W [K, C] (row k: the weights of output k).
+Tensor GemmWeightsKc(const LayerDef& layer, const TensorDef& b) {
+  StatusOr<int64_t> trans_b = layer.attrs.GetIntOr("transB", 0);
+  if (trans_b.ok() && *trans_b != 0) return b.value;
+  const int64_t c = b.shape[0], k = b.shape[1];
+  Tensor w = *Tensor::Create(DataType::kFloat32, {k, c});
+  for (int64_t i = 0; i < c; ++i) {
+    for (int64_t j = 0; j < k; ++j) w.data<float>()[j * c + i] = b.value.data<float>()[i * k + j];
+  }
+  return w;
+}
+
 }  // namespace
 
 bool CanLowerToInt8(const LayerDef& layer, const NetworkDef& network, std::string* why) {
   std::string unused;
   std::string& reason = why != nullptr ? *why : unused;
+  if (layer.op == OpType::kGemm) return GemmLowerable(layer, network, &reason);
   if (layer.op != OpType::kConv) {
     reason = "no INT8 kernel for " + std::string(OpTypeName(layer.op));
     return false;
@@ -268,19 +317,21 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
   auto follows_batch = [&](int32_t source, int32_t added) {
     if (batch_sources.count(source)) net.profile.batch_tensors.push_back(added);
   };
-  std::map<int32_t, int32_t> as_int8;  // float tensor -> its int8 NHWC tensor
-  auto int8_input = [&](int32_t t) -> int32_t {
+  std::map<int32_t, int32_t> as_int8;     // float tensor -> its int8 NHWC tensor
+  std::map<int32_t, int32_t> gemm_input;  // a Gemm's A [N, C] -> its [N, C, 1, 1] view
+  // `scale_of`: the tensor whose calibrated scale applies (a Gemm's reshaped input takes its A's).
+  auto int8_input = [&](int32_t t, const std::string& scale_of) -> int32_t {
     auto it = as_int8.find(t);
     if (it != as_int8.end()) return it->second;
     // Step 3.
-    const TensorDef src = network.tensors[static_cast<size_t>(t)];
+    const TensorDef src = net.tensors[static_cast<size_t>(t)];
     const Shape nhwc{src.shape[0], src.shape[2], src.shape[3], src.shape[1]};
     const int32_t q = AddTensor(net, src.name + "_int8_nhwc", DataType::kInt8, nhwc);
     LayerDef ql;
     ql.name = src.name + "/QuantizeNhwc";
     ql.op = OpType::kQuantizeNhwc;
     ql.opset = 13;
-    ql.attrs.Set("scale", CacheScale(cache, src.name));
+    ql.attrs.Set("scale", CacheScale(cache, scale_of));
     ql.inputs = {t};
     ql.outputs = {q};
     follows_batch(t, q);
@@ -298,10 +349,30 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
     const TensorDef& x = network.tensors[static_cast<size_t>(l.inputs[0])];
     const TensorDef& w = network.tensors[static_cast<size_t>(l.inputs[1])];
     const TensorDef& y = network.tensors[static_cast<size_t>(l.outputs[0])];
+    const bool gemm = l.op == OpType::kGemm;
     ConvGeometry g;
     std::string why;
-    if (!ResolveGeometry(l, x.shape, w.shape, y.shape, &g, &why))
+    if (!gemm && !ResolveGeometry(l, x.shape, w.shape, y.shape, &g, &why)) {
       return Internal("INT8 lowering of " + l.name + ": " + why);
+    }
+    // A Gemm: a 1x1 convolution of A seen as [N, C, 1, 1] (Reshapes the memory plan elides; 0 in a
+    // Reshape target copies the input's dim, so the batch stays free for a profile).
+    auto reshape = [&](int32_t from, Shape target_dims, const Shape& shape, const std::string& name) {
+      const int32_t to = AddTensor(net, name, DataType::kFloat32, shape);
+      const int64_t rank = static_cast<int64_t>(target_dims.size());
+      const int32_t dims =
+          AddTensor(net, name + "_shape", DataType::kInt64, {rank}, Tensor::FromVector<int64_t>(target_dims, {rank}));
+      LayerDef r;
+      r.name = name + "/Reshape";
+      r.op = OpType::kReshape;
+      r.opset = 14;
+      r.inputs = {from, dims};
+      r.outputs = {to};
+      follows_batch(from, to);
+      net.layers.push_back(std::move(r));
+      return to;
+    };
+    const Tensor w_kcrs = gemm ? *GemmWeightsKc(l, w).Reshaped({y.shape[1], x.shape[1], 1, 1}) : w.value;
     LayerDef q;
     q.name = l.name;
     q.op = OpType::kInt8Conv;
@@ -315,7 +386,7 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
       if (it != l.attrs.all().end()) q.attrs.Set(a, it->second);
     }
     Tensor wq, ws;
-    QuantizeWeights(w.value, &wq, &ws);
+    QuantizeWeights(w_kcrs, &wq, &ws);
     const Shape wq_shape = wq.shape(), ws_shape = ws.shape();
     const int32_t wq_id = AddTensor(net, w.name + "_int8_krsc", DataType::kInt8, wq_shape, std::move(wq));
     const int32_t ws_id = AddTensor(net, w.name + "_int8_scales", DataType::kFloat32, ws_shape, std::move(ws));
@@ -325,27 +396,60 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
     if (l.inputs.size() > 2 && l.inputs[2] >= 0) {
       const TensorDef& b = network.tensors[static_cast<size_t>(l.inputs[2])];
       const TensorDef copy = b;
-      bias = AddTensor(net, copy.name + "_int8_bias", copy.dtype, copy.shape, copy.value);
+      const int64_t k = NumElements(copy.shape);  // a Gemm's C may be [1, K]
+      bias = AddTensor(net, copy.name + "_int8_bias", copy.dtype, {k}, *copy.value.Reshaped({k}));
     }
     // X: the producer's int8 output (it stays INT8 when every reader is INT8) or a conversion.
-    q.inputs = {as_int8.count(l.inputs[0]) ? as_int8[l.inputs[0]] : int8_input(l.inputs[0]), wq_id, bias, ws_id};
+    int32_t xq = -1;
+    if (as_int8.count(l.inputs[0])) {
+      xq = as_int8[l.inputs[0]];
+    } else if (gemm) {
+      auto it = gemm_input.find(l.inputs[0]);
+      if (it == gemm_input.end()) {
+        it = gemm_input
+                 .emplace(l.inputs[0],
+                          reshape(l.inputs[0], {0, x.shape[1], 1, 1}, {x.shape[0], x.shape[1], 1, 1}, x.name + "_nchw"))
+                 .first;
+      }
+      xq = int8_input(it->second, x.name);
+      as_int8[l.inputs[0]] = xq;
+    } else {
+      xq = int8_input(l.inputs[0], x.name);
+    }
+    q.inputs = {xq, wq_id, bias, ws_id};
     if (l.inputs.size() > 3 && l.inputs[3] >= 0) {
       const int32_t z = l.inputs[3];
       q.attrs.Set("z_scale", CacheScale(cache, network.tensors[static_cast<size_t>(z)].name));
-      q.inputs.push_back(as_int8.count(z) ? as_int8[z] : int8_input(z));
+      q.inputs.push_back(as_int8.count(z) ? as_int8[z] : int8_input(z, network.tensors[static_cast<size_t>(z)].name));
     }
+    const Shape y4 = gemm ? Shape{y.shape[0], y.shape[1], 1, 1} : y.shape;  // NCHW
     if (stays_int8(l.outputs[0])) {
-      const Shape nhwc{y.shape[0], y.shape[2], y.shape[3], y.shape[1]};
+      const Shape nhwc{y4[0], y4[2], y4[3], y4[1]};
       const int32_t out = AddTensor(net, y.name + "_int8_nhwc", DataType::kInt8, nhwc);
       follows_batch(l.outputs[0], out);
       q.attrs.Set("y_scale", CacheScale(cache, y.name));
       q.outputs = {out};
       as_int8[l.outputs[0]] = out;
       ++rep.int8_tensors;
+      net.layers.push_back(std::move(q));
+    } else if (gemm) {  // float [N, K, 1, 1], reshaped to the Gemm's [N, K]
+      const int32_t out4 = AddTensor(net, y.name + "_nchw", DataType::kFloat32, y4);
+      follows_batch(l.outputs[0], out4);
+      q.outputs = {out4};
+      net.layers.push_back(std::move(q));
+      const int32_t dims =
+          AddTensor(net, y.name + "_shape", DataType::kInt64, {2}, Tensor::FromVector<int64_t>({0, y.shape[1]}, {2}));
+      LayerDef r;
+      r.name = y.name + "/Reshape";
+      r.op = OpType::kReshape;
+      r.opset = 14;
+      r.inputs = {out4, dims};
+      r.outputs = l.outputs;
+      net.layers.push_back(std::move(r));
     } else {
       q.outputs = l.outputs;
+      net.layers.push_back(std::move(q));
     }
-    net.layers.push_back(std::move(q));
   }
   DropUnusedTensors(net);
   return net;
