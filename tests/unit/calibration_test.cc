@@ -171,29 +171,36 @@ TEST(CalibCache, RejectsMalformedText) {
   EXPECT_FALSE(ParseCalibrationCache("").ok());
 }
 
-// x [2, 4] -> Relu -> r -> Gemm(W [4, 3], transB = 0) -> y [2, 3].
-NetworkDef ReluGemmNetwork(const std::vector<float>& w) {
+// x -> Relu -> r -> `op` (Gemm or Conv, layer name "gemm" or "conv") with weight `w` of `w_shape`
+// -> y.
+NetworkDef ReluLayerNetwork(OpType op, const Shape& x, const Shape& w_shape, const Shape& y,
+                            const std::vector<float>& w) {
   NetworkDef net;
-  net.tensors.push_back({"x", DataType::kFloat32, {2, 4}, {}});
-  net.tensors.push_back({"r", DataType::kFloat32, {2, 4}, {}});
-  net.tensors.push_back({"w", DataType::kFloat32, {4, 3}, Tensor::FromVector<float>(w, {4, 3})});
-  net.tensors.push_back({"y", DataType::kFloat32, {2, 3}, {}});
+  net.tensors.push_back({"x", DataType::kFloat32, x, {}});
+  net.tensors.push_back({"r", DataType::kFloat32, x, {}});
+  net.tensors.push_back({"w", DataType::kFloat32, w_shape, Tensor::FromVector<float>(w, w_shape)});
+  net.tensors.push_back({"y", DataType::kFloat32, y, {}});
   LayerDef relu;
   relu.name = "relu";
   relu.op = OpType::kRelu;
   relu.opset = 13;
   relu.inputs = {0};
   relu.outputs = {1};
-  LayerDef gemm;
-  gemm.name = "gemm";
-  gemm.op = OpType::kGemm;
-  gemm.opset = 13;
-  gemm.inputs = {1, 2};
-  gemm.outputs = {3};
-  net.layers = {relu, gemm};
+  LayerDef layer;
+  layer.name = op == OpType::kGemm ? "gemm" : "conv";
+  layer.op = op;
+  layer.opset = 13;
+  layer.inputs = {1, 2};
+  layer.outputs = {3};
+  net.layers = {relu, layer};
   net.inputs = {0};
   net.outputs = {3};
   return net;
+}
+
+// x [2, 4] -> Relu -> r -> Gemm (w [4, 3]) -> y [2, 3].
+NetworkDef ReluGemmNetwork(const std::vector<float>& w) {
+  return ReluLayerNetwork(OpType::kGemm, {2, 4}, {4, 3}, {2, 3}, w);
 }
 
 TEST(CalibCache, KeyChangesWithNetworkCalibratorAndData) {
@@ -519,27 +526,7 @@ TEST(SimulateInt8, PerChannelWeightFakeQuantization) {
 // x [2, 16, 1, 1] -> Relu -> r -> Conv 1x1 (3 filters) -> y [2, 3, 1, 1]: a Gemm written as a
 // convolution, which INT8 lowers (16 input channels).
 NetworkDef ReluConvNetwork(const std::vector<float>& w) {
-  NetworkDef net;
-  net.tensors.push_back({"x", DataType::kFloat32, {2, 16, 1, 1}, {}});
-  net.tensors.push_back({"r", DataType::kFloat32, {2, 16, 1, 1}, {}});
-  net.tensors.push_back({"w", DataType::kFloat32, {3, 16, 1, 1}, Tensor::FromVector<float>(w, {3, 16, 1, 1})});
-  net.tensors.push_back({"y", DataType::kFloat32, {2, 3, 1, 1}, {}});
-  LayerDef relu;
-  relu.name = "relu";
-  relu.op = OpType::kRelu;
-  relu.opset = 13;
-  relu.inputs = {0};
-  relu.outputs = {1};
-  LayerDef conv;
-  conv.name = "conv";
-  conv.op = OpType::kConv;
-  conv.opset = 13;
-  conv.inputs = {1, 2};
-  conv.outputs = {3};
-  net.layers = {relu, conv};
-  net.inputs = {0};
-  net.outputs = {3};
-  return net;
+  return ReluLayerNetwork(OpType::kConv, {2, 16, 1, 1}, {3, 16, 1, 1}, {2, 3, 1, 1}, w);
 }
 
 TEST(SimulateInt8, InsertsQdqBeforeQuantizedLayers) {
