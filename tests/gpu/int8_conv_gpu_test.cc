@@ -301,6 +301,13 @@ TEST(CudaInt8Conv, OneByOneStrideOne) {
   CheckCase(cc, kNone, false, 12);
 }
 
+// The shape INT8 Gemms lower to (a 1x1 convolution of A [N, C] seen as [N, 1, 1, C]): M = N rows.
+TEST(CudaInt8Conv, GemmShapedOneByOnePixel) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  CheckCase(ConvCase{"gemm 1x2048 -> 1000", 1, 1, 1, 2048, 1000, 1, 1}, kNone, false, 70);
+  CheckCase(ConvCase{"gemm 5x256 -> 96", 5, 1, 1, 256, 96, 1, 1}, kRelu, true, 71);
+}
+
 TEST(CudaInt8Conv, OneByOneStrideTwoBatch4) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   ConvCase cc{"1x1 s2", 4, 14, 14, 256, 64, 1, 1};
