@@ -133,6 +133,13 @@ std::string LayerExtras(const LayerDef& l) {
   return text.empty() ? text : "  [" + text + "]";
 }
 
+// Layers an INT8 build made INT8 (the float layers run at the plan's precision).
+size_t CountInt8Layers(const NetworkDef& net) {
+  size_t n = 0;
+  for (const LayerDef& l : net.layers) n += l.op == OpType::kInt8Conv ? 1 : 0;
+  return n;
+}
+
 void PrintText(const std::string& path, const LoadedPlan& plan, const NetworkMemoryPlan* memory,
                const Status& usable) {
   const PlanMetadata& m = plan.metadata();
@@ -141,7 +148,12 @@ void PrintText(const std::string& path, const LoadedPlan& plan, const NetworkMem
   std::printf("  format version:     %u\n", m.format_version);
   std::printf("  edgert version:     %s\n", m.edgert_version.c_str());
   std::printf("  device:             %s\n", m.device.ToString().c_str());
-  std::printf("  precision:          %s\n", PrecisionName(m.precision));
+  const size_t int8_layers = CountInt8Layers(net);
+  if (int8_layers > 0) {
+    std::printf("  precision:          int8 (%zu INT8 layers), other layers %s\n", int8_layers, PrecisionName(m.precision));
+  } else {
+    std::printf("  precision:          %s\n", PrecisionName(m.precision));
+  }
   std::printf("  model hash:         %s\n", m.model_hash.c_str());
   std::printf("  build-options hash: %s\n", m.build_options_hash.c_str());
   std::printf("  file bytes:         %llu\n", static_cast<unsigned long long>(m.file_bytes));
@@ -189,6 +201,8 @@ void PrintJson(const std::string& path, const LoadedPlan& plan, const NetworkMem
   w.String(m.edgert_version);
   w.Key("precision");
   w.String(PrecisionName(m.precision));
+  w.Key("int8_layers");
+  w.Uint(CountInt8Layers(net));
   w.Key("device");
   w.BeginObject();
   w.Key("description");

@@ -117,6 +117,14 @@ TEST(CliInt8, BuildCalibratesWritesTheCacheAndGates) {
   EXPECT_GT(cache->Find("x")->scale(), 0.f);
   EXPECT_TRUE(Contains(ReadFile(dir.File("m.calib.key")), "edgert-calib-key "));
 
+  // inspect says what is INT8.
+  CliResult inspect = RunCli(dir, "inspect '" + dir.File("m.plan") + "'");
+  ASSERT_EQ(inspect.code, 0) << inspect.err;
+  EXPECT_TRUE(Contains(inspect.out, "precision:          int8 (1 INT8 layers), other layers fp32")) << inspect.out;
+  inspect = RunCli(dir, "inspect '" + dir.File("m.plan") + "' --json");
+  ASSERT_EQ(inspect.code, 0) << inspect.err;
+  EXPECT_TRUE(Contains(inspect.out, "\"int8_layers\": 1,")) << inspect.out;
+
   // The gate's decision is stored beside the cache; a build from the cache alone (no data) keeps it
   // for the same budget and says so, and does not for another budget.
   const std::string gate = ReadFile(dir.File("m.calib.gate"));
