@@ -16,15 +16,13 @@
 
 #include "edgert/calibration.h"
 #include "edgert/cpu_engine.h"
+#include "int8_util.h"
 
 namespace edgert {
 namespace {
 
-bool IsFloatActivation(const NetworkDef& net, int32_t t) {
-  if (t < 0) return false;
-  const TensorDef& def = net.tensors[static_cast<size_t>(t)];
-  return def.dtype == DataType::kFloat32 && !def.is_constant();
-}
+using calib::AddTensor;
+using calib::IsFloatActivation;
 
 bool IsFloatConstant(const NetworkDef& net, int32_t t) {
   if (t < 0) return false;
@@ -47,11 +45,6 @@ int64_t WeightChannelAxis(const LayerDef& layer, const TensorDef& weight) {
   }
 }
 
-int32_t AddTensor(NetworkDef& net, std::string name, DataType dtype, Shape shape, Tensor value = {}) {
-  net.tensors.push_back({std::move(name), dtype, std::move(shape), std::move(value)});
-  return static_cast<int32_t>(net.tensors.size() - 1);
-}
-
 }  // namespace
 
 bool IsInt8Candidate(const LayerDef& layer, const NetworkDef& network) {
@@ -60,7 +53,9 @@ bool IsInt8Candidate(const LayerDef& layer, const NetworkDef& network) {
   return IsFloatActivation(network, layer.inputs[1]) || IsFloatConstant(network, layer.inputs[1]);
 }
 
-StatusOr<Tensor> FakeQuantizePerChannel(const Tensor& weight, int64_t axis) {
+namespace calib {
+
+StatusOr<ChannelQuantized> QuantizePerChannel(const Tensor& weight, int64_t axis) {
   if (weight.dtype() != DataType::kFloat32) {
     return InvalidArgument(std::string("per-channel quantization needs a float32 weight, not ") +
                            DataTypeName(weight.dtype()));
@@ -76,28 +71,44 @@ StatusOr<Tensor> FakeQuantizePerChannel(const Tensor& weight, int64_t axis) {
     if (d > axis) inner *= weight.dim(d);
   }
   const int64_t channels = weight.dim(axis);
-  std::vector<float> amax(static_cast<size_t>(channels), 0.f);
+  ChannelQuantized out;
+  out.scale.assign(static_cast<size_t>(channels), 0.f);
   const float* w = weight.data<float>();
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t c = 0; c < channels; ++c) {
       for (int64_t i = 0; i < inner; ++i) {
-        float& m = amax[static_cast<size_t>(c)];
+        float& m = out.scale[static_cast<size_t>(c)];
         m = std::max(m, std::fabs(w[(o * channels + c) * inner + i]));
       }
     }
   }
-  Tensor out = weight.Clone();
-  float* q = out.data<float>();
+  for (float& s : out.scale) s = s > 0 ? s / 127.0f : 1.0f;  // amax -> scale
+  EDGERT_ASSIGN_OR_RETURN(out.q, Tensor::Create(DataType::kInt8, weight.shape()));
+  int8_t* q = out.q.data<int8_t>();
   for (int64_t o = 0; o < outer; ++o) {
     for (int64_t c = 0; c < channels; ++c) {
-      const float a = amax[static_cast<size_t>(c)];
-      const float scale = a > 0 ? a / 127.0f : 1.0f;
+      const float scale = out.scale[static_cast<size_t>(c)];
       for (int64_t i = 0; i < inner; ++i) {
         const int64_t k = (o * channels + c) * inner + i;
-        const float r = std::min(127.0f, std::max(-128.0f, std::nearbyint(w[k] / scale)));
-        q[k] = r * scale;
+        q[k] = static_cast<int8_t>(std::min(127.0f, std::max(-128.0f, std::nearbyint(w[k] / scale))));
       }
     }
+  }
+  return out;
+}
+
+}  // namespace calib
+
+StatusOr<Tensor> FakeQuantizePerChannel(const Tensor& weight, int64_t axis) {
+  EDGERT_ASSIGN_OR_RETURN(calib::ChannelQuantized cq, calib::QuantizePerChannel(weight, axis));
+  int64_t inner = 1;
+  for (int64_t d = axis + 1; d < weight.rank(); ++d) inner *= weight.dim(d);
+  const int64_t channels = weight.dim(axis);
+  Tensor out = weight.Clone();
+  float* fq = out.data<float>();
+  const int8_t* q = cq.q.data<int8_t>();
+  for (int64_t k = 0; k < out.num_elements(); ++k) {
+    fq[k] = static_cast<float>(q[k]) * cq.scale[static_cast<size_t>((k / inner) % channels)];
   }
   return out;
 }

@@ -23,20 +23,13 @@
 
 #include "edgert/calibration.h"
 #include "edgert/fused_activation.h"
+#include "int8_util.h"
 
 namespace edgert {
 namespace {
 
-int32_t AddTensor(NetworkDef& net, std::string name, DataType dtype, Shape shape, Tensor value = {}) {
-  net.tensors.push_back({std::move(name), dtype, std::move(shape), std::move(value)});
-  return static_cast<int32_t>(net.tensors.size() - 1);
-}
-
-bool IsFloatActivation(const NetworkDef& net, int32_t t) {
-  if (t < 0) return false;
-  const TensorDef& def = net.tensors[static_cast<size_t>(t)];
-  return def.dtype == DataType::kFloat32 && !def.is_constant();
-}
+using calib::AddTensor;
+using calib::IsFloatActivation;
 
 struct ConvGeometry {
   int64_t stride_h = 1, stride_w = 1, dil_h = 1, dil_w = 1;
@@ -97,28 +90,24 @@ bool ResolveGeometry(const LayerDef& layer, const Shape& x, const Shape& w, cons
   return true;
 }
 
-// W [K, C, R, S] float32 -> int8 [K, R, S, C] and the scale of each output channel.
-void QuantizeWeights(const Tensor& w, Tensor* q, Tensor* scales) {
+// W [K, C, R, S] float32 -> int8 [K, R, S, C] and the scale of each output channel: the gate's
+// per-channel quantization (calib::QuantizePerChannel, axis 0), permuted to KRSC.
+Status QuantizeWeights(const Tensor& w, Tensor* q, Tensor* scales) {
+  EDGERT_ASSIGN_OR_RETURN(calib::ChannelQuantized cq, calib::QuantizePerChannel(w, 0));
   const int64_t k = w.dim(0), c = w.dim(1), r = w.dim(2), s = w.dim(3);
-  *q = *Tensor::Create(DataType::kInt8, {k, r, s, c});
-  *scales = *Tensor::Create(DataType::kFloat32, {k});
-  const float* src = w.data<float>();
+  EDGERT_ASSIGN_OR_RETURN(*q, Tensor::Create(DataType::kInt8, {k, r, s, c}));
+  *scales = Tensor::FromVector<float>(cq.scale, {k});
+  const int8_t* src = cq.q.data<int8_t>();
   int8_t* dst = q->data<int8_t>();
   for (int64_t o = 0; o < k; ++o) {
-    const float* wo = src + o * c * r * s;
-    float amax = 0;
-    for (int64_t i = 0; i < c * r * s; ++i) amax = std::max(amax, std::fabs(wo[i]));
-    const float scale = amax > 0 ? amax / 127.0f : 1.0f;
-    scales->data<float>()[o] = scale;
     for (int64_t ci = 0; ci < c; ++ci) {
       for (int64_t ri = 0; ri < r; ++ri) {
-        for (int64_t si = 0; si < s; ++si) {
-          const float v = std::nearbyint(wo[(ci * r + ri) * s + si] / scale);
-          dst[((o * r + ri) * s + si) * c + ci] = static_cast<int8_t>(std::min(127.0f, std::max(-128.0f, v)));
-        }
+        for (int64_t si = 0; si < s; ++si)
+          dst[((o * r + ri) * s + si) * c + ci] = src[((o * c + ci) * r + ri) * s + si];
       }
     }
   }
+  return Status::Ok();
 }
 
 float CacheScale(const CalibrationCache& cache, const std::string& name) {
@@ -357,8 +346,7 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
     }
     // A Gemm: a 1x1 convolution of A seen as [N, C, 1, 1] (Reshapes the memory plan elides; 0 in a
     // Reshape target copies the input's dim, so the batch stays free for a profile).
-    auto reshape = [&](int32_t from, Shape target_dims, const Shape& shape, const std::string& name) {
-      const int32_t to = AddTensor(net, name, DataType::kFloat32, shape);
+    auto add_reshape = [&](int32_t from, const std::vector<int64_t>& target_dims, int32_t to, const std::string& name) {
       const int64_t rank = static_cast<int64_t>(target_dims.size());
       const int32_t dims =
           AddTensor(net, name + "_shape", DataType::kInt64, {rank}, Tensor::FromVector<int64_t>(target_dims, {rank}));
@@ -368,9 +356,7 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
       r.opset = 14;
       r.inputs = {from, dims};
       r.outputs = {to};
-      follows_batch(from, to);
       net.layers.push_back(std::move(r));
-      return to;
     };
     const Tensor w_kcrs = gemm ? *GemmWeightsKc(l, w).Reshaped({y.shape[1], x.shape[1], 1, 1}) : w.value;
     LayerDef q;
@@ -386,7 +372,7 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
       if (it != l.attrs.all().end()) q.attrs.Set(a, it->second);
     }
     Tensor wq, ws;
-    QuantizeWeights(w_kcrs, &wq, &ws);
+    EDGERT_RETURN_IF_ERROR(QuantizeWeights(w_kcrs, &wq, &ws).WithContext(l.name));
     const Shape wq_shape = wq.shape(), ws_shape = ws.shape();
     const int32_t wq_id = AddTensor(net, w.name + "_int8_krsc", DataType::kInt8, wq_shape, std::move(wq));
     const int32_t ws_id = AddTensor(net, w.name + "_int8_scales", DataType::kFloat32, ws_shape, std::move(ws));
@@ -406,10 +392,10 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
     } else if (gemm) {
       auto it = gemm_input.find(l.inputs[0]);
       if (it == gemm_input.end()) {
-        it = gemm_input
-                 .emplace(l.inputs[0],
-                          reshape(l.inputs[0], {0, x.shape[1], 1, 1}, {x.shape[0], x.shape[1], 1, 1}, x.name + "_nchw"))
-                 .first;
+        const int32_t x4 = AddTensor(net, x.name + "_nchw", DataType::kFloat32, {x.shape[0], x.shape[1], 1, 1});
+        follows_batch(l.inputs[0], x4);
+        add_reshape(l.inputs[0], {0, x.shape[1], 1, 1}, x4, x.name + "_nchw");
+        it = gemm_input.emplace(l.inputs[0], x4).first;
       }
       xq = int8_input(it->second, x.name);
       as_int8[l.inputs[0]] = xq;
@@ -437,15 +423,7 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
       follows_batch(l.outputs[0], out4);
       q.outputs = {out4};
       net.layers.push_back(std::move(q));
-      const int32_t dims =
-          AddTensor(net, y.name + "_shape", DataType::kInt64, {2}, Tensor::FromVector<int64_t>({0, y.shape[1]}, {2}));
-      LayerDef r;
-      r.name = y.name + "/Reshape";
-      r.op = OpType::kReshape;
-      r.opset = 14;
-      r.inputs = {out4, dims};
-      r.outputs = l.outputs;
-      net.layers.push_back(std::move(r));
+      add_reshape(out4, {0, y.shape[1]}, l.outputs[0], y.name);
     } else {
       q.outputs = l.outputs;
       net.layers.push_back(std::move(q));
