@@ -109,6 +109,9 @@ enum class OpType : uint16_t {
   // INT8 execution: the builder's lowering of the convolutions that stay INT8 (ops/int8_conv.h).
   kInt8Conv = 123,
   kQuantizeNhwc = 124,  // float NCHW -> int8 NHWC in one pass, in front of INT8 layers
+  // Channels-last float layers: the builder's layout pass for FP16 builds (ops/nhwc.h).
+  kConvNhwc = 125,
+  kMaxPoolNhwc = 126,
 };
 
 struct OpInfo {
@@ -211,9 +214,11 @@ inline constexpr OpInfo kOpTable[] = {
     {OpType::kDequantizeLinear, "DequantizeLinear", 2, 3, 1, 1},
     {OpType::kInt8Conv, "EdgertInt8Conv", 2, 5, 1, 1},
     {OpType::kQuantizeNhwc, "EdgertQuantizeNhwc", 1, 1, 1, 1},  // W_scale (3) is required: int8_conv.h
+    {OpType::kConvNhwc, "EdgertConvNhwc", 2, 4, 1, 1},
+    {OpType::kMaxPoolNhwc, "EdgertMaxPoolNhwc", 1, 1, 1, 1},
 };
 
-inline constexpr size_t kNumOpTypes = 88;
+inline constexpr size_t kNumOpTypes = 90;
 static_assert(sizeof(kOpTable) / sizeof(kOpTable[0]) == kNumOpTypes,
               "kOpTable and OpType must list the same operators");
 

@@ -277,6 +277,8 @@ std::vector<size_t> InPlaceCandidates(const LayerDef& layer) {
     case OpType::kDequantizeLinear:
     case OpType::kInt8Conv:
     case OpType::kQuantizeNhwc:
+    case OpType::kConvNhwc:
+    case OpType::kMaxPoolNhwc:
       return {};
   }
   return {};

@@ -6,13 +6,14 @@ namespace cuda {
 
 bool OpHasTactics(OpType op) {
   return op == OpType::kConv || op == OpType::kConvTranspose || op == OpType::kGemm || op == OpType::kMatMul ||
-         op == OpType::kInt8Conv;
+         op == OpType::kInt8Conv || op == OpType::kConvNhwc;
 }
 
 StatusOr<CudaKernelPtr> CreateCudaKernel(const CudaOpContext& ctx) {
   switch (ctx.op->op()) {
     case OpType::kConv:
     case OpType::kConvTranspose:
+    case OpType::kConvNhwc:
       return CreateConvKernel(ctx);
     case OpType::kGemm:
     case OpType::kMatMul:
@@ -21,6 +22,7 @@ StatusOr<CudaKernelPtr> CreateCudaKernel(const CudaOpContext& ctx) {
     case OpType::kInstanceNormalization:
     case OpType::kLayerNormalization:
     case OpType::kMaxPool:
+    case OpType::kMaxPoolNhwc:
     case OpType::kAveragePool:
     case OpType::kGlobalAveragePool:
     case OpType::kGlobalMaxPool:
