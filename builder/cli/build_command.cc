@@ -23,7 +23,8 @@ namespace edgert {
 const char kBuildHelp[] =
     "usage: edgert build MODEL.onnx (-o OUT.plan | --cache) [--cache-dir DIR] [--shapes NAME:DIMS[,...]]\n"
     "                    [--min-shapes NAME:DIMS[,...] --opt-shapes NAME:DIMS[,...] --max-shapes NAME:DIMS[,...]]\n"
-    "                    [--device cpu|cuda|auto] [--fp16|--best] [--int8 --calib DIR [--calib-batches N]\n"
+    "                    [--device cpu|cuda|auto] [--fp16|--best] [--layout auto|nchw|nhwc]\n"
+    "                    [--int8 --calib DIR [--calib-batches N]\n"
     "                    [--calibrator entropy|percentile|minmax] [--calib-cache FILE] [--int8-error-budget X]]\n"
     "\n"
     "Builds the model for this machine's GPU (or the reference CPU backend) and writes the plan: its\n"
@@ -44,6 +45,11 @@ const char kBuildHelp[] =
     "                                 a batch range (optimization profile): the plan runs any batch\n"
     "                                 from min to max (arena sized for max, tactics timed at opt).\n"
     "                                 Only dim 0 may differ between an input's three shapes\n"
+    "  --layout auto|nchw|nhwc        the layout of the float convolutions: nhwc runs them channels-last\n"
+    "                                 (what FP16 tensor cores read; Transposes where an NCHW reader\n"
+    "                                 remains; inputs and outputs keep their layout), nchw keeps the\n"
+    "                                 model's; auto (default) is nhwc for --fp16 / --best on CUDA,\n"
+    "                                 nchw otherwise. Also --layout=VALUE\n"
     EDGERT_DEVICE_OPTIONS_HELP
     EDGERT_INT8_OPTIONS_HELP
     "\n"
@@ -68,6 +74,7 @@ struct BuildArgs {
   std::string range_text[3];  // --min-shapes, --opt-shapes, --max-shapes
   DeviceOptions device;
   Int8Options int8;
+  std::string layout;  // --layout; "" = auto
 };
 
 std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
@@ -95,6 +102,11 @@ std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
       if (!has_value) return a + " needs a value (NAME:8x3x224x224[,...])";
       if (!b->range_text[k].empty()) return a + " given twice; list every input in one " + a;
       b->range_text[k] = args[++i];
+    } else if (a == "--layout" || a.rfind("--layout=", 0) == 0) {
+      if (!b->layout.empty()) return "--layout given twice";
+      if (a == "--layout" && !has_value) return "--layout needs a value (auto, nchw or nhwc)";
+      b->layout = a == "--layout" ? args[++i] : a.substr(9);
+      if (!ParseLayout(b->layout).ok()) return "--layout '" + b->layout + "' is not auto, nchw or nhwc";
     } else if (bool int8_matched = false;
                !(err = ParseInt8Arg(args, &i, &b->int8, &int8_matched)).empty() || int8_matched) {
       if (!err.empty()) return err;
@@ -225,6 +237,7 @@ int RunBuildCommand(const std::vector<std::string>& args) {
   }
   StatusOr<std::string> backend = ResolveBackend(&b.device);
   options.precision = b.device.fp16 ? Precision::kFp16 : Precision::kFp32;
+  if (!b.layout.empty()) options.layout = *ParseLayout(b.layout);
   if (!backend.ok()) return Fail(backend.status());
   StatusOr<DeviceKey> device_key = BackendDeviceKey(*backend);
   if (!device_key.ok()) return Fail(device_key.status());
@@ -250,6 +263,11 @@ int RunBuildCommand(const std::vector<std::string>& args) {
       if (!s.ok()) return Fail(s);
       std::printf("wrote %s\n", b.output.c_str());
     }
+    size_t nhwc_layers = 0;
+    for (const LayerDef& l : cached->plan.network().layers) {
+      nhwc_layers += l.op == OpType::kConvNhwc || l.op == OpType::kMaxPoolNhwc ? 1 : 0;
+    }
+    if (nhwc_layers > 0) std::printf("layout: NHWC (%zu channels-last convolutions and pools)\n", nhwc_layers);
     PrintSummary(cached->plan);
     Status loads = CheckPlanLoads(cached->path);
     if (!loads.ok()) return Fail(loads);
@@ -257,7 +275,10 @@ int RunBuildCommand(const std::vector<std::string>& args) {
   }
   const auto start = std::chrono::steady_clock::now();
   BuildReport report;
-  StatusOr<NetworkDef> network = BuildNetwork(b.model, options, &report);
+  // An INT8 build lowers its layout after LowerInt8 (below), as BuildNetwork does.
+  BuildOptions float_options = options;
+  if (b.int8.enabled) float_options.layout = BuildOptions::Layout::kNchw;
+  StatusOr<NetworkDef> network = BuildNetwork(b.model, float_options, &report);
   if (!network.ok()) return Fail(network.status());
   if (b.int8.enabled) {
     // INT8 calibration and the gate run on the FP32 network (the same for every precision); the
@@ -280,6 +301,11 @@ int RunBuildCommand(const std::vector<std::string>& args) {
         "quantized for INT8 readers; other layers %s; scales in %s\n",
         lowering.int8_layers.size(), qdq_note.c_str(), lowering.float_layers.size(), lowering.int8_tensors,
         lowering.conversions, PrecisionName(options.precision), cache_path.c_str());
+    report.layout = ResolveLayout(options);
+    if (report.layout == BuildOptions::Layout::kNhwc) {
+      network = LowerNhwc(*network, &report.nhwc);
+      if (!network.ok()) return Fail(network.status().WithContext(b.model));
+    }
   }
   StatusOr<std::string> model_hash = ModelContentHash(b.model);
   if (!model_hash.ok()) return Fail(model_hash.status());
@@ -302,6 +328,7 @@ int RunBuildCommand(const std::vector<std::string>& args) {
   std::printf("wrote %s\n", b.output.c_str());
   std::printf("build time: %.1f ms\n", seconds * 1e3);
   PrintReport(report);
+  for (const std::string& line : NhwcBuildLines(report)) std::printf("%s\n", line.c_str());
   PrintSummary(*plan);
   s = CheckPlanLoads(b.output);
   if (!s.ok()) return Fail(s);

@@ -140,6 +140,13 @@ size_t CountInt8Layers(const NetworkDef& net) {
   return n;
 }
 
+// Channels-last layers a layout pass wrote (EdgertConvNhwc, EdgertMaxPoolNhwc).
+size_t CountNhwcLayers(const NetworkDef& net) {
+  size_t n = 0;
+  for (const LayerDef& l : net.layers) n += l.op == OpType::kConvNhwc || l.op == OpType::kMaxPoolNhwc ? 1 : 0;
+  return n;
+}
+
 void PrintText(const std::string& path, const LoadedPlan& plan, const NetworkMemoryPlan* memory,
                const Status& usable) {
   const PlanMetadata& m = plan.metadata();
@@ -153,6 +160,9 @@ void PrintText(const std::string& path, const LoadedPlan& plan, const NetworkMem
     std::printf("  precision:          int8 (%zu INT8 layers), other layers %s\n", int8_layers, PrecisionName(m.precision));
   } else {
     std::printf("  precision:          %s\n", PrecisionName(m.precision));
+  }
+  if (const size_t nhwc_layers = CountNhwcLayers(net); nhwc_layers > 0) {
+    std::printf("  layout:             nhwc (%zu channels-last convolutions and pools)\n", nhwc_layers);
   }
   std::printf("  model hash:         %s\n", m.model_hash.c_str());
   std::printf("  build-options hash: %s\n", m.build_options_hash.c_str());
@@ -203,6 +213,8 @@ void PrintJson(const std::string& path, const LoadedPlan& plan, const NetworkMem
   w.String(PrecisionName(m.precision));
   w.Key("int8_layers");
   w.Uint(CountInt8Layers(net));
+  w.Key("nhwc_layers");
+  w.Uint(CountNhwcLayers(net));
   w.Key("device");
   w.BeginObject();
   w.Key("description");

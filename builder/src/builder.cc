@@ -165,6 +165,24 @@ StatusOr<NetworkDef> BuildProfileNetwork(const std::string& onnx_path, const Bui
   return out;
 }
 
+// INT8: calibrate (or reuse the cache) and gate on the float network, then lower.
+StatusOr<NetworkDef> BuildInt8(NetworkDef net, const std::string& onnx_path, const BuildOptions::Int8& o,
+                               BuildReport& r) {
+  std::unique_ptr<CalibrationData> data;
+  if (!o.calib_dir.empty()) {
+    StatusOr<std::unique_ptr<CalibrationData>> opened = OpenCalibrationData(o.calib_dir, net);
+    if (!opened.ok()) return opened.status().WithContext(onnx_path);
+    data = std::move(*opened);
+  }
+  StatusOr<Int8Decision> decision = DecideInt8(net, data.get(), o.settings, o.cache_path, data == nullptr,
+                                               [&r](const std::string& line) { r.int8_log.push_back(line); });
+  if (!decision.ok()) return decision.status().WithContext(onnx_path);
+  StatusOr<NetworkDef> lowered = LowerInt8(net, decision->cache, decision->float_layers, &r.int8);
+  if (!lowered.ok()) return lowered.status().WithContext(onnx_path);
+  r.int8_built = true;
+  return lowered;
+}
+
 }  // namespace
 
 std::vector<std::string> Int8BuildLines(const BuildReport& report) {
@@ -184,8 +202,11 @@ bool SupportReport::AllSupported() const {
 }
 
 StatusOr<NetworkDef> BuildNetwork(const std::string& onnx_path, const BuildOptions& options, BuildReport* report) {
+  // The float NCHW network first (a profile's per-batch builds included), then INT8, then the
+  // layout, each once on the whole network.
   BuildOptions float_options = options;
   float_options.int8 = BuildOptions::Int8();
+  float_options.layout = BuildOptions::Layout::kNchw;
   StatusOr<NetworkDef> net = [&]() -> StatusOr<NetworkDef> {
     if (HasProfile(options)) return BuildProfileNetwork(onnx_path, float_options, report);
     EDGERT_ASSIGN_OR_RETURN(Graph graph, ImportOnnxFile(onnx_path));
@@ -194,24 +215,19 @@ StatusOr<NetworkDef> BuildNetwork(const std::string& onnx_path, const BuildOptio
     if (!s.ok()) return s.WithContext(onnx_path);
     return OptimizeAndLower(graph, onnx_path, options.optimize, model_nodes, report);
   }();
-  if (!net.ok() || !options.int8.enabled) return net;
-  // INT8: calibrate (or reuse the cache) and gate on the float network, then lower.
+  if (!net.ok()) return net;
   BuildReport local;
   BuildReport& r = report ? *report : local;
-  const BuildOptions::Int8& o = options.int8;
-  std::unique_ptr<CalibrationData> data;
-  if (!o.calib_dir.empty()) {
-    StatusOr<std::unique_ptr<CalibrationData>> opened = OpenCalibrationData(o.calib_dir, *net);
-    if (!opened.ok()) return opened.status().WithContext(onnx_path);
-    data = std::move(*opened);
+  if (options.int8.enabled) {
+    StatusOr<NetworkDef> lowered = BuildInt8(std::move(*net), onnx_path, options.int8, r);
+    if (!lowered.ok()) return lowered.status();
+    net = std::move(lowered);
   }
-  StatusOr<Int8Decision> decision = DecideInt8(*net, data.get(), o.settings, o.cache_path, data == nullptr,
-                                               [&r](const std::string& line) { r.int8_log.push_back(line); });
-  if (!decision.ok()) return decision.status().WithContext(onnx_path);
-  StatusOr<NetworkDef> lowered = LowerInt8(*net, decision->cache, decision->float_layers, &r.int8);
-  if (!lowered.ok()) return lowered.status().WithContext(onnx_path);
-  r.int8_built = true;
-  return lowered;
+  r.layout = ResolveLayout(options);
+  if (r.layout != BuildOptions::Layout::kNhwc) return net;
+  StatusOr<NetworkDef> nhwc = LowerNhwc(*net, &r.nhwc);
+  if (!nhwc.ok()) return nhwc.status().WithContext(onnx_path);
+  return nhwc;
 }
 
 StatusOr<SupportReport> CheckModel(const std::string& onnx_path, const BuildOptions& options) {

@@ -3,7 +3,8 @@
 // Steps: import the ONNX file (external data included), bind build-time shapes and shape-input
 // values, infer every shape and dtype while folding constant subgraphs, optimize (the passes of
 // builder/src/passes: dead nodes, identities, BatchNorm / Pad folding, vertical and horizontal
-// fusion, ...), lower to a NetworkDef.
+// fusion, ...), lower to a NetworkDef; then, when asked for, INT8 (LowerInt8) and the channels-last
+// layout (LowerNhwc), in that order.
 #pragma once
 
 #include <map>
@@ -50,7 +51,42 @@ struct BuildOptions {
     // sets it, so the key changes when the captured frames do.
     std::string data_key;
   } int8;
+  // The layout of the float 2-D convolutions and of what lies between them (LowerNhwc): kNhwc
+  // runs them channels-last (EdgertConvNhwc / EdgertMaxPoolNhwc, with Transposes where an NCHW
+  // reader remains), kNchw keeps the model's layout, kAuto picks kNhwc for Precision::kFp16 (where
+  // tensor-core convolutions read and write NHWC) and kNchw otherwise. Results are unchanged
+  // (float32 on the CPU: within 1e-5). Part of the plan-cache key, resolved (ResolveLayout).
+  enum class Layout { kAuto, kNchw, kNhwc };
+  Layout layout = Layout::kAuto;
 };
+
+// kNchw or kNhwc: what `options.layout` means for `options.precision`.
+BuildOptions::Layout ResolveLayout(const BuildOptions& options);
+// "auto" / "nchw" / "nhwc".
+const char* LayoutName(BuildOptions::Layout layout);
+// Parses "auto" / "nchw" / "nhwc" (the CLI's --layout); an error naming the value otherwise.
+StatusOr<BuildOptions::Layout> ParseLayout(const std::string& text);
+
+// What LowerNhwc did.
+struct NhwcLayoutReport {
+  std::vector<std::string> nhwc_layers;  // layers made channels-last, in network order
+  int convolutions = 0;                  // Conv -> EdgertConvNhwc
+  int pools = 0;                         // MaxPool -> EdgertMaxPoolNhwc
+  int reductions = 0;                    // GlobalAverage/MaxPool -> ReduceMean/ReduceMax over [1, 2]
+  int followers = 0;                     // layout-agnostic layers that followed their inputs
+  int transposes = 0;                    // Transpose layers inserted (either direction)
+  int reshapes = 0;                      // Reshapes inserted instead of a Transpose (H * W == 1 or C == 1)
+  int layers = 0;                        // layers of the lowered network, conversions included
+};
+
+// The layout pass for channels-last builds (builder/src/passes/nhwc_layout.cc has the rules): float
+// 2-D Convs and MaxPools become EdgertConvNhwc / EdgertMaxPoolNhwc (runtime/src/ops/nhwc.h),
+// global pools on NHWC tensors become ReduceMean / ReduceMax over [1, 2], layout-agnostic layers
+// (elementwise, Concat, Split, Resize, Slice) follow their inputs, and one Transpose (a Reshape
+// when H * W == 1 or C == 1) per tensor converts where the other layout is read. Graph inputs and outputs
+// keep their names, shapes and layout; a batch profile stays valid; unused tensors (the KCRS
+// weights) are dropped. `network` must be a lowered NetworkDef (after LowerInt8 for INT8 builds).
+StatusOr<NetworkDef> LowerNhwc(const NetworkDef& network, NhwcLayoutReport* report = nullptr);
 
 // What a build did to the model: node and layer counts and rewrites per optimization pass.
 struct BuildReport {
@@ -67,7 +103,15 @@ struct BuildReport {
   bool int8_built = false;
   std::vector<std::string> int8_log;
   Int8LoweringReport int8;
+  // The resolved layout (BuildOptions::layout) and, for kNhwc, what LowerNhwc did.
+  BuildOptions::Layout layout = BuildOptions::Layout::kNchw;
+  NhwcLayoutReport nhwc;
 };
+
+// A channels-last build's line for a log: "layout: NHWC, 25 of 40 layers channels-last (12
+// convolutions, 1 pool, 1 reduction, 11 followers), 2 transposes and 1 reshape inserted". Empty for
+// NCHW builds.
+std::vector<std::string> NhwcBuildLines(const BuildReport& report);
 
 // An INT8 build's lines for a log: DecideInt8's (data, cache, the gate's decisions), then
 // "int8: N layers INT8, M candidate layers float, T tensors flow as int8". Empty otherwise.

@@ -336,6 +336,8 @@ std::string BuildOptionsText(const BuildOptions& options) {
   }
   text += std::string("optimize ") + (options.optimize ? "1" : "0") + "\n";
   text += std::string("precision ") + PrecisionName(options.precision) + "\n";
+  // The resolved layout: auto and its explicit value build the same network, so they share a plan.
+  text += std::string("layout ") + LayoutName(ResolveLayout(options)) + "\n";
   text += std::string("passes ") + kBuilderPassesVersion + "\n";
   // INT8 lines only for INT8 builds (other keys stay what they were). The cache file's path is
   // not part of the key: its contents follow from the network, the settings and the data.
@@ -446,6 +448,7 @@ StatusOr<CachedPlan> GetOrBuildPlan(const std::string& onnx_path, const BuildOpt
   BuildReport report;
   EDGERT_ASSIGN_OR_RETURN(NetworkDef built, BuildNetwork(onnx_path, options, &report));
   for (const std::string& line : Int8BuildLines(report)) Log(cache_options, line);
+  for (const std::string& line : NhwcBuildLines(report)) Log(cache_options, line);
   if (cache_options.finalize_network) {
     EDGERT_ASSIGN_OR_RETURN(built, cache_options.finalize_network(std::move(built)));
   }
