@@ -6,7 +6,8 @@
 //      its X reads (one pixel, the group's channels) are the same addresses for every thread of a
 //      group (broadcast).
 //   2. acc = B[k]; over the taps (r, s) inside the input, over the group's channels c:
-//      acc += X[n, ih, iw, g*Cg + c] * W[k, r, s, c] (both contiguous in c), in float.
+//      acc += X[n, ih, iw, g*Cg + c] * W[k, r, s, c] (both contiguous in c), in float; the channel
+//      loop reads V = 4, 2 or 1 elements at once (host: V divides Cg, X and W aligned to V).
 //   3. acc += Z[i]; Y[i] = act(acc).
 // DepthwiseConvNhwcKernel<T, V> (group == C == K): one thread per output pixel and V consecutive
 // channels (V = 4, 2 or 1, chosen on the host: V divides C and every pointer is aligned to V
@@ -26,10 +27,17 @@ namespace edgert {
 namespace cuda {
 namespace {
 
-template <typename T>
+// V consecutive elements, loaded and stored as one aligned access.
+template <typename T, int V>
+struct alignas(sizeof(T) * V) Pack {
+  T v[V];
+};
+
+template <typename T, int V>
 __global__ void DirectConvNhwcKernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
                                      const T* __restrict__ residual, T* __restrict__ y, NhwcConvGeometry g,
                                      DeviceActivation act) {
+  using P = Pack<T, V>;
   const int64_t total = g.n * g.p * g.q * g.k;
   const int64_t cg = g.c / g.group;
   const int64_t kg = g.k / g.group;
@@ -53,19 +61,18 @@ __global__ void DirectConvNhwcKernel(const T* __restrict__ x, const T* __restric
         if (iw < 0 || iw >= g.w) continue;
         const T* xp = xg + (ih * g.w + iw) * g.c;
         const T* wp = wk + (r * g.s + s) * cg;
-        for (int64_t c = 0; c < cg; ++c) acc += Load(xp + c) * Load(wp + c);
+        for (int64_t c = 0; c < cg; c += V) {
+          const P xv = *reinterpret_cast<const P*>(xp + c);
+          const P wv = *reinterpret_cast<const P*>(wp + c);
+#pragma unroll
+          for (int j = 0; j < V; ++j) acc += Load(&xv.v[j]) * Load(&wv.v[j]);
+        }
       }
     }
     if (residual != nullptr) acc += Load(residual + i);
     Store(y + i, act.Apply(acc));
   }
 }
-
-// V consecutive elements, loaded and stored as one aligned access.
-template <typename T, int V>
-struct alignas(sizeof(T) * V) Pack {
-  T v[V];
-};
 
 template <typename T, int V>
 __global__ void DepthwiseConvNhwcKernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
@@ -134,17 +141,40 @@ int DepthwiseVector(const NhwcConvGeometry& g, size_t elem, const void* x, const
   return 1;
 }
 
+// The widest vector (4, 2, 1) of the direct kernel's channel loop: it divides C / group (then
+// every X and W offset the loop reads is a multiple of it, C being a multiple of C / group) and X
+// and W are aligned to it.
+int DirectVector(const NhwcConvGeometry& g, size_t elem, const void* x, const void* w) {
+  const int64_t cg = g.c / g.group;
+  for (int v : {4, 2}) {
+    const size_t bytes = elem * static_cast<size_t>(v);
+    if (cg % v == 0 && Aligned(x, bytes) && Aligned(w, bytes)) return v;
+  }
+  return 1;
+}
+
 }  // namespace
 
 Status EnqueueDirectConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGeometry& g, const void* x,
                              const void* w, const void* bias, const void* residual, void* y, const FusedEpilogue& act) {
   const int64_t total = g.n * g.p * g.q * g.k;
   if (total == 0) return Status::Ok();
+  const DeviceActivation dact = ToDevice(act);
   const bool ok = DispatchFloat(dtype, [&](auto tag) {
     using T = decltype(tag);
-    DirectConvNhwcKernel<T><<<GridSize(total), kBlockSize, 0, stream>>>(
-        static_cast<const T*>(x), static_cast<const T*>(w), static_cast<const T*>(bias),
-        static_cast<const T*>(residual), static_cast<T*>(y), g, ToDevice(act));
+    const T* xt = static_cast<const T*>(x);
+    const T* wt = static_cast<const T*>(w);
+    const T* bt = static_cast<const T*>(bias);
+    const T* rt = static_cast<const T*>(residual);
+    T* yt = static_cast<T*>(y);
+    const int v = DirectVector(g, sizeof(T), x, w);
+    if (v == 4) {
+      DirectConvNhwcKernel<T, 4><<<GridSize(total), kBlockSize, 0, stream>>>(xt, wt, bt, rt, yt, g, dact);
+    } else if (v == 2) {
+      DirectConvNhwcKernel<T, 2><<<GridSize(total), kBlockSize, 0, stream>>>(xt, wt, bt, rt, yt, g, dact);
+    } else {
+      DirectConvNhwcKernel<T, 1><<<GridSize(total), kBlockSize, 0, stream>>>(xt, wt, bt, rt, yt, g, dact);
+    }
   });
   if (!ok) return Internal(std::string("DirectConvNhwcKernel: unsupported dtype ") + DataTypeName(dtype));
   return LaunchStatus("DirectConvNhwcKernel");
