@@ -680,8 +680,8 @@ TEST(NhwcMaxPoolGpu, CeilMode) {
 
 TEST(NhwcMaxPoolGpu, DilationsAndAsymmetricPads) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  // H: (12 + 1 + 0 - 5) / 1 + 1 = 9; W: (13 + 0 + 2 - 3) / 2 + 1 = 7.
-  ExpectMaxPoolNhwc({1, 12, 13, 7}, PoolAttrs({3, 2}, {1, 2}, {1, 0, 0, 2}, {2, 2}), {1, 9, 7, 7});
+  // H: (12 + 1 + 0 - 5) / 1 + 1 = 9; W: (13 + 0 + 1 - 3) / 2 + 1 = 6.
+  ExpectMaxPoolNhwc({1, 12, 13, 7}, PoolAttrs({3, 2}, {1, 2}, {1, 0, 0, 1}, {2, 2}), {1, 9, 6, 7});
   Attributes same;
   same.Set("kernel_shape", Ints{3, 3});
   same.Set("strides", Ints{2, 2});
