@@ -1,7 +1,7 @@
 // Conv and ConvTranspose on CUDA (NCHW / NCDHW, 1 to 3 spatial dimensions, groups, dilations,
 // strides, pads, auto_pad; float32 or float16 storage, float32 accumulation), and the
-// channels-last EdgertConvNhwc (2-D). The CPU reference is
-// runtime/src/ops/nn_conv.cc; geometry comes from the same host helpers (ResolveWindow, Widen).
+// channels-last EdgertConvNhwc (2-D). The CPU reference is runtime/src/ops/nn_conv.cc; geometry
+// comes from the same host helpers (ResolveWindow, Widen, ResolveConvNhwc).
 //
 // Paths (ConvKernelPath reports the one taken):
 //   Conv:
