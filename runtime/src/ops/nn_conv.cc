@@ -20,6 +20,7 @@
 #include <cstring>
 
 #include "fused_activation.h"
+#include "nhwc.h"
 #include "nn_common.h"
 #include "op_util.h"
 
@@ -143,11 +144,14 @@ class ConvKernel : public CpuKernel {
   }
 
   Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
-    const float* x = inputs[0]->data<float>();
-    const float* w = inputs[1]->data<float>();
     const float* bias = inputs.size() > 2 && inputs[2] != nullptr ? inputs[2]->data<float>() : nullptr;
     const float* residual = inputs.size() > 3 && inputs[3] != nullptr ? inputs[3]->data<float>() : nullptr;
-    float* y = outputs[0]->data<float>();
+    Compute(inputs[0]->data<float>(), inputs[1]->data<float>(), bias, residual, outputs[0]->data<float>());
+    return Status::Ok();
+  }
+
+  // The layer on NCHW x, KCRS w, optional bias and NCHW residual, into NCHW y.
+  void Compute(const float* x, const float* w, const float* bias, const float* residual, float* y) {
     const int64_t in_size = g_.in_size();
     const int64_t out_size = g_.out_size();
     for (int64_t img = 0; img < n_; ++img) {
@@ -190,7 +194,6 @@ class ConvKernel : public CpuKernel {
         }
       }
     }
-    return Status::Ok();
   }
 
  private:
@@ -287,6 +290,96 @@ StatusOr<std::unique_ptr<CpuKernel>> ConvCreate(const OpContext& ctx) {
   EDGERT_RETURN_IF_ERROR(CheckScratch(ctx, (cs.c / cs.group) * g.k_size(), g.out_size()));
   EDGERT_ASSIGN_OR_RETURN(FusedEpilogue epilogue, ParseFusedEpilogue(ctx));
   return std::unique_ptr<CpuKernel>(new ConvKernel(cs, g, epilogue));
+}
+
+// ---------------------------------------------------------------------------------------------
+// EdgertConvNhwc (contract in nhwc.h): the NCHW kernel above between layout conversions. The
+// reference favours agreement with Conv over speed: X, W and Z are permuted into scratch buffers
+// sized at creation, the NCHW layer runs, and Y is permuted back.
+
+Status ConvNhwcSupports(const OpContext& ctx) {
+  for (size_t i = 0; i < 4; ++i) {
+    static const char* const kNames[] = {"X", "W", "B", "Z"};
+    EDGERT_RETURN_IF_ERROR(RequireFloat32Input(ctx, i, kNames[i]));
+  }
+  EDGERT_ASSIGN_OR_RETURN(int64_t group, AttrInt(ctx, "group", 1));
+  if (group < 1) return ctx.Error("attribute 'group' is " + std::to_string(group) + ", expected >= 1");
+  EDGERT_RETURN_IF_ERROR(ParseAutoPad(ctx).status());
+  return ParseFusedEpilogue(ctx).status();
+}
+
+Status ConvNhwcInfer(OpContext& ctx) {
+  EDGERT_ASSIGN_OR_RETURN(NhwcConvParams p, ResolveConvNhwc(ctx));
+  ctx.SetOutput(0, DataType::kFloat32, {p.n, p.window.out[0], p.window.out[1], p.k});
+  return Status::Ok();
+}
+
+// dst[n][c][i] = src[n][i][c] for `n` blocks of `inner` x `c` (NHWC -> NCHW, KRSC -> KCRS).
+void ChannelsFirst(const float* src, int64_t n, int64_t inner, int64_t c, float* dst) {
+  for (int64_t b = 0; b < n; ++b) {
+    const float* s = src + b * inner * c;
+    float* d = dst + b * inner * c;
+    for (int64_t i = 0; i < inner; ++i) {
+      for (int64_t ch = 0; ch < c; ++ch) d[ch * inner + i] = s[i * c + ch];
+    }
+  }
+}
+
+// dst[n][i][c] = src[n][c][i] (NCHW -> NHWC).
+void ChannelsLast(const float* src, int64_t n, int64_t inner, int64_t c, float* dst) {
+  for (int64_t b = 0; b < n; ++b) {
+    const float* s = src + b * inner * c;
+    float* d = dst + b * inner * c;
+    for (int64_t ch = 0; ch < c; ++ch) {
+      for (int64_t i = 0; i < inner; ++i) d[i * c + ch] = s[ch * inner + i];
+    }
+  }
+}
+
+class ConvNhwcKernel : public CpuKernel {
+ public:
+  ConvNhwcKernel(const NhwcConvParams& p, std::unique_ptr<ConvKernel> nchw, bool residual)
+      : p_(p), nchw_(std::move(nchw)) {
+    const int64_t out = p.window.out[0] * p.window.out[1];
+    x_.resize(static_cast<size_t>(p.n * p.h * p.w * p.c));
+    w_.resize(static_cast<size_t>(p.k * p.r * p.s * (p.c / p.group)));
+    y_.resize(static_cast<size_t>(p.n * out * p.k));
+    if (residual) z_.resize(y_.size());
+  }
+
+  Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+    const NhwcConvParams& p = p_;
+    const int64_t out = p.window.out[0] * p.window.out[1];
+    ChannelsFirst(inputs[0]->data<float>(), p.n, p.h * p.w, p.c, x_.data());
+    ChannelsFirst(inputs[1]->data<float>(), p.k, p.r * p.s, p.c / p.group, w_.data());
+    const float* bias = inputs.size() > 2 && inputs[2] != nullptr ? inputs[2]->data<float>() : nullptr;
+    const bool residual = inputs.size() > 3 && inputs[3] != nullptr;
+    if (residual) ChannelsFirst(inputs[3]->data<float>(), p.n, out, p.k, z_.data());
+    nchw_->Compute(x_.data(), w_.data(), bias, residual ? z_.data() : nullptr, y_.data());
+    ChannelsLast(y_.data(), p.n, out, p.k, outputs[0]->data<float>());
+    return Status::Ok();
+  }
+
+ private:
+  NhwcConvParams p_;
+  std::unique_ptr<ConvKernel> nchw_;
+  std::vector<float> x_, w_, z_, y_;
+};
+
+StatusOr<std::unique_ptr<CpuKernel>> ConvNhwcCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, ConvNhwcInfer));
+  EDGERT_ASSIGN_OR_RETURN(NhwcConvParams p, ResolveConvNhwc(ctx));
+  const WindowGeometry& wg = p.window;
+  const Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin);
+  EDGERT_RETURN_IF_ERROR(CheckScratch(ctx, (p.c / p.group) * g.k_size(), g.out_size()));
+  ConvShape cs;
+  cs.n = p.n;
+  cs.c = p.c;
+  cs.m = p.k;
+  cs.group = p.group;
+  cs.window = wg;
+  auto nchw = std::make_unique<ConvKernel>(cs, g, p.epilogue);
+  return std::unique_ptr<CpuKernel>(new ConvNhwcKernel(p, std::move(nchw), ctx.has_input(3)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -467,7 +560,58 @@ StatusOr<std::unique_ptr<CpuKernel>> ConvTransposeCreate(const OpContext& ctx) {
 
 }  // namespace
 
+StatusOr<NhwcConvParams> ResolveConvNhwc(const OpContext& ctx) {
+  if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1)) return ctx.Error("needs inputs X and W");
+  const Shape& x = ctx.input(0).shape;
+  const Shape& w = ctx.input(1).shape;
+  if (x.size() != 4) {
+    return ctx.NotSupported("input X has shape " + ShapeToString(x) + ", expected N x H x W x C (2-D, channels last)");
+  }
+  if (w.size() != 4) return ctx.Error("weight W has shape " + ShapeToString(w) + ", expected K x R x S x C/group");
+  NhwcConvParams p;
+  p.n = x[0];
+  p.h = x[1];
+  p.w = x[2];
+  p.c = x[3];
+  p.k = w[0];
+  p.r = w[1];
+  p.s = w[2];
+  EDGERT_ASSIGN_OR_RETURN(p.group, AttrInt(ctx, "group", 1));
+  if (p.group < 1) return ctx.Error("attribute 'group' is " + std::to_string(p.group) + ", expected >= 1");
+  if (w[3] * p.group != p.c) {
+    return ctx.Error("input X has " + std::to_string(p.c) + " channels but weight W " + ShapeToString(w) +
+                     " with group " + std::to_string(p.group) + " expects " + std::to_string(w[3] * p.group));
+  }
+  if (p.k % p.group != 0) {
+    return ctx.Error("weight W has " + std::to_string(p.k) + " output channels, not divisible by group " +
+                     std::to_string(p.group));
+  }
+  const std::vector<int64_t> kernel = {p.r, p.s};
+  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> kattr, AttrInts(ctx, "kernel_shape", kernel));
+  if (kattr != kernel) {
+    return ctx.Error("attribute 'kernel_shape' " + IntsToString(kattr) + " does not match weight W " +
+                     ShapeToString(w));
+  }
+  if (ctx.has_input(2)) {
+    const Shape& b = ctx.input(2).shape;
+    if (b.size() != 1 || b[0] != p.k) {
+      return ctx.Error("bias B has shape " + ShapeToString(b) + ", expected " + std::to_string(p.k));
+    }
+  }
+  EDGERT_ASSIGN_OR_RETURN(p.window, ResolveWindow(ctx, {p.h, p.w}, kernel, false));
+  if (ctx.has_input(3)) {
+    const Shape want = {p.n, p.window.out[0], p.window.out[1], p.k};
+    if (ctx.input(3).shape != want) {
+      return ctx.Error("residual Z has shape " + ShapeToString(ctx.input(3).shape) + ", expected the output shape " +
+                       ShapeToString(want));
+    }
+  }
+  EDGERT_ASSIGN_OR_RETURN(p.epilogue, ParseFusedEpilogue(ctx));
+  return p;
+}
+
 void RegisterNnConvOps(OpRegistry& registry) {
+  registry.Register(OpType::kConvNhwc, OpDef{ConvNhwcSupports, ConvNhwcInfer, ConvNhwcCreate});
   registry.Register(OpType::kConv, OpDef{ConvSupports, ConvInfer, ConvCreate});
   registry.Register(OpType::kConvTranspose, OpDef{ConvSupports, ConvTransposeInfer, ConvTransposeCreate});
 }

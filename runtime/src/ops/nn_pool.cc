@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <limits>
 
+#include "nhwc.h"
 #include "nn_common.h"
 #include "op_util.h"
 
@@ -219,6 +220,68 @@ StatusOr<std::unique_ptr<CpuKernel>> MaxPoolCreate(const OpContext& ctx) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// EdgertMaxPoolNhwc (contract in nhwc.h): per output pixel, the valid taps' channel rows are
+// folded into the output row (innermost loop over contiguous channels).
+
+Status MaxPoolNhwcSupports(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(RequireFloat32Input(ctx, 0, "X"));
+  if (ctx.num_outputs() > 1) return ctx.NotSupported("has no Indices output");
+  EDGERT_ASSIGN_OR_RETURN(int64_t order, AttrInt(ctx, "storage_order", 0));
+  if (order != 0) return ctx.Error("attribute 'storage_order' is " + std::to_string(order) + ", expected 0");
+  if (!ctx.attrs().Has("kernel_shape")) return ctx.Error("required attribute 'kernel_shape' is missing");
+  return ParseAutoPad(ctx).status();
+}
+
+Status MaxPoolNhwcInfer(OpContext& ctx) {
+  EDGERT_ASSIGN_OR_RETURN(WindowGeometry g, ResolveMaxPoolNhwc(ctx));
+  const Shape& x = ctx.input(0).shape;
+  ctx.SetOutput(0, ctx.input(0).dtype, {x[0], g.out[0], g.out[1], x[3]});
+  return Status::Ok();
+}
+
+class MaxPoolNhwcKernel : public CpuKernel {
+ public:
+  MaxPoolNhwcKernel(int64_t n, int64_t c, Geometry3 g) : n_(n), c_(c), g_(g), taps_(g) {}
+
+  Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
+    const float* x = inputs[0]->data<float>();
+    float* y = outputs[0]->data<float>();
+    const Geometry3& g = g_;  // widened: spatial dimensions 1 and 2 are H and W
+    for (int64_t img = 0; img < n_; ++img) {
+      const float* xi = x + img * g.in[1] * g.in[2] * c_;
+      for (int64_t oh = 0; oh < g.out[1]; ++oh) {
+        for (int64_t ow = 0; ow < g.out[2]; ++ow) {
+          float* yrow = y + ((img * g.out[1] + oh) * g.out[2] + ow) * c_;
+          std::fill(yrow, yrow + c_, std::numeric_limits<float>::lowest());
+          for (int64_t kh = taps_.lo[1][oh]; kh < taps_.hi[1][oh]; ++kh) {
+            const int64_t ih = oh * g.s[1] - g.pb[1] + kh * g.d[1];
+            for (int64_t kw = taps_.lo[2][ow]; kw < taps_.hi[2][ow]; ++kw) {
+              const int64_t iw = ow * g.s[2] - g.pb[2] + kw * g.d[2];
+              const float* xrow = xi + (ih * g.in[2] + iw) * c_;
+              for (int64_t ch = 0; ch < c_; ++ch) yrow[ch] = xrow[ch] > yrow[ch] ? xrow[ch] : yrow[ch];
+            }
+          }
+        }
+      }
+    }
+    return Status::Ok();
+  }
+
+ private:
+  int64_t n_, c_;
+  Geometry3 g_;
+  TapRanges taps_;
+};
+
+StatusOr<std::unique_ptr<CpuKernel>> MaxPoolNhwcCreate(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckDeclaredOutputs(ctx, MaxPoolNhwcInfer));
+  EDGERT_ASSIGN_OR_RETURN(WindowGeometry wg, ResolveMaxPoolNhwc(ctx));
+  const Shape& x = ctx.input(0).shape;
+  const Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin);
+  return std::unique_ptr<CpuKernel>(new MaxPoolNhwcKernel(x[0], x[3], g));
+}
+
+// ---------------------------------------------------------------------------------------------
 // AveragePool
 
 Status AveragePoolSupports(const OpContext& ctx) {
@@ -338,7 +401,28 @@ StatusOr<std::unique_ptr<CpuKernel>> GlobalPoolCreate(const OpContext& ctx) {
 
 }  // namespace
 
+StatusOr<WindowGeometry> ResolveMaxPoolNhwc(const OpContext& ctx) {
+  if (ctx.num_inputs() != 1 || !ctx.has_input(0)) return ctx.Error("needs one input X");
+  const Shape& x = ctx.input(0).shape;
+  if (x.size() != 4) {
+    return ctx.NotSupported("input X has shape " + ShapeToString(x) + ", expected N x H x W x C (2-D, channels last)");
+  }
+  if (!ctx.attrs().Has("kernel_shape")) return ctx.Error("required attribute 'kernel_shape' is missing");
+  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> kernel, AttrInts(ctx, "kernel_shape", {}));
+  if (kernel.size() != 2) return ctx.Error("attribute 'kernel_shape' " + IntsToString(kernel) + " must have 2 values");
+  EDGERT_ASSIGN_OR_RETURN(WindowGeometry g, ResolveWindow(ctx, {x[1], x[2]}, kernel, true));
+  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> pads, AttrInts(ctx, "pads", {}));
+  for (size_t i = 0; i < pads.size(); ++i) {
+    if (pads[i] >= kernel[i % kernel.size()]) {
+      return ctx.Error("attribute 'pads' " + IntsToString(pads) + " must be smaller than kernel_shape " +
+                       IntsToString(kernel));
+    }
+  }
+  return g;
+}
+
 void RegisterNnPoolOps(OpRegistry& registry) {
+  registry.Register(OpType::kMaxPoolNhwc, OpDef{MaxPoolNhwcSupports, MaxPoolNhwcInfer, MaxPoolNhwcCreate});
   registry.Register(OpType::kMaxPool, OpDef{MaxPoolSupports, MaxPoolInfer, MaxPoolCreate});
   registry.Register(OpType::kAveragePool, OpDef{AveragePoolSupports, AveragePoolInfer, AveragePoolCreate});
   registry.Register(OpType::kGlobalAveragePool, OpDef{GlobalPoolSupports, GlobalPoolInfer, GlobalPoolCreate});

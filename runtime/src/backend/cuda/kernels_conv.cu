@@ -1,6 +1,7 @@
 // Conv and ConvTranspose on CUDA (NCHW / NCDHW, 1 to 3 spatial dimensions, groups, dilations,
-// strides, pads, auto_pad; float32 or float16 storage, float32 accumulation). The CPU reference is
-// runtime/src/ops/nn_conv.cc; geometry comes from the same host helpers (ResolveWindow, Widen).
+// strides, pads, auto_pad; float32 or float16 storage, float32 accumulation), and the
+// channels-last EdgertConvNhwc (2-D). The CPU reference is runtime/src/ops/nn_conv.cc; geometry
+// comes from the same host helpers (ResolveWindow, Widen, ResolveConvNhwc).
 //
 // Paths (ConvKernelPath reports the one taken):
 //   Conv:
@@ -12,6 +13,15 @@
 //     "depthwise"       edgert's depthwise kernel (kernels_depthwise.h), epilogue inline, for
 //                       group == C_in == C_out in 1-D / 2-D;
 //     "direct"          DirectConvKernel: one thread per output element, the epilogue inline.
+//   EdgertConvNhwc (ops/nhwc.h; 2-D, X [N,H,W,C], W KRSC, Y [N,P,Q,K]; geometry and checks from
+//   ResolveConvNhwc, shared with the CPU reference):
+//     "cudnn-fused" / "cudnn" / "cudnn+epilogue"  as for Conv, the cuDNN graph described with
+//                       channels-last strides (CudnnConvSpec::channels_last); the epilogue
+//                       launch sees channel i % K (inner 1, channels K);
+//     "depthwise-nhwc"  edgert's NHWC depthwise kernel (kernels_conv_nhwc.h) for group == C == K,
+//                       vectorised over channels, epilogue inline;
+//     "direct-nhwc"     edgert's NHWC direct kernel (kernels_conv_nhwc.h), any layer, epilogue
+//                       inline. The NCHW "depthwise" / "direct" kernels are never candidates here.
 //   ConvTranspose:
 //     "cudnn+epilogue" / "cudnn"  cuDNN convolution backward data (dy = X, filter = W, dx = Y)
 //                       when the output extent maps to a forward convolution with non-negative
@@ -23,9 +33,10 @@
 // Tactics (CudaOpContext::tactic / select_tactics / tactic_level, cuda_kernel.h):
 //   1. Candidate list, deterministic for a layer, cuDNN version and GPU: the fused graph's plans
 //      (heuristics mode A, then fallback, an engine once), then the conv-only graph's plans
-//      ("cudnn" / "cudnn+epilogue"), then "depthwise" when it applies, then "direct". Only plans
-//      that finalize and pass the precision filter count. Candidate 0 is the pre-tactics default
-//      (first fused plan, else first conv-only plan, else depthwise, else direct).
+//      ("cudnn" / "cudnn+epilogue"), then "depthwise" when it applies, then "direct" (NHWC:
+//      "depthwise-nhwc" when it applies, then "direct-nhwc"). Only plans that finalize and pass
+//      the precision filter count. Candidate 0 is the pre-tactics default (first fused plan, else
+//      first conv-only plan, else the first own kernel).
 //   2. Size: built in full only when a tactic is forced (ctx.tactic >= 0), timed (select_tactics,
 //      not a dry run, level >= 1) or listed (ConvCandidatePaths); otherwise only candidate 0 is
 //      built. In full: at most 8 candidates at levels 0/1, 64 at level 2; edgert's own kernels
@@ -69,7 +80,9 @@
 #include "epilogue.h"
 #include "fused_activation.h"
 #include "kernels_conv_cudnn.h"
+#include "kernels_conv_nhwc.h"
 #include "kernels_depthwise.h"
+#include "nhwc.h"
 #include "nn_common.h"
 
 namespace edgert {
@@ -253,7 +266,7 @@ constexpr int kTimedRuns = 7;
 
 // One way to run the layer.
 struct ConvCandidate {
-  enum class Kind { kCudnnFused, kCudnn, kCudnnEpilogue, kDepthwise, kDirect };
+  enum class Kind { kCudnnFused, kCudnn, kCudnnEpilogue, kDepthwise, kDirect, kDepthwiseNhwc, kDirectNhwc };
   Kind kind = Kind::kDirect;
   std::unique_ptr<CudnnConvPlan> plan;  // the cuDNN kinds
 
@@ -264,6 +277,8 @@ struct ConvCandidate {
       case Kind::kCudnnEpilogue: return "cudnn+epilogue";
       case Kind::kDepthwise: return "depthwise";
       case Kind::kDirect: return "direct";
+      case Kind::kDepthwiseNhwc: return "depthwise-nhwc";
+      case Kind::kDirectNhwc: return "direct-nhwc";
     }
     return "direct";
   }
@@ -336,7 +351,9 @@ double RelativeL2(const std::vector<unsigned char>& got, const std::vector<unsig
 
 class ConvKernel : public CudaKernel {
  public:
-  enum class Mode { kConv, kConvTranspose };
+  // kConvNhwc: EdgertConvNhwc (ops/nhwc.h), channels-last; params_ hold its geometry in the
+  // NCHW sense (c = C, m = K, in / out / k widened as (1, H, W) / (1, P, Q) / (1, R, S)).
+  enum class Mode { kConv, kConvTranspose, kConvNhwc };
 
   ConvKernel(const CudaOpContext& ctx, Mode mode, const ConvParams& params, const FusedEpilogue& epilogue)
       : name_(ctx.name()),
@@ -393,6 +410,14 @@ class ConvKernel : public CudaKernel {
     has_depthwise_ = true;
   }
 
+  // Sets the channels-last geometry (kConvNhwc only): the own NHWC kernels become the candidates
+  // after cuDNN's (direct-nhwc always, depthwise-nhwc when group == C == K); the NCHW kernels
+  // never are.
+  void EnableNhwc(const NhwcConvGeometry& g) {
+    nhwc_ = g;
+    has_depthwise_nhwc_ = DepthwiseNhwcSupported(g);
+  }
+
   // Keeps the own kernels only, recording why cuDNN was not tried.
   void SkipCudnn(const CudaOpContext& ctx, const char* why, bool list_only) {
     cudnn_failure_ = why;
@@ -416,7 +441,7 @@ class ConvKernel : public CudaKernel {
       return;
     }
     const bool full = list_only || ctx.tactic >= 0 || (ctx.select_tactics && !ctx.dry_run && ctx.tactic_level > 0);
-    const int own = (has_depthwise_ ? 1 : 0) + 1;
+    const int own = ((has_depthwise_ || has_depthwise_nhwc_) ? 1 : 0) + 1;
     const int cap = (full ? (ctx.tactic_level >= 2 ? kCandidatesLevel2 : kCandidatesLevel1) : 1);
     const int cudnn_cap = full ? cap - own : 1;
     // A forced tactic needs the list up to its index only (each graph's plans come in a fixed
@@ -427,7 +452,7 @@ class ConvKernel : public CudaKernel {
     spec.max_workspace_bytes = static_cast<int64_t>(ctx.max_workspace_bytes);
 
     const bool has_epilogue = has_bias_ || has_residual_ || epilogue_.kind != FusedEpilogue::Kind::kNone;
-    const bool try_fused = mode_ == Mode::kConv && has_epilogue;
+    const bool try_fused = mode_ != Mode::kConvTranspose && has_epilogue;
     if (try_fused && epilogue_.kind != FusedEpilogue::Kind::kNone && !CudnnSupportsActivation(epilogue_)) {
       fused_failure_ = "the activation has no cuDNN pointwise mode";
     } else if (try_fused) {
@@ -483,6 +508,17 @@ class ConvKernel : public CudaKernel {
 
  private:
   void AddOwnKernels(std::vector<ConvCandidate>* candidates) const {
+    if (mode_ == Mode::kConvNhwc) {
+      if (has_depthwise_nhwc_) {
+        ConvCandidate c;
+        c.kind = ConvCandidate::Kind::kDepthwiseNhwc;
+        candidates->push_back(std::move(c));
+      }
+      ConvCandidate c;
+      c.kind = ConvCandidate::Kind::kDirectNhwc;
+      candidates->push_back(std::move(c));
+      return;
+    }
     if (has_depthwise_) {
       ConvCandidate c;
       c.kind = ConvCandidate::Kind::kDepthwise;
@@ -514,7 +550,9 @@ class ConvKernel : public CudaKernel {
       v.insert(v.end(), sp.begin(), sp.end());
       return v;
     };
-    if (mode_ == Mode::kConv) {
+    if (mode_ != Mode::kConvTranspose) {
+      // kConvNhwc: the same N, C, H, W dims with channels-last strides (kernels_conv_cudnn.h).
+      spec.channels_last = mode_ == Mode::kConvNhwc;
       spec.x_dims = dims(p.n, p.c, in_sp);
       spec.w_dims = dims(p.m, p.cg, k_sp);
       spec.y_dims = dims(p.n, p.m, out_sp);
@@ -666,13 +704,19 @@ class ConvKernel : public CudaKernel {
         return c.plan->Execute(stream);
       case ConvCandidate::Kind::kCudnnEpilogue: {
         EDGERT_RETURN_IF_ERROR(c.plan->Execute(stream));
-        const void* residual = mode_ == Mode::kConv ? buf.r : nullptr;
-        const FusedEpilogue act = mode_ == Mode::kConv ? epilogue_ : FusedEpilogue{};
-        return EnqueueEpilogue(stream, dtype_, buf.y, total, buf.b, out_size, params_.m, residual, act);
+        const void* residual = mode_ != Mode::kConvTranspose ? buf.r : nullptr;
+        const FusedEpilogue act = mode_ != Mode::kConvTranspose ? epilogue_ : FusedEpilogue{};
+        // NCHW: the channel of element i is (i / spatial) % K; NHWC: i % K.
+        const int64_t inner = mode_ == Mode::kConvNhwc ? 1 : out_size;
+        return EnqueueEpilogue(stream, dtype_, buf.y, total, buf.b, inner, params_.m, residual, act);
       }
       case ConvCandidate::Kind::kDepthwise:
         if (total == 0) return Status::Ok();
         return EnqueueDepthwiseConv(stream, dtype_, depthwise_, buf.x, buf.w, buf.b, buf.r, buf.y, epilogue_);
+      case ConvCandidate::Kind::kDepthwiseNhwc:
+        return EnqueueDepthwiseConvNhwc(stream, dtype_, nhwc_, buf.x, buf.w, buf.b, buf.r, buf.y, epilogue_);
+      case ConvCandidate::Kind::kDirectNhwc:
+        return EnqueueDirectConvNhwc(stream, dtype_, nhwc_, buf.x, buf.w, buf.b, buf.r, buf.y, epilogue_);
       case ConvCandidate::Kind::kDirect:
         break;
     }
@@ -694,8 +738,8 @@ class ConvKernel : public CudaKernel {
   }
 
   // The cuDNN "x" / "y" tensors (backward data: dx is the layer output, dy its input).
-  const void* CudnnX(const ConvBuffers& b) const { return mode_ == Mode::kConv ? b.x : b.y; }
-  void* CudnnY(const ConvBuffers& b) const { return mode_ == Mode::kConv ? b.y : const_cast<void*>(b.x); }
+  const void* CudnnX(const ConvBuffers& b) const { return mode_ != Mode::kConvTranspose ? b.x : b.y; }
+  void* CudnnY(const ConvBuffers& b) const { return mode_ != Mode::kConvTranspose ? b.y : const_cast<void*>(b.x); }
 
   // Builds the chosen plan's variant pack on the layer's pointers; should cuDNN refuse it, the
   // layer falls back to its own kernel (before its first Enqueue), and ConvKernelNote says why.
@@ -704,7 +748,9 @@ class ConvKernel : public CudaKernel {
     if (s.ok()) return;
     cudnn_failure_ = std::string(chosen_.path()) + " variant pack: " + s.message();
     chosen_.plan.reset();
-    chosen_.kind = has_depthwise_ ? ConvCandidate::Kind::kDepthwise : ConvCandidate::Kind::kDirect;
+    std::vector<ConvCandidate> own;
+    AddOwnKernels(&own);
+    chosen_.kind = own.front().kind;
   }
 
   Status Fail(const Status& s) const {
@@ -726,6 +772,8 @@ class ConvKernel : public CudaKernel {
   size_t x_bytes_ = 0, w_bytes_ = 0, b_bytes_ = 0, y_bytes_ = 0;
   bool has_depthwise_ = false;
   DepthwiseParams depthwise_;
+  bool has_depthwise_nhwc_ = false;
+  NhwcConvGeometry nhwc_;  // kConvNhwc only
   ConvCandidate chosen_;
   int tactic_ = 0;
   int num_candidates_ = 1;
@@ -806,6 +854,52 @@ StatusOr<std::unique_ptr<ConvKernel>> CreateConv(const CudaOpContext& ctx, bool 
     if (DepthwiseSupported(dw)) kernel_obj->EnableDepthwise(dw);
   }
   kernel_obj->Plan(ctx, static_cast<int>(wg.rank()), wg.pad_begin, wg.pad_end, list_only);
+  return kernel_obj;
+}
+
+// EdgertConvNhwc: the checks and geometry of ResolveConvNhwc (ops/nhwc.h, shared with the CPU
+// reference), the device dtypes, then the candidates: cuDNN channels-last plans, then the own NHWC
+// kernels (depthwise-nhwc when group == C == K, direct-nhwc).
+StatusOr<std::unique_ptr<ConvKernel>> CreateConvNhwc(const CudaOpContext& ctx, bool list_only) {
+  if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1) || ctx.outputs.empty()) {
+    return ctx.Error("expected inputs X and W and one output");
+  }
+  EDGERT_RETURN_IF_ERROR(CheckDtypes(ctx, 4));
+  EDGERT_ASSIGN_OR_RETURN(NhwcConvParams np, ResolveConvNhwc(*ctx.op));
+  const WindowGeometry& wg = np.window;
+  if (wg.rank() != 2) return ctx.NotSupported("only 2-D channels-last convolutions are supported");
+  const Shape want = {np.n, wg.out[0], wg.out[1], np.k};
+  const Shape& y = ctx.output(0).shape;
+  if (y != want) return ctx.Error("output has shape " + ShapeToString(y) + ", expected " + ShapeToString(want));
+  if (ctx.input(0).shape != Shape{np.n, np.h, np.w, np.c}) {
+    return ctx.Error("input X has device shape " + ShapeToString(ctx.input(0).shape) + ", expected " +
+                     ShapeToString(Shape{np.n, np.h, np.w, np.c}));
+  }
+  if (ctx.has_input(3) && ctx.input(3).shape != y) {
+    return ctx.Error("residual has shape " + ShapeToString(ctx.input(3).shape) + ", expected " + ShapeToString(y));
+  }
+  const Geometry3 g = Widen(wg.in, wg.out, wg.kernel, wg.strides, wg.dilations, wg.pad_begin);
+  const ConvParams params = MakeParams(np.n, np.c, np.k, np.group, g);
+  auto kernel_obj = std::make_unique<ConvKernel>(ctx, ConvKernel::Mode::kConvNhwc, params, np.epilogue);
+  NhwcConvGeometry geom;
+  geom.n = np.n;
+  geom.h = wg.in[0];
+  geom.w = wg.in[1];
+  geom.c = np.c;
+  geom.k = np.k;
+  geom.r = wg.kernel[0];
+  geom.s = wg.kernel[1];
+  geom.p = wg.out[0];
+  geom.q = wg.out[1];
+  geom.group = np.group;
+  geom.stride_h = wg.strides[0];
+  geom.stride_w = wg.strides[1];
+  geom.dilation_h = wg.dilations[0];
+  geom.dilation_w = wg.dilations[1];
+  geom.pad_top = wg.pad_begin[0];
+  geom.pad_left = wg.pad_begin[1];
+  kernel_obj->EnableNhwc(geom);
+  kernel_obj->Plan(ctx, 2, wg.pad_begin, wg.pad_end, list_only);
   return kernel_obj;
 }
 
@@ -900,6 +994,8 @@ StatusOr<std::unique_ptr<ConvKernel>> CreateConvOrTranspose(const CudaOpContext&
       return CreateConv(ctx, list_only);
     case OpType::kConvTranspose:
       return CreateConvTranspose(ctx, list_only);
+    case OpType::kConvNhwc:
+      return CreateConvNhwc(ctx, list_only);
     default:
       return ctx.NotSupported("is not a convolution");
   }

@@ -1,11 +1,13 @@
 // cuDNN backend-API plans for Conv / ConvTranspose (contracts in kernels_conv_cudnn.h).
 //
 // Graph: tensors get fixed uids (x 1, w 2, y 3, bias 4, residual 5, virtual intermediates 10+);
-// strides are fully packed NC[D]HW. The operation graph is finalized once; heuristics mode A and
-// the fallback list provide engine configs in preference order; each candidate's engine is read
-// back to check its numerical notes (and its global index, to skip an engine the fallback list
-// repeats) before an execution plan is finalized from it. The graph's descriptors are shared by
-// every plan built from it (shared_ptr) and stay alive as long as the last of them.
+// strides are fully packed NC[D]HW, or channels-last (NHWC / KRSC, ChannelsLastStrides) with
+// CudnnConvSpec::channels_last, the dimensions staying in N, C, H, W order. The operation graph
+// is finalized once; heuristics mode A and the fallback list provide engine configs in preference
+// order; each candidate's engine is read back to check its numerical notes (and its global
+// index, to skip an engine the fallback list repeats) before an execution plan is finalized from
+// it. The graph's descriptors are shared by every plan built from it (shared_ptr) and stay alive
+// as long as the last of them.
 #include "kernels_conv_cudnn.h"
 
 #include <algorithm>
@@ -34,12 +36,30 @@ std::vector<int64_t> PackedStrides(const std::vector<int64_t>& dims) {
   return strides;
 }
 
+// Channels-last strides of dims (N, C, spatial...): C innermost, then the spatial dimensions from
+// the last, N outermost. [N, C, H, W] -> {H*W*C, 1, W*C, C}; a filter [K, Cg, R, S] ->
+// {R*S*Cg, 1, S*Cg, Cg} (KRSC); a bias [1, K, 1, 1] -> {K, 1, K, K}.
+std::vector<int64_t> ChannelsLastStrides(const std::vector<int64_t>& dims) {
+  std::vector<int64_t> strides(dims.size(), 1);
+  if (dims.size() < 3) return PackedStrides(dims);
+  int64_t stride = dims[1];
+  for (size_t i = dims.size(); i-- > 2;) {
+    strides[i] = stride;
+    stride *= dims[i];
+  }
+  strides[1] = 1;
+  strides[0] = stride;
+  return strides;
+}
+
 StatusOr<BackendDescriptor> MakeTensor(int64_t uid, cudnnDataType_t type, const std::vector<int64_t>& dims,
-                                       int64_t alignment, bool is_virtual) {
+                                       int64_t alignment, bool is_virtual, bool channels_last) {
   EDGERT_ASSIGN_OR_RETURN(BackendDescriptor t, BackendDescriptor::Create(CUDNN_BACKEND_TENSOR_DESCRIPTOR, "tensor"));
   EDGERT_RETURN_IF_ERROR(SetDataType(t, CUDNN_ATTR_TENSOR_DATA_TYPE, type, "CUDNN_ATTR_TENSOR_DATA_TYPE"));
   EDGERT_RETURN_IF_ERROR(SetInt64s(t, CUDNN_ATTR_TENSOR_DIMENSIONS, dims, "CUDNN_ATTR_TENSOR_DIMENSIONS"));
-  EDGERT_RETURN_IF_ERROR(SetInt64s(t, CUDNN_ATTR_TENSOR_STRIDES, PackedStrides(dims), "CUDNN_ATTR_TENSOR_STRIDES"));
+  EDGERT_RETURN_IF_ERROR(SetInt64s(t, CUDNN_ATTR_TENSOR_STRIDES,
+                                   channels_last ? ChannelsLastStrides(dims) : PackedStrides(dims),
+                                   "CUDNN_ATTR_TENSOR_STRIDES"));
   EDGERT_RETURN_IF_ERROR(SetInt64(t, CUDNN_ATTR_TENSOR_UNIQUE_ID, uid, "CUDNN_ATTR_TENSOR_UNIQUE_ID"));
   EDGERT_RETURN_IF_ERROR(SetInt64(t, CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT, alignment, "CUDNN_ATTR_TENSOR_BYTE_ALIGNMENT"));
   const bool v = is_virtual;
@@ -224,13 +244,17 @@ StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreateAll(c
   if (fused_act && !CudnnSupportsActivation(spec.act)) {
     return Unsupported("the fused activation has no cuDNN pointwise mode");
   }
+  if (spec.channels_last && (spec.backward_data || spec.x_dims.size() != 4)) {
+    return Unsupported("channels-last cuDNN plans are 2-D forward convolutions only");
+  }
+  const bool cl = spec.channels_last;
   const size_t nd = spec.x_dims.size() - 2;
   std::vector<BackendDescriptor> keep;
 
   const int num_pointwise = (fuse_bias ? 1 : 0) + (fuse_residual ? 1 : 0) + (fused_act ? 1 : 0);
-  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor x, MakeTensor(kUidX, spec.io_type, spec.x_dims, spec.align_x, false));
-  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor w, MakeTensor(kUidW, spec.io_type, spec.w_dims, spec.align_w, false));
-  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor y, MakeTensor(kUidY, spec.io_type, spec.y_dims, spec.align_y, false));
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor x, MakeTensor(kUidX, spec.io_type, spec.x_dims, spec.align_x, false, cl));
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor w, MakeTensor(kUidW, spec.io_type, spec.w_dims, spec.align_w, false, cl));
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor y, MakeTensor(kUidY, spec.io_type, spec.y_dims, spec.align_y, false, cl));
 
   EDGERT_ASSIGN_OR_RETURN(BackendDescriptor conv,
                           BackendDescriptor::Create(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR, "convolution"));
@@ -277,7 +301,7 @@ StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreateAll(c
   } else {
     // conv writes y directly, or the first virtual intermediate of the pointwise chain.
     int64_t next_virtual = kUidVirtual;
-    auto make_virtual = [&]() { return MakeTensor(next_virtual++, CUDNN_DATA_FLOAT, spec.y_dims, 16, true); };
+    auto make_virtual = [&]() { return MakeTensor(next_virtual++, CUDNN_DATA_FLOAT, spec.y_dims, 16, true, cl); };
     BackendDescriptor conv_out;
     if (num_pointwise > 0) {
       EDGERT_ASSIGN_OR_RETURN(conv_out, make_virtual());
@@ -325,13 +349,13 @@ StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreateAll(c
     if (fuse_bias) {
       std::vector<int64_t> b_dims(spec.y_dims.size(), 1);
       b_dims[1] = spec.y_dims[1];
-      EDGERT_ASSIGN_OR_RETURN(BackendDescriptor b, MakeTensor(kUidBias, spec.io_type, b_dims, spec.align_b, false));
+      EDGERT_ASSIGN_OR_RETURN(BackendDescriptor b, MakeTensor(kUidBias, spec.io_type, b_dims, spec.align_b, false, cl));
       EDGERT_RETURN_IF_ERROR(add_stage(CUDNN_POINTWISE_ADD, nullptr, &b));
       keep.push_back(std::move(b));
     }
     if (fuse_residual) {
       EDGERT_ASSIGN_OR_RETURN(BackendDescriptor r,
-                              MakeTensor(kUidResidual, spec.io_type, spec.y_dims, spec.align_r, false));
+                              MakeTensor(kUidResidual, spec.io_type, spec.y_dims, spec.align_r, false, cl));
       EDGERT_RETURN_IF_ERROR(add_stage(CUDNN_POINTWISE_ADD, nullptr, &r));
       keep.push_back(std::move(r));
     }

@@ -1,8 +1,12 @@
 // A cuDNN backend (graph API) execution plan for one Conv (forward) or ConvTranspose (backward
 // data) layer, with optional fused pointwise operations after a forward convolution:
 //   conv -> [ADD bias (1 x K x 1 x 1)] -> [ADD residual (output shape)] -> [activation]
-// where every intermediate is a virtual FLOAT tensor. Tensors are NCHW / NCDHW, fully packed;
-// data type FLOAT or HALF, compute type FLOAT. A 1-D convolution is passed in as 2-D with H = 1.
+// where every intermediate is a virtual FLOAT tensor. Tensors are NCHW / NCDHW, fully packed, or
+// with `channels_last` (2-D forward only: EdgertConvNhwc, ops/nhwc.h) channels-last: the
+// dimensions stay N, C, H, W (filter K, C/g, R, S; bias 1, K, 1, 1) and the strides describe NHWC
+// memory, {H*W*C, 1, W*C, C} for x, y, the residual and the virtual intermediates, KRSC
+// {R*S*Cg, 1, S*Cg, Cg} for the filter; data type FLOAT or HALF, compute type FLOAT. A 1-D
+// convolution is passed in as 2-D with H = 1.
 //
 // Plan selection: engine configs from heuristics mode A, then the fallback list (an engine already
 // taken is skipped); Create() keeps the first that passes the numerical-note filter and finalizes
@@ -33,6 +37,9 @@ namespace cuda {
 
 struct CudnnConvSpec {
   bool backward_data = false;  // ConvTranspose: x_dims is dx (the layer output), y_dims dy (its input)
+  // Channels-last memory (header comment); dims are given in N, C, H, W order all the same.
+  // Forward 2-D only: CreateAll() refuses it (kUnsupported) with backward_data or another rank.
+  bool channels_last = false;
   cudnnDataType_t io_type = CUDNN_DATA_FLOAT;
   std::vector<int64_t> x_dims;                                   // N, C, spatial...
   std::vector<int64_t> w_dims;                                   // K, C / group, kernel...

@@ -1,5 +1,6 @@
 // CUDA kernels: BatchNormalization (inference), InstanceNormalization, LayerNormalization,
-// MaxPool (optional Indices), AveragePool, GlobalAveragePool, GlobalMaxPool.
+// MaxPool (optional Indices), AveragePool, GlobalAveragePool, GlobalMaxPool, and the
+// channels-last EdgertMaxPoolNhwc (ops/nhwc.h).
 //
 // Semantics follow runtime/src/ops/nn_norm.cc and nn_pool.cc; float tensors are float32 or float16
 // on the device, all arithmetic is float.
@@ -21,6 +22,9 @@
 //     plane * in_size + the tap's row-major (storage_order=0) or column-major (=1) plane offset,
 //     -1 for a window without valid taps. AveragePool divides the sum of the valid taps by their
 //     count, or by the full kernel size with count_include_pad=1 (0 for an empty window).
+//   EdgertMaxPoolNhwc: [N, H, W, C] -> [N, P, Q, C], geometry from ResolveMaxPoolNhwc (shared with
+//     the CPU reference); a thread per output element in NHWC order (channels innermost, so a
+//     warp's loads and stores are coalesced), MaxPool's fold without Indices.
 //   GlobalAveragePool / GlobalMaxPool: a block per plane; GlobalMaxPool gives NaN when the plane's
 //     first element is NaN and otherwise the maximum of the non-NaN elements (the CPU's scan).
 #include <math_constants.h>
@@ -31,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "../../ops/nhwc.h"
 #include "../../ops/nn_common.h"
 #include "../../ops/op_util.h"
 #include "kernels_reduce_util.cuh"
@@ -441,6 +446,93 @@ StatusOr<CudaKernelPtr> CreateMaxPool(const CudaOpContext& ctx) {
   return kernel;
 }
 
+// EdgertMaxPoolNhwc (ops/nhwc.h): y[n, p, q, c] = max over the valid taps of x[n, ih, iw, c], the
+// same fold as MaxPoolKernel without Indices; one thread per output element in memory order, so
+// a warp reads and writes consecutive channels of one pixel (coalesced).
+struct NhwcPoolGeom {
+  int64_t n, h, w, c, p, q;
+  int64_t kh, kw, sh, sw, dh, dw, pt, pl;
+};
+
+template <typename T>
+__global__ void MaxPoolNhwcKernel(const T* __restrict__ x, T* __restrict__ y, NhwcPoolGeom g) {
+  const int64_t total = g.n * g.p * g.q * g.c;
+  for (int64_t o = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; o < total;
+       o += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    int64_t rest = o;
+    const int64_t c = rest % g.c;
+    rest /= g.c;
+    const int64_t oq = rest % g.q;
+    rest /= g.q;
+    const int64_t op = rest % g.p;
+    const int64_t img = rest / g.p;
+    const T* xn = x + img * g.h * g.w * g.c + c;
+    float best = -FLT_MAX;
+    for (int64_t r = 0; r < g.kh; ++r) {
+      const int64_t ih = op * g.sh - g.pt + r * g.dh;
+      if (ih < 0 || ih >= g.h) continue;
+      for (int64_t s = 0; s < g.kw; ++s) {
+        const int64_t iw = oq * g.sw - g.pl + s * g.dw;
+        if (iw < 0 || iw >= g.w) continue;
+        const float v = Load(xn + (ih * g.w + iw) * g.c);
+        best = v > best ? v : best;
+      }
+    }
+    Store(y + o, best);
+  }
+}
+
+StatusOr<CudaKernelPtr> CreateMaxPoolNhwc(const CudaOpContext& ctx) {
+  if (ctx.num_inputs() < 1 || !ctx.has_input(0) || ctx.outputs.empty() || ctx.outputs[0] == nullptr) {
+    return ctx.Error("expected input X and one output");
+  }
+  if (ctx.outputs.size() > 1 && ctx.outputs[1] != nullptr) return ctx.Error("has no Indices output");
+  EDGERT_ASSIGN_OR_RETURN(WindowGeometry wg, ResolveMaxPoolNhwc(*ctx.op));
+  const Shape& x_shape = ctx.input(0).shape;
+  if (wg.rank() != 2 || x_shape.size() != 4) {
+    return ctx.NotSupported("input X has shape " + ShapeToString(x_shape) + ", expected [N, H, W, C]");
+  }
+  const Shape want = {x_shape[0], wg.out[0], wg.out[1], x_shape[3]};
+  if (ctx.output(0).shape != want) {
+    return ctx.Error("output has shape " + ShapeToString(ctx.output(0).shape) + ", expected " + ShapeToString(want));
+  }
+  const DataType dtype = ctx.input(0).dtype;
+  if (ctx.output(0).dtype != dtype) {
+    return ctx.Error(std::string("output has device dtype ") + DataTypeName(ctx.output(0).dtype) + ", expected " +
+                     DataTypeName(dtype) + " like X");
+  }
+  NhwcPoolGeom g;
+  g.n = x_shape[0];
+  g.h = x_shape[1];
+  g.w = x_shape[2];
+  g.c = x_shape[3];
+  g.p = wg.out[0];
+  g.q = wg.out[1];
+  g.kh = wg.kernel[0];
+  g.kw = wg.kernel[1];
+  g.sh = wg.strides[0];
+  g.sw = wg.strides[1];
+  g.dh = wg.dilations[0];
+  g.dw = wg.dilations[1];
+  g.pt = wg.pad_begin[0];
+  g.pl = wg.pad_begin[1];
+  const void* x = ctx.input(0).data;
+  void* y = ctx.output(0).data;
+  StatusOr<CudaKernelPtr> kernel =
+      ctx.NotSupported(std::string(DataTypeName(dtype)) + " input is not supported (float32, float16 are)");
+  DispatchFloat(dtype, [&](auto tag) {
+    using T = decltype(tag);
+    const T* xt = static_cast<const T*>(x);
+    T* yt = static_cast<T*>(y);
+    kernel = MakeLaunchKernel("EdgertMaxPoolNhwc", [=](cudaStream_t stream, void*) {
+      const int64_t total = g.n * g.p * g.q * g.c;
+      if (total == 0) return;
+      MaxPoolNhwcKernel<T><<<GridSize(total), kBlockSize, 0, stream>>>(xt, yt, g);
+    });
+  });
+  return kernel;
+}
+
 StatusOr<CudaKernelPtr> CreateAveragePool(const CudaOpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(PoolGeom g, ResolvePoolGeom(ctx));
   EDGERT_ASSIGN_OR_RETURN(int64_t cip, AttrInt(*ctx.op, "count_include_pad", 0));
@@ -532,6 +624,7 @@ StatusOr<CudaKernelPtr> CreateNormPoolKernel(const CudaOpContext& ctx) {
     case OpType::kInstanceNormalization:
     case OpType::kLayerNormalization: return CreateRowNorm(ctx);
     case OpType::kMaxPool: return CreateMaxPool(ctx);
+    case OpType::kMaxPoolNhwc: return CreateMaxPoolNhwc(ctx);
     case OpType::kAveragePool: return CreateAveragePool(ctx);
     case OpType::kGlobalAveragePool:
     case OpType::kGlobalMaxPool: return CreateGlobalPool(ctx);
