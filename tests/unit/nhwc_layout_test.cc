@@ -5,6 +5,7 @@
 // inputs. The whole-model test builds ResNet- and YOLO-style models (tests/models/make_models.py,
 // ported) at FP16 and FP32: on the CPU an FP16 plan runs in float32, so only the layout differs.
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
 #include <cmath>
 #include <random>
@@ -354,8 +355,9 @@ TEST(NhwcLayout, ResidualBlockReadsTheResidualChannelsLast) {
 }
 
 // Squeeze-and-excitation: f = Relu(Conv(x)); s = Sigmoid(Conv(Relu(Conv(GlobalAveragePool(f)))));
-// y = Conv(Mul(Mul(f, s), scale [16, 1, 1])). The pool becomes ReduceMean over [1, 2] (s is
-// [N, 1, 1, C]: the Mul broadcasts it as before), the per-channel scale becomes [1, 1, 1, 16].
+// y = Conv(Add(Mul(Mul(f, s), scale [16, 1, 1]), shift [16, 1, 6])). The pool becomes ReduceMean
+// over [1, 2] (s is [N, 1, 1, C]: the Mul broadcasts it as before), the per-channel scale becomes
+// [1, 1, 1, 16] and the shift (per channel and column) [1, 1, 6, 16], its values permuted.
 TEST(NhwcLayout, SqueezeExcitationBroadcastsChannelsLast) {
   Model m;
   m.Input("x", {1, 16, 6, 6});
@@ -364,13 +366,16 @@ TEST(NhwcLayout, SqueezeExcitationBroadcastsChannelsLast) {
   const std::string s = m.Op("Sigmoid", {m.Conv(m.ConvRelu(pooled, 16, 4, 1), 4, 16, 1)});
   std::vector<float> scale_values = m.RandomValues(16, 1.f);
   const std::string scale = m.Floats("scale", {16, 1, 1}, scale_values);
-  m.Conv(m.Op("Mul", {m.Op("Mul", {f, s}), scale}), 16, 8, 1, 1, 0, 1, true, "y");
+  std::vector<float> shift_values = m.RandomValues(16 * 6, 1.f);
+  const std::string shift = m.Floats("shift", {16, 1, 6}, shift_values);
+  m.Conv(m.Op("Add", {m.Op("Mul", {m.Op("Mul", {f, s}), scale}), shift}), 16, 8, 1, 1, 0, 1, true, "y");
   m.Output("y", {1, 8, 6, 6});
   const Built nchw = Build(m, Layout::kNchw), nhwc = Build(m, Layout::kNhwc);
   ASSERT_EQ(Ops(nchw.net),
-            (std::vector<std::string>{"Conv", "GlobalAveragePool", "Conv", "Conv", "Mul", "Mul", "Conv"}));
-  ASSERT_EQ(Ops(nhwc.net), (std::vector<std::string>{"Transpose", "EdgertConvNhwc", "ReduceMean", "EdgertConvNhwc",
-                                                     "EdgertConvNhwc", "Mul", "Mul", "EdgertConvNhwc", "Transpose"}));
+            (std::vector<std::string>{"Conv", "GlobalAveragePool", "Conv", "Conv", "Mul", "Mul", "Add", "Conv"}));
+  ASSERT_EQ(Ops(nhwc.net),
+            (std::vector<std::string>{"Transpose", "EdgertConvNhwc", "ReduceMean", "EdgertConvNhwc", "EdgertConvNhwc",
+                                      "Mul", "Mul", "Add", "EdgertConvNhwc", "Transpose"}));
   const NetworkDef& n = nhwc.net;
   const LayerDef& mean = n.layers[2];
   EXPECT_EQ(Ints(mean, "axes"), (std::vector<int64_t>{1, 2}));
@@ -383,8 +388,16 @@ TEST(NhwcLayout, SqueezeExcitationBroadcastsChannelsLast) {
   ASSERT_TRUE(c.is_constant());
   EXPECT_EQ(c.shape, (Shape{1, 1, 1, 16}));
   for (int64_t k = 0; k < 16; ++k) EXPECT_EQ(c.value.data<float>()[k], scale_values[static_cast<size_t>(k)]);
+  const TensorDef& sh = T(n, n.layers[7].inputs[1]);
+  ASSERT_TRUE(sh.is_constant());
+  ASSERT_EQ(sh.shape, (Shape{1, 1, 6, 16}));
+  for (int64_t k = 0; k < 16; ++k) {
+    for (int64_t w = 0; w < 6; ++w) {
+      EXPECT_EQ(sh.value.data<float>()[w * 16 + k], shift_values[static_cast<size_t>(k * 6 + w)]);
+    }
+  }
   EXPECT_EQ(nhwc.report.nhwc.reductions, 1);
-  EXPECT_EQ(nhwc.report.nhwc.followers, 2);
+  EXPECT_EQ(nhwc.report.nhwc.followers, 3);
   EXPECT_EQ(nhwc.report.nhwc.transposes, 2);
   ExpectSameResults(nchw.net, n);
 }
@@ -633,6 +646,82 @@ TEST(NhwcLayout, BatchProfileBuildKeepsWorking) {
     ASSERT_TRUE(a.ok() && b.ok());
     ExpectSameResults(*a, *b);
   }
+}
+
+// An INT8 build's float layers go channels-last after LowerInt8 (BuildNetwork's order): conv1 (3
+// input channels: float) and conv3 (kept float) become EdgertConvNhwc, the INT8 layer between them
+// reads and writes NCHW float through Transposes, and the results are the INT8 network's.
+TEST(NhwcLayout, Int8LayersAreNchwReaders) {
+  Model m;
+  m.Input("x", {2, 3, 8, 8});
+  m.Conv(m.ConvRelu(m.ConvRelu("x", 3, 16, 3), 16, 16, 3), 16, 8, 3, 1, -1, 1, true, "y");
+  m.Output("y", {2, 8, 8, 8});
+  const Built nchw = Build(m, Layout::kNchw);
+  ASSERT_EQ(Ops(nchw.net), (std::vector<std::string>{"Conv", "Conv", "Conv"}));
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::vector<std::vector<Tensor>> batches;
+  for (int i = 0; i < 3; ++i) {
+    std::vector<float> v(2 * 3 * 8 * 8);
+    for (float& x : v) x = u(rng);
+    batches.push_back({Tensor::FromVector<float>(v, {2, 3, 8, 8})});
+  }
+  std::unique_ptr<CalibrationData> data = InMemoryCalibrationData(std::move(batches));
+  CalibrationOptions o;
+  o.calibrator = CalibratorKind::kMinMax;
+  StatusOr<std::vector<TensorRange>> ranges = Calibrate(nchw.net, *data, {0, 1, 2}, o);
+  ASSERT_TRUE(ranges.ok()) << ranges.status().ToString();
+  CalibrationCache cache = CalibrationCache::ForCalibrator(o.calibrator);
+  for (const TensorRange& r : *ranges) cache.SetAmax(r.name, r.amax);
+  Int8LoweringReport int8_report;
+  StatusOr<NetworkDef> int8 = LowerInt8(nchw.net, cache, {nchw.net.layers[2].name}, &int8_report);
+  ASSERT_TRUE(int8.ok()) << int8.status().ToString();
+  ASSERT_EQ(Ops(*int8), (std::vector<std::string>{"Conv", "EdgertQuantizeNhwc", "EdgertInt8Conv", "Conv"}));
+  NhwcLayoutReport rep;
+  StatusOr<NetworkDef> nhwc = LowerNhwc(*int8, &rep);
+  ASSERT_TRUE(nhwc.ok()) << nhwc.status().ToString();
+  EXPECT_EQ(Ops(*nhwc), (std::vector<std::string>{"Transpose", "EdgertConvNhwc", "Transpose", "EdgertQuantizeNhwc",
+                                                  "EdgertInt8Conv", "Transpose", "EdgertConvNhwc", "Transpose"}));
+  EXPECT_EQ(TransposePerms(*nhwc), (std::vector<std::vector<int64_t>>{kToNhwc, kToNchw, kToNhwc, kToNchw}));
+  EXPECT_EQ(rep.convolutions, 2);
+  EXPECT_EQ(rep.transposes, 4);
+  ExpectSameResults(*int8, *nhwc);
+}
+
+// `edgert build --layout nhwc` (on the CPU backend) prints the layout line; `edgert inspect` counts
+// the channels-last layers; a wrong value is a usage error.
+TEST(NhwcLayout, CliBuildTakesTheLayoutFlag) {
+  Model m;
+  m.Input("x", {1, 3, 10, 10});
+  onnx::NodeProto* pool = m.Node("MaxPool", {m.ConvRelu("x", 3, 8, 3)});
+  SetInts(pool, "kernel_shape", {2, 2});
+  SetInts(pool, "strides", {2, 2});
+  m.Conv(pool->output(0), 8, 4, 3, 1, -1, 1, true, "y");
+  m.Output("y", {1, 4, 5, 5});
+  TempDir dir;
+  const std::string model = SaveModel(m.proto(), dir.File("model.onnx"));
+  auto cli = [&](const std::string& args, std::string* out) {
+    const std::string cmd = "'" + EdgertBinary() + "' " + args + " > '" + dir.File("out.txt") + "' 2>&1";
+    const int status = std::system(cmd.c_str());
+    *out = ReadFile(dir.File("out.txt"));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  std::string out;
+  ASSERT_EQ(cli("build '" + model + "' --device cpu --layout nhwc -o '" + dir.File("nhwc.plan") + "'", &out), 0) << out;
+  EXPECT_NE(out.find("layout: NHWC, 3 of 5 layers channels-last (2 convolutions, 1 pool, 0 reductions, 0 "
+                     "followers), 2 transposes and 0 reshapes inserted"),
+            std::string::npos)
+      << out;
+  ASSERT_EQ(cli("inspect '" + dir.File("nhwc.plan") + "'", &out), 0) << out;
+  EXPECT_NE(out.find("layout:             nhwc (3 channels-last convolutions and pools)"), std::string::npos) << out;
+  ASSERT_EQ(cli("inspect '" + dir.File("nhwc.plan") + "' --json", &out), 0) << out;
+  EXPECT_NE(out.find("\"nhwc_layers\": 3"), std::string::npos) << out;
+  ASSERT_EQ(cli("build '" + model + "' --device cpu --layout=nchw -o '" + dir.File("nchw.plan") + "'", &out), 0) << out;
+  EXPECT_EQ(out.find("layout:"), std::string::npos) << out;
+  ASSERT_EQ(cli("inspect '" + dir.File("nchw.plan") + "'", &out), 0) << out;
+  EXPECT_EQ(out.find("channels-last"), std::string::npos) << out;
+  EXPECT_EQ(cli("build '" + model + "' --device cpu --layout nhcw -o '" + dir.File("bad.plan") + "'", &out), 2);
+  EXPECT_NE(out.find("'nhcw'"), std::string::npos) << out;
 }
 
 // tests/models/make_models.py's resnet(): 7x7/2 stem + BatchNorm + MaxPool, four basic residual
