@@ -648,6 +648,45 @@ TEST(NhwcLayout, BatchProfileBuildKeepsWorking) {
   }
 }
 
+// Opset 18 forms: Resize restricted by its axes attribute (remapped to [1, 2]), a Slice without
+// axes (the leading ones: a new axes constant [0, 3, 1, 2]), GlobalAveragePool of a graph output
+// as ReduceMean with its axes as an input.
+TEST(NhwcLayout, Opset18ResizeAxesSliceWithoutAxesReduceMeanInput) {
+  Model m(18);
+  m.Input("x", {1, 4, 8, 8});
+  onnx::NodeProto* up = m.Node("Resize", {m.ConvRelu("x", 4, 8, 3), "", m.Floats("scales", {2}, {2.f, 2.f})});
+  SetInts(up, "axes", {2, 3});
+  SetString(up, "mode", "nearest");
+  const std::string sliced =
+      m.Op("Slice", {up->output(0), m.Int64s("starts", {0, 0, 1, 2}), m.Int64s("ends", {1, 6, 15, 14})});
+  const std::string y = m.Conv(sliced, 6, 4, 3, 1, -1, 1, true, "y");
+  m.Op("GlobalAveragePool", {y}, "pooled");
+  m.Output("y", {1, 4, 14, 12});
+  m.Output("pooled", {1, 4, 1, 1});
+  const Built nchw = Build(m, Layout::kNchw), nhwc = Build(m, Layout::kNhwc);
+  ASSERT_EQ(Ops(nchw.net), (std::vector<std::string>{"Conv", "Resize", "Slice", "Conv", "GlobalAveragePool"}));
+  ASSERT_EQ(Ops(nhwc.net), (std::vector<std::string>{"Transpose", "EdgertConvNhwc", "Resize", "Slice", "EdgertConvNhwc",
+                                                     "Transpose", "ReduceMean", "Reshape"}));
+  const NetworkDef& n = nhwc.net;
+  EXPECT_EQ(Ints(n.layers[2], "axes"), (std::vector<int64_t>{1, 2}));
+  ASSERT_EQ(n.layers[3].inputs.size(), 4u);
+  const TensorDef& axes = T(n, n.layers[3].inputs[3]);
+  ASSERT_TRUE(axes.is_constant());
+  EXPECT_EQ(std::vector<int64_t>(axes.value.data<int64_t>(), axes.value.data<int64_t>() + 4),
+            (std::vector<int64_t>{0, 3, 1, 2}));
+  EXPECT_EQ(T(n, n.layers[3].outputs[0]).shape, (Shape{1, 14, 12, 6}));
+  const LayerDef& mean = n.layers[6];
+  EXPECT_EQ(mean.opset, 18);
+  EXPECT_FALSE(mean.attrs.Has("axes"));
+  ASSERT_EQ(mean.inputs.size(), 2u);
+  const TensorDef& mean_axes = T(n, mean.inputs[1]);
+  ASSERT_TRUE(mean_axes.is_constant());
+  EXPECT_EQ(std::vector<int64_t>(mean_axes.value.data<int64_t>(), mean_axes.value.data<int64_t>() + 2),
+            (std::vector<int64_t>{1, 2}));
+  EXPECT_EQ(mean.inputs[0], n.layers[4].outputs[0]);  // the NHWC y, not its NCHW copy
+  ExpectSameResults(nchw.net, n);
+}
+
 // An INT8 build's float layers go channels-last after LowerInt8 (BuildNetwork's order): conv1 (3
 // input channels: float) and conv3 (kept float) become EdgertConvNhwc, the INT8 layer between them
 // reads and writes NCHW float through Transposes, and the results are the INT8 network's.
