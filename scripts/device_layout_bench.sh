@@ -12,6 +12,7 @@
 # Prints a table last; logs in $OUT/logs.tar.gz. usage: device_layout_bench.sh [CARRY]
 #   LAYOUT_CASES="resnet50_b1 yolo_b32"  only these cases (default: all)
 #   BENCH_FLAGS=--profile                per-layer GPU times in the bench logs
+#   LAYOUTS=nhwc                         build and bench only these layouts (default: nchw nhwc)
 set -uo pipefail
 carry=${1:-build-device/carry}
 out=${OUT:-/tmp/layout_bench}
@@ -22,6 +23,7 @@ export EDGERT_CACHE_DIR="$work/cache"
 edgert="$PWD/$carry/bin/edgert"
 duration=${BENCH_DURATION:-2}
 BENCH_FLAGS=${BENCH_FLAGS:-}
+layouts=${LAYOUTS:-nchw nhwc}
 cases=${LAYOUT_CASES:-resnet50_b1 resnet50_b128 mobilenet_v2_b1 mobilenet_v2_b32 efficientnet_b0_b1 efficientnet_b0_b32 yolo_b1 yolo_b32}
 rows=()
 
@@ -45,9 +47,9 @@ PY
 
 # 2-4.
 bench_case() {  # bench_case NAME MODEL
-  local name=$1 model=$2 shapes t0 t_nchw t_nhwc
+  local name=$1 model=$2 shapes t0 t_nchw=- t_nhwc=-
   shapes=$(python3 -c "import onnx,sys; m=onnx.load(sys.argv[1], load_external_data=False); i=m.graph.input[0]; print(i.name + ':' + 'x'.join(str(d.dim_value) for d in i.type.tensor_type.shape.dim))" "$model")
-  for layout in nchw nhwc; do
+  for layout in $layouts; do
     t0=$(date +%s.%N)
     "$edgert" build "$model" -o "$work/$name.$layout.plan" --device cuda --fp16 --layout "$layout" --shapes "$shapes" \
       > "$out/build_$name.$layout.log" 2>&1 || tail -3 "$out/build_$name.$layout.log"

@@ -86,7 +86,10 @@ TEST(CudaTensorOps, TransposeRanks2To5) {
       {{6, 4, 9}, {1, 0, 2}},              // contiguous inner rows (widened)
       {{2, 8, 5, 7}, {0, 2, 3, 1}},        // NCHW -> NHWC
       {{2, 5, 7, 8}, {0, 3, 1, 2}},        // NHWC -> NCHW
-      {{1, 8, 5, 7}, {0, 2, 3, 1}},        // batch 1: 2-D tiled
+      {{1, 8, 5, 7}, {0, 2, 3, 1}},        // batch 1: 2-D, 8 rows (narrow)
+      {{2, 3, 64, 33}, {0, 2, 3, 1}},      // a 3-channel image to NHWC (narrow rows)
+      {{2, 64, 33, 3}, {0, 3, 1, 2}},      // back to NCHW (narrow columns)
+      {{2, 9, 40, 35}, {0, 2, 3, 1}},      // 9 channels: tiled
       {{2, 3, 4, 5}, {3, 2, 1, 0}},        // reversal
       {{2, 3, 1, 5}, {2, 0, 3, 1}},        // size-1 axis
       {{2, 3, 4, 5, 6}, {0, 4, 1, 2, 3}},  // channels last 3-D
@@ -252,6 +255,13 @@ TEST(CudaTensorOps, PadModes) {
                    Const(Tensor::FromVector<int64_t>({int64_t{1} << 40}, {}))},
                   1, 13);
   ExpectOpMatches(OpType::kPad, Attrs({{"pads", pads}, {"value", 7.0f}}), {Data(xf)}, 1, 2);
+  // Only the last axis padded at its end (the channels-last stem's 3 -> 8 channels): the one-division
+  // path, with the default fill and with a constant value.
+  const Tensor image = Rand(DataType::kFloat32, {2, 5, 7, 3}, 103);
+  ExpectOpMatches(OpType::kPad, {}, {Data(image), Const(I64({0, 0, 0, 0, 0, 0, 0, 5}))}, 1, 13);
+  ExpectOpMatches(OpType::kPad, {},
+                  {Data(image), Const(I64({0, 0, 0, 0, 0, 0, 0, 2})), Const(Tensor::FromVector<float>({0.5f}, {}))}, 1,
+                  13);
 }
 
 // ---- DepthToSpace / SpaceToDepth ----------------------------------------------------------------

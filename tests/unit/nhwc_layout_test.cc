@@ -293,11 +293,11 @@ TEST(NhwcLayout, PlanCacheKeyHasTheResolvedLayout) {
   EXPECT_EQ(std::string(kBuilderPassesVersion), "passes-4");
 }
 
-// x [1, 3, 10, 10] -> Conv 3x3 (8) + bias -> Relu -> Conv 3x3/2 (4) + bias -> Relu -> y.
+// x [1, 8, 10, 10] -> Conv 3x3 (8) + bias -> Relu -> Conv 3x3/2 (4) + bias -> Relu -> y.
 TEST(NhwcLayout, ConvChainWithBiasAndRelu) {
   Model m;
-  m.Input("x", {1, 3, 10, 10});
-  m.Op("Relu", {m.Conv(m.ConvRelu("x", 3, 8, 3), 8, 4, 3, 2)}, "y");
+  m.Input("x", {1, 8, 10, 10});
+  m.Op("Relu", {m.Conv(m.ConvRelu("x", 8, 8, 3), 8, 4, 3, 2)}, "y");
   m.Output("y", {1, 4, 5, 5});
   const Built nchw = Build(m, Layout::kNchw), nhwc = Build(m, Layout::kNhwc);
   ASSERT_EQ(Ops(nchw.net), (std::vector<std::string>{"Conv", "Conv"}));
@@ -312,7 +312,7 @@ TEST(NhwcLayout, ConvChainWithBiasAndRelu) {
   // The chain: input transposed, conv 1 feeds conv 2 in NHWC, the output transposed back.
   const NetworkDef& n = nhwc.net;
   EXPECT_EQ(n.layers[0].inputs[0], n.inputs[0]);
-  EXPECT_EQ(T(n, n.layers[0].outputs[0]).shape, (Shape{1, 10, 10, 3}));
+  EXPECT_EQ(T(n, n.layers[0].outputs[0]).shape, (Shape{1, 10, 10, 8}));
   EXPECT_EQ(n.layers[1].inputs[0], n.layers[0].outputs[0]);
   EXPECT_EQ(n.layers[2].inputs[0], n.layers[1].outputs[0]);
   EXPECT_EQ(T(n, n.layers[2].outputs[0]).shape, (Shape{1, 5, 5, 4}));
@@ -453,8 +453,8 @@ TEST(NhwcLayout, YoloNeckConcatSplitResizeSlice) {
 // Conv -> MaxPool 3x3/2 (pads 1, ceil_mode) as the output: the pool keeps its attributes.
 TEST(NhwcLayout, MaxPoolRunsChannelsLast) {
   Model m;
-  m.Input("x", {1, 4, 10, 10});
-  onnx::NodeProto* pool = m.Node("MaxPool", {m.ConvRelu("x", 4, 8, 3)}, "y");
+  m.Input("x", {1, 8, 10, 10});
+  onnx::NodeProto* pool = m.Node("MaxPool", {m.ConvRelu("x", 8, 8, 3)}, "y");
   SetInts(pool, "kernel_shape", {3, 3});
   SetInts(pool, "strides", {2, 2});
   SetInts(pool, "pads", {1, 1, 1, 1});
@@ -476,8 +476,8 @@ TEST(NhwcLayout, MaxPoolRunsChannelsLast) {
 // the pools' [N, 1, 1, C] results reach their NCHW readers through Reshapes, not Transposes.
 TEST(NhwcLayout, GlobalPoolsReachNchwReadersThroughReshapes) {
   Model m;
-  m.Input("x", {2, 3, 8, 8});
-  const std::string f = m.ConvRelu("x", 3, 16, 3);
+  m.Input("x", {2, 8, 8, 8});
+  const std::string f = m.ConvRelu("x", 8, 16, 3);
   onnx::NodeProto* flat = m.Node("Flatten", {m.Op("GlobalAveragePool", {f})});
   SetInt(flat, "axis", 1);
   onnx::NodeProto* gemm = m.Node("Gemm", {flat->output(0), m.Floats("fc", {10, 16}), m.Floats("fcb", {10})}, "y");
@@ -509,8 +509,8 @@ TEST(NhwcLayout, GlobalPoolsReachNchwReadersThroughReshapes) {
 // gets its NCHW copy (its name, its shape) right after the producer.
 TEST(NhwcLayout, ConvOutputThatIsAlsoAGraphOutput) {
   Model m;
-  m.Input("x", {1, 4, 8, 8});
-  const std::string feat = m.Conv("x", 4, 8, 3, 1, -1, 1, true, "feat");
+  m.Input("x", {1, 8, 8, 8});
+  const std::string feat = m.Conv("x", 8, 8, 3, 1, -1, 1, true, "feat");
   m.Op("Relu", {m.Conv(feat, 8, 8, 3)}, "y");
   m.Output("feat", {1, 8, 8, 8});
   m.Output("y", {1, 8, 8, 8});
@@ -530,8 +530,8 @@ TEST(NhwcLayout, ConvOutputThatIsAlsoAGraphOutput) {
 // x feeds a 3x3 and a 1x1 Conv (different kernels: no horizontal fusion); one Transpose serves both.
 TEST(NhwcLayout, InputReadByTwoConvsIsTransposedOnce) {
   Model m;
-  m.Input("x", {1, 4, 8, 8});
-  m.Op("Add", {m.Conv("x", 4, 8, 3), m.Conv("x", 4, 8, 1, 1, 0)}, "y");
+  m.Input("x", {1, 8, 8, 8});
+  m.Op("Add", {m.Conv("x", 8, 8, 3), m.Conv("x", 8, 8, 1, 1, 0)}, "y");
   m.Output("y", {1, 8, 8, 8});
   const Built nchw = Build(m, Layout::kNchw), nhwc = Build(m, Layout::kNhwc);
   ASSERT_EQ(Ops(nhwc.net), (std::vector<std::string>{"Transpose", "EdgertConvNhwc", "EdgertConvNhwc", "Transpose"}));
@@ -569,8 +569,8 @@ TEST(NhwcLayout, GroupedAndDepthwiseConvolutions) {
 // layout nchw: an FP16 build is the FP32 build; auto: FP16 goes channels-last and says so.
 TEST(NhwcLayout, NchwLayoutLeavesAnFp16BuildUntouched) {
   Model m;
-  m.Input("x", {1, 3, 10, 10});
-  m.Op("Relu", {m.Conv(m.ConvRelu("x", 3, 8, 3), 8, 4, 3, 2)}, "y");
+  m.Input("x", {1, 8, 10, 10});
+  m.Op("Relu", {m.Conv(m.ConvRelu("x", 8, 8, 3), 8, 4, 3, 2)}, "y");
   m.Output("y", {1, 4, 5, 5});
   const Built fp32 = Build(m, Layout::kAuto);
   const Built fp16_nchw = Build(m, Layout::kNchw, Precision::kFp16);
@@ -595,13 +595,54 @@ TEST(NhwcLayout, NchwLayoutLeavesAnFp16BuildUntouched) {
                                      "reductions, 0 followers), 2 transposes and 0 reshapes inserted"});
 }
 
+// A 3-channel image read by a convolution is zero-padded to 8 channels (one Pad after the input's
+// Transpose; the weights get zero taps for the new channels): FP16 tensor-core kernels take
+// 16-byte channel vectors. A small image, or a narrow tensor inside the network, is not padded.
+TEST(NhwcLayout, ThreeChannelImageIsPaddedToEight) {
+  Model m;
+  m.Input("x", {2, 3, 40, 36});
+  m.Op("Relu", {m.Conv(m.ConvRelu("x", 3, 16, 3, 2), 16, 4, 1)}, "y");
+  m.Output("y", {2, 4, 20, 18});
+  const Built nchw = Build(m, Layout::kNchw), nhwc = Build(m, Layout::kNhwc);
+  ASSERT_EQ(Ops(nhwc.net),
+            (std::vector<std::string>{"Transpose", "Pad", "EdgertConvNhwc", "EdgertConvNhwc", "Transpose"}));
+  const NetworkDef& n = nhwc.net;
+  EXPECT_EQ(nhwc.report.nhwc.padded, 1);
+  EXPECT_EQ(T(n, n.layers[1].outputs[0]).shape, (Shape{2, 40, 36, 8}));
+  EXPECT_EQ(n.layers[2].inputs[0], n.layers[1].outputs[0]);
+  const TensorDef& w = T(n, n.layers[2].inputs[1]);
+  ASSERT_EQ(w.shape, (Shape{16, 3, 3, 8}));
+  const TensorDef& w_nchw = T(nchw.net, nchw.net.layers[0].inputs[1]);  // KCRS [16, 3, 3, 3]
+  for (int64_t k = 0; k < 16; ++k) {
+    for (int64_t tap = 0; tap < 9; ++tap) {
+      for (int64_t c = 0; c < 8; ++c) {
+        const float got = w.value.data<float>()[(k * 9 + tap) * 8 + c];
+        const float want = c < 3 ? w_nchw.value.data<float>()[(k * 3 + c) * 9 + tap] : 0.0f;
+        ASSERT_EQ(got, want) << "k " << k << " tap " << tap << " c " << c;
+      }
+    }
+  }
+  ExpectSameResults(nchw.net, n);
+  const std::vector<std::string> line = NhwcBuildLines(nhwc.report);
+  ASSERT_EQ(line.size(), 1u);
+  EXPECT_NE(line[0].find("1 input padded to 8 channels"), std::string::npos) << line[0];
+
+  Model small;  // 100 pixels: not worth a Pad
+  small.Input("x", {1, 3, 10, 10});
+  small.Op("Relu", {small.Conv("x", 3, 8, 3)}, "y");
+  small.Output("y", {1, 8, 10, 10});
+  const Built s = Build(small, Layout::kNhwc);
+  EXPECT_EQ(Ops(s.net), (std::vector<std::string>{"Transpose", "EdgertConvNhwc", "Transpose"}));
+  EXPECT_EQ(s.report.nhwc.padded, 0);
+}
+
 // A dynamic-batch model built with a batch profile (1..4): the Resize's sizes come from the input's
 // shape (a batch value at element 0), GlobalAveragePool -> Flatten -> Gemm ends it. The
 // channels-last network keeps a valid profile and runs every batch as the NCHW one does.
 TEST(NhwcLayout, BatchProfileBuildKeepsWorking) {
   Model m;
-  m.Input("x", {-1, 3, 8, 8});
-  const std::string c = m.ConvRelu("x", 3, 8, 3);
+  m.Input("x", {-1, 8, 8, 8});
+  const std::string c = m.ConvRelu("x", 8, 8, 3);
   const std::string nc =
       m.Op("Slice", {m.Op("Shape", {c}), m.Int64s("s0", {0}), m.Int64s("s2", {2}), m.Int64s("ax", {0})});
   onnx::NodeProto* sizes = m.Node("Concat", {nc, m.Int64s("hw", {16, 16})});
@@ -614,9 +655,9 @@ TEST(NhwcLayout, BatchProfileBuildKeepsWorking) {
   m.Op("Gemm", {flat->output(0), m.Floats("fc", {4, 5}), m.Floats("fcb", {5})}, "y");
   m.Output("y", {-1, 5});
   BuildOptions profile;
-  profile.min_shapes["x"] = {1, 3, 8, 8};
-  profile.opt_shapes["x"] = {2, 3, 8, 8};
-  profile.max_shapes["x"] = {4, 3, 8, 8};
+  profile.min_shapes["x"] = {1, 8, 8, 8};
+  profile.opt_shapes["x"] = {2, 8, 8, 8};
+  profile.max_shapes["x"] = {4, 8, 8, 8};
   const Built nchw = Build(m, Layout::kNchw, Precision::kFp16, profile);
   const Built nhwc = Build(m, Layout::kAuto, Precision::kFp16, profile);
   ASSERT_TRUE(nchw.net.profile.enabled());
@@ -653,8 +694,8 @@ TEST(NhwcLayout, BatchProfileBuildKeepsWorking) {
 // as ReduceMean with its axes as an input.
 TEST(NhwcLayout, Opset18ResizeAxesSliceWithoutAxesReduceMeanInput) {
   Model m(18);
-  m.Input("x", {1, 4, 8, 8});
-  onnx::NodeProto* up = m.Node("Resize", {m.ConvRelu("x", 4, 8, 3), "", m.Floats("scales", {2}, {2.f, 2.f})});
+  m.Input("x", {1, 8, 8, 8});
+  onnx::NodeProto* up = m.Node("Resize", {m.ConvRelu("x", 8, 8, 3), "", m.Floats("scales", {2}, {2.f, 2.f})});
   SetInts(up, "axes", {2, 3});
   SetString(up, "mode", "nearest");
   const std::string sliced =
@@ -687,13 +728,13 @@ TEST(NhwcLayout, Opset18ResizeAxesSliceWithoutAxesReduceMeanInput) {
   ExpectSameResults(nchw.net, n);
 }
 
-// An INT8 build's float layers go channels-last after LowerInt8 (BuildNetwork's order): conv1 (3
+// An INT8 build's float layers go channels-last after LowerInt8 (BuildNetwork's order): conv1 (8
 // input channels: float) and conv3 (kept float) become EdgertConvNhwc, the INT8 layer between them
 // reads and writes NCHW float through Transposes, and the results are the INT8 network's.
 TEST(NhwcLayout, Int8LayersAreNchwReaders) {
   Model m;
-  m.Input("x", {2, 3, 8, 8});
-  m.Conv(m.ConvRelu(m.ConvRelu("x", 3, 16, 3), 16, 16, 3), 16, 8, 3, 1, -1, 1, true, "y");
+  m.Input("x", {2, 8, 8, 8});
+  m.Conv(m.ConvRelu(m.ConvRelu("x", 8, 16, 3), 16, 16, 3), 16, 8, 3, 1, -1, 1, true, "y");
   m.Output("y", {2, 8, 8, 8});
   const Built nchw = Build(m, Layout::kNchw);
   ASSERT_EQ(Ops(nchw.net), (std::vector<std::string>{"Conv", "Conv", "Conv"}));
@@ -701,9 +742,9 @@ TEST(NhwcLayout, Int8LayersAreNchwReaders) {
   std::uniform_real_distribution<float> u(-1.f, 1.f);
   std::vector<std::vector<Tensor>> batches;
   for (int i = 0; i < 3; ++i) {
-    std::vector<float> v(2 * 3 * 8 * 8);
+    std::vector<float> v(2 * 8 * 8 * 8);
     for (float& x : v) x = u(rng);
-    batches.push_back({Tensor::FromVector<float>(v, {2, 3, 8, 8})});
+    batches.push_back({Tensor::FromVector<float>(v, {2, 8, 8, 8})});
   }
   std::unique_ptr<CalibrationData> data = InMemoryCalibrationData(std::move(batches));
   CalibrationOptions o;
@@ -731,8 +772,8 @@ TEST(NhwcLayout, Int8LayersAreNchwReaders) {
 // the channels-last layers; a wrong value is a usage error.
 TEST(NhwcLayout, CliBuildTakesTheLayoutFlag) {
   Model m;
-  m.Input("x", {1, 3, 10, 10});
-  onnx::NodeProto* pool = m.Node("MaxPool", {m.ConvRelu("x", 3, 8, 3)});
+  m.Input("x", {1, 8, 10, 10});
+  onnx::NodeProto* pool = m.Node("MaxPool", {m.ConvRelu("x", 8, 8, 3)});
   SetInts(pool, "kernel_shape", {2, 2});
   SetInts(pool, "strides", {2, 2});
   m.Conv(pool->output(0), 8, 4, 3, 1, -1, 1, true, "y");

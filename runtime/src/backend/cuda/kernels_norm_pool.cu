@@ -107,8 +107,8 @@ StatusOr<CudaKernelPtr> CreateBatchNorm(const CudaOpContext& ctx) {
                     static_cast<unsigned>(std::min<int64_t>(std::max<int64_t>(planes, 1), 65535)));
     kernel = MakeLaunchKernel("BatchNormalization", [=](cudaStream_t stream, void*) {
       if (planes == 0 || inner == 0) return;
-      BatchNormKernel<T><<<grid, kBlockSize, 0, stream>>>(x, yt, scale, bias, mean, var, planes, channels, inner,
-                                                          epsilon);
+      BatchNormKernel<T>
+          <<<grid, kBlockSize, 0, stream>>>(x, yt, scale, bias, mean, var, planes, channels, inner, epsilon);
     });
   });
   return kernel;
@@ -210,8 +210,7 @@ StatusOr<CudaKernelPtr> CreateRowNorm(const CudaOpContext& ctx) {
       if (ctx.outputs.size() <= k || ctx.outputs[k] == nullptr) continue;
       if (ctx.output(k).dtype != dtype) {
         return ctx.NotSupported(std::string("output ") + std::to_string(k) + " is " +
-                                DataTypeName(ctx.output(k).dtype) + " on the device while X is " +
-                                DataTypeName(dtype));
+                                DataTypeName(ctx.output(k).dtype) + " on the device while X is " + DataTypeName(dtype));
       }
       (k == 1 ? mean_out : inv_out) = ctx.output(k).data;
     }
@@ -231,11 +230,11 @@ StatusOr<CudaKernelPtr> CreateRowNorm(const CudaOpContext& ctx) {
     T* mt = static_cast<T*>(mean_out);
     T* it = static_cast<T*>(inv_out);
     const int threads = LineBlockSize(p.len);
-    kernel = MakeLaunchKernel(instance ? "InstanceNormalization" : "LayerNormalization",
-                              [=](cudaStream_t stream, void*) {
-                                if (p.rows == 0) return;
-                                RowNormKernel<T><<<ItemGrid(p.rows), threads, 0, stream>>>(xt, yt, st, bt, mt, it, p);
-                              });
+    kernel =
+        MakeLaunchKernel(instance ? "InstanceNormalization" : "LayerNormalization", [=](cudaStream_t stream, void*) {
+          if (p.rows == 0) return;
+          RowNormKernel<T><<<ItemGrid(p.rows), threads, 0, stream>>>(xt, yt, st, bt, mt, it, p);
+        });
   });
   return kernel;
 }
@@ -405,11 +404,20 @@ StatusOr<PoolGeom> ResolvePoolGeom(const CudaOpContext& ctx) {
 template <typename Fn>
 bool DispatchMaxPoolType(DataType dtype, Fn&& fn) {
   switch (dtype) {
-    case DataType::kFloat32: fn(float{}); return true;
-    case DataType::kFloat16: fn(__half{}); return true;
-    case DataType::kInt8: fn(int8_t{}); return true;
-    case DataType::kUInt8: fn(uint8_t{}); return true;
-    default: return false;
+    case DataType::kFloat32:
+      fn(float{});
+      return true;
+    case DataType::kFloat16:
+      fn(__half{});
+      return true;
+    case DataType::kInt8:
+      fn(int8_t{});
+      return true;
+    case DataType::kUInt8:
+      fn(uint8_t{});
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -447,38 +455,73 @@ StatusOr<CudaKernelPtr> CreateMaxPool(const CudaOpContext& ctx) {
 }
 
 // EdgertMaxPoolNhwc (ops/nhwc.h): y[n, p, q, c] = max over the valid taps of x[n, ih, iw, c], the
-// same fold as MaxPoolKernel without Indices; one thread per output element in memory order, so
-// a warp reads and writes consecutive channels of one pixel (coalesced).
+// same fold as MaxPoolKernel without Indices. One thread per output pixel and vector of V channels
+// (V = 16 bytes of channels when C and both pointers allow it, else 1), in memory order, so a warp
+// reads and writes consecutive channels of one pixel (coalesced, 16-byte accesses); index math in
+// Index (int32 when every offset fits).
 struct NhwcPoolGeom {
   int64_t n, h, w, c, p, q;
   int64_t kh, kw, sh, sw, dh, dw, pt, pl;
 };
 
-template <typename T>
-__global__ void MaxPoolNhwcKernel(const T* __restrict__ x, T* __restrict__ y, NhwcPoolGeom g) {
-  const int64_t total = g.n * g.p * g.q * g.c;
-  for (int64_t o = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; o < total;
-       o += static_cast<int64_t>(gridDim.x) * blockDim.x) {
-    int64_t rest = o;
-    const int64_t c = rest % g.c;
-    rest /= g.c;
-    const int64_t oq = rest % g.q;
-    rest /= g.q;
-    const int64_t op = rest % g.p;
-    const int64_t img = rest / g.p;
-    const T* xn = x + img * g.h * g.w * g.c + c;
-    float best = -FLT_MAX;
-    for (int64_t r = 0; r < g.kh; ++r) {
-      const int64_t ih = op * g.sh - g.pt + r * g.dh;
-      if (ih < 0 || ih >= g.h) continue;
-      for (int64_t s = 0; s < g.kw; ++s) {
-        const int64_t iw = oq * g.sw - g.pl + s * g.dw;
-        if (iw < 0 || iw >= g.w) continue;
-        const float v = Load(xn + (ih * g.w + iw) * g.c);
-        best = v > best ? v : best;
+template <typename T, int V>
+struct alignas(sizeof(T) * V) PoolVec {
+  T v[V];
+};
+
+template <typename T, int V, typename Index>
+__global__ void MaxPoolNhwcKernel(const T* __restrict__ x, T* __restrict__ y, NhwcPoolGeom geom) {
+  const Index h = static_cast<Index>(geom.h), w = static_cast<Index>(geom.w), p = static_cast<Index>(geom.p),
+              q = static_cast<Index>(geom.q), kh = static_cast<Index>(geom.kh), kw = static_cast<Index>(geom.kw),
+              sh = static_cast<Index>(geom.sh), sw = static_cast<Index>(geom.sw), dh = static_cast<Index>(geom.dh),
+              dw = static_cast<Index>(geom.dw), pt = static_cast<Index>(geom.pt), pl = static_cast<Index>(geom.pl);
+  const Index cv = static_cast<Index>(geom.c / V);  // vectors per pixel
+  const Index total = static_cast<Index>(geom.n) * p * q * cv;
+  using Vec = PoolVec<T, V>;
+  for (Index o = blockIdx.x * static_cast<Index>(blockDim.x) + threadIdx.x; o < total;
+       o += static_cast<Index>(gridDim.x) * blockDim.x) {
+    Index rest = o;
+    const Index c = rest % cv;
+    rest /= cv;
+    const Index oq = rest % q;
+    rest /= q;
+    const Index op = rest % p;
+    const Index img = rest / p;
+    const Vec* xn = reinterpret_cast<const Vec*>(x) + img * h * w * cv + c;
+    float best[V];
+#pragma unroll
+    for (int i = 0; i < V; ++i) best[i] = -FLT_MAX;
+    for (Index r = 0; r < kh; ++r) {
+      const Index ih = op * sh - pt + r * dh;
+      if (ih < 0 || ih >= h) continue;
+      for (Index s = 0; s < kw; ++s) {
+        const Index iw = oq * sw - pl + s * dw;
+        if (iw < 0 || iw >= w) continue;
+        const Vec in = xn[(ih * w + iw) * cv];
+#pragma unroll
+        for (int i = 0; i < V; ++i) {
+          const float v = Load(&in.v[i]);
+          best[i] = v > best[i] ? v : best[i];
+        }
       }
     }
-    Store(y + o, best);
+    Vec out;
+#pragma unroll
+    for (int i = 0; i < V; ++i) Store(&out.v[i], best[i]);
+    reinterpret_cast<Vec*>(y)[o] = out;
+  }
+}
+
+// Launches the kernel with V channels per thread and the narrowest index type that holds every
+// offset.
+template <typename T, int V>
+void LaunchMaxPoolNhwc(const T* x, T* y, const NhwcPoolGeom& g, cudaStream_t stream) {
+  const int64_t total = g.n * g.p * g.q * (g.c / V);
+  const int64_t largest = std::max(g.n * g.h * g.w * g.c, g.n * g.p * g.q * g.c);
+  if (largest < (int64_t{1} << 30)) {  // room for the grid stride past the end
+    MaxPoolNhwcKernel<T, V, int32_t><<<GridSize(total), kBlockSize, 0, stream>>>(x, y, g);
+  } else {
+    MaxPoolNhwcKernel<T, V, int64_t><<<GridSize(total), kBlockSize, 0, stream>>>(x, y, g);
   }
 }
 
@@ -524,10 +567,16 @@ StatusOr<CudaKernelPtr> CreateMaxPoolNhwc(const CudaOpContext& ctx) {
     using T = decltype(tag);
     const T* xt = static_cast<const T*>(x);
     T* yt = static_cast<T*>(y);
+    constexpr int kVec = static_cast<int>(16 / sizeof(T));
+    const bool vec =
+        g.c % kVec == 0 && reinterpret_cast<uintptr_t>(xt) % 16 == 0 && reinterpret_cast<uintptr_t>(yt) % 16 == 0;
     kernel = MakeLaunchKernel("EdgertMaxPoolNhwc", [=](cudaStream_t stream, void*) {
-      const int64_t total = g.n * g.p * g.q * g.c;
-      if (total == 0) return;
-      MaxPoolNhwcKernel<T><<<GridSize(total), kBlockSize, 0, stream>>>(xt, yt, g);
+      if (g.n * g.p * g.q * g.c == 0) return;
+      if (vec) {
+        LaunchMaxPoolNhwc<T, kVec>(xt, yt, g, stream);
+      } else {
+        LaunchMaxPoolNhwc<T, 1>(xt, yt, g, stream);
+      }
     });
   });
   return kernel;
@@ -620,15 +669,22 @@ StatusOr<CudaKernelPtr> CreateGlobalPool(const CudaOpContext& ctx) {
 
 StatusOr<CudaKernelPtr> CreateNormPoolKernel(const CudaOpContext& ctx) {
   switch (ctx.op->op()) {
-    case OpType::kBatchNormalization: return CreateBatchNorm(ctx);
+    case OpType::kBatchNormalization:
+      return CreateBatchNorm(ctx);
     case OpType::kInstanceNormalization:
-    case OpType::kLayerNormalization: return CreateRowNorm(ctx);
-    case OpType::kMaxPool: return CreateMaxPool(ctx);
-    case OpType::kMaxPoolNhwc: return CreateMaxPoolNhwc(ctx);
-    case OpType::kAveragePool: return CreateAveragePool(ctx);
+    case OpType::kLayerNormalization:
+      return CreateRowNorm(ctx);
+    case OpType::kMaxPool:
+      return CreateMaxPool(ctx);
+    case OpType::kMaxPoolNhwc:
+      return CreateMaxPoolNhwc(ctx);
+    case OpType::kAveragePool:
+      return CreateAveragePool(ctx);
     case OpType::kGlobalAveragePool:
-    case OpType::kGlobalMaxPool: return CreateGlobalPool(ctx);
-    default: break;
+    case OpType::kGlobalMaxPool:
+      return CreateGlobalPool(ctx);
+    default:
+      break;
   }
   return ctx.NotSupported("is not a normalization or pooling operator");
 }

@@ -11,7 +11,8 @@
 //     cudaMemcpyAsync.
 //   Transpose: size-1 axes dropped and axes that stay neighbours merged; a perm that reduces to
 //     [B, M, N] -> [B, N, M] (last-two-dims swap, NCHW <-> NHWC) uses a 32x32 shared-memory tile
-//     kernel, anything else the strided view.
+//     kernel (a thread per element of the wide side when M or N is at most 8: a 3-channel image),
+//     anything else the strided view.
 //   Concat / Split: output (input) viewed as [outer, columns]; each launch handles up to 8 parts,
 //     each thread finds its part by column.
 //   Gather: data [outer, dim, inner], indices read on the device (int32/int64); negative indices
@@ -94,6 +95,31 @@ __global__ void TransposeTileKernel(const T* __restrict__ in, T* __restrict__ ou
   }
 }
 
+// The same transpose when rows or cols is at most kNarrow (NCHW <-> NHWC of a 3-channel image):
+// one thread per element of the wide side, looping over the narrow side, so the wide side is read
+// (or written) coalesced and no tile is mostly empty.
+constexpr int64_t kNarrow = 8;
+template <typename T>
+__global__ void TransposeNarrowKernel(const T* __restrict__ in, T* __restrict__ out, int64_t batches, int64_t rows,
+                                      int64_t cols) {
+  const int64_t plane = rows * cols;
+  if (rows <= kNarrow) {
+    EDGERT_GRID_STRIDE_LOOP(i, batches * cols) {
+      const int64_t b = i / cols, c = i - b * cols;
+      const T* src = in + b * plane + c;
+      T* dst = out + b * plane + c * rows;
+      for (int64_t r = 0; r < rows; ++r) dst[r] = src[r * cols];
+    }
+  } else {
+    EDGERT_GRID_STRIDE_LOOP(i, batches * rows) {
+      const int64_t b = i / rows, r = i - b * rows;
+      const T* src = in + b * plane + r * cols;
+      T* dst = out + b * plane + r;
+      for (int64_t c = 0; c < cols; ++c) dst[c * rows] = src[c];
+    }
+  }
+}
+
 // Columns [col[0], col[count]) of every row of a [outer, total_cols] matrix; part k owns columns
 // [col[k], col[k + 1]) and is stored contiguously as [outer, col[k + 1] - col[k]].
 struct ConcatParts {
@@ -166,6 +192,9 @@ struct PadGeometry {
   int64_t in_dims[kMaxRank] = {};
   int64_t in_strides[kMaxRank] = {};
   int64_t begin[kMaxRank] = {};
+  // Constant mode, padding only after the last axis (a channels-last image widened to 8 channels):
+  // out[row, c] = c < in_last ? in[row, c] : fill, one division per element.
+  bool last_only = false;
 };
 
 // Source index of position i on an axis of size dim padded by `begin` in front; -1 = fill.
@@ -192,6 +221,12 @@ __global__ void PadKernel(const T* __restrict__ in, T* __restrict__ out, int64_t
                           const T* fill_ptr) {
   const T value = fill_ptr != nullptr ? *fill_ptr : fill;
   EDGERT_GRID_STRIDE_LOOP(i, n) {
+    if (g.last_only) {
+      const int64_t out_last = g.out_dims[g.rank - 1], in_last = g.in_dims[g.rank - 1];
+      const int64_t row = i / out_last, c = i - row * out_last;
+      out[i] = c < in_last ? in[row * in_last + c] : value;
+      continue;
+    }
     int64_t linear = i;
     int64_t src = 0;
     bool inside = true;
@@ -348,8 +383,9 @@ StatusOr<CudaKernelPtr> CreateCopy(const CudaOpContext& ctx) {
           if (!r.empty()) ratio = r[0];
         }
         if (ratio != 0.0f) {
-          return ctx.NotSupported("training_mode " + std::string(mode.value == nullptr ? "(a run-time input)" : "true") +
-                                  " with ratio " + std::to_string(ratio) + "; only inference (or ratio 0) is supported");
+          return ctx.NotSupported("training_mode " +
+                                  std::string(mode.value == nullptr ? "(a run-time input)" : "true") + " with ratio " +
+                                  std::to_string(ratio) + "; only inference (or ratio 0) is supported");
         }
       }
     }
@@ -459,6 +495,14 @@ class TransposeTiledKernel : public CudaKernel {
   Status Enqueue(cudaStream_t stream) override {
     const int64_t tiles = batches_ * ((rows_ + kTile - 1) / kTile) * ((cols_ + kTile - 1) / kTile);
     if (tiles <= 0) return Status::Ok();
+    if (std::min(rows_, cols_) <= kNarrow) {
+      DispatchBySize(elem_, [&](auto tag) {
+        using T = decltype(tag);
+        TransposeNarrowKernel<T><<<GridSize(batches_ * std::max(rows_, cols_)), kBlockSize, 0, stream>>>(
+            static_cast<const T*>(in_), static_cast<T*>(out_), batches_, rows_, cols_);
+      });
+      return Launched("TransposeNarrowKernel");
+    }
     const unsigned blocks = static_cast<unsigned>(std::min<int64_t>(tiles, int64_t{1} << 20));
     const dim3 threads(kTile, kTileRows);
     DispatchBySize(elem_, [&](auto tag) {
@@ -931,6 +975,10 @@ StatusOr<CudaKernelPtr> CreatePad(const CudaOpContext& ctx) {
     if (outside && g.mode == kPadReflect && g.in_dims[d] < 2) {
       return ctx.Error("reflect mode needs at least 2 elements on padded axis " + std::to_string(d));
     }
+  }
+  g.last_only = g.mode == kPadConstant && rank > 0;
+  for (int64_t d = 0; d < rank; ++d) {
+    g.last_only = g.last_only && g.begin[d] == 0 && (d == rank - 1 || end[static_cast<size_t>(d)] == 0);
   }
   // The fill value: constant_value (input 2) with one element, else the 'value' attribute.
   unsigned char fill[8] = {};
