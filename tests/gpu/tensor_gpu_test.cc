@@ -255,7 +255,7 @@ TEST(CudaTensorOps, PadModes) {
                    Const(Tensor::FromVector<int64_t>({int64_t{1} << 40}, {}))},
                   1, 13);
   ExpectOpMatches(OpType::kPad, Attrs({{"pads", pads}, {"value", 7.0f}}), {Data(xf)}, 1, 2);
-  // Only the last axis padded at its end (the channels-last stem's 3 -> 8 channels): the one-division
+  // Only the last axis padded at its end (channels appended to an NHWC image): the one-division
   // path, with the default fill and with a constant value.
   const Tensor image = Rand(DataType::kFloat32, {2, 5, 7, 3}, 103);
   ExpectOpMatches(OpType::kPad, {}, {Data(image), Const(I64({0, 0, 0, 0, 0, 0, 0, 5}))}, 1, 13);

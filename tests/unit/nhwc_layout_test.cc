@@ -595,47 +595,6 @@ TEST(NhwcLayout, NchwLayoutLeavesAnFp16BuildUntouched) {
                                      "reductions, 0 followers), 2 transposes and 0 reshapes inserted"});
 }
 
-// A 3-channel image read by a convolution is zero-padded to 8 channels (one Pad after the input's
-// Transpose; the weights get zero taps for the new channels): FP16 tensor-core kernels take
-// 16-byte channel vectors. A small image, or a narrow tensor inside the network, is not padded.
-TEST(NhwcLayout, ThreeChannelImageIsPaddedToEight) {
-  Model m;
-  m.Input("x", {2, 3, 40, 36});
-  m.Op("Relu", {m.Conv(m.ConvRelu("x", 3, 16, 3, 2), 16, 4, 1)}, "y");
-  m.Output("y", {2, 4, 20, 18});
-  const Built nchw = Build(m, Layout::kNchw), nhwc = Build(m, Layout::kNhwc);
-  ASSERT_EQ(Ops(nhwc.net),
-            (std::vector<std::string>{"Transpose", "Pad", "EdgertConvNhwc", "EdgertConvNhwc", "Transpose"}));
-  const NetworkDef& n = nhwc.net;
-  EXPECT_EQ(nhwc.report.nhwc.padded, 1);
-  EXPECT_EQ(T(n, n.layers[1].outputs[0]).shape, (Shape{2, 40, 36, 8}));
-  EXPECT_EQ(n.layers[2].inputs[0], n.layers[1].outputs[0]);
-  const TensorDef& w = T(n, n.layers[2].inputs[1]);
-  ASSERT_EQ(w.shape, (Shape{16, 3, 3, 8}));
-  const TensorDef& w_nchw = T(nchw.net, nchw.net.layers[0].inputs[1]);  // KCRS [16, 3, 3, 3]
-  for (int64_t k = 0; k < 16; ++k) {
-    for (int64_t tap = 0; tap < 9; ++tap) {
-      for (int64_t c = 0; c < 8; ++c) {
-        const float got = w.value.data<float>()[(k * 9 + tap) * 8 + c];
-        const float want = c < 3 ? w_nchw.value.data<float>()[(k * 3 + c) * 9 + tap] : 0.0f;
-        ASSERT_EQ(got, want) << "k " << k << " tap " << tap << " c " << c;
-      }
-    }
-  }
-  ExpectSameResults(nchw.net, n);
-  const std::vector<std::string> line = NhwcBuildLines(nhwc.report);
-  ASSERT_EQ(line.size(), 1u);
-  EXPECT_NE(line[0].find("1 input padded to 8 channels"), std::string::npos) << line[0];
-
-  Model small;  // 100 pixels: not worth a Pad
-  small.Input("x", {1, 3, 10, 10});
-  small.Op("Relu", {small.Conv("x", 3, 8, 3)}, "y");
-  small.Output("y", {1, 8, 10, 10});
-  const Built s = Build(small, Layout::kNhwc);
-  EXPECT_EQ(Ops(s.net), (std::vector<std::string>{"Transpose", "EdgertConvNhwc", "Transpose"}));
-  EXPECT_EQ(s.report.nhwc.padded, 0);
-}
-
 // A dynamic-batch model built with a batch profile (1..4): the Resize's sizes come from the input's
 // shape (a batch value at element 0), GlobalAveragePool -> Flatten -> Gemm ends it. The
 // channels-last network keeps a valid profile and runs every batch as the NCHW one does.

@@ -76,7 +76,6 @@ struct NhwcLayoutReport {
   int followers = 0;                     // layout-agnostic layers that followed their inputs
   int transposes = 0;                    // Transpose layers inserted (either direction)
   int reshapes = 0;                      // Reshapes inserted instead of a Transpose (H * W == 1 or C == 1)
-  int padded = 0;                        // inputs of fewer than 8 channels zero-padded to 8 (Pad layers)
   int layers = 0;                        // layers of the lowered network, conversions included
 };
 

@@ -46,15 +46,6 @@ int64_t NhwcAxis(int64_t a) {
 
 Shape NhwcShape(const Shape& s) { return {s[0], s[2], s[3], s[1]}; }
 
-// A convolution (group 1) reading fewer channels reads them zero-padded to this many: FP16
-// tensor-core kernels take channels in 16-byte vectors; cuDNN's engines for a 3-channel NHWC image
-// ran ResNet-50's stem in 0.75 ms of the network's 5.6 ms at batch 128 on an H100.
-// Only an image converted from NCHW is padded (an input of the network, typically), and only a
-// large one: padding a narrow NHWC tensor inside the network (a squeeze-excitation bottleneck of
-// [N, 1, 1, 4]) would cost a launch and gain nothing.
-constexpr int64_t kPaddedChannels = 8;
-constexpr int64_t kPaddedMinPixels = 1024;
-
 bool IsUnaryFollower(OpType op) {
   switch (op) {
     case OpType::kRelu:
@@ -519,46 +510,6 @@ class NhwcLowering {
     return id;
   }
 
-  // The NHWC version of an activation of fewer than kPaddedChannels channels, zero-padded to that
-  // many by one Pad layer (made once per tensor).
-  int32_t PaddedNhwc(int32_t t) {
-    auto it = padded_.find(t);
-    if (it != padded_.end()) return it->second;
-    const int32_t nhwc = ToNhwc(t);
-    const TensorDef& d = Def(t);
-    const int64_t c = d.shape[1];
-    const int32_t id = AddTensor(net_, UniqueName(d.name + "_nhwc_c" + std::to_string(kPaddedChannels)), d.dtype,
-                                 {d.shape[0], d.shape[2], d.shape[3], kPaddedChannels});
-    FollowsBatch(t, id);
-    const std::string name = d.name + "/PadChannels";
-    LayerDef pad;
-    pad.name = name;
-    pad.op = OpType::kPad;
-    pad.opset = 13;
-    pad.inputs = {nhwc, AddTensor(net_, UniqueName(name + "_pads"), DataType::kInt64, {8},
-                                  Tensor::FromVector<int64_t>({0, 0, 0, 0, 0, 0, 0, kPaddedChannels - c}, {8}))};
-    pad.outputs = {id};
-    net_.layers.push_back(std::move(pad));
-    ++rep_.padded;
-    padded_[t] = id;
-    return id;
-  }
-
-  // KRSC float32 weights [K, R, S, C] (tensor `t` of the lowered network) with zero channels
-  // appended up to kPaddedChannels.
-  int32_t PaddedWeights(int32_t t) {
-    const TensorDef& d = net_.tensors[static_cast<size_t>(t)];
-    const int64_t k = d.shape[0], taps = d.shape[1] * d.shape[2], c = d.shape[3];
-    std::vector<float> w(static_cast<size_t>(k * taps * kPaddedChannels), 0.0f);
-    const float* src = d.value.data<float>();
-    for (int64_t i = 0; i < k * taps; ++i) {
-      std::copy(src + i * c, src + (i + 1) * c, w.begin() + i * kPaddedChannels);
-    }
-    const Shape shape = {k, d.shape[1], d.shape[2], kPaddedChannels};
-    const std::string name = UniqueName(d.name + "_c" + std::to_string(kPaddedChannels));
-    return AddTensor(net_, name, DataType::kFloat32, shape, Tensor::FromVector<float>(w, shape));
-  }
-
   // The NHWC output of a channels-last layer.
   int32_t NhwcOutput(int32_t t) {
     const TensorDef& d = Def(t);
@@ -575,19 +526,8 @@ class NhwcLowering {
         return Internal("not a channels-last layer");
       case Kind::kConv: {
         q.op = OpType::kConvNhwc;
-        StatusOr<int64_t> group = l.attrs.GetIntOr("group", 1);
-        if (!group.ok()) return group.status();
+        q.inputs[0] = ToNhwc(l.inputs[0]);
         EDGERT_ASSIGN_OR_RETURN(q.inputs[1], Permuted4D(l.inputs[1], "_krsc"));
-        const Shape& x = Def(l.inputs[0]).shape;
-        if (*group == 1 && x[1] < kPaddedChannels && x[2] * x[3] >= kPaddedMinPixels &&
-            !nhwc_tensor_[static_cast<size_t>(l.inputs[0])] &&
-            net_.tensors[static_cast<size_t>(q.inputs[1])].dtype == DataType::kFloat32) {
-          // A 3-channel image (kPaddedChannels).
-          q.inputs[0] = PaddedNhwc(l.inputs[0]);
-          q.inputs[1] = PaddedWeights(q.inputs[1]);
-        } else {
-          q.inputs[0] = ToNhwc(l.inputs[0]);
-        }
         if (l.inputs.size() > 3 && l.inputs[3] >= 0) q.inputs[3] = ToNhwc(l.inputs[3]);
         ++rep_.convolutions;
         break;
@@ -656,7 +596,6 @@ class NhwcLowering {
   std::set<int32_t> batch_sources_;
   std::map<int32_t, std::vector<int64_t>> batch_values_of_;  // constant -> its batch elements
   std::map<std::pair<int32_t, int>, int32_t> constants_;     // (source, form) -> permuted copy
-  std::map<int32_t, int32_t> padded_;                        // source -> its channel-padded NHWC copy
 };
 
 }  // namespace
@@ -706,8 +645,7 @@ std::vector<std::string> NhwcBuildLines(const BuildReport& report) {
           " layers channels-last (" + count(r.convolutions, "convolution", "convolutions") + ", " +
           count(r.pools, "pool", "pools") + ", " + count(r.reductions, "reduction", "reductions") + ", " +
           count(r.followers, "follower", "followers") + "), " + count(r.transposes, "transpose", "transposes") +
-          " and " + count(r.reshapes, "reshape", "reshapes") + " inserted" +
-          (r.padded > 0 ? ", " + count(r.padded, "input", "inputs") + " padded to 8 channels" : std::string())};
+          " and " + count(r.reshapes, "reshape", "reshapes") + " inserted"};
 }
 
 }  // namespace edgert

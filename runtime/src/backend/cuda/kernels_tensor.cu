@@ -192,7 +192,7 @@ struct PadGeometry {
   int64_t in_dims[kMaxRank] = {};
   int64_t in_strides[kMaxRank] = {};
   int64_t begin[kMaxRank] = {};
-  // Constant mode, padding only after the last axis (a channels-last image widened to 8 channels):
+  // Constant mode, padding only after the last axis (channels appended to an NHWC tensor):
   // out[row, c] = c < in_last ? in[row, c] : fill, one division per element.
   bool last_only = false;
 };
