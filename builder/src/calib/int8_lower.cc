@@ -117,50 +117,6 @@ float CacheScale(const CalibrationCache& cache, const std::string& name) {
   return (s > 0 && std::isfinite(s)) ? s : 0;
 }
 
-// Drops the tensors no layer, input or output refers to any more (the float weights of lowered
-// layers, their float outputs) and renumbers the rest, the batch profile's lists included.
-void DropUnusedTensors(NetworkDef& net) {
-  std::vector<bool> used(net.tensors.size(), false);
-  for (const LayerDef& l : net.layers) {
-    for (int32_t t : l.inputs) {
-      if (t >= 0) used[static_cast<size_t>(t)] = true;
-    }
-    for (int32_t t : l.outputs) used[static_cast<size_t>(t)] = true;
-  }
-  for (int32_t t : net.inputs) used[static_cast<size_t>(t)] = true;
-  for (int32_t t : net.outputs) used[static_cast<size_t>(t)] = true;
-  std::vector<int32_t> index(net.tensors.size(), -1);
-  std::vector<TensorDef> kept;
-  for (size_t i = 0; i < net.tensors.size(); ++i) {
-    if (!used[i]) continue;
-    index[i] = static_cast<int32_t>(kept.size());
-    kept.push_back(std::move(net.tensors[i]));
-  }
-  net.tensors = std::move(kept);
-  auto remap = [&](int32_t& t) {
-    if (t >= 0) t = index[static_cast<size_t>(t)];
-  };
-  for (LayerDef& l : net.layers) {
-    for (int32_t& t : l.inputs) remap(t);
-    for (int32_t& t : l.outputs) remap(t);
-  }
-  for (int32_t& t : net.inputs) remap(t);
-  for (int32_t& t : net.outputs) remap(t);
-  std::vector<int32_t> batch_tensors;
-  for (int32_t t : net.profile.batch_tensors) {
-    if (index[static_cast<size_t>(t)] >= 0) batch_tensors.push_back(index[static_cast<size_t>(t)]);
-  }
-  std::sort(batch_tensors.begin(), batch_tensors.end());
-  net.profile.batch_tensors = std::move(batch_tensors);
-  std::vector<BatchValue> values;
-  for (BatchValue v : net.profile.batch_values) {
-    if (index[static_cast<size_t>(v.tensor)] < 0) continue;
-    v.tensor = index[static_cast<size_t>(v.tensor)];
-    values.push_back(v);
-  }
-  net.profile.batch_values = std::move(values);
-}
-
 // A Gemm INT8 runs as a 1x1 EdgertInt8Conv on [N, 1, 1, C]: Y = act(A * op(B) + C) with A [N, C]
 // an activation, B a constant (transB either way), transA 0, alpha = beta = 1 and C a constant
 // of K (or 1 x K) values or absent.
@@ -209,6 +165,52 @@ Tensor GemmWeightsKc(const LayerDef& layer, const TensorDef& b) {
 }
 
 }  // namespace
+
+namespace calib {
+
+void DropUnusedTensors(NetworkDef& net) {
+  std::vector<bool> used(net.tensors.size(), false);
+  for (const LayerDef& l : net.layers) {
+    for (int32_t t : l.inputs) {
+      if (t >= 0) used[static_cast<size_t>(t)] = true;
+    }
+    for (int32_t t : l.outputs) used[static_cast<size_t>(t)] = true;
+  }
+  for (int32_t t : net.inputs) used[static_cast<size_t>(t)] = true;
+  for (int32_t t : net.outputs) used[static_cast<size_t>(t)] = true;
+  std::vector<int32_t> index(net.tensors.size(), -1);
+  std::vector<TensorDef> kept;
+  for (size_t i = 0; i < net.tensors.size(); ++i) {
+    if (!used[i]) continue;
+    index[i] = static_cast<int32_t>(kept.size());
+    kept.push_back(std::move(net.tensors[i]));
+  }
+  net.tensors = std::move(kept);
+  auto remap = [&](int32_t& t) {
+    if (t >= 0) t = index[static_cast<size_t>(t)];
+  };
+  for (LayerDef& l : net.layers) {
+    for (int32_t& t : l.inputs) remap(t);
+    for (int32_t& t : l.outputs) remap(t);
+  }
+  for (int32_t& t : net.inputs) remap(t);
+  for (int32_t& t : net.outputs) remap(t);
+  std::vector<int32_t> batch_tensors;
+  for (int32_t t : net.profile.batch_tensors) {
+    if (index[static_cast<size_t>(t)] >= 0) batch_tensors.push_back(index[static_cast<size_t>(t)]);
+  }
+  std::sort(batch_tensors.begin(), batch_tensors.end());
+  net.profile.batch_tensors = std::move(batch_tensors);
+  std::vector<BatchValue> values;
+  for (BatchValue v : net.profile.batch_values) {
+    if (index[static_cast<size_t>(v.tensor)] < 0) continue;
+    v.tensor = index[static_cast<size_t>(v.tensor)];
+    values.push_back(v);
+  }
+  net.profile.batch_values = std::move(values);
+}
+
+}  // namespace calib
 
 bool CanLowerToInt8(const LayerDef& layer, const NetworkDef& network, std::string* why) {
   std::string unused;
@@ -429,7 +431,7 @@ StatusOr<NetworkDef> LowerInt8(const NetworkDef& network, const CalibrationCache
       net.layers.push_back(std::move(q));
     }
   }
-  DropUnusedTensors(net);
+  calib::DropUnusedTensors(net);
   return net;
 }
 

@@ -36,6 +36,7 @@ namespace edgert {
 namespace {
 
 using calib::AddTensor;
+using calib::DropUnusedTensors;
 using calib::IsFloatActivation;
 
 // The NHWC axis of NCHW axis a (a in [0, 4)).
@@ -141,50 +142,6 @@ bool RemapAxes(std::vector<int64_t>* axes) {
     a = NhwcAxis(a < 0 ? a + 4 : a);
   }
   return true;
-}
-
-// Same as DropUnusedTensors of calib/int8_lower.cc: drops the tensors no layer, input or output
-// refers to and renumbers the rest, the batch profile's lists included.
-void DropUnusedTensors(NetworkDef& net) {
-  std::vector<bool> used(net.tensors.size(), false);
-  for (const LayerDef& l : net.layers) {
-    for (int32_t t : l.inputs) {
-      if (t >= 0) used[static_cast<size_t>(t)] = true;
-    }
-    for (int32_t t : l.outputs) used[static_cast<size_t>(t)] = true;
-  }
-  for (int32_t t : net.inputs) used[static_cast<size_t>(t)] = true;
-  for (int32_t t : net.outputs) used[static_cast<size_t>(t)] = true;
-  std::vector<int32_t> index(net.tensors.size(), -1);
-  std::vector<TensorDef> kept;
-  for (size_t i = 0; i < net.tensors.size(); ++i) {
-    if (!used[i]) continue;
-    index[i] = static_cast<int32_t>(kept.size());
-    kept.push_back(std::move(net.tensors[i]));
-  }
-  net.tensors = std::move(kept);
-  auto remap = [&](int32_t& t) {
-    if (t >= 0) t = index[static_cast<size_t>(t)];
-  };
-  for (LayerDef& l : net.layers) {
-    for (int32_t& t : l.inputs) remap(t);
-    for (int32_t& t : l.outputs) remap(t);
-  }
-  for (int32_t& t : net.inputs) remap(t);
-  for (int32_t& t : net.outputs) remap(t);
-  std::vector<int32_t> batch_tensors;
-  for (int32_t t : net.profile.batch_tensors) {
-    if (index[static_cast<size_t>(t)] >= 0) batch_tensors.push_back(index[static_cast<size_t>(t)]);
-  }
-  std::sort(batch_tensors.begin(), batch_tensors.end());
-  net.profile.batch_tensors = std::move(batch_tensors);
-  std::vector<BatchValue> values;
-  for (BatchValue v : net.profile.batch_values) {
-    if (index[static_cast<size_t>(v.tensor)] < 0) continue;
-    v.tensor = index[static_cast<size_t>(v.tensor)];
-    values.push_back(v);
-  }
-  net.profile.batch_values = std::move(values);
 }
 
 enum class Kind { kNchw, kConv, kMaxPool, kGlobalPool, kFollower };
