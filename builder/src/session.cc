@@ -397,6 +397,7 @@ StatusOr<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) 
       if (!built.ok()) return built.status();
       if (options.logger) {
         for (const std::string& line : Int8BuildLines(report)) options.logger(line);
+        for (const std::string& line : NhwcBuildLines(report)) options.logger(line);
       }
       StatusOr<NetworkDef> finalized = finalize(std::move(*built));
       if (!finalized.ok()) return finalized.status().WithContext(options.model);
