@@ -729,7 +729,7 @@ TEST(NhwcLayout, Int8LayersAreNchwReaders) {
 
 // `edgert build --layout nhwc` (on the CPU backend) prints the layout line; `edgert inspect` counts
 // the channels-last layers; a wrong value is a usage error.
-TEST(NhwcLayout, CliBuildTakesTheLayoutFlag) {
+TEST(NhwcLayoutCli, BuildTakesTheLayoutFlag) {
   Model m;
   m.Input("x", {1, 8, 10, 10});
   onnx::NodeProto* pool = m.Node("MaxPool", {m.ConvRelu("x", 8, 8, 3)});
