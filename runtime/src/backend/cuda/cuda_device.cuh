@@ -5,6 +5,8 @@
 //   - Strided index maps: a kernel reading an input broadcast (or permuted) against its output
 //     walks output elements linearly and maps each to the input's offset with StridedMap::Offset.
 //   - Launch geometry: GridSize(n) for grid-stride loops.
+//   - Vector access: VecPack<T, V> (V consecutive elements as one aligned load or store) and the
+//     host check Aligned(p, bytes) that decides whether a kernel may use it.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -29,6 +31,15 @@ inline unsigned GridSize(int64_t n, int block = kBlockSize) {
   if (blocks > 65535 * 8) blocks = 65535 * 8;
   return static_cast<unsigned>(blocks);
 }
+
+// V consecutive elements, loaded and stored as one aligned access (16 bytes: 4 floats, 8 halves).
+template <typename T, int V>
+struct alignas(sizeof(T) * V) VecPack {
+  T v[V];
+};
+
+// Host: whether `p` is a multiple of `bytes` (a null pointer is: nothing is accessed through it).
+inline bool Aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 template <typename T> __device__ __forceinline__ float Load(const T* p) { return static_cast<float>(*p); }
 template <> __device__ __forceinline__ float Load<__half>(const __half* p) { return __half2float(*p); }

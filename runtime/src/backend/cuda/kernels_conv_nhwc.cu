@@ -27,17 +27,11 @@ namespace edgert {
 namespace cuda {
 namespace {
 
-// V consecutive elements, loaded and stored as one aligned access.
-template <typename T, int V>
-struct alignas(sizeof(T) * V) Pack {
-  T v[V];
-};
-
 template <typename T, int V>
 __global__ void DirectConvNhwcKernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
                                      const T* __restrict__ residual, T* __restrict__ y, NhwcConvGeometry g,
                                      DeviceActivation act) {
-  using P = Pack<T, V>;
+  using P = VecPack<T, V>;
   const int64_t total = g.n * g.p * g.q * g.k;
   const int64_t cg = g.c / g.group;
   const int64_t kg = g.k / g.group;
@@ -78,7 +72,7 @@ template <typename T, int V>
 __global__ void DepthwiseConvNhwcKernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
                                         const T* __restrict__ residual, T* __restrict__ y, NhwcConvGeometry g,
                                         DeviceActivation act) {
-  using P = Pack<T, V>;
+  using P = VecPack<T, V>;
   const int64_t cv = g.c / V;
   const int64_t total = g.n * g.p * g.q * cv;
   const int64_t taps = g.r * g.s;
@@ -126,8 +120,6 @@ __global__ void DepthwiseConvNhwcKernel(const T* __restrict__ x, const T* __rest
     *reinterpret_cast<P*>(y + out) = result;
   }
 }
-
-bool Aligned(const void* p, size_t bytes) { return p == nullptr || reinterpret_cast<uintptr_t>(p) % bytes == 0; }
 
 // The widest channel vector (4, 2, 1) dividing C with every pointer aligned to it.
 int DepthwiseVector(const NhwcConvGeometry& g, size_t elem, const void* x, const void* bias, const void* residual,

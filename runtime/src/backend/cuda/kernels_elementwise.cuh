@@ -125,11 +125,7 @@ __host__ __device__ __forceinline__ T WrapNeg(T a) {
 
 // Four consecutive elements, loaded and stored as one vector access (16 bytes for float32).
 template <typename T>
-struct alignas(4 * sizeof(T)) Pack4 {
-  T v[4];
-};
-
-inline bool Aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
+using Pack4 = VecPack<T, 4>;
 
 // ---- Operand maps -------------------------------------------------------------------------------
 

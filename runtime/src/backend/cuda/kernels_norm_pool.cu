@@ -464,11 +464,6 @@ struct NhwcPoolGeom {
   int64_t kh, kw, sh, sw, dh, dw, pt, pl;
 };
 
-template <typename T, int V>
-struct alignas(sizeof(T) * V) PoolVec {
-  T v[V];
-};
-
 template <typename T, int V, typename Index>
 __global__ void MaxPoolNhwcKernel(const T* __restrict__ x, T* __restrict__ y, NhwcPoolGeom geom) {
   const Index h = static_cast<Index>(geom.h), w = static_cast<Index>(geom.w), p = static_cast<Index>(geom.p),
@@ -477,7 +472,7 @@ __global__ void MaxPoolNhwcKernel(const T* __restrict__ x, T* __restrict__ y, Nh
               dw = static_cast<Index>(geom.dw), pt = static_cast<Index>(geom.pt), pl = static_cast<Index>(geom.pl);
   const Index cv = static_cast<Index>(geom.c / V);  // vectors per pixel
   const Index total = static_cast<Index>(geom.n) * p * q * cv;
-  using Vec = PoolVec<T, V>;
+  using Vec = VecPack<T, V>;
   for (Index o = blockIdx.x * static_cast<Index>(blockDim.x) + threadIdx.x; o < total;
        o += static_cast<Index>(gridDim.x) * blockDim.x) {
     Index rest = o;
@@ -568,8 +563,7 @@ StatusOr<CudaKernelPtr> CreateMaxPoolNhwc(const CudaOpContext& ctx) {
     const T* xt = static_cast<const T*>(x);
     T* yt = static_cast<T*>(y);
     constexpr int kVec = static_cast<int>(16 / sizeof(T));
-    const bool vec =
-        g.c % kVec == 0 && reinterpret_cast<uintptr_t>(xt) % 16 == 0 && reinterpret_cast<uintptr_t>(yt) % 16 == 0;
+    const bool vec = g.c % kVec == 0 && Aligned(xt, 16) && Aligned(yt, 16);
     kernel = MakeLaunchKernel("EdgertMaxPoolNhwc", [=](cudaStream_t stream, void*) {
       if (g.n * g.p * g.q * g.c == 0) return;
       if (vec) {

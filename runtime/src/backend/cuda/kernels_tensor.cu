@@ -300,8 +300,6 @@ int64_t Product(const Shape& s, size_t begin, size_t end) {
   return p;
 }
 
-bool Aligned(const void* p, size_t bytes) { return reinterpret_cast<uintptr_t>(p) % bytes == 0; }
-
 // The widest element (up to 16 bytes, a multiple of elem) into which every value of `counts`
 // (in elements) divides and to which every pointer is aligned.
 size_t WidestElement(size_t elem, const std::vector<int64_t>& counts, const std::vector<const void*>& ptrs) {
