@@ -59,6 +59,35 @@ struct ConvShape {
   WindowGeometry window;
 };
 
+// The checks Conv and EdgertConvNhwc share, whatever the layout: X has `c` channels, W (shape `w`)
+// has `m` output channels, `w_channels` input channels per group and the taps `kernel`; the group
+// attribute, kernel_shape and bias B must agree. Returns the group.
+StatusOr<int64_t> CheckConvWeights(const OpContext& ctx, int64_t c, int64_t m, int64_t w_channels, const Shape& w,
+                                   const std::vector<int64_t>& kernel) {
+  EDGERT_ASSIGN_OR_RETURN(int64_t group, AttrInt(ctx, "group", 1));
+  if (group < 1) return ctx.Error("attribute 'group' is " + std::to_string(group) + ", expected >= 1");
+  if (w_channels * group != c) {
+    return ctx.Error("input X has " + std::to_string(c) + " channels but weight W " + ShapeToString(w) +
+                     " with group " + std::to_string(group) + " expects " + std::to_string(w_channels * group));
+  }
+  if (m % group != 0) {
+    return ctx.Error("weight W has " + std::to_string(m) + " output channels, not divisible by group " +
+                     std::to_string(group));
+  }
+  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> kattr, AttrInts(ctx, "kernel_shape", kernel));
+  if (kattr != kernel) {
+    return ctx.Error("attribute 'kernel_shape' " + IntsToString(kattr) + " does not match weight W " +
+                     ShapeToString(w));
+  }
+  if (ctx.has_input(2)) {
+    const Shape& b = ctx.input(2).shape;
+    if (b.size() != 1 || b[0] != m) {
+      return ctx.Error("bias B has shape " + ShapeToString(b) + ", expected " + std::to_string(m));
+    }
+  }
+  return group;
+}
+
 StatusOr<ConvShape> ResolveConv(const OpContext& ctx) {
   const Shape& x = ctx.input(0).shape;
   const Shape& w = ctx.input(1).shape;
@@ -67,28 +96,8 @@ StatusOr<ConvShape> ResolveConv(const OpContext& ctx) {
   cs.n = x[0];
   cs.c = x[1];
   cs.m = w[0];
-  EDGERT_ASSIGN_OR_RETURN(cs.group, AttrInt(ctx, "group", 1));
-  if (cs.group < 1) return ctx.Error("attribute 'group' is " + std::to_string(cs.group) + ", expected >= 1");
-  if (w[1] * cs.group != cs.c) {
-    return ctx.Error("input X has " + std::to_string(cs.c) + " channels but weight W " + ShapeToString(w) +
-                     " with group " + std::to_string(cs.group) + " expects " + std::to_string(w[1] * cs.group));
-  }
-  if (cs.m % cs.group != 0) {
-    return ctx.Error("weight W has " + std::to_string(cs.m) + " output channels, not divisible by group " +
-                     std::to_string(cs.group));
-  }
-  std::vector<int64_t> kernel(w.begin() + 2, w.end());
-  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> kattr, AttrInts(ctx, "kernel_shape", kernel));
-  if (kattr != kernel) {
-    return ctx.Error("attribute 'kernel_shape' " + IntsToString(kattr) + " does not match weight W " +
-                     ShapeToString(w));
-  }
-  if (ctx.has_input(2)) {
-    const Shape& b = ctx.input(2).shape;
-    if (b.size() != 1 || b[0] != cs.m) {
-      return ctx.Error("bias B has shape " + ShapeToString(b) + ", expected " + std::to_string(cs.m));
-    }
-  }
+  const std::vector<int64_t> kernel(w.begin() + 2, w.end());
+  EDGERT_ASSIGN_OR_RETURN(cs.group, CheckConvWeights(ctx, cs.c, cs.m, w[1], w, kernel));
   std::vector<int64_t> in_spatial(x.begin() + 2, x.end());
   EDGERT_ASSIGN_OR_RETURN(cs.window, ResolveWindow(ctx, in_spatial, kernel, false));
   return cs;
@@ -101,8 +110,8 @@ Status ConvSupports(const OpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(int64_t group, AttrInt(ctx, "group", 1));
   if (group < 1) return ctx.Error("attribute 'group' is " + std::to_string(group) + ", expected >= 1");
   EDGERT_RETURN_IF_ERROR(ParseAutoPad(ctx).status());
-  // The fused epilogue (edgert/fused_activation.h) exists for Conv only.
-  if (ctx.op() == OpType::kConv) {
+  // The fused epilogue (edgert/fused_activation.h) exists for Conv and EdgertConvNhwc only.
+  if (ctx.op() != OpType::kConvTranspose) {
     EDGERT_RETURN_IF_ERROR(RequireFloat32Input(ctx, 3, "residual"));
     EDGERT_RETURN_IF_ERROR(ParseFusedEpilogue(ctx).status());
   } else if (ctx.attrs().Has(kActivationAttr)) {
@@ -296,17 +305,6 @@ StatusOr<std::unique_ptr<CpuKernel>> ConvCreate(const OpContext& ctx) {
 // EdgertConvNhwc (contract in nhwc.h): the NCHW kernel above between layout conversions. The
 // reference favours agreement with Conv over speed: X, W and Z are permuted into scratch buffers
 // sized at creation, the NCHW layer runs, and Y is permuted back.
-
-Status ConvNhwcSupports(const OpContext& ctx) {
-  for (size_t i = 0; i < 4; ++i) {
-    static const char* const kNames[] = {"X", "W", "B", "Z"};
-    EDGERT_RETURN_IF_ERROR(RequireFloat32Input(ctx, i, kNames[i]));
-  }
-  EDGERT_ASSIGN_OR_RETURN(int64_t group, AttrInt(ctx, "group", 1));
-  if (group < 1) return ctx.Error("attribute 'group' is " + std::to_string(group) + ", expected >= 1");
-  EDGERT_RETURN_IF_ERROR(ParseAutoPad(ctx).status());
-  return ParseFusedEpilogue(ctx).status();
-}
 
 Status ConvNhwcInfer(OpContext& ctx) {
   EDGERT_ASSIGN_OR_RETURN(NhwcConvParams p, ResolveConvNhwc(ctx));
@@ -576,28 +574,8 @@ StatusOr<NhwcConvParams> ResolveConvNhwc(const OpContext& ctx) {
   p.k = w[0];
   p.r = w[1];
   p.s = w[2];
-  EDGERT_ASSIGN_OR_RETURN(p.group, AttrInt(ctx, "group", 1));
-  if (p.group < 1) return ctx.Error("attribute 'group' is " + std::to_string(p.group) + ", expected >= 1");
-  if (w[3] * p.group != p.c) {
-    return ctx.Error("input X has " + std::to_string(p.c) + " channels but weight W " + ShapeToString(w) +
-                     " with group " + std::to_string(p.group) + " expects " + std::to_string(w[3] * p.group));
-  }
-  if (p.k % p.group != 0) {
-    return ctx.Error("weight W has " + std::to_string(p.k) + " output channels, not divisible by group " +
-                     std::to_string(p.group));
-  }
   const std::vector<int64_t> kernel = {p.r, p.s};
-  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> kattr, AttrInts(ctx, "kernel_shape", kernel));
-  if (kattr != kernel) {
-    return ctx.Error("attribute 'kernel_shape' " + IntsToString(kattr) + " does not match weight W " +
-                     ShapeToString(w));
-  }
-  if (ctx.has_input(2)) {
-    const Shape& b = ctx.input(2).shape;
-    if (b.size() != 1 || b[0] != p.k) {
-      return ctx.Error("bias B has shape " + ShapeToString(b) + ", expected " + std::to_string(p.k));
-    }
-  }
+  EDGERT_ASSIGN_OR_RETURN(p.group, CheckConvWeights(ctx, p.c, p.k, w[3], w, kernel));
   EDGERT_ASSIGN_OR_RETURN(p.window, ResolveWindow(ctx, {p.h, p.w}, kernel, false));
   if (ctx.has_input(3)) {
     const Shape want = {p.n, p.window.out[0], p.window.out[1], p.k};
@@ -611,7 +589,7 @@ StatusOr<NhwcConvParams> ResolveConvNhwc(const OpContext& ctx) {
 }
 
 void RegisterNnConvOps(OpRegistry& registry) {
-  registry.Register(OpType::kConvNhwc, OpDef{ConvNhwcSupports, ConvNhwcInfer, ConvNhwcCreate});
+  registry.Register(OpType::kConvNhwc, OpDef{ConvSupports, ConvNhwcInfer, ConvNhwcCreate});
   registry.Register(OpType::kConv, OpDef{ConvSupports, ConvInfer, ConvCreate});
   registry.Register(OpType::kConvTranspose, OpDef{ConvSupports, ConvTransposeInfer, ConvTransposeCreate});
 }
