@@ -27,14 +27,13 @@ Status CheckPoolInput(const OpContext& ctx) {
   return Status::Ok();
 }
 
-StatusOr<WindowGeometry> ResolvePool(const OpContext& ctx) {
-  EDGERT_RETURN_IF_ERROR(CheckPoolInput(ctx));
-  const Shape& x = ctx.input(0).shape;
-  std::vector<int64_t> in_spatial(x.begin() + 2, x.end());
+// The window of a pooling layer over `in_spatial` (either layout): kernel_shape is required, and
+// like ONNX Runtime, pads must be smaller than the kernel (a window made only of padding has no
+// value).
+StatusOr<WindowGeometry> ResolvePoolWindow(const OpContext& ctx, const std::vector<int64_t>& in_spatial) {
   if (!ctx.attrs().Has("kernel_shape")) return ctx.Error("required attribute 'kernel_shape' is missing");
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> kernel, AttrInts(ctx, "kernel_shape", {}));
   EDGERT_ASSIGN_OR_RETURN(WindowGeometry g, ResolveWindow(ctx, in_spatial, kernel, true));
-  // A window made only of padding has no value; like ONNX Runtime, require pads < kernel.
   EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> pads, AttrInts(ctx, "pads", {}));
   for (size_t i = 0; i < pads.size(); ++i) {
     if (pads[i] >= kernel[i % kernel.size()]) {
@@ -43,6 +42,12 @@ StatusOr<WindowGeometry> ResolvePool(const OpContext& ctx) {
     }
   }
   return g;
+}
+
+StatusOr<WindowGeometry> ResolvePool(const OpContext& ctx) {
+  EDGERT_RETURN_IF_ERROR(CheckPoolInput(ctx));
+  const Shape& x = ctx.input(0).shape;
+  return ResolvePoolWindow(ctx, std::vector<int64_t>(x.begin() + 2, x.end()));
 }
 
 Shape PoolOutputShape(const Shape& x, const std::vector<int64_t>& out_spatial) {
@@ -407,18 +412,7 @@ StatusOr<WindowGeometry> ResolveMaxPoolNhwc(const OpContext& ctx) {
   if (x.size() != 4) {
     return ctx.NotSupported("input X has shape " + ShapeToString(x) + ", expected N x H x W x C (2-D, channels last)");
   }
-  if (!ctx.attrs().Has("kernel_shape")) return ctx.Error("required attribute 'kernel_shape' is missing");
-  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> kernel, AttrInts(ctx, "kernel_shape", {}));
-  if (kernel.size() != 2) return ctx.Error("attribute 'kernel_shape' " + IntsToString(kernel) + " must have 2 values");
-  EDGERT_ASSIGN_OR_RETURN(WindowGeometry g, ResolveWindow(ctx, {x[1], x[2]}, kernel, true));
-  EDGERT_ASSIGN_OR_RETURN(std::vector<int64_t> pads, AttrInts(ctx, "pads", {}));
-  for (size_t i = 0; i < pads.size(); ++i) {
-    if (pads[i] >= kernel[i % kernel.size()]) {
-      return ctx.Error("attribute 'pads' " + IntsToString(pads) + " must be smaller than kernel_shape " +
-                       IntsToString(kernel));
-    }
-  }
-  return g;
+  return ResolvePoolWindow(ctx, {x[1], x[2]});
 }
 
 void RegisterNnPoolOps(OpRegistry& registry) {
