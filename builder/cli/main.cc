@@ -61,7 +61,7 @@ const char kMainHelp[] =
     "  inspect PLAN [--json]\n"
     "      print a plan's header, device key, hashes, layers and totals\n"
     "  run MODEL.onnx|PLAN [--shapes ...] [--inputs FILE...] [--save-outputs DIR] [--compare DIR]\n"
-    "                 [--rtol X] [--seed N] [--device cpu|cuda|auto] [--fp16] [--verbose]\n"
+    "                 [--rtol X] [--seed N] [--device cpu|cuda|auto] [--fp16] [--layout L] [--verbose]\n"
     "      build the model for concrete inputs (or load the plan) and run it on the GPU or the\n"
     "      reference CPU engine\n"
     "  bench MODEL.onnx|PLAN [--shapes ...] [--iterations N] [--duration S] [--warmup S] [--contexts K]\n"
@@ -101,6 +101,9 @@ const char kRunHelp[] =
     "                          ||out-ref||/||ref|| for floats (||out-ref|| when ||ref|| is 0), exact\n"
     "                          match for integers and bools; NaN where the reference has none fails\n"
     "  --rtol X                tolerance of --compare (default 1e-4)\n"
+    "  --layout auto|nchw|nhwc the layout of the float convolutions, as for `build`: auto (default) runs\n"
+    "                          them channels-last with --fp16 (or --best on CUDA), nchw otherwise; nhwc\n"
+    "                          also works on the CPU engine (the channels-last reference layers)\n"
     "  --verbose               list the layers (and on CUDA the kernel each one runs)\n"
     EDGERT_DEVICE_OPTIONS_HELP
     "\n"
@@ -120,6 +123,7 @@ struct Options {
   uint64_t seed = 0;
   DeviceOptions device;
   bool verbose = false;
+  std::string layout;  // --layout (run); "" = auto
 };
 
 // Returns "" on success, else the usage error.
@@ -134,6 +138,11 @@ std::string ParseArgs(const std::vector<std::string>& args, bool run, Options* o
       o->has_shapes = true;
     } else if (std::string device_error; run && ParseDeviceArg(args, &i, &o->device, &device_error)) {
       if (!device_error.empty()) return device_error;
+    } else if (run && (a == "--layout" || a.rfind("--layout=", 0) == 0)) {
+      if (!o->layout.empty()) return "--layout given twice";
+      if (a == "--layout" && !need_value(i)) return "--layout needs a value (auto, nchw or nhwc)";
+      o->layout = a == "--layout" ? args[++i] : a.substr(9);
+      if (!ParseLayout(o->layout).ok()) return "--layout '" + o->layout + "' is not auto, nchw or nhwc";
     } else if (run && a == "--verbose") {
       o->verbose = true;
     } else if (run && a == "--inputs") {
@@ -369,6 +378,11 @@ int RunPlan(const Options& o, const std::map<std::string, Shape>& shapes) {
     return Fail(InvalidArgument(o.model + " is a " + PrecisionName(meta->precision) + " plan for " +
                                 meta->device.ToString() + "; --device/--fp16 cannot change that (rebuild it)"));
   }
+  if (!o.layout.empty()) {
+    return Fail(InvalidArgument(o.model + " is a plan: its layout was chosen when it was built; --layout applies "
+                                          "to ONNX models (rebuild it with `edgert build --layout`)",
+                                "--layout"));
+  }
   StatusOr<std::unique_ptr<HostRunner>> runner = HostRunner::FromPlan(o.model);
   if (!runner.ok()) return Fail(runner.status());
   const NetworkDef& net = (*runner)->network();
@@ -409,6 +423,17 @@ int RunModel(Options o, const std::map<std::string, Shape>& shapes) {
   std::vector<std::string> bound;
   StatusOr<NetworkDef> net = BuildNetworkForInputs(o.model, inputs, &bound);
   if (!net.ok()) return Fail(net.status());
+  // The layout as `build` resolves it: auto is channels-last for FP16.
+  BuildOptions layout_options;
+  layout_options.precision = o.device.fp16 ? Precision::kFp16 : Precision::kFp32;
+  layout_options.layout = o.layout.empty() ? BuildOptions::Layout::kAuto : *ParseLayout(o.layout);
+  BuildReport report;
+  report.layout = ResolveLayout(layout_options);
+  if (report.layout == BuildOptions::Layout::kNhwc) {
+    net = LowerNhwc(*net, &report.nhwc);
+    if (!net.ok()) return Fail(net.status().WithContext(o.model));
+    for (const std::string& line : NhwcBuildLines(report)) std::printf("%s\n", line.c_str());
+  }
   if (!bound.empty()) {
     std::string names;
     for (const std::string& b : bound) names += (names.empty() ? "" : ", ") + b;

@@ -66,6 +66,29 @@ TEST(ReduceGpuTest, MeanColumnsLongAxis) {
                   {{RandomTensor(DataType::kFloat32, {10000, 5}, 5)}, {Ints({0}), true}}, 1, 18);
 }
 
+// A channels-last global pool at batch 1 ([1, H, W, C] over H and W): one 32-wide column tile, so
+// the columns are split into chunks (partial accumulators in the workspace, a second kernel
+// combining them); also Max/Min and integers through the same split, and C not a multiple of 32.
+TEST(ReduceGpuTest, ColumnsSplitIntoChunks) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  Attributes keep = KeepDims(1);
+  ExpectOpMatches(OpType::kReduceMean, keep,
+                  {{RandomTensor(DataType::kFloat32, {1, 112, 112, 32}, 41)}, {Ints({1, 2}), true}}, 1, 18);
+  ExpectOpMatches(OpType::kReduceMean, keep,
+                  {{RandomTensor(DataType::kFloat32, {2, 56, 56, 40}, 42)}, {Ints({1, 2}), true}}, 1, 18);
+  ExpectOpMatches(OpType::kReduceMax, KeepDims(0),
+                  {{RandomTensor(DataType::kFloat32, {1, 3001, 7}, 43)}, {Ints({1}), true}}, 1, 18);
+  ExpectOpMatches(OpType::kReduceMin, KeepDims(0),
+                  {{RandomTensor(DataType::kFloat32, {3, 999, 33}, 44)}, {Ints({1}), true}}, 1, 18);
+  for (DataType dt : {DataType::kInt32, DataType::kInt64}) {
+    SCOPED_TRACE(DataTypeName(dt));
+    ExpectOpMatches(OpType::kReduceSum, KeepDims(1),
+                    {{RandomTensor(dt, {2, 1000, 6}, 45, -100, 100)}, {Ints({1}), true}}, 1, 13);
+    ExpectOpMatches(OpType::kReduceMax, KeepDims(1),
+                    {{RandomTensor(dt, {1, 4000, 3}, 46, -1000, 1000)}, {Ints({1}), true}}, 1, 18);
+  }
+}
+
 TEST(ReduceGpuTest, MaxGeneralAxes) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   ExpectOpMatches(OpType::kReduceMax, KeepDims(1),

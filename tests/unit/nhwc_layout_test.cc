@@ -763,6 +763,42 @@ TEST(NhwcLayoutCli, BuildTakesTheLayoutFlag) {
   EXPECT_NE(out.find("'nhcw'"), std::string::npos) << out;
 }
 
+// `edgert run --layout`: an ONNX model runs channels-last on the CPU reference engine with the NCHW
+// run's outputs; a plan keeps the layout it was built with, so --layout is refused for it.
+TEST(NhwcLayoutCli, RunTakesTheLayoutFlag) {
+  Model m;
+  m.Input("x", {1, 8, 10, 10});
+  onnx::NodeProto* pool = m.Node("MaxPool", {m.ConvRelu("x", 8, 8, 3)});
+  SetInts(pool, "kernel_shape", {2, 2});
+  SetInts(pool, "strides", {2, 2});
+  m.Conv(pool->output(0), 8, 4, 3, 1, -1, 1, true, "y");
+  m.Output("y", {1, 4, 5, 5});
+  TempDir dir;
+  const std::string model = SaveModel(m.proto(), dir.File("model.onnx"));
+  auto cli = [&](const std::string& args, std::string* out) {
+    const std::string cmd = "'" + EdgertBinary() + "' " + args + " > '" + dir.File("out.txt") + "' 2>&1";
+    const int status = std::system(cmd.c_str());
+    *out = ReadFile(dir.File("out.txt"));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  std::string out;
+  ASSERT_EQ(cli("run '" + model + "' --device cpu --seed 7 --save-outputs '" + dir.File("ref") + "'", &out), 0) << out;
+  EXPECT_EQ(out.find("layout:"), std::string::npos) << out;
+  ASSERT_EQ(cli("run '" + model + "' --device cpu --layout nhwc --seed 7 --compare '" + dir.File("ref") +
+                    "' --rtol 1e-5 --verbose",
+                &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("layout: NHWC, 3 of 5 layers channels-last"), std::string::npos) << out;
+  EXPECT_NE(out.find("EdgertConvNhwc"), std::string::npos) << out;
+  EXPECT_NE(out.find("PASS"), std::string::npos) << out;
+  ASSERT_EQ(cli("build '" + model + "' --device cpu -o '" + dir.File("m.plan") + "'", &out), 0) << out;
+  EXPECT_EQ(cli("run '" + dir.File("m.plan") + "' --layout nhwc", &out), 1) << out;
+  EXPECT_NE(out.find("--layout applies to ONNX models"), std::string::npos) << out;
+  EXPECT_EQ(cli("run '" + model + "' --device cpu --layout=nhcw", &out), 2) << out;
+  EXPECT_NE(out.find("'nhcw'"), std::string::npos) << out;
+}
+
 // tests/models/make_models.py's resnet(): 7x7/2 stem + BatchNorm + MaxPool, four basic residual
 // blocks (two with a 1x1/2 downsample), GlobalAveragePool, Flatten, Gemm.
 Model ResNetStyle() {

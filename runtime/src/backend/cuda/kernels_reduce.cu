@@ -9,7 +9,9 @@
 //                 into chunks whose partial accumulators go to the workspace, then combined by a
 //                 second kernel (a warp per row);
 //     inner > 1   columns: a 32 x 8 block per (outer, 32 inner) tile, 8 threads down each column,
-//                 combined through shared memory.
+//                 combined through shared memory; with fewer tiles than SMs (a channels-last
+//                 global pool at batch 1) long columns are split into chunks whose partial
+//                 accumulators go to the workspace, combined in chunk order by a second kernel.
 //   More reduced groups: the general path, the rows kernel with strided index maps (kept groups
 //   give the row's base offset, reduced groups the offset of element r of the row).
 //   Accumulation: float for float data; int64 with wrap-around for integers (as the CPU's WrapAdd/
@@ -186,28 +188,53 @@ __global__ void ReduceFinishKernel(const AccT<T>* partial, T* y, int64_t rows, i
   }
 }
 
-// [outer, len, inner] reduced over len: 32 x 8 blocks, one per (outer, 32-wide inner tile).
+// [outer, len, inner] reduced over len: 32 x 8 blocks, one per (outer, 32-wide inner tile, chunk
+// of len). With one chunk the block finishes the outputs; with several (`partial` set) it writes
+// its chunk's accumulator to partial[(o * chunks + chunk) * inner + i] for ReduceColumnsFinishKernel.
 template <ReduceKind kKind, typename T>
-__global__ void ReduceColumnsKernel(const T* x, T* y, int64_t outer, int64_t len, int64_t inner, int64_t count) {
+__global__ void ReduceColumnsKernel(const T* x, T* y, AccT<T>* partial, int64_t outer, int64_t len, int64_t inner,
+                                    int64_t chunks, int64_t chunk_len, int64_t count) {
   using Op = ReduceOp<kKind, T>;
   using Acc = typename Op::Acc;
   const Op op;
   __shared__ Acc smem[8][33];
   const int64_t tiles = (inner + 31) / 32;
-  for (int64_t t = blockIdx.x; t < outer * tiles; t += gridDim.x) {
-    const int64_t o = t / tiles;
-    const int64_t i = (t % tiles) * 32 + threadIdx.x;
+  for (int64_t t = blockIdx.x; t < outer * tiles * chunks; t += gridDim.x) {
+    const int64_t chunk = t % chunks;
+    const int64_t o = t / chunks / tiles;
+    const int64_t i = ((t / chunks) % tiles) * 32 + threadIdx.x;
+    const int64_t end = (chunk + 1) * chunk_len < len ? (chunk + 1) * chunk_len : len;
     Acc a = Op::Init();
     if (i < inner) {
-      for (int64_t r = threadIdx.y; r < len; r += 8) a = op(a, LoadAcc(x + (o * len + r) * inner + i));
+      for (int64_t r = chunk * chunk_len + threadIdx.y; r < end; r += 8) a = op(a, LoadAcc(x + (o * len + r) * inner + i));
     }
     smem[threadIdx.y][threadIdx.x] = a;
     __syncthreads();
     if (threadIdx.y == 0 && i < inner) {
       for (int k = 1; k < 8; ++k) a = op(a, smem[k][threadIdx.x]);
-      StoreAcc(y + o * inner + i, Op::Finish(a, count));
+      if (partial != nullptr) {
+        partial[(o * chunks + chunk) * inner + i] = a;
+      } else {
+        StoreAcc(y + o * inner + i, Op::Finish(a, count));
+      }
     }
     __syncthreads();
+  }
+}
+
+// Combines the column chunks' accumulators: one thread per output (o, i), chunks in order.
+template <ReduceKind kKind, typename T>
+__global__ void ReduceColumnsFinishKernel(const AccT<T>* partial, T* y, int64_t outer, int64_t inner, int64_t chunks,
+                                          int64_t count) {
+  using Op = ReduceOp<kKind, T>;
+  const Op op;
+  for (int64_t j = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; j < outer * inner;
+       j += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t o = j / inner;
+    const int64_t i = j % inner;
+    typename Op::Acc a = Op::Init();
+    for (int64_t c = 0; c < chunks; ++c) a = op(a, partial[(o * chunks + c) * inner + i]);
+    StoreAcc(y + j, Op::Finish(a, count));
   }
 }
 
@@ -237,7 +264,7 @@ struct ReducePlan {
   enum class Path { kEmpty, kCopy, kRows, kColumns, kGeneral } path = Path::kEmpty;
   int64_t outer = 1, len = 1, inner = 1;  // kRows (outer = rows), kColumns, kGeneral (outer = rows)
   int64_t count = 1;                      // elements folded into each output (Mean's divisor)
-  int64_t chunks = 1, chunk_len = 1;      // kRows/kGeneral split
+  int64_t chunks = 1, chunk_len = 1;      // split of len (kRows, kGeneral, kColumns)
   StridedRows strided;                    // kGeneral
   size_t copy_bytes = 0;                  // kCopy
 };
@@ -349,6 +376,17 @@ StatusOr<ReducePlan> PlanReduce(const CudaOpContext& ctx) {
     p.chunk_len = (p.len + chunks - 1) / chunks;
     p.chunks = (p.len + p.chunk_len - 1) / p.chunk_len;
   }
+  // Columns (a channels-last global pool: [N, H*W, C] over H*W): fewer 32-wide tiles than SMs
+  // would leave the GPU idle while 8 threads walk each long column, so len is split into chunks
+  // of at least kColumnChunk rows until there are about 4 blocks per SM.
+  constexpr int64_t kColumnChunk = 128;
+  const int64_t column_tiles = p.outer * ((p.inner + 31) / 32);
+  if (p.path == ReducePlan::Path::kColumns && column_tiles < 2 * SmCount(ctx) && p.len >= 2 * kColumnChunk) {
+    const int64_t want = (4 * SmCount(ctx) + column_tiles - 1) / column_tiles;
+    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(want, p.len / kColumnChunk));
+    p.chunk_len = (p.len + chunks - 1) / chunks;
+    p.chunks = (p.len + p.chunk_len - 1) / p.chunk_len;
+  }
   if (p.chunks == 1) p.chunk_len = p.len;
   return p;
 }
@@ -388,7 +426,8 @@ StatusOr<CudaKernelPtr> CreateReduce(const CudaOpContext& ctx) {
     using T = decltype(tag);
     const T* xt = static_cast<const T*>(x);
     T* yt = static_cast<T*>(y);
-    const size_t workspace = p.chunks > 1 ? static_cast<size_t>(p.outer * p.chunks) * sizeof(AccT<T>) : 0;
+    const int64_t partials = p.outer * p.chunks * (p.path == ReducePlan::Path::kColumns ? p.inner : 1);
+    const size_t workspace = p.chunks > 1 ? static_cast<size_t>(partials) * sizeof(AccT<T>) : 0;
     kernel = MakeLaunchKernel(
         "Reduce",
         [p, xt, yt](cudaStream_t stream, void* ws) {
@@ -404,10 +443,17 @@ StatusOr<CudaKernelPtr> CreateReduce(const CudaOpContext& ctx) {
             case ReducePlan::Path::kGeneral:
               LaunchRows<kKind, T>(p, p.strided, xt, yt, ws, stream);
               break;
-            case ReducePlan::Path::kColumns:
-              ReduceColumnsKernel<kKind, T><<<ItemGrid(p.outer * ((p.inner + 31) / 32)), dim3(32, 8), 0, stream>>>(
-                  xt, yt, p.outer, p.len, p.inner, p.count);
+            case ReducePlan::Path::kColumns: {
+              auto* partial = p.chunks > 1 ? static_cast<AccT<T>*>(ws) : nullptr;
+              ReduceColumnsKernel<kKind, T><<<ItemGrid(p.outer * ((p.inner + 31) / 32) * p.chunks), dim3(32, 8), 0,
+                                              stream>>>(xt, yt, partial, p.outer, p.len, p.inner, p.chunks,
+                                                        p.chunk_len, p.count);
+              if (partial != nullptr) {
+                ReduceColumnsFinishKernel<kKind, T><<<GridSize(p.outer * p.inner), kBlockSize, 0, stream>>>(
+                    partial, yt, p.outer, p.inner, p.chunks, p.count);
+              }
               break;
+            }
           }
         },
         workspace);
