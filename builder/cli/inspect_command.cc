@@ -128,7 +128,13 @@ std::string LayerExtras(const LayerDef& l) {
   if (tactic.ok() && *tactic >= 0) {
     StatusOr<int64_t> level = l.attrs.GetIntOr(kTacticLevelAttr, 1);
     text += (text.empty() ? "" : ", ") + std::string("tactic ") + std::to_string(*tactic) + " (level " +
-            std::to_string(level.ok() ? *level : 1) + ")";
+            std::to_string(level.ok() ? *level : 1);
+    // kTacticLabelAttr is "<candidates>/<label>"; a serialized cuDNN plan is counted in bytes.
+    StatusOr<std::string> label = l.attrs.GetStringOr(kTacticLabelAttr, "");
+    if (label.ok() && label->find('/') != std::string::npos) text += ": " + label->substr(label->find('/') + 1);
+    StatusOr<std::string> blob = l.attrs.GetStringOr(kTacticBlobAttr, "");
+    if (blob.ok() && !blob->empty()) text += ", serialized plan " + std::to_string(blob->size()) + " bytes";
+    text += ")";
   }
   return text.empty() ? text : "  [" + text + "]";
 }
@@ -283,6 +289,15 @@ void PrintJson(const std::string& path, const LoadedPlan& plan, const NetworkMem
     if (StatusOr<int64_t> tactic = l.attrs.GetIntOr(kTacticAttr, -1); tactic.ok() && *tactic >= 0) {
       w.Key("tactic");
       w.Int(*tactic);
+      if (StatusOr<std::string> label = l.attrs.GetStringOr(kTacticLabelAttr, "");
+          label.ok() && label->find('/') != std::string::npos) {
+        w.Key("tactic_label");
+        w.String(label->substr(label->find('/') + 1));
+      }
+      if (StatusOr<std::string> blob = l.attrs.GetStringOr(kTacticBlobAttr, ""); blob.ok() && !blob->empty()) {
+        w.Key("tactic_serialized_bytes");
+        w.Int(static_cast<int64_t>(blob->size()));
+      }
     }
     w.Key("inputs");
     w.BeginArray();

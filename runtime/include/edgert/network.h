@@ -28,6 +28,13 @@ inline constexpr const char* kTacticAttr = "edgert_tactic";
 // Int attribute beside kTacticAttr: the tactic level the choice was made at (a layer's candidate
 // list, and so the meaning of the index, can depend on it).
 inline constexpr const char* kTacticLevelAttr = "edgert_tactic_level";
+// String attributes beside kTacticAttr (CUDA convolutions): the chosen candidate's label ("cudnn-fused
+// engine 12", "direct-nhwc") and, for a cuDNN engine that compiles its kernel at run time, cuDNN's
+// serialized plan prefixed by the layer geometry it was made for. A plan load recreates only that
+// candidate (from the serialized plan when it matches), instead of the candidate list up to the
+// index; without them, or when they no longer apply, the index path is taken.
+inline constexpr const char* kTacticLabelAttr = "edgert_tactic_label";
+inline constexpr const char* kTacticBlobAttr = "edgert_tactic_blob";
 
 struct LayerDef {
   std::string name;

@@ -8,8 +8,10 @@
 //     size the shared workspace; then, with select_tactics, the tactic pass (SelectTactics): each
 //     Conv/ConvTranspose/Gemm/MatMul layer without a kTacticAttr takes its choice from the timing
 //     cache or times its candidates in a scratch arena, and the choice (with its level) becomes a
-//     layer attribute; a second dry run sizes the workspace for the chosen candidates; record the
-//     I/O tensors.
+//     layer attribute; a second dry run sizes the workspace for the chosen candidates and records,
+//     beside each chosen index, the kernel's TacticLabel / TacticBlob (kTacticLabelAttr /
+//     kTacticBlobAttr: what lets a plan load rebuild the chosen convolution candidate alone); record
+//     the I/O tensors.
 //     Batch profiles: the profile is validated first; the device network and the arena plan are
 //     those of the max batch (every smaller batch fits at the same offsets); the dry runs cover
 //     max and min (SpecializeBatch); the tactic pass times the opt specialization (its own device
@@ -232,15 +234,22 @@ StatusOr<CudaKernelPtr> MakeLayerKernel(const NetworkDef& net, size_t l, const s
   if (tactic >= 0) {  // rebuild the candidate list the index was chosen from
     EDGERT_ASSIGN_OR_RETURN(int64_t level, layer.attrs.GetIntOr(kTacticLevelAttr, mode.tactic_level, layer.name));
     cctx.tactic_level = static_cast<int>(std::clamp<int64_t>(level, 0, 2));
+    EDGERT_ASSIGN_OR_RETURN(cctx.tactic_label, layer.attrs.GetStringOr(kTacticLabelAttr, "", layer.name));
+    EDGERT_ASSIGN_OR_RETURN(cctx.tactic_blob, layer.attrs.GetStringOr(kTacticBlobAttr, "", layer.name));
   }
   return cuda::CreateCudaKernel(cctx);
 }
 
+// What a kernel with a tactic records for later loads: {TacticLabel(), TacticBlob()}.
+using RecordedTactic = std::pair<std::string, std::string>;
+
 // Creates the kernel of every layer of `net` against `tensors`; layers with `skip[l]` set are only
-// checked. `kernels` may be null (validation only).
+// checked. `kernels` may be null (validation only); `recorded`, when given, receives per layer what
+// a kernel with a tactic records (empty for the others).
 Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const std::vector<CudaTensor>& tensors,
                           const std::vector<uint8_t>& skip, CudaResources* resources,
-                          std::vector<CudaKernelPtr>* kernels, size_t* workspace_bytes) {
+                          std::vector<CudaKernelPtr>* kernels, size_t* workspace_bytes,
+                          std::vector<RecordedTactic>* recorded = nullptr) {
   const std::vector<ValueInfo> infos = NetworkInfos(net);
   if (kernels != nullptr) {
     kernels->clear();
@@ -252,6 +261,10 @@ Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const s
     EDGERT_ASSIGN_OR_RETURN(CudaKernelPtr kernel, MakeLayerKernel(net, l, infos, tensors, mode, resources, skipped));
     if (skipped) continue;
     workspace = std::max(workspace, kernel->WorkspaceBytes());
+    if (recorded != nullptr) {
+      recorded->resize(net.layers.size());
+      if (kernel->Tactic() >= 0) (*recorded)[l] = {kernel->TacticLabel(), kernel->TacticBlob()};
+    }
     if (kernels != nullptr) (*kernels)[l] = std::move(kernel);
   }
   if (workspace_bytes != nullptr) *workspace_bytes = workspace;
@@ -298,7 +311,9 @@ std::string LayerSignature(const NetworkDef& net, const NetworkDef& dnet, size_t
                      std::to_string(max_workspace_bytes) + "|op" + std::to_string(static_cast<int>(layer.op)) +
                      "|opset" + std::to_string(layer.opset);
   for (const auto& [name, value] : layer.attrs.all()) {
-    if (name != kTacticAttr && name != kTacticLevelAttr) text += "|" + name + "=" + AttrText(value);
+    if (name != kTacticAttr && name != kTacticLevelAttr && name != kTacticLabelAttr && name != kTacticBlobAttr) {
+      text += "|" + name + "=" + AttrText(value);
+    }
   }
   auto tensor_text = [&](int32_t t) {
     if (t < 0) return std::string("|-");
@@ -556,9 +571,25 @@ Status CudaEngine::DryRun() {
   Status s = CreateResources(options_.device_id, &res);
   const KernelMode mode{options_.precision, options_.tactic_level, true, false, options_.max_workspace_bytes};
   size_t workspace = 0;
+  std::vector<RecordedTactic> recorded;
   if (s.ok()) {
     const std::vector<CudaTensor> views = DeviceViews(*this, network_, nullptr);
-    s = PrepareCudaKernels(network_, mode, views, memory_plan_.layer_elided, &res, nullptr, &workspace);
+    s = PrepareCudaKernels(network_, mode, views, memory_plan_.layer_elided, &res, nullptr, &workspace, &recorded);
+  }
+  // Layers with a chosen tactic also carry what recreates that candidate alone at a plan load
+  // (kTacticLabelAttr / kTacticBlobAttr): the tactic pass's and the timing cache's choices alike.
+  for (size_t l = 0; s.ok() && l < recorded.size(); ++l) {
+    const auto& [label, blob] = recorded[l];
+    StatusOr<int64_t> tactic = network_.layers[l].attrs.GetIntOr(kTacticAttr, -1, network_.layers[l].name);
+    if (label.empty() || !tactic.ok() || *tactic < 0) continue;
+    for (LayerDef* target : {&network_.layers[l], &device_network_.layers[l]}) {
+      target->attrs.Set(kTacticLabelAttr, label);
+      if (blob.empty()) {
+        target->attrs.Erase(kTacticBlobAttr);
+      } else {
+        target->attrs.Set(kTacticBlobAttr, blob);
+      }
+    }
   }
   // A profile's smallest batch gets the same check (library plans may refuse shapes the max
   // accepts), with the tactics the layers carry by now.

@@ -93,6 +93,10 @@ struct CudaOpContext {
   //   tactic_level     how many candidates to time: 0 none (heuristic order only), 1 the top few
   //                    (default), 2 all that the library offers.
   int tactic = -1;
+  // With tactic >= 0: what the earlier build recorded of that candidate (CudaKernel::TacticLabel /
+  // TacticBlob, a plan's kTacticLabelAttr / kTacticBlobAttr); empty when nothing was recorded.
+  std::string tactic_label;
+  std::string tactic_blob;
   bool select_tactics = false;
   int tactic_level = 1;
   // Library candidates (cuDNN plans, cuBLASLt algorithms) needing more workspace than this are not
@@ -124,6 +128,10 @@ class CudaKernel {
   // The tactic in use (CudaOpContext::tactic's numbering), or -1 for a kernel without tactics.
   // The engine stores it in the plan so later loads skip the timing.
   virtual int Tactic() const { return -1; }
+  // What the engine records beside Tactic() so that a later load can recreate the chosen candidate
+  // alone (CudaOpContext::tactic_label / tactic_blob); empty for kernels without that shortcut.
+  virtual std::string TacticLabel() const { return {}; }
+  virtual std::string TacticBlob() const { return {}; }
   // With select_tactics: the median time of the chosen tactic and of the default one, in ms (0
   // when nothing was timed), and how many candidates were timed / rejected as wrong.
   struct TacticReport {

@@ -56,6 +56,15 @@
 //   4. Only the chosen candidate is kept (the other plans are freed); WorkspaceBytes() is its
 //      workspace; Tactic() is its index, Tactics() the timing report, Describe()
 //      "tactic i/n: <path> [engine e][, chosen ms (default ms)][ (notes)]".
+//   5. Recorded tactics (a plan load): TacticLabel() "n/<label>" and, for a runtime-compiled cuDNN
+//      plan, TacticBlob() (the graph's CudnnConvSpecText line, a newline, cuDNN's serialized plan)
+//      go into the plan beside the index. With ctx.tactic and a label, PlanRecorded builds that
+//      candidate alone: an own kernel by its label, a cuDNN plan by its engine
+//      (CudnnConvPlan::CreateForEngine, restored from the serialized plan when the blob's geometry
+//      line is this layer's, which skips cuDNN's runtime compilation); the note says "recorded"
+//      (", serialized plan"). A label that names nothing this layer can build (another path, an
+//      engine cuDNN no longer offers, a malformed text) falls back to step 2's list up to the
+//      index.
 //
 // Contracts (cuda_kernel.h): plans are built at creation, also in a dry run (to know the
 // workspace); the variant pack is built once the pointers are known (creation when no workspace
@@ -68,6 +77,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <memory>
@@ -434,6 +444,18 @@ class ConvKernel : public CudaKernel {
             const std::vector<int64_t>& post_pads, bool list_only) {
     std::vector<ConvCandidate> candidates;
     cudnnHandle_t handle = ctx.resources != nullptr ? ctx.resources->cudnn : nullptr;
+    CudnnConvSpec conv_spec = MakeSpec(spatial_rank, pre_pads, post_pads);
+    conv_spec.max_workspace_bytes = static_cast<int64_t>(ctx.max_workspace_bytes);
+    CudnnConvSpec fused_spec = conv_spec;
+    fused_spec.bias = has_bias_;
+    fused_spec.residual = has_residual_;
+    fused_spec.act = epilogue_;
+    conv_geometry_ = CudnnConvSpecText(conv_spec);
+    fused_geometry_ = CudnnConvSpecText(fused_spec);
+    if (ctx.tactic >= 0 && !ctx.tactic_label.empty() && !list_only &&
+        PlanRecorded(ctx, handle, conv_spec, fused_spec)) {
+      return;
+    }
     if (handle == nullptr) {
       cudnn_failure_ = "no cuDNN handle";
       AddOwnKernels(&candidates);
@@ -448,18 +470,14 @@ class ConvKernel : public CudaKernel {
     // order, so a shorter build keeps the indices).
     const bool forced_only = ctx.tactic >= 0 && !list_only;
     const int needed = forced_only ? ctx.tactic + 1 : cap;
-    CudnnConvSpec spec = MakeSpec(spatial_rank, pre_pads, post_pads);
-    spec.max_workspace_bytes = static_cast<int64_t>(ctx.max_workspace_bytes);
+    const CudnnConvSpec& spec = conv_spec;
 
     const bool has_epilogue = has_bias_ || has_residual_ || epilogue_.kind != FusedEpilogue::Kind::kNone;
     const bool try_fused = mode_ != Mode::kConvTranspose && has_epilogue;
     if (try_fused && epilogue_.kind != FusedEpilogue::Kind::kNone && !CudnnSupportsActivation(epilogue_)) {
       fused_failure_ = "the activation has no cuDNN pointwise mode";
     } else if (try_fused) {
-      CudnnConvSpec fused = spec;
-      fused.bias = has_bias_;
-      fused.residual = has_residual_;
-      fused.act = epilogue_;
+      const CudnnConvSpec& fused = fused_spec;
       // Leave room for conv-only plans when the list is built in full.
       const int fused_cap = full ? (cudnn_cap + 1) / 2 : 1;
       StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> plans =
@@ -494,6 +512,18 @@ class ConvKernel : public CudaKernel {
     Choose(ctx, std::move(candidates), list_only);
   }
 
+  // kTacticLabelAttr: "<candidates>/<label>", e.g. "8/cudnn-fused engine 12" (the count keeps
+  // Describe's "tactic i/n" after a load that builds no list).
+  std::string TacticLabel() const override { return std::to_string(num_candidates_) + "/" + chosen_.Label(); }
+  // kTacticBlobAttr: for a runtime-compiled cuDNN plan, the geometry line of its graph
+  // (CudnnConvSpecText), a newline and cuDNN's serialized plan; "" otherwise.
+  std::string TacticBlob() const override {
+    if (chosen_.plan == nullptr || !chosen_.plan->runtime_compiled()) return {};
+    const std::string json = chosen_.plan->Serialize();
+    if (json.empty()) return {};
+    return (chosen_.kind == ConvCandidate::Kind::kCudnnFused ? fused_geometry_ : conv_geometry_) + "\n" + json;
+  }
+
   size_t WorkspaceBytes() const override { return chosen_.workspace(); }
 
   void SetWorkspace(void* workspace) override {
@@ -507,6 +537,75 @@ class ConvKernel : public CudaKernel {
   }
 
  private:
+  // The recorded candidate alone (CudaOpContext::tactic_label / tactic_blob, a plan's layer): an
+  // own kernel by its label, a cuDNN plan by its engine, restored from the serialized plan when
+  // the blob's geometry line is this layer's. False (nothing chosen) when the label names nothing
+  // this layer can build now; the caller then builds the list up to ctx.tactic.
+  bool PlanRecorded(const CudaOpContext& ctx, cudnnHandle_t handle, const CudnnConvSpec& conv_spec,
+                    const CudnnConvSpec& fused_spec) {
+    const std::string& text = ctx.tactic_label;
+    const size_t slash = text.find('/');
+    if (slash == std::string::npos || slash == 0 ||
+        text.find_first_not_of("0123456789") != slash) {
+      return false;
+    }
+    const int count = std::atoi(text.substr(0, slash).c_str());
+    const std::string label = text.substr(slash + 1);
+    if (count <= ctx.tactic) return false;
+    ConvCandidate chosen;
+    bool found = false;
+    std::vector<ConvCandidate> own;
+    AddOwnKernels(&own);
+    for (ConvCandidate& c : own) {
+      if (c.Label() == label) {
+        chosen = std::move(c);
+        found = true;
+        break;
+      }
+    }
+    if (!found) {  // "<path> engine <index>"
+      const size_t at = label.find(" engine ");
+      if (at == std::string::npos || handle == nullptr) return false;
+      const std::string path = label.substr(0, at);
+      const std::string digits = label.substr(at + 8);
+      if (digits.empty() || digits.size() > 9 || digits.find_first_not_of("0123456789") != std::string::npos) {
+        return false;
+      }
+      const bool has_epilogue = has_bias_ || has_residual_ || epilogue_.kind != FusedEpilogue::Kind::kNone;
+      ConvCandidate::Kind kind;
+      if (path == "cudnn-fused" && mode_ != Mode::kConvTranspose && has_epilogue) {
+        kind = ConvCandidate::Kind::kCudnnFused;
+      } else if (path == "cudnn+epilogue" && has_epilogue) {
+        kind = ConvCandidate::Kind::kCudnnEpilogue;
+      } else if (path == "cudnn" && !has_epilogue) {
+        kind = ConvCandidate::Kind::kCudnn;
+      } else {
+        return false;
+      }
+      const bool fused = kind == ConvCandidate::Kind::kCudnnFused;
+      const std::string& geometry = fused ? fused_geometry_ : conv_geometry_;
+      std::string json;
+      if (ctx.tactic_blob.size() > geometry.size() && ctx.tactic_blob.compare(0, geometry.size(), geometry) == 0 &&
+          ctx.tactic_blob[geometry.size()] == '\n') {
+        json = ctx.tactic_blob.substr(geometry.size() + 1);
+      }
+      StatusOr<std::unique_ptr<CudnnConvPlan>> plan =
+          CudnnConvPlan::CreateForEngine(handle, fused ? fused_spec : conv_spec, std::atoll(digits.c_str()), json);
+      if (!plan.ok()) {
+        tactic_note_ = "recorded " + label + ": " + plan.status().message();
+        return false;
+      }
+      chosen.kind = kind;
+      chosen.plan = std::move(*plan);
+    }
+    num_candidates_ = count;
+    tactic_ = ctx.tactic;
+    chosen_ = std::move(chosen);
+    tactic_note_ = chosen_.plan != nullptr && chosen_.plan->from_json() ? "recorded, serialized plan" : "recorded";
+    if (chosen_.plan != nullptr && !dry_run_ && chosen_.plan->workspace_bytes() == 0) Bind(nullptr);
+    return true;
+  }
+
   void AddOwnKernels(std::vector<ConvCandidate>* candidates) const {
     if (mode_ == Mode::kConvNhwc) {
       if (has_depthwise_nhwc_) {
@@ -781,7 +880,9 @@ class ConvKernel : public CudaKernel {
   std::vector<std::string> labels_;  // list_only: every candidate's label
   std::string fused_failure_;        // why the fused plan was not taken (ConvKernelNote)
   std::string cudnn_failure_;        // why no cuDNN plan was taken (ConvKernelNote)
-  std::string tactic_note_;          // why tactic timing did not happen
+  std::string tactic_note_;          // why tactic timing did not happen, or how a recorded tactic was rebuilt
+  std::string conv_geometry_;        // CudnnConvSpecText of the conv-only / fused graph (TacticBlob)
+  std::string fused_geometry_;
 };
 
 Status CheckDtypes(const CudaOpContext& ctx, size_t num_inputs) {

@@ -11,6 +11,7 @@
 #include "kernels_conv_cudnn.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -179,6 +180,29 @@ int64_t EngineGlobalIndex(const BackendDescriptor& cfg) {
   return index;
 }
 
+// Whether the engine of `cfg` compiles its kernel at plan finalization
+// (CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION): the plans worth serializing.
+bool RuntimeCompiled(const BackendDescriptor& cfg) {
+  StatusOr<BackendDescriptor> engine = BackendDescriptor::Create(CUDNN_BACKEND_ENGINE_DESCRIPTOR, "engine");
+  if (!engine.ok()) return false;
+  cudnnBackendDescriptor_t engine_handle = engine->get();
+  int64_t count = 0;
+  if (cudnnBackendGetAttribute(cfg.get(), CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &count,
+                               &engine_handle) != CUDNN_STATUS_SUCCESS) {
+    return false;
+  }
+  cudnnBackendBehaviorNote_t notes[CUDNN_BEHAVIOR_NOTE_TYPE_COUNT];
+  int64_t num_notes = 0;
+  if (cudnnBackendGetAttribute(engine->get(), CUDNN_ATTR_ENGINE_BEHAVIOR_NOTE, CUDNN_TYPE_BEHAVIOR_NOTE,
+                               CUDNN_BEHAVIOR_NOTE_TYPE_COUNT, &num_notes, notes) != CUDNN_STATUS_SUCCESS) {
+    return false;
+  }
+  for (int64_t i = 0; i < num_notes && i < CUDNN_BEHAVIOR_NOTE_TYPE_COUNT; ++i) {
+    if (notes[i] == CUDNN_BEHAVIOR_NOTE_RUNTIME_COMPILATION) return true;
+  }
+  return false;
+}
+
 // Engine configs for `graph` from heuristics `mode`, best first (none when the heuristics
 // refuse the graph).
 std::vector<BackendDescriptor> HeuristicConfigs(const BackendDescriptor& graph, cudnnBackendHeurMode_t mode) {
@@ -216,6 +240,23 @@ std::vector<BackendDescriptor> HeuristicConfigs(const BackendDescriptor& graph, 
 
 }  // namespace
 
+std::string CudnnConvSpecText(const CudnnConvSpec& spec) {
+  auto ints = [](const char* name, const std::vector<int64_t>& v) {
+    std::string out = std::string(" ") + name + "=";
+    for (size_t i = 0; i < v.size(); ++i) out += (i > 0 ? "," : "") + std::to_string(v[i]);
+    return out;
+  };
+  char act[96];
+  std::snprintf(act, sizeof(act), " act=%d/%.9g/%.9g", static_cast<int>(spec.act.kind), spec.act.alpha, spec.act.beta);
+  return std::string(spec.backward_data ? "bwd" : "fwd") + (spec.channels_last ? " nhwc" : " nchw") + " type" +
+         std::to_string(static_cast<int>(spec.io_type)) + ints("x", spec.x_dims) + ints("w", spec.w_dims) +
+         ints("y", spec.y_dims) + ints("stride", spec.strides) + ints("dilation", spec.dilations) +
+         ints("pre", spec.pre_pads) + ints("post", spec.post_pads) + (spec.bias ? " bias" : "") +
+         (spec.residual ? " residual" : "") + act +
+         ints("align", {spec.align_x, spec.align_w, spec.align_y, spec.align_b, spec.align_r}) +
+         " ws=" + std::to_string(spec.max_workspace_bytes);
+}
+
 bool CudnnSupportsActivation(const FusedEpilogue& act) {
   switch (act.kind) {
     case FusedEpilogue::Kind::kRelu:
@@ -237,6 +278,73 @@ bool CudnnSupportsActivation(const FusedEpilogue& act) {
 StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreateAll(cudnnHandle_t handle,
                                                                               const CudnnConvSpec& spec,
                                                                               int max_plans) {
+  return CreatePlans(handle, spec, max_plans, -1);
+}
+
+StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::CreateForEngine(cudnnHandle_t handle,
+                                                                        const CudnnConvSpec& spec,
+                                                                        int64_t engine_index,
+                                                                        const std::string& json) {
+  if (engine_index < 0) return InvalidArgument("no cuDNN engine index recorded");
+  if (!json.empty()) {
+    StatusOr<std::unique_ptr<CudnnConvPlan>> restored = FromJson(handle, spec, engine_index, json);
+    if (restored.ok()) return restored;
+  }
+  EDGERT_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<CudnnConvPlan>> plans,
+                          CreatePlans(handle, spec, 1, engine_index));
+  return std::move(plans.front());
+}
+
+StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::FromJson(cudnnHandle_t handle, const CudnnConvSpec& spec,
+                                                                 int64_t engine_index, const std::string& json) {
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor plan,
+                          BackendDescriptor::Create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, "execution plan"));
+  EDGERT_RETURN_IF_ERROR(SetHandle(plan, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, handle, "CUDNN_ATTR_EXECUTION_PLAN_HANDLE"));
+  EDGERT_RETURN_IF_ERROR(SetAttr(plan, CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR,
+                                 static_cast<int64_t>(json.size()), json.data(),
+                                 "CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION"));
+  EDGERT_RETURN_IF_ERROR(Finalize(plan, "execution plan (from JSON)"));
+  int64_t workspace = 0;
+  int64_t count = 0;
+  EDGERT_CUDNN_RETURN_IF_ERROR(cudnnBackendGetAttribute(plan.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE,
+                                                        CUDNN_TYPE_INT64, 1, &count, &workspace));
+  if (workspace > spec.max_workspace_bytes) {
+    return Unsupported("the serialized plan's workspace " + std::to_string(workspace) + " bytes exceeds the limit");
+  }
+  std::unique_ptr<CudnnConvPlan> p(new CudnnConvPlan());
+  p->handle_ = handle;
+  p->bias_ = !spec.backward_data && spec.bias;
+  p->residual_ = !spec.backward_data && spec.residual;
+  p->engine_index_ = engine_index;
+  p->workspace_bytes_ = workspace < 0 ? 0 : workspace;
+  p->runtime_compiled_ = true;
+  p->from_json_ = true;
+  p->plan_ = std::move(plan);
+  return p;
+}
+
+std::string CudnnConvPlan::Serialize() const {
+  if (!runtime_compiled_ || !plan_.valid()) return {};
+  int64_t size = 0;
+  if (cudnnBackendGetAttribute(plan_.get(), CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR, 0, &size,
+                               nullptr) != CUDNN_STATUS_SUCCESS ||
+      size <= 0) {
+    return {};
+  }
+  std::string json(static_cast<size_t>(size), '\0');
+  int64_t returned = 0;
+  if (cudnnBackendGetAttribute(plan_.get(), CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION, CUDNN_TYPE_CHAR, size,
+                               &returned, json.data()) != CUDNN_STATUS_SUCCESS) {
+    return {};
+  }
+  json.resize(static_cast<size_t>(std::clamp<int64_t>(returned, 0, size)));
+  while (!json.empty() && json.back() == '\0') json.pop_back();
+  return json;
+}
+
+StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreatePlans(cudnnHandle_t handle,
+                                                                                const CudnnConvSpec& spec,
+                                                                                int max_plans, int64_t only_engine) {
   if (max_plans < 1) return Internal("CudnnConvPlan::CreateAll needs max_plans >= 1");
   const bool fused_act = !spec.backward_data && spec.act.kind != FusedEpilogue::Kind::kNone;
   const bool fuse_bias = !spec.backward_data && spec.bias;
@@ -402,6 +510,7 @@ StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreateAll(c
           std::find(engines_taken.begin(), engines_taken.end(), engine_index) != engines_taken.end()) {
         continue;  // the fallback list repeats engines of mode A
       }
+      if (only_engine >= 0 && engine_index != only_engine) continue;
       StatusOr<BackendDescriptor> candidate =
           BackendDescriptor::Create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, "execution plan");
       if (!candidate.ok()) {
@@ -435,6 +544,7 @@ StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreateAll(c
       plan->bias_ = fuse_bias;
       plan->residual_ = fuse_residual;
       plan->engine_index_ = engine_index;
+      plan->runtime_compiled_ = RuntimeCompiled(cfg);
       plan->workspace_bytes_ = workspace < 0 ? 0 : workspace;
       plan->graph_ = shared;
       plan->config_ = std::move(cfg);
@@ -442,6 +552,10 @@ StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreateAll(c
       plans.push_back(std::move(plan));
       if (engine_index >= 0) engines_taken.push_back(engine_index);
     }
+  }
+  if (plans.empty() && only_engine >= 0) {
+    return Status(StatusCode::kNotFound, "cuDNN engine " + std::to_string(only_engine) +
+                                             " offers no execution plan for this layer (last: " + last.message() + ")");
   }
   if (plans.empty()) {
     return Status(StatusCode::kUnsupported, "no cuDNN execution plan finalized (last: " + last.message() + ")");

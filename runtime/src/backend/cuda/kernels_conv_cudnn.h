@@ -16,7 +16,9 @@
 // REDUCED_PRECISION_REDUCTION (compute must stay FP32).
 //
 // Create() builds the graph and the plan (host work only; no device allocation by us, cuDNN may
-// compile runtime-fusion kernels). BindPointers() builds the variant pack once the device pointers
+// compile runtime-fusion kernels). A plan load recreates one recorded plan (CreateForEngine):
+// by its engine's global index from the same heuristics lists, or from cuDNN's JSON serialization
+// of a runtime-compiled plan (Serialize()), which skips the compilation. BindPointers() builds the variant pack once the device pointers
 // and the workspace are known; Execute() is cudnnSetStream + cudnnBackendExecute (graph-capturable).
 #pragma once
 
@@ -56,6 +58,10 @@ struct CudnnConvSpec {
   int64_t max_workspace_bytes = int64_t{64} << 20;
 };
 
+// Every field of `spec` as one line of text ("fwd nhwc half x=1,64,56,56 w=... bias act=2/0/0 ..."):
+// what a serialized plan is bound to, compared before CreateForEngine restores it.
+std::string CudnnConvSpecText(const CudnnConvSpec& spec);
+
 // True when `act` has a cuDNN pointwise mode (Relu, LeakyRelu, Clip with finite bounds, Sigmoid,
 // SiLU, Tanh, Gelu, GeluTanh).
 bool CudnnSupportsActivation(const FusedEpilogue& act);
@@ -68,6 +74,23 @@ class CudnnConvPlan {
   // Up to `max_plans` (>= 1) plans in preference order; the same error as Create() when none.
   static StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CreateAll(cudnnHandle_t handle,
                                                                          const CudnnConvSpec& spec, int max_plans);
+
+  // The plan of engine `engine_index` (CUDNN_ATTR_ENGINE_GLOBAL_INDEX) for `spec`, as an earlier
+  // build chose and recorded it (a plan file's layer): from `json` (Serialize()'s text of the same
+  // layer) when it is given and cuDNN restores it, which skips the engine's runtime compilation;
+  // else the engine's config from the heuristics lists, finalized alone (not the configs before
+  // it). kNotFound when the engine no longer offers a plan (another cuDNN or GPU): the caller
+  // builds the candidate list again. The caller guarantees that `json` was made for this spec.
+  static StatusOr<std::unique_ptr<CudnnConvPlan>> CreateForEngine(cudnnHandle_t handle, const CudnnConvSpec& spec,
+                                                                  int64_t engine_index, const std::string& json);
+
+  // cuDNN's JSON text of a runtime-compiled plan (CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION;
+  // it carries the compiled kernel), "" for other engines or when cuDNN gives none.
+  std::string Serialize() const;
+  // Whether the engine compiles its kernel when the plan is finalized; whether the plan was
+  // restored from JSON (CreateForEngine).
+  bool runtime_compiled() const { return runtime_compiled_; }
+  bool from_json() const { return from_json_; }
 
   int64_t workspace_bytes() const { return workspace_bytes_; }
   // CUDNN_ATTR_ENGINE_GLOBAL_INDEX of the plan's engine, -1 when unknown.
@@ -83,12 +106,20 @@ class CudnnConvPlan {
 
  private:
   CudnnConvPlan() = default;
+  // CreateAll's list; with `only_engine` >= 0 only configs of that engine are tried.
+  static StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CreatePlans(cudnnHandle_t handle,
+                                                                           const CudnnConvSpec& spec, int max_plans,
+                                                                           int64_t only_engine);
+  static StatusOr<std::unique_ptr<CudnnConvPlan>> FromJson(cudnnHandle_t handle, const CudnnConvSpec& spec,
+                                                           int64_t engine_index, const std::string& json);
 
   cudnnHandle_t handle_ = nullptr;
   bool bias_ = false;
   bool residual_ = false;
   int64_t workspace_bytes_ = 0;
   int64_t engine_index_ = -1;
+  bool runtime_compiled_ = false;
+  bool from_json_ = false;
   // The graph's descriptors (tensors, operations, operation graph), shared by the plans of one
   // graph, and this plan's engine config, kept alive as long as the plan; declared first so that
   // the plan and the variant pack go first.

@@ -1,0 +1,244 @@
+// Recorded tactics (network.h: kTacticLabelAttr / kTacticBlobAttr; kernels_conv.cu PlanRecorded):
+// an engine built with tactic timing records, beside each convolution's tactic index, the chosen
+// candidate's label and, for a runtime-compiled cuDNN engine, cuDNN's serialized plan. An engine
+// made from that network (what a plan load does) recreates only the recorded candidate, and a
+// label or serialized plan that no longer applies falls back to the candidate list, never to a
+// wrong kernel:
+//   - the attributes are recorded on network() and device_network(), "<n>/<label>" with n > the
+//     tactic; they survive a plan file;
+//   - the loaded engine's kernels say "recorded" and run the same candidate ("tactic i/n: label"),
+//     with outputs equal to the first engine's and close to the CPU's;
+//   - an unknown engine index, a label of another kind, a malformed label and a serialized plan of
+//     another geometry are each ignored (the list path; outputs still match the CPU).
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "../unit/onnx_test_util.h"
+#include "edgert/cpu_engine.h"
+#include "edgert/cuda_engine.h"
+#include "edgert/fused_activation.h"
+#include "edgert/plan.h"
+#include "edgert/version.h"
+#include "gpu_test_util.h"
+
+namespace edgert {
+namespace testing {
+namespace {
+
+using testing_util::TempDir;
+
+// x [2, 16, 20, 20] -> conv a (3x3, 32, bias, SiLU) -> conv b (1x1, 32, bias, residual a, Relu)
+// -> conv c (3x3 stride 2, 16, no bias, no activation) -> y.
+NetworkDef ConvChain() {
+  NetworkDef net;
+  auto tensor = [&](const std::string& name, Shape shape, Tensor value = {}) {
+    TensorDef def;
+    def.name = name;
+    def.dtype = DataType::kFloat32;
+    def.shape = std::move(shape);
+    def.value = std::move(value);
+    net.tensors.push_back(std::move(def));
+    return static_cast<int32_t>(net.tensors.size() - 1);
+  };
+  auto conv = [&](const std::string& name, std::vector<int32_t> in, int32_t out, int64_t pad, int64_t stride,
+                  const std::string& act) {
+    LayerDef l;
+    l.name = name;
+    l.op = OpType::kConv;
+    l.opset = 17;
+    l.attrs.Set("pads", std::vector<int64_t>{pad, pad, pad, pad});
+    l.attrs.Set("strides", std::vector<int64_t>{stride, stride});
+    if (!act.empty()) l.attrs.Set(kActivationAttr, act);
+    l.inputs = std::move(in);
+    l.outputs = {out};
+    net.layers.push_back(std::move(l));
+  };
+  const int32_t x = tensor("x", {2, 16, 20, 20});
+  const int32_t wa = tensor("wa", {32, 16, 3, 3}, RandomTensor(DataType::kFloat32, {32, 16, 3, 3}, 1, -0.2, 0.2));
+  const int32_t ba = tensor("ba", {32}, RandomTensor(DataType::kFloat32, {32}, 2));
+  const int32_t a = tensor("a", {2, 32, 20, 20});
+  const int32_t wb = tensor("wb", {32, 32, 1, 1}, RandomTensor(DataType::kFloat32, {32, 32, 1, 1}, 3, -0.2, 0.2));
+  const int32_t bb = tensor("bb", {32}, RandomTensor(DataType::kFloat32, {32}, 4));
+  const int32_t b = tensor("b", {2, 32, 20, 20});
+  const int32_t wc = tensor("wc", {16, 32, 3, 3}, RandomTensor(DataType::kFloat32, {16, 32, 3, 3}, 5, -0.2, 0.2));
+  const int32_t y = tensor("y", {2, 16, 10, 10});
+  net.inputs = {x};
+  net.outputs = {y};
+  conv("conv_a", {x, wa, ba}, a, 1, 1, "SiLU");
+  conv("conv_b", {a, wb, bb, a}, b, 0, 1, "Relu");
+  conv("conv_c", {b, wc}, y, 1, 2, "");
+  return net;
+}
+
+const std::vector<Tensor>& Feeds() {
+  static const std::vector<Tensor> feeds = {RandomTensor(DataType::kFloat32, {2, 16, 20, 20}, 9)};
+  return feeds;
+}
+
+Tensor CpuOutput() {
+  auto cpu = CpuEngine::Create(ConvChain());
+  EXPECT_TRUE(cpu.ok()) << cpu.status().ToString();
+  std::vector<Tensor> out;
+  EXPECT_TRUE((*cpu)->Run(Feeds(), &out).ok());
+  return out.at(0);
+}
+
+CudaEngineOptions Fp16() {
+  CudaEngineOptions options;
+  options.precision = Precision::kFp16;
+  return options;
+}
+
+struct Ran {
+  std::vector<std::string> kernels;  // LayerKernel of each layer
+  Tensor output;
+};
+
+Ran RunEngine(const NetworkDef& net) {
+  Ran ran;
+  auto engine = CudaEngine::Create(net, Fp16());
+  EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+  if (!engine.ok()) return ran;
+  auto context = (*engine)->CreateContext();
+  EXPECT_TRUE(context.ok()) << context.status().ToString();
+  if (!context.ok()) return ran;
+  std::vector<Tensor> got;
+  const Status s = RunOnHost(**context, Feeds(), &got);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  for (size_t l = 0; l < net.layers.size(); ++l) ran.kernels.push_back((*context)->LayerKernel(l));
+  if (!got.empty()) ran.output = std::move(got[0]);
+  return ran;
+}
+
+// "tactic i/n: <label>" up to the note in parentheses.
+std::string TacticPrefix(const std::string& kernel) { return kernel.substr(0, kernel.find(" (")); }
+
+TEST(RecordedTactics, AreRecordedAndRecreateTheSameCandidate) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  auto engine = CudaEngine::Create(ConvChain(), Fp16());
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  const NetworkDef& built = (*engine)->network();
+  for (size_t l = 0; l < built.layers.size(); ++l) {
+    SCOPED_TRACE(built.layers[l].name);
+    for (const NetworkDef* net : {&built, &(*engine)->device_network()}) {
+      auto tactic = net->layers[l].attrs.GetIntOr(kTacticAttr, -1);
+      auto label = net->layers[l].attrs.GetStringOr(kTacticLabelAttr, "");
+      ASSERT_TRUE(tactic.ok() && label.ok());
+      ASSERT_GE(*tactic, 0);
+      const size_t slash = label->find('/');
+      ASSERT_NE(slash, std::string::npos) << *label;
+      EXPECT_GT(std::stoll(label->substr(0, slash)), *tactic) << *label;
+      EXPECT_FALSE(label->substr(slash + 1).empty()) << *label;
+    }
+    auto blob = built.layers[l].attrs.GetStringOr(kTacticBlobAttr, "");
+    ASSERT_TRUE(blob.ok());
+    std::printf("[ recorded ] %s: %s, serialized plan %zu bytes\n", built.layers[l].name.c_str(),
+                built.layers[l].attrs.GetStringOr(kTacticLabelAttr, "")->c_str(), blob->size());
+  }
+  auto context = (*engine)->CreateContext();
+  ASSERT_TRUE(context.ok());
+  std::vector<Tensor> first;
+  ASSERT_TRUE(RunOnHost(**context, Feeds(), &first).ok());
+  const Tensor want = CpuOutput();
+  ExpectTensorsClose(first[0], want, 1e-2, "built engine");
+
+  // Through a plan file, as `edgert build` then `edgert run PLAN` do.
+  TempDir dir;
+  auto key = CudaDeviceKey(0);
+  ASSERT_TRUE(key.ok());
+  PlanMetadata meta;
+  meta.edgert_version = EDGERT_VERSION_STRING;
+  meta.model_hash = "00";
+  meta.build_options_hash = "00";
+  meta.precision = Precision::kFp16;
+  meta.device = *key;
+  auto bytes = SerializePlan(built, meta);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
+  ASSERT_TRUE(WritePlanFile(dir.File("chain.plan"), *bytes).ok());
+  auto loaded = CudaEngine::CreateFromPlan(dir.File("chain.plan"));
+  ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+  for (size_t l = 0; l < built.layers.size(); ++l) {
+    EXPECT_EQ((*loaded)->network().layers[l].attrs.GetStringOr(kTacticLabelAttr, "").value(),
+              built.layers[l].attrs.GetStringOr(kTacticLabelAttr, "").value());
+    EXPECT_EQ((*loaded)->network().layers[l].attrs.GetStringOr(kTacticBlobAttr, "").value(),
+              built.layers[l].attrs.GetStringOr(kTacticBlobAttr, "").value());
+  }
+  auto loaded_context = (*loaded)->CreateContext();
+  ASSERT_TRUE(loaded_context.ok());
+  std::vector<Tensor> again;
+  ASSERT_TRUE(RunOnHost(**loaded_context, Feeds(), &again).ok());
+  for (size_t l = 0; l < built.layers.size(); ++l) {
+    const std::string was = (*context)->LayerKernel(l);
+    const std::string now = (*loaded_context)->LayerKernel(l);
+    EXPECT_EQ(TacticPrefix(now), TacticPrefix(was)) << now << " / " << was;
+    EXPECT_NE(now.find("(recorded"), std::string::npos) << now;
+    const bool serialized = !built.layers[l].attrs.GetStringOr(kTacticBlobAttr, "")->empty();
+    EXPECT_EQ(now.find("serialized plan") != std::string::npos, serialized) << now;
+  }
+  ExpectTensorsClose(again[0], first[0], 0.0, "the recorded candidates give the built engine's output");
+}
+
+TEST(RecordedTactics, ThatNoLongerApplyFallBackToTheList) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  auto engine = CudaEngine::Create(ConvChain(), Fp16());
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  const NetworkDef built = (*engine)->network();
+  const Tensor want = CpuOutput();
+  const Ran reference = RunEngine(built);
+  ASSERT_EQ(reference.kernels.size(), built.layers.size());
+
+  auto edited = [&](auto edit) {
+    NetworkDef net = built;
+    for (LayerDef& l : net.layers) edit(l);
+    return net;
+  };
+  auto count_of = [](const LayerDef& l) {
+    const std::string label = l.attrs.GetStringOr(kTacticLabelAttr, "").value();
+    return label.substr(0, label.find('/'));
+  };
+  struct Case {
+    const char* what;
+    NetworkDef net;
+    bool recorded;  // the loaded kernels still take the recorded path (without the serialized plan)
+  };
+  std::vector<Case> cases;
+  cases.push_back({"unknown engine", edited([&](LayerDef& l) {
+                     l.attrs.Set(kTacticLabelAttr, count_of(l) + "/cudnn-fused engine 987654");
+                     l.attrs.Erase(kTacticBlobAttr);
+                   }),
+                   false});
+  cases.push_back({"another path", edited([&](LayerDef& l) {
+                     l.attrs.Set(kTacticLabelAttr, count_of(l) + "/depthwise");
+                   }),
+                   false});
+  cases.push_back({"malformed label", edited([&](LayerDef& l) {
+                     l.attrs.Set(kTacticLabelAttr, std::string("x/cudnn-fused engine 1"));
+                   }),
+                   false});
+  cases.push_back({"count not above the tactic", edited([&](LayerDef& l) {
+                     const std::string label = l.attrs.GetStringOr(kTacticLabelAttr, "").value();
+                     l.attrs.Set(kTacticLabelAttr, "0" + label.substr(label.find('/')));
+                   }),
+                   false});
+  cases.push_back({"serialized plan of another geometry", edited([&](LayerDef& l) {
+                     l.attrs.Set(kTacticBlobAttr, std::string("fwd nchw another layer\n{\"not\": \"a plan\"}"));
+                   }),
+                   true});
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    const Ran ran = RunEngine(c.net);
+    ASSERT_EQ(ran.kernels.size(), built.layers.size());
+    for (size_t l = 0; l < built.layers.size(); ++l) {
+      const std::string& k = ran.kernels[l];
+      EXPECT_EQ(k.find("(recorded") != std::string::npos, c.recorded) << k;
+      EXPECT_EQ(k.find("serialized plan"), std::string::npos) << k;
+      if (c.recorded) EXPECT_EQ(TacticPrefix(k), TacticPrefix(reference.kernels[l])) << k;
+    }
+    ExpectTensorsClose(ran.output, want, 1e-2, c.what);
+  }
+}
+
+}  // namespace
+}  // namespace testing
+}  // namespace edgert
