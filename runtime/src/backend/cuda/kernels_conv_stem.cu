@@ -108,11 +108,12 @@ __global__ void __launch_bounds__(kStemThreads, 3)
   const __half zero = __float2half(0.0f);
 
   // Step 1: the weight tile, and this lane's GEMM-K columns.
-  for (int i = tid; i < BN * sp.kp; i += kStemThreads) {
-    const int row = i / sp.kp;
-    const int kk = i - row * sp.kp;
+  for (int row = warp; row < BN; row += kStemWarps) {
     const int kout = n0 + row;
-    ws[row * lda + kk] = (kout < sp.k && kk < sp.rsc) ? w[static_cast<int64_t>(kout) * sp.rsc + kk] : zero;
+    const int64_t wbase = static_cast<int64_t>(kout) * sp.rsc;
+    for (int kk = lane; kk < sp.kp; kk += 32) {
+      ws[row * lda + kk] = (kout < sp.k && kk < sp.rsc) ? w[wbase + kk] : zero;
+    }
   }
   int tap_dr[kStemSlots], tap_ds[kStemSlots], tap_off[kStemSlots];
 #pragma unroll
