@@ -10,16 +10,18 @@
 // channels (BN = 16, 32 or 64, the smallest covering K, else 64 with blockIdx.y over the K tiles).
 //   1. Once per CTA: the weight tile Ws [BN][Kp] (row n = output channel n0 + n, zeros past K and
 //      past R * S * C) into shared memory; every lane computes, for the GEMM-K columns it gathers
-//      (kk = lane + 32 * i, at most kStemMaxGemmK / 32 of them), the tap's row / column offsets
-//      (r * dh, s * dw) and its X offset ((r * dh * W + s * dw) * C + c) once, in registers: the
-//      gather does no division.
+//      (kk = lane + 32 * i, at most kStemMaxGemmK / 32 of them), the tap's X offset
+//      ((r * dh * W + s * dw) * C + c) once, in registers, and warp 0 writes every column's
+//      (r * dh, s * dw) to a shared table for the bounds checks: the gather does no division.
 //   2. Persistent loop over pixel tiles (blockIdx.x, stride gridDim.x: the grid is sized to the
 //      CTAs that fit on the GPU at once, so Ws is loaded once per CTA, not once per tile).
 //   3. Gather: warp w fills the A rows m = w, w + 8, ... of As [kBM][Kp] (shared); lanes 0..15 of
 //      the warp first decode one pixel each (n, p, q -> 64-bit image base, top-left input
 //      coordinate; the only divisions) and the row loop takes them by warp shuffle. Lanes read
 //      consecutive kk: within one kernel row r the S * C values are contiguous in X, so the warp's
-//      loads are coalesced runs. Out-of-image taps, GEMM-K padding and pixels past M are zeros.
+//      loads are coalesced runs. Out-of-image taps, GEMM-K padding and pixels past M are zeros;
+//      a pixel whose whole window lies inside the image (most of them) skips the per-tap bounds
+//      checks (a warp-uniform branch: one pixel per warp iteration).
 //   4. MMA: warp w owns the 16 rows 16w..16w+15 and all BN / 16 column tiles: per 16-deep k-step
 //      one A fragment (row-major from As) and BN / 16 B fragments (col-major from Ws: element
 //      (kk, n) at Ws[n][kk]); column tiles wholly past K are skipped (warp-uniform).
@@ -30,8 +32,9 @@
 //      scalar). With BN == K a CTA's tile is one contiguous run of Y.
 // Row strides of As / Ws are Kp + 8 halves (an odd multiple of 16 bytes: the 8 rows of a fragment
 // load fall in different bank groups); Cs's is BN + 4 floats. Four barriers per tile (gather ->
-// MMA -> accumulators to Cs -> epilogue -> next gather, As and Cs alias). Shared memory: at most
-// 64 * 264 * 2 + 128 * 264 * 2 bytes = 99 KB (Kp = 256); above 48 KB the launch raises the
+// MMA -> accumulators to Cs -> epilogue -> next gather, As and Cs alias). Shared memory: Ws, As /
+// Cs and the tap table, at most 64 * 264 * 2 + 128 * 264 * 2 + 256 * 8 bytes = 101 KB (Kp = 256;
+// the ResNet stem, Kp = 160, takes 65 KB: three CTAs per SM); above 48 KB the launch raises the
 // kernel's dynamic shared-memory limit first.
 // Contracts: every output element is written once per launch; no allocation; 64-bit offsets into
 // X and Y (pixel * K, n * H * W * C), 32-bit within one image (StemNhwcSupported checks that).
@@ -55,6 +58,11 @@ constexpr int kStemThreads = 256;
 constexpr int kStemWarps = kStemThreads / 32;
 constexpr int kStemBM = 16 * kStemWarps;  // one 16-row fragment tile per warp
 constexpr int kStemSlots = static_cast<int>(kStemMaxGemmK / 32);
+// A tile row's pixel: past M (zeros), on the border (taps checked one by one), or interior (the
+// whole window inside the image: no checks).
+constexpr int kPastEnd = 0;
+constexpr int kBorder = 1;
+constexpr int kInterior = 2;
 
 // Geometry in the kernel's 32-bit terms (StemNhwcSupported bounds every value) plus the 64-bit
 // pixel count.
@@ -72,6 +80,7 @@ struct StemLayout {
   int lda = 0;  // row stride of As and Ws, halves
   int ldc = 0;  // row stride of Cs, floats
   size_t a_offset = 0;
+  size_t tap_offset = 0;  // int2 {r * dh, s * dw} per GEMM-K column
   size_t bytes = 0;
 
   __host__ __device__ static size_t Round128(size_t v) { return (v + 127) / 128 * 128; }
@@ -83,7 +92,8 @@ struct StemLayout {
     const size_t a_bytes = static_cast<size_t>(kStemBM) * l.lda * sizeof(__half);
     const size_t c_bytes = static_cast<size_t>(kStemBM) * l.ldc * sizeof(float);
     l.a_offset = w_bytes;
-    l.bytes = w_bytes + Round128(a_bytes > c_bytes ? a_bytes : c_bytes);
+    l.tap_offset = l.a_offset + Round128(a_bytes > c_bytes ? a_bytes : c_bytes);
+    l.bytes = l.tap_offset + Round128(static_cast<size_t>(kp) * sizeof(int2));
     return l;
   }
 };
@@ -101,6 +111,7 @@ __global__ void __launch_bounds__(kStemThreads, 3)
   __half* ws = reinterpret_cast<__half*>(stem_smem);
   __half* as = reinterpret_cast<__half*>(stem_smem + layout.a_offset);
   float* cs = reinterpret_cast<float*>(stem_smem + layout.a_offset);
+  int2* taps = reinterpret_cast<int2*>(stem_smem + layout.tap_offset);
   const int tid = threadIdx.x;
   const int warp = tid / 32;
   const int lane = tid % 32;
@@ -115,17 +126,20 @@ __global__ void __launch_bounds__(kStemThreads, 3)
       ws[row * lda + kk] = (kout < sp.k && kk < sp.rsc) ? w[wbase + kk] : zero;
     }
   }
-  int tap_dr[kStemSlots], tap_ds[kStemSlots], tap_off[kStemSlots];
+  int tap_off[kStemSlots];
 #pragma unroll
   for (int i = 0; i < kStemSlots; ++i) {
     const int kk = lane + 32 * i;
-    tap_dr[i] = tap_ds[i] = tap_off[i] = 0;  // GEMM-K padding: never read (masked in the gather)
+    tap_off[i] = 0;  // GEMM-K padding: never read (masked in the gather)
     if (kk < sp.rsc) {
       const int c = kk % sp.c;
       const int rs = kk / sp.c;
-      tap_dr[i] = (rs / sp.s) * sp.dilation_h;
-      tap_ds[i] = (rs % sp.s) * sp.dilation_w;
-      tap_off[i] = (tap_dr[i] * sp.w + tap_ds[i]) * sp.c + c;
+      const int dr = (rs / sp.s) * sp.dilation_h;
+      const int ds = (rs % sp.s) * sp.dilation_w;
+      tap_off[i] = (dr * sp.w + ds) * sp.c + c;
+      if (warp == 0) taps[kk] = make_int2(dr, ds);
+    } else if (warp == 0 && kk < sp.kp) {
+      taps[kk] = make_int2(0, 0);
     }
   }
   __syncthreads();
@@ -135,11 +149,10 @@ __global__ void __launch_bounds__(kStemThreads, 3)
     const int64_t m0 = tile * kStemBM;
     // Step 3: lane j < 16 decodes the pixel of row warp + 8 * j.
     int64_t my_base = 0;
-    int my_ih = 0, my_iw = 0, my_valid = 0;
+    int my_ih = 0, my_iw = 0, my_state = kPastEnd;
     if (lane < kStemBM / kStemWarps) {
       const int64_t pix = m0 + warp + kStemWarps * lane;
       if (pix < sp.pixels) {
-        my_valid = 1;
         const int64_t oq = pix % sp.q;
         const int64_t rest = pix / sp.q;
         const int64_t op = rest % sp.p;
@@ -147,6 +160,9 @@ __global__ void __launch_bounds__(kStemThreads, 3)
         my_ih = static_cast<int>(op) * sp.stride_h - sp.pad_top;
         my_iw = static_cast<int>(oq) * sp.stride_w - sp.pad_left;
         my_base = img * image;
+        const bool inside = my_ih >= 0 && my_ih + (sp.r - 1) * sp.dilation_h < sp.h && my_iw >= 0 &&
+                            my_iw + (sp.s - 1) * sp.dilation_w < sp.w;
+        my_state = inside ? kInterior : kBorder;
       }
     }
 #pragma unroll 4
@@ -155,20 +171,31 @@ __global__ void __launch_bounds__(kStemThreads, 3)
       const long long base = __shfl_sync(0xffffffffu, static_cast<long long>(my_base), j);
       const int ih0 = __shfl_sync(0xffffffffu, my_ih, j);
       const int iw0 = __shfl_sync(0xffffffffu, my_iw, j);
-      const bool valid = __shfl_sync(0xffffffffu, my_valid, j) != 0;
+      const int state = __shfl_sync(0xffffffffu, my_state, j);
       // X offset of the window's top-left tap (may lie outside X: only in-image taps are read).
       const int64_t origin = base + (static_cast<int64_t>(ih0) * sp.w + iw0) * sp.c;
       __half* arow = as + m * lda;
+      if (state == kInterior) {  // warp-uniform: every tap is inside the image
 #pragma unroll
-      for (int i = 0; i < kStemSlots; ++i) {
-        const int kk = lane + 32 * i;
-        if (32 * i >= sp.kp) break;
-        if (kk < sp.kp) {
-          const int ih = ih0 + tap_dr[i];
-          const int iw = iw0 + tap_ds[i];
-          const bool in = valid && kk < sp.rsc && static_cast<unsigned>(ih) < static_cast<unsigned>(sp.h) &&
-                          static_cast<unsigned>(iw) < static_cast<unsigned>(sp.w);
-          arow[kk] = in ? x[origin + tap_off[i]] : zero;
+        for (int i = 0; i < kStemSlots; ++i) {
+          const int kk = lane + 32 * i;
+          if (32 * i >= sp.kp) break;
+          if (kk < sp.kp) arow[kk] = kk < sp.rsc ? x[origin + tap_off[i]] : zero;
+        }
+      } else {
+        const bool valid = state == kBorder;
+#pragma unroll
+        for (int i = 0; i < kStemSlots; ++i) {
+          const int kk = lane + 32 * i;
+          if (32 * i >= sp.kp) break;
+          if (kk < sp.kp) {
+            const int2 tap = taps[kk];
+            const int ih = ih0 + tap.x;
+            const int iw = iw0 + tap.y;
+            const bool in = valid && kk < sp.rsc && static_cast<unsigned>(ih) < static_cast<unsigned>(sp.h) &&
+                            static_cast<unsigned>(iw) < static_cast<unsigned>(sp.w);
+            arow[kk] = in ? x[origin + tap_off[i]] : zero;
+          }
         }
       }
     }
