@@ -34,8 +34,9 @@
 // load fall in different bank groups); Cs's is BN + 4 floats. Four barriers per tile (gather ->
 // MMA -> accumulators to Cs -> epilogue -> next gather, As and Cs alias). Shared memory: Ws, As /
 // Cs and the tap table, at most 64 * 264 * 2 + 128 * 264 * 2 + 256 * 8 bytes = 101 KB (Kp = 256;
-// the ResNet stem, Kp = 160, takes 65 KB: three CTAs per SM); above 48 KB the launch raises the
-// kernel's dynamic shared-memory limit first.
+// the ResNet stem, Kp = 160, takes 65 KB: three CTAs per SM). Every launch first raises the
+// kernel's dynamic shared-memory limit to what Kp = 256 needs (over 48 KB for every BN): one value
+// per instantiation, so concurrent launches of layers with different Kp never race on it.
 // Contracts: every output element is written once per launch; no allocation; 64-bit offsets into
 // X and Y (pixel * K, n * H * W * C), 32-bit within one image (StemNhwcSupported checks that).
 #include <mma.h>
@@ -277,9 +278,12 @@ Status LaunchStem(cudaStream_t stream, const StemParams& sp, const __half* x, co
                   const __half* residual, __half* y, const DeviceActivation& act) {
   auto* fn = StemConvNhwcKernel<BN, kVec>;
   const size_t smem = StemLayout::Make(sp.kp, BN).bytes;
-  if (smem > 48 * 1024) {
+  // The limit is the instantiation's largest need (Kp = kStemMaxGemmK), the same value on every
+  // call: layers of other Kp launched from other threads never lower it under this launch.
+  const size_t smem_limit = StemLayout::Make(static_cast<int>(kStemMaxGemmK), BN).bytes;
+  if (smem_limit > 48 * 1024) {
     EDGERT_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(
-        reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem)));
+        reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem_limit)));
   }
   int device = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));

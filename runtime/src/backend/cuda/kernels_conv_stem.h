@@ -32,9 +32,10 @@ bool StemNhwcSupported(DataType dtype, const NhwcConvGeometry& g);
 // act(B[k] + sum_{r, s, c} X[n, p*sh - top + r*dh, q*sw - left + s*dw, c] * W[k, r, s, c] +
 // Z[n, p, q, k]), taps outside X read 0; x, w, bias, residual and y are float16 (bias and
 // residual may be null), accumulation in float32. One launch, no allocation; on a layer that
-// StemNhwcSupported refuses it returns Internal without launching. Sets the kernel's dynamic
-// shared-memory limit (cudaFuncSetAttribute) when it needs more than 48 KB; safe during stream
-// capture.
+// StemNhwcSupported refuses it returns Internal without launching. Thread-safe; besides the
+// launch it only queries the device and sets the kernel's dynamic shared-memory limit
+// (cudaFuncSetAttribute, one value per kernel instantiation), nothing that synchronises, so it
+// may be captured into a CUDA graph.
 Status EnqueueStemConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGeometry& g, const void* x, const void* w,
                            const void* bias, const void* residual, void* y, const FusedEpilogue& act);
 
