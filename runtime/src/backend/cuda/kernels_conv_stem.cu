@@ -35,8 +35,10 @@
 // MMA -> accumulators to Cs -> epilogue -> next gather, As and Cs alias). Shared memory: Ws, As /
 // Cs and the tap table, at most 64 * 264 * 2 + 128 * 264 * 2 + 256 * 8 bytes = 101 KB (Kp = 256;
 // the ResNet stem, Kp = 160, takes 65 KB: three CTAs per SM). Every launch first raises the
-// kernel's dynamic shared-memory limit to what Kp = 256 needs (over 48 KB for every BN): one value
-// per instantiation, so concurrent launches of layers with different Kp never race on it.
+// kernel's dynamic shared-memory limit to what Kp = 256 needs (over 48 KB for every BN; capped by
+// the device's opt-in maximum, 99 KB on sm_86 / sm_89, where a layer above it is refused): one
+// value per instantiation and device, so concurrent launches of layers with different Kp never
+// race on it.
 // Contracts: every output element is written once per launch; no allocation; 64-bit offsets into
 // X and Y (pixel * K, n * H * W * C), 32-bit within one image (StemNhwcSupported checks that).
 #include <mma.h>
@@ -278,17 +280,25 @@ Status LaunchStem(cudaStream_t stream, const StemParams& sp, const __half* x, co
                   const __half* residual, __half* y, const DeviceActivation& act) {
   auto* fn = StemConvNhwcKernel<BN, kVec>;
   const size_t smem = StemLayout::Make(sp.kp, BN).bytes;
-  // The limit is the instantiation's largest need (Kp = kStemMaxGemmK), the same value on every
-  // call: layers of other Kp launched from other threads never lower it under this launch.
-  const size_t smem_limit = StemLayout::Make(static_cast<int>(kStemMaxGemmK), BN).bytes;
-  if (smem_limit > 48 * 1024) {
-    EDGERT_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(
-        reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem_limit)));
-  }
   int device = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
   int sms = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  int optin = 0;
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  // The limit is the instantiation's largest need (Kp = kStemMaxGemmK) capped by the device: the
+  // same value on every call, so layers of another Kp launched from other threads never lower it
+  // under this launch.
+  const size_t smem_limit =
+      std::min(StemLayout::Make(static_cast<int>(kStemMaxGemmK), BN).bytes, static_cast<size_t>(std::max(optin, 0)));
+  if (smem > smem_limit) {
+    return Unsupported("StemConvNhwcKernel: needs " + std::to_string(smem) +
+                       " bytes of shared memory per block, the device allows " + std::to_string(optin));
+  }
+  if (smem_limit > 48 * 1024) {
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(
+        reinterpret_cast<const void*>(fn), cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem_limit)));
+  }
   int per_sm = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(
       cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, reinterpret_cast<const void*>(fn), kStemThreads, smem));

@@ -32,7 +32,9 @@ bool StemNhwcSupported(DataType dtype, const NhwcConvGeometry& g);
 // act(B[k] + sum_{r, s, c} X[n, p*sh - top + r*dh, q*sw - left + s*dw, c] * W[k, r, s, c] +
 // Z[n, p, q, k]), taps outside X read 0; x, w, bias, residual and y are float16 (bias and
 // residual may be null), accumulation in float32. One launch, no allocation; on a layer that
-// StemNhwcSupported refuses it returns Internal without launching. Thread-safe; besides the
+// StemNhwcSupported refuses it returns Internal, and Unsupported where the layer's shared memory
+// exceeds the device's per-block maximum (only GEMM-K near 256 on 99 KB devices such as sm_86 /
+// sm_89), both without launching. Thread-safe; besides the
 // launch it only queries the device and sets the kernel's dynamic shared-memory limit
 // (cudaFuncSetAttribute, one value per kernel instantiation), nothing that synchronises, so it
 // may be captured into a CUDA graph.
