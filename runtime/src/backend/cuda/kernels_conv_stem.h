@@ -34,10 +34,9 @@ bool StemNhwcSupported(DataType dtype, const NhwcConvGeometry& g);
 // residual may be null), accumulation in float32. One launch, no allocation; on a layer that
 // StemNhwcSupported refuses it returns Internal, and Unsupported where the layer's shared memory
 // exceeds the device's per-block maximum (only GEMM-K near 256 on 99 KB devices such as sm_86 /
-// sm_89), both without launching. Thread-safe; besides the
-// launch it only queries the device and sets the kernel's dynamic shared-memory limit
-// (cudaFuncSetAttribute, one value per kernel instantiation), nothing that synchronises, so it
-// may be captured into a CUDA graph.
+// sm_89), both without launching. Thread-safe; besides the launch it only queries the device
+// and sets the kernel's dynamic shared-memory limit (cudaFuncSetAttribute, one value per kernel
+// instantiation and device), nothing that synchronises, so it may be captured into a CUDA graph.
 Status EnqueueStemConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGeometry& g, const void* x, const void* w,
                            const void* bias, const void* residual, void* y, const FusedEpilogue& act);
 
