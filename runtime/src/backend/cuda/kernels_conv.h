@@ -14,7 +14,8 @@ namespace cuda {
 // "cudnn-fused" (conv + bias/residual/activation in one cuDNN plan), "cudnn" (a cuDNN plan with
 // nothing to fuse), "cudnn+epilogue" (cuDNN convolution, then EnqueueEpilogue), "depthwise"
 // (edgert's depthwise kernel, kernels_depthwise.h), "direct" (edgert's generic convolution
-// kernel), and for EdgertConvNhwc "depthwise-nhwc" / "direct-nhwc" (kernels_conv_nhwc.h);
+// kernel), and for EdgertConvNhwc "depthwise-nhwc" / "direct-nhwc" (kernels_conv_nhwc.h) and
+// "stem-nhwc" (kernels_conv_stem.h);
 // nullptr when `kernel` is not a Conv/ConvTranspose/EdgertConvNhwc kernel.
 const char* ConvKernelPath(const CudaKernel& kernel);
 

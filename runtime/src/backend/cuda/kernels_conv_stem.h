@@ -1,0 +1,44 @@
+// edgert's tensor-core kernel for the small-channel first convolution of a network (the "stem":
+// ResNet's 7x7 stride-2 C = 3, YOLO / MobileNet's 3x3 stride-2 C = 3) in channels-last float16,
+// an implicit GEMM on WMMA (kernels_conv_stem.cu). kernels_conv.cu offers it as the tactic
+// candidate "stem-nhwc" of EdgertConvNhwc (ops/nhwc.h) next to cuDNN's plans and the other own
+// NHWC kernels (kernels_conv_nhwc.h).
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "edgert/status.h"
+#include "edgert/tensor.h"
+#include "fused_activation.h"
+#include "kernels_conv_nhwc.h"
+
+namespace edgert {
+namespace cuda {
+
+// The largest GEMM-K (R * S * C rounded up to a multiple of 16) the stem kernel takes.
+inline constexpr int64_t kStemMaxGemmK = 256;
+// The largest input channel count C the stem kernel takes.
+inline constexpr int64_t kStemMaxChannels = 8;
+
+// Whether EnqueueStemConvNhwc takes the layer: float16 storage, group == 1, 1 <= C <= 8, K a
+// positive multiple of 8, R * S * C rounded up to 16 at most kStemMaxGemmK, positive strides and
+// dilations, non-negative leading pads, and extents for which every per-image offset and window
+// coordinate fits in 32 bits (the batch offset is 64-bit: any N).
+bool StemNhwcSupported(DataType dtype, const NhwcConvGeometry& g);
+
+// Same formula and contract as EnqueueDirectConvNhwc (kernels_conv_nhwc.h): Y[n, p, q, k] =
+// act(B[k] + sum_{r, s, c} X[n, p*sh - top + r*dh, q*sw - left + s*dw, c] * W[k, r, s, c] +
+// Z[n, p, q, k]), taps outside X read 0; x, w, bias, residual and y are float16 (bias and
+// residual may be null), accumulation in float32. One launch, no allocation; on a layer that
+// StemNhwcSupported refuses it returns Internal, and Unsupported where the layer's shared memory
+// exceeds the device's per-block maximum (only GEMM-K near 256 on 99 KB devices such as sm_86 /
+// sm_89), both without launching. Thread-safe; besides the launch it only queries the device
+// and sets the kernel's dynamic shared-memory limit (cudaFuncSetAttribute, one value per kernel
+// instantiation and device), nothing that synchronises, so it may be captured into a CUDA graph.
+Status EnqueueStemConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGeometry& g, const void* x, const void* w,
+                           const void* bias, const void* residual, void* y, const FusedEpilogue& act);
+
+}  // namespace cuda
+}  // namespace edgert
