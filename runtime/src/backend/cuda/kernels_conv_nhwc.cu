@@ -208,7 +208,8 @@ __global__ void __launch_bounds__(kTiledMaxThreads)
         if (static_cast<unsigned>(iw) < static_cast<unsigned>(a.w)) {
           xv[i] = *reinterpret_cast<const P*>(xr + iw * a.c);
         } else {
-          xv[i] = P{};
+#pragma unroll
+          for (int j = 0; j < V; ++j) Store(&xv[i].v[j], 0.0f);
         }
       }
       float wr[KS][V];
