@@ -40,13 +40,13 @@ bool DepthwiseNhwcSupported(const NhwcConvGeometry& g);
 
 // How EnqueueDepthwiseConvNhwc runs a layer (PlanDepthwiseNhwc; the design is at the top of
 // kernels_conv_nhwc.cu):
-//   tiled:   square 3x3 / 5x5 / 7x7 filters, stride_w 1 or 2, dilation_w 1, fewer than 2^31
-//            elements per tensor, a vector of at least 2 channels. A CTA stages the weights of a
-//            channel slice in shared memory; each thread computes 4 consecutive
-//            output pixels of one row for `vector` channels (32-bit index math).
+//   tiled:   square 3x3 / 5x5 / 7x7 filters, stride_w 1 or 2, dilation_w 1 (stride_h,
+//            dilation_h and pads any), every index below 2^31, a vector of at least 2 channels. A
+//            CTA stages the weights of a channel slice in shared memory; each thread computes 4
+//            consecutive output pixels of one row for `vector` channels (32-bit index math).
 //   generic: any other depthwise layer: one thread per output pixel and `vector` channels,
-//            weights read from global memory, 64-bit index math where a tensor has 2^31 elements
-//            or more (`wide_index`).
+//            weights read from global memory, 64-bit index math where an index could reach 2^31
+//            (`wide_index`).
 struct DepthwiseNhwcConfig {
   bool tiled = false;
   int vector = 1;                     // channels per thread (16 bytes at most)
@@ -69,16 +69,18 @@ struct DepthwiseNhwcOptions {
   unsigned max_grid_y = 0;  // tiled: at most this many CTAs per slice, so that each loops (0: one wave)
 };
 
-// The launch EnqueueDepthwiseConvNhwc makes for these pointers on the current device (queries the
-// device's SM count and the kernel's occupancy, cached). InvalidArgument for a forced `vector`
-// that does not divide C, is not aligned or is wider than 16 bytes (or narrower than 2 channels
-// for the tiled kernel, which is then not taken); Internal for a non-depthwise layer.
+// The launch EnqueueDepthwiseConvNhwc makes for these pointers on the current device (it asks for
+// the device's SM count on every call and for the tiled kernel's occupancy once per kernel, CTA
+// size and device: a mutex-guarded cache). The vector is the widest that divides C and keeps X,
+// B, Z and Y aligned (8 / 4 / 2 / 1 halves, 4 / 2 / 1 floats), halved down to 2 while the layer
+// has fewer than 1024 threads per SM. A forced `vector` of 1 takes the generic kernel;
+// InvalidArgument (subject "vector") for one that is not a power of two, does not divide C, is
+// not aligned or is wider than 16 bytes; Internal for a non-depthwise layer.
 StatusOr<DepthwiseNhwcConfig> PlanDepthwiseNhwc(DataType dtype, const NhwcConvGeometry& g, const void* x,
                                                 const void* bias, const void* residual, const void* y,
                                                 const DepthwiseNhwcOptions& options = {});
 
-// The depthwise case (W [C, R, S, 1]), as planned by PlanDepthwiseNhwc (the vector is the widest
-// that divides C and keeps X, B, Z and Y aligned: 8 / 4 / 2 / 1 halves, 4 / 2 / 1 floats). Same
+// The depthwise case (W [C, R, S, 1], any alignment of W), as planned by PlanDepthwiseNhwc. Same
 // formula and contract as above; no allocation, one launch.
 Status EnqueueDepthwiseConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGeometry& g, const void* x,
                                 const void* w, const void* bias, const void* residual, void* y,
