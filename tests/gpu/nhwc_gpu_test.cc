@@ -7,7 +7,13 @@
 //   - through CreateConvKernel (NhwcConvHarness, as conv_gpu_test.cc's ConvHarness): every tactic
 //     candidate forced by index (none of them an NCHW kernel), the timed selection, and the path
 //     an FP16 ResNet-like 3x3 layer takes (a cuDNN one: a silent fallback to the direct kernel
-//     fails).
+//     fails);
+//   - the depthwise kernel itself (EnqueueDepthwiseConvNhwc with forced options, NhwcConvHarness::
+//     RunDepthwise): every tiled instance (3x3 / 5x5 / 7x7, stride_w 1 / 2, each vector width),
+//     the generic kernel (dilation_w, other filters, forced, 64-bit indices), MobileNetV2 /
+//     EfficientNet channel counts, C not a multiple of 8, rows shorter than the 4-pixel block,
+//     asymmetric pads, every activation with residual, misaligned pointers, looping CTAs, the
+//     plan of small layers; each run also checks that nothing outside Y was written.
 // The CPU references are themselves checked against the NCHW operators (Conv, MaxPool) on the
 // permuted tensors (exactly for MaxPool, 1e-5 for Conv), so a GPU kernel and a CPU reference
 // cannot agree on a wrong layout.
@@ -16,13 +22,16 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "backend/cuda/kernels_conv.h"
+#include "backend/cuda/kernels_conv_nhwc.h"
 #include "edgert/fused_activation.h"
 #include "gpu_test_util.h"
+#include "ops/nhwc.h"
 
 namespace edgert {
 namespace testing {
@@ -339,6 +348,85 @@ class NhwcConvHarness {
     return paths.ok() ? *paths : std::vector<std::string>{};
   }
 
+  // Runs EnqueueDepthwiseConvNhwc directly with `options` on copies of X, B and Z placed `offset`
+  // elements past an allocation (so aligned to offset * element size only) and of W at offset + 1
+  // (the kernels never need W aligned); Y at `offset` too, NaN-poisoned, with kGuard poisoned
+  // elements on either side. Checks Y against the reference and that no byte outside Y was
+  // written; `plan` receives PlanDepthwiseNhwc's launch for these pointers.
+  void RunDepthwise(const cuda::DepthwiseNhwcOptions& options, int64_t offset, cuda::DepthwiseNhwcConfig* plan) {
+    constexpr int64_t kGuard = 64;
+    StatusOr<NhwcConvParams> np = ResolveConvNhwc(*op_);
+    ASSERT_TRUE(np.ok()) << np.status().ToString();
+    const cuda::NhwcConvGeometry g = Geometry(*np);
+    ASSERT_TRUE(cuda::DepthwiseNhwcSupported(g));
+    const void* in[4] = {nullptr, nullptr, nullptr, nullptr};
+    for (size_t i = 0; i < args_.size() && i < 4; ++i) {
+      if (!args_[i].value.defined()) continue;
+      void* p = nullptr;
+      ASSERT_NO_FATAL_FAILURE(UploadAt(args_[i].value, i == 1 ? offset + 1 : offset, &p));
+      in[i] = p;
+    }
+    const size_t elem = DataTypeSize(dtype_);
+    const int64_t n = want_.num_elements();
+    const size_t lead = static_cast<size_t>(kGuard + offset) * elem;
+    const size_t body = static_cast<size_t>(n) * elem;
+    const size_t total = lead + body + static_cast<size_t>(kGuard) * elem;
+    void* base = nullptr;
+    ASSERT_NO_FATAL_FAILURE(Alloc(total, &base));
+    ASSERT_EQ(cudaMemset(base, 0xFF, total), cudaSuccess);
+    void* y = static_cast<char*>(base) + lead;
+    StatusOr<cuda::DepthwiseNhwcConfig> planned = cuda::PlanDepthwiseNhwc(dtype_, g, in[0], in[2], in[3], y, options);
+    ASSERT_TRUE(planned.ok()) << planned.status().ToString();
+    const Status s =
+        cuda::EnqueueDepthwiseConvNhwc(nullptr, dtype_, g, in[0], in[1], in[2], in[3], y, np->epilogue, options);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+    Tensor got = *Tensor::Create(DataType::kFloat32, y_shape_);
+    ASSERT_NO_FATAL_FAILURE(Download(y, &got));
+    ExpectTensorsClose(got, want_, DefaultTolerance(precision_),
+                       std::string(PrecisionName(precision_)) + " " + planned->Describe());
+    std::vector<uint8_t> bytes(total);
+    ASSERT_EQ(cudaMemcpy(bytes.data(), base, total, cudaMemcpyDeviceToHost), cudaSuccess);
+    size_t touched = 0;
+    for (size_t i = 0; i < total; ++i) {
+      if ((i < lead || i >= lead + body) && bytes[i] != 0xFF) ++touched;
+    }
+    EXPECT_EQ(touched, 0u) << "bytes written outside Y by " << planned->Describe();
+    *plan = *planned;
+  }
+
+  // The geometry kernels_conv.cu builds for EdgertConvNhwc.
+  static cuda::NhwcConvGeometry Geometry(const NhwcConvParams& np) {
+    const WindowGeometry& wg = np.window;
+    cuda::NhwcConvGeometry g;
+    g.n = np.n;
+    g.h = wg.in[0];
+    g.w = wg.in[1];
+    g.c = np.c;
+    g.k = np.k;
+    g.r = wg.kernel[0];
+    g.s = wg.kernel[1];
+    g.p = wg.out[0];
+    g.q = wg.out[1];
+    g.group = np.group;
+    g.stride_h = wg.strides[0];
+    g.stride_w = wg.strides[1];
+    g.dilation_h = wg.dilations[0];
+    g.dilation_w = wg.dilations[1];
+    g.pad_top = wg.pad_begin[0];
+    g.pad_left = wg.pad_begin[1];
+    return g;
+  }
+
+  // PlanDepthwiseNhwc for the uploaded (aligned) inputs and output.
+  StatusOr<cuda::DepthwiseNhwcConfig> PlanDepthwise(const cuda::DepthwiseNhwcOptions& options) const {
+    StatusOr<NhwcConvParams> np = ResolveConvNhwc(*op_);
+    if (!np.ok()) return np.status();
+    const void* bias = tensors_.size() > 2 ? tensors_[2].data : nullptr;
+    const void* residual = tensors_.size() > 3 ? tensors_[3].data : nullptr;
+    return cuda::PlanDepthwiseNhwc(dtype_, Geometry(*np), tensors_[0].data, bias, residual, output_.data, options);
+  }
+
   // Creates the kernel with (tactic, select, level), runs it once on a NaN-poisoned output and
   // compares with the CPU reference; `kernel` keeps it for further checks.
   void RunAndCheck(int tactic, bool select, int level, cuda::CudaKernelPtr* kernel) {
@@ -366,9 +454,14 @@ class NhwcConvHarness {
     ASSERT_EQ(cudaMalloc(p, std::max<size_t>(bytes, 1)), cudaSuccess);
     buffers_.push_back(*p);
   }
-  void Upload(const Tensor& v, void** p) {
+  void Upload(const Tensor& v, void** p) { ASSERT_NO_FATAL_FAILURE(UploadAt(v, 0, p)); }
+  // Uploads `v` in the device dtype to a fresh allocation, `offset` elements past its start.
+  void UploadAt(const Tensor& v, int64_t offset, void** p) {
     const int64_t n = v.num_elements();
-    ASSERT_NO_FATAL_FAILURE(Alloc(static_cast<size_t>(n) * DataTypeSize(dtype_), p));
+    const size_t elem = DataTypeSize(dtype_);
+    void* base = nullptr;
+    ASSERT_NO_FATAL_FAILURE(Alloc(static_cast<size_t>(n + offset) * elem, &base));
+    *p = static_cast<char*>(base) + static_cast<size_t>(offset) * elem;
     if (dtype_ == DataType::kFloat16) {
       std::vector<__half> h(static_cast<size_t>(n));
       for (int64_t i = 0; i < n; ++i) h[static_cast<size_t>(i)] = __float2half(v.data<float>()[i]);
@@ -493,6 +586,24 @@ TEST(NhwcConvTactics, EveryCandidateMatches) {
                           true,
                           WithActivation(Conv2dAttrs({2, 2, 2, 2}, {2, 2}, {1, 1}, 6), kActivations[5])},
                          {1, 8, 8, 6}, 27, true);
+  }
+  {
+    SCOPED_TRACE("depthwise 3x3 stride 2 C=96 (16-byte vectors) + bias + Clip(0, 6)");
+    ExpectEveryCandidate({{2, 28, 28, 96},
+                          {96, 3, 3, 1},
+                          true,
+                          false,
+                          WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}, {1, 1}, 96), kActivations[1])},
+                         {2, 14, 14, 96}, 29, true);
+  }
+  {
+    SCOPED_TRACE("depthwise 5x5 C=672 at 7x7, batch 1 (EfficientNet-B0) + bias + residual + SiLU");
+    ExpectEveryCandidate({{1, 7, 7, 672},
+                          {672, 5, 5, 1},
+                          true,
+                          true,
+                          WithActivation(Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {1, 1}, 672), kActivations[4])},
+                         {1, 7, 7, 672}, 30, true);
   }
   {
     SCOPED_TRACE("depthwise 3x3 C=5 (scalar), asymmetric pads, dilation 2, no bias");
@@ -626,6 +737,490 @@ TEST(NhwcConvTactics, Fp16ResNetLayerTakesCudnn) {
       SCOPED_TRACE("candidate " + std::to_string(i) + ": " + paths[i]);
       cuda::CudaKernelPtr forced;
       ASSERT_NO_FATAL_FAILURE(h.RunAndCheck(static_cast<int>(i), false, 1, &forced));
+    }
+  }
+}
+
+// ---- The depthwise kernel itself (EnqueueDepthwiseConvNhwc with forced options) --------------
+
+// A depthwise layer: X [N, H, W, C], an R x S filter per channel, pads {top, left, bottom, right}.
+struct DwLayer {
+  Shape x;
+  int64_t r = 3, s = 3;
+  Ints pads = {1, 1, 1, 1};
+  Ints strides = {1, 1};
+  Ints dilations = {1, 1};
+  bool bias = true;
+  bool residual = false;
+  const ActCase* act = nullptr;
+};
+
+NhwcCase DwNhwcCase(const DwLayer& l) {
+  const int64_t c = l.x[3];
+  Attributes a = Conv2dAttrs(l.pads, l.strides, l.dilations, c);
+  if (l.act != nullptr) a = WithActivation(std::move(a), *l.act);
+  return NhwcCase{l.x, {c, l.r, l.s, 1}, l.bias, l.residual, a};
+}
+
+// ONNX Conv's output extent, by hand: (in + pads - ((k - 1) * d + 1)) / stride + 1.
+Shape DwOutput(const DwLayer& l) {
+  const int64_t p = (l.x[1] + l.pads[0] + l.pads[2] - ((l.r - 1) * l.dilations[0] + 1)) / l.strides[0] + 1;
+  const int64_t q = (l.x[2] + l.pads[1] + l.pads[3] - ((l.s - 1) * l.dilations[1] + 1)) / l.strides[1] + 1;
+  return {l.x[0], p, q, l.x[3]};
+}
+
+std::string DwName(const DwLayer& l) {
+  std::string s = "X " + ShapeToString(l.x) + " " + std::to_string(l.r) + "x" + std::to_string(l.s) + " pads " +
+                  std::to_string(l.pads[0]) + "," + std::to_string(l.pads[1]) + "," + std::to_string(l.pads[2]) + "," +
+                  std::to_string(l.pads[3]) + " strides " + std::to_string(l.strides[0]) + "," +
+                  std::to_string(l.strides[1]) + " dilations " + std::to_string(l.dilations[0]) + "," +
+                  std::to_string(l.dilations[1]);
+  if (l.bias) s += " +bias";
+  if (l.residual) s += " +residual";
+  if (l.act != nullptr) s += std::string(" +") + l.act->name;
+  return s;
+}
+
+// The path a run must take: tiled or generic, the vector (0: any) and the index width.
+struct DwPath {
+  bool tiled = true;
+  int vector = 0;
+  bool wide_index = false;
+};
+
+// Runs `l` through EnqueueDepthwiseConvNhwc (options, pointer offset) against the CPU reference
+// and checks the planned path; `plan` (optional) receives it.
+void ExpectDepthwise(const DwLayer& l, Precision p, const cuda::DepthwiseNhwcOptions& options, int64_t offset,
+                     const DwPath& want, uint32_t seed, cuda::DepthwiseNhwcConfig* plan = nullptr) {
+  SCOPED_TRACE(DwName(l) + " " + PrecisionName(p) + " vector " + std::to_string(options.vector) + " offset " +
+               std::to_string(offset) + (options.allow_tiled ? "" : " generic forced") +
+               (options.wide_index ? " int64 forced" : ""));
+  NhwcConvHarness h(DwNhwcCase(l), DwOutput(l), p, seed);
+  ASSERT_NO_FATAL_FAILURE(h.Init());
+  cuda::DepthwiseNhwcConfig got;
+  ASSERT_NO_FATAL_FAILURE(h.RunDepthwise(options, offset, &got));
+  EXPECT_EQ(got.tiled, want.tiled) << got.Describe();
+  if (want.vector > 0) {
+    EXPECT_EQ(got.vector, want.vector) << got.Describe();
+  }
+  EXPECT_EQ(got.wide_index, want.wide_index) << got.Describe();
+  if (got.tiled) {
+    EXPECT_EQ(got.kernel, l.s) << got.Describe();
+    EXPECT_EQ(got.stride_w, l.strides[1]) << got.Describe();
+    EXPECT_GE(got.block_x * got.block_y, 32u) << got.Describe();
+    EXPECT_LE(got.block_x * got.block_y, 256u) << got.Describe();
+    EXPECT_LE(got.block_x, l.s >= 7 ? 16u : 32u) << got.Describe();
+    // Slices x vectors cover C with fewer idle lanes than slices.
+    const int64_t vectors = l.x[3] / got.vector;
+    EXPECT_GE(int64_t{got.grid_x} * got.block_x, vectors) << got.Describe();
+    EXPECT_LT(int64_t{got.grid_x} * got.block_x - vectors, int64_t{got.grid_x}) << got.Describe();
+  }
+  if (plan != nullptr) *plan = got;
+}
+
+// The tiled kernel's channel vectors: 16, 8 and 4 bytes.
+std::vector<int> TiledVectors(Precision p) {
+  return p == Precision::kFp16 ? std::vector<int>{8, 4, 2} : std::vector<int>{4, 2};
+}
+int WidestVector(Precision p) { return p == Precision::kFp16 ? 8 : 4; }
+
+cuda::DepthwiseNhwcOptions Vector(int v) {
+  cuda::DepthwiseNhwcOptions o;
+  o.vector = v;
+  return o;
+}
+
+const Precision kPrecisions[] = {Precision::kFp16, Precision::kFp32};
+
+int SmCount() {
+  int device = 0, sms = 0;
+  if (cudaGetDevice(&device) != cudaSuccess) return 0;
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device) != cudaSuccess) return 0;
+  return sms;
+}
+
+// Every tiled instance (3x3, 5x5, 7x7; stride_w 1 and 2; every vector) on odd extents, N = 2.
+TEST(NhwcDepthwiseKernel, TiledEveryFilterStrideAndVector) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  uint32_t seed = 100;
+  for (int64_t k : {3, 5, 7}) {
+    for (int64_t stride : {1, 2}) {
+      DwLayer l;
+      l.x = {2, 15, 17, 24};
+      l.r = l.s = k;
+      l.pads = {k / 2, k / 2, k / 2, k / 2};
+      l.strides = {stride, stride};
+      l.residual = k == 5;
+      l.act = stride == 2 ? &kActivations[1] : nullptr;
+      for (Precision p : kPrecisions) {
+        for (int v : TiledVectors(p)) {
+          ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, Vector(v), 0, {true, v}, ++seed));
+        }
+        ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, {}, 0, {true, 0}, ++seed));
+      }
+    }
+  }
+}
+
+// MobileNetV2 / EfficientNet channel counts (C = 1152 at V = 8: 144 vectors in 5 slices of 29, one
+// idle lane; 7x7: slices of 16), with the widest vector and with the automatic one.
+TEST(NhwcDepthwiseKernel, ChannelCounts) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  uint32_t seed = 200;
+  for (int64_t c : {8, 16, 24, 32, 96, 144, 672, 1152}) {
+    DwLayer s1;  // 3x3 stride 1 pad 1, bias + Relu6
+    s1.x = {1, 9, 10, c};
+    s1.act = &kActivations[1];
+    DwLayer s2;  // 5x5 stride 2 pad 2, residual without bias
+    s2.x = {1, 11, 9, c};
+    s2.r = s2.s = 5;
+    s2.pads = {2, 2, 2, 2};
+    s2.strides = {2, 2};
+    s2.bias = false;
+    s2.residual = true;
+    DwLayer k7;  // 7x7 stride 1 pad 3 (ConvNeXt-like), SiLU
+    k7.x = {1, 8, 7, c};
+    k7.r = k7.s = 7;
+    k7.pads = {3, 3, 3, 3};
+    k7.act = &kActivations[4];
+    for (const DwLayer& l : {s1, s2, k7}) {
+      for (Precision p : kPrecisions) {
+        ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, Vector(WidestVector(p)), 0, {true, WidestVector(p)}, ++seed));
+        ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, {}, 0, {true, 0}, ++seed));
+      }
+    }
+  }
+}
+
+// C not a multiple of 8: 12 and 20 take 4-wide vectors, 6 takes 2 (all tiled); 5 and 3 take the
+// generic kernel with scalar channels.
+TEST(NhwcDepthwiseKernel, ChannelsNotMultiplesOf8) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  uint32_t seed = 300;
+  const struct {
+    int64_t c;
+    int widest;
+    bool tiled;
+  } cases[] = {{12, 4, true}, {20, 4, true}, {6, 2, true}, {5, 1, false}, {3, 1, false}};
+  for (const auto& tc : cases) {
+    DwLayer l;
+    l.x = {2, 9, 11, tc.c};
+    l.residual = true;
+    l.act = &kActivations[5];
+    DwLayer l2 = l;
+    l2.r = l2.s = 5;
+    l2.pads = {2, 2, 2, 2};
+    l2.strides = {2, 2};
+    for (const DwLayer& layer : {l, l2}) {
+      for (Precision p : kPrecisions) {
+        ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(layer, p, Vector(tc.widest), 0, {tc.tiled, tc.widest}, ++seed));
+        // Automatic: the widest, narrowed to no less than 2 on these small layers.
+        ASSERT_NO_FATAL_FAILURE(
+            ExpectDepthwise(layer, p, {}, 0, {tc.tiled, std::min(tc.widest, tc.widest > 1 ? 2 : 1)}, ++seed));
+      }
+    }
+  }
+}
+
+// Rows shorter than the 4-pixel block (W = 1, 3, 7 -> Q = 1, 3, 7 at stride 1; 1, 2, 4 at stride
+// 2), odd extents, batch 1 and 3.
+TEST(NhwcDepthwiseKernel, ShortRowsOddExtentsAndBatch) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  uint32_t seed = 400;
+  for (int64_t w : {1, 3, 7, 17}) {
+    for (int64_t n : {1, 3}) {
+      for (int64_t stride : {1, 2}) {
+        for (int64_t k : {3, 5}) {
+          DwLayer l;
+          l.x = {n, 15, w, 16};
+          l.r = l.s = k;
+          l.pads = {k / 2, k / 2, k / 2, k / 2};
+          l.strides = {stride, stride};
+          l.residual = n == 3;
+          for (Precision p : kPrecisions) {
+            ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, Vector(WidestVector(p)), 0, {true, WidestVector(p)}, ++seed));
+          }
+        }
+      }
+    }
+  }
+}
+
+// Asymmetric pads, no pads, different strides per axis, dilation along H only: all tiled.
+TEST(NhwcDepthwiseKernel, AsymmetricPadsStridesAndRowDilation) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  uint32_t seed = 500;
+  std::vector<DwLayer> layers;
+  {
+    DwLayer l;  // 3x3, pads top 0 left 2 bottom 1 right 0, strides (1, 2)
+    l.x = {2, 12, 13, 16};
+    l.pads = {0, 2, 1, 0};
+    l.strides = {1, 2};
+    layers.push_back(l);
+  }
+  {
+    DwLayer l;  // 5x5, pads (2, 0, 0, 2), strides (2, 1)
+    l.x = {1, 14, 11, 24};
+    l.r = l.s = 5;
+    l.pads = {2, 0, 0, 2};
+    l.strides = {2, 1};
+    l.residual = true;
+    layers.push_back(l);
+  }
+  {
+    DwLayer l;  // 3x3 stride 2 without pads (TF "VALID")
+    l.x = {1, 16, 15, 32};
+    l.pads = {0, 0, 0, 0};
+    l.strides = {2, 2};
+    l.act = &kActivations[0];
+    layers.push_back(l);
+  }
+  {
+    DwLayer l;  // 3x3 dilation (2, 1): the tiled kernel takes any dilation_h
+    l.x = {1, 13, 12, 16};
+    l.pads = {2, 1, 2, 1};
+    l.dilations = {2, 1};
+    layers.push_back(l);
+  }
+  {
+    DwLayer l;  // 7x7 stride 2 pad 3, stride_h 3
+    l.x = {1, 17, 19, 8};
+    l.r = l.s = 7;
+    l.pads = {3, 3, 3, 3};
+    l.strides = {3, 2};
+    layers.push_back(l);
+  }
+  for (const DwLayer& l : layers) {
+    for (Precision p : kPrecisions) {
+      ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, Vector(WidestVector(p)), 0, {true, WidestVector(p)}, ++seed));
+      ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, {}, 0, {true, 0}, ++seed));
+    }
+  }
+}
+
+// What the tiled kernel does not take runs on the generic one: dilation along W, non-square,
+// 1x1 and 9x9 filters, stride_w 3.
+TEST(NhwcDepthwiseKernel, OtherLayersTakeTheGenericKernel) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  uint32_t seed = 600;
+  std::vector<DwLayer> layers;
+  {
+    DwLayer l;  // dilation 2 (DeepLab-like)
+    l.x = {1, 13, 13, 32};
+    l.pads = {2, 2, 2, 2};
+    l.dilations = {2, 2};
+    l.act = &kActivations[1];
+    layers.push_back(l);
+  }
+  {
+    DwLayer l;  // dilation (1, 3)
+    l.x = {2, 9, 14, 16};
+    l.pads = {1, 3, 1, 3};
+    l.dilations = {1, 3};
+    l.residual = true;
+    layers.push_back(l);
+  }
+  {
+    DwLayer l;  // 3x5
+    l.x = {1, 10, 11, 24};
+    l.r = 3;
+    l.s = 5;
+    l.pads = {1, 2, 1, 2};
+    layers.push_back(l);
+  }
+  {
+    DwLayer l;  // 1x1
+    l.x = {1, 6, 7, 16};
+    l.r = l.s = 1;
+    l.pads = {0, 0, 0, 0};
+    layers.push_back(l);
+  }
+  {
+    DwLayer l;  // 9x9 pad 4
+    l.x = {1, 12, 12, 8};
+    l.r = l.s = 9;
+    l.pads = {4, 4, 4, 4};
+    layers.push_back(l);
+  }
+  {
+    DwLayer l;  // stride_w 3
+    l.x = {1, 10, 16, 16};
+    l.strides = {1, 3};
+    layers.push_back(l);
+  }
+  for (const DwLayer& l : layers) {
+    for (Precision p : kPrecisions) {
+      ASSERT_NO_FATAL_FAILURE(
+          ExpectDepthwise(l, p, Vector(WidestVector(p)), 0, {false, WidestVector(p), false}, ++seed));
+      ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, {}, 0, {false, 0, false}, ++seed));
+    }
+  }
+}
+
+// The generic kernel forced where the tiled one applies, with 32- and 64-bit indices and every
+// vector width.
+TEST(NhwcDepthwiseKernel, GenericKernelForcedAndWideIndex) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  uint32_t seed = 700;
+  DwLayer l;
+  l.x = {2, 13, 11, 32};
+  l.strides = {2, 2};
+  l.residual = true;
+  l.act = &kActivations[4];
+  for (Precision p : kPrecisions) {
+    for (int v = WidestVector(p); v >= 1; v /= 2) {
+      for (bool wide : {false, true}) {
+        cuda::DepthwiseNhwcOptions o = Vector(v);
+        o.allow_tiled = false;
+        o.wide_index = wide;
+        ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, o, 0, {false, v, wide}, ++seed));
+      }
+    }
+  }
+}
+
+// Every fused activation with bias and residual on both kernels, and residual without bias.
+TEST(NhwcDepthwiseKernel, EveryActivationWithResidual) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  uint32_t seed = 800;
+  for (const ActCase& act : kActivations) {
+    DwLayer l;
+    l.x = {2, 8, 9, 16};
+    l.residual = true;
+    l.act = &act;
+    for (Precision p : kPrecisions) {
+      ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, Vector(WidestVector(p)), 0, {true, WidestVector(p)}, ++seed));
+      cuda::DepthwiseNhwcOptions generic = Vector(WidestVector(p));
+      generic.allow_tiled = false;
+      ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, generic, 0, {false, WidestVector(p)}, ++seed));
+    }
+  }
+  DwLayer no_bias;
+  no_bias.x = {1, 7, 10, 24};
+  no_bias.r = no_bias.s = 5;
+  no_bias.pads = {2, 2, 2, 2};
+  no_bias.bias = false;
+  no_bias.residual = true;
+  for (Precision p : kPrecisions) {
+    ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(no_bias, p, Vector(WidestVector(p)), 0, {true, WidestVector(p)}, ++seed));
+  }
+}
+
+// X, B, Z and Y `offset` elements past an allocation: the vector follows the alignment (a forced
+// wider one is refused), one element off takes the generic kernel with scalar channels.
+TEST(NhwcDepthwiseKernel, MisalignedPointers) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  uint32_t seed = 900;
+  DwLayer l;
+  l.x = {2, 9, 10, 16};
+  l.residual = true;
+  l.act = &kActivations[0];
+  for (Precision p : kPrecisions) {
+    const int64_t elem = p == Precision::kFp16 ? 2 : 4;
+    for (int64_t offset : {1, 2, 4, 8}) {
+      // cudaMalloc aligns to 256 bytes: the widest vector (<= 16 bytes) dividing offset * elem.
+      int widest = 1;
+      while (widest * 2 <= WidestVector(p) && (offset * elem) % (widest * 2 * elem) == 0) widest *= 2;
+      ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, Vector(widest), offset, {widest > 1, widest}, ++seed));
+      ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, {}, offset, {widest > 1, std::min(widest, 2)}, ++seed));
+    }
+  }
+}
+
+// A forced vector that does not fit C, the dtype or the alignment is refused by name.
+TEST(NhwcDepthwiseKernel, ForcedVectorMustFit) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  DwLayer l;
+  l.x = {1, 6, 6, 12};
+  for (Precision p : kPrecisions) {
+    SCOPED_TRACE(PrecisionName(p));
+    NhwcConvHarness h(DwNhwcCase(l), DwOutput(l), p, 950);
+    ASSERT_NO_FATAL_FAILURE(h.Init());
+    for (int v : {8, 3, 16, -2}) {
+      StatusOr<cuda::DepthwiseNhwcConfig> plan = h.PlanDepthwise(Vector(v));
+      ASSERT_FALSE(plan.ok()) << "vector " << v << ": " << plan->Describe();
+      EXPECT_EQ(plan.status().code(), StatusCode::kInvalidArgument) << plan.status().ToString();
+      EXPECT_NE(plan.status().ToString().find("vector"), std::string::npos) << plan.status().ToString();
+    }
+    StatusOr<cuda::DepthwiseNhwcConfig> four = h.PlanDepthwise(Vector(4));
+    ASSERT_TRUE(four.ok()) << four.status().ToString();
+    EXPECT_TRUE(four->tiled);
+    EXPECT_EQ(four->vector, 4);
+  }
+}
+
+// CTAs that loop (grid capped): every pixel-block group, the last one partial, is computed once.
+TEST(NhwcDepthwiseKernel, GridStrideIterations) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  uint32_t seed = 1000;
+  DwLayer l;
+  l.x = {3, 20, 21, 32};
+  l.residual = true;
+  l.act = &kActivations[5];
+  DwLayer l2 = l;
+  l2.r = l2.s = 5;
+  l2.pads = {2, 2, 2, 2};
+  l2.strides = {2, 2};
+  for (const DwLayer& layer : {l, l2}) {
+    for (Precision p : kPrecisions) {
+      for (unsigned cap : {1u, 2u, 3u}) {
+        cuda::DepthwiseNhwcOptions o = Vector(WidestVector(p));
+        o.max_grid_y = cap;
+        cuda::DepthwiseNhwcConfig plan;
+        ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(layer, p, o, 0, {true, WidestVector(p)}, ++seed, &plan));
+        EXPECT_LE(plan.grid_y, cap) << plan.Describe();
+        EXPECT_GE(plan.iterations, 2) << plan.Describe();
+      }
+    }
+  }
+}
+
+// EfficientNet-B0's last depthwise layers at batch 1 (7x7, 5x5, C = 672 / 1152): the automatic plan
+// narrows the vector and shrinks the CTAs so that most SMs get work.
+TEST(NhwcDepthwiseKernel, SmallLayersSpreadOverTheSms) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  const int sms = SmCount();
+  ASSERT_GT(sms, 0);
+  uint32_t seed = 1100;
+  for (int64_t c : {672, 1152}) {
+    DwLayer l;
+    l.x = {1, 7, 7, c};
+    l.r = l.s = 5;
+    l.pads = {2, 2, 2, 2};
+    l.act = &kActivations[4];
+    for (Precision p : kPrecisions) {
+      cuda::DepthwiseNhwcConfig plan;
+      ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, {}, 0, {true, 0}, ++seed, &plan));
+      // 14 pixel blocks x C / V vectors stay below 1024 threads per SM on any GPU of 16 SMs or more.
+      if (sms >= 16) {
+        EXPECT_EQ(plan.vector, 2) << plan.Describe();
+      }
+      // 64-thread CTAs: C / 2 vectors in slices of <= 32 (1152: 18 x 32, 672: 11 x 31), 2 blocks
+      // each, 7 groups: 126 / 77 CTAs.
+      if (sms >= 128) {
+        EXPECT_EQ(plan.block_x * plan.block_y, 64u - 64u % plan.block_x) << plan.Describe();
+        EXPECT_GE(plan.grid_x * plan.grid_y, 64u) << plan.Describe();
+      }
+    }
+  }
+}
+
+// The two MobileNetV2 layers of the profile, at batch 2: 3x3 stride 2 112x112 -> 56x56 C = 96 and
+// 3x3 stride 1 112x112 C = 32, + Relu6, automatic and with 16-byte vectors.
+TEST(NhwcDepthwiseKernel, MobileNetV2Layers) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  uint32_t seed = 1200;
+  DwLayer s2;
+  s2.x = {2, 112, 112, 96};
+  s2.strides = {2, 2};
+  s2.act = &kActivations[1];
+  DwLayer s1;
+  s1.x = {2, 112, 112, 32};
+  s1.act = &kActivations[1];
+  for (const DwLayer& l : {s2, s1}) {
+    for (Precision p : kPrecisions) {
+      ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, {}, 0, {true, 0}, ++seed));
+      ASSERT_NO_FATAL_FAILURE(ExpectDepthwise(l, p, Vector(WidestVector(p)), 0, {true, WidestVector(p)}, ++seed));
     }
   }
 }

@@ -7,6 +7,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <string>
 
 #include "edgert/status.h"
 #include "edgert/tensor.h"
@@ -37,12 +38,57 @@ Status EnqueueDirectConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConv
 // Whether EnqueueDepthwiseConvNhwc takes `g`: group == C == K (channel multiplier 1).
 bool DepthwiseNhwcSupported(const NhwcConvGeometry& g);
 
-// The depthwise case (W [C, R, S, 1]): one thread per output pixel and group of 4, 2 or 1
-// consecutive channels (the widest that divides C and keeps every pointer aligned to the vector:
-// half2 / 4 x half, float2 / float4 loads and stores). Same formula and contract as above.
+// How EnqueueDepthwiseConvNhwc runs a layer (PlanDepthwiseNhwc; the design is at the top of
+// kernels_conv_nhwc.cu):
+//   tiled:   square 3x3 / 5x5 / 7x7 filters, stride_w 1 or 2, dilation_w 1 (stride_h,
+//            dilation_h and pads any), every index below 2^31, a vector of at least 2 channels. A
+//            CTA stages the weights of a channel slice in shared memory; each thread computes 4
+//            consecutive output pixels of one row for `vector` channels (32-bit index math).
+//   generic: any other depthwise layer: one thread per output pixel and `vector` channels,
+//            weights read from global memory, 64-bit index math where an index could reach 2^31
+//            (`wide_index`).
+struct DepthwiseNhwcConfig {
+  bool tiled = false;
+  int vector = 1;                     // channels per thread (16 bytes at most)
+  bool wide_index = false;            // generic only
+  int kernel = 0;                     // tiled: R == S
+  int stride_w = 0;                   // tiled: 1 or 2
+  unsigned block_x = 0, block_y = 0;  // CTA: tiled slice vectors x pixel blocks; generic block_x
+  unsigned grid_x = 0, grid_y = 0;    // tiled: channel slices x pixel-block groups; generic grid_x
+  int iterations = 1;                 // tiled: pixel-block groups per CTA
+
+  // e.g. "tiled 3x3/s2 v8 cta 12x21 grid 1x299 x4" or "generic v4 int32 grid 120".
+  std::string Describe() const;
+};
+
+// Overrides for tests (the defaults are what EnqueueDepthwiseConvNhwc without options does).
+struct DepthwiseNhwcOptions {
+  int vector = 0;           // channels per thread; 0: the widest allowed, narrowed on small layers
+  bool allow_tiled = true;  // false: the generic kernel even where the tiled one applies
+  bool wide_index = false;  // generic kernel: 64-bit index math even for small tensors
+  unsigned max_grid_y = 0;  // tiled: at most this many CTAs per slice, so that each loops (0: one wave)
+};
+
+// The launch EnqueueDepthwiseConvNhwc makes for these pointers on the current device (it asks for
+// the device's SM count on every call and for the tiled kernel's occupancy once per kernel, CTA
+// size and device: a mutex-guarded cache). The vector is the widest that divides C and keeps X,
+// B, Z and Y aligned (8 / 4 / 2 / 1 halves, 4 / 2 / 1 floats), halved down to 2 while the layer
+// has fewer than 1024 threads per SM. A forced `vector` of 1 takes the generic kernel;
+// InvalidArgument (subject "vector") for one that is not a power of two, does not divide C, is
+// not aligned or is wider than 16 bytes; Internal for a non-depthwise layer.
+StatusOr<DepthwiseNhwcConfig> PlanDepthwiseNhwc(DataType dtype, const NhwcConvGeometry& g, const void* x,
+                                                const void* bias, const void* residual, const void* y,
+                                                const DepthwiseNhwcOptions& options = {});
+
+// The depthwise case (W [C, R, S, 1], any alignment of W), as planned by PlanDepthwiseNhwc. Same
+// formula and contract as above; no allocation, one launch.
 Status EnqueueDepthwiseConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGeometry& g, const void* x,
                                 const void* w, const void* bias, const void* residual, void* y,
                                 const FusedEpilogue& act);
+// The same with test overrides.
+Status EnqueueDepthwiseConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGeometry& g, const void* x,
+                                const void* w, const void* bias, const void* residual, void* y,
+                                const FusedEpilogue& act, const DepthwiseNhwcOptions& options);
 
 }  // namespace cuda
 }  // namespace edgert
