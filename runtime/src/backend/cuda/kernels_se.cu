@@ -9,9 +9,11 @@
 //     K aims at about 2 blocks per SM with at least ~1024 elements per block, and at most 4096
 //     partials per image (launch 2 reads them all in every block): at batch 1, 112x112x32 gives
 //     128 blocks (NHWC) / 288 (NCHW), 7x7x1152 27 (NHWC; X is only 56K elements) / 1152 (NCHW).
-//  2. Gate and scale: grid (J element chunks, N); each block
+//  2. Gate and scale: grid (J element chunks, N; J ~ 2 blocks per SM, each with at least
+//     max(2048, C * Cr / 8) elements, since each block repeats the squeeze); each block
 //     a. s[c] = (sum over k of partial[n][k][c]) / (H * W) for every c, into shared memory;
-//     b. z[r] = act(B1[r] + W1[r, :] . s), a warp per r (lanes over C, coalesced W1 rows);
+//     b. z[r] = act(B1[r] + W1[r, :] . s), a warp per r (lanes over C, coalesced W1 rows, read
+//        16 bytes at a time when C allows);
 //     c. g[c] = gate(B2[c] + W2[c, :] . z) for the channels its chunk touches, a warp per c,
 //        written over s (no longer needed);
 //     d. Y[e] = X[e] * g[channel(e)] over its contiguous chunk of the image, 16 bytes at a time
@@ -77,7 +79,8 @@ struct SeArgs {
   int64_t chunks = 0;       // K of launch 1
   int64_t chunk_elems = 0;  // elements per block of launch 2 (a multiple of 16 bytes' worth)
   bool channels_last = false;
-  bool vectorized = false;
+  bool vectorized = false;     // X, Y in 16-byte packs (launch 2, step d)
+  bool w1_vectorized = false;  // W1's rows in 16-byte packs (step b)
   DeviceActivation act, gate;
 };
 
@@ -106,7 +109,16 @@ __global__ void SeGateScale(const T* x, T* y, const float* __restrict__ partial,
   for (int64_t r = warp; r < a.cr; r += warps) {
     const T* row = w1 + r * a.c;
     float dot = 0.0f;
-    for (int64_t ch = lane; ch < a.c; ch += 32) dot += Load(row + ch) * s[ch];
+    if (a.w1_vectorized) {
+      constexpr int V = 16 / sizeof(T);
+      for (int64_t ch = static_cast<int64_t>(lane) * V; ch < a.c; ch += 32 * V) {
+        const VecPack<T, V> w = *reinterpret_cast<const VecPack<T, V>*>(row + ch);
+#pragma unroll
+        for (int j = 0; j < V; ++j) dot += Load(&w.v[j]) * s[ch + j];
+      }
+    } else {
+      for (int64_t ch = lane; ch < a.c; ch += 32) dot += Load(row + ch) * s[ch];
+    }
     dot = WarpReduce(dot, FloatSum());
     if (lane == 0) z[r] = a.act.Apply(Load(b1 + r) + dot);
   }
@@ -188,7 +200,10 @@ StatusOr<CudaKernelPtr> CreateSqueezeExciteKernel(const CudaOpContext& ctx) {
   // Launch 2 geometry.
   const int64_t image = p.c * hw;
   const int64_t vec = 16 / static_cast<int64_t>(DataTypeSize(dtype));
-  int64_t blocks2 = std::max<int64_t>(1, std::min(CeilDiv(image, 2048), CeilDiv(target, p.n)));
+  // Every block recomputes the squeeze (C * Cr multiply-adds): at least an eighth of that in
+  // elements of X per block, and at least 2048.
+  const int64_t min_elems = std::max<int64_t>(2048, p.c * p.cr / 8);
+  int64_t blocks2 = std::max<int64_t>(1, std::min(CeilDiv(image, min_elems), CeilDiv(target, p.n)));
   int64_t chunk_elems = CeilDiv(CeilDiv(image, blocks2), vec) * vec;
   blocks2 = CeilDiv(image, chunk_elems);
   SeArgs args;
@@ -199,6 +214,7 @@ StatusOr<CudaKernelPtr> CreateSqueezeExciteKernel(const CudaOpContext& ctx) {
   args.chunk_elems = chunk_elems;
   args.channels_last = p.channels_last;
   args.vectorized = image % vec == 0 && Aligned(ctx.input(0).data, 16) && Aligned(ctx.output(0).data, 16);
+  args.w1_vectorized = p.c % vec == 0 && Aligned(ctx.input(1).data, 16);
   args.act = ToDevice(p.activation);
   args.gate = ToDevice(p.gate);
   const size_t workspace = static_cast<size_t>(p.n * chunks * p.c) * sizeof(float);
