@@ -1,8 +1,9 @@
 // EdgertSqueezeExcite: the CPU reference against a naive double-precision formula (both layouts,
 // with and without the inner activation, Sigmoid and HardSigmoid gates), its errors, and the
 // builder's SE pass: EfficientNet- and MobileNetV3-style blocks written in plain ONNX become one
-// layer whose network computes what the unoptimized network computes; a block whose pooled tensor
-// has a second reader is left alone; an FP16 build with layout nhwc runs the layer channels-last.
+// layer whose network computes what the unoptimized network computes; the pass alone on an IR
+// graph with a standalone gate node and an opset-18 ReduceMean; a block whose pooled tensor has a
+// second reader is left alone; an FP16 build with layout nhwc runs the layer channels-last.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,8 +13,12 @@
 #include "edgert/builder.h"
 #include "edgert/calibration.h"
 #include "edgert/cpu_engine.h"
+#include "ir/infer.h"
+#include "ir_test_util.h"
 #include "onnx_test_util.h"
 #include "op_test_util.h"
+#include "passes/pass_util.h"
+#include "passes/passes.h"
 
 namespace edgert {
 namespace {
@@ -407,6 +412,55 @@ TEST(SqueezeExcitePass, Fp16NhwcBuildRunsTheLayerChannelsLast) {
   for (const LayerDef& l : net.layers) transposes += l.op == OpType::kTranspose ? 1 : 0;
   EXPECT_EQ(transposes, 2);
   ExpectSameResults(ref, net);
+}
+
+// The pass by itself: the gate as a standalone HardSigmoid node after a Conv without activation
+// (what vertical fusion leaves when it does not run), the squeeze without activation, ReduceMean
+// of opset 18 with axes {3, -2} as a constant input.
+TEST(SqueezeExcitePass, StandaloneGateNodeAndOpset18ReduceMean) {
+  std::mt19937 rng(5);
+  auto random = [&](const Shape& shape, float scale) {
+    return Tensor::FromVector<float>(Random(rng, static_cast<size_t>(NumElements(shape)), scale), shape);
+  };
+  Graph g;
+  testing::AddInput(g, "x", {2, 10, 4, 3});
+  testing::AddConst(g, "axes", Tensor::FromVector<int64_t>({3, -2}, {2}));
+  testing::AddNode(g, "ReduceMean", "mean", {"x", "axes"}, {"m"}).opset = 18;
+  testing::AddConst(g, "w1", random({3, 10, 1, 1}, 0.5f));
+  testing::AddConst(g, "b1", random({3}, 0.3f));
+  testing::AddNode(g, "Conv", "squeeze", {"m", "w1", "b1"}, {"h"});
+  testing::AddConst(g, "w2", random({10, 3, 1, 1}, 1.0f));
+  testing::AddNode(g, "Conv", "excite", {"h", "w2"}, {"e"});
+  Node& hs = testing::AddNode(g, "HardSigmoid", "gate", {"e"}, {"s"});
+  hs.attrs.Set("alpha", 0.3f);
+  hs.attrs.Set("beta", 0.6f);
+  testing::AddNode(g, "Mul", "scale", {"x", "s"}, {"y"});
+  g.outputs.push_back(g.Find("y"));
+  ASSERT_TRUE(InferGraph(g, {}).ok());
+  Graph opt = g;
+  StatusOr<int> n = FuseSqueezeExcite(opt);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, 1);
+  Status v = VerifyGraph(opt, "se-fusion");
+  ASSERT_TRUE(v.ok()) << v.ToString();
+  ASSERT_EQ(CountLiveNodes(opt), 1);
+  const Node& se = opt.nodes[0];
+  EXPECT_EQ(se.op, OpType::kSqueezeExcite);
+  EXPECT_EQ(se.name, "scale");
+  EXPECT_EQ(se.outputs, (std::vector<int>{g.Find("y")}));
+  EXPECT_FALSE(se.attrs.Has("activation"));
+  EXPECT_EQ(se.attrs.GetString("gate").ok() ? *se.attrs.GetString("gate") : "", "HardSigmoid");
+  EXPECT_FLOAT_EQ(se.attrs.GetFloat("gate_alpha").ok() ? *se.attrs.GetFloat("gate_alpha") : 0.0f, 0.3f);
+  EXPECT_FLOAT_EQ(se.attrs.GetFloat("gate_beta").ok() ? *se.attrs.GetFloat("gate_beta") : 0.0f, 0.6f);
+  StatusOr<NetworkDef> ref = LowerGraph(g), net = LowerGraph(opt);
+  ASSERT_TRUE(ref.ok() && net.ok());
+  ExpectSameResults(*ref, *net);
+  // The same graph with the gate's output also a graph output: nothing changes.
+  Graph observed = g;
+  observed.outputs.push_back(observed.Find("s"));
+  StatusOr<int> none = FuseSqueezeExcite(observed);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 0);
 }
 
 }  // namespace
