@@ -290,7 +290,7 @@ TEST(NhwcLayout, PlanCacheKeyHasTheResolvedLayout) {
   EXPECT_EQ(BuildOptionsHash(fp16), BuildOptionsHash(fp16_nhwc));  // auto resolves to the same build
   EXPECT_NE(BuildOptionsHash(fp16), BuildOptionsHash(fp16_nchw));
   EXPECT_NE(BuildOptionsText(BuildOptions()).find("layout nchw\n"), std::string::npos);
-  EXPECT_EQ(std::string(kBuilderPassesVersion), "passes-4");
+  EXPECT_EQ(std::string(kBuilderPassesVersion), "passes-5");
 }
 
 // x [1, 8, 10, 10] -> Conv 3x3 (8) + bias -> Relu -> Conv 3x3/2 (4) + bias -> Relu -> y.
@@ -354,8 +354,8 @@ TEST(NhwcLayout, ResidualBlockReadsTheResidualChannelsLast) {
   ExpectSameResults(nchw.net, n);
 }
 
-// Squeeze-and-excitation: f = Relu(Conv(x)); s = Sigmoid(Conv(Relu(Conv(GlobalAveragePool(f)))));
-// y = Conv(Add(Mul(Mul(f, s), scale [16, 1, 1]), shift [16, 1, 6])). The pool becomes ReduceMean
+// Squeeze-and-excitation-like: f = Relu(Conv(x)); s = Sigmoid(Conv(Relu(Conv(GlobalAveragePool(f)))));
+// y = Conv(Add(Mul(Mul(x, s), scale [16, 1, 1]), shift [16, 1, 6])). The pool becomes ReduceMean
 // over [1, 2] (s is [N, 1, 1, C]: the Mul broadcasts it as before), the per-channel scale becomes
 // [1, 1, 1, 16] and the shift (per channel and column) [1, 1, 6, 16], its values permuted.
 TEST(NhwcLayout, SqueezeExcitationBroadcastsChannelsLast) {
@@ -368,7 +368,9 @@ TEST(NhwcLayout, SqueezeExcitationBroadcastsChannelsLast) {
   const std::string scale = m.Floats("scale", {16, 1, 1}, scale_values);
   std::vector<float> shift_values = m.RandomValues(16 * 6, 1.f);
   const std::string shift = m.Floats("shift", {16, 1, 6}, shift_values);
-  m.Conv(m.Op("Add", {m.Op("Mul", {m.Op("Mul", {f, s}), scale}), shift}), 16, 8, 1, 1, 0, 1, true, "y");
+  // The gate scales x, not the pooled f: no squeeze-excitation block for the SE pass (se_fusion.cc),
+  // so its pieces reach the layout pass.
+  m.Conv(m.Op("Add", {m.Op("Mul", {m.Op("Mul", {"x", s}), scale}), shift}), 16, 8, 1, 1, 0, 1, true, "y");
   m.Output("y", {1, 8, 6, 6});
   const Built nchw = Build(m, Layout::kNchw), nhwc = Build(m, Layout::kNhwc);
   ASSERT_EQ(Ops(nchw.net),
@@ -383,7 +385,7 @@ TEST(NhwcLayout, SqueezeExcitationBroadcastsChannelsLast) {
   EXPECT_EQ(mean.opset, 13);
   EXPECT_EQ(T(n, mean.outputs[0]).shape, (Shape{1, 1, 1, 16}));
   EXPECT_EQ(T(n, n.layers[4].outputs[0]).shape, (Shape{1, 1, 1, 16}));  // s, NHWC
-  EXPECT_EQ(n.layers[5].inputs, (std::vector<int32_t>{n.layers[1].outputs[0], n.layers[4].outputs[0]}));
+  EXPECT_EQ(n.layers[5].inputs, (std::vector<int32_t>{n.layers[0].outputs[0], n.layers[4].outputs[0]}));
   const TensorDef& c = T(n, n.layers[6].inputs[1]);
   ASSERT_TRUE(c.is_constant());
   EXPECT_EQ(c.shape, (Shape{1, 1, 1, 16}));

@@ -7,7 +7,9 @@
 //      keepdims; a layout-agnostic layer (unary elementwise and EdgertFusedElementwise, binary and
 //      variadic elementwise and PRelu, Concat, Split, Resize / Upsample, Slice) becomes
 //      channels-last when one of its activation inputs is and its form allows it (rank-4 float
-//      activations, constants it can permute). Every other layer keeps NCHW.
+//      activations, constants it can permute); an EdgertSqueezeExcite follows its input X (its
+//      weights are [Cr, C] / [C, Cr] matrices whatever the layout: only channels_last changes).
+//      Every other layer keeps NCHW.
 //   2. Rewrite, in the same order. A channels-last layer reads the NHWC version of each activation
 //      input: its producer's output, or one Transpose NCHW -> NHWC (perm 0,2,3,1) per tensor, made
 //      just before its first channels-last reader. Constants are permuted alike: Conv's W KCRS ->
@@ -144,7 +146,7 @@ bool RemapAxes(std::vector<int64_t>* axes) {
   return true;
 }
 
-enum class Kind { kNchw, kConv, kMaxPool, kGlobalPool, kFollower };
+enum class Kind { kNchw, kConv, kMaxPool, kGlobalPool, kSqueezeExcite, kFollower };
 
 // Which inputs of a follower carry the layout (the others are parameters: Clip's bounds, Split's
 // sizes, Resize's scales, Slice's starts, ...).
@@ -240,6 +242,12 @@ class NhwcLowering {
       case OpType::kGlobalAveragePool:
       case OpType::kGlobalMaxPool:
         return FloatRank4(input(0)) && nhwc_tensor_[static_cast<size_t>(input(0))] ? Kind::kGlobalPool : Kind::kNchw;
+      case OpType::kSqueezeExcite: {
+        StatusOr<int64_t> channels_last = l.attrs.GetIntOr("channels_last", 0);
+        const bool follows = channels_last.ok() && *channels_last == 0 && FloatRank4(input(0)) &&
+                             nhwc_tensor_[static_cast<size_t>(input(0))];
+        return follows ? Kind::kSqueezeExcite : Kind::kNchw;
+      }
       default:
         return FollowerForm(l) ? Kind::kFollower : Kind::kNchw;
     }
@@ -512,6 +520,11 @@ class NhwcLowering {
         ++rep_.reductions;
         break;
       }
+      case Kind::kSqueezeExcite:
+        q.inputs[0] = ToNhwc(l.inputs[0]);
+        q.attrs.Set("channels_last", int64_t{1});
+        ++rep_.followers;
+        break;
       case Kind::kFollower: {
         for (size_t k : LayoutInputs(l)) {
           const int32_t t = l.inputs[k];

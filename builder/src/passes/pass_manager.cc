@@ -62,6 +62,7 @@ PassManager DefaultPipeline() {
                {"gelu-pattern", &FuseGeluPattern}},
               true);
   pm.AddStage({{"vertical-fusion", &FuseVertical}}, false);
+  pm.AddStage({{"se-fusion", &FuseSqueezeExcite}}, false);
   pm.AddStage({{"horizontal-fusion", &FuseHorizontalConv}}, false);
   pm.AddStage({{"elementwise-chains", &FuseElementwiseChains}}, false);
   pm.AddStage(cleanup, true);

@@ -62,6 +62,10 @@ StatusOr<int> FuseHorizontalConv(Graph& graph);
 // float scalar constant) become one EdgertFusedElementwise layer.
 StatusOr<int> FuseElementwiseChains(Graph& graph);
 
+// Squeeze-and-excitation blocks (global average pool, 1x1 Conv (+ act), 1x1 Conv + gate, Mul by
+// the input) become one EdgertSqueezeExcite layer (see se_fusion.cc for the pattern).
+StatusOr<int> FuseSqueezeExcite(Graph& graph);
+
 using PassFn = StatusOr<int> (*)(Graph&);
 
 struct PassCount {
@@ -97,7 +101,8 @@ class PassManager {
 
 // The default pipeline: cleanup (dead nodes, identities, constants, transpose/reshape chains) to a
 // fixed point; Pad and BatchNormalization folding; vertical fusion (after BN folding, so that
-// Conv -> BN -> Relu becomes one layer); horizontal fusion (after vertical fusion, so that siblings
+// Conv -> BN -> Relu becomes one layer); squeeze-excitation (after vertical fusion, whose
+// epilogues it reads); horizontal fusion (after vertical fusion, so that siblings
 // with equal epilogues merge); elementwise chains (what no epilogue absorbed); cleanup again.
 PassManager DefaultPipeline();
 

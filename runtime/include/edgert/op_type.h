@@ -112,6 +112,8 @@ enum class OpType : uint16_t {
   // Channels-last float layers: the builder's layout pass for FP16 builds (ops/nhwc.h).
   kConvNhwc = 125,
   kMaxPoolNhwc = 126,
+  // Squeeze-and-excitation block as one layer (ops/squeeze_excite.h), written by the builder.
+  kSqueezeExcite = 127,
 };
 
 struct OpInfo {
@@ -216,9 +218,10 @@ inline constexpr OpInfo kOpTable[] = {
     {OpType::kQuantizeNhwc, "EdgertQuantizeNhwc", 1, 1, 1, 1},  // W_scale (3) is required: int8_conv.h
     {OpType::kConvNhwc, "EdgertConvNhwc", 2, 4, 1, 1},
     {OpType::kMaxPoolNhwc, "EdgertMaxPoolNhwc", 1, 1, 1, 1},
+    {OpType::kSqueezeExcite, "EdgertSqueezeExcite", 5, 5, 1, 1},
 };
 
-inline constexpr size_t kNumOpTypes = 90;
+inline constexpr size_t kNumOpTypes = 91;
 static_assert(sizeof(kOpTable) / sizeof(kOpTable[0]) == kNumOpTypes,
               "kOpTable and OpType must list the same operators");
 

@@ -204,6 +204,9 @@ std::vector<size_t> InPlaceCandidates(const LayerDef& layer) {
     // A fused elementwise chain copies x into y block by block (skipped when y == x) and applies
     // its steps to y in place (runtime/src/ops/fused_elementwise.cc).
     case OpType::kFusedElementwise:
+    // EdgertSqueezeExcite pools all of X before it writes, then y[i] = x[i] * gate[n, c]
+    // (runtime/src/ops/squeeze_excite.cc; the CUDA scale pass reads its own chunk of X only).
+    case OpType::kSqueezeExcite:
       return {0};
     // Binary: out[i] = f(a[i], b[j]) in broadcast runs; an operand of the output's shape is
     // walked with the output's own offsets.

@@ -62,17 +62,18 @@ void FusedEpilogue::Apply(float* y, const float* residual, int64_t n) const {
   }
 }
 
-StatusOr<FusedEpilogue> ParseFusedEpilogue(const OpContext& ctx) {
+StatusOr<FusedEpilogue> ParseFusedEpilogue(const OpContext& ctx, const std::string& attr) {
   FusedEpilogue e;
   const Attributes& attrs = ctx.attrs();
   const std::string where = std::string(OpTypeName(ctx.op())) + " node '" + ctx.name() + "': ";
-  if (!attrs.Has(kActivationAttr)) {
-    if (attrs.Has(kActivationAlphaAttr) || attrs.Has(kActivationBetaAttr)) {
-      return InvalidArgument(where + "activation parameters are given without attribute 'activation'", ctx.name());
+  const std::string alpha_attr = attr + "_alpha", beta_attr = attr + "_beta";
+  if (!attrs.Has(attr)) {
+    if (attrs.Has(alpha_attr) || attrs.Has(beta_attr)) {
+      return InvalidArgument(where + attr + " parameters are given without attribute '" + attr + "'", ctx.name());
     }
     return e;
   }
-  EDGERT_ASSIGN_OR_RETURN(std::string name, attrs.GetString(kActivationAttr, ctx.name()));
+  EDGERT_ASSIGN_OR_RETURN(std::string name, attrs.GetString(attr, ctx.name()));
   struct Entry {
     const char* name;
     FusedEpilogue::Kind kind;
@@ -94,14 +95,14 @@ StatusOr<FusedEpilogue> ParseFusedEpilogue(const OpContext& ctx) {
   for (const Entry& entry : kEntries) {
     if (name != entry.name) continue;
     e.kind = entry.kind;
-    EDGERT_ASSIGN_OR_RETURN(e.alpha, attrs.GetFloatOr(kActivationAlphaAttr, entry.alpha, ctx.name()));
-    EDGERT_ASSIGN_OR_RETURN(e.beta, attrs.GetFloatOr(kActivationBetaAttr, entry.beta, ctx.name()));
+    EDGERT_ASSIGN_OR_RETURN(e.alpha, attrs.GetFloatOr(alpha_attr, entry.alpha, ctx.name()));
+    EDGERT_ASSIGN_OR_RETURN(e.beta, attrs.GetFloatOr(beta_attr, entry.beta, ctx.name()));
     if (std::isnan(e.alpha) || std::isnan(e.beta)) {
-      return InvalidArgument(where + "activation parameters must not be NaN", ctx.name());
+      return InvalidArgument(where + attr + " parameters must not be NaN", ctx.name());
     }
     return e;
   }
-  return InvalidArgument(where + "attribute 'activation' is '" + name +
+  return InvalidArgument(where + "attribute '" + attr + "' is '" + name +
                              "', expected Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, HardSwish, SiLU, Tanh, "
                              "Gelu or GeluTanh",
                          ctx.name());

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 #include "edgert/fused_activation.h"
 #include "edgert/op_def.h"
@@ -34,7 +35,9 @@ struct FusedEpilogue {
 };
 
 // Reads kActivationAttr and its parameters; kNone when the attribute is absent. Errors name the
-// node and the attribute (an unknown activation, a parameter of the wrong type).
-StatusOr<FusedEpilogue> ParseFusedEpilogue(const OpContext& ctx);
+// node and the attribute (an unknown activation, a parameter of the wrong type). `attr` names
+// another attribute of the same form, with parameters "<attr>_alpha" / "<attr>_beta" (e.g.
+// EdgertSqueezeExcite's "gate").
+StatusOr<FusedEpilogue> ParseFusedEpilogue(const OpContext& ctx, const std::string& attr = kActivationAttr);
 
 }  // namespace edgert

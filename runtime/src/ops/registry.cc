@@ -27,6 +27,7 @@ const OpDef* GetOpDef(OpType op) {
     RegisterFusedElementwiseOp(*r);
     RegisterQuantizeOps(*r);
     RegisterInt8ConvOp(*r);
+    RegisterSqueezeExciteOp(*r);
     return r;
   }();
   return registry->Find(op);

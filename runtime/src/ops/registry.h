@@ -24,5 +24,6 @@ void RegisterTensorOps(OpRegistry& registry);       // ops/tensor_ops.cc
 void RegisterFusedElementwiseOp(OpRegistry& registry);  // ops/fused_elementwise.cc
 void RegisterQuantizeOps(OpRegistry& registry);         // ops/quantize.cc
 void RegisterInt8ConvOp(OpRegistry& registry);          // ops/int8_conv.cc
+void RegisterSqueezeExciteOp(OpRegistry& registry);     // ops/squeeze_excite.cc
 
 }  // namespace edgert

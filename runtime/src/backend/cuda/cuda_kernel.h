@@ -17,6 +17,7 @@
 //   kernels_quantize.cu     QuantizeLinear, DequantizeLinear (per-tensor, per-axis, blocked scales),
 //                           EdgertQuantizeNhwc
 //   kernels_int8_conv.cu    EdgertInt8Conv (INT8 tensor-core implicit GEMM, sm_80+)
+//   kernels_se.cu           EdgertSqueezeExcite (pool partials, then gate + scale)
 //
 // Contracts:
 //   - Create: validates what the CPU op's supports()/infer() did not (device dtypes), reads
@@ -159,6 +160,7 @@ StatusOr<CudaKernelPtr> CreateGemmKernel(const CudaOpContext& ctx);
 StatusOr<CudaKernelPtr> CreateQuantizeKernel(const CudaOpContext& ctx);
 StatusOr<CudaKernelPtr> CreateQuantizeNhwcKernel(const CudaOpContext& ctx);  // kernels_quantize.cu
 StatusOr<CudaKernelPtr> CreateInt8ConvKernel(const CudaOpContext& ctx);
+StatusOr<CudaKernelPtr> CreateSqueezeExciteKernel(const CudaOpContext& ctx);  // kernels_se.cu
 
 // True for the ops whose kernels have tactics (Conv, ConvTranspose, Gemm, MatMul, EdgertInt8Conv):
 // the only layers the engine's tactic pass visits. (cuda_registry.cc)

@@ -110,6 +110,8 @@ StatusOr<CudaKernelPtr> CreateCudaKernel(const CudaOpContext& ctx) {
       return CreateQuantizeNhwcKernel(ctx);
     case OpType::kInt8Conv:
       return CreateInt8ConvKernel(ctx);
+    case OpType::kSqueezeExcite:
+      return CreateSqueezeExciteKernel(ctx);
   }
   return ctx.NotSupported("has no CUDA kernel (operator id " + std::to_string(static_cast<int>(ctx.op->op())) + ")");
 }
