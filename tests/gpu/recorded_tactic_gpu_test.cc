@@ -9,7 +9,9 @@
 //   - the loaded engine's kernels say "recorded" and run the same candidate ("tactic i/n: label"),
 //     with outputs equal to the first engine's and close to the CPU's;
 //   - an unknown engine index, a label of another kind, a malformed label and a serialized plan of
-//     another geometry are each ignored (the list path; outputs still match the CPU).
+//     another geometry are each ignored: the engine's dry run takes the list path for the index,
+//     which rebuilds the built engine's candidate, and records its label again (the network is
+//     repaired, the contexts then take the recorded path); outputs still match the CPU.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -92,6 +94,7 @@ CudaEngineOptions Fp16() {
 
 struct Ran {
   std::vector<std::string> kernels;  // LayerKernel of each layer
+  std::vector<std::string> labels;   // the engine's kTacticLabelAttr of each layer after creation
   Tensor output;
 };
 
@@ -106,7 +109,10 @@ Ran RunEngine(const NetworkDef& net) {
   std::vector<Tensor> got;
   const Status s = RunOnHost(**context, Feeds(), &got);
   EXPECT_TRUE(s.ok()) << s.ToString();
-  for (size_t l = 0; l < net.layers.size(); ++l) ran.kernels.push_back((*context)->LayerKernel(l));
+  for (size_t l = 0; l < net.layers.size(); ++l) {
+    ran.kernels.push_back((*context)->LayerKernel(l));
+    ran.labels.push_back((*engine)->network().layers[l].attrs.GetStringOr(kTacticLabelAttr, "").value());
+  }
   if (!got.empty()) ran.output = std::move(got[0]);
   return ran;
 }
@@ -197,45 +203,40 @@ TEST(RecordedTactics, ThatNoLongerApplyFallBackToTheList) {
     const std::string label = l.attrs.GetStringOr(kTacticLabelAttr, "").value();
     return label.substr(0, label.find('/'));
   };
-  struct Case {
-    const char* what;
-    NetworkDef net;
-    bool recorded;  // the loaded kernels still take the recorded path (without the serialized plan)
-  };
-  std::vector<Case> cases;
+  std::vector<std::pair<const char*, NetworkDef>> cases;
   cases.push_back({"unknown engine", edited([&](LayerDef& l) {
                      l.attrs.Set(kTacticLabelAttr, count_of(l) + "/cudnn-fused engine 987654");
                      l.attrs.Erase(kTacticBlobAttr);
-                   }),
-                   false});
-  cases.push_back({"another path", edited([&](LayerDef& l) {
-                     l.attrs.Set(kTacticLabelAttr, count_of(l) + "/depthwise");
-                   }),
-                   false});
-  cases.push_back({"malformed label", edited([&](LayerDef& l) {
-                     l.attrs.Set(kTacticLabelAttr, std::string("x/cudnn-fused engine 1"));
-                   }),
-                   false});
+                   })});
+  cases.push_back(
+      {"another path", edited([&](LayerDef& l) { l.attrs.Set(kTacticLabelAttr, count_of(l) + "/depthwise"); })});
+  cases.push_back({"malformed label",
+                   edited([&](LayerDef& l) { l.attrs.Set(kTacticLabelAttr, std::string("x/cudnn-fused engine 1")); })});
   cases.push_back({"count not above the tactic", edited([&](LayerDef& l) {
                      const std::string label = l.attrs.GetStringOr(kTacticLabelAttr, "").value();
                      l.attrs.Set(kTacticLabelAttr, "0" + label.substr(label.find('/')));
-                   }),
-                   false});
+                   })});
   cases.push_back({"serialized plan of another geometry", edited([&](LayerDef& l) {
                      l.attrs.Set(kTacticBlobAttr, std::string("fwd nchw another layer\n{\"not\": \"a plan\"}"));
-                   }),
-                   true});
-  for (const Case& c : cases) {
-    SCOPED_TRACE(c.what);
-    const Ran ran = RunEngine(c.net);
+                   })});
+  auto candidate_of = [](const std::string& label) { return label.substr(label.find('/') + 1); };
+  for (const auto& [what, net] : cases) {
+    SCOPED_TRACE(what);
+    const Ran ran = RunEngine(net);
     ASSERT_EQ(ran.kernels.size(), built.layers.size());
     for (size_t l = 0; l < built.layers.size(); ++l) {
       const std::string& k = ran.kernels[l];
-      EXPECT_EQ(k.find("(recorded") != std::string::npos, c.recorded) << k;
-      EXPECT_EQ(k.find("serialized plan"), std::string::npos) << k;
-      if (c.recorded) EXPECT_EQ(TacticPrefix(k), TacticPrefix(reference.kernels[l])) << k;
+      EXPECT_EQ(candidate_of(ran.labels[l]),
+                candidate_of(built.layers[l].attrs.GetStringOr(kTacticLabelAttr, "").value()))
+          << "the label is recorded again for the candidate the index names";
+      EXPECT_EQ(TacticPrefix(k).substr(TacticPrefix(k).find(':')),
+                TacticPrefix(reference.kernels[l]).substr(TacticPrefix(reference.kernels[l]).find(':')))
+          << k << " / " << reference.kernels[l];
+      EXPECT_NE(k.find("(recorded"), std::string::npos) << k;
+      const bool serialized = !built.layers[l].attrs.GetStringOr(kTacticBlobAttr, "")->empty();
+      EXPECT_EQ(k.find("serialized plan") != std::string::npos, serialized) << k;
     }
-    ExpectTensorsClose(ran.output, want, 1e-2, c.what);
+    ExpectTensorsClose(ran.output, want, 1e-2, what);
   }
 }
 

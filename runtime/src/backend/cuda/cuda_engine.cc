@@ -47,6 +47,7 @@
 #include <algorithm>
 
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -578,12 +579,18 @@ Status CudaEngine::DryRun() {
   }
   // Layers with a chosen tactic also carry what recreates that candidate alone at a plan load
   // (kTacticLabelAttr / kTacticBlobAttr): the tactic pass's and the timing cache's choices alike.
+  // A label naming the same candidate keeps its count: the tactic pass's kernel built the whole
+  // list, a dry run's forced tactic only the list up to the index.
+  auto candidate_of = [](const std::string& label) { return label.substr(label.find('/') + 1); };
   for (size_t l = 0; s.ok() && l < recorded.size(); ++l) {
     const auto& [label, blob] = recorded[l];
     StatusOr<int64_t> tactic = network_.layers[l].attrs.GetIntOr(kTacticAttr, -1, network_.layers[l].name);
     if (label.empty() || !tactic.ok() || *tactic < 0) continue;
+    StatusOr<std::string> had = network_.layers[l].attrs.GetStringOr(kTacticLabelAttr, "");
+    const bool same = had.ok() && had->find('/') != std::string::npos && candidate_of(*had) == candidate_of(label) &&
+                      std::atoll(had->c_str()) > *tactic;
     for (LayerDef* target : {&network_.layers[l], &device_network_.layers[l]}) {
-      target->attrs.Set(kTacticLabelAttr, label);
+      if (!same) target->attrs.Set(kTacticLabelAttr, label);
       if (blob.empty()) {
         target->attrs.Erase(kTacticBlobAttr);
       } else {
@@ -682,9 +689,11 @@ Status CudaEngine::SelectTactics() {
     const int tactic = (*kernel)->Tactic();
     if (tactic < 0) continue;
     const CudaKernel::TacticReport report = (*kernel)->Tactics();
+    const std::string label = (*kernel)->TacticLabel();
     for (LayerDef* target : {&layer, &device_network_.layers[l]}) {
       target->attrs.Set(kTacticAttr, int64_t{tactic});
       target->attrs.Set(kTacticLevelAttr, int64_t{options_.tactic_level});
+      if (!label.empty()) target->attrs.Set(kTacticLabelAttr, label);
     }
     tactics_[l] = LayerTactic{tactic, false, report.chosen_ms, report.default_ms, report.timed, report.rejected};
     cache[signature] = tactic;
@@ -696,6 +705,13 @@ Status CudaEngine::SelectTactics() {
     EDGERT_RETURN_IF_ERROR(WriteTimingCache(options_.timing_cache, cache));
   }
   return Status::Ok();
+}
+
+Status CudaEngine::InitializeLibraries(int device_id) {
+  CudaResources res;
+  const Status s = CreateResources(device_id, &res);
+  DestroyResources(&res);
+  return s;
 }
 
 StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::CreateFromPlan(const std::string& path,

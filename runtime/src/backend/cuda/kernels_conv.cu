@@ -529,6 +529,7 @@ class ConvKernel : public CudaKernel {
   // kTacticBlobAttr: for a runtime-compiled cuDNN plan, the geometry line of its graph
   // (CudnnConvSpecText), a newline and cuDNN's serialized plan; "" otherwise.
   std::string TacticBlob() const override {
+    if (chosen_.plan != nullptr && chosen_.plan->from_json()) return restored_blob_;
     if (chosen_.plan == nullptr || !chosen_.plan->runtime_compiled()) return {};
     const std::string json = chosen_.plan->Serialize();
     if (json.empty()) return {};
@@ -613,6 +614,7 @@ class ConvKernel : public CudaKernel {
     tactic_ = ctx.tactic;
     chosen_ = std::move(chosen);
     tactic_note_ = chosen_.plan != nullptr && chosen_.plan->from_json() ? "recorded, serialized plan" : "recorded";
+    if (chosen_.plan != nullptr && chosen_.plan->from_json()) restored_blob_ = ctx.tactic_blob;
     if (chosen_.plan != nullptr && !dry_run_ && chosen_.plan->workspace_bytes() == 0) Bind(nullptr);
     return true;
   }
@@ -900,6 +902,7 @@ class ConvKernel : public CudaKernel {
   std::string fused_failure_;        // why the fused plan was not taken (ConvKernelNote)
   std::string cudnn_failure_;        // why no cuDNN plan was taken (ConvKernelNote)
   std::string tactic_note_;          // why tactic timing did not happen, or how a recorded tactic was rebuilt
+  std::string restored_blob_;        // the recorded blob a plan was restored from (TacticBlob gives it back)
   std::string conv_geometry_;        // CudnnConvSpecText of the conv-only / fused graph (TacticBlob)
   std::string fused_geometry_;
 };
