@@ -1,7 +1,7 @@
 // The channels-last stem kernel "stem-nhwc" (kernels_conv_stem.h: tensor-core implicit GEMM for
 // float16 EdgertConvNhwc layers with C <= 8) against the CPU reference (FP16 rel-L2 tolerance of
 // gpu_test_util.h, NaN-poisoned outputs):
-//   - StemNhwcSupported on its own (no GPU needed): which layers it takes;
+//   - StemNhwcSupported on its own (no GPU needed): which layers it takes (the patch limit too);
 //   - the candidate list (ConvCandidatePaths): "stem-nhwc" right before "direct-nhwc" for an FP16
 //     stem, absent in FP32, for C = 16, for groups, K % 8 != 0 and R * S * C > 256;
 //   - the candidate forced by index (CreateConvKernel with a hand-built CudaOpContext, as
@@ -367,6 +367,14 @@ TEST(StemNhwc, SupportedLayers) {
   EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 16, 5, 16, 7, 16, 1, 3)));
   EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 16, 8, 16, 6, 11, 1, 0)));
   EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 3, 96, 11, 54, 4, 0)));
+  // The input patch of a 128-pixel tile must fit kStemMaxPatch = 16384 halves. 7x7 C 3: stride 6
+  // (pq (224 + 6 - 7) / 6 + 1 = 38) takes 8 x 16 pixels, a 49 x 97 x 3 = 14259-half patch;
+  // stride 7 (pq 32) needs 18816 or more with every shape. 7x7 C 5: stride 4 (pq 56) 35 x 67 x 5 =
+  // 11725 halves; stride 5 (pq 45) 42 x 82 x 5 = 17220 or more.
+  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 3, 16, 7, 38, 6, 3)));
+  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 3, 16, 7, 32, 7, 3)));
+  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 5, 16, 7, 56, 4, 3)));
+  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 5, 16, 7, 45, 5, 3)));
   EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 32, 9, 16, 1, 32, 1, 0)));   // C 9
   EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 32, 16, 16, 3, 32, 1, 1)));  // C 16
   EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 32, 3, 12, 3, 32, 1, 1)));   // K 12

@@ -23,7 +23,8 @@ inline constexpr int64_t kStemMaxGemmK = 256;
 inline constexpr int64_t kStemMaxChannels = 8;
 // The largest input patch (halves) of one tile of 128 output pixels: rows ((TP - 1) * sh +
 // (R - 1) * dh + 1) x columns ((TQ - 1) * sw + (S - 1) * dw + 1) x C, TP * TQ = 128, TQ a power
-// of two from 8 to 128 (the ResNet stem: 2331 halves; strides and dilations up to about 4 fit).
+// of two from 8 to 128 (the ResNet stem: 2331 halves; a 7x7 window fits strides up to 6 with
+// C = 3, up to 4 with C = 5).
 inline constexpr int64_t kStemMaxPatch = 16384;
 
 // Whether EnqueueStemConvNhwc takes the layer: float16 storage, group == 1, 1 <= C <= 8, K a
