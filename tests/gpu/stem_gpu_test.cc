@@ -1,7 +1,7 @@
 // The channels-last stem kernel "stem-nhwc" (kernels_conv_stem.h: tensor-core implicit GEMM for
 // float16 EdgertConvNhwc layers with C <= 8) against the CPU reference (FP16 rel-L2 tolerance of
 // gpu_test_util.h, NaN-poisoned outputs):
-//   - StemNhwcSupported on its own (no GPU needed): which layers it takes;
+//   - StemNhwcSupported on its own (no GPU needed): which layers it takes (the patch limit too);
 //   - the candidate list (ConvCandidatePaths): "stem-nhwc" right before "direct-nhwc" for an FP16
 //     stem, absent in FP32, for C = 16, for groups, K % 8 != 0 and R * S * C > 256;
 //   - the candidate forced by index (CreateConvKernel with a hand-built CudaOpContext, as
@@ -15,7 +15,10 @@
 //     the forced kernel, the engine with CUDA graphs;
 //   - the timed selection on the ResNet stem at N = 32: its Describe() is printed (whether
 //     stem-nhwc wins is for the reader; nothing is asserted about time) and its output matches the
-//     direct-nhwc kernel's (an independent GPU oracle: the CPU reference would be slow there).
+//     direct-nhwc kernel's (an independent GPU oracle: the CPU reference would be slow there);
+//   - the ResNet (N = 32), YOLOv8n (640, N = 1 and 8) and MobileNetV2 (N = 32) stems: stem-nhwc
+//     against direct-nhwc, then every candidate forced and timed, one "[ stem-time ]" line each
+//     (printed only).
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -260,6 +263,47 @@ class StemHarness {
     EXPECT_STREQ(cuda::ConvKernelPath(*kernel), "stem-nhwc") << kernel->Describe();
   }
 
+  // Creates candidate `tactic` (forced), launches it kWarmup times on `stream`, then kTimed times
+  // each between two CUDA events, and returns the median in milliseconds in `ms` (-1 when the
+  // candidate could not be created or enqueued: the failure is reported, not timed).
+  void TimeCandidate(int tactic, cudaStream_t stream, double* ms) {
+    constexpr int kWarmup = 3;
+    constexpr int kTimed = 21;
+    *ms = -1;
+    StatusOr<cuda::CudaKernelPtr> created = cuda::CreateConvKernel(Context(tactic, false, 1));
+    ASSERT_TRUE(created.ok()) << created.status().ToString();
+    cuda::CudaKernelPtr k = std::move(*created);
+    void* workspace = nullptr;
+    if (k->WorkspaceBytes() > 0) {
+      ASSERT_NO_FATAL_FAILURE(buffers_.Alloc(k->WorkspaceBytes(), &workspace));
+    }
+    k->SetWorkspace(workspace);
+    for (int i = 0; i < kWarmup; ++i) {
+      const Status s = k->Enqueue(stream);
+      ASSERT_TRUE(s.ok()) << s.ToString();
+    }
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    cudaEvent_t start = nullptr, stop = nullptr;
+    ASSERT_EQ(cudaEventCreate(&start), cudaSuccess);
+    ASSERT_EQ(cudaEventCreate(&stop), cudaSuccess);
+    std::vector<float> times;
+    for (int i = 0; i < kTimed; ++i) {
+      EXPECT_EQ(cudaEventRecord(start, stream), cudaSuccess);
+      const Status s = k->Enqueue(stream);
+      EXPECT_EQ(cudaEventRecord(stop, stream), cudaSuccess);
+      EXPECT_TRUE(s.ok()) << s.ToString();
+      float t = 0;
+      if (cudaEventSynchronize(stop) == cudaSuccess && cudaEventElapsedTime(&t, start, stop) == cudaSuccess) {
+        times.push_back(t);
+      }
+    }
+    cudaEventDestroy(start);
+    cudaEventDestroy(stop);
+    ASSERT_EQ(times.size(), static_cast<size_t>(kTimed));
+    std::sort(times.begin(), times.end());
+    *ms = times[times.size() / 2];
+  }
+
   const Tensor& want() const { return want_; }
   const cuda::CudaTensor& output() const { return output_; }
   DataType dtype() const { return dtype_; }
@@ -323,6 +367,14 @@ TEST(StemNhwc, SupportedLayers) {
   EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 16, 5, 16, 7, 16, 1, 3)));
   EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 16, 8, 16, 6, 11, 1, 0)));
   EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 3, 96, 11, 54, 4, 0)));
+  // The input patch of a 128-pixel tile must fit kStemMaxPatch = 16384 halves. 7x7 C 3: stride 6
+  // (pq (224 + 6 - 7) / 6 + 1 = 38) takes 8 x 16 pixels, a 49 x 97 x 3 = 14259-half patch;
+  // stride 7 (pq 32) needs 18816 or more with every shape. 7x7 C 5: stride 4 (pq 56) 35 x 67 x 5 =
+  // 11725 halves; stride 5 (pq 45) 42 x 82 x 5 = 17220 or more.
+  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 3, 16, 7, 38, 6, 3)));
+  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 3, 16, 7, 32, 7, 3)));
+  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 5, 16, 7, 56, 4, 3)));
+  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 5, 16, 7, 45, 5, 3)));
   EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 32, 9, 16, 1, 32, 1, 0)));   // C 9
   EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 32, 16, 16, 3, 32, 1, 1)));  // C 16
   EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 32, 3, 12, 3, 32, 1, 1)));   // K 12
@@ -604,7 +656,7 @@ TEST(StemNhwcGpu, RefusedLayerIsAnErrorWithoutLaunch) {
 // and replayed twice on a poisoned output.
 TEST(StemNhwcGpu, CudaGraphCaptureAndReplay) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  // (64 + 6 - 7) / 2 + 1 = 32; GEMM-K 160, 64 channels: 64.5 KB of shared memory.
+  // (64 + 6 - 7) / 2 + 1 = 32; GEMM-K 160, 64 channels, a 21 x 37 x 3 patch: 68 KB of shared memory.
   StemHarness h({{2, 64, 64, 3},
                  {64, 7, 7, 3},
                  {2, 32, 32, 64},
@@ -692,6 +744,70 @@ TEST(StemNhwcGpu, TimedSelectionResNetStemBatch32) {
   ASSERT_NO_FATAL_FAILURE(h.Run(IndexOf(paths, "stem-nhwc"), false, 1, &stem, &stem_out));
   EXPECT_STREQ(cuda::ConvKernelPath(*stem), "stem-nhwc");
   ExpectTensorsClose(stem_out, want, DefaultTolerance(Precision::kFp16), "stem-nhwc vs direct-nhwc");
+}
+
+// ---- Timing (printed, never asserted) ----------------------------------------------------------
+
+// The networks' stems at serving batch sizes: stem-nhwc's output first checked against the
+// direct-nhwc kernel's (forced; an independent GPU oracle), then every candidate forced by index
+// and timed (3 warm-up launches, the median of 21, CUDA events on one stream), one line per
+// candidate: "[ stem-time ] <case> <index>:<path> <ms>". Nothing about time is asserted: the
+// lines are for the reader (stem-nhwc against cuDNN's engines in one run).
+TEST(StemNhwcGpu, TimeEveryCandidateOnNetworkStems) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  const StemCase yolo1 = {{1, 640, 640, 3},
+                          {16, 3, 3, 3},
+                          {1, 320, 320, 16},
+                          true,
+                          false,
+                          WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kSilu)};
+  StemCase yolo8 = yolo1;
+  yolo8.x[0] = yolo8.y[0] = 8;
+  const StemCase mobilenet32 = {{32, 224, 224, 3},
+                                {32, 3, 3, 3},
+                                {32, 112, 112, 32},
+                                true,
+                                false,
+                                WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kRelu6)};
+  const struct {
+    const char* name;
+    StemCase c;
+  } cases[] = {
+      {"resnet50-7x7s2-K64-N32", ResNetStem(32)},
+      {"yolov8n-3x3s2-K16-640-N1", yolo1},
+      {"yolov8n-3x3s2-K16-640-N8", yolo8},
+      {"mobilenetv2-3x3s2-K32-N32", mobilenet32},
+  };
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+  uint32_t seed = 100;
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.name);
+    StemHarness h(c.c, Precision::kFp16, seed++);
+    ASSERT_NO_FATAL_FAILURE(h.Init(false));
+    const std::vector<std::string> paths = h.Paths();
+    const int stem = IndexOf(paths, "stem-nhwc");
+    const int direct = IndexOf(paths, "direct-nhwc");
+    ASSERT_GE(stem, 0);
+    ASSERT_GE(direct, 0);
+    cuda::CudaKernelPtr oracle;
+    Tensor want;
+    ASSERT_NO_FATAL_FAILURE(h.Run(direct, false, 1, &oracle, &want));
+    cuda::CudaKernelPtr stem_kernel;
+    Tensor got;
+    ASSERT_NO_FATAL_FAILURE(h.Run(stem, false, 1, &stem_kernel, &got));
+    ExpectTensorsClose(got, want, DefaultTolerance(Precision::kFp16), "stem-nhwc vs direct-nhwc");
+    for (size_t i = 0; i < paths.size(); ++i) {
+      SCOPED_TRACE("candidate " + std::to_string(i) + ": " + paths[i]);
+      double ms = -1;
+      ASSERT_NO_FATAL_FAILURE(h.TimeCandidate(static_cast<int>(i), stream, &ms));
+      std::string label = std::to_string(i) + ":" + paths[i];
+      std::replace(label.begin(), label.end(), ' ', '_');
+      std::printf("[ stem-time ] %s %s %.4f\n", c.name, label.c_str(), ms);
+    }
+    std::fflush(stdout);
+  }
+  cudaStreamDestroy(stream);
 }
 
 }  // namespace

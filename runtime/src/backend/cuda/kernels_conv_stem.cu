@@ -1,4 +1,5 @@
-// The stem convolution (contract in kernels_conv_stem.h): an implicit GEMM on tensor cores.
+// The stem convolution (contract in kernels_conv_stem.h): an implicit GEMM on tensor cores whose
+// im2col is built in shared memory from a staged input patch.
 //
 //   GEMM: A [M, Kp] = im2col(X), M = N * P * Q output pixels, GEMM-K index kk = (r * S + s) * C + c
 //         (the KRSC order of W, so B = W^T needs no reordering), Kp = R * S * C rounded up to 16
@@ -6,41 +7,54 @@
 //   WMMA m16n16k16, float16 in, float32 accumulate (nvcuda::wmma: the fragment layouts are the
 //   library's, so no lane mapping is assumed anywhere).
 //
-// StemConvNhwcKernel<BN, kVec>: 256 threads (8 warps), a CTA tile of kBM = 128 pixels x BN output
+// Tiling (host, ChooseStemTile, shared with StemNhwcSupported): a pixel tile is a rectangle of
+// TP x TQ output pixels of one image (TP * TQ = kStemBM = 128, TQ a power of two from 8 to 128),
+// the shape with the fewest tiles per image, then the smallest input patch, then the widest.
+// Its input patch is rows p0 * sh - top .. + (TP - 1) * sh + (R - 1) * dh and columns
+// q0 * sw - left .. + (TQ - 1) * sw + (S - 1) * dw, all C channels: at most kStemMaxPatch halves
+// (the ResNet stem: 21 x 37 x 3 = 2331 halves for 128 pixels, against 128 * 147 im2col values).
+//
+// StemConvNhwcKernel<BN, kVec>: 256 threads (8 warps), a CTA tile of 128 pixels x BN output
 // channels (BN = 16, 32 or 64, the smallest covering K, else 64 with blockIdx.y over the K tiles).
 //   1. Once per CTA: the weight tile Ws [BN][Kp] (row n = output channel n0 + n, zeros past K and
-//      past R * S * C) into shared memory; every lane computes, for the GEMM-K columns it gathers
-//      (kk = lane + 32 * i, at most kStemMaxGemmK / 32 of them), the tap's X offset
-//      ((r * dh * W + s * dw) * C + c) once, in registers, and warp 0 writes every column's
-//      (r * dh, s * dw) to a shared table for the bounds checks: the gather does no division.
+//      past R * S * C) into shared memory; every lane computes, for the GEMM-K columns it builds
+//      (kk = lane + 32 * i, at most kStemMaxGemmK / 32 of them), the tap's offset in the patch
+//      ((r * dh * patch_cols + s * dw) * C + c) once, in registers.
 //   2. Persistent loop over pixel tiles (blockIdx.x, stride gridDim.x: the grid is sized to the
-//      CTAs that fit on the GPU at once, so Ws is loaded once per CTA, not once per tile).
-//   3. Gather: warp w fills the A rows m = w, w + 8, ... of As [kBM][Kp] (shared); lanes 0..15 of
-//      the warp first decode one pixel each (n, p, q -> 64-bit image base, top-left input
-//      coordinate; the only divisions) and the row loop takes them by warp shuffle. Lanes read
-//      consecutive kk: within one kernel row r the S * C values are contiguous in X, so the warp's
-//      loads are coalesced runs. Out-of-image taps, GEMM-K padding and pixels past M are zeros;
-//      a pixel whose whole window lies inside the image (most of them) skips the per-tap bounds
-//      checks (a warp-uniform branch: one pixel per warp iteration).
-//   4. MMA: warp w owns the 16 rows 16w..16w+15 and all BN / 16 column tiles: per 16-deep k-step
-//      one A fragment (row-major from As) and BN / 16 B fragments (col-major from Ws: element
-//      (kk, n) at Ws[n][kk]); column tiles wholly past K are skipped (warp-uniform).
-//   5. The accumulators go to Cs [kBM][BN + 4] float (shared, the same bytes as As: after a
+//      CTAs that fit on the GPU at once, so Ws is loaded once per CTA, not once per tile); the
+//      tile index decodes to (image, tile row, tile column), neighbouring CTAs take neighbouring
+//      rectangles (their patches overlap in L2).
+//   3. Patch: warp w copies the patch rows w, w + 8, ...; within a row the patch_cols * C halves
+//      are one contiguous run of X (NHWC), so lanes read consecutive halves (coalesced); a half
+//      is read when its row is inside the image and its flat in-row index iw0 * C + j lies in
+//      [0, W * C) (no division), else written as zero. The patch has no other bounds: the
+//      rectangle's pixels past P or Q read patch values and are dropped by the epilogue.
+//   4. im2col, shared to shared: warp w fills the A rows m = w, w + 8, ... of As [kBM][Kp];
+//      row m is pixel (m / TQ, m % TQ) of the rectangle, whose window starts at patch offset
+//      ((m / TQ) * sh * patch_cols + (m % TQ) * sw) * C; lane values As[m][kk] =
+//      patch[origin + tap_offset(kk)], zeros for kk >= R * S * C. No bounds checks.
+//   5. MMA: the 8 warps as kWarpsM x kWarpsN (4 x 2 for BN = 64: warp tiles of 32 x 32, so each
+//      A fragment is read by 2 warps and each B fragment by 4; 8 x 1 for BN = 16 / 32); per
+//      16-deep k-step the warp's A fragments (row-major from As) and B fragments (col-major from
+//      Ws: element (kk, n) at Ws[n][kk]); column tiles wholly past K are skipped (warp-uniform).
+//   6. The accumulators go to Cs [kBM][BN + 4] float (shared, the same bytes as As: after a
 //      barrier), then the epilogue: one thread per pixel and 8 consecutive output channels
-//      (K % 8 == 0: a chunk is all valid or all past K), acc + bias + residual, the activation
-//      (activations.cuh), one 16-byte store (kVec: y, bias and residual 16-byte aligned; else
-//      scalar). With BN == K a CTA's tile is one contiguous run of Y.
+//      (K % 8 == 0: a chunk is all valid or all past K), pixels past P or Q skipped, acc + bias +
+//      residual, the activation (activations.cuh), one 16-byte store (kVec: y, bias and residual
+//      16-byte aligned; else scalar).
 // Row strides of As / Ws are Kp + 8 halves (an odd multiple of 16 bytes: the 8 rows of a fragment
-// load fall in different bank groups); Cs's is BN + 4 floats. Four barriers per tile (gather ->
-// MMA -> accumulators to Cs -> epilogue -> next gather, As and Cs alias). Shared memory: Ws, As /
-// Cs and the tap table, at most 64 * 264 * 2 + 128 * 264 * 2 + 256 * 8 bytes = 101 KB (Kp = 256;
-// the ResNet stem, Kp = 160, takes 65 KB: three CTAs per SM). Every launch first raises the
-// kernel's dynamic shared-memory limit to what Kp = 256 needs (over 48 KB for every BN; capped by
-// the device's opt-in maximum, 99 KB on sm_86 / sm_89, where a layer above it is refused): one
-// value per instantiation and device, so concurrent launches of layers with different Kp never
-// race on it.
-// __launch_bounds__(256, 3): at most 80 registers a thread (no spills with CUDA 13, the accumulators
-// of BN = 64 are 32 of them), so three CTAs fit an SM's register file as well.
+// load fall in different bank groups); Cs's is BN + 4 floats. Four barriers per tile (patch ->
+// im2col -> MMA -> accumulators to Cs -> epilogue -> next patch + im2col; the patch has its own
+// bytes, As and Cs alias, so the barrier after the next patch also orders the epilogue's Cs reads
+// before the next im2col's As writes). Shared memory: Ws, As / Cs and the patch, at most
+// 64 * 264 * 2 + 128 * 264 * 2 + 2 * kStemMaxPatch bytes = 133 KB (Kp = 256, the largest patch;
+// the ResNet stem, Kp = 160 and a 2331-half patch, takes 69 KB: three CTAs per SM). Every launch
+// first raises the kernel's dynamic shared-memory limit to that instantiation's largest need
+// (capped by the device's opt-in maximum, 99 KB on sm_86 / sm_89, where a layer above it is
+// refused): one value per instantiation and device, so concurrent launches of layers with
+// different Kp never race on it.
+// __launch_bounds__(256, 3): at most 80 registers a thread (the accumulators of BN = 64 are 32 of
+// them), so three CTAs fit an SM's register file as well.
 // Contracts: every output element is written once per launch; no allocation; 64-bit offsets into
 // X and Y (pixel * K, n * H * W * C), 32-bit within one image (StemNhwcSupported checks that).
 #include <mma.h>
@@ -61,23 +75,51 @@ namespace {
 
 constexpr int kStemThreads = 256;
 constexpr int kStemWarps = kStemThreads / 32;
-constexpr int kStemBM = 16 * kStemWarps;  // one 16-row fragment tile per warp
+constexpr int kStemBM = 128;  // pixels per tile: TP * TQ
 constexpr int kStemSlots = static_cast<int>(kStemMaxGemmK / 32);
-// A tile row's pixel: past M (zeros), on the border (taps checked one by one), or interior (the
-// whole window inside the image: no checks).
-constexpr int kPastEnd = 0;
-constexpr int kBorder = 1;
-constexpr int kInterior = 2;
+
+// The pixel rectangle of a tile and its input patch (ChooseStemTile).
+struct StemTile {
+  int tq_log2 = 0;                   // TQ = 1 << tq_log2 output columns, TP = kStemBM >> tq_log2 output rows
+  int64_t tiles_p = 0, tiles_q = 0;  // rectangles per image along P and Q
+  int64_t patch_rows = 0, patch_cols = 0;
+  int64_t patch_halves = 0;  // patch_rows * patch_cols * C
+};
+
+// The rectangle with the fewest tiles per image, then the smallest patch, then the widest; among
+// those whose patch fits kStemMaxPatch halves. tq_log2 < 0 when none fits.
+StemTile ChooseStemTile(const NhwcConvGeometry& g) {
+  StemTile best;
+  best.tq_log2 = -1;
+  for (int lg = 7; lg >= 3; --lg) {
+    const int64_t tq = int64_t{1} << lg;
+    const int64_t tp = kStemBM / tq;
+    StemTile t;
+    t.tq_log2 = lg;
+    t.tiles_p = (g.p + tp - 1) / tp;
+    t.tiles_q = (g.q + tq - 1) / tq;
+    t.patch_rows = (tp - 1) * g.stride_h + (g.r - 1) * g.dilation_h + 1;
+    t.patch_cols = (tq - 1) * g.stride_w + (g.s - 1) * g.dilation_w + 1;
+    t.patch_halves = t.patch_rows * t.patch_cols * g.c;
+    if (t.patch_halves > kStemMaxPatch) continue;
+    const bool better = best.tq_log2 < 0 || t.tiles_p * t.tiles_q < best.tiles_p * best.tiles_q ||
+                        (t.tiles_p * t.tiles_q == best.tiles_p * best.tiles_q && t.patch_halves < best.patch_halves);
+    if (better) best = t;
+  }
+  return best;
+}
 
 // Geometry in the kernel's 32-bit terms (StemNhwcSupported bounds every value) plus the 64-bit
-// pixel count.
+// tile count.
 struct StemParams {
   int h, w, c, k, r, s, p, q;
   int stride_h, stride_w, dilation_h, dilation_w, pad_top, pad_left;
   int rsc;  // R * S * C
   int kp;   // rsc rounded up to 16
-  int64_t pixels;
-  int64_t tiles;  // ceil(pixels / kStemBM)
+  int tq_log2;
+  int tiles_p, tiles_q;
+  int patch_rows, patch_cols, patch_halves;
+  int64_t tiles;  // N * tiles_p * tiles_q
 };
 
 // Shared-memory layout of one CTA, shared by the kernel and the host's size computation.
@@ -85,11 +127,11 @@ struct StemLayout {
   int lda = 0;  // row stride of As and Ws, halves
   int ldc = 0;  // row stride of Cs, floats
   size_t a_offset = 0;
-  size_t tap_offset = 0;  // int2 {r * dh, s * dw} per GEMM-K column
+  size_t patch_offset = 0;
   size_t bytes = 0;
 
   __host__ __device__ static size_t Round128(size_t v) { return (v + 127) / 128 * 128; }
-  __host__ __device__ static StemLayout Make(int kp, int bn) {
+  __host__ __device__ static StemLayout Make(int kp, int bn, int patch_halves) {
     StemLayout l;
     l.lda = kp + 8;
     l.ldc = bn + 4;
@@ -97,8 +139,8 @@ struct StemLayout {
     const size_t a_bytes = static_cast<size_t>(kStemBM) * l.lda * sizeof(__half);
     const size_t c_bytes = static_cast<size_t>(kStemBM) * l.ldc * sizeof(float);
     l.a_offset = w_bytes;
-    l.tap_offset = l.a_offset + Round128(a_bytes > c_bytes ? a_bytes : c_bytes);
-    l.bytes = l.tap_offset + Round128(static_cast<size_t>(kp) * sizeof(int2));
+    l.patch_offset = l.a_offset + Round128(a_bytes > c_bytes ? a_bytes : c_bytes);
+    l.bytes = l.patch_offset + Round128(static_cast<size_t>(patch_halves) * sizeof(__half));
     return l;
   }
 };
@@ -109,21 +151,29 @@ __global__ void __launch_bounds__(kStemThreads, 3)
                        const __half* __restrict__ residual, __half* __restrict__ y, StemParams sp,
                        DeviceActivation act) {
   using namespace nvcuda;
+  constexpr int kWarpsN = BN == 64 ? 2 : 1;
+  constexpr int kWarpsM = kStemWarps / kWarpsN;
+  constexpr int kFragM = kStemBM / kWarpsM / 16;  // 16-row fragment tiles per warp
+  constexpr int kFragN = BN / kWarpsN / 16;       // 16-column fragment tiles per warp
   extern __shared__ __align__(128) unsigned char stem_smem[];
-  const StemLayout layout = StemLayout::Make(sp.kp, BN);
+  const StemLayout layout = StemLayout::Make(sp.kp, BN, sp.patch_halves);
   const int lda = layout.lda;
   const int ldc = layout.ldc;
   __half* ws = reinterpret_cast<__half*>(stem_smem);
   __half* as = reinterpret_cast<__half*>(stem_smem + layout.a_offset);
   float* cs = reinterpret_cast<float*>(stem_smem + layout.a_offset);
-  int2* taps = reinterpret_cast<int2*>(stem_smem + layout.tap_offset);
+  __half* patch = reinterpret_cast<__half*>(stem_smem + layout.patch_offset);
   const int tid = threadIdx.x;
   const int warp = tid / 32;
   const int lane = tid % 32;
   const int n0 = blockIdx.y * BN;
   const __half zero = __float2half(0.0f);
+  const int tq_mask = (1 << sp.tq_log2) - 1;
+  const int tp = kStemBM >> sp.tq_log2;
+  const int patch_len = sp.patch_cols * sp.c;  // halves per patch row
+  const int row_len = sp.w * sp.c;             // halves per image row
 
-  // Step 1: the weight tile, and this lane's GEMM-K columns.
+  // Step 1: the weight tile, and this lane's GEMM-K columns as patch offsets.
   for (int row = warp; row < BN; row += kStemWarps) {
     const int kout = n0 + row;
     const int64_t wbase = static_cast<int64_t>(kout) * sp.rsc;
@@ -135,110 +185,105 @@ __global__ void __launch_bounds__(kStemThreads, 3)
 #pragma unroll
   for (int i = 0; i < kStemSlots; ++i) {
     const int kk = lane + 32 * i;
-    tap_off[i] = 0;  // GEMM-K padding: never read (masked in the gather)
+    tap_off[i] = 0;  // GEMM-K padding: never read (zeros written instead)
     if (kk < sp.rsc) {
       const int c = kk % sp.c;
       const int rs = kk / sp.c;
-      const int dr = (rs / sp.s) * sp.dilation_h;
-      const int ds = (rs % sp.s) * sp.dilation_w;
-      tap_off[i] = (dr * sp.w + ds) * sp.c + c;
-      if (warp == 0) taps[kk] = make_int2(dr, ds);
-    } else if (warp == 0 && kk < sp.kp) {
-      taps[kk] = make_int2(0, 0);
+      tap_off[i] = ((rs / sp.s) * sp.dilation_h * sp.patch_cols + (rs % sp.s) * sp.dilation_w) * sp.c + c;
     }
   }
-  __syncthreads();
 
   const int64_t image = static_cast<int64_t>(sp.h) * sp.w * sp.c;
+  const int64_t tiles_per_image = static_cast<int64_t>(sp.tiles_p) * sp.tiles_q;
   for (int64_t tile = blockIdx.x; tile < sp.tiles; tile += gridDim.x) {
-    const int64_t m0 = tile * kStemBM;
-    // Step 3: lane j < 16 decodes the pixel of row warp + 8 * j.
-    int64_t my_base = 0;
-    int my_ih = 0, my_iw = 0, my_state = kPastEnd;
-    if (lane < kStemBM / kStemWarps) {
-      const int64_t pix = m0 + warp + kStemWarps * lane;
-      if (pix < sp.pixels) {
-        const int64_t oq = pix % sp.q;
-        const int64_t rest = pix / sp.q;
-        const int64_t op = rest % sp.p;
-        const int64_t img = rest / sp.p;
-        my_ih = static_cast<int>(op) * sp.stride_h - sp.pad_top;
-        my_iw = static_cast<int>(oq) * sp.stride_w - sp.pad_left;
-        my_base = img * image;
-        const bool inside = my_ih >= 0 && my_ih + (sp.r - 1) * sp.dilation_h < sp.h && my_iw >= 0 &&
-                            my_iw + (sp.s - 1) * sp.dilation_w < sp.w;
-        my_state = inside ? kInterior : kBorder;
+    const int64_t img = tile / tiles_per_image;
+    const int rest = static_cast<int>(tile - img * tiles_per_image);
+    const int p0 = (rest / sp.tiles_q) * tp;
+    const int q0 = (rest % sp.tiles_q) << sp.tq_log2;
+    // Step 3: the patch. Its row pr is X row ih0 + pr from column iw0 on.
+    {
+      const int ih0 = p0 * sp.stride_h - sp.pad_top;
+      const int col0 = (q0 * sp.stride_w - sp.pad_left) * sp.c;  // flat in-row index of the first half
+      const __half* ximg = x + img * image;
+      for (int pr = warp; pr < sp.patch_rows; pr += kStemWarps) {
+        const int ih = ih0 + pr;
+        __half* prow = patch + pr * patch_len;
+        if (static_cast<unsigned>(ih) < static_cast<unsigned>(sp.h)) {
+          const __half* xrow = ximg + static_cast<int64_t>(ih) * row_len;
+#pragma unroll 4
+          for (int j = lane; j < patch_len; j += 32) {
+            const int col = col0 + j;
+            prow[j] = static_cast<unsigned>(col) < static_cast<unsigned>(row_len) ? xrow[col] : zero;
+          }
+        } else {
+          for (int j = lane; j < patch_len; j += 32) prow[j] = zero;
+        }
       }
     }
-#pragma unroll 4
-    for (int j = 0; j < kStemBM / kStemWarps; ++j) {
-      const int m = warp + kStemWarps * j;
-      const long long base = __shfl_sync(0xffffffffu, static_cast<long long>(my_base), j);
-      const int ih0 = __shfl_sync(0xffffffffu, my_ih, j);
-      const int iw0 = __shfl_sync(0xffffffffu, my_iw, j);
-      const int state = __shfl_sync(0xffffffffu, my_state, j);
-      // X offset of the window's top-left tap (may lie outside X: only in-image taps are read).
-      const int64_t origin = base + (static_cast<int64_t>(ih0) * sp.w + iw0) * sp.c;
+    __syncthreads();  // the patch is complete; the previous epilogue is done reading Cs
+
+    // Step 4: im2col from the patch, rows m = warp + 8 * j of As.
+#pragma unroll 2
+    for (int m = warp; m < kStemBM; m += kStemWarps) {
+      const int origin = ((m >> sp.tq_log2) * sp.stride_h * sp.patch_cols + (m & tq_mask) * sp.stride_w) * sp.c;
+      const __half* src = patch + origin;
       __half* arow = as + m * lda;
-      if (state == kInterior) {  // warp-uniform: every tap is inside the image
 #pragma unroll
-        for (int i = 0; i < kStemSlots; ++i) {
-          const int kk = lane + 32 * i;
-          if (32 * i >= sp.kp) break;
-          if (kk < sp.kp) arow[kk] = kk < sp.rsc ? x[origin + tap_off[i]] : zero;
-        }
-      } else {
-        const bool valid = state == kBorder;
-#pragma unroll
-        for (int i = 0; i < kStemSlots; ++i) {
-          const int kk = lane + 32 * i;
-          if (32 * i >= sp.kp) break;
-          if (kk < sp.kp) {
-            const int2 tap = taps[kk];
-            const int ih = ih0 + tap.x;
-            const int iw = iw0 + tap.y;
-            const bool in = valid && kk < sp.rsc && static_cast<unsigned>(ih) < static_cast<unsigned>(sp.h) &&
-                            static_cast<unsigned>(iw) < static_cast<unsigned>(sp.w);
-            arow[kk] = in ? x[origin + tap_off[i]] : zero;
-          }
-        }
+      for (int i = 0; i < kStemSlots; ++i) {
+        const int kk = lane + 32 * i;
+        if (32 * i >= sp.kp) break;
+        if (kk < sp.kp) arow[kk] = kk < sp.rsc ? src[tap_off[i]] : zero;
       }
     }
     __syncthreads();
 
-    // Step 4: warp `warp` computes rows 16 * warp .. + 15 of the tile, all column tiles.
-    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[BN / 16];
+    // Step 5: warp (wm, wn) computes rows 16 * kFragM * wm .. and columns 16 * kFragN * wn ...
+    const int wm = warp / kWarpsN;
+    const int wn = warp % kWarpsN;
+    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[kFragM][kFragN];
 #pragma unroll
-    for (int j = 0; j < BN / 16; ++j) wmma::fill_fragment(acc[j], 0.0f);
+    for (int i = 0; i < kFragM; ++i) {
+#pragma unroll
+      for (int j = 0; j < kFragN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+    }
     {
-      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a;
+      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[kFragM];
       wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b;
-      const __half* a_tile = as + warp * 16 * lda;
+      const __half* a_tile = as + wm * kFragM * 16 * lda;
+      const __half* b_tile = ws + wn * kFragN * 16 * lda;
       for (int k0 = 0; k0 < sp.kp; k0 += 16) {
-        wmma::load_matrix_sync(a, a_tile + k0, lda);
 #pragma unroll
-        for (int j = 0; j < BN / 16; ++j) {
-          if (n0 + 16 * j >= sp.k) break;
-          wmma::load_matrix_sync(b, ws + 16 * j * lda + k0, lda);
-          wmma::mma_sync(acc[j], a, b, acc[j]);
+        for (int i = 0; i < kFragM; ++i) wmma::load_matrix_sync(a[i], a_tile + i * 16 * lda + k0, lda);
+#pragma unroll
+        for (int j = 0; j < kFragN; ++j) {
+          if (n0 + (wn * kFragN + j) * 16 >= sp.k) break;
+          wmma::load_matrix_sync(b, b_tile + j * 16 * lda + k0, lda);
+#pragma unroll
+          for (int i = 0; i < kFragM; ++i) wmma::mma_sync(acc[i][j], a[i], b, acc[i][j]);
         }
       }
     }
     __syncthreads();  // every warp is done reading As: Cs (the same bytes) may be written
 #pragma unroll
-    for (int j = 0; j < BN / 16; ++j) {
-      if (n0 + 16 * j >= sp.k) break;
-      wmma::store_matrix_sync(cs + warp * 16 * ldc + 16 * j, acc[j], ldc, wmma::mem_row_major);
+    for (int j = 0; j < kFragN; ++j) {
+      if (n0 + (wn * kFragN + j) * 16 >= sp.k) break;
+#pragma unroll
+      for (int i = 0; i < kFragM; ++i) {
+        wmma::store_matrix_sync(cs + (wm * kFragM + i) * 16 * ldc + (wn * kFragN + j) * 16, acc[i][j], ldc,
+                                wmma::mem_row_major);
+      }
     }
     __syncthreads();
 
-    // Step 5: the epilogue, 8 consecutive channels of one pixel per thread.
+    // Step 6: the epilogue, 8 consecutive channels of one pixel per thread.
     constexpr int kChunks = BN / 8;
     for (int e = tid; e < kStemBM * kChunks; e += kStemThreads) {
       const int m = e / kChunks;
       const int kout = n0 + (e % kChunks) * 8;
-      const int64_t pix = m0 + m;
-      if (pix >= sp.pixels || kout >= sp.k) continue;
+      const int op = p0 + (m >> sp.tq_log2);
+      const int oq = q0 + (m & tq_mask);
+      if (op >= sp.p || oq >= sp.q || kout >= sp.k) continue;
+      const int64_t pix = (img * sp.p + op) * sp.q + oq;
       const float* cp = cs + m * ldc + (e % kChunks) * 8;
       const float4 lo = *reinterpret_cast<const float4*>(cp);
       const float4 hi = *reinterpret_cast<const float4*>(cp + 4);
@@ -270,7 +315,8 @@ __global__ void __launch_bounds__(kStemThreads, 3)
         }
       }
     }
-    __syncthreads();  // the epilogue is done reading Cs before the next gather writes As
+    // No barrier here: the next tile's patch has its own bytes, and the barrier after it orders
+    // this epilogue's Cs reads before the next im2col writes As.
   }
 }
 
@@ -281,18 +327,19 @@ template <int BN, bool kVec>
 Status LaunchStem(cudaStream_t stream, const StemParams& sp, const __half* x, const __half* w, const __half* bias,
                   const __half* residual, __half* y, const DeviceActivation& act) {
   auto* fn = StemConvNhwcKernel<BN, kVec>;
-  const size_t smem = StemLayout::Make(sp.kp, BN).bytes;
+  const size_t smem = StemLayout::Make(sp.kp, BN, sp.patch_halves).bytes;
   int device = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
   int sms = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   int optin = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  // The limit is the instantiation's largest need (Kp = kStemMaxGemmK) capped by the device: the
-  // same value on every call, so layers of another Kp launched from other threads never lower it
-  // under this launch.
+  // The limit is the instantiation's largest need (Kp = kStemMaxGemmK, the largest patch) capped
+  // by the device: the same value on every call, so layers of another Kp launched from other
+  // threads never lower it under this launch.
   const size_t smem_limit =
-      std::min(StemLayout::Make(static_cast<int>(kStemMaxGemmK), BN).bytes, static_cast<size_t>(std::max(optin, 0)));
+      std::min(StemLayout::Make(static_cast<int>(kStemMaxGemmK), BN, static_cast<int>(kStemMaxPatch)).bytes,
+               static_cast<size_t>(std::max(optin, 0)));
   if (smem > smem_limit) {
     return Unsupported("StemConvNhwcKernel: needs " + std::to_string(smem) +
                        " bytes of shared memory per block, the device allows " + std::to_string(optin));
@@ -339,13 +386,18 @@ bool StemNhwcSupported(DataType dtype, const NhwcConvGeometry& g) {
       g.stride_h > kCoord || g.stride_w > kCoord || g.dilation_h > kCoord || g.dilation_w > kCoord) {
     return false;
   }
-  // Window coordinates: p * sh - top + r * dh and the same for columns, in 32 bits.
-  if (g.p * g.stride_h + g.r * g.dilation_h > kCoord || g.q * g.stride_w + g.s * g.dilation_w > kCoord) return false;
-  // One image and the largest tap offset ((r * dh * W + s * dw) * C + c) in 32 bits.
+  // Window coordinates: p * sh - top + r * dh and the same for columns (the rectangle's rows and
+  // columns past P and Q included: up to 127 more), in 32 bits.
+  if ((g.p + kStemBM) * g.stride_h + g.r * g.dilation_h > kCoord ||
+      (g.q + kStemBM) * g.stride_w + g.s * g.dilation_w > kCoord) {
+    return false;
+  }
+  // One image (and its flat row index (iw * C)) in 32 bits.
   if (g.h * g.w * g.c > kInt32Max) return false;
-  if (((g.r - 1) * g.dilation_h * g.w + (g.s - 1) * g.dilation_w + 1) * g.c > kInt32Max) return false;
-  // Window origin times the row (ih0 * W * C) stays 64-bit in the kernel; P * Q per image is int64.
-  return true;
+  // Some tile rectangle's input patch fits the kernel's patch buffer, and the rectangles of one
+  // image are counted in 32 bits (the batch is 64-bit: any N).
+  const StemTile tile = ChooseStemTile(g);
+  return tile.tq_log2 >= 0 && tile.tiles_p * tile.tiles_q <= kInt32Max;
 }
 
 Status EnqueueStemConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGeometry& g, const void* x, const void* w,
@@ -355,6 +407,9 @@ Status EnqueueStemConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGe
                     ", C " + std::to_string(g.c) + ", K " + std::to_string(g.k) + ", group " + std::to_string(g.group) +
                     ")");
   }
+  const int64_t pixels = g.n * g.p * g.q;
+  if (pixels == 0) return Status::Ok();
+  const StemTile tile = ChooseStemTile(g);
   StemParams sp;
   sp.h = static_cast<int>(g.h);
   sp.w = static_cast<int>(g.w);
@@ -372,9 +427,13 @@ Status EnqueueStemConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGe
   sp.pad_left = static_cast<int>(g.pad_left);
   sp.rsc = static_cast<int>(g.r * g.s * g.c);
   sp.kp = (sp.rsc + 15) / 16 * 16;
-  sp.pixels = g.n * g.p * g.q;
-  if (sp.pixels == 0) return Status::Ok();
-  sp.tiles = (sp.pixels + kStemBM - 1) / kStemBM;
+  sp.tq_log2 = tile.tq_log2;
+  sp.tiles_p = static_cast<int>(tile.tiles_p);
+  sp.tiles_q = static_cast<int>(tile.tiles_q);
+  sp.patch_rows = static_cast<int>(tile.patch_rows);
+  sp.patch_cols = static_cast<int>(tile.patch_cols);
+  sp.patch_halves = static_cast<int>(tile.patch_halves);
+  sp.tiles = g.n * tile.tiles_p * tile.tiles_q;
   const auto* xh = static_cast<const __half*>(x);
   const auto* wh = static_cast<const __half*>(w);
   const auto* bh = static_cast<const __half*>(bias);
