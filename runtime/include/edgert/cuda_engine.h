@@ -124,6 +124,18 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
   // load time is reported apart from the process's one-time start-up.
   static Status InitializeLibraries(int device_id = 0);
 
+  // Where Create() / CreateFromPlan() spent their time, in ms (`edgert bench` prints it): reading
+  // and checking the plan file (0 for Create), the device network and arena plan, the weights'
+  // upload (float16 conversion on the GPU included), the dry run that creates every layer's kernel
+  // (and with tactic timing the tactic pass and the second dry run).
+  struct LoadBreakdown {
+    double open_ms = 0;
+    double memory_plan_ms = 0;
+    double weights_ms = 0;
+    double kernels_ms = 0;
+  };
+  const LoadBreakdown& load_breakdown() const { return load_; }
+
   int NumIOTensors() const { return static_cast<int>(io_.size()); }
   const IOTensorInfo& IOTensor(int index) const { return io_[static_cast<size_t>(index)]; }
   const std::vector<IOTensorInfo>& IOTensors() const { return io_; }
@@ -177,6 +189,7 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
   std::vector<const void*> constant_ptrs_;  // per network tensor
   size_t weights_bytes_ = 0;
   size_t arena_bytes_ = 0;
+  LoadBreakdown load_;
   size_t arena_alignment_ = kDefaultMemoryAlignment;
   size_t workspace_bytes_ = 0;
   std::vector<LayerTactic> tactics_;

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 
 #include <cstdio>
 #include <cstdlib>
@@ -473,6 +474,10 @@ StatusOr<std::unique_ptr<CudaBatchKernels>> MakeBatchKernels(const CudaEngine& e
 
 // ---- CudaEngine ------------------------------------------------------------------------------------
 
+static double MsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
 CudaEngine::~CudaEngine() {
   if (weights_ != nullptr) cudaFree(weights_);
 }
@@ -490,6 +495,7 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   }
   EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(options.device_id));
 
+  auto phase = std::chrono::steady_clock::now();
   // 1. The device network (device dtypes) and the arena plan on it. With a batch profile the
   //    network holds the max batch's shapes, so the plan fits every batch at the same offsets.
   engine->device_network_ = DeviceNetwork(net, options.precision);
@@ -505,6 +511,8 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
     return OutOfRange("the activation arena of " + std::to_string(plan_bytes) + " bytes is too large");
   }
 
+  engine->load_.memory_plan_ms = MsSince(phase);
+  phase = std::chrono::steady_clock::now();
   // 2. Weights: one allocation, every constant at a 256-byte aligned offset, in its device dtype.
   std::vector<size_t> offsets(net.tensors.size(), 0);
   size_t total = 0;
@@ -525,26 +533,58 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
       return OutOfRange("out of device memory uploading " + std::to_string(total) + " bytes of weights (" +
                         cudaGetErrorString(err) + ")");
     }
-    std::vector<uint16_t> half;
+    // float32 constants stored as float16 are converted on the GPU: copied into one staging
+    // buffer (freed below), then one conversion launch each (a host loop over tens of millions of
+    // weights took most of a plan's load time).
+    size_t staged = 0;
     for (size_t i = 0; i < net.tensors.size(); ++i) {
-      if (!net.tensors[i].is_constant()) continue;
-      char* dst = static_cast<char*>(engine->weights_) + offsets[i];
-      engine->constant_ptrs_[i] = dst;
       const Tensor& value = net.tensors[i].value;
-      if (value.bytes() == 0) continue;
-      if (dnet.tensors[i].dtype == DataType::kFloat16 && value.dtype() == DataType::kFloat32) {
-        half.resize(static_cast<size_t>(value.num_elements()));
-        for (size_t k = 0; k < half.size(); ++k) half[k] = FloatToHalf(value.data<float>()[k]);
-        EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, half.data(), half.size() * 2, cudaMemcpyHostToDevice));
-      } else {
-        EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, value.raw(), value.bytes(), cudaMemcpyHostToDevice));
+      if (net.tensors[i].is_constant() && dnet.tensors[i].dtype == DataType::kFloat16 &&
+          value.dtype() == DataType::kFloat32) {
+        staged += value.bytes();
       }
     }
+    void* staging = nullptr;
+    if (staged > 0) {
+      const cudaError_t err = cudaMalloc(&staging, staged);
+      if (err != cudaSuccess) {
+        cudaGetLastError();
+        return OutOfRange("out of device memory staging " + std::to_string(staged) + " bytes of weights (" +
+                          cudaGetErrorString(err) + ")");
+      }
+    }
+    auto upload = [&]() -> Status {
+      size_t at = 0;
+      for (size_t i = 0; i < net.tensors.size(); ++i) {
+        if (!net.tensors[i].is_constant()) continue;
+        char* dst = static_cast<char*>(engine->weights_) + offsets[i];
+        engine->constant_ptrs_[i] = dst;
+        const Tensor& value = net.tensors[i].value;
+        if (value.bytes() == 0) continue;
+        if (dnet.tensors[i].dtype == DataType::kFloat16 && value.dtype() == DataType::kFloat32) {
+          char* src = static_cast<char*>(staging) + at;
+          at += value.bytes();
+          EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(src, value.raw(), value.bytes(), cudaMemcpyHostToDevice));
+          EDGERT_RETURN_IF_ERROR(cuda::EnqueueConvert(nullptr, src, DataType::kFloat32, dst, DataType::kFloat16,
+                                                      value.num_elements()));
+        } else {
+          EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, value.raw(), value.bytes(), cudaMemcpyHostToDevice));
+        }
+      }
+      EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
+      return Status::Ok();
+    };
+    const Status uploaded = upload();
+    if (staging != nullptr) cudaFree(staging);
+    EDGERT_RETURN_IF_ERROR(uploaded);
   }
+  engine->load_.weights_ms = MsSince(phase);
+  phase = std::chrono::steady_clock::now();
 
   // 3. Validation: every layer gets a CUDA kernel (dry run, at max and min), and the workspace is
   //    sized.
   EDGERT_RETURN_IF_ERROR(engine->DryRun());
+  engine->load_.kernels_ms = MsSince(phase);
 
   // 4. Tactics: layers without a kTacticAttr get one from the timing cache or by timing their
   //    candidates in a scratch arena (at the profile's opt batch); then the workspace is sized
@@ -716,9 +756,11 @@ Status CudaEngine::InitializeLibraries(int device_id) {
 
 StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::CreateFromPlan(const std::string& path,
                                                                  const CudaEngineOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
   EDGERT_ASSIGN_OR_RETURN(DeviceKey here, CudaDeviceKey(options.device_id));
   EDGERT_RETURN_IF_ERROR(ValidatePlan(path, here, EDGERT_VERSION_STRING));
   EDGERT_ASSIGN_OR_RETURN(LoadedPlan plan, LoadedPlan::Open(path));
+  const double open_ms = MsSince(start);
   auto shared_plan = std::make_shared<const LoadedPlan>(std::move(plan));
   CudaEngineOptions from_plan = options;
   from_plan.precision = shared_plan->metadata().precision;
@@ -726,6 +768,7 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::CreateFromPlan(const std::stri
   StatusOr<std::shared_ptr<CudaEngine>> engine = Create(shared_plan->network(), from_plan);
   if (!engine.ok()) return engine.status().WithContext(path);
   (*engine)->plan_ = std::move(shared_plan);
+  (*engine)->load_.open_ms = open_ms;
   return engine;
 }
 
