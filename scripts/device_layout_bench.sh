@@ -13,6 +13,7 @@
 #   LAYOUT_CASES="resnet50_b1 yolo_b32"  only these cases (default: all)
 #   BENCH_FLAGS=--profile                per-layer GPU times in the bench logs
 #   LAYOUTS=nhwc                         build and bench only these layouts (default: nchw nhwc)
+#   BUILD_FLAGS="--disable-pass se-fusion"  extra `edgert build` options (e.g. to compare a fusion)
 set -uo pipefail
 carry=${1:-build-device/carry}
 out=${OUT:-/tmp/layout_bench}
@@ -23,6 +24,7 @@ export EDGERT_CACHE_DIR="$work/cache"
 edgert="$PWD/$carry/bin/edgert"
 duration=${BENCH_DURATION:-2}
 BENCH_FLAGS=${BENCH_FLAGS:-}
+BUILD_FLAGS=${BUILD_FLAGS:-}
 layouts=${LAYOUTS:-nchw nhwc}
 cases=${LAYOUT_CASES:-resnet50_b1 resnet50_b128 mobilenet_v2_b1 mobilenet_v2_b32 efficientnet_b0_b1 efficientnet_b0_b32 yolo_b1 yolo_b32}
 rows=()
@@ -51,7 +53,7 @@ bench_case() {  # bench_case NAME MODEL
   shapes=$(python3 -c "import onnx,sys; m=onnx.load(sys.argv[1], load_external_data=False); i=m.graph.input[0]; print(i.name + ':' + 'x'.join(str(d.dim_value) for d in i.type.tensor_type.shape.dim))" "$model")
   for layout in $layouts; do
     t0=$(date +%s.%N)
-    "$edgert" build "$model" -o "$work/$name.$layout.plan" --device cuda --fp16 --layout "$layout" --shapes "$shapes" \
+    "$edgert" build "$model" -o "$work/$name.$layout.plan" --device cuda --fp16 --layout "$layout" --shapes "$shapes" $BUILD_FLAGS \
       > "$out/build_$name.$layout.log" 2>&1 || tail -3 "$out/build_$name.$layout.log"
     eval "t_$layout=$(python3 -c "import sys; print('%.1f' % (float(sys.argv[2]) - float(sys.argv[1])))" "$t0" "$(date +%s.%N)")"
     "$edgert" bench "$work/$name.$layout.plan" --duration "$duration" $BENCH_FLAGS > "$out/bench_$name.$layout.log" 2>&1 ||

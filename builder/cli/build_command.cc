@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,7 @@ const char kBuildHelp[] =
     "usage: edgert build MODEL.onnx (-o OUT.plan | --cache) [--cache-dir DIR] [--shapes NAME:DIMS[,...]]\n"
     "                    [--min-shapes NAME:DIMS[,...] --opt-shapes NAME:DIMS[,...] --max-shapes NAME:DIMS[,...]]\n"
     "                    [--device cpu|cuda|auto] [--fp16|--best] [--layout auto|nchw|nhwc]\n"
+    "                    [--disable-pass NAME[,NAME...]]\n"
     "                    [--int8 --calib DIR [--calib-batches N]\n"
     "                    [--calibrator entropy|percentile|minmax] [--calib-cache FILE] [--int8-error-budget X]]\n"
     "\n"
@@ -50,6 +52,9 @@ const char kBuildHelp[] =
     "                                 remains; inputs and outputs keep their layout), nchw keeps the\n"
     "                                 model's; auto (default) is nhwc for --fp16 / --best on CUDA,\n"
     "                                 nchw otherwise. Also --layout=VALUE\n"
+    "  --disable-pass NAME[,NAME...]  leave these optimization passes out (e.g. se-fusion,\n"
+    "                                 horizontal-fusion; an unknown name lists them): to compare a\n"
+    "                                 fusion's speed or to work around one; part of the cache key\n"
     EDGERT_DEVICE_OPTIONS_HELP
     EDGERT_INT8_OPTIONS_HELP
     "\n"
@@ -75,6 +80,7 @@ struct BuildArgs {
   DeviceOptions device;
   Int8Options int8;
   std::string layout;  // --layout; "" = auto
+  std::vector<std::string> disabled_passes;  // --disable-pass
 };
 
 std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
@@ -102,6 +108,13 @@ std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
       if (!has_value) return a + " needs a value (NAME:8x3x224x224[,...])";
       if (!b->range_text[k].empty()) return a + " given twice; list every input in one " + a;
       b->range_text[k] = args[++i];
+    } else if (a == "--disable-pass") {
+      if (!has_value) return "--disable-pass needs a pass name (e.g. se-fusion)";
+      std::stringstream list(args[++i]);
+      for (std::string name; std::getline(list, name, ',');) {
+        if (name.empty()) return "--disable-pass '" + args[i] + "' has an empty pass name";
+        b->disabled_passes.push_back(name);
+      }
     } else if (a == "--layout" || a.rfind("--layout=", 0) == 0) {
       if (!b->layout.empty()) return "--layout given twice";
       if (a == "--layout" && !has_value) return "--layout needs a value (auto, nchw or nhwc)";
@@ -238,6 +251,7 @@ int RunBuildCommand(const std::vector<std::string>& args) {
   StatusOr<std::string> backend = ResolveBackend(&b.device);
   options.precision = b.device.fp16 ? Precision::kFp16 : Precision::kFp32;
   if (!b.layout.empty()) options.layout = *ParseLayout(b.layout);
+  options.disabled_passes = b.disabled_passes;
   if (!backend.ok()) return Fail(backend.status());
   StatusOr<DeviceKey> device_key = BackendDeviceKey(*backend);
   if (!device_key.ok()) return Fail(device_key.status());

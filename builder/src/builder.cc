@@ -37,14 +37,14 @@ bool NeedsBuildTimeValue(const Status& s) {
 // The last step of every build: the optimization passes (when asked for) on the inferred graph,
 // then lowering. Errors get the model file as context.
 StatusOr<NetworkDef> OptimizeAndLower(Graph& graph, const std::string& onnx_path, bool optimize, int model_nodes,
-                                      BuildReport* report) {
+                                      BuildReport* report, const std::vector<std::string>& disabled_passes = {}) {
   BuildReport local;
   BuildReport& r = report ? *report : local;
   r = BuildReport();
   r.model_nodes = model_nodes;
   r.layers_unoptimized = CountLiveNodes(graph);
   if (optimize) {
-    StatusOr<OptimizeReport> opt = OptimizeGraph(graph);
+    StatusOr<OptimizeReport> opt = OptimizeGraph(graph, disabled_passes);
     if (!opt.ok()) return opt.status().WithContext(onnx_path);
     for (const PassCount& p : opt->passes) r.passes.push_back({p.name, p.rewrites});
   }
@@ -213,7 +213,7 @@ StatusOr<NetworkDef> BuildNetwork(const std::string& onnx_path, const BuildOptio
     const int model_nodes = static_cast<int>(graph.nodes.size());
     Status s = InferGraph(graph, ToInferOptions(options));
     if (!s.ok()) return s.WithContext(onnx_path);
-    return OptimizeAndLower(graph, onnx_path, options.optimize, model_nodes, report);
+    return OptimizeAndLower(graph, onnx_path, options.optimize, model_nodes, report, options.disabled_passes);
   }();
   if (!net.ok()) return net;
   BuildReport local;

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "edgert/builder.h"
+#include "edgert/plan_cache.h"
 #include "edgert/calibration.h"
 #include "edgert/cpu_engine.h"
 #include "ir/infer.h"
@@ -354,6 +355,43 @@ TEST(SqueezeExcitePass, EfficientNetBlockBecomesOneLayer) {
   ASSERT_TRUE(b2.is_constant());
   for (int64_t c = 0; c < 16; ++c) EXPECT_EQ(b2.value.data<float>()[c], 0.0f);
   ExpectSameResults(ref, net);
+}
+
+// BuildOptions::disabled_passes: "se-fusion" leaves the block as it was (ReduceMean, two Convs,
+// Mul) with the same results; an unknown pass name is refused, naming it and listing the passes;
+// the plan-cache key tells the builds apart.
+TEST(SqueezeExcitePass, DisabledByName) {
+  Model m;
+  AddInput(m.proto(), "x", onnx::TensorProto::FLOAT, {2, 3, 9, 9});
+  const std::string f = m.Conv("x", 3, 16, 3);
+  m.Conv(m.EfficientNetSe(f, 16, 4), 16, 8, 1);
+  m.proto().mutable_graph()->mutable_node()->rbegin()->set_output(0, "y");
+  AddOutput(m.proto(), "y", onnx::TensorProto::FLOAT, {2, 8, 9, 9});
+  TempDir dir;
+  const std::string path = SaveModel(m.proto(), dir.File("model.onnx"));
+  BuildOptions options;
+  options.disabled_passes = {"se-fusion"};
+  StatusOr<NetworkDef> kept = BuildNetwork(path, options);
+  ASSERT_TRUE(kept.ok()) << kept.status().ToString();
+  EXPECT_TRUE(SeLayers(*kept).empty());
+  std::vector<std::string> ops;
+  for (const LayerDef& l : kept->layers) ops.emplace_back(OpTypeName(l.op));
+  EXPECT_EQ(ops, (std::vector<std::string>{"Conv", "ReduceMean", "Conv", "Conv", "Mul", "Conv"}));
+  ExpectSameResults(Build(m, false), *kept);
+
+  options.disabled_passes = {"se-fuson"};
+  StatusOr<NetworkDef> bad = BuildNetwork(path, options);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("'se-fuson'"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("se-fusion"), std::string::npos) << bad.status().message();
+
+  BuildOptions plain;
+  BuildOptions without_se;
+  without_se.disabled_passes = {"se-fusion"};
+  EXPECT_NE(BuildOptionsHash(plain), BuildOptionsHash(without_se));
+  EXPECT_NE(BuildOptionsText(without_se).find("disabled-passes se-fusion"), std::string::npos);
+  EXPECT_EQ(BuildOptionsText(plain).find("disabled-passes"), std::string::npos);
 }
 
 TEST(SqueezeExcitePass, MobileNetV3BlockBecomesOneLayer) {

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <fstream>
@@ -339,6 +340,13 @@ std::string BuildOptionsText(const BuildOptions& options) {
   // The resolved layout: auto and its explicit value build the same network, so they share a plan.
   text += std::string("layout ") + LayoutName(ResolveLayout(options)) + "\n";
   text += std::string("passes ") + kBuilderPassesVersion + "\n";
+  if (!options.disabled_passes.empty()) {  // absent otherwise: the keys of other builds stay as they were
+    std::vector<std::string> disabled = options.disabled_passes;
+    std::sort(disabled.begin(), disabled.end());
+    text += "disabled-passes";
+    for (const std::string& d : disabled) text += " " + d;
+    text += "\n";
+  }
   // INT8 lines only for INT8 builds (other keys stay what they were). The cache file's path is
   // not part of the key: its contents follow from the network, the settings and the data.
   if (options.int8.enabled) {

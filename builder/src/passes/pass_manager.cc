@@ -47,31 +47,52 @@ Status PassManager::Run(Graph& graph, OptimizeReport* report) const {
   return Status::Ok();
 }
 
-PassManager DefaultPipeline() {
+PassManager DefaultPipeline(const std::vector<std::string>& disabled) {
   PassManager pm;
+  auto add = [&](std::vector<std::pair<std::string, PassFn>> passes, bool repeat) {
+    passes.erase(std::remove_if(passes.begin(), passes.end(),
+                                [&](const auto& p) {
+                                  return std::find(disabled.begin(), disabled.end(), p.first) != disabled.end();
+                                }),
+                 passes.end());
+    if (!passes.empty()) pm.AddStage(std::move(passes), repeat);
+  };
   std::vector<std::pair<std::string, PassFn>> cleanup = {
       {"dead-nodes", &EliminateDeadNodes},
       {"identities", &RemoveIdentities},
       {"constant-folding", &FoldConstants},
       {"transpose-reshape", &CollapseTransposeReshape},
   };
-  pm.AddStage(cleanup, true);
-  pm.AddStage({{"pad-folding", &FoldPad},
-               {"batchnorm-folding", &FoldBatchNorm},
-               {"conv-affine-folding", &FoldConvAffine},
-               {"gelu-pattern", &FuseGeluPattern}},
-              true);
-  pm.AddStage({{"vertical-fusion", &FuseVertical}}, false);
-  pm.AddStage({{"se-fusion", &FuseSqueezeExcite}}, false);
-  pm.AddStage({{"horizontal-fusion", &FuseHorizontalConv}}, false);
-  pm.AddStage({{"elementwise-chains", &FuseElementwiseChains}}, false);
-  pm.AddStage(cleanup, true);
+  add(cleanup, true);
+  add({{"pad-folding", &FoldPad},
+       {"batchnorm-folding", &FoldBatchNorm},
+       {"conv-affine-folding", &FoldConvAffine},
+       {"gelu-pattern", &FuseGeluPattern}},
+      true);
+  add({{"vertical-fusion", &FuseVertical}}, false);
+  add({{"se-fusion", &FuseSqueezeExcite}}, false);
+  add({{"horizontal-fusion", &FuseHorizontalConv}}, false);
+  add({{"elementwise-chains", &FuseElementwiseChains}}, false);
+  add(cleanup, true);
   return pm;
 }
 
-StatusOr<OptimizeReport> OptimizeGraph(Graph& graph) {
+std::vector<std::string> OptimizationPassNames() {
+  return {"dead-nodes",        "identities",          "constant-folding", "transpose-reshape", "pad-folding",
+          "batchnorm-folding", "conv-affine-folding", "gelu-pattern",     "vertical-fusion",   "se-fusion",
+          "horizontal-fusion", "elementwise-chains"};
+}
+
+StatusOr<OptimizeReport> OptimizeGraph(Graph& graph, const std::vector<std::string>& disabled) {
+  const std::vector<std::string> names = OptimizationPassNames();
+  for (const std::string& d : disabled) {
+    if (std::find(names.begin(), names.end(), d) != names.end()) continue;
+    std::string list;
+    for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
+    return InvalidArgument("unknown optimization pass '" + d + "' (passes: " + list + ")", d);
+  }
   OptimizeReport report;
-  EDGERT_RETURN_IF_ERROR(DefaultPipeline().Run(graph, &report));
+  EDGERT_RETURN_IF_ERROR(DefaultPipeline(disabled).Run(graph, &report));
   return report;
 }
 

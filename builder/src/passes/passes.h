@@ -104,9 +104,15 @@ class PassManager {
 // Conv -> BN -> Relu becomes one layer); squeeze-excitation (after vertical fusion, whose
 // epilogues it reads); horizontal fusion (after vertical fusion, so that siblings
 // with equal epilogues merge); elementwise chains (what no epilogue absorbed); cleanup again.
-PassManager DefaultPipeline();
+// Passes named in `disabled` are left out (the cleanup passes too, where they appear).
+PassManager DefaultPipeline(const std::vector<std::string>& disabled = {});
 
-// Runs DefaultPipeline() on `graph`.
-StatusOr<OptimizeReport> OptimizeGraph(Graph& graph);
+// The names of the default pipeline's passes, in order, each once ("dead-nodes", ...,
+// "se-fusion", ...): what BuildOptions::disabled_passes may name.
+std::vector<std::string> OptimizationPassNames();
+
+// Runs DefaultPipeline(disabled) on `graph`; an unknown name in `disabled` is an error listing
+// the valid ones.
+StatusOr<OptimizeReport> OptimizeGraph(Graph& graph, const std::vector<std::string>& disabled = {});
 
 }  // namespace edgert

@@ -12,8 +12,8 @@
 //  2. Gate and scale: grid (J element chunks, N; J ~ 2 blocks per SM, each with at least
 //     max(2048, C * Cr / 8) elements, since each block repeats the squeeze); each block
 //     a. s[c] = (sum over k of partial[n][k][c]) / (H * W) for every c, into shared memory;
-//     b. z[r] = act(B1[r] + W1[r, :] . s), a warp per r (lanes over C, coalesced W1 rows, read
-//        16 bytes at a time when C allows);
+//     b. z[r] = act(B1[r] + W1[r, :] . s), a warp per r, four rows of a warp at once (lanes over
+//        C, coalesced W1 rows, read 16 bytes at a time when C allows);
 //     c. g[c] = gate(B2[c] + W2[c, :] . z) for the channels its chunk touches, a thread per c (its
 //        W2 row in 16-byte packs when Cr allows, the loads unrolled so that one memory latency
 //        serves several multiply-adds: a warp per c with a shuffle reduction per channel left the
@@ -110,21 +110,44 @@ __global__ void SeGateScale(const T* x, T* y, const float* __restrict__ partial,
   }
   __syncthreads();
   // b. Squeeze.
-  for (int64_t r = warp; r < a.cr; r += warps) {
-    const T* row = w1 + r * a.c;
-    float dot = 0.0f;
+  // A warp takes kRows rows at once (rows r, r + warps, ...), so that their loads are in flight
+  // together rather than one row's latency after the other's.
+  constexpr int kRows = 4;
+  for (int64_t r0 = warp; r0 < a.cr; r0 += static_cast<int64_t>(warps) * kRows) {
+    float dot[kRows];
+    const T* rows[kRows];
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) {
+      dot[i] = 0.0f;
+      const int64_t r = r0 + static_cast<int64_t>(i) * warps;
+      rows[i] = w1 + (r < a.cr ? r : r0) * a.c;  // a row past Cr repeats row r0 (its result is dropped)
+    }
     if (a.w1_vectorized) {
       constexpr int V = 16 / sizeof(T);
       for (int64_t ch = static_cast<int64_t>(lane) * V; ch < a.c; ch += 32 * V) {
-        const VecPack<T, V> w = *reinterpret_cast<const VecPack<T, V>*>(row + ch);
+        VecPack<T, V> w[kRows];
 #pragma unroll
-        for (int j = 0; j < V; ++j) dot += Load(&w.v[j]) * s[ch + j];
+        for (int i = 0; i < kRows; ++i) w[i] = *reinterpret_cast<const VecPack<T, V>*>(rows[i] + ch);
+#pragma unroll
+        for (int j = 0; j < V; ++j) {
+          const float sv = s[ch + j];
+#pragma unroll
+          for (int i = 0; i < kRows; ++i) dot[i] += Load(&w[i].v[j]) * sv;
+        }
       }
     } else {
-      for (int64_t ch = lane; ch < a.c; ch += 32) dot += Load(row + ch) * s[ch];
+      for (int64_t ch = lane; ch < a.c; ch += 32) {
+        const float sv = s[ch];
+#pragma unroll
+        for (int i = 0; i < kRows; ++i) dot[i] += Load(rows[i] + ch) * sv;
+      }
     }
-    dot = WarpReduce(dot, FloatSum());
-    if (lane == 0) z[r] = a.act.Apply(Load(b1 + r) + dot);
+#pragma unroll
+    for (int i = 0; i < kRows; ++i) {
+      const int64_t r = r0 + static_cast<int64_t>(i) * warps;
+      const float sum = WarpReduce(dot[i], FloatSum());
+      if (lane == 0 && r < a.cr) z[r] = a.act.Apply(Load(b1 + r) + sum);
+    }
   }
   __syncthreads();
   // c. Gates of the channels this block's chunk touches.
