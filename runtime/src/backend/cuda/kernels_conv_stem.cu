@@ -119,31 +119,115 @@ struct StemParams {
   int tq_log2;
   int tiles_p, tiles_q;
   int patch_rows, patch_cols, patch_halves;
-  int64_t tiles;  // N * tiles_p * tiles_q
+  int patch_stride;  // halves per patch row in shared memory: 2 * ((patch_cols * C + 2) / 2)
+  int word_patch;    // 1: the patch is copied in 4-byte cp.async words (W * C even, X 4-byte aligned)
+  int64_t tiles;     // N * tiles_p * tiles_q
 };
 
-// Shared-memory layout of one CTA, shared by the kernel and the host's size computation.
+// Shared-memory layout of one CTA, shared by the kernel and the host's size computation. The
+// patch has two buffers (the tile being computed and the next tile's, being filled), each
+// patch_rows x patch_stride halves.
 struct StemLayout {
   int lda = 0;  // row stride of As and Ws, halves
   int ldc = 0;  // row stride of Cs, floats
   size_t a_offset = 0;
   size_t patch_offset = 0;
+  size_t patch_buffer = 0;  // halves between the two patch buffers
   size_t bytes = 0;
 
   __host__ __device__ static size_t Round128(size_t v) { return (v + 127) / 128 * 128; }
-  __host__ __device__ static StemLayout Make(int kp, int bn, int patch_halves) {
+  __host__ __device__ static StemLayout Make(int kp, int bn, int patch_rows, int patch_stride) {
     StemLayout l;
     l.lda = kp + 8;
     l.ldc = bn + 4;
     const size_t w_bytes = Round128(static_cast<size_t>(bn) * l.lda * sizeof(__half));
     const size_t a_bytes = static_cast<size_t>(kStemBM) * l.lda * sizeof(__half);
     const size_t c_bytes = static_cast<size_t>(kStemBM) * l.ldc * sizeof(float);
+    const size_t p_bytes = Round128(static_cast<size_t>(patch_rows) * patch_stride * sizeof(__half));
     l.a_offset = w_bytes;
     l.patch_offset = l.a_offset + Round128(a_bytes > c_bytes ? a_bytes : c_bytes);
-    l.bytes = l.patch_offset + Round128(static_cast<size_t>(patch_halves) * sizeof(__half));
+    l.patch_buffer = p_bytes / sizeof(__half);
+    l.bytes = l.patch_offset + 2 * p_bytes;
     return l;
   }
 };
+
+// cp.async of one 4-byte word, global to shared, bypassing registers; src_bytes 0 writes zeros
+// (src is then not read, but is still a valid address).
+__device__ __forceinline__ void CpAsyncWord(void* dst, const void* src, int src_bytes) {
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d), "l"(src), "r"(src_bytes) : "memory");
+}
+__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// Waits until at most one committed group of this thread is still in flight.
+__device__ __forceinline__ void CpAsyncWaitAllButOne() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+
+// Where tile `tile` starts: image, first output row and column.
+struct StemTileOrigin {
+  int64_t img;
+  int p0, q0;
+};
+__device__ __forceinline__ StemTileOrigin DecodeStemTile(const StemParams& sp, int64_t tile) {
+  const int64_t tiles_per_image = static_cast<int64_t>(sp.tiles_p) * sp.tiles_q;
+  StemTileOrigin o;
+  o.img = tile / tiles_per_image;
+  const int rest = static_cast<int>(tile - o.img * tiles_per_image);
+  o.p0 = (rest / sp.tiles_q) * (kStemBM >> sp.tq_log2);
+  o.q0 = (rest % sp.tiles_q) << sp.tq_log2;
+  return o;
+}
+
+// The patch's first half sits at this half offset of its buffer rows: the parity of its flat
+// in-row index (the word path keeps X's 4-byte words whole), 0 on the scalar path.
+__device__ __forceinline__ int StemPatchShift(const StemParams& sp, const StemTileOrigin& o) {
+  return sp.word_patch ? ((o.q0 * sp.stride_w - sp.pad_left) * sp.c) & 1 : 0;
+}
+
+// Starts filling `buf` with the patch of the tile at `o` (step 3 of the file comment). Word path
+// (sp.word_patch: W * C even and X 4-byte aligned, so every patch row starts at an even flat
+// index modulo 2 and no 4-byte word straddles a row end or the left edge): warp w issues the
+// cp.async words of rows w, w + 8, ...; a word inside the image is copied, any other is
+// zero-filled. Scalar path: the old synchronous half-by-half copy (ld.global + st.shared).
+__device__ __forceinline__ void IssueStemPatch(const StemParams& sp, const __half* __restrict__ x,
+                                               const StemTileOrigin& o, __half* buf, int warp, int lane) {
+  const int row_len = sp.w * sp.c;
+  const int ih0 = o.p0 * sp.stride_h - sp.pad_top;
+  const int col0 = (o.q0 * sp.stride_w - sp.pad_left) * sp.c;  // flat in-row index of the patch's first half
+  const __half* ximg = x + o.img * (static_cast<int64_t>(sp.h) * row_len);
+  if (sp.word_patch) {
+    const int shift = col0 & 1;
+    const int words = sp.patch_stride / 2;
+    const int wcol0 = col0 - shift;  // even: the flat in-row index of the row's first word
+    for (int pr = warp; pr < sp.patch_rows; pr += kStemWarps) {
+      const int ih = ih0 + pr;
+      const bool row_in = static_cast<unsigned>(ih) < static_cast<unsigned>(sp.h);
+      const __half* xrow = ximg + static_cast<int64_t>(row_in ? ih : 0) * row_len;
+      __half* prow = buf + pr * sp.patch_stride;
+      for (int wi = lane; wi < words; wi += 32) {
+        const int col = wcol0 + 2 * wi;
+        const bool in = row_in && static_cast<unsigned>(col) < static_cast<unsigned>(row_len);
+        CpAsyncWord(prow + 2 * wi, in ? xrow + col : x, in ? 4 : 0);
+      }
+    }
+  } else {
+    const __half zero = __float2half(0.0f);
+    const int patch_len = sp.patch_cols * sp.c;
+    for (int pr = warp; pr < sp.patch_rows; pr += kStemWarps) {
+      const int ih = ih0 + pr;
+      __half* prow = buf + pr * sp.patch_stride;
+      if (static_cast<unsigned>(ih) < static_cast<unsigned>(sp.h)) {
+        const __half* xrow = ximg + static_cast<int64_t>(ih) * row_len;
+#pragma unroll 4
+        for (int j = lane; j < patch_len; j += 32) {
+          const int col = col0 + j;
+          prow[j] = static_cast<unsigned>(col) < static_cast<unsigned>(row_len) ? xrow[col] : zero;
+        }
+      } else {
+        for (int j = lane; j < patch_len; j += 32) prow[j] = zero;
+      }
+    }
+  }
+}
 
 template <int BN, bool kVec>
 __global__ void __launch_bounds__(kStemThreads, 3)
@@ -156,22 +240,25 @@ __global__ void __launch_bounds__(kStemThreads, 3)
   constexpr int kFragM = kStemBM / kWarpsM / 16;  // 16-row fragment tiles per warp
   constexpr int kFragN = BN / kWarpsN / 16;       // 16-column fragment tiles per warp
   extern __shared__ __align__(128) unsigned char stem_smem[];
-  const StemLayout layout = StemLayout::Make(sp.kp, BN, sp.patch_halves);
+  const StemLayout layout = StemLayout::Make(sp.kp, BN, sp.patch_rows, sp.patch_stride);
   const int lda = layout.lda;
   const int ldc = layout.ldc;
   __half* ws = reinterpret_cast<__half*>(stem_smem);
   __half* as = reinterpret_cast<__half*>(stem_smem + layout.a_offset);
   float* cs = reinterpret_cast<float*>(stem_smem + layout.a_offset);
-  __half* patch = reinterpret_cast<__half*>(stem_smem + layout.patch_offset);
+  __half* patch_bufs = reinterpret_cast<__half*>(stem_smem + layout.patch_offset);
+  const int patch_buffer = static_cast<int>(layout.patch_buffer);
   const int tid = threadIdx.x;
   const int warp = tid / 32;
   const int lane = tid % 32;
   const int n0 = blockIdx.y * BN;
   const __half zero = __float2half(0.0f);
   const int tq_mask = (1 << sp.tq_log2) - 1;
-  const int tp = kStemBM >> sp.tq_log2;
-  const int patch_len = sp.patch_cols * sp.c;  // halves per patch row
-  const int row_len = sp.w * sp.c;             // halves per image row
+
+  // Step 2 starts first: the first tile's patch is in flight while the weights are staged.
+  int64_t tile = blockIdx.x;
+  if (tile < sp.tiles) IssueStemPatch(sp, x, DecodeStemTile(sp, tile), patch_bufs, warp, lane);
+  CpAsyncCommit();
 
   // Step 1: the weight tile, and this lane's GEMM-K columns as patch offsets.
   for (int row = warp; row < BN; row += kStemWarps) {
@@ -189,43 +276,31 @@ __global__ void __launch_bounds__(kStemThreads, 3)
     if (kk < sp.rsc) {
       const int c = kk % sp.c;
       const int rs = kk / sp.c;
-      tap_off[i] = ((rs / sp.s) * sp.dilation_h * sp.patch_cols + (rs % sp.s) * sp.dilation_w) * sp.c + c;
+      tap_off[i] = (rs / sp.s) * sp.dilation_h * sp.patch_stride + (rs % sp.s) * sp.dilation_w * sp.c + c;
     }
   }
 
-  const int64_t image = static_cast<int64_t>(sp.h) * sp.w * sp.c;
-  const int64_t tiles_per_image = static_cast<int64_t>(sp.tiles_p) * sp.tiles_q;
-  for (int64_t tile = blockIdx.x; tile < sp.tiles; tile += gridDim.x) {
-    const int64_t img = tile / tiles_per_image;
-    const int rest = static_cast<int>(tile - img * tiles_per_image);
-    const int p0 = (rest / sp.tiles_q) * tp;
-    const int q0 = (rest % sp.tiles_q) << sp.tq_log2;
-    // Step 3: the patch. Its row pr is X row ih0 + pr from column iw0 on.
-    {
-      const int ih0 = p0 * sp.stride_h - sp.pad_top;
-      const int col0 = (q0 * sp.stride_w - sp.pad_left) * sp.c;  // flat in-row index of the first half
-      const __half* ximg = x + img * image;
-      for (int pr = warp; pr < sp.patch_rows; pr += kStemWarps) {
-        const int ih = ih0 + pr;
-        __half* prow = patch + pr * patch_len;
-        if (static_cast<unsigned>(ih) < static_cast<unsigned>(sp.h)) {
-          const __half* xrow = ximg + static_cast<int64_t>(ih) * row_len;
-#pragma unroll 4
-          for (int j = lane; j < patch_len; j += 32) {
-            const int col = col0 + j;
-            prow[j] = static_cast<unsigned>(col) < static_cast<unsigned>(row_len) ? xrow[col] : zero;
-          }
-        } else {
-          for (int j = lane; j < patch_len; j += 32) prow[j] = zero;
-        }
-      }
+  for (int buf = 0; tile < sp.tiles; tile += gridDim.x, buf ^= 1) {
+    const StemTileOrigin o = DecodeStemTile(sp, tile);
+    const int p0 = o.p0;
+    const int q0 = o.q0;
+    const int64_t img = o.img;
+    // Step 3: start the next tile's patch into the other buffer (last read by the previous
+    // tile's im2col, which every warp finished before that tile's second barrier), then wait
+    // for this tile's patch (the group before) and make every warp's part visible.
+    const int64_t next = tile + gridDim.x;
+    if (next < sp.tiles) {
+      IssueStemPatch(sp, x, DecodeStemTile(sp, next), patch_bufs + (buf ^ 1) * patch_buffer, warp, lane);
     }
+    CpAsyncCommit();
+    CpAsyncWaitAllButOne();
     __syncthreads();  // the patch is complete; the previous epilogue is done reading Cs
+    const __half* patch = patch_bufs + buf * patch_buffer + StemPatchShift(sp, o);
 
     // Step 4: im2col from the patch, rows m = warp + 8 * j of As.
 #pragma unroll 2
     for (int m = warp; m < kStemBM; m += kStemWarps) {
-      const int origin = ((m >> sp.tq_log2) * sp.stride_h * sp.patch_cols + (m & tq_mask) * sp.stride_w) * sp.c;
+      const int origin = (m >> sp.tq_log2) * sp.stride_h * sp.patch_stride + (m & tq_mask) * sp.stride_w * sp.c;
       const __half* src = patch + origin;
       __half* arow = as + m * lda;
 #pragma unroll
@@ -315,8 +390,8 @@ __global__ void __launch_bounds__(kStemThreads, 3)
         }
       }
     }
-    // No barrier here: the next tile's patch has its own bytes, and the barrier after it orders
-    // this epilogue's Cs reads before the next im2col writes As.
+    // No barrier here: the next tile's patch has its own bytes, and the barrier before the next
+    // im2col orders this epilogue's Cs reads before its As writes.
   }
 }
 
@@ -327,19 +402,16 @@ template <int BN, bool kVec>
 Status LaunchStem(cudaStream_t stream, const StemParams& sp, const __half* x, const __half* w, const __half* bias,
                   const __half* residual, __half* y, const DeviceActivation& act) {
   auto* fn = StemConvNhwcKernel<BN, kVec>;
-  const size_t smem = StemLayout::Make(sp.kp, BN, sp.patch_halves).bytes;
+  const size_t smem = StemLayout::Make(sp.kp, BN, sp.patch_rows, sp.patch_stride).bytes;
   int device = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
   int sms = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   int optin = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  // The limit is the instantiation's largest need (Kp = kStemMaxGemmK, the largest patch) capped
-  // by the device: the same value on every call, so layers of another Kp launched from other
-  // threads never lower it under this launch.
-  const size_t smem_limit =
-      std::min(StemLayout::Make(static_cast<int>(kStemMaxGemmK), BN, static_cast<int>(kStemMaxPatch)).bytes,
-               static_cast<size_t>(std::max(optin, 0)));
+  // The limit is the device's opt-in maximum: the same value on every call, so layers of another
+  // Kp or patch launched from other threads never lower it under this launch.
+  const size_t smem_limit = static_cast<size_t>(std::max(optin, 0));
   if (smem > smem_limit) {
     return Unsupported("StemConvNhwcKernel: needs " + std::to_string(smem) +
                        " bytes of shared memory per block, the device allows " + std::to_string(optin));
@@ -433,6 +505,8 @@ Status EnqueueStemConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGe
   sp.patch_rows = static_cast<int>(tile.patch_rows);
   sp.patch_cols = static_cast<int>(tile.patch_cols);
   sp.patch_halves = static_cast<int>(tile.patch_halves);
+  sp.patch_stride = static_cast<int>(2 * ((tile.patch_cols * g.c + 2) / 2));
+  sp.word_patch = (g.w * g.c) % 2 == 0 && Aligned(x, 4) ? 1 : 0;
   sp.tiles = g.n * tile.tiles_p * tile.tiles_q;
   const auto* xh = static_cast<const __half*>(x);
   const auto* wh = static_cast<const __half*>(w);
