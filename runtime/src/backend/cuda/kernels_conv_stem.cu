@@ -19,19 +19,31 @@
 //   1. Once per CTA: the weight tile Ws [BN][Kp] (row n = output channel n0 + n, zeros past K and
 //      past R * S * C) into shared memory; every lane computes, for the GEMM-K columns it builds
 //      (kk = lane + 32 * i, at most kStemMaxGemmK / 32 of them), the tap's offset in the patch
-//      ((r * dh * patch_cols + s * dw) * C + c) once, in registers.
+//      (r * dh * patch_stride + s * dw * C + c) once, in registers. The first tile's patch copy
+//      (step 3) is issued before this, so it is in flight while the weights are staged.
 //   2. Persistent loop over pixel tiles (blockIdx.x, stride gridDim.x: the grid is sized to the
 //      CTAs that fit on the GPU at once, so Ws is loaded once per CTA, not once per tile); the
 //      tile index decodes to (image, tile row, tile column), neighbouring CTAs take neighbouring
 //      rectangles (their patches overlap in L2).
-//   3. Patch: warp w copies the patch rows w, w + 8, ...; within a row the patch_cols * C halves
-//      are one contiguous run of X (NHWC), so lanes read consecutive halves (coalesced); a half
-//      is read when its row is inside the image and its flat in-row index iw0 * C + j lies in
-//      [0, W * C) (no division), else written as zero. The patch has no other bounds: the
-//      rectangle's pixels past P or Q read patch values and are dropped by the epilogue.
+//   3. Patch, software-pipelined over two buffers: at the top of a tile's iteration the CTA
+//      issues the NEXT tile's patch into the other buffer, then waits for its own (issued one
+//      iteration earlier), so the global (L2 / HBM) latency of a patch overlaps the previous
+//      tile's im2col, MMA and epilogue instead of heading a serial chain. Patch row pr (X row
+//      ih0 + pr, a contiguous run of patch_cols * C halves of X from flat in-row index col0 on)
+//      sits at buffer row pr, row stride patch_stride = 2 * ((patch_cols * C + 2) / 2) halves;
+//      warp w fills the rows w, w + 8, ...
+//      Word path (W * C even and X 4-byte aligned, the usual case): cp.async of 4-byte words
+//      (no registers, nothing to wait for until the data is needed); the row's first half sits
+//      at offset shift = col0 & 1 of its buffer row, so every word is an aligned word of X, and
+//      as the row length is even a word lies wholly inside [0, W * C) or wholly outside (then
+//      zero-filled, src-size 0), as do rows outside the image. Scalar path (W * C odd or X not
+//      4-byte aligned): the half-by-half copy through registers at the same point of the loop
+//      (shift 0), a half read when its row is inside the image and its flat in-row index lies
+//      in [0, W * C), else written as zero. The patch has no other bounds: the rectangle's pixels
+//      past P or Q read patch values and are dropped by the epilogue.
 //   4. im2col, shared to shared: warp w fills the A rows m = w, w + 8, ... of As [kBM][Kp];
-//      row m is pixel (m / TQ, m % TQ) of the rectangle, whose window starts at patch offset
-//      ((m / TQ) * sh * patch_cols + (m % TQ) * sw) * C; lane values As[m][kk] =
+//      row m is pixel (m / TQ, m % TQ) of the rectangle, whose window starts at buffer offset
+//      shift + (m / TQ) * sh * patch_stride + (m % TQ) * sw * C; lane values As[m][kk] =
 //      patch[origin + tap_offset(kk)], zeros for kk >= R * S * C. No bounds checks.
 //   5. MMA: the 8 warps as kWarpsM x kWarpsN (4 x 2 for BN = 64: warp tiles of 32 x 32, so each
 //      A fragment is read by 2 warps and each B fragment by 4; 8 x 1 for BN = 16 / 32); per
@@ -43,18 +55,20 @@
 //      residual, the activation (activations.cuh), one 16-byte store (kVec: y, bias and residual
 //      16-byte aligned; else scalar).
 // Row strides of As / Ws are Kp + 8 halves (an odd multiple of 16 bytes: the 8 rows of a fragment
-// load fall in different bank groups); Cs's is BN + 4 floats. Four barriers per tile (patch ->
-// im2col -> MMA -> accumulators to Cs -> epilogue -> next patch + im2col; the patch has its own
-// bytes, As and Cs alias, so the barrier after the next patch also orders the epilogue's Cs reads
-// before the next im2col's As writes). Shared memory: Ws, As / Cs and the patch, at most
-// 64 * 264 * 2 + 128 * 264 * 2 + 2 * kStemMaxPatch bytes = 133 KB (Kp = 256, the largest patch;
-// the ResNet stem, Kp = 160 and a 2331-half patch, takes 69 KB: three CTAs per SM). Every launch
-// first raises the kernel's dynamic shared-memory limit to that instantiation's largest need
-// (capped by the device's opt-in maximum, 99 KB on sm_86 / sm_89, where a layer above it is
-// refused): one value per instantiation and device, so concurrent launches of layers with
-// different Kp never race on it.
-// __launch_bounds__(256, 3): at most 80 registers a thread (the accumulators of BN = 64 are 32 of
-// them), so three CTAs fit an SM's register file as well.
+// load fall in different bank groups); Cs's is BN + 4 floats. Four barriers per tile (next patch
+// issued; wait for this patch -> barrier -> im2col -> barrier -> MMA -> barrier (As and Cs alias)
+// -> accumulators to Cs -> barrier -> epilogue). The patch buffer a tile's iteration fills was
+// last read by the previous tile's im2col, which every warp finished before that iteration's
+// second barrier; the first barrier of an iteration also orders the previous epilogue's Cs reads
+// before this im2col's As writes. Shared memory: Ws, As / Cs and two patch buffers, at most
+// 64 * 264 * 2 + 128 * 264 * 2 + 2 * (kStemMaxPatch + 2 * 2048) * 2 bytes = 181 KB (Kp = 256, the
+// largest patch, whose rows are at least 8 halves, so at most 2048 of them; the ResNet stem, Kp = 160 and two 21 x
+// 112-half buffers, takes 72 KB: three CTAs per SM). Every launch first raises the kernel's dynamic shared-memory limit
+// to the device's opt-in maximum (one value per device, so concurrent launches of layers with different Kp never race
+// on it); a layer above it (only GEMM-K near 256 or large patches on 99 KB devices such as sm_86 / sm_89) is refused.
+// __launch_bounds__(256, 3) for BN = 64 (at most 80 registers a thread, 32 of them the
+// accumulators), (256, 4) for BN = 16 / 32 (64 registers): three or four CTAs fit an SM's
+// register file, so their chains of barriers interleave.
 // Contracts: every output element is written once per launch; no allocation; 64-bit offsets into
 // X and Y (pixel * K, n * H * W * C), 32-bit within one image (StemNhwcSupported checks that).
 #include <mma.h>
@@ -229,8 +243,12 @@ __device__ __forceinline__ void IssueStemPatch(const StemParams& sp, const __hal
   }
 }
 
+// Resident CTAs per SM the register budget aims at (__launch_bounds__): 3 for BN = 64 (80
+// registers, 32 of them accumulators), 4 for BN = 16 / 32 (64 registers).
+constexpr int StemMinBlocks(int bn) { return bn == 64 ? 3 : 4; }
+
 template <int BN, bool kVec>
-__global__ void __launch_bounds__(kStemThreads, 3)
+__global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
     StemConvNhwcKernel(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
                        const __half* __restrict__ residual, __half* __restrict__ y, StemParams sp,
                        DeviceActivation act) {
