@@ -49,23 +49,29 @@
 //      A fragment is read by 2 warps and each B fragment by 4; 8 x 1 for BN = 16 / 32); per
 //      16-deep k-step the warp's A fragments (row-major from As) and B fragments (col-major from
 //      Ws: element (kk, n) at Ws[n][kk]); column tiles wholly past K are skipped (warp-uniform).
-//   6. The accumulators go to Cs [kBM][BN + 4] float (shared, the same bytes as As: after a
-//      barrier), then the epilogue: one thread per pixel and 8 consecutive output channels
-//      (K % 8 == 0: a chunk is all valid or all past K), pixels past P or Q skipped, acc + bias +
-//      residual, the activation (activations.cuh), one 16-byte store (kVec: y, bias and residual
-//      16-byte aligned; else scalar).
-// Row strides of As / Ws are Kp + 8 halves (an odd multiple of 16 bytes: the 8 rows of a fragment
-// load fall in different bank groups); Cs's is BN + 4 floats. Four barriers per tile (next patch
-// issued; wait for this patch -> barrier -> im2col -> barrier -> MMA -> barrier (As and Cs alias)
-// -> accumulators to Cs -> barrier -> epilogue). The patch buffer a tile's iteration fills was
-// last read by the previous tile's im2col, which every warp finished before that iteration's
-// second barrier; the first barrier of an iteration also orders the previous epilogue's Cs reads
-// before this im2col's As writes. Shared memory: Ws, As / Cs and two patch buffers, at most
-// 64 * 264 * 2 + 128 * 264 * 2 + 2 * (kStemMaxPatch + 2 * 2048) * 2 bytes = 181 KB (Kp = 256, the
-// largest patch, whose rows are at least 8 halves, so at most 2048 of them; the ResNet stem, Kp = 160 and two 21 x
-// 112-half buffers, takes 72 KB: three CTAs per SM). Every launch first raises the kernel's dynamic shared-memory limit
-// to the device's opt-in maximum (one value per device, so concurrent launches of layers with different Kp never race
-// on it); a layer above it (only GEMM-K near 256 or large patches on 99 KB devices such as sm_86 / sm_89) is refused.
+//   6. Epilogue, per warp, without a CTA barrier: the kWarpsN warps that read the same A rows
+//      (a pair for BN = 64: a 64-thread named barrier, bar.sync 1 + wm; one warp for BN = 16 /
+//      32: __syncwarp) finish their MMA, and those A rows become the group's staging area: each
+//      warp stores its accumulator fragments there (16 x 16 floats each, row stride
+//      kStemStageLd = 20), then per fragment each lane takes one pixel (lane / 2) and 8
+//      consecutive output channels ((lane % 2) * 8; K % 8 == 0: a chunk is all valid or all past
+//      K), skips pixels past P or Q, adds bias and residual, applies the activation
+//      (activations.cuh) and makes one 16-byte store (kVec: y, bias and residual 16-byte aligned;
+//      else scalar). As's row stride is at least StemMinLda(BN) = 40 / 88 / 168 halves so the
+//      group's rows hold its staging blocks.
+// Row strides of As / Ws are max(Kp + 8, StemMinLda(BN)) halves (an odd multiple of 16 bytes: the
+// 8 rows of a fragment load fall in different bank groups). Two CTA barriers per tile (next patch
+// issued; wait for this patch -> barrier -> im2col -> barrier -> MMA -> group barrier -> staging
+// and epilogue). The patch buffer a tile's iteration fills was last read by the previous tile's
+// im2col, which every warp finished before that iteration's second barrier; the first barrier of
+// an iteration also orders every warp's previous MMA and staging (As bytes) before this im2col's
+// As writes. Shared memory: Ws, As and two patch buffers, at most 64 * 264 * 2 + 128 * 264 * 2 +
+// 2 * (kStemMaxPatch + 2 * 2048) * 2 bytes = 181 KB (Kp = 256, the largest patch, whose rows are
+// at least 8 halves, so at most 2048 of them; the ResNet stem, Kp = 160 and two 21 x 112-half
+// buffers, takes 72 KB: three CTAs per SM). Every launch first raises the kernel's dynamic
+// shared-memory limit to the device's opt-in maximum (one value per device, so concurrent
+// launches of layers with different Kp never race on it); a layer above it (only GEMM-K near
+// 256 or large patches on 99 KB devices such as sm_86 / sm_89) is refused.
 // __launch_bounds__(256, 3) for BN = 64 (at most 80 registers a thread, 32 of them the
 // accumulators), (256, 4) for BN = 16 / 32 (64 registers): three or four CTAs fit an SM's
 // register file, so their chains of barriers interleave.
@@ -91,6 +97,34 @@ constexpr int kStemThreads = 256;
 constexpr int kStemWarps = kStemThreads / 32;
 constexpr int kStemBM = 128;  // pixels per tile: TP * TQ
 constexpr int kStemSlots = static_cast<int>(kStemMaxGemmK / 32);
+constexpr int kStemStageLd = 20;                    // row stride (floats) of a 16 x 16 accumulator staging block
+constexpr int kStemStageBlock = 16 * kStemStageLd;  // floats of one staging block
+
+// The smallest row stride (halves) of As for BN: the kWarpsN warps sharing A rows stage their
+// BN / 16 blocks per 16 rows in them: 16 * lda * 2 >= (BN / 16) * kStemStageBlock * 4 bytes,
+// lda >= 2.5 * BN, made an odd multiple of 8 (bank spread of the fragment loads): 40, 88, 168.
+constexpr int StemMinLda(int bn) {
+  return ((bn * 5 / 2 + 7) / 8 % 2 == 1) ? (bn * 5 / 2 + 7) / 8 * 8 : (bn * 5 / 2 + 7) / 8 * 8 + 8;
+}
+
+// bar.sync on barrier 1 + group for the two warps of a BN = 64 row group (immediate ids, so the
+// kernel uses five of the 16 hardware barriers).
+__device__ __forceinline__ void StemGroupBarrier(int group) {
+  switch (group) {
+    case 0:
+      asm volatile("bar.sync 1, 64;\n" ::: "memory");
+      break;
+    case 1:
+      asm volatile("bar.sync 2, 64;\n" ::: "memory");
+      break;
+    case 2:
+      asm volatile("bar.sync 3, 64;\n" ::: "memory");
+      break;
+    default:
+      asm volatile("bar.sync 4, 64;\n" ::: "memory");
+      break;
+  }
+}
 
 // The pixel rectangle of a tile and its input patch (ChooseStemTile).
 struct StemTile {
@@ -143,7 +177,6 @@ struct StemParams {
 // patch_rows x patch_stride halves.
 struct StemLayout {
   int lda = 0;  // row stride of As and Ws, halves
-  int ldc = 0;  // row stride of Cs, floats
   size_t a_offset = 0;
   size_t patch_offset = 0;
   size_t patch_buffer = 0;  // halves between the two patch buffers
@@ -152,14 +185,13 @@ struct StemLayout {
   __host__ __device__ static size_t Round128(size_t v) { return (v + 127) / 128 * 128; }
   __host__ __device__ static StemLayout Make(int kp, int bn, int patch_rows, int patch_stride) {
     StemLayout l;
-    l.lda = kp + 8;
-    l.ldc = bn + 4;
+    // Kp + 8 (an odd multiple of 8 halves), at least StemMinLda(bn) (the staging of step 6).
+    l.lda = kp + 8 > StemMinLda(bn) ? kp + 8 : StemMinLda(bn);
     const size_t w_bytes = Round128(static_cast<size_t>(bn) * l.lda * sizeof(__half));
-    const size_t a_bytes = static_cast<size_t>(kStemBM) * l.lda * sizeof(__half);
-    const size_t c_bytes = static_cast<size_t>(kStemBM) * l.ldc * sizeof(float);
+    const size_t a_bytes = Round128(static_cast<size_t>(kStemBM) * l.lda * sizeof(__half));
     const size_t p_bytes = Round128(static_cast<size_t>(patch_rows) * patch_stride * sizeof(__half));
     l.a_offset = w_bytes;
-    l.patch_offset = l.a_offset + Round128(a_bytes > c_bytes ? a_bytes : c_bytes);
+    l.patch_offset = l.a_offset + a_bytes;
     l.patch_buffer = p_bytes / sizeof(__half);
     l.bytes = l.patch_offset + 2 * p_bytes;
     return l;
@@ -260,10 +292,8 @@ __global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
   extern __shared__ __align__(128) unsigned char stem_smem[];
   const StemLayout layout = StemLayout::Make(sp.kp, BN, sp.patch_rows, sp.patch_stride);
   const int lda = layout.lda;
-  const int ldc = layout.ldc;
   __half* ws = reinterpret_cast<__half*>(stem_smem);
   __half* as = reinterpret_cast<__half*>(stem_smem + layout.a_offset);
-  float* cs = reinterpret_cast<float*>(stem_smem + layout.a_offset);
   __half* patch_bufs = reinterpret_cast<__half*>(stem_smem + layout.patch_offset);
   const int patch_buffer = static_cast<int>(layout.patch_buffer);
   const int tid = threadIdx.x;
@@ -312,7 +342,7 @@ __global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
     }
     CpAsyncCommit();
     CpAsyncWaitAllButOne();
-    __syncthreads();  // the patch is complete; the previous epilogue is done reading Cs
+    __syncthreads();  // the patch is complete; every warp is done with the previous tile's As
     const __half* patch = patch_bufs + buf * patch_buffer + StemPatchShift(sp, o);
 
     // Step 4: im2col from the patch, rows m = warp + 8 * j of As.
@@ -356,60 +386,75 @@ __global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
         }
       }
     }
-    __syncthreads();  // every warp is done reading As: Cs (the same bytes) may be written
+    // Step 6: the epilogue, per warp. The kWarpsN warps that share this warp's A rows finish
+    // their MMA (a 64-thread named barrier, or __syncwarp for one warp); then those A rows are
+    // the group's staging area (StemLayout makes them large enough): each warp stores all its
+    // accumulator fragments, 16 x 16 floats each (row stride kStemStageLd), into its own part,
+    // and per fragment each lane adds bias and residual to 8 consecutive channels of one of the
+    // 16 pixels, applies the activation and stores 16 bytes.
+    if (kWarpsN > 1) {
+      StemGroupBarrier(wm);
+    } else {
+      __syncwarp();
+    }
+    float* stage = reinterpret_cast<float*>(as + wm * kFragM * 16 * lda) + wn * kFragM * kFragN * kStemStageBlock;
 #pragma unroll
     for (int j = 0; j < kFragN; ++j) {
       if (n0 + (wn * kFragN + j) * 16 >= sp.k) break;
 #pragma unroll
       for (int i = 0; i < kFragM; ++i) {
-        wmma::store_matrix_sync(cs + (wm * kFragM + i) * 16 * ldc + (wn * kFragN + j) * 16, acc[i][j], ldc,
+        wmma::store_matrix_sync(stage + (i * kFragN + j) * kStemStageBlock, acc[i][j], kStemStageLd,
                                 wmma::mem_row_major);
       }
     }
-    __syncthreads();
-
-    // Step 6: the epilogue, 8 consecutive channels of one pixel per thread.
-    constexpr int kChunks = BN / 8;
-    for (int e = tid; e < kStemBM * kChunks; e += kStemThreads) {
-      const int m = e / kChunks;
-      const int kout = n0 + (e % kChunks) * 8;
-      const int op = p0 + (m >> sp.tq_log2);
-      const int oq = q0 + (m & tq_mask);
-      if (op >= sp.p || oq >= sp.q || kout >= sp.k) continue;
-      const int64_t pix = (img * sp.p + op) * sp.q + oq;
-      const float* cp = cs + m * ldc + (e % kChunks) * 8;
-      const float4 lo = *reinterpret_cast<const float4*>(cp);
-      const float4 hi = *reinterpret_cast<const float4*>(cp + 4);
-      float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-      const int64_t out = pix * sp.k + kout;
-      if (kVec) {
-        using Pack = VecPack<__half, 8>;
-        if (bias != nullptr) {
-          const Pack b = *reinterpret_cast<const Pack*>(bias + kout);
+    __syncwarp();
+    const int row = lane / 2;  // pixel of a fragment this lane finishes
+    const int chunk = lane % 2;
+#pragma unroll 1
+    for (int j = 0; j < kFragN; ++j) {
+      const int kout = n0 + (wn * kFragN + j) * 16 + chunk * 8;
+      if (n0 + (wn * kFragN + j) * 16 >= sp.k) break;
+      for (int i = 0; i < kFragM; ++i) {
+        const float* cp = stage + (i * kFragN + j) * kStemStageBlock + row * kStemStageLd + chunk * 8;
+        const int m = (wm * kFragM + i) * 16 + row;
+        const int op = p0 + (m >> sp.tq_log2);
+        const int oq = q0 + (m & tq_mask);
+        if (op < sp.p && oq < sp.q && kout < sp.k) {
+          const int64_t pix = (img * sp.p + op) * sp.q + oq;
+          const float4 lo = *reinterpret_cast<const float4*>(cp);
+          const float4 hi = *reinterpret_cast<const float4*>(cp + 4);
+          float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+          const int64_t out = pix * sp.k + kout;
+          if (kVec) {
+            using Pack = VecPack<__half, 8>;
+            if (bias != nullptr) {
+              const Pack bb = *reinterpret_cast<const Pack*>(bias + kout);
 #pragma unroll
-          for (int i = 0; i < 8; ++i) v[i] += Load(&b.v[i]);
-        }
-        if (residual != nullptr) {
-          const Pack z = *reinterpret_cast<const Pack*>(residual + out);
+              for (int t = 0; t < 8; ++t) v[t] += Load(&bb.v[t]);
+            }
+            if (residual != nullptr) {
+              const Pack z = *reinterpret_cast<const Pack*>(residual + out);
 #pragma unroll
-          for (int i = 0; i < 8; ++i) v[i] += Load(&z.v[i]);
-        }
-        Pack result;
+              for (int t = 0; t < 8; ++t) v[t] += Load(&z.v[t]);
+            }
+            Pack result;
 #pragma unroll
-        for (int i = 0; i < 8; ++i) Store(&result.v[i], act.Apply(v[i]));
-        *reinterpret_cast<Pack*>(y + out) = result;
-      } else {
+            for (int t = 0; t < 8; ++t) Store(&result.v[t], act.Apply(v[t]));
+            *reinterpret_cast<Pack*>(y + out) = result;
+          } else {
 #pragma unroll
-        for (int i = 0; i < 8; ++i) {
-          float t = v[i];
-          if (bias != nullptr) t += Load(bias + kout + i);
-          if (residual != nullptr) t += Load(residual + out + i);
-          Store(y + out + i, act.Apply(t));
+            for (int t = 0; t < 8; ++t) {
+              float f = v[t];
+              if (bias != nullptr) f += Load(bias + kout + t);
+              if (residual != nullptr) f += Load(residual + out + t);
+              Store(y + out + t, act.Apply(f));
+            }
+          }
         }
       }
     }
     // No barrier here: the next tile's patch has its own bytes, and the barrier before the next
-    // im2col orders this epilogue's Cs reads before its As writes.
+    // im2col orders every warp's MMA and staging (As) before the im2col's As writes.
   }
 }
 
