@@ -72,9 +72,8 @@
 // shared-memory limit to the device's opt-in maximum (one value per device, so concurrent
 // launches of layers with different Kp never race on it); a layer above it (only GEMM-K near
 // 256 or large patches on 99 KB devices such as sm_86 / sm_89) is refused.
-// __launch_bounds__(256, 3) for BN = 64 (at most 80 registers a thread, 32 of them the
-// accumulators), (256, 4) for BN = 16 / 32 (64 registers): three or four CTAs fit an SM's
-// register file, so their chains of barriers interleave.
+// __launch_bounds__(256, StemMinBlocks(BN)): 3, 4, 5 CTAs per SM for BN = 64, 32, 16 (80, 64,
+// 48 registers a thread, no spills), so their barrier chains interleave.
 // Contracts: every output element is written once per launch; no allocation; 64-bit offsets into
 // X and Y (pixel * K, n * H * W * C), 32-bit within one image (StemNhwcSupported checks that).
 #include <mma.h>
@@ -275,9 +274,10 @@ __device__ __forceinline__ void IssueStemPatch(const StemParams& sp, const __hal
   }
 }
 
-// Resident CTAs per SM the register budget aims at (__launch_bounds__): 3 for BN = 64 (80
-// registers, 32 of them accumulators), 4 for BN = 16 / 32 (64 registers).
-constexpr int StemMinBlocks(int bn) { return bn == 64 ? 3 : 4; }
+// Resident CTAs per SM the register budget aims at (__launch_bounds__), the most that compile
+// without spills: 3 for BN = 64 (80 registers, 32 of them accumulators), 4 for BN = 32 (64),
+// 5 for BN = 16 (48).
+constexpr int StemMinBlocks(int bn) { return bn == 64 ? 3 : (bn == 32 ? 4 : 5); }
 
 template <int BN, bool kVec>
 __global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
