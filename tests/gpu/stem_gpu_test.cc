@@ -465,6 +465,21 @@ TEST(StemNhwcGpu, YoloV8nStem640) {
              13);
 }
 
+// W * C = 641 * 3 is odd: the patch rows are not whole 4-byte words, so the kernel copies the
+// patch half by half (its scalar path) instead of with cp.async words; 861 pixel tiles, so the
+// persistent loop runs several tiles per CTA through both patch buffers on that path too.
+TEST(StemNhwcGpu, OddRowLengthTakesTheScalarPatchPath) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  // (641 + 2 - 3) / 2 + 1 = 321.
+  ExpectStem({{1, 641, 641, 3},
+              {16, 3, 3, 3},
+              {1, 321, 321, 16},
+              true,
+              false,
+              WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kSilu)},
+             14);
+}
+
 TEST(StemNhwcGpu, MobileNetStem) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   // (224 + 2 - 3) / 2 + 1 = 112; K = 32; ReLU6 (MobileNetV2), then SiLU (EfficientNet-B0).

@@ -19,42 +19,61 @@
 //   1. Once per CTA: the weight tile Ws [BN][Kp] (row n = output channel n0 + n, zeros past K and
 //      past R * S * C) into shared memory; every lane computes, for the GEMM-K columns it builds
 //      (kk = lane + 32 * i, at most kStemMaxGemmK / 32 of them), the tap's offset in the patch
-//      ((r * dh * patch_cols + s * dw) * C + c) once, in registers.
+//      (r * dh * patch_stride + s * dw * C + c) once, in registers. The first tile's patch copy
+//      (step 3) is issued before this, so it is in flight while the weights are staged.
 //   2. Persistent loop over pixel tiles (blockIdx.x, stride gridDim.x: the grid is sized to the
 //      CTAs that fit on the GPU at once, so Ws is loaded once per CTA, not once per tile); the
 //      tile index decodes to (image, tile row, tile column), neighbouring CTAs take neighbouring
 //      rectangles (their patches overlap in L2).
-//   3. Patch: warp w copies the patch rows w, w + 8, ...; within a row the patch_cols * C halves
-//      are one contiguous run of X (NHWC), so lanes read consecutive halves (coalesced); a half
-//      is read when its row is inside the image and its flat in-row index iw0 * C + j lies in
-//      [0, W * C) (no division), else written as zero. The patch has no other bounds: the
-//      rectangle's pixels past P or Q read patch values and are dropped by the epilogue.
+//   3. Patch, software-pipelined over two buffers: at the top of a tile's iteration the CTA
+//      issues the NEXT tile's patch into the other buffer, then waits for its own (issued one
+//      iteration earlier), so the global (L2 / HBM) latency of a patch overlaps the previous
+//      tile's im2col, MMA and epilogue instead of heading a serial chain. Patch row pr (X row
+//      ih0 + pr, a contiguous run of patch_cols * C halves of X from flat in-row index col0 on)
+//      sits at buffer row pr, row stride patch_stride = 2 * ((patch_cols * C + 2) / 2) halves;
+//      warp w fills the rows w, w + 8, ...
+//      Word path (W * C even and X 4-byte aligned, the usual case): cp.async of 4-byte words
+//      (no registers, nothing to wait for until the data is needed); the row's first half sits
+//      at offset shift = col0 & 1 of its buffer row, so every word is an aligned word of X, and
+//      as the row length is even a word lies wholly inside [0, W * C) or wholly outside (then
+//      zero-filled, src-size 0), as do rows outside the image. Scalar path (W * C odd or X not
+//      4-byte aligned): the half-by-half copy through registers at the same point of the loop
+//      (shift 0), a half read when its row is inside the image and its flat in-row index lies
+//      in [0, W * C), else written as zero. The patch has no other bounds: the rectangle's pixels
+//      past P or Q read patch values and are dropped by the epilogue.
 //   4. im2col, shared to shared: warp w fills the A rows m = w, w + 8, ... of As [kBM][Kp];
-//      row m is pixel (m / TQ, m % TQ) of the rectangle, whose window starts at patch offset
-//      ((m / TQ) * sh * patch_cols + (m % TQ) * sw) * C; lane values As[m][kk] =
+//      row m is pixel (m / TQ, m % TQ) of the rectangle, whose window starts at buffer offset
+//      shift + (m / TQ) * sh * patch_stride + (m % TQ) * sw * C; lane values As[m][kk] =
 //      patch[origin + tap_offset(kk)], zeros for kk >= R * S * C. No bounds checks.
 //   5. MMA: the 8 warps as kWarpsM x kWarpsN (4 x 2 for BN = 64: warp tiles of 32 x 32, so each
 //      A fragment is read by 2 warps and each B fragment by 4; 8 x 1 for BN = 16 / 32); per
 //      16-deep k-step the warp's A fragments (row-major from As) and B fragments (col-major from
 //      Ws: element (kk, n) at Ws[n][kk]); column tiles wholly past K are skipped (warp-uniform).
-//   6. The accumulators go to Cs [kBM][BN + 4] float (shared, the same bytes as As: after a
-//      barrier), then the epilogue: one thread per pixel and 8 consecutive output channels
-//      (K % 8 == 0: a chunk is all valid or all past K), pixels past P or Q skipped, acc + bias +
-//      residual, the activation (activations.cuh), one 16-byte store (kVec: y, bias and residual
-//      16-byte aligned; else scalar).
-// Row strides of As / Ws are Kp + 8 halves (an odd multiple of 16 bytes: the 8 rows of a fragment
-// load fall in different bank groups); Cs's is BN + 4 floats. Four barriers per tile (patch ->
-// im2col -> MMA -> accumulators to Cs -> epilogue -> next patch + im2col; the patch has its own
-// bytes, As and Cs alias, so the barrier after the next patch also orders the epilogue's Cs reads
-// before the next im2col's As writes). Shared memory: Ws, As / Cs and the patch, at most
-// 64 * 264 * 2 + 128 * 264 * 2 + 2 * kStemMaxPatch bytes = 133 KB (Kp = 256, the largest patch;
-// the ResNet stem, Kp = 160 and a 2331-half patch, takes 69 KB: three CTAs per SM). Every launch
-// first raises the kernel's dynamic shared-memory limit to that instantiation's largest need
-// (capped by the device's opt-in maximum, 99 KB on sm_86 / sm_89, where a layer above it is
-// refused): one value per instantiation and device, so concurrent launches of layers with
-// different Kp never race on it.
-// __launch_bounds__(256, 3): at most 80 registers a thread (the accumulators of BN = 64 are 32 of
-// them), so three CTAs fit an SM's register file as well.
+//   6. Epilogue, per warp, without a CTA barrier: the kWarpsN warps that read the same A rows
+//      (a pair for BN = 64: a 64-thread named barrier, bar.sync 1 + wm; one warp for BN = 16 /
+//      32: __syncwarp) finish their MMA, and those A rows become the group's staging area: each
+//      warp stores its accumulator fragments there (16 x 16 floats each, row stride
+//      kStemStageLd = 20), then per fragment each lane takes one pixel (lane / 2) and 8
+//      consecutive output channels ((lane % 2) * 8; K % 8 == 0: a chunk is all valid or all past
+//      K), skips pixels past P or Q, adds bias and residual, applies the activation
+//      (activations.cuh) and makes one 16-byte store (kVec: y, bias and residual 16-byte aligned;
+//      else scalar). As's row stride is at least StemMinLda(BN) = 40 / 88 / 168 halves so the
+//      group's rows hold its staging blocks.
+// Row strides of As / Ws are max(Kp + 8, StemMinLda(BN)) halves (an odd multiple of 16 bytes: the
+// 8 rows of a fragment load fall in different bank groups). Two CTA barriers per tile (next patch
+// issued; wait for this patch -> barrier -> im2col -> barrier -> MMA -> group barrier -> staging
+// and epilogue). The patch buffer a tile's iteration fills was last read by the previous tile's
+// im2col, which every warp finished before that iteration's second barrier; the first barrier of
+// an iteration also orders every warp's previous MMA and staging (As bytes) before this im2col's
+// As writes. Shared memory: Ws, As and two patch buffers, at most 64 * 264 * 2 + 128 * 264 * 2 +
+// 2 * (kStemMaxPatch + 2 * 2048) * 2 bytes = 181 KB (Kp = 256, the largest patch, whose rows are
+// at least 8 halves, so at most 2048 of them; the ResNet stem, Kp = 160 and two 21 x 112-half
+// buffers, takes 72 KB: three CTAs per SM). Every launch first raises the kernel's dynamic
+// shared-memory limit to the device's opt-in maximum (one value per device, so concurrent
+// launches of layers with different Kp never race on it); a layer above it (only GEMM-K near
+// 256 or large patches on 99 KB devices such as sm_86 / sm_89) is refused.
+// __launch_bounds__(256, StemMinBlocks(BN)): 3, 4, 5 CTAs per SM for BN = 64, 32, 16 (80, 64,
+// 48 registers a thread, no spills), so their barrier chains interleave.
 // Contracts: every output element is written once per launch; no allocation; 64-bit offsets into
 // X and Y (pixel * K, n * H * W * C), 32-bit within one image (StemNhwcSupported checks that).
 #include <mma.h>
@@ -77,6 +96,34 @@ constexpr int kStemThreads = 256;
 constexpr int kStemWarps = kStemThreads / 32;
 constexpr int kStemBM = 128;  // pixels per tile: TP * TQ
 constexpr int kStemSlots = static_cast<int>(kStemMaxGemmK / 32);
+constexpr int kStemStageLd = 20;                    // row stride (floats) of a 16 x 16 accumulator staging block
+constexpr int kStemStageBlock = 16 * kStemStageLd;  // floats of one staging block
+
+// The smallest row stride (halves) of As for BN: the kWarpsN warps sharing A rows stage their
+// BN / 16 blocks per 16 rows in them: 16 * lda * 2 >= (BN / 16) * kStemStageBlock * 4 bytes,
+// lda >= 2.5 * BN, made an odd multiple of 8 (bank spread of the fragment loads): 40, 88, 168.
+constexpr int StemMinLda(int bn) {
+  return ((bn * 5 / 2 + 7) / 8 % 2 == 1) ? (bn * 5 / 2 + 7) / 8 * 8 : (bn * 5 / 2 + 7) / 8 * 8 + 8;
+}
+
+// bar.sync on barrier 1 + group for the two warps of a BN = 64 row group (immediate ids, so the
+// kernel uses five of the 16 hardware barriers).
+__device__ __forceinline__ void StemGroupBarrier(int group) {
+  switch (group) {
+    case 0:
+      asm volatile("bar.sync 1, 64;\n" ::: "memory");
+      break;
+    case 1:
+      asm volatile("bar.sync 2, 64;\n" ::: "memory");
+      break;
+    case 2:
+      asm volatile("bar.sync 3, 64;\n" ::: "memory");
+      break;
+    default:
+      asm volatile("bar.sync 4, 64;\n" ::: "memory");
+      break;
+  }
+}
 
 // The pixel rectangle of a tile and its input patch (ChooseStemTile).
 struct StemTile {
@@ -119,34 +166,121 @@ struct StemParams {
   int tq_log2;
   int tiles_p, tiles_q;
   int patch_rows, patch_cols, patch_halves;
-  int64_t tiles;  // N * tiles_p * tiles_q
+  int patch_stride;  // halves per patch row in shared memory: 2 * ((patch_cols * C + 2) / 2)
+  int word_patch;    // 1: the patch is copied in 4-byte cp.async words (W * C even, X 4-byte aligned)
+  int64_t tiles;     // N * tiles_p * tiles_q
 };
 
-// Shared-memory layout of one CTA, shared by the kernel and the host's size computation.
+// Shared-memory layout of one CTA, shared by the kernel and the host's size computation. The
+// patch has two buffers (the tile being computed and the next tile's, being filled), each
+// patch_rows x patch_stride halves.
 struct StemLayout {
   int lda = 0;  // row stride of As and Ws, halves
-  int ldc = 0;  // row stride of Cs, floats
   size_t a_offset = 0;
   size_t patch_offset = 0;
+  size_t patch_buffer = 0;  // halves between the two patch buffers
   size_t bytes = 0;
 
   __host__ __device__ static size_t Round128(size_t v) { return (v + 127) / 128 * 128; }
-  __host__ __device__ static StemLayout Make(int kp, int bn, int patch_halves) {
+  __host__ __device__ static StemLayout Make(int kp, int bn, int patch_rows, int patch_stride) {
     StemLayout l;
-    l.lda = kp + 8;
-    l.ldc = bn + 4;
+    // Kp + 8 (an odd multiple of 8 halves), at least StemMinLda(bn) (the staging of step 6).
+    l.lda = kp + 8 > StemMinLda(bn) ? kp + 8 : StemMinLda(bn);
     const size_t w_bytes = Round128(static_cast<size_t>(bn) * l.lda * sizeof(__half));
-    const size_t a_bytes = static_cast<size_t>(kStemBM) * l.lda * sizeof(__half);
-    const size_t c_bytes = static_cast<size_t>(kStemBM) * l.ldc * sizeof(float);
+    const size_t a_bytes = Round128(static_cast<size_t>(kStemBM) * l.lda * sizeof(__half));
+    const size_t p_bytes = Round128(static_cast<size_t>(patch_rows) * patch_stride * sizeof(__half));
     l.a_offset = w_bytes;
-    l.patch_offset = l.a_offset + Round128(a_bytes > c_bytes ? a_bytes : c_bytes);
-    l.bytes = l.patch_offset + Round128(static_cast<size_t>(patch_halves) * sizeof(__half));
+    l.patch_offset = l.a_offset + a_bytes;
+    l.patch_buffer = p_bytes / sizeof(__half);
+    l.bytes = l.patch_offset + 2 * p_bytes;
     return l;
   }
 };
 
+// cp.async of one 4-byte word, global to shared, bypassing registers; src_bytes 0 writes zeros
+// (src is then not read, but is still a valid address).
+__device__ __forceinline__ void CpAsyncWord(void* dst, const void* src, int src_bytes) {
+  const unsigned d = static_cast<unsigned>(__cvta_generic_to_shared(dst));
+  asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d), "l"(src), "r"(src_bytes) : "memory");
+}
+__device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
+// Waits until at most one committed group of this thread is still in flight.
+__device__ __forceinline__ void CpAsyncWaitAllButOne() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+
+// Where tile `tile` starts: image, first output row and column.
+struct StemTileOrigin {
+  int64_t img;
+  int p0, q0;
+};
+__device__ __forceinline__ StemTileOrigin DecodeStemTile(const StemParams& sp, int64_t tile) {
+  const int64_t tiles_per_image = static_cast<int64_t>(sp.tiles_p) * sp.tiles_q;
+  StemTileOrigin o;
+  o.img = tile / tiles_per_image;
+  const int rest = static_cast<int>(tile - o.img * tiles_per_image);
+  o.p0 = (rest / sp.tiles_q) * (kStemBM >> sp.tq_log2);
+  o.q0 = (rest % sp.tiles_q) << sp.tq_log2;
+  return o;
+}
+
+// The patch's first half sits at this half offset of its buffer rows: the parity of its flat
+// in-row index (the word path keeps X's 4-byte words whole), 0 on the scalar path.
+__device__ __forceinline__ int StemPatchShift(const StemParams& sp, const StemTileOrigin& o) {
+  return sp.word_patch ? ((o.q0 * sp.stride_w - sp.pad_left) * sp.c) & 1 : 0;
+}
+
+// Starts filling `buf` with the patch of the tile at `o` (step 3 of the file comment). Word path
+// (sp.word_patch: W * C even and X 4-byte aligned, so every patch row starts at an even flat
+// index modulo 2 and no 4-byte word straddles a row end or the left edge): warp w issues the
+// cp.async words of rows w, w + 8, ...; a word inside the image is copied, any other is
+// zero-filled. Scalar path: the old synchronous half-by-half copy (ld.global + st.shared).
+__device__ __forceinline__ void IssueStemPatch(const StemParams& sp, const __half* __restrict__ x,
+                                               const StemTileOrigin& o, __half* buf, int warp, int lane) {
+  const int row_len = sp.w * sp.c;
+  const int ih0 = o.p0 * sp.stride_h - sp.pad_top;
+  const int col0 = (o.q0 * sp.stride_w - sp.pad_left) * sp.c;  // flat in-row index of the patch's first half
+  const __half* ximg = x + o.img * (static_cast<int64_t>(sp.h) * row_len);
+  if (sp.word_patch) {
+    const int shift = col0 & 1;
+    const int words = sp.patch_stride / 2;
+    const int wcol0 = col0 - shift;  // even: the flat in-row index of the row's first word
+    for (int pr = warp; pr < sp.patch_rows; pr += kStemWarps) {
+      const int ih = ih0 + pr;
+      const bool row_in = static_cast<unsigned>(ih) < static_cast<unsigned>(sp.h);
+      const __half* xrow = ximg + static_cast<int64_t>(row_in ? ih : 0) * row_len;
+      __half* prow = buf + pr * sp.patch_stride;
+      for (int wi = lane; wi < words; wi += 32) {
+        const int col = wcol0 + 2 * wi;
+        const bool in = row_in && static_cast<unsigned>(col) < static_cast<unsigned>(row_len);
+        CpAsyncWord(prow + 2 * wi, in ? xrow + col : x, in ? 4 : 0);
+      }
+    }
+  } else {
+    const __half zero = __float2half(0.0f);
+    const int patch_len = sp.patch_cols * sp.c;
+    for (int pr = warp; pr < sp.patch_rows; pr += kStemWarps) {
+      const int ih = ih0 + pr;
+      __half* prow = buf + pr * sp.patch_stride;
+      if (static_cast<unsigned>(ih) < static_cast<unsigned>(sp.h)) {
+        const __half* xrow = ximg + static_cast<int64_t>(ih) * row_len;
+#pragma unroll 4
+        for (int j = lane; j < patch_len; j += 32) {
+          const int col = col0 + j;
+          prow[j] = static_cast<unsigned>(col) < static_cast<unsigned>(row_len) ? xrow[col] : zero;
+        }
+      } else {
+        for (int j = lane; j < patch_len; j += 32) prow[j] = zero;
+      }
+    }
+  }
+}
+
+// Resident CTAs per SM the register budget aims at (__launch_bounds__), the most that compile
+// without spills: 3 for BN = 64 (80 registers, 32 of them accumulators), 4 for BN = 32 (64),
+// 5 for BN = 16 (48).
+constexpr int StemMinBlocks(int bn) { return bn == 64 ? 3 : (bn == 32 ? 4 : 5); }
+
 template <int BN, bool kVec>
-__global__ void __launch_bounds__(kStemThreads, 3)
+__global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
     StemConvNhwcKernel(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
                        const __half* __restrict__ residual, __half* __restrict__ y, StemParams sp,
                        DeviceActivation act) {
@@ -156,22 +290,23 @@ __global__ void __launch_bounds__(kStemThreads, 3)
   constexpr int kFragM = kStemBM / kWarpsM / 16;  // 16-row fragment tiles per warp
   constexpr int kFragN = BN / kWarpsN / 16;       // 16-column fragment tiles per warp
   extern __shared__ __align__(128) unsigned char stem_smem[];
-  const StemLayout layout = StemLayout::Make(sp.kp, BN, sp.patch_halves);
+  const StemLayout layout = StemLayout::Make(sp.kp, BN, sp.patch_rows, sp.patch_stride);
   const int lda = layout.lda;
-  const int ldc = layout.ldc;
   __half* ws = reinterpret_cast<__half*>(stem_smem);
   __half* as = reinterpret_cast<__half*>(stem_smem + layout.a_offset);
-  float* cs = reinterpret_cast<float*>(stem_smem + layout.a_offset);
-  __half* patch = reinterpret_cast<__half*>(stem_smem + layout.patch_offset);
+  __half* patch_bufs = reinterpret_cast<__half*>(stem_smem + layout.patch_offset);
+  const int patch_buffer = static_cast<int>(layout.patch_buffer);
   const int tid = threadIdx.x;
   const int warp = tid / 32;
   const int lane = tid % 32;
   const int n0 = blockIdx.y * BN;
   const __half zero = __float2half(0.0f);
   const int tq_mask = (1 << sp.tq_log2) - 1;
-  const int tp = kStemBM >> sp.tq_log2;
-  const int patch_len = sp.patch_cols * sp.c;  // halves per patch row
-  const int row_len = sp.w * sp.c;             // halves per image row
+
+  // Step 2 starts first: the first tile's patch is in flight while the weights are staged.
+  int64_t tile = blockIdx.x;
+  if (tile < sp.tiles) IssueStemPatch(sp, x, DecodeStemTile(sp, tile), patch_bufs, warp, lane);
+  CpAsyncCommit();
 
   // Step 1: the weight tile, and this lane's GEMM-K columns as patch offsets.
   for (int row = warp; row < BN; row += kStemWarps) {
@@ -189,43 +324,31 @@ __global__ void __launch_bounds__(kStemThreads, 3)
     if (kk < sp.rsc) {
       const int c = kk % sp.c;
       const int rs = kk / sp.c;
-      tap_off[i] = ((rs / sp.s) * sp.dilation_h * sp.patch_cols + (rs % sp.s) * sp.dilation_w) * sp.c + c;
+      tap_off[i] = (rs / sp.s) * sp.dilation_h * sp.patch_stride + (rs % sp.s) * sp.dilation_w * sp.c + c;
     }
   }
 
-  const int64_t image = static_cast<int64_t>(sp.h) * sp.w * sp.c;
-  const int64_t tiles_per_image = static_cast<int64_t>(sp.tiles_p) * sp.tiles_q;
-  for (int64_t tile = blockIdx.x; tile < sp.tiles; tile += gridDim.x) {
-    const int64_t img = tile / tiles_per_image;
-    const int rest = static_cast<int>(tile - img * tiles_per_image);
-    const int p0 = (rest / sp.tiles_q) * tp;
-    const int q0 = (rest % sp.tiles_q) << sp.tq_log2;
-    // Step 3: the patch. Its row pr is X row ih0 + pr from column iw0 on.
-    {
-      const int ih0 = p0 * sp.stride_h - sp.pad_top;
-      const int col0 = (q0 * sp.stride_w - sp.pad_left) * sp.c;  // flat in-row index of the first half
-      const __half* ximg = x + img * image;
-      for (int pr = warp; pr < sp.patch_rows; pr += kStemWarps) {
-        const int ih = ih0 + pr;
-        __half* prow = patch + pr * patch_len;
-        if (static_cast<unsigned>(ih) < static_cast<unsigned>(sp.h)) {
-          const __half* xrow = ximg + static_cast<int64_t>(ih) * row_len;
-#pragma unroll 4
-          for (int j = lane; j < patch_len; j += 32) {
-            const int col = col0 + j;
-            prow[j] = static_cast<unsigned>(col) < static_cast<unsigned>(row_len) ? xrow[col] : zero;
-          }
-        } else {
-          for (int j = lane; j < patch_len; j += 32) prow[j] = zero;
-        }
-      }
+  for (int buf = 0; tile < sp.tiles; tile += gridDim.x, buf ^= 1) {
+    const StemTileOrigin o = DecodeStemTile(sp, tile);
+    const int p0 = o.p0;
+    const int q0 = o.q0;
+    const int64_t img = o.img;
+    // Step 3: start the next tile's patch into the other buffer (last read by the previous
+    // tile's im2col, which every warp finished before that tile's second barrier), then wait
+    // for this tile's patch (the group before) and make every warp's part visible.
+    const int64_t next = tile + gridDim.x;
+    if (next < sp.tiles) {
+      IssueStemPatch(sp, x, DecodeStemTile(sp, next), patch_bufs + (buf ^ 1) * patch_buffer, warp, lane);
     }
-    __syncthreads();  // the patch is complete; the previous epilogue is done reading Cs
+    CpAsyncCommit();
+    CpAsyncWaitAllButOne();
+    __syncthreads();  // the patch is complete; every warp is done with the previous tile's As
+    const __half* patch = patch_bufs + buf * patch_buffer + StemPatchShift(sp, o);
 
     // Step 4: im2col from the patch, rows m = warp + 8 * j of As.
 #pragma unroll 2
     for (int m = warp; m < kStemBM; m += kStemWarps) {
-      const int origin = ((m >> sp.tq_log2) * sp.stride_h * sp.patch_cols + (m & tq_mask) * sp.stride_w) * sp.c;
+      const int origin = (m >> sp.tq_log2) * sp.stride_h * sp.patch_stride + (m & tq_mask) * sp.stride_w * sp.c;
       const __half* src = patch + origin;
       __half* arow = as + m * lda;
 #pragma unroll
@@ -263,60 +386,75 @@ __global__ void __launch_bounds__(kStemThreads, 3)
         }
       }
     }
-    __syncthreads();  // every warp is done reading As: Cs (the same bytes) may be written
+    // Step 6: the epilogue, per warp. The kWarpsN warps that share this warp's A rows finish
+    // their MMA (a 64-thread named barrier, or __syncwarp for one warp); then those A rows are
+    // the group's staging area (StemLayout makes them large enough): each warp stores all its
+    // accumulator fragments, 16 x 16 floats each (row stride kStemStageLd), into its own part,
+    // and per fragment each lane adds bias and residual to 8 consecutive channels of one of the
+    // 16 pixels, applies the activation and stores 16 bytes.
+    if (kWarpsN > 1) {
+      StemGroupBarrier(wm);
+    } else {
+      __syncwarp();
+    }
+    float* stage = reinterpret_cast<float*>(as + wm * kFragM * 16 * lda) + wn * kFragM * kFragN * kStemStageBlock;
 #pragma unroll
     for (int j = 0; j < kFragN; ++j) {
       if (n0 + (wn * kFragN + j) * 16 >= sp.k) break;
 #pragma unroll
       for (int i = 0; i < kFragM; ++i) {
-        wmma::store_matrix_sync(cs + (wm * kFragM + i) * 16 * ldc + (wn * kFragN + j) * 16, acc[i][j], ldc,
+        wmma::store_matrix_sync(stage + (i * kFragN + j) * kStemStageBlock, acc[i][j], kStemStageLd,
                                 wmma::mem_row_major);
       }
     }
-    __syncthreads();
-
-    // Step 6: the epilogue, 8 consecutive channels of one pixel per thread.
-    constexpr int kChunks = BN / 8;
-    for (int e = tid; e < kStemBM * kChunks; e += kStemThreads) {
-      const int m = e / kChunks;
-      const int kout = n0 + (e % kChunks) * 8;
-      const int op = p0 + (m >> sp.tq_log2);
-      const int oq = q0 + (m & tq_mask);
-      if (op >= sp.p || oq >= sp.q || kout >= sp.k) continue;
-      const int64_t pix = (img * sp.p + op) * sp.q + oq;
-      const float* cp = cs + m * ldc + (e % kChunks) * 8;
-      const float4 lo = *reinterpret_cast<const float4*>(cp);
-      const float4 hi = *reinterpret_cast<const float4*>(cp + 4);
-      float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-      const int64_t out = pix * sp.k + kout;
-      if (kVec) {
-        using Pack = VecPack<__half, 8>;
-        if (bias != nullptr) {
-          const Pack b = *reinterpret_cast<const Pack*>(bias + kout);
+    __syncwarp();
+    const int row = lane / 2;  // pixel of a fragment this lane finishes
+    const int chunk = lane % 2;
+#pragma unroll 1
+    for (int j = 0; j < kFragN; ++j) {
+      const int kout = n0 + (wn * kFragN + j) * 16 + chunk * 8;
+      if (n0 + (wn * kFragN + j) * 16 >= sp.k) break;
+      for (int i = 0; i < kFragM; ++i) {
+        const float* cp = stage + (i * kFragN + j) * kStemStageBlock + row * kStemStageLd + chunk * 8;
+        const int m = (wm * kFragM + i) * 16 + row;
+        const int op = p0 + (m >> sp.tq_log2);
+        const int oq = q0 + (m & tq_mask);
+        if (op < sp.p && oq < sp.q && kout < sp.k) {
+          const int64_t pix = (img * sp.p + op) * sp.q + oq;
+          const float4 lo = *reinterpret_cast<const float4*>(cp);
+          const float4 hi = *reinterpret_cast<const float4*>(cp + 4);
+          float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
+          const int64_t out = pix * sp.k + kout;
+          if (kVec) {
+            using Pack = VecPack<__half, 8>;
+            if (bias != nullptr) {
+              const Pack bb = *reinterpret_cast<const Pack*>(bias + kout);
 #pragma unroll
-          for (int i = 0; i < 8; ++i) v[i] += Load(&b.v[i]);
-        }
-        if (residual != nullptr) {
-          const Pack z = *reinterpret_cast<const Pack*>(residual + out);
+              for (int t = 0; t < 8; ++t) v[t] += Load(&bb.v[t]);
+            }
+            if (residual != nullptr) {
+              const Pack z = *reinterpret_cast<const Pack*>(residual + out);
 #pragma unroll
-          for (int i = 0; i < 8; ++i) v[i] += Load(&z.v[i]);
-        }
-        Pack result;
+              for (int t = 0; t < 8; ++t) v[t] += Load(&z.v[t]);
+            }
+            Pack result;
 #pragma unroll
-        for (int i = 0; i < 8; ++i) Store(&result.v[i], act.Apply(v[i]));
-        *reinterpret_cast<Pack*>(y + out) = result;
-      } else {
+            for (int t = 0; t < 8; ++t) Store(&result.v[t], act.Apply(v[t]));
+            *reinterpret_cast<Pack*>(y + out) = result;
+          } else {
 #pragma unroll
-        for (int i = 0; i < 8; ++i) {
-          float t = v[i];
-          if (bias != nullptr) t += Load(bias + kout + i);
-          if (residual != nullptr) t += Load(residual + out + i);
-          Store(y + out + i, act.Apply(t));
+            for (int t = 0; t < 8; ++t) {
+              float f = v[t];
+              if (bias != nullptr) f += Load(bias + kout + t);
+              if (residual != nullptr) f += Load(residual + out + t);
+              Store(y + out + t, act.Apply(f));
+            }
+          }
         }
       }
     }
-    // No barrier here: the next tile's patch has its own bytes, and the barrier after it orders
-    // this epilogue's Cs reads before the next im2col writes As.
+    // No barrier here: the next tile's patch has its own bytes, and the barrier before the next
+    // im2col orders every warp's MMA and staging (As) before the im2col's As writes.
   }
 }
 
@@ -327,19 +465,16 @@ template <int BN, bool kVec>
 Status LaunchStem(cudaStream_t stream, const StemParams& sp, const __half* x, const __half* w, const __half* bias,
                   const __half* residual, __half* y, const DeviceActivation& act) {
   auto* fn = StemConvNhwcKernel<BN, kVec>;
-  const size_t smem = StemLayout::Make(sp.kp, BN, sp.patch_halves).bytes;
+  const size_t smem = StemLayout::Make(sp.kp, BN, sp.patch_rows, sp.patch_stride).bytes;
   int device = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
   int sms = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   int optin = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
-  // The limit is the instantiation's largest need (Kp = kStemMaxGemmK, the largest patch) capped
-  // by the device: the same value on every call, so layers of another Kp launched from other
-  // threads never lower it under this launch.
-  const size_t smem_limit =
-      std::min(StemLayout::Make(static_cast<int>(kStemMaxGemmK), BN, static_cast<int>(kStemMaxPatch)).bytes,
-               static_cast<size_t>(std::max(optin, 0)));
+  // The limit is the device's opt-in maximum: the same value on every call, so layers of another
+  // Kp or patch launched from other threads never lower it under this launch.
+  const size_t smem_limit = static_cast<size_t>(std::max(optin, 0));
   if (smem > smem_limit) {
     return Unsupported("StemConvNhwcKernel: needs " + std::to_string(smem) +
                        " bytes of shared memory per block, the device allows " + std::to_string(optin));
@@ -433,6 +568,8 @@ Status EnqueueStemConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGe
   sp.patch_rows = static_cast<int>(tile.patch_rows);
   sp.patch_cols = static_cast<int>(tile.patch_cols);
   sp.patch_halves = static_cast<int>(tile.patch_halves);
+  sp.patch_stride = static_cast<int>(2 * ((tile.patch_cols * g.c + 2) / 2));
+  sp.word_patch = (g.w * g.c) % 2 == 0 && Aligned(x, 4) ? 1 : 0;
   sp.tiles = g.n * tile.tiles_p * tile.tiles_q;
   const auto* xh = static_cast<const __half*>(x);
   const auto* wh = static_cast<const __half*>(w);

@@ -39,10 +39,11 @@ bool StemNhwcSupported(DataType dtype, const NhwcConvGeometry& g);
 // Z[n, p, q, k]), taps outside X read 0; x, w, bias, residual and y are float16 (bias and
 // residual may be null), accumulation in float32. One launch, no allocation; on a layer that
 // StemNhwcSupported refuses it returns Internal, and Unsupported where the layer's shared memory
-// exceeds the device's per-block maximum (only GEMM-K near 256 or patches near kStemMaxPatch on
-// 99 KB devices such as sm_86 / sm_89), both without launching. Thread-safe; besides the launch it only queries the
-// device and sets the kernel's dynamic shared-memory limit (cudaFuncSetAttribute, one value per kernel instantiation
-// and device), nothing that synchronises, so it may be captured into a CUDA graph.
+// (weights, im2col tile and two patch buffers) exceeds the device's per-block maximum (never on
+// sm_90's 227 KB; on 99 KB devices such as sm_86 / sm_89 GEMM-K near 256 or patches of more than
+// several thousand halves), both without launching. Thread-safe; besides the launch it only queries the
+// device and sets the kernel's dynamic shared-memory limit (cudaFuncSetAttribute, the device's opt-in maximum: one
+// value per kernel instantiation and device), nothing that synchronises, so it may be captured into a CUDA graph.
 Status EnqueueStemConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGeometry& g, const void* x, const void* w,
                            const void* bias, const void* residual, void* y, const FusedEpilogue& act);
 
