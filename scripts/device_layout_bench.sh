@@ -13,7 +13,7 @@
 #   LAYOUT_CASES="resnet50_b1 yolo_b32"  only these cases (default: all)
 #   BENCH_FLAGS=--profile                per-layer GPU times in the bench logs
 #   LAYOUTS=nhwc                         build and bench only these layouts (default: nchw nhwc)
-#   BUILD_FLAGS="--disable-pass se-fusion"  extra `edgert build` options (e.g. to compare a fusion)
+#   BUILD_FLAGS="--enable-pass se-fusion"  extra `edgert build` options (e.g. to compare a fusion)
 set -uo pipefail
 carry=${1:-build-device/carry}
 out=${OUT:-/tmp/layout_bench}

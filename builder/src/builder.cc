@@ -37,14 +37,15 @@ bool NeedsBuildTimeValue(const Status& s) {
 // The last step of every build: the optimization passes (when asked for) on the inferred graph,
 // then lowering. Errors get the model file as context.
 StatusOr<NetworkDef> OptimizeAndLower(Graph& graph, const std::string& onnx_path, bool optimize, int model_nodes,
-                                      BuildReport* report, const std::vector<std::string>& disabled_passes = {}) {
+                                      BuildReport* report, const std::vector<std::string>& disabled_passes = {},
+                                      const std::vector<std::string>& enabled_passes = {}) {
   BuildReport local;
   BuildReport& r = report ? *report : local;
   r = BuildReport();
   r.model_nodes = model_nodes;
   r.layers_unoptimized = CountLiveNodes(graph);
   if (optimize) {
-    StatusOr<OptimizeReport> opt = OptimizeGraph(graph, disabled_passes);
+    StatusOr<OptimizeReport> opt = OptimizeGraph(graph, disabled_passes, enabled_passes);
     if (!opt.ok()) return opt.status().WithContext(onnx_path);
     for (const PassCount& p : opt->passes) r.passes.push_back({p.name, p.rewrites});
   }
@@ -213,7 +214,8 @@ StatusOr<NetworkDef> BuildNetwork(const std::string& onnx_path, const BuildOptio
     const int model_nodes = static_cast<int>(graph.nodes.size());
     Status s = InferGraph(graph, ToInferOptions(options));
     if (!s.ok()) return s.WithContext(onnx_path);
-    return OptimizeAndLower(graph, onnx_path, options.optimize, model_nodes, report, options.disabled_passes);
+    return OptimizeAndLower(graph, onnx_path, options.optimize, model_nodes, report, options.disabled_passes,
+                            options.enabled_passes);
   }();
   if (!net.ok()) return net;
   BuildReport local;

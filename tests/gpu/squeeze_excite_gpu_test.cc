@@ -190,6 +190,7 @@ TEST(SqueezeExciteGpu, Fp16NhwcModelMatchesTheUnoptimizedCpuNetwork) {
   BuildOptions fp16;
   fp16.precision = Precision::kFp16;
   fp16.layout = BuildOptions::Layout::kNhwc;
+  fp16.enabled_passes = {"se-fusion"};  // optional: off by default
   StatusOr<NetworkDef> net = BuildNetwork(path, fp16);
   ASSERT_TRUE(net.ok()) << net.status().ToString();
   int se = 0;

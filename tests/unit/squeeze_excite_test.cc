@@ -3,7 +3,9 @@
 // builder's SE pass: EfficientNet- and MobileNetV3-style blocks written in plain ONNX become one
 // layer whose network computes what the unoptimized network computes; the pass alone on an IR
 // graph with a standalone gate node and an opset-18 ReduceMean; a block whose pooled tensor has a
-// second reader is left alone; an FP16 build with layout nhwc runs the layer channels-last.
+// second reader is left alone; an FP16 build with layout nhwc runs the layer channels-last. The
+// pass is optional (off unless BuildOptions::enabled_passes names "se-fusion"): the builds here
+// enable it, and DisabledByDefault checks the default and the pass-name options.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -281,6 +283,7 @@ NetworkDef Build(Model& m, bool optimize, Precision precision = Precision::kFp32
   options.optimize = optimize;
   options.precision = precision;
   options.layout = layout;
+  options.enabled_passes = {"se-fusion"};
   StatusOr<NetworkDef> net = BuildNetwork(path, options);
   EXPECT_TRUE(net.ok()) << net.status().ToString();
   return net.ok() ? std::move(*net) : NetworkDef();
@@ -357,10 +360,10 @@ TEST(SqueezeExcitePass, EfficientNetBlockBecomesOneLayer) {
   ExpectSameResults(ref, net);
 }
 
-// BuildOptions::disabled_passes: "se-fusion" leaves the block as it was (ReduceMean, two Convs,
-// Mul) with the same results; an unknown pass name is refused, naming it and listing the passes;
-// the plan-cache key tells the builds apart.
-TEST(SqueezeExcitePass, DisabledByName) {
+// The pass is optional: a default build leaves the block as it was (ReduceMean, two Convs, Mul)
+// with the same results; enabled_passes turns it on, disabled_passes wins over it; an unknown pass
+// name is refused, naming it and listing the passes; the plan-cache key tells the builds apart.
+TEST(SqueezeExcitePass, DisabledByDefault) {
   Model m;
   AddInput(m.proto(), "x", onnx::TensorProto::FLOAT, {2, 3, 9, 9});
   const std::string f = m.Conv("x", 3, 16, 3);
@@ -369,9 +372,8 @@ TEST(SqueezeExcitePass, DisabledByName) {
   AddOutput(m.proto(), "y", onnx::TensorProto::FLOAT, {2, 8, 9, 9});
   TempDir dir;
   const std::string path = SaveModel(m.proto(), dir.File("model.onnx"));
-  BuildOptions options;
-  options.disabled_passes = {"se-fusion"};
-  StatusOr<NetworkDef> kept = BuildNetwork(path, options);
+  BuildOptions plain;
+  StatusOr<NetworkDef> kept = BuildNetwork(path, plain);
   ASSERT_TRUE(kept.ok()) << kept.status().ToString();
   EXPECT_TRUE(SeLayers(*kept).empty());
   std::vector<std::string> ops;
@@ -379,19 +381,32 @@ TEST(SqueezeExcitePass, DisabledByName) {
   EXPECT_EQ(ops, (std::vector<std::string>{"Conv", "ReduceMean", "Conv", "Conv", "Mul", "Conv"}));
   ExpectSameResults(Build(m, false), *kept);
 
-  options.disabled_passes = {"se-fuson"};
-  StatusOr<NetworkDef> bad = BuildNetwork(path, options);
-  ASSERT_FALSE(bad.ok());
-  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.status().message().find("'se-fuson'"), std::string::npos) << bad.status().message();
-  EXPECT_NE(bad.status().message().find("se-fusion"), std::string::npos) << bad.status().message();
+  BuildOptions enabled;
+  enabled.enabled_passes = {"se-fusion"};
+  StatusOr<NetworkDef> fused = BuildNetwork(path, enabled);
+  ASSERT_TRUE(fused.ok()) << fused.status().ToString();
+  EXPECT_EQ(SeLayers(*fused).size(), 1u);
+  BuildOptions both = enabled;
+  both.disabled_passes = {"se-fusion"};
+  StatusOr<NetworkDef> off = BuildNetwork(path, both);
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_TRUE(SeLayers(*off).empty());
 
-  BuildOptions plain;
-  BuildOptions without_se;
-  without_se.disabled_passes = {"se-fusion"};
-  EXPECT_NE(BuildOptionsHash(plain), BuildOptionsHash(without_se));
-  EXPECT_NE(BuildOptionsText(without_se).find("disabled-passes se-fusion"), std::string::npos);
-  EXPECT_EQ(BuildOptionsText(plain).find("disabled-passes"), std::string::npos);
+  for (bool disable : {false, true}) {
+    BuildOptions bad_options;
+    (disable ? bad_options.disabled_passes : bad_options.enabled_passes) = {"se-fuson"};
+    StatusOr<NetworkDef> bad = BuildNetwork(path, bad_options);
+    ASSERT_FALSE(bad.ok());
+    EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(bad.status().message().find("'se-fuson'"), std::string::npos) << bad.status().message();
+    EXPECT_NE(bad.status().message().find("se-fusion"), std::string::npos) << bad.status().message();
+  }
+
+  EXPECT_NE(BuildOptionsHash(plain), BuildOptionsHash(enabled));
+  EXPECT_NE(BuildOptionsHash(enabled), BuildOptionsHash(both));
+  EXPECT_NE(BuildOptionsText(enabled).find("enabled-passes se-fusion"), std::string::npos);
+  EXPECT_NE(BuildOptionsText(both).find("disabled-passes se-fusion"), std::string::npos);
+  EXPECT_EQ(BuildOptionsText(plain).find("-passes"), std::string::npos);
 }
 
 TEST(SqueezeExcitePass, MobileNetV3BlockBecomesOneLayer) {

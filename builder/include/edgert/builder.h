@@ -58,10 +58,13 @@ struct BuildOptions {
   // (float32 on the CPU: within 1e-5). Part of the plan-cache key, resolved (ResolveLayout).
   enum class Layout { kAuto, kNchw, kNhwc };
   Layout layout = Layout::kAuto;
-  // Optimization passes to leave out, by name ("se-fusion", "horizontal-fusion", ...; the list is
+  // Optimization passes to leave out, by name ("horizontal-fusion", ...; the list is
   // OptimizationPassNames() in builder/src/passes/passes.h, an unknown name is an error): to
-  // compare a fusion's speed, or to work around one. Part of the plan-cache key when not empty.
+  // compare a fusion's speed, or to work around one. `enabled_passes` turns on the passes that are
+  // off by default (OptionalPassNames(): "se-fusion"); a disabled pass stays off. Both are part of
+  // the plan-cache key when not empty.
   std::vector<std::string> disabled_passes;
+  std::vector<std::string> enabled_passes;
 };
 
 // kNchw or kNhwc: what `options.layout` means for `options.precision`.

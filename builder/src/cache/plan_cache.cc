@@ -340,11 +340,15 @@ std::string BuildOptionsText(const BuildOptions& options) {
   // The resolved layout: auto and its explicit value build the same network, so they share a plan.
   text += std::string("layout ") + LayoutName(ResolveLayout(options)) + "\n";
   text += std::string("passes ") + kBuilderPassesVersion + "\n";
-  if (!options.disabled_passes.empty()) {  // absent otherwise: the keys of other builds stay as they were
-    std::vector<std::string> disabled = options.disabled_passes;
-    std::sort(disabled.begin(), disabled.end());
-    text += "disabled-passes";
-    for (const std::string& d : disabled) text += " " + d;
+  // Absent when empty: the keys of other builds stay as they were.
+  for (const auto& [label, list] :
+       {std::pair<const char*, const std::vector<std::string>*>{"disabled-passes", &options.disabled_passes},
+        {"enabled-passes", &options.enabled_passes}}) {
+    if (list->empty()) continue;
+    std::vector<std::string> sorted = *list;
+    std::sort(sorted.begin(), sorted.end());
+    text += label;
+    for (const std::string& d : sorted) text += " " + d;
     text += "\n";
   }
   // INT8 lines only for INT8 builds (other keys stay what they were). The cache file's path is

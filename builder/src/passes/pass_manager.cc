@@ -47,12 +47,17 @@ Status PassManager::Run(Graph& graph, OptimizeReport* report) const {
   return Status::Ok();
 }
 
-PassManager DefaultPipeline(const std::vector<std::string>& disabled) {
+PassManager DefaultPipeline(const std::vector<std::string>& disabled, const std::vector<std::string>& enabled) {
   PassManager pm;
+  const std::vector<std::string> optional = OptionalPassNames();
+  auto named = [](const std::vector<std::string>& list, const std::string& name) {
+    return std::find(list.begin(), list.end(), name) != list.end();
+  };
   auto add = [&](std::vector<std::pair<std::string, PassFn>> passes, bool repeat) {
     passes.erase(std::remove_if(passes.begin(), passes.end(),
                                 [&](const auto& p) {
-                                  return std::find(disabled.begin(), disabled.end(), p.first) != disabled.end();
+                                  return named(disabled, p.first) ||
+                                         (named(optional, p.first) && !named(enabled, p.first));
                                 }),
                  passes.end());
     if (!passes.empty()) pm.AddStage(std::move(passes), repeat);
@@ -83,16 +88,21 @@ std::vector<std::string> OptimizationPassNames() {
           "horizontal-fusion", "elementwise-chains"};
 }
 
-StatusOr<OptimizeReport> OptimizeGraph(Graph& graph, const std::vector<std::string>& disabled) {
+std::vector<std::string> OptionalPassNames() { return {"se-fusion"}; }
+
+StatusOr<OptimizeReport> OptimizeGraph(Graph& graph, const std::vector<std::string>& disabled,
+                                       const std::vector<std::string>& enabled) {
   const std::vector<std::string> names = OptimizationPassNames();
-  for (const std::string& d : disabled) {
+  std::vector<std::string> given = disabled;
+  given.insert(given.end(), enabled.begin(), enabled.end());
+  for (const std::string& d : given) {
     if (std::find(names.begin(), names.end(), d) != names.end()) continue;
     std::string list;
     for (const std::string& n : names) list += (list.empty() ? "" : ", ") + n;
     return InvalidArgument("unknown optimization pass '" + d + "' (passes: " + list + ")", d);
   }
   OptimizeReport report;
-  EDGERT_RETURN_IF_ERROR(DefaultPipeline(disabled).Run(graph, &report));
+  EDGERT_RETURN_IF_ERROR(DefaultPipeline(disabled, enabled).Run(graph, &report));
   return report;
 }
 
