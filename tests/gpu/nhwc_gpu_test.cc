@@ -396,27 +396,7 @@ class NhwcConvHarness {
   }
 
   // The geometry kernels_conv.cu builds for EdgertConvNhwc.
-  static cuda::NhwcConvGeometry Geometry(const NhwcConvParams& np) {
-    const WindowGeometry& wg = np.window;
-    cuda::NhwcConvGeometry g;
-    g.n = np.n;
-    g.h = wg.in[0];
-    g.w = wg.in[1];
-    g.c = np.c;
-    g.k = np.k;
-    g.r = wg.kernel[0];
-    g.s = wg.kernel[1];
-    g.p = wg.out[0];
-    g.q = wg.out[1];
-    g.group = np.group;
-    g.stride_h = wg.strides[0];
-    g.stride_w = wg.strides[1];
-    g.dilation_h = wg.dilations[0];
-    g.dilation_w = wg.dilations[1];
-    g.pad_top = wg.pad_begin[0];
-    g.pad_left = wg.pad_begin[1];
-    return g;
-  }
+  static cuda::NhwcConvGeometry Geometry(const NhwcConvParams& np) { return cuda::MakeNhwcConvGeometry(np); }
 
   // PlanDepthwiseNhwc for the uploaded (aligned) inputs and output.
   StatusOr<cuda::DepthwiseNhwcConfig> PlanDepthwise(const cuda::DepthwiseNhwcOptions& options) const {

@@ -12,6 +12,7 @@
 #include "edgert/status.h"
 #include "edgert/tensor.h"
 #include "fused_activation.h"
+#include "nhwc.h"
 
 namespace edgert {
 namespace cuda {
@@ -26,6 +27,29 @@ struct NhwcConvGeometry {
   int64_t dilation_h = 1, dilation_w = 1;
   int64_t pad_top = 0, pad_left = 0;  // leading pads; trailing pads only shape P / Q
 };
+
+// The geometry of an EdgertConvNhwc layer as ResolveConvNhwc (ops/nhwc.h) resolved it.
+inline NhwcConvGeometry MakeNhwcConvGeometry(const NhwcConvParams& np) {
+  const WindowGeometry& wg = np.window;
+  NhwcConvGeometry g;
+  g.n = np.n;
+  g.h = wg.in[0];
+  g.w = wg.in[1];
+  g.c = np.c;
+  g.k = np.k;
+  g.r = wg.kernel[0];
+  g.s = wg.kernel[1];
+  g.p = wg.out[0];
+  g.q = wg.out[1];
+  g.group = np.group;
+  g.stride_h = wg.strides[0];
+  g.stride_w = wg.strides[1];
+  g.dilation_h = wg.dilations[0];
+  g.dilation_w = wg.dilations[1];
+  g.pad_top = wg.pad_begin[0];
+  g.pad_left = wg.pad_begin[1];
+  return g;
+}
 
 // Y[n, p, q, k] = act(B[k] + sum_{r, s, c} X[n, p*sh - top + r*dh, q*sw - left + s*dw, g*Cg + c]
 //                     * W[k, r, s, c] + Z[n, p, q, k]), g = k / (K / group), taps outside X read 0.
