@@ -17,6 +17,7 @@
 #include "edgert/fused_activation.h"
 #include "edgert/network.h"
 #include "edgert/plan.h"
+#include "edgert/tactic_label.h"
 #include "edgert/version.h"
 #include "json_writer.h"
 
@@ -131,7 +132,8 @@ std::string LayerExtras(const LayerDef& l) {
             std::to_string(level.ok() ? *level : 1);
     // kTacticLabelAttr is "<candidates>/<label>"; a serialized cuDNN plan is counted in bytes.
     StatusOr<std::string> label = l.attrs.GetStringOr(kTacticLabelAttr, "");
-    if (label.ok() && label->find('/') != std::string::npos) text += ": " + label->substr(label->find('/') + 1);
+    RecordedTacticLabel recorded;
+    if (label.ok() && ParseTacticLabel(*label, &recorded)) text += ": " + recorded.label;
     StatusOr<std::string> blob = l.attrs.GetStringOr(kTacticBlobAttr, "");
     if (blob.ok() && !blob->empty()) text += ", serialized plan " + std::to_string(blob->size()) + " bytes";
     text += ")";
@@ -289,10 +291,11 @@ void PrintJson(const std::string& path, const LoadedPlan& plan, const NetworkMem
     if (StatusOr<int64_t> tactic = l.attrs.GetIntOr(kTacticAttr, -1); tactic.ok() && *tactic >= 0) {
       w.Key("tactic");
       w.Int(*tactic);
+      RecordedTacticLabel recorded;
       if (StatusOr<std::string> label = l.attrs.GetStringOr(kTacticLabelAttr, "");
-          label.ok() && label->find('/') != std::string::npos) {
+          label.ok() && ParseTacticLabel(*label, &recorded)) {
         w.Key("tactic_label");
-        w.String(label->substr(label->find('/') + 1));
+        w.String(recorded.label);
       }
       if (StatusOr<std::string> blob = l.attrs.GetStringOr(kTacticBlobAttr, ""); blob.ok() && !blob->empty()) {
         w.Key("tactic_serialized_bytes");

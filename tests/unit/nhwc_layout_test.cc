@@ -729,64 +729,70 @@ TEST(NhwcLayout, Int8LayersAreNchwReaders) {
   ExpectSameResults(*int8, *nhwc);
 }
 
+// The CLI tests' model (Conv+Relu, MaxPool 2x2/2, Conv: 3 of 5 layers channels-last) in a
+// temporary directory, and `edgert ARGS` run through the shell with its output and exit status.
+class LayoutCliFixture {
+ public:
+  LayoutCliFixture() {
+    Model m;
+    m.Input("x", {1, 8, 10, 10});
+    onnx::NodeProto* pool = m.Node("MaxPool", {m.ConvRelu("x", 8, 8, 3)});
+    SetInts(pool, "kernel_shape", {2, 2});
+    SetInts(pool, "strides", {2, 2});
+    m.Conv(pool->output(0), 8, 4, 3, 1, -1, 1, true, "y");
+    m.Output("y", {1, 4, 5, 5});
+    model_ = SaveModel(m.proto(), dir_.File("model.onnx"));
+  }
+  const std::string& model() const { return model_; }
+  std::string File(const std::string& name) const { return dir_.File(name); }
+  int Cli(const std::string& args, std::string* out) const {
+    const std::string cmd = "'" + EdgertBinary() + "' " + args + " > '" + dir_.File("out.txt") + "' 2>&1";
+    const int status = std::system(cmd.c_str());
+    *out = ReadFile(dir_.File("out.txt"));
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
+
+ private:
+  TempDir dir_;
+  std::string model_;
+};
+
 // `edgert build --layout nhwc` (on the CPU backend) prints the layout line; `edgert inspect` counts
 // the channels-last layers; a wrong value is a usage error.
 TEST(NhwcLayoutCli, BuildTakesTheLayoutFlag) {
-  Model m;
-  m.Input("x", {1, 8, 10, 10});
-  onnx::NodeProto* pool = m.Node("MaxPool", {m.ConvRelu("x", 8, 8, 3)});
-  SetInts(pool, "kernel_shape", {2, 2});
-  SetInts(pool, "strides", {2, 2});
-  m.Conv(pool->output(0), 8, 4, 3, 1, -1, 1, true, "y");
-  m.Output("y", {1, 4, 5, 5});
-  TempDir dir;
-  const std::string model = SaveModel(m.proto(), dir.File("model.onnx"));
-  auto cli = [&](const std::string& args, std::string* out) {
-    const std::string cmd = "'" + EdgertBinary() + "' " + args + " > '" + dir.File("out.txt") + "' 2>&1";
-    const int status = std::system(cmd.c_str());
-    *out = ReadFile(dir.File("out.txt"));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  };
+  const LayoutCliFixture fixture;
+  const std::string& model = fixture.model();
+  auto cli = [&](const std::string& args, std::string* out) { return fixture.Cli(args, out); };
+  auto file = [&](const std::string& name) { return fixture.File(name); };
   std::string out;
-  ASSERT_EQ(cli("build '" + model + "' --device cpu --layout nhwc -o '" + dir.File("nhwc.plan") + "'", &out), 0) << out;
+  ASSERT_EQ(cli("build '" + model + "' --device cpu --layout nhwc -o '" + file("nhwc.plan") + "'", &out), 0) << out;
   EXPECT_NE(out.find("layout: NHWC, 3 of 5 layers channels-last (2 convolutions, 1 pool, 0 reductions, 0 "
                      "followers), 2 transposes and 0 reshapes inserted"),
             std::string::npos)
       << out;
-  ASSERT_EQ(cli("inspect '" + dir.File("nhwc.plan") + "'", &out), 0) << out;
+  ASSERT_EQ(cli("inspect '" + file("nhwc.plan") + "'", &out), 0) << out;
   EXPECT_NE(out.find("layout:             nhwc (3 channels-last convolutions and pools)"), std::string::npos) << out;
-  ASSERT_EQ(cli("inspect '" + dir.File("nhwc.plan") + "' --json", &out), 0) << out;
+  ASSERT_EQ(cli("inspect '" + file("nhwc.plan") + "' --json", &out), 0) << out;
   EXPECT_NE(out.find("\"nhwc_layers\": 3"), std::string::npos) << out;
-  ASSERT_EQ(cli("build '" + model + "' --device cpu --layout=nchw -o '" + dir.File("nchw.plan") + "'", &out), 0) << out;
+  ASSERT_EQ(cli("build '" + model + "' --device cpu --layout=nchw -o '" + file("nchw.plan") + "'", &out), 0) << out;
   EXPECT_EQ(out.find("layout:"), std::string::npos) << out;
-  ASSERT_EQ(cli("inspect '" + dir.File("nchw.plan") + "'", &out), 0) << out;
+  ASSERT_EQ(cli("inspect '" + file("nchw.plan") + "'", &out), 0) << out;
   EXPECT_EQ(out.find("channels-last"), std::string::npos) << out;
-  EXPECT_EQ(cli("build '" + model + "' --device cpu --layout nhcw -o '" + dir.File("bad.plan") + "'", &out), 2);
+  EXPECT_EQ(cli("build '" + model + "' --device cpu --layout nhcw -o '" + file("bad.plan") + "'", &out), 2);
   EXPECT_NE(out.find("'nhcw'"), std::string::npos) << out;
 }
 
 // `edgert run --layout`: an ONNX model runs channels-last on the CPU reference engine with the NCHW
 // run's outputs; a plan keeps the layout it was built with, so --layout is refused for it.
 TEST(NhwcLayoutCli, RunTakesTheLayoutFlag) {
-  Model m;
-  m.Input("x", {1, 8, 10, 10});
-  onnx::NodeProto* pool = m.Node("MaxPool", {m.ConvRelu("x", 8, 8, 3)});
-  SetInts(pool, "kernel_shape", {2, 2});
-  SetInts(pool, "strides", {2, 2});
-  m.Conv(pool->output(0), 8, 4, 3, 1, -1, 1, true, "y");
-  m.Output("y", {1, 4, 5, 5});
-  TempDir dir;
-  const std::string model = SaveModel(m.proto(), dir.File("model.onnx"));
-  auto cli = [&](const std::string& args, std::string* out) {
-    const std::string cmd = "'" + EdgertBinary() + "' " + args + " > '" + dir.File("out.txt") + "' 2>&1";
-    const int status = std::system(cmd.c_str());
-    *out = ReadFile(dir.File("out.txt"));
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  };
+  const LayoutCliFixture fixture;
+  const std::string& model = fixture.model();
+  auto cli = [&](const std::string& args, std::string* out) { return fixture.Cli(args, out); };
+  auto file = [&](const std::string& name) { return fixture.File(name); };
   std::string out;
-  ASSERT_EQ(cli("run '" + model + "' --device cpu --seed 7 --save-outputs '" + dir.File("ref") + "'", &out), 0) << out;
+  ASSERT_EQ(cli("run '" + model + "' --device cpu --seed 7 --save-outputs '" + file("ref") + "'", &out), 0) << out;
   EXPECT_EQ(out.find("layout:"), std::string::npos) << out;
-  ASSERT_EQ(cli("run '" + model + "' --device cpu --layout nhwc --seed 7 --compare '" + dir.File("ref") +
+  ASSERT_EQ(cli("run '" + model + "' --device cpu --layout nhwc --seed 7 --compare '" + file("ref") +
                     "' --rtol 1e-5 --verbose",
                 &out),
             0)
@@ -794,8 +800,8 @@ TEST(NhwcLayoutCli, RunTakesTheLayoutFlag) {
   EXPECT_NE(out.find("layout: NHWC, 3 of 5 layers channels-last"), std::string::npos) << out;
   EXPECT_NE(out.find("EdgertConvNhwc"), std::string::npos) << out;
   EXPECT_NE(out.find("PASS"), std::string::npos) << out;
-  ASSERT_EQ(cli("build '" + model + "' --device cpu -o '" + dir.File("m.plan") + "'", &out), 0) << out;
-  EXPECT_EQ(cli("run '" + dir.File("m.plan") + "' --layout nhwc", &out), 1) << out;
+  ASSERT_EQ(cli("build '" + model + "' --device cpu -o '" + file("m.plan") + "'", &out), 0) << out;
+  EXPECT_EQ(cli("run '" + file("m.plan") + "' --layout nhwc", &out), 1) << out;
   EXPECT_NE(out.find("--layout applies to ONNX models"), std::string::npos) << out;
   EXPECT_EQ(cli("run '" + model + "' --device cpu --layout=nhcw", &out), 2) << out;
   EXPECT_NE(out.find("'nhcw'"), std::string::npos) << out;

@@ -23,6 +23,7 @@
 #include "edgert/builder.h"
 #include "edgert/cpu_engine.h"
 #include "edgert/hash.h"
+#include "edgert/tactic_label.h"
 #include "plan/plan_format.h"
 #include "plan_generated.h"
 
@@ -884,6 +885,25 @@ TEST(PlanLoadTime, OnnxModelRoundTripWhenGiven) {
   ASSERT_TRUE((*loaded)->Run(inputs, &actual).ok());
   ASSERT_EQ(expected.size(), actual.size());
   for (size_t k = 0; k < expected.size(); ++k) EXPECT_TRUE(SameBytes(expected[k], actual[k])) << "output " << k;
+}
+
+// kTacticLabelAttr's "<candidates>/<label>" text (written by CUDA builds, read by the CUDA engine
+// and `edgert inspect`): well-formed texts split; anything else is refused as a whole.
+TEST(TacticLabel, ParsesOnlyTheCountSlashLabelForm) {
+  RecordedTacticLabel r;
+  ASSERT_TRUE(ParseTacticLabel("8/cudnn-fused engine 12", &r));
+  EXPECT_EQ(r.candidates, 8);
+  EXPECT_EQ(r.label, "cudnn-fused engine 12");
+  ASSERT_TRUE(ParseTacticLabel("123456789/direct-nhwc", &r));
+  EXPECT_EQ(r.candidates, 123456789);
+  EXPECT_EQ(r.label, "direct-nhwc");
+  for (const char* bad : {"", "direct-nhwc", "/direct-nhwc", "8/", "x/cudnn-fused engine 1", "-1/direct",
+                          "8 /direct", "1234567890/direct"}) {
+    RecordedTacticLabel untouched{3, "kept"};
+    EXPECT_FALSE(ParseTacticLabel(bad, &untouched)) << bad;
+    EXPECT_EQ(untouched.candidates, 3) << bad;
+    EXPECT_EQ(untouched.label, "kept") << bad;
+  }
 }
 
 }  // namespace

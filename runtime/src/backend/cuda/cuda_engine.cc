@@ -48,7 +48,6 @@
 #include <chrono>
 
 #include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -58,6 +57,7 @@
 #include "cuda_check.h"
 #include "cuda_kernel.h"
 #include "edgert/hash.h"
+#include "edgert/tactic_label.h"
 #include "edgert/version.h"
 #include "engine_kernels.h"
 #include "op_util.h"
@@ -621,14 +621,14 @@ Status CudaEngine::DryRun() {
   // (kTacticLabelAttr / kTacticBlobAttr): the tactic pass's and the timing cache's choices alike.
   // A label naming the same candidate keeps its count: the tactic pass's kernel built the whole
   // list, a dry run's forced tactic only the list up to the index.
-  auto candidate_of = [](const std::string& label) { return label.substr(label.find('/') + 1); };
   for (size_t l = 0; s.ok() && l < recorded.size(); ++l) {
     const auto& [label, blob] = recorded[l];
     StatusOr<int64_t> tactic = network_.layers[l].attrs.GetIntOr(kTacticAttr, -1, network_.layers[l].name);
     if (label.empty() || !tactic.ok() || *tactic < 0) continue;
     StatusOr<std::string> had = network_.layers[l].attrs.GetStringOr(kTacticLabelAttr, "");
-    const bool same = had.ok() && had->find('/') != std::string::npos && candidate_of(*had) == candidate_of(label) &&
-                      std::atoll(had->c_str()) > *tactic;
+    RecordedTacticLabel old_label, new_label;
+    const bool same = had.ok() && ParseTacticLabel(*had, &old_label) && ParseTacticLabel(label, &new_label) &&
+                      old_label.label == new_label.label && old_label.candidates > *tactic;
     for (LayerDef* target : {&network_.layers[l], &device_network_.layers[l]}) {
       if (!same) target->attrs.Set(kTacticLabelAttr, label);
       if (blob.empty()) {

@@ -95,6 +95,7 @@
 #include "activations.cuh"
 #include "cuda_check.h"
 #include "cuda_device.cuh"
+#include "edgert/tactic_label.h"
 #include "epilogue.h"
 #include "fused_activation.h"
 #include "kernels_conv_cudnn.h"
@@ -555,15 +556,9 @@ class ConvKernel : public CudaKernel {
   // this layer can build now; the caller then builds the list up to ctx.tactic.
   bool PlanRecorded(const CudaOpContext& ctx, cudnnHandle_t handle, const CudnnConvSpec& conv_spec,
                     const CudnnConvSpec& fused_spec) {
-    const std::string& text = ctx.tactic_label;
-    const size_t slash = text.find('/');
-    if (slash == std::string::npos || slash == 0 ||
-        text.find_first_not_of("0123456789") != slash) {
-      return false;
-    }
-    const int count = std::atoi(text.substr(0, slash).c_str());
-    const std::string label = text.substr(slash + 1);
-    if (count <= ctx.tactic) return false;
+    RecordedTacticLabel recorded;
+    if (!ParseTacticLabel(ctx.tactic_label, &recorded) || recorded.candidates <= ctx.tactic) return false;
+    const std::string& label = recorded.label;
     ConvCandidate chosen;
     bool found = false;
     std::vector<ConvCandidate> own;
@@ -610,7 +605,7 @@ class ConvKernel : public CudaKernel {
       chosen.kind = kind;
       chosen.plan = std::move(*plan);
     }
-    num_candidates_ = count;
+    num_candidates_ = static_cast<int>(recorded.candidates);
     tactic_ = ctx.tactic;
     chosen_ = std::move(chosen);
     tactic_note_ = chosen_.plan != nullptr && chosen_.plan->from_json() ? "recorded, serialized plan" : "recorded";
