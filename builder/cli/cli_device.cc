@@ -25,7 +25,7 @@ bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptio
     options->best = true;
     return true;
   }
-  if (a == "--tactic-level" || a == "--timing-cache" || a == "--max-workspace") {
+  if (a == "--tactic-level" || a == "--timing-cache" || a == "--max-workspace" || a == "--load-threads") {
     if (*i + 1 >= args.size()) {
       *error = a + " needs a value";
       return true;
@@ -40,6 +40,14 @@ bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptio
         *error = "--max-workspace '" + v + "' is not a number of MiB from 0 to 1048576";
       } else {
         options->max_workspace_mib = mib;
+      }
+    } else if (a == "--load-threads") {
+      char* end = nullptr;
+      const long long threads = std::strtoll(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || threads < 0 || threads > 256) {
+        *error = "--load-threads '" + v + "' is not a number of threads from 0 (auto) to 256";
+      } else {
+        options->load_threads = static_cast<int>(threads);
       }
     } else if (v == "0" || v == "1" || v == "2") {
       options->tactic_level = v[0] - '0';
@@ -90,6 +98,7 @@ CudaEngineOptions CudaOptionsFor(const DeviceOptions& device) {
   options.tactic_level = device.tactic_level;
   options.timing_cache = device.timing_cache;
   options.max_workspace_bytes = static_cast<size_t>(device.max_workspace_mib) << 20;
+  options.load_threads = device.load_threads;
   return options;
 }
 #endif

@@ -26,6 +26,7 @@ struct DeviceOptions {
   int tactic_level = 1;            // CUDA: 0 heuristics only, 1 time the top candidates, 2 time all
   std::string timing_cache;        // CUDA: timing cache file ("" = none)
   int64_t max_workspace_mib = 64;  // CUDA: scratch memory one layer may use
+  int load_threads = 0;            // CUDA: host threads creating the layers' kernels at a load (0 = auto)
 };
 
 // Consumes args[*i] (and its value) when it is --device or --fp16: returns true and sets *error on
@@ -41,7 +42,9 @@ bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptio
   "  --tactic-level 0|1|2    CUDA: 0 takes the libraries' heuristic choice per layer (fastest build),\n" \
   "                          1 times the top candidates of each layer (default), 2 times all of them\n"  \
   "  --timing-cache FILE     CUDA: reuse and extend earlier tactic choices (any model, this GPU)\n"      \
-  "  --max-workspace MIB     CUDA: scratch memory one layer may use (default 64; less for Jetsons)\n"
+  "  --max-workspace MIB     CUDA: scratch memory one layer may use (default 64; less for Jetsons)\n"   \
+  "  --load-threads N        CUDA: host threads creating the layers' kernels when an engine or plan\n"  \
+  "                          loads (default 0: one per two tunable layers, at most 8; 1: serial)\n"
 
 // "cpu" or "cuda" for `options` on this machine; an error for --device cuda without a CUDA build or
 // a visible GPU, or --fp16 on the CPU backend. --best turns on fp16 when the backend is cuda.

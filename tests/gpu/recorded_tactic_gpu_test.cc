@@ -240,6 +240,67 @@ TEST(RecordedTactics, ThatNoLongerApplyFallBackToTheList) {
   }
 }
 
+// A plan load's dry run on several host threads (CudaEngineOptions::load_threads) records what a
+// serial one records, sizes the same workspace, and reports the same (first) failing layer.
+TEST(RecordedTactics, ParallelDryRunAgreesWithASerialOne) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  auto engine = CudaEngine::Create(ConvChain(), Fp16());
+  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+  const NetworkDef built = (*engine)->network();
+  NetworkDef bare = built;  // the tactic indices without what the dry run records
+  for (LayerDef& l : bare.layers) {
+    l.attrs.Erase(kTacticLabelAttr);
+    l.attrs.Erase(kTacticBlobAttr);
+  }
+  auto load = [](const NetworkDef& net, int threads) {
+    CudaEngineOptions options = Fp16();
+    options.select_tactics = false;  // as CreateFromPlan
+    options.load_threads = threads;
+    return CudaEngine::Create(net, options);
+  };
+  auto serial = load(bare, 1);
+  ASSERT_TRUE(serial.ok()) << serial.status().ToString();
+  EXPECT_EQ((*serial)->load_breakdown().kernel_threads, 1);
+  for (int threads : {2, 3, 8}) {
+    SCOPED_TRACE(threads);
+    auto parallel = load(bare, threads);
+    ASSERT_TRUE(parallel.ok()) << parallel.status().ToString();
+    EXPECT_EQ((*parallel)->load_breakdown().kernel_threads, threads);
+    EXPECT_EQ((*parallel)->WorkspaceBytes(), (*serial)->WorkspaceBytes());
+    for (size_t l = 0; l < built.layers.size(); ++l) {
+      for (const char* attr : {kTacticLabelAttr, kTacticBlobAttr}) {
+        const std::string want = built.layers[l].attrs.GetStringOr(attr, "").value();
+        EXPECT_EQ((*serial)->network().layers[l].attrs.GetStringOr(attr, "").value(), want) << attr;
+        EXPECT_EQ((*parallel)->network().layers[l].attrs.GetStringOr(attr, "").value(), want) << attr;
+        EXPECT_EQ((*parallel)->device_network().layers[l].attrs.GetStringOr(attr, "").value(), want) << attr;
+      }
+    }
+    auto context = (*parallel)->CreateContext();
+    ASSERT_TRUE(context.ok()) << context.status().ToString();
+    std::vector<Tensor> got;
+    ASSERT_TRUE(RunOnHost(**context, Feeds(), &got).ok());
+    ExpectTensorsClose(got[0], CpuOutput(), 1e-2, "parallel dry run");
+  }
+
+  // conv_b and conv_c both get weights of the wrong channel count: every run names conv_b, the
+  // first of them, although another thread may reach conv_c first.
+  NetworkDef broken = bare;
+  for (const char* layer : {"conv_b", "conv_c"}) {
+    for (LayerDef& l : broken.layers) {
+      if (l.name != layer) continue;
+      TensorDef& w = broken.tensors[static_cast<size_t>(l.inputs[1])];
+      w.shape = {w.shape[0], 7, w.shape[2], w.shape[3]};
+      w.value = RandomTensor(DataType::kFloat32, w.shape, 11);
+    }
+  }
+  for (int threads : {1, 2, 8, 8, 8}) {
+    auto failed = load(broken, threads);
+    ASSERT_FALSE(failed.ok()) << threads << " threads";
+    EXPECT_NE(failed.status().message().find("conv_b"), std::string::npos) << failed.status().ToString();
+    EXPECT_EQ(failed.status().message().find("conv_c"), std::string::npos) << failed.status().ToString();
+  }
+}
+
 }  // namespace
 }  // namespace testing
 }  // namespace edgert

@@ -87,6 +87,12 @@ struct CudaEngineOptions {
   // Scratch memory one layer may use (library candidates needing more are skipped); each context
   // allocates the largest any of its layers needs. Smaller budgets suit Jetsons (shared memory).
   size_t max_workspace_bytes = size_t{64} << 20;
+  // Host threads that create the layers' kernels (library plan finalization is most of a plan's
+  // load and of a context's creation): in Create()'s dry runs, each with cuDNN and cuBLASLt
+  // handles of its own, and in CreateContext() / SetBatchSize(), where the context owns one pair
+  // of handles per thread and each kernel keeps its creator's. 0: one per two layers with
+  // tactics, at most 8 and the hardware's threads; 1: serial on the calling thread, one pair.
+  int load_threads = 0;
   // Called before each layer's tactic selection (index, layer count, layer name); may be empty.
   std::function<void(size_t, size_t, const std::string&)> progress;
 };
@@ -126,13 +132,15 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
 
   // Where Create() / CreateFromPlan() spent their time, in ms (`edgert bench` prints it): reading
   // and checking the plan file (0 for Create), the device network and arena plan, the weights'
-  // upload (float16 conversion on the GPU included), the dry run that creates every layer's kernel
-  // (and with tactic timing the tactic pass and the second dry run).
+  // upload (float16 conversion on the GPU included; on a thread of its own, during the dry run),
+  // the dry run that creates every layer's kernel (the weights' allocation included; with tactic
+  // timing the tactic pass and the second dry run follow, not counted here).
   struct LoadBreakdown {
     double open_ms = 0;
     double memory_plan_ms = 0;
     double weights_ms = 0;
     double kernels_ms = 0;
+    int kernel_threads = 1;  // host threads of the dry run (CudaEngineOptions::load_threads)
   };
   const LoadBreakdown& load_breakdown() const { return load_; }
 

@@ -3,11 +3,12 @@
 //  1. CudaEngine::Create(): check indices; derive the device network (float32 tensors become
 //     float16 in an FP16 engine); plan the arena on it (PlanNetworkMemory, device dtype sizes);
 //     upload every constant once into one device allocation (float32 weights converted to float16
-//     on the host first in FP16); prepare every layer once in a dry run (support check, CUDA
-//     kernel creation with null activation pointers) to report unsupported layers up front and to
-//     size the shared workspace; then, with select_tactics, the tactic pass (SelectTactics): each
-//     Conv/ConvTranspose/Gemm/MatMul layer without a kTacticAttr takes its choice from the timing
-//     cache or times its candidates in a scratch arena, and the choice (with its level) becomes a
+//     on the GPU in FP16; on a thread of its own, overlapping the dry run); prepare every layer once in a dry run (support check, CUDA kernel
+//     creation with null activation pointers) to report unsupported layers up front and to size
+//     the shared workspace, on several host threads with handles of their own
+//     (PrepareCudaKernels; CudaEngineOptions::load_threads); then, with select_tactics,
+//     the tactic pass (SelectTactics): each Conv/ConvTranspose/Gemm/MatMul layer without a
+//     kTacticAttr takes its choice from the timing cache or times its candidates in a scratch arena, and the choice (with its level) becomes a
 //     layer attribute; a second dry run sizes the workspace for the chosen candidates and records,
 //     beside each chosen index, the kernel's TacticLabel / TacticBlob (kTacticLabelAttr /
 //     kTacticBlobAttr: what lets a plan load rebuild the chosen convolution candidate alone); record
@@ -17,8 +18,9 @@
 //     max and min (SpecializeBatch); the tactic pass times the opt specialization (its own device
 //     network, derived by DeviceNetwork() like the engine's) and writes the choices onto the
 //     engine's layers (same indices), so the plan stores them.
-//  2. CreateContext(): the caller's arena or one cudaMalloc, a cuDNN and a cuBLASLt handle, then
-//     the kernel set of the default batch (MakeBatchKernels): a CudaTensor per network tensor
+//  2. CreateContext(): the caller's arena or one cudaMalloc, then the kernel set of the default
+//     batch (MakeBatchKernels; made on KernelThreads host threads, each with a cuDNN and a cuBLASLt
+//     handle of the context's that its kernels keep): a CudaTensor per network tensor
 //     (constants: the engine's device copy; activations: arena + planned offset) and a kernel
 //     (launch record) per layer the plan does not elide; one workspace cudaMalloc of the largest
 //     need (the engine's, or the set's). Nothing is allocated after this but in SetBatchSize.
@@ -45,12 +47,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
-
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <variant>
 
 #include "backend/network_check.h"
@@ -132,7 +136,9 @@ struct CudaBatchKernels {
 };
 
 struct CudaContextState {
-  CudaResources resources;
+  // Handles: one per host thread that creates kernel sets (KernelThreads; each kernel keeps the
+  // handles of the thread that made it), created with the first set.
+  std::vector<CudaResources> resources;
   void* owned_arena = nullptr;
   size_t owned_arena_bytes = 0;
   void* workspace = nullptr;
@@ -150,8 +156,10 @@ struct CudaContextState {
   ~CudaContextState() {
     current = nullptr;
     sets.clear();  // kernels may hold library plans tied to the handles below
-    if (resources.cudnn != nullptr) cudnnDestroy(resources.cudnn);
-    if (resources.cublaslt != nullptr) cublasLtDestroy(resources.cublaslt);
+    for (CudaResources& res : resources) {
+      if (res.cudnn != nullptr) cudnnDestroy(res.cudnn);
+      if (res.cublaslt != nullptr) cublasLtDestroy(res.cublaslt);
+    }
     if (workspace != nullptr) cudaFree(workspace);
     if (owned_arena != nullptr) cudaFree(owned_arena);
   }
@@ -245,31 +253,82 @@ StatusOr<CudaKernelPtr> MakeLayerKernel(const NetworkDef& net, size_t l, const s
 // What a kernel with a tactic records for later loads: {TacticLabel(), TacticBlob()}.
 using RecordedTactic = std::pair<std::string, std::string>;
 
+// Host threads that create a network's kernels (Create()'s dry runs, a context's kernel sets): the
+// engine option, else (0) one per two layers with tactics (those create library plans), at most
+// the hardware's threads and 8.
+int KernelThreads(const NetworkDef& net, int option) {
+  if (option > 0) return option;
+  size_t tactic_layers = 0;
+  for (const LayerDef& layer : net.layers) tactic_layers += cuda::OpHasTactics(layer.op) ? 1 : 0;
+  const size_t hardware = std::max(1u, std::thread::hardware_concurrency());
+  return static_cast<int>(std::clamp<size_t>(tactic_layers / 2, 1, std::min<size_t>(hardware, 8)));
+}
+
 // Creates the kernel of every layer of `net` against `tensors`; layers with `skip[l]` set are only
-// checked. `kernels` may be null (validation only); `recorded`, when given, receives per layer what
-// a kernel with a tactic records (empty for the others).
+// checked. `kernels` may be null (validation only: each kernel is dropped at once); `recorded`,
+// when given, receives per layer what a kernel with a tactic records (empty for the others).
+// Threads: one per entry of `pool` (handles; entries without handles are given them on their
+// thread, and the caller destroys them after the kernels). With one entry the calling thread
+// does the work. Creating a layer's kernel is host work (cuDNN plan finalization dominates a
+// plan's load); each thread takes the next layer from a shared counter and uses its own entry's
+// handles (a cuDNN handle is used by one thread at a time), which its kernels keep: a kept kernel
+// runs with the handles of the thread that made it. On a failure no further layers are taken,
+// and the error of the lowest failing layer is returned: every layer below it was taken earlier
+// and finished, so it is the error a serial run reports.
 Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const std::vector<CudaTensor>& tensors,
-                          const std::vector<uint8_t>& skip, CudaResources* resources,
+                          const std::vector<uint8_t>& skip, int device_id, std::vector<CudaResources>* pool,
                           std::vector<CudaKernelPtr>* kernels, size_t* workspace_bytes,
                           std::vector<RecordedTactic>* recorded = nullptr) {
+  const size_t n = net.layers.size();
   const std::vector<ValueInfo> infos = NetworkInfos(net);
   if (kernels != nullptr) {
     kernels->clear();
-    kernels->resize(net.layers.size());
+    kernels->resize(n);
   }
-  size_t workspace = 0;
-  for (size_t l = 0; l < net.layers.size(); ++l) {
-    const bool skipped = !skip.empty() && skip[l];
-    EDGERT_ASSIGN_OR_RETURN(CudaKernelPtr kernel, MakeLayerKernel(net, l, infos, tensors, mode, resources, skipped));
-    if (skipped) continue;
-    workspace = std::max(workspace, kernel->WorkspaceBytes());
-    if (recorded != nullptr) {
-      recorded->resize(net.layers.size());
-      if (kernel->Tactic() >= 0) (*recorded)[l] = {kernel->TacticLabel(), kernel->TacticBlob()};
+  if (recorded != nullptr) recorded->assign(n, RecordedTactic{});
+  std::vector<Status> statuses(n);
+  std::vector<size_t> workspaces(n, 0);
+  std::atomic<size_t> next{0};
+  std::atomic<bool> failed{false};
+  std::vector<Status> setup(pool->size());
+  auto work = [&](size_t t) {
+    CudaResources& res = (*pool)[t];
+    if (pool->size() > 1) setup[t] = cuda::CudaStatus(cudaSetDevice(device_id), "cudaSetDevice");
+    if (setup[t].ok() && res.cudnn == nullptr) setup[t] = CreateResources(device_id, &res);
+    if (!setup[t].ok()) {
+      failed = true;
+      return;
     }
-    if (kernels != nullptr) (*kernels)[l] = std::move(kernel);
+    while (!failed.load()) {
+      const size_t l = next.fetch_add(1);
+      if (l >= n) break;
+      const bool skipped = !skip.empty() && skip[l];
+      StatusOr<CudaKernelPtr> kernel = MakeLayerKernel(net, l, infos, tensors, mode, &res, skipped);
+      if (!kernel.ok()) {
+        statuses[l] = kernel.status();
+        failed = true;
+        break;
+      }
+      if (skipped) continue;
+      workspaces[l] = (*kernel)->WorkspaceBytes();
+      if (recorded != nullptr && (*kernel)->Tactic() >= 0) {
+        (*recorded)[l] = {(*kernel)->TacticLabel(), (*kernel)->TacticBlob()};
+      }
+      if (kernels != nullptr) (*kernels)[l] = std::move(*kernel);
+    }
+  };
+  if (pool->size() == 1) {
+    work(0);
+  } else {
+    std::vector<std::thread> threads;
+    for (size_t t = 0; t < pool->size(); ++t) threads.emplace_back(work, t);
+    for (std::thread& t : threads) t.join();
   }
-  if (workspace_bytes != nullptr) *workspace_bytes = workspace;
+  for (size_t l = 0; l < n; ++l) {
+    if (!statuses[l].ok()) return statuses[l];
+  }
+  for (const Status& s : setup) EDGERT_RETURN_IF_ERROR(s);
+  if (workspace_bytes != nullptr) *workspace_bytes = n > 0 ? *std::max_element(workspaces.begin(), workspaces.end()) : 0;
   return Status::Ok();
 }
 
@@ -417,7 +476,7 @@ std::vector<CudaTensor> DeviceViews(const CudaEngine& engine, const NetworkDef& 
 // allocation with that specialization's batch-valued constants (the engine's device copy holds the
 // max batch's values); other constants stay the engine's.
 StatusOr<std::unique_ptr<CudaBatchKernels>> MakeBatchKernels(const CudaEngine& engine, int64_t batch, char* arena,
-                                                             CudaResources* resources) {
+                                                             std::vector<CudaResources>* resources) {
   auto set = std::make_unique<CudaBatchKernels>();
   set->batch = batch;
   const NetworkDef* net = &engine.network();
@@ -464,8 +523,8 @@ StatusOr<std::unique_ptr<CudaBatchKernels>> MakeBatchKernels(const CudaEngine& e
   set->tensors = DeviceViews(engine, *net, arena, overrides);
   const CudaEngineOptions& options = engine.options();
   const KernelMode mode{options.precision, options.tactic_level, false, false, options.max_workspace_bytes};
-  Status s = PrepareCudaKernels(*net, mode, set->tensors, engine.memory_plan().layer_elided, resources, &set->kernels,
-                                &set->workspace_bytes);
+  Status s = PrepareCudaKernels(*net, mode, set->tensors, engine.memory_plan().layer_elided, options.device_id,
+                                resources, &set->kernels, &set->workspace_bytes);
   if (!s.ok()) return profile.enabled() ? s.WithContext("at batch " + std::to_string(batch)) : s;
   return set;
 }
@@ -514,6 +573,8 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   engine->load_.memory_plan_ms = MsSince(phase);
   phase = std::chrono::steady_clock::now();
   // 2. Weights: one allocation, every constant at a 256-byte aligned offset, in its device dtype.
+  //    The addresses are fixed first; the copies run on a thread of their own while step 3
+  //    creates the kernels (the dry run reads no weights on the device).
   std::vector<size_t> offsets(net.tensors.size(), 0);
   size_t total = 0;
   for (size_t i = 0; i < net.tensors.size(); ++i) {
@@ -526,12 +587,16 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   }
   engine->weights_bytes_ = total;
   engine->constant_ptrs_.assign(net.tensors.size(), nullptr);
+  void* staging = nullptr;
   if (total > 0) {
     const cudaError_t err = cudaMalloc(&engine->weights_, total);
     if (err != cudaSuccess) {
       cudaGetLastError();
       return OutOfRange("out of device memory uploading " + std::to_string(total) + " bytes of weights (" +
                         cudaGetErrorString(err) + ")");
+    }
+    for (size_t i = 0; i < net.tensors.size(); ++i) {
+      if (net.tensors[i].is_constant()) engine->constant_ptrs_[i] = static_cast<char*>(engine->weights_) + offsets[i];
     }
     // float32 constants stored as float16 are converted on the GPU: copied into one staging
     // buffer (freed below), then one conversion launch each (a host loop over tens of millions of
@@ -544,47 +609,56 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
         staged += value.bytes();
       }
     }
-    void* staging = nullptr;
     if (staged > 0) {
-      const cudaError_t err = cudaMalloc(&staging, staged);
-      if (err != cudaSuccess) {
+      const cudaError_t serr = cudaMalloc(&staging, staged);
+      if (serr != cudaSuccess) {
         cudaGetLastError();
         return OutOfRange("out of device memory staging " + std::to_string(staged) + " bytes of weights (" +
-                          cudaGetErrorString(err) + ")");
+                          cudaGetErrorString(serr) + ")");
       }
     }
-    auto upload = [&]() -> Status {
-      size_t at = 0;
-      for (size_t i = 0; i < net.tensors.size(); ++i) {
-        if (!net.tensors[i].is_constant()) continue;
-        char* dst = static_cast<char*>(engine->weights_) + offsets[i];
-        engine->constant_ptrs_[i] = dst;
-        const Tensor& value = net.tensors[i].value;
-        if (value.bytes() == 0) continue;
-        if (dnet.tensors[i].dtype == DataType::kFloat16 && value.dtype() == DataType::kFloat32) {
-          char* src = static_cast<char*>(staging) + at;
-          at += value.bytes();
-          EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(src, value.raw(), value.bytes(), cudaMemcpyHostToDevice));
-          EDGERT_RETURN_IF_ERROR(cuda::EnqueueConvert(nullptr, src, DataType::kFloat32, dst, DataType::kFloat16,
-                                                      value.num_elements()));
-        } else {
-          EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, value.raw(), value.bytes(), cudaMemcpyHostToDevice));
-        }
-      }
-      EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
-      return Status::Ok();
-    };
-    const Status uploaded = upload();
-    if (staging != nullptr) cudaFree(staging);
-    EDGERT_RETURN_IF_ERROR(uploaded);
   }
-  engine->load_.weights_ms = MsSince(phase);
-  phase = std::chrono::steady_clock::now();
+  const CudaEngine& uploading = *engine;
+  auto upload = [&net, &dnet, &uploading, staging, device = options.device_id]() -> Status {
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(device));
+    size_t at = 0;
+    for (size_t i = 0; i < net.tensors.size(); ++i) {
+      const Tensor& value = net.tensors[i].value;
+      if (!net.tensors[i].is_constant() || value.bytes() == 0) continue;
+      void* dst = const_cast<void*>(uploading.ConstantAddress(static_cast<int32_t>(i)));
+      if (dnet.tensors[i].dtype == DataType::kFloat16 && value.dtype() == DataType::kFloat32) {
+        char* src = static_cast<char*>(staging) + at;
+        at += value.bytes();
+        EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(src, value.raw(), value.bytes(), cudaMemcpyHostToDevice));
+        EDGERT_RETURN_IF_ERROR(cuda::EnqueueConvert(nullptr, src, DataType::kFloat32, dst, DataType::kFloat16,
+                                                    value.num_elements()));
+      } else {
+        EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, value.raw(), value.bytes(), cudaMemcpyHostToDevice));
+      }
+    }
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
+    return Status::Ok();
+  };
+  Status uploaded;
+  double upload_ms = 0;
+  std::thread upload_thread;
+  if (total > 0) {
+    upload_thread = std::thread([&uploaded, &upload_ms, &upload]() {
+      const auto start = std::chrono::steady_clock::now();
+      uploaded = upload();
+      upload_ms = MsSince(start);
+    });
+  }
 
   // 3. Validation: every layer gets a CUDA kernel (dry run, at max and min), and the workspace is
   //    sized.
-  EDGERT_RETURN_IF_ERROR(engine->DryRun());
+  const Status dry_run = engine->DryRun();
   engine->load_.kernels_ms = MsSince(phase);
+  if (upload_thread.joinable()) upload_thread.join();
+  if (staging != nullptr) cudaFree(staging);
+  engine->load_.weights_ms = upload_ms;
+  EDGERT_RETURN_IF_ERROR(dry_run);
+  EDGERT_RETURN_IF_ERROR(uploaded);
 
   // 4. Tactics: layers without a kTacticAttr get one from the timing cache or by timing their
   //    candidates in a scratch arena (at the profile's opt batch); then the workspace is sized
@@ -608,15 +682,18 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
 }
 
 Status CudaEngine::DryRun() {
-  CudaResources res;
-  Status s = CreateResources(options_.device_id, &res);
   const KernelMode mode{options_.precision, options_.tactic_level, true, false, options_.max_workspace_bytes};
+  // The handles of the dry run's threads (KernelThreads), destroyed after its kernels.
+  std::vector<CudaResources> pool(static_cast<size_t>(KernelThreads(network_, options_.load_threads)));
+  load_.kernel_threads = static_cast<int>(pool.size());
+  auto validate = [&](const NetworkDef& net, size_t* workspace, std::vector<RecordedTactic>* recorded) -> Status {
+    const std::vector<CudaTensor> views = DeviceViews(*this, net, nullptr);
+    return PrepareCudaKernels(net, mode, views, memory_plan_.layer_elided, options_.device_id, &pool, nullptr,
+                              workspace, recorded);
+  };
   size_t workspace = 0;
   std::vector<RecordedTactic> recorded;
-  if (s.ok()) {
-    const std::vector<CudaTensor> views = DeviceViews(*this, network_, nullptr);
-    s = PrepareCudaKernels(network_, mode, views, memory_plan_.layer_elided, &res, nullptr, &workspace, &recorded);
-  }
+  Status s = validate(network_, &workspace, &recorded);
   // Layers with a chosen tactic also carry what recreates that candidate alone at a plan load
   // (kTacticLabelAttr / kTacticBlobAttr): the tactic pass's and the timing cache's choices alike.
   // A label naming the same candidate keeps its count: the tactic pass's kernel built the whole
@@ -647,13 +724,12 @@ Status CudaEngine::DryRun() {
     if (!at_min.ok()) {
       s = at_min.status();
     } else {
-      const std::vector<CudaTensor> views = DeviceViews(*this, *at_min, nullptr);
-      s = PrepareCudaKernels(*at_min, mode, views, memory_plan_.layer_elided, &res, nullptr, &min_workspace);
+      s = validate(*at_min, &min_workspace, nullptr);
       if (!s.ok()) s = s.WithContext("at the profile's min batch " + std::to_string(profile.min));
     }
     workspace = std::max(workspace, min_workspace);
   }
-  DestroyResources(&res);
+  for (CudaResources& res : pool) DestroyResources(&res);
   if (s.ok()) workspace_bytes_ = workspace;
   return s;
 }
@@ -791,7 +867,7 @@ StatusOr<std::unique_ptr<CudaExecutionContext>> CudaEngine::CreateContext(void* 
     context->arena_ = static_cast<char*>(st.owned_arena);
   }
   st.owned_arena_bytes = st.owned_arena != nullptr ? arena_bytes_ : 0;
-  EDGERT_RETURN_IF_ERROR(CreateResources(options_.device_id, &st.resources));
+  st.resources.resize(static_cast<size_t>(KernelThreads(network_, options_.load_threads)));
   st.bindings.assign(io_.size(), nullptr);
   st.graphs = options_.cuda_graphs;
   const int64_t batch = DefaultBatch(network_);
