@@ -4,8 +4,8 @@
 //   - StemNhwcSupported on its own (no GPU needed): which layers it takes (the patch limit too);
 //   - the candidate list (ConvCandidatePaths): "stem-nhwc" right before "direct-nhwc" for an FP16
 //     stem, absent in FP32, for C = 16, for groups, K % 8 != 0 and R * S * C > 256;
-//   - the candidate forced by index (CreateConvKernel with a hand-built CudaOpContext, as
-//     nhwc_gpu_test.cc's NhwcConvHarness): the ResNet stem (7x7 s2 p3, C 3, K 64) at N = 1 and 2,
+//   - the candidate forced by index (CreateConvKernel with a hand-built CudaOpContext:
+//     ConvLayerHarness, conv_gpu_test_util.h): the ResNet stem (7x7 s2 p3, C 3, K 64) at N = 1 and 2,
 //     the YOLOv8n stem (3x3 s2 p1, K 16, 640x640), the MobileNetV2 stem (K 32), odd extents,
 //     asymmetric pads, strides and dilations per axis, C = 1 / 2 / 4 / 5 / 8, K = 8 / 24 / 40 / 72,
 //     the largest GEMM-K (256), bias / residual / every fused activation;
@@ -25,22 +25,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "backend/cuda/kernels_conv.h"
 #include "backend/cuda/kernels_conv_stem.h"
-#include "edgert/fused_activation.h"
-#include "gpu_test_util.h"
+#include "conv_gpu_test_util.h"
 
 namespace edgert {
 namespace testing {
 namespace {
-
-using Ints = std::vector<int64_t>;
-
-Tensor Rand(Shape shape, uint32_t seed) { return RandomTensor(DataType::kFloat32, std::move(shape), seed); }
 
 // One EdgertConvNhwc layer: X [N, H, W, C], W [K, R, S, C / group] (KRSC), Y [N, P, Q, K].
 struct StemCase {
@@ -52,205 +45,23 @@ struct StemCase {
   Attributes attrs;
 };
 
-Attributes Conv2dAttrs(Ints pads, Ints strides = {1, 1}, Ints dilations = {1, 1}, int64_t group = 1) {
-  Attributes a;
-  a.Set("pads", std::move(pads));
-  a.Set("strides", std::move(strides));
-  a.Set("dilations", std::move(dilations));
-  a.Set("group", group);
-  return a;
-}
-
-struct ActCase {
-  const char* name;
-  bool has_alpha;
-  float alpha;
-  bool has_beta;
-  float beta;
-};
-
-const ActCase kRelu = {"Relu", false, 0, false, 0};
-const ActCase kRelu6 = {"Clip", true, 0.0f, true, 6.0f};
-const ActCase kClipHalf = {"Clip", true, -0.5f, true, 0.5f};
-const ActCase kSilu = {"SiLU", false, 0, false, 0};
-const ActCase kHardSwish = {"HardSwish", false, 0, false, 0};
-const ActCase kActivations[] = {
-    kRelu,
-    kRelu6,
-    kClipHalf,
-    {"LeakyRelu", true, 0.1f, false, 0},
-    kSilu,
-    kHardSwish,
-    {"Gelu", false, 0, false, 0},
-    {"GeluTanh", false, 0, false, 0},
-    {"Sigmoid", false, 0, false, 0},
-    {"Tanh", false, 0, false, 0},
-    {"HardSigmoid", true, 0.2f, true, 0.5f},
-};
-
-Attributes WithActivation(Attributes a, const ActCase& act) {
-  a.Set(kActivationAttr, std::string(act.name));
-  if (act.has_alpha) a.Set(kActivationAlphaAttr, act.alpha);
-  if (act.has_beta) a.Set(kActivationBetaAttr, act.beta);
-  return a;
-}
+ConvLayerCase Layer(const StemCase& c) { return {c.x, c.w, c.bias, c.residual, c.attrs}; }
 
 // X and the residual are fed at run time; W and B are constants (as in real networks).
-std::vector<OpArg> StemArgs(const StemCase& c, uint32_t seed) {
-  std::vector<OpArg> args;
-  args.push_back(OpArg{Rand(c.x, seed), false});
-  args.push_back(OpArg{Rand(c.w, seed + 1), true});
-  if (c.bias || c.residual) args.push_back(OpArg{c.bias ? Rand({c.w[0]}, seed + 2) : Tensor{}, true});
-  if (c.residual) args.push_back(OpArg{Rand(c.y, seed + 3), false});
-  return args;
-}
+std::vector<OpArg> StemArgs(const StemCase& c, uint32_t seed) { return ConvLayerArgs(Layer(c), c.y, seed); }
 
 // The CPU reference of EdgertConvNhwc (itself checked against Conv on permuted tensors in
 // nhwc_gpu_test.cc).
 void CpuReference(const StemCase& c, const std::vector<OpArg>& args, Tensor* want) {
-  StatusOr<std::vector<Tensor>> got = RunSingleOp(OpType::kConvNhwc, c.attrs, args, 1, 17, "stem");
-  ASSERT_TRUE(got.ok()) << got.status().ToString();
-  ASSERT_EQ((*got)[0].shape(), c.y);
-  *want = std::move((*got)[0]);
+  ASSERT_NO_FATAL_FAILURE(SingleOpReference(OpType::kConvNhwc, "stem", c.attrs, args, c.y, want));
 }
 
-// Device buffers freed at scope exit.
-class DeviceBuffers {
+// One EdgertConvNhwc layer outside an engine (ConvLayerHarness, conv_gpu_test_util.h), with
+// CpuReference as its reference.
+class StemHarness : public ConvLayerHarness {
  public:
-  DeviceBuffers() = default;
-  DeviceBuffers(const DeviceBuffers&) = delete;
-  DeviceBuffers& operator=(const DeviceBuffers&) = delete;
-  ~DeviceBuffers() {
-    for (void* p : buffers_) cudaFree(p);
-  }
-  void Alloc(size_t bytes, void** p) {
-    ASSERT_EQ(cudaMalloc(p, std::max<size_t>(bytes, 1)), cudaSuccess);
-    buffers_.push_back(*p);
-  }
-
- private:
-  std::vector<void*> buffers_;
-};
-
-// Float32 host values to a device buffer of `dtype` (float16 or float32) at `dst`.
-void CopyToDevice(const Tensor& v, DataType dtype, void* dst) {
-  const int64_t n = v.num_elements();
-  if (dtype == DataType::kFloat16) {
-    std::vector<__half> h(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) h[static_cast<size_t>(i)] = __float2half(v.data<float>()[i]);
-    ASSERT_EQ(cudaMemcpy(dst, h.data(), h.size() * sizeof(__half), cudaMemcpyHostToDevice), cudaSuccess);
-  } else {
-    ASSERT_EQ(cudaMemcpy(dst, v.data<float>(), static_cast<size_t>(n) * sizeof(float), cudaMemcpyHostToDevice),
-              cudaSuccess);
-  }
-}
-
-// A device buffer of `dtype` at `src` into a float32 tensor of t's shape.
-void CopyFromDevice(const void* src, DataType dtype, Tensor* t) {
-  const int64_t n = t->num_elements();
-  if (dtype == DataType::kFloat16) {
-    std::vector<__half> h(static_cast<size_t>(n));
-    ASSERT_EQ(cudaMemcpy(h.data(), src, h.size() * sizeof(__half), cudaMemcpyDeviceToHost), cudaSuccess);
-    for (int64_t i = 0; i < n; ++i) t->data<float>()[i] = __half2float(h[static_cast<size_t>(i)]);
-  } else {
-    ASSERT_EQ(cudaMemcpy(t->data<float>(), src, static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToHost),
-              cudaSuccess);
-  }
-}
-
-int IndexOf(const std::vector<std::string>& paths, const std::string& prefix) {
-  for (size_t i = 0; i < paths.size(); ++i) {
-    if (paths[i].rfind(prefix, 0) == 0) return static_cast<int>(i);
-  }
-  return -1;
-}
-
-// One EdgertConvNhwc layer outside an engine: device copies of the inputs in the precision's
-// dtype, a CudaOpContext over them, and (optionally) the CPU reference output.
-class StemHarness {
- public:
-  StemHarness(StemCase c, Precision precision, uint32_t seed) : case_(std::move(c)), precision_(precision) {
-    args_ = StemArgs(case_, seed);
-    dtype_ = precision == Precision::kFp16 ? DataType::kFloat16 : DataType::kFloat32;
-  }
-
-  // Uploads the inputs and, with `cpu_reference`, computes the reference; call once, under
-  // ASSERT_NO_FATAL_FAILURE.
-  void Init(bool cpu_reference = true) {
-    if (cpu_reference) {
-      ASSERT_NO_FATAL_FAILURE(CpuReference(case_, args_, &want_));
-    }
-    infos_.resize(args_.size());
-    std::vector<const ValueInfo*> ptrs(args_.size(), nullptr);
-    tensors_.resize(args_.size());
-    for (size_t i = 0; i < args_.size(); ++i) {
-      if (!args_[i].value.defined()) continue;
-      const Tensor& v = args_[i].value;
-      infos_[i] = ValueInfo{v.dtype(), v.shape(), args_[i].constant ? &v : nullptr};
-      ptrs[i] = &infos_[i];
-      tensors_[i].dtype = dtype_;
-      tensors_[i].shape = v.shape();
-      tensors_[i].host = args_[i].constant ? &v : nullptr;
-      ASSERT_NO_FATAL_FAILURE(
-          buffers_.Alloc(static_cast<size_t>(v.num_elements()) * DataTypeSize(dtype_), &tensors_[i].data));
-      ASSERT_NO_FATAL_FAILURE(CopyToDevice(v, dtype_, tensors_[i].data));
-    }
-    op_ = std::make_unique<OpContext>(OpType::kConvNhwc, "stem", case_.attrs, 17, ptrs, 1);
-    op_->SetOutput(0, DataType::kFloat32, case_.y);
-    output_.dtype = dtype_;
-    output_.shape = case_.y;
-    ASSERT_NO_FATAL_FAILURE(buffers_.Alloc(output_.bytes(), &output_.data));
-    cudnn_ = cuda::CreateCudnnHandle();
-    ASSERT_NE(cudnn_, nullptr) << "cudnnCreate failed";
-    resources_.cudnn = cudnn_.get();
-  }
-
-  cuda::CudaOpContext Context(int tactic, bool select, int level) const {
-    cuda::CudaOpContext ctx;
-    ctx.op = op_.get();
-    for (const cuda::CudaTensor& t : tensors_) ctx.inputs.push_back(t.data != nullptr ? &t : nullptr);
-    ctx.outputs.push_back(&output_);
-    ctx.precision = precision_;
-    ctx.resources = &resources_;
-    ctx.tactic = tactic;
-    ctx.select_tactics = select;
-    ctx.tactic_level = level;
-    return ctx;
-  }
-
-  std::vector<std::string> Paths(int level = 1) const {
-    StatusOr<std::vector<std::string>> paths = cuda::ConvCandidatePaths(Context(-1, false, level));
-    EXPECT_TRUE(paths.ok()) << paths.status().ToString();
-    return paths.ok() ? *paths : std::vector<std::string>{};
-  }
-
-  // Creates the kernel with (tactic, select, level), runs it once on a NaN-poisoned output and
-  // returns the output (float32) in `got`; `kernel` keeps the kernel.
-  void Run(int tactic, bool select, int level, cuda::CudaKernelPtr* kernel, Tensor* got) {
-    StatusOr<cuda::CudaKernelPtr> created = cuda::CreateConvKernel(Context(tactic, select, level));
-    ASSERT_TRUE(created.ok()) << created.status().ToString();
-    cuda::CudaKernelPtr k = std::move(*created);
-    void* workspace = nullptr;
-    if (k->WorkspaceBytes() > 0) {
-      ASSERT_NO_FATAL_FAILURE(buffers_.Alloc(k->WorkspaceBytes(), &workspace));
-    }
-    k->SetWorkspace(workspace);
-    ASSERT_EQ(cudaMemset(output_.data, 0xFF, output_.bytes()), cudaSuccess);
-    const Status s = k->Enqueue(nullptr);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    *got = *Tensor::Create(DataType::kFloat32, case_.y);
-    ASSERT_NO_FATAL_FAILURE(CopyFromDevice(output_.data, dtype_, got));
-    *kernel = std::move(k);
-  }
-
-  // Run, then the comparison with the CPU reference.
-  void RunAndCheck(int tactic, bool select, int level, cuda::CudaKernelPtr* kernel) {
-    Tensor got;
-    ASSERT_NO_FATAL_FAILURE(Run(tactic, select, level, kernel, &got));
-    ExpectTensorsClose(got, want_, DefaultTolerance(precision_),
-                       std::string(PrecisionName(precision_)) + " " + (*kernel)->Describe());
-  }
+  StemHarness(const StemCase& c, Precision precision, uint32_t seed)
+      : ConvLayerHarness(OpType::kConvNhwc, "stem", Layer(c), c.y, precision, seed) {}
 
   // Forces the stem-nhwc candidate (it must be listed) and checks it against the reference.
   void ExpectStemMatches() {
@@ -263,64 +74,10 @@ class StemHarness {
     EXPECT_STREQ(cuda::ConvKernelPath(*kernel), "stem-nhwc") << kernel->Describe();
   }
 
-  // Creates candidate `tactic` (forced), launches it kWarmup times on `stream`, then kTimed times
-  // each between two CUDA events, and returns the median in milliseconds in `ms` (-1 when the
-  // candidate could not be created or enqueued: the failure is reported, not timed).
+  // The median time of candidate `tactic` on `stream`: 3 warm-up launches, 21 timed.
   void TimeCandidate(int tactic, cudaStream_t stream, double* ms) {
-    constexpr int kWarmup = 3;
-    constexpr int kTimed = 21;
-    *ms = -1;
-    StatusOr<cuda::CudaKernelPtr> created = cuda::CreateConvKernel(Context(tactic, false, 1));
-    ASSERT_TRUE(created.ok()) << created.status().ToString();
-    cuda::CudaKernelPtr k = std::move(*created);
-    void* workspace = nullptr;
-    if (k->WorkspaceBytes() > 0) {
-      ASSERT_NO_FATAL_FAILURE(buffers_.Alloc(k->WorkspaceBytes(), &workspace));
-    }
-    k->SetWorkspace(workspace);
-    for (int i = 0; i < kWarmup; ++i) {
-      const Status s = k->Enqueue(stream);
-      ASSERT_TRUE(s.ok()) << s.ToString();
-    }
-    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
-    cudaEvent_t start = nullptr, stop = nullptr;
-    ASSERT_EQ(cudaEventCreate(&start), cudaSuccess);
-    ASSERT_EQ(cudaEventCreate(&stop), cudaSuccess);
-    std::vector<float> times;
-    for (int i = 0; i < kTimed; ++i) {
-      EXPECT_EQ(cudaEventRecord(start, stream), cudaSuccess);
-      const Status s = k->Enqueue(stream);
-      EXPECT_EQ(cudaEventRecord(stop, stream), cudaSuccess);
-      EXPECT_TRUE(s.ok()) << s.ToString();
-      float t = 0;
-      if (cudaEventSynchronize(stop) == cudaSuccess && cudaEventElapsedTime(&t, start, stop) == cudaSuccess) {
-        times.push_back(t);
-      }
-    }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    ASSERT_EQ(times.size(), static_cast<size_t>(kTimed));
-    std::sort(times.begin(), times.end());
-    *ms = times[times.size() / 2];
+    ASSERT_NO_FATAL_FAILURE(ConvLayerHarness::TimeCandidate(tactic, stream, 3, 21, ms));
   }
-
-  const Tensor& want() const { return want_; }
-  const cuda::CudaTensor& output() const { return output_; }
-  DataType dtype() const { return dtype_; }
-
- private:
-  StemCase case_;
-  Precision precision_;
-  DataType dtype_ = DataType::kFloat32;
-  std::vector<OpArg> args_;
-  Tensor want_;
-  std::vector<ValueInfo> infos_;
-  std::unique_ptr<OpContext> op_;
-  std::vector<cuda::CudaTensor> tensors_;
-  cuda::CudaTensor output_;
-  std::shared_ptr<cudnnContext> cudnn_;
-  mutable cuda::CudaResources resources_;
-  DeviceBuffers buffers_;
 };
 
 void ExpectStem(const StemCase& c, uint32_t seed) {
@@ -591,17 +348,7 @@ TEST(StemNhwcGpu, EveryCandidateMatches) {
   ASSERT_NO_FATAL_FAILURE(h.Init());
   const std::vector<std::string> paths = h.Paths();
   ASSERT_GE(IndexOf(paths, "stem-nhwc"), 0);
-  for (size_t i = 0; i < paths.size(); ++i) {
-    SCOPED_TRACE("candidate " + std::to_string(i) + ": " + paths[i]);
-    cuda::CudaKernelPtr kernel;
-    ASSERT_NO_FATAL_FAILURE(h.RunAndCheck(static_cast<int>(i), false, 1, &kernel));
-    EXPECT_EQ(kernel->Tactic(), static_cast<int>(i));
-    ASSERT_NE(cuda::ConvKernelPath(*kernel), nullptr);
-    EXPECT_EQ(paths[i].rfind(cuda::ConvKernelPath(*kernel), 0), 0u) << kernel->Describe();
-  }
-  cuda::CudaKernelPtr kernel;
-  ASSERT_NO_FATAL_FAILURE(h.RunAndCheck(1000, false, 1, &kernel));
-  EXPECT_EQ(kernel->Tactic(), 0);
+  ExpectEveryCandidateMatches(h, paths);
 }
 
 // ---- EnqueueStemConvNhwc directly ---------------------------------------------------------------
