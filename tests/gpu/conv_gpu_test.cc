@@ -153,7 +153,8 @@ TEST(ConvGpu, FusedOnDepthwise1DAnd3D) {
 TEST(ConvGpu, CudaGraphReplay) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   const ConvCase c{{1, 8, 9, 9}, {16, 8, 3, 3}, true, true, WithActivation(Conv2dAttrs({1, 1, 1, 1}), kActivations[0])};
-  StatusOr<SingleOpNetwork> single = BuildSingleOp(OpType::kConv, c.attrs, ConvLayerArgs(c, {1, 16, 9, 9}, 11), 1, 17, "op");
+  StatusOr<SingleOpNetwork> single =
+      BuildSingleOp(OpType::kConv, c.attrs, ConvLayerArgs(c, {1, 16, 9, 9}, 11), 1, 17, "op");
   ASSERT_TRUE(single.ok()) << single.status().ToString();
   for (Precision p : {Precision::kFp32, Precision::kFp16}) {
     SCOPED_TRACE(PrecisionName(p));

@@ -316,76 +316,84 @@ void ExpectEveryCandidate(const NhwcCase& c, const Shape& y_shape, uint32_t seed
 
 TEST(NhwcConvTactics, EveryCandidateMatches) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  {
-    SCOPED_TRACE("3x3 C=16 K=32 + bias");
-    ExpectEveryCandidate({{2, 10, 12, 16}, {32, 3, 3, 16}, true, false, Conv2dAttrs({1, 1, 1, 1})}, {2, 10, 12, 32}, 21,
-                         false);
-  }
-  {
-    SCOPED_TRACE("1x1 + bias + residual + Relu");
-    ExpectEveryCandidate({{2, 9, 9, 16}, {8, 1, 1, 16}, true, true, WithActivation(Attributes{}, kActivations[0])},
-                         {2, 9, 9, 8}, 22, false);
-  }
-  {
-    SCOPED_TRACE("stem 7x7 stride 2 C=3 + bias + Relu");
-    ExpectEveryCandidate({{1, 32, 32, 3},
-                          {16, 7, 7, 3},
-                          true,
-                          false,
-                          WithActivation(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kActivations[0])},
-                         {1, 16, 16, 16}, 23, false);
-  }
-  {
-    SCOPED_TRACE("3x3 C=5 K=3 stride 2, no bias");
-    ExpectEveryCandidate({{2, 9, 8, 5}, {3, 3, 3, 5}, false, false, Conv2dAttrs({1, 1, 1, 1}, {2, 2})}, {2, 5, 4, 3},
-                         24, false);
-  }
-  {
-    SCOPED_TRACE("grouped 3x3, 4 groups, dilation 2");
-    ExpectEveryCandidate({{1, 11, 11, 16}, {16, 3, 3, 4}, true, false, Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {2, 2}, 4)},
-                         {1, 11, 11, 16}, 25, false);
-  }
-  {
-    SCOPED_TRACE("depthwise 3x3 C=16 + bias + Clip(0, 6)");
-    ExpectEveryCandidate({{2, 14, 14, 16},
-                          {16, 3, 3, 1},
-                          true,
-                          false,
-                          WithActivation(Conv2dAttrs({1, 1, 1, 1}, {1, 1}, {1, 1}, 16), kActivations[1])},
-                         {2, 14, 14, 16}, 26, true);
-  }
-  {
-    SCOPED_TRACE("depthwise 5x5 stride 2 C=6 (2-channel vectors) + residual + HardSwish");
-    ExpectEveryCandidate({{1, 15, 15, 6},
-                          {6, 5, 5, 1},
-                          true,
-                          true,
-                          WithActivation(Conv2dAttrs({2, 2, 2, 2}, {2, 2}, {1, 1}, 6), kActivations[5])},
-                         {1, 8, 8, 6}, 27, true);
-  }
-  {
-    SCOPED_TRACE("depthwise 3x3 stride 2 C=96 (16-byte vectors) + bias + Clip(0, 6)");
-    ExpectEveryCandidate({{2, 28, 28, 96},
-                          {96, 3, 3, 1},
-                          true,
-                          false,
-                          WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}, {1, 1}, 96), kActivations[1])},
-                         {2, 14, 14, 96}, 29, true);
-  }
-  {
-    SCOPED_TRACE("depthwise 5x5 C=672 at 7x7, batch 1 (EfficientNet-B0) + bias + residual + SiLU");
-    ExpectEveryCandidate({{1, 7, 7, 672},
-                          {672, 5, 5, 1},
-                          true,
-                          true,
-                          WithActivation(Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {1, 1}, 672), kActivations[4])},
-                         {1, 7, 7, 672}, 30, true);
-  }
-  {
-    SCOPED_TRACE("depthwise 3x3 C=5 (scalar), asymmetric pads, dilation 2, no bias");
-    // H: (12 + 0 + 2 - 5) / 1 + 1 = 10; W: (13 + 2 + 1 - 5) / 2 + 1 = 6.
-    ExpectEveryCandidate({{2, 12, 13, 5}, {5, 3, 3, 1}, false, false, Conv2dAttrs({0, 2, 2, 1}, {1, 2}, {2, 2}, 5)},
-                         {2, 10, 6, 5}, 28, true);
+  const struct {
+    const char* name;
+    NhwcCase c;
+    Shape y;
+    uint32_t seed;
+    bool depthwise;
+  } layers[] = {
+      {"3x3 C=16 K=32 + bias",
+       {{2, 10, 12, 16}, {32, 3, 3, 16}, true, false, Conv2dAttrs({1, 1, 1, 1})},
+       {2, 10, 12, 32},
+       21,
+       false},
+      {"1x1 + bias + residual + Relu",
+       {{2, 9, 9, 16}, {8, 1, 1, 16}, true, true, WithActivation(Attributes{}, kActivations[0])},
+       {2, 9, 9, 8},
+       22,
+       false},
+      {"stem 7x7 stride 2 C=3 + bias + Relu",
+       {{1, 32, 32, 3}, {16, 7, 7, 3}, true, false, WithActivation(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kActivations[0])},
+       {1, 16, 16, 16},
+       23,
+       false},
+      {"3x3 C=5 K=3 stride 2, no bias",
+       {{2, 9, 8, 5}, {3, 3, 3, 5}, false, false, Conv2dAttrs({1, 1, 1, 1}, {2, 2})},
+       {2, 5, 4, 3},
+       24,
+       false},
+      {"grouped 3x3, 4 groups, dilation 2",
+       {{1, 11, 11, 16}, {16, 3, 3, 4}, true, false, Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {2, 2}, 4)},
+       {1, 11, 11, 16},
+       25,
+       false},
+      {"depthwise 3x3 C=16 + bias + Clip(0, 6)",
+       {{2, 14, 14, 16},
+        {16, 3, 3, 1},
+        true,
+        false,
+        WithActivation(Conv2dAttrs({1, 1, 1, 1}, {1, 1}, {1, 1}, 16), kActivations[1])},
+       {2, 14, 14, 16},
+       26,
+       true},
+      {"depthwise 5x5 stride 2 C=6 (2-channel vectors) + residual + HardSwish",
+       {{1, 15, 15, 6},
+        {6, 5, 5, 1},
+        true,
+        true,
+        WithActivation(Conv2dAttrs({2, 2, 2, 2}, {2, 2}, {1, 1}, 6), kActivations[5])},
+       {1, 8, 8, 6},
+       27,
+       true},
+      {"depthwise 3x3 stride 2 C=96 (16-byte vectors) + bias + Clip(0, 6)",
+       {{2, 28, 28, 96},
+        {96, 3, 3, 1},
+        true,
+        false,
+        WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}, {1, 1}, 96), kActivations[1])},
+       {2, 14, 14, 96},
+       29,
+       true},
+      {"depthwise 5x5 C=672 at 7x7, batch 1 (EfficientNet-B0) + bias + residual + SiLU",
+       {{1, 7, 7, 672},
+        {672, 5, 5, 1},
+        true,
+        true,
+        WithActivation(Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {1, 1}, 672), kActivations[4])},
+       {1, 7, 7, 672},
+       30,
+       true},
+      // H: (12 + 0 + 2 - 5) / 1 + 1 = 10; W: (13 + 2 + 1 - 5) / 2 + 1 = 6.
+      {"depthwise 3x3 C=5 (scalar), asymmetric pads, dilation 2, no bias",
+       {{2, 12, 13, 5}, {5, 3, 3, 1}, false, false, Conv2dAttrs({0, 2, 2, 1}, {1, 2}, {2, 2}, 5)},
+       {2, 10, 6, 5},
+       28,
+       true},
+  };
+  for (const auto& l : layers) {
+    SCOPED_TRACE(l.name);
+    ExpectEveryCandidate(l.c, l.y, l.seed, l.depthwise);
   }
 }
 

@@ -87,14 +87,21 @@ void ExpectStem(const StemCase& c, uint32_t seed) {
 }
 
 // The networks' stems.
-StemCase ResNetStem(int64_t n) {
-  // (224 + 6 - 7) / 2 + 1 = 112.
-  return {{n, 224, 224, 3},
-          {64, 7, 7, 3},
-          {n, 112, 112, 64},
-          true,
-          false,
-          WithActivation(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kRelu)};
+// The ResNet stem's layer (7x7 stride 2 pad 3, K 64, bias, Relu, an optional residual) on X
+// [n, h, w, 3]; the output extents p and q (= (h + 6 - 7) / 2 + 1, likewise q) are given by hand.
+StemCase Stem7x7S2(int64_t n, int64_t h, int64_t w, int64_t p, int64_t q, bool residual = false) {
+  return {{n, h, w, 3}, {64, 7, 7, 3}, {n, p, q, 64},
+          true,         residual,      WithActivation(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kRelu)};
+}
+
+// (224 + 6 - 7) / 2 + 1 = 112.
+StemCase ResNetStem(int64_t n) { return Stem7x7S2(n, 224, 224, 112, 112); }
+
+// The 3x3 stride-2 pad-1 stem of YOLOv8 / MobileNetV2 / EfficientNet: X [n, hw, hw, 3], K `k`, bias,
+// `act`, an optional residual; the output extent `pq` (= (hw + 2 - 3) / 2 + 1) is given by hand.
+StemCase Stem3x3S2(int64_t n, int64_t hw, int64_t pq, int64_t k, const ActCase& act, bool residual = false) {
+  return {{n, hw, hw, 3}, {k, 3, 3, 3}, {n, pq, pq, k},
+          true,           residual,     WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), act)};
 }
 
 cuda::NhwcConvGeometry Geometry(int64_t n, int64_t hw, int64_t c, int64_t k, int64_t rs, int64_t pq, int64_t stride,
@@ -148,8 +155,7 @@ TEST(StemNhwc, SupportedLayers) {
 
 TEST(StemNhwcGpu, CandidateListHasStemForFp16SmallChannelsOnly) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  const StemCase small = {{1, 32, 32, 3}, {64, 7, 7, 3}, {1, 16, 16, 64},
-                          true,           false,         WithActivation(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kRelu)};
+  const StemCase small = Stem7x7S2(1, 32, 32, 16, 16);
   {
     SCOPED_TRACE("FP16 ResNet stem");
     StemHarness h(small, Precision::kFp16, 1);
@@ -213,13 +219,7 @@ TEST(StemNhwcGpu, YoloV8nStem640) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   // (640 + 2 - 3) / 2 + 1 = 320; K = 16; SiLU. 800 pixel tiles: more than the CTAs that run at
   // once, so the persistent loop takes several tiles per CTA.
-  ExpectStem({{1, 640, 640, 3},
-              {16, 3, 3, 3},
-              {1, 320, 320, 16},
-              true,
-              false,
-              WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kSilu)},
-             13);
+  ExpectStem(Stem3x3S2(1, 640, 320, 16, kSilu), 13);
 }
 
 // W * C = 641 * 3 is odd: the patch rows are not whole 4-byte words, so the kernel copies the
@@ -228,32 +228,14 @@ TEST(StemNhwcGpu, YoloV8nStem640) {
 TEST(StemNhwcGpu, OddRowLengthTakesTheScalarPatchPath) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   // (641 + 2 - 3) / 2 + 1 = 321.
-  ExpectStem({{1, 641, 641, 3},
-              {16, 3, 3, 3},
-              {1, 321, 321, 16},
-              true,
-              false,
-              WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kSilu)},
-             14);
+  ExpectStem(Stem3x3S2(1, 641, 321, 16, kSilu), 14);
 }
 
 TEST(StemNhwcGpu, MobileNetStem) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   // (224 + 2 - 3) / 2 + 1 = 112; K = 32; ReLU6 (MobileNetV2), then SiLU (EfficientNet-B0).
-  ExpectStem({{1, 224, 224, 3},
-              {32, 3, 3, 3},
-              {1, 112, 112, 32},
-              true,
-              false,
-              WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kRelu6)},
-             14);
-  ExpectStem({{2, 224, 224, 3},
-              {32, 3, 3, 3},
-              {2, 112, 112, 32},
-              true,
-              false,
-              WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kSilu)},
-             15);
+  ExpectStem(Stem3x3S2(1, 224, 112, 32, kRelu6), 14);
+  ExpectStem(Stem3x3S2(2, 224, 112, 32, kSilu), 15);
 }
 
 TEST(StemNhwcGpu, OddShapes) {
@@ -324,13 +306,7 @@ TEST(StemNhwcGpu, EveryActivationWithBiasAndResidual) {
   for (const ActCase& act : kActivations) {
     SCOPED_TRACE(act.name);
     // (21 + 2 - 3) / 2 + 1 = 11.
-    ExpectStem({{2, 21, 21, 3},
-                {32, 3, 3, 3},
-                {2, 11, 11, 32},
-                true,
-                true,
-                WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), act)},
-               seed++);
+    ExpectStem(Stem3x3S2(2, 21, 11, 32, act, /*residual=*/true), seed++);
   }
 }
 
@@ -338,13 +314,7 @@ TEST(StemNhwcGpu, EveryActivationWithBiasAndResidual) {
 // included), and an index past the list falls back to candidate 0.
 TEST(StemNhwcGpu, EveryCandidateMatches) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  StemHarness h({{2, 40, 36, 3},
-                 {64, 7, 7, 3},
-                 {2, 20, 18, 64},
-                 true,
-                 false,
-                 WithActivation(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kRelu)},
-                Precision::kFp16, 50);
+  StemHarness h(Stem7x7S2(2, 40, 36, 20, 18), Precision::kFp16, 50);
   ASSERT_NO_FATAL_FAILURE(h.Init());
   const std::vector<std::string> paths = h.Paths();
   ASSERT_GE(IndexOf(paths, "stem-nhwc"), 0);
@@ -419,13 +389,7 @@ TEST(StemNhwcGpu, RefusedLayerIsAnErrorWithoutLaunch) {
 TEST(StemNhwcGpu, CudaGraphCaptureAndReplay) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   // (64 + 6 - 7) / 2 + 1 = 32; GEMM-K 160, 64 channels, a 21 x 37 x 3 patch: 68 KB of shared memory.
-  StemHarness h({{2, 64, 64, 3},
-                 {64, 7, 7, 3},
-                 {2, 32, 32, 64},
-                 true,
-                 true,
-                 WithActivation(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kRelu)},
-                Precision::kFp16, 70);
+  StemHarness h(Stem7x7S2(2, 64, 64, 32, 32, /*residual=*/true), Precision::kFp16, 70);
   ASSERT_NO_FATAL_FAILURE(h.Init());
   const int index = IndexOf(h.Paths(), "stem-nhwc");
   ASSERT_GE(index, 0);
@@ -464,8 +428,7 @@ TEST(StemNhwcGpu, CudaGraphCaptureAndReplay) {
 // The engine (whatever candidate it picks for the stem) with CUDA graphs, FP16 and FP32.
 TEST(StemNhwcGpu, EngineWithCudaGraphs) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  const StemCase c = {{2, 48, 48, 3}, {32, 3, 3, 3}, {2, 24, 24, 32},
-                      true,           true,          WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kSilu)};
+  const StemCase c = Stem3x3S2(2, 48, 24, 32, kSilu, /*residual=*/true);
   StatusOr<SingleOpNetwork> single = BuildSingleOp(OpType::kConvNhwc, c.attrs, StemArgs(c, 80), 1, 17, "op");
   ASSERT_TRUE(single.ok()) << single.status().ToString();
   for (Precision p : {Precision::kFp32, Precision::kFp16}) {
@@ -517,28 +480,14 @@ TEST(StemNhwcGpu, TimedSelectionResNetStemBatch32) {
 // lines are for the reader (stem-nhwc against cuDNN's engines in one run).
 TEST(StemNhwcGpu, TimeEveryCandidateOnNetworkStems) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  const StemCase yolo1 = {{1, 640, 640, 3},
-                          {16, 3, 3, 3},
-                          {1, 320, 320, 16},
-                          true,
-                          false,
-                          WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kSilu)};
-  StemCase yolo8 = yolo1;
-  yolo8.x[0] = yolo8.y[0] = 8;
-  const StemCase mobilenet32 = {{32, 224, 224, 3},
-                                {32, 3, 3, 3},
-                                {32, 112, 112, 32},
-                                true,
-                                false,
-                                WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kRelu6)};
   const struct {
     const char* name;
     StemCase c;
   } cases[] = {
       {"resnet50-7x7s2-K64-N32", ResNetStem(32)},
-      {"yolov8n-3x3s2-K16-640-N1", yolo1},
-      {"yolov8n-3x3s2-K16-640-N8", yolo8},
-      {"mobilenetv2-3x3s2-K32-N32", mobilenet32},
+      {"yolov8n-3x3s2-K16-640-N1", Stem3x3S2(1, 640, 320, 16, kSilu)},
+      {"yolov8n-3x3s2-K16-640-N8", Stem3x3S2(8, 640, 320, 16, kSilu)},
+      {"mobilenetv2-3x3s2-K32-N32", Stem3x3S2(32, 224, 112, 32, kRelu6)},
   };
   cudaStream_t stream = nullptr;
   ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);

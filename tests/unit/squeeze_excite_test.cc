@@ -12,9 +12,9 @@
 #include <random>
 
 #include "edgert/builder.h"
-#include "edgert/plan_cache.h"
 #include "edgert/calibration.h"
 #include "edgert/cpu_engine.h"
+#include "edgert/plan_cache.h"
 #include "ir/infer.h"
 #include "ir_test_util.h"
 #include "onnx_test_util.h"
