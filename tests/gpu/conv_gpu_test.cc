@@ -4,61 +4,24 @@
 // activation (edgert/fused_activation.h) with and without a residual 4th input, CUDA-graph replay;
 // ConvTranspose with strides, pads, output_padding, output_shape, auto_pad, dilations and groups.
 // Whichever path a layer takes (fused cuDNN plan, cuDNN + epilogue, depthwise kernel, direct
-// kernel) must match. Tactics: ConvHarness creates the Conv kernel directly (CreateConvKernel with
-// a hand-built CudaOpContext and cudaMalloc'ed tensors) to force each candidate of
-// ConvCandidatePaths by index (ctx.tactic) and to run the timed selection (ctx.select_tactics).
-#include <cuda_fp16.h>
-#include <cuda_runtime.h>
-
-#include <algorithm>
+// kernel) must match. Tactics: ConvHarness (a ConvLayerHarness of conv_gpu_test_util.h) creates the
+// Conv kernel directly (CreateConvKernel with a hand-built CudaOpContext and cudaMalloc'ed tensors)
+// to force each candidate of ConvCandidatePaths by index (ctx.tactic) and to run the timed
+// selection (ctx.select_tactics).
 #include <cstdio>
-#include <cstring>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "backend/cuda/kernels_conv.h"
-#include "edgert/fused_activation.h"
-#include "gpu_test_util.h"
+#include "conv_gpu_test_util.h"
 
 namespace edgert {
 namespace testing {
 namespace {
 
-using Ints = std::vector<int64_t>;
-
-Tensor Rand(Shape shape, uint32_t seed) { return RandomTensor(DataType::kFloat32, std::move(shape), seed); }
-
-struct ConvCase {
-  Shape x;
-  Shape w;
-  bool bias = true;
-  bool residual = false;
-  Attributes attrs;
-};
-
-// X and the residual are fed at run time; W and B are constants (as in real networks).
-std::vector<OpArg> ConvArgs(const ConvCase& c, const Shape& y_shape, uint32_t seed) {
-  std::vector<OpArg> args;
-  args.push_back(OpArg{Rand(c.x, seed), false});
-  args.push_back(OpArg{Rand(c.w, seed + 1), true});
-  const int64_t m = c.w[0];
-  if (c.bias || c.residual) args.push_back(OpArg{c.bias ? Rand({m}, seed + 2) : Tensor{}, true});
-  if (c.residual) args.push_back(OpArg{Rand(y_shape, seed + 3), false});
-  return args;
-}
+using ConvCase = ConvLayerCase;
 
 void ExpectConv(const ConvCase& c, const Shape& y_shape, uint32_t seed = 1) {
-  ExpectOpMatches(OpType::kConv, c.attrs, ConvArgs(c, y_shape, seed));
-}
-
-Attributes Conv2dAttrs(Ints pads, Ints strides = {1, 1}, Ints dilations = {1, 1}, int64_t group = 1) {
-  Attributes a;
-  a.Set("pads", std::move(pads));
-  a.Set("strides", std::move(strides));
-  a.Set("dilations", std::move(dilations));
-  a.Set("group", group);
-  return a;
+  ExpectOpMatches(OpType::kConv, c.attrs, ConvLayerArgs(c, y_shape, seed));
 }
 
 TEST(ConvGpu, Conv3x3Pad1WithBias) {
@@ -142,35 +105,6 @@ TEST(ConvGpu, Conv3D) {
   ExpectConv({{1, 4, 6, 7, 8}, {6, 4, 3, 3, 3}, true, false, a}, {1, 6, 6, 4, 8});
 }
 
-struct ActCase {
-  const char* name;
-  bool has_alpha;
-  float alpha;
-  bool has_beta;
-  float beta;
-};
-
-const ActCase kActivations[] = {
-    {"Relu", false, 0, false, 0},
-    {"Clip", true, 0.0f, true, 6.0f},
-    {"Clip", true, -0.5f, true, 0.5f},
-    {"LeakyRelu", true, 0.1f, false, 0},
-    {"SiLU", false, 0, false, 0},
-    {"HardSwish", false, 0, false, 0},
-    {"Gelu", false, 0, false, 0},
-    {"GeluTanh", false, 0, false, 0},
-    {"Sigmoid", false, 0, false, 0},
-    {"Tanh", false, 0, false, 0},
-    {"HardSigmoid", true, 0.2f, true, 0.5f},
-};
-
-Attributes WithActivation(Attributes a, const ActCase& act) {
-  a.Set(kActivationAttr, std::string(act.name));
-  if (act.has_alpha) a.Set(kActivationAlphaAttr, act.alpha);
-  if (act.has_beta) a.Set(kActivationBetaAttr, act.beta);
-  return a;
-}
-
 TEST(ConvGpu, FusedActivationsWithBias) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   for (const ActCase& act : kActivations) {
@@ -219,7 +153,8 @@ TEST(ConvGpu, FusedOnDepthwise1DAnd3D) {
 TEST(ConvGpu, CudaGraphReplay) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   const ConvCase c{{1, 8, 9, 9}, {16, 8, 3, 3}, true, true, WithActivation(Conv2dAttrs({1, 1, 1, 1}), kActivations[0])};
-  StatusOr<SingleOpNetwork> single = BuildSingleOp(OpType::kConv, c.attrs, ConvArgs(c, {1, 16, 9, 9}, 11), 1, 17, "op");
+  StatusOr<SingleOpNetwork> single =
+      BuildSingleOp(OpType::kConv, c.attrs, ConvLayerArgs(c, {1, 16, 9, 9}, 11), 1, 17, "op");
   ASSERT_TRUE(single.ok()) << single.status().ToString();
   for (Precision p : {Precision::kFp32, Precision::kFp16}) {
     SCOPED_TRACE(PrecisionName(p));
@@ -314,6 +249,8 @@ TEST(ConvTransposeGpu, OneAndThreeSpatialDims) {
   ExpectConvTranspose({1, 4, 3, 4, 5}, {4, 3, 3, 2, 3}, 1, true, a3, 5);
 }
 
+// WithActivation by name (only Clip takes alpha and beta), beside the ActCase overload.
+using testing::WithActivation;
 // The layer shapes of MobileNetV2/V3, EfficientNet-B0 and ConvNeXt at 224x224 (cuDNN picks other
 // engines for these sizes than for the small cases above).
 Attributes WithActivation(Attributes a, const char* act, float alpha = 0.0f, float beta = 0.0f) {
@@ -374,178 +311,24 @@ TEST(ConvGpu, MobileNetDepthwiseBlocksAtFullSize) {
 
 // --- Tactics and the depthwise kernel, through CreateConvKernel ------------------------------
 
-// One Conv layer outside an engine: the CPU reference output, device copies of the inputs in the
-// precision's device dtype, and a CudaOpContext over them.
-class ConvHarness {
+// One Conv layer outside an engine (ConvLayerHarness, conv_gpu_test_util.h): the CPU reference
+// output, device copies of the inputs in the precision's device dtype, and a CudaOpContext over
+// them.
+class ConvHarness : public ConvLayerHarness {
  public:
   ConvHarness(ConvCase c, Shape y_shape, Precision precision, uint32_t seed)
-      : case_(std::move(c)), y_shape_(std::move(y_shape)), precision_(precision) {
-    args_ = ConvArgs(case_, y_shape_, seed);
-    dtype_ = precision == Precision::kFp16 ? DataType::kFloat16 : DataType::kFloat32;
-  }
-  ~ConvHarness() {
-    for (void* p : buffers_) cudaFree(p);
-  }
-  ConvHarness(const ConvHarness&) = delete;
-  ConvHarness& operator=(const ConvHarness&) = delete;
-
-  // Computes the reference and uploads the inputs; call once, under ASSERT_NO_FATAL_FAILURE.
-  void Init() {
-    StatusOr<std::vector<Tensor>> want = RunSingleOp(OpType::kConv, case_.attrs, args_, 1, 17, "conv");
-    ASSERT_TRUE(want.ok()) << want.status().ToString();
-    want_ = std::move((*want)[0]);
-    infos_.resize(args_.size());
-    std::vector<const ValueInfo*> ptrs(args_.size(), nullptr);
-    tensors_.resize(args_.size());
-    for (size_t i = 0; i < args_.size(); ++i) {
-      if (!args_[i].value.defined()) continue;
-      const Tensor& v = args_[i].value;
-      infos_[i] = ValueInfo{v.dtype(), v.shape(), args_[i].constant ? &v : nullptr};
-      ptrs[i] = &infos_[i];
-      tensors_[i].dtype = dtype_;
-      tensors_[i].shape = v.shape();
-      tensors_[i].host = args_[i].constant ? &v : nullptr;
-      ASSERT_NO_FATAL_FAILURE(Upload(v, &tensors_[i].data));
-    }
-    op_ = std::make_unique<OpContext>(OpType::kConv, "conv", case_.attrs, 17, ptrs, 1);
-    op_->SetOutput(0, DataType::kFloat32, y_shape_);
-    output_.dtype = dtype_;
-    output_.shape = y_shape_;
-    ASSERT_NO_FATAL_FAILURE(Alloc(output_.bytes(), &output_.data));
-    cudnn_ = cuda::CreateCudnnHandle();
-    ASSERT_NE(cudnn_, nullptr) << "cudnnCreate failed";
-    resources_.cudnn = cudnn_.get();
-  }
-
-  cuda::CudaOpContext Context(int tactic, bool select, int level) const {
-    cuda::CudaOpContext ctx;
-    ctx.op = op_.get();
-    for (const cuda::CudaTensor& t : tensors_) ctx.inputs.push_back(t.data != nullptr ? &t : nullptr);
-    ctx.outputs.push_back(&output_);
-    ctx.precision = precision_;
-    ctx.resources = &resources_;
-    ctx.tactic = tactic;
-    ctx.select_tactics = select;
-    ctx.tactic_level = level;
-    return ctx;
-  }
-
-  std::vector<std::string> Paths(int level) const {
-    StatusOr<std::vector<std::string>> paths = cuda::ConvCandidatePaths(Context(-1, false, level));
-    EXPECT_TRUE(paths.ok()) << paths.status().ToString();
-    return paths.ok() ? *paths : std::vector<std::string>{};
-  }
-
-  // Creates the kernel with (tactic, select, level), runs it once on a NaN-poisoned output and
-  // compares with the CPU reference; `kernel` keeps it for further checks.
-  void RunAndCheck(int tactic, bool select, int level, cuda::CudaKernelPtr* kernel) {
-    StatusOr<cuda::CudaKernelPtr> created = cuda::CreateConvKernel(Context(tactic, select, level));
-    ASSERT_TRUE(created.ok()) << created.status().ToString();
-    cuda::CudaKernelPtr k = std::move(*created);
-    void* workspace = nullptr;
-    if (k->WorkspaceBytes() > 0) {
-      ASSERT_NO_FATAL_FAILURE(Alloc(k->WorkspaceBytes(), &workspace));
-    }
-    k->SetWorkspace(workspace);
-    ASSERT_EQ(cudaMemset(output_.data, 0xFF, output_.bytes()), cudaSuccess);
-    const Status s = k->Enqueue(nullptr);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    Tensor got = *Tensor::Create(DataType::kFloat32, y_shape_);
-    ASSERT_NO_FATAL_FAILURE(Download(output_.data, &got));
-    ExpectTensorsClose(got, want_, DefaultTolerance(precision_),
-                       std::string(PrecisionName(precision_)) + " " + k->Describe());
-    *kernel = std::move(k);
-  }
+      : ConvLayerHarness(OpType::kConv, "conv", std::move(c), std::move(y_shape), precision, seed) {}
 
   // The median time in ms of `runs` launches of the kernel forced to `tactic` (after 2 warm-up
   // launches), on the legacy stream with CUDA events.
   void TimeTactic(int tactic, int runs, double* ms) {
-    StatusOr<cuda::CudaKernelPtr> created = cuda::CreateConvKernel(Context(tactic, false, 1));
-    ASSERT_TRUE(created.ok()) << created.status().ToString();
-    cuda::CudaKernelPtr k = std::move(*created);
-    void* workspace = nullptr;
-    if (k->WorkspaceBytes() > 0) {
-      ASSERT_NO_FATAL_FAILURE(Alloc(k->WorkspaceBytes(), &workspace));
-    }
-    k->SetWorkspace(workspace);
-    cudaEvent_t start = nullptr, stop = nullptr;
-    ASSERT_EQ(cudaEventCreate(&start), cudaSuccess);
-    ASSERT_EQ(cudaEventCreate(&stop), cudaSuccess);
-    std::vector<float> times;
-    for (int i = 0; i < runs + 2; ++i) {
-      ASSERT_EQ(cudaEventRecord(start, nullptr), cudaSuccess);
-      const Status s = k->Enqueue(nullptr);
-      ASSERT_TRUE(s.ok()) << s.ToString();
-      ASSERT_EQ(cudaEventRecord(stop, nullptr), cudaSuccess);
-      ASSERT_EQ(cudaEventSynchronize(stop), cudaSuccess);
-      float t = 0;
-      ASSERT_EQ(cudaEventElapsedTime(&t, start, stop), cudaSuccess);
-      if (i >= 2) times.push_back(t);
-    }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    std::sort(times.begin(), times.end());
-    *ms = times[times.size() / 2];
+    ASSERT_NO_FATAL_FAILURE(TimeCandidate(tactic, nullptr, 2, runs, ms));
   }
-
- private:
-  void Alloc(size_t bytes, void** p) {
-    ASSERT_EQ(cudaMalloc(p, std::max<size_t>(bytes, 1)), cudaSuccess);
-    buffers_.push_back(*p);
-  }
-  void Upload(const Tensor& v, void** p) {
-    const int64_t n = v.num_elements();
-    ASSERT_NO_FATAL_FAILURE(Alloc(static_cast<size_t>(n) * DataTypeSize(dtype_), p));
-    if (dtype_ == DataType::kFloat16) {
-      std::vector<__half> h(static_cast<size_t>(n));
-      for (int64_t i = 0; i < n; ++i) h[static_cast<size_t>(i)] = __float2half(v.data<float>()[i]);
-      ASSERT_EQ(cudaMemcpy(*p, h.data(), h.size() * sizeof(__half), cudaMemcpyHostToDevice), cudaSuccess);
-    } else {
-      ASSERT_EQ(cudaMemcpy(*p, v.data<float>(), static_cast<size_t>(n) * sizeof(float), cudaMemcpyHostToDevice),
-                cudaSuccess);
-    }
-  }
-  void Download(const void* p, Tensor* t) {
-    const int64_t n = t->num_elements();
-    if (dtype_ == DataType::kFloat16) {
-      std::vector<__half> h(static_cast<size_t>(n));
-      ASSERT_EQ(cudaMemcpy(h.data(), p, h.size() * sizeof(__half), cudaMemcpyDeviceToHost), cudaSuccess);
-      for (int64_t i = 0; i < n; ++i) t->data<float>()[i] = __half2float(h[static_cast<size_t>(i)]);
-    } else {
-      ASSERT_EQ(cudaMemcpy(t->data<float>(), p, static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToHost),
-                cudaSuccess);
-    }
-  }
-
-  ConvCase case_;
-  Shape y_shape_;
-  Precision precision_;
-  DataType dtype_ = DataType::kFloat32;
-  std::vector<OpArg> args_;
-  Tensor want_;
-  std::vector<ValueInfo> infos_;
-  std::unique_ptr<OpContext> op_;
-  std::vector<cuda::CudaTensor> tensors_;
-  cuda::CudaTensor output_;
-  std::shared_ptr<cudnnContext> cudnn_;
-  mutable cuda::CudaResources resources_;
-  std::vector<void*> buffers_;
 };
-
-int IndexOf(const std::vector<std::string>& paths, const std::string& prefix) {
-  for (size_t i = 0; i < paths.size(); ++i) {
-    if (paths[i].rfind(prefix, 0) == 0) return static_cast<int>(i);
-  }
-  return -1;
-}
 
 // The own depthwise kernel, forced through its tactic index, in FP32 and FP16.
 void ExpectDepthwise(const ConvCase& c, const Shape& y_shape, uint32_t seed = 1) {
-  for (Precision p : {Precision::kFp32, Precision::kFp16}) {
-    SCOPED_TRACE(PrecisionName(p));
-    ConvHarness h(c, y_shape, p, seed);
-    ASSERT_NO_FATAL_FAILURE(h.Init());
+  ForEachFloatPrecision<ConvHarness>(c, y_shape, seed, [](ConvHarness& h) {
     const std::vector<std::string> paths = h.Paths(1);
     const int index = IndexOf(paths, "depthwise");
     ASSERT_GE(index, 0) << "no depthwise candidate";
@@ -555,7 +338,7 @@ void ExpectDepthwise(const ConvCase& c, const Shape& y_shape, uint32_t seed = 1)
     EXPECT_EQ(kernel->Tactic(), index);
     EXPECT_STREQ(cuda::ConvKernelPath(*kernel), "depthwise");
     EXPECT_EQ(kernel->Tactics().timed, 0);
-  }
+  });
 }
 
 Attributes Depthwise2d(int64_t c, Ints pads, Ints strides = {1, 1}, Ints dilations = {1, 1}) {
@@ -649,28 +432,15 @@ TEST(ConvTactics, DepthwiseFasterThanDirect) {
 
 // Every candidate of a layer, forced by index, matches the CPU reference; the list is stable.
 void ExpectEveryCandidate(const ConvCase& c, const Shape& y_shape, uint32_t seed, bool depthwise) {
-  for (Precision p : {Precision::kFp32, Precision::kFp16}) {
-    SCOPED_TRACE(PrecisionName(p));
-    ConvHarness h(c, y_shape, p, seed);
-    ASSERT_NO_FATAL_FAILURE(h.Init());
+  ForEachFloatPrecision<ConvHarness>(c, y_shape, seed, [depthwise](ConvHarness& h) {
     const std::vector<std::string> paths = h.Paths(1);
     ASSERT_FALSE(paths.empty());
     ASSERT_LE(paths.size(), 8u);
     EXPECT_EQ(h.Paths(1), paths) << "the candidate list must be deterministic";
     EXPECT_EQ(paths.back(), "direct");
     EXPECT_EQ(IndexOf(paths, "depthwise") >= 0, depthwise);
-    for (size_t i = 0; i < paths.size(); ++i) {
-      SCOPED_TRACE("candidate " + std::to_string(i) + ": " + paths[i]);
-      cuda::CudaKernelPtr kernel;
-      ASSERT_NO_FATAL_FAILURE(h.RunAndCheck(static_cast<int>(i), false, 1, &kernel));
-      EXPECT_EQ(kernel->Tactic(), static_cast<int>(i));
-      EXPECT_EQ(paths[i].rfind(cuda::ConvKernelPath(*kernel), 0), 0u) << kernel->Describe();
-    }
-    // An index past the list falls back to candidate 0.
-    cuda::CudaKernelPtr kernel;
-    ASSERT_NO_FATAL_FAILURE(h.RunAndCheck(1000, false, 1, &kernel));
-    EXPECT_EQ(kernel->Tactic(), 0);
-  }
+    ExpectEveryCandidateMatches(h, paths);
+  });
 }
 
 TEST(ConvTactics, EveryCandidateMatches) {
@@ -693,28 +463,9 @@ TEST(ConvTactics, EveryCandidateMatches) {
   }
 }
 
-// Timed selection: a valid tactic is chosen, at least one candidate was timed and the result
-// (computed on the layer's real inputs after the timing on test data) matches the reference.
+// Timed selection (ExpectTimedSelection) in FP32 and FP16.
 void ExpectSelection(const ConvCase& c, const Shape& y_shape, uint32_t seed) {
-  for (Precision p : {Precision::kFp32, Precision::kFp16}) {
-    SCOPED_TRACE(PrecisionName(p));
-    ConvHarness h(c, y_shape, p, seed);
-    ASSERT_NO_FATAL_FAILURE(h.Init());
-    cuda::CudaKernelPtr kernel;
-    ASSERT_NO_FATAL_FAILURE(h.RunAndCheck(-1, true, 1, &kernel));
-    EXPECT_GE(kernel->Tactic(), 0);
-    const cuda::CudaKernel::TacticReport report = kernel->Tactics();
-    EXPECT_GE(report.timed, 1) << kernel->Describe();
-    EXPECT_GE(report.chosen_ms, 0.0) << kernel->Describe();
-    EXPECT_LE(report.chosen_ms, report.default_ms > 0 ? report.default_ms : report.chosen_ms) << kernel->Describe();
-    EXPECT_EQ(kernel->Describe().rfind("tactic " + std::to_string(kernel->Tactic()) + "/", 0), 0u)
-        << kernel->Describe();
-    // Level 0: candidate 0 only, nothing timed.
-    cuda::CudaKernelPtr untimed;
-    ASSERT_NO_FATAL_FAILURE(h.RunAndCheck(-1, true, 0, &untimed));
-    EXPECT_EQ(untimed->Tactic(), 0);
-    EXPECT_EQ(untimed->Tactics().timed, 0);
-  }
+  ForEachFloatPrecision<ConvHarness>(c, y_shape, seed, ExpectTimedSelection);
 }
 
 TEST(ConvTactics, SelectionPicksAValidTactic) {

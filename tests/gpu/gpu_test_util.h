@@ -96,12 +96,13 @@ inline void ExpectTensorsClose(const Tensor& got, const Tensor& want, double tol
     }                                                                                  \
   } while (0)
 
-// Runs `net` with `feeds` on the CPU engine and on a CUDA engine of `precision` (arena poisoned)
-// and compares every output. tol < 0: the precision's default.
-inline void ExpectCudaMatchesCpu(const NetworkDef& net, const std::vector<Tensor>& feeds, Precision precision,
-                                 double tol = -1, bool cuda_graphs = false) {
+// Runs `reference` with `feeds` on the CPU engine and `net` (the same model, built otherwise: e.g.
+// optimized, another layout) on a CUDA engine of `precision` (arena poisoned), and compares every
+// output. tol < 0: the precision's default.
+inline void ExpectCudaMatchesCpu(const NetworkDef& reference, const NetworkDef& net, const std::vector<Tensor>& feeds,
+                                 Precision precision, double tol = -1, bool cuda_graphs = false) {
   if (tol < 0) tol = DefaultTolerance(precision);
-  StatusOr<std::unique_ptr<CpuEngine>> cpu = CpuEngine::Create(net);
+  StatusOr<std::unique_ptr<CpuEngine>> cpu = CpuEngine::Create(reference);
   ASSERT_TRUE(cpu.ok()) << cpu.status().ToString();
   std::vector<Tensor> want;
   Status s = (*cpu)->Run(feeds, &want);
@@ -123,6 +124,13 @@ inline void ExpectCudaMatchesCpu(const NetworkDef& net, const std::vector<Tensor
     ExpectTensorsClose(got[k], want[k], tol,
                        std::string(PrecisionName(precision)) + " output " + std::to_string(k));
   }
+}
+
+// Runs `net` with `feeds` on the CPU engine and on a CUDA engine of `precision` (arena poisoned)
+// and compares every output. tol < 0: the precision's default.
+inline void ExpectCudaMatchesCpu(const NetworkDef& net, const std::vector<Tensor>& feeds, Precision precision,
+                                 double tol = -1, bool cuda_graphs = false) {
+  ExpectCudaMatchesCpu(net, net, feeds, precision, tol, cuda_graphs);
 }
 
 // One operator: BuildSingleOp (op_test_util.h) and ExpectCudaMatchesCpu in FP32 and FP16 (FP16 only

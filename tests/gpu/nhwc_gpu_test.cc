@@ -4,8 +4,8 @@
 //     with C = 3, groups, depthwise, dilations, asymmetric pads, auto_pad, bias / residual / every
 //     fused activation, batch > 1, C and K not multiples of 8, a CUDA-graph replay; MaxPoolNhwc
 //     3x3 s2 p1, 2x2 s2, ceil_mode, dilations;
-//   - through CreateConvKernel (NhwcConvHarness, as conv_gpu_test.cc's ConvHarness): every tactic
-//     candidate forced by index (none of them an NCHW kernel), the timed selection, and the path
+//   - through CreateConvKernel (NhwcConvHarness, a ConvLayerHarness of conv_gpu_test_util.h): every
+//     tactic candidate forced by index (none of them an NCHW kernel), the timed selection, and the path
 //     an FP16 ResNet-like 3x3 layer takes (a cuDNN one: a silent fallback to the direct kernel
 //     fails);
 //   - the depthwise kernel itself (EnqueueDepthwiseConvNhwc with forced options, NhwcConvHarness::
@@ -17,29 +17,20 @@
 // The CPU references are themselves checked against the NCHW operators (Conv, MaxPool) on the
 // permuted tensors (exactly for MaxPool, 1e-5 for Conv), so a GPU kernel and a CPU reference
 // cannot agree on a wrong layout.
-#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "backend/cuda/kernels_conv.h"
 #include "backend/cuda/kernels_conv_nhwc.h"
-#include "edgert/fused_activation.h"
-#include "gpu_test_util.h"
+#include "conv_gpu_test_util.h"
 #include "ops/nhwc.h"
 
 namespace edgert {
 namespace testing {
 namespace {
-
-using Ints = std::vector<int64_t>;
-
-Tensor Rand(Shape shape, uint32_t seed) { return RandomTensor(DataType::kFloat32, std::move(shape), seed); }
 
 // [N, A, B, C] -> [N, C, A, B] (to NCHW) or the inverse (to NHWC), float32.
 Tensor Permute(const Tensor& t, bool to_nchw) {
@@ -65,85 +56,29 @@ Tensor Permute(const Tensor& t, bool to_nchw) {
 }
 
 // One EdgertConvNhwc layer: X [N, H, W, C], W [K, R, S, C / group] (KRSC), Y [N, P, Q, K].
-struct NhwcCase {
-  Shape x;
-  Shape w;
-  bool bias = true;
-  bool residual = false;
-  Attributes attrs;
-};
-
-// X and the residual are fed at run time; W and B are constants (as in real networks).
-std::vector<OpArg> NhwcArgs(const NhwcCase& c, const Shape& y_shape, uint32_t seed) {
-  std::vector<OpArg> args;
-  args.push_back(OpArg{Rand(c.x, seed), false});
-  args.push_back(OpArg{Rand(c.w, seed + 1), true});
-  const int64_t k = c.w[0];
-  if (c.bias || c.residual) args.push_back(OpArg{c.bias ? Rand({k}, seed + 2) : Tensor{}, true});
-  if (c.residual) args.push_back(OpArg{Rand(y_shape, seed + 3), false});
-  return args;
-}
+using NhwcCase = ConvLayerCase;
 
 // The CPU reference of EdgertConvNhwc on `args`, checked against ONNX Conv on the permuted
 // tensors (W KRSC -> KCRS is the same permutation as NHWC -> NCHW).
 void NhwcReference(const NhwcCase& c, const std::vector<OpArg>& args, const Shape& y_shape, Tensor* want) {
-  StatusOr<std::vector<Tensor>> got = RunSingleOp(OpType::kConvNhwc, c.attrs, args, 1, 17, "conv_nhwc");
-  ASSERT_TRUE(got.ok()) << got.status().ToString();
-  ASSERT_EQ((*got)[0].shape(), y_shape);
+  Tensor got;
+  ASSERT_NO_FATAL_FAILURE(SingleOpReference(OpType::kConvNhwc, "conv_nhwc", c.attrs, args, y_shape, &got));
   std::vector<OpArg> nchw = args;
   nchw[0].value = Permute(args[0].value, true);
   nchw[1].value = Permute(args[1].value, true);
   if (nchw.size() > 3) nchw[3].value = Permute(args[3].value, true);
   StatusOr<std::vector<Tensor>> conv = RunSingleOp(OpType::kConv, c.attrs, nchw, 1, 17, "conv");
   ASSERT_TRUE(conv.ok()) << conv.status().ToString();
-  ExpectTensorsClose((*got)[0], Permute((*conv)[0], false), 1e-5, "CPU EdgertConvNhwc vs Conv on permuted tensors");
-  *want = std::move((*got)[0]);
+  ExpectTensorsClose(got, Permute((*conv)[0], false), 1e-5, "CPU EdgertConvNhwc vs Conv on permuted tensors");
+  *want = std::move(got);
 }
 
 // Engine-level check (CPU reference vs CUDA engine, FP32 and FP16, poisoned arena).
 void ExpectNhwcConv(const NhwcCase& c, const Shape& y_shape, uint32_t seed = 1) {
-  const std::vector<OpArg> args = NhwcArgs(c, y_shape, seed);
+  const std::vector<OpArg> args = ConvLayerArgs(c, y_shape, seed);
   Tensor want;
   ASSERT_NO_FATAL_FAILURE(NhwcReference(c, args, y_shape, &want));
   ExpectOpMatches(OpType::kConvNhwc, c.attrs, args);
-}
-
-Attributes Conv2dAttrs(Ints pads, Ints strides = {1, 1}, Ints dilations = {1, 1}, int64_t group = 1) {
-  Attributes a;
-  a.Set("pads", std::move(pads));
-  a.Set("strides", std::move(strides));
-  a.Set("dilations", std::move(dilations));
-  a.Set("group", group);
-  return a;
-}
-
-struct ActCase {
-  const char* name;
-  bool has_alpha;
-  float alpha;
-  bool has_beta;
-  float beta;
-};
-
-const ActCase kActivations[] = {
-    {"Relu", false, 0, false, 0},
-    {"Clip", true, 0.0f, true, 6.0f},
-    {"Clip", true, -0.5f, true, 0.5f},
-    {"LeakyRelu", true, 0.1f, false, 0},
-    {"SiLU", false, 0, false, 0},
-    {"HardSwish", false, 0, false, 0},
-    {"Gelu", false, 0, false, 0},
-    {"GeluTanh", false, 0, false, 0},
-    {"Sigmoid", false, 0, false, 0},
-    {"Tanh", false, 0, false, 0},
-    {"HardSigmoid", true, 0.2f, true, 0.5f},
-};
-
-Attributes WithActivation(Attributes a, const ActCase& act) {
-  a.Set(kActivationAttr, std::string(act.name));
-  if (act.has_alpha) a.Set(kActivationAlphaAttr, act.alpha);
-  if (act.has_beta) a.Set(kActivationBetaAttr, act.beta);
-  return a;
 }
 
 // ---- EdgertConvNhwc through the engine -----------------------------------------------------
@@ -278,7 +213,7 @@ TEST(NhwcConvGpu, CudaGraphReplay) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   const NhwcCase c{{2, 9, 9, 8}, {16, 3, 3, 8}, true, true, WithActivation(Conv2dAttrs({1, 1, 1, 1}), kActivations[4])};
   StatusOr<SingleOpNetwork> single =
-      BuildSingleOp(OpType::kConvNhwc, c.attrs, NhwcArgs(c, {2, 9, 9, 16}, 11), 1, 17, "op");
+      BuildSingleOp(OpType::kConvNhwc, c.attrs, ConvLayerArgs(c, {2, 9, 9, 16}, 11), 1, 17, "op");
   ASSERT_TRUE(single.ok()) << single.status().ToString();
   for (Precision p : {Precision::kFp32, Precision::kFp16}) {
     SCOPED_TRACE(PrecisionName(p));
@@ -288,65 +223,12 @@ TEST(NhwcConvGpu, CudaGraphReplay) {
 
 // ---- EdgertConvNhwc through CreateConvKernel: tactics and paths -----------------------------
 
-// One EdgertConvNhwc layer outside an engine: the CPU reference output, device copies of the
-// inputs in the precision's device dtype, and a CudaOpContext over them.
-class NhwcConvHarness {
+// One EdgertConvNhwc layer outside an engine (ConvLayerHarness, conv_gpu_test_util.h) with
+// NhwcReference as its reference, and the depthwise kernel run directly.
+class NhwcConvHarness : public ConvLayerHarness {
  public:
   NhwcConvHarness(NhwcCase c, Shape y_shape, Precision precision, uint32_t seed)
-      : case_(std::move(c)), y_shape_(std::move(y_shape)), precision_(precision) {
-    args_ = NhwcArgs(case_, y_shape_, seed);
-    dtype_ = precision == Precision::kFp16 ? DataType::kFloat16 : DataType::kFloat32;
-  }
-  ~NhwcConvHarness() {
-    for (void* p : buffers_) cudaFree(p);
-  }
-  NhwcConvHarness(const NhwcConvHarness&) = delete;
-  NhwcConvHarness& operator=(const NhwcConvHarness&) = delete;
-
-  // Computes the reference and uploads the inputs; call once, under ASSERT_NO_FATAL_FAILURE.
-  void Init() {
-    ASSERT_NO_FATAL_FAILURE(NhwcReference(case_, args_, y_shape_, &want_));
-    infos_.resize(args_.size());
-    std::vector<const ValueInfo*> ptrs(args_.size(), nullptr);
-    tensors_.resize(args_.size());
-    for (size_t i = 0; i < args_.size(); ++i) {
-      if (!args_[i].value.defined()) continue;
-      const Tensor& v = args_[i].value;
-      infos_[i] = ValueInfo{v.dtype(), v.shape(), args_[i].constant ? &v : nullptr};
-      ptrs[i] = &infos_[i];
-      tensors_[i].dtype = dtype_;
-      tensors_[i].shape = v.shape();
-      tensors_[i].host = args_[i].constant ? &v : nullptr;
-      ASSERT_NO_FATAL_FAILURE(Upload(v, &tensors_[i].data));
-    }
-    op_ = std::make_unique<OpContext>(OpType::kConvNhwc, "conv_nhwc", case_.attrs, 17, ptrs, 1);
-    op_->SetOutput(0, DataType::kFloat32, y_shape_);
-    output_.dtype = dtype_;
-    output_.shape = y_shape_;
-    ASSERT_NO_FATAL_FAILURE(Alloc(output_.bytes(), &output_.data));
-    cudnn_ = cuda::CreateCudnnHandle();
-    ASSERT_NE(cudnn_, nullptr) << "cudnnCreate failed";
-    resources_.cudnn = cudnn_.get();
-  }
-
-  cuda::CudaOpContext Context(int tactic, bool select, int level) const {
-    cuda::CudaOpContext ctx;
-    ctx.op = op_.get();
-    for (const cuda::CudaTensor& t : tensors_) ctx.inputs.push_back(t.data != nullptr ? &t : nullptr);
-    ctx.outputs.push_back(&output_);
-    ctx.precision = precision_;
-    ctx.resources = &resources_;
-    ctx.tactic = tactic;
-    ctx.select_tactics = select;
-    ctx.tactic_level = level;
-    return ctx;
-  }
-
-  std::vector<std::string> Paths(int level) const {
-    StatusOr<std::vector<std::string>> paths = cuda::ConvCandidatePaths(Context(-1, false, level));
-    EXPECT_TRUE(paths.ok()) << paths.status().ToString();
-    return paths.ok() ? *paths : std::vector<std::string>{};
-  }
+      : ConvLayerHarness(OpType::kConvNhwc, "conv_nhwc", std::move(c), std::move(y_shape), precision, seed) {}
 
   // Runs EnqueueDepthwiseConvNhwc directly with `options` on copies of X, B and Z placed `offset`
   // elements past an allocation (so aligned to offset * element size only) and of W at offset + 1
@@ -355,19 +237,19 @@ class NhwcConvHarness {
   // written; `plan` receives PlanDepthwiseNhwc's launch for these pointers.
   void RunDepthwise(const cuda::DepthwiseNhwcOptions& options, int64_t offset, cuda::DepthwiseNhwcConfig* plan) {
     constexpr int64_t kGuard = 64;
-    StatusOr<NhwcConvParams> np = ResolveConvNhwc(*op_);
+    StatusOr<NhwcConvParams> np = ResolveConvNhwc(op());
     ASSERT_TRUE(np.ok()) << np.status().ToString();
     const cuda::NhwcConvGeometry g = Geometry(*np);
     ASSERT_TRUE(cuda::DepthwiseNhwcSupported(g));
     const void* in[4] = {nullptr, nullptr, nullptr, nullptr};
-    for (size_t i = 0; i < args_.size() && i < 4; ++i) {
-      if (!args_[i].value.defined()) continue;
+    for (size_t i = 0; i < args().size() && i < 4; ++i) {
+      if (!args()[i].value.defined()) continue;
       void* p = nullptr;
-      ASSERT_NO_FATAL_FAILURE(UploadAt(args_[i].value, i == 1 ? offset + 1 : offset, &p));
+      ASSERT_NO_FATAL_FAILURE(UploadAt(args()[i].value, i == 1 ? offset + 1 : offset, &p));
       in[i] = p;
     }
-    const size_t elem = DataTypeSize(dtype_);
-    const int64_t n = want_.num_elements();
+    const size_t elem = DataTypeSize(dtype());
+    const int64_t n = want().num_elements();
     const size_t lead = static_cast<size_t>(kGuard + offset) * elem;
     const size_t body = static_cast<size_t>(n) * elem;
     const size_t total = lead + body + static_cast<size_t>(kGuard) * elem;
@@ -375,16 +257,16 @@ class NhwcConvHarness {
     ASSERT_NO_FATAL_FAILURE(Alloc(total, &base));
     ASSERT_EQ(cudaMemset(base, 0xFF, total), cudaSuccess);
     void* y = static_cast<char*>(base) + lead;
-    StatusOr<cuda::DepthwiseNhwcConfig> planned = cuda::PlanDepthwiseNhwc(dtype_, g, in[0], in[2], in[3], y, options);
+    StatusOr<cuda::DepthwiseNhwcConfig> planned = cuda::PlanDepthwiseNhwc(dtype(), g, in[0], in[2], in[3], y, options);
     ASSERT_TRUE(planned.ok()) << planned.status().ToString();
     const Status s =
-        cuda::EnqueueDepthwiseConvNhwc(nullptr, dtype_, g, in[0], in[1], in[2], in[3], y, np->epilogue, options);
+        cuda::EnqueueDepthwiseConvNhwc(nullptr, dtype(), g, in[0], in[1], in[2], in[3], y, np->epilogue, options);
     ASSERT_TRUE(s.ok()) << s.ToString();
     ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    Tensor got = *Tensor::Create(DataType::kFloat32, y_shape_);
-    ASSERT_NO_FATAL_FAILURE(Download(y, &got));
-    ExpectTensorsClose(got, want_, DefaultTolerance(precision_),
-                       std::string(PrecisionName(precision_)) + " " + planned->Describe());
+    Tensor got = *Tensor::Create(DataType::kFloat32, y_shape());
+    ASSERT_NO_FATAL_FAILURE(CopyFromDevice(y, dtype(), &got));
+    ExpectTensorsClose(got, want(), DefaultTolerance(precision()),
+                       std::string(PrecisionName(precision())) + " " + planned->Describe());
     std::vector<uint8_t> bytes(total);
     ASSERT_EQ(cudaMemcpy(bytes.data(), base, total, cudaMemcpyDeviceToHost), cudaSuccess);
     size_t touched = 0;
@@ -400,99 +282,24 @@ class NhwcConvHarness {
 
   // PlanDepthwiseNhwc for the uploaded (aligned) inputs and output.
   StatusOr<cuda::DepthwiseNhwcConfig> PlanDepthwise(const cuda::DepthwiseNhwcOptions& options) const {
-    StatusOr<NhwcConvParams> np = ResolveConvNhwc(*op_);
+    StatusOr<NhwcConvParams> np = ResolveConvNhwc(op());
     if (!np.ok()) return np.status();
-    const void* bias = tensors_.size() > 2 ? tensors_[2].data : nullptr;
-    const void* residual = tensors_.size() > 3 ? tensors_[3].data : nullptr;
-    return cuda::PlanDepthwiseNhwc(dtype_, Geometry(*np), tensors_[0].data, bias, residual, output_.data, options);
+    const void* bias = inputs().size() > 2 ? inputs()[2].data : nullptr;
+    const void* residual = inputs().size() > 3 ? inputs()[3].data : nullptr;
+    return cuda::PlanDepthwiseNhwc(dtype(), Geometry(*np), inputs()[0].data, bias, residual, output().data, options);
   }
 
-  // Creates the kernel with (tactic, select, level), runs it once on a NaN-poisoned output and
-  // compares with the CPU reference; `kernel` keeps it for further checks.
-  void RunAndCheck(int tactic, bool select, int level, cuda::CudaKernelPtr* kernel) {
-    StatusOr<cuda::CudaKernelPtr> created = cuda::CreateConvKernel(Context(tactic, select, level));
-    ASSERT_TRUE(created.ok()) << created.status().ToString();
-    cuda::CudaKernelPtr k = std::move(*created);
-    void* workspace = nullptr;
-    if (k->WorkspaceBytes() > 0) {
-      ASSERT_NO_FATAL_FAILURE(Alloc(k->WorkspaceBytes(), &workspace));
-    }
-    k->SetWorkspace(workspace);
-    ASSERT_EQ(cudaMemset(output_.data, 0xFF, output_.bytes()), cudaSuccess);
-    const Status s = k->Enqueue(nullptr);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    Tensor got = *Tensor::Create(DataType::kFloat32, y_shape_);
-    ASSERT_NO_FATAL_FAILURE(Download(output_.data, &got));
-    ExpectTensorsClose(got, want_, DefaultTolerance(precision_),
-                       std::string(PrecisionName(precision_)) + " " + k->Describe());
-    *kernel = std::move(k);
+ protected:
+  void Reference(Tensor* reference) override {
+    ASSERT_NO_FATAL_FAILURE(NhwcReference(layer(), args(), y_shape(), reference));
   }
-
- private:
-  void Alloc(size_t bytes, void** p) {
-    ASSERT_EQ(cudaMalloc(p, std::max<size_t>(bytes, 1)), cudaSuccess);
-    buffers_.push_back(*p);
-  }
-  void Upload(const Tensor& v, void** p) { ASSERT_NO_FATAL_FAILURE(UploadAt(v, 0, p)); }
-  // Uploads `v` in the device dtype to a fresh allocation, `offset` elements past its start.
-  void UploadAt(const Tensor& v, int64_t offset, void** p) {
-    const int64_t n = v.num_elements();
-    const size_t elem = DataTypeSize(dtype_);
-    void* base = nullptr;
-    ASSERT_NO_FATAL_FAILURE(Alloc(static_cast<size_t>(n + offset) * elem, &base));
-    *p = static_cast<char*>(base) + static_cast<size_t>(offset) * elem;
-    if (dtype_ == DataType::kFloat16) {
-      std::vector<__half> h(static_cast<size_t>(n));
-      for (int64_t i = 0; i < n; ++i) h[static_cast<size_t>(i)] = __float2half(v.data<float>()[i]);
-      ASSERT_EQ(cudaMemcpy(*p, h.data(), h.size() * sizeof(__half), cudaMemcpyHostToDevice), cudaSuccess);
-    } else {
-      ASSERT_EQ(cudaMemcpy(*p, v.data<float>(), static_cast<size_t>(n) * sizeof(float), cudaMemcpyHostToDevice),
-                cudaSuccess);
-    }
-  }
-  void Download(const void* p, Tensor* t) {
-    const int64_t n = t->num_elements();
-    if (dtype_ == DataType::kFloat16) {
-      std::vector<__half> h(static_cast<size_t>(n));
-      ASSERT_EQ(cudaMemcpy(h.data(), p, h.size() * sizeof(__half), cudaMemcpyDeviceToHost), cudaSuccess);
-      for (int64_t i = 0; i < n; ++i) t->data<float>()[i] = __half2float(h[static_cast<size_t>(i)]);
-    } else {
-      ASSERT_EQ(cudaMemcpy(t->data<float>(), p, static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToHost),
-                cudaSuccess);
-    }
-  }
-
-  NhwcCase case_;
-  Shape y_shape_;
-  Precision precision_;
-  DataType dtype_ = DataType::kFloat32;
-  std::vector<OpArg> args_;
-  Tensor want_;
-  std::vector<ValueInfo> infos_;
-  std::unique_ptr<OpContext> op_;
-  std::vector<cuda::CudaTensor> tensors_;
-  cuda::CudaTensor output_;
-  std::shared_ptr<cudnnContext> cudnn_;
-  mutable cuda::CudaResources resources_;
-  std::vector<void*> buffers_;
 };
-
-int IndexOf(const std::vector<std::string>& paths, const std::string& prefix) {
-  for (size_t i = 0; i < paths.size(); ++i) {
-    if (paths[i].rfind(prefix, 0) == 0) return static_cast<int>(i);
-  }
-  return -1;
-}
 
 // Every candidate of a layer, forced by index, matches the CPU reference; the list is stable,
 // ends with the NHWC direct kernel, has the NHWC depthwise kernel iff `depthwise`, and never an
 // NCHW kernel ("direct", "depthwise").
 void ExpectEveryCandidate(const NhwcCase& c, const Shape& y_shape, uint32_t seed, bool depthwise) {
-  for (Precision p : {Precision::kFp32, Precision::kFp16}) {
-    SCOPED_TRACE(PrecisionName(p));
-    NhwcConvHarness h(c, y_shape, p, seed);
-    ASSERT_NO_FATAL_FAILURE(h.Init());
+  ForEachFloatPrecision<NhwcConvHarness>(c, y_shape, seed, [depthwise](NhwcConvHarness& h) {
     const std::vector<std::string> paths = h.Paths(1);
     ASSERT_FALSE(paths.empty());
     ASSERT_LE(paths.size(), 8u);
@@ -503,93 +310,90 @@ void ExpectEveryCandidate(const NhwcCase& c, const Shape& y_shape, uint32_t seed
       EXPECT_NE(path, "direct") << "an NCHW kernel is a candidate of a channels-last layer";
       EXPECT_NE(path, "depthwise") << "an NCHW kernel is a candidate of a channels-last layer";
     }
-    for (size_t i = 0; i < paths.size(); ++i) {
-      SCOPED_TRACE("candidate " + std::to_string(i) + ": " + paths[i]);
-      cuda::CudaKernelPtr kernel;
-      ASSERT_NO_FATAL_FAILURE(h.RunAndCheck(static_cast<int>(i), false, 1, &kernel));
-      EXPECT_EQ(kernel->Tactic(), static_cast<int>(i));
-      ASSERT_NE(cuda::ConvKernelPath(*kernel), nullptr);
-      EXPECT_EQ(paths[i].rfind(cuda::ConvKernelPath(*kernel), 0), 0u) << kernel->Describe();
-    }
-    // An index past the list falls back to candidate 0.
-    cuda::CudaKernelPtr kernel;
-    ASSERT_NO_FATAL_FAILURE(h.RunAndCheck(1000, false, 1, &kernel));
-    EXPECT_EQ(kernel->Tactic(), 0);
-  }
+    ExpectEveryCandidateMatches(h, paths);
+  });
 }
 
 TEST(NhwcConvTactics, EveryCandidateMatches) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  {
-    SCOPED_TRACE("3x3 C=16 K=32 + bias");
-    ExpectEveryCandidate({{2, 10, 12, 16}, {32, 3, 3, 16}, true, false, Conv2dAttrs({1, 1, 1, 1})}, {2, 10, 12, 32}, 21,
-                         false);
-  }
-  {
-    SCOPED_TRACE("1x1 + bias + residual + Relu");
-    ExpectEveryCandidate({{2, 9, 9, 16}, {8, 1, 1, 16}, true, true, WithActivation(Attributes{}, kActivations[0])},
-                         {2, 9, 9, 8}, 22, false);
-  }
-  {
-    SCOPED_TRACE("stem 7x7 stride 2 C=3 + bias + Relu");
-    ExpectEveryCandidate({{1, 32, 32, 3},
-                          {16, 7, 7, 3},
-                          true,
-                          false,
-                          WithActivation(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kActivations[0])},
-                         {1, 16, 16, 16}, 23, false);
-  }
-  {
-    SCOPED_TRACE("3x3 C=5 K=3 stride 2, no bias");
-    ExpectEveryCandidate({{2, 9, 8, 5}, {3, 3, 3, 5}, false, false, Conv2dAttrs({1, 1, 1, 1}, {2, 2})}, {2, 5, 4, 3},
-                         24, false);
-  }
-  {
-    SCOPED_TRACE("grouped 3x3, 4 groups, dilation 2");
-    ExpectEveryCandidate({{1, 11, 11, 16}, {16, 3, 3, 4}, true, false, Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {2, 2}, 4)},
-                         {1, 11, 11, 16}, 25, false);
-  }
-  {
-    SCOPED_TRACE("depthwise 3x3 C=16 + bias + Clip(0, 6)");
-    ExpectEveryCandidate({{2, 14, 14, 16},
-                          {16, 3, 3, 1},
-                          true,
-                          false,
-                          WithActivation(Conv2dAttrs({1, 1, 1, 1}, {1, 1}, {1, 1}, 16), kActivations[1])},
-                         {2, 14, 14, 16}, 26, true);
-  }
-  {
-    SCOPED_TRACE("depthwise 5x5 stride 2 C=6 (2-channel vectors) + residual + HardSwish");
-    ExpectEveryCandidate({{1, 15, 15, 6},
-                          {6, 5, 5, 1},
-                          true,
-                          true,
-                          WithActivation(Conv2dAttrs({2, 2, 2, 2}, {2, 2}, {1, 1}, 6), kActivations[5])},
-                         {1, 8, 8, 6}, 27, true);
-  }
-  {
-    SCOPED_TRACE("depthwise 3x3 stride 2 C=96 (16-byte vectors) + bias + Clip(0, 6)");
-    ExpectEveryCandidate({{2, 28, 28, 96},
-                          {96, 3, 3, 1},
-                          true,
-                          false,
-                          WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}, {1, 1}, 96), kActivations[1])},
-                         {2, 14, 14, 96}, 29, true);
-  }
-  {
-    SCOPED_TRACE("depthwise 5x5 C=672 at 7x7, batch 1 (EfficientNet-B0) + bias + residual + SiLU");
-    ExpectEveryCandidate({{1, 7, 7, 672},
-                          {672, 5, 5, 1},
-                          true,
-                          true,
-                          WithActivation(Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {1, 1}, 672), kActivations[4])},
-                         {1, 7, 7, 672}, 30, true);
-  }
-  {
-    SCOPED_TRACE("depthwise 3x3 C=5 (scalar), asymmetric pads, dilation 2, no bias");
-    // H: (12 + 0 + 2 - 5) / 1 + 1 = 10; W: (13 + 2 + 1 - 5) / 2 + 1 = 6.
-    ExpectEveryCandidate({{2, 12, 13, 5}, {5, 3, 3, 1}, false, false, Conv2dAttrs({0, 2, 2, 1}, {1, 2}, {2, 2}, 5)},
-                         {2, 10, 6, 5}, 28, true);
+  const struct {
+    const char* name;
+    NhwcCase c;
+    Shape y;
+    uint32_t seed;
+    bool depthwise;
+  } layers[] = {
+      {"3x3 C=16 K=32 + bias",
+       {{2, 10, 12, 16}, {32, 3, 3, 16}, true, false, Conv2dAttrs({1, 1, 1, 1})},
+       {2, 10, 12, 32},
+       21,
+       false},
+      {"1x1 + bias + residual + Relu",
+       {{2, 9, 9, 16}, {8, 1, 1, 16}, true, true, WithActivation(Attributes{}, kActivations[0])},
+       {2, 9, 9, 8},
+       22,
+       false},
+      {"stem 7x7 stride 2 C=3 + bias + Relu",
+       {{1, 32, 32, 3}, {16, 7, 7, 3}, true, false, WithActivation(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kActivations[0])},
+       {1, 16, 16, 16},
+       23,
+       false},
+      {"3x3 C=5 K=3 stride 2, no bias",
+       {{2, 9, 8, 5}, {3, 3, 3, 5}, false, false, Conv2dAttrs({1, 1, 1, 1}, {2, 2})},
+       {2, 5, 4, 3},
+       24,
+       false},
+      {"grouped 3x3, 4 groups, dilation 2",
+       {{1, 11, 11, 16}, {16, 3, 3, 4}, true, false, Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {2, 2}, 4)},
+       {1, 11, 11, 16},
+       25,
+       false},
+      {"depthwise 3x3 C=16 + bias + Clip(0, 6)",
+       {{2, 14, 14, 16},
+        {16, 3, 3, 1},
+        true,
+        false,
+        WithActivation(Conv2dAttrs({1, 1, 1, 1}, {1, 1}, {1, 1}, 16), kActivations[1])},
+       {2, 14, 14, 16},
+       26,
+       true},
+      {"depthwise 5x5 stride 2 C=6 (2-channel vectors) + residual + HardSwish",
+       {{1, 15, 15, 6},
+        {6, 5, 5, 1},
+        true,
+        true,
+        WithActivation(Conv2dAttrs({2, 2, 2, 2}, {2, 2}, {1, 1}, 6), kActivations[5])},
+       {1, 8, 8, 6},
+       27,
+       true},
+      {"depthwise 3x3 stride 2 C=96 (16-byte vectors) + bias + Clip(0, 6)",
+       {{2, 28, 28, 96},
+        {96, 3, 3, 1},
+        true,
+        false,
+        WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}, {1, 1}, 96), kActivations[1])},
+       {2, 14, 14, 96},
+       29,
+       true},
+      {"depthwise 5x5 C=672 at 7x7, batch 1 (EfficientNet-B0) + bias + residual + SiLU",
+       {{1, 7, 7, 672},
+        {672, 5, 5, 1},
+        true,
+        true,
+        WithActivation(Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {1, 1}, 672), kActivations[4])},
+       {1, 7, 7, 672},
+       30,
+       true},
+      // H: (12 + 0 + 2 - 5) / 1 + 1 = 10; W: (13 + 2 + 1 - 5) / 2 + 1 = 6.
+      {"depthwise 3x3 C=5 (scalar), asymmetric pads, dilation 2, no bias",
+       {{2, 12, 13, 5}, {5, 3, 3, 1}, false, false, Conv2dAttrs({0, 2, 2, 1}, {1, 2}, {2, 2}, 5)},
+       {2, 10, 6, 5},
+       28,
+       true},
+  };
+  for (const auto& l : layers) {
+    SCOPED_TRACE(l.name);
+    ExpectEveryCandidate(l.c, l.y, l.seed, l.depthwise);
   }
 }
 
@@ -629,28 +433,9 @@ TEST(NhwcConvTactics, OwnKernelsEpilogue) {
   }
 }
 
-// Timed selection: a valid tactic is chosen, at least one candidate was timed and the result
-// (on the layer's real inputs, after the timing on test data) matches the reference.
+// Timed selection (ExpectTimedSelection) in FP32 and FP16.
 void ExpectSelection(const NhwcCase& c, const Shape& y_shape, uint32_t seed) {
-  for (Precision p : {Precision::kFp32, Precision::kFp16}) {
-    SCOPED_TRACE(PrecisionName(p));
-    NhwcConvHarness h(c, y_shape, p, seed);
-    ASSERT_NO_FATAL_FAILURE(h.Init());
-    cuda::CudaKernelPtr kernel;
-    ASSERT_NO_FATAL_FAILURE(h.RunAndCheck(-1, true, 1, &kernel));
-    EXPECT_GE(kernel->Tactic(), 0);
-    const cuda::CudaKernel::TacticReport report = kernel->Tactics();
-    EXPECT_GE(report.timed, 1) << kernel->Describe();
-    EXPECT_GE(report.chosen_ms, 0.0) << kernel->Describe();
-    EXPECT_LE(report.chosen_ms, report.default_ms > 0 ? report.default_ms : report.chosen_ms) << kernel->Describe();
-    EXPECT_EQ(kernel->Describe().rfind("tactic " + std::to_string(kernel->Tactic()) + "/", 0), 0u)
-        << kernel->Describe();
-    // Level 0: candidate 0 only, nothing timed.
-    cuda::CudaKernelPtr untimed;
-    ASSERT_NO_FATAL_FAILURE(h.RunAndCheck(-1, true, 0, &untimed));
-    EXPECT_EQ(untimed->Tactic(), 0);
-    EXPECT_EQ(untimed->Tactics().timed, 0);
-  }
+  ForEachFloatPrecision<NhwcConvHarness>(c, y_shape, seed, ExpectTimedSelection);
 }
 
 TEST(NhwcConvTactics, SelectionPicksAValidTactic) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../unit/onnx_test_util.h"
+#include "../unit/se_models.h"
 #include "edgert/builder.h"
 #include "gpu_test_util.h"
 
@@ -22,24 +23,8 @@ namespace edgert {
 namespace testing {
 namespace {
 
-struct SeCase {
-  int64_t n, c, cr, h, w;
-  std::string act;  // "" for none
-  std::string gate;
-  bool channels_last;
-};
-
-Attributes SeAttrs(const SeCase& k) {
-  Attributes a;
-  a.Set("channels_last", int64_t{k.channels_last ? 1 : 0});
-  if (!k.act.empty()) a.Set("activation", k.act);
-  a.Set("gate", k.gate);
-  if (k.gate == "HardSigmoid") {
-    a.Set("gate_alpha", 1.0f / 6.0f);
-    a.Set("gate_beta", 0.5f);
-  }
-  return a;
-}
+using testing_util::SeAttrs;
+using testing_util::SeCase;
 
 // Weights scaled by 1 / sqrt(fan-in), so the gates spread over (0, 1) instead of saturating.
 Tensor Scaled(Shape shape, uint32_t seed, double fan_in) {
@@ -126,62 +111,19 @@ TEST(SqueezeExciteGpu, InsideANetworkInPlaceAndGraphReplay) {
   }
 }
 
-void SetInts(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
-  onnx::AttributeProto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::INTS);
-  for (int64_t x : v) a->add_ints(x);
-}
-
-void SetFloat(onnx::NodeProto* n, const std::string& name, float v) {
-  onnx::AttributeProto* a = n->add_attribute();
-  a->set_name(name);
-  a->set_type(onnx::AttributeProto::FLOAT);
-  a->set_f(v);
-}
-
-// Conv `name` (k x k, pad k / 2, bias) from `x` to `out`, weights scaled by 1 / sqrt(fan-in).
-void AddConv(onnx::ModelProto& m, const std::string& x, const std::string& out, int64_t c_in, int64_t c_out, int64_t k,
-             uint32_t seed) {
-  const Tensor w = Scaled({c_out, c_in, k, k}, seed, static_cast<double>(c_in * k * k) / 3.0);
-  const Tensor b = RandomTensor(DataType::kFloat32, {c_out}, seed + 1, -0.3, 0.3);
-  testing_util::AddFloatInitializer(m, out + "_w", {c_out, c_in, k, k},
-                                    std::vector<float>(w.data<float>(), w.data<float>() + w.num_elements()));
-  testing_util::AddFloatInitializer(m, out + "_b", {c_out},
-                                    std::vector<float>(b.data<float>(), b.data<float>() + b.num_elements()));
-  onnx::NodeProto* n = testing_util::AddNode(m, "Conv", {x, out + "_w", out + "_b"}, {out}, out);
-  SetInts(n, "kernel_shape", {k, k});
-  SetInts(n, "pads", {k / 2, k / 2, k / 2, k / 2});
-}
-
 TEST(SqueezeExciteGpu, Fp16NhwcModelMatchesTheUnoptimizedCpuNetwork) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  using testing_util::AddNode;
-  onnx::ModelProto m = testing_util::NewModel(13);
-  testing_util::AddInput(m, "x", onnx::TensorProto::FLOAT, {2, 3, 28, 28});
-  AddConv(m, "x", "f", 3, 32, 3, 41);
-  // EfficientNet: ReduceMean(2, 3), Conv + SiLU as Mul(v, Sigmoid(v)), Conv, Sigmoid, Mul(X, gate).
-  SetInts(AddNode(m, "ReduceMean", {"f"}, {"m1"}, "mean1"), "axes", {2, 3});
-  AddConv(m, "m1", "v1", 32, 8, 1, 42);
-  AddNode(m, "Sigmoid", {"v1"}, {"v1s"}, "sig1");
-  AddNode(m, "Mul", {"v1", "v1s"}, {"h1"}, "silu1");
-  AddConv(m, "h1", "g1", 8, 32, 1, 43);
-  AddNode(m, "Sigmoid", {"g1"}, {"g1s"}, "gate1");
-  AddNode(m, "Mul", {"f", "g1s"}, {"e1"}, "se1");
-  AddConv(m, "e1", "f2", 32, 24, 3, 44);
-  // MobileNetV3: GlobalAveragePool, Conv, Relu, Conv, HardSigmoid, Mul(gate, X).
-  AddNode(m, "GlobalAveragePool", {"f2"}, {"m2"}, "gap2");
-  AddConv(m, "m2", "v2", 24, 8, 1, 45);
-  AddNode(m, "Relu", {"v2"}, {"h2"}, "relu2");
-  AddConv(m, "h2", "g2", 8, 24, 1, 46);
-  onnx::NodeProto* hs = AddNode(m, "HardSigmoid", {"g2"}, {"g2s"}, "gate2");
-  SetFloat(hs, "alpha", 1.0f / 6.0f);
-  SetFloat(hs, "beta", 0.5f);
-  AddNode(m, "Mul", {"g2s", "f2"}, {"e2"}, "se2");
-  AddConv(m, "e2", "y", 24, 16, 1, 47);
-  testing_util::AddOutput(m, "y", onnx::TensorProto::FLOAT, {2, 16, 28, 28});
+  // Conv 3x3 (32) -> EfficientNet's block (Cr 8; its excitation Conv with a bias) -> Conv 3x3 (24)
+  // -> MobileNetV3's block (Cr 8) -> Conv 1x1 (16).
+  testing_util::SeModel m;
+  testing_util::AddInput(m.proto(), "x", onnx::TensorProto::FLOAT, {2, 3, 28, 28});
+  const std::string f = m.Conv("x", 3, 32, 3);
+  const std::string f2 = m.Conv(m.EfficientNetSe(f, 32, 8, nullptr, /*excite_bias=*/true), 32, 24, 3);
+  m.Conv(m.MobileNetSe(f2, 24, 8), 24, 16, 1);
+  m.NameLastOutput("y");
+  testing_util::AddOutput(m.proto(), "y", onnx::TensorProto::FLOAT, {2, 16, 28, 28});
   testing_util::TempDir dir;
-  const std::string path = testing_util::SaveModel(m, dir.File("model.onnx"));
+  const std::string path = testing_util::SaveModel(m.proto(), dir.File("model.onnx"));
   BuildOptions plain;
   plain.optimize = false;
   plain.layout = BuildOptions::Layout::kNchw;
@@ -202,22 +144,8 @@ TEST(SqueezeExciteGpu, Fp16NhwcModelMatchesTheUnoptimizedCpuNetwork) {
   }
   EXPECT_EQ(se, 2);
   const std::vector<Tensor> feeds = {RandomTensor(DataType::kFloat32, {2, 3, 28, 28}, 48)};
-  StatusOr<std::unique_ptr<CpuEngine>> cpu = CpuEngine::Create(*ref);
-  ASSERT_TRUE(cpu.ok()) << cpu.status().ToString();
-  std::vector<Tensor> want;
-  ASSERT_TRUE((*cpu)->Run(feeds, &want).ok());
-  CudaEngineOptions options;
-  options.precision = Precision::kFp16;
-  StatusOr<std::shared_ptr<CudaEngine>> engine = CudaEngine::Create(*net, options);
-  ASSERT_TRUE(engine.ok()) << engine.status().ToString();
-  StatusOr<std::unique_ptr<CudaExecutionContext>> context = (*engine)->CreateContext();
-  ASSERT_TRUE(context.ok()) << context.status().ToString();
-  (*context)->SetPoisonArena(true);
-  std::vector<Tensor> got;
-  Status s = RunOnHost(**context, feeds, &got);
-  ASSERT_TRUE(s.ok()) << s.ToString();
-  ASSERT_EQ(got.size(), 1u);
-  ExpectTensorsClose(got[0], want[0], DefaultTolerance(Precision::kFp16), "y");
+  ASSERT_EQ(ref->outputs.size(), 1u);
+  ExpectCudaMatchesCpu(*ref, *net, feeds, Precision::kFp16);
 }
 
 }  // namespace

@@ -4,8 +4,8 @@
 //   - StemNhwcSupported on its own (no GPU needed): which layers it takes (the patch limit too);
 //   - the candidate list (ConvCandidatePaths): "stem-nhwc" right before "direct-nhwc" for an FP16
 //     stem, absent in FP32, for C = 16, for groups, K % 8 != 0 and R * S * C > 256;
-//   - the candidate forced by index (CreateConvKernel with a hand-built CudaOpContext, as
-//     nhwc_gpu_test.cc's NhwcConvHarness): the ResNet stem (7x7 s2 p3, C 3, K 64) at N = 1 and 2,
+//   - the candidate forced by index (CreateConvKernel with a hand-built CudaOpContext:
+//     ConvLayerHarness, conv_gpu_test_util.h): the ResNet stem (7x7 s2 p3, C 3, K 64) at N = 1 and 2,
 //     the YOLOv8n stem (3x3 s2 p1, K 16, 640x640), the MobileNetV2 stem (K 32), odd extents,
 //     asymmetric pads, strides and dilations per axis, C = 1 / 2 / 4 / 5 / 8, K = 8 / 24 / 40 / 72,
 //     the largest GEMM-K (256), bias / residual / every fused activation;
@@ -25,22 +25,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <memory>
 #include <string>
 #include <vector>
 
-#include "backend/cuda/kernels_conv.h"
 #include "backend/cuda/kernels_conv_stem.h"
-#include "edgert/fused_activation.h"
-#include "gpu_test_util.h"
+#include "conv_gpu_test_util.h"
 
 namespace edgert {
 namespace testing {
 namespace {
-
-using Ints = std::vector<int64_t>;
-
-Tensor Rand(Shape shape, uint32_t seed) { return RandomTensor(DataType::kFloat32, std::move(shape), seed); }
 
 // One EdgertConvNhwc layer: X [N, H, W, C], W [K, R, S, C / group] (KRSC), Y [N, P, Q, K].
 struct StemCase {
@@ -52,205 +45,23 @@ struct StemCase {
   Attributes attrs;
 };
 
-Attributes Conv2dAttrs(Ints pads, Ints strides = {1, 1}, Ints dilations = {1, 1}, int64_t group = 1) {
-  Attributes a;
-  a.Set("pads", std::move(pads));
-  a.Set("strides", std::move(strides));
-  a.Set("dilations", std::move(dilations));
-  a.Set("group", group);
-  return a;
-}
-
-struct ActCase {
-  const char* name;
-  bool has_alpha;
-  float alpha;
-  bool has_beta;
-  float beta;
-};
-
-const ActCase kRelu = {"Relu", false, 0, false, 0};
-const ActCase kRelu6 = {"Clip", true, 0.0f, true, 6.0f};
-const ActCase kClipHalf = {"Clip", true, -0.5f, true, 0.5f};
-const ActCase kSilu = {"SiLU", false, 0, false, 0};
-const ActCase kHardSwish = {"HardSwish", false, 0, false, 0};
-const ActCase kActivations[] = {
-    kRelu,
-    kRelu6,
-    kClipHalf,
-    {"LeakyRelu", true, 0.1f, false, 0},
-    kSilu,
-    kHardSwish,
-    {"Gelu", false, 0, false, 0},
-    {"GeluTanh", false, 0, false, 0},
-    {"Sigmoid", false, 0, false, 0},
-    {"Tanh", false, 0, false, 0},
-    {"HardSigmoid", true, 0.2f, true, 0.5f},
-};
-
-Attributes WithActivation(Attributes a, const ActCase& act) {
-  a.Set(kActivationAttr, std::string(act.name));
-  if (act.has_alpha) a.Set(kActivationAlphaAttr, act.alpha);
-  if (act.has_beta) a.Set(kActivationBetaAttr, act.beta);
-  return a;
-}
+ConvLayerCase Layer(const StemCase& c) { return {c.x, c.w, c.bias, c.residual, c.attrs}; }
 
 // X and the residual are fed at run time; W and B are constants (as in real networks).
-std::vector<OpArg> StemArgs(const StemCase& c, uint32_t seed) {
-  std::vector<OpArg> args;
-  args.push_back(OpArg{Rand(c.x, seed), false});
-  args.push_back(OpArg{Rand(c.w, seed + 1), true});
-  if (c.bias || c.residual) args.push_back(OpArg{c.bias ? Rand({c.w[0]}, seed + 2) : Tensor{}, true});
-  if (c.residual) args.push_back(OpArg{Rand(c.y, seed + 3), false});
-  return args;
-}
+std::vector<OpArg> StemArgs(const StemCase& c, uint32_t seed) { return ConvLayerArgs(Layer(c), c.y, seed); }
 
 // The CPU reference of EdgertConvNhwc (itself checked against Conv on permuted tensors in
 // nhwc_gpu_test.cc).
 void CpuReference(const StemCase& c, const std::vector<OpArg>& args, Tensor* want) {
-  StatusOr<std::vector<Tensor>> got = RunSingleOp(OpType::kConvNhwc, c.attrs, args, 1, 17, "stem");
-  ASSERT_TRUE(got.ok()) << got.status().ToString();
-  ASSERT_EQ((*got)[0].shape(), c.y);
-  *want = std::move((*got)[0]);
+  ASSERT_NO_FATAL_FAILURE(SingleOpReference(OpType::kConvNhwc, "stem", c.attrs, args, c.y, want));
 }
 
-// Device buffers freed at scope exit.
-class DeviceBuffers {
+// One EdgertConvNhwc layer outside an engine (ConvLayerHarness, conv_gpu_test_util.h), with
+// CpuReference as its reference.
+class StemHarness : public ConvLayerHarness {
  public:
-  DeviceBuffers() = default;
-  DeviceBuffers(const DeviceBuffers&) = delete;
-  DeviceBuffers& operator=(const DeviceBuffers&) = delete;
-  ~DeviceBuffers() {
-    for (void* p : buffers_) cudaFree(p);
-  }
-  void Alloc(size_t bytes, void** p) {
-    ASSERT_EQ(cudaMalloc(p, std::max<size_t>(bytes, 1)), cudaSuccess);
-    buffers_.push_back(*p);
-  }
-
- private:
-  std::vector<void*> buffers_;
-};
-
-// Float32 host values to a device buffer of `dtype` (float16 or float32) at `dst`.
-void CopyToDevice(const Tensor& v, DataType dtype, void* dst) {
-  const int64_t n = v.num_elements();
-  if (dtype == DataType::kFloat16) {
-    std::vector<__half> h(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) h[static_cast<size_t>(i)] = __float2half(v.data<float>()[i]);
-    ASSERT_EQ(cudaMemcpy(dst, h.data(), h.size() * sizeof(__half), cudaMemcpyHostToDevice), cudaSuccess);
-  } else {
-    ASSERT_EQ(cudaMemcpy(dst, v.data<float>(), static_cast<size_t>(n) * sizeof(float), cudaMemcpyHostToDevice),
-              cudaSuccess);
-  }
-}
-
-// A device buffer of `dtype` at `src` into a float32 tensor of t's shape.
-void CopyFromDevice(const void* src, DataType dtype, Tensor* t) {
-  const int64_t n = t->num_elements();
-  if (dtype == DataType::kFloat16) {
-    std::vector<__half> h(static_cast<size_t>(n));
-    ASSERT_EQ(cudaMemcpy(h.data(), src, h.size() * sizeof(__half), cudaMemcpyDeviceToHost), cudaSuccess);
-    for (int64_t i = 0; i < n; ++i) t->data<float>()[i] = __half2float(h[static_cast<size_t>(i)]);
-  } else {
-    ASSERT_EQ(cudaMemcpy(t->data<float>(), src, static_cast<size_t>(n) * sizeof(float), cudaMemcpyDeviceToHost),
-              cudaSuccess);
-  }
-}
-
-int IndexOf(const std::vector<std::string>& paths, const std::string& prefix) {
-  for (size_t i = 0; i < paths.size(); ++i) {
-    if (paths[i].rfind(prefix, 0) == 0) return static_cast<int>(i);
-  }
-  return -1;
-}
-
-// One EdgertConvNhwc layer outside an engine: device copies of the inputs in the precision's
-// dtype, a CudaOpContext over them, and (optionally) the CPU reference output.
-class StemHarness {
- public:
-  StemHarness(StemCase c, Precision precision, uint32_t seed) : case_(std::move(c)), precision_(precision) {
-    args_ = StemArgs(case_, seed);
-    dtype_ = precision == Precision::kFp16 ? DataType::kFloat16 : DataType::kFloat32;
-  }
-
-  // Uploads the inputs and, with `cpu_reference`, computes the reference; call once, under
-  // ASSERT_NO_FATAL_FAILURE.
-  void Init(bool cpu_reference = true) {
-    if (cpu_reference) {
-      ASSERT_NO_FATAL_FAILURE(CpuReference(case_, args_, &want_));
-    }
-    infos_.resize(args_.size());
-    std::vector<const ValueInfo*> ptrs(args_.size(), nullptr);
-    tensors_.resize(args_.size());
-    for (size_t i = 0; i < args_.size(); ++i) {
-      if (!args_[i].value.defined()) continue;
-      const Tensor& v = args_[i].value;
-      infos_[i] = ValueInfo{v.dtype(), v.shape(), args_[i].constant ? &v : nullptr};
-      ptrs[i] = &infos_[i];
-      tensors_[i].dtype = dtype_;
-      tensors_[i].shape = v.shape();
-      tensors_[i].host = args_[i].constant ? &v : nullptr;
-      ASSERT_NO_FATAL_FAILURE(
-          buffers_.Alloc(static_cast<size_t>(v.num_elements()) * DataTypeSize(dtype_), &tensors_[i].data));
-      ASSERT_NO_FATAL_FAILURE(CopyToDevice(v, dtype_, tensors_[i].data));
-    }
-    op_ = std::make_unique<OpContext>(OpType::kConvNhwc, "stem", case_.attrs, 17, ptrs, 1);
-    op_->SetOutput(0, DataType::kFloat32, case_.y);
-    output_.dtype = dtype_;
-    output_.shape = case_.y;
-    ASSERT_NO_FATAL_FAILURE(buffers_.Alloc(output_.bytes(), &output_.data));
-    cudnn_ = cuda::CreateCudnnHandle();
-    ASSERT_NE(cudnn_, nullptr) << "cudnnCreate failed";
-    resources_.cudnn = cudnn_.get();
-  }
-
-  cuda::CudaOpContext Context(int tactic, bool select, int level) const {
-    cuda::CudaOpContext ctx;
-    ctx.op = op_.get();
-    for (const cuda::CudaTensor& t : tensors_) ctx.inputs.push_back(t.data != nullptr ? &t : nullptr);
-    ctx.outputs.push_back(&output_);
-    ctx.precision = precision_;
-    ctx.resources = &resources_;
-    ctx.tactic = tactic;
-    ctx.select_tactics = select;
-    ctx.tactic_level = level;
-    return ctx;
-  }
-
-  std::vector<std::string> Paths(int level = 1) const {
-    StatusOr<std::vector<std::string>> paths = cuda::ConvCandidatePaths(Context(-1, false, level));
-    EXPECT_TRUE(paths.ok()) << paths.status().ToString();
-    return paths.ok() ? *paths : std::vector<std::string>{};
-  }
-
-  // Creates the kernel with (tactic, select, level), runs it once on a NaN-poisoned output and
-  // returns the output (float32) in `got`; `kernel` keeps the kernel.
-  void Run(int tactic, bool select, int level, cuda::CudaKernelPtr* kernel, Tensor* got) {
-    StatusOr<cuda::CudaKernelPtr> created = cuda::CreateConvKernel(Context(tactic, select, level));
-    ASSERT_TRUE(created.ok()) << created.status().ToString();
-    cuda::CudaKernelPtr k = std::move(*created);
-    void* workspace = nullptr;
-    if (k->WorkspaceBytes() > 0) {
-      ASSERT_NO_FATAL_FAILURE(buffers_.Alloc(k->WorkspaceBytes(), &workspace));
-    }
-    k->SetWorkspace(workspace);
-    ASSERT_EQ(cudaMemset(output_.data, 0xFF, output_.bytes()), cudaSuccess);
-    const Status s = k->Enqueue(nullptr);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-    *got = *Tensor::Create(DataType::kFloat32, case_.y);
-    ASSERT_NO_FATAL_FAILURE(CopyFromDevice(output_.data, dtype_, got));
-    *kernel = std::move(k);
-  }
-
-  // Run, then the comparison with the CPU reference.
-  void RunAndCheck(int tactic, bool select, int level, cuda::CudaKernelPtr* kernel) {
-    Tensor got;
-    ASSERT_NO_FATAL_FAILURE(Run(tactic, select, level, kernel, &got));
-    ExpectTensorsClose(got, want_, DefaultTolerance(precision_),
-                       std::string(PrecisionName(precision_)) + " " + (*kernel)->Describe());
-  }
+  StemHarness(const StemCase& c, Precision precision, uint32_t seed)
+      : ConvLayerHarness(OpType::kConvNhwc, "stem", Layer(c), c.y, precision, seed) {}
 
   // Forces the stem-nhwc candidate (it must be listed) and checks it against the reference.
   void ExpectStemMatches() {
@@ -263,64 +74,10 @@ class StemHarness {
     EXPECT_STREQ(cuda::ConvKernelPath(*kernel), "stem-nhwc") << kernel->Describe();
   }
 
-  // Creates candidate `tactic` (forced), launches it kWarmup times on `stream`, then kTimed times
-  // each between two CUDA events, and returns the median in milliseconds in `ms` (-1 when the
-  // candidate could not be created or enqueued: the failure is reported, not timed).
+  // The median time of candidate `tactic` on `stream`: 3 warm-up launches, 21 timed.
   void TimeCandidate(int tactic, cudaStream_t stream, double* ms) {
-    constexpr int kWarmup = 3;
-    constexpr int kTimed = 21;
-    *ms = -1;
-    StatusOr<cuda::CudaKernelPtr> created = cuda::CreateConvKernel(Context(tactic, false, 1));
-    ASSERT_TRUE(created.ok()) << created.status().ToString();
-    cuda::CudaKernelPtr k = std::move(*created);
-    void* workspace = nullptr;
-    if (k->WorkspaceBytes() > 0) {
-      ASSERT_NO_FATAL_FAILURE(buffers_.Alloc(k->WorkspaceBytes(), &workspace));
-    }
-    k->SetWorkspace(workspace);
-    for (int i = 0; i < kWarmup; ++i) {
-      const Status s = k->Enqueue(stream);
-      ASSERT_TRUE(s.ok()) << s.ToString();
-    }
-    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
-    cudaEvent_t start = nullptr, stop = nullptr;
-    ASSERT_EQ(cudaEventCreate(&start), cudaSuccess);
-    ASSERT_EQ(cudaEventCreate(&stop), cudaSuccess);
-    std::vector<float> times;
-    for (int i = 0; i < kTimed; ++i) {
-      EXPECT_EQ(cudaEventRecord(start, stream), cudaSuccess);
-      const Status s = k->Enqueue(stream);
-      EXPECT_EQ(cudaEventRecord(stop, stream), cudaSuccess);
-      EXPECT_TRUE(s.ok()) << s.ToString();
-      float t = 0;
-      if (cudaEventSynchronize(stop) == cudaSuccess && cudaEventElapsedTime(&t, start, stop) == cudaSuccess) {
-        times.push_back(t);
-      }
-    }
-    cudaEventDestroy(start);
-    cudaEventDestroy(stop);
-    ASSERT_EQ(times.size(), static_cast<size_t>(kTimed));
-    std::sort(times.begin(), times.end());
-    *ms = times[times.size() / 2];
+    ASSERT_NO_FATAL_FAILURE(ConvLayerHarness::TimeCandidate(tactic, stream, 3, 21, ms));
   }
-
-  const Tensor& want() const { return want_; }
-  const cuda::CudaTensor& output() const { return output_; }
-  DataType dtype() const { return dtype_; }
-
- private:
-  StemCase case_;
-  Precision precision_;
-  DataType dtype_ = DataType::kFloat32;
-  std::vector<OpArg> args_;
-  Tensor want_;
-  std::vector<ValueInfo> infos_;
-  std::unique_ptr<OpContext> op_;
-  std::vector<cuda::CudaTensor> tensors_;
-  cuda::CudaTensor output_;
-  std::shared_ptr<cudnnContext> cudnn_;
-  mutable cuda::CudaResources resources_;
-  DeviceBuffers buffers_;
 };
 
 void ExpectStem(const StemCase& c, uint32_t seed) {
@@ -330,14 +87,21 @@ void ExpectStem(const StemCase& c, uint32_t seed) {
 }
 
 // The networks' stems.
-StemCase ResNetStem(int64_t n) {
-  // (224 + 6 - 7) / 2 + 1 = 112.
-  return {{n, 224, 224, 3},
-          {64, 7, 7, 3},
-          {n, 112, 112, 64},
-          true,
-          false,
-          WithActivation(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kRelu)};
+// The ResNet stem's layer (7x7 stride 2 pad 3, K 64, bias, Relu, an optional residual) on X
+// [n, h, w, 3]; the output extents p and q (= (h + 6 - 7) / 2 + 1, likewise q) are given by hand.
+StemCase Stem7x7S2(int64_t n, int64_t h, int64_t w, int64_t p, int64_t q, bool residual = false) {
+  return {{n, h, w, 3}, {64, 7, 7, 3}, {n, p, q, 64},
+          true,         residual,      WithActivation(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kRelu)};
+}
+
+// (224 + 6 - 7) / 2 + 1 = 112.
+StemCase ResNetStem(int64_t n) { return Stem7x7S2(n, 224, 224, 112, 112); }
+
+// The 3x3 stride-2 pad-1 stem of YOLOv8 / MobileNetV2 / EfficientNet: X [n, hw, hw, 3], K `k`, bias,
+// `act`, an optional residual; the output extent `pq` (= (hw + 2 - 3) / 2 + 1) is given by hand.
+StemCase Stem3x3S2(int64_t n, int64_t hw, int64_t pq, int64_t k, const ActCase& act, bool residual = false) {
+  return {{n, hw, hw, 3}, {k, 3, 3, 3}, {n, pq, pq, k},
+          true,           residual,     WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), act)};
 }
 
 cuda::NhwcConvGeometry Geometry(int64_t n, int64_t hw, int64_t c, int64_t k, int64_t rs, int64_t pq, int64_t stride,
@@ -391,8 +155,7 @@ TEST(StemNhwc, SupportedLayers) {
 
 TEST(StemNhwcGpu, CandidateListHasStemForFp16SmallChannelsOnly) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  const StemCase small = {{1, 32, 32, 3}, {64, 7, 7, 3}, {1, 16, 16, 64},
-                          true,           false,         WithActivation(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kRelu)};
+  const StemCase small = Stem7x7S2(1, 32, 32, 16, 16);
   {
     SCOPED_TRACE("FP16 ResNet stem");
     StemHarness h(small, Precision::kFp16, 1);
@@ -456,13 +219,7 @@ TEST(StemNhwcGpu, YoloV8nStem640) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   // (640 + 2 - 3) / 2 + 1 = 320; K = 16; SiLU. 800 pixel tiles: more than the CTAs that run at
   // once, so the persistent loop takes several tiles per CTA.
-  ExpectStem({{1, 640, 640, 3},
-              {16, 3, 3, 3},
-              {1, 320, 320, 16},
-              true,
-              false,
-              WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kSilu)},
-             13);
+  ExpectStem(Stem3x3S2(1, 640, 320, 16, kSilu), 13);
 }
 
 // W * C = 641 * 3 is odd: the patch rows are not whole 4-byte words, so the kernel copies the
@@ -471,32 +228,14 @@ TEST(StemNhwcGpu, YoloV8nStem640) {
 TEST(StemNhwcGpu, OddRowLengthTakesTheScalarPatchPath) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   // (641 + 2 - 3) / 2 + 1 = 321.
-  ExpectStem({{1, 641, 641, 3},
-              {16, 3, 3, 3},
-              {1, 321, 321, 16},
-              true,
-              false,
-              WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kSilu)},
-             14);
+  ExpectStem(Stem3x3S2(1, 641, 321, 16, kSilu), 14);
 }
 
 TEST(StemNhwcGpu, MobileNetStem) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   // (224 + 2 - 3) / 2 + 1 = 112; K = 32; ReLU6 (MobileNetV2), then SiLU (EfficientNet-B0).
-  ExpectStem({{1, 224, 224, 3},
-              {32, 3, 3, 3},
-              {1, 112, 112, 32},
-              true,
-              false,
-              WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kRelu6)},
-             14);
-  ExpectStem({{2, 224, 224, 3},
-              {32, 3, 3, 3},
-              {2, 112, 112, 32},
-              true,
-              false,
-              WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kSilu)},
-             15);
+  ExpectStem(Stem3x3S2(1, 224, 112, 32, kRelu6), 14);
+  ExpectStem(Stem3x3S2(2, 224, 112, 32, kSilu), 15);
 }
 
 TEST(StemNhwcGpu, OddShapes) {
@@ -567,13 +306,7 @@ TEST(StemNhwcGpu, EveryActivationWithBiasAndResidual) {
   for (const ActCase& act : kActivations) {
     SCOPED_TRACE(act.name);
     // (21 + 2 - 3) / 2 + 1 = 11.
-    ExpectStem({{2, 21, 21, 3},
-                {32, 3, 3, 3},
-                {2, 11, 11, 32},
-                true,
-                true,
-                WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), act)},
-               seed++);
+    ExpectStem(Stem3x3S2(2, 21, 11, 32, act, /*residual=*/true), seed++);
   }
 }
 
@@ -581,27 +314,11 @@ TEST(StemNhwcGpu, EveryActivationWithBiasAndResidual) {
 // included), and an index past the list falls back to candidate 0.
 TEST(StemNhwcGpu, EveryCandidateMatches) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  StemHarness h({{2, 40, 36, 3},
-                 {64, 7, 7, 3},
-                 {2, 20, 18, 64},
-                 true,
-                 false,
-                 WithActivation(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kRelu)},
-                Precision::kFp16, 50);
+  StemHarness h(Stem7x7S2(2, 40, 36, 20, 18), Precision::kFp16, 50);
   ASSERT_NO_FATAL_FAILURE(h.Init());
   const std::vector<std::string> paths = h.Paths();
   ASSERT_GE(IndexOf(paths, "stem-nhwc"), 0);
-  for (size_t i = 0; i < paths.size(); ++i) {
-    SCOPED_TRACE("candidate " + std::to_string(i) + ": " + paths[i]);
-    cuda::CudaKernelPtr kernel;
-    ASSERT_NO_FATAL_FAILURE(h.RunAndCheck(static_cast<int>(i), false, 1, &kernel));
-    EXPECT_EQ(kernel->Tactic(), static_cast<int>(i));
-    ASSERT_NE(cuda::ConvKernelPath(*kernel), nullptr);
-    EXPECT_EQ(paths[i].rfind(cuda::ConvKernelPath(*kernel), 0), 0u) << kernel->Describe();
-  }
-  cuda::CudaKernelPtr kernel;
-  ASSERT_NO_FATAL_FAILURE(h.RunAndCheck(1000, false, 1, &kernel));
-  EXPECT_EQ(kernel->Tactic(), 0);
+  ExpectEveryCandidateMatches(h, paths);
 }
 
 // ---- EnqueueStemConvNhwc directly ---------------------------------------------------------------
@@ -672,13 +389,7 @@ TEST(StemNhwcGpu, RefusedLayerIsAnErrorWithoutLaunch) {
 TEST(StemNhwcGpu, CudaGraphCaptureAndReplay) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   // (64 + 6 - 7) / 2 + 1 = 32; GEMM-K 160, 64 channels, a 21 x 37 x 3 patch: 68 KB of shared memory.
-  StemHarness h({{2, 64, 64, 3},
-                 {64, 7, 7, 3},
-                 {2, 32, 32, 64},
-                 true,
-                 true,
-                 WithActivation(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kRelu)},
-                Precision::kFp16, 70);
+  StemHarness h(Stem7x7S2(2, 64, 64, 32, 32, /*residual=*/true), Precision::kFp16, 70);
   ASSERT_NO_FATAL_FAILURE(h.Init());
   const int index = IndexOf(h.Paths(), "stem-nhwc");
   ASSERT_GE(index, 0);
@@ -717,8 +428,7 @@ TEST(StemNhwcGpu, CudaGraphCaptureAndReplay) {
 // The engine (whatever candidate it picks for the stem) with CUDA graphs, FP16 and FP32.
 TEST(StemNhwcGpu, EngineWithCudaGraphs) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  const StemCase c = {{2, 48, 48, 3}, {32, 3, 3, 3}, {2, 24, 24, 32},
-                      true,           true,          WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kSilu)};
+  const StemCase c = Stem3x3S2(2, 48, 24, 32, kSilu, /*residual=*/true);
   StatusOr<SingleOpNetwork> single = BuildSingleOp(OpType::kConvNhwc, c.attrs, StemArgs(c, 80), 1, 17, "op");
   ASSERT_TRUE(single.ok()) << single.status().ToString();
   for (Precision p : {Precision::kFp32, Precision::kFp16}) {
@@ -770,28 +480,14 @@ TEST(StemNhwcGpu, TimedSelectionResNetStemBatch32) {
 // lines are for the reader (stem-nhwc against cuDNN's engines in one run).
 TEST(StemNhwcGpu, TimeEveryCandidateOnNetworkStems) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  const StemCase yolo1 = {{1, 640, 640, 3},
-                          {16, 3, 3, 3},
-                          {1, 320, 320, 16},
-                          true,
-                          false,
-                          WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kSilu)};
-  StemCase yolo8 = yolo1;
-  yolo8.x[0] = yolo8.y[0] = 8;
-  const StemCase mobilenet32 = {{32, 224, 224, 3},
-                                {32, 3, 3, 3},
-                                {32, 112, 112, 32},
-                                true,
-                                false,
-                                WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), kRelu6)};
   const struct {
     const char* name;
     StemCase c;
   } cases[] = {
       {"resnet50-7x7s2-K64-N32", ResNetStem(32)},
-      {"yolov8n-3x3s2-K16-640-N1", yolo1},
-      {"yolov8n-3x3s2-K16-640-N8", yolo8},
-      {"mobilenetv2-3x3s2-K32-N32", mobilenet32},
+      {"yolov8n-3x3s2-K16-640-N1", Stem3x3S2(1, 640, 320, 16, kSilu)},
+      {"yolov8n-3x3s2-K16-640-N8", Stem3x3S2(8, 640, 320, 16, kSilu)},
+      {"mobilenetv2-3x3s2-K32-N32", Stem3x3S2(32, 224, 112, 32, kRelu6)},
   };
   cudaStream_t stream = nullptr;
   ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);

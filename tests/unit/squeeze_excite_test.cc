@@ -9,19 +9,19 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <map>
 #include <random>
 
 #include "edgert/builder.h"
-#include "edgert/plan_cache.h"
 #include "edgert/calibration.h"
 #include "edgert/cpu_engine.h"
+#include "edgert/plan_cache.h"
 #include "ir/infer.h"
 #include "ir_test_util.h"
 #include "onnx_test_util.h"
 #include "op_test_util.h"
 #include "passes/pass_util.h"
 #include "passes/passes.h"
+#include "se_models.h"
 
 namespace edgert {
 namespace {
@@ -29,20 +29,14 @@ namespace {
 using testing::ExpectError;
 using testing::OpArg;
 using testing::RunSingleOp;
-using testing_util::AddFloatInitializer;
 using testing_util::AddInput;
-using testing_util::AddNode;
 using testing_util::AddOutput;
-using testing_util::NewModel;
+using testing_util::NormalValues;
 using testing_util::SaveModel;
+using testing_util::SeAttrs;
+using testing_util::SeCase;
+using testing_util::SeModel;
 using testing_util::TempDir;
-
-std::vector<float> Random(std::mt19937& rng, size_t n, float scale = 1.0f) {
-  std::normal_distribution<float> d(0.0f, scale);
-  std::vector<float> v(n);
-  for (float& x : v) x = d(rng);
-  return v;
-}
 
 double Act(const std::string& kind, double x, double alpha, double beta) {
   if (kind.empty()) return x;
@@ -53,13 +47,6 @@ double Act(const std::string& kind, double x, double alpha, double beta) {
   ADD_FAILURE() << "no reference for " << kind;
   return 0;
 }
-
-struct SeCase {
-  int64_t n = 2, c = 6, cr = 3, h = 4, w = 5;
-  std::string act, gate = "Sigmoid";
-  float gate_alpha = 0.2f, gate_beta = 0.5f;  // HardSigmoid only
-  bool channels_last = false;
-};
 
 // Y in NCHW order from X in NCHW order, straight from the contract, in double.
 std::vector<float> Naive(const SeCase& k, const std::vector<float>& x, const std::vector<float>& w1,
@@ -110,18 +97,6 @@ std::vector<float> Permute(const std::vector<float>& v, int64_t n, int64_t c, in
   return out;
 }
 
-Attributes SeAttrs(const SeCase& k) {
-  Attributes a;
-  a.Set("channels_last", int64_t{k.channels_last ? 1 : 0});
-  if (!k.act.empty()) a.Set("activation", k.act);
-  a.Set("gate", k.gate);
-  if (k.gate == "HardSigmoid") {
-    a.Set("gate_alpha", k.gate_alpha);
-    a.Set("gate_beta", k.gate_beta);
-  }
-  return a;
-}
-
 TEST(SqueezeExciteOp, CpuMatchesTheNaiveFormula) {
   std::mt19937 rng(7);
   for (bool channels_last : {false, true}) {
@@ -135,11 +110,11 @@ TEST(SqueezeExciteOp, CpuMatchesTheNaiveFormula) {
         k.gate_beta = 0.4f;
         SCOPED_TRACE("channels_last " + std::to_string(channels_last) + ", act '" + act + "', gate " + gate);
         const int64_t hw = k.h * k.w;
-        const std::vector<float> x = Random(rng, static_cast<size_t>(k.n * k.c * hw));
-        const std::vector<float> w1 = Random(rng, static_cast<size_t>(k.cr * k.c));
-        const std::vector<float> b1 = Random(rng, static_cast<size_t>(k.cr), 0.5f);
-        const std::vector<float> w2 = Random(rng, static_cast<size_t>(k.c * k.cr));
-        const std::vector<float> b2 = Random(rng, static_cast<size_t>(k.c), 0.5f);
+        const std::vector<float> x = NormalValues(rng, static_cast<size_t>(k.n * k.c * hw));
+        const std::vector<float> w1 = NormalValues(rng, static_cast<size_t>(k.cr * k.c));
+        const std::vector<float> b1 = NormalValues(rng, static_cast<size_t>(k.cr), 0.5f);
+        const std::vector<float> w2 = NormalValues(rng, static_cast<size_t>(k.c * k.cr));
+        const std::vector<float> b2 = NormalValues(rng, static_cast<size_t>(k.c), 0.5f);
         const std::vector<float> want = Naive(k, x, w1, b1, w2, b2);
         const Shape xs = channels_last ? Shape{k.n, k.h, k.w, k.c} : Shape{k.n, k.c, k.h, k.w};
         const std::vector<float> xin = channels_last ? Permute(x, k.n, k.c, hw, true) : x;
@@ -209,73 +184,7 @@ TEST(SqueezeExciteOp, ErrorsNameTheInputOrAttribute) {
 // ---------------------------------------------------------------------------------------------
 // The pass, on ONNX models made here.
 
-class Model {
- public:
-  Model() : m_(NewModel(13)), rng_(3) {}
-  onnx::ModelProto& proto() { return m_; }
-
-  std::string Weights(const std::string& base, const std::vector<int64_t>& dims, float scale) {
-    int64_t n = 1;
-    for (int64_t d : dims) n *= d;
-    const std::string name = Unique(base);
-    AddFloatInitializer(m_, name, dims, Random(rng_, static_cast<size_t>(n), scale));
-    return name;
-  }
-  onnx::NodeProto* Node(const std::string& op, const std::vector<std::string>& inputs, const std::string& out = "") {
-    const std::string name = Unique(op);
-    return AddNode(m_, op, inputs, {out.empty() ? name + "_out" : out}, name);
-  }
-  std::string Op(const std::string& op, const std::vector<std::string>& inputs, const std::string& out = "") {
-    return Node(op, inputs, out)->output(0);
-  }
-  std::string Conv(const std::string& x, int64_t c_in, int64_t c_out, int64_t k, bool bias = true) {
-    std::vector<std::string> in = {x, Weights("w", {c_out, c_in, k, k}, 1.0f / std::sqrt(float(c_in * k * k)))};
-    if (bias) in.push_back(Weights("b", {c_out}, 0.3f));
-    onnx::NodeProto* n = Node("Conv", in);
-    Ints(n, "kernel_shape", {k, k});
-    Ints(n, "pads", {k / 2, k / 2, k / 2, k / 2});
-    return n->output(0);
-  }
-  static void Ints(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v) {
-    onnx::AttributeProto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (int64_t x : v) a->add_ints(x);
-  }
-  static void Float(onnx::NodeProto* n, const std::string& name, float v) {
-    onnx::AttributeProto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::FLOAT);
-    a->set_f(v);
-  }
-
-  // EfficientNet's block: ReduceMean over (-1, 2), Conv + SiLU as Mul(v, Sigmoid(v)), Conv without
-  // bias, Sigmoid, Mul(X, gate).
-  std::string EfficientNetSe(const std::string& x, int64_t c, int64_t cr, std::string* pooled = nullptr) {
-    onnx::NodeProto* mean = Node("ReduceMean", {x});
-    Ints(mean, "axes", {-1, 2});
-    if (pooled) *pooled = mean->output(0);
-    const std::string v = Conv(mean->output(0), c, cr, 1);
-    const std::string h = Op("Mul", {v, Op("Sigmoid", {v})});
-    return Op("Mul", {x, Op("Sigmoid", {Conv(h, cr, c, 1, false)})});
-  }
-  // MobileNetV3's block: GlobalAveragePool, Conv, Relu, Conv, HardSigmoid(1/6, 0.5), Mul(gate, X).
-  std::string MobileNetSe(const std::string& x, int64_t c, int64_t cr) {
-    const std::string h = Op("Relu", {Conv(Op("GlobalAveragePool", {x}), c, cr, 1)});
-    onnx::NodeProto* hs = Node("HardSigmoid", {Conv(h, cr, c, 1)});
-    Float(hs, "alpha", 1.0f / 6.0f);
-    Float(hs, "beta", 0.5f);
-    return Op("Mul", {hs->output(0), x});
-  }
-
- private:
-  std::string Unique(const std::string& base) { return base + std::to_string(counter_[base]++); }
-  onnx::ModelProto m_;
-  std::mt19937 rng_;
-  std::map<std::string, int> counter_;
-};
-
-NetworkDef Build(Model& m, bool optimize, Precision precision = Precision::kFp32,
+NetworkDef Build(SeModel& m, bool optimize, Precision precision = Precision::kFp32,
                  BuildOptions::Layout layout = BuildOptions::Layout::kNchw) {
   TempDir dir;
   const std::string path = SaveModel(m.proto(), dir.File("model.onnx"));
@@ -315,7 +224,7 @@ void ExpectSameResults(const NetworkDef& ref_net, const NetworkDef& net) {
   std::vector<Tensor> inputs;
   for (int32_t t : ref_net.inputs) {
     const Shape& shape = ref_net.tensors[static_cast<size_t>(t)].shape;
-    inputs.push_back(Tensor::FromVector<float>(Random(rng, static_cast<size_t>(NumElements(shape))), shape));
+    inputs.push_back(Tensor::FromVector<float>(NormalValues(rng, static_cast<size_t>(NumElements(shape))), shape));
   }
   StatusOr<std::unique_ptr<CpuEngine>> a = CpuEngine::Create(ref_net);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
@@ -334,14 +243,19 @@ void ExpectSameResults(const NetworkDef& ref_net, const NetworkDef& net) {
   EXPECT_LE(RelativeL2(out, ref), 1e-5);
 }
 
-TEST(SqueezeExcitePass, EfficientNetBlockBecomesOneLayer) {
-  Model m;
+// x [2, 3, 9, 9] -> Conv 3x3 (16 channels) -> EfficientNet's SE block (Cr 4) -> Conv 1x1 (8
+// channels), which writes the graph output y [2, 8, 9, 9].
+void EfficientNetBlockModel(SeModel& m) {
   AddInput(m.proto(), "x", onnx::TensorProto::FLOAT, {2, 3, 9, 9});
   const std::string f = m.Conv("x", 3, 16, 3);
   m.Conv(m.EfficientNetSe(f, 16, 4), 16, 8, 1);
-  // The last Conv writes the graph output.
-  m.proto().mutable_graph()->mutable_node()->rbegin()->set_output(0, "y");
+  m.NameLastOutput("y");
   AddOutput(m.proto(), "y", onnx::TensorProto::FLOAT, {2, 8, 9, 9});
+}
+
+TEST(SqueezeExcitePass, EfficientNetBlockBecomesOneLayer) {
+  SeModel m;
+  EfficientNetBlockModel(m);
   const NetworkDef ref = Build(m, false), net = Build(m, true);
   const std::vector<const LayerDef*> se = SeLayers(net);
   ASSERT_EQ(se.size(), 1u);
@@ -364,12 +278,8 @@ TEST(SqueezeExcitePass, EfficientNetBlockBecomesOneLayer) {
 // with the same results; enabled_passes turns it on, disabled_passes wins over it; an unknown pass
 // name is refused, naming it and listing the passes; the plan-cache key tells the builds apart.
 TEST(SqueezeExcitePass, DisabledByDefault) {
-  Model m;
-  AddInput(m.proto(), "x", onnx::TensorProto::FLOAT, {2, 3, 9, 9});
-  const std::string f = m.Conv("x", 3, 16, 3);
-  m.Conv(m.EfficientNetSe(f, 16, 4), 16, 8, 1);
-  m.proto().mutable_graph()->mutable_node()->rbegin()->set_output(0, "y");
-  AddOutput(m.proto(), "y", onnx::TensorProto::FLOAT, {2, 8, 9, 9});
+  SeModel m;
+  EfficientNetBlockModel(m);
   TempDir dir;
   const std::string path = SaveModel(m.proto(), dir.File("model.onnx"));
   BuildOptions plain;
@@ -410,7 +320,7 @@ TEST(SqueezeExcitePass, DisabledByDefault) {
 }
 
 TEST(SqueezeExcitePass, MobileNetV3BlockBecomesOneLayer) {
-  Model m;
+  SeModel m;
   AddInput(m.proto(), "x", onnx::TensorProto::FLOAT, {1, 24, 7, 6});
   const std::string y = m.MobileNetSe("x", 24, 8);
   m.Op("Relu", {y}, "y");
@@ -429,7 +339,7 @@ TEST(SqueezeExcitePass, MobileNetV3BlockBecomesOneLayer) {
 }
 
 TEST(SqueezeExcitePass, PooledTensorWithASecondReaderIsLeftAlone) {
-  Model m;
+  SeModel m;
   AddInput(m.proto(), "x", onnx::TensorProto::FLOAT, {1, 8, 5, 5});
   std::string pooled;
   m.Op("Relu", {m.EfficientNetSe("x", 8, 2, &pooled)}, "y");
@@ -442,12 +352,12 @@ TEST(SqueezeExcitePass, PooledTensorWithASecondReaderIsLeftAlone) {
 }
 
 TEST(SqueezeExcitePass, Fp16NhwcBuildRunsTheLayerChannelsLast) {
-  Model m;
+  SeModel m;
   AddInput(m.proto(), "x", onnx::TensorProto::FLOAT, {2, 3, 8, 8});
   const std::string f = m.Op("Relu", {m.Conv("x", 3, 12, 3)});
   const std::string e = m.EfficientNetSe(f, 12, 3);
   m.Conv(m.MobileNetSe(m.Conv(e, 12, 12, 3), 12, 4), 12, 6, 1);
-  m.proto().mutable_graph()->mutable_node()->rbegin()->set_output(0, "y");
+  m.NameLastOutput("y");
   AddOutput(m.proto(), "y", onnx::TensorProto::FLOAT, {2, 6, 8, 8});
   const NetworkDef ref = Build(m, false);
   const NetworkDef net = Build(m, true, Precision::kFp16, BuildOptions::Layout::kNhwc);
@@ -473,7 +383,7 @@ TEST(SqueezeExcitePass, Fp16NhwcBuildRunsTheLayerChannelsLast) {
 TEST(SqueezeExcitePass, StandaloneGateNodeAndOpset18ReduceMean) {
   std::mt19937 rng(5);
   auto random = [&](const Shape& shape, float scale) {
-    return Tensor::FromVector<float>(Random(rng, static_cast<size_t>(NumElements(shape)), scale), shape);
+    return Tensor::FromVector<float>(NormalValues(rng, static_cast<size_t>(NumElements(shape)), scale), shape);
   };
   Graph g;
   testing::AddInput(g, "x", {2, 10, 4, 3});
