@@ -3,16 +3,16 @@
 //  1. CudaEngine::Create(): check indices; derive the device network (float32 tensors become
 //     float16 in an FP16 engine); plan the arena on it (PlanNetworkMemory, device dtype sizes);
 //     upload every constant once into one device allocation (float32 weights converted to float16
-//     on the GPU in FP16; on a thread of its own, overlapping the dry run); prepare every layer once in a dry run (support check, CUDA kernel
-//     creation with null activation pointers) to report unsupported layers up front and to size
-//     the shared workspace, on several host threads with handles of their own
-//     (PrepareCudaKernels; CudaEngineOptions::load_threads); then, with select_tactics,
-//     the tactic pass (SelectTactics): each Conv/ConvTranspose/Gemm/MatMul layer without a
-//     kTacticAttr takes its choice from the timing cache or times its candidates in a scratch arena, and the choice (with its level) becomes a
-//     layer attribute; a second dry run sizes the workspace for the chosen candidates and records,
-//     beside each chosen index, the kernel's TacticLabel / TacticBlob (kTacticLabelAttr /
-//     kTacticBlobAttr: what lets a plan load rebuild the chosen convolution candidate alone); record
-//     the I/O tensors.
+//     on the GPU in FP16; on a thread of its own, overlapping the dry run); prepare every layer
+//     once in a dry run (support check, CUDA kernel creation with null activation pointers) to
+//     report unsupported layers up front and to size the shared workspace, on several host threads
+//     with handles of their own (PrepareCudaKernels; CudaEngineOptions::load_threads); then, with
+//     select_tactics, the tactic pass (SelectTactics): each Conv/ConvTranspose/Gemm/MatMul layer
+//     without a kTacticAttr takes its choice from the timing cache or times its candidates in a
+//     scratch arena, and the choice (with its level) becomes a layer attribute; a second dry run
+//     sizes the workspace for the chosen candidates and records, beside each chosen index, the
+//     kernel's TacticLabel / TacticBlob (kTacticLabelAttr / kTacticBlobAttr: what lets a plan load
+//     rebuild the chosen convolution candidate alone); record the I/O tensors.
 //     Batch profiles: the profile is validated first; the device network and the arena plan are
 //     those of the max batch (every smaller batch fits at the same offsets); the dry runs cover
 //     max and min (SpecializeBatch); the tactic pass times the opt specialization (its own device
@@ -328,7 +328,9 @@ Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const s
     if (!statuses[l].ok()) return statuses[l];
   }
   for (const Status& s : setup) EDGERT_RETURN_IF_ERROR(s);
-  if (workspace_bytes != nullptr) *workspace_bytes = n > 0 ? *std::max_element(workspaces.begin(), workspaces.end()) : 0;
+  if (workspace_bytes != nullptr) {
+    *workspace_bytes = n > 0 ? *std::max_element(workspaces.begin(), workspaces.end()) : 0;
+  }
   return Status::Ok();
 }
 
