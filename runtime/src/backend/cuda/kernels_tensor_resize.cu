@@ -5,14 +5,16 @@
 // (floor(in * scale)) or `sizes` (with keep_aspect_ratio_policy), optionally restricted to `axes`;
 // the per-axis scale of the coordinate transform (given scale, or out / in for sizes); the roi of
 // tf_crop_and_resize. Everything is passed to the kernels by value; no tables are uploaded.
-// Device: every source coordinate and tap is computed on the fly in double precision with
-// explicitly rounded operations (no fused multiply-add), so nearest picks the same source index
-// as the CPU.
+// Device: the generic kernels compute every source coordinate and tap on the fly in double
+// precision with explicitly rounded operations (no fused multiply-add), so nearest picks the same
+// source index as the CPU; the integer up-scaling kernels use integer division only, valid because
+// creation proved that it gives the CPU's indices.
 //   nearest, integer up-scaling (the fast path; YOLO's 2x Upsample): taken when, at creation,
 //     1. every axis has out = f * in for an integer f >= 1 and the CPU reference's own index map
 //        (ResizeNearestIndexMaps, tensor_resize.h) sends every output index x to exactly x / f:
-//        asymmetric + floor (torch's export) and Upsample always do for f > 1; others (half_pixel
-//        with round_prefer_*, ...) are checked index by index; tf_crop_and_resize never takes it;
+//        asymmetric + floor (torch's export) and Upsample do whenever the scale is exactly f, other
+//        modes sometimes (half_pixel / align_corners with round_prefer_* at f = 2, ...): the check
+//        is index by index, nothing is assumed per mode; tf_crop_and_resize never takes the path;
 //     2. the axes with f > 1 lie within 3 consecutive axes: the tensor is viewed as [outer,
 //        a0, a1, a2, inner] (span padded at the front with extent-1 axes), inner = the product of
 //        the trailing unchanged axes (C for NHWC, 1 for NCHW);
