@@ -2,13 +2,20 @@
 // ExpectOpMatches (FP32, and FP16 when the data is float32), with small tensors and the main
 // attribute variants, in float32, int64 and 1-byte dtypes. Data inputs are network inputs (runtime
 // values); parameters (shapes, starts, pads, scales...) are build-time constants.
+#include <cuda_runtime.h>
+
+#include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "backend/cuda/kernels_tensor_resize.h"
 #include "gpu_test_util.h"
+#include "ops/op_util.h"
 
 namespace edgert {
 namespace testing {
@@ -432,6 +439,397 @@ TEST(CudaTensorOps, UpsampleAndResize10) {
                   10);
 }
 
+// ---- Resize: nearest integer up-scaling ---------------------------------------------------------
+//
+// The integer path (kernels_tensor_resize.cu: "nearest-integer-expand" / "nearest-integer-rows")
+// is checked byte for byte against the CPU reference run on the same dtype (float16 included, so
+// no tolerance hides a wrong index), with the kernel created outside an engine so that the test
+// also asserts which path was taken, and with guard bytes around the output that must stay
+// untouched (tails and misaligned pointers). The engine-level checks (ExpectOpMatches, FP32 and
+// FP16 engines, poisoned arena) follow.
+
+// Random data of any moved dtype: float16 from random floats, the others as Rand.
+Tensor RandAny(DataType dtype, Shape shape, uint32_t seed) {
+  if (dtype != DataType::kFloat16) return Rand(dtype, std::move(shape), seed);
+  const Tensor f = Rand(DataType::kFloat32, shape, seed);
+  Tensor h = *Tensor::Create(DataType::kFloat16, std::move(shape));
+  for (int64_t i = 0; i < f.num_elements(); ++i) h.data<uint16_t>()[i] = FloatToHalf(f.data<float>()[i]);
+  return h;
+}
+
+// Attributes of a Resize-13+ nearest node with the given coordinate and nearest modes.
+Attributes NearestAttrs(const std::string& coord, const std::string& nearest) {
+  return Attrs(
+      {{"mode", std::string("nearest")}, {"coordinate_transformation_mode", coord}, {"nearest_mode", nearest}});
+}
+Attributes YoloAttrs() { return NearestAttrs("asymmetric", "floor"); }
+
+// Device memory freed at scope exit.
+class DeviceMemory {
+ public:
+  DeviceMemory() = default;
+  DeviceMemory(const DeviceMemory&) = delete;
+  DeviceMemory& operator=(const DeviceMemory&) = delete;
+  ~DeviceMemory() {
+    for (void* p : blocks_) cudaFree(p);
+  }
+  void* Alloc(size_t bytes) {
+    void* p = nullptr;
+    EXPECT_EQ(cudaMalloc(&p, std::max<size_t>(bytes, 1)), cudaSuccess);
+    if (p != nullptr) blocks_.push_back(p);
+    return p;
+  }
+
+ private:
+  std::vector<void*> blocks_;
+};
+
+constexpr size_t kGuardBytes = 64;
+constexpr unsigned char kGuard = 0xA5;
+
+// One Resize/Upsample node run by its CUDA kernel outside an engine: the data input and the
+// output sit `offset_bytes` past a 256-byte aligned address (misaligned pointers when not a
+// multiple of 16), the output between guard bytes. `path` gets ResizeKernelPath, `describe` the
+// kernel's Describe(), `got` the output bytes as a tensor of the reference's dtype and shape.
+struct ResizeRun {
+  std::string path;
+  std::string describe;
+  Tensor got;
+};
+
+void RunResizeKernel(OpType op_type, const Attributes& attrs, const std::vector<OpArg>& args, int opset,
+                     bool allow_integer_path, const Shape& out_shape, size_t offset_bytes, DeviceMemory* memory,
+                     ResizeRun* run) {
+  std::vector<ValueInfo> infos(args.size());
+  std::vector<const ValueInfo*> ptrs(args.size(), nullptr);
+  std::vector<cuda::CudaTensor> tensors(args.size());
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!args[i].value.defined()) continue;
+    const Tensor& v = args[i].value;
+    infos[i] = ValueInfo{v.dtype(), v.shape(), args[i].constant ? &v : nullptr};
+    ptrs[i] = &infos[i];
+    tensors[i].dtype = v.dtype();
+    tensors[i].shape = v.shape();
+    tensors[i].host = args[i].constant ? &v : nullptr;
+    char* base = static_cast<char*>(memory->Alloc(v.bytes() + offset_bytes));
+    ASSERT_NE(base, nullptr);
+    tensors[i].data = base + offset_bytes;
+    ASSERT_EQ(cudaMemcpy(tensors[i].data, v.raw(), v.bytes(), cudaMemcpyHostToDevice), cudaSuccess);
+  }
+  const OpContext op(op_type, "resize", attrs, opset, ptrs, 1);
+  cuda::CudaTensor output;
+  output.dtype = args[0].value.dtype();
+  output.shape = out_shape;
+  const size_t bytes = output.bytes();
+  const size_t total = offset_bytes + kGuardBytes + bytes + kGuardBytes;
+  char* base = static_cast<char*>(memory->Alloc(total));
+  ASSERT_NE(base, nullptr);
+  output.data = base + offset_bytes + kGuardBytes;
+  cuda::CudaResources resources;
+  cuda::CudaOpContext ctx;
+  ctx.op = &op;
+  for (const cuda::CudaTensor& t : tensors) ctx.inputs.push_back(t.data != nullptr ? &t : nullptr);
+  ctx.outputs.push_back(&output);
+  ctx.resources = &resources;
+  StatusOr<cuda::CudaKernelPtr> kernel = cuda::CreateResizeKernel(ctx, allow_integer_path);
+  ASSERT_TRUE(kernel.ok()) << kernel.status().ToString();
+  const char* path = cuda::ResizeKernelPath(**kernel);
+  ASSERT_NE(path, nullptr);
+  run->path = path;
+  run->describe = (*kernel)->Describe();
+  // Guards around the output; the output itself poisoned (0xFF bytes: NaN in float16/float32).
+  ASSERT_EQ(cudaMemset(base, kGuard, total), cudaSuccess);
+  ASSERT_EQ(cudaMemset(output.data, 0xFF, bytes), cudaSuccess);
+  const Status s = (*kernel)->Enqueue(nullptr);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  std::vector<unsigned char> host(total);
+  ASSERT_EQ(cudaMemcpy(host.data(), base, total, cudaMemcpyDeviceToHost), cudaSuccess);
+  for (size_t i = offset_bytes; i < offset_bytes + kGuardBytes; ++i) {
+    ASSERT_EQ(host[i], kGuard) << "byte " << (offset_bytes + kGuardBytes - i) << " before the output was written ("
+                               << run->describe << ")";
+  }
+  for (size_t i = offset_bytes + kGuardBytes + bytes; i < total; ++i) {
+    ASSERT_EQ(host[i], kGuard) << "byte " << (i - offset_bytes - kGuardBytes - bytes)
+                               << " after the output was written (" << run->describe << ")";
+  }
+  run->got = *Tensor::Create(output.dtype, out_shape);
+  std::memcpy(run->got.raw(), host.data() + offset_bytes + kGuardBytes, bytes);
+}
+
+// The CPU reference of the node, then its CUDA kernel (integer path allowed) compared byte for
+// byte; returns the path taken in `path`.
+void ExpectResizeExact(OpType op_type, const Attributes& attrs, const std::vector<OpArg>& args, int opset,
+                       size_t offset_bytes, std::string* path) {
+  StatusOr<std::vector<Tensor>> want = RunSingleOp(op_type, attrs, args, 1, opset, "resize");
+  ASSERT_TRUE(want.ok()) << want.status().ToString();
+  const Tensor& ref = (*want)[0];
+  DeviceMemory memory;
+  ResizeRun run;
+  ASSERT_NO_FATAL_FAILURE(RunResizeKernel(op_type, attrs, args, opset, true, ref.shape(), offset_bytes, &memory, &run));
+  *path = run.path;
+  ASSERT_EQ(run.got.dtype(), ref.dtype());
+  ASSERT_EQ(run.got.bytes(), ref.bytes());
+  const size_t elem = DataTypeSize(ref.dtype());
+  const auto* g = static_cast<const unsigned char*>(run.got.raw());
+  const auto* w = static_cast<const unsigned char*>(ref.raw());
+  for (int64_t i = 0; i < ref.num_elements(); ++i) {
+    if (std::memcmp(g + i * elem, w + i * elem, elem) != 0) {
+      ADD_FAILURE() << run.describe << ": output element " << i << " of " << ShapeToString(ref.shape())
+                    << " differs from the CPU reference";
+      return;
+    }
+  }
+}
+
+// What a case expects of the path: the integer path (either kernel), a named integer kernel, the
+// generic kernel, or nothing asserted (the host check decides).
+enum class Expect { kInteger, kRows, kExpand, kGeneric, kAny };
+
+void CheckPath(const std::string& path, Expect expect) {
+  switch (expect) {
+    case Expect::kInteger:
+      EXPECT_EQ(path.rfind("nearest-integer", 0), 0u) << path;
+      break;
+    case Expect::kRows:
+      EXPECT_EQ(path, "nearest-integer-rows");
+      break;
+    case Expect::kExpand:
+      EXPECT_EQ(path, "nearest-integer-expand");
+      break;
+    case Expect::kGeneric:
+      EXPECT_EQ(path, "nearest");
+      break;
+    case Expect::kAny:
+      break;
+  }
+}
+
+const DataType kResizeTypes[] = {DataType::kFloat16, DataType::kFloat32, DataType::kInt64, DataType::kUInt8};
+
+TEST(CudaTensorOps, ResizeNearestIntegerLayoutsAndDtypes) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  struct Case {
+    Shape shape;
+    std::vector<float> scales;
+    Expect expect;        // for every dtype
+    size_t offset_elems;  // data and output pointers this many elements past an aligned address
+  };
+  const Case cases[] = {
+      {{2, 5, 6, 8}, {1, 1, 2, 2}, Expect::kExpand, 0},         // NCHW, f = 2
+      {{2, 5, 6, 8}, {1, 2, 2, 1}, Expect::kRows, 0},           // NHWC, C = 8
+      {{2, 4, 5, 6}, {1, 1, 3, 3}, Expect::kRows, 0},           // NCHW, f = 3: element chunks
+      {{2, 4, 5, 6}, {1, 3, 3, 1}, Expect::kRows, 0},           // NHWC, f = 3
+      {{2, 3, 4, 5}, {1, 1, 2, 3}, Expect::kRows, 0},           // mixed factors, last 3
+      {{2, 3, 4, 6}, {1, 1, 3, 2}, Expect::kExpand, 0},         // mixed factors, last 2
+      {{2, 3, 4, 4}, {1, 1, 4, 4}, Expect::kInteger, 0},        // f = 4 (expand where 4 elements fit)
+      {{2, 5, 6, 3}, {1, 2, 2, 1}, Expect::kRows, 0},           // C = 3: narrow chunks
+      {{2, 5, 6, 5}, {1, 2, 2, 1}, Expect::kRows, 0},           // C = 5
+      {{1, 2, 3, 5}, {1, 1, 2, 2}, Expect::kExpand, 0},         // odd width: narrow vectors
+      {{1, 3, 7, 9}, {1, 1, 2, 2}, Expect::kInteger, 0},        // odd width 9
+      {{2, 5, 6, 8}, {1, 2, 2, 1}, Expect::kRows, 1},           // misaligned pointers
+      {{2, 5, 6, 8}, {1, 1, 2, 2}, Expect::kInteger, 1},        // misaligned pointers, NCHW
+      {{2, 3, 5, 6}, {1, 1, 2, 2}, Expect::kInteger, 3},        // misaligned by 3 elements
+      {{7}, {2}, Expect::kExpand, 0},                           // 1-D
+      {{37}, {4}, Expect::kInteger, 0},                         // 1-D, f = 4
+      {{19}, {3}, Expect::kRows, 0},                            // 1-D, f = 3
+      {{2, 3, 4, 5, 6}, {1, 1, 2, 2, 2}, Expect::kExpand, 0},   // NCDHW
+      {{2, 3, 4, 5, 6}, {1, 2, 2, 2, 1}, Expect::kRows, 0},     // NDHWC
+      {{2, 3, 4, 5}, {1, 2, 1, 2}, Expect::kExpand, 0},         // an unchanged axis inside the span
+      {{2, 3, 4, 5}, {2, 2, 1, 1}, Expect::kRows, 0},           // leading axes, inner 20
+      {{2, 3, 4, 5}, {2, 1, 1, 2}, Expect::kGeneric, 0},        // span of 4 axes: generic
+      {{2, 3, 4, 5}, {1, 1, 0.5f, 0.6f}, Expect::kGeneric, 0},  // downscale: generic
+      {{2, 3, 4, 5}, {1, 1, 1, 1}, Expect::kGeneric, 0},        // nothing resized: generic
+      {{2, 3, 4, 5}, {1, 1, 2, 1.5f}, Expect::kGeneric, 0},     // a non-integer factor: generic
+  };
+  uint32_t seed = 180;
+  for (const Case& c : cases) {
+    for (DataType t : kResizeTypes) {
+      std::string scales;
+      for (float f : c.scales) scales += (scales.empty() ? "" : ",") + std::to_string(f);
+      SCOPED_TRACE(ShapeToString(c.shape) + " scales [" + scales + "] " + DataTypeName(t) + " offset " +
+                   std::to_string(c.offset_elems));
+      std::string path;
+      ASSERT_NO_FATAL_FAILURE(ExpectResizeExact(OpType::kResize, YoloAttrs(),
+                                                WithScales(RandAny(t, c.shape, seed++), c.scales), 18,
+                                                c.offset_elems * DataTypeSize(t), &path));
+      CheckPath(path, c.expect);
+    }
+  }
+}
+
+TEST(CudaTensorOps, ResizeNearestIntegerCoordinateModes) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  // Every coordinate mode times every nearest mode, f = 2 and f = 3, NCHW and NHWC, float16: exact
+  // against the CPU whichever path the host check picks; where the source map provably differs
+  // from x / f the generic kernel must be taken.
+  const Tensor nchw = RandAny(DataType::kFloat16, {2, 3, 6, 8}, 200);
+  const Tensor nhwc = RandAny(DataType::kFloat16, {2, 6, 8, 3}, 201);
+  for (const char* coord :
+       {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel", "align_corners", "asymmetric"}) {
+    for (const char* nearest : {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"}) {
+      for (float f : {2.0f, 3.0f}) {
+        const std::string c = coord, n = nearest;
+        Expect expect = Expect::kAny;
+        if (c == "asymmetric" && n == "floor") expect = Expect::kInteger;     // torch's export
+        if (c == "asymmetric" && n == "ceil") expect = Expect::kGeneric;      // x = 1 reads 1
+        if (c == "half_pixel" && n == "floor") expect = Expect::kGeneric;     // x = 2 reads 0
+        if (c == "align_corners" && n == "floor") expect = Expect::kGeneric;  // x = 2 reads 0
+        if (c == "align_corners" && n == "ceil") expect = Expect::kGeneric;   // x = 1 reads 1
+        SCOPED_TRACE(c + " / " + n + " f = " + std::to_string(f));
+        std::string path;
+        ASSERT_NO_FATAL_FAILURE(
+            ExpectResizeExact(OpType::kResize, NearestAttrs(c, n), WithScales(nchw, {1, 1, f, f}), 18, 0, &path));
+        CheckPath(path, expect);
+        ASSERT_NO_FATAL_FAILURE(
+            ExpectResizeExact(OpType::kResize, NearestAttrs(c, n), WithScales(nhwc, {1, f, f, 1}), 18, 0, &path));
+        CheckPath(path, expect);
+      }
+    }
+  }
+  // Sizes instead of scales (scale = out / in), and the default attributes (half_pixel,
+  // round_prefer_floor: the host check decides).
+  std::string path;
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectResizeExact(OpType::kResize, YoloAttrs(), WithSizes(nchw, {2, 3, 12, 16}), 18, 0, &path));
+  CheckPath(path, Expect::kInteger);
+  ASSERT_NO_FATAL_FAILURE(ExpectResizeExact(OpType::kResize, {}, WithScales(nhwc, {1, 2, 2, 1}), 18, 0, &path));
+  // tf_crop_and_resize never takes the integer path, even with a whole-image roi.
+  ASSERT_NO_FATAL_FAILURE(ExpectResizeExact(
+      OpType::kResize, Attrs({{"coordinate_transformation_mode", std::string("tf_crop_and_resize")}}),
+      {Data(nchw), Const(F32({0, 0, 0, 0, 1, 1, 1, 1})), Absent(), Const(I64({2, 3, 12, 16}))}, 18, 0, &path));
+  CheckPath(path, Expect::kGeneric);
+  // Upsample-9 and Resize-10 (asymmetric, truncation): integer for whole factors.
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectResizeExact(OpType::kUpsample, {}, {Data(nchw), Const(F32({1, 1, 2, 2}))}, 9, 0, &path));
+  CheckPath(path, Expect::kInteger);
+  ASSERT_NO_FATAL_FAILURE(ExpectResizeExact(OpType::kResize, {}, {Data(nhwc), Const(F32({1, 3, 3, 1}))}, 10, 0, &path));
+  CheckPath(path, Expect::kInteger);
+}
+
+// YOLO's two upsampling layers (torch export: asymmetric + floor, scales [1, 1, 2, 2]), NCHW and
+// the channels-last form of the same network: the integer path must be taken.
+TEST(CudaTensorOps, ResizeNearestIntegerPathTakenForYolo) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  std::string path;
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectResizeExact(OpType::kResize, YoloAttrs(),
+                        WithScales(RandAny(DataType::kFloat16, {1, 128, 40, 40}, 210), {1, 1, 2, 2}), 13, 0, &path));
+  EXPECT_EQ(path, "nearest-integer-expand");
+  ASSERT_NO_FATAL_FAILURE(
+      ExpectResizeExact(OpType::kResize, YoloAttrs(),
+                        WithScales(RandAny(DataType::kFloat16, {1, 40, 40, 128}, 211), {1, 2, 2, 1}), 13, 0, &path));
+  EXPECT_EQ(path, "nearest-integer-rows");
+}
+
+// Through the engines (FP32 and FP16, poisoned arena), against the CPU engine.
+TEST(CudaTensorOps, ResizeNearestIntegerInEngines) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  for (DataType t : {DataType::kFloat32, DataType::kInt64, DataType::kUInt8}) {
+    SCOPED_TRACE(DataTypeName(t));
+    ExpectOpMatches(OpType::kResize, YoloAttrs(), WithScales(Rand(t, {2, 8, 5, 6}, 220), {1, 1, 2, 2}), 1, 18);
+    ExpectOpMatches(OpType::kResize, YoloAttrs(), WithScales(Rand(t, {2, 5, 6, 8}, 221), {1, 2, 2, 1}), 1, 18);
+    ExpectOpMatches(OpType::kResize, YoloAttrs(), WithScales(Rand(t, {2, 5, 6, 3}, 222), {1, 3, 3, 1}), 1, 18);
+    ExpectOpMatches(OpType::kUpsample, {}, {Data(Rand(t, {1, 3, 5, 7}, 223)), Const(F32({1, 1, 2, 2}))}, 1, 9);
+  }
+}
+
+// Time of the integer path and of the generic kernel on YOLOv8n's larger upsampling at batch 32,
+// float16 (printed, never asserted): [32, 40, 40, 128] -> [32, 80, 80, 128] channels-last, and its
+// NCHW form. The two outputs must agree byte for byte (the generic kernel is checked against the
+// CPU above); one "[ resize-time ] <case> <path> <ms>" line per kernel: 3 warm-up launches, the
+// median of 21 between CUDA events.
+TEST(CudaTensorOps, TimeResizeNearestIntegerVsGeneric) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  struct TimeCase {
+    const char* name;
+    Shape in;
+    std::vector<float> scales;
+  };
+  const TimeCase cases[] = {
+      {"nhwc-32x40x40x128-fp16", {32, 40, 40, 128}, {1, 2, 2, 1}},
+      {"nchw-32x128x40x40-fp16", {32, 128, 40, 40}, {1, 1, 2, 2}},
+  };
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  for (const TimeCase& c : cases) {
+    SCOPED_TRACE(c.name);
+    Tensor x = *Tensor::Create(DataType::kFloat16, c.in);
+    auto* bits = static_cast<uint16_t*>(x.raw());
+    for (int64_t i = 0; i < x.num_elements(); ++i) bits[i] = static_cast<uint16_t>((i * 2654435761u) >> 20) & 0x7bff;
+    const std::vector<OpArg> args = WithScales(x, c.scales);
+    Shape out = c.in;
+    for (size_t d = 0; d < out.size(); ++d) out[d] = static_cast<int64_t>(out[d] * c.scales[d]);
+    std::vector<unsigned char> outputs[2];
+    for (int fast = 1; fast >= 0; --fast) {
+      std::vector<ValueInfo> infos(args.size());
+      std::vector<const ValueInfo*> ptrs(args.size(), nullptr);
+      std::vector<cuda::CudaTensor> tensors(args.size());
+      DeviceMemory memory;
+      for (size_t i = 0; i < args.size(); ++i) {
+        if (!args[i].value.defined()) continue;
+        const Tensor& v = args[i].value;
+        infos[i] = ValueInfo{v.dtype(), v.shape(), args[i].constant ? &v : nullptr};
+        ptrs[i] = &infos[i];
+        tensors[i].dtype = v.dtype();
+        tensors[i].shape = v.shape();
+        tensors[i].host = args[i].constant ? &v : nullptr;
+        tensors[i].data = memory.Alloc(v.bytes());
+        ASSERT_NE(tensors[i].data, nullptr);
+        ASSERT_EQ(cudaMemcpy(tensors[i].data, v.raw(), v.bytes(), cudaMemcpyHostToDevice), cudaSuccess);
+      }
+      const Attributes attrs = YoloAttrs();
+      const OpContext op(OpType::kResize, "resize", attrs, 18, ptrs, 1);
+      cuda::CudaTensor output;
+      output.dtype = DataType::kFloat16;
+      output.shape = out;
+      output.data = memory.Alloc(output.bytes());
+      ASSERT_NE(output.data, nullptr);
+      cuda::CudaResources resources;
+      cuda::CudaOpContext ctx;
+      ctx.op = &op;
+      for (const cuda::CudaTensor& t : tensors) ctx.inputs.push_back(t.data != nullptr ? &t : nullptr);
+      ctx.outputs.push_back(&output);
+      ctx.resources = &resources;
+      StatusOr<cuda::CudaKernelPtr> kernel = cuda::CreateResizeKernel(ctx, fast == 1);
+      ASSERT_TRUE(kernel.ok()) << kernel.status().ToString();
+      const std::string path = cuda::ResizeKernelPath(**kernel);
+      if (fast == 1) {
+        EXPECT_EQ(path.rfind("nearest-integer", 0), 0u) << path;
+      } else {
+        EXPECT_EQ(path, "nearest");
+      }
+      ASSERT_EQ(cudaMemset(output.data, 0xFF, output.bytes()), cudaSuccess);
+      for (int i = 0; i < 3; ++i) ASSERT_TRUE((*kernel)->Enqueue(stream).ok());
+      ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      cudaEvent_t start = nullptr, stop = nullptr;
+      ASSERT_EQ(cudaEventCreate(&start), cudaSuccess);
+      ASSERT_EQ(cudaEventCreate(&stop), cudaSuccess);
+      std::vector<float> times;
+      for (int i = 0; i < 21; ++i) {
+        EXPECT_EQ(cudaEventRecord(start, stream), cudaSuccess);
+        EXPECT_TRUE((*kernel)->Enqueue(stream).ok());
+        EXPECT_EQ(cudaEventRecord(stop, stream), cudaSuccess);
+        float ms = 0;
+        if (cudaEventSynchronize(stop) == cudaSuccess && cudaEventElapsedTime(&ms, start, stop) == cudaSuccess) {
+          times.push_back(ms);
+        }
+      }
+      cudaEventDestroy(start);
+      cudaEventDestroy(stop);
+      ASSERT_EQ(times.size(), 21u);
+      std::sort(times.begin(), times.end());
+      std::printf("[ resize-time ] %s %s %.4f  (%s)\n", c.name, path.c_str(), times[times.size() / 2],
+                  (*kernel)->Describe().c_str());
+      std::fflush(stdout);
+      outputs[fast].resize(output.bytes());
+      ASSERT_EQ(cudaMemcpy(outputs[fast].data(), output.data, output.bytes(), cudaMemcpyDeviceToHost), cudaSuccess);
+    }
+    EXPECT_TRUE(outputs[0] == outputs[1]) << "integer path and generic kernel disagree";
+  }
+  cudaStreamDestroy(stream);
+}
+
 // ---- CUDA graphs ----------------------------------------------------------------------------------
 
 // Copies (cudaMemcpyAsync), multi-launch kernels and workspace users replayed from a CUDA graph.
@@ -450,6 +848,8 @@ TEST(CudaTensorOps, CapturedInCudaGraphs) {
       {OpType::kConcat, Attrs({{"axis", int64_t{1}}}), {Data(x), Data(x), Data(x)}, 1},
       {OpType::kSplit, Attrs({{"axis", int64_t{3}}}), {Data(x)}, 2},
       {OpType::kResize, Attrs({{"mode", std::string("linear")}}), WithScales(x, {1, 1, 1.5f, 0.5f}), 1},
+      {OpType::kResize, YoloAttrs(), WithScales(x, {1, 1, 2, 2}), 1},  // integer up-scaling
+      {OpType::kResize, YoloAttrs(), WithScales(x, {1, 2, 2, 1}), 1},
       {OpType::kDropout, {}, {Data(x)}, 2},
   };
   for (const Case& c : cases) {

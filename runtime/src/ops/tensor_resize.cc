@@ -15,6 +15,8 @@
 //  3. Kernel: nearest copies elements by size through one index map per axis (any dtype);
 //     linear and cubic are separable, so they run one pass per resized axis over float data,
 //     each pass a weighted sum of whole inner rows (float16 is converted to float and back).
+#include "tensor_resize.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -493,21 +495,27 @@ class InterpResizeKernel : public CpuKernel {
   std::vector<float> a_, b_;  // ping-pong buffers between passes
 };
 
+// Per axis, the source index of every output index (-1: extrapolated); zeros for an empty input.
+std::vector<std::vector<int64_t>> NearestIndexMaps(const ResizeParams& p) {
+  const size_t rank = p.in.size();
+  std::vector<std::vector<int64_t>> maps(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    if (NumElements(p.in) == 0) {
+      maps[d].assign(static_cast<size_t>(p.out[d]), 0);
+      continue;
+    }
+    Taps t = MakeTaps(p, d);
+    for (int64_t x = 0; x < p.out[d]; ++x) maps[d].push_back(t.extrapolate[x] ? -1 : t.index[x]);
+  }
+  return maps;
+}
+
 KernelOr CreateResize(const OpContext& ctx) {
   EDGERT_RETURN_IF_ERROR(SupportsResize(ctx));
   EDGERT_ASSIGN_OR_RETURN(ResizeParams p, ComputeResize(ctx));
   const size_t rank = p.in.size();
   if (p.mode == ResizeMode::kNearest) {
-    std::vector<std::vector<int64_t>> maps(rank);
-    for (size_t d = 0; d < rank; ++d) {
-      if (NumElements(p.in) == 0) {
-        maps[d].assign(static_cast<size_t>(p.out[d]), 0);
-        continue;
-      }
-      Taps t = MakeTaps(p, d);
-      for (int64_t x = 0; x < p.out[d]; ++x) maps[d].push_back(t.extrapolate[x] ? -1 : t.index[x]);
-    }
-    return std::unique_ptr<CpuKernel>(new NearestResizeKernel(std::move(maps), p.extrapolation));
+    return std::unique_ptr<CpuKernel>(new NearestResizeKernel(NearestIndexMaps(p), p.extrapolation));
   }
   std::vector<size_t> axes;
   std::vector<Taps> taps;
@@ -522,6 +530,12 @@ KernelOr CreateResize(const OpContext& ctx) {
 }
 
 }  // namespace
+
+StatusOr<std::vector<std::vector<int64_t>>> ResizeNearestIndexMaps(const OpContext& ctx) {
+  EDGERT_ASSIGN_OR_RETURN(ResizeParams p, ComputeResize(ctx));
+  if (p.mode != ResizeMode::kNearest) return ctx.Error("the index maps exist for mode nearest only");
+  return NearestIndexMaps(p);
+}
 
 void RegisterTensorResizeOps(OpRegistry& registry) {
   RegisterChecked<SupportsResize, InferResize, CreateResize>(registry, OpType::kResize);

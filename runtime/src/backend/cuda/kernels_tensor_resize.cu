@@ -5,11 +5,31 @@
 // (floor(in * scale)) or `sizes` (with keep_aspect_ratio_policy), optionally restricted to `axes`;
 // the per-axis scale of the coordinate transform (given scale, or out / in for sizes); the roi of
 // tf_crop_and_resize. Everything is passed to the kernels by value; no tables are uploaded.
-// Device: every source coordinate and tap is computed on the fly in double precision with
-// explicitly rounded operations (no fused multiply-add), so nearest picks the same source index
-// as the CPU.
-//   nearest: one kernel over the output, one source index per axis rounded by nearest_mode,
-//     clamped to the input; tf_crop_and_resize positions outside the input take
+// Device: the generic kernels compute every source coordinate and tap on the fly in double
+// precision with explicitly rounded operations (no fused multiply-add), so nearest picks the same
+// source index as the CPU; the integer up-scaling kernels use integer division only, valid because
+// creation proved that it gives the CPU's indices.
+//   nearest, integer up-scaling (the fast path; YOLO's 2x Upsample): taken when, at creation,
+//     1. every axis has out = f * in for an integer f >= 1 and the CPU reference's own index map
+//        (ResizeNearestIndexMaps, tensor_resize.h) sends every output index x to exactly x / f:
+//        asymmetric + floor (torch's export) and Upsample do whenever the scale is exactly f, other
+//        modes sometimes (half_pixel / align_corners with round_prefer_* at f = 2, ...): the check
+//        is index by index, nothing is assumed per mode; tf_crop_and_resize never takes the path;
+//     2. the axes with f > 1 lie within 3 consecutive axes: the tensor is viewed as [outer,
+//        a0, a1, a2, inner] (span padded at the front with extent-1 axes), inner = the product of
+//        the trailing unchanged axes (C for NHWC, 1 for NCHW);
+//     3. inner = 1 and f of the last axis 2 or 4 ("expand"): each thread loads V consecutive
+//        input elements (one aligned vector), widens them to E = V * f in registers and stores one
+//        W-byte vector (W = 16, 8, 4 or 2, the widest that the row length and both pointers'
+//        alignment allow; float16 f = 2: 8 bytes in, 16 out) into each of the a0 * a1 output rows
+//        it feeds;
+//     4. otherwise ("rows"): each thread loads one chunk of an inner row (16, 8, 4, 2 or 1 bytes:
+//        the widest dividing the row's bytes and both pointers' alignment) and stores it to its
+//        f0 * f1 * f2 output places;
+//     integer index math (32-bit when the output has fewer than 2^31 vectors/chunks, else 64-bit),
+//     grid-stride loops, one launch, no host work at enqueue.
+//   nearest, generic: one kernel over the output, one source index per axis rounded by
+//     nearest_mode, clamped to the input; tf_crop_and_resize positions outside the input take
 //     extrapolation_value. Moves elements by size, so every dtype works.
 //   linear / cubic (float32 and float16): separable like the CPU, one pass per resized axis
 //     (last axis first, unchanged axes skipped), each output element a weighted sum of the taps
@@ -25,7 +45,9 @@
 #include <vector>
 
 #include "kernels_tensor.cuh"
+#include "kernels_tensor_resize.h"
 #include "op_util.h"
+#include "tensor_resize.h"
 #include "tensor_util.h"
 
 namespace edgert {
@@ -160,6 +182,83 @@ __global__ void ResizeNearestKernel(const T* __restrict__ in, T* __restrict__ ou
       src += NearestIndex(g.nearest, a, xo) * g.in_strides[d];
     }
     out[i] = extrapolated ? fill : in[src];
+  }
+}
+
+// ---- Integer up-scaling (nearest, every source index floor(x / f)) ------------------------------
+
+// The tensor as [outer, in[0], in[1], in[2], inner] -> [outer, in[0]*f[0], in[1]*f[1], in[2]*f[2],
+// inner]: the three view axes span the resized axes (padded at the front with extent 1, factor 1).
+struct UpscaleGeometry {
+  int64_t in[3] = {1, 1, 1};
+  int64_t f[3] = {1, 1, 1};
+  // Rows kernel: chunks per inner row. Expand kernel (inner = 1): input vectors per row of view
+  // axis 2 (in[2] / V), which is also the output vectors per output row.
+  int64_t row = 1;
+  int64_t units = 0;  // work items (threads' worth): input chunks (rows) or input vectors (expand)
+};
+
+// Every input chunk (C: 1 to 16 bytes of an inner row) to its f[0] * f[1] * f[2] output places.
+// I: the index type (uint32_t when the output has fewer than 2^31 chunks, else uint64_t).
+template <typename C, typename I>
+__global__ void UpscaleRowsKernel(const C* __restrict__ in, C* __restrict__ out, UpscaleGeometry g) {
+  const I n = static_cast<I>(g.units), row = static_cast<I>(g.row);
+  const I i0 = static_cast<I>(g.in[0]), i1 = static_cast<I>(g.in[1]), i2 = static_cast<I>(g.in[2]);
+  const I f0 = static_cast<I>(g.f[0]), f1 = static_cast<I>(g.f[1]), f2 = static_cast<I>(g.f[2]);
+  const I o0 = i0 * f0, o1 = i1 * f1, o2 = i2 * f2;
+  for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<I>(gridDim.x) * blockDim.x) {
+    const C v = in[i];
+    I t = i;
+    const I k = t % row;
+    t /= row;
+    const I x2 = t % i2;
+    t /= i2;
+    const I x1 = t % i1;
+    t /= i1;
+    const I x0 = t % i0;
+    const I o = t / i0;
+    for (I a = 0; a < f0; ++a) {
+      const I r0 = o * o0 + x0 * f0 + a;
+      for (I b = 0; b < f1; ++b) {
+        C* dst = out + ((r0 * o1 + x1 * f1 + b) * o2 + x2 * f2) * row + k;
+        for (I c = 0; c < f2; ++c) dst[c * row] = v;
+      }
+    }
+  }
+}
+
+// Inner size 1, view axis 2 the tensor's last axis with factor kF: every vector of kE / kF input
+// elements of a row becomes kE output elements (each input element kF times) in registers, stored
+// as one vector to the f[0] * f[1] output rows it feeds.
+template <typename T, int kE, int kF, typename I>
+__global__ void UpscaleExpandKernel(const T* __restrict__ in, T* __restrict__ out, UpscaleGeometry g) {
+  constexpr int kV = kE / kF;
+  using InVec = VecPack<T, kV>;
+  using OutVec = VecPack<T, kE>;
+  const InVec* src = reinterpret_cast<const InVec*>(in);
+  OutVec* dst = reinterpret_cast<OutVec*>(out);
+  const I n = static_cast<I>(g.units), row = static_cast<I>(g.row);
+  const I i0 = static_cast<I>(g.in[0]), i1 = static_cast<I>(g.in[1]);
+  const I f0 = static_cast<I>(g.f[0]), f1 = static_cast<I>(g.f[1]);
+  const I o0 = i0 * f0, o1 = i1 * f1;
+  for (I i = static_cast<I>(blockIdx.x) * blockDim.x + threadIdx.x; i < n;
+       i += static_cast<I>(gridDim.x) * blockDim.x) {
+    const InVec v = src[i];
+    OutVec w;
+#pragma unroll
+    for (int m = 0; m < kE; ++m) w.v[m] = v.v[m / kF];
+    I t = i;
+    const I xv = t % row;
+    t /= row;
+    const I x1 = t % i1;
+    t /= i1;
+    const I x0 = t % i0;
+    const I o = t / i0;
+    for (I a = 0; a < f0; ++a) {
+      const I r0 = o * o0 + x0 * f0 + a;
+      for (I b = 0; b < f1; ++b) dst[(r0 * o1 + x1 * f1 + b) * row + xv] = w;
+    }
   }
 }
 
@@ -384,6 +483,50 @@ AxisParams MakeAxis(const ResizeParams& p, size_t d) {
   return a;
 }
 
+// The integer up-scaling view of a nearest resize, or false when it does not qualify: every axis
+// has out = f * in (f >= 1) and the CPU reference's source index of every output index x (its own
+// index maps, ResizeNearestIndexMaps) is exactly x / f; the axes with f > 1 lie within three
+// consecutive axes; nothing is empty. `*outer` / `*inner` get the products of the axes before /
+// after that span.
+bool IntegerUpscaleView(const OpContext& op, const ResizeParams& p, UpscaleGeometry* g, int64_t* outer,
+                        int64_t* inner) {
+  if (p.mode != kModeNearest || p.coord == kCoordTfCropAndResize) return false;
+  if (NumElements(p.in) <= 0 || NumElements(p.out) <= 0) return false;
+  if (!op.has_input(0) || op.input(0).shape != p.in) return false;
+  StatusOr<std::vector<std::vector<int64_t>>> maps = ResizeNearestIndexMaps(op);
+  const size_t rank = p.in.size();
+  if (!maps.ok() || maps->size() != rank) return false;
+  std::vector<int64_t> factor(rank, 1);
+  int first = -1, last = -1;
+  for (size_t d = 0; d < rank; ++d) {
+    const int64_t in = p.in[d], out = p.out[d];
+    if (out % in != 0) return false;
+    const int64_t f = out / in;
+    const std::vector<int64_t>& map = (*maps)[d];
+    if (static_cast<int64_t>(map.size()) != out) return false;
+    for (int64_t x = 0; x < out; ++x) {
+      if (map[static_cast<size_t>(x)] != x / f) return false;
+    }
+    factor[d] = f;
+    if (f > 1) {
+      if (first < 0) first = static_cast<int>(d);
+      last = static_cast<int>(d);
+    }
+  }
+  if (first < 0 || last - first + 1 > 3) return false;
+  *outer = 1;
+  *inner = 1;
+  for (int d = 0; d < first; ++d) *outer *= p.in[static_cast<size_t>(d)];
+  for (size_t d = static_cast<size_t>(last) + 1; d < rank; ++d) *inner *= p.in[d];
+  *g = UpscaleGeometry{};
+  const int span = last - first + 1;
+  for (int j = 0; j < span; ++j) {
+    g->in[3 - span + j] = p.in[static_cast<size_t>(first + j)];
+    g->f[3 - span + j] = factor[static_cast<size_t>(first + j)];
+  }
+  return true;
+}
+
 // ---- Kernels ------------------------------------------------------------------------------------
 
 class NearestResizeKernel : public CudaKernel {
@@ -401,6 +544,7 @@ class NearestResizeKernel : public CudaKernel {
     });
     return LaunchStatus("ResizeNearestKernel");
   }
+  std::string Describe() const override { return "nearest"; }
 
  private:
   const void* in_;
@@ -410,6 +554,147 @@ class NearestResizeKernel : public CudaKernel {
   NearestGeometry g_;
   unsigned char fill_[8];
 };
+
+using UpscaleLaunch = void (*)(const void* in, void* out, const UpscaleGeometry& g, cudaStream_t stream);
+
+template <typename C, typename I>
+void LaunchUpscaleRows(const void* in, void* out, const UpscaleGeometry& g, cudaStream_t stream) {
+  UpscaleRowsKernel<C, I>
+      <<<GridSize(g.units), kBlockSize, 0, stream>>>(static_cast<const C*>(in), static_cast<C*>(out), g);
+}
+
+template <typename T, int kE, int kF, typename I>
+void LaunchUpscaleExpand(const void* in, void* out, const UpscaleGeometry& g, cudaStream_t stream) {
+  UpscaleExpandKernel<T, kE, kF, I>
+      <<<GridSize(g.units), kBlockSize, 0, stream>>>(static_cast<const T*>(in), static_cast<T*>(out), g);
+}
+
+// The rows launcher for chunks of `chunk` bytes (16, 8, 4, 2 or 1).
+template <typename I>
+UpscaleLaunch RowsLauncher(size_t chunk) {
+  switch (chunk) {
+    case 16:
+      return &LaunchUpscaleRows<ElemOfSize<16>::Type, I>;
+    case 8:
+      return &LaunchUpscaleRows<ElemOfSize<8>::Type, I>;
+    case 4:
+      return &LaunchUpscaleRows<ElemOfSize<4>::Type, I>;
+    case 2:
+      return &LaunchUpscaleRows<ElemOfSize<2>::Type, I>;
+    default:
+      return &LaunchUpscaleRows<ElemOfSize<1>::Type, I>;
+  }
+}
+
+// The expand launcher for kE output elements of T per vector, or nullptr when that vector is not
+// 2 to 16 bytes holding whole groups of kF.
+template <typename T, int kE, int kF, typename I>
+UpscaleLaunch ExpandIf() {
+  if constexpr (kE >= kF && kE % kF == 0 && kE * sizeof(T) <= 16) {
+    return &LaunchUpscaleExpand<T, kE, kF, I>;
+  } else {
+    return nullptr;
+  }
+}
+
+template <typename T, int kF, typename I>
+UpscaleLaunch ExpandLauncherE(int64_t e) {
+  switch (e) {
+    case 16:
+      return ExpandIf<T, 16, kF, I>();
+    case 8:
+      return ExpandIf<T, 8, kF, I>();
+    case 4:
+      return ExpandIf<T, 4, kF, I>();
+    case 2:
+      return ExpandIf<T, 2, kF, I>();
+    default:
+      return nullptr;
+  }
+}
+
+template <typename I>
+UpscaleLaunch ExpandLauncher(size_t elem, int64_t factor, int64_t e) {
+  UpscaleLaunch launch = nullptr;
+  DispatchBySize(elem, [&](auto tag) {
+    using T = decltype(tag);
+    if constexpr (sizeof(T) <= 8) {
+      if (factor == 2) launch = ExpandLauncherE<T, 2, I>(e);
+      if (factor == 4) launch = ExpandLauncherE<T, 4, I>(e);
+    }
+  });
+  return launch;
+}
+
+// Nearest integer up-scaling (IntegerUpscaleView): one launch, everything fixed at creation.
+class IntegerUpscaleKernel : public CudaKernel {
+ public:
+  IntegerUpscaleKernel(const void* in, void* out, UpscaleGeometry g, UpscaleLaunch launch, bool expand,
+                       std::string describe)
+      : in_(in), out_(out), g_(g), launch_(launch), expand_(expand), describe_(std::move(describe)) {}
+  Status Enqueue(cudaStream_t stream) override {
+    launch_(in_, out_, g_, stream);
+    return LaunchStatus(expand_ ? "UpscaleExpandKernel" : "UpscaleRowsKernel");
+  }
+  std::string Describe() const override { return describe_; }
+  bool expand() const { return expand_; }
+
+ private:
+  const void* in_;
+  void* out_;
+  UpscaleGeometry g_;
+  UpscaleLaunch launch_;
+  bool expand_;
+  std::string describe_;
+};
+
+// The integer up-scaling kernel of the view (g's in/f set, outer/inner as IntegerUpscaleView gave)
+// for tensors of `elem`-byte elements at `in` / `out`.
+CudaKernelPtr MakeIntegerUpscaleKernel(const void* in, void* out, size_t elem, UpscaleGeometry g, int64_t outer,
+                                       int64_t inner, int64_t out_bytes) {
+  const std::string factors = std::to_string(g.f[0]) + "x" + std::to_string(g.f[1]) + "x" + std::to_string(g.f[2]);
+  // Expand: inner 1, the widest output vector of W bytes (E = W / elem elements, whole groups of
+  // f[2]) that divides an output row, with the output aligned to W and the input to W / f[2].
+  if (inner == 1 && (g.f[2] == 2 || g.f[2] == 4)) {
+    for (int64_t w : {16, 8, 4, 2}) {
+      if (w % static_cast<int64_t>(elem) != 0) continue;
+      const int64_t e = w / static_cast<int64_t>(elem);
+      if (e < g.f[2] || e % g.f[2] != 0) continue;
+      const int64_t v = e / g.f[2];
+      if (g.in[2] % v != 0 || !Aligned(out, static_cast<size_t>(w)) || !Aligned(in, static_cast<size_t>(v) * elem)) {
+        continue;
+      }
+      const bool narrow = out_bytes / w <= int64_t{0x7fffffff};
+      const UpscaleLaunch launch =
+          narrow ? ExpandLauncher<uint32_t>(elem, g.f[2], e) : ExpandLauncher<uint64_t>(elem, g.f[2], e);
+      if (launch == nullptr) continue;
+      g.row = g.in[2] / v;
+      g.units = outer * g.in[0] * g.in[1] * g.row;
+      return std::make_unique<IntegerUpscaleKernel>(
+          in, out, g, launch, true,
+          "nearest-integer-expand " + std::to_string(v * static_cast<int64_t>(elem)) + "->" + std::to_string(w) +
+              " bytes, factors " + factors + (narrow ? ", 32-bit index" : ", 64-bit index"));
+    }
+  }
+  // Rows: the widest chunk that divides an inner row and both pointers' alignment.
+  const int64_t row_bytes = inner * static_cast<int64_t>(elem);
+  int64_t chunk = 1;
+  for (int64_t c : {16, 8, 4, 2}) {
+    if (row_bytes % c == 0 && Aligned(in, static_cast<size_t>(c)) && Aligned(out, static_cast<size_t>(c))) {
+      chunk = c;
+      break;
+    }
+  }
+  const bool narrow = out_bytes / chunk <= int64_t{0x7fffffff};
+  g.row = row_bytes / chunk;
+  g.units = outer * g.in[0] * g.in[1] * g.in[2] * g.row;
+  const UpscaleLaunch launch =
+      narrow ? RowsLauncher<uint32_t>(static_cast<size_t>(chunk)) : RowsLauncher<uint64_t>(static_cast<size_t>(chunk));
+  return std::make_unique<IntegerUpscaleKernel>(in, out, g, launch, false,
+                                                "nearest-integer-rows " + std::to_string(chunk) + "-byte chunks x" +
+                                                    std::to_string(g.row) + ", factors " + factors +
+                                                    (narrow ? ", 32-bit index" : ", 64-bit index"));
+}
 
 size_t RoundUp256(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
@@ -459,6 +744,7 @@ class InterpResizeKernel : public CudaKernel {
     });
     return LaunchStatus("ResizeInterpKernel");
   }
+  std::string Describe() const override { return "interp"; }
 
  private:
   const void* in_;
@@ -472,7 +758,18 @@ class InterpResizeKernel : public CudaKernel {
 
 }  // namespace
 
-StatusOr<CudaKernelPtr> CreateResizeKernel(const CudaOpContext& ctx) {
+StatusOr<CudaKernelPtr> CreateResizeKernel(const CudaOpContext& ctx) { return CreateResizeKernel(ctx, true); }
+
+const char* ResizeKernelPath(const CudaKernel& kernel) {
+  if (const auto* k = dynamic_cast<const IntegerUpscaleKernel*>(&kernel)) {
+    return k->expand() ? "nearest-integer-expand" : "nearest-integer-rows";
+  }
+  if (dynamic_cast<const NearestResizeKernel*>(&kernel) != nullptr) return "nearest";
+  if (dynamic_cast<const InterpResizeKernel*>(&kernel) != nullptr) return "interp";
+  return nullptr;
+}
+
+StatusOr<CudaKernelPtr> CreateResizeKernel(const CudaOpContext& ctx, bool allow_integer_path) {
   const CudaTensor& x = ctx.input(0);
   const CudaTensor& y = ctx.output(0);
   EDGERT_ASSIGN_OR_RETURN(ResizeParams p, ComputeParams(*ctx.op, x.shape));
@@ -488,6 +785,11 @@ StatusOr<CudaKernelPtr> CreateResizeKernel(const CudaOpContext& ctx) {
     const size_t elem = DataTypeSize(x.dtype);
     if (elem != 1 && elem != 2 && elem != 4 && elem != 8) {
       return ctx.NotSupported(std::string("nearest mode cannot move dtype ") + DataTypeName(x.dtype));
+    }
+    UpscaleGeometry up;
+    int64_t outer = 1, inner = 1;
+    if (allow_integer_path && IntegerUpscaleView(*ctx.op, p, &up, &outer, &inner)) {
+      return MakeIntegerUpscaleKernel(x.data, y.data, elem, up, outer, inner, static_cast<int64_t>(y.bytes()));
     }
     NearestGeometry g;
     g.rank = static_cast<int>(rank);
