@@ -76,8 +76,9 @@
 //      skipped; it adds the bias (two floats from shared memory) and the residual, applies the
 //      activation (activations.cuh) and stores the pair: kVec (y and residual 4-byte aligned)
 //      one half2 load of Z and one half2 store per pair, with the activation's switch taken once
-//      per tile (one epilogue instance per activation kind) instead of per element; else scalar
-//      halves with DeviceActivation::Apply.
+//      per tile (one epilogue instance each for none, Relu, LeakyRelu, Clip, Sigmoid, HardSwish
+//      and SiLU; the rarer kinds share one that calls DeviceActivation::Apply per element);
+//      else scalar halves with DeviceActivation::Apply.
 // Shared memory: Ws (BN * 264 * 2 bytes: 33 KB for BN = 64), the tap table (1 KB), the bias
 // (BN floats) and two patch buffers of patch_rows x patch_stride halves, at most
 // 2 * (kStemMaxPatch + 2 * 2048) * 2 bytes = 80 KB (the largest patch, whose rows are at least 8
@@ -438,8 +439,7 @@ __global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
       IssueStemPatch(sp, x, DecodeStemTile(sp, next), patch_bufs + (buf ^ 1) * patch_buffer, warp, lane);
     }
     CpAsyncCommit();
-    const char* a_lo =
-        reinterpret_cast<const char*>(patch_bufs + buf * patch_buffer + StemPatchShift(sp, o)) + org_lo;
+    const char* a_lo = reinterpret_cast<const char*>(patch_bufs + buf * patch_buffer + StemPatchShift(sp, o)) + org_lo;
 
     // Step 5.
     float acc[kNT][4];
