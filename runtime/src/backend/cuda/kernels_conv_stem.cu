@@ -36,8 +36,9 @@
 //      (step 3) is issued before this, so it is in flight while the weights are staged.
 //   2. Persistent loop over pixel tiles (blockIdx.x, stride gridDim.x: the grid is sized to the
 //      CTAs that fit on the GPU at once, so Ws is loaded once per CTA, not once per tile); the
-//      tile index decodes to (image, tile row, tile column), neighbouring CTAs take neighbouring
-//      rectangles (their patches overlap in L2).
+//      tile index decodes to (image, tile row, tile column) once (the next tile's origin, needed
+//      for its patch copy, is carried into the next iteration; 32-bit division below 2^31 tiles),
+//      neighbouring CTAs take neighbouring rectangles (their patches overlap in L2).
 //   3. Patch, software-pipelined over two buffers: at the top of a tile's iteration the CTA
 //      waits for its own patch (issued one iteration earlier), passes the tile's one CTA
 //      barrier, then issues the NEXT tile's patch into the other buffer, so the global (L2 /
@@ -206,7 +207,11 @@ struct StemTileOrigin {
 __device__ __forceinline__ StemTileOrigin DecodeStemTile(const StemParams& sp, int64_t tile) {
   const int64_t tiles_per_image = static_cast<int64_t>(sp.tiles_p) * sp.tiles_q;
   StemTileOrigin o;
-  o.img = tile / tiles_per_image;
+  // 32-bit division (a few instructions, against a 64-bit division's subroutine) whenever the
+  // tile index fits, which is every launch of fewer than 2^31 tiles.
+  o.img = tile <= 0x7fffffff
+              ? static_cast<int64_t>(static_cast<unsigned>(tile) / static_cast<unsigned>(tiles_per_image))
+              : tile / tiles_per_image;
   const int rest = static_cast<int>(tile - o.img * tiles_per_image);
   o.p0 = (rest / sp.tiles_q) * (kStemBM >> sp.tq_log2);
   o.q0 = (rest % sp.tiles_q) << sp.tq_log2;
@@ -389,7 +394,8 @@ __global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
 
   // Step 3 starts first: the first tile's patch is in flight while step 1 runs.
   int64_t tile = blockIdx.x;
-  if (tile < sp.tiles) IssueStemPatch(sp, x, DecodeStemTile(sp, tile), patch_bufs, warp, lane);
+  StemTileOrigin o = DecodeStemTile(sp, tile);  // the current tile's origin, carried across iterations
+  if (tile < sp.tiles) IssueStemPatch(sp, x, o, patch_bufs, warp, lane);
   CpAsyncCommit();
 
   // Step 1: the weight tile, the bias, the tap table.
@@ -429,14 +435,15 @@ __global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
   const int nt_valid = min(kNT, (sp.k - n0) >> 3);
 
   for (int buf = 0; tile < sp.tiles; tile += gridDim.x, buf ^= 1) {
-    const StemTileOrigin o = DecodeStemTile(sp, tile);
     // Step 3: this tile's patch is complete and visible (and, at the first tile, step 1's
     // tables); every warp is done with the previous tile's MMA, so the other buffer is free.
     CpAsyncWaitAll();
     __syncthreads();
     const int64_t next = tile + gridDim.x;
+    StemTileOrigin o_next = o;
     if (next < sp.tiles) {
-      IssueStemPatch(sp, x, DecodeStemTile(sp, next), patch_bufs + (buf ^ 1) * patch_buffer, warp, lane);
+      o_next = DecodeStemTile(sp, next);
+      IssueStemPatch(sp, x, o_next, patch_bufs + (buf ^ 1) * patch_buffer, warp, lane);
     }
     CpAsyncCommit();
     const char* a_lo = reinterpret_cast<const char*>(patch_bufs + buf * patch_buffer + StemPatchShift(sp, o)) + org_lo;
@@ -503,6 +510,7 @@ __global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
     }
     // No barrier here: the next iteration's barrier orders this tile's patch reads before the
     // patch copy that reuses the buffer.
+    o = o_next;
   }
 }
 
