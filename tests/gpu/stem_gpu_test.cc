@@ -292,6 +292,20 @@ TEST(StemNhwcGpu, OddShapes) {
       // Pads larger than the kernel reach: whole rows of zero taps. (5 + 8 - 3) / 3 + 1 = 4.
       {"pads 4 stride 3, K 16",
        {{1, 5, 5, 3}, {16, 3, 3, 3}, {1, 4, 4, 16}, true, false, Conv2dAttrs({4, 4, 4, 4}, {3, 3})}},
+      // (19 + 4 - 5) / 1 + 1 = 19, (21 + 4 - 5) + 1 = 21. K 136: three K tiles of 64, the last with
+      // 8 channels (one mma n-tile); R * S * C = 18 -> GEMM-K 32: the last k-step's columns
+      // 18 .. 31 are masked.
+      {"3x3 dilation 2, C 2, K 136, bias + residual + Relu",
+       {{1, 19, 21, 2},
+        {136, 3, 3, 2},
+        {1, 19, 21, 136},
+        true,
+        true,
+        WithActivation(Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {2, 2}), kRelu)}},
+      // 1x1 C 8: GEMM-K 8 -> 16, one (masked) k-step; Q = 9 takes 8 x 16-pixel tiles, so pixels
+      // 9 .. 15 of each tile row are dropped.
+      {"1x1 C 8, K 8, residual + SiLU",
+       {{2, 7, 9, 8}, {8, 1, 1, 8}, {2, 7, 9, 8}, false, true, WithActivation(Attributes{}, kSilu)}},
   };
   uint32_t seed = 20;
   for (const auto& c : cases) {

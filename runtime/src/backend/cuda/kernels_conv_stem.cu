@@ -1,11 +1,17 @@
 // The stem convolution (contract in kernels_conv_stem.h): an implicit GEMM on tensor cores whose
-// im2col is built in shared memory from a staged input patch.
+// A operand is gathered straight from a staged input patch into mma.sync register fragments (no
+// im2col buffer, no accumulator staging).
 //
 //   GEMM: A [M, Kp] = im2col(X), M = N * P * Q output pixels, GEMM-K index kk = (r * S + s) * C + c
 //         (the KRSC order of W, so B = W^T needs no reordering), Kp = R * S * C rounded up to 16
 //         (the columns kk >= R * S * C are zeros); B [Kp, K] = W^T; Y = act(A * B + bias + Z).
-//   WMMA m16n16k16, float16 in, float32 accumulate (nvcuda::wmma: the fragment layouts are the
-//   library's, so no lane mapping is assumed anywhere).
+//   PTX mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32, float16 in, float32 accumulate, with
+//   the PTX ISA's documented fragment layouts (lane = 4 * g + t, g = groupID, t = thread in group):
+//     A (16 x 16, row-major): a0 = {A[g][2t], A[g][2t+1]}, a1 = {A[g+8][2t], A[g+8][2t+1]},
+//                             a2 = {A[g][2t+8], A[g][2t+9]}, a3 = {A[g+8][2t+8], A[g+8][2t+9]};
+//     B (16 x 8, "col"):      b0 = {B[2t][g], B[2t+1][g]}, b1 = {B[2t+8][g], B[2t+9][g]};
+//     C / D (16 x 8, float):  c0, c1 = D[g][2t], D[g][2t+1]; c2, c3 = D[g+8][2t], D[g+8][2t+1]
+//   (the lower column / k index in the lower 16 bits of a register).
 //
 // Tiling (host, ChooseStemTile, shared with StemNhwcSupported): a pixel tile is a rectangle of
 // TP x TQ output pixels of one image (TP * TQ = kStemBM = 128, TQ a power of two from 8 to 128),
@@ -16,19 +22,27 @@
 //
 // StemConvNhwcKernel<BN, kVec>: 256 threads (8 warps), a CTA tile of 128 pixels x BN output
 // channels (BN = 16, 32 or 64, the smallest covering K, else 64 with blockIdx.y over the K tiles).
-//   1. Once per CTA: the weight tile Ws [BN][Kp] (row n = output channel n0 + n, zeros past K and
-//      past R * S * C) into shared memory; every lane computes, for the GEMM-K columns it builds
-//      (kk = lane + 32 * i, at most kStemMaxGemmK / 32 of them), the tap's offset in the patch
-//      (r * dh * patch_stride + s * dw * C + c) once, in registers. The first tile's patch copy
+// Warp w owns the 16 pixel rows m = 16 * w .. 16 * w + 15 and all BN channels (BN / 8 mma
+// n-tiles), so every A value is gathered by exactly one lane of one warp.
+//   1. Once per CTA: the weight tile Ws [BN][kStemWsLd] (row n = output channel n0 + n, zeros
+//      past K and past R * S * C), the bias of the BN channels as floats (zeros without bias or
+//      past K), and the tap table: for GEMM-K step ks and thread-in-group t, the byte offsets in
+//      the patch of the 4 columns a lane of that t gathers (2t, 2t + 1, 2t + 8, 2t + 9 of the
+//      step), tap_offset(kk) = 2 * (r * dh * patch_stride + s * dw * C + c), 0 for kk past
+//      R * S * C (an in-bounds read whose value is masked off, step 5), stored as one int4 per
+//      (ks, t). Every lane computes once the byte offsets of its two pixel rows' windows in a
+//      patch buffer (origin(m) = (m / TQ) * sh * patch_stride + (m % TQ) * sw * C halves, for
+//      m = 16w + g and m + 8) and its ldmatrix row address in Ws. The first tile's patch copy
 //      (step 3) is issued before this, so it is in flight while the weights are staged.
 //   2. Persistent loop over pixel tiles (blockIdx.x, stride gridDim.x: the grid is sized to the
 //      CTAs that fit on the GPU at once, so Ws is loaded once per CTA, not once per tile); the
-//      tile index decodes to (image, tile row, tile column), neighbouring CTAs take neighbouring
-//      rectangles (their patches overlap in L2).
+//      tile index decodes to (image, tile row, tile column) once (the next tile's origin, needed
+//      for its patch copy, is carried into the next iteration; 32-bit division below 2^31 tiles),
+//      neighbouring CTAs take neighbouring rectangles (their patches overlap in L2).
 //   3. Patch, software-pipelined over two buffers: at the top of a tile's iteration the CTA
-//      issues the NEXT tile's patch into the other buffer, then waits for its own (issued one
-//      iteration earlier), so the global (L2 / HBM) latency of a patch overlaps the previous
-//      tile's im2col, MMA and epilogue instead of heading a serial chain. Patch row pr (X row
+//      waits for its own patch (issued one iteration earlier), passes the tile's one CTA
+//      barrier, then issues the NEXT tile's patch into the other buffer, so the global (L2 /
+//      HBM) latency of a patch overlaps this tile's MMA and epilogue. Patch row pr (X row
 //      ih0 + pr, a contiguous run of patch_cols * C halves of X from flat in-row index col0 on)
 //      sits at buffer row pr, row stride patch_stride = 2 * ((patch_cols * C + 2) / 2) halves;
 //      warp w fills the rows w, w + 8, ...
@@ -41,43 +55,43 @@
 //      (shift 0), a half read when its row is inside the image and its flat in-row index lies
 //      in [0, W * C), else written as zero. The patch has no other bounds: the rectangle's pixels
 //      past P or Q read patch values and are dropped by the epilogue.
-//   4. im2col, shared to shared: warp w fills the A rows m = w, w + 8, ... of As [kBM][Kp];
-//      row m is pixel (m / TQ, m % TQ) of the rectangle, whose window starts at buffer offset
-//      shift + (m / TQ) * sh * patch_stride + (m % TQ) * sw * C; lane values As[m][kk] =
-//      patch[origin + tap_offset(kk)], zeros for kk >= R * S * C. No bounds checks.
-//   5. MMA: the 8 warps as kWarpsM x kWarpsN (4 x 2 for BN = 64: warp tiles of 32 x 32, so each
-//      A fragment is read by 2 warps and each B fragment by 4; 8 x 1 for BN = 16 / 32); per
-//      16-deep k-step the warp's A fragments (row-major from As) and B fragments (col-major from
-//      Ws: element (kk, n) at Ws[n][kk]); column tiles wholly past K are skipped (warp-uniform).
-//   6. Epilogue, per warp, without a CTA barrier: the kWarpsN warps that read the same A rows
-//      (a pair for BN = 64: a 64-thread named barrier, bar.sync 1 + wm; one warp for BN = 16 /
-//      32: __syncwarp) finish their MMA, and those A rows become the group's staging area: each
-//      warp stores its accumulator fragments there (16 x 16 floats each, row stride
-//      kStemStageLd = 20), then per fragment each lane takes one pixel (lane / 2) and 8
-//      consecutive output channels ((lane % 2) * 8; K % 8 == 0: a chunk is all valid or all past
-//      K), skips pixels past P or Q, adds bias and residual, applies the activation
-//      (activations.cuh) and makes one 16-byte store (kVec: y, bias and residual 16-byte aligned;
-//      else scalar). As's row stride is at least StemMinLda(BN) = 40 / 88 / 168 halves so the
-//      group's rows hold its staging blocks.
-// Row strides of As / Ws are max(Kp + 8, StemMinLda(BN)) halves (an odd multiple of 16 bytes: the
-// 8 rows of a fragment load fall in different bank groups). Two CTA barriers per tile (next patch
-// issued; wait for this patch -> barrier -> im2col -> barrier -> MMA -> group barrier -> staging
-// and epilogue). The patch buffer a tile's iteration fills was last read by the previous tile's
-// im2col, which every warp finished before that iteration's second barrier; the first barrier of
-// an iteration also orders every warp's previous MMA and staging (As bytes) before this im2col's
-// As writes. Shared memory: Ws, As and two patch buffers, at most 64 * 264 * 2 + 128 * 264 * 2 +
-// 2 * (kStemMaxPatch + 2 * 2048) * 2 bytes = 181 KB (Kp = 256, the largest patch, whose rows are
-// at least 8 halves, so at most 2048 of them; the ResNet stem, Kp = 160 and two 21 x 112-half
-// buffers, takes 72 KB: three CTAs per SM). Every launch first raises the kernel's dynamic
-// shared-memory limit to the device's opt-in maximum (one value per device, so concurrent
-// launches of layers with different Kp never race on it); a layer above it (only GEMM-K near
-// 256 or large patches on 99 KB devices such as sm_86 / sm_89) is refused.
-// __launch_bounds__(256, StemMinBlocks(BN)): 3, 4, 5 CTAs per SM for BN = 64, 32, 16 (80, 64,
-// 48 registers a thread, no spills), so their barrier chains interleave.
+//   4. (No im2col buffer.) The barrier of step 3 is the only CTA barrier of a tile: the buffer
+//      that the next patch overwrites was last read by the previous tile's MMA, which every warp
+//      finished before arriving there; the scalar path's synchronous writes are made visible by
+//      the next iteration's barrier.
+//   5. MMA, per 16-deep k-step (a runtime loop over Kp / 16, unrolled by 2, the last step peeled):
+//      one 16-byte shared load of the lane's 4 tap offsets (a broadcast: 4 distinct addresses per
+//      warp); the A fragment gathered straight from the patch, 8 two-byte shared loads (rows g
+//      and g + 8 x the 4 columns) packed pairwise into a0..a3 (the row g + 8 window is the row g
+//      window plus a per-launch constant: 8 * sw * C halves for TQ >= 16, sh * patch_stride for
+//      TQ = 8); in the last step the halves of columns past R * S * C are masked to zero, so the
+//      product is exactly 0 whatever the patch holds; then per pair of n-tiles one
+//      ldmatrix.x4 of Ws (the B fragments of both: matrices (n-tile, k 0..7), (n-tile, k 8..15))
+//      and two mma.sync. The Ws row stride kStemWsLd = 264 halves is a compile-time odd multiple
+//      of 16 bytes: the 8 row addresses of an ldmatrix fall in different bank groups, and each
+//      B address is the lane's base plus immediates. Ws rows past K are zeros, so the n-tiles of
+//      a partly used K tile need no test in this loop.
+//   6. Epilogue straight from the accumulators, no shared memory, no barrier: each lane holds
+//      channels (8j + 2t, 8j + 2t + 1) of its pixel rows g and g + 8 for every n-tile j; rows
+//      past P or Q and n-tiles past K (K % 8 == 0: an n-tile is all valid or all past K) are
+//      skipped; it adds the bias (two floats from shared memory) and the residual, applies the
+//      activation (activations.cuh) and stores the pair: kVec (y and residual 4-byte aligned)
+//      one half2 load of Z and one half2 store per pair, with the activation's switch taken once
+//      per tile (one epilogue instance each for none, Relu, LeakyRelu, Clip, Sigmoid, HardSwish
+//      and SiLU; the rarer kinds share one that calls DeviceActivation::Apply per element);
+//      else scalar halves with DeviceActivation::Apply.
+// Shared memory: Ws (BN * 264 * 2 bytes: 33 KB for BN = 64), the tap table (1 KB), the bias
+// (BN floats) and two patch buffers of patch_rows x patch_stride halves, at most
+// 2 * (kStemMaxPatch + 2 * 2048) * 2 bytes = 80 KB (the largest patch, whose rows are at least 8
+// halves, so at most 2048 of them): at most 115 KB; the ResNet stem (two 21 x 112-half
+// buffers) takes 44 KB. Every launch first raises the kernel's dynamic shared-memory limit to
+// the device's opt-in maximum (one value per device, so concurrent launches of layers with
+// different patches never race on it); a layer above it (only large patches on 99 KB devices
+// such as sm_86 / sm_89) is refused.
+// __launch_bounds__(256, StemMinBlocks(BN)) (register budget and no spills in the comment of
+// StemMinBlocks), so the CTAs' barrier chains interleave.
 // Contracts: every output element is written once per launch; no allocation; 64-bit offsets into
 // X and Y (pixel * K, n * H * W * C), 32-bit within one image (StemNhwcSupported checks that).
-#include <mma.h>
-
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -94,36 +108,13 @@ namespace {
 
 constexpr int kStemThreads = 256;
 constexpr int kStemWarps = kStemThreads / 32;
-constexpr int kStemBM = 128;  // pixels per tile: TP * TQ
-constexpr int kStemSlots = static_cast<int>(kStemMaxGemmK / 32);
-constexpr int kStemStageLd = 20;                    // row stride (floats) of a 16 x 16 accumulator staging block
-constexpr int kStemStageBlock = 16 * kStemStageLd;  // floats of one staging block
-
-// The smallest row stride (halves) of As for BN: the kWarpsN warps sharing A rows stage their
-// BN / 16 blocks per 16 rows in them: 16 * lda * 2 >= (BN / 16) * kStemStageBlock * 4 bytes,
-// lda >= 2.5 * BN, made an odd multiple of 8 (bank spread of the fragment loads): 40, 88, 168.
-constexpr int StemMinLda(int bn) {
-  return ((bn * 5 / 2 + 7) / 8 % 2 == 1) ? (bn * 5 / 2 + 7) / 8 * 8 : (bn * 5 / 2 + 7) / 8 * 8 + 8;
-}
-
-// bar.sync on barrier 1 + group for the two warps of a BN = 64 row group (immediate ids, so the
-// kernel uses five of the 16 hardware barriers).
-__device__ __forceinline__ void StemGroupBarrier(int group) {
-  switch (group) {
-    case 0:
-      asm volatile("bar.sync 1, 64;\n" ::: "memory");
-      break;
-    case 1:
-      asm volatile("bar.sync 2, 64;\n" ::: "memory");
-      break;
-    case 2:
-      asm volatile("bar.sync 3, 64;\n" ::: "memory");
-      break;
-    default:
-      asm volatile("bar.sync 4, 64;\n" ::: "memory");
-      break;
-  }
-}
+constexpr int kStemBM = 128;  // pixels per tile: TP * TQ, 16 rows per warp
+static_assert(kStemBM == 16 * kStemWarps, "each warp owns one 16-row mma tile of pixels");
+static_assert(kStemMaxGemmK <= kStemThreads, "one thread per tap-table entry");
+// Row stride (halves) of Ws: an odd multiple of 16 bytes (conflict-free ldmatrix rows) and a
+// compile-time constant (B fragment addresses are a lane base plus immediates).
+constexpr int kStemWsLd = static_cast<int>(kStemMaxGemmK) + 8;
+static_assert((kStemWsLd * 2 / 16) % 2 == 1, "Ws rows must be an odd multiple of 16 bytes");
 
 // The pixel rectangle of a tile and its input patch (ChooseStemTile).
 struct StemTile {
@@ -171,26 +162,27 @@ struct StemParams {
   int64_t tiles;     // N * tiles_p * tiles_q
 };
 
-// Shared-memory layout of one CTA, shared by the kernel and the host's size computation. The
-// patch has two buffers (the tile being computed and the next tile's, being filled), each
-// patch_rows x patch_stride halves.
+// Shared-memory layout of one CTA, shared by the kernel and the host's size computation: Ws
+// [BN][kStemWsLd] halves, the tap table (kStemMaxGemmK ints: Kp / 16 steps x 4 t x 4 columns),
+// the bias (BN floats), and the patch's two buffers (the tile being computed and the next
+// tile's, being filled), each patch_rows x patch_stride halves.
 struct StemLayout {
-  int lda = 0;  // row stride of As and Ws, halves
-  size_t a_offset = 0;
+  size_t tap_offset = 0;
+  size_t bias_offset = 0;
   size_t patch_offset = 0;
   size_t patch_buffer = 0;  // halves between the two patch buffers
   size_t bytes = 0;
 
   __host__ __device__ static size_t Round128(size_t v) { return (v + 127) / 128 * 128; }
-  __host__ __device__ static StemLayout Make(int kp, int bn, int patch_rows, int patch_stride) {
+  __host__ __device__ static StemLayout Make(int bn, int patch_rows, int patch_stride) {
     StemLayout l;
-    // Kp + 8 (an odd multiple of 8 halves), at least StemMinLda(bn) (the staging of step 6).
-    l.lda = kp + 8 > StemMinLda(bn) ? kp + 8 : StemMinLda(bn);
-    const size_t w_bytes = Round128(static_cast<size_t>(bn) * l.lda * sizeof(__half));
-    const size_t a_bytes = Round128(static_cast<size_t>(kStemBM) * l.lda * sizeof(__half));
+    const size_t w_bytes = Round128(static_cast<size_t>(bn) * kStemWsLd * sizeof(__half));
+    const size_t tap_bytes = Round128(static_cast<size_t>(kStemMaxGemmK) * sizeof(int));
+    const size_t bias_bytes = Round128(static_cast<size_t>(bn) * sizeof(float));
     const size_t p_bytes = Round128(static_cast<size_t>(patch_rows) * patch_stride * sizeof(__half));
-    l.a_offset = w_bytes;
-    l.patch_offset = l.a_offset + a_bytes;
+    l.tap_offset = w_bytes;
+    l.bias_offset = l.tap_offset + tap_bytes;
+    l.patch_offset = l.bias_offset + bias_bytes;
     l.patch_buffer = p_bytes / sizeof(__half);
     l.bytes = l.patch_offset + 2 * p_bytes;
     return l;
@@ -204,8 +196,8 @@ __device__ __forceinline__ void CpAsyncWord(void* dst, const void* src, int src_
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d), "l"(src), "r"(src_bytes) : "memory");
 }
 __device__ __forceinline__ void CpAsyncCommit() { asm volatile("cp.async.commit_group;\n" ::: "memory"); }
-// Waits until at most one committed group of this thread is still in flight.
-__device__ __forceinline__ void CpAsyncWaitAllButOne() { asm volatile("cp.async.wait_group 1;\n" ::: "memory"); }
+// Waits until every committed group of this thread has landed.
+__device__ __forceinline__ void CpAsyncWaitAll() { asm volatile("cp.async.wait_group 0;\n" ::: "memory"); }
 
 // Where tile `tile` starts: image, first output row and column.
 struct StemTileOrigin {
@@ -215,7 +207,11 @@ struct StemTileOrigin {
 __device__ __forceinline__ StemTileOrigin DecodeStemTile(const StemParams& sp, int64_t tile) {
   const int64_t tiles_per_image = static_cast<int64_t>(sp.tiles_p) * sp.tiles_q;
   StemTileOrigin o;
-  o.img = tile / tiles_per_image;
+  // 32-bit division (a few instructions, against a 64-bit division's subroutine) whenever the
+  // tile index fits, which is every launch of fewer than 2^31 tiles.
+  o.img = tile <= 0x7fffffff
+              ? static_cast<int64_t>(static_cast<unsigned>(tile) / static_cast<unsigned>(tiles_per_image))
+              : tile / tiles_per_image;
   const int rest = static_cast<int>(tile - o.img * tiles_per_image);
   o.p0 = (rest / sp.tiles_q) * (kStemBM >> sp.tq_log2);
   o.q0 = (rest % sp.tiles_q) << sp.tq_log2;
@@ -275,186 +271,247 @@ __device__ __forceinline__ void IssueStemPatch(const StemParams& sp, const __hal
 }
 
 // Resident CTAs per SM the register budget aims at (__launch_bounds__), the most that compile
-// without spills: 3 for BN = 64 (80 registers, 32 of them accumulators), 4 for BN = 32 (64),
-// 5 for BN = 16 (48).
-constexpr int StemMinBlocks(int bn) { return bn == 64 ? 3 : (bn == 32 ? 4 : 5); }
+// without spills: 4 for BN = 64 and BN = 32 (at most 64 registers; BN = 64 holds 32 accumulators),
+// 6 for BN = 16 (40). Shared memory allows it for the networks' stems (the ResNet stem's 44 KB:
+// 4 CTAs, 32 warps per SM); larger patches get fewer (the grid follows the occupancy query).
+constexpr int StemMinBlocks(int bn) { return bn == 16 ? 6 : 4; }
+
+// Two halves of the patch at byte offsets o0 and o1 from `p`, packed as one mma operand register
+// (o0's half in the low 16 bits).
+__device__ __forceinline__ uint32_t StemGatherPair(const char* p, int o0, int o1) {
+  const uint32_t lo = *reinterpret_cast<const unsigned short*>(p + o0);
+  const uint32_t hi = *reinterpret_cast<const unsigned short*>(p + o1);
+  return lo | (hi << 16);
+}
+
+// One 16-deep k-step of a warp (step 5): the A fragment of rows g / g + 8 (windows at a_lo /
+// a_lo + hi_delta bytes) and columns `off` (byte offsets of columns 2t, 2t + 1, 2t + 8, 2t + 9),
+// masked by m01 / m89, times kNT B fragments from Ws (ldmatrix.x4 per n-tile pair at b_addr, the
+// lane's row address for this step), accumulated into acc.
+template <int kNT>
+__device__ __forceinline__ void StemKStep(float (&acc)[kNT][4], const char* a_lo, int hi_delta, int4 off,
+                                          unsigned b_addr, uint32_t m01, uint32_t m89) {
+  const char* a_hi = a_lo + hi_delta;
+  const uint32_t a0 = StemGatherPair(a_lo, off.x, off.y) & m01;
+  const uint32_t a1 = StemGatherPair(a_hi, off.x, off.y) & m01;
+  const uint32_t a2 = StemGatherPair(a_lo, off.z, off.w) & m89;
+  const uint32_t a3 = StemGatherPair(a_hi, off.z, off.w) & m89;
+#pragma unroll
+  for (int jp = 0; jp < kNT / 2; ++jp) {
+    uint32_t b0, b1, b2, b3;
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];\n"
+                 : "=r"(b0), "=r"(b1), "=r"(b2), "=r"(b3)
+                 : "r"(b_addr + jp * 16 * kStemWsLd * static_cast<int>(sizeof(__half)))
+                 : "memory");
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(acc[2 * jp][0]), "+f"(acc[2 * jp][1]), "+f"(acc[2 * jp][2]), "+f"(acc[2 * jp][3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b0), "r"(b1));
+    asm volatile(
+        "mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 {%0, %1, %2, %3}, {%4, %5, %6, %7}, {%8, %9}, "
+        "{%0, %1, %2, %3};\n"
+        : "+f"(acc[2 * jp + 1][0]), "+f"(acc[2 * jp + 1][1]), "+f"(acc[2 * jp + 1][2]), "+f"(acc[2 * jp + 1][3])
+        : "r"(a0), "r"(a1), "r"(a2), "r"(a3), "r"(b2), "r"(b3));
+  }
+}
+
+// Where a lane's two pixel rows (g and g + 8 of its warp's 16) write: element offsets of channel
+// n0 + 2t in Y (and Z), and whether the pixel lies inside P x Q.
+struct StemRowsOut {
+  int64_t out[2];
+  bool ok[2];
+};
+
+// Step 6, kVec: n-tiles j < nt_valid, channels (8j + 2t, 8j + 2t + 1) of both rows, as half2.
+template <int kNT, typename Act>
+__device__ __forceinline__ void StemEpilogueVec(const float (&acc)[kNT][4], const float* bias_t,
+                                                const __half* __restrict__ residual, __half* __restrict__ y,
+                                                const StemRowsOut& rows, int nt_valid, Act act) {
+#pragma unroll
+  for (int j = 0; j < kNT; ++j) {
+    if (j >= nt_valid) break;
+    const float2 b = *reinterpret_cast<const float2*>(bias_t + 8 * j);
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      if (!rows.ok[h]) continue;
+      const int64_t out = rows.out[h] + 8 * j;
+      float v0 = acc[j][2 * h] + b.x;
+      float v1 = acc[j][2 * h + 1] + b.y;
+      if (residual != nullptr) {
+        const float2 z = __half22float2(*reinterpret_cast<const __half2*>(residual + out));
+        v0 += z.x;
+        v1 += z.y;
+      }
+      *reinterpret_cast<__half2*>(y + out) = __floats2half2_rn(act(v0), act(v1));
+    }
+  }
+}
+
+// Step 6, scalar halves (y or residual not 4-byte aligned).
+template <int kNT>
+__device__ __forceinline__ void StemEpilogueScalar(const float (&acc)[kNT][4], const float* bias_t,
+                                                   const __half* __restrict__ residual, __half* __restrict__ y,
+                                                   const StemRowsOut& rows, int nt_valid, const DeviceActivation& act) {
+#pragma unroll
+  for (int j = 0; j < kNT; ++j) {
+    if (j >= nt_valid) break;
+#pragma unroll
+    for (int h = 0; h < 2; ++h) {
+      if (!rows.ok[h]) continue;
+#pragma unroll
+      for (int e = 0; e < 2; ++e) {
+        const int64_t out = rows.out[h] + 8 * j + e;
+        float v = acc[j][2 * h + e] + bias_t[8 * j + e];
+        if (residual != nullptr) v += Load(residual + out);
+        Store(y + out, act.Apply(v));
+      }
+    }
+  }
+}
 
 template <int BN, bool kVec>
 __global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
     StemConvNhwcKernel(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
                        const __half* __restrict__ residual, __half* __restrict__ y, StemParams sp,
                        DeviceActivation act) {
-  using namespace nvcuda;
-  constexpr int kWarpsN = BN == 64 ? 2 : 1;
-  constexpr int kWarpsM = kStemWarps / kWarpsN;
-  constexpr int kFragM = kStemBM / kWarpsM / 16;  // 16-row fragment tiles per warp
-  constexpr int kFragN = BN / kWarpsN / 16;       // 16-column fragment tiles per warp
+  constexpr int kNT = BN / 8;  // mma n-tiles per warp
+  static_assert(kNT % 2 == 0, "n-tiles are loaded in pairs");
   extern __shared__ __align__(128) unsigned char stem_smem[];
-  const StemLayout layout = StemLayout::Make(sp.kp, BN, sp.patch_rows, sp.patch_stride);
-  const int lda = layout.lda;
+  const StemLayout layout = StemLayout::Make(BN, sp.patch_rows, sp.patch_stride);
   __half* ws = reinterpret_cast<__half*>(stem_smem);
-  __half* as = reinterpret_cast<__half*>(stem_smem + layout.a_offset);
+  int* tap_s = reinterpret_cast<int*>(stem_smem + layout.tap_offset);
+  float* bias_s = reinterpret_cast<float*>(stem_smem + layout.bias_offset);
   __half* patch_bufs = reinterpret_cast<__half*>(stem_smem + layout.patch_offset);
   const int patch_buffer = static_cast<int>(layout.patch_buffer);
   const int tid = threadIdx.x;
   const int warp = tid / 32;
   const int lane = tid % 32;
+  const int g = lane >> 2;  // mma groupID
+  const int t = lane & 3;   // thread in group
   const int n0 = blockIdx.y * BN;
   const __half zero = __float2half(0.0f);
   const int tq_mask = (1 << sp.tq_log2) - 1;
 
-  // Step 2 starts first: the first tile's patch is in flight while the weights are staged.
+  // Step 3 starts first: the first tile's patch is in flight while step 1 runs.
   int64_t tile = blockIdx.x;
-  if (tile < sp.tiles) IssueStemPatch(sp, x, DecodeStemTile(sp, tile), patch_bufs, warp, lane);
+  StemTileOrigin o = DecodeStemTile(sp, tile);  // the current tile's origin, carried across iterations
+  if (tile < sp.tiles) IssueStemPatch(sp, x, o, patch_bufs, warp, lane);
   CpAsyncCommit();
 
-  // Step 1: the weight tile, and this lane's GEMM-K columns as patch offsets.
+  // Step 1: the weight tile, the bias, the tap table.
   for (int row = warp; row < BN; row += kStemWarps) {
     const int kout = n0 + row;
     const int64_t wbase = static_cast<int64_t>(kout) * sp.rsc;
     for (int kk = lane; kk < sp.kp; kk += 32) {
-      ws[row * lda + kk] = (kout < sp.k && kk < sp.rsc) ? w[wbase + kk] : zero;
+      ws[row * kStemWsLd + kk] = (kout < sp.k && kk < sp.rsc) ? w[wbase + kk] : zero;
     }
   }
-  int tap_off[kStemSlots];
-#pragma unroll
-  for (int i = 0; i < kStemSlots; ++i) {
-    const int kk = lane + 32 * i;
-    tap_off[i] = 0;  // GEMM-K padding: never read (zeros written instead)
+  if (tid < BN) bias_s[tid] = (bias != nullptr && n0 + tid < sp.k) ? __half2float(bias[n0 + tid]) : 0.0f;
+  if (tid < sp.kp) {
+    // Entry tid = 16 * ks + 4 * tt + e: column 16 * ks + 2 * tt + (e & 1) + 8 * (e >> 1).
+    const int kk = (tid >> 4) * 16 + 2 * ((tid >> 2) & 3) + (tid & 1) + 8 * ((tid >> 1) & 1);
+    int off = 0;
     if (kk < sp.rsc) {
       const int c = kk % sp.c;
       const int rs = kk / sp.c;
-      tap_off[i] = (rs / sp.s) * sp.dilation_h * sp.patch_stride + (rs % sp.s) * sp.dilation_w * sp.c + c;
+      off = 2 * ((rs / sp.s) * sp.dilation_h * sp.patch_stride + (rs % sp.s) * sp.dilation_w * sp.c + c);
     }
+    tap_s[tid] = off;
   }
+  // The lane's pixel rows m_lo = 16 * warp + g and m_lo + 8: window byte offsets in a buffer.
+  const int m_lo = warp * 16 + g;
+  const int org_lo = 2 * ((m_lo >> sp.tq_log2) * sp.stride_h * sp.patch_stride + (m_lo & tq_mask) * sp.stride_w * sp.c);
+  const int hi_delta = 2 * (sp.tq_log2 == 3 ? sp.stride_h * sp.patch_stride : 8 * sp.stride_w * sp.c);
+  // The last k-step's columns past R * S * C are masked to zero.
+  const int k_last = sp.kp - 16 + 2 * t;
+  const uint32_t mask01 = (k_last < sp.rsc ? 0xffffu : 0u) | (k_last + 1 < sp.rsc ? 0xffff0000u : 0u);
+  const uint32_t mask89 = (k_last + 8 < sp.rsc ? 0xffffu : 0u) | (k_last + 9 < sp.rsc ? 0xffff0000u : 0u);
+  // ldmatrix.x4: lane l addresses row (l & 7) of matrix l >> 3 = (n-tile 2jp + (l >> 4), k half (l >> 3) & 1).
+  const unsigned b_lane = static_cast<unsigned>(__cvta_generic_to_shared(ws)) +
+                          2 * (((lane >> 4) * 8 + (lane & 7)) * kStemWsLd + ((lane >> 3) & 1) * 8);
+  const int4* tap4 = reinterpret_cast<const int4*>(tap_s) + t;
+  const float* bias_t = bias_s + 2 * t;
+  const int nks = sp.kp >> 4;
+  const int nt_valid = min(kNT, (sp.k - n0) >> 3);
 
   for (int buf = 0; tile < sp.tiles; tile += gridDim.x, buf ^= 1) {
-    const StemTileOrigin o = DecodeStemTile(sp, tile);
-    const int p0 = o.p0;
-    const int q0 = o.q0;
-    const int64_t img = o.img;
-    // Step 3: start the next tile's patch into the other buffer (last read by the previous
-    // tile's im2col, which every warp finished before that tile's second barrier), then wait
-    // for this tile's patch (the group before) and make every warp's part visible.
+    // Step 3: this tile's patch is complete and visible (and, at the first tile, step 1's
+    // tables); every warp is done with the previous tile's MMA, so the other buffer is free.
+    CpAsyncWaitAll();
+    __syncthreads();
     const int64_t next = tile + gridDim.x;
+    StemTileOrigin o_next = o;
     if (next < sp.tiles) {
-      IssueStemPatch(sp, x, DecodeStemTile(sp, next), patch_bufs + (buf ^ 1) * patch_buffer, warp, lane);
+      o_next = DecodeStemTile(sp, next);
+      IssueStemPatch(sp, x, o_next, patch_bufs + (buf ^ 1) * patch_buffer, warp, lane);
     }
     CpAsyncCommit();
-    CpAsyncWaitAllButOne();
-    __syncthreads();  // the patch is complete; every warp is done with the previous tile's As
-    const __half* patch = patch_bufs + buf * patch_buffer + StemPatchShift(sp, o);
+    const char* a_lo = reinterpret_cast<const char*>(patch_bufs + buf * patch_buffer + StemPatchShift(sp, o)) + org_lo;
 
-    // Step 4: im2col from the patch, rows m = warp + 8 * j of As.
+    // Step 5.
+    float acc[kNT][4];
+#pragma unroll
+    for (int j = 0; j < kNT; ++j) {
+#pragma unroll
+      for (int e = 0; e < 4; ++e) acc[j][e] = 0.0f;
+    }
 #pragma unroll 2
-    for (int m = warp; m < kStemBM; m += kStemWarps) {
-      const int origin = (m >> sp.tq_log2) * sp.stride_h * sp.patch_stride + (m & tq_mask) * sp.stride_w * sp.c;
-      const __half* src = patch + origin;
-      __half* arow = as + m * lda;
-#pragma unroll
-      for (int i = 0; i < kStemSlots; ++i) {
-        const int kk = lane + 32 * i;
-        if (32 * i >= sp.kp) break;
-        if (kk < sp.kp) arow[kk] = kk < sp.rsc ? src[tap_off[i]] : zero;
-      }
+    for (int ks = 0; ks < nks - 1; ++ks) {
+      StemKStep<kNT>(acc, a_lo, hi_delta, tap4[4 * ks], b_lane + 32 * ks, 0xffffffffu, 0xffffffffu);
     }
-    __syncthreads();
+    StemKStep<kNT>(acc, a_lo, hi_delta, tap4[4 * (nks - 1)], b_lane + 32 * (nks - 1), mask01, mask89);
 
-    // Step 5: warp (wm, wn) computes rows 16 * kFragM * wm .. and columns 16 * kFragN * wn ...
-    const int wm = warp / kWarpsN;
-    const int wn = warp % kWarpsN;
-    wmma::fragment<wmma::accumulator, 16, 16, 16, float> acc[kFragM][kFragN];
+    // Step 6.
+    StemRowsOut rows;
 #pragma unroll
-    for (int i = 0; i < kFragM; ++i) {
-#pragma unroll
-      for (int j = 0; j < kFragN; ++j) wmma::fill_fragment(acc[i][j], 0.0f);
+    for (int h = 0; h < 2; ++h) {
+      const int m = m_lo + 8 * h;
+      const int op = o.p0 + (m >> sp.tq_log2);
+      const int oq = o.q0 + (m & tq_mask);
+      rows.ok[h] = op < sp.p && oq < sp.q;
+      rows.out[h] = ((o.img * sp.p + op) * sp.q + oq) * sp.k + n0 + 2 * t;
     }
-    {
-      wmma::fragment<wmma::matrix_a, 16, 16, 16, __half, wmma::row_major> a[kFragM];
-      wmma::fragment<wmma::matrix_b, 16, 16, 16, __half, wmma::col_major> b;
-      const __half* a_tile = as + wm * kFragM * 16 * lda;
-      const __half* b_tile = ws + wn * kFragN * 16 * lda;
-      for (int k0 = 0; k0 < sp.kp; k0 += 16) {
-#pragma unroll
-        for (int i = 0; i < kFragM; ++i) wmma::load_matrix_sync(a[i], a_tile + i * 16 * lda + k0, lda);
-#pragma unroll
-        for (int j = 0; j < kFragN; ++j) {
-          if (n0 + (wn * kFragN + j) * 16 >= sp.k) break;
-          wmma::load_matrix_sync(b, b_tile + j * 16 * lda + k0, lda);
-#pragma unroll
-          for (int i = 0; i < kFragM; ++i) wmma::mma_sync(acc[i][j], a[i], b, acc[i][j]);
+    if (kVec) {
+      switch (act.kind) {
+        case FusedEpilogue::Kind::kNone:
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, [](float v) { return v; });
+          break;
+        case FusedEpilogue::Kind::kRelu:
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, [](float v) { return ActRelu(v); });
+          break;
+        case FusedEpilogue::Kind::kLeakyRelu: {
+          const float alpha = act.alpha;
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid,
+                               [alpha](float v) { return ActLeakyRelu(v, alpha); });
+          break;
         }
+        case FusedEpilogue::Kind::kClip: {
+          const float lo = act.alpha;
+          const float hi = act.beta;
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid,
+                               [lo, hi](float v) { return ActClip(v, lo, hi); });
+          break;
+        }
+        case FusedEpilogue::Kind::kSigmoid:
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, [](float v) { return ActSigmoid(v); });
+          break;
+        case FusedEpilogue::Kind::kHardSwish:
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, [](float v) { return ActHardSwish(v); });
+          break;
+        case FusedEpilogue::Kind::kSilu:
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, [](float v) { return ActSilu(v); });
+          break;
+        default:  // the rarer activations: DeviceActivation's switch per element
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, [act](float v) { return act.Apply(v); });
+          break;
       }
-    }
-    // Step 6: the epilogue, per warp. The kWarpsN warps that share this warp's A rows finish
-    // their MMA (a 64-thread named barrier, or __syncwarp for one warp); then those A rows are
-    // the group's staging area (StemLayout makes them large enough): each warp stores all its
-    // accumulator fragments, 16 x 16 floats each (row stride kStemStageLd), into its own part,
-    // and per fragment each lane adds bias and residual to 8 consecutive channels of one of the
-    // 16 pixels, applies the activation and stores 16 bytes.
-    if (kWarpsN > 1) {
-      StemGroupBarrier(wm);
     } else {
-      __syncwarp();
+      StemEpilogueScalar<kNT>(acc, bias_t, residual, y, rows, nt_valid, act);
     }
-    float* stage = reinterpret_cast<float*>(as + wm * kFragM * 16 * lda) + wn * kFragM * kFragN * kStemStageBlock;
-#pragma unroll
-    for (int j = 0; j < kFragN; ++j) {
-      if (n0 + (wn * kFragN + j) * 16 >= sp.k) break;
-#pragma unroll
-      for (int i = 0; i < kFragM; ++i) {
-        wmma::store_matrix_sync(stage + (i * kFragN + j) * kStemStageBlock, acc[i][j], kStemStageLd,
-                                wmma::mem_row_major);
-      }
-    }
-    __syncwarp();
-    const int row = lane / 2;  // pixel of a fragment this lane finishes
-    const int chunk = lane % 2;
-#pragma unroll 1
-    for (int j = 0; j < kFragN; ++j) {
-      const int kout = n0 + (wn * kFragN + j) * 16 + chunk * 8;
-      if (n0 + (wn * kFragN + j) * 16 >= sp.k) break;
-      for (int i = 0; i < kFragM; ++i) {
-        const float* cp = stage + (i * kFragN + j) * kStemStageBlock + row * kStemStageLd + chunk * 8;
-        const int m = (wm * kFragM + i) * 16 + row;
-        const int op = p0 + (m >> sp.tq_log2);
-        const int oq = q0 + (m & tq_mask);
-        if (op < sp.p && oq < sp.q && kout < sp.k) {
-          const int64_t pix = (img * sp.p + op) * sp.q + oq;
-          const float4 lo = *reinterpret_cast<const float4*>(cp);
-          const float4 hi = *reinterpret_cast<const float4*>(cp + 4);
-          float v[8] = {lo.x, lo.y, lo.z, lo.w, hi.x, hi.y, hi.z, hi.w};
-          const int64_t out = pix * sp.k + kout;
-          if (kVec) {
-            using Pack = VecPack<__half, 8>;
-            if (bias != nullptr) {
-              const Pack bb = *reinterpret_cast<const Pack*>(bias + kout);
-#pragma unroll
-              for (int t = 0; t < 8; ++t) v[t] += Load(&bb.v[t]);
-            }
-            if (residual != nullptr) {
-              const Pack z = *reinterpret_cast<const Pack*>(residual + out);
-#pragma unroll
-              for (int t = 0; t < 8; ++t) v[t] += Load(&z.v[t]);
-            }
-            Pack result;
-#pragma unroll
-            for (int t = 0; t < 8; ++t) Store(&result.v[t], act.Apply(v[t]));
-            *reinterpret_cast<Pack*>(y + out) = result;
-          } else {
-#pragma unroll
-            for (int t = 0; t < 8; ++t) {
-              float f = v[t];
-              if (bias != nullptr) f += Load(bias + kout + t);
-              if (residual != nullptr) f += Load(residual + out + t);
-              Store(y + out + t, act.Apply(f));
-            }
-          }
-        }
-      }
-    }
-    // No barrier here: the next tile's patch has its own bytes, and the barrier before the next
-    // im2col orders every warp's MMA and staging (As) before the im2col's As writes.
+    // No barrier here: the next iteration's barrier orders this tile's patch reads before the
+    // patch copy that reuses the buffer.
+    o = o_next;
   }
 }
 
@@ -465,7 +522,7 @@ template <int BN, bool kVec>
 Status LaunchStem(cudaStream_t stream, const StemParams& sp, const __half* x, const __half* w, const __half* bias,
                   const __half* residual, __half* y, const DeviceActivation& act) {
   auto* fn = StemConvNhwcKernel<BN, kVec>;
-  const size_t smem = StemLayout::Make(sp.kp, BN, sp.patch_rows, sp.patch_stride).bytes;
+  const size_t smem = StemLayout::Make(BN, sp.patch_rows, sp.patch_stride).bytes;
   int device = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
   int sms = 0;
@@ -501,7 +558,8 @@ Status LaunchStem(cudaStream_t stream, const StemParams& sp, const __half* x, co
 template <int BN>
 Status LaunchStemAligned(cudaStream_t stream, const StemParams& sp, const __half* x, const __half* w,
                          const __half* bias, const __half* residual, __half* y, const DeviceActivation& act) {
-  const bool vec = Aligned(bias, 16) && Aligned(residual, 16) && Aligned(y, 16);
+  // The vector epilogue moves half2 pairs of Y and Z (the bias is staged as floats in shared memory).
+  const bool vec = Aligned(residual, 4) && Aligned(y, 4);
   return vec ? LaunchStem<BN, true>(stream, sp, x, w, bias, residual, y, act)
              : LaunchStem<BN, false>(stream, sp, x, w, bias, residual, y, act);
 }

@@ -1,6 +1,7 @@
 // edgert's tensor-core kernel for the small-channel first convolution of a network (the "stem":
 // ResNet's 7x7 stride-2 C = 3, YOLO / MobileNet's 3x3 stride-2 C = 3) in channels-last float16,
-// an implicit GEMM on WMMA (kernels_conv_stem.cu). kernels_conv.cu offers it as the tactic
+// an implicit GEMM on mma.sync whose A fragments are gathered straight from a staged input patch
+// (kernels_conv_stem.cu). kernels_conv.cu offers it as the tactic
 // candidate "stem-nhwc" of EdgertConvNhwc (ops/nhwc.h) next to cuDNN's plans and the other own
 // NHWC kernels (kernels_conv_nhwc.h).
 #pragma once
@@ -39,9 +40,9 @@ bool StemNhwcSupported(DataType dtype, const NhwcConvGeometry& g);
 // Z[n, p, q, k]), taps outside X read 0; x, w, bias, residual and y are float16 (bias and
 // residual may be null), accumulation in float32. One launch, no allocation; on a layer that
 // StemNhwcSupported refuses it returns Internal, and Unsupported where the layer's shared memory
-// (weights, im2col tile and two patch buffers) exceeds the device's per-block maximum (never on
-// sm_90's 227 KB; on 99 KB devices such as sm_86 / sm_89 GEMM-K near 256 or patches of more than
-// several thousand halves), both without launching. Thread-safe; besides the launch it only queries the
+// (weights, tap table, bias and two patch buffers) exceeds the device's per-block maximum (never
+// on sm_80 / sm_90; on 99 KB devices such as sm_86 / sm_89 only K > 32 with patches near
+// kStemMaxPatch), both without launching. Thread-safe; besides the launch it only queries the
 // device and sets the kernel's dynamic shared-memory limit (cudaFuncSetAttribute, the device's opt-in maximum: one
 // value per kernel instantiation and device), nothing that synchronises, so it may be captured into a CUDA graph.
 Status EnqueueStemConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGeometry& g, const void* x, const void* w,
