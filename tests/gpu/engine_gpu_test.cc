@@ -3,6 +3,7 @@
 // arenas, no allocation in steady state, and plans checked against the device key.
 #include <atomic>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 #include <thread>
 
@@ -318,6 +319,90 @@ TEST(CudaEngine, CallerSuppliedArenaIsUsedAndChecked) {
   for (size_t k = 0; k < want.size(); ++k) ExpectTensorsClose(got[k], want[k], 1e-3, "output " + std::to_string(k));
   context->reset();
   cudaFree(arena);
+}
+
+// x [n, c, h, w] (an image input) → Transpose(perm) → Relu → y; with `second_reader`, x also
+// feeds a Sigmoid whose result is a second output.
+NetworkDef InputTransposeNetwork(int64_t n, int64_t c, int64_t h, int64_t w, std::vector<int64_t> perm,
+                                 bool second_reader) {
+  NetworkDef net;
+  Shape out_shape;
+  const Shape in_shape = {n, c, h, w};
+  for (int64_t p : perm) out_shape.push_back(in_shape[static_cast<size_t>(p)]);
+  const int32_t x = AddTensor(&net, "x", DataType::kFloat32, in_shape);
+  const int32_t t = AddTensor(&net, "t", DataType::kFloat32, out_shape);
+  const int32_t y = AddTensor(&net, "y", DataType::kFloat32, out_shape);
+  net.inputs = {x};
+  Attributes attrs;
+  attrs.Set("perm", perm);
+  AddLayer(&net, "input/ToNhwc", OpType::kTranspose, {x}, {t}, attrs);
+  AddLayer(&net, "relu", OpType::kRelu, {t}, {y});
+  net.outputs = {y};
+  if (second_reader) {
+    const int32_t s = AddTensor(&net, "s", DataType::kFloat32, in_shape);
+    AddLayer(&net, "sigmoid", OpType::kSigmoid, {x}, {s});
+    net.outputs.push_back(s);
+  }
+  return net;
+}
+
+// An input whose only reader is a channels-first → channels-last Transpose is converted and
+// transposed by its copy (CudaEngine::FoldedInputLayer): outputs equal the CPU's for 3 channels
+// (the per-pixel kernel), 16 and 40 (32 x 32 tiles, partial tiles), FP32 and FP16, eager and with
+// graphs; the profile times the copy in the layer's place. Another perm or a second reader of the
+// input keeps the Transpose layer.
+TEST(CudaEngine, InputTransposeIsFoldedIntoTheInputCopy) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  struct Case {
+    Shape x;
+    std::vector<int64_t> perm;
+    bool second_reader;
+    bool folded;
+  };
+  const Case cases[] = {
+      {{2, 3, 17, 9}, {0, 2, 3, 1}, false, true},   {{1, 16, 8, 8}, {0, 2, 3, 1}, false, true},
+      {{3, 40, 5, 13}, {0, 2, 3, 1}, false, true},  {{2, 3, 6, 5}, {0, 3, 1, 2}, false, false},
+      {{2, 3, 6, 5}, {0, 2, 3, 1}, true, false},
+  };
+  uint32_t seed = 40;
+  for (const Case& c : cases) {
+    const NetworkDef net = InputTransposeNetwork(c.x[0], c.x[1], c.x[2], c.x[3], c.perm, c.second_reader);
+    SCOPED_TRACE(net.tensors[0].name + " " + std::to_string(c.x[1]) + " channels, folded " +
+                 std::to_string(c.folded));
+    const std::vector<Tensor> feeds = {RandomTensor(DataType::kFloat32, c.x, seed++)};
+    for (Precision precision : {Precision::kFp32, Precision::kFp16}) {
+      for (bool graphs : {false, true}) ExpectCudaMatchesCpu(net, feeds, precision, -1, graphs);
+      CudaEngineOptions options;
+      options.precision = precision;
+      auto engine = CudaEngine::Create(net, options);
+      ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+      EXPECT_EQ((*engine)->FoldedInputLayer(0), c.folded ? 0 : -1);
+      auto context = (*engine)->CreateContext();
+      ASSERT_TRUE(context.ok()) << context.status().ToString();
+      const std::string kernel = (*context)->LayerKernel(0);
+      EXPECT_EQ(kernel.find("folded into input 'x''s copy") != std::string::npos, c.folded) << kernel;
+      IoBuffers io;
+      ASSERT_NO_FATAL_FAILURE(MakeIo(**engine, feeds, &io));
+      for (int i = 0; i < (*engine)->NumIOTensors(); ++i) {
+        ASSERT_TRUE((*context)->SetTensorAddress(i, io.ptrs[static_cast<size_t>(i)]).ok());
+      }
+      cudaStream_t stream = nullptr;
+      ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+      auto ms = (*context)->ProfileLayers(stream, 2);
+      ASSERT_TRUE(ms.ok()) << ms.status().ToString();
+      EXPECT_GT((*ms)[0], 0.0);
+      // The profile's runs computed the network too: the output equals the CPU's.
+      std::vector<Tensor> want;
+      auto cpu = CpuEngine::Create(net);
+      ASSERT_TRUE(cpu.ok());
+      ASSERT_TRUE((*cpu)->Run(feeds, &want).ok());
+      const std::vector<std::vector<uint8_t>> got = ReadOutputs(**engine, io);
+      Tensor y = Tensor::Create(DataType::kFloat32, want[0].shape()).value();
+      std::memcpy(y.raw(), got[0].data(), got[0].size());
+      ExpectTensorsClose(y, want[0], DefaultTolerance(precision), "after ProfileLayers");
+      cudaStreamDestroy(stream);
+    }
+  }
 }
 
 TEST(CudaEngine, PlansAreCheckedAgainstTheDeviceKey) {

@@ -176,6 +176,12 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
   int32_t IOTensorIndex(int index) const { return io_tensor_index_[static_cast<size_t>(index)]; }
   // Device address of constant tensor `index` (nullptr for a non-constant).
   const void* ConstantAddress(int32_t index) const { return constant_ptrs_[static_cast<size_t>(index)]; }
+  // For input I/O tensor `index`: the layer its copy into the arena also performs, or -1. That is
+  // a Transpose from channels-first to channels-last (perm [0, 2, ..., r-1, 1]; the layout pass
+  // puts one after an image input) that is the input's only reader: the copy converts and
+  // transposes in one kernel, straight into the Transpose's output, and the layer itself is not
+  // enqueued (CudaExecutionContext::LayerKernel says "folded into input '<name>''s copy").
+  int FoldedInputLayer(int index) const { return folded_input_layer_[static_cast<size_t>(index)]; }
 
  private:
   CudaEngine() = default;
@@ -201,6 +207,7 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
   size_t arena_alignment_ = kDefaultMemoryAlignment;
   size_t workspace_bytes_ = 0;
   std::vector<LayerTactic> tactics_;
+  std::vector<int> folded_input_layer_;  // per I/O tensor (FoldedInputLayer)
 };
 
 struct CudaContextState;  // kernels, handles, graph (backend/cuda/cuda_engine.cc)
@@ -247,7 +254,8 @@ class CudaExecutionContext {
   // Per-layer GPU times (trtexec's --dumpProfile): runs the network eagerly `iterations` times on
   // `stream` after one warm-up run, with a CUDA event recorded after every layer, and returns each
   // layer's mean time in ms (0 for a layer the memory plan elides). I/O conversions are not
-  // counted. Creates events and waits for the device: a tool, not a hot path.
+  // counted, but for a Transpose folded into an input's copy (CudaEngine::FoldedInputLayer) that
+  // copy is what the layer's time measures. Creates events and waits for the device: a tool, not a hot path.
   StatusOr<std::vector<double>> ProfileLayers(CudaStream stream, int iterations);
 
   // CUDA graph capture/replay for this context (on when the engine's options say so).

@@ -30,7 +30,9 @@
 //     cached sets, whose kernels hold the old one), evict the least recently used set beyond
 //     kMaxCachedBatches. A failure leaves no current set: Enqueue refuses until a batch binds.
 //  4. Enqueue(stream): check bindings, then the body of the current set: [poison memset] → inputs
-//     copied or converted into the arena → layer kernels in order → outputs copied or converted to
+//     copied or converted into the arena (an input whose only reader is a channels-first to
+//     channels-last Transpose is converted and transposed straight into that layer's output, and
+//     the layer is skipped: CudaEngine::FoldedInputLayer) → layer kernels in order → outputs copied or converted to
 //     their bindings (sizes of the current batch).
 //     With CUDA graphs on, the first Enqueue of a set runs the body eagerly (libraries finish their
 //     lazy initialisation outside any capture), the second captures the body into the set's graph
@@ -116,6 +118,7 @@ struct CudaBatchKernels {
   size_t batch_constants_bytes = 0;
   std::vector<CudaTensor> tensors;     // one per network tensor
   std::vector<CudaKernelPtr> kernels;  // one per layer; null for elided layers
+  std::vector<uint8_t> folded;         // one per layer: 1 when an input's copy does its work (not enqueued)
   size_t workspace_bytes = 0;          // the largest need of its kernels
   uint64_t last_used = 0;              // CudaContextState::use_clock when it was last selected
   bool warmed_up = false;              // the body ran eagerly once
@@ -252,6 +255,37 @@ StatusOr<CudaKernelPtr> MakeLayerKernel(const NetworkDef& net, size_t l, const s
 
 // What a kernel with a tactic records for later loads: {TacticLabel(), TacticBlob()}.
 using RecordedTactic = std::pair<std::string, std::string>;
+
+// The Transpose layer that graph input tensor `t`'s copy can perform (CudaEngine::FoldedInputLayer),
+// or -1: t is read by exactly one layer, once, and is no network output; that layer is a Transpose
+// with perm [0, 2, ..., r-1, 1] (r >= 3) the memory plan keeps, and the copy's dtypes (the
+// binding's and the device's) are float32 / float16.
+int FoldableInputTranspose(const NetworkDef& net, const NetworkDef& dnet, const NetworkMemoryPlan& plan, int32_t t,
+                           DataType io_dtype) {
+  if (std::find(net.outputs.begin(), net.outputs.end(), t) != net.outputs.end()) return -1;
+  int reader = -1;
+  for (size_t l = 0; l < net.layers.size(); ++l) {
+    const int uses = static_cast<int>(std::count(net.layers[l].inputs.begin(), net.layers[l].inputs.end(), t));
+    if (uses == 0) continue;
+    if (uses > 1 || reader >= 0) return -1;
+    reader = static_cast<int>(l);
+  }
+  if (reader < 0) return -1;
+  const LayerDef& layer = net.layers[static_cast<size_t>(reader)];
+  if (layer.op != OpType::kTranspose || layer.inputs.size() != 1 || layer.outputs.size() != 1) return -1;
+  if (!plan.layer_elided.empty() && plan.layer_elided[static_cast<size_t>(reader)]) return -1;
+  const int64_t rank = static_cast<int64_t>(net.tensors[static_cast<size_t>(t)].shape.size());
+  if (rank < 3) return -1;
+  StatusOr<std::vector<int64_t>> perm = layer.attrs.GetInts("perm");
+  if (!perm.ok() || static_cast<int64_t>(perm->size()) != rank || (*perm)[0] != 0 || perm->back() != 1) return -1;
+  for (int64_t k = 1; k + 1 < rank; ++k) {
+    if ((*perm)[static_cast<size_t>(k)] != k + 1) return -1;
+  }
+  const DataType in = dnet.tensors[static_cast<size_t>(t)].dtype;
+  const DataType out = dnet.tensors[static_cast<size_t>(layer.outputs[0])].dtype;
+  if (in != out || !cuda::ConvertTransposeSupported(io_dtype, in)) return -1;
+  return reader;
+}
 
 // Host threads that create a network's kernels (Create()'s dry runs, a context's kernel sets): the
 // engine option, else (0) one per two layers with tactics (those create library plans), at most
@@ -528,6 +562,12 @@ StatusOr<std::unique_ptr<CudaBatchKernels>> MakeBatchKernels(const CudaEngine& e
   Status s = PrepareCudaKernels(*net, mode, set->tensors, engine.memory_plan().layer_elided, options.device_id,
                                 resources, &set->kernels, &set->workspace_bytes);
   if (!s.ok()) return profile.enabled() ? s.WithContext("at batch " + std::to_string(batch)) : s;
+  set->folded.assign(set->kernels.size(), 0);
+  for (int i = 0; i < engine.NumIOTensors(); ++i) {
+    if (engine.IOTensor(i).is_input && engine.FoldedInputLayer(i) >= 0) {
+      set->folded[static_cast<size_t>(engine.FoldedInputLayer(i))] = 1;
+    }
+  }
   return set;
 }
 
@@ -680,6 +720,12 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   engine->io_ = NetworkIOTensors(net);
   engine->io_tensor_index_ = net.inputs;
   engine->io_tensor_index_.insert(engine->io_tensor_index_.end(), net.outputs.begin(), net.outputs.end());
+  engine->folded_input_layer_.assign(engine->io_.size(), -1);
+  for (size_t i = 0; i < engine->io_.size(); ++i) {
+    if (!engine->io_[i].is_input) continue;
+    engine->folded_input_layer_[i] = FoldableInputTranspose(net, dnet, engine->memory_plan_,
+                                                            engine->io_tensor_index_[i], engine->io_[i].dtype);
+  }
   return engine;
 }
 
@@ -972,7 +1018,13 @@ std::string CudaExecutionContext::LayerKernel(size_t index) const {
   const CudaBatchKernels* set = state_->current;
   if (set == nullptr || index >= set->kernels.size()) return {};
   const CudaKernelPtr& k = set->kernels[index];
-  return k == nullptr ? "elided" : k->Describe();
+  if (k == nullptr) return "elided";
+  for (int i = 0; i < engine_->NumIOTensors(); ++i) {
+    if (engine_->IOTensor(i).is_input && engine_->FoldedInputLayer(i) == static_cast<int>(index)) {
+      return "folded into input '" + engine_->IOTensor(i).name + "''s copy (one converting transpose)";
+    }
+  }
+  return k->Describe();
 }
 
 void CudaExecutionContext::SetCudaGraphs(bool on) { state_->graphs = on; }
@@ -990,21 +1042,39 @@ size_t CudaExecutionContext::OwnedDeviceBytes() const {
 namespace {
 
 // The work of one inference, queued on `stream` (captured into a graph or run eagerly).
+// Input I/O tensor `i`'s copy from its binding into the arena: converted to the device dtype, and
+// transposed into the folded Transpose's output when it has one (CudaEngine::FoldedInputLayer).
+Status EnqueueInputCopy(const CudaEngine& engine, const CudaContextState& st, const CudaBatchKernels& set, int i,
+                        cudaStream_t stream) {
+  const CudaTensor& dst = set.tensors[static_cast<size_t>(engine.IOTensorIndex(i))];
+  if (dst.num_elements() == 0) return Status::Ok();
+  const void* binding = st.bindings[static_cast<size_t>(i)];
+  const DataType io_dtype = engine.IOTensor(i).dtype;
+  const int folded = engine.FoldedInputLayer(i);
+  Status s;
+  if (folded >= 0) {
+    const int32_t out = engine.network().layers[static_cast<size_t>(folded)].outputs[0];  // same in a specialization
+    const CudaTensor& y = set.tensors[static_cast<size_t>(out)];
+    const int64_t spatial = dst.shape.size() > 2 ? NumElements(Shape(dst.shape.begin() + 2, dst.shape.end())) : 1;
+    s = cuda::EnqueueConvertTranspose(stream, binding, io_dtype, y.data, y.dtype, dst.shape[0], dst.shape[1], spatial);
+  } else {
+    if (dst.data == nullptr) return Status::Ok();  // unused by the network
+    s = cuda::EnqueueConvert(stream, binding, io_dtype, dst.data, dst.dtype, dst.num_elements());
+  }
+  return s.WithContext("input '" + engine.IOTensor(i).name + "'");
+}
+
 Status EnqueueBody(const CudaEngine& engine, const CudaContextState& st, const CudaBatchKernels& set, void* arena,
                    cudaStream_t stream) {
   if (st.poison) EDGERT_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(arena, 0xFF, engine.ArenaBytes(), stream));
   const int n_io = engine.NumIOTensors();
   for (int i = 0; i < n_io; ++i) {
     if (!engine.IOTensor(i).is_input) continue;
-    const CudaTensor& dst = set.tensors[static_cast<size_t>(engine.IOTensorIndex(i))];
-    if (dst.data == nullptr || dst.num_elements() == 0) continue;  // unused by the network
-    EDGERT_RETURN_IF_ERROR(cuda::EnqueueConvert(stream, st.bindings[static_cast<size_t>(i)], engine.IOTensor(i).dtype,
-                                                dst.data, dst.dtype, dst.num_elements())
-                               .WithContext("input '" + engine.IOTensor(i).name + "'"));
+    EDGERT_RETURN_IF_ERROR(EnqueueInputCopy(engine, st, set, i, stream));
   }
   const NetworkDef& net = engine.network();
   for (size_t l = 0; l < set.kernels.size(); ++l) {
-    if (set.kernels[l] == nullptr) continue;  // elided by the memory plan
+    if (set.kernels[l] == nullptr || set.folded[l]) continue;  // elided by the memory plan, or done by a copy
     Status s = set.kernels[l]->Enqueue(stream);
     if (!s.ok()) return s.WithContext("layer '" + net.layers[l].name + "'");
   }
@@ -1117,7 +1187,13 @@ StatusOr<std::vector<double>> CudaExecutionContext::ProfileLayers(CudaStream str
   for (int it = 0; it < iterations; ++it) {
     EDGERT_CUDA_RETURN_IF_ERROR(cudaEventRecord(events[0], stream));
     for (size_t l = 0; l < n; ++l) {
-      if (set.kernels[l] != nullptr) {
+      if (set.kernels[l] != nullptr && set.folded[l]) {  // the input copy that does this layer's work
+        for (int i = 0; i < engine.NumIOTensors(); ++i) {
+          if (engine.IOTensor(i).is_input && engine.FoldedInputLayer(i) == static_cast<int>(l)) {
+            EDGERT_RETURN_IF_ERROR(EnqueueInputCopy(engine, st, set, i, stream));
+          }
+        }
+      } else if (set.kernels[l] != nullptr) {
         Status s = set.kernels[l]->Enqueue(stream);
         if (!s.ok()) return s.WithContext("layer '" + net.layers[l].name + "'");
       }

@@ -1,5 +1,7 @@
 #include "engine_kernels.h"
 
+#include <string>
+
 #include "cuda_check.h"
 #include "cuda_device.cuh"
 
@@ -15,7 +17,99 @@ __global__ void ConvertKernel(const S* src, D* dst, int64_t n) {
   }
 }
 
+// A thread per (b, c) of a batched [rows, cols] -> [cols, rows] with rows <= kNarrowRows.
+constexpr int64_t kNarrowRows = 8;
+template <typename S, typename D>
+__global__ void ConvertTransposeNarrowKernel(const S* __restrict__ src, D* __restrict__ dst, int64_t batches,
+                                             int rows, int64_t cols) {
+  const int64_t n = batches * cols;
+  for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
+       i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
+    const int64_t b = i / cols;
+    const int64_t c = i - b * cols;
+    const S* in = src + b * rows * cols + c;
+    float v[kNarrowRows];
+#pragma unroll
+    for (int r = 0; r < kNarrowRows; ++r) {
+      if (r < rows) v[r] = Load(in + r * cols);
+    }
+    D* out = dst + i * rows;
+#pragma unroll
+    for (int r = 0; r < kNarrowRows; ++r) {
+      if (r < rows) Store(out + r, v[r]);
+    }
+  }
+}
+
+// 32 x 32 tiles: grid (column tiles, row tiles, batches), block 32 x 8; the tile passes through
+// shared memory as float (one padding column against bank conflicts).
+template <typename S, typename D>
+__global__ void ConvertTransposeTileKernel(const S* __restrict__ src, D* __restrict__ dst, int64_t rows,
+                                           int64_t cols) {
+  __shared__ float tile[32][33];
+  const int64_t b = blockIdx.z;
+  const int64_t r0 = static_cast<int64_t>(blockIdx.y) * 32;
+  const int64_t c0 = static_cast<int64_t>(blockIdx.x) * 32;
+  const S* in = src + b * rows * cols;
+  D* out = dst + b * rows * cols;
+  for (int y = threadIdx.y; y < 32; y += blockDim.y) {
+    const int64_t r = r0 + y, c = c0 + threadIdx.x;
+    if (r < rows && c < cols) tile[y][threadIdx.x] = Load(in + r * cols + c);
+  }
+  __syncthreads();
+  for (int y = threadIdx.y; y < 32; y += blockDim.y) {
+    const int64_t c = c0 + y, r = r0 + threadIdx.x;
+    if (r < rows && c < cols) Store(out + c * rows + r, tile[threadIdx.x][y]);
+  }
+}
+
+template <typename S, typename D>
+Status LaunchConvertTranspose(cudaStream_t stream, const S* src, D* dst, int64_t batches, int64_t rows,
+                              int64_t cols) {
+  if (rows <= kNarrowRows) {
+    ConvertTransposeNarrowKernel<<<GridSize(batches * cols), kBlockSize, 0, stream>>>(src, dst, batches,
+                                                                                      static_cast<int>(rows), cols);
+    return LaunchStatus("ConvertTransposeNarrowKernel");
+  }
+  const int64_t tiles_c = (cols + 31) / 32, tiles_r = (rows + 31) / 32;
+  if (tiles_r > 65535 || batches > 65535 || tiles_c > 0x7fffffff) {
+    return Unsupported("input transpose of " + std::to_string(batches) + " x " + std::to_string(rows) + " x " +
+                       std::to_string(cols) + " exceeds the tiled kernel's grid");
+  }
+  ConvertTransposeTileKernel<<<dim3(static_cast<unsigned>(tiles_c), static_cast<unsigned>(tiles_r),
+                                    static_cast<unsigned>(batches)),
+                               dim3(32, 8), 0, stream>>>(src, dst, rows, cols);
+  return LaunchStatus("ConvertTransposeTileKernel");
+}
+
 }  // namespace
+
+bool ConvertTransposeSupported(DataType src_dtype, DataType dst_dtype) {
+  auto floating = [](DataType t) { return t == DataType::kFloat32 || t == DataType::kFloat16; };
+  return floating(src_dtype) && floating(dst_dtype);
+}
+
+Status EnqueueConvertTranspose(cudaStream_t stream, const void* src, DataType src_dtype, void* dst, DataType dst_dtype,
+                               int64_t batches, int64_t rows, int64_t cols) {
+  if (batches <= 0 || rows <= 0 || cols <= 0) return Status::Ok();
+  const bool f32_in = src_dtype == DataType::kFloat32, f32_out = dst_dtype == DataType::kFloat32;
+  if (!ConvertTransposeSupported(src_dtype, dst_dtype)) {
+    return Internal(std::string("no transposing conversion from ") + DataTypeName(src_dtype) + " to " +
+                    DataTypeName(dst_dtype));
+  }
+  if (f32_in && f32_out) {
+    return LaunchConvertTranspose(stream, static_cast<const float*>(src), static_cast<float*>(dst), batches, rows, cols);
+  }
+  if (f32_in) {
+    return LaunchConvertTranspose(stream, static_cast<const float*>(src), static_cast<__half*>(dst), batches, rows,
+                                  cols);
+  }
+  if (f32_out) {
+    return LaunchConvertTranspose(stream, static_cast<const __half*>(src), static_cast<float*>(dst), batches, rows,
+                                  cols);
+  }
+  return LaunchConvertTranspose(stream, static_cast<const __half*>(src), static_cast<__half*>(dst), batches, rows, cols);
+}
 
 Status EnqueueConvert(cudaStream_t stream, const void* src, DataType src_dtype, void* dst, DataType dst_dtype,
                       int64_t n) {

@@ -17,5 +17,16 @@ namespace cuda {
 Status EnqueueConvert(cudaStream_t stream, const void* src, DataType src_dtype, void* dst, DataType dst_dtype,
                       int64_t n);
 
+// True when EnqueueConvertTranspose moves `src_dtype` to `dst_dtype` (float32 / float16, either way
+// or unchanged).
+bool ConvertTransposeSupported(DataType src_dtype, DataType dst_dtype);
+// Queues dst[b][c][r] = src[b][r][c] (converted) for src [batches, rows, cols] and dst
+// [batches, cols, rows]: a graph input's copy that also moves it from channels-first to
+// channels-last ([N, C, spatial...] -> [N, spatial..., C]: rows = C, cols = the spatial size).
+// Rows up to 8 (image channels): a thread per (b, c) reads its rows (coalesced along c) and
+// writes them next to each other; more rows: 32 x 32 tiles through shared memory.
+Status EnqueueConvertTranspose(cudaStream_t stream, const void* src, DataType src_dtype, void* dst, DataType dst_dtype,
+                               int64_t batches, int64_t rows, int64_t cols);
+
 }  // namespace cuda
 }  // namespace edgert
