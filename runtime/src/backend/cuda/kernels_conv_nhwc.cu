@@ -12,10 +12,11 @@
 // Depthwise (group == C == K, W [C, R, S, 1]): PlanDepthwiseNhwc picks one of two kernels.
 // DepthwiseTiledKernel<T, V, KS, SW>: square KS x KS filters (KS = 3, 5, 7), stride_w SW = 1 or 2,
 // dilation_w 1 (stride_h, dilation_h and pads any), every index < 2^31 (32-bit index math).
-//   1. Work unit, a pixel block: kTileQ = 4 consecutive output pixels q0..q0+3 of one output row
-//      (n, p) and V consecutive channels, V * sizeof(T) <= 16 bytes (8 / 4 / 2 halves, 4 / 2
-//      floats; V divides C and X, B, Z, Y are aligned to it). Blocks are numbered
-//      b = (n * P + p) * ceil(Q / 4) + q0 / 4; outputs q >= Q of a row's last block are skipped.
+//   1. Work unit, a pixel block: kTileQ consecutive output pixels q0.. of one output row (n, p)
+//      and V consecutive channels, V * sizeof(T) <= 16 bytes (8 / 4 / 2 halves, 4 / 2 floats; V
+//      divides C and X, B, Z, Y are aligned to it); kTileQ = 2 for 16-byte vectors, else 4
+//      (TiledTileQ: registers). Blocks are numbered b = (n * P + p) * ceil(Q / kTileQ) + q0 /
+//      kTileQ; outputs q >= Q of a row's last block are skipped.
 //   2. CTA = cs x py threads: threadIdx.x is the channel vector inside the CTA's channel slice
 //      (blockIdx.x), threadIdx.y a pixel block. A slice has at most 32 vectors (16 for 7x7; 256
 //      halves or 128 floats) so that its weights fit in static shared memory; slices =
@@ -33,9 +34,9 @@
 //      groups of py blocks (the last CTA fewer), so large batches have no partial last wave.
 //   5. Per block: acc[t][j] = B[c + j]; the residual vectors are loaded first (their latency hides
 //      under the input loads); for each filter row r (unrolled) with ih inside X: load the row's
-//      (4 - 1) * SW + KS input vectors X[n, ih, q0 * SW - left + i, c..c+V) once (columns outside
-//      X read 0): 6 loads for 4 outputs instead of 12 for 3x3/s1, 9 instead of 12 for 3x3/s2,
-//      8 / 11 for 5x5, 10 / 13 for 7x7; read the row's KS weight vectors from shared memory; then
+//      (kTileQ - 1) * SW + KS input vectors X[n, ih, q0 * SW - left + i, c..c+V) once (columns
+//      outside X read 0): with 4 pixels, 6 loads for 4 outputs instead of 12 for 3x3/s1, 9 instead
+//      of 12 for 3x3/s2, 8 / 11 for 5x5, 10 / 13 for 7x7 (with 2: 4 / 5 for 3x3); read the row's KS weight vectors from shared memory; then
 //      acc[t] += x[t * SW + s] * w[r, s] in float, every index compile-time so that x, w and acc
 //      stay in registers and each loaded vector is converted to float once.
 //   6. Epilogue in registers: acc + Z, act, one V-wide (16-byte) store per output pixel.
@@ -106,7 +107,15 @@ __global__ void DirectConvNhwcKernel(const T* __restrict__ x, const T* __restric
 }
 
 // Outputs per thread along a row in the tiled kernel, and its largest CTA.
-constexpr int kTileQ = 4;
+constexpr int kMaxTileQ = 4;
+// Output pixels per work unit: 2 for 16-byte vectors (8 halves, 4 floats), 4 otherwise. With 4
+// pixels the 16-byte instances took 121-170 registers (2 CTAs of 256 threads per SM: in an H100
+// profile of MobileNetV2 at batch 32 its 3x3 layers kept DRAM 14% busy with 0.6 eligible warps
+// per scheduler); with 2 the 3x3 ones fit 3 CTAs (TiledMinBlocks: at most 85 registers; no
+// spills but 16 bytes for 3x3 stride 2). 5x5 and 7x7 keep the compiler's choice (capping them
+// spills 20-84 bytes).
+constexpr int TiledTileQ(size_t vector_bytes) { return vector_bytes == 16 ? 2 : kMaxTileQ; }
+constexpr int TiledMinBlocks(size_t vector_bytes, int ks) { return vector_bytes == 16 && ks == 3 ? 3 : 1; }
 constexpr int kTiledMaxThreads = 256;
 constexpr int kTiledMinThreads = 64;
 // Below this many threads per SM, PlanDepthwiseNhwc narrows the channel vector.
@@ -130,13 +139,14 @@ struct DepthwiseTiledArgs {
 };
 
 template <typename T, int V, int KS, int SW>
-__global__ void __launch_bounds__(kTiledMaxThreads)
+__global__ void __launch_bounds__(kTiledMaxThreads, TiledMinBlocks(sizeof(T) * V, KS))
     DepthwiseTiledKernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
                          const T* __restrict__ residual, T* __restrict__ y, DepthwiseTiledArgs a,
                          DeviceActivation act) {
   constexpr int kTaps = KS * KS;
   constexpr int kG = V < 4 ? V : 4;  // floats per shared-memory weight read
   constexpr int kChunks = V / kG;
+  constexpr int kTileQ = TiledTileQ(sizeof(T) * V);
   constexpr int kCols = (kTileQ - 1) * SW + KS;  // input columns of one filter row
   using P = VecPack<T, V>;
   using WP = VecPack<float, kG>;
@@ -373,7 +383,7 @@ bool FitsInt32(const NhwcConvGeometry& g) {
   return fits(g.n * g.h * g.w * g.c) && fits(g.n * g.p * g.q * g.c) && fits(g.c * g.r * g.s) &&
          fits(g.n * g.p * g.q * g.c + kGridStrideSlack) && fits(g.pad_top) && fits(g.pad_left) &&
          fits((g.p - 1) * g.stride_h + (g.r - 1) * g.dilation_h + g.pad_top) &&
-         fits((g.q + kTileQ) * g.stride_w + (g.s - 1) * g.dilation_w + g.pad_left);
+         fits((g.q + kMaxTileQ) * g.stride_w + (g.s - 1) * g.dilation_w + g.pad_left);
 }
 
 // Whether the tiled kernel has an instance for the filter (vector aside).
@@ -445,14 +455,16 @@ StatusOr<DepthwiseNhwcConfig> PlanFor(const NhwcConvGeometry& g, const void* x, 
   int device = 0, sms = 0;
   EDGERT_RETURN_IF_ERROR(CurrentDevice(&device, &sms));
   const int64_t pixels = g.n * g.p * g.q;
-  const int64_t q_blocks = CeilDiv(g.q, kTileQ);
-  const int64_t blocks = g.n * g.p * q_blocks;
+  // Pixel blocks of the tiled kernel with vector v (TiledTileQ).
+  auto blocks_for = [&](int v) { return g.n * g.p * CeilDiv(g.q, int64_t{TiledTileQ(v * sizeof(T))}); };
   DepthwiseNhwcConfig cfg;
   cfg.tiled = o.allow_tiled && TiledShape(g) && (o.vector != 0 ? o.vector : widest) >= 2;
   // A small layer takes a narrower vector (more threads, less serial work each), never below 2.
   int v = o.vector != 0 ? o.vector : widest;
   if (o.vector == 0) {
-    const int64_t items = cfg.tiled ? blocks : pixels;
+    // (Counted in 4-pixel blocks whatever the vector, so that a layer narrows as it did before
+    // 16-byte vectors took 2-pixel blocks.)
+    const int64_t items = cfg.tiled ? g.n * g.p * CeilDiv(g.q, int64_t{kMaxTileQ}) : pixels;
     while (v > 2 && items * (g.c / v) < int64_t{sms} * kSmallLayerThreadsPerSm) v /= 2;
   }
   cfg.vector = v;
@@ -466,6 +478,7 @@ StatusOr<DepthwiseNhwcConfig> PlanFor(const NhwcConvGeometry& g, const void* x, 
   }
   cfg.kernel = static_cast<int>(g.s);
   cfg.stride_w = static_cast<int>(g.stride_w);
+  const int64_t blocks = blocks_for(v);
   // Step 2: slices of at most MaxSliceVectors vectors, balanced; CTAs of 256 threads, fewer when
   // the layer has fewer CTAs than SMs.
   const int64_t vectors = g.c / v;
@@ -520,7 +533,7 @@ Status LaunchFor(cudaStream_t stream, const DepthwiseNhwcConfig& cfg, const Nhwc
     a.dilation_h = static_cast<int>(g.dilation_h);
     a.pad_top = static_cast<int>(g.pad_top);
     a.pad_left = static_cast<int>(g.pad_left);
-    a.q_blocks = static_cast<int>(CeilDiv(g.q, kTileQ));
+    a.q_blocks = static_cast<int>(CeilDiv(g.q, int64_t{TiledTileQ(cfg.vector * sizeof(T))}));
     a.blocks = static_cast<int>(g.n * g.p * a.q_blocks);
     kernel<<<dim3(cfg.grid_x, cfg.grid_y), dim3(cfg.block_x, cfg.block_y), 0, stream>>>(xt, wt, bt, rt, yt, a, act);
     return LaunchStatus("DepthwiseTiledKernel");
