@@ -307,10 +307,11 @@ int RunCudaBench(const BenchOptions& o, const std::map<std::string, Shape>& shap
               o.model.c_str(), is_plan ? "plan" : "built from ONNX", engine.network().layers.size(), build_ms,
               first_context_ms, init_ms);
   const CudaEngine::LoadBreakdown& load = engine.load_breakdown();
-  std::printf("engine load: plan file %.1f ms, memory plan %.1f ms, layer kernels %.1f ms (%d host thread%s; "
-              "weights' upload %.1f ms beside them)\n",
-              load.open_ms, load.memory_plan_ms, load.kernels_ms, load.kernel_threads,
-              load.kernel_threads == 1 ? "" : "s", load.weights_ms);
+  std::printf(
+      "engine load: plan file %.1f ms, memory plan %.1f ms, layer kernels %.1f ms (%d host thread%s; "
+      "weights' upload %.1f ms beside them)\n",
+      load.open_ms, load.memory_plan_ms, load.kernels_ms, load.kernel_threads, load.kernel_threads == 1 ? "" : "s",
+      load.weights_ms);
   std::printf("backend: cuda %s on %s, CUDA graphs %s\n", PrecisionName(engine.precision()),
               key.ok() ? key->ToString().c_str() : "?",
               !o.graphs ? "off" : (workers[0]->context->graph_error().empty()

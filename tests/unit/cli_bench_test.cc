@@ -129,5 +129,20 @@ TEST_F(BenchCli, UsageErrorsExitTwo) {
   EXPECT_NE(r.out.find("--contexts K"), std::string::npos);
 }
 
+// --load-threads: a count from 0 (automatic) to 256; anything else is a usage error naming the
+// option. The CPU engine accepts and ignores it; `edgert help bench` lists it.
+TEST_F(BenchCli, LoadThreadsOption) {
+  for (const std::string& v : {"-1", "x", "257", "2.5", ""}) {
+    CliResult r = RunCli(dir_, "bench " + Q(model_) + " --iterations 1 --load-threads " + Q(v));
+    EXPECT_EQ(r.code, 2) << v << "\n" << r.err;
+    EXPECT_NE(r.err.find("--load-threads '" + v + "' is not a number of threads"), std::string::npos) << r.err;
+  }
+  CliResult r = RunCli(dir_, "bench " + Q(model_) + " --shapes x:1x3x8x8 --iterations 2 --warmup 0 --load-threads 4");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  ExpectMetrics(r.out, 2);
+  r = RunCli(dir_, "help bench");
+  EXPECT_NE(r.out.find("--load-threads N"), std::string::npos) << r.out;
+}
+
 }  // namespace
 }  // namespace edgert

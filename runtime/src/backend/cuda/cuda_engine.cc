@@ -672,8 +672,8 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
         char* src = static_cast<char*>(staging) + at;
         at += value.bytes();
         EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(src, value.raw(), value.bytes(), cudaMemcpyHostToDevice));
-        EDGERT_RETURN_IF_ERROR(cuda::EnqueueConvert(nullptr, src, DataType::kFloat32, dst, DataType::kFloat16,
-                                                    value.num_elements()));
+        EDGERT_RETURN_IF_ERROR(
+            cuda::EnqueueConvert(nullptr, src, DataType::kFloat32, dst, DataType::kFloat16, value.num_elements()));
       } else {
         EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, value.raw(), value.bytes(), cudaMemcpyHostToDevice));
       }
@@ -723,8 +723,8 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   engine->folded_input_layer_.assign(engine->io_.size(), -1);
   for (size_t i = 0; i < engine->io_.size(); ++i) {
     if (!engine->io_[i].is_input) continue;
-    engine->folded_input_layer_[i] = FoldableInputTranspose(net, dnet, engine->memory_plan_,
-                                                            engine->io_tensor_index_[i], engine->io_[i].dtype);
+    engine->folded_input_layer_[i] =
+        FoldableInputTranspose(net, dnet, engine->memory_plan_, engine->io_tensor_index_[i], engine->io_[i].dtype);
   }
   return engine;
 }

@@ -20,8 +20,8 @@ __global__ void ConvertKernel(const S* src, D* dst, int64_t n) {
 // A thread per (b, c) of a batched [rows, cols] -> [cols, rows] with rows <= kNarrowRows.
 constexpr int64_t kNarrowRows = 8;
 template <typename S, typename D>
-__global__ void ConvertTransposeNarrowKernel(const S* __restrict__ src, D* __restrict__ dst, int64_t batches,
-                                             int rows, int64_t cols) {
+__global__ void ConvertTransposeNarrowKernel(const S* __restrict__ src, D* __restrict__ dst, int64_t batches, int rows,
+                                             int64_t cols) {
   const int64_t n = batches * cols;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -44,8 +44,7 @@ __global__ void ConvertTransposeNarrowKernel(const S* __restrict__ src, D* __res
 // 32 x 32 tiles: grid (column tiles, row tiles, batches), block 32 x 8; the tile passes through
 // shared memory as float (one padding column against bank conflicts).
 template <typename S, typename D>
-__global__ void ConvertTransposeTileKernel(const S* __restrict__ src, D* __restrict__ dst, int64_t rows,
-                                           int64_t cols) {
+__global__ void ConvertTransposeTileKernel(const S* __restrict__ src, D* __restrict__ dst, int64_t rows, int64_t cols) {
   __shared__ float tile[32][33];
   const int64_t b = blockIdx.z;
   const int64_t r0 = static_cast<int64_t>(blockIdx.y) * 32;
@@ -64,8 +63,7 @@ __global__ void ConvertTransposeTileKernel(const S* __restrict__ src, D* __restr
 }
 
 template <typename S, typename D>
-Status LaunchConvertTranspose(cudaStream_t stream, const S* src, D* dst, int64_t batches, int64_t rows,
-                              int64_t cols) {
+Status LaunchConvertTranspose(cudaStream_t stream, const S* src, D* dst, int64_t batches, int64_t rows, int64_t cols) {
   if (rows <= kNarrowRows) {
     ConvertTransposeNarrowKernel<<<GridSize(batches * cols), kBlockSize, 0, stream>>>(src, dst, batches,
                                                                                       static_cast<int>(rows), cols);
@@ -98,7 +96,8 @@ Status EnqueueConvertTranspose(cudaStream_t stream, const void* src, DataType sr
                     DataTypeName(dst_dtype));
   }
   if (f32_in && f32_out) {
-    return LaunchConvertTranspose(stream, static_cast<const float*>(src), static_cast<float*>(dst), batches, rows, cols);
+    return LaunchConvertTranspose(stream, static_cast<const float*>(src), static_cast<float*>(dst), batches, rows,
+                                  cols);
   }
   if (f32_in) {
     return LaunchConvertTranspose(stream, static_cast<const float*>(src), static_cast<__half*>(dst), batches, rows,
@@ -108,7 +107,8 @@ Status EnqueueConvertTranspose(cudaStream_t stream, const void* src, DataType sr
     return LaunchConvertTranspose(stream, static_cast<const __half*>(src), static_cast<float*>(dst), batches, rows,
                                   cols);
   }
-  return LaunchConvertTranspose(stream, static_cast<const __half*>(src), static_cast<__half*>(dst), batches, rows, cols);
+  return LaunchConvertTranspose(stream, static_cast<const __half*>(src), static_cast<__half*>(dst), batches, rows,
+                                cols);
 }
 
 Status EnqueueConvert(cudaStream_t stream, const void* src, DataType src_dtype, void* dst, DataType dst_dtype,

@@ -36,9 +36,10 @@
 //      under the input loads); for each filter row r (unrolled) with ih inside X: load the row's
 //      (kTileQ - 1) * SW + KS input vectors X[n, ih, q0 * SW - left + i, c..c+V) once (columns
 //      outside X read 0): with 4 pixels, 6 loads for 4 outputs instead of 12 for 3x3/s1, 9 instead
-//      of 12 for 3x3/s2, 8 / 11 for 5x5, 10 / 13 for 7x7 (with 2: 4 / 5 for 3x3); read the row's KS weight vectors from shared memory; then
-//      acc[t] += x[t * SW + s] * w[r, s] in float, every index compile-time so that x, w and acc
-//      stay in registers and each loaded vector is converted to float once.
+//      of 12 for 3x3/s2, 8 / 11 for 5x5, 10 / 13 for 7x7 (with 2: 4 / 5 for 3x3); read the row's
+//      KS weight vectors from shared memory; then acc[t] += x[t * SW + s] * w[r, s] in float,
+//      every index compile-time so that x, w and acc stay in registers and each loaded vector is
+//      converted to float once.
 //   6. Epilogue in registers: acc + Z, act, one V-wide (16-byte) store per output pixel.
 // DepthwiseGenericKernel<T, V, Index> (any other depthwise layer, or a forced one): one thread per
 // output pixel and V consecutive channels, index ((n * P + p) * Q + q) * (C / V) + c / V, so a warp
