@@ -13,6 +13,7 @@
 #include "edgert/builder.h"
 #include "edgert/calibration.h"
 #include "edgert/cpu_engine.h"
+#include "cpu_compare_util.h"
 #include "edgert/plan_cache.h"
 #include "onnx_test_util.h"
 
@@ -193,21 +194,7 @@ void ExpectSameResults(const NetworkDef& nchw, const NetworkDef& nhwc, int64_t b
     for (float& x : v) x = u(rng);
     inputs.push_back(Tensor::FromVector<float>(v, shape));
   }
-  StatusOr<std::unique_ptr<CpuEngine>> a = CpuEngine::Create(nchw);
-  ASSERT_TRUE(a.ok()) << a.status().ToString();
-  StatusOr<std::unique_ptr<CpuEngine>> b = CpuEngine::Create(nhwc);
-  ASSERT_TRUE(b.ok()) << b.status().ToString();
-  std::vector<Tensor> ref, out;
-  ASSERT_TRUE((*a)->Run(inputs, &ref).ok());
-  ASSERT_TRUE((*b)->Run(inputs, &out).ok());
-  ASSERT_EQ(ref.size(), out.size());
-  for (size_t i = 0; i < ref.size(); ++i) {
-    ASSERT_EQ(ref[i].shape(), out[i].shape());
-    double norm = 0;
-    for (int64_t k = 0; k < ref[i].num_elements(); ++k) norm += std::fabs(ref[i].data<float>()[k]);
-    EXPECT_GT(norm, 0.0) << "output " << i << " is all zeros: the comparison would prove nothing";
-  }
-  EXPECT_LE(RelativeL2(out, ref), 1e-5);
+  ExpectCpuNetworksAgree(nchw, nhwc, inputs);
 }
 
 // The Transpose layers and their perms, in order.

@@ -11,6 +11,7 @@
 #include <cmath>
 #include <random>
 
+#include "cpu_compare_util.h"
 #include "edgert/builder.h"
 #include "edgert/calibration.h"
 #include "edgert/cpu_engine.h"
@@ -31,6 +32,7 @@ using testing::OpArg;
 using testing::RunSingleOp;
 using testing_util::AddInput;
 using testing_util::AddOutput;
+using testing_util::ExpectCpuNetworksAgree;
 using testing_util::NormalValues;
 using testing_util::SaveModel;
 using testing_util::SeAttrs;
@@ -226,21 +228,7 @@ void ExpectSameResults(const NetworkDef& ref_net, const NetworkDef& net) {
     const Shape& shape = ref_net.tensors[static_cast<size_t>(t)].shape;
     inputs.push_back(Tensor::FromVector<float>(NormalValues(rng, static_cast<size_t>(NumElements(shape))), shape));
   }
-  StatusOr<std::unique_ptr<CpuEngine>> a = CpuEngine::Create(ref_net);
-  ASSERT_TRUE(a.ok()) << a.status().ToString();
-  StatusOr<std::unique_ptr<CpuEngine>> b = CpuEngine::Create(net);
-  ASSERT_TRUE(b.ok()) << b.status().ToString();
-  std::vector<Tensor> ref, out;
-  ASSERT_TRUE((*a)->Run(inputs, &ref).ok());
-  ASSERT_TRUE((*b)->Run(inputs, &out).ok());
-  ASSERT_EQ(ref.size(), out.size());
-  for (size_t i = 0; i < ref.size(); ++i) {
-    ASSERT_EQ(ref[i].shape(), out[i].shape());
-    double norm = 0;
-    for (int64_t e = 0; e < ref[i].num_elements(); ++e) norm += std::fabs(ref[i].data<float>()[e]);
-    EXPECT_GT(norm, 0.0) << "output " << i << " is all zeros";
-  }
-  EXPECT_LE(RelativeL2(out, ref), 1e-5);
+  ExpectCpuNetworksAgree(ref_net, net, inputs);
 }
 
 // x [2, 3, 9, 9] -> Conv 3x3 (16 channels) -> EfficientNet's SE block (Cr 4) -> Conv 1x1 (8
