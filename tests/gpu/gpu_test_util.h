@@ -45,6 +45,18 @@ inline Tensor RandomTensor(DataType dtype, Shape shape, uint32_t seed, double lo
   return t;
 }
 
+// Appends a float32 tensor `name` of `shape` to `net` (a constant when `value` is defined) and
+// returns its index: how the hand-built networks of the GPU tests make their tensors.
+inline int32_t AddFloatTensor(NetworkDef& net, const std::string& name, Shape shape, Tensor value = {}) {
+  TensorDef def;
+  def.name = name;
+  def.dtype = DataType::kFloat32;
+  def.shape = std::move(shape);
+  def.value = std::move(value);
+  net.tensors.push_back(std::move(def));
+  return static_cast<int32_t>(net.tensors.size() - 1);
+}
+
 // Compares `got` with `want` as described above; `what` names the output in failures.
 inline void ExpectTensorsClose(const Tensor& got, const Tensor& want, double tol, const std::string& what) {
   ASSERT_EQ(got.dtype(), want.dtype()) << what;

@@ -34,15 +34,6 @@ using testing_util::TempDir;
 // -> conv c (3x3 stride 2, 16, no bias, no activation) -> y.
 NetworkDef ConvChain() {
   NetworkDef net;
-  auto tensor = [&](const std::string& name, Shape shape, Tensor value = {}) {
-    TensorDef def;
-    def.name = name;
-    def.dtype = DataType::kFloat32;
-    def.shape = std::move(shape);
-    def.value = std::move(value);
-    net.tensors.push_back(std::move(def));
-    return static_cast<int32_t>(net.tensors.size() - 1);
-  };
   auto conv = [&](const std::string& name, std::vector<int32_t> in, int32_t out, int64_t pad, int64_t stride,
                   const std::string& act) {
     LayerDef l;
@@ -56,15 +47,18 @@ NetworkDef ConvChain() {
     l.outputs = {out};
     net.layers.push_back(std::move(l));
   };
-  const int32_t x = tensor("x", {2, 16, 20, 20});
-  const int32_t wa = tensor("wa", {32, 16, 3, 3}, RandomTensor(DataType::kFloat32, {32, 16, 3, 3}, 1, -0.2, 0.2));
-  const int32_t ba = tensor("ba", {32}, RandomTensor(DataType::kFloat32, {32}, 2));
-  const int32_t a = tensor("a", {2, 32, 20, 20});
-  const int32_t wb = tensor("wb", {32, 32, 1, 1}, RandomTensor(DataType::kFloat32, {32, 32, 1, 1}, 3, -0.2, 0.2));
-  const int32_t bb = tensor("bb", {32}, RandomTensor(DataType::kFloat32, {32}, 4));
-  const int32_t b = tensor("b", {2, 32, 20, 20});
-  const int32_t wc = tensor("wc", {16, 32, 3, 3}, RandomTensor(DataType::kFloat32, {16, 32, 3, 3}, 5, -0.2, 0.2));
-  const int32_t y = tensor("y", {2, 16, 10, 10});
+  const int32_t x = AddFloatTensor(net, "x", {2, 16, 20, 20});
+  const int32_t wa =
+      AddFloatTensor(net, "wa", {32, 16, 3, 3}, RandomTensor(DataType::kFloat32, {32, 16, 3, 3}, 1, -0.2, 0.2));
+  const int32_t ba = AddFloatTensor(net, "ba", {32}, RandomTensor(DataType::kFloat32, {32}, 2));
+  const int32_t a = AddFloatTensor(net, "a", {2, 32, 20, 20});
+  const int32_t wb =
+      AddFloatTensor(net, "wb", {32, 32, 1, 1}, RandomTensor(DataType::kFloat32, {32, 32, 1, 1}, 3, -0.2, 0.2));
+  const int32_t bb = AddFloatTensor(net, "bb", {32}, RandomTensor(DataType::kFloat32, {32}, 4));
+  const int32_t b = AddFloatTensor(net, "b", {2, 32, 20, 20});
+  const int32_t wc =
+      AddFloatTensor(net, "wc", {16, 32, 3, 3}, RandomTensor(DataType::kFloat32, {16, 32, 3, 3}, 5, -0.2, 0.2));
+  const int32_t y = AddFloatTensor(net, "y", {2, 16, 10, 10});
   net.inputs = {x};
   net.outputs = {y};
   conv("conv_a", {x, wa, ba}, a, 1, 1, "SiLU");

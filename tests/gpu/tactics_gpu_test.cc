@@ -15,15 +15,6 @@ namespace {
 // x[2,32,28,28] -> Conv 3x3 (64, bias, Relu) -> GlobalAveragePool -> Flatten -> Gemm (64 -> 100).
 SingleOpNetwork ConvGemmNetwork() {
   NetworkDef net;
-  auto tensor = [&](const std::string& name, Shape shape, Tensor value = {}) {
-    TensorDef def;
-    def.name = name;
-    def.dtype = DataType::kFloat32;
-    def.shape = std::move(shape);
-    def.value = std::move(value);
-    net.tensors.push_back(std::move(def));
-    return static_cast<int32_t>(net.tensors.size() - 1);
-  };
   auto layer = [&](const std::string& name, OpType op, std::vector<int32_t> in, std::vector<int32_t> out,
                    Attributes attrs) {
     LayerDef l;
@@ -35,15 +26,16 @@ SingleOpNetwork ConvGemmNetwork() {
     l.outputs = std::move(out);
     net.layers.push_back(std::move(l));
   };
-  const int32_t x = tensor("x", {2, 32, 28, 28});
-  const int32_t w = tensor("w", {64, 32, 3, 3}, RandomTensor(DataType::kFloat32, {64, 32, 3, 3}, 1, -0.1, 0.1));
-  const int32_t b = tensor("b", {64}, RandomTensor(DataType::kFloat32, {64}, 2));
-  const int32_t y = tensor("y", {2, 64, 28, 28});
-  const int32_t g = tensor("g", {2, 64, 1, 1});
-  const int32_t f = tensor("f", {2, 64});
-  const int32_t fw = tensor("fw", {64, 100}, RandomTensor(DataType::kFloat32, {64, 100}, 3, -0.2, 0.2));
-  const int32_t fb = tensor("fb", {100}, RandomTensor(DataType::kFloat32, {100}, 4));
-  const int32_t out = tensor("out", {2, 100});
+  const int32_t x = AddFloatTensor(net, "x", {2, 32, 28, 28});
+  const int32_t w =
+      AddFloatTensor(net, "w", {64, 32, 3, 3}, RandomTensor(DataType::kFloat32, {64, 32, 3, 3}, 1, -0.1, 0.1));
+  const int32_t b = AddFloatTensor(net, "b", {64}, RandomTensor(DataType::kFloat32, {64}, 2));
+  const int32_t y = AddFloatTensor(net, "y", {2, 64, 28, 28});
+  const int32_t g = AddFloatTensor(net, "g", {2, 64, 1, 1});
+  const int32_t f = AddFloatTensor(net, "f", {2, 64});
+  const int32_t fw = AddFloatTensor(net, "fw", {64, 100}, RandomTensor(DataType::kFloat32, {64, 100}, 3, -0.2, 0.2));
+  const int32_t fb = AddFloatTensor(net, "fb", {100}, RandomTensor(DataType::kFloat32, {100}, 4));
+  const int32_t out = AddFloatTensor(net, "out", {2, 100});
   net.inputs = {x};
   Attributes conv;
   conv.Set("pads", std::vector<int64_t>{1, 1, 1, 1});

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -487,10 +488,72 @@ class DeviceMemory {
 constexpr size_t kGuardBytes = 64;
 constexpr unsigned char kGuard = 0xA5;
 
-// One Resize/Upsample node run by its CUDA kernel outside an engine: the data input and the
-// output sit `offset_bytes` past a 256-byte aligned address (misaligned pointers when not a
-// multiple of 16), the output between guard bytes. `path` gets ResizeKernelPath, `describe` the
-// kernel's Describe(), `got` the output bytes as a tensor of the reference's dtype and shape.
+// One Resize/Upsample node's CUDA kernel created outside an engine, and everything the kernel
+// points to (so it is neither copied nor moved): every present input uploaded `offset_bytes` past
+// a 256-byte aligned address, and the output (unwritten) at `output.data`, `offset_bytes` +
+// `guard_bytes` into `block` (offset + guard + output + guard bytes, allocated too). Device memory
+// belongs to the caller's DeviceMemory, which must outlive the setup.
+struct ResizeKernelSetup {
+  ResizeKernelSetup() = default;
+  ResizeKernelSetup(const ResizeKernelSetup&) = delete;
+  ResizeKernelSetup& operator=(const ResizeKernelSetup&) = delete;
+
+  Attributes attrs;  // what `op` refers to
+  std::vector<ValueInfo> infos;
+  std::vector<cuda::CudaTensor> tensors;  // one per argument; data null for an absent one
+  std::unique_ptr<OpContext> op;
+  cuda::CudaTensor output;
+  char* block = nullptr;
+  size_t block_bytes = 0;
+  cuda::CudaResources resources;
+  cuda::CudaKernelPtr kernel;  // CreateResizeKernel's (declared last: destroyed first)
+};
+
+// Fills `setup` for the node (`out_shape` its output's shape, the data input's dtype) and creates
+// its kernel with `allow_integer_path`. Call under ASSERT_NO_FATAL_FAILURE.
+void MakeResizeKernel(OpType op_type, const Attributes& attrs, const std::vector<OpArg>& args, int opset,
+                      bool allow_integer_path, const Shape& out_shape, size_t offset_bytes, size_t guard_bytes,
+                      DeviceMemory* memory, ResizeKernelSetup* setup) {
+  setup->attrs = attrs;
+  setup->infos.assign(args.size(), ValueInfo{});
+  setup->tensors.assign(args.size(), cuda::CudaTensor{});
+  std::vector<const ValueInfo*> ptrs(args.size(), nullptr);
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (!args[i].value.defined()) continue;
+    const Tensor& v = args[i].value;
+    setup->infos[i] = ValueInfo{v.dtype(), v.shape(), args[i].constant ? &v : nullptr};
+    ptrs[i] = &setup->infos[i];
+    cuda::CudaTensor& t = setup->tensors[i];
+    t.dtype = v.dtype();
+    t.shape = v.shape();
+    t.host = args[i].constant ? &v : nullptr;
+    char* base = static_cast<char*>(memory->Alloc(v.bytes() + offset_bytes));
+    ASSERT_NE(base, nullptr);
+    t.data = base + offset_bytes;
+    ASSERT_EQ(cudaMemcpy(t.data, v.raw(), v.bytes(), cudaMemcpyHostToDevice), cudaSuccess);
+  }
+  setup->op = std::make_unique<OpContext>(op_type, "resize", setup->attrs, opset, ptrs, 1);
+  setup->output.dtype = args[0].value.dtype();
+  setup->output.shape = out_shape;
+  setup->block_bytes = offset_bytes + guard_bytes + setup->output.bytes() + guard_bytes;
+  setup->block = static_cast<char*>(memory->Alloc(setup->block_bytes));
+  ASSERT_NE(setup->block, nullptr);
+  setup->output.data = setup->block + offset_bytes + guard_bytes;
+  cuda::CudaOpContext ctx;
+  ctx.op = setup->op.get();
+  for (const cuda::CudaTensor& t : setup->tensors) ctx.inputs.push_back(t.data != nullptr ? &t : nullptr);
+  ctx.outputs.push_back(&setup->output);
+  ctx.resources = &setup->resources;
+  StatusOr<cuda::CudaKernelPtr> kernel = cuda::CreateResizeKernel(ctx, allow_integer_path);
+  ASSERT_TRUE(kernel.ok()) << kernel.status().ToString();
+  setup->kernel = std::move(*kernel);
+}
+
+// One Resize/Upsample node run by its CUDA kernel outside an engine (MakeResizeKernel): the data
+// input and the output sit `offset_bytes` past a 256-byte aligned address (misaligned pointers
+// when not a multiple of 16), the output between guard bytes. `path` gets ResizeKernelPath,
+// `describe` the kernel's Describe(), `got` the output bytes as a tensor of the reference's dtype
+// and shape.
 struct ResizeRun {
   std::string path;
   std::string describe;
@@ -500,47 +563,21 @@ struct ResizeRun {
 void RunResizeKernel(OpType op_type, const Attributes& attrs, const std::vector<OpArg>& args, int opset,
                      bool allow_integer_path, const Shape& out_shape, size_t offset_bytes, DeviceMemory* memory,
                      ResizeRun* run) {
-  std::vector<ValueInfo> infos(args.size());
-  std::vector<const ValueInfo*> ptrs(args.size(), nullptr);
-  std::vector<cuda::CudaTensor> tensors(args.size());
-  for (size_t i = 0; i < args.size(); ++i) {
-    if (!args[i].value.defined()) continue;
-    const Tensor& v = args[i].value;
-    infos[i] = ValueInfo{v.dtype(), v.shape(), args[i].constant ? &v : nullptr};
-    ptrs[i] = &infos[i];
-    tensors[i].dtype = v.dtype();
-    tensors[i].shape = v.shape();
-    tensors[i].host = args[i].constant ? &v : nullptr;
-    char* base = static_cast<char*>(memory->Alloc(v.bytes() + offset_bytes));
-    ASSERT_NE(base, nullptr);
-    tensors[i].data = base + offset_bytes;
-    ASSERT_EQ(cudaMemcpy(tensors[i].data, v.raw(), v.bytes(), cudaMemcpyHostToDevice), cudaSuccess);
-  }
-  const OpContext op(op_type, "resize", attrs, opset, ptrs, 1);
-  cuda::CudaTensor output;
-  output.dtype = args[0].value.dtype();
-  output.shape = out_shape;
+  ResizeKernelSetup setup;
+  ASSERT_NO_FATAL_FAILURE(MakeResizeKernel(op_type, attrs, args, opset, allow_integer_path, out_shape, offset_bytes,
+                                           kGuardBytes, memory, &setup));
+  const cuda::CudaTensor& output = setup.output;
+  char* base = setup.block;
   const size_t bytes = output.bytes();
-  const size_t total = offset_bytes + kGuardBytes + bytes + kGuardBytes;
-  char* base = static_cast<char*>(memory->Alloc(total));
-  ASSERT_NE(base, nullptr);
-  output.data = base + offset_bytes + kGuardBytes;
-  cuda::CudaResources resources;
-  cuda::CudaOpContext ctx;
-  ctx.op = &op;
-  for (const cuda::CudaTensor& t : tensors) ctx.inputs.push_back(t.data != nullptr ? &t : nullptr);
-  ctx.outputs.push_back(&output);
-  ctx.resources = &resources;
-  StatusOr<cuda::CudaKernelPtr> kernel = cuda::CreateResizeKernel(ctx, allow_integer_path);
-  ASSERT_TRUE(kernel.ok()) << kernel.status().ToString();
-  const char* path = cuda::ResizeKernelPath(**kernel);
+  const size_t total = setup.block_bytes;
+  const char* path = cuda::ResizeKernelPath(*setup.kernel);
   ASSERT_NE(path, nullptr);
   run->path = path;
-  run->describe = (*kernel)->Describe();
+  run->describe = setup.kernel->Describe();
   // Guards around the output; the output itself poisoned (0xFF bytes: NaN in float16/float32).
   ASSERT_EQ(cudaMemset(base, kGuard, total), cudaSuccess);
   ASSERT_EQ(cudaMemset(output.data, 0xFF, bytes), cudaSuccess);
-  const Status s = (*kernel)->Enqueue(nullptr);
+  const Status s = setup.kernel->Enqueue(nullptr);
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   std::vector<unsigned char> host(total);
@@ -762,45 +799,20 @@ TEST(CudaTensorOps, TimeResizeNearestIntegerVsGeneric) {
     for (size_t d = 0; d < out.size(); ++d) out[d] = static_cast<int64_t>(out[d] * c.scales[d]);
     std::vector<unsigned char> outputs[2];
     for (int fast = 1; fast >= 0; --fast) {
-      std::vector<ValueInfo> infos(args.size());
-      std::vector<const ValueInfo*> ptrs(args.size(), nullptr);
-      std::vector<cuda::CudaTensor> tensors(args.size());
       DeviceMemory memory;
-      for (size_t i = 0; i < args.size(); ++i) {
-        if (!args[i].value.defined()) continue;
-        const Tensor& v = args[i].value;
-        infos[i] = ValueInfo{v.dtype(), v.shape(), args[i].constant ? &v : nullptr};
-        ptrs[i] = &infos[i];
-        tensors[i].dtype = v.dtype();
-        tensors[i].shape = v.shape();
-        tensors[i].host = args[i].constant ? &v : nullptr;
-        tensors[i].data = memory.Alloc(v.bytes());
-        ASSERT_NE(tensors[i].data, nullptr);
-        ASSERT_EQ(cudaMemcpy(tensors[i].data, v.raw(), v.bytes(), cudaMemcpyHostToDevice), cudaSuccess);
-      }
-      const Attributes attrs = YoloAttrs();
-      const OpContext op(OpType::kResize, "resize", attrs, 18, ptrs, 1);
-      cuda::CudaTensor output;
-      output.dtype = DataType::kFloat16;
-      output.shape = out;
-      output.data = memory.Alloc(output.bytes());
-      ASSERT_NE(output.data, nullptr);
-      cuda::CudaResources resources;
-      cuda::CudaOpContext ctx;
-      ctx.op = &op;
-      for (const cuda::CudaTensor& t : tensors) ctx.inputs.push_back(t.data != nullptr ? &t : nullptr);
-      ctx.outputs.push_back(&output);
-      ctx.resources = &resources;
-      StatusOr<cuda::CudaKernelPtr> kernel = cuda::CreateResizeKernel(ctx, fast == 1);
-      ASSERT_TRUE(kernel.ok()) << kernel.status().ToString();
-      const std::string path = cuda::ResizeKernelPath(**kernel);
+      ResizeKernelSetup setup;  // no offset, no guard bytes: the output is a whole allocation
+      ASSERT_NO_FATAL_FAILURE(
+          MakeResizeKernel(OpType::kResize, YoloAttrs(), args, 18, fast == 1, out, 0, 0, &memory, &setup));
+      const cuda::CudaTensor& output = setup.output;
+      cuda::CudaKernel& kernel = *setup.kernel;
+      const std::string path = cuda::ResizeKernelPath(kernel);
       if (fast == 1) {
         EXPECT_EQ(path.rfind("nearest-integer", 0), 0u) << path;
       } else {
         EXPECT_EQ(path, "nearest");
       }
       ASSERT_EQ(cudaMemset(output.data, 0xFF, output.bytes()), cudaSuccess);
-      for (int i = 0; i < 3; ++i) ASSERT_TRUE((*kernel)->Enqueue(stream).ok());
+      for (int i = 0; i < 3; ++i) ASSERT_TRUE(kernel.Enqueue(stream).ok());
       ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
       cudaEvent_t start = nullptr, stop = nullptr;
       ASSERT_EQ(cudaEventCreate(&start), cudaSuccess);
@@ -808,7 +820,7 @@ TEST(CudaTensorOps, TimeResizeNearestIntegerVsGeneric) {
       std::vector<float> times;
       for (int i = 0; i < 21; ++i) {
         EXPECT_EQ(cudaEventRecord(start, stream), cudaSuccess);
-        EXPECT_TRUE((*kernel)->Enqueue(stream).ok());
+        EXPECT_TRUE(kernel.Enqueue(stream).ok());
         EXPECT_EQ(cudaEventRecord(stop, stream), cudaSuccess);
         float ms = 0;
         if (cudaEventSynchronize(stop) == cudaSuccess && cudaEventElapsedTime(&ms, start, stop) == cudaSuccess) {
@@ -820,7 +832,7 @@ TEST(CudaTensorOps, TimeResizeNearestIntegerVsGeneric) {
       ASSERT_EQ(times.size(), 21u);
       std::sort(times.begin(), times.end());
       std::printf("[ resize-time ] %s %s %.4f  (%s)\n", c.name, path.c_str(), times[times.size() / 2],
-                  (*kernel)->Describe().c_str());
+                  kernel.Describe().c_str());
       std::fflush(stdout);
       outputs[fast].resize(output.bytes());
       ASSERT_EQ(cudaMemcpy(outputs[fast].data(), output.data, output.bytes(), cudaMemcpyDeviceToHost), cudaSuccess);

@@ -182,6 +182,10 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
   // transposes in one kernel, straight into the Transpose's output, and the layer itself is not
   // enqueued (CudaExecutionContext::LayerKernel says "folded into input '<name>''s copy").
   int FoldedInputLayer(int index) const { return folded_input_layer_[static_cast<size_t>(index)]; }
+  // The converse, for layer `layer` of network(): the input I/O tensor whose copy performs it
+  // (FoldedInputLayer of that tensor is `layer`), or -1. A batch specialization has the same
+  // layers, so this holds at every batch.
+  int FoldingInput(int layer) const { return folding_input_[static_cast<size_t>(layer)]; }
 
  private:
   CudaEngine() = default;
@@ -208,6 +212,7 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
   size_t workspace_bytes_ = 0;
   std::vector<LayerTactic> tactics_;
   std::vector<int> folded_input_layer_;  // per I/O tensor (FoldedInputLayer)
+  std::vector<int> folding_input_;       // per layer (FoldingInput)
 };
 
 struct CudaContextState;  // kernels, handles, graph (backend/cuda/cuda_engine.cc)

@@ -118,7 +118,6 @@ struct CudaBatchKernels {
   size_t batch_constants_bytes = 0;
   std::vector<CudaTensor> tensors;     // one per network tensor
   std::vector<CudaKernelPtr> kernels;  // one per layer; null for elided layers
-  std::vector<uint8_t> folded;         // one per layer: 1 when an input's copy does its work (not enqueued)
   size_t workspace_bytes = 0;          // the largest need of its kernels
   uint64_t last_used = 0;              // CudaContextState::use_clock when it was last selected
   bool warmed_up = false;              // the body ran eagerly once
@@ -562,12 +561,6 @@ StatusOr<std::unique_ptr<CudaBatchKernels>> MakeBatchKernels(const CudaEngine& e
   Status s = PrepareCudaKernels(*net, mode, set->tensors, engine.memory_plan().layer_elided, options.device_id,
                                 resources, &set->kernels, &set->workspace_bytes);
   if (!s.ok()) return profile.enabled() ? s.WithContext("at batch " + std::to_string(batch)) : s;
-  set->folded.assign(set->kernels.size(), 0);
-  for (int i = 0; i < engine.NumIOTensors(); ++i) {
-    if (engine.IOTensor(i).is_input && engine.FoldedInputLayer(i) >= 0) {
-      set->folded[static_cast<size_t>(engine.FoldedInputLayer(i))] = 1;
-    }
-  }
   return set;
 }
 
@@ -721,10 +714,15 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   engine->io_tensor_index_ = net.inputs;
   engine->io_tensor_index_.insert(engine->io_tensor_index_.end(), net.outputs.begin(), net.outputs.end());
   engine->folded_input_layer_.assign(engine->io_.size(), -1);
+  engine->folding_input_.assign(net.layers.size(), -1);
   for (size_t i = 0; i < engine->io_.size(); ++i) {
     if (!engine->io_[i].is_input) continue;
-    engine->folded_input_layer_[i] =
+    const int layer =
         FoldableInputTranspose(net, dnet, engine->memory_plan_, engine->io_tensor_index_[i], engine->io_[i].dtype);
+    engine->folded_input_layer_[i] = layer;
+    if (layer >= 0 && engine->folding_input_[static_cast<size_t>(layer)] < 0) {  // the first such input
+      engine->folding_input_[static_cast<size_t>(layer)] = static_cast<int>(i);
+    }
   }
   return engine;
 }
@@ -1019,11 +1017,8 @@ std::string CudaExecutionContext::LayerKernel(size_t index) const {
   if (set == nullptr || index >= set->kernels.size()) return {};
   const CudaKernelPtr& k = set->kernels[index];
   if (k == nullptr) return "elided";
-  for (int i = 0; i < engine_->NumIOTensors(); ++i) {
-    if (engine_->IOTensor(i).is_input && engine_->FoldedInputLayer(i) == static_cast<int>(index)) {
-      return "folded into input '" + engine_->IOTensor(i).name + "''s copy (one converting transpose)";
-    }
-  }
+  const int input = engine_->FoldingInput(static_cast<int>(index));
+  if (input >= 0) return "folded into input '" + engine_->IOTensor(input).name + "''s copy (one converting transpose)";
   return k->Describe();
 }
 
@@ -1074,7 +1069,8 @@ Status EnqueueBody(const CudaEngine& engine, const CudaContextState& st, const C
   }
   const NetworkDef& net = engine.network();
   for (size_t l = 0; l < set.kernels.size(); ++l) {
-    if (set.kernels[l] == nullptr || set.folded[l]) continue;  // elided by the memory plan, or done by a copy
+    // Elided by the memory plan, or done by an input's copy.
+    if (set.kernels[l] == nullptr || engine.FoldingInput(static_cast<int>(l)) >= 0) continue;
     Status s = set.kernels[l]->Enqueue(stream);
     if (!s.ok()) return s.WithContext("layer '" + net.layers[l].name + "'");
   }
@@ -1187,12 +1183,9 @@ StatusOr<std::vector<double>> CudaExecutionContext::ProfileLayers(CudaStream str
   for (int it = 0; it < iterations; ++it) {
     EDGERT_CUDA_RETURN_IF_ERROR(cudaEventRecord(events[0], stream));
     for (size_t l = 0; l < n; ++l) {
-      if (set.kernels[l] != nullptr && set.folded[l]) {  // the input copy that does this layer's work
-        for (int i = 0; i < engine.NumIOTensors(); ++i) {
-          if (engine.IOTensor(i).is_input && engine.FoldedInputLayer(i) == static_cast<int>(l)) {
-            EDGERT_RETURN_IF_ERROR(EnqueueInputCopy(engine, st, set, i, stream));
-          }
-        }
+      const int input = engine.FoldingInput(static_cast<int>(l));
+      if (set.kernels[l] != nullptr && input >= 0) {  // the input copy that does this layer's work
+        EDGERT_RETURN_IF_ERROR(EnqueueInputCopy(engine, st, set, input, stream));
       } else if (set.kernels[l] != nullptr) {
         Status s = set.kernels[l]->Enqueue(stream);
         if (!s.ok()) return s.WithContext("layer '" + net.layers[l].name + "'");

@@ -90,25 +90,19 @@ bool ConvertTransposeSupported(DataType src_dtype, DataType dst_dtype) {
 Status EnqueueConvertTranspose(cudaStream_t stream, const void* src, DataType src_dtype, void* dst, DataType dst_dtype,
                                int64_t batches, int64_t rows, int64_t cols) {
   if (batches <= 0 || rows <= 0 || cols <= 0) return Status::Ok();
-  const bool f32_in = src_dtype == DataType::kFloat32, f32_out = dst_dtype == DataType::kFloat32;
   if (!ConvertTransposeSupported(src_dtype, dst_dtype)) {
     return Internal(std::string("no transposing conversion from ") + DataTypeName(src_dtype) + " to " +
                     DataTypeName(dst_dtype));
   }
-  if (f32_in && f32_out) {
-    return LaunchConvertTranspose(stream, static_cast<const float*>(src), static_cast<float*>(dst), batches, rows,
-                                  cols);
-  }
-  if (f32_in) {
-    return LaunchConvertTranspose(stream, static_cast<const float*>(src), static_cast<__half*>(dst), batches, rows,
-                                  cols);
-  }
-  if (f32_out) {
-    return LaunchConvertTranspose(stream, static_cast<const __half*>(src), static_cast<float*>(dst), batches, rows,
-                                  cols);
-  }
-  return LaunchConvertTranspose(stream, static_cast<const __half*>(src), static_cast<__half*>(dst), batches, rows,
-                                cols);
+  Status s;  // both dtypes are float32 / float16 here, so exactly one launch sets it
+  DispatchFloat(src_dtype, [&](auto src_tag) {
+    using S = decltype(src_tag);
+    DispatchFloat(dst_dtype, [&](auto dst_tag) {
+      using D = decltype(dst_tag);
+      s = LaunchConvertTranspose(stream, static_cast<const S*>(src), static_cast<D*>(dst), batches, rows, cols);
+    });
+  });
+  return s;
 }
 
 Status EnqueueConvert(cudaStream_t stream, const void* src, DataType src_dtype, void* dst, DataType dst_dtype,
