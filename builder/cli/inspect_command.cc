@@ -130,12 +130,16 @@ std::string LayerExtras(const LayerDef& l) {
     StatusOr<int64_t> level = l.attrs.GetIntOr(kTacticLevelAttr, 1);
     text += (text.empty() ? "" : ", ") + std::string("tactic ") + std::to_string(*tactic) + " (level " +
             std::to_string(level.ok() ? *level : 1);
-    // kTacticLabelAttr is "<candidates>/<label>"; a serialized cuDNN plan is counted in bytes.
+    // kTacticLabelAttr is "<candidates>/<label>"; a cuDNN plan's text (kTacticBlobAttr: its
+    // serialized plan, or its engine config's knob choices) is counted in bytes.
     StatusOr<std::string> label = l.attrs.GetStringOr(kTacticLabelAttr, "");
     RecordedTacticLabel recorded;
     if (label.ok() && ParseTacticLabel(*label, &recorded)) text += ": " + recorded.label;
     StatusOr<std::string> blob = l.attrs.GetStringOr(kTacticBlobAttr, "");
-    if (blob.ok() && !blob->empty()) text += ", serialized plan " + std::to_string(blob->size()) + " bytes";
+    if (blob.ok() && !blob->empty()) {
+      const bool knobs = blob->find("\ncudnn-knobs") != std::string::npos;
+      text += (knobs ? ", engine config " : ", serialized plan ") + std::to_string(blob->size()) + " bytes";
+    }
     text += ")";
   }
   return text.empty() ? text : "  [" + text + "]";

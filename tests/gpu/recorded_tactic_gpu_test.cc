@@ -1,17 +1,18 @@
 // Recorded tactics (network.h: kTacticLabelAttr / kTacticBlobAttr; kernels_conv.cu PlanRecorded):
 // an engine built with tactic timing records, beside each convolution's tactic index, the chosen
-// candidate's label and, for a runtime-compiled cuDNN engine, cuDNN's serialized plan. An engine
-// made from that network (what a plan load does) recreates only the recorded candidate, and a
-// label or serialized plan that no longer applies falls back to the candidate list, never to a
-// wrong kernel:
+// candidate's label and, for a cuDNN engine, its plan as text: cuDNN's serialized plan for a
+// runtime-compiled engine, the engine config's knob choices ("cudnn-knobs ...") for the others.
+// An engine made from that network (what a plan load does) recreates only the recorded candidate
+// (from the serialized plan, or from the knob choices without cuDNN's heuristics), and a label or
+// plan text that no longer applies falls back to the candidate list, never to a wrong kernel:
 //   - the attributes are recorded on network() and device_network(), "<n>/<label>" with n > the
 //     tactic; they survive a plan file;
 //   - the loaded engine's kernels say "recorded" and run the same candidate ("tactic i/n: label"),
 //     with outputs equal to the first engine's and close to the CPU's;
-//   - an unknown engine index, a label of another kind, a malformed label and a serialized plan of
-//     another geometry are each ignored: the engine's dry run takes the list path for the index,
-//     which rebuilds the built engine's candidate, and records its label again (the network is
-//     repaired, the contexts then take the recorded path); outputs still match the CPU.
+//   - an unknown engine index, a label of another kind, a malformed label, a serialized plan of
+//     another geometry and malformed knob choices are each ignored: the engine's dry run takes the list path for the
+//     index, which rebuilds the built engine's candidate, and records its label again (the network is repaired, the
+//     contexts then take the recorded path); outputs still match the CPU.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -114,6 +115,14 @@ Ran RunEngine(const NetworkDef& net) {
 // "tactic i/n: <label>" up to the note in parentheses.
 std::string TacticPrefix(const std::string& kernel) { return kernel.substr(0, kernel.find(" (")); }
 
+// A loaded kernel's note names what its recorded plan text (kTacticBlobAttr, `blob`) rebuilt:
+// "serialized plan" for cuDNN's JSON, "engine config" for the knob choices, neither without text.
+void ExpectRestoredFrom(const std::string& kernel, const std::string& blob) {
+  const bool knobs = blob.find("\ncudnn-knobs") != std::string::npos;
+  EXPECT_EQ(kernel.find("serialized plan") != std::string::npos, !blob.empty() && !knobs) << kernel;
+  EXPECT_EQ(kernel.find("engine config") != std::string::npos, knobs) << kernel;
+}
+
 TEST(RecordedTactics, AreRecordedAndRecreateTheSameCandidate) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   auto engine = CudaEngine::Create(ConvChain(), Fp16());
@@ -133,7 +142,7 @@ TEST(RecordedTactics, AreRecordedAndRecreateTheSameCandidate) {
     }
     auto blob = built.layers[l].attrs.GetStringOr(kTacticBlobAttr, "");
     ASSERT_TRUE(blob.ok());
-    std::printf("[ recorded ] %s: %s, serialized plan %zu bytes\n", built.layers[l].name.c_str(),
+    std::printf("[ recorded ] %s: %s, plan text %zu bytes\n", built.layers[l].name.c_str(),
                 built.layers[l].attrs.GetStringOr(kTacticLabelAttr, "")->c_str(), blob->size());
   }
   auto context = (*engine)->CreateContext();
@@ -173,8 +182,7 @@ TEST(RecordedTactics, AreRecordedAndRecreateTheSameCandidate) {
     const std::string now = (*loaded_context)->LayerKernel(l);
     EXPECT_EQ(TacticPrefix(now), TacticPrefix(was)) << now << " / " << was;
     EXPECT_NE(now.find("(recorded"), std::string::npos) << now;
-    const bool serialized = !built.layers[l].attrs.GetStringOr(kTacticBlobAttr, "")->empty();
-    EXPECT_EQ(now.find("serialized plan") != std::string::npos, serialized) << now;
+    ExpectRestoredFrom(now, built.layers[l].attrs.GetStringOr(kTacticBlobAttr, "").value());
   }
   ExpectTensorsClose(again[0], first[0], 0.0, "the recorded candidates give the built engine's output");
 }
@@ -213,6 +221,12 @@ TEST(RecordedTactics, ThatNoLongerApplyFallBackToTheList) {
   cases.push_back({"serialized plan of another geometry", edited([&](LayerDef& l) {
                      l.attrs.Set(kTacticBlobAttr, std::string("fwd nchw another layer\n{\"not\": \"a plan\"}"));
                    })});
+  cases.push_back({"malformed knob choices", edited([&](LayerDef& l) {
+                     const std::string blob = l.attrs.GetStringOr(kTacticBlobAttr, "").value();
+                     const size_t at = blob.find("\ncudnn-knobs");
+                     if (at != std::string::npos)
+                       l.attrs.Set(kTacticBlobAttr, blob.substr(0, at) + "\ncudnn-knobs 1=x 9999=1");
+                   })});
   auto candidate_of = [](const std::string& label) { return label.substr(label.find('/') + 1); };
   for (const auto& [what, net] : cases) {
     SCOPED_TRACE(what);
@@ -227,8 +241,7 @@ TEST(RecordedTactics, ThatNoLongerApplyFallBackToTheList) {
                 TacticPrefix(reference.kernels[l]).substr(TacticPrefix(reference.kernels[l]).find(':')))
           << k << " / " << reference.kernels[l];
       EXPECT_NE(k.find("(recorded"), std::string::npos) << k;
-      const bool serialized = !built.layers[l].attrs.GetStringOr(kTacticBlobAttr, "")->empty();
-      EXPECT_EQ(k.find("serialized plan") != std::string::npos, serialized) << k;
+      ExpectRestoredFrom(k, built.layers[l].attrs.GetStringOr(kTacticBlobAttr, "").value());
     }
     ExpectTensorsClose(ran.output, want, 1e-2, what);
   }

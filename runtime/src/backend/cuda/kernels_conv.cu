@@ -527,14 +527,15 @@ class ConvKernel : public CudaKernel {
   // kTacticLabelAttr: "<candidates>/<label>", e.g. "8/cudnn-fused engine 12" (the count keeps
   // Describe's "tactic i/n" after a load that builds no list).
   std::string TacticLabel() const override { return std::to_string(num_candidates_) + "/" + chosen_.Label(); }
-  // kTacticBlobAttr: for a runtime-compiled cuDNN plan, the geometry line of its graph
-  // (CudnnConvSpecText), a newline and cuDNN's serialized plan; "" otherwise.
+  // kTacticBlobAttr: for a cuDNN plan, the geometry line of its graph (CudnnConvSpecText), a
+  // newline and the plan's text: cuDNN's serialized plan for a runtime-compiled engine, the engine
+  // config's knob choices (CudnnConvPlan::KnobText) for the others; "" for the own kernels.
   std::string TacticBlob() const override {
-    if (chosen_.plan != nullptr && chosen_.plan->from_json()) return restored_blob_;
-    if (chosen_.plan == nullptr || !chosen_.plan->runtime_compiled()) return {};
-    const std::string json = chosen_.plan->Serialize();
-    if (json.empty()) return {};
-    return (chosen_.kind == ConvCandidate::Kind::kCudnnFused ? fused_geometry_ : conv_geometry_) + "\n" + json;
+    if (chosen_.plan == nullptr) return {};
+    if (chosen_.plan->from_json()) return restored_blob_;
+    const std::string text = chosen_.plan->runtime_compiled() ? chosen_.plan->Serialize() : chosen_.plan->KnobText();
+    if (text.empty()) return {};
+    return (chosen_.kind == ConvCandidate::Kind::kCudnnFused ? fused_geometry_ : conv_geometry_) + "\n" + text;
   }
 
   size_t WorkspaceBytes() const override { return chosen_.workspace(); }
@@ -591,13 +592,13 @@ class ConvKernel : public CudaKernel {
       }
       const bool fused = kind == ConvCandidate::Kind::kCudnnFused;
       const std::string& geometry = fused ? fused_geometry_ : conv_geometry_;
-      std::string json;
+      std::string serialized;
       if (ctx.tactic_blob.size() > geometry.size() && ctx.tactic_blob.compare(0, geometry.size(), geometry) == 0 &&
           ctx.tactic_blob[geometry.size()] == '\n') {
-        json = ctx.tactic_blob.substr(geometry.size() + 1);
+        serialized = ctx.tactic_blob.substr(geometry.size() + 1);
       }
-      StatusOr<std::unique_ptr<CudnnConvPlan>> plan =
-          CudnnConvPlan::CreateForEngine(handle, fused ? fused_spec : conv_spec, std::atoll(digits.c_str()), json);
+      StatusOr<std::unique_ptr<CudnnConvPlan>> plan = CudnnConvPlan::CreateForEngine(
+          handle, fused ? fused_spec : conv_spec, std::atoll(digits.c_str()), serialized);
       if (!plan.ok()) {
         tactic_note_ = "recorded " + label + ": " + plan.status().message();
         return false;
@@ -608,7 +609,10 @@ class ConvKernel : public CudaKernel {
     num_candidates_ = static_cast<int>(recorded.candidates);
     tactic_ = ctx.tactic;
     chosen_ = std::move(chosen);
-    tactic_note_ = chosen_.plan != nullptr && chosen_.plan->from_json() ? "recorded, serialized plan" : "recorded";
+    tactic_note_ = chosen_.plan == nullptr      ? "recorded"
+                   : chosen_.plan->from_json()  ? "recorded, serialized plan"
+                   : chosen_.plan->from_knobs() ? "recorded, engine config"
+                                                : "recorded";
     if (chosen_.plan != nullptr && chosen_.plan->from_json()) restored_blob_ = ctx.tactic_blob;
     if (chosen_.plan != nullptr && !dry_run_ && chosen_.plan->workspace_bytes() == 0) Bind(nullptr);
     return true;

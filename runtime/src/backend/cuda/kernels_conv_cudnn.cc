@@ -11,8 +11,9 @@
 #include "kernels_conv_cudnn.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -30,6 +31,8 @@ constexpr int64_t kUidResidual = 5;
 constexpr int64_t kUidVirtual = 10;
 // Engine configs tried per heuristics mode (each costs a plan finalization at most).
 constexpr int64_t kMaxConfigs = 64;
+// The first word of KnobText(): what CreateForEngine tells apart from cuDNN's JSON plans.
+constexpr char kKnobsTag[] = "cudnn-knobs";
 
 std::vector<int64_t> PackedStrides(const std::vector<int64_t>& dims) {
   std::vector<int64_t> strides(dims.size(), 1);
@@ -281,13 +284,15 @@ StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreateAll(c
   return CreatePlans(handle, spec, max_plans, -1);
 }
 
-StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::CreateForEngine(cudnnHandle_t handle,
-                                                                        const CudnnConvSpec& spec,
+StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::CreateForEngine(cudnnHandle_t handle, const CudnnConvSpec& spec,
                                                                         int64_t engine_index,
-                                                                        const std::string& json) {
+                                                                        const std::string& serialized) {
   if (engine_index < 0) return InvalidArgument("no cuDNN engine index recorded");
-  if (!json.empty()) {
-    StatusOr<std::unique_ptr<CudnnConvPlan>> restored = FromJson(handle, spec, engine_index, json);
+  if (serialized.compare(0, sizeof(kKnobsTag) - 1, kKnobsTag) == 0) {
+    StatusOr<std::unique_ptr<CudnnConvPlan>> restored = FromKnobs(handle, spec, engine_index, serialized);
+    if (restored.ok()) return restored;
+  } else if (!serialized.empty()) {
+    StatusOr<std::unique_ptr<CudnnConvPlan>> restored = FromJson(handle, spec, engine_index, serialized);
     if (restored.ok()) return restored;
   }
   EDGERT_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<CudnnConvPlan>> plans,
@@ -323,6 +328,106 @@ StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::FromJson(cudnnHandle_t h
   return p;
 }
 
+StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::FromKnobs(cudnnHandle_t handle, const CudnnConvSpec& spec,
+                                                                  int64_t engine_index, const std::string& text) {
+  // "cudnn-knobs" then " <type>=<value>" per knob choice, decimal integers (KnobText()).
+  std::vector<std::pair<int64_t, int64_t>> knobs;
+  size_t at = sizeof(kKnobsTag) - 1;
+  while (at < text.size()) {
+    if (text[at] != ' ') return InvalidArgument("malformed cuDNN knob text");
+    const size_t eq = text.find('=', at + 1);
+    const size_t end = std::min(text.find(' ', at + 1), text.size());
+    if (eq == std::string::npos || eq > end || eq == at + 1 || eq + 1 == end || eq - at > 10 || end - eq > 20) {
+      return InvalidArgument("malformed cuDNN knob text");
+    }
+    const std::string type = text.substr(at + 1, eq - at - 1);
+    const std::string value = text.substr(eq + 1, end - eq - 1);
+    const bool negative = value[0] == '-';
+    if (type.find_first_not_of("0123456789") != std::string::npos ||
+        value.find_first_not_of("0123456789", negative ? 1 : 0) != std::string::npos ||
+        value.size() == (negative ? 1u : 0u)) {
+      return InvalidArgument("malformed cuDNN knob text");
+    }
+    knobs.emplace_back(std::atoll(type.c_str()), std::atoll(value.c_str()));
+    at = end;
+  }
+  if (knobs.size() > static_cast<size_t>(CUDNN_KNOB_TYPE_COUNTS)) return InvalidArgument("too many cuDNN knobs");
+  for (const auto& k : knobs) {
+    if (k.first < 0 || k.first >= CUDNN_KNOB_TYPE_COUNTS) return InvalidArgument("unknown cuDNN knob type");
+  }
+  EDGERT_ASSIGN_OR_RETURN(std::shared_ptr<std::vector<BackendDescriptor>> graph, MakeGraph(handle, spec));
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor engine,
+                          BackendDescriptor::Create(CUDNN_BACKEND_ENGINE_DESCRIPTOR, "engine"));
+  EDGERT_RETURN_IF_ERROR(
+      SetDescriptor(engine, CUDNN_ATTR_ENGINE_OPERATION_GRAPH, graph->back(), "CUDNN_ATTR_ENGINE_OPERATION_GRAPH"));
+  EDGERT_RETURN_IF_ERROR(
+      SetInt64(engine, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, engine_index, "CUDNN_ATTR_ENGINE_GLOBAL_INDEX"));
+  EDGERT_RETURN_IF_ERROR(Finalize(engine, "engine"));
+  std::vector<BackendDescriptor> choices;
+  std::vector<cudnnBackendDescriptor_t> handles;
+  for (const auto& k : knobs) {
+    EDGERT_ASSIGN_OR_RETURN(BackendDescriptor choice,
+                            BackendDescriptor::Create(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, "knob choice"));
+    const auto type = static_cast<cudnnBackendKnobType_t>(k.first);
+    EDGERT_RETURN_IF_ERROR(SetAttr(choice, CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &type,
+                                   "CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE"));
+    EDGERT_RETURN_IF_ERROR(
+        SetInt64(choice, CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, k.second, "CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE"));
+    EDGERT_RETURN_IF_ERROR(Finalize(choice, "knob choice"));
+    handles.push_back(choice.get());
+    choices.push_back(std::move(choice));
+  }
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor cfg,
+                          BackendDescriptor::Create(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, "engine config"));
+  EDGERT_RETURN_IF_ERROR(SetDescriptor(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, engine, "CUDNN_ATTR_ENGINECFG_ENGINE"));
+  if (!handles.empty()) {
+    EDGERT_RETURN_IF_ERROR(SetAttr(cfg, CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                   static_cast<int64_t>(handles.size()), handles.data(),
+                                   "CUDNN_ATTR_ENGINECFG_KNOB_CHOICES"));
+  }
+  EDGERT_RETURN_IF_ERROR(Finalize(cfg, "engine config"));
+  EDGERT_ASSIGN_OR_RETURN(bool acceptable, EngineAcceptable(cfg, spec.io_type));
+  if (!acceptable) return Unsupported("the recorded cuDNN engine config reduces precision");
+  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CudnnConvPlan> plan,
+                          FinalizePlan(handle, spec, graph, std::move(cfg), engine_index));
+  if (plan->runtime_compiled_)
+    return Unsupported("the recorded engine compiles at runtime (its JSON plan is recorded instead)");
+  plan->from_knobs_ = true;
+  return plan;
+}
+
+std::string CudnnConvPlan::KnobText() const {
+  if (runtime_compiled_ || !config_.valid()) return {};
+  std::vector<BackendDescriptor> choices;
+  std::vector<cudnnBackendDescriptor_t> handles;
+  for (int i = 0; i < CUDNN_KNOB_TYPE_COUNTS; ++i) {
+    StatusOr<BackendDescriptor> choice = BackendDescriptor::Create(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, "knob choice");
+    if (!choice.ok()) return {};
+    handles.push_back(choice->get());
+    choices.push_back(std::move(*choice));
+  }
+  int64_t count = 0;
+  if (cudnnBackendGetAttribute(config_.get(), CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                               static_cast<int64_t>(handles.size()), &count, handles.data()) != CUDNN_STATUS_SUCCESS ||
+      count < 0 || count > static_cast<int64_t>(handles.size())) {
+    return {};
+  }
+  std::string text = kKnobsTag;
+  for (int64_t i = 0; i < count; ++i) {
+    cudnnBackendKnobType_t type;
+    int64_t value = 0;
+    int64_t n = 0;
+    if (cudnnBackendGetAttribute(handles[static_cast<size_t>(i)], CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE,
+                                 CUDNN_TYPE_KNOB_TYPE, 1, &n, &type) != CUDNN_STATUS_SUCCESS ||
+        cudnnBackendGetAttribute(handles[static_cast<size_t>(i)], CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64,
+                                 1, &n, &value) != CUDNN_STATUS_SUCCESS) {
+      return {};
+    }
+    text += " " + std::to_string(static_cast<int>(type)) + "=" + std::to_string(value);
+  }
+  return text;
+}
+
 std::string CudnnConvPlan::Serialize() const {
   if (!runtime_compiled_ || !plan_.valid()) return {};
   int64_t size = 0;
@@ -342,10 +447,8 @@ std::string CudnnConvPlan::Serialize() const {
   return json;
 }
 
-StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreatePlans(cudnnHandle_t handle,
-                                                                                const CudnnConvSpec& spec,
-                                                                                int max_plans, int64_t only_engine) {
-  if (max_plans < 1) return Internal("CudnnConvPlan::CreateAll needs max_plans >= 1");
+StatusOr<std::shared_ptr<std::vector<BackendDescriptor>>> CudnnConvPlan::MakeGraph(cudnnHandle_t handle,
+                                                                                   const CudnnConvSpec& spec) {
   const bool fused_act = !spec.backward_data && spec.act.kind != FusedEpilogue::Kind::kNone;
   const bool fuse_bias = !spec.backward_data && spec.bias;
   const bool fuse_residual = !spec.backward_data && spec.residual;
@@ -487,6 +590,47 @@ StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreatePlans
   // Every plan shares the graph's descriptors; each keeps its own engine config.
   auto shared = std::make_shared<std::vector<BackendDescriptor>>(std::move(keep));
   shared->push_back(std::move(graph));
+  return shared;
+}
+
+StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::FinalizePlan(
+    cudnnHandle_t handle, const CudnnConvSpec& spec, const std::shared_ptr<std::vector<BackendDescriptor>>& graph,
+    BackendDescriptor cfg, int64_t engine_index) {
+  EDGERT_ASSIGN_OR_RETURN(BackendDescriptor candidate,
+                          BackendDescriptor::Create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, "execution plan"));
+  EDGERT_RETURN_IF_ERROR(
+      SetHandle(candidate, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, handle, "CUDNN_ATTR_EXECUTION_PLAN_HANDLE"));
+  EDGERT_RETURN_IF_ERROR(SetDescriptor(candidate, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, cfg,
+                                       "CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG"));
+  EDGERT_RETURN_IF_ERROR(Finalize(candidate, "execution plan"));
+  int64_t workspace = 0;
+  int64_t count = 0;
+  if (cudnnBackendGetAttribute(candidate.get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &count,
+                               &workspace) != CUDNN_STATUS_SUCCESS) {
+    return Internal("cudnnBackendGetAttribute(CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE) failed");
+  }
+  if (workspace > spec.max_workspace_bytes) {  // Jetsons share 4-8 GB with the CPU: take a leaner engine
+    return Unsupported("engine workspace " + std::to_string(workspace) + " bytes exceeds the limit of " +
+                       std::to_string(spec.max_workspace_bytes) + " bytes");
+  }
+  std::unique_ptr<CudnnConvPlan> plan(new CudnnConvPlan());
+  plan->handle_ = handle;
+  plan->bias_ = !spec.backward_data && spec.bias;
+  plan->residual_ = !spec.backward_data && spec.residual;
+  plan->engine_index_ = engine_index;
+  plan->runtime_compiled_ = RuntimeCompiled(cfg);
+  plan->workspace_bytes_ = workspace < 0 ? 0 : workspace;
+  plan->graph_ = graph;
+  plan->config_ = std::move(cfg);
+  plan->plan_ = std::move(candidate);
+  return plan;
+}
+
+StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreatePlans(cudnnHandle_t handle,
+                                                                                 const CudnnConvSpec& spec,
+                                                                                 int max_plans, int64_t only_engine) {
+  if (max_plans < 1) return Internal("CudnnConvPlan::CreateAll needs max_plans >= 1");
+  EDGERT_ASSIGN_OR_RETURN(std::shared_ptr<std::vector<BackendDescriptor>> shared, MakeGraph(handle, spec));
   const BackendDescriptor& graph_ref = shared->back();
   std::vector<std::unique_ptr<CudnnConvPlan>> plans;
   std::vector<int64_t> engines_taken;
@@ -511,45 +655,12 @@ StatusOr<std::vector<std::unique_ptr<CudnnConvPlan>>> CudnnConvPlan::CreatePlans
         continue;  // the fallback list repeats engines of mode A
       }
       if (only_engine >= 0 && engine_index != only_engine) continue;
-      StatusOr<BackendDescriptor> candidate =
-          BackendDescriptor::Create(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, "execution plan");
-      if (!candidate.ok()) {
-        last = candidate.status();
+      StatusOr<std::unique_ptr<CudnnConvPlan>> plan = FinalizePlan(handle, spec, shared, std::move(cfg), engine_index);
+      if (!plan.ok()) {
+        last = plan.status();
         continue;
       }
-      Status s = SetHandle(*candidate, CUDNN_ATTR_EXECUTION_PLAN_HANDLE, handle, "CUDNN_ATTR_EXECUTION_PLAN_HANDLE");
-      if (s.ok()) {
-        s = SetDescriptor(*candidate, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, cfg,
-                          "CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG");
-      }
-      if (s.ok()) s = Finalize(*candidate, "execution plan");
-      if (!s.ok()) {
-        last = s;
-        continue;
-      }
-      int64_t workspace = 0;
-      int64_t count = 0;
-      if (cudnnBackendGetAttribute(candidate->get(), CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1,
-                                   &count, &workspace) != CUDNN_STATUS_SUCCESS) {
-        last = Internal("cudnnBackendGetAttribute(CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE) failed");
-        continue;
-      }
-      if (workspace > spec.max_workspace_bytes) {  // Jetsons share 4-8 GB with the CPU: take a leaner engine
-        last = Unsupported("engine workspace " + std::to_string(workspace) + " bytes exceeds the limit of " +
-                           std::to_string(spec.max_workspace_bytes) + " bytes");
-        continue;
-      }
-      std::unique_ptr<CudnnConvPlan> plan(new CudnnConvPlan());
-      plan->handle_ = handle;
-      plan->bias_ = fuse_bias;
-      plan->residual_ = fuse_residual;
-      plan->engine_index_ = engine_index;
-      plan->runtime_compiled_ = RuntimeCompiled(cfg);
-      plan->workspace_bytes_ = workspace < 0 ? 0 : workspace;
-      plan->graph_ = shared;
-      plan->config_ = std::move(cfg);
-      plan->plan_ = std::move(*candidate);
-      plans.push_back(std::move(plan));
+      plans.push_back(std::move(*plan));
       if (engine_index >= 0) engines_taken.push_back(engine_index);
     }
   }

@@ -17,9 +17,11 @@
 //
 // Create() builds the graph and the plan (host work only; no device allocation by us, cuDNN may
 // compile runtime-fusion kernels). A plan load recreates one recorded plan (CreateForEngine):
-// by its engine's global index from the same heuristics lists, or from cuDNN's JSON serialization
-// of a runtime-compiled plan (Serialize()), which skips the compilation. BindPointers() builds the variant pack once the device pointers
-// and the workspace are known; Execute() is cudnnSetStream + cudnnBackendExecute (graph-capturable).
+// from cuDNN's JSON serialization of a runtime-compiled plan (Serialize()), which skips the
+// compilation, or from the engine index and its recorded knob choices (KnobText()), which skips
+// the heuristics; else by its engine's global index from the same heuristics lists. BindPointers() builds the variant
+// pack once the device pointers and the workspace are known; Execute() is cudnnSetStream + cudnnBackendExecute
+// (graph-capturable).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -76,21 +78,30 @@ class CudnnConvPlan {
                                                                          const CudnnConvSpec& spec, int max_plans);
 
   // The plan of engine `engine_index` (CUDNN_ATTR_ENGINE_GLOBAL_INDEX) for `spec`, as an earlier
-  // build chose and recorded it (a plan file's layer): from `json` (Serialize()'s text of the same
-  // layer) when it is given and cuDNN restores it, which skips the engine's runtime compilation;
-  // else the engine's config from the heuristics lists, finalized alone (not the configs before
-  // it). kNotFound when the engine no longer offers a plan (another cuDNN or GPU): the caller
-  // builds the candidate list again. The caller guarantees that `json` was made for this spec.
+  // build chose and recorded it (a plan file's layer), from `serialized`, the text of the same
+  // layer's plan: Serialize()'s JSON (a runtime-compiled engine; restoring it skips the
+  // compilation) or KnobText() (any other engine: its engine config is built straight from the
+  // engine index and the knob choices, which skips cuDNN's heuristics). When `serialized` is empty
+  // or cuDNN does not take it (a malformed text, an engine config that no longer finalizes or
+  // that the precision filter refuses): the engine's config from the heuristics lists, finalized
+  // alone (not the configs before it). kNotFound when the engine no longer offers a plan (another
+  // cuDNN or GPU): the caller builds the candidate list again. The caller guarantees that
+  // `serialized` was made for this spec.
   static StatusOr<std::unique_ptr<CudnnConvPlan>> CreateForEngine(cudnnHandle_t handle, const CudnnConvSpec& spec,
-                                                                  int64_t engine_index, const std::string& json);
+                                                                  int64_t engine_index, const std::string& serialized);
 
   // cuDNN's JSON text of a runtime-compiled plan (CUDNN_ATTR_EXECUTION_PLAN_JSON_REPRESENTATION;
   // it carries the compiled kernel), "" for other engines or when cuDNN gives none.
   std::string Serialize() const;
+  // The engine config's knob choices of a plan that is not runtime-compiled, as text:
+  // "cudnn-knobs" then " <type>=<value>" per choice (cudnnBackendKnobType_t and its value, in
+  // cuDNN's order); "" for a runtime-compiled plan or when cuDNN does not tell.
+  std::string KnobText() const;
   // Whether the engine compiles its kernel when the plan is finalized; whether the plan was
-  // restored from JSON (CreateForEngine).
+  // restored from JSON / built from recorded knob choices (CreateForEngine).
   bool runtime_compiled() const { return runtime_compiled_; }
   bool from_json() const { return from_json_; }
+  bool from_knobs() const { return from_knobs_; }
 
   int64_t workspace_bytes() const { return workspace_bytes_; }
   // CUDNN_ATTR_ENGINE_GLOBAL_INDEX of the plan's engine, -1 when unknown.
@@ -112,6 +123,15 @@ class CudnnConvPlan {
                                                                            int64_t only_engine);
   static StatusOr<std::unique_ptr<CudnnConvPlan>> FromJson(cudnnHandle_t handle, const CudnnConvSpec& spec,
                                                            int64_t engine_index, const std::string& json);
+  static StatusOr<std::unique_ptr<CudnnConvPlan>> FromKnobs(cudnnHandle_t handle, const CudnnConvSpec& spec,
+                                                            int64_t engine_index, const std::string& text);
+  // The finalized operation graph of `spec` (last) and the descriptors it refers to.
+  static StatusOr<std::shared_ptr<std::vector<BackendDescriptor>>> MakeGraph(cudnnHandle_t handle,
+                                                                             const CudnnConvSpec& spec);
+  // An execution plan of `graph` from `cfg` (kUnsupported past the spec's workspace limit).
+  static StatusOr<std::unique_ptr<CudnnConvPlan>> FinalizePlan(
+      cudnnHandle_t handle, const CudnnConvSpec& spec, const std::shared_ptr<std::vector<BackendDescriptor>>& graph,
+      BackendDescriptor cfg, int64_t engine_index);
 
   cudnnHandle_t handle_ = nullptr;
   bool bias_ = false;
@@ -120,6 +140,7 @@ class CudnnConvPlan {
   int64_t engine_index_ = -1;
   bool runtime_compiled_ = false;
   bool from_json_ = false;
+  bool from_knobs_ = false;
   // The graph's descriptors (tensors, operations, operation graph), shared by the plans of one
   // graph, and this plan's engine config, kept alive as long as the plan; declared first so that
   // the plan and the variant pack go first.
