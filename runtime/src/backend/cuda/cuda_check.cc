@@ -3,6 +3,9 @@
 #include <cublasLt.h>
 #include <cudnn.h>
 
+#include <cstdlib>
+#include <cstring>
+
 namespace edgert {
 namespace cuda {
 
@@ -21,6 +24,21 @@ Status CublasStatus(int status, const char* call) {
   if (status == 0) return Status::Ok();
   return Internal(std::string(call) + " failed: " + cublasLtGetStatusString(static_cast<cublasStatus_t>(status)) +
                   " (cuBLAS status " + std::to_string(status) + ")");
+}
+
+bool ProgrammaticLaunchEnabled() {
+  static const bool disabled = [] {
+    const char* v = std::getenv("EDGERT_PDL");
+    return v != nullptr && std::strcmp(v, "0") == 0;
+  }();
+  if (disabled) return false;
+  int device = 0;
+  int major = 0;
+  if (cudaGetDevice(&device) != cudaSuccess ||
+      cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device) != cudaSuccess) {
+    return false;
+  }
+  return major >= 9;
 }
 
 }  // namespace cuda

@@ -19,6 +19,12 @@ Status CublasStatus(int status, const char* call);
 // Status of the last kernel launch (cudaGetLastError), naming `what` (e.g. the kernel's name).
 inline Status LaunchStatus(const char* what) { return CudaStatus(cudaGetLastError(), what); }
 
+// Whether kernels written for programmatic dependent launch (cuda_device.cuh: LaunchDependent,
+// GridDependencySync) are launched with it on the current device: compute capability 9.0 or newer
+// (earlier GPUs have no such launch), unless the environment variable EDGERT_PDL is "0" (read once
+// per process; for comparisons and debugging). False when the device cannot be queried.
+bool ProgrammaticLaunchEnabled();
+
 }  // namespace cuda
 }  // namespace edgert
 

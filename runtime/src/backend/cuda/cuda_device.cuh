@@ -7,14 +7,20 @@
 //   - Launch geometry: GridSize(n) for grid-stride loops.
 //   - Vector access: VecPack<T, V> (V consecutive elements as one aligned load or store) and the
 //     host check Aligned(p, bytes) that decides whether a kernel may use it.
+//   - Programmatic dependent launch (sm_90): LaunchDependent launches a kernel that may start
+//     while the kernel before it on the stream (or in the CUDA graph captured from it) is still
+//     running; the kernel calls GridDependencySync() before its first access to global memory
+//     that another kernel writes or reads (activations, outputs; the weights may be read before).
 #pragma once
 
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
+#include "cuda_check.h"
 #include "edgert/tensor.h"
 
 namespace edgert {
@@ -30,6 +36,41 @@ inline unsigned GridSize(int64_t n, int block = kBlockSize) {
   if (blocks < 1) blocks = 1;
   if (blocks > 65535 * 8) blocks = 65535 * 8;
   return static_cast<unsigned>(blocks);
+}
+
+// Device: the first statement a LaunchDependent kernel runs before touching activations. It waits
+// until the grids this one depends on have completed and their writes are visible
+// (griddepcontrol.wait), then lets the kernel after this one be launched as soon as every CTA of
+// this grid has started (griddepcontrol.launch_dependents; that kernel waits in turn). Without a
+// programmatic launch, or before sm_90, it does nothing.
+__device__ __forceinline__ void GridDependencySync() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+
+// Host: launches kernel<<<grid, block, smem, stream>>>(args...), with programmatic stream
+// serialization where ProgrammaticLaunchEnabled() (cuda_check.h): the kernel must call
+// GridDependencySync() before it touches activations. The launch's Status names `what`.
+template <typename... Params, typename... Args>
+Status LaunchDependent(const char* what, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
+                       cudaStream_t stream, Args&&... args) {
+  if (!ProgrammaticLaunchEnabled()) {
+    kernel<<<grid, block, smem, stream>>>(std::forward<Args>(args)...);
+    return LaunchStatus(what);
+  }
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t config = {};
+  config.gridDim = grid;
+  config.blockDim = block;
+  config.dynamicSmemBytes = smem;
+  config.stream = stream;
+  config.attrs = attr;
+  config.numAttrs = 1;
+  return CudaStatus(cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...), what);
 }
 
 // V consecutive elements, loaded and stored as one aligned access (16 bytes: 4 floats, 8 halves).

@@ -11,6 +11,7 @@ namespace {
 
 template <typename S, typename D>
 __global__ void ConvertKernel(const S* src, D* dst, int64_t n) {
+  GridDependencySync();
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     Store(dst + i, Load(src + i));
@@ -22,6 +23,7 @@ constexpr int64_t kNarrowRows = 8;
 template <typename S, typename D>
 __global__ void ConvertTransposeNarrowKernel(const S* __restrict__ src, D* __restrict__ dst, int64_t batches, int rows,
                                              int64_t cols) {
+  GridDependencySync();
   const int64_t n = batches * cols;
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
@@ -45,6 +47,7 @@ __global__ void ConvertTransposeNarrowKernel(const S* __restrict__ src, D* __res
 // shared memory as float (one padding column against bank conflicts).
 template <typename S, typename D>
 __global__ void ConvertTransposeTileKernel(const S* __restrict__ src, D* __restrict__ dst, int64_t rows, int64_t cols) {
+  GridDependencySync();
   __shared__ float tile[32][33];
   const int64_t b = blockIdx.z;
   const int64_t r0 = static_cast<int64_t>(blockIdx.y) * 32;
@@ -65,19 +68,19 @@ __global__ void ConvertTransposeTileKernel(const S* __restrict__ src, D* __restr
 template <typename S, typename D>
 Status LaunchConvertTranspose(cudaStream_t stream, const S* src, D* dst, int64_t batches, int64_t rows, int64_t cols) {
   if (rows <= kNarrowRows) {
-    ConvertTransposeNarrowKernel<<<GridSize(batches * cols), kBlockSize, 0, stream>>>(src, dst, batches,
-                                                                                      static_cast<int>(rows), cols);
-    return LaunchStatus("ConvertTransposeNarrowKernel");
+    return LaunchDependent("ConvertTransposeNarrowKernel", ConvertTransposeNarrowKernel<S, D>,
+                           GridSize(batches * cols), kBlockSize, 0, stream, src, dst, batches, static_cast<int>(rows),
+                           cols);
   }
   const int64_t tiles_c = (cols + 31) / 32, tiles_r = (rows + 31) / 32;
   if (tiles_r > 65535 || batches > 65535 || tiles_c > 0x7fffffff) {
     return Unsupported("input transpose of " + std::to_string(batches) + " x " + std::to_string(rows) + " x " +
                        std::to_string(cols) + " exceeds the tiled kernel's grid");
   }
-  ConvertTransposeTileKernel<<<dim3(static_cast<unsigned>(tiles_c), static_cast<unsigned>(tiles_r),
-                                    static_cast<unsigned>(batches)),
-                               dim3(32, 8), 0, stream>>>(src, dst, rows, cols);
-  return LaunchStatus("ConvertTransposeTileKernel");
+  return LaunchDependent(
+      "ConvertTransposeTileKernel", ConvertTransposeTileKernel<S, D>,
+      dim3(static_cast<unsigned>(tiles_c), static_cast<unsigned>(tiles_r), static_cast<unsigned>(batches)), dim3(32, 8),
+      0, stream, src, dst, rows, cols);
 }
 
 }  // namespace
@@ -114,13 +117,14 @@ Status EnqueueConvert(cudaStream_t stream, const void* src, DataType src_dtype, 
     return Status::Ok();
   }
   if (src_dtype == DataType::kFloat32 && dst_dtype == DataType::kFloat16) {
-    ConvertKernel<<<GridSize(n), kBlockSize, 0, stream>>>(static_cast<const float*>(src), static_cast<__half*>(dst), n);
-  } else if (src_dtype == DataType::kFloat16 && dst_dtype == DataType::kFloat32) {
-    ConvertKernel<<<GridSize(n), kBlockSize, 0, stream>>>(static_cast<const __half*>(src), static_cast<float*>(dst), n);
-  } else {
-    return Internal(std::string("no conversion from ") + DataTypeName(src_dtype) + " to " + DataTypeName(dst_dtype));
+    return LaunchDependent("ConvertKernel", ConvertKernel<float, __half>, GridSize(n), kBlockSize, 0, stream,
+                           static_cast<const float*>(src), static_cast<__half*>(dst), n);
   }
-  return LaunchStatus("ConvertKernel");
+  if (src_dtype == DataType::kFloat16 && dst_dtype == DataType::kFloat32) {
+    return LaunchDependent("ConvertKernel", ConvertKernel<__half, float>, GridSize(n), kBlockSize, 0, stream,
+                           static_cast<const __half*>(src), static_cast<float*>(dst), n);
+  }
+  return Internal(std::string("no conversion from ") + DataTypeName(src_dtype) + " to " + DataTypeName(dst_dtype));
 }
 
 }  // namespace cuda

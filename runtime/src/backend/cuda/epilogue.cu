@@ -11,6 +11,7 @@ namespace {
 template <typename T>
 __global__ void EpilogueKernel(T* y, int64_t n, const T* bias, int64_t inner, int64_t channels, const T* residual,
                                DeviceActivation act) {
+  GridDependencySync();
   for (int64_t i = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; i < n;
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     float v = Load(y + i);
@@ -27,14 +28,15 @@ Status EnqueueEpilogue(cudaStream_t stream, DataType dtype, void* y, int64_t n, 
   if (n <= 0) return Status::Ok();
   if (bias == nullptr && residual == nullptr && act.kind == FusedEpilogue::Kind::kNone) return Status::Ok();
   const DeviceActivation dact = ToDevice(act);
+  Status s;
   const bool ok = DispatchFloat(dtype, [&](auto tag) {
     using T = decltype(tag);
-    EpilogueKernel<T><<<GridSize(n), kBlockSize, 0, stream>>>(static_cast<T*>(y), n, static_cast<const T*>(bias),
-                                                              inner > 0 ? inner : 1, channels > 0 ? channels : 1,
-                                                              static_cast<const T*>(residual), dact);
+    s = LaunchDependent("EpilogueKernel", EpilogueKernel<T>, GridSize(n), kBlockSize, 0, stream, static_cast<T*>(y), n,
+                        static_cast<const T*>(bias), inner > 0 ? inner : 1, channels > 0 ? channels : 1,
+                        static_cast<const T*>(residual), dact);
   });
   if (!ok) return Internal(std::string("bias/activation epilogue: unsupported dtype ") + DataTypeName(dtype));
-  return LaunchStatus("EpilogueKernel");
+  return s;
 }
 
 }  // namespace cuda

@@ -70,6 +70,7 @@ template <typename T, int V>
 __global__ void DirectConvNhwcKernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
                                      const T* __restrict__ residual, T* __restrict__ y, NhwcConvGeometry g,
                                      DeviceActivation act) {
+  GridDependencySync();
   using P = VecPack<T, V>;
   const int64_t total = g.n * g.p * g.q * g.k;
   const int64_t cg = g.c / g.group;
@@ -144,6 +145,7 @@ __global__ void __launch_bounds__(kTiledMaxThreads, TiledMinBlocks(sizeof(T) * V
     DepthwiseTiledKernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
                          const T* __restrict__ residual, T* __restrict__ y, DepthwiseTiledArgs a,
                          DeviceActivation act) {
+  GridDependencySync();
   constexpr int kTaps = KS * KS;
   constexpr int kG = V < 4 ? V : 4;  // floats per shared-memory weight read
   constexpr int kChunks = V / kG;
@@ -268,6 +270,7 @@ template <typename T, int V, typename Index>
 __global__ void DepthwiseGenericKernel(const T* __restrict__ x, const T* __restrict__ w, const T* __restrict__ bias,
                                        const T* __restrict__ residual, T* __restrict__ y, NhwcConvGeometry geom,
                                        DeviceActivation act) {
+  GridDependencySync();
   using P = VecPack<T, V>;
   const Index h = static_cast<Index>(geom.h), wd = static_cast<Index>(geom.w), c = static_cast<Index>(geom.c);
   const Index pp = static_cast<Index>(geom.p), qq = static_cast<Index>(geom.q);
@@ -536,13 +539,13 @@ Status LaunchFor(cudaStream_t stream, const DepthwiseNhwcConfig& cfg, const Nhwc
     a.pad_left = static_cast<int>(g.pad_left);
     a.q_blocks = static_cast<int>(CeilDiv(g.q, int64_t{TiledTileQ(cfg.vector * sizeof(T))}));
     a.blocks = static_cast<int>(g.n * g.p * a.q_blocks);
-    kernel<<<dim3(cfg.grid_x, cfg.grid_y), dim3(cfg.block_x, cfg.block_y), 0, stream>>>(xt, wt, bt, rt, yt, a, act);
-    return LaunchStatus("DepthwiseTiledKernel");
+    return LaunchDependent("DepthwiseTiledKernel", kernel, dim3(cfg.grid_x, cfg.grid_y), dim3(cfg.block_x, cfg.block_y),
+                           0, stream, xt, wt, bt, rt, yt, a, act);
   }
   const DepthwiseGenericFn<T> kernel =
       cfg.wide_index ? GenericKernelForIndex<T, int64_t>(cfg.vector) : GenericKernelForIndex<T, int32_t>(cfg.vector);
-  kernel<<<cfg.grid_x, cfg.block_x, 0, stream>>>(xt, wt, bt, rt, yt, g, act);
-  return LaunchStatus("DepthwiseGenericKernel");
+  return LaunchDependent("DepthwiseGenericKernel", kernel, dim3(cfg.grid_x), dim3(cfg.block_x), 0, stream, xt, wt, bt,
+                         rt, yt, g, act);
 }
 
 }  // namespace
@@ -566,6 +569,7 @@ Status EnqueueDirectConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConv
   const int64_t total = g.n * g.p * g.q * g.k;
   if (total == 0) return Status::Ok();
   const DeviceActivation dact = ToDevice(act);
+  Status s;
   const bool ok = DispatchFloat(dtype, [&](auto tag) {
     using T = decltype(tag);
     const T* xt = static_cast<const T*>(x);
@@ -574,16 +578,12 @@ Status EnqueueDirectConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConv
     const T* rt = static_cast<const T*>(residual);
     T* yt = static_cast<T*>(y);
     const int v = DirectVector(g, sizeof(T), x, w);
-    if (v == 4) {
-      DirectConvNhwcKernel<T, 4><<<GridSize(total), kBlockSize, 0, stream>>>(xt, wt, bt, rt, yt, g, dact);
-    } else if (v == 2) {
-      DirectConvNhwcKernel<T, 2><<<GridSize(total), kBlockSize, 0, stream>>>(xt, wt, bt, rt, yt, g, dact);
-    } else {
-      DirectConvNhwcKernel<T, 1><<<GridSize(total), kBlockSize, 0, stream>>>(xt, wt, bt, rt, yt, g, dact);
-    }
+    auto* kernel = v == 4 ? DirectConvNhwcKernel<T, 4> : v == 2 ? DirectConvNhwcKernel<T, 2> : DirectConvNhwcKernel<T, 1>;
+    s = LaunchDependent("DirectConvNhwcKernel", kernel, GridSize(total), kBlockSize, 0, stream, xt, wt, bt, rt, yt, g,
+                        dact);
   });
   if (!ok) return Internal(std::string("DirectConvNhwcKernel: unsupported dtype ") + DataTypeName(dtype));
-  return LaunchStatus("DirectConvNhwcKernel");
+  return s;
 }
 
 bool DepthwiseNhwcSupported(const NhwcConvGeometry& g) {

@@ -375,6 +375,7 @@ __global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
     StemConvNhwcKernel(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
                        const __half* __restrict__ residual, __half* __restrict__ y, StemParams sp,
                        DeviceActivation act) {
+  GridDependencySync();
   constexpr int kNT = BN / 8;  // mma n-tiles per warp
   static_assert(kNT % 2 == 0, "n-tiles are loaded in pairs");
   extern __shared__ __align__(128) unsigned char stem_smem[];
@@ -550,9 +551,8 @@ Status LaunchStem(cudaStream_t stream, const StemParams& sp, const __half* x, co
   // As many CTAs as run at once (each loops over pixel tiles), never more than there are tiles.
   const int64_t resident = std::max<int64_t>(1, static_cast<int64_t>(per_sm) * std::max(sms, 1) / k_tiles);
   const int64_t grid_x = std::max<int64_t>(1, std::min<int64_t>({sp.tiles, resident, 0x7fffffff}));
-  fn<<<dim3(static_cast<unsigned>(grid_x), static_cast<unsigned>(k_tiles)), kStemThreads, smem, stream>>>(
-      x, w, bias, residual, y, sp, act);
-  return LaunchStatus("StemConvNhwcKernel");
+  return LaunchDependent("StemConvNhwcKernel", fn, dim3(static_cast<unsigned>(grid_x), static_cast<unsigned>(k_tiles)),
+                         kStemThreads, smem, stream, x, w, bias, residual, y, sp, act);
 }
 
 template <int BN>

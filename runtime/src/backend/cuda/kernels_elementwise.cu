@@ -160,6 +160,7 @@ __device__ __forceinline__ float ApplyStep(const DeviceStep& s, float x, float l
 
 template <typename T>
 __global__ void ChainKernel(const T* x, T* y, int64_t n, const __grid_constant__ StepProgram prog, bool vectorized) {
+  GridDependencySync();
   const float lo = prog.lo_ptr != nullptr ? Load(static_cast<const T*>(prog.lo_ptr)) : prog.lo_default;
   const float hi = prog.hi_ptr != nullptr ? Load(static_cast<const T*>(prog.hi_ptr)) : prog.hi_default;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
@@ -193,8 +194,9 @@ __global__ void ChainKernel(const T* x, T* y, int64_t n, const __grid_constant__
 template <typename T>
 void LaunchChain(const void* x, void* y, int64_t n, const StepProgram& prog, bool vectorized, cudaStream_t stream) {
   const int64_t work = vectorized ? (n + 3) / 4 : n;
-  ChainKernel<T>
-      <<<GridSize(work), kBlockSize, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(y), n, prog, vectorized);
+  // A failed launch stays cudaGetLastError's, which the caller reads.
+  LaunchDependent("ChainKernel", ChainKernel<T>, GridSize(work), kBlockSize, 0, stream, static_cast<const T*>(x),
+                  static_cast<T*>(y), n, prog, vectorized);
 }
 
 class ChainLaunch : public CudaKernel {

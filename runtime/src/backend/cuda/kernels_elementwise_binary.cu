@@ -152,6 +152,7 @@ __device__ __forceinline__ O Finish(const NaryParams& p, Compute<T> acc) {
 // it is written, by the same thread.
 template <typename T, typename O>
 __global__ void NaryKernel(const __grid_constant__ NaryParams p, O* out, int64_t n) {
+  GridDependencySync();
   using C = Compute<T>;
   const int64_t stride = static_cast<int64_t>(gridDim.x) * blockDim.x;
   const int64_t tid = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
@@ -207,7 +208,9 @@ bool CanVectorize(const NaryParams& p, const void* out) {
 
 template <typename T, typename O>
 void LaunchNary(const NaryParams& p, void* out, int64_t n, cudaStream_t stream) {
-  NaryKernel<T, O><<<GridSize(p.vectorized ? (n + 3) / 4 : n), kBlockSize, 0, stream>>>(p, static_cast<O*>(out), n);
+  // A failed launch stays cudaGetLastError's, which the caller reads.
+  LaunchDependent("NaryKernel", NaryKernel<T, O>, GridSize(p.vectorized ? (n + 3) / 4 : n), kBlockSize, 0, stream, p,
+                  static_cast<O*>(out), n);
 }
 
 // ---- Pow ------------------------------------------------------------------------------------------

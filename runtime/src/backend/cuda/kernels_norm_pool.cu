@@ -466,6 +466,7 @@ struct NhwcPoolGeom {
 
 template <typename T, int V, typename Index>
 __global__ void MaxPoolNhwcKernel(const T* __restrict__ x, T* __restrict__ y, NhwcPoolGeom geom) {
+  GridDependencySync();
   const Index h = static_cast<Index>(geom.h), w = static_cast<Index>(geom.w), p = static_cast<Index>(geom.p),
               q = static_cast<Index>(geom.q), kh = static_cast<Index>(geom.kh), kw = static_cast<Index>(geom.kw),
               sh = static_cast<Index>(geom.sh), sw = static_cast<Index>(geom.sw), dh = static_cast<Index>(geom.dh),
@@ -513,10 +514,13 @@ template <typename T, int V>
 void LaunchMaxPoolNhwc(const T* x, T* y, const NhwcPoolGeom& g, cudaStream_t stream) {
   const int64_t total = g.n * g.p * g.q * (g.c / V);
   const int64_t largest = std::max(g.n * g.h * g.w * g.c, g.n * g.p * g.q * g.c);
+  // A failed launch stays cudaGetLastError's, which the caller reads.
   if (largest < (int64_t{1} << 30)) {  // room for the grid stride past the end
-    MaxPoolNhwcKernel<T, V, int32_t><<<GridSize(total), kBlockSize, 0, stream>>>(x, y, g);
+    LaunchDependent("MaxPoolNhwcKernel", MaxPoolNhwcKernel<T, V, int32_t>, GridSize(total), kBlockSize, 0, stream, x,
+                    y, g);
   } else {
-    MaxPoolNhwcKernel<T, V, int64_t><<<GridSize(total), kBlockSize, 0, stream>>>(x, y, g);
+    LaunchDependent("MaxPoolNhwcKernel", MaxPoolNhwcKernel<T, V, int64_t>, GridSize(total), kBlockSize, 0, stream, x,
+                    y, g);
   }
 }
 

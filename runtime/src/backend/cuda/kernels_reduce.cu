@@ -194,6 +194,7 @@ __global__ void ReduceFinishKernel(const AccT<T>* partial, T* y, int64_t rows, i
 template <ReduceKind kKind, typename T>
 __global__ void ReduceColumnsKernel(const T* x, T* y, AccT<T>* partial, int64_t outer, int64_t len, int64_t inner,
                                     int64_t chunks, int64_t chunk_len, int64_t count) {
+  GridDependencySync();
   using Op = ReduceOp<kKind, T>;
   using Acc = typename Op::Acc;
   const Op op;
@@ -226,6 +227,7 @@ __global__ void ReduceColumnsKernel(const T* x, T* y, AccT<T>* partial, int64_t 
 template <ReduceKind kKind, typename T>
 __global__ void ReduceColumnsFinishKernel(const AccT<T>* partial, T* y, int64_t outer, int64_t inner, int64_t chunks,
                                           int64_t count) {
+  GridDependencySync();
   using Op = ReduceOp<kKind, T>;
   const Op op;
   for (int64_t j = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x; j < outer * inner;
@@ -445,12 +447,14 @@ StatusOr<CudaKernelPtr> CreateReduce(const CudaOpContext& ctx) {
               break;
             case ReducePlan::Path::kColumns: {
               auto* partial = p.chunks > 1 ? static_cast<AccT<T>*>(ws) : nullptr;
-              ReduceColumnsKernel<kKind, T><<<ItemGrid(p.outer * ((p.inner + 31) / 32) * p.chunks), dim3(32, 8), 0,
-                                              stream>>>(xt, yt, partial, p.outer, p.len, p.inner, p.chunks,
-                                                        p.chunk_len, p.count);
+              // A failed launch stays cudaGetLastError's, which is read below.
+              LaunchDependent("ReduceColumnsKernel", ReduceColumnsKernel<kKind, T>,
+                              ItemGrid(p.outer * ((p.inner + 31) / 32) * p.chunks), dim3(32, 8), 0, stream, xt, yt,
+                              partial, p.outer, p.len, p.inner, p.chunks, p.chunk_len, p.count);
               if (partial != nullptr) {
-                ReduceColumnsFinishKernel<kKind, T><<<GridSize(p.outer * p.inner), kBlockSize, 0, stream>>>(
-                    partial, yt, p.outer, p.inner, p.chunks, p.count);
+                LaunchDependent("ReduceColumnsFinishKernel", ReduceColumnsFinishKernel<kKind, T>,
+                                GridSize(p.outer * p.inner), kBlockSize, 0, stream, partial, yt, p.outer, p.inner,
+                                p.chunks, p.count);
               }
               break;
             }

@@ -45,6 +45,7 @@ constexpr size_t kMaxSharedBytes = 48 * 1024;
 template <typename T>
 __global__ void SePartialNhwc(const T* __restrict__ x, float* __restrict__ partial, int64_t hw, int64_t c,
                               int64_t pixels, int ct) {
+  GridDependencySync();
   extern __shared__ float rows_sum[];
   const int64_t k = blockIdx.x, n = blockIdx.z, chunks = gridDim.x;
   const int lane = threadIdx.x % ct, row = threadIdx.x / ct, rows = blockDim.x / ct;
@@ -67,6 +68,7 @@ __global__ void SePartialNhwc(const T* __restrict__ x, float* __restrict__ parti
 template <typename T>
 __global__ void SePartialNchw(const T* __restrict__ x, float* __restrict__ partial, int64_t hw, int64_t c,
                               int64_t pixels) {
+  GridDependencySync();
   __shared__ float smem[32];
   const int64_t k = blockIdx.x, ch = blockIdx.y, n = blockIdx.z, chunks = gridDim.x;
   const T* plane = x + (n * c + ch) * hw;
@@ -95,6 +97,7 @@ __device__ __forceinline__ int64_t ChannelOf(const SeArgs& a, int64_t e) {
 template <typename T>
 __global__ void SeGateScale(const T* x, T* y, const float* __restrict__ partial, const T* __restrict__ w1,
                             const T* __restrict__ b1, const T* __restrict__ w2, const T* __restrict__ b2, SeArgs a) {
+  GridDependencySync();
   extern __shared__ float buf[];
   float* s = buf;        // [C]: the means, then the gates
   float* z = buf + a.c;  // [Cr]
@@ -282,13 +285,17 @@ StatusOr<CudaKernelPtr> CreateSqueezeExciteKernel(const CudaOpContext& ctx) {
           if (nhwc) {
             const dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(channel_blocks),
                             static_cast<unsigned>(n));
-            SePartialNhwc<T><<<grid, kThreads, kThreads * sizeof(float), stream>>>(xt, partial, hw, args.c, pixels, ct);
+            LaunchDependent("SePartialNhwc", SePartialNhwc<T>, grid, dim3(kThreads), kThreads * sizeof(float), stream, xt,
+                            partial, hw, args.c, pixels, ct);
           } else {
             const dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(args.c), static_cast<unsigned>(n));
-            SePartialNchw<T><<<grid, LineBlockSize(pixels), 0, stream>>>(xt, partial, hw, args.c, pixels);
+            LaunchDependent("SePartialNchw", SePartialNchw<T>, grid, dim3(LineBlockSize(pixels)), 0, stream, xt, partial,
+                            hw, args.c, pixels);
           }
           const dim3 grid2(static_cast<unsigned>(blocks2), static_cast<unsigned>(n));
-          SeGateScale<T><<<grid2, kThreads, shared, stream>>>(xt, yt, partial, w1t, b1t, w2t, b2t, args);
+          // A failed launch stays cudaGetLastError's, which MakeLaunchKernel reads.
+          LaunchDependent("SeGateScale", SeGateScale<T>, grid2, dim3(kThreads), shared, stream, xt, yt, partial, w1t, b1t,
+                          w2t, b2t, args);
         },
         std::max<size_t>(workspace, 16));
   });
