@@ -11,7 +11,8 @@
 //     dilated 5x5 window, asymmetric pads and per-axis strides / dilations, GEMM-K not a multiple
 //     of 32 and below one chunk), with and without bias and residual, every fused activation;
 //   - EnqueueIgemmConvNhwc directly on the harness's buffers with every split count forced (1, 2,
-//     4, 8; above 1 only on compute capability 9.0+), including splits that get no chunk; on
+//     4, 8, 16, up to IgemmNhwcMaxSplits: 1 below compute capability 9.0), including splits that
+//     get no chunk; on
 //     misaligned pointers (its direct-kernel fallback); on a refused layer (an error, no launch);
 //   - every candidate of a small layer forced (they all agree), a CUDA-graph capture and replay of
 //     the split-K launch;
@@ -79,6 +80,13 @@ int ComputeCapabilityMajor() {
   return major;
 }
 
+// IgemmNhwcMaxSplits on the current device, 0 (with a failure) when the query fails.
+int MaxSplits() {
+  const StatusOr<int> max_splits = cuda::IgemmNhwcMaxSplits();
+  EXPECT_TRUE(max_splits.ok()) << max_splits.status().ToString();
+  return max_splits.ok() ? *max_splits : 0;
+}
+
 int SmCount() {
   int device = 0;
   int sms = 0;
@@ -139,11 +147,12 @@ class IgemmHarness : public ConvLayerHarness {
     ExpectTensorsClose(got, want(), DefaultTolerance(Precision::kFp16), "igemm split " + std::to_string(splits));
   }
 
-  // ExpectSplitMatches for 1, 2, 4, 8 (above 1 where the device has clusters).
+  // ExpectSplitMatches for 1, 2, 4, 8, 16 up to IgemmNhwcMaxSplits.
   void ExpectEverySplitMatches() {
-    const bool clusters = ComputeCapabilityMajor() >= 9;
-    for (int splits : {1, 2, 4, 8}) {
-      if (splits > 1 && !clusters) continue;
+    const int max_splits = MaxSplits();
+    ASSERT_GE(max_splits, 1);
+    for (int splits : {1, 2, 4, 8, 16}) {
+      if (splits > max_splits) continue;
       ASSERT_NO_FATAL_FAILURE(ExpectSplitMatches(splits));
     }
   }
@@ -200,7 +209,7 @@ TEST(IgemmNhwc, SupportedLayers) {
 TEST(IgemmNhwc, PlanSplitsSmallLayersOverClusters) {
   // 14x14 3x3 256 -> 256: 4 x 4 tiles, 72 chunks: 16 * 8 = 128 CTAs on 132 SMs.
   const cuda::NhwcConvGeometry l14 = Geometry(1, 14, 256, 256, 3, 14, 1, 1);
-  StatusOr<cuda::IgemmNhwcConfig> cfg = cuda::PlanIgemmNhwc(l14, 132, true);
+  StatusOr<cuda::IgemmNhwcConfig> cfg = cuda::PlanIgemmNhwc(l14, 132, 8);
   ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
   EXPECT_EQ(cfg->splits, 8);
   EXPECT_EQ(cfg->tiles_m, 4);
@@ -208,44 +217,64 @@ TEST(IgemmNhwc, PlanSplitsSmallLayersOverClusters) {
   EXPECT_EQ(cfg->chunks, 72);
   EXPECT_EQ(cfg->chunks_per_split, 9);
   EXPECT_EQ(cfg->Describe(), "igemm 64x64x32 split 8 grid 4x4x8");
+  // 128 CTAs fill 90% of 132 SMs: no 16 where the device allows it.
+  cfg = cuda::PlanIgemmNhwc(l14, 132, 16);
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->splits, 8);
   // Without clusters (sm_87): no split.
-  cfg = cuda::PlanIgemmNhwc(l14, 16, false);
+  cfg = cuda::PlanIgemmNhwc(l14, 16, 1);
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->splits, 1);
   EXPECT_EQ(cfg->chunks_per_split, 72);
   // 56x56 1x1 64 -> 256: 49 x 4 tiles fill 132 SMs already.
-  cfg = cuda::PlanIgemmNhwc(Geometry(1, 56, 64, 256, 1, 56, 1, 0), 132, true);
+  cfg = cuda::PlanIgemmNhwc(Geometry(1, 56, 64, 256, 1, 56, 1, 0), 132, 16);
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->splits, 1);
   // 28x28 3x3 128 -> 128: 13 x 2 = 26 tiles, 36 chunks: split 4 gives 104 CTAs, still under 132,
   // and 8 splits keep 4.5 chunks each (at least 2), so 8: 208 CTAs.
-  cfg = cuda::PlanIgemmNhwc(Geometry(1, 28, 128, 128, 3, 28, 1, 1), 132, true);
+  cfg = cuda::PlanIgemmNhwc(Geometry(1, 28, 128, 128, 3, 28, 1, 1), 132, 16);
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->splits, 8);
+  // 7x7 3x3 512 -> 512: 1 x 8 tiles, 144 chunks: 16 splits (128 CTAs, 9 chunks each) where the
+  // device allows them, else 8.
+  const cuda::NhwcConvGeometry l7 = Geometry(1, 7, 512, 512, 3, 7, 1, 1);
+  cfg = cuda::PlanIgemmNhwc(l7, 132, 16);
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->splits, 16);
+  EXPECT_EQ(cfg->chunks_per_split, 9);
+  EXPECT_EQ(cfg->Describe(), "igemm 64x64x32 split 16 grid 1x8x16");
+  cfg = cuda::PlanIgemmNhwc(l7, 132, 8);
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->splits, 8);
   // 7x7 1x1 64 -> 64: 1 tile, 2 chunks: a split would leave a chunk per CTA.
-  cfg = cuda::PlanIgemmNhwc(Geometry(1, 7, 64, 64, 1, 7, 1, 0), 132, true);
+  cfg = cuda::PlanIgemmNhwc(Geometry(1, 7, 64, 64, 1, 7, 1, 0), 132, 16);
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->splits, 1);
   // 4 chunks: split 2 (2 chunks each), not 4.
-  cfg = cuda::PlanIgemmNhwc(Geometry(1, 7, 128, 64, 1, 7, 1, 0), 132, true);
+  cfg = cuda::PlanIgemmNhwc(Geometry(1, 7, 128, 64, 1, 7, 1, 0), 132, 16);
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->splits, 2);
   // Forced split counts.
   cuda::IgemmNhwcOptions options;
   options.splits = 4;
-  cfg = cuda::PlanIgemmNhwc(l14, 132, true, options);
+  cfg = cuda::PlanIgemmNhwc(l14, 132, 8, options);
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->splits, 4);
   EXPECT_EQ(cfg->chunks_per_split, 18);
-  EXPECT_FALSE(cuda::PlanIgemmNhwc(l14, 16, false, options).ok()) << "split-K needs clusters";
+  EXPECT_FALSE(cuda::PlanIgemmNhwc(l14, 16, 1, options).ok()) << "split-K needs clusters";
+  options.splits = 16;
+  EXPECT_FALSE(cuda::PlanIgemmNhwc(l14, 132, 8, options).ok()) << "16 needs the non-portable cluster size";
+  cfg = cuda::PlanIgemmNhwc(l14, 132, 16, options);
+  ASSERT_TRUE(cfg.ok());
+  EXPECT_EQ(cfg->chunks_per_split, 5);  // split 15 would start at chunk 75 of 72: it adds zeros
   options.splits = 3;
-  const StatusOr<cuda::IgemmNhwcConfig> bad = cuda::PlanIgemmNhwc(l14, 132, true, options);
+  const StatusOr<cuda::IgemmNhwcConfig> bad = cuda::PlanIgemmNhwc(l14, 132, 16, options);
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
-  options.splits = 16;
-  EXPECT_FALSE(cuda::PlanIgemmNhwc(l14, 132, true, options).ok());
+  options.splits = 32;
+  EXPECT_FALSE(cuda::PlanIgemmNhwc(l14, 132, 16, options).ok());
   // A refused layer.
-  EXPECT_FALSE(cuda::PlanIgemmNhwc(Geometry(1, 9, 12, 16, 3, 9, 1, 1), 132, true).ok());
+  EXPECT_FALSE(cuda::PlanIgemmNhwc(Geometry(1, 9, 12, 16, 3, 9, 1, 1), 132, 16).ok());
 }
 
 // ---- The candidate list ------------------------------------------------------------------------
@@ -409,7 +438,7 @@ TEST(IgemmNhwcGpu, EveryActivationWithResidual) {
     ASSERT_NO_FATAL_FAILURE(h.Init());
     ASSERT_NO_FATAL_FAILURE(h.ExpectIgemmMatches());
     // The split-K epilogue applies the activation on its own path.
-    if (ComputeCapabilityMajor() >= 9) {
+    if (MaxSplits() >= 2) {
       ASSERT_NO_FATAL_FAILURE(h.ExpectSplitMatches(2));
     }
   }
@@ -566,7 +595,9 @@ TEST(IgemmNhwcGpu, TimeEveryCandidateOnResNet50Batch1) {
       {"7x7-1x1-512-2048-res", Conv1x1(1, 7, 512, 2048, 1, true)},
   };
   const int sms = SmCount();
-  const bool clusters = ComputeCapabilityMajor() >= 9;
+  const int max_splits = MaxSplits();
+  std::printf("[ igemm-time ] device: %d SMs, compute capability %d, split-K up to %d\n", sms, ComputeCapabilityMajor(),
+              max_splits);
   cudaStream_t stream = nullptr;
   ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
   uint32_t seed = 130;
@@ -586,7 +617,7 @@ TEST(IgemmNhwcGpu, TimeEveryCandidateOnResNet50Batch1) {
     Tensor got;
     ASSERT_NO_FATAL_FAILURE(h.Run(igemm, false, 1, &igemm_kernel, &got));
     ExpectTensorsClose(got, want, DefaultTolerance(Precision::kFp16), "igemm-nhwc vs direct-nhwc");
-    const StatusOr<cuda::IgemmNhwcConfig> cfg = cuda::PlanIgemmNhwc(h.Geometry(), sms, clusters);
+    const StatusOr<cuda::IgemmNhwcConfig> cfg = cuda::PlanIgemmNhwc(h.Geometry(), sms, max_splits);
     ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
     std::printf("[ igemm-time ] %s plan: %s\n", c.name, cfg->Describe().c_str());
     for (size_t i = 0; i < paths.size(); ++i) {

@@ -37,7 +37,8 @@
 //      skipped; + bias (two halves), + residual (one half2 load), activation, one half2 store.
 //      The activation's switch is taken once per CTA (one epilogue instance per common kind).
 //   5. splits > 1 (IgemmConvNhwcKernel<true>, sm_90 only: clusters of (1, 1, splits) CTAs, grid
-//      z = splits, so the CTAs of a cluster share one output tile): CTA z runs steps 1-3 over
+//      z = splits, so the CTAs of a cluster share one output tile; splits 2, 4, 8, and 16 where
+//      the device allows that non-portable cluster size): CTA z runs steps 1-3 over
 //      chunks [z * cps, min(chunks, (z + 1) * cps)) (cps = chunks_per_split; an empty range adds
 //      zeros), then stores its float accumulators in its own shared memory (a 64 x 72-float tile
 //      over the drained pipeline buffers), cluster barrier (release / acquire: every partial
@@ -55,7 +56,10 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "activations.cuh"
 #include "cuda_check.h"
@@ -391,6 +395,53 @@ __global__ void __launch_bounds__(kThreads, 4)
 // Whether a * b stays at most `limit` (a, b >= 0), without overflow.
 bool ProductAtMost(int64_t a, int64_t b, int64_t limit) { return a == 0 || b <= limit / a; }
 
+// The launch configuration of the split-K kernel: clusters of (1, 1, splits) CTAs.
+struct ClusterLaunch {
+  cudaLaunchConfig_t config = {};
+  cudaLaunchAttribute attr[1] = {};  // config.attrs points here: not copyable
+
+  ClusterLaunch(dim3 grid, int splits, cudaStream_t stream) {
+    config.gridDim = grid;
+    config.blockDim = dim3(kThreads);
+    config.dynamicSmemBytes = 0;
+    config.stream = stream;
+    attr[0].id = cudaLaunchAttributeClusterDimension;
+    attr[0].val.clusterDim.x = 1;
+    attr[0].val.clusterDim.y = 1;
+    attr[0].val.clusterDim.z = static_cast<unsigned>(splits);
+    config.attrs = attr;
+    config.numAttrs = 1;
+  }
+  ClusterLaunch(const ClusterLaunch&) = delete;
+  ClusterLaunch& operator=(const ClusterLaunch&) = delete;
+};
+
+// IgemmNhwcMaxSplits for `device` of compute capability `major` (the cache of the header's
+// contract).
+StatusOr<int> MaxSplitsFor(int device, int major) {
+  if (major < 9) return 1;
+  static std::mutex mu;
+  static std::vector<std::pair<int, int>> cache;  // (device, max splits)
+  std::lock_guard<std::mutex> lock(mu);
+  for (const auto& e : cache) {
+    if (e.first == device) return e.second;
+  }
+  auto* fn = IgemmConvNhwcKernel<true>;
+  EDGERT_CUDA_RETURN_IF_ERROR(
+      cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+  ClusterLaunch probe(dim3(1, 1, kIgemmMaxSplits), kIgemmMaxSplits, nullptr);
+  int clusters = 0;
+  const cudaError_t err = cudaOccupancyMaxActiveClusters(&clusters, fn, &probe.config);
+  int max_splits = kIgemmPortableSplits;
+  if (err == cudaSuccess && clusters >= 1) {
+    max_splits = kIgemmMaxSplits;
+  } else if (err != cudaSuccess) {
+    cudaGetLastError();  // a device that refuses the size: the portable one
+  }
+  cache.emplace_back(device, max_splits);
+  return max_splits;
+}
+
 }  // namespace
 
 std::string IgemmNhwcConfig::Describe() const {
@@ -425,7 +476,15 @@ bool IgemmNhwcSupported(DataType dtype, const NhwcConvGeometry& g) {
   return ProductAtMost(g.k, gemm_k, kInt32Max);
 }
 
-StatusOr<IgemmNhwcConfig> PlanIgemmNhwc(const NhwcConvGeometry& g, int sm_count, bool clusters,
+StatusOr<int> IgemmNhwcMaxSplits() {
+  int device = 0;
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  int major = 0;
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
+  return MaxSplitsFor(device, major);
+}
+
+StatusOr<IgemmNhwcConfig> PlanIgemmNhwc(const NhwcConvGeometry& g, int sm_count, int max_splits,
                                         const IgemmNhwcOptions& options) {
   if (!IgemmNhwcSupported(DataType::kFloat16, g)) {
     return Internal("IgemmConvNhwcKernel: the layer is not supported (C " + std::to_string(g.c) + ", K " +
@@ -437,19 +496,21 @@ StatusOr<IgemmNhwcConfig> PlanIgemmNhwc(const NhwcConvGeometry& g, int sm_count,
   cfg.chunks = (g.r * g.s * g.c + kIgemmBK - 1) / kIgemmBK;
   if (options.splits != 0) {
     const int s = options.splits;
-    if (s != 1 && s != 2 && s != 4 && s != 8) {
-      return InvalidArgument("IgemmConvNhwcKernel: split count " + std::to_string(s) + " is not 1, 2, 4 or 8",
+    if (s != 1 && s != 2 && s != 4 && s != 8 && s != 16) {
+      return InvalidArgument("IgemmConvNhwcKernel: split count " + std::to_string(s) + " is not 1, 2, 4, 8 or 16",
                              "splits");
     }
-    if (s > 1 && !clusters) {
+    if (s > max_splits) {
       return InvalidArgument("IgemmConvNhwcKernel: split count " + std::to_string(s) +
-                                 " needs thread-block clusters (compute capability 9.0 or newer)",
+                                 " needs clusters of that many CTAs; the device allows " + std::to_string(max_splits),
                              "splits");
     }
     cfg.splits = s;
-  } else if (clusters) {
+  } else {
     const int64_t tiles = cfg.tiles_m * cfg.tiles_n;
-    while (cfg.splits < kIgemmMaxSplits && tiles * cfg.splits < sm_count && cfg.chunks >= 2 * (2 * cfg.splits)) {
+    // Full: tiles * splits >= 0.9 * sm_count. Each of the doubled splits keeps >= 2 chunks.
+    while (2 * cfg.splits <= max_splits && tiles * cfg.splits * 10 < int64_t{sm_count} * 9 &&
+           cfg.chunks >= 2 * (2 * cfg.splits)) {
       cfg.splits *= 2;
     }
   }
@@ -476,7 +537,8 @@ Status EnqueueIgemmConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvG
   EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
   int major = 0;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  EDGERT_ASSIGN_OR_RETURN(IgemmNhwcConfig cfg, PlanIgemmNhwc(g, sms, major >= 9, options));
+  EDGERT_ASSIGN_OR_RETURN(const int max_splits, MaxSplitsFor(device, major));
+  EDGERT_ASSIGN_OR_RETURN(IgemmNhwcConfig cfg, PlanIgemmNhwc(g, sms, max_splits, options));
   if (g.n * g.p * g.q == 0) return Status::Ok();
   if (!Aligned(x, 16) || !Aligned(w, 16) || !Aligned(y, 4) || !Aligned(residual, 4)) {
     return EnqueueDirectConvNhwc(stream, dtype, g, x, w, bias, residual, y, act);
@@ -512,19 +574,9 @@ Status EnqueueIgemmConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvG
     IgemmConvNhwcKernel<false><<<grid, kThreads, 0, stream>>>(xh, wh, bh, rh, yh, ip, dact);
     return LaunchStatus("IgemmConvNhwcKernel");
   }
-  cudaLaunchConfig_t launch = {};
-  launch.gridDim = grid;
-  launch.blockDim = dim3(kThreads);
-  launch.dynamicSmemBytes = 0;
-  launch.stream = stream;
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeClusterDimension;
-  attr[0].val.clusterDim.x = 1;
-  attr[0].val.clusterDim.y = 1;
-  attr[0].val.clusterDim.z = static_cast<unsigned>(cfg.splits);
-  launch.attrs = attr;
-  launch.numAttrs = 1;
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaLaunchKernelEx(&launch, IgemmConvNhwcKernel<true>, xh, wh, bh, rh, yh, ip, dact));
+  ClusterLaunch launch(grid, cfg.splits, stream);
+  EDGERT_CUDA_RETURN_IF_ERROR(
+      cudaLaunchKernelEx(&launch.config, IgemmConvNhwcKernel<true>, xh, wh, bh, rh, yh, ip, dact));
   return LaunchStatus("IgemmConvNhwcKernel (split-K cluster)");
 }
 

@@ -24,8 +24,10 @@ namespace cuda {
 inline constexpr int kIgemmBM = 64;
 inline constexpr int kIgemmBN = 64;
 inline constexpr int kIgemmBK = 32;
-// The largest split-K (CTAs of one cluster, the portable cluster size).
-inline constexpr int kIgemmMaxSplits = 8;
+// The largest split-K: CTAs of one cluster, 8 (the portable cluster size) or, where the device
+// allows the non-portable size (IgemmNhwcMaxSplits; H100: yes), 16.
+inline constexpr int kIgemmPortableSplits = 8;
+inline constexpr int kIgemmMaxSplits = 16;
 
 // Whether EnqueueIgemmConvNhwc takes the layer: float16 storage, group == 1, C and K positive
 // multiples of 8 (K at most 65535 * kIgemmBN), positive R / S / strides / dilations,
@@ -51,16 +53,23 @@ struct IgemmNhwcConfig {
 
 // Overrides for tests (the defaults are what EnqueueIgemmConvNhwc without options does).
 struct IgemmNhwcOptions {
-  int splits = 0;  // 0: the heuristic; else 1, 2, 4 or 8 (above 1 only where clusters exist)
+  int splits = 0;  // 0: the heuristic; else 1, 2, 4, 8 or 16, at most IgemmNhwcMaxSplits()
 };
 
-// The plan for `g` on a device of `sm_count` SMs, with (`clusters`: compute capability 9.0 or
-// newer) or without thread-block clusters. Heuristic: splits = 1 without clusters; otherwise the
-// smallest of 1, 2, 4, 8 for which tiles_m * tiles_n * splits reaches sm_count, doubled only
-// while every split keeps at least 2 chunks. A forced split count must be 1, 2, 4 or 8, and 1
-// without clusters (InvalidArgument, subject "splits"); a split may then get no chunk (its CTAs
-// add zeros). Internal for a layer IgemmNhwcSupported refuses.
-StatusOr<IgemmNhwcConfig> PlanIgemmNhwc(const NhwcConvGeometry& g, int sm_count, bool clusters,
+// The largest split count EnqueueIgemmConvNhwc may use on the current device: 1 below compute
+// capability 9.0 (no clusters), 16 where a 16-CTA cluster of the split-K kernel fits
+// (cudaOccupancyMaxActiveClusters with the non-portable cluster size allowed), else 8. Queried
+// once per device (a mutex-guarded cache; the query sets the kernel's
+// cudaFuncAttributeNonPortableClusterSizeAllowed); thread-safe.
+StatusOr<int> IgemmNhwcMaxSplits();
+
+// The plan for `g` on a device of `sm_count` SMs whose clusters allow `max_splits` (1, 8 or 16:
+// IgemmNhwcMaxSplits). Heuristic: the smallest power of two up to max_splits for which
+// tiles_m * tiles_n * splits reaches 90% of sm_count (the GPU is full), doubled only while every
+// split keeps at least 2 chunks. A forced split count must be 1, 2, 4, 8 or 16 and at most
+// max_splits (InvalidArgument, subject "splits"); a split may then get no chunk (its CTAs add
+// zeros). Internal for a layer IgemmNhwcSupported refuses.
+StatusOr<IgemmNhwcConfig> PlanIgemmNhwc(const NhwcConvGeometry& g, int sm_count, int max_splits,
                                         const IgemmNhwcOptions& options = {});
 
 // Same formula and contract as EnqueueDirectConvNhwc (kernels_conv_nhwc.h): Y[n, p, q, k] =
@@ -68,7 +77,8 @@ StatusOr<IgemmNhwcConfig> PlanIgemmNhwc(const NhwcConvGeometry& g, int sm_count,
 // Z[n, p, q, k]), taps outside X read 0; x, w, bias, residual and y are float16 (bias and
 // residual may be null), float32 accumulation, deterministic (no atomics; the split-K sums its
 // partial tiles in a fixed order). One launch, no allocation, no global workspace; it queries the
-// device (SM count, compute capability) and launches (cudaLaunchKernelEx for clusters), nothing
+// device (SM count, compute capability, IgemmNhwcMaxSplits) and launches (cudaLaunchKernelEx for
+// clusters), nothing
 // that synchronises, so it may be captured into a CUDA graph. Internal, without launching, for a
 // layer IgemmNhwcSupported refuses. Where x or w is not 16-byte aligned or y or residual not
 // 4-byte aligned (the kernel's 16-byte copies and half2 epilogue), it runs EnqueueDirectConvNhwc
