@@ -23,6 +23,10 @@
 //     "stem-nhwc"       edgert's tensor-core implicit GEMM (kernels_conv_stem.h) for the
 //                       small-channel first layer: float16, group 1, C <= 8, K % 8 == 0,
 //                       R * S * C <= 256 after padding to 16 (StemNhwcSupported), epilogue inline;
+//     "igemm-nhwc"      edgert's tensor-core implicit GEMM (kernels_conv_igemm.h) for float16,
+//                       group 1, C and K multiples of 8 (IgemmNhwcSupported): a cp.async pipeline,
+//                       split-K over thread-block clusters on sm_90 for layers with few output
+//                       tiles, epilogue inline;
 //     "direct-nhwc"     edgert's NHWC direct kernel (kernels_conv_nhwc.h), any layer, epilogue
 //                       inline. The NCHW "depthwise" / "direct" kernels are never candidates here.
 //   ConvTranspose:
@@ -37,14 +41,16 @@
 //   1. Candidate list, deterministic for a layer, cuDNN version and GPU: the fused graph's plans
 //      (heuristics mode A, then fallback, an engine once), then the conv-only graph's plans
 //      ("cudnn" / "cudnn+epilogue"), then "depthwise" when it applies, then "direct" (NHWC:
-//      "depthwise-nhwc" when it applies, then "stem-nhwc" when it applies, then "direct-nhwc").
-//      The own kernels come most specialised first and the direct kernel, which takes any
-//      layer, last: the first own kernel is the default when there is no cuDNN plan and the
-//      fallback when cuDNN refuses the chosen plan's variant pack (Bind), so it should be the
-//      fastest that applies (depthwise-nhwc and stem-nhwc never both apply: group == C == K and
-//      group == 1 leave C == K == 1, and stem-nhwc needs K >= 8). Only plans that finalize and
-//      pass the precision filter count. Candidate 0 is the pre-tactics default (first fused
-//      plan, else first conv-only plan, else the first own kernel).
+//      "depthwise-nhwc" when it applies, then "stem-nhwc" when it applies, then "igemm-nhwc" when
+//      it applies, then "direct-nhwc"). The own kernels come most specialised first and the
+//      direct kernel, which takes any layer, last: the first own kernel is the default when
+//      there is no cuDNN plan and the fallback when cuDNN refuses the chosen plan's variant pack
+//      (Bind), so it should be the fastest that applies (depthwise-nhwc and stem-nhwc never both
+//      apply: group == C == K and group == 1 leave C == K == 1, and stem-nhwc needs K >= 8;
+//      depthwise-nhwc and igemm-nhwc neither, igemm-nhwc needing C >= 8; stem-nhwc and igemm-nhwc
+//      both apply only at C == 8, where the stem kernel, made for it, comes first). Only plans
+//      that finalize and pass the precision filter count. Candidate 0 is the pre-tactics default
+//      (first fused plan, else first conv-only plan, else the first own kernel).
 //   2. Size: built in full only when a tactic is forced (ctx.tactic >= 0), timed (select_tactics,
 //      not a dry run, level >= 1) or listed (ConvCandidatePaths); otherwise only candidate 0 is
 //      built. In full: at most 8 candidates at levels 0/1, 64 at level 2; edgert's own kernels
@@ -99,6 +105,7 @@
 #include "epilogue.h"
 #include "fused_activation.h"
 #include "kernels_conv_cudnn.h"
+#include "kernels_conv_igemm.h"
 #include "kernels_conv_nhwc.h"
 #include "kernels_conv_stem.h"
 #include "kernels_depthwise.h"
@@ -286,7 +293,17 @@ constexpr int kTimedRuns = 7;
 
 // One way to run the layer.
 struct ConvCandidate {
-  enum class Kind { kCudnnFused, kCudnn, kCudnnEpilogue, kDepthwise, kDirect, kDepthwiseNhwc, kStemNhwc, kDirectNhwc };
+  enum class Kind {
+    kCudnnFused,
+    kCudnn,
+    kCudnnEpilogue,
+    kDepthwise,
+    kDirect,
+    kDepthwiseNhwc,
+    kStemNhwc,
+    kIgemmNhwc,
+    kDirectNhwc
+  };
   Kind kind = Kind::kDirect;
   std::unique_ptr<CudnnConvPlan> plan;  // the cuDNN kinds
 
@@ -299,6 +316,7 @@ struct ConvCandidate {
       case Kind::kDirect: return "direct";
       case Kind::kDepthwiseNhwc: return "depthwise-nhwc";
       case Kind::kStemNhwc: return "stem-nhwc";
+      case Kind::kIgemmNhwc: return "igemm-nhwc";
       case Kind::kDirectNhwc: return "direct-nhwc";
     }
     return "direct";
@@ -433,11 +451,12 @@ class ConvKernel : public CudaKernel {
 
   // Sets the channels-last geometry (kConvNhwc only): the own NHWC kernels become the candidates
   // after cuDNN's (direct-nhwc always, depthwise-nhwc when group == C == K, stem-nhwc when
-  // StemNhwcSupported); the NCHW kernels never are.
+  // StemNhwcSupported, igemm-nhwc when IgemmNhwcSupported); the NCHW kernels never are.
   void EnableNhwc(const NhwcConvGeometry& g) {
     nhwc_ = g;
     has_depthwise_nhwc_ = DepthwiseNhwcSupported(g);
     has_stem_nhwc_ = StemNhwcSupported(dtype_, g);
+    has_igemm_nhwc_ = IgemmNhwcSupported(dtype_, g);
   }
 
   // Keeps the own kernels only, recording why cuDNN was not tried.
@@ -475,7 +494,8 @@ class ConvKernel : public CudaKernel {
       return;
     }
     const bool full = list_only || ctx.tactic >= 0 || (ctx.select_tactics && !ctx.dry_run && ctx.tactic_level > 0);
-    const int own = ((has_depthwise_ || has_depthwise_nhwc_) ? 1 : 0) + (has_stem_nhwc_ ? 1 : 0) + 1;
+    const int own =
+        ((has_depthwise_ || has_depthwise_nhwc_) ? 1 : 0) + (has_stem_nhwc_ ? 1 : 0) + (has_igemm_nhwc_ ? 1 : 0) + 1;
     const int cap = (full ? (ctx.tactic_level >= 2 ? kCandidatesLevel2 : kCandidatesLevel1) : 1);
     const int cudnn_cap = full ? cap - own : 1;
     // A forced tactic needs the list up to its index only (each graph's plans come in a fixed
@@ -628,6 +648,11 @@ class ConvKernel : public CudaKernel {
       if (has_stem_nhwc_) {
         ConvCandidate c;
         c.kind = ConvCandidate::Kind::kStemNhwc;
+        candidates->push_back(std::move(c));
+      }
+      if (has_igemm_nhwc_) {
+        ConvCandidate c;
+        c.kind = ConvCandidate::Kind::kIgemmNhwc;
         candidates->push_back(std::move(c));
       }
       ConvCandidate c;
@@ -833,6 +858,8 @@ class ConvKernel : public CudaKernel {
         return EnqueueDepthwiseConvNhwc(stream, dtype_, nhwc_, buf.x, buf.w, buf.b, buf.r, buf.y, epilogue_);
       case ConvCandidate::Kind::kStemNhwc:
         return EnqueueStemConvNhwc(stream, dtype_, nhwc_, buf.x, buf.w, buf.b, buf.r, buf.y, epilogue_);
+      case ConvCandidate::Kind::kIgemmNhwc:
+        return EnqueueIgemmConvNhwc(stream, dtype_, nhwc_, buf.x, buf.w, buf.b, buf.r, buf.y, epilogue_);
       case ConvCandidate::Kind::kDirectNhwc:
         return EnqueueDirectConvNhwc(stream, dtype_, nhwc_, buf.x, buf.w, buf.b, buf.r, buf.y, epilogue_);
       case ConvCandidate::Kind::kDirect:
@@ -891,7 +918,8 @@ class ConvKernel : public CudaKernel {
   bool has_depthwise_ = false;
   DepthwiseParams depthwise_;
   bool has_depthwise_nhwc_ = false;
-  bool has_stem_nhwc_ = false;  // kConvNhwc only: StemNhwcSupported
+  bool has_stem_nhwc_ = false;   // kConvNhwc only: StemNhwcSupported
+  bool has_igemm_nhwc_ = false;  // kConvNhwc only: IgemmNhwcSupported
   NhwcConvGeometry nhwc_;  // kConvNhwc only
   ConvCandidate chosen_;
   int tactic_ = 0;
@@ -981,7 +1009,8 @@ StatusOr<std::unique_ptr<ConvKernel>> CreateConv(const CudaOpContext& ctx, bool 
 
 // EdgertConvNhwc: the checks and geometry of ResolveConvNhwc (ops/nhwc.h, shared with the CPU
 // reference), the device dtypes, then the candidates: cuDNN channels-last plans, then the own NHWC
-// kernels (depthwise-nhwc when group == C == K, stem-nhwc when StemNhwcSupported, direct-nhwc).
+// kernels (depthwise-nhwc when group == C == K, stem-nhwc when StemNhwcSupported, igemm-nhwc when
+// IgemmNhwcSupported, direct-nhwc).
 StatusOr<std::unique_ptr<ConvKernel>> CreateConvNhwc(const CudaOpContext& ctx, bool list_only) {
   if (ctx.num_inputs() < 2 || !ctx.has_input(0) || !ctx.has_input(1) || ctx.outputs.empty()) {
     return ctx.Error("expected inputs X and W and one output");

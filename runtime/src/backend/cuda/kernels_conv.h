@@ -15,7 +15,7 @@ namespace cuda {
 // nothing to fuse), "cudnn+epilogue" (cuDNN convolution, then EnqueueEpilogue), "depthwise"
 // (edgert's depthwise kernel, kernels_depthwise.h), "direct" (edgert's generic convolution
 // kernel), and for EdgertConvNhwc "depthwise-nhwc" / "direct-nhwc" (kernels_conv_nhwc.h) and
-// "stem-nhwc" (kernels_conv_stem.h);
+// "stem-nhwc" (kernels_conv_stem.h) and "igemm-nhwc" (kernels_conv_igemm.h);
 // nullptr when `kernel` is not a Conv/ConvTranspose/EdgertConvNhwc kernel.
 const char* ConvKernelPath(const CudaKernel& kernel);
 
