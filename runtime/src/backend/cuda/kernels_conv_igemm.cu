@@ -21,7 +21,10 @@
 //      lies wholly inside or wholly past GEMM-K. Each thread decodes its two pixels once (image
 //      offset, first input row and column; pixels past M are marked), and walks its kk through
 //      (r, s, c) incrementally (c += 32, carried into s and r; no division in the loop).
-//   2. Pipeline: kStages = 4 stages of (A, B) tiles in static shared memory (40 KB), filled with
+//   2. Pipeline: kStages stages of (A, B) tiles in dynamic shared memory, 10 KB each: 4 (40 KB)
+//      for splits == 1, where many CTAs share an SM; 8 (80 KB, the kernel's dynamic shared-memory
+//      limit raised once per device) for the split-K kernel, whose CTAs have few chunks each and
+//      about one SM each, so that most of a CTA's chunks are in flight at once. Filled with
 //      cp.async.cg 16-byte copies; a copy whose tap lies outside the image, whose pixel is past M,
 //      whose channel is past K or whose kk is past GEMM-K writes zeros (src-size 0; the source
 //      is then the tensor's base pointer, never read). Chunk i lives in stage i % kStages; the
@@ -49,7 +52,8 @@
 //      step 4's epilogue to its rows. A second cluster barrier keeps every CTA's shared memory
 //      alive until its peers have read it. No global workspace, no atomics.
 // Index math is 32-bit (IgemmNhwcSupported bounds every offset of X, W and Y below 2^31).
-// __launch_bounds__(128, 4): at most 128 registers, 4 CTAs (16 warps) per SM.
+// __launch_bounds__(128, 4): at most 128 registers, so that 4 CTAs (16 warps) of the plain kernel
+// share an SM (its 40 KB of shared memory allow 5); the split-K kernel's 80 KB allow 2.
 #include <cooperative_groups.h>
 #include <cuda_fp16.h>
 
@@ -71,7 +75,8 @@ namespace cuda {
 namespace {
 
 constexpr int kThreads = 128;
-constexpr int kStages = 4;
+// Pipeline stages (step 2 of the file comment).
+constexpr int Stages(bool split) { return split ? 8 : 4; }
 static_assert(kIgemmBM == kIgemmBN, "A and B tiles share the copy assignment and the row count");
 static_assert(kIgemmBM * kIgemmBK / 8 == 2 * kThreads, "two 16-byte vectors of A and of B per thread and chunk");
 // Shared row stride (halves) of the A and B tiles: 80 bytes, an odd multiple of 16 bytes.
@@ -79,13 +84,15 @@ constexpr int kLd = kIgemmBK + 8;
 static_assert((kLd * 2 / 16) % 2 == 1, "tile rows must be an odd multiple of 16 bytes");
 constexpr int kTileHalves = kIgemmBM * kLd;    // one A or B tile
 constexpr int kStageHalves = 2 * kTileHalves;  // A then B
-constexpr int kPipeBytes = kStages * kStageHalves * static_cast<int>(sizeof(__half));
+constexpr int kStageBytes = kStageHalves * static_cast<int>(sizeof(__half));
 // The split-K partial tile: 64 rows of 72 floats (float2 stores of a warp's 8 x 4 lanes spread
 // over the banks; a reducing warp reads one contiguous row).
 constexpr int kCsLd = kIgemmBN + 8;
 constexpr int kCsBytes = kIgemmBM * kCsLd * static_cast<int>(sizeof(float));
-constexpr int kSmemBytes = kPipeBytes > kCsBytes ? kPipeBytes : kCsBytes;
-static_assert(kSmemBytes <= 48 * 1024, "static shared memory");
+// Dynamic shared memory of a CTA: the pipeline, reused by the split-K partial tile.
+constexpr int SmemBytes(bool split) { return Stages(split) * kStageBytes; }
+static_assert(SmemBytes(false) >= kCsBytes && SmemBytes(true) >= kCsBytes, "the partial tile fits the pipeline");
+static_assert(SmemBytes(false) <= 48 * 1024, "the plain kernel needs no opt-in shared memory");
 
 // The layer in the kernel's 32-bit terms (IgemmNhwcSupported bounds every value).
 struct IgemmParams {
@@ -183,7 +190,8 @@ __global__ void __launch_bounds__(kThreads, 4)
     IgemmConvNhwcKernel(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
                         const __half* __restrict__ residual, __half* __restrict__ y, IgemmParams ip,
                         DeviceActivation act) {
-  __shared__ __align__(128) unsigned char smem[kSmemBytes];
+  constexpr int kStages = Stages(kSplit);
+  extern __shared__ __align__(128) unsigned char smem[];
   const int tid = threadIdx.x;
   const int warp = tid >> 5;
   const int lane = tid & 31;
@@ -403,7 +411,7 @@ struct ClusterLaunch {
   ClusterLaunch(dim3 grid, int splits, cudaStream_t stream) {
     config.gridDim = grid;
     config.blockDim = dim3(kThreads);
-    config.dynamicSmemBytes = 0;
+    config.dynamicSmemBytes = static_cast<size_t>(SmemBytes(true));
     config.stream = stream;
     attr[0].id = cudaLaunchAttributeClusterDimension;
     attr[0].val.clusterDim.x = 1;
@@ -417,7 +425,8 @@ struct ClusterLaunch {
 };
 
 // IgemmNhwcMaxSplits for `device` of compute capability `major` (the cache of the header's
-// contract).
+// contract). Before the first split-K launch on a device it also raises the split-K kernel's
+// dynamic shared-memory limit to SmemBytes(true) (1 where the device refuses it: no split).
 StatusOr<int> MaxSplitsFor(int device, int major) {
   if (major < 9) return 1;
   static std::mutex mu;
@@ -427,16 +436,23 @@ StatusOr<int> MaxSplitsFor(int device, int major) {
     if (e.first == device) return e.second;
   }
   auto* fn = IgemmConvNhwcKernel<true>;
-  EDGERT_CUDA_RETURN_IF_ERROR(
-      cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-  ClusterLaunch probe(dim3(1, 1, kIgemmMaxSplits), kIgemmMaxSplits, nullptr);
-  int clusters = 0;
-  const cudaError_t err = cudaOccupancyMaxActiveClusters(&clusters, fn, &probe.config);
-  int max_splits = kIgemmPortableSplits;
-  if (err == cudaSuccess && clusters >= 1) {
-    max_splits = kIgemmMaxSplits;
-  } else if (err != cudaSuccess) {
-    cudaGetLastError();  // a device that refuses the size: the portable one
+  const void* key = reinterpret_cast<const void*>(fn);
+  int optin = 0;
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  int max_splits = 1;
+  if (optin >= SmemBytes(true)) {
+    EDGERT_CUDA_RETURN_IF_ERROR(
+        cudaFuncSetAttribute(key, cudaFuncAttributeMaxDynamicSharedMemorySize, SmemBytes(true)));
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(key, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+    ClusterLaunch probe(dim3(1, 1, kIgemmMaxSplits), kIgemmMaxSplits, nullptr);
+    int clusters = 0;
+    const cudaError_t err = cudaOccupancyMaxActiveClusters(&clusters, fn, &probe.config);
+    max_splits = kIgemmPortableSplits;
+    if (err == cudaSuccess && clusters >= 1) {
+      max_splits = kIgemmMaxSplits;
+    } else if (err != cudaSuccess) {
+      cudaGetLastError();  // a device that refuses the size: the portable one
+    }
   }
   cache.emplace_back(device, max_splits);
   return max_splits;
@@ -571,7 +587,7 @@ Status EnqueueIgemmConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvG
   const dim3 grid(static_cast<unsigned>(cfg.tiles_m), static_cast<unsigned>(cfg.tiles_n),
                   static_cast<unsigned>(cfg.splits));
   if (cfg.splits == 1) {
-    IgemmConvNhwcKernel<false><<<grid, kThreads, 0, stream>>>(xh, wh, bh, rh, yh, ip, dact);
+    IgemmConvNhwcKernel<false><<<grid, kThreads, SmemBytes(false), stream>>>(xh, wh, bh, rh, yh, ip, dact);
     return LaunchStatus("IgemmConvNhwcKernel");
   }
   ClusterLaunch launch(grid, cfg.splits, stream);

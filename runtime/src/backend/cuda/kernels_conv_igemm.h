@@ -57,10 +57,11 @@ struct IgemmNhwcOptions {
 };
 
 // The largest split count EnqueueIgemmConvNhwc may use on the current device: 1 below compute
-// capability 9.0 (no clusters), 16 where a 16-CTA cluster of the split-K kernel fits
+// capability 9.0 (no clusters) or where the split-K kernel's 80 KB of shared memory exceed the
+// device's per-block opt-in maximum, 16 where a 16-CTA cluster of it fits
 // (cudaOccupancyMaxActiveClusters with the non-portable cluster size allowed), else 8. Queried
-// once per device (a mutex-guarded cache; the query sets the kernel's
-// cudaFuncAttributeNonPortableClusterSizeAllowed); thread-safe.
+// once per device (a mutex-guarded cache; the query sets the split-K kernel's
+// cudaFuncAttributeMaxDynamicSharedMemorySize and NonPortableClusterSizeAllowed); thread-safe.
 StatusOr<int> IgemmNhwcMaxSplits();
 
 // The plan for `g` on a device of `sm_count` SMs whose clusters allow `max_splits` (1, 8 or 16:
