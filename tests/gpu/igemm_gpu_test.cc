@@ -15,7 +15,8 @@
 //     get no chunk; on
 //     misaligned pointers (its direct-kernel fallback); on a refused layer (an error, no launch);
 //   - every candidate of a small layer forced (they all agree), a CUDA-graph capture and replay of
-//     the split-K launch;
+//     the split-K launch, a recorded tactic label rebuilding the candidate, the engine (tactic
+//     timing) with CUDA graphs;
 //   - timing (printed, never asserted): every candidate of the ResNet-50 batch-1 28x28 / 14x14 /
 //     7x7 stage layers, one "[ igemm-time ]" line each, after igemm-nhwc is checked against
 //     direct-nhwc.
@@ -565,6 +566,55 @@ TEST(IgemmNhwcGpu, CudaGraphCaptureAndReplay) {
   if (exec != nullptr) cudaGraphExecDestroy(exec);
   if (graph != nullptr) cudaGraphDestroy(graph);
   cudaStreamDestroy(stream);
+}
+
+// ---- Recorded tactics and the engine --------------------------------------------------------------
+
+// A plan's recorded label "<n>/igemm-nhwc" rebuilds the igemm candidate alone (PlanRecorded), which
+// then runs correctly.
+TEST(IgemmNhwcGpu, RecordedLabelRebuildsIgemm) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  IgemmCase c = Conv3x3(1, 14, 256, 256);
+  c.residual = true;
+  IgemmHarness h(c, Precision::kFp16, 125);
+  ASSERT_NO_FATAL_FAILURE(h.Init());
+  const std::vector<std::string> paths = h.Paths();
+  const int index = IndexOf(paths, "igemm-nhwc");
+  ASSERT_GE(index, 0);
+  cuda::CudaOpContext ctx = h.Context(index, false, 1);
+  const std::string label = std::to_string(paths.size()) + "/igemm-nhwc";
+  ctx.tactic_label = label;
+  StatusOr<cuda::CudaKernelPtr> created = cuda::CreateConvKernel(ctx);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  cuda::CudaKernelPtr kernel = std::move(*created);
+  ASSERT_STREQ(cuda::ConvKernelPath(*kernel), "igemm-nhwc");
+  EXPECT_EQ(kernel->TacticLabel(), label);
+  EXPECT_EQ(kernel->Tactic(), index);
+  EXPECT_NE(kernel->Describe().find("recorded"), std::string::npos) << kernel->Describe();
+  kernel->SetWorkspace(nullptr);
+  ASSERT_EQ(cudaMemset(h.output().data, 0xFF, h.output().bytes()), cudaSuccess);
+  const Status s = kernel->Enqueue(nullptr);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  Tensor got = *Tensor::Create(DataType::kFloat32, h.y_shape());
+  ASSERT_NO_FATAL_FAILURE(CopyFromDevice(h.output().data, h.dtype(), &got));
+  ExpectTensorsClose(got, h.want(), DefaultTolerance(Precision::kFp16), "recorded igemm-nhwc");
+}
+
+// The engine (tactic timing on, whatever candidate it picks) with CUDA graphs on FP16 layers the
+// igemm kernel takes: the late-stage ResNet layers whose split-K it is made for.
+TEST(IgemmNhwcGpu, EngineWithCudaGraphs) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  IgemmCase l7 = Conv3x3(1, 7, 512, 512);
+  l7.residual = true;
+  const IgemmCase l14 = Conv1x1(2, 14, 1024, 256);
+  uint32_t seed = 127;
+  for (const IgemmCase& c : {l7, l14}) {
+    StatusOr<SingleOpNetwork> single =
+        BuildSingleOp(OpType::kConvNhwc, Layer(c).attrs, ConvLayerArgs(Layer(c), OutputShape(c), seed++), 1, 17, "op");
+    ASSERT_TRUE(single.ok()) << single.status().ToString();
+    ExpectCudaMatchesCpu(single->net, single->feeds, Precision::kFp16, -1, /*cuda_graphs=*/true);
+  }
 }
 
 // ---- Timing (printed, never asserted) ------------------------------------------------------------
