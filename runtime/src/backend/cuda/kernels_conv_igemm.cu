@@ -11,6 +11,14 @@
 //   ldmatrix.x4 (A: the four 8x8 matrices (rows 0-7 | 8-15) x (k 0-7 | 8-15) are a0..a3; B, stored
 //   as [n][kk] rows: matrices (n-tile j, k 0-7), (j, k 8-15) are b0, b1 of n-tile j).
 //
+// Launch (sm_90): with a programmatic dependent launch (cudaLaunchAttributeProgrammaticStream-
+// Serialization; IgemmNhwcOptions::programmatic_launch, on by default) the CTAs may be scheduled
+// while the stream's preceding kernel finishes; step 0 (griddepcontrol.wait) holds every thread
+// before its first global access until that kernel has completed and its writes are visible, so
+// nothing is read early (inputs) or written early (an output buffer the preceding kernel still
+// reads). After its main loop a CTA signals griddepcontrol.launch_dependents: a following
+// programmatic launch (the next igemm layer) may be scheduled, and waits in its own step 0.
+//
 // IgemmConvNhwcKernel<kSplit>: 128 threads (4 warps), a CTA tile of kIgemmBM = 64 pixels x
 // kIgemmBN = 64 output channels; warp w computes the 32 x 32 sub-tile (rows 32 * (w / 2), columns
 // 32 * (w % 2)): 2 m16 x 4 n8 mma tiles, 32 float accumulators per lane.
@@ -203,6 +211,12 @@ __global__ void __launch_bounds__(kThreads, 4)
   const int chunk_end = kSplit ? min(ip.chunks, chunk_begin + ip.chunks_per_split) : ip.chunks;
   const int nchunks = max(0, chunk_end - chunk_begin);
   const unsigned smem_s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  // Step 0: a programmatic dependent launch waits here, before any global read or write, until
+  // the preceding kernel of the stream has completed and its writes are visible (a no-op
+  // otherwise).
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
 
   // Step 1: this thread's two pixels and two weight rows, and its kk walk.
   const int ld_row = tid >> 2;
@@ -319,6 +333,11 @@ __global__ void __launch_bounds__(kThreads, 4)
     }
   }
   CpAsyncWait<0>();
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  // Step 0': the next kernel of the stream, if launched programmatically, may start now; it
+  // waits for this grid's completion before touching memory (step 0).
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
 
   if constexpr (!kSplit) {
     // Step 4.
@@ -403,25 +422,37 @@ __global__ void __launch_bounds__(kThreads, 4)
 // Whether a * b stays at most `limit` (a, b >= 0), without overflow.
 bool ProductAtMost(int64_t a, int64_t b, int64_t limit) { return a == 0 || b <= limit / a; }
 
-// The launch configuration of the split-K kernel: clusters of (1, 1, splits) CTAs.
-struct ClusterLaunch {
+// A launch configuration for cudaLaunchKernelEx: clusters of (1, 1, splits) CTAs when splits > 1
+// (the split-K kernel's shared memory, else the plain kernel's), and with `programmatic` the
+// programmatic stream serialization (the kernel may start while the stream's preceding kernel
+// finishes; it waits for it in step 0).
+struct IgemmLaunch {
   cudaLaunchConfig_t config = {};
-  cudaLaunchAttribute attr[1] = {};  // config.attrs points here: not copyable
+  cudaLaunchAttribute attr[2] = {};  // config.attrs points here: not copyable
 
-  ClusterLaunch(dim3 grid, int splits, cudaStream_t stream) {
+  IgemmLaunch(dim3 grid, int splits, bool programmatic, cudaStream_t stream) {
     config.gridDim = grid;
     config.blockDim = dim3(kThreads);
-    config.dynamicSmemBytes = static_cast<size_t>(SmemBytes(true));
+    config.dynamicSmemBytes = static_cast<size_t>(SmemBytes(splits > 1));
     config.stream = stream;
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = 1;
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = static_cast<unsigned>(splits);
+    unsigned n = 0;
+    if (splits > 1) {
+      attr[n].id = cudaLaunchAttributeClusterDimension;
+      attr[n].val.clusterDim.x = 1;
+      attr[n].val.clusterDim.y = 1;
+      attr[n].val.clusterDim.z = static_cast<unsigned>(splits);
+      ++n;
+    }
+    if (programmatic) {
+      attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+      attr[n].val.programmaticStreamSerializationAllowed = 1;
+      ++n;
+    }
     config.attrs = attr;
-    config.numAttrs = 1;
+    config.numAttrs = n;
   }
-  ClusterLaunch(const ClusterLaunch&) = delete;
-  ClusterLaunch& operator=(const ClusterLaunch&) = delete;
+  IgemmLaunch(const IgemmLaunch&) = delete;
+  IgemmLaunch& operator=(const IgemmLaunch&) = delete;
 };
 
 // IgemmNhwcMaxSplits for `device` of compute capability `major` (the cache of the header's
@@ -444,7 +475,7 @@ StatusOr<int> MaxSplitsFor(int device, int major) {
     EDGERT_CUDA_RETURN_IF_ERROR(
         cudaFuncSetAttribute(key, cudaFuncAttributeMaxDynamicSharedMemorySize, SmemBytes(true)));
     EDGERT_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(key, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-    ClusterLaunch probe(dim3(1, 1, kIgemmMaxSplits), kIgemmMaxSplits, nullptr);
+    IgemmLaunch probe(dim3(1, 1, kIgemmMaxSplits), kIgemmMaxSplits, false, nullptr);
     int clusters = 0;
     const cudaError_t err = cudaOccupancyMaxActiveClusters(&clusters, fn, &probe.config);
     max_splits = kIgemmPortableSplits;
@@ -586,11 +617,17 @@ Status EnqueueIgemmConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvG
   const DeviceActivation dact = ToDevice(act);
   const dim3 grid(static_cast<unsigned>(cfg.tiles_m), static_cast<unsigned>(cfg.tiles_n),
                   static_cast<unsigned>(cfg.splits));
-  if (cfg.splits == 1) {
+  const bool programmatic = options.programmatic_launch && major >= 9;
+  if (cfg.splits == 1 && !programmatic) {
     IgemmConvNhwcKernel<false><<<grid, kThreads, SmemBytes(false), stream>>>(xh, wh, bh, rh, yh, ip, dact);
     return LaunchStatus("IgemmConvNhwcKernel");
   }
-  ClusterLaunch launch(grid, cfg.splits, stream);
+  IgemmLaunch launch(grid, cfg.splits, programmatic, stream);
+  if (cfg.splits == 1) {
+    EDGERT_CUDA_RETURN_IF_ERROR(
+        cudaLaunchKernelEx(&launch.config, IgemmConvNhwcKernel<false>, xh, wh, bh, rh, yh, ip, dact));
+    return LaunchStatus("IgemmConvNhwcKernel");
+  }
   EDGERT_CUDA_RETURN_IF_ERROR(
       cudaLaunchKernelEx(&launch.config, IgemmConvNhwcKernel<true>, xh, wh, bh, rh, yh, ip, dact));
   return LaunchStatus("IgemmConvNhwcKernel (split-K cluster)");
