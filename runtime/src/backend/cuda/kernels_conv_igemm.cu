@@ -11,8 +11,9 @@
 //   ldmatrix.x4 (A: the four 8x8 matrices (rows 0-7 | 8-15) x (k 0-7 | 8-15) are a0..a3; B, stored
 //   as [n][kk] rows: matrices (n-tile j, k 0-7), (j, k 8-15) are b0, b1 of n-tile j).
 //
-// Launch (sm_90): with a programmatic dependent launch (cudaLaunchAttributeProgrammaticStream-
-// Serialization; IgemmNhwcOptions::programmatic_launch, on by default) the CTAs may be scheduled
+// Launch (sm_90, created streams): with a programmatic dependent launch (cudaLaunchAttribute-
+// ProgrammaticStreamSerialization; IgemmNhwcOptions::programmatic_launch, on by default; an
+// ordinary launch where the driver refuses the attribute) the CTAs may be scheduled
 // while the stream's preceding kernel finishes; step 0 (griddepcontrol.wait) holds every thread
 // before its first global access until that kernel has completed and its writes are visible, so
 // nothing is read early (inputs) or written early (an output buffer the preceding kernel still
@@ -617,20 +618,32 @@ Status EnqueueIgemmConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvG
   const DeviceActivation dact = ToDevice(act);
   const dim3 grid(static_cast<unsigned>(cfg.tiles_m), static_cast<unsigned>(cfg.tiles_n),
                   static_cast<unsigned>(cfg.splits));
-  const bool programmatic = options.programmatic_launch && major >= 9;
+  // Programmatic launches on sm_90 and on created streams only (the legacy and per-thread
+  // default streams keep ordinary launches).
+  const bool programmatic = options.programmatic_launch && major >= 9 && stream != nullptr &&
+                            stream != cudaStreamLegacy && stream != cudaStreamPerThread;
   if (cfg.splits == 1 && !programmatic) {
     IgemmConvNhwcKernel<false><<<grid, kThreads, SmemBytes(false), stream>>>(xh, wh, bh, rh, yh, ip, dact);
     return LaunchStatus("IgemmConvNhwcKernel");
   }
-  IgemmLaunch launch(grid, cfg.splits, programmatic, stream);
-  if (cfg.splits == 1) {
-    EDGERT_CUDA_RETURN_IF_ERROR(
-        cudaLaunchKernelEx(&launch.config, IgemmConvNhwcKernel<false>, xh, wh, bh, rh, yh, ip, dact));
-    return LaunchStatus("IgemmConvNhwcKernel");
+  auto launch = [&](bool pdl) {
+    IgemmLaunch config(grid, cfg.splits, pdl, stream);
+    return cfg.splits == 1
+               ? cudaLaunchKernelEx(&config.config, IgemmConvNhwcKernel<false>, xh, wh, bh, rh, yh, ip, dact)
+               : cudaLaunchKernelEx(&config.config, IgemmConvNhwcKernel<true>, xh, wh, bh, rh, yh, ip, dact);
+  };
+  cudaError_t err = launch(programmatic);
+  if (err != cudaSuccess && programmatic) {
+    // A driver or stream that refuses the programmatic attribute: an ordinary launch instead (the
+    // kernel's griddepcontrol.wait is then a no-op). Its error, if any, is the one reported.
+    cudaGetLastError();
+    err = launch(false);
   }
-  EDGERT_CUDA_RETURN_IF_ERROR(
-      cudaLaunchKernelEx(&launch.config, IgemmConvNhwcKernel<true>, xh, wh, bh, rh, yh, ip, dact));
-  return LaunchStatus("IgemmConvNhwcKernel (split-K cluster)");
+  if (err != cudaSuccess) {
+    return CudaStatus(err, cfg.splits == 1 ? "cudaLaunchKernelEx(IgemmConvNhwcKernel)"
+                                           : "cudaLaunchKernelEx(IgemmConvNhwcKernel, split-K cluster)");
+  }
+  return LaunchStatus("IgemmConvNhwcKernel");
 }
 
 }  // namespace cuda

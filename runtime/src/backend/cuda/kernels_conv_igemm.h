@@ -54,9 +54,11 @@ struct IgemmNhwcConfig {
 // Overrides for tests (the defaults are what EnqueueIgemmConvNhwc without options does).
 struct IgemmNhwcOptions {
   int splits = 0;  // 0: the heuristic; else 1, 2, 4, 8 or 16, at most IgemmNhwcMaxSplits()
-  // sm_90+: launch as a programmatic dependent launch (the kernel's CTAs may be scheduled while
-  // the stream's preceding kernel finishes; they wait for its completion before any memory
-  // access, kernels_conv_igemm.cu). False: an ordinary launch.
+  // sm_90+, on a created stream (not the legacy or per-thread default stream): launch as a
+  // programmatic dependent launch (the kernel's CTAs may be scheduled while the stream's preceding
+  // kernel finishes; they wait for its completion before any memory access,
+  // kernels_conv_igemm.cu), or an ordinary launch where the driver refuses it. False: an
+  // ordinary launch.
   bool programmatic_launch = true;
 };
 
