@@ -532,7 +532,8 @@ TEST(IgemmNhwcGpu, RefusedLayerIsAnErrorWithoutLaunch) {
 // the input of the layer before it: X0 = direct(Xpre) (an ordinary kernel before a programmatic
 // launch), Y1 = igemm(X0), X0 = igemm(Y1) (a write-after-read on the buffer the previous layer
 // reads), Y2 = igemm(X0) + X0 (the first two igemm layers split-K where the device has clusters,
-// the third the plain kernel). Launched back to back with
+// the third the plain kernel). The chained launches declare the weights constant, so their first
+// weight copies are issued before each layer waits for the previous one. Launched back to back with
 // programmatic launches (the default), the results are bitwise those of ordinary launches with a
 // device synchronization after each layer.
 TEST(IgemmNhwcGpu, ProgrammaticLaunchesKeepTheStreamOrder) {
@@ -576,6 +577,7 @@ TEST(IgemmNhwcGpu, ProgrammaticLaunchesKeepTheStreamOrder) {
     ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
     cuda::IgemmNhwcOptions options;
     options.programmatic_launch = programmatic;
+    options.weights_constant = programmatic;  // the weights were uploaded before: prefetched early
     auto sync = [&]() {
       if (!programmatic) {
         ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);

@@ -17,8 +17,11 @@
 // while the stream's preceding kernel finishes; step 0 (griddepcontrol.wait) holds every thread
 // before its first global access until that kernel has completed and its writes are visible, so
 // nothing is read early (inputs) or written early (an output buffer the preceding kernel still
-// reads). After its main loop a CTA signals griddepcontrol.launch_dependents: a following
-// programmatic launch (the next igemm layer) may be scheduled, and waits in its own step 0.
+// reads). Only W, when the caller declares it a constant that no kernel of the stream writes
+// (IgemmNhwcOptions::weights_constant; the engine's weights), is read before: the first stages'
+// weight copies are issued before the wait and overlap the preceding kernel's tail. After its main loop a CTA signals
+// griddepcontrol.launch_dependents: a following programmatic launch (the next igemm layer) may be scheduled, and waits
+// in its own step 0.
 //
 // IgemmConvNhwcKernel<kSplit>: 128 threads (4 warps), a CTA tile of kIgemmBM = 64 pixels x
 // kIgemmBN = 64 output channels; warp w computes the 32 x 32 sub-tile (rows 32 * (w / 2), columns
@@ -113,6 +116,7 @@ struct IgemmParams {
   int gemm_k;  // R * S * C
   int chunks;  // ceil(gemm_k / kIgemmBK)
   int chunks_per_split;
+  int prefetch_w;  // 1: W is a constant of the stream (IgemmNhwcOptions::weights_constant)
 };
 
 // cp.async of one 16-byte vector, global to shared (L2 only); src_bytes 0 writes zeros (src is
@@ -212,12 +216,6 @@ __global__ void __launch_bounds__(kThreads, 4)
   const int chunk_end = kSplit ? min(ip.chunks, chunk_begin + ip.chunks_per_split) : ip.chunks;
   const int nchunks = max(0, chunk_end - chunk_begin);
   const unsigned smem_s = static_cast<unsigned>(__cvta_generic_to_shared(smem));
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  // Step 0: a programmatic dependent launch waits here, before any global read or write, until
-  // the preceding kernel of the stream has completed and its writes are visible (a no-op
-  // otherwise).
-  asm volatile("griddepcontrol.wait;\n" ::: "memory");
-#endif
 
   // Step 1: this thread's two pixels and two weight rows, and its kk walk.
   const int ld_row = tid >> 2;
@@ -250,8 +248,18 @@ __global__ void __launch_bounds__(kThreads, 4)
   const unsigned a_dst = smem_s + 2 * (ld_row * kLd + ld_col);
   const unsigned b_dst = a_dst + 2 * kTileHalves;
 
-  // Issues the copies of the next chunk of this thread's walk into `stage`, then advances it.
-  auto issue = [&](int stage) {
+  // Issues the W copies of the chunk at GEMM-K offset kk_b (this thread's columns) into `stage`.
+  auto issue_b = [&](int stage, int kk_b) {
+    const unsigned st = stage * kStageHalves * 2;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const bool b_ok = kk_b < ip.gemm_k && b_base[i] >= 0;
+      const __half* b_src = b_ok ? w + (b_base[i] + kk_b) : w;
+      CpAsync16(b_dst + st + 2 * 32 * i * kLd, b_src, b_ok ? 16 : 0);
+    }
+  };
+  // Issues the X copies of the next chunk of this thread's walk into `stage`, then advances it.
+  auto issue_a = [&](int stage) {
     const unsigned st = stage * kStageHalves * 2;
     const bool k_ok = kk < ip.gemm_k;
 #pragma unroll
@@ -262,9 +270,6 @@ __global__ void __launch_bounds__(kThreads, 4)
                         static_cast<unsigned>(iw) < static_cast<unsigned>(ip.w);
       const __half* a_src = a_ok ? x + (a_base[i] + (ih * ip.w + iw) * ip.c + c) : x;
       CpAsync16(a_dst + st + 2 * 32 * i * kLd, a_src, a_ok ? 16 : 0);
-      const bool b_ok = k_ok && b_base[i] >= 0;
-      const __half* b_src = b_ok ? w + (b_base[i] + kk) : w;
-      CpAsync16(b_dst + st + 2 * 32 * i * kLd, b_src, b_ok ? 16 : 0);
     }
     kk += kIgemmBK;
     c += kIgemmBK;
@@ -279,10 +284,27 @@ __global__ void __launch_bounds__(kThreads, 4)
     }
   };
 
-  // Step 2: the prologue.
+  // Step 2: the prologue. With constant weights (ip.prefetch_w) their copies for the first
+  // stages are issued before step 0; they join the first commit group, so each stage's wait
+  // below covers them.
+  if (ip.prefetch_w) {
+#pragma unroll
+    for (int st = 0; st < kStages - 1; ++st) {
+      if (st < nchunks) issue_b(st, kk + st * kIgemmBK);
+    }
+  }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  // Step 0: a programmatic dependent launch waits here, before its first access to memory that
+  // a preceding kernel may write or read (X, Z, Y; W too unless prefetch_w), until the preceding
+  // kernel of the stream has completed and its writes are visible (a no-op otherwise).
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
 #pragma unroll
   for (int st = 0; st < kStages - 1; ++st) {
-    if (st < nchunks) issue(st);
+    if (st < nchunks) {
+      if (!ip.prefetch_w) issue_b(st, kk);
+      issue_a(st);
+    }
     CpAsyncCommit();
   }
 
@@ -307,7 +329,10 @@ __global__ void __launch_bounds__(kThreads, 4)
     CpAsyncWait<kStages - 2>();
     __syncthreads();
     const int next = i + kStages - 1;
-    if (next < nchunks) issue(next % kStages);
+    if (next < nchunks) {
+      issue_b(next % kStages, kk);
+      issue_a(next % kStages);
+    }
     CpAsyncCommit();
     // Step 3.
     const unsigned st = (i % kStages) * kStageHalves * 2;
@@ -610,6 +635,7 @@ Status EnqueueIgemmConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvG
   ip.gemm_k = static_cast<int>(g.r * g.s * g.c);
   ip.chunks = static_cast<int>(cfg.chunks);
   ip.chunks_per_split = static_cast<int>(cfg.chunks_per_split);
+  ip.prefetch_w = options.weights_constant ? 1 : 0;
   const auto* xh = static_cast<const __half*>(x);
   const auto* wh = static_cast<const __half*>(w);
   const auto* bh = static_cast<const __half*>(bias);

@@ -60,6 +60,10 @@ struct IgemmNhwcOptions {
   // kernels_conv_igemm.cu), or an ordinary launch where the driver refuses it. False: an
   // ordinary launch.
   bool programmatic_launch = true;
+  // W is a constant that no kernel of the stream writes (a network weight): with a programmatic
+  // launch the first pipeline stages' weight copies are issued before the wait for the preceding
+  // kernel. False: W is read only after that wait, like X.
+  bool weights_constant = false;
 };
 
 // The largest split count EnqueueIgemmConvNhwc may use on the current device: 1 below compute
