@@ -51,7 +51,8 @@ struct IgemmNhwcConfig {
   std::string Describe() const;
 };
 
-// Overrides for tests (the defaults are what EnqueueIgemmConvNhwc without options does).
+// Launch options (the defaults are what EnqueueIgemmConvNhwc without options does): `splits` is a
+// test override; ConvKernel (kernels_conv.cu) sets `weights_constant` for a constant W.
 struct IgemmNhwcOptions {
   int splits = 0;  // 0: the heuristic; else 1, 2, 4, 8 or 16, at most IgemmNhwcMaxSplits()
   // sm_90+, on a created stream (not the legacy or per-thread default stream): launch as a
@@ -88,9 +89,9 @@ StatusOr<IgemmNhwcConfig> PlanIgemmNhwc(const NhwcConvGeometry& g, int sm_count,
 // Z[n, p, q, k]), taps outside X read 0; x, w, bias, residual and y are float16 (bias and
 // residual may be null), float32 accumulation, deterministic (no atomics; the split-K sums its
 // partial tiles in a fixed order). One launch, no allocation, no global workspace; it queries the
-// device (SM count, compute capability, IgemmNhwcMaxSplits) and launches (cudaLaunchKernelEx on
-// sm_90, a programmatic dependent launch that waits for the stream's preceding kernel before any
-// memory access, with clusters for a split-K), nothing
+// device (SM count, compute capability, IgemmNhwcMaxSplits) and launches (on sm_90
+// cudaLaunchKernelEx: a programmatic dependent launch that waits for the stream's preceding
+// kernel before touching memory other than a constant W, with clusters for a split-K), nothing
 // that synchronises, so it may be captured into a CUDA graph. Internal, without launching, for a
 // layer IgemmNhwcSupported refuses. Where x or w is not 16-byte aligned or y or residual not
 // 4-byte aligned (the kernel's 16-byte copies and half2 epilogue), it runs EnqueueDirectConvNhwc
