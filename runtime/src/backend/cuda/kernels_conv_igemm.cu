@@ -13,15 +13,15 @@
 //
 // Launch (sm_90, created streams): with a programmatic dependent launch (cudaLaunchAttribute-
 // ProgrammaticStreamSerialization; IgemmNhwcOptions::programmatic_launch, on by default; an
-// ordinary launch where the driver refuses the attribute) the CTAs may be scheduled
-// while the stream's preceding kernel finishes; step 0 (griddepcontrol.wait) holds every thread
-// before its first global access until that kernel has completed and its writes are visible, so
-// nothing is read early (inputs) or written early (an output buffer the preceding kernel still
-// reads). Only W, when the caller declares it a constant that no kernel of the stream writes
+// ordinary launch where the driver refuses the attribute) the CTAs may be scheduled while the
+// stream's preceding kernel finishes; step 0 (griddepcontrol.wait) holds every thread before its
+// first global access until that kernel has completed and its writes are visible, so nothing is
+// read early (inputs) or written early (an output buffer the preceding kernel still reads). Only
+// W, when the caller declares it a constant that no kernel of the stream writes
 // (IgemmNhwcOptions::weights_constant; the engine's weights), is read before: the first stages'
-// weight copies are issued before the wait and overlap the preceding kernel's tail. After its main loop a CTA signals
-// griddepcontrol.launch_dependents: a following programmatic launch (the next igemm layer) may be scheduled, and waits
-// in its own step 0.
+// weight copies are issued before the wait and overlap the preceding kernel's tail. After its
+// main loop a CTA signals griddepcontrol.launch_dependents: a following programmatic launch (the
+// next igemm layer) may be scheduled, and waits in its own step 0.
 //
 // IgemmConvNhwcKernel<kSplit>: 128 threads (4 warps), a CTA tile of kIgemmBM = 64 pixels x
 // kIgemmBN = 64 output channels; warp w computes the 32 x 32 sub-tile (rows 32 * (w / 2), columns
@@ -46,7 +46,7 @@
 //      i: one barrier per chunk. Shared rows are 40 halves (80 bytes): the 8 row addresses of an
 //      ldmatrix fall in 8 distinct 16-byte bank groups (80 / 16 = 5 is odd), conflict-free.
 //   3. MMA per chunk and warp: 2 k16 steps, each 2 ldmatrix.x4 of A, 2 of B, 8 mma.sync.
-//   4. splits == 1 (IgemmConvNhwcKernel<false>, a plain launch): the epilogue straight from the
+//   4. splits == 1 (IgemmConvNhwcKernel<false>, no clusters): the epilogue straight from the
 //      accumulators: a lane holds channels (8j + 2t, 8j + 2t + 1) of pixel rows g and g + 8 of
 //      each m16 tile; rows past M and n-tiles past K (K % 8 == 0: all valid or all past) are
 //      skipped; + bias (two halves), + residual (one half2 load), activation, one half2 store.
