@@ -14,8 +14,11 @@
 //     4, 8, 16, up to IgemmNhwcMaxSplits: 1 below compute capability 9.0), including splits that
 //     get no chunk; on
 //     misaligned pointers (its direct-kernel fallback); on a refused layer (an error, no launch);
+//   - programmatic dependent launches (sm_90) chained on one stream with read-after-write and
+//     write-after-read dependencies: bitwise the results of serialized launches;
 //   - every candidate of a small layer forced (they all agree), a CUDA-graph capture and replay of
-//     the split-K launch;
+//     the split-K launch, a recorded tactic label rebuilding the candidate, the engine (tactic
+//     timing) with CUDA graphs;
 //   - timing (printed, never asserted): every candidate of the ResNet-50 batch-1 28x28 / 14x14 /
 //     7x7 stage layers, one "[ igemm-time ]" line each, after igemm-nhwc is checked against
 //     direct-nhwc.
@@ -523,6 +526,97 @@ TEST(IgemmNhwcGpu, RefusedLayerIsAnErrorWithoutLaunch) {
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
 }
 
+// ---- Programmatic dependent launch ---------------------------------------------------------------
+
+// A chain of layers on one stream, each reading the previous one's output and one overwriting
+// the input of the layer before it: X0 = direct(Xpre) (an ordinary kernel before a programmatic
+// launch), Y1 = igemm(X0), X0 = igemm(Y1) (a write-after-read on the buffer the previous layer
+// reads), Y2 = igemm(X0) + X0 (the first two igemm layers split-K where the device has clusters,
+// the third the plain kernel). The chained launches declare the weights constant, so their first
+// weight copies are issued before each layer waits for the previous one. Launched back to back with
+// programmatic launches (the default), the results are bitwise those of ordinary launches with a
+// device synchronization after each layer.
+TEST(IgemmNhwcGpu, ProgrammaticLaunchesKeepTheStreamOrder) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  const cuda::NhwcConvGeometry g_pre = Geometry(2, 14, 32, 64, 1, 14, 1, 0);
+  const cuda::NhwcConvGeometry g_a = Geometry(2, 14, 64, 128, 3, 14, 1, 1);
+  const cuda::NhwcConvGeometry g_b = Geometry(2, 14, 128, 64, 3, 14, 1, 1);
+  const cuda::NhwcConvGeometry g_c = Geometry(2, 14, 64, 64, 1, 14, 1, 0);
+  const Tensor x_pre = Rand({2, 14, 14, 32}, 140);
+  const Tensor w_pre = Rand({64, 1, 1, 32}, 141);
+  const Tensor w_a = Rand({128, 3, 3, 64}, 142);
+  const Tensor w_b = Rand({64, 3, 3, 128}, 143);
+  const Tensor w_c = Rand({64, 1, 1, 64}, 144);
+  const Tensor bias = Rand({128}, 145);
+  DeviceBuffers buffers;
+  auto upload = [&](const Tensor& t, void** p) {
+    ASSERT_NO_FATAL_FAILURE(buffers.Alloc(static_cast<size_t>(t.num_elements()) * sizeof(__half), p));
+    ASSERT_NO_FATAL_FAILURE(CopyToDevice(t, DataType::kFloat16, *p));
+  };
+  void *dx_pre = nullptr, *dw_pre = nullptr, *dw_a = nullptr, *dw_b = nullptr, *dw_c = nullptr, *db = nullptr;
+  ASSERT_NO_FATAL_FAILURE(upload(x_pre, &dx_pre));
+  ASSERT_NO_FATAL_FAILURE(upload(w_pre, &dw_pre));
+  ASSERT_NO_FATAL_FAILURE(upload(w_a, &dw_a));
+  ASSERT_NO_FATAL_FAILURE(upload(w_b, &dw_b));
+  ASSERT_NO_FATAL_FAILURE(upload(w_c, &dw_c));
+  ASSERT_NO_FATAL_FAILURE(upload(bias, &db));
+  const size_t x0_bytes = 2 * 14 * 14 * 64 * sizeof(__half);
+  const size_t y1_bytes = 2 * 14 * 14 * 128 * sizeof(__half);
+  FusedEpilogue relu;
+  relu.kind = FusedEpilogue::Kind::kRelu;
+  struct Outputs {
+    std::vector<unsigned char> x0, y1, y2;
+  };
+  auto run = [&](bool programmatic, Outputs* out) {
+    void *x0 = nullptr, *y1 = nullptr, *y2 = nullptr;
+    ASSERT_NO_FATAL_FAILURE(buffers.Alloc(x0_bytes, &x0));
+    ASSERT_NO_FATAL_FAILURE(buffers.Alloc(y1_bytes, &y1));
+    ASSERT_NO_FATAL_FAILURE(buffers.Alloc(x0_bytes, &y2));
+    for (void* p : {x0, y1, y2}) ASSERT_EQ(cudaMemset(p, 0xFF, p == y1 ? y1_bytes : x0_bytes), cudaSuccess);
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+    cuda::IgemmNhwcOptions options;
+    options.programmatic_launch = programmatic;
+    options.weights_constant = programmatic;  // the weights were uploaded before: prefetched early
+    auto sync = [&]() {
+      if (!programmatic) {
+        ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      }
+    };
+    Status s = cuda::EnqueueDirectConvNhwc(stream, DataType::kFloat16, g_pre, dx_pre, dw_pre, db, nullptr, x0, relu);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_NO_FATAL_FAILURE(sync());
+    s = cuda::EnqueueIgemmConvNhwc(stream, DataType::kFloat16, g_a, x0, dw_a, db, nullptr, y1, relu, options);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_NO_FATAL_FAILURE(sync());
+    s = cuda::EnqueueIgemmConvNhwc(stream, DataType::kFloat16, g_b, y1, dw_b, db, nullptr, x0, relu, options);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_NO_FATAL_FAILURE(sync());
+    s = cuda::EnqueueIgemmConvNhwc(stream, DataType::kFloat16, g_c, x0, dw_c, nullptr, x0, y2, {}, options);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    cudaStreamDestroy(stream);
+    out->x0.resize(x0_bytes);
+    out->y1.resize(y1_bytes);
+    out->y2.resize(x0_bytes);
+    ASSERT_EQ(cudaMemcpy(out->x0.data(), x0, x0_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(out->y1.data(), y1, y1_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+    ASSERT_EQ(cudaMemcpy(out->y2.data(), y2, x0_bytes, cudaMemcpyDeviceToHost), cudaSuccess);
+  };
+  Outputs serial, chained;
+  ASSERT_NO_FATAL_FAILURE(run(false, &serial));
+  for (int round = 0; round < 3; ++round) {
+    SCOPED_TRACE("round " + std::to_string(round));
+    ASSERT_NO_FATAL_FAILURE(run(true, &chained));
+    EXPECT_TRUE(chained.y1 == serial.y1) << "Y1 = igemm(X0) differs";
+    EXPECT_TRUE(chained.x0 == serial.x0) << "X0 = igemm(Y1) differs";
+    EXPECT_TRUE(chained.y2 == serial.y2) << "Y2 = igemm(X0) + X0 differs";
+  }
+  // The serial results are real values: no NaN poison left in Y2.
+  const __half* y2 = reinterpret_cast<const __half*>(serial.y2.data());
+  for (size_t i = 0; i < x0_bytes / sizeof(__half); ++i) ASSERT_FALSE(std::isnan(__half2float(y2[i]))) << i;
+}
+
 // ---- CUDA graphs ---------------------------------------------------------------------------------
 
 // The forced igemm kernel's Enqueue (the 7x7 512 -> 512 layer: a split-K cluster launch where the
@@ -565,6 +659,55 @@ TEST(IgemmNhwcGpu, CudaGraphCaptureAndReplay) {
   if (exec != nullptr) cudaGraphExecDestroy(exec);
   if (graph != nullptr) cudaGraphDestroy(graph);
   cudaStreamDestroy(stream);
+}
+
+// ---- Recorded tactics and the engine --------------------------------------------------------------
+
+// A plan's recorded label "<n>/igemm-nhwc" rebuilds the igemm candidate alone (PlanRecorded), which
+// then runs correctly.
+TEST(IgemmNhwcGpu, RecordedLabelRebuildsIgemm) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  IgemmCase c = Conv3x3(1, 14, 256, 256);
+  c.residual = true;
+  IgemmHarness h(c, Precision::kFp16, 125);
+  ASSERT_NO_FATAL_FAILURE(h.Init());
+  const std::vector<std::string> paths = h.Paths();
+  const int index = IndexOf(paths, "igemm-nhwc");
+  ASSERT_GE(index, 0);
+  cuda::CudaOpContext ctx = h.Context(index, false, 1);
+  const std::string label = std::to_string(paths.size()) + "/igemm-nhwc";
+  ctx.tactic_label = label;
+  StatusOr<cuda::CudaKernelPtr> created = cuda::CreateConvKernel(ctx);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  cuda::CudaKernelPtr kernel = std::move(*created);
+  ASSERT_STREQ(cuda::ConvKernelPath(*kernel), "igemm-nhwc");
+  EXPECT_EQ(kernel->TacticLabel(), label);
+  EXPECT_EQ(kernel->Tactic(), index);
+  EXPECT_NE(kernel->Describe().find("recorded"), std::string::npos) << kernel->Describe();
+  kernel->SetWorkspace(nullptr);
+  ASSERT_EQ(cudaMemset(h.output().data, 0xFF, h.output().bytes()), cudaSuccess);
+  const Status s = kernel->Enqueue(nullptr);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  Tensor got = *Tensor::Create(DataType::kFloat32, h.y_shape());
+  ASSERT_NO_FATAL_FAILURE(CopyFromDevice(h.output().data, h.dtype(), &got));
+  ExpectTensorsClose(got, h.want(), DefaultTolerance(Precision::kFp16), "recorded igemm-nhwc");
+}
+
+// The engine (tactic timing on, whatever candidate it picks) with CUDA graphs on FP16 layers the
+// igemm kernel takes: the late-stage ResNet layers whose split-K it is made for.
+TEST(IgemmNhwcGpu, EngineWithCudaGraphs) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  IgemmCase l7 = Conv3x3(1, 7, 512, 512);
+  l7.residual = true;
+  const IgemmCase l14 = Conv1x1(2, 14, 1024, 256);
+  uint32_t seed = 127;
+  for (const IgemmCase& c : {l7, l14}) {
+    StatusOr<SingleOpNetwork> single =
+        BuildSingleOp(OpType::kConvNhwc, Layer(c).attrs, ConvLayerArgs(Layer(c), OutputShape(c), seed++), 1, 17, "op");
+    ASSERT_TRUE(single.ok()) << single.status().ToString();
+    ExpectCudaMatchesCpu(single->net, single->feeds, Precision::kFp16, -1, /*cuda_graphs=*/true);
+  }
 }
 
 // ---- Timing (printed, never asserted) ------------------------------------------------------------

@@ -409,6 +409,7 @@ class ConvKernel : public CudaKernel {
     real_.y = ctx.output(0).data;
     has_bias_ = ctx.has_input(2);
     has_residual_ = ctx.has_input(3);
+    weights_constant_ = ctx.input(1).is_constant();
     x_bytes_ = ctx.input(0).bytes();
     w_bytes_ = ctx.input(1).bytes();
     b_bytes_ = has_bias_ ? ctx.input(2).bytes() : 0;
@@ -858,8 +859,14 @@ class ConvKernel : public CudaKernel {
         return EnqueueDepthwiseConvNhwc(stream, dtype_, nhwc_, buf.x, buf.w, buf.b, buf.r, buf.y, epilogue_);
       case ConvCandidate::Kind::kStemNhwc:
         return EnqueueStemConvNhwc(stream, dtype_, nhwc_, buf.x, buf.w, buf.b, buf.r, buf.y, epilogue_);
-      case ConvCandidate::Kind::kIgemmNhwc:
-        return EnqueueIgemmConvNhwc(stream, dtype_, nhwc_, buf.x, buf.w, buf.b, buf.r, buf.y, epilogue_);
+      case ConvCandidate::Kind::kIgemmNhwc: {
+        // A constant W (the engine's weights, uploaded before any layer runs; SelectTactic's test
+        // W, filled and synchronized before the timing) may be read before the wait for the
+        // preceding kernel (kernels_conv_igemm.h).
+        IgemmNhwcOptions options;
+        options.weights_constant = weights_constant_;
+        return EnqueueIgemmConvNhwc(stream, dtype_, nhwc_, buf.x, buf.w, buf.b, buf.r, buf.y, epilogue_, options);
+      }
       case ConvCandidate::Kind::kDirectNhwc:
         return EnqueueDirectConvNhwc(stream, dtype_, nhwc_, buf.x, buf.w, buf.b, buf.r, buf.y, epilogue_);
       case ConvCandidate::Kind::kDirect:
@@ -914,6 +921,7 @@ class ConvKernel : public CudaKernel {
   ConvBuffers real_;
   bool has_bias_ = false;
   bool has_residual_ = false;
+  bool weights_constant_ = false;  // W is a network constant (CudaTensor::is_constant)
   size_t x_bytes_ = 0, w_bytes_ = 0, b_bytes_ = 0, y_bytes_ = 0;
   bool has_depthwise_ = false;
   DepthwiseParams depthwise_;

@@ -11,6 +11,18 @@
 //   ldmatrix.x4 (A: the four 8x8 matrices (rows 0-7 | 8-15) x (k 0-7 | 8-15) are a0..a3; B, stored
 //   as [n][kk] rows: matrices (n-tile j, k 0-7), (j, k 8-15) are b0, b1 of n-tile j).
 //
+// Launch (sm_90, created streams): with a programmatic dependent launch (cudaLaunchAttribute-
+// ProgrammaticStreamSerialization; IgemmNhwcOptions::programmatic_launch, on by default; an
+// ordinary launch where the driver refuses the attribute) the CTAs may be scheduled while the
+// stream's preceding kernel finishes; step 0 (griddepcontrol.wait) holds every thread before its
+// first global access until that kernel has completed and its writes are visible, so nothing is
+// read early (inputs) or written early (an output buffer the preceding kernel still reads). Only
+// W, when the caller declares it a constant that no kernel of the stream writes
+// (IgemmNhwcOptions::weights_constant; the engine's weights), is read before: the first stages'
+// weight copies are issued before the wait and overlap the preceding kernel's tail. After its
+// main loop a CTA signals griddepcontrol.launch_dependents: a following programmatic launch (the
+// next igemm layer) may be scheduled, and waits in its own step 0.
+//
 // IgemmConvNhwcKernel<kSplit>: 128 threads (4 warps), a CTA tile of kIgemmBM = 64 pixels x
 // kIgemmBN = 64 output channels; warp w computes the 32 x 32 sub-tile (rows 32 * (w / 2), columns
 // 32 * (w % 2)): 2 m16 x 4 n8 mma tiles, 32 float accumulators per lane.
@@ -21,7 +33,10 @@
 //      lies wholly inside or wholly past GEMM-K. Each thread decodes its two pixels once (image
 //      offset, first input row and column; pixels past M are marked), and walks its kk through
 //      (r, s, c) incrementally (c += 32, carried into s and r; no division in the loop).
-//   2. Pipeline: kStages = 4 stages of (A, B) tiles in static shared memory (40 KB), filled with
+//   2. Pipeline: kStages stages of (A, B) tiles in dynamic shared memory, 10 KB each: 4 (40 KB)
+//      for splits == 1, where many CTAs share an SM; 8 (80 KB, the kernel's dynamic shared-memory
+//      limit raised once per device) for the split-K kernel, whose CTAs have few chunks each and
+//      about one SM each, so that most of a CTA's chunks are in flight at once. Filled with
 //      cp.async.cg 16-byte copies; a copy whose tap lies outside the image, whose pixel is past M,
 //      whose channel is past K or whose kk is past GEMM-K writes zeros (src-size 0; the source
 //      is then the tensor's base pointer, never read). Chunk i lives in stage i % kStages; the
@@ -31,7 +46,7 @@
 //      i: one barrier per chunk. Shared rows are 40 halves (80 bytes): the 8 row addresses of an
 //      ldmatrix fall in 8 distinct 16-byte bank groups (80 / 16 = 5 is odd), conflict-free.
 //   3. MMA per chunk and warp: 2 k16 steps, each 2 ldmatrix.x4 of A, 2 of B, 8 mma.sync.
-//   4. splits == 1 (IgemmConvNhwcKernel<false>, a plain launch): the epilogue straight from the
+//   4. splits == 1 (IgemmConvNhwcKernel<false>, no clusters): the epilogue straight from the
 //      accumulators: a lane holds channels (8j + 2t, 8j + 2t + 1) of pixel rows g and g + 8 of
 //      each m16 tile; rows past M and n-tiles past K (K % 8 == 0: all valid or all past) are
 //      skipped; + bias (two halves), + residual (one half2 load), activation, one half2 store.
@@ -49,7 +64,8 @@
 //      step 4's epilogue to its rows. A second cluster barrier keeps every CTA's shared memory
 //      alive until its peers have read it. No global workspace, no atomics.
 // Index math is 32-bit (IgemmNhwcSupported bounds every offset of X, W and Y below 2^31).
-// __launch_bounds__(128, 4): at most 128 registers, 4 CTAs (16 warps) per SM.
+// __launch_bounds__(128, 4): at most 128 registers, so that 4 CTAs (16 warps) of the plain kernel
+// share an SM (its 40 KB of shared memory allow 5); the split-K kernel's 80 KB allow 2.
 #include <cooperative_groups.h>
 #include <cuda_fp16.h>
 
@@ -71,7 +87,8 @@ namespace cuda {
 namespace {
 
 constexpr int kThreads = 128;
-constexpr int kStages = 4;
+// Pipeline stages (step 2 of the file comment).
+constexpr int Stages(bool split) { return split ? 8 : 4; }
 static_assert(kIgemmBM == kIgemmBN, "A and B tiles share the copy assignment and the row count");
 static_assert(kIgemmBM * kIgemmBK / 8 == 2 * kThreads, "two 16-byte vectors of A and of B per thread and chunk");
 // Shared row stride (halves) of the A and B tiles: 80 bytes, an odd multiple of 16 bytes.
@@ -79,13 +96,15 @@ constexpr int kLd = kIgemmBK + 8;
 static_assert((kLd * 2 / 16) % 2 == 1, "tile rows must be an odd multiple of 16 bytes");
 constexpr int kTileHalves = kIgemmBM * kLd;    // one A or B tile
 constexpr int kStageHalves = 2 * kTileHalves;  // A then B
-constexpr int kPipeBytes = kStages * kStageHalves * static_cast<int>(sizeof(__half));
+constexpr int kStageBytes = kStageHalves * static_cast<int>(sizeof(__half));
 // The split-K partial tile: 64 rows of 72 floats (float2 stores of a warp's 8 x 4 lanes spread
 // over the banks; a reducing warp reads one contiguous row).
 constexpr int kCsLd = kIgemmBN + 8;
 constexpr int kCsBytes = kIgemmBM * kCsLd * static_cast<int>(sizeof(float));
-constexpr int kSmemBytes = kPipeBytes > kCsBytes ? kPipeBytes : kCsBytes;
-static_assert(kSmemBytes <= 48 * 1024, "static shared memory");
+// Dynamic shared memory of a CTA: the pipeline, reused by the split-K partial tile.
+constexpr int SmemBytes(bool split) { return Stages(split) * kStageBytes; }
+static_assert(SmemBytes(false) >= kCsBytes && SmemBytes(true) >= kCsBytes, "the partial tile fits the pipeline");
+static_assert(SmemBytes(false) <= 48 * 1024, "the plain kernel needs no opt-in shared memory");
 
 // The layer in the kernel's 32-bit terms (IgemmNhwcSupported bounds every value).
 struct IgemmParams {
@@ -97,6 +116,7 @@ struct IgemmParams {
   int gemm_k;  // R * S * C
   int chunks;  // ceil(gemm_k / kIgemmBK)
   int chunks_per_split;
+  int prefetch_w;  // 1: W is a constant of the stream (IgemmNhwcOptions::weights_constant)
 };
 
 // cp.async of one 16-byte vector, global to shared (L2 only); src_bytes 0 writes zeros (src is
@@ -183,7 +203,8 @@ __global__ void __launch_bounds__(kThreads, 4)
     IgemmConvNhwcKernel(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
                         const __half* __restrict__ residual, __half* __restrict__ y, IgemmParams ip,
                         DeviceActivation act) {
-  __shared__ __align__(128) unsigned char smem[kSmemBytes];
+  constexpr int kStages = Stages(kSplit);
+  extern __shared__ __align__(128) unsigned char smem[];
   const int tid = threadIdx.x;
   const int warp = tid >> 5;
   const int lane = tid & 31;
@@ -227,8 +248,18 @@ __global__ void __launch_bounds__(kThreads, 4)
   const unsigned a_dst = smem_s + 2 * (ld_row * kLd + ld_col);
   const unsigned b_dst = a_dst + 2 * kTileHalves;
 
-  // Issues the copies of the next chunk of this thread's walk into `stage`, then advances it.
-  auto issue = [&](int stage) {
+  // Issues the W copies of the chunk at GEMM-K offset kk_b (this thread's columns) into `stage`.
+  auto issue_b = [&](int stage, int kk_b) {
+    const unsigned st = stage * kStageHalves * 2;
+#pragma unroll
+    for (int i = 0; i < 2; ++i) {
+      const bool b_ok = kk_b < ip.gemm_k && b_base[i] >= 0;
+      const __half* b_src = b_ok ? w + (b_base[i] + kk_b) : w;
+      CpAsync16(b_dst + st + 2 * 32 * i * kLd, b_src, b_ok ? 16 : 0);
+    }
+  };
+  // Issues the X copies of the next chunk of this thread's walk into `stage`, then advances it.
+  auto issue_a = [&](int stage) {
     const unsigned st = stage * kStageHalves * 2;
     const bool k_ok = kk < ip.gemm_k;
 #pragma unroll
@@ -239,9 +270,6 @@ __global__ void __launch_bounds__(kThreads, 4)
                         static_cast<unsigned>(iw) < static_cast<unsigned>(ip.w);
       const __half* a_src = a_ok ? x + (a_base[i] + (ih * ip.w + iw) * ip.c + c) : x;
       CpAsync16(a_dst + st + 2 * 32 * i * kLd, a_src, a_ok ? 16 : 0);
-      const bool b_ok = k_ok && b_base[i] >= 0;
-      const __half* b_src = b_ok ? w + (b_base[i] + kk) : w;
-      CpAsync16(b_dst + st + 2 * 32 * i * kLd, b_src, b_ok ? 16 : 0);
     }
     kk += kIgemmBK;
     c += kIgemmBK;
@@ -256,10 +284,27 @@ __global__ void __launch_bounds__(kThreads, 4)
     }
   };
 
-  // Step 2: the prologue.
+  // Step 2: the prologue. With constant weights (ip.prefetch_w) their copies for the first
+  // stages are issued before step 0; they join the first commit group, so each stage's wait
+  // below covers them.
+  if (ip.prefetch_w) {
+#pragma unroll
+    for (int st = 0; st < kStages - 1; ++st) {
+      if (st < nchunks) issue_b(st, kk + st * kIgemmBK);
+    }
+  }
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  // Step 0: a programmatic dependent launch waits here, before its first access to memory that
+  // a preceding kernel may write or read (X, Z, Y; W too unless prefetch_w), until the preceding
+  // kernel of the stream has completed and its writes are visible (a no-op otherwise).
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
 #pragma unroll
   for (int st = 0; st < kStages - 1; ++st) {
-    if (st < nchunks) issue(st);
+    if (st < nchunks) {
+      if (!ip.prefetch_w) issue_b(st, kk);
+      issue_a(st);
+    }
     CpAsyncCommit();
   }
 
@@ -284,7 +329,10 @@ __global__ void __launch_bounds__(kThreads, 4)
     CpAsyncWait<kStages - 2>();
     __syncthreads();
     const int next = i + kStages - 1;
-    if (next < nchunks) issue(next % kStages);
+    if (next < nchunks) {
+      issue_b(next % kStages, kk);
+      issue_a(next % kStages);
+    }
     CpAsyncCommit();
     // Step 3.
     const unsigned st = (i % kStages) * kStageHalves * 2;
@@ -311,6 +359,11 @@ __global__ void __launch_bounds__(kThreads, 4)
     }
   }
   CpAsyncWait<0>();
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  // Step 0': the next kernel of the stream, if launched programmatically, may start now; it
+  // waits for this grid's completion before touching memory (step 0).
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
 
   if constexpr (!kSplit) {
     // Step 4.
@@ -395,29 +448,42 @@ __global__ void __launch_bounds__(kThreads, 4)
 // Whether a * b stays at most `limit` (a, b >= 0), without overflow.
 bool ProductAtMost(int64_t a, int64_t b, int64_t limit) { return a == 0 || b <= limit / a; }
 
-// The launch configuration of the split-K kernel: clusters of (1, 1, splits) CTAs.
-struct ClusterLaunch {
+// A launch configuration for cudaLaunchKernelEx: clusters of (1, 1, splits) CTAs when splits > 1
+// (the split-K kernel's shared memory, else the plain kernel's), and with `programmatic` the
+// programmatic stream serialization (the kernel may start while the stream's preceding kernel
+// finishes; it waits for it in step 0).
+struct IgemmLaunch {
   cudaLaunchConfig_t config = {};
-  cudaLaunchAttribute attr[1] = {};  // config.attrs points here: not copyable
+  cudaLaunchAttribute attr[2] = {};  // config.attrs points here: not copyable
 
-  ClusterLaunch(dim3 grid, int splits, cudaStream_t stream) {
+  IgemmLaunch(dim3 grid, int splits, bool programmatic, cudaStream_t stream) {
     config.gridDim = grid;
     config.blockDim = dim3(kThreads);
-    config.dynamicSmemBytes = 0;
+    config.dynamicSmemBytes = static_cast<size_t>(SmemBytes(splits > 1));
     config.stream = stream;
-    attr[0].id = cudaLaunchAttributeClusterDimension;
-    attr[0].val.clusterDim.x = 1;
-    attr[0].val.clusterDim.y = 1;
-    attr[0].val.clusterDim.z = static_cast<unsigned>(splits);
+    unsigned n = 0;
+    if (splits > 1) {
+      attr[n].id = cudaLaunchAttributeClusterDimension;
+      attr[n].val.clusterDim.x = 1;
+      attr[n].val.clusterDim.y = 1;
+      attr[n].val.clusterDim.z = static_cast<unsigned>(splits);
+      ++n;
+    }
+    if (programmatic) {
+      attr[n].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+      attr[n].val.programmaticStreamSerializationAllowed = 1;
+      ++n;
+    }
     config.attrs = attr;
-    config.numAttrs = 1;
+    config.numAttrs = n;
   }
-  ClusterLaunch(const ClusterLaunch&) = delete;
-  ClusterLaunch& operator=(const ClusterLaunch&) = delete;
+  IgemmLaunch(const IgemmLaunch&) = delete;
+  IgemmLaunch& operator=(const IgemmLaunch&) = delete;
 };
 
 // IgemmNhwcMaxSplits for `device` of compute capability `major` (the cache of the header's
-// contract).
+// contract). Before the first split-K launch on a device it also raises the split-K kernel's
+// dynamic shared-memory limit to SmemBytes(true) (1 where the device refuses it: no split).
 StatusOr<int> MaxSplitsFor(int device, int major) {
   if (major < 9) return 1;
   static std::mutex mu;
@@ -427,16 +493,23 @@ StatusOr<int> MaxSplitsFor(int device, int major) {
     if (e.first == device) return e.second;
   }
   auto* fn = IgemmConvNhwcKernel<true>;
-  EDGERT_CUDA_RETURN_IF_ERROR(
-      cudaFuncSetAttribute(reinterpret_cast<const void*>(fn), cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
-  ClusterLaunch probe(dim3(1, 1, kIgemmMaxSplits), kIgemmMaxSplits, nullptr);
-  int clusters = 0;
-  const cudaError_t err = cudaOccupancyMaxActiveClusters(&clusters, fn, &probe.config);
-  int max_splits = kIgemmPortableSplits;
-  if (err == cudaSuccess && clusters >= 1) {
-    max_splits = kIgemmMaxSplits;
-  } else if (err != cudaSuccess) {
-    cudaGetLastError();  // a device that refuses the size: the portable one
+  const void* key = reinterpret_cast<const void*>(fn);
+  int optin = 0;
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  int max_splits = 1;
+  if (optin >= SmemBytes(true)) {
+    EDGERT_CUDA_RETURN_IF_ERROR(
+        cudaFuncSetAttribute(key, cudaFuncAttributeMaxDynamicSharedMemorySize, SmemBytes(true)));
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaFuncSetAttribute(key, cudaFuncAttributeNonPortableClusterSizeAllowed, 1));
+    IgemmLaunch probe(dim3(1, 1, kIgemmMaxSplits), kIgemmMaxSplits, false, nullptr);
+    int clusters = 0;
+    const cudaError_t err = cudaOccupancyMaxActiveClusters(&clusters, fn, &probe.config);
+    max_splits = kIgemmPortableSplits;
+    if (err == cudaSuccess && clusters >= 1) {
+      max_splits = kIgemmMaxSplits;
+    } else if (err != cudaSuccess) {
+      cudaGetLastError();  // a device that refuses the size: the portable one
+    }
   }
   cache.emplace_back(device, max_splits);
   return max_splits;
@@ -562,6 +635,7 @@ Status EnqueueIgemmConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvG
   ip.gemm_k = static_cast<int>(g.r * g.s * g.c);
   ip.chunks = static_cast<int>(cfg.chunks);
   ip.chunks_per_split = static_cast<int>(cfg.chunks_per_split);
+  ip.prefetch_w = options.weights_constant ? 1 : 0;
   const auto* xh = static_cast<const __half*>(x);
   const auto* wh = static_cast<const __half*>(w);
   const auto* bh = static_cast<const __half*>(bias);
@@ -570,14 +644,32 @@ Status EnqueueIgemmConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvG
   const DeviceActivation dact = ToDevice(act);
   const dim3 grid(static_cast<unsigned>(cfg.tiles_m), static_cast<unsigned>(cfg.tiles_n),
                   static_cast<unsigned>(cfg.splits));
-  if (cfg.splits == 1) {
-    IgemmConvNhwcKernel<false><<<grid, kThreads, 0, stream>>>(xh, wh, bh, rh, yh, ip, dact);
+  // Programmatic launches on sm_90 and on created streams only (the legacy and per-thread
+  // default streams keep ordinary launches).
+  const bool programmatic = options.programmatic_launch && major >= 9 && stream != nullptr &&
+                            stream != cudaStreamLegacy && stream != cudaStreamPerThread;
+  if (cfg.splits == 1 && !programmatic) {
+    IgemmConvNhwcKernel<false><<<grid, kThreads, SmemBytes(false), stream>>>(xh, wh, bh, rh, yh, ip, dact);
     return LaunchStatus("IgemmConvNhwcKernel");
   }
-  ClusterLaunch launch(grid, cfg.splits, stream);
-  EDGERT_CUDA_RETURN_IF_ERROR(
-      cudaLaunchKernelEx(&launch.config, IgemmConvNhwcKernel<true>, xh, wh, bh, rh, yh, ip, dact));
-  return LaunchStatus("IgemmConvNhwcKernel (split-K cluster)");
+  auto launch = [&](bool pdl) {
+    IgemmLaunch config(grid, cfg.splits, pdl, stream);
+    return cfg.splits == 1
+               ? cudaLaunchKernelEx(&config.config, IgemmConvNhwcKernel<false>, xh, wh, bh, rh, yh, ip, dact)
+               : cudaLaunchKernelEx(&config.config, IgemmConvNhwcKernel<true>, xh, wh, bh, rh, yh, ip, dact);
+  };
+  cudaError_t err = launch(programmatic);
+  if (err != cudaSuccess && programmatic) {
+    // A driver or stream that refuses the programmatic attribute: an ordinary launch instead (the
+    // kernel's griddepcontrol.wait is then a no-op). Its error, if any, is the one reported.
+    cudaGetLastError();
+    err = launch(false);
+  }
+  if (err != cudaSuccess) {
+    return CudaStatus(err, cfg.splits == 1 ? "cudaLaunchKernelEx(IgemmConvNhwcKernel)"
+                                           : "cudaLaunchKernelEx(IgemmConvNhwcKernel, split-K cluster)");
+  }
+  return LaunchStatus("IgemmConvNhwcKernel");
 }
 
 }  // namespace cuda

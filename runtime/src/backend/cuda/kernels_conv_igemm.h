@@ -51,16 +51,28 @@ struct IgemmNhwcConfig {
   std::string Describe() const;
 };
 
-// Overrides for tests (the defaults are what EnqueueIgemmConvNhwc without options does).
+// Launch options (the defaults are what EnqueueIgemmConvNhwc without options does): `splits` is a
+// test override; ConvKernel (kernels_conv.cu) sets `weights_constant` for a constant W.
 struct IgemmNhwcOptions {
   int splits = 0;  // 0: the heuristic; else 1, 2, 4, 8 or 16, at most IgemmNhwcMaxSplits()
+  // sm_90+, on a created stream (not the legacy or per-thread default stream): launch as a
+  // programmatic dependent launch (the kernel's CTAs may be scheduled while the stream's preceding
+  // kernel finishes; they wait for its completion before any memory access,
+  // kernels_conv_igemm.cu), or an ordinary launch where the driver refuses it. False: an
+  // ordinary launch.
+  bool programmatic_launch = true;
+  // W is a constant that no kernel of the stream writes (a network weight): with a programmatic
+  // launch the first pipeline stages' weight copies are issued before the wait for the preceding
+  // kernel. False: W is read only after that wait, like X.
+  bool weights_constant = false;
 };
 
 // The largest split count EnqueueIgemmConvNhwc may use on the current device: 1 below compute
-// capability 9.0 (no clusters), 16 where a 16-CTA cluster of the split-K kernel fits
+// capability 9.0 (no clusters) or where the split-K kernel's 80 KB of shared memory exceed the
+// device's per-block opt-in maximum, 16 where a 16-CTA cluster of it fits
 // (cudaOccupancyMaxActiveClusters with the non-portable cluster size allowed), else 8. Queried
-// once per device (a mutex-guarded cache; the query sets the kernel's
-// cudaFuncAttributeNonPortableClusterSizeAllowed); thread-safe.
+// once per device (a mutex-guarded cache; the query sets the split-K kernel's
+// cudaFuncAttributeMaxDynamicSharedMemorySize and NonPortableClusterSizeAllowed); thread-safe.
 StatusOr<int> IgemmNhwcMaxSplits();
 
 // The plan for `g` on a device of `sm_count` SMs whose clusters allow `max_splits` (1, 8 or 16:
@@ -77,8 +89,9 @@ StatusOr<IgemmNhwcConfig> PlanIgemmNhwc(const NhwcConvGeometry& g, int sm_count,
 // Z[n, p, q, k]), taps outside X read 0; x, w, bias, residual and y are float16 (bias and
 // residual may be null), float32 accumulation, deterministic (no atomics; the split-K sums its
 // partial tiles in a fixed order). One launch, no allocation, no global workspace; it queries the
-// device (SM count, compute capability, IgemmNhwcMaxSplits) and launches (cudaLaunchKernelEx for
-// clusters), nothing
+// device (SM count, compute capability, IgemmNhwcMaxSplits) and launches (on sm_90
+// cudaLaunchKernelEx: a programmatic dependent launch that waits for the stream's preceding
+// kernel before touching memory other than a constant W, with clusters for a split-K), nothing
 // that synchronises, so it may be captured into a CUDA graph. Internal, without launching, for a
 // layer IgemmNhwcSupported refuses. Where x or w is not 16-byte aligned or y or residual not
 // 4-byte aligned (the kernel's 16-byte copies and half2 epilogue), it runs EnqueueDirectConvNhwc
