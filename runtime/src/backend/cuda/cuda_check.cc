@@ -26,12 +26,12 @@ Status CublasStatus(int status, const char* call) {
                   " (cuBLAS status " + std::to_string(status) + ")");
 }
 
-bool ProgrammaticLaunchEnabled() {
+bool ProgrammaticLaunchEnabled(cudaStream_t stream) {
   static const bool disabled = [] {
     const char* v = std::getenv("EDGERT_PDL");
     return v != nullptr && std::strcmp(v, "0") == 0;
   }();
-  if (disabled) return false;
+  if (disabled || stream == nullptr || stream == cudaStreamLegacy || stream == cudaStreamPerThread) return false;
   int device = 0;
   int major = 0;
   if (cudaGetDevice(&device) != cudaSuccess ||

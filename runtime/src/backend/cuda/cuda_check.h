@@ -20,10 +20,12 @@ Status CublasStatus(int status, const char* call);
 inline Status LaunchStatus(const char* what) { return CudaStatus(cudaGetLastError(), what); }
 
 // Whether kernels written for programmatic dependent launch (cuda_device.cuh: LaunchDependent,
-// GridDependencySync) are launched with it on the current device: compute capability 9.0 or newer
-// (earlier GPUs have no such launch), unless the environment variable EDGERT_PDL is "0" (read once
-// per process; for comparisons and debugging). False when the device cannot be queried.
-bool ProgrammaticLaunchEnabled();
+// GridDependencySync; the igemm-nhwc convolution) are launched with it on `stream` and the current
+// device: a created stream (the legacy and per-thread default streams keep ordinary launches) on
+// compute capability 9.0 or newer (earlier GPUs have no such launch), unless the environment
+// variable EDGERT_PDL is "0" (read once per process; for comparisons and debugging). False when the
+// device cannot be queried.
+bool ProgrammaticLaunchEnabled(cudaStream_t stream);
 
 }  // namespace cuda
 }  // namespace edgert

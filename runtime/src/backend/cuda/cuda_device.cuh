@@ -51,13 +51,14 @@ __device__ __forceinline__ void GridDependencySync() {
 }
 
 // Host: launches kernel<<<grid, block, smem, stream>>>(args...), with programmatic stream
-// serialization where ProgrammaticLaunchEnabled() (cuda_check.h): the kernel must call
-// GridDependencySync() before it touches activations. The launch's Status names `what`.
+// serialization where ProgrammaticLaunchEnabled(stream) (cuda_check.h): the kernel must call
+// GridDependencySync() before it touches activations. A driver that refuses the attribute gets an
+// ordinary launch. The launch's Status names `what`; a failed launch also stays cudaGetLastError's.
 template <typename... Params, typename... Args>
 Status LaunchDependent(const char* what, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
                        cudaStream_t stream, Args&&... args) {
-  if (!ProgrammaticLaunchEnabled()) {
-    kernel<<<grid, block, smem, stream>>>(std::forward<Args>(args)...);
+  if (!ProgrammaticLaunchEnabled(stream)) {
+    kernel<<<grid, block, smem, stream>>>(args...);
     return LaunchStatus(what);
   }
   cudaLaunchAttribute attr[1];
@@ -70,7 +71,10 @@ Status LaunchDependent(const char* what, void (*kernel)(Params...), dim3 grid, d
   config.stream = stream;
   config.attrs = attr;
   config.numAttrs = 1;
-  return CudaStatus(cudaLaunchKernelEx(&config, kernel, std::forward<Args>(args)...), what);
+  if (cudaLaunchKernelEx(&config, kernel, args...) == cudaSuccess) return Status::Ok();
+  cudaGetLastError();
+  kernel<<<grid, block, smem, stream>>>(args...);
+  return LaunchStatus(what);
 }
 
 // V consecutive elements, loaded and stored as one aligned access (16 bytes: 4 floats, 8 halves).

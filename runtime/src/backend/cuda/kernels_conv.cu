@@ -65,18 +65,23 @@
 //      pseudo-random values, a private stream; per candidate: bind, run once into a NaN-poisoned
 //      y, compare with the reference (the first candidate that runs; relative L2 <= 1e-3 fp32,
 //      1e-2 fp16, no NaN/Inf where the reference is finite: a mismatch is rejected), one more
-//      warm-up run, 7 timed runs with CUDA events, median; the fastest valid one wins. A
-//      candidate whose bind or launch fails is skipped. Otherwise candidate 0.
+//      warm-up run, then 7 timed runs with CUDA events of a CUDA graph holding 4 launches of
+//      the candidate back to back (TimeInGraph: the cost of a layer as the network's graph runs
+//      it, launch gaps and programmatic launches included, host overhead excluded; eager
+//      launches, one per run, where the capture fails), median per launch; the fastest valid one
+//      wins. A candidate whose bind or launch fails is skipped. Otherwise candidate 0.
 //   4. Only the chosen candidate is kept (the other plans are freed); WorkspaceBytes() is its
 //      workspace; Tactic() is its index, Tactics() the timing report, Describe()
 //      "tactic i/n: <path> [engine e][, chosen ms (default ms)][ (notes)]".
-//   5. Recorded tactics (a plan load): TacticLabel() "n/<label>" and, for a runtime-compiled cuDNN
-//      plan, TacticBlob() (the graph's CudnnConvSpecText line, a newline, cuDNN's serialized plan)
-//      go into the plan beside the index. With ctx.tactic and a label, PlanRecorded builds that
+//   5. Recorded tactics (a plan load): TacticLabel() "n/<label>" and, for a cuDNN plan,
+//      TacticBlob() (the graph's CudnnConvSpecText line, a newline, then cuDNN's serialized plan
+//      for a runtime-compiled engine, the engine config's knob choices for the others) go into
+//      the plan beside the index. With ctx.tactic and a label, PlanRecorded builds that
 //      candidate alone: an own kernel by its label, a cuDNN plan by its engine
-//      (CudnnConvPlan::CreateForEngine, restored from the serialized plan when the blob's geometry
-//      line is this layer's, which skips cuDNN's runtime compilation); the note says "recorded"
-//      (", serialized plan"). A label that names nothing this layer can build (another path, an
+//      (CudnnConvPlan::CreateForEngine, restored from the serialized plan or built from the knob
+//      choices when the blob's geometry line is this layer's, which skips cuDNN's runtime
+//      compilation or its heuristics); the note says "recorded" (", serialized plan" / ", engine
+//      config"). A label that names nothing this layer can build (another path, an
 //      engine cuDNN no longer offers, a malformed text) falls back to step 2's list up to the
 //      index.
 //
@@ -290,6 +295,8 @@ constexpr int kCandidatesLevel2 = 64;
 // Timing: warm-up launches and timed launches per candidate (median).
 constexpr int kWarmupRuns = 2;
 constexpr int kTimedRuns = 7;
+// Launches of one candidate captured into the graph that each timed run launches (TimeInGraph).
+constexpr int kChainedLaunches = 4;
 
 // One way to run the layer.
 struct ConvCandidate {
@@ -806,20 +813,25 @@ class ConvKernel : public CudaKernel {
         continue;
       }
       for (int k = 1; ok && k < kWarmupRuns; ++k) ok = Launch(c, test, res.stream).ok();
-      std::vector<float> times;
-      for (int k = 0; ok && k < kTimedRuns; ++k) {
-        float ms = 0;
-        ok = cudaEventRecord(res.start, res.stream) == cudaSuccess && Launch(c, test, res.stream).ok() &&
-             cudaEventRecord(res.stop, res.stream) == cudaSuccess && cudaEventSynchronize(res.stop) == cudaSuccess &&
-             cudaEventElapsedTime(&ms, res.start, res.stop) == cudaSuccess;
-        times.push_back(ms);
+      double median = ok ? TimeInGraph(c, test, res) : -1;
+      if (median < 0 && ok) {  // not capturable: one eager launch per sample
+        std::vector<float> times;
+        for (int k = 0; ok && k < kTimedRuns; ++k) {
+          float ms = 0;
+          ok = cudaEventRecord(res.start, res.stream) == cudaSuccess && Launch(c, test, res.stream).ok() &&
+               cudaEventRecord(res.stop, res.stream) == cudaSuccess && cudaEventSynchronize(res.stop) == cudaSuccess &&
+               cudaEventElapsedTime(&ms, res.start, res.stop) == cudaSuccess;
+          times.push_back(ms);
+        }
+        if (ok) {
+          std::sort(times.begin(), times.end());
+          median = times[times.size() / 2];
+        }
       }
-      if (!ok) {
+      if (!ok || median < 0) {
         cudaGetLastError();
         continue;
       }
-      std::sort(times.begin(), times.end());
-      const double median = times[times.size() / 2];
       ++report_.timed;
       if (i == 0) report_.default_ms = median;
       if (best_ms < 0 || median < best_ms) {
@@ -834,6 +846,41 @@ class ConvKernel : public CudaKernel {
     }
     report_.chosen_ms = best_ms;
     return best;
+  }
+
+  // The median time of one launch of `c` as a network's CUDA graph runs it: kChainedLaunches
+  // launches captured back to back into one graph (so a kernel's start overlaps its predecessor's
+  // end as between layers: graph launch gaps, programmatic dependent launches, and no host
+  // overhead such as cudnnBackendExecute's), timed kTimedRuns times; the graph's time divided by
+  // the launches. -1 when the launches cannot be captured or run (the caller times eager launches
+  // instead); the CUDA error is cleared.
+  double TimeInGraph(const ConvCandidate& c, const ConvBuffers& buf, TimingResources& res) const {
+    cudaGraph_t graph = nullptr;
+    cudaGraphExec_t exec = nullptr;
+    bool ok = cudaStreamBeginCapture(res.stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
+    if (ok) {
+      for (int k = 0; ok && k < kChainedLaunches; ++k) ok = Launch(c, buf, res.stream).ok();
+      ok = cudaStreamEndCapture(res.stream, &graph) == cudaSuccess && ok;
+    }
+    ok = ok && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess && cudaGraphLaunch(exec, res.stream) == cudaSuccess;
+    std::vector<float> times;
+    for (int k = 0; ok && k < kTimedRuns; ++k) {
+      float ms = 0;
+      ok = cudaEventRecord(res.start, res.stream) == cudaSuccess && cudaGraphLaunch(exec, res.stream) == cudaSuccess &&
+           cudaEventRecord(res.stop, res.stream) == cudaSuccess && cudaEventSynchronize(res.stop) == cudaSuccess &&
+           cudaEventElapsedTime(&ms, res.start, res.stop) == cudaSuccess;
+      times.push_back(ms / kChainedLaunches);
+    }
+    if (exec != nullptr) cudaGraphExecDestroy(exec);
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    if (!ok) {
+      cudaGetLastError();
+      cudaStreamSynchronize(res.stream);
+      cudaGetLastError();
+      return -1;
+    }
+    std::sort(times.begin(), times.end());
+    return times[times.size() / 2];
   }
 
   // One launch of candidate `c` on `buf` (the variant pack of a cuDNN plan must be bound to it).

@@ -59,8 +59,10 @@
 //      over the drained pipeline buffers), cluster barrier (release / acquire: every partial
 //      tile is visible cluster-wide), then the CTA of cluster rank r reduces rows
 //      [r * 64 / splits, (r + 1) * 64 / splits) of the tile, reading each peer's partial tile
-//      through distributed shared memory (map_shared_rank) in rank order 0..splits-1 (fixed,
-//      so the result is deterministic), one warp per row and one float2 per lane, and applies
+//      through distributed shared memory (map_shared_rank; every peer's value is loaded before
+//      the first add, so the remote loads are in flight together) and summing in rank order
+//      0..splits-1 (fixed, so the result is deterministic), one warp per row and one float2 per
+//      lane, and applies
 //      step 4's epilogue to its rows. A second cluster barrier keeps every CTA's shared memory
 //      alive until its peers have read it. No global workspace, no atomics.
 // Index math is 32-bit (IgemmNhwcSupported bounds every offset of X, W and Y below 2^31).
@@ -426,12 +428,21 @@ __global__ void __launch_bounds__(kThreads, 4)
         const int m = m0 + row;
         const int n = n0 + col;
         if (m >= ip.m || n >= ip.k) continue;
+        // Every peer's pair is loaded before the first add (independent remote loads in flight
+        // together), then summed in rank order.
+        const int off = row * kCsLd + col;
+        float2 v[kIgemmMaxSplits];
+#pragma unroll
+        for (int peer = 0; peer < kIgemmMaxSplits; ++peer) {
+          if (peer < splits) v[peer] = *reinterpret_cast<const float2*>(cluster.map_shared_rank(cs, peer) + off);
+        }
         float2 sum = make_float2(0.0f, 0.0f);
-        for (int peer = 0; peer < splits; ++peer) {
-          const float* pcs = cluster.map_shared_rank(cs, peer);
-          const float2 v = *reinterpret_cast<const float2*>(pcs + row * kCsLd + col);
-          sum.x += v.x;
-          sum.y += v.y;
+#pragma unroll
+        for (int peer = 0; peer < kIgemmMaxSplits; ++peer) {
+          if (peer < splits) {
+            sum.x += v[peer].x;
+            sum.y += v[peer].y;
+          }
         }
         const float b0 = bias != nullptr ? __half2float(bias[n]) : 0.0f;
         const float b1 = bias != nullptr ? __half2float(bias[n + 1]) : 0.0f;
@@ -644,10 +655,8 @@ Status EnqueueIgemmConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvG
   const DeviceActivation dact = ToDevice(act);
   const dim3 grid(static_cast<unsigned>(cfg.tiles_m), static_cast<unsigned>(cfg.tiles_n),
                   static_cast<unsigned>(cfg.splits));
-  // Programmatic launches on sm_90 and on created streams only (the legacy and per-thread
-  // default streams keep ordinary launches).
-  const bool programmatic = options.programmatic_launch && major >= 9 && stream != nullptr &&
-                            stream != cudaStreamLegacy && stream != cudaStreamPerThread;
+  // Programmatic launches on sm_90 and on created streams only (ProgrammaticLaunchEnabled).
+  const bool programmatic = options.programmatic_launch && ProgrammaticLaunchEnabled(stream);
   if (cfg.splits == 1 && !programmatic) {
     IgemmConvNhwcKernel<false><<<grid, kThreads, SmemBytes(false), stream>>>(xh, wh, bh, rh, yh, ip, dact);
     return LaunchStatus("IgemmConvNhwcKernel");
