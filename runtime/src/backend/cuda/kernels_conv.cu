@@ -64,12 +64,13 @@
 //      candidate's size, cudaMalloc'ed and freed afterwards) filled with deterministic
 //      pseudo-random values, a private stream; per candidate: bind, run once into a NaN-poisoned
 //      y, compare with the reference (the first candidate that runs; relative L2 <= 1e-3 fp32,
-//      1e-2 fp16, no NaN/Inf where the reference is finite: a mismatch is rejected), one more
-//      warm-up run, then 7 timed runs with CUDA events of a CUDA graph holding 4 launches of
-//      the candidate back to back (TimeInGraph: the cost of a layer as the network's graph runs
-//      it, launch gaps and programmatic launches included, host overhead excluded; eager
-//      launches, one per run, where the capture fails), median per launch; the fastest valid one
-//      wins. A candidate whose bind or launch fails is skipped. Otherwise candidate 0.
+//      1e-2 fp16, no NaN/Inf where the reference is finite: a mismatch is rejected), then a CUDA
+//      graph holding 4 launches of the candidate back to back (TimeInGraph: the cost of a layer
+//      as the network's graph runs it, launch gaps and programmatic launches included, host
+//      overhead excluded) run once as a warm-up and 7 times timed with CUDA events, median per
+//      launch; a candidate whose warm-up is above twice the best so far or above 1 ms per launch
+//      is judged on the warm-up alone; where the capture fails, one more eager warm-up run and 7
+//      eager timed runs. The fastest valid one wins. A candidate whose bind or launch fails is skipped. Otherwise candidate 0.
 //   4. Only the chosen candidate is kept (the other plans are freed); WorkspaceBytes() is its
 //      workspace; Tactic() is its index, Tactics() the timing report, Describe()
 //      "tactic i/n: <path> [engine e][, chosen ms (default ms)][ (notes)]".
@@ -297,6 +298,8 @@ constexpr int kWarmupRuns = 2;
 constexpr int kTimedRuns = 7;
 // Launches of one candidate captured into the graph that each timed run launches (TimeInGraph).
 constexpr int kChainedLaunches = 4;
+// A candidate whose warm-up graph takes longer per launch is timed on that run alone.
+constexpr float kLongLaunchMs = 1.0f;
 
 // One way to run the layer.
 struct ConvCandidate {
@@ -812,9 +815,9 @@ class ConvKernel : public CudaKernel {
         ++report_.rejected;
         continue;
       }
-      for (int k = 1; ok && k < kWarmupRuns; ++k) ok = Launch(c, test, res.stream).ok();
-      double median = ok ? TimeInGraph(c, test, res) : -1;
-      if (median < 0 && ok) {  // not capturable: one eager launch per sample
+      double median = TimeInGraph(c, test, res, best_ms);
+      if (median < 0) {  // not capturable: warm-up, then one eager launch per sample
+        for (int k = 1; ok && k < kWarmupRuns; ++k) ok = Launch(c, test, res.stream).ok();
         std::vector<float> times;
         for (int k = 0; ok && k < kTimedRuns; ++k) {
           float ms = 0;
@@ -852,9 +855,11 @@ class ConvKernel : public CudaKernel {
   // launches captured back to back into one graph (so a kernel's start overlaps its predecessor's
   // end as between layers: graph launch gaps, programmatic dependent launches, and no host
   // overhead such as cudnnBackendExecute's), timed kTimedRuns times; the graph's time divided by
-  // the launches. -1 when the launches cannot be captured or run (the caller times eager launches
-  // instead); the CUDA error is cleared.
-  double TimeInGraph(const ConvCandidate& c, const ConvBuffers& buf, TimingResources& res) const {
+  // the launches. A candidate whose warm-up launch of the graph is above twice `best_ms` (the
+  // fastest so far; <= 0: none) or above kLongLaunchMs per launch gets that time. -1 when the
+  // launches cannot be captured or run (the caller times eager launches instead); the CUDA error
+  // is cleared.
+  double TimeInGraph(const ConvCandidate& c, const ConvBuffers& buf, TimingResources& res, double best_ms) const {
     cudaGraph_t graph = nullptr;
     cudaGraphExec_t exec = nullptr;
     bool ok = cudaStreamBeginCapture(res.stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
@@ -862,9 +867,19 @@ class ConvKernel : public CudaKernel {
       for (int k = 0; ok && k < kChainedLaunches; ++k) ok = Launch(c, buf, res.stream).ok();
       ok = cudaStreamEndCapture(res.stream, &graph) == cudaSuccess && ok;
     }
-    ok = ok && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess && cudaGraphLaunch(exec, res.stream) == cudaSuccess;
+    ok = ok && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+    // The first (warm-up) launch, timed: a candidate slower than twice the best so far, or slower
+    // than kLongLaunchMs, is judged on it alone (it cannot win / one sample of a long kernel is
+    // precise enough), which keeps slow candidates from dominating the build time.
+    float first = 0;
+    ok = ok && cudaEventRecord(res.start, res.stream) == cudaSuccess &&
+         cudaGraphLaunch(exec, res.stream) == cudaSuccess && cudaEventRecord(res.stop, res.stream) == cudaSuccess &&
+         cudaEventSynchronize(res.stop) == cudaSuccess && cudaEventElapsedTime(&first, res.start, res.stop) == cudaSuccess;
+    first /= kChainedLaunches;
+    const bool judged = ok && ((best_ms > 0 && first > 2 * best_ms) || first > kLongLaunchMs);
     std::vector<float> times;
-    for (int k = 0; ok && k < kTimedRuns; ++k) {
+    if (judged) times.push_back(first);
+    for (int k = 0; ok && !judged && k < kTimedRuns; ++k) {
       float ms = 0;
       ok = cudaEventRecord(res.start, res.stream) == cudaSuccess && cudaGraphLaunch(exec, res.stream) == cudaSuccess &&
            cudaEventRecord(res.stop, res.stream) == cudaSuccess && cudaEventSynchronize(res.stop) == cudaSuccess &&
