@@ -189,6 +189,12 @@ class ConvLayerHarness {
 // candidate 0.
 void ExpectEveryCandidateMatches(ConvLayerHarness& h, const std::vector<std::string>& paths);
 
+// Candidate `path` of an initialized harness (forced by its index at level 1), its Enqueue captured
+// into a CUDA graph on a created stream (thread-local mode, as the engine does) and replayed twice
+// on a NaN-poisoned output, each replay matching the CPU reference at the precision's default
+// tolerance; the kernel needs no workspace.
+void ExpectForcedCandidateGraphReplays(ConvLayerHarness& h, const std::string& path);
+
 // Timed selection on an initialized harness: a valid tactic is chosen, at least one candidate was
 // timed, the chosen time is no worse than the default's, Describe() names the tactic, and the
 // result (on the layer's real inputs, after the timing on test data) matches the reference; at

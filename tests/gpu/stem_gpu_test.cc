@@ -405,38 +405,7 @@ TEST(StemNhwcGpu, CudaGraphCaptureAndReplay) {
   // (64 + 6 - 7) / 2 + 1 = 32; GEMM-K 160, 64 channels, a 21 x 37 x 3 patch: 68 KB of shared memory.
   StemHarness h(Stem7x7S2(2, 64, 64, 32, 32, /*residual=*/true), Precision::kFp16, 70);
   ASSERT_NO_FATAL_FAILURE(h.Init());
-  const int index = IndexOf(h.Paths(), "stem-nhwc");
-  ASSERT_GE(index, 0);
-  StatusOr<cuda::CudaKernelPtr> created = cuda::CreateConvKernel(h.Context(index, false, 1));
-  ASSERT_TRUE(created.ok()) << created.status().ToString();
-  cuda::CudaKernelPtr kernel = std::move(*created);
-  ASSERT_STREQ(cuda::ConvKernelPath(*kernel), "stem-nhwc");
-  ASSERT_EQ(kernel->WorkspaceBytes(), 0u);
-  kernel->SetWorkspace(nullptr);
-  cudaStream_t stream = nullptr;
-  ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
-  cudaGraph_t graph = nullptr;
-  cudaGraphExec_t exec = nullptr;
-  ASSERT_EQ(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal), cudaSuccess);
-  const Status s = kernel->Enqueue(stream);
-  const cudaError_t end = cudaStreamEndCapture(stream, &graph);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  EXPECT_EQ(end, cudaSuccess) << cudaGetErrorString(end);
-  if (s.ok() && end == cudaSuccess && graph != nullptr) {
-    EXPECT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
-    for (int replay = 0; exec != nullptr && replay < 2; ++replay) {
-      SCOPED_TRACE("replay " + std::to_string(replay));
-      ASSERT_EQ(cudaMemsetAsync(h.output().data, 0xFF, h.output().bytes(), stream), cudaSuccess);
-      ASSERT_EQ(cudaGraphLaunch(exec, stream), cudaSuccess);
-      ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
-      Tensor got = *Tensor::Create(DataType::kFloat32, h.want().shape());
-      ASSERT_NO_FATAL_FAILURE(CopyFromDevice(h.output().data, h.dtype(), &got));
-      ExpectTensorsClose(got, h.want(), DefaultTolerance(Precision::kFp16), "graph replay");
-    }
-  }
-  if (exec != nullptr) cudaGraphExecDestroy(exec);
-  if (graph != nullptr) cudaGraphDestroy(graph);
-  cudaStreamDestroy(stream);
+  ExpectForcedCandidateGraphReplays(h, "stem-nhwc");
 }
 
 // The engine (whatever candidate it picks for the stem) with CUDA graphs, FP16 and FP32.
