@@ -68,9 +68,8 @@ __global__ void ConvertTransposeTileKernel(const S* __restrict__ src, D* __restr
 template <typename S, typename D>
 Status LaunchConvertTranspose(cudaStream_t stream, const S* src, D* dst, int64_t batches, int64_t rows, int64_t cols) {
   if (rows <= kNarrowRows) {
-    return LaunchDependent("ConvertTransposeNarrowKernel", ConvertTransposeNarrowKernel<S, D>,
-                           GridSize(batches * cols), kBlockSize, 0, stream, src, dst, batches, static_cast<int>(rows),
-                           cols);
+    return LaunchDependent("ConvertTransposeNarrowKernel", ConvertTransposeNarrowKernel<S, D>, GridSize(batches * cols),
+                           kBlockSize, 0, stream, src, dst, batches, static_cast<int>(rows), cols);
   }
   const int64_t tiles_c = (cols + 31) / 32, tiles_r = (rows + 31) / 32;
   if (tiles_r > 65535 || batches > 65535 || tiles_c > 0x7fffffff) {

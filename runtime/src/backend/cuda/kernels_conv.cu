@@ -70,7 +70,8 @@
 //      overhead excluded) run once as a warm-up and 7 times timed with CUDA events, median per
 //      launch; a candidate whose warm-up is above twice the best so far or above 1 ms per launch
 //      is judged on the warm-up alone; where the capture fails, one more eager warm-up run and 7
-//      eager timed runs. The fastest valid one wins. A candidate whose bind or launch fails is skipped. Otherwise candidate 0.
+//      eager timed runs. The fastest valid one wins. A candidate whose bind or launch fails is
+//      skipped. Otherwise candidate 0.
 //   4. Only the chosen candidate is kept (the other plans are freed); WorkspaceBytes() is its
 //      workspace; Tactic() is its index, Tactics() the timing report, Describe()
 //      "tactic i/n: <path> [engine e][, chosen ms (default ms)][ (notes)]".
@@ -874,7 +875,8 @@ class ConvKernel : public CudaKernel {
     float first = 0;
     ok = ok && cudaEventRecord(res.start, res.stream) == cudaSuccess &&
          cudaGraphLaunch(exec, res.stream) == cudaSuccess && cudaEventRecord(res.stop, res.stream) == cudaSuccess &&
-         cudaEventSynchronize(res.stop) == cudaSuccess && cudaEventElapsedTime(&first, res.start, res.stop) == cudaSuccess;
+         cudaEventSynchronize(res.stop) == cudaSuccess &&
+         cudaEventElapsedTime(&first, res.start, res.stop) == cudaSuccess;
     first /= kChainedLaunches;
     const bool judged = ok && ((best_ms > 0 && first > 2 * best_ms) || first > kLongLaunchMs);
     std::vector<float> times;

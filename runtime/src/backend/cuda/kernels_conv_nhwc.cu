@@ -578,7 +578,9 @@ Status EnqueueDirectConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConv
     const T* rt = static_cast<const T*>(residual);
     T* yt = static_cast<T*>(y);
     const int v = DirectVector(g, sizeof(T), x, w);
-    auto* kernel = v == 4 ? DirectConvNhwcKernel<T, 4> : v == 2 ? DirectConvNhwcKernel<T, 2> : DirectConvNhwcKernel<T, 1>;
+    auto* kernel = v == 4   ? DirectConvNhwcKernel<T, 4>
+                   : v == 2 ? DirectConvNhwcKernel<T, 2>
+                            : DirectConvNhwcKernel<T, 1>;
     s = LaunchDependent("DirectConvNhwcKernel", kernel, GridSize(total), kBlockSize, 0, stream, xt, wt, bt, rt, yt, g,
                         dact);
   });
