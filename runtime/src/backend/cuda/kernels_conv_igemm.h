@@ -55,10 +55,10 @@ struct IgemmNhwcConfig {
 // test override; ConvKernel (kernels_conv.cu) sets `weights_constant` for a constant W.
 struct IgemmNhwcOptions {
   int splits = 0;  // 0: the heuristic; else 1, 2, 4, 8 or 16, at most IgemmNhwcMaxSplits()
-  // sm_90+, on a created stream (not the legacy or per-thread default stream): launch as a
-  // programmatic dependent launch (the kernel's CTAs may be scheduled while the stream's preceding
-  // kernel finishes; they wait for its completion before any memory access,
-  // kernels_conv_igemm.cu), or an ordinary launch where the driver refuses it. False: an
+  // Where ProgrammaticLaunchEnabled(stream) (cuda_check.h: sm_90+, a created stream, EDGERT_PDL
+  // not "0"): launch as a programmatic dependent launch (the kernel's CTAs may be scheduled while
+  // the stream's preceding kernel finishes; they wait for its completion before any memory
+  // access, kernels_conv_igemm.cu), or an ordinary launch where the driver refuses it. False: an
   // ordinary launch.
   bool programmatic_launch = true;
   // W is a constant that no kernel of the stream writes (a network weight): with a programmatic
