@@ -371,7 +371,13 @@ Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const s
 // A text file, one line per layer signature: "<sha256 hex> <tactic>". The signature hashes the
 // device key, the precision, the op and opset, every attribute but kTacticAttr, and each input's and
 // output's device dtype, shape and constness (weights' values do not change which kernel is fastest),
-// the tactic level and the workspace budget (both shape the candidate lists).
+// the tactic level and the workspace budget (both shape the candidate lists), and the edgert version
+// with kTacticsRevision: a cached tactic is an index into a candidate list, so a cache written before
+// the lists or their timing changed is not read.
+
+// Bumped whenever a candidate list or the way candidates are timed changes (2: igemm-nhwc, and
+// convolutions timed in a CUDA graph).
+constexpr int kTacticsRevision = 2;
 
 std::string AttrText(const AttrValue& v) {
   struct Visitor {
@@ -403,7 +409,8 @@ std::string AttrText(const AttrValue& v) {
 std::string LayerSignature(const NetworkDef& net, const NetworkDef& dnet, size_t l, const std::string& device,
                            Precision precision, int tactic_level, size_t max_workspace_bytes) {
   const LayerDef& layer = net.layers[l];
-  std::string text = device + "|" + PrecisionName(precision) + "|level" + std::to_string(tactic_level) + "|ws" +
+  std::string text = std::string("edgert ") + EDGERT_VERSION_STRING + " tactics" + std::to_string(kTacticsRevision) +
+                     "|" + device + "|" + PrecisionName(precision) + "|level" + std::to_string(tactic_level) + "|ws" +
                      std::to_string(max_workspace_bytes) + "|op" + std::to_string(static_cast<int>(layer.op)) +
                      "|opset" + std::to_string(layer.opset);
   for (const auto& [name, value] : layer.attrs.all()) {
