@@ -53,27 +53,34 @@ __device__ __forceinline__ void GridDependencySync() {
 // Host: launches kernel<<<grid, block, smem, stream>>>(args...), with programmatic stream
 // serialization where ProgrammaticLaunchEnabled(stream) (cuda_check.h): the kernel must call
 // GridDependencySync() before it touches activations. A driver that refuses the attribute gets an
-// ordinary launch. The launch's Status names `what`; a failed launch also stays cudaGetLastError's.
+// ordinary launch. Like <<<>>>, it leaves a failed launch's error as cudaGetLastError's (for a
+// caller that reads it later with LaunchStatus) and returns cudaPeekAtLastError().
+template <typename... Params, typename... Args>
+cudaError_t LaunchDependentUnchecked(void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem, cudaStream_t stream,
+                                     Args&&... args) {
+  if (ProgrammaticLaunchEnabled(stream)) {
+    cudaLaunchAttribute attr[1];
+    attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+    attr[0].val.programmaticStreamSerializationAllowed = 1;
+    cudaLaunchConfig_t config = {};
+    config.gridDim = grid;
+    config.blockDim = block;
+    config.dynamicSmemBytes = smem;
+    config.stream = stream;
+    config.attrs = attr;
+    config.numAttrs = 1;
+    if (cudaLaunchKernelEx(&config, kernel, args...) == cudaSuccess) return cudaSuccess;
+    cudaGetLastError();  // the refused attribute: an ordinary launch instead
+  }
+  kernel<<<grid, block, smem, stream>>>(args...);
+  return cudaPeekAtLastError();
+}
+
+// LaunchDependentUnchecked, then the launch's Status naming `what` (the error is consumed).
 template <typename... Params, typename... Args>
 Status LaunchDependent(const char* what, void (*kernel)(Params...), dim3 grid, dim3 block, size_t smem,
                        cudaStream_t stream, Args&&... args) {
-  if (!ProgrammaticLaunchEnabled(stream)) {
-    kernel<<<grid, block, smem, stream>>>(args...);
-    return LaunchStatus(what);
-  }
-  cudaLaunchAttribute attr[1];
-  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
-  attr[0].val.programmaticStreamSerializationAllowed = 1;
-  cudaLaunchConfig_t config = {};
-  config.gridDim = grid;
-  config.blockDim = block;
-  config.dynamicSmemBytes = smem;
-  config.stream = stream;
-  config.attrs = attr;
-  config.numAttrs = 1;
-  if (cudaLaunchKernelEx(&config, kernel, args...) == cudaSuccess) return Status::Ok();
-  cudaGetLastError();
-  kernel<<<grid, block, smem, stream>>>(args...);
+  LaunchDependentUnchecked(kernel, grid, block, smem, stream, args...);
   return LaunchStatus(what);
 }
 

@@ -195,8 +195,8 @@ template <typename T>
 void LaunchChain(const void* x, void* y, int64_t n, const StepProgram& prog, bool vectorized, cudaStream_t stream) {
   const int64_t work = vectorized ? (n + 3) / 4 : n;
   // A failed launch stays cudaGetLastError's, which the caller reads.
-  LaunchDependent("ChainKernel", ChainKernel<T>, GridSize(work), kBlockSize, 0, stream, static_cast<const T*>(x),
-                  static_cast<T*>(y), n, prog, vectorized);
+  LaunchDependentUnchecked(ChainKernel<T>, GridSize(work), kBlockSize, 0, stream, static_cast<const T*>(x),
+                           static_cast<T*>(y), n, prog, vectorized);
 }
 
 class ChainLaunch : public CudaKernel {

@@ -209,8 +209,8 @@ bool CanVectorize(const NaryParams& p, const void* out) {
 template <typename T, typename O>
 void LaunchNary(const NaryParams& p, void* out, int64_t n, cudaStream_t stream) {
   // A failed launch stays cudaGetLastError's, which the caller reads.
-  LaunchDependent("NaryKernel", NaryKernel<T, O>, GridSize(p.vectorized ? (n + 3) / 4 : n), kBlockSize, 0, stream, p,
-                  static_cast<O*>(out), n);
+  LaunchDependentUnchecked(NaryKernel<T, O>, GridSize(p.vectorized ? (n + 3) / 4 : n), kBlockSize, 0, stream, p,
+                           static_cast<O*>(out), n);
 }
 
 // ---- Pow ------------------------------------------------------------------------------------------

@@ -516,11 +516,9 @@ void LaunchMaxPoolNhwc(const T* x, T* y, const NhwcPoolGeom& g, cudaStream_t str
   const int64_t largest = std::max(g.n * g.h * g.w * g.c, g.n * g.p * g.q * g.c);
   // A failed launch stays cudaGetLastError's, which the caller reads.
   if (largest < (int64_t{1} << 30)) {  // room for the grid stride past the end
-    LaunchDependent("MaxPoolNhwcKernel", MaxPoolNhwcKernel<T, V, int32_t>, GridSize(total), kBlockSize, 0, stream, x, y,
-                    g);
+    LaunchDependentUnchecked(MaxPoolNhwcKernel<T, V, int32_t>, GridSize(total), kBlockSize, 0, stream, x, y, g);
   } else {
-    LaunchDependent("MaxPoolNhwcKernel", MaxPoolNhwcKernel<T, V, int64_t>, GridSize(total), kBlockSize, 0, stream, x, y,
-                    g);
+    LaunchDependentUnchecked(MaxPoolNhwcKernel<T, V, int64_t>, GridSize(total), kBlockSize, 0, stream, x, y, g);
   }
 }
 

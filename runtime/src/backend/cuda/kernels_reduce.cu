@@ -448,13 +448,12 @@ StatusOr<CudaKernelPtr> CreateReduce(const CudaOpContext& ctx) {
             case ReducePlan::Path::kColumns: {
               auto* partial = p.chunks > 1 ? static_cast<AccT<T>*>(ws) : nullptr;
               // A failed launch stays cudaGetLastError's, which is read below.
-              LaunchDependent("ReduceColumnsKernel", ReduceColumnsKernel<kKind, T>,
-                              ItemGrid(p.outer * ((p.inner + 31) / 32) * p.chunks), dim3(32, 8), 0, stream, xt, yt,
-                              partial, p.outer, p.len, p.inner, p.chunks, p.chunk_len, p.count);
+              LaunchDependentUnchecked(ReduceColumnsKernel<kKind, T>,
+                                       ItemGrid(p.outer * ((p.inner + 31) / 32) * p.chunks), dim3(32, 8), 0, stream, xt,
+                                       yt, partial, p.outer, p.len, p.inner, p.chunks, p.chunk_len, p.count);
               if (partial != nullptr) {
-                LaunchDependent("ReduceColumnsFinishKernel", ReduceColumnsFinishKernel<kKind, T>,
-                                GridSize(p.outer * p.inner), kBlockSize, 0, stream, partial, yt, p.outer, p.inner,
-                                p.chunks, p.count);
+                LaunchDependentUnchecked(ReduceColumnsFinishKernel<kKind, T>, GridSize(p.outer * p.inner), kBlockSize,
+                                         0, stream, partial, yt, p.outer, p.inner, p.chunks, p.count);
               }
               break;
             }

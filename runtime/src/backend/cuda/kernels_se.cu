@@ -285,17 +285,17 @@ StatusOr<CudaKernelPtr> CreateSqueezeExciteKernel(const CudaOpContext& ctx) {
           if (nhwc) {
             const dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(channel_blocks),
                             static_cast<unsigned>(n));
-            LaunchDependent("SePartialNhwc", SePartialNhwc<T>, grid, dim3(kThreads), kThreads * sizeof(float), stream,
-                            xt, partial, hw, args.c, pixels, ct);
+            LaunchDependentUnchecked(SePartialNhwc<T>, grid, dim3(kThreads), kThreads * sizeof(float), stream, xt,
+                                     partial, hw, args.c, pixels, ct);
           } else {
             const dim3 grid(static_cast<unsigned>(chunks), static_cast<unsigned>(args.c), static_cast<unsigned>(n));
-            LaunchDependent("SePartialNchw", SePartialNchw<T>, grid, dim3(LineBlockSize(pixels)), 0, stream, xt,
-                            partial, hw, args.c, pixels);
+            LaunchDependentUnchecked(SePartialNchw<T>, grid, dim3(LineBlockSize(pixels)), 0, stream, xt, partial, hw,
+                                     args.c, pixels);
           }
           const dim3 grid2(static_cast<unsigned>(blocks2), static_cast<unsigned>(n));
           // A failed launch stays cudaGetLastError's, which MakeLaunchKernel reads.
-          LaunchDependent("SeGateScale", SeGateScale<T>, grid2, dim3(kThreads), shared, stream, xt, yt, partial, w1t,
-                          b1t, w2t, b2t, args);
+          LaunchDependentUnchecked(SeGateScale<T>, grid2, dim3(kThreads), shared, stream, xt, yt, partial, w1t, b1t,
+                                   w2t, b2t, args);
         },
         std::max<size_t>(workspace, 16));
   });
