@@ -2,6 +2,7 @@
 // stored in the plan cache (--cache). Prints a summary of the plan.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -13,8 +14,8 @@
 
 #include "cli_common.h"
 #include "cli_device.h"
-#include "edgert/network.h"
 #include "edgert/builder.h"
+#include "edgert/network.h"
 #include "edgert/plan.h"
 #include "edgert/plan_cache.h"
 #include "edgert/version.h"
@@ -187,6 +188,39 @@ void PrintReport(const BuildReport& r) {
   }
 }
 
+#ifdef EDGERT_HAVE_CUDA
+// Where a build's tactic time went: the (at most 3) timed layers that took longest, when one took a
+// second or more, with the time of their candidate list and each candidate's median and seconds.
+void PrintSlowestSelections(const NetworkDef& net, const std::vector<LayerTactic>& tactics) {
+  std::vector<size_t> order;
+  for (size_t l = 0; l < tactics.size(); ++l) {
+    if (!tactics[l].from_cache && tactics[l].tactic >= 0) order.push_back(l);
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tactics[a].seconds > tactics[b].seconds; });
+  if (order.empty() || tactics[order.front()].seconds < 1.0) return;
+  std::printf("slowest tactic selections:\n");
+  for (size_t i = 0; i < order.size() && i < 3; ++i) {
+    const LayerTactic& t = tactics[order[i]];
+    std::printf("  %s: %.1f s", net.layers[order[i]].name.c_str(), t.seconds);
+    if (!t.candidates.empty()) std::printf(" (candidate list %.1f s)", t.list_seconds);
+    std::printf("\n");
+    for (size_t c = 0; c < t.candidates.size(); ++c) {
+      const TacticCandidateTime& k = t.candidates[c];
+      char time[32];
+      if (k.rejected) {
+        std::snprintf(time, sizeof(time), "rejected");
+      } else if (k.ms < 0) {
+        std::snprintf(time, sizeof(time), "did not run");
+      } else {
+        std::snprintf(time, sizeof(time), "%.4f ms", k.ms);
+      }
+      std::printf("    %zu %-28s %-12s in %.2f s%s\n", c, k.label.c_str(), time, k.seconds,
+                  static_cast<int>(c) == t.tactic ? "  <- chosen" : "");
+    }
+  }
+}
+#endif
+
 // For a CUDA build: times the tactics of every layer on this GPU (progress on a terminal) and returns
 // the network with the chosen tactics, which the plan stores. Prints a summary.
 StatusOr<NetworkDef> FinalizeForDevice(NetworkDef network, const std::string& backend, const DeviceOptions& device) {
@@ -222,6 +256,7 @@ StatusOr<NetworkDef> FinalizeForDevice(NetworkDef network, const std::string& ba
   std::printf("tactics (level %d): %d layers timed (%d candidates, %d rejected as wrong), %d from the timing "
               "cache, %.1f s; timed layers %.3f ms with the chosen tactics, %.3f ms with the defaults\n",
               device.tactic_level, timed_layers, candidates, rejected, cached, seconds, chosen, fallback);
+  PrintSlowestSelections((*engine)->network(), (*engine)->tactics());
   return (*engine)->network();
 #else
   return Unsupported("this edgert was built without the CUDA backend");

@@ -236,6 +236,25 @@ void ExpectTimedSelection(ConvLayerHarness& h) {
   EXPECT_GE(report.chosen_ms, 0.0) << kernel->Describe();
   EXPECT_LE(report.chosen_ms, report.default_ms > 0 ? report.default_ms : report.chosen_ms) << kernel->Describe();
   EXPECT_EQ(kernel->Describe().rfind("tactic " + std::to_string(kernel->Tactic()) + "/", 0), 0u) << kernel->Describe();
+  // Every candidate's record, in list order: its label, a median where it was timed (the chosen
+  // one's is chosen_ms), the rejected ones marked; the counts agree with timed / rejected.
+  const std::vector<std::string> paths = h.Paths(1);
+  ASSERT_EQ(report.candidates.size(), paths.size());
+  int timed = 0, rejected = 0;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const cuda::CudaKernel::TacticReport::Candidate& c = report.candidates[i];
+    EXPECT_EQ(c.label, paths[i]);
+    EXPECT_GE(c.seconds, 0.0);
+    timed += c.ms >= 0 ? 1 : 0;
+    rejected += c.rejected ? 1 : 0;
+    if (c.rejected) {
+      EXPECT_LT(c.ms, 0.0) << c.label;
+    }
+  }
+  EXPECT_EQ(timed, report.timed);
+  EXPECT_EQ(rejected, report.rejected);
+  EXPECT_EQ(report.candidates[static_cast<size_t>(kernel->Tactic())].ms, report.chosen_ms);
+  EXPECT_GE(report.list_seconds, 0.0);
   // Level 0: candidate 0 only, nothing timed.
   cuda::CudaKernelPtr untimed;
   ASSERT_NO_FATAL_FAILURE(h.RunAndCheck(-1, true, 0, &untimed));

@@ -392,6 +392,12 @@ TEST(ProfileCuda, TacticsAreChosenAtOptAndStored) {
     EXPECT_GE(t.tactic, 0);
     EXPECT_FALSE(t.from_cache);
     EXPECT_GE(t.timed, 1);
+    EXPECT_GT(t.seconds, 0.0) << "the selection's wall-clock time";
+    if (l == kConvLayer) {  // a convolution lists its candidates (the chosen one timed at chosen_ms)
+      ASSERT_GT(t.candidates.size(), static_cast<size_t>(t.tactic));
+      EXPECT_EQ(t.candidates[static_cast<size_t>(t.tactic)].ms, t.chosen_ms);
+      EXPECT_LE(t.list_seconds, t.seconds);
+    }
     auto attr = (*engine)->network().layers[l].attrs.GetIntOr(kTacticAttr, -1);
     ASSERT_TRUE(attr.ok());
     EXPECT_EQ(*attr, t.tactic);

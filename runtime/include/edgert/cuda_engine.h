@@ -97,6 +97,14 @@ struct CudaEngineOptions {
   std::function<void(size_t, size_t, const std::string&)> progress;
 };
 
+// One candidate of a timed layer (LayerTactic::candidates).
+struct TacticCandidateTime {
+  std::string label;      // e.g. "cudnn-fused engine 39", "igemm-nhwc"
+  double ms = -1;         // median time per launch; -1 when it failed to run or was rejected
+  bool rejected = false;  // its output did not match candidate 0's
+  double seconds = 0;     // wall-clock seconds its check and timing took
+};
+
 // What the tactic pass did for one layer.
 struct LayerTactic {
   int tactic = -1;        // the candidate in use (-1: the layer's kernel has no tactics)
@@ -105,6 +113,9 @@ struct LayerTactic {
   double default_ms = 0;  // median time of candidate 0, when timed
   int timed = 0;          // candidates timed
   int rejected = 0;       // candidates whose output did not match candidate 0's
+  double seconds = 0;     // wall-clock seconds of the layer's selection (list, checks, timing)
+  double list_seconds = 0;                      // of which building the candidate list (convolutions)
+  std::vector<TacticCandidateTime> candidates;  // convolutions: every candidate tried, in list order
 };
 
 class CudaExecutionContext;

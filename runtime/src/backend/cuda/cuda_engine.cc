@@ -850,7 +850,9 @@ Status CudaEngine::SelectTactics() {
       continue;
     }
     if (options_.progress) options_.progress(l, net.layers.size(), layer.name);
+    const auto layer_start = std::chrono::steady_clock::now();
     StatusOr<CudaKernelPtr> kernel = MakeLayerKernel(net, l, infos, views, mode, &res, false);
+    const double layer_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - layer_start).count();
     if (!kernel.ok()) {
       s = kernel.status();
       break;
@@ -864,7 +866,18 @@ Status CudaEngine::SelectTactics() {
       target->attrs.Set(kTacticLevelAttr, int64_t{options_.tactic_level});
       if (!label.empty()) target->attrs.Set(kTacticLabelAttr, label);
     }
-    tactics_[l] = LayerTactic{tactic, false, report.chosen_ms, report.default_ms, report.timed, report.rejected};
+    LayerTactic& t = tactics_[l];
+    t = LayerTactic{};
+    t.tactic = tactic;
+    t.chosen_ms = report.chosen_ms;
+    t.default_ms = report.default_ms;
+    t.timed = report.timed;
+    t.rejected = report.rejected;
+    t.seconds = layer_seconds;
+    t.list_seconds = report.list_seconds;
+    for (const CudaKernel::TacticReport::Candidate& c : report.candidates) {
+      t.candidates.push_back(TacticCandidateTime{c.label, c.ms, c.rejected, c.seconds});
+    }
     cache[signature] = tactic;
   }
   DestroyResources(&res);

@@ -134,12 +134,24 @@ class CudaKernel {
   virtual std::string TacticLabel() const { return {}; }
   virtual std::string TacticBlob() const { return {}; }
   // With select_tactics: the median time of the chosen tactic and of the default one, in ms (0
-  // when nothing was timed), and how many candidates were timed / rejected as wrong.
+  // when nothing was timed), and how many candidates were timed / rejected as wrong. Kernels that
+  // say more (Conv, EdgertConvNhwc) list every candidate they tried, in list order: its label,
+  // its median ms (-1 when it failed to run or was rejected), whether its output was rejected,
+  // and the wall-clock seconds its check and timing took; and the seconds the candidate list took
+  // to build (plan finalization, cuDNN's runtime compilation).
   struct TacticReport {
     double chosen_ms = 0;
     double default_ms = 0;
     int timed = 0;
     int rejected = 0;
+    struct Candidate {
+      std::string label;
+      double ms = -1;
+      bool rejected = false;
+      double seconds = 0;
+    };
+    std::vector<Candidate> candidates;
+    double list_seconds = 0;
   };
   virtual TacticReport Tactics() const { return {}; }
 };

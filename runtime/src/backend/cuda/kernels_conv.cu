@@ -90,11 +90,10 @@
 // Contracts (cuda_kernel.h): plans are built at creation, also in a dry run (to know the
 // workspace); the variant pack is built once the pointers are known (creation when no workspace
 // is needed, SetWorkspace otherwise). Enqueue only launches.
-#include "kernels_conv.h"
-
 #include <cudnn.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -111,6 +110,7 @@
 #include "edgert/tactic_label.h"
 #include "epilogue.h"
 #include "fused_activation.h"
+#include "kernels_conv.h"
 #include "kernels_conv_cudnn.h"
 #include "kernels_conv_igemm.h"
 #include "kernels_conv_nhwc.h"
@@ -340,6 +340,11 @@ struct ConvCandidate {
   }
   size_t workspace() const { return plan != nullptr ? static_cast<size_t>(plan->workspace_bytes()) : 0; }
 };
+
+// Wall-clock seconds since `start`.
+double SecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
 
 // Frees the device memory, events and stream of one tactic selection when it goes out of scope.
 struct TimingResources {
@@ -734,7 +739,9 @@ class ConvKernel : public CudaKernel {
     if (ctx.tactic >= 0) {
       index = static_cast<size_t>(ctx.tactic) < candidates.size() ? static_cast<size_t>(ctx.tactic) : 0;
     } else if (ctx.select_tactics && !ctx.dry_run && !list_only && candidates.size() > 1) {
+      const double list_seconds = SecondsSince(created_);
       index = SelectTactic(candidates);
+      report_.list_seconds = list_seconds;
     }
     tactic_ = static_cast<int>(index);
     chosen_ = std::move(candidates[index]);
@@ -796,8 +803,17 @@ class ConvKernel : public CudaKernel {
     size_t best = 0;
     double best_ms = -1;
     report_ = TacticReport{};
+    report_.candidates.resize(candidates.size());
     for (size_t i = 0; i < candidates.size(); ++i) {
       ConvCandidate& c = candidates[i];
+      TacticReport::Candidate& record = report_.candidates[i];
+      record.label = c.Label();
+      // Sets record.seconds however this iteration ends.
+      struct Stopwatch {
+        TacticReport::Candidate& record;
+        std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
+        ~Stopwatch() { record.seconds = SecondsSince(start); }
+      } stopwatch{record};
       if (c.plan != nullptr &&
           !c.plan->BindPointers(CudnnX(test), test.w, CudnnY(test), test.b, test.r, workspace).ok()) {
         continue;
@@ -814,6 +830,7 @@ class ConvKernel : public CudaKernel {
         reference = output;
       } else if (!(RelativeL2(output, reference, dtype_) <= tol)) {
         ++report_.rejected;
+        record.rejected = true;
         continue;
       }
       double median = TimeInGraph(c, test, res, best_ms);
@@ -837,6 +854,7 @@ class ConvKernel : public CudaKernel {
         continue;
       }
       ++report_.timed;
+      record.ms = median;
       if (i == 0) report_.default_ms = median;
       if (best_ms < 0 || median < best_ms) {
         best_ms = median;
@@ -986,6 +1004,8 @@ class ConvKernel : public CudaKernel {
   bool has_bias_ = false;
   bool has_residual_ = false;
   bool weights_constant_ = false;  // W is a network constant (CudaTensor::is_constant)
+  // When the kernel was made: the candidate list's build time is counted from here (TacticReport).
+  std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
   size_t x_bytes_ = 0, w_bytes_ = 0, b_bytes_ = 0, y_bytes_ = 0;
   bool has_depthwise_ = false;
   DepthwiseParams depthwise_;
