@@ -242,7 +242,7 @@ void ExpectTimedSelection(ConvLayerHarness& h) {
   ASSERT_EQ(report.candidates.size(), paths.size());
   int timed = 0, rejected = 0;
   for (size_t i = 0; i < paths.size(); ++i) {
-    const cuda::CudaKernel::TacticReport::Candidate& c = report.candidates[i];
+    const TacticCandidateTime& c = report.candidates[i];
     EXPECT_EQ(c.label, paths[i]);
     EXPECT_GE(c.seconds, 0.0);
     timed += c.ms >= 0 ? 1 : 0;

@@ -97,7 +97,8 @@ struct CudaEngineOptions {
   std::function<void(size_t, size_t, const std::string&)> progress;
 };
 
-// One candidate of a timed layer (LayerTactic::candidates).
+// One candidate of a timed layer (LayerTactic::candidates; also what a kernel reports,
+// backend/cuda/cuda_kernel.h TacticReport).
 struct TacticCandidateTime {
   std::string label;      // e.g. "cudnn-fused engine 39", "igemm-nhwc"
   double ms = -1;         // median time per launch; -1 when it failed to run or was rejected

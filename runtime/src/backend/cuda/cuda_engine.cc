@@ -875,9 +875,7 @@ Status CudaEngine::SelectTactics() {
     t.rejected = report.rejected;
     t.seconds = layer_seconds;
     t.list_seconds = report.list_seconds;
-    for (const CudaKernel::TacticReport::Candidate& c : report.candidates) {
-      t.candidates.push_back(TacticCandidateTime{c.label, c.ms, c.rejected, c.seconds});
-    }
+    t.candidates = report.candidates;
     cache[signature] = tactic;
   }
   DestroyResources(&res);

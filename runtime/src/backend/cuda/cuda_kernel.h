@@ -42,6 +42,7 @@
 #include <string>
 #include <vector>
 
+#include "edgert/cuda_engine.h"
 #include "edgert/op_def.h"
 #include "edgert/precision.h"
 #include "edgert/tensor.h"
@@ -144,13 +145,7 @@ class CudaKernel {
     double default_ms = 0;
     int timed = 0;
     int rejected = 0;
-    struct Candidate {
-      std::string label;
-      double ms = -1;
-      bool rejected = false;
-      double seconds = 0;
-    };
-    std::vector<Candidate> candidates;
+    std::vector<TacticCandidateTime> candidates;
     double list_seconds = 0;
   };
   virtual TacticReport Tactics() const { return {}; }

@@ -806,11 +806,11 @@ class ConvKernel : public CudaKernel {
     report_.candidates.resize(candidates.size());
     for (size_t i = 0; i < candidates.size(); ++i) {
       ConvCandidate& c = candidates[i];
-      TacticReport::Candidate& record = report_.candidates[i];
+      TacticCandidateTime& record = report_.candidates[i];
       record.label = c.Label();
       // Sets record.seconds however this iteration ends.
       struct Stopwatch {
-        TacticReport::Candidate& record;
+        TacticCandidateTime& record;
         std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
         ~Stopwatch() { record.seconds = SecondsSince(start); }
       } stopwatch{record};
