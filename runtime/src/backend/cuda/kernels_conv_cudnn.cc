@@ -206,39 +206,51 @@ bool RuntimeCompiled(const BackendDescriptor& cfg) {
   return false;
 }
 
+// The descriptors of array attribute `name` of `desc`, at most `max`, each made as a `type`
+// descriptor (`what`) for cuDNN to fill, in cuDNN's order; an error when one cannot be made or
+// cuDNN refuses the query.
+StatusOr<std::vector<BackendDescriptor>> GetDescriptors(cudnnBackendDescriptor_t desc, cudnnBackendAttributeName_t name,
+                                                        cudnnBackendDescriptorType_t type, const char* what,
+                                                        int64_t max) {
+  std::vector<BackendDescriptor> descriptors;
+  std::vector<cudnnBackendDescriptor_t> handles;
+  for (int64_t i = 0; i < max; ++i) {
+    EDGERT_ASSIGN_OR_RETURN(BackendDescriptor d, BackendDescriptor::Create(type, what));
+    handles.push_back(d.get());
+    descriptors.push_back(std::move(d));
+  }
+  int64_t returned = 0;
+  EDGERT_CUDNN_RETURN_IF_ERROR(
+      cudnnBackendGetAttribute(desc, name, CUDNN_TYPE_BACKEND_DESCRIPTOR, max, &returned, handles.data()));
+  if (returned < 0 || returned > max) {
+    return Internal("cuDNN returned " + std::to_string(returned) + " " + what + " descriptors for " +
+                    std::to_string(max));
+  }
+  descriptors.resize(static_cast<size_t>(returned));
+  return descriptors;
+}
+
 // Engine configs for `graph` from heuristics `mode`, best first (none when the heuristics
 // refuse the graph).
 std::vector<BackendDescriptor> HeuristicConfigs(const BackendDescriptor& graph, cudnnBackendHeurMode_t mode) {
-  std::vector<BackendDescriptor> configs;
   StatusOr<BackendDescriptor> heur = BackendDescriptor::Create(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, "heuristics");
-  if (!heur.ok()) return configs;
+  if (!heur.ok()) return {};
   if (!SetDescriptor(*heur, CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH, graph, "CUDNN_ATTR_ENGINEHEUR_OPERATION_GRAPH")
            .ok() ||
       !SetAttr(*heur, CUDNN_ATTR_ENGINEHEUR_MODE, CUDNN_TYPE_HEUR_MODE, 1, &mode, "CUDNN_ATTR_ENGINEHEUR_MODE").ok() ||
       !Finalize(*heur, "heuristics").ok()) {
-    return configs;
+    return {};
   }
   int64_t available = 0;
   if (cudnnBackendGetAttribute(heur->get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0, &available,
                                nullptr) != CUDNN_STATUS_SUCCESS ||
       available <= 0) {
-    return configs;
-  }
-  if (available > kMaxConfigs) available = kMaxConfigs;
-  std::vector<cudnnBackendDescriptor_t> handles;
-  for (int64_t i = 0; i < available; ++i) {
-    StatusOr<BackendDescriptor> cfg = BackendDescriptor::Create(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, "engine config");
-    if (!cfg.ok()) return {};
-    handles.push_back(cfg->get());
-    configs.push_back(std::move(*cfg));
-  }
-  int64_t returned = 0;
-  if (cudnnBackendGetAttribute(heur->get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, available,
-                               &returned, handles.data()) != CUDNN_STATUS_SUCCESS) {
     return {};
   }
-  if (returned < available) configs.resize(static_cast<size_t>(returned < 0 ? 0 : returned));
-  return configs;
+  if (available > kMaxConfigs) available = kMaxConfigs;
+  StatusOr<std::vector<BackendDescriptor>> results = GetDescriptors(
+      heur->get(), CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, "engine config", available);
+  return results.ok() ? std::move(*results) : std::vector<BackendDescriptor>{};
 }
 
 }  // namespace
@@ -398,29 +410,19 @@ StatusOr<std::unique_ptr<CudnnConvPlan>> CudnnConvPlan::FromKnobs(cudnnHandle_t 
 
 std::string CudnnConvPlan::KnobText() const {
   if (runtime_compiled_ || !config_.valid()) return {};
-  std::vector<BackendDescriptor> choices;
-  std::vector<cudnnBackendDescriptor_t> handles;
-  for (int i = 0; i < CUDNN_KNOB_TYPE_COUNTS; ++i) {
-    StatusOr<BackendDescriptor> choice = BackendDescriptor::Create(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, "knob choice");
-    if (!choice.ok()) return {};
-    handles.push_back(choice->get());
-    choices.push_back(std::move(*choice));
-  }
-  int64_t count = 0;
-  if (cudnnBackendGetAttribute(config_.get(), CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                               static_cast<int64_t>(handles.size()), &count, handles.data()) != CUDNN_STATUS_SUCCESS ||
-      count < 0 || count > static_cast<int64_t>(handles.size())) {
-    return {};
-  }
+  StatusOr<std::vector<BackendDescriptor>> choices =
+      GetDescriptors(config_.get(), CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR,
+                     "knob choice", CUDNN_KNOB_TYPE_COUNTS);
+  if (!choices.ok()) return {};
   std::string text = kKnobsTag;
-  for (int64_t i = 0; i < count; ++i) {
+  for (const BackendDescriptor& choice : *choices) {
     cudnnBackendKnobType_t type;
     int64_t value = 0;
     int64_t n = 0;
-    if (cudnnBackendGetAttribute(handles[static_cast<size_t>(i)], CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE,
-                                 CUDNN_TYPE_KNOB_TYPE, 1, &n, &type) != CUDNN_STATUS_SUCCESS ||
-        cudnnBackendGetAttribute(handles[static_cast<size_t>(i)], CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64,
-                                 1, &n, &value) != CUDNN_STATUS_SUCCESS) {
+    if (cudnnBackendGetAttribute(choice.get(), CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &n, &type) !=
+            CUDNN_STATUS_SUCCESS ||
+        cudnnBackendGetAttribute(choice.get(), CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64, 1, &n, &value) !=
+            CUDNN_STATUS_SUCCESS) {
       return {};
     }
     text += " " + std::to_string(static_cast<int>(type)) + "=" + std::to_string(value);
