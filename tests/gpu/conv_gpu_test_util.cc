@@ -4,6 +4,8 @@
 #include <cuda_fp16.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <utility>
 
 namespace edgert {
@@ -295,6 +297,80 @@ void ExpectForcedCandidateGraphReplays(ConvLayerHarness& h, const std::string& p
   if (exec != nullptr) cudaGraphExecDestroy(exec);
   if (graph != nullptr) cudaGraphDestroy(graph);
   cudaStreamDestroy(stream);
+}
+
+void ExpectForcedMatchesDirect(ConvLayerHarness& h, const std::string& path) {
+  const std::vector<std::string> paths = h.Paths();
+  const int index = IndexOf(paths, path);
+  const int direct = IndexOf(paths, "direct-nhwc");
+  ASSERT_GE(index, 0) << "no " << path << " candidate";
+  ASSERT_GE(direct, 0);
+  cuda::CudaKernelPtr oracle;
+  Tensor want;
+  ASSERT_NO_FATAL_FAILURE(h.Run(direct, false, 1, &oracle, &want));
+  cuda::CudaKernelPtr kernel;
+  Tensor got;
+  ASSERT_NO_FATAL_FAILURE(h.Run(index, false, 1, &kernel, &got));
+  ExpectTensorsClose(got, want, DefaultTolerance(h.precision()), path + " vs direct-nhwc");
+}
+
+void PrintEveryCandidateTime(ConvLayerHarness& h, const std::string& tag, const std::string& name,
+                             cudaStream_t stream) {
+  const std::vector<std::string> paths = h.Paths();
+  for (size_t i = 0; i < paths.size(); ++i) {
+    SCOPED_TRACE("candidate " + std::to_string(i) + ": " + paths[i]);
+    double ms = -1;
+    ASSERT_NO_FATAL_FAILURE(h.TimeCandidate(static_cast<int>(i), stream, 3, 21, &ms));
+    std::string label = std::to_string(i) + ":" + paths[i];
+    std::replace(label.begin(), label.end(), ' ', '_');
+    std::printf("[ %s ] %s %s %.4f\n", tag.c_str(), name.c_str(), label.c_str(), ms);
+  }
+  std::fflush(stdout);
+}
+
+cuda::NhwcConvGeometry SquareNhwcGeometry(int64_t n, int64_t hw, int64_t c, int64_t k, int64_t rs, int64_t pq,
+                                          int64_t stride, int64_t pad) {
+  cuda::NhwcConvGeometry g;
+  g.n = n;
+  g.h = g.w = hw;
+  g.c = c;
+  g.k = k;
+  g.r = g.s = rs;
+  g.p = g.q = pq;
+  g.stride_h = g.stride_w = stride;
+  g.pad_top = g.pad_left = pad;
+  return g;
+}
+
+void ExpectMisalignedLaunchMatches(const std::vector<OpArg>& args, const Tensor& want, const HalfConvLaunch& launch,
+                                   const std::string& what) {
+  ASSERT_GE(args.size(), 4u) << "X, W, B and Z";
+  DeviceBuffers buffers;
+  std::vector<__half*> dev(4, nullptr);
+  for (size_t i = 0; i < 4; ++i) {
+    void* p = nullptr;
+    ASSERT_NO_FATAL_FAILURE(
+        buffers.Alloc((static_cast<size_t>(args[i].value.num_elements()) + 8) * sizeof(__half), &p));
+    dev[i] = static_cast<__half*>(p) + 1;
+    ASSERT_NO_FATAL_FAILURE(CopyToDevice(args[i].value, DataType::kFloat16, dev[i]));
+  }
+  const size_t y_count = static_cast<size_t>(want.num_elements());
+  void* y_base = nullptr;
+  ASSERT_NO_FATAL_FAILURE(buffers.Alloc((y_count + 8) * sizeof(__half), &y_base));
+  __half* y = static_cast<__half*>(y_base) + 1;
+  ASSERT_EQ(cudaMemset(y_base, 0xFF, (y_count + 8) * sizeof(__half)), cudaSuccess);
+  const Status s = launch(dev[0], dev[1], dev[2], dev[3], y);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+  Tensor got = *Tensor::Create(DataType::kFloat32, want.shape());
+  ASSERT_NO_FATAL_FAILURE(CopyFromDevice(y, DataType::kFloat16, &got));
+  ExpectTensorsClose(got, want, DefaultTolerance(Precision::kFp16), what);
+  // The halves around Y were not written (still the 0xFFFF NaN poison).
+  __half edges[2];
+  ASSERT_EQ(cudaMemcpy(&edges[0], y_base, sizeof(__half), cudaMemcpyDeviceToHost), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(&edges[1], y + y_count, sizeof(__half), cudaMemcpyDeviceToHost), cudaSuccess);
+  EXPECT_TRUE(std::isnan(__half2float(edges[0])));
+  EXPECT_TRUE(std::isnan(__half2float(edges[1])));
 }
 
 }  // namespace testing

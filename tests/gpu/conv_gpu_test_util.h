@@ -14,14 +14,17 @@
 //   - Single-threaded, like the tests; the CUDA calls run on the current device.
 #pragma once
 
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "backend/cuda/kernels_conv.h"
+#include "backend/cuda/kernels_conv_nhwc.h"
 #include "edgert/fused_activation.h"
 #include "gpu_test_util.h"
 
@@ -194,6 +197,29 @@ void ExpectEveryCandidateMatches(ConvLayerHarness& h, const std::vector<std::str
 // on a NaN-poisoned output, each replay matching the CPU reference at the precision's default
 // tolerance; the kernel needs no workspace.
 void ExpectForcedCandidateGraphReplays(ConvLayerHarness& h, const std::string& path);
+
+// Forced candidate `path` of an initialized harness (Init(false) suffices) against the forced
+// direct-nhwc kernel, an independent GPU oracle, at the precision's default tolerance.
+void ExpectForcedMatchesDirect(ConvLayerHarness& h, const std::string& path);
+
+// Every candidate of h.Paths(), forced by index and timed on `stream` (3 warm-up launches, the
+// median of 21, CUDA events), one line each: "[ <tag> ] <name> <index>:<path> <ms>" (spaces in the
+// path as '_'). Nothing about time is asserted.
+void PrintEveryCandidateTime(ConvLayerHarness& h, const std::string& tag, const std::string& name, cudaStream_t stream);
+
+// A square channels-last geometry: X [n, hw, hw, c], W [k, rs, rs, c], Y [n, pq, pq, k], one stride
+// and one leading pad for both axes, dilation 1, group 1.
+cuda::NhwcConvGeometry SquareNhwcGeometry(int64_t n, int64_t hw, int64_t c, int64_t k, int64_t rs, int64_t pq,
+                                          int64_t stride, int64_t pad);
+
+// A float16 channels-last convolution launch, `launch(x, w, b, z, y)`, on X, W, B, Z (`args`, in
+// that order) and Y each placed one half past a 16-byte boundary, Y inside a NaN-poisoned buffer
+// that reaches past it at both ends: the launch succeeds, Y matches `want` at FP16's default
+// tolerance (`what` names the comparison) and the halves around Y are still NaN.
+using HalfConvLaunch =
+    std::function<Status(const __half* x, const __half* w, const __half* b, const __half* z, __half* y)>;
+void ExpectMisalignedLaunchMatches(const std::vector<OpArg>& args, const Tensor& want, const HalfConvLaunch& launch,
+                                   const std::string& what);
 
 // Timed selection on an initialized harness: a valid tactic is chosen, at least one candidate was
 // timed, the chosen time is no worse than the default's, Describe() names the tactic, and the

@@ -159,10 +159,6 @@ class IgemmHarness : public ConvLayerHarness {
       ASSERT_NO_FATAL_FAILURE(ExpectSplitMatches(splits));
     }
   }
-
-  void TimeCandidate(int tactic, cudaStream_t stream, double* ms) {
-    ASSERT_NO_FATAL_FAILURE(ConvLayerHarness::TimeCandidate(tactic, stream, 3, 21, ms));
-  }
 };
 
 void ExpectIgemm(const IgemmCase& c, uint32_t seed, bool every_split = false) {
@@ -174,44 +170,30 @@ void ExpectIgemm(const IgemmCase& c, uint32_t seed, bool every_split = false) {
   }
 }
 
-cuda::NhwcConvGeometry Geometry(int64_t n, int64_t hw, int64_t c, int64_t k, int64_t rs, int64_t pq, int64_t stride,
-                                int64_t pad) {
-  cuda::NhwcConvGeometry g;
-  g.n = n;
-  g.h = g.w = hw;
-  g.c = c;
-  g.k = k;
-  g.r = g.s = rs;
-  g.p = g.q = pq;
-  g.stride_h = g.stride_w = stride;
-  g.pad_top = g.pad_left = pad;
-  return g;
-}
-
 // ---- IgemmNhwcSupported / PlanIgemmNhwc --------------------------------------------------------
 
 TEST(IgemmNhwc, SupportedLayers) {
-  const cuda::NhwcConvGeometry l3x3 = Geometry(1, 14, 256, 256, 3, 14, 1, 1);
+  const cuda::NhwcConvGeometry l3x3 = SquareNhwcGeometry(1, 14, 256, 256, 3, 14, 1, 1);
   EXPECT_TRUE(cuda::IgemmNhwcSupported(DataType::kFloat16, l3x3));
   EXPECT_FALSE(cuda::IgemmNhwcSupported(DataType::kFloat32, l3x3));
-  EXPECT_TRUE(cuda::IgemmNhwcSupported(DataType::kFloat16, Geometry(1, 9, 8, 8, 1, 9, 1, 0)));     // C 8, K 8
-  EXPECT_TRUE(cuda::IgemmNhwcSupported(DataType::kFloat16, Geometry(2, 13, 8, 72, 5, 13, 1, 2)));  // 5x5
-  EXPECT_FALSE(cuda::IgemmNhwcSupported(DataType::kFloat16, Geometry(1, 9, 12, 16, 3, 9, 1, 1)));  // C 12
-  EXPECT_FALSE(cuda::IgemmNhwcSupported(DataType::kFloat16, Geometry(1, 9, 3, 64, 7, 5, 2, 3)));   // C 3
-  EXPECT_FALSE(cuda::IgemmNhwcSupported(DataType::kFloat16, Geometry(1, 9, 16, 12, 3, 9, 1, 1)));  // K 12
-  EXPECT_FALSE(cuda::IgemmNhwcSupported(DataType::kFloat16, Geometry(1, 9, 16, 4, 3, 9, 1, 1)));   // K 4
-  cuda::NhwcConvGeometry grouped = Geometry(1, 14, 64, 64, 3, 14, 1, 1);
+  EXPECT_TRUE(cuda::IgemmNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 9, 8, 8, 1, 9, 1, 0)));     // C 8, K 8
+  EXPECT_TRUE(cuda::IgemmNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(2, 13, 8, 72, 5, 13, 1, 2)));  // 5x5
+  EXPECT_FALSE(cuda::IgemmNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 9, 12, 16, 3, 9, 1, 1)));  // C 12
+  EXPECT_FALSE(cuda::IgemmNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 9, 3, 64, 7, 5, 2, 3)));   // C 3
+  EXPECT_FALSE(cuda::IgemmNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 9, 16, 12, 3, 9, 1, 1)));  // K 12
+  EXPECT_FALSE(cuda::IgemmNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 9, 16, 4, 3, 9, 1, 1)));   // K 4
+  cuda::NhwcConvGeometry grouped = SquareNhwcGeometry(1, 14, 64, 64, 3, 14, 1, 1);
   grouped.group = 2;
   EXPECT_FALSE(cuda::IgemmNhwcSupported(DataType::kFloat16, grouped));
   // 32-bit offsets: X of 2^31 halves or more is refused (N * H * W * C), as is Y.
-  EXPECT_TRUE(cuda::IgemmNhwcSupported(DataType::kFloat16, Geometry(256, 56, 256, 64, 1, 56, 1, 0)));
-  EXPECT_FALSE(cuda::IgemmNhwcSupported(DataType::kFloat16, Geometry(4096, 56, 256, 64, 1, 56, 1, 0)));
-  EXPECT_FALSE(cuda::IgemmNhwcSupported(DataType::kFloat16, Geometry(4096, 56, 64, 256, 1, 56, 1, 0)));
+  EXPECT_TRUE(cuda::IgemmNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(256, 56, 256, 64, 1, 56, 1, 0)));
+  EXPECT_FALSE(cuda::IgemmNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(4096, 56, 256, 64, 1, 56, 1, 0)));
+  EXPECT_FALSE(cuda::IgemmNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(4096, 56, 64, 256, 1, 56, 1, 0)));
 }
 
 TEST(IgemmNhwc, PlanSplitsSmallLayersOverClusters) {
   // 14x14 3x3 256 -> 256: 4 x 4 tiles, 72 chunks: 16 * 8 = 128 CTAs on 132 SMs.
-  const cuda::NhwcConvGeometry l14 = Geometry(1, 14, 256, 256, 3, 14, 1, 1);
+  const cuda::NhwcConvGeometry l14 = SquareNhwcGeometry(1, 14, 256, 256, 3, 14, 1, 1);
   StatusOr<cuda::IgemmNhwcConfig> cfg = cuda::PlanIgemmNhwc(l14, 132, 8);
   ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
   EXPECT_EQ(cfg->splits, 8);
@@ -230,17 +212,17 @@ TEST(IgemmNhwc, PlanSplitsSmallLayersOverClusters) {
   EXPECT_EQ(cfg->splits, 1);
   EXPECT_EQ(cfg->chunks_per_split, 72);
   // 56x56 1x1 64 -> 256: 49 x 4 tiles fill 132 SMs already.
-  cfg = cuda::PlanIgemmNhwc(Geometry(1, 56, 64, 256, 1, 56, 1, 0), 132, 16);
+  cfg = cuda::PlanIgemmNhwc(SquareNhwcGeometry(1, 56, 64, 256, 1, 56, 1, 0), 132, 16);
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->splits, 1);
   // 28x28 3x3 128 -> 128: 13 x 2 = 26 tiles, 36 chunks: split 4 gives 104 CTAs, still under 132,
   // and 8 splits keep 4.5 chunks each (at least 2), so 8: 208 CTAs.
-  cfg = cuda::PlanIgemmNhwc(Geometry(1, 28, 128, 128, 3, 28, 1, 1), 132, 16);
+  cfg = cuda::PlanIgemmNhwc(SquareNhwcGeometry(1, 28, 128, 128, 3, 28, 1, 1), 132, 16);
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->splits, 8);
   // 7x7 3x3 512 -> 512: 1 x 8 tiles, 144 chunks: 16 splits (128 CTAs, 9 chunks each) where the
   // device allows them, else 8.
-  const cuda::NhwcConvGeometry l7 = Geometry(1, 7, 512, 512, 3, 7, 1, 1);
+  const cuda::NhwcConvGeometry l7 = SquareNhwcGeometry(1, 7, 512, 512, 3, 7, 1, 1);
   cfg = cuda::PlanIgemmNhwc(l7, 132, 16);
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->splits, 16);
@@ -250,11 +232,11 @@ TEST(IgemmNhwc, PlanSplitsSmallLayersOverClusters) {
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->splits, 8);
   // 7x7 1x1 64 -> 64: 1 tile, 2 chunks: a split would leave a chunk per CTA.
-  cfg = cuda::PlanIgemmNhwc(Geometry(1, 7, 64, 64, 1, 7, 1, 0), 132, 16);
+  cfg = cuda::PlanIgemmNhwc(SquareNhwcGeometry(1, 7, 64, 64, 1, 7, 1, 0), 132, 16);
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->splits, 1);
   // 4 chunks: split 2 (2 chunks each), not 4.
-  cfg = cuda::PlanIgemmNhwc(Geometry(1, 7, 128, 64, 1, 7, 1, 0), 132, 16);
+  cfg = cuda::PlanIgemmNhwc(SquareNhwcGeometry(1, 7, 128, 64, 1, 7, 1, 0), 132, 16);
   ASSERT_TRUE(cfg.ok());
   EXPECT_EQ(cfg->splits, 2);
   // Forced split counts.
@@ -277,7 +259,7 @@ TEST(IgemmNhwc, PlanSplitsSmallLayersOverClusters) {
   options.splits = 32;
   EXPECT_FALSE(cuda::PlanIgemmNhwc(l14, 132, 16, options).ok());
   // A refused layer.
-  EXPECT_FALSE(cuda::PlanIgemmNhwc(Geometry(1, 9, 12, 16, 3, 9, 1, 1), 132, 16).ok());
+  EXPECT_FALSE(cuda::PlanIgemmNhwc(SquareNhwcGeometry(1, 9, 12, 16, 3, 9, 1, 1), 132, 16).ok());
 }
 
 // ---- The candidate list ------------------------------------------------------------------------
@@ -471,45 +453,26 @@ TEST(IgemmNhwcGpu, MisalignedPointersFallBackToTheDirectKernel) {
   c.act = &kHardSwish;
   IgemmHarness h(c, Precision::kFp16, 110);
   ASSERT_NO_FATAL_FAILURE(h.Init());
-  const std::vector<OpArg>& args = h.args();
-  DeviceBuffers buffers;
-  std::vector<__half*> dev(4, nullptr);
-  for (size_t i = 0; i < 4; ++i) {
-    void* p = nullptr;
-    ASSERT_NO_FATAL_FAILURE(
-        buffers.Alloc((static_cast<size_t>(args[i].value.num_elements()) + 8) * sizeof(__half), &p));
-    dev[i] = static_cast<__half*>(p) + 1;
-    ASSERT_NO_FATAL_FAILURE(CopyToDevice(args[i].value, DataType::kFloat16, dev[i]));
-  }
-  const size_t y_count = static_cast<size_t>(h.want().num_elements());
-  void* y_base = nullptr;
-  ASSERT_NO_FATAL_FAILURE(buffers.Alloc((y_count + 8) * sizeof(__half), &y_base));
-  __half* y = static_cast<__half*>(y_base) + 1;
-  ASSERT_EQ(cudaMemset(y_base, 0xFF, (y_count + 8) * sizeof(__half)), cudaSuccess);
-  const Status s = cuda::EnqueueIgemmConvNhwc(nullptr, DataType::kFloat16, h.Geometry(), dev[0], dev[1], dev[2], dev[3],
-                                              y, h.Epilogue());
-  ASSERT_TRUE(s.ok()) << s.ToString();
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  Tensor got = *Tensor::Create(DataType::kFloat32, h.y_shape());
-  ASSERT_NO_FATAL_FAILURE(CopyFromDevice(y, DataType::kFloat16, &got));
-  ExpectTensorsClose(got, h.want(), DefaultTolerance(Precision::kFp16), "misaligned igemm-nhwc");
-  __half edges[2];
-  ASSERT_EQ(cudaMemcpy(&edges[0], y_base, sizeof(__half), cudaMemcpyDeviceToHost), cudaSuccess);
-  ASSERT_EQ(cudaMemcpy(&edges[1], y + y_count, sizeof(__half), cudaMemcpyDeviceToHost), cudaSuccess);
-  EXPECT_TRUE(std::isnan(__half2float(edges[0])));
-  EXPECT_TRUE(std::isnan(__half2float(edges[1])));
+  const cuda::NhwcConvGeometry g = h.Geometry();
+  const FusedEpilogue act = h.Epilogue();
+  ExpectMisalignedLaunchMatches(
+      h.args(), h.want(),
+      [&](const __half* x, const __half* w, const __half* b, const __half* z, __half* y) {
+        return cuda::EnqueueIgemmConvNhwc(nullptr, DataType::kFloat16, g, x, w, b, z, y, act);
+      },
+      "misaligned igemm-nhwc");
 }
 
 TEST(IgemmNhwcGpu, RefusedLayerIsAnErrorWithoutLaunch) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  const cuda::NhwcConvGeometry g = Geometry(1, 8, 16, 16, 3, 8, 1, 1);
+  const cuda::NhwcConvGeometry g = SquareNhwcGeometry(1, 8, 16, 16, 3, 8, 1, 1);
   // FP32 and C = 12 are refused before any pointer is touched (null pointers would fault).
   Status s =
       cuda::EnqueueIgemmConvNhwc(nullptr, DataType::kFloat32, g, nullptr, nullptr, nullptr, nullptr, nullptr, {});
   EXPECT_FALSE(s.ok());
   EXPECT_NE(s.message().find("IgemmConvNhwcKernel"), std::string::npos) << s.ToString();
-  s = cuda::EnqueueIgemmConvNhwc(nullptr, DataType::kFloat16, Geometry(1, 8, 12, 16, 3, 8, 1, 1), nullptr, nullptr,
-                                 nullptr, nullptr, nullptr, {});
+  s = cuda::EnqueueIgemmConvNhwc(nullptr, DataType::kFloat16, SquareNhwcGeometry(1, 8, 12, 16, 3, 8, 1, 1), nullptr,
+                                 nullptr, nullptr, nullptr, nullptr, {});
   EXPECT_FALSE(s.ok());
   // A forced split count that is not a power of two up to 8.
   cuda::IgemmNhwcOptions options;
@@ -519,7 +482,7 @@ TEST(IgemmNhwcGpu, RefusedLayerIsAnErrorWithoutLaunch) {
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument) << s.ToString();
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   // An empty batch launches nothing and succeeds.
-  const cuda::NhwcConvGeometry empty = Geometry(0, 8, 16, 16, 3, 8, 1, 1);
+  const cuda::NhwcConvGeometry empty = SquareNhwcGeometry(0, 8, 16, 16, 3, 8, 1, 1);
   EXPECT_TRUE(
       cuda::EnqueueIgemmConvNhwc(nullptr, DataType::kFloat16, empty, nullptr, nullptr, nullptr, nullptr, nullptr, {})
           .ok());
@@ -538,10 +501,10 @@ TEST(IgemmNhwcGpu, RefusedLayerIsAnErrorWithoutLaunch) {
 // device synchronization after each layer.
 TEST(IgemmNhwcGpu, ProgrammaticLaunchesKeepTheStreamOrder) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  const cuda::NhwcConvGeometry g_pre = Geometry(2, 14, 32, 64, 1, 14, 1, 0);
-  const cuda::NhwcConvGeometry g_a = Geometry(2, 14, 64, 128, 3, 14, 1, 1);
-  const cuda::NhwcConvGeometry g_b = Geometry(2, 14, 128, 64, 3, 14, 1, 1);
-  const cuda::NhwcConvGeometry g_c = Geometry(2, 14, 64, 64, 1, 14, 1, 0);
+  const cuda::NhwcConvGeometry g_pre = SquareNhwcGeometry(2, 14, 32, 64, 1, 14, 1, 0);
+  const cuda::NhwcConvGeometry g_a = SquareNhwcGeometry(2, 14, 64, 128, 3, 14, 1, 1);
+  const cuda::NhwcConvGeometry g_b = SquareNhwcGeometry(2, 14, 128, 64, 3, 14, 1, 1);
+  const cuda::NhwcConvGeometry g_c = SquareNhwcGeometry(2, 14, 64, 64, 1, 14, 1, 0);
   const Tensor x_pre = Rand({2, 14, 14, 32}, 140);
   const Tensor w_pre = Rand({64, 1, 1, 32}, 141);
   const Tensor w_a = Rand({128, 3, 3, 64}, 142);
@@ -717,30 +680,11 @@ TEST(IgemmNhwcGpu, TimeEveryCandidateOnResNet50Batch1) {
     SCOPED_TRACE(c.name);
     IgemmHarness h(c.c, Precision::kFp16, seed++);
     ASSERT_NO_FATAL_FAILURE(h.Init(false));
-    const std::vector<std::string> paths = h.Paths();
-    const int igemm = IndexOf(paths, "igemm-nhwc");
-    const int direct = IndexOf(paths, "direct-nhwc");
-    ASSERT_GE(igemm, 0);
-    ASSERT_GE(direct, 0);
-    cuda::CudaKernelPtr oracle;
-    Tensor want;
-    ASSERT_NO_FATAL_FAILURE(h.Run(direct, false, 1, &oracle, &want));
-    cuda::CudaKernelPtr igemm_kernel;
-    Tensor got;
-    ASSERT_NO_FATAL_FAILURE(h.Run(igemm, false, 1, &igemm_kernel, &got));
-    ExpectTensorsClose(got, want, DefaultTolerance(Precision::kFp16), "igemm-nhwc vs direct-nhwc");
+    ASSERT_NO_FATAL_FAILURE(ExpectForcedMatchesDirect(h, "igemm-nhwc"));
     const StatusOr<cuda::IgemmNhwcConfig> cfg = cuda::PlanIgemmNhwc(h.Geometry(), sms, max_splits);
     ASSERT_TRUE(cfg.ok()) << cfg.status().ToString();
     std::printf("[ igemm-time ] %s plan: %s\n", c.name, cfg->Describe().c_str());
-    for (size_t i = 0; i < paths.size(); ++i) {
-      SCOPED_TRACE("candidate " + std::to_string(i) + ": " + paths[i]);
-      double ms = -1;
-      ASSERT_NO_FATAL_FAILURE(h.TimeCandidate(static_cast<int>(i), stream, &ms));
-      std::string label = std::to_string(i) + ":" + paths[i];
-      std::replace(label.begin(), label.end(), ' ', '_');
-      std::printf("[ igemm-time ] %s %s %.4f\n", c.name, label.c_str(), ms);
-    }
-    std::fflush(stdout);
+    ASSERT_NO_FATAL_FAILURE(PrintEveryCandidateTime(h, "igemm-time", c.name, stream));
   }
   cudaStreamDestroy(stream);
 }

@@ -73,11 +73,6 @@ class StemHarness : public ConvLayerHarness {
     EXPECT_EQ(kernel->Tactic(), index);
     EXPECT_STREQ(cuda::ConvKernelPath(*kernel), "stem-nhwc") << kernel->Describe();
   }
-
-  // The median time of candidate `tactic` on `stream`: 3 warm-up launches, 21 timed.
-  void TimeCandidate(int tactic, cudaStream_t stream, double* ms) {
-    ASSERT_NO_FATAL_FAILURE(ConvLayerHarness::TimeCandidate(tactic, stream, 3, 21, ms));
-  }
 };
 
 void ExpectStem(const StemCase& c, uint32_t seed) {
@@ -104,51 +99,38 @@ StemCase Stem3x3S2(int64_t n, int64_t hw, int64_t pq, int64_t k, const ActCase& 
           true,           residual,     WithActivation(Conv2dAttrs({1, 1, 1, 1}, {2, 2}), act)};
 }
 
-cuda::NhwcConvGeometry Geometry(int64_t n, int64_t hw, int64_t c, int64_t k, int64_t rs, int64_t pq, int64_t stride,
-                                int64_t pad) {
-  cuda::NhwcConvGeometry g;
-  g.n = n;
-  g.h = g.w = hw;
-  g.c = c;
-  g.k = k;
-  g.r = g.s = rs;
-  g.p = g.q = pq;
-  g.stride_h = g.stride_w = stride;
-  g.pad_top = g.pad_left = pad;
-  return g;
-}
-
 // ---- StemNhwcSupported ------------------------------------------------------------------------
 
 TEST(StemNhwc, SupportedLayers) {
-  const cuda::NhwcConvGeometry resnet = Geometry(128, 224, 3, 64, 7, 112, 2, 3);
+  const cuda::NhwcConvGeometry resnet = SquareNhwcGeometry(128, 224, 3, 64, 7, 112, 2, 3);
   EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, resnet));
   EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat32, resnet));
-  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 640, 3, 16, 3, 320, 2, 1)));
-  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 9, 1, 8, 1, 9, 1, 0)));  // 1x1, C 1
-  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 16, 8, 72, 5, 16, 1, 2)));
+  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 640, 3, 16, 3, 320, 2, 1)));
+  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 9, 1, 8, 1, 9, 1, 0)));  // 1x1, C 1
+  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 16, 8, 72, 5, 16, 1, 2)));
   // 7x7x5 = 245 -> 256 = kStemMaxGemmK; 6x6x8 = 288 and 11x11x3 = 363 are over it.
-  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 16, 5, 16, 7, 16, 1, 3)));
-  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 16, 8, 16, 6, 11, 1, 0)));
-  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 3, 96, 11, 54, 4, 0)));
+  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 16, 5, 16, 7, 16, 1, 3)));
+  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 16, 8, 16, 6, 11, 1, 0)));
+  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 224, 3, 96, 11, 54, 4, 0)));
   // The input patch of a 128-pixel tile must fit kStemMaxPatch = 16384 halves. 7x7 C 3: stride 6
   // (pq (224 + 6 - 7) / 6 + 1 = 38) takes 8 x 16 pixels, a 49 x 97 x 3 = 14259-half patch;
   // stride 7 (pq 32) needs 18816 or more with every shape. 7x7 C 5: stride 4 (pq 56) 35 x 67 x 5 =
   // 11725 halves; stride 5 (pq 45) 42 x 82 x 5 = 17220 or more.
-  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 3, 16, 7, 38, 6, 3)));
-  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 3, 16, 7, 32, 7, 3)));
-  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 5, 16, 7, 56, 4, 3)));
-  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 224, 5, 16, 7, 45, 5, 3)));
-  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 32, 9, 16, 1, 32, 1, 0)));   // C 9
-  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 32, 16, 16, 3, 32, 1, 1)));  // C 16
-  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 32, 3, 12, 3, 32, 1, 1)));   // K 12
-  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 32, 3, 4, 3, 32, 1, 1)));    // K 4
-  cuda::NhwcConvGeometry grouped = Geometry(1, 32, 4, 16, 3, 32, 1, 1);
+  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 224, 3, 16, 7, 38, 6, 3)));
+  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 224, 3, 16, 7, 32, 7, 3)));
+  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 224, 5, 16, 7, 56, 4, 3)));
+  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 224, 5, 16, 7, 45, 5, 3)));
+  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 32, 9, 16, 1, 32, 1, 0)));   // C 9
+  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 32, 16, 16, 3, 32, 1, 1)));  // C 16
+  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 32, 3, 12, 3, 32, 1, 1)));   // K 12
+  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 32, 3, 4, 3, 32, 1, 1)));    // K 4
+  cuda::NhwcConvGeometry grouped = SquareNhwcGeometry(1, 32, 4, 16, 3, 32, 1, 1);
   grouped.group = 2;
   EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, grouped));
   // Batch is 64-bit: a huge N is fine; one image beyond 32-bit offsets is not.
-  EXPECT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(int64_t{1} << 20, 224, 3, 64, 7, 112, 2, 3)));
-  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, Geometry(1, 40000, 3, 16, 3, 20000, 2, 1)));
+  EXPECT_TRUE(
+      cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(int64_t{1} << 20, 224, 3, 64, 7, 112, 2, 3)));
+  EXPECT_FALSE(cuda::StemNhwcSupported(DataType::kFloat16, SquareNhwcGeometry(1, 40000, 3, 16, 3, 20000, 2, 1)));
 }
 
 // ---- The candidate list -------------------------------------------------------------------------
@@ -347,40 +329,21 @@ TEST(StemNhwcGpu, UnalignedPointersTakeTheScalarEpilogue) {
   const std::vector<OpArg> args = StemArgs(c, 60);
   Tensor want;
   ASSERT_NO_FATAL_FAILURE(CpuReference(c, args, &want));
-  DeviceBuffers buffers;
-  std::vector<__half*> dev(4, nullptr);
-  for (size_t i = 0; i < 4; ++i) {
-    void* p = nullptr;
-    ASSERT_NO_FATAL_FAILURE(
-        buffers.Alloc((static_cast<size_t>(args[i].value.num_elements()) + 8) * sizeof(__half), &p));
-    dev[i] = static_cast<__half*>(p) + 1;
-    ASSERT_NO_FATAL_FAILURE(CopyToDevice(args[i].value, DataType::kFloat16, dev[i]));
-  }
-  void* y_base = nullptr;
-  ASSERT_NO_FATAL_FAILURE(buffers.Alloc((static_cast<size_t>(want.num_elements()) + 8) * sizeof(__half), &y_base));
-  __half* y = static_cast<__half*>(y_base) + 1;
-  ASSERT_EQ(cudaMemset(y_base, 0xFF, (static_cast<size_t>(want.num_elements()) + 8) * sizeof(__half)), cudaSuccess);
-  cuda::NhwcConvGeometry g = Geometry(2, 19, 3, 16, 5, 10, 2, 2);
+  const cuda::NhwcConvGeometry g = SquareNhwcGeometry(2, 19, 3, 16, 5, 10, 2, 2);
   ASSERT_TRUE(cuda::StemNhwcSupported(DataType::kFloat16, g));
   FusedEpilogue act;
   act.kind = FusedEpilogue::Kind::kHardSwish;
-  const Status s = cuda::EnqueueStemConvNhwc(nullptr, DataType::kFloat16, g, dev[0], dev[1], dev[2], dev[3], y, act);
-  ASSERT_TRUE(s.ok()) << s.ToString();
-  ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
-  Tensor got = *Tensor::Create(DataType::kFloat32, c.y);
-  ASSERT_NO_FATAL_FAILURE(CopyFromDevice(y, DataType::kFloat16, &got));
-  ExpectTensorsClose(got, want, DefaultTolerance(Precision::kFp16), "unaligned stem-nhwc");
-  // The halves around Y were not written (still the 0xFFFF NaN poison).
-  __half edges[2];
-  ASSERT_EQ(cudaMemcpy(&edges[0], y_base, sizeof(__half), cudaMemcpyDeviceToHost), cudaSuccess);
-  ASSERT_EQ(cudaMemcpy(&edges[1], y + want.num_elements(), sizeof(__half), cudaMemcpyDeviceToHost), cudaSuccess);
-  EXPECT_TRUE(std::isnan(__half2float(edges[0])));
-  EXPECT_TRUE(std::isnan(__half2float(edges[1])));
+  ExpectMisalignedLaunchMatches(
+      args, want,
+      [&](const __half* x, const __half* w, const __half* b, const __half* z, __half* y) {
+        return cuda::EnqueueStemConvNhwc(nullptr, DataType::kFloat16, g, x, w, b, z, y, act);
+      },
+      "unaligned stem-nhwc");
 }
 
 TEST(StemNhwcGpu, RefusedLayerIsAnErrorWithoutLaunch) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  const cuda::NhwcConvGeometry g = Geometry(1, 8, 3, 16, 3, 8, 1, 1);
+  const cuda::NhwcConvGeometry g = SquareNhwcGeometry(1, 8, 3, 16, 3, 8, 1, 1);
   // FP32 is refused before any pointer is touched (null pointers would fault in a launch).
   const Status s =
       cuda::EnqueueStemConvNhwc(nullptr, DataType::kFloat32, g, nullptr, nullptr, nullptr, nullptr, nullptr, {});
@@ -388,7 +351,7 @@ TEST(StemNhwcGpu, RefusedLayerIsAnErrorWithoutLaunch) {
   EXPECT_NE(s.message().find("StemConvNhwcKernel"), std::string::npos) << s.ToString();
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   // An empty batch launches nothing and succeeds.
-  cuda::NhwcConvGeometry empty = Geometry(0, 8, 3, 16, 3, 8, 1, 1);
+  cuda::NhwcConvGeometry empty = SquareNhwcGeometry(0, 8, 3, 16, 3, 8, 1, 1);
   EXPECT_TRUE(
       cuda::EnqueueStemConvNhwc(nullptr, DataType::kFloat16, empty, nullptr, nullptr, nullptr, nullptr, nullptr, {})
           .ok());
@@ -479,27 +442,8 @@ TEST(StemNhwcGpu, TimeEveryCandidateOnNetworkStems) {
     SCOPED_TRACE(c.name);
     StemHarness h(c.c, Precision::kFp16, seed++);
     ASSERT_NO_FATAL_FAILURE(h.Init(false));
-    const std::vector<std::string> paths = h.Paths();
-    const int stem = IndexOf(paths, "stem-nhwc");
-    const int direct = IndexOf(paths, "direct-nhwc");
-    ASSERT_GE(stem, 0);
-    ASSERT_GE(direct, 0);
-    cuda::CudaKernelPtr oracle;
-    Tensor want;
-    ASSERT_NO_FATAL_FAILURE(h.Run(direct, false, 1, &oracle, &want));
-    cuda::CudaKernelPtr stem_kernel;
-    Tensor got;
-    ASSERT_NO_FATAL_FAILURE(h.Run(stem, false, 1, &stem_kernel, &got));
-    ExpectTensorsClose(got, want, DefaultTolerance(Precision::kFp16), "stem-nhwc vs direct-nhwc");
-    for (size_t i = 0; i < paths.size(); ++i) {
-      SCOPED_TRACE("candidate " + std::to_string(i) + ": " + paths[i]);
-      double ms = -1;
-      ASSERT_NO_FATAL_FAILURE(h.TimeCandidate(static_cast<int>(i), stream, &ms));
-      std::string label = std::to_string(i) + ":" + paths[i];
-      std::replace(label.begin(), label.end(), ' ', '_');
-      std::printf("[ stem-time ] %s %s %.4f\n", c.name, label.c_str(), ms);
-    }
-    std::fflush(stdout);
+    ASSERT_NO_FATAL_FAILURE(ExpectForcedMatchesDirect(h, "stem-nhwc"));
+    ASSERT_NO_FATAL_FAILURE(PrintEveryCandidateTime(h, "stem-time", c.name, stream));
   }
   cudaStreamDestroy(stream);
 }
