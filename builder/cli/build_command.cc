@@ -214,8 +214,8 @@ void PrintSlowestSelections(const NetworkDef& net, const std::vector<LayerTactic
       } else {
         std::snprintf(time, sizeof(time), "%.4f ms", k.ms);
       }
-      std::printf("    %zu %-28s %-12s in %.2f s%s\n", c, k.label.c_str(), time, k.seconds,
-                  static_cast<int>(c) == t.tactic ? "  <- chosen" : "");
+      std::printf("    %zu %-28s %-12s in %.2f s (check %.2f s, graph capture %.2f s)%s\n", c, k.label.c_str(), time,
+                  k.seconds, k.check_seconds, k.capture_seconds, static_cast<int>(c) == t.tactic ? "  <- chosen" : "");
     }
   }
 }

@@ -104,6 +104,8 @@ struct TacticCandidateTime {
   double ms = -1;         // median time per launch; -1 when it failed to run or was rejected
   bool rejected = false;  // its output did not match candidate 0's
   double seconds = 0;     // wall-clock seconds its check and timing took
+  double check_seconds = 0;    // of which binding, its first launch and the check of its output
+  double capture_seconds = 0;  // of which capturing and instantiating its timing graph
 };
 
 // What the tactic pass did for one layer.

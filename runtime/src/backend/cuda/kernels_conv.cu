@@ -64,14 +64,17 @@
 //      candidate's size, cudaMalloc'ed and freed afterwards) filled with deterministic
 //      pseudo-random values, a private stream; per candidate: bind, run once into a NaN-poisoned
 //      y, compare with the reference (the first candidate that runs; relative L2 <= 1e-3 fp32,
-//      1e-2 fp16, no NaN/Inf where the reference is finite: a mismatch is rejected), then a CUDA
-//      graph holding 4 launches of the candidate back to back (TimeInGraph: the cost of a layer
-//      as the network's graph runs it, launch gaps and programmatic launches included, host
-//      overhead excluded) run once as a warm-up and 7 times timed with CUDA events, median per
-//      launch; a candidate whose warm-up is above twice the best so far or above 1 ms per launch
-//      is judged on the warm-up alone; where the capture fails, one more eager warm-up run and 7
-//      eager timed runs. The fastest valid one wins. A candidate whose bind or launch fails is
-//      skipped. Otherwise candidate 0.
+//      1e-2 fp16, no NaN/Inf where the reference is finite: a mismatch is rejected), then one
+//      eager launch timed with CUDA events: a candidate above 1 ms there, or above twice the best
+//      so far plus 0.1 ms (room for a launch's host overhead), is judged on it alone and never
+//      captured (a cuDNN engine that launches a kernel per group took minutes to capture for
+//      MobileNetV2's depthwise layers at batch 32); otherwise a CUDA graph holding 4 launches of
+//      the candidate back to back (TimeInGraph: the cost of a layer as the network's graph runs
+//      it, launch gaps and programmatic launches included, host overhead excluded) run once as a
+//      warm-up and 7 times timed with CUDA events, median per launch; a candidate whose warm-up
+//      is above twice the best so far or above 1 ms per launch is judged on the warm-up alone;
+//      where the capture fails, one more eager warm-up run and 7 eager timed runs. The fastest
+//      valid one wins. A candidate whose bind or launch fails is skipped. Otherwise candidate 0.
 //   4. Only the chosen candidate is kept (the other plans are freed); WorkspaceBytes() is its
 //      workspace; Tactic() is its index, Tactics() the timing report, Describe()
 //      "tactic i/n: <path> [engine e][, chosen ms (default ms)][ (notes)]".
@@ -299,8 +302,12 @@ constexpr int kWarmupRuns = 2;
 constexpr int kTimedRuns = 7;
 // Launches of one candidate captured into the graph that each timed run launches (TimeInGraph).
 constexpr int kChainedLaunches = 4;
-// A candidate whose warm-up graph takes longer per launch is timed on that run alone.
+// A candidate whose warm-up graph (or eager launch) takes longer per launch is timed on that run
+// alone.
 constexpr float kLongLaunchMs = 1.0f;
+// Room for the host overhead of an eager launch (cudnnBackendExecute's, a first launch's) when an
+// eager time is held against twice the best graph time so far.
+constexpr float kEagerOverheadMs = 0.1f;
 
 // One way to run the layer.
 struct ConvCandidate {
@@ -833,7 +840,16 @@ class ConvKernel : public CudaKernel {
         record.rejected = true;
         continue;
       }
-      double median = TimeInGraph(c, test, res, best_ms);
+      // One eager launch, timed: a slow candidate is judged on it without a graph capture, whose
+      // cost grows with the kernels a launch makes (minutes for a cuDNN engine that launches one
+      // per group of a depthwise layer).
+      float eager_ms = 0;
+      ok = cudaEventRecord(res.start, res.stream) == cudaSuccess && Launch(c, test, res.stream).ok() &&
+           cudaEventRecord(res.stop, res.stream) == cudaSuccess && cudaEventSynchronize(res.stop) == cudaSuccess &&
+           cudaEventElapsedTime(&eager_ms, res.start, res.stop) == cudaSuccess;
+      record.check_seconds = SecondsSince(stopwatch.start);
+      const bool slow = ok && (eager_ms > kLongLaunchMs || (best_ms > 0 && eager_ms > 2 * best_ms + kEagerOverheadMs));
+      double median = !ok ? -1 : slow ? eager_ms : TimeInGraph(c, test, res, best_ms, &record.capture_seconds);
       if (median < 0) {  // not capturable: warm-up, then one eager launch per sample
         for (int k = 1; ok && k < kWarmupRuns; ++k) ok = Launch(c, test, res.stream).ok();
         std::vector<float> times;
@@ -877,8 +893,10 @@ class ConvKernel : public CudaKernel {
   // the launches. A candidate whose warm-up launch of the graph is above twice `best_ms` (the
   // fastest so far; <= 0: none) or above kLongLaunchMs per launch gets that time. -1 when the
   // launches cannot be captured or run (the caller times eager launches instead); the CUDA error
-  // is cleared.
-  double TimeInGraph(const ConvCandidate& c, const ConvBuffers& buf, TimingResources& res, double best_ms) const {
+  // is cleared. Sets *capture_seconds to the wall-clock time of the capture and instantiation.
+  double TimeInGraph(const ConvCandidate& c, const ConvBuffers& buf, TimingResources& res, double best_ms,
+                     double* capture_seconds) const {
+    const auto capture_start = std::chrono::steady_clock::now();
     cudaGraph_t graph = nullptr;
     cudaGraphExec_t exec = nullptr;
     bool ok = cudaStreamBeginCapture(res.stream, cudaStreamCaptureModeThreadLocal) == cudaSuccess;
@@ -887,6 +905,7 @@ class ConvKernel : public CudaKernel {
       ok = cudaStreamEndCapture(res.stream, &graph) == cudaSuccess && ok;
     }
     ok = ok && cudaGraphInstantiate(&exec, graph, 0) == cudaSuccess;
+    *capture_seconds = SecondsSince(capture_start);
     // The first (warm-up) launch, timed: a candidate slower than twice the best so far, or slower
     // than kLongLaunchMs, is judged on it alone (it cannot win / one sample of a long kernel is
     // precise enough), which keeps slow candidates from dominating the build time.
