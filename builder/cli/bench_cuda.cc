@@ -317,6 +317,10 @@ int RunCudaBench(const BenchOptions& o, const std::map<std::string, Shape>& shap
               !o.graphs ? "off" : (workers[0]->context->graph_error().empty()
                                        ? "on"
                                        : ("off (" + workers[0]->context->graph_error() + ")").c_str()));
+  if (const int aux = workers[0]->context->aux_stream_layers(); aux > 0) {
+    std::printf("concurrent branches: %d layer%s on an auxiliary stream per context (--aux-streams 0: one stream)\n",
+                aux, aux == 1 ? "" : "s");
+  }
   if (const BatchProfile& p = engine.profile(); p.enabled()) {
     std::printf("batch: %lld of the plan's profile [%lld, %lld] (one inference = the whole batch)\n",
                 static_cast<long long>(workers[0]->context->batch_size()), static_cast<long long>(p.min),

@@ -25,7 +25,8 @@ bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptio
     options->best = true;
     return true;
   }
-  if (a == "--tactic-level" || a == "--timing-cache" || a == "--max-workspace" || a == "--load-threads") {
+  if (a == "--tactic-level" || a == "--timing-cache" || a == "--max-workspace" || a == "--load-threads" ||
+      a == "--aux-streams") {
     if (*i + 1 >= args.size()) {
       *error = a + " needs a value";
       return true;
@@ -48,6 +49,12 @@ bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptio
         *error = "--load-threads '" + v + "' is not a number of threads from 0 (auto) to 256";
       } else {
         options->load_threads = static_cast<int>(threads);
+      }
+    } else if (a == "--aux-streams") {
+      if (v == "0" || v == "1") {
+        options->aux_streams = v[0] - '0';
+      } else {
+        *error = "--aux-streams '" + v + "' is not 0 or 1";
       }
     } else if (v == "0" || v == "1" || v == "2") {
       options->tactic_level = v[0] - '0';
@@ -99,6 +106,7 @@ CudaEngineOptions CudaOptionsFor(const DeviceOptions& device) {
   options.timing_cache = device.timing_cache;
   options.max_workspace_bytes = static_cast<size_t>(device.max_workspace_mib) << 20;
   options.load_threads = device.load_threads;
+  options.aux_streams = device.aux_streams;
   return options;
 }
 #endif

@@ -27,6 +27,7 @@ struct DeviceOptions {
   std::string timing_cache;        // CUDA: timing cache file ("" = none)
   int64_t max_workspace_mib = 64;  // CUDA: scratch memory one layer may use
   int load_threads = 0;            // CUDA: host threads creating the layers' kernels at a load (0 = auto)
+  int aux_streams = 1;             // CUDA: auxiliary streams for concurrent branches (0 or 1)
 };
 
 // Consumes args[*i] (and its value) when it is --device or --fp16: returns true and sets *error on
@@ -42,9 +43,11 @@ bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptio
   "  --tactic-level 0|1|2    CUDA: 0 takes the libraries' heuristic choice per layer (fastest build),\n" \
   "                          1 times the top candidates of each layer (default), 2 times all of them\n"  \
   "  --timing-cache FILE     CUDA: reuse and extend earlier tactic choices (any model, this GPU)\n"      \
-  "  --max-workspace MIB     CUDA: scratch memory one layer may use (default 64; less for Jetsons)\n"   \
-  "  --load-threads N        CUDA: host threads creating the layers' kernels when an engine or plan\n"  \
-  "                          loads (default 0: one per two tunable layers, at most 8; 1: serial)\n"
+  "  --max-workspace MIB     CUDA: scratch memory one layer may use (default 64; less for Jetsons)\n"    \
+  "  --load-threads N        CUDA: host threads creating the layers' kernels when an engine or plan\n"   \
+  "                          loads (default 0: one per two tunable layers, at most 8; 1: serial)\n"      \
+  "  --aux-streams 0|1       CUDA: 1 (default) runs branch layers beside the main path on a second\n"    \
+  "                          stream (ResNet's downsample convolutions); 0 keeps one stream\n"
 
 // "cpu" or "cuda" for `options` on this machine; an error for --device cuda without a CUDA build or
 // a visible GPU, or --fp16 on the CPU backend. --best turns on fp16 when the backend is cuda.

@@ -266,38 +266,169 @@ TEST(CudaEngine, EightContextsOnEightThreadsAgree) {
   }
 }
 
+// Two ResNet bottlenecks with downsample branches (NCHW float32, 3x3 and 1x1 convolutions with
+// bias, in the order an exporter writes them):
+//   x → stem Conv+Relu → [c1 Conv+Relu → c2 Conv+Relu → c3 Conv] + [ds Conv] → Add → Relu → (again)
+// Each ds runs on the auxiliary stream beside its block's c1 and c2 (stream_schedule.h).
+NetworkDef BranchNetwork() {
+  NetworkDef net;
+  const int64_t c = 32, hw = 28;
+  uint32_t seed = 40;
+  int32_t x = AddTensor(&net, "x", DataType::kFloat32, {1, 8, hw, hw});
+  net.inputs = {x};
+  auto conv = [&](int32_t in, int64_t in_c, int64_t k, const std::string& name, bool relu) {
+    const int32_t w = AddTensor(&net, name + "_w", DataType::kFloat32, {c, in_c, k, k},
+                                RandomTensor(DataType::kFloat32, {c, in_c, k, k}, ++seed, -0.2, 0.2));
+    const int32_t b =
+        AddTensor(&net, name + "_b", DataType::kFloat32, {c}, RandomTensor(DataType::kFloat32, {c}, ++seed, -0.1, 0.1));
+    const int32_t y = AddTensor(&net, name, DataType::kFloat32, {1, c, hw, hw});
+    Attributes a;
+    a.Set("pads", std::vector<int64_t>{k / 2, k / 2, k / 2, k / 2});
+    AddLayer(&net, name, OpType::kConv, {in, w, b}, {y}, a);
+    if (!relu) return y;
+    const int32_t r = AddTensor(&net, name + "_relu", DataType::kFloat32, {1, c, hw, hw});
+    AddLayer(&net, name + "_relu", OpType::kRelu, {y}, {r});
+    return r;
+  };
+  int32_t h = conv(x, 8, 3, "stem", true);
+  for (int block = 0; block < 2; ++block) {
+    const std::string p = "b" + std::to_string(block) + "_";
+    const int32_t c1 = conv(h, c, 1, p + "c1", true);
+    const int32_t c2 = conv(c1, c, 3, p + "c2", true);
+    const int32_t ds = conv(h, c, 1, p + "ds", false);
+    const int32_t c3 = conv(c2, c, 1, p + "c3", false);
+    const int32_t sum = AddTensor(&net, p + "sum", DataType::kFloat32, {1, c, hw, hw});
+    AddLayer(&net, p + "add", OpType::kAdd, {c3, ds}, {sum});
+    h = AddTensor(&net, p + "out", DataType::kFloat32, {1, c, hw, hw});
+    AddLayer(&net, p + "out", OpType::kRelu, {sum}, {h});
+  }
+  net.outputs = {h};
+  return net;
+}
+
+TEST(CudaEngine, ConcurrentBranchesMatchOneStream) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  const std::vector<Tensor> feeds = {RandomTensor(DataType::kFloat32, {1, 8, 28, 28}, 9)};
+  for (Precision precision : {Precision::kFp32, Precision::kFp16}) {
+    SCOPED_TRACE(PrecisionName(precision));
+    // Against the CPU engine (default options: one auxiliary stream), eager and with graphs.
+    ExpectCudaMatchesCpu(BranchNetwork(), feeds, precision, -1, false);
+    ExpectCudaMatchesCpu(BranchNetwork(), feeds, precision, -1, true);
+    // Bit for bit against one stream: the same kernels (candidate 0, no timing) in both engines.
+    CudaEngineOptions options;
+    options.precision = precision;
+    options.select_tactics = false;
+    auto two = CudaEngine::Create(BranchNetwork(), options);
+    options.aux_streams = 0;
+    auto one = CudaEngine::Create(BranchNetwork(), options);
+    ASSERT_TRUE(two.ok() && one.ok()) << two.status().ToString() << one.status().ToString();
+    const StreamSchedule& schedule = (*two)->stream_schedule();
+    ASSERT_EQ(schedule.aux.size(), 2u);
+    for (const AuxLayer& a : schedule.aux) {
+      EXPECT_NE((*two)->network().layers[static_cast<size_t>(a.layer)].name.find("ds"), std::string::npos);
+    }
+    EXPECT_TRUE((*one)->stream_schedule().empty());
+    EXPECT_TRUE((*one)->memory_plan().layer_spans.empty());
+    EXPECT_EQ((*two)->memory_plan().layer_spans.size(), (*two)->network().layers.size());
+    auto reference = (*one)->CreateContext();
+    ASSERT_TRUE(reference.ok());
+    EXPECT_EQ((*reference)->aux_stream_layers(), 0);
+    IoBuffers io_ref;
+    MakeIo(**one, feeds, &io_ref);
+    for (int i = 0; i < (*one)->NumIOTensors(); ++i) {
+      ASSERT_TRUE((*reference)->SetTensorAddress(i, io_ref.ptrs[static_cast<size_t>(i)]).ok());
+    }
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+    ASSERT_TRUE((*reference)->Enqueue(stream).ok());
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    const auto want = ReadOutputs(**one, io_ref);
+    for (bool graphs : {false, true}) {
+      auto context = (*two)->CreateContext();
+      ASSERT_TRUE(context.ok());
+      (*context)->SetCudaGraphs(graphs);
+      (*context)->SetPoisonArena(true);  // an element read before its branch wrote it shows as NaN
+      EXPECT_EQ((*context)->aux_stream_layers(), 2);
+      const size_t ds = static_cast<size_t>(schedule.aux[0].layer);
+      EXPECT_NE((*context)->LayerKernel(ds).find("auxiliary stream after layer"), std::string::npos)
+          << (*context)->LayerKernel(ds);
+      IoBuffers io;
+      MakeIo(**two, feeds, &io);
+      for (int i = 0; i < (*two)->NumIOTensors(); ++i) {
+        ASSERT_TRUE((*context)->SetTensorAddress(i, io.ptrs[static_cast<size_t>(i)]).ok());
+      }
+      for (int k = 0; k < 20; ++k) {  // back to back: each run's branches overlap the last one's tail
+        Status s = (*context)->Enqueue(stream);
+        ASSERT_TRUE(s.ok()) << s.ToString();
+      }
+      ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      EXPECT_EQ((*context)->graph_error(), "");
+      EXPECT_EQ((*context)->graph_captures(), graphs ? 1 : 0);
+      EXPECT_EQ(ReadOutputs(**two, io), want) << "graphs " << graphs;
+      // The legacy default stream: eager, the auxiliary stream still forked and joined.
+      ASSERT_TRUE((*context)->Enqueue(nullptr).ok());
+      ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
+      EXPECT_EQ(ReadOutputs(**two, io), want) << "legacy stream, graphs " << graphs;
+    }
+    cudaStreamDestroy(stream);
+  }
+}
+
+// Host allocations (g_news) during 100 Enqueue calls on a context of `engine`, after warm-up and
+// capture; the device's free memory must not change meanwhile.
+int64_t SteadyStateAllocations(const CudaEngine& engine, const std::vector<Tensor>& feeds, bool graphs) {
+  auto context = engine.CreateContext();
+  EXPECT_TRUE(context.ok());
+  if (!context.ok()) return -1;
+  (*context)->SetCudaGraphs(graphs);
+  IoBuffers io;
+  MakeIo(engine, feeds, &io);
+  for (int i = 0; i < engine.NumIOTensors(); ++i) {
+    EXPECT_TRUE((*context)->SetTensorAddress(i, io.ptrs[static_cast<size_t>(i)]).ok());
+  }
+  cudaStream_t stream = nullptr;
+  EXPECT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  for (int k = 0; k < 3; ++k) {  // warm-up and capture
+    Status s = (*context)->Enqueue(stream);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  EXPECT_EQ((*context)->graph_captures(), graphs ? 1 : 0) << (*context)->graph_error();
+  EXPECT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  size_t free_before = 0, free_after = 0, total = 0;
+  EXPECT_EQ(cudaMemGetInfo(&free_before, &total), cudaSuccess);
+  const int64_t news_before = g_news;
+  for (int k = 0; k < 100; ++k) EXPECT_TRUE((*context)->Enqueue(stream).ok());
+  const int64_t news = g_news - news_before;
+  EXPECT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+  EXPECT_EQ(cudaMemGetInfo(&free_after, &total), cudaSuccess);
+  EXPECT_EQ(free_before, free_after) << "device memory changed during 100 Enqueue calls (graphs " << graphs << ")";
+  cudaStreamDestroy(stream);
+  return news;
+}
+
 TEST(CudaEngine, SteadyStateMakesNoAllocation) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   auto engine = CudaEngine::Create(SmallNetwork());
   ASSERT_TRUE(engine.ok()) << engine.status().ToString();
   for (bool graphs : {false, true}) {
-    auto context = (*engine)->CreateContext();
-    ASSERT_TRUE(context.ok());
-    (*context)->SetCudaGraphs(graphs);
-    IoBuffers io;
-    MakeIo(**engine, SmallFeeds(6), &io);
-    for (int i = 0; i < (*engine)->NumIOTensors(); ++i) {
-      ASSERT_TRUE((*context)->SetTensorAddress(i, io.ptrs[static_cast<size_t>(i)]).ok());
-    }
-    cudaStream_t stream = nullptr;
-    ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
-    for (int k = 0; k < 3; ++k) {  // warm-up and capture
-      Status s = (*context)->Enqueue(stream);
-      ASSERT_TRUE(s.ok()) << s.ToString();
-    }
-    EXPECT_EQ((*context)->graph_captures(), graphs ? 1 : 0) << (*context)->graph_error();
-    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
-    size_t free_before = 0, free_after = 0, total = 0;
-    ASSERT_EQ(cudaMemGetInfo(&free_before, &total), cudaSuccess);
-    const int64_t news_before = g_news;
-    for (int k = 0; k < 100; ++k) ASSERT_TRUE((*context)->Enqueue(stream).ok());
-    const int64_t news = g_news - news_before;
-    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
-    ASSERT_EQ(cudaMemGetInfo(&free_after, &total), cudaSuccess);
-    EXPECT_EQ(news, 0) << "host allocations in 100 Enqueue calls (graphs " << graphs << ")";
-    EXPECT_EQ(free_before, free_after) << "device memory changed during 100 Enqueue calls (graphs " << graphs << ")";
-    cudaStreamDestroy(stream);
+    EXPECT_EQ(SteadyStateAllocations(**engine, SmallFeeds(6), graphs), 0) << "graphs " << graphs;
   }
+  // With branches on the auxiliary stream: none with graphs (how contexts run). Eager, cuDNN's
+  // executions allocate host memory of their own; the fork and join add none.
+  const std::vector<Tensor> feeds = {RandomTensor(DataType::kFloat32, {1, 8, 28, 28}, 6)};
+  CudaEngineOptions options;
+  options.select_tactics = false;
+  auto branches = CudaEngine::Create(BranchNetwork(), options);
+  options.aux_streams = 0;
+  auto one_stream = CudaEngine::Create(BranchNetwork(), options);
+  ASSERT_TRUE(branches.ok() && one_stream.ok());
+  ASSERT_FALSE((*branches)->stream_schedule().empty());
+  EXPECT_EQ(SteadyStateAllocations(**branches, feeds, true), 0);
+  const int64_t eager = SteadyStateAllocations(**branches, feeds, false);
+  const int64_t eager_one_stream = SteadyStateAllocations(**one_stream, feeds, false);
+  EXPECT_EQ(eager, eager_one_stream);
+  std::printf("[engine] host allocations in 100 eager Enqueue calls: %lld with the auxiliary stream, %lld without\n",
+              static_cast<long long>(eager), static_cast<long long>(eager_one_stream));
 }
 
 TEST(CudaEngine, CallerSuppliedArenaIsUsedAndChecked) {

@@ -21,6 +21,7 @@
 
 #include "edgert/cpu_engine.h"
 #include "edgert/network.h"
+#include "edgert/stream_schedule.h"
 
 namespace edgert {
 namespace {
@@ -1093,6 +1094,146 @@ TEST(MemoryEngine, UnwrittenOutputIsPoisoned) {
   std::vector<Tensor> out;
   ASSERT_TRUE((*engine)->Run({RandomTensor(kS, rng)}, &out).ok());
   EXPECT_TRUE(std::isnan(out[0].data<float>()[0]));
+}
+
+// ---- Concurrent branches (stream_schedule.h) and layer spans --------------------------------------
+
+bool IsConv(const LayerDef& layer) { return layer.op == OpType::kConv; }
+
+bool BytesOverlap(const NetworkMemoryPlan& plan, int32_t a, int32_t b) {
+  const TensorMemory& x = plan.tensors[a];
+  const TensorMemory& y = plan.tensors[b];
+  return x.offset < y.offset + y.bytes && y.offset < x.offset + x.bytes;
+}
+
+// A ResNet bottleneck with a downsample branch, in the order an exporter writes it (1x1
+// convolutions with seeded weights; a Relu stands in for the max pool):
+//   0 stem = Conv(x)   1 m = Relu(stem)   2 c1 = Conv(m)   3 c2 = Conv(c1)   4 ds = Conv(m)
+//   5 c3 = Conv(c2)    6 y = Add(c3, ds)  7 out = Relu(y)
+struct Bottleneck {
+  NetBuilder b;
+  std::mt19937 rng{3};
+  int32_t x, stem, m, c1, c2, ds, c3, y, out;
+  int32_t Conv(int32_t in, const std::string& name) {
+    int32_t w = b.Constant(name + "_w", RandomTensor({kS[1], kS[1], 1, 1}, rng));
+    return b.Layer(OpType::kConv, {in, w}, name, kS);
+  }
+  Bottleneck() {
+    x = b.Input("x", kS);
+    stem = Conv(x, "stem");
+    m = b.Layer(OpType::kRelu, {stem}, "m", kS);
+    c1 = Conv(m, "c1");
+    c2 = Conv(c1, "c2");
+    ds = Conv(m, "ds");
+    c3 = Conv(c2, "c3");
+    y = b.Layer(OpType::kAdd, {c3, ds}, "y", kS);
+    out = b.Layer(OpType::kRelu, {y}, "out", kS);
+    b.Output(out);
+  }
+};
+
+TEST(StreamSchedule, DownsampleConvRunsBesideTheBlock) {
+  Bottleneck n;
+  const StreamSchedule s = ScheduleAuxLayers(n.b.Net(), IsConv);
+  // Only the downsample: c2 lies between c1 and c3 in the order with ds after it, but no main
+  // layer on a path from c1 to c3 would run beside it.
+  ASSERT_EQ(s.aux.size(), 1u);
+  EXPECT_EQ(s.aux[0].layer, 4);
+  EXPECT_EQ(s.aux[0].fork_after, 1);
+  EXPECT_EQ(s.aux[0].join_before, 6);
+  ASSERT_EQ(s.on_aux.size(), 8u);
+  EXPECT_EQ(std::count(s.on_aux.begin(), s.on_aux.end(), uint8_t{1}), 1);
+  EXPECT_EQ(s.on_aux[4], 1);
+  EXPECT_EQ(s.forks_after[1], std::vector<int32_t>{0});
+  EXPECT_EQ(s.joins_before[6], std::vector<int32_t>{0});
+  ASSERT_EQ(s.spans.size(), 8u);
+  EXPECT_EQ(s.spans[4].first, 2);
+  EXPECT_EQ(s.spans[4].last, 6);
+  for (int32_t l : {0, 1, 2, 3, 5, 6, 7}) {
+    EXPECT_EQ(s.spans[l].first, l);
+    EXPECT_EQ(s.spans[l].last, l);
+  }
+  EXPECT_TRUE(ScheduleAuxLayers(n.b.Net(), IsConv, 0).empty()) << "max_aux 0";
+}
+
+TEST(StreamSchedule, SpansKeepTheBranchApartFromWhatRunsBesideIt) {
+  Bottleneck n;
+  const StreamSchedule s = ScheduleAuxLayers(n.b.Net(), IsConv);
+  NetworkMemoryOptions o;
+  o.layer_spans = s.spans;
+  NetworkMemoryPlan plan = PlanOrDie(n.b.Net(), o);  // validated with the spans
+  ASSERT_EQ(plan.layer_spans.size(), 8u);
+  // ds runs anywhere in steps 2..6: its input m and its output stay clear of c1, c2 and c3.
+  for (int32_t t : {n.c1, n.c2, n.c3}) {
+    EXPECT_FALSE(BytesOverlap(plan, n.m, t)) << DumpPlan(n.b.Net(), plan);
+    EXPECT_FALSE(BytesOverlap(plan, n.ds, t)) << DumpPlan(n.b.Net(), plan);
+  }
+  EXPECT_EQ(plan.buffers[plan.tensors[n.m].buffer].last_use, 6);
+  EXPECT_EQ(plan.buffers[plan.tensors[n.ds].buffer].first_use, 2);
+  // Without the spans, ds (written at step 4) may take the bytes of c1 (dead after step 3), which
+  // the validator with the spans refuses.
+  NetworkMemoryPlan sequential = PlanOrDie(n.b.Net());
+  EXPECT_TRUE(BytesOverlap(sequential, n.ds, n.c1) || BytesOverlap(sequential, n.m, n.c3))
+      << DumpPlan(n.b.Net(), sequential);
+  sequential.layer_spans = s.spans;
+  EXPECT_FALSE(ValidateNetworkMemoryPlan(n.b.Net(), sequential).ok()) << DumpPlan(n.b.Net(), sequential);
+  // The CPU engine runs the layers in order under the span plan: the same outputs.
+  RunAndCompare(n.b.Net(), o, 17);
+}
+
+TEST(StreamSchedule, LayersWithoutAPartnerOrWithGraphTensorsStay) {
+  // 0 a = Conv(x): reads a graph input.  1 r = Relu(a)  2 b = Conv(a) beside only a Relu.
+  // 3 c = Conv(r)  4 d = Add(b, c): b's join; c is on the path a -> d, so b goes aux.
+  // 5 e = Conv(d): its output is a graph output.
+  NetBuilder b;
+  int32_t x = b.Input("x", kS);
+  int32_t a = b.Layer(OpType::kConv, {x}, "a", kS);
+  int32_t r = b.Layer(OpType::kRelu, {a}, "r", kS);
+  int32_t bb = b.Layer(OpType::kConv, {a}, "b", kS);
+  int32_t c = b.Layer(OpType::kConv, {r}, "c", kS);
+  int32_t d = b.Layer(OpType::kAdd, {bb, c}, "d", kS);
+  int32_t e = b.Layer(OpType::kConv, {d}, "e", kS);
+  b.Output(e);
+  StreamSchedule s = ScheduleAuxLayers(b.Net(), IsConv);
+  ASSERT_EQ(s.aux.size(), 1u);
+  EXPECT_EQ(s.aux[0].layer, 2);
+  EXPECT_EQ(s.aux[0].fork_after, 0);
+  EXPECT_EQ(s.aux[0].join_before, 4);
+  // Only a Relu beside it: nothing heavy would run meanwhile.
+  NetBuilder b2;
+  x = b2.Input("x", kS);
+  a = b2.Layer(OpType::kConv, {x}, "a", kS);
+  r = b2.Layer(OpType::kRelu, {a}, "r", kS);
+  bb = b2.Layer(OpType::kConv, {a}, "b", kS);
+  b2.Output(b2.Layer(OpType::kAdd, {bb, r}, "d", kS));
+  EXPECT_TRUE(ScheduleAuxLayers(b2.Net(), IsConv).empty());
+  // A branch whose output is a graph output, and one fed by a graph input, stay.
+  NetBuilder b3;
+  x = b3.Input("x", kS);
+  a = b3.Layer(OpType::kConv, {x}, "a", kS);
+  int32_t side = b3.Layer(OpType::kConv, {x}, "side", kS);  // graph input
+  c = b3.Layer(OpType::kConv, {a}, "c", kS);
+  int32_t out_branch = b3.Layer(OpType::kConv, {a}, "o", kS);  // graph output
+  int32_t f = b3.Layer(OpType::kConv, {c}, "f", kS);
+  b3.Output(b3.Layer(OpType::kAdd, {f, side}, "g", kS));
+  b3.Output(out_branch);
+  EXPECT_TRUE(ScheduleAuxLayers(b3.Net(), IsConv).empty());
+}
+
+TEST(StreamSchedule, MalformedSpansAreRefused) {
+  Bottleneck n;
+  NetworkMemoryOptions o;
+  o.layer_spans.resize(3);
+  StatusOr<NetworkMemoryPlan> p = PlanNetworkMemory(n.b.Net(), o);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("3 given for 8 layers"), std::string::npos) << p.status().ToString();
+  o.layer_spans = ScheduleAuxLayers(n.b.Net(), IsConv).spans;
+  o.layer_spans[3] = LayerSpan{4, 5};  // does not hold step 3
+  p = PlanNetworkMemory(n.b.Net(), o);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("of layer 3"), std::string::npos) << p.status().ToString();
+  o.layer_spans[3] = LayerSpan{3, 8};  // past the last step
+  EXPECT_FALSE(PlanNetworkMemory(n.b.Net(), o).ok());
 }
 
 }  // namespace

@@ -32,6 +32,13 @@
 // Graph inputs are copied (or converted to float16) into the arena and outputs copied back from
 // it, so bound buffers are read and written only by those copies.
 //
+// Concurrent branches (CudaEngineOptions::aux_streams = 1, the default): convolution and matrix
+// layers on a branch beside the main path (ResNet's downsample convolutions; see
+// edgert/stream_schedule.h) run on an auxiliary stream each context owns, forked from and joined
+// back into the Enqueue() stream with events (in a CUDA graph: parallel branches). The memory plan
+// keeps such a layer's inputs and output apart from everything that may run meanwhile; the
+// context's workspace holds a region for the auxiliary layers after the main stream's.
+//
 // Batch profiles (the network's profile() is enabled; see BatchProfile in edgert/network.h): the
 // arena is planned at the profile's max batch and every context can run any batch in [min, max]
 // (CudaExecutionContext::SetBatchSize / SetInputShape). Create() validates the layers at max and at
@@ -61,6 +68,7 @@
 #include "edgert/plan.h"
 #include "edgert/precision.h"
 #include "edgert/status.h"
+#include "edgert/stream_schedule.h"
 
 struct CUstream_st;
 
@@ -95,6 +103,10 @@ struct CudaEngineOptions {
   int load_threads = 0;
   // Called before each layer's tactic selection (index, layer count, layer name); may be empty.
   std::function<void(size_t, size_t, const std::string&)> progress;
+  // Auxiliary streams for concurrent branches: 0 runs every layer on the Enqueue() stream; 1 (the
+  // most supported) lets branch layers run beside the main path (see "Concurrent branches").
+  // Overrides memory.layer_spans.
+  int aux_streams = 1;
 };
 
 // One candidate of a timed layer (LayerTactic::candidates; also what a kernel reports,
@@ -187,6 +199,8 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
   // The network as the device holds it: float32 tensors are float16 in an FP16 engine.
   const NetworkDef& device_network() const { return device_network_; }
   const NetworkMemoryPlan& memory_plan() const { return memory_plan_; }
+  // The layers that run on the auxiliary stream (empty with aux_streams = 0 or no such branch).
+  const StreamSchedule& stream_schedule() const { return schedule_; }
   int32_t IOTensorIndex(int index) const { return io_tensor_index_[static_cast<size_t>(index)]; }
   // Device address of constant tensor `index` (nullptr for a non-constant).
   const void* ConstantAddress(int32_t index) const { return constant_ptrs_[static_cast<size_t>(index)]; }
@@ -214,6 +228,7 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
   NetworkDef network_;
   NetworkDef device_network_;
   NetworkMemoryPlan memory_plan_;
+  StreamSchedule schedule_;
   std::shared_ptr<const LoadedPlan> plan_;
   std::vector<IOTensorInfo> io_;
   std::vector<int32_t> io_tensor_index_;
@@ -286,6 +301,9 @@ class CudaExecutionContext {
   int64_t graph_launches() const;
   // Why CUDA graphs were turned off for this context after a refused capture; empty otherwise.
   const std::string& graph_error() const;
+  // Layers of the current batch's kernel set that run on the auxiliary stream (see "Concurrent
+  // branches"); 0 when every layer runs on the Enqueue() stream.
+  int aux_stream_layers() const;
   // When on, every Enqueue() first fills the arena with 0xFF bytes (NaN for float16 and float32) so
   // an element a kernel fails to write shows up. Off by default.
   void SetPoisonArena(bool on);

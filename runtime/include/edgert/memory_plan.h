@@ -187,6 +187,12 @@ struct ArenaBuffer {
   int32_t head = -1;  // the tensor that heads the group
 };
 
+// The steps over which a layer may run, inclusive (NetworkMemoryOptions::layer_spans).
+struct LayerSpan {
+  int32_t first = 0;
+  int32_t last = 0;
+};
+
 struct NetworkMemoryOptions {
   size_t alignment = kDefaultMemoryAlignment;
   MemoryStrategy strategy = MemoryStrategy::kSmallestOf;
@@ -194,6 +200,11 @@ struct NetworkMemoryOptions {
                                 // Split outputs are views of their slices
   bool in_place = true;         // elementwise layers overwrite an input that dies there
   bool concat_in_place = true;  // producers write straight into their Concat slice
+  // Empty (every layer runs at its own step), or one per layer: the steps over which layer l may
+  // run, first <= l <= last (an engine that runs a layer beside others, e.g. on a second stream
+  // between its inputs' writers and its output's first reader). The layer's inputs then live until
+  // `last` and its outputs from `first`, so nothing that runs meanwhile shares their bytes.
+  std::vector<LayerSpan> layer_spans;
 };
 
 struct NetworkMemoryPlan {
@@ -212,12 +223,15 @@ struct NetworkMemoryPlan {
   int num_in_place = 0;
   int num_concat_slices = 0;
   int num_split_slices = 0;
+  std::vector<LayerSpan> layer_spans;  // the options' (ValidateNetworkMemoryPlan's liveness)
 };
 
 // Plans every non-constant tensor that a layer or the graph's inputs/outputs use.
 //
 // Liveness: layer l is step l. A tensor lives from the layer that writes it (graph inputs and
-// tensors no layer writes: from step 0) to its last reader (graph outputs: to the last step).
+// tensors no layer writes: from step 0) to its last reader (graph outputs: to the last step);
+// with options.layer_spans, from the first step of its writer's span to the last of its readers'.
+// A span outside the network, or not holding its layer's step, is InvalidArgument.
 // Sharing (each can be switched off in `options`):
 //  - views: output 0 of Reshape, Flatten, Squeeze, Unsqueeze, Identity and Dropout (without a mask
 //    output and without a training_mode input other than a constant false) takes the bytes of

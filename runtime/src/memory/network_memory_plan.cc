@@ -67,11 +67,25 @@ std::string TensorLabel(const NetworkDef& net, int32_t t) {
   return name.empty() ? "tensor " + std::to_string(t) : "tensor '" + name + "'";
 }
 
-StatusOr<Liveness> ComputeLiveness(const NetworkDef& net) {
+// `spans`: empty, or one per layer (NetworkMemoryOptions::layer_spans).
+StatusOr<Liveness> ComputeLiveness(const NetworkDef& net, const std::vector<LayerSpan>& spans) {
   const int32_t n = static_cast<int32_t>(net.tensors.size());
   const int32_t n_layers = static_cast<int32_t>(net.layers.size());
   const int32_t last_step = std::max(n_layers, 1) - 1;
   auto valid = [&](int32_t t) { return t >= 0 && t < n; };
+  if (!spans.empty() && spans.size() != net.layers.size()) {
+    return InvalidArgument("layer spans: " + std::to_string(spans.size()) + " given for " + std::to_string(n_layers) +
+                           " layers");
+  }
+  for (int32_t l = 0; l < static_cast<int32_t>(spans.size()); ++l) {
+    if (spans[l].first < 0 || spans[l].first > l || spans[l].last < l || spans[l].last > last_step) {
+      return InvalidArgument("layer span [" + std::to_string(spans[l].first) + ", " + std::to_string(spans[l].last) +
+                                 "] of layer " + std::to_string(l) + " does not hold its step within the network",
+                             net.layers[l].name);
+    }
+  }
+  auto span_first = [&](int32_t l) { return spans.empty() ? l : spans[l].first; };
+  auto span_last = [&](int32_t l) { return spans.empty() ? l : spans[l].last; };
   Liveness lv;
   lv.writer.assign(n, -1);
   lv.readers.resize(n);
@@ -140,11 +154,11 @@ StatusOr<Liveness> ComputeLiveness(const NetworkDef& net) {
                         def.name);
     }
     lv.bytes[t] = static_cast<size_t>(count) * elem;
-    int32_t first = lv.writer[t] >= 0 ? lv.writer[t] : 0;
-    int32_t last = first;
-    if (!lv.readers[t].empty()) {
-      first = std::min(first, lv.readers[t].front());  // read before written: keep its bytes from then
-      last = std::max(last, lv.readers[t].back());
+    int32_t first = lv.writer[t] >= 0 ? span_first(lv.writer[t]) : 0;
+    int32_t last = lv.writer[t] >= 0 ? span_last(lv.writer[t]) : 0;
+    for (int32_t r : lv.readers[t]) {
+      first = std::min(first, span_first(r));  // read before written: keep its bytes from then
+      last = std::max(last, span_last(r));
     }
     if (lv.is_output[t]) last = last_step;
     lv.first[t] = first;
@@ -590,13 +604,15 @@ StatusOr<NetworkMemoryPlan> NetworkPlanner::Run() {
 }  // namespace
 
 StatusOr<NetworkMemoryPlan> PlanNetworkMemory(const NetworkDef& network, const NetworkMemoryOptions& options) {
-  EDGERT_ASSIGN_OR_RETURN(Liveness lv, ComputeLiveness(network));
+  EDGERT_ASSIGN_OR_RETURN(Liveness lv, ComputeLiveness(network, options.layer_spans));
   NetworkPlanner planner(network, options, std::move(lv));
-  return planner.Run();
+  StatusOr<NetworkMemoryPlan> plan = planner.Run();
+  if (plan.ok()) plan->layer_spans = options.layer_spans;
+  return plan;
 }
 
 Status ValidateNetworkMemoryPlan(const NetworkDef& network, const NetworkMemoryPlan& plan) {
-  EDGERT_ASSIGN_OR_RETURN(Liveness lv, ComputeLiveness(network));
+  EDGERT_ASSIGN_OR_RETURN(Liveness lv, ComputeLiveness(network, plan.layer_spans));
   const int32_t n = static_cast<int32_t>(network.tensors.size());
   if (static_cast<int32_t>(plan.tensors.size()) != n) {
     return Internal("plan has " + std::to_string(plan.tensors.size()) + " tensors, the network " + std::to_string(n));

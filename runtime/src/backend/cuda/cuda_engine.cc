@@ -118,6 +118,11 @@ struct CudaBatchKernels {
   size_t batch_constants_bytes = 0;
   std::vector<CudaTensor> tensors;     // one per network tensor
   std::vector<CudaKernelPtr> kernels;  // one per layer; null for elided layers
+  // Per layer: 1 when it runs on the auxiliary stream (the engine's stream_schedule()); empty when
+  // none does. Those layers use the workspace from aux_workspace_offset on (the main stream's
+  // layers use it from 0 meanwhile; the auxiliary layers run one after another).
+  std::vector<uint8_t> on_aux;
+  size_t aux_workspace_offset = 0;
   size_t workspace_bytes = 0;          // the largest need of its kernels
   uint64_t last_used = 0;              // CudaContextState::use_clock when it was last selected
   bool warmed_up = false;              // the body ran eagerly once
@@ -154,10 +159,18 @@ struct CudaContextState {
   int64_t captures = 0;
   int64_t launches = 0;
   std::string graph_error;                     // why graphs were turned off, if they were
+  // Concurrent branches: the auxiliary stream and, per StreamSchedule::aux entry, the events of
+  // its fork (recorded on the Enqueue stream) and of its join (recorded on `aux`).
+  cudaStream_t aux = nullptr;
+  std::vector<cudaEvent_t> fork_events;
+  std::vector<cudaEvent_t> join_events;
 
   ~CudaContextState() {
     current = nullptr;
     sets.clear();  // kernels may hold library plans tied to the handles below
+    for (cudaEvent_t e : fork_events) cudaEventDestroy(e);
+    for (cudaEvent_t e : join_events) cudaEventDestroy(e);
+    if (aux != nullptr) cudaStreamDestroy(aux);
     for (CudaResources& res : resources) {
       if (res.cudnn != nullptr) cudnnDestroy(res.cudnn);
       if (res.cublaslt != nullptr) cublasLtDestroy(res.cublaslt);
@@ -568,6 +581,27 @@ StatusOr<std::unique_ptr<CudaBatchKernels>> MakeBatchKernels(const CudaEngine& e
   Status s = PrepareCudaKernels(*net, mode, set->tensors, engine.memory_plan().layer_elided, options.device_id,
                                 resources, &set->kernels, &set->workspace_bytes);
   if (!s.ok()) return profile.enabled() ? s.WithContext("at batch " + std::to_string(batch)) : s;
+  // The scheduled auxiliary layers, and a workspace region of their own after the main stream's.
+  const StreamSchedule& schedule = engine.stream_schedule();
+  if (!schedule.empty()) {
+    set->on_aux.assign(set->kernels.size(), 0);
+    size_t main_bytes = 0, aux_bytes = 0;
+    for (size_t l = 0; l < set->kernels.size(); ++l) {
+      const CudaKernelPtr& k = set->kernels[l];
+      if (k == nullptr) continue;
+      const bool aux = schedule.on_aux[l] != 0 && engine.FoldingInput(static_cast<int>(l)) < 0;
+      set->on_aux[l] = aux ? 1 : 0;
+      size_t& need = aux ? aux_bytes : main_bytes;
+      need = std::max(need, k->WorkspaceBytes());
+    }
+    if (aux_bytes > 0) {
+      if (!AlignUp(main_bytes, kDefaultMemoryAlignment, &set->aux_workspace_offset) ||
+          set->aux_workspace_offset + aux_bytes < aux_bytes) {
+        return OutOfRange("the workspace of the main and auxiliary streams is too large");
+      }
+      set->workspace_bytes = set->aux_workspace_offset + aux_bytes;
+    }
+  }
   return set;
 }
 
@@ -601,7 +635,13 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   //    network holds the max batch's shapes, so the plan fits every batch at the same offsets.
   engine->device_network_ = DeviceNetwork(net, options.precision);
   const NetworkDef& dnet = engine->device_network_;
-  EDGERT_ASSIGN_OR_RETURN(engine->memory_plan_, PlanNetworkMemory(dnet, options.memory));
+  NetworkMemoryOptions memory = options.memory;
+  memory.layer_spans.clear();
+  if (options.aux_streams > 0) {
+    engine->schedule_ = ScheduleAuxLayers(dnet, [](const LayerDef& layer) { return cuda::OpHasTactics(layer.op); });
+    memory.layer_spans = engine->schedule_.spans;
+  }
+  EDGERT_ASSIGN_OR_RETURN(engine->memory_plan_, PlanNetworkMemory(dnet, memory));
   const size_t plan_alignment = engine->memory_plan_.alignment;
   engine->arena_alignment_ = (plan_alignment > kDefaultMemoryAlignment && plan_alignment <= 4096 &&
                               (plan_alignment & (plan_alignment - 1)) == 0)
@@ -934,6 +974,14 @@ StatusOr<std::unique_ptr<CudaExecutionContext>> CudaEngine::CreateContext(void* 
   st.resources.resize(static_cast<size_t>(KernelThreads(network_, options_.load_threads)));
   st.bindings.assign(io_.size(), nullptr);
   st.graphs = options_.cuda_graphs;
+  if (!schedule_.empty()) {
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&st.aux, cudaStreamNonBlocking));
+    st.fork_events.assign(schedule_.aux.size(), nullptr);
+    st.join_events.assign(schedule_.aux.size(), nullptr);
+    for (std::vector<cudaEvent_t>* events : {&st.fork_events, &st.join_events}) {
+      for (cudaEvent_t& e : *events) EDGERT_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+    }
+  }
   const int64_t batch = DefaultBatch(network_);
   EDGERT_RETURN_IF_ERROR(context->SelectBatchKernels(batch));
   context->batch_ = batch;
@@ -981,8 +1029,11 @@ Status CudaExecutionContext::SelectBatchKernels(int64_t batch) {
     if (old != nullptr) EDGERT_CUDA_RETURN_IF_ERROR(cudaFree(old));
   }
   if (st.workspace != nullptr) {
-    for (CudaKernelPtr& k : set->kernels) {
-      if (k != nullptr) k->SetWorkspace(st.workspace);
+    for (size_t l = 0; l < set->kernels.size(); ++l) {
+      const bool aux = !set->on_aux.empty() && set->on_aux[l] != 0;
+      if (set->kernels[l] != nullptr) {
+        set->kernels[l]->SetWorkspace(static_cast<char*>(st.workspace) + (aux ? set->aux_workspace_offset : 0));
+      }
     }
   }
   if (st.sets.size() >= kMaxCachedBatches) {  // drop the least recently used set
@@ -1037,7 +1088,21 @@ std::string CudaExecutionContext::LayerKernel(size_t index) const {
   if (k == nullptr) return "elided";
   const int input = engine_->FoldingInput(static_cast<int>(index));
   if (input >= 0) return "folded into input '" + engine_->IOTensor(input).name + "''s copy (one converting transpose)";
-  return k->Describe();
+  std::string text = k->Describe();
+  if (!set->on_aux.empty() && set->on_aux[index]) {
+    for (const AuxLayer& a : engine_->stream_schedule().aux) {
+      if (a.layer != static_cast<int32_t>(index)) continue;
+      text += std::string(text.empty() ? "" : "; ") + "auxiliary stream after layer " + std::to_string(a.fork_after) +
+              ", joined before layer " + std::to_string(a.join_before);
+    }
+  }
+  return text;
+}
+
+int CudaExecutionContext::aux_stream_layers() const {
+  const CudaBatchKernels* set = state_->current;
+  if (set == nullptr) return 0;
+  return static_cast<int>(std::count(set->on_aux.begin(), set->on_aux.end(), uint8_t{1}));
 }
 
 void CudaExecutionContext::SetCudaGraphs(bool on) { state_->graphs = on; }
@@ -1077,21 +1142,66 @@ Status EnqueueInputCopy(const CudaEngine& engine, const CudaContextState& st, co
   return s.WithContext("input '" + engine.IOTensor(i).name + "'");
 }
 
+// The layers in order on `stream`; with `concurrent`, the set's auxiliary layers on st.aux: each
+// right after its fork layer (an event on `stream` that st.aux waits for), and `stream` waits for
+// its join event before its join layer. On an error the forked layers are joined first, so a
+// capture can end.
+Status EnqueueLayers(const CudaEngine& engine, const CudaContextState& st, const CudaBatchKernels& set,
+                     cudaStream_t stream, bool concurrent) {
+  const NetworkDef& net = engine.network();
+  const StreamSchedule& schedule = engine.stream_schedule();
+  const bool aux = concurrent && st.aux != nullptr && !set.on_aux.empty();
+  size_t forked = 0;  // schedule.aux[0, forked) were forked (in fork order)
+  auto on_aux = [&](size_t k) { return set.on_aux[static_cast<size_t>(schedule.aux[k].layer)] != 0; };
+  auto fail = [&](const Status& s, size_t layer) {
+    for (size_t k = 0; k < forked; ++k) {
+      if (on_aux(k)) cudaStreamWaitEvent(stream, st.join_events[k], 0);
+    }
+    return s.WithContext("layer '" + net.layers[layer].name + "'");
+  };
+  for (size_t l = 0; l < set.kernels.size(); ++l) {
+    if (aux) {
+      for (int32_t k : schedule.joins_before[l]) {
+        if (!on_aux(static_cast<size_t>(k))) continue;
+        const cudaError_t e = cudaStreamWaitEvent(stream, st.join_events[static_cast<size_t>(k)], 0);
+        if (e != cudaSuccess) return fail(cuda::CudaStatus(e, "cudaStreamWaitEvent (join)"), l);
+      }
+    }
+    // Elided by the memory plan, done by an input's copy, or run on the auxiliary stream.
+    if (set.kernels[l] != nullptr && engine.FoldingInput(static_cast<int>(l)) < 0 && !(aux && set.on_aux[l])) {
+      Status s = set.kernels[l]->Enqueue(stream);
+      if (!s.ok()) return fail(s, l);
+    }
+    if (!aux) continue;
+    for (int32_t k : schedule.forks_after[l]) {
+      const size_t a = static_cast<size_t>(k);
+      forked = std::max(forked, a + 1);
+      if (!on_aux(a)) continue;
+      const size_t layer = static_cast<size_t>(schedule.aux[a].layer);
+      cudaError_t e = cudaEventRecord(st.fork_events[a], stream);
+      if (e == cudaSuccess) e = cudaStreamWaitEvent(st.aux, st.fork_events[a], 0);
+      if (e != cudaSuccess) {
+        forked = a;  // not forked: nothing to join
+        return fail(cuda::CudaStatus(e, "fork to the auxiliary stream"), layer);
+      }
+      Status s = set.kernels[layer]->Enqueue(st.aux);
+      e = cudaEventRecord(st.join_events[a], st.aux);
+      if (!s.ok()) return fail(s, layer);
+      if (e != cudaSuccess) return fail(cuda::CudaStatus(e, "join from the auxiliary stream"), layer);
+    }
+  }
+  return Status::Ok();
+}
+
 Status EnqueueBody(const CudaEngine& engine, const CudaContextState& st, const CudaBatchKernels& set, void* arena,
-                   cudaStream_t stream) {
+                   cudaStream_t stream, bool concurrent = true) {
   if (st.poison) EDGERT_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(arena, 0xFF, engine.ArenaBytes(), stream));
   const int n_io = engine.NumIOTensors();
   for (int i = 0; i < n_io; ++i) {
     if (!engine.IOTensor(i).is_input) continue;
     EDGERT_RETURN_IF_ERROR(EnqueueInputCopy(engine, st, set, i, stream));
   }
-  const NetworkDef& net = engine.network();
-  for (size_t l = 0; l < set.kernels.size(); ++l) {
-    // Elided by the memory plan, or done by an input's copy.
-    if (set.kernels[l] == nullptr || engine.FoldingInput(static_cast<int>(l)) >= 0) continue;
-    Status s = set.kernels[l]->Enqueue(stream);
-    if (!s.ok()) return s.WithContext("layer '" + net.layers[l].name + "'");
-  }
+  EDGERT_RETURN_IF_ERROR(EnqueueLayers(engine, st, set, stream, concurrent));
   for (int i = 0; i < n_io; ++i) {
     if (engine.IOTensor(i).is_input) continue;
     const CudaTensor& src = set.tensors[static_cast<size_t>(engine.IOTensorIndex(i))];
@@ -1196,7 +1306,7 @@ StatusOr<std::vector<double>> CudaExecutionContext::ProfileLayers(CudaStream str
     }
   } guard{&events};
   for (cudaEvent_t& e : events) EDGERT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&e));
-  EDGERT_RETURN_IF_ERROR(EnqueueBody(engine, st, set, arena_, stream));  // warm-up
+  EDGERT_RETURN_IF_ERROR(EnqueueBody(engine, st, set, arena_, stream, false));  // warm-up, one stream
   std::vector<double> ms(n, 0.0);
   for (int it = 0; it < iterations; ++it) {
     EDGERT_CUDA_RETURN_IF_ERROR(cudaEventRecord(events[0], stream));
