@@ -256,6 +256,13 @@ StatusOr<NetworkDef> FinalizeForDevice(NetworkDef network, const std::string& ba
   std::printf("tactics (level %d): %d layers timed (%d candidates, %d rejected as wrong), %d from the timing "
               "cache, %.1f s; timed layers %.3f ms with the chosen tactics, %.3f ms with the defaults\n",
               device.tactic_level, timed_layers, candidates, rejected, cached, seconds, chosen, fallback);
+  if (const CudaEngine::AuxStreamTiming& aux = (*engine)->aux_stream_timing(); aux.timed) {
+    std::printf(
+        "concurrent branches: %d layer%s, %.3f ms per inference with the auxiliary stream, %.3f ms on one "
+        "stream: %s\n",
+        aux.layers, aux.layers == 1 ? "" : "s", aux.aux_ms, aux.one_stream_ms,
+        aux.kept ? "auxiliary stream kept" : "one stream kept");
+  }
   PrintSlowestSelections((*engine)->network(), (*engine)->tactics());
   return (*engine)->network();
 #else

@@ -374,6 +374,46 @@ TEST(CudaEngine, ConcurrentBranchesMatchOneStream) {
   }
 }
 
+// With tactic selection the engine times its graph with and without the auxiliary stream and
+// records the choice on the scheduled layers (kAuxStreamAttr), which a plan load follows.
+TEST(CudaEngine, AuxStreamChoiceIsTimedAndRecorded) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  auto timed = CudaEngine::Create(BranchNetwork());
+  ASSERT_TRUE(timed.ok()) << timed.status().ToString();
+  const CudaEngine::AuxStreamTiming& t = (*timed)->aux_stream_timing();
+  ASSERT_TRUE(t.timed);
+  EXPECT_EQ(t.layers, 2);
+  EXPECT_GT(t.aux_ms, 0.0);
+  EXPECT_GT(t.one_stream_ms, 0.0);
+  EXPECT_EQ(t.kept, t.aux_ms < 0.995 * t.one_stream_ms);
+  EXPECT_EQ((*timed)->stream_schedule().aux.size(), t.kept ? 2u : 0u);
+  std::printf("[engine] branch network: %.4f ms with the auxiliary stream, %.4f ms on one stream (%s)\n", t.aux_ms,
+              t.one_stream_ms, t.kept ? "kept" : "one stream");
+  int recorded = 0;
+  for (const LayerDef& layer : (*timed)->network().layers) {
+    StatusOr<int64_t> v = layer.attrs.GetIntOr(kAuxStreamAttr, -1, layer.name);
+    ASSERT_TRUE(v.ok());
+    if (*v < 0) continue;
+    ++recorded;
+    EXPECT_EQ(*v, t.kept ? 1 : 0) << layer.name;
+    EXPECT_NE(layer.name.find("ds"), std::string::npos) << layer.name;
+  }
+  EXPECT_EQ(recorded, 2);
+  // A load of the recorded network (no timing) follows the attribute, either way.
+  CudaEngineOptions load;
+  load.select_tactics = false;
+  for (int64_t choice : {int64_t{0}, int64_t{1}}) {
+    NetworkDef net = (*timed)->network();
+    for (LayerDef& layer : net.layers) {
+      if (layer.attrs.Has(kAuxStreamAttr)) layer.attrs.Set(kAuxStreamAttr, choice);
+    }
+    auto loaded = CudaEngine::Create(std::move(net), load);
+    ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
+    EXPECT_FALSE((*loaded)->aux_stream_timing().timed);
+    EXPECT_EQ((*loaded)->stream_schedule().aux.size(), choice == 1 ? 2u : 0u);
+  }
+}
+
 // Host allocations (g_news) during 100 Enqueue calls on a context of `engine`, after warm-up and
 // capture; the device's free memory must not change meanwhile.
 int64_t SteadyStateAllocations(const CudaEngine& engine, const std::vector<Tensor>& feeds, bool graphs) {

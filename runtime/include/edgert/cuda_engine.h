@@ -37,7 +37,10 @@
 // edgert/stream_schedule.h) run on an auxiliary stream each context owns, forked from and joined
 // back into the Enqueue() stream with events (in a CUDA graph: parallel branches). The memory plan
 // keeps such a layer's inputs and output apart from everything that may run meanwhile; the
-// context's workspace holds a region for the auxiliary layers after the main stream's.
+// context's workspace holds a region for the auxiliary layers after the main stream's. With
+// tactic selection, Create() times the network's graph both ways and keeps the faster (recorded
+// on the layers as kAuxStreamAttr, so a plan keeps the choice): at large batches, where every
+// layer fills the GPU, one stream can be faster.
 //
 // Batch profiles (the network's profile() is enabled; see BatchProfile in edgert/network.h): the
 // arena is planned at the profile's max batch and every context can run any batch in [min, max]
@@ -104,8 +107,9 @@ struct CudaEngineOptions {
   // Called before each layer's tactic selection (index, layer count, layer name); may be empty.
   std::function<void(size_t, size_t, const std::string&)> progress;
   // Auxiliary streams for concurrent branches: 0 runs every layer on the Enqueue() stream; 1 (the
-  // most supported) lets branch layers run beside the main path (see "Concurrent branches").
-  // Overrides memory.layer_spans.
+  // most supported) lets branch layers run beside the main path (see "Concurrent branches"), where
+  // the timing (select_tactics) or the plan's recorded choice keeps them. Overrides
+  // memory.layer_spans.
   int aux_streams = 1;
 };
 
@@ -199,8 +203,19 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
   // The network as the device holds it: float32 tensors are float16 in an FP16 engine.
   const NetworkDef& device_network() const { return device_network_; }
   const NetworkMemoryPlan& memory_plan() const { return memory_plan_; }
-  // The layers that run on the auxiliary stream (empty with aux_streams = 0 or no such branch).
+  // The layers that run on the auxiliary stream (empty with aux_streams = 0, no such branch, or
+  // when one stream was faster).
   const StreamSchedule& stream_schedule() const { return schedule_; }
+  // Create()'s timing of the concurrent branches (timed: the network's graph with the auxiliary
+  // stream and without, median ms per inference at the default batch; kept: the choice).
+  struct AuxStreamTiming {
+    bool timed = false;
+    int layers = 0;
+    double aux_ms = 0;
+    double one_stream_ms = 0;
+    bool kept = false;
+  };
+  const AuxStreamTiming& aux_stream_timing() const { return aux_timing_; }
   int32_t IOTensorIndex(int index) const { return io_tensor_index_[static_cast<size_t>(index)]; }
   // Device address of constant tensor `index` (nullptr for a non-constant).
   const void* ConstantAddress(int32_t index) const { return constant_ptrs_[static_cast<size_t>(index)]; }
@@ -223,12 +238,15 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
   // Step 3 of Create(): every layer gets a CUDA kernel in a dry run at the max batch (and at the
   // profile's min); sets workspace_bytes_ to the largest need.
   Status DryRun();
+  // Step 5 of Create(): times the network with and without the auxiliary stream (aux_timing_).
+  Status TimeAuxStreams();
 
   CudaEngineOptions options_;
   NetworkDef network_;
   NetworkDef device_network_;
   NetworkMemoryPlan memory_plan_;
   StreamSchedule schedule_;
+  AuxStreamTiming aux_timing_;
   std::shared_ptr<const LoadedPlan> plan_;
   std::vector<IOTensorInfo> io_;
   std::vector<int32_t> io_tensor_index_;

@@ -33,6 +33,10 @@ inline constexpr const char* kTacticLevelAttr = "edgert_tactic_level";
 // serialized plan prefixed by the layer geometry it was made for. A plan load recreates only that
 // candidate (from the serialized plan when it matches), instead of the candidate list up to the
 // index; without them, or when they no longer apply, the index path is taken.
+// Int attribute a GPU build adds to the layers its stream schedule runs on the auxiliary stream
+// (edgert/stream_schedule.h): 1 when the network's CUDA graph ran faster so, 0 when one stream was
+// faster (a plan load then keeps such a layer on the main stream).
+inline constexpr const char* kAuxStreamAttr = "edgert_aux_stream";
 inline constexpr const char* kTacticLabelAttr = "edgert_tactic_label";
 inline constexpr const char* kTacticBlobAttr = "edgert_tactic_blob";
 

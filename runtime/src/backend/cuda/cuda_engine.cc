@@ -162,6 +162,7 @@ struct CudaContextState {
   // Concurrent branches: the auxiliary stream and, per StreamSchedule::aux entry, the events of
   // its fork (recorded on the Enqueue stream) and of its join (recorded on `aux`).
   cudaStream_t aux = nullptr;
+  bool concurrent = true;  // off: every layer on the Enqueue stream (CudaEngine::TimeAuxStreams)
   std::vector<cudaEvent_t> fork_events;
   std::vector<cudaEvent_t> join_events;
 
@@ -638,7 +639,11 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   NetworkMemoryOptions memory = options.memory;
   memory.layer_spans.clear();
   if (options.aux_streams > 0) {
-    engine->schedule_ = ScheduleAuxLayers(dnet, [](const LayerDef& layer) { return cuda::OpHasTactics(layer.op); });
+    // A layer a build found better on the main stream (kAuxStreamAttr 0) stays there.
+    engine->schedule_ = ScheduleAuxLayers(dnet, [](const LayerDef& layer) {
+      StatusOr<int64_t> aux = layer.attrs.GetIntOr(kAuxStreamAttr, 1, layer.name);
+      return cuda::OpHasTactics(layer.op) && aux.ok() && *aux != 0;
+    });
     memory.layer_spans = engine->schedule_.spans;
   }
   EDGERT_ASSIGN_OR_RETURN(engine->memory_plan_, PlanNetworkMemory(dnet, memory));
@@ -771,7 +776,77 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
       engine->folding_input_[static_cast<size_t>(layer)] = static_cast<int>(i);
     }
   }
+
+  // 5. Concurrent branches, timed with the tactics: the faster of the auxiliary stream and one
+  //    stream is recorded on the scheduled layers; with one stream the schedule is dropped (the
+  //    memory plan keeps its spans: larger, still correct).
+  if (options.select_tactics && options.tactic_level > 0 && !engine->schedule_.empty()) {
+    EDGERT_RETURN_IF_ERROR(engine->TimeAuxStreams());
+    for (const AuxLayer& a : engine->schedule_.aux) {
+      for (NetworkDef* n : {&engine->network_, &engine->device_network_}) {
+        n->layers[static_cast<size_t>(a.layer)].attrs.Set(kAuxStreamAttr, int64_t{engine->aux_timing_.kept ? 1 : 0});
+      }
+    }
+    if (!engine->aux_timing_.kept) engine->schedule_ = StreamSchedule{};
+  }
   return engine;
+}
+
+Status CudaEngine::TimeAuxStreams() {
+  // Two contexts, the second on one stream, on zero-filled I/O buffers; CUDA graphs as configured.
+  // Rounds alternate between them; the median of the rounds' per-inference times is compared. The
+  // auxiliary stream is kept only when faster by more than 0.5% (noise favours the simpler graph).
+  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CudaExecutionContext> aux, CreateContext());
+  EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CudaExecutionContext> one, CreateContext());
+  one->state_->concurrent = false;
+  struct Buffers {
+    std::vector<void*> ptrs;
+    cudaStream_t stream = nullptr;
+    cudaEvent_t start = nullptr, stop = nullptr;
+    ~Buffers() {
+      for (void* p : ptrs) cudaFree(p);
+      if (start != nullptr) cudaEventDestroy(start);
+      if (stop != nullptr) cudaEventDestroy(stop);
+      if (stream != nullptr) cudaStreamDestroy(stream);
+    }
+  } b;
+  for (int i = 0; i < NumIOTensors(); ++i) {
+    const size_t bytes = static_cast<size_t>(NumElements(aux->TensorShape(i))) * DataTypeSize(IOTensor(i).dtype);
+    void* p = nullptr;
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaMalloc(&p, bytes > 0 ? bytes : 1));
+    b.ptrs.push_back(p);
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaMemset(p, 0, bytes > 0 ? bytes : 1));
+    EDGERT_RETURN_IF_ERROR(aux->SetTensorAddress(i, p));
+    EDGERT_RETURN_IF_ERROR(one->SetTensorAddress(i, p));
+  }
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&b.stream, cudaStreamNonBlocking));
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&b.start));
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaEventCreate(&b.stop));
+  constexpr int kRounds = 7;
+  constexpr int kRuns = 10;  // inferences per round
+  std::vector<double> times[2];
+  CudaExecutionContext* contexts[2] = {aux.get(), one.get()};
+  for (CudaExecutionContext* c : contexts) {
+    for (int k = 0; k < 3; ++k) EDGERT_RETURN_IF_ERROR(c->Enqueue(b.stream));  // warm-up, capture, replay
+  }
+  for (int round = 0; round < kRounds; ++round) {
+    for (int which = 0; which < 2; ++which) {
+      EDGERT_CUDA_RETURN_IF_ERROR(cudaEventRecord(b.start, b.stream));
+      for (int k = 0; k < kRuns; ++k) EDGERT_RETURN_IF_ERROR(contexts[which]->Enqueue(b.stream));
+      EDGERT_CUDA_RETURN_IF_ERROR(cudaEventRecord(b.stop, b.stream));
+      EDGERT_CUDA_RETURN_IF_ERROR(cudaEventSynchronize(b.stop));
+      float ms = 0;
+      EDGERT_CUDA_RETURN_IF_ERROR(cudaEventElapsedTime(&ms, b.start, b.stop));
+      times[which].push_back(static_cast<double>(ms) / kRuns);
+    }
+  }
+  for (std::vector<double>& t : times) std::sort(t.begin(), t.end());
+  aux_timing_.timed = true;
+  aux_timing_.layers = aux->aux_stream_layers();
+  aux_timing_.aux_ms = times[0][kRounds / 2];
+  aux_timing_.one_stream_ms = times[1][kRounds / 2];
+  aux_timing_.kept = aux_timing_.aux_ms < 0.995 * aux_timing_.one_stream_ms;
+  return Status::Ok();
 }
 
 Status CudaEngine::DryRun() {
@@ -1150,7 +1225,7 @@ Status EnqueueLayers(const CudaEngine& engine, const CudaContextState& st, const
                      cudaStream_t stream, bool concurrent) {
   const NetworkDef& net = engine.network();
   const StreamSchedule& schedule = engine.stream_schedule();
-  const bool aux = concurrent && st.aux != nullptr && !set.on_aux.empty();
+  const bool aux = concurrent && st.concurrent && st.aux != nullptr && !set.on_aux.empty();
   size_t forked = 0;  // schedule.aux[0, forked) were forked (in fork order)
   auto on_aux = [&](size_t k) { return set.on_aux[static_cast<size_t>(schedule.aux[k].layer)] != 0; };
   auto fail = [&](const Status& s, size_t layer) {
