@@ -21,7 +21,8 @@
 // (the ResNet stem: 21 x 37 x 3 = 2331 halves for 128 pixels, against 128 * 147 im2col values).
 //
 // StemConvNhwcKernel<BN, kVec>: 256 threads (8 warps), a CTA tile of 128 pixels x BN output
-// channels (BN = 16, 32 or 64, the smallest covering K, else 64 with blockIdx.y over the K tiles).
+// channels (BN = 16, 32 or 64, the smallest covering K, else 64 with blockIdx.y over the K tiles;
+// smaller where the layer has few pixel tiles: StemTileN).
 // Warp w owns the 16 pixel rows m = 16 * w .. 16 * w + 15 and all BN channels (BN / 8 mma
 // n-tiles), so every A value is gathered by exactly one lane of one warp.
 //   1. Once per CTA: the weight tile Ws [BN][kStemWsLd] (row n = output channel n0 + n, zeros
@@ -516,8 +517,15 @@ __global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
   }
 }
 
-// The output-channel tile: the smallest of 16, 32, 64 covering K, else 64.
-int StemTileN(int64_t k) { return k <= 16 ? 16 : (k <= 32 ? 32 : 64); }
+// The output-channel tile: the smallest of 16, 32, 64 covering K, else 64; halved (down to 16)
+// while the layer would have fewer than two CTAs per SM. At small batches (the ResNet-50 stem at
+// N = 1: 98 pixel tiles) each CTA then stages fewer weights and runs fewer MMAs, and the layer is
+// spread over more SMs (blockIdx.y over the channel tiles).
+int StemTileN(int64_t k, int64_t pixel_tiles, int sms) {
+  int bn = k <= 16 ? 16 : (k <= 32 ? 32 : 64);
+  while (bn > 16 && pixel_tiles * ((k + bn - 1) / bn) < 2 * static_cast<int64_t>(sms)) bn /= 2;
+  return bn;
+}
 
 template <int BN, bool kVec>
 Status LaunchStem(cudaStream_t stream, const StemParams& sp, const __half* x, const __half* w, const __half* bias,
@@ -635,7 +643,11 @@ Status EnqueueStemConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGe
   const auto* rh = static_cast<const __half*>(residual);
   auto* yh = static_cast<__half*>(y);
   const DeviceActivation dact = ToDevice(act);
-  switch (StemTileN(g.k)) {
+  int device = 0;
+  int sms = 0;
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
+  switch (StemTileN(g.k, sp.tiles, sms)) {
     case 16:
       return LaunchStemAligned<16>(stream, sp, xh, wh, bh, rh, yh, dact);
     case 32:
