@@ -262,6 +262,8 @@ StatusOr<NetworkDef> FinalizeForDevice(NetworkDef network, const std::string& ba
         "stream: %s\n",
         aux.layers, aux.layers == 1 ? "" : "s", aux.aux_ms, aux.one_stream_ms,
         aux.kept ? "auxiliary stream kept" : "one stream kept");
+  } else if (!aux.error.empty()) {
+    std::printf("concurrent branches: not timed (%s); the auxiliary stream stays\n", aux.error.c_str());
   }
   PrintSlowestSelections((*engine)->network(), (*engine)->tactics());
   return (*engine)->network();

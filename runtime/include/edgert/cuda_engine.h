@@ -214,6 +214,7 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
     double aux_ms = 0;
     double one_stream_ms = 0;
     bool kept = false;
+    std::string error;  // why the timing could not run (the schedule then stays untimed)
   };
   const AuxStreamTiming& aux_stream_timing() const { return aux_timing_; }
   int32_t IOTensorIndex(int index) const { return io_tensor_index_[static_cast<size_t>(index)]; }

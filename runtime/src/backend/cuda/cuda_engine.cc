@@ -780,8 +780,16 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   // 5. Concurrent branches, timed with the tactics: the faster of the auxiliary stream and one
   //    stream is recorded on the scheduled layers; with one stream the schedule is dropped (the
   //    memory plan keeps its spans: larger, still correct).
+  //    Where the timing cannot run (e.g. no device memory for its two extra contexts on a small
+  //    Jetson), the schedule stays as it is, unrecorded, and the reason is kept.
   if (options.select_tactics && options.tactic_level > 0 && !engine->schedule_.empty()) {
-    EDGERT_RETURN_IF_ERROR(engine->TimeAuxStreams());
+    const Status timed = engine->TimeAuxStreams();
+    if (!timed.ok()) {
+      cudaGetLastError();
+      engine->aux_timing_ = AuxStreamTiming{};
+      engine->aux_timing_.error = timed.message();
+      return engine;
+    }
     for (const AuxLayer& a : engine->schedule_.aux) {
       for (NetworkDef* n : {&engine->network_, &engine->device_network_}) {
         n->layers[static_cast<size_t>(a.layer)].attrs.Set(kAuxStreamAttr, int64_t{engine->aux_timing_.kept ? 1 : 0});
