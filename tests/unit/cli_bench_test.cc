@@ -144,5 +144,27 @@ TEST_F(BenchCli, LoadThreadsOption) {
   EXPECT_NE(r.out.find("--load-threads N"), std::string::npos) << r.out;
 }
 
+// --aux-streams: 0 or 1; anything else is a usage error naming the option. The CPU engine runs
+// one layer at a time and accepts and ignores it; `edgert help bench` and `help run` list it.
+TEST_F(BenchCli, AuxStreamsOption) {
+  for (const std::string& v : {"2", "-1", "x", ""}) {
+    CliResult r = RunCli(dir_, "bench " + Q(model_) + " --iterations 1 --aux-streams " + Q(v));
+    EXPECT_EQ(r.code, 2) << v << "\n" << r.err;
+    EXPECT_NE(r.err.find("--aux-streams '" + v + "' is not 0 or 1"), std::string::npos) << r.err;
+  }
+  CliResult r = RunCli(dir_, "bench " + Q(model_) + " --iterations 1 --aux-streams");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_NE(r.err.find("--aux-streams needs a value"), std::string::npos) << r.err;
+  for (const char* v : {"0", "1"}) {
+    r = RunCli(dir_, "bench " + Q(model_) + " --shapes x:1x3x8x8 --iterations 2 --warmup 0 --aux-streams " + v);
+    ASSERT_EQ(r.code, 0) << r.out << r.err;
+    ExpectMetrics(r.out, 2);
+  }
+  for (const char* command : {"help bench", "help run"}) {
+    r = RunCli(dir_, command);
+    EXPECT_NE(r.out.find("--aux-streams 0|1"), std::string::npos) << command << "\n" << r.out;
+  }
+}
+
 }  // namespace
 }  // namespace edgert
