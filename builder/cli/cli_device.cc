@@ -198,7 +198,7 @@ StatusOr<std::unique_ptr<HostRunner>> HostRunner::Create(NetworkDef network, con
   return std::unique_ptr<HostRunner>(new CpuRunner(std::move(engine)));
 }
 
-StatusOr<std::unique_ptr<HostRunner>> HostRunner::FromPlan(const std::string& path) {
+StatusOr<std::unique_ptr<HostRunner>> HostRunner::FromPlan(const std::string& path, const DeviceOptions& options) {
   EDGERT_ASSIGN_OR_RETURN(PlanMetadata meta, ReadPlanMetadata(path));
   if (meta.device.backend == "cuda") {
 #ifdef EDGERT_HAVE_CUDA
@@ -206,8 +206,9 @@ StatusOr<std::unique_ptr<HostRunner>> HostRunner::FromPlan(const std::string& pa
       return Unsupported(path + " is a plan for " + meta.device.ToString() +
                          " and this machine has no visible CUDA device");
     }
-    return CudaRunner::Make(CudaEngine::CreateFromPlan(path));
+    return CudaRunner::Make(CudaEngine::CreateFromPlan(path, CudaOptionsFor(options)));
 #else
+    (void)options;
     return Unsupported(path + " is a plan for " + meta.device.ToString() +
                        "; this edgert was built without the CUDA backend");
 #endif

@@ -67,7 +67,8 @@ class HostRunner {
   static StatusOr<std::unique_ptr<HostRunner>> Create(NetworkDef network, const std::string& backend,
                                                       const DeviceOptions& options);
   // The backend is the plan's (its device key says cpu or cuda); the plan is validated for here.
-  static StatusOr<std::unique_ptr<HostRunner>> FromPlan(const std::string& path);
+  // Of `options`, a CUDA plan takes what applies at a load (--load-threads, --aux-streams).
+  static StatusOr<std::unique_ptr<HostRunner>> FromPlan(const std::string& path, const DeviceOptions& options = {});
   virtual Status Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) = 0;
   // "backend: cpu" / "backend: cuda fp16 on <device key>".
   virtual std::string BackendLine() const = 0;

@@ -383,7 +383,7 @@ int RunPlan(const Options& o, const std::map<std::string, Shape>& shapes) {
                                           "to ONNX models (rebuild it with `edgert build --layout`)",
                                 "--layout"));
   }
-  StatusOr<std::unique_ptr<HostRunner>> runner = HostRunner::FromPlan(o.model);
+  StatusOr<std::unique_ptr<HostRunner>> runner = HostRunner::FromPlan(o.model, o.device);
   if (!runner.ok()) return Fail(runner.status());
   const NetworkDef& net = (*runner)->network();
   // A plan with a batch profile runs random inputs at its opt batch unless --shapes or the input
