@@ -10,11 +10,12 @@
 #include <cmath>
 #include <random>
 
+#include "cpu_compare_util.h"
 #include "edgert/builder.h"
 #include "edgert/calibration.h"
 #include "edgert/cpu_engine.h"
-#include "cpu_compare_util.h"
 #include "edgert/plan_cache.h"
+#include "edgert/stream_schedule.h"
 #include "onnx_test_util.h"
 
 namespace edgert {
@@ -921,6 +922,70 @@ TEST(NhwcWholeModel, ResNetAndYoloStyleFp16BuildsMatchFp32) {
       EXPECT_EQ(fp16.report.nhwc.reshapes, 1);
     }
     ExpectSameResults(fp32.net, fp16.net);
+  }
+}
+
+// Concurrent branches on the built networks (what the CUDA engine schedules, with its heavy ops:
+// convolutions and matrix layers). In the ResNet-style model's two downsampling basic blocks the
+// first 3x3 convolution and the 1x1 downsample both read the block input and meet in the second
+// 3x3 convolution (the residual Add fused in): the first of them in layer order goes to the
+// auxiliary stream, the other runs beside it. YOLO-style has no single-layer branch. The memory
+// plan with the spans validates, and the CPU engine (layers in order) gives the same bytes.
+bool Heavy(const LayerDef& layer) {
+  return layer.op == OpType::kConv || layer.op == OpType::kConvNhwc || layer.op == OpType::kGemm ||
+         layer.op == OpType::kMatMul;
+}
+
+TEST(NhwcWholeModel, StreamScheduleOfTheBuiltModels) {
+  for (const bool yolo : {false, true}) {
+    SCOPED_TRACE(yolo ? "yolo" : "resnet");
+    Model m = yolo ? YoloStyle() : ResNetStyle();
+    const Built fp16 = Build(m, Layout::kAuto, Precision::kFp16);
+    const NetworkDef& net = fp16.net;
+    ASSERT_FALSE(net.layers.empty());
+    const StreamSchedule s = ScheduleAuxLayers(net, Heavy);
+    if (!yolo) {
+      ASSERT_EQ(s.aux.size(), 2u);
+      for (const AuxLayer& a : s.aux) {
+        const LayerDef& aux = net.layers[static_cast<size_t>(a.layer)];
+        const LayerDef& join = net.layers[static_cast<size_t>(a.join_before)];
+        EXPECT_EQ(aux.op, OpType::kConvNhwc) << aux.name;
+        // The join is the block's last convolution with the residual Add fused into it, reading
+        // the auxiliary layer's output; the other branch's convolution lies between fork and join.
+        EXPECT_EQ(join.op, OpType::kConvNhwc) << join.name;
+        EXPECT_NE(join.name.find("Add"), std::string::npos) << join.name;
+        EXPECT_NE(std::find(join.inputs.begin(), join.inputs.end(), aux.outputs[0]), join.inputs.end())
+            << join.name << " reads " << aux.name << "'s output";
+        EXPECT_EQ(a.join_before - a.fork_after, 3) << aux.name;
+      }
+    }
+    std::printf("[schedule] %s: %zu of %zu layers on the auxiliary stream\n", yolo ? "yolo" : "resnet", s.aux.size(),
+                net.layers.size());
+    NetworkMemoryOptions spans;
+    spans.layer_spans = s.spans;
+    StatusOr<NetworkMemoryPlan> plan = PlanNetworkMemory(net, spans);
+    ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+    Status valid = ValidateNetworkMemoryPlan(net, *plan);
+    EXPECT_TRUE(valid.ok()) << valid.ToString();
+    auto planned = CpuEngine::Create(net, spans);
+    auto plain = CpuEngine::Create(net);
+    ASSERT_TRUE(planned.ok() && plain.ok());
+    std::mt19937 rng(21);
+    std::vector<Tensor> feeds;
+    for (int32_t t : net.inputs) {
+      Tensor x = *Tensor::Create(DataType::kFloat32, net.tensors[static_cast<size_t>(t)].shape);
+      std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+      for (int64_t i = 0; i < x.num_elements(); ++i) x.data<float>()[i] = dist(rng);
+      feeds.push_back(std::move(x));
+    }
+    std::vector<Tensor> got, want;
+    ASSERT_TRUE((*planned)->Run(feeds, &got).ok());
+    ASSERT_TRUE((*plain)->Run(feeds, &want).ok());
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_EQ(got[i].bytes(), want[i].bytes());
+      EXPECT_EQ(std::memcmp(got[i].raw(), want[i].raw(), got[i].bytes()), 0) << "output " << i;
+    }
   }
 }
 
