@@ -249,7 +249,9 @@ void ExpectTimedSelection(ConvLayerHarness& h) {
     EXPECT_GE(c.seconds, 0.0);
     // The check and the capture are parts of the candidate's time; a timed one was checked.
     EXPECT_LE(c.check_seconds + c.capture_seconds, c.seconds) << c.label;
-    if (c.ms >= 0) EXPECT_GT(c.check_seconds, 0.0) << c.label;
+    if (c.ms >= 0) {
+      EXPECT_GT(c.check_seconds, 0.0) << c.label;
+    }
     timed += c.ms >= 0 ? 1 : 0;
     rejected += c.rejected ? 1 : 0;
     if (c.rejected) {
