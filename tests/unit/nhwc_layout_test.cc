@@ -170,6 +170,22 @@ std::vector<int64_t> Ints(const LayerDef& l, const std::string& name) {
   return v.ok() ? *v : std::vector<int64_t>{};
 }
 
+// Float32 inputs for every graph input of `net`, uniform in [-1, 1) from `seed`; dim 0 becomes
+// `batch` when it is positive.
+std::vector<Tensor> RandomInputs(const NetworkDef& net, uint32_t seed, int64_t batch = 0) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::vector<Tensor> inputs;
+  for (int32_t t : net.inputs) {
+    Shape shape = T(net, t).shape;
+    if (batch > 0) shape[0] = batch;
+    std::vector<float> v(static_cast<size_t>(NumElements(shape)));
+    for (float& x : v) x = u(rng);
+    inputs.push_back(Tensor::FromVector<float>(v, shape));
+  }
+  return inputs;
+}
+
 // Same inputs and outputs (names, shapes), the same results on fresh random inputs (at `batch`
 // when given: both networks have a batch profile).
 void ExpectSameResults(const NetworkDef& nchw, const NetworkDef& nhwc, int64_t batch = 0) {
@@ -185,17 +201,7 @@ void ExpectSameResults(const NetworkDef& nchw, const NetworkDef& nhwc, int64_t b
   }
   const uint32_t seed = std::random_device{}();
   SCOPED_TRACE("input seed " + std::to_string(seed) + ", batch " + std::to_string(batch));
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  std::vector<Tensor> inputs;
-  for (int32_t t : nchw.inputs) {
-    Shape shape = T(nchw, t).shape;
-    if (batch > 0) shape[0] = batch;
-    std::vector<float> v(static_cast<size_t>(NumElements(shape)));
-    for (float& x : v) x = u(rng);
-    inputs.push_back(Tensor::FromVector<float>(v, shape));
-  }
-  ExpectCpuNetworksAgree(nchw, nhwc, inputs);
+  ExpectCpuNetworksAgree(nchw, nhwc, RandomInputs(nchw, seed, batch));
 }
 
 // The Transpose layers and their perms, in order.
@@ -970,14 +976,7 @@ TEST(NhwcWholeModel, StreamScheduleOfTheBuiltModels) {
     auto planned = CpuEngine::Create(net, spans);
     auto plain = CpuEngine::Create(net);
     ASSERT_TRUE(planned.ok() && plain.ok());
-    std::mt19937 rng(21);
-    std::vector<Tensor> feeds;
-    for (int32_t t : net.inputs) {
-      Tensor x = *Tensor::Create(DataType::kFloat32, net.tensors[static_cast<size_t>(t)].shape);
-      std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-      for (int64_t i = 0; i < x.num_elements(); ++i) x.data<float>()[i] = dist(rng);
-      feeds.push_back(std::move(x));
-    }
+    const std::vector<Tensor> feeds = RandomInputs(net, 21);
     std::vector<Tensor> got, want;
     ASSERT_TRUE((*planned)->Run(feeds, &got).ok());
     ASSERT_TRUE((*plain)->Run(feeds, &want).ok());
