@@ -478,6 +478,10 @@ std::vector<TacticLayer> TacticLayers() {
   return layers;
 }
 
+// The tactic layers whose float16 candidate list holds the own matrix-vector kernel (Gemm, transA
+// 0, transB 1, at most 8 rows, K % 8 == 0, C a vector along N).
+bool IsGemvLayer(const TacticLayer& l) { return l.name == "Gemm M=1 N=1000 K=2048"; }
+
 void ExpectKernelMatches(DirectLayer& layer, cuda::CudaKernel& kernel, const std::string& what) {
   StatusOr<Tensor> got = layer.Run(kernel);
   ASSERT_TRUE(got.ok()) << what << ": " << got.status().ToString();
@@ -502,8 +506,10 @@ TEST(GemmTactics, EveryCandidateMatchesCpu) {
         ASSERT_TRUE(kernel.ok()) << what << ": " << kernel.status().ToString();
         EXPECT_EQ((*kernel)->Tactic(), t) << what;
         EXPECT_EQ((*kernel)->Tactics().timed, 0) << what;
-        EXPECT_NE((*kernel)->Describe().find("cublasLt algo " + std::to_string(t) + "/"), std::string::npos)
-            << what << ": " << (*kernel)->Describe();
+        // Candidate 1 of a float16 layer with few rows is the own matrix-vector kernel.
+        const bool gemv = precision == Precision::kFp16 && t == 1 && IsGemvLayer(l);
+        const std::string label = (gemv ? "gemv tactic " : "cublasLt algo ") + std::to_string(t) + "/";
+        EXPECT_NE((*kernel)->Describe().find(label), std::string::npos) << what << ": " << (*kernel)->Describe();
         // The engine sizes the shared workspace in a dry run: it must see the same need.
         StatusOr<cuda::CudaKernelPtr> dry = cuda::CreateGemmKernel(layer.Context(t, false, 1, true));
         ASSERT_TRUE(dry.ok()) << what << " (dry run): " << dry.status().ToString();
@@ -548,7 +554,10 @@ TEST(GemmTactics, SelectTacticsMatchesCpu) {
       EXPECT_GT(report.default_ms, 0.0) << describe;
       EXPECT_GT(report.chosen_ms, 0.0) << describe;
       EXPECT_LE(report.chosen_ms, report.default_ms) << describe;
-      EXPECT_NE(describe.find("cublasLt algo"), std::string::npos) << describe;
+      EXPECT_TRUE(describe.find("cublasLt algo") != std::string::npos ||
+                  describe.find("gemv tactic") != std::string::npos)
+          << describe;
+      ASSERT_EQ(report.candidates.size(), static_cast<size_t>(*count)) << describe;
       EXPECT_NE(describe.find("timed"), std::string::npos) << describe;
       ExpectKernelMatches(layer, **selected, "selected tactic " + std::to_string(chosen) + ": " + describe);
 
@@ -566,6 +575,85 @@ TEST(GemmTactics, SelectTacticsMatchesCpu) {
       EXPECT_EQ((*untimed)->Tactic(), 0);
       EXPECT_EQ((*untimed)->Tactics().timed, 0);
       ExpectKernelMatches(layer, **untimed, "level 0");
+    }
+  }
+}
+
+// The own matrix-vector kernel is candidate 1 of float16 Gemm layers with transB 1 and at most 8
+// rows (any activation, alpha, beta, C a vector or absent), never of float32 ones or of layers with
+// more rows; forced, it matches the CPU with no workspace; timed, it is checked against cuBLASLt's
+// candidate 0 and not rejected.
+TEST(GemmTactics, GemvIsCandidateOneOfFewRowLayers) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  struct Case {
+    std::string name;
+    Attributes attrs;
+    std::vector<OpArg> args;
+    bool gemv_in_fp16;
+  };
+  std::vector<Case> cases;
+  {
+    Attributes attrs;
+    attrs.Set("transB", int64_t{1});
+    attrs.Set("alpha", 0.5f);
+    attrs.Set("beta", 2.0f);
+    attrs.Set(kActivationAttr, std::string("Sigmoid"));
+    cases.push_back({"M 3, alpha 0.5, beta 2, Sigmoid", attrs,
+                     {OpArg{Rand({3, 64}, 31), false}, OpArg{Rand({40, 64}, 32), true}, OpArg{Rand({40}, 33), true}},
+                     true});
+  }
+  {
+    Attributes attrs;
+    attrs.Set("transB", int64_t{1});
+    attrs.Set(kActivationAttr, std::string("Relu"));
+    cases.push_back({"M 8, no C, runtime B, Relu", attrs,
+                     {OpArg{Rand({8, 136}, 34), false}, OpArg{Rand({24, 136}, 35), false}}, true});
+  }
+  {
+    Attributes attrs;
+    attrs.Set("transB", int64_t{1});
+    cases.push_back({"M 9 (too many rows)", attrs,
+                     {OpArg{Rand({9, 64}, 36), false}, OpArg{Rand({40, 64}, 37), true}, OpArg{Rand({40}, 38), true}},
+                     false});
+  }
+  {
+    Attributes attrs;  // transB 0: W is [K, N]
+    cases.push_back({"M 1, transB 0", attrs,
+                     {OpArg{Rand({1, 64}, 39), false}, OpArg{Rand({64, 40}, 40), true}, OpArg{Rand({40}, 41), true}},
+                     false});
+  }
+  for (const Case& c : cases) {
+    for (Precision precision : {Precision::kFp32, Precision::kFp16}) {
+      SCOPED_TRACE(c.name + " " + PrecisionName(precision));
+      const bool gemv = c.gemv_in_fp16 && precision == Precision::kFp16;
+      DirectLayer layer(OpType::kGemm, c.attrs, c.args, precision);
+      Status s = layer.Init();
+      ASSERT_TRUE(s.ok()) << s.ToString();
+      StatusOr<int> count = cuda::GemmCandidateCount(layer.Context(-1, false, 1));
+      ASSERT_TRUE(count.ok()) << count.status().ToString();
+      ASSERT_GE(*count, gemv ? 2 : 1);
+      StatusOr<int> level0 = cuda::GemmCandidateCount(layer.Context(-1, false, 0));
+      ASSERT_TRUE(level0.ok()) << level0.status().ToString();
+      EXPECT_EQ(*level0, 1);  // level 0: cuBLASLt's first choice only
+      if (*count < 2) continue;
+      StatusOr<cuda::CudaKernelPtr> forced = cuda::CreateGemmKernel(layer.Context(1, false, 1));
+      ASSERT_TRUE(forced.ok()) << forced.status().ToString();
+      const std::string describe = (*forced)->Describe();
+      EXPECT_EQ((*forced)->Tactic(), 1) << describe;
+      EXPECT_EQ(describe.find("gemv tactic 1/") != std::string::npos, gemv) << describe;
+      if (gemv) {
+        EXPECT_EQ((*forced)->WorkspaceBytes(), 0u) << describe;
+      }
+      ExpectKernelMatches(layer, **forced, "forced tactic 1: " + describe);
+      if (!gemv) continue;
+      StatusOr<cuda::CudaKernelPtr> selected = cuda::CreateGemmKernel(layer.Context(-1, true, 1));
+      ASSERT_TRUE(selected.ok()) << selected.status().ToString();
+      const cuda::CudaKernel::TacticReport report = (*selected)->Tactics();
+      ASSERT_EQ(report.candidates.size(), static_cast<size_t>(*count)) << (*selected)->Describe();
+      EXPECT_EQ(report.candidates[1].label, "gemv");
+      EXPECT_FALSE(report.candidates[1].rejected) << "the own kernel disagreed with cuBLASLt's candidate 0";
+      EXPECT_GT(report.candidates[1].ms, 0.0) << (*selected)->Describe();
+      ExpectKernelMatches(layer, **selected, "selected: " + (*selected)->Describe());
     }
   }
 }

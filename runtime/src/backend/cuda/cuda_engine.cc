@@ -390,8 +390,8 @@ Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const s
 // the lists or their timing changed is not read.
 
 // Bumped whenever a candidate list or the way candidates are timed changes (2: igemm-nhwc, and
-// convolutions timed in a CUDA graph).
-constexpr int kTacticsRevision = 2;
+// convolutions timed in a CUDA graph; 3: the own matrix-vector kernel as Gemm candidate 1).
+constexpr int kTacticsRevision = 3;
 
 std::string AttrText(const AttrValue& v) {
   struct Visitor {

@@ -55,6 +55,15 @@
 //      with the rest after the selection.
 //   4. Only the chosen algorithm is kept; WorkspaceBytes() is its need, Tactic() its index (-1 for
 //      a layer without a matmul), Tactics() the timings, Describe() the algorithm and the timings.
+// The own matrix-vector kernel (kernels_gemv.h) joins the list as candidate kGemvTactic (1; the
+// cuBLASLt algorithms from the second on shift up by one) for a float16 Gemm with transA 0,
+// transB 1, at most kGemvMaxTacticRows rows, K a multiple of 8, C absent or a vector along N (any
+// beta), A and B 16-byte aligned, whenever the list holds more than one candidate (level >= 1, or
+// a forced tactic >= 1). It fuses the bias and every activation, so it ignores the cuBLASLt
+// form's broadcast fill and activation kernel, needs no workspace, and reads the weights before
+// its programmatic wait when B is a constant. cuBLASLt's candidate 0 stays the default and the
+// reference its output is checked against. A fixed index keeps a stored tactic meaning the same
+// kernel at every level.
 // Enqueue only launches (cublasLtMatmul, the fill and epilogue kernels); errors name the node. A
 // failure in the selection other than a candidate's own (allocation, the reference run, a broken
 // context) is an error naming the node. Integer MatMul is not supported (neither is it on the CPU
@@ -64,6 +73,7 @@
 #include <cublasLt.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -78,6 +88,7 @@
 #include "edgert/fused_activation.h"
 #include "epilogue.h"
 #include "fused_activation.h"
+#include "kernels_gemv.h"
 
 namespace edgert {
 namespace cuda {
@@ -93,6 +104,10 @@ constexpr int kCandidatesPerLevel[] = {1, 8, 32};
 constexpr int kWarmupRuns = 2;
 constexpr int kTimedRuns = 7;
 constexpr uint32_t kAssumedAlignment = 256;
+// The own matrix-vector kernel's fixed place in a Gemm candidate list, and the most rows it is a
+// candidate for (it reads W once per 4 rows).
+constexpr int kGemvTactic = 1;
+constexpr int64_t kGemvMaxTacticRows = 8;
 
 // RAII for the cuBLASLt descriptors.
 struct MatmulDescDeleter {
@@ -479,17 +494,29 @@ class GemmKernel : public CudaKernel {
     std::vector<CallOffsets> calls;
     FusedEpilogue post;
     std::string post_name;  // the activation run by `post`, for Describe
+    // The own matrix-vector kernel as candidate kGemvTactic (file comment); unused when !gemv.
+    bool gemv = false;
+    GemvShape gemv_shape;
+    const void* gemv_bias = nullptr;  // C's [N] vector, scaled by gemv_shape.beta; may be null
+    FusedEpilogue gemv_act;
+    bool gemv_weights_constant = false;
   };
 
   GemmKernel(Config config, std::unique_ptr<LtMatmul> plan) : cfg_(std::move(config)), plan_(std::move(plan)) {
     elem_size_ = DataTypeSize(cfg_.dtype);
   }
 
-  size_t WorkspaceBytes() const override { return plan_ != nullptr ? plan_->workspace_bytes() : 0; }
+  size_t WorkspaceBytes() const override {
+    return plan_ != nullptr && !use_gemv_ ? plan_->workspace_bytes() : 0;
+  }
   void SetWorkspace(void* workspace) override { workspace_ = workspace; }
 
   Status Enqueue(cudaStream_t stream) override {
     if (cfg_.rows * cfg_.cols == 0) return Status::Ok();
+    if (use_gemv_) {
+      return Named(EnqueueGemvFp16(stream, cfg_.gemv_shape, cfg_.a, cfg_.b, cfg_.gemv_bias, cfg_.d, cfg_.gemv_act,
+                                   cfg_.gemv_weights_constant));
+    }
     if (cfg_.fill) {
       Status s = EnqueueBroadcastFill(stream, cfg_.dtype, cfg_.d, cfg_.rows, cfg_.cols, cfg_.fill_src,
                                       cfg_.fill_row_stride, cfg_.fill_col_stride, cfg_.fill_scale);
@@ -524,12 +551,20 @@ class GemmKernel : public CudaKernel {
              (cfg_.post_name.empty() ? "" : ", then " + cfg_.post_name);
     }
     const MatmulSpec& spec = plan_->spec();
-    std::string text = "cublasLt algo " + std::to_string(tactic_) + "/" + std::to_string(num_candidates_) + " (" +
-                       plan_->AlgoString() + ", " + EpilogueName(spec.epilogue) + ")";
-    if (spec.batch > 1) text += ", batch " + std::to_string(spec.batch);
-    if (cfg_.calls.size() > 1) text += ", " + std::to_string(cfg_.calls.size()) + " calls";
-    if (cfg_.fill) text += ", C broadcast first";
-    if (!cfg_.post_name.empty()) text += ", " + cfg_.post_name + " kernel after";
+    std::string text;
+    if (use_gemv_) {
+      text = "gemv tactic " + std::to_string(tactic_) + "/" + std::to_string(num_candidates_) +
+             " (own kernel, a warp per output column" + (cfg_.gemv_bias != nullptr ? ", bias" : "") +
+             (cfg_.gemv_act.kind != FusedEpilogue::Kind::kNone ? ", activation" : "") + " inline" +
+             (cfg_.gemv_weights_constant ? ", weights read before the wait" : "") + ")";
+    } else {
+      text = "cublasLt algo " + std::to_string(tactic_) + "/" + std::to_string(num_candidates_) + " (" +
+             plan_->AlgoString() + ", " + EpilogueName(spec.epilogue) + ")";
+      if (spec.batch > 1) text += ", batch " + std::to_string(spec.batch);
+      if (cfg_.calls.size() > 1) text += ", " + std::to_string(cfg_.calls.size()) + " calls";
+      if (cfg_.fill) text += ", C broadcast first";
+      if (!cfg_.post_name.empty()) text += ", " + cfg_.post_name + " kernel after";
+    }
     if (report_.timed > 0) {
       text += ", " + Ms(report_.chosen_ms) + " ms (default " + Ms(report_.default_ms) + " ms; " +
               std::to_string(report_.timed) + " timed";
@@ -546,12 +581,12 @@ class GemmKernel : public CudaKernel {
   // the non-constant inputs, written with test data only when timing.
   Status ChooseTactic(const CudaOpContext& ctx, const std::vector<FillTarget>& fills) {
     if (plan_ == nullptr) return Status::Ok();
-    num_candidates_ = plan_->num_candidates();
+    num_candidates_ = plan_->num_candidates() + (cfg_.gemv ? 1 : 0);
     int chosen = ctx.tactic >= 0 && ctx.tactic < num_candidates_ ? ctx.tactic : 0;
     if (ctx.select_tactics && !ctx.dry_run && ctx.tactic_level > 0) {
       EDGERT_ASSIGN_OR_RETURN(chosen, SelectFastest(fills));
     }
-    plan_->Choose(chosen);
+    Select(chosen);
     plan_->KeepChosen();
     tactic_ = chosen;
     return Status::Ok();
@@ -560,6 +595,13 @@ class GemmKernel : public CudaKernel {
  private:
   Status Named(const Status& s) const {
     return s.ok() ? s : Status(s.code(), cfg_.where + s.message(), cfg_.node);
+  }
+
+  // Makes candidate `index` the one Enqueue runs: the own kernel at kGemvTactic, else the cuBLASLt
+  // algorithm it stands for.
+  void Select(int index) {
+    use_gemv_ = cfg_.gemv && index == kGemvTactic;
+    if (!use_gemv_) plan_->Choose(cfg_.gemv && index > kGemvTactic ? index - 1 : index);
   }
 
   static std::string Ms(double ms) {
@@ -581,7 +623,7 @@ class GemmKernel : public CudaKernel {
       if (!s.ok()) return Named(s);
     }
     workspace_ = scratch.workspace();
-    plan_->Choose(0);
+    Select(0);
     // The reference: candidate 0, the algorithm inference would use without tactics (if it does
     // not run, inference would fail the same way: an error).
     s = Enqueue(stream);
@@ -598,9 +640,14 @@ class GemmKernel : public CudaKernel {
     const double tolerance = cfg_.dtype == DataType::kFloat16 ? 1e-2 : 1e-3;
     int best = 0;
     double best_ms = 0;
+    report_.candidates.resize(static_cast<size_t>(num_candidates_));
     for (int i = 0; i < num_candidates_; ++i) {
-      plan_->Choose(i);
+      Select(i);
+      TacticCandidateTime& record = report_.candidates[static_cast<size_t>(i)];
+      record.label = cfg_.gemv && i == kGemvTactic ? "gemv" : "cublasLt algo " + std::to_string(i);
+      const auto started = std::chrono::steady_clock::now();
       StatusOr<double> ms = TimeLayer(scratch);
+      record.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
       if (!ms.ok()) {
         // A candidate that cannot run is skipped, unless the context itself is broken.
         cudaGetLastError();
@@ -620,11 +667,13 @@ class GemmKernel : public CudaKernel {
         }
         if (!*same) {
           ++report_.rejected;
+          record.rejected = true;
           continue;
         }
       } else {
         report_.default_ms = *ms;
       }
+      record.ms = *ms;
       ++report_.timed;
       if (report_.timed == 1 || *ms < best_ms) {
         best = i;
@@ -685,6 +734,7 @@ class GemmKernel : public CudaKernel {
   size_t elem_size_ = 4;
   void* workspace_ = nullptr;
   int tactic_ = -1;
+  bool use_gemv_ = false;
   int num_candidates_ = 0;
   int failed_ = 0;
   TacticReport report_;
@@ -914,6 +964,17 @@ StatusOr<CudaKernelPtr> CreateGemm(const CudaOpContext& ctx) {
     break;
   }
   if (plan == nullptr) return NoAlgorithm(ctx, tried, why);
+  // The own matrix-vector kernel (file comment).
+  const bool c_vector = with_c && c_row_stride == 0 && c_col_stride == 1;
+  cfg.gemv = type == CUDA_R_16F && !spec.trans_a && spec.trans_b && spec.m <= kGemvMaxTacticRows &&
+             (!with_c || c_vector) && CandidateLimit(ctx) > 1 && spec.align_a >= 16 && spec.align_b >= 16 &&
+             GemvSupported(GemvShape{spec.m, spec.k, spec.n, alpha, beta}, nullptr, nullptr);
+  if (cfg.gemv) {
+    cfg.gemv_shape = GemvShape{spec.m, spec.k, spec.n, alpha, beta};
+    cfg.gemv_bias = with_c ? c_data : nullptr;
+    cfg.gemv_act = act;
+    cfg.gemv_weights_constant = ctx.input(1).is_constant();
+  }
   return MakeKernel(ctx, std::move(cfg), std::move(plan));
 }
 
