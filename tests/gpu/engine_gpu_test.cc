@@ -407,10 +407,15 @@ TEST(CudaEngine, AuxStreamChoiceIsTimedAndRecorded) {
     for (LayerDef& layer : net.layers) {
       if (layer.attrs.Has(kAuxStreamAttr)) layer.attrs.Set(kAuxStreamAttr, choice);
     }
-    auto loaded = CudaEngine::Create(std::move(net), load);
+    auto loaded = CudaEngine::Create(net, load);
     ASSERT_TRUE(loaded.ok()) << loaded.status().ToString();
     EXPECT_FALSE((*loaded)->aux_stream_timing().timed);
     EXPECT_EQ((*loaded)->stream_schedule().aux.size(), choice == 1 ? 2u : 0u);
+    // With tactic selection too: the recorded choice is kept, not timed again.
+    auto again = CudaEngine::Create(std::move(net));
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    EXPECT_FALSE((*again)->aux_stream_timing().timed);
+    EXPECT_EQ((*again)->stream_schedule().aux.size(), choice == 1 ? 2u : 0u);
   }
 }
 

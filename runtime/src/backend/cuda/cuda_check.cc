@@ -26,6 +26,17 @@ Status CublasStatus(int status, const char* call) {
                   " (cuBLAS status " + std::to_string(status) + ")");
 }
 
+Status CurrentDeviceFacts(DeviceFacts* facts) {
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&facts->device));
+  EDGERT_CUDA_RETURN_IF_ERROR(
+      cudaDeviceGetAttribute(&facts->sm_count, cudaDevAttrMultiProcessorCount, facts->device));
+  EDGERT_CUDA_RETURN_IF_ERROR(
+      cudaDeviceGetAttribute(&facts->cc_major, cudaDevAttrComputeCapabilityMajor, facts->device));
+  EDGERT_CUDA_RETURN_IF_ERROR(
+      cudaDeviceGetAttribute(&facts->smem_optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, facts->device));
+  return Status::Ok();
+}
+
 bool ProgrammaticLaunchEnabled(cudaStream_t stream) {
   static const bool disabled = [] {
     const char* v = std::getenv("EDGERT_PDL");

@@ -27,6 +27,16 @@ inline Status LaunchStatus(const char* what) { return CudaStatus(cudaGetLastErro
 // device cannot be queried.
 bool ProgrammaticLaunchEnabled(cudaStream_t stream);
 
+// The current device and the facts edgert's own kernels size their launches with.
+struct DeviceFacts {
+  int device = 0;
+  int sm_count = 0;
+  int cc_major = 0;
+  int smem_optin = 0;  // opt-in shared memory per block, bytes
+};
+// cudaGetDevice, then one cudaDeviceGetAttribute per fact; the failing call's Status.
+Status CurrentDeviceFacts(DeviceFacts* facts);
+
 }  // namespace cuda
 }  // namespace edgert
 

@@ -118,10 +118,8 @@ struct CudaBatchKernels {
   size_t batch_constants_bytes = 0;
   std::vector<CudaTensor> tensors;     // one per network tensor
   std::vector<CudaKernelPtr> kernels;  // one per layer; null for elided layers
-  // Per layer: 1 when it runs on the auxiliary stream (the engine's stream_schedule()); empty when
-  // none does. Those layers use the workspace from aux_workspace_offset on (the main stream's
-  // layers use it from 0 meanwhile; the auxiliary layers run one after another).
-  std::vector<uint8_t> on_aux;
+  // The layers of the engine's stream_schedule() use the workspace from aux_workspace_offset on
+  // (the main stream's layers use it from 0 meanwhile; the auxiliary layers run one after another).
   size_t aux_workspace_offset = 0;
   size_t workspace_bytes = 0;          // the largest need of its kernels
   uint64_t last_used = 0;              // CudaContextState::use_clock when it was last selected
@@ -182,6 +180,20 @@ struct CudaContextState {
 };
 
 namespace {
+
+// Device buffers, a stream and a pair of events, each released on scope exit when set (the
+// branch-schedule timing and RunOnHost).
+struct DeviceScratch {
+  std::vector<void*> ptrs;
+  cudaStream_t stream = nullptr;
+  cudaEvent_t start = nullptr, stop = nullptr;
+  ~DeviceScratch() {
+    for (void* p : ptrs) cudaFree(p);
+    if (start != nullptr) cudaEventDestroy(start);
+    if (stop != nullptr) cudaEventDestroy(stop);
+    if (stream != nullptr) cudaStreamDestroy(stream);
+  }
+};
 
 // cuDNN / cuBLASLt handles for `device_id`, with the device's facts.
 Status CreateResources(int device_id, CudaResources* res) {
@@ -585,13 +597,16 @@ StatusOr<std::unique_ptr<CudaBatchKernels>> MakeBatchKernels(const CudaEngine& e
   // The scheduled auxiliary layers, and a workspace region of their own after the main stream's.
   const StreamSchedule& schedule = engine.stream_schedule();
   if (!schedule.empty()) {
-    set->on_aux.assign(set->kernels.size(), 0);
     size_t main_bytes = 0, aux_bytes = 0;
     for (size_t l = 0; l < set->kernels.size(); ++l) {
       const CudaKernelPtr& k = set->kernels[l];
+      const bool aux = schedule.on_aux[l] != 0;
+      // The schedule takes Conv/Gemm/MatMul layers reading no graph input: never elided or folded.
+      if (aux && (k == nullptr || engine.FoldingInput(static_cast<int>(l)) >= 0)) {
+        return Internal("layer '" + net->layers[l].name +
+                        "' is scheduled on the auxiliary stream but has no kernel of its own");
+      }
       if (k == nullptr) continue;
-      const bool aux = schedule.on_aux[l] != 0 && engine.FoldingInput(static_cast<int>(l)) < 0;
-      set->on_aux[l] = aux ? 1 : 0;
       size_t& need = aux ? aux_bytes : main_bytes;
       need = std::max(need, k->WorkspaceBytes());
     }
@@ -781,8 +796,14 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   //    stream is recorded on the scheduled layers; with one stream the schedule is dropped (the
   //    memory plan keeps its spans: larger, still correct).
   //    Where the timing cannot run (e.g. no device memory for its two extra contexts on a small
-  //    Jetson), the schedule stays as it is, unrecorded, and the reason is kept.
-  if (options.select_tactics && options.tactic_level > 0 && !engine->schedule_.empty()) {
+  //    Jetson), the schedule stays as it is, unrecorded, and the reason is kept. A network whose
+  //    scheduled layers all carry a recorded choice (made again from a timed engine's network)
+  //    keeps it untimed, as a plan load does.
+  const bool recorded =
+      std::all_of(engine->schedule_.aux.begin(), engine->schedule_.aux.end(), [&](const AuxLayer& a) {
+        return engine->device_network_.layers[static_cast<size_t>(a.layer)].attrs.Has(kAuxStreamAttr);
+      });
+  if (options.select_tactics && options.tactic_level > 0 && !engine->schedule_.empty() && !recorded) {
     const Status timed = engine->TimeAuxStreams();
     if (!timed.ok()) {
       cudaGetLastError();
@@ -807,17 +828,7 @@ Status CudaEngine::TimeAuxStreams() {
   EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CudaExecutionContext> aux, CreateContext());
   EDGERT_ASSIGN_OR_RETURN(std::unique_ptr<CudaExecutionContext> one, CreateContext());
   one->state_->concurrent = false;
-  struct Buffers {
-    std::vector<void*> ptrs;
-    cudaStream_t stream = nullptr;
-    cudaEvent_t start = nullptr, stop = nullptr;
-    ~Buffers() {
-      for (void* p : ptrs) cudaFree(p);
-      if (start != nullptr) cudaEventDestroy(start);
-      if (stop != nullptr) cudaEventDestroy(stop);
-      if (stream != nullptr) cudaStreamDestroy(stream);
-    }
-  } b;
+  DeviceScratch b;
   for (int i = 0; i < NumIOTensors(); ++i) {
     const size_t bytes = static_cast<size_t>(NumElements(aux->TensorShape(i))) * DataTypeSize(IOTensor(i).dtype);
     void* p = nullptr;
@@ -1112,8 +1123,9 @@ Status CudaExecutionContext::SelectBatchKernels(int64_t batch) {
     if (old != nullptr) EDGERT_CUDA_RETURN_IF_ERROR(cudaFree(old));
   }
   if (st.workspace != nullptr) {
+    const StreamSchedule& schedule = engine.stream_schedule();
     for (size_t l = 0; l < set->kernels.size(); ++l) {
-      const bool aux = !set->on_aux.empty() && set->on_aux[l] != 0;
+      const bool aux = !schedule.empty() && schedule.on_aux[l] != 0;
       if (set->kernels[l] != nullptr) {
         set->kernels[l]->SetWorkspace(static_cast<char*>(st.workspace) + (aux ? set->aux_workspace_offset : 0));
       }
@@ -1172,8 +1184,9 @@ std::string CudaExecutionContext::LayerKernel(size_t index) const {
   const int input = engine_->FoldingInput(static_cast<int>(index));
   if (input >= 0) return "folded into input '" + engine_->IOTensor(input).name + "''s copy (one converting transpose)";
   std::string text = k->Describe();
-  if (!set->on_aux.empty() && set->on_aux[index]) {
-    for (const AuxLayer& a : engine_->stream_schedule().aux) {
+  const StreamSchedule& schedule = engine_->stream_schedule();
+  if (!schedule.empty() && schedule.on_aux[index] != 0) {
+    for (const AuxLayer& a : schedule.aux) {
       if (a.layer != static_cast<int32_t>(index)) continue;
       text += std::string(text.empty() ? "" : "; ") + "auxiliary stream after layer " + std::to_string(a.fork_after) +
               ", joined before layer " + std::to_string(a.join_before);
@@ -1183,9 +1196,8 @@ std::string CudaExecutionContext::LayerKernel(size_t index) const {
 }
 
 int CudaExecutionContext::aux_stream_layers() const {
-  const CudaBatchKernels* set = state_->current;
-  if (set == nullptr) return 0;
-  return static_cast<int>(std::count(set->on_aux.begin(), set->on_aux.end(), uint8_t{1}));
+  if (state_->current == nullptr) return 0;
+  return static_cast<int>(engine_->stream_schedule().aux.size());
 }
 
 void CudaExecutionContext::SetCudaGraphs(bool on) { state_->graphs = on; }
@@ -1233,25 +1245,21 @@ Status EnqueueLayers(const CudaEngine& engine, const CudaContextState& st, const
                      cudaStream_t stream, bool concurrent) {
   const NetworkDef& net = engine.network();
   const StreamSchedule& schedule = engine.stream_schedule();
-  const bool aux = concurrent && st.concurrent && st.aux != nullptr && !set.on_aux.empty();
+  const bool aux = concurrent && st.concurrent && st.aux != nullptr && !schedule.empty();
   size_t forked = 0;  // schedule.aux[0, forked) were forked (in fork order)
-  auto on_aux = [&](size_t k) { return set.on_aux[static_cast<size_t>(schedule.aux[k].layer)] != 0; };
   auto fail = [&](const Status& s, size_t layer) {
-    for (size_t k = 0; k < forked; ++k) {
-      if (on_aux(k)) cudaStreamWaitEvent(stream, st.join_events[k], 0);
-    }
+    for (size_t k = 0; k < forked; ++k) cudaStreamWaitEvent(stream, st.join_events[k], 0);
     return s.WithContext("layer '" + net.layers[layer].name + "'");
   };
   for (size_t l = 0; l < set.kernels.size(); ++l) {
     if (aux) {
       for (int32_t k : schedule.joins_before[l]) {
-        if (!on_aux(static_cast<size_t>(k))) continue;
         const cudaError_t e = cudaStreamWaitEvent(stream, st.join_events[static_cast<size_t>(k)], 0);
         if (e != cudaSuccess) return fail(cuda::CudaStatus(e, "cudaStreamWaitEvent (join)"), l);
       }
     }
     // Elided by the memory plan, done by an input's copy, or run on the auxiliary stream.
-    if (set.kernels[l] != nullptr && engine.FoldingInput(static_cast<int>(l)) < 0 && !(aux && set.on_aux[l])) {
+    if (set.kernels[l] != nullptr && engine.FoldingInput(static_cast<int>(l)) < 0 && !(aux && schedule.on_aux[l])) {
       Status s = set.kernels[l]->Enqueue(stream);
       if (!s.ok()) return fail(s, l);
     }
@@ -1259,7 +1267,6 @@ Status EnqueueLayers(const CudaEngine& engine, const CudaContextState& st, const
     for (int32_t k : schedule.forks_after[l]) {
       const size_t a = static_cast<size_t>(k);
       forked = std::max(forked, a + 1);
-      if (!on_aux(a)) continue;
       const size_t layer = static_cast<size_t>(schedule.aux[a].layer);
       cudaError_t e = cudaEventRecord(st.fork_events[a], stream);
       if (e == cudaSuccess) e = cudaStreamWaitEvent(st.aux, st.fork_events[a], 0);
@@ -1415,18 +1422,6 @@ StatusOr<std::vector<double>> CudaExecutionContext::ProfileLayers(CudaStream str
 
 // ---- Host convenience --------------------------------------------------------------------------------
 
-namespace {
-
-// Device buffers freed on scope exit.
-struct DeviceBuffers {
-  std::vector<void*> ptrs;
-  ~DeviceBuffers() {
-    for (void* p : ptrs) cudaFree(p);
-  }
-};
-
-}  // namespace
-
 Status RunOnHost(CudaExecutionContext& context, const std::vector<Tensor>& inputs, std::vector<Tensor>* outputs) {
   const CudaEngine& engine = context.engine();
   EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(engine.device_id()));
@@ -1437,13 +1432,9 @@ Status RunOnHost(CudaExecutionContext& context, const std::vector<Tensor>& input
                            " given");
   }
   EDGERT_RETURN_IF_ERROR(SetBatchFromInputs(context, engine.IOTensors(), engine.profile(), inputs));
-  DeviceBuffers buffers;
-  cudaStream_t stream = nullptr;
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-  struct StreamGuard {
-    cudaStream_t s;
-    ~StreamGuard() { cudaStreamDestroy(s); }
-  } guard{stream};
+  DeviceScratch buffers;
+  EDGERT_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&buffers.stream, cudaStreamNonBlocking));
+  const cudaStream_t stream = buffers.stream;
   outputs->clear();
   size_t next_input = 0;
   for (int i = 0; i < engine.NumIOTensors(); ++i) {

@@ -844,9 +844,7 @@ class ConvKernel : public CudaKernel {
       // cost grows with the kernels a launch makes (minutes for a cuDNN engine that launches one
       // per group of a depthwise layer).
       float eager_ms = 0;
-      ok = cudaEventRecord(res.start, res.stream) == cudaSuccess && Launch(c, test, res.stream).ok() &&
-           cudaEventRecord(res.stop, res.stream) == cudaSuccess && cudaEventSynchronize(res.stop) == cudaSuccess &&
-           cudaEventElapsedTime(&eager_ms, res.start, res.stop) == cudaSuccess;
+      ok = TimeEagerLaunch(c, test, res, &eager_ms);
       record.check_seconds = SecondsSince(stopwatch.start);
       const bool slow = ok && (eager_ms > kLongLaunchMs || (best_ms > 0 && eager_ms > 2 * best_ms + kEagerOverheadMs));
       double median = !ok ? -1 : slow ? eager_ms : TimeInGraph(c, test, res, best_ms, &record.capture_seconds);
@@ -855,9 +853,7 @@ class ConvKernel : public CudaKernel {
         std::vector<float> times;
         for (int k = 0; ok && k < kTimedRuns; ++k) {
           float ms = 0;
-          ok = cudaEventRecord(res.start, res.stream) == cudaSuccess && Launch(c, test, res.stream).ok() &&
-               cudaEventRecord(res.stop, res.stream) == cudaSuccess && cudaEventSynchronize(res.stop) == cudaSuccess &&
-               cudaEventElapsedTime(&ms, res.start, res.stop) == cudaSuccess;
+          ok = TimeEagerLaunch(c, test, res, &ms);
           times.push_back(ms);
         }
         if (ok) {
@@ -910,19 +906,14 @@ class ConvKernel : public CudaKernel {
     // than kLongLaunchMs, is judged on it alone (it cannot win / one sample of a long kernel is
     // precise enough), which keeps slow candidates from dominating the build time.
     float first = 0;
-    ok = ok && cudaEventRecord(res.start, res.stream) == cudaSuccess &&
-         cudaGraphLaunch(exec, res.stream) == cudaSuccess && cudaEventRecord(res.stop, res.stream) == cudaSuccess &&
-         cudaEventSynchronize(res.stop) == cudaSuccess &&
-         cudaEventElapsedTime(&first, res.start, res.stop) == cudaSuccess;
+    ok = ok && TimeGraphLaunch(exec, res, &first);
     first /= kChainedLaunches;
     const bool judged = ok && ((best_ms > 0 && first > 2 * best_ms) || first > kLongLaunchMs);
     std::vector<float> times;
     if (judged) times.push_back(first);
     for (int k = 0; ok && !judged && k < kTimedRuns; ++k) {
       float ms = 0;
-      ok = cudaEventRecord(res.start, res.stream) == cudaSuccess && cudaGraphLaunch(exec, res.stream) == cudaSuccess &&
-           cudaEventRecord(res.stop, res.stream) == cudaSuccess && cudaEventSynchronize(res.stop) == cudaSuccess &&
-           cudaEventElapsedTime(&ms, res.start, res.stop) == cudaSuccess;
+      ok = TimeGraphLaunch(exec, res, &ms);
       times.push_back(ms / kChainedLaunches);
     }
     if (exec != nullptr) cudaGraphExecDestroy(exec);
@@ -935,6 +926,21 @@ class ConvKernel : public CudaKernel {
     }
     std::sort(times.begin(), times.end());
     return times[times.size() / 2];
+  }
+
+  // One launch of candidate `c` on res.stream between res.start and res.stop, waited for; *ms its
+  // time. False when a call or the launch fails (the CUDA error left for the caller to clear).
+  bool TimeEagerLaunch(const ConvCandidate& c, const ConvBuffers& buf, TimingResources& res, float* ms) const {
+    return cudaEventRecord(res.start, res.stream) == cudaSuccess && Launch(c, buf, res.stream).ok() &&
+           cudaEventRecord(res.stop, res.stream) == cudaSuccess && cudaEventSynchronize(res.stop) == cudaSuccess &&
+           cudaEventElapsedTime(ms, res.start, res.stop) == cudaSuccess;
+  }
+
+  // The same for one launch of the instantiated graph `exec`.
+  static bool TimeGraphLaunch(cudaGraphExec_t exec, TimingResources& res, float* ms) {
+    return cudaEventRecord(res.start, res.stream) == cudaSuccess && cudaGraphLaunch(exec, res.stream) == cudaSuccess &&
+           cudaEventRecord(res.stop, res.stream) == cudaSuccess && cudaEventSynchronize(res.stop) == cudaSuccess &&
+           cudaEventElapsedTime(ms, res.start, res.stop) == cudaSuccess;
   }
 
   // One launch of candidate `c` on `buf` (the variant pack of a cuDNN plan must be bound to it).

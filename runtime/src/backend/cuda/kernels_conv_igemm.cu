@@ -561,11 +561,9 @@ bool IgemmNhwcSupported(DataType dtype, const NhwcConvGeometry& g) {
 }
 
 StatusOr<int> IgemmNhwcMaxSplits() {
-  int device = 0;
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  int major = 0;
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  return MaxSplitsFor(device, major);
+  DeviceFacts dev;
+  EDGERT_RETURN_IF_ERROR(CurrentDeviceFacts(&dev));
+  return MaxSplitsFor(dev.device, dev.cc_major);
 }
 
 StatusOr<IgemmNhwcConfig> PlanIgemmNhwc(const NhwcConvGeometry& g, int sm_count, int max_splits,
@@ -615,14 +613,10 @@ Status EnqueueIgemmConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvG
                     ", C " + std::to_string(g.c) + ", K " + std::to_string(g.k) + ", group " + std::to_string(g.group) +
                     ")");
   }
-  int device = 0;
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  int sms = 0;
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  int major = 0;
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device));
-  EDGERT_ASSIGN_OR_RETURN(const int max_splits, MaxSplitsFor(device, major));
-  EDGERT_ASSIGN_OR_RETURN(IgemmNhwcConfig cfg, PlanIgemmNhwc(g, sms, max_splits, options));
+  DeviceFacts dev;
+  EDGERT_RETURN_IF_ERROR(CurrentDeviceFacts(&dev));
+  EDGERT_ASSIGN_OR_RETURN(const int max_splits, MaxSplitsFor(dev.device, dev.cc_major));
+  EDGERT_ASSIGN_OR_RETURN(IgemmNhwcConfig cfg, PlanIgemmNhwc(g, dev.sm_count, max_splits, options));
   if (g.n * g.p * g.q == 0) return Status::Ok();
   if (!Aligned(x, 16) || !Aligned(w, 16) || !Aligned(y, 4) || !Aligned(residual, 4)) {
     return EnqueueDirectConvNhwc(stream, dtype, g, x, w, bias, residual, y, act);

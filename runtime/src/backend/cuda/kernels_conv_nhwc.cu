@@ -408,13 +408,6 @@ int DirectVector(const NhwcConvGeometry& g, size_t elem, const void* x, const vo
   return 1;
 }
 
-// Host: the current device and its SM count.
-Status CurrentDevice(int* device, int* sms) {
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDevice(device));
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(sms, cudaDevAttrMultiProcessorCount, *device));
-  return Status::Ok();
-}
-
 // Host: resident CTAs per SM of a tiled kernel with `threads` threads (static shared memory only),
 // cached per (kernel, device, threads); thread-safe.
 template <typename T>
@@ -456,8 +449,10 @@ StatusOr<DepthwiseNhwcConfig> PlanFor(const NhwcConvGeometry& g, const void* x, 
                                std::to_string(widest) + ")",
                            "vector");
   }
-  int device = 0, sms = 0;
-  EDGERT_RETURN_IF_ERROR(CurrentDevice(&device, &sms));
+  DeviceFacts dev;
+  EDGERT_RETURN_IF_ERROR(CurrentDeviceFacts(&dev));
+  const int device = dev.device;
+  const int sms = dev.sm_count;
   const int64_t pixels = g.n * g.p * g.q;
   // Pixel blocks of the tiled kernel with vector v (TiledTileQ).
   auto blocks_for = [&](int v) { return g.n * g.p * CeilDiv(g.q, int64_t{TiledTileQ(v * sizeof(T))}); };

@@ -528,16 +528,12 @@ int StemTileN(int64_t k, int64_t pixel_tiles, int sms) {
 }
 
 template <int BN, bool kVec>
-Status LaunchStem(cudaStream_t stream, const StemParams& sp, const __half* x, const __half* w, const __half* bias,
-                  const __half* residual, __half* y, const DeviceActivation& act) {
+Status LaunchStem(cudaStream_t stream, const DeviceFacts& dev, const StemParams& sp, const __half* x, const __half* w,
+                  const __half* bias, const __half* residual, __half* y, const DeviceActivation& act) {
   auto* fn = StemConvNhwcKernel<BN, kVec>;
   const size_t smem = StemLayout::Make(BN, sp.patch_rows, sp.patch_stride).bytes;
-  int device = 0;
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  int sms = 0;
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  int optin = 0;
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, device));
+  const int sms = dev.sm_count;
+  const int optin = dev.smem_optin;
   // The limit is the device's opt-in maximum: the same value on every call, so layers of another
   // Kp or patch launched from other threads never lower it under this launch.
   const size_t smem_limit = static_cast<size_t>(std::max(optin, 0));
@@ -564,12 +560,13 @@ Status LaunchStem(cudaStream_t stream, const StemParams& sp, const __half* x, co
 }
 
 template <int BN>
-Status LaunchStemAligned(cudaStream_t stream, const StemParams& sp, const __half* x, const __half* w,
-                         const __half* bias, const __half* residual, __half* y, const DeviceActivation& act) {
+Status LaunchStemAligned(cudaStream_t stream, const DeviceFacts& dev, const StemParams& sp, const __half* x,
+                         const __half* w, const __half* bias, const __half* residual, __half* y,
+                         const DeviceActivation& act) {
   // The vector epilogue moves half2 pairs of Y and Z (the bias is staged as floats in shared memory).
   const bool vec = Aligned(residual, 4) && Aligned(y, 4);
-  return vec ? LaunchStem<BN, true>(stream, sp, x, w, bias, residual, y, act)
-             : LaunchStem<BN, false>(stream, sp, x, w, bias, residual, y, act);
+  return vec ? LaunchStem<BN, true>(stream, dev, sp, x, w, bias, residual, y, act)
+             : LaunchStem<BN, false>(stream, dev, sp, x, w, bias, residual, y, act);
 }
 
 }  // namespace
@@ -643,17 +640,15 @@ Status EnqueueStemConvNhwc(cudaStream_t stream, DataType dtype, const NhwcConvGe
   const auto* rh = static_cast<const __half*>(residual);
   auto* yh = static_cast<__half*>(y);
   const DeviceActivation dact = ToDevice(act);
-  int device = 0;
-  int sms = 0;
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDevice(&device));
-  EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device));
-  switch (StemTileN(g.k, sp.tiles, sms)) {
+  DeviceFacts dev;
+  EDGERT_RETURN_IF_ERROR(CurrentDeviceFacts(&dev));
+  switch (StemTileN(g.k, sp.tiles, dev.sm_count)) {
     case 16:
-      return LaunchStemAligned<16>(stream, sp, xh, wh, bh, rh, yh, dact);
+      return LaunchStemAligned<16>(stream, dev, sp, xh, wh, bh, rh, yh, dact);
     case 32:
-      return LaunchStemAligned<32>(stream, sp, xh, wh, bh, rh, yh, dact);
+      return LaunchStemAligned<32>(stream, dev, sp, xh, wh, bh, rh, yh, dact);
     default:
-      return LaunchStemAligned<64>(stream, sp, xh, wh, bh, rh, yh, dact);
+      return LaunchStemAligned<64>(stream, dev, sp, xh, wh, bh, rh, yh, dact);
   }
 }
 

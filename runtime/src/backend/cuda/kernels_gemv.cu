@@ -1,7 +1,9 @@
 // EnqueueGemvFp16 (contract in kernels_gemv.h).
 //
-// GemvKernel<MR, kPrefetch>: 256 threads = 8 warps, warp w of CTA b owns output column
-// n = 8 * b + w for rows m0 .. m0 + MR - 1 (MR = min(4, M - m0); one launch per 4 rows).
+// GemvKernel<MR, kChunk, kPrefetch>: 256 threads = 8 warps, warp w of CTA b owns output column
+// n = 8 * b + w for rows m0 .. m0 + MR - 1 (MR = min(4, M - m0); one launch per 4 rows). kChunk,
+// the 16-byte W vectors a lane has in flight, is 8 where a row has more than 128 vectors (K > 1024:
+// ResNet-50's 2048-wide row is then read in one round trip) and 4 otherwise.
 //   1. With kPrefetch (constant weights), the lane's first chunk of W's row n (vectors lane,
 //      lane + 32, ..., up to kChunk of them) is loaded before GridDependencySync, so the weight
 //      read overlaps the preceding kernel's tail; then the wait.
@@ -27,7 +29,6 @@ namespace {
 
 constexpr int kGemvThreads = 256;
 constexpr int kGemvWarps = kGemvThreads / 32;
-constexpr int kChunk = 4;  // 16-byte W vectors per lane in flight
 
 __device__ __forceinline__ void Fma8(float& acc, const uint4& xv, const uint4& wv) {
   const __half2* xh = reinterpret_cast<const __half2*>(&xv);
@@ -41,7 +42,7 @@ __device__ __forceinline__ void Fma8(float& acc, const uint4& xv, const uint4& w
   }
 }
 
-template <int MR, bool kPrefetch>
+template <int MR, int kChunk, bool kPrefetch>
 __global__ void __launch_bounds__(kGemvThreads)
     GemvKernel(const __half* __restrict__ x, const __half* __restrict__ w, const __half* __restrict__ bias,
                __half* __restrict__ y, int k, int n, float alpha, float beta, DeviceActivation act) {
@@ -93,14 +94,21 @@ __global__ void __launch_bounds__(kGemvThreads)
   for (int r = 0; r < MR; ++r) y[static_cast<int64_t>(r) * n + col] = __float2half_rn(act.Apply(alpha * acc[r] + b));
 }
 
+template <int MR, int kChunk>
+Status LaunchGemvChunk(cudaStream_t stream, const __half* x, const __half* w, const __half* bias, __half* y, int k,
+                       int n, float alpha, float beta, const DeviceActivation& act, bool prefetch) {
+  const dim3 grid(static_cast<unsigned>((n + kGemvWarps - 1) / kGemvWarps));
+  return prefetch ? LaunchDependent("GemvKernel", GemvKernel<MR, kChunk, true>, grid, kGemvThreads, 0, stream, x, w,
+                                    bias, y, k, n, alpha, beta, act)
+                  : LaunchDependent("GemvKernel", GemvKernel<MR, kChunk, false>, grid, kGemvThreads, 0, stream, x, w,
+                                    bias, y, k, n, alpha, beta, act);
+}
+
 template <int MR>
 Status LaunchGemv(cudaStream_t stream, const __half* x, const __half* w, const __half* bias, __half* y, int k, int n,
                   float alpha, float beta, const DeviceActivation& act, bool prefetch) {
-  const dim3 grid(static_cast<unsigned>((n + kGemvWarps - 1) / kGemvWarps));
-  return prefetch ? LaunchDependent("GemvKernel", GemvKernel<MR, true>, grid, kGemvThreads, 0, stream, x, w, bias, y, k,
-                                    n, alpha, beta, act)
-                  : LaunchDependent("GemvKernel", GemvKernel<MR, false>, grid, kGemvThreads, 0, stream, x, w, bias, y,
-                                    k, n, alpha, beta, act);
+  return k / 8 > 32 * 4 ? LaunchGemvChunk<MR, 8>(stream, x, w, bias, y, k, n, alpha, beta, act, prefetch)
+                        : LaunchGemvChunk<MR, 4>(stream, x, w, bias, y, k, n, alpha, beta, act, prefetch);
 }
 
 }  // namespace
