@@ -15,10 +15,18 @@
 // default, reproducible through ctx.tactic, and matches the CPU; constants are uploaded once, so a
 // selection that wrote them would fail the comparison. Through the engine: the layer attribute
 // kTacticAttr with every candidate index matches the CPU, and the engine's tactic pass
-// (CudaEngineOptions::select_tactics) records a timed choice whose result matches the CPU.
+// (CudaEngineOptions::select_tactics) records a timed choice whose result matches the CPU. The own
+// matrix-vector kernel is candidate 1 of float16 Gemm layers with few rows. EnqueueCompare, the
+// candidates' check, against a float64 host computation and its non-finite rules.
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <limits>
 #include <memory>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -655,6 +663,90 @@ TEST(GemmTactics, GemvIsCandidateOneOfFewRowLayers) {
       EXPECT_GT(report.candidates[1].ms, 0.0) << (*selected)->Describe();
       ExpectKernelMatches(layer, **selected, "selected: " + (*selected)->Describe());
     }
+  }
+}
+
+// EnqueueCompare, the check every Gemm and convolution tactic candidate passes against the first
+// candidate's output: its sums over a million elements (several blocks per thread's stride) in
+// float32 and float16 against a float64 host computation over the same stored values, and its
+// non-finite rules (a NaN reference is skipped; NaN or infinity against a finite reference, and
+// anything but the same infinity against an infinite one, count as bad).
+TEST(TacticCompare, SumsAndNonFiniteRules) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  const int64_t n = int64_t{1} << 20;
+  const float inf = std::numeric_limits<float>::infinity();
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (DataType dtype : {DataType::kFloat32, DataType::kFloat16}) {
+    SCOPED_TRACE(DataTypeName(dtype));
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> dist(-2.0f, 2.0f);
+    std::vector<float> want(static_cast<size_t>(n)), got(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      want[i] = dist(rng);
+      got[i] = want[i] + (i % 3 == 0 ? 0.01f * dist(rng) : 0.0f);
+    }
+    // Stored values: float16 rounds them; the host sums use what the device reads.
+    std::vector<__half> want_h(static_cast<size_t>(n)), got_h(static_cast<size_t>(n));
+    auto stored = [&](std::vector<float>& v, std::vector<__half>& h) {
+      for (int64_t i = 0; i < n; ++i) {
+        h[i] = __float2half_rn(v[i]);
+        if (dtype == DataType::kFloat16) v[i] = __half2float(h[i]);
+      }
+    };
+    const size_t bytes = static_cast<size_t>(n) * DataTypeSize(dtype);
+    void* dg = nullptr;
+    void* dw = nullptr;
+    double* sums = nullptr;
+    ASSERT_EQ(cudaMalloc(&dg, bytes), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(&dw, bytes), cudaSuccess);
+    ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&sums), 3 * sizeof(double)), cudaSuccess);
+    auto compare = [&](double out[3]) {
+      stored(want, want_h);
+      stored(got, got_h);
+      const void* hw = dtype == DataType::kFloat16 ? static_cast<const void*>(want_h.data()) : want.data();
+      const void* hg = dtype == DataType::kFloat16 ? static_cast<const void*>(got_h.data()) : got.data();
+      ASSERT_EQ(cudaMemcpy(dw, hw, bytes, cudaMemcpyHostToDevice), cudaSuccess);
+      ASSERT_EQ(cudaMemcpy(dg, hg, bytes, cudaMemcpyHostToDevice), cudaSuccess);
+      const Status st = cuda::EnqueueCompare(nullptr, dtype, dg, dw, n, sums);
+      ASSERT_TRUE(st.ok()) << st.ToString();
+      ASSERT_EQ(cudaMemcpy(out, sums, 3 * sizeof(double), cudaMemcpyDeviceToHost), cudaSuccess);
+    };
+    double out[3] = {0, 0, 0};
+    ASSERT_NO_FATAL_FAILURE(compare(out));
+    double diff2 = 0, ref2 = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const double d = static_cast<double>(got[i]) - want[i];
+      diff2 += d * d;
+      ref2 += static_cast<double>(want[i]) * want[i];
+    }
+    EXPECT_GT(diff2, 0.0);
+    EXPECT_NEAR(out[0], diff2, 1e-9 * diff2);
+    EXPECT_NEAR(out[1], ref2, 1e-9 * ref2);
+    EXPECT_EQ(out[2], 0.0);
+    // Non-finite elements: each pair (want, got) and whether it counts as bad.
+    const struct {
+      float want, got;
+      bool bad;
+    } specials[] = {{nan, 5.0f, false}, {inf, inf, false}, {-inf, 3.0f, true},
+                    {-inf, nan, true},  {1.5f, nan, true}, {1.5f, inf, true}};
+    for (size_t k = 0; k < sizeof(specials) / sizeof(specials[0]); ++k) {
+      want[10 + k] = specials[k].want;
+      got[10 + k] = specials[k].got;
+    }
+    ASSERT_NO_FATAL_FAILURE(compare(out));
+    diff2 = ref2 = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      if (!std::isfinite(want[i]) || !std::isfinite(got[i])) continue;
+      const double d = static_cast<double>(got[i]) - want[i];
+      diff2 += d * d;
+      ref2 += static_cast<double>(want[i]) * want[i];
+    }
+    EXPECT_NEAR(out[0], diff2, 1e-9 * diff2);
+    EXPECT_NEAR(out[1], ref2, 1e-9 * ref2);
+    EXPECT_EQ(out[2], 4.0);
+    cudaFree(dg);
+    cudaFree(dw);
+    cudaFree(sums);
   }
 }
 

@@ -60,11 +60,12 @@
 //      tactic builds the list only up to its index (the plans of each graph come in a fixed
 //      order, so the indices hold); an index past the list falls back to candidate 0.
 //   3. Choice: ctx.tactic when it exists (else candidate 0), untimed; with select_tactics
-//      (SelectTactic): private buffers (x, w, bias, residual, y, one workspace of the largest
-//      candidate's size, cudaMalloc'ed and freed afterwards) filled with deterministic
-//      pseudo-random values, a private stream; per candidate: bind, run once into a NaN-poisoned
-//      y, compare with the reference (the first candidate that runs; relative L2 <= 1e-3 fp32,
-//      1e-2 fp16, no NaN/Inf where the reference is finite: a mismatch is rejected), then one
+//      (SelectTactic): private buffers (x, w, bias, residual, y, the reference output, one
+//      workspace of the largest candidate's size, cudaMalloc'ed and freed afterwards) filled with
+//      deterministic pseudo-random values, a private stream; per candidate: bind, run once into a
+//      NaN-poisoned y, compare with the reference on the device (EnqueueCompare, kernels_gemm.h;
+//      the first candidate that runs is the reference; relative L2 <= 1e-3 fp32, 1e-2 fp16, no
+//      NaN/Inf where the reference is finite: a mismatch is rejected), then one
 //      eager launch timed with CUDA events: a candidate above 1 ms there, or above twice the best
 //      so far plus 0.1 ms (room for a launch's host overhead), is judged on it alone and never
 //      captured (a cuDNN engine that launches a kernel per group took minutes to capture for
@@ -101,8 +102,6 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <limits>
 #include <memory>
 #include <string>
 #include <vector>
@@ -119,6 +118,7 @@
 #include "kernels_conv_nhwc.h"
 #include "kernels_conv_stem.h"
 #include "kernels_depthwise.h"
+#include "kernels_gemm.h"
 #include "nhwc.h"
 #include "nn_common.h"
 
@@ -380,36 +380,6 @@ struct TimingResources {
     return p;
   }
 };
-
-// Relative L2 distance of `got` from `want` (host copies of one dtype), skipping elements where
-// the reference is NaN; a NaN or infinity in `got` where the reference is finite gives infinity.
-double RelativeL2(const std::vector<unsigned char>& got, const std::vector<unsigned char>& want, DataType dtype) {
-  const bool half = dtype == DataType::kFloat16;
-  const size_t n = want.size() / (half ? sizeof(__half) : sizeof(float));
-  auto value = [&](const std::vector<unsigned char>& v, size_t i) -> double {
-    if (half) {
-      __half_raw raw;
-      std::memcpy(&raw.x, v.data() + i * sizeof(__half), sizeof(raw.x));
-      return static_cast<double>(__half2float(__half(raw)));
-    }
-    float f = 0;
-    std::memcpy(&f, v.data() + i * sizeof(float), sizeof(float));
-    return static_cast<double>(f);
-  };
-  double diff2 = 0, ref2 = 0;
-  for (size_t i = 0; i < n; ++i) {
-    const double w = value(want, i), g = value(got, i);
-    if (std::isnan(w)) continue;
-    if (!std::isfinite(w)) {
-      if (g != w) return std::numeric_limits<double>::infinity();
-      continue;
-    }
-    if (!std::isfinite(g)) return std::numeric_limits<double>::infinity();
-    diff2 += (g - w) * (g - w);
-    ref2 += w * w;
-  }
-  return ref2 > 0 ? std::sqrt(diff2 / ref2) : std::sqrt(diff2);
-}
 
 class ConvKernel : public CudaKernel {
  public:
@@ -769,8 +739,13 @@ class ConvKernel : public CudaKernel {
     void* r = has_residual_ ? res.Alloc(y_bytes_) : nullptr;
     void* y = res.Alloc(y_bytes_);
     void* workspace = max_workspace > 0 ? res.Alloc(max_workspace) : nullptr;
+    // The first candidate's output, which the others' are compared with on the device (a host
+    // comparison took ~1 s per candidate for a batch-128 layer's 200 MB output).
+    void* reference = res.Alloc(y_bytes_);
+    auto* sums = static_cast<double*>(res.Alloc(3 * sizeof(double)));
     if (x == nullptr || w == nullptr || y == nullptr || (has_bias_ && b == nullptr) ||
-        (has_residual_ && r == nullptr) || (max_workspace > 0 && workspace == nullptr)) {
+        (has_residual_ && r == nullptr) || (max_workspace > 0 && workspace == nullptr) || reference == nullptr ||
+        sums == nullptr) {
       tactic_note_ = "tactic timing: out of device memory";
       return 0;
     }
@@ -806,7 +781,8 @@ class ConvKernel : public CudaKernel {
       return 0;
     }
     const double tol = dtype_ == DataType::kFloat16 ? 1e-2 : 1e-3;
-    std::vector<unsigned char> reference, output(y_bytes_);
+    const int64_t y_elements = static_cast<int64_t>(y_bytes_ / elem);
+    bool have_reference = false;
     size_t best = 0;
     double best_ms = -1;
     report_ = TacticReport{};
@@ -826,16 +802,22 @@ class ConvKernel : public CudaKernel {
         continue;
       }
       // NaN-poison the output: an element a candidate does not write shows as NaN.
-      bool ok = cudaMemsetAsync(y, 0xFF, y_bytes_, res.stream) == cudaSuccess && Launch(c, test, res.stream).ok() &&
-                cudaStreamSynchronize(res.stream) == cudaSuccess &&
-                cudaMemcpy(output.data(), y, y_bytes_, cudaMemcpyDeviceToHost) == cudaSuccess;
+      bool ok = cudaMemsetAsync(y, 0xFF, y_bytes_, res.stream) == cudaSuccess && Launch(c, test, res.stream).ok();
+      double diff[3] = {0, 0, 0};  // EnqueueCompare's sums
+      if (ok && !have_reference) {
+        ok = cudaMemcpyAsync(reference, y, y_bytes_, cudaMemcpyDeviceToDevice, res.stream) == cudaSuccess;
+      } else if (ok) {
+        ok = EnqueueCompare(res.stream, dtype_, y, reference, y_elements, sums).ok() &&
+             cudaMemcpyAsync(diff, sums, sizeof(diff), cudaMemcpyDeviceToHost, res.stream) == cudaSuccess;
+      }
+      ok = ok && cudaStreamSynchronize(res.stream) == cudaSuccess;
       if (!ok) {
         cudaGetLastError();
         continue;
       }
-      if (reference.empty()) {
-        reference = output;
-      } else if (!(RelativeL2(output, reference, dtype_) <= tol)) {
+      if (!have_reference) {
+        have_reference = true;
+      } else if (diff[2] != 0 || !((diff[1] > 0 ? std::sqrt(diff[0] / diff[1]) : std::sqrt(diff[0])) <= tol)) {
         ++report_.rejected;
         record.rejected = true;
         continue;

@@ -11,8 +11,9 @@
 //   float16), a function of (seed, element index) only.
 //   EnqueueCompare sets the three device doubles at `sums` to: the sum of (got - want)^2 and of
 //   want^2 over the elements where both are finite, and the number of elements that are NaN or
-//   infinite in `got` where `want` is finite, or NaN in `got` where `want` is infinite. A memset and
-//   one launch on `stream`; the caller copies `sums` back.
+//   infinite in `got` where `want` is finite, or other than `want` where `want` is infinite
+//   (elements where `want` is NaN are skipped). A memset and one launch on `stream`; the caller
+//   copies `sums` back. Gemm/MatMul and Conv tactic candidates are checked with it.
 //
 // GemmCandidateCount: the number of cuBLASLt algorithms the Gemm/MatMul layer of `ctx` would choose
 // from at ctx.tactic_level (ctx.tactic and ctx.select_tactics ignored; nothing is timed), i.e. the
