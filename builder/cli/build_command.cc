@@ -26,7 +26,7 @@ const char kBuildHelp[] =
     "usage: edgert build MODEL.onnx (-o OUT.plan | --cache) [--cache-dir DIR] [--shapes NAME:DIMS[,...]]\n"
     "                    [--min-shapes NAME:DIMS[,...] --opt-shapes NAME:DIMS[,...] --max-shapes NAME:DIMS[,...]]\n"
     "                    [--device cpu|cuda|auto] [--fp16|--best] [--layout auto|nchw|nhwc]\n"
-    "                    [--disable-pass NAME[,NAME...]] [--enable-pass NAME[,NAME...]]\n"
+    "                    [--disable-pass NAME[,NAME...]] [--enable-pass NAME[,NAME...]] [--tactic-report]\n"
     "                    [--int8 --calib DIR [--calib-batches N]\n"
     "                    [--calibrator entropy|percentile|minmax] [--calib-cache FILE] [--int8-error-budget X]]\n"
     "\n"
@@ -59,6 +59,9 @@ const char kBuildHelp[] =
     "  --enable-pass NAME[,NAME...]   turn on passes that are off by default: se-fusion (squeeze-\n"
     "                                 excitation blocks as one layer; slower on an H100 with CUDA\n"
     "                                 graphs, so off)\n"
+    "  --tactic-report                CUDA: after the tactic timing, list every layer's candidates\n"
+    "                                 with their times (by default only the three slowest\n"
+    "                                 selections, when one took a second or more)\n"
     EDGERT_DEVICE_OPTIONS_HELP
     EDGERT_INT8_OPTIONS_HELP
     "\n"
@@ -86,6 +89,7 @@ struct BuildArgs {
   std::string layout;  // --layout; "" = auto
   std::vector<std::string> disabled_passes;  // --disable-pass
   std::vector<std::string> enabled_passes;   // --enable-pass
+  bool tactic_report = false;                 // --tactic-report
 };
 
 std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
@@ -99,6 +103,8 @@ std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
       b->output = args[++i];
     } else if (a == "--cache") {
       b->cache = true;
+    } else if (a == "--tactic-report") {
+      b->tactic_report = true;
     } else if (a == "--cache-dir") {
       if (!has_value) return "--cache-dir needs a directory";
       b->cache_dir = args[++i];
@@ -189,19 +195,29 @@ void PrintReport(const BuildReport& r) {
 }
 
 #ifdef EDGERT_HAVE_CUDA
-// Where a build's tactic time went: the (at most 3) timed layers that took longest, when one took a
-// second or more, with the time of their candidate list and each candidate's median and seconds.
-void PrintSlowestSelections(const NetworkDef& net, const std::vector<LayerTactic>& tactics) {
+// Where a build's tactic time went. By default the (at most 3) timed layers that took longest, when
+// one took a second or more; with `all` (--tactic-report) every layer with a tactic, in network
+// order (a layer taken from the timing cache has no candidate times). Each with the time of its
+// candidate list and each candidate's median and seconds.
+void PrintTacticSelections(const NetworkDef& net, const std::vector<LayerTactic>& tactics, bool all) {
   std::vector<size_t> order;
   for (size_t l = 0; l < tactics.size(); ++l) {
-    if (!tactics[l].from_cache && tactics[l].tactic >= 0) order.push_back(l);
+    if ((all || !tactics[l].from_cache) && tactics[l].tactic >= 0) order.push_back(l);
   }
-  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tactics[a].seconds > tactics[b].seconds; });
-  if (order.empty() || tactics[order.front()].seconds < 1.0) return;
-  std::printf("slowest tactic selections:\n");
-  for (size_t i = 0; i < order.size() && i < 3; ++i) {
+  if (!all) {
+    std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return tactics[a].seconds > tactics[b].seconds; });
+    if (order.empty() || tactics[order.front()].seconds < 1.0) return;
+    if (order.size() > 3) order.resize(3);
+  }
+  std::printf(all ? "tactics per layer:\n" : "slowest tactic selections:\n");
+  for (size_t i = 0; i < order.size(); ++i) {
     const LayerTactic& t = tactics[order[i]];
-    std::printf("  %s: %.1f s", net.layers[order[i]].name.c_str(), t.seconds);
+    std::printf("  %s: ", net.layers[order[i]].name.c_str());
+    if (t.from_cache) {
+      std::printf("tactic %d from the timing cache\n", t.tactic);
+      continue;
+    }
+    std::printf("%.1f s", t.seconds);
     if (!t.candidates.empty()) std::printf(" (candidate list %.1f s)", t.list_seconds);
     std::printf("\n");
     for (size_t c = 0; c < t.candidates.size(); ++c) {
@@ -214,8 +230,11 @@ void PrintSlowestSelections(const NetworkDef& net, const std::vector<LayerTactic
       } else {
         std::snprintf(time, sizeof(time), "%.4f ms", k.ms);
       }
-      std::printf("    %zu %-28s %-12s in %.2f s (check %.2f s, graph capture %.2f s)%s\n", c, k.label.c_str(), time,
-                  k.seconds, k.check_seconds, k.capture_seconds, static_cast<int>(c) == t.tactic ? "  <- chosen" : "");
+      std::printf("    %zu %-28s %-12s in %.2f s", c, k.label.c_str(), time, k.seconds);
+      if (k.check_seconds > 0 || k.capture_seconds > 0) {
+        std::printf(" (check %.2f s, graph capture %.2f s)", k.check_seconds, k.capture_seconds);
+      }
+      std::printf("%s\n", static_cast<int>(c) == t.tactic ? "  <- chosen" : "");
     }
   }
 }
@@ -223,7 +242,8 @@ void PrintSlowestSelections(const NetworkDef& net, const std::vector<LayerTactic
 
 // For a CUDA build: times the tactics of every layer on this GPU (progress on a terminal) and returns
 // the network with the chosen tactics, which the plan stores. Prints a summary.
-StatusOr<NetworkDef> FinalizeForDevice(NetworkDef network, const std::string& backend, const DeviceOptions& device) {
+StatusOr<NetworkDef> FinalizeForDevice(NetworkDef network, const std::string& backend, const DeviceOptions& device,
+                                       bool tactic_report) {
   if (backend != "cuda") return network;
 #ifdef EDGERT_HAVE_CUDA
   CudaEngineOptions options = CudaOptionsFor(device);
@@ -265,9 +285,10 @@ StatusOr<NetworkDef> FinalizeForDevice(NetworkDef network, const std::string& ba
   } else if (!aux.error.empty()) {
     std::printf("concurrent branches: not timed (%s); the auxiliary stream stays\n", aux.error.c_str());
   }
-  PrintSlowestSelections((*engine)->network(), (*engine)->tactics());
+  PrintTacticSelections((*engine)->network(), (*engine)->tactics(), tactic_report);
   return (*engine)->network();
 #else
+  (void)tactic_report;
   return Unsupported("this edgert was built without the CUDA backend");
 #endif
 }
@@ -315,7 +336,7 @@ int RunBuildCommand(const std::vector<std::string>& args) {
     PlanCacheOptions cache_options;
     cache_options.dir = b.cache_dir;
     cache_options.finalize_network = [&](NetworkDef net) {
-      return FinalizeForDevice(std::move(net), backend_name, device_options);
+      return FinalizeForDevice(std::move(net), backend_name, device_options, b.tactic_report);
     };
     StatusOr<CachedPlan> cached = GetOrBuildPlan(b.model, options, device, cache_options);
     if (!cached.ok()) return Fail(cached.status());
@@ -373,7 +394,7 @@ int RunBuildCommand(const std::vector<std::string>& args) {
   }
   StatusOr<std::string> model_hash = ModelContentHash(b.model);
   if (!model_hash.ok()) return Fail(model_hash.status());
-  network = FinalizeForDevice(std::move(*network), backend_name, device_options);
+  network = FinalizeForDevice(std::move(*network), backend_name, device_options, b.tactic_report);
   if (!network.ok()) return Fail(network.status().WithContext(b.model));
   PlanMetadata metadata;
   metadata.edgert_version = EDGERT_VERSION_STRING;

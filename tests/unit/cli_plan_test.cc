@@ -273,6 +273,11 @@ TEST_F(BuilderCliPlan, UsageAndHelp) {
   EXPECT_EQ(r.code, 0);
   EXPECT_TRUE(Contains(r.out, "--cache")) << r.out;
   EXPECT_TRUE(Contains(r.out, "EDGERT_CACHE_DIR")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "--tactic-report")) << r.out;
+  // The tactic report is for CUDA builds; a CPU build takes the option and has no tactics to list.
+  r = RunCli(dir_, "build " + Q(model_) + " -o " + Q(plan_) + " --device cpu --tactic-report");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_FALSE(Contains(r.out, "tactics per layer")) << r.out;
   r = RunCli(dir_, "help inspect");
   EXPECT_EQ(r.code, 0);
   EXPECT_TRUE(Contains(r.out, "--json")) << r.out;
