@@ -9,6 +9,7 @@
 
 #include <cuda_runtime.h>
 
+#include "edgert/fused_activation.h"
 #include "edgert/version.h"
 #include "gpu_test_util.h"
 
@@ -369,6 +370,93 @@ TEST(CudaEngine, ConcurrentBranchesMatchOneStream) {
       ASSERT_TRUE((*context)->Enqueue(nullptr).ok());
       ASSERT_EQ(cudaDeviceSynchronize(), cudaSuccess);
       EXPECT_EQ(ReadOutputs(**two, io), want) << "legacy stream, graphs " << graphs;
+    }
+    cudaStreamDestroy(stream);
+  }
+}
+
+// Two detection heads on one feature map, each a chain of convolutions with fused activations
+// (3x3 + Relu, 3x3 + Relu, 1x1), concatenated: the first head runs on the auxiliary stream as one
+// branch of three layers beside the second (StreamSchedule's chain pass).
+NetworkDef HeadsNetwork() {
+  NetworkDef net;
+  const int64_t c = 32, hw = 20;
+  uint32_t seed = 70;
+  int32_t x = AddTensor(&net, "x", DataType::kFloat32, {1, 8, hw, hw});
+  net.inputs = {x};
+  auto conv = [&](int32_t in, int64_t in_c, int64_t k, const std::string& name, bool relu) {
+    const int32_t w = AddTensor(&net, name + "_w", DataType::kFloat32, {c, in_c, k, k},
+                                RandomTensor(DataType::kFloat32, {c, in_c, k, k}, ++seed, -0.2, 0.2));
+    const int32_t b =
+        AddTensor(&net, name + "_b", DataType::kFloat32, {c}, RandomTensor(DataType::kFloat32, {c}, ++seed, -0.1, 0.1));
+    const int32_t y = AddTensor(&net, name, DataType::kFloat32, {1, c, hw, hw});
+    Attributes a;
+    a.Set("pads", std::vector<int64_t>{k / 2, k / 2, k / 2, k / 2});
+    if (relu) a.Set(kActivationAttr, std::string("Relu"));
+    AddLayer(&net, name, OpType::kConv, {in, w, b}, {y}, a);
+    return y;
+  };
+  const int32_t f = conv(x, 8, 3, "stem", true);
+  const int32_t box = conv(conv(conv(f, c, 3, "box1", true), c, 3, "box2", true), c, 1, "box3", false);
+  const int32_t cls = conv(conv(conv(f, c, 3, "cls1", true), c, 3, "cls2", true), c, 1, "cls3", false);
+  const int32_t cat = AddTensor(&net, "cat", DataType::kFloat32, {1, 2 * c, hw, hw});
+  Attributes axis;
+  axis.Set("axis", int64_t{1});
+  AddLayer(&net, "cat", OpType::kConcat, {box, cls}, {cat}, axis);
+  net.outputs = {cat};
+  return net;
+}
+
+TEST(CudaEngine, ChainBranchMatchesOneStream) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  const std::vector<Tensor> feeds = {RandomTensor(DataType::kFloat32, {1, 8, 20, 20}, 10)};
+  for (Precision precision : {Precision::kFp32, Precision::kFp16}) {
+    SCOPED_TRACE(PrecisionName(precision));
+    ExpectCudaMatchesCpu(HeadsNetwork(), feeds, precision, -1, true);
+    CudaEngineOptions options;
+    options.precision = precision;
+    options.select_tactics = false;
+    auto two = CudaEngine::Create(HeadsNetwork(), options);
+    options.aux_streams = 0;
+    auto one = CudaEngine::Create(HeadsNetwork(), options);
+    ASSERT_TRUE(two.ok() && one.ok()) << two.status().ToString() << one.status().ToString();
+    const StreamSchedule& schedule = (*two)->stream_schedule();
+    ASSERT_EQ(schedule.aux.size(), 1u);
+    ASSERT_EQ(schedule.aux[0].layers.size(), 3u);
+    for (size_t k = 0; k < 3; ++k) {
+      EXPECT_EQ((*two)->network().layers[static_cast<size_t>(schedule.aux[0].layers[k])].name,
+                "box" + std::to_string(k + 1));
+    }
+    auto reference = (*one)->CreateContext();
+    ASSERT_TRUE(reference.ok());
+    IoBuffers io_ref;
+    MakeIo(**one, feeds, &io_ref);
+    for (int i = 0; i < (*one)->NumIOTensors(); ++i) {
+      ASSERT_TRUE((*reference)->SetTensorAddress(i, io_ref.ptrs[static_cast<size_t>(i)]).ok());
+    }
+    cudaStream_t stream = nullptr;
+    ASSERT_EQ(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking), cudaSuccess);
+    ASSERT_TRUE((*reference)->Enqueue(stream).ok());
+    ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+    const auto want = ReadOutputs(**one, io_ref);
+    for (bool graphs : {false, true}) {
+      auto context = (*two)->CreateContext();
+      ASSERT_TRUE(context.ok());
+      (*context)->SetCudaGraphs(graphs);
+      (*context)->SetPoisonArena(true);
+      EXPECT_EQ((*context)->aux_stream_layers(), 3);
+      const size_t last = static_cast<size_t>(schedule.aux[0].layers.back());
+      EXPECT_NE((*context)->LayerKernel(last).find("auxiliary stream after layer"), std::string::npos)
+          << (*context)->LayerKernel(last);
+      IoBuffers io;
+      MakeIo(**two, feeds, &io);
+      for (int i = 0; i < (*two)->NumIOTensors(); ++i) {
+        ASSERT_TRUE((*context)->SetTensorAddress(i, io.ptrs[static_cast<size_t>(i)]).ok());
+      }
+      for (int k = 0; k < 20; ++k) ASSERT_TRUE((*context)->Enqueue(stream).ok());
+      ASSERT_EQ(cudaStreamSynchronize(stream), cudaSuccess);
+      EXPECT_EQ((*context)->graph_captures(), graphs ? 1 : 0);
+      EXPECT_EQ(ReadOutputs(**two, io), want) << "graphs " << graphs;
     }
     cudaStreamDestroy(stream);
   }

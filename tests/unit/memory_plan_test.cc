@@ -1220,6 +1220,70 @@ TEST(StreamSchedule, LayersWithoutAPartnerOrWithGraphTensorsStay) {
   EXPECT_TRUE(ScheduleAuxLayers(b3.Net(), IsConv).empty());
 }
 
+// Two detection heads of one scale, each a chain of convolutions, concatenated (YOLO's box and
+// class heads): no single layer has work beside it, so the second pass sends the first head's
+// chain to the auxiliary stream beside the second; the chain's layers share the span [fork + 1,
+// join], and the span plan validates and runs like the sequential one.
+//   0 f = Conv(x)   1 b1 = Conv(f)   2 b2 = Conv(b1)   3 b3 = Conv(b2)
+//   4 c1 = Conv(f)  5 c2 = Conv(c1)  6 c3 = Conv(c2)   7 cat = Concat(b3, c3)   8 out = Relu(cat)
+TEST(StreamSchedule, HeadChainRunsBesideTheOtherHead) {
+  NetBuilder b;
+  std::mt19937 rng(5);
+  auto conv = [&](int32_t in, const std::string& name) {
+    int32_t w = b.Constant(name + "_w", RandomTensor({kS[1], kS[1], 1, 1}, rng));
+    return b.Layer(OpType::kConv, {in, w}, name, kS);
+  };
+  int32_t x = b.Input("x", kS);
+  int32_t f = conv(x, "f");
+  int32_t b3 = conv(conv(conv(f, "b1"), "b2"), "b3");
+  int32_t c3 = conv(conv(conv(f, "c1"), "c2"), "c3");
+  Attributes axis;
+  axis.Set("axis", int64_t{1});
+  int32_t cat = b.Layer(OpType::kConcat, {b3, c3}, "cat", {1, 2 * kS[1], kS[2], kS[3]}, axis);
+  b.Output(b.Layer(OpType::kRelu, {cat}, "out", {1, 2 * kS[1], kS[2], kS[3]}));
+  const StreamSchedule s = ScheduleAuxLayers(b.Net(), IsConv);
+  ASSERT_EQ(s.aux.size(), 1u);
+  EXPECT_EQ(s.aux[0].layer, 1);
+  EXPECT_EQ(s.aux[0].layers, (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(s.aux[0].fork_after, 0);
+  EXPECT_EQ(s.aux[0].join_before, 7);
+  EXPECT_EQ(s.on_aux, (std::vector<uint8_t>{0, 1, 1, 1, 0, 0, 0, 0, 0}));
+  for (int32_t l : {1, 2, 3}) {
+    EXPECT_EQ(s.spans[l].first, 1);
+    EXPECT_EQ(s.spans[l].last, 7);
+  }
+  NetworkMemoryOptions o;
+  o.layer_spans = s.spans;
+  NetworkMemoryPlan plan = PlanOrDie(b.Net(), o);
+  // The chain's tensors and f stay clear of the other head's while both heads may run.
+  for (int32_t chain : {f, b3}) {
+    for (int32_t other : {c3}) EXPECT_FALSE(BytesOverlap(plan, chain, other)) << DumpPlan(b.Net(), plan);
+  }
+  RunAndCompare(b.Net(), o, 19);
+  // The Bottleneck keeps its single-layer branch: the downsample, not the c1-c2-c3 chain.
+  Bottleneck n;
+  const StreamSchedule single = ScheduleAuxLayers(n.b.Net(), IsConv);
+  ASSERT_EQ(single.aux.size(), 1u);
+  EXPECT_EQ(single.aux[0].layers, std::vector<int32_t>{4});
+  // A layer whose output is a graph output never joins a chain: the first head (b1 -> b2, b2 a
+  // graph output) is no chain, so the second head's chain goes beside it.
+  //   0 f = Conv(x)  1 b1 = Conv(f)  2 b2 = Conv(b1)  3 c1 = Conv(f)  4 c2 = Conv(c1)
+  //   5 cat = Concat(b2, c2)
+  NetBuilder g;
+  x = g.Input("x", kS);
+  int32_t gw = g.Constant("gw", RandomTensor({kS[1], kS[1], 1, 1}, rng));
+  f = g.Layer(OpType::kConv, {x, gw}, "f", kS);
+  int32_t gb2 = g.Layer(OpType::kConv, {g.Layer(OpType::kConv, {f, gw}, "b1", kS), gw}, "b2", kS);
+  int32_t gc2 = g.Layer(OpType::kConv, {g.Layer(OpType::kConv, {f, gw}, "c1", kS), gw}, "c2", kS);
+  g.Output(gb2);
+  g.Output(g.Layer(OpType::kConcat, {gb2, gc2}, "cat", {1, 2 * kS[1], kS[2], kS[3]}, axis));
+  const StreamSchedule other = ScheduleAuxLayers(g.Net(), IsConv);
+  ASSERT_EQ(other.aux.size(), 1u);
+  EXPECT_EQ(other.aux[0].layers, (std::vector<int32_t>{3, 4}));
+  EXPECT_EQ(other.aux[0].fork_after, 0);
+  EXPECT_EQ(other.aux[0].join_before, 5);
+}
+
 TEST(StreamSchedule, MalformedSpansAreRefused) {
   Bottleneck n;
   NetworkMemoryOptions o;

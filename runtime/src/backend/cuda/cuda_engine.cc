@@ -801,7 +801,9 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   //    keeps it untimed, as a plan load does.
   const bool recorded =
       std::all_of(engine->schedule_.aux.begin(), engine->schedule_.aux.end(), [&](const AuxLayer& a) {
-        return engine->device_network_.layers[static_cast<size_t>(a.layer)].attrs.Has(kAuxStreamAttr);
+        return std::all_of(a.layers.begin(), a.layers.end(), [&](int32_t l) {
+          return engine->device_network_.layers[static_cast<size_t>(l)].attrs.Has(kAuxStreamAttr);
+        });
       });
   if (options.select_tactics && options.tactic_level > 0 && !engine->schedule_.empty() && !recorded) {
     const Status timed = engine->TimeAuxStreams();
@@ -813,7 +815,9 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
     }
     for (const AuxLayer& a : engine->schedule_.aux) {
       for (NetworkDef* n : {&engine->network_, &engine->device_network_}) {
-        n->layers[static_cast<size_t>(a.layer)].attrs.Set(kAuxStreamAttr, int64_t{engine->aux_timing_.kept ? 1 : 0});
+        for (int32_t l : a.layers) {
+          n->layers[static_cast<size_t>(l)].attrs.Set(kAuxStreamAttr, int64_t{engine->aux_timing_.kept ? 1 : 0});
+        }
       }
     }
     if (!engine->aux_timing_.kept) engine->schedule_ = StreamSchedule{};
@@ -1187,7 +1191,7 @@ std::string CudaExecutionContext::LayerKernel(size_t index) const {
   const StreamSchedule& schedule = engine_->stream_schedule();
   if (!schedule.empty() && schedule.on_aux[index] != 0) {
     for (const AuxLayer& a : schedule.aux) {
-      if (a.layer != static_cast<int32_t>(index)) continue;
+      if (std::find(a.layers.begin(), a.layers.end(), static_cast<int32_t>(index)) == a.layers.end()) continue;
       text += std::string(text.empty() ? "" : "; ") + "auxiliary stream after layer " + std::to_string(a.fork_after) +
               ", joined before layer " + std::to_string(a.join_before);
     }
@@ -1197,7 +1201,8 @@ std::string CudaExecutionContext::LayerKernel(size_t index) const {
 
 int CudaExecutionContext::aux_stream_layers() const {
   if (state_->current == nullptr) return 0;
-  return static_cast<int>(engine_->stream_schedule().aux.size());
+  const std::vector<uint8_t>& on_aux = engine_->stream_schedule().on_aux;
+  return static_cast<int>(std::count(on_aux.begin(), on_aux.end(), uint8_t{1}));
 }
 
 void CudaExecutionContext::SetCudaGraphs(bool on) { state_->graphs = on; }
@@ -1267,14 +1272,20 @@ Status EnqueueLayers(const CudaEngine& engine, const CudaContextState& st, const
     for (int32_t k : schedule.forks_after[l]) {
       const size_t a = static_cast<size_t>(k);
       forked = std::max(forked, a + 1);
-      const size_t layer = static_cast<size_t>(schedule.aux[a].layer);
+      const AuxLayer& branch = schedule.aux[a];
       cudaError_t e = cudaEventRecord(st.fork_events[a], stream);
       if (e == cudaSuccess) e = cudaStreamWaitEvent(st.aux, st.fork_events[a], 0);
       if (e != cudaSuccess) {
         forked = a;  // not forked: nothing to join
-        return fail(cuda::CudaStatus(e, "fork to the auxiliary stream"), layer);
+        return fail(cuda::CudaStatus(e, "fork to the auxiliary stream"), static_cast<size_t>(branch.layer));
       }
-      Status s = set.kernels[layer]->Enqueue(st.aux);
+      Status s;
+      size_t layer = static_cast<size_t>(branch.layer);
+      for (int32_t b : branch.layers) {
+        layer = static_cast<size_t>(b);
+        s = set.kernels[layer]->Enqueue(st.aux);
+        if (!s.ok()) break;
+      }
       e = cudaEventRecord(st.join_events[a], st.aux);
       if (!s.ok()) return fail(s, layer);
       if (e != cudaSuccess) return fail(cuda::CudaStatus(e, "join from the auxiliary stream"), layer);
