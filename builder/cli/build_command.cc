@@ -244,7 +244,10 @@ void PrintTacticSelections(const NetworkDef& net, const std::vector<LayerTactic>
 // the network with the chosen tactics, which the plan stores. Prints a summary.
 StatusOr<NetworkDef> FinalizeForDevice(NetworkDef network, const std::string& backend, const DeviceOptions& device,
                                        bool tactic_report) {
-  if (backend != "cuda") return network;
+  if (backend != "cuda") {
+    if (tactic_report) std::printf("tactic report: the %s backend has no tactics\n", backend.c_str());
+    return network;
+  }
 #ifdef EDGERT_HAVE_CUDA
   CudaEngineOptions options = CudaOptionsFor(device);
   const bool tty = isatty(fileno(stdout)) != 0;

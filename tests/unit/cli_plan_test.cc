@@ -278,6 +278,7 @@ TEST_F(BuilderCliPlan, UsageAndHelp) {
   r = RunCli(dir_, "build " + Q(model_) + " -o " + Q(plan_) + " --device cpu --tactic-report");
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_FALSE(Contains(r.out, "tactics per layer")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "tactic report: the cpu backend has no tactics")) << r.out;
   r = RunCli(dir_, "help inspect");
   EXPECT_EQ(r.code, 0);
   EXPECT_TRUE(Contains(r.out, "--json")) << r.out;
