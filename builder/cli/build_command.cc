@@ -291,7 +291,6 @@ StatusOr<NetworkDef> FinalizeForDevice(NetworkDef network, const std::string& ba
   PrintTacticSelections((*engine)->network(), (*engine)->tactics(), tactic_report);
   return (*engine)->network();
 #else
-  (void)tactic_report;
   return Unsupported("this edgert was built without the CUDA backend");
 #endif
 }

@@ -694,12 +694,11 @@ TEST(TacticCompare, SumsAndNonFiniteRules) {
       }
     };
     const size_t bytes = static_cast<size_t>(n) * DataTypeSize(dtype);
-    void* dg = nullptr;
-    void* dw = nullptr;
-    double* sums = nullptr;
-    ASSERT_EQ(cudaMalloc(&dg, bytes), cudaSuccess);
-    ASSERT_EQ(cudaMalloc(&dw, bytes), cudaSuccess);
-    ASSERT_EQ(cudaMalloc(reinterpret_cast<void**>(&sums), 3 * sizeof(double)), cudaSuccess);
+    DeviceAllocations mem;
+    void* dg = mem.Alloc(bytes);
+    void* dw = mem.Alloc(bytes);
+    auto* sums = static_cast<double*>(mem.Alloc(3 * sizeof(double)));
+    ASSERT_TRUE(dg != nullptr && dw != nullptr && sums != nullptr);
     auto compare = [&](double out[3]) {
       stored(want, want_h);
       stored(got, got_h);
@@ -744,9 +743,6 @@ TEST(TacticCompare, SumsAndNonFiniteRules) {
     EXPECT_NEAR(out[0], diff2, 1e-9 * diff2);
     EXPECT_NEAR(out[1], ref2, 1e-9 * ref2);
     EXPECT_EQ(out[2], 4.0);
-    cudaFree(dg);
-    cudaFree(dw);
-    cudaFree(sums);
   }
 }
 

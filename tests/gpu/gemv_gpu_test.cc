@@ -51,19 +51,6 @@ double Activate(const FusedEpilogue& act, double v) {
   }
 }
 
-struct DeviceMemory {
-  std::vector<void*> ptrs;
-  void* Alloc(size_t bytes) {
-    void* p = nullptr;
-    EXPECT_EQ(cudaMalloc(&p, bytes), cudaSuccess);
-    ptrs.push_back(p);
-    return p;
-  }
-  ~DeviceMemory() {
-    for (void* p : ptrs) cudaFree(p);
-  }
-};
-
 // Runs the case with and without the early weight read and checks both against the reference.
 void ExpectGemv(const GemvCase& c, uint32_t seed) {
   const cuda::GemvShape& s = c.shape;
@@ -71,7 +58,7 @@ void ExpectGemv(const GemvCase& c, uint32_t seed) {
   const auto x = RandomHalves(static_cast<size_t>(s.m * s.k), seed);
   const auto w = RandomHalves(static_cast<size_t>(s.n * s.k), seed + 1);
   const auto b = RandomHalves(static_cast<size_t>(s.n), seed + 2);
-  DeviceMemory mem;
+  DeviceAllocations mem;
   void* dx = mem.Alloc(x.size() * 2);
   void* dw = mem.Alloc(w.size() * 2);
   void* db = mem.Alloc(b.size() * 2);
@@ -137,7 +124,7 @@ TEST(GemvGpu, OddShapesScalesAndActivations) {
 
 TEST(GemvGpu, RefusedOperands) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  DeviceMemory mem;
+  DeviceAllocations mem;
   char* base = static_cast<char*>(mem.Alloc(1 << 16));
   cuda::GemvShape s{1, 64, 8, 1.0f, 1.0f};
   EXPECT_TRUE(cuda::GemvSupported(s, base, base + 4096));
@@ -157,7 +144,7 @@ TEST(GemvGpu, RefusedOperands) {
 TEST(GemvGpu, TimeOnResNet50FcLayer) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   const cuda::GemvShape s{1, 2048, 1000, 1.0f, 1.0f};
-  DeviceMemory mem;
+  DeviceAllocations mem;
   void* dx = mem.Alloc(s.k * 2);
   void* dw = mem.Alloc(static_cast<size_t>(s.n * s.k) * 2);
   void* db = mem.Alloc(s.n * 2);

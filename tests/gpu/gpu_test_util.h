@@ -6,6 +6,7 @@
 // poisoned element shows up). Integer and bool outputs: exactly equal.
 #pragma once
 
+#include <cuda_runtime.h>
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -23,6 +24,24 @@ namespace edgert {
 namespace testing {
 
 inline double DefaultTolerance(Precision p) { return p == Precision::kFp16 ? 1e-2 : 1e-3; }
+
+// Device buffers for a test, freed when it goes out of scope (also after a failed ASSERT). A
+// failed cudaMalloc is a test failure (and a null pointer).
+struct DeviceAllocations {
+  std::vector<void*> ptrs;
+  void* Alloc(size_t bytes) {
+    void* p = nullptr;
+    EXPECT_EQ(cudaMalloc(&p, bytes), cudaSuccess);
+    ptrs.push_back(p);
+    return p;
+  }
+  DeviceAllocations() = default;
+  DeviceAllocations(const DeviceAllocations&) = delete;
+  DeviceAllocations& operator=(const DeviceAllocations&) = delete;
+  ~DeviceAllocations() {
+    for (void* p : ptrs) cudaFree(p);
+  }
+};
 
 // Uniform values in [lo, hi) (integers: rounded; bool: 0/1) from `seed`.
 inline Tensor RandomTensor(DataType dtype, Shape shape, uint32_t seed, double lo = -1.0, double hi = 1.0) {

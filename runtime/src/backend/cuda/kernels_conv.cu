@@ -780,7 +780,6 @@ class ConvKernel : public CudaKernel {
       tactic_note_ = "tactic timing: the test data fill failed";
       return 0;
     }
-    const double tol = dtype_ == DataType::kFloat16 ? 1e-2 : 1e-3;
     const int64_t y_elements = static_cast<int64_t>(y_bytes_ / elem);
     bool have_reference = false;
     size_t best = 0;
@@ -817,7 +816,7 @@ class ConvKernel : public CudaKernel {
       }
       if (!have_reference) {
         have_reference = true;
-      } else if (diff[2] != 0 || !((diff[1] > 0 ? std::sqrt(diff[0] / diff[1]) : std::sqrt(diff[0])) <= tol)) {
+      } else if (!CompareSumsMatch(diff, dtype_)) {
         ++report_.rejected;
         record.rejected = true;
         continue;

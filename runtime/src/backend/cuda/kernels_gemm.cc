@@ -637,7 +637,6 @@ class GemmKernel : public CudaKernel {
       workspace_ = nullptr;
       return s;
     }
-    const double tolerance = cfg_.dtype == DataType::kFloat16 ? 1e-2 : 1e-3;
     int best = 0;
     double best_ms = 0;
     report_.candidates.resize(static_cast<size_t>(num_candidates_));
@@ -660,7 +659,7 @@ class GemmKernel : public CudaKernel {
         continue;
       }
       if (i > 0) {
-        StatusOr<bool> same = MatchesReference(scratch, elements, tolerance);
+        StatusOr<bool> same = MatchesReference(scratch, elements);
         if (!same.ok()) {
           workspace_ = nullptr;
           return same.status();
@@ -709,9 +708,8 @@ class GemmKernel : public CudaKernel {
     return times[times.size() / 2];
   }
 
-  // Whether the output (left by the last timed run) matches the reference: relative L2 within
-  // `tolerance` and no NaN/infinity where the reference has none.
-  StatusOr<bool> MatchesReference(const TacticScratch& scratch, int64_t elements, double tolerance) {
+  // Whether the output (left by the last timed run) matches the reference (CompareSumsMatch).
+  StatusOr<bool> MatchesReference(const TacticScratch& scratch, int64_t elements) {
     const cudaStream_t stream = scratch.stream();
     Status s = EnqueueCompare(stream, cfg_.dtype, cfg_.d, scratch.reference(), elements, scratch.sums());
     double sums[3] = {0, 0, 0};
@@ -721,8 +719,7 @@ class GemmKernel : public CudaKernel {
     }
     if (s.ok()) s = CudaCall(cudaStreamSynchronize(stream), "cudaStreamSynchronize (tactic check)");
     if (!s.ok()) return Named(s);
-    const double rel = sums[1] > 0 ? std::sqrt(sums[0] / sums[1]) : std::sqrt(sums[0]);
-    return sums[2] == 0 && rel <= tolerance;
+    return CompareSumsMatch(sums, cfg_.dtype);
   }
 
   static Status CudaCall(cudaError_t err, const char* what) {
@@ -966,11 +963,12 @@ StatusOr<CudaKernelPtr> CreateGemm(const CudaOpContext& ctx) {
   if (plan == nullptr) return NoAlgorithm(ctx, tried, why);
   // The own matrix-vector kernel (file comment).
   const bool c_vector = with_c && c_row_stride == 0 && c_col_stride == 1;
+  const GemvShape gemv_shape{spec.m, spec.k, spec.n, alpha, beta};
   cfg.gemv = type == CUDA_R_16F && !spec.trans_a && spec.trans_b && spec.m <= kGemvMaxTacticRows &&
              (!with_c || c_vector) && CandidateLimit(ctx) > 1 && spec.align_a >= 16 && spec.align_b >= 16 &&
-             GemvSupported(GemvShape{spec.m, spec.k, spec.n, alpha, beta}, nullptr, nullptr);
+             GemvSupported(gemv_shape, nullptr, nullptr);
   if (cfg.gemv) {
-    cfg.gemv_shape = GemvShape{spec.m, spec.k, spec.n, alpha, beta};
+    cfg.gemv_shape = gemv_shape;
     cfg.gemv_bias = with_c ? c_data : nullptr;
     cfg.gemv_act = act;
     cfg.gemv_weights_constant = ctx.input(1).is_constant();

@@ -8,6 +8,7 @@
 //      is NaN/infinite where the reference is finite (or differs from an infinite reference); a
 //      block reduces them in shared memory and adds them to the three device doubles with atomics.
 #include <algorithm>
+#include <cmath>
 #include <string>
 
 #include "cuda_check.h"
@@ -118,6 +119,12 @@ Status EnqueueCompare(cudaStream_t stream, DataType dtype, const void* got, cons
   });
   if (!ok) return Internal(std::string("Gemm tactic compare: unsupported dtype ") + DataTypeName(dtype));
   return LaunchStatus("CompareKernel");
+}
+
+bool CompareSumsMatch(const double sums[3], DataType dtype) {
+  const double tolerance = dtype == DataType::kFloat16 ? 1e-2 : 1e-3;
+  const double rel = sums[1] > 0 ? std::sqrt(sums[0] / sums[1]) : std::sqrt(sums[0]);
+  return sums[2] == 0 && rel <= tolerance;
 }
 
 }  // namespace cuda

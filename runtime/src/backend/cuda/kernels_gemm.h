@@ -14,6 +14,9 @@
 //   infinite in `got` where `want` is finite, or other than `want` where `want` is infinite
 //   (elements where `want` is NaN are skipped). A memset and one launch on `stream`; the caller
 //   copies `sums` back. Gemm/MatMul and Conv tactic candidates are checked with it.
+//   CompareSumsMatch: the verdict on those sums copied back: no such element and a relative L2
+//   distance sqrt(sum (got - want)^2 / sum want^2) (the absolute one when the reference is all
+//   zeros) within 1e-2 for float16, 1e-3 for float32.
 //
 // GemmCandidateCount: the number of cuBLASLt algorithms the Gemm/MatMul layer of `ctx` would choose
 // from at ctx.tactic_level (ctx.tactic and ctx.select_tactics ignored; nothing is timed), i.e. the
@@ -45,6 +48,7 @@ Status EnqueueTacticFill(cudaStream_t stream, DataType dtype, void* y, int64_t n
 
 Status EnqueueCompare(cudaStream_t stream, DataType dtype, const void* got, const void* want, int64_t n,
                       double* sums);
+bool CompareSumsMatch(const double sums[3], DataType dtype);
 
 StatusOr<int> GemmCandidateCount(const CudaOpContext& ctx);
 
