@@ -13,12 +13,12 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <cstring>
 #include <memory>
 #include <random>
 #include <string>
 #include <vector>
 
+#include "cpu_compare_util.h"
 #include "edgert/cpu_engine.h"
 #include "edgert/network.h"
 #include "edgert/stream_schedule.h"
@@ -366,13 +366,7 @@ class NetBuilder {
   NetworkDef net_;
 };
 
-NetworkMemoryOptions NoSharing() {
-  NetworkMemoryOptions o;
-  o.views = false;
-  o.in_place = false;
-  o.concat_in_place = false;
-  return o;
-}
+using testing_util::NoSharing;
 
 // The network and its plan, one line per layer, for failure messages.
 std::string DumpPlan(const NetworkDef& net, const NetworkMemoryPlan& plan) {
@@ -419,38 +413,13 @@ Tensor RandomTensor(const Shape& shape, std::mt19937& rng) {
   return t;
 }
 
-// Runs `net` twice with the plan of `options` and once sharing nothing; expects identical outputs
-// (bit for bit: the same kernels run on the same values) and returns them.
+// RunPlannedAndCompare (cpu_compare_util.h) on uniform [-2, 2) inputs drawn from `seed`.
 std::vector<Tensor> RunAndCompare(const NetworkDef& net, const NetworkMemoryOptions& options, uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<Tensor> inputs;
   for (int32_t t : net.inputs) inputs.push_back(RandomTensor(net.tensors[t].shape, rng));
-  auto planned = CpuEngine::Create(net, options);
-  auto plain = CpuEngine::Create(net, NoSharing());
-  EXPECT_TRUE(planned.ok()) << planned.status().ToString();
-  EXPECT_TRUE(plain.ok()) << plain.status().ToString();
-  if (!planned.ok() || !plain.ok()) return {};
-  std::vector<Tensor> got, got_again, want;
-  Status s1 = (*planned)->Run(inputs, &got);
-  Status s2 = (*planned)->Run(inputs, &got_again);
-  Status s3 = (*plain)->Run(inputs, &want);
-  EXPECT_TRUE(s1.ok() && s2.ok() && s3.ok()) << s1.ToString() << s2.ToString() << s3.ToString();
-  EXPECT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
-    EXPECT_EQ(got[i].shape(), want[i].shape());
-    EXPECT_EQ(got[i].bytes(), want[i].bytes());
-    if (got[i].bytes() != want[i].bytes()) continue;
-    EXPECT_EQ(std::memcmp(got[i].raw(), want[i].raw(), got[i].bytes()), 0)
-        << "output " << i << " (seed " << seed << ")";
-    EXPECT_EQ(std::memcmp(got_again[i].raw(), want[i].raw(), got[i].bytes()), 0) << "output " << i << ", second run";
-    for (int64_t k = 0; k < got[i].num_elements() && got[i].dtype() == DataType::kFloat32; ++k) {
-      if (std::isnan(got[i].data<float>()[k])) {
-        ADD_FAILURE() << "output " << i << " element " << k << " is NaN (unwritten)";
-        break;
-      }
-    }
-  }
-  return got;
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  return testing_util::RunPlannedAndCompare(net, options, inputs);
 }
 
 const Shape kS = {1, 8, 4, 4};  // 512 bytes of float32

@@ -936,7 +936,8 @@ TEST(NhwcWholeModel, ResNetAndYoloStyleFp16BuildsMatchFp32) {
 // first 3x3 convolution and the 1x1 downsample both read the block input and meet in the second
 // 3x3 convolution (the residual Add fused in): the first of them in layer order goes to the
 // auxiliary stream, the other runs beside it. YOLO-style has no single-layer branch. The memory
-// plan with the spans validates, and the CPU engine (layers in order) gives the same bytes.
+// plan with the spans validates, and the CPU engine (layers in order) gives the same bytes under
+// it as with no memory shared.
 bool Heavy(const LayerDef& layer) {
   return layer.op == OpType::kConv || layer.op == OpType::kConvNhwc || layer.op == OpType::kGemm ||
          layer.op == OpType::kMatMul;
@@ -973,18 +974,8 @@ TEST(NhwcWholeModel, StreamScheduleOfTheBuiltModels) {
     ASSERT_TRUE(plan.ok()) << plan.status().ToString();
     Status valid = ValidateNetworkMemoryPlan(net, *plan);
     EXPECT_TRUE(valid.ok()) << valid.ToString();
-    auto planned = CpuEngine::Create(net, spans);
-    auto plain = CpuEngine::Create(net);
-    ASSERT_TRUE(planned.ok() && plain.ok());
-    const std::vector<Tensor> feeds = RandomInputs(net, 21);
-    std::vector<Tensor> got, want;
-    ASSERT_TRUE((*planned)->Run(feeds, &got).ok());
-    ASSERT_TRUE((*plain)->Run(feeds, &want).ok());
-    ASSERT_EQ(got.size(), want.size());
-    for (size_t i = 0; i < got.size(); ++i) {
-      ASSERT_EQ(got[i].bytes(), want[i].bytes());
-      EXPECT_EQ(std::memcmp(got[i].raw(), want[i].raw(), got[i].bytes()), 0) << "output " << i;
-    }
+    const std::vector<Tensor> got = RunPlannedAndCompare(net, spans, RandomInputs(net, 21));
+    EXPECT_EQ(got.size(), net.outputs.size());
   }
 }
 
