@@ -364,7 +364,10 @@ int RunBuildCommand(const std::vector<std::string>& args) {
   BuildReport report;
   // An INT8 build lowers its layout after LowerInt8 (below), as BuildNetwork does.
   BuildOptions float_options = options;
-  if (b.int8.enabled) float_options.layout = BuildOptions::Layout::kNchw;
+  if (b.int8.enabled) {
+    float_options.layout = BuildOptions::Layout::kNchw;
+    float_options.disabled_passes.push_back("activation-residual");  // INT8 adds residuals before activations
+  }
   StatusOr<NetworkDef> network = BuildNetwork(b.model, float_options, &report);
   if (!network.ok()) return Fail(network.status());
   if (b.int8.enabled) {

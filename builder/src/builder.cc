@@ -206,6 +206,8 @@ StatusOr<NetworkDef> BuildNetwork(const std::string& onnx_path, const BuildOptio
   // The float NCHW network first (a profile's per-batch builds included), then INT8, then the
   // layout, each once on the whole network.
   BuildOptions float_options = options;
+  // INT8 convolutions add a residual before the activation only (FuseActivationResidual).
+  if (options.int8.enabled) float_options.disabled_passes.push_back("activation-residual");
   float_options.int8 = BuildOptions::Int8();
   float_options.layout = BuildOptions::Layout::kNchw;
   StatusOr<NetworkDef> net = [&]() -> StatusOr<NetworkDef> {
@@ -214,8 +216,8 @@ StatusOr<NetworkDef> BuildNetwork(const std::string& onnx_path, const BuildOptio
     const int model_nodes = static_cast<int>(graph.nodes.size());
     Status s = InferGraph(graph, ToInferOptions(options));
     if (!s.ok()) return s.WithContext(onnx_path);
-    return OptimizeAndLower(graph, onnx_path, options.optimize, model_nodes, report, options.disabled_passes,
-                            options.enabled_passes);
+    return OptimizeAndLower(graph, onnx_path, options.optimize, model_nodes, report, float_options.disabled_passes,
+                            float_options.enabled_passes);
   }();
   if (!net.ok()) return net;
   BuildReport local;

@@ -463,6 +463,19 @@ TEST(ConvTactics, EveryCandidateMatches) {
     ExpectEveryCandidate({{2, 16, 9, 9}, {8, 16, 1, 1}, true, true, WithActivation(Attributes{}, kActivations[0])},
                          {2, 8, 9, 9}, 23, false);
   }
+  // The residual after the activation (kResidualAfterActivationAttr): act(conv + bias) + z.
+  {
+    SCOPED_TRACE("3x3 + bias + SiLU, then + residual");
+    Attributes a = WithActivation(Conv2dAttrs({1, 1, 1, 1}), kSilu);
+    a.Set(kResidualAfterActivationAttr, int64_t{1});
+    ExpectEveryCandidate({{2, 8, 10, 12}, {16, 8, 3, 3}, true, true, a}, {2, 16, 10, 12}, 24, false);
+  }
+  {
+    SCOPED_TRACE("depthwise 3x3 + bias + Clip(0, 6), then + residual");
+    Attributes a = WithActivation(Depthwise2d(16, {1, 1, 1, 1}), kActivations[1]);
+    a.Set(kResidualAfterActivationAttr, int64_t{1});
+    ExpectEveryCandidate({{2, 16, 14, 14}, {16, 1, 3, 3}, true, true, a}, {2, 16, 14, 14}, 25, true);
+  }
 }
 
 // Timed selection (ExpectTimedSelection) in FP32 and FP16.

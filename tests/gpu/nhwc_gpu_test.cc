@@ -397,6 +397,57 @@ TEST(NhwcConvTactics, EveryCandidateMatches) {
   }
 }
 
+// The residual added after the activation (kResidualAfterActivationAttr, the activation-residual
+// pass's YOLO bottleneck form): every candidate of each kind of layer, forced, against the CPU
+// reference, which computes act(conv) + z. The layers reach cuDNN's fused graph (the ADD after the
+// activation), cudnn+epilogue, igemm-nhwc (plain and split-K), stem-nhwc (its scalar epilogue),
+// depthwise-nhwc and direct-nhwc.
+TEST(NhwcConvTactics, ResidualAfterActivationEveryCandidateMatches) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  auto after = [](Attributes a, const ActCase& act) {
+    a = WithActivation(std::move(a), act);
+    a.Set(kResidualAfterActivationAttr, int64_t{1});
+    return a;
+  };
+  const struct {
+    const char* name;
+    NhwcCase c;
+    Shape y;
+    uint32_t seed;
+    bool depthwise;
+  } layers[] = {
+      {"3x3 C=16 K=32 + bias, SiLU, then + residual",
+       {{2, 10, 12, 16}, {32, 3, 3, 16}, true, true, after(Conv2dAttrs({1, 1, 1, 1}), kSilu)},
+       {2, 10, 12, 32},
+       41,
+       false},
+      {"1x1 C=256 K=64 at 7x7 (split-K) + bias, Relu, then + residual",
+       {{1, 7, 7, 256}, {64, 1, 1, 256}, true, true, after(Attributes{}, kRelu)},
+       {1, 7, 7, 64},
+       42,
+       false},
+      {"stem 7x7 stride 2 C=3 + bias, HardSwish, then + residual",
+       {{1, 32, 32, 3}, {16, 7, 7, 3}, true, true, after(Conv2dAttrs({3, 3, 3, 3}, {2, 2}), kHardSwish)},
+       {1, 16, 16, 16},
+       43,
+       false},
+      {"depthwise 3x3 C=16 + bias, Clip(0, 6), then + residual",
+       {{2, 14, 14, 16}, {16, 3, 3, 1}, true, true, after(Conv2dAttrs({1, 1, 1, 1}, {1, 1}, {1, 1}, 16), kRelu6)},
+       {2, 14, 14, 16},
+       44,
+       true},
+      {"depthwise 5x5 C=6 (generic kernel sizes), no bias, Tanh, then + residual",
+       {{1, 9, 9, 6}, {6, 5, 5, 1}, false, true, after(Conv2dAttrs({2, 2, 2, 2}, {1, 1}, {1, 1}, 6), kActivations[9])},
+       {1, 9, 9, 6},
+       45,
+       true},
+  };
+  for (const auto& l : layers) {
+    SCOPED_TRACE(l.name);
+    ExpectEveryCandidate(l.c, l.y, l.seed, l.depthwise);
+  }
+}
+
 // Every fused activation on the own kernels, forced: the direct kernel (last candidate) and the
 // depthwise one.
 TEST(NhwcConvTactics, OwnKernelsEpilogue) {

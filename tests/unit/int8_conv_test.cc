@@ -580,5 +580,43 @@ TEST(LowerInt8, LayersThatCannotBeInt8StayFloatWithTheReason) {
   EXPECT_EQ(out.size(), 1u);
 }
 
+TEST(LowerInt8, ResidualAfterTheActivationStaysFloat) {
+  // conv3 = relu(conv(b)) + a (the activation-residual pass's form): the INT8 epilogue adds its
+  // residual before the activation, so the layer stays float and computes the float result.
+  NetworkDef net = ResidualChain(33);
+  net.layers[2].attrs.Set(kResidualAfterActivationAttr, int64_t{1});
+  CalibrationCache cache = CalibrationCache::ForCalibrator(CalibratorKind::kMinMax);
+  for (const char* t : {"x", "a", "b"}) cache.SetAmax(t, 2.f);
+  Int8LoweringReport rep;
+  auto lowered = LowerInt8(net, cache, {}, &rep);
+  ASSERT_TRUE(lowered.ok()) << lowered.status().message();
+  EXPECT_EQ(rep.int8_layers, (std::vector<std::string>{"conv1", "conv2"}));
+  ASSERT_EQ(rep.float_layers.count("conv3"), 1u);
+  EXPECT_NE(rep.float_layers.at("conv3").find("after the activation"), std::string::npos)
+      << rep.float_layers.at("conv3");
+  const std::vector<Tensor> in = Batches(1, 34)[0];
+  auto got = RunNet(*lowered, in);
+  auto want = RunNet(net, in);
+  ASSERT_EQ(got.size(), 1u);
+  ASSERT_EQ(want.size(), 1u);
+  const float* y = got[0].data<float>();
+  double num = 0, den = 0;
+  for (int64_t i = 0; i < want[0].num_elements(); ++i) {
+    const double d = y[i] - want[0].data<float>()[i];
+    num += d * d;
+    den += static_cast<double>(want[0].data<float>()[i]) * want[0].data<float>()[i];
+  }
+  EXPECT_LT(std::sqrt(num / den), 0.05);  // INT8 error of conv1 and conv2 only
+
+  // An INT8 convolution given the attribute is refused with its name.
+  NetworkDef qnet = *lowered;
+  for (LayerDef& l : qnet.layers) {
+    if (l.op == OpType::kInt8Conv && l.name == "conv2") l.attrs.Set(kResidualAfterActivationAttr, int64_t{1});
+  }
+  auto e = CpuEngine::Create(qnet);
+  ASSERT_FALSE(e.ok());
+  EXPECT_NE(e.status().message().find("residual_after_activation"), std::string::npos) << e.status().message();
+}
+
 }  // namespace
 }  // namespace edgert

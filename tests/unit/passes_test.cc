@@ -712,6 +712,158 @@ TEST(PassVerticalFusion, ConvValidatesEpilogueAttributesAndResidual) {
   EXPECT_NE(s.message().find("residual input has shape 2x5x6x5"), std::string::npos) << s.message();
 }
 
+// Conv -> SiLU (Sigmoid, Mul) into "<prefix>" from `in`, as YOLO's ConvBnSilu (3x3, pad 1, bias).
+void AddConvSilu(Graph& g, const std::string& prefix, const std::string& in, int64_t c, uint32_t seed) {
+  AddConst(g, prefix + "_w", Random({c, c, 3, 3}, seed));
+  AddConst(g, prefix + "_b", Random({c}, seed + 1));
+  Node& conv = AddNode(g, "Conv", prefix + "_conv", {in, prefix + "_w", prefix + "_b"}, {prefix + "_c"});
+  conv.attrs.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  AddNode(g, "Sigmoid", prefix + "_sig", {prefix + "_c"}, {prefix + "_s"});
+  AddNode(g, "Mul", prefix + "_mul", {prefix + "_c", prefix + "_s"}, {prefix});
+}
+
+StatusOr<int> VerticalThenActivationResidual(Graph& g) {
+  EDGERT_ASSIGN_OR_RETURN(int a, FuseVertical(g));
+  EDGERT_ASSIGN_OR_RETURN(int b, FuseActivationResidual(g));
+  return a + b;
+}
+
+TEST(PassActivationResidual, BottleneckShortcutAfterSiluBecomesOneConv) {
+  // YOLOv8's Bottleneck: y = x + silu(conv2(silu(conv1(x)))), the shortcut operand first or second.
+  for (bool shortcut_first : {true, false}) {
+    Graph g;
+    AddInput(g, "x", {2, 4, 6, 5});
+    AddConvSilu(g, "m1", "x", 4, 601);
+    AddConvSilu(g, "m2", "m1", 4, 611);
+    AddNode(g, "Add", "add", shortcut_first ? std::vector<std::string>{"x", "m2"} : std::vector<std::string>{"m2", "x"},
+            {"y"});
+    AddOutput(g, "y");
+    int rewrites = 0;
+    // Optimize compares the fused network with the original on the CPU reference (rel L2 <= 1e-5):
+    // the residual must be added after the SiLU.
+    Graph opt = Optimize(g, VerticalThenActivationResidual, &rewrites);
+    EXPECT_EQ(rewrites, 3);  // two Conv+SiLU, then the Add into the second
+    ASSERT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv", "Conv"}));
+    const Node& fused = opt.nodes[1];
+    EXPECT_EQ(fused.name, "m2_conv+m2_sig+m2_mul+add");
+    EXPECT_EQ(*fused.attrs.GetString(kActivationAttr), "SiLU");
+    EXPECT_EQ(*fused.attrs.GetInt(kResidualAfterActivationAttr), 1);
+    ASSERT_EQ(fused.inputs.size(), 4u);
+    EXPECT_EQ(fused.inputs[3], opt.Find("x"));
+    EXPECT_EQ(fused.outputs[0], opt.Find("y"));
+    EXPECT_FALSE(opt.nodes[0].attrs.Has(kResidualAfterActivationAttr));
+    // The default pipeline does the same, and counts the pass.
+    Graph piped = Optimize(g, Pipeline);
+    EXPECT_EQ(LiveOps(piped), (std::vector<std::string>{"Conv", "Conv"}));
+    Graph again = g;
+    ASSERT_TRUE(InferGraph(again, {}).ok());
+    StatusOr<OptimizeReport> r = OptimizeGraph(again);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    int counted = -1;
+    for (const PassCount& p : r->passes) counted = p.name == "activation-residual" ? p.rewrites : counted;
+    EXPECT_EQ(counted, 1);
+    // --disable-pass activation-residual keeps the Add.
+    Graph kept = g;
+    ASSERT_TRUE(InferGraph(kept, {}).ok());
+    ASSERT_TRUE(OptimizeGraph(kept, {"activation-residual"}).ok());
+    EXPECT_EQ(LiveOps(kept), (std::vector<std::string>{"Conv", "Conv", "Add"}));
+  }
+}
+
+TEST(PassActivationResidual, ResidualFromALaterBranchAndWhatIsLeftAlone) {
+  // a = relu(conv_a(x)); b = conv_b(x) after it in node order; y = a + b: the fused layer sits at
+  // the Add, after conv_b.
+  Graph g;
+  AddInput(g, "x", {1, 3, 5, 5});
+  AddConst(g, "wa", Random({3, 3, 3, 3}, 621));
+  AddConst(g, "wb", Random({3, 3, 1, 1}, 622));
+  Node& ca = AddNode(g, "Conv", "conv_a", {"x", "wa"}, {"ca"});
+  ca.attrs.Set("pads", std::vector<int64_t>{1, 1, 1, 1});
+  AddNode(g, "Relu", "relu_a", {"ca"}, {"a"});
+  AddNode(g, "Conv", "conv_b", {"x", "wb"}, {"b"});
+  AddNode(g, "Tanh", "tanh_b", {"b"}, {"bt"});
+  AddNode(g, "Add", "add", {"a", "bt"}, {"y"});
+  AddOutput(g, "y");
+  int rewrites = 0;
+  Graph opt = Optimize(g, VerticalThenActivationResidual, &rewrites);
+  EXPECT_EQ(rewrites, 3);
+  ASSERT_EQ(LiveOps(opt), (std::vector<std::string>{"Conv", "Conv"}));
+  EXPECT_EQ(opt.nodes[0].name, "conv_b+tanh_b");
+  EXPECT_EQ(opt.nodes[1].name, "conv_a+relu_a+add");
+  EXPECT_EQ(opt.nodes[1].inputs[3], opt.Find("bt"));
+
+  // Left alone: a broadcast operand, an activation result read twice, a graph output, a Conv
+  // without activation (vertical fusion's pre-activation residual takes that one), and a Conv that
+  // already has a residual.
+  auto fused_count = [](Graph h) {
+    int n = -1;
+    Optimize(h, VerticalThenActivationResidual, &n);
+    Graph once = h;
+    EXPECT_TRUE(InferGraph(once, {}).ok());
+    EXPECT_TRUE(FuseVertical(once).ok());
+    StatusOr<int> r = FuseActivationResidual(once);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? *r : -1;
+  };
+  Graph broadcast = ConvThen(
+      [](Graph& gr) {
+        AddNode(gr, "Relu", "act", {"c"}, {"r"});
+        AddConst(gr, "shift", Random({1, 5, 1, 1}, 631));
+        AddNode(gr, "Add", "add", {"r", "shift"}, {"y"});
+      },
+      632);
+  EXPECT_EQ(fused_count(broadcast), 0);
+  Graph twice = ConvThen(
+      [](Graph& gr) {
+        AddInput(gr, "x2", {2, 5, 6, 6});
+        AddNode(gr, "Relu", "act", {"c"}, {"r"});
+        AddNode(gr, "Add", "add", {"r", "x2"}, {"y"});
+        AddNode(gr, "Neg", "neg", {"r"}, {"z"});
+      },
+      633);
+  twice.outputs.push_back(twice.Find("z"));
+  EXPECT_EQ(fused_count(twice), 0);
+  Graph observed = ConvThen(
+      [](Graph& gr) {
+        AddInput(gr, "x2", {2, 5, 6, 6});
+        AddNode(gr, "Relu", "act", {"c"}, {"r"});
+        AddNode(gr, "Add", "add", {"r", "x2"}, {"y"});
+      },
+      634);
+  observed.outputs.push_back(observed.Find("r"));
+  EXPECT_EQ(fused_count(observed), 0);
+  Graph both = ConvThen(
+      [](Graph& gr) {
+        AddInput(gr, "x2", {2, 5, 6, 6});
+        AddInput(gr, "x3", {2, 5, 6, 6});
+        AddNode(gr, "Add", "pre", {"c", "x2"}, {"p"});
+        AddNode(gr, "Relu", "act", {"p"}, {"r"});
+        AddNode(gr, "Add", "post", {"r", "x3"}, {"y"});
+      },
+      635);
+  EXPECT_EQ(fused_count(both), 0);
+}
+
+TEST(PassActivationResidual, AttributeIsValidatedAndRefusedWhereItHasNoMeaning) {
+  Graph g = ConvThen([](Graph& gr) { AddNode(gr, "Relu", "act", {"c"}, {"y"}); }, 641);
+  g.nodes[0].attrs.Set(kActivationAttr, std::string("Relu"));
+  g.nodes[0].attrs.Set(kResidualAfterActivationAttr, int64_t{2});
+  Status s = InferGraph(g, {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("Conv node 'conv'"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("'residual_after_activation' is 2, expected 0 or 1"), std::string::npos) << s.message();
+
+  Graph t;
+  AddInput(t, "x", {1, 2, 4, 4});
+  AddConst(t, "w", Random({2, 3, 3, 3}, 642));
+  Node& ct = AddNode(t, "ConvTranspose", "up", {"x", "w"}, {"y"});
+  ct.attrs.Set(kResidualAfterActivationAttr, int64_t{1});
+  AddOutput(t, "y");
+  s = InferGraph(t, {});
+  ASSERT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("ConvTranspose node 'up'"), std::string::npos) << s.message();
+}
+
 // ---- GELU pattern ------------------------------------------------------------------------------
 
 // x -> Relu -> <Erf GELU> -> y; `variant` 0: (h * a) * 0.5 with Div; 1: (h * 0.5) * a with Mul by

@@ -250,6 +250,10 @@ bool CanLowerToInt8(const LayerDef& layer, const NetworkDef& network, std::strin
     reason = "its residual is not a float activation";
     return false;
   }
+  if (layer.attrs.Has(kResidualAfterActivationAttr)) {
+    reason = "its residual is added after the activation (INT8 adds it before)";
+    return false;
+  }
   ConvGeometry g;
   return ResolveGeometry(layer, x.shape, w.shape, y.shape, &g, &reason);
 }

@@ -75,6 +75,7 @@ PassManager DefaultPipeline(const std::vector<std::string>& disabled, const std:
        {"gelu-pattern", &FuseGeluPattern}},
       true);
   add({{"vertical-fusion", &FuseVertical}}, false);
+  add({{"activation-residual", &FuseActivationResidual}}, false);
   add({{"se-fusion", &FuseSqueezeExcite}}, false);
   add({{"horizontal-fusion", &FuseHorizontalConv}}, false);
   add({{"elementwise-chains", &FuseElementwiseChains}}, false);
@@ -83,9 +84,9 @@ PassManager DefaultPipeline(const std::vector<std::string>& disabled, const std:
 }
 
 std::vector<std::string> OptimizationPassNames() {
-  return {"dead-nodes",        "identities",          "constant-folding", "transpose-reshape", "pad-folding",
-          "batchnorm-folding", "conv-affine-folding", "gelu-pattern",     "vertical-fusion",   "se-fusion",
-          "horizontal-fusion", "elementwise-chains"};
+  return {"dead-nodes",        "identities",          "constant-folding",  "transpose-reshape", "pad-folding",
+          "batchnorm-folding", "conv-affine-folding", "gelu-pattern",      "vertical-fusion",   "activation-residual",
+          "se-fusion",         "horizontal-fusion",   "elementwise-chains"};
 }
 
 std::vector<std::string> OptionalPassNames() { return {"se-fusion"}; }

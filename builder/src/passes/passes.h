@@ -53,6 +53,12 @@ StatusOr<int> FuseGeluPattern(Graph& graph);
 // epilogue attributes of edgert/fused_activation.h (see vertical_fusion.cc for the patterns).
 StatusOr<int> FuseVertical(Graph& graph);
 
+// A Conv fused with an activation whose result only an Add with a same-shape float tensor reads
+// absorbs that Add as a residual added after the activation (kResidualAfterActivationAttr,
+// edgert/fused_activation.h). Not run for INT8 builds: the INT8 convolution adds its residual
+// before the activation.
+StatusOr<int> FuseActivationResidual(Graph& graph);
+
 // Sibling Conv nodes reading the same tensor with constant weights, equal attributes, group 1
 // and the same kernel size become one Conv with concatenated weights and biases followed by a
 // Split on the channel axis that writes the original outputs.

@@ -10,6 +10,12 @@
 //  4. The fused layer writes the last absorbed node's output and takes that node's position: the
 //     residual may be computed after the Conv in the original order, and every absorbed input
 //     is available there while all readers of the result still come later.
+//
+// FuseActivationResidual (pass "activation-residual", run after it): a fused Conv with an
+// activation and no residual whose output is read only by an Add of it and a float32 tensor of the
+// same shape absorbs that Add as a residual added after the activation
+// (kResidualAfterActivationAttr): y = act(conv(x)) + z, the bottleneck of YOLOv5/v8's C3/C2f
+// blocks. The fused layer takes the Add's position, as in step 4.
 #include <algorithm>
 #include <limits>
 
@@ -93,6 +99,21 @@ bool AsActivation(const Graph& graph, const Node& n, Activation* act) {
   }
 }
 
+// The Add of `value` and another float32 tensor of its shape (no broadcasting) that is `value`'s
+// only reader; -1 when there is none. `other` receives the Add's other operand.
+int ResidualAddOf(const Graph& graph, int value, int next, int* other) {
+  if (next < 0 || graph.nodes[static_cast<size_t>(next)].op != OpType::kAdd) return -1;
+  const Node& add = graph.nodes[static_cast<size_t>(next)];
+  if (add.inputs.size() != 2 || add.inputs[0] == add.inputs[1]) return -1;
+  const int o = add.inputs[0] == value ? add.inputs[1] : add.inputs[0];
+  if (o < 0 || graph.values[static_cast<size_t>(o)].dtype != DataType::kFloat32 ||
+      graph.values[static_cast<size_t>(o)].shape != graph.values[static_cast<size_t>(value)].shape) {
+    return -1;
+  }
+  *other = o;
+  return next;
+}
+
 }  // namespace
 
 StatusOr<int> FuseVertical(Graph& graph) {
@@ -104,7 +125,6 @@ StatusOr<int> FuseVertical(Graph& graph) {
     if (remove[static_cast<size_t>(u)] || graph.nodes[static_cast<size_t>(u)].folded) return -1;
     return u;
   };
-  auto float_value = [&](int v) { return v >= 0 && graph.values[static_cast<size_t>(v)].dtype == DataType::kFloat32; };
   int rewrites = 0;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const Node& layer = graph.nodes[i];
@@ -117,16 +137,10 @@ StatusOr<int> FuseVertical(Graph& graph) {
     bool has_act = false;
     int next = only_reader(value);
     // 2. Residual Add (Conv only).
-    if (next >= 0 && layer.op == OpType::kConv && graph.nodes[static_cast<size_t>(next)].op == OpType::kAdd) {
-      const Node& add = graph.nodes[static_cast<size_t>(next)];
-      const int other = add.inputs[0] == value ? add.inputs[1] : add.inputs[0];
-      if (add.inputs[0] != add.inputs[1] && float_value(other) &&
-          graph.values[static_cast<size_t>(other)].shape == graph.values[static_cast<size_t>(value)].shape) {
-        residual = other;
-        absorbed.push_back(next);
-        value = add.outputs[0];
-        next = only_reader(value);
-      }
+    if (layer.op == OpType::kConv && ResidualAddOf(graph, value, next, &residual) >= 0) {
+      absorbed.push_back(next);
+      value = graph.nodes[static_cast<size_t>(next)].outputs[0];
+      next = only_reader(value);
     }
     // 3. Activation: single-input operators, then SiLU = Mul(v, Sigmoid(v)).
     if (next >= 0 && AsActivation(graph, graph.nodes[static_cast<size_t>(next)], &act)) {
@@ -175,6 +189,37 @@ StatusOr<int> FuseVertical(Graph& graph) {
     for (int a : absorbed) {
       if (a != last) remove[static_cast<size_t>(a)] = true;
     }
+    ++rewrites;
+  }
+  if (rewrites > 0) RemoveNodes(graph, remove);
+  return rewrites;
+}
+
+StatusOr<int> FuseActivationResidual(Graph& graph) {
+  std::vector<std::vector<int>> users = ConsumerMap(graph);
+  std::vector<bool> remove(graph.nodes.size(), false);
+  int rewrites = 0;
+  for (size_t i = 0; i < graph.nodes.size(); ++i) {
+    const Node& layer = graph.nodes[i];
+    if (layer.folded || remove[i] || layer.op != OpType::kConv || !layer.attrs.Has(kActivationAttr) ||
+        layer.attrs.Has(kResidualAfterActivationAttr) || layer.inputs.size() > 3 || layer.outputs.empty()) {
+      continue;
+    }
+    const int value = layer.outputs[0];
+    if (IsGraphOutput(graph, value) || users[static_cast<size_t>(value)].size() != 1) continue;
+    const int next = users[static_cast<size_t>(value)][0];
+    if (remove[static_cast<size_t>(next)] || graph.nodes[static_cast<size_t>(next)].folded) continue;
+    int residual = -1;
+    if (ResidualAddOf(graph, value, next, &residual) < 0) continue;
+    // The Add comes after the Conv (it reads its output), so the residual exists at its position.
+    Node fused = graph.nodes[i];
+    fused.name += "+" + graph.nodes[static_cast<size_t>(next)].name;
+    fused.inputs.resize(3, -1);
+    fused.inputs.push_back(residual);
+    fused.attrs.Set(kResidualAfterActivationAttr, int64_t{1});
+    fused.outputs = {graph.nodes[static_cast<size_t>(next)].outputs[0]};
+    graph.nodes[static_cast<size_t>(next)] = std::move(fused);
+    remove[i] = true;
     ++rewrites;
   }
   if (rewrites > 0) RemoveNodes(graph, remove);

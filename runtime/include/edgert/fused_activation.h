@@ -2,7 +2,9 @@
 // operators; the builder's vertical-fusion pass writes them, plans store them as attributes).
 //
 // Contract, for a Conv or Gemm layer carrying these attributes:
-//   y = act(op(x) + residual)
+//   y = act(op(x) + residual)                 (the default: ResNet's form)
+//   y = act(op(x)) + residual                 (integer attribute kResidualAfterActivationAttr = 1:
+//                                               YOLO's and CSP bottlenecks' x + act(conv(...)))
 // where op(x) is the operator's ONNX result (bias included), `residual` is Conv's optional 4th
 // input (same shape as the output, no broadcasting; Gemm has none) and act is selected by the
 // string attribute kActivationAttr with float parameters kActivationAlphaAttr / kActivationBetaAttr:
@@ -25,5 +27,6 @@ namespace edgert {
 inline constexpr const char* kActivationAttr = "activation";
 inline constexpr const char* kActivationAlphaAttr = "activation_alpha";
 inline constexpr const char* kActivationBetaAttr = "activation_beta";
+inline constexpr const char* kResidualAfterActivationAttr = "residual_after_activation";
 
 }  // namespace edgert

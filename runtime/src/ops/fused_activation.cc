@@ -16,8 +16,10 @@ inline float Sigmoid(float x) {
 }
 
 template <typename F>
-void ApplyLoop(float* y, const float* residual, int64_t n, F act) {
-  if (residual) {
+void ApplyLoop(float* y, const float* residual, bool after, int64_t n, F act) {
+  if (residual && after) {
+    for (int64_t i = 0; i < n; ++i) y[i] = act(y[i]) + residual[i];
+  } else if (residual) {
     for (int64_t i = 0; i < n; ++i) y[i] = act(y[i] + residual[i]);
   } else {
     for (int64_t i = 0; i < n; ++i) y[i] = act(y[i]);
@@ -29,33 +31,35 @@ void ApplyLoop(float* y, const float* residual, int64_t n, F act) {
 void FusedEpilogue::Apply(float* y, const float* residual, int64_t n) const {
   const float a = alpha;
   const float b = beta;
+  const bool after = residual_after_activation;
   switch (kind) {
     case Kind::kNone:
-      if (residual) ApplyLoop(y, residual, n, [](float x) { return x; });
+      if (residual) ApplyLoop(y, residual, after, n, [](float x) { return x; });
       return;
     case Kind::kRelu:
-      return ApplyLoop(y, residual, n, [](float x) { return x > 0.0f ? x : 0.0f; });
+      return ApplyLoop(y, residual, after, n, [](float x) { return x > 0.0f ? x : 0.0f; });
     case Kind::kLeakyRelu:
-      return ApplyLoop(y, residual, n, [a](float x) { return x >= 0 ? x : a * x; });
+      return ApplyLoop(y, residual, after, n, [a](float x) { return x >= 0 ? x : a * x; });
     case Kind::kClip:
-      return ApplyLoop(y, residual, n, [a, b](float x) { return std::min(std::max(x, a), b); });
+      return ApplyLoop(y, residual, after, n, [a, b](float x) { return std::min(std::max(x, a), b); });
     case Kind::kSigmoid:
-      return ApplyLoop(y, residual, n, [](float x) { return Sigmoid(x); });
+      return ApplyLoop(y, residual, after, n, [](float x) { return Sigmoid(x); });
     case Kind::kHardSigmoid:
-      return ApplyLoop(y, residual, n, [a, b](float x) { return std::min(1.0f, std::max(0.0f, a * x + b)); });
+      return ApplyLoop(y, residual, after, n, [a, b](float x) { return std::min(1.0f, std::max(0.0f, a * x + b)); });
     case Kind::kHardSwish:
-      return ApplyLoop(y, residual, n, [](float x) { return x * std::min(1.0f, std::max(0.0f, x / 6.0f + 0.5f)); });
+      return ApplyLoop(y, residual, after, n,
+                       [](float x) { return x * std::min(1.0f, std::max(0.0f, x / 6.0f + 0.5f)); });
     case Kind::kSilu:
-      return ApplyLoop(y, residual, n, [](float x) { return x * Sigmoid(x); });
+      return ApplyLoop(y, residual, after, n, [](float x) { return x * Sigmoid(x); });
     case Kind::kTanh:
-      return ApplyLoop(y, residual, n, [](float x) { return std::tanh(x); });
+      return ApplyLoop(y, residual, after, n, [](float x) { return std::tanh(x); });
     case Kind::kGelu:
-      return ApplyLoop(y, residual, n, [](float x) {
+      return ApplyLoop(y, residual, after, n, [](float x) {
         constexpr float kInvSqrt2 = 0.7071067811865476f;
         return 0.5f * x * (1.0f + std::erf(x * kInvSqrt2));
       });
     case Kind::kGeluTanh:
-      return ApplyLoop(y, residual, n, [](float x) {
+      return ApplyLoop(y, residual, after, n, [](float x) {
         constexpr float kSqrt2OverPi = 0.7978845608028654f;
         return 0.5f * x * (1.0f + std::tanh(kSqrt2OverPi * (x + 0.044715f * x * x * x)));
       });
@@ -67,6 +71,15 @@ StatusOr<FusedEpilogue> ParseFusedEpilogue(const OpContext& ctx, const std::stri
   const Attributes& attrs = ctx.attrs();
   const std::string where = std::string(OpTypeName(ctx.op())) + " node '" + ctx.name() + "': ";
   const std::string alpha_attr = attr + "_alpha", beta_attr = attr + "_beta";
+  if (attr == kActivationAttr) {
+    EDGERT_ASSIGN_OR_RETURN(int64_t after, attrs.GetIntOr(kResidualAfterActivationAttr, 0, ctx.name()));
+    if (after != 0 && after != 1) {
+      return InvalidArgument(
+          where + "attribute '" + kResidualAfterActivationAttr + "' is " + std::to_string(after) + ", expected 0 or 1",
+          ctx.name());
+    }
+    e.residual_after_activation = after == 1;
+  }
   if (!attrs.Has(attr)) {
     if (attrs.Has(alpha_attr) || attrs.Has(beta_attr)) {
       return InvalidArgument(where + attr + " parameters are given without attribute '" + attr + "'", ctx.name());

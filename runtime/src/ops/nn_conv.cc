@@ -114,7 +114,7 @@ Status ConvSupports(const OpContext& ctx) {
   if (ctx.op() != OpType::kConvTranspose) {
     EDGERT_RETURN_IF_ERROR(RequireFloat32Input(ctx, 3, "residual"));
     EDGERT_RETURN_IF_ERROR(ParseFusedEpilogue(ctx).status());
-  } else if (ctx.attrs().Has(kActivationAttr)) {
+  } else if (ctx.attrs().Has(kActivationAttr) || ctx.attrs().Has(kResidualAfterActivationAttr)) {
     return ctx.NotSupported("a fused activation is only supported on Conv");
   }
   return Status::Ok();

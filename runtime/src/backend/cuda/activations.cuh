@@ -35,6 +35,13 @@ struct DeviceActivation {
   FusedEpilogue::Kind kind = FusedEpilogue::Kind::kNone;
   float alpha = 0.0f;
   float beta = 0.0f;
+  bool residual_after = false;  // FusedEpilogue::residual_after_activation
+
+  // The epilogue's last step for v (accumulator plus bias) and residual z (0 without one):
+  // act(v + z), or act(v) + z when the residual comes after the activation.
+  __device__ __forceinline__ float Finish(float v, float z) const {
+    return residual_after ? Apply(v) + z : Apply(v + z);
+  }
 
   __device__ __forceinline__ float Apply(float x) const {
     switch (kind) {
@@ -54,7 +61,9 @@ struct DeviceActivation {
   }
 };
 
-inline DeviceActivation ToDevice(const FusedEpilogue& e) { return DeviceActivation{e.kind, e.alpha, e.beta}; }
+inline DeviceActivation ToDevice(const FusedEpilogue& e) {
+  return DeviceActivation{e.kind, e.alpha, e.beta, e.residual_after_activation};
+}
 
 }  // namespace cuda
 }  // namespace edgert

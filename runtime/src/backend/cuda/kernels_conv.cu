@@ -203,8 +203,7 @@ __global__ void DirectConvKernel(const T* __restrict__ x, const T* __restrict__ 
         }
       }
     }
-    if (residual != nullptr) acc += Load(residual + i);
-    Store(y + i, act.Apply(acc));
+    Store(y + i, act.Finish(acc, residual != nullptr ? Load(residual + i) : 0.0f));
   }
 }
 

@@ -262,7 +262,8 @@ std::string CudnnConvSpecText(const CudnnConvSpec& spec) {
     return out;
   };
   char act[96];
-  std::snprintf(act, sizeof(act), " act=%d/%.9g/%.9g", static_cast<int>(spec.act.kind), spec.act.alpha, spec.act.beta);
+  std::snprintf(act, sizeof(act), " act=%d/%.9g/%.9g%s", static_cast<int>(spec.act.kind), spec.act.alpha, spec.act.beta,
+                spec.act.residual_after_activation ? "/residual-after" : "");
   return std::string(spec.backward_data ? "bwd" : "fwd") + (spec.channels_last ? " nhwc" : " nchw") + " type" +
          std::to_string(static_cast<int>(spec.io_type)) + ints("x", spec.x_dims) + ints("w", spec.w_dims) +
          ints("y", spec.y_dims) + ints("stride", spec.strides) + ints("dilation", spec.dilations) +
@@ -566,15 +567,19 @@ StatusOr<std::shared_ptr<std::vector<BackendDescriptor>>> CudnnConvPlan::MakeGra
       EDGERT_RETURN_IF_ERROR(add_stage(CUDNN_POINTWISE_ADD, nullptr, &b));
       keep.push_back(std::move(b));
     }
-    if (fuse_residual) {
+    auto add_residual = [&]() -> Status {
       EDGERT_ASSIGN_OR_RETURN(BackendDescriptor r,
                               MakeTensor(kUidResidual, spec.io_type, spec.y_dims, spec.align_r, false, cl));
       EDGERT_RETURN_IF_ERROR(add_stage(CUDNN_POINTWISE_ADD, nullptr, &r));
       keep.push_back(std::move(r));
-    }
+      return Status::Ok();
+    };
+    const bool residual_after = spec.act.residual_after_activation;
+    if (fuse_residual && !residual_after) EDGERT_RETURN_IF_ERROR(add_residual());
     if (fused_act) {
       EDGERT_RETURN_IF_ERROR(add_stage(ActivationMode(spec.act.kind), &spec.act, nullptr));
     }
+    if (fuse_residual && residual_after) EDGERT_RETURN_IF_ERROR(add_residual());
   }
   keep.push_back(std::move(x));
   keep.push_back(std::move(w));

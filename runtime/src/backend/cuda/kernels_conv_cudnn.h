@@ -1,6 +1,7 @@
 // A cuDNN backend (graph API) execution plan for one Conv (forward) or ConvTranspose (backward
 // data) layer, with optional fused pointwise operations after a forward convolution:
 //   conv -> [ADD bias (1 x K x 1 x 1)] -> [ADD residual (output shape)] -> [activation]
+//   (the residual's ADD after the activation with act.residual_after_activation)
 // where every intermediate is a virtual FLOAT tensor. Tensors are NCHW / NCDHW, fully packed, or
 // with `channels_last` (2-D forward only: EdgertConvNhwc, ops/nhwc.h) channels-last: the
 // dimensions stay N, C, H, W (filter K, C/g, R, S; bias 1, K, 1, 1) and the strides describe NHWC
@@ -49,7 +50,8 @@ struct CudnnConvSpec {
   std::vector<int64_t> w_dims;                                   // K, C / group, kernel...
   std::vector<int64_t> y_dims;                                   // N, K, spatial...
   std::vector<int64_t> strides, dilations, pre_pads, post_pads;  // one per spatial dimension
-  // Fused epilogue (forward only): bias add, residual add, activation.
+  // Fused epilogue (forward only): bias add, residual add, activation (act.residual_after_activation:
+  // activation, then the residual add).
   bool bias = false;
   bool residual = false;
   FusedEpilogue act;

@@ -49,7 +49,8 @@
 //   4. splits == 1 (IgemmConvNhwcKernel<false>, no clusters): the epilogue straight from the
 //      accumulators: a lane holds channels (8j + 2t, 8j + 2t + 1) of pixel rows g and g + 8 of
 //      each m16 tile; rows past M and n-tiles past K (K % 8 == 0: all valid or all past) are
-//      skipped; + bias (two halves), + residual (one half2 load), activation, one half2 store.
+//      skipped; + bias (two halves), + residual (one half2 load), activation (the residual after it
+//      with FusedEpilogue::residual_after_activation), one half2 store.
 //      The activation's switch is taken once per CTA (one epilogue instance per common kind).
 //   5. splits > 1 (IgemmConvNhwcKernel<true>, sm_90 only: clusters of (1, 1, splits) CTAs, grid
 //      z = splits, so the CTAs of a cluster share one output tile; splits 2, 4, 8, and 16 where
@@ -185,19 +186,21 @@ __device__ __forceinline__ void WithActivation(const DeviceActivation& act, Body
   }
 }
 
-// Y[out], Y[out + 1] = act(v + bias[n], ...) for the channel pair (n, n + 1) at element offset
-// `out` (4-byte aligned: K even, y and residual 4-byte aligned).
+// Y[out], Y[out + 1] = act(v + bias[n] + z), ... (act(v + bias[n]) + z with `after`, the
+// residual after the activation) for the channel pair (n, n + 1) at element offset `out` (4-byte
+// aligned: K even, y and residual 4-byte aligned).
 template <typename Act>
 __device__ __forceinline__ void StorePair(float v0, float v1, float b0, float b1, const __half* __restrict__ residual,
-                                          __half* __restrict__ y, int out, Act op) {
+                                          __half* __restrict__ y, int out, bool after, Act op) {
   v0 += b0;
   v1 += b1;
-  if (residual != nullptr) {
-    const float2 z = __half22float2(*reinterpret_cast<const __half2*>(residual + out));
-    v0 += z.x;
-    v1 += z.y;
+  if (residual == nullptr) {
+    *reinterpret_cast<__half2*>(y + out) = __floats2half2_rn(op(v0), op(v1));
+    return;
   }
-  *reinterpret_cast<__half2*>(y + out) = __floats2half2_rn(op(v0), op(v1));
+  const float2 z = __half22float2(*reinterpret_cast<const __half2*>(residual + out));
+  *reinterpret_cast<__half2*>(y + out) =
+      after ? __floats2half2_rn(op(v0) + z.x, op(v1) + z.y) : __floats2half2_rn(op(v0 + z.x), op(v1 + z.y));
 }
 
 template <bool kSplit>
@@ -391,7 +394,7 @@ __global__ void __launch_bounds__(kThreads, 4)
             const int n = n_lane + 8 * nj;
             if (n >= ip.k) continue;
             StorePair(acc[mi][nj][2 * hh], acc[mi][nj][2 * hh + 1], bias_v[nj][0], bias_v[nj][1], residual, y, row + n,
-                      op);
+                      act.residual_after, op);
           }
         }
       }
@@ -446,7 +449,7 @@ __global__ void __launch_bounds__(kThreads, 4)
         }
         const float b0 = bias != nullptr ? __half2float(bias[n]) : 0.0f;
         const float b1 = bias != nullptr ? __half2float(bias[n + 1]) : 0.0f;
-        StorePair(sum.x, sum.y, b0, b1, residual, y, m * ip.k + n, op);
+        StorePair(sum.x, sum.y, b0, b1, residual, y, m * ip.k + n, act.residual_after, op);
       }
     });
     cluster.sync();  // peers' shared memory stays alive until every CTA has read it

@@ -8,7 +8,7 @@
 //   2. acc = B[k]; over the taps (r, s) inside the input, over the group's channels c:
 //      acc += X[n, ih, iw, g*Cg + c] * W[k, r, s, c] (both contiguous in c), in float; the channel
 //      loop reads V = 4, 2 or 1 elements at once (host: V divides Cg, X and W aligned to V).
-//   3. acc += Z[i]; Y[i] = act(acc).
+//   3. Y[i] = act(acc + Z[i]) (act(acc) + Z[i] with the residual after the activation).
 // Depthwise (group == C == K, W [C, R, S, 1]): PlanDepthwiseNhwc picks one of two kernels.
 // DepthwiseTiledKernel<T, V, KS, SW>: square KS x KS filters (KS = 3, 5, 7), stride_w SW = 1 or 2,
 // dilation_w 1 (stride_h, dilation_h and pads any), every index < 2^31 (32-bit index math).
@@ -103,8 +103,7 @@ __global__ void DirectConvNhwcKernel(const T* __restrict__ x, const T* __restric
         }
       }
     }
-    if (residual != nullptr) acc += Load(residual + i);
-    Store(y + i, act.Apply(acc));
+    Store(y + i, act.Finish(acc, residual != nullptr ? Load(residual + i) : 0.0f));
   }
 }
 
@@ -257,9 +256,7 @@ __global__ void __launch_bounds__(kTiledMaxThreads, TiledMinBlocks(sizeof(T) * V
       P out;
 #pragma unroll
       for (int j = 0; j < V; ++j) {
-        float v = acc[t][j];
-        if (residual != nullptr) v += Load(&z[t].v[j]);
-        Store(&out.v[j], act.Apply(v));
+        Store(&out.v[j], act.Finish(acc[t][j], residual != nullptr ? Load(&z[t].v[j]) : 0.0f));
       }
       *reinterpret_cast<P*>(y + out0 + t * a.c) = out;
     }
@@ -314,14 +311,17 @@ __global__ void DepthwiseGenericKernel(const T* __restrict__ x, const T* __restr
       }
     }
     const Index out = i * V;  // ((img * P + op) * Q + oq) * C + c0
+    float zf[V];
+#pragma unroll
+    for (int j = 0; j < V; ++j) zf[j] = 0.0f;
     if (residual != nullptr) {
       const P z = *reinterpret_cast<const P*>(residual + out);
 #pragma unroll
-      for (int j = 0; j < V; ++j) acc[j] += Load(&z.v[j]);
+      for (int j = 0; j < V; ++j) zf[j] = Load(&z.v[j]);
     }
     P result;
 #pragma unroll
-    for (int j = 0; j < V; ++j) Store(&result.v[j], act.Apply(acc[j]));
+    for (int j = 0; j < V; ++j) Store(&result.v[j], act.Finish(acc[j], zf[j]));
     *reinterpret_cast<P*>(y + out) = result;
   }
 }

@@ -80,7 +80,8 @@
 //      one half2 load of Z and one half2 store per pair, with the activation's switch taken once
 //      per tile (one epilogue instance each for none, Relu, LeakyRelu, Clip, Sigmoid, HardSwish
 //      and SiLU; the rarer kinds share one that calls DeviceActivation::Apply per element);
-//      else scalar halves with DeviceActivation::Apply.
+//      else (and for a residual added after the activation) scalar halves with
+//      DeviceActivation::Finish.
 // Shared memory: Ws (BN * 264 * 2 bytes: 33 KB for BN = 64), the tap table (1 KB), the bias
 // (BN floats) and two patch buffers of patch_rows x patch_stride halves, at most
 // 2 * (kStemMaxPatch + 2 * 2048) * 2 bytes = 80 KB (the largest patch, whose rows are at least 8
@@ -363,9 +364,8 @@ __device__ __forceinline__ void StemEpilogueScalar(const float (&acc)[kNT][4], c
 #pragma unroll
       for (int e = 0; e < 2; ++e) {
         const int64_t out = rows.out[h] + 8 * j + e;
-        float v = acc[j][2 * h + e] + bias_t[8 * j + e];
-        if (residual != nullptr) v += Load(residual + out);
-        Store(y + out, act.Apply(v));
+        const float v = acc[j][2 * h + e] + bias_t[8 * j + e];
+        Store(y + out, act.Finish(v, residual != nullptr ? Load(residual + out) : 0.0f));
       }
     }
   }
@@ -474,7 +474,7 @@ __global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
       rows.ok[h] = op < sp.p && oq < sp.q;
       rows.out[h] = ((o.img * sp.p + op) * sp.q + oq) * sp.k + n0 + 2 * t;
     }
-    if (kVec) {
+    if (kVec && !(act.residual_after && residual != nullptr)) {
       switch (act.kind) {
         case FusedEpilogue::Kind::kNone:
           StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, [](float v) { return v; });

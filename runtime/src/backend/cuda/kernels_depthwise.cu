@@ -17,7 +17,8 @@
 //      that every pair is aligned and wholly inside or outside the row).
 //   4. Each thread computes its RPT outputs of one column from shared memory, accumulating in
 //      float; square 3x3 / 5x5 / 7x7 kernels are compile-time sizes (unrolled), others loop.
-//   5. Epilogue in registers: + bias[c], + residual, activation (DeviceActivation), one store.
+//   5. Epilogue in registers: + bias[c], + residual, activation (DeviceActivation::Finish: the residual
+//      before or after it), one store.
 //   6. DepthwiseDirectKernel: one thread per output reading global memory, for windows too large
 //      to stage (huge kernels or dilations).
 // Contracts: every output element is written once per launch; no allocation; planes and offsets
@@ -122,8 +123,7 @@ __global__ void __launch_bounds__(kMaxThreads)
         }
       }
       const int64_t idx = out_base + oh * a.out_w + ow;
-      if (residual != nullptr) acc += Load(residual + idx);
-      Store(y + idx, act.Apply(acc));
+      Store(y + idx, act.Finish(acc, residual != nullptr ? Load(residual + idx) : 0.0f));
     }
   }
 }
@@ -154,8 +154,7 @@ __global__ void DepthwiseDirectKernel(const T* __restrict__ x, const T* __restri
         acc += Load(xp + ih * p.in_w + iw) * Load(wp + kh * p.kernel_w + kw);
       }
     }
-    if (residual != nullptr) acc += Load(residual + i);
-    Store(y + i, act.Apply(acc));
+    Store(y + i, act.Finish(acc, residual != nullptr ? Load(residual + i) : 0.0f));
   }
 }
 
