@@ -284,7 +284,7 @@ TEST(NhwcLayout, PlanCacheKeyHasTheResolvedLayout) {
   EXPECT_EQ(BuildOptionsHash(fp16), BuildOptionsHash(fp16_nhwc));  // auto resolves to the same build
   EXPECT_NE(BuildOptionsHash(fp16), BuildOptionsHash(fp16_nchw));
   EXPECT_NE(BuildOptionsText(BuildOptions()).find("layout nchw\n"), std::string::npos);
-  EXPECT_EQ(std::string(kBuilderPassesVersion), "passes-5");
+  EXPECT_EQ(std::string(kBuilderPassesVersion), "passes-6");
 }
 
 // x [1, 8, 10, 10] -> Conv 3x3 (8) + bias -> Relu -> Conv 3x3/2 (4) + bias -> Relu -> y.
