@@ -284,7 +284,7 @@ TEST(NhwcLayout, PlanCacheKeyHasTheResolvedLayout) {
   EXPECT_EQ(BuildOptionsHash(fp16), BuildOptionsHash(fp16_nhwc));  // auto resolves to the same build
   EXPECT_NE(BuildOptionsHash(fp16), BuildOptionsHash(fp16_nchw));
   EXPECT_NE(BuildOptionsText(BuildOptions()).find("layout nchw\n"), std::string::npos);
-  EXPECT_EQ(std::string(kBuilderPassesVersion), "passes-6");
+  EXPECT_EQ(std::string(kBuilderPassesVersion), "passes-7");
 }
 
 // x [1, 8, 10, 10] -> Conv 3x3 (8) + bias -> Relu -> Conv 3x3/2 (4) + bias -> Relu -> y.
@@ -465,6 +465,46 @@ TEST(NhwcLayout, MaxPoolRunsChannelsLast) {
   EXPECT_EQ(Ints(p, "pads"), (std::vector<int64_t>{1, 1, 1, 1}));
   EXPECT_EQ(p.attrs.GetInt("ceil_mode").ok() ? *p.attrs.GetInt("ceil_mode") : -1, 1);
   EXPECT_EQ(T(nhwc.net, p.outputs[0]).shape, (Shape{1, 6, 6, 8}));
+  ExpectSameResults(nchw.net, nhwc.net);
+}
+
+// YOLOv8's DFL: Conv (16 channels) -> Softmax over the channels (an NCHW layer) -> a 16 -> 1 1x1
+// Conv. The narrow convolution stays NCHW (channels-last would only add a Transpose of its input);
+// a narrow convolution of a graph input (the transpose folds into the input copy) or of a
+// channels-last tensor still runs channels-last.
+TEST(NhwcLayout, NarrowConvOfAnNchwTensorStaysNchw) {
+  Model m;
+  m.Input("x", {1, 8, 6, 6});
+  const std::string a = m.Conv("x", 8, 16, 3);
+  onnx::NodeProto* sm = m.Node("Softmax", {a});
+  SetInt(sm, "axis", 1);
+  m.Conv(sm->output(0), 16, 1, 1, 1, 0, 1, false, "dfl");
+  m.Conv("x", 8, 4, 1, 1, 0, 1, true, "narrow_of_input");
+  m.Conv(m.ConvRelu("x", 8, 8, 3), 8, 2, 3, 1, -1, 1, true, "narrow_of_nhwc");
+  m.Output("dfl", {1, 1, 6, 6});
+  m.Output("narrow_of_input", {1, 4, 6, 6});
+  m.Output("narrow_of_nhwc", {1, 2, 6, 6});
+  const Built nchw = Build(m, Layout::kNchw), nhwc = Build(m, Layout::kNhwc);
+  auto conv_writing = [&](const std::string& out) {
+    // The layer that writes `out` itself, or, for a channels-last one, the layer writing the
+    // tensor that the output's Transpose / Reshape reads.
+    for (const LayerDef& l : nhwc.net.layers) {
+      if (T(nhwc.net, l.outputs[0]).name != out) continue;
+      if (l.op != OpType::kTranspose && l.op != OpType::kReshape) return std::string(OpTypeName(l.op));
+      for (const LayerDef& p : nhwc.net.layers) {
+        if (p.outputs[0] == l.inputs[0]) return std::string(OpTypeName(p.op));
+      }
+    }
+    return std::string("?");
+  };
+  EXPECT_EQ(conv_writing("dfl"), "Conv");
+  EXPECT_EQ(conv_writing("narrow_of_input"), "EdgertConvNhwc");
+  EXPECT_EQ(conv_writing("narrow_of_nhwc"), "EdgertConvNhwc");
+  // The first convolution runs channels-last; the Softmax reads its NCHW copy, and nothing is
+  // transposed to channels-last but the graph input.
+  size_t to_nhwc = 0;
+  for (const std::vector<int64_t>& perm : TransposePerms(nhwc.net)) to_nhwc += perm == kToNhwc ? 1 : 0;
+  EXPECT_EQ(to_nhwc, 1u);
   ExpectSameResults(nchw.net, nhwc.net);
 }
 

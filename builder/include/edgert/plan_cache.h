@@ -29,7 +29,7 @@ namespace edgert {
 
 // Bumped whenever the builder's passes or lowering change what BuildNetwork() produces for the same
 // model and options; it is part of the build-options hash, so old cache entries stop matching.
-inline constexpr char kBuilderPassesVersion[] = "passes-6";
+inline constexpr char kBuilderPassesVersion[] = "passes-7";
 
 // SHA-256 (hex) of the model: the .onnx file's bytes, then the bytes of every external data file it
 // references (tensors of the graph, its subgraphs and its functions), in byte order of their

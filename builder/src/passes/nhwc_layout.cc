@@ -2,7 +2,8 @@
 // tensor-core convolutions read and write NHWC (runtime/src/ops/nhwc.h has the layers' contract).
 //
 //   1. Layouts, in network order. A float 2-D Conv (X [N, C, H, W] an activation, W and B constants,
-//      any group) and a MaxPool with one output become channels-last; a GlobalAveragePool /
+//      any group; but not one with fewer than 8 output channels whose X an NCHW layer writes) and a
+//      MaxPool with one output become channels-last; a GlobalAveragePool /
 //      GlobalMaxPool whose input is channels-last becomes ReduceMean / ReduceMax over [1, 2] with
 //      keepdims; a layout-agnostic layer (unary elementwise and EdgertFusedElementwise, binary and
 //      variadic elementwise and PRelu, Concat, Split, Resize / Upsample, Slice) becomes
@@ -232,6 +233,14 @@ class NhwcLowering {
           return Kind::kNchw;
         }
         if (z >= 0 && !FloatRank4(z)) return Kind::kNchw;
+        // Fewer than 8 output channels gain nothing from tensor cores; when an NCHW layer writes
+        // the input (a graph input's transpose is folded into its copy), channels-last would only
+        // add a Transpose of it (YOLOv8's DFL: Softmax, then a 16 -> 1 convolution).
+        const int32_t x = input(0);
+        if (Def(w).shape[0] < 8 && !nhwc_tensor_[static_cast<size_t>(x)] &&
+            std::find(src_.inputs.begin(), src_.inputs.end(), x) == src_.inputs.end()) {
+          return Kind::kNchw;
+        }
         return l.inputs.size() <= 4 ? Kind::kConv : Kind::kNchw;
       }
       case OpType::kMaxPool: {
