@@ -1100,6 +1100,19 @@ TEST(NhwcMaxPoolGpu, DilationsAndAsymmetricPads) {
   ExpectMaxPoolNhwc({2, 11, 8, 16}, same, {2, 6, 4, 16}, 5);
 }
 
+// 5x5 windows take the unrolled kernel (KS = 5): YOLO's SPPF pools (stride 1, pads 2, the window
+// clipped at every border of a small map), asymmetric pads with stride 2 and ceil mode, and a
+// dilated 5x5 that keeps the runtime loop.
+TEST(NhwcMaxPoolGpu, FiveByFiveWindows) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  ExpectMaxPoolNhwc({1, 20, 20, 128}, PoolAttrs({5, 5}, {1, 1}, {2, 2, 2, 2}), {1, 20, 20, 128}, 11);
+  ExpectMaxPoolNhwc({2, 4, 3, 16}, PoolAttrs({5, 5}, {1, 1}, {2, 2, 2, 2}), {2, 4, 3, 16}, 12);
+  // H: ceil((9 + 2 + 1 - 5) / 2) + 1 = 5; W: ceil((7 + 0 + 2 - 5) / 2) + 1 = 3.
+  ExpectMaxPoolNhwc({2, 9, 7, 24}, PoolAttrs({5, 5}, {2, 2}, {2, 0, 1, 2}, {1, 1}, 1), {2, 5, 3, 24}, 13);
+  // (11 + 4 - 9) / 1 + 1 = 7 with dilation 2 (effective window 9).
+  ExpectMaxPoolNhwc({1, 11, 11, 8}, PoolAttrs({5, 5}, {1, 1}, {2, 2, 2, 2}, {2, 2}), {1, 7, 7, 8}, 14);
+}
+
 TEST(NhwcMaxPoolGpu, CudaGraphReplay) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   StatusOr<SingleOpNetwork> single =

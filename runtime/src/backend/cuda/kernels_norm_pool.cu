@@ -33,6 +33,7 @@
 #include <cfloat>
 #include <limits>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "../../ops/nhwc.h"
@@ -458,13 +459,17 @@ StatusOr<CudaKernelPtr> CreateMaxPool(const CudaOpContext& ctx) {
 // same fold as MaxPoolKernel without Indices. One thread per output pixel and vector of V channels
 // (V = 16 bytes of channels when C and both pointers allow it, else 1), in memory order, so a warp
 // reads and writes consecutive channels of one pixel (coalesced, 16-byte accesses); index math in
-// Index (int32 when every offset fits).
+// Index (int32 when every offset fits). KS > 0: a square KS x KS window without dilation known at
+// compile time (KS = 2, 3, 5: VGG/U-Net, ResNet, YOLO's SPPF), the taps fully unrolled so that a
+// thread's loads can all be in flight at once; KS = 0 any window (measured on an H200: YOLO's three
+// SPPF pools at batch 1 took 0.0331 ms in the eager profile against 0.0354 ms with the runtime loop,
+// the inference 0.4532 against 0.4555 ms).
 struct NhwcPoolGeom {
   int64_t n, h, w, c, p, q;
   int64_t kh, kw, sh, sw, dh, dw, pt, pl;
 };
 
-template <typename T, int V, typename Index>
+template <typename T, int V, typename Index, int KS>
 __global__ void MaxPoolNhwcKernel(const T* __restrict__ x, T* __restrict__ y, NhwcPoolGeom geom) {
   GridDependencySync();
   const Index h = static_cast<Index>(geom.h), w = static_cast<Index>(geom.w), p = static_cast<Index>(geom.p),
@@ -487,17 +492,32 @@ __global__ void MaxPoolNhwcKernel(const T* __restrict__ x, T* __restrict__ y, Nh
     float best[V];
 #pragma unroll
     for (int i = 0; i < V; ++i) best[i] = -FLT_MAX;
-    for (Index r = 0; r < kh; ++r) {
-      const Index ih = op * sh - pt + r * dh;
-      if (ih < 0 || ih >= h) continue;
-      for (Index s = 0; s < kw; ++s) {
-        const Index iw = oq * sw - pl + s * dw;
-        if (iw < 0 || iw >= w) continue;
-        const Vec in = xn[(ih * w + iw) * cv];
+    const auto take = [&](const Vec& in) {
 #pragma unroll
-        for (int i = 0; i < V; ++i) {
-          const float v = Load(&in.v[i]);
-          best[i] = v > best[i] ? v : best[i];
+      for (int i = 0; i < V; ++i) {
+        const float v = Load(&in.v[i]);
+        best[i] = v > best[i] ? v : best[i];
+      }
+    };
+    if constexpr (KS > 0) {
+#pragma unroll
+      for (int r = 0; r < KS; ++r) {
+        const Index ih = op * sh - pt + r;
+        const bool row = ih >= 0 && ih < h;
+#pragma unroll
+        for (int s = 0; s < KS; ++s) {
+          const Index iw = oq * sw - pl + s;
+          if (row && iw >= 0 && iw < w) take(xn[(ih * w + iw) * cv]);
+        }
+      }
+    } else {
+      for (Index r = 0; r < kh; ++r) {
+        const Index ih = op * sh - pt + r * dh;
+        if (ih < 0 || ih >= h) continue;
+        for (Index s = 0; s < kw; ++s) {
+          const Index iw = oq * sw - pl + s * dw;
+          if (iw < 0 || iw >= w) continue;
+          take(xn[(ih * w + iw) * cv]);
         }
       }
     }
@@ -508,17 +528,44 @@ __global__ void MaxPoolNhwcKernel(const T* __restrict__ x, T* __restrict__ y, Nh
   }
 }
 
-// Launches the kernel with V channels per thread and the narrowest index type that holds every
-// offset.
+// The compile-time window of MaxPoolNhwcKernel for `g` (2, 3 or 5), or 0.
+int NhwcPoolFixedWindow(const NhwcPoolGeom& g) {
+  if (g.kh != g.kw || g.dh != 1 || g.dw != 1) return 0;
+  return g.kh == 2 || g.kh == 3 || g.kh == 5 ? static_cast<int>(g.kh) : 0;
+}
+
+// Launches the kernel with V channels per thread, the narrowest index type that holds every offset
+// and the window unrolled when it is one of the fixed ones.
+template <typename T, int V, typename Index>
+void LaunchMaxPoolNhwcIndexed(const T* x, T* y, const NhwcPoolGeom& g, cudaStream_t stream) {
+  const int64_t total = g.n * g.p * g.q * (g.c / V);
+  // A failed launch stays cudaGetLastError's, which the caller reads. The fixed windows only with
+  // 32-bit offsets (layers past 2^30 elements are bandwidth-bound).
+  if constexpr (std::is_same_v<Index, int32_t>) {
+    switch (NhwcPoolFixedWindow(g)) {
+      case 2:
+        LaunchDependentUnchecked(MaxPoolNhwcKernel<T, V, Index, 2>, GridSize(total), kBlockSize, 0, stream, x, y, g);
+        return;
+      case 3:
+        LaunchDependentUnchecked(MaxPoolNhwcKernel<T, V, Index, 3>, GridSize(total), kBlockSize, 0, stream, x, y, g);
+        return;
+      case 5:
+        LaunchDependentUnchecked(MaxPoolNhwcKernel<T, V, Index, 5>, GridSize(total), kBlockSize, 0, stream, x, y, g);
+        return;
+      default:
+        break;
+    }
+  }
+  LaunchDependentUnchecked(MaxPoolNhwcKernel<T, V, Index, 0>, GridSize(total), kBlockSize, 0, stream, x, y, g);
+}
+
 template <typename T, int V>
 void LaunchMaxPoolNhwc(const T* x, T* y, const NhwcPoolGeom& g, cudaStream_t stream) {
-  const int64_t total = g.n * g.p * g.q * (g.c / V);
   const int64_t largest = std::max(g.n * g.h * g.w * g.c, g.n * g.p * g.q * g.c);
-  // A failed launch stays cudaGetLastError's, which the caller reads.
   if (largest < (int64_t{1} << 30)) {  // room for the grid stride past the end
-    LaunchDependentUnchecked(MaxPoolNhwcKernel<T, V, int32_t>, GridSize(total), kBlockSize, 0, stream, x, y, g);
+    LaunchMaxPoolNhwcIndexed<T, V, int32_t>(x, y, g, stream);
   } else {
-    LaunchDependentUnchecked(MaxPoolNhwcKernel<T, V, int64_t>, GridSize(total), kBlockSize, 0, stream, x, y, g);
+    LaunchMaxPoolNhwcIndexed<T, V, int64_t>(x, y, g, stream);
   }
 }
 
