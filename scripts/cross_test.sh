@@ -70,6 +70,28 @@ apt_packages=(
   crossbuild-essential-arm64 qemu-user
   libprotobuf-dev:arm64 libflatbuffers-dev:arm64 libgtest-dev:arm64 libyaml-cpp0.7:arm64
 )
+# Before anything asks apt about arm64 packages (the extra root's closures below): on a fresh machine
+# the arm64 package lists exist only after `dpkg --add-architecture arm64` and `apt-get update`.
+if [[ -z ${EDGERT_CROSS_SKIP_SETUP:-} ]]; then
+  export DEBIAN_FRONTEND=noninteractive
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    echo "cross_test.sh: dpkg --add-architecture arm64"
+    "${as_root[@]}" dpkg --add-architecture arm64
+    "${as_root[@]}" apt-get update -q
+  fi
+  missing=()
+  for pkg in "${apt_packages[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+  if ((${#missing[@]})); then
+    echo "cross_test.sh: installing ${missing[*]}"
+    "${as_root[@]}" apt-get update -q
+    "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+fi
+for tool in $triple-g++ qemu-aarch64 protoc flatc; do
+  command -v "$tool" >/dev/null || { echo "cross_test.sh: $tool is missing" >&2; exit 1; }
+done
 # Unpacked into the extra root instead (not co-installable in bookworm):
 #   - libyaml-cpp-dev (not Multi-Arch: same);
 #   - OpenCV (core, imgproc, imgcodecs, used by edgert_vision): libopencv-imgcodecs406:arm64 needs
@@ -154,26 +176,6 @@ gst_packages() {
 mapfile -t gst_extra < <(gst_packages)
 extra_packages+=("${gst_extra[@]}")
 
-if [[ -z ${EDGERT_CROSS_SKIP_SETUP:-} ]]; then
-  export DEBIAN_FRONTEND=noninteractive
-  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-    echo "cross_test.sh: dpkg --add-architecture arm64"
-    "${as_root[@]}" dpkg --add-architecture arm64
-    "${as_root[@]}" apt-get update -q
-  fi
-  missing=()
-  for pkg in "${apt_packages[@]}"; do
-    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
-  done
-  if ((${#missing[@]})); then
-    echo "cross_test.sh: installing ${missing[*]}"
-    "${as_root[@]}" apt-get update -q
-    "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-  fi
-fi
-for tool in $triple-g++ qemu-aarch64 protoc flatc; do
-  command -v "$tool" >/dev/null || { echo "cross_test.sh: $tool is missing" >&2; exit 1; }
-done
 
 # 2. The extra root, refreshed when the versions apt offers change.
 extra_root=$build/extra-root
