@@ -250,7 +250,7 @@ bool CanLowerToInt8(const LayerDef& layer, const NetworkDef& network, std::strin
     reason = "its residual is not a float activation";
     return false;
   }
-  if (layer.attrs.Has(kResidualAfterActivationAttr)) {
+  if (StatusOr<int64_t> after = layer.attrs.GetIntOr(kResidualAfterActivationAttr, 0); !after.ok() || *after != 0) {
     reason = "its residual is added after the activation (INT8 adds it before)";
     return false;
   }
