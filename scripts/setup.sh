@@ -22,9 +22,11 @@ apt_packages=(
 )
 # 2. The PyPI packages: module name, pip requirement, and the version the module must report
 #    (empty: any). onnx 1.16.2 is the last release whose wheel ships the backend node test data.
-pip_modules=(onnx numpy onnxruntime)
-pip_requirements=("onnx==1.16.2" "numpy" "onnxruntime")
-pip_versions=("1.16.2" "" "")
+#    ml_dtypes: onnxruntime.quantization imports it (the Q/DQ model generators of the unit tests use
+#    quantize_static) but recent onnxruntime wheels do not depend on it.
+pip_modules=(onnx numpy onnxruntime ml_dtypes)
+pip_requirements=("onnx==1.16.2" "numpy" "onnxruntime" "ml_dtypes")
+pip_versions=("1.16.2" "" "" "")
 
 if [[ $(id -u) -eq 0 ]]; then
   as_root=()

@@ -100,7 +100,7 @@ TEST(CalibThresholds, EntropyMatchesNumpyReference) {
   ASSERT_TRUE(WriteNpy(dir.File("hist.npy"), Tensor::FromVector<double>(h.counts, {kCalibrationBins})).ok());
   const std::string cmd = "python3 '" + SourceDir() + "/data_gen/entropy_reference.py' '" + dir.File("hist.npy") +
                           "' > '" + dir.File("out.txt") + "' 2>/dev/null";
-  if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "python3 with numpy is needed";
+  if (std::system(cmd.c_str()) != 0) EDGERT_SKIP_WITHOUT_ORACLE("python3 with numpy is needed");
   const int bins = std::atoi(testing_util::ReadFile(dir.File("out.txt")).c_str());
   EXPECT_GT(bins, 128);
   EXPECT_LT(bins, kCalibrationBins);
@@ -358,7 +358,8 @@ TEST(QuantizeLinear, QdqModelsMatchOnnxRuntime) {
   TempDir dir;
   const std::string script = SourceDir() + "/data_gen/make_qdq_models.py";
   const std::string cmd = "python3 '" + script + "' '" + dir.path() + "' > /dev/null 2>&1";
-  if (std::system(cmd.c_str()) != 0) GTEST_SKIP() << "python3 with onnx, onnxruntime and numpy is needed: " << script;
+  if (std::system(cmd.c_str()) != 0)
+    EDGERT_SKIP_WITHOUT_ORACLE("python3 with onnx, onnxruntime and numpy is needed: " << script);
   ExpectMatchesOrt(dir.path(), "helper", 0.01);
   // static.onnx ends in ONNX Runtime's own Q/DQ of the Gemm output; the script saves that scale.
   StatusOr<Tensor> step = ReadTensorFile(dir.File("static_step.npy"));

@@ -13,6 +13,17 @@
 
 #include "onnx/onnx.pb.h"
 
+// In a test body: skips the test with `message` when a Python test oracle (numpy, onnx,
+// onnxruntime) is missing, but fails it where EDGERT_REQUIRE_TEST_ORACLES is set (.ci/run sets it:
+// there scripts/setup.sh must have installed them, and a skipped oracle test would prove nothing).
+#define EDGERT_SKIP_WITHOUT_ORACLE(message)                                                         \
+  do {                                                                                              \
+    if (std::getenv("EDGERT_REQUIRE_TEST_ORACLES") != nullptr) {                                    \
+      FAIL() << message << " (EDGERT_REQUIRE_TEST_ORACLES is set: scripts/setup.sh installs them)"; \
+    }                                                                                               \
+    GTEST_SKIP() << message;                                                                        \
+  } while (0)
+
 namespace edgert {
 namespace testing_util {
 
