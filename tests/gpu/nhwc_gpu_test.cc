@@ -314,15 +314,26 @@ void ExpectEveryCandidate(const NhwcCase& c, const Shape& y_shape, uint32_t seed
   });
 }
 
+// A layer for ExpectEveryCandidate: its case, output shape, input seed and whether
+// depthwise-nhwc is among its candidates.
+struct CandidateLayer {
+  const char* name;
+  NhwcCase c;
+  Shape y;
+  uint32_t seed;
+  bool depthwise;
+};
+
+void ExpectEveryCandidate(const std::vector<CandidateLayer>& layers) {
+  for (const CandidateLayer& l : layers) {
+    SCOPED_TRACE(l.name);
+    ExpectEveryCandidate(l.c, l.y, l.seed, l.depthwise);
+  }
+}
+
 TEST(NhwcConvTactics, EveryCandidateMatches) {
   EDGERT_REQUIRE_CUDA_DEVICE();
-  const struct {
-    const char* name;
-    NhwcCase c;
-    Shape y;
-    uint32_t seed;
-    bool depthwise;
-  } layers[] = {
+  const std::vector<CandidateLayer> layers = {
       {"3x3 C=16 K=32 + bias",
        {{2, 10, 12, 16}, {32, 3, 3, 16}, true, false, Conv2dAttrs({1, 1, 1, 1})},
        {2, 10, 12, 32},
@@ -391,10 +402,7 @@ TEST(NhwcConvTactics, EveryCandidateMatches) {
        28,
        true},
   };
-  for (const auto& l : layers) {
-    SCOPED_TRACE(l.name);
-    ExpectEveryCandidate(l.c, l.y, l.seed, l.depthwise);
-  }
+  ExpectEveryCandidate(layers);
 }
 
 // The residual added after the activation (kResidualAfterActivationAttr, the activation-residual
@@ -409,13 +417,7 @@ TEST(NhwcConvTactics, ResidualAfterActivationEveryCandidateMatches) {
     a.Set(kResidualAfterActivationAttr, int64_t{1});
     return a;
   };
-  const struct {
-    const char* name;
-    NhwcCase c;
-    Shape y;
-    uint32_t seed;
-    bool depthwise;
-  } layers[] = {
+  const std::vector<CandidateLayer> layers = {
       {"3x3 C=16 K=32 + bias, SiLU, then + residual",
        {{2, 10, 12, 16}, {32, 3, 3, 16}, true, true, after(Conv2dAttrs({1, 1, 1, 1}), kSilu)},
        {2, 10, 12, 32},
@@ -442,10 +444,7 @@ TEST(NhwcConvTactics, ResidualAfterActivationEveryCandidateMatches) {
        45,
        true},
   };
-  for (const auto& l : layers) {
-    SCOPED_TRACE(l.name);
-    ExpectEveryCandidate(l.c, l.y, l.seed, l.depthwise);
-  }
+  ExpectEveryCandidate(layers);
 }
 
 // Every fused activation on the own kernels, forced: the direct kernel (last candidate) and the
