@@ -2,6 +2,7 @@
 // gst-inspect-1.0 edgert works on a machine without a GPU.
 #include <gst/gst.h>
 
+#include "edgert/version.h"
 #include "edgertinfer.h"
 
 #ifdef EDGERT_HAVE_OVERLAY
@@ -25,4 +26,4 @@ static gboolean plugin_init(GstPlugin* plugin) {
 GST_PLUGIN_DEFINE(GST_VERSION_MAJOR, GST_VERSION_MINOR, edgert,
                   "edgert inference: edgertinfer runs ONNX models and plans on video frames, edgertoverlay draws "
                   "the results",
-                  plugin_init, "0.1.0", "Proprietary", "edgert", "https://github.com/edgert/edgert")
+                  plugin_init, EDGERT_VERSION_STRING, "Proprietary", "edgert", "https://github.com/edgert/edgert")
