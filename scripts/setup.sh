@@ -18,6 +18,7 @@ apt_packages=(
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev
   googletest libgtest-dev
   clang libclang-rt-14-dev valgrind
+  locales
   dpkg-dev file
 )
 # 2. The PyPI packages: module name, pip requirement, and the version the module must report
@@ -51,6 +52,16 @@ if ((${#missing_apt[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   "${as_root[@]}" apt-get update -q
   "${as_root[@]}" apt-get install -y -q --no-install-recommends "${missing_apt[@]}"
+  installed_any=1
+fi
+
+# 3b. A locale with a decimal comma (de_DE.UTF-8), so that the JSON writer's test that the process
+#     locale does not change its numbers runs instead of skipping.
+if ! locale -a 2>/dev/null | grep -qiE '^de_DE\.utf-?8$'; then
+  echo "setup.sh: generating the de_DE.UTF-8 locale"
+  "${as_root[@]}" sed -i -E 's/^# *(de_DE\.UTF-8 UTF-8)/\1/' /etc/locale.gen
+  grep -qE '^de_DE\.UTF-8 UTF-8' /etc/locale.gen || echo "de_DE.UTF-8 UTF-8" | "${as_root[@]}" tee -a /etc/locale.gen >/dev/null
+  "${as_root[@]}" locale-gen >/dev/null
   installed_any=1
 fi
 
