@@ -99,6 +99,16 @@ bool AsActivation(const Graph& graph, const Node& n, Activation* act) {
   }
 }
 
+// The node that alone reads `value`, when `value` is no graph output and that node is live and not
+// marked for removal; -1 otherwise. `users` is ConsumerMap(graph).
+int SoleReader(const Graph& graph, const std::vector<std::vector<int>>& users, const std::vector<bool>& remove,
+               int value) {
+  if (IsGraphOutput(graph, value) || users[static_cast<size_t>(value)].size() != 1) return -1;
+  const int u = users[static_cast<size_t>(value)][0];
+  if (remove[static_cast<size_t>(u)] || graph.nodes[static_cast<size_t>(u)].folded) return -1;
+  return u;
+}
+
 // The Add of `value` and another float32 tensor of its shape (no broadcasting) that is `value`'s
 // only reader; -1 when there is none. `other` receives the Add's other operand.
 int ResidualAddOf(const Graph& graph, int value, int next, int* other) {
@@ -119,12 +129,7 @@ int ResidualAddOf(const Graph& graph, int value, int next, int* other) {
 StatusOr<int> FuseVertical(Graph& graph) {
   std::vector<std::vector<int>> users = ConsumerMap(graph);
   std::vector<bool> remove(graph.nodes.size(), false);
-  auto only_reader = [&](int value) -> int {
-    if (IsGraphOutput(graph, value) || users[static_cast<size_t>(value)].size() != 1) return -1;
-    const int u = users[static_cast<size_t>(value)][0];
-    if (remove[static_cast<size_t>(u)] || graph.nodes[static_cast<size_t>(u)].folded) return -1;
-    return u;
-  };
+  auto only_reader = [&](int value) { return SoleReader(graph, users, remove, value); };
   int rewrites = 0;
   for (size_t i = 0; i < graph.nodes.size(); ++i) {
     const Node& layer = graph.nodes[i];
@@ -206,9 +211,7 @@ StatusOr<int> FuseActivationResidual(Graph& graph) {
       continue;
     }
     const int value = layer.outputs[0];
-    if (IsGraphOutput(graph, value) || users[static_cast<size_t>(value)].size() != 1) continue;
-    const int next = users[static_cast<size_t>(value)][0];
-    if (remove[static_cast<size_t>(next)] || graph.nodes[static_cast<size_t>(next)].folded) continue;
+    const int next = SoleReader(graph, users, remove, value);
     int residual = -1;
     if (ResidualAddOf(graph, value, next, &residual) < 0) continue;
     // The Add comes after the Conv (it reads its output), so the residual exists at its position.

@@ -27,13 +27,6 @@ Status PositiveScale(const OpContext& ctx, const char* name, float* out) {
   return Status::Ok();
 }
 
-// The INT8 epilogue adds Z before the activation only (the builder keeps such layers float).
-Status RequireResidualBeforeActivation(const OpContext& ctx, const FusedEpilogue& epilogue) {
-  if (!epilogue.residual_after_activation) return Status::Ok();
-  return ctx.NotSupported(std::string("attribute '") + kResidualAfterActivationAttr +
-                          "': the INT8 convolution adds Z before the activation only");
-}
-
 Status Int8ConvSupports(const OpContext& ctx) {
   if (ctx.num_inputs() < 4 || !ctx.has_input(0) || !ctx.has_input(1) || !ctx.has_input(3)) {
     return ctx.Error("needs inputs X, W, (B), W_scale and optionally Z");
@@ -44,7 +37,11 @@ Status Int8ConvSupports(const OpContext& ctx) {
   if (ctx.input(3).dtype != DataType::kFloat32) return ctx.NotSupported("input W_scale must be float32");
   if (ctx.has_input(4) && ctx.input(4).dtype != DataType::kInt8) return ctx.NotSupported("input Z must be int8");
   EDGERT_ASSIGN_OR_RETURN(FusedEpilogue epilogue, ParseFusedEpilogue(ctx));
-  return RequireResidualBeforeActivation(ctx, epilogue);
+  if (epilogue.residual_after_activation) {  // the builder keeps such layers float
+    return ctx.NotSupported(std::string("attribute '") + kResidualAfterActivationAttr +
+                            "': the INT8 convolution adds Z before the activation only");
+  }
+  return Status::Ok();
 }
 
 Status Int8ConvInfer(OpContext& ctx) {
@@ -213,8 +210,7 @@ StatusOr<Int8ConvParams> ResolveInt8Conv(const OpContext& ctx) {
   }
   p.int8_output = ctx.attrs().Has("y_scale");
   if (p.int8_output) EDGERT_RETURN_IF_ERROR(PositiveScale(ctx, "y_scale", &p.y_scale));
-  EDGERT_ASSIGN_OR_RETURN(p.epilogue, ParseFusedEpilogue(ctx));
-  EDGERT_RETURN_IF_ERROR(RequireResidualBeforeActivation(ctx, p.epilogue));
+  EDGERT_ASSIGN_OR_RETURN(p.epilogue, ParseFusedEpilogue(ctx));  // Int8ConvSupports refused residual-after
   return p;
 }
 
