@@ -30,6 +30,10 @@ __device__ __forceinline__ float ActGeluTanh(float x) {
   return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
 }
 
+// DeviceActivation::Finish's residual when there is none: -0.0f, the additive identity for every
+// float (+0.0f would turn a -0.0f result into +0.0f).
+inline constexpr float kNoResidual = -0.0f;
+
 // The fused epilogue's activation (edgert/fused_activation.h), passed to kernels by value.
 struct DeviceActivation {
   FusedEpilogue::Kind kind = FusedEpilogue::Kind::kNone;
@@ -37,8 +41,8 @@ struct DeviceActivation {
   float beta = 0.0f;
   bool residual_after = false;  // FusedEpilogue::residual_after_activation
 
-  // The epilogue's last step for v (accumulator plus bias) and residual z (0 without one):
-  // act(v + z), or act(v) + z when the residual comes after the activation.
+  // The epilogue's last step for v (accumulator plus bias) and residual z (kNoResidual without
+  // one): act(v + z), or act(v) + z when the residual comes after the activation.
   __device__ __forceinline__ float Finish(float v, float z) const {
     return residual_after ? Apply(v) + z : Apply(v + z);
   }

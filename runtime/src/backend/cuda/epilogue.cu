@@ -16,7 +16,7 @@ __global__ void EpilogueKernel(T* y, int64_t n, const T* bias, int64_t inner, in
        i += static_cast<int64_t>(gridDim.x) * blockDim.x) {
     float v = Load(y + i);
     if (bias != nullptr) v += Load(bias + (i / inner) % channels);
-    Store(y + i, act.Finish(v, residual != nullptr ? Load(residual + i) : 0.0f));
+    Store(y + i, act.Finish(v, residual != nullptr ? Load(residual + i) : kNoResidual));
   }
 }
 

@@ -203,7 +203,7 @@ __global__ void DirectConvKernel(const T* __restrict__ x, const T* __restrict__ 
         }
       }
     }
-    Store(y + i, act.Finish(acc, residual != nullptr ? Load(residual + i) : 0.0f));
+    Store(y + i, act.Finish(acc, residual != nullptr ? Load(residual + i) : kNoResidual));
   }
 }
 

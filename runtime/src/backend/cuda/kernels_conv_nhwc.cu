@@ -103,7 +103,7 @@ __global__ void DirectConvNhwcKernel(const T* __restrict__ x, const T* __restric
         }
       }
     }
-    Store(y + i, act.Finish(acc, residual != nullptr ? Load(residual + i) : 0.0f));
+    Store(y + i, act.Finish(acc, residual != nullptr ? Load(residual + i) : kNoResidual));
   }
 }
 
@@ -256,7 +256,7 @@ __global__ void __launch_bounds__(kTiledMaxThreads, TiledMinBlocks(sizeof(T) * V
       P out;
 #pragma unroll
       for (int j = 0; j < V; ++j) {
-        Store(&out.v[j], act.Finish(acc[t][j], residual != nullptr ? Load(&z[t].v[j]) : 0.0f));
+        Store(&out.v[j], act.Finish(acc[t][j], residual != nullptr ? Load(&z[t].v[j]) : kNoResidual));
       }
       *reinterpret_cast<P*>(y + out0 + t * a.c) = out;
     }
@@ -313,7 +313,7 @@ __global__ void DepthwiseGenericKernel(const T* __restrict__ x, const T* __restr
     const Index out = i * V;  // ((img * P + op) * Q + oq) * C + c0
     float zf[V];
 #pragma unroll
-    for (int j = 0; j < V; ++j) zf[j] = 0.0f;
+    for (int j = 0; j < V; ++j) zf[j] = kNoResidual;
     if (residual != nullptr) {
       const P z = *reinterpret_cast<const P*>(residual + out);
 #pragma unroll

@@ -80,8 +80,8 @@
 //      one half2 load of Z and one half2 store per pair, with the activation's switch taken once
 //      per tile (one epilogue instance each for none, Relu, LeakyRelu, Clip, Sigmoid, HardSwish
 //      and SiLU; the rarer kinds share one that calls DeviceActivation::Apply per element);
-//      else (and for a residual added after the activation) scalar halves with
-//      DeviceActivation::Finish.
+//      else scalar halves with DeviceActivation::Finish. A residual after the activation (FusedEpilogue::
+//      residual_after_activation) is added to the activation's result on either path.
 // Shared memory: Ws (BN * 264 * 2 bytes: 33 KB for BN = 64), the tap table (1 KB), the bias
 // (BN floats) and two patch buffers of patch_rows x patch_stride halves, at most
 // 2 * (kStemMaxPatch + 2 * 2048) * 2 bytes = 80 KB (the largest patch, whose rows are at least 8
@@ -329,7 +329,7 @@ struct StemRowsOut {
 template <int kNT, typename Act>
 __device__ __forceinline__ void StemEpilogueVec(const float (&acc)[kNT][4], const float* bias_t,
                                                 const __half* __restrict__ residual, __half* __restrict__ y,
-                                                const StemRowsOut& rows, int nt_valid, Act act) {
+                                                const StemRowsOut& rows, int nt_valid, bool after, Act act) {
 #pragma unroll
   for (int j = 0; j < kNT; ++j) {
     if (j >= nt_valid) break;
@@ -338,14 +338,15 @@ __device__ __forceinline__ void StemEpilogueVec(const float (&acc)[kNT][4], cons
     for (int h = 0; h < 2; ++h) {
       if (!rows.ok[h]) continue;
       const int64_t out = rows.out[h] + 8 * j;
-      float v0 = acc[j][2 * h] + b.x;
-      float v1 = acc[j][2 * h + 1] + b.y;
-      if (residual != nullptr) {
-        const float2 z = __half22float2(*reinterpret_cast<const __half2*>(residual + out));
-        v0 += z.x;
-        v1 += z.y;
+      const float v0 = acc[j][2 * h] + b.x;
+      const float v1 = acc[j][2 * h + 1] + b.y;
+      if (residual == nullptr) {
+        *reinterpret_cast<__half2*>(y + out) = __floats2half2_rn(act(v0), act(v1));
+        continue;
       }
-      *reinterpret_cast<__half2*>(y + out) = __floats2half2_rn(act(v0), act(v1));
+      const float2 z = __half22float2(*reinterpret_cast<const __half2*>(residual + out));
+      *reinterpret_cast<__half2*>(y + out) =
+          after ? __floats2half2_rn(act(v0) + z.x, act(v1) + z.y) : __floats2half2_rn(act(v0 + z.x), act(v1 + z.y));
     }
   }
 }
@@ -365,7 +366,7 @@ __device__ __forceinline__ void StemEpilogueScalar(const float (&acc)[kNT][4], c
       for (int e = 0; e < 2; ++e) {
         const int64_t out = rows.out[h] + 8 * j + e;
         const float v = acc[j][2 * h + e] + bias_t[8 * j + e];
-        Store(y + out, act.Finish(v, residual != nullptr ? Load(residual + out) : 0.0f));
+        Store(y + out, act.Finish(v, residual != nullptr ? Load(residual + out) : kNoResidual));
       }
     }
   }
@@ -474,38 +475,43 @@ __global__ void __launch_bounds__(kStemThreads, StemMinBlocks(BN))
       rows.ok[h] = op < sp.p && oq < sp.q;
       rows.out[h] = ((o.img * sp.p + op) * sp.q + oq) * sp.k + n0 + 2 * t;
     }
-    if (kVec && !(act.residual_after && residual != nullptr)) {
+    if (kVec) {
       switch (act.kind) {
         case FusedEpilogue::Kind::kNone:
-          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, [](float v) { return v; });
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, act.residual_after, [](float v) { return v; });
           break;
         case FusedEpilogue::Kind::kRelu:
-          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, [](float v) { return ActRelu(v); });
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, act.residual_after,
+                               [](float v) { return ActRelu(v); });
           break;
         case FusedEpilogue::Kind::kLeakyRelu: {
           const float alpha = act.alpha;
-          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid,
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, act.residual_after,
                                [alpha](float v) { return ActLeakyRelu(v, alpha); });
           break;
         }
         case FusedEpilogue::Kind::kClip: {
           const float lo = act.alpha;
           const float hi = act.beta;
-          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid,
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, act.residual_after,
                                [lo, hi](float v) { return ActClip(v, lo, hi); });
           break;
         }
         case FusedEpilogue::Kind::kSigmoid:
-          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, [](float v) { return ActSigmoid(v); });
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, act.residual_after,
+                               [](float v) { return ActSigmoid(v); });
           break;
         case FusedEpilogue::Kind::kHardSwish:
-          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, [](float v) { return ActHardSwish(v); });
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, act.residual_after,
+                               [](float v) { return ActHardSwish(v); });
           break;
         case FusedEpilogue::Kind::kSilu:
-          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, [](float v) { return ActSilu(v); });
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, act.residual_after,
+                               [](float v) { return ActSilu(v); });
           break;
         default:  // the rarer activations: DeviceActivation's switch per element
-          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, [act](float v) { return act.Apply(v); });
+          StemEpilogueVec<kNT>(acc, bias_t, residual, y, rows, nt_valid, act.residual_after,
+                               [act](float v) { return act.Apply(v); });
           break;
       }
     } else {

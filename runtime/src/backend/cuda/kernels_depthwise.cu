@@ -123,7 +123,7 @@ __global__ void __launch_bounds__(kMaxThreads)
         }
       }
       const int64_t idx = out_base + oh * a.out_w + ow;
-      Store(y + idx, act.Finish(acc, residual != nullptr ? Load(residual + idx) : 0.0f));
+      Store(y + idx, act.Finish(acc, residual != nullptr ? Load(residual + idx) : kNoResidual));
     }
   }
 }
@@ -154,7 +154,7 @@ __global__ void DepthwiseDirectKernel(const T* __restrict__ x, const T* __restri
         acc += Load(xp + ih * p.in_w + iw) * Load(wp + kh * p.kernel_w + kw);
       }
     }
-    Store(y + i, act.Finish(acc, residual != nullptr ? Load(residual + i) : 0.0f));
+    Store(y + i, act.Finish(acc, residual != nullptr ? Load(residual + i) : kNoResidual));
   }
 }
 
