@@ -24,6 +24,7 @@
 #include "cli_util.h"
 #include "edgert/builder.h"
 #include "edgert/plan.h"
+#include "edgert/tactic_label.h"
 #ifdef EDGERT_HAVE_CUDA
 #include <cuda_runtime.h>
 
@@ -312,6 +313,31 @@ int RunCudaBench(const BenchOptions& o, const std::map<std::string, Shape>& shap
       "weights' upload %.1f ms beside them)\n",
       load.open_ms, load.memory_plan_ms, load.kernels_ms, load.kernel_threads, load.kernel_threads == 1 ? "" : "s",
       load.weights_ms);
+  // The dry run's slowest layer kernels (cuDNN's first plan finalizations dominate a plan's load).
+  if (!load.layer_kernel_ms.empty()) {
+    std::vector<size_t> order(load.layer_kernel_ms.size());
+    for (size_t l = 0; l < order.size(); ++l) order[l] = l;
+    const size_t shown = std::min<size_t>(5, order.size());
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(shown), order.end(),
+                      [&](size_t a, size_t b) { return load.layer_kernel_ms[a] > load.layer_kernel_ms[b]; });
+    double sum = 0;
+    for (double ms : load.layer_kernel_ms) sum += ms;
+    std::printf("layer kernels: %.1f ms summed over the threads, handles %.1f ms; slowest:", sum, load.handles_ms);
+    for (size_t i = 0; i < shown; ++i) {
+      const LayerDef& layer = engine.network().layers[order[i]];
+      StatusOr<std::string> label = layer.attrs.GetStringOr(kTacticLabelAttr, "");
+      RecordedTacticLabel parsed;
+      const std::string what =
+          label.ok() && ParseTacticLabel(*label, &parsed) ? parsed.label : std::string(OpTypeName(layer.op));
+      StatusOr<std::string> blob = layer.attrs.GetStringOr(kTacticBlobAttr, "");
+      const char* from = !blob.ok() || blob->empty()       ? ""
+                         : TacticBlobIsEngineConfig(*blob) ? ", engine config"
+                                                           : ", serialized plan";
+      std::printf("%s %s (%s%s) %.1f ms", i == 0 ? "" : ",", layer.name.c_str(), what.c_str(), from,
+                  load.layer_kernel_ms[order[i]]);
+    }
+    std::printf("\n");
+  }
   std::printf("backend: cuda %s on %s, CUDA graphs %s\n", PrecisionName(engine.precision()),
               key.ok() ? key->ToString().c_str() : "?",
               !o.graphs ? "off" : (workers[0]->context->graph_error().empty()

@@ -137,8 +137,8 @@ std::string LayerExtras(const LayerDef& l) {
     if (label.ok() && ParseTacticLabel(*label, &recorded)) text += ": " + recorded.label;
     StatusOr<std::string> blob = l.attrs.GetStringOr(kTacticBlobAttr, "");
     if (blob.ok() && !blob->empty()) {
-      const bool knobs = blob->find("\ncudnn-knobs") != std::string::npos;
-      text += (knobs ? ", engine config " : ", serialized plan ") + std::to_string(blob->size()) + " bytes";
+      text += (TacticBlobIsEngineConfig(*blob) ? ", engine config " : ", serialized plan ") +
+              std::to_string(blob->size()) + " bytes";
     }
     text += ")";
   }

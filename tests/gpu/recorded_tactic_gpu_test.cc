@@ -22,6 +22,7 @@
 #include "edgert/cuda_engine.h"
 #include "edgert/fused_activation.h"
 #include "edgert/plan.h"
+#include "edgert/tactic_label.h"
 #include "edgert/version.h"
 #include "gpu_test_util.h"
 
@@ -118,7 +119,7 @@ std::string TacticPrefix(const std::string& kernel) { return kernel.substr(0, ke
 // A loaded kernel's note names what its recorded plan text (kTacticBlobAttr, `blob`) rebuilt:
 // "serialized plan" for cuDNN's JSON, "engine config" for the knob choices, neither without text.
 void ExpectRestoredFrom(const std::string& kernel, const std::string& blob) {
-  const bool knobs = blob.find("\ncudnn-knobs") != std::string::npos;
+  const bool knobs = TacticBlobIsEngineConfig(blob);
   EXPECT_EQ(kernel.find("serialized plan") != std::string::npos, !blob.empty() && !knobs) << kernel;
   EXPECT_EQ(kernel.find("engine config") != std::string::npos, knobs) << kernel;
 }
@@ -289,11 +290,29 @@ TEST(RecordedTactics, ParallelDryRunAgreesWithASerialOne) {
       EXPECT_EQ((*parallel)->network().layers[l].attrs.GetStringOr(kTacticBlobAttr, "").value(),
                 built.layers[l].attrs.GetStringOr(kTacticBlobAttr, "").value());
     }
-    auto context = (*parallel)->CreateContext();
-    ASSERT_TRUE(context.ok()) << context.status().ToString();
-    std::vector<Tensor> got;
-    ASSERT_TRUE(RunOnHost(**context, Feeds(), &got).ok());
-    ExpectTensorsClose(got[0], CpuOutput(), 1e-2, "parallel dry run");
+    // The load's breakdown: each layer's kernel creation (the convolutions' take time, an elided
+    // layer's none) and the threads' handles.
+    const CudaEngine::LoadBreakdown& breakdown = (*parallel)->load_breakdown();
+    ASSERT_EQ(breakdown.layer_kernel_ms.size(), built.layers.size());
+    for (size_t l = 0; l < built.layers.size(); ++l) {
+      if ((*parallel)->memory_plan().layer_elided[l]) {
+        EXPECT_EQ(breakdown.layer_kernel_ms[l], 0.0) << built.layers[l].name;
+      } else if (built.layers[l].op == OpType::kConv) {
+        EXPECT_GT(breakdown.layer_kernel_ms[l], 0.0) << built.layers[l].name;
+      }
+    }
+    EXPECT_GT(breakdown.handles_ms, 0.0);
+    // The first context takes the dry run's handles, the second (alive beside it) creates its
+    // own; both run.
+    auto first = (*parallel)->CreateContext();
+    auto second = (*parallel)->CreateContext();
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    ASSERT_TRUE(second.ok()) << second.status().ToString();
+    for (CudaExecutionContext* context : {first->get(), second->get(), first->get()}) {
+      std::vector<Tensor> got;
+      ASSERT_TRUE(RunOnHost(*context, Feeds(), &got).ok());
+      ExpectTensorsClose(got[0], CpuOutput(), 1e-2, context == first->get() ? "first context" : "second context");
+    }
   }
 
   // conv_b and conv_c both get weights of the wrong channel count: every run names conv_b, the

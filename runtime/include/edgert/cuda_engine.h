@@ -139,6 +139,8 @@ struct LayerTactic {
 
 class CudaExecutionContext;
 
+struct CudaHandlePool;  // library handles kept between a dry run and a context (cuda_engine.cc)
+
 class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
  public:
   ~CudaEngine();
@@ -171,6 +173,11 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
     double weights_ms = 0;
     double kernels_ms = 0;
     int kernel_threads = 1;  // host threads of the dry run (CudaEngineOptions::load_threads)
+    // Of the dry run at the max batch: the slowest thread's creation of its cuDNN and cuBLASLt
+    // handles, and each layer's kernel creation (one per layer, 0 for a layer the plan elides),
+    // both within kernels_ms.
+    double handles_ms = 0;
+    std::vector<double> layer_kernel_ms;
   };
   const LoadBreakdown& load_breakdown() const { return load_; }
 
@@ -261,6 +268,9 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
   std::vector<LayerTactic> tactics_;
   std::vector<int> folded_input_layer_;  // per I/O tensor (FoldedInputLayer)
   std::vector<int> folding_input_;       // per layer (FoldingInput)
+  // The last dry run's library handles, kept for the first context (whose kernel threads take
+  // them instead of creating their own); destroyed with the engine when no context took them.
+  mutable std::unique_ptr<CudaHandlePool> spare_handles_;
 };
 
 struct CudaContextState;  // kernels, handles, graph (backend/cuda/cuda_engine.cc)

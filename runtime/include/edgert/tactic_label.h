@@ -26,4 +26,10 @@ inline bool ParseTacticLabel(const std::string& text, RecordedTacticLabel* out) 
   return true;
 }
 
+// Whether a kTacticBlobAttr text records a cuDNN engine config's knob choices (a line
+// "cudnn-knobs ..." after the first) rather than cuDNN's serialized (JSON) plan.
+inline bool TacticBlobIsEngineConfig(const std::string& blob) {
+  return blob.find("\ncudnn-knobs") != std::string::npos;
+}
+
 }  // namespace edgert

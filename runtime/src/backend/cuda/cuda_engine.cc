@@ -142,7 +142,8 @@ struct CudaBatchKernels {
 
 struct CudaContextState {
   // Handles: one per host thread that creates kernel sets (KernelThreads; each kernel keeps the
-  // handles of the thread that made it), created with the first set.
+  // handles of the thread that made it): the first context takes the engine's dry-run handles,
+  // the others are created with the first set.
   std::vector<CudaResources> resources;
   void* owned_arena = nullptr;
   size_t owned_arena_bytes = 0;
@@ -196,6 +197,10 @@ struct DeviceScratch {
 };
 
 // cuDNN / cuBLASLt handles for `device_id`, with the device's facts.
+double MsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+}
+
 Status CreateResources(int device_id, CudaResources* res) {
   cudaDeviceProp prop;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&prop, device_id));
@@ -333,11 +338,16 @@ int KernelThreads(const NetworkDef& net, int option) {
 // handles (a cuDNN handle is used by one thread at a time), which its kernels keep: a kept kernel
 // runs with the handles of the thread that made it. On a failure no further layers are taken,
 // and the error of the lowest failing layer is returned: every layer below it was taken earlier
-// and finished, so it is the error a serial run reports.
+// and finished, so it is the error a serial run reports. `times`, when given, receives the
+// slowest thread's handle creation and each layer's kernel creation, in ms.
+struct KernelTimes {
+  double handles_ms = 0;
+  std::vector<double> layer_ms;
+};
 Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const std::vector<CudaTensor>& tensors,
                           const std::vector<uint8_t>& skip, int device_id, std::vector<CudaResources>* pool,
                           std::vector<CudaKernelPtr>* kernels, size_t* workspace_bytes,
-                          std::vector<RecordedTactic>* recorded = nullptr) {
+                          std::vector<RecordedTactic>* recorded = nullptr, KernelTimes* times = nullptr) {
   const size_t n = net.layers.size();
   const std::vector<ValueInfo> infos = NetworkInfos(net);
   if (kernels != nullptr) {
@@ -350,10 +360,14 @@ Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const s
   std::atomic<size_t> next{0};
   std::atomic<bool> failed{false};
   std::vector<Status> setup(pool->size());
+  std::vector<double> handles_ms(pool->size(), 0.0);
+  std::vector<double> layer_ms(n, 0.0);
   auto work = [&](size_t t) {
     CudaResources& res = (*pool)[t];
+    const auto setup_start = std::chrono::steady_clock::now();
     if (pool->size() > 1) setup[t] = cuda::CudaStatus(cudaSetDevice(device_id), "cudaSetDevice");
     if (setup[t].ok() && res.cudnn == nullptr) setup[t] = CreateResources(device_id, &res);
+    handles_ms[t] = MsSince(setup_start);
     if (!setup[t].ok()) {
       failed = true;
       return;
@@ -362,7 +376,9 @@ Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const s
       const size_t l = next.fetch_add(1);
       if (l >= n) break;
       const bool skipped = !skip.empty() && skip[l];
+      const auto layer_start = std::chrono::steady_clock::now();
       StatusOr<CudaKernelPtr> kernel = MakeLayerKernel(net, l, infos, tensors, mode, &res, skipped);
+      if (!skipped) layer_ms[l] = MsSince(layer_start);
       if (!kernel.ok()) {
         statuses[l] = kernel.status();
         failed = true;
@@ -387,6 +403,10 @@ Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const s
     if (!statuses[l].ok()) return statuses[l];
   }
   for (const Status& s : setup) EDGERT_RETURN_IF_ERROR(s);
+  if (times != nullptr) {
+    times->handles_ms = *std::max_element(handles_ms.begin(), handles_ms.end());
+    times->layer_ms = std::move(layer_ms);
+  }
   if (workspace_bytes != nullptr) {
     *workspace_bytes = n > 0 ? *std::max_element(workspaces.begin(), workspaces.end()) : 0;
   }
@@ -625,11 +645,16 @@ StatusOr<std::unique_ptr<CudaBatchKernels>> MakeBatchKernels(const CudaEngine& e
 
 // ---- CudaEngine ------------------------------------------------------------------------------------
 
-static double MsSince(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-}
+struct CudaHandlePool {
+  std::mutex mutex;
+  std::vector<CudaResources> resources;
+  ~CudaHandlePool() {
+    for (CudaResources& res : resources) DestroyResources(&res);
+  }
+};
 
 CudaEngine::~CudaEngine() {
+  spare_handles_.reset();
   if (weights_ != nullptr) cudaFree(weights_);
 }
 
@@ -877,17 +902,29 @@ Status CudaEngine::TimeAuxStreams() {
 
 Status CudaEngine::DryRun() {
   const KernelMode mode{options_.precision, options_.tactic_level, true, false, options_.max_workspace_bytes};
-  // The handles of the dry run's threads (KernelThreads), destroyed after its kernels.
-  std::vector<CudaResources> pool(static_cast<size_t>(KernelThreads(network_, options_.load_threads)));
+  // The handles of the dry run's threads (KernelThreads): an earlier dry run's, else created on
+  // the threads; kept afterwards for the first context (spare_handles_; a handle's creation costs
+  // a few ms, and the threads' creations wait on one another).
+  if (spare_handles_ == nullptr) spare_handles_ = std::make_unique<CudaHandlePool>();
+  std::vector<CudaResources>& pool = spare_handles_->resources;
+  const size_t threads = static_cast<size_t>(KernelThreads(network_, options_.load_threads));
+  for (size_t t = threads; t < pool.size(); ++t) DestroyResources(&pool[t]);
+  pool.resize(threads);
   load_.kernel_threads = static_cast<int>(pool.size());
-  auto validate = [&](const NetworkDef& net, size_t* workspace, std::vector<RecordedTactic>* recorded) -> Status {
+  auto validate = [&](const NetworkDef& net, size_t* workspace, std::vector<RecordedTactic>* recorded,
+                      KernelTimes* times) -> Status {
     const std::vector<CudaTensor> views = DeviceViews(*this, net, nullptr);
     return PrepareCudaKernels(net, mode, views, memory_plan_.layer_elided, options_.device_id, &pool, nullptr,
-                              workspace, recorded);
+                              workspace, recorded, times);
   };
   size_t workspace = 0;
   std::vector<RecordedTactic> recorded;
-  Status s = validate(network_, &workspace, &recorded);
+  KernelTimes times;
+  Status s = validate(network_, &workspace, &recorded, &times);
+  if (load_.layer_kernel_ms.empty()) {  // the first dry run (Create()'s kernels_ms)
+    load_.handles_ms = times.handles_ms;
+    load_.layer_kernel_ms = std::move(times.layer_ms);
+  }
   // Layers with a chosen tactic also carry what recreates that candidate alone at a plan load
   // (kTacticLabelAttr / kTacticBlobAttr): the tactic pass's and the timing cache's choices alike.
   // A label naming the same candidate keeps its count: the tactic pass's kernel built the whole
@@ -918,12 +955,11 @@ Status CudaEngine::DryRun() {
     if (!at_min.ok()) {
       s = at_min.status();
     } else {
-      s = validate(*at_min, &min_workspace, nullptr);
+      s = validate(*at_min, &min_workspace, nullptr, nullptr);
       if (!s.ok()) s = s.WithContext("at the profile's min batch " + std::to_string(profile.min));
     }
     workspace = std::max(workspace, min_workspace);
   }
-  for (CudaResources& res : pool) DestroyResources(&res);
   if (s.ok()) workspace_bytes_ = workspace;
   return s;
 }
@@ -1072,7 +1108,15 @@ StatusOr<std::unique_ptr<CudaExecutionContext>> CudaEngine::CreateContext(void* 
     context->arena_ = static_cast<char*>(st.owned_arena);
   }
   st.owned_arena_bytes = st.owned_arena != nullptr ? arena_bytes_ : 0;
-  st.resources.resize(static_cast<size_t>(KernelThreads(network_, options_.load_threads)));
+  // The first context takes the dry run's handles (the rest are created by its kernel threads).
+  if (spare_handles_ != nullptr) {
+    std::lock_guard<std::mutex> lock(spare_handles_->mutex);
+    st.resources = std::move(spare_handles_->resources);
+    spare_handles_->resources.clear();
+  }
+  const size_t threads = static_cast<size_t>(KernelThreads(network_, options_.load_threads));
+  for (size_t t = threads; t < st.resources.size(); ++t) DestroyResources(&st.resources[t]);
+  st.resources.resize(threads);
   st.bindings.assign(io_.size(), nullptr);
   st.graphs = options_.cuda_graphs;
   if (!schedule_.empty()) {
