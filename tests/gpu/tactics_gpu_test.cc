@@ -5,6 +5,8 @@
 
 #include "../unit/onnx_test_util.h"
 #include "edgert/fused_activation.h"
+#include "edgert/tactic_label.h"
+#include "edgert/timing_cache.h"
 #include "edgert/version.h"
 #include "gpu_test_util.h"
 
@@ -96,6 +98,64 @@ TEST(CudaTactics, TimedChoicesAreRecordedCachedAndCorrect) {
       EXPECT_TRUE((*second)->tactics()[l].from_cache) << "layer " << l;
       EXPECT_EQ((*second)->tactics()[l].tactic, t1[l].tactic) << "layer " << l;
       EXPECT_EQ((*second)->tactics()[l].timed, 0);
+    }
+    // The cache also holds what recreates the conv's candidate alone (label and blob, as a plan
+    // does), and the warm build takes them from it: the same attributes as the first build's.
+    const LayerDef& conv1 = (*first)->network().layers[0];
+    const std::string label = conv1.attrs.GetStringOr(kTacticLabelAttr, "").value();
+    const std::string blob = conv1.attrs.GetStringOr(kTacticBlobAttr, "").value();
+    ASSERT_FALSE(label.empty());
+    const TimingCache cache = ReadTimingCache(options.timing_cache);
+    int conv_entries = 0;
+    for (const auto& [key, entry] : cache) {
+      if (entry.label != label) continue;
+      ++conv_entries;
+      EXPECT_EQ(entry.tactic, t1[0].tactic);
+      EXPECT_EQ(entry.blob, blob);
+    }
+    EXPECT_EQ(conv_entries, 1);
+    for (const char* attr : {kTacticLabelAttr, kTacticBlobAttr}) {
+      EXPECT_EQ((*second)->network().layers[0].attrs.GetStringOr(attr, "").value(),
+                conv1.attrs.GetStringOr(attr, "").value())
+          << attr;
+    }
+    got = RunEngine(*second, single.feeds);
+    for (size_t k = 0; k < want.size(); ++k) ExpectTensorsClose(got[k], want[k], DefaultTolerance(p), "warm output");
+
+    // A cache of the older form (tactics alone) and one whose recorded plans are corrupt give the
+    // same choices and correct outputs; each build writes a label and a sound blob back.
+    auto candidate = [](const std::string& text) {
+      RecordedTacticLabel parsed;
+      return ParseTacticLabel(text, &parsed) ? parsed.label : std::string("?");
+    };
+    for (const bool corrupt : {false, true}) {
+      SCOPED_TRACE(corrupt ? "corrupt blobs" : "tactics alone");
+      TimingCache edited = cache;
+      for (auto& [key, entry] : edited) {
+        if (!corrupt) {
+          entry.label.clear();
+          entry.blob.clear();
+        } else if (!entry.label.empty()) {
+          entry.blob = "not a plan\n{\"garbage\": 1}";
+        }
+      }
+      ASSERT_TRUE(WriteTimingCache(options.timing_cache, edited).ok());
+      auto again = CudaEngine::Create(single.net, options);
+      ASSERT_TRUE(again.ok()) << again.status().ToString();
+      for (size_t l : {size_t{0}, size_t{3}}) {
+        EXPECT_TRUE((*again)->tactics()[l].from_cache) << "layer " << l;
+        EXPECT_EQ((*again)->tactics()[l].tactic, t1[l].tactic) << "layer " << l;
+      }
+      got = RunEngine(*again, single.feeds);
+      for (size_t k = 0; k < want.size(); ++k) ExpectTensorsClose(got[k], want[k], DefaultTolerance(p), "output");
+      int rewritten = 0;
+      for (const auto& [key, entry] : ReadTimingCache(options.timing_cache)) {
+        if (candidate(entry.label) != candidate(label)) continue;
+        ++rewritten;
+        EXPECT_EQ(entry.blob.find("garbage"), std::string::npos);
+        EXPECT_EQ(entry.blob.empty(), blob.empty());
+      }
+      EXPECT_EQ(rewritten, 1);
     }
 
     // A plan of the tuned network carries the tactics; loading it times nothing.

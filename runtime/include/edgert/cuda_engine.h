@@ -139,7 +139,8 @@ struct LayerTactic {
 
 class CudaExecutionContext;
 
-struct CudaHandlePool;  // library handles kept between a dry run and a context (cuda_engine.cc)
+struct CudaHandlePool;    // library handles kept between a dry run and a context (cuda_engine.cc)
+struct TimingCacheState;  // the tactic pass's timing cache and signatures (cuda_engine.cc)
 
 class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
  public:
@@ -240,13 +241,18 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
 
  private:
   CudaEngine() = default;
-  // Step 4 of Create(): a tactic for every layer that has candidates (timing cache, then timing),
-  // timed at the profile's opt batch when there is a profile.
-  Status SelectTactics();
-  // Step 3 of Create(): every layer gets a CUDA kernel in a dry run at the max batch (and at the
+  // Step 3 of Create(): the tuned network's layer signatures, and the timing cache's choices for
+  // the layers it holds (with label and blob where recorded at the engine's shapes).
+  Status ApplyTimingCache(TimingCacheState* state);
+  // Step 5 of Create(): a tactic for every layer with candidates that step 3 left without one,
+  // timed at the profile's opt batch when there is a profile; `timed_layers` counts the timed.
+  Status SelectTactics(TimingCacheState* state, int* timed_layers);
+  // Step 5, after the dry run: every choice, with what the dry run recorded, into the cache file.
+  Status StoreTimingCache(TimingCacheState* state) const;
+  // Step 4 of Create(): every layer gets a CUDA kernel in a dry run at the max batch (and at the
   // profile's min); sets workspace_bytes_ to the largest need.
   Status DryRun();
-  // Step 5 of Create(): times the network with and without the auxiliary stream (aux_timing_).
+  // Step 6 of Create(): times the network with and without the auxiliary stream (aux_timing_).
   Status TimeAuxStreams();
 
   CudaEngineOptions options_;

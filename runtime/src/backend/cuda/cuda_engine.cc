@@ -45,7 +45,6 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
-
 #include <unistd.h>
 
 #include <algorithm>
@@ -64,6 +63,7 @@
 #include "cuda_kernel.h"
 #include "edgert/hash.h"
 #include "edgert/tactic_label.h"
+#include "edgert/timing_cache.h"
 #include "edgert/version.h"
 #include "engine_kernels.h"
 #include "op_util.h"
@@ -414,12 +414,12 @@ Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const s
 }
 
 // ---- Timing cache ----------------------------------------------------------------------------------
-// A text file, one line per layer signature: "<sha256 hex> <tactic>". The signature hashes the
-// device key, the precision, the op and opset, every attribute but kTacticAttr, and each input's and
-// output's device dtype, shape and constness (weights' values do not change which kernel is fastest),
-// the tactic level and the workspace budget (both shape the candidate lists), and the edgert version
-// with kTacticsRevision: a cached tactic is an index into a candidate list, so a cache written before
-// the lists or their timing changed is not read.
+// The file's format: edgert/timing_cache.h. The signature hashes the device key, the precision, the
+// op and opset, every attribute but the tactic ones, and each input's and output's device dtype,
+// shape and constness (weights' values do not change which kernel is fastest), the tactic level and
+// the workspace budget (both shape the candidate lists), and the edgert version with
+// kTacticsRevision: a cached tactic is an index into a candidate list, so a cache written before the
+// lists or their timing changed is not read.
 
 // Bumped whenever a candidate list or the way candidates are timed changes (2: igemm-nhwc, and
 // convolutions timed in a CUDA graph; 3: the own matrix-vector kernel as Gemm candidate 1).
@@ -474,32 +474,6 @@ std::string LayerSignature(const NetworkDef& net, const NetworkDef& dnet, size_t
   text += "|->";
   for (int32_t t : layer.outputs) text += tensor_text(t);
   return Sha256Hex(text);
-}
-
-std::map<std::string, int> ReadTimingCache(const std::string& path) {
-  std::map<std::string, int> entries;
-  std::ifstream in(path);
-  std::string key;
-  int tactic = 0;
-  while (in >> key >> tactic) {
-    if (key.size() == 64 && tactic >= 0) entries[key] = tactic;
-  }
-  return entries;
-}
-
-Status WriteTimingCache(const std::string& path, const std::map<std::string, int>& entries) {
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return IoError("cannot write the timing cache " + tmp, path);
-    for (const auto& [key, tactic] : entries) out << key << " " << tactic << "\n";
-    if (!out) return IoError("cannot write the timing cache " + tmp, path);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return IoError("cannot replace the timing cache " + path, path);
-  }
-  return Status::Ok();
 }
 
 // The network as the device holds it: same layers and tensors, device dtypes (float32 becomes
@@ -645,6 +619,20 @@ StatusOr<std::unique_ptr<CudaBatchKernels>> MakeBatchKernels(const CudaEngine& e
 
 // ---- CudaEngine ------------------------------------------------------------------------------------
 
+// The tactic pass's state across Create(): the cache, the network the layers are tuned on and each
+// layer's signature there.
+struct TimingCacheState {
+  TimingCache entries;  // the file's, then this build's choices
+  TimingCache before;   // as read: the file is written only when something changed
+  // The profile's opt specialization when it differs from the max batch (where TensorRT tunes),
+  // as host and device networks; otherwise the engine's own networks are the tuned ones, and only
+  // then do entries carry label and blob (recorded at the engine's shapes).
+  NetworkDef at_opt;
+  NetworkDef at_opt_device;
+  bool engine_shapes = true;
+  std::vector<std::string> signatures;  // per layer: "" for layers the pass leaves alone
+};
+
 struct CudaHandlePool {
   std::mutex mutex;
   std::vector<CudaResources> resources;
@@ -777,7 +765,22 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
     });
   }
 
-  // 3. Validation: every layer gets a CUDA kernel (dry run, at max and min), and the workspace is
+  // 3. Timing cache (with tactic timing): layers without a kTacticAttr whose signature the cache
+  //    holds take its choice, with what recreates it alone where the cache has that (the dry run
+  //    then restores those candidates as a plan load does).
+  engine->tactics_.assign(net.layers.size(), LayerTactic{});
+  const bool tuning = options.select_tactics && options.tactic_level > 0;
+  TimingCacheState cache_state;
+  if (tuning) {
+    const Status applied = engine->ApplyTimingCache(&cache_state);
+    if (!applied.ok()) {
+      if (upload_thread.joinable()) upload_thread.join();
+      if (staging != nullptr) cudaFree(staging);
+      return applied;
+    }
+  }
+
+  // 4. Validation: every layer gets a CUDA kernel (dry run, at max and min), and the workspace is
   //    sized.
   const Status dry_run = engine->DryRun();
   engine->load_.kernels_ms = MsSince(phase);
@@ -787,13 +790,15 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   EDGERT_RETURN_IF_ERROR(dry_run);
   EDGERT_RETURN_IF_ERROR(uploaded);
 
-  // 4. Tactics: layers without a kTacticAttr get one from the timing cache or by timing their
-  //    candidates in a scratch arena (at the profile's opt batch); then the workspace is sized
-  //    again for the chosen candidates.
-  engine->tactics_.assign(net.layers.size(), LayerTactic{});
-  if (options.select_tactics && options.tactic_level > 0) {
-    EDGERT_RETURN_IF_ERROR(engine->SelectTactics());
-    EDGERT_RETURN_IF_ERROR(engine->DryRun());
+  // 5. Tactics: layers still without a kTacticAttr get one by timing their candidates in a
+  //    scratch arena (at the profile's opt batch; a layer with the signature of one timed earlier
+  //    in this network takes its choice); then, when any was timed, the workspace is sized again
+  //    for the chosen candidates. The cache gets every choice with what the dry run recorded.
+  if (tuning) {
+    int timed = 0;
+    EDGERT_RETURN_IF_ERROR(engine->SelectTactics(&cache_state, &timed));
+    if (timed > 0) EDGERT_RETURN_IF_ERROR(engine->DryRun());
+    EDGERT_RETURN_IF_ERROR(engine->StoreTimingCache(&cache_state));
   } else {
     for (size_t l = 0; l < net.layers.size(); ++l) {
       EDGERT_ASSIGN_OR_RETURN(int64_t t, net.layers[l].attrs.GetIntOr(kTacticAttr, -1, net.layers[l].name));
@@ -817,7 +822,7 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
     }
   }
 
-  // 5. Concurrent branches, timed with the tactics: the faster of the auxiliary stream and one
+  // 6. Concurrent branches, timed with the tactics: the faster of the auxiliary stream and one
   //    stream is recorded on the scheduled layers; with one stream the schedule is dropped (the
   //    memory plan keeps its spans: larger, still correct).
   //    Where the timing cannot run (e.g. no device memory for its two extra contexts on a small
@@ -964,26 +969,56 @@ Status CudaEngine::DryRun() {
   return s;
 }
 
-Status CudaEngine::SelectTactics() {
-  // The network the candidates are timed on: the profile's opt batch (where TensorRT tunes), else
-  // the engine's own. Its layers have the engine's indices; choices are written onto network_ and
-  // device_network_ (the plan stores them and every batch uses them).
-  NetworkDef at_opt;
-  NetworkDef at_opt_device;
-  const NetworkDef* tuned = &network_;
-  const NetworkDef* tuned_device = &device_network_;
+Status CudaEngine::ApplyTimingCache(TimingCacheState* st) {
   if (network_.profile.enabled() && network_.profile.opt != network_.profile.max) {
-    EDGERT_ASSIGN_OR_RETURN(at_opt, SpecializeBatch(network_, network_.profile.opt));
-    at_opt_device = DeviceNetwork(at_opt, options_.precision);
-    tuned = &at_opt;
-    tuned_device = &at_opt_device;
+    EDGERT_ASSIGN_OR_RETURN(st->at_opt, SpecializeBatch(network_, network_.profile.opt));
+    st->at_opt_device = DeviceNetwork(st->at_opt, options_.precision);
+    st->engine_shapes = false;
   }
-  const NetworkDef& net = *tuned;
-  std::map<std::string, int> cache;
-  if (!options_.timing_cache.empty()) cache = ReadTimingCache(options_.timing_cache);
-  const std::map<std::string, int> cache_before = cache;
+  const NetworkDef& tuned = st->engine_shapes ? network_ : st->at_opt;
+  const NetworkDef& tuned_device = st->engine_shapes ? device_network_ : st->at_opt_device;
+  if (!options_.timing_cache.empty()) st->entries = ReadTimingCache(options_.timing_cache);
+  st->before = st->entries;
   EDGERT_ASSIGN_OR_RETURN(DeviceKey key, CudaDeviceKey(options_.device_id));
   const std::string device = key.ToString();
+  st->signatures.assign(network_.layers.size(), std::string());
+  for (size_t l = 0; l < network_.layers.size(); ++l) {
+    if (memory_plan_.layer_elided[l] || !cuda::OpHasTactics(network_.layers[l].op)) continue;
+    LayerDef& layer = network_.layers[l];
+    EDGERT_ASSIGN_OR_RETURN(int64_t given, layer.attrs.GetIntOr(kTacticAttr, -1, layer.name));
+    if (given >= 0) {  // from the plan
+      tactics_[l].tactic = static_cast<int>(given);
+      tactics_[l].from_cache = true;
+      continue;
+    }
+    st->signatures[l] = LayerSignature(tuned, tuned_device, l, device, options_.precision, options_.tactic_level,
+                                       options_.max_workspace_bytes);
+    auto hit = st->entries.find(st->signatures[l]);
+    if (hit == st->entries.end()) continue;
+    for (LayerDef* target : {&layer, &device_network_.layers[l]}) {
+      target->attrs.Set(kTacticAttr, int64_t{hit->second.tactic});
+      target->attrs.Set(kTacticLevelAttr, int64_t{options_.tactic_level});
+      if (st->engine_shapes && !hit->second.label.empty()) {
+        target->attrs.Set(kTacticLabelAttr, hit->second.label);
+        if (!hit->second.blob.empty()) target->attrs.Set(kTacticBlobAttr, hit->second.blob);
+      }
+    }
+    tactics_[l].tactic = hit->second.tactic;
+    tactics_[l].from_cache = true;
+  }
+  return Status::Ok();
+}
+
+Status CudaEngine::SelectTactics(TimingCacheState* st, int* timed_layers) {
+  *timed_layers = 0;
+  std::vector<size_t> pending;  // layers with a signature and no tactic yet
+  for (size_t l = 0; l < network_.layers.size(); ++l) {
+    if (!st->signatures[l].empty() && !network_.layers[l].attrs.Has(kTacticAttr)) pending.push_back(l);
+  }
+  if (pending.empty()) return Status::Ok();
+  // Candidates are timed on the tuned network; its layers have the engine's indices, and choices
+  // are written onto network_ and device_network_ (the plan stores them and every batch uses them).
+  const NetworkDef& net = st->engine_shapes ? network_ : st->at_opt;
 
   void* scratch = nullptr;
   const cudaError_t err = cudaMalloc(&scratch, arena_bytes_);
@@ -1000,29 +1035,17 @@ Status CudaEngine::SelectTactics() {
   const std::vector<CudaTensor> views = DeviceViews(*this, net, static_cast<char*>(scratch));
   const std::vector<ValueInfo> infos = NetworkInfos(net);
   const KernelMode mode{options_.precision, options_.tactic_level, false, true, options_.max_workspace_bytes};
-  for (size_t l = 0; s.ok() && l < net.layers.size(); ++l) {
-    if (memory_plan_.layer_elided[l] || !cuda::OpHasTactics(net.layers[l].op)) continue;
+  for (size_t l : pending) {
+    if (!s.ok()) break;
     LayerDef& layer = network_.layers[l];
-    StatusOr<int64_t> given = layer.attrs.GetIntOr(kTacticAttr, -1, layer.name);
-    if (!given.ok()) {
-      s = given.status();
-      break;
-    }
-    if (*given >= 0) {  // from the plan
-      tactics_[l].tactic = static_cast<int>(*given);
-      tactics_[l].from_cache = true;
-      continue;
-    }
-    const std::string signature =
-        LayerSignature(net, *tuned_device, l, device, options_.precision, options_.tactic_level,
-                       options_.max_workspace_bytes);
-    auto hit = cache.find(signature);
-    if (hit != cache.end()) {
+    const std::string& signature = st->signatures[l];
+    auto hit = st->entries.find(signature);  // an earlier layer of this network with the same signature
+    if (hit != st->entries.end()) {
       for (LayerDef* target : {&layer, &device_network_.layers[l]}) {
-        target->attrs.Set(kTacticAttr, int64_t{hit->second});
+        target->attrs.Set(kTacticAttr, int64_t{hit->second.tactic});
         target->attrs.Set(kTacticLevelAttr, int64_t{options_.tactic_level});
       }
-      tactics_[l].tactic = hit->second;
+      tactics_[l].tactic = hit->second.tactic;
       tactics_[l].from_cache = true;
       continue;
     }
@@ -1036,6 +1059,7 @@ Status CudaEngine::SelectTactics() {
     }
     const int tactic = (*kernel)->Tactic();
     if (tactic < 0) continue;
+    ++*timed_layers;
     const CudaKernel::TacticReport report = (*kernel)->Tactics();
     const std::string label = (*kernel)->TacticLabel();
     for (LayerDef* target : {&layer, &device_network_.layers[l]}) {
@@ -1053,15 +1077,30 @@ Status CudaEngine::SelectTactics() {
     t.seconds = layer_seconds;
     t.list_seconds = report.list_seconds;
     t.candidates = report.candidates;
-    cache[signature] = tactic;
+    st->entries[signature] = CachedTactic{tactic, {}, {}};
   }
   DestroyResources(&res);
   cudaFree(scratch);
-  EDGERT_RETURN_IF_ERROR(s);
-  if (!options_.timing_cache.empty() && cache != cache_before) {
-    EDGERT_RETURN_IF_ERROR(WriteTimingCache(options_.timing_cache, cache));
+  return s;
+}
+
+Status CudaEngine::StoreTimingCache(TimingCacheState* st) const {
+  for (size_t l = 0; l < network_.layers.size(); ++l) {
+    if (st->signatures[l].empty()) continue;
+    const Attributes& attrs = network_.layers[l].attrs;
+    EDGERT_ASSIGN_OR_RETURN(int64_t tactic, attrs.GetIntOr(kTacticAttr, -1, network_.layers[l].name));
+    if (tactic < 0) continue;
+    CachedTactic entry{static_cast<int>(tactic), {}, {}};
+    if (st->engine_shapes) {
+      EDGERT_ASSIGN_OR_RETURN(entry.label, attrs.GetStringOr(kTacticLabelAttr, ""));
+      if (!entry.label.empty()) {
+        EDGERT_ASSIGN_OR_RETURN(entry.blob, attrs.GetStringOr(kTacticBlobAttr, ""));
+      }
+    }
+    st->entries[st->signatures[l]] = std::move(entry);
   }
-  return Status::Ok();
+  if (options_.timing_cache.empty() || st->entries == st->before) return Status::Ok();
+  return WriteTimingCache(options_.timing_cache, st->entries);
 }
 
 Status CudaEngine::InitializeLibraries(int device_id) {
