@@ -55,6 +55,7 @@
 #include <fstream>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <variant>
 
@@ -336,14 +337,34 @@ int KernelThreads(const NetworkDef& net, int option) {
 // does the work. Creating a layer's kernel is host work (cuDNN plan finalization dominates a
 // plan's load); each thread takes the next layer from a shared counter and uses its own entry's
 // handles (a cuDNN handle is used by one thread at a time), which its kernels keep: a kept kernel
-// runs with the handles of the thread that made it. On a failure no further layers are taken,
-// and the error of the lowest failing layer is returned: every layer below it was taken earlier
-// and finished, so it is the error a serial run reports. `times`, when given, receives the
-// slowest thread's handle creation and each layer's kernel creation, in ms.
+// runs with the handles of the thread that made it. Several threads take the layers in
+// KernelOrder(). After a failure only layers below the lowest failing one are still made, and the
+// error of the lowest failing layer is returned: every layer below it is made, so it is the error
+// a serial run reports. `times`, when given, receives the slowest thread's handle creation and
+// each layer's kernel creation, in ms.
 struct KernelTimes {
   double handles_ms = 0;
   std::vector<double> layer_ms;
 };
+
+// The order in which several threads take the layers: first the first layer recorded with each
+// cuDNN engine (a plan's kTacticLabelAttr, e.g. "cudnn-fused engine 39"), then the others in
+// network order. Each engine's first finalization in the process loads its kernels (50-170 ms)
+// and the engine's later layers wait for it; taken in network order, the threads could all wait
+// on one engine while another's first load had not begun.
+std::vector<size_t> KernelOrder(const NetworkDef& net) {
+  std::vector<size_t> first, rest;
+  std::set<std::string> engines;
+  for (size_t l = 0; l < net.layers.size(); ++l) {
+    StatusOr<std::string> text = net.layers[l].attrs.GetStringOr(kTacticLabelAttr, "");
+    RecordedTacticLabel label;
+    const bool engine = text.ok() && ParseTacticLabel(*text, &label) &&
+                        label.label.find(" engine ") != std::string::npos && engines.insert(label.label).second;
+    (engine ? first : rest).push_back(l);
+  }
+  first.insert(first.end(), rest.begin(), rest.end());
+  return first;
+}
 Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const std::vector<CudaTensor>& tensors,
                           const std::vector<uint8_t>& skip, int device_id, std::vector<CudaResources>* pool,
                           std::vector<CudaKernelPtr>* kernels, size_t* workspace_bytes,
@@ -357,8 +378,12 @@ Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const s
   if (recorded != nullptr) recorded->assign(n, RecordedTactic{});
   std::vector<Status> statuses(n);
   std::vector<size_t> workspaces(n, 0);
+  std::vector<size_t> order(n);
+  for (size_t l = 0; l < n; ++l) order[l] = l;
+  if (pool->size() > 1) order = KernelOrder(net);
   std::atomic<size_t> next{0};
-  std::atomic<bool> failed{false};
+  std::atomic<bool> setup_failed{false};
+  std::atomic<size_t> failed_at{n};  // the lowest failing layer so far (n: none)
   std::vector<Status> setup(pool->size());
   std::vector<double> handles_ms(pool->size(), 0.0);
   std::vector<double> layer_ms(n, 0.0);
@@ -369,20 +394,25 @@ Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const s
     if (setup[t].ok() && res.cudnn == nullptr) setup[t] = CreateResources(device_id, &res);
     handles_ms[t] = MsSince(setup_start);
     if (!setup[t].ok()) {
-      failed = true;
+      setup_failed = true;
       return;
     }
-    while (!failed.load()) {
-      const size_t l = next.fetch_add(1);
-      if (l >= n) break;
+    while (!setup_failed.load()) {
+      const size_t i = next.fetch_add(1);
+      if (i >= n) break;
+      const size_t l = order[i];
+      if (l > failed_at.load()) continue;  // a lower layer failed: its error is the one returned
       const bool skipped = !skip.empty() && skip[l];
       const auto layer_start = std::chrono::steady_clock::now();
       StatusOr<CudaKernelPtr> kernel = MakeLayerKernel(net, l, infos, tensors, mode, &res, skipped);
       if (!skipped) layer_ms[l] = MsSince(layer_start);
       if (!kernel.ok()) {
         statuses[l] = kernel.status();
-        failed = true;
-        break;
+        size_t lowest = failed_at.load();
+        while (l < lowest && !failed_at.compare_exchange_weak(lowest, l)) {
+        }
+        if (pool->size() == 1) break;
+        continue;
       }
       if (skipped) continue;
       workspaces[l] = (*kernel)->WorkspaceBytes();
