@@ -96,7 +96,11 @@ Status WriteTimingCache(const std::string& path, const TimingCache& entries) {
       }
       out << '\n';
     }
-    if (!out) return IoError("cannot write the timing cache " + tmp, path);
+    out.close();
+    if (!out) {
+      std::remove(tmp.c_str());
+      return IoError("cannot write the timing cache " + tmp, path);
+    }
   }
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     std::remove(tmp.c_str());
