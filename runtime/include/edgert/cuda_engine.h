@@ -241,10 +241,10 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
 
  private:
   CudaEngine() = default;
-  // Step 3 of Create(): the tuned network's layer signatures, and the timing cache's choices for
+  // Step 2 of Create(): the tuned network's layer signatures, and the timing cache's choices for
   // the layers it holds (with label and blob where recorded at the engine's shapes).
   Status ApplyTimingCache(TimingCacheState* state);
-  // Step 5 of Create(): a tactic for every layer with candidates that step 3 left without one,
+  // Step 5 of Create(): a tactic for every layer with candidates that step 2 left without one,
   // timed at the profile's opt batch when there is a profile; `timed_layers` counts the timed.
   Status SelectTactics(TimingCacheState* state, int* timed_layers);
   // Step 5, after the dry run: every choice, with what the dry run recorded, into the cache file.

@@ -2,17 +2,20 @@
 //
 //  1. CudaEngine::Create(): check indices; derive the device network (float32 tensors become
 //     float16 in an FP16 engine); plan the arena on it (PlanNetworkMemory, device dtype sizes);
+//     with select_tactics, give each Conv/ConvTranspose/Gemm/MatMul layer without a kTacticAttr
+//     the timing cache's choice where it holds one (ApplyTimingCache, edgert/timing_cache.h);
 //     upload every constant once into one device allocation (float32 weights converted to float16
 //     on the GPU in FP16; on a thread of its own, overlapping the dry run); prepare every layer
 //     once in a dry run (support check, CUDA kernel creation with null activation pointers) to
 //     report unsupported layers up front and to size the shared workspace, on several host threads
-//     with handles of their own (PrepareCudaKernels; CudaEngineOptions::load_threads); then, with
-//     select_tactics, the tactic pass (SelectTactics): each Conv/ConvTranspose/Gemm/MatMul layer
-//     without a kTacticAttr takes its choice from the timing cache or times its candidates in a
-//     scratch arena, and the choice (with its level) becomes a layer attribute; a second dry run
-//     sizes the workspace for the chosen candidates and records, beside each chosen index, the
-//     kernel's TacticLabel / TacticBlob (kTacticLabelAttr / kTacticBlobAttr: what lets a plan load
-//     rebuild the chosen convolution candidate alone); record the I/O tensors.
+//     with handles of their own (PrepareCudaKernels; CudaEngineOptions::load_threads), recording
+//     beside each chosen index the kernel's TacticLabel / TacticBlob (kTacticLabelAttr /
+//     kTacticBlobAttr: what lets a plan load rebuild the chosen convolution candidate alone); then,
+//     with select_tactics, the tactic pass (SelectTactics): each such layer still without a choice
+//     times its candidates in a scratch arena, and the choice (with its level) becomes a layer
+//     attribute; when any was timed, a second dry run sizes the workspace for the chosen
+//     candidates and records theirs; the choices go into the timing cache (StoreTimingCache);
+//     record the I/O tensors.
 //     Batch profiles: the profile is validated first; the device network and the arena plan are
 //     those of the max batch (every smaller batch fits at the same offsets); the dry runs cover
 //     max and min (SpecializeBatch); the tactic pass times the opt specialization (its own device
@@ -225,6 +228,13 @@ void DestroyResources(CudaResources* res) {
   res->cublaslt = nullptr;
 }
 
+// Keeps the first `n` entries of `resources` (destroying the handles of the others) and adds
+// entries without handles up to `n` (PrepareCudaKernels creates those on their threads).
+void ResizeResources(std::vector<CudaResources>* resources, size_t n) {
+  for (size_t t = n; t < resources->size(); ++t) DestroyResources(&(*resources)[t]);
+  resources->resize(n);
+}
+
 // How kernels are made: a dry run (validation), a context's launch records, or the tactic pass.
 struct KernelMode {
   Precision precision = Precision::kFp32;
@@ -337,17 +347,17 @@ int KernelThreads(const NetworkDef& net, int option) {
 // does the work. Creating a layer's kernel is host work (cuDNN plan finalization dominates a
 // plan's load); each thread takes the next layer from a shared counter and uses its own entry's
 // handles (a cuDNN handle is used by one thread at a time), which its kernels keep: a kept kernel
-// runs with the handles of the thread that made it. Several threads take the layers in
-// KernelOrder(). After a failure only layers below the lowest failing one are still made, and the
-// error of the lowest failing layer is returned: every layer below it is made, so it is the error
-// a serial run reports. `times`, when given, receives the slowest thread's handle creation and
-// each layer's kernel creation, in ms.
+// runs with the handles of the thread that made it. The layers are taken in KernelOrder(). After
+// a failure only layers below the lowest failing one are still made, and the error of the lowest
+// failing layer is returned: every layer below it is made, so it is the first error in network
+// order, whatever the threads. `times`, when given, receives the slowest thread's handle creation
+// and each layer's kernel creation, in ms.
 struct KernelTimes {
   double handles_ms = 0;
   std::vector<double> layer_ms;
 };
 
-// The order in which several threads take the layers: first the first layer recorded with each
+// The order in which the threads take the layers: first the first layer recorded with each
 // cuDNN engine (a plan's kTacticLabelAttr, e.g. "cudnn-fused engine 39"), then the others in
 // network order. Each engine's first finalization in the process loads its kernels (50-170 ms)
 // and the engine's later layers wait for it; taken in network order, the threads could all wait
@@ -378,9 +388,7 @@ Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const s
   if (recorded != nullptr) recorded->assign(n, RecordedTactic{});
   std::vector<Status> statuses(n);
   std::vector<size_t> workspaces(n, 0);
-  std::vector<size_t> order(n);
-  for (size_t l = 0; l < n; ++l) order[l] = l;
-  if (pool->size() > 1) order = KernelOrder(net);
+  const std::vector<size_t> order = KernelOrder(net);
   std::atomic<size_t> next{0};
   std::atomic<bool> setup_failed{false};
   std::atomic<size_t> failed_at{n};  // the lowest failing layer so far (n: none)
@@ -411,7 +419,6 @@ Status PrepareCudaKernels(const NetworkDef& net, const KernelMode& mode, const s
         size_t lowest = failed_at.load();
         while (l < lowest && !failed_at.compare_exchange_weak(lowest, l)) {
         }
-        if (pool->size() == 1) break;
         continue;
       }
       if (skipped) continue;
@@ -645,6 +652,18 @@ StatusOr<std::unique_ptr<CudaBatchKernels>> MakeBatchKernels(const CudaEngine& e
   return set;
 }
 
+// A layer's tactic choice on the engine's host and device networks: kTacticAttr and its level,
+// and, where given, what recreates the candidate alone (kTacticLabelAttr, kTacticBlobAttr).
+void SetTacticAttrs(LayerDef* host, LayerDef* device, int tactic, int level, const std::string& label,
+                    const std::string& blob) {
+  for (LayerDef* target : {host, device}) {
+    target->attrs.Set(kTacticAttr, int64_t{tactic});
+    target->attrs.Set(kTacticLevelAttr, int64_t{level});
+    if (!label.empty()) target->attrs.Set(kTacticLabelAttr, label);
+    if (!blob.empty()) target->attrs.Set(kTacticBlobAttr, blob);
+  }
+}
+
 }  // namespace
 
 // ---- CudaEngine ------------------------------------------------------------------------------------
@@ -716,9 +735,18 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   }
 
   engine->load_.memory_plan_ms = MsSince(phase);
+
+  // 2. Timing cache (with tactic timing): layers without a kTacticAttr whose signature the cache
+  //    holds take its choice, with what recreates it alone where the cache has that (the dry run
+  //    then restores those candidates as a plan load does).
+  engine->tactics_.assign(net.layers.size(), LayerTactic{});
+  const bool tuning = options.select_tactics && options.tactic_level > 0;
+  TimingCacheState cache_state;
+  if (tuning) EDGERT_RETURN_IF_ERROR(engine->ApplyTimingCache(&cache_state));
+
   phase = std::chrono::steady_clock::now();
-  // 2. Weights: one allocation, every constant at a 256-byte aligned offset, in its device dtype.
-  //    The addresses are fixed first; the copies run on a thread of their own while step 3
+  // 3. Weights: one allocation, every constant at a 256-byte aligned offset, in its device dtype.
+  //    The addresses are fixed first; the copies run on a thread of their own while step 4
   //    creates the kernels (the dry run reads no weights on the device).
   std::vector<size_t> offsets(net.tensors.size(), 0);
   size_t total = 0;
@@ -793,21 +821,6 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
       uploaded = upload();
       upload_ms = MsSince(start);
     });
-  }
-
-  // 3. Timing cache (with tactic timing): layers without a kTacticAttr whose signature the cache
-  //    holds take its choice, with what recreates it alone where the cache has that (the dry run
-  //    then restores those candidates as a plan load does).
-  engine->tactics_.assign(net.layers.size(), LayerTactic{});
-  const bool tuning = options.select_tactics && options.tactic_level > 0;
-  TimingCacheState cache_state;
-  if (tuning) {
-    const Status applied = engine->ApplyTimingCache(&cache_state);
-    if (!applied.ok()) {
-      if (upload_thread.joinable()) upload_thread.join();
-      if (staging != nullptr) cudaFree(staging);
-      return applied;
-    }
   }
 
   // 4. Validation: every layer gets a CUDA kernel (dry run, at max and min), and the workspace is
@@ -942,9 +955,7 @@ Status CudaEngine::DryRun() {
   // a few ms, and the threads' creations wait on one another).
   if (spare_handles_ == nullptr) spare_handles_ = std::make_unique<CudaHandlePool>();
   std::vector<CudaResources>& pool = spare_handles_->resources;
-  const size_t threads = static_cast<size_t>(KernelThreads(network_, options_.load_threads));
-  for (size_t t = threads; t < pool.size(); ++t) DestroyResources(&pool[t]);
-  pool.resize(threads);
+  ResizeResources(&pool, static_cast<size_t>(KernelThreads(network_, options_.load_threads)));
   load_.kernel_threads = static_cast<int>(pool.size());
   auto validate = [&](const NetworkDef& net, size_t* workspace, std::vector<RecordedTactic>* recorded,
                       KernelTimes* times) -> Status {
@@ -1025,15 +1036,11 @@ Status CudaEngine::ApplyTimingCache(TimingCacheState* st) {
                                        options_.max_workspace_bytes);
     auto hit = st->entries.find(st->signatures[l]);
     if (hit == st->entries.end()) continue;
-    for (LayerDef* target : {&layer, &device_network_.layers[l]}) {
-      target->attrs.Set(kTacticAttr, int64_t{hit->second.tactic});
-      target->attrs.Set(kTacticLevelAttr, int64_t{options_.tactic_level});
-      if (st->engine_shapes && !hit->second.label.empty()) {
-        target->attrs.Set(kTacticLabelAttr, hit->second.label);
-        if (!hit->second.blob.empty()) target->attrs.Set(kTacticBlobAttr, hit->second.blob);
-      }
-    }
-    tactics_[l].tactic = hit->second.tactic;
+    // A blob comes only with a label (timing_cache.h); both only where recorded at these shapes.
+    const CachedTactic& cached = hit->second;
+    SetTacticAttrs(&layer, &device_network_.layers[l], cached.tactic, options_.tactic_level,
+                   st->engine_shapes ? cached.label : std::string(), st->engine_shapes ? cached.blob : std::string());
+    tactics_[l].tactic = cached.tactic;
     tactics_[l].from_cache = true;
   }
   return Status::Ok();
@@ -1071,10 +1078,7 @@ Status CudaEngine::SelectTactics(TimingCacheState* st, int* timed_layers) {
     const std::string& signature = st->signatures[l];
     auto hit = st->entries.find(signature);  // an earlier layer of this network with the same signature
     if (hit != st->entries.end()) {
-      for (LayerDef* target : {&layer, &device_network_.layers[l]}) {
-        target->attrs.Set(kTacticAttr, int64_t{hit->second.tactic});
-        target->attrs.Set(kTacticLevelAttr, int64_t{options_.tactic_level});
-      }
+      SetTacticAttrs(&layer, &device_network_.layers[l], hit->second.tactic, options_.tactic_level, {}, {});
       tactics_[l].tactic = hit->second.tactic;
       tactics_[l].from_cache = true;
       continue;
@@ -1092,11 +1096,7 @@ Status CudaEngine::SelectTactics(TimingCacheState* st, int* timed_layers) {
     ++*timed_layers;
     const CudaKernel::TacticReport report = (*kernel)->Tactics();
     const std::string label = (*kernel)->TacticLabel();
-    for (LayerDef* target : {&layer, &device_network_.layers[l]}) {
-      target->attrs.Set(kTacticAttr, int64_t{tactic});
-      target->attrs.Set(kTacticLevelAttr, int64_t{options_.tactic_level});
-      if (!label.empty()) target->attrs.Set(kTacticLabelAttr, label);
-    }
+    SetTacticAttrs(&layer, &device_network_.layers[l], tactic, options_.tactic_level, label, {});
     LayerTactic& t = tactics_[l];
     t = LayerTactic{};
     t.tactic = tactic;
@@ -1183,9 +1183,7 @@ StatusOr<std::unique_ptr<CudaExecutionContext>> CudaEngine::CreateContext(void* 
     st.resources = std::move(spare_handles_->resources);
     spare_handles_->resources.clear();
   }
-  const size_t threads = static_cast<size_t>(KernelThreads(network_, options_.load_threads));
-  for (size_t t = threads; t < st.resources.size(); ++t) DestroyResources(&st.resources[t]);
-  st.resources.resize(threads);
+  ResizeResources(&st.resources, static_cast<size_t>(KernelThreads(network_, options_.load_threads)));
   st.bindings.assign(io_.size(), nullptr);
   st.graphs = options_.cuda_graphs;
   if (!schedule_.empty()) {
