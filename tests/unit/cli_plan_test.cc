@@ -101,7 +101,7 @@ TEST_F(BuilderCliPlan, BuildInspectAndRunMatchTheModel) {
   r = RunCli(dir_, "inspect " + Q(plan_));
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   for (const char* word :
-       {"format version:     1", "device:             cpu", "usable here:        yes", "MatMul", "Relu",
+       {"format version:     2", "device:             cpu", "usable here:        yes", "MatMul", "Relu",
         "'w' float32 16x8 const", "'y' float32 3x8", "totals: 3 layers, 6 tensors", "@arena+", "memory: arena "}) {
     EXPECT_TRUE(Contains(r.out, word)) << word << "\n" << r.out;
   }
@@ -113,7 +113,7 @@ TEST_F(BuilderCliPlan, BuildInspectAndRunMatchTheModel) {
   ASSERT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_TRUE(
       PythonJsonCheck(dir_, r.out,
-                      "d['format_version']==1 and d['device']['backend']=='cpu' and d['usable_here'] and "
+                      "d['format_version']==2 and d['device']['backend']=='cpu' and d['usable_here'] and "
                       "len(d['layers'])==3 and d['layers'][0]['op']=='MatMul' and "
                       "d['layers'][0]['name']=='mat\"mul\\\\1\\n' and "
                       "d['layers'][1]['name']=='add\\x01\\ufffd\\u00e9' and "

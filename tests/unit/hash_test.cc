@@ -19,6 +19,17 @@ std::vector<uint8_t> Pattern(size_t n) {
   return v;
 }
 
+// Bytes from a 64-bit LCG (the top byte of each step): unlike Pattern, no two 4 MiB chunks match.
+std::vector<uint8_t> Noise(size_t n) {
+  std::vector<uint8_t> v(n);
+  uint64_t x = 0x9E3779B97F4A7C15ULL;
+  for (size_t i = 0; i < n; ++i) {
+    x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+    v[i] = static_cast<uint8_t>(x >> 56);
+  }
+  return v;
+}
+
 TEST(HashSha256, FipsVectors) {
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   EXPECT_EQ(Sha256Hex(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
@@ -120,6 +131,50 @@ TEST(HashXxh64, UnalignedInputGivesTheSameValue) {
   for (size_t shift = 1; shift < 8; ++shift) {
     std::copy(data.begin(), data.end(), buf.begin() + static_cast<ptrdiff_t>(shift));
     EXPECT_EQ(Xxh64(buf.data() + shift, data.size()), expected) << "offset " << shift;
+  }
+}
+
+// The definition of ChunkedXxh64, written out: the Xxh64 of the chunks' Xxh64s as 8 little-endian
+// bytes each.
+uint64_t ChunkedByDefinition(const std::vector<uint8_t>& data) {
+  std::vector<uint8_t> digests;
+  for (size_t at = 0; at < data.size(); at += kXxh64ChunkBytes) {
+    uint64_t h = Xxh64(data.data() + at, std::min(kXxh64ChunkBytes, data.size() - at));
+    for (int b = 0; b < 8; ++b, h >>= 8) digests.push_back(static_cast<uint8_t>(h & 0xff));
+  }
+  return Xxh64(digests.data(), digests.size());
+}
+
+TEST(HashChunkedXxh64, FollowsItsDefinitionOnAnyNumberOfThreads) {
+  const size_t chunk = kXxh64ChunkBytes;
+  for (size_t n : {size_t{0}, size_t{1}, size_t{4113}, chunk - 1, chunk, chunk + 1, 3 * chunk + 5}) {
+    const std::vector<uint8_t> data = Noise(n);
+    const uint64_t expected = ChunkedByDefinition(data);
+    for (int threads : {-1, 0, 1, 2, 3, 8, 64}) {
+      EXPECT_EQ(ChunkedXxh64(data.data(), data.size(), threads), expected) << "length " << n << ", threads " << threads;
+    }
+  }
+  // No data: no chunks, the Xxh64 of nothing. One chunk or less: the Xxh64 of that chunk's Xxh64.
+  EXPECT_EQ(ChunkedXxh64(nullptr, 0, 4), Xxh64("", 0));
+  const std::vector<uint8_t> small = Noise(100);
+  const uint64_t h = Xxh64(small.data(), small.size());
+  uint8_t le[8];
+  for (int b = 0; b < 8; ++b) le[b] = static_cast<uint8_t>(h >> (8 * b));
+  EXPECT_EQ(ChunkedXxh64(small.data(), small.size(), 2), Xxh64(le, 8));
+}
+
+TEST(HashChunkedXxh64, PinnedValueAndSensitivity) {
+  // Plans store this checksum: its value for given bytes must never change within a format. The
+  // values were computed with the reference xxhash package (Python), independently of Xxh64 here.
+  std::vector<uint8_t> data = Noise(2 * kXxh64ChunkBytes + 3);
+  const uint64_t pinned = ChunkedXxh64(data.data(), data.size(), 4);
+  EXPECT_EQ(pinned, 0x132110645c5153feULL);
+  EXPECT_EQ(Xxh64(data.data(), data.size()), 0xcc551c2ce467e13aULL);
+  // One bit flipped in any chunk changes it.
+  for (size_t at : {size_t{0}, kXxh64ChunkBytes + 17, data.size() - 1}) {
+    data[at] ^= 0x10;
+    EXPECT_NE(ChunkedXxh64(data.data(), data.size(), 4), pinned) << "byte " << at;
+    data[at] ^= 0x10;
   }
 }
 

@@ -508,9 +508,13 @@ TEST_F(PlanValidateTest, ChecksumMismatch) {
 }
 
 TEST_F(PlanValidateTest, OtherFormatVersionAndMissingFile) {
-  std::vector<uint8_t> v2 = bytes_;
-  v2[8] = 2;
-  EXPECT_EQ(Validate(v2), path_ + ": plan format version 2 is not supported by this edgert, which reads version 1");
+  std::vector<uint8_t> v3 = bytes_;
+  v3[8] = 3;
+  EXPECT_EQ(Validate(v3), path_ + ": plan format version 3 is not supported by this edgert, which reads version 2");
+  // A plan of the previous format (a plain XXH64 content checksum) is refused by its version.
+  std::vector<uint8_t> v1 = bytes_;
+  v1[8] = 1;
+  EXPECT_EQ(Validate(v1), path_ + ": plan format version 1 is not supported by this edgert, which reads version 2");
   const Status missing = ValidatePlan(dir_.File("nope.plan"), H100Key(), "0.1.0");
   EXPECT_EQ(missing.code(), StatusCode::kNotFound);
   EXPECT_NE(missing.message().find("nope.plan"), std::string::npos);

@@ -42,8 +42,18 @@ class Sha256 {
 std::string Sha256Hex(const void* data, size_t size);
 inline std::string Sha256Hex(std::string_view text) { return Sha256Hex(text.data(), text.size()); }
 
-// XXH64 of `size` bytes (tens of GB/s on one x86 core); the checksum plans store.
+// XXH64 of `size` bytes (tens of GB/s on one x86 core).
 uint64_t Xxh64(const void* data, size_t size, uint64_t seed = 0);
+
+// The chunk of ChunkedXxh64: 4 MiB.
+inline constexpr size_t kXxh64ChunkBytes = size_t{4} << 20;
+
+// The checksum plans store over their content: the Xxh64 (seed 0) of the sequence of the Xxh64s
+// (seed 0, each as 8 little-endian bytes) of the consecutive kXxh64ChunkBytes chunks of the data
+// (the last chunk may be shorter; no data: no chunks, i.e. Xxh64 of nothing). The chunks are
+// hashed on up to `threads` threads (the calling one included), which also faults a fresh file
+// mapping's pages in on several cores; the value does not depend on `threads`.
+uint64_t ChunkedXxh64(const void* data, size_t size, int threads);
 
 // Lowercase hex of `size` bytes, in order.
 std::string ToHex(const void* data, size_t size);

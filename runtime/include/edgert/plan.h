@@ -3,8 +3,8 @@
 //
 // File layout (little-endian; runtime/src/plan/plan_format.h has the header's byte layout):
 //   header (96 bytes): magic "EDGERTPL", format version, header size, file size, the offset and size
-//     of each section, an XXH64 of the metadata section, an XXH64 of everything after the header
-//     and an XXH64 of the header itself.
+//     of each section, an XXH64 of the metadata section, a ChunkedXxh64 (edgert/hash.h) of
+//     everything after the header and an XXH64 of the header itself.
 //   metadata section: a small FlatBuffer (edgert version, device key, build-options hash, model
 //     hash, counts). ValidatePlan() and ReadPlanMetadata() read only the header and this section.
 //   network section: a FlatBuffer holding the tensors, layers, attributes and graph inputs/outputs.
@@ -73,8 +73,10 @@ struct PlanMetadata {
   uint64_t file_bytes = 0;     // size of the whole plan
 };
 
-// The format version this edgert writes and reads.
-inline constexpr uint32_t kPlanFormatVersion = 1;
+// The format version this edgert writes and reads (2: the content checksum is a ChunkedXxh64,
+// computed on several threads; 1: a plain XXH64). A plan of another version is refused with a
+// sentence naming both versions; the plan cache rebuilds it.
+inline constexpr uint32_t kPlanFormatVersion = 2;
 // Alignment of the weights section and of every tensor in it.
 inline constexpr size_t kPlanWeightAlignment = 256;
 

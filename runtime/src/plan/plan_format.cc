@@ -7,7 +7,9 @@
 //     header, and last the header checksum, which covers the other two.
 #include "plan/plan_format.h"
 
+#include <algorithm>
 #include <cstring>
+#include <thread>
 
 #include "edgert/hash.h"
 #include "edgert/plan.h"
@@ -131,6 +133,11 @@ StatusOr<PlanHeader> CheckHeader(const uint8_t* bytes, size_t available, uint64_
   return h;
 }
 
+int ChecksumThreads() {
+  const unsigned cores = std::thread::hardware_concurrency();
+  return static_cast<int>(std::clamp(cores, 1u, 8u));
+}
+
 Status SealPlan(uint8_t* data, size_t size) {
   if (size < kPlanHeaderSize) return InvalidArgument("a plan is at least " + Num(kPlanHeaderSize) + " bytes");
   PlanHeader h = DecodeHeader(data);
@@ -138,7 +145,7 @@ Status SealPlan(uint8_t* data, size_t size) {
     return InvalidArgument("the plan's metadata section lies outside its bytes");
   }
   h.meta_checksum = Xxh64(data + h.meta_offset, h.meta_size);
-  h.content_checksum = Xxh64(data + kPlanHeaderSize, size - kPlanHeaderSize);
+  h.content_checksum = ChunkedXxh64(data + kPlanHeaderSize, size - kPlanHeaderSize, ChecksumThreads());
   EncodeHeader(h, data);
   h.header_checksum = Xxh64(data, kHeaderChecksumOffset);
   EncodeHeader(h, data);

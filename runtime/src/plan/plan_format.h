@@ -10,7 +10,8 @@
 //   40  u64      network offset (8-aligned)  48  u64  network size
 //   56  u64      weights offset (256-aligned) 64 u64  weights size (the file ends there)
 //   72  u64      XXH64 of the metadata section
-//   80  u64      XXH64 of bytes [96, file size): everything after the header, padding included
+//   80  u64      ChunkedXxh64 (edgert/hash.h) of bytes [96, file size): everything after the
+//                header, padding included (format 1: the plain XXH64 of those bytes)
 //   88  u64      XXH64 of bytes [0, 88)
 #pragma once
 
@@ -63,6 +64,9 @@ StatusOr<PlanHeader> CheckHeader(const uint8_t* bytes, size_t available, uint64_
 // plans so that the structural checks behind the checksums are exercised. Fails if the declared
 // layout does not fit in `size` bytes.
 Status SealPlan(uint8_t* data, size_t size);
+
+// Threads the content checksum runs on when a plan is sealed or opened: the host's cores, at most 8.
+int ChecksumThreads();
 
 // True for the DataType ids a plan may hold: every defined id except kUndefined and kString.
 bool IsStorableDataType(int64_t id);

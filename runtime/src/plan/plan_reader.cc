@@ -7,8 +7,9 @@
 //      difference as one sentence.
 //  LoadedPlan::Open / OpenBytes:
 //   1. mmap the file read-only (OpenBytes: copy into a page-aligned buffer) and CheckHeader.
-//   2. Compare the content checksum over everything after the header: damage anywhere is refused
-//      here, before any FlatBuffer is parsed.
+//   2. Compare the content checksum over everything after the header (ChunkedXxh64 on
+//      ChecksumThreads() threads, which also fault the mapping's pages in): damage anywhere is
+//      refused here, before any FlatBuffer is parsed.
 //   3. Verify both FlatBuffers, read the metadata, then build the NetworkDef: every dtype id,
 //      shape, weight range (aligned, inside the section, size = elements x dtype size), op id,
 //      attribute kind and tensor index is checked before use; constants and tensor attributes
@@ -308,11 +309,8 @@ StatusOr<LoadedPlan> LoadedPlan::Open(const std::string& path) {
   if (file_size == 0) return CheckHeader(nullptr, 0, 0, path).status();
   if (file_size > SIZE_MAX) return OutOfRange(path + ": the plan does not fit in the address space", path);
   const size_t size = static_cast<size_t>(file_size);
-  int flags = MAP_PRIVATE;
-#ifdef MAP_POPULATE
-  flags |= MAP_POPULATE;  // the checksum reads every page anyway; fault them in one go
-#endif
-  void* addr = mmap(nullptr, size, PROT_READ, flags, fd.Get(), 0);
+  // Not MAP_POPULATE: the checksum's threads fault the pages in, on several cores at once.
+  void* addr = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.Get(), 0);
   if (addr == MAP_FAILED) return IoError(path + ": cannot map the plan: " + std::strerror(errno), path);
   std::shared_ptr<const uint8_t> mapping(static_cast<const uint8_t*>(addr),
                                          [size](const uint8_t* p) { munmap(const_cast<uint8_t*>(p), size); });
@@ -337,7 +335,8 @@ StatusOr<LoadedPlan> LoadedPlan::FromMapping(std::shared_ptr<const uint8_t> mapp
   // Step 1.
   EDGERT_ASSIGN_OR_RETURN(const PlanHeader h, CheckHeader(base, size, size, name));
   // Step 2.
-  if (Xxh64(base + kPlanHeaderSize, size - kPlanHeaderSize) != h.content_checksum) {
+  if (ChunkedXxh64(base + kPlanHeaderSize, size - kPlanHeaderSize, plan_internal::ChecksumThreads()) !=
+      h.content_checksum) {
     return CorruptPlan(name, "checksum mismatch: the plan is corrupt");
   }
   // Step 3.
