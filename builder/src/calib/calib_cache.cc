@@ -3,9 +3,6 @@
 // Parsing keeps what a byte-exact round trip needs: the header line as written, each entry's hex
 // digits as written, the entry order and whether the text ended with a newline. Serialising writes
 // "<header>\n" then "<name>: <hex>\n" per entry (the last newline only when final_newline).
-#include <unistd.h>
-
-#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "edgert/atomic_file.h"
 #include "edgert/calibration.h"
 #include "edgert/hash.h"
 
@@ -34,25 +32,6 @@ uint32_t FloatBits(float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, sizeof(bits));
   return bits;
-}
-
-Status AtomicWrite(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return IoError("cannot write " + tmp, path);
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.flush();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return IoError("cannot write " + tmp, path);
-    }
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return IoError("cannot rename " + tmp + " to " + path + ": " + std::strerror(errno), path);
-  }
-  return Status::Ok();
 }
 
 StatusOr<std::string> ReadText(const std::string& path) {
@@ -169,7 +148,7 @@ StatusOr<CalibrationCache> ReadCalibrationCache(const std::string& path) {
 }
 
 Status WriteCalibrationCache(const std::string& path, const CalibrationCache& cache) {
-  return AtomicWrite(path, SerializeCalibrationCache(cache));
+  return WriteFileAtomically(path, SerializeCalibrationCache(cache));
 }
 
 std::string NetworkHash(const NetworkDef& network) {
@@ -248,7 +227,7 @@ bool CacheKeyMatches(const std::string& cache_path, const std::string& key, std:
 }
 
 Status WriteCacheKey(const std::string& cache_path, const std::string& key) {
-  return AtomicWrite(CacheKeyPath(cache_path), kKeyPrefix + key + "\n");
+  return WriteFileAtomically(CacheKeyPath(cache_path), kKeyPrefix + key + "\n");
 }
 
 std::string GateDecisionPath(const std::string& cache_path) { return cache_path + ".gate"; }
@@ -264,7 +243,7 @@ Status WriteGateDecision(const std::string& cache_path, const std::string& key, 
     }
     text += "float " + name + "\n";
   }
-  return AtomicWrite(GateDecisionPath(cache_path), text);
+  return WriteFileAtomically(GateDecisionPath(cache_path), text);
 }
 
 StatusOr<StoredGateDecision> ReadGateDecision(const std::string& cache_path) {

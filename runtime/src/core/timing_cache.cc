@@ -1,12 +1,12 @@
 // The timing cache file (format in edgert/timing_cache.h).
 #include "edgert/timing_cache.h"
 
-#include <unistd.h>
-
 #include <algorithm>
-#include <cstdio>
 #include <fstream>
+#include <sstream>
 #include <vector>
+
+#include "edgert/atomic_file.h"
 
 namespace edgert {
 namespace {
@@ -85,28 +85,15 @@ TimingCache ReadTimingCache(const std::string& path) {
 }
 
 Status WriteTimingCache(const std::string& path, const TimingCache& entries) {
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    if (!out) return IoError("cannot write the timing cache " + tmp, path);
-    for (const auto& [key, entry] : entries) {
-      out << key << ' ' << entry.tactic;
-      if (!entry.label.empty()) {
-        out << ' ' << EncodeTimingCacheField(entry.label) << ' ' << EncodeTimingCacheField(entry.blob);
-      }
-      out << '\n';
+  std::ostringstream out;
+  for (const auto& [key, entry] : entries) {
+    out << key << ' ' << entry.tactic;
+    if (!entry.label.empty()) {
+      out << ' ' << EncodeTimingCacheField(entry.label) << ' ' << EncodeTimingCacheField(entry.blob);
     }
-    out.close();
-    if (!out) {
-      std::remove(tmp.c_str());
-      return IoError("cannot write the timing cache " + tmp, path);
-    }
+    out << '\n';
   }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    return IoError("cannot replace the timing cache " + path, path);
-  }
-  return Status::Ok();
+  return WriteFileAtomically(path, out.str(), "the timing cache");
 }
 
 }  // namespace edgert

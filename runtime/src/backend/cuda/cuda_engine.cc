@@ -144,6 +144,19 @@ struct CudaBatchKernels {
   }
 };
 
+namespace {
+
+// Destroys the cuDNN and cuBLASLt handles of `res` that are set (cuDNN first) and clears them: the
+// one teardown path for the handles that CreateResources makes.
+void DestroyResources(CudaResources* res) {
+  if (res->cudnn != nullptr) cudnnDestroy(res->cudnn);
+  if (res->cublaslt != nullptr) cublasLtDestroy(res->cublaslt);
+  res->cudnn = nullptr;
+  res->cublaslt = nullptr;
+}
+
+}  // namespace
+
 struct CudaContextState {
   // Handles: one per host thread that creates kernel sets (KernelThreads; each kernel keeps the
   // handles of the thread that made it): the first context takes the engine's dry-run handles,
@@ -175,10 +188,7 @@ struct CudaContextState {
     for (cudaEvent_t e : fork_events) cudaEventDestroy(e);
     for (cudaEvent_t e : join_events) cudaEventDestroy(e);
     if (aux != nullptr) cudaStreamDestroy(aux);
-    for (CudaResources& res : resources) {
-      if (res.cudnn != nullptr) cudnnDestroy(res.cudnn);
-      if (res.cublaslt != nullptr) cublasLtDestroy(res.cublaslt);
-    }
+    for (CudaResources& res : resources) DestroyResources(&res);
     if (workspace != nullptr) cudaFree(workspace);
     if (owned_arena != nullptr) cudaFree(owned_arena);
   }
@@ -219,13 +229,6 @@ Status CreateResources(int device_id, CudaResources* res) {
   EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&lt));
   res->cublaslt = lt;
   return Status::Ok();
-}
-
-void DestroyResources(CudaResources* res) {
-  if (res->cudnn != nullptr) cudnnDestroy(res->cudnn);
-  if (res->cublaslt != nullptr) cublasLtDestroy(res->cublaslt);
-  res->cudnn = nullptr;
-  res->cublaslt = nullptr;
 }
 
 // Keeps the first `n` entries of `resources` (destroying the handles of the others) and adds
