@@ -289,7 +289,13 @@ StatusOr<NetworkDef> FinalizeForDevice(NetworkDef network, const std::string& ba
     std::printf("concurrent branches: not timed (%s); the auxiliary stream stays\n", aux.error.c_str());
   }
   PrintTacticSelections((*engine)->network(), (*engine)->tactics(), tactic_report);
-  return (*engine)->network();
+  uint64_t saved = 0;
+  StatusOr<NetworkDef> stored = (*engine)->PlanNetwork(&saved);
+  if (stored.ok() && saved > 0) {
+    std::printf("weights: stored as float16, as the GPU holds them (%.1f MiB smaller)\n",
+                static_cast<double>(saved) / (1 << 20));
+  }
+  return stored;
 #else
   return Unsupported("this edgert was built without the CUDA backend");
 #endif

@@ -28,8 +28,9 @@ const char kInspectHelp[] =
     "\n"
     "Prints a plan's header (format version, edgert version, device key, model and build-options\n"
     "hashes, sizes), whether it can run here, each layer (index, operator, name, inputs and outputs\n"
-    "with dtype and shape; constants are marked 'const', activations show their arena offset and\n"
-    "how they share memory), the network's inputs and outputs, totals and the memory plan's figures.\n"
+    "with dtype and shape; constants are marked 'const', and '(stored float16)' where a GPU FP16 plan\n"
+    "keeps a float32 constant's weights as float16; activations show their arena offset and how they\n"
+    "share memory), the network's inputs and outputs, totals and the memory plan's figures.\n"
     "--json prints the same as one JSON document.\n"
     "\n"
     "Exit 0 for a plan usable here; 1 for a damaged plan or one made for another device or edgert\n"
@@ -65,7 +66,7 @@ std::string TensorText(const NetworkDef& net, const NetworkMemoryPlan* memory, i
   if (index < 0) return "(absent)";
   const TensorDef& t = net.tensors[static_cast<size_t>(index)];
   std::string text = "'" + Printable(t.name) + "' " + DataTypeName(t.dtype) + " " + ShapeToString(t.shape) +
-                     (t.is_constant() ? " const" : "");
+                     (t.is_constant() ? " const" : "") + (t.is_narrowed() ? " (stored float16)" : "");
   if (const TensorMemory* m = ArenaPlace(memory, index)) {
     text += " @arena+" + std::to_string(m->offset) + " (" + TensorMemoryKindName(m->kind) + ")";
   }
@@ -88,6 +89,10 @@ void JsonTensor(JsonWriter& w, const NetworkDef& net, const NetworkMemoryPlan* m
     w.EndArray();
     w.Key("constant");
     w.Bool(t.is_constant());
+    if (t.is_narrowed()) {
+      w.Key("stored_dtype");
+      w.String(DataTypeName(t.value.dtype()));
+    }
     if (const TensorMemory* m = ArenaPlace(memory, index)) {
       w.Key("arena_offset");
       w.Uint(m->offset);

@@ -369,7 +369,7 @@ StatusOr<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) 
         };
       }
       EDGERT_ASSIGN_OR_RETURN(std::shared_ptr<CudaEngine> timed, CudaEngine::Create(std::move(net), cuda));
-      return timed->network();
+      return timed->PlanNetwork();
 #else
       return Unsupported("this edgert was built without the CUDA backend");
 #endif

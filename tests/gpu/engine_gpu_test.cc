@@ -703,6 +703,103 @@ TEST(CudaEngine, PlansAreCheckedAgainstTheDeviceKey) {
   for (size_t k = 0; k < want.size(); ++k) ExpectTensorsClose(got[k], want[k], 1e-2, "output " + std::to_string(k));
 }
 
+// An FP16 engine's plan stores its convolution, Gemm and MatMul weights as float16 (PlanNetwork):
+// the plan is smaller by what the narrowing saved, and an engine loaded from it computes bit for
+// bit what the engine built from float32 weights computes, and what a plan of the float32 weights
+// computes. An FP32 engine narrows nothing, and an FP32 engine refuses float16 weights.
+TEST(CudaEngine, Fp16PlansStoreFloat16WeightsAndRunBitForBit) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  NetworkDef net = BranchNetwork();
+  // Classifier tail: GlobalAveragePool -> Flatten -> Gemm (transB, bias) -> MatMul.
+  const int32_t h = net.outputs[0];
+  const int32_t pooled = AddTensor(&net, "pooled", DataType::kFloat32, {1, 32, 1, 1});
+  AddLayer(&net, "gap", OpType::kGlobalAveragePool, {h}, {pooled});
+  const int32_t flat = AddTensor(&net, "flat", DataType::kFloat32, {1, 32});
+  AddLayer(&net, "flatten", OpType::kFlatten, {pooled}, {flat});
+  const int32_t fw =
+      AddTensor(&net, "fc_w", DataType::kFloat32, {16, 32}, RandomTensor(DataType::kFloat32, {16, 32}, 91));
+  const int32_t fb = AddTensor(&net, "fc_b", DataType::kFloat32, {16}, RandomTensor(DataType::kFloat32, {16}, 92));
+  const int32_t fc = AddTensor(&net, "fc", DataType::kFloat32, {1, 16});
+  Attributes gemm;
+  gemm.Set("transB", int64_t{1});
+  AddLayer(&net, "fc", OpType::kGemm, {flat, fw, fb}, {fc}, gemm);
+  const int32_t mw =
+      AddTensor(&net, "mm_w", DataType::kFloat32, {16, 4}, RandomTensor(DataType::kFloat32, {16, 4}, 93));
+  const int32_t y = AddTensor(&net, "y", DataType::kFloat32, {1, 4});
+  AddLayer(&net, "mm", OpType::kMatMul, {fc, mw}, {y});
+  net.outputs = {h, y};
+  const std::vector<Tensor> feeds = {RandomTensor(DataType::kFloat32, {1, 8, 28, 28}, 94)};
+
+  auto key = CudaDeviceKey(0);
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  PlanMetadata meta;
+  meta.edgert_version = EDGERT_VERSION_STRING;
+  meta.device = *key;
+  meta.model_hash = "00";
+  meta.build_options_hash = "00";
+  meta.precision = Precision::kFp16;
+  CudaEngineOptions options;
+  options.precision = Precision::kFp16;
+  auto built = CudaEngine::Create(net, options);
+  ASSERT_TRUE(built.ok()) << built.status().ToString();
+  uint64_t saved = 0;
+  StatusOr<NetworkDef> stored = (*built)->PlanNetwork(&saved);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  uint64_t weight_bytes = 0;
+  int narrowed = 0;
+  for (size_t i = 0; i < stored->tensors.size(); ++i) {
+    const TensorDef& t = stored->tensors[i];
+    if (!t.is_constant()) continue;
+    weight_bytes += net.tensors[i].value.bytes();
+    narrowed += t.is_narrowed() ? 1 : 0;
+    EXPECT_TRUE(t.is_narrowed() || t.dtype != DataType::kFloat32) << t.name << " kept as float32";
+  }
+  EXPECT_EQ(narrowed, 9 * 2 + 3);  // 9 convolutions with bias, the Gemm's W and C, the MatMul's B
+  EXPECT_EQ(saved, weight_bytes / 2);
+  const std::string dir = ::testing::TempDir();
+  auto narrow_bytes = SerializePlan(*stored, meta);
+  auto full_bytes = SerializePlan((*built)->network(), meta);
+  ASSERT_TRUE(narrow_bytes.ok() && full_bytes.ok());
+  EXPECT_LE(narrow_bytes->size() + saved, full_bytes->size() + 256 * static_cast<size_t>(narrowed));
+  std::printf("[engine] plan with float16 weights %zu bytes, with float32 weights %zu bytes\n", narrow_bytes->size(),
+              full_bytes->size());
+  ASSERT_TRUE(WritePlanFile(dir + "/narrow.plan", *narrow_bytes).ok());
+  ASSERT_TRUE(WritePlanFile(dir + "/full.plan", *full_bytes).ok());
+
+  auto run = [&](const CudaEngine& engine, std::vector<Tensor>* out) {
+    auto context = engine.CreateContext();
+    ASSERT_TRUE(context.ok()) << context.status().ToString();
+    Status s = RunOnHost(**context, feeds, out);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  };
+  std::vector<Tensor> want;
+  run(**built, &want);
+  for (const char* name : {"narrow.plan", "full.plan"}) {
+    auto loaded = CudaEngine::CreateFromPlan(dir + "/" + name);
+    ASSERT_TRUE(loaded.ok()) << name << ": " << loaded.status().ToString();
+    EXPECT_EQ((*loaded)->WeightsBytes(), (*built)->WeightsBytes()) << name;
+    std::vector<Tensor> got;
+    run(**loaded, &got);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t k = 0; k < want.size(); ++k) {
+      ASSERT_EQ(got[k].bytes(), want[k].bytes());
+      EXPECT_EQ(std::memcmp(got[k].raw(), want[k].raw(), want[k].bytes()), 0) << name << " output " << k;
+    }
+  }
+
+  // FP32: nothing to narrow; float16 weights refused, naming the first one.
+  auto fp32 = CudaEngine::Create(net, CudaEngineOptions{});
+  ASSERT_TRUE(fp32.ok()) << fp32.status().ToString();
+  ASSERT_TRUE((*fp32)->PlanNetwork(&saved).ok());
+  EXPECT_EQ(saved, 0u);
+  auto refused = CudaEngine::Create(*stored, CudaEngineOptions{});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("is stored as float16, but a fp32 engine holds it as float32"),
+            std::string::npos)
+      << refused.status().message();
+}
+
 }  // namespace
 }  // namespace testing
 }  // namespace edgert

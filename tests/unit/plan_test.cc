@@ -24,6 +24,7 @@
 #include "edgert/cpu_engine.h"
 #include "edgert/hash.h"
 #include "edgert/tactic_label.h"
+#include "op_util.h"
 #include "plan/plan_format.h"
 #include "plan_generated.h"
 
@@ -767,6 +768,23 @@ TEST_F(PlanTargetedCorruption, WeightSizeDisagreesWithShape) {
   EXPECT_EQ(OpenError(), "t.plan: tensor 'w' has 212 bytes of data but its shape 3x2x3x3 needs 216");
 }
 
+TEST_F(PlanTargetedCorruption, StoredDtypeOtherThanANarrowedConstant) {
+  // 'w' (float32 constant) claimed as stored float16: its 216 bytes no longer fit that dtype.
+  ASSERT_TRUE(Body()->mutable_tensors()->GetMutableObject(1)->mutate_stored_dtype(10));
+  EXPECT_EQ(OpenError(), "t.plan: tensor 'w' has 216 bytes of data but its shape 3x2x3x3 needs 108");
+  ASSERT_TRUE(Body()->mutable_tensors()->GetMutableObject(1)->mutate_stored_dtype(7));  // int64
+  EXPECT_EQ(OpenError(),
+            "t.plan: tensor 'w' is stored as data type id 7, which is not a float16 copy of a float32 "
+            "constant");
+  ASSERT_TRUE(Body()->mutable_tensors()->GetMutableObject(1)->mutate_stored_dtype(1));  // its own dtype: as 0
+  EXPECT_EQ(OpenError(), "loaded");
+  SetUp();
+  ASSERT_TRUE(Body()->mutable_tensors()->GetMutableObject(0)->mutate_stored_dtype(10));  // 'x': an activation
+  EXPECT_EQ(OpenError(),
+            "t.plan: tensor 'x' is stored as data type id 10, which is not a float16 copy of a float32 "
+            "constant");
+}
+
 TEST_F(PlanTargetedCorruption, WeightsOutsideTheSectionOrMisaligned) {
   fb::WeightRef* w = Body()->mutable_tensors()->GetMutableObject(1)->mutable_constant();
   w->mutate_offset(header_.weights_size);
@@ -889,6 +907,166 @@ TEST(PlanLoadTime, OnnxModelRoundTripWhenGiven) {
   ASSERT_TRUE((*loaded)->Run(inputs, &actual).ok());
   ASSERT_EQ(expected.size(), actual.size());
   for (size_t k = 0; k < expected.size(); ++k) EXPECT_TRUE(SameBytes(expected[k], actual[k])) << "output " << k;
+}
+
+// A network for NarrowWeightsForPlan: conv (weights and bias), a Gemm, a MatMul, an Add and a
+// Clip; 'shared' is a Conv's weights and an Add's operand at once.
+struct NarrowCase {
+  NetworkDef net;
+  int32_t w, b, gw, gc, mb, add_c, shared, clip_min, clip_max;
+};
+
+NarrowCase MakeNarrowCase(std::mt19937& rng) {
+  NarrowCase c;
+  NetworkDef& net = c.net;
+  const int32_t x = AddTensor(net, "x", DataType::kFloat32, {1, 2, 4, 4});
+  c.w = AddTensor(net, "w", DataType::kFloat32, {2, 2, 1, 1}, RandomFloats({2, 2, 1, 1}, rng));
+  c.b = AddTensor(net, "b", DataType::kFloat32, {2}, RandomFloats({2}, rng));
+  const int32_t conv = AddTensor(net, "conv", DataType::kFloat32, {1, 2, 4, 4});
+  Attributes conv_attrs;
+  conv_attrs.Set("kernel_shape", std::vector<int64_t>{1, 1});
+  AddLayer(net, "conv1", OpType::kConv, {x, c.w, c.b}, {conv}, conv_attrs);
+  c.shared = AddTensor(net, "shared", DataType::kFloat32, {2, 2, 1, 1}, RandomFloats({2, 2, 1, 1}, rng));
+  const int32_t conv2 = AddTensor(net, "conv2", DataType::kFloat32, {1, 2, 4, 4});
+  AddLayer(net, "conv2", OpType::kConv, {conv, c.shared}, {conv2}, conv_attrs);
+  const int32_t plus = AddTensor(net, "plus", DataType::kFloat32, {2, 2, 1, 1});
+  AddLayer(net, "plus_shared", OpType::kAdd, {c.shared, c.shared}, {plus});
+  c.add_c = AddTensor(net, "add_c", DataType::kFloat32, {1, 2, 4, 4}, RandomFloats({1, 2, 4, 4}, rng));
+  const int32_t added = AddTensor(net, "added", DataType::kFloat32, {1, 2, 4, 4});
+  AddLayer(net, "add", OpType::kAdd, {conv2, c.add_c}, {added});
+  c.clip_min = AddTensor(net, "clip_min", DataType::kFloat32, {}, Tensor::Scalar<float>(-0.5f));
+  c.clip_max = AddTensor(net, "clip_max", DataType::kFloat32, {}, Tensor::Scalar<float>(0.5f));
+  const int32_t clipped = AddTensor(net, "clipped", DataType::kFloat32, {1, 2, 4, 4});
+  AddLayer(net, "clip", OpType::kClip, {added, c.clip_min, c.clip_max}, {clipped});
+  const int32_t flat = AddTensor(net, "flat", DataType::kFloat32, {1, 32});
+  AddLayer(net, "flatten", OpType::kFlatten, {clipped}, {flat});
+  c.gw = AddTensor(net, "gw", DataType::kFloat32, {8, 32}, RandomFloats({8, 32}, rng));
+  c.gc = AddTensor(net, "gc", DataType::kFloat32, {8}, RandomFloats({8}, rng));
+  const int32_t g = AddTensor(net, "g", DataType::kFloat32, {1, 8});
+  Attributes gemm_attrs;
+  gemm_attrs.Set("transB", int64_t{1});
+  AddLayer(net, "fc", OpType::kGemm, {flat, c.gw, c.gc}, {g}, gemm_attrs);
+  c.mb = AddTensor(net, "mb", DataType::kFloat32, {8, 3}, RandomFloats({8, 3}, rng));
+  const int32_t y = AddTensor(net, "y", DataType::kFloat32, {1, 3});
+  AddLayer(net, "mm", OpType::kMatMul, {g, c.mb}, {y});
+  net.inputs = {x};
+  net.outputs = {y, plus};
+  return c;
+}
+
+std::vector<DataType> AllFloat16OnDevice(const NetworkDef& net) {
+  std::vector<DataType> d;
+  for (const TensorDef& t : net.tensors) d.push_back(t.dtype == DataType::kFloat32 ? DataType::kFloat16 : t.dtype);
+  return d;
+}
+
+void ExpectNarrowedCopy(const TensorDef& narrowed, const TensorDef& original) {
+  ASSERT_TRUE(narrowed.is_narrowed()) << narrowed.name;
+  EXPECT_EQ(narrowed.dtype, DataType::kFloat32) << narrowed.name;
+  ASSERT_EQ(narrowed.value.shape(), original.value.shape()) << narrowed.name;
+  for (int64_t i = 0; i < original.value.num_elements(); ++i) {
+    ASSERT_EQ(narrowed.value.data<uint16_t>()[i], FloatToHalf(original.value.data<float>()[i]))
+        << narrowed.name << " element " << i;
+  }
+}
+
+TEST(PlanNarrow, NarrowsOnlyDeviceOnlyWeightsAndConvertsToNearestEven) {
+  std::mt19937 rng(TestSeed());
+  NarrowCase c = MakeNarrowCase(rng);
+  // Values that exercise the rounding: ties, float16's subnormals, overflow, zeros, NaN.
+  const float special[] = {0.0f,
+                           -0.0f,
+                           1.0f + 1.0f / 2048,
+                           1.0f + 3.0f / 2048,
+                           65504.0f,
+                           65520.0f,
+                           -1e9f,
+                           std::ldexp(1.0f, -24),
+                           std::ldexp(1.0f, -25),
+                           std::ldexp(3.0f, -26),
+                           1e-30f,
+                           std::numeric_limits<float>::quiet_NaN()};
+  Tensor& gw = c.net.tensors[static_cast<size_t>(c.gw)].value;
+  for (size_t i = 0; i < sizeof(special) / sizeof(special[0]); ++i) gw.data<float>()[i] = special[i];
+  std::vector<DataType> device = AllFloat16OnDevice(c.net);
+  device[static_cast<size_t>(c.b)] = DataType::kFloat32;  // as an INT8 convolution's bias stays float32
+  uint64_t saved = 0;
+  StatusOr<NetworkDef> out = NarrowWeightsForPlan(c.net, device, &saved);
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  for (int32_t t : {c.w, c.gw, c.gc, c.mb}) {
+    ExpectNarrowedCopy(out->tensors[static_cast<size_t>(t)], c.net.tensors[static_cast<size_t>(t)]);
+  }
+  for (int32_t t : {c.b, c.add_c, c.shared, c.clip_min, c.clip_max}) {
+    const TensorDef& kept = out->tensors[static_cast<size_t>(t)];
+    EXPECT_FALSE(kept.is_narrowed()) << kept.name;
+    EXPECT_EQ(kept.value.raw(), c.net.tensors[static_cast<size_t>(t)].value.raw()) << kept.name;  // shared
+  }
+  EXPECT_EQ(saved, (4u + 256u + 8u + 24u) * 2u);
+  const uint16_t* h = out->tensors[static_cast<size_t>(c.gw)].value.data<uint16_t>();
+  const uint16_t expected[] = {0x0000, 0x8000, 0x3c00, 0x3c02, 0x7bff, 0x7c00, 0xfc00, 0x0001, 0x0000, 0x0001, 0x0000};
+  for (size_t i = 0; i < sizeof(expected) / sizeof(expected[0]); ++i) EXPECT_EQ(h[i], expected[i]) << "special " << i;
+  EXPECT_EQ(h[11] & 0x7c00, 0x7c00);  // NaN stays NaN
+  EXPECT_NE(h[11] & 0x03ff, 0);
+  // The input network is untouched; an FP32 device narrows nothing.
+  EXPECT_FALSE(c.net.tensors[static_cast<size_t>(c.w)].is_narrowed());
+  std::vector<DataType> fp32;
+  for (const TensorDef& t : c.net.tensors) fp32.push_back(t.dtype);
+  StatusOr<NetworkDef> none = NarrowWeightsForPlan(c.net, fp32, &saved);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(saved, 0u);
+  for (const TensorDef& t : none->tensors) EXPECT_FALSE(t.is_narrowed()) << t.name;
+  // A dtype list of the wrong length is refused.
+  device.pop_back();
+  EXPECT_EQ(NarrowWeightsForPlan(c.net, device).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(PlanNarrow, LargeWeightsConvertOnSeveralThreadsAlike) {
+  std::mt19937 rng(TestSeed());
+  NetworkDef net;
+  const int32_t x = AddTensor(net, "x", DataType::kFloat32, {1, 3000});
+  const int32_t w = AddTensor(net, "w", DataType::kFloat32, {1000, 3000}, RandomFloats({1000, 3000}, rng));
+  const int32_t y = AddTensor(net, "y", DataType::kFloat32, {1, 1000});
+  Attributes attrs;
+  attrs.Set("transB", int64_t{1});
+  AddLayer(net, "fc", OpType::kGemm, {x, w}, {y}, attrs);
+  net.inputs = {x};
+  net.outputs = {y};
+  StatusOr<NetworkDef> out = NarrowWeightsForPlan(net, AllFloat16OnDevice(net));
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  ExpectNarrowedCopy(out->tensors[static_cast<size_t>(w)], net.tensors[static_cast<size_t>(w)]);
+}
+
+TEST(PlanNarrow, NarrowedConstantsRoundTripAndTheCpuBackendRefusesThem) {
+  std::mt19937 rng(TestSeed());
+  NarrowCase c = MakeNarrowCase(rng);
+  StatusOr<NetworkDef> narrowed = NarrowWeightsForPlan(c.net, AllFloat16OnDevice(c.net));
+  ASSERT_TRUE(narrowed.ok()) << narrowed.status().ToString();
+  const std::vector<uint8_t> full = SerializeOrDie(c.net, TestMetadata("0.1.0", H100Key()));
+  const std::vector<uint8_t> bytes = SerializeOrDie(*narrowed, TestMetadata("0.1.0", H100Key()));
+  EXPECT_LT(bytes.size(), full.size());
+  auto plan = LoadedPlan::OpenBytes(bytes.data(), bytes.size(), "n.plan");
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  ExpectSameNetwork(*narrowed, plan->network());
+  for (size_t i = 0; i < narrowed->tensors.size(); ++i) {
+    const TensorDef& a = narrowed->tensors[i];
+    const TensorDef& b = plan->network().tensors[i];
+    EXPECT_EQ(a.is_narrowed(), b.is_narrowed()) << a.name;
+    if (a.is_narrowed()) ExpectNarrowedCopy(b, c.net.tensors[i]);
+  }
+  auto cpu = CpuEngine::Create(plan->network());
+  ASSERT_FALSE(cpu.ok());
+  EXPECT_EQ(cpu.status().code(), StatusCode::kUnsupported);
+  EXPECT_EQ(cpu.status().message(),
+            "constant 'w' is stored as float16 (the weights of a GPU FP16 plan); the CPU backend needs its float32 "
+            "value");
+  // Only float16 bytes of a float32 constant are a narrowed constant: other mismatches are refused.
+  NetworkDef wrong = c.net;
+  wrong.tensors[static_cast<size_t>(c.w)].dtype = DataType::kFloat16;  // float32 bytes, declared float16
+  auto refused = SerializePlan(wrong, TestMetadata());
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(refused.status().message().find("constant 'w' holds a float32"), std::string::npos)
+      << refused.status().message();
 }
 
 // kTacticLabelAttr's "<candidates>/<label>" text (written by CUDA builds, read by the CUDA engine

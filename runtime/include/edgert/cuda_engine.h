@@ -200,9 +200,14 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
 
   StatusOr<std::unique_ptr<CudaExecutionContext>> CreateContext(void* device_arena = nullptr, size_t bytes = 0) const;
 
-  // The network with a kTacticAttr on every layer whose tactic was chosen: what a plan for this
-  // GPU stores, so loading it skips the timing.
+  // The network with a kTacticAttr on every layer whose tactic was chosen, so loading a plan of it
+  // skips the timing.
   const NetworkDef& network() const { return network_; }
+  // What a plan for this GPU stores: network() with the weights this engine holds as float16
+  // narrowed to float16 (NarrowWeightsForPlan, edgert/plan.h; nothing in an FP32 engine), so an
+  // FP16 plan is about half the size and its load uploads the weights without converting them.
+  // `bytes_saved` (may be null) receives what the narrowing saves.
+  StatusOr<NetworkDef> PlanNetwork(uint64_t* bytes_saved = nullptr) const;
   // The batch-dimension optimization profile (disabled for fixed shapes); the shapes of network(),
   // device_network() and IOTensor() are those of its max batch.
   const BatchProfile& profile() const { return network_.profile; }

@@ -13,12 +13,19 @@
 
 namespace edgert {
 
+// A constant's value has the tensor's dtype, except for a narrowed constant: declared float32,
+// its value float16. A GPU plan built for FP16 stores its weights so (CudaEngine::PlanNetwork():
+// the device holds them as float16 anyway, and the plan is half the size); only the CUDA backend
+// runs such a network, and only in FP16.
 struct TensorDef {
   std::string name;
   DataType dtype = DataType::kUndefined;
   Shape shape;   // fully static
   Tensor value;  // defined() for constants (weights, folded values)
   bool is_constant() const { return value.defined(); }
+  bool is_narrowed() const {
+    return value.defined() && dtype == DataType::kFloat32 && value.dtype() == DataType::kFloat16;
+  }
 };
 
 // Int attribute a GPU build adds to layers whose kernel has tactics (cuDNN execution plans, cuBLASLt

@@ -85,6 +85,18 @@ inline constexpr size_t kPlanWeightAlignment = 256;
 // whose bytes do not match its dtype and shape, a tensor index out of range.
 StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& network, const PlanMetadata& metadata);
 
+// The network a GPU FP16 plan stores: `network` with its weights narrowed (edgert/network.h) to
+// float16, exactly as the device holds them (round to nearest even, as the CUDA engine converts a
+// float32 constant it uploads), so the plan's weights take half the bytes and a load copies them
+// without a conversion. `device_dtypes` holds each tensor's dtype on the device (one per tensor).
+// A constant is narrowed when it is float32 in `network`, float16 on the device, and every layer
+// reads it only as the weights or bias of a Conv, ConvTranspose or EdgertConvNhwc, the B or C of a
+// Gemm, or the B of a MatMul: inputs whose kernels use only the device copy, never host values. A
+// graph output or a profile's batch-valued tensor is never narrowed. `bytes_saved` (may be null)
+// receives the constants' bytes saved. Fails (kInvalidArgument) if `device_dtypes` does not match.
+StatusOr<NetworkDef> NarrowWeightsForPlan(const NetworkDef& network, const std::vector<DataType>& device_dtypes,
+                                          uint64_t* bytes_saved = nullptr);
+
 // Writes `bytes` to `path` atomically: a temporary file in the same directory, fsync, rename over
 // `path`, fsync of the directory. Readers see the old file or the new one, never a partial one.
 Status WritePlanFile(const std::string& path, const std::vector<uint8_t>& bytes);

@@ -133,7 +133,7 @@ Status CheckNetworkStructure(const NetworkDef& net, StatusCode code, const std::
     std::string problem = ShapeProblem(t.dtype, t.shape);
     if (!problem.empty()) return fail("tensor '" + t.name + "' " + problem, t.name);
     if (t.is_constant()) {
-      if (t.value.dtype() != t.dtype || t.value.shape() != t.shape) {
+      if ((t.value.dtype() != t.dtype && !t.is_narrowed()) || t.value.shape() != t.shape) {
         return fail("constant '" + t.name + "' holds a " + DataTypeName(t.value.dtype()) + " " +
                         ShapeToString(t.value.shape()) + " value but is declared " + DataTypeName(t.dtype) + " " +
                         ShapeToString(t.shape),

@@ -236,9 +236,17 @@ Status BuildNetwork(const fb::Network& fn, const std::shared_ptr<void>& owner, c
       TensorDef def;
       def.name = Str(ft->name());
       const std::string what = "tensor '" + def.name + "'";
-      EDGERT_ASSIGN_OR_RETURN(Tensor stored, StoredTensor(ft->dtype(), ft->shape(), ft->constant(), owner, weights,
-                                                          weights_size, what, name));
-      def.dtype = stored.dtype();
+      // A narrowed constant (stored_dtype float16, dtype float32) is read at its stored dtype.
+      const int32_t stored_id = ft->stored_dtype();
+      const bool narrowed = stored_id != 0 && stored_id != ft->dtype();
+      if (narrowed && (stored_id != static_cast<int32_t>(DataType::kFloat16) ||
+                       ft->dtype() != static_cast<int32_t>(DataType::kFloat32) || ft->constant() == nullptr)) {
+        return CorruptPlan(name, what + " is stored as data type id " + std::to_string(stored_id) +
+                                     ", which is not a float16 copy of a float32 constant");
+      }
+      EDGERT_ASSIGN_OR_RETURN(Tensor stored, StoredTensor(narrowed ? stored_id : ft->dtype(), ft->shape(),
+                                                          ft->constant(), owner, weights, weights_size, what, name));
+      def.dtype = narrowed ? DataType::kFloat32 : stored.dtype();
       def.shape = stored.shape();
       if (ft->constant() != nullptr) def.value = std::move(stored);
       net->tensors.push_back(std::move(def));

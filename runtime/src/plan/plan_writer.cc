@@ -124,7 +124,9 @@ StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& net, const PlanMe
       ref_ptr = &ref;
       ++num_constants;
     }
-    tensor_offs.push_back(fb::CreateTensor(fbb, name_off, static_cast<int32_t>(t.dtype), shape_off, ref_ptr));
+    const int32_t stored_dtype = t.is_narrowed() ? static_cast<int32_t>(t.value.dtype()) : 0;
+    tensor_offs.push_back(
+        fb::CreateTensor(fbb, name_off, static_cast<int32_t>(t.dtype), shape_off, ref_ptr, stored_dtype));
   }
   std::vector<flatbuffers::Offset<fb::Layer>> layer_offs;
   layer_offs.reserve(net.layers.size());

@@ -201,6 +201,14 @@ StatusOr<std::shared_ptr<Engine>> Engine::Create(NetworkDef network, const Netwo
   engine->network_ = std::move(network);
   const NetworkDef& net = engine->network_;
   EDGERT_RETURN_IF_ERROR(CheckNetworkIndices(net));
+  for (const TensorDef& t : net.tensors) {
+    if (t.is_narrowed()) {
+      return Unsupported("constant '" + t.name +
+                             "' is stored as float16 (the weights of a GPU FP16 plan); the CPU backend needs its "
+                             "float32 value",
+                         t.name);
+    }
+  }
   EDGERT_RETURN_IF_ERROR(ValidateBatchProfile(net));
   // With a batch profile the network holds the max batch's shapes: the plan fits every batch (a
   // smaller batch only shrinks dim 0 of tensors, in place at the same offsets).

@@ -5,7 +5,8 @@
 //     with select_tactics, give each Conv/ConvTranspose/Gemm/MatMul layer without a kTacticAttr
 //     the timing cache's choice where it holds one (ApplyTimingCache, edgert/timing_cache.h);
 //     upload every constant once into one device allocation (float32 weights converted to float16
-//     on the GPU in FP16; on a thread of its own, overlapping the dry run); prepare every layer
+//     on the GPU in FP16, a plan's float16 weights copied as they are; on a thread and a
+//     non-blocking stream of its own, overlapping the dry run); prepare every layer
 //     once in a dry run (support check, CUDA kernel creation with null activation pointers) to
 //     report unsupported layers up front and to size the shared workspace, on several host threads
 //     with handles of their own (PrepareCudaKernels; CudaEngineOptions::load_threads), recording
@@ -716,6 +717,16 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   //    network holds the max batch's shapes, so the plan fits every batch at the same offsets.
   engine->device_network_ = DeviceNetwork(net, options.precision);
   const NetworkDef& dnet = engine->device_network_;
+  // A narrowed constant (a plan's float16 weights, PlanNetwork()) is uploaded as it is stored.
+  for (size_t i = 0; i < net.tensors.size(); ++i) {
+    if (net.tensors[i].is_narrowed() && dnet.tensors[i].dtype != DataType::kFloat16) {
+      const std::string& name = net.tensors[i].name;
+      return InvalidArgument("constant '" + name + "' is stored as float16, but a " + PrecisionName(options.precision) +
+                                 " engine holds it as " + DataTypeName(dnet.tensors[i].dtype) +
+                                 ": float16 weights need an FP16 engine",
+                             name);
+    }
+  }
   NetworkMemoryOptions memory = options.memory;
   memory.layer_spans.clear();
   if (options.aux_streams > 0) {
@@ -795,24 +806,35 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
     }
   }
   const CudaEngine& uploading = *engine;
+  // On a stream of its own (non-blocking: the legacy default stream would order the upload against
+  // every blocking stream of the process, the caller's included).
   auto upload = [&net, &dnet, &uploading, staging, device = options.device_id]() -> Status {
     EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(device));
-    size_t at = 0;
-    for (size_t i = 0; i < net.tensors.size(); ++i) {
-      const Tensor& value = net.tensors[i].value;
-      if (!net.tensors[i].is_constant() || value.bytes() == 0) continue;
-      void* dst = const_cast<void*>(uploading.ConstantAddress(static_cast<int32_t>(i)));
-      if (dnet.tensors[i].dtype == DataType::kFloat16 && value.dtype() == DataType::kFloat32) {
-        char* src = static_cast<char*>(staging) + at;
-        at += value.bytes();
-        EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(src, value.raw(), value.bytes(), cudaMemcpyHostToDevice));
-        EDGERT_RETURN_IF_ERROR(
-            cuda::EnqueueConvert(nullptr, src, DataType::kFloat32, dst, DataType::kFloat16, value.num_elements()));
-      } else {
-        EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpy(dst, value.raw(), value.bytes(), cudaMemcpyHostToDevice));
+    cudaStream_t stream = nullptr;
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+    auto copy = [&]() -> Status {
+      size_t at = 0;
+      for (size_t i = 0; i < net.tensors.size(); ++i) {
+        const Tensor& value = net.tensors[i].value;
+        if (!net.tensors[i].is_constant() || value.bytes() == 0) continue;
+        void* dst = const_cast<void*>(uploading.ConstantAddress(static_cast<int32_t>(i)));
+        if (dnet.tensors[i].dtype == DataType::kFloat16 && value.dtype() == DataType::kFloat32) {
+          char* src = static_cast<char*>(staging) + at;
+          at += value.bytes();
+          EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(src, value.raw(), value.bytes(), cudaMemcpyHostToDevice, stream));
+          EDGERT_RETURN_IF_ERROR(
+              cuda::EnqueueConvert(stream, src, DataType::kFloat32, dst, DataType::kFloat16, value.num_elements()));
+        } else {
+          EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, value.raw(), value.bytes(), cudaMemcpyHostToDevice, stream));
+        }
       }
-    }
-    EDGERT_CUDA_RETURN_IF_ERROR(cudaDeviceSynchronize());
+      return Status::Ok();
+    };
+    Status s = copy();
+    const cudaError_t synced = cudaStreamSynchronize(stream);  // also after a failed launch: nothing left queued
+    cudaStreamDestroy(stream);
+    EDGERT_RETURN_IF_ERROR(s);
+    EDGERT_CUDA_RETURN_IF_ERROR(synced);
     return Status::Ok();
   };
   Status uploaded;
@@ -1141,6 +1163,13 @@ Status CudaEngine::InitializeLibraries(int device_id) {
   const Status s = CreateResources(device_id, &res);
   DestroyResources(&res);
   return s;
+}
+
+StatusOr<NetworkDef> CudaEngine::PlanNetwork(uint64_t* bytes_saved) const {
+  std::vector<DataType> dtypes;
+  dtypes.reserve(device_network_.tensors.size());
+  for (const TensorDef& t : device_network_.tensors) dtypes.push_back(t.dtype);
+  return NarrowWeightsForPlan(network_, dtypes, bytes_saved);
 }
 
 StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::CreateFromPlan(const std::string& path,
