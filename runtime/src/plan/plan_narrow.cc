@@ -1,5 +1,5 @@
 // NarrowWeightsForPlan (edgert/plan.h):
-//  1. Mark each tensor read in a slot whose kernels use only the device copy (kWeightSlots) and
+//  1. Mark each tensor read in a slot whose kernels use only the device copy (IsWeightSlot) and
 //     clear the mark of any tensor read elsewhere, written out as a graph output or named by the
 //     batch profile.
 //  2. Replace each marked float32 constant that the device holds as float16 by a float16 copy

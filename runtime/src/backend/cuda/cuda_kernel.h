@@ -60,7 +60,9 @@ struct CudaTensor {
   void* data = nullptr;                   // device address, fixed for the kernel's life; null in a dry run
                                           // for activations
   const Tensor* host = nullptr;           // constants only: the host value in the network's dtype
-                                          // (parameters such as Slice starts, Resize scales, Clip min)
+                                          // (parameters such as Slice starts, Resize scales, Clip min);
+                                          // float16 for a narrowed constant (TensorDef::is_narrowed):
+                                          // weights that kernels read on the device only
   bool is_constant() const { return host != nullptr; }
   int64_t num_elements() const { return NumElements(shape); }
   size_t bytes() const { return static_cast<size_t>(num_elements()) * DataTypeSize(dtype); }
