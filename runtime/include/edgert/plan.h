@@ -74,8 +74,9 @@ struct PlanMetadata {
 };
 
 // The format version this edgert writes and reads (2: the content checksum is a ChunkedXxh64,
-// computed on several threads; 1: a plain XXH64). A plan of another version is refused with a
-// sentence naming both versions; the plan cache rebuilds it.
+// computed on several threads, and a tensor may record a stored dtype, for narrowed constants;
+// 1: a plain XXH64). A plan of another version is refused with a sentence naming both versions;
+// the plan cache rebuilds it.
 inline constexpr uint32_t kPlanFormatVersion = 2;
 // Alignment of the weights section and of every tensor in it.
 inline constexpr size_t kPlanWeightAlignment = 256;
