@@ -267,6 +267,29 @@ TEST_F(Cache, ForeignDeviceOrVersionEntryIsRebuilt) {
   EXPECT_EQ(RunOnce(again->plan), 3.f);
 }
 
+// A plan of the previous format (version 1: one XXH64 over the content, no stored dtypes) in the
+// cache is refused by its version, before anything else of it is read, and rebuilt.
+TEST_F(Cache, PreviousFormatEntryIsRebuilt) {
+  const std::string model = SaveModel(AddModel(2.f), dir_.File("m.onnx"));
+  StatusOr<CachedPlan> first = GetOrBuildPlan(model, {}, CpuDeviceKey(), Options());
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  std::string bytes = ReadFile(first->path);
+  ASSERT_GT(bytes.size(), 12u);
+  ASSERT_EQ(bytes[8], static_cast<char>(kPlanFormatVersion));  // the u32 format version at offset 8
+  bytes[8] = 1;
+  WriteFile(first->path, bytes);
+  log_.clear();
+  StatusOr<CachedPlan> again = GetOrBuildPlan(model, {}, CpuDeviceKey(), Options());
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->outcome, CacheOutcome::kRebuilt);
+  EXPECT_TRUE(Contains(again->reason, "plan format version 1 is not supported by this edgert, which reads version " +
+                                          std::to_string(kPlanFormatVersion)))
+      << again->reason;
+  EXPECT_TRUE(Contains(log_, again->reason)) << log_;
+  EXPECT_EQ(again->plan.metadata().format_version, kPlanFormatVersion);
+  EXPECT_EQ(RunOnce(again->plan), 3.f);
+}
+
 TEST_F(Cache, DirectoryFromEnvironmentIsCreatedWithParents) {
   const std::string nested = dir_.File("a/b/c");
   ASSERT_EQ(setenv("EDGERT_CACHE_DIR", nested.c_str(), 1), 0);
