@@ -8,17 +8,14 @@
 //     metadata FlatBuffer (versions, device key, hashes, counts).
 //  4. Assemble header | metadata | network (8-aligned) | weights (256-aligned), zero padding in
 //     between, copy the weights in, and seal the three checksums (SealPlan).
-// WritePlanFile: mkstemp beside the target, write everything, fchmod 0644, fsync, close, rename
-// over the target, fsync the directory; on any failure the temporary file is removed.
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <cerrno>
+// WritePlanFile: WriteFileAtomically, durable (mkstemp beside the target, write everything, fchmod
+// 0644, fsync, close, rename over the target, fsync the directory; on any failure the temporary
+// file is removed).
 #include <cstring>
 #include <map>
 #include <utility>
 
+#include "edgert/atomic_file.h"
 #include "edgert/plan.h"
 #include "plan/plan_format.h"
 #include "plan_generated.h"
@@ -200,46 +197,7 @@ StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& net, const PlanMe
 }
 
 Status WritePlanFile(const std::string& path, const std::vector<uint8_t>& bytes) {
-  const size_t slash = path.find_last_of('/');
-  const std::string dir = slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash));
-  std::string tmp = path + ".tmp.XXXXXX";
-  std::vector<char> tmp_buf(tmp.begin(), tmp.end());
-  tmp_buf.push_back('\0');
-  const int fd = mkstemp(tmp_buf.data());
-  if (fd < 0) return IoError("cannot create a temporary file beside " + path + ": " + std::strerror(errno), path);
-  tmp.assign(tmp_buf.data());
-  auto fail = [&](const std::string& what) {
-    const std::string reason = std::strerror(errno);
-    close(fd);
-    unlink(tmp.c_str());
-    return IoError("cannot write plan " + path + ": " + what + ": " + reason, path);
-  };
-  size_t done = 0;
-  while (done < bytes.size()) {
-    const ssize_t n = write(fd, bytes.data() + done, bytes.size() - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return fail("write");
-    done += static_cast<size_t>(n);
-  }
-  if (fchmod(fd, 0644) != 0) return fail("fchmod");
-  if (fsync(fd) != 0) return fail("fsync");
-  if (close(fd) != 0) {
-    const std::string reason = std::strerror(errno);
-    unlink(tmp.c_str());
-    return IoError("cannot write plan " + path + ": close: " + reason, path);
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
-    const std::string reason = std::strerror(errno);
-    unlink(tmp.c_str());
-    return IoError("cannot write plan " + path + ": rename: " + reason, path);
-  }
-  const int dir_fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    // The rename is durable only once the directory is; a failure here leaves a correct file.
-    fsync(dir_fd);
-    close(dir_fd);
-  }
-  return Status::Ok();
+  return WriteFileAtomically(path, bytes.data(), bytes.size(), "plan", /*durable=*/true);
 }
 
 }  // namespace edgert
