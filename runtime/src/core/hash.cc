@@ -13,10 +13,10 @@
 #include "edgert/hash.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
-#include <thread>
 #include <vector>
+
+#include "core/parallel.h"
 
 namespace edgert {
 namespace {
@@ -234,26 +234,11 @@ uint64_t ChunkedXxh64(const void* data, size_t size, int threads) {
   const uint8_t* bytes = static_cast<const uint8_t*>(data);
   const size_t chunks = (size + kXxh64ChunkBytes - 1) / kXxh64ChunkBytes;
   std::vector<uint8_t> digests(chunks * 8);
-  std::atomic<size_t> next{0};
-  auto work = [&]() {
-    for (size_t c = next.fetch_add(1); c < chunks; c = next.fetch_add(1)) {
-      const size_t at = c * kXxh64ChunkBytes;
-      uint64_t h = Xxh64(bytes + at, std::min(kXxh64ChunkBytes, size - at));
-      for (int b = 0; b < 8; ++b, h >>= 8) digests[c * 8 + static_cast<size_t>(b)] = static_cast<uint8_t>(h);
-    }
-  };
-  // Helper threads beyond the caller; a thread that cannot start leaves its chunks to the others.
-  const size_t helpers = std::min(chunks, static_cast<size_t>(std::max(threads, 1))) - (chunks > 0 ? 1 : 0);
-  std::vector<std::thread> pool;
-  for (size_t t = 0; t < helpers; ++t) {
-    try {
-      pool.emplace_back(work);
-    } catch (...) {
-      break;
-    }
-  }
-  work();
-  for (std::thread& t : pool) t.join();
+  ParallelFor(chunks, threads, [&](size_t c) {
+    const size_t at = c * kXxh64ChunkBytes;
+    uint64_t h = Xxh64(bytes + at, std::min(kXxh64ChunkBytes, size - at));
+    for (int b = 0; b < 8; ++b, h >>= 8) digests[c * 8 + static_cast<size_t>(b)] = static_cast<uint8_t>(h);
+  });
   return Xxh64(digests.data(), digests.size());
 }
 

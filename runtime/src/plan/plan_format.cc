@@ -7,10 +7,9 @@
 //     header, and last the header checksum, which covers the other two.
 #include "plan/plan_format.h"
 
-#include <algorithm>
 #include <cstring>
-#include <thread>
 
+#include "core/parallel.h"
 #include "edgert/hash.h"
 #include "edgert/plan.h"
 
@@ -133,10 +132,7 @@ StatusOr<PlanHeader> CheckHeader(const uint8_t* bytes, size_t available, uint64_
   return h;
 }
 
-int ChecksumThreads() {
-  const unsigned cores = std::thread::hardware_concurrency();
-  return static_cast<int>(std::clamp(cores, 1u, 8u));
-}
+int ChecksumThreads() { return HostThreads(8); }
 
 Status SealPlan(uint8_t* data, size_t size) {
   if (size < kPlanHeaderSize) return InvalidArgument("a plan is at least " + Num(kPlanHeaderSize) + " bytes");

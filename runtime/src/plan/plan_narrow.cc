@@ -3,13 +3,14 @@
 //     clear the mark of any tensor read elsewhere, written out as a graph output or named by the
 //     batch profile.
 //  2. Replace each marked float32 constant that the device holds as float16 by a float16 copy
-//     (FloatToHalf: round to nearest even, the CUDA engine's upload conversion), on a few threads
-//     for large networks; the tensor keeps its float32 declaration (a narrowed constant).
+//     (FloatToHalf: round to nearest even, the CUDA engine's upload conversion), in 1M-element
+//     blocks on up to 8 threads (ParallelFor); the tensor keeps its float32 declaration (a
+//     narrowed constant).
 #include <algorithm>
-#include <atomic>
-#include <thread>
+#include <utility>
 #include <vector>
 
+#include "core/parallel.h"
 #include "edgert/plan.h"
 #include "op_util.h"
 
@@ -81,33 +82,17 @@ StatusOr<NetworkDef> NarrowWeightsForPlan(const NetworkDef& network, const std::
   }
   // The conversions, in blocks over a few threads (tens of millions of weights in a large model).
   constexpr size_t kBlock = size_t{1} << 20;
-  std::vector<std::pair<size_t, size_t>> blocks;  // (chosen index, first element)
-  for (size_t c = 0; c < chosen.size(); ++c) {
-    const size_t elements = static_cast<size_t>(network.tensors[chosen[c]].value.num_elements());
-    for (size_t at = 0; at < elements; at += kBlock) blocks.emplace_back(c, at);
+  std::vector<std::pair<size_t, size_t>> blocks;  // (tensor index, first element)
+  for (size_t i : chosen) {
+    const size_t elements = static_cast<size_t>(network.tensors[i].value.num_elements());
+    for (size_t at = 0; at < elements; at += kBlock) blocks.emplace_back(i, at);
   }
-  std::atomic<size_t> next{0};
-  auto work = [&]() {
-    for (size_t b = next.fetch_add(1); b < blocks.size(); b = next.fetch_add(1)) {
-      const size_t i = chosen[blocks[b].first];
-      const Tensor& value = network.tensors[i].value;
-      const size_t at = blocks[b].second;
-      const size_t count = std::min(kBlock, static_cast<size_t>(value.num_elements()) - at);
-      NarrowRange(value.data<float>() + at, out.tensors[i].value.data<uint16_t>() + at, count);
-    }
-  };
-  const size_t helpers = std::min<size_t>(blocks.size(), std::clamp(std::thread::hardware_concurrency(), 1u, 8u)) -
-                         (blocks.empty() ? 0 : 1);
-  std::vector<std::thread> pool;
-  for (size_t t = 0; t < helpers; ++t) {
-    try {
-      pool.emplace_back(work);
-    } catch (...) {
-      break;  // the calling thread converts what the others do not
-    }
-  }
-  work();
-  for (std::thread& t : pool) t.join();
+  ParallelFor(blocks.size(), HostThreads(8), [&](size_t b) {
+    const auto [i, at] = blocks[b];
+    const Tensor& value = network.tensors[i].value;
+    const size_t count = std::min(kBlock, static_cast<size_t>(value.num_elements()) - at);
+    NarrowRange(value.data<float>() + at, out.tensors[i].value.data<uint16_t>() + at, count);
+  });
   if (bytes_saved != nullptr) *bytes_saved = saved;
   return out;
 }

@@ -49,15 +49,12 @@
 #include <cublasLt.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -211,11 +208,11 @@ struct DeviceScratch {
   }
 };
 
-// cuDNN / cuBLASLt handles for `device_id`, with the device's facts.
 double MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
 
+// cuDNN / cuBLASLt handles for `device_id`, with the device's facts.
 Status CreateResources(int device_id, CudaResources* res) {
   cudaDeviceProp prop;
   EDGERT_CUDA_RETURN_IF_ERROR(cudaGetDeviceProperties(&prop, device_id));
