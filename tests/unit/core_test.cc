@@ -1,5 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <vector>
+
 #include "edgert/attributes.h"
 #include "edgert/op_def.h"
 #include "edgert/status.h"
@@ -92,6 +97,60 @@ TEST(OpUtil, HalfRoundTrip) {
     EXPECT_EQ(HalfToFloat(FloatToHalf(f)), f) << f;
   }
   EXPECT_EQ(FloatToHalf(1e6f), 0x7c00);
+}
+
+// FloatToHalf against the definition: the nearest half by value (computed in double from
+// HalfToFloat), ties to the even one, beyond 65520 infinity. Probed at every finite half, at every
+// midpoint between neighbours and one float step either side of it, and at a spread of floats.
+uint16_t NearestHalf(float f) {
+  const uint16_t sign = std::signbit(f) ? 0x8000 : 0;
+  const double a = std::fabs(static_cast<double>(f));
+  if (a >= 65520.0) return static_cast<uint16_t>(sign | 0x7c00);
+  uint16_t lo = 0, hi = 0x7bff;  // the largest magnitude whose value is <= a
+  while (lo < hi) {
+    const uint16_t mid = static_cast<uint16_t>((lo + hi + 1) / 2);
+    if (HalfToFloat(mid) <= a) {
+      lo = mid;
+    } else {
+      hi = static_cast<uint16_t>(mid - 1);
+    }
+  }
+  uint16_t best = lo;
+  if (lo < 0x7c00) {
+    const double below = a - HalfToFloat(lo);
+    const double above = static_cast<double>(HalfToFloat(static_cast<uint16_t>(lo + 1))) - a;
+    if (above < below || (above == below && (lo & 1) != 0)) best = static_cast<uint16_t>(lo + 1);
+  }
+  return static_cast<uint16_t>(sign | best);
+}
+
+TEST(OpUtil, FloatToHalfRoundsToNearestEvenEverywhere) {
+  std::vector<float> probes;
+  for (uint32_t h = 0; h < 0x7c00; ++h) {
+    const float v = HalfToFloat(static_cast<uint16_t>(h));
+    const float next = HalfToFloat(static_cast<uint16_t>(h + 1));  // 0x7c00: infinity
+    const float mid = h + 1 < 0x7c00 ? static_cast<float>((static_cast<double>(v) + next) / 2) : 65520.0f;
+    for (float p : {v, mid, std::nextafter(mid, 0.0f), std::nextafter(mid, 1e9f), std::nextafter(v, 1e9f)}) {
+      probes.push_back(p);
+      probes.push_back(-p);
+    }
+  }
+  for (uint32_t bits = 0; bits < 0x7f800000u; bits += 0x1235u) {  // every exponent, spread mantissas
+    float f;
+    std::memcpy(&f, &bits, 4);
+    probes.push_back(f);
+  }
+  int mismatches = 0;
+  for (float f : probes) {
+    const uint16_t got = FloatToHalf(f), want = NearestHalf(f);
+    if (got != want && ++mismatches <= 5) {
+      ADD_FAILURE() << std::hexfloat << f << ": got 0x" << std::hex << got << ", want 0x" << want;
+    }
+  }
+  EXPECT_EQ(mismatches, 0) << "of " << probes.size() << " probes";
+  EXPECT_EQ(FloatToHalf(std::numeric_limits<float>::infinity()), 0x7c00);
+  EXPECT_EQ(FloatToHalf(-std::numeric_limits<float>::infinity()), 0xfc00);
+  EXPECT_EQ(FloatToHalf(std::numeric_limits<float>::quiet_NaN()) & 0x7e00, 0x7e00);  // a quiet NaN
 }
 
 TEST(OpTable, IdsAndNamesAreUnique) {

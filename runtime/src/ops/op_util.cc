@@ -1,7 +1,11 @@
 #include "op_util.h"
 
+#include <algorithm>
 #include <cstring>
 #include <set>
+#include <utility>
+
+#include "core/parallel.h"
 
 namespace edgert {
 
@@ -165,6 +169,16 @@ float HalfToFloat(uint16_t h) {
 uint16_t FloatToHalf(float f) {
   uint32_t x;
   std::memcpy(&x, &f, 4);
+  // The common case first, without data-dependent branches: |f| in [2^-14, 65520), a normal half
+  // after rounding. Rebiasing the exponent (127 -> 15) and adding 0xfff plus the kept mantissa's
+  // lowest bit rounds the 13 dropped bits to nearest even; a carry moves into the exponent, as it
+  // should. A plan load converts tens of millions of weights with this.
+  const uint32_t magnitude = x & 0x7fffffffu;
+  if (magnitude - 0x38800000u < 0x477ff000u - 0x38800000u) {
+    uint32_t r = magnitude - 0x38000000u;
+    r += 0xfffu + ((r >> 13) & 1u);
+    return static_cast<uint16_t>(((x >> 16) & 0x8000u) | (r >> 13));
+  }
   uint32_t sign = (x >> 16) & 0x8000u;
   uint32_t exp = (x >> 23) & 0xffu;
   uint32_t mant = x & 0x7fffffu;
@@ -185,6 +199,20 @@ uint16_t FloatToHalf(float f) {
   uint32_t rem = mant & 0x1fffu;
   if (rem > 0x1000u || (rem == 0x1000u && (half & 1u))) ++half;
   return static_cast<uint16_t>(half);
+}
+
+void FloatsToHalves(const std::vector<HalfConversion>& jobs, int threads) {
+  constexpr size_t kBlock = size_t{1} << 18;
+  std::vector<std::pair<size_t, size_t>> blocks;  // (job, first element)
+  for (size_t j = 0; j < jobs.size(); ++j) {
+    for (size_t at = 0; at < jobs[j].count; at += kBlock) blocks.emplace_back(j, at);
+  }
+  ParallelFor(blocks.size(), threads, [&](size_t b) {
+    const auto [j, at] = blocks[b];
+    const HalfConversion& job = jobs[j];
+    const size_t end = std::min(job.count, at + kBlock);
+    for (size_t i = at; i < end; ++i) job.dst[i] = FloatToHalf(job.src[i]);
+  });
 }
 
 }  // namespace edgert

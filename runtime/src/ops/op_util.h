@@ -67,4 +67,13 @@ Status CheckDeclaredOutputs(const OpContext& ctx, Status (*infer)(OpContext&));
 float HalfToFloat(uint16_t h);
 uint16_t FloatToHalf(float f);
 
+// FloatToHalf over many arrays (a network's weights: tens of millions of values), in blocks on up
+// to `threads` threads (ParallelFor). Each job converts `count` floats at `src` into `dst`.
+struct HalfConversion {
+  const float* src = nullptr;
+  uint16_t* dst = nullptr;
+  size_t count = 0;
+};
+void FloatsToHalves(const std::vector<HalfConversion>& jobs, int threads);
+
 }  // namespace edgert

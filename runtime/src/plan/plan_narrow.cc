@@ -3,9 +3,9 @@
 //     clear the mark of any tensor read elsewhere, written out as a graph output or named by the
 //     batch profile.
 //  2. Replace each marked float32 constant that the device holds as float16 by a float16 copy
-//     (FloatToHalf: round to nearest even, the CUDA engine's upload conversion), in 1M-element
-//     blocks on up to 8 threads (ParallelFor); the tensor keeps its float32 declaration (a
-//     narrowed constant).
+//     (FloatsToHalves: round to nearest even on up to 8 threads, the CUDA engine's own upload
+//     conversion, so a plan's weights and an engine's agree bit for bit); the tensor keeps its
+//     float32 declaration (a narrowed constant).
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -30,10 +30,6 @@ bool IsWeightSlot(OpType op, size_t slot) {
     default:
       return false;
   }
-}
-
-void NarrowRange(const float* src, uint16_t* dst, size_t n) {
-  for (size_t i = 0; i < n; ++i) dst[i] = FloatToHalf(src[i]);
 }
 
 }  // namespace
@@ -80,19 +76,14 @@ StatusOr<NetworkDef> NarrowWeightsForPlan(const NetworkDef& network, const std::
     out.tensors[i].value = std::move(half);
     saved += value.bytes() - out.tensors[i].value.bytes();
   }
-  // The conversions, in blocks over a few threads (tens of millions of weights in a large model).
-  constexpr size_t kBlock = size_t{1} << 20;
-  std::vector<std::pair<size_t, size_t>> blocks;  // (tensor index, first element)
+  // The conversions (tens of millions of weights in a large model).
+  std::vector<HalfConversion> jobs;
   for (size_t i : chosen) {
-    const size_t elements = static_cast<size_t>(network.tensors[i].value.num_elements());
-    for (size_t at = 0; at < elements; at += kBlock) blocks.emplace_back(i, at);
-  }
-  ParallelFor(blocks.size(), HostThreads(8), [&](size_t b) {
-    const auto [i, at] = blocks[b];
     const Tensor& value = network.tensors[i].value;
-    const size_t count = std::min(kBlock, static_cast<size_t>(value.num_elements()) - at);
-    NarrowRange(value.data<float>() + at, out.tensors[i].value.data<uint16_t>() + at, count);
-  });
+    jobs.push_back(
+        {value.data<float>(), out.tensors[i].value.data<uint16_t>(), static_cast<size_t>(value.num_elements())});
+  }
+  FloatsToHalves(jobs, HostThreads(8));
   if (bytes_saved != nullptr) *bytes_saved = saved;
   return out;
 }

@@ -5,7 +5,7 @@
 //     with select_tactics, give each Conv/ConvTranspose/Gemm/MatMul layer without a kTacticAttr
 //     the timing cache's choice where it holds one (ApplyTimingCache, edgert/timing_cache.h);
 //     upload every constant once into one device allocation (float32 weights converted to float16
-//     on the GPU in FP16, a plan's float16 weights copied as they are; on a thread and a
+//     on the host in FP16, a plan's float16 weights copied as they are; on a thread and a
 //     non-blocking stream of its own, overlapping the dry run); prepare every layer
 //     once in a dry run (support check, CUDA kernel creation with null activation pointers) to
 //     report unsupported layers up front and to size the shared workspace, on several host threads
@@ -53,14 +53,18 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <memory>
 #include <mutex>
+#include <new>
 #include <set>
 #include <thread>
 #include <variant>
 
 #include "backend/network_check.h"
+#include "core/parallel.h"
 #include "cuda_check.h"
 #include "cuda_kernel.h"
 #include "edgert/hash.h"
@@ -771,7 +775,6 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   }
   engine->weights_bytes_ = total;
   engine->constant_ptrs_.assign(net.tensors.size(), nullptr);
-  void* staging = nullptr;
   if (total > 0) {
     const cudaError_t err = cudaMalloc(&engine->weights_, total);
     if (err != cudaSuccess) {
@@ -782,53 +785,60 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
     for (size_t i = 0; i < net.tensors.size(); ++i) {
       if (net.tensors[i].is_constant()) engine->constant_ptrs_[i] = static_cast<char*>(engine->weights_) + offsets[i];
     }
-    // float32 constants stored as float16 are converted on the GPU: copied into one staging
-    // buffer (freed below), then one conversion launch each (a host loop over tens of millions of
-    // weights took most of a plan's load time).
-    size_t staged = 0;
+  }
+  const CudaEngine& uploading = *engine;
+  // float32 constants the device holds as float16 are converted on the host (FloatsToHalves, the
+  // conversion that narrows a plan's weights, so an engine built from float32 weights and one
+  // loaded from its plan hold the same bits) into one buffer, then copied as float16; every other
+  // constant is copied as it is (a plan's float16 weights straight from the mapped file). A GPU
+  // conversion needed a device staging buffer of the float32 size beside the weights, and engines
+  // uploaded that way ran ResNet-50 at batch 1 up to 4% slower in some loads (bench/RESULTS.md,
+  // thirteenth session). The copies run on a non-blocking stream of their own (the legacy default
+  // stream would order them against every blocking stream of the process, the caller's included).
+  auto upload = [&net, &dnet, &uploading, device = options.device_id]() -> Status {
+    EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(device));
+    std::vector<size_t> half_at(net.tensors.size(), SIZE_MAX);
+    std::vector<HalfConversion> jobs;
+    size_t halves = 0;
     for (size_t i = 0; i < net.tensors.size(); ++i) {
       const Tensor& value = net.tensors[i].value;
       if (net.tensors[i].is_constant() && dnet.tensors[i].dtype == DataType::kFloat16 &&
           value.dtype() == DataType::kFloat32) {
-        staged += value.bytes();
+        half_at[i] = halves;
+        jobs.push_back({value.data<float>(), nullptr, static_cast<size_t>(value.num_elements())});
+        halves += jobs.back().count;
       }
     }
-    if (staged > 0) {
-      const cudaError_t serr = cudaMalloc(&staging, staged);
-      if (serr != cudaSuccess) {
-        cudaGetLastError();
-        return OutOfRange("out of device memory staging " + std::to_string(staged) + " bytes of weights (" +
-                          cudaGetErrorString(serr) + ")");
+    std::unique_ptr<uint16_t[]> half;
+    if (halves > 0) {
+      half.reset(new (std::nothrow) uint16_t[halves]);
+      if (half == nullptr) {
+        return OutOfRange("out of host memory converting " + std::to_string(halves) + " weights to float16");
       }
+      size_t at = 0;
+      for (HalfConversion& job : jobs) {
+        job.dst = half.get() + at;
+        at += job.count;
+      }
+      FloatsToHalves(jobs, HostThreads(8));
     }
-  }
-  const CudaEngine& uploading = *engine;
-  // On a stream of its own (non-blocking: the legacy default stream would order the upload against
-  // every blocking stream of the process, the caller's included).
-  auto upload = [&net, &dnet, &uploading, staging, device = options.device_id]() -> Status {
-    EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(device));
     cudaStream_t stream = nullptr;
     EDGERT_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
     auto copy = [&]() -> Status {
-      size_t at = 0;
       for (size_t i = 0; i < net.tensors.size(); ++i) {
         const Tensor& value = net.tensors[i].value;
         if (!net.tensors[i].is_constant() || value.bytes() == 0) continue;
         void* dst = const_cast<void*>(uploading.ConstantAddress(static_cast<int32_t>(i)));
-        if (dnet.tensors[i].dtype == DataType::kFloat16 && value.dtype() == DataType::kFloat32) {
-          char* src = static_cast<char*>(staging) + at;
-          at += value.bytes();
-          EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(src, value.raw(), value.bytes(), cudaMemcpyHostToDevice, stream));
-          EDGERT_RETURN_IF_ERROR(
-              cuda::EnqueueConvert(stream, src, DataType::kFloat32, dst, DataType::kFloat16, value.num_elements()));
-        } else {
-          EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, value.raw(), value.bytes(), cudaMemcpyHostToDevice, stream));
-        }
+        const bool converted = half_at[i] != SIZE_MAX;
+        const void* src = converted ? static_cast<const void*>(half.get() + half_at[i]) : value.raw();
+        const size_t bytes = converted ? static_cast<size_t>(value.num_elements()) * 2 : value.bytes();
+        EDGERT_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, stream));
       }
       return Status::Ok();
     };
     Status s = copy();
-    const cudaError_t synced = cudaStreamSynchronize(stream);  // also after a failed launch: nothing left queued
+    // Also after a failed copy: nothing is left queued, and `half` outlives every copy from it.
+    const cudaError_t synced = cudaStreamSynchronize(stream);
     cudaStreamDestroy(stream);
     EDGERT_RETURN_IF_ERROR(s);
     EDGERT_CUDA_RETURN_IF_ERROR(synced);
@@ -850,7 +860,6 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   const Status dry_run = engine->DryRun();
   engine->load_.kernels_ms = MsSince(phase);
   if (upload_thread.joinable()) upload_thread.join();
-  if (staging != nullptr) cudaFree(staging);
   engine->load_.weights_ms = upload_ms;
   EDGERT_RETURN_IF_ERROR(dry_run);
   EDGERT_RETURN_IF_ERROR(uploaded);
