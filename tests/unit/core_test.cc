@@ -115,13 +115,11 @@ uint16_t NearestHalf(float f) {
       hi = static_cast<uint16_t>(mid - 1);
     }
   }
-  uint16_t best = lo;
-  if (lo < 0x7c00) {
-    const double below = a - HalfToFloat(lo);
-    const double above = static_cast<double>(HalfToFloat(static_cast<uint16_t>(lo + 1))) - a;
-    if (above < below || (above == below && (lo & 1) != 0)) best = static_cast<uint16_t>(lo + 1);
-  }
-  return static_cast<uint16_t>(sign | best);
+  // Up to lo + 1 (0x7c00, infinity, is never nearer below 65520).
+  const double below = a - HalfToFloat(lo);
+  const double above = static_cast<double>(HalfToFloat(static_cast<uint16_t>(lo + 1))) - a;
+  const bool up = above < below || (above == below && (lo & 1) != 0);
+  return static_cast<uint16_t>(sign | (up ? lo + 1 : lo));
 }
 
 TEST(OpUtil, FloatToHalfRoundsToNearestEvenEverywhere) {
