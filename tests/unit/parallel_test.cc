@@ -40,7 +40,9 @@ TEST(ParallelFor, HostThreadsStaysWithinOneAndTheCap) {
     EXPECT_LE(n, std::max(cap, 1)) << cap;
   }
   const unsigned cores = std::thread::hardware_concurrency();
-  if (cores > 0) EXPECT_EQ(HostThreads(1024), static_cast<int>(std::min(cores, 1024u)));
+  if (cores > 0) {
+    EXPECT_EQ(HostThreads(1024), static_cast<int>(std::min(cores, 1024u)));
+  }
 }
 
 }  // namespace
