@@ -22,6 +22,11 @@ Steps:
      The cases are compiled round-robin over the models (every model's first case, then every
      model's second, ...) so that a cut leaves out the same large batches of every model.
   A peer that fails is reported as "n/a (ErrorType)" and the run goes on.
+  With --rounds N, every timing is repeated N times: edgert's bench (a fresh process and build each
+  time) and each peer's timed iterations (on the same model and compiled graph). Each runtime's
+  number is then the median of its N round medians, and the table adds the ratio's range over the
+  rounds (the slowest best-peer round over the fastest edgert round, and the reverse), so that a
+  ratio near a target can be told apart from the spread between runs.
   5. The JSON file (--json) holds every number, the device, torch's version, the date and the
      edgert commit (--commit); the markdown table is printed last.
 
@@ -94,8 +99,34 @@ def edgert_command(args, onnx_path, precision):
     return cmd + ["--duration", str(args.duration), "--warmup", str(args.warmup)]
 
 
+def combine_rounds(results, key):
+    """One result from the rounds' RESULTS (dicts with KEY, the median ms of that round): the first
+    round's entries with KEY replaced by the median over the rounds and "rounds_ms" listing each
+    round's; the first failing round's result instead, when one failed."""
+    failed = [r for r in results if "error" in r]
+    if failed:
+        return failed[0]
+    combined = dict(results[0])
+    if len(results) > 1:
+        combined["rounds_ms"] = [r[key] for r in results]
+        combined[key] = statistics.median(combined["rounds_ms"])
+    return combined
+
+
 def run_edgert(args, onnx_path, precision, batch, log_path):
-    """Step 3a: one `edgert bench` run; the result holds an "error" entry when it fails."""
+    """Step 3a: --rounds runs of `edgert bench`, combined (combine_rounds)."""
+    rounds = []
+    for k in range(args.rounds):
+        path = log_path if args.rounds == 1 else log_path.replace(".log", f".r{k + 1}.log")
+        rounds.append(run_edgert_once(args, onnx_path, precision, batch, path))
+    result = combine_rounds(rounds, "compute_median_ms")
+    if "error" not in result:
+        result["images_per_s"] = images_per_s(batch, result["compute_median_ms"])
+    return result
+
+
+def run_edgert_once(args, onnx_path, precision, batch, log_path):
+    """One `edgert bench` run; the result holds an "error" entry when it fails."""
     cmd = edgert_command(args, onnx_path, precision)
     try:
         p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -133,25 +164,40 @@ def cuda_input(shape, precision):
     return x.contiguous(memory_format=torch.channels_last)
 
 
-def time_calls(fn, x, warmup, iterations):
-    """Runs FN(X) WARMUP times untimed, then ITERATIONS times, each between two CUDA events;
-    returns the median and minimum in ms."""
+def time_calls(fn, x, warmup, iterations, rounds=1):
+    """Runs FN(X) WARMUP times untimed, then ROUNDS times ITERATIONS calls, each between two CUDA
+    events; returns each round's median and the minimum over all, in ms."""
     import torch
     for _ in range(warmup):
         fn(x)
     torch.cuda.synchronize()
-    events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
-              for _ in range(iterations)]
-    for start, end in events:
-        start.record()
-        fn(x)
-        end.record()
-    torch.cuda.synchronize()
-    times = [start.elapsed_time(end) for start, end in events]
-    return statistics.median(times), min(times)
+    medians, fastest = [], None
+    for _ in range(rounds):
+        events = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+                  for _ in range(iterations)]
+        for start, end in events:
+            start.record()
+            fn(x)
+            end.record()
+        torch.cuda.synchronize()
+        times = [start.elapsed_time(end) for start, end in events]
+        medians.append(statistics.median(times))
+        fastest = min(times) if fastest is None else min(fastest, min(times))
+    return medians, fastest
 
 
-def run_eager(base, shape, precision):
+def timed_result(batch, medians, fastest, iterations, **extra):
+    """A peer's result from time_calls: the median of the round medians ("rounds_ms" with more than
+    one round)."""
+    median = statistics.median(medians)
+    result = {"median_ms": median, "min_ms": fastest, "iterations": iterations, **extra,
+              "images_per_s": images_per_s(batch, median)}
+    if len(medians) > 1:
+        result["rounds_ms"] = medians
+    return result
+
+
+def run_eager(base, shape, precision, rounds=1):
     """Step 3b."""
     import torch
     batch = shape[0]
@@ -159,12 +205,11 @@ def run_eager(base, shape, precision):
     x = cuda_input(shape, precision)
     iterations = iterations_for(batch)
     with torch.no_grad():
-        median, fastest = time_calls(model, x, warmup_for(batch), iterations)
-    return {"median_ms": median, "min_ms": fastest, "iterations": iterations,
-            "images_per_s": images_per_s(batch, median)}
+        medians, fastest = time_calls(model, x, warmup_for(batch), iterations, rounds)
+    return timed_result(batch, medians, fastest, iterations)
 
 
-def run_compiled(base, shape, precision, mode):
+def run_compiled(base, shape, precision, mode, rounds=1):
     """Step 3c: torch.compile in MODE; the first call (tracing, Inductor, Triton) is the compile time."""
     import torch
     torch._dynamo.reset()
@@ -179,9 +224,8 @@ def run_compiled(base, shape, precision, mode):
         torch.cuda.synchronize()
         compile_s = time.monotonic() - start
         # CUDA graphs are recorded on the calls after the first: at least 3 warm-up calls.
-        median, fastest = time_calls(compiled, x, max(3, warmup_for(batch)), iterations)
-    return {"median_ms": median, "min_ms": fastest, "iterations": iterations, "compile_s": compile_s,
-            "images_per_s": images_per_s(batch, median)}
+        medians, fastest = time_calls(compiled, x, max(3, warmup_for(batch)), iterations, rounds)
+    return timed_result(batch, medians, fastest, iterations, compile_s=compile_s)
 
 
 def run_peer(fn, *fn_args):
@@ -217,6 +261,10 @@ def summarize(case):
         case["best_peer_ms"] = timed[best]
         case["best_peer_images_per_s"] = images_per_s(case["batch"], timed[best])
         case["ratio"] = timed[best] / edgert_ms if edgert_ms else None
+        peer_rounds = case["peers"][best].get("rounds_ms")
+        edgert_rounds = case["edgert"].get("rounds_ms") if edgert_ms else None
+        if peer_rounds and edgert_rounds:
+            case["ratio_range"] = [min(peer_rounds) / max(edgert_rounds), max(peer_rounds) / min(edgert_rounds)]
     else:
         case["best_peer"] = case["best_peer_ms"] = case["best_peer_images_per_s"] = case["ratio"] = None
 
@@ -235,15 +283,19 @@ def fmt_num(value, digits=0):
 def markdown_table(cases, names):
     peer_columns = {"eager": "eager ms", "compile": "compile ms", "max_autotune": "max-autotune ms"}
     compile_columns = {"compile": "compile s", "max_autotune": "max-autotune compile s"}
+    ranges = any(c.get("ratio_range") for c in cases)
     header = (["model", "batch", "precision", "edgert ms"] + [peer_columns[n] for n in names] +
               ["edgert img/s", "best peer img/s", "best peer", "peer/edgert time"] +
-              [compile_columns[n] for n in names[1:]])
+              (["ratio range over rounds"] if ranges else []) + [compile_columns[n] for n in names[1:]])
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for c in cases:
         row = [c["model"], str(c["batch"]), c["precision"], fmt_ms(c["edgert"])]
         row += [fmt_ms(c["peers"].get(n, {"error": "skipped"})) for n in names]
         row += [fmt_num(c["edgert"].get("images_per_s")), fmt_num(c["best_peer_images_per_s"]),
                 c["best_peer"] or "-", "-" if c["ratio"] is None else f"{c['ratio']:.2f}x"]
+        if ranges:
+            low_high = c.get("ratio_range")
+            row.append(f"{low_high[0]:.2f}x-{low_high[1]:.2f}x" if low_high else "-")
         row += [fmt_num(c["peers"].get(n, {}).get("compile_s"), 1) for n in names[1:]]
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
@@ -316,7 +368,7 @@ def measure_edgert_and_eager(args, start):
                 log_path = os.path.join(args.work, model_name, f"b{batch}_{precision}.log")
                 case = {"model": model_name, "batch": batch, "precision": precision, "input_shape": list(shape),
                         "edgert": export_error or run_edgert(args, onnx_path, precision, batch, log_path),
-                        "peers": {"eager": run_peer(run_eager, base, shape, precision)}}
+                        "peers": {"eager": run_peer(run_eager, base, shape, precision, args.rounds)}}
                 cases.append(case)
                 progress(start, case)
     return cases, models
@@ -338,7 +390,7 @@ def measure_compiled(args, cases, models, names, start):
                 case["peers"][name] = {"error": "skipped (time budget)"}
                 continue
             case["peers"][name] = run_peer(run_compiled, base, tuple(case["input_shape"]), case["precision"],
-                                           compile_modes[name])
+                                           compile_modes[name], args.rounds)
         progress(start, case)
 
 
@@ -358,11 +410,12 @@ def set_tf32(enabled):
 def dry_run(args):
     cases = plan(args)
     args.edgert = args.edgert or "EDGERT"
-    print(f"{len(cases)} cases; peers: {', '.join(peer_names(args))}; work folder {args.work}")
+    print(f"{len(cases)} cases; peers: {', '.join(peer_names(args))}; {args.rounds} round(s); work folder {args.work}")
     for model, batch, precision in cases:
         onnx_path = os.path.join(args.work, model, f"b{batch}.onnx")
-        print(f"- {model} batch {batch} {precision}: torch {iterations_for(batch)} timed iterations "
-              f"after {warmup_for(batch)} warm-up; " + " ".join(edgert_command(args, onnx_path, precision)))
+        print(f"- {model} batch {batch} {precision}: torch {args.rounds} x {iterations_for(batch)} timed iterations "
+              f"after {warmup_for(batch)} warm-up; {args.rounds} x " +
+              " ".join(edgert_command(args, onnx_path, precision)))
     return 0
 
 
@@ -372,7 +425,7 @@ def environment(args):
            "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "commit": args.commit, "edgert": os.path.abspath(args.edgert), "tf32": args.tf32,
-           "edgert_duration_s": args.duration, "edgert_warmup_s": args.warmup}
+           "edgert_duration_s": args.duration, "edgert_warmup_s": args.warmup, "rounds": args.rounds}
     try:
         import torchvision
         env["torchvision"] = torchvision.__version__
@@ -401,11 +454,16 @@ def main():
                              "0: no limit)")
     parser.add_argument("--tf32", action="store_true",
                         help="let PyTorch's FP32 use TF32 (off by default: edgert's FP32 is true FP32)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="time every runtime this many times and report the median round and the "
+                             "ratio's range (default 1)")
     parser.add_argument("--json", help="write every number to this JSON file")
     parser.add_argument("--commit", help="the edgert commit, recorded in the JSON")
     parser.add_argument("--dry-run", action="store_true", help="print the planned cases; no torch, no GPU")
     args = parser.parse_args()
     args.work = os.path.abspath(args.work)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     if args.dry_run:
         return dry_run(args)
     if not args.edgert:
