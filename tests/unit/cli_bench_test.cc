@@ -132,7 +132,7 @@ TEST_F(BenchCli, UsageErrorsExitTwo) {
 // --load-threads: a count from 0 (automatic) to 256; anything else is a usage error naming the
 // option. The CPU engine accepts and ignores it; `edgert help bench` lists it.
 TEST_F(BenchCli, LoadThreadsOption) {
-  for (const std::string& v : {"-1", "x", "257", "2.5", ""}) {
+  for (const std::string v : {"-1", "x", "257", "2.5", ""}) {
     CliResult r = RunCli(dir_, "bench " + Q(model_) + " --iterations 1 --load-threads " + Q(v));
     EXPECT_EQ(r.code, 2) << v << "\n" << r.err;
     EXPECT_NE(r.err.find("--load-threads '" + v + "' is not a number of threads"), std::string::npos) << r.err;
@@ -147,7 +147,7 @@ TEST_F(BenchCli, LoadThreadsOption) {
 // --aux-streams: 0 or 1; anything else is a usage error naming the option. The CPU engine runs
 // one layer at a time and accepts and ignores it; `edgert help bench` and `help run` list it.
 TEST_F(BenchCli, AuxStreamsOption) {
-  for (const std::string& v : {"2", "-1", "x", ""}) {
+  for (const std::string v : {"2", "-1", "x", ""}) {
     CliResult r = RunCli(dir_, "bench " + Q(model_) + " --iterations 1 --aux-streams " + Q(v));
     EXPECT_EQ(r.code, 2) << v << "\n" << r.err;
     EXPECT_NE(r.err.find("--aux-streams '" + v + "' is not 0 or 1"), std::string::npos) << r.err;

@@ -274,7 +274,9 @@ std::vector<Tensor> RunNet(const NetworkDef& net, const std::vector<Tensor>& in)
   auto engine = CpuEngine::Create(net);
   EXPECT_TRUE(engine.ok()) << engine.status().message();
   std::vector<Tensor> out;
-  if (engine.ok()) EXPECT_TRUE((*engine)->Run(in, &out).ok());
+  if (engine.ok()) {
+    EXPECT_TRUE((*engine)->Run(in, &out).ok());
+  }
   return out;
 }
 

@@ -89,7 +89,9 @@ TEST(DecodeDbNetModel, PpOcrV4BoxesCoverTextLines) {
   ASSERT_TRUE(ReadPbm(image, &bm)) << image;
   const std::vector<Rect> lines = InkLines(bm);
   ASSERT_FALSE(lines.empty()) << image;
-  if (!image_env) ASSERT_EQ(lines.size(), 2u);
+  if (!image_env) {
+    ASSERT_EQ(lines.size(), 2u);
+  }
 
   // PaddleOCR's preprocessing: (x / 255 - 0.5) / 0.5 per channel, here -1 for ink and 1 for paper.
   StatusOr<Tensor> x = Tensor::Create(DataType::kFloat32, {1, 3, bm.height, bm.width});

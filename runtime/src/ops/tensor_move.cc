@@ -132,8 +132,7 @@ Status InferConcat(OpContext& ctx) {
 
 class ConcatKernel : public CpuKernel {
  public:
-  ConcatKernel(size_t elem, int64_t outer, std::vector<int64_t> block_bytes)
-      : elem_(elem), outer_(outer), block_bytes_(std::move(block_bytes)) {}
+  ConcatKernel(int64_t outer, std::vector<int64_t> block_bytes) : outer_(outer), block_bytes_(std::move(block_bytes)) {}
   Status Run(const std::vector<const Tensor*>& inputs, const std::vector<Tensor*>& outputs) override {
     char* dst = static_cast<char*>(outputs[0]->raw());
     for (int64_t o = 0; o < outer_; ++o) {
@@ -148,7 +147,6 @@ class ConcatKernel : public CpuKernel {
   }
 
  private:
-  size_t elem_;
   int64_t outer_;
   std::vector<int64_t> block_bytes_;
 };
@@ -163,7 +161,7 @@ KernelOr CreateConcat(const OpContext& ctx) {
     const Shape& s = ctx.input(i).shape;
     blocks.push_back(Product(s, static_cast<size_t>(axis), s.size()) * static_cast<int64_t>(elem));
   }
-  return std::unique_ptr<CpuKernel>(new ConcatKernel(elem, outer, std::move(blocks)));
+  return std::unique_ptr<CpuKernel>(new ConcatKernel(outer, std::move(blocks)));
 }
 
 // ---- Split -----------------------------------------------------------------------------------
