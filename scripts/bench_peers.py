@@ -117,7 +117,8 @@ def run_edgert(args, onnx_path, precision, batch, log_path):
     """Step 3a: --rounds runs of `edgert bench`, combined (combine_rounds)."""
     rounds = []
     for k in range(args.rounds):
-        path = log_path if args.rounds == 1 else log_path.replace(".log", f".r{k + 1}.log")
+        stem, ext = os.path.splitext(log_path)
+        path = log_path if args.rounds == 1 else f"{stem}.r{k + 1}{ext}"
         rounds.append(run_edgert_once(args, onnx_path, precision, batch, path))
     result = combine_rounds(rounds, "compute_median_ms")
     if "error" not in result:
