@@ -70,20 +70,16 @@ StatusOr<NetworkDef> NarrowWeightsForPlan(const NetworkDef& network, const std::
     }
   }
   uint64_t saved = 0;
+  std::vector<HalfConversion> jobs;
   for (size_t i : chosen) {
     const Tensor& value = network.tensors[i].value;
     EDGERT_ASSIGN_OR_RETURN(Tensor half, Tensor::Create(DataType::kFloat16, value.shape()));
     out.tensors[i].value = std::move(half);
     saved += value.bytes() - out.tensors[i].value.bytes();
-  }
-  // The conversions (tens of millions of weights in a large model).
-  std::vector<HalfConversion> jobs;
-  for (size_t i : chosen) {
-    const Tensor& value = network.tensors[i].value;
     jobs.push_back(
         {value.data<float>(), out.tensors[i].value.data<uint16_t>(), static_cast<size_t>(value.num_elements())});
   }
-  FloatsToHalves(jobs, HostThreads(8));
+  FloatsToHalves(jobs, HostThreads(8));  // tens of millions of weights in a large model
   if (bytes_saved != nullptr) *bytes_saved = saved;
   return out;
 }
