@@ -27,6 +27,10 @@ Steps:
   number is then the median of its N round medians, and the table adds the ratio's range over the
   rounds (the slowest best-peer round over the fastest edgert round, and the reverse), so that a
   ratio near a target can be told apart from the spread between runs.
+  With --io peer, edgert's bindings take what PyTorch is fed and returns (float16 channels-last
+  input and float16 output for FP16: `--input-format fp16:hwc --output-format fp16`), so that
+  neither side times a conversion the other skips; by default edgert binds the model's float32
+  NCHW input and float32 output and converts them on the GPU inside its compute time.
   5. The JSON file (--json) holds every number, the device, torch's version, the date and the
      edgert commit (--commit); the markdown table is printed last.
 
@@ -96,6 +100,10 @@ def edgert_command(args, onnx_path, precision):
     cmd = [args.edgert, "bench", onnx_path, "--device", "cuda"]
     if precision == "fp16":
         cmd.append("--fp16")
+    if getattr(args, "io", "model") == "peer":
+        # What PyTorch is fed and returns: the precision's dtype, the input channels-last.
+        dtype = "fp16" if precision == "fp16" else "fp32"
+        cmd += ["--input-format", dtype + ":hwc", "--output-format", dtype]
     return cmd + ["--duration", str(args.duration), "--warmup", str(args.warmup)]
 
 
@@ -426,7 +434,8 @@ def environment(args):
            "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version(),
            "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "commit": args.commit, "edgert": os.path.abspath(args.edgert), "tf32": args.tf32,
-           "edgert_duration_s": args.duration, "edgert_warmup_s": args.warmup, "rounds": args.rounds}
+           "edgert_duration_s": args.duration, "edgert_warmup_s": args.warmup, "rounds": args.rounds,
+           "edgert_io": args.io}
     try:
         import torchvision
         env["torchvision"] = torchvision.__version__
@@ -458,6 +467,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=1,
                         help="time every runtime this many times and report the median round and the "
                              "ratio's range (default 1)")
+    parser.add_argument("--io", choices=["model", "peer"], default="model",
+                        help="edgert's input/output bindings: 'model' (default) as the ONNX model declares "
+                             "them (float32, NCHW), 'peer' as PyTorch gets them here (the precision's dtype, "
+                             "the input channels-last: --input-format fp16:hwc --output-format fp16)")
     parser.add_argument("--json", help="write every number to this JSON file")
     parser.add_argument("--commit", help="the edgert commit, recorded in the JSON")
     parser.add_argument("--dry-run", action="store_true", help="print the planned cases; no torch, no GPU")

@@ -36,7 +36,7 @@ namespace edgert {
 const char kBenchHelp[] =
     "usage: edgert bench MODEL.onnx|PLAN [--shapes NAME:DIMS[,...]] [--iterations N] [--duration S]\n"
     "                    [--warmup S] [--contexts K] [--seed N] [--device cpu|cuda|auto] [--fp16]\n"
-    "                    [--no-graphs] [--profile]\n"
+    "                    [--no-graphs] [--profile] [--input-format F[,F...]] [--output-format F[,F...]]\n"
     "\n"
     "Builds the model (or loads the plan) into an engine, feeds random inputs and times it after a\n"
     "warm-up. Prints, like trtexec: latency min/mean/median/p90/p99/max in ms, throughput in\n"
@@ -57,6 +57,8 @@ const char kBenchHelp[] =
     "                          throughput is the aggregate (default 1)\n"
     "  --seed N                seed of the random inputs (default 1)\n"
     EDGERT_DEVICE_OPTIONS_HELP
+    EDGERT_IO_FORMAT_HELP
+    "                          (ONNX models; a plan keeps the formats it was built with)\n"
     "  --no-graphs             CUDA: enqueue the layers every time instead of replaying a CUDA graph\n"
     "  --profile               CUDA: then time every layer (mean of 20 eager runs, CUDA events) and\n"
     "                          print the 30 slowest layers with their kernels and the time per operator\n"
@@ -121,6 +123,8 @@ std::string ParseBenchArgs(const std::vector<std::string>& args, BenchOptions* o
       o->profile = true;
     } else if (std::string device_error; ParseDeviceArg(args, &i, &o->device, &device_error)) {
       if (!device_error.empty()) return device_error;
+    } else if (std::string format_error; ParseIoFormatArg(args, &i, &o->io_formats, &format_error)) {
+      if (!format_error.empty()) return format_error;
     } else if (a.rfind("--", 0) == 0 || (a.size() > 1 && a[0] == '-')) {
       return "unknown option '" + a + "'";
     } else if (o->model.empty()) {
@@ -206,6 +210,12 @@ int RunBenchCommand(const std::vector<std::string>& args) {
 
   // The backend: a plan's own, else --device (auto: the GPU when there is one).
   std::string backend;
+  if (LooksLikePlan(o.model) && o.io_formats.given()) {
+    return Fail(InvalidArgument(o.model + " is a plan: its input and output formats were chosen when it was built; "
+                                          "--input-format / --output-format apply to ONNX models (rebuild it with "
+                                          "`edgert build --input-format`)",
+                                "--input-format"));
+  }
   if (LooksLikePlan(o.model)) {
     StatusOr<PlanMetadata> meta = ReadPlanMetadata(o.model);
     if (!meta.ok()) return Fail(meta.status());
@@ -226,6 +236,8 @@ int RunBenchCommand(const std::vector<std::string>& args) {
     if (is_plan) return Engine::CreateFromPlan(o.model);
     BuildOptions build_options;
     build_options.shapes = shapes;
+    build_options.input_formats = o.io_formats.inputs;
+    build_options.output_formats = o.io_formats.outputs;
     EDGERT_ASSIGN_OR_RETURN(NetworkDef net, BuildNetwork(o.model, build_options));
     StatusOr<std::shared_ptr<Engine>> built = Engine::Create(std::move(net));
     if (!built.ok()) return built.status().WithContext(o.model);

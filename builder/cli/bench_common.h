@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cli_common.h"
 #include "cli_device.h"
 #include "edgert/status.h"
 #include "edgert/tensor.h"
@@ -26,6 +27,7 @@ struct BenchOptions {
   DeviceOptions device;
   bool graphs = true;  // CUDA graphs (CUDA backend)
   bool profile = false;  // --profile: per-layer GPU times (CUDA backend)
+  IoFormatOptions io_formats;  // --input-format / --output-format (ONNX models)
 };
 
 // Nearest-rank percentile of sorted `v` (non-empty), p in (0, 100].

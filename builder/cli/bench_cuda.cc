@@ -251,6 +251,8 @@ int RunCudaBench(const BenchOptions& o, const std::map<std::string, Shape>& shap
     BuildOptions build_options;
     build_options.shapes = shapes;
     build_options.precision = options.precision;
+    build_options.input_formats = o.io_formats.inputs;
+    build_options.output_formats = o.io_formats.outputs;
     EDGERT_ASSIGN_OR_RETURN(NetworkDef net, BuildNetwork(o.model, build_options));
     StatusOr<std::shared_ptr<CudaEngine>> built = CudaEngine::Create(std::move(net), options);
     if (!built.ok()) return built.status().WithContext(o.model);

@@ -27,6 +27,7 @@ const char kBuildHelp[] =
     "                    [--min-shapes NAME:DIMS[,...] --opt-shapes NAME:DIMS[,...] --max-shapes NAME:DIMS[,...]]\n"
     "                    [--device cpu|cuda|auto] [--fp16|--best] [--layout auto|nchw|nhwc]\n"
     "                    [--disable-pass NAME[,NAME...]] [--enable-pass NAME[,NAME...]] [--tactic-report]\n"
+    "                    [--input-format F[,F...]] [--output-format F[,F...]]\n"
     "                    [--int8 --calib DIR [--calib-batches N]\n"
     "                    [--calibrator entropy|percentile|minmax] [--calib-cache FILE] [--int8-error-budget X]]\n"
     "\n"
@@ -63,6 +64,7 @@ const char kBuildHelp[] =
     "                                 with their times (by default only the three slowest\n"
     "                                 selections, when one took a second or more)\n"
     EDGERT_DEVICE_OPTIONS_HELP
+    EDGERT_IO_FORMAT_HELP
     EDGERT_INT8_OPTIONS_HELP
     "\n"
     "--int8: calibrates on the reference CPU engine, writes the calibration cache and its key, runs\n"
@@ -90,6 +92,7 @@ struct BuildArgs {
   std::vector<std::string> disabled_passes;  // --disable-pass
   std::vector<std::string> enabled_passes;   // --enable-pass
   bool tactic_report = false;                 // --tactic-report
+  IoFormatOptions io_formats;                 // --input-format / --output-format
 };
 
 std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
@@ -137,6 +140,8 @@ std::string ParseBuildArgs(const std::vector<std::string>& args, BuildArgs* b) {
       if (!err.empty()) return err;
     } else if (std::string device_error; ParseDeviceArg(args, &i, &b->device, &device_error)) {
       if (!device_error.empty()) return device_error;
+    } else if (std::string format_error; ParseIoFormatArg(args, &i, &b->io_formats, &format_error)) {
+      if (!format_error.empty()) return format_error;
     } else if (a.size() > 1 && a[0] == '-') {
       return "unknown option '" + a + "'";
     } else if (b->model.empty()) {
@@ -331,6 +336,8 @@ int RunBuildCommand(const std::vector<std::string>& args) {
   if (!b.layout.empty()) options.layout = *ParseLayout(b.layout);
   options.disabled_passes = b.disabled_passes;
   options.enabled_passes = b.enabled_passes;
+  options.input_formats = b.io_formats.inputs;
+  options.output_formats = b.io_formats.outputs;
   if (!backend.ok()) return Fail(backend.status());
   StatusOr<DeviceKey> device_key = BackendDeviceKey(*backend);
   if (!device_key.ok()) return Fail(device_key.status());
@@ -373,6 +380,9 @@ int RunBuildCommand(const std::vector<std::string>& args) {
   if (b.int8.enabled) {
     float_options.layout = BuildOptions::Layout::kNchw;
     float_options.disabled_passes.push_back("activation-residual");  // INT8 adds residuals before activations
+    // The formats are set on the lowered network (below).
+    float_options.input_formats.clear();
+    float_options.output_formats.clear();
   }
   StatusOr<NetworkDef> network = BuildNetwork(b.model, float_options, &report);
   if (!network.ok()) return Fail(network.status());
@@ -402,6 +412,8 @@ int RunBuildCommand(const std::vector<std::string>& args) {
       network = LowerNhwc(*network, &report.nhwc);
       if (!network.ok()) return Fail(network.status().WithContext(b.model));
     }
+    Status formats = ApplyIoFormats(*network, options.input_formats, options.output_formats);
+    if (!formats.ok()) return Fail(formats.WithContext(b.model));
   }
   StatusOr<std::string> model_hash = ModelContentHash(b.model);
   if (!model_hash.ok()) return Fail(model_hash.status());

@@ -7,6 +7,8 @@
 #include <cstring>
 #include <fstream>
 
+#include "edgert/builder.h"
+
 namespace edgert {
 
 void PrintError(const std::string& message) { std::fprintf(stderr, "edgert: %s\n", message.c_str()); }
@@ -69,6 +71,37 @@ std::string MemoryFiguresLine(const MemoryFigures& f) {
   std::snprintf(buf, sizeof(buf), "memory: arena %zu bytes (lower bound %zu, no reuse %zu: %.1f%%)", f.arena_bytes,
                 f.lower_bound_bytes, f.no_reuse_bytes, share);
   return buf;
+}
+
+bool ParseIoFormatArg(const std::vector<std::string>& args, size_t* i, IoFormatOptions* o, std::string* error) {
+  const std::string& a = args[*i];
+  std::string flag;
+  for (const char* f : {"--input-format", "--output-format"}) {
+    if (a == f || a.rfind(std::string(f) + "=", 0) == 0) flag = f;
+  }
+  if (flag.empty()) return false;
+  std::vector<IoFormat>* list = flag == "--input-format" ? &o->inputs : &o->outputs;
+  if (!list->empty()) {
+    *error = flag + " given twice; list every format in one " + flag;
+    return true;
+  }
+  std::string value;
+  if (a == flag) {
+    if (*i + 1 >= args.size()) {
+      *error = flag + " needs a value (fp32 or fp16, optionally :chw or :hwc; e.g. fp16:hwc)";
+      return true;
+    }
+    value = args[++*i];
+  } else {
+    value = a.substr(flag.size() + 1);
+  }
+  StatusOr<std::vector<IoFormat>> formats = ParseIoFormatList(value, flag);
+  if (!formats.ok()) {
+    *error = formats.status().message();
+    return true;
+  }
+  *list = std::move(*formats);
+  return true;
 }
 
 }  // namespace edgert

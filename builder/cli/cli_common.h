@@ -64,6 +64,24 @@ struct Int8Options {
 std::string ParseInt8Arg(const std::vector<std::string>& args, size_t* i, Int8Options* o, bool* matched);
 // "model.plan" / "model.onnx" -> "model.calib".
 std::string DefaultCachePath(const std::string& plan_or_model);
+
+// --input-format LIST / --output-format LIST (also =LIST) of build and bench: the bindings'
+// formats (BuildOptions::input_formats / output_formats).
+struct IoFormatOptions {
+  std::vector<IoFormat> inputs;
+  std::vector<IoFormat> outputs;
+  bool given() const { return !inputs.empty() || !outputs.empty(); }
+};
+// True when args[*i] is one of the two flags (its value consumed); *error says what was wrong with it.
+bool ParseIoFormatArg(const std::vector<std::string>& args, size_t* i, IoFormatOptions* o, std::string* error);
+#define EDGERT_IO_FORMAT_HELP                                                                          \
+  "  --input-format F,...    how the caller's buffers hold the inputs (trtexec's --inputIOFormats):\n" \
+  "                          fp32 or fp16, optionally :chw (the model's layout) or :hwc (channels-\n"  \
+  "                          last: [N,H,W,C] for an [N,C,H,W] input); one format for every float\n"    \
+  "                          input, or one per input. fp16:hwc feeds an FP16 channels-last engine\n"   \
+  "                          without a conversion kernel\n"                                            \
+  "  --output-format F,...   the same for the outputs (fp16 halves the bytes copied back)\n"
+
 // The calibration data of --calib DIR: tensor files, or pictures preprocessed per --model-config
 // (calib_images.cc).
 StatusOr<std::unique_ptr<CalibrationData>> OpenCliCalibrationData(const Int8Options& o, const NetworkDef& network);

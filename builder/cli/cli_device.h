@@ -38,7 +38,8 @@ bool ParseDeviceArg(const std::vector<std::string>& args, size_t* i, DeviceOptio
 #define EDGERT_DEVICE_OPTIONS_HELP                                                                       \
   "  --device cpu|cuda|auto  the backend (default auto: cuda when this build has the CUDA backend and\n" \
   "                          a GPU is visible, else the reference CPU engine)\n"                         \
-  "  --fp16                  run float layers in FP16 (CUDA; FP32 accumulation, FP32 inputs/outputs)\n"  \
+  "  --fp16                  run float layers in FP16 (CUDA; FP32 accumulation; inputs and outputs\n"    \
+  "                          as the model declares them unless --input-format / --output-format)\n"      \
   "  --best                  the fastest precision the backend runs: fp16 on CUDA, fp32 on the CPU\n"    \
   "  --tactic-level 0|1|2    CUDA: 0 takes the libraries' heuristic choice per layer (fastest build),\n" \
   "                          1 times the top candidates of each layer (default), 2 times all of them\n"  \

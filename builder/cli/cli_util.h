@@ -24,7 +24,8 @@ struct CompareResult {
 
 // Compares an output with its reference. Floats: relative L2 error ||out-ref|| / ||ref|| (just
 // ||out-ref|| when ||ref|| is 0) must be <= rtol; a NaN in one but not the other fails, infinities
-// must match exactly. Integers and bools must match exactly. Dtypes and shapes must be equal.
+// must match exactly (float dtypes may differ: compared by value). Integers and bools must match
+// exactly, with equal dtypes. Shapes must be equal.
 CompareResult CompareTensors(const Tensor& out, const Tensor& ref, double rtol);
 
 }  // namespace edgert

@@ -67,6 +67,10 @@ std::string TensorText(const NetworkDef& net, const NetworkMemoryPlan* memory, i
   const TensorDef& t = net.tensors[static_cast<size_t>(index)];
   std::string text = "'" + Printable(t.name) + "' " + DataTypeName(t.dtype) + " " + ShapeToString(t.shape) +
                      (t.is_constant() ? " const" : "") + (t.is_narrowed() ? " (stored float16)" : "");
+  if (!t.binding.is_default()) {
+    text += " binding " + IoFormatName(t.binding) + " " + DataTypeName(BindingDtype(t)) + " " +
+            ShapeToString(BindingShape(t));
+  }
   if (const TensorMemory* m = ArenaPlace(memory, index)) {
     text += " @arena+" + std::to_string(m->offset) + " (" + TensorMemoryKindName(m->kind) + ")";
   }
@@ -92,6 +96,16 @@ void JsonTensor(JsonWriter& w, const NetworkDef& net, const NetworkMemoryPlan* m
     if (t.is_narrowed()) {
       w.Key("stored_dtype");
       w.String(DataTypeName(t.value.dtype()));
+    }
+    if (!t.binding.is_default()) {
+      w.Key("binding_format");
+      w.String(IoFormatName(t.binding));
+      w.Key("binding_dtype");
+      w.String(DataTypeName(BindingDtype(t)));
+      w.Key("binding_shape");
+      w.BeginArray();
+      for (int64_t d : BindingShape(t)) w.Int(d);
+      w.EndArray();
     }
     if (const TensorMemory* m = ArenaPlace(memory, index)) {
       w.Key("arena_offset");

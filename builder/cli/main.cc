@@ -392,9 +392,9 @@ int RunPlan(const Options& o, const std::map<std::string, Shape>& shapes) {
   std::vector<InputSpec> specs;
   for (int32_t t : net.inputs) {
     const TensorDef& d = net.tensors[static_cast<size_t>(t)];
-    Shape shape = d.shape;
+    Shape shape = BindingShape(d);  // what the caller's buffer holds (its binding format)
     if (std::binary_search(profile.batch_tensors.begin(), profile.batch_tensors.end(), t)) shape[0] = profile.opt;
-    specs.push_back({d.name, d.dtype, true, shape});
+    specs.push_back({d.name, BindingDtype(d), true, shape});
   }
   if (profile.enabled()) {
     std::printf("batch profile: min %lld, opt %lld, max %lld\n", static_cast<long long>(profile.min),

@@ -228,10 +228,64 @@ StatusOr<NetworkDef> BuildNetwork(const std::string& onnx_path, const BuildOptio
     net = std::move(lowered);
   }
   r.layout = ResolveLayout(options);
-  if (r.layout != BuildOptions::Layout::kNhwc) return net;
-  StatusOr<NetworkDef> nhwc = LowerNhwc(*net, &r.nhwc);
-  if (!nhwc.ok()) return nhwc.status().WithContext(onnx_path);
-  return nhwc;
+  if (r.layout == BuildOptions::Layout::kNhwc) {
+    StatusOr<NetworkDef> nhwc = LowerNhwc(*net, &r.nhwc);
+    if (!nhwc.ok()) return nhwc.status().WithContext(onnx_path);
+    net = std::move(nhwc);
+  }
+  Status formats = ApplyIoFormats(*net, options.input_formats, options.output_formats);
+  if (!formats.ok()) return formats.WithContext(onnx_path);
+  return net;
+}
+
+Status ApplyIoFormats(NetworkDef& net, const std::vector<IoFormat>& input_formats,
+                      const std::vector<IoFormat>& output_formats) {
+  auto apply = [&](const std::vector<int32_t>& tensors, const std::vector<IoFormat>& formats, const char* what,
+                   const char* flag) -> Status {
+    if (formats.empty()) return Status::Ok();
+    if (formats.size() != 1 && formats.size() != tensors.size()) {
+      return InvalidArgument(std::string(flag) + " lists " + std::to_string(formats.size()) +
+                                 " formats; the network has " + std::to_string(tensors.size()) + " " + what +
+                                 "s (give one for all, or one per " + what + ")",
+                             flag);
+    }
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      TensorDef& def = net.tensors[static_cast<size_t>(tensors[i])];
+      const IoFormat& f = formats.size() == 1 ? formats[0] : formats[i];
+      const bool is_float = def.dtype == DataType::kFloat32 || def.dtype == DataType::kFloat16;
+      if (!is_float) {
+        if (formats.size() == 1 || f.is_default()) continue;  // one format for all: the float tensors
+        return InvalidArgument(std::string(what) + " '" + def.name + "' is " + DataTypeName(def.dtype) + "; " + flag +
+                                   " " + IoFormatName(f) + " applies to float tensors only",
+                               def.name);
+      }
+      if (f.channels_last && def.shape.size() < 3) {
+        return InvalidArgument(std::string(what) + " '" + def.name + "' has shape " + ShapeToString(def.shape) + "; " +
+                                   flag + " " + IoFormatName(f) + " (channels-last) needs rank >= 3",
+                               def.name);
+      }
+      def.binding = f;
+      if (def.binding.dtype == def.dtype) def.binding.dtype = DataType::kUndefined;  // the tensor's own
+    }
+    return Status::Ok();
+  };
+  EDGERT_RETURN_IF_ERROR(apply(net.inputs, input_formats, "input", "--input-format"));
+  return apply(net.outputs, output_formats, "output", "--output-format");
+}
+
+StatusOr<std::vector<IoFormat>> ParseIoFormatList(const std::string& text, const std::string& flag) {
+  std::vector<IoFormat> formats;
+  size_t start = 0;
+  while (true) {
+    const size_t end = text.find(',', start);
+    const std::string item = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    StatusOr<IoFormat> f = ParseIoFormat(item);
+    if (!f.ok()) return InvalidArgument(flag + ": " + f.status().message(), flag);
+    formats.push_back(*f);
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return formats;
 }
 
 StatusOr<SupportReport> CheckModel(const std::string& onnx_path, const BuildOptions& options) {

@@ -1092,9 +1092,11 @@ Status CheckSessionInput(EdgertInferState* st, Session& s, bool adopt_plan_input
       st->config.input.width = static_cast<int>(in.shape[3]);
     }
     const Shape want = {st->active.batch_size, st->channels, st->config.input.height, st->config.input.width};
-    if (in.dtype != edgert::DataType::kFloat32) {
-      status = edgert::InvalidArgument(
-          "input '" + in.name + "' is " + edgert::DataTypeName(in.dtype) + "; edgertinfer feeds float32", in.name);
+    if (in.dtype != edgert::DataType::kFloat32 || in.channels_last) {
+      status = edgert::InvalidArgument("input '" + in.name + "' is " + edgert::DataTypeName(in.dtype) +
+                                           (in.channels_last ? " channels-last" : "") +
+                                           "; edgertinfer feeds float32 NCHW (build the plan without --input-format)",
+                                       in.name);
     } else if (in.shape != want) {
       status = edgert::InvalidArgument("input '" + in.name + "' has shape " + edgert::ShapeToString(in.shape) +
                                            " but the element feeds " + edgert::ShapeToString(want) +

@@ -115,6 +115,27 @@ class EdgertRounds(unittest.TestCase):
             self.assertIn("no CUDA device", result["detail"])
 
 
+class EdgertCommand(unittest.TestCase):
+    def args(self, io):
+        return types.SimpleNamespace(edgert="edgert", duration=1.0, warmup=0.2, rounds=1, io=io)
+
+    def test_model_bindings_by_default(self):
+        cmd = bench_peers.edgert_command(self.args("model"), "m.onnx", "fp16")
+        self.assertEqual(cmd[:5], ["edgert", "bench", "m.onnx", "--device", "cuda"])
+        self.assertIn("--fp16", cmd)
+        self.assertNotIn("--input-format", cmd)
+        self.assertNotIn("--output-format", cmd)
+
+    def test_peer_bindings_take_what_pytorch_is_fed(self):
+        cmd = bench_peers.edgert_command(self.args("peer"), "m.onnx", "fp16")
+        self.assertEqual(cmd[cmd.index("--input-format") + 1], "fp16:hwc")
+        self.assertEqual(cmd[cmd.index("--output-format") + 1], "fp16")
+        cmd = bench_peers.edgert_command(self.args("peer"), "m.onnx", "fp32")
+        self.assertNotIn("--fp16", cmd)
+        self.assertEqual(cmd[cmd.index("--input-format") + 1], "fp32:hwc")
+        self.assertEqual(cmd[cmd.index("--output-format") + 1], "fp32")
+
+
 class CommandLine(unittest.TestCase):
     def run_script(self, *extra):
         return subprocess.run([sys.executable, SCRIPT, "--dry-run", "--models", "resnet50", "--batches", "1,128",
@@ -128,6 +149,11 @@ class CommandLine(unittest.TestCase):
         self.assertIn("3 round(s)", p.stdout)
         self.assertIn("resnet50 batch 128 fp16", p.stdout)
         self.assertIn("bench", p.stdout)
+
+    def test_dry_run_shows_the_peer_bindings(self):
+        p = self.run_script("--io", "peer")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("--input-format fp16:hwc --output-format fp16", p.stdout)
 
     def test_rounds_below_one_are_refused(self):
         p = self.run_script("--rounds", "0")

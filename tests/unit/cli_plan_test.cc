@@ -16,6 +16,7 @@
 #include "edgert/tensor.h"
 #include "onnx/tensor_file.h"
 #include "onnx_test_util.h"
+#include "ops/op_util.h"
 
 namespace edgert {
 namespace {
@@ -149,6 +150,68 @@ TEST_F(BuilderCliPlan, BuildInspectAndRunMatchTheModel) {
   r = RunCli(dir_, "run " + Q(dir_.File("mlp.bin")) + " --inputs " + Q(dir_.File("x.npy")) + " --compare " +
                        Q(dir_.File("ref")) + " --rtol 0");
   EXPECT_EQ(r.code, 0) << r.out << r.err;
+}
+
+// --input-format / --output-format: a plan with float16 bindings runs float16 input files, writes
+// float16 outputs that compare by value with float32 references, and says so in inspect; bad
+// formats are refused naming the flag or the tensor; a plan's formats cannot be changed by bench.
+TEST_F(BuilderCliPlan, InputAndOutputFormats) {
+  CliResult r =
+      RunCli(dir_, "build " + Q(model_) + " -o " + Q(plan_) + " --device cpu --input-format fp16 --output-format=fp16");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  r = RunCli(dir_, "inspect " + Q(plan_));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "'x' float32 3x16 binding fp16:chw float16 3x16")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "'y' float32 3x8 binding fp16:chw float16 3x8")) << r.out;
+  r = RunCli(dir_, "inspect " + Q(plan_) + " --json");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(PythonJsonCheck(dir_, r.out,
+                              "d['inputs'][0]['binding_format']=='fp16:chw' and "
+                              "d['inputs'][0]['binding_dtype']=='float16' and d['inputs'][0]['binding_shape']==[3,16]"))
+      << r.out;
+
+  Tensor x = *Tensor::Create(DataType::kFloat32, {3, 16});
+  Tensor x16 = *Tensor::Create(DataType::kFloat16, {3, 16});
+  for (int i = 0; i < 48; ++i) {
+    x.data<float>()[i] = 0.125f * static_cast<float>(i % 17) - 0.75f;  // exact in float16
+    x16.data<uint16_t>()[i] = FloatToHalf(x.data<float>()[i]);
+  }
+  ASSERT_TRUE(WriteNpy(dir_.File("x.npy"), x).ok());
+  ASSERT_TRUE(WriteNpy(dir_.File("x16.npy"), x16).ok());
+  r = RunCli(dir_, "run " + Q(model_) + " --device cpu --inputs " + Q(dir_.File("x.npy")) + " --save-outputs " +
+                       Q(dir_.File("ref")));
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  r = RunCli(dir_, "run " + Q(plan_) + " --inputs " + Q(dir_.File("x16.npy")) + " --compare " + Q(dir_.File("ref")) +
+                       " --rtol 2e-3");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.out, "output 0 'y': float16 3x8  rel L2 ")) << r.out;
+  EXPECT_TRUE(Contains(r.out, "(float16 against float32) ok")) << r.out;
+  // The float32 file does not fit the float16 binding.
+  r = RunCli(dir_, "run " + Q(plan_) + " --inputs " + Q(dir_.File("x.npy")));
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.err, "float16")) << r.err;
+
+  r = RunCli(dir_, "build " + Q(model_) + " -o " + Q(plan_) + " --device cpu --input-format fp16:hwc");
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.err, "input 'x' has shape 3x16; --input-format fp16:hwc (channels-last) needs rank >= 3"))
+      << r.err;
+  r = RunCli(dir_, "build " + Q(model_) + " -o " + Q(plan_) + " --device cpu --output-format fp16,fp16");
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.err, "--output-format lists 2 formats; the network has 1 outputs")) << r.err;
+  r = RunCli(dir_, "build " + Q(model_) + " -o " + Q(plan_) + " --input-format bf16");
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.err, "--input-format: unknown I/O format 'bf16'")) << r.err;
+  r = RunCli(dir_, "build " + Q(model_) + " -o " + Q(plan_) + " --input-format fp16 --input-format fp32");
+  EXPECT_EQ(r.code, 2) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.err, "--input-format given twice")) << r.err;
+
+  r = RunCli(dir_, "bench " + Q(model_) + " --device cpu --input-format fp16 --output-format fp16 --iterations 3");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  r = RunCli(dir_, "build " + Q(model_) + " -o " + Q(plan_) + " --device cpu");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  r = RunCli(dir_, "bench " + Q(plan_) + " --input-format fp16 --iterations 3");
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  EXPECT_TRUE(Contains(r.err, "its input and output formats were chosen when it was built")) << r.err;
 }
 
 // --best is the fastest precision the backend runs: on the CPU reference engine that is FP32 (where

@@ -65,7 +65,23 @@ struct BuildOptions {
   // the plan-cache key when not empty.
   std::vector<std::string> disabled_passes;
   std::vector<std::string> enabled_passes;
+  // Binding formats of the graph inputs and outputs (IoFormat, edgert/network.h; trtexec's
+  // --inputIOFormats / --outputIOFormats): empty keeps every binding the network's own; one format
+  // applies to every float input (output); otherwise one per input (output), in the model's order
+  // (a non-float tensor's entry must be the default). Applied last (ApplyIoFormats); part of the
+  // plan-cache key when not empty.
+  std::vector<IoFormat> input_formats;
+  std::vector<IoFormat> output_formats;
 };
+
+// Sets the binding formats of `net`'s graph inputs and outputs (BuildOptions::input_formats /
+// output_formats). Errors name the tensor: a list whose length is neither 1 nor the tensors', a
+// format for a non-float tensor, channels-last for a tensor of rank < 3.
+Status ApplyIoFormats(NetworkDef& net, const std::vector<IoFormat>& input_formats,
+                      const std::vector<IoFormat>& output_formats);
+// Parses the CLI's --input-format / --output-format: formats separated by commas ("fp16:hwc",
+// "fp16:hwc,fp32"). An error naming the flag and the bad entry otherwise.
+StatusOr<std::vector<IoFormat>> ParseIoFormatList(const std::string& text, const std::string& flag);
 
 // kNchw or kNhwc: what `options.layout` means for `options.precision`.
 BuildOptions::Layout ResolveLayout(const BuildOptions& options);

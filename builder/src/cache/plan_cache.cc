@@ -351,6 +351,14 @@ std::string BuildOptionsText(const BuildOptions& options) {
     for (const std::string& d : sorted) text += " " + d;
     text += "\n";
   }
+  for (const auto& [label, formats] :
+       {std::pair<const char*, const std::vector<IoFormat>*>{"input-formats", &options.input_formats},
+        {"output-formats", &options.output_formats}}) {
+    if (formats->empty()) continue;  // absent when empty, as the passes
+    text += label;
+    for (const IoFormat& f : *formats) text += " " + IoFormatName(f);
+    text += "\n";
+  }
   // INT8 lines only for INT8 builds (other keys stay what they were). The cache file's path is
   // not part of the key: its contents follow from the network, the settings and the data.
   if (options.int8.enabled) {

@@ -46,6 +46,9 @@ struct IOTensorInfo {
   Shape shape;  // fixed; with a batch profile, the shape at the profile's max batch
   bool is_input = false;
   bool batched = false;  // with a batch profile: dim 0 is the batch (it follows SetBatchSize)
+  // dtype and shape are the binding's (IoFormat, edgert/network.h): for a channels-last binding
+  // the network's [N, C, d...] is held as `shape` = [N, d..., C].
+  bool channels_last = false;
 };
 
 class ExecutionContext;

@@ -17,11 +17,32 @@ namespace edgert {
 // its value float16. A GPU plan built for FP16 stores its weights so (CudaEngine::PlanNetwork():
 // the device holds them as float16 anyway, and the plan is half the size); only the CUDA backend
 // runs such a network, and only in FP16.
+// How the caller's buffer holds a graph input or output (trtexec's --inputIOFormats /
+// --outputIOFormats, BuildOptions::input_formats): the element type, and whether a tensor of rank
+// >= 3, [N, C, d1, ...] in the network, is held channels-last, [N, d1, ..., C]. The default is the
+// network's own dtype and layout. Only float tensors (float32 / float16) take another format: a
+// float16 channels-last image input lets a camera pipeline or a framework hand over what it has,
+// and a channels-last engine read it without a transposing conversion.
+struct IoFormat {
+  DataType dtype = DataType::kUndefined;  // kUndefined: the tensor's own
+  bool channels_last = false;
+  bool is_default() const { return dtype == DataType::kUndefined && !channels_last; }
+  bool operator==(const IoFormat& o) const { return dtype == o.dtype && channels_last == o.channels_last; }
+  bool operator!=(const IoFormat& o) const { return !(*this == o); }
+};
+
+// "fp32" / "fp16", optionally followed by ":chw" (the network's layout) or ":hwc" (channels-last),
+// as trtexec writes them; "fp16:hwc". An error naming the text otherwise.
+StatusOr<IoFormat> ParseIoFormat(const std::string& text);
+// "fp16:hwc", "fp32:chw"; "default" for the default format.
+std::string IoFormatName(const IoFormat& format);
+
 struct TensorDef {
   std::string name;
   DataType dtype = DataType::kUndefined;
   Shape shape;   // fully static
   Tensor value;  // defined() for constants (weights, folded values)
+  IoFormat binding = {};  // graph inputs and outputs only: how the caller's buffer holds it
   bool is_constant() const { return value.defined(); }
   bool is_narrowed() const {
     return value.defined() && dtype == DataType::kFloat32 && value.dtype() == DataType::kFloat16;
@@ -90,6 +111,15 @@ struct NetworkDef {
 // constant equal to max; at least one graph input is a batch tensor. Ok for a network without a
 // profile. Errors (kCorrupt) name the tensor.
 Status ValidateBatchProfile(const NetworkDef& net);
+
+// The binding of graph tensor `def`: its dtype (def.binding.dtype, else def.dtype) and its shape
+// (def.shape, with dim 1 moved last for a channels-last binding).
+DataType BindingDtype(const TensorDef& def);
+Shape BindingShape(const TensorDef& def);
+// Checks every tensor's binding format: only graph inputs and outputs have one other than the
+// default; it converts between float32 and float16 only (the tensor and the binding dtype), and
+// channels-last needs rank >= 3. Errors (kCorrupt) name the tensor.
+Status ValidateIoFormats(const NetworkDef& net);
 
 // The network at `batch` (min <= batch <= max of its profile): dim 0 of every batch tensor and
 // every batch value become `batch` (those constants get their own bytes; other constants stay

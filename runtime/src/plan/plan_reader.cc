@@ -249,6 +249,8 @@ Status BuildNetwork(const fb::Network& fn, const std::shared_ptr<void>& owner, c
       def.dtype = narrowed ? DataType::kFloat32 : stored.dtype();
       def.shape = stored.shape();
       if (ft->constant() != nullptr) def.value = std::move(stored);
+      def.binding.dtype = static_cast<DataType>(ft->binding_dtype());
+      def.binding.channels_last = ft->binding_channels_last();
       net->tensors.push_back(std::move(def));
     }
   }
@@ -292,6 +294,8 @@ Status BuildNetwork(const fb::Network& fn, const std::shared_ptr<void>& owner, c
   EDGERT_RETURN_IF_ERROR(plan_internal::CheckNetworkStructure(*net, StatusCode::kCorrupt, name));
   Status profile = ValidateBatchProfile(*net);
   if (!profile.ok()) return CorruptPlan(name, profile.message());
+  Status formats = ValidateIoFormats(*net);
+  if (!formats.ok()) return CorruptPlan(name, formats.message());
   return Status::Ok();
 }
 

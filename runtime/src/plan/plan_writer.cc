@@ -100,6 +100,9 @@ StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& net, const PlanMe
   if (Status profile = ValidateBatchProfile(net); !profile.ok()) {
     return InvalidArgument("SerializePlan: " + profile.message(), profile.subject());
   }
+  if (Status formats = ValidateIoFormats(net); !formats.ok()) {
+    return InvalidArgument("SerializePlan: " + formats.message(), formats.subject());
+  }
   if (net.layers.size() > UINT32_MAX) return InvalidArgument("SerializePlan: the network has too many layers");
 
   // Steps 2 and 3: the network FlatBuffer, placing weights as constants are met.
@@ -122,8 +125,9 @@ StatusOr<std::vector<uint8_t>> SerializePlan(const NetworkDef& net, const PlanMe
       ++num_constants;
     }
     const int32_t stored_dtype = t.is_narrowed() ? static_cast<int32_t>(t.value.dtype()) : 0;
-    tensor_offs.push_back(
-        fb::CreateTensor(fbb, name_off, static_cast<int32_t>(t.dtype), shape_off, ref_ptr, stored_dtype));
+    tensor_offs.push_back(fb::CreateTensor(fbb, name_off, static_cast<int32_t>(t.dtype), shape_off, ref_ptr,
+                                           stored_dtype, static_cast<int32_t>(t.binding.dtype),
+                                           t.binding.channels_last));
   }
   std::vector<flatbuffers::Offset<fb::Layer>> layer_offs;
   layer_offs.reserve(net.layers.size());

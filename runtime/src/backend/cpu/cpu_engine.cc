@@ -28,11 +28,11 @@ Status CpuEngine::Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* ou
   // Tensor storage is never null (even for empty tensors), so every binding below succeeds.
   for (size_t i = 0; i < inputs.size(); ++i) {
     const TensorDef& def = net.tensors[static_cast<size_t>(net.inputs[i])];
-    const Shape shape = context_->TensorShape(static_cast<int>(i));
-    if (inputs[i].dtype() != def.dtype || inputs[i].shape() != shape) {
-      return InvalidArgument("input '" + def.name + "' must be " + DataTypeName(def.dtype) + " " +
-                                 ShapeToString(shape) + ", got " + DataTypeName(inputs[i].dtype()) + " " +
-                                 ShapeToString(inputs[i].shape()),
+    const Shape shape = context_->TensorShape(static_cast<int>(i));  // the binding's
+    const DataType dtype = BindingDtype(def);
+    if (inputs[i].dtype() != dtype || inputs[i].shape() != shape) {
+      return InvalidArgument("input '" + def.name + "' must be " + DataTypeName(dtype) + " " + ShapeToString(shape) +
+                                 ", got " + DataTypeName(inputs[i].dtype()) + " " + ShapeToString(inputs[i].shape()),
                              def.name);
     }
     // The context only reads bound inputs.
@@ -42,8 +42,8 @@ Status CpuEngine::Run(const std::vector<Tensor>& inputs, std::vector<Tensor>* ou
   results.reserve(net.outputs.size());
   for (size_t k = 0; k < net.outputs.size(); ++k) {
     const TensorDef& def = net.tensors[static_cast<size_t>(net.outputs[k])];
-    EDGERT_ASSIGN_OR_RETURN(Tensor out,
-                            Tensor::Create(def.dtype, context_->TensorShape(static_cast<int>(net.inputs.size() + k))));
+    EDGERT_ASSIGN_OR_RETURN(
+        Tensor out, Tensor::Create(BindingDtype(def), context_->TensorShape(static_cast<int>(net.inputs.size() + k))));
     EDGERT_RETURN_IF_ERROR(context_->SetTensorAddress(static_cast<int>(net.inputs.size() + k), out.raw()));
     results.push_back(std::move(out));
   }

@@ -15,8 +15,9 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "edgert/version.h"
 #include "backend/network_check.h"
+#include "core/io_convert.h"
+#include "edgert/version.h"
 
 namespace edgert {
 namespace {
@@ -135,11 +136,11 @@ std::vector<IOTensorInfo> NetworkIOTensors(const NetworkDef& net) {
   };
   for (int32_t t : net.inputs) {
     const TensorDef& def = net.tensors[static_cast<size_t>(t)];
-    io.push_back({def.name, def.dtype, def.shape, true, batched(t)});
+    io.push_back({def.name, BindingDtype(def), BindingShape(def), true, batched(t), def.binding.channels_last});
   }
   for (int32_t t : net.outputs) {
     const TensorDef& def = net.tensors[static_cast<size_t>(t)];
-    io.push_back({def.name, def.dtype, def.shape, false, batched(t)});
+    io.push_back({def.name, BindingDtype(def), BindingShape(def), false, batched(t), def.binding.channels_last});
   }
   return io;
 }
@@ -210,6 +211,7 @@ StatusOr<std::shared_ptr<Engine>> Engine::Create(NetworkDef network, const Netwo
     }
   }
   EDGERT_RETURN_IF_ERROR(ValidateBatchProfile(net));
+  EDGERT_RETURN_IF_ERROR(ValidateIoFormats(net));
   // With a batch profile the network holds the max batch's shapes: the plan fits every batch (a
   // smaller batch only shrinks dim 0 of tensors, in place at the same offsets).
   EDGERT_ASSIGN_OR_RETURN(engine->memory_plan_, PlanNetworkMemory(net, memory_options));
@@ -356,8 +358,12 @@ Status ExecutionContext::Enqueue() {
   if (poison_arena_) std::memset(arena_, 0xFF, engine.ArenaBytes());
   for (int i = 0; i < n_io; ++i) {
     if (!engine.IOTensor(i).is_input) continue;
-    Tensor& dst = tensors_[static_cast<size_t>(engine.IOTensorIndex(i))];
-    if (dst.bytes()) std::memcpy(dst.raw(), bindings_[static_cast<size_t>(i)], dst.bytes());
+    const int32_t t = engine.IOTensorIndex(i);
+    Tensor& dst = tensors_[static_cast<size_t>(t)];
+    if (dst.bytes()) {
+      CopyBindingToTensor(bindings_[static_cast<size_t>(i)], engine.network().tensors[static_cast<size_t>(t)].binding,
+                          dst.dtype(), dst.shape(), dst.raw());
+    }
   }
   const std::vector<uint8_t>& elided = engine.memory_plan().layer_elided;
   for (size_t l = 0; l < kernels_.size(); ++l) {
@@ -367,8 +373,12 @@ Status ExecutionContext::Enqueue() {
   }
   for (int i = 0; i < n_io; ++i) {
     if (engine.IOTensor(i).is_input) continue;
-    const Tensor& src = tensors_[static_cast<size_t>(engine.IOTensorIndex(i))];
-    if (src.bytes()) std::memcpy(bindings_[static_cast<size_t>(i)], src.raw(), src.bytes());
+    const int32_t t = engine.IOTensorIndex(i);
+    const Tensor& src = tensors_[static_cast<size_t>(t)];
+    if (src.bytes()) {
+      CopyTensorToBinding(src.raw(), src.dtype(), src.shape(), engine.network().tensors[static_cast<size_t>(t)].binding,
+                          bindings_[static_cast<size_t>(i)]);
+    }
   }
   return Status::Ok();
 }

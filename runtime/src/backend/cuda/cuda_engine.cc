@@ -34,10 +34,11 @@
 //     cached sets, whose kernels hold the old one), evict the least recently used set beyond
 //     kMaxCachedBatches. A failure leaves no current set: Enqueue refuses until a batch binds.
 //  4. Enqueue(stream): check bindings, then the body of the current set: [poison memset] → inputs
-//     copied or converted into the arena (an input whose only reader is a channels-first to
-//     channels-last Transpose is converted and transposed straight into that layer's output, and
-//     the layer is skipped: CudaEngine::FoldedInputLayer) → layer kernels in order → outputs copied or converted to
-//     their bindings (sizes of the current batch).
+//     copied or converted into the arena from their binding format (an input whose only reader is
+//     a channels-first to channels-last Transpose goes straight into that layer's output, converted
+//     and transposed, or only converted from a channels-last binding, and the layer is skipped:
+//     CudaEngine::FoldedInputLayer) → layer kernels in order → outputs copied or converted (and
+//     transposed for a channels-last binding) to their bindings (sizes of the current batch).
 //     With CUDA graphs on, the first Enqueue of a set runs the body eagerly (libraries finish their
 //     lazy initialisation outside any capture), the second captures the body into the set's graph
 //     and instantiates it, later ones launch it; when a binding changes, the body is captured again
@@ -707,6 +708,7 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   const NetworkDef& net = engine->network_;
   EDGERT_RETURN_IF_ERROR(CheckNetworkIndices(net));
   EDGERT_RETURN_IF_ERROR(ValidateBatchProfile(net));
+  EDGERT_RETURN_IF_ERROR(ValidateIoFormats(net));
   if (CudaDeviceCount() <= options.device_id || options.device_id < 0) {
     return NotFound("no CUDA device " + std::to_string(options.device_id) + " (" +
                     std::to_string(CudaDeviceCount()) + " visible): the CUDA backend needs an NVIDIA GPU and driver");
@@ -1338,7 +1340,11 @@ std::string CudaExecutionContext::LayerKernel(size_t index) const {
   const CudaKernelPtr& k = set->kernels[index];
   if (k == nullptr) return "elided";
   const int input = engine_->FoldingInput(static_cast<int>(index));
-  if (input >= 0) return "folded into input '" + engine_->IOTensor(input).name + "''s copy (one converting transpose)";
+  if (input >= 0) {
+    const IOTensorInfo& io = engine_->IOTensor(input);
+    return "folded into input '" + io.name + "''s copy (" +
+           (io.channels_last ? "its binding is channels-last already" : "one converting transpose") + ")";
+  }
   std::string text = k->Describe();
   const StreamSchedule& schedule = engine_->stream_schedule();
   if (!schedule.empty() && schedule.on_aux[index] != 0) {
@@ -1372,26 +1378,37 @@ size_t CudaExecutionContext::OwnedDeviceBytes() const {
 namespace {
 
 // The work of one inference, queued on `stream` (captured into a graph or run eagerly).
-// Input I/O tensor `i`'s copy from its binding into the arena: converted to the device dtype, and
-// transposed into the folded Transpose's output when it has one (CudaEngine::FoldedInputLayer).
+// The size of dims 2.. of a network tensor [N, C, d...] (1 below rank 3).
+int64_t SpatialSize(const Shape& shape) {
+  return shape.size() > 2 ? NumElements(Shape(shape.begin() + 2, shape.end())) : 1;
+}
+
+// Input I/O tensor `i`'s copy from its binding into the arena, converted to the device dtype. With
+// a folded Transpose (CudaEngine::FoldedInputLayer) it lands channels-last in that layer's output:
+// transposed from a channels-first binding, copied as it is from a channels-last one. A
+// channels-last binding without one is transposed back to the network's [N, C, d...].
 Status EnqueueInputCopy(const CudaEngine& engine, const CudaContextState& st, const CudaBatchKernels& set, int i,
                         cudaStream_t stream) {
   const CudaTensor& dst = set.tensors[static_cast<size_t>(engine.IOTensorIndex(i))];
   if (dst.num_elements() == 0) return Status::Ok();
   const void* binding = st.bindings[static_cast<size_t>(i)];
-  const DataType io_dtype = engine.IOTensor(i).dtype;
+  const IOTensorInfo& io = engine.IOTensor(i);
   const int folded = engine.FoldedInputLayer(i);
+  const int64_t n = dst.shape.empty() ? 1 : dst.shape[0];  // rank >= 3 where it is used
   Status s;
   if (folded >= 0) {
     const int32_t out = engine.network().layers[static_cast<size_t>(folded)].outputs[0];  // same in a specialization
     const CudaTensor& y = set.tensors[static_cast<size_t>(out)];
-    const int64_t spatial = dst.shape.size() > 2 ? NumElements(Shape(dst.shape.begin() + 2, dst.shape.end())) : 1;
-    s = cuda::EnqueueConvertTranspose(stream, binding, io_dtype, y.data, y.dtype, dst.shape[0], dst.shape[1], spatial);
+    s = io.channels_last ? cuda::EnqueueConvert(stream, binding, io.dtype, y.data, y.dtype, y.num_elements())
+                         : cuda::EnqueueConvertTranspose(stream, binding, io.dtype, y.data, y.dtype, n, dst.shape[1],
+                                                         SpatialSize(dst.shape));
   } else {
     if (dst.data == nullptr) return Status::Ok();  // unused by the network
-    s = cuda::EnqueueConvert(stream, binding, io_dtype, dst.data, dst.dtype, dst.num_elements());
+    s = io.channels_last ? cuda::EnqueueConvertTranspose(stream, binding, io.dtype, dst.data, dst.dtype, n,
+                                                         SpatialSize(dst.shape), dst.shape[1])
+                         : cuda::EnqueueConvert(stream, binding, io.dtype, dst.data, dst.dtype, dst.num_elements());
   }
-  return s.WithContext("input '" + engine.IOTensor(i).name + "'");
+  return s.WithContext("input '" + io.name + "'");
 }
 
 // The layers in order on `stream`; with `concurrent`, the set's auxiliary layers on st.aux: each
@@ -1459,9 +1476,13 @@ Status EnqueueBody(const CudaEngine& engine, const CudaContextState& st, const C
     if (engine.IOTensor(i).is_input) continue;
     const CudaTensor& src = set.tensors[static_cast<size_t>(engine.IOTensorIndex(i))];
     if (src.num_elements() == 0) continue;
-    EDGERT_RETURN_IF_ERROR(cuda::EnqueueConvert(stream, src.data, src.dtype, st.bindings[static_cast<size_t>(i)],
-                                                engine.IOTensor(i).dtype, src.num_elements())
-                               .WithContext("output '" + engine.IOTensor(i).name + "'"));
+    const IOTensorInfo& io = engine.IOTensor(i);
+    void* binding = st.bindings[static_cast<size_t>(i)];
+    const Status s = io.channels_last
+                         ? cuda::EnqueueConvertTranspose(stream, src.data, src.dtype, binding, io.dtype, src.shape[0],
+                                                         src.shape[1], SpatialSize(src.shape))
+                         : cuda::EnqueueConvert(stream, src.data, src.dtype, binding, io.dtype, src.num_elements());
+    EDGERT_RETURN_IF_ERROR(s.WithContext("output '" + io.name + "'"));
   }
   return Status::Ok();
 }
