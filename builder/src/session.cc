@@ -307,6 +307,10 @@ StatusOr<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) 
   if (options.model.empty() == options.plan.empty()) {
     return InvalidArgument("a session needs exactly one of a model or a plan", "model/plan");
   }
+  if (!options.plan.empty() && (!options.input_formats.empty() || !options.output_formats.empty())) {
+    return InvalidArgument(options.plan + " is a plan: its input and output formats were chosen when it was built",
+                           options.plan);
+  }
   SessionInfo info;
   // 1-2. Backend and precision. A plan decides its own backend.
   std::string backend;
@@ -339,6 +343,8 @@ StatusOr<std::unique_ptr<Session>> Session::Open(const SessionOptions& options) 
     BuildOptions build;
     build.shapes = options.shapes;
     build.precision = info.precision;
+    build.input_formats = options.input_formats;
+    build.output_formats = options.output_formats;
     if (options.precision == "int8") {
       if (options.int8_calib_dir.empty() && options.int8_cache.empty()) {
         return InvalidArgument(

@@ -13,6 +13,7 @@
 #include "edgert/plan_cache.h"
 #include "onnx/tensor_file.h"
 #include "onnx_test_util.h"
+#include "ops/op_util.h"
 
 namespace edgert {
 namespace {
@@ -210,6 +211,42 @@ TEST(Session, InMemoryBuildStoresNothing) {
   ASSERT_TRUE((*s)->Run().ok());
   const std::vector<float> want = Expected(x, 1);
   for (size_t i = 0; i < 3; ++i) EXPECT_NEAR((*s)->Output(0).data<float>()[i], want[i], 1e-5);
+}
+
+// SessionOptions::input_formats / output_formats: float16 buffers in and out, values as the
+// float32 session computes them (the input is exact in float16); a plan refuses formats.
+TEST(Session, Float16InputAndOutputBuffers) {
+  TempDir dir;
+  SessionOptions o;
+  o.model = WriteGemmModel(dir);
+  o.device = "cpu";
+  o.use_cache = false;
+  o.shapes["x"] = {2, 4};
+  o.input_formats = {ParseIoFormat("fp16").value()};
+  o.output_formats = {ParseIoFormat("fp16").value()};
+  StatusOr<std::unique_ptr<Session>> s = Session::Open(o);
+  ASSERT_TRUE(s.ok()) << s.status().ToString();
+  Session& session = **s;
+  EXPECT_EQ(session.InputInfo(0).dtype, DataType::kFloat16);
+  EXPECT_EQ(session.OutputInfo(0).dtype, DataType::kFloat16);
+  const std::vector<float> x = {0.5f, -2, 1, 3, -1, 0.25f, 2, -0.5f};
+  std::vector<uint16_t> halves;
+  for (float v : x) halves.push_back(FloatToHalf(v));
+  ASSERT_TRUE(session.CopyInputFromHost(0, halves.data(), halves.size() * sizeof(uint16_t)).ok());
+  ASSERT_TRUE(session.Run().ok());
+  const std::vector<float> want = Expected(x, 2);
+  ASSERT_EQ(session.Output(0).dtype(), DataType::kFloat16);
+  for (size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(session.Output(0).data<uint16_t>()[i], FloatToHalf(want[i])) << i;
+  }
+
+  SessionOptions p;
+  p.plan = dir.File("any.plan");
+  p.input_formats = o.input_formats;
+  StatusOr<std::unique_ptr<Session>> refused = Session::Open(p);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(Contains(refused.status().message(), "formats were chosen when it was built"))
+      << refused.status().ToString();
 }
 
 // On the CPU, OutputBuffer(i) is Output(i)'s host storage and turning the host copy off changes

@@ -72,6 +72,10 @@ struct SessionOptions {
   bool use_cache = true;                // false: build in memory, store nothing
   int tactic_level = 1;                 // CUDA builds
   std::string timing_cache;             // CUDA builds ("" = none)
+  // Binding formats of the inputs and outputs (models only; BuildOptions::input_formats): e.g.
+  // {fp16:hwc} makes InputBuffer(0) a float16 [N, H, W, C] buffer. A plan keeps its own.
+  std::vector<IoFormat> input_formats;
+  std::vector<IoFormat> output_formats;
   // Receives the cache's lines ("plan cache: hit ...") and build progress ("tactics 12/57 ...").
   std::function<void(const std::string&)> logger;
 };
