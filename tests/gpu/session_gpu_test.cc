@@ -4,11 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <random>
 
 #include "../unit/onnx_test_util.h"
 #include "edgert/session.h"
 #include "gpu_test_util.h"
+#include "ops/op_util.h"
 
 namespace edgert {
 namespace {
@@ -109,6 +111,62 @@ TEST(SessionGpu, MatchesTheCpuSessionInFp32AndFp16) {
     p.device = "cpu";
     EXPECT_EQ(Session::Open(p).status().code(), StatusCode::kInvalidArgument);
   }
+}
+
+// input_formats {fp16:hwc} / output_formats {fp16}: an FP16 session through the plan cache takes a
+// float16 [N, H, W, C] input and gives float16 outputs equal, bit for bit, to the float32-bound
+// FP16 session's outputs rounded to float16 (the input holds float16 values, so both engines see
+// the same device tensor); the plan file opens with the same formats.
+TEST(SessionGpu, Float16ChannelsLastBuffersThroughTheCache) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  TempDir dir;
+  const std::string model = WriteConvModel(dir);
+  std::vector<float> x(2 * 3 * 16 * 16);
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> dist(-1.f, 1.f);
+  for (float& v : x) v = HalfToFloat(FloatToHalf(dist(rng)));
+  std::vector<uint16_t> x_hwc(x.size());
+  for (int n = 0; n < 2; ++n) {
+    for (int c = 0; c < 3; ++c) {
+      for (int p = 0; p < 256; ++p) x_hwc[(n * 256 + p) * 3 + c] = FloatToHalf(x[(n * 3 + c) * 256 + p]);
+    }
+  }
+  SessionOptions o;
+  o.model = model;
+  o.cache_dir = dir.File("cache");
+  o.shapes["x"] = {2, 3, 16, 16};
+  o.precision = "fp16";
+  o.tactic_level = 0;  // the heuristic kernels in both sessions: comparable bits
+  StatusOr<std::unique_ptr<Session>> plain = Session::Open(o);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  RunHost(**plain, x);
+  const Tensor& ref = (*plain)->Output(0);
+
+  o.input_formats = {ParseIoFormat("fp16:hwc").value()};
+  o.output_formats = {ParseIoFormat("fp16").value()};
+  StatusOr<std::unique_ptr<Session>> formatted = Session::Open(o);
+  ASSERT_TRUE(formatted.ok()) << formatted.status().ToString();
+  Session& s = **formatted;
+  EXPECT_EQ(s.info().cache_outcome, "built");  // the formats are part of the cache key
+  EXPECT_EQ(s.InputInfo(0).dtype, DataType::kFloat16);
+  EXPECT_EQ(s.InputInfo(0).shape, (Shape{2, 16, 16, 3}));
+  EXPECT_TRUE(s.InputInfo(0).channels_last);
+  ASSERT_TRUE(s.CopyInputFromHost(0, x_hwc.data(), x_hwc.size() * sizeof(uint16_t)).ok());
+  ASSERT_TRUE(s.Run().ok());
+  const Tensor& out = s.Output(0);
+  ASSERT_EQ(out.dtype(), DataType::kFloat16);
+  ASSERT_EQ(out.shape(), ref.shape());
+  for (int64_t i = 0; i < out.num_elements(); ++i) {
+    EXPECT_EQ(out.data<uint16_t>()[i], FloatToHalf(ref.data<float>()[i])) << i;
+  }
+  SessionOptions p;
+  p.plan = s.info().plan_path;
+  StatusOr<std::unique_ptr<Session>> from_plan = Session::Open(p);
+  ASSERT_TRUE(from_plan.ok()) << from_plan.status().ToString();
+  EXPECT_EQ((*from_plan)->InputInfo(0).dtype, DataType::kFloat16);
+  ASSERT_TRUE((*from_plan)->CopyInputFromHost(0, x_hwc.data(), x_hwc.size() * sizeof(uint16_t)).ok());
+  ASSERT_TRUE((*from_plan)->Run().ok());
+  EXPECT_EQ(std::memcmp((*from_plan)->Output(0).raw(), out.raw(), out.bytes()), 0);
 }
 
 // SetOutputToHost(0, false): Run() makes no device-to-host copy, OutputBuffer(0) is device memory
