@@ -310,11 +310,18 @@ int RunCudaBench(const BenchOptions& o, const std::map<std::string, Shape>& shap
               o.model.c_str(), is_plan ? "plan" : "built from ONNX", engine.network().layers.size(), build_ms,
               first_context_ms, init_ms);
   const CudaEngine::LoadBreakdown& load = engine.load_breakdown();
+  std::string warm_up;
+  if (load.cublaslt_warm_up_ms > 0) {
+    char text[96];
+    std::snprintf(text, sizeof(text), "; cuBLASLt warm-up %.1f ms beside them", load.cublaslt_warm_up_ms);
+    warm_up = text;
+    if (!load.cublaslt_warm_up_error.empty()) warm_up += " (failed: " + load.cublaslt_warm_up_error + ")";
+  }
   std::printf(
       "engine load: plan file %.1f ms, memory plan %.1f ms, layer kernels %.1f ms (%d host thread%s; "
-      "weights' upload %.1f ms beside them)\n",
+      "weights' upload %.1f ms beside them%s)\n",
       load.open_ms, load.memory_plan_ms, load.kernels_ms, load.kernel_threads, load.kernel_threads == 1 ? "" : "s",
-      load.weights_ms);
+      load.weights_ms, warm_up.c_str());
   // The dry run's slowest layer kernels (cuDNN's first plan finalizations dominate a plan's load).
   if (!load.layer_kernel_ms.empty()) {
     std::vector<size_t> order(load.layer_kernel_ms.size());

@@ -10,6 +10,7 @@
 #include <new>
 #include <thread>
 
+#include "backend/cuda/kernels_gemm.h"
 #include "edgert/fused_activation.h"
 #include "edgert/version.h"
 #include "gpu_test_util.h"
@@ -701,6 +702,29 @@ TEST(CudaEngine, PlansAreCheckedAgainstTheDeviceKey) {
   std::vector<Tensor> want;
   ASSERT_TRUE((*cpu)->Run(SmallFeeds(9), &want).ok());
   for (size_t k = 0; k < want.size(); ++k) ExpectTensorsClose(got[k], want[k], 1e-2, "output " + std::to_string(k));
+}
+
+// cuBLASLt's heuristics set-up runs on a thread beside the load of an engine whose layers may use
+// cuBLAS (convolutions here), and not for one without such layers; the engine computes as before.
+TEST(CudaEngine, CublasLtWarmUpRunsBesideALoadWithTacticLayers) {
+  EDGERT_REQUIRE_CUDA_DEVICE();
+  EXPECT_TRUE(cuda::WarmUpCublasLt(DataType::kFloat16).ok());
+  EXPECT_TRUE(cuda::WarmUpCublasLt(DataType::kFloat32).ok());
+  EXPECT_EQ(cuda::WarmUpCublasLt(DataType::kInt8).code(), StatusCode::kInvalidArgument);
+  const NetworkDef branch = BranchNetwork();
+  const std::vector<Tensor> feeds = {RandomTensor(DataType::kFloat32, {1, 8, 28, 28}, 95)};
+  for (Precision precision : {Precision::kFp32, Precision::kFp16}) {
+    CudaEngineOptions options;
+    options.precision = precision;
+    auto engine = CudaEngine::Create(branch, options);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    EXPECT_GT((*engine)->load_breakdown().cublaslt_warm_up_ms, 0.0) << PrecisionName(precision);
+    EXPECT_EQ((*engine)->load_breakdown().cublaslt_warm_up_error, "");
+    ExpectCudaMatchesCpu(branch, feeds, precision);
+    auto plain = CudaEngine::Create(SmallNetwork(), options);
+    ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+    EXPECT_EQ((*plain)->load_breakdown().cublaslt_warm_up_ms, 0.0);
+  }
 }
 
 // An FP16 engine's plan stores its convolution, Gemm and MatMul weights as float16 (PlanNetwork):

@@ -179,6 +179,10 @@ class CudaEngine : public std::enable_shared_from_this<CudaEngine> {
     // both within kernels_ms.
     double handles_ms = 0;
     std::vector<double> layer_kernel_ms;
+    // cuBLASLt's heuristics set-up, on a thread beside the load (0 when the network has no layer
+    // that may use cuBLAS); the error, if it failed (the load goes on without it).
+    double cublaslt_warm_up_ms = 0;
+    std::string cublaslt_warm_up_error;
   };
   const LoadBreakdown& load_breakdown() const { return load_; }
 

@@ -73,6 +73,7 @@
 #include "edgert/timing_cache.h"
 #include "edgert/version.h"
 #include "engine_kernels.h"
+#include "kernels_gemm.h"
 #include "op_util.h"
 
 namespace edgert {
@@ -715,6 +716,28 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   }
   EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(options.device_id));
 
+  // 0. cuBLASLt's one-time heuristics set-up (cuda::WarmUpCublasLt), on a thread of its own beside
+  //    steps 1-4, when a layer may reach cuBLAS (cuDNN's cuBLAS-backed convolution engines, Gemm and
+  //    MatMul: the layers with tactics); joined after the dry run, and on every return before.
+  Status warm_up_status;
+  double warm_up_ms = 0;
+  std::thread warm_up;
+  if (std::any_of(net.layers.begin(), net.layers.end(), [](const LayerDef& l) { return cuda::OpHasTactics(l.op); })) {
+    const DataType dtype = options.precision == Precision::kFp16 ? DataType::kFloat16 : DataType::kFloat32;
+    warm_up = std::thread([&warm_up_status, &warm_up_ms, dtype, device = options.device_id] {
+      const auto start = std::chrono::steady_clock::now();
+      const cudaError_t set = cudaSetDevice(device);
+      warm_up_status = set == cudaSuccess ? cuda::WarmUpCublasLt(dtype) : cuda::CudaStatus(set, "cudaSetDevice");
+      warm_up_ms = MsSince(start);
+    });
+  }
+  struct JoinOnReturn {
+    std::thread* thread;
+    ~JoinOnReturn() {
+      if (thread->joinable()) thread->join();
+    }
+  } join_warm_up{&warm_up};
+
   auto phase = std::chrono::steady_clock::now();
   // 1. The device network (device dtypes) and the arena plan on it. With a batch profile the
   //    network holds the max batch's shapes, so the plan fits every batch at the same offsets.
@@ -863,6 +886,12 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   engine->load_.kernels_ms = MsSince(phase);
   if (upload_thread.joinable()) upload_thread.join();
   engine->load_.weights_ms = upload_ms;
+  if (warm_up.joinable()) {
+    warm_up.join();
+    engine->load_.cublaslt_warm_up_ms = warm_up_ms;
+    // A failed warm-up only costs the layers that set-up; the reason is kept for the load report.
+    if (!warm_up_status.ok()) engine->load_.cublaslt_warm_up_error = warm_up_status.message();
+  }
   EDGERT_RETURN_IF_ERROR(dry_run);
   EDGERT_RETURN_IF_ERROR(uploaded);
 

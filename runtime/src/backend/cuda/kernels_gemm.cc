@@ -1150,6 +1150,51 @@ StatusOr<int> GemmCandidateCount(const CudaOpContext& ctx) {
   return gemm->num_candidates();
 }
 
+Status WarmUpCublasLt(DataType dtype) {
+  if (dtype != DataType::kFloat32 && dtype != DataType::kFloat16) {
+    return InvalidArgument(std::string("cuBLASLt warm-up for ") + DataTypeName(dtype));
+  }
+  const cudaDataType_t type = dtype == DataType::kFloat16 ? CUDA_R_16F : CUDA_R_32F;
+  struct Objects {
+    cublasLtHandle_t handle = nullptr;
+    cublasLtMatmulDesc_t desc = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+    cublasLtMatmulPreference_t preference = nullptr;
+    ~Objects() {
+      if (preference != nullptr) cublasLtMatmulPreferenceDestroy(preference);
+      for (cublasLtMatrixLayout_t l : {a, b, c}) {
+        if (l != nullptr) cublasLtMatrixLayoutDestroy(l);
+      }
+      if (desc != nullptr) cublasLtMatmulDescDestroy(desc);
+      if (handle != nullptr) cublasLtDestroy(handle);
+    }
+  } o;
+  constexpr uint64_t kSide = 64;
+  EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&o.handle));
+  EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulDescCreate(&o.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  const cublasOperation_t transpose = CUBLAS_OP_T;
+  EDGERT_CUBLAS_RETURN_IF_ERROR(
+      cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_TRANSA, &transpose, sizeof(transpose)));
+  const cublasLtEpilogue_t epilogue = CUBLASLT_EPILOGUE_RELU_BIAS;
+  EDGERT_CUBLAS_RETURN_IF_ERROR(
+      cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_EPILOGUE, &epilogue, sizeof(epilogue)));
+  EDGERT_CUBLAS_RETURN_IF_ERROR(
+      cublasLtMatmulDescSetAttribute(o.desc, CUBLASLT_MATMUL_DESC_BIAS_DATA_TYPE, &type, sizeof(type)));
+  for (cublasLtMatrixLayout_t* l : {&o.a, &o.b, &o.c}) {
+    EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatrixLayoutCreate(l, type, kSide, kSide, kSide));
+  }
+  EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceCreate(&o.preference));
+  const size_t workspace = size_t{4} << 20;
+  EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtMatmulPreferenceSetAttribute(
+      o.preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace, sizeof(workspace)));
+  cublasLtMatmulHeuristicResult_t result{};
+  int found = 0;
+  EDGERT_CUBLAS_RETURN_IF_ERROR(
+      cublasLtMatmulAlgoGetHeuristic(o.handle, o.desc, o.a, o.b, o.c, o.c, o.preference, 1, &result, &found));
+  if (found < 1) return NotFound("cuBLASLt offers no algorithm for the warm-up GEMM");
+  return Status::Ok();
+}
+
 StatusOr<cublasLtContext*> CreateCublasLtHandle() {
   cublasLtHandle_t handle = nullptr;
   EDGERT_CUBLAS_RETURN_IF_ERROR(cublasLtCreate(&handle));

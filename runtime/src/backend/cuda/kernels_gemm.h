@@ -52,6 +52,14 @@ bool CompareSumsMatch(const double sums[3], DataType dtype);
 
 StatusOr<int> GemmCandidateCount(const CudaOpContext& ctx);
 
+// cuBLASLt's one-time set-up in the process, without device memory or a kernel: a handle and one
+// heuristic query for a small `dtype` (float32 / float16) GEMM with a bias + ReLU epilogue, the kind
+// cuDNN's cuBLAS-backed engines and the Gemm layers ask for. The first such query in a process
+// takes tens of ms (ResNet-50's plan load waited on it inside cuDNN's first cuBLAS-backed layer);
+// the engine runs this on a thread beside its load. Launching a kernel there instead (a warm-up
+// matmul) slowed the loaded engine's inferences by ~3% in the measurement, so it does not.
+Status WarmUpCublasLt(DataType dtype);
+
 StatusOr<cublasLtContext*> CreateCublasLtHandle();
 void DestroyCublasLtHandle(cublasLtContext* handle);
 
