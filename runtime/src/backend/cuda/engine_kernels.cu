@@ -1,9 +1,10 @@
+#include "engine_kernels.h"
+
 #include <cstdint>
 #include <string>
 
 #include "cuda_check.h"
 #include "cuda_device.cuh"
-#include "engine_kernels.h"
 
 namespace edgert {
 namespace cuda {
