@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "../unit/io_binding_util.h"
 #include "../unit/onnx_test_util.h"
 #include "edgert/builder.h"
 #include "edgert/cuda_engine.h"
@@ -48,33 +49,6 @@ std::string ConvModel(const TempDir& dir, const Shape& x) {
   return SaveModel(m, dir.File("conv_" + std::to_string(x[1]) + ".onnx"));
 }
 
-// Float32 [N, C, S...] as a binding: float16 bits or float32, channels-last or not.
-Tensor ToBinding(const Tensor& t, bool half, bool channels_last) {
-  const Shape& s = t.shape();
-  const bool transpose = channels_last && s.size() >= 3;
-  const int64_t n = s[0], c = transpose ? s[1] : 1, sp = t.num_elements() / (n * c);
-  Shape shape = s;
-  if (transpose) {
-    shape.erase(shape.begin() + 1);
-    shape.push_back(s[1]);
-  }
-  Tensor out = Tensor::Create(half ? DataType::kFloat16 : DataType::kFloat32, shape).value();
-  for (int64_t b = 0; b < n; ++b) {
-    for (int64_t k = 0; k < c; ++k) {
-      for (int64_t j = 0; j < sp; ++j) {
-        const float v = t.data<float>()[(b * c + k) * sp + j];
-        const int64_t at = transpose ? (b * sp + j) * c + k : (b * c + k) * sp + j;
-        if (half) {
-          out.data<uint16_t>()[at] = FloatToHalf(v);
-        } else {
-          out.data<float>()[at] = v;
-        }
-      }
-    }
-  }
-  return out;
-}
-
 TEST(IoFormatGpu, BindingFormatsMatchTheDefaultBindingsBitForBit) {
   EDGERT_REQUIRE_CUDA_DEVICE();
   TempDir dir;
@@ -84,7 +58,7 @@ TEST(IoFormatGpu, BindingFormatsMatchTheDefaultBindingsBitForBit) {
   for (const Shape& xs : {Shape{2, 3, 9, 7}, Shape{1, 16, 2, 3}, Shape{2, 40, 9, 7}}) {
     const std::string path = ConvModel(dir, xs);
     Tensor x = RandomTensor(DataType::kFloat32, xs, static_cast<uint32_t>(xs[1]));
-    for (int64_t i = 0; i < x.num_elements(); ++i) x.data<float>()[i] = HalfToFloat(FloatToHalf(x.data<float>()[i]));
+    x = RoundedThroughHalf(x);
     for (Precision precision : {Precision::kFp32, Precision::kFp16}) {
       for (BuildOptions::Layout layout : {BuildOptions::Layout::kNchw, BuildOptions::Layout::kNhwc}) {
         SCOPED_TRACE(std::to_string(xs[1]) + " channels, " + PrecisionName(precision) + ", " + LayoutName(layout));

@@ -41,14 +41,6 @@ namespace {
 
 using namespace testing_util;  // NOLINT
 
-std::vector<float> RandomFloats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (float& f : v) f = u(rng);
-  return v;
-}
-
 // y = Conv(Relu(Conv(x, w1, b1)), w2): x float [1, 3, 8, 8], w1 [4, 3, 3, 3], w2 [2, 4, 1, 1],
 // y [1, 2, 6, 6]; a second output "h" (the Relu) so the engine has two outputs.
 NetworkDef SmallConvNetwork(const TempDir& dir) {

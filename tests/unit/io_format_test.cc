@@ -18,6 +18,7 @@
 #include "edgert/plan.h"
 #include "edgert/plan_cache.h"
 #include "edgert/version.h"
+#include "io_binding_util.h"
 #include "onnx_test_util.h"
 #include "ops/op_util.h"
 
@@ -25,14 +26,6 @@ namespace edgert {
 namespace {
 
 using namespace testing_util;  // NOLINT
-
-std::vector<float> RandomFloats(size_t n, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::uniform_real_distribution<float> u(-1.f, 1.f);
-  std::vector<float> v(n);
-  for (float& f : v) f = u(rng);
-  return v;
-}
 
 void SetInts(onnx::NodeProto* node, const std::string& name, const std::vector<int64_t>& values) {
   onnx::AttributeProto* a = node->add_attribute();
@@ -73,42 +66,6 @@ NetworkDef Build(const std::string& path, const std::vector<IoFormat>& in, const
 }
 
 IoFormat Format(const char* text) { return ParseIoFormat(text).value(); }
-
-// [N, C, S] float32 -> [N, S, C] (channels_last) or the same order, as float16 bits or float32.
-Tensor ToBinding(const Tensor& t, bool half, bool channels_last) {
-  const Shape& s = t.shape();
-  Shape shape = s;
-  int64_t n = s[0], c = s.size() >= 3 ? s[1] : 1, sp = t.num_elements() / std::max<int64_t>(1, n * c);
-  if (channels_last) {
-    shape.erase(shape.begin() + 1);
-    shape.push_back(s[1]);
-  } else {
-    c = 1;
-    sp = t.num_elements() / std::max<int64_t>(1, n);
-  }
-  Tensor out = Tensor::Create(half ? DataType::kFloat16 : DataType::kFloat32, shape).value();
-  for (int64_t b = 0; b < n; ++b) {
-    for (int64_t k = 0; k < c; ++k) {
-      for (int64_t j = 0; j < sp; ++j) {
-        const float v = t.data<float>()[(b * c + k) * sp + j];
-        const int64_t at = channels_last ? (b * sp + j) * c + k : (b * c + k) * sp + j;
-        if (half) {
-          out.data<uint16_t>()[at] = FloatToHalf(v);
-        } else {
-          out.data<float>()[at] = v;
-        }
-      }
-    }
-  }
-  return out;
-}
-
-// Float32 values of `t` rounded through float16 (what a float16 binding can hold).
-Tensor RoundedThroughHalf(const Tensor& t) {
-  Tensor out = t.Clone();
-  for (int64_t i = 0; i < t.num_elements(); ++i) out.data<float>()[i] = HalfToFloat(FloatToHalf(t.data<float>()[i]));
-  return out;
-}
 
 bool SameBytes(const Tensor& a, const Tensor& b) {
   return a.dtype() == b.dtype() && a.shape() == b.shape() && std::memcmp(a.raw(), b.raw(), a.bytes()) == 0;

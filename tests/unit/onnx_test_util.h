@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -101,6 +102,15 @@ inline onnx::ValueInfoProto* AddInput(onnx::ModelProto& m, const std::string& na
 inline onnx::ValueInfoProto* AddOutput(onnx::ModelProto& m, const std::string& name, int elem_type,
                                        const std::vector<int64_t>& dims) {
   return AddValueInfo(m.mutable_graph()->mutable_output(), name, elem_type, dims);
+}
+
+// n floats uniform in [-1, 1) from `seed` (weights and inputs of test models).
+inline std::vector<float> RandomFloats(size_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.f, 1.f);
+  std::vector<float> v(n);
+  for (float& f : v) f = u(rng);
+  return v;
 }
 
 // A float initializer stored as raw_data.
