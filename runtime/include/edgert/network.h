@@ -13,10 +13,6 @@
 
 namespace edgert {
 
-// A constant's value has the tensor's dtype, except for a narrowed constant: declared float32,
-// its value float16. A GPU plan built for FP16 stores its weights so (CudaEngine::PlanNetwork():
-// the device holds them as float16 anyway, and the plan is half the size); only the CUDA backend
-// runs such a network, and only in FP16.
 // How the caller's buffer holds a graph input or output (trtexec's --inputIOFormats /
 // --outputIOFormats, BuildOptions::input_formats): the element type, and whether a tensor of rank
 // >= 3, [N, C, d1, ...] in the network, is held channels-last, [N, d1, ..., C]. The default is the
@@ -37,6 +33,10 @@ StatusOr<IoFormat> ParseIoFormat(const std::string& text);
 // "fp16:hwc", "fp32:chw"; "default" for the default format.
 std::string IoFormatName(const IoFormat& format);
 
+// A constant's value has the tensor's dtype, except for a narrowed constant: declared float32,
+// its value float16. A GPU plan built for FP16 stores its weights so (CudaEngine::PlanNetwork():
+// the device holds them as float16 anyway, and the plan is half the size); only the CUDA backend
+// runs such a network, and only in FP16.
 struct TensorDef {
   std::string name;
   DataType dtype = DataType::kUndefined;
