@@ -57,6 +57,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <new>
@@ -217,6 +218,38 @@ struct DeviceScratch {
 double MsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
 }
+
+// A Status-returning task run on a thread of its own beside the caller's work (Create()'s weight
+// upload and cuBLASLt warm-up), timed. Join() waits for it; the destructor joins too, so a return
+// before Join() never leaves the thread running on the caller's locals.
+class BesideTask {
+ public:
+  BesideTask() = default;
+  BesideTask(const BesideTask&) = delete;
+  BesideTask& operator=(const BesideTask&) = delete;
+  ~BesideTask() { Join(); }
+  void Start(std::function<Status()> task) {
+    thread_ = std::thread([this, task = std::move(task)] {
+      const auto start = std::chrono::steady_clock::now();
+      status_ = task();
+      ms_ = MsSince(start);
+    });
+  }
+  // True when the task was started (and is or was running).
+  bool Join() {
+    if (!thread_.joinable()) return false;
+    thread_.join();
+    return true;
+  }
+  // After Join(): the task's result and its wall-clock time (0 when it was not started).
+  const Status& status() const { return status_; }
+  double ms() const { return ms_; }
+
+ private:
+  std::thread thread_;
+  Status status_;
+  double ms_ = 0;
+};
 
 // cuDNN / cuBLASLt handles for `device_id`, with the device's facts.
 Status CreateResources(int device_id, CudaResources* res) {
@@ -719,24 +752,14 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
   // 0. cuBLASLt's one-time heuristics set-up (cuda::WarmUpCublasLt), on a thread of its own beside
   //    steps 1-4, when a layer may reach cuBLAS (cuDNN's cuBLAS-backed convolution engines, Gemm and
   //    MatMul: the layers with tactics); joined after the dry run, and on every return before.
-  Status warm_up_status;
-  double warm_up_ms = 0;
-  std::thread warm_up;
+  BesideTask warm_up;
   if (std::any_of(net.layers.begin(), net.layers.end(), [](const LayerDef& l) { return cuda::OpHasTactics(l.op); })) {
     const DataType dtype = options.precision == Precision::kFp16 ? DataType::kFloat16 : DataType::kFloat32;
-    warm_up = std::thread([&warm_up_status, &warm_up_ms, dtype, device = options.device_id] {
-      const auto start = std::chrono::steady_clock::now();
-      const cudaError_t set = cudaSetDevice(device);
-      warm_up_status = set == cudaSuccess ? cuda::WarmUpCublasLt(dtype) : cuda::CudaStatus(set, "cudaSetDevice");
-      warm_up_ms = MsSince(start);
+    warm_up.Start([dtype, device = options.device_id]() -> Status {
+      EDGERT_CUDA_RETURN_IF_ERROR(cudaSetDevice(device));
+      return cuda::WarmUpCublasLt(dtype);
     });
   }
-  struct JoinOnReturn {
-    std::thread* thread;
-    ~JoinOnReturn() {
-      if (thread->joinable()) thread->join();
-    }
-  } join_warm_up{&warm_up};
 
   auto phase = std::chrono::steady_clock::now();
   // 1. The device network (device dtypes) and the arena plan on it. With a batch profile the
@@ -869,31 +892,22 @@ StatusOr<std::shared_ptr<CudaEngine>> CudaEngine::Create(NetworkDef network, con
     EDGERT_CUDA_RETURN_IF_ERROR(synced);
     return Status::Ok();
   };
-  Status uploaded;
-  double upload_ms = 0;
-  std::thread upload_thread;
-  if (total > 0) {
-    upload_thread = std::thread([&uploaded, &upload_ms, &upload]() {
-      const auto start = std::chrono::steady_clock::now();
-      uploaded = upload();
-      upload_ms = MsSince(start);
-    });
-  }
+  BesideTask upload_task;
+  if (total > 0) upload_task.Start(upload);
 
   // 4. Validation: every layer gets a CUDA kernel (dry run, at max and min), and the workspace is
   //    sized.
   const Status dry_run = engine->DryRun();
   engine->load_.kernels_ms = MsSince(phase);
-  if (upload_thread.joinable()) upload_thread.join();
-  engine->load_.weights_ms = upload_ms;
-  if (warm_up.joinable()) {
-    warm_up.join();
-    engine->load_.cublaslt_warm_up_ms = warm_up_ms;
+  upload_task.Join();
+  engine->load_.weights_ms = upload_task.ms();
+  if (warm_up.Join()) {
+    engine->load_.cublaslt_warm_up_ms = warm_up.ms();
     // A failed warm-up only costs the layers that set-up; the reason is kept for the load report.
-    if (!warm_up_status.ok()) engine->load_.cublaslt_warm_up_error = warm_up_status.message();
+    if (!warm_up.status().ok()) engine->load_.cublaslt_warm_up_error = warm_up.status().message();
   }
   EDGERT_RETURN_IF_ERROR(dry_run);
-  EDGERT_RETURN_IF_ERROR(uploaded);
+  EDGERT_RETURN_IF_ERROR(upload_task.status());
 
   // 5. Tactics: layers still without a kTacticAttr get one by timing their candidates in a
   //    scratch arena (at the profile's opt batch; a layer with the signature of one timed earlier
