@@ -100,7 +100,7 @@ def edgert_command(args, onnx_path, precision):
     cmd = [args.edgert, "bench", onnx_path, "--device", "cuda"]
     if precision == "fp16":
         cmd.append("--fp16")
-    if getattr(args, "io", "model") == "peer":
+    if args.io == "peer":
         # What PyTorch is fed and returns: the precision's dtype, the input channels-last.
         dtype = "fp16" if precision == "fp16" else "fp32"
         cmd += ["--input-format", dtype + ":hwc", "--output-format", dtype]

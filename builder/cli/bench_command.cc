@@ -210,13 +210,13 @@ int RunBenchCommand(const std::vector<std::string>& args) {
 
   // The backend: a plan's own, else --device (auto: the GPU when there is one).
   std::string backend;
-  if (LooksLikePlan(o.model) && o.io_formats.given()) {
-    return Fail(InvalidArgument(o.model + " is a plan: its input and output formats were chosen when it was built; "
-                                          "--input-format / --output-format apply to ONNX models (rebuild it with "
-                                          "`edgert build --input-format`)",
-                                "--input-format"));
-  }
   if (LooksLikePlan(o.model)) {
+    if (o.io_formats.given()) {
+      return Fail(InvalidArgument(o.model + " is a plan: its input and output formats were chosen when it was built; "
+                                            "--input-format / --output-format apply to ONNX models (rebuild it with "
+                                            "`edgert build --input-format`)",
+                                  "--input-format"));
+    }
     StatusOr<PlanMetadata> meta = ReadPlanMetadata(o.model);
     if (!meta.ok()) return Fail(meta.status());
     backend = meta->device.backend == "cuda" ? "cuda" : "cpu";

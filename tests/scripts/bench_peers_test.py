@@ -93,7 +93,7 @@ class EdgertRounds(unittest.TestCase):
             with open(fake, "w") as f:
                 f.write(FAKE_EDGERT.format(counter=os.path.join(tmp, "count")))
             os.chmod(fake, os.stat(fake).st_mode | stat.S_IXUSR)
-            args = types.SimpleNamespace(edgert=fake, duration=1.0, warmup=0.2, rounds=3)
+            args = types.SimpleNamespace(edgert=fake, duration=1.0, warmup=0.2, rounds=3, io="model")
             result = bench_peers.run_edgert(args, os.path.join(tmp, "m.onnx"), "fp16", 1,
                                             os.path.join(tmp, "b1_fp16.log"))
             self.assertNotIn("error", result)
@@ -109,7 +109,7 @@ class EdgertRounds(unittest.TestCase):
             with open(fake, "w") as f:
                 f.write("#!/bin/sh\necho 'error: no CUDA device'\nexit 1\n")
             os.chmod(fake, os.stat(fake).st_mode | stat.S_IXUSR)
-            args = types.SimpleNamespace(edgert=fake, duration=1.0, warmup=0.2, rounds=2)
+            args = types.SimpleNamespace(edgert=fake, duration=1.0, warmup=0.2, rounds=2, io="model")
             result = bench_peers.run_edgert(args, os.path.join(tmp, "m.onnx"), "fp32", 1, os.path.join(tmp, "x.log"))
             self.assertEqual(result["error"], "n/a (exit 1)")
             self.assertIn("no CUDA device", result["detail"])
